@@ -1,0 +1,131 @@
+#   Weft - top-level build
+#   make            binaries under build/
+#   make demo       coordinator + three nodes on loopback, a twin round trip
+#   make test       every test; last line "N passed, N failed"
+#   make check      the same tests built with ASan and UBSan
+#   make fuzz       short runs of every fuzz target
+#   make bench      benchmarks against comparators measured in the same run
+#   Every target first runs "make deps", which installs missing Debian
+#   packages with apt-get and is silent when all are present.
+
+BUILD     ?= build
+CC        ?= cc
+PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys jansson zlib
+DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
+             libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
+             libmsgpack-dev libtss2-dev libjansson-dev zlib1g-dev \
+             swtpm swtpm-tools libfiu-dev fiu-utils procps iproute2
+SANITIZE  ?=
+OPT       ?= -O2
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANITIZE) \
+             -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDFLAGS   += $(SANITIZE)
+
+LIB_SRC   := $(sort $(wildcard proto/*.c node/core/*.c node/io/*.c \
+                               coordinator/core/*.c coordinator/io/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+HEADERS   := $(sort $(wildcard proto/*.h node/*/*.h coordinator/*/*.h))
+BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
+             $(BUILD)/weft-selftest $(BUILD)/weft-probe
+
+.PHONY: all deps demo test check fuzz bench clean format memcheck
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory $(BINS)
+
+deps:
+	@missing=""; for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	        || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	        || { echo "deps: apt-get failed for:$$missing" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libweft.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+#   The selftest table is made from the headers: every module that
+#   declares "name_test (bool verbose);" is registered.
+$(BUILD)/selftests.inc: $(HEADERS)
+	@mkdir -p $(BUILD)
+	@grep -ho '[a-z0-9_]*_test (bool verbose);' $(HEADERS) \
+	    | sed 's/_test (bool verbose);//' \
+	    | awk '{ printf "    { \"%s\", %s_test },\n", $$1, $$1 }' > $@.tmp
+	@mv $@.tmp $@
+
+$(BUILD)/selftest-headers.inc: $(HEADERS)
+	@mkdir -p $(BUILD)
+	@for h in $(HEADERS); do \
+	    grep -q '_test (bool verbose);' $$h && echo "#include \"$$h\""; \
+	done > $@.tmp; mv $@.tmp $@
+
+$(BUILD)/tests/selftest.o: tests/selftest.c $(BUILD)/selftests.inc $(BUILD)/selftest-headers.inc $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD) -c $< -o $@
+
+$(BUILD)/weft-coord: $(BUILD)/coordinator/main.o $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/weft-node: $(BUILD)/node/main.o $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/weftctl: $(BUILD)/tools/weftctl.o $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/weft-probe: $(BUILD)/tests/probe.o $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+demo: all
+	@tools/demo.sh $(BUILD)
+
+test: all
+	@tests/run.sh $(BUILD)
+
+#   Sanitizer build in its own tree, so it never mixes with the normal one.
+check: deps
+	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
+	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    build-san/weft-coord build-san/weft-node build-san/weftctl build-san/weft-selftest build-san/weft-probe
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    tests/run.sh build-san
+
+memcheck: all
+	@valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	    $(BUILD)/weft-selftest
+
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+PROTO_SRC := $(wildcard proto/*.c)
+
+build-fuzz/%: tests/fuzz/%.c $(PROTO_SRC) $(wildcard proto/*.h)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
+	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack) -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@tests/fuzz/run.sh build-fuzz
+
+bench: all
+	@tests/bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $(LIB_SRC) $(HEADERS) node/main.c coordinator/main.c tools/*.c tests/*.c
+
+clean:
+	rm -rf build build-san build-fuzz

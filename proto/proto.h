@@ -1,0 +1,86 @@
+/*  proto - the Weft wire model: limits, result codes, message types
+    This folder is the only code that encodes or decodes Weft's wire
+    format, and it does no I/O. docs/protocol.md specifies every byte;
+    the limits below are part of that specification.  */
+
+#ifndef WEFT_PROTO_H_INCLUDED
+#define WEFT_PROTO_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEFT_PROTO_VERSION      1           //  Envelope and certificate format
+#define WEFT_FRAME_MAX          (1024 * 1024)   //  Largest envelope on the wire
+#define WEFT_DEPTH_MAX          8           //  Deepest msgpack nesting accepted
+#define WEFT_ITEMS_MAX          256         //  Largest array or map accepted
+#define WEFT_STR_MAX            (64 * 1024) //  Largest string accepted
+#define WEFT_NAME_MAX           64          //  Device, tenant, operator names
+#define WEFT_TOKEN_MAX          160         //  Enrolment token text
+#define WEFT_TEXT_MAX           255         //  Status messages
+#define WEFT_ID_SIZE            16          //  Envelope id, random
+#define WEFT_KEY_SIZE           32          //  Ed25519 or X25519 public key
+#define WEFT_SECRET_SIZE        64          //  Ed25519 secret key (seed + public)
+#define WEFT_SIG_SIZE           64          //  Ed25519 signature
+#define WEFT_HOP_LIMIT          16          //  Default hop limit
+
+//  Result codes. 0 is success; every decode failure has its own code
+//  so tests and counters can tell them apart.
+typedef enum {
+    PROTO_OK = 0,
+    PROTO_ERR_TRUNCATED = -2,       //  Input ends inside a value
+    PROTO_ERR_MALFORMED = -3,       //  Not valid msgpack, or reserved byte
+    PROTO_ERR_OVERSIZE = -4,        //  Frame, string, array or map too large
+    PROTO_ERR_DEPTH = -5,           //  Nested deeper than WEFT_DEPTH_MAX
+    PROTO_ERR_TYPE = -6,            //  Valid msgpack, wrong type or shape
+    PROTO_ERR_VERSION = -7,         //  Unknown format version
+    PROTO_ERR_UNSIGNED = -8,        //  Signature missing or wrong size
+    PROTO_ERR_SIGNATURE = -9,       //  Signature does not verify
+    PROTO_ERR_TRAILING = -10,       //  Bytes after the top-level value
+    PROTO_ERR_UNKNOWN = -11,        //  Unknown message type
+    PROTO_ERR_EXPIRED = -12,        //  Past its expiry or validity
+    PROTO_ERR_REPLAY = -13,         //  Sequence number already seen
+    PROTO_ERR_VALUE = -14           //  Well-formed field with a bad value
+} proto_rc_t;
+
+//  Message types carried in an envelope.
+typedef enum {
+    MSG_ENROL_REQUEST = 1,
+    MSG_ENROL_RESPONSE = 2,
+    MSG_TWIN_DESIRED = 3,
+    MSG_TWIN_REPORTED = 4,
+    MSG_ACK = 5,
+    MSG_HEARTBEAT = 6,
+    MSG_RPC_REQUEST = 7,
+    MSG_RPC_REPLY = 8
+} msg_type_t;
+
+//  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.
+typedef enum {
+    WEFT_STATUS_OK = 0,
+    WEFT_STATUS_BAD_REQUEST = 1,    //  Malformed arguments
+    WEFT_STATUS_NOT_FOUND = 2,      //  No such object (or not visible)
+    WEFT_STATUS_FORBIDDEN = 3,      //  Authenticated but not authorised
+    WEFT_STATUS_CONFLICT = 4,       //  Already exists, or stale version
+    WEFT_STATUS_EXPIRED = 5,        //  Token or certificate expired
+    WEFT_STATUS_INTERNAL = 6,       //  Coordinator failed (e.g. disk full)
+    WEFT_STATUS_DENIED = 7          //  Credential unknown, used or revoked
+} weft_status_t;
+
+//  Text for a proto_rc_t; never NULL.
+const char *
+    proto_strerror (int rc);
+
+//  Text for a weft_status_t; never NULL.
+const char *
+    proto_status_name (int status);
+
+//  Name of a message type, or NULL if unknown.
+const char *
+    proto_msg_name (int type);
+
+//  Self test of the proto folder.
+void
+    proto_test (bool verbose);
+
+#endif
