@@ -1,0 +1,442 @@
+/*  probe - speaks raw to a coordinator, for the end-to-end tests
+    weft-probe does what a well-behaved node never does: it connects
+    with keys the coordinator does not know, replays an envelope with a
+    sequence number already used, and sends envelopes with a signature
+    that does not verify. The tests then check that the coordinator
+    refused each one (the CURVE/ZAP handshake result, or the rejected_*
+    counters of "weftctl stats").
+
+    It also carries "json", a tiny JSON path reader, so the shell tests
+    need nothing beyond the Weft build itself (no jq, no python).
+
+    Exit codes: 0 done / admitted, 1 refused, 2 usage, 3 no answer.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include <jansson.h>
+#include <time.h>
+#include "proto/proto.h"
+#include "proto/envelope.h"
+#include "proto/msg.h"
+#include "proto/keys.h"
+#include "proto/cert.h"
+#include "node/io/keyfile.h"
+
+#define PROBE_OK            0
+#define PROBE_REFUSED       1
+#define PROBE_USAGE         2
+#define PROBE_NO_ANSWER     3
+
+//  What the command line asked for.
+typedef struct {
+    const char *command;            //  handshake, replay, forge, json
+    const char *endpoint;           //  Coordinator endpoint
+    const char *server_key_hex;     //  Coordinator CURVE key, hex
+    const char *keyfile;            //  node.key or operator identity
+    const char *origin;             //  Overrides the keyfile's identity
+    const char *path;               //  json: path to print
+    uint64_t seq;                   //  replay/forge: envelope seq
+    int timeout_ms;                 //  Handshake deadline
+    bool verbose;
+} probe_args_t;
+
+//  The identity the probe speaks as.
+typedef struct {
+    keys_t keys;                    //  CURVE and signing keys
+    char origin [WEFT_NAME_MAX + 1];    //  Envelope origin
+    char tenant [WEFT_NAME_MAX + 1];    //  Envelope tenant
+    uint8_t server_key [WEFT_KEY_SIZE]; //  Coordinator CURVE key
+    bool have_server_key;
+} probe_identity_t;
+
+static const char *s_usage =
+    "usage: weft-probe COMMAND ...\n"
+    "  handshake ENDPOINT SERVER_KEY_HEX [--keyfile F] [--timeout MS]\n"
+    "      CURVE handshake with a random key (or F's keys); exit 0 if admitted,\n"
+    "      1 if refused, 3 if there was no answer\n"
+    "  replay ENDPOINT --keyfile NODE_KEY --seq N [--server-key HEX] [--origin NAME]\n"
+    "      send a HEARTBEAT signed by the node's key with seq N\n"
+    "  forge ENDPOINT --keyfile NODE_KEY [--seq N] [--server-key HEX] [--origin NAME]\n"
+    "      send a HEARTBEAT on the node's link signed by a wrong key\n"
+    "  json PATH\n"
+    "      print the value at PATH (a.b.0.c; '#' = length) of the JSON on stdin\n";
+
+
+//  --------------------------------------------------------------------------
+//  Parse argv into args. Returns 0 or PROBE_USAGE.
+
+static int
+s_parse_args (int argc, char *argv [], probe_args_t *args)
+{
+    memset (args, 0, sizeof (*args));
+    args->timeout_ms = 5000;
+    const char *positional [3] = { NULL, NULL, NULL };
+    int count = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv [i];
+        const char *value = i + 1 < argc? argv [i + 1]: NULL;
+        if (streq (arg, "--help") || streq (arg, "-h")) {
+            printf ("%s", s_usage);
+            exit (0);
+        }
+        else
+        if (streq (arg, "-v") || streq (arg, "--verbose"))
+            args->verbose = true;
+        else
+        if (streq (arg, "--keyfile") && value)
+            args->keyfile = argv [++i];
+        else
+        if (streq (arg, "--server-key") && value)
+            args->server_key_hex = argv [++i];
+        else
+        if (streq (arg, "--origin") && value)
+            args->origin = argv [++i];
+        else
+        if (streq (arg, "--seq") && value) {
+            args->seq = strtoull (value, NULL, 10);
+            i++;
+        }
+        else
+        if (streq (arg, "--timeout") && value) {
+            args->timeout_ms = atoi (value);
+            i++;
+        }
+        else
+        if (*arg == '-' && arg [1]) {
+            fprintf (stderr, "weft-probe: unknown option %s\n%s", arg, s_usage);
+            return PROBE_USAGE;
+        }
+        else
+        if (count < 3)
+            positional [count++] = arg;
+        else {
+            fprintf (stderr, "weft-probe: too many arguments\n%s", s_usage);
+            return PROBE_USAGE;
+        }
+    }
+    args->command = positional [0];
+    if (!args->command) {
+        fprintf (stderr, "%s", s_usage);
+        return PROBE_USAGE;
+    }
+    if (streq (args->command, "json")) {
+        args->path = positional [1];
+        return args->path? PROBE_OK: PROBE_USAGE;
+    }
+    args->endpoint = positional [1];
+    if (streq (args->command, "handshake"))
+        args->server_key_hex = positional [2];
+    if (!args->endpoint
+    ||  (streq (args->command, "handshake") && !args->server_key_hex)
+    ||  (streq (args->command, "replay") && (!args->keyfile || !args->seq))
+    ||  (streq (args->command, "forge") && !args->keyfile)
+    ||  !(streq (args->command, "handshake") || streq (args->command, "replay")
+          || streq (args->command, "forge"))) {
+        fprintf (stderr, "weft-probe: bad arguments\n%s", s_usage);
+        return PROBE_USAGE;
+    }
+    return PROBE_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fill the identity: keys from a keyfile (node.key or an operator
+//  identity: both use sign_public/sign_secret/curve_public/curve_secret),
+//  origin and tenant from its certificate or name, the server key from
+//  the coordinator certificate unless given. Returns 0 or PROBE_USAGE.
+
+static int
+s_load_identity (probe_args_t *args, probe_identity_t *id)
+{
+    memset (id, 0, sizeof (*id));
+    if (args->server_key_hex) {
+        if (keys_unhex (args->server_key_hex, id->server_key, WEFT_KEY_SIZE)) {
+            fprintf (stderr, "weft-probe: server key must be 64 hex characters\n");
+            return PROBE_USAGE;
+        }
+        id->have_server_key = true;
+    }
+    if (!args->keyfile) {
+        keys_generate (&id->keys);
+        snprintf (id->origin, sizeof (id->origin), "%s", args->origin? args->origin: "probe");
+        return PROBE_OK;
+    }
+    const char *error = NULL;
+    keyfile_t *file = keyfile_load (args->keyfile, false, &error);
+    if (!file) {
+        fprintf (stderr, "weft-probe: %s: %s\n", args->keyfile, error? error: "unreadable");
+        return PROBE_USAGE;
+    }
+    int rc = PROBE_OK;
+    if (keyfile_get_bin (file, "sign_public", id->keys.sign_public, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (file, "sign_secret", id->keys.sign_secret, WEFT_SECRET_SIZE)
+    ||  keyfile_get_bin (file, "curve_public", id->keys.curve_public, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (file, "curve_secret", id->keys.curve_secret, WEFT_KEY_SIZE)) {
+        fprintf (stderr, "weft-probe: %s lacks sign_/curve_ public/secret keys\n",
+                 args->keyfile);
+        rc = PROBE_USAGE;
+    }
+    uint8_t ca_key [WEFT_KEY_SIZE];
+    bool have_ca = keyfile_get_bin (file, "ca_key", ca_key, WEFT_KEY_SIZE) == 0;
+    size_t size = 0;
+    uint8_t *blob = have_ca? keyfile_get_blob (file, "cert", &size): NULL;
+    cert_t cert;
+    if (blob && cert_decode (&cert, blob, size, ca_key, 0) == 0) {
+        snprintf (id->origin, sizeof (id->origin), "%s", cert.subject);
+        snprintf (id->tenant, sizeof (id->tenant), "%s", cert.tenant);
+    }
+    free (blob);
+    blob = have_ca? keyfile_get_blob (file, "coord_cert", &size): NULL;
+    if (blob && !id->have_server_key && cert_decode (&cert, blob, size, ca_key, 0) == 0) {
+        memcpy (id->server_key, cert.curve_key, WEFT_KEY_SIZE);
+        id->have_server_key = true;
+    }
+    free (blob);
+    if (!*id->origin && keyfile_get (file, "name"))
+        snprintf (id->origin, sizeof (id->origin), "%s", keyfile_get (file, "name"));
+    if (!*id->tenant && keyfile_get (file, "tenant"))
+        snprintf (id->tenant, sizeof (id->tenant), "%s", keyfile_get (file, "tenant"));
+    if (!id->have_server_key && keyfile_get_bin (file, "coord_curve", id->server_key,
+                                                 WEFT_KEY_SIZE) == 0)
+        id->have_server_key = true;
+    keyfile_destroy (&file);
+    if (args->origin)
+        snprintf (id->origin, sizeof (id->origin), "%s", args->origin);
+    if (rc == PROBE_OK && (!*id->origin || !id->have_server_key)) {
+        fprintf (stderr, "weft-probe: %s gives no origin or server key; "
+                 "use --origin / --server-key\n", args->keyfile);
+        rc = PROBE_USAGE;
+    }
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Connect a CURVE DEALER and wait for the handshake to finish. Returns
+//  PROBE_OK with *dealer_p connected, PROBE_REFUSED, or PROBE_NO_ANSWER.
+
+static int
+s_connect (probe_args_t *args, probe_identity_t *id, zsock_t **dealer_p)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 1000);
+    zsock_set_curve_publickey_bin (dealer, id->keys.curve_public);
+    zsock_set_curve_secretkey_bin (dealer, id->keys.curve_secret);
+    zsock_set_curve_serverkey_bin (dealer, id->server_key);
+    char monitor_ep [64];
+    snprintf (monitor_ep, sizeof (monitor_ep), "inproc://probe-monitor-%p", (void *) dealer);
+    int rc = zmq_socket_monitor (zsock_resolve (dealer), monitor_ep,
+                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+    assert (rc == 0);
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    assert (monitor);
+    zsock_set_linger (monitor, 0);
+    zsock_set_rcvtimeo (monitor, 100);
+    rc = zsock_connect (monitor, "%s", monitor_ep);
+    assert (rc == 0);
+    if (zsock_connect (dealer, "%s", args->endpoint)) {
+        fprintf (stderr, "weft-probe: bad endpoint %s\n", args->endpoint);
+        zsock_destroy (&monitor);
+        zsock_destroy (&dealer);
+        return PROBE_USAGE;
+    }
+    int result = PROBE_NO_ANSWER;
+    int64_t deadline = zclock_mono () + args->timeout_ms;
+    while (zclock_mono () < deadline) {
+        zmsg_t *event_msg = zmsg_recv (monitor);
+        if (!event_msg)
+            continue;
+        zframe_t *frame = zmsg_first (event_msg);
+        uint16_t event = 0;
+        if (frame && zframe_size (frame) >= 2)
+            memcpy (&event, zframe_data (frame), 2);
+        zmsg_destroy (&event_msg);
+        if (args->verbose)
+            fprintf (stderr, "weft-probe: monitor event 0x%x\n", event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            result = PROBE_OK;
+            break;
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+        ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        ||  event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            result = PROBE_REFUSED;
+            break;
+        }
+    }
+    zmq_socket_monitor (zsock_resolve (dealer), NULL, 0);
+    zsock_destroy (&monitor);
+    if (result == PROBE_OK)
+        *dealer_p = dealer;
+    else {
+        zsock_set_linger (dealer, 0);
+        zsock_destroy (&dealer);
+    }
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Send one HEARTBEAT envelope with seq, signed by sign_secret (the
+//  origin's real key for replay, a wrong one for forge), then listen
+//  briefly for whatever the coordinator says back.
+
+static int
+s_send_heartbeat (probe_args_t *args, probe_identity_t *id, uint64_t seq,
+                  const uint8_t *sign_secret)
+{
+    zsock_t *dealer = NULL;
+    int rc = s_connect (args, id, &dealer);
+    if (rc) {
+        fprintf (stderr, "weft-probe: %s: the handshake %s\n", args->endpoint,
+                 rc == PROBE_REFUSED? "was refused": "did not complete");
+        return rc;
+    }
+    msg_t msg = { .type = MSG_HEARTBEAT };
+    msg.heartbeat.uptime_s = 1;
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    rc = msg_encode (&msg, &payload, &payload_size);
+    assert (rc == 0);
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    uint64_t now_ms = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    envelope_t env;
+    memset (&env, 0, sizeof (env));
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = MSG_HEARTBEAT;
+    snprintf (env.origin, sizeof (env.origin), "%s", id->origin);
+    snprintf (env.tenant, sizeof (env.tenant), "%s", id->tenant);
+    env.seq = seq;
+    env.hlc = now_ms << 16;
+    env.expiry = now_ms + 60000;
+    env.hop_limit = 1;
+    env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame_data = NULL;
+    size_t frame_size = 0;
+    rc = envelope_encode (&env, sign_secret, &frame_data, &frame_size);
+    free (payload);
+    assert (rc == 0);
+    zframe_t *frame = zframe_new (frame_data, frame_size);
+    free (frame_data);
+    zframe_send (&frame, dealer, 0);
+    printf ("sent HEARTBEAT origin=%s seq=%llu\n", id->origin, (unsigned long long) seq);
+    //  Whatever comes back is informative only: refusals are silent
+    zsock_set_rcvtimeo (dealer, 500);
+    zmsg_t *reply;
+    while ((reply = zmsg_recv (dealer))) {
+        envelope_t answer;
+        zframe_t *last = zmsg_last (reply);
+        if (last && envelope_decode (&answer, zframe_data (last), zframe_size (last)) == 0)
+            printf ("received %s from %s\n",
+                    proto_msg_name (answer.type)? proto_msg_name (answer.type): "?",
+                    answer.origin);
+        zmsg_destroy (&reply);
+    }
+    zsock_destroy (&dealer);
+    return PROBE_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Print the value at a dotted path of the JSON document on stdin.
+//  Strings print raw, other values as compact JSON, '#' as a length.
+
+static int
+s_json (const char *path)
+{
+    json_error_t error;
+    json_t *root = json_loadf (stdin, JSON_DECODE_ANY, &error);
+    if (!root) {
+        fprintf (stderr, "weft-probe: stdin is not JSON: line %d: %s\n", error.line, error.text);
+        return PROBE_REFUSED;
+    }
+    char *copy = strdup (path);
+    json_t *node = root;
+    char *save = NULL;
+    for (char *part = strtok_r (copy, ".", &save); part && node;
+         part = strtok_r (NULL, ".", &save)) {
+        if (streq (part, "#")) {
+            size_t length = json_is_array (node)? json_array_size (node)
+                          : json_is_object (node)? json_object_size (node)
+                          : json_is_string (node)? json_string_length (node): 0;
+            printf ("%zu\n", length);
+            free (copy);
+            json_decref (root);
+            return PROBE_OK;
+        }
+        if (json_is_array (node))
+            node = json_array_get (node, strtoul (part, NULL, 10));
+        else
+            node = json_object_get (node, part);
+    }
+    free (copy);
+    int rc = PROBE_OK;
+    if (!node) {
+        fprintf (stderr, "weft-probe: no value at %s\n", path);
+        rc = PROBE_REFUSED;
+    }
+    else
+    if (json_is_string (node))
+        printf ("%s\n", json_string_value (node));
+    else {
+        char *text = json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        printf ("%s\n", text);
+        free (text);
+    }
+    json_decref (root);
+    return rc;
+}
+
+
+int
+main (int argc, char *argv [])
+{
+    probe_args_t args;
+    int rc = s_parse_args (argc, argv, &args);
+    if (rc)
+        return rc;
+    if (streq (args.command, "json"))
+        return s_json (args.path);
+    if (sodium_init () < 0) {
+        fprintf (stderr, "weft-probe: libsodium failed to initialise\n");
+        return PROBE_REFUSED;
+    }
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    probe_identity_t id;
+    rc = s_load_identity (&args, &id);
+    if (rc == PROBE_OK && streq (args.command, "handshake")) {
+        zsock_t *dealer = NULL;
+        rc = s_connect (&args, &id, &dealer);
+        printf ("handshake %s\n", rc == PROBE_OK? "admitted"
+                                : rc == PROBE_REFUSED? "refused": "timed out");
+        if (dealer) {
+            zsock_set_linger (dealer, 0);
+            zsock_destroy (&dealer);
+        }
+    }
+    else
+    if (rc == PROBE_OK && streq (args.command, "replay"))
+        rc = s_send_heartbeat (&args, &id, args.seq, id.keys.sign_secret);
+    else
+    if (rc == PROBE_OK && streq (args.command, "forge")) {
+        //  Right link key, right origin, wrong signing key
+        keys_t wrong;
+        keys_generate (&wrong);
+        struct timespec ts;
+        clock_gettime (CLOCK_REALTIME, &ts);
+        uint64_t seq = args.seq? args.seq
+                     : (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        rc = s_send_heartbeat (&args, &id, seq, wrong.sign_secret);
+        keys_wipe (&wrong);
+    }
+    keys_wipe (&id.keys);
+    return rc;
+}

@@ -1,0 +1,865 @@
+/*  weftctl - the operator command line over the coordinator RPC
+    One call per run: load the operator identity, open a CURVE DEALER to
+    the coordinator's RPC port, send one signed RPC_REQUEST and wait for
+    the coordinator's signed RPC_REPLY. weftctl keeps no state, so its
+    envelope sequence number is the current time in microseconds: it
+    never repeats for one operator as long as the clock does not go back.
+
+    Arguments are checked before anything touches the network, so a
+    usage error (exit 2) never depends on the coordinator being up.
+    Exit codes: 0 success, 1 refused or failed operation, 2 usage error,
+    3 coordinator unreachable within --timeout.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include <jansson.h>
+#include <time.h>
+#include "proto/proto.h"
+#include "proto/envelope.h"
+#include "proto/msg.h"
+#include "proto/keys.h"
+#include "proto/cert.h"
+#include "node/io/keyfile.h"
+#include "node/io/options.h"
+
+#define CTL_OK              0
+#define CTL_REFUSED         1
+#define CTL_USAGE           2
+#define CTL_UNREACHABLE     3
+#define CTL_TTL_MAX         (30 * 86400)
+
+//  Everything one run needs; lives on main's stack.
+typedef struct {
+    keyfile_t *options;             //  Parsed flags and config
+    keyfile_t *identity;            //  Operator identity file
+    const char *identity_path;      //  Where it came from, for messages
+    const char *name;               //  Operator name (envelope origin)
+    const char *tenant;             //  Operator tenant, may be ""
+    const char *endpoint;           //  Coordinator RPC endpoint
+    keys_t keys;                    //  Operator keys; wiped at exit
+    uint8_t coord_sign [WEFT_KEY_SIZE];     //  Verifies replies
+    uint8_t coord_curve [WEFT_KEY_SIZE];    //  CURVE server key
+    int timeout_s;                  //  Reply deadline
+    bool json;                      //  Print raw JSON results
+    bool verbose;                   //  Say why replies are ignored
+} ctl_t;
+
+static const option_spec_t s_specs [] = {
+    { "identity", "FILE", NULL,
+      "operator identity (default $WEFT_IDENTITY, else .weft/coord/admin.op)" },
+    { "json", NULL, NULL, "print the JSON result instead of a table" },
+    { "timeout", "SECONDS", "5", "how long to wait for the coordinator" },
+    { "tenant", "TENANT", NULL, "token create, operator add: tenant" },
+    { "ttl", "DURATION", "1h", "token create: lifetime, e.g. 90s, 30m, 1h, 2d" },
+    { "type", "TYPE", NULL, "token create: device type the token is for" },
+    { "role", "ROLE", NULL, "operator add: viewer, operator or admin" },
+    { "out", "FILE", NULL, "operator add: where to write the new identity" },
+    { "verbose", NULL, NULL, "explain ignored replies on stderr" },
+    { NULL, NULL, NULL, NULL }
+};
+
+static const char *s_synopsis =
+    "usage: weftctl [options] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  token create [--tenant T] [--ttl 1h] [--type TYPE]   make an enrolment token\n"
+    "  device list                        every visible device, online state, versions\n"
+    "  device show ID                     one device: certificate, keys, state\n"
+    "  twin get ID                        desired and reported twin of a device\n"
+    "  twin set ID 'JSON'                 apply a JSON merge patch (RFC 7386) to desired\n"
+    "  operator add NAME --role ROLE [--tenant T] --out FILE\n"
+    "                                     create an operator identity file\n"
+    "  stats                              coordinator counters\n"
+    "\n"
+    "Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 coordinator unreachable.";
+
+
+//  --------------------------------------------------------------------------
+//  Print an error in the one format scripts and people both read.
+
+static void
+s_fail (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "weftctl: ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Wall clock in microseconds; only weftctl's main reads the clock.
+
+static uint64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Parse a duration: plain seconds, or a number with s, m, h or d.
+//  Returns seconds, or -1 if the text is not a duration.
+
+static int64_t
+s_parse_ttl (const char *text)
+{
+    char *end;
+    errno = 0;
+    long long value = strtoll (text, &end, 10);
+    if (errno || end == text || value <= 0)
+        return -1;
+    int64_t unit = 1;
+    if (*end == 's')
+        end++;
+    else
+    if (*end == 'm') {
+        unit = 60;
+        end++;
+    }
+    else
+    if (*end == 'h') {
+        unit = 3600;
+        end++;
+    }
+    else
+    if (*end == 'd') {
+        unit = 86400;
+        end++;
+    }
+    if (*end || value > CTL_TTL_MAX)
+        return -1;
+    return (int64_t) value * unit;
+}
+
+
+//  --------------------------------------------------------------------------
+//  "3s ago", "4m ago", "2h ago", "5d ago" or "never".
+
+static void
+s_format_ago (int64_t then_s, int64_t now_s, char *buf, size_t size)
+{
+    if (then_s <= 0) {
+        snprintf (buf, size, "never");
+        return;
+    }
+    int64_t age = now_s - then_s;
+    if (age < 0)
+        age = 0;
+    if (age < 120)
+        snprintf (buf, size, "%llds ago", (long long) age);
+    else
+    if (age < 7200)
+        snprintf (buf, size, "%lldm ago", (long long) (age / 60));
+    else
+    if (age < 2 * 86400)
+        snprintf (buf, size, "%lldh ago", (long long) (age / 3600));
+    else
+        snprintf (buf, size, "%lldd ago", (long long) (age / 86400));
+}
+
+
+//  --------------------------------------------------------------------------
+//  UTC time as ISO 8601, or "-" for 0.
+
+static void
+s_format_time (int64_t when_s, char *buf, size_t size)
+{
+    if (when_s <= 0) {
+        snprintf (buf, size, "-");
+        return;
+    }
+    time_t when = (time_t) when_s;
+    struct tm tm;
+    gmtime_r (&when, &tm);
+    strftime (buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Small accessors that tolerate missing or mistyped fields in a reply:
+//  weftctl prints what it got rather than crash on a newer coordinator.
+
+static const char *
+s_str (json_t *obj, const char *key)
+{
+    const char *value = json_string_value (json_object_get (obj, key));
+    return value? value: "";
+}
+
+static int64_t
+s_int (json_t *obj, const char *key)
+{
+    json_t *value = json_object_get (obj, key);
+    if (json_is_integer (value))
+        return (int64_t) json_integer_value (value);
+    if (json_is_real (value))
+        return (int64_t) json_real_value (value);
+    return 0;
+}
+
+static void
+s_print_doc (const char *label, json_t *doc)
+{
+    char *text = doc? json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY): NULL;
+    if (!text) {
+        printf ("%s: {}\n", label);
+        return;
+    }
+    //  Indent every line of the document under its label
+    printf ("%s:", label);
+    if (strchr (text, '\n')) {
+        printf ("\n  ");
+        for (char *c = text; *c; c++) {
+            putchar (*c);
+            if (*c == '\n')
+                printf ("  ");
+        }
+        printf ("\n");
+    }
+    else
+        printf (" %s\n", text);
+    free (text);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Load the operator identity and the coordinator keys it carries.
+//  Returns 0 or an exit code.
+
+static int
+s_load_identity (ctl_t *self)
+{
+    const char *path = keyfile_get (self->options, "identity");
+    if (!path || !*path)
+        path = getenv ("WEFT_IDENTITY");
+    if (!path || !*path)
+        path = ".weft/coord/admin.op";
+    self->identity_path = path;
+    const char *error = NULL;
+    self->identity = keyfile_load (path, true, &error);
+    if (!self->identity) {
+        s_fail ("cannot load identity %s: %s", path, error? error: "unreadable");
+        return CTL_REFUSED;
+    }
+    self->name = keyfile_get (self->identity, "name");
+    self->tenant = keyfile_get (self->identity, "tenant");
+    self->endpoint = keyfile_get (self->identity, "endpoint");
+    if (!self->tenant)
+        self->tenant = "";
+    if (!self->name || !*self->name || strlen (self->name) > WEFT_NAME_MAX
+    ||  strlen (self->tenant) > WEFT_NAME_MAX
+    ||  !self->endpoint || !*self->endpoint
+    ||  keyfile_get_bin (self->identity, "sign_public", self->keys.sign_public, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (self->identity, "sign_secret", self->keys.sign_secret, WEFT_SECRET_SIZE)
+    ||  keyfile_get_bin (self->identity, "curve_public", self->keys.curve_public, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (self->identity, "curve_secret", self->keys.curve_secret, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (self->identity, "coord_sign", self->coord_sign, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (self->identity, "coord_curve", self->coord_curve, WEFT_KEY_SIZE)) {
+        s_fail ("identity %s is incomplete (needs name, endpoint, keys, coord_sign, coord_curve)",
+                path);
+        return CTL_REFUSED;
+    }
+    return CTL_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Read one monitor event: returns the event number, or 0 if none.
+
+static int
+s_monitor_event (zsock_t *monitor)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return 0;
+    int event = 0;
+    zframe_t *frame = zmsg_first (msg);
+    if (frame && zframe_size (frame) >= 2) {
+        uint16_t value;
+        memcpy (&value, zframe_data (frame), 2);
+        event = value;
+    }
+    zmsg_destroy (&msg);
+    return event;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Take an RPC reply apart. Returns 1 if it is the answer to request_id
+//  (msg filled), 0 if it is to be ignored.
+
+static int
+s_accept_reply (ctl_t *self, zmsg_t *reply, const uint8_t *request_id, msg_t *msg)
+{
+    //  Tolerate an empty delimiter frame before the envelope
+    zframe_t *frame = zmsg_last (reply);
+    envelope_t env;
+    int rc = frame? envelope_decode (&env, zframe_data (frame), zframe_size (frame)): -1;
+    if (rc == 0)
+        rc = envelope_verify (&env, self->coord_sign);
+    if (rc == 0 && (env.type != MSG_RPC_REPLY || !streq (env.origin, "coordinator")))
+        rc = PROTO_ERR_TYPE;
+    if (rc == 0)
+        rc = msg_decode (msg, MSG_RPC_REPLY, env.payload, env.payload_size);
+    if (rc) {
+        if (self->verbose)
+            s_fail ("ignoring a reply that does not verify: %s", proto_strerror (rc));
+        return 0;
+    }
+    if (memcmp (msg->rpc_reply.request_id, request_id, WEFT_ID_SIZE)) {
+        if (self->verbose)
+            s_fail ("ignoring a reply to another request");
+        return 0;
+    }
+    return 1;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Call method with args (taken). On success *result_p holds the JSON
+//  result (caller decrefs). Returns 0 or an exit code, after printing
+//  the reason.
+
+static int
+s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
+{
+    *result_p = NULL;
+    char *args_text = json_dumps (args, JSON_COMPACT);
+    json_decref (args);
+    if (!args_text) {
+        s_fail ("cannot encode arguments");
+        return CTL_REFUSED;
+    }
+    msg_t request = { .type = MSG_RPC_REQUEST };
+    snprintf (request.rpc_request.method, sizeof (request.rpc_request.method), "%s", method);
+    request.rpc_request.args = args_text;
+    request.rpc_request.args_size = strlen (args_text);
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    int rc = msg_encode (&request, &payload, &payload_size);
+    free (args_text);
+    if (rc) {
+        s_fail ("request too large: %s", proto_strerror (rc));
+        return CTL_REFUSED;
+    }
+    uint64_t now_us = s_now_us ();
+    envelope_t env;
+    memset (&env, 0, sizeof (env));
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = MSG_RPC_REQUEST;
+    snprintf (env.origin, sizeof (env.origin), "%s", self->name);
+    snprintf (env.tenant, sizeof (env.tenant), "%s", self->tenant);
+    env.seq = now_us;
+    env.hlc = (now_us / 1000) << 16;
+    //  A request that sat in a queue past our deadline is not wanted
+    env.expiry = now_us / 1000 + (uint64_t) self->timeout_s * 1000 + 5000;
+    env.hop_limit = 1;
+    env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t request_id [WEFT_ID_SIZE];
+    memcpy (request_id, env.id, WEFT_ID_SIZE);
+    uint8_t *frame_data = NULL;
+    size_t frame_size = 0;
+    rc = envelope_encode (&env, self->keys.sign_secret, &frame_data, &frame_size);
+    free (payload);
+    if (rc) {
+        s_fail ("cannot encode request: %s", proto_strerror (rc));
+        return CTL_REFUSED;
+    }
+
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+    zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
+    zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);
+    zsock_set_curve_serverkey_bin (dealer, self->coord_curve);
+    //  The monitor tells a refused key apart from a silent coordinator
+    char monitor_ep [64];
+    snprintf (monitor_ep, sizeof (monitor_ep), "inproc://weftctl-monitor-%p", (void *) dealer);
+    zmq_socket_monitor (zsock_resolve (dealer), monitor_ep,
+                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    assert (monitor);
+    zsock_set_linger (monitor, 0);
+    zsock_connect (monitor, "%s", monitor_ep);
+    if (zsock_connect (dealer, "%s", self->endpoint)) {
+        s_fail ("bad coordinator endpoint %s in %s", self->endpoint, self->identity_path);
+        free (frame_data);
+        zsock_destroy (&monitor);
+        zsock_destroy (&dealer);
+        return CTL_REFUSED;
+    }
+    zframe_t *frame = zframe_new (frame_data, frame_size);
+    free (frame_data);
+    zframe_send (&frame, dealer, 0);
+
+    zpoller_t *poller = zpoller_new (dealer, monitor, NULL);
+    int64_t deadline = zclock_mono () + (int64_t) self->timeout_s * 1000;
+    int result_rc = CTL_UNREACHABLE;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            break;
+        void *which = zpoller_wait (poller, (int) left);
+        if (!which) {
+            if (zpoller_terminated (poller)) {
+                s_fail ("interrupted");
+                result_rc = CTL_REFUSED;
+                goto done;
+            }
+            continue;
+        }
+        if (which == monitor) {
+            int event = s_monitor_event (monitor);
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+                s_fail ("coordinator at %s refused the key of identity %s (unknown or revoked operator)",
+                        self->endpoint, self->identity_path);
+                result_rc = CTL_REFUSED;
+                goto done;
+            }
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+                s_fail ("CURVE handshake with %s failed (wrong coord_curve in %s?)",
+                        self->endpoint, self->identity_path);
+                result_rc = CTL_REFUSED;
+                goto done;
+            }
+            continue;
+        }
+        zmsg_t *reply = zmsg_recv (dealer);
+        if (!reply)
+            continue;
+        msg_t msg;
+        if (!s_accept_reply (self, reply, request_id, &msg)) {
+            zmsg_destroy (&reply);
+            continue;
+        }
+        //  msg borrows from reply until we are done with it
+        if (msg.rpc_reply.status != WEFT_STATUS_OK) {
+            s_fail ("%s", *msg.rpc_reply.error
+                    ? msg.rpc_reply.error: proto_status_name (msg.rpc_reply.status));
+            result_rc = CTL_REFUSED;
+        }
+        else {
+            json_error_t error;
+            json_t *result = msg.rpc_reply.result_size
+                ? json_loadb (msg.rpc_reply.result, msg.rpc_reply.result_size,
+                              JSON_DECODE_ANY, &error)
+                : json_object ();
+            if (result) {
+                *result_p = result;
+                result_rc = CTL_OK;
+            }
+            else {
+                s_fail ("coordinator sent a result that is not JSON: %s", error.text);
+                result_rc = CTL_REFUSED;
+            }
+        }
+        zmsg_destroy (&reply);
+        goto done;
+    }
+    s_fail ("coordinator at %s did not answer within %ds", self->endpoint, self->timeout_s);
+done:
+    zpoller_destroy (&poller);
+    zmq_socket_monitor (zsock_resolve (dealer), NULL, 0);
+    zsock_destroy (&monitor);
+    zsock_destroy (&dealer);
+    return result_rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Print a table: rows of cells, columns padded to the widest cell.
+
+#define CTL_COLUMNS_MAX 8
+
+static void
+s_print_table (zlist_t *rows, int columns)
+{
+    size_t width [CTL_COLUMNS_MAX] = { 0 };
+    for (char **row = (char **) zlist_first (rows); row; row = (char **) zlist_next (rows))
+        for (int col = 0; col < columns; col++)
+            if (strlen (row [col]) > width [col])
+                width [col] = strlen (row [col]);
+    for (char **row = (char **) zlist_first (rows); row; row = (char **) zlist_next (rows)) {
+        for (int col = 0; col < columns; col++) {
+            if (col == columns - 1)
+                printf ("%s\n", row [col]);
+            else
+                printf ("%-*s  ", (int) width [col], row [col]);
+        }
+    }
+}
+
+static char **
+s_row_new (int columns, ...)
+{
+    char **row = (char **) zmalloc (sizeof (char *) * columns);
+    va_list args;
+    va_start (args, columns);
+    for (int col = 0; col < columns; col++)
+        row [col] = strdup (va_arg (args, const char *));
+    va_end (args);
+    return row;
+}
+
+static void
+s_rows_destroy (zlist_t **rows_p, int columns)
+{
+    char **row;
+    while ((row = (char **) zlist_pop (*rows_p))) {
+        for (int col = 0; col < columns; col++)
+            free (row [col]);
+        free (row);
+    }
+    zlist_destroy (rows_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Human output for each command.
+
+static void
+s_show_device_list (json_t *result)
+{
+    json_t *devices = json_object_get (result, "devices");
+    int64_t now_s = (int64_t) (s_now_us () / 1000000);
+    zlist_t *rows = zlist_new ();
+    zlist_append (rows, s_row_new (7, "ID", "TENANT", "TYPE", "STATE", "LAST SEEN",
+                                   "DESIRED", "REPORTED"));
+    size_t index;
+    json_t *device;
+    size_t online = 0;
+    json_array_foreach (devices, index, device) {
+        char ago [32], desired [24], reported [24];
+        s_format_ago (s_int (device, "last_seen"), now_s, ago, sizeof (ago));
+        snprintf (desired, sizeof (desired), "%lld", (long long) s_int (device, "desired_version"));
+        snprintf (reported, sizeof (reported), "%lld", (long long) s_int (device, "reported_version"));
+        bool is_online = json_is_true (json_object_get (device, "online"));
+        online += is_online;
+        const char *tenant = s_str (device, "tenant");
+        zlist_append (rows, s_row_new (7, s_str (device, "id"), *tenant? tenant: "-",
+                                       s_str (device, "type"),
+                                       is_online? "online": "offline", ago, desired, reported));
+    }
+    s_print_table (rows, 7);
+    s_rows_destroy (&rows, 7);
+    printf ("%zu device%s, %zu online\n", json_array_size (devices),
+            json_array_size (devices) == 1? "": "s", online);
+}
+
+static void
+s_show_device (json_t *result)
+{
+    int64_t now_s = (int64_t) (s_now_us () / 1000000);
+    char ago [32], enrolled [32];
+    s_format_ago (s_int (result, "last_seen"), now_s, ago, sizeof (ago));
+    s_format_time (s_int (result, "enrolled"), enrolled, sizeof (enrolled));
+    const char *tenant = s_str (result, "tenant");
+    printf ("id:               %s\n", s_str (result, "id"));
+    printf ("tenant:           %s\n", *tenant? tenant: "-");
+    printf ("type:             %s\n", s_str (result, "type"));
+    printf ("role:             %s\n", s_str (result, "role"));
+    printf ("state:            %s\n",
+            json_is_true (json_object_get (result, "online"))? "online": "offline");
+    printf ("last seen:        %s\n", ago);
+    printf ("enrolled:         %s\n", enrolled);
+    printf ("cert serial:      %lld\n", (long long) s_int (result, "cert_serial"));
+    printf ("assurance:        %s\n", s_str (result, "assurance"));
+    printf ("sign key:         %s\n", s_str (result, "sign_key"));
+    printf ("curve key:        %s\n", s_str (result, "curve_key"));
+    printf ("desired version:  %lld\n", (long long) s_int (result, "desired_version"));
+    printf ("reported version: %lld\n", (long long) s_int (result, "reported_version"));
+}
+
+static void
+s_show_twin (json_t *result)
+{
+    int64_t desired = s_int (result, "desired_version");
+    int64_t applied = s_int (result, "applied_version");
+    const char *status = s_str (result, "status");
+    printf ("device:           %s\n", s_str (result, "id"));
+    printf ("desired version:  %lld\n", (long long) desired);
+    printf ("reported version: %lld\n", (long long) s_int (result, "reported_version"));
+    printf ("applied version:  %lld%s\n", (long long) applied,
+            applied == desired? " (in sync)": " (pending)");
+    printf ("status:           %s\n", *status? status: "-");
+    s_print_doc ("desired", json_object_get (result, "desired"));
+    s_print_doc ("reported", json_object_get (result, "reported"));
+}
+
+static void
+s_show_twin_set (json_t *result)
+{
+    printf ("%s: desired version %lld\n", s_str (result, "id"),
+            (long long) s_int (result, "desired_version"));
+    s_print_doc ("desired", json_object_get (result, "desired"));
+}
+
+static void
+s_show_token (json_t *result)
+{
+    char expires [32];
+    s_format_time (s_int (result, "expires"), expires, sizeof (expires));
+    const char *tenant = s_str (result, "tenant");
+    printf ("%s\n", s_str (result, "token"));
+    fprintf (stderr, "token %s for tenant %s, single use, expires %s\n",
+             s_str (result, "id"), *tenant? tenant: "-", expires);
+}
+
+static void
+s_show_stats (json_t *result)
+{
+    const char *key;
+    json_t *value;
+    size_t width = 0;
+    json_object_foreach (result, key, value)
+        if (strlen (key) > width)
+            width = strlen (key);
+    //  Sorted, so the output is stable for people and diffs
+    zlist_t *keys = zlist_new ();
+    json_object_foreach (result, key, value)
+        zlist_append (keys, (void *) key);
+    zlist_sort (keys, (zlist_compare_fn *) strcmp);
+    for (key = (const char *) zlist_first (keys); key; key = (const char *) zlist_next (keys)) {
+        char *text = json_dumps (json_object_get (result, key), JSON_ENCODE_ANY | JSON_COMPACT);
+        printf ("%-*s  %s\n", (int) width, key, text? text: "?");
+        free (text);
+    }
+    zlist_destroy (&keys);
+}
+
+
+//  --------------------------------------------------------------------------
+//  operator add: make keys here, have the coordinator certify the public
+//  halves, and write the new identity. The secret keys never leave this
+//  machine.
+
+static int
+s_operator_add (ctl_t *self, const char *name, const char *role, const char *tenant,
+                const char *out)
+{
+    if (access (out, F_OK) == 0) {
+        s_fail ("%s already exists; not overwriting an identity", out);
+        return CTL_REFUSED;
+    }
+    keys_t keys;
+    keys_generate (&keys);
+    char sign_hex [2 * WEFT_KEY_SIZE + 1], curve_hex [2 * WEFT_KEY_SIZE + 1];
+    keys_hex (keys.sign_public, WEFT_KEY_SIZE, sign_hex);
+    keys_hex (keys.curve_public, WEFT_KEY_SIZE, curve_hex);
+    json_t *args = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "name", name, "role", role,
+                              "tenant", tenant? tenant: "", "sign_key", sign_hex,
+                              "curve_key", curve_hex);
+    json_t *result;
+    int rc = s_call (self, "operator.add", args, &result);
+    if (rc) {
+        keys_wipe (&keys);
+        return rc;
+    }
+    const char *cert_hex = s_str (result, "cert");
+    if (!*cert_hex) {
+        s_fail ("coordinator answered without a certificate");
+        json_decref (result);
+        keys_wipe (&keys);
+        return CTL_REFUSED;
+    }
+    keyfile_t *identity = keyfile_new ();
+    keyfile_set (identity, "name", name);
+    keyfile_set (identity, "role", role);
+    keyfile_set (identity, "tenant", tenant? tenant: "");
+    keyfile_set_bin (identity, "sign_public", keys.sign_public, WEFT_KEY_SIZE);
+    keyfile_set_bin (identity, "sign_secret", keys.sign_secret, WEFT_SECRET_SIZE);
+    keyfile_set_bin (identity, "curve_public", keys.curve_public, WEFT_KEY_SIZE);
+    keyfile_set_bin (identity, "curve_secret", keys.curve_secret, WEFT_KEY_SIZE);
+    keyfile_set (identity, "cert", cert_hex);
+    const char *ca_key = keyfile_get (self->identity, "ca_key");
+    if (ca_key)
+        keyfile_set (identity, "ca_key", ca_key);
+    keyfile_set (identity, "endpoint", self->endpoint);
+    keyfile_set (identity, "coord_curve", keyfile_get (self->identity, "coord_curve"));
+    keyfile_set (identity, "coord_sign", keyfile_get (self->identity, "coord_sign"));
+    keys_wipe (&keys);
+    rc = keyfile_save (identity, out, true);
+    keyfile_destroy (&identity);
+    if (rc) {
+        s_fail ("cannot write %s: %s", out, strerror (errno));
+        json_decref (result);
+        return CTL_REFUSED;
+    }
+    if (self->json) {
+        char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else
+        printf ("operator %s (role %s%s%s, serial %lld) written to %s\n", name, role,
+                tenant && *tenant? ", tenant ": "", tenant && *tenant? tenant: "",
+                (long long) s_int (result, "serial"), out);
+    json_decref (result);
+    return CTL_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Check the command line and build the request. Returns 0 with
+//  *method_p and *args_p set, or an exit code after printing why.
+
+static int
+s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json_t **args_p)
+{
+    const char *noun = argc > 0? argv [0]: NULL;
+    const char *verb = argc > 1? argv [1]: NULL;
+    *args_p = NULL;
+    if (!noun) {
+        s_fail ("no command given (try weftctl --help)");
+        return CTL_USAGE;
+    }
+    if (streq (noun, "stats") && argc == 1) {
+        *method_p = "coord.stats";
+        *args_p = json_object ();
+        return CTL_OK;
+    }
+    if (streq (noun, "token") && verb && streq (verb, "create") && argc == 2) {
+        const char *ttl_text = keyfile_get (self->options, "ttl");
+        int64_t ttl = s_parse_ttl (ttl_text? ttl_text: "1h");
+        if (ttl < 0) {
+            s_fail ("bad --ttl '%s': use seconds or a number with s, m, h or d, up to 30d",
+                    ttl_text);
+            return CTL_USAGE;
+        }
+        json_t *args = json_pack ("{s:I}", "ttl", (json_int_t) ttl);
+        const char *tenant = keyfile_get (self->options, "tenant");
+        const char *type = keyfile_get (self->options, "type");
+        if (tenant)
+            json_object_set_new (args, "tenant", json_string (tenant));
+        if (type)
+            json_object_set_new (args, "type", json_string (type));
+        *method_p = "token.create";
+        *args_p = args;
+        return CTL_OK;
+    }
+    if (streq (noun, "device") && verb && streq (verb, "list") && argc == 2) {
+        *method_p = "device.list";
+        *args_p = json_object ();
+        return CTL_OK;
+    }
+    if (streq (noun, "device") && verb && streq (verb, "show") && argc == 3) {
+        *method_p = "device.show";
+        *args_p = json_pack ("{s:s}", "id", argv [2]);
+        return CTL_OK;
+    }
+    if (streq (noun, "twin") && verb && streq (verb, "get") && argc == 3) {
+        *method_p = "twin.get";
+        *args_p = json_pack ("{s:s}", "id", argv [2]);
+        return CTL_OK;
+    }
+    if (streq (noun, "twin") && verb && streq (verb, "set") && argc == 4) {
+        json_error_t error;
+        json_t *patch = json_loads (argv [3], JSON_REJECT_DUPLICATES, &error);
+        if (!patch) {
+            s_fail ("bad JSON at line %d column %d: %s", error.line, error.column, error.text);
+            return CTL_USAGE;
+        }
+        if (!json_is_object (patch)) {
+            json_decref (patch);
+            s_fail ("the patch must be a JSON object, e.g. '{\"sampling_ms\": 500}'");
+            return CTL_USAGE;
+        }
+        *method_p = "twin.set";
+        *args_p = json_pack ("{s:s, s:o}", "id", argv [2], "patch", patch);
+        return CTL_OK;
+    }
+    if (streq (noun, "operator") && verb && streq (verb, "add") && argc == 3) {
+        const char *role = keyfile_get (self->options, "role");
+        const char *out = keyfile_get (self->options, "out");
+        if (!role || !out) {
+            s_fail ("operator add needs --role ROLE and --out FILE");
+            return CTL_USAGE;
+        }
+        *method_p = "operator.add";
+        return CTL_OK;              //  s_operator_add builds the request
+    }
+    s_fail ("unknown command or wrong arguments: %s%s%s (try weftctl --help)",
+            noun, verb? " ": "", verb? verb: "");
+    return CTL_USAGE;
+}
+
+
+int
+main (int argc, char *argv [])
+{
+    ctl_t ctl;
+    memset (&ctl, 0, sizeof (ctl));
+    int argi = 0, exit_code = 0;
+    ctl.options = options_parse (s_synopsis, s_specs, argc, argv, &argi, &exit_code);
+    if (!ctl.options)
+        return exit_code;
+    if (sodium_init () < 0) {
+        s_fail ("libsodium failed to initialise");
+        keyfile_destroy (&ctl.options);
+        return CTL_REFUSED;
+    }
+    //  weftctl is a foreground tool: errors go to stderr, no log noise
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    ctl.json = options_flag (ctl.options, "json");
+    ctl.verbose = options_flag (ctl.options, "verbose");
+    ctl.timeout_s = (int) options_int (ctl.options, "timeout", 5);
+    if (ctl.timeout_s < 1 || ctl.timeout_s > 3600) {
+        s_fail ("bad --timeout: use 1 to 3600 seconds");
+        keyfile_destroy (&ctl.options);
+        return CTL_USAGE;
+    }
+    const char *method = NULL;
+    json_t *args = NULL;
+    int rc = s_parse_command (&ctl, argc - argi, argv + argi, &method, &args);
+    if (rc == CTL_OK)
+        rc = s_load_identity (&ctl);
+    if (rc == CTL_OK && streq (method, "operator.add")) {
+        rc = s_operator_add (&ctl, argv [argi + 2], keyfile_get (ctl.options, "role"),
+                             keyfile_get (ctl.options, "tenant"),
+                             keyfile_get (ctl.options, "out"));
+    }
+    else
+    if (rc == CTL_OK) {
+        json_t *result = NULL;
+        rc = s_call (&ctl, method, args, &result);
+        args = NULL;
+        if (rc == CTL_OK && ctl.json) {
+            char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            printf ("%s\n", text);
+            free (text);
+        }
+        else
+        if (rc == CTL_OK) {
+            if (streq (method, "device.list"))
+                s_show_device_list (result);
+            else
+            if (streq (method, "device.show"))
+                s_show_device (result);
+            else
+            if (streq (method, "twin.get"))
+                s_show_twin (result);
+            else
+            if (streq (method, "twin.set"))
+                s_show_twin_set (result);
+            else
+            if (streq (method, "token.create"))
+                s_show_token (result);
+            else
+                s_show_stats (result);
+        }
+        json_decref (result);
+    }
+    json_decref (args);
+    keys_wipe (&ctl.keys);
+    keyfile_destroy (&ctl.identity);
+    keyfile_destroy (&ctl.options);
+    return rc;
+}
