@@ -59,7 +59,7 @@ static const char *s_usage =
     "  forge ENDPOINT --keyfile NODE_KEY [--seq N] [--server-key HEX] [--origin NAME]\n"
     "      send a HEARTBEAT on the node's link signed by a wrong key\n"
     "  json PATH\n"
-    "      print the value at PATH (a.b.0.c; '#' = length) of the JSON on stdin\n";
+    "      print the value at PATH (a.b.0.c; '#' = length, '*' = each element)\n      of the JSON on stdin\n";
 
 
 //  --------------------------------------------------------------------------
@@ -346,7 +346,43 @@ s_send_heartbeat (probe_args_t *args, probe_identity_t *id, uint64_t seq,
 
 //  --------------------------------------------------------------------------
 //  Print the value at a dotted path of the JSON document on stdin.
-//  Strings print raw, other values as compact JSON, '#' as a length.
+//  Strings print raw, other values as compact JSON; '#' prints a length
+//  and '*' walks every element of an array (one line each).
+
+static int
+s_json_walk (json_t *node, char **parts, int count)
+{
+    if (!node)
+        return PROBE_REFUSED;
+    if (count == 0) {
+        if (json_is_string (node))
+            printf ("%s\n", json_string_value (node));
+        else {
+            char *text = json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            printf ("%s\n", text);
+            free (text);
+        }
+        return PROBE_OK;
+    }
+    const char *part = parts [0];
+    if (streq (part, "#")) {
+        size_t length = json_is_array (node)? json_array_size (node)
+                      : json_is_object (node)? json_object_size (node)
+                      : json_is_string (node)? json_string_length (node): 0;
+        printf ("%zu\n", length);
+        return PROBE_OK;
+    }
+    if (streq (part, "*") && json_is_array (node)) {
+        size_t index;
+        json_t *item;
+        json_array_foreach (node, index, item)
+            s_json_walk (item, parts + 1, count - 1);
+        return PROBE_OK;
+    }
+    if (json_is_array (node))
+        return s_json_walk (json_array_get (node, strtoul (part, NULL, 10)), parts + 1, count - 1);
+    return s_json_walk (json_object_get (node, part), parts + 1, count - 1);
+}
 
 static int
 s_json (const char *path)
@@ -358,38 +394,16 @@ s_json (const char *path)
         return PROBE_REFUSED;
     }
     char *copy = strdup (path);
-    json_t *node = root;
+    char *parts [32];
+    int count = 0;
     char *save = NULL;
-    for (char *part = strtok_r (copy, ".", &save); part && node;
-         part = strtok_r (NULL, ".", &save)) {
-        if (streq (part, "#")) {
-            size_t length = json_is_array (node)? json_array_size (node)
-                          : json_is_object (node)? json_object_size (node)
-                          : json_is_string (node)? json_string_length (node): 0;
-            printf ("%zu\n", length);
-            free (copy);
-            json_decref (root);
-            return PROBE_OK;
-        }
-        if (json_is_array (node))
-            node = json_array_get (node, strtoul (part, NULL, 10));
-        else
-            node = json_object_get (node, part);
-    }
-    free (copy);
-    int rc = PROBE_OK;
-    if (!node) {
+    for (char *part = strtok_r (copy, ".", &save); part && count < 32;
+         part = strtok_r (NULL, ".", &save))
+        parts [count++] = part;
+    int rc = s_json_walk (root, parts, count);
+    if (rc)
         fprintf (stderr, "weft-probe: no value at %s\n", path);
-        rc = PROBE_REFUSED;
-    }
-    else
-    if (json_is_string (node))
-        printf ("%s\n", json_string_value (node));
-    else {
-        char *text = json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-        printf ("%s\n", text);
-        free (text);
-    }
+    free (copy);
     json_decref (root);
     return rc;
 }

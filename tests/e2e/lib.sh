@@ -1,0 +1,192 @@
+#   lib.sh - shared helpers for the end-to-end scenarios
+#   Source it from a scenario. It makes a private temp dir under /tmp,
+#   picks free loopback ports, starts the real binaries from $WEFT_BUILD
+#   in the background, and on exit (success, failure or signal) stops
+#   every process it started (SIGTERM, then SIGKILL) and removes the dir.
+#   Everything listens on and dials 127.0.0.1 only.
+
+set -u
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WEFT_BUILD=${WEFT_BUILD:-$E2E_ROOT/build}
+WEFT_BUILD=$(cd "$WEFT_BUILD" && pwd)
+COORD="$WEFT_BUILD/weft-coord"
+NODE="$WEFT_BUILD/weft-node"
+CTL="$WEFT_BUILD/weftctl"
+PROBE="$WEFT_BUILD/weft-probe"
+for bin in "$COORD" "$NODE" "$CTL" "$PROBE"; do
+    [[ -x "$bin" ]] || { echo "FAIL: $bin is missing (build first)" >&2; exit 1; }
+done
+
+T=$(mktemp -d /tmp/weft-e2e.XXXXXX)
+declare -A PID_OF=()            #   name -> pid of a running process
+PORTS_TAKEN=" "
+E2E_NAME=$(basename "$0" .sh)
+
+#   Stop every process we started, then remove the temp dir.
+e2e_cleanup () {
+    local rc=$?
+    trap - EXIT INT TERM
+    local name pid
+    for name in "${!PID_OF[@]}"; do
+        pid=${PID_OF[$name]}
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for name in "${!PID_OF[@]}"; do
+        pid=${PID_OF[$name]}
+        for _ in $(seq 30); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    if (( rc != 0 )) && [[ -z "${E2E_KEEP:-}" ]]; then
+        #   Leave the logs in the test output, then forget them
+        for log in "$T"/*.log; do
+            [[ -e "$log" ]] || continue
+            echo "---- $(basename "$log") (last 15 lines)"
+            tail -n 15 "$log"
+        done
+    fi
+    if [[ -n "${E2E_KEEP:-}" ]]; then
+        echo "kept $T"
+    else
+        rm -rf "$T"
+    fi
+    exit $rc
+}
+trap e2e_cleanup EXIT
+trap 'exit 130' INT TERM
+
+say () { echo "-- $*"; }
+fail () { echo "FAIL [$E2E_NAME]: $*" >&2; exit 1; }
+
+#   A random free TCP port on 127.0.0.1, not handed out before in this test.
+free_port () {
+    local port
+    for _ in $(seq 100); do
+        port=$(( 20000 + RANDOM % 40000 ))
+        [[ "$PORTS_TAKEN" == *" $port "* ]] && continue
+        if [[ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]; then
+            PORTS_TAKEN="$PORTS_TAKEN$port "
+            echo "$port"
+            return 0
+        fi
+    done
+    fail "no free port found"
+}
+
+#   wait_for "shell condition" [seconds]: poll until it holds.
+wait_for () {
+    local condition=$1 seconds=${2:-15}
+    local deadline=$(( $(date +%s%N) / 1000000 + seconds * 1000 ))
+    while (( $(date +%s%N) / 1000000 < deadline )); do
+        if eval "$condition" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+#   Value at a dotted path of JSON on stdin (see weft-probe json).
+jget () { "$PROBE" json "$1"; }
+
+#   weftctl as the current identity (WEFT_IDENTITY).
+ctl () { "$CTL" --timeout 5 "$@"; }
+
+MESH_PORT=$(free_port)
+ENROL_PORT=$(free_port)
+RPC_PORT=$(free_port)
+MESH_EP="tcp://127.0.0.1:$MESH_PORT"
+ENROL_EP="tcp://127.0.0.1:$ENROL_PORT"
+RPC_EP="tcp://127.0.0.1:$RPC_PORT"
+COORD_DIR="$T/coord"
+export WEFT_IDENTITY="$COORD_DIR/admin.op"
+
+#   Start the coordinator (same dir and ports every time) and wait until
+#   it answers RPC.
+start_coord () {
+    "$COORD" --data-dir "$COORD_DIR" --bind 127.0.0.1 --mesh-port "$MESH_PORT" \
+        --enrol-port "$ENROL_PORT" --rpc-port "$RPC_PORT" -v "$@" \
+        >> "$T/coord.log" 2>&1 &
+    PID_OF[coord]=$!
+    wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 \
+        || fail "coordinator did not come up (see coord.log)"
+}
+
+#   Stop a started process: stop_proc NAME [SIGNAL] (default TERM).
+stop_proc () {
+    local name=$1 signal=${2:-TERM}
+    local pid=${PID_OF[$name]:-}
+    [[ -n "$pid" ]] || return 0
+    kill "-$signal" "$pid" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    unset "PID_OF[$name]"
+}
+
+#   The arguments every node gets: start_node/run_node NAME [args...]
+node_args () {
+    local name=$1
+    echo --data-dir "$T/$name" --name "$name" --coordinator "$MESH_EP" \
+        --enrol-endpoint "$ENROL_EP" --apply-file "$T/$name.applied.json" --heartbeat 1 -v
+}
+
+#   Start a node in the background: start_node NAME [--token T] [args...]
+start_node () {
+    local name=$1; shift
+    # shellcheck disable=SC2046
+    "$NODE" $(node_args "$name") "$@" >> "$T/$name.log" 2>&1 &
+    PID_OF[$name]=$!
+}
+
+#   Run a node in the foreground that is expected to exit (a refused
+#   enrolment). Prints its output; returns its exit code.
+run_node () {
+    local name=$1; shift
+    local rc=0
+    # shellcheck disable=SC2046
+    timeout 20 "$NODE" $(node_args "$name") "$@" > "$T/$name.log" 2>&1 || rc=$?
+    cat "$T/$name.log"
+    return $rc
+}
+
+#   Make a token: new_token [weftctl token create options]
+new_token () {
+    ctl token create "$@" 2>/dev/null
+}
+
+#   Is device ID online according to the coordinator?
+is_online () {
+    [[ "$(ctl --json device show "$1" | jget online)" == "true" ]]
+}
+
+#   Number of devices the coordinator reports online.
+online_count () {
+    ctl --json device list | jget 'devices.*.online' | grep -c '^true$'
+}
+
+#   A counter from weftctl stats.
+counter () {
+    ctl --json stats | jget "$1"
+}
+
+#   Has the node applied and reported back desired field KEY = VALUE?
+#   twin_synced ID KEY VALUE
+twin_synced () {
+    local id=$1 key=$2 value=$3 twin
+    [[ "$(jget "$key" < "$T/$id.applied.json")" == "$value" ]] || return 1
+    twin=$(ctl --json twin get "$id") || return 1
+    [[ "$(echo "$twin" | jget "reported.$key")" == "$value" ]] || return 1
+    [[ "$(echo "$twin" | jget applied_version)" == "$(echo "$twin" | jget desired_version)" ]]
+}
+
+#   A value from an identity or key file (name=value lines).
+keyfile_value () {
+    sed -n "s/^$2=//p" "$1" | head -n 1
+}
