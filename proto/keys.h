@@ -20,6 +20,13 @@ typedef struct {
 void
     keys_generate (keys_t *keys);
 
+//  Make an identity deterministically from a 32-byte seed, for tests,
+//  golden vectors and the simulator. The CURVE pair is derived from the
+//  seed through BLAKE2b, so the two pairs are unrelated. Never use a
+//  guessable seed for a real device.
+void
+    keys_from_seed (keys_t *keys, const uint8_t seed [32]);
+
 //  Serialise an identity to a msgpack blob for a key file, and back.
 //  Caller frees *out_p after wiping it with sodium_memzero.
 int

@@ -1,0 +1,571 @@
+/*  msg - the payloads carried inside envelopes
+    Wire forms, one msgpack array each (docs/protocol.md):
+        ENROL_REQUEST  [token: str(160), sign_key: bin(32),
+                        curve_key: bin(32), device_type: str(64)]
+        ENROL_RESPONSE [status, message: str(255), cert: bin,
+                        ca_key: bin(32), coord_cert: bin]
+        TWIN_DESIRED   [device: str(64), version, doc: str]
+        TWIN_REPORTED  [device: str(64), version, desired_version,
+                        doc: str, status: str(255)]
+        ACK            [ack_id: bin(16), status, message: str(255)]
+        HEARTBEAT      [uptime_s, desired_version, reported_version]
+        RPC_REQUEST    [method: str(64), args: str]
+        RPC_REPLY      [request_id: bin(16), status, error: str(255),
+                        result: bin]
+    Unsigned fields are uint (status at most 255). JSON documents and
+    arguments are str (at most WEFT_STR_MAX); an RPC result is bin so a
+    large listing is bounded only by the frame. Extra trailing items are
+    ignored, missing ones refused. msg_decode leaves *msg zeroed on error.  */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+#include "codec.h"
+#include "msg.h"
+
+#define MSG_STATUS_MAX  255
+
+//  Items each type needs; longer arrays are accepted.
+static int
+s_items (int type)
+{
+    switch (type) {
+        case MSG_ENROL_REQUEST:     return 4;
+        case MSG_ENROL_RESPONSE:    return 5;
+        case MSG_TWIN_DESIRED:      return 3;
+        case MSG_TWIN_REPORTED:     return 5;
+        case MSG_ACK:               return 3;
+        case MSG_HEARTBEAT:         return 3;
+        case MSG_RPC_REQUEST:       return 2;
+        case MSG_RPC_REPLY:         return 4;
+        default:                    return 0;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Encode msg as payload bytes.
+
+int
+msg_encode (const msg_t *msg, uint8_t **payload_p, size_t *size_p)
+{
+    assert (msg && payload_p && size_p);
+    *payload_p = NULL;
+    *size_p = 0;
+    int items = s_items (msg->type);
+    if (items == 0)
+        return PROTO_ERR_UNKNOWN;
+
+    int status = msg->type == MSG_ENROL_RESPONSE? msg->enrol_response.status:
+                 msg->type == MSG_ACK? msg->ack.status:
+                 msg->type == MSG_RPC_REPLY? msg->rpc_reply.status: 0;
+    if (status < 0 || status > MSG_STATUS_MAX)
+        return PROTO_ERR_VALUE;
+
+    codec_writer_t *w = codec_writer_new (0);
+    codec_put_array (w, (size_t) items);
+    switch (msg->type) {
+        case MSG_ENROL_REQUEST: {
+            const msg_enrol_request_t *m = &msg->enrol_request;
+            codec_put_str (w, m->token, WEFT_TOKEN_MAX);
+            codec_put_bin (w, m->sign_key, WEFT_KEY_SIZE);
+            codec_put_bin (w, m->curve_key, WEFT_KEY_SIZE);
+            codec_put_str (w, m->device_type, WEFT_NAME_MAX);
+            break;
+        }
+        case MSG_ENROL_RESPONSE: {
+            const msg_enrol_response_t *m = &msg->enrol_response;
+            codec_put_uint (w, (uint64_t) m->status);
+            codec_put_str (w, m->message, WEFT_TEXT_MAX);
+            codec_put_bin (w, m->cert, m->cert_size);
+            codec_put_bin (w, m->ca_key, WEFT_KEY_SIZE);
+            codec_put_bin (w, m->coord_cert, m->coord_cert_size);
+            break;
+        }
+        case MSG_TWIN_DESIRED: {
+            const msg_twin_desired_t *m = &msg->twin_desired;
+            codec_put_str (w, m->device, WEFT_NAME_MAX);
+            codec_put_uint (w, m->version);
+            codec_put_strn (w, m->doc, m->doc_size, WEFT_STR_MAX);
+            break;
+        }
+        case MSG_TWIN_REPORTED: {
+            const msg_twin_reported_t *m = &msg->twin_reported;
+            codec_put_str (w, m->device, WEFT_NAME_MAX);
+            codec_put_uint (w, m->version);
+            codec_put_uint (w, m->desired_version);
+            codec_put_strn (w, m->doc, m->doc_size, WEFT_STR_MAX);
+            codec_put_str (w, m->status, WEFT_TEXT_MAX);
+            break;
+        }
+        case MSG_ACK: {
+            const msg_ack_t *m = &msg->ack;
+            codec_put_bin (w, m->ack_id, WEFT_ID_SIZE);
+            codec_put_uint (w, (uint64_t) m->status);
+            codec_put_str (w, m->message, WEFT_TEXT_MAX);
+            break;
+        }
+        case MSG_HEARTBEAT: {
+            const msg_heartbeat_t *m = &msg->heartbeat;
+            codec_put_uint (w, m->uptime_s);
+            codec_put_uint (w, m->desired_version);
+            codec_put_uint (w, m->reported_version);
+            break;
+        }
+        case MSG_RPC_REQUEST: {
+            const msg_rpc_request_t *m = &msg->rpc_request;
+            codec_put_str (w, m->method, WEFT_NAME_MAX);
+            codec_put_strn (w, m->args, m->args_size, WEFT_STR_MAX);
+            break;
+        }
+        case MSG_RPC_REPLY: {
+            const msg_rpc_reply_t *m = &msg->rpc_reply;
+            codec_put_bin (w, m->request_id, WEFT_ID_SIZE);
+            codec_put_uint (w, (uint64_t) m->status);
+            codec_put_str (w, m->error, WEFT_TEXT_MAX);
+            codec_put_bin (w, m->result, m->result_size);
+            break;
+        }
+    }
+    return codec_writer_finish (&w, payload_p, size_p);
+}
+
+//  --------------------------------------------------------------------------
+//  Decode the fields of one type from reader into msg.
+
+static int
+s_decode_fields (msg_t *msg, codec_reader_t *r)
+{
+    uint64_t value = 0;
+    int rc = 0;
+    switch (msg->type) {
+        case MSG_ENROL_REQUEST: {
+            msg_enrol_request_t *m = &msg->enrol_request;
+            if (rc == 0)
+                rc = codec_get_str (r, 0, m->token, WEFT_TOKEN_MAX);
+            if (rc == 0)
+                rc = codec_get_bin (r, 1, m->sign_key, WEFT_KEY_SIZE);
+            if (rc == 0)
+                rc = codec_get_bin (r, 2, m->curve_key, WEFT_KEY_SIZE);
+            if (rc == 0)
+                rc = codec_get_str (r, 3, m->device_type, WEFT_NAME_MAX);
+            break;
+        }
+        case MSG_ENROL_RESPONSE: {
+            msg_enrol_response_t *m = &msg->enrol_response;
+            rc = codec_get_uint (r, 0, MSG_STATUS_MAX, &value);
+            m->status = (int) value;
+            if (rc == 0)
+                rc = codec_get_str (r, 1, m->message, WEFT_TEXT_MAX);
+            if (rc == 0)
+                rc = codec_get_binref (r, 2, &m->cert, &m->cert_size);
+            if (rc == 0)
+                rc = codec_get_bin (r, 3, m->ca_key, WEFT_KEY_SIZE);
+            if (rc == 0)
+                rc = codec_get_binref (r, 4, &m->coord_cert, &m->coord_cert_size);
+            break;
+        }
+        case MSG_TWIN_DESIRED: {
+            msg_twin_desired_t *m = &msg->twin_desired;
+            rc = codec_get_str (r, 0, m->device, WEFT_NAME_MAX);
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, UINT64_MAX, &m->version);
+            if (rc == 0)
+                rc = codec_get_strn (r, 2, &m->doc, &m->doc_size, WEFT_STR_MAX);
+            break;
+        }
+        case MSG_TWIN_REPORTED: {
+            msg_twin_reported_t *m = &msg->twin_reported;
+            rc = codec_get_str (r, 0, m->device, WEFT_NAME_MAX);
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, UINT64_MAX, &m->version);
+            if (rc == 0)
+                rc = codec_get_uint (r, 2, UINT64_MAX, &m->desired_version);
+            if (rc == 0)
+                rc = codec_get_strn (r, 3, &m->doc, &m->doc_size, WEFT_STR_MAX);
+            if (rc == 0)
+                rc = codec_get_str (r, 4, m->status, WEFT_TEXT_MAX);
+            break;
+        }
+        case MSG_ACK: {
+            msg_ack_t *m = &msg->ack;
+            rc = codec_get_bin (r, 0, m->ack_id, WEFT_ID_SIZE);
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, MSG_STATUS_MAX, &value);
+            m->status = (int) value;
+            if (rc == 0)
+                rc = codec_get_str (r, 2, m->message, WEFT_TEXT_MAX);
+            break;
+        }
+        case MSG_HEARTBEAT: {
+            msg_heartbeat_t *m = &msg->heartbeat;
+            rc = codec_get_uint (r, 0, UINT64_MAX, &m->uptime_s);
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, UINT64_MAX, &m->desired_version);
+            if (rc == 0)
+                rc = codec_get_uint (r, 2, UINT64_MAX, &m->reported_version);
+            break;
+        }
+        case MSG_RPC_REQUEST: {
+            msg_rpc_request_t *m = &msg->rpc_request;
+            rc = codec_get_str (r, 0, m->method, WEFT_NAME_MAX);
+            if (rc == 0)
+                rc = codec_get_strn (r, 1, &m->args, &m->args_size, WEFT_STR_MAX);
+            break;
+        }
+        case MSG_RPC_REPLY: {
+            msg_rpc_reply_t *m = &msg->rpc_reply;
+            rc = codec_get_bin (r, 0, m->request_id, WEFT_ID_SIZE);
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, MSG_STATUS_MAX, &value);
+            m->status = (int) value;
+            if (rc == 0)
+                rc = codec_get_str (r, 2, m->error, WEFT_TEXT_MAX);
+            const uint8_t *result = NULL;
+            if (rc == 0)
+                rc = codec_get_binref (r, 3, &result, &m->result_size);
+            m->result = (const char *) result;
+            break;
+        }
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Decode payload bytes of the given type.
+
+int
+msg_decode (msg_t *msg, int type, const uint8_t *payload, size_t size)
+{
+    assert (msg);
+    memset (msg, 0, sizeof (msg_t));
+    int items = s_items (type);
+    if (items == 0)
+        return PROTO_ERR_UNKNOWN;
+    codec_reader_t *reader;
+    int rc = codec_reader_new (&reader, payload, size);
+    if (rc)
+        return rc;
+    if (codec_items (reader) < items)
+        rc = PROTO_ERR_TYPE;
+    if (rc == 0) {
+        msg->type = type;
+        rc = s_decode_fields (msg, reader);
+    }
+    codec_reader_destroy (&reader);
+    if (rc)
+        memset (msg, 0, sizeof (msg_t));
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  A sample of each type with every field set; cert bytes are opaque here.
+static void
+s_sample (msg_t *msg, int type)
+{
+    static const uint8_t cert [] = { 0x92, 0xc4, 0x01, 0x90, 0xc4, 0x00 };
+    memset (msg, 0, sizeof (msg_t));
+    msg->type = type;
+    switch (type) {
+        case MSG_ENROL_REQUEST:
+            strcpy (msg->enrol_request.token, "wt1.0011223344556677.secret");
+            memset (msg->enrol_request.sign_key, 0x11, WEFT_KEY_SIZE);
+            memset (msg->enrol_request.curve_key, 0x22, WEFT_KEY_SIZE);
+            strcpy (msg->enrol_request.device_type, "gateway");
+            break;
+        case MSG_ENROL_RESPONSE:
+            msg->enrol_response.status = WEFT_STATUS_OK;
+            msg->enrol_response.cert = cert;
+            msg->enrol_response.cert_size = sizeof cert;
+            memset (msg->enrol_response.ca_key, 0x33, WEFT_KEY_SIZE);
+            msg->enrol_response.coord_cert = cert;
+            msg->enrol_response.coord_cert_size = 3;
+            break;
+        case MSG_TWIN_DESIRED:
+            strcpy (msg->twin_desired.device, "dev-1");
+            msg->twin_desired.version = 7;
+            msg->twin_desired.doc = "{\"led\":\"on\"}";
+            msg->twin_desired.doc_size = 12;
+            break;
+        case MSG_TWIN_REPORTED:
+            strcpy (msg->twin_reported.device, "dev-1");
+            msg->twin_reported.version = 3;
+            msg->twin_reported.desired_version = 7;
+            msg->twin_reported.doc = "{}";
+            msg->twin_reported.doc_size = 2;
+            strcpy (msg->twin_reported.status, "ok");
+            break;
+        case MSG_ACK:
+            memset (msg->ack.ack_id, 0x44, WEFT_ID_SIZE);
+            msg->ack.status = WEFT_STATUS_CONFLICT;
+            strcpy (msg->ack.message, "stale version");
+            break;
+        case MSG_HEARTBEAT:
+            msg->heartbeat.uptime_s = 86400;
+            msg->heartbeat.desired_version = UINT64_MAX;
+            msg->heartbeat.reported_version = 0;
+            break;
+        case MSG_RPC_REQUEST:
+            strcpy (msg->rpc_request.method, "device.list");
+            msg->rpc_request.args = "{}";
+            msg->rpc_request.args_size = 2;
+            break;
+        case MSG_RPC_REPLY:
+            memset (msg->rpc_reply.request_id, 0x55, WEFT_ID_SIZE);
+            msg->rpc_reply.status = WEFT_STATUS_NOT_FOUND;
+            strcpy (msg->rpc_reply.error, "unknown device dev-9");
+            msg->rpc_reply.result = "null";
+            msg->rpc_reply.result_size = 4;
+            break;
+    }
+}
+
+static bool
+s_same_bytes (const void *a, size_t a_size, const void *b, size_t b_size)
+{
+    return a_size == b_size && (a_size == 0 || memcmp (a, b, a_size) == 0);
+}
+
+//  Field by field comparison (borrowed fields by content).
+static bool
+s_equal (const msg_t *a, const msg_t *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+        case MSG_ENROL_REQUEST: {
+            const msg_enrol_request_t *x = &a->enrol_request, *y = &b->enrol_request;
+            return strcmp (x->token, y->token) == 0
+                && memcmp (x->sign_key, y->sign_key, WEFT_KEY_SIZE) == 0
+                && memcmp (x->curve_key, y->curve_key, WEFT_KEY_SIZE) == 0
+                && strcmp (x->device_type, y->device_type) == 0;
+        }
+        case MSG_ENROL_RESPONSE: {
+            const msg_enrol_response_t *x = &a->enrol_response, *y = &b->enrol_response;
+            return x->status == y->status
+                && strcmp (x->message, y->message) == 0
+                && s_same_bytes (x->cert, x->cert_size, y->cert, y->cert_size)
+                && memcmp (x->ca_key, y->ca_key, WEFT_KEY_SIZE) == 0
+                && s_same_bytes (x->coord_cert, x->coord_cert_size,
+                                 y->coord_cert, y->coord_cert_size);
+        }
+        case MSG_TWIN_DESIRED: {
+            const msg_twin_desired_t *x = &a->twin_desired, *y = &b->twin_desired;
+            return strcmp (x->device, y->device) == 0
+                && x->version == y->version
+                && s_same_bytes (x->doc, x->doc_size, y->doc, y->doc_size);
+        }
+        case MSG_TWIN_REPORTED: {
+            const msg_twin_reported_t *x = &a->twin_reported, *y = &b->twin_reported;
+            return strcmp (x->device, y->device) == 0
+                && x->version == y->version
+                && x->desired_version == y->desired_version
+                && s_same_bytes (x->doc, x->doc_size, y->doc, y->doc_size)
+                && strcmp (x->status, y->status) == 0;
+        }
+        case MSG_ACK:
+            return memcmp (a->ack.ack_id, b->ack.ack_id, WEFT_ID_SIZE) == 0
+                && a->ack.status == b->ack.status
+                && strcmp (a->ack.message, b->ack.message) == 0;
+        case MSG_HEARTBEAT:
+            return a->heartbeat.uptime_s == b->heartbeat.uptime_s
+                && a->heartbeat.desired_version == b->heartbeat.desired_version
+                && a->heartbeat.reported_version == b->heartbeat.reported_version;
+        case MSG_RPC_REQUEST:
+            return strcmp (a->rpc_request.method, b->rpc_request.method) == 0
+                && s_same_bytes (a->rpc_request.args, a->rpc_request.args_size,
+                                 b->rpc_request.args, b->rpc_request.args_size);
+        case MSG_RPC_REPLY: {
+            const msg_rpc_reply_t *x = &a->rpc_reply, *y = &b->rpc_reply;
+            return memcmp (x->request_id, y->request_id, WEFT_ID_SIZE) == 0
+                && x->status == y->status
+                && strcmp (x->error, y->error) == 0
+                && s_same_bytes (x->result, x->result_size, y->result, y->result_size);
+        }
+    }
+    return false;
+}
+
+//  Wire kind of each field, to build wrong-typed payloads.
+typedef enum { F_UINT, F_STR, F_BIN } s_field_t;
+
+static int
+s_fields (int type, s_field_t *fields)
+{
+    static const s_field_t enrol_request [] = { F_STR, F_BIN, F_BIN, F_STR };
+    static const s_field_t enrol_response [] = { F_UINT, F_STR, F_BIN, F_BIN, F_BIN };
+    static const s_field_t twin_desired [] = { F_STR, F_UINT, F_STR };
+    static const s_field_t twin_reported [] = { F_STR, F_UINT, F_UINT, F_STR, F_STR };
+    static const s_field_t ack [] = { F_BIN, F_UINT, F_STR };
+    static const s_field_t heartbeat [] = { F_UINT, F_UINT, F_UINT };
+    static const s_field_t rpc_request [] = { F_STR, F_STR };
+    static const s_field_t rpc_reply [] = { F_BIN, F_UINT, F_STR, F_BIN };
+    const s_field_t *list = NULL;
+    switch (type) {
+        case MSG_ENROL_REQUEST:     list = enrol_request; break;
+        case MSG_ENROL_RESPONSE:    list = enrol_response; break;
+        case MSG_TWIN_DESIRED:      list = twin_desired; break;
+        case MSG_TWIN_REPORTED:     list = twin_reported; break;
+        case MSG_ACK:               list = ack; break;
+        case MSG_HEARTBEAT:         list = heartbeat; break;
+        case MSG_RPC_REQUEST:       list = rpc_request; break;
+        case MSG_RPC_REPLY:         list = rpc_reply; break;
+    }
+    int items = s_items (type);
+    memcpy (fields, list, (size_t) items * sizeof (s_field_t));
+    return items;
+}
+
+void
+msg_test (bool verbose)
+{
+    printf (" * msg: ");
+    if (verbose)
+        printf ("\n");
+    //  @selftest
+    for (int type = MSG_ENROL_REQUEST; type <= MSG_RPC_REPLY; type++) {
+        msg_t msg, back;
+        s_sample (&msg, type);
+        uint8_t *payload;
+        size_t size;
+        assert (msg_encode (&msg, &payload, &size) == 0);
+        assert (msg_decode (&back, type, payload, size) == 0);
+        assert (s_equal (&msg, &back));
+        if (verbose)
+            printf ("   %s: %zu bytes\n", proto_msg_name (type), size);
+
+        //  Every truncation fails; no prefix is a valid payload
+        for (size_t cut = 0; cut < size; cut++)
+            assert (msg_decode (&back, type, payload, cut) != 0);
+        //  Trailing byte after the array
+        uint8_t *longer = (uint8_t *) malloc (size + 1);
+        assert (longer);
+        memcpy (longer, payload, size);
+        longer [size] = 0xc0;
+        assert (msg_decode (&back, type, longer, size + 1) == PROTO_ERR_TRAILING);
+        free (longer);
+        //  Wrong type code for the bytes: never a crash
+        for (int other = 0; other <= MSG_RPC_REPLY + 1; other++)
+            msg_decode (&back, other, payload, size);
+        assert (msg_decode (&back, 0, payload, size) == PROTO_ERR_UNKNOWN);
+        assert (msg_decode (&back, 99, payload, size) == PROTO_ERR_UNKNOWN);
+        free (payload);
+
+        //  Longer arrays are accepted (fields appended later), shorter
+        //  ones refused; a wrong type in any field is refused.
+        s_field_t fields [8];
+        int items = s_fields (type, fields);
+        for (int extra = -1; extra <= 1; extra++) {
+            for (int bad = -1; bad < items; bad++) {
+                if (extra != 0 && bad >= 0)
+                    continue;
+                codec_writer_t *w = codec_writer_new (0);
+                codec_put_array (w, (size_t) (items + extra));
+                for (int i = 0; i < items + extra; i++) {
+                    s_field_t kind = i < items? fields [i]: F_UINT;
+                    if (i == bad)       //  Swap to another wire type
+                        kind = kind == F_UINT? F_STR: kind == F_STR? F_BIN: F_UINT;
+                    if (kind == F_UINT)
+                        codec_put_uint (w, 1);
+                    else
+                    if (kind == F_STR)
+                        codec_put_strn (w, "x", 1, 1);
+                    else {
+                        uint8_t zero [WEFT_KEY_SIZE] = { 0 };
+                        //  Sizes that suit every bin field of that type
+                        size_t bin = (type == MSG_ACK || type == MSG_RPC_REPLY)
+                                   && i == 0? WEFT_ID_SIZE: WEFT_KEY_SIZE;
+                        codec_put_bin (w, zero, bin);
+                    }
+                }
+                assert (codec_writer_finish (&w, &payload, &size) == 0);
+                int rc = msg_decode (&back, type, payload, size);
+                if (bad >= 0 || extra < 0)
+                    assert (rc == PROTO_ERR_TYPE);
+                else
+                    assert (rc == 0);
+                if (rc)
+                    assert (back.type == 0);
+                free (payload);
+            }
+        }
+    }
+    //  Limits on decode: over-long strings, embedded NUL, status range
+    {
+        char name [WEFT_NAME_MAX + 2];
+        memset (name, 'n', sizeof name);
+        codec_writer_t *w = codec_writer_new (0);
+        codec_put_array (w, 3);
+        codec_put_strn (w, name, WEFT_NAME_MAX + 1, WEFT_STR_MAX);
+        codec_put_uint (w, 1);
+        codec_put_strn (w, "{}", 2, WEFT_STR_MAX);
+        uint8_t *payload;
+        size_t size;
+        assert (codec_writer_finish (&w, &payload, &size) == 0);
+        msg_t back;
+        assert (msg_decode (&back, MSG_TWIN_DESIRED, payload, size) == PROTO_ERR_OVERSIZE);
+        free (payload);
+
+        const uint8_t nul [] = { 0x93, 0xa3, 'a', 0, 'b', 0x01, 0xa2, '{', '}' };
+        assert (msg_decode (&back, MSG_TWIN_DESIRED, nul, sizeof nul) == PROTO_ERR_VALUE);
+        const uint8_t nul_doc [] = { 0x93, 0xa1, 'a', 0x01, 0xa2, '{', 0 };
+        assert (msg_decode (&back, MSG_TWIN_DESIRED, nul_doc, sizeof nul_doc) == PROTO_ERR_VALUE);
+
+        uint8_t ack [] = { 0x93, 0xc4, 0x10, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+                           0xcd, 0x01, 0x00, 0xa0 };
+        assert (msg_decode (&back, MSG_ACK, ack, sizeof ack) == PROTO_ERR_VALUE);
+        //  A bin(15) id is refused as a bad value
+        const uint8_t short_id [] = { 0x93, 0xc4, 0x0f, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+                                      0x00, 0xa0 };
+        assert (msg_decode (&back, MSG_ACK, short_id, sizeof short_id) == PROTO_ERR_VALUE);
+        //  Not an array at all
+        const uint8_t scalar [] = { 0x01 };
+        assert (msg_decode (&back, MSG_HEARTBEAT, scalar, 1) == PROTO_ERR_TYPE);
+        assert (msg_decode (&back, MSG_HEARTBEAT, NULL, 0) == PROTO_ERR_TRUNCATED);
+        const uint8_t huge [] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
+        assert (msg_decode (&back, MSG_HEARTBEAT, huge, 5) == PROTO_ERR_OVERSIZE);
+    }
+    //  Limits on encode
+    {
+        msg_t msg;
+        uint8_t *payload;
+        size_t size;
+        s_sample (&msg, MSG_ACK);
+        msg.ack.status = 256;
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+        assert (payload == NULL);
+        msg.ack.status = -1;
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+        s_sample (&msg, MSG_TWIN_DESIRED);
+        memset (msg.twin_desired.device, 'd', sizeof msg.twin_desired.device);
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
+        s_sample (&msg, MSG_TWIN_DESIRED);
+        msg.twin_desired.doc_size = WEFT_STR_MAX + 1;
+        char *big = (char *) calloc (1, WEFT_STR_MAX + 1);
+        assert (big);
+        memset (big, ' ', WEFT_STR_MAX + 1);
+        msg.twin_desired.doc = big;
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
+        msg.twin_desired.doc_size = WEFT_STR_MAX;
+        assert (msg_encode (&msg, &payload, &size) == 0);
+        msg_t back;
+        assert (msg_decode (&back, MSG_TWIN_DESIRED, payload, size) == 0);
+        assert (back.twin_desired.doc_size == WEFT_STR_MAX);
+        free (payload);
+        free (big);
+        s_sample (&msg, MSG_RPC_REQUEST);
+        msg.rpc_request.args = NULL;
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+        msg.rpc_request.args_size = 0;
+        assert (msg_encode (&msg, &payload, &size) == 0);
+        assert (msg_decode (&back, MSG_RPC_REQUEST, payload, size) == 0);
+        assert (back.rpc_request.args_size == 0 && back.rpc_request.args);
+        free (payload);
+        msg.type = 0;
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_UNKNOWN);
+    }
+    //  @end
+    printf ("OK\n");
+}
