@@ -1,0 +1,353 @@
+/*  enrol - the node's side of enrolment, without I/O
+    Trust chain: the token pins the coordinator's CURVE key; the
+    coordinator certificate in the reply must carry that same key and
+    verify against the root key in the reply, so the root key is
+    trusted because the token vouches for the coordinator, not because
+    the reply says so. The reply envelope must then verify with the
+    coordinator certificate's signing key, and our own certificate must
+    verify against the root and carry exactly our keys and name.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "node/core/enrol.h"
+#include "proto/envelope.h"
+#include "proto/msg.h"
+
+#define ENROL_COORDINATOR   "coordinator"
+
+//  --------------------------------------------------------------------------
+//  Parse a token.
+
+int
+enrol_token_parse (const char *text, enrol_token_t *token, char *error,
+                   size_t error_size)
+{
+    assert (token);
+    assert (error);
+    memset (token, 0, sizeof *token);
+    //  wt1. + 16 + . + 32 + . + 64
+    const size_t expected = 4 + 16 + 1 + 32 + 1 + 64;
+    if (!text || strlen (text) != expected || strncmp (text, "wt1.", 4) != 0
+    ||  text [20] != '.' || text [53] != '.') {
+        snprintf (error, error_size, "malformed token (expected wt1.<id>.<secret>.<key>)");
+        return -1;
+    }
+    uint8_t id [8], secret [16];
+    char part [65];
+    memcpy (part, text + 4, 16);
+    part [16] = 0;
+    int rc = keys_unhex (part, id, sizeof id);
+    memcpy (part, text + 21, 32);
+    part [32] = 0;
+    if (rc == 0)
+        rc = keys_unhex (part, secret, sizeof secret);
+    if (rc == 0)
+        rc = keys_unhex (text + 54, token->server_key, WEFT_KEY_SIZE);
+    sodium_memzero (secret, sizeof secret);
+    sodium_memzero (part, sizeof part);
+    if (rc) {
+        snprintf (error, error_size, "malformed token (bad hex)");
+        return -1;
+    }
+    memcpy (token->id, text + 4, 16);
+    token->id [16] = 0;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Build the signed ENROL_REQUEST.
+
+int
+enrol_request_encode (const keys_t *keys, const char *name,
+                      const char *device_type, const char *token,
+                      uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
+{
+    assert (keys && name && device_type && token && frame_p && size_p);
+    *frame_p = NULL;
+    if (strlen (name) > WEFT_NAME_MAX || strlen (device_type) > WEFT_NAME_MAX
+    ||  strlen (token) > WEFT_TOKEN_MAX) {
+        zsys_error ("enrol: name, type or token too long");
+        return -1;
+    }
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ENROL_REQUEST;
+    snprintf (msg.enrol_request.token, sizeof msg.enrol_request.token, "%s", token);
+    memcpy (msg.enrol_request.sign_key, keys->sign_public, WEFT_KEY_SIZE);
+    memcpy (msg.enrol_request.curve_key, keys->curve_public, WEFT_KEY_SIZE);
+    snprintf (msg.enrol_request.device_type, sizeof msg.enrol_request.device_type,
+              "%s", device_type);
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    int rc = msg_encode (&msg, &payload, &payload_size);
+    sodium_memzero (msg.enrol_request.token, sizeof msg.enrol_request.token);
+    if (rc) {
+        zsys_error ("enrol: encode request: %s", proto_strerror (rc));
+        return -1;
+    }
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = MSG_ENROL_REQUEST;
+    snprintf (env.origin, sizeof env.origin, "%s", name);
+    env.seq = 1;
+    env.hlc = now_ms << 16;
+    env.expiry = 0;
+    env.hop_limit = 1;
+    env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    rc = envelope_encode (&env, keys->sign_secret, frame_p, size_p);
+    sodium_memzero (payload, payload_size);     //  holds the token secret
+    free (payload);
+    if (rc) {
+        zsys_error ("enrol: encode envelope: %s", proto_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Check a reply.
+
+int
+enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
+                      const char *name, const uint8_t server_key [WEFT_KEY_SIZE],
+                      uint64_t now_s, enrol_result_t *result, char *error,
+                      size_t error_size)
+{
+    assert (keys && name && server_key && result && error);
+    memset (result, 0, sizeof *result);
+    envelope_t env;
+    int rc = envelope_decode (&env, frame, size);
+    if (rc) {
+        snprintf (error, error_size, "malformed reply from coordinator (%s)",
+                  proto_strerror (rc));
+        return -2;
+    }
+    if (env.type != MSG_ENROL_RESPONSE || strcmp (env.origin, ENROL_COORDINATOR)) {
+        snprintf (error, error_size, "unexpected reply from coordinator");
+        return -2;
+    }
+    msg_t msg;
+    rc = msg_decode (&msg, MSG_ENROL_RESPONSE, env.payload, env.payload_size);
+    if (rc) {
+        snprintf (error, error_size, "malformed reply from coordinator (%s)",
+                  proto_strerror (rc));
+        return -2;
+    }
+    msg_enrol_response_t *response = &msg.enrol_response;
+    if (response->status != WEFT_STATUS_OK) {
+        //  The link is authenticated with the token's server key, so
+        //  the refusal comes from the coordinator the token names.
+        snprintf (error, error_size, "%s", *response->message
+                  ? response->message: proto_status_name (response->status));
+        return -1;
+    }
+    rc = cert_decode (&result->coord, response->coord_cert,
+                      response->coord_cert_size, response->ca_key, now_s);
+    if (rc) {
+        snprintf (error, error_size, "coordinator certificate does not verify (%s)",
+                  proto_strerror (rc));
+        return -2;
+    }
+    if (result->coord.kind != CERT_KIND_COORDINATOR
+    ||  sodium_memcmp (result->coord.curve_key, server_key, WEFT_KEY_SIZE) != 0) {
+        snprintf (error, error_size,
+                  "coordinator certificate does not match the token's server key");
+        return -2;
+    }
+    if (envelope_verify (&env, result->coord.sign_key) != 0) {
+        snprintf (error, error_size, "reply signature does not verify");
+        return -2;
+    }
+    rc = cert_decode (&result->node, response->cert, response->cert_size,
+                      response->ca_key, now_s);
+    if (rc) {
+        snprintf (error, error_size, "our certificate does not verify (%s)",
+                  proto_strerror (rc));
+        return -2;
+    }
+    if (result->node.kind != CERT_KIND_NODE
+    ||  memcmp (result->node.sign_key, keys->sign_public, WEFT_KEY_SIZE) != 0
+    ||  memcmp (result->node.curve_key, keys->curve_public, WEFT_KEY_SIZE) != 0
+    ||  strcmp (result->node.subject, name) != 0) {
+        snprintf (error, error_size, "our certificate does not carry our name and keys");
+        return -2;
+    }
+    memcpy (result->ca_key, response->ca_key, WEFT_KEY_SIZE);
+    result->cert = (uint8_t *) zmalloc (response->cert_size);
+    memcpy (result->cert, response->cert, response->cert_size);
+    result->cert_size = response->cert_size;
+    result->coord_cert = (uint8_t *) zmalloc (response->coord_cert_size);
+    memcpy (result->coord_cert, response->coord_cert, response->coord_cert_size);
+    result->coord_cert_size = response->coord_cert_size;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Free the copies in a result.
+
+void
+enrol_result_clear (enrol_result_t *result)
+{
+    if (result) {
+        free (result->cert);
+        free (result->coord_cert);
+        memset (result, 0, sizeof *result);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest helpers: a coordinator's reply, signed by coord_keys.
+
+static uint8_t *
+s_test_reply (const keys_t *coord_keys, int status, const char *message,
+              const uint8_t *cert, size_t cert_size, const uint8_t *ca_key,
+              const uint8_t *coord_cert, size_t coord_cert_size, size_t *size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ENROL_RESPONSE;
+    msg.enrol_response.status = status;
+    snprintf (msg.enrol_response.message, sizeof msg.enrol_response.message, "%s", message);
+    msg.enrol_response.cert = cert;
+    msg.enrol_response.cert_size = cert_size;
+    if (ca_key)
+        memcpy (msg.enrol_response.ca_key, ca_key, WEFT_KEY_SIZE);
+    msg.enrol_response.coord_cert = coord_cert;
+    msg.enrol_response.coord_cert_size = coord_cert_size;
+    uint8_t *payload;
+    size_t payload_size;
+    int rc = msg_encode (&msg, &payload, &payload_size);
+    assert (rc == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = MSG_ENROL_RESPONSE;
+    strcpy (env.origin, ENROL_COORDINATOR);
+    env.seq = 1;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame;
+    rc = envelope_encode (&env, coord_keys->sign_secret, &frame, size_p);
+    assert (rc == 0);
+    free (payload);
+    return frame;
+}
+
+void
+enrol_test (bool verbose)
+{
+    printf (" * enrol: ");
+    //  @selftest
+    keys_t ca, coord, node, other;
+    keys_generate (&ca);
+    keys_generate (&coord);
+    keys_generate (&node);
+    keys_generate (&other);
+    char coord_curve_hex [65];
+    keys_hex (coord.curve_public, WEFT_KEY_SIZE, coord_curve_hex);
+    char text [200];
+    snprintf (text, sizeof text, "wt1.0123456789abcdef.%s.%s",
+              "00112233445566778899aabbccddeeff", coord_curve_hex);
+    enrol_token_t token;
+    char error [256];
+    assert (enrol_token_parse (text, &token, error, sizeof error) == 0);
+    assert (streq (token.id, "0123456789abcdef"));
+    assert (memcmp (token.server_key, coord.curve_public, WEFT_KEY_SIZE) == 0);
+    assert (enrol_token_parse ("wt1.nope", &token, error, sizeof error) == -1);
+    assert (enrol_token_parse (NULL, &token, error, sizeof error) == -1);
+    text [30] = 'x';
+    assert (enrol_token_parse (text, &token, error, sizeof error) == -1);
+    text [30] = '0';
+    assert (enrol_token_parse (text, &token, error, sizeof error) == 0);
+
+    //  The request is signed by the node's new key, origin = name
+    uint8_t *frame;
+    size_t size;
+    assert (enrol_request_encode (&node, "gw-1", "gateway", text, 1000, &frame, &size) == 0);
+    envelope_t env;
+    assert (envelope_decode (&env, frame, size) == 0);
+    assert (env.type == MSG_ENROL_REQUEST && env.seq == 1);
+    assert (streq (env.origin, "gw-1"));
+    assert (envelope_verify (&env, node.sign_public) == 0);
+    msg_t msg;
+    assert (msg_decode (&msg, MSG_ENROL_REQUEST, env.payload, env.payload_size) == 0);
+    assert (streq (msg.enrol_request.token, text));
+    assert (memcmp (msg.enrol_request.curve_key, node.curve_public, WEFT_KEY_SIZE) == 0);
+    free (frame);
+
+    //  Certificates
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.serial = 1;
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, "coordinator");
+    memcpy (cert.sign_key, coord.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, coord.curve_public, WEFT_KEY_SIZE);
+    cert.not_after = 4000000000ULL;
+    uint8_t *coord_cert;
+    size_t coord_cert_size;
+    assert (cert_encode (&cert, ca.sign_secret, &coord_cert, &coord_cert_size) == 0);
+    cert.serial = 2;
+    cert.kind = CERT_KIND_NODE;
+    strcpy (cert.subject, "gw-1");
+    strcpy (cert.tenant, "acme");
+    strcpy (cert.role, "gateway");
+    memcpy (cert.sign_key, node.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, node.curve_public, WEFT_KEY_SIZE);
+    uint8_t *node_cert;
+    size_t node_cert_size;
+    assert (cert_encode (&cert, ca.sign_secret, &node_cert, &node_cert_size) == 0);
+
+    //  Accepted
+    enrol_result_t result;
+    frame = s_test_reply (&coord, WEFT_STATUS_OK, "", node_cert, node_cert_size,
+                          ca.sign_public, coord_cert, coord_cert_size, &size);
+    int rc = enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
+                                   0, &result, error, sizeof error);
+    assert (rc == 0);
+    assert (streq (result.node.tenant, "acme"));
+    assert (result.cert_size == node_cert_size);
+    assert (memcmp (result.ca_key, ca.sign_public, WEFT_KEY_SIZE) == 0);
+    enrol_result_clear (&result);
+    enrol_result_clear (&result);
+
+    //  Wrong name, wrong server key, truncated
+    assert (enrol_response_check (frame, size, &node, "gw-2", coord.curve_public,
+                                  0, &result, error, sizeof error) == -2);
+    assert (enrol_response_check (frame, size, &node, "gw-1", other.curve_public,
+                                  0, &result, error, sizeof error) == -2);
+    assert (enrol_response_check (frame, size - 3, &node, "gw-1", coord.curve_public,
+                                  0, &result, error, sizeof error) == -2);
+    assert (enrol_response_check (frame, size, &other, "gw-1", coord.curve_public,
+                                  0, &result, error, sizeof error) == -2);
+    free (frame);
+
+    //  Signed by someone else
+    frame = s_test_reply (&other, WEFT_STATUS_OK, "", node_cert, node_cert_size,
+                          ca.sign_public, coord_cert, coord_cert_size, &size);
+    assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
+                                  0, &result, error, sizeof error) == -2);
+    free (frame);
+
+    //  Refused: the coordinator's message comes through
+    frame = s_test_reply (&coord, WEFT_STATUS_DENIED, "token already used", NULL, 0,
+                          NULL, NULL, 0, &size);
+    assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
+                                  0, &result, error, sizeof error) == -1);
+    assert (streq (error, "token already used"));
+    free (frame);
+    free (node_cert);
+    free (coord_cert);
+    keys_wipe (&ca);
+    keys_wipe (&coord);
+    keys_wipe (&node);
+    keys_wipe (&other);
+    if (verbose)
+        printf ("(token, request, reply checks) ");
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,62 @@
+/*  enrol - the node's side of enrolment, without I/O
+    Parses a token, builds the ENROL_REQUEST envelope and checks the
+    coordinator's ENROL_RESPONSE. The daemon does the exchange over a
+    CURVE link whose server key comes from the token; this module only
+    turns bytes into decisions, so the simulator and the tests can use
+    the same checks.  */
+
+#ifndef WEFT_ENROL_H_INCLUDED
+#define WEFT_ENROL_H_INCLUDED
+
+#include "proto/proto.h"
+#include "proto/keys.h"
+#include "proto/cert.h"
+
+//  A parsed token: wt1.<id 16 hex>.<secret 32 hex>.<server key 64 hex>
+typedef struct {
+    char id [17];                       //  Token id, hex
+    uint8_t server_key [WEFT_KEY_SIZE]; //  Coordinator's CURVE public key
+} enrol_token_t;
+
+//  What an accepted ENROL_RESPONSE gives the node. Certificates are
+//  copied (heap); free them with enrol_result_clear.
+typedef struct {
+    uint8_t *cert;                      //  Our certificate, encoded
+    size_t cert_size;
+    uint8_t *coord_cert;                //  Coordinator certificate, encoded
+    size_t coord_cert_size;
+    uint8_t ca_key [WEFT_KEY_SIZE];     //  Root public key
+    cert_t node;                        //  Our certificate, decoded
+    cert_t coord;                       //  Coordinator certificate, decoded
+} enrol_result_t;
+
+//  Parse a token. Returns 0, or -1 with a reason in error.
+int
+    enrol_token_parse (const char *text, enrol_token_t *token, char *error,
+                       size_t error_size);
+
+//  Build the signed ENROL_REQUEST (origin = name, seq 1). Returns 0 and
+//  a heap frame the caller frees, or -1 (logged).
+int
+    enrol_request_encode (const keys_t *keys, const char *name,
+                          const char *device_type, const char *token,
+                          uint64_t now_ms, uint8_t **frame_p, size_t *size_p);
+
+//  Check a reply. Returns 0 with result filled; -1 if the coordinator
+//  refused (error holds its message); -2 if the reply is malformed or
+//  fails a check (error says which). now_s is the wall clock for the
+//  certificates' validity, or 0 to skip it.
+int
+    enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
+                          const char *name, const uint8_t server_key [WEFT_KEY_SIZE],
+                          uint64_t now_s, enrol_result_t *result, char *error,
+                          size_t error_size);
+
+//  Free the copies in a result; safe to call twice.
+void
+    enrol_result_clear (enrol_result_t *result);
+
+void
+    enrol_test (bool verbose);
+
+#endif

@@ -1,0 +1,496 @@
+/*  identity - the node's keys, certificate and enrolment (DIR/node.key)
+    node.key entries: name, type, sign_public, sign_secret, curve_public,
+    curve_secret; after enrolment also tenant, cert, ca_key, coord_cert
+    (hex). On load the certificates are verified again against the root
+    key, so a tampered file is refused rather than half trusted. Their
+    validity period is not checked here: a device whose clock is wrong
+    must still reach the coordinator to be told.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include "node/io/identity.h"
+#include "node/io/keyfile.h"
+#include "node/core/enrol.h"
+#include "proto/cert.h"
+#include "proto/envelope.h"
+#include "proto/msg.h"
+
+struct _identity_t {
+    char *path;                         //  DIR/node.key
+    keyfile_t *file;                    //  Its contents
+    keys_t keys;                        //  Our keys; wiped on destroy
+    char name [WEFT_NAME_MAX + 1];      //  Device id
+    char type [WEFT_NAME_MAX + 1];      //  Device type
+    char tenant [WEFT_NAME_MAX + 1];    //  From our certificate
+    bool enrolled;                      //  Certificates present and verified
+    cert_t coord;                       //  Coordinator certificate
+};
+
+//  Read keys from the file. Returns 0 or -1.
+static int
+s_read_keys (identity_t *self)
+{
+    keyfile_t *file = self->file;
+    if (keyfile_get_bin (file, "sign_public", self->keys.sign_public, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (file, "sign_secret", self->keys.sign_secret, WEFT_SECRET_SIZE)
+    ||  keyfile_get_bin (file, "curve_public", self->keys.curve_public, WEFT_KEY_SIZE)
+    ||  keyfile_get_bin (file, "curve_secret", self->keys.curve_secret, WEFT_KEY_SIZE))
+        return -1;
+    //  The secret half must match the public half we advertise
+    uint8_t check [WEFT_KEY_SIZE];
+    crypto_sign_ed25519_sk_to_pk (check, self->keys.sign_secret);
+    if (sodium_memcmp (check, self->keys.sign_public, WEFT_KEY_SIZE) != 0)
+        return -1;
+    crypto_scalarmult_base (check, self->keys.curve_secret);
+    if (sodium_memcmp (check, self->keys.curve_public, WEFT_KEY_SIZE) != 0)
+        return -1;
+    return 0;
+}
+
+//  Verify the enrolment entries, if any. Returns 0 or -1.
+static int
+s_read_enrolment (identity_t *self, char *error, size_t error_size)
+{
+    if (!keyfile_get (self->file, "cert"))
+        return 0;
+    uint8_t ca_key [WEFT_KEY_SIZE];
+    size_t cert_size = 0, coord_size = 0;
+    uint8_t *cert_data = keyfile_get_blob (self->file, "cert", &cert_size);
+    uint8_t *coord_data = keyfile_get_blob (self->file, "coord_cert", &coord_size);
+    cert_t node;
+    int rc = -1;
+    if (keyfile_get_bin (self->file, "ca_key", ca_key, WEFT_KEY_SIZE) != 0
+    ||  !cert_data || !coord_data)
+        snprintf (error, error_size, "%s: enrolment entries are incomplete", self->path);
+    else
+    if (cert_decode (&self->coord, coord_data, coord_size, ca_key, 0) != 0
+    ||  self->coord.kind != CERT_KIND_COORDINATOR)
+        snprintf (error, error_size, "%s: coordinator certificate does not verify",
+                  self->path);
+    else
+    if (cert_decode (&node, cert_data, cert_size, ca_key, 0) != 0
+    ||  memcmp (node.sign_key, self->keys.sign_public, WEFT_KEY_SIZE) != 0
+    ||  memcmp (node.curve_key, self->keys.curve_public, WEFT_KEY_SIZE) != 0)
+        snprintf (error, error_size, "%s: our certificate does not verify", self->path);
+    else {
+        snprintf (self->name, sizeof self->name, "%s", node.subject);
+        snprintf (self->tenant, sizeof self->tenant, "%s", node.tenant);
+        self->enrolled = true;
+        rc = 0;
+    }
+    free (cert_data);
+    free (coord_data);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Load or create DIR/node.key.
+
+identity_t *
+identity_load (const char *dir, const char *name, const char *type,
+               char *error, size_t error_size)
+{
+    assert (dir && name && type && error);
+    if (strlen (name) == 0 || strlen (name) > WEFT_NAME_MAX
+    ||  strlen (type) == 0 || strlen (type) > WEFT_NAME_MAX) {
+        snprintf (error, error_size, "name and type must be 1 to %d characters",
+                  WEFT_NAME_MAX);
+        return NULL;
+    }
+    if (zsys_dir_create ("%s", dir) != 0) {
+        snprintf (error, error_size, "cannot create %s: %s", dir, strerror (errno));
+        return NULL;
+    }
+    identity_t *self = (identity_t *) zmalloc (sizeof (identity_t));
+    self->path = zsys_sprintf ("%s/%s", dir, IDENTITY_FILE);
+    struct stat st;
+    if (stat (self->path, &st) == 0) {
+        const char *reason = NULL;
+        self->file = keyfile_load (self->path, true, &reason);
+        if (!self->file) {
+            snprintf (error, error_size, "%s: %s", self->path, reason? reason: "unreadable");
+            identity_destroy (&self);
+            return NULL;
+        }
+        if (s_read_keys (self) != 0) {
+            snprintf (error, error_size, "%s: keys are missing or do not match", self->path);
+            identity_destroy (&self);
+            return NULL;
+        }
+        const char *saved_name = keyfile_get (self->file, "name");
+        const char *saved_type = keyfile_get (self->file, "type");
+        snprintf (self->name, sizeof self->name, "%s", saved_name? saved_name: name);
+        snprintf (self->type, sizeof self->type, "%s", saved_type? saved_type: type);
+        if (s_read_enrolment (self, error, error_size) != 0) {
+            identity_destroy (&self);
+            return NULL;
+        }
+        if (!self->enrolled && (strcmp (self->name, name) || strcmp (self->type, type))) {
+            //  Not enrolled yet: the latest name and type asked for win
+            snprintf (self->name, sizeof self->name, "%s", name);
+            snprintf (self->type, sizeof self->type, "%s", type);
+            keyfile_set (self->file, "name", self->name);
+            keyfile_set (self->file, "type", self->type);
+            if (keyfile_save (self->file, self->path, true) != 0) {
+                snprintf (error, error_size, "cannot write %s", self->path);
+                identity_destroy (&self);
+                return NULL;
+            }
+        }
+    }
+    else {
+        keys_generate (&self->keys);
+        snprintf (self->name, sizeof self->name, "%s", name);
+        snprintf (self->type, sizeof self->type, "%s", type);
+        self->file = keyfile_new ();
+        keyfile_set (self->file, "name", self->name);
+        keyfile_set (self->file, "type", self->type);
+        keyfile_set_bin (self->file, "sign_public", self->keys.sign_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (self->file, "sign_secret", self->keys.sign_secret, WEFT_SECRET_SIZE);
+        keyfile_set_bin (self->file, "curve_public", self->keys.curve_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (self->file, "curve_secret", self->keys.curve_secret, WEFT_KEY_SIZE);
+        if (keyfile_save (self->file, self->path, true) != 0) {
+            snprintf (error, error_size, "cannot write %s", self->path);
+            identity_destroy (&self);
+            return NULL;
+        }
+        zsys_info ("node: created identity %s", self->path);
+    }
+    return self;
+}
+
+void
+identity_destroy (identity_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        identity_t *self = *self_p;
+        keys_wipe (&self->keys);
+        keyfile_destroy (&self->file);
+        free (self->path);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+bool
+identity_enrolled (identity_t *self)
+{
+    assert (self);
+    return self->enrolled;
+}
+
+//  --------------------------------------------------------------------------
+//  Enrol: one request, one answer, over CURVE to the token's server key.
+
+int
+identity_enrol (identity_t *self, const char *endpoint, const char *token,
+                int timeout_ms, char *error, size_t error_size)
+{
+    assert (self && endpoint && error);
+    enrol_token_t parsed;
+    if (enrol_token_parse (token, &parsed, error, error_size) != 0)
+        return -2;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (enrol_request_encode (&self->keys, self->name, self->type, token,
+                              (uint64_t) zclock_time (), &frame, &size) != 0) {
+        snprintf (error, error_size, "cannot build the enrolment request");
+        return -2;
+    }
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+    zsock_set_immediate (dealer, 1);
+    zsock_set_curve_serverkey_bin (dealer, parsed.server_key);
+    zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
+    zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);
+    int rc = -2;
+    zmsg_t *reply = NULL;
+    if (zsock_connect (dealer, "%s", endpoint) != 0)
+        snprintf (error, error_size, "bad enrol endpoint %s", endpoint);
+    else {
+        //  With IMMEDIATE the request waits for the CURVE handshake, so a
+        //  blocking send with a timeout tells "no coordinator" apart
+        zsock_set_sndtimeo (dealer, timeout_ms);
+        int64_t deadline = zclock_mono () + timeout_ms;
+        zframe_t *request = zframe_new (frame, size);
+        if (zframe_send (&request, dealer, 0) != 0) {
+            zframe_destroy (&request);
+            snprintf (error, error_size,
+                      "no connection to %s within %d s (is the coordinator running, "
+                      "and is the token for it?)", endpoint, timeout_ms / 1000);
+        }
+        else {
+            zpoller_t *poller = zpoller_new (dealer, NULL);
+            int64_t wait = deadline - zclock_mono ();
+            void *which = zpoller_wait (poller, wait > 0? (int) wait: 0);
+            if (which == dealer)
+                reply = zmsg_recv (dealer);
+            zpoller_destroy (&poller);
+            if (!reply)
+                snprintf (error, error_size, "no answer from %s within %d s",
+                          endpoint, timeout_ms / 1000);
+        }
+    }
+    free (frame);
+    zsock_destroy (&dealer);
+    if (!reply)
+        return -2;
+
+    zframe_t *last = zmsg_last (reply);
+    enrol_result_t result;
+    rc = enrol_response_check (zframe_data (last), zframe_size (last), &self->keys,
+                               self->name, parsed.server_key, 0, &result,
+                               error, error_size);
+    zmsg_destroy (&reply);
+    if (rc != 0)
+        return rc;
+    keyfile_set (self->file, "tenant", result.node.tenant);
+    keyfile_set_bin (self->file, "cert", result.cert, result.cert_size);
+    keyfile_set_bin (self->file, "ca_key", result.ca_key, WEFT_KEY_SIZE);
+    keyfile_set_bin (self->file, "coord_cert", result.coord_cert, result.coord_cert_size);
+    self->coord = result.coord;
+    snprintf (self->tenant, sizeof self->tenant, "%s", result.node.tenant);
+    enrol_result_clear (&result);
+    if (keyfile_save (self->file, self->path, true) != 0) {
+        snprintf (error, error_size, "enrolled, but cannot write %s", self->path);
+        return -2;
+    }
+    self->enrolled = true;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Accessors.
+
+const keys_t *
+identity_keys (identity_t *self)
+{
+    assert (self);
+    return &self->keys;
+}
+
+const char *
+identity_name (identity_t *self)
+{
+    assert (self);
+    return self->name;
+}
+
+const char *
+identity_tenant (identity_t *self)
+{
+    assert (self);
+    return self->tenant;
+}
+
+const char *
+identity_type (identity_t *self)
+{
+    assert (self);
+    return self->type;
+}
+
+const uint8_t *
+identity_coord_sign (identity_t *self)
+{
+    assert (self);
+    return self->enrolled? self->coord.sign_key: NULL;
+}
+
+const uint8_t *
+identity_coord_curve (identity_t *self)
+{
+    assert (self);
+    return self->enrolled? self->coord.curve_key: NULL;
+}
+
+const char *
+identity_path (identity_t *self)
+{
+    assert (self);
+    return self->path;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest: a fake coordinator answers one enrolment request.
+
+typedef struct {
+    keys_t ca;
+    keys_t coord;
+    int status;
+    const char *message;
+} test_coord_t;
+
+static void
+s_test_coordinator (zsock_t *pipe, void *args)
+{
+    test_coord_t *coord = (test_coord_t *) args;
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    zsock_set_curve_server (router, 1);
+    zsock_set_curve_secretkey_bin (router, coord->coord.curve_secret);
+    int port = zsock_bind (router, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zsock_signal (pipe, 0);
+    zstr_sendf (pipe, "%d", port);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;                  //  $TERM or interrupted
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *routing = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        envelope_t env;
+        msg_t request;
+        int rc = envelope_decode (&env, zframe_data (body), zframe_size (body));
+        assert (rc == 0);
+        rc = msg_decode (&request, MSG_ENROL_REQUEST, env.payload, env.payload_size);
+        assert (rc == 0);
+        assert (envelope_verify (&env, request.enrol_request.sign_key) == 0);
+        cert_t cert;
+        memset (&cert, 0, sizeof cert);
+        cert.serial = 1;
+        cert.kind = CERT_KIND_COORDINATOR;
+        strcpy (cert.subject, "coordinator");
+        memcpy (cert.sign_key, coord->coord.sign_public, WEFT_KEY_SIZE);
+        memcpy (cert.curve_key, coord->coord.curve_public, WEFT_KEY_SIZE);
+        cert.not_after = 4000000000ULL;
+        uint8_t *coord_cert, *node_cert;
+        size_t coord_cert_size, node_cert_size;
+        rc = cert_encode (&cert, coord->ca.sign_secret, &coord_cert, &coord_cert_size);
+        assert (rc == 0);
+        cert.serial = 2;
+        cert.kind = CERT_KIND_NODE;
+        strcpy (cert.subject, env.origin);
+        strcpy (cert.tenant, "acme");
+        memcpy (cert.sign_key, request.enrol_request.sign_key, WEFT_KEY_SIZE);
+        memcpy (cert.curve_key, request.enrol_request.curve_key, WEFT_KEY_SIZE);
+        rc = cert_encode (&cert, coord->ca.sign_secret, &node_cert, &node_cert_size);
+        assert (rc == 0);
+        msg_t reply;
+        memset (&reply, 0, sizeof reply);
+        reply.type = MSG_ENROL_RESPONSE;
+        reply.enrol_response.status = coord->status;
+        snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
+                  "%s", coord->message);
+        reply.enrol_response.cert = node_cert;
+        reply.enrol_response.cert_size = node_cert_size;
+        memcpy (reply.enrol_response.ca_key, coord->ca.sign_public, WEFT_KEY_SIZE);
+        reply.enrol_response.coord_cert = coord_cert;
+        reply.enrol_response.coord_cert_size = coord_cert_size;
+        uint8_t *payload, *frame;
+        size_t payload_size, size;
+        rc = msg_encode (&reply, &payload, &payload_size);
+        assert (rc == 0);
+        memset (&env, 0, sizeof env);
+        randombytes_buf (env.id, WEFT_ID_SIZE);
+        env.type = MSG_ENROL_RESPONSE;
+        strcpy (env.origin, "coordinator");
+        env.seq = 1;
+        env.hop_limit = env.hops = 1;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        rc = envelope_encode (&env, coord->coord.sign_secret, &frame, &size);
+        assert (rc == 0);
+        zmsg_t *out = zmsg_new ();
+        zmsg_append (out, &routing);
+        zmsg_addmem (out, frame, size);
+        zmsg_send (&out, router);
+        free (frame);
+        free (payload);
+        free (node_cert);
+        free (coord_cert);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+void
+identity_test (bool verbose)
+{
+    printf (" * identity: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-identity-test.XXXXXX";
+    assert (mkdtemp (dir));
+    char error [256];
+    identity_t *identity = identity_load (dir, "gw-1", "gateway", error, sizeof error);
+    assert (identity);
+    assert (!identity_enrolled (identity));
+    assert (identity_coord_sign (identity) == NULL);
+    struct stat st;
+    assert (stat (identity_path (identity), &st) == 0);
+    assert ((st.st_mode & 0777) == 0600);
+    keys_t keys = *identity_keys (identity);
+    identity_destroy (&identity);
+    identity_destroy (&identity);
+
+    //  Reused at restart; the name may change until enrolled
+    identity = identity_load (dir, "gw-2", "gateway", error, sizeof error);
+    assert (identity);
+    assert (memcmp (identity_keys (identity)->sign_public, keys.sign_public, WEFT_KEY_SIZE) == 0);
+    assert (streq (identity_name (identity), "gw-2"));
+
+    //  Enrol against a fake coordinator
+    test_coord_t coord;
+    keys_generate (&coord.ca);
+    keys_generate (&coord.coord);
+    coord.status = WEFT_STATUS_DENIED;
+    coord.message = "token already used";
+    zactor_t *server = zactor_new (s_test_coordinator, &coord);
+    char *port = zstr_recv (server);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%s", port);
+    zstr_free (&port);
+    char key_hex [65], token [200];
+    keys_hex (coord.coord.curve_public, WEFT_KEY_SIZE, key_hex);
+    snprintf (token, sizeof token, "wt1.0123456789abcdef.00112233445566778899aabbccddeeff.%s",
+              key_hex);
+    assert (identity_enrol (identity, endpoint, "wt1.bad", 2000, error, sizeof error) == -2);
+    int rc = identity_enrol (identity, endpoint, token, 5000, error, sizeof error);
+    assert (rc == -1);
+    assert (streq (error, "token already used"));
+    assert (!identity_enrolled (identity));
+    coord.status = WEFT_STATUS_OK;
+    coord.message = "";
+    rc = identity_enrol (identity, endpoint, token, 5000, error, sizeof error);
+    if (rc)
+        printf ("%s\n", error);
+    assert (rc == 0);
+    assert (identity_enrolled (identity));
+    assert (streq (identity_tenant (identity), "acme"));
+    assert (memcmp (identity_coord_curve (identity), coord.coord.curve_public,
+                    WEFT_KEY_SIZE) == 0);
+    zactor_destroy (&server);
+    identity_destroy (&identity);
+
+    //  After enrolment the saved name wins and everything verifies again
+    identity = identity_load (dir, "other", "server", error, sizeof error);
+    assert (identity);
+    assert (identity_enrolled (identity));
+    assert (streq (identity_name (identity), "gw-2"));
+    assert (streq (identity_type (identity), "gateway"));
+    assert (streq (identity_tenant (identity), "acme"));
+    assert (memcmp (identity_coord_sign (identity), coord.coord.sign_public,
+                    WEFT_KEY_SIZE) == 0);
+    char *path = strdup (identity_path (identity));
+    identity_destroy (&identity);
+
+    //  A key file others can read is refused
+    assert (chmod (path, 0644) == 0);
+    assert (identity_load (dir, "gw-1", "gateway", error, sizeof error) == NULL);
+    if (verbose)
+        printf ("(%s) ", error);
+    unlink (path);
+    free (path);
+    keys_wipe (&keys);
+    keys_wipe (&coord.ca);
+    keys_wipe (&coord.coord);
+    rmdir (dir);
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,66 @@
+/*  identity - the node's keys, certificate and enrolment (DIR/node.key)
+    The key file is made on first start (mode 0600) and reused at every
+    restart, so a node keeps its keys for life. Enrolment runs once: its
+    result (certificate, root key, coordinator certificate, tenant) is
+    written into the same file, and an enrolled node never enrols again.  */
+
+#ifndef WEFT_IDENTITY_H_INCLUDED
+#define WEFT_IDENTITY_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "proto/keys.h"
+
+#define IDENTITY_FILE   "node.key"
+
+typedef struct _identity_t identity_t;
+
+//  Load DIR/node.key, or create it with fresh keys, name and type if it
+//  does not exist. Returns NULL with a reason in error on failure (e.g.
+//  the file is readable by others, or enrolment data does not verify).
+identity_t *
+    identity_load (const char *dir, const char *name, const char *type,
+                   char *error, size_t error_size);
+
+void
+    identity_destroy (identity_t **self_p);
+
+//  Has this node enrolled?
+bool
+    identity_enrolled (identity_t *self);
+
+//  Enrol with token at endpoint (a CURVE link to the token's server
+//  key), waiting up to timeout_ms for the answer, and save the result.
+//  Returns 0; -1 if the coordinator refused (error holds its message);
+//  -2 on a bad token, timeout, bad reply or failure to save.
+int
+    identity_enrol (identity_t *self, const char *endpoint, const char *token,
+                    int timeout_ms, char *error, size_t error_size);
+
+//  Our keys; borrowed.
+const keys_t *
+    identity_keys (identity_t *self);
+
+//  Device id, tenant ("" until enrolled) and type.
+const char *
+    identity_name (identity_t *self);
+const char *
+    identity_tenant (identity_t *self);
+const char *
+    identity_type (identity_t *self);
+
+//  Coordinator's signing and CURVE keys, from its certificate (enrolled only).
+const uint8_t *
+    identity_coord_sign (identity_t *self);
+const uint8_t *
+    identity_coord_curve (identity_t *self);
+
+//  Path of the key file.
+const char *
+    identity_path (identity_t *self);
+
+void
+    identity_test (bool verbose);
+
+#endif
