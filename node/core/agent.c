@@ -1055,6 +1055,7 @@ agent_test (bool verbose)
     store = store_new (dir, tables, 0);
     assert (store);
     config.store = store;
+    free (world.apply_doc);
     memset (&world, 0, sizeof world);
     agent = agent_new (&config, &effects);
     now += 1000;
@@ -1098,6 +1099,7 @@ agent_test (bool verbose)
     store_destroy (&store);
     store = store_new (dir, tables, 0);
     config.store = store;
+    free (world.apply_doc);
     memset (&world, 0, sizeof world);
     agent = agent_new (&config, &effects);
     now += 1000;
