@@ -653,9 +653,11 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
     char sign_hex [2 * WEFT_KEY_SIZE + 1], curve_hex [2 * WEFT_KEY_SIZE + 1];
     keys_hex (keys.sign_public, WEFT_KEY_SIZE, sign_hex);
     keys_hex (keys.curve_public, WEFT_KEY_SIZE, curve_hex);
-    json_t *args = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "name", name, "role", role,
-                              "tenant", tenant? tenant: "", "sign_key", sign_hex,
-                              "curve_key", curve_hex);
+    json_t *args = json_pack ("{s:s, s:s, s:s, s:s}", "name", name, "role", role,
+                              "sign_key", sign_hex, "curve_key", curve_hex);
+    //  Without --tenant the coordinator gives the creator's own tenant
+    if (tenant)
+        json_object_set_new (args, "tenant", json_string (tenant));
     json_t *result;
     int rc = s_call (self, "operator.add", args, &result);
     if (rc) {
@@ -672,6 +674,9 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
     keyfile_t *identity = keyfile_new ();
     keyfile_set (identity, "name", name);
     keyfile_set (identity, "role", role);
+    //  The tenant the coordinator certified, which may be the creator's
+    if (json_is_string (json_object_get (result, "tenant")))
+        tenant = s_str (result, "tenant");
     keyfile_set (identity, "tenant", tenant? tenant: "");
     keyfile_set_bin (identity, "sign_public", keys.sign_public, WEFT_KEY_SIZE);
     keyfile_set_bin (identity, "sign_secret", keys.sign_secret, WEFT_SECRET_SIZE);
