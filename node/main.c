@@ -73,6 +73,16 @@ s_apply (void *ctx, uint64_t version, const char *doc, size_t size)
                     version);
 }
 
+//  A fatal start-up error: on stderr for the operator, and in syslog
+//  too when logging goes there (on stderr the log line would repeat it).
+static void
+s_fatal (bool to_syslog, const char *what, const char *error)
+{
+    if (to_syslog)
+        zsys_error ("node: %s%s%s", what, *what? ": ": "", error);
+    fprintf (stderr, "weft-node: %s%s%s\n", what, *what? ": ": "", error);
+}
+
 static uint64_t
 s_now (void)
 {
@@ -112,7 +122,8 @@ main (int argc, char *argv [])
         return 2;
     }
     zsys_init ();
-    options_log_setup ("weft-node", options_flag (options, "syslog"));
+    bool to_syslog = options_flag (options, "syslog");
+    options_log_setup ("weft-node", to_syslog);
     bool verbose = options_flag (options, "verbose");
     signal (SIGPIPE, SIG_IGN);      //  An apply command may close its stdin early
 
@@ -126,8 +137,7 @@ main (int argc, char *argv [])
     identity_t *identity = identity_load (dir, name, keyfile_get (options, "type"),
                                           error, sizeof error);
     if (!identity) {
-        zsys_error ("node: %s", error);
-        fprintf (stderr, "weft-node: %s\n", error);
+        s_fatal (to_syslog, "", error);
         keyfile_destroy (&options);
         return 1;
     }
@@ -135,8 +145,8 @@ main (int argc, char *argv [])
         const char *token = keyfile_get (options, "token");
         const char *endpoint = keyfile_get (options, "enrol-endpoint");
         if (!token || !*token) {
-            fprintf (stderr, "weft-node: not enrolled yet: give --token (from "
-                     "'weftctl token create')\n");
+            s_fatal (to_syslog, "not enrolled yet",
+                     "give --token (from 'weftctl token create')");
             identity_destroy (&identity);
             keyfile_destroy (&options);
             return 1;
@@ -146,8 +156,7 @@ main (int argc, char *argv [])
                                  error, sizeof error);
         if (rc) {
             const char *what = rc == -1? "enrolment refused": "enrolment failed";
-            zsys_error ("node: %s: %s", what, error);
-            fprintf (stderr, "weft-node: %s: %s\n", what, error);
+            s_fatal (to_syslog, what, error);
             identity_destroy (&identity);
             keyfile_destroy (&options);
             return 1;

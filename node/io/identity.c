@@ -98,7 +98,9 @@ identity_load (const char *dir, const char *name, const char *type,
                   WEFT_NAME_MAX);
         return NULL;
     }
-    if (zsys_dir_create ("%s", dir) != 0) {
+    //  A data directory we create holds secrets and state: ours alone
+    bool existed = zsys_file_exists (dir);
+    if (zsys_dir_create ("%s", dir) != 0 || (!existed && chmod (dir, 0700) != 0)) {
         snprintf (error, error_size, "cannot create %s: %s", dir, strerror (errno));
         return NULL;
     }
