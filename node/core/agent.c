@@ -461,8 +461,10 @@ agent_timer (agent_t *self, uint64_t now_ms, int kind)
     assert (self);
     if (!self->started)
         return;
-    if (kind == AGENT_TIMER_HEARTBEAT)
+    if (kind == AGENT_TIMER_HEARTBEAT) {
         s_send_heartbeat (self, now_ms);
+        s_maybe_apply (self);       //  Retries an apply whose report could not be stored
+    }
     else
     if (kind == AGENT_TIMER_RETRANSMIT && agent_report_pending (self)) {
         self->retry_ms *= 2;
