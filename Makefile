@@ -10,7 +10,7 @@
 
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys jansson zlib
+PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctildr tss2-rc libcrypto jansson zlib
 DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
              libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
              libmsgpack-dev libtss2-dev libjansson-dev zlib1g-dev \

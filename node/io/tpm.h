@@ -1,0 +1,127 @@
+/*  tpm - the node's TPM 2.0 adapter (tpm2-tss ESYS)
+    Endorsement key, attestation key, credential activation, quotes and PCRs.
+
+    Every call blocks on the TPM (a real TPM takes tens to hundreds of
+    milliseconds per command, an RSA primary key seconds), so the node runs
+    a tpm_t in an actor of its own and never on an event loop. A tpm_t is
+    thread-confined: one per thread, never shared.
+
+    Objects: the EK of the type last used is kept loaded (it is recreated
+    from the endorsement seed, so it is the same key every time); the AK is
+    loaded from its saved blob for each operation and flushed before the
+    call returns, as is every session. Nothing is made persistent: the AK
+    lives in the node's own storage as an opaque blob (tpm_ak_create), which
+    only this TPM can load, under this TPM's EK.
+
+    Byte formats handed out, all as the TPM marshals them (Tss2_MU):
+      EK and AK public:     TPM2B_PUBLIC
+      name:                 TPM2B_NAME contents (nameAlg || digest)
+      credential blob:      TPM2B_ID_OBJECT
+      encrypted secret:     TPM2B_ENCRYPTED_SECRET
+      quote:                TPMS_ATTEST and TPMT_SIGNATURE  */
+
+#ifndef WEFT_TPM_H_INCLUDED
+#define WEFT_TPM_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _tpm_t tpm_t;
+
+//  Key algorithms for the EK and the AK
+typedef enum {
+    TPM_KEY_RSA = 1,                //  RSA-2048 (AK: RSASSA-SHA256)
+    TPM_KEY_ECC = 2                 //  ECC NIST P-256 (AK: ECDSA-SHA256)
+} tpm_key_type_t;
+
+//  NV indices of the EK certificates (TCG EK Credential Profile, low range)
+#define TPM_NV_EK_CERT_RSA  0x01c00002
+#define TPM_NV_EK_CERT_ECC  0x01c0000a
+
+//  Open the TPM through a TCTI configuration string, as Tss2_TctiLdr takes
+//  it: "device:/dev/tpmrm0" in production (the kernel resource manager),
+//  "swtpm:host=127.0.0.1,port=N" for swtpm. NULL or "" picks tpm2-tss's
+//  default. Returns NULL if the TPM cannot be opened.
+tpm_t *
+    tpm_new (const char *tcti);
+
+//  Flush what this tpm_t loaded and close the TPM; nulls the pointer.
+void
+    tpm_destroy (tpm_t **self_p);
+
+//  Create (or recreate: same seed, same key) the EK of the given type from
+//  the standard TCG template and return its TPM2B_PUBLIC and its name.
+//  Either output may be NULL if not wanted. Returns 0 or -1.
+int
+    tpm_ek_public (tpm_t *self, tpm_key_type_t type, zchunk_t **public_p, zchunk_t **name_p);
+
+//  Read the EK certificate (DER) for the given type from NV. Returns NULL
+//  if the TPM holds none (swtpm provisioned without certificates) or on error.
+zchunk_t *
+    tpm_ek_cert (tpm_t *self, tpm_key_type_t type);
+
+//  Create an AK (restricted signing key: fixedTPM, fixedParent,
+//  sensitiveDataOrigin, userWithAuth) under the EK of ek_type, as
+//  tpm2_createak does. Returns in *blob_p the opaque blob to save and pass
+//  to tpm_activate / tpm_quote (it survives process restarts), in
+//  *public_p its TPM2B_PUBLIC and in *name_p its name. Returns 0 or -1.
+int
+    tpm_ak_create (tpm_t *self, tpm_key_type_t ek_type, tpm_key_type_t ak_type,
+                   zchunk_t **blob_p, zchunk_t **public_p, zchunk_t **name_p);
+
+//  Public part and name of a saved AK blob, without touching the TPM.
+int
+    tpm_ak_blob_public (zchunk_t *blob, zchunk_t **public_p, zchunk_t **name_p);
+
+//  Recover a secret the verifier bound to this AK's name and encrypted to
+//  this TPM's EK (TPM2_ActivateCredential, with the EK authorised through a
+//  PolicySecret(TPM_RH_ENDORSEMENT) session). credential is a marshalled
+//  TPM2B_ID_OBJECT, secret a marshalled TPM2B_ENCRYPTED_SECRET. Returns the
+//  secret (caller frees and should wipe), or NULL if the TPM refuses it.
+zchunk_t *
+    tpm_activate (tpm_t *self, zchunk_t *ak_blob, zchunk_t *credential, zchunk_t *secret);
+
+//  Quote the sha256 PCRs in pcr_mask (bit N = PCR N, PCRs 0-23) with the
+//  AK, over the verifier's nonce as qualifyingData (1..64 bytes). Returns
+//  the marshalled TPMS_ATTEST and TPMT_SIGNATURE. Returns 0 or -1.
+int
+    tpm_quote (tpm_t *self, zchunk_t *ak_blob, uint32_t pcr_mask,
+               const byte *nonce, size_t nonce_size,
+               zchunk_t **attest_p, zchunk_t **signature_p);
+
+//  Read one sha256 PCR into digest (32 bytes). Returns 0 or -1.
+int
+    tpm_pcr_read (tpm_t *self, int pcr, byte *digest);
+
+//  Extend one sha256 PCR with a 32-byte digest. Returns 0 or -1.
+int
+    tpm_pcr_extend (tpm_t *self, int pcr, const byte *digest);
+
+//  Test support: a swtpm process on free loopback ports with its state in
+//  a fresh temporary directory. A watchdog process kills swtpm and removes
+//  the directory when tpm_swtpm_destroy runs or when this process dies,
+//  even by an assertion. With ek_cert, the TPM is first provisioned by
+//  swtpm_setup with EK certificates issued by a local CA (swtpm_localca),
+//  whose certificates are left in tpm_swtpm_ca_dir.
+typedef struct _tpm_swtpm_t tpm_swtpm_t;
+
+tpm_swtpm_t *
+    tpm_swtpm_new (bool ek_cert);
+
+void
+    tpm_swtpm_destroy (tpm_swtpm_t **self_p);
+
+//  TCTI string for tpm_new, e.g. "swtpm:host=127.0.0.1,port=41234"
+const char *
+    tpm_swtpm_tcti (tpm_swtpm_t *self);
+
+//  Directory holding the local CA's certificates (ek_cert only), else NULL
+const char *
+    tpm_swtpm_ca_dir (tpm_swtpm_t *self);
+
+//  Self test of this module; starts swtpm processes.
+void
+    tpm_test (bool verbose);
+
+#endif
