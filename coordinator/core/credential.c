@@ -182,6 +182,9 @@ s_pkey_new (const TPMT_PUBLIC *public)
     OSSL_PARAM_BLD *build = OSSL_PARAM_BLD_new ();
     OSSL_PARAM *params = NULL;
     BIGNUM *n = NULL, *e = NULL;
+    //  The parameter builder keeps pointers to what it is given until
+    //  OSSL_PARAM_BLD_to_param, so the point lives at function scope
+    byte octets [1 + 2 * CREDENTIAL_ECC_SIZE];
     if (!build)
         goto done;
     if (public->type == TPM2_ALG_RSA) {
@@ -203,7 +206,6 @@ s_pkey_new (const TPMT_PUBLIC *public)
         if (public->parameters.eccDetail.curveID != TPM2_ECC_NIST_P256
         ||  point->x.size != CREDENTIAL_ECC_SIZE || point->y.size != CREDENTIAL_ECC_SIZE)
             goto done;
-        byte octets [1 + 2 * CREDENTIAL_ECC_SIZE];
         octets [0] = 0x04;              //  uncompressed point
         memcpy (octets + 1, point->x.buffer, CREDENTIAL_ECC_SIZE);
         memcpy (octets + 1 + CREDENTIAL_ECC_SIZE, point->y.buffer, CREDENTIAL_ECC_SIZE);
