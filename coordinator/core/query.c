@@ -538,6 +538,16 @@ query_new (const char *text, char *error, size_t error_size)
         return NULL;
     query_t *self = (query_t *) zmalloc (sizeof (query_t));
     self->root = root;
+
+    //  The canonical form can be longer than the text (parentheses,
+    //  spaces); hold it to the same limit so that it always parses back
+    char *canonical = query_to_string (self);
+    if (strlen (canonical) > QUERY_TEXT_MAX) {
+        s_fail (&parser, SIZE_MAX,
+                "query is longer than %d bytes in canonical form", QUERY_TEXT_MAX);
+        query_destroy (&self);
+    }
+    free (canonical);
     return self;
 }
 
@@ -1277,7 +1287,15 @@ query_test (bool verbose)
     text [QUERY_TEXT_MAX * 2] = 0;
     s_test_error (text, "query is longer than 4096 bytes");
 
+    //  Short enough as written, too long in canonical form, which adds
+    //  a space before each 'or' here
     char *cursor = text;
+    for (int index = 0; index < QUERY_TERMS_MAX; index++)
+        cursor += sprintf (cursor, "%sx=\"         \"", index? "or ": "");
+    assert (strlen (text) <= QUERY_TEXT_MAX);
+    s_test_error (text, "query is longer than 4096 bytes in canonical form");
+
+    cursor = text;
     for (int index = 0; index < QUERY_DEPTH_MAX; index++)
         *cursor++ = '(';
     *cursor++ = 'a';

@@ -52,7 +52,8 @@ typedef const char *(query_attr_fn) (const char *name, void *arg);
 //  Parse a query. Returns NULL on a syntax error or a broken limit, with
 //  a message in error (if error is not NULL and error_size > 0), e.g.
 //  "column 17: expected a value after '<'". Columns count characters
-//  from 1.
+//  from 1. The length limit holds for the text and for its canonical
+//  form, so a canonical form always parses back.
 query_t *
     query_new (const char *text, char *error, size_t error_size);
 
