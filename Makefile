@@ -121,7 +121,14 @@ fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@tests/fuzz/run.sh build-fuzz
 
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench-%)
+
+$(BUILD)/bench-%: tests/bench/%.c $(BUILD)/libweft.a $(HEADERS)
+	$(CC) $(CFLAGS) $< $(BUILD)/libweft.a $(LDLIBS) -o $@
+
 bench: all
+	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@tests/bench/run.sh $(BUILD)
 
 format:

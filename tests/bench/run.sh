@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+#   run.sh - every benchmark; each prints BENCH lines with its comparator
+#   measured in the same run. Usage: tests/bench/run.sh BUILD_DIR
+set -euo pipefail
+BUILD=${1:-build}
+for bench in "$BUILD"/bench-*; do
+    [[ -x "$bench" ]] || continue
+    "$bench"
+done
