@@ -927,6 +927,7 @@ tpm_swtpm_ca_dir (tpm_swtpm_t *self)
 
 #include "coordinator/core/credential.h"
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 static bool
@@ -1028,6 +1029,20 @@ tpm_test (bool verbose)
     zchunk_t *cert = tpm_ek_cert (tpm, TPM_KEY_RSA);
     assert (cert);
     assert (s_test_cert_matches (cert, ek_public));
+    //  ... issued by the local CA, as a vendor's CA issues a real one
+    char issuer_path [160];
+    snprintf (issuer_path, sizeof issuer_path, "%s/issuercert.pem", tpm_swtpm_ca_dir (swtpm));
+    FILE *issuer_file = fopen (issuer_path, "r");
+    assert (issuer_file);
+    X509 *issuer = PEM_read_X509 (issuer_file, NULL, NULL, NULL);
+    fclose (issuer_file);
+    assert (issuer);
+    const byte *cursor = zchunk_data (cert);
+    X509 *x509 = d2i_X509 (NULL, &cursor, (long) zchunk_size (cert));
+    assert (x509);
+    assert (X509_verify (x509, X509_get0_pubkey (issuer)) == 1);
+    X509_free (x509);
+    X509_free (issuer);
     zchunk_destroy (&cert);
     assert (tpm_ek_cert (tpm, TPM_KEY_ECC) == NULL);
     zchunk_destroy (&ek_public);
