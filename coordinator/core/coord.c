@@ -1,0 +1,1135 @@
+/*  coord - the coordinator's core: envelopes in, envelopes out
+    Transactions are never nested: LMDB has one writer, and sealing a
+    reply may itself write (sequence reservation), so replies are built
+    only after the message's transaction has committed or aborted.
+    Every accepted envelope commits its replay window before anything
+    acts on it, in the same transaction as its durable effect (twin
+    report, RPC call): a replay is refused after a crash as well.
+    Liveness (last_seen) changes on every heartbeat and is written in
+    batches by coord_tick instead.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "proto/envelope.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/enrolment.h"
+#include "coordinator/core/rpc.h"
+#include "coordinator/core/coord.h"
+
+//  Per-message logs only when verbose
+#define s_debug(self, ...) \
+    do { if ((self)->verbose) zsys_debug (__VA_ARGS__); } while (0)
+
+struct _coord_t {
+    store_t *store;                 //  Not owned
+    registry_t *registry;           //  Records and liveness
+    pki_t *pki;                     //  CA
+    keys_t keys;                    //  Coordinator's own keys
+    uint8_t *cert;                  //  Coordinator's certificate
+    size_t cert_size;
+    coord_effects_t effects;        //  Push to devices
+    coord_stats_t stats;            //  Counters
+    uint64_t seq_next;              //  Next sequence number to use
+    uint64_t seq_reserved;          //  Highest number reserved in the store
+    uint64_t hlc;                   //  Last hybrid logical clock issued
+    uint64_t next_flush;            //  Unix ms of the next batch write
+    bool verbose;                   //  Log every message
+};
+
+//  --------------------------------------------------------------------------
+//  Create the core.
+
+coord_t *
+coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
+           const uint8_t *cert, size_t cert_size, const coord_effects_t *effects)
+{
+    assert (store && ca && keys && cert);
+    store_txn_t *txn = store_begin (store, false);
+    if (!txn)
+        return NULL;
+    uint64_t reserved = registry_meta_get (txn, "seq_reserved");
+    store_abort (&txn);
+
+    coord_t *self = (coord_t *) zmalloc (sizeof (coord_t));
+    self->store = store;
+    self->registry = registry_new (store);
+    self->pki = pki_new (ca);
+    self->keys = *keys;
+    self->cert = (uint8_t *) zmalloc (cert_size);
+    memcpy (self->cert, cert, cert_size);
+    self->cert_size = cert_size;
+    if (effects)
+        self->effects = *effects;
+    //  Numbers up to the stored reservation may have been used before
+    //  a crash: start above it
+    self->seq_next = reserved + 1;
+    self->seq_reserved = reserved;
+    return self;
+}
+
+//  --------------------------------------------------------------------------
+//  Flush and free.
+
+void
+coord_destroy (coord_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        coord_t *self = *self_p;
+        registry_destroy (&self->registry);
+        pki_destroy (&self->pki);
+        keys_wipe (&self->keys);
+        free (self->cert);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+coord_set_verbose (coord_t *self, bool verbose)
+{
+    assert (self);
+    self->verbose = verbose;
+}
+
+void
+coord_count_malformed (coord_t *self)
+{
+    assert (self);
+    self->stats.rejected_malformed++;
+}
+
+const coord_stats_t *
+coord_stats (coord_t *self)
+{
+    assert (self);
+    return &self->stats;
+}
+
+uint64_t
+coord_deadline (coord_t *self)
+{
+    assert (self);
+    return self->next_flush;
+}
+
+void
+coord_tick (coord_t *self, uint64_t now_ms)
+{
+    assert (self);
+    if (now_ms < self->next_flush)
+        return;
+    if (registry_dirty (self->registry))
+        registry_flush (self->registry);
+    self->next_flush = now_ms + COORD_FLUSH_MS;
+}
+
+//  --------------------------------------------------------------------------
+//  Next sequence number for our own envelopes; 0 if none can be
+//  reserved (store failure).
+
+static uint64_t
+s_next_seq (coord_t *self)
+{
+    if (self->seq_next > self->seq_reserved) {
+        store_txn_t *txn = store_begin (self->store, true);
+        if (!txn)
+            return 0;
+        uint64_t stored = registry_meta_get (txn, "seq_reserved");
+        uint64_t reserved = (stored > self->seq_reserved? stored: self->seq_reserved)
+                          + COORD_SEQ_BLOCK;
+        int rc = registry_meta_put (txn, "seq_reserved", reserved);
+        if (rc == 0)
+            rc = store_commit (&txn);
+        store_abort (&txn);
+        if (rc) {
+            zsys_error ("coord: cannot reserve sequence numbers");
+            return 0;
+        }
+        self->seq_reserved = reserved;
+        if (self->seq_next <= stored)
+            self->seq_next = stored + 1;
+    }
+    return self->seq_next++;
+}
+
+//  --------------------------------------------------------------------------
+//  Sign and encode one of our envelopes.
+
+int
+coord_seal (coord_t *self, const msg_t *msg, uint64_t now_ms,
+            uint8_t **frame_p, size_t *size_p)
+{
+    assert (self && msg);
+    *frame_p = NULL;
+    uint8_t *payload;
+    size_t payload_size;
+    int rc = msg_encode (msg, &payload, &payload_size);
+    if (rc) {
+        zsys_error ("coord: cannot encode %s: %s", proto_msg_name (msg->type),
+                    proto_strerror (rc));
+        return -1;
+    }
+    uint64_t seq = s_next_seq (self);
+    if (seq == 0) {
+        free (payload);
+        return -1;
+    }
+    uint64_t hlc = now_ms << 16;
+    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
+
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = msg->type;
+    strcpy (env.origin, COORD_ORIGIN);
+    env.seq = seq;
+    env.hlc = self->hlc;
+    env.hop_limit = WEFT_HOP_LIMIT;
+    env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    free (payload);
+    if (rc) {
+        zsys_error ("coord: cannot seal %s: %s", proto_msg_name (msg->type),
+                    proto_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+//  Seal an ACK of env.
+static int
+s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
+       uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ACK;
+    memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
+    msg.ack.status = status;
+    snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
+    return coord_seal (self, &msg, now_ms, reply_p, reply_size_p)? -2: 0;
+}
+
+//  Seal the desired document of a device.
+static int
+s_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms,
+           uint8_t **frame_p, size_t *size_p)
+{
+    char *doc = registry_dump (json_object_get (twin, "desired"));
+    if (!doc)
+        return -1;
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_DESIRED;
+    snprintf (msg.twin_desired.device, sizeof msg.twin_desired.device, "%s", id);
+    msg.twin_desired.version = json_integer_value (json_object_get (twin, "desired_version"));
+    msg.twin_desired.doc = doc;
+    msg.twin_desired.doc_size = strlen (doc);
+    int rc = coord_seal (self, &msg, now_ms, frame_p, size_p);
+    free (doc);
+    return rc;
+}
+
+//  Decode an envelope and check that its origin is the link's identity.
+static int
+s_open (coord_t *self, const char *user_id, const uint8_t *frame, size_t size,
+        envelope_t *env)
+{
+    int rc = envelope_decode (env, frame, size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        s_debug (self, "coord: undecodable envelope from %s: %s",
+                    user_id? user_id: "?", proto_strerror (rc));
+        return -2;
+    }
+    if (!user_id || !streq (env->origin, user_id)) {
+        self->stats.rejected_origin++;
+        s_debug (self, "coord: envelope origin %s on link of %s", env->origin,
+                    user_id? user_id: "(none)");
+        return -2;
+    }
+    return 0;
+}
+
+static bool
+s_expired (coord_t *self, const envelope_t *env, uint64_t now_ms)
+{
+    if (env->expiry && env->expiry <= now_ms) {
+        self->stats.rejected_expired++;
+        s_debug (self, "coord: expired %s from %s", proto_msg_name (env->type), env->origin);
+        return true;
+    }
+    return false;
+}
+
+//  Hex key field of a record into key; -1 if missing or bad.
+static int
+s_record_key (json_t *record, const char *field, uint8_t key [32])
+{
+    const char *hex = json_string_value (json_object_get (record, field));
+    return hex? keys_unhex (hex, key, 32): -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Enrolment socket
+
+int
+coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
+                size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && reply_p && reply_size_p);
+    *reply_p = NULL;
+    envelope_t env;
+    msg_t msg;
+    uint8_t link_key [32];
+    int rc = envelope_decode (&env, frame, size);
+    if (rc || env.type != MSG_ENROL_REQUEST) {
+        self->stats.rejected_malformed++;
+        self->stats.enrol_refused++;
+        s_debug (self, "coord: bad enrolment envelope: %s",
+                    rc? proto_strerror (rc): "wrong type");
+        return -2;
+    }
+    if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
+        self->stats.rejected_origin++;
+        return -2;
+    }
+    enrolment_result_t result;
+    memset (&result, 0, sizeof result);
+    rc = msg_decode (&msg, MSG_ENROL_REQUEST, env.payload, env.payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        result.status = WEFT_STATUS_BAD_REQUEST;
+        snprintf (result.message, sizeof result.message, "malformed enrolment request");
+    }
+    else
+    if (envelope_verify (&env, msg.enrol_request.sign_key)) {
+        self->stats.rejected_signature++;
+        result.status = WEFT_STATUS_DENIED;
+        snprintf (result.message, sizeof result.message,
+                  "signature does not verify with the request's sign key");
+    }
+    else
+    if (s_expired (self, &env, now_ms)) {
+        result.status = WEFT_STATUS_EXPIRED;
+        snprintf (result.message, sizeof result.message, "request expired");
+    }
+    else {
+        store_txn_t *txn = store_begin (self->store, true);
+        if (!txn) {
+            result.status = WEFT_STATUS_INTERNAL;
+            snprintf (result.message, sizeof result.message, "store unavailable");
+        }
+        else {
+            enrolment_apply (self->pki, txn, self->keys.curve_public, env.origin,
+                             &msg.enrol_request, link_key, now_ms / 1000, &result);
+            if (result.created) {
+                if (store_commit (&txn)) {
+                    enrolment_result_clear (&result);
+                    result.status = WEFT_STATUS_INTERNAL;
+                    snprintf (result.message, sizeof result.message, "store write failed");
+                }
+            }
+            store_abort (&txn);
+        }
+    }
+    if (result.created) {
+        self->stats.enrolments++;
+        zsys_info ("coord: enrolled device %s", env.origin);
+    }
+    else
+    if (result.status != WEFT_STATUS_OK) {
+        self->stats.enrol_refused++;
+        zsys_info ("coord: enrolment of %s refused: %s", env.origin, result.message);
+    }
+    else
+        zsys_info ("coord: device %s enrolment repeated, same certificate", env.origin);
+
+    msg_t reply;
+    memset (&reply, 0, sizeof reply);
+    reply.type = MSG_ENROL_RESPONSE;
+    reply.enrol_response.status = result.status;
+    snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
+              "%s", result.message);
+    reply.enrol_response.cert = result.cert;
+    reply.enrol_response.cert_size = result.cert_size;
+    memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
+    reply.enrol_response.coord_cert = self->cert;
+    reply.enrol_response.coord_cert_size = self->cert_size;
+    rc = coord_seal (self, &reply, now_ms, reply_p, reply_size_p);
+    enrolment_result_clear (&result);
+    return rc? -2: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Mesh socket
+
+//  Accept seq for origin_key and make the window durable before the
+//  message has any effect, so a replay is refused after a crash too.
+//  The effect of a heartbeat or an ACK lives in memory (liveness), so
+//  the window is all there is to commit. Returns 0, or -1 (refused or
+//  not stored; counted).
+static int
+s_accept_durable (coord_t *self, const char *origin_key, uint64_t seq)
+{
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn)
+        return -1;
+    replay_t window;
+    registry_replay_window (self->registry, txn, origin_key, &window);
+    if (replay_accept (&window, seq)) {
+        store_abort (&txn);
+        self->stats.rejected_replay++;
+        return -1;
+    }
+    int rc = registry_replay_put (txn, origin_key, &window);
+    if (rc == 0)
+        rc = store_commit (&txn);
+    store_abort (&txn);
+    if (rc) {
+        zsys_warning ("coord: cannot store the replay window of %s", origin_key);
+        return -1;
+    }
+    registry_replay_set (self->registry, origin_key, &window, false);
+    return 0;
+}
+
+static int
+s_heartbeat (coord_t *self, const envelope_t *env, const msg_heartbeat_t *heartbeat,
+             const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
+             size_t *reply_size_p)
+{
+    if (s_accept_durable (self, origin_key, env->seq)) {
+        s_debug (self, "coord: replayed heartbeat from %s seq %" PRIu64, env->origin, env->seq);
+        return -2;
+    }
+    registry_seen (self->registry, env->origin, now_ms);
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return 0;
+    json_t *twin = registry_twin_get (txn, env->origin);
+    store_abort (&txn);
+    uint64_t version = json_integer_value (json_object_get (twin, "desired_version"));
+    int rc = 0;
+    if (twin && heartbeat->desired_version < version) {
+        s_debug (self, "coord: %s holds desired %" PRIu64 ", sending %" PRIu64,
+                    env->origin, heartbeat->desired_version, version);
+        rc = s_desired (self, env->origin, twin, now_ms, reply_p, reply_size_p)? -2: 0;
+    }
+    json_decref (twin);
+    return rc;
+}
+
+static int
+s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *reported,
+            const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
+            size_t *reply_size_p)
+{
+    if (!streq (reported->device, env->origin)) {
+        self->stats.rejected_origin++;
+        s_debug (self, "coord: %s reported the twin of %s", env->origin, reported->device);
+        return -2;
+    }
+    json_error_t error;
+    json_t *doc = NULL;
+    if (reported->doc_size <= REGISTRY_DOC_MAX)
+        doc = json_loadb (reported->doc, reported->doc_size, JSON_REJECT_DUPLICATES, &error);
+    if (!json_is_object (doc)) {
+        json_decref (doc);
+        self->stats.rejected_malformed++;
+        s_debug (self, "coord: bad reported document from %s", env->origin);
+        //  Acknowledge with the reason, so the node stops retransmitting
+        return s_ack (self, env, WEFT_STATUS_BAD_REQUEST,
+                      "reported document must be a JSON object of at most 32768 bytes",
+                      now_ms, reply_p, reply_size_p);
+    }
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn) {
+        json_decref (doc);
+        return -2;
+    }
+    replay_t window;
+    registry_replay_window (self->registry, txn, origin_key, &window);
+    json_t *twin = registry_twin_get (txn, env->origin);
+    uint64_t held = json_integer_value (json_object_get (twin, "reported_version"));
+    int rc = 0;
+    if (!twin)
+        rc = -1;
+    else
+    if (replay_accept (&window, env->seq)) {
+        store_abort (&txn);
+        json_decref (twin);
+        json_decref (doc);
+        if (reported->version <= held) {
+            //  A retransmission whose ACK was lost: acknowledge again
+            self->stats.duplicates++;
+            return s_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms,
+                          reply_p, reply_size_p);
+        }
+        self->stats.rejected_replay++;
+        s_debug (self, "coord: replayed report from %s seq %" PRIu64, env->origin, env->seq);
+        return -2;
+    }
+    if (rc == 0)
+        rc = registry_replay_put (txn, origin_key, &window);
+    if (rc == 0 && reported->version > held) {
+        json_object_set (twin, "reported", doc);
+        json_object_set_new (twin, "reported_version", json_integer (reported->version));
+        json_object_set_new (twin, "applied_version",
+                             json_integer (reported->desired_version));
+        json_object_set_new (twin, "status", json_string (reported->status));
+        rc = registry_twin_put (txn, env->origin, twin);
+    }
+    if (rc == 0)
+        rc = store_commit (&txn);
+    store_abort (&txn);
+    json_decref (twin);
+    json_decref (doc);
+    if (rc) {
+        //  No ACK: the node retransmits and we try again
+        zsys_warning ("coord: cannot store the report of %s", env->origin);
+        return -2;
+    }
+    registry_replay_set (self->registry, origin_key, &window, false);
+    registry_seen (self->registry, env->origin, now_ms);
+    if (reported->version > held)
+        s_debug (self, "coord: %s reported version %" PRIu64 " (desired %" PRIu64 " %s)",
+                    env->origin, reported->version, reported->desired_version,
+                    reported->status);
+    return s_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
+}
+
+int
+coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
+               size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && reply_p && reply_size_p);
+    *reply_p = NULL;
+    envelope_t env;
+    if (s_open (self, user_id, frame, size, &env))
+        return -2;
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -2;
+    json_t *device = registry_device_get (txn, env.origin);
+    store_abort (&txn);
+    uint8_t sign_key [32];
+    bool known = device && !json_is_true (json_object_get (device, "revoked"))
+              && s_record_key (device, "sign_key", sign_key) == 0;
+    json_decref (device);
+    if (!known) {
+        self->stats.rejected_origin++;
+        return -2;
+    }
+    if (envelope_verify (&env, sign_key)) {
+        self->stats.rejected_signature++;
+        s_debug (self, "coord: bad signature from %s", env.origin);
+        return -2;
+    }
+    if (s_expired (self, &env, now_ms))
+        return -2;
+    if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
+        self->stats.rejected_malformed++;
+        s_debug (self, "coord: unexpected %s on mesh from %s",
+                    proto_msg_name (env.type)? proto_msg_name (env.type): "type", env.origin);
+        return -2;
+    }
+    msg_t msg;
+    int rc = msg_decode (&msg, env.type, env.payload, env.payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        s_debug (self, "coord: bad %s from %s: %s", proto_msg_name (env.type), env.origin,
+                    proto_strerror (rc));
+        return -2;
+    }
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
+    if (env.type == MSG_HEARTBEAT)
+        return s_heartbeat (self, &env, &msg.heartbeat, origin_key, now_ms,
+                            reply_p, reply_size_p);
+    if (env.type == MSG_TWIN_REPORTED)
+        return s_reported (self, &env, &msg.twin_reported, origin_key, now_ms,
+                           reply_p, reply_size_p);
+    //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds
+    if (s_accept_durable (self, origin_key, env.seq))
+        return -2;
+    registry_seen (self->registry, env.origin, now_ms);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  RPC socket
+
+static int
+s_rpc_reply (coord_t *self, const envelope_t *env, int status, const char *error,
+             json_t *result, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    char *text = result? registry_dump (result): NULL;
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REPLY;
+    memcpy (msg.rpc_reply.request_id, env->id, WEFT_ID_SIZE);
+    msg.rpc_reply.status = status;
+    snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "%s", error);
+    msg.rpc_reply.result = text? text: "{}";
+    msg.rpc_reply.result_size = strlen (msg.rpc_reply.result);
+    int rc = coord_seal (self, &msg, now_ms, reply_p, reply_size_p);
+    if (rc && status == WEFT_STATUS_OK) {
+        //  Most likely a result over the frame limits
+        msg.rpc_reply.status = WEFT_STATUS_INTERNAL;
+        snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "result too large");
+        msg.rpc_reply.result = "{}";
+        msg.rpc_reply.result_size = 2;
+        rc = coord_seal (self, &msg, now_ms, reply_p, reply_size_p);
+    }
+    free (text);
+    return rc? -2: 0;
+}
+
+int
+coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
+              size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && reply_p && reply_size_p);
+    *reply_p = NULL;
+    envelope_t env;
+    if (s_open (self, user_id, frame, size, &env))
+        return -2;
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -2;
+    json_t *op = registry_operator_get (txn, env.origin);
+    store_abort (&txn);
+    uint8_t sign_key [32];
+    rpc_caller_t caller;
+    bool known = op && s_record_key (op, "sign_key", sign_key) == 0;
+    if (known) {
+        snprintf (caller.name, sizeof caller.name, "%s", env.origin);
+        snprintf (caller.role, sizeof caller.role, "%s",
+                  json_string_value (json_object_get (op, "role"))?: "");
+        snprintf (caller.tenant, sizeof caller.tenant, "%s",
+                  json_string_value (json_object_get (op, "tenant"))?: "");
+    }
+    json_decref (op);
+    if (!known) {
+        self->stats.rejected_origin++;
+        return -2;
+    }
+    if (envelope_verify (&env, sign_key)) {
+        self->stats.rejected_signature++;
+        s_debug (self, "coord: bad signature from operator %s", env.origin);
+        return -2;
+    }
+    if (env.type != MSG_RPC_REQUEST) {
+        self->stats.rejected_malformed++;
+        return -2;
+    }
+    msg_t msg;
+    if (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size)) {
+        self->stats.rejected_malformed++;
+        return s_rpc_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "malformed request",
+                            NULL, now_ms, reply_p, reply_size_p);
+    }
+    if (s_expired (self, &env, now_ms))
+        return s_rpc_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired",
+                            NULL, now_ms, reply_p, reply_size_p);
+
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "o/%s", env.origin);
+    txn = store_begin (self->store, true);
+    if (!txn)
+        return s_rpc_reply (self, &env, WEFT_STATUS_INTERNAL, "store unavailable",
+                            NULL, now_ms, reply_p, reply_size_p);
+    replay_t window;
+    registry_replay_window (self->registry, txn, origin_key, &window);
+    if (replay_accept (&window, env.seq)) {
+        store_abort (&txn);
+        self->stats.rejected_replay++;
+        s_debug (self, "coord: replayed request from %s seq %" PRIu64, env.origin, env.seq);
+        return s_rpc_reply (self, &env, WEFT_STATUS_DENIED, "replayed request",
+                            NULL, now_ms, reply_p, reply_size_p);
+    }
+    self->stats.rpc_calls++;
+    rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats };
+    rpc_result_t result;
+    int rc = registry_replay_put (txn, origin_key, &window);
+    if (rc == 0) {
+        rpc_call (&rpc_env, txn, &caller, msg.rpc_request.method, msg.rpc_request.args,
+                  msg.rpc_request.args_size, now_ms, &result);
+        if (result.status == WEFT_STATUS_INTERNAL)
+            rc = -1;
+    }
+    else
+        memset (&result, 0, sizeof result);
+    if (rc == 0)
+        rc = store_commit (&txn);
+    store_abort (&txn);
+    if (rc) {
+        rpc_result_clear (&result);
+        result.status = WEFT_STATUS_INTERNAL;
+        if (!result.error [0])
+            snprintf (result.error, sizeof result.error, "store write failed");
+        result.push [0] = 0;
+    }
+    else
+        registry_replay_set (self->registry, origin_key, &window, false);
+    s_debug (self, "coord: %s called %s: %s%s%s", env.origin, msg.rpc_request.method,
+                proto_status_name (result.status), result.status? " ": "", result.error);
+
+    rc = s_rpc_reply (self, &env, result.status, result.error, result.result, now_ms,
+                      reply_p, reply_size_p);
+    rpc_result_clear (&result);
+
+    //  A changed desired twin goes to the device at once if it is
+    //  connected; otherwise its next heartbeat fetches it
+    if (result.push [0] && self->effects.push) {
+        txn = store_begin (self->store, false);
+        json_t *twin = txn? registry_twin_get (txn, result.push): NULL;
+        store_abort (&txn);
+        uint8_t *frame_out;
+        size_t frame_size;
+        if (twin && s_desired (self, result.push, twin, now_ms, &frame_out, &frame_size) == 0) {
+            self->effects.push (self->effects.ctx, result.push, frame_out, frame_size);
+            free (frame_out);
+        }
+        json_decref (twin);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  ZAP decision
+
+bool
+coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
+             char user_id [ZAP_USER_ID_MAX + 1])
+{
+    coord_t *self = (coord_t *) arg;
+    assert (self);
+    if (streq (domain, "enrol")) {
+        keys_hex (client_key, 32, user_id);
+        return true;
+    }
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return false;
+    char *name = NULL;
+    bool admit = false;
+    if (streq (domain, "mesh")) {
+        name = registry_device_by_curve (txn, client_key);
+        json_t *device = name? registry_device_get (txn, name): NULL;
+        admit = device && !json_is_true (json_object_get (device, "revoked"));
+        json_decref (device);
+    }
+    else
+    if (streq (domain, "rpc")) {
+        name = registry_operator_by_curve (txn, client_key);
+        admit = name != NULL;
+    }
+    store_abort (&txn);
+    if (admit)
+        snprintf (user_id, ZAP_USER_ID_MAX + 1, "%s", name);
+    free (name);
+    return admit;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest: whole exchanges through real envelopes
+
+typedef struct {
+    char path [64];
+    store_t *store;
+    keys_t ca, keys;
+    uint8_t *cert;
+    size_t cert_size;
+    coord_t *coord;
+    int pushes;                     //  Frames pushed
+    char pushed_to [WEFT_NAME_MAX + 1];
+} s_rig_t;
+
+static void
+s_test_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
+{
+    s_rig_t *rig = (s_rig_t *) ctx;
+    assert (frame && size);
+    rig->pushes++;
+    snprintf (rig->pushed_to, sizeof rig->pushed_to, "%s", device_id);
+}
+
+static void
+s_rig_open (s_rig_t *rig)
+{
+    rig->store = store_new (rig->path, registry_tables (), 0);
+    assert (rig->store);
+    coord_effects_t effects = { rig, s_test_push };
+    rig->coord = coord_new (rig->store, &rig->ca, &rig->keys, rig->cert,
+                            rig->cert_size, &effects);
+    assert (rig->coord);
+}
+
+static void
+s_rig_close (s_rig_t *rig)
+{
+    coord_destroy (&rig->coord);
+    store_destroy (&rig->store);
+}
+
+//  Sign an envelope as origin.
+static uint8_t *
+s_envelope (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg,
+            size_t *size_p)
+{
+    uint8_t *payload;
+    size_t payload_size;
+    assert (msg_encode (msg, &payload, &payload_size) == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = msg->type;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    env.seq = seq;
+    env.hlc = seq;
+    env.hop_limit = WEFT_HOP_LIMIT;
+    env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame;
+    assert (envelope_encode (&env, keys->sign_secret, &frame, size_p) == 0);
+    free (payload);
+    return frame;
+}
+
+//  Open a reply from the coordinator: verify, decode into msg. Returns
+//  the frame, which msg borrows from; caller frees it.
+static uint8_t *
+s_open_reply (s_rig_t *rig, uint8_t *frame, size_t size, int type, msg_t *msg,
+              uint64_t *seq_p)
+{
+    assert (frame);
+    envelope_t env;
+    assert (envelope_decode (&env, frame, size) == 0);
+    assert (envelope_verify (&env, rig->keys.sign_public) == 0);
+    assert (streq (env.origin, COORD_ORIGIN));
+    assert (env.type == type);
+    assert (msg_decode (msg, type, env.payload, env.payload_size) == 0);
+    if (seq_p)
+        *seq_p = env.seq;
+    return frame;
+}
+
+//  One RPC call as an operator; returns the status, result text in out.
+static int
+s_rpc (s_rig_t *rig, const keys_t *op, const char *name, uint64_t seq,
+       const char *method, const char *args, char *out, size_t out_size)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    snprintf (msg.rpc_request.method, sizeof msg.rpc_request.method, "%s", method);
+    msg.rpc_request.args = args;
+    msg.rpc_request.args_size = strlen (args);
+    size_t size;
+    uint8_t *frame = s_envelope (op, name, seq, &msg, &size);
+    uint8_t *reply;
+    size_t reply_size;
+    int rc = coord_on_rpc (rig->coord, name, frame, size, 1700000000000ULL,
+                           &reply, &reply_size);
+    free (frame);
+    if (rc)
+        return -1;
+    msg_t answer;
+    s_open_reply (rig, reply, reply_size, MSG_RPC_REPLY, &answer, NULL);
+    if (out) {
+        size_t n = answer.rpc_reply.result_size < out_size - 1
+                 ? answer.rpc_reply.result_size: out_size - 1;
+        memcpy (out, answer.rpc_reply.result, n);
+        out [n] = 0;
+        if (answer.rpc_reply.status)
+            snprintf (out, out_size, "%s", answer.rpc_reply.error);
+    }
+    int status = answer.rpc_reply.status;
+    free (reply);
+    return status;
+}
+
+//  Enrol as name with keys; returns status, message in out.
+static int
+s_enrol (s_rig_t *rig, const keys_t *node, const char *name, const char *token,
+         char *out)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ENROL_REQUEST;
+    snprintf (msg.enrol_request.token, sizeof msg.enrol_request.token, "%s", token);
+    memcpy (msg.enrol_request.sign_key, node->sign_public, 32);
+    memcpy (msg.enrol_request.curve_key, node->curve_public, 32);
+    strcpy (msg.enrol_request.device_type, "gateway");
+    size_t size;
+    uint8_t *frame = s_envelope (node, name, 1, &msg, &size);
+    char link [ZAP_USER_ID_MAX + 1];
+    assert (coord_admit (rig->coord, "enrol", node->curve_public, link));
+    uint8_t *reply;
+    size_t reply_size;
+    assert (coord_on_enrol (rig->coord, link, frame, size, 1700000000000ULL,
+                            &reply, &reply_size) == 0);
+    free (frame);
+    msg_t answer;
+    s_open_reply (rig, reply, reply_size, MSG_ENROL_RESPONSE, &answer, NULL);
+    strcpy (out, answer.enrol_response.message);
+    int status = answer.enrol_response.status;
+    if (status == 0) {
+        cert_t cert;
+        assert (cert_decode (&cert, answer.enrol_response.cert,
+                             answer.enrol_response.cert_size, rig->ca.sign_public,
+                             1700000000) == 0);
+        assert (streq (cert.subject, name));
+        assert (memcmp (answer.enrol_response.ca_key, rig->ca.sign_public, 32) == 0);
+        assert (cert_decode (&cert, answer.enrol_response.coord_cert,
+                             answer.enrol_response.coord_cert_size, rig->ca.sign_public,
+                             1700000000) == 0);
+        assert (cert.kind == CERT_KIND_COORDINATOR);
+    }
+    free (reply);
+    return status;
+}
+
+void
+coord_test (bool verbose)
+{
+    printf (" * coord: ");
+    //  @selftest
+    s_rig_t rig;
+    memset (&rig, 0, sizeof rig);
+    strcpy (rig.path, "/tmp/weft-coord-test-XXXXXX");
+    assert (mkdtemp (rig.path));
+    keys_generate (&rig.ca);
+    keys_generate (&rig.keys);
+    uint64_t now_ms = 1700000000000ULL;
+
+    //  First start: the coordinator's certificate and an admin
+    rig.store = store_new (rig.path, registry_tables (), 0);
+    pki_t *pki = pki_new (&rig.ca);
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, COORD_ORIGIN);
+    strcpy (cert.role, "coordinator");
+    memcpy (cert.sign_key, rig.keys.sign_public, 32);
+    memcpy (cert.curve_key, rig.keys.curve_public, 32);
+    keys_t admin, viewer;
+    keys_generate (&admin);
+    keys_generate (&viewer);
+    store_txn_t *txn = store_begin (rig.store, true);
+    assert (pki_issue (pki, txn, &cert, now_ms / 1000, &rig.cert, &rig.cert_size) == 0);
+    uint8_t *op_cert;
+    size_t op_cert_size;
+    uint64_t serial;
+    char error [WEFT_TEXT_MAX + 1];
+    assert (rpc_operator_create (pki, txn, "admin", "admin", "", admin.sign_public,
+                                 admin.curve_public, true, now_ms / 1000, &op_cert,
+                                 &op_cert_size, &serial, error) == 0);
+    free (op_cert);
+    assert (rpc_operator_create (pki, txn, "viv", "viewer", "", viewer.sign_public,
+                                 viewer.curve_public, false, now_ms / 1000, &op_cert,
+                                 &op_cert_size, &serial, error) == 0);
+    free (op_cert);
+    assert (store_commit (&txn) == 0);
+    pki_destroy (&pki);
+    store_destroy (&rig.store);
+    s_rig_open (&rig);
+
+    //  ZAP decisions
+    char user [ZAP_USER_ID_MAX + 1];
+    keys_t node, stranger;
+    keys_generate (&node);
+    keys_generate (&stranger);
+    assert (coord_admit (rig.coord, "rpc", admin.curve_public, user));
+    assert (streq (user, "admin"));
+    assert (!coord_admit (rig.coord, "rpc", stranger.curve_public, user));
+    assert (!coord_admit (rig.coord, "mesh", node.curve_public, user));
+    assert (!coord_admit (rig.coord, "other", admin.curve_public, user));
+
+    //  Token, enrolment
+    char out [4096];
+    assert (s_rpc (&rig, &admin, "admin", 1, "token.create", "{\"tenant\":\"acme\"}",
+                   out, sizeof out) == WEFT_STATUS_OK);
+    json_error_t json_error;
+    json_t *created = json_loads (out, 0, &json_error);
+    char token [WEFT_TOKEN_MAX + 1];
+    snprintf (token, sizeof token, "%s",
+              json_string_value (json_object_get (created, "token")));
+    json_decref (created);
+    //  A store failure during enrolment leaves the token unused
+    store_fail_after (rig.store, 1);
+    assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_INTERNAL);
+    store_fail_after (rig.store, 0);
+    assert (!coord_admit (rig.coord, "mesh", node.curve_public, user));
+    assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_OK);
+    assert (coord_admit (rig.coord, "mesh", node.curve_public, user));
+    assert (streq (user, "dev-1"));
+    assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_OK);
+    assert (streq (out, "already enrolled"));
+    assert (s_enrol (&rig, &stranger, "dev-2", token, out) == WEFT_STATUS_DENIED);
+    assert (streq (out, "token already used"));
+    assert (coord_stats (rig.coord)->enrolments == 1);
+    assert (coord_stats (rig.coord)->enrol_refused == 2);
+    //  The enrol link's key must be the request's key
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ENROL_REQUEST;
+    strcpy (msg.enrol_request.token, token);
+    memcpy (msg.enrol_request.sign_key, stranger.sign_public, 32);
+    memcpy (msg.enrol_request.curve_key, stranger.curve_public, 32);
+    size_t size;
+    uint8_t *frame = s_envelope (&stranger, "dev-3", 1, &msg, &size);
+    char link [65];
+    keys_hex (node.curve_public, 32, link);
+    uint8_t *reply;
+    size_t reply_size;
+    assert (coord_on_enrol (rig.coord, link, frame, size, now_ms, &reply, &reply_size) == 0);
+    free (frame);
+    msg_t answer;
+    s_open_reply (&rig, reply, reply_size, MSG_ENROL_RESPONSE, &answer, NULL);
+    assert (answer.enrol_response.status == WEFT_STATUS_DENIED);
+    assert (streq (answer.enrol_response.message, "curve key does not match the connection"));
+    free (reply);
+
+    //  Twin set pushes at once; a heartbeat with an older version
+    //  gets the document
+    assert (s_rpc (&rig, &admin, "admin", 2, "twin.set",
+                   "{\"id\":\"dev-1\",\"patch\":{\"led\":\"on\"}}", out, sizeof out) == 0);
+    assert (rig.pushes == 1 && streq (rig.pushed_to, "dev-1"));
+    assert (s_rpc (&rig, &viewer, "viv", 1, "twin.set",
+                   "{\"id\":\"dev-1\",\"patch\":{\"led\":\"off\"}}", out, sizeof out)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (out, "role viewer may not call twin.set"));
+    assert (rig.pushes == 1);
+
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    msg.heartbeat.desired_version = 0;
+    frame = s_envelope (&node, "dev-1", 2, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_TWIN_DESIRED, &answer, NULL);
+    assert (answer.twin_desired.version == 1);
+    assert (streq (answer.twin_desired.device, "dev-1"));
+    assert (answer.twin_desired.doc_size == strlen ("{\"led\":\"on\"}"));
+    free (reply);
+    //  Replayed heartbeat, wrong link, forged signature
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_replay == 1);
+    assert (coord_on_mesh (rig.coord, "dev-9", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_origin == 1);
+    free (frame);
+    frame = s_envelope (&stranger, "dev-1", 3, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_signature == 1);
+    free (frame);
+    assert (coord_on_mesh (rig.coord, "dev-1", (const uint8_t *) "junk", 4, now_ms,
+                           &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_malformed == 1);
+    //  Up to date: no reply
+    msg.heartbeat.desired_version = 1;
+    frame = s_envelope (&node, "dev-1", 4, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0);
+    assert (reply == NULL);
+    free (frame);
+
+    //  Reported twin, ACK, retransmission re-acknowledged
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_REPORTED;
+    strcpy (msg.twin_reported.device, "dev-1");
+    msg.twin_reported.version = 1;
+    msg.twin_reported.desired_version = 1;
+    msg.twin_reported.doc = "{\"led\":\"on\"}";
+    msg.twin_reported.doc_size = strlen (msg.twin_reported.doc);
+    strcpy (msg.twin_reported.status, "ok");
+    frame = s_envelope (&node, "dev-1", 5, &msg, &size);
+    for (int i = 0; i < 2; i++) {
+        assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply,
+                               &reply_size) == 0);
+        s_open_reply (&rig, reply, reply_size, MSG_ACK, &answer, NULL);
+        assert (answer.ack.status == WEFT_STATUS_OK);
+        free (reply);
+    }
+    free (frame);
+    assert (coord_stats (rig.coord)->duplicates == 1);
+    assert (s_rpc (&rig, &viewer, "viv", 2, "twin.get", "{\"id\":\"dev-1\"}",
+                   out, sizeof out) == 0);
+    json_t *twin = json_loads (out, 0, &json_error);
+    assert (json_integer_value (json_object_get (twin, "reported_version")) == 1);
+    assert (json_integer_value (json_object_get (twin, "applied_version")) == 1);
+    assert (streq (json_string_value (json_object_get (twin, "status")), "ok"));
+    json_decref (twin);
+    assert (s_rpc (&rig, &viewer, "viv", 3, "device.list", "{}", out, sizeof out) == 0);
+    assert (strstr (out, "\"online\":true"));
+    //  Reported twin of another device
+    strcpy (msg.twin_reported.device, "dev-2");
+    frame = s_envelope (&node, "dev-1", 6, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    free (frame);
+
+    //  Replay after a restart: the window was saved with the effect
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    strcpy (msg.rpc_request.method, "device.list");
+    msg.rpc_request.args = "{}";
+    msg.rpc_request.args_size = 2;
+    frame = s_envelope (&admin, "admin", 1000, &msg, &size);
+    uint64_t seq_before, seq_after;
+    assert (coord_on_rpc (rig.coord, "admin", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, &seq_before);
+    assert (answer.rpc_reply.status == WEFT_STATUS_OK);
+    free (reply);
+    s_rig_close (&rig);
+    s_rig_open (&rig);
+    assert (coord_on_rpc (rig.coord, "admin", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, &seq_after);
+    assert (answer.rpc_reply.status == WEFT_STATUS_DENIED);
+    assert (streq (answer.rpc_reply.error, "replayed request"));
+    assert (coord_stats (rig.coord)->rejected_replay == 1);
+    //  Our own numbers never repeat across the restart
+    assert (seq_after > seq_before);
+    free (reply);
+    //  The identity is the link's: an envelope from admin on viv's link
+    assert (coord_on_rpc (rig.coord, "viv", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_origin == 1);
+    free (frame);
+    //  Heartbeat windows flushed by the destroy survive too
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    frame = s_envelope (&node, "dev-1", 4, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    free (frame);
+    //  Online only once it speaks again; last_seen kept
+    assert (s_rpc (&rig, &viewer, "viv", 4, "device.show", "{\"id\":\"dev-1\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"online\":false"));
+    assert (strstr (out, "\"last_seen\":1700000000"));
+    assert (s_rpc (&rig, &admin, "admin", 1001, "coord.stats", "{}", out, sizeof out) == 0);
+    if (verbose)
+        printf ("\n   stats %s\n   ", out);
+    assert (strstr (out, "\"devices\":1"));
+
+    //  Timer
+    coord_tick (rig.coord, now_ms);
+    assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+
+    s_rig_close (&rig);
+    free (rig.cert);
+    keys_wipe (&rig.ca);
+    keys_wipe (&rig.keys);
+    keys_wipe (&admin);
+    keys_wipe (&viewer);
+    keys_wipe (&node);
+    keys_wipe (&stranger);
+    zdir_t *dir = zdir_new (rig.path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("OK\n");
+}

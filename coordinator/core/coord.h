@@ -1,0 +1,98 @@
+/*  coord - the coordinator's core: envelopes in, envelopes out
+    Takes one frame at a time from the enrol, mesh and RPC sockets with
+    the link's authenticated User-Id and the wall clock, and returns the
+    reply frame. Checks every envelope in order: decode, origin = link
+    identity, signature with the origin's registered key, expiry, then
+    the per-origin replay window, which is saved in the transaction
+    that holds the message's effect. Sends to devices other than the
+    one replying (TWIN_DESIRED after twin.set) go through the push
+    effect. No sockets, no clock, storage only through the store.
+    Own envelopes carry origin "coordinator" and a sequence number that
+    never repeats across restarts: numbers are reserved in the store in
+    blocks of COORD_SEQ_BLOCK.  */
+
+#ifndef WEFT_COORD_H_INCLUDED
+#define WEFT_COORD_H_INCLUDED
+
+#include "proto/keys.h"
+#include "proto/msg.h"
+#include "node/io/store.h"
+#include "node/io/zap.h"
+#include "coordinator/core/coord_stats.h"
+
+#define COORD_SEQ_BLOCK     1024        //  Sequence numbers reserved per write
+#define COORD_FLUSH_MS      5000        //  Liveness batch interval
+#define COORD_ORIGIN        "coordinator"
+
+typedef struct _coord_t coord_t;
+
+typedef struct {
+    void *ctx;
+    //  Send a frame to a device over the mesh; the adapter drops it if
+    //  the device has no connection (it gets the document on its next
+    //  heartbeat). Borrowed frame.
+    void (*push) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
+} coord_effects_t;
+
+//  Create over an open store (with registry_tables), the CA keys, the
+//  coordinator's own keys and its encoded certificate (all copied).
+//  effects may be NULL (no pushes). Returns NULL if the store fails.
+coord_t *
+    coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
+               const uint8_t *cert, size_t cert_size, const coord_effects_t *effects);
+
+//  Write pending batches and free.
+void
+    coord_destroy (coord_t **self_p);
+
+//  Handle one frame from a socket. user_id is the link's User-Id (ZAP).
+//  Returns 0 with *reply_p a heap frame to send back (caller frees) or
+//  NULL for none, or -2 if the frame was dropped (counted).
+int
+    coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
+                    size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+int
+    coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
+                   size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+int
+    coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
+                  size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+
+//  ZAP decision: "enrol" admits any key (User-Id = key hex), "mesh" an
+//  enrolled unrevoked device (User-Id = device id), "rpc" an operator
+//  (User-Id = operator name). Signature fits zap_fn.
+bool
+    coord_admit (void *self, const char *domain, const uint8_t client_key [32],
+                 char user_id [ZAP_USER_ID_MAX + 1]);
+
+//  When coord_tick next wants to run (unix ms).
+uint64_t
+    coord_deadline (coord_t *self);
+
+//  Timer work: batched liveness and replay writes.
+void
+    coord_tick (coord_t *self, uint64_t now_ms);
+
+//  Log every message (at debug level), or only events.
+void
+    coord_set_verbose (coord_t *self, bool verbose);
+
+//  Count a message the adapter dropped before the core saw it.
+void
+    coord_count_malformed (coord_t *self);
+
+//  Counters so far.
+const coord_stats_t *
+    coord_stats (coord_t *self);
+
+//  Sign and encode one of the coordinator's own envelopes (a msg_t
+//  from proto/msg.h). Never call it inside a write transaction.
+//  Returns 0 or -1.
+int
+    coord_seal (coord_t *self, const msg_t *msg, uint64_t now_ms,
+                uint8_t **frame_p, size_t *size_p);
+
+void
+    coord_test (bool verbose);
+
+#endif

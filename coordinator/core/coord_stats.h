@@ -1,0 +1,21 @@
+/*  coord_stats - counters of the coordinator, reported by coord.stats
+    Process lifetime only: they restart at zero with the daemon.  */
+
+#ifndef WEFT_COORD_STATS_H_INCLUDED
+#define WEFT_COORD_STATS_H_INCLUDED
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t rejected_signature;    //  Envelope did not verify
+    uint64_t rejected_replay;       //  Sequence number already seen
+    uint64_t rejected_origin;       //  Origin not the authenticated peer
+    uint64_t rejected_malformed;    //  Undecodable, wrong type, bad fields
+    uint64_t rejected_expired;      //  Past the envelope's expiry
+    uint64_t enrolments;            //  Devices created
+    uint64_t enrol_refused;         //  Enrolment requests refused
+    uint64_t rpc_calls;             //  Authenticated RPC requests handled
+    uint64_t duplicates;            //  Retransmissions re-acknowledged
+} coord_stats_t;
+
+#endif

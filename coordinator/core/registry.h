@@ -1,0 +1,159 @@
+/*  registry - the coordinator's records: devices, twins, operators,
+    replay windows and counters kept in the store
+    Records are JSON objects (jansson) stored as compact text under
+    their name; binary indexes map a CURVE public key to the device id
+    or operator name that owns it, for the ZAP handler. Every function
+    that takes a store_txn_t works inside the caller's transaction, so
+    a message's effect and its replay window commit together.
+    The registry_t object keeps last_seen per device in memory and
+    writes it in batches with registry_flush, so liveness costs no disk
+    write per heartbeat; it also caches replay windows, which callers
+    write with each message's effect. Never call registry_flush while
+    holding a write transaction: LMDB allows one writer.  */
+
+#ifndef WEFT_REGISTRY_H_INCLUDED
+#define WEFT_REGISTRY_H_INCLUDED
+
+#include <jansson.h>
+#include "proto/proto.h"
+#include "proto/replay.h"
+#include "node/io/store.h"
+
+#define REGISTRY_DOC_MAX        (32 * 1024) //  Largest twin document, encoded
+#define REGISTRY_RECORD_MAX     (256 * 1024)    //  Largest stored record
+#define REGISTRY_ONLINE_MS      15000       //  Seen within 3 heartbeats of 5 s
+
+typedef struct _registry_t registry_t;
+
+//  NULL-terminated table names to pass to store_new.
+const char **
+    registry_tables (void);
+
+//  Create the in-memory part over an open store (not owned).
+registry_t *
+    registry_new (store_t *store);
+
+//  Write pending batches (registry_flush) and free.
+void
+    registry_destroy (registry_t **self_p);
+
+//  Is name a valid device, operator or tenant name ([A-Za-z0-9._-]{1,64})?
+bool
+    registry_name_valid (const char *name);
+
+//  Record a JSON document as compact text (sorted keys). Caller frees.
+char *
+    registry_dump (const json_t *json);
+
+//  --- Devices. Records: {id, tenant, type, role, enrolled, cert_serial,
+//  sign_key, curve_key, cert, token, revoked}; keys and cert in hex.
+
+//  Device record, or NULL if absent. Caller json_decref's it.
+json_t *
+    registry_device_get (store_txn_t *txn, const char *id);
+
+//  Put a device record and index its curve key. Returns 0 or -1.
+int
+    registry_device_put (store_txn_t *txn, json_t *device);
+
+//  Id of the device holding this CURVE key, or NULL. Caller frees.
+char *
+    registry_device_by_curve (store_txn_t *txn, const uint8_t curve_key [32]);
+
+//  Call fn for each device record in id order. fn returns 0 to go on.
+typedef int (registry_each_fn) (void *arg, json_t *record);
+int
+    registry_device_each (store_txn_t *txn, registry_each_fn *fn, void *arg);
+
+//  Number of devices.
+int64_t
+    registry_device_count (store_txn_t *txn);
+
+//  --- Twins. Records: {desired, desired_version, reported,
+//  reported_version, applied_version, status}.
+
+//  Twin record; an empty twin at version 0 if none is stored yet.
+//  Caller json_decref's it. NULL only on a corrupt record.
+json_t *
+    registry_twin_get (store_txn_t *txn, const char *id);
+
+int
+    registry_twin_put (store_txn_t *txn, const char *id, json_t *twin);
+
+//  --- Operators. Records: {name, role, tenant, sign_key, curve_key,
+//  cert_serial, created}.
+
+json_t *
+    registry_operator_get (store_txn_t *txn, const char *name);
+
+//  Put an operator and index its curve key (replacing the index entry
+//  of the key it had before, if any). Returns 0 or -1.
+int
+    registry_operator_put (store_txn_t *txn, json_t *op);
+
+char *
+    registry_operator_by_curve (store_txn_t *txn, const uint8_t curve_key [32]);
+
+//  --- Counters in the meta table (cert serial, seq reservation).
+
+//  Value of a counter; 0 if never set.
+uint64_t
+    registry_meta_get (store_txn_t *txn, const char *name);
+
+int
+    registry_meta_put (store_txn_t *txn, const char *name, uint64_t value);
+
+//  --- Replay windows, per origin key ("d/<device>", "o/<operator>").
+
+//  Current window of an origin: the in-memory one if cached, else the
+//  stored one (txn may be a read or write transaction).
+void
+    registry_replay_window (registry_t *self, store_txn_t *txn,
+                            const char *origin, replay_t *window);
+
+//  Save a window in txn (the transaction that holds the message's
+//  effect). After that transaction commits, call registry_replay_set
+//  with the same window so the cache follows.
+int
+    registry_replay_put (store_txn_t *txn, const char *origin,
+                         const replay_t *window);
+
+//  Update the cached window. With dirty, registry_flush writes it later
+//  (messages whose only effect is in memory: heartbeats, ACKs).
+void
+    registry_replay_set (registry_t *self, const char *origin,
+                         const replay_t *window, bool dirty);
+
+//  --- Liveness, in memory, flushed in batches.
+
+//  A message from device id arrived at now_ms.
+void
+    registry_seen (registry_t *self, const char *id, uint64_t now_ms);
+
+//  Last time device id was seen (unix ms), from memory or else the
+//  store; 0 if never.
+uint64_t
+    registry_last_seen (registry_t *self, store_txn_t *txn, const char *id);
+
+//  Seen within REGISTRY_ONLINE_MS of now_ms (memory only: after a
+//  restart a device is offline until it speaks).
+bool
+    registry_online (registry_t *self, const char *id, uint64_t now_ms);
+
+//  Number of devices online at now_ms.
+size_t
+    registry_online_count (registry_t *self, uint64_t now_ms);
+
+//  Are there unwritten last_seen values or replay windows?
+bool
+    registry_dirty (registry_t *self);
+
+//  Write dirty last_seen values and replay windows in one transaction.
+//  Returns 0 or -1 (they stay dirty and are retried next time).
+int
+    registry_flush (registry_t *self);
+
+void
+    registry_test (bool verbose);
+
+#endif

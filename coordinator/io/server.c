@@ -1,0 +1,418 @@
+/*  server - weft-coord's sockets and event loop
+    Frames on a ROUTER are [routing id, envelope]; a peer that speaks
+    like REQ may add an empty delimiter ([routing id, "", envelope]),
+    and the reply mirrors whatever shape the request had. Anything else
+    is counted as malformed and dropped. The User-Id that ZAP gave the
+    connection is read from the envelope frame's metadata.  */
+
+#include <czmq.h>
+#include "proto/envelope.h"
+#include "node/io/zap.h"
+#include "coordinator/core/coord.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/io/server.h"
+
+#define S_SNDHWM        1000        //  Queued replies per peer before drops
+#define S_LINGER_MS     200         //  Time to flush replies at shutdown
+#define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
+
+typedef enum { S_MESH, S_ENROL, S_RPC } s_kind_t;
+
+struct _server_t {
+    coord_t *coord;                 //  The core
+    zap_t *zap;                     //  ZAP handler, bound first
+    zsock_t *mesh;                  //  Nodes
+    zsock_t *enrol;                 //  Enrolment
+    zsock_t *rpc;                   //  Operators
+    zpoller_t *poller;
+    zhashx_t *routes;               //  Device id -> zframe_t routing id
+    bool verbose;
+    int ports [3];                  //  Bound ports by s_kind_t
+};
+
+//  --------------------------------------------------------------------------
+//  Send [routing id, (delimiter,) frame] without blocking. Returns 0 or
+//  -1 with errno (EHOSTUNREACH: the peer is gone; EAGAIN: queue full).
+
+static int
+s_send (zsock_t *sock, zframe_t *route, bool delimiter, const uint8_t *frame,
+        size_t size)
+{
+    void *handle = zsock_resolve (sock);
+    if (zmq_send (handle, zframe_data (route), zframe_size (route),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    //  Once the first frame is accepted the rest of the message is too
+    if (delimiter)
+        zmq_send (handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    return zmq_send (handle, frame, size, ZMQ_DONTWAIT) == -1? -1: 0;
+}
+
+//  Push effect of the core: a frame for a device's latest mesh link.
+
+static void
+s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
+{
+    server_t *self = (server_t *) ctx;
+    zframe_t *route = (zframe_t *) zhashx_lookup (self->routes, device_id);
+    if (!route) {
+        if (self->verbose)
+            zsys_debug ("coord: %s not connected, it will fetch on heartbeat", device_id);
+        return;
+    }
+    if (s_send (self->mesh, route, false, frame, size)) {
+        if (self->verbose)
+            zsys_debug ("coord: push to %s failed: %s", device_id, zmq_strerror (errno));
+        if (errno == EHOSTUNREACH)
+            zhashx_delete (self->routes, device_id);
+    }
+}
+
+static void
+s_route_destroy (void **item_p)
+{
+    zframe_t *frame = (zframe_t *) *item_p;
+    zframe_destroy (&frame);
+    *item_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  A CURVE server ROUTER with a ZAP domain. Port 0 binds an ephemeral port.
+
+static zsock_t *
+s_router (server_t *self, const keys_t *keys, const char *domain, const char *bind,
+          int port, s_kind_t kind)
+{
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    if (!sock)
+        return NULL;
+    zsock_set_zap_domain (sock, domain);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_curve_secretkey_bin (sock, keys->curve_secret);
+    zsock_set_curve_publickey_bin (sock, keys->curve_public);
+    zsock_set_router_mandatory (sock, 1);
+    zsock_set_sndtimeo (sock, 0);
+    zsock_set_sndhwm (sock, S_SNDHWM);
+    zsock_set_linger (sock, S_LINGER_MS);
+    //  libzmq drops larger messages before we ever see them
+    zsock_set_maxmsgsize (sock, WEFT_FRAME_MAX);
+    int rc = port? zsock_bind (sock, "tcp://%s:%d", bind, port)
+                 : zsock_bind (sock, "tcp://%s:*", bind);
+    if (rc == -1) {
+        zsys_error ("coord: cannot listen on tcp://%s:%d (%s): %s", bind, port, domain,
+                    zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    self->ports [kind] = port? port: rc;
+    zsys_info ("coord: %s on tcp://%s:%d", domain, bind, self->ports [kind]);
+    return sock;
+}
+
+//  --------------------------------------------------------------------------
+//  Create and bind.
+
+server_t *
+server_new (const server_config_t *config, store_t *store, const keys_t *ca,
+            const keys_t *keys, const uint8_t *cert, size_t cert_size)
+{
+    assert (config && store && ca && keys && cert);
+    server_t *self = (server_t *) zmalloc (sizeof (server_t));
+    self->verbose = config->verbose;
+    self->routes = zhashx_new ();
+    zhashx_set_destructor (self->routes, s_route_destroy);
+    coord_effects_t effects = { self, s_push };
+    self->coord = coord_new (store, ca, keys, cert, cert_size, &effects);
+    if (!self->coord) {
+        server_destroy (&self);
+        return NULL;
+    }
+    coord_set_verbose (self->coord, config->verbose);
+    //  The handler must exist before a CURVE socket binds, or libzmq
+    //  lets the first clients in unchecked
+    self->zap = zap_new (coord_admit, self->coord);
+    if (self->zap)
+        self->mesh = s_router (self, keys, "mesh", config->bind, config->mesh_port, S_MESH);
+    if (self->mesh)
+        self->enrol = s_router (self, keys, "enrol", config->bind, config->enrol_port, S_ENROL);
+    if (self->enrol)
+        self->rpc = s_router (self, keys, "rpc", config->bind, config->rpc_port, S_RPC);
+    if (!self->rpc) {
+        server_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (zap_sock (self->zap), self->mesh, self->enrol,
+                                self->rpc, NULL);
+    return self;
+}
+
+//  --------------------------------------------------------------------------
+//  Unbind and free.
+
+void
+server_destroy (server_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        server_t *self = *self_p;
+        zpoller_destroy (&self->poller);
+        zsock_destroy (&self->rpc);
+        zsock_destroy (&self->enrol);
+        zsock_destroy (&self->mesh);
+        zap_destroy (&self->zap);
+        coord_destroy (&self->coord);
+        zhashx_destroy (&self->routes);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Read one message from a ROUTER, hand it to the core, answer.
+
+static void
+s_recv (server_t *self, zsock_t *sock, s_kind_t kind)
+{
+    zmsg_t *msg = zmsg_recv_nowait (sock);
+    if (!msg)
+        return;
+    size_t frames = zmsg_size (msg);
+    zframe_t *route = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    bool delimiter = false;
+    if (frames == 3 && body && zframe_size (body) == 0) {
+        zframe_destroy (&body);
+        body = zmsg_pop (msg);
+        delimiter = true;
+    }
+    if (!route || !body || (frames != 2 && !delimiter)) {
+        coord_count_malformed (self->coord);
+        if (self->verbose)
+            zsys_debug ("coord: dropped a message of %zu frames", frames);
+        goto done;
+    }
+    const char *user_id = zframe_meta (body, "User-Id");
+    uint64_t now_ms = (uint64_t) zclock_time ();
+    uint8_t *reply = NULL;
+    size_t reply_size = 0;
+    int rc;
+    if (kind == S_MESH)
+        rc = coord_on_mesh (self->coord, user_id, zframe_data (body), zframe_size (body),
+                            now_ms, &reply, &reply_size);
+    else
+    if (kind == S_ENROL)
+        rc = coord_on_enrol (self->coord, user_id, zframe_data (body), zframe_size (body),
+                             now_ms, &reply, &reply_size);
+    else
+        rc = coord_on_rpc (self->coord, user_id, zframe_data (body), zframe_size (body),
+                           now_ms, &reply, &reply_size);
+
+    //  A verified message from a device: this link is where it is now
+    if (kind == S_MESH && rc == 0 && user_id) {
+        zframe_t *current = (zframe_t *) zhashx_lookup (self->routes, user_id);
+        if (!current || !zframe_eq (current, route)) {
+            if (self->verbose)
+                zsys_debug ("coord: %s connected", user_id);
+            zhashx_update (self->routes, user_id, zframe_dup (route));
+        }
+    }
+    if (reply) {
+        if (s_send (sock, route, delimiter, reply, reply_size)) {
+            if (self->verbose)
+                zsys_debug ("coord: reply to %s dropped: %s", user_id? user_id: "?",
+                            zmq_strerror (errno));
+            if (kind == S_MESH && user_id && errno == EHOSTUNREACH)
+                zhashx_delete (self->routes, user_id);
+        }
+        free (reply);
+    }
+done:
+    zframe_destroy (&route);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+}
+
+//  --------------------------------------------------------------------------
+//  Event loop.
+
+int
+server_run_for (server_t *self, int64_t timeout_ms)
+{
+    assert (self);
+    int64_t until = timeout_ms >= 0? zclock_mono () + timeout_ms: INT64_MAX;
+    while (!zsys_interrupted && zclock_mono () < until) {
+        int64_t now = zclock_time ();
+        int64_t wait = (int64_t) coord_deadline (self->coord) - now;
+        if (wait > S_WAIT_MAX_MS)
+            wait = S_WAIT_MAX_MS;
+        if (wait > until - zclock_mono ())
+            wait = until - zclock_mono ();
+        void *which = zpoller_wait (self->poller, wait > 0? (int) wait: 0);
+        if (which == zap_sock (self->zap))
+            zap_handle (self->zap);
+        else
+        if (which == self->mesh)
+            s_recv (self, self->mesh, S_MESH);
+        else
+        if (which == self->enrol)
+            s_recv (self, self->enrol, S_ENROL);
+        else
+        if (which == self->rpc)
+            s_recv (self, self->rpc, S_RPC);
+        else
+        if (zpoller_terminated (self->poller))
+            break;
+        coord_tick (self->coord, (uint64_t) zclock_time ());
+    }
+    return 0;
+}
+
+int
+server_run (server_t *self)
+{
+    return server_run_for (self, -1);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest: an operator's call over CURVE; a stranger is refused
+
+#include <sodium.h>
+#include "proto/msg.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/rpc.h"
+
+static zsock_t *
+s_test_client (const keys_t *keys, const keys_t *server, int port)
+{
+    zsock_t *client = zsock_new (ZMQ_DEALER);
+    zsock_set_curve_secretkey_bin (client, keys->curve_secret);
+    zsock_set_curve_publickey_bin (client, keys->curve_public);
+    zsock_set_curve_serverkey_bin (client, server->curve_public);
+    zsock_set_linger (client, 0);
+    int rc = zsock_connect (client, "tcp://127.0.0.1:%d", port);
+    assert (rc == 0);
+    return client;
+}
+
+static void
+s_test_call (const keys_t *keys, const char *origin, uint64_t seq, zsock_t *client)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    strcpy (msg.rpc_request.method, "coord.stats");
+    msg.rpc_request.args = "{}";
+    msg.rpc_request.args_size = 2;
+    uint8_t *payload;
+    size_t payload_size;
+    assert (msg_encode (&msg, &payload, &payload_size) == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = MSG_RPC_REQUEST;
+    strcpy (env.origin, origin);
+    env.seq = seq;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame;
+    size_t size;
+    assert (envelope_encode (&env, keys->sign_secret, &frame, &size) == 0);
+    zframe_t *out = zframe_new (frame, size);
+    zframe_send (&out, client, ZFRAME_DONTWAIT);
+    free (frame);
+    free (payload);
+}
+
+//  Serve until client has a reply or timeout; returns it or NULL.
+static zmsg_t *
+s_test_wait (server_t *server, zsock_t *client, int64_t timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        server_run_for (server, 20);
+        zmsg_t *reply = zmsg_recv_nowait (client);
+        if (reply)
+            return reply;
+    }
+    return NULL;
+}
+
+void
+server_test (bool verbose)
+{
+    printf (" * server: ");
+    //  @selftest
+    char path [] = "/tmp/weft-server-test-XXXXXX";
+    assert (mkdtemp (path));
+    store_t *store = store_new (path, registry_tables (), 0);
+    assert (store);
+    keys_t ca, keys, admin, stranger;
+    keys_generate (&ca);
+    keys_generate (&keys);
+    keys_generate (&admin);
+    keys_generate (&stranger);
+    pki_t *pki = pki_new (&ca);
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, "coordinator");
+    memcpy (cert.sign_key, keys.sign_public, 32);
+    memcpy (cert.curve_key, keys.curve_public, 32);
+    uint8_t *cert_data, *op_cert;
+    size_t cert_size, op_cert_size;
+    uint64_t serial;
+    char error [WEFT_TEXT_MAX + 1];
+    store_txn_t *txn = store_begin (store, true);
+    assert (pki_issue (pki, txn, &cert, 1700000000, &cert_data, &cert_size) == 0);
+    assert (rpc_operator_create (pki, txn, "admin", "admin", "", admin.sign_public,
+                                 admin.curve_public, true, 1700000000, &op_cert,
+                                 &op_cert_size, &serial, error) == 0);
+    free (op_cert);
+    assert (store_commit (&txn) == 0);
+    pki_destroy (&pki);
+
+    server_config_t config = { "127.0.0.1", 0, 0, 0, verbose };
+    server_t *server = server_new (&config, store, &ca, &keys, cert_data, cert_size);
+    assert (server);
+    assert (server->ports [S_RPC] > 0);
+
+    zsock_t *client = s_test_client (&admin, &keys, server->ports [S_RPC]);
+    s_test_call (&admin, "admin", 1, client);
+    zmsg_t *reply = s_test_wait (server, client, 5000);
+    assert (reply);
+    zframe_t *frame = zmsg_last (reply);
+    envelope_t env;
+    assert (envelope_decode (&env, zframe_data (frame), zframe_size (frame)) == 0);
+    assert (envelope_verify (&env, keys.sign_public) == 0);
+    msg_t msg;
+    assert (msg_decode (&msg, MSG_RPC_REPLY, env.payload, env.payload_size) == 0);
+    assert (msg.rpc_reply.status == WEFT_STATUS_OK);
+    zmsg_destroy (&reply);
+
+    //  The admin's identity on a stranger's link: ZAP refuses the key
+    zsock_t *intruder = s_test_client (&stranger, &keys, server->ports [S_RPC]);
+    s_test_call (&admin, "admin", 2, intruder);
+    reply = s_test_wait (server, intruder, 500);
+    assert (reply == NULL);
+    //  Malformed shapes are counted, not fatal
+    zstr_sendx (client, "a", "b", "c", NULL);
+    server_run_for (server, 200);
+    assert (coord_stats (server->coord)->rejected_malformed == 1);
+
+    zsock_destroy (&intruder);
+    zsock_destroy (&client);
+    server_destroy (&server);
+    server_destroy (&server);
+    store_destroy (&store);
+    free (cert_data);
+    keys_wipe (&ca);
+    keys_wipe (&keys);
+    keys_wipe (&admin);
+    keys_wipe (&stranger);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,382 @@
+/*  weft-coord - the Weft coordinator daemon
+    Loads or, on first start, creates everything it needs in the data
+    directory: ca.key (root key), coord.key (own keys and certificate),
+    admin.op (the first operator's identity for weftctl) and the LMDB
+    database in db/. A restart reuses all of it. Then serves enrolment,
+    the mesh and operator RPC until SIGINT or SIGTERM.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include "proto/cert.h"
+#include "proto/keys.h"
+#include "node/io/keyfile.h"
+#include "node/io/options.h"
+#include "node/io/store.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/rpc.h"
+#include "coordinator/io/server.h"
+
+#define COORD_ADMIN     "admin"
+
+static const option_spec_t s_options [] = {
+    { "data-dir", "DIR", ".weft/coord", "keys, database and admin.op live here" },
+    { "bind", "ADDR", "127.0.0.1", "address to listen on" },
+    { "mesh-port", "PORT", "7710", "port for nodes" },
+    { "enrol-port", "PORT", "7711", "port for enrolment" },
+    { "rpc-port", "PORT", "7712", "port for operators (weftctl)" },
+    { "syslog", NULL, NULL, "log to syslog instead of stderr" },
+    { "verbose", NULL, NULL, "log every message (-v)" },
+    { NULL, NULL, NULL, NULL }
+};
+
+//  Everything main holds, so one exit path frees it all
+typedef struct {
+    char *dir;                      //  Data directory
+    keys_t ca;                      //  Root keys
+    keys_t keys;                    //  Coordinator keys
+    uint8_t *cert;                  //  Coordinator certificate
+    size_t cert_size;
+    store_t *store;
+} s_state_t;
+
+static char *
+s_path (const char *dir, const char *name)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, name);
+    assert (path);
+    return path;
+}
+
+//  --------------------------------------------------------------------------
+//  ca.key: load, or make on first start. Returns 0 or -1 (printed).
+
+static int
+s_load_ca (s_state_t *state)
+{
+    char *path = s_path (state->dir, "ca.key");
+    int rc = -1;
+    keyfile_t *file = NULL;
+    if (access (path, F_OK) != 0) {
+        keys_generate (&state->ca);
+        file = keyfile_new ();
+        keyfile_set (file, "kind", "weft-ca");
+        keyfile_set_bin (file, "sign_public", state->ca.sign_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (file, "sign_secret", state->ca.sign_secret, WEFT_SECRET_SIZE);
+        if (keyfile_save (file, path, true))
+            zsys_error ("coord: cannot write %s: %s", path, strerror (errno));
+        else {
+            zsys_info ("coord: created root key %s", path);
+            rc = 0;
+        }
+    }
+    else {
+        const char *error = NULL;
+        file = keyfile_load (path, true, &error);
+        uint8_t derived [WEFT_KEY_SIZE];
+        if (!file)
+            zsys_error ("coord: refusing to start: %s: %s", path, error);
+        else
+        if (keyfile_get_bin (file, "sign_public", state->ca.sign_public, WEFT_KEY_SIZE)
+        ||  keyfile_get_bin (file, "sign_secret", state->ca.sign_secret, WEFT_SECRET_SIZE)
+        ||  crypto_sign_ed25519_sk_to_pk (derived, state->ca.sign_secret)
+        ||  memcmp (derived, state->ca.sign_public, WEFT_KEY_SIZE) != 0)
+            zsys_error ("coord: refusing to start: %s does not hold a valid root key", path);
+        else
+            rc = 0;
+    }
+    keyfile_destroy (&file);
+    free (path);
+    return rc;
+}
+
+//  Does an encoded certificate verify and carry our keys?
+static bool
+s_cert_matches (s_state_t *state, const uint8_t *data, size_t size)
+{
+    cert_t cert;
+    return data
+        && cert_decode (&cert, data, size, state->ca.sign_public, 0) == 0
+        && cert.kind == CERT_KIND_COORDINATOR
+        && memcmp (cert.sign_key, state->keys.sign_public, WEFT_KEY_SIZE) == 0
+        && memcmp (cert.curve_key, state->keys.curve_public, WEFT_KEY_SIZE) == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  coord.key: own keys and certificate, made on first start.
+
+static int
+s_load_coord (s_state_t *state, uint64_t now_s)
+{
+    char *path = s_path (state->dir, "coord.key");
+    int rc = -1;
+    keyfile_t *file = NULL;
+    if (access (path, F_OK) == 0) {
+        const char *error = NULL;
+        file = keyfile_load (path, true, &error);
+        if (!file) {
+            zsys_error ("coord: refusing to start: %s: %s", path, error);
+            goto done;
+        }
+        if (keyfile_get_bin (file, "sign_public", state->keys.sign_public, WEFT_KEY_SIZE)
+        ||  keyfile_get_bin (file, "sign_secret", state->keys.sign_secret, WEFT_SECRET_SIZE)
+        ||  keyfile_get_bin (file, "curve_public", state->keys.curve_public, WEFT_KEY_SIZE)
+        ||  keyfile_get_bin (file, "curve_secret", state->keys.curve_secret, WEFT_KEY_SIZE)) {
+            zsys_error ("coord: refusing to start: %s lacks keys", path);
+            goto done;
+        }
+        state->cert = keyfile_get_blob (file, "cert", &state->cert_size);
+        if (s_cert_matches (state, state->cert, state->cert_size)) {
+            rc = 0;
+            goto done;
+        }
+        //  Keys kept, certificate re-issued (e.g. a new ca.key)
+        zsys_warning ("coord: %s has no valid certificate; issuing one", path);
+        free (state->cert);
+        state->cert = NULL;
+    }
+    else {
+        file = keyfile_new ();
+        keys_generate (&state->keys);
+        keyfile_set (file, "kind", "weft-coordinator");
+        keyfile_set_bin (file, "sign_public", state->keys.sign_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (file, "sign_secret", state->keys.sign_secret, WEFT_SECRET_SIZE);
+        keyfile_set_bin (file, "curve_public", state->keys.curve_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (file, "curve_secret", state->keys.curve_secret, WEFT_KEY_SIZE);
+    }
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, "coordinator");
+    strcpy (cert.role, "coordinator");
+    memcpy (cert.sign_key, state->keys.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, state->keys.curve_public, WEFT_KEY_SIZE);
+    pki_t *pki = pki_new (&state->ca);
+    store_txn_t *txn = store_begin (state->store, true);
+    int issued = txn? pki_issue (pki, txn, &cert, now_s, &state->cert, &state->cert_size): -1;
+    if (issued == 0)
+        issued = store_commit (&txn);
+    store_abort (&txn);
+    pki_destroy (&pki);
+    if (issued) {
+        zsys_error ("coord: cannot issue the coordinator certificate");
+        goto done;
+    }
+    keyfile_set_bin (file, "cert", state->cert, state->cert_size);
+    keyfile_set_bin (file, "ca_key", state->ca.sign_public, WEFT_KEY_SIZE);
+    if (keyfile_save (file, path, true)) {
+        zsys_error ("coord: cannot write %s: %s", path, strerror (errno));
+        goto done;
+    }
+    zsys_info ("coord: created coordinator identity %s (serial %" PRIu64 ")", path,
+               cert.serial);
+    rc = 0;
+done:
+    keyfile_destroy (&file);
+    free (path);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  admin.op: the first operator, made on first start. On a restart the
+//  endpoint is brought up to date with --bind and --rpc-port, and an
+//  admin missing from the database (e.g. after restoring ca.key and
+//  admin.op onto an empty one) is registered again from the file.
+
+static int
+s_load_admin (s_state_t *state, const char *endpoint, uint64_t now_s)
+{
+    char *path = s_path (state->dir, "admin.op");
+    int rc = -1;
+    keyfile_t *file = NULL;
+    keys_t admin;
+    memset (&admin, 0, sizeof admin);
+    bool exists = access (path, F_OK) == 0;
+    bool changed = false;
+    if (exists) {
+        const char *error = NULL;
+        file = keyfile_load (path, true, &error);
+        if (!file) {
+            zsys_error ("coord: refusing to start: %s: %s", path, error);
+            goto done;
+        }
+        if (keyfile_get_bin (file, "sign_public", admin.sign_public, WEFT_KEY_SIZE)
+        ||  keyfile_get_bin (file, "curve_public", admin.curve_public, WEFT_KEY_SIZE)) {
+            zsys_error ("coord: refusing to start: %s lacks keys", path);
+            goto done;
+        }
+    }
+    else {
+        keys_generate (&admin);
+        file = keyfile_new ();
+        keyfile_set (file, "name", COORD_ADMIN);
+        keyfile_set (file, "role", "admin");
+        keyfile_set (file, "tenant", "");
+        keyfile_set_bin (file, "sign_public", admin.sign_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (file, "sign_secret", admin.sign_secret, WEFT_SECRET_SIZE);
+        keyfile_set_bin (file, "curve_public", admin.curve_public, WEFT_KEY_SIZE);
+        keyfile_set_bin (file, "curve_secret", admin.curve_secret, WEFT_KEY_SIZE);
+        changed = true;
+    }
+    const char *name = keyfile_get (file, "name");
+    if (!name)
+        name = COORD_ADMIN;
+    store_txn_t *txn = store_begin (state->store, true);
+    if (!txn)
+        goto done;
+    json_t *record = registry_operator_get (txn, name);
+    json_decref (record);
+    if (!record) {
+        uint8_t *cert;
+        size_t cert_size;
+        uint64_t serial;
+        char error [WEFT_TEXT_MAX + 1];
+        pki_t *pki = pki_new (&state->ca);
+        int status = rpc_operator_create (pki, txn, name, "admin", "", admin.sign_public,
+                                          admin.curve_public, true, now_s, &cert,
+                                          &cert_size, &serial, error);
+        pki_destroy (&pki);
+        if (status == 0)
+            status = store_commit (&txn);
+        store_abort (&txn);
+        if (status) {
+            zsys_error ("coord: cannot register operator %s: %s", name, error);
+            goto done;
+        }
+        keyfile_set_bin (file, "cert", cert, cert_size);
+        free (cert);
+        changed = true;
+        if (exists)
+            zsys_warning ("coord: operator %s was missing from the database; "
+                          "registered again from %s", name, path);
+    }
+    else
+        store_abort (&txn);
+    const char *old_endpoint = keyfile_get (file, "endpoint");
+    if (!old_endpoint || !streq (old_endpoint, endpoint)) {
+        keyfile_set (file, "endpoint", endpoint);
+        changed = true;
+    }
+    char hex [2 * WEFT_KEY_SIZE + 1];
+    keys_hex (state->ca.sign_public, WEFT_KEY_SIZE, hex);
+    const char *value = keyfile_get (file, "ca_key");
+    changed |= !value || !streq (value, hex);
+    keyfile_set (file, "ca_key", hex);
+    keys_hex (state->keys.curve_public, WEFT_KEY_SIZE, hex);
+    value = keyfile_get (file, "coord_curve");
+    changed |= !value || !streq (value, hex);
+    keyfile_set (file, "coord_curve", hex);
+    keys_hex (state->keys.sign_public, WEFT_KEY_SIZE, hex);
+    value = keyfile_get (file, "coord_sign");
+    changed |= !value || !streq (value, hex);
+    keyfile_set (file, "coord_sign", hex);
+    if (changed) {
+        if (keyfile_save (file, path, true)) {
+            zsys_error ("coord: cannot write %s: %s", path, strerror (errno));
+            goto done;
+        }
+        zsys_info ("coord: %s %s (operator %s, %s)", exists? "updated": "created",
+                   path, name, endpoint);
+    }
+    rc = 0;
+done:
+    keys_wipe (&admin);
+    keyfile_destroy (&file);
+    free (path);
+    return rc;
+}
+
+//  Port option as 1..65535, or -1.
+static int
+s_port (keyfile_t *options, const char *name)
+{
+    int64_t port = options_int (options, name, -1);
+    if (port < 1 || port > 65535) {
+        fprintf (stderr, "weft-coord: --%s must be a port number 1-65535\n", name);
+        return -1;
+    }
+    return (int) port;
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (sodium_init () < 0) {
+        fprintf (stderr, "weft-coord: libsodium failed to initialise\n");
+        return 1;
+    }
+    int argi, code;
+    keyfile_t *options = options_parse (
+        "Usage: weft-coord [options]\n"
+        "The Weft coordinator: CA, registry, enrolment, twins and operator RPC.",
+        s_options, argc, argv, &argi, &code);
+    if (!options)
+        return code;
+    if (argi < argc) {
+        fprintf (stderr, "weft-coord: unexpected argument '%s'\nTry 'weft-coord --help'.\n",
+                 argv [argi]);
+        keyfile_destroy (&options);
+        return 2;
+    }
+    server_config_t config;
+    config.bind = keyfile_get (options, "bind");
+    config.mesh_port = s_port (options, "mesh-port");
+    config.enrol_port = s_port (options, "enrol-port");
+    config.rpc_port = s_port (options, "rpc-port");
+    config.verbose = options_flag (options, "verbose");
+    if (config.mesh_port < 0 || config.enrol_port < 0 || config.rpc_port < 0
+    ||  !config.bind || !*config.bind) {
+        keyfile_destroy (&options);
+        return 2;
+    }
+    zsys_init ();                   //  Installs the SIGINT/SIGTERM handler
+    options_log_setup ("weft-coord", options_flag (options, "syslog"));
+
+    s_state_t state;
+    memset (&state, 0, sizeof state);
+    state.dir = strdup (keyfile_get (options, "data-dir"));
+    int rc = 1;
+    uint64_t now_s = (uint64_t) zclock_time () / 1000;
+    //  Clients connect to a wildcard bind over loopback
+    const char *host = config.bind;
+    if (streq (host, "*") || streq (host, "0.0.0.0"))
+        host = "127.0.0.1";
+    char endpoint [300];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:%d", host, config.rpc_port);
+    char *db = s_path (state.dir, "db");
+    server_t *server = NULL;
+
+    if (zsys_dir_create ("%s", state.dir) || chmod (state.dir, 0700)) {
+        zsys_error ("coord: cannot create data directory %s: %s", state.dir,
+                    strerror (errno));
+        goto done;
+    }
+    if (s_load_ca (&state))
+        goto done;
+    state.store = store_new (db, registry_tables (), 0);
+    if (!state.store) {
+        zsys_error ("coord: cannot open the database in %s", db);
+        goto done;
+    }
+    if (s_load_coord (&state, now_s) || s_load_admin (&state, endpoint, now_s))
+        goto done;
+    server = server_new (&config, state.store, &state.ca, &state.keys, state.cert,
+                         state.cert_size);
+    if (!server)
+        goto done;
+    zsys_info ("coord: ready, data in %s", state.dir);
+    server_run (server);
+    zsys_info ("coord: stopping");
+    rc = 0;
+done:
+    server_destroy (&server);
+    store_destroy (&state.store);
+    keys_wipe (&state.ca);
+    keys_wipe (&state.keys);
+    free (state.cert);
+    free (state.dir);
+    free (db);
+    keyfile_destroy (&options);
+    return rc;
+}
