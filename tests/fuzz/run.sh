@@ -5,7 +5,7 @@
 #   FUZZ_SECONDS (default 20) seconds. The proto targets are seeded from
 #   a corpus made from the golden vectors in tests/golden: every
 #   envelope, its payload (for the msg target, prefixed with the type
-#   byte) and the certificate; other targets from tests/fuzz/corpus/NAME
+#   byte) and the certificate (all of them for the codec target); other targets from tests/fuzz/corpus/NAME
 #   if it exists. Crash inputs are kept in BUILD_FUZZ_DIR/crashes/NAME/.
 set -u
 BUILD=${1:-build-fuzz}
@@ -38,6 +38,8 @@ for hex in tests/golden/*.hex; do
         cert*)      cp "$bin" "$WORK/corpus/cert/$name" ;;
         envelope-*) cp "$bin" "$WORK/corpus/envelope/$name" ;;
     esac
+    #   The codec target takes any msgpack: every golden file
+    [[ -d "$WORK/corpus/codec" ]] && cp "$bin" "$WORK/corpus/codec/$name"
 done
 #   Payloads for the msg target: extracted by the helper below, which
 #   is the envelope target itself run on each golden frame with
