@@ -25,7 +25,7 @@ s_cleanup () {
     for pid in "${PIDS[@]}"; do
         for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        { wait "$pid"; } 2>/dev/null
     done
     if (( rc != 0 )); then
         echo "demo failed; last lines of the logs:"
@@ -41,12 +41,16 @@ trap 'exit 130' INT TERM
 
 s_die () { echo "demo: $*" >&2; exit 1; }
 
+#   A free port below the kernel's ephemeral range (where no outgoing
+#   connection can hold it), unused in any TCP state.
 s_free_port () {
-    local port
+    local port low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    (( ${low:-0} > 20000 )) || low=32768
     while true; do
-        port=$(( 20000 + RANDOM % 40000 ))
+        port=$(( 20000 + RANDOM % (low - 20000) ))
         [[ " ${TAKEN:-} " == *" $port "* ]] && continue
-        [[ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]] && { echo "$port"; return; }
+        [[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]] && { echo "$port"; return; }
     done
 }
 
@@ -61,23 +65,32 @@ s_wait_for () {            #   condition, seconds
 
 ctl () { "$CTL" --timeout 5 "$@"; }
 
-MESH=$(s_free_port); TAKEN="$MESH"
-ENROL=$(s_free_port); TAKEN="$TAKEN $ENROL"
-RPC=$(s_free_port)
 export WEFT_IDENTITY="$DIR/coord/admin.op"
-
-echo "==> starting the coordinator on 127.0.0.1 (mesh $MESH, enrol $ENROL, rpc $RPC)"
-"$COORD" --data-dir "$DIR/coord" --bind 127.0.0.1 --mesh-port "$MESH" \
-    --enrol-port "$ENROL" --rpc-port "$RPC" > "$DIR/coord.log" 2>&1 &
-PIDS+=($!)
-s_wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 \
-    || s_die "the coordinator did not start"
+for attempt in 1 2 3; do
+    TAKEN=""
+    MESH=$(s_free_port); TAKEN="$MESH"
+    ENROL=$(s_free_port); TAKEN="$TAKEN $ENROL"
+    RPC=$(s_free_port)
+    echo "==> starting the coordinator on 127.0.0.1 (mesh $MESH, enrol $ENROL, rpc $RPC)"
+    "$COORD" --data-dir "$DIR/coord" --bind 127.0.0.1 --mesh-port "$MESH" \
+        --enrol-port "$ENROL" --rpc-port "$RPC" > "$DIR/coord.log" 2>&1 &
+    COORD_PID=$!
+    PIDS+=($COORD_PID)
+    s_wait_for "! kill -0 $COORD_PID || { [[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats; }" 20
+    kill -0 "$COORD_PID" 2>/dev/null && ctl --timeout 1 stats > /dev/null 2>&1 && break
+    #   Someone took a port between our check and the bind: try others
+    grep -q "Address already in use" "$DIR/coord.log" || s_die "the coordinator did not start"
+    (( attempt < 3 )) || s_die "the coordinator did not start"
+    echo "    a port was taken meanwhile; trying others"
+    rm -rf "$DIR/coord"
+done
 echo "    CA, coordinator keys and the admin identity are in $DIR/coord"
 
 echo "==> enrolling ${#NODES[@]} nodes, each with its own single-use token"
 for name in "${NODES[@]}"; do
     token=$(ctl token create --ttl 10m 2>/dev/null) || s_die "token create failed"
-    echo "    $name  ${token:0:28}..."
+    #   Show only the token id: the rest is the secret
+    printf '    %-9s token %s...\n' "$name" "${token:0:20}"
     "$NODE" --data-dir "$DIR/$name" --name "$name" --coordinator "tcp://127.0.0.1:$MESH" \
         --enrol-endpoint "tcp://127.0.0.1:$ENROL" --token "$token" \
         --apply-file "$DIR/$name.json" --heartbeat 1 > "$DIR/$name.log" 2>&1 &

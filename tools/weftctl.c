@@ -205,10 +205,19 @@ s_int (json_t *obj, const char *key)
 static void
 s_print_doc (const char *label, json_t *doc)
 {
-    char *text = doc? json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY): NULL;
+    //  Small documents read best on one line, large ones indented
+    char *text = doc? json_dumps (doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): NULL;
     if (!text) {
         printf ("%s: {}\n", label);
         return;
+    }
+    if (strlen (text) > 60) {
+        free (text);
+        text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    }
+    else {
+        free (text);
+        text = json_dumps (doc, JSON_SORT_KEYS | JSON_ENCODE_ANY);
     }
     //  Indent every line of the document under its label
     printf ("%s:", label);

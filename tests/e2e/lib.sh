@@ -38,7 +38,7 @@ e2e_cleanup () {
             sleep 0.1
         done
         kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        { wait "$pid"; } 2>/dev/null
     done
     if (( rc != 0 )) && [[ -z "${E2E_KEEP:-}" ]]; then
         #   Leave the logs in the test output, then forget them
@@ -61,13 +61,17 @@ trap 'exit 130' INT TERM
 say () { echo "-- $*"; }
 fail () { echo "FAIL [$E2E_NAME]: $*" >&2; exit 1; }
 
-#   A random free TCP port on 127.0.0.1, not handed out before in this test.
+#   A random free TCP port on 127.0.0.1, not handed out before in this
+#   test. It is taken below the kernel's ephemeral range, so an outgoing
+#   connection cannot be holding it, and no socket may use it in any state.
 free_port () {
-    local port
+    local port low
+    low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    (( ${low:-0} > 20000 )) || low=32768
     for _ in $(seq 100); do
-        port=$(( 20000 + RANDOM % 40000 ))
+        port=$(( 20000 + RANDOM % (low - 20000) ))
         [[ "$PORTS_TAKEN" == *" $port "* ]] && continue
-        if [[ -z "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]]; then
+        if [[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]]; then
             PORTS_TAKEN="$PORTS_TAKEN$port "
             echo "$port"
             return 0
@@ -95,24 +99,45 @@ jget () { "$PROBE" json "$1"; }
 #   weftctl as the current identity (WEFT_IDENTITY).
 ctl () { "$CTL" --timeout 5 "$@"; }
 
-MESH_PORT=$(free_port)
-ENROL_PORT=$(free_port)
-RPC_PORT=$(free_port)
-MESH_EP="tcp://127.0.0.1:$MESH_PORT"
-ENROL_EP="tcp://127.0.0.1:$ENROL_PORT"
-RPC_EP="tcp://127.0.0.1:$RPC_PORT"
+#   Pick the coordinator's three ports.
+coord_ports () {
+    MESH_PORT=$(free_port)
+    ENROL_PORT=$(free_port)
+    RPC_PORT=$(free_port)
+    MESH_EP="tcp://127.0.0.1:$MESH_PORT"
+    ENROL_EP="tcp://127.0.0.1:$ENROL_PORT"
+    RPC_EP="tcp://127.0.0.1:$RPC_PORT"
+}
+coord_ports
 COORD_DIR="$T/coord"
 export WEFT_IDENTITY="$COORD_DIR/admin.op"
+COORD_STARTS=0
 
 #   Start the coordinator (same dir and ports every time) and wait until
-#   it answers RPC.
+#   it answers RPC. On its very first start, a port that another program
+#   grabbed between our check and its bind is retried with fresh ports.
 start_coord () {
-    "$COORD" --data-dir "$COORD_DIR" --bind 127.0.0.1 --mesh-port "$MESH_PORT" \
-        --enrol-port "$ENROL_PORT" --rpc-port "$RPC_PORT" -v "$@" \
-        >> "$T/coord.log" 2>&1 &
-    PID_OF[coord]=$!
-    wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 \
-        || fail "coordinator did not come up (see coord.log)"
+    local attempt
+    for attempt in 1 2 3; do
+        "$COORD" --data-dir "$COORD_DIR" --bind 127.0.0.1 --mesh-port "$MESH_PORT" \
+            --enrol-port "$ENROL_PORT" --rpc-port "$RPC_PORT" -v "$@" \
+            >> "$T/coord.log" 2>&1 &
+        PID_OF[coord]=$!
+        wait_for "! kill -0 ${PID_OF[coord]} || { [[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats; }" 20
+        if kill -0 "${PID_OF[coord]}" 2>/dev/null && ctl --timeout 1 stats > /dev/null 2>&1; then
+            COORD_STARTS=$((COORD_STARTS + 1))
+            return 0
+        fi
+        if (( COORD_STARTS == 0 )) && grep -q "Address already in use" "$T/coord.log"; then
+            stop_proc coord KILL
+            mv "$T/coord.log" "$T/coord-attempt$attempt.log.old"
+            rm -rf "$COORD_DIR"
+            coord_ports
+            continue
+        fi
+        break
+    done
+    fail "coordinator did not come up (see coord.log)"
 }
 
 #   Stop a started process: stop_proc NAME [SIGNAL] (default TERM).
@@ -126,7 +151,7 @@ stop_proc () {
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null
     unset "PID_OF[$name]"
 }
 
