@@ -370,6 +370,8 @@ main (int argc, char *argv [])
     zsys_info ("coord: stopping");
     rc = 0;
 done:
+    if (rc && options_flag (options, "syslog"))
+        fprintf (stderr, "weft-coord: could not start; the reason is in syslog\n");
     server_destroy (&server);
     store_destroy (&state.store);
     keys_wipe (&state.ca);

@@ -215,7 +215,8 @@ int
 registry_device_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
 {
     s_each_t each = { fn, arg };
-    return store_scan (txn, "devices", NULL, 0, s_each_device, &each);
+    //  An empty, non-NULL prefix: store_scan memcmp's it even at size 0
+    return store_scan (txn, "devices", "", 0, s_each_device, &each);
 }
 
 int64_t
