@@ -1009,6 +1009,175 @@ s_test_cert_matches (zchunk_t *cert, zchunk_t *ek_public)
     return match;
 }
 
+//  Write a chunk or a buffer to dir/name
+
+static void
+s_test_write (const char *dir, const char *name, const void *data, size_t size)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *file = fopen (path, "wb");
+    assert (file);
+    assert (fwrite (data, 1, size, file) == size);
+    fclose (file);
+}
+
+static zchunk_t *
+s_test_read (const char *dir, const char *name)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    zchunk_t *chunk = zchunk_read (file, 8192);
+    fclose (file);
+    return chunk;
+}
+
+//  Cross-check with Debian's tpm2-tools, when installed: tpm2_createek
+//  makes the same EK, tpm2_checkquote accepts our quote and refuses it
+//  for another nonce, tpm2_makecredential's credential activates here,
+//  and ours activates with tpm2_activatecredential on our AK blob loaded
+//  by tpm2_load. swtpm serves one connection at a time, so the tpm_t is
+//  closed while the tools run. Returns false if tpm2-tools is missing.
+
+static bool
+s_test_tools (tpm_swtpm_t *swtpm, tpm_key_type_t type, bool verbose)
+{
+    char dir [128], log [160];
+    snprintf (dir, sizeof dir, "%s/tools-%s", swtpm->dir, type == TPM_KEY_RSA? "rsa": "ecc");
+    snprintf (log, sizeof log, "%s/tools.log", dir);
+    assert (mkdir (dir, 0700) == 0);
+    char *version [] = { "tpm2_checkquote", "--version", NULL };
+    if (s_run (version, log, NULL) != 0)
+        return false;
+    setenv ("TPM2TOOLS_TCTI", swtpm->tcti, 1);
+
+    //  Our side: EK, AK, a quote, a credential in tpm2-tools' file format
+    tpm_t *tpm = tpm_new (swtpm->tcti);
+    assert (tpm);
+    zchunk_t *ek_public = NULL, *blob = NULL, *ak_public = NULL, *ak_name = NULL;
+    zchunk_t *attest = NULL, *signature = NULL, *credential = NULL, *encrypted = NULL;
+    assert (tpm_ek_public (tpm, type, &ek_public, NULL) == 0);
+    assert (tpm_ak_create (tpm, type, type, &blob, &ak_public, &ak_name) == 0);
+    byte nonce [16] = "weft-test-nonce";
+    assert (tpm_quote (tpm, blob, 0x83, nonce, sizeof nonce, &attest, &signature) == 0);
+    byte secret [32];
+    randombytes_buf (secret, sizeof secret);
+    assert (credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
+        zchunk_data (ak_name), zchunk_size (ak_name), secret, sizeof secret,
+        &credential, &encrypted) == CREDENTIAL_OK);
+    tpm_destroy (&tpm);
+
+    tpm_key_type_t ek_type;
+    TPM2B_PUBLIC public;
+    TPM2B_PRIVATE private;
+    assert (s_blob_parse (blob, &ek_type, &public, &private) == 0);
+    byte buffer [sizeof (TPM2B_PRIVATE)];
+    size_t offset = 0;
+    assert (Tss2_MU_TPM2B_PRIVATE_Marshal (&private, buffer, sizeof buffer, &offset) == 0);
+    s_test_write (dir, "ak.priv", buffer, offset);
+    s_test_write (dir, "ek.pub", zchunk_data (ek_public), zchunk_size (ek_public));
+    s_test_write (dir, "ak.pub", zchunk_data (ak_public), zchunk_size (ak_public));
+    s_test_write (dir, "quote.msg", zchunk_data (attest), zchunk_size (attest));
+    s_test_write (dir, "quote.sig", zchunk_data (signature), zchunk_size (signature));
+    zchunk_t *file = zchunk_new ("\xba\xdc\xc0\xde\x00\x00\x00\x01", 8);
+    zchunk_extend (file, zchunk_data (credential), zchunk_size (credential));
+    zchunk_extend (file, zchunk_data (encrypted), zchunk_size (encrypted));
+    s_test_write (dir, "weft.cred", zchunk_data (file), zchunk_size (file));
+    zchunk_destroy (&file);
+    byte tools_secret [32];
+    randombytes_buf (tools_secret, sizeof tools_secret);
+    s_test_write (dir, "tools.secret", tools_secret, sizeof tools_secret);
+
+    char path [12] [192];
+    const char *names [] = { "ek.pub", "ak.pub", "ak.priv", "quote.msg", "quote.sig",
+        "weft.cred", "tools.secret", "tools.cred", "ek.ctx", "ak.ctx", "session.ctx",
+        "activated" };
+    for (int index = 0; index < 12; index++)
+        snprintf (path [index], sizeof path [index], "%s/%s", dir, names [index]);
+    char nonce_hex [2 * sizeof nonce + 1], name_hex [2 * 34 + 1];
+    sodium_bin2hex (nonce_hex, sizeof nonce_hex, nonce, sizeof nonce);
+    sodium_bin2hex (name_hex, sizeof name_hex, zchunk_data (ak_name), zchunk_size (ak_name));
+    const char *kind = type == TPM_KEY_RSA? "rsa": "ecc";
+
+    char *checkquote [] = { "tpm2_checkquote", "-u", path [1], "-m", path [3], "-s", path [4],
+        "-g", "sha256", "-q", nonce_hex, NULL };
+    assert (s_run (checkquote, log, NULL) == 0);
+    char *checkquote_bad [] = { "tpm2_checkquote", "-u", path [1], "-m", path [3], "-s", path [4],
+        "-g", "sha256", "-q", "00112233", NULL };
+    assert (s_run (checkquote_bad, log, NULL) != 0);
+    char *makecredential [] = { "tpm2_makecredential", "-T", "none", "-u", path [0],
+        "-n", name_hex, "-s", path [6], "-o", path [7], NULL };
+    assert (s_run (makecredential, log, NULL) == 0);
+    char ek_tools [200];
+    snprintf (ek_tools, sizeof ek_tools, "%s/ek-tools.pub", dir);
+    char *createek [] = { "tpm2_createek", "-c", path [8], "-G", (char *) kind,
+        "-u", ek_tools, NULL };
+    char *flush_transient [] = { "tpm2_flushcontext", "-t", NULL };
+    char *start_session [] = { "tpm2_startauthsession", "--policy-session", "-S", path [10], NULL };
+    char *policy_secret [] = { "tpm2_policysecret", "-S", path [10], "-c", "e", NULL };
+    char *flush_session [] = { "tpm2_flushcontext", path [10], NULL };
+    char session_auth [220];
+    snprintf (session_auth, sizeof session_auth, "session:%s", path [10]);
+    char *load [] = { "tpm2_load", "-C", path [8], "-u", path [1], "-r", path [2],
+        "-c", path [9], "-P", session_auth, NULL };
+    char *activate [] = { "tpm2_activatecredential", "-c", path [9], "-C", path [8],
+        "-i", path [5], "-o", path [11], "-P", session_auth, NULL };
+    //  Without a resource manager the tools leave objects loaded: flush them
+    assert (s_run (createek, log, NULL) == 0);
+    zchunk_t *ek_from_tools = s_test_read (dir, "ek-tools.pub");
+    assert (ek_from_tools && s_chunk_eq (ek_from_tools, ek_public));
+    zchunk_destroy (&ek_from_tools);
+    assert (s_run (flush_transient, log, NULL) == 0);
+    assert (s_run (start_session, log, NULL) == 0);
+    assert (s_run (policy_secret, log, NULL) == 0);
+    assert (s_run (load, log, NULL) == 0);
+    assert (s_run (flush_session, log, NULL) == 0);
+    assert (s_run (flush_transient, log, NULL) == 0);
+    assert (s_run (start_session, log, NULL) == 0);
+    assert (s_run (policy_secret, log, NULL) == 0);
+    assert (s_run (activate, log, NULL) == 0);
+    assert (s_run (flush_session, log, NULL) == 0);
+    assert (s_run (flush_transient, log, NULL) == 0);
+    zchunk_t *activated = s_test_read (dir, "activated");
+    assert (activated && zchunk_size (activated) == sizeof secret);
+    assert (memcmp (zchunk_data (activated), secret, sizeof secret) == 0);
+    zchunk_destroy (&activated);
+
+    //  The tools' credential, activated here
+    tpm = tpm_new (swtpm->tcti);
+    assert (tpm);
+    zchunk_t *tools_file = s_test_read (dir, "tools.cred");
+    assert (tools_file && zchunk_size (tools_file) > 10);
+    byte *data = zchunk_data (tools_file);
+    size_t id_size = 2 + ((size_t) data [8] << 8 | data [9]);
+    assert (8 + id_size < zchunk_size (tools_file));
+    zchunk_t *tools_credential = zchunk_new (data + 8, id_size);
+    zchunk_t *tools_encrypted = zchunk_new (data + 8 + id_size, zchunk_size (tools_file) - 8 - id_size);
+    zchunk_t *recovered = tpm_activate (tpm, blob, tools_credential, tools_encrypted);
+    assert (recovered && zchunk_size (recovered) == sizeof tools_secret);
+    assert (memcmp (zchunk_data (recovered), tools_secret, sizeof tools_secret) == 0);
+    if (verbose)
+        printf ("   %s: tpm2-tools agrees on EK, quote and both credentials\n", kind);
+    tpm_destroy (&tpm);
+    zchunk_destroy (&recovered);
+    zchunk_destroy (&tools_credential);
+    zchunk_destroy (&tools_encrypted);
+    zchunk_destroy (&tools_file);
+    zchunk_destroy (&ek_public);
+    zchunk_destroy (&blob);
+    zchunk_destroy (&ak_public);
+    zchunk_destroy (&ak_name);
+    zchunk_destroy (&attest);
+    zchunk_destroy (&signature);
+    zchunk_destroy (&credential);
+    zchunk_destroy (&encrypted);
+    sodium_memzero (&private, sizeof private);
+    return true;
+}
+
 void
 tpm_test (bool verbose)
 {
@@ -1145,6 +1314,12 @@ tpm_test (bool verbose)
                 (int) (zclock_mono () - started));
     zchunk_destroy (&ek_public);
     tpm_destroy (&tpm);
+
+    //  Debian's tpm2-tools read and write the same bytes, when installed
+    if (s_test_tools (swtpm, TPM_KEY_ECC, verbose))
+        assert (s_test_tools (swtpm, TPM_KEY_RSA, verbose));
+    else
+        printf ("(tpm2-tools not installed: cross-check skipped) ");
 
     //  An unreachable TPM fails cleanly
     assert (tpm_new ("swtpm:host=127.0.0.1,port=1") == NULL);
