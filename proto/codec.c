@@ -805,6 +805,12 @@ codec_test (bool verbose)
         assert (codec_get_uint (reader, 0, UINT64_MAX, &value) == PROTO_ERR_TYPE);
         assert (codec_get_uint (reader, 1, UINT64_MAX, &value) == PROTO_ERR_TYPE);
         codec_reader_destroy (&reader);
+        //  A non-negative value in an int format is a uint
+        const uint8_t signed_form [] = { 0x92, 0xd0, 0x05, 0xd3, 0, 0, 0, 0, 0, 0, 0, 9 };
+        assert (codec_reader_new (&reader, signed_form, sizeof signed_form) == 0);
+        assert (codec_get_uint (reader, 0, UINT64_MAX, &value) == 0 && value == 5);
+        assert (codec_get_uint (reader, 1, UINT64_MAX, &value) == 0 && value == 9);
+        codec_reader_destroy (&reader);
         const uint8_t scalar [] = { 0x05 };
         assert (codec_reader_new (&reader, scalar, 1) == 0);
         assert (codec_items (reader) == -1);

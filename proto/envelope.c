@@ -57,6 +57,8 @@ envelope_encode (envelope_t *env, const uint8_t secret_key [WEFT_SECRET_SIZE],
         return PROTO_ERR_VALUE;
     if (env->origin [0] == 0 || env->hops > env->hop_limit)
         return PROTO_ERR_VALUE;
+    if (env->payload_size > WEFT_FRAME_MAX)
+        return PROTO_ERR_OVERSIZE;      //  Before sizing a buffer by it
 
     codec_writer_t *w = codec_writer_new (env->payload_size + 256);
     codec_put_array (w, ENVELOPE_ITEMS);
@@ -712,6 +714,9 @@ envelope_test (bool verbose)
         env.payload = big;
         assert (envelope_encode (&env, node.sign_secret, &frame, &frame_size)
                 == PROTO_ERR_OVERSIZE);         //  Frame over the limit
+        env.payload_size = SIZE_MAX;
+        assert (envelope_encode (&env, node.sign_secret, &frame, &frame_size)
+                == PROTO_ERR_OVERSIZE);
         env.payload_size = WEFT_FRAME_MAX - 256;
         assert (envelope_encode (&env, node.sign_secret, &frame, &frame_size) == 0);
         assert (frame_size <= WEFT_FRAME_MAX);
