@@ -179,7 +179,8 @@ done:
 }
 
 //  --------------------------------------------------------------------------
-//  admin.op: the first operator, made on first start. On a restart the
+//  admin.op: the first operator, made on first start or when deleted
+//  (which rotates the admin's keys). On a restart the
 //  endpoint is brought up to date with --bind and --rpc-port, and an
 //  admin missing from the database (e.g. after restoring ca.key and
 //  admin.op onto an empty one) is registered again from the file.
@@ -227,7 +228,9 @@ s_load_admin (s_state_t *state, const char *endpoint, uint64_t now_s)
         goto done;
     json_t *record = registry_operator_get (txn, name);
     json_decref (record);
-    if (!record) {
+    //  A new admin.op (first start, or deleted to rotate the admin's
+    //  keys) replaces the operator's keys; the old ones stop working
+    if (!record || !exists) {
         uint8_t *cert;
         size_t cert_size;
         uint64_t serial;
