@@ -631,6 +631,8 @@ credential_verify_quote (const byte *ak_public, size_t ak_public_size,
     ||  quote->pcrSelect.pcrSelections [0].hash != TPM2_ALG_SHA256)
         return CREDENTIAL_PCR_SELECTION;
     const TPMS_PCR_SELECTION *selection = &quote->pcrSelect.pcrSelections [0];
+    if (selection->sizeofSelect > TPM2_PCR_SELECT_MAX)
+        return CREDENTIAL_PCR_SELECTION;
     uint64_t quoted = 0;
     for (int index = 0; index < selection->sizeofSelect; index++)
         quoted |= (uint64_t) selection->pcrSelect [index] << (8 * index);
@@ -644,6 +646,27 @@ credential_verify_quote (const byte *ak_public, size_t ak_public_size,
     if (quote->pcrDigest.size != CREDENTIAL_DIGEST_SIZE
     ||  CRYPTO_memcmp (quote->pcrDigest.buffer, digest, sizeof digest) != 0)
         return CREDENTIAL_PCR_MISMATCH;
+    return CREDENTIAL_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Clock fields of an attestation
+
+int
+credential_quote_clock (const byte *attest, size_t attest_size, uint64_t *clock,
+                        uint32_t *reset_count, uint32_t *restart_count)
+{
+    assert (clock && reset_count && restart_count);
+    TPMS_ATTEST parsed;
+    size_t offset = 0;
+    memset (&parsed, 0, sizeof parsed);
+    if (!attest || attest_size > sizeof (TPM2B_ATTEST)
+    ||  Tss2_MU_TPMS_ATTEST_Unmarshal (attest, attest_size, &offset, &parsed) != TSS2_RC_SUCCESS
+    ||  offset != attest_size)
+        return CREDENTIAL_BAD_ATTEST;
+    *clock = parsed.clockInfo.clock;
+    *reset_count = parsed.clockInfo.resetCount;
+    *restart_count = parsed.clockInfo.restartCount;
     return CREDENTIAL_OK;
 }
 
@@ -831,11 +854,22 @@ credential_test (bool verbose)
         //  A key that is not an AK is refused before any signature check
         assert (VERIFY (ek_a, attest, signature, nonce, mask, values, sizeof values)
                 == CREDENTIAL_AK_NOT_RESTRICTED);
+
+        uint64_t clock_1 = 0, clock_2 = 0;
+        uint32_t resets_1 = 0, resets_2 = 0, restarts_1 = 0, restarts_2 = 0;
+        assert (credential_quote_clock (zchunk_data (attest), zchunk_size (attest),
+                                        &clock_1, &resets_1, &restarts_1) == CREDENTIAL_OK);
         zchunk_destroy (&attest);
         zchunk_destroy (&signature);
 
         //  A quote signed by another AK, verified against the enrolled one
         assert (tpm_quote (tpm_a, ak2, mask, nonce, sizeof nonce, &attest, &signature) == 0);
+        //  (later quotes: same reset count, clock not going back)
+        assert (credential_quote_clock (zchunk_data (attest), zchunk_size (attest),
+                                        &clock_2, &resets_2, &restarts_2) == CREDENTIAL_OK);
+        assert (resets_2 == resets_1 && restarts_2 == restarts_1 && clock_2 >= clock_1);
+        assert (credential_quote_clock (junk, sizeof junk, &clock_2, &resets_2, &restarts_2)
+                == CREDENTIAL_BAD_ATTEST);
         assert (VERIFY (ak1_public, attest, signature, nonce, mask, values, sizeof values)
                 == CREDENTIAL_BAD_SIGNATURE);
         assert (VERIFY (ak2_public, attest, signature, nonce, mask, values, sizeof values)

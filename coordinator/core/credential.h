@@ -80,6 +80,16 @@ int
                              const byte *nonce, size_t nonce_size,
                              uint32_t pcr_mask, const byte *pcr_values, size_t pcr_values_size);
 
+//  Clock fields of a TPMS_ATTEST, to be read only after the quote verified:
+//  clock (ms the TPM has been powered, monotonic but for reset),
+//  resetCount (TPM resets, i.e. reboots), restartCount (resumes since the
+//  last reset). A verifier compares them with the previous quote of the
+//  same AK: a reboot the device did not report, or a clock going back, is
+//  a reason to distrust the quote sequence. Returns a result.
+int
+    credential_quote_clock (const byte *attest, size_t attest_size, uint64_t *clock,
+                            uint32_t *reset_count, uint32_t *restart_count);
+
 //  KDFa (TPM 2.0 Part 1, 11.4.10.2) with SHA-256, exposed for tests and
 //  for the session crypto to come. Writes bits / 8 bytes. Returns 0 or -1.
 int
