@@ -141,7 +141,11 @@ start_coord () {
 }
 
 #   Stop a started process: stop_proc NAME [SIGNAL] (default TERM).
+#   Its stderr is silenced so bash's "Killed" job notice stays out of the log.
 stop_proc () {
+    s_stop_proc "$@" 2>/dev/null
+}
+s_stop_proc () {
     local name=$1 signal=${2:-TERM}
     local pid=${PID_OF[$name]:-}
     [[ -n "$pid" ]] || return 0
