@@ -32,6 +32,7 @@ struct _query_node_t {
     char *value;                    //  Term value, owned; NULL for QUERY_OP_TRUE
     query_node_t **child;           //  Children, owned
     size_t children;                //  Number of children
+    size_t pos;                     //  Byte offset in the text, for errors
 };
 
 struct _query_t {
@@ -244,6 +245,7 @@ s_node_join (query_node_kind_t kind, query_node_t *left, query_node_t *right)
     query_node_t *self = left;
     if (left->kind != kind) {
         self = s_node_new (kind);
+        self->pos = left->pos;
         s_node_append (self, left);
     }
     if (right->kind == kind) {
@@ -372,6 +374,7 @@ s_parse_term (query_parser_t *parser)
     while (s_is_name_char ((unsigned char) text [parser->pos]))
         parser->pos++;
     query_node_t *node = s_node_new (QUERY_NODE_TERM);
+    node->pos = start;
     node->attr = strndup (text + start, parser->pos - start);
     assert (node->attr);
     node->op = QUERY_OP_TRUE;
@@ -465,6 +468,7 @@ s_parse_not (query_parser_t *parser)
     if (!child)
         return NULL;
     query_node_t *node = s_node_new (QUERY_NODE_NOT);
+    node->pos = start;
     s_node_append (node, child);
     return node;
 }
@@ -502,6 +506,27 @@ s_parse_or (query_parser_t *parser)
 }
 
 //  --------------------------------------------------------------------------
+//  Nesting as the canonical form writes it: each term is enclosed by its
+//  'not', 'and' and 'or' ancestors. This can exceed the nesting as
+//  written, where precedence groups without parentheses. Returns false
+//  after reporting the first term that is too deep.
+
+static bool
+s_check_depth (query_parser_t *parser, query_node_t *node, size_t enclosing)
+{
+    if (node->kind == QUERY_NODE_TERM) {
+        if (enclosing <= QUERY_DEPTH_MAX)
+            return true;
+        s_fail (parser, node->pos, "nesting deeper than %d", QUERY_DEPTH_MAX);
+        return false;
+    }
+    for (size_t index = 0; index < node->children; index++)
+        if (!s_check_depth (parser, node->child [index], enclosing + 1))
+            return false;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
 //  Parse a query. Returns NULL on a syntax error or a broken limit, with
 //  a message in error.
 
@@ -531,7 +556,7 @@ query_new (const char *text, char *error, size_t error_size)
         if (next)
             s_fail (&parser, parser.pos,
                     "expected 'and', 'or' or the end of the query");
-        if (next)
+        if (next || !s_check_depth (&parser, root, 0))
             s_node_destroy (&root);
     }
     if (!root)
@@ -540,7 +565,8 @@ query_new (const char *text, char *error, size_t error_size)
     self->root = root;
 
     //  The canonical form can be longer than the text (parentheses,
-    //  spaces); hold it to the same limit so that it always parses back
+    //  spaces); hold it to the same limit so that it always parses back.
+    //  Its nesting was checked above.
     char *canonical = query_to_string (self);
     if (strlen (canonical) > QUERY_TEXT_MAX) {
         s_fail (&parser, SIZE_MAX,
@@ -1326,6 +1352,32 @@ query_test (bool verbose)
     assert (query == NULL);             //  Unclosed, but within depth
     strcpy (cursor, "(a");
     s_test_error (text, "column 81: nesting deeper than 32");
+
+    //  Nesting as written is 22 here, but the canonical form makes each
+    //  'y and' a group of its own: 33 deep at the innermost y
+    char *wrapped = (char *) zmalloc (QUERY_TEXT_MAX);
+    for (int round = 0; round < 2; round++) {
+        //  The second round stops at 32: 10 levels of three, then 'not', 'or'
+        strcpy (text, round? "not (x or z)": "z");
+        for (int index = 0; index < (round? 10: 11); index++) {
+            snprintf (wrapped, QUERY_TEXT_MAX, "not (x or y and %s)", text);
+            strcpy (text, wrapped);
+        }
+        query = query_new (text, wrapped, QUERY_TEXT_MAX);
+        if (round)
+            assert (query);
+        else
+            assert (streq (wrapped, "column 171: nesting deeper than 32"));
+        if (query) {
+            char *canonical = query_to_string (query);
+            query_t *again = query_new (canonical, NULL, 0);
+            assert (again);
+            query_destroy (&again);
+            free (canonical);
+            query_destroy (&query);
+        }
+    }
+    free (wrapped);
 
     cursor = text;
     for (int index = 0; index < QUERY_TERMS_MAX; index++)

@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #define QUERY_TEXT_MAX      4096    //  Longest query text, in bytes
-#define QUERY_DEPTH_MAX     32      //  Deepest nesting of '(' and 'not'
+#define QUERY_DEPTH_MAX     32      //  Deepest nesting, as written and canonical
 #define QUERY_TERMS_MAX     256     //  Most terms (comparisons and bare attributes)
 
 typedef struct _query_t query_t;
