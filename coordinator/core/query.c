@@ -7,10 +7,14 @@
     makes the canonical form and the planner's terms fall out directly.
 
     Limits are checked while parsing, before any work they bound: the
-    text length first, then nesting (which bounds recursion here and in
-    the matcher) and the number of terms. Only inline CZMQ helpers are
-    used (zmalloc, streq), so the fuzz target can include this file
-    without linking the library. The grammar is in docs/query.md.  */
+    text length first, then nesting as written (which bounds recursion in
+    the parser) and the number of terms. After parsing, nesting and
+    length are checked again as the canonical form writes them (it adds
+    parentheses for precedence), which bounds recursion in the matcher
+    and guarantees that a canonical form parses back. Only inline CZMQ
+    helpers are used (zmalloc, streq), so the fuzz target can include
+    this file without linking the library. The grammar is in
+    docs/query.md.  */
 
 #include <czmq.h>
 #include <stdarg.h>
