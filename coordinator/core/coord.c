@@ -706,7 +706,7 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
 
 bool
 coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
-             char user_id [ZAP_USER_ID_MAX + 1])
+             char user_id [COORD_USER_ID_MAX + 1])
 {
     coord_t *self = (coord_t *) arg;
     assert (self);
@@ -732,7 +732,7 @@ coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
     }
     store_abort (&txn);
     if (admit)
-        snprintf (user_id, ZAP_USER_ID_MAX + 1, "%s", name);
+        snprintf (user_id, COORD_USER_ID_MAX + 1, "%s", name);
     free (name);
     return admit;
 }
@@ -870,7 +870,7 @@ s_enrol (s_rig_t *rig, const keys_t *node, const char *name, const char *token,
     strcpy (msg.enrol_request.device_type, "gateway");
     size_t size;
     uint8_t *frame = s_envelope (node, name, 1, &msg, &size);
-    char link [ZAP_USER_ID_MAX + 1];
+    char link [COORD_USER_ID_MAX + 1];
     assert (coord_admit (rig->coord, "enrol", node->curve_public, link));
     uint8_t *reply;
     size_t reply_size;
@@ -943,7 +943,7 @@ coord_test (bool verbose)
     s_rig_open (&rig);
 
     //  ZAP decisions
-    char user [ZAP_USER_ID_MAX + 1];
+    char user [COORD_USER_ID_MAX + 1];
     keys_t node, stranger;
     keys_generate (&node);
     keys_generate (&stranger);

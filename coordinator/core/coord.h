@@ -17,12 +17,12 @@
 #include "proto/keys.h"
 #include "proto/msg.h"
 #include "node/io/store.h"
-#include "node/io/zap.h"
 #include "coordinator/core/coord_stats.h"
 
 #define COORD_SEQ_BLOCK     1024        //  Sequence numbers reserved per write
 #define COORD_FLUSH_MS      5000        //  Liveness batch interval
 #define COORD_ORIGIN        "coordinator"
+#define COORD_USER_ID_MAX   64          //  = ZAP_USER_ID_MAX (node/io/zap.h)
 
 typedef struct _coord_t coord_t;
 
@@ -60,10 +60,10 @@ int
 
 //  ZAP decision: "enrol" admits any key (User-Id = key hex), "mesh" an
 //  enrolled unrevoked device (User-Id = device id), "rpc" an operator
-//  (User-Id = operator name). Signature fits zap_fn.
+//  (User-Id = operator name). Signature fits zap_fn (node/io/zap.h).
 bool
     coord_admit (void *self, const char *domain, const uint8_t client_key [32],
-                 char user_id [ZAP_USER_ID_MAX + 1]);
+                 char user_id [COORD_USER_ID_MAX + 1]);
 
 //  When coord_tick next wants to run (unix ms).
 uint64_t

@@ -12,6 +12,10 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
 
+#if COORD_USER_ID_MAX != ZAP_USER_ID_MAX
+#   error "coord_admit must fit zap_fn"
+#endif
+
 #define S_SNDHWM        1000        //  Queued replies per peer before drops
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
@@ -131,6 +135,8 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     //  The handler must exist before a CURVE socket binds, or libzmq
     //  lets the first clients in unchecked
     self->zap = zap_new (coord_admit, self->coord);
+    if (self->zap)
+        zap_set_verbose (self->zap, config->verbose);
     if (self->zap)
         self->mesh = s_router (self, keys, "mesh", config->bind, config->mesh_port, S_MESH);
     if (self->mesh)

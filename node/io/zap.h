@@ -37,6 +37,11 @@ zap_t *
 void
     zap_destroy (zap_t **self_p);
 
+//  Log each refusal (at debug level); off by default, so a port scan
+//  does not fill the log.
+void
+    zap_set_verbose (zap_t *self, bool verbose);
+
 //  The REP socket, for a zpoller.
 zsock_t *
     zap_sock (zap_t *self);
