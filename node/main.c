@@ -83,6 +83,17 @@ s_fatal (bool to_syslog, const char *what, const char *error)
     fprintf (stderr, "weft-node: %s%s%s\n", what, *what? ": ": "", error);
 }
 
+//  SIGINT and SIGTERM only raise CZMQ's interrupt flag; the loop sees it.
+//  Installed explicitly because a shell starts background jobs with
+//  SIGINT ignored, and CZMQ leaves an ignored signal ignored.
+static void
+s_signal (int signal_value)
+{
+    (void) signal_value;
+    zsys_interrupted = 1;
+    zctx_interrupted = 1;
+}
+
 static uint64_t
 s_now (void)
 {
@@ -126,6 +137,12 @@ main (int argc, char *argv [])
     options_log_setup ("weft-node", to_syslog);
     bool verbose = options_flag (options, "verbose");
     signal (SIGPIPE, SIG_IGN);      //  An apply command may close its stdin early
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
 
     const char *dir = keyfile_get (options, "data-dir");
     char host [256] = "";
