@@ -50,7 +50,7 @@ static const option_spec_t s_specs [] = {
     { "json", NULL, NULL, "print the JSON result instead of a table" },
     { "timeout", "SECONDS", "5", "how long to wait for the coordinator" },
     { "tenant", "TENANT", NULL, "token create, operator add: tenant" },
-    { "ttl", "DURATION", "1h", "token create: lifetime, e.g. 90s, 30m, 1h, 2d" },
+    { "ttl", "DURATION", NULL, "token create: lifetime, e.g. 90s, 30m, 1h, 2d (default 1h)" },
     { "type", "TYPE", NULL, "token create: device type the token is for" },
     { "role", "ROLE", NULL, "operator add: viewer, operator or admin" },
     { "out", "FILE", NULL, "operator add: where to write the new identity" },
@@ -725,7 +725,7 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
 //  *method_p and *args_p set, or an exit code after printing why.
 
 static int
-s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json_t **args_p)
+s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json_t **args_p)
 {
     const char *noun = argc > 0? argv [0]: NULL;
     const char *verb = argc > 1? argv [1]: NULL;
@@ -802,6 +802,38 @@ s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json
     s_fail ("unknown command or wrong arguments: %s%s%s (try weftctl --help)",
             noun, verb? " ": "", verb? verb: "");
     return CTL_USAGE;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Parse the command, then refuse command options given to a command
+//  that would silently ignore them (a --tenant on device list would
+//  suggest a filter that is not applied).
+
+static int
+s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json_t **args_p)
+{
+    int rc = s_parse_request (self, argc, argv, method_p, args_p);
+    if (rc)
+        return rc;
+    const char *method = *method_p;
+    const char *owners [][2] = {
+        { "tenant", "token.create operator.add" },
+        { "ttl", "token.create" },
+        { "type", "token.create" },
+        { "role", "operator.add" },
+        { "out", "operator.add" }
+    };
+    for (size_t i = 0; i < sizeof (owners) / sizeof (owners [0]); i++) {
+        if (keyfile_get (self->options, owners [i][0]) && !strstr (owners [i][1], method)) {
+            s_fail ("--%s does not apply to %s%s%s", owners [i][0], argv [0],
+                    argc > 1? " ": "", argc > 1? argv [1]: "");
+            json_decref (*args_p);
+            *args_p = NULL;
+            return CTL_USAGE;
+        }
+    }
+    return CTL_OK;
 }
 
 

@@ -27,9 +27,21 @@ say "ZAP: an enrolled node's key is admitted on mesh, not on rpc"
 "$PROBE" handshake "$RPC_EP" "$server_key" --keyfile "$WEFT_IDENTITY"; rc=$?
 (( rc == 0 )) || fail "admin key on the rpc port: expected admitted (0), got $rc"
 
+say "weftctl with a key that is not an operator's is refused at once"
+sed -e "s/^curve_public=.*/curve_public=$(keyfile_value "$T/n1/node.key" curve_public)/" \
+    -e "s/^curve_secret=.*/curve_secret=$(keyfile_value "$T/n1/node.key" curve_secret)/" \
+    "$WEFT_IDENTITY" > "$T/stranger.op"
+chmod 600 "$T/stranger.op"
+out=$(WEFT_IDENTITY="$T/stranger.op" "$CTL" --timeout 5 device list 2>&1); rc=$?
+(( rc == 1 )) || fail "a non-operator key: expected exit 1, got $rc ($out)"
+echo "$out" | grep -q "refused the key" || fail "a non-operator key: message '$out'"
+
 say "a viewer reads but may not write"
 ctl operator add vera --role viewer --out "$T/vera.op" || fail "operator add viewer"
 [[ "$(stat -c %a "$T/vera.op")" == 600 ]] || fail "vera.op is not mode 0600"
+out=$(ctl operator add vera2 --role viewer --out "$T/vera.op" 2>&1) \
+    && fail "operator add overwrote an existing identity file"
+echo "$out" | grep -q "already exists" || fail "operator add onto an existing file: '$out'"
 VIEW="env WEFT_IDENTITY=$T/vera.op $CTL --timeout 5"
 $VIEW device list | grep -q '^n1 ' || fail "viewer cannot list devices"
 $VIEW twin get n1 > /dev/null || fail "viewer cannot read a twin"

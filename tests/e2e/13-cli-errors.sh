@@ -36,6 +36,10 @@ out=$(ctl frobnicate 2>&1); rc=$?
 (( rc == 2 )) || fail "unknown command: expected exit 2, got $rc ($out)"
 out=$(ctl token create --ttl 1fortnight 2>&1); rc=$?
 (( rc == 2 )) || fail "bad ttl: expected exit 2, got $rc ($out)"
+out=$(ctl device list --tenant acme 2>&1); rc=$?
+(( rc == 2 )) || fail "an option the command ignores: expected exit 2, got $rc ($out)"
+out=$(ctl operator add x --role viewer 2>&1); rc=$?
+(( rc == 2 )) || fail "operator add without --out: expected exit 2, got $rc ($out)"
 after=$(counter rpc_calls)
 (( after - calls <= 1 )) || fail "usage errors reached the coordinator ($calls -> $after rpc calls)"
 
