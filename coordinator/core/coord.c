@@ -2,9 +2,11 @@
     Transactions are never nested: LMDB has one writer, and sealing a
     reply may itself write (sequence reservation), so replies are built
     only after the message's transaction has committed or aborted.
-    Every accepted envelope commits its replay window before anything
-    acts on it, in the same transaction as its durable effect (twin
-    report, RPC call): a replay is refused after a crash as well.
+    Every accepted envelope's replay window is durable before anything
+    outside the process sees its effect: in the same transaction as its
+    durable effect (twin report, enrolment, RPC call), or, for heartbeats
+    and ACKs, in the group commit (coord_commit) that precedes sending
+    their replies. A replay is refused after a crash as well.
     Liveness (last_seen) changes on every heartbeat and is written in
     batches by coord_tick instead.  */
 
@@ -368,34 +370,35 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
 //  --------------------------------------------------------------------------
 //  Mesh socket
 
-//  Accept seq for origin_key and make the window durable before the
-//  message has any effect, so a replay is refused after a crash too.
-//  The effect of a heartbeat or an ACK lives in memory (liveness), so
-//  the window is all there is to commit. Returns 0, or -1 (refused or
-//  not stored; counted).
+//  Accept seq for origin_key in memory. The window reaches the store in
+//  the next coord_commit, which the adapter calls before it sends any
+//  reply to these messages: one commit covers every heartbeat and ACK
+//  read in a burst, and nothing acts outside the process before the
+//  window is durable, so a replay is refused after a crash too. The
+//  effect inside the process (liveness) needs no rollback: the window
+//  stays advanced in memory and is written by the next commit.
 static int
-s_accept_durable (coord_t *self, const char *origin_key, uint64_t seq)
+s_accept_pending (coord_t *self, const char *origin_key, uint64_t seq)
 {
-    store_txn_t *txn = store_begin (self->store, true);
+    replay_t window;
+    store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
         return -1;
-    replay_t window;
     registry_replay_window (self->registry, txn, origin_key, &window);
+    store_abort (&txn);
     if (replay_accept (&window, seq)) {
-        store_abort (&txn);
         self->stats.rejected_replay++;
         return -1;
     }
-    int rc = registry_replay_put (txn, origin_key, &window);
-    if (rc == 0)
-        rc = store_commit (&txn);
-    store_abort (&txn);
-    if (rc) {
-        zsys_warning ("coord: cannot store the replay window of %s", origin_key);
-        return -1;
-    }
-    registry_replay_set (self->registry, origin_key, &window, false);
+    registry_replay_set (self->registry, origin_key, &window, true);
     return 0;
+}
+
+int
+coord_commit (coord_t *self)
+{
+    assert (self);
+    return registry_flush_windows (self->registry);
 }
 
 static int
@@ -403,7 +406,7 @@ s_heartbeat (coord_t *self, const envelope_t *env, const msg_heartbeat_t *heartb
              const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
              size_t *reply_size_p)
 {
-    if (s_accept_durable (self, origin_key, env->seq)) {
+    if (s_accept_pending (self, origin_key, env->seq)) {
         s_debug (self, "coord: replayed heartbeat from %s seq %" PRIu64, env->origin, env->seq);
         return -2;
     }
@@ -555,7 +558,7 @@ coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
         return s_reported (self, &env, &msg.twin_reported, origin_key, now_ms,
                            reply_p, reply_size_p);
     //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds
-    if (s_accept_durable (self, origin_key, env.seq))
+    if (s_accept_pending (self, origin_key, env.seq))
         return -2;
     registry_seen (self->registry, env.origin, now_ms);
     return 0;
@@ -1038,6 +1041,22 @@ coord_test (bool verbose)
     assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0);
     assert (reply == NULL);
     free (frame);
+    //  The group commit makes heartbeat windows durable; a failed one
+    //  leaves them pending for the next
+    store_fail_after (rig.store, 1);
+    assert (coord_commit (rig.coord) == -1);
+    store_fail_after (rig.store, 0);
+    assert (coord_commit (rig.coord) == 0);
+    assert (coord_commit (rig.coord) == 0);        //  Nothing to write
+    txn = store_begin (rig.store, false);
+    size_t window_size;
+    uint8_t *window_data = (uint8_t *) store_get (txn, "replay", "d/dev-1", 7, &window_size);
+    store_abort (&txn);
+    assert (window_data && window_size == 16);
+    replay_t stored;
+    replay_load (&stored, window_data);
+    free (window_data);
+    assert (stored.top == 4);
 
     //  Reported twin, ACK, retransmission re-acknowledged
     memset (&msg, 0, sizeof msg);

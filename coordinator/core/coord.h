@@ -47,7 +47,8 @@ void
 
 //  Handle one frame from a socket. user_id is the link's User-Id (ZAP).
 //  Returns 0 with *reply_p a heap frame to send back (caller frees) or
-//  NULL for none, or -2 if the frame was dropped (counted).
+//  NULL for none, or -2 if the frame was dropped (counted). Replies from
+//  coord_on_mesh wait for coord_commit.
 int
     coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
                     size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
@@ -57,6 +58,13 @@ int
 int
     coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
                   size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+
+//  Make the replay windows of heartbeats and ACKs handled since the last
+//  call durable, in one transaction. A reply coord_on_mesh returned may
+//  be sent only after this returned 0; on -1 drop those replies (the
+//  peers retry). Never call it inside a transaction.
+int
+    coord_commit (coord_t *self);
 
 //  ZAP decision: "enrol" admits any key (User-Id = key hex), "mesh" an
 //  enrolled unrevoked device (User-Id = device id), "rpc" an operator

@@ -418,15 +418,18 @@ registry_dirty (registry_t *self)
     return false;
 }
 
-int
-registry_flush (registry_t *self)
+//  Write dirty replay windows and, with seen, dirty last_seen values in
+//  one transaction.
+
+static int
+s_flush (registry_t *self, bool seen_too)
 {
     store_txn_t *txn = store_begin (self->store, true);
     if (!txn)
         return -1;
     int rc = 0;
-    for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen); seen && rc == 0;
-         seen = (s_seen_t *) zhashx_next (self->seen)) {
+    for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen);
+         seen && rc == 0 && seen_too; seen = (s_seen_t *) zhashx_next (self->seen)) {
         if (!seen->dirty)
             continue;
         const char *id = (const char *) zhashx_cursor (self->seen);
@@ -447,12 +450,31 @@ registry_flush (registry_t *self)
         zsys_warning ("registry: batch write failed, will retry");
         return -1;
     }
-    for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen); seen;
-         seen = (s_seen_t *) zhashx_next (self->seen))
-        seen->dirty = false;
+    if (seen_too)
+        for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen); seen;
+             seen = (s_seen_t *) zhashx_next (self->seen))
+            seen->dirty = false;
     for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
          w = (s_window_t *) zhashx_next (self->windows))
         w->dirty = false;
+    return 0;
+}
+
+int
+registry_flush (registry_t *self)
+{
+    assert (self);
+    return s_flush (self, true);
+}
+
+int
+registry_flush_windows (registry_t *self)
+{
+    assert (self);
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+         w = (s_window_t *) zhashx_next (self->windows))
+        if (w->dirty)
+            return s_flush (self, false);
     return 0;
 }
 

@@ -8,7 +8,8 @@
     The registry_t object keeps last_seen per device in memory and
     writes it in batches with registry_flush, so liveness costs no disk
     write per heartbeat; it also caches replay windows, which callers
-    write with each message's effect. Never call registry_flush while
+    write with each message's effect or in a group commit
+    (registry_flush_windows). Never call registry_flush while
     holding a write transaction: LMDB allows one writer.  */
 
 #ifndef WEFT_REGISTRY_H_INCLUDED
@@ -152,6 +153,11 @@ bool
 //  Returns 0 or -1 (they stay dirty and are retried next time).
 int
     registry_flush (registry_t *self);
+
+//  Write only the dirty replay windows (group commit of heartbeats and
+//  ACKs). Returns 0 (also when there was nothing to write) or -1.
+int
+    registry_flush_windows (registry_t *self);
 
 void
     registry_test (bool verbose);

@@ -19,6 +19,7 @@
 #define S_SNDHWM        1000        //  Queued replies per peer before drops
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
+#define S_BURST         64          //  Mesh messages per group commit
 
 typedef enum { S_MESH, S_ENROL, S_RPC } s_kind_t;
 
@@ -176,12 +177,38 @@ server_destroy (server_t **self_p)
 //  --------------------------------------------------------------------------
 //  Read one message from a ROUTER, hand it to the core, answer.
 
+//  A mesh reply waiting for the group commit
+typedef struct {
+    zframe_t *route;                //  Routing id
+    bool delimiter;                 //  Request had an empty delimiter
+    uint8_t *frame;                 //  Reply envelope
+    size_t size;
+    char user_id [COORD_USER_ID_MAX + 1];
+} s_held_t;
+
+//  Send a reply; on a mesh link that is gone, forget the device's route.
 static void
-s_recv (server_t *self, zsock_t *sock, s_kind_t kind)
+s_reply (server_t *self, zsock_t *sock, s_kind_t kind, zframe_t *route, bool delimiter,
+         const char *user_id, const uint8_t *frame, size_t size)
+{
+    if (s_send (sock, route, delimiter, frame, size)) {
+        if (self->verbose)
+            zsys_debug ("coord: reply to %s dropped: %s", user_id? user_id: "?",
+                        zmq_strerror (errno));
+        if (kind == S_MESH && user_id && errno == EHOSTUNREACH)
+            zhashx_delete (self->routes, user_id);
+    }
+}
+
+//  Read one message from a ROUTER, hand it to the core, answer at once
+//  or, when held is not NULL (mesh), leave the reply in *held for after
+//  the group commit. Returns false if there was no message.
+static bool
+s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
 {
     zmsg_t *msg = zmsg_recv_nowait (sock);
     if (!msg)
-        return;
+        return false;
     size_t frames = zmsg_size (msg);
     zframe_t *route = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
@@ -222,20 +249,49 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind)
             zhashx_update (self->routes, user_id, zframe_dup (route));
         }
     }
+    if (reply && held) {
+        held->route = route;
+        route = NULL;
+        held->delimiter = delimiter;
+        held->frame = reply;
+        held->size = reply_size;
+        snprintf (held->user_id, sizeof held->user_id, "%s", user_id? user_id: "");
+    }
+    else
     if (reply) {
-        if (s_send (sock, route, delimiter, reply, reply_size)) {
-            if (self->verbose)
-                zsys_debug ("coord: reply to %s dropped: %s", user_id? user_id: "?",
-                            zmq_strerror (errno));
-            if (kind == S_MESH && user_id && errno == EHOSTUNREACH)
-                zhashx_delete (self->routes, user_id);
-        }
+        s_reply (self, sock, kind, route, delimiter, user_id, reply, reply_size);
         free (reply);
     }
 done:
     zframe_destroy (&route);
     zframe_destroy (&body);
     zmsg_destroy (&msg);
+    return true;
+}
+
+//  Read a burst of mesh messages, commit their replay windows once,
+//  then release the replies (or drop them if the commit failed: the
+//  nodes retry).
+static void
+s_recv_mesh (server_t *self)
+{
+    s_held_t held [S_BURST];
+    size_t count = 0;
+    memset (held, 0, sizeof held);
+    for (size_t reads = 0; reads < S_BURST; reads++) {
+        if (!s_recv (self, self->mesh, S_MESH, &held [count]))
+            break;
+        if (held [count].frame)
+            count++;
+    }
+    bool durable = coord_commit (self->coord) == 0;
+    for (size_t i = 0; i < count; i++) {
+        if (durable)
+            s_reply (self, self->mesh, S_MESH, held [i].route, held [i].delimiter,
+                     held [i].user_id, held [i].frame, held [i].size);
+        zframe_destroy (&held [i].route);
+        free (held [i].frame);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -258,13 +314,13 @@ server_run_for (server_t *self, int64_t timeout_ms)
             zap_handle (self->zap);
         else
         if (which == self->mesh)
-            s_recv (self, self->mesh, S_MESH);
+            s_recv_mesh (self);
         else
         if (which == self->enrol)
-            s_recv (self, self->enrol, S_ENROL);
+            s_recv (self, self->enrol, S_ENROL, NULL);
         else
         if (which == self->rpc)
-            s_recv (self, self->rpc, S_RPC);
+            s_recv (self, self->rpc, S_RPC, NULL);
         else
         if (zpoller_terminated (self->poller))
             break;
@@ -301,6 +357,10 @@ s_test_client (const keys_t *keys, const keys_t *server, int port)
 }
 
 static void
+s_test_send (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg,
+             zsock_t *client);
+
+static void
 s_test_call (const keys_t *keys, const char *origin, uint64_t seq, zsock_t *client)
 {
     msg_t msg;
@@ -309,13 +369,21 @@ s_test_call (const keys_t *keys, const char *origin, uint64_t seq, zsock_t *clie
     strcpy (msg.rpc_request.method, "coord.stats");
     msg.rpc_request.args = "{}";
     msg.rpc_request.args_size = 2;
+    s_test_send (keys, origin, seq, &msg, client);
+}
+
+static void
+s_test_send (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg_in,
+             zsock_t *client)
+{
+    msg_t msg = *msg_in;
     uint8_t *payload;
     size_t payload_size;
     assert (msg_encode (&msg, &payload, &payload_size) == 0);
     envelope_t env;
     memset (&env, 0, sizeof env);
     randombytes_buf (env.id, sizeof env.id);
-    env.type = MSG_RPC_REQUEST;
+    env.type = msg.type;
     strcpy (env.origin, origin);
     env.seq = seq;
     env.hop_limit = env.hops = 1;
@@ -405,6 +473,46 @@ server_test (bool verbose)
     zstr_sendx (client, "a", "b", "c", NULL);
     server_run_for (server, 200);
     assert (coord_stats (server->coord)->rejected_malformed == 1);
+
+    //  A device on the mesh: heartbeat, then a twin.set is pushed to it
+    keys_t node;
+    keys_generate (&node);
+    char sign_hex [65], curve_hex [65];
+    keys_hex (node.sign_public, 32, sign_hex);
+    keys_hex (node.curve_public, 32, curve_hex);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", "dev-1",
+        "tenant", "", "type", "gateway", "role", "gateway", "sign_key", sign_hex,
+        "curve_key", curve_hex, "revoked", 0);
+    txn = store_begin (store, true);
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+    zsock_t *dealer = s_test_client (&node, &keys, server->ports [S_MESH]);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    s_test_send (&node, "dev-1", 1, &msg, dealer);
+    reply = s_test_wait (server, dealer, 300);
+    assert (reply == NULL);             //  Nothing to send at version 0
+    assert (coord_stats (server->coord)->rejected_origin == 0);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    strcpy (msg.rpc_request.method, "twin.set");
+    msg.rpc_request.args = "{\"id\":\"dev-1\",\"patch\":{\"led\":1}}";
+    msg.rpc_request.args_size = strlen (msg.rpc_request.args);
+    s_test_send (&admin, "admin", 3, &msg, client);
+    reply = s_test_wait (server, client, 5000);
+    assert (reply);
+    zmsg_destroy (&reply);
+    reply = s_test_wait (server, dealer, 5000);
+    assert (reply);
+    frame = zmsg_last (reply);
+    assert (envelope_decode (&env, zframe_data (frame), zframe_size (frame)) == 0);
+    assert (env.type == MSG_TWIN_DESIRED);
+    assert (msg_decode (&msg, MSG_TWIN_DESIRED, env.payload, env.payload_size) == 0);
+    assert (msg.twin_desired.version == 1);
+    zmsg_destroy (&reply);
+    zsock_destroy (&dealer);
+    keys_wipe (&node);
 
     zsock_destroy (&intruder);
     zsock_destroy (&client);

@@ -5,7 +5,9 @@
     thread. The loop feeds frames to the coord core with the link's
     User-Id and the wall clock, sends the replies, keeps the routing id
     of each device's latest mesh connection for pushes, and sleeps until
-    the core's next deadline. Nothing in the loop blocks: sends use
+    the core's next deadline. Mesh messages are read in bursts whose
+    replay windows commit together before any reply of the burst goes
+    out (one fsync per burst). Nothing in the loop blocks: sends use
     DONTWAIT with ROUTER_MANDATORY, so a vanished peer costs a failed
     send, never a stall.  */
 
