@@ -595,8 +595,10 @@ s_show_twin (json_t *result)
     printf ("device:           %s\n", s_str (result, "id"));
     printf ("desired version:  %lld\n", (long long) desired);
     printf ("reported version: %lld\n", (long long) s_int (result, "reported_version"));
+    //  A device reports the version it tried; status says if it worked
+    bool failed = *status && !streq (status, "ok");
     printf ("applied version:  %lld%s\n", (long long) applied,
-            applied == desired? " (in sync)": " (pending)");
+            failed? " (failed)": applied == desired? " (in sync)": " (pending)");
     printf ("status:           %s\n", *status? status: "-");
     s_print_doc ("desired", json_object_get (result, "desired"));
     s_print_doc ("reported", json_object_get (result, "reported"));

@@ -159,18 +159,21 @@ s_stop_proc () {
     unset "PID_OF[$name]"
 }
 
-#   The arguments every node gets: start_node/run_node NAME [args...]
+#   The arguments every node gets: node_args NAME [args the caller adds].
+#   Nodes write their desired twin to $T/NAME.applied.json unless the
+#   caller gives an --apply-command.
 node_args () {
-    local name=$1
+    local name=$1; shift
     echo --data-dir "$T/$name" --name "$name" --coordinator "$MESH_EP" \
-        --enrol-endpoint "$ENROL_EP" --apply-file "$T/$name.applied.json" --heartbeat 1 -v
+        --enrol-endpoint "$ENROL_EP" --heartbeat 1 -v
+    [[ " $* " == *" --apply-command "* ]] || echo --apply-file "$T/$name.applied.json"
 }
 
 #   Start a node in the background: start_node NAME [--token T] [args...]
 start_node () {
     local name=$1; shift
     # shellcheck disable=SC2046
-    "$NODE" $(node_args "$name") "$@" >> "$T/$name.log" 2>&1 &
+    "$NODE" $(node_args "$name" "$@") "$@" >> "$T/$name.log" 2>&1 &
     PID_OF[$name]=$!
 }
 
@@ -180,7 +183,7 @@ run_node () {
     local name=$1; shift
     local rc=0
     # shellcheck disable=SC2046
-    timeout 20 "$NODE" $(node_args "$name") "$@" > "$T/$name.log" 2>&1 || rc=$?
+    timeout 20 "$NODE" $(node_args "$name" "$@") "$@" > "$T/$name.log" 2>&1 || rc=$?
     cat "$T/$name.log"
     return $rc
 }
@@ -212,6 +215,7 @@ twin_synced () {
     [[ "$(jget "$key" < "$T/$id.applied.json")" == "$value" ]] || return 1
     twin=$(ctl --json twin get "$id") || return 1
     [[ "$(echo "$twin" | jget "reported.$key")" == "$value" ]] || return 1
+    [[ "$(echo "$twin" | jget status)" == ok ]] || return 1
     [[ "$(echo "$twin" | jget applied_version)" == "$(echo "$twin" | jget desired_version)" ]]
 }
 
