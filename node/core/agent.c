@@ -1137,8 +1137,26 @@ agent_test (bool verbose)
     assert (agent_message (agent, now, frame, size) == 0);
     assert (agent_desired_version (agent) == 5);
     assert (world.sent == 1);
-    free (frame);
     s_test_clear (&world);
+    agent_applied (agent, now, 5, true, NULL, 0, NULL);
+    assert (agent_applied_version (agent) == 5);
+    s_test_clear (&world);
+
+    //  Restart once everything is applied: nothing is applied again, and
+    //  the last desired frame delivered once more is still a replay
+    agent_destroy (&agent);
+    store_destroy (&store);
+    store = store_new (dir, tables, 0);
+    config.store = store;
+    free (world.apply_doc);
+    memset (&world, 0, sizeof world);
+    agent = agent_new (&config, &effects);
+    assert (agent_start (agent, now) == 0);
+    assert (agent_desired_version (agent) == 5 && agent_applied_version (agent) == 5);
+    assert (world.applies == 0);
+    assert (agent_message (agent, now, frame, size) == -1);
+    assert (world.applies == 0 && world.sent == 0);
+    free (frame);
 
     //  HLC never goes backwards, even if the clock does
     uint64_t hlc = agent_hlc (agent, now);
