@@ -277,7 +277,8 @@ store_scan (store_txn_t *txn, const char *table, const void *prefix,
     int visited = 0;
     rc = mdb_cursor_get (cursor, &k, &v, prefix_size? MDB_SET_RANGE: MDB_FIRST);
     while (rc == 0) {
-        if (k.mv_size < prefix_size || memcmp (k.mv_data, prefix, prefix_size))
+        if (prefix_size
+            && (k.mv_size < prefix_size || memcmp (k.mv_data, prefix, prefix_size)))
             break;
         visited++;
         if (fn (arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
