@@ -43,7 +43,21 @@ struct _tpm_t {
     ESYS_TR ek;                         //  Loaded EK, or ESYS_TR_NONE
     tpm_key_type_t ek_type;             //  Type of the loaded EK
     TPM2B_PUBLIC *ek_public;            //  Its public area (Esys_Free)
+    unsigned calls;                     //  TPM commands since tpm_set_fault
+    unsigned fault_at;                  //  Fail this command (1-based), 0 never
 };
+
+//  What an injected fault looks like: a TPM that gave up on the command
+#define TPM_FAULT_RC    (TPM2_RC_FAILURE)
+
+//  Count a TPM command; true if the test hook says this one fails
+
+static bool
+s_fault (tpm_t *self)
+{
+    self->calls++;
+    return self->fault_at && self->calls == self->fault_at;
+}
 
 //  PolicySecret(TPM_RH_ENDORSEMENT) digest with SHA-256: the authPolicy of
 //  the TCG low-range EK templates (EK Credential Profile, B.3.3)
@@ -76,6 +90,17 @@ tpm_new (const char *tcti)
     if (r != TSS2_RC_SUCCESS)
         tpm_destroy (&self);
     return self;
+}
+
+//  --------------------------------------------------------------------------
+//  Test hook: fail the nth TPM command from now (flushes never fail)
+
+void
+tpm_set_fault (tpm_t *self, unsigned nth)
+{
+    assert (self);
+    self->calls = 0;
+    self->fault_at = nth;
 }
 
 //  --------------------------------------------------------------------------
@@ -158,7 +183,7 @@ s_ek_load (tpm_t *self, tpm_key_type_t type)
     TPML_PCR_SELECTION creation_pcr = { 0 };
     ESYS_TR handle = ESYS_TR_NONE;
     TPM2B_PUBLIC *public = NULL;
-    TSS2_RC r = Esys_CreatePrimary (self->ectx, ESYS_TR_RH_ENDORSEMENT,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_CreatePrimary (self->ectx, ESYS_TR_RH_ENDORSEMENT,
         ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
         &sensitive, &template, &outside, &creation_pcr,
         &handle, &public, NULL, NULL, NULL);
@@ -241,7 +266,7 @@ tpm_ek_cert (tpm_t *self, tpm_key_type_t type)
     //  An absent index is the normal case for TPMs without certificates:
     //  ask first, rather than have ESYS log an error for it
     TPMS_CAPABILITY_DATA *capability = NULL;
-    TSS2_RC r = Esys_GetCapability (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_GetCapability (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
         TPM2_CAP_HANDLES, index, 1, NULL, &capability);
     bool present = r == TSS2_RC_SUCCESS
         && capability->data.handles.count == 1
@@ -255,14 +280,14 @@ tpm_ek_cert (tpm_t *self, tpm_key_type_t type)
         zsys_debug ("tpm: no EK certificate at 0x%08x", index);
         goto done;
     }
-    r = Esys_TR_FromTPMPublic (self->ectx, index,
+    r = s_fault (self)? TPM_FAULT_RC: Esys_TR_FromTPMPublic (self->ectx, index,
         ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
     if (r != TSS2_RC_SUCCESS) {
         zsys_error ("tpm: open NV 0x%08x: %s", index, Tss2_RC_Decode (r));
         nv = ESYS_TR_NONE;
         goto done;
     }
-    r = Esys_NV_ReadPublic (self->ectx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+    r = s_fault (self)? TPM_FAULT_RC: Esys_NV_ReadPublic (self->ectx, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
         &nv_public, NULL);
     if (r != TSS2_RC_SUCCESS) {
         zsys_error ("tpm: read NV public 0x%08x: %s", index, Tss2_RC_Decode (r));
@@ -276,7 +301,7 @@ tpm_ek_cert (tpm_t *self, tpm_key_type_t type)
     cert = zchunk_new (NULL, size);
     for (uint16_t offset = 0; offset < size; ) {
         uint16_t chunk = size - offset > TPM_NV_CHUNK? TPM_NV_CHUNK: size - offset;
-        r = Esys_NV_Read (self->ectx, ESYS_TR_RH_OWNER, nv,
+        r = s_fault (self)? TPM_FAULT_RC: Esys_NV_Read (self->ectx, ESYS_TR_RH_OWNER, nv,
             ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk, offset, &data);
         if (r != TSS2_RC_SUCCESS || data->size != chunk) {
             zsys_error ("tpm: read NV 0x%08x: %s", index,
@@ -306,7 +331,7 @@ s_endorsement_session (tpm_t *self, ESYS_TR *session_p)
 {
     TPMT_SYM_DEF symmetric = { .algorithm = TPM2_ALG_NULL };
     *session_p = ESYS_TR_NONE;
-    TSS2_RC r = Esys_StartAuthSession (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_StartAuthSession (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE,
         ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
         TPM2_SE_POLICY, &symmetric, TPM2_ALG_SHA256, session_p);
     if (r != TSS2_RC_SUCCESS) {
@@ -318,7 +343,7 @@ s_endorsement_session (tpm_t *self, ESYS_TR *session_p)
     r = Esys_TRSess_SetAttributes (self->ectx, *session_p,
         TPMA_SESSION_CONTINUESESSION, TPMA_SESSION_CONTINUESESSION);
     if (r == TSS2_RC_SUCCESS)
-        r = Esys_PolicySecret (self->ectx, ESYS_TR_RH_ENDORSEMENT, *session_p,
+        r = s_fault (self)? TPM_FAULT_RC: Esys_PolicySecret (self->ectx, ESYS_TR_RH_ENDORSEMENT, *session_p,
             ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
             NULL, NULL, NULL, 0, NULL, NULL);
     if (r != TSS2_RC_SUCCESS) {
@@ -458,7 +483,7 @@ tpm_ak_create (tpm_t *self, tpm_key_type_t ek_type, tpm_key_type_t ak_type,
 
     if (s_ek_load (self, ek_type) || s_endorsement_session (self, &session))
         goto done;
-    TSS2_RC r = Esys_Create (self->ectx, self->ek, session, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_Create (self->ectx, self->ek, session, ESYS_TR_NONE, ESYS_TR_NONE,
         &sensitive, &template, &outside, &creation_pcr,
         &private, &public, NULL, NULL, NULL);
     if (r != TSS2_RC_SUCCESS) {
@@ -493,7 +518,7 @@ s_ak_load (tpm_t *self, zchunk_t *blob, ESYS_TR *ak_p)
     ||  s_ek_load (self, ek_type)
     ||  s_endorsement_session (self, &session))
         goto done;
-    TSS2_RC r = Esys_Load (self->ectx, self->ek, session, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_Load (self->ectx, self->ek, session, ESYS_TR_NONE, ESYS_TR_NONE,
         &private, &public, ak_p);
     if (r == TSS2_RC_SUCCESS)
         rc = 0;
@@ -536,7 +561,7 @@ tpm_activate (tpm_t *self, zchunk_t *ak_blob, zchunk_t *credential, zchunk_t *se
     //  The AK authorises with its (empty) password, the EK only by policy
     if (s_ak_load (self, ak_blob, &ak) || s_endorsement_session (self, &session))
         goto done;
-    TSS2_RC r = Esys_ActivateCredential (self->ectx, ak, self->ek,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_ActivateCredential (self->ectx, ak, self->ek,
         ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &blob, &encrypted, &cert_info);
     if (r == TSS2_RC_SUCCESS)
         result = zchunk_new (cert_info->buffer, cert_info->size);
@@ -593,7 +618,7 @@ tpm_quote (tpm_t *self, zchunk_t *ak_blob, uint32_t pcr_mask,
 
     if (s_ak_load (self, ak_blob, &ak))
         goto done;
-    TSS2_RC r = Esys_Quote (self->ectx, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_Quote (self->ectx, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
         &qualifying, &scheme, &selection, &quoted, &signature);
     if (r != TSS2_RC_SUCCESS) {
         zsys_error ("tpm: quote: %s", Tss2_RC_Decode (r));
@@ -630,7 +655,7 @@ tpm_pcr_read (tpm_t *self, int pcr, byte *digest)
     TPML_PCR_SELECTION *selection_out = NULL;
     TPML_DIGEST *values = NULL;
     int rc = -1;
-    TSS2_RC r = Esys_PCR_Read (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_PCR_Read (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
         &selection, NULL, &selection_out, &values);
     if (r != TSS2_RC_SUCCESS)
         zsys_error ("tpm: read PCR %d: %s", pcr, Tss2_RC_Decode (r));
@@ -655,7 +680,7 @@ tpm_pcr_extend (tpm_t *self, int pcr, const byte *digest)
     TPML_DIGEST_VALUES values = { .count = 1 };
     values.digests [0].hashAlg = TPM2_ALG_SHA256;
     memcpy (values.digests [0].digest.sha256, digest, 32);
-    TSS2_RC r = Esys_PCR_Extend (self->ectx, ESYS_TR_PCR0 + pcr,
+    TSS2_RC r = s_fault (self)? TPM_FAULT_RC: Esys_PCR_Extend (self->ectx, ESYS_TR_PCR0 + pcr,
         ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &values);
     if (r != TSS2_RC_SUCCESS) {
         zsys_error ("tpm: extend PCR %d: %s", pcr, Tss2_RC_Decode (r));
@@ -1178,6 +1203,45 @@ s_test_tools (tpm_swtpm_t *swtpm, tpm_key_type_t type, bool verbose)
     return true;
 }
 
+//  One create/activate/quote cycle that reports failure instead of
+//  asserting, for fault injection
+
+static bool
+s_test_cycle (tpm_t *tpm, zchunk_t *ek_public)
+{
+    zchunk_t *blob = NULL, *ak_public = NULL, *ak_name = NULL;
+    zchunk_t *attest = NULL, *signature = NULL;
+    byte nonce [16] = { 7 };
+    bool ok = tpm_ak_create (tpm, TPM_KEY_ECC, TPM_KEY_ECC, &blob, &ak_public, &ak_name) == 0
+           && s_test_activate (tpm, ek_public, ak_name, blob)
+           && tpm_quote (tpm, blob, 0x1, nonce, sizeof nonce, &attest, &signature) == 0;
+    zchunk_destroy (&blob);
+    zchunk_destroy (&ak_public);
+    zchunk_destroy (&ak_name);
+    zchunk_destroy (&attest);
+    zchunk_destroy (&signature);
+    return ok;
+}
+
+//  Number of handles the TPM lists from a handle range's first handle
+//  (0x80000000 transient objects, 0x02000000 loaded sessions; written out
+//  because tss2's TPM2_TRANSIENT_FIRST shifts a signed int into its sign bit)
+
+static int
+s_test_handles (tpm_t *tpm, TPM2_HANDLE first)
+{
+    TPMS_CAPABILITY_DATA *data = NULL;
+    TSS2_RC r = Esys_GetCapability (tpm->ectx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        TPM2_CAP_HANDLES, first, TPM2_MAX_CAP_HANDLES, NULL, &data);
+    assert (r == TSS2_RC_SUCCESS);
+    int count = 0;
+    for (uint32_t index = 0; index < data->data.handles.count; index++)
+        if ((data->data.handles.handle [index] >> 24) == (first >> 24))
+            count++;
+    Esys_Free (data);
+    return count;
+}
+
 void
 tpm_test (bool verbose)
 {
@@ -1295,6 +1359,28 @@ tpm_test (bool verbose)
     zchunk_destroy (&junk);
     zchunk_destroy (&saved_blob);
     zchunk_destroy (&saved_public);
+
+    //  Whichever TPM command fails, the call fails cleanly: nothing stays
+    //  loaded but the cached EK, no session stays open, the next works
+    assert (tpm_ek_public (tpm, TPM_KEY_ECC, &ek_public, NULL) == 0);
+    s_ek_flush (tpm);
+    tpm_set_fault (tpm, 0);
+    assert (s_test_cycle (tpm, ek_public));
+    unsigned commands = tpm->calls;
+    assert (commands >= 10);
+    for (unsigned nth = 1; nth <= commands; nth++) {
+        s_ek_flush (tpm);
+        tpm_set_fault (tpm, nth);
+        assert (!s_test_cycle (tpm, ek_public));
+        tpm_set_fault (tpm, 0);
+        assert (s_test_handles (tpm, 0x80000000u) <= 1);
+        assert (s_test_handles (tpm, 0x02000000u) == 0);
+    }
+    assert (s_test_cycle (tpm, ek_public));
+    if (verbose)
+        printf ("   each of the %u TPM commands of a cycle failed in turn: nothing leaked\n",
+                commands);
+    zchunk_destroy (&ek_public);
 
     //  Many cycles of create, activate, quote: every object and session
     //  is flushed (swtpm holds 3 of each, so a leak fails within 3)

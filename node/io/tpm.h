@@ -98,6 +98,12 @@ int
 int
     tpm_pcr_extend (tpm_t *self, int pcr, const byte *digest);
 
+//  Test hook: the nth TPM command from now fails as if the TPM refused it
+//  (0: none). Flushes never fail. For fault tests of the node: whatever
+//  fails, no object or session stays loaded.
+void
+    tpm_set_fault (tpm_t *self, unsigned nth);
+
 //  Test support: a swtpm process on free loopback ports with its state in
 //  a fresh temporary directory. A watchdog process kills swtpm and removes
 //  the directory when tpm_swtpm_destroy runs or when this process dies,
