@@ -24,11 +24,16 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <limits.h>
 #include <sodium.h>
 #include <tss2/tss2_mu.h>
 
@@ -59,6 +64,10 @@ credential_strerror (int result)
         case CREDENTIAL_BAD_SIGNATURE:      return "signature does not verify with the AK";
         case CREDENTIAL_PCR_SELECTION:      return "quote selects other PCRs than requested";
         case CREDENTIAL_PCR_MISMATCH:       return "PCR values do not match the quoted digest";
+        case CREDENTIAL_EK_CERT_MALFORMED:  return "EK certificate or CA bundle malformed";
+        case CREDENTIAL_EK_CERT_UNTRUSTED:  return "EK certificate does not chain to a known CA";
+        case CREDENTIAL_EK_CERT_KEY_MISMATCH:
+                                            return "EK certificate is for another key";
         default:                            return "unknown result";
     }
 }
@@ -458,6 +467,76 @@ done:
 }
 
 //  --------------------------------------------------------------------------
+//  Check an EK certificate against a CA bundle and the EK public
+
+int
+credential_check_ek_cert (const byte *cert, size_t cert_size,
+                          const char *ca_pem, size_t ca_pem_size,
+                          const byte *ek_public, size_t ek_public_size, int64_t now)
+{
+    TPM2B_PUBLIC ek;
+    if (s_parse_public (ek_public, ek_public_size, &ek))
+        return CREDENTIAL_BAD_PUBLIC;
+    if (!cert || cert_size == 0 || cert_size > 16384 || !ca_pem || ca_pem_size == 0
+    ||  ca_pem_size > INT_MAX)
+        return CREDENTIAL_EK_CERT_MALFORMED;
+
+    int rc = CREDENTIAL_EK_CERT_MALFORMED;
+    X509 *x509 = NULL;
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    EVP_PKEY *expected = NULL;
+    BIO *bio = NULL;
+    const byte *cursor = cert;
+    x509 = d2i_X509 (NULL, &cursor, (long) cert_size);
+    if (!x509 || cursor != cert + cert_size)
+        goto done;
+
+    //  Every certificate of the bundle goes into the store; the chain must
+    //  end at one of its self-signed roots
+    store = X509_STORE_new ();
+    bio = BIO_new_mem_buf (ca_pem, (int) ca_pem_size);
+    if (!store || !bio)
+        goto done;
+    int loaded = 0;
+    X509 *ca;
+    while ((ca = PEM_read_bio_X509 (bio, NULL, NULL, NULL))) {
+        int added = X509_STORE_add_cert (store, ca);
+        X509_free (ca);
+        if (!added)
+            goto done;
+        loaded++;
+    }
+    ERR_clear_error ();                 //  the end of the bundle reads as an error
+    if (loaded == 0)
+        goto done;
+
+    rc = CREDENTIAL_EK_CERT_UNTRUSTED;
+    ctx = X509_STORE_CTX_new ();
+    if (!ctx || !X509_STORE_CTX_init (ctx, store, x509, NULL))
+        goto done;
+    X509_VERIFY_PARAM_set_time (X509_STORE_CTX_get0_param (ctx), (time_t) now);
+    if (X509_verify_cert (ctx) != 1) {
+        zsys_warning ("credential: EK certificate: %s",
+            X509_verify_cert_error_string (X509_STORE_CTX_get_error (ctx)));
+        goto done;
+    }
+    //  The certified key must be this EK, not merely some TPM's
+    rc = CREDENTIAL_EK_CERT_KEY_MISMATCH;
+    expected = s_pkey_new (&ek.publicArea);
+    EVP_PKEY *certified = X509_get0_pubkey (x509);
+    if (expected && certified && EVP_PKEY_eq (expected, certified) == 1)
+        rc = CREDENTIAL_OK;
+done:
+    EVP_PKEY_free (expected);
+    X509_STORE_CTX_free (ctx);
+    X509_STORE_free (store);
+    BIO_free (bio);
+    X509_free (x509);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  Check a parsed public area is a usable AK
 
 static int
@@ -711,6 +790,27 @@ s_test_activates (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_
     return ok;
 }
 
+//  The local CA's root and issuer certificates as one PEM bundle
+
+static char *
+s_test_bundle (const char *ca_dir)
+{
+    assert (ca_dir);
+    const char *names [] = { "swtpm-localca-rootca-cert.pem", "issuercert.pem" };
+    char *bundle = zmalloc (16384);
+    size_t size = 0;
+    for (int index = 0; index < 2; index++) {
+        char path [256];
+        snprintf (path, sizeof path, "%s/%s", ca_dir, names [index]);
+        FILE *file = fopen (path, "r");
+        assert (file);
+        size += fread (bundle + size, 1, 16383 - size, file);
+        fclose (file);
+    }
+    assert (size < 16383);
+    return bundle;
+}
+
 void
 credential_test (bool verbose)
 {
@@ -741,12 +841,43 @@ credential_test (bool verbose)
     assert (strcmp (credential_strerror (CREDENTIAL_NONCE_MISMATCH),
                     "quote does not carry the verifier's nonce") == 0);
 
-    tpm_swtpm_t *swtpm_a = tpm_swtpm_new (false);
-    tpm_swtpm_t *swtpm_b = tpm_swtpm_new (false);
+    //  Two TPMs, each with an EK certificate from its own local CA
+    tpm_swtpm_t *swtpm_a = tpm_swtpm_new (true);
+    tpm_swtpm_t *swtpm_b = tpm_swtpm_new (true);
     assert (swtpm_a && swtpm_b);
     tpm_t *tpm_a = tpm_new (tpm_swtpm_tcti (swtpm_a));
     tpm_t *tpm_b = tpm_new (tpm_swtpm_tcti (swtpm_b));
     assert (tpm_a && tpm_b);
+
+    //  EK certificates: each chains to its own CA only, certifies its own
+    //  EK only, and only while valid
+    char *bundle_a = s_test_bundle (tpm_swtpm_ca_dir (swtpm_a));
+    char *bundle_b = s_test_bundle (tpm_swtpm_ca_dir (swtpm_b));
+    zchunk_t *cert_a = tpm_ek_cert (tpm_a, TPM_KEY_RSA);
+    zchunk_t *ek_rsa_a = NULL, *ek_rsa_b = NULL;
+    assert (cert_a);
+    assert (tpm_ek_public (tpm_a, TPM_KEY_RSA, &ek_rsa_a, NULL) == 0);
+    assert (tpm_ek_public (tpm_b, TPM_KEY_RSA, &ek_rsa_b, NULL) == 0);
+    int64_t now = 1800000000;           //  2027; the core reads no clock
+#define CHECK_CERT(cert, bundle, ek, when) \
+    credential_check_ek_cert (zchunk_data (cert), zchunk_size (cert), bundle, strlen (bundle), \
+                              zchunk_data (ek), zchunk_size (ek), when)
+    assert (CHECK_CERT (cert_a, bundle_a, ek_rsa_a, now) == CREDENTIAL_OK);
+    assert (CHECK_CERT (cert_a, bundle_b, ek_rsa_a, now) == CREDENTIAL_EK_CERT_UNTRUSTED);
+    assert (CHECK_CERT (cert_a, bundle_a, ek_rsa_b, now) == CREDENTIAL_EK_CERT_KEY_MISMATCH);
+    assert (CHECK_CERT (cert_a, bundle_a, ek_rsa_a, 86400) == CREDENTIAL_EK_CERT_UNTRUSTED);
+    assert (CHECK_CERT (cert_a, "no PEM here", ek_rsa_a, now) == CREDENTIAL_EK_CERT_MALFORMED);
+#undef CHECK_CERT
+    assert (credential_check_ek_cert (junk, sizeof junk, bundle_a, strlen (bundle_a),
+                zchunk_data (ek_rsa_a), zchunk_size (ek_rsa_a), now)
+            == CREDENTIAL_EK_CERT_MALFORMED);
+    if (verbose)
+        printf ("   EK certificate: trusted CA and own key only\n");
+    zchunk_destroy (&cert_a);
+    zchunk_destroy (&ek_rsa_a);
+    zchunk_destroy (&ek_rsa_b);
+    free (bundle_a);
+    free (bundle_b);
 
     tpm_key_type_t types [] = { TPM_KEY_ECC, TPM_KEY_RSA };
     for (int index = 0; index < 2; index++) {

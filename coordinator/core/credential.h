@@ -38,7 +38,10 @@ typedef enum {
     CREDENTIAL_BAD_SIGNATURE_FORMAT = -11,  //  TPMT_SIGNATURE malformed or wrong scheme
     CREDENTIAL_BAD_SIGNATURE = -12,     //  signature does not verify with the AK
     CREDENTIAL_PCR_SELECTION = -13,     //  quote covers other PCRs than asked
-    CREDENTIAL_PCR_MISMATCH = -14       //  PCR values do not match the quoted digest
+    CREDENTIAL_PCR_MISMATCH = -14,      //  PCR values do not match the quoted digest
+    CREDENTIAL_EK_CERT_MALFORMED = -15, //  EK certificate or CA bundle unreadable
+    CREDENTIAL_EK_CERT_UNTRUSTED = -16, //  EK certificate does not chain to a known CA
+    CREDENTIAL_EK_CERT_KEY_MISMATCH = -17   //  EK certificate is for another key
 } credential_result_t;
 
 //  Human text for a credential_result_t
@@ -61,6 +64,16 @@ int
                      const byte *name, size_t name_size,
                      const byte *secret, size_t secret_size,
                      zchunk_t **credential_p, zchunk_t **encrypted_secret_p);
+
+//  Check an EK certificate (DER, as read from the TPM's NV): it chains to
+//  the CA certificates in ca_pem (a PEM bundle of the vendors' roots and
+//  intermediates), is valid at now (unix seconds, the caller's clock), and
+//  certifies the key in ek_public (TPM2B_PUBLIC). Returns a result; the
+//  chain error is logged.
+int
+    credential_check_ek_cert (const byte *cert, size_t cert_size,
+                              const char *ca_pem, size_t ca_pem_size,
+                              const byte *ek_public, size_t ek_public_size, int64_t now);
 
 //  Check that a TPM2B_PUBLIC is a usable AK: a restricted signing key
 //  (not decrypt) created inside the TPM, fixedTPM and fixedParent, ECC
