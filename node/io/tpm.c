@@ -419,6 +419,10 @@ tpm_ak_blob_public (zchunk_t *blob, zchunk_t **public_p, zchunk_t **name_p)
     if (s_blob_parse (blob, &ek_type, &public, &private))
         return -1;
     sodium_memzero (&private, sizeof private);
+    if (public.publicArea.nameAlg != TPM2_ALG_SHA256) {
+        zsys_error ("tpm: AK blob has an unsupported name algorithm");
+        return -1;
+    }
     zchunk_t *marshalled = s_public_chunk (&public);
     if (!marshalled)
         return -1;
