@@ -32,8 +32,7 @@ for hex in tests/golden/*.hex; do
     [[ -e "$hex" ]] || continue
     name=$(basename "$hex" .hex)
     bin="$WORK/$name.bin"
-    python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(open(sys.argv[1]).read()))' \
-        "$hex" > "$bin"
+    perl -0777 -ne 's/\s+//g; print pack("H*", $_)' "$hex" > "$bin"
     case "$name" in
         cert*)      cp "$bin" "$WORK/corpus/cert/$name" ;;
         envelope-*) cp "$bin" "$WORK/corpus/envelope/$name" ;;
