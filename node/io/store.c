@@ -322,6 +322,18 @@ store_fail_after (store_t *self, int nth)
     self->fail_after = nth;
 }
 
+//  Skip the fsync at commit (weft-sim, which models crashes itself).
+
+int
+store_set_nosync (store_t *self, bool nosync)
+{
+    assert (self);
+    int rc = mdb_env_set_flags (self->env, MDB_NOSYNC, nosync? 1: 0);
+    if (rc)
+        zsys_error ("store: set nosync: %s", mdb_strerror (rc));
+    return rc? -1: 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Selftest
 

@@ -72,6 +72,12 @@ int64_t
 void
     store_fail_after (store_t *self, int nth);
 
+//  Commit without fsync (MDB_NOSYNC): a commit stays atomic and is what
+//  later transactions see, but an OS crash may lose it. Only for
+//  weft-sim, which models node crashes itself. Returns 0 or -1.
+int
+    store_set_nosync (store_t *self, bool nosync);
+
 void
     store_test (bool verbose);
 
