@@ -694,6 +694,181 @@ tpm_pcr_extend (tpm_t *self, int pcr, const byte *digest)
 }
 
 //  --------------------------------------------------------------------------
+//  The TPM actor
+
+//  Pop a frame of exactly size bytes (0: any size but empty); NULL if not
+
+static zframe_t *
+s_pop_frame (zmsg_t *msg, size_t size)
+{
+    zframe_t *frame = zmsg_pop (msg);
+    if (frame && (size? zframe_size (frame) != size: zframe_size (frame) == 0))
+        zframe_destroy (&frame);
+    return frame;
+}
+
+//  A chunk copy of a frame's bytes
+
+static zchunk_t *
+s_frame_chunk (zframe_t *frame)
+{
+    return zchunk_new (zframe_data (frame), zframe_size (frame));
+}
+
+static bool
+s_key_type_valid (byte type)
+{
+    return type == TPM_KEY_RSA || type == TPM_KEY_ECC;
+}
+
+//  Handle one request; returns the reply
+
+static zmsg_t *
+s_actor_request (tpm_t *self, const char *command, zmsg_t *request)
+{
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "OK");
+    const char *error = "malformed request";
+    zframe_t *first = NULL, *second = NULL, *third = NULL;
+    zchunk_t *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+    if (!self)
+        error = "TPM unavailable";
+    else
+    if (streq (command, "EK")) {
+        first = s_pop_frame (request, 1);
+        if (!first || !s_key_type_valid (zframe_data (first) [0]))
+            goto failed;
+        tpm_key_type_t type = (tpm_key_type_t) zframe_data (first) [0];
+        error = "cannot create the EK";
+        if (tpm_ek_public (self, type, &a, &b))
+            goto failed;
+        c = tpm_ek_cert (self, type);
+        zmsg_addmem (reply, zchunk_data (a), zchunk_size (a));
+        zmsg_addmem (reply, zchunk_data (b), zchunk_size (b));
+        zmsg_addmem (reply, c? zchunk_data (c): NULL, c? zchunk_size (c): 0);
+        goto done;
+    }
+    else
+    if (streq (command, "AK")) {
+        first = s_pop_frame (request, 1);
+        second = s_pop_frame (request, 1);
+        if (!first || !second
+        ||  !s_key_type_valid (zframe_data (first) [0])
+        ||  !s_key_type_valid (zframe_data (second) [0]))
+            goto failed;
+        error = "cannot create the AK";
+        if (tpm_ak_create (self, (tpm_key_type_t) zframe_data (first) [0],
+                           (tpm_key_type_t) zframe_data (second) [0], &a, &b, &c))
+            goto failed;
+        zmsg_addmem (reply, zchunk_data (a), zchunk_size (a));
+        zmsg_addmem (reply, zchunk_data (b), zchunk_size (b));
+        zmsg_addmem (reply, zchunk_data (c), zchunk_size (c));
+        goto done;
+    }
+    else
+    if (streq (command, "ACTIVATE")) {
+        first = s_pop_frame (request, 0);
+        second = s_pop_frame (request, 0);
+        third = s_pop_frame (request, 0);
+        if (!first || !second || !third)
+            goto failed;
+        a = s_frame_chunk (first);
+        b = s_frame_chunk (second);
+        c = s_frame_chunk (third);
+        error = "credential refused";
+        d = tpm_activate (self, a, b, c);
+        if (!d)
+            goto failed;
+        zmsg_addmem (reply, zchunk_data (d), zchunk_size (d));
+        sodium_memzero (zchunk_data (d), zchunk_size (d));
+        goto done;
+    }
+    else
+    if (streq (command, "QUOTE")) {
+        first = s_pop_frame (request, 0);
+        second = s_pop_frame (request, 4);
+        third = s_pop_frame (request, 0);
+        if (!first || !second || !third)
+            goto failed;
+        const byte *mask = zframe_data (second);
+        a = s_frame_chunk (first);
+        error = "cannot quote";
+        if (tpm_quote (self, a,
+                (uint32_t) mask [0] << 24 | mask [1] << 16 | mask [2] << 8 | mask [3],
+                zframe_data (third), zframe_size (third), &b, &c))
+            goto failed;
+        zmsg_addmem (reply, zchunk_data (b), zchunk_size (b));
+        zmsg_addmem (reply, zchunk_data (c), zchunk_size (c));
+        goto done;
+    }
+    else
+    if (streq (command, "PCR READ")) {
+        first = s_pop_frame (request, 1);
+        byte digest [32];
+        if (!first)
+            goto failed;
+        error = "cannot read the PCR";
+        if (tpm_pcr_read (self, zframe_data (first) [0], digest))
+            goto failed;
+        zmsg_addmem (reply, digest, sizeof digest);
+        goto done;
+    }
+    else
+    if (streq (command, "PCR EXTEND")) {
+        first = s_pop_frame (request, 1);
+        second = s_pop_frame (request, 32);
+        if (!first || !second)
+            goto failed;
+        error = "cannot extend the PCR";
+        if (tpm_pcr_extend (self, zframe_data (first) [0], zframe_data (second)))
+            goto failed;
+        goto done;
+    }
+    else
+        error = "unknown request";
+failed:
+    zmsg_destroy (&reply);
+    reply = zmsg_new ();
+    zmsg_addstr (reply, "ERROR");
+    zmsg_addstr (reply, error);
+done:
+    zframe_destroy (&first);
+    zframe_destroy (&second);
+    zframe_destroy (&third);
+    zchunk_destroy (&a);
+    zchunk_destroy (&b);
+    zchunk_destroy (&c);
+    zchunk_destroy (&d);
+    return reply;
+}
+
+void
+tpm_actor (zsock_t *pipe, void *args)
+{
+    tpm_t *self = tpm_new ((const char *) args);
+    if (!self)
+        zsys_warning ("tpm: no TPM; answering every request with an error");
+    zsock_signal (pipe, 0);
+    while (true) {
+        zmsg_t *request = zmsg_recv (pipe);
+        if (!request)
+            break;                      //  interrupted
+        char *command = zmsg_popstr (request);
+        if (command && streq (command, "$TERM")) {
+            zstr_free (&command);
+            zmsg_destroy (&request);
+            break;
+        }
+        zmsg_t *reply = s_actor_request (self, command? command: "", request);
+        zmsg_send (&reply, pipe);
+        zstr_free (&command);
+        zmsg_destroy (&request);
+    }
+    tpm_destroy (&self);
+}
+
+//  --------------------------------------------------------------------------
 //  Test support: swtpm on free loopback ports
 //
 //  A watchdog process owns the cleanup. It holds the read end of a pipe
@@ -1410,6 +1585,148 @@ tpm_test (bool verbose)
         assert (s_test_tools (swtpm, TPM_KEY_RSA, verbose));
     else
         printf ("(tpm2-tools not installed: cross-check skipped) ");
+
+    //  The actor: requests answered from its own thread; the caller's loop
+    //  stays free while the TPM works
+    zactor_t *actor = zactor_new (tpm_actor, (void *) tpm_swtpm_tcti (swtpm));
+    assert (actor);
+    byte ecc = TPM_KEY_ECC;
+    zmsg_t *request = zmsg_new ();
+    zmsg_addstr (request, "EK");
+    zmsg_addmem (request, &ecc, 1);
+    zmsg_send (&request, actor);
+    zmsg_t *reply = zmsg_recv (actor);
+    char *status = zmsg_popstr (reply);
+    assert (status && streq (status, "OK"));
+    zstr_free (&status);
+    zframe_t *frame = zmsg_pop (reply);
+    ek_public = zchunk_new (zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    zmsg_destroy (&reply);
+
+    request = zmsg_new ();
+    zmsg_addstr (request, "AK");
+    zmsg_addmem (request, &ecc, 1);
+    zmsg_addmem (request, &ecc, 1);
+    zmsg_send (&request, actor);
+    zpoller_t *poller = zpoller_new (actor, NULL);
+    assert (zpoller_wait (poller, 0) == NULL);  //  not answered yet: we did not block
+    reply = zmsg_recv (actor);
+    status = zmsg_popstr (reply);
+    assert (status && streq (status, "OK"));
+    zstr_free (&status);
+    zchunk_t *actor_blob = NULL, *actor_public = NULL, *actor_name = NULL;
+    frame = zmsg_pop (reply);
+    actor_blob = zchunk_new (zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    frame = zmsg_pop (reply);
+    actor_public = zchunk_new (zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    frame = zmsg_pop (reply);
+    actor_name = zchunk_new (zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    zmsg_destroy (&reply);
+
+    byte actor_secret [32];
+    randombytes_buf (actor_secret, sizeof actor_secret);
+    zchunk_t *credential = NULL, *encrypted = NULL;
+    assert (credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
+        zchunk_data (actor_name), zchunk_size (actor_name),
+        actor_secret, sizeof actor_secret, &credential, &encrypted) == CREDENTIAL_OK);
+    request = zmsg_new ();
+    zmsg_addstr (request, "ACTIVATE");
+    zmsg_addmem (request, zchunk_data (actor_blob), zchunk_size (actor_blob));
+    zmsg_addmem (request, zchunk_data (credential), zchunk_size (credential));
+    zmsg_addmem (request, zchunk_data (encrypted), zchunk_size (encrypted));
+    zmsg_send (&request, actor);
+    reply = zmsg_recv (actor);
+    status = zmsg_popstr (reply);
+    assert (status && streq (status, "OK"));
+    zstr_free (&status);
+    frame = zmsg_pop (reply);
+    assert (zframe_size (frame) == sizeof actor_secret);
+    assert (memcmp (zframe_data (frame), actor_secret, sizeof actor_secret) == 0);
+    zframe_destroy (&frame);
+    zmsg_destroy (&reply);
+
+    byte mask_be [4] = { 0, 0, 0, 0x81 };           //  PCRs 0 and 7
+    byte actor_nonce [20];
+    randombytes_buf (actor_nonce, sizeof actor_nonce);
+    request = zmsg_new ();
+    zmsg_addstr (request, "QUOTE");
+    zmsg_addmem (request, zchunk_data (actor_blob), zchunk_size (actor_blob));
+    zmsg_addmem (request, mask_be, 4);
+    zmsg_addmem (request, actor_nonce, sizeof actor_nonce);
+    zmsg_send (&request, actor);
+    byte pcr_values [64];
+    for (int index = 0; index < 2; index++) {
+        byte pcr = index? 7: 0;
+        request = zmsg_new ();
+        zmsg_addstr (request, "PCR READ");
+        zmsg_addmem (request, &pcr, 1);
+        zmsg_send (&request, actor);
+    }
+    reply = zmsg_recv (actor);                      //  replies come in order
+    status = zmsg_popstr (reply);
+    assert (status && streq (status, "OK"));
+    zstr_free (&status);
+    zframe_t *attest_frame = zmsg_pop (reply);
+    zframe_t *signature_frame = zmsg_pop (reply);
+    zmsg_destroy (&reply);
+    for (int index = 0; index < 2; index++) {
+        reply = zmsg_recv (actor);
+        status = zmsg_popstr (reply);
+        assert (status && streq (status, "OK"));
+        zstr_free (&status);
+        frame = zmsg_pop (reply);
+        assert (zframe_size (frame) == 32);
+        memcpy (pcr_values + 32 * index, zframe_data (frame), 32);
+        zframe_destroy (&frame);
+        zmsg_destroy (&reply);
+    }
+    assert (credential_verify_quote (zchunk_data (actor_public), zchunk_size (actor_public),
+        zframe_data (attest_frame), zframe_size (attest_frame),
+        zframe_data (signature_frame), zframe_size (signature_frame),
+        actor_nonce, sizeof actor_nonce, 0x81, pcr_values, sizeof pcr_values) == CREDENTIAL_OK);
+    zframe_destroy (&attest_frame);
+    zframe_destroy (&signature_frame);
+
+    //  Bad requests get an error, and the actor carries on
+    zstr_send (actor, "FLY");
+    reply = zmsg_recv (actor);
+    status = zmsg_popstr (reply);
+    assert (status && streq (status, "ERROR"));
+    zstr_free (&status);
+    zmsg_destroy (&reply);
+    zstr_send (actor, "QUOTE");
+    reply = zmsg_recv (actor);
+    status = zmsg_popstr (reply);
+    assert (status && streq (status, "ERROR"));
+    zstr_free (&status);
+    zmsg_destroy (&reply);
+    zpoller_destroy (&poller);
+    zactor_destroy (&actor);
+    if (verbose)
+        printf ("   actor: EK, AK, activation, quote and PCRs off the caller's thread\n");
+    zchunk_destroy (&ek_public);
+    zchunk_destroy (&actor_blob);
+    zchunk_destroy (&actor_public);
+    zchunk_destroy (&actor_name);
+    zchunk_destroy (&credential);
+    zchunk_destroy (&encrypted);
+
+    //  Without a TPM the actor answers, with an error
+    actor = zactor_new (tpm_actor, "swtpm:host=127.0.0.1,port=1");
+    zstr_send (actor, "PCR READ");
+    reply = zmsg_recv (actor);
+    status = zmsg_popstr (reply);
+    assert (status && streq (status, "ERROR"));
+    zstr_free (&status);
+    char *reason = zmsg_popstr (reply);
+    assert (reason && streq (reason, "TPM unavailable"));
+    zstr_free (&reason);
+    zmsg_destroy (&reply);
+    zactor_destroy (&actor);
 
     //  An unreachable TPM fails cleanly
     assert (tpm_new ("swtpm:host=127.0.0.1,port=1") == NULL);

@@ -98,6 +98,26 @@ int
 int
     tpm_pcr_extend (tpm_t *self, int pcr, const byte *digest);
 
+//  The TPM actor: a tpm_t in a thread of its own, so that no TPM command
+//  ever runs on an event loop. args is the TCTI string (may be NULL). Each
+//  request on the actor's pipe gets exactly one reply, in order; the
+//  caller polls the actor like any socket. Frames are binary; numbers are
+//  one byte (types, PCR index) or four bytes big-endian (PCR mask):
+//
+//    "EK" type                         -> "OK" public name cert (empty if none)
+//    "AK" ek_type ak_type              -> "OK" blob public name
+//    "ACTIVATE" blob credential secret -> "OK" secret
+//    "QUOTE" blob mask nonce           -> "OK" attest signature
+//    "PCR READ" index                  -> "OK" digest
+//    "PCR EXTEND" index digest         -> "OK"
+//    anything that fails               -> "ERROR" reason
+//
+//  If the TPM cannot be opened the actor still starts and answers every
+//  request "ERROR" "TPM unavailable": the node then runs with its software
+//  identity. "$TERM" ends the actor (zactor_destroy).
+void
+    tpm_actor (zsock_t *pipe, void *args);
+
 //  Test hook: the nth TPM command from now fails as if the TPM refused it
 //  (0: none). Flushes never fail. For fault tests of the node: whatever
 //  fails, no object or session stays loaded.
