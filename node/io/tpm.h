@@ -3,7 +3,7 @@
 
     Every call blocks on the TPM (a real TPM takes tens to hundreds of
     milliseconds per command, an RSA primary key seconds), so the node runs
-    a tpm_t in an actor of its own and never on an event loop. A tpm_t is
+    a tpm_t in an actor of its own (tpm_actor) and never on an event loop. A tpm_t is
     thread-confined: one per thread, never shared.
 
     Objects: the EK of the type last used is kept loaded (it is recreated
