@@ -66,6 +66,11 @@ proto_msg_name (int type)
         case MSG_HEARTBEAT:         return "HEARTBEAT";
         case MSG_RPC_REQUEST:       return "RPC_REQUEST";
         case MSG_RPC_REPLY:         return "RPC_REPLY";
+        case MSG_HELLO:             return "HELLO";
+        case MSG_ROUTE:             return "ROUTE";
+        case MSG_CUSTODY_ACK:       return "CUSTODY_ACK";
+        case MSG_REVOCATIONS:       return "REVOCATIONS";
+        case MSG_NODE_STATS:        return "NODE_STATS";
         default:                    return NULL;
     }
 }
@@ -103,7 +108,7 @@ proto_test (bool verbose)
         assert (proto_msg_name (type));
     assert (strcmp (proto_msg_name (MSG_HEARTBEAT), "HEARTBEAT") == 0);
     assert (proto_msg_name (0) == NULL);
-    assert (proto_msg_name (MSG_RPC_REPLY + 1) == NULL);
+    assert (proto_msg_name (65535) == NULL);
     //  @end
     printf ("OK\n");
 }

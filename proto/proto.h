@@ -52,7 +52,13 @@ typedef enum {
     MSG_ACK = 5,
     MSG_HEARTBEAT = 6,
     MSG_RPC_REQUEST = 7,
-    MSG_RPC_REPLY = 8
+    MSG_RPC_REPLY = 8,
+    //  Mesh (proto/meshmsg.h): 9..19
+    MSG_HELLO = 9,
+    MSG_ROUTE = 10,
+    MSG_CUSTODY_ACK = 11,
+    MSG_REVOCATIONS = 12,
+    MSG_NODE_STATS = 13
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

@@ -1,0 +1,418 @@
+/*  meshmsg - the payloads of the mesh messages (types 9..19)
+    Kept apart from msg.c so the mesh's wire model lives in one place;
+    the same codec (codec.h) and limits apply. See meshmsg.h for the
+    wire forms.  */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <assert.h>
+#include "codec.h"
+#include "keys.h"
+#include "cert.h"
+#include "envelope.h"
+#include "meshmsg.h"
+
+#define MESHMSG_STATUS_MAX  255
+
+static int
+s_items (int type)
+{
+    switch (type) {
+        case MSG_HELLO:         return 3;
+        case MSG_ROUTE:         return 2;
+        case MSG_CUSTODY_ACK:   return 2;
+        case MSG_REVOCATIONS:   return 3;
+        case MSG_NODE_STATS:    return 1;
+        default:                return 0;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Names in a comma list.
+
+static bool
+s_name_char (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || c == '.' || c == '_' || c == '-';
+}
+
+int
+meshmsg_names (const char *list, size_t size)
+{
+    if (size == 0)
+        return 0;
+    assert (list);
+    int count = 0;
+    size_t length = 0;
+    for (size_t i = 0; i <= size; i++) {
+        if (i == size || list [i] == ',') {
+            if (length == 0 || length > WEFT_NAME_MAX)
+                return -1;
+            count++;
+            length = 0;
+        }
+        else
+        if (!s_name_char (list [i]))
+            return -1;
+        else
+            length++;
+    }
+    return count;
+}
+
+bool
+meshmsg_has_name (const char *list, size_t size, const char *name)
+{
+    assert (name);
+    size_t name_size = strlen (name);
+    size_t start = 0;
+    for (size_t i = 0; i <= size; i++)
+        if (i == size || list [i] == ',') {
+            if (i - start == name_size && memcmp (list + start, name, name_size) == 0)
+                return true;
+            start = i + 1;
+        }
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+//  Encode.
+
+int
+meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
+{
+    assert (msg && payload_p && size_p);
+    *payload_p = NULL;
+    *size_p = 0;
+    int items = s_items (msg->type);
+    if (items == 0)
+        return PROTO_ERR_UNKNOWN;
+    size_t path_size = strnlen (msg->path, sizeof msg->path);
+    if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE)
+    &&  (path_size > MESHMSG_PATH_MAX || meshmsg_names (msg->path, path_size) < 0
+         || meshmsg_names (msg->path, path_size) >= WEFT_HOP_LIMIT))
+        return PROTO_ERR_VALUE;
+    if (msg->type == MSG_CUSTODY_ACK
+    &&  (msg->id_count == 0 || msg->id_count > MESHMSG_ACK_IDS_MAX
+         || msg->status < 0 || msg->status > MESHMSG_STATUS_MAX))
+        return PROTO_ERR_VALUE;
+    if (msg->type == MSG_REVOCATIONS
+    &&  (msg->key_count > MESHMSG_REVOKED_MAX
+         || meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count))
+        return PROTO_ERR_VALUE;
+    if (msg->type == MSG_NODE_STATS && msg->counters_size > MESHMSG_STATS_MAX)
+        return PROTO_ERR_OVERSIZE;
+
+    codec_writer_t *w = codec_writer_new (0);
+    codec_put_array (w, (size_t) items);
+    switch (msg->type) {
+        case MSG_HELLO:
+            codec_put_bin (w, msg->cert, msg->cert_size);
+            codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
+            codec_put_uint (w, msg->revocations);
+            break;
+        case MSG_ROUTE:
+            codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
+            codec_put_uint (w, msg->revocations);
+            break;
+        case MSG_CUSTODY_ACK:
+            codec_put_bin (w, msg->ids, msg->id_count * WEFT_ID_SIZE);
+            codec_put_uint (w, (uint64_t) msg->status);
+            break;
+        case MSG_REVOCATIONS:
+            codec_put_uint (w, msg->revocations);
+            codec_put_strn (w, msg->names, msg->names_size, WEFT_STR_MAX);
+            codec_put_bin (w, msg->curve_keys, msg->key_count * WEFT_KEY_SIZE);
+            break;
+        case MSG_NODE_STATS:
+            codec_put_strn (w, msg->counters, msg->counters_size, MESHMSG_STATS_MAX);
+            break;
+    }
+    return codec_writer_finish (&w, payload_p, size_p);
+}
+
+//  --------------------------------------------------------------------------
+//  Decode.
+
+static int
+s_decode_fields (meshmsg_t *msg, codec_reader_t *r)
+{
+    uint64_t value = 0;
+    int rc = 0;
+    const uint8_t *data = NULL;
+    size_t size = 0;
+    switch (msg->type) {
+        case MSG_HELLO:
+            rc = codec_get_binref (r, 0, &msg->cert, &msg->cert_size);
+            if (rc == 0)
+                rc = codec_get_str (r, 1, msg->path, MESHMSG_PATH_MAX);
+            if (rc == 0)
+                rc = codec_get_uint (r, 2, UINT64_MAX, &msg->revocations);
+            break;
+        case MSG_ROUTE:
+            rc = codec_get_str (r, 0, msg->path, MESHMSG_PATH_MAX);
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, UINT64_MAX, &msg->revocations);
+            break;
+        case MSG_CUSTODY_ACK:
+            rc = codec_get_binref (r, 0, &data, &size);
+            if (rc == 0 && (size == 0 || size % WEFT_ID_SIZE
+                            || size / WEFT_ID_SIZE > MESHMSG_ACK_IDS_MAX))
+                rc = PROTO_ERR_VALUE;
+            msg->ids = data;
+            msg->id_count = size / WEFT_ID_SIZE;
+            if (rc == 0)
+                rc = codec_get_uint (r, 1, MESHMSG_STATUS_MAX, &value);
+            msg->status = (int) value;
+            break;
+        case MSG_REVOCATIONS:
+            rc = codec_get_uint (r, 0, UINT64_MAX, &msg->revocations);
+            if (rc == 0)
+                rc = codec_get_strn (r, 1, &msg->names, &msg->names_size, WEFT_STR_MAX);
+            if (rc == 0)
+                rc = codec_get_binref (r, 2, &data, &size);
+            if (rc == 0 && (size % WEFT_KEY_SIZE || size / WEFT_KEY_SIZE > MESHMSG_REVOKED_MAX))
+                rc = PROTO_ERR_VALUE;
+            msg->curve_keys = data;
+            msg->key_count = size / WEFT_KEY_SIZE;
+            if (rc == 0 && meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count)
+                rc = PROTO_ERR_VALUE;
+            break;
+        case MSG_NODE_STATS:
+            rc = codec_get_strn (r, 0, &msg->counters, &msg->counters_size,
+                                 MESHMSG_STATS_MAX);
+            break;
+    }
+    if (rc == 0 && (msg->type == MSG_HELLO || msg->type == MSG_ROUTE)) {
+        int names = meshmsg_names (msg->path, strlen (msg->path));
+        if (names < 0 || names >= WEFT_HOP_LIMIT)
+            rc = PROTO_ERR_VALUE;
+    }
+    return rc;
+}
+
+int
+meshmsg_decode (meshmsg_t *msg, int type, const uint8_t *payload, size_t size)
+{
+    assert (msg);
+    memset (msg, 0, sizeof (meshmsg_t));
+    int items = s_items (type);
+    if (items == 0)
+        return PROTO_ERR_UNKNOWN;
+    codec_reader_t *reader;
+    int rc = codec_reader_new (&reader, payload, size);
+    if (rc)
+        return rc;
+    if (codec_items (reader) < items)
+        rc = PROTO_ERR_TYPE;
+    if (rc == 0) {
+        msg->type = type;
+        rc = s_decode_fields (msg, reader);
+    }
+    codec_reader_destroy (&reader);
+    if (rc)
+        memset (msg, 0, sizeof (meshmsg_t));
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest, with golden vectors (tests/golden/envelope-hello.hex etc.)
+
+#define GOLDEN_TIME_MS      (1767225600ULL * 1000)
+
+static void
+s_seed_keys (keys_t *keys, uint8_t fill)
+{
+    uint8_t seed [32];
+    memset (seed, fill, sizeof seed);
+    keys_from_seed (keys, seed);
+}
+
+//  Golden sample of each type; *cert_p is a certificate to free
+static void
+s_sample (meshmsg_t *msg, int type, uint8_t **cert_p)
+{
+    static uint8_t ids [2 * WEFT_ID_SIZE];
+    static uint8_t keys [2 * WEFT_KEY_SIZE];
+    for (size_t i = 0; i < sizeof ids; i++)
+        ids [i] = (uint8_t) (0x30 + i);
+    memset (msg, 0, sizeof (meshmsg_t));
+    msg->type = type;
+    *cert_p = NULL;
+    switch (type) {
+        case MSG_HELLO: {
+            keys_t ca, node;
+            s_seed_keys (&ca, 0xca);
+            s_seed_keys (&node, 0x01);
+            cert_t cert;
+            memset (&cert, 0, sizeof cert);
+            cert.serial = 2;
+            cert.kind = CERT_KIND_NODE;
+            strcpy (cert.subject, "node-1");
+            strcpy (cert.tenant, "acme");
+            strcpy (cert.role, "gateway");
+            memcpy (cert.sign_key, node.sign_public, WEFT_KEY_SIZE);
+            memcpy (cert.curve_key, node.curve_public, WEFT_KEY_SIZE);
+            cert.not_before = 1767225600ULL;
+            cert.not_after = 1767225600ULL + 365 * 86400;
+            size_t size;
+            int rc = cert_encode (&cert, ca.sign_secret, cert_p, &size);
+            assert (rc == 0);
+            msg->cert = *cert_p;
+            msg->cert_size = size;
+            strcpy (msg->path, "node-1,server-1");
+            msg->revocations = 3;
+            keys_wipe (&ca);
+            keys_wipe (&node);
+            break;
+        }
+        case MSG_ROUTE:
+            strcpy (msg->path, "node-1,server-1");
+            msg->revocations = 3;
+            break;
+        case MSG_CUSTODY_ACK:
+            msg->ids = ids;
+            msg->id_count = 2;
+            msg->status = WEFT_STATUS_OK;
+            break;
+        case MSG_REVOCATIONS: {
+            keys_t a, b;
+            s_seed_keys (&a, 0x02);
+            s_seed_keys (&b, 0x03);
+            memcpy (keys, a.curve_public, WEFT_KEY_SIZE);
+            memcpy (keys + WEFT_KEY_SIZE, b.curve_public, WEFT_KEY_SIZE);
+            msg->revocations = 3;
+            msg->names = "node-2,node-3";
+            msg->names_size = 13;
+            msg->curve_keys = keys;
+            msg->key_count = 2;
+            break;
+        }
+        case MSG_NODE_STATS:
+            msg->counters = "{\"retransmits\":4}";
+            msg->counters_size = strlen (msg->counters);
+            break;
+    }
+}
+
+static bool
+s_equal (const meshmsg_t *a, const meshmsg_t *b)
+{
+    return a->type == b->type && a->cert_size == b->cert_size
+        && (a->cert_size == 0 || memcmp (a->cert, b->cert, a->cert_size) == 0)
+        && strcmp (a->path, b->path) == 0 && a->revocations == b->revocations
+        && a->id_count == b->id_count && a->status == b->status
+        && (a->id_count == 0 || memcmp (a->ids, b->ids, a->id_count * WEFT_ID_SIZE) == 0)
+        && a->names_size == b->names_size
+        && (a->names_size == 0 || memcmp (a->names, b->names, a->names_size) == 0)
+        && a->key_count == b->key_count
+        && (a->key_count == 0
+            || memcmp (a->curve_keys, b->curve_keys, a->key_count * WEFT_KEY_SIZE) == 0)
+        && a->counters_size == b->counters_size
+        && (a->counters_size == 0 || memcmp (a->counters, b->counters, a->counters_size) == 0);
+}
+
+void
+meshmsg_test (bool verbose)
+{
+    printf (" * meshmsg: ");
+    if (verbose)
+        printf ("\n");
+    //  @selftest
+    assert (meshmsg_names ("", 0) == 0);
+    assert (meshmsg_names ("a", 1) == 1);
+    assert (meshmsg_names ("a,b.c,d-e", 9) == 3);
+    assert (meshmsg_names ("a,,b", 4) == -1);
+    assert (meshmsg_names ("a,", 2) == -1);
+    assert (meshmsg_names ("a b", 3) == -1);
+    assert (meshmsg_has_name ("gw-1,server", 11, "server"));
+    assert (meshmsg_has_name ("gw-1,server", 11, "gw-1"));
+    assert (!meshmsg_has_name ("gw-1,server", 11, "gw"));
+    assert (!meshmsg_has_name ("", 0, "gw"));
+
+    for (int type = MSG_HELLO; type <= MSG_NODE_STATS; type++) {
+        meshmsg_t msg, back;
+        uint8_t *cert;
+        s_sample (&msg, type, &cert);
+        uint8_t *payload;
+        size_t payload_size;
+        assert (meshmsg_encode (&msg, &payload, &payload_size) == 0);
+        assert (meshmsg_decode (&back, type, payload, payload_size) == 0);
+        assert (s_equal (&msg, &back));
+        //  Truncated: always an error
+        for (size_t cut = 0; cut < payload_size; cut++)
+            assert (meshmsg_decode (&back, type, payload, cut) != 0);
+        //  As a golden envelope from node-1 (REVOCATIONS from the coordinator)
+        keys_t signer;
+        envelope_t env;
+        memset (&env, 0, sizeof env);
+        for (int i = 0; i < WEFT_ID_SIZE; i++)
+            env.id [i] = (uint8_t) (type << 4 | i);
+        env.type = type;
+        bool from_coord = type == MSG_REVOCATIONS;
+        strcpy (env.origin, from_coord? "coordinator": "node-1");
+        strcpy (env.tenant, from_coord? "": "acme");
+        s_seed_keys (&signer, from_coord? 0xc0: 0x01);
+        env.seq = (uint64_t) type;
+        env.hlc = GOLDEN_TIME_MS << 16 | (uint64_t) type;
+        env.hop_limit = env.hops = WEFT_HOP_LIMIT;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        uint8_t *frame;
+        size_t frame_size;
+        assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
+        char name [64];
+        snprintf (name, sizeof name, "envelope-%s", proto_msg_name (type));
+        for (char *c = name; *c; c++)
+            *c = *c == '_'? '-': (char) (*c >= 'A' && *c <= 'Z'? *c + 32: *c);
+        uint8_t *file;
+        size_t file_size;
+        assert (codec_golden (name, frame, frame_size, &file, &file_size) == 0);
+        envelope_t got;
+        assert (envelope_decode (&got, file, file_size) == 0);
+        assert (envelope_verify (&got, signer.sign_public) == 0);
+        assert (meshmsg_decode (&back, type, got.payload, got.payload_size) == 0);
+        assert (s_equal (&msg, &back));
+        if (verbose)
+            printf ("   %s: %zu bytes\n", name, frame_size);
+        free (file);
+        free (frame);
+        free (payload);
+        free (cert);
+        keys_wipe (&signer);
+    }
+
+    //  Limits and bad values
+    meshmsg_t msg;
+    uint8_t *payload;
+    size_t size;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_CUSTODY_ACK;
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);    //  No ids
+    msg.type = MSG_ROUTE;
+    strcpy (msg.path, "a,,b");
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    //  A path as long as the hop limit is refused: it could not be extended
+    msg.path [0] = 0;
+    for (int i = 0; i < WEFT_HOP_LIMIT; i++)
+        strcat (msg.path, i? ",n": "n");
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.type = MSG_REVOCATIONS;
+    msg.names = "a,b";
+    msg.names_size = 3;
+    msg.key_count = 1;
+    uint8_t key [WEFT_KEY_SIZE] = { 0 };
+    msg.curve_keys = key;
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);   //  2 names, 1 key
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    assert (meshmsg_decode (&msg, MSG_HEARTBEAT, (const uint8_t *) "\x90", 1)
+            == PROTO_ERR_UNKNOWN);
+    assert (meshmsg_decode (&msg, MSG_ROUTE, (const uint8_t *) "\x90", 1) == PROTO_ERR_TYPE);
+    //  CUSTODY_ACK with 17 bytes of ids
+    assert (meshmsg_decode (&msg, MSG_CUSTODY_ACK,
+            (const uint8_t *) "\x92\xc4\x11" "0123456789abcdefg" "\x00", 21) == PROTO_ERR_VALUE);
+    //  @end
+    printf ("OK\n");
+}

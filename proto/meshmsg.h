@@ -1,0 +1,70 @@
+/*  meshmsg - the payloads of the mesh messages (types 9..19)
+    Wire forms, one msgpack array each (docs/protocol.md section 16):
+        HELLO        [cert: bin, path: str(1040), revocations: uint]
+        ROUTE        [path: str(1040), revocations: uint]
+        CUSTODY_ACK  [ids: bin(16 * n, 1 <= n <= 256), status: uint]
+        REVOCATIONS  [version: uint, names: str, curve_keys: bin(32 * n)]
+        NODE_STATS   [counters: str (JSON object)]
+    Lists travel flat: a path and a revocation list's names are node
+    ids joined by ',' (ids never hold a comma), ids and keys are
+    concatenated fixed-size binaries. Decoders check every count
+    against the limits below, accept longer arrays (trailing fields
+    ignored) and refuse shorter ones. Large fields are borrowed.  */
+
+#ifndef WEFT_MESHMSG_H_INCLUDED
+#define WEFT_MESHMSG_H_INCLUDED
+
+#include "proto.h"
+
+#define MESHMSG_PATH_MAX        ((WEFT_NAME_MAX + 1) * WEFT_HOP_LIMIT)
+#define MESHMSG_ACK_IDS_MAX     256         //  Envelope ids per CUSTODY_ACK
+#define MESHMSG_REVOKED_MAX     512         //  Entries in one revocation list
+#define MESHMSG_STATS_MAX       4096        //  NODE_STATS JSON text
+
+typedef struct {
+    int type;                           //  MSG_HELLO .. MSG_NODE_STATS
+    //  HELLO: the sender's certificate (borrowed)
+    const uint8_t *cert;
+    size_t cert_size;
+    //  HELLO, ROUTE: sender's path to the coordinator, sender first,
+    //  coordinator excluded, "" = no route (NUL-terminated copy)
+    char path [MESHMSG_PATH_MAX + 1];
+    //  HELLO, ROUTE: version of the revocation list the sender holds;
+    //  REVOCATIONS: version of this list
+    uint64_t revocations;
+    //  CUSTODY_ACK: ids (borrowed, count * WEFT_ID_SIZE bytes), status
+    const uint8_t *ids;
+    size_t id_count;
+    int status;
+    //  REVOCATIONS: names (borrowed, not NUL-ended) and keys (borrowed)
+    const char *names;
+    size_t names_size;
+    const uint8_t *curve_keys;
+    size_t key_count;
+    //  NODE_STATS: JSON object text (borrowed)
+    const char *counters;
+    size_t counters_size;
+} meshmsg_t;
+
+//  Encode. Returns 0 and a heap buffer (free()), or a proto_rc_t.
+int
+    meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p);
+
+//  Decode a payload of the given type. Returns 0 or a proto_rc_t; *msg
+//  is zeroed on error.
+int
+    meshmsg_decode (meshmsg_t *msg, int type, const uint8_t *payload, size_t size);
+
+//  Number of names in a comma list (0 for ""), or -1 if a name is empty,
+//  too long or holds a byte outside [A-Za-z0-9._-].
+int
+    meshmsg_names (const char *list, size_t size);
+
+//  True if name is one of the comma list's names.
+bool
+    meshmsg_has_name (const char *list, size_t size, const char *name);
+
+void
+    meshmsg_test (bool verbose);
+
+#endif
