@@ -1,0 +1,130 @@
+/*  outbox - the custody queue of a mesh node, durable in LMDB
+    Every envelope this node has taken custody of (its own, or one it
+    relays) waits here until the next hop acknowledges it. Entries are
+    staged in memory and made durable together by outbox_flush: one
+    write transaction per poll burst, never one per message (group
+    commit). Only after outbox_flush returned 0 may the caller
+    acknowledge the staged entries to the previous hop, so a failed
+    commit is never acknowledged.
+
+    Five priority classes, served strictly in order: control > twin >
+    evidence > telemetry > bulk, FIFO within a class. Each class is
+    bounded; when it is full, telemetry and bulk drop their oldest entry
+    (counted), control, twin and evidence refuse the new one
+    (back-pressure: the previous hop keeps it and retransmits later).
+
+    Sans-IO: no clock, no sockets; storage only through the store.  */
+
+#ifndef WEFT_OUTBOX_H_INCLUDED
+#define WEFT_OUTBOX_H_INCLUDED
+
+#include "proto/proto.h"
+#include "node/io/store.h"
+
+#define OUTBOX_TABLE            "outbox"
+#define OUTBOX_RETRY_MIN_MS     1000        //  First retransmit
+#define OUTBOX_RETRY_MAX_MS     30000       //  Back-off ceiling
+#define OUTBOX_DEST_MAX         WEFT_NAME_MAX
+
+typedef enum {
+    OUTBOX_CONTROL = 0,             //  ACKs, revocations: never dropped
+    OUTBOX_TWIN = 1,                //  Twin reports and desired: never dropped
+    OUTBOX_EVIDENCE = 2,            //  Attestation evidence: never dropped
+    OUTBOX_TELEMETRY = 3,           //  Heartbeats, stats: oldest dropped when full
+    OUTBOX_BULK = 4,                //  Artifacts: oldest dropped when full
+    OUTBOX_CLASSES = 5
+} outbox_class_t;
+
+//  One queued envelope, borrowed from the outbox while it is queued.
+typedef struct {
+    uint8_t id [WEFT_ID_SIZE];      //  Envelope id
+    int klass;                      //  outbox_class_t
+    char dest [OUTBOX_DEST_MAX + 1];    //  "coordinator", a device id, or "*"
+    const uint8_t *frame;           //  Envelope frame as it will be sent
+    size_t size;
+    uint64_t due_ms;                //  Next (re)transmission; 0 = now
+    uint64_t backoff_ms;            //  Current retransmit interval
+    uint32_t sends;                 //  Transmissions so far
+    bool durable;                   //  Committed (false while staged)
+} outbox_entry_t;
+
+typedef struct {
+    uint64_t depth [OUTBOX_CLASSES];    //  Entries queued per class
+    uint64_t staged;                //  Entries taken into custody
+    uint64_t acked;                 //  Entries the next hop acknowledged
+    uint64_t retransmits;           //  Sends after the first
+    uint64_t dropped_full;          //  Telemetry/bulk dropped oldest-first
+    uint64_t refused_full;          //  Control/twin/evidence refused (back-pressure)
+    uint64_t commit_failed;         //  Flushes whose commit failed
+    uint64_t duplicates;            //  Stage of an id already queued
+} outbox_stats_t;
+
+typedef struct _outbox_t outbox_t;
+
+//  Create over a store that has OUTBOX_TABLE; prefix separates several
+//  nodes in one environment (the simulator). limits [class] is the
+//  largest number of entries per class (0 = default).
+outbox_t *
+    outbox_new (store_t *store, const char *prefix, const size_t *limits);
+
+void
+    outbox_destroy (outbox_t **self_p);
+
+//  Load the entries a previous run left (all due now). Returns the
+//  number loaded or -1.
+int
+    outbox_load (outbox_t *self);
+
+//  Stage one envelope (copied). Returns 0 (staged, or already queued:
+//  a duplicate is not an error), 1 if the class is full and refuses it
+//  (back-pressure), -1 on bad arguments.
+int
+    outbox_stage (outbox_t *self, int klass, const char *dest,
+                  const uint8_t id [WEFT_ID_SIZE], const uint8_t *frame, size_t size);
+
+//  Remove an acknowledged entry (the delete reaches the store in the next
+//  flush). Returns 0, or -1 if no such entry.
+int
+    outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE]);
+
+//  Commit staged entries and pending deletes in one transaction. On
+//  failure the staged entries are forgotten (never acknowledged: the
+//  previous hop still holds them) and the deletes are kept for the next
+//  flush. Returns 0 or -1.
+int
+    outbox_flush (outbox_t *self);
+
+//  True if anything waits for outbox_flush.
+bool
+    outbox_dirty (outbox_t *self);
+
+//  Iterate durable entries in priority then FIFO order: first/next
+//  return NULL at the end. Do not stage or ack while iterating.
+outbox_entry_t *
+    outbox_first (outbox_t *self);
+outbox_entry_t *
+    outbox_next (outbox_t *self);
+
+//  Record a transmission of entry at now_ms: due again after back-off.
+void
+    outbox_sent (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms);
+
+//  Make every entry for dest due now (a new route or link appeared).
+void
+    outbox_wake (outbox_t *self, const char *dest);
+
+//  Earliest due time of a durable entry, 0 if none.
+uint64_t
+    outbox_deadline (outbox_t *self);
+
+//  Total entries queued.
+size_t
+    outbox_size (outbox_t *self);
+
+const outbox_stats_t *
+    outbox_stats (outbox_t *self);
+
+void
+    outbox_test (bool verbose);
+
+#endif
