@@ -28,7 +28,14 @@ struct _registry_t {
 
 static const char *s_tables [] = {
     "devices", "device_keys", "twins", "tokens", "operators",
-    "operator_keys", "replay", "meta", "last_seen", NULL
+    "operator_keys", "replay", "meta", "last_seen", "device_index",
+    "hierarchy", "audit", "rpc_ids", "rpc_expiry", NULL
+};
+
+//  Device attributes with a secondary index (besides tag.KEY and the
+//  internal REGISTRY_SCOPE_ATTR)
+static const char *s_indexed [] = {
+    "tenant", "type", "role", "path", "site", "fw", "hw", "sw", "asset", NULL
 };
 
 const char **
@@ -159,6 +166,156 @@ s_index (store_txn_t *txn, const char *table, json_t *record, const char *owner)
 }
 
 //  --------------------------------------------------------------------------
+//  Secondary indexes of devices: key attr NUL value NUL id, empty value
+
+const char *
+registry_device_scope (json_t *device)
+{
+    const char *path = json_string_value (json_object_get (device, "path"));
+    if (path && *path)
+        return path;
+    const char *tenant = json_string_value (json_object_get (device, "tenant"));
+    return tenant? tenant: "";
+}
+
+bool
+registry_device_site (json_t *device, char *site, size_t size)
+{
+    const char *path = json_string_value (json_object_get (device, "path"));
+    const char *slash = path? strchr (path, '/'): NULL;
+    if (!slash)
+        return false;
+    const char *end = strchr (slash + 1, '/');
+    size_t len = end? (size_t) (end - slash - 1): strlen (slash + 1);
+    if (len == 0 || len >= size)
+        return false;
+    memcpy (site, slash + 1, len);
+    site [len] = 0;
+    return true;
+}
+
+bool
+registry_indexed (const char *attr)
+{
+    if (strncmp (attr, "tag.", 4) == 0 && attr [4])
+        return true;
+    if (streq (attr, REGISTRY_SCOPE_ATTR))
+        return true;
+    for (int i = 0; s_indexed [i]; i++)
+        if (streq (attr, s_indexed [i]))
+            return true;
+    return false;
+}
+
+size_t
+registry_index_key (char *key, size_t size, const char *attr, const char *value,
+                    const char *id)
+{
+    size_t attr_len = strlen (attr), value_len = strlen (value);
+    size_t id_len = id? strlen (id): 0;
+    size_t len = attr_len + 1 + value_len + (id? 1 + id_len: 0);
+    if (len > size)
+        return 0;
+    memcpy (key, attr, attr_len);
+    key [attr_len] = 0;
+    memcpy (key + attr_len + 1, value, value_len);
+    if (id) {
+        key [attr_len + 1 + value_len] = 0;
+        memcpy (key + attr_len + 2 + value_len, id, id_len);
+    }
+    return len;
+}
+
+//  Add or remove one index entry
+static int
+s_index_one (store_txn_t *txn, bool add, const char *attr, const char *value,
+             const char *id)
+{
+    char key [REGISTRY_INDEX_KEY_MAX];
+    size_t len = registry_index_key (key, sizeof key, attr, value, id);
+    if (len == 0) {
+        zsys_error ("registry: index key of %s too long", id);
+        return -1;
+    }
+    if (add)
+        return store_put (txn, "device_index", key, len, "", 0);
+    return store_del (txn, "device_index", key, len) < 0? -1: 0;
+}
+
+//  Add or remove every index entry of a device record
+static int
+s_index_device (store_txn_t *txn, json_t *device, bool add)
+{
+    const char *id = json_string_value (json_object_get (device, "id"));
+    if (!id)
+        return -1;
+    int rc = 0;
+    for (int i = 0; s_indexed [i] && rc == 0; i++) {
+        const char *value;
+        char site [WEFT_NAME_MAX + 1];
+        if (streq (s_indexed [i], "site"))
+            value = registry_device_site (device, site, sizeof site)? site: NULL;
+        else
+            value = json_string_value (json_object_get (device, s_indexed [i]));
+        if (value && (*value || streq (s_indexed [i], "tenant")))
+            rc = s_index_one (txn, add, s_indexed [i], value, id);
+    }
+    json_t *tags = json_object_get (device, "tags");
+    const char *key;
+    json_t *value;
+    char attr [WEFT_NAME_MAX + 8];
+    json_object_foreach (tags, key, value) {
+        if (rc || !json_is_string (value))
+            break;
+        snprintf (attr, sizeof attr, "tag.%s", key);
+        rc = s_index_one (txn, add, attr, json_string_value (value), id);
+    }
+    if (rc == 0)
+        rc = s_index_one (txn, add, REGISTRY_SCOPE_ATTR, registry_device_scope (device), id);
+    return rc;
+}
+
+typedef struct {
+    size_t prefix_size;
+    registry_index_fn *fn;
+    void *arg;
+} s_index_scan_t;
+
+static int
+s_index_scan_one (void *arg, const void *key, size_t key_size, const void *value,
+                  size_t value_size)
+{
+    (void) value;
+    (void) value_size;
+    s_index_scan_t *scan = (s_index_scan_t *) arg;
+    //  The id follows the last NUL
+    const char *start = (const char *) key;
+    const char *id = (const char *) memrchr (start, 0, key_size);
+    if (!id || (size_t) (id - start) < scan->prefix_size - 1)
+        return 0;
+    id++;
+    char text [WEFT_NAME_MAX + 1];
+    size_t len = key_size - (size_t) (id - start);
+    if (len == 0 || len > WEFT_NAME_MAX)
+        return 0;
+    memcpy (text, id, len);
+    text [len] = 0;
+    return scan->fn (scan->arg, text);
+}
+
+int
+registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
+                     bool prefix, registry_index_fn *fn, void *arg)
+{
+    char key [REGISTRY_INDEX_KEY_MAX];
+    size_t len = registry_index_key (key, sizeof key, attr, value, prefix? NULL: "");
+    if (len == 0)
+        return 0;
+    s_index_scan_t scan = { len, fn, arg };
+    return store_scan (txn, "device_index", key, len, s_index_scan_one, &scan);
+}
+
+//  --------------------------------------------------------------------------
 //  Devices
 
 json_t *
@@ -175,7 +332,15 @@ registry_device_put (store_txn_t *txn, json_t *device)
     const char *id = json_string_value (json_object_get (device, "id"));
     if (!registry_name_valid (id))
         return -1;
-    if (s_put_json (txn, "devices", id, device))
+    //  Replace the index entries of the record this one replaces
+    json_t *old = s_get_json (txn, "devices", id);
+    int rc = old? s_index_device (txn, old, false): 0;
+    json_decref (old);
+    if (rc == 0)
+        rc = s_put_json (txn, "devices", id, device);
+    if (rc == 0)
+        rc = s_index_device (txn, device, true);
+    if (rc)
         return -1;
     return s_index (txn, "device_keys", device, id);
 }

@@ -47,15 +47,51 @@ char *
     registry_dump (const json_t *json);
 
 //  --- Devices. Records: {id, tenant, type, role, enrolled, cert_serial,
-//  sign_key, curve_key, cert, token, revoked}; keys and cert in hex.
+//  sign_key, curve_key, cert, token, revoked} and the metadata {path,
+//  asset, hw, fw, sw, location, tags: {key: value}}; keys and cert in hex.
 
 //  Device record, or NULL if absent. Caller json_decref's it.
 json_t *
     registry_device_get (store_txn_t *txn, const char *id);
 
-//  Put a device record and index its curve key. Returns 0 or -1.
+//  Put a device record, index its curve key and its attributes
+//  (replacing the entries of the record it replaces). Returns 0 or -1.
 int
     registry_device_put (store_txn_t *txn, json_t *device);
+
+//  --- Secondary indexes, kept by registry_device_put: one entry per
+//  indexed attribute (tenant type role path site fw hw sw asset tag.KEY
+//  and REGISTRY_SCOPE_ATTR), key "attr NUL value NUL id".
+
+#define REGISTRY_SCOPE_ATTR     "@scope"    //  Internal: path, else tenant
+#define REGISTRY_INDEX_KEY_MAX  512         //  LMDB's default key limit - 1
+
+//  Where a device sits for authorization: its path, else its tenant,
+//  else "" (only global grants see it). Borrowed from the record.
+const char *
+    registry_device_scope (json_t *device);
+
+//  The site: second segment of the device's path. False if none.
+bool
+    registry_device_site (json_t *device, char *site, size_t size);
+
+//  Is there an index for this attribute?
+bool
+    registry_indexed (const char *attr);
+
+//  Build an index key; id NULL leaves off the NUL before the id, for a
+//  prefix scan. Returns its size, or 0 if it does not fit.
+size_t
+    registry_index_key (char *key, size_t size, const char *attr,
+                        const char *value, const char *id);
+
+//  Call fn with the id of every device whose attr equals value, or
+//  with prefix, starts with value, in index order. fn returns 0 to go
+//  on. Returns entries visited or -1.
+typedef int (registry_index_fn) (void *arg, const char *id);
+int
+    registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
+                         bool prefix, registry_index_fn *fn, void *arg);
 
 //  Id of the device holding this CURVE key, or NULL. Caller frees.
 char *

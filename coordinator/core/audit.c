@@ -1,0 +1,425 @@
+/*  audit - append-only, hash-chained log
+    The hash covers the exact stored bytes, so verify needs no
+    canonical re-encoding: any changed byte breaks the link from the
+    next record (or from the head).  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "proto/keys.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/devquery.h"
+#include "coordinator/core/audit.h"
+
+#define S_HEAD      "audit_head"
+
+static void
+s_key (uint64_t seq, uint8_t key [8])
+{
+    for (int i = 7; i >= 0; i--) {
+        key [i] = (uint8_t) seq;
+        seq >>= 8;
+    }
+}
+
+static void
+s_hash (const void *data, size_t size, char hex [2 * AUDIT_HASH_SIZE + 1])
+{
+    uint8_t hash [AUDIT_HASH_SIZE];
+    crypto_generichash (hash, sizeof hash, (const uint8_t *) data, size, NULL, 0);
+    keys_hex (hash, sizeof hash, hex);
+}
+
+//  Head: "<seq> <hash hex>"; seq 0 and zero hash when empty
+static int
+s_head (store_txn_t *txn, uint64_t *seq_p, char hash [2 * AUDIT_HASH_SIZE + 1])
+{
+    size_t size;
+    char *data = (char *) store_get (txn, "meta", S_HEAD, strlen (S_HEAD), &size);
+    *seq_p = 0;
+    memset (hash, '0', 2 * AUDIT_HASH_SIZE);
+    hash [2 * AUDIT_HASH_SIZE] = 0;
+    if (!data)
+        return 0;
+    int rc = -1;
+    char text [128];
+    if (size < sizeof text) {
+        memcpy (text, data, size);
+        text [size] = 0;
+        char *space = strchr (text, ' ');
+        if (space && strlen (space + 1) == 2 * AUDIT_HASH_SIZE) {
+            *seq_p = strtoull (text, NULL, 10);
+            memcpy (hash, space + 1, 2 * AUDIT_HASH_SIZE);
+            rc = 0;
+        }
+    }
+    free (data);
+    return rc;
+}
+
+int
+audit_append (store_txn_t *txn, uint64_t now_ms, const char *actor, const char *action,
+              const char *scope, const char *target, int status, json_t *detail)
+{
+    assert (txn && actor && action);
+    uint64_t seq;
+    char prev [2 * AUDIT_HASH_SIZE + 1];
+    if (s_head (txn, &seq, prev)) {
+        zsys_error ("audit: the head record is corrupt; not appending");
+        return -1;
+    }
+    seq++;
+    json_t *record = json_pack ("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
+        "seq", (json_int_t) seq, "time", (json_int_t) now_ms, "actor", actor,
+        "action", action, "scope", scope? scope: "", "target", target? target: "",
+        "status", proto_status_name (status), "prev", prev);
+    if (!record)
+        return -1;
+    if (detail)
+        json_object_set (record, "detail", detail);
+    char *text = registry_dump (record);
+    json_decref (record);
+    if (!text)
+        return -1;
+    uint8_t key [8];
+    s_key (seq, key);
+    char hash [2 * AUDIT_HASH_SIZE + 1];
+    s_hash (text, strlen (text), hash);
+    int rc = store_put (txn, "audit", key, 8, text, strlen (text));
+    free (text);
+    if (rc == 0) {
+        char head [128];
+        snprintf (head, sizeof head, "%" PRIu64 " %s", seq, hash);
+        rc = store_put (txn, "meta", S_HEAD, strlen (S_HEAD), head, strlen (head));
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Verify
+
+typedef struct {
+    uint64_t expect;                //  Next seq
+    char prev [2 * AUDIT_HASH_SIZE + 1];
+    char *error;
+    bool broken;
+} s_verify_t;
+
+static int
+s_verify_one (void *arg, const void *key, size_t key_size, const void *value,
+              size_t value_size)
+{
+    s_verify_t *self = (s_verify_t *) arg;
+    uint64_t key_seq = 0;
+    for (size_t i = 0; i < key_size && i < 8; i++)
+        key_seq = (key_seq << 8) | ((const uint8_t *) key) [i];
+    json_error_t json_error;
+    json_t *record = json_loadb ((const char *) value, value_size, 0, &json_error);
+    json_int_t seq = json_integer_value (json_object_get (record, "seq"));
+    const char *prev = json_string_value (json_object_get (record, "prev"));
+    if (key_size != 8 || !json_is_object (record) || !prev)
+        snprintf (self->error, WEFT_TEXT_MAX + 1, "record %" PRIu64 " is unreadable",
+                  key_seq);
+    else
+    if (key_seq != self->expect)
+        snprintf (self->error, WEFT_TEXT_MAX + 1,
+                  "record %" PRIu64 " is missing (next is %" PRIu64 ")", self->expect,
+                  key_seq);
+    else
+    if ((uint64_t) seq != key_seq)
+        snprintf (self->error, WEFT_TEXT_MAX + 1,
+                  "record %" PRIu64 " holds record %lld: records were moved", key_seq,
+                  (long long) seq);
+    else
+    if (!streq (prev, self->prev))
+        snprintf (self->error, WEFT_TEXT_MAX + 1,
+                  "record %" PRIu64 ": hash chain broken: record %" PRIu64
+                  " was changed or removed", key_seq, key_seq - 1);
+    json_decref (record);
+    if (*self->error) {
+        self->broken = true;
+        return 1;
+    }
+    s_hash (value, value_size, self->prev);
+    self->expect++;
+    return 0;
+}
+
+int
+audit_verify (store_txn_t *txn, uint64_t *records_p, char head [2 * AUDIT_HASH_SIZE + 1],
+              char error [WEFT_TEXT_MAX + 1])
+{
+    assert (txn);
+    error [0] = 0;
+    *records_p = 0;
+    s_verify_t verify = { 1, "", error, false };
+    memset (verify.prev, '0', 2 * AUDIT_HASH_SIZE);
+    verify.prev [2 * AUDIT_HASH_SIZE] = 0;
+    if (store_scan (txn, "audit", "", 0, s_verify_one, &verify) < 0) {
+        snprintf (error, WEFT_TEXT_MAX + 1, "cannot read the audit log");
+        return -1;
+    }
+    *records_p = verify.expect - 1;
+    snprintf (head, 2 * AUDIT_HASH_SIZE + 1, "%s", verify.prev);
+    if (verify.broken)
+        return -1;
+    uint64_t head_seq;
+    char head_hash [2 * AUDIT_HASH_SIZE + 1];
+    if (s_head (txn, &head_seq, head_hash)) {
+        snprintf (error, WEFT_TEXT_MAX + 1, "the head record is corrupt");
+        return -1;
+    }
+    if (head_seq != verify.expect - 1) {
+        snprintf (error, WEFT_TEXT_MAX + 1,
+                  "the log ends at record %" PRIu64 " but the head says %" PRIu64
+                  ": records were removed", verify.expect - 1, head_seq);
+        return -1;
+    }
+    if (!streq (head_hash, verify.prev)) {
+        snprintf (error, WEFT_TEXT_MAX + 1,
+                  "record %" PRIu64 " does not match the head: it was changed", head_seq);
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  List
+
+typedef struct {
+    query_t *query;
+    const char **scopes;
+    size_t scope_count;
+    size_t limit;
+    zlistx_t *kept;                 //  json_t *, oldest first
+} s_list_t;
+
+typedef struct {
+    json_t *record;
+    char buf [32];
+} s_attr_t;
+
+static const char *
+s_attr (const char *name, void *arg)
+{
+    s_attr_t *self = (s_attr_t *) arg;
+    json_t *value = json_object_get (self->record, name);
+    if (json_is_string (value))
+        return json_string_value (value);
+    if (json_is_integer (value) && (streq (name, "seq") || streq (name, "time"))) {
+        snprintf (self->buf, sizeof self->buf, "%" JSON_INTEGER_FORMAT,
+                  json_integer_value (value));
+        return self->buf;
+    }
+    return NULL;
+}
+
+static void
+s_json_free (void **item_p)
+{
+    json_decref ((json_t *) *item_p);
+    *item_p = NULL;
+}
+
+static int
+s_list_one (void *arg, const void *key, size_t key_size, const void *value,
+            size_t value_size)
+{
+    (void) key;
+    (void) key_size;
+    s_list_t *self = (s_list_t *) arg;
+    json_error_t error;
+    json_t *record = json_loadb ((const char *) value, value_size, 0, &error);
+    if (!json_is_object (record)) {
+        json_decref (record);
+        return 0;
+    }
+    const char *scope = json_string_value (json_object_get (record, "scope"));
+    bool visible = false;
+    for (size_t i = 0; i < self->scope_count && !visible; i++)
+        visible = devquery_covers (self->scopes [i], scope? scope: "");
+    s_attr_t attr = { record, "" };
+    if (visible && (!self->query || query_match (self->query, s_attr, &attr))) {
+        zlistx_add_end (self->kept, record);
+        if (zlistx_size (self->kept) > self->limit) {
+            zlistx_first (self->kept);
+            zlistx_delete (self->kept, NULL);
+        }
+    }
+    else
+        json_decref (record);
+    return 0;
+}
+
+json_t *
+audit_list (store_txn_t *txn, query_t *query, const char **scopes, size_t scope_count,
+            size_t limit)
+{
+    s_list_t list = { query, scopes, scope_count, limit? limit: 1, zlistx_new () };
+    zlistx_set_destructor (list.kept, s_json_free);
+    json_t *result = NULL;
+    if (store_scan (txn, "audit", "", 0, s_list_one, &list) >= 0) {
+        result = json_array ();
+        for (json_t *record = (json_t *) zlistx_last (list.kept); record;
+             record = (json_t *) zlistx_prev (list.kept))
+            json_array_append (result, record);
+    }
+    zlistx_destroy (&list.kept);
+    return result;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest: tamper with the stored records directly
+
+static int
+s_verify (store_t *store, char *error)
+{
+    store_txn_t *txn = store_begin (store, false);
+    uint64_t records;
+    char head [2 * AUDIT_HASH_SIZE + 1];
+    int rc = audit_verify (txn, &records, head, error);
+    store_abort (&txn);
+    return rc;
+}
+
+static void
+s_fill (store_t *store, int count)
+{
+    store_txn_t *txn = store_begin (store, true);
+    for (int i = 0; i < count; i++) {
+        char target [16];
+        snprintf (target, sizeof target, "dev-%d", i);
+        json_t *detail = json_pack ("{s:i}", "n", i);
+        assert (audit_append (txn, 1700000000000ULL + (uint64_t) i, i % 2? "alice": "bob",
+                              "twin.set", i % 3? "acme/plant-2": "globex", target,
+                              WEFT_STATUS_OK, detail) == 0);
+        json_decref (detail);
+    }
+    assert (store_commit (&txn) == 0);
+}
+
+static void *
+s_get (store_t *store, uint64_t seq, size_t *size)
+{
+    uint8_t key [8];
+    s_key (seq, key);
+    store_txn_t *txn = store_begin (store, false);
+    char *data = (char *) store_get (txn, "audit", key, 8, size);
+    store_abort (&txn);
+    assert (data);
+    char *text = (char *) zmalloc (*size + 1);
+    memcpy (text, data, *size);
+    free (data);
+    return text;
+}
+
+static void
+s_put (store_t *store, uint64_t seq, const void *data, size_t size)
+{
+    uint8_t key [8];
+    s_key (seq, key);
+    store_txn_t *txn = store_begin (store, true);
+    if (data)
+        assert (store_put (txn, "audit", key, 8, data, size) == 0);
+    else
+        assert (store_del (txn, "audit", key, 8) == 0);
+    assert (store_commit (&txn) == 0);
+}
+
+void
+audit_test (bool verbose)
+{
+    printf (" * audit: ");
+    //  @selftest
+    char path [] = "/tmp/weft-audit-test-XXXXXX";
+    assert (mkdtemp (path));
+    store_t *store = store_new (path, registry_tables (), 0);
+    assert (store);
+    char error [WEFT_TEXT_MAX + 1];
+    assert (s_verify (store, error) == 0);      //  Empty log is intact
+    s_fill (store, 6);
+    assert (s_verify (store, error) == 0);
+
+    //  List: newest first, by scope and query
+    store_txn_t *txn = store_begin (store, false);
+    const char *all [] = { "" };
+    const char *acme [] = { "acme" };
+    json_t *list = audit_list (txn, NULL, all, 1, 100);
+    assert (json_array_size (list) == 6);
+    assert (json_integer_value (json_object_get (json_array_get (list, 0), "seq")) == 6);
+    json_decref (list);
+    list = audit_list (txn, NULL, acme, 1, 100);
+    assert (json_array_size (list) == 4);
+    json_decref (list);
+    query_t *query = query_new ("actor=alice and seq>=3", NULL, 0);
+    list = audit_list (txn, query, all, 1, 2);
+    assert (json_array_size (list) == 2);
+    query_destroy (&query);
+    json_decref (list);
+    store_abort (&txn);
+
+    //  A modified record
+    size_t size;
+    char *original = (char *) s_get (store, 3, &size);
+    char *changed = (char *) zmalloc (size + 1);
+    memcpy (changed, original, size);
+    char *at = strstr (changed, "dev-2");
+    assert (at);
+    at [4] = '9';
+    s_put (store, 3, changed, size);
+    assert (s_verify (store, error) == -1);
+    assert (streq (error, "record 4: hash chain broken: record 3 was changed or removed"));
+    if (verbose)
+        printf ("\n   %s", error);
+    s_put (store, 3, original, size);
+    assert (s_verify (store, error) == 0);
+    //  The newest record modified
+    char *last = (char *) s_get (store, 6, &size);
+    char *last_changed = (char *) zmalloc (size + 1);
+    memcpy (last_changed, last, size);
+    *strstr (last_changed, "alice") = 'A';
+    s_put (store, 6, last_changed, size);
+    assert (s_verify (store, error) == -1);
+    assert (streq (error, "record 6 does not match the head: it was changed"));
+    s_put (store, 6, last, size);
+    //  A removed record, in the middle and at the end
+    s_put (store, 3, NULL, 0);
+    assert (s_verify (store, error) == -1);
+    assert (streq (error, "record 3 is missing (next is 4)"));
+    if (verbose)
+        printf ("\n   %s", error);
+    s_put (store, 3, original, strlen (original));
+    assert (s_verify (store, error) == 0);
+    s_put (store, 6, NULL, 0);
+    assert (s_verify (store, error) == -1);
+    assert (streq (error, "the log ends at record 5 but the head says 6: records were removed"));
+    if (verbose)
+        printf ("\n   %s", error);
+    size_t last_size = strlen (last);
+    s_put (store, 6, last, last_size);
+    //  Two records swapped
+    size_t size2, size4;
+    char *two = (char *) s_get (store, 2, &size2);
+    char *four = (char *) s_get (store, 4, &size4);
+    s_put (store, 2, four, size4);
+    s_put (store, 4, two, size2);
+    assert (s_verify (store, error) == -1);
+    assert (streq (error, "record 2 holds record 4: records were moved"));
+    if (verbose)
+        printf ("\n   %s\n   ", error);
+    s_put (store, 2, two, size2);
+    s_put (store, 4, four, size4);
+    assert (s_verify (store, error) == 0);
+    free (two);
+    free (four);
+    free (original);
+    free (changed);
+    free (last);
+    free (last_changed);
+
+    store_destroy (&store);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("OK\n");
+}
