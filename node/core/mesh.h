@@ -1,0 +1,173 @@
+/*  mesh - links, routes, custody and revocations of a node, without I/O
+    A node has links: a DEALER to the coordinator (optional), DEALERs it
+    dialled to configured neighbours, and the peers that connected to its
+    own ROUTER. A neighbour link is usable only after a HELLO that carries
+    a certificate of the deployment's CA whose CURVE key is the link's
+    authenticated key; the dialler sends HELLO first, the listener answers.
+
+    Routing is a path vector toward the coordinator: each ROUTE advert
+    carries the sender's whole path (node ids, the sender first), a node
+    refuses any path that already holds its own id (so no advert can ever
+    build a loop, and the next hop's own advert back to it is poisoned by
+    construction) or that would exceed the hop limit, and picks the
+    shortest, keeping the current next hop on a tie. Downward routes
+    (coordinator to a device) are learnt from upward traffic: the link
+    an origin's envelope came in on leads back to it.
+
+    Custody: see outbox.h. An envelope taken from a neighbour is ACKed
+    (CUSTODY_ACK) only after mesh_flush committed it. The first hop
+    verifies the origin's signature (it knows the neighbour's
+    certificate); relays further on verify when they hold the origin's
+    certificate (learnt from HELLOs) and otherwise trust the
+    CURVE-authenticated neighbour that already verified; the coordinator
+    and the agent always verify. Envelopes from the coordinator are
+    verified at every hop (every node holds its key).
+
+    Revocations spread as the coordinator's signed REVOCATIONS list,
+    persisted before it is acknowledged, pushed at once to every
+    neighbour and re-sent to any neighbour whose HELLO/ROUTE shows an
+    older version (anti-entropy), so it keeps spreading while the site
+    is cut off from the coordinator.  */
+
+#ifndef WEFT_MESH_H_INCLUDED
+#define WEFT_MESH_H_INCLUDED
+
+#include "proto/proto.h"
+#include "proto/keys.h"
+#include "node/io/store.h"
+#include "node/core/outbox.h"
+
+#define MESH_TABLE          "mesh"          //  Revocation list
+#define MESH_COORDINATOR    "coordinator"   //  Destination and origin name
+#define MESH_SEEN_MAX       65536           //  Envelope ids remembered (LRU)
+#define MESH_ROUTES_MAX     100000          //  Reverse routes remembered
+#define MESH_LINKS_MAX      1024            //  Links at once
+#define MESH_PUMP_MAX       512             //  Sends per pump
+#define MESH_DEAD_ADVERTS   3               //  Silent intervals before a link is stale
+
+typedef enum {
+    MESH_LINK_COORDINATOR = 0,      //  Our DEALER to the coordinator
+    MESH_LINK_DIALLED = 1,          //  Our DEALER to a neighbour
+    MESH_LINK_ACCEPTED = 2          //  A peer on our ROUTER
+} mesh_link_kind_t;
+
+typedef struct {
+    void *ctx;
+    //  Send on a link: dest NULL sends a link-local envelope (HELLO,
+    //  ROUTE, CUSTODY_ACK); otherwise a custody transfer toward dest.
+    //  Borrowed frame. Returns 0, or -1 if not queued.
+    int (*send) (void *ctx, const char *link, const char *dest,
+                 const uint8_t *frame, size_t size);
+    //  Close a link whose peer is revoked.
+    void (*close) (void *ctx, const char *link);
+    //  An envelope addressed to this node (for the agent). Borrowed.
+    void (*deliver) (void *ctx, const uint8_t *frame, size_t size);
+} mesh_effects_t;
+
+typedef struct {
+    const char *name;               //  Our device id
+    const char *tenant;
+    const keys_t *keys;             //  Copied
+    const uint8_t *cert;            //  Our certificate, copied
+    size_t cert_size;
+    const uint8_t *ca_key;          //  Root public key (32)
+    const uint8_t *coord_sign;      //  Coordinator Ed25519 key (32)
+    uint64_t advert_ms;             //  ROUTE interval (the heartbeat)
+    store_t *store;                 //  With MESH_TABLE and OUTBOX_TABLE
+    const char *prefix;             //  Key prefix ("" in the daemon)
+    bool verbose;
+} mesh_config_t;
+
+typedef struct {
+    uint64_t forged;                //  Bad signature at this hop
+    uint64_t malformed;             //  Undecodable frames
+    uint64_t unauthenticated;       //  Custody frames before a valid HELLO
+    uint64_t refused_hello;         //  HELLOs refused (cert, key, revoked)
+    uint64_t revoked;               //  Envelopes of revoked origins dropped
+    uint64_t hop_limit;             //  Envelopes out of hops
+    uint64_t duplicates;            //  Ids seen before (re-ACKed)
+    uint64_t delivered;             //  Envelopes for us
+    uint64_t relayed;               //  Envelopes taken into custody for others
+    uint64_t acks_sent;             //  CUSTODY_ACK messages sent
+    uint64_t route_changes;         //  Next hop changes
+} mesh_stats_t;
+
+typedef struct _mesh_t mesh_t;
+
+mesh_t *
+    mesh_new (const mesh_config_t *config, const mesh_effects_t *effects);
+
+void
+    mesh_destroy (mesh_t **self_p);
+
+//  Load the outbox and the revocation list. Returns 0 or -1.
+int
+    mesh_start (mesh_t *self, uint64_t now_ms);
+
+//  A link came up. key is the peer's authenticated CURVE key (the
+//  server key we dialled, or the ZAP-admitted client key). A dialled
+//  link sends our HELLO at once.
+void
+    mesh_link_up (mesh_t *self, const char *link, int kind,
+                  const uint8_t key [WEFT_KEY_SIZE], uint64_t now_ms);
+
+//  A link went down (or was closed).
+void
+    mesh_link_down (mesh_t *self, const char *link, uint64_t now_ms);
+
+//  Is the link known to the mesh?
+bool
+    mesh_has_link (mesh_t *self, const char *link);
+
+//  One message from a link: dest NULL for a link-local envelope, else a
+//  custody transfer. Staged work is committed by mesh_flush. Returns 0
+//  if handled, -1 if dropped.
+int
+    mesh_on_frame (mesh_t *self, const char *link, const char *dest,
+                   const uint8_t *frame, size_t size, uint64_t now_ms);
+
+//  One of our own envelopes (from the agent) for the coordinator.
+//  Returns 0 (staged), 1 (queue full: back-pressure), -1 (bad frame).
+int
+    mesh_send_own (mesh_t *self, const uint8_t *frame, size_t size);
+
+//  End of a burst: commit staged custody, send the CUSTODY_ACKs, then
+//  forward what is due. Returns 0, or -1 if the commit failed (nothing
+//  staged in this burst is acknowledged).
+int
+    mesh_flush (mesh_t *self, uint64_t now_ms);
+
+//  Timer work: adverts, stale links, retransmits, stats.
+void
+    mesh_tick (mesh_t *self, uint64_t now_ms);
+
+//  When mesh_tick next wants to run (unix ms).
+uint64_t
+    mesh_deadline (mesh_t *self);
+
+//  ZAP: may this CURVE key connect (not revoked)?
+bool
+    mesh_admit (mesh_t *self, const uint8_t key [WEFT_KEY_SIZE]);
+
+//  Hops to the coordinator (1 = direct), 0 = no route.
+size_t
+    mesh_distance (mesh_t *self);
+
+//  Version of the revocation list held.
+uint64_t
+    mesh_revocations (mesh_t *self);
+
+//  Counters and queue depths as a JSON object text. Caller frees.
+char *
+    mesh_stats_json (mesh_t *self);
+
+const mesh_stats_t *
+    mesh_stats (mesh_t *self);
+
+outbox_t *
+    mesh_outbox (mesh_t *self);
+
+void
+    mesh_test (bool verbose);
+
+#endif
