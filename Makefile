@@ -13,7 +13,7 @@ CC        ?= cc
 PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctildr tss2-rc libcrypto jansson zlib
 DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
              libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
-             libmsgpack-dev libtss2-dev libjansson-dev zlib1g-dev \
+             libmsgpack-dev libtss2-dev libssl-dev libjansson-dev zlib1g-dev \
              swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2
 SANITIZE  ?=
 OPT       ?= -O2
