@@ -1,17 +1,25 @@
 /*  weft-node - the Weft agent
-    Wires the sans-IO agent core to the world: the identity file and
-    enrolment (node/io/identity), the CURVE link to the coordinator
-    (node/io/transport), the LMDB store (node/io/store) and the apply
-    handler actor (node/io/apply). One thread runs the event loop; its
-    poll timeout is the agent's next timer deadline, so an idle node
-    sleeps. SIGTERM and SIGINT set CZMQ's interrupt flag (its handler
-    only sets a flag) and the loop stops cleanly.  */
+    Wires the sans-IO agent and mesh cores to the world: the identity
+    file and enrolment (node/io/identity), the CURVE links (node/io/
+    transport: a DEALER to the coordinator if it is reachable, DEALERs
+    to configured neighbours, and our own ROUTER listener whose ZAP
+    handler refuses revoked keys), the LMDB store (node/io/store) and
+    the apply handler actor (node/io/apply). Every envelope the agent
+    sends goes through the mesh's custody outbox; every envelope the
+    mesh delivers for us goes to the agent. One thread runs the event
+    loop; its poll timeout is the nearest deadline. Each poll burst ends
+    with one mesh_flush (one commit for the burst, then the ACKs).
+    SIGTERM and SIGINT set CZMQ's interrupt flag and the loop stops
+    cleanly; SIGUSR1 toggles a test-only fault switch that cuts the
+    coordinator link (the socket is closed, as if the uplink died).  */
 
 #include <czmq.h>
 #include <signal.h>
 #include <sodium.h>
 #include <unistd.h>
 #include "node/core/agent.h"
+#include "node/core/mesh.h"
+#include "node/io/zap.h"
 #include "node/io/apply.h"
 #include "node/io/identity.h"
 #include "node/io/options.h"
@@ -19,6 +27,8 @@
 #include "node/io/transport.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
+#define NODE_NEIGHBOURS_MAX     32
+#define NODE_BURST              256     //  Messages per socket per poll burst
 
 static const char *s_synopsis =
     "usage: weft-node [options]\n"
@@ -37,23 +47,149 @@ static const option_spec_t s_options [] = {
       "run /bin/sh -c CMD with the desired JSON on stdin" },
     { "apply-timeout", "SECONDS", "60", "kill an apply command after this long" },
     { "heartbeat", "SECONDS", "5", "heartbeat interval" },
+    { "listen", "ENDPOINT", NULL, "mesh listener for neighbours, e.g. tcp://0.0.0.0:7720" },
+    { "neighbour", "KEY@ENDPOINT,...", NULL,
+      "neighbours to dial: CURVE key (hex) @ endpoint, comma-separated" },
+    { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
     { "syslog", NULL, NULL, "log to syslog instead of stderr" },
     { "verbose", NULL, NULL, "log every message (-v)" },
     { NULL, NULL, NULL, NULL }
 };
 
-//  What the agent's effects are bound to
+//  A configured neighbour
 typedef struct {
-    transport_t *transport;
+    char link [WEFT_NAME_MAX + 1];      //  "d:N" in the mesh
+    char *endpoint;
+    uint8_t key [32];                   //  Its CURVE server key
+    transport_t *transport;             //  NULL once closed (revoked)
+} neighbour_t;
+
+//  What the agent's and mesh's effects are bound to
+typedef struct {
+    transport_t *transport;             //  To the coordinator, or NULL
+    const char *coord_endpoint;
+    const keys_t *keys;
+    const uint8_t *coord_curve;
+    bool verbose;
+    neighbour_t neighbours [NODE_NEIGHBOURS_MAX];
+    size_t neighbour_count;
+    zsock_t *router;                    //  Our listener, or NULL
+    char *listen;
+    bool router_reset;                  //  Recreate it (a revoked peer is on it)
+    zhashx_t *accepted;                 //  Link names of peers on the router
+    zpoller_t *poller;
     apply_t *apply;
+    agent_t *agent;
+    mesh_t *mesh;
     uint64_t timers [AGENT_TIMERS];     //  Unix ms deadlines, 0 = disarmed
 } node_t;
+
+static volatile sig_atomic_t s_cut_toggle = 0;
 
 static int
 s_send (void *ctx, const uint8_t *frame, size_t size)
 {
     node_t *node = (node_t *) ctx;
-    return transport_send (node->transport, frame, size);
+    return mesh_send_own (node->mesh, frame, size) == 0? 0: -1;
+}
+
+//  Send [dest,] frame on a DEALER or [routing id, dest,] frame on the router
+static int
+s_mesh_send (void *ctx, const char *link, const char *dest, const uint8_t *frame,
+             size_t size)
+{
+    node_t *node = (node_t *) ctx;
+    void *handle = NULL;
+    uint8_t route [256];
+    size_t route_size = 0;
+    if (streq (link, MESH_COORDINATOR))
+        handle = node->transport? zsock_resolve (transport_sock (node->transport)): NULL;
+    else
+    if (link [0] == 'd') {
+        size_t index = (size_t) atoi (link + 2);
+        if (index < node->neighbour_count && node->neighbours [index].transport)
+            handle = zsock_resolve (transport_sock (node->neighbours [index].transport));
+    }
+    else
+    if (link [0] == 'r' && node->router) {
+        route_size = strlen (link + 2) / 2;
+        if (route_size == 0 || route_size > sizeof route
+        ||  keys_unhex (link + 2, route, route_size))
+            return -1;
+        handle = zsock_resolve (node->router);
+    }
+    if (!handle)
+        return -1;
+    if (route_size && zmq_send (handle, route, route_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    if (dest)
+        zmq_send (handle, dest, strlen (dest), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    return zmq_send (handle, frame, size, ZMQ_DONTWAIT) == -1? -1: 0;
+}
+
+static void
+s_mesh_close (void *ctx, const char *link)
+{
+    node_t *node = (node_t *) ctx;
+    if (link [0] == 'd') {
+        size_t index = (size_t) atoi (link + 2);
+        if (index < node->neighbour_count && node->neighbours [index].transport) {
+            neighbour_t *n = &node->neighbours [index];
+            zpoller_remove (node->poller, transport_sock (n->transport));
+            zpoller_remove (node->poller, transport_monitor (n->transport));
+            transport_destroy (&n->transport);
+        }
+    }
+    else
+    if (link [0] == 'r')
+        node->router_reset = true;  //  ZAP runs only at the handshake
+}
+
+static void
+s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
+{
+    node_t *node = (node_t *) ctx;
+    if (node->agent)
+        agent_message (node->agent, (uint64_t) zclock_time (), frame, size);
+}
+
+//  ZAP on our listener: any key of the deployment that is not revoked
+//  may connect; the HELLO that follows must prove a certificate for it
+static bool
+s_admit (void *arg, const char *domain, const uint8_t client_key [32],
+         char user_id [ZAP_USER_ID_MAX + 1])
+{
+    node_t *node = (node_t *) arg;
+    if (!streq (domain, "mesh") || !mesh_admit (node->mesh, client_key))
+        return false;
+    keys_hex (client_key, 32, user_id);
+    return true;
+}
+
+static zsock_t *
+s_router_new (node_t *node)
+{
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert (router);
+    zsock_set_zap_domain (router, "mesh");
+    zsock_set_curve_server (router, 1);
+    zsock_set_curve_secretkey_bin (router, node->keys->curve_secret);
+    zsock_set_curve_publickey_bin (router, node->keys->curve_public);
+    zsock_set_router_mandatory (router, 1);
+    zsock_set_sndtimeo (router, 0);
+    zsock_set_linger (router, 0);
+    zsock_set_maxmsgsize (router, WEFT_FRAME_MAX + 1024);
+    int rc = -1;
+    for (int attempt = 0; attempt < 50 && rc == -1; attempt++) {
+        rc = zsock_bind (router, "%s", node->listen);
+        if (rc == -1)
+            zclock_sleep (100);
+    }
+    if (rc == -1) {
+        zsys_error ("node: cannot listen on %s: %s", node->listen, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&router);
+    }
+    return router;
 }
 
 static void
@@ -94,10 +230,118 @@ s_signal (int signal_value)
     zctx_interrupted = 1;
 }
 
+static void
+s_signal_cut (int signal_value)
+{
+    (void) signal_value;
+    s_cut_toggle = 1;
+}
+
 static uint64_t
 s_now (void)
 {
     return (uint64_t) zclock_time ();
+}
+
+//  Read a burst from a DEALER link: [frame] or [dest, frame]
+static void
+s_read_dealer (node_t *node, zsock_t *sock, const char *link, uint64_t now)
+{
+    for (int i = 0; i < NODE_BURST; i++) {
+        if (!(zsock_events (sock) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv_nowait (sock);
+        if (!msg)
+            break;
+        zframe_t *last = zmsg_last (msg);
+        char *dest = NULL;
+        if (zmsg_size (msg) == 2) {
+            zframe_t *first = zmsg_first (msg);
+            if (zframe_size (first) > 0 && zframe_size (first) <= WEFT_NAME_MAX)
+                dest = zframe_strdup (first);
+        }
+        if (zmsg_size (msg) <= 2 && last)
+            mesh_on_frame (node->mesh, link, dest, zframe_data (last), zframe_size (last), now);
+        free (dest);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Read a burst from our listener: [routing id, frame] or [routing id, dest, frame]
+static void
+s_read_router (node_t *node, uint64_t now)
+{
+    for (int i = 0; i < NODE_BURST; i++) {
+        if (!(zsock_events (node->router) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv_nowait (node->router);
+        if (!msg)
+            break;
+        size_t frames = zmsg_size (msg);
+        zframe_t *route = zmsg_first (msg);
+        zframe_t *last = zmsg_last (msg);
+        const char *user_id = last? zframe_meta (last, "User-Id"): NULL;
+        uint8_t key [32];
+        if ((frames == 2 || frames == 3) && zframe_size (route) <= 128 && user_id
+        &&  strlen (user_id) == 64 && keys_unhex (user_id, key, 32) == 0) {
+            char link [2 + 256 + 1] = "r:";
+            keys_hex (zframe_data (route), zframe_size (route), link + 2);
+            if (!mesh_has_link (node->mesh, link)) {
+                mesh_link_up (node->mesh, link, MESH_LINK_ACCEPTED, key, now);
+                zhashx_update (node->accepted, link, (void *) 1);
+            }
+            char *dest = NULL;
+            if (frames == 3) {
+                zframe_t *middle = zmsg_next (msg);
+                if (zframe_size (middle) > 0 && zframe_size (middle) <= WEFT_NAME_MAX)
+                    dest = zframe_strdup (middle);
+            }
+            if (frames == 2 || dest)
+                mesh_on_frame (node->mesh, link, dest, zframe_data (last),
+                               zframe_size (last), now);
+            free (dest);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Parse "KEYHEX@ENDPOINT,..." into node->neighbours
+static int
+s_parse_neighbours (node_t *node, const char *list)
+{
+    if (!list || !*list)
+        return 0;
+    char *copy = strdup (list);
+    char *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save)) {
+        char *at = strchr (item, '@');
+        if (!at || at - item != 64 || node->neighbour_count == NODE_NEIGHBOURS_MAX) {
+            rc = -1;
+            break;
+        }
+        *at = 0;
+        neighbour_t *n = &node->neighbours [node->neighbour_count];
+        if (keys_unhex (item, n->key, 32)) {
+            rc = -1;
+            break;
+        }
+        n->endpoint = strdup (at + 1);
+        snprintf (n->link, sizeof n->link, "d:%zu", node->neighbour_count);
+        node->neighbour_count++;
+    }
+    free (copy);
+    return rc;
+}
+
+static void
+s_coord_connect (node_t *node)
+{
+    node->transport = transport_new (node->coord_endpoint, node->keys, node->coord_curve,
+                                     node->verbose);
+    if (node->transport)
+        zpoller_add (node->poller, transport_sock (node->transport)),
+        zpoller_add (node->poller, transport_monitor (node->transport));
 }
 
 int
@@ -187,17 +431,49 @@ main (int argc, char *argv [])
                    identity_path (identity));
 
     char *db_path = zsys_sprintf ("%s/db", dir);
-    const char *tables [] = { AGENT_TABLE, NULL };
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
     store_t *store = store_new (db_path, tables, 0);
     free (db_path);
     node_t node;
     memset (&node, 0, sizeof node);
-    node.transport = transport_new (keyfile_get (options, "coordinator"),
-                                    identity_keys (identity),
-                                    identity_coord_curve (identity), verbose);
+    node.keys = identity_keys (identity);
+    node.coord_curve = identity_coord_curve (identity);
+    node.coord_endpoint = keyfile_get (options, "coordinator");
+    node.verbose = verbose;
+    node.accepted = zhashx_new ();
+    node.poller = zpoller_new (NULL);
+    const char *listen = keyfile_get (options, "listen");
+    node.listen = listen && *listen? strdup (listen): NULL;
+    if (s_parse_neighbours (&node, keyfile_get (options, "neighbour"))) {
+        fprintf (stderr, "weft-node: --neighbour wants KEYHEX@ENDPOINT[,...] "
+                 "(64 hex digits, at most %d)\n", NODE_NEIGHBOURS_MAX);
+        exit_code = 2;
+    }
+    //  Our certificate and the CA key, for HELLO
+    const char *load_error = NULL;
+    keyfile_t *idfile = keyfile_load (identity_path (identity), true, &load_error);
+    size_t cert_size = 0;
+    uint8_t *cert = idfile? (uint8_t *) keyfile_get_blob (idfile, "cert", &cert_size): NULL;
+    uint8_t ca_key [32];
+    bool have_ca = idfile && keyfile_get_bin (idfile, "ca_key", ca_key, 32) == 0;
+    keyfile_destroy (&idfile);
+
     node.apply = apply_new (apply_file, apply_command, (int) apply_timeout * 1000, verbose);
-    agent_t *agent = NULL;
-    if (store && node.transport && node.apply) {
+    zap_t *zap = NULL;
+    if (store && node.apply && cert && have_ca && exit_code == 0) {
+        mesh_config_t mesh_config = {
+            .name = identity_name (identity), .tenant = identity_tenant (identity),
+            .keys = identity_keys (identity), .cert = cert, .cert_size = cert_size,
+            .ca_key = ca_key, .coord_sign = identity_coord_sign (identity),
+            .advert_ms = (uint64_t) heartbeat * 1000, .store = store, .prefix = "",
+            .verbose = verbose
+        };
+        mesh_effects_t mesh_effects = { &node, s_mesh_send, s_mesh_close, s_mesh_deliver };
+        node.mesh = mesh_new (&mesh_config, &mesh_effects);
+        if (node.mesh && mesh_start (node.mesh, s_now ()) != 0)
+            mesh_destroy (&node.mesh);
+    }
+    if (node.mesh) {
         agent_config_t config = {
             .name = identity_name (identity),
             .tenant = identity_tenant (identity),
@@ -209,74 +485,185 @@ main (int argc, char *argv [])
             .verbose = verbose
         };
         agent_effects_t effects = { &node, s_send, s_timer, s_apply };
-        agent = agent_new (&config, &effects);
-        if (agent && agent_start (agent, s_now ()) != 0)
-            agent_destroy (&agent);
+        node.agent = agent_new (&config, &effects);
+        if (node.agent && agent_start (node.agent, s_now ()) != 0)
+            agent_destroy (&node.agent);
     }
-    if (!agent) {
+    if (node.agent && node.listen) {
+        //  The ZAP handler exists before the listener binds
+        zap = zap_new (s_admit, &node);
+        node.router = zap? s_router_new (&node): NULL;
+        if (!node.router)
+            agent_destroy (&node.agent);
+        else {
+            zpoller_add (node.poller, zap_sock (zap));
+            zpoller_add (node.poller, node.router);
+            zsys_info ("node: mesh listener on %s", node.listen);
+        }
+    }
+    free (cert);
+    if (!node.agent) {
         zsys_error ("node: cannot start (see above)");
+        agent_destroy (&node.agent);
+        mesh_destroy (&node.mesh);
         apply_destroy (&node.apply);
-        transport_destroy (&node.transport);
+        zsock_destroy (&node.router);
+        zap_destroy (&zap);
+        zpoller_destroy (&node.poller);
+        zhashx_destroy (&node.accepted);
+        for (size_t i = 0; i < node.neighbour_count; i++)
+            free (node.neighbours [i].endpoint);
+        free (node.listen);
         store_destroy (&store);
         identity_destroy (&identity);
         keyfile_destroy (&options);
-        return 1;
+        return exit_code? exit_code: 1;
     }
-    zsys_info ("node: linking to %s", keyfile_get (options, "coordinator"));
+    bool dial_coordinator = !options_flag (options, "no-coordinator")
+                         && node.coord_endpoint && *node.coord_endpoint;
+    bool cut = false;
+    if (dial_coordinator) {
+        s_coord_connect (&node);
+        zsys_info ("node: linking to %s", node.coord_endpoint);
+    }
+    for (size_t i = 0; i < node.neighbour_count; i++) {
+        neighbour_t *n = &node.neighbours [i];
+        n->transport = transport_new (n->endpoint, identity_keys (identity), n->key, verbose);
+        if (n->transport) {
+            zpoller_add (node.poller, transport_sock (n->transport));
+            zpoller_add (node.poller, transport_monitor (n->transport));
+            zsys_info ("node: neighbour %s", n->endpoint);
+        }
+    }
+    zpoller_add (node.poller, apply_sock (node.apply));
+    struct sigaction cut_action;
+    memset (&cut_action, 0, sizeof cut_action);
+    cut_action.sa_handler = s_signal_cut;
+    sigemptyset (&cut_action.sa_mask);
+    sigaction (SIGUSR1, &cut_action, NULL);
 
-    zpoller_t *poller = zpoller_new (transport_sock (node.transport),
-                                     transport_monitor (node.transport),
-                                     apply_sock (node.apply), NULL);
+    size_t distance = 0;
     while (!zsys_interrupted) {
         uint64_t now = s_now ();
-        uint64_t next = 0;
+        uint64_t next = mesh_deadline (node.mesh);
         for (int kind = 0; kind < AGENT_TIMERS; kind++)
             if (node.timers [kind] && (next == 0 || node.timers [kind] < next))
                 next = node.timers [kind];
         int wait = next == 0? 1000: next <= now? 0: (int) (next - now);
         if (wait > 1000)
             wait = 1000;            //  Bounded, so a clock step is noticed
-        void *which = zpoller_wait (poller, wait);
+        void *which = zpoller_wait (node.poller, wait);
         now = s_now ();
-        if (which == transport_sock (node.transport)) {
-            zframe_t *frame;
-            while ((frame = transport_recv (node.transport))) {
-                agent_message (agent, now, zframe_data (frame), zframe_size (frame));
-                zframe_destroy (&frame);
+        if (s_cut_toggle) {
+            s_cut_toggle = 0;
+            cut = !cut;
+            if (cut && node.transport) {
+                zsys_warning ("node: fault switch: coordinator link cut");
+                zpoller_remove (node.poller, transport_sock (node.transport));
+                zpoller_remove (node.poller, transport_monitor (node.transport));
+                transport_destroy (&node.transport);
+                mesh_link_down (node.mesh, MESH_COORDINATOR, now);
+            }
+            else
+            if (!cut && dial_coordinator && !node.transport) {
+                zsys_warning ("node: fault switch: coordinator link restored");
+                s_coord_connect (&node);
             }
         }
+        if (which && node.transport && which == transport_sock (node.transport))
+            s_read_dealer (&node, transport_sock (node.transport), MESH_COORDINATOR, now);
         else
-        if (which == transport_monitor (node.transport)) {
+        if (which && node.transport && which == transport_monitor (node.transport)) {
             int event = transport_event (node.transport);
             if (event == TRANSPORT_CONNECTED)
-                agent_connected (agent, now);
+                mesh_link_up (node.mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                              node.coord_curve, now);
             else
             if (event == TRANSPORT_DISCONNECTED)
-                agent_disconnected (agent, now);
+                mesh_link_down (node.mesh, MESH_COORDINATOR, now);
         }
+        else
+        if (which && node.router && which == node.router)
+            s_read_router (&node, now);
+        else
+        if (which && zap && which == zap_sock (zap))
+            zap_handle (zap);
         else
         if (which == apply_sock (node.apply)) {
             apply_result_t result;
             if (apply_result (node.apply, &result) == 0) {
-                agent_applied (agent, now, result.version, result.ok, result.reported,
+                agent_applied (node.agent, now, result.version, result.ok, result.reported,
                                result.reported_size, result.error);
                 apply_result_clear (&result);
             }
         }
         else
-        if (zpoller_terminated (poller))
+        if (which)
+            for (size_t i = 0; i < node.neighbour_count; i++) {
+                neighbour_t *n = &node.neighbours [i];
+                if (!n->transport)
+                    continue;
+                if (which == transport_sock (n->transport))
+                    s_read_dealer (&node, transport_sock (n->transport), n->link, now);
+                else
+                if (which == transport_monitor (n->transport)) {
+                    int event = transport_event (n->transport);
+                    if (event == TRANSPORT_CONNECTED)
+                        mesh_link_up (node.mesh, n->link, MESH_LINK_DIALLED, n->key, now);
+                    else
+                    if (event == TRANSPORT_DISCONNECTED)
+                        mesh_link_down (node.mesh, n->link, now);
+                }
+            }
+        if (zpoller_terminated (node.poller))
             break;
         for (int kind = 0; kind < AGENT_TIMERS; kind++)
             if (node.timers [kind] && node.timers [kind] <= now) {
                 node.timers [kind] = 0;
-                agent_timer (agent, now, kind);
+                agent_timer (node.agent, now, kind);
             }
+        if (mesh_deadline (node.mesh) <= now)
+            mesh_tick (node.mesh, now);
+        else
+            mesh_flush (node.mesh, now);
+        //  A route to the coordinator appeared: heartbeat and resend at once
+        size_t hops = mesh_distance (node.mesh);
+        if (hops && !distance)
+            agent_connected (node.agent, now);
+        else
+        if (!hops && distance)
+            agent_disconnected (node.agent, now);
+        distance = hops;
+        if (node.router_reset) {
+            //  Drop every inbound connection; the others reconnect and
+            //  pass ZAP again, the revoked peer does not
+            node.router_reset = false;
+            for (void *item = zhashx_first (node.accepted); item;
+                 item = zhashx_next (node.accepted))
+                mesh_link_down (node.mesh, (const char *) zhashx_cursor (node.accepted), now);
+            zhashx_purge (node.accepted);
+            zpoller_remove (node.poller, node.router);
+            zsock_destroy (&node.router);
+            node.router = s_router_new (&node);
+            if (node.router)
+                zpoller_add (node.poller, node.router);
+        }
     }
     zsys_info ("node: stopping");
-    zpoller_destroy (&poller);
-    agent_destroy (&agent);
+    mesh_flush (node.mesh, s_now ());
+    zpoller_destroy (&node.poller);
+    agent_destroy (&node.agent);
+    mesh_destroy (&node.mesh);
     apply_destroy (&node.apply);
     transport_destroy (&node.transport);
+    for (size_t i = 0; i < node.neighbour_count; i++) {
+        transport_destroy (&node.neighbours [i].transport);
+        free (node.neighbours [i].endpoint);
+    }
+    zsock_destroy (&node.router);
+    zap_destroy (&zap);
+    zhashx_destroy (&node.accepted);
+    free (node.listen);
     store_destroy (&store);
     identity_destroy (&identity);
     keyfile_destroy (&options);

@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <sodium.h>
 #include "proto/envelope.h"
+#include "proto/meshmsg.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/enrolment.h"
@@ -37,7 +38,14 @@ struct _coord_t {
     uint64_t hlc;                   //  Last hybrid logical clock issued
     uint64_t next_flush;            //  Unix ms of the next batch write
     bool verbose;                   //  Log every message
+    coord_revoked_fn *revoked;      //  Revocation hook, or NULL
+    json_t *mesh_info;              //  Device id -> {hops, stats}, memory only
+    uint8_t *revocations;           //  Our signed REVOCATIONS envelope, or NULL
+    size_t revocations_size;
+    uint64_t revocations_version;   //  Its version
 };
+
+static void s_revocations_build (coord_t *self, uint64_t now_ms);
 
 //  --------------------------------------------------------------------------
 //  Create the core.
@@ -67,6 +75,8 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     //  a crash: start above it
     self->seq_next = reserved + 1;
     self->seq_reserved = reserved;
+    self->mesh_info = json_object ();
+    s_revocations_build (self, 0);
     return self;
 }
 
@@ -82,6 +92,8 @@ coord_destroy (coord_t **self_p)
         registry_destroy (&self->registry);
         pki_destroy (&self->pki);
         keys_wipe (&self->keys);
+        json_decref (self->mesh_info);
+        free (self->revocations);
         free (self->cert);
         free (self);
         *self_p = NULL;
@@ -239,7 +251,7 @@ s_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms,
 //  Decode an envelope and check that its origin is the link's identity.
 static int
 s_open (coord_t *self, const char *user_id, const uint8_t *frame, size_t size,
-        envelope_t *env)
+        envelope_t *env, bool relayed)
 {
     int rc = envelope_decode (env, frame, size);
     if (rc) {
@@ -248,7 +260,8 @@ s_open (coord_t *self, const char *user_id, const uint8_t *frame, size_t size,
                     user_id? user_id: "?", proto_strerror (rc));
         return -2;
     }
-    if (!user_id || !streq (env->origin, user_id)) {
+    if (!user_id || (!streq (env->origin, user_id)
+                     && (!relayed || streq (env->origin, COORD_ORIGIN)))) {
         self->stats.rejected_origin++;
         s_debug (self, "coord: envelope origin %s on link of %s", env->origin,
                     user_id? user_id: "(none)");
@@ -510,10 +523,77 @@ int
 coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
                size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
-    assert (self && reply_p && reply_size_p);
+    coord_link_t link;
+    memset (&link, 0, sizeof link);
+    return coord_on_mesh_link (self, user_id, &link, frame, size, now_ms, reply_p,
+                               reply_size_p);
+}
+
+//  Mesh bookkeeping of a device: hops its last envelope took
+static void
+s_mesh_seen (coord_t *self, const envelope_t *env, bool custody)
+{
+    json_t *info = json_object_get (self->mesh_info, env->origin);
+    if (!info) {
+        info = json_object ();
+        json_object_set_new (self->mesh_info, env->origin, info);
+    }
+    int hops = custody? (int) env->hop_limit - (int) env->hops + 1: 1;
+    json_object_set_new (info, "hops", json_integer (hops < 1? 1: hops));
+}
+
+//  Link-local mesh messages: no replay window (idempotent, one session)
+static int
+s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t now_ms,
+              uint8_t **reply_p, size_t *reply_size_p)
+{
+    meshmsg_t msg;
+    if (meshmsg_decode (&msg, env->type, env->payload, env->payload_size)) {
+        self->stats.rejected_malformed++;
+        return -2;
+    }
+    (void) now_ms;
+    if (env->type == MSG_ROUTE && msg.revocations < self->revocations_version
+    &&  self->revocations) {
+        *reply_p = (uint8_t *) zmalloc (self->revocations_size);
+        memcpy (*reply_p, self->revocations, self->revocations_size);
+        *reply_size_p = self->revocations_size;
+        snprintf (link->reply_dest, sizeof link->reply_dest, "*");
+    }
+    else
+    if (env->type == MSG_NODE_STATS) {
+        json_error_t error;
+        json_t *stats = json_loadb (msg.counters, msg.counters_size, 0, &error);
+        if (json_is_object (stats)) {
+            json_t *info = json_object_get (self->mesh_info, env->origin);
+            if (!info) {
+                info = json_object ();
+                json_object_set_new (self->mesh_info, env->origin, info);
+            }
+            json_object_set (info, "stats", stats);
+        }
+        json_decref (stats);
+    }
+    return 0;
+}
+
+int
+coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && link && reply_p && reply_size_p);
     *reply_p = NULL;
+    link->decoded = false;
+    link->origin [0] = 0;
+    link->reply_dest [0] = 0;
+    link->store_failed = false;
     envelope_t env;
-    if (s_open (self, user_id, frame, size, &env))
+    if (envelope_decode (&env, frame, size) == 0) {
+        link->decoded = true;
+        memcpy (link->id, env.id, WEFT_ID_SIZE);
+    }
+    if (s_open (self, user_id, frame, size, &env, link->custody))
         return -2;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
@@ -535,6 +615,18 @@ coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
     }
     if (s_expired (self, &env, now_ms))
         return -2;
+    snprintf (link->origin, sizeof link->origin, "%s", env.origin);
+    if (link->custody && !streq (env.origin, user_id))
+        snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
+    else
+    if (link->custody)
+        snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
+    s_mesh_seen (self, &env, link->custody);
+    if (env.type == MSG_HELLO || env.type == MSG_ROUTE || env.type == MSG_CUSTODY_ACK
+    ||  env.type == MSG_NODE_STATS) {
+        link->reply_dest [0] = 0;
+        return s_mesh_local (self, &env, link, now_ms, reply_p, reply_size_p);
+    }
     if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
         self->stats.rejected_malformed++;
         s_debug (self, "coord: unexpected %s on mesh from %s",
@@ -562,6 +654,209 @@ coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
         return -2;
     registry_seen (self->registry, env.origin, now_ms);
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Revocations
+
+typedef struct {
+    char names [WEFT_STR_MAX];
+    size_t names_size;
+    uint8_t keys [MESHMSG_REVOKED_MAX * WEFT_KEY_SIZE];
+    size_t count;
+} s_revoked_t;
+
+static int
+s_revoked_one (void *arg, json_t *device)
+{
+    s_revoked_t *list = (s_revoked_t *) arg;
+    if (!json_is_true (json_object_get (device, "revoked")))
+        return 0;
+    const char *id = json_string_value (json_object_get (device, "id"));
+    uint8_t key [WEFT_KEY_SIZE];
+    if (!id || s_record_key (device, "curve_key", key))
+        return 0;
+    if (list->count == MESHMSG_REVOKED_MAX
+    ||  list->names_size + strlen (id) + 1 >= sizeof list->names) {
+        zsys_warning ("coord: revocation list full; %s and later ones not listed", id);
+        return 1;
+    }
+    list->names_size += (size_t) snprintf (list->names + list->names_size,
+        sizeof list->names - list->names_size, "%s%s", list->count? ",": "", id);
+    memcpy (list->keys + list->count * WEFT_KEY_SIZE, key, WEFT_KEY_SIZE);
+    list->count++;
+    return 0;
+}
+
+//  (Re)build and seal the revocation list from the registry
+static void
+s_revocations_build (coord_t *self, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return;
+    uint64_t version = registry_meta_get (txn, "revocations_version");
+    s_revoked_t *list = (s_revoked_t *) zmalloc (sizeof (s_revoked_t));
+    if (version)
+        registry_device_each (txn, s_revoked_one, list);
+    store_abort (&txn);
+    if (version) {
+        meshmsg_t msg;
+        memset (&msg, 0, sizeof msg);
+        msg.type = MSG_REVOCATIONS;
+        msg.revocations = version;
+        msg.names = list->names;
+        msg.names_size = list->names_size;
+        msg.curve_keys = list->keys;
+        msg.key_count = list->count;
+        uint8_t *payload;
+        size_t payload_size;
+        if (meshmsg_encode (&msg, &payload, &payload_size) == 0) {
+            uint64_t seq = s_next_seq (self);
+            envelope_t env;
+            memset (&env, 0, sizeof env);
+            randombytes_buf (env.id, sizeof env.id);
+            env.type = MSG_REVOCATIONS;
+            strcpy (env.origin, COORD_ORIGIN);
+            env.seq = seq;
+            env.hlc = now_ms << 16;
+            env.hop_limit = env.hops = WEFT_HOP_LIMIT;
+            env.payload = payload;
+            env.payload_size = payload_size;
+            uint8_t *frame;
+            size_t size;
+            if (seq && envelope_encode (&env, self->keys.sign_secret, &frame, &size) == 0) {
+                free (self->revocations);
+                self->revocations = frame;
+                self->revocations_size = size;
+                self->revocations_version = version;
+            }
+            free (payload);
+        }
+    }
+    free (list);
+}
+
+void
+coord_set_revoked (coord_t *self, coord_revoked_fn *fn)
+{
+    assert (self);
+    self->revoked = fn;
+}
+
+const uint8_t *
+coord_revocations (coord_t *self, size_t *size_p)
+{
+    assert (self && size_p);
+    *size_p = self->revocations_size;
+    return self->revocations;
+}
+
+int
+coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now_ms,
+                   uint8_t **frame_p, size_t *size_p)
+{
+    assert (self && ids);
+    meshmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_CUSTODY_ACK;
+    msg.ids = ids;
+    msg.id_count = count;
+    uint8_t *payload;
+    size_t payload_size;
+    if (meshmsg_encode (&msg, &payload, &payload_size))
+        return -1;
+    //  Link-local: the HLC is its seq, like the nodes' own (no window)
+    uint64_t hlc = now_ms << 16;
+    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = MSG_CUSTODY_ACK;
+    strcpy (env.origin, COORD_ORIGIN);
+    env.seq = self->hlc;
+    env.hlc = self->hlc;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    int rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    free (payload);
+    return rc? -1: 0;
+}
+
+//  device.revoke {id} (admin): marks the device revoked, bumps the list
+static void
+s_revoke (store_txn_t *txn, const rpc_caller_t *caller, const char *args,
+          size_t args_size, uint64_t now_ms, rpc_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    json_error_t error;
+    json_t *json = json_loadb (args, args_size, JSON_REJECT_DUPLICATES, &error);
+    const char *id = json_string_value (json_object_get (json, "id"));
+    json_t *device = id? registry_device_get (txn, id): NULL;
+    const char *tenant = json_string_value (json_object_get (device, "tenant"));
+    if (!streq (caller->role, "admin")) {
+        result->status = WEFT_STATUS_FORBIDDEN;
+        snprintf (result->error, sizeof result->error,
+                  "role %s may not call device.revoke", caller->role);
+    }
+    else
+    if (!json_is_object (json) || !id || json_object_size (json) != 1) {
+        result->status = WEFT_STATUS_BAD_REQUEST;
+        snprintf (result->error, sizeof result->error, "device.revoke wants {\"id\": ID}");
+    }
+    else
+    if (!device || (*caller->tenant && (!tenant || !streq (tenant, caller->tenant)))) {
+        result->status = WEFT_STATUS_NOT_FOUND;
+        snprintf (result->error, sizeof result->error, "unknown device %s", id);
+    }
+    else {
+        bool already = json_is_true (json_object_get (device, "revoked"));
+        uint64_t version = registry_meta_get (txn, "revocations_version");
+        int rc = 0;
+        if (!already) {
+            json_object_set_new (device, "revoked", json_true ());
+            json_object_set_new (device, "revoked_at", json_integer ((json_int_t) (now_ms / 1000)));
+            rc = registry_device_put (txn, device);
+            if (rc == 0)
+                rc = registry_meta_put (txn, "revocations_version", ++version);
+        }
+        if (rc) {
+            result->status = WEFT_STATUS_INTERNAL;
+            snprintf (result->error, sizeof result->error, "store write failed");
+        }
+        else
+            result->result = json_pack ("{s:s, s:b, s:I}", "id", id, "revoked", 1,
+                                        "revocations_version", (json_int_t) version);
+    }
+    json_decref (device);
+    json_decref (json);
+}
+
+//  device.list and device.show also tell the mesh view: hops, counters
+static void
+s_add_mesh_info (coord_t *self, const char *method, json_t *result)
+{
+    if (!result)
+        return;
+    if (streq (method, "device.list")) {
+        size_t index;
+        json_t *device;
+        json_array_foreach (json_object_get (result, "devices"), index, device) {
+            json_t *info = json_object_get (self->mesh_info,
+                json_string_value (json_object_get (device, "id"))?: "");
+            json_object_set (device, "hops", info? json_object_get (info, "hops"): json_integer (0));
+        }
+    }
+    else
+    if (streq (method, "device.show")) {
+        json_t *info = json_object_get (self->mesh_info,
+            json_string_value (json_object_get (result, "id"))?: "");
+        json_t *hops = info? json_object_get (info, "hops"): NULL;
+        json_object_set_new (result, "hops", hops? json_incref (hops): json_integer (0));
+        json_t *stats = info? json_object_get (info, "stats"): NULL;
+        json_object_set_new (result, "mesh", stats? json_incref (stats): json_object ());
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -600,7 +895,7 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     assert (self && reply_p && reply_size_p);
     *reply_p = NULL;
     envelope_t env;
-    if (s_open (self, user_id, frame, size, &env))
+    if (s_open (self, user_id, frame, size, &env, false))
         return -2;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
@@ -610,13 +905,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     uint8_t sign_key [32];
     rpc_caller_t caller;
     bool known = op && s_record_key (op, "sign_key", sign_key) == 0;
-    if (known) {
-        snprintf (caller.name, sizeof caller.name, "%s", env.origin);
-        snprintf (caller.role, sizeof caller.role, "%s",
-                  json_string_value (json_object_get (op, "role"))?: "");
-        snprintf (caller.tenant, sizeof caller.tenant, "%s",
-                  json_string_value (json_object_get (op, "tenant"))?: "");
-    }
+    if (known)
+        rpc_caller_load (&caller, env.origin, op);      //  Grants from the record
     json_decref (op);
     if (!known) {
         self->stats.rejected_origin++;
@@ -661,8 +951,12 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     rpc_result_t result;
     int rc = registry_replay_put (txn, origin_key, &window);
     if (rc == 0) {
-        rpc_call (&rpc_env, txn, &caller, msg.rpc_request.method, msg.rpc_request.args,
-                  msg.rpc_request.args_size, now_ms, &result);
+        if (streq (msg.rpc_request.method, "device.revoke"))
+            s_revoke (txn, &caller, msg.rpc_request.args, msg.rpc_request.args_size,
+                      now_ms, &result);
+        else
+            rpc_call (&rpc_env, txn, &caller, msg.rpc_request.method, msg.rpc_request.args,
+                      msg.rpc_request.args_size, now_ms, &result);
         if (result.status == WEFT_STATUS_INTERNAL)
             rc = -1;
     }
@@ -680,12 +974,28 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     }
     else
         registry_replay_set (self->registry, origin_key, &window, false);
+    bool revoked = rc == 0 && result.status == WEFT_STATUS_OK
+                && streq (msg.rpc_request.method, "device.revoke");
+    if (rc == 0 && result.status == WEFT_STATUS_OK)
+        s_add_mesh_info (self, msg.rpc_request.method, result.result);
     s_debug (self, "coord: %s called %s: %s%s%s", env.origin, msg.rpc_request.method,
                 proto_status_name (result.status), result.status? " ": "", result.error);
 
     rc = s_rpc_reply (self, &env, result.status, result.error, result.result, now_ms,
                       reply_p, reply_size_p);
     rpc_result_clear (&result);
+    if (revoked) {
+        char id [WEFT_NAME_MAX + 1] = "";
+        json_error_t error;
+        json_t *args = json_loadb (msg.rpc_request.args, msg.rpc_request.args_size, 0, &error);
+        snprintf (id, sizeof id, "%s", json_string_value (json_object_get (args, "id"))?: "");
+        json_decref (args);
+        s_revocations_build (self, now_ms);
+        zsys_info ("coord: device %s revoked by %s (revocation list version %" PRIu64 ")",
+                   id, env.origin, self->revocations_version);
+        if (self->revoked)
+            self->revoked (self->effects.ctx, id);
+    }
 
     //  A changed desired twin goes to the device at once if it is
     //  connected; otherwise its next heartbeat fetches it

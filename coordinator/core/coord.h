@@ -34,6 +34,21 @@ typedef struct {
     void (*push) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
 } coord_effects_t;
 
+//  Called after a device was revoked: the adapter closes its live
+//  connection (ZAP runs only at the handshake) and sends the new
+//  revocation list (coord_revocations) to the nodes linked directly.
+typedef void (coord_revoked_fn) (void *ctx, const char *device_id);
+
+//  How a mesh frame arrived and what it was (coord_on_mesh_link)
+typedef struct {
+    bool custody;                       //  In: a custody transfer [dest, envelope]
+    bool decoded;                       //  Out: id is valid
+    uint8_t id [WEFT_ID_SIZE];          //  Out: envelope id, for CUSTODY_ACK
+    char origin [WEFT_NAME_MAX + 1];    //  Out: verified origin, "" if dropped
+    char reply_dest [WEFT_NAME_MAX + 1];    //  Out: send the reply as custody to this
+    bool store_failed;                  //  Out: not ACKable (commit failed)
+} coord_link_t;
+
 //  Create over an open store (with registry_tables), the CA keys, the
 //  coordinator's own keys and its encoded certificate (all copied).
 //  effects may be NULL (no pushes). Returns NULL if the store fails.
@@ -55,6 +70,31 @@ int
 int
     coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
                    size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+//  The same for a frame that came through the mesh: with link->custody
+//  the envelope's origin may differ from the link's User-Id (a relay
+//  forwarded it; it is verified with the origin's registered key). Also
+//  handles the link-local mesh messages (ROUTE: answered with the
+//  revocation list when the node's is older; NODE_STATS; CUSTODY_ACK
+//  and HELLO are ignored).
+int
+    coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                        const uint8_t *frame, size_t size, uint64_t now_ms,
+                        uint8_t **reply_p, size_t *reply_size_p);
+
+//  Set the revocation hook (ctx is the push effect's ctx).
+void
+    coord_set_revoked (coord_t *self, coord_revoked_fn *fn);
+
+//  The coordinator's signed revocation list (borrowed), or NULL if no
+//  device was ever revoked.
+const uint8_t *
+    coord_revocations (coord_t *self, size_t *size_p);
+
+//  Seal a CUSTODY_ACK of the ids (count at most 256). Returns 0 or -1.
+int
+    coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now_ms,
+                       uint8_t **frame_p, size_t *size_p);
+
 int
     coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
                   size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);

@@ -1,9 +1,18 @@
 /*  server - weft-coord's sockets and event loop
     Frames on a ROUTER are [routing id, envelope]; a peer that speaks
     like REQ may add an empty delimiter ([routing id, "", envelope]),
-    and the reply mirrors whatever shape the request had. Anything else
-    is counted as malformed and dropped. The User-Id that ZAP gave the
-    connection is read from the envelope frame's metadata.  */
+    and the reply mirrors whatever shape the request had. On the mesh
+    socket a mesh node sends custody transfers [routing id, dest,
+    envelope] (dest "coordinator"): the envelope may come from a device
+    behind that node (a relay); it is acknowledged with a CUSTODY_ACK
+    after the burst's commit, and replies and pushes to its origin go
+    back the same way as custody transfers [routing id, origin, reply]
+    (the route to a device is the link its last envelope came in on).
+    Anything else is counted as malformed and dropped. The User-Id that
+    ZAP gave the connection is read from the envelope frame's metadata.
+    Revoking a device closes every mesh connection (the socket is made
+    anew; the others reconnect and pass ZAP again, the revoked one does
+    not) and pushes the new revocation list to the nodes linked.  */
 
 #include <czmq.h>
 #include "proto/envelope.h"
@@ -30,10 +39,19 @@ struct _server_t {
     zsock_t *enrol;                 //  Enrolment
     zsock_t *rpc;                   //  Operators
     zpoller_t *poller;
-    zhashx_t *routes;               //  Device id -> zframe_t routing id
+    zhashx_t *routes;               //  Device id -> s_route_t
+    const keys_t *keys;             //  For a new mesh socket
+    char bind [64];
+    bool mesh_reset;                //  Make the mesh socket anew (revocation)
     bool verbose;
     int ports [3];                  //  Bound ports by s_kind_t
 };
+
+//  Where a device is reached: the link and whether it speaks custody
+typedef struct {
+    zframe_t *rid;
+    bool custody;
+} s_route_t;
 
 //  --------------------------------------------------------------------------
 //  Send [routing id, (delimiter,) frame] without blocking. Returns 0 or
@@ -55,17 +73,32 @@ s_send (zsock_t *sock, zframe_t *route, bool delimiter, const uint8_t *frame,
 
 //  Push effect of the core: a frame for a device's latest mesh link.
 
+//  Send [routing id, dest, frame] (a custody transfer toward dest)
+static int
+s_send_custody (zsock_t *sock, zframe_t *route, const char *dest, const uint8_t *frame,
+                size_t size)
+{
+    void *handle = zsock_resolve (sock);
+    if (zmq_send (handle, zframe_data (route), zframe_size (route),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    zmq_send (handle, dest, strlen (dest), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    return zmq_send (handle, frame, size, ZMQ_DONTWAIT) == -1? -1: 0;
+}
+
 static void
 s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
 {
     server_t *self = (server_t *) ctx;
-    zframe_t *route = (zframe_t *) zhashx_lookup (self->routes, device_id);
+    s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, device_id);
     if (!route) {
         if (self->verbose)
             zsys_debug ("coord: %s not connected, it will fetch on heartbeat", device_id);
         return;
     }
-    if (s_send (self->mesh, route, false, frame, size)) {
+    int rc = route->custody? s_send_custody (self->mesh, route->rid, device_id, frame, size)
+                           : s_send (self->mesh, route->rid, false, frame, size);
+    if (rc) {
         if (self->verbose)
             zsys_debug ("coord: push to %s failed: %s", device_id, zmq_strerror (errno));
         if (errno == EHOSTUNREACH)
@@ -76,9 +109,28 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
 static void
 s_route_destroy (void **item_p)
 {
-    zframe_t *frame = (zframe_t *) *item_p;
-    zframe_destroy (&frame);
+    s_route_t *route = (s_route_t *) *item_p;
+    if (route) {
+        zframe_destroy (&route->rid);
+        free (route);
+    }
     *item_p = NULL;
+}
+
+//  A device was revoked: close every mesh connection, and tell the
+//  nodes linked to us (they spread it) at once
+static void
+s_revoked (void *ctx, const char *device_id)
+{
+    server_t *self = (server_t *) ctx;
+    size_t size;
+    const uint8_t *list = coord_revocations (self->coord, &size);
+    if (list)
+        for (s_route_t *route = (s_route_t *) zhashx_first (self->routes); route;
+             route = (s_route_t *) zhashx_next (self->routes))
+            if (route->custody && !streq ((const char *) zhashx_cursor (self->routes), device_id))
+                s_send_custody (self->mesh, route->rid, "*", list, size);
+    self->mesh_reset = true;
 }
 
 //  --------------------------------------------------------------------------
@@ -132,6 +184,9 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
         server_destroy (&self);
         return NULL;
     }
+    coord_set_revoked (self->coord, s_revoked);
+    self->keys = keys;
+    snprintf (self->bind, sizeof self->bind, "%s", config->bind);
     coord_set_verbose (self->coord, config->verbose);
     //  The handler must exist before a CURVE socket binds, or libzmq
     //  lets the first clients in unchecked
@@ -181,9 +236,12 @@ server_destroy (server_t **self_p)
 typedef struct {
     zframe_t *route;                //  Routing id
     bool delimiter;                 //  Request had an empty delimiter
-    uint8_t *frame;                 //  Reply envelope
+    uint8_t *frame;                 //  Reply envelope, or NULL
     size_t size;
     char user_id [COORD_USER_ID_MAX + 1];
+    char dest [WEFT_NAME_MAX + 1];  //  Reply as a custody transfer to this
+    bool ack;                       //  Send a CUSTODY_ACK of ack_id
+    uint8_t ack_id [WEFT_ID_SIZE];
 } s_held_t;
 
 //  Send a reply; on a mesh link that is gone, forget the device's route.
@@ -213,12 +271,20 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
     zframe_t *route = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     bool delimiter = false;
+    char *dest = NULL;
     if (frames == 3 && body && zframe_size (body) == 0) {
         zframe_destroy (&body);
         body = zmsg_pop (msg);
         delimiter = true;
     }
-    if (!route || !body || (frames != 2 && !delimiter)) {
+    else
+    if (frames == 3 && kind == S_MESH && body && zframe_size (body) <= WEFT_NAME_MAX) {
+        dest = zframe_strdup (body);
+        zframe_destroy (&body);
+        body = zmsg_pop (msg);
+    }
+    if (!route || !body || (frames != 2 && !delimiter && !dest)
+    ||  (dest && !streq (dest, COORD_ORIGIN))) {
         coord_count_malformed (self->coord);
         if (self->verbose)
             zsys_debug ("coord: dropped a message of %zu frames", frames);
@@ -229,9 +295,12 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
     uint8_t *reply = NULL;
     size_t reply_size = 0;
     int rc;
+    coord_link_t link;
+    memset (&link, 0, sizeof link);
+    link.custody = dest != NULL;
     if (kind == S_MESH)
-        rc = coord_on_mesh (self->coord, user_id, zframe_data (body), zframe_size (body),
-                            now_ms, &reply, &reply_size);
+        rc = coord_on_mesh_link (self->coord, user_id, &link, zframe_data (body),
+                                 zframe_size (body), now_ms, &reply, &reply_size);
     else
     if (kind == S_ENROL)
         rc = coord_on_enrol (self->coord, user_id, zframe_data (body), zframe_size (body),
@@ -241,21 +310,34 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
                            now_ms, &reply, &reply_size);
 
     //  A verified message from a device: this link is where it is now
-    if (kind == S_MESH && rc == 0 && user_id) {
-        zframe_t *current = (zframe_t *) zhashx_lookup (self->routes, user_id);
-        if (!current || !zframe_eq (current, route)) {
+    //  (for a relayed one, the link to the relay that leads to it)
+    const char *origin = link.origin [0]? link.origin: user_id;
+    if (kind == S_MESH && rc == 0 && origin) {
+        s_route_t *current = (s_route_t *) zhashx_lookup (self->routes, origin);
+        if (!current || !zframe_eq (current->rid, route) || current->custody != link.custody) {
             if (self->verbose)
-                zsys_debug ("coord: %s connected", user_id);
-            zhashx_update (self->routes, user_id, zframe_dup (route));
+                zsys_debug ("coord: %s connected%s%s", origin,
+                            streq (origin, user_id? user_id: "")? "": " via ",
+                            streq (origin, user_id? user_id: "")? "": user_id);
+            s_route_t *fresh = (s_route_t *) zmalloc (sizeof (s_route_t));
+            fresh->rid = zframe_dup (route);
+            fresh->custody = link.custody;
+            zhashx_update (self->routes, origin, fresh);
         }
     }
-    if (reply && held) {
+    //  A custody transfer is acknowledged after the burst's commit,
+    //  also when it was dropped (it would never become valid)
+    bool ack = kind == S_MESH && link.custody && link.decoded && held;
+    if ((reply || ack) && held) {
         held->route = route;
         route = NULL;
         held->delimiter = delimiter;
         held->frame = reply;
         held->size = reply_size;
         snprintf (held->user_id, sizeof held->user_id, "%s", user_id? user_id: "");
+        snprintf (held->dest, sizeof held->dest, "%s", reply? link.reply_dest: "");
+        held->ack = ack;
+        memcpy (held->ack_id, link.id, WEFT_ID_SIZE);
     }
     else
     if (reply) {
@@ -263,6 +345,7 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
         free (reply);
     }
 done:
+    free (dest);
     zframe_destroy (&route);
     zframe_destroy (&body);
     zmsg_destroy (&msg);
@@ -281,12 +364,26 @@ s_recv_mesh (server_t *self)
     for (size_t reads = 0; reads < S_BURST; reads++) {
         if (!s_recv (self, self->mesh, S_MESH, &held [count]))
             break;
-        if (held [count].frame)
+        if (held [count].frame || held [count].ack)
             count++;
     }
     bool durable = coord_commit (self->coord) == 0;
+    uint64_t now_ms = (uint64_t) zclock_time ();
     for (size_t i = 0; i < count; i++) {
-        if (durable)
+        if (durable && held [i].ack) {
+            uint8_t *ack;
+            size_t ack_size;
+            if (coord_custody_ack (self->coord, held [i].ack_id, 1, now_ms, &ack,
+                                   &ack_size) == 0) {
+                s_send (self->mesh, held [i].route, false, ack, ack_size);
+                free (ack);
+            }
+        }
+        if (durable && held [i].frame && held [i].dest [0])
+            s_send_custody (self->mesh, held [i].route, held [i].dest, held [i].frame,
+                            held [i].size);
+        else
+        if (durable && held [i].frame)
             s_reply (self, self->mesh, S_MESH, held [i].route, held [i].delimiter,
                      held [i].user_id, held [i].frame, held [i].size);
         zframe_destroy (&held [i].route);
@@ -324,6 +421,22 @@ server_run_for (server_t *self, int64_t timeout_ms)
         else
         if (zpoller_terminated (self->poller))
             break;
+        if (self->mesh_reset) {
+            self->mesh_reset = false;
+            zpoller_remove (self->poller, self->mesh);
+            zsock_destroy (&self->mesh);
+            zhashx_purge (self->routes);
+            for (int attempt = 0; attempt < 50 && !self->mesh; attempt++) {
+                self->mesh = s_router (self, self->keys, "mesh", self->bind,
+                                       self->ports [S_MESH], S_MESH);
+                if (!self->mesh)
+                    zclock_sleep (50);
+            }
+            if (self->mesh)
+                zpoller_add (self->poller, self->mesh);
+            else
+                zsys_error ("coord: mesh socket lost after a revocation");
+        }
         coord_tick (self->coord, (uint64_t) zclock_time ());
     }
     return 0;
