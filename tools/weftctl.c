@@ -65,6 +65,7 @@ static const char *s_synopsis =
     "  token create [--tenant T] [--ttl 1h] [--type TYPE]   make an enrolment token\n"
     "  device list                        every visible device, online state, versions\n"
     "  device show ID                     one device: certificate, keys, state\n"
+    "  device revoke ID                   revoke a device: refused by the coordinator and the mesh\n"
     "  twin get ID                        desired and reported twin of a device\n"
     "  twin set ID 'JSON'                 apply a JSON merge patch (RFC 7386) to desired\n"
     "  operator add NAME --role ROLE [--tenant T] --out FILE\n"
@@ -539,13 +540,14 @@ s_show_device_list (json_t *result)
     json_t *devices = json_object_get (result, "devices");
     int64_t now_s = (int64_t) (s_now_us () / 1000000);
     zlist_t *rows = zlist_new ();
-    zlist_append (rows, s_row_new (7, "ID", "TENANT", "TYPE", "STATE", "LAST SEEN",
-                                   "DESIRED", "REPORTED"));
+    zlist_append (rows, s_row_new (8, "ID", "TENANT", "TYPE", "STATE", "LAST SEEN",
+                                   "DESIRED", "REPORTED", "HOPS"));
     size_t index;
     json_t *device;
     size_t online = 0;
     json_array_foreach (devices, index, device) {
-        char ago [32], desired [24], reported [24];
+        char ago [32], desired [24], reported [24], hops [24];
+        snprintf (hops, sizeof (hops), "%lld", (long long) s_int (device, "hops"));
         s_format_ago (s_int (device, "last_seen"), now_s, ago, sizeof (ago));
         snprintf (desired, sizeof (desired), "%lld", (long long) s_int (device, "desired_version"));
         snprintf (reported, sizeof (reported), "%lld", (long long) s_int (device, "reported_version"));
@@ -554,10 +556,11 @@ s_show_device_list (json_t *result)
         const char *tenant = s_str (device, "tenant");
         zlist_append (rows, s_row_new (7, s_str (device, "id"), *tenant? tenant: "-",
                                        s_str (device, "type"),
-                                       is_online? "online": "offline", ago, desired, reported));
+                                       is_online? "online": "offline", ago, desired, reported,
+                                       s_int (device, "hops")? hops: "-"));
     }
-    s_print_table (rows, 7);
-    s_rows_destroy (&rows, 7);
+    s_print_table (rows, 8);
+    s_rows_destroy (&rows, 8);
     printf ("%zu device%s, %zu online\n", json_array_size (devices),
             json_array_size (devices) == 1? "": "s", online);
 }
@@ -584,6 +587,13 @@ s_show_device (json_t *result)
     printf ("curve key:        %s\n", s_str (result, "curve_key"));
     printf ("desired version:  %lld\n", (long long) s_int (result, "desired_version"));
     printf ("reported version: %lld\n", (long long) s_int (result, "reported_version"));
+    printf ("hops:             %lld\n", (long long) s_int (result, "hops"));
+    json_t *mesh = json_object_get (result, "mesh");
+    if (json_object_size (mesh)) {
+        char *text = json_dumps (mesh, JSON_COMPACT | JSON_SORT_KEYS);
+        printf ("mesh counters:    %s\n", text? text: "{}");
+        free (text);
+    }
 }
 
 static void
@@ -770,6 +780,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = json_pack ("{s:s}", "id", argv [2]);
         return CTL_OK;
     }
+    if (streq (noun, "device") && verb && streq (verb, "revoke") && argc == 3) {
+        *method_p = "device.revoke";
+        *args_p = json_pack ("{s:s}", "id", argv [2]);
+        return CTL_OK;
+    }
     if (streq (noun, "twin") && verb && streq (verb, "get") && argc == 3) {
         *method_p = "twin.get";
         *args_p = json_pack ("{s:s}", "id", argv [2]);
@@ -891,6 +906,10 @@ main (int argc, char *argv [])
             else
             if (streq (method, "device.show"))
                 s_show_device (result);
+            else
+            if (streq (method, "device.revoke"))
+                printf ("device %s revoked (revocation list version %lld)\n",
+                        s_str (result, "id"), (long long) s_int (result, "revocations_version"));
             else
             if (streq (method, "twin.get"))
                 s_show_twin (result);
