@@ -27,7 +27,7 @@ LIB_SRC   := $(sort $(wildcard proto/*.c node/core/*.c node/io/*.c \
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HEADERS   := $(sort $(wildcard proto/*.h node/*/*.h coordinator/*/*.h))
 BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
-             $(BUILD)/weft-selftest $(BUILD)/weft-probe
+             $(BUILD)/weft-selftest $(BUILD)/weft-probe $(BUILD)/weft-sim
 
 .PHONY: all deps demo test check fuzz bench clean format memcheck
 .DEFAULT_GOAL := all
@@ -90,6 +90,12 @@ $(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(BUILD)/libweft.a
 $(BUILD)/weft-probe: $(BUILD)/tests/probe.o $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+#   weft-sim: the simulator, sim/*.c over the same library
+SIM_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard sim/*.c)))
+$(SIM_OBJ): $(wildcard sim/*.h)
+$(BUILD)/weft-sim: $(SIM_OBJ) $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lm -o $@
+
 demo: all
 	@tools/demo.sh $(BUILD)
 
@@ -100,7 +106,7 @@ test: all
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
 	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    build-san/weft-coord build-san/weft-node build-san/weftctl build-san/weft-selftest build-san/weft-probe
+	    build-san/weft-coord build-san/weft-node build-san/weftctl build-san/weft-selftest build-san/weft-probe build-san/weft-sim
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    tests/run.sh build-san
 

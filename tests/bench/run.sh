@@ -7,3 +7,8 @@ for bench in "$BUILD"/bench-*; do
     [[ -x "$bench" ]] || continue
     "$bench"
 done
+#   Script benchmarks (tests/bench/*.sh) take the build directory
+for script in "$(dirname "$0")"/*.sh; do
+    [[ "$(basename "$script")" == run.sh ]] && continue
+    bash "$script" "$BUILD"
+done

@@ -1,0 +1,99 @@
+/*  scenario - weft-sim scenario files: a line-based description of a
+    fleet, its network and the timed events to play on it
+    Parsed with explicit limits (line length, number of lines and
+    actions, value ranges); anything out of bounds is an error naming
+    the line, never an assertion. Plain C with no dependencies beyond
+    libc, so the fuzz target (tests/fuzz/scenario.c) can include the
+    source directly. The format is documented in docs/sim.md.  */
+
+#ifndef WEFT_SIM_SCENARIO_H_INCLUDED
+#define WEFT_SIM_SCENARIO_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCN_TEXT_MAX        (1024 * 1024)   //  Largest scenario file
+#define SCN_LINE_MAX        4096            //  Longest line
+#define SCN_LINES_MAX       20000           //  Most lines
+#define SCN_ACTIONS_MAX     4096            //  Most timed actions
+#define SCN_DOC_MAX         2048            //  Longest twin patch text
+#define SCN_NODES_MAX       999999          //  Node names are n000000..n999999
+#define SCN_SITES_MAX       10000           //  Most sites
+#define SCN_FAULTS_MAX      100000          //  Most random faults
+#define SCN_TIME_MAX_MS     (30ULL * 24 * 3600 * 1000)  //  Any duration
+#define SCN_LATENCY_MAX_US  (60ULL * 1000 * 1000)       //  Link latency, jitter
+#define SCN_BANDWIDTH_MAX   (100ULL * 1000 * 1000 * 1000)   //  Bytes per second
+
+typedef enum {
+    SCN_TWIN = 1,                   //  twin.set of a patch on every device
+    SCN_OUTAGE = 2,                 //  A site's uplink is down for a while
+    SCN_PARTITION = 3,              //  A site's LAN is down for a while
+    SCN_CRASH = 4,                  //  Node(s) crash, restart after a while
+    SCN_LOSS = 5                    //  Change the loss of a link class
+} scn_kind_t;
+
+typedef struct {
+    uint64_t at_ms;                 //  Virtual time from the start
+    int kind;                       //  scn_kind_t
+    uint32_t target;                //  Site or node index
+    bool fraction_set;              //  Crash a fraction, not one node
+    double fraction;                //  Of all nodes, chosen by the seed
+    uint64_t for_ms;                //  Fault duration
+    double value;                   //  New loss (SCN_LOSS)
+    int link;                       //  0 = lan, 1 = uplink (SCN_LOSS)
+    char *doc;                      //  Twin patch (JSON text), owned
+    uint32_t line;                  //  Where it was written
+} scn_action_t;
+
+typedef struct {
+    uint64_t latency_us;            //  One-way base latency
+    uint64_t jitter_us;             //  Added uniformly in [0, jitter]
+    double loss;                    //  Probability a frame is lost
+    uint64_t bandwidth;             //  Bytes per second, 0 = unlimited
+} scn_link_t;
+
+typedef struct {
+    char name [64];                 //  From the "name" line
+    uint32_t nodes;                 //  All agents (servers + gateways)
+    uint32_t sites;                 //  Each site: one server, the rest gateways
+    uint64_t seed;                  //  The run's only source of randomness
+    uint64_t duration_ms;           //  Hard end of virtual time
+    uint64_t settle_ms;             //  Allowed to converge after the last heal
+    uint64_t heartbeat_ms;          //  Agent heartbeat interval
+    uint64_t apply_ms;              //  Latency of an apply
+    uint64_t tpm_ms;                //  Latency of a TPM operation (unseal at boot)
+    uint64_t sample_ms;             //  Convergence curve resolution
+    uint32_t twin_rate;             //  twin.set calls per second, 0 = all at once
+    scn_link_t lan;                 //  Gateway <-> site server
+    scn_link_t uplink;              //  Site server <-> coordinator
+    uint32_t faults;                //  Random faults drawn from the seed
+    uint64_t faults_from_ms;        //  ... starting in this window
+    uint64_t faults_to_ms;
+    uint64_t fault_max_ms;          //  Longest random fault
+    size_t nactions;
+    scn_action_t *actions;          //  Sorted by time, ties in file order
+} scenario_t;
+
+//  Set defaults (no actions).
+void
+    scenario_defaults (scenario_t *self);
+
+//  Parse text (size bytes, need not be NUL-terminated) over the
+//  defaults already in self. Returns 0, or -1 with a message naming
+//  the line in error (error_size bytes). On -1 self holds no
+//  allocations.
+int
+    scenario_parse (scenario_t *self, const char *text, size_t size,
+                    char *error, size_t error_size);
+
+//  Parse a duration such as "250ms", "5s", "2m", "1h" (bare = ms).
+//  Returns 0 or -1.
+int
+    scenario_duration (const char *text, uint64_t *ms_p);
+
+//  Free the actions.
+void
+    scenario_free (scenario_t *self);
+
+#endif
