@@ -1,9 +1,16 @@
 /*  weftctl - the operator command line over the coordinator RPC
     One call per run: load the operator identity, open a CURVE DEALER to
     the coordinator's RPC port, send one signed RPC_REQUEST and wait for
-    the coordinator's signed RPC_REPLY. weftctl keeps no state, so its
-    envelope sequence number is the current time in microseconds: it
-    never repeats for one operator as long as the clock does not go back.
+    the coordinator's signed RPC_REPLY. weftctl keeps no state, so the
+    coordinator refuses replays by the envelope's random id, remembered
+    until the request's expiry, which weftctl sets at most 50 s ahead
+    (the coordinator accepts at most 60 s): parallel runs under one
+    identity never refuse each other. The envelope seq (time in
+    microseconds) is informational for operators.
+
+    For the end-to-end replay test only: WEFT_CTL_SAVE_REQUEST=FILE
+    writes the signed request frame to FILE, and WEFT_CTL_SEND_REQUEST=
+    FILE sends that frame again instead of a new one.
 
     Arguments are checked before anything touches the network, so a
     usage error (exit 2) never depends on the coordinator being up.
@@ -14,6 +21,7 @@
 #include <sodium.h>
 #include <jansson.h>
 #include <time.h>
+#include <sys/stat.h>
 #include "proto/proto.h"
 #include "proto/envelope.h"
 #include "proto/msg.h"
@@ -27,6 +35,8 @@
 #define CTL_USAGE           2
 #define CTL_UNREACHABLE     3
 #define CTL_TTL_MAX         (30 * 86400)
+#define CTL_EXPIRY_MAX_MS   50000       //  Below the coordinator's 60 s
+#define CTL_FILE_MAX        (60 * 1024) //  hierarchy import file
 
 //  Everything one run needs; lives on main's stack.
 typedef struct {
@@ -52,7 +62,14 @@ static const option_spec_t s_specs [] = {
     { "tenant", "TENANT", NULL, "token create, operator add: tenant" },
     { "ttl", "DURATION", NULL, "token create: lifetime, e.g. 90s, 30m, 1h, 2d (default 1h)" },
     { "type", "TYPE", NULL, "token create: device type the token is for" },
-    { "role", "ROLE", NULL, "operator add: viewer, operator or admin" },
+    { "role", "ROLE", NULL,
+      "operator add: viewer, operator, auditor, security-officer or admin" },
+    { "path", "PATH", NULL, "operator add: subtree granted, e.g. acme/plant-2" },
+    { "query", "QUERY", NULL, "device list/count, batch, audit list: which ones (docs/query.md)" },
+    { "limit", "N", NULL, "device list, audit list: at most N rows" },
+    { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
+    { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
+    { "remove", NULL, NULL, "operator grant: remove the grant instead" },
     { "out", "FILE", NULL, "operator add: where to write the new identity" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
     { NULL, NULL, NULL, NULL }
@@ -63,13 +80,24 @@ static const char *s_synopsis =
     "\n"
     "Commands:\n"
     "  token create [--tenant T] [--ttl 1h] [--type TYPE]   make an enrolment token\n"
-    "  device list                        every visible device, online state, versions\n"
-    "  device show ID                     one device: certificate, keys, state\n"
+    "  device list [--query Q] [--limit N]   visible devices, state, place, versions\n"
+    "  device count [--query Q]           how many visible devices match\n"
+    "  device show ID                     one device: certificate, keys, metadata, state\n"
+    "  device set ID KEY=VALUE...         metadata: type hw fw sw location path asset\n"
+    "                                     (KEY= clears), tag.KEY=VALUE, untag=KEY\n"
     "  device revoke ID                   revoke a device: refused by the coordinator and the mesh\n"
     "  twin get ID                        desired and reported twin of a device\n"
     "  twin set ID 'JSON'                 apply a JSON merge patch (RFC 7386) to desired\n"
-    "  operator add NAME --role ROLE [--tenant T] --out FILE\n"
+    "  batch twin --query Q 'JSON' [--dry-run]     patch every matching twin\n"
+    "  batch tag --query Q tag.KEY=VALUE|untag=KEY... [--dry-run]\n"
+    "  batch move --query Q PATH [--asset A] [--dry-run]   place matching devices\n"
+    "  hierarchy import FILE              create/update places and assets (docs/registry.md)\n"
+    "  hierarchy export                   the visible hierarchy as an import file\n"
+    "  operator add NAME --role ROLE [--tenant T] [--path P] --out FILE\n"
     "                                     create an operator identity file\n"
+    "  operator grant NAME ROLE PATH [--remove]   add or remove a grant\n"
+    "  audit list [--query Q] [--limit N] newest audit records first\n"
+    "  audit verify                       check the audit log's hash chain\n"
     "  stats                              coordinator counters\n"
     "\n"
     "Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 coordinator unreachable.";
@@ -331,6 +359,49 @@ s_accept_reply (ctl_t *self, zmsg_t *reply, const uint8_t *request_id, msg_t *ms
 
 
 //  --------------------------------------------------------------------------
+//  Test hook of the replay scenario: save the request frame, or send a
+//  saved one instead (its id becomes the one to wait for). Returns 0
+//  or -1 after printing why.
+
+static int
+s_test_frame (uint8_t **frame_p, size_t *size_p, uint8_t request_id [WEFT_ID_SIZE])
+{
+    const char *save = getenv ("WEFT_CTL_SAVE_REQUEST");
+    const char *send = getenv ("WEFT_CTL_SEND_REQUEST");
+    if (save && *save) {
+        FILE *file = fopen (save, "wb");
+        if (!file || fwrite (*frame_p, 1, *size_p, file) != *size_p) {
+            s_fail ("cannot write %s", save);
+            if (file)
+                fclose (file);
+            return -1;
+        }
+        fclose (file);
+    }
+    if (send && *send) {
+        zfile_t *file = zfile_new (NULL, send);
+        zchunk_t *chunk = file && zfile_input (file) == 0
+                        ? zfile_read (file, WEFT_FRAME_MAX, 0): NULL;
+        envelope_t env;
+        if (!chunk || envelope_decode (&env, zchunk_data (chunk), zchunk_size (chunk))) {
+            s_fail ("cannot read a request frame from %s", send);
+            zchunk_destroy (&chunk);
+            zfile_destroy (&file);
+            return -1;
+        }
+        memcpy (request_id, env.id, WEFT_ID_SIZE);
+        free (*frame_p);
+        *size_p = zchunk_size (chunk);
+        *frame_p = (uint8_t *) zmalloc (*size_p);
+        memcpy (*frame_p, zchunk_data (chunk), *size_p);
+        zchunk_destroy (&chunk);
+        zfile_destroy (&file);
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Call method with args (taken). On success *result_p holds the JSON
 //  result (caller decrefs). Returns 0 or an exit code, after printing
 //  the reason.
@@ -366,8 +437,10 @@ s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
     snprintf (env.tenant, sizeof (env.tenant), "%s", self->tenant);
     env.seq = now_us;
     env.hlc = (now_us / 1000) << 16;
-    //  A request that sat in a queue past our deadline is not wanted
-    env.expiry = now_us / 1000 + (uint64_t) self->timeout_s * 1000 + 5000;
+    //  A request that sat in a queue past our deadline is not wanted,
+    //  and the coordinator remembers its id until then (replays)
+    uint64_t ttl_ms = (uint64_t) self->timeout_s * 1000 + 5000;
+    env.expiry = now_us / 1000 + (ttl_ms < CTL_EXPIRY_MAX_MS? ttl_ms: CTL_EXPIRY_MAX_MS);
     env.hop_limit = 1;
     env.hops = 1;
     env.payload = payload;
@@ -382,6 +455,8 @@ s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
         s_fail ("cannot encode request: %s", proto_strerror (rc));
         return CTL_REFUSED;
     }
+    if (s_test_frame (&frame_data, &frame_size, request_id))
+        return CTL_REFUSED;
 
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert (dealer);
@@ -486,7 +561,7 @@ done:
 //  --------------------------------------------------------------------------
 //  Print a table: rows of cells, columns padded to the widest cell.
 
-#define CTL_COLUMNS_MAX 8
+#define CTL_COLUMNS_MAX 10
 
 static void
 s_print_table (zlist_t *rows, int columns)
@@ -540,8 +615,8 @@ s_show_device_list (json_t *result)
     json_t *devices = json_object_get (result, "devices");
     int64_t now_s = (int64_t) (s_now_us () / 1000000);
     zlist_t *rows = zlist_new ();
-    zlist_append (rows, s_row_new (8, "ID", "TENANT", "TYPE", "STATE", "LAST SEEN",
-                                   "DESIRED", "REPORTED", "HOPS"));
+    zlist_append (rows, s_row_new (10, "ID", "TENANT", "TYPE", "PATH", "FW", "STATE",
+                                   "LAST SEEN", "DESIRED", "REPORTED", "HOPS"));
     size_t index;
     json_t *device;
     size_t online = 0;
@@ -554,15 +629,21 @@ s_show_device_list (json_t *result)
         bool is_online = json_is_true (json_object_get (device, "online"));
         online += is_online;
         const char *tenant = s_str (device, "tenant");
-        zlist_append (rows, s_row_new (7, s_str (device, "id"), *tenant? tenant: "-",
-                                       s_str (device, "type"),
-                                       is_online? "online": "offline", ago, desired, reported,
+        const char *path = s_str (device, "path");
+        const char *fw = s_str (device, "fw");
+        zlist_append (rows, s_row_new (10, s_str (device, "id"), *tenant? tenant: "-",
+                                       s_str (device, "type"), *path? path: "-",
+                                       *fw? fw: "-", is_online? "online": "offline",
+                                       ago, desired, reported,
                                        s_int (device, "hops")? hops: "-"));
     }
-    s_print_table (rows, 8);
-    s_rows_destroy (&rows, 8);
+    s_print_table (rows, 10);
+    s_rows_destroy (&rows, 10);
     printf ("%zu device%s, %zu online\n", json_array_size (devices),
             json_array_size (devices) == 1? "": "s", online);
+    if (json_is_true (json_object_get (result, "truncated")))
+        printf ("showing the first %zu of %lld; narrow with --query or raise --limit\n",
+                json_array_size (devices), (long long) s_int (result, "total"));
 }
 
 static void
@@ -594,6 +675,78 @@ s_show_device (json_t *result)
         printf ("mesh counters:    %s\n", text? text: "{}");
         free (text);
     }
+    const char *meta [][2] = {
+        { "path", "path:             " }, { "asset", "asset:            " },
+        { "hw", "hardware:         " }, { "fw", "firmware:         " },
+        { "sw", "software:         " }, { "location", "location:         " }
+    };
+    for (size_t i = 0; i < sizeof (meta) / sizeof (meta [0]); i++) {
+        const char *value = s_str (result, meta [i][0]);
+        printf ("%s%s\n", meta [i][1], *value? value: "-");
+    }
+    json_t *tags = json_object_get (result, "tags");
+    printf ("tags:            ");
+    const char *key;
+    json_t *value;
+    if (json_object_size (tags) == 0)
+        printf (" -");
+    json_object_foreach (tags, key, value)
+        printf (" %s=%s", key, json_string_value (value)? json_string_value (value): "");
+    printf ("\n");
+}
+
+static void
+s_show_batch (json_t *result)
+{
+    json_t *devices = json_object_get (result, "devices");
+    bool dry_run = json_is_true (json_object_get (result, "dry_run"));
+    long long matched = (long long) s_int (result, "matched");
+    printf ("%s %lld device%s matching %s%s\n", dry_run? "would change": "changed",
+            matched, matched == 1? "": "s", s_str (result, "query"), matched? ":": "");
+    size_t index;
+    json_t *id;
+    json_array_foreach (devices, index, id)
+        printf ("  %s\n", json_string_value (id)? json_string_value (id): "?");
+}
+
+static void
+s_show_import (json_t *result)
+{
+    const char *kinds [][2] = { { "created", "+" }, { "updated", "~" }, { "removed", "-" } };
+    for (size_t k = 0; k < 3; k++) {
+        size_t index;
+        json_t *path;
+        json_array_foreach (json_object_get (result, kinds [k][0]), index, path)
+            printf ("%s %s\n", kinds [k][1], json_string_value (path));
+    }
+    printf ("created %zu, updated %zu, removed %zu, unchanged %lld\n",
+            json_array_size (json_object_get (result, "created")),
+            json_array_size (json_object_get (result, "updated")),
+            json_array_size (json_object_get (result, "removed")),
+            (long long) s_int (result, "unchanged"));
+}
+
+static void
+s_show_audit (json_t *result)
+{
+    json_t *records = json_object_get (result, "records");
+    zlist_t *rows = zlist_new ();
+    zlist_append (rows, s_row_new (7, "SEQ", "TIME", "ACTOR", "ACTION", "SCOPE", "TARGET",
+                                   "STATUS"));
+    size_t index;
+    json_t *record;
+    json_array_foreach (records, index, record) {
+        char seq [24], when [32];
+        snprintf (seq, sizeof (seq), "%lld", (long long) s_int (record, "seq"));
+        s_format_time (s_int (record, "time") / 1000, when, sizeof (when));
+        const char *scope = s_str (record, "scope");
+        const char *target = s_str (record, "target");
+        zlist_append (rows, s_row_new (7, seq, when, s_str (record, "actor"),
+                                       s_str (record, "action"), *scope? scope: "-",
+                                       *target? target: "-", s_str (record, "status")));
+    }
+    s_print_table (rows, 7);
+    s_rows_destroy (&rows, 7);
 }
 
 static void
@@ -676,9 +829,13 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
     keys_hex (keys.curve_public, WEFT_KEY_SIZE, curve_hex);
     json_t *args = json_pack ("{s:s, s:s, s:s, s:s}", "name", name, "role", role,
                               "sign_key", sign_hex, "curve_key", curve_hex);
-    //  Without --tenant the coordinator gives the creator's own tenant
+    //  Without --tenant or --path the coordinator gives the creator's
+    //  own subtree
     if (tenant)
         json_object_set_new (args, "tenant", json_string (tenant));
+    const char *path = keyfile_get (self->options, "path");
+    if (path)
+        json_object_set_new (args, "path", json_string (path));
     json_t *result;
     int rc = s_call (self, "operator.add", args, &result);
     if (rc) {
@@ -729,6 +886,63 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
                 (long long) s_int (result, "serial"), out);
     json_decref (result);
     return CTL_OK;
+}
+
+
+//  --------------------------------------------------------------------------
+//  KEY=VALUE edits into args: metadata (only with metadata; KEY= clears
+//  it), tag.KEY=VALUE, untag=KEY (into args.tags). Returns 0 or -1
+//  after printing why.
+
+static int
+s_parse_edits (json_t *args, int count, char **words, bool metadata)
+{
+    static const char *fields [] = {
+        "type", "hw", "fw", "sw", "location", "path", "asset", NULL
+    };
+    for (int i = 0; i < count; i++) {
+        const char *word = words [i];
+        const char *equals = strchr (word, '=');
+        if (!equals || equals == word) {
+            s_fail ("'%s' is not KEY=VALUE", word);
+            return -1;
+        }
+        char key [80];
+        size_t len = (size_t) (equals - word);
+        if (len >= sizeof (key)) {
+            s_fail ("key too long in '%s'", word);
+            return -1;
+        }
+        memcpy (key, word, len);
+        key [len] = 0;
+        const char *value = equals + 1;
+        json_t *tags = json_object_get (args, "tags");
+        if (strncmp (key, "tag.", 4) == 0 || streq (key, "untag")) {
+            if (!tags) {
+                tags = json_object ();
+                json_object_set_new (args, "tags", tags);
+            }
+            if (streq (key, "untag"))
+                json_object_set_new (tags, value, json_null ());
+            else
+                json_object_set_new (tags, key + 4, json_string (value));
+            continue;
+        }
+        bool known = false;
+        for (int f = 0; fields [f] && metadata; f++)
+            if (streq (key, fields [f]))
+                known = true;
+        if (!known) {
+            if (metadata)
+                s_fail ("unknown key %s (use type hw fw sw location path asset, "
+                        "tag.KEY or untag)", key);
+            else
+                s_fail ("unknown edit %s (use tag.KEY=VALUE or untag=KEY)", key);
+            return -1;
+        }
+        json_object_set_new (args, key, *value? json_string (value): json_null ());
+    }
+    return 0;
 }
 
 
@@ -816,6 +1030,122 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *method_p = "operator.add";
         return CTL_OK;              //  s_operator_add builds the request
     }
+    const char *query = keyfile_get (self->options, "query");
+    if ((streq (noun, "device") && verb && (streq (verb, "list") || streq (verb, "count"))
+         && argc == 2)
+    ||  (streq (noun, "audit") && verb && streq (verb, "list") && argc == 2)) {
+        json_t *args = json_object ();
+        if (query)
+            json_object_set_new (args, "query", json_string (query));
+        const char *limit = keyfile_get (self->options, "limit");
+        if (limit) {
+            char *end;
+            long value = strtol (limit, &end, 10);
+            if (*end || end == limit || value < 1 || value > 100000) {
+                s_fail ("bad --limit '%s': use a positive number", limit);
+                json_decref (args);
+                return CTL_USAGE;
+            }
+            json_object_set_new (args, "limit", json_integer (value));
+        }
+        *method_p = streq (noun, "audit")? "audit.list"
+                  : streq (verb, "list")? "device.list": "device.count";
+        *args_p = args;
+        return CTL_OK;
+    }
+    if (streq (noun, "device") && verb && streq (verb, "set") && argc >= 4) {
+        json_t *args = json_pack ("{s:s}", "id", argv [2]);
+        if (s_parse_edits (args, argc - 3, argv + 3, true)) {
+            json_decref (args);
+            return CTL_USAGE;
+        }
+        *method_p = "device.set";
+        *args_p = args;
+        return CTL_OK;
+    }
+    if (streq (noun, "batch") && verb && argc >= 3) {
+        if (!query) {
+            s_fail ("batch %s needs --query (e.g. --query 'site=plant-2 and type=gateway')",
+                    verb);
+            return CTL_USAGE;
+        }
+        json_t *args = json_pack ("{s:s, s:b}", "query", query,
+                                  "dry_run", options_flag (self->options, "dry-run"));
+        if (streq (verb, "twin") && argc == 3) {
+            json_error_t error;
+            json_t *patch = json_loads (argv [2], JSON_REJECT_DUPLICATES, &error);
+            if (!json_is_object (patch)) {
+                s_fail ("the patch must be a JSON object, e.g. '{\"sampling_ms\": 500}'");
+                json_decref (patch);
+                json_decref (args);
+                return CTL_USAGE;
+            }
+            json_object_set_new (args, "patch", patch);
+            *method_p = "batch.twin";
+        }
+        else
+        if (streq (verb, "tag")) {
+            json_t *edits = json_object ();
+            if (s_parse_edits (edits, argc - 2, argv + 2, false)) {
+                json_decref (edits);
+                json_decref (args);
+                return CTL_USAGE;
+            }
+            json_object_set (args, "tags", json_object_get (edits, "tags"));
+            json_decref (edits);
+            *method_p = "batch.tag";
+        }
+        else
+        if (streq (verb, "move") && argc == 3) {
+            json_object_set_new (args, "path", json_string (argv [2]));
+            const char *asset = keyfile_get (self->options, "asset");
+            if (asset)
+                json_object_set_new (args, "asset", json_string (asset));
+            *method_p = "batch.move";
+        }
+        else {
+            json_decref (args);
+            s_fail ("unknown command or wrong arguments: batch %s (try weftctl --help)", verb);
+            return CTL_USAGE;
+        }
+        *args_p = args;
+        return CTL_OK;
+    }
+    if (streq (noun, "hierarchy") && verb && streq (verb, "import") && argc == 3) {
+        struct stat st;
+        if (stat (argv [2], &st) == 0 && st.st_size > CTL_FILE_MAX) {
+            s_fail ("%s is larger than %d bytes: import it in parts (one site each)",
+                    argv [2], CTL_FILE_MAX);
+            return CTL_USAGE;
+        }
+        json_error_t error;
+        json_t *doc = json_load_file (argv [2], JSON_REJECT_DUPLICATES, &error);
+        if (!doc) {
+            s_fail ("%s: bad JSON at line %d column %d: %s", argv [2], error.line,
+                    error.column, error.text);
+            return CTL_USAGE;
+        }
+        *method_p = "hierarchy.import";
+        *args_p = json_pack ("{s:o}", "doc", doc);
+        return CTL_OK;
+    }
+    if (streq (noun, "hierarchy") && verb && streq (verb, "export") && argc == 2) {
+        *method_p = "hierarchy.export";
+        *args_p = json_object ();
+        return CTL_OK;
+    }
+    if (streq (noun, "audit") && verb && streq (verb, "verify") && argc == 2) {
+        *method_p = "audit.verify";
+        *args_p = json_object ();
+        return CTL_OK;
+    }
+    if (streq (noun, "operator") && verb && streq (verb, "grant") && argc == 5) {
+        *method_p = "operator.grant";
+        *args_p = json_pack ("{s:s, s:s, s:s, s:b}", "name", argv [2], "role", argv [3],
+                             "path", streq (argv [4], "*")? "": argv [4],
+                             "remove", options_flag (self->options, "remove"));
+        return CTL_OK;
+    }
     s_fail ("unknown command or wrong arguments: %s%s%s (try weftctl --help)",
             noun, verb? " ": "", verb? verb: "");
     return CTL_USAGE;
@@ -839,7 +1169,13 @@ s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json
         { "ttl", "token.create" },
         { "type", "token.create" },
         { "role", "operator.add" },
-        { "out", "operator.add" }
+        { "out", "operator.add" },
+        { "path", "operator.add" },
+        { "query", "device.list device.count batch.twin batch.tag batch.move audit.list" },
+        { "limit", "device.list audit.list" },
+        { "dry-run", "batch.twin batch.tag batch.move" },
+        { "asset", "batch.move" },
+        { "remove", "operator.grant" }
     };
     for (size_t i = 0; i < sizeof (owners) / sizeof (owners [0]); i++) {
         if (keyfile_get (self->options, owners [i][0]) && !strstr (owners [i][1], method)) {
@@ -898,6 +1234,9 @@ main (int argc, char *argv [])
             char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
             printf ("%s\n", text);
             free (text);
+            if (streq (method, "audit.verify")
+            &&  !json_is_true (json_object_get (result, "intact")))
+                rc = CTL_REFUSED;
         }
         else
         if (rc == CTL_OK) {
@@ -919,6 +1258,47 @@ main (int argc, char *argv [])
             else
             if (streq (method, "token.create"))
                 s_show_token (result);
+            else
+            if (streq (method, "device.set"))
+                s_show_device (result);
+            else
+            if (streq (method, "device.count"))
+                printf ("%lld\n", (long long) s_int (result, "count"));
+            else
+            if (strncmp (method, "batch.", 6) == 0)
+                s_show_batch (result);
+            else
+            if (streq (method, "hierarchy.import"))
+                s_show_import (result);
+            else
+            if (streq (method, "hierarchy.export")) {
+                char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+                printf ("%s\n", text);
+                free (text);
+            }
+            else
+            if (streq (method, "audit.list"))
+                s_show_audit (result);
+            else
+            if (streq (method, "audit.verify")) {
+                if (json_is_true (json_object_get (result, "intact")))
+                    printf ("audit log intact: %lld records, head %s\n",
+                            (long long) s_int (result, "records"), s_str (result, "head"));
+                else {
+                    s_fail ("audit log broken: %s", s_str (result, "error"));
+                    rc = CTL_REFUSED;
+                }
+            }
+            else
+            if (streq (method, "operator.grant")) {
+                size_t index;
+                json_t *grant;
+                printf ("%s:", s_str (result, "name"));
+                json_array_foreach (json_object_get (result, "grants"), index, grant)
+                    printf (" %s@%s", s_str (grant, "role"),
+                            *s_str (grant, "path")? s_str (grant, "path"): "*");
+                printf ("\n");
+            }
             else
                 s_show_stats (result);
         }

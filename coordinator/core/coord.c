@@ -18,6 +18,7 @@
 #include "coordinator/core/pki.h"
 #include "coordinator/core/enrolment.h"
 #include "coordinator/core/rpc.h"
+#include "coordinator/core/nonces.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -931,25 +932,34 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
         return s_rpc_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired",
                             NULL, now_ms, reply_p, reply_size_p);
 
-    char origin_key [WEFT_NAME_MAX + 3];
-    snprintf (origin_key, sizeof origin_key, "o/%s", env.origin);
     txn = store_begin (self->store, true);
     if (!txn)
         return s_rpc_reply (self, &env, WEFT_STATUS_INTERNAL, "store unavailable",
                             NULL, now_ms, reply_p, reply_size_p);
-    replay_t window;
-    registry_replay_window (self->registry, txn, origin_key, &window);
-    if (replay_accept (&window, env.seq)) {
+    //  Operators are refused replays by request id and expiry (nonces.h),
+    //  recorded with the call's effect
+    nonces_status_t fresh = nonces_check (txn, env.origin, env.id, env.expiry, now_ms);
+    if (fresh != NONCES_OK) {
         store_abort (&txn);
-        self->stats.rejected_replay++;
-        s_debug (self, "coord: replayed request from %s seq %" PRIu64, env.origin, env.seq);
-        return s_rpc_reply (self, &env, WEFT_STATUS_DENIED, "replayed request",
-                            NULL, now_ms, reply_p, reply_size_p);
+        if (fresh == NONCES_REPLAY)
+            self->stats.rejected_replay++;
+        else
+        if (fresh == NONCES_NO_EXPIRY)
+            self->stats.rejected_expired++;
+        s_debug (self, "coord: request from %s refused: %d", env.origin, fresh);
+        return s_rpc_reply (self, &env,
+            fresh == NONCES_REPLAY? WEFT_STATUS_DENIED
+          : fresh == NONCES_NO_EXPIRY? WEFT_STATUS_EXPIRED
+          : fresh == NONCES_FULL? WEFT_STATUS_DENIED: WEFT_STATUS_INTERNAL,
+            fresh == NONCES_REPLAY? "replayed request"
+          : fresh == NONCES_NO_EXPIRY? "request must expire within 60 s"
+          : fresh == NONCES_FULL? "too many requests in the last minute": "store unavailable",
+            NULL, now_ms, reply_p, reply_size_p);
     }
     self->stats.rpc_calls++;
     rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats };
     rpc_result_t result;
-    int rc = registry_replay_put (txn, origin_key, &window);
+    int rc = 0;
     if (rc == 0) {
         if (streq (msg.rpc_request.method, "device.revoke"))
             s_revoke (txn, &caller, msg.rpc_request.args, msg.rpc_request.args_size,
@@ -972,8 +982,6 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
             snprintf (result.error, sizeof result.error, "store write failed");
         result.push [0] = 0;
     }
-    else
-        registry_replay_set (self->registry, origin_key, &window, false);
     bool revoked = rc == 0 && result.status == WEFT_STATUS_OK
                 && streq (msg.rpc_request.method, "device.revoke");
     if (rc == 0 && result.status == WEFT_STATUS_OK)
@@ -1106,6 +1114,9 @@ s_envelope (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *m
     snprintf (env.origin, sizeof env.origin, "%s", origin);
     env.seq = seq;
     env.hlc = seq;
+    //  Operator requests must expire within a minute (nonces.h)
+    if (msg->type == MSG_RPC_REQUEST)
+        env.expiry = 1700000000000ULL + 30000;
     env.hop_limit = WEFT_HOP_LIMIT;
     env.hops = WEFT_HOP_LIMIT;
     env.payload = payload;

@@ -1,15 +1,38 @@
 /*  rpc - the coordinator's operator methods
     Every method names the arguments it accepts; any other argument is
-    refused, so a typo never passes silently. Authorization is checked
-    before arguments are read, scope (tenant) when a device is looked
-    up. Messages are short and stable: scripts and tests match on them.  */
+    refused, so a typo never passes silently, and neither does a tenant,
+    role or identity smuggled into a request: the caller's scope comes
+    only from its grants. A query only narrows what the scopes allow.
+    Authorization is checked before arguments are read, scope when a
+    device is looked up. Messages are short and stable: scripts and
+    tests match on them.  */
 
 #include <czmq.h>
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/mergepatch.h"
 #include "coordinator/core/tokens.h"
+#include "coordinator/core/audit.h"
 #include "coordinator/core/rpc.h"
+
+//  Permissions; a role is a set of them
+#define P_READ          1           //  Devices, twins, hierarchy
+#define P_WRITE         2           //  Twins, metadata, batches
+#define P_ADMIN         4           //  Tokens, hierarchy import
+#define P_AUDIT         8           //  Audit log
+#define P_OPERATORS     16          //  Operators and grants
+
+static const struct {
+    const char *name;
+    int perms;
+} s_roles [] = {
+    { "viewer", P_READ },
+    { "operator", P_READ | P_WRITE },
+    { "auditor", P_READ | P_AUDIT },
+    { "security-officer", P_READ | P_AUDIT | P_OPERATORS },
+    { "admin", P_READ | P_WRITE | P_ADMIN | P_AUDIT | P_OPERATORS },
+    { NULL, 0 }
+};
 
 typedef struct {
     rpc_env_t *env;
@@ -18,6 +41,12 @@ typedef struct {
     json_t *args;                   //  A JSON object
     uint64_t now_ms;
     rpc_result_t *result;
+    int perm;                       //  The method's permission
+    devquery_ctx_t read;            //  Subtrees the caller may read
+    devquery_ctx_t act;             //  Subtrees where it may call this method
+    char scope [HIERARCHY_PATH_MAX + 1];    //  For the audit record
+    char target [HIERARCHY_PATH_MAX + 1];   //  For the audit record
+    json_t *detail;                 //  For the audit record, owned
 } s_call_t;
 
 typedef void (s_method_fn) (s_call_t *call);
@@ -33,11 +62,21 @@ s_fail (s_call_t *call, int status, const char *format, ...)
 }
 
 static int
-s_role_rank (const char *role)
+s_role_perms (const char *role)
 {
-    return streq (role, "viewer")? 1
-         : streq (role, "operator")? 2
-         : streq (role, "admin")? 3: 0;
+    for (int i = 0; s_roles [i].name; i++)
+        if (streq (role, s_roles [i].name))
+            return s_roles [i].perms;
+    return 0;
+}
+
+static void
+s_audit_set (s_call_t *call, const char *scope, const char *target)
+{
+    if (scope)
+        snprintf (call->scope, sizeof call->scope, "%s", scope);
+    if (target)
+        snprintf (call->target, sizeof call->target, "%s", target);
 }
 
 //  --------------------------------------------------------------------------
@@ -66,6 +105,28 @@ s_arg_name (s_call_t *call, const char *key, bool required, bool allow_empty,
     return true;
 }
 
+//  Optional hierarchy path ("" allowed with allow_empty)
+static bool
+s_arg_path (s_call_t *call, const char *key, bool required, bool allow_empty,
+            const char **value)
+{
+    json_t *json = json_object_get (call->args, key);
+    *value = NULL;
+    if (!json) {
+        if (required)
+            s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument %s", key);
+        return !required;
+    }
+    const char *text = json_string_value (json);
+    if (!text || (*text == 0 && !allow_empty) || (*text && !hierarchy_path_valid (text))) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                "%s must be a hierarchy path like acme/plant-2/line-7", key);
+        return false;
+    }
+    *value = text;
+    return true;
+}
+
 //  Required 64-hex key
 static bool
 s_arg_key (s_call_t *call, const char *key, uint8_t out [32])
@@ -83,8 +144,152 @@ s_arg_key (s_call_t *call, const char *key, uint8_t out [32])
     return true;
 }
 
-//  The device id argument and its record, within the caller's scope.
-//  Another tenant's device answers exactly as a missing one.
+//  Optional query; *query_p NULL if absent. Caller destroys.
+static bool
+s_arg_query (s_call_t *call, query_t **query_p)
+{
+    *query_p = NULL;
+    json_t *json = json_object_get (call->args, "query");
+    if (!json)
+        return true;
+    if (!json_is_string (json)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "query must be a string");
+        return false;
+    }
+    char error [200];
+    *query_p = query_new (json_string_value (json), error, sizeof error);
+    if (!*query_p) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "query: %s", error);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_arg_bool (s_call_t *call, const char *key, bool *value)
+{
+    json_t *json = json_object_get (call->args, key);
+    *value = json_is_true (json);
+    if (json && !json_is_boolean (json)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "%s must be true or false", key);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_arg_limit (s_call_t *call, json_int_t fallback, json_int_t max, json_int_t *limit)
+{
+    json_t *json = json_object_get (call->args, "limit");
+    *limit = fallback;
+    if (!json)
+        return true;
+    *limit = json_integer_value (json);
+    if (!json_is_integer (json) || *limit < 1 || *limit > max) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "limit must be an integer of 1..%d",
+                (int) max);
+        return false;
+    }
+    return true;
+}
+
+//  Metadata or tag value: text without control characters
+static bool
+s_value_valid (const char *value)
+{
+    if (!value || strlen (value) > RPC_VALUE_MAX)
+        return false;
+    for (const unsigned char *c = (const unsigned char *) value; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            return false;
+    return true;
+}
+
+//  Tag keys use the query's attribute-name characters
+static bool
+s_tag_key_valid (const char *key)
+{
+    size_t len = strlen (key);
+    if (len == 0 || len > WEFT_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum ((unsigned char) key [i]) || key [i] == '_' || key [i] == '-'
+           || key [i] == '.'))
+            return false;
+    return true;
+}
+
+//  A tags edit {key: "value" | null}
+static bool
+s_tags_valid (s_call_t *call, json_t *tags)
+{
+    if (!json_is_object (tags)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "tags must be an object of key: \"value\" or null");
+        return false;
+    }
+    if (json_object_size (tags) > RPC_TAGS_MAX) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "more than %d tags", RPC_TAGS_MAX);
+        return false;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach (tags, key, value) {
+        if (!s_tag_key_valid (key)) {
+            s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                    "tag key %.64s: use 1-64 of A-Z a-z 0-9 _ - .", key);
+            return false;
+        }
+        if (!json_is_null (value) && !s_value_valid (json_string_value (value))) {
+            s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                    "tag %s: value must be text of at most %d bytes, or null to remove",
+                    key, RPC_VALUE_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+//  Apply a checked tags edit to a device record. False if the device
+//  would carry too many tags (error set).
+static bool
+s_tags_apply (s_call_t *call, json_t *device, json_t *tags)
+{
+    json_t *current = json_object_get (device, "tags");
+    if (!json_is_object (current)) {
+        current = json_object ();
+        json_object_set_new (device, "tags", current);
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach (tags, key, value) {
+        if (json_is_null (value))
+            json_object_del (current, key);
+        else
+            json_object_set (current, key, value);
+    }
+    if (json_object_size (current) > RPC_TAGS_MAX) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "device %s would carry more than %d tags",
+                json_string_value (json_object_get (device, "id")), RPC_TAGS_MAX);
+        return false;
+    }
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Scope
+
+static bool
+s_covered (const devquery_ctx_t *ctx, const char *path)
+{
+    for (size_t i = 0; i < ctx->scope_count; i++)
+        if (devquery_covers (ctx->scopes [i], path))
+            return true;
+    return false;
+}
+
+//  The device id argument and its record, where the caller may call
+//  this method. A device the caller cannot read answers exactly as a
+//  missing one; one it can read but not act on is forbidden.
 static json_t *
 s_device (s_call_t *call)
 {
@@ -92,27 +297,22 @@ s_device (s_call_t *call)
     if (!s_arg_name (call, "id", true, false, &id))
         return NULL;
     json_t *device = registry_device_get (call->txn, id);
-    const char *tenant = json_string_value (json_object_get (device, "tenant"));
-    if (device && *call->caller->tenant
-    &&  !(tenant && streq (tenant, call->caller->tenant))) {
+    if (device && !devquery_visible (&call->read, device)) {
         json_decref (device);
         device = NULL;
     }
-    if (!device)
+    s_audit_set (call, NULL, id);
+    if (!device) {
         s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown device %s", id);
-    return device;
-}
-
-//  Can the caller act in this tenant?
-static bool
-s_in_scope (s_call_t *call, const char *tenant)
-{
-    if (*call->caller->tenant && !streq (tenant, call->caller->tenant)) {
-        s_fail (call, WEFT_STATUS_FORBIDDEN, "tenant %s is outside your scope",
-                *tenant? tenant: "(none)");
-        return false;
+        return NULL;
     }
-    return true;
+    s_audit_set (call, registry_device_scope (device), NULL);
+    if (!devquery_visible (&call->act, device)) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "your grants do not allow changing %s", id);
+        json_decref (device);
+        return NULL;
+    }
+    return device;
 }
 
 static json_int_t
@@ -142,39 +342,75 @@ s_device_summary (s_call_t *call, json_t *device)
         "desired_version", s_int (twin, "desired_version"),
         "reported_version", s_int (twin, "reported_version"),
         "enrolled", s_int (device, "enrolled"), "assurance", "software");
+    static const char *meta [] = { "path", "asset", "hw", "fw", "sw", "location", NULL };
+    for (int i = 0; meta [i]; i++)
+        if (*s_str (device, meta [i]))
+            json_object_set (summary, meta [i], json_object_get (device, meta [i]));
+    json_t *tags = json_object_get (device, "tags");
+    json_object_set_new (summary, "tags", json_is_object (tags)? json_copy (tags): json_object ());
     json_decref (twin);
     return summary;
 }
 
 //  --------------------------------------------------------------------------
-//  Methods
+//  Device reads
 
 typedef struct {
     s_call_t *call;
     json_t *list;
+    size_t limit;
+    size_t total;
 } s_list_t;
 
 static int
 s_list_one (void *arg, json_t *device)
 {
     s_list_t *list = (s_list_t *) arg;
-    const char *tenant = s_str (device, "tenant");
-    if (*list->call->caller->tenant && !streq (tenant, list->call->caller->tenant))
-        return 0;
-    json_array_append_new (list->list, s_device_summary (list->call, device));
+    if (list->total++ < list->limit)
+        json_array_append_new (list->list, s_device_summary (list->call, device));
     return 0;
 }
 
 static void
 s_device_list (s_call_t *call)
 {
-    s_list_t list = { call, json_array () };
-    if (registry_device_each (call->txn, s_list_one, &list) < 0) {
+    query_t *query;
+    json_int_t limit;
+    if (!s_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit)
+    ||  !s_arg_query (call, &query))
+        return;
+    s_list_t list = { call, json_array (), (size_t) limit, 0 };
+    if (devquery_run (&call->read, query, s_list_one, &list, NULL) < 0) {
         json_decref (list.list);
         s_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
-        return;
     }
-    call->result->result = json_pack ("{s:o}", "devices", list.list);
+    else
+        call->result->result = json_pack ("{s:o, s:I, s:b}", "devices", list.list,
+                                          "total", (json_int_t) list.total,
+                                          "truncated", list.total > list.limit);
+    query_destroy (&query);
+}
+
+static int
+s_count_one (void *arg, json_t *device)
+{
+    (void) device;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+static void
+s_device_count (s_call_t *call)
+{
+    query_t *query;
+    if (!s_arg_query (call, &query))
+        return;
+    size_t count = 0;
+    if (devquery_run (&call->read, query, s_count_one, &count, NULL) < 0)
+        s_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
+    else
+        call->result->result = json_pack ("{s:I}", "count", (json_int_t) count);
+    query_destroy (&query);
 }
 
 static void
@@ -209,57 +445,393 @@ s_twin_get (s_call_t *call)
     json_decref (device);
 }
 
+//  --------------------------------------------------------------------------
+//  Twin patches
+
+static bool
+s_patch_valid (s_call_t *call, json_t *patch)
+{
+    if (!patch) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument patch");
+        return false;
+    }
+    if (!json_is_object (patch)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "patch must be a JSON object");
+        return false;
+    }
+    if (mergepatch_depth (patch, MERGEPATCH_DEPTH_MAX) > MERGEPATCH_DEPTH_MAX) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "patch nests deeper than %d levels",
+                MERGEPATCH_DEPTH_MAX);
+        return false;
+    }
+    return true;
+}
+
+//  Patch one device's desired twin. Returns the new desired document
+//  (caller decrefs) and version, or NULL with the error set.
+static json_t *
+s_patch_twin (s_call_t *call, const char *id, json_t *patch, json_int_t *version_p)
+{
+    json_t *twin = registry_twin_get (call->txn, id);
+    if (!twin) {
+        s_fail (call, WEFT_STATUS_INTERNAL, "twin of %s is corrupt", id);
+        return NULL;
+    }
+    json_t *desired = mergepatch_apply (json_object_get (twin, "desired"), patch);
+    char *text = registry_dump (desired);
+    if (!text || strlen (text) > REGISTRY_DOC_MAX) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "desired document of %s would exceed %d bytes",
+                id, REGISTRY_DOC_MAX);
+        free (text);
+        json_decref (desired);
+        json_decref (twin);
+        return NULL;
+    }
+    free (text);
+    json_int_t version = s_int (twin, "desired_version") + 1;
+    json_object_set (twin, "desired", desired);
+    json_object_set_new (twin, "desired_version", json_integer (version));
+    if (registry_twin_put (call->txn, id, twin)) {
+        s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+        json_decref (desired);
+        desired = NULL;
+    }
+    json_decref (twin);
+    *version_p = version;
+    return desired;
+}
+
 static void
 s_twin_set (s_call_t *call)
 {
     json_t *device = s_device (call);
     if (!device)
         return;
-    json_t *twin = NULL;
-    json_t *desired = NULL;
-    char *text = NULL;
     const char *id = s_str (device, "id");
     json_t *patch = json_object_get (call->args, "patch");
-    if (!patch) {
-        s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument patch");
-        goto done;
+    json_int_t version;
+    json_t *desired = s_patch_valid (call, patch)? s_patch_twin (call, id, patch, &version)
+                    : NULL;
+    if (desired) {
+        //  The old message for the single-device case
+        call->result->result = json_pack ("{s:s, s:I, s:O}", "id", id,
+                                          "desired_version", version, "desired", desired);
+        snprintf (call->result->push, sizeof call->result->push, "%s", id);
+        call->detail = json_pack ("{s:O}", "patch", patch);
     }
-    if (!json_is_object (patch)) {
-        s_fail (call, WEFT_STATUS_BAD_REQUEST, "patch must be a JSON object");
-        goto done;
-    }
-    if (mergepatch_depth (patch, MERGEPATCH_DEPTH_MAX) > MERGEPATCH_DEPTH_MAX) {
-        s_fail (call, WEFT_STATUS_BAD_REQUEST, "patch nests deeper than %d levels",
-                MERGEPATCH_DEPTH_MAX);
-        goto done;
-    }
-    twin = registry_twin_get (call->txn, id);
-    if (!twin) {
-        s_fail (call, WEFT_STATUS_INTERNAL, "twin of %s is corrupt", id);
-        goto done;
-    }
-    desired = mergepatch_apply (json_object_get (twin, "desired"), patch);
-    text = registry_dump (desired);
-    if (!text || strlen (text) > REGISTRY_DOC_MAX) {
+    else
+    if (strstr (call->result->error, "would exceed"))
         s_fail (call, WEFT_STATUS_BAD_REQUEST, "desired document would exceed %d bytes",
                 REGISTRY_DOC_MAX);
-        goto done;
+    json_decref (desired);
+    json_decref (device);
+}
+
+//  --------------------------------------------------------------------------
+//  Metadata
+
+//  Check and apply a placement: path (NULL = keep, "" = unplace) and
+//  asset (NULL = keep, "" = none). False with the error set.
+static bool
+s_place (s_call_t *call, json_t *device, const char *path, const char *asset)
+{
+    const char *id = s_str (device, "id");
+    const char *tenant = s_str (device, "tenant");
+    const char *fields [2] = { path, asset };
+    const char *names [2] = { "path", "asset" };
+    for (int i = 0; i < 2; i++) {
+        const char *value = fields [i];
+        if (!value)
+            continue;
+        if (*value) {
+            size_t len = strlen (tenant);
+            if (!*tenant || strncmp (value, tenant, len) || (value [len] && value [len] != '/')) {
+                s_fail (call, WEFT_STATUS_BAD_REQUEST, "%s %s is outside the tenant of %s",
+                        names [i], value, id);
+                return false;
+            }
+            json_t *node = hierarchy_get (call->txn, value);
+            json_decref (node);
+            //  A node outside the caller's reach answers as a missing one
+            if (!node || !s_covered (&call->read, value)) {
+                s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown hierarchy node %s", value);
+                return false;
+            }
+        }
+        if (*value)
+            json_object_set_new (device, names [i], json_string (value));
+        else
+            json_object_del (device, names [i]);
     }
-    json_int_t version = s_int (twin, "desired_version") + 1;
-    json_object_set (twin, "desired", desired);
-    json_object_set_new (twin, "desired_version", json_integer (version));
-    if (registry_twin_put (call->txn, id, twin)) {
+    //  The device must stay where the caller may act
+    if (!devquery_visible (&call->act, device)) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "%s would leave the subtrees you may change", id);
+        return false;
+    }
+    return true;
+}
+
+static void
+s_device_set (s_call_t *call)
+{
+    json_t *device = s_device (call);
+    if (!device)
+        return;
+    static const char *meta [] = { "type", "hw", "fw", "sw", "location", NULL };
+    json_t *changes = json_object ();
+    for (int i = 0; meta [i]; i++) {
+        json_t *value = json_object_get (call->args, meta [i]);
+        if (!value)
+            continue;
+        bool clear = json_is_null (value) && !streq (meta [i], "type");
+        const char *text = json_string_value (value);
+        bool ok = clear || (streq (meta [i], "type")? registry_name_valid (text)
+                                                    : s_value_valid (text) && *text);
+        if (!ok) {
+            s_fail (call, WEFT_STATUS_BAD_REQUEST, streq (meta [i], "type")
+                    ? "type must be a name of 1-64 characters A-Z a-z 0-9 . _ -"
+                    : "%s must be text of 1-%d bytes without control characters, or null",
+                    meta [i], RPC_VALUE_MAX);
+            goto done;
+        }
+        if (clear)
+            json_object_del (device, meta [i]);
+        else
+            json_object_set (device, meta [i], value);
+        json_object_set (changes, meta [i], value);
+    }
+    const char *path = NULL, *asset = NULL;
+    json_t *path_json = json_object_get (call->args, "path");
+    json_t *asset_json = json_object_get (call->args, "asset");
+    if ((path_json && !json_is_null (path_json) && !s_arg_path (call, "path", false, true, &path))
+    ||  (asset_json && !json_is_null (asset_json) && !s_arg_path (call, "asset", false, true, &asset)))
+        goto done;
+    if (json_is_null (path_json))
+        path = "";
+    if (json_is_null (asset_json))
+        asset = "";
+    if ((path || asset) && !s_place (call, device, path, asset))
+        goto done;
+    if (path_json)
+        json_object_set (changes, "path", path_json);
+    if (asset_json)
+        json_object_set (changes, "asset", asset_json);
+    json_t *tags = json_object_get (call->args, "tags");
+    if (tags) {
+        if (!s_tags_valid (call, tags) || !s_tags_apply (call, device, tags))
+            goto done;
+        json_object_set (changes, "tags", tags);
+    }
+    if (registry_device_put (call->txn, device)) {
         s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
         goto done;
     }
-    call->result->result = json_pack ("{s:s, s:I, s:O}", "id", id,
-                                      "desired_version", version, "desired", desired);
-    snprintf (call->result->push, sizeof call->result->push, "%s", id);
+    s_audit_set (call, registry_device_scope (device), NULL);
+    call->result->result = s_device_summary (call, device);
+    call->detail = changes;
+    changes = NULL;
 done:
-    free (text);
-    json_decref (desired);
-    json_decref (twin);
+    json_decref (changes);
     json_decref (device);
+}
+
+//  --------------------------------------------------------------------------
+//  Batches: a query over the subtrees where the caller may change
+//  devices; dry_run lists the matches and changes nothing
+
+typedef struct {
+    s_call_t *call;
+    zlistx_t *ids;
+} s_batch_t;
+
+static int
+s_batch_one (void *arg, json_t *device)
+{
+    s_batch_t *batch = (s_batch_t *) arg;
+    zlistx_add_end (batch->ids, strdup (s_str (device, "id")));
+    //  One past the limit is enough to refuse
+    return zlistx_size (batch->ids) > RPC_BATCH_MAX;
+}
+
+//  Matching ids, or NULL with the error set. Sets the result's common
+//  fields. Caller destroys the list.
+static zlistx_t *
+s_batch_select (s_call_t *call, bool *dry_run_p)
+{
+    query_t *query;
+    if (!s_arg_bool (call, "dry_run", dry_run_p) || !s_arg_query (call, &query))
+        return NULL;
+    if (!query) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument query");
+        return NULL;
+    }
+    s_batch_t batch = { call, zlistx_new () };
+    zlistx_set_destructor (batch.ids, (czmq_destructor *) zstr_free);
+    int64_t rc = devquery_run (&call->act, query, s_batch_one, &batch, NULL);
+    char *canonical = query_to_string (query);
+    query_destroy (&query);
+    if (rc < 0)
+        s_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
+    else
+    if (zlistx_size (batch.ids) > RPC_BATCH_MAX)
+        s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                "query matches more than %d devices; narrow it", RPC_BATCH_MAX);
+    if (call->result->status) {
+        free (canonical);
+        zlistx_destroy (&batch.ids);
+        return NULL;
+    }
+    json_t *ids = json_array ();
+    for (char *id = (char *) zlistx_first (batch.ids); id;
+         id = (char *) zlistx_next (batch.ids))
+        json_array_append_new (ids, json_string (id));
+    call->result->result = json_pack ("{s:s, s:b, s:I, s:o}", "query", canonical,
+                                      "dry_run", *dry_run_p,
+                                      "matched", (json_int_t) zlistx_size (batch.ids),
+                                      "devices", ids);
+    call->detail = json_pack ("{s:s, s:b, s:I}", "query", canonical, "dry_run", *dry_run_p,
+                              "matched", (json_int_t) zlistx_size (batch.ids));
+    s_audit_set (call, call->act.scopes [0], "");
+    free (canonical);
+    return batch.ids;
+}
+
+static void
+s_batch_twin (s_call_t *call)
+{
+    json_t *patch = json_object_get (call->args, "patch");
+    if (!s_patch_valid (call, patch))
+        return;
+    bool dry_run;
+    zlistx_t *ids = s_batch_select (call, &dry_run);
+    if (!ids)
+        return;
+    json_object_set (call->detail, "patch", patch);
+    for (char *id = (char *) zlistx_first (ids); id && !dry_run;
+         id = (char *) zlistx_next (ids)) {
+        json_int_t version;
+        json_t *desired = s_patch_twin (call, id, patch, &version);
+        json_decref (desired);
+        if (!desired)
+            break;
+    }
+    zlistx_destroy (&ids);
+}
+
+static void
+s_json_free (void **item_p)
+{
+    json_decref ((json_t *) *item_p);
+    *item_p = NULL;
+}
+
+static void
+s_batch_edit (s_call_t *call, json_t *tags, const char *path, const char *asset)
+{
+    bool dry_run;
+    zlistx_t *ids = s_batch_select (call, &dry_run);
+    if (!ids)
+        return;
+    if (tags)
+        json_object_set (call->detail, "tags", tags);
+    if (path)
+        json_object_set_new (call->detail, "path", json_string (path));
+    if (asset)
+        json_object_set_new (call->detail, "asset", json_string (asset));
+    //  Check every device before writing any, so a refusal writes nothing
+    zlistx_t *records = zlistx_new ();
+    zlistx_set_destructor (records, s_json_free);
+    for (char *id = (char *) zlistx_first (ids); id && call->result->status == 0;
+         id = (char *) zlistx_next (ids)) {
+        json_t *device = registry_device_get (call->txn, id);
+        if (!device) {
+            s_fail (call, WEFT_STATUS_INTERNAL, "device %s vanished", id);
+            break;
+        }
+        zlistx_add_end (records, device);
+        if (tags)
+            s_tags_apply (call, device, tags);
+        if (call->result->status == 0 && (path || asset))
+            s_place (call, device, path, asset);
+    }
+    for (json_t *device = (json_t *) zlistx_first (records);
+         device && !dry_run && call->result->status == 0;
+         device = (json_t *) zlistx_next (records))
+        if (registry_device_put (call->txn, device))
+            s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    zlistx_destroy (&records);
+    zlistx_destroy (&ids);
+}
+
+static void
+s_batch_tag (s_call_t *call)
+{
+    json_t *tags = json_object_get (call->args, "tags");
+    if (!tags) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument tags");
+        return;
+    }
+    if (s_tags_valid (call, tags))
+        s_batch_edit (call, tags, NULL, NULL);
+}
+
+static void
+s_batch_move (s_call_t *call)
+{
+    const char *path, *asset;
+    if (!s_arg_path (call, "path", true, false, &path)
+    ||  !s_arg_path (call, "asset", false, true, &asset))
+        return;
+    s_batch_edit (call, NULL, path, asset);
+}
+
+//  --------------------------------------------------------------------------
+//  Hierarchy
+
+static void
+s_hierarchy_import (s_call_t *call)
+{
+    json_t *doc = json_object_get (call->args, "doc");
+    if (!doc) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument doc");
+        return;
+    }
+    json_t *report;
+    int status = hierarchy_import (call->txn, doc, call->act.scopes, call->act.scope_count,
+                                   &report, call->result->error);
+    call->result->status = status;
+    if (status == WEFT_STATUS_OK) {
+        call->result->result = report;
+        call->detail = json_pack ("{s:I, s:I, s:I, s:O}",
+            "created", (json_int_t) json_array_size (json_object_get (report, "created")),
+            "updated", (json_int_t) json_array_size (json_object_get (report, "updated")),
+            "removed", (json_int_t) json_array_size (json_object_get (report, "removed")),
+            "unchanged", json_object_get (report, "unchanged"));
+    }
+    s_audit_set (call, call->act.scopes [0], "");
+}
+
+static void
+s_hierarchy_export (s_call_t *call)
+{
+    json_t *doc = hierarchy_export (call->txn, call->read.scopes, call->read.scope_count);
+    if (!doc)
+        s_fail (call, WEFT_STATUS_INTERNAL, "cannot read the hierarchy");
+    call->result->result = doc;
+}
+
+//  --------------------------------------------------------------------------
+//  Tokens, operators
+
+//  The tenant (first segment) of a path into out
+static void
+s_tenant_of (const char *path, char out [WEFT_NAME_MAX + 1])
+{
+    size_t len = strcspn (path, "/");
+    if (len > WEFT_NAME_MAX)
+        len = WEFT_NAME_MAX;
+    memcpy (out, path, len);
+    out [len] = 0;
 }
 
 static void
@@ -269,12 +841,20 @@ s_token_create (s_call_t *call)
     if (!s_arg_name (call, "tenant", false, true, &tenant)
     ||  !s_arg_name (call, "type", false, true, &type))
         return;
-    if (!tenant)
-        tenant = call->caller->tenant;
+    char own [WEFT_NAME_MAX + 1];
+    if (!tenant) {
+        s_tenant_of (call->act.scopes [0], own);
+        tenant = own;
+    }
     if (!type)
         type = "";
-    if (!s_in_scope (call, tenant))
+    s_audit_set (call, tenant, "");
+    //  A device enrolled into a tenant sits at its root
+    if (!s_covered (&call->act, tenant)) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "tenant %s is outside your scope",
+                *tenant? tenant: "(none)");
         return;
+    }
     json_int_t ttl = TOKENS_TTL_DEFAULT;
     json_t *ttl_json = json_object_get (call->args, "ttl");
     if (ttl_json) {
@@ -295,28 +875,72 @@ s_token_create (s_call_t *call)
     }
     call->result->result = json_pack ("{s:s, s:s, s:s, s:s, s:I}", "token", text,
         "id", id, "tenant", tenant, "type", type, "expires", (json_int_t) expires);
+    call->detail = json_pack ("{s:s, s:s, s:I}", "token_id", id, "type", type,
+                              "expires", (json_int_t) expires);
     sodium_memzero (text, sizeof text);
+}
+
+//  May the caller grant role on path? Only what it holds there itself,
+//  and only where it manages operators.
+static bool
+s_may_grant (s_call_t *call, const char *role, const char *path)
+{
+    int wanted = s_role_perms (role);
+    int held = 0;
+    bool manages = false;
+    for (size_t i = 0; i < call->caller->grant_count; i++) {
+        const rpc_grant_t *grant = &call->caller->grants [i];
+        if (!devquery_covers (grant->path, path))
+            continue;
+        int perms = s_role_perms (grant->role);
+        held |= perms;
+        if (perms & P_OPERATORS)
+            manages = true;
+    }
+    if (!manages) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "%s is outside your scope",
+                *path? path: "the global scope");
+        return false;
+    }
+    if ((wanted & held) != wanted) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "you cannot grant %s on %s: you do not hold it there",
+                role, *path? path: "everything");
+        return false;
+    }
+    return true;
 }
 
 static void
 s_operator_add (s_call_t *call)
 {
-    const char *name, *role, *tenant;
+    const char *name, *role, *tenant, *path;
     uint8_t sign_key [32], curve_key [32];
     if (!s_arg_name (call, "name", true, false, &name)
     ||  !s_arg_name (call, "role", true, false, &role)
     ||  !s_arg_name (call, "tenant", false, true, &tenant)
+    ||  !s_arg_path (call, "path", false, true, &path)
     ||  !s_arg_key (call, "sign_key", sign_key)
     ||  !s_arg_key (call, "curve_key", curve_key))
         return;
-    if (!tenant)
-        tenant = call->caller->tenant;
-    if (!s_in_scope (call, tenant))
+    s_audit_set (call, NULL, name);
+    if (tenant && path && *tenant && *path && !devquery_covers (tenant, path)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "path %s is not in tenant %s", path, tenant);
+        return;
+    }
+    //  The subtree: path, else tenant, else the creator's first subtree
+    const char *scope = path? path: tenant? tenant: call->act.scopes [0];
+    s_audit_set (call, scope, NULL);
+    if (s_role_perms (role) == 0) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                "role must be viewer, operator, auditor, security-officer or admin");
+        return;
+    }
+    if (!s_may_grant (call, role, scope))
         return;
     uint8_t *cert;
     size_t cert_size;
     uint64_t serial;
-    int status = rpc_operator_create (call->env->pki, call->txn, name, role, tenant,
+    int status = rpc_operator_create (call->env->pki, call->txn, name, role, scope,
                                       sign_key, curve_key, false, call->now_ms / 1000,
                                       &cert, &cert_size, &serial, call->result->error);
     if (status) {
@@ -325,16 +949,126 @@ s_operator_add (s_call_t *call)
     }
     char *cert_hex = (char *) zmalloc (2 * cert_size + 1);
     keys_hex (cert, cert_size, cert_hex);
-    call->result->result = json_pack ("{s:s, s:I, s:s, s:s, s:s}", "cert", cert_hex,
-        "serial", (json_int_t) serial, "name", name, "role", role, "tenant", tenant);
+    char own [WEFT_NAME_MAX + 1];
+    s_tenant_of (scope, own);
+    call->result->result = json_pack ("{s:s, s:I, s:s, s:s, s:s, s:s}", "cert", cert_hex,
+        "serial", (json_int_t) serial, "name", name, "role", role, "tenant", own,
+        "path", scope);
+    call->detail = json_pack ("{s:s, s:s, s:I}", "role", role, "path", scope,
+                              "serial", (json_int_t) serial);
     free (cert_hex);
     free (cert);
+}
+
+//  Grants of an operator record as a JSON array (a copy)
+static json_t *
+s_grants_of (json_t *op)
+{
+    json_t *grants = json_object_get (op, "grants");
+    if (json_is_array (grants))
+        return json_deep_copy (grants);
+    return json_pack ("[{s:s, s:s}]", "role", s_str (op, "role"), "path", s_str (op, "tenant"));
+}
+
+static void
+s_operator_grant (s_call_t *call)
+{
+    const char *name, *role, *path;
+    bool remove;
+    if (!s_arg_name (call, "name", true, false, &name)
+    ||  !s_arg_name (call, "role", true, false, &role)
+    ||  !s_arg_path (call, "path", true, true, &path)
+    ||  !s_arg_bool (call, "remove", &remove))
+        return;
+    s_audit_set (call, path, name);
+    if (s_role_perms (role) == 0) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                "role must be viewer, operator, auditor, security-officer or admin");
+        return;
+    }
+    json_t *op = registry_operator_get (call->txn, name);
+    json_t *grants = op? s_grants_of (op): NULL;
+    //  An operator is managed by whoever manages all of its subtrees
+    size_t index;
+    json_t *grant;
+    bool managed = op != NULL;
+    json_array_foreach (grants, index, grant)
+        if (managed && !s_covered (&call->act, s_str (grant, "path")))
+            managed = false;
+    if (!managed) {
+        s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", name);
+        goto done;
+    }
+    if (!s_may_grant (call, role, path))
+        goto done;
+    bool found = false;
+    json_array_foreach (grants, index, grant)
+        if (streq (s_str (grant, "role"), role) && streq (s_str (grant, "path"), path)) {
+            found = true;
+            break;
+        }
+    if (remove && found)
+        json_array_remove (grants, index);
+    else
+    if (!remove && !found) {
+        if (json_array_size (grants) >= RPC_GRANTS_MAX) {
+            s_fail (call, WEFT_STATUS_BAD_REQUEST, "an operator holds at most %d grants",
+                    RPC_GRANTS_MAX);
+            goto done;
+        }
+        json_array_append_new (grants, json_pack ("{s:s, s:s}", "role", role, "path", path));
+    }
+    json_object_set (op, "grants", grants);
+    if (registry_operator_put (call->txn, op)) {
+        s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+        goto done;
+    }
+    call->result->result = json_pack ("{s:s, s:O}", "name", name, "grants", grants);
+    call->detail = json_pack ("{s:s, s:s, s:b}", "role", role, "path", path, "remove", remove);
+done:
+    json_decref (grants);
+    json_decref (op);
+}
+
+//  --------------------------------------------------------------------------
+//  Audit
+
+static void
+s_audit_list (s_call_t *call)
+{
+    query_t *query;
+    json_int_t limit;
+    if (!s_arg_limit (call, 100, AUDIT_LIST_MAX, &limit) || !s_arg_query (call, &query))
+        return;
+    json_t *records = audit_list (call->txn, query, call->act.scopes, call->act.scope_count,
+                                  (size_t) limit);
+    query_destroy (&query);
+    if (!records)
+        s_fail (call, WEFT_STATUS_INTERNAL, "cannot read the audit log");
+    else
+        call->result->result = json_pack ("{s:o}", "records", records);
+}
+
+static void
+s_audit_verify (s_call_t *call)
+{
+    uint64_t records;
+    char head [2 * AUDIT_HASH_SIZE + 1];
+    char error [WEFT_TEXT_MAX + 1];
+    int rc = audit_verify (call->txn, &records, head, error);
+    call->result->result = json_pack ("{s:b, s:I, s:s, s:s}", "intact", rc == 0,
+                                      "records", (json_int_t) records, "head", head,
+                                      "error", error);
 }
 
 static void
 s_coord_stats (s_call_t *call)
 {
-    if (*call->caller->tenant) {
+    bool global = false;
+    for (size_t i = 0; i < call->read.scope_count; i++)
+        if (*call->read.scopes [i] == 0)
+            global = true;
+    if (!global) {
         s_fail (call, WEFT_STATUS_FORBIDDEN,
                 "coord.stats needs an operator without a tenant");
         return;
@@ -356,23 +1090,81 @@ s_coord_stats (s_call_t *call)
         "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));
 }
 
-#define S_KEYS_MAX  6
+#define S_KEYS_MAX  10
 
 static const struct {
     const char *name;
-    const char *role;               //  Least role that may call it
+    int perm;                       //  Permission it needs
+    bool writes;                    //  Audited also when it succeeds
     const char *keys [S_KEYS_MAX];  //  Arguments accepted, NULL-ended
     s_method_fn *fn;
 } s_methods [] = {
-    { "token.create", "admin", { "tenant", "ttl", "type", NULL }, s_token_create },
-    { "device.list", "viewer", { NULL }, s_device_list },
-    { "device.show", "viewer", { "id", NULL }, s_device_show },
-    { "twin.get", "viewer", { "id", NULL }, s_twin_get },
-    { "twin.set", "operator", { "id", "patch", NULL }, s_twin_set },
-    { "operator.add", "admin",
-        { "name", "role", "tenant", "sign_key", "curve_key", NULL }, s_operator_add },
-    { "coord.stats", "viewer", { NULL }, s_coord_stats },
+    { "token.create", P_ADMIN, true, { "tenant", "ttl", "type", NULL }, s_token_create },
+    { "device.list", P_READ, false, { "query", "limit", NULL }, s_device_list },
+    { "device.count", P_READ, false, { "query", NULL }, s_device_count },
+    { "device.show", P_READ, false, { "id", NULL }, s_device_show },
+    { "device.set", P_WRITE, true,
+        { "id", "type", "hw", "fw", "sw", "location", "path", "asset", "tags", NULL },
+        s_device_set },
+    { "twin.get", P_READ, false, { "id", NULL }, s_twin_get },
+    { "twin.set", P_WRITE, true, { "id", "patch", NULL }, s_twin_set },
+    { "batch.twin", P_WRITE, true, { "query", "patch", "dry_run", NULL }, s_batch_twin },
+    { "batch.tag", P_WRITE, true, { "query", "tags", "dry_run", NULL }, s_batch_tag },
+    { "batch.move", P_WRITE, true, { "query", "path", "asset", "dry_run", NULL },
+        s_batch_move },
+    { "hierarchy.import", P_ADMIN, true, { "doc", NULL }, s_hierarchy_import },
+    { "hierarchy.export", P_READ, false, { NULL }, s_hierarchy_export },
+    { "operator.add", P_OPERATORS, true,
+        { "name", "role", "tenant", "path", "sign_key", "curve_key", NULL }, s_operator_add },
+    { "operator.grant", P_OPERATORS, true, { "name", "role", "path", "remove", NULL },
+        s_operator_grant },
+    { "audit.list", P_AUDIT, false, { "query", "limit", NULL }, s_audit_list },
+    { "audit.verify", P_AUDIT, false, { NULL }, s_audit_verify },
+    { "coord.stats", P_READ, false, { NULL }, s_coord_stats },
 };
+
+//  --------------------------------------------------------------------------
+//  The caller's grants
+
+void
+rpc_caller_load (rpc_caller_t *caller, const char *name, json_t *op)
+{
+    assert (caller && name);
+    memset (caller, 0, sizeof *caller);
+    snprintf (caller->name, sizeof caller->name, "%s", name);
+    snprintf (caller->role, sizeof caller->role, "%s", s_str (op, "role"));
+    snprintf (caller->tenant, sizeof caller->tenant, "%s", s_str (op, "tenant"));
+    json_t *grants = json_object_get (op, "grants");
+    size_t index;
+    json_t *grant;
+    json_array_foreach (grants, index, grant) {
+        if (caller->grant_count == RPC_GRANTS_MAX)
+            break;
+        const char *role = s_str (grant, "role");
+        const char *path = s_str (grant, "path");
+        if (s_role_perms (role) == 0 || (*path && !hierarchy_path_valid (path)))
+            continue;               //  A corrupt grant grants nothing
+        rpc_grant_t *slot = &caller->grants [caller->grant_count++];
+        snprintf (slot->role, sizeof slot->role, "%s", role);
+        snprintf (slot->path, sizeof slot->path, "%s", path);
+    }
+    if (!json_is_array (grants) && s_role_perms (caller->role)) {
+        snprintf (caller->grants [0].role, sizeof caller->grants [0].role, "%s", caller->role);
+        snprintf (caller->grants [0].path, sizeof caller->grants [0].path, "%s",
+                  caller->tenant);
+        caller->grant_count = 1;
+    }
+}
+
+//  Scopes of the grants whose role has perm
+static void
+s_scopes (const rpc_caller_t *caller, int perm, devquery_ctx_t *ctx)
+{
+    ctx->scope_count = 0;
+    for (size_t i = 0; i < caller->grant_count; i++)
+        if (s_role_perms (caller->grants [i].role) & perm)
+            ctx->scopes [ctx->scope_count++] = caller->grants [i].path;
+}
 
 //  --------------------------------------------------------------------------
 //  Run one method.
@@ -384,7 +1176,24 @@ rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
 {
     assert (env && txn && caller && method && result);
     memset (result, 0, sizeof *result);
-    s_call_t call = { env, txn, caller, NULL, now_ms, result };
+    //  A caller made from role and tenant only (tests, old records)
+    rpc_caller_t legacy;
+    if (caller->grant_count == 0) {
+        json_t *op = json_pack ("{s:s, s:s}", "role", caller->role, "tenant", caller->tenant);
+        rpc_caller_load (&legacy, caller->name, op);
+        json_decref (op);
+        caller = &legacy;
+    }
+    s_call_t call;
+    memset (&call, 0, sizeof call);
+    call.env = env;
+    call.txn = txn;
+    call.caller = caller;
+    call.now_ms = now_ms;
+    call.result = result;
+    call.read.registry = call.act.registry = env->registry;
+    call.read.txn = call.act.txn = txn;
+    call.read.now_ms = call.act.now_ms = now_ms;
 
     size_t index = 0;
     size_t count = sizeof s_methods / sizeof s_methods [0];
@@ -392,17 +1201,25 @@ rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
         index++;
     if (index == count) {
         s_fail (&call, WEFT_STATUS_BAD_REQUEST, "unknown method %.64s", method);
-        return;
+        goto done;
     }
-    int rank = s_role_rank (caller->role);
-    if (rank == 0 || rank < s_role_rank (s_methods [index].role)) {
+    call.perm = s_methods [index].perm;
+    s_scopes (caller, P_READ, &call.read);
+    s_scopes (caller, call.perm, &call.act);
+    if (call.act.scope_count == 0) {
+        char roles [RPC_GRANTS_MAX * (WEFT_NAME_MAX + 1) + 1] = "";
+        for (size_t i = 0; i < caller->grant_count; i++) {
+            if (i)
+                strcat (roles, ",");
+            strcat (roles, caller->grants [i].role);
+        }
         s_fail (&call, WEFT_STATUS_FORBIDDEN, "role %s may not call %s",
-                caller->role, method);
-        return;
+                *roles? roles: "(none)", method);
+        goto done;
     }
     if (args_size > RPC_ARGS_MAX) {
         s_fail (&call, WEFT_STATUS_BAD_REQUEST, "args larger than %d bytes", RPC_ARGS_MAX);
-        return;
+        goto done;
     }
     json_error_t error;
     if (args_size == 0)
@@ -411,7 +1228,7 @@ rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
         call.args = json_loadb (args, args_size, JSON_REJECT_DUPLICATES, &error);
     if (!call.args) {
         s_fail (&call, WEFT_STATUS_BAD_REQUEST, "args are not valid JSON: %.80s", error.text);
-        return;
+        goto done;
     }
     if (!json_is_object (call.args)) {
         s_fail (&call, WEFT_STATUS_BAD_REQUEST, "args must be a JSON object");
@@ -430,6 +1247,7 @@ rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
         }
     }
     s_methods [index].fn (&call);
+done:
     if (result->status != WEFT_STATUS_OK) {
         json_decref (result->result);
         result->result = NULL;
@@ -438,7 +1256,23 @@ rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
     else
     if (!result->result)
         result->result = json_object ();
-done:
+    //  Changes and refusals go to the audit log, with the change
+    bool writes = index < count && s_methods [index].writes;
+    if ((writes || result->status != WEFT_STATUS_OK)
+    &&  result->status != WEFT_STATUS_INTERNAL) {
+        if (result->status != WEFT_STATUS_OK) {
+            json_decref (call.detail);
+            call.detail = json_pack ("{s:s}", "error", result->error);
+        }
+        if (audit_append (txn, now_ms, caller->name, method, call.scope, call.target,
+                          result->status, call.detail)) {
+            rpc_result_clear (result);
+            result->status = WEFT_STATUS_INTERNAL;
+            snprintf (result->error, sizeof result->error, "cannot write the audit log");
+            result->push [0] = 0;
+        }
+    }
+    json_decref (call.detail);
     json_decref (call.args);
 }
 
@@ -455,7 +1289,7 @@ rpc_result_clear (rpc_result_t *result)
 
 int
 rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
-                     const char *role, const char *tenant,
+                     const char *role, const char *path,
                      const uint8_t sign_key [32], const uint8_t curve_key [32],
                      bool replace, uint64_t now_s, uint8_t **cert_p,
                      size_t *cert_size_p, uint64_t *serial_p,
@@ -470,12 +1304,13 @@ rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
         snprintf (error, WEFT_TEXT_MAX + 1, "operator name coordinator is reserved");
         return WEFT_STATUS_BAD_REQUEST;
     }
-    if (s_role_rank (role) == 0) {
-        snprintf (error, WEFT_TEXT_MAX + 1, "role must be viewer, operator or admin");
+    if (s_role_perms (role) == 0) {
+        snprintf (error, WEFT_TEXT_MAX + 1,
+                  "role must be viewer, operator, auditor, security-officer or admin");
         return WEFT_STATUS_BAD_REQUEST;
     }
-    if (*tenant && !registry_name_valid (tenant)) {
-        snprintf (error, WEFT_TEXT_MAX + 1, "invalid tenant");
+    if (*path && !hierarchy_path_valid (path)) {
+        snprintf (error, WEFT_TEXT_MAX + 1, "invalid tenant or path");
         return WEFT_STATUS_BAD_REQUEST;
     }
     json_t *existing = registry_operator_get (txn, name);
@@ -493,12 +1328,18 @@ rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
         snprintf (error, WEFT_TEXT_MAX + 1, "curve key already in use");
         return WEFT_STATUS_CONFLICT;
     }
+    char tenant [WEFT_NAME_MAX + 1];
+    s_tenant_of (path, tenant);
     cert_t cert;
     memset (&cert, 0, sizeof cert);
     cert.kind = CERT_KIND_OPERATOR;
     snprintf (cert.subject, sizeof cert.subject, "%s", name);
     snprintf (cert.tenant, sizeof cert.tenant, "%s", tenant);
     snprintf (cert.role, sizeof cert.role, "%s", role);
+    //  The certificate carries the first grant's subtree if it fits;
+    //  the coordinator authorises from the record, which can change
+    if (strlen (path) <= WEFT_NAME_MAX)
+        snprintf (cert.path, sizeof cert.path, "%s", path);
     memcpy (cert.sign_key, sign_key, 32);
     memcpy (cert.curve_key, curve_key, 32);
     if (pki_issue (pki, txn, &cert, now_s, cert_p, cert_size_p)) {
@@ -508,10 +1349,10 @@ rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
     char sign_hex [65], curve_hex [65];
     keys_hex (sign_key, 32, sign_hex);
     keys_hex (curve_key, 32, curve_hex);
-    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}",
+    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:[{s:s, s:s}]}",
         "name", name, "role", role, "tenant", tenant, "sign_key", sign_hex,
         "curve_key", curve_hex, "cert_serial", (json_int_t) cert.serial,
-        "created", (json_int_t) now_s);
+        "created", (json_int_t) now_s, "grants", "role", role, "path", path);
     int rc = registry_operator_put (txn, record);
     json_decref (record);
     if (rc) {
@@ -540,6 +1381,7 @@ s_call (s_rig_t *rig, const char *name, const char *role, const char *tenant,
         const char *method, const char *args)
 {
     rpc_caller_t caller;
+    memset (&caller, 0, sizeof caller);
     snprintf (caller.name, sizeof caller.name, "%s", name);
     snprintf (caller.role, sizeof caller.role, "%s", role);
     snprintf (caller.tenant, sizeof caller.tenant, "%s", tenant);
@@ -740,7 +1582,8 @@ rpc_test (bool verbose)
     snprintf (add, sizeof add, "{\"name\":\"eve\",\"role\":\"god\","
               "\"sign_key\":\"%s\",\"curve_key\":\"%s\"}", sign_hex, curve_hex);
     assert (s_call (&rig, "a", "admin", "", "operator.add", add) == WEFT_STATUS_BAD_REQUEST);
-    assert (streq (rig.result.error, "role must be viewer, operator or admin"));
+    assert (streq (rig.result.error,
+                    "role must be viewer, operator, auditor, security-officer or admin"));
     store_txn_t *txn = store_begin (rig.store, false);
     char *name = registry_operator_by_curve (txn, op.curve_public);
     store_abort (&txn);

@@ -1,12 +1,18 @@
 /*  rpc - the coordinator's operator methods: dispatch, authorization,
-    argument validation
-    The caller's identity (name, role, tenant) comes from the operator
-    record that the authenticated link's User-Id names, never from the
-    arguments. Roles: viewer reads, operator also sets twins, admin may
-    do everything. An operator with a tenant sees only that tenant's
-    devices; another tenant's device answers exactly as a missing one.
-    Methods run inside the caller's write transaction; one that fails
-    with a status other than INTERNAL has written nothing.  */
+    argument validation, audit
+    The caller's identity and grants come from the operator record that
+    the authenticated link's User-Id names, never from the arguments. A
+    grant is a role on a hierarchy subtree ("" = everything, "acme" = a
+    tenant, "acme/plant-2" = one site). Roles: viewer reads; operator
+    also changes twins and metadata; auditor and security-officer read
+    and read the audit log, security-officer also manages operators;
+    admin may do everything. A method runs with the subtrees of the
+    grants whose role allows it; a device outside every subtree the
+    caller may read answers exactly as a missing one. Methods run
+    inside the caller's write transaction; one that fails with a status
+    other than INTERNAL has written nothing but its audit record. Every
+    call that changes something, and every refused call, is appended
+    to the audit log in that transaction.  */
 
 #ifndef WEFT_RPC_H_INCLUDED
 #define WEFT_RPC_H_INCLUDED
@@ -16,8 +22,16 @@
 #include "coordinator/core/coord_stats.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/registry.h"
+#include "coordinator/core/devquery.h"
+#include "coordinator/core/hierarchy.h"
 
 #define RPC_ARGS_MAX    (64 * 1024)     //  Largest args document accepted
+#define RPC_GRANTS_MAX  DEVQUERY_SCOPES_MAX     //  Grants per operator
+#define RPC_LIST_DEFAULT 1000           //  Devices device.list returns
+#define RPC_LIST_MAX    2000            //  ... at most
+#define RPC_BATCH_MAX   10000           //  Devices one batch may change
+#define RPC_TAGS_MAX    32              //  Tags per device
+#define RPC_VALUE_MAX   128             //  Metadata and tag values, bytes
 
 //  What the methods may use
 typedef struct {
@@ -27,12 +41,25 @@ typedef struct {
     const coord_stats_t *stats;     //  Counters for coord.stats
 } rpc_env_t;
 
-//  Who is calling, from the operator record
+//  One grant: a role on a subtree
+typedef struct {
+    char role [WEFT_NAME_MAX + 1];  //  viewer, operator, admin, auditor, security-officer
+    char path [HIERARCHY_PATH_MAX + 1]; //  "" = everything
+} rpc_grant_t;
+
+//  Who is calling, from the operator record (rpc_caller_load)
 typedef struct {
     char name [WEFT_NAME_MAX + 1];
-    char role [WEFT_NAME_MAX + 1];  //  viewer, operator or admin
-    char tenant [WEFT_NAME_MAX + 1];    //  "" = all tenants
+    char role [WEFT_NAME_MAX + 1];  //  Used only when grant_count is 0:
+    char tenant [WEFT_NAME_MAX + 1];    //  one grant of role on tenant
+    rpc_grant_t grants [RPC_GRANTS_MAX];
+    size_t grant_count;
 } rpc_caller_t;
+
+//  Fill caller from an operator record: its grants, or for a record
+//  without any, its role on its tenant.
+void
+    rpc_caller_load (rpc_caller_t *caller, const char *name, json_t *op);
 
 typedef struct {
     int status;                     //  weft_status_t
@@ -51,12 +78,13 @@ void
     rpc_result_clear (rpc_result_t *result);
 
 //  Create an operator with a fresh certificate in txn (operator.add and
-//  the first-start admin). Replaces an existing operator only with
-//  replace. Returns a weft_status_t and sets error; on OK the cert
+//  the first-start admin), granted role on the subtree path ("" =
+//  everything; a tenant name is a subtree too). Replaces an existing
+//  operator only with replace. Returns a weft_status_t and sets error; on OK the cert
 //  (heap, caller frees) and serial.
 int
     rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
-                         const char *role, const char *tenant,
+                         const char *role, const char *path,
                          const uint8_t sign_key [32], const uint8_t curve_key [32],
                          bool replace, uint64_t now_s, uint8_t **cert_p,
                          size_t *cert_size_p, uint64_t *serial_p,

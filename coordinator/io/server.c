@@ -499,6 +499,9 @@ s_test_send (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *
     env.type = msg.type;
     strcpy (env.origin, origin);
     env.seq = seq;
+    //  Operator requests must expire within a minute (nonces.h)
+    if (msg.type == MSG_RPC_REQUEST)
+        env.expiry = (uint64_t) zclock_time () + 30000;
     env.hop_limit = env.hops = 1;
     env.payload = payload;
     env.payload_size = payload_size;
