@@ -14,7 +14,7 @@ PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctild
 DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
              libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
              libmsgpack-dev libtss2-dev libssl-dev libjansson-dev zlib1g-dev \
-             swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2
+             swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2 python3
 SANITIZE  ?=
 OPT       ?= -O2
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANITIZE) \
