@@ -10,8 +10,9 @@
     loop; its poll timeout is the nearest deadline. Each poll burst ends
     with one mesh_flush (one commit for the burst, then the ACKs).
     SIGTERM and SIGINT set CZMQ's interrupt flag and the loop stops
-    cleanly; SIGUSR1 toggles a test-only fault switch that cuts the
-    coordinator link (the socket is closed, as if the uplink died).  */
+    cleanly. A test-only fault switch (--fault-file PATH: while PATH
+    exists) cuts the coordinator link: the socket is closed, as if the
+    uplink died, and dialled again when PATH is removed.  */
 
 #include <czmq.h>
 #include <signal.h>
@@ -25,6 +26,8 @@
 #include "node/io/options.h"
 #include "node/io/store.h"
 #include "node/io/transport.h"
+#include "node/io/tpm.h"
+#include "node/core/enrol.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
 #define NODE_NEIGHBOURS_MAX     32
@@ -42,6 +45,12 @@ static const option_spec_t s_options [] = {
     { "coordinator", "ENDPOINT", "tcp://127.0.0.1:7710", "coordinator mesh endpoint" },
     { "enrol-endpoint", "ENDPOINT", "tcp://127.0.0.1:7711", "coordinator enrolment endpoint" },
     { "token", "TOKEN", NULL, "enrolment token (only until enrolled)" },
+    { "tpm", "TCTI", NULL,
+      "enrol and attest with the TPM: device:/dev/tpmrm0, swtpm:host=H,port=N" },
+    { "coord-key", "HEX", NULL,
+      "coordinator's CURVE public key, for TPM enrolment without a token" },
+    { "write-ek", "FILE", NULL,
+      "write the TPM's EK public to FILE (for weftctl device preregister) and exit" },
     { "apply-file", "PATH", NULL, "write the desired twin JSON to PATH atomically" },
     { "apply-command", "CMD", NULL,
       "run /bin/sh -c CMD with the desired JSON on stdin" },
@@ -51,6 +60,7 @@ static const option_spec_t s_options [] = {
     { "neighbour", "KEY@ENDPOINT,...", NULL,
       "neighbours to dial: CURVE key (hex) @ endpoint, comma-separated" },
     { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
+    { "fault-file", "PATH", NULL, "tests only: while PATH exists the coordinator link is cut" },
     { "syslog", NULL, NULL, "log to syslog instead of stderr" },
     { "verbose", NULL, NULL, "log every message (-v)" },
     { NULL, NULL, NULL, NULL }
@@ -83,8 +93,6 @@ typedef struct {
     mesh_t *mesh;
     uint64_t timers [AGENT_TIMERS];     //  Unix ms deadlines, 0 = disarmed
 } node_t;
-
-static volatile sig_atomic_t s_cut_toggle = 0;
 
 static int
 s_send (void *ctx, const uint8_t *frame, size_t size)
@@ -230,13 +238,6 @@ s_signal (int signal_value)
     zctx_interrupted = 1;
 }
 
-static void
-s_signal_cut (int signal_value)
-{
-    (void) signal_value;
-    s_cut_toggle = 1;
-}
-
 static uint64_t
 s_now (void)
 {
@@ -292,6 +293,7 @@ s_read_router (node_t *node, uint64_t now)
             }
             char *dest = NULL;
             if (frames == 3) {
+                zmsg_first (msg);
                 zframe_t *middle = zmsg_next (msg);
                 if (zframe_size (middle) > 0 && zframe_size (middle) <= WEFT_NAME_MAX)
                     dest = zframe_strdup (middle);
@@ -402,12 +404,65 @@ main (int argc, char *argv [])
         keyfile_destroy (&options);
         return 1;
     }
+    const char *tcti = keyfile_get (options, "tpm");
+    zactor_t *tpm = tcti && *tcti? zactor_new (tpm_actor, (void *) tcti): NULL;
+    const char *write_ek = keyfile_get (options, "write-ek");
+    if (write_ek && *write_ek) {
+        int rc = tpm? identity_tpm_ek_write (tpm, write_ek, NODE_ENROL_TIMEOUT_MS,
+                                             error, sizeof error): -1;
+        if (!tpm)
+            snprintf (error, sizeof error, "--write-ek needs --tpm");
+        if (rc)
+            s_fatal (to_syslog, "cannot write the EK", error);
+        zactor_destroy (&tpm);
+        identity_destroy (&identity);
+        keyfile_destroy (&options);
+        return rc? 1: 0;
+    }
+    if (!identity_enrolled (identity) && tpm) {
+        const char *token = keyfile_get (options, "token");
+        const char *endpoint = keyfile_get (options, "enrol-endpoint");
+        const char *key_hex = keyfile_get (options, "coord-key");
+        uint8_t server_key [32];
+        enrol_token_t parsed;
+        int rc = -2;
+        if (key_hex && *key_hex) {
+            if (strlen (key_hex) == 64 && keys_unhex (key_hex, server_key, 32) == 0)
+                rc = 0;
+            else
+                snprintf (error, sizeof error, "--coord-key wants 64 hex digits");
+        }
+        else
+        if (token && *token) {
+            rc = enrol_token_parse (token, &parsed, error, sizeof error);
+            memcpy (server_key, parsed.server_key, 32);
+        }
+        else
+            snprintf (error, sizeof error, "give --coord-key (or --token) for TPM enrolment");
+        if (rc == 0) {
+            zsys_info ("node: enrolling with the TPM at %s", endpoint);
+            rc = identity_enrol_tpm (identity, endpoint, server_key, tpm, token,
+                                     NODE_ENROL_TIMEOUT_MS, error, sizeof error);
+        }
+        if (rc) {
+            const char *what = rc == -1? "enrolment refused": "enrolment failed";
+            s_fatal (to_syslog, what, error);
+            zactor_destroy (&tpm);
+            identity_destroy (&identity);
+            keyfile_destroy (&options);
+            return 1;
+        }
+        zsys_info ("node: enrolled as %s (tenant %s) by TPM credential activation",
+                   identity_name (identity),
+                   *identity_tenant (identity)? identity_tenant (identity): "-");
+    }
     if (!identity_enrolled (identity)) {
         const char *token = keyfile_get (options, "token");
         const char *endpoint = keyfile_get (options, "enrol-endpoint");
         if (!token || !*token) {
             s_fatal (to_syslog, "not enrolled yet",
                      "give --token (from 'weftctl token create')");
+            zactor_destroy (&tpm);
             identity_destroy (&identity);
             keyfile_destroy (&options);
             return 1;
@@ -418,6 +473,7 @@ main (int argc, char *argv [])
         if (rc) {
             const char *what = rc == -1? "enrolment refused": "enrolment failed";
             s_fatal (to_syslog, what, error);
+            zactor_destroy (&tpm);
             identity_destroy (&identity);
             keyfile_destroy (&options);
             return 1;
@@ -515,6 +571,7 @@ main (int argc, char *argv [])
             free (node.neighbours [i].endpoint);
         free (node.listen);
         store_destroy (&store);
+        zactor_destroy (&tpm);
         identity_destroy (&identity);
         keyfile_destroy (&options);
         return exit_code? exit_code: 1;
@@ -536,11 +593,8 @@ main (int argc, char *argv [])
         }
     }
     zpoller_add (node.poller, apply_sock (node.apply));
-    struct sigaction cut_action;
-    memset (&cut_action, 0, sizeof cut_action);
-    cut_action.sa_handler = s_signal_cut;
-    sigemptyset (&cut_action.sa_mask);
-    sigaction (SIGUSR1, &cut_action, NULL);
+    const char *fault_file = keyfile_get (options, "fault-file");
+    uint64_t fault_checked = 0;
 
     size_t distance = 0;
     while (!zsys_interrupted) {
@@ -554,9 +608,10 @@ main (int argc, char *argv [])
             wait = 1000;            //  Bounded, so a clock step is noticed
         void *which = zpoller_wait (node.poller, wait);
         now = s_now ();
-        if (s_cut_toggle) {
-            s_cut_toggle = 0;
-            cut = !cut;
+        if (fault_file && *fault_file && now >= fault_checked + 200) {
+            fault_checked = now;
+            bool want = access (fault_file, F_OK) == 0;
+            cut = want;
             if (cut && node.transport) {
                 zsys_warning ("node: fault switch: coordinator link cut");
                 zpoller_remove (node.poller, transport_sock (node.transport));
@@ -665,6 +720,7 @@ main (int argc, char *argv [])
     zhashx_destroy (&node.accepted);
     free (node.listen);
     store_destroy (&store);
+    zactor_destroy (&tpm);
     identity_destroy (&identity);
     keyfile_destroy (&options);
     return 0;

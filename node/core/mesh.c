@@ -148,7 +148,8 @@ s_seal (mesh_t *self, uint64_t now_ms, const meshmsg_t *msg, size_t *size_p)
     snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
     env.seq = self->hlc;
     env.hlc = self->hlc;
-    env.hop_limit = env.hops = 1;
+    //  Link-local messages never leave the link; NODE_STATS travels far
+    env.hop_limit = env.hops = msg->type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1;
     env.payload = payload;
     env.payload_size = payload_size;
     uint8_t *frame = NULL;
