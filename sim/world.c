@@ -488,6 +488,7 @@ s_twin_set (world_t *self, uint32_t node, const char *patch)
     snprintf (env.origin, sizeof env.origin, OPERATOR);
     env.seq = self->op_seq;
     env.hlc = s_now_ms (self) << 16;
+    env.expiry = s_now_ms (self) + 30000;   //  Operator requests expire within 60 s
     env.hop_limit = env.hops = WEFT_HOP_LIMIT;
     env.payload = payload;
     env.payload_size = payload_size;

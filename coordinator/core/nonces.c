@@ -200,9 +200,10 @@ nonces_test (bool verbose)
     for (int i = 0; i < NONCES_PER_ORIGIN_MAX; i++) {
         id [0] = (uint8_t) i;
         id [1] = (uint8_t) (i >> 8);
+        id [2] = (uint8_t) (i >> 16);
         assert (nonces_check (txn, "carol", id, now + 30000, now) == NONCES_OK);
     }
-    id [2] = 1;
+    id [3] = 1;
     assert (nonces_check (txn, "carol", id, now + 30000, now) == NONCES_FULL);
     assert (nonces_check (txn, "dave", id, now + 30000, now) == NONCES_OK);
     //  A check later prunes a batch, making room again

@@ -21,7 +21,7 @@
 #include "node/io/store.h"
 
 #define NONCES_TTL_MAX_MS       60000   //  Longest expiry accepted, from now
-#define NONCES_PER_ORIGIN_MAX   4096    //  Live ids per operator
+#define NONCES_PER_ORIGIN_MAX   100000  //  Live ids per operator
 #define NONCES_PRUNE_BATCH      64      //  Expired ids removed per check
 
 typedef enum {
