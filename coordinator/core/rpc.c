@@ -1397,6 +1397,45 @@ s_call (s_rig_t *rig, const char *name, const char *role, const char *tenant,
     return rig->result.status;
 }
 
+//  Call as an operator holding one grant: role on path
+static int
+s_call_grant (s_rig_t *rig, const char *role, const char *path, const char *method,
+              const char *args)
+{
+    rpc_caller_t caller;
+    memset (&caller, 0, sizeof caller);
+    snprintf (caller.name, sizeof caller.name, "%s-%s", role, *path? "scoped": "global");
+    snprintf (caller.grants [0].role, sizeof caller.grants [0].role, "%s", role);
+    snprintf (caller.grants [0].path, sizeof caller.grants [0].path, "%s", path);
+    caller.grant_count = 1;
+    rpc_result_clear (&rig->result);
+    store_txn_t *txn = store_begin (rig->store, true);
+    assert (txn);
+    rpc_call (&rig->env, txn, &caller, method, args, args? strlen (args): 0,
+              1700000000000ULL, &rig->result);
+    if (rig->result.status == WEFT_STATUS_INTERNAL)
+        store_abort (&txn);
+    else
+        assert (store_commit (&txn) == 0);
+    return rig->result.status;
+}
+
+//  Ids in a device.list or batch result, comma-joined, into out
+static const char *
+s_ids (s_rig_t *rig, char *out, size_t size)
+{
+    json_t *list = json_object_get (rig->result.result, "devices");
+    size_t index;
+    json_t *item;
+    out [0] = 0;
+    json_array_foreach (list, index, item) {
+        const char *id = json_is_string (item)? json_string_value (item): s_str (item, "id");
+        size_t len = strlen (out);
+        snprintf (out + len, size - len, "%s%s", len? ",": "", id);
+    }
+    return out;
+}
+
 static void
 s_add_device (s_rig_t *rig, const char *id, const char *tenant, uint8_t fill)
 {
@@ -1591,6 +1630,213 @@ rpc_test (bool verbose)
     free (name);
     if (verbose)
         printf ("last error '%s' ", rig.result.error);
+
+    //  --- Hierarchy, metadata, scopes
+    const char *tree = "{\"doc\":{\"version\":1,\"nodes\":["
+        "{\"path\":\"acme\",\"level\":\"enterprise\"},"
+        "{\"path\":\"acme/plant-1\",\"level\":\"site\"},"
+        "{\"path\":\"acme/plant-2\",\"level\":\"site\"},"
+        "{\"path\":\"acme/plant-2/line-7\",\"level\":\"line\"},"
+        "{\"path\":\"acme/plant-2/line-7/pump-a\",\"level\":\"asset\",\"name\":\"Pump A\"},"
+        "{\"path\":\"globex\",\"level\":\"enterprise\"},"
+        "{\"path\":\"globex/site-a\",\"level\":\"site\"}]}}";
+    assert (s_call_grant (&rig, "operator", "", "hierarchy.import", tree) == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_grant (&rig, "admin", "acme", "hierarchy.import", tree) == WEFT_STATUS_FORBIDDEN);
+    assert (streq (rig.result.error, "node 6 (globex) is outside your scope"));
+    assert (s_call_grant (&rig, "admin", "", "hierarchy.import", tree) == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (rig.result.result, "created")) == 7);
+    s_add_device (&rig, "dev-p1", "acme", 3);
+    s_add_device (&rig, "dev-p2", "acme", 4);
+    assert (s_call_grant (&rig, "operator", "acme", "device.set",
+        "{\"id\":\"dev-p1\",\"path\":\"acme/plant-1\",\"fw\":\"2.2.0\","
+        "\"tags\":{\"line\":\"1\"}}") == WEFT_STATUS_OK);
+    assert (streq (s_str (rig.result.result, "path"), "acme/plant-1"));
+    assert (s_call_grant (&rig, "operator", "acme", "device.set",
+        "{\"id\":\"dev-p2\",\"path\":\"acme/plant-2/line-7\","
+        "\"asset\":\"acme/plant-2/line-7/pump-a\",\"fw\":\"2.10.1\",\"hw\":\"rev-b\","
+        "\"location\":\"Hall 3\",\"tags\":{\"line\":\"7\",\"maintenance\":\"\"}}")
+            == WEFT_STATUS_OK);
+    //  Placement must stay in the device's tenant and exist
+    assert (s_call_grant (&rig, "admin", "", "device.set",
+        "{\"id\":\"dev-p1\",\"path\":\"globex/site-a\"}") == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "path globex/site-a is outside the tenant of dev-p1"));
+    assert (s_call_grant (&rig, "admin", "", "device.set",
+        "{\"id\":\"dev-p1\",\"path\":\"acme/plant-9\"}") == WEFT_STATUS_NOT_FOUND);
+    assert (s_call_grant (&rig, "admin", "", "device.set",
+        "{\"id\":\"dev-p1\",\"tags\":{\"bad key\":\"x\"}}") == WEFT_STATUS_BAD_REQUEST);
+    assert (s_call_grant (&rig, "admin", "", "device.set",
+        "{\"id\":\"dev-p1\",\"fw\":\"a\\nb\"}") == WEFT_STATUS_BAD_REQUEST);
+
+    //  Queries over the indexes
+    char ids [512];
+    assert (s_call_grant (&rig, "viewer", "", "device.list",
+        "{\"query\":\"site=plant-2 and fw>2.9 and tag.line=7 and tag.maintenance\"}")
+            == WEFT_STATUS_OK);
+    assert (streq (s_ids (&rig, ids, sizeof ids), "dev-p2"));
+    assert (s_call_grant (&rig, "viewer", "", "device.count", "{\"query\":\"path^=acme/\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "count") == 2);
+    assert (s_call_grant (&rig, "viewer", "", "device.list", "{\"query\":\"fw<\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "query: column 4: expected a value after '<'"));
+    assert (s_call_grant (&rig, "viewer", "", "device.list", "{\"limit\":1}") == WEFT_STATUS_OK);
+    assert (json_is_true (json_object_get (rig.result.result, "truncated")));
+    assert (s_int (rig.result.result, "total") == 4);
+
+    //  Tenant isolation, every method: globex's dev-b answers exactly as
+    //  a missing device to an admin of acme, and never shows in a list
+    const char *methods [] = { "device.show", "twin.get", "twin.set", "device.set", NULL };
+    const char *extra [] = { "", "", ",\"patch\":{\"a\":1}", ",\"fw\":\"9\"" };
+    for (int i = 0; methods [i]; i++) {
+        char args_b [128], args_z [128];
+        snprintf (args_b, sizeof args_b, "{\"id\":\"dev-b\"%s}", extra [i]);
+        snprintf (args_z, sizeof args_z, "{\"id\":\"dev-z\"%s}", extra [i]);
+        assert (s_call_grant (&rig, "admin", "acme", methods [i], args_b) == WEFT_STATUS_NOT_FOUND);
+        char hidden [WEFT_TEXT_MAX + 1];
+        snprintf (hidden, sizeof hidden, "%s", rig.result.error);
+        assert (s_call_grant (&rig, "admin", "acme", methods [i], args_z) == WEFT_STATUS_NOT_FOUND);
+        assert (streq (hidden, "unknown device dev-b"));
+        assert (streq (rig.result.error, "unknown device dev-z"));
+    }
+    const char *reads [] = {
+        "device.list", "{\"query\":\"id=dev-b or tenant=globex\"}",
+        "device.count", "{\"query\":\"tenant=globex\"}",
+        "batch.twin", "{\"query\":\"id=dev-b\",\"patch\":{\"a\":1}}",
+        "batch.tag", "{\"query\":\"tenant=globex\",\"tags\":{\"x\":\"1\"}}",
+        "batch.move", "{\"query\":\"type=gateway\",\"path\":\"acme/plant-1\",\"dry_run\":true}",
+        NULL
+    };
+    for (int i = 0; reads [i]; i += 2) {
+        assert (s_call_grant (&rig, "admin", "acme", reads [i], reads [i + 1]) == WEFT_STATUS_OK);
+        s_ids (&rig, ids, sizeof ids);
+        assert (!strstr (ids, "dev-b"));
+        assert (s_int (rig.result.result, "count") == 0);
+    }
+    assert (s_call_grant (&rig, "admin", "acme", "hierarchy.export", "{}") == WEFT_STATUS_OK);
+    char *text = registry_dump (rig.result.result);
+    assert (!strstr (text, "globex"));
+    free (text);
+    assert (s_call_grant (&rig, "admin", "acme", "token.create", "{\"tenant\":\"globex\"}")
+            == WEFT_STATUS_FORBIDDEN);
+    //  Smuggled tenant, role or identity: refused as unknown arguments
+    assert (s_call_grant (&rig, "admin", "acme", "device.list", "{\"tenant\":\"globex\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "unknown argument tenant for device.list"));
+    assert (s_call_grant (&rig, "admin", "acme", "twin.set",
+                          "{\"id\":\"dev-b\",\"patch\":{},\"role\":\"admin\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (s_call_grant (&rig, "operator", "acme", "batch.twin",
+        "{\"query\":\"id=dev-b\",\"patch\":{},\"caller\":\"root\"}") == WEFT_STATUS_BAD_REQUEST);
+
+    //  Scopes inside a tenant: plant 2's operator sees only plant 2
+    assert (s_call_grant (&rig, "operator", "acme/plant-2", "device.list", "{}") == WEFT_STATUS_OK);
+    assert (streq (s_ids (&rig, ids, sizeof ids), "dev-p2"));
+    assert (s_call_grant (&rig, "operator", "acme/plant-2", "device.show", "{\"id\":\"dev-p1\"}")
+            == WEFT_STATUS_NOT_FOUND);
+    assert (streq (rig.result.error, "unknown device dev-p1"));
+    assert (s_call_grant (&rig, "operator", "acme/plant-2", "device.show", "{\"id\":\"dev-a\"}")
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_call_grant (&rig, "operator", "acme/plant-2", "device.set",
+        "{\"id\":\"dev-p2\",\"path\":\"acme/plant-1\"}") == WEFT_STATUS_NOT_FOUND);
+    assert (streq (rig.result.error, "unknown hierarchy node acme/plant-1"));
+    assert (s_call_grant (&rig, "operator", "acme/plant-2", "device.set",
+        "{\"id\":\"dev-p2\",\"path\":null}") == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_grant (&rig, "operator", "acme/plant-2", "batch.twin",
+        "{\"query\":\"tenant=acme\",\"patch\":{\"rate\":9}}") == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "matched") == 1);
+    assert (streq (s_ids (&rig, ids, sizeof ids), "dev-p2"));
+    assert (s_call_grant (&rig, "viewer", "acme/plant-2", "twin.set",
+        "{\"id\":\"dev-p2\",\"patch\":{}}") == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_grant (&rig, "viewer", "acme/plant-2", "twin.get", "{\"id\":\"dev-p1\"}")
+            == WEFT_STATUS_NOT_FOUND);
+
+    //  Batches: dry run changes nothing, then the change
+    assert (s_call_grant (&rig, "operator", "acme", "batch.tag",
+        "{\"query\":\"path^=acme/\",\"tags\":{\"campaign\":\"c1\",\"line\":null},"
+        "\"dry_run\":true}") == WEFT_STATUS_OK);
+    assert (streq (s_ids (&rig, ids, sizeof ids), "dev-p1,dev-p2"));
+    assert (s_call_grant (&rig, "viewer", "", "device.count", "{\"query\":\"tag.campaign\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "count") == 0);
+    assert (s_call_grant (&rig, "operator", "acme", "batch.tag",
+        "{\"query\":\"path^=acme/\",\"tags\":{\"campaign\":\"c1\",\"line\":null}}")
+            == WEFT_STATUS_OK);
+    assert (s_call_grant (&rig, "viewer", "", "device.count",
+        "{\"query\":\"tag.campaign=c1 and not tag.line\"}") == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "count") == 2);
+    assert (s_call_grant (&rig, "operator", "acme", "batch.move",
+        "{\"query\":\"tag.campaign=c1\",\"path\":\"acme/plant-2\"}") == WEFT_STATUS_OK);
+    assert (s_call_grant (&rig, "viewer", "", "device.count", "{\"query\":\"site=plant-2\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "count") == 2);
+    //  One device that cannot move refuses the whole batch
+    assert (s_call_grant (&rig, "admin", "", "batch.move",
+        "{\"query\":\"type=gateway\",\"path\":\"acme/plant-1\"}") == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "path acme/plant-1 is outside the tenant of dev-b"));
+    assert (s_call_grant (&rig, "viewer", "", "device.count", "{\"query\":\"site=plant-2\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "count") == 2);
+    assert (s_call_grant (&rig, "operator", "acme", "batch.twin", "{\"patch\":{}}")
+            == WEFT_STATUS_BAD_REQUEST);
+
+    //  Grants: no escalation beyond what the granter holds there
+    keys_t op2;
+    keys_generate (&op2);
+    keys_hex (op2.sign_public, 32, sign_hex);
+    keys_hex (op2.curve_public, 32, curve_hex);
+    snprintf (add, sizeof add, "{\"name\":\"sam\",\"role\":\"operator\","
+              "\"path\":\"acme/plant-2\",\"sign_key\":\"%s\",\"curve_key\":\"%s\"}",
+              sign_hex, curve_hex);
+    assert (s_call_grant (&rig, "security-officer", "acme", "operator.add", add)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (rig.result.error,
+                   "you cannot grant operator on acme/plant-2: you do not hold it there"));
+    assert (s_call_grant (&rig, "admin", "acme/plant-1", "operator.add", add)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_grant (&rig, "admin", "acme", "operator.add", add) == WEFT_STATUS_OK);
+    assert (streq (s_str (rig.result.result, "path"), "acme/plant-2"));
+    assert (s_call_grant (&rig, "admin", "acme", "operator.grant",
+        "{\"name\":\"sam\",\"role\":\"viewer\",\"path\":\"acme/plant-1\"}") == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (rig.result.result, "grants")) == 2);
+    assert (s_call_grant (&rig, "admin", "globex", "operator.grant",
+        "{\"name\":\"sam\",\"role\":\"viewer\",\"path\":\"globex\"}") == WEFT_STATUS_NOT_FOUND);
+    assert (streq (rig.result.error, "unknown operator sam"));
+    assert (s_call_grant (&rig, "admin", "acme", "operator.grant",
+        "{\"name\":\"sam\",\"role\":\"admin\",\"path\":\"\"}") == WEFT_STATUS_FORBIDDEN);
+    txn = store_begin (rig.store, false);
+    json_t *sam = registry_operator_get (txn, "sam");
+    store_abort (&txn);
+    rpc_caller_t loaded;
+    rpc_caller_load (&loaded, "sam", sam);
+    json_decref (sam);
+    assert (loaded.grant_count == 2);
+    assert (streq (loaded.grants [1].role, "viewer"));
+    assert (streq (loaded.grants [1].path, "acme/plant-1"));
+    keys_wipe (&op2);
+
+    //  Audit: changes and refusals recorded, chain intact, scoped reads
+    assert (s_call_grant (&rig, "operator", "acme", "audit.list", "{}") == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_grant (&rig, "auditor", "", "audit.verify", "{}") == WEFT_STATUS_OK);
+    assert (json_is_true (json_object_get (rig.result.result, "intact")));
+    assert (s_int (rig.result.result, "records") > 20);
+    assert (s_call_grant (&rig, "auditor", "", "audit.list",
+        "{\"query\":\"action=device.set and status=NOT_FOUND\",\"limit\":100}")
+            == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (rig.result.result, "records")) >= 2);
+    assert (s_call_grant (&rig, "auditor", "acme/plant-2", "audit.list", "{\"limit\":1000}")
+            == WEFT_STATUS_OK);
+    json_t *records = json_object_get (rig.result.result, "records");
+    size_t index;
+    json_t *record;
+    assert (json_array_size (records) > 0);
+    json_array_foreach (records, index, record)
+        assert (strncmp (s_str (record, "scope"), "acme/plant-2", 12) == 0);
+    //  Reads are not recorded; refusals are
+    assert (s_call_grant (&rig, "auditor", "", "audit.list",
+        "{\"query\":\"action=device.list\"}") == WEFT_STATUS_OK);
+    records = json_object_get (rig.result.result, "records");
+    json_array_foreach (records, index, record)
+        assert (!streq (s_str (record, "status"), "OK"));
 
     rpc_result_clear (&rig.result);
     keys_wipe (&op);
