@@ -14,6 +14,7 @@
 #include "node/io/options.h"
 #include "node/io/store.h"
 #include "coordinator/core/pki.h"
+#include "coordinator/core/enrolment.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/io/server.h"
@@ -26,6 +27,8 @@ static const option_spec_t s_options [] = {
     { "mesh-port", "PORT", "7710", "port for nodes" },
     { "enrol-port", "PORT", "7711", "port for enrolment" },
     { "rpc-port", "PORT", "7712", "port for operators (weftctl)" },
+    { "ek-ca", "FILE", NULL,
+      "PEM bundle of TPM vendors' EK CAs: accept TPMs whose EK certificate chains to it" },
     { "syslog", NULL, NULL, "log to syslog instead of stderr" },
     { "verbose", NULL, NULL, "log every message (-v)" },
     { NULL, NULL, NULL, NULL }
@@ -290,6 +293,43 @@ done:
     return rc;
 }
 
+//  The EK CA bundle given with --ek-ca goes into the store, where the
+//  core reads it; without the option, a bundle from an earlier start is
+//  removed, so the command line always says what is trusted.
+static int
+s_load_ek_ca (s_state_t *state, const char *path)
+{
+    char *pem = NULL;
+    size_t size = 0;
+    if (path && *path) {
+        zfile_t *file = zfile_new (NULL, path);
+        zchunk_t *chunk = file && zfile_input (file) == 0? zfile_read (file, 1024 * 1024, 0): NULL;
+        zfile_destroy (&file);
+        if (!chunk || zchunk_size (chunk) == 0
+        ||  !memmem (zchunk_data (chunk), zchunk_size (chunk), "-----BEGIN CERTIFICATE-----", 27)) {
+            zsys_error ("coord: --ek-ca %s: not a PEM certificate bundle", path);
+            zchunk_destroy (&chunk);
+            return -1;
+        }
+        size = zchunk_size (chunk);
+        pem = (char *) zmalloc (size + 1);
+        memcpy (pem, zchunk_data (chunk), size);
+        zchunk_destroy (&chunk);
+    }
+    store_txn_t *txn = store_begin (state->store, true);
+    int rc = txn? enrolment_tpm_set_ca (txn, pem, size): -1;
+    if (rc == 0)
+        rc = store_commit (&txn);
+    store_abort (&txn);
+    free (pem);
+    if (rc)
+        zsys_error ("coord: cannot record the EK CA bundle");
+    else
+    if (size)
+        zsys_info ("coord: accepting TPMs whose EK certificate chains to %s", path);
+    return rc;
+}
+
 //  Port option as 1..65535, or -1.
 static int
 s_port (keyfile_t *options, const char *name)
@@ -363,6 +403,8 @@ main (int argc, char *argv [])
         goto done;
     }
     if (s_load_coord (&state, now_s) || s_load_admin (&state, endpoint, now_s))
+        goto done;
+    if (s_load_ek_ca (&state, keyfile_get (options, "ek-ca")))
         goto done;
     server = server_new (&config, state.store, &state.ca, &state.keys, state.cert,
                          state.cert_size);

@@ -35,8 +35,10 @@ cert_encode (const cert_t *cert, const uint8_t ca_secret [WEFT_SECRET_SIZE],
     if (cert->subject [0] == 0 || cert->not_before > cert->not_after)
         return PROTO_ERR_VALUE;
 
+    if (cert->ak_name_size != 0 && cert->ak_name_size != CERT_AK_NAME_SIZE)
+        return PROTO_ERR_VALUE;
     codec_writer_t *w = codec_writer_new (512);
-    codec_put_array (w, CERT_ITEMS);
+    codec_put_array (w, CERT_ITEMS + (cert->ak_name_size? 1: 0));
     codec_put_uint (w, WEFT_PROTO_VERSION);
     codec_put_uint (w, cert->serial);
     codec_put_uint (w, (uint64_t) cert->kind);
@@ -48,6 +50,8 @@ cert_encode (const cert_t *cert, const uint8_t ca_secret [WEFT_SECRET_SIZE],
     codec_put_bin (w, cert->curve_key, WEFT_KEY_SIZE);
     codec_put_uint (w, cert->not_before);
     codec_put_uint (w, cert->not_after);
+    if (cert->ak_name_size)
+        codec_put_bin (w, cert->ak_name, cert->ak_name_size);
     uint8_t *body;
     size_t body_size;
     int rc = codec_writer_finish (&w, &body, &body_size);
@@ -109,6 +113,15 @@ s_decode_body (cert_t *cert, const uint8_t *body, size_t body_size)
         rc = codec_get_uint (r, 10, UINT64_MAX, &cert->not_after);
     if (rc == 0 && cert->not_before > cert->not_after)
         rc = PROTO_ERR_VALUE;
+    cert->ak_name_size = 0;
+    if (rc == 0 && codec_items (r) > CERT_ITEMS) {
+        const uint8_t *ak_name = NULL;
+        rc = codec_get_binref (r, CERT_ITEMS, &ak_name, &cert->ak_name_size);
+        if (rc == 0 && cert->ak_name_size != CERT_AK_NAME_SIZE)
+            rc = PROTO_ERR_VALUE;
+        if (rc == 0)
+            memcpy (cert->ak_name, ak_name, CERT_AK_NAME_SIZE);
+    }
     codec_reader_destroy (&r);
     return rc;
 }
@@ -340,6 +353,25 @@ cert_test (bool verbose)
     bad = cert;
     memset (bad.role, 'r', sizeof bad.role);
     assert (cert_encode (&bad, ca.sign_secret, &data, &size) == PROTO_ERR_OVERSIZE);
+
+    //  The optional AK name: round-trips, and a certificate without it
+    //  decodes with ak_name_size 0
+    cert_t with_ak = cert;
+    with_ak.ak_name [0] = 0x00;
+    with_ak.ak_name [1] = 0x0b;
+    memset (with_ak.ak_name + 2, 0xa5, CERT_AK_NAME_SIZE - 2);
+    with_ak.ak_name_size = CERT_AK_NAME_SIZE;
+    assert (cert_encode (&with_ak, ca.sign_secret, &data, &size) == 0);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == 0);
+    assert (got.ak_name_size == CERT_AK_NAME_SIZE
+            && memcmp (got.ak_name, with_ak.ak_name, CERT_AK_NAME_SIZE) == 0);
+    free (data);
+    with_ak.ak_name_size = 20;
+    assert (cert_encode (&with_ak, ca.sign_secret, &data, &size) == PROTO_ERR_VALUE);
+    assert (cert_encode (&cert, ca.sign_secret, &data, &size) == 0);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == 0);
+    assert (got.ak_name_size == 0);
+    free (data);
     keys_wipe (&ca);
     keys_wipe (&rogue);
     //  @end

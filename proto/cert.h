@@ -3,7 +3,8 @@
         cert = [body: bin, sig: bin(64)]
         body = [version, serial, kind, subject: str, tenant: str,
                 role: str, path: str, sign_key: bin(32),
-                curve_key: bin(32), not_before, not_after]
+                curve_key: bin(32), not_before, not_after
+                [, ak_name: bin(34)]]
         sig  = Ed25519 (CA key, "weft-cert-v1" || 0x00 || body)
     Any holder of the root public key verifies a certificate offline.  */
 
@@ -11,6 +12,10 @@
 #define WEFT_CERT_H_INCLUDED
 
 #include "proto.h"
+
+//  A TPM attestation key's name: nameAlg (SHA-256) || SHA-256 (TPMT_PUBLIC).
+//  Optional trailing body field: certificates without it decode as before.
+#define CERT_AK_NAME_SIZE   34
 
 typedef enum {
     CERT_KIND_NODE = 1,             //  weft-node; role gateway or server
@@ -29,6 +34,8 @@ typedef struct {
     uint8_t curve_key [WEFT_KEY_SIZE];  //  Subject's CURVE public key
     uint64_t not_before;            //  Unix seconds
     uint64_t not_after;             //  Unix seconds
+    uint8_t ak_name [CERT_AK_NAME_SIZE];    //  TPM AK name bound at enrolment
+    size_t ak_name_size;            //  0 (no TPM) or CERT_AK_NAME_SIZE
 } cert_t;
 
 //  Sign cert with the CA secret key and encode it. Caller frees *out_p.

@@ -71,6 +71,11 @@ proto_msg_name (int type)
         case MSG_CUSTODY_ACK:       return "CUSTODY_ACK";
         case MSG_REVOCATIONS:       return "REVOCATIONS";
         case MSG_NODE_STATS:        return "NODE_STATS";
+        case MSG_TPM_ENROL_REQUEST: return "TPM_ENROL_REQUEST";
+        case MSG_TPM_CHALLENGE:     return "TPM_CHALLENGE";
+        case MSG_TPM_PROOF:         return "TPM_PROOF";
+        case MSG_ATTEST_CHALLENGE:  return "ATTEST_CHALLENGE";
+        case MSG_ATTEST_EVIDENCE:   return "ATTEST_EVIDENCE";
         default:                    return NULL;
     }
 }

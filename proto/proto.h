@@ -58,7 +58,13 @@ typedef enum {
     MSG_ROUTE = 10,
     MSG_CUSTODY_ACK = 11,
     MSG_REVOCATIONS = 12,
-    MSG_NODE_STATS = 13
+    MSG_NODE_STATS = 13,
+    //  TPM onboarding and attestation (proto/tpmmsg.h): 20..29
+    MSG_TPM_ENROL_REQUEST = 20,
+    MSG_TPM_CHALLENGE = 21,
+    MSG_TPM_PROOF = 22,
+    MSG_ATTEST_CHALLENGE = 23,
+    MSG_ATTEST_EVIDENCE = 24
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

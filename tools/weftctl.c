@@ -71,6 +71,8 @@ static const option_spec_t s_specs [] = {
     { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
     { "remove", NULL, NULL, "operator grant: remove the grant instead" },
     { "out", "FILE", NULL, "operator add: where to write the new identity" },
+    { "ek-pub", "FILE", NULL,
+      "device preregister: the TPM's EK public (weft-node --write-ek, tpm2_createek -u)" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
     { NULL, NULL, NULL, NULL }
 };
@@ -86,6 +88,8 @@ static const char *s_synopsis =
     "  device set ID KEY=VALUE...         metadata: type hw fw sw location path asset\n"
     "                                     (KEY= clears), tag.KEY=VALUE, untag=KEY\n"
     "  device revoke ID                   revoke a device: refused by the coordinator and the mesh\n"
+    "  device preregister ID --ek-pub FILE [--tenant T] [--path P] [--type T] [tag.KEY=VALUE...]\n"
+    "                                     let the TPM with this EK enrol as ID, placed so\n"
     "  twin get ID                        desired and reported twin of a device\n"
     "  twin set ID 'JSON'                 apply a JSON merge patch (RFC 7386) to desired\n"
     "  batch twin --query Q 'JSON' [--dry-run]     patch every matching twin\n"
@@ -561,7 +565,7 @@ done:
 //  --------------------------------------------------------------------------
 //  Print a table: rows of cells, columns padded to the widest cell.
 
-#define CTL_COLUMNS_MAX 10
+#define CTL_COLUMNS_MAX 12
 
 static void
 s_print_table (zlist_t *rows, int columns)
@@ -615,8 +619,8 @@ s_show_device_list (json_t *result)
     json_t *devices = json_object_get (result, "devices");
     int64_t now_s = (int64_t) (s_now_us () / 1000000);
     zlist_t *rows = zlist_new ();
-    zlist_append (rows, s_row_new (10, "ID", "TENANT", "TYPE", "PATH", "FW", "STATE",
-                                   "LAST SEEN", "DESIRED", "REPORTED", "HOPS"));
+    zlist_append (rows, s_row_new (11, "ID", "TENANT", "TYPE", "ASSURANCE", "PATH", "FW",
+                                   "STATE", "LAST SEEN", "DESIRED", "REPORTED", "HOPS"));
     size_t index;
     json_t *device;
     size_t online = 0;
@@ -631,14 +635,16 @@ s_show_device_list (json_t *result)
         const char *tenant = s_str (device, "tenant");
         const char *path = s_str (device, "path");
         const char *fw = s_str (device, "fw");
-        zlist_append (rows, s_row_new (10, s_str (device, "id"), *tenant? tenant: "-",
-                                       s_str (device, "type"), *path? path: "-",
+        const char *assurance = s_str (device, "assurance");
+        zlist_append (rows, s_row_new (11, s_str (device, "id"), *tenant? tenant: "-",
+                                       s_str (device, "type"), *assurance? assurance: "software",
+                                       *path? path: "-",
                                        *fw? fw: "-", is_online? "online": "offline",
                                        ago, desired, reported,
                                        s_int (device, "hops")? hops: "-"));
     }
-    s_print_table (rows, 10);
-    s_rows_destroy (&rows, 10);
+    s_print_table (rows, 11);
+    s_rows_destroy (&rows, 11);
     printf ("%zu device%s, %zu online\n", json_array_size (devices),
             json_array_size (devices) == 1? "": "s", online);
     if (json_is_true (json_object_get (result, "truncated")))
@@ -664,6 +670,11 @@ s_show_device (json_t *result)
     printf ("enrolled:         %s\n", enrolled);
     printf ("cert serial:      %lld\n", (long long) s_int (result, "cert_serial"));
     printf ("assurance:        %s\n", s_str (result, "assurance"));
+    if (*s_str (result, "ak_name")) {
+        printf ("TPM EK:           %s (accepted: %s)\n", s_str (result, "ek"),
+                s_str (result, "ek_via"));
+        printf ("TPM AK name:      %s\n", s_str (result, "ak_name"));
+    }
     printf ("sign key:         %s\n", s_str (result, "sign_key"));
     printf ("curve key:        %s\n", s_str (result, "curve_key"));
     printf ("desired version:  %lld\n", (long long) s_int (result, "desired_version"));
@@ -994,6 +1005,35 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = json_pack ("{s:s}", "id", argv [2]);
         return CTL_OK;
     }
+    if (streq (noun, "device") && verb && streq (verb, "preregister") && argc >= 3) {
+        const char *file = keyfile_get (self->options, "ek-pub");
+        zfile_t *ek = file? zfile_new (NULL, file): NULL;
+        zchunk_t *chunk = ek && zfile_input (ek) == 0? zfile_read (ek, 4096, 0): NULL;
+        zfile_destroy (&ek);
+        if (!chunk || zchunk_size (chunk) == 0) {
+            s_fail ("device preregister needs --ek-pub FILE (a TPM2B_PUBLIC)%s%s",
+                    file? ": cannot read ": "", file? file: "");
+            zchunk_destroy (&chunk);
+            return CTL_USAGE;
+        }
+        char *hex = (char *) zmalloc (2 * zchunk_size (chunk) + 1);
+        keys_hex (zchunk_data (chunk), zchunk_size (chunk), hex);
+        zchunk_destroy (&chunk);
+        json_t *args = json_pack ("{s:s, s:s}", "id", argv [2], "ek_public", hex);
+        free (hex);
+        const char *options [] = { "tenant", "path", "type", NULL };
+        for (int i = 0; options [i]; i++)
+            if (keyfile_get (self->options, options [i]))
+                json_object_set_new (args, options [i],
+                                     json_string (keyfile_get (self->options, options [i])));
+        if (s_parse_edits (args, argc - 3, argv + 3, false)) {
+            json_decref (args);
+            return CTL_USAGE;
+        }
+        *method_p = "device.preregister";
+        *args_p = args;
+        return CTL_OK;
+    }
     if (streq (noun, "device") && verb && streq (verb, "revoke") && argc == 3) {
         *method_p = "device.revoke";
         *args_p = json_pack ("{s:s}", "id", argv [2]);
@@ -1165,12 +1205,13 @@ s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json
         return rc;
     const char *method = *method_p;
     const char *owners [][2] = {
-        { "tenant", "token.create operator.add" },
+        { "tenant", "token.create operator.add device.preregister" },
         { "ttl", "token.create" },
-        { "type", "token.create" },
+        { "type", "token.create device.preregister" },
         { "role", "operator.add" },
         { "out", "operator.add" },
-        { "path", "operator.add" },
+        { "path", "operator.add device.preregister" },
+        { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list" },
         { "limit", "device.list audit.list" },
         { "dry-run", "batch.twin batch.tag batch.move" },
@@ -1245,6 +1286,12 @@ main (int argc, char *argv [])
             else
             if (streq (method, "device.show"))
                 s_show_device (result);
+            else
+            if (streq (method, "device.preregister"))
+                printf ("device %s pre-registered (EK %.16s...), tenant %s, path %s\n",
+                        s_str (result, "id"), s_str (result, "ek"),
+                        *s_str (result, "tenant")? s_str (result, "tenant"): "-",
+                        *s_str (result, "path")? s_str (result, "path"): "-");
             else
             if (streq (method, "device.revoke"))
                 printf ("device %s revoked (revocation list version %lld)\n",

@@ -140,6 +140,12 @@ int
     coord_seal (coord_t *self, const msg_t *msg, uint64_t now_ms,
                 uint8_t **frame_p, size_t *size_p);
 
+//  The same around a payload already encoded (e.g. proto/tpmmsg.h).
+int
+    coord_seal_payload (coord_t *self, int type, const uint8_t *payload,
+                        size_t payload_size, uint64_t now_ms,
+                        uint8_t **frame_p, size_t *size_p);
+
 void
     coord_test (bool verbose);
 

@@ -18,6 +18,8 @@
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/tokens.h"
+#include "coordinator/core/credential.h"
+#include "node/io/tpm.h"
 #include "coordinator/core/enrolment.h"
 
 static void
@@ -165,6 +167,8 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
         "enrolled", (json_int_t) now_s, "cert_serial", (json_int_t) cert.serial,
         "sign_key", sign_hex, "curve_key", curve_hex, "cert", cert_hex,
         "token", json_string_value (json_object_get (token, "id")), "revoked", 0);
+    if (record)
+        json_object_set_new (record, "assurance", json_string ("software"));
     free (cert_hex);
     json_t *twin = registry_twin_get (txn, name);
     int rc = record && twin? 0: -1;
@@ -200,6 +204,420 @@ enrolment_result_clear (enrolment_result_t *result)
     result->cert = NULL;
     result->cert_size = 0;
     result->created = false;
+    result->challenge = false;
+    zchunk_destroy (&result->credential);
+    zchunk_destroy (&result->secret);
+}
+
+//  --------------------------------------------------------------------------
+//  TPM onboarding. Pre-registrations live in ENROLMENT_TPM_TABLE under
+//  "ek/" + hex BLAKE2b-256 (EK public) -> {id, ek, tenant, path, tags,
+//  type, created, enrolled}, and "id/" + device id -> the same EK hash,
+//  so that one id is never pre-registered for two EKs.
+
+#define S_EK_HASH_HEX   65
+
+static void
+s_ek_hash (const uint8_t *ek_public, size_t ek_public_size, char hex [S_EK_HASH_HEX])
+{
+    uint8_t hash [32];
+    crypto_generichash (hash, sizeof hash, ek_public, ek_public_size, NULL, 0);
+    keys_hex (hash, sizeof hash, hex);
+}
+
+static json_t *
+s_table_get (store_txn_t *txn, const char *prefix, const char *key)
+{
+    char *full = zsys_sprintf ("%s%s", prefix, key);
+    size_t size = 0;
+    char *value = (char *) store_get (txn, ENROLMENT_TPM_TABLE, full, strlen (full), &size);
+    free (full);
+    if (!value)
+        return NULL;
+    json_t *json = json_loadb (value, size, 0, NULL);
+    free (value);
+    return json;
+}
+
+static int
+s_table_put (store_txn_t *txn, const char *prefix, const char *key, json_t *json)
+{
+    char *full = zsys_sprintf ("%s%s", prefix, key);
+    char *text = registry_dump (json);
+    int rc = text? store_put (txn, ENROLMENT_TPM_TABLE, full, strlen (full),
+                              text, strlen (text)): -1;
+    free (text);
+    free (full);
+    return rc;
+}
+
+json_t *
+enrolment_tpm_prereg_get (store_txn_t *txn, const uint8_t *ek_public, size_t ek_public_size)
+{
+    assert (txn && ek_public);
+    char hash [S_EK_HASH_HEX];
+    s_ek_hash (ek_public, ek_public_size, hash);
+    return s_table_get (txn, "ek/", hash);
+}
+
+int
+enrolment_tpm_preregister (store_txn_t *txn, const char *id,
+                           const uint8_t *ek_public, size_t ek_public_size,
+                           const char *tenant, const char *path, json_t *tags,
+                           const char *type, uint64_t now_s,
+                           char *error, size_t error_size)
+{
+    assert (txn && id && ek_public && error);
+    if (!registry_name_valid (id) || streq (id, "coordinator")) {
+        snprintf (error, error_size, "invalid device id");
+        return -1;
+    }
+    if (ek_public_size == 0 || ek_public_size > TPMMSG_PUBLIC_MAX) {
+        snprintf (error, error_size, "EK public key malformed");
+        return -1;
+    }
+    //  It must be a key MakeCredential can use
+    zchunk_t *name = credential_name (ek_public, ek_public_size);
+    if (!name) {
+        snprintf (error, error_size, "EK public key malformed (want a TPM2B_PUBLIC, "
+                  "as tpm2_createek -u or weft-node --write-ek writes)");
+        return -1;
+    }
+    zchunk_destroy (&name);
+    char hash [S_EK_HASH_HEX];
+    s_ek_hash (ek_public, ek_public_size, hash);
+    json_t *by_id = s_table_get (txn, "id/", id);
+    const char *other = json_string_value (json_object_get (by_id, "ek"));
+    bool taken = other && !streq (other, hash);
+    json_decref (by_id);
+    if (taken) {
+        snprintf (error, error_size, "device %s is pre-registered with another EK", id);
+        return -1;
+    }
+    json_t *device = registry_device_get (txn, id);
+    const char *device_ek = json_string_value (json_object_get (device, "ek"));
+    taken = device && !(device_ek && streq (device_ek, hash));
+    json_decref (device);
+    if (taken) {
+        snprintf (error, error_size, "device %s is already enrolled", id);
+        return -1;
+    }
+    json_t *old = s_table_get (txn, "ek/", hash);
+    const char *old_id = json_string_value (json_object_get (old, "id"));
+    int rc = 0;
+    if (old_id && !streq (old_id, id)) {
+        char *key = zsys_sprintf ("id/%s", old_id);
+        rc = store_del (txn, ENROLMENT_TPM_TABLE, key, strlen (key)) < 0? -1: 0;
+        free (key);
+    }
+    json_decref (old);
+    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "ek", hash,
+        "tenant", tenant? tenant: "", "path", path? path: "", "type", type? type: "",
+        "created", (json_int_t) now_s);
+    json_object_set (record, "tags", tags && json_is_object (tags)? tags: json_object ());
+    json_t *index = json_pack ("{s:s}", "ek", hash);
+    if (rc == 0)
+        rc = s_table_put (txn, "ek/", hash, record);
+    if (rc == 0)
+        rc = s_table_put (txn, "id/", id, index);
+    json_decref (record);
+    json_decref (index);
+    if (rc)
+        snprintf (error, error_size, "store write failed");
+    return rc;
+}
+
+#define S_CA_KEY    "ca/ek"
+
+int
+enrolment_tpm_set_ca (store_txn_t *txn, const char *pem, size_t size)
+{
+    assert (txn);
+    if (!pem || size == 0)
+        return store_del (txn, ENROLMENT_TPM_TABLE, S_CA_KEY, strlen (S_CA_KEY)) < 0? -1: 0;
+    return store_put (txn, ENROLMENT_TPM_TABLE, S_CA_KEY, strlen (S_CA_KEY), pem, size);
+}
+
+char *
+enrolment_tpm_ca (store_txn_t *txn, size_t *size_p)
+{
+    assert (txn && size_p);
+    size_t size = 0;
+    char *pem = (char *) store_get (txn, ENROLMENT_TPM_TABLE, S_CA_KEY, strlen (S_CA_KEY),
+                                    &size);
+    *size_p = 0;
+    if (!pem)
+        return NULL;
+    char *text = (char *) zmalloc (size + 1);
+    memcpy (text, pem, size);
+    free (pem);
+    *size_p = size;
+    return text;
+}
+
+//  The key the coordinator derives tickets' secrets with
+static void
+s_ticket_key (const keys_t *coord_keys, uint8_t key [32])
+{
+    const char *label = "weft-tpm-ticket-v1";
+    crypto_generichash (key, 32, (const uint8_t *) label, strlen (label),
+                        coord_keys->sign_secret, 32);
+}
+
+//  The secret of a ticket: keyed hash of the ticket, the device id, and
+//  everything the request binds (keys, EK, AK, type)
+static void
+s_ticket_secret (const keys_t *coord_keys, const uint8_t ticket [TPMMSG_TICKET_SIZE],
+                 const char *device, const tpmmsg_t *request, uint8_t secret [32])
+{
+    uint8_t key [32];
+    s_ticket_key (coord_keys, key);
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, key, sizeof key, 32);
+    crypto_generichash_update (&state, ticket, TPMMSG_TICKET_SIZE);
+    crypto_generichash_update (&state, (const uint8_t *) device, strlen (device) + 1);
+    crypto_generichash_update (&state, (const uint8_t *) request->device_type,
+                               strlen (request->device_type) + 1);
+    crypto_generichash_update (&state, request->sign_key, WEFT_KEY_SIZE);
+    crypto_generichash_update (&state, request->curve_key, WEFT_KEY_SIZE);
+    uint8_t size [4];
+    size [0] = (uint8_t) (request->ek_public_size >> 8);
+    size [1] = (uint8_t) request->ek_public_size;
+    size [2] = (uint8_t) (request->ak_public_size >> 8);
+    size [3] = (uint8_t) request->ak_public_size;
+    crypto_generichash_update (&state, size, sizeof size);
+    crypto_generichash_update (&state, request->ek_public, request->ek_public_size);
+    crypto_generichash_update (&state, request->ak_public, request->ak_public_size);
+    crypto_generichash_final (&state, secret, 32);
+    sodium_memzero (key, sizeof key);
+}
+
+static uint64_t
+s_ticket_expiry (const uint8_t *ticket)
+{
+    uint64_t expiry = 0;
+    for (int i = 0; i < 8; i++)
+        expiry = expiry << 8 | ticket [i];
+    return expiry;
+}
+
+//  Does the stored device carry exactly these keys and this AK?
+static bool
+s_same_tpm_device (json_t *device, const tpmmsg_t *request, const char *ak_name_hex)
+{
+    msg_enrol_request_t keys;
+    memset (&keys, 0, sizeof keys);
+    memcpy (keys.sign_key, request->sign_key, 32);
+    memcpy (keys.curve_key, request->curve_key, 32);
+    const char *stored_ak = json_string_value (json_object_get (device, "ak_name"));
+    return s_same_keys (device, &keys) && stored_ak && streq (stored_ak, ak_name_hex);
+}
+
+//  --------------------------------------------------------------------------
+//  Decide one step of TPM onboarding.
+
+void
+enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
+                     const char *ek_ca_pem, size_t ek_ca_size, const char *name,
+                     const tpmmsg_t *request, const uint8_t link_key [32],
+                     uint64_t now_s, enrolment_result_t *result)
+{
+    assert (pki && txn && coord_keys && name && request && result);
+    memset (result, 0, sizeof *result);
+    bool proof_step = request->type == MSG_TPM_PROOF;
+    json_t *prereg = NULL;
+    json_t *device = NULL;
+    json_t *record = NULL;
+    char *holder = NULL;
+    zchunk_t *ak_name = NULL;
+    uint8_t secret [32];
+    memset (secret, 0, sizeof secret);
+
+    if (request->type != MSG_TPM_ENROL_REQUEST && !proof_step) {
+        s_refuse (result, WEFT_STATUS_BAD_REQUEST, "not a TPM enrolment message");
+        goto done;
+    }
+    if (sodium_memcmp (request->curve_key, link_key, 32) != 0) {
+        s_refuse (result, WEFT_STATUS_DENIED, "curve key does not match the connection");
+        goto done;
+    }
+    int check = credential_check_ak (request->ak_public, request->ak_public_size);
+    if (check != CREDENTIAL_OK) {
+        s_refuse (result, WEFT_STATUS_DENIED, "AK refused: %s", credential_strerror (check));
+        goto done;
+    }
+    //  Who is this EK? Pre-registered, or certified by a vendor we trust
+    char ek_hash [S_EK_HASH_HEX];
+    s_ek_hash (request->ek_public, request->ek_public_size, ek_hash);
+    prereg = s_table_get (txn, "ek/", ek_hash);
+    const char *id = name;
+    const char *via = "preregistered";
+    if (prereg)
+        id = json_string_value (json_object_get (prereg, "id"));
+    else
+    if (request->ek_cert_size && ek_ca_pem) {
+        check = credential_check_ek_cert (request->ek_cert, request->ek_cert_size,
+                                          ek_ca_pem, ek_ca_size, request->ek_public,
+                                          request->ek_public_size, (int64_t) now_s);
+        if (check != CREDENTIAL_OK) {
+            s_refuse (result, WEFT_STATUS_DENIED, "EK certificate refused: %s",
+                      credential_strerror (check));
+            goto done;
+        }
+        via = "ek-cert";
+        json_t *by_id = s_table_get (txn, "id/", name);
+        bool reserved = by_id != NULL;
+        json_decref (by_id);
+        if (reserved) {
+            s_refuse (result, WEFT_STATUS_CONFLICT,
+                      "device id %s is pre-registered for another EK", name);
+            goto done;
+        }
+    }
+    else {
+        s_refuse (result, WEFT_STATUS_DENIED, "EK is not pre-registered%s",
+                  request->ek_cert_size? " and no EK CA is configured": "");
+        goto done;
+    }
+    if (!id || !registry_name_valid (id) || streq (id, "coordinator")) {
+        s_refuse (result, WEFT_STATUS_BAD_REQUEST,
+                  "invalid device name (want 1-64 of A-Z a-z 0-9 . _ -)");
+        goto done;
+    }
+    ak_name = credential_name (request->ak_public, request->ak_public_size);
+    if (!ak_name || zchunk_size (ak_name) != CERT_AK_NAME_SIZE) {
+        s_refuse (result, WEFT_STATUS_DENIED, "AK refused: unsupported name algorithm");
+        goto done;
+    }
+    char ak_name_hex [2 * CERT_AK_NAME_SIZE + 1];
+    keys_hex (zchunk_data (ak_name), CERT_AK_NAME_SIZE, ak_name_hex);
+
+    //  Identity takeover: the id or the keys belong to someone else
+    device = registry_device_get (txn, id);
+    bool retry = device && s_same_tpm_device (device, request, ak_name_hex);
+    if (device && !retry) {
+        s_refuse (result, WEFT_STATUS_CONFLICT, "device id already enrolled with another key");
+        goto done;
+    }
+    holder = registry_device_by_curve (txn, request->curve_key);
+    if (holder && !streq (holder, id)) {
+        s_refuse (result, WEFT_STATUS_CONFLICT, "curve key already enrolled as another device");
+        goto done;
+    }
+    const char *type = request->device_type [0]? request->device_type: "gateway";
+    const char *prereg_type = json_string_value (json_object_get (prereg, "type"));
+    if (prereg_type && *prereg_type)
+        type = prereg_type;
+    if (!registry_name_valid (type)) {
+        s_refuse (result, WEFT_STATUS_BAD_REQUEST, "invalid device type");
+        goto done;
+    }
+
+    if (!proof_step) {
+        //  Step 1: a credential only that TPM can activate
+        uint64_t expiry = now_s + ENROLMENT_TICKET_TTL_S;
+        for (int i = 0; i < 8; i++)
+            result->ticket [i] = (uint8_t) (expiry >> (56 - 8 * i));
+        randombytes_buf (result->ticket + 8, TPMMSG_TICKET_SIZE - 8);
+        s_ticket_secret (coord_keys, result->ticket, id, request, secret);
+        check = credential_make (request->ek_public, request->ek_public_size,
+                                 zchunk_data (ak_name), zchunk_size (ak_name),
+                                 secret, sizeof secret, &result->credential, &result->secret);
+        if (check != CREDENTIAL_OK) {
+            s_refuse (result, WEFT_STATUS_BAD_REQUEST, "cannot make a credential: %s",
+                      credential_strerror (check));
+            goto done;
+        }
+        snprintf (result->device, sizeof result->device, "%s", id);
+        result->challenge = true;
+        result->status = WEFT_STATUS_OK;
+        snprintf (result->message, sizeof result->message, "challenge");
+        goto done;
+    }
+    //  Step 2: the proof must be the secret of this very request's ticket
+    if (s_ticket_expiry (request->ticket) <= now_s) {
+        s_refuse (result, WEFT_STATUS_EXPIRED, "activation ticket expired");
+        goto done;
+    }
+    s_ticket_secret (coord_keys, request->ticket, id, request, secret);
+    if (request->proof_size != sizeof secret
+    ||  sodium_memcmp (request->proof, secret, sizeof secret) != 0) {
+        s_refuse (result, WEFT_STATUS_DENIED,
+                  "activation proof does not match (not the TPM holding this EK and AK)");
+        goto done;
+    }
+    if (retry) {
+        s_resend (device, result);
+        goto done;
+    }
+    const char *tenant = json_string_value (json_object_get (prereg, "tenant"));
+    const char *path = json_string_value (json_object_get (prereg, "path"));
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_NODE;
+    snprintf (cert.subject, sizeof cert.subject, "%s", id);
+    snprintf (cert.tenant, sizeof cert.tenant, "%s", tenant? tenant: "");
+    snprintf (cert.role, sizeof cert.role, "%s", type);
+    snprintf (cert.path, sizeof cert.path, "%s", path? path: "");
+    memcpy (cert.sign_key, request->sign_key, 32);
+    memcpy (cert.curve_key, request->curve_key, 32);
+    memcpy (cert.ak_name, zchunk_data (ak_name), CERT_AK_NAME_SIZE);
+    cert.ak_name_size = CERT_AK_NAME_SIZE;
+    if (pki_issue (pki, txn, &cert, now_s, &result->cert, &result->cert_size)) {
+        s_refuse (result, WEFT_STATUS_INTERNAL, "cannot issue certificate");
+        goto done;
+    }
+    char sign_hex [65], curve_hex [65];
+    keys_hex (request->sign_key, 32, sign_hex);
+    keys_hex (request->curve_key, 32, curve_hex);
+    char *cert_hex = (char *) zmalloc (2 * result->cert_size + 1);
+    keys_hex (result->cert, result->cert_size, cert_hex);
+    char *ak_hex = (char *) zmalloc (2 * request->ak_public_size + 1);
+    keys_hex (request->ak_public, request->ak_public_size, ak_hex);
+    record = json_pack ("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:b,"
+                        " s:s, s:s, s:s, s:s, s:s}",
+        "id", id, "tenant", cert.tenant, "type", type, "role", type,
+        "enrolled", (json_int_t) now_s, "cert_serial", (json_int_t) cert.serial,
+        "sign_key", sign_hex, "curve_key", curve_hex, "cert", cert_hex,
+        "token", "", "revoked", 0,
+        "assurance", "tpm", "ek", ek_hash, "ek_via", via,
+        "ak_public", ak_hex, "ak_name", ak_name_hex);
+    free (cert_hex);
+    free (ak_hex);
+    if (record && cert.path [0])
+        json_object_set_new (record, "path", json_string (cert.path));
+    json_t *tags = json_object_get (prereg, "tags");
+    if (record && json_is_object (tags) && json_object_size (tags))
+        json_object_set (record, "tags", tags);
+    json_t *twin = registry_twin_get (txn, id);
+    int rc = record && twin? 0: -1;
+    if (rc == 0)
+        rc = registry_device_put (txn, record);
+    if (rc == 0)
+        rc = registry_twin_put (txn, id, twin);
+    if (rc == 0 && prereg) {
+        json_object_set_new (prereg, "enrolled", json_integer ((json_int_t) now_s));
+        rc = s_table_put (txn, "ek/", ek_hash, prereg);
+    }
+    json_decref (twin);
+    if (rc) {
+        enrolment_result_clear (result);
+        s_refuse (result, WEFT_STATUS_INTERNAL, "store write failed");
+        goto done;
+    }
+    snprintf (result->device, sizeof result->device, "%s", id);
+    result->status = WEFT_STATUS_OK;
+    result->created = true;
+    snprintf (result->message, sizeof result->message, "enrolled");
+done:
+    if (result->status != WEFT_STATUS_OK)
+        enrolment_result_clear (result);
+    sodium_memzero (secret, sizeof secret);
+    zchunk_destroy (&ak_name);
+    free (holder);
+    json_decref (record);
+    json_decref (device);
+    json_decref (prereg);
 }
 
 //  --------------------------------------------------------------------------
@@ -247,6 +665,318 @@ s_token (s_rig_t *rig, const char *type, uint64_t ttl, char *text)
     assert (tokens_create (txn, "acme", type, ttl, rig->now, rig->coord_curve,
                            text, id, NULL) == 0);
     assert (store_commit (&txn) == 0);
+}
+
+//  --- TPM onboarding selftest: two swtpm processes, A and B, each with
+//  an EK certificate from its own local CA
+
+typedef struct {
+    tpm_t *tpm;
+    zchunk_t *ek;                   //  EK public (RSA)
+    zchunk_t *ek_cert;              //  DER
+    zchunk_t *ak_blob;
+    zchunk_t *ak;                   //  AK public (ECC)
+    keys_t keys;                    //  The node's own keys
+} s_tpm_node_t;
+
+static void
+s_tpm_node_init (s_tpm_node_t *node, const char *tcti)
+{
+    memset (node, 0, sizeof *node);
+    node->tpm = tpm_new (tcti);
+    assert (node->tpm);
+    assert (tpm_ek_public (node->tpm, TPM_KEY_RSA, &node->ek, NULL) == 0);
+    node->ek_cert = tpm_ek_cert (node->tpm, TPM_KEY_RSA);
+    assert (node->ek_cert);
+    assert (tpm_ak_create (node->tpm, TPM_KEY_RSA, TPM_KEY_ECC, &node->ak_blob,
+                           &node->ak, NULL) == 0);
+    keys_generate (&node->keys);
+}
+
+static void
+s_tpm_node_fini (s_tpm_node_t *node)
+{
+    tpm_destroy (&node->tpm);
+    zchunk_destroy (&node->ek);
+    zchunk_destroy (&node->ek_cert);
+    zchunk_destroy (&node->ak_blob);
+    zchunk_destroy (&node->ak);
+    keys_wipe (&node->keys);
+}
+
+//  A request from node with this EK and AK (either may be another node's)
+static void
+s_tpm_request (tpmmsg_t *msg, int type, s_tpm_node_t *node, zchunk_t *ek, zchunk_t *ak,
+               bool with_cert)
+{
+    memset (msg, 0, sizeof *msg);
+    msg->type = type;
+    memcpy (msg->sign_key, node->keys.sign_public, 32);
+    memcpy (msg->curve_key, node->keys.curve_public, 32);
+    strcpy (msg->device_type, "gateway");
+    msg->ek_public = zchunk_data (ek);
+    msg->ek_public_size = zchunk_size (ek);
+    if (with_cert) {
+        msg->ek_cert = zchunk_data (node->ek_cert);
+        msg->ek_cert_size = zchunk_size (node->ek_cert);
+    }
+    msg->ak_public = zchunk_data (ak);
+    msg->ak_public_size = zchunk_size (ak);
+}
+
+//  One step in its own transaction, committed if created
+static int
+s_tpm_step (s_rig_t *rig, const keys_t *coord, const char *bundle, const char *name,
+            tpmmsg_t *msg, const uint8_t *link_key, enrolment_result_t *result)
+{
+    store_txn_t *txn = store_begin (rig->store, true);
+    assert (txn);
+    enrolment_tpm_apply (rig->pki, txn, coord, bundle, bundle? strlen (bundle): 0, name,
+                         msg, link_key, rig->now, result);
+    if (result->created)
+        assert (store_commit (&txn) == 0);
+    else
+        store_abort (&txn);
+    return result->status;
+}
+
+//  Full onboarding of node as name with the given EK and AK, activating
+//  with activator's TPM. Returns the final status; message in result.
+static int
+s_tpm_onboard (s_rig_t *rig, const keys_t *coord, const char *bundle, const char *name,
+               s_tpm_node_t *node, s_tpm_node_t *activator, bool with_cert,
+               enrolment_result_t *result)
+{
+    tpmmsg_t msg;
+    s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, node, node->ek, node->ak, with_cert);
+    if (s_tpm_step (rig, coord, bundle, name, &msg, node->keys.curve_public, result))
+        return result->status;
+    assert (result->challenge);
+    zchunk_t *secret = tpm_activate (activator->tpm, activator->ak_blob,
+                                     result->credential, result->secret);
+    uint8_t ticket [TPMMSG_TICKET_SIZE];
+    memcpy (ticket, result->ticket, sizeof ticket);
+    enrolment_result_clear (result);
+    uint8_t guess [32];
+    randombytes_buf (guess, sizeof guess);
+    s_tpm_request (&msg, MSG_TPM_PROOF, node, node->ek, node->ak, with_cert);
+    msg.ticket = ticket;
+    msg.ticket_size = sizeof ticket;
+    msg.proof = secret? zchunk_data (secret): guess;
+    msg.proof_size = 32;
+    int status = s_tpm_step (rig, coord, bundle, name, &msg, node->keys.curve_public, result);
+    zchunk_destroy (&secret);
+    return status;
+}
+
+static char *
+s_tpm_bundle (const char *ca_dir)
+{
+    const char *names [] = { "swtpm-localca-rootca-cert.pem", "issuercert.pem" };
+    char *bundle = (char *) zmalloc (16384);
+    size_t size = 0;
+    for (int index = 0; index < 2; index++) {
+        char path [512];
+        snprintf (path, sizeof path, "%s/%s", ca_dir, names [index]);
+        FILE *file = fopen (path, "r");
+        assert (file);
+        size += fread (bundle + size, 1, 16383 - size, file);
+        fclose (file);
+    }
+    return bundle;
+}
+
+static void
+s_tpm_test (s_rig_t *rig, bool verbose)
+{
+    tpm_swtpm_t *swtpm_a = tpm_swtpm_new (true);
+    tpm_swtpm_t *swtpm_b = tpm_swtpm_new (true);
+    assert (swtpm_a && swtpm_b);
+    s_tpm_node_t a, b;
+    s_tpm_node_init (&a, tpm_swtpm_tcti (swtpm_a));
+    s_tpm_node_init (&b, tpm_swtpm_tcti (swtpm_b));
+    char *bundle_a = s_tpm_bundle (tpm_swtpm_ca_dir (swtpm_a));
+    keys_t coord;
+    keys_generate (&coord);
+    enrolment_result_t result;
+    char error [256];
+    rig->now = (uint64_t) time (NULL);  //  The EK certificates were made just now
+    #define S_CASE(name) if (verbose) printf ("\n   tpm: %s", name)
+
+    S_CASE ("refuses an unregistered EK");
+    assert (s_tpm_onboard (rig, &coord, NULL, "gw-a", &a, &a, false, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message, "EK is not pre-registered"));
+    assert (s_tpm_onboard (rig, &coord, NULL, "gw-a", &a, &a, true, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message, "EK is not pre-registered and no EK CA is configured"));
+
+    S_CASE ("refuses an EK certificate from an unknown CA");
+    assert (s_tpm_onboard (rig, &coord, bundle_a, "gw-b", &b, &b, true, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message,
+                   "EK certificate refused: EK certificate does not chain to a known CA"));
+
+    S_CASE ("pre-registered EK onboards with placement, AK bound in the certificate");
+    store_txn_t *txn = store_begin (rig->store, true);
+    json_t *tags = json_pack ("{s:s}", "line", "3");
+    assert (enrolment_tpm_preregister (txn, "gw-a", zchunk_data (a.ek), zchunk_size (a.ek),
+                                       "acme", "acme/plant-1", tags, "gateway", rig->now,
+                                       error, sizeof error) == 0);
+    //  One id, one EK
+    assert (enrolment_tpm_preregister (txn, "gw-a", zchunk_data (b.ek), zchunk_size (b.ek),
+                                       "acme", "", NULL, "", rig->now,
+                                       error, sizeof error) == -1);
+    assert (enrolment_tpm_preregister (txn, "gw-x", (const uint8_t *) "junk", 4,
+                                       "acme", "", NULL, "", rig->now,
+                                       error, sizeof error) == -1);
+    json_decref (tags);
+    assert (store_commit (&txn) == 0);
+    //  The node asks as "whatever": the pre-registration names it
+    assert (s_tpm_onboard (rig, &coord, NULL, "whatever", &a, &a, false, &result)
+            == WEFT_STATUS_OK);
+    assert (result.created && streq (result.device, "gw-a"));
+    cert_t cert;
+    assert (cert_decode (&cert, result.cert, result.cert_size, rig->ca.sign_public,
+                         rig->now) == 0);
+    assert (streq (cert.subject, "gw-a") && streq (cert.tenant, "acme"));
+    assert (streq (cert.path, "acme/plant-1"));
+    zchunk_t *ak_name = credential_name (zchunk_data (a.ak), zchunk_size (a.ak));
+    assert (cert.ak_name_size == CERT_AK_NAME_SIZE
+            && memcmp (cert.ak_name, zchunk_data (ak_name), CERT_AK_NAME_SIZE) == 0);
+    zchunk_destroy (&ak_name);
+    enrolment_result_clear (&result);
+    txn = store_begin (rig->store, false);
+    json_t *device = registry_device_get (txn, "gw-a");
+    store_abort (&txn);
+    assert (device);
+    assert (streq (json_string_value (json_object_get (device, "assurance")), "tpm"));
+    assert (streq (json_string_value (json_object_get (device, "path")), "acme/plant-1"));
+    assert (streq (json_string_value (
+                   json_object_get (json_object_get (device, "tags"), "line")), "3"));
+    json_decref (device);
+    //  A lost reply: the same node gets the same certificate again
+    assert (s_tpm_onboard (rig, &coord, NULL, "gw-a", &a, &a, false, &result)
+            == WEFT_STATUS_OK);
+    assert (!result.created && streq (result.message, "already enrolled"));
+    enrolment_result_clear (&result);
+
+    S_CASE ("refuses a second enrolment claiming an existing device's id");
+    //  B's EK is accepted by its certificate, but gw-a is taken
+    char *bundle_b = s_tpm_bundle (tpm_swtpm_ca_dir (swtpm_b));
+    assert (s_tpm_onboard (rig, &coord, bundle_b, "gw-a", &b, &b, true, &result)
+            == WEFT_STATUS_CONFLICT);
+    assert (streq (result.message, "device id gw-a is pre-registered for another EK"));
+    //  New keys with A's own EK and AK: still another key
+    s_tpm_node_t thief = a;
+    keys_generate (&thief.keys);
+    assert (s_tpm_onboard (rig, &coord, NULL, "gw-a", &thief, &a, false, &result)
+            == WEFT_STATUS_CONFLICT);
+    keys_wipe (&thief.keys);
+
+    S_CASE ("EK accepted by a certificate chaining to the vendor CA");
+    assert (s_tpm_onboard (rig, &coord, bundle_b, "gw-b", &b, &b, true, &result)
+            == WEFT_STATUS_OK);
+    assert (result.created);
+    enrolment_result_clear (&result);
+    //  Identity takeover of a device enrolled by EK certificate: B's own
+    //  EK and AK, but other keys
+    s_tpm_node_t other = b;
+    keys_generate (&other.keys);
+    assert (s_tpm_onboard (rig, &coord, bundle_b, "gw-b", &other, &b, true, &result)
+            == WEFT_STATUS_CONFLICT);
+    assert (streq (result.message, "device id already enrolled with another key"));
+    keys_wipe (&other.keys);
+
+    S_CASE ("refuses an AK not resident with the EK");
+    //  C: A's pre-registered EK with B's AK; neither TPM can activate
+    s_tpm_node_t c;
+    memset (&c, 0, sizeof c);
+    keys_generate (&c.keys);
+    tpmmsg_t msg;
+    s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, &c, a.ek, b.ak, false);
+    assert (s_tpm_step (rig, &coord, NULL, "gw-c", &msg, c.keys.curve_public, &result)
+            == WEFT_STATUS_CONFLICT);   //  A's EK is pre-registered as gw-a: taken
+    enrolment_result_clear (&result);
+    //  With an EK accepted by certificate (B's), and A's AK
+    s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, &c, b.ek, a.ak, false);
+    msg.ek_cert = zchunk_data (b.ek_cert);
+    msg.ek_cert_size = zchunk_size (b.ek_cert);
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-c", &msg, c.keys.curve_public, &result)
+            == WEFT_STATUS_OK && result.challenge);
+    zchunk_t *secret_a = tpm_activate (a.tpm, a.ak_blob, result.credential, result.secret);
+    zchunk_t *secret_b = tpm_activate (b.tpm, b.ak_blob, result.credential, result.secret);
+    assert (!secret_a && !secret_b);    //  Neither TPM holds both
+    uint8_t ticket [TPMMSG_TICKET_SIZE];
+    memcpy (ticket, result.ticket, sizeof ticket);
+    enrolment_result_clear (&result);
+    uint8_t guess [32];
+    randombytes_buf (guess, sizeof guess);
+    msg.type = MSG_TPM_PROOF;
+    msg.ticket = ticket;
+    msg.ticket_size = sizeof ticket;
+    msg.proof = guess;
+    msg.proof_size = sizeof guess;
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-c", &msg, c.keys.curve_public, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message,
+                   "activation proof does not match (not the TPM holding this EK and AK)"));
+    //  An AK that is not an AK (the EK itself) is refused at once
+    s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, &c, b.ek, b.ek, false);
+    msg.ek_cert = zchunk_data (b.ek_cert);
+    msg.ek_cert_size = zchunk_size (b.ek_cert);
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-c", &msg, c.keys.curve_public, &result)
+            == WEFT_STATUS_DENIED);
+    assert (strncmp (result.message, "AK refused: ", 12) == 0);
+
+    S_CASE ("refuses a replay of another node's activation response");
+    //  D captures gw-b's challenge and the secret TPM B recovered, and
+    //  presents them with its own keys
+    s_tpm_node_t d = b;
+    keys_generate (&d.keys);
+    s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, &b, b.ek, b.ak, true);
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-b", &msg, b.keys.curve_public, &result)
+            == WEFT_STATUS_OK && result.challenge);
+    zchunk_t *secret = tpm_activate (b.tpm, b.ak_blob, result.credential, result.secret);
+    assert (secret);
+    memcpy (ticket, result.ticket, sizeof ticket);
+    enrolment_result_clear (&result);
+    s_tpm_request (&msg, MSG_TPM_PROOF, &d, b.ek, b.ak, true);
+    msg.ticket = ticket;
+    msg.ticket_size = sizeof ticket;
+    msg.proof = zchunk_data (secret);
+    msg.proof_size = zchunk_size (secret);
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-d", &msg, d.keys.curve_public, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message,
+                   "activation proof does not match (not the TPM holding this EK and AK)"));
+    //  The very same proof from another connection
+    s_tpm_request (&msg, MSG_TPM_PROOF, &b, b.ek, b.ak, true);
+    msg.ticket = ticket;
+    msg.ticket_size = sizeof ticket;
+    msg.proof = zchunk_data (secret);
+    msg.proof_size = zchunk_size (secret);
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-b", &msg, d.keys.curve_public, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message, "curve key does not match the connection"));
+    //  ... and after the ticket expired, even from its owner
+    rig->now += ENROLMENT_TICKET_TTL_S;
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-b", &msg, b.keys.curve_public, &result)
+            == WEFT_STATUS_EXPIRED);
+    rig->now -= ENROLMENT_TICKET_TTL_S;
+    zchunk_destroy (&secret);
+    keys_wipe (&d.keys);
+    keys_wipe (&c.keys);
+
+    keys_wipe (&coord);
+    free (bundle_a);
+    free (bundle_b);
+    s_tpm_node_fini (&a);
+    s_tpm_node_fini (&b);
+    tpm_swtpm_destroy (&swtpm_a);
+    tpm_swtpm_destroy (&swtpm_b);
+    if (verbose)
+        printf ("\n   ");
 }
 
 void
@@ -368,6 +1098,9 @@ enrolment_test (bool verbose)
         assert (!holder);
         json_decref (record);
     }
+
+    //  TPM onboarding, against real swtpm processes
+    s_tpm_test (&rig, verbose);
 
     pki_destroy (&rig.pki);
     keys_wipe (&rig.ca);

@@ -8,8 +8,15 @@
 #ifndef WEFT_ENROLMENT_H_INCLUDED
 #define WEFT_ENROLMENT_H_INCLUDED
 
+#include <czmq.h>
+#include <jansson.h>
 #include "proto/msg.h"
+#include "proto/tpmmsg.h"
+#include "proto/keys.h"
 #include "coordinator/core/pki.h"
+
+#define ENROLMENT_TPM_TABLE         "tpm_ek"    //  Pre-registered EKs
+#define ENROLMENT_TICKET_TTL_S      300         //  TPM_CHALLENGE answers within this
 
 typedef struct {
     int status;                     //  weft_status_t
@@ -17,6 +24,12 @@ typedef struct {
     uint8_t *cert;                  //  Node certificate on OK, heap
     size_t cert_size;
     bool created;                   //  A new device was written to txn
+    //  TPM onboarding, first step: a challenge instead of a certificate
+    bool challenge;                 //  Send TPM_CHALLENGE with these
+    char device [WEFT_NAME_MAX + 1];    //  Device id to be issued
+    zchunk_t *credential;           //  TPM2B_ID_OBJECT
+    zchunk_t *secret;               //  TPM2B_ENCRYPTED_SECRET
+    uint8_t ticket [TPMMSG_TICKET_SIZE];    //  To be returned in TPM_PROOF
 } enrolment_result_t;
 
 //  Decide and record. name is the envelope origin (the requested device
@@ -28,6 +41,51 @@ void
                      const char *name, const msg_enrol_request_t *request,
                      const uint8_t link_key [32], uint64_t now_s,
                      enrolment_result_t *result);
+
+//  TPM onboarding (docs/security.md). A TPM_ENROL_REQUEST (request->
+//  type) gets a challenge: a secret bound to the AK's name and
+//  encrypted to the EK, which only the TPM holding both recovers; a
+//  TPM_PROOF with that secret gets the certificate, with the AK's name
+//  bound into it. The EK must be pre-registered
+//  (enrolment_tpm_preregister), or its certificate must chain to
+//  ek_ca_pem (may be NULL). Stateless between the two steps: the secret
+//  is derived from the ticket and everything the request carries with a
+//  key derived from coord_keys, so a proof fits only the request it
+//  answers. link_key is the connection's CURVE key, name the envelope
+//  origin (used only when the EK is not pre-registered). Records the
+//  device in txn when result->created.
+void
+    enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
+                         const char *ek_ca_pem, size_t ek_ca_size, const char *name,
+                         const tpmmsg_t *request, const uint8_t link_key [32],
+                         uint64_t now_s, enrolment_result_t *result);
+
+//  Pre-register an EK (TPM2B_PUBLIC) as device id with its placement:
+//  tenant, path and tags ({key: value}, may be NULL) and type (may be
+//  ""). Replaces an earlier pre-registration of the same EK. Returns 0,
+//  or -1 with a reason in error (bad key, id pre-registered or enrolled
+//  with another EK).
+int
+    enrolment_tpm_preregister (store_txn_t *txn, const char *id,
+                               const uint8_t *ek_public, size_t ek_public_size,
+                               const char *tenant, const char *path, json_t *tags,
+                               const char *type, uint64_t now_s,
+                               char *error, size_t error_size);
+
+//  The vendor EK CA bundle (PEM) weft-coord was started with, kept in
+//  ENROLMENT_TPM_TABLE so that the core reads it through the store. NULL
+//  or size 0 removes it. Returns 0 or -1.
+int
+    enrolment_tpm_set_ca (store_txn_t *txn, const char *pem, size_t size);
+
+//  The bundle, or NULL if none (caller frees; NUL-terminated).
+char *
+    enrolment_tpm_ca (store_txn_t *txn, size_t *size_p);
+
+//  The pre-registration of an EK, or NULL. Caller json_decref's it.
+json_t *
+    enrolment_tpm_prereg_get (store_txn_t *txn, const uint8_t *ek_public,
+                              size_t ek_public_size);
 
 //  Free the certificate in a result.
 void

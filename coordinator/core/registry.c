@@ -29,7 +29,8 @@ struct _registry_t {
 static const char *s_tables [] = {
     "devices", "device_keys", "twins", "tokens", "operators",
     "operator_keys", "replay", "meta", "last_seen", "device_index",
-    "hierarchy", "audit", "rpc_ids", "rpc_expiry", NULL
+    "hierarchy", "audit", "rpc_ids", "rpc_expiry",
+    "tpm_ek", "attest", NULL        //  TPM pre-registrations; attestation
 };
 
 //  Device attributes with a secondary index (besides tag.KEY and the

@@ -12,6 +12,7 @@
 #include "proto/keys.h"
 #include "coordinator/core/mergepatch.h"
 #include "coordinator/core/tokens.h"
+#include "coordinator/core/enrolment.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/rpc.h"
 
@@ -341,7 +342,8 @@ s_device_summary (s_call_t *call, json_t *device)
         "last_seen", (json_int_t) (last_seen / 1000),
         "desired_version", s_int (twin, "desired_version"),
         "reported_version", s_int (twin, "reported_version"),
-        "enrolled", s_int (device, "enrolled"), "assurance", "software");
+        "enrolled", s_int (device, "enrolled"),
+        "assurance", *s_str (device, "assurance")? s_str (device, "assurance"): "software");
     static const char *meta [] = { "path", "asset", "hw", "fw", "sw", "location", NULL };
     for (int i = 0; meta [i]; i++)
         if (*s_str (device, meta [i]))
@@ -424,6 +426,11 @@ s_device_show (s_call_t *call)
     json_object_set (show, "cert_serial", json_object_get (device, "cert_serial"));
     json_object_set (show, "sign_key", json_object_get (device, "sign_key"));
     json_object_set (show, "curve_key", json_object_get (device, "curve_key"));
+    if (*s_str (device, "ak_name")) {
+        json_object_set (show, "ek", json_object_get (device, "ek"));
+        json_object_set (show, "ek_via", json_object_get (device, "ek_via"));
+        json_object_set (show, "ak_name", json_object_get (device, "ak_name"));
+    }
     json_decref (device);
     call->result->result = show;
 }
@@ -880,6 +887,56 @@ s_token_create (s_call_t *call)
     sodium_memzero (text, sizeof text);
 }
 
+//  Pre-register a TPM's EK as a device with its placement
+static void
+s_device_preregister (s_call_t *call)
+{
+    const char *id, *tenant, *type, *path = NULL;
+    if (!s_arg_name (call, "id", true, false, &id)
+    ||  !s_arg_name (call, "tenant", false, true, &tenant)
+    ||  !s_arg_name (call, "type", false, true, &type)
+    ||  !s_arg_path (call, "path", false, true, &path))
+        return;
+    const char *ek_hex = json_string_value (json_object_get (call->args, "ek_public"));
+    size_t hex_size = ek_hex? strlen (ek_hex): 0;
+    if (hex_size == 0 || hex_size % 2 || hex_size > 2 * TPMMSG_PUBLIC_MAX) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "ek_public must be the hex of a TPM2B_PUBLIC");
+        return;
+    }
+    json_t *tags = json_object_get (call->args, "tags");
+    if (tags && !s_tags_valid (call, tags))
+        return;
+    char own [WEFT_NAME_MAX + 1];
+    if (!tenant) {
+        s_tenant_of (call->act.scopes [0], own);
+        tenant = own;
+    }
+    const char *scope = path && *path? path: tenant;
+    s_audit_set (call, scope, id);
+    if (!s_covered (&call->act, scope)) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "%s is outside your scope", *scope? scope: "(none)");
+        return;
+    }
+    uint8_t *ek = (uint8_t *) zmalloc (hex_size / 2);
+    char error [WEFT_TEXT_MAX + 1] = "";
+    if (keys_unhex (ek_hex, ek, hex_size / 2))
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "ek_public must be the hex of a TPM2B_PUBLIC");
+    else
+    if (enrolment_tpm_preregister (call->txn, id, ek, hex_size / 2, tenant, path, tags,
+                                   type? type: "", call->now_ms / 1000,
+                                   error, sizeof error))
+        s_fail (call, strstr (error, "already") || strstr (error, "another")
+                ? WEFT_STATUS_CONFLICT: WEFT_STATUS_BAD_REQUEST, "%s", error);
+    else {
+        json_t *record = enrolment_tpm_prereg_get (call->txn, ek, hex_size / 2);
+        call->result->result = json_pack ("{s:s, s:s, s:s, s:s}", "id", id,
+            "ek", s_str (record, "ek"), "tenant", tenant, "path", path? path: "");
+        call->detail = json_pack ("{s:s}", "ek", s_str (record, "ek"));
+        json_decref (record);
+    }
+    free (ek);
+}
+
 //  May the caller grant role on path? Only what it holds there itself,
 //  and only where it manages operators.
 static bool
@@ -1100,6 +1157,8 @@ static const struct {
     s_method_fn *fn;
 } s_methods [] = {
     { "token.create", P_ADMIN, true, { "tenant", "ttl", "type", NULL }, s_token_create },
+    { "device.preregister", P_ADMIN, true,
+        { "id", "ek_public", "tenant", "path", "tags", "type", NULL }, s_device_preregister },
     { "device.list", P_READ, false, { "query", "limit", NULL }, s_device_list },
     { "device.count", P_READ, false, { "query", NULL }, s_device_count },
     { "device.show", P_READ, false, { "id", NULL }, s_device_show },

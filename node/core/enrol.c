@@ -186,6 +186,113 @@ enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
 }
 
 //  --------------------------------------------------------------------------
+//  TPM onboarding: request or proof.
+
+int
+enrol_tpm_request_encode (const keys_t *keys, const char *name, const char *device_type,
+                          const char *token, zchunk_t *ek_public, zchunk_t *ek_cert,
+                          zchunk_t *ak_public, const uint8_t *ticket, const uint8_t *proof,
+                          uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
+{
+    assert (keys && name && device_type && ek_public && ak_public && frame_p && size_p);
+    *frame_p = NULL;
+    if (strlen (name) > WEFT_NAME_MAX || strlen (device_type) > WEFT_NAME_MAX
+    ||  (token && strlen (token) > WEFT_TOKEN_MAX)) {
+        zsys_error ("enrol: name, type or token too long");
+        return -1;
+    }
+    tpmmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = ticket? MSG_TPM_PROOF: MSG_TPM_ENROL_REQUEST;
+    snprintf (msg.token, sizeof msg.token, "%s", token? token: "");
+    memcpy (msg.sign_key, keys->sign_public, WEFT_KEY_SIZE);
+    memcpy (msg.curve_key, keys->curve_public, WEFT_KEY_SIZE);
+    snprintf (msg.device_type, sizeof msg.device_type, "%s", device_type);
+    msg.ek_public = zchunk_data (ek_public);
+    msg.ek_public_size = zchunk_size (ek_public);
+    if (ek_cert) {
+        msg.ek_cert = zchunk_data (ek_cert);
+        msg.ek_cert_size = zchunk_size (ek_cert);
+    }
+    msg.ak_public = zchunk_data (ak_public);
+    msg.ak_public_size = zchunk_size (ak_public);
+    if (ticket) {
+        assert (proof);
+        msg.ticket = ticket;
+        msg.ticket_size = TPMMSG_TICKET_SIZE;
+        msg.proof = proof;
+        msg.proof_size = TPMMSG_PROOF_SIZE;
+    }
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    int rc = tpmmsg_encode (&msg, &payload, &payload_size);
+    sodium_memzero (msg.token, sizeof msg.token);
+    if (rc) {
+        zsys_error ("enrol: encode TPM request: %s", proto_strerror (rc));
+        return -1;
+    }
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = msg.type;
+    snprintf (env.origin, sizeof env.origin, "%s", name);
+    env.seq = ticket? 2: 1;
+    env.hlc = now_ms << 16;
+    env.hop_limit = 1;
+    env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    rc = envelope_encode (&env, keys->sign_secret, frame_p, size_p);
+    sodium_memzero (payload, payload_size);
+    free (payload);
+    if (rc) {
+        zsys_error ("enrol: encode envelope: %s", proto_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+int
+enrol_tpm_challenge_decode (const uint8_t *frame, size_t size,
+                            enrol_tpm_challenge_t *challenge, char *error, size_t error_size)
+{
+    assert (challenge && error);
+    memset (challenge, 0, sizeof *challenge);
+    envelope_t env;
+    int rc = envelope_decode (&env, frame, size);
+    if (rc == 0 && env.type == MSG_ENROL_RESPONSE)
+        return 1;
+    if (rc || env.type != MSG_TPM_CHALLENGE || strcmp (env.origin, ENROL_COORDINATOR)) {
+        snprintf (error, error_size, "unexpected reply from coordinator");
+        return -2;
+    }
+    //  The CURVE link is authenticated with the coordinator's key, so the
+    //  challenge comes from it; the certificate that follows is checked
+    //  in full by enrol_response_check
+    tpmmsg_t msg;
+    rc = tpmmsg_decode (&msg, MSG_TPM_CHALLENGE, env.payload, env.payload_size);
+    if (rc) {
+        snprintf (error, error_size, "malformed TPM challenge (%s)", proto_strerror (rc));
+        return -2;
+    }
+    snprintf (challenge->device, sizeof challenge->device, "%s", msg.device);
+    challenge->credential = zchunk_new (msg.credential, msg.credential_size);
+    challenge->secret = zchunk_new (msg.secret, msg.secret_size);
+    memcpy (challenge->ticket, msg.ticket, TPMMSG_TICKET_SIZE);
+    return 0;
+}
+
+void
+enrol_tpm_challenge_clear (enrol_tpm_challenge_t *challenge)
+{
+    if (challenge) {
+        zchunk_destroy (&challenge->credential);
+        zchunk_destroy (&challenge->secret);
+        memset (challenge, 0, sizeof *challenge);
+    }
+}
+
+//  --------------------------------------------------------------------------
 //  Free the copies in a result.
 
 void

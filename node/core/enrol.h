@@ -11,6 +11,8 @@
 #include "proto/proto.h"
 #include "proto/keys.h"
 #include "proto/cert.h"
+#include "proto/tpmmsg.h"
+#include <czmq.h>
 
 //  A parsed token: wt1.<id 16 hex>.<secret 32 hex>.<server key 64 hex>
 typedef struct {
@@ -51,6 +53,37 @@ int
                           const char *name, const uint8_t server_key [WEFT_KEY_SIZE],
                           uint64_t now_s, enrol_result_t *result, char *error,
                           size_t error_size);
+
+//  TPM onboarding (docs/security.md). Build a signed TPM_ENROL_REQUEST
+//  (ticket and proof NULL) or TPM_PROOF (origin = name, token may be
+//  ""): EK public, EK certificate (may be empty) and AK public as the
+//  TPM marshals them. Returns 0 and a heap frame, or -1 (logged).
+int
+    enrol_tpm_request_encode (const keys_t *keys, const char *name,
+                              const char *device_type, const char *token,
+                              zchunk_t *ek_public, zchunk_t *ek_cert, zchunk_t *ak_public,
+                              const uint8_t *ticket, const uint8_t *proof,
+                              uint64_t now_ms, uint8_t **frame_p, size_t *size_p);
+
+//  What a TPM_CHALLENGE gives the node (copies; free with
+//  enrol_tpm_challenge_clear).
+typedef struct {
+    char device [WEFT_NAME_MAX + 1];    //  The id the coordinator will issue
+    zchunk_t *credential;               //  For tpm_activate
+    zchunk_t *secret;
+    uint8_t ticket [TPMMSG_TICKET_SIZE];
+} enrol_tpm_challenge_t;
+
+//  Read a reply to a TPM_ENROL_REQUEST. Returns 0 with challenge filled;
+//  1 if it is an ENROL_RESPONSE instead (a refusal: check it with
+//  enrol_response_check); -2 if malformed (error says why).
+int
+    enrol_tpm_challenge_decode (const uint8_t *frame, size_t size,
+                                enrol_tpm_challenge_t *challenge, char *error,
+                                size_t error_size);
+
+void
+    enrol_tpm_challenge_clear (enrol_tpm_challenge_t *challenge);
 
 //  Free the copies in a result; safe to call twice.
 void

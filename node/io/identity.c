@@ -12,6 +12,7 @@
 #include "node/io/identity.h"
 #include "node/io/keyfile.h"
 #include "node/core/enrol.h"
+#include "node/io/tpm.h"
 #include "proto/cert.h"
 #include "proto/envelope.h"
 #include "proto/msg.h"
@@ -183,6 +184,25 @@ identity_enrolled (identity_t *self)
     return self->enrolled;
 }
 
+//  Save an accepted enrolment; clears result.
+static int
+s_save_enrolment (identity_t *self, enrol_result_t *result, char *error, size_t error_size)
+{
+    keyfile_set (self->file, "tenant", result->node.tenant);
+    keyfile_set_bin (self->file, "cert", result->cert, result->cert_size);
+    keyfile_set_bin (self->file, "ca_key", result->ca_key, WEFT_KEY_SIZE);
+    keyfile_set_bin (self->file, "coord_cert", result->coord_cert, result->coord_cert_size);
+    self->coord = result->coord;
+    snprintf (self->tenant, sizeof self->tenant, "%s", result->node.tenant);
+    enrol_result_clear (result);
+    if (keyfile_save (self->file, self->path, true) != 0) {
+        snprintf (error, error_size, "enrolled, but cannot write %s", self->path);
+        return -2;
+    }
+    self->enrolled = true;
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Enrol: one request, one answer, over CURVE to the token's server key.
 
@@ -249,19 +269,240 @@ identity_enrol (identity_t *self, const char *endpoint, const char *token,
     zmsg_destroy (&reply);
     if (rc != 0)
         return rc;
-    keyfile_set (self->file, "tenant", result.node.tenant);
-    keyfile_set_bin (self->file, "cert", result.cert, result.cert_size);
-    keyfile_set_bin (self->file, "ca_key", result.ca_key, WEFT_KEY_SIZE);
-    keyfile_set_bin (self->file, "coord_cert", result.coord_cert, result.coord_cert_size);
-    self->coord = result.coord;
-    snprintf (self->tenant, sizeof self->tenant, "%s", result.node.tenant);
-    enrol_result_clear (&result);
-    if (keyfile_save (self->file, self->path, true) != 0) {
-        snprintf (error, error_size, "enrolled, but cannot write %s", self->path);
-        return -2;
+    return s_save_enrolment (self, &result, error, error_size);
+}
+
+//  --------------------------------------------------------------------------
+//  TPM onboarding
+
+//  One request to the TPM actor; the reply's frames after "OK", or NULL
+//  with the actor's reason in error.
+static zmsg_t *
+s_tpm_call (zactor_t *tpm, zmsg_t **request_p, int timeout_ms, char *error,
+            size_t error_size)
+{
+    zmsg_send (request_p, tpm);
+    zpoller_t *poller = zpoller_new (tpm, NULL);
+    void *which = zpoller_wait (poller, timeout_ms);
+    zpoller_destroy (&poller);
+    zmsg_t *reply = which? zmsg_recv (tpm): NULL;
+    char *status = reply? zmsg_popstr (reply): NULL;
+    if (!status || strcmp (status, "OK")) {
+        char *reason = reply? zmsg_popstr (reply): NULL;
+        snprintf (error, error_size, "TPM: %s", reason? reason: "no answer");
+        free (reason);
+        zmsg_destroy (&reply);
     }
-    self->enrolled = true;
-    return 0;
+    free (status);
+    return reply;
+}
+
+static zmsg_t *
+s_tpm_ek (zactor_t *tpm, int timeout_ms, char *error, size_t error_size)
+{
+    zmsg_t *request = zmsg_new ();
+    zmsg_addstr (request, "EK");
+    byte type = TPM_KEY_RSA;
+    zmsg_addmem (request, &type, 1);
+    return s_tpm_call (tpm, &request, timeout_ms, error, error_size);
+}
+
+int
+identity_tpm_ek_write (zactor_t *tpm, const char *path, int timeout_ms,
+                       char *error, size_t error_size)
+{
+    assert (tpm && path && error);
+    zmsg_t *reply = s_tpm_ek (tpm, timeout_ms, error, error_size);
+    if (!reply)
+        return -1;
+    zframe_t *public = zmsg_first (reply);
+    FILE *file = fopen (path, "wb");
+    int rc = file && fwrite (zframe_data (public), 1, zframe_size (public), file)
+                     == zframe_size (public)? 0: -1;
+    if (file && fclose (file))
+        rc = -1;
+    if (rc)
+        snprintf (error, error_size, "cannot write %s: %s", path, strerror (errno));
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+zchunk_t *
+identity_ak_blob (identity_t *self)
+{
+    assert (self);
+    size_t size = 0;
+    uint8_t *blob = keyfile_get_blob (self->file, "ak_blob", &size);
+    zchunk_t *chunk = blob? zchunk_new (blob, size): NULL;
+    free (blob);
+    return chunk;
+}
+
+//  Send one frame on dealer and wait for the answer until deadline.
+static zmsg_t *
+s_exchange (zsock_t *dealer, uint8_t *frame, size_t size, int64_t deadline,
+            const char *endpoint, char *error, size_t error_size)
+{
+    int64_t wait = deadline - zclock_mono ();
+    zsock_set_sndtimeo (dealer, wait > 0? (int) wait: 0);
+    zframe_t *request = zframe_new (frame, size);
+    if (zframe_send (&request, dealer, 0) != 0) {
+        zframe_destroy (&request);
+        snprintf (error, error_size, "no connection to %s (is the coordinator running, "
+                  "and is its key right?)", endpoint);
+        return NULL;
+    }
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    wait = deadline - zclock_mono ();
+    void *which = zpoller_wait (poller, wait > 0? (int) wait: 0);
+    zpoller_destroy (&poller);
+    zmsg_t *reply = which == dealer? zmsg_recv (dealer): NULL;
+    if (!reply)
+        snprintf (error, error_size, "no answer from %s", endpoint);
+    return reply;
+}
+
+int
+identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server_key [32],
+                    zactor_t *tpm, const char *token, int timeout_ms,
+                    char *error, size_t error_size)
+{
+    assert (self && endpoint && server_key && tpm && error);
+    int rc = -2;
+    zmsg_t *ek = NULL, *ak = NULL, *reply = NULL;
+    zchunk_t *ak_blob = identity_ak_blob (self);
+    zchunk_t *ak_public = NULL, *secret = NULL;
+    zsock_t *dealer = NULL;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    enrol_tpm_challenge_t challenge;
+    memset (&challenge, 0, sizeof challenge);
+    int64_t deadline = zclock_mono () + timeout_ms;
+
+    //  EK (and its certificate, if the vendor put one in NV)
+    ek = s_tpm_ek (tpm, timeout_ms, error, error_size);
+    if (!ek)
+        goto done;
+    zframe_t *ek_frame = zmsg_first (ek);
+    zmsg_next (ek);                             //  Name
+    zframe_t *cert_frame = zmsg_next (ek);
+    zchunk_t *ek_public = zchunk_new (zframe_data (ek_frame), zframe_size (ek_frame));
+    zchunk_t *ek_cert = cert_frame && zframe_size (cert_frame)
+                      ? zchunk_new (zframe_data (cert_frame), zframe_size (cert_frame)): NULL;
+    //  The AK: made once, kept for life in the key file
+    if (ak_blob && tpm_ak_blob_public (ak_blob, &ak_public, NULL) != 0)
+        zchunk_destroy (&ak_blob);
+    if (!ak_blob) {
+        zmsg_t *request = zmsg_new ();
+        zmsg_addstr (request, "AK");
+        byte types [2] = { TPM_KEY_RSA, TPM_KEY_ECC };
+        zmsg_addmem (request, types, 1);
+        zmsg_addmem (request, types + 1, 1);
+        ak = s_tpm_call (tpm, &request, timeout_ms, error, error_size);
+        if (!ak) {
+            zchunk_destroy (&ek_public);
+            zchunk_destroy (&ek_cert);
+            goto done;
+        }
+        zframe_t *blob = zmsg_first (ak);
+        zframe_t *public = zmsg_next (ak);
+        ak_blob = zchunk_new (zframe_data (blob), zframe_size (blob));
+        ak_public = zchunk_new (zframe_data (public), zframe_size (public));
+        keyfile_set_bin (self->file, "ak_blob", zchunk_data (ak_blob), zchunk_size (ak_blob));
+        if (keyfile_save (self->file, self->path, true) != 0) {
+            snprintf (error, error_size, "cannot write %s", self->path);
+            zchunk_destroy (&ek_public);
+            zchunk_destroy (&ek_cert);
+            goto done;
+        }
+    }
+    dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 0);
+    zsock_set_immediate (dealer, 1);
+    zsock_set_curve_serverkey_bin (dealer, server_key);
+    zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
+    zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);
+    if (zsock_connect (dealer, "%s", endpoint) != 0) {
+        snprintf (error, error_size, "bad enrol endpoint %s", endpoint);
+        zchunk_destroy (&ek_public);
+        zchunk_destroy (&ek_cert);
+        goto done;
+    }
+    //  Step 1: request, challenge
+    if (enrol_tpm_request_encode (&self->keys, self->name, self->type, token, ek_public,
+                                  ek_cert, ak_public, NULL, NULL,
+                                  (uint64_t) zclock_time (), &frame, &size) == 0)
+        reply = s_exchange (dealer, frame, size, deadline, endpoint, error, error_size);
+    else
+        snprintf (error, error_size, "cannot build the TPM enrolment request");
+    free (frame);
+    frame = NULL;
+    int step = reply? enrol_tpm_challenge_decode (zframe_data (zmsg_last (reply)),
+                                                  zframe_size (zmsg_last (reply)),
+                                                  &challenge, error, error_size): -2;
+    if (step == 0) {
+        //  Step 2: only our TPM recovers the secret
+        zmsg_destroy (&reply);
+        zmsg_t *request = zmsg_new ();
+        zmsg_addstr (request, "ACTIVATE");
+        zmsg_addmem (request, zchunk_data (ak_blob), zchunk_size (ak_blob));
+        zmsg_addmem (request, zchunk_data (challenge.credential),
+                     zchunk_size (challenge.credential));
+        zmsg_addmem (request, zchunk_data (challenge.secret), zchunk_size (challenge.secret));
+        zmsg_t *activated = s_tpm_call (tpm, &request, timeout_ms, error, error_size);
+        zframe_t *recovered = activated? zmsg_first (activated): NULL;
+        if (recovered && zframe_size (recovered) == TPMMSG_PROOF_SIZE) {
+            secret = zchunk_new (zframe_data (recovered), zframe_size (recovered));
+            sodium_memzero (zframe_data (recovered), zframe_size (recovered));
+        }
+        else
+        if (activated)
+            snprintf (error, error_size, "TPM: recovered secret has the wrong size");
+        zmsg_destroy (&activated);
+        if (secret
+        &&  enrol_tpm_request_encode (&self->keys, self->name, self->type, token, ek_public,
+                                      ek_cert, ak_public, challenge.ticket,
+                                      zchunk_data (secret), (uint64_t) zclock_time (),
+                                      &frame, &size) == 0)
+            reply = s_exchange (dealer, frame, size, deadline, endpoint, error, error_size);
+        free (frame);
+        frame = NULL;
+    }
+    zchunk_destroy (&ek_public);
+    zchunk_destroy (&ek_cert);
+    if (!reply)
+        goto done;
+    //  The answer: certificate or refusal, checked in full; a refusal at
+    //  step 1 carries no device id, so the name we asked for is used
+    const char *name = challenge.device [0]? challenge.device: self->name;
+    enrol_result_t result;
+    zframe_t *last = zmsg_last (reply);
+    rc = enrol_response_check (zframe_data (last), zframe_size (last), &self->keys,
+                               name, server_key, 0, &result, error, error_size);
+    if (rc != 0)
+        goto done;
+    if (result.node.ak_name_size != CERT_AK_NAME_SIZE) {
+        snprintf (error, error_size, "our certificate does not carry our AK");
+        enrol_result_clear (&result);
+        rc = -2;
+        goto done;
+    }
+    snprintf (self->name, sizeof self->name, "%s", result.node.subject);
+    keyfile_set (self->file, "name", self->name);
+    rc = s_save_enrolment (self, &result, error, error_size);
+done:
+    enrol_tpm_challenge_clear (&challenge);
+    if (secret)
+        sodium_memzero (zchunk_data (secret), zchunk_size (secret));
+    zchunk_destroy (&secret);
+    zchunk_destroy (&ak_blob);
+    zchunk_destroy (&ak_public);
+    zmsg_destroy (&ek);
+    zmsg_destroy (&ak);
+    zmsg_destroy (&reply);
+    zsock_destroy (&dealer);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <czmq.h>
 #include "proto/keys.h"
 
 #define IDENTITY_FILE   "node.key"
@@ -37,6 +38,28 @@ bool
 int
     identity_enrol (identity_t *self, const char *endpoint, const char *token,
                     int timeout_ms, char *error, size_t error_size);
+
+//  Enrol with the TPM behind tpm (a tpm_actor, node/io/tpm.h): EK and
+//  its certificate, an AK made once and kept in the key file (ak_blob),
+//  TPM_ENROL_REQUEST, credential activation, TPM_PROOF, certificate
+//  with the AK bound into it. server_key is the coordinator's CURVE key;
+//  token may be NULL (pre-registered EK, or EK certificate from a
+//  trusted vendor). The coordinator may assign another device id (the
+//  pre-registration's): it becomes ours. Returns as identity_enrol.
+int
+    identity_enrol_tpm (identity_t *self, const char *endpoint,
+                        const uint8_t server_key [32], zactor_t *tpm, const char *token,
+                        int timeout_ms, char *error, size_t error_size);
+
+//  Write the TPM's EK public (TPM2B_PUBLIC, RSA) to path, for
+//  weftctl device preregister. Returns 0 or -1 with a reason.
+int
+    identity_tpm_ek_write (zactor_t *tpm, const char *path, int timeout_ms,
+                           char *error, size_t error_size);
+
+//  The AK blob saved at TPM enrolment (caller destroys), or NULL.
+zchunk_t *
+    identity_ak_blob (identity_t *self);
 
 //  Our keys; borrowed.
 const keys_t *
