@@ -386,8 +386,12 @@ s_route_update (mesh_t *self, uint64_t now_ms)
         if (best)
             outbox_wake (self->outbox, MESH_COORDINATOR);
     }
+    if (strlen (path) > MESHMSG_PATH_MAX) {
+        path [0] = 0;               //  Cannot happen: s_usable bounds the ids
+        path_changed = self->path [0] != 0;
+    }
     if (path_changed) {
-        snprintf (self->path, sizeof self->path, "%s", path);
+        memcpy (self->path, path, strlen (path) + 1);
         //  Triggered update: neighbours learn at once
         for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
              link = (s_link_t *) zhashx_next (self->links))
@@ -1196,7 +1200,7 @@ mesh_test (bool verbose)
         uint8_t *cert_bytes;
         size_t cert_size;
         assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
-        char prefix [8];
+        char prefix [16];
         snprintf (prefix, sizeof prefix, "%d/", i);
         mesh_config_t config = {
             .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
@@ -1216,7 +1220,7 @@ mesh_test (bool verbose)
                   coord.curve_public, now);
     for (int i = 0; i + 1 < T_NODES; i++) {
         //  i+1 dials i: on i+1 the link is "n<i>", on i it is "n<i+1>"
-        char name [8];
+        char name [16];
         snprintf (name, sizeof name, "n%d", i);
         snprintf (name, sizeof name, "n%d", i + 1);
         mesh_link_up (world.nodes [i].mesh, name, MESH_LINK_ACCEPTED,
