@@ -1009,6 +1009,8 @@ s_teardown (world_t *self)
             zdir_remove (dir, true);
             zdir_destroy (&dir);
         }
+        rmdir (self->node_dir);     //  In case zdir left them, empty
+        rmdir (self->coord_dir);
         rmdir (self->root);
     }
     for (size_t i = 0; i < self->npending; i++)
@@ -1307,7 +1309,7 @@ world_run (const scenario_t *scenario, const world_options_t *options)
         end = deadline;
     event_t event;
     uint64_t progress = 0;
-    while (!self->stop && sched_pop (&self->sched, &event)) {
+    while (!self->stop && !zsys_interrupted && sched_pop (&self->sched, &event)) {
         if (event.time > end) {
             self->sched.now = end;
             free (event.data);
@@ -1327,6 +1329,8 @@ world_run (const scenario_t *scenario, const world_options_t *options)
                      self->delivered, self->converged, self->sched.size);
         }
     }
+    if (zsys_interrupted)
+        s_violation (self, "interrupted");
     if (!self->violation [0] && check_convergence && self->converged < self->nodes) {
         uint32_t example = 0;
         for (uint32_t i = 0; i < self->nodes; i++)
