@@ -102,6 +102,10 @@ static const char *s_synopsis =
     "  operator grant NAME ROLE PATH [--remove]   add or remove a grant\n"
     "  audit list [--query Q] [--limit N] newest audit records first\n"
     "  audit verify                       check the audit log's hash chain\n"
+    "  attest profile set TYPE FILE       the security profile (JSON, docs/security.md) of a type\n"
+    "  attest status                      attestation verdicts across the fleet\n"
+    "  attest show ID                     a device's last attestation verdict\n"
+    "  attest clear ID                    forget a device's verdict (re-attested next heartbeat)\n"
     "  stats                              coordinator counters\n"
     "\n"
     "Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 coordinator unreachable.";
@@ -995,11 +999,6 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = args;
         return CTL_OK;
     }
-    if (streq (noun, "device") && verb && streq (verb, "list") && argc == 2) {
-        *method_p = "device.list";
-        *args_p = json_object ();
-        return CTL_OK;
-    }
     if (streq (noun, "device") && verb && streq (verb, "show") && argc == 3) {
         *method_p = "device.show";
         *args_p = json_pack ("{s:s}", "id", argv [2]);
@@ -1032,6 +1031,30 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         }
         *method_p = "device.preregister";
         *args_p = args;
+        return CTL_OK;
+    }
+    if (streq (noun, "attest") && verb && streq (verb, "profile") && argc == 5
+    &&  streq (argv [2], "set")) {
+        json_error_t error;
+        json_t *profile = json_load_file (argv [4], JSON_REJECT_DUPLICATES, &error);
+        if (!json_is_object (profile)) {
+            s_fail ("%s: not a JSON object (%s)", argv [4], error.text);
+            json_decref (profile);
+            return CTL_USAGE;
+        }
+        *method_p = "attest.profile.set";
+        *args_p = json_pack ("{s:s, s:o}", "type", argv [3], "profile", profile);
+        return CTL_OK;
+    }
+    if (streq (noun, "attest") && verb && streq (verb, "status") && argc == 2) {
+        *method_p = "attest.status";
+        *args_p = json_object ();
+        return CTL_OK;
+    }
+    if (streq (noun, "attest") && verb && (streq (verb, "show") || streq (verb, "clear"))
+    &&  argc == 3) {
+        *method_p = streq (verb, "show")? "attest.show": "attest.clear";
+        *args_p = json_pack ("{s:s}", "id", argv [2]);
         return CTL_OK;
     }
     if (streq (noun, "device") && verb && streq (verb, "revoke") && argc == 3) {
@@ -1286,6 +1309,46 @@ main (int argc, char *argv [])
             else
             if (streq (method, "device.show"))
                 s_show_device (result);
+            else
+            if (streq (method, "attest.status")) {
+                printf ("%lld verdicts: %lld passed, %lld failed\n",
+                        (long long) s_int (result, "verdicts"), (long long) s_int (result, "passed"),
+                        (long long) s_int (result, "failed"));
+                size_t index;
+                json_t *failing;
+                json_array_foreach (json_object_get (result, "failing"), index, failing)
+                    printf ("FAILED %s: %s\n", s_str (failing, "device"), s_str (failing, "reason"));
+            }
+            else
+            if (streq (method, "attest.show")) {
+                json_t *verdict = json_object_get (result, "verdict");
+                char when [32];
+                s_format_time (s_int (verdict, "time"), when, sizeof (when));
+                printf ("id:               %s\n", s_str (result, "id"));
+                printf ("assurance:        %s\n", s_str (result, "assurance"));
+                if (!json_is_object (verdict))
+                    printf ("verdict:          none yet\n");
+                else {
+                    bool ok = json_is_true (json_object_get (verdict, "ok"));
+                    printf ("verdict:          %s\n", ok? "passed": "FAILED");
+                    printf ("reason:           %s\n", s_str (verdict, "reason"));
+                    printf ("checked:          %s\n", when);
+                    if (!ok && s_int (verdict, "pcr") >= 0)
+                        printf ("first mismatch:   PCR %lld, event #%lld\n",
+                                (long long) s_int (verdict, "pcr"),
+                                (long long) s_int (verdict, "event"));
+                    printf ("events in log:    %lld\n", (long long) s_int (verdict, "events"));
+                    const char *key;
+                    json_t *value;
+                    json_object_foreach (json_object_get (verdict, "pcrs"), key, value)
+                        printf ("PCR %-2s            %s\n", key, json_string_value (value));
+                }
+                if (!json_is_object (verdict) || !json_is_true (json_object_get (verdict, "ok")))
+                    rc = CTL_REFUSED;
+            }
+            else
+            if (streq (method, "attest.profile.set") || streq (method, "attest.clear"))
+                printf ("%s done\n", method);
             else
             if (streq (method, "device.preregister"))
                 printf ("device %s pre-registered (EK %.16s...), tenant %s, path %s\n",

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 #   14-replay - a replayed envelope (same origin and seq) is refused,
 #   also after the coordinator restarts; a forged signature and an origin
-#   that differs from the authenticated link are refused too.
+#   that differs from the authenticated link are refused too. Operator
+#   requests are refused as replays by request id until they expire:
+#   parallel weftctl runs pass, a resent request is refused, also after
+#   a restart.
 source "$(dirname "$0")/lib.sh"
 
 start_coord
@@ -57,4 +60,34 @@ origin1=$(counter rejected_origin)
 wait_for "[[ \$(counter rejected_origin) == $((origin1 + 1)) ]]" 10 \
     || fail "spoofed origin not refused: rejected_origin $(counter rejected_origin)"
 is_online n2 || fail "n2 went offline"
+
+say "operators: parallel weftctl runs under one identity are never refused as replays"
+before=$(ctl --json twin get n2 | jget desired_version)
+pids=()
+for i in $(seq 16); do
+    ctl twin set n2 "{\"parallel\": $i}" > "$T/parallel.$i" 2>&1 &
+    pids+=($!)
+done
+for pid in "${pids[@]}"; do
+    wait "$pid" || fail "a parallel weftctl run failed: $(cat "$T"/parallel.* | grep -v desired | head -3)"
+done
+[[ "$(ctl --json twin get n2 | jget desired_version)" == $((before + 16)) ]] \
+    || fail "not every parallel patch applied"
+
+say "operators: a replayed request is refused, also after a coordinator restart"
+replay0=$(counter rejected_replay)
+WEFT_CTL_SAVE_REQUEST="$T/request.bin" "$CTL" --timeout 40 twin set n2 '{"once": 1}' > /dev/null \
+    || fail "the original request failed"
+version=$(ctl --json twin get n2 | jget desired_version)
+out=$(WEFT_CTL_SEND_REQUEST="$T/request.bin" "$CTL" --timeout 5 twin set n2 '{}' 2>&1) \
+    && fail "a replayed operator request was accepted: $out"
+echo "$out" | grep -q "replayed request" || fail "replay: $out"
+stop_proc coord KILL
+start_coord
+out=$(WEFT_CTL_SEND_REQUEST="$T/request.bin" "$CTL" --timeout 5 twin set n2 '{}' 2>&1) \
+    && fail "a replayed operator request was accepted after a restart: $out"
+echo "$out" | grep -q "replayed request" || fail "replay after restart: $out"
+[[ "$(ctl --json twin get n2 | jget desired_version)" == "$version" ]] \
+    || fail "a replayed request changed the twin"
+(( $(counter rejected_replay) >= 1 )) || fail "rejected_replay not counted"
 say "ok"
