@@ -144,18 +144,26 @@ typedef struct {
     bool scopes;                    //  Union of the scope subtrees
 } s_source_t;
 
-//  Most selective attributes first, by what fleets usually look like
+//  Most selective sources first, by what fleets usually look like: an
+//  exact place or asset before tags, tags before versions, versions
+//  before the caller's subtrees, and types and tenants last
 static int
 s_rank (const char *attr, bool prefix)
 {
-    static const char *order [] = {
-        "id", "asset", "path", "fw", "sw", "hw", "site", "type", "role", "tenant", NULL
+    static const struct {
+        const char *attr;
+        int equal;                  //  Rank of attr=value
+        int prefix;                 //  Rank of attr^=value
+    } ranks [] = {
+        { "id", 0, 100 }, { "asset", 2, 17 }, { "path", 4, 14 }, { "fw", 8, 9 },
+        { "sw", 10, 11 }, { "hw", 12, 13 }, { "site", 16, 16 }, { "type", 18, 19 },
+        { "role", 20, 21 }, { "tenant", 22, 23 }, { NULL, 0, 0 }
     };
     if (strncmp (attr, "tag.", 4) == 0)
-        return 1;
-    for (int i = 0; order [i]; i++)
-        if (streq (attr, order [i]))
-            return i * 2 + (prefix? 1: 0);
+        return prefix? 7: 6;
+    for (int i = 0; ranks [i].attr; i++)
+        if (streq (attr, ranks [i].attr))
+            return prefix? ranks [i].prefix: ranks [i].equal;
     return 100;
 }
 
@@ -231,7 +239,7 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
         sources [source_count++] = source;
     }
     if (!global) {
-        s_source_t source = { 50, NULL, NULL, false, true };
+        s_source_t source = { 15, NULL, NULL, false, true };    //  Like path^=
         sources [source_count++] = source;
     }
     qsort (sources, source_count, sizeof sources [0], s_source_cmp);
