@@ -27,6 +27,9 @@
 #include "node/io/store.h"
 #include "node/io/transport.h"
 #include "node/io/tpm.h"
+#include "node/io/attestor.h"
+#include "proto/envelope.h"
+#include "proto/tpmmsg.h"
 #include "node/core/enrol.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
@@ -51,6 +54,9 @@ static const option_spec_t s_options [] = {
       "coordinator's CURVE public key, for TPM enrolment without a token" },
     { "write-ek", "FILE", NULL,
       "write the TPM's EK public to FILE (for weftctl device preregister) and exit" },
+    { "event-log", "PATH", ATTESTOR_EVENT_LOG, "TCG binary event log sent with each quote" },
+    { "measure", "PCR:TEXT", NULL,
+      "append an event for TEXT to --event-log, extend PCR with it, and exit (tests)" },
     { "apply-file", "PATH", NULL, "write the desired twin JSON to PATH atomically" },
     { "apply-command", "CMD", NULL,
       "run /bin/sh -c CMD with the desired JSON on stdin" },
@@ -90,6 +96,8 @@ typedef struct {
     zpoller_t *poller;
     apply_t *apply;
     agent_t *agent;
+    zactor_t *attestor;                 //  Boot attestation (--tpm), or NULL
+    const uint8_t *coord_sign;          //  Verifies ATTEST_CHALLENGE
     mesh_t *mesh;
     uint64_t timers [AGENT_TIMERS];     //  Unix ms deadlines, 0 = disarmed
 } node_t;
@@ -157,6 +165,28 @@ static void
 s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
 {
     node_t *node = (node_t *) ctx;
+    envelope_t env;
+    if (node->attestor && envelope_decode (&env, frame, size) == 0
+    &&  env.type == MSG_ATTEST_CHALLENGE) {
+        //  The coordinator's nonce goes to the attestor, which quotes off
+        //  the loop; its evidence comes back through the poller
+        tpmmsg_t challenge;
+        if (streq (env.origin, "coordinator") && node->coord_sign
+        &&  envelope_verify (&env, node->coord_sign) == 0
+        &&  tpmmsg_decode (&challenge, MSG_ATTEST_CHALLENGE, env.payload,
+                           env.payload_size) == 0) {
+            uint8_t mask [4] = { (uint8_t) (challenge.pcr_mask >> 24),
+                                 (uint8_t) (challenge.pcr_mask >> 16),
+                                 (uint8_t) (challenge.pcr_mask >> 8),
+                                 (uint8_t) challenge.pcr_mask };
+            zsock_send (node->attestor, "sbb", "CHALLENGE", challenge.nonce,
+                        challenge.nonce_size, mask, sizeof mask);
+            zsys_info ("node: attestation challenge from the coordinator");
+        }
+        else
+            zsys_warning ("node: ATTEST_CHALLENGE dropped (not from the coordinator)");
+        return;
+    }
     if (node->agent)
         agent_message (node->agent, (uint64_t) zclock_time (), frame, size);
 }
@@ -419,6 +449,31 @@ main (int argc, char *argv [])
         keyfile_destroy (&options);
         return rc? 1: 0;
     }
+    const char *measure = keyfile_get (options, "measure");
+    if (measure && *measure) {
+        //  The TPM serves the attestor now: close our own connection
+        zactor_destroy (&tpm);
+        attestor_config_t config = { tcti, keyfile_get (options, "event-log"), NULL };
+        zactor_t *attestor = tcti && *tcti? zactor_new (attestor_actor, &config): NULL;
+        int pcr = atoi (measure);
+        const char *text = strchr (measure, ':');
+        char *status = NULL, *reason = NULL;
+        if (attestor && text && pcr >= 0 && pcr < 24) {
+            byte index = (byte) pcr;
+            zsock_send (attestor, "sbs", "MEASURE", &index, (size_t) 1, text + 1);
+            zsock_recv (attestor, "ss", &status, &reason);
+        }
+        int rc = status && streq (status, "OK")? 0: 1;
+        if (rc)
+            s_fatal (to_syslog, "cannot measure", attestor? (reason? reason: "want --measure PCR:TEXT")
+                                                          : "--measure needs --tpm");
+        zstr_free (&status);
+        zstr_free (&reason);
+        zactor_destroy (&attestor);
+        identity_destroy (&identity);
+        keyfile_destroy (&options);
+        return rc;
+    }
     if (!identity_enrolled (identity) && tpm) {
         const char *token = keyfile_get (options, "token");
         const char *endpoint = keyfile_get (options, "enrol-endpoint");
@@ -493,6 +548,17 @@ main (int argc, char *argv [])
     node_t node;
     memset (&node, 0, sizeof node);
     node.keys = identity_keys (identity);
+    node.coord_sign = identity_coord_sign (identity);
+    if (tpm) {
+        //  From here on the attestor owns the TPM (one client at a time)
+        zactor_destroy (&tpm);
+        zchunk_t *ak = identity_ak_blob (identity);
+        attestor_config_t config = { tcti, keyfile_get (options, "event-log"), ak };
+        node.attestor = ak? zactor_new (attestor_actor, &config): NULL;
+        zchunk_destroy (&ak);
+        if (!node.attestor)
+            zsys_warning ("node: no AK in %s: boot attestation is off", identity_path (identity));
+    }
     node.coord_curve = identity_coord_curve (identity);
     node.coord_endpoint = keyfile_get (options, "coordinator");
     node.verbose = verbose;
@@ -563,6 +629,7 @@ main (int argc, char *argv [])
         agent_destroy (&node.agent);
         mesh_destroy (&node.mesh);
         apply_destroy (&node.apply);
+        zactor_destroy (&node.attestor);
         zsock_destroy (&node.router);
         zap_destroy (&zap);
         zpoller_destroy (&node.poller);
@@ -593,6 +660,8 @@ main (int argc, char *argv [])
         }
     }
     zpoller_add (node.poller, apply_sock (node.apply));
+    if (node.attestor)
+        zpoller_add (node.poller, node.attestor);
     const char *fault_file = keyfile_get (options, "fault-file");
     uint64_t fault_checked = 0;
 
@@ -643,6 +712,29 @@ main (int argc, char *argv [])
         else
         if (which && zap && which == zap_sock (zap))
             zap_handle (zap);
+        else
+        if (which && node.attestor && which == (void *) node.attestor) {
+            char *status = NULL;
+            uint8_t *payload = NULL;
+            size_t payload_size = 0;
+            zframe_t *reason = NULL;
+            zmsg_t *reply = zmsg_recv (node.attestor);
+            status = reply? zmsg_popstr (reply): NULL;
+            reason = reply? zmsg_pop (reply): NULL;
+            if (status && streq (status, "EVIDENCE") && reason) {
+                payload = zframe_data (reason);
+                payload_size = zframe_size (reason);
+                if (agent_send_payload (node.agent, now, MSG_ATTEST_EVIDENCE, payload,
+                                        payload_size) == 0)
+                    zsys_info ("node: attestation evidence sent");
+            }
+            else
+                zsys_warning ("node: attestation failed: %.*s", reason? (int) zframe_size (reason): 0,
+                              reason? (char *) zframe_data (reason): "");
+            zframe_destroy (&reason);
+            zstr_free (&status);
+            zmsg_destroy (&reply);
+        }
         else
         if (which == apply_sock (node.apply)) {
             apply_result_t result;
@@ -710,6 +802,7 @@ main (int argc, char *argv [])
     agent_destroy (&node.agent);
     mesh_destroy (&node.mesh);
     apply_destroy (&node.apply);
+    zactor_destroy (&node.attestor);
     transport_destroy (&node.transport);
     for (size_t i = 0; i < node.neighbour_count; i++) {
         transport_destroy (&node.neighbours [i].transport);

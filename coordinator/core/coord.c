@@ -18,6 +18,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/enrolment.h"
+#include "coordinator/core/attest.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/coord.h"
@@ -575,6 +576,82 @@ s_heartbeat (coord_t *self, const envelope_t *env, const msg_heartbeat_t *heartb
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  Boot attestation (coordinator/core/attest.h): a TPM device due for it
+//  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
+//  ATTEST_EVIDENCE is verified and the verdict recorded.
+
+static void
+s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    json_t *device = txn? registry_device_get (txn, id): NULL;
+    store_abort (&txn);
+    const char *assurance = json_string_value (json_object_get (device, "assurance"));
+    uint8_t nonce [ATTEST_NONCE_SIZE];
+    uint32_t mask = 0;
+    int due = 0;
+    if (assurance && streq (assurance, "tpm")) {
+        txn = store_begin (self->store, true);
+        due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
+                                     nonce, &mask): -1;
+        if (due == 1 && store_commit (&txn))
+            due = -1;
+        store_abort (&txn);
+    }
+    json_decref (device);
+    if (due != 1)
+        return;
+    tpmmsg_t challenge;
+    memset (&challenge, 0, sizeof challenge);
+    challenge.type = MSG_ATTEST_CHALLENGE;
+    challenge.nonce = nonce;
+    challenge.nonce_size = sizeof nonce;
+    challenge.pcr_mask = mask;
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    if (tpmmsg_encode (&challenge, &payload, &payload_size) == 0
+    &&  coord_seal_payload (self, MSG_ATTEST_CHALLENGE, payload, payload_size, now_ms,
+                            reply_p, reply_size_p) == 0)
+        s_debug (self, "coord: attestation challenge to %s", id);
+    free (payload);
+}
+
+static int
+s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
+{
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
+    tpmmsg_t evidence;
+    int rc = tpmmsg_decode (&evidence, MSG_ATTEST_EVIDENCE, env->payload, env->payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        s_debug (self, "coord: bad ATTEST_EVIDENCE from %s: %s", env->origin,
+                    proto_strerror (rc));
+        return -2;
+    }
+    if (s_accept_pending (self, origin_key, env->seq))
+        return -2;
+    registry_seen (self->registry, env->origin, now_ms);
+    store_txn_t *txn = store_begin (self->store, true);
+    json_t *device = txn? registry_device_get (txn, env->origin): NULL;
+    json_t *verdict = device? attest_evidence (txn, device, pki_ca_key (self->pki),
+                                               &evidence, now_ms): NULL;
+    if (txn && store_commit (&txn))
+        zsys_error ("coord: cannot record the attestation verdict of %s", env->origin);
+    store_abort (&txn);
+    if (json_is_true (json_object_get (verdict, "ok")))
+        zsys_info ("coord: attestation of %s passed", env->origin);
+    else
+    if (verdict)
+        zsys_warning ("coord: ALERT attestation of %s failed: %s", env->origin,
+                      json_string_value (json_object_get (verdict, "reason")));
+    json_decref (verdict);
+    json_decref (device);
+    return 0;
+}
+
 static int
 s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *reported,
             const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
@@ -762,6 +839,8 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         link->reply_dest [0] = 0;
         return s_mesh_local (self, &env, link, now_ms, reply_p, reply_size_p);
     }
+    if (env.type == MSG_ATTEST_EVIDENCE)
+        return s_attest_evidence (self, &env, now_ms);
     if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
         self->stats.rejected_malformed++;
         s_debug (self, "coord: unexpected %s on mesh from %s",
@@ -778,9 +857,14 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     }
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
-    if (env.type == MSG_HEARTBEAT)
-        return s_heartbeat (self, &env, &msg.heartbeat, origin_key, now_ms,
-                            reply_p, reply_size_p);
+    if (env.type == MSG_HEARTBEAT) {
+        rc = s_heartbeat (self, &env, &msg.heartbeat, origin_key, now_ms,
+                          reply_p, reply_size_p);
+        if (rc == 0 && !*reply_p)
+            s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
+                                reply_p, reply_size_p);
+        return rc;
+    }
     if (env.type == MSG_TWIN_REPORTED)
         return s_reported (self, &env, &msg.twin_reported, origin_key, now_ms,
                            reply_p, reply_size_p);

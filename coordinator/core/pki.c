@@ -4,6 +4,7 @@
 
 #include <czmq.h>
 #include <sodium.h>
+#include "proto/codec.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/registry.h"
 
@@ -62,6 +63,17 @@ pki_issue (pki_t *self, store_txn_t *txn, cert_t *cert, uint64_t now_s,
         return -1;
     }
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Sign a policy with the root key.
+
+void
+pki_sign (pki_t *self, const char *context, const uint8_t *body, size_t size,
+          uint8_t sig [WEFT_SIG_SIZE])
+{
+    assert (self && context && body && sig);
+    codec_sign (context, body, size, self->ca.sign_secret, sig);
 }
 
 //  --------------------------------------------------------------------------

@@ -23,6 +23,12 @@ pki_t *
 void
     pki_destroy (pki_t **self_p);
 
+//  Sign body as a CA policy (profiles, allowlists) under context, as
+//  codec_sign does; anyone holding the root public key verifies it.
+void
+    pki_sign (pki_t *self, const char *context, const uint8_t *body, size_t size,
+              uint8_t sig [WEFT_SIG_SIZE]);
+
 //  Root public key.
 const uint8_t *
     pki_ca_key (pki_t *self);

@@ -13,6 +13,7 @@
 #include "coordinator/core/mergepatch.h"
 #include "coordinator/core/tokens.h"
 #include "coordinator/core/enrolment.h"
+#include "coordinator/core/attest.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/rpc.h"
 
@@ -937,6 +938,61 @@ s_device_preregister (s_call_t *call)
     free (ek);
 }
 
+//  --------------------------------------------------------------------------
+//  Attestation (coordinator/core/attest.h)
+
+static void
+s_attest_profile_set (s_call_t *call)
+{
+    const char *type;
+    if (!s_arg_name (call, "type", true, false, &type))
+        return;
+    s_audit_set (call, "", type);
+    char error [WEFT_TEXT_MAX + 1] = "";
+    if (attest_profile_put (call->txn, type, json_object_get (call->args, "profile"),
+                            call->env->pki, error, sizeof error))
+        s_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL: WEFT_STATUS_BAD_REQUEST,
+                "%s", error);
+    else {
+        call->result->result = attest_profile_get (call->txn, type, pki_ca_key (call->env->pki));
+        call->detail = json_pack ("{s:s}", "type", type);
+    }
+}
+
+static void
+s_attest_status (s_call_t *call)
+{
+    call->result->result = attest_summary (call->txn);
+}
+
+static void
+s_attest_show (s_call_t *call)
+{
+    json_t *device = s_device (call);
+    if (!device)
+        return;
+    json_t *verdict = attest_verdict_get (call->txn, s_str (device, "id"));
+    json_t *show = json_pack ("{s:s, s:s, s:O}", "id", s_str (device, "id"),
+        "assurance", *s_str (device, "assurance")? s_str (device, "assurance"): "software",
+        "verdict", verdict? verdict: json_null ());
+    json_decref (verdict);
+    json_decref (device);
+    call->result->result = show;
+}
+
+static void
+s_attest_clear (s_call_t *call)
+{
+    json_t *device = s_device (call);
+    if (!device)
+        return;
+    if (attest_verdict_clear (call->txn, s_str (device, "id")) < 0)
+        s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    else
+        call->result->result = json_pack ("{s:s}", "id", s_str (device, "id"));
+    json_decref (device);
+}
+
 //  May the caller grant role on path? Only what it holds there itself,
 //  and only where it manages operators.
 static bool
@@ -1180,6 +1236,10 @@ static const struct {
     { "audit.list", P_AUDIT, false, { "query", "limit", NULL }, s_audit_list },
     { "audit.verify", P_AUDIT, false, { NULL }, s_audit_verify },
     { "coord.stats", P_READ, false, { NULL }, s_coord_stats },
+    { "attest.profile.set", P_ADMIN, true, { "type", "profile", NULL }, s_attest_profile_set },
+    { "attest.status", P_READ, false, { NULL }, s_attest_status },
+    { "attest.show", P_READ, false, { "id", NULL }, s_attest_show },
+    { "attest.clear", P_ADMIN, true, { "id", NULL }, s_attest_clear },
 };
 
 //  --------------------------------------------------------------------------

@@ -264,6 +264,44 @@ s_send (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id)
     return rc? -2: 0;
 }
 
+int
+agent_send_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                    size_t payload_size)
+{
+    assert (self && payload);
+    uint64_t seq = s_next_seq (self);
+    if (seq == 0)
+        return -1;
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    uint8_t material [WEFT_NAME_MAX + 1 + 8];
+    size_t name_size = strlen (self->name);
+    memcpy (material, self->name, name_size + 1);
+    s_put_be64 (material + name_size + 1, seq);
+    uint8_t hash [32];
+    keys_hash (material, name_size + 1 + 8, hash);
+    memcpy (env.id, hash, WEFT_ID_SIZE);
+    env.type = type;
+    snprintf (env.origin, sizeof env.origin, "%s", self->name);
+    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
+    env.seq = seq;
+    env.hlc = agent_hlc (self, now_ms);
+    env.hop_limit = WEFT_HOP_LIMIT;
+    env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    int rc = envelope_encode (&env, self->keys.sign_secret, &frame, &size);
+    if (rc == 0)
+        rc = self->fx.send (self->fx.ctx, frame, size);
+    if (self->verbose)
+        zsys_debug ("agent: sent %s seq %" PRIu64 "%s", proto_msg_name (type), seq,
+                    rc? " (not queued)": "");
+    free (frame);
+    return rc? -1: 0;
+}
+
 static void
 s_send_heartbeat (agent_t *self, uint64_t now_ms)
 {

@@ -119,6 +119,13 @@ bool
 uint64_t
     agent_dropped (agent_t *self);
 
+//  Sign and send upstream one envelope of type around an already
+//  encoded payload (e.g. ATTEST_EVIDENCE, proto/tpmmsg.h), in our
+//  sequence. Returns 0, or -1 if it could not be built or queued.
+int
+    agent_send_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                        size_t payload_size);
+
 //  Next HLC timestamp at now_ms (ms << 16 | logical counter).
 uint64_t
     agent_hlc (agent_t *self, uint64_t now_ms);

@@ -1,0 +1,837 @@
+/*  attest - boot attestation at the coordinator
+    See attest.h for the order of checks. The event log parser takes
+    bytes from the network: every length is checked against what is left
+    and against the limits in attest.h before it is used.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include <openssl/evp.h>
+#include "proto/keys.h"
+#include "proto/codec.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/credential.h"
+#include "coordinator/core/attest.h"
+
+#define S_PROFILE_CONTEXT   "weft-profile-v1"
+#define S_SPEC_ID           "Spec ID Event03"
+#define S_ALG_SHA1          0x0004
+#define S_ALG_SHA256        0x000b
+
+static void
+s_sha256 (const void *a, size_t a_size, const void *b, size_t b_size, uint8_t out [32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+    assert (ctx);
+    unsigned int size = 32;
+    int ok = EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL)
+          && EVP_DigestUpdate (ctx, a, a_size)
+          && (b_size == 0 || EVP_DigestUpdate (ctx, b, b_size))
+          && EVP_DigestFinal_ex (ctx, out, &size);
+    EVP_MD_CTX_free (ctx);
+    assert (ok);
+}
+
+//  --------------------------------------------------------------------------
+//  Event log
+
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    size_t at;
+} s_reader_t;
+
+static bool
+s_take (s_reader_t *r, size_t size, const uint8_t **out)
+{
+    if (size > r->size - r->at)
+        return false;
+    *out = r->data + r->at;
+    r->at += size;
+    return true;
+}
+
+static bool
+s_u32 (s_reader_t *r, uint32_t *value)
+{
+    const uint8_t *p;
+    if (!s_take (r, 4, &p))
+        return false;
+    *value = (uint32_t) p [0] | (uint32_t) p [1] << 8 | (uint32_t) p [2] << 16
+           | (uint32_t) p [3] << 24;
+    return true;
+}
+
+static bool
+s_u16 (s_reader_t *r, uint16_t *value)
+{
+    const uint8_t *p;
+    if (!s_take (r, 2, &p))
+        return false;
+    *value = (uint16_t) (p [0] | p [1] << 8);
+    return true;
+}
+
+int
+attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PCRS][32],
+                        attest_event_t *events, size_t events_max,
+                        char *error, size_t error_size)
+{
+    assert (pcrs && error);
+    memset (pcrs, 0, ATTEST_PCRS * 32);
+    s_reader_t r = { log, log? size: 0, 0 };
+    //  Header: a TCG_PCR_EVENT (SHA-1 format) whose data is the Spec ID event
+    uint32_t pcr, type, data_size, algs;
+    const uint8_t *digest, *data;
+    if (!s_u32 (&r, &pcr) || !s_u32 (&r, &type) || !s_take (&r, 20, &digest)
+    ||  !s_u32 (&r, &data_size) || type != ATTEST_EV_NO_ACTION
+    ||  data_size < 24 + 4 + 1 || data_size > ATTEST_EVENT_DATA_MAX
+    ||  !s_take (&r, data_size, &data) || memcmp (data, S_SPEC_ID, 16) != 0) {
+        snprintf (error, error_size, "event log has no Spec ID header (not crypto-agile)");
+        return -1;
+    }
+    s_reader_t spec = { data, data_size, 24 };
+    uint16_t alg_ids [8], alg_sizes [8];
+    if (!s_u32 (&spec, &algs) || algs == 0 || algs > 8) {
+        snprintf (error, error_size, "event log header names %u digest algorithms", algs);
+        return -1;
+    }
+    bool has_sha256 = false;
+    for (uint32_t i = 0; i < algs; i++) {
+        if (!s_u16 (&spec, &alg_ids [i]) || !s_u16 (&spec, &alg_sizes [i])
+        ||  alg_sizes [i] == 0 || alg_sizes [i] > 64) {
+            snprintf (error, error_size, "event log header truncated");
+            return -1;
+        }
+        if (alg_ids [i] == S_ALG_SHA256 && alg_sizes [i] == 32)
+            has_sha256 = true;
+    }
+    if (!has_sha256) {
+        snprintf (error, error_size, "event log has no sha256 bank");
+        return -1;
+    }
+    int count = 0;
+    while (r.at < r.size) {
+        uint32_t digests;
+        if (count >= ATTEST_EVENTS_MAX) {
+            snprintf (error, error_size, "event log has more than %d events", ATTEST_EVENTS_MAX);
+            return -1;
+        }
+        if (!s_u32 (&r, &pcr) || !s_u32 (&r, &type) || !s_u32 (&r, &digests)
+        ||  digests == 0 || digests > algs || pcr >= ATTEST_PCRS) {
+            snprintf (error, error_size, "event #%d is malformed", count);
+            return -1;
+        }
+        const uint8_t *sha256 = NULL;
+        for (uint32_t i = 0; i < digests; i++) {
+            uint16_t alg;
+            if (!s_u16 (&r, &alg)) {
+                snprintf (error, error_size, "event #%d is truncated", count);
+                return -1;
+            }
+            uint32_t k = 0;
+            while (k < algs && alg_ids [k] != alg)
+                k++;
+            if (k == algs || !s_take (&r, alg_sizes [k], &digest)) {
+                snprintf (error, error_size, "event #%d has an unknown digest", count);
+                return -1;
+            }
+            if (alg == S_ALG_SHA256)
+                sha256 = digest;
+        }
+        if (!s_u32 (&r, &data_size) || data_size > ATTEST_EVENT_DATA_MAX
+        ||  !s_take (&r, data_size, &data)) {
+            snprintf (error, error_size, "event #%d is truncated", count);
+            return -1;
+        }
+        if (!sha256) {
+            snprintf (error, error_size, "event #%d has no sha256 digest", count);
+            return -1;
+        }
+        if (type != ATTEST_EV_NO_ACTION)
+            s_sha256 (pcrs [pcr], 32, sha256, 32, pcrs [pcr]);
+        if (events && (size_t) count < events_max) {
+            events [count].pcr = pcr;
+            events [count].type = type;
+            memcpy (events [count].digest, sha256, 32);
+        }
+        count++;
+    }
+    return count;
+}
+
+static void
+s_put_u32 (zchunk_t *chunk, uint32_t value)
+{
+    uint8_t bytes [4] = { (uint8_t) value, (uint8_t) (value >> 8), (uint8_t) (value >> 16),
+                          (uint8_t) (value >> 24) };
+    zchunk_extend (chunk, bytes, 4);
+}
+
+void
+attest_eventlog_append (zchunk_t **log_p, uint32_t pcr, const void *data, size_t data_size,
+                        uint8_t digest [32])
+{
+    assert (log_p && pcr < ATTEST_PCRS);
+    if (!*log_p) {
+        zchunk_t *log = zchunk_new (NULL, 0);
+        s_put_u32 (log, 0);
+        s_put_u32 (log, ATTEST_EV_NO_ACTION);
+        uint8_t zero [20] = { 0 };
+        zchunk_extend (log, zero, 20);
+        //  Spec ID: signature, platform class, version 2.0 errata 0,
+        //  uintn 2 (64-bit), one bank (sha256), no vendor info
+        uint8_t spec [16 + 4 + 4 + 4 + 4 + 1];
+        memset (spec, 0, sizeof spec);
+        memcpy (spec, S_SPEC_ID, 16);
+        spec [21] = 2;
+        spec [23] = 2;
+        spec [24] = 1;
+        spec [28] = S_ALG_SHA256;
+        spec [30] = 32;
+        s_put_u32 (log, sizeof spec);
+        zchunk_extend (log, spec, sizeof spec);
+        *log_p = log;
+    }
+    uint8_t hash [32];
+    s_sha256 (data, data_size, NULL, 0, hash);
+    s_put_u32 (*log_p, pcr);
+    s_put_u32 (*log_p, ATTEST_EV_IPL);
+    s_put_u32 (*log_p, 1);
+    uint8_t alg [2] = { S_ALG_SHA256, 0 };
+    zchunk_extend (*log_p, alg, 2);
+    zchunk_extend (*log_p, hash, 32);
+    s_put_u32 (*log_p, (uint32_t) data_size);
+    zchunk_extend (*log_p, data, data_size);
+    if (digest)
+        memcpy (digest, hash, 32);
+}
+
+//  --------------------------------------------------------------------------
+//  Store helpers
+
+static json_t *
+s_get (store_txn_t *txn, const char *prefix, const char *key)
+{
+    char *full = zsys_sprintf ("%s%s", prefix, key);
+    size_t size = 0;
+    char *value = (char *) store_get (txn, ATTEST_TABLE, full, strlen (full), &size);
+    free (full);
+    json_t *json = value? json_loadb (value, size, 0, NULL): NULL;
+    free (value);
+    return json;
+}
+
+static int
+s_put (store_txn_t *txn, const char *prefix, const char *key, json_t *json)
+{
+    char *full = zsys_sprintf ("%s%s", prefix, key);
+    char *text = registry_dump (json);
+    int rc = text? store_put (txn, ATTEST_TABLE, full, strlen (full), text, strlen (text)): -1;
+    free (text);
+    free (full);
+    return rc;
+}
+
+static int
+s_del (store_txn_t *txn, const char *prefix, const char *key)
+{
+    char *full = zsys_sprintf ("%s%s", prefix, key);
+    int rc = store_del (txn, ATTEST_TABLE, full, strlen (full));
+    free (full);
+    return rc;
+}
+
+static bool
+s_hex32 (const char *hex, uint8_t out [32])
+{
+    return hex && strlen (hex) == 64 && keys_unhex (hex, out, 32) == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Profiles
+
+//  PCR index from a profile key "0".."23", or -1
+static int
+s_pcr_key (const char *key)
+{
+    char *end = NULL;
+    long pcr = strtol (key, &end, 10);
+    return *key && end && *end == 0 && pcr >= 0 && pcr < ATTEST_PCRS? (int) pcr: -1;
+}
+
+static uint32_t
+s_profile_mask (json_t *doc)
+{
+    uint32_t mask = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (json_object_get (doc, "pcrs"), key, value)
+        if (s_pcr_key (key) >= 0)
+            mask |= 1u << s_pcr_key (key);
+    return mask;
+}
+
+int
+attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
+                    pki_t *pki, char *error, size_t error_size)
+{
+    assert (txn && type && pki && error);
+    json_t *pcrs = json_object_get (doc, "pcrs");
+    if (!registry_name_valid (type)) {
+        snprintf (error, error_size, "invalid device type");
+        return -1;
+    }
+    if (!json_is_object (doc) || !json_is_object (pcrs) || json_object_size (pcrs) == 0) {
+        snprintf (error, error_size, "a profile needs \"pcrs\": {\"N\": \"sha256 hex\", ...}");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    uint8_t digest [32];
+    json_object_foreach (pcrs, key, value)
+        if (s_pcr_key (key) < 0 || !s_hex32 (json_string_value (value), digest)) {
+            snprintf (error, error_size, "pcrs.%.8s: want PCR 0-23 and 64 hex digits", key);
+            return -1;
+        }
+    json_t *events = json_object_get (doc, "events");
+    if (events) {
+        json_object_foreach (events, key, value) {
+            size_t index;
+            json_t *item;
+            if (s_pcr_key (key) < 0 || !json_is_array (value)
+            ||  json_array_size (value) > ATTEST_EVENTS_MAX) {
+                snprintf (error, error_size, "events.%.8s: want a list of sha256 hex", key);
+                return -1;
+            }
+            json_array_foreach (value, index, item)
+                if (!s_hex32 (json_string_value (item), digest)) {
+                    snprintf (error, error_size, "events.%.8s[%zu]: want 64 hex digits", key, index);
+                    return -1;
+                }
+        }
+    }
+    json_t *interval = json_object_get (doc, "interval_s");
+    if (interval && (!json_is_integer (interval) || json_integer_value (interval) < 1)) {
+        snprintf (error, error_size, "interval_s must be a positive integer");
+        return -1;
+    }
+    char *text = registry_dump (doc);
+    uint8_t sig [64];
+    pki_sign (pki, S_PROFILE_CONTEXT, (const uint8_t *) text, strlen (text), sig);
+    char sig_hex [129];
+    keys_hex (sig, 64, sig_hex);
+    json_t *record = json_pack ("{s:s, s:s, s:s}", "type", type, "doc", text, "sig", sig_hex);
+    free (text);
+    int rc = s_put (txn, "profile/", type, record);
+    json_decref (record);
+    if (rc)
+        snprintf (error, error_size, "store write failed");
+    return rc;
+}
+
+json_t *
+attest_profile_get (store_txn_t *txn, const char *type, const uint8_t ca_key [32])
+{
+    assert (txn && type && ca_key);
+    json_t *record = s_get (txn, "profile/", type);
+    const char *text = json_string_value (json_object_get (record, "doc"));
+    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
+    uint8_t sig [64];
+    json_t *doc = NULL;
+    if (text && sig_hex && strlen (sig_hex) == 128 && keys_unhex (sig_hex, sig, 64) == 0
+    &&  codec_verify (S_PROFILE_CONTEXT, (const uint8_t *) text, strlen (text), sig, ca_key) == 0)
+        doc = json_loads (text, 0, NULL);
+    else
+    if (record)
+        zsys_warning ("attest: profile for %s does not verify with the CA key; ignored", type);
+    json_decref (record);
+    return doc;
+}
+
+//  --------------------------------------------------------------------------
+//  Challenges
+
+int
+attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
+                  uint64_t uptime_s, uint64_t now_ms,
+                  uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p)
+{
+    assert (txn && device && ca_key && nonce && mask_p);
+    const char *id = json_string_value (json_object_get (device, "id"));
+    const char *assurance = json_string_value (json_object_get (device, "assurance"));
+    const char *type = json_string_value (json_object_get (device, "type"));
+    if (!id || !type || !assurance || strcmp (assurance, "tpm"))
+        return 0;
+    json_t *profile = attest_profile_get (txn, type, ca_key);
+    if (!profile)
+        return 0;
+    uint32_t mask = s_profile_mask (profile);
+    json_int_t interval = json_integer_value (json_object_get (profile, "interval_s"));
+    if (interval <= 0)
+        interval = ATTEST_INTERVAL_DEFAULT;
+    json_decref (profile);
+    json_t *pending = s_get (txn, "nonce/", id);
+    uint64_t issued = (uint64_t) json_integer_value (json_object_get (pending, "issued"));
+    json_decref (pending);
+    if (pending && now_ms < issued + ATTEST_NONCE_TTL_MS)
+        return 0;                   //  Outstanding
+    json_t *verdict = s_get (txn, "verdict/", id);
+    uint64_t checked = (uint64_t) json_integer_value (json_object_get (verdict, "time_ms"));
+    json_decref (verdict);
+    if (verdict && now_ms < checked + (uint64_t) interval * 1000
+    &&  uptime_s * 1000 >= now_ms - checked)
+        return 0;                   //  Recent, and no restart since
+    randombytes_buf (nonce, ATTEST_NONCE_SIZE);
+    char hex [2 * ATTEST_NONCE_SIZE + 1];
+    keys_hex (nonce, ATTEST_NONCE_SIZE, hex);
+    json_t *record = json_pack ("{s:s, s:I, s:I}", "nonce", hex, "issued", (json_int_t) now_ms,
+                                "mask", (json_int_t) mask);
+    int rc = s_put (txn, "nonce/", id, record);
+    json_decref (record);
+    *mask_p = mask;
+    return rc? -1: 1;
+}
+
+//  --------------------------------------------------------------------------
+//  Evidence
+
+static json_t *
+s_verdict (json_t *verdict, const char *format, ...)
+{
+    char reason [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (reason, sizeof reason, format, args);
+    va_end (args);
+    json_object_set_new (verdict, "ok", json_false ());
+    json_object_set_new (verdict, "reason", json_string (reason));
+    return verdict;
+}
+
+json_t *
+attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
+                 const tpmmsg_t *evidence, uint64_t now_ms)
+{
+    assert (txn && device && ca_key && evidence);
+    const char *id = json_string_value (json_object_get (device, "id"));
+    const char *type = json_string_value (json_object_get (device, "type"));
+    assert (id);
+    json_t *verdict = json_pack ("{s:s, s:b, s:I, s:I, s:s, s:i, s:i}", "device", id,
+        "ok", 0, "time", (json_int_t) (now_ms / 1000), "time_ms", (json_int_t) now_ms,
+        "reason", "", "pcr", -1, "event", -1);
+    json_t *pending = s_get (txn, "nonce/", id);
+    json_t *profile = type? attest_profile_get (txn, type, ca_key): NULL;
+    attest_event_t *events = NULL;
+    uint8_t *ak = NULL;
+    uint8_t nonce [ATTEST_NONCE_SIZE];
+    const char *nonce_hex = json_string_value (json_object_get (pending, "nonce"));
+    uint64_t issued = (uint64_t) json_integer_value (json_object_get (pending, "issued"));
+    uint32_t mask = (uint32_t) json_integer_value (json_object_get (pending, "mask"));
+
+    //  1. The nonce we sent, once, in time
+    if (!nonce_hex || keys_unhex (nonce_hex, nonce, sizeof nonce)
+    ||  evidence->nonce_size != sizeof nonce
+    ||  sodium_memcmp (evidence->nonce, nonce, sizeof nonce) != 0) {
+        s_verdict (verdict, "stale or repeated nonce (no challenge outstanding with it)");
+        goto done;
+    }
+    s_del (txn, "nonce/", id);      //  Used, whatever the outcome
+    if (now_ms > issued + ATTEST_NONCE_TTL_MS) {
+        s_verdict (verdict, "stale nonce: evidence came %" PRIu64 " ms after the challenge",
+                   now_ms - issued);
+        goto done;
+    }
+    if (!profile) {
+        s_verdict (verdict, "no valid profile for device type %s", type? type: "?");
+        goto done;
+    }
+    if (evidence->pcr_mask != mask) {
+        s_verdict (verdict, "quote covers other PCRs than asked");
+        goto done;
+    }
+    //  2. Signed by the AK bound at enrolment
+    const char *ak_hex = json_string_value (json_object_get (device, "ak_public"));
+    size_t ak_size = ak_hex? strlen (ak_hex) / 2: 0;
+    ak = ak_size? (uint8_t *) zmalloc (ak_size): NULL;
+    if (!ak || keys_unhex (ak_hex, ak, ak_size)) {
+        s_verdict (verdict, "no AK bound to %s at enrolment", id);
+        goto done;
+    }
+    int rc = credential_verify_quote (ak, ak_size, evidence->attest, evidence->attest_size,
+                                      evidence->signature, evidence->signature_size,
+                                      evidence->nonce, evidence->nonce_size, evidence->pcr_mask,
+                                      evidence->pcrs, evidence->pcrs_size);
+    if (rc != CREDENTIAL_OK) {
+        s_verdict (verdict, "quote refused: %s", credential_strerror (rc));
+        goto done;
+    }
+    //  3. The event log replays to the quoted PCRs
+    uint8_t replayed [ATTEST_PCRS][32];
+    char error [256];
+    events = (attest_event_t *) zmalloc (ATTEST_EVENTS_MAX * sizeof (attest_event_t));
+    int count = attest_eventlog_replay (evidence->event_log, evidence->event_log_size,
+                                        replayed, events, ATTEST_EVENTS_MAX,
+                                        error, sizeof error);
+    if (count < 0) {
+        s_verdict (verdict, "event log refused: %s", error);
+        goto done;
+    }
+    json_object_set_new (verdict, "events", json_integer (count));
+    json_t *quoted = json_object ();
+    json_object_set_new (verdict, "pcrs", quoted);
+    const uint8_t *value = evidence->pcrs;
+    uint8_t values [ATTEST_PCRS][32];
+    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
+        if (!(mask & (1u << pcr)))
+            continue;
+        memcpy (values [pcr], value, 32);
+        value += 32;
+        char hex [65], key [4];
+        keys_hex (values [pcr], 32, hex);
+        snprintf (key, sizeof key, "%d", pcr);
+        json_object_set_new (quoted, key, json_string (hex));
+    }
+    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
+        if (!(mask & (1u << pcr)) || memcmp (values [pcr], replayed [pcr], 32) == 0)
+            continue;
+        int last = -1, logged = 0;
+        for (int i = 0; i < count; i++)
+            if (events [i].pcr == (uint32_t) pcr && events [i].type != ATTEST_EV_NO_ACTION) {
+                last = i;
+                logged++;
+            }
+        json_object_set_new (verdict, "pcr", json_integer (pcr));
+        json_object_set_new (verdict, "event", json_integer (last));
+        s_verdict (verdict, "PCR %d: event log does not replay to the quoted value "
+                   "(extended outside the log after event #%d; %d events logged for it)",
+                   pcr, last, logged);
+        goto done;
+    }
+    //  4. The profile
+    json_t *expected_events = json_object_get (profile, "events");
+    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
+        char key [4];
+        snprintf (key, sizeof key, "%d", pcr);
+        json_t *list = json_object_get (expected_events, key);
+        if (list) {
+            int k = 0;
+            for (int i = 0; i < count; i++) {
+                if (events [i].pcr != (uint32_t) pcr || events [i].type == ATTEST_EV_NO_ACTION)
+                    continue;
+                uint8_t want [32];
+                json_t *item = json_array_get (list, (size_t) k);
+                char got_hex [65];
+                keys_hex (events [i].digest, 32, got_hex);
+                if (!item || !s_hex32 (json_string_value (item), want)
+                ||  memcmp (want, events [i].digest, 32) != 0) {
+                    json_object_set_new (verdict, "pcr", json_integer (pcr));
+                    json_object_set_new (verdict, "event", json_integer (i));
+                    s_verdict (verdict, "PCR %d: event #%d (type 0x%x, digest %.16s...) "
+                               "is not the profile's", pcr, i, events [i].type, got_hex);
+                    goto done;
+                }
+                k++;
+            }
+            if ((size_t) k != json_array_size (list)) {
+                json_object_set_new (verdict, "pcr", json_integer (pcr));
+                s_verdict (verdict, "PCR %d: %d events logged, the profile expects %zu",
+                           pcr, k, json_array_size (list));
+                goto done;
+            }
+        }
+        uint8_t want [32];
+        const char *want_hex = json_string_value (json_object_get (
+                                   json_object_get (profile, "pcrs"), key));
+        if (want_hex && s_hex32 (want_hex, want) && memcmp (want, values [pcr], 32) != 0) {
+            int last = -1;
+            for (int i = 0; i < count; i++)
+                if (events [i].pcr == (uint32_t) pcr && events [i].type != ATTEST_EV_NO_ACTION)
+                    last = i;
+            char got_hex [65];
+            keys_hex (values [pcr], 32, got_hex);
+            json_object_set_new (verdict, "pcr", json_integer (pcr));
+            json_object_set_new (verdict, "event", json_integer (last));
+            s_verdict (verdict, "PCR %d is %.16s..., the profile expects %.16s... "
+                       "(last event extending it: #%d)", pcr, got_hex, want_hex, last);
+            goto done;
+        }
+    }
+    json_object_set_new (verdict, "ok", json_true ());
+    json_object_set_new (verdict, "reason", json_string ("boot state matches the profile"));
+done:
+    if (json_is_true (json_object_get (verdict, "ok")) || pending) {
+        //  A verdict for evidence that answered no challenge is not stored:
+        //  it would let a stale quote overwrite a fresh verdict
+        if (s_put (txn, "verdict/", id, verdict))
+            zsys_error ("attest: cannot store the verdict of %s", id);
+    }
+    free (events);
+    free (ak);
+    json_decref (pending);
+    json_decref (profile);
+    return verdict;
+}
+
+json_t *
+attest_verdict_get (store_txn_t *txn, const char *device_id)
+{
+    assert (txn && device_id);
+    return s_get (txn, "verdict/", device_id);
+}
+
+int
+attest_verdict_clear (store_txn_t *txn, const char *device_id)
+{
+    assert (txn && device_id);
+    return s_del (txn, "verdict/", device_id);
+}
+
+static int
+s_summary_one (void *arg, const void *key, size_t key_size, const void *value,
+               size_t value_size)
+{
+    (void) key;
+    (void) key_size;
+    json_t *summary = (json_t *) arg;
+    json_t *verdict = json_loadb ((const char *) value, value_size, 0, NULL);
+    bool ok = json_is_true (json_object_get (verdict, "ok"));
+    const char *field = ok? "passed": "failed";
+    json_object_set_new (summary, field,
+                         json_integer (json_integer_value (json_object_get (summary, field)) + 1));
+    json_object_set_new (summary, "verdicts",
+                         json_integer (json_integer_value (json_object_get (summary, "verdicts")) + 1));
+    json_t *failing = json_object_get (summary, "failing");
+    if (!ok && json_array_size (failing) < 100)
+        json_array_append_new (failing, json_pack ("{s:O, s:O}",
+            "device", json_object_get (verdict, "device"),
+            "reason", json_object_get (verdict, "reason")));
+    json_decref (verdict);
+    return 0;
+}
+
+json_t *
+attest_summary (store_txn_t *txn)
+{
+    json_t *summary = json_pack ("{s:i, s:i, s:i, s:[]}", "verdicts", 0, "passed", 0,
+                                 "failed", 0, "failing");
+    store_scan (txn, ATTEST_TABLE, "verdict/", 8, s_summary_one, summary);
+    return summary;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+#include "node/io/tpm.h"
+
+//  Quote the PCRs of mask with ak over nonce into an evidence message
+//  whose buffers are kept in the chunks given
+static void
+s_test_quote (tpm_t *tpm, zchunk_t *ak, uint32_t mask, const uint8_t *nonce,
+              zchunk_t *log, tpmmsg_t *msg, zchunk_t **attest_p, zchunk_t **sig_p,
+              uint8_t *pcrs)
+{
+    assert (tpm_quote (tpm, ak, mask, nonce, ATTEST_NONCE_SIZE, attest_p, sig_p) == 0);
+    size_t n = 0;
+    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++)
+        if (mask & (1u << pcr))
+            assert (tpm_pcr_read (tpm, pcr, pcrs + 32 * n++) == 0);
+    memset (msg, 0, sizeof *msg);
+    msg->type = MSG_ATTEST_EVIDENCE;
+    msg->nonce = nonce;
+    msg->nonce_size = ATTEST_NONCE_SIZE;
+    msg->pcr_mask = mask;
+    msg->attest = zchunk_data (*attest_p);
+    msg->attest_size = zchunk_size (*attest_p);
+    msg->signature = zchunk_data (*sig_p);
+    msg->signature_size = zchunk_size (*sig_p);
+    msg->pcrs = pcrs;
+    msg->pcrs_size = 32 * n;
+    msg->event_log = zchunk_data (log);
+    msg->event_log_size = zchunk_size (log);
+}
+
+//  One challenge-evidence round in two transactions; returns the verdict
+static json_t *
+s_test_round (store_t *store, json_t *device, const keys_t *ca, tpm_t *tpm, zchunk_t *ak,
+              zchunk_t *log, uint64_t now, uint64_t later, uint8_t *nonce_out)
+{
+    uint8_t nonce [ATTEST_NONCE_SIZE];
+    uint32_t mask = 0;
+    store_txn_t *txn = store_begin (store, true);
+    assert (attest_challenge (txn, device, ca->sign_public, 0, now, nonce, &mask) == 1);
+    assert (store_commit (&txn) == 0);
+    if (nonce_out)
+        memcpy (nonce_out, nonce, sizeof nonce);
+    tpmmsg_t msg;
+    zchunk_t *attest = NULL, *sig = NULL;
+    uint8_t pcrs [ATTEST_PCRS * 32];
+    s_test_quote (tpm, ak, mask, nonce, log, &msg, &attest, &sig, pcrs);
+    txn = store_begin (store, true);
+    json_t *verdict = attest_evidence (txn, device, ca->sign_public, &msg, later);
+    assert (store_commit (&txn) == 0);
+    zchunk_destroy (&attest);
+    zchunk_destroy (&sig);
+    return verdict;
+}
+
+void
+attest_test (bool verbose)
+{
+    printf (" * attest: ");
+    //  @selftest
+    //  Event log: built, replayed, every truncation refused
+    zchunk_t *log = NULL;
+    uint8_t digest [32];
+    attest_eventlog_append (&log, 8, "kernel-6.1", 10, digest);
+    attest_eventlog_append (&log, 9, "initrd", 6, NULL);
+    attest_eventlog_append (&log, 8, "cmdline ro", 10, NULL);
+    uint8_t pcrs [ATTEST_PCRS][32];
+    attest_event_t events [8];
+    char error [256];
+    assert (attest_eventlog_replay (zchunk_data (log), zchunk_size (log), pcrs, events, 8,
+                                    error, sizeof error) == 3);
+    assert (events [0].pcr == 8 && memcmp (events [0].digest, digest, 32) == 0);
+    uint8_t expect [32] = { 0 };
+    s_sha256 (expect, 32, digest, 32, expect);
+    assert (memcmp (pcrs [9], (uint8_t [32]) { 0 }, 32) != 0);
+    for (size_t cut = 0; cut < zchunk_size (log); cut++) {
+        int rc = attest_eventlog_replay (zchunk_data (log), cut, pcrs, NULL, 0,
+                                         error, sizeof error);
+        assert (rc < 3);            //  Never reads past the end
+    }
+    assert (attest_eventlog_replay (NULL, 0, pcrs, NULL, 0, error, sizeof error) == -1);
+
+    //  A device, its TPM and AK, and a profile from the replayed log
+    char path [] = "/tmp/weft-attest-test-XXXXXX";
+    assert (mkdtemp (path));
+    store_t *store = store_new (path, registry_tables (), 0);
+    assert (store);
+    keys_t ca, rogue;
+    keys_generate (&ca);
+    keys_generate (&rogue);
+    pki_t *pki = pki_new (&ca);
+    tpm_swtpm_t *swtpm = tpm_swtpm_new (false);
+    assert (swtpm);
+    tpm_t *tpm = tpm_new (tpm_swtpm_tcti (swtpm));
+    assert (tpm);
+    zchunk_t *ak = NULL, *ak_public = NULL, *other_ak = NULL;
+    assert (tpm_ak_create (tpm, TPM_KEY_RSA, TPM_KEY_ECC, &ak, &ak_public, NULL) == 0);
+    assert (tpm_ak_create (tpm, TPM_KEY_RSA, TPM_KEY_ECC, &other_ak, NULL, NULL) == 0);
+    //  The same events, extended into the TPM
+    const char *measured [][2] = { { "8", "kernel-6.1" }, { "9", "initrd" },
+                                   { "8", "cmdline ro" } };
+    for (int i = 0; i < 3; i++) {
+        s_sha256 (measured [i][1], strlen (measured [i][1]), NULL, 0, digest);
+        assert (tpm_pcr_extend (tpm, atoi (measured [i][0]), digest) == 0);
+    }
+    assert (attest_eventlog_replay (zchunk_data (log), zchunk_size (log), pcrs, events, 8,
+                                    error, sizeof error) == 3);
+    char pcr8 [65], pcr9 [65], ev0 [65], ev2 [65], ak_hex [2 * 1024 + 1];
+    keys_hex (pcrs [8], 32, pcr8);
+    keys_hex (pcrs [9], 32, pcr9);
+    keys_hex (events [0].digest, 32, ev0);
+    keys_hex (events [2].digest, 32, ev2);
+    keys_hex (zchunk_data (ak_public), zchunk_size (ak_public), ak_hex);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s}", "id", "gw-1", "type", "gateway",
+                                "assurance", "tpm", "ak_public", ak_hex);
+    json_t *doc = json_pack ("{s:{s:s, s:s}, s:{s:[s, s]}, s:i}", "pcrs", "8", pcr8,
+                             "9", pcr9, "events", "8", ev0, ev2, "interval_s", 60);
+    store_txn_t *txn = store_begin (store, true);
+    assert (attest_profile_put (txn, "gateway", doc, pki, error, sizeof error) == 0);
+    json_t *bad = json_pack ("{s:{s:s}}", "pcrs", "24", pcr8);
+    assert (attest_profile_put (txn, "gateway", bad, pki, error, sizeof error) == -1);
+    json_decref (bad);
+    assert (store_commit (&txn) == 0);
+    json_decref (doc);
+    txn = store_begin (store, false);
+    json_t *profile = attest_profile_get (txn, "gateway", ca.sign_public);
+    assert (profile);
+    json_decref (profile);
+    assert (!attest_profile_get (txn, "gateway", rogue.sign_public));    //  Not the CA's
+    store_abort (&txn);
+
+    //  Passes
+    uint64_t now = 1700000000000ULL;
+    uint8_t nonce [ATTEST_NONCE_SIZE];
+    json_t *verdict = s_test_round (store, device, &ca, tpm, ak, log, now, now + 100, nonce);
+    if (verbose)
+        printf ("\n   pass: %s", json_string_value (json_object_get (verdict, "reason")));
+    assert (json_is_true (json_object_get (verdict, "ok")));
+    json_decref (verdict);
+    //  Not due again within the interval, unless the node restarted
+    uint32_t mask;
+    txn = store_begin (store, true);
+    assert (attest_challenge (txn, device, ca.sign_public, 3600, now + 1000, nonce, &mask) == 0);
+    store_abort (&txn);
+
+    //  Refuses a quote over a repeated nonce: the same evidence again
+    tpmmsg_t msg;
+    zchunk_t *attest = NULL, *sig = NULL;
+    uint8_t values [ATTEST_PCRS * 32];
+    s_test_quote (tpm, ak, 0x300, nonce, log, &msg, &attest, &sig, values);
+    txn = store_begin (store, true);
+    verdict = attest_evidence (txn, device, ca.sign_public, &msg, now + 200);
+    store_abort (&txn);
+    assert (!json_is_true (json_object_get (verdict, "ok")));
+    assert (strstr (json_string_value (json_object_get (verdict, "reason")), "repeated nonce"));
+    json_decref (verdict);
+    zchunk_destroy (&attest);
+    zchunk_destroy (&sig);
+
+    //  Refuses a quote over a stale nonce
+    now += 61000;
+    verdict = s_test_round (store, device, &ca, tpm, ak, log, now, now + ATTEST_NONCE_TTL_MS + 1,
+                            NULL);
+    if (verbose)
+        printf ("\n   stale: %s", json_string_value (json_object_get (verdict, "reason")));
+    assert (strncmp (json_string_value (json_object_get (verdict, "reason")), "stale nonce", 11) == 0);
+    json_decref (verdict);
+
+    //  Refuses a quote signed by any AK other than the one bound at enrolment
+    now += 61000;
+    verdict = s_test_round (store, device, &ca, tpm, other_ak, log, now, now + 100, NULL);
+    if (verbose)
+        printf ("\n   other AK: %s", json_string_value (json_object_get (verdict, "reason")));
+    assert (streq (json_string_value (json_object_get (verdict, "reason")),
+                   "quote refused: signature does not verify with the AK"));
+    json_decref (verdict);
+
+    //  An unexpected extend of PCR 9: the next attestation fails naming it
+    now += 61000;
+    memset (digest, 0x66, 32);
+    assert (tpm_pcr_extend (tpm, 9, digest) == 0);
+    verdict = s_test_round (store, device, &ca, tpm, ak, log, now, now + 100, NULL);
+    if (verbose)
+        printf ("\n   extend: %s", json_string_value (json_object_get (verdict, "reason")));
+    assert (json_integer_value (json_object_get (verdict, "pcr")) == 9);
+    assert (strncmp (json_string_value (json_object_get (verdict, "reason")), "PCR 9:", 6) == 0);
+    json_decref (verdict);
+    //  ... and the log edited to match: the profile names PCR 9's value
+    attest_eventlog_append (&log, 9, "unexpected", 10, NULL);
+    now += 61000;
+    verdict = s_test_round (store, device, &ca, tpm, ak, log, now, now + 100, NULL);
+    assert (json_integer_value (json_object_get (verdict, "pcr")) == 9);
+    json_decref (verdict);
+    txn = store_begin (store, false);
+    json_t *summary = attest_summary (txn);
+    store_abort (&txn);
+    assert (json_integer_value (json_object_get (summary, "failed")) == 1);
+    json_decref (summary);
+
+    json_decref (device);
+    zchunk_destroy (&log);
+    zchunk_destroy (&ak);
+    zchunk_destroy (&ak_public);
+    zchunk_destroy (&other_ak);
+    tpm_destroy (&tpm);
+    tpm_swtpm_destroy (&swtpm);
+    pki_destroy (&pki);
+    keys_wipe (&ca);
+    keys_wipe (&rogue);
+    store_destroy (&store);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("%sOK\n", verbose? "\n   ": "");
+}

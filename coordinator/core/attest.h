@@ -1,0 +1,114 @@
+/*  attest - boot attestation at the coordinator (the verifier of record)
+    Security profiles: per device type, the expected sha256 PCR values
+    (and optionally the expected event digests per PCR) and the
+    re-attestation interval, signed by the CA like every Weft policy and
+    checked against the CA key each time they are used. A challenge is
+    a fresh 32-byte nonce kept per device until its evidence arrives (or
+    ATTEST_NONCE_TTL_MS passes); evidence is checked in this order, and
+    the verdict names the first failure:
+        nonce outstanding, equal, fresh      else "stale or repeated nonce"
+        quote signed by the AK bound at enrolment, over that nonce and
+        exactly the PCR values sent          else the credential error
+        event log parses and replays to every quoted PCR it touches
+                                             else "PCR N: event log does not replay"
+        each profile PCR equals its expected value, each profile event
+        digest equals the log's              else "PCR N ... event #K"
+    Verdicts and the last evidence's summary are kept in the "attest"
+    table: "verdict/" + device id. Works inside the caller's write
+    transactions; no clock, no I/O.  */
+
+#ifndef WEFT_ATTEST_H_INCLUDED
+#define WEFT_ATTEST_H_INCLUDED
+
+#include <czmq.h>
+#include <jansson.h>
+#include "proto/tpmmsg.h"
+#include "node/io/store.h"
+#include "coordinator/core/pki.h"
+
+#define ATTEST_TABLE            "attest"
+#define ATTEST_NONCE_SIZE       32
+#define ATTEST_NONCE_TTL_MS     30000       //  Evidence later than this is stale
+#define ATTEST_INTERVAL_DEFAULT 600         //  Seconds between attestations
+#define ATTEST_PCRS             24
+#define ATTEST_EVENTS_MAX       4096        //  Events in one log
+#define ATTEST_EVENT_DATA_MAX   (64 * 1024) //  Bytes of one event's data
+
+//  TCG event types used here
+#define ATTEST_EV_NO_ACTION     0x00000003
+#define ATTEST_EV_IPL           0x0000000d
+
+//  --- TCG PC Client binary event log (crypto-agile format)
+
+//  One replayed event, for verdicts
+typedef struct {
+    uint32_t pcr;
+    uint32_t type;
+    uint8_t digest [32];            //  sha256
+} attest_event_t;
+
+//  Parse log and replay its sha256 digests into pcrs (all zero at
+//  start). Fills up to events_max events (may be NULL). Returns the
+//  number of events, or -1 with a reason in error if malformed.
+int
+    attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PCRS][32],
+                            attest_event_t *events, size_t events_max,
+                            char *error, size_t error_size);
+
+//  Append one EV_IPL event with the sha256 of data for pcr to *log_p
+//  (a new log with its Spec ID header if *log_p is NULL). Writes the
+//  digest extended into digest (may be NULL). For tests and for
+//  weft-node --measure.
+void
+    attest_eventlog_append (zchunk_t **log_p, uint32_t pcr, const void *data,
+                            size_t data_size, uint8_t digest [32]);
+
+//  --- Profiles
+
+//  Sign and store the profile for a device type. doc: {"pcrs": {"N":
+//  "64 hex", ...}, "events": {"N": ["64 hex", ...]} (optional),
+//  "interval_s": n (optional)}. Returns 0, or -1 with a reason.
+int
+    attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
+                        pki_t *pki, char *error, size_t error_size);
+
+//  The profile of a type if present and its signature verifies with
+//  ca_key, else NULL. Caller json_decref's it.
+json_t *
+    attest_profile_get (store_txn_t *txn, const char *type, const uint8_t ca_key [32]);
+
+//  --- Challenges and evidence
+
+//  Should device (its registry record) be challenged now? If so, stores
+//  a fresh nonce and returns 1 with nonce and mask filled; 0 if not due
+//  (no TPM, no profile, verdict recent, challenge outstanding); -1 on a
+//  store failure. uptime_s is the node's (from its heartbeat): a node
+//  that restarted since its verdict is attested again.
+int
+    attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
+                      uint64_t uptime_s, uint64_t now_ms,
+                      uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p);
+
+//  Check evidence from device and record the verdict. Returns the
+//  verdict (caller json_decref's it): {device, ok, time, reason, pcr,
+//  event, nonce}; ok false names the first failure.
+json_t *
+    attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
+                     const tpmmsg_t *evidence, uint64_t now_ms);
+
+//  The stored verdict of a device, or NULL.
+json_t *
+    attest_verdict_get (store_txn_t *txn, const char *device_id);
+
+//  Clear a device's verdict (operator decision). Returns 0, 1 if none.
+int
+    attest_verdict_clear (store_txn_t *txn, const char *device_id);
+
+//  Fleet summary: {verdicts, passed, failed, failing: [ids...]}.
+json_t *
+    attest_summary (store_txn_t *txn);
+
+void
+    attest_test (bool verbose);
+
+#endif
