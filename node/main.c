@@ -66,7 +66,9 @@ static const option_spec_t s_options [] = {
     { "neighbour", "KEY@ENDPOINT,...", NULL,
       "neighbours to dial: CURVE key (hex) @ endpoint, comma-separated" },
     { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
-    { "fault-file", "PATH", NULL, "tests only: while PATH exists the coordinator link is cut" },
+    { "fault-file", "PATH", NULL,
+      "tests only: while PATH exists the coordinator link is cut (or, if it lists\n"
+      "endpoints one a line, the links dialled to those neighbours)" },
     { "syslog", NULL, NULL, "log to syslog instead of stderr" },
     { "verbose", NULL, NULL, "log every message (-v)" },
     { NULL, NULL, NULL, NULL }
@@ -77,7 +79,8 @@ typedef struct {
     char link [WEFT_NAME_MAX + 1];      //  "d:N" in the mesh
     char *endpoint;
     uint8_t key [32];                   //  Its CURVE server key
-    transport_t *transport;             //  NULL once closed (revoked)
+    transport_t *transport;             //  NULL once closed (revoked or cut)
+    bool cut;                           //  Closed by the fault switch
 } neighbour_t;
 
 //  What the agent's and mesh's effects are bound to
@@ -376,6 +379,80 @@ s_coord_connect (node_t *node)
         zpoller_add (node->poller, transport_monitor (node->transport));
 }
 
+static void
+s_neighbour_connect (node_t *node, neighbour_t *n)
+{
+    n->transport = transport_new (n->endpoint, node->keys, n->key, node->verbose);
+    if (n->transport) {
+        zpoller_add (node->poller, transport_sock (n->transport));
+        zpoller_add (node->poller, transport_monitor (n->transport));
+    }
+}
+
+//  Test-only fault switch. While the file exists: if it is empty (or
+//  has a line "coordinator") the coordinator link is closed; every
+//  other line names the endpoint of a dialled neighbour whose link is
+//  closed. A link comes back when its line (or the file) goes.
+static void
+s_fault_switch (node_t *node, const char *path, bool dial_coordinator, uint64_t now)
+{
+    char text [4096] = "";
+    bool exists = false;
+    FILE *file = fopen (path, "r");
+    if (file) {
+        exists = true;
+        size_t size = fread (text, 1, sizeof text - 1, file);
+        text [size] = 0;
+        fclose (file);
+    }
+    bool cut_coord = false;
+    bool any_line = false;
+    bool cut_neighbour [NODE_NEIGHBOURS_MAX] = { false };
+    char *save = NULL;
+    for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+        line [strcspn (line, " \t\r")] = 0;
+        if (!*line)
+            continue;
+        any_line = true;
+        if (streq (line, "coordinator"))
+            cut_coord = true;
+        for (size_t i = 0; i < node->neighbour_count; i++)
+            if (streq (line, node->neighbours [i].endpoint))
+                cut_neighbour [i] = true;
+    }
+    if (exists && !any_line)
+        cut_coord = true;
+    if (cut_coord && node->transport) {
+        zsys_warning ("node: fault switch: coordinator link cut");
+        zpoller_remove (node->poller, transport_sock (node->transport));
+        zpoller_remove (node->poller, transport_monitor (node->transport));
+        transport_destroy (&node->transport);
+        mesh_link_down (node->mesh, MESH_COORDINATOR, now);
+    }
+    else
+    if (!cut_coord && dial_coordinator && !node->transport) {
+        zsys_warning ("node: fault switch: coordinator link restored");
+        s_coord_connect (node);
+    }
+    for (size_t i = 0; i < node->neighbour_count; i++) {
+        neighbour_t *n = &node->neighbours [i];
+        if (cut_neighbour [i] && n->transport) {
+            zsys_warning ("node: fault switch: link to %s cut", n->endpoint);
+            zpoller_remove (node->poller, transport_sock (n->transport));
+            zpoller_remove (node->poller, transport_monitor (n->transport));
+            transport_destroy (&n->transport);
+            mesh_link_down (node->mesh, n->link, now);
+            n->cut = true;
+        }
+        else
+        if (!cut_neighbour [i] && n->cut) {
+            zsys_warning ("node: fault switch: link to %s restored", n->endpoint);
+            n->cut = false;
+            s_neighbour_connect (node, n);
+        }
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -645,19 +722,15 @@ main (int argc, char *argv [])
     }
     bool dial_coordinator = !options_flag (options, "no-coordinator")
                          && node.coord_endpoint && *node.coord_endpoint;
-    bool cut = false;
     if (dial_coordinator) {
         s_coord_connect (&node);
         zsys_info ("node: linking to %s", node.coord_endpoint);
     }
     for (size_t i = 0; i < node.neighbour_count; i++) {
         neighbour_t *n = &node.neighbours [i];
-        n->transport = transport_new (n->endpoint, identity_keys (identity), n->key, verbose);
-        if (n->transport) {
-            zpoller_add (node.poller, transport_sock (n->transport));
-            zpoller_add (node.poller, transport_monitor (n->transport));
+        s_neighbour_connect (&node, n);
+        if (n->transport)
             zsys_info ("node: neighbour %s", n->endpoint);
-        }
     }
     zpoller_add (node.poller, apply_sock (node.apply));
     if (node.attestor)
@@ -679,20 +752,7 @@ main (int argc, char *argv [])
         now = s_now ();
         if (fault_file && *fault_file && now >= fault_checked + 200) {
             fault_checked = now;
-            bool want = access (fault_file, F_OK) == 0;
-            cut = want;
-            if (cut && node.transport) {
-                zsys_warning ("node: fault switch: coordinator link cut");
-                zpoller_remove (node.poller, transport_sock (node.transport));
-                zpoller_remove (node.poller, transport_monitor (node.transport));
-                transport_destroy (&node.transport);
-                mesh_link_down (node.mesh, MESH_COORDINATOR, now);
-            }
-            else
-            if (!cut && dial_coordinator && !node.transport) {
-                zsys_warning ("node: fault switch: coordinator link restored");
-                s_coord_connect (&node);
-            }
+            s_fault_switch (&node, fault_file, dial_coordinator, now);
         }
         if (which && node.transport && which == transport_sock (node.transport))
             s_read_dealer (&node, transport_sock (node.transport), MESH_COORDINATOR, now);

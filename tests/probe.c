@@ -20,6 +20,7 @@
 #include "proto/msg.h"
 #include "proto/keys.h"
 #include "proto/cert.h"
+#include "proto/meshmsg.h"
 #include "node/io/keyfile.h"
 
 #define PROBE_OK            0
@@ -38,6 +39,12 @@ typedef struct {
     uint64_t seq;                   //  replay/forge: envelope seq
     int timeout_ms;                 //  Handshake deadline
     bool verbose;
+    int count;                      //  mesh-send: envelopes to hand over
+    const char *mode;               //  mesh-send: ok, forge or tamper
+    const char *save;               //  mesh-send: write the first frame here
+    const char *frame;              //  mesh-send: send this saved frame instead
+    const char *dest;               //  mesh-send: destination (coordinator)
+    int window;                     //  mesh-send: unanswered envelopes sent per round
 } probe_args_t;
 
 //  The identity the probe speaks as.
@@ -58,6 +65,14 @@ static const char *s_usage =
     "      send a HEARTBEAT signed by the node's key with seq N\n"
     "  forge ENDPOINT --keyfile NODE_KEY [--seq N] [--server-key HEX] [--origin NAME]\n"
     "      send a HEARTBEAT on the node's link signed by a wrong key\n"
+    "  mesh-send ENDPOINT --keyfile NODE_KEY --server-key NODE_CURVE_HEX [--count N]\n"
+    "            [--mode ok|forge|tamper] [--seq FIRST] [--save F | --frame F] [--timeout MS]\n"
+    "            [--window W]\n"
+    "      be a mesh neighbour of the node at ENDPOINT (HELLO with the keyfile's\n"
+    "      certificate) and hand it N TWIN_REPORTED envelopes (versions FIRST..)\n"
+    "      for custody, at most W unanswered ones every 200 ms, retransmitting\n"
+    "      each until its CUSTODY_ACK; prints\n"
+    "      'acked ID' or 'denied ID' per envelope; exit 0 when all are answered\n"
     "  json PATH\n"
     "      print the value at PATH (a.b.0.c; '#' = length, '*' = each element)\n      of the JSON on stdin\n";
 
@@ -102,6 +117,28 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
             i++;
         }
         else
+        if (streq (arg, "--count") && value) {
+            args->count = atoi (value);
+            i++;
+        }
+        else
+        if (streq (arg, "--mode") && value)
+            args->mode = argv [++i];
+        else
+        if (streq (arg, "--save") && value)
+            args->save = argv [++i];
+        else
+        if (streq (arg, "--frame") && value)
+            args->frame = argv [++i];
+        else
+        if (streq (arg, "--dest") && value)
+            args->dest = argv [++i];
+        else
+        if (streq (arg, "--window") && value) {
+            args->window = atoi (value);
+            i++;
+        }
+        else
         if (*arg == '-' && arg [1]) {
             fprintf (stderr, "weft-probe: unknown option %s\n%s", arg, s_usage);
             return PROBE_USAGE;
@@ -130,8 +167,12 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
     ||  (streq (args->command, "handshake") && !args->server_key_hex)
     ||  (streq (args->command, "replay") && (!args->keyfile || !args->seq))
     ||  (streq (args->command, "forge") && !args->keyfile)
+    ||  (streq (args->command, "mesh-send") && (!args->keyfile || !args->server_key_hex
+         || args->count < 0 || args->count > 100000
+         || (args->mode && !streq (args->mode, "ok") && !streq (args->mode, "forge")
+             && !streq (args->mode, "tamper"))))
     ||  !(streq (args->command, "handshake") || streq (args->command, "replay")
-          || streq (args->command, "forge"))) {
+          || streq (args->command, "forge") || streq (args->command, "mesh-send"))) {
         fprintf (stderr, "weft-probe: bad arguments\n%s", s_usage);
         return PROBE_USAGE;
     }
@@ -345,6 +386,232 @@ s_send_heartbeat (probe_args_t *args, probe_identity_t *id, uint64_t seq,
 
 
 //  --------------------------------------------------------------------------
+//  mesh-send: act as a mesh neighbour of a node. Every round (200 ms)
+//  send our HELLO (a restarted node needs it again before it takes
+//  custody), then every envelope not yet answered; print each CUSTODY_ACK
+//  answer. Custody transfers the node hands us are acknowledged.
+
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+//  A link-local mesh envelope (HELLO, CUSTODY_ACK) from us. Caller frees.
+static uint8_t *
+s_mesh_local (probe_identity_t *id, const meshmsg_t *msg, size_t *size_p)
+{
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    if (meshmsg_encode (msg, &payload, &payload_size))
+        return NULL;
+    envelope_t env;
+    memset (&env, 0, sizeof (env));
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = msg->type;
+    snprintf (env.origin, sizeof (env.origin), "%s", id->origin);
+    snprintf (env.tenant, sizeof (env.tenant), "%s", id->tenant);
+    env.hlc = env.seq = s_now_ms () << 16;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame = NULL;
+    int rc = envelope_encode (&env, id->keys.sign_secret, &frame, size_p);
+    free (payload);
+    return rc? NULL: frame;
+}
+
+static int
+s_mesh_send (probe_args_t *args, probe_identity_t *id)
+{
+    const char *error = NULL;
+    keyfile_t *file = keyfile_load (args->keyfile, false, &error);
+    size_t cert_size = 0;
+    uint8_t *cert = file? keyfile_get_blob (file, "cert", &cert_size): NULL;
+    keyfile_destroy (&file);
+    if (!cert) {
+        fprintf (stderr, "weft-probe: %s holds no certificate\n", args->keyfile);
+        return PROBE_USAGE;
+    }
+    const char *mode = args->mode? args->mode: "ok";
+    const char *dest = args->dest? args->dest: "coordinator";
+    int count = args->frame? 1: args->count > 0? args->count: 1;
+    uint8_t **frames = (uint8_t **) zmalloc (sizeof (uint8_t *) * (size_t) count);
+    size_t *sizes = (size_t *) zmalloc (sizeof (size_t) * (size_t) count);
+    int *state = (int *) zmalloc (sizeof (int) * (size_t) count);   //  0 open, 1 acked, 2 denied
+    zhashx_t *index = zhashx_new ();        //  id hex -> position + 1
+    uint64_t now_ms = s_now_ms ();
+    uint64_t first = args->seq? args->seq: now_ms * 1000;
+    keys_t wrong;
+    keys_generate (&wrong);
+    int rc = PROBE_OK;
+    for (int i = 0; i < count && rc == PROBE_OK; i++) {
+        envelope_t env;
+        if (args->frame) {
+            zfile_t *saved = zfile_new (NULL, args->frame);
+            zchunk_t *chunk = saved && zfile_input (saved) == 0? zfile_read (saved, 1 << 20, 0)
+                                                              : NULL;
+            if (chunk) {
+                sizes [i] = zchunk_size (chunk);
+                frames [i] = (uint8_t *) zmalloc (sizes [i]);
+                memcpy (frames [i], zchunk_data (chunk), sizes [i]);
+            }
+            zchunk_destroy (&chunk);
+            zfile_destroy (&saved);
+            if (!frames [i] || envelope_decode (&env, frames [i], sizes [i])) {
+                fprintf (stderr, "weft-probe: %s holds no envelope\n", args->frame);
+                rc = PROBE_USAGE;
+                break;
+            }
+        }
+        else {
+            msg_t msg = { .type = MSG_TWIN_REPORTED };
+            snprintf (msg.twin_reported.device, sizeof msg.twin_reported.device, "%s",
+                      id->origin);
+            msg.twin_reported.version = first + (uint64_t) i;
+            char doc [64];
+            snprintf (doc, sizeof doc, "{\"n\":%d,\"pad\":\"aaaa\"}", i);
+            msg.twin_reported.doc = doc;
+            msg.twin_reported.doc_size = strlen (doc);
+            snprintf (msg.twin_reported.status, sizeof msg.twin_reported.status, "ok");
+            uint8_t *payload = NULL;
+            size_t payload_size = 0;
+            int encoded = msg_encode (&msg, &payload, &payload_size);
+            assert (encoded == 0);
+            memset (&env, 0, sizeof (env));
+            randombytes_buf (env.id, WEFT_ID_SIZE);
+            env.type = MSG_TWIN_REPORTED;
+            snprintf (env.origin, sizeof (env.origin), "%s", id->origin);
+            snprintf (env.tenant, sizeof (env.tenant), "%s", id->tenant);
+            env.seq = first + (uint64_t) i;
+            env.hlc = (now_ms << 16) + (uint64_t) i;
+            env.expiry = now_ms + 3600 * 1000;
+            env.hop_limit = env.hops = WEFT_HOP_LIMIT;
+            env.payload = payload;
+            env.payload_size = payload_size;
+            encoded = envelope_encode (&env, streq (mode, "forge")? wrong.sign_secret
+                                                                  : id->keys.sign_secret,
+                                       &frames [i], &sizes [i]);
+            free (payload);
+            assert (encoded == 0);
+            if (streq (mode, "tamper")) {
+                //  Change the document after signing
+                uint8_t *pad = (uint8_t *) memmem (frames [i], sizes [i], "aaaa", 4);
+                assert (pad);
+                pad [0] = 'b';
+            }
+        }
+        char hex [2 * WEFT_ID_SIZE + 1];
+        envelope_id_hex (env.id, hex);
+        zhashx_update (index, hex, (void *) (intptr_t) (i + 1));
+    }
+    keys_wipe (&wrong);
+    if (rc == PROBE_OK && args->save) {
+        FILE *out = fopen (args->save, "wb");
+        if (!out || fwrite (frames [0], 1, sizes [0], out) != sizes [0]) {
+            fprintf (stderr, "weft-probe: cannot write %s\n", args->save);
+            rc = PROBE_USAGE;
+        }
+        if (out)
+            fclose (out);
+    }
+    zsock_t *dealer = NULL;
+    if (rc == PROBE_OK) {
+        dealer = zsock_new (ZMQ_DEALER);
+        assert (dealer);
+        zsock_set_linger (dealer, 0);
+        zsock_set_immediate (dealer, 1);
+        zsock_set_sndhwm (dealer, 100000);
+        zsock_set_curve_publickey_bin (dealer, id->keys.curve_public);
+        zsock_set_curve_secretkey_bin (dealer, id->keys.curve_secret);
+        zsock_set_curve_serverkey_bin (dealer, id->server_key);
+        if (zsock_connect (dealer, "%s", args->endpoint)) {
+            fprintf (stderr, "weft-probe: bad endpoint %s\n", args->endpoint);
+            rc = PROBE_USAGE;
+        }
+    }
+    meshmsg_t hello;
+    memset (&hello, 0, sizeof hello);
+    hello.type = MSG_HELLO;
+    hello.cert = cert;
+    hello.cert_size = cert_size;
+    int answered = 0;
+    int64_t deadline = zclock_mono () + args->timeout_ms;
+    while (rc == PROBE_OK && answered < count && zclock_mono () < deadline && !zsys_interrupted) {
+        size_t size;
+        uint8_t *frame = s_mesh_local (id, &hello, &size);
+        if (frame)
+            zmq_send (zsock_resolve (dealer), frame, size, ZMQ_DONTWAIT);
+        free (frame);
+        int window = args->window > 0? args->window: 1000;
+        for (int i = 0, sent = 0; i < count && sent < window; i++)
+            if (state [i] == 0) {
+                if (zmq_send (zsock_resolve (dealer), dest, strlen (dest),
+                              ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+                    break;
+                zmq_send (zsock_resolve (dealer), frames [i], sizes [i], ZMQ_DONTWAIT);
+                sent++;
+            }
+        int64_t round_end = zclock_mono () + 200;
+        while (zclock_mono () < round_end && answered < count) {
+            zmq_pollitem_t item = { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll (&item, 1, 50) <= 0)
+                continue;
+            zmsg_t *reply = zmsg_recv (dealer);
+            zframe_t *last = reply? zmsg_last (reply): NULL;
+            envelope_t env;
+            meshmsg_t msg;
+            if (last && envelope_decode (&env, zframe_data (last), zframe_size (last)) == 0) {
+                if (zmsg_size (reply) == 2) {
+                    //  A custody transfer for us: take it
+                    meshmsg_t ack;
+                    memset (&ack, 0, sizeof ack);
+                    ack.type = MSG_CUSTODY_ACK;
+                    ack.ids = env.id;
+                    ack.id_count = 1;
+                    ack.status = WEFT_STATUS_OK;
+                    uint8_t *ack_frame = s_mesh_local (id, &ack, &size);
+                    if (ack_frame)
+                        zmq_send (zsock_resolve (dealer), ack_frame, size, ZMQ_DONTWAIT);
+                    free (ack_frame);
+                }
+                else
+                if (env.type == MSG_CUSTODY_ACK && meshmsg_decode (&msg, MSG_CUSTODY_ACK,
+                                                      env.payload, env.payload_size) == 0
+                &&  msg.status != WEFT_STATUS_INTERNAL)
+                    for (size_t k = 0; k < msg.id_count; k++) {
+                        char hex [2 * WEFT_ID_SIZE + 1];
+                        envelope_id_hex (msg.ids + k * WEFT_ID_SIZE, hex);
+                        intptr_t at = (intptr_t) zhashx_lookup (index, hex);
+                        if (at && state [at - 1] == 0) {
+                            state [at - 1] = msg.status == WEFT_STATUS_OK? 1: 2;
+                            answered++;
+                            printf ("%s %s\n", state [at - 1] == 1? "acked": "denied", hex);
+                            fflush (stdout);
+                        }
+                    }
+            }
+            zmsg_destroy (&reply);
+        }
+    }
+    fprintf (stderr, "weft-probe: %d of %d envelopes answered\n", answered, count);
+    if (rc == PROBE_OK && answered < count)
+        rc = PROBE_NO_ANSWER;
+    zsock_destroy (&dealer);
+    for (int i = 0; i < count; i++)
+        free (frames [i]);
+    free (frames);
+    free (sizes);
+    free (state);
+    zhashx_destroy (&index);
+    free (cert);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Print the value at a dotted path of the JSON document on stdin.
 //  Strings print raw, other values as compact JSON; '#' prints a length
 //  and '*' walks every element of an array (one line each).
@@ -436,6 +703,9 @@ main (int argc, char *argv [])
             zsock_destroy (&dealer);
         }
     }
+    else
+    if (rc == PROBE_OK && streq (args.command, "mesh-send"))
+        rc = s_mesh_send (&args, &id);
     else
     if (rc == PROBE_OK && streq (args.command, "replay"))
         rc = s_send_heartbeat (&args, &id, args.seq, id.keys.sign_secret);

@@ -309,6 +309,13 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
         rc = coord_on_rpc (self->coord, user_id, zframe_data (body), zframe_size (body),
                            now_ms, &reply, &reply_size);
 
+    if (kind == S_MESH && link.custody && link.decoded && self->verbose) {
+        char hex [2 * WEFT_ID_SIZE + 1];
+        envelope_id_hex (link.id, hex);
+        zsys_debug ("coord: custody transfer %s of %s via %s (%s)", hex,
+                    link.origin [0]? link.origin: "?", user_id? user_id: "?",
+                    rc == 0? "accepted": "refused");
+    }
     //  A verified message from a device: this link is where it is now
     //  (for a relayed one, the link to the relay that leads to it)
     const char *origin = link.origin [0]? link.origin: user_id;
