@@ -314,7 +314,7 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
         envelope_id_hex (link.id, hex);
         zsys_debug ("coord: custody transfer %s of %s via %s (%s)", hex,
                     link.origin [0]? link.origin: "?", user_id? user_id: "?",
-                    rc == 0? "accepted": "refused");
+                    rc == 0? "acknowledged": "refused");
     }
     //  A verified message from a device: this link is where it is now
     //  (for a relayed one, the link to the relay that leads to it)
