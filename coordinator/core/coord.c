@@ -21,6 +21,7 @@
 #include "coordinator/core/attest.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
+#include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -284,6 +285,20 @@ s_expired (coord_t *self, const envelope_t *env, uint64_t now_ms)
     return false;
 }
 
+//  Record an enrolment in the audit log, in its transaction
+static int
+s_audit_enrol (store_txn_t *txn, const char *id, const char *method, uint64_t now_ms)
+{
+    json_t *device = registry_device_get (txn, id);
+    json_t *detail = json_pack ("{s:s, s:O}", "method", method, "cert_serial",
+                                json_object_get (device, "cert_serial")?: json_null ());
+    int rc = audit_append (txn, now_ms, id, "enrol", device? registry_device_scope (device): "",
+                           id, WEFT_STATUS_OK, detail);
+    json_decref (detail);
+    json_decref (device);
+    return rc;
+}
+
 //  Hex key field of a record into key; -1 if missing or bad.
 static int
 s_record_key (json_t *record, const char *field, uint8_t key [32])
@@ -369,7 +384,8 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
             enrolment_tpm_apply (self->pki, txn, &self->keys, ca, ca_size, env->origin,
                                  &request, link_key, now_ms / 1000, &result);
             free (ca);
-            if (result.created && store_commit (&txn)) {
+            if (result.created
+            && (s_audit_enrol (txn, result.device, "tpm", now_ms) || store_commit (&txn))) {
                 enrolment_result_clear (&result);
                 result.status = WEFT_STATUS_INTERNAL;
                 snprintf (result.message, sizeof result.message, "store write failed");
@@ -479,7 +495,7 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
             enrolment_apply (self->pki, txn, self->keys.curve_public, env.origin,
                              &msg.enrol_request, link_key, now_ms / 1000, &result);
             if (result.created) {
-                if (store_commit (&txn)) {
+                if (s_audit_enrol (txn, env.origin, "token", now_ms) || store_commit (&txn)) {
                     enrolment_result_clear (&result);
                     result.status = WEFT_STATUS_INTERNAL;
                     snprintf (result.message, sizeof result.message, "store write failed");
@@ -1003,55 +1019,6 @@ coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now
     return rc? -1: 0;
 }
 
-//  device.revoke {id} (admin): marks the device revoked, bumps the list
-static void
-s_revoke (store_txn_t *txn, const rpc_caller_t *caller, const char *args,
-          size_t args_size, uint64_t now_ms, rpc_result_t *result)
-{
-    memset (result, 0, sizeof *result);
-    json_error_t error;
-    json_t *json = json_loadb (args, args_size, JSON_REJECT_DUPLICATES, &error);
-    const char *id = json_string_value (json_object_get (json, "id"));
-    json_t *device = id? registry_device_get (txn, id): NULL;
-    const char *tenant = json_string_value (json_object_get (device, "tenant"));
-    if (!streq (caller->role, "admin")) {
-        result->status = WEFT_STATUS_FORBIDDEN;
-        snprintf (result->error, sizeof result->error,
-                  "role %s may not call device.revoke", caller->role);
-    }
-    else
-    if (!json_is_object (json) || !id || json_object_size (json) != 1) {
-        result->status = WEFT_STATUS_BAD_REQUEST;
-        snprintf (result->error, sizeof result->error, "device.revoke wants {\"id\": ID}");
-    }
-    else
-    if (!device || (*caller->tenant && (!tenant || !streq (tenant, caller->tenant)))) {
-        result->status = WEFT_STATUS_NOT_FOUND;
-        snprintf (result->error, sizeof result->error, "unknown device %s", id);
-    }
-    else {
-        bool already = json_is_true (json_object_get (device, "revoked"));
-        uint64_t version = registry_meta_get (txn, "revocations_version");
-        int rc = 0;
-        if (!already) {
-            json_object_set_new (device, "revoked", json_true ());
-            json_object_set_new (device, "revoked_at", json_integer ((json_int_t) (now_ms / 1000)));
-            rc = registry_device_put (txn, device);
-            if (rc == 0)
-                rc = registry_meta_put (txn, "revocations_version", ++version);
-        }
-        if (rc) {
-            result->status = WEFT_STATUS_INTERNAL;
-            snprintf (result->error, sizeof result->error, "store write failed");
-        }
-        else
-            result->result = json_pack ("{s:s, s:b, s:I}", "id", id, "revoked", 1,
-                                        "revocations_version", (json_int_t) version);
-    }
-    json_decref (device);
-    json_decref (json);
-}
-
 //  device.list and device.show also tell the mesh view: hops, counters
 static void
 s_add_mesh_info (coord_t *self, const char *method, json_t *result)
@@ -1179,12 +1146,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     rpc_result_t result;
     int rc = 0;
     if (rc == 0) {
-        if (streq (msg.rpc_request.method, "device.revoke"))
-            s_revoke (txn, &caller, msg.rpc_request.args, msg.rpc_request.args_size,
-                      now_ms, &result);
-        else
-            rpc_call (&rpc_env, txn, &caller, msg.rpc_request.method, msg.rpc_request.args,
-                      msg.rpc_request.args_size, now_ms, &result);
+        //  device.revoke too: rpc.c authorises and audits it
+        rpc_call (&rpc_env, txn, &caller, msg.rpc_request.method, msg.rpc_request.args,
+                  msg.rpc_request.args_size, now_ms, &result);
         if (result.status == WEFT_STATUS_INTERNAL)
             rc = -1;
     }

@@ -23,6 +23,7 @@
 #define P_ADMIN         4           //  Tokens, hierarchy import
 #define P_AUDIT         8           //  Audit log
 #define P_OPERATORS     16          //  Operators and grants
+#define P_REVOKE        32          //  Revoke devices
 
 static const struct {
     const char *name;
@@ -31,8 +32,8 @@ static const struct {
     { "viewer", P_READ },
     { "operator", P_READ | P_WRITE },
     { "auditor", P_READ | P_AUDIT },
-    { "security-officer", P_READ | P_AUDIT | P_OPERATORS },
-    { "admin", P_READ | P_WRITE | P_ADMIN | P_AUDIT | P_OPERATORS },
+    { "security-officer", P_READ | P_AUDIT | P_OPERATORS | P_REVOKE },
+    { "admin", P_READ | P_WRITE | P_ADMIN | P_AUDIT | P_OPERATORS | P_REVOKE },
     { NULL, 0 }
 };
 
@@ -1174,6 +1175,34 @@ s_audit_verify (s_call_t *call)
                                       "error", error);
 }
 
+//  device.revoke: mark the device revoked and bump the revocation
+//  list's version; weft-coord then closes its links and spreads the
+//  list (coord.c). Revoking twice is not an error.
+static void
+s_device_revoke (s_call_t *call)
+{
+    json_t *device = s_device (call);
+    if (!device)
+        return;
+    const char *id = s_str (device, "id");
+    bool already = json_is_true (json_object_get (device, "revoked"));
+    uint64_t version = registry_meta_get (call->txn, "revocations_version");
+    if (!already) {
+        json_object_set_new (device, "revoked", json_true ());
+        json_object_set_new (device, "revoked_at", json_integer ((json_int_t) (call->now_ms / 1000)));
+        if (registry_device_put (call->txn, device)
+        ||  registry_meta_put (call->txn, "revocations_version", ++version))
+            s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    }
+    if (call->result->status == 0) {
+        call->result->result = json_pack ("{s:s, s:b, s:I}", "id", id, "revoked", 1,
+                                          "revocations_version", (json_int_t) version);
+        call->detail = json_pack ("{s:b, s:I}", "already", already,
+                                  "revocations_version", (json_int_t) version);
+    }
+    json_decref (device);
+}
+
 static void
 s_coord_stats (s_call_t *call)
 {
@@ -1223,6 +1252,7 @@ static const struct {
         s_device_set },
     { "twin.get", P_READ, false, { "id", NULL }, s_twin_get },
     { "twin.set", P_WRITE, true, { "id", "patch", NULL }, s_twin_set },
+    { "device.revoke", P_REVOKE, true, { "id", NULL }, s_device_revoke },
     { "batch.twin", P_WRITE, true, { "query", "patch", "dry_run", NULL }, s_batch_twin },
     { "batch.tag", P_WRITE, true, { "query", "tags", "dry_run", NULL }, s_batch_tag },
     { "batch.move", P_WRITE, true, { "query", "path", "asset", "dry_run", NULL },
@@ -1932,6 +1962,19 @@ rpc_test (bool verbose)
     assert (streq (loaded.grants [1].role, "viewer"));
     assert (streq (loaded.grants [1].path, "acme/plant-1"));
     keys_wipe (&op2);
+
+    //  Revocation: security officers and admins, within their subtrees
+    assert (s_call_grant (&rig, "operator", "acme", "device.revoke", "{\"id\":\"dev-p1\"}")
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_grant (&rig, "security-officer", "acme", "device.revoke",
+                          "{\"id\":\"dev-b\"}") == WEFT_STATUS_NOT_FOUND);
+    assert (streq (rig.result.error, "unknown device dev-b"));
+    assert (s_call_grant (&rig, "security-officer", "acme", "device.revoke",
+                          "{\"id\":\"dev-p1\"}") == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "revocations_version") == 1);
+    assert (s_call_grant (&rig, "admin", "", "device.revoke", "{\"id\":\"dev-p1\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "revocations_version") == 1);
 
     //  Audit: changes and refusals recorded, chain intact, scoped reads
     assert (s_call_grant (&rig, "operator", "acme", "audit.list", "{}") == WEFT_STATUS_FORBIDDEN);

@@ -22,7 +22,9 @@ AUD="env WEFT_IDENTITY=$T/aude.op $CTL --timeout 5"
 say "changes and refusals are recorded; the chain verifies"
 out=$($AUD audit verify) || fail "verify on an intact log: $out"
 echo "$out"
-echo "$out" | grep -q "^audit log intact: 6 records" || fail "verify: $out"
+echo "$out" | grep -q "^audit log intact: 7 records" || fail "verify: $out"
+$AUD audit list --query 'action=enrol' | grep -q " g1 .*enrol .*acme .*g1 .*OK" \
+    || fail "the enrolment of g1 is not in the audit list"
 $AUD audit list --query 'action=twin.set and target=g1' | grep -q " admin .*twin.set .*g1 .*OK" \
     || fail "twin.set of g1 not in the audit list"
 $AUD audit list --query 'status=NOT_FOUND' | grep -q "nope" || fail "refusal not recorded"
