@@ -1333,6 +1333,9 @@ main (int argc, char *argv [])
                     printf ("verdict:          %s\n", ok? "passed": "FAILED");
                     printf ("reason:           %s\n", s_str (verdict, "reason"));
                     printf ("checked:          %s\n", when);
+                    if (!ok)
+                        printf ("quarantined:      yes (no twin traffic until it passes "
+                                "or 'weftctl attest clear')\n");
                     if (!ok && s_int (verdict, "pcr") >= 0)
                         printf ("first mismatch:   PCR %lld, event #%lld\n",
                                 (long long) s_int (verdict, "pcr"),

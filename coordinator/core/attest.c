@@ -14,7 +14,6 @@
 
 #define S_PROFILE_CONTEXT   "weft-profile-v1"
 #define S_SPEC_ID           "Spec ID Event03"
-#define S_ALG_SHA1          0x0004
 #define S_ALG_SHA256        0x000b
 
 static void
@@ -33,131 +32,6 @@ s_sha256 (const void *a, size_t a_size, const void *b, size_t b_size, uint8_t ou
 
 //  --------------------------------------------------------------------------
 //  Event log
-
-typedef struct {
-    const uint8_t *data;
-    size_t size;
-    size_t at;
-} s_reader_t;
-
-static bool
-s_take (s_reader_t *r, size_t size, const uint8_t **out)
-{
-    if (size > r->size - r->at)
-        return false;
-    *out = r->data + r->at;
-    r->at += size;
-    return true;
-}
-
-static bool
-s_u32 (s_reader_t *r, uint32_t *value)
-{
-    const uint8_t *p;
-    if (!s_take (r, 4, &p))
-        return false;
-    *value = (uint32_t) p [0] | (uint32_t) p [1] << 8 | (uint32_t) p [2] << 16
-           | (uint32_t) p [3] << 24;
-    return true;
-}
-
-static bool
-s_u16 (s_reader_t *r, uint16_t *value)
-{
-    const uint8_t *p;
-    if (!s_take (r, 2, &p))
-        return false;
-    *value = (uint16_t) (p [0] | p [1] << 8);
-    return true;
-}
-
-int
-attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PCRS][32],
-                        attest_event_t *events, size_t events_max,
-                        char *error, size_t error_size)
-{
-    assert (pcrs && error);
-    memset (pcrs, 0, ATTEST_PCRS * 32);
-    s_reader_t r = { log, log? size: 0, 0 };
-    //  Header: a TCG_PCR_EVENT (SHA-1 format) whose data is the Spec ID event
-    uint32_t pcr, type, data_size, algs;
-    const uint8_t *digest, *data;
-    if (!s_u32 (&r, &pcr) || !s_u32 (&r, &type) || !s_take (&r, 20, &digest)
-    ||  !s_u32 (&r, &data_size) || type != ATTEST_EV_NO_ACTION
-    ||  data_size < 24 + 4 + 1 || data_size > ATTEST_EVENT_DATA_MAX
-    ||  !s_take (&r, data_size, &data) || memcmp (data, S_SPEC_ID, 16) != 0) {
-        snprintf (error, error_size, "event log has no Spec ID header (not crypto-agile)");
-        return -1;
-    }
-    s_reader_t spec = { data, data_size, 24 };
-    uint16_t alg_ids [8], alg_sizes [8];
-    if (!s_u32 (&spec, &algs) || algs == 0 || algs > 8) {
-        snprintf (error, error_size, "event log header names %u digest algorithms", algs);
-        return -1;
-    }
-    bool has_sha256 = false;
-    for (uint32_t i = 0; i < algs; i++) {
-        if (!s_u16 (&spec, &alg_ids [i]) || !s_u16 (&spec, &alg_sizes [i])
-        ||  alg_sizes [i] == 0 || alg_sizes [i] > 64) {
-            snprintf (error, error_size, "event log header truncated");
-            return -1;
-        }
-        if (alg_ids [i] == S_ALG_SHA256 && alg_sizes [i] == 32)
-            has_sha256 = true;
-    }
-    if (!has_sha256) {
-        snprintf (error, error_size, "event log has no sha256 bank");
-        return -1;
-    }
-    int count = 0;
-    while (r.at < r.size) {
-        uint32_t digests;
-        if (count >= ATTEST_EVENTS_MAX) {
-            snprintf (error, error_size, "event log has more than %d events", ATTEST_EVENTS_MAX);
-            return -1;
-        }
-        if (!s_u32 (&r, &pcr) || !s_u32 (&r, &type) || !s_u32 (&r, &digests)
-        ||  digests == 0 || digests > algs || pcr >= ATTEST_PCRS) {
-            snprintf (error, error_size, "event #%d is malformed", count);
-            return -1;
-        }
-        const uint8_t *sha256 = NULL;
-        for (uint32_t i = 0; i < digests; i++) {
-            uint16_t alg;
-            if (!s_u16 (&r, &alg)) {
-                snprintf (error, error_size, "event #%d is truncated", count);
-                return -1;
-            }
-            uint32_t k = 0;
-            while (k < algs && alg_ids [k] != alg)
-                k++;
-            if (k == algs || !s_take (&r, alg_sizes [k], &digest)) {
-                snprintf (error, error_size, "event #%d has an unknown digest", count);
-                return -1;
-            }
-            if (alg == S_ALG_SHA256)
-                sha256 = digest;
-        }
-        if (!s_u32 (&r, &data_size) || data_size > ATTEST_EVENT_DATA_MAX
-        ||  !s_take (&r, data_size, &data)) {
-            snprintf (error, error_size, "event #%d is truncated", count);
-            return -1;
-        }
-        if (!sha256) {
-            snprintf (error, error_size, "event #%d has no sha256 digest", count);
-            return -1;
-        }
-        if (type != ATTEST_EV_NO_ACTION)
-            s_sha256 (pcrs [pcr], 32, sha256, 32, pcrs [pcr]);
-        if (events && (size_t) count < events_max) {
-            events [count].pcr = pcr;
-            events [count].type = type;
-            memcpy (events [count].digest, sha256, 32);
-        }
-        count++;
-    }
-    return count;
-}
 
 static void
 s_put_u32 (zchunk_t *chunk, uint32_t value)
@@ -486,7 +360,7 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
             continue;
         memcpy (values [pcr], value, 32);
         value += 32;
-        char hex [65], key [4];
+        char hex [65], key [12];
         keys_hex (values [pcr], 32, hex);
         snprintf (key, sizeof key, "%d", pcr);
         json_object_set_new (quoted, key, json_string (hex));
@@ -510,7 +384,7 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     //  4. The profile
     json_t *expected_events = json_object_get (profile, "events");
     for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
-        char key [4];
+        char key [12];
         snprintf (key, sizeof key, "%d", pcr);
         json_t *list = json_object_get (expected_events, key);
         if (list) {
@@ -579,6 +453,16 @@ attest_verdict_get (store_txn_t *txn, const char *device_id)
     return s_get (txn, "verdict/", device_id);
 }
 
+bool
+attest_quarantined (store_txn_t *txn, const char *device_id)
+{
+    assert (txn && device_id);
+    json_t *verdict = s_get (txn, "verdict/", device_id);
+    bool failed = verdict && !json_is_true (json_object_get (verdict, "ok"));
+    json_decref (verdict);
+    return failed;
+}
+
 int
 attest_verdict_clear (store_txn_t *txn, const char *device_id)
 {
@@ -586,14 +470,26 @@ attest_verdict_clear (store_txn_t *txn, const char *device_id)
     return s_del (txn, "verdict/", device_id);
 }
 
+typedef struct {
+    json_t *summary;
+    attest_visible_fn *visible;
+    void *arg;
+} s_summary_t;
+
 static int
 s_summary_one (void *arg, const void *key, size_t key_size, const void *value,
                size_t value_size)
 {
     (void) key;
     (void) key_size;
-    json_t *summary = (json_t *) arg;
+    s_summary_t *self = (s_summary_t *) arg;
+    json_t *summary = self->summary;
     json_t *verdict = json_loadb ((const char *) value, value_size, 0, NULL);
+    const char *id = json_string_value (json_object_get (verdict, "device"));
+    if (!id || (self->visible && !self->visible (self->arg, id))) {
+        json_decref (verdict);
+        return 0;
+    }
     bool ok = json_is_true (json_object_get (verdict, "ok"));
     const char *field = ok? "passed": "failed";
     json_object_set_new (summary, field,
@@ -610,12 +506,12 @@ s_summary_one (void *arg, const void *key, size_t key_size, const void *value,
 }
 
 json_t *
-attest_summary (store_txn_t *txn)
+attest_summary (store_txn_t *txn, attest_visible_fn *visible, void *arg)
 {
-    json_t *summary = json_pack ("{s:i, s:i, s:i, s:[]}", "verdicts", 0, "passed", 0,
-                                 "failed", 0, "failing");
-    store_scan (txn, ATTEST_TABLE, "verdict/", 8, s_summary_one, summary);
-    return summary;
+    s_summary_t self = { json_pack ("{s:i, s:i, s:i, s:[]}", "verdicts", 0, "passed", 0,
+                                    "failed", 0, "failing"), visible, arg };
+    store_scan (txn, ATTEST_TABLE, "verdict/", 8, s_summary_one, &self);
+    return self.summary;
 }
 
 //  --------------------------------------------------------------------------
@@ -813,7 +709,9 @@ attest_test (bool verbose)
     assert (json_integer_value (json_object_get (verdict, "pcr")) == 9);
     json_decref (verdict);
     txn = store_begin (store, false);
-    json_t *summary = attest_summary (txn);
+    assert (attest_quarantined (txn, "gw-1"));
+    assert (!attest_quarantined (txn, "gw-2"));
+    json_t *summary = attest_summary (txn, NULL, NULL);
     store_abort (&txn);
     assert (json_integer_value (json_object_get (summary, "failed")) == 1);
     json_decref (summary);

@@ -100,13 +100,23 @@ json_t *
 json_t *
     attest_verdict_get (store_txn_t *txn, const char *device_id);
 
+//  Is the device quarantined: its last verdict failed? The coordinator
+//  then takes no twin reports from it and sends it no desired twin; its
+//  heartbeats only bring challenges, until it passes again or an
+//  operator clears the verdict.
+bool
+    attest_quarantined (store_txn_t *txn, const char *device_id);
+
 //  Clear a device's verdict (operator decision). Returns 0, 1 if none.
 int
     attest_verdict_clear (store_txn_t *txn, const char *device_id);
 
-//  Fleet summary: {verdicts, passed, failed, failing: [ids...]}.
+//  Fleet summary of the verdicts of the devices visible (fn returns true
+//  for them; NULL: all): {verdicts, passed, failed, failing: [{device,
+//  reason}], at most 100}.
+typedef bool (attest_visible_fn) (void *arg, const char *device_id);
 json_t *
-    attest_summary (store_txn_t *txn);
+    attest_summary (store_txn_t *txn, attest_visible_fn *visible, void *arg);
 
 void
     attest_test (bool verbose);

@@ -597,6 +597,15 @@ s_heartbeat (coord_t *self, const envelope_t *env, const msg_heartbeat_t *heartb
 //  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
 //  ATTEST_EVIDENCE is verified and the verdict recorded.
 
+static bool
+s_quarantined (coord_t *self, const char *id)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    bool quarantined = txn && attest_quarantined (txn, id);
+    store_abort (&txn);
+    return quarantined;
+}
+
 static void
 s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t now_ms,
                     uint8_t **reply_p, size_t *reply_size_p)
@@ -873,8 +882,19 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     }
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
+    bool quarantined = s_quarantined (self, env.origin);
+    if (env.type == MSG_TWIN_REPORTED && quarantined) {
+        self->stats.rejected_origin++;
+        s_debug (self, "coord: %s is quarantined (failed attestation): report refused",
+                    env.origin);
+        return -2;
+    }
     if (env.type == MSG_HEARTBEAT) {
-        rc = s_heartbeat (self, &env, &msg.heartbeat, origin_key, now_ms,
+        //  A quarantined device gets no desired twin, only challenges
+        msg_heartbeat_t heartbeat = msg.heartbeat;
+        if (quarantined)
+            heartbeat.desired_version = UINT64_MAX;
+        rc = s_heartbeat (self, &env, &heartbeat, origin_key, now_ms,
                           reply_p, reply_size_p);
         if (rc == 0 && !*reply_p)
             s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
@@ -1189,7 +1209,7 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
 
     //  A changed desired twin goes to the device at once if it is
     //  connected; otherwise its next heartbeat fetches it
-    if (result.push [0] && self->effects.push) {
+    if (result.push [0] && self->effects.push && !s_quarantined (self, result.push)) {
         txn = store_begin (self->store, false);
         json_t *twin = txn? registry_twin_get (txn, result.push): NULL;
         store_abort (&txn);

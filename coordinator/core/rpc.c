@@ -960,10 +960,20 @@ s_attest_profile_set (s_call_t *call)
     }
 }
 
+static bool
+s_attest_visible (void *arg, const char *id)
+{
+    s_call_t *call = (s_call_t *) arg;
+    json_t *device = registry_device_get (call->txn, id);
+    bool visible = device && devquery_visible (&call->read, device);
+    json_decref (device);
+    return visible;
+}
+
 static void
 s_attest_status (s_call_t *call)
 {
-    call->result->result = attest_summary (call->txn);
+    call->result->result = attest_summary (call->txn, s_attest_visible, call);
 }
 
 static void

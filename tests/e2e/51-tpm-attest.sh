@@ -74,4 +74,14 @@ echo "$out"
 echo "$out" | grep -q "^reason: *PCR 9: event log does not replay" || fail "reason does not name PCR 9"
 ctl attest status | grep -q "^FAILED gw-a: PCR 9" || fail "status does not list gw-a: $(ctl attest status)"
 grep -q "ALERT attestation of gw-a failed: PCR 9" "$T/coord.log" || fail "no alert in the coordinator log"
+
+say "quarantined: no desired twin reaches it, until an operator clears the verdict"
+echo "$out" | grep -q "^quarantined: *yes" || fail "gw-a not shown as quarantined"
+ctl twin set gw-a '{"mode": "fast"}' > /dev/null || fail "twin set failed"
+sleep 3
+[[ "$(jget mode < "$T/box-a.applied.json" 2>/dev/null)" == fast ]] \
+    && fail "a quarantined node got its desired twin"
+ctl attest clear gw-a > /dev/null || fail "attest clear failed"
+wait_for '[[ "$(jget mode < "$T/box-a.applied.json")" == fast ]]' 20 \
+    || fail "gw-a did not get its twin after attest clear"
 say "ok"
