@@ -736,6 +736,9 @@ s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *rep
                              json_integer (reported->desired_version));
         json_object_set_new (twin, "status", json_string (reported->status));
         rc = registry_twin_put (txn, env->origin, twin);
+        //  fw/hw/sw the node reports under "weft" become its metadata
+        if (rc == 0)
+            rc = registry_device_report_meta (txn, env->origin, doc);
     }
     if (rc == 0)
         rc = store_commit (&txn);

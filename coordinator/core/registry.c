@@ -346,6 +346,35 @@ registry_device_put (store_txn_t *txn, json_t *device)
     return s_index (txn, "device_keys", device, id);
 }
 
+int
+registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported)
+{
+    json_t *meta = json_object_get (reported, REGISTRY_REPORTED_META);
+    if (!json_is_object (meta))
+        return 0;
+    json_t *device = registry_device_get (txn, id);
+    if (!device)
+        return 0;
+    static const char *fields [] = { "fw", "hw", "sw", NULL };
+    bool changed = false;
+    for (int i = 0; fields [i]; i++) {
+        const char *value = json_string_value (json_object_get (meta, fields [i]));
+        size_t len = value? strlen (value): 0;
+        bool valid = len > 0 && len <= 128;
+        for (size_t c = 0; valid && c < len; c++)
+            if ((unsigned char) value [c] < 0x20 || value [c] == 0x7f)
+                valid = false;
+        const char *held = json_string_value (json_object_get (device, fields [i]));
+        if (valid && !(held && streq (held, value))) {
+            json_object_set_new (device, fields [i], json_string (value));
+            changed = true;
+        }
+    }
+    int rc = changed? registry_device_put (txn, device): 0;
+    json_decref (device);
+    return rc;
+}
+
 char *
 registry_device_by_curve (store_txn_t *txn, const uint8_t curve_key [32])
 {
@@ -655,6 +684,14 @@ s_test_count (void *arg, json_t *record)
     return 0;
 }
 
+static int
+s_test_index (void *arg, const char *id)
+{
+    assert (streq (id, "dev-1"));
+    (*(int *) arg)++;
+    return 0;
+}
+
 void
 registry_test (bool verbose)
 {
@@ -743,6 +780,21 @@ registry_test (bool verbose)
     assert (registry_device_each (txn, s_test_count, &count) == 1);
     assert (count == 1);
     store_abort (&txn);
+
+    //  Metadata a device reports, indexed; junk ignored
+    txn = store_begin (store, true);
+    json_t *reported = json_pack ("{s:{s:s, s:s, s:i}}", "weft", "fw", "2.3.0", "hw", "a\nb",
+                                  "sw", 7);
+    assert (registry_device_report_meta (txn, "dev-1", reported) == 0);
+    json_decref (reported);
+    device = registry_device_get (txn, "dev-1");
+    assert (streq (json_string_value (json_object_get (device, "fw")), "2.3.0"));
+    assert (json_object_get (device, "hw") == NULL);
+    json_decref (device);
+    int hits = 0;
+    assert (registry_index_scan (txn, "fw", "2.3.0", false, s_test_index, &hits) == 1);
+    assert (hits == 1);
+    assert (store_commit (&txn) == 0);
 
     //  Operators: a new key replaces the old one in the index
     uint8_t curve2 [32];

@@ -93,6 +93,15 @@ int
     registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
                          bool prefix, registry_index_fn *fn, void *arg);
 
+//  Copy the well-known metadata a device reports in its reported twin,
+//  {"weft": {"fw": ..., "hw": ..., "sw": ...}}, into its record (and
+//  indexes). Values that are not text of 1-128 bytes without control
+//  characters are ignored. Writes only if something changed. Returns 0
+//  or -1 (store failure).
+#define REGISTRY_REPORTED_META  "weft"
+int
+    registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported);
+
 //  Id of the device holding this CURVE key, or NULL. Caller frees.
 char *
     registry_device_by_curve (store_txn_t *txn, const uint8_t curve_key [32]);

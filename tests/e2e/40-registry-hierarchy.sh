@@ -2,7 +2,8 @@
 #   40-registry-hierarchy - a tenant's places and assets: import is
 #   idempotent, reports what changed and refuses a malformed file
 #   without changing anything; devices are placed and described, found
-#   by query, and changed in batches after a dry run.
+#   by query, and changed in batches after a dry run; metadata a node
+#   reports in its twin reaches the indexes.
 source "$(dirname "$0")/lib.sh"
 
 start_coord
@@ -86,6 +87,11 @@ echo "$out" | grep -q "^  g2$" || fail "move dry run does not list g2: $out"
 [[ "$(ctl device count --query 'site=plant-2')" == 1 ]] || fail "dry run moved a device"
 ctl batch move --query 'id=g2' acme/plant-2 > /dev/null || fail "batch move"
 [[ "$(ctl device count --query 'site=plant-2')" == 2 ]] || fail "move did not apply"
+
+say "metadata a node reports under \"weft\" in its reported twin is indexed"
+ctl twin set g2 '{"weft": {"sw": "app-1.4"}}' > /dev/null || fail "twin set weft"
+wait_for '[[ "$(ctl device count --query "sw=app-1.4")" == 1 ]]' 20 \
+    || fail "reported sw did not reach the registry"
 
 say "the hierarchy export is an import file"
 ctl hierarchy export > "$T/export.json"
