@@ -885,7 +885,8 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     }
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
-    bool quarantined = s_quarantined (self, env.origin);
+    bool quarantined = (env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED)
+                    && s_quarantined (self, env.origin);
     if (env.type == MSG_TWIN_REPORTED && quarantined) {
         self->stats.rejected_origin++;
         s_debug (self, "coord: %s is quarantined (failed attestation): report refused",
