@@ -22,6 +22,7 @@
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/audit.h"
+#include "coordinator/core/hierarchy.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -663,6 +664,12 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
     json_t *device = txn? registry_device_get (txn, env->origin): NULL;
     json_t *verdict = device? attest_evidence (txn, device, pki_ca_key (self->pki),
                                                &evidence, now_ms): NULL;
+    //  The alert names the asset and the place, not only the device id
+    char alert [512] = "";
+    if (txn && verdict && !json_is_true (json_object_get (verdict, "ok")))
+        hierarchy_alert_text (txn, device, "Attestation failed",
+                              json_string_value (json_object_get (verdict, "reason"))?: "?",
+                              alert, sizeof alert);
     if (txn && store_commit (&txn))
         zsys_error ("coord: cannot record the attestation verdict of %s", env->origin);
     store_abort (&txn);
@@ -670,8 +677,8 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
         zsys_info ("coord: attestation of %s passed", env->origin);
     else
     if (verdict)
-        zsys_warning ("coord: ALERT attestation of %s failed: %s", env->origin,
-                      json_string_value (json_object_get (verdict, "reason")));
+        zsys_warning ("coord: ALERT attestation of %s failed: %s [%s]", env->origin,
+                      json_string_value (json_object_get (verdict, "reason")), alert);
     json_decref (verdict);
     json_decref (device);
     return 0;
