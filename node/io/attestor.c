@@ -1,6 +1,7 @@
 /*  attestor - quotes and event logs for boot attestation, off the loop  */
 
 #include <czmq.h>
+#include <openssl/crypto.h>
 #include "proto/tpmmsg.h"
 #include "node/io/tpm.h"
 #include "node/io/attestor.h"
@@ -148,6 +149,7 @@ attestor_actor (zsock_t *pipe, void *args)
     tpm_destroy (&self.tpm);
     zchunk_destroy (&self.ak_blob);
     free (self.event_log);
+    OPENSSL_thread_stop ();         //  As tpm_actor does: ESYS used OpenSSL here
 }
 
 void

@@ -18,6 +18,7 @@
 #include "node/io/tpm.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -866,6 +867,9 @@ tpm_actor (zsock_t *pipe, void *args)
         zmsg_destroy (&request);
     }
     tpm_destroy (&self);
+    //  ESYS's crypto left OpenSSL state in this thread: free it now, as
+    //  the process may exit before a detached thread's TLS destructors run
+    OPENSSL_thread_stop ();
 }
 
 //  --------------------------------------------------------------------------
