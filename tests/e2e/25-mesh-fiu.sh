@@ -10,6 +10,8 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mesh-lib.sh"
 command -v fiu-run > /dev/null || { say "fiu-run not installed; skipped"; exit 0; }
+#   fiu's LD_PRELOAD and AddressSanitizer's interposition do not mix
+ldd "$NODE" | grep -q libasan && { say "sanitizer build: skipped (fiu preload)"; exit 0; }
 
 start_coord
 enrol_nodes relay src
