@@ -22,6 +22,7 @@ struct _store_t {
     char *names [STORE_TABLES_MAX]; //  Table names, owned
     MDB_dbi dbis [STORE_TABLES_MAX];    //  Matching handles
     int fail_after;                 //  Test fault: writes until failure, 0 = off
+    bool broken;                    //  LMDB refuses all transactions (MDB_PANIC)
 };
 
 struct _store_txn_t {
@@ -130,6 +131,8 @@ store_begin (store_t *self, bool write)
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, write? 0: MDB_RDONLY, &txn);
     if (rc) {
+        if (rc == MDB_PANIC)
+            self->broken = true;
         zsys_error ("store: begin: %s", mdb_strerror (rc));
         return NULL;
     }
@@ -154,8 +157,11 @@ store_commit (store_txn_t **txn_p)
         mdb_txn_abort (self->txn);
         rc = ENOSPC;
     }
-    else
+    else {
         rc = mdb_txn_commit (self->txn);
+        if (rc == MDB_PANIC)
+            self->store->broken = true;
+    }
     if (rc)
         zsys_error ("store: commit: %s", rc == ENOSPC? "no space left on device"
                                                       : mdb_strerror (rc));
@@ -310,6 +316,20 @@ store_count (store_txn_t *txn, const char *table)
         return -1;
     }
     return (int64_t) stat.ms_entries;
+}
+
+//  --------------------------------------------------------------------------
+//  After a write to the disk failed halfway (e.g. a failed fsync of the
+//  meta page), LMDB marks the environment fatal and refuses every later
+//  transaction. Nothing committed is lost, but this process can make no
+//  progress: the daemons check this after each event and exit, so the
+//  service manager restarts them on a sound environment.
+
+bool
+store_broken (store_t *self)
+{
+    assert (self);
+    return self->broken;
 }
 
 //  --------------------------------------------------------------------------

@@ -67,6 +67,11 @@ int
 int64_t
     store_count (store_txn_t *txn, const char *table);
 
+//  True once LMDB has refused a transaction as fatal (MDB_PANIC): the
+//  process must exit and be restarted to make progress again.
+bool
+    store_broken (store_t *self);
+
 //  Test-only fault switch: the nth write operation from now (put, del,
 //  commit) fails as if the disk were full; 0 turns it off.
 void
