@@ -52,6 +52,47 @@ s_free_item (void **item_p)
     *item_p = NULL;
 }
 
+static int s_index_device (store_txn_t *txn, json_t *device, bool add);
+
+//  A database written before the secondary indexes existed: index its
+//  devices once
+#define S_INDEX_VERSION     1
+
+static int
+s_reindex_one (void *arg, const void *key, size_t key_size, const void *value,
+               size_t value_size)
+{
+    (void) key;
+    (void) key_size;
+    json_error_t error;
+    json_t *device = json_loadb ((const char *) value, value_size, 0, &error);
+    int rc = json_is_object (device)? s_index_device ((store_txn_t *) arg, device, true): 0;
+    json_decref (device);
+    return rc;
+}
+
+static void
+s_upgrade (store_t *store)
+{
+    store_txn_t *txn = store_begin (store, true);
+    if (!txn)
+        return;
+    int rc = 0;
+    if (registry_meta_get (txn, "index_version") < S_INDEX_VERSION) {
+        if (store_count (txn, "devices") > 0) {
+            zsys_info ("registry: indexing the devices of an older database");
+            rc = store_scan (txn, "devices", "", 0, s_reindex_one, txn) < 0? -1: 0;
+        }
+        if (rc == 0)
+            rc = registry_meta_put (txn, "index_version", S_INDEX_VERSION);
+        if (rc == 0)
+            rc = store_commit (&txn);
+        if (rc)
+            zsys_error ("registry: cannot index the devices; queries may miss some");
+    }
+    store_abort (&txn);
+}
+
 //  --------------------------------------------------------------------------
 //  Create the in-memory part.
 
@@ -59,6 +100,7 @@ registry_t *
 registry_new (store_t *store)
 {
     assert (store);
+    s_upgrade (store);
     registry_t *self = (registry_t *) zmalloc (sizeof (registry_t));
     self->store = store;
     self->seen = zhashx_new ();
@@ -685,6 +727,14 @@ s_test_count (void *arg, json_t *record)
 }
 
 static int
+s_test_count_id (void *arg, const char *id)
+{
+    (void) id;
+    (*(int *) arg)++;
+    return 0;
+}
+
+static int
 s_test_index (void *arg, const char *id)
 {
     assert (streq (id, "dev-1"));
@@ -813,6 +863,21 @@ registry_test (bool verbose)
     assert (name && streq (name, "alice"));
     free (name);
     assert (store_commit (&txn) == 0);
+
+    //  An older database: devices without index entries are indexed once
+    registry_destroy (&registry);
+    txn = store_begin (store, true);
+    const char *old = "{\"id\":\"dev-old\",\"tenant\":\"acme\",\"type\":\"legacy\"}";
+    assert (store_put (txn, "devices", "dev-old", 7, old, strlen (old)) == 0);
+    assert (store_del (txn, "meta", "index_version", 13) == 0);
+    assert (store_commit (&txn) == 0);
+    registry = registry_new (store);
+    txn = store_begin (store, false);
+    int found = 0;
+    assert (registry_index_scan (txn, "type", "legacy", false, s_test_count_id, &found) == 1);
+    assert (found == 1);
+    assert (registry_meta_get (txn, "index_version") == 1);
+    store_abort (&txn);
 
     registry_destroy (&registry);
     registry_destroy (&registry);
