@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 #include "coordinator/core/devquery.h"
+#include "coordinator/core/attest.h"
 
 bool
 devquery_covers (const char *grant, const char *path)
@@ -47,7 +48,7 @@ devquery_attr (const char *name, void *arg)
                                                    name + 4));
     static const char *plain [] = {
         "id", "tenant", "type", "role", "path", "fw", "hw", "sw", "asset",
-        "location", "attest", NULL
+        "location", NULL
     };
     for (int i = 0; plain [i]; i++)
         if (streq (name, plain [i])) {
@@ -55,8 +56,19 @@ devquery_attr (const char *name, void *arg)
             //  Unset metadata is absent, not empty (tenant "" is a value)
             return value && (*value || streq (name, "tenant"))? value: NULL;
         }
+    if (streq (name, "attest")) {
+        //  The last verdict (attest.h); absent if never attested
+        const char *id = json_string_value (json_object_get (device, "id"));
+        json_t *verdict = id? attest_verdict_get (self->ctx->txn, id): NULL;
+        const char *value = !verdict? NULL
+                          : json_is_true (json_object_get (verdict, "ok"))? "passed": "failed";
+        json_decref (verdict);
+        return value;
+    }
     if (streq (name, "assurance")) {
         json_t *value = json_object_get (device, "assurance");
+        if (json_is_string (value))
+            return json_string_value (value);       //  "software" or "tpm"
         if (json_is_integer (value)) {
             snprintf (self->buf, sizeof self->buf, "%" JSON_INTEGER_FORMAT,
                       json_integer_value (value));
@@ -504,6 +516,23 @@ devquery_test (bool verbose)
     assert (examined <= 1);
     zlistx_destroy (&hits);
     query_destroy (&query);
+    //  Attestation verdicts and assurance from the TPM modules
+    store_abort (&txn);
+    txn = store_begin (store, true);
+    const char *failed = "{\"ok\":false,\"reason\":\"PCR 9\"}";
+    assert (store_put (txn, "attest", "verdict/dev-0003", 16, failed, strlen (failed)) == 0);
+    json_t *device = registry_device_get (txn, "dev-0003");
+    json_object_set_new (device, "assurance", json_string ("tpm"));
+    assert (registry_device_put (txn, device) == 0);
+    json_decref (device);
+    ctx.txn = txn;
+    query = query_new ("attest=failed and assurance=tpm", NULL, 0);
+    hits = s_list_new ();
+    assert (devquery_run (&ctx, query, s_collect, hits, NULL) == 1);
+    assert (streq ((char *) zlistx_first (hits), "dev-0003"));
+    zlistx_destroy (&hits);
+    query_destroy (&query);
+
     //  No scope, nothing visible
     ctx.scope_count = 0;
     hits = s_list_new ();
