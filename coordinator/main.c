@@ -411,9 +411,8 @@ main (int argc, char *argv [])
     if (!server)
         goto done;
     zsys_info ("coord: ready, data in %s", state.dir);
-    server_run (server);
+    rc = server_run (server)? 1: 0;
     zsys_info ("coord: stopping");
-    rc = 0;
 done:
     if (rc && options_flag (options, "syslog"))
         fprintf (stderr, "weft-coord: could not start; the reason is in syslog\n");

@@ -824,6 +824,13 @@ main (int argc, char *argv [])
             }
         if (zpoller_terminated (node.poller))
             break;
+        if (store_broken (store)) {
+            //  Nothing acknowledged is lost: a restart reopens a sound store
+            zsys_error ("node: the store refuses all writes after a disk failure; "
+                        "exiting so that a restart recovers");
+            exit_code = 1;
+            break;
+        }
         for (int kind = 0; kind < AGENT_TIMERS; kind++)
             if (node.timers [kind] && node.timers [kind] <= now) {
                 node.timers [kind] = 0;
@@ -876,5 +883,5 @@ main (int argc, char *argv [])
     zactor_destroy (&tpm);
     identity_destroy (&identity);
     keyfile_destroy (&options);
-    return 0;
+    return exit_code;
 }

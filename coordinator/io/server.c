@@ -40,6 +40,7 @@ struct _server_t {
     zsock_t *rpc;                   //  Operators
     zpoller_t *poller;
     zhashx_t *routes;               //  Device id -> s_route_t
+    store_t *store;                 //  The registry's store, borrowed
     const keys_t *keys;             //  For a new mesh socket
     char bind [64];
     bool mesh_reset;                //  Make the mesh socket anew (revocation)
@@ -185,6 +186,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
         return NULL;
     }
     coord_set_revoked (self->coord, s_revoked);
+    self->store = store;
     self->keys = keys;
     snprintf (self->bind, sizeof self->bind, "%s", config->bind);
     coord_set_verbose (self->coord, config->verbose);
@@ -428,6 +430,11 @@ server_run_for (server_t *self, int64_t timeout_ms)
         else
         if (zpoller_terminated (self->poller))
             break;
+        if (store_broken (self->store)) {
+            zsys_error ("coord: the store refuses all writes after a disk failure; "
+                        "exiting so that a restart recovers");
+            return -1;
+        }
         if (self->mesh_reset) {
             self->mesh_reset = false;
             zpoller_remove (self->poller, self->mesh);
