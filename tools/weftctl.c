@@ -651,9 +651,14 @@ s_show_device_list (json_t *result)
     s_rows_destroy (&rows, 11);
     printf ("%zu device%s, %zu online\n", json_array_size (devices),
             json_array_size (devices) == 1? "": "s", online);
-    if (json_is_true (json_object_get (result, "truncated")))
-        printf ("showing the first %zu of %lld; narrow with --query or raise --limit\n",
-                json_array_size (devices), (long long) s_int (result, "total"));
+    if (json_is_true (json_object_get (result, "truncated"))) {
+        if (json_object_get (result, "total"))
+            printf ("showing the first %zu of %lld; narrow with --query or raise --limit\n",
+                    json_array_size (devices), (long long) s_int (result, "total"));
+        else
+            printf ("showing the first %zu; narrow with --query or raise --limit\n",
+                    json_array_size (devices));
+    }
 }
 
 static void

@@ -364,6 +364,7 @@ typedef struct {
     json_t *list;
     size_t limit;
     size_t total;
+    bool stop_early;                //  Stop one past the limit
 } s_list_t;
 
 static int
@@ -372,7 +373,7 @@ s_list_one (void *arg, json_t *device)
     s_list_t *list = (s_list_t *) arg;
     if (list->total++ < list->limit)
         json_array_append_new (list->list, s_device_summary (list->call, device));
-    return 0;
+    return list->stop_early && list->total > list->limit;
 }
 
 static void
@@ -383,15 +384,27 @@ s_device_list (s_call_t *call)
     if (!s_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit)
     ||  !s_arg_query (call, &query))
         return;
-    s_list_t list = { call, json_array (), (size_t) limit, 0 };
+    //  Without a query a whole fleet is not read just to count it: the
+    //  list stops past the limit, and the total comes from the table
+    //  when the caller sees everything (else it is left out)
+    bool global = false;
+    for (size_t i = 0; i < call->read.scope_count; i++)
+        global |= *call->read.scopes [i] == 0;
+    s_list_t list = { call, json_array (), (size_t) limit, 0, query == NULL };
     if (devquery_run (&call->read, query, s_list_one, &list, NULL) < 0) {
         json_decref (list.list);
         s_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
     }
-    else
-        call->result->result = json_pack ("{s:o, s:I, s:b}", "devices", list.list,
-                                          "total", (json_int_t) list.total,
-                                          "truncated", list.total > list.limit);
+    else {
+        bool truncated = list.total > list.limit;
+        call->result->result = json_pack ("{s:o, s:b}", "devices", list.list,
+                                          "truncated", truncated);
+        int64_t total = !truncated? (int64_t) list.total
+                      : query? (int64_t) list.total
+                      : global? registry_device_count (call->txn): -1;
+        if (total >= 0)
+            json_object_set_new (call->result->result, "total", json_integer (total));
+    }
     query_destroy (&query);
 }
 
@@ -1841,6 +1854,12 @@ rpc_test (bool verbose)
     assert (s_call_grant (&rig, "viewer", "", "device.list", "{\"limit\":1}") == WEFT_STATUS_OK);
     assert (json_is_true (json_object_get (rig.result.result, "truncated")));
     assert (s_int (rig.result.result, "total") == 4);
+    assert (s_call_grant (&rig, "viewer", "acme", "device.list", "{\"limit\":1}") == WEFT_STATUS_OK);
+    assert (json_is_true (json_object_get (rig.result.result, "truncated")));
+    assert (json_object_get (rig.result.result, "total") == NULL);
+    assert (s_call_grant (&rig, "viewer", "acme", "device.list",
+                          "{\"limit\":1,\"query\":\"tenant=acme\"}") == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "total") == 3);
 
     //  Tenant isolation, every method: globex's dev-b answers exactly as
     //  a missing device to an admin of acme, and never shows in a list
