@@ -73,4 +73,18 @@ out=$($PETE device set a2 path=acme/plant-1 2>&1) && fail "pete moved a2 out of 
 echo "$out" | grep -q "unknown hierarchy node acme/plant-1" || fail "pete move: $out"
 out=$($PETE token create 2>&1) && fail "an operator made a token"
 wait_for "twin_synced a2 c 3" 20 || fail "a2 did not apply pete's batch"
+
+say "a grant widens what pete reads, not what he changes; removing it narrows again"
+out=$(ctl operator grant pete viewer acme/plant-1) || fail "grant: $out"
+[[ "$out" == "pete: operator@acme/plant-2 viewer@acme/plant-1" ]] || fail "grant output: $out"
+[[ "$($PETE --json device list | jget 'devices.*.id' | sort | tr '\n' ' ')" == "a1 a2 " ]] \
+    || fail "pete does not see a1 after the grant"
+out=$($PETE twin set a1 '{"d": 4}' 2>&1) && fail "a viewer grant let pete change a1"
+echo "$out" | grep -q "your grants do not allow changing a1" || fail "pete twin set a1: $out"
+out=$($OLGA operator grant pete admin '*' 2>&1) && fail "acme's admin granted admin on everything"
+echo "$out" | grep -q "outside your scope" || fail "olga global grant: $out"
+ctl operator grant pete viewer acme/plant-1 --remove > /dev/null || fail "remove grant"
+$PETE device show a1 > /dev/null 2>&1 && fail "pete still reads a1 after the grant was removed"
+out=$($PETE operator grant pete admin acme 2>&1) && fail "pete granted himself admin"
+echo "$out" | grep -q "may not call operator.grant" || fail "self-grant: $out"
 say "ok"
