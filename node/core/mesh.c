@@ -885,19 +885,26 @@ mesh_send_own (mesh_t *self, const uint8_t *frame, size_t size)
 static void
 s_pump (mesh_t *self, uint64_t now_ms)
 {
-    size_t sent = 0;
-    for (outbox_entry_t *entry = outbox_first (self->outbox); entry && sent < MESH_PUMP_MAX;
-         entry = outbox_next (self->outbox)) {
-        if (entry->due_ms > now_ms)
-            continue;
+    //  Only due entries are touched (the outbox indexes by due time).
+    //  One without a next hop waits: toward the coordinator a new route
+    //  wakes it at once, so it may wait long; a device's downward route
+    //  is learnt from its traffic without a wake, so that one looks
+    //  again every second
+    size_t visited = 0;
+    outbox_entry_t *entry;
+    while (visited < MESH_PUMP_MAX
+       && (entry = outbox_due (self->outbox, now_ms))) {
+        visited++;
         s_link_t *link = s_next_hop (self, entry->dest);
         if (!link)
-            continue;
+            outbox_defer (self->outbox, entry, now_ms,
+                          streq (entry->dest, MESH_COORDINATOR)? 5000: 1000);
+        else
         if (self->fx.send (self->fx.ctx, link->name, entry->dest, entry->frame,
-                           entry->size) == 0) {
+                           entry->size) == 0)
             outbox_sent (self->outbox, entry, now_ms);
-            sent++;
-        }
+        else
+            outbox_defer (self->outbox, entry, now_ms, 100);
     }
 }
 

@@ -5,7 +5,15 @@
     seq grows within a run and restarts above the highest stored one, so
     key order is FIFO order within a class and a restart keeps it.
     Memory holds one list per class (FIFO), a hash by id for ACKs, the
-    staged entries of the current burst and the keys to delete.  */
+    staged entries of the current burst and the keys to delete.
+
+    Scheduling index (memory only, rebuilt by outbox_load: every loaded
+    entry is due at once): each durable entry is in exactly one of two
+    binary heaps. `waiting` is ordered by due time (then class, seq) and
+    holds entries not yet due; `ready` is ordered by class then seq
+    (priority, FIFO) and holds entries due. outbox_due moves what became
+    due from waiting to ready and returns ready's top, so a pump touches
+    only due entries: O(k log n) for k due of n queued, never a walk.  */
 
 #include <czmq.h>
 #include "node/core/outbox.h"
@@ -25,7 +33,21 @@ typedef struct {
     uint64_t seq;                   //  Store key order
     uint8_t *data;                  //  Owned frame
     void *handle;                   //  Position in its class list
+    int heap;                       //  S_NONE, S_WAITING or S_READY
+    size_t heap_pos;                //  Index in that heap
 } s_entry_t;
+
+#define S_NONE      0
+#define S_WAITING   1
+#define S_READY     2
+
+//  A binary min-heap of entries; each entry knows its index
+typedef struct {
+    s_entry_t **items;
+    size_t size;
+    size_t max;
+    int which;                      //  S_WAITING or S_READY
+} s_heap_t;
 
 //  A store key to delete in the next flush
 typedef struct {
@@ -43,9 +65,118 @@ struct _outbox_t {
     zlistx_t *deletes;              //  s_del_t
     zhashx_t *by_id;                //  id hex -> s_entry_t (durable and staged)
     uint64_t next_seq;              //  Next store seq
+    s_heap_t waiting;               //  Durable, not yet due: by due time
+    s_heap_t ready;                 //  Durable, due: by class, then seq
+    size_t staged_count [OUTBOX_CLASSES];   //  Staged entries per class
     outbox_stats_t stats;
     int iter_class;                 //  Iteration state
 };
+
+//  --------------------------------------------------------------------------
+//  Scheduling heaps
+
+//  True if a goes before b in heap h
+static bool
+s_before (const s_heap_t *h, const s_entry_t *a, const s_entry_t *b)
+{
+    if (h->which == S_WAITING && a->pub.due_ms != b->pub.due_ms)
+        return a->pub.due_ms < b->pub.due_ms;
+    if (a->pub.klass != b->pub.klass)
+        return a->pub.klass < b->pub.klass;
+    return a->seq < b->seq;
+}
+
+static void
+s_heap_set (s_heap_t *h, size_t pos, s_entry_t *entry)
+{
+    h->items [pos] = entry;
+    entry->heap_pos = pos;
+}
+
+static void
+s_heap_up (s_heap_t *h, size_t pos)
+{
+    s_entry_t *entry = h->items [pos];
+    while (pos > 0) {
+        size_t parent = (pos - 1) / 2;
+        if (!s_before (h, entry, h->items [parent]))
+            break;
+        s_heap_set (h, pos, h->items [parent]);
+        pos = parent;
+    }
+    s_heap_set (h, pos, entry);
+}
+
+static void
+s_heap_down (s_heap_t *h, size_t pos)
+{
+    s_entry_t *entry = h->items [pos];
+    while (true) {
+        size_t child = 2 * pos + 1;
+        if (child >= h->size)
+            break;
+        if (child + 1 < h->size && s_before (h, h->items [child + 1], h->items [child]))
+            child++;
+        if (!s_before (h, h->items [child], entry))
+            break;
+        s_heap_set (h, pos, h->items [child]);
+        pos = child;
+    }
+    s_heap_set (h, pos, entry);
+}
+
+static void
+s_heap_push (s_heap_t *h, s_entry_t *entry)
+{
+    assert (entry->heap == S_NONE);
+    if (h->size == h->max) {
+        h->max = h->max? h->max * 2: 64;
+        h->items = (s_entry_t **) realloc (h->items, h->max * sizeof (s_entry_t *));
+        assert (h->items);
+    }
+    entry->heap = h->which;
+    s_heap_set (h, h->size++, entry);
+    s_heap_up (h, entry->heap_pos);
+}
+
+static void
+s_heap_remove (s_heap_t *h, s_entry_t *entry)
+{
+    assert (entry->heap == h->which);
+    size_t pos = entry->heap_pos;
+    s_entry_t *last = h->items [--h->size];
+    entry->heap = S_NONE;
+    if (last != entry) {
+        s_heap_set (h, pos, last);
+        s_heap_up (h, pos);
+        s_heap_down (h, last->heap_pos);
+    }
+}
+
+//  Put a durable entry in the heap its due time asks for
+static void
+s_schedule (outbox_t *self, s_entry_t *entry, uint64_t now_ms)
+{
+    if (entry->heap == S_WAITING)
+        s_heap_remove (&self->waiting, entry);
+    else
+    if (entry->heap == S_READY)
+        s_heap_remove (&self->ready, entry);
+    if (entry->pub.due_ms <= now_ms)
+        s_heap_push (&self->ready, entry);
+    else
+        s_heap_push (&self->waiting, entry);
+}
+
+static void
+s_unschedule (outbox_t *self, s_entry_t *entry)
+{
+    if (entry->heap == S_WAITING)
+        s_heap_remove (&self->waiting, entry);
+    else
+    if (entry->heap == S_READY)
+        s_heap_remove (&self->ready, entry);
+}
 
 //  --------------------------------------------------------------------------
 
@@ -96,6 +227,8 @@ outbox_new (store_t *store, const char *prefix, const size_t *limits)
     self->deletes = zlistx_new ();
     self->by_id = zhashx_new ();
     self->next_seq = 1;
+    self->waiting.which = S_WAITING;
+    self->ready.which = S_READY;
     return self;
 }
 
@@ -126,6 +259,8 @@ outbox_destroy (outbox_t **self_p)
         }
         zlistx_destroy (&self->deletes);
         zhashx_destroy (&self->by_id);
+        free (self->waiting.items);
+        free (self->ready.items);
         free (self);
         *self_p = NULL;
     }
@@ -178,6 +313,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
     }
     entry->handle = zlistx_add_end (self->queues [klass], entry);
     zhashx_insert (self->by_id, hex, entry);
+    s_heap_push (&self->ready, entry);      //  Due now
     self->stats.depth [klass]++;
     if (seq >= self->next_seq)
         self->next_seq = seq + 1;
@@ -229,13 +365,7 @@ outbox_stage (outbox_t *self, int klass, const char *dest,
         self->stats.duplicates++;
         return 0;
     }
-    size_t held = zlistx_size (self->queues [klass]);
-    s_entry_t *staged = (s_entry_t *) zlistx_first (self->staged);
-    while (staged) {
-        if (staged->pub.klass == klass)
-            held++;
-        staged = (s_entry_t *) zlistx_next (self->staged);
-    }
+    size_t held = zlistx_size (self->queues [klass]) + self->staged_count [klass];
     if (held >= self->limits [klass]) {
         bool droppable = klass == OUTBOX_TELEMETRY || klass == OUTBOX_BULK;
         if (!droppable || !s_drop_oldest (self, klass)) {
@@ -255,6 +385,7 @@ outbox_stage (outbox_t *self, int klass, const char *dest,
     entry->pub.backoff_ms = OUTBOX_RETRY_MIN_MS;
     entry->handle = zlistx_add_end (self->staged, entry);
     zhashx_insert (self->by_id, hex, entry);
+    self->staged_count [klass]++;
     return 0;
 }
 
@@ -271,6 +402,7 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE])
     del->size = s_key (self, entry->pub.klass, entry->seq, del->key);
     zlistx_add_end (self->deletes, del);
     zlistx_delete (self->queues [entry->pub.klass], entry->handle);
+    s_unschedule (self, entry);
     zhashx_delete (self->by_id, hex);
     self->stats.depth [entry->pub.klass]--;
     self->stats.acked++;
@@ -334,6 +466,7 @@ outbox_flush (outbox_t *self)
         if (rc == 0) {
             entry->pub.durable = true;
             entry->handle = zlistx_add_end (self->queues [entry->pub.klass], entry);
+            s_heap_push (&self->ready, entry);  //  Due now (due_ms 0)
             self->stats.depth [entry->pub.klass]++;
             self->stats.staged++;
         }
@@ -346,6 +479,7 @@ outbox_flush (outbox_t *self)
         entry = (s_entry_t *) zlistx_next (self->staged);
     }
     zlistx_purge (self->staged);
+    memset (self->staged_count, 0, sizeof self->staged_count);
     if (rc)
         zsys_warning ("outbox: commit failed; the burst is not acknowledged");
     return rc? -1: 0;
@@ -392,6 +526,32 @@ outbox_sent (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms)
     entry->backoff_ms *= 2;
     if (entry->backoff_ms > OUTBOX_RETRY_MAX_MS)
         entry->backoff_ms = OUTBOX_RETRY_MAX_MS;
+    if (entry->durable)
+        s_schedule (self, (s_entry_t *) entry, now_ms);
+}
+
+void
+outbox_defer (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms, uint64_t delay_ms)
+{
+    assert (self && entry);
+    entry->due_ms = now_ms + (delay_ms? delay_ms: 1);
+    if (entry->durable)
+        s_schedule (self, (s_entry_t *) entry, now_ms);
+}
+
+outbox_entry_t *
+outbox_due (outbox_t *self, uint64_t now_ms)
+{
+    assert (self);
+    while (self->waiting.size && self->waiting.items [0]->pub.due_ms <= now_ms) {
+        s_entry_t *entry = self->waiting.items [0];
+        s_heap_remove (&self->waiting, entry);
+        s_heap_push (&self->ready, entry);
+    }
+    if (self->ready.size == 0)
+        return NULL;
+    self->stats.visited++;
+    return &self->ready.items [0]->pub;
 }
 
 void
@@ -400,8 +560,11 @@ outbox_wake (outbox_t *self, const char *dest)
     assert (self);
     for (outbox_entry_t *entry = outbox_first (self); entry; entry = outbox_next (self))
         if (!dest || streq (entry->dest, dest)) {
-            entry->due_ms = 0;
             entry->backoff_ms = OUTBOX_RETRY_MIN_MS;
+            if (entry->due_ms != 0) {
+                entry->due_ms = 0;
+                s_schedule (self, (s_entry_t *) entry, 0);
+            }
         }
 }
 
@@ -410,9 +573,10 @@ outbox_deadline (outbox_t *self)
 {
     assert (self);
     uint64_t next = 0;
-    for (outbox_entry_t *entry = outbox_first (self); entry; entry = outbox_next (self))
-        if (next == 0 || entry->due_ms < next)
-            next = entry->due_ms? entry->due_ms: 1;
+    if (self->waiting.size)
+        next = self->waiting.items [0]->pub.due_ms;
+    if (self->ready.size)
+        next = 1;                   //  Something is due already
     return next;
 }
 
@@ -442,6 +606,11 @@ outbox_test (bool verbose)
     assert (mkdtemp (dir));
     const char *tables [] = { OUTBOX_TABLE, NULL };
     store_t *store = store_new (dir, tables, 0);
+    //  The open environment outlives its directory: remove it now, so a
+    //  failed assertion leaves nothing behind
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf %s", dir);
+    assert (system (command) == 0);
     assert (store);
     size_t limits [OUTBOX_CLASSES] = { 3, 3, 3, 2, 2 };
     outbox_t *outbox = outbox_new (store, "n1/", limits);
@@ -526,10 +695,67 @@ outbox_test (bool verbose)
     assert (outbox_load (other) == 0);
     outbox_destroy (&other);
     outbox_destroy (&outbox);
+
+    //  The due index: with many entries pending but not due, a pump
+    //  touches none of them, and only the due ones when they are due
+    outbox = outbox_new (store, "n3/", NULL);
+    assert (outbox_load (outbox) == 0);
+    for (int i = 0; i < 1000; i++) {
+        memset (id, 0, sizeof id);
+        id [0] = 0x30;
+        id [1] = (uint8_t) (i >> 8);
+        id [2] = (uint8_t) i;
+        assert (outbox_stage (outbox, i % 2? OUTBOX_TELEMETRY: OUTBOX_TWIN,
+                              "coordinator", id, frame, 8) == 0);
+    }
+    assert (outbox_flush (outbox) == 0);
+    //  All due now: served by priority, then FIFO; each sent once at
+    //  10,000 + i, so entry i is due again at 11,000 + i
+    uint64_t visited = outbox_stats (outbox)->visited;
+    uint64_t now = 10000;
+    int last_class = 0, count = 0;
+    while ((entry = outbox_due (outbox, now))) {
+        assert (entry->klass >= last_class);
+        last_class = entry->klass;
+        outbox_sent (outbox, entry, now + count);
+        count++;
+    }
+    assert (count == 1000);
+    assert (outbox_stats (outbox)->visited - visited == 1000);
+    assert (outbox_deadline (outbox) == 11000);
+    //  Nothing due: no entry visited
+    visited = outbox_stats (outbox)->visited;
+    for (uint64_t t = 10000; t < 11000; t += 100)
+        assert (outbox_due (outbox, t) == NULL);
+    assert (outbox_stats (outbox)->visited == visited);
+    //  Ten due: exactly those ten visited; one deferred, one acked
+    count = 0;
+    while ((entry = outbox_due (outbox, 11009))) {
+        if (count == 0)
+            outbox_defer (outbox, entry, 11009, 500);
+        else
+        if (count == 1)
+            assert (outbox_ack (outbox, entry->id) == 0);
+        else
+            outbox_sent (outbox, entry, 11009);
+        count++;
+    }
+    assert (count == 10);
+    assert (outbox_stats (outbox)->visited - visited == 10);
+    assert (outbox_deadline (outbox) == 11010);
+    //  wake makes everything due at once
+    outbox_wake (outbox, "coordinator");
+    assert (outbox_deadline (outbox) == 1);
+    count = 0;
+    while ((entry = outbox_due (outbox, 11010))) {
+        assert (outbox_ack (outbox, entry->id) == 0);
+        count++;
+    }
+    assert (count == 999);
+    assert (outbox_size (outbox) == 0 && outbox_deadline (outbox) == 0);
+    assert (outbox_flush (outbox) == 0);
+    outbox_destroy (&outbox);
     store_destroy (&store);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", dir);
-    assert (system (command) == 0);
     if (verbose)
         printf ("(%zu entries) ", before);
     //  @end

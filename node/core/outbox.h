@@ -57,6 +57,7 @@ typedef struct {
     uint64_t refused_full;          //  Control/twin/evidence refused (back-pressure)
     uint64_t commit_failed;         //  Flushes whose commit failed
     uint64_t duplicates;            //  Stage of an id already queued
+    uint64_t visited;               //  Entries outbox_due handed to a pump
 } outbox_stats_t;
 
 typedef struct _outbox_t outbox_t;
@@ -109,7 +110,21 @@ outbox_entry_t *
 void
     outbox_sent (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms);
 
+//  The most urgent durable entry due at now_ms (priority, then FIFO),
+//  or NULL if none is due. It stays the answer until the caller moves
+//  it with outbox_sent or outbox_defer (or acks it). Touches only due
+//  entries: an index by due time, never a walk of the outbox.
+outbox_entry_t *
+    outbox_due (outbox_t *self, uint64_t now_ms);
+
+//  Not sent now (no route, or the link refused it): due again after
+//  delay_ms, without counting a transmission or growing the back-off.
+void
+    outbox_defer (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms,
+                  uint64_t delay_ms);
+
 //  Make every entry for dest due now (a new route or link appeared).
+//  Walks the outbox: for route and link changes, not per message.
 void
     outbox_wake (outbox_t *self, const char *dest);
 
