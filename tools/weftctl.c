@@ -103,6 +103,7 @@ static const char *s_synopsis =
     "  audit list [--query Q] [--limit N] newest audit records first\n"
     "  audit verify                       check the audit log's hash chain\n"
     "  attest profile set TYPE FILE       the security profile (JSON, docs/security.md) of a type\n"
+    "  attest allowlist set FILE          the IMA allowlist (sha256sum lines, docs/security.md)\n"
     "  attest status                      attestation verdicts across the fleet\n"
     "  attest show ID                     a device's last attestation verdict\n"
     "  attest clear ID                    forget a device's verdict (re-attested next heartbeat)\n"
@@ -1051,6 +1052,27 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = json_pack ("{s:s, s:o}", "type", argv [3], "profile", profile);
         return CTL_OK;
     }
+    if (streq (noun, "attest") && verb && streq (verb, "allowlist") && argc == 4
+    &&  streq (argv [2], "set")) {
+        zfile_t *file = zfile_new (NULL, argv [3]);
+        zchunk_t *chunk = file && zfile_input (file) == 0?
+                          zfile_read (file, WEFT_STR_MAX / 8 * 7 + 1, 0): NULL;
+        zfile_destroy (&file);
+        if (!chunk || zchunk_size (chunk) > WEFT_STR_MAX / 8 * 7) {
+            s_fail ("%s: cannot read it, or larger than %d bytes", argv [3], WEFT_STR_MAX / 8 * 7);
+            zchunk_destroy (&chunk);
+            return CTL_USAGE;
+        }
+        *method_p = "attest.allowlist.set";
+        *args_p = json_pack ("{s:s%}", "allowlist", (const char *) zchunk_data (chunk),
+                             zchunk_size (chunk));
+        zchunk_destroy (&chunk);
+        if (!*args_p) {
+            s_fail ("%s: not text", argv [3]);
+            return CTL_USAGE;
+        }
+        return CTL_OK;
+    }
     if (streq (noun, "attest") && verb && streq (verb, "status") && argc == 2) {
         *method_p = "attest.status";
         *args_p = json_object ();
@@ -1357,6 +1379,10 @@ main (int argc, char *argv [])
             else
             if (streq (method, "attest.profile.set") || streq (method, "attest.clear"))
                 printf ("%s done\n", method);
+            else
+            if (streq (method, "attest.allowlist.set"))
+                printf ("IMA allowlist set: %d digests\n",
+                        (int) json_integer_value (json_object_get (result, "digests")));
             else
             if (streq (method, "device.preregister"))
                 printf ("device %s pre-registered (EK %.16s...), tenant %s, path %s\n",

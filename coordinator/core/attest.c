@@ -13,6 +13,7 @@
 #include "coordinator/core/attest.h"
 
 #define S_PROFILE_CONTEXT   "weft-profile-v1"
+#define S_ALLOWLIST_CONTEXT "weft-allowlist-v1"
 #define S_SPEC_ID           "Spec ID Event03"
 #define S_ALG_SHA256        0x000b
 
@@ -220,6 +221,92 @@ attest_profile_get (store_txn_t *txn, const char *type, const uint8_t ca_key [32
         zsys_warning ("attest: profile for %s does not verify with the CA key; ignored", type);
     json_decref (record);
     return doc;
+}
+
+//  --------------------------------------------------------------------------
+//  IMA allowlist and per-device IMA state
+
+int
+attest_allowlist_put (store_txn_t *txn, const char *text, size_t size, pki_t *pki,
+                      char *error, size_t error_size)
+{
+    assert (txn && pki && error);
+    attest_ima_allowlist_t allow;
+    if (!text || memchr (text, 0, size)) {
+        snprintf (error, error_size, "an allowlist is text: sha256sum lines");
+        return -1;
+    }
+    if (attest_ima_allowlist_parse (text, size, &allow, error, error_size))
+        return -1;
+    int count = (int) allow.count;
+    attest_ima_allowlist_free (&allow);
+    uint8_t sig [64];
+    pki_sign (pki, S_ALLOWLIST_CONTEXT, (const uint8_t *) text, size, sig);
+    char sig_hex [129];
+    keys_hex (sig, 64, sig_hex);
+    json_t *record = json_pack ("{s:s%, s:s}", "doc", text, size, "sig", sig_hex);
+    int rc = record? s_put (txn, "allowlist/", "fleet", record): -1;
+    json_decref (record);
+    if (rc) {
+        snprintf (error, error_size, "store write failed");
+        return -1;
+    }
+    return count;
+}
+
+int
+attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32], attest_ima_allowlist_t *allow)
+{
+    assert (txn && ca_key && allow);
+    allow->digests = NULL;
+    allow->count = 0;
+    json_t *record = s_get (txn, "allowlist/", "fleet");
+    json_t *doc = json_object_get (record, "doc");
+    const char *text = json_string_value (doc);
+    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
+    uint8_t sig [64];
+    char error [256];
+    int rc = 1;
+    if (text && sig_hex && strlen (sig_hex) == 128 && keys_unhex (sig_hex, sig, 64) == 0
+    &&  codec_verify (S_ALLOWLIST_CONTEXT, (const uint8_t *) text, json_string_length (doc),
+                      sig, ca_key) == 0
+    &&  attest_ima_allowlist_parse (text, json_string_length (doc), allow,
+                                    error, sizeof error) == 0)
+        rc = 0;
+    else
+    if (record)
+        zsys_warning ("attest: the IMA allowlist does not verify with the CA key; ignored");
+    json_decref (record);
+    return rc;
+}
+
+void
+attest_ima_state_get (store_txn_t *txn, const char *device_id, attest_ima_state_t *state)
+{
+    assert (txn && device_id && state);
+    memset (state, 0, sizeof *state);
+    json_t *record = s_get (txn, "ima/", device_id);
+    json_t *count = json_object_get (record, "count");
+    uint8_t pcr10 [32];
+    if (json_is_integer (count) && json_integer_value (count) >= 0
+    &&  s_hex32 (json_string_value (json_object_get (record, "pcr10")), pcr10)) {
+        state->count = (uint64_t) json_integer_value (count);
+        memcpy (state->pcr10, pcr10, 32);
+    }
+    json_decref (record);
+}
+
+int
+attest_ima_state_put (store_txn_t *txn, const char *device_id, const attest_ima_state_t *state)
+{
+    assert (txn && device_id && state);
+    char pcr10 [65];
+    keys_hex (state->pcr10, 32, pcr10);
+    json_t *record = json_pack ("{s:I, s:s}", "count", (json_int_t) state->count,
+                                "pcr10", pcr10);
+    int rc = s_put (txn, "ima/", device_id, record);
+    json_decref (record);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -637,6 +724,25 @@ attest_test (bool verbose)
     json_t *bad = json_pack ("{s:{s:s}}", "pcrs", "24", pcr8);
     assert (attest_profile_put (txn, "gateway", bad, pki, error, sizeof error) == -1);
     json_decref (bad);
+    //  IMA allowlist: signed, read back, a forged one ignored
+    attest_ima_allowlist_t allow;
+    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow) == 1);
+    char allow_text [200];
+    snprintf (allow_text, sizeof allow_text, "# fleet\n%s  /sbin/init\n%s  /bin/sh\n", pcr8, pcr9);
+    assert (attest_allowlist_put (txn, allow_text, strlen (allow_text), pki,
+                                  error, sizeof error) == 2);
+    assert (attest_allowlist_put (txn, "nothex  /x\n", 11, pki, error, sizeof error) == -1);
+    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow) == 0);
+    assert (allow.count == 2 && attest_ima_allowed (&allow, pcrs [8]));
+    attest_ima_allowlist_free (&allow);
+    assert (attest_allowlist_get (txn, rogue.sign_public, &allow) == 1);
+    //  IMA state per device
+    attest_ima_state_t ima = { 7, { 1, 2, 3 } }, ima_back;
+    attest_ima_state_get (txn, "gw-1", &ima_back);
+    assert (ima_back.count == 0);
+    assert (attest_ima_state_put (txn, "gw-1", &ima) == 0);
+    attest_ima_state_get (txn, "gw-1", &ima_back);
+    assert (memcmp (&ima, &ima_back, sizeof ima) == 0);
     assert (store_commit (&txn) == 0);
     json_decref (doc);
     txn = store_begin (store, false);

@@ -25,6 +25,7 @@
 #include "proto/tpmmsg.h"
 #include "node/io/store.h"
 #include "coordinator/core/pki.h"
+#include "coordinator/core/attest_ima.h"
 
 #define ATTEST_TABLE            "attest"
 #define ATTEST_NONCE_SIZE       32
@@ -76,6 +77,30 @@ int
 //  ca_key, else NULL. Caller json_decref's it.
 json_t *
     attest_profile_get (store_txn_t *txn, const char *type, const uint8_t ca_key [32]);
+
+//  --- Runtime attestation (IMA, coordinator/core/attest_ima.h)
+
+//  Sign and store the fleet's IMA allowlist (sha256sum format, checked
+//  with attest_ima_allowlist_parse). Returns the number of digests, or
+//  -1 with a reason.
+int
+    attest_allowlist_put (store_txn_t *txn, const char *text, size_t size, pki_t *pki,
+                          char *error, size_t error_size);
+
+//  The stored allowlist if present and its signature verifies with
+//  ca_key: returns 0 with allow filled (attest_ima_allowlist_free it);
+//  1 if there is none or it does not verify (logged).
+int
+    attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32],
+                          attest_ima_allowlist_t *allow);
+
+//  A device's IMA state (entries verified, PCR 10 then): zero if none.
+void
+    attest_ima_state_get (store_txn_t *txn, const char *device_id, attest_ima_state_t *state);
+
+int
+    attest_ima_state_put (store_txn_t *txn, const char *device_id,
+                          const attest_ima_state_t *state);
 
 //  --- Challenges and evidence
 

@@ -973,6 +973,28 @@ s_attest_profile_set (s_call_t *call)
     }
 }
 
+static void
+s_attest_allowlist_set (s_call_t *call)
+{
+    json_t *text = json_object_get (call->args, "allowlist");
+    s_audit_set (call, "", "allowlist");
+    if (!json_is_string (text)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "allowlist: want the text of a sha256sum list");
+        return;
+    }
+    char error [WEFT_TEXT_MAX + 1] = "";
+    int count = attest_allowlist_put (call->txn, json_string_value (text),
+                                      json_string_length (text), call->env->pki,
+                                      error, sizeof error);
+    if (count < 0)
+        s_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL: WEFT_STATUS_BAD_REQUEST,
+                "%s", error);
+    else {
+        call->result->result = json_pack ("{s:i}", "digests", count);
+        call->detail = json_pack ("{s:i}", "digests", count);
+    }
+}
+
 static bool
 s_attest_visible (void *arg, const char *id)
 {
@@ -1290,6 +1312,7 @@ static const struct {
     { "audit.verify", P_AUDIT, false, { NULL }, s_audit_verify },
     { "coord.stats", P_READ, false, { NULL }, s_coord_stats },
     { "attest.profile.set", P_ADMIN, true, { "type", "profile", NULL }, s_attest_profile_set },
+    { "attest.allowlist.set", P_ADMIN, true, { "allowlist", NULL }, s_attest_allowlist_set },
     { "attest.status", P_READ, false, { NULL }, s_attest_status },
     { "attest.show", P_READ, false, { "id", NULL }, s_attest_show },
     { "attest.clear", P_ADMIN, true, { "id", NULL }, s_attest_clear },
