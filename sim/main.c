@@ -70,7 +70,8 @@ s_usage (FILE *out)
         "  --plot FILE.svg    draw the convergence curve\n"
         "  --trace FILE       write every event (small runs)\n"
         "  --dir DIR          where the run's LMDB files go (default /tmp)\n"
-        "  --bug NAME         test only: inject a bug (ack-before-commit)\n"
+        "  --bug NAME         test only: inject a bug (ack-before-commit,\n"
+        "                     push-overtakes-reply)\n"
         "  -q, --quiet        no one-line summary on stderr\n"
         "  -v, --verbose      progress and the cores' logs on stderr\n");
 }
@@ -156,8 +157,13 @@ main (int argc, char *argv [])
             options.dir = value;
         else
         if (streq (arg, "--bug")) {
-            rc = !streq (value, "ack-before-commit");
-            options.bug_ack_before_commit = true;
+            if (streq (value, "ack-before-commit"))
+                options.bug_ack_before_commit = true;
+            else
+            if (streq (value, "push-overtakes-reply"))
+                options.bug_push_overtakes_reply = true;
+            else
+                rc = 1;
         }
         else
         if (*arg == '-') {

@@ -8,7 +8,8 @@
     flight on a link that goes down is lost.
     The coordinator core runs once, over its own LMDB environment; its
     mesh replies wait for the group commit (coord_commit) exactly as in
-    weft-coord. Device records and the operator are written at setup
+    weft-coord, and a push made meanwhile waits behind them, so frames
+    to a node leave in seq order (within its replay window). Device records and the operator are written at setup
     (enrolment itself is not simulated); twin changes go through the
     real RPC path (twin.set), whose push effect sends TWIN_DESIRED.
     Invariants are checked after every event that touches a node and
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include "proto/envelope.h"
 #include "proto/msg.h"
+#include "proto/replay.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
@@ -63,6 +65,7 @@ typedef struct {
     uint32_t links [2];             //  Route
     uint8_t dirs [2];               //  0 up, 1 down
     uint8_t nhops, hop;
+    bool push;                      //  Held push: sent even if the commit fails
     uint32_t epoch;                 //  Epoch of the current link at send
     size_t size;
     uint8_t data [];
@@ -98,6 +101,7 @@ typedef struct {
     uint64_t acked_desired;         //  Highest desired version it ACKed
     uint64_t done_applied;          //  Highest version whose apply committed
     uint64_t max_desired, max_applied, max_reported;
+    uint64_t coord_top;             //  Highest coordinator seq delivered to it
     uint64_t snapshot_us;           //  Injected bug: when the unsafe write was
     uint8_t ring_ids [RING][WEFT_ID_SIZE];  //  Recent TWIN_DESIRED ids to it
     uint64_t ring_versions [RING];
@@ -323,6 +327,19 @@ s_fx_apply (void *ctx, uint32_t node, uint64_t version)
                 EV_APPLY_DONE, node, ((uint64_t) n->incarnation << 32) | version, NULL);
 }
 
+//  Hold a coordinator frame until the next group commit, in seq order.
+static void
+s_hold (world_t *self, frame_t *frame)
+{
+    if (self->npending == self->pending_cap) {
+        self->pending_cap = self->pending_cap? 2 * self->pending_cap: 256;
+        self->pending = (frame_t **) realloc (self->pending,
+                                              self->pending_cap * sizeof (frame_t *));
+        assert (self->pending);
+    }
+    self->pending [self->npending++] = frame;
+}
+
 static void
 s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
 {
@@ -331,6 +348,15 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
     char tail;
     if (sscanf (device_id, "n%6u%c", &index, &tail) != 1 || index >= self->nodes)
         return;
+    //  Replies waiting for the group commit carry lower seqs: a push must
+    //  not overtake them on the way to a node, or it could leave them more
+    //  than REPLAY_WINDOW seqs behind (refused as replays). It waits too.
+    if (self->npending && !self->opt->bug_push_overtakes_reply) {
+        frame_t *held = s_frame (COORD, index, data, size);
+        held->push = true;
+        s_hold (self, held);
+        return;
+    }
     s_send_down (self, index, data, size);
 }
 
@@ -429,15 +455,8 @@ s_coord_frame (world_t *self, frame_t *frame)
     coord_on_mesh (self->coord, name, frame->data, frame->size, s_now_ms (self),
                    &reply, &reply_size);
     if (reply) {
-        frame_t *out = s_frame (COORD, node, reply, reply_size);
+        s_hold (self, s_frame (COORD, node, reply, reply_size));
         free (reply);
-        if (self->npending == self->pending_cap) {
-            self->pending_cap = self->pending_cap? 2 * self->pending_cap: 256;
-            self->pending = (frame_t **) realloc (self->pending,
-                                                  self->pending_cap * sizeof (frame_t *));
-            assert (self->pending);
-        }
-        self->pending [self->npending++] = out;
     }
     if (!self->commit_armed) {
         self->commit_armed = true;
@@ -452,7 +471,7 @@ s_coord_commit (world_t *self)
     int rc = coord_commit (self->coord);
     for (size_t i = 0; i < self->npending; i++) {
         frame_t *frame = self->pending [i];
-        if (rc == 0)
+        if (rc == 0 || frame->push)
             s_send_down (self, frame->dst, frame->data, frame->size);
         free (frame);
     }
@@ -689,6 +708,18 @@ s_handle (world_t *self, event_t *event)
                             node_host_snapshot (self->host, frame->dst);
                             to->snapshot_us = self->sched.now;
                         }
+                    }
+                    //  Coordinator frames must reach a node within its
+                    //  replay window, or it refuses them as replays
+                    envelope_t env;
+                    if (envelope_decode (&env, frame->data, frame->size) == 0) {
+                        if (env.seq + REPLAY_WINDOW <= to->coord_top)
+                            s_violation (self, "node %u: coordinator seq %" PRIu64
+                                         " arrived after seq %" PRIu64 ", outside the"
+                                         " replay window (refused as a replay)",
+                                         frame->dst, env.seq, to->coord_top);
+                        if (env.seq > to->coord_top)
+                            to->coord_top = env.seq;
                     }
                     node_host_message (self->host, frame->dst, now_ms, frame->data,
                                        frame->size);

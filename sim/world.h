@@ -18,6 +18,7 @@ typedef struct {
     const char *plot_path;          //  SVG chart, or NULL
     const char *trace_path;         //  Every event, one per line, or NULL
     bool bug_ack_before_commit;     //  Test-only injected bug
+    bool bug_push_overtakes_reply;  //  Test-only: pushes skip held replies
     bool verbose;                   //  Progress on stderr
     bool quiet;                     //  No human summary on stderr
 } world_options_t;
