@@ -16,6 +16,7 @@
 
 #include <czmq.h>
 #include "proto/envelope.h"
+#include "proto/meshmsg.h"
 #include "node/io/zap.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
@@ -29,6 +30,7 @@
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
 #define S_BURST         64          //  Mesh messages per group commit
+_Static_assert (S_BURST <= MESHMSG_ACK_IDS_MAX, "a burst's ids fit one CUSTODY_ACK");
 
 typedef enum { S_MESH, S_ENROL, S_RPC } s_kind_t;
 
@@ -378,16 +380,32 @@ s_recv_mesh (server_t *self)
     }
     bool durable = coord_commit (self->coord) == 0;
     uint64_t now_ms = (uint64_t) zclock_time ();
-    for (size_t i = 0; i < count; i++) {
-        if (durable && held [i].ack) {
-            uint8_t *ack;
-            size_t ack_size;
-            if (coord_custody_ack (self->coord, held [i].ack_id, 1, now_ms, &ack,
-                                   &ack_size) == 0) {
-                s_send (self->mesh, held [i].route, false, ack, ack_size);
-                free (ack);
+    //  One CUSTODY_ACK per next hop for the whole burst, not one per
+    //  envelope (a burst holds at most S_BURST ids, within the 256 one
+    //  CUSTODY_ACK carries; a burst has few distinct links)
+    bool grouped [S_BURST];
+    memset (grouped, 0, sizeof grouped);
+    for (size_t i = 0; durable && i < count; i++) {
+        if (!held [i].ack || grouped [i])
+            continue;
+        uint8_t ids [S_BURST * WEFT_ID_SIZE];
+        size_t ids_count = 0;
+        for (size_t j = i; j < count; j++)
+            if (held [j].ack && !grouped [j] && zframe_eq (held [j].route, held [i].route)) {
+                memcpy (ids + ids_count * WEFT_ID_SIZE, held [j].ack_id, WEFT_ID_SIZE);
+                ids_count++;
+                grouped [j] = true;
             }
+        uint8_t *ack;
+        size_t ack_size;
+        if (coord_custody_ack (self->coord, ids, ids_count, now_ms, &ack, &ack_size) == 0) {
+            if (self->verbose)
+                zsys_debug ("coord: CUSTODY_ACK of %zu ids", ids_count);
+            s_send (self->mesh, held [i].route, false, ack, ack_size);
+            free (ack);
         }
+    }
+    for (size_t i = 0; i < count; i++) {
         if (durable && held [i].frame && held [i].dest [0])
             s_send_custody (self->mesh, held [i].route, held [i].dest, held [i].frame,
                             held [i].size);

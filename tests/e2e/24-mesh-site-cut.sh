@@ -81,4 +81,9 @@ cmp -s "$T/reported.txt" "$T/expected.txt" \
     || fail "reports not applied exactly once in order: $(diff "$T/expected.txt" "$T/reported.txt" | head -5)"
 [[ "$(ctl --json twin get src | jget reported_version)" == $((FIRST + REPORTS - 1)) ]] \
     || fail "src's reported version is not the last one"
+#   The backlog arrives in bursts: the coordinator acknowledges each
+#   burst's envelopes from one next hop with one CUSTODY_ACK
+most=$(grep -o 'coord: CUSTODY_ACK of [0-9]* ids' "$T/coord.log" | awk '{print $4}' | sort -n | tail -n 1)
+say "largest CUSTODY_ACK from the coordinator: ${most:-0} ids"
+(( ${most:-0} > 1 )) || fail "the coordinator acknowledged one envelope per CUSTODY_ACK"
 say "ok"
