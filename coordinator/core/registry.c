@@ -12,18 +12,20 @@
 //  In-memory state that outlives single messages
 typedef struct {
     uint64_t last_seen;             //  Unix ms
-    bool dirty;                     //  Not yet written
 } s_seen_t;
 
 typedef struct {
     replay_t window;                //  Newest window
-    bool dirty;                     //  Not yet written
 } s_window_t;
 
 struct _registry_t {
     store_t *store;                 //  Not owned
     zhashx_t *seen;                 //  Device id -> s_seen_t
     zhashx_t *windows;              //  Origin key -> s_window_t
+    //  Keys of the entries above not yet written, so a group commit
+    //  touches only what changed, not the whole fleet
+    zhashx_t *seen_dirty;           //  Device id -> s_seen_t, borrowed
+    zhashx_t *windows_dirty;        //  Origin key -> s_window_t, borrowed
 };
 
 static const char *s_tables [] = {
@@ -107,6 +109,8 @@ registry_new (store_t *store)
     zhashx_set_destructor (self->seen, s_free_item);
     self->windows = zhashx_new ();
     zhashx_set_destructor (self->windows, s_free_item);
+    self->seen_dirty = zhashx_new ();
+    self->windows_dirty = zhashx_new ();
     return self;
 }
 
@@ -121,6 +125,8 @@ registry_destroy (registry_t **self_p)
         registry_t *self = *self_p;
         if (registry_dirty (self))
             registry_flush (self);
+        zhashx_destroy (&self->seen_dirty);
+        zhashx_destroy (&self->windows_dirty);
         zhashx_destroy (&self->seen);
         zhashx_destroy (&self->windows);
         free (self);
@@ -591,7 +597,10 @@ registry_replay_set (registry_t *self, const char *origin, const replay_t *windo
         zhashx_insert (self->windows, origin, cached);
     }
     cached->window = *window;
-    cached->dirty = dirty;
+    if (dirty)
+        zhashx_update (self->windows_dirty, origin, cached);
+    else
+        zhashx_delete (self->windows_dirty, origin);
 }
 
 //  --------------------------------------------------------------------------
@@ -607,7 +616,7 @@ registry_seen (registry_t *self, const char *id, uint64_t now_ms)
     }
     if (now_ms > seen->last_seen) {
         seen->last_seen = now_ms;
-        seen->dirty = true;
+        zhashx_update (self->seen_dirty, id, seen);
     }
 }
 
@@ -644,15 +653,7 @@ registry_online_count (registry_t *self, uint64_t now_ms)
 bool
 registry_dirty (registry_t *self)
 {
-    for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen); seen;
-         seen = (s_seen_t *) zhashx_next (self->seen))
-        if (seen->dirty)
-            return true;
-    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
-         w = (s_window_t *) zhashx_next (self->windows))
-        if (w->dirty)
-            return true;
-    return false;
+    return zhashx_size (self->seen_dirty) > 0 || zhashx_size (self->windows_dirty) > 0;
 }
 
 //  Write dirty replay windows and, with seen, dirty last_seen values in
@@ -665,20 +666,17 @@ s_flush (registry_t *self, bool seen_too)
     if (!txn)
         return -1;
     int rc = 0;
-    for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen);
-         seen && rc == 0 && seen_too; seen = (s_seen_t *) zhashx_next (self->seen)) {
-        if (!seen->dirty)
-            continue;
-        const char *id = (const char *) zhashx_cursor (self->seen);
+    for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen_dirty);
+         seen && rc == 0 && seen_too; seen = (s_seen_t *) zhashx_next (self->seen_dirty)) {
+        const char *id = (const char *) zhashx_cursor (self->seen_dirty);
         char text [24];
         snprintf (text, sizeof text, "%" PRIu64, seen->last_seen);
         rc = store_put (txn, "last_seen", id, strlen (id), text, strlen (text));
     }
-    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w && rc == 0;
-         w = (s_window_t *) zhashx_next (self->windows))
-        if (w->dirty)
-            rc = registry_replay_put (txn, (const char *) zhashx_cursor (self->windows),
-                                      &w->window);
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows_dirty); w && rc == 0;
+         w = (s_window_t *) zhashx_next (self->windows_dirty))
+        rc = registry_replay_put (txn, (const char *) zhashx_cursor (self->windows_dirty),
+                                  &w->window);
     if (rc == 0)
         rc = store_commit (&txn);
     else
@@ -688,12 +686,8 @@ s_flush (registry_t *self, bool seen_too)
         return -1;
     }
     if (seen_too)
-        for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen); seen;
-             seen = (s_seen_t *) zhashx_next (self->seen))
-            seen->dirty = false;
-    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
-         w = (s_window_t *) zhashx_next (self->windows))
-        w->dirty = false;
+        zhashx_purge (self->seen_dirty);
+    zhashx_purge (self->windows_dirty);
     return 0;
 }
 
@@ -708,11 +702,7 @@ int
 registry_flush_windows (registry_t *self)
 {
     assert (self);
-    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
-         w = (s_window_t *) zhashx_next (self->windows))
-        if (w->dirty)
-            return s_flush (self, false);
-    return 0;
+    return zhashx_size (self->windows_dirty)? s_flush (self, false): 0;
 }
 
 //  --------------------------------------------------------------------------
