@@ -790,27 +790,6 @@ s_test_activates (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_
     return ok;
 }
 
-//  The local CA's root and issuer certificates as one PEM bundle
-
-static char *
-s_test_bundle (const char *ca_dir)
-{
-    assert (ca_dir);
-    const char *names [] = { "swtpm-localca-rootca-cert.pem", "issuercert.pem" };
-    char *bundle = zmalloc (16384);
-    size_t size = 0;
-    for (int index = 0; index < 2; index++) {
-        char path [256];
-        snprintf (path, sizeof path, "%s/%s", ca_dir, names [index]);
-        FILE *file = fopen (path, "r");
-        assert (file);
-        size += fread (bundle + size, 1, 16383 - size, file);
-        fclose (file);
-    }
-    assert (size < 16383);
-    return bundle;
-}
-
 void
 credential_test (bool verbose)
 {
@@ -851,8 +830,8 @@ credential_test (bool verbose)
 
     //  EK certificates: each chains to its own CA only, certifies its own
     //  EK only, and only while valid
-    char *bundle_a = s_test_bundle (tpm_swtpm_ca_dir (swtpm_a));
-    char *bundle_b = s_test_bundle (tpm_swtpm_ca_dir (swtpm_b));
+    char *bundle_a = tpm_swtpm_ca_bundle (swtpm_a);
+    char *bundle_b = tpm_swtpm_ca_bundle (swtpm_b);
     zchunk_t *cert_a = tpm_ek_cert (tpm_a, TPM_KEY_RSA);
     zchunk_t *ek_rsa_a = NULL, *ek_rsa_b = NULL;
     assert (cert_a);

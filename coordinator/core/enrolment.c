@@ -769,23 +769,6 @@ s_tpm_onboard (s_rig_t *rig, const keys_t *coord, const char *bundle, const char
     return status;
 }
 
-static char *
-s_tpm_bundle (const char *ca_dir)
-{
-    const char *names [] = { "swtpm-localca-rootca-cert.pem", "issuercert.pem" };
-    char *bundle = (char *) zmalloc (16384);
-    size_t size = 0;
-    for (int index = 0; index < 2; index++) {
-        char path [512];
-        snprintf (path, sizeof path, "%s/%s", ca_dir, names [index]);
-        FILE *file = fopen (path, "r");
-        assert (file);
-        size += fread (bundle + size, 1, 16383 - size, file);
-        fclose (file);
-    }
-    return bundle;
-}
-
 static void
 s_tpm_test (s_rig_t *rig, bool verbose)
 {
@@ -795,7 +778,7 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     s_tpm_node_t a, b;
     s_tpm_node_init (&a, tpm_swtpm_tcti (swtpm_a));
     s_tpm_node_init (&b, tpm_swtpm_tcti (swtpm_b));
-    char *bundle_a = s_tpm_bundle (tpm_swtpm_ca_dir (swtpm_a));
+    char *bundle_a = tpm_swtpm_ca_bundle (swtpm_a);
     keys_t coord;
     keys_generate (&coord);
     enrolment_result_t result;
@@ -863,7 +846,7 @@ s_tpm_test (s_rig_t *rig, bool verbose)
 
     S_CASE ("refuses a second enrolment claiming an existing device's id");
     //  B's EK is accepted by its certificate, but gw-a is taken
-    char *bundle_b = s_tpm_bundle (tpm_swtpm_ca_dir (swtpm_b));
+    char *bundle_b = tpm_swtpm_ca_bundle (swtpm_b);
     assert (s_tpm_onboard (rig, &coord, bundle_b, "gw-a", &b, &b, true, &result)
             == WEFT_STATUS_CONFLICT);
     assert (streq (result.message, "device id gw-a is pre-registered for another EK"));

@@ -1207,9 +1207,9 @@ agent_test (bool verbose)
     keys_wipe (&node);
     keys_wipe (&coord);
     keys_wipe (&forger);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", dir);
-    assert (system (command) == 0);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
     //  @end
     printf ("OK\n");
 }

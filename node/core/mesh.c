@@ -1368,9 +1368,9 @@ mesh_test (bool verbose)
     keys_wipe (&ca);
     keys_wipe (&coord);
     store_destroy (&store);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", dir);
-    assert (system (command) == 0);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
     //  @end
     printf ("OK\n");
 }

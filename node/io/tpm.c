@@ -1130,6 +1130,25 @@ tpm_swtpm_ca_dir (tpm_swtpm_t *self)
     return *self->ca_dir? self->ca_dir: NULL;
 }
 
+char *
+tpm_swtpm_ca_bundle (tpm_swtpm_t *self)
+{
+    assert (self && *self->ca_dir);
+    const char *names [] = { "swtpm-localca-rootca-cert.pem", "issuercert.pem" };
+    char *bundle = (char *) zmalloc (16384);
+    size_t size = 0;
+    for (int index = 0; index < 2; index++) {
+        char path [sizeof self->ca_dir + 64];
+        snprintf (path, sizeof path, "%s/%s", self->ca_dir, names [index]);
+        FILE *file = fopen (path, "r");
+        assert (file);
+        size += fread (bundle + size, 1, 16383 - size, file);
+        fclose (file);
+    }
+    assert (size < 16383);
+    return bundle;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test: the device side against swtpm, checked by the verifier code
 

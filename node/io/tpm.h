@@ -146,6 +146,11 @@ const char *
 const char *
     tpm_swtpm_ca_dir (tpm_swtpm_t *self);
 
+//  The local CA's root and issuer certificates as one PEM bundle, as a
+//  vendor CA bundle for EK certificates (ek_cert only). Caller frees.
+char *
+    tpm_swtpm_ca_bundle (tpm_swtpm_t *self);
+
 //  Self test of this module; starts swtpm processes.
 void
     tpm_test (bool verbose);
