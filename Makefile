@@ -130,7 +130,7 @@ fuzz: deps
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench-%)
 
-$(BUILD)/bench-%: tests/bench/%.c $(BUILD)/libweft.a $(HEADERS)
+$(BUILD)/bench-%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libweft.a $(HEADERS)
 	$(CC) $(CFLAGS) $< $(BUILD)/libweft.a $(LDLIBS) -o $@
 
 bench: all

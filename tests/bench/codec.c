@@ -13,24 +13,11 @@
 #include "proto/keys.h"
 #include "proto/msg.h"
 #include "node/io/store.h"
+#include "tests/bench/bench.h"
 
 #define RUNS        7
 #define MESSAGES    20000
 #define PAYLOAD     512
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_median (double *values, int count)
-{
-    qsort (values, (size_t) count, sizeof (double), s_cmp);
-    return values [count / 2];
-}
 
 //  Weft: build a 512-byte twin report, sign, encode, decode, verify.
 static double
@@ -156,16 +143,6 @@ s_raw_lmdb (const char *dir)
     return rate;
 }
 
-static void
-s_clear (const char *dir)
-{
-    zdir_t *tree = zdir_new (dir, NULL);
-    if (tree) {
-        zdir_remove (tree, true);
-        zdir_destroy (&tree);
-    }
-}
-
 int
 main (void)
 {
@@ -183,19 +160,19 @@ main (void)
     for (int run = 0; run < RUNS; run++) {
         weft [run] = s_weft_envelopes (&keys);
         raw [run] = s_raw_sodium (&keys);
-        s_clear (a);
-        s_clear (b);
+        bench_clear (a);
+        bench_clear (b);
         zsys_dir_create (b);
         store [run] = s_weft_store (a);
         lmdb [run] = s_raw_lmdb (b);
     }
-    double w = s_median (weft, RUNS), r = s_median (raw, RUNS);
-    double s = s_median (store, RUNS), l = s_median (lmdb, RUNS);
+    double w = bench_median (weft, RUNS), r = bench_median (raw, RUNS);
+    double s = bench_median (store, RUNS), l = bench_median (lmdb, RUNS);
     printf ("BENCH envelope_roundtrip_512B %.0f msg/s ratio=%.2f vs raw libsodium sign+verify\n",
             w, w / r);
     printf ("BENCH store_batched_put_512B %.0f puts/s ratio=%.2f vs raw LMDB batched puts\n",
             s, s / l);
-    s_clear (dir);
+    bench_clear (dir);
     zstr_free (&a);
     zstr_free (&b);
     keys_wipe (&keys);

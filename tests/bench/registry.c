@@ -17,27 +17,13 @@
 
 #include "coordinator/core/registry.h"
 #include "coordinator/core/devquery.h"
+#include "tests/bench/bench.h"
 
 #define DEVICES     100000
 #define BATCH       1000
 #define TENANTS     10
 #define SITES       5
 #define LINES       8
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_percentile (double *values, int count, double pct)
-{
-    qsort (values, (size_t) count, sizeof (double), s_cmp);
-    int index = (int) (pct / 100.0 * (count - 1) + 0.5);
-    return values [index];
-}
 
 static const char *s_fws [] = {
     "2.1.0", "2.2.0", "2.2.1", "2.3.0-rc1", "2.3.0", "2.3.1", "2.10.0", "3.0.0"
@@ -185,7 +171,7 @@ main (void)
     double raw_ms [7];
     for (int r = 0; r < 7; r++)
         raw_ms [r] = s_raw_scan_ms (path, &scanned);
-    double raw_p50 = s_percentile (raw_ms, 7, 50);
+    double raw_p50 = bench_percentile (raw_ms, 7, 50);
     assert (scanned == DEVICES);
     printf ("BENCH raw_lmdb_cursor_scan_100k %.2f ms p50 (comparator: every device record, no parsing)\n",
             raw_p50);
@@ -200,8 +186,8 @@ main (void)
             assert (devquery_run (queries [q].ctx, query, s_count, &matched, &examined) >= 0);
             times [r] = (double) (zclock_usecs () - start) / 1000.0;
         }
-        double p50 = s_percentile (times, queries [q].runs, 50);
-        double p99 = s_percentile (times, queries [q].runs, 99);
+        double p50 = bench_percentile (times, queries [q].runs, 50);
+        double p99 = bench_percentile (times, queries [q].runs, 99);
         printf ("BENCH registry_query_%s p50=%.3f ms p99=%.3f ms ratio=%.3f vs raw LMDB cursor scan "
                 "(%zu matched, %zu records read) [%s]\n", queries [q].name, p50, p99,
                 p50 / raw_p50, matched, examined, queries [q].text);

@@ -25,26 +25,13 @@
 #include "proto/meshmsg.h"
 #include "node/core/mesh.h"
 #include "node/io/store.h"
+#include "tests/bench/bench.h"
 
 #define RUNS        5
 #define MESSAGES    20000
 #define PAYLOAD     512
 #define WINDOW      2000
 #define BURST       256
-
-static int
-s_cmp (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_median (double *values, int count)
-{
-    qsort (values, (size_t) count, sizeof (double), s_cmp);
-    return values [count / 2];
-}
 
 static uint64_t
 s_now (void)
@@ -400,16 +387,6 @@ s_raw_lmdb (world_t *w, const char *dir)
     return rate;
 }
 
-static void
-s_clear (const char *dir)
-{
-    zdir_t *tree = zdir_new (dir, NULL);
-    if (tree) {
-        zdir_remove (tree, true);
-        zdir_destroy (&tree);
-    }
-}
-
 int
 main (void)
 {
@@ -439,19 +416,19 @@ main (void)
     char *a = zsys_sprintf ("%s/relay", dir);
     char *b = zsys_sprintf ("%s/lmdb", dir);
     for (int run = 0; run < RUNS; run++) {
-        s_clear (a);
-        s_clear (b);
+        bench_clear (a);
+        bench_clear (b);
         zsys_dir_create (b);
         weft [run] = s_weft_relay (&w, a);
         zmq [run] = s_raw_zmq (&w);
         lmdb [run] = s_raw_lmdb (&w, b);
     }
-    double r = s_median (weft, RUNS), z = s_median (zmq, RUNS), l = s_median (lmdb, RUNS);
+    double r = bench_median (weft, RUNS), z = bench_median (zmq, RUNS), l = bench_median (lmdb, RUNS);
     printf ("BENCH relay_custody_512B %.0f msg/s ratio=%.2f vs raw libzmq CURVE, 2 hops "
             "(%.0f msg/s)\n", r, r / z, z);
     printf ("BENCH relay_custody_512B %.0f msg/s ratio=%.2f vs raw LMDB batched puts, "
             "%d per txn (%.0f puts/s)\n", r, r / l, BURST, l);
-    s_clear (dir);
+    bench_clear (dir);
     zstr_free (&a);
     zstr_free (&b);
     for (size_t i = 0; i < MESSAGES; i++)
