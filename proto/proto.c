@@ -71,6 +71,9 @@ proto_msg_name (int type)
         case MSG_CUSTODY_ACK:       return "CUSTODY_ACK";
         case MSG_REVOCATIONS:       return "REVOCATIONS";
         case MSG_NODE_STATS:        return "NODE_STATS";
+        case MSG_POLICY:            return "POLICY";
+        case MSG_POLICY_SUMMARY:    return "POLICY_SUMMARY";
+        case MSG_POLICY_KEYS:       return "POLICY_KEYS";
         case MSG_TPM_ENROL_REQUEST: return "TPM_ENROL_REQUEST";
         case MSG_TPM_CHALLENGE:     return "TPM_CHALLENGE";
         case MSG_TPM_PROOF:         return "TPM_PROOF";

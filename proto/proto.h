@@ -59,6 +59,10 @@ typedef enum {
     MSG_CUSTODY_ACK = 11,
     MSG_REVOCATIONS = 12,
     MSG_NODE_STATS = 13,
+    //  Site-wide policies (proto/policymsg.h): 14..16
+    MSG_POLICY = 14,
+    MSG_POLICY_SUMMARY = 15,
+    MSG_POLICY_KEYS = 16,
     //  TPM onboarding and attestation (proto/tpmmsg.h): 20..29
     MSG_TPM_ENROL_REQUEST = 20,
     MSG_TPM_CHALLENGE = 21,
