@@ -31,9 +31,16 @@
 #include "proto/envelope.h"
 #include "proto/tpmmsg.h"
 #include "node/core/enrol.h"
+#include "node/core/discovery.h"
+#include "node/io/beacon.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
 #define NODE_NEIGHBOURS_MAX     32
+#define NODE_LINKS_MAX          (NODE_NEIGHBOURS_MAX + DISCOVERY_PEERS_MAX)
+#define NODE_HELLO_MS           10000   //  A discovered peer has this long to verify
+#define NODE_BEACON_EXPIRE_MS   (10 * BEACON_INTERVAL_MS)
+#define NODE_BEACON_BAN_MS      60000
+#define NODE_BEACON_YIELD_MS    (3 * BEACON_INTERVAL_MS)
 #define NODE_BURST              256     //  Messages per socket per poll burst
 
 static const char *s_synopsis =
@@ -65,6 +72,9 @@ static const option_spec_t s_options [] = {
     { "listen", "ENDPOINT", NULL, "mesh listener for neighbours, e.g. tcp://0.0.0.0:7720" },
     { "neighbour", "KEY@ENDPOINT,...", NULL,
       "neighbours to dial: CURVE key (hex) @ endpoint, comma-separated" },
+    { "beacon", "IFACE,...", NULL,
+      "find neighbours by LAN beacons on these interfaces (off by default)" },
+    { "beacon-port", "PORT", "7729", "UDP port of the LAN beacons" },
     { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
     { "fault-file", "PATH", NULL,
       "tests only: while PATH exists the coordinator link is cut (or, if it lists\n"
@@ -90,8 +100,12 @@ typedef struct {
     const keys_t *keys;
     const uint8_t *coord_curve;
     bool verbose;
-    neighbour_t neighbours [NODE_NEIGHBOURS_MAX];
-    size_t neighbour_count;
+    //  Configured ones first, then one slot per discovered peer
+    //  (NODE_NEIGHBOURS_MAX + its discovery slot)
+    neighbour_t neighbours [NODE_LINKS_MAX];
+    size_t neighbour_count;             //  Configured
+    discovery_t *discovery;             //  --beacon, or NULL
+    zactor_t *beacon;
     zsock_t *router;                    //  Our listener, or NULL
     char *listen;
     bool router_reset;                  //  Recreate it (a revoked peer is on it)
@@ -126,7 +140,7 @@ s_mesh_send (void *ctx, const char *link, const char *dest, const uint8_t *frame
     else
     if (link [0] == 'd') {
         size_t index = (size_t) atoi (link + 2);
-        if (index < node->neighbour_count && node->neighbours [index].transport)
+        if (index < NODE_LINKS_MAX && node->neighbours [index].transport)
             handle = zsock_resolve (transport_sock (node->neighbours [index].transport));
     }
     else
@@ -152,7 +166,7 @@ s_mesh_close (void *ctx, const char *link)
     node_t *node = (node_t *) ctx;
     if (link [0] == 'd') {
         size_t index = (size_t) atoi (link + 2);
-        if (index < node->neighbour_count && node->neighbours [index].transport) {
+        if (index < NODE_LINKS_MAX && node->neighbours [index].transport) {
             neighbour_t *n = &node->neighbours [index];
             zpoller_remove (node->poller, transport_sock (n->transport));
             zpoller_remove (node->poller, transport_monitor (n->transport));
@@ -453,6 +467,100 @@ s_fault_switch (node_t *node, const char *path, bool dial_coordinator, uint64_t 
     }
 }
 
+static bool
+s_key_linked (void *ctx, const uint8_t key [WEFT_KEY_SIZE])
+{
+    return mesh_key_linked (((node_t *) ctx)->mesh, key);
+}
+
+static void
+s_neighbour_close (node_t *node, neighbour_t *n, uint64_t now)
+{
+    if (n->transport) {
+        zpoller_remove (node->poller, transport_sock (n->transport));
+        zpoller_remove (node->poller, transport_monitor (n->transport));
+        transport_destroy (&n->transport);
+    }
+    mesh_link_down (node->mesh, n->link, now);
+}
+
+//  LAN discovery (--beacon): announce our listener's port and CURVE
+//  key, and hand what we hear to the discovery core. Returns 0 or -1.
+static int
+s_beacon_start (node_t *node, const char *interfaces, int64_t port, const uint8_t *ca_key)
+{
+    discovery_config_t config = {
+        .own_key = node->keys->curve_public, .ca_key = ca_key,
+        .hello_ms = NODE_HELLO_MS, .expire_ms = NODE_BEACON_EXPIRE_MS,
+        .ban_ms = NODE_BEACON_BAN_MS, .yield_ms = NODE_BEACON_YIELD_MS,
+        .linked = s_key_linked, .ctx = node, .verbose = node->verbose
+    };
+    node->discovery = discovery_new (&config);
+    for (size_t i = 0; i < node->neighbour_count; i++)
+        discovery_exclude (node->discovery, node->neighbours [i].key);
+    //  Only a node with a TCP listener has something to announce
+    uint8_t datagram [BEACON_SIZE];
+    beacon_t beacon = { .port = 0 };
+    const char *colon = node->listen? strrchr (node->listen, ':'): NULL;
+    if (colon && strncmp (node->listen, "tcp://", 6) == 0)
+        beacon.port = (uint16_t) atoi (colon + 1);
+    beacon_fingerprint (ca_key, beacon.deployment);
+    memcpy (beacon.curve_key, node->keys->curve_public, WEFT_KEY_SIZE);
+    bool announce = beacon_encode (&beacon, datagram) == 0;
+    if (!announce)
+        zsys_warning ("node: no --listen tcp://ADDRESS:PORT: beacons are heard, not sent");
+    beacon_io_config_t io = { interfaces, (uint16_t) port, announce? datagram: NULL, 0,
+                              node->verbose };
+    node->beacon = zactor_new (beacon_io_actor, &io);
+    zpoller_add (node->poller, node->beacon);
+    return 0;
+}
+
+static void
+s_beacon_heard (node_t *node, uint64_t now)
+{
+    char address [INET_ADDRSTRLEN + 1];
+    zframe_t *frame = NULL;
+    if (beacon_io_recv (node->beacon, address, sizeof address, &frame)) {
+        zsys_error ("node: LAN beacons are off (see above)");
+        zpoller_remove (node->poller, node->beacon);
+        zactor_destroy (&node->beacon);
+        return;
+    }
+    int outcome = discovery_beacon (node->discovery, address, zframe_data (frame),
+                                    zframe_size (frame), now);
+    if (outcome == DISCOVERY_NEW)
+        zsys_info ("node: beacon from %s: new peer", address);
+    else
+    if (outcome != DISCOVERY_REFRESHED && outcome != DISCOVERY_OWN && node->verbose)
+        zsys_debug ("node: beacon from %s ignored: %s", address,
+                    discovery_outcome_name (outcome));
+    zframe_destroy (&frame);
+}
+
+//  Dial the peers discovery wants dialled, close the ones it let go
+static void
+s_discovery_act (node_t *node, uint64_t now)
+{
+    discovery_peer_t peer;
+    int action;
+    while ((action = discovery_next (node->discovery, now, &peer))) {
+        neighbour_t *n = &node->neighbours [NODE_NEIGHBOURS_MAX + peer.slot];
+        if (action == DISCOVERY_DIAL) {
+            free (n->endpoint);
+            n->endpoint = strdup (peer.endpoint);
+            memcpy (n->key, peer.key, WEFT_KEY_SIZE);
+            snprintf (n->link, sizeof n->link, "d:%zu", (size_t) (n - node->neighbours));
+            s_neighbour_connect (node, n);
+            zsys_info ("node: dialling discovered peer %s", peer.endpoint);
+        }
+        else {
+            zsys_info ("node: dropping discovered peer %s: %s", peer.endpoint, peer.why);
+            s_neighbour_close (node, n, now);
+        }
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -700,6 +808,15 @@ main (int argc, char *argv [])
             zsys_info ("node: mesh listener on %s", node.listen);
         }
     }
+    int64_t beacon_port = options_int (options, "beacon-port", -1);
+    const char *beacon_ifaces = keyfile_get (options, "beacon");
+    if (beacon_port < 1 || beacon_port > 65535) {
+        fprintf (stderr, "weft-node: --beacon-port must be 1..65535\n");
+        agent_destroy (&node.agent);
+        exit_code = 2;
+    }
+    if (node.agent && beacon_ifaces && *beacon_ifaces)
+        s_beacon_start (&node, beacon_ifaces, beacon_port, ca_key);
     free (cert);
     if (!node.agent) {
         zsys_error ("node: cannot start (see above)");
@@ -773,6 +890,9 @@ main (int argc, char *argv [])
         if (which && zap && which == zap_sock (zap))
             zap_handle (zap);
         else
+        if (which && node.beacon && which == (void *) node.beacon)
+            s_beacon_heard (&node, now);
+        else
         if (which && node.attestor && which == (void *) node.attestor) {
             char *status = NULL;
             uint8_t *payload = NULL;
@@ -806,7 +926,7 @@ main (int argc, char *argv [])
         }
         else
         if (which)
-            for (size_t i = 0; i < node.neighbour_count; i++) {
+            for (size_t i = 0; i < NODE_LINKS_MAX; i++) {
                 neighbour_t *n = &node.neighbours [i];
                 if (!n->transport)
                     continue;
@@ -836,6 +956,8 @@ main (int argc, char *argv [])
                 node.timers [kind] = 0;
                 agent_timer (node.agent, now, kind);
             }
+        if (node.discovery)
+            s_discovery_act (&node, now);
         if (mesh_deadline (node.mesh) <= now)
             mesh_tick (node.mesh, now);
         else
@@ -870,8 +992,10 @@ main (int argc, char *argv [])
     mesh_destroy (&node.mesh);
     apply_destroy (&node.apply);
     zactor_destroy (&node.attestor);
+    zactor_destroy (&node.beacon);
+    discovery_destroy (&node.discovery);
     transport_destroy (&node.transport);
-    for (size_t i = 0; i < node.neighbour_count; i++) {
+    for (size_t i = 0; i < NODE_LINKS_MAX; i++) {
         transport_destroy (&node.neighbours [i].transport);
         free (node.neighbours [i].endpoint);
     }

@@ -506,6 +506,18 @@ mesh_has_link (mesh_t *self, const char *link_name)
 }
 
 bool
+mesh_key_linked (mesh_t *self, const uint8_t key [WEFT_KEY_SIZE])
+{
+    assert (self && key);
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links))
+        if (link->up && link->verified && link->kind != MESH_LINK_COORDINATOR
+        &&  memcmp (link->key, key, WEFT_KEY_SIZE) == 0)
+            return true;
+    return false;
+}
+
+bool
 mesh_admit (mesh_t *self, const uint8_t key [WEFT_KEY_SIZE])
 {
     assert (self);

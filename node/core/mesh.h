@@ -145,6 +145,11 @@ void
 uint64_t
     mesh_deadline (mesh_t *self);
 
+//  Is a neighbour with this CURVE key linked and past its HELLO? Walks
+//  the links: for discovery's few checks a second, not per message.
+bool
+    mesh_key_linked (mesh_t *self, const uint8_t key [WEFT_KEY_SIZE]);
+
 //  ZAP: may this CURVE key connect (not revoked)?
 bool
     mesh_admit (mesh_t *self, const uint8_t key [WEFT_KEY_SIZE]);
