@@ -62,6 +62,8 @@ static const option_spec_t s_options [] = {
     { "write-ek", "FILE", NULL,
       "write the TPM's EK public to FILE (for weftctl device preregister) and exit" },
     { "event-log", "PATH", ATTESTOR_EVENT_LOG, "TCG binary event log sent with each quote" },
+    { "ima-log", "PATH", NULL,
+      "IMA ascii list (ima-ng, sha256) sent when the coordinator asks (off by default)" },
     { "measure", "PCR:TEXT", NULL,
       "append an event for TEXT to --event-log, extend PCR with it, and exit (tests)" },
     { "apply-file", "PATH", NULL, "write the desired twin JSON to PATH atomically" },
@@ -196,9 +198,20 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
                                  (uint8_t) (challenge.pcr_mask >> 16),
                                  (uint8_t) (challenge.pcr_mask >> 8),
                                  (uint8_t) challenge.pcr_mask };
-            zsock_send (node->attestor, "sbb", "CHALLENGE", challenge.nonce,
-                        challenge.nonce_size, mask, sizeof mask);
-            zsys_info ("node: attestation challenge from the coordinator");
+            uint8_t from [8];
+            for (int i = 0; i < 8; i++)
+                from [i] = (uint8_t) (challenge.ima_from >> (56 - 8 * i));
+            if (challenge.ima)
+                zsock_send (node->attestor, "sbbb", "CHALLENGE", challenge.nonce,
+                            challenge.nonce_size, mask, sizeof mask, from, sizeof from);
+            else
+                zsock_send (node->attestor, "sbb", "CHALLENGE", challenge.nonce,
+                            challenge.nonce_size, mask, sizeof mask);
+            if (challenge.ima)
+                zsys_info ("node: attestation challenge from the coordinator (IMA from "
+                           "entry #%" PRIu64 ")", challenge.ima_from);
+            else
+                zsys_info ("node: attestation challenge from the coordinator");
         }
         else
             zsys_warning ("node: ATTEST_CHALLENGE dropped (not from the coordinator)");
@@ -638,7 +651,7 @@ main (int argc, char *argv [])
     if (measure && *measure) {
         //  The TPM serves the attestor now: close our own connection
         zactor_destroy (&tpm);
-        attestor_config_t config = { tcti, keyfile_get (options, "event-log"), NULL };
+        attestor_config_t config = { tcti, keyfile_get (options, "event-log"), NULL, NULL };
         zactor_t *attestor = tcti && *tcti? zactor_new (attestor_actor, &config): NULL;
         int pcr = atoi (measure);
         const char *text = strchr (measure, ':');
@@ -738,7 +751,8 @@ main (int argc, char *argv [])
         //  From here on the attestor owns the TPM (one client at a time)
         zactor_destroy (&tpm);
         zchunk_t *ak = identity_ak_blob (identity);
-        attestor_config_t config = { tcti, keyfile_get (options, "event-log"), ak };
+        attestor_config_t config = { tcti, keyfile_get (options, "event-log"),
+                                     keyfile_get (options, "ima-log"), ak };
         node.attestor = ak? zactor_new (attestor_actor, &config): NULL;
         zchunk_destroy (&ak);
         if (!node.attestor)

@@ -20,8 +20,8 @@ s_items (int type)
         case MSG_TPM_ENROL_REQUEST: return 9;
         case MSG_TPM_CHALLENGE:     return 4;
         case MSG_TPM_PROOF:         return 9;
-        case MSG_ATTEST_CHALLENGE:  return 2;
-        case MSG_ATTEST_EVIDENCE:   return 6;
+        case MSG_ATTEST_CHALLENGE:  return 2;     //  3 with IMA
+        case MSG_ATTEST_EVIDENCE:   return 6;     //  8 with IMA
         default:                    return 0;
     }
 }
@@ -50,12 +50,16 @@ s_valid (const tpmmsg_t *msg)
             if (msg->nonce_size < TPMMSG_NONCE_MIN || msg->nonce_size > TPMMSG_NONCE_MAX
             ||  msg->pcr_mask == 0 || msg->pcr_mask > TPMMSG_PCR_MASK_MAX)
                 return false;
+            if (msg->ima && msg->ima_from > TPMMSG_IMA_FROM_MAX)
+                return false;
             if (msg->type == MSG_ATTEST_CHALLENGE)
                 return true;
             return msg->attest_size > 0 && msg->attest_size <= TPMMSG_BLOB_MAX
                 && msg->signature_size > 0 && msg->signature_size <= TPMMSG_BLOB_MAX
                 && msg->pcrs_size == 32 * (size_t) __builtin_popcount (msg->pcr_mask)
-                && msg->event_log_size <= TPMMSG_EVENT_LOG_MAX;
+                && msg->event_log_size <= TPMMSG_EVENT_LOG_MAX
+                && msg->ima_list_size <= TPMMSG_IMA_LIST_MAX
+                && (msg->ima || msg->ima_list_size == 0);
         default:
             return false;
     }
@@ -75,6 +79,9 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         return PROTO_ERR_UNKNOWN;
     if (!s_valid (msg))
         return PROTO_ERR_VALUE;
+    if (msg->ima || msg->ima_list_size)
+        items += msg->type == MSG_ATTEST_CHALLENGE? 1:
+                 msg->type == MSG_ATTEST_EVIDENCE? 2: 0;
     codec_writer_t *w = codec_writer_new (0);
     codec_put_array (w, (size_t) items);
     switch (msg->type) {
@@ -99,6 +106,8 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         case MSG_ATTEST_CHALLENGE:
             codec_put_bin (w, msg->nonce, msg->nonce_size);
             codec_put_uint (w, msg->pcr_mask);
+            if (items > 2)
+                codec_put_uint (w, msg->ima_from);
             break;
         case MSG_ATTEST_EVIDENCE:
             codec_put_bin (w, msg->nonce, msg->nonce_size);
@@ -107,6 +116,10 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
             codec_put_bin (w, msg->signature, msg->signature_size);
             codec_put_bin (w, msg->pcrs, msg->pcrs_size);
             codec_put_bin (w, msg->event_log, msg->event_log_size);
+            if (items > 6) {
+                codec_put_uint (w, msg->ima_from);
+                codec_put_bin (w, msg->ima_list, msg->ima_list_size);
+            }
             break;
     }
     return codec_writer_finish (&w, payload_p, size_p);
@@ -164,6 +177,17 @@ s_decode_fields (tpmmsg_t *msg, codec_reader_t *r)
                     rc = codec_get_binref (r, 4, &msg->pcrs, &msg->pcrs_size);
                 if (rc == 0)
                     rc = codec_get_binref (r, 5, &msg->event_log, &msg->event_log_size);
+            }
+            //  Trailing IMA fields: nil or absent means no IMA
+            size_t at = msg->type == MSG_ATTEST_CHALLENGE? 2: 6;
+            if (rc == 0 && codec_items (r) > (int) at && !codec_is_nil (r, at)) {
+                rc = codec_get_uint (r, at, TPMMSG_IMA_FROM_MAX, &msg->ima_from);
+                msg->ima = rc == 0;
+            }
+            if (rc == 0 && msg->type == MSG_ATTEST_EVIDENCE && codec_items (r) > (int) at + 1) {
+                const uint8_t *list = NULL;
+                rc = codec_get_binref (r, at + 1, &list, &msg->ima_list_size);
+                msg->ima_list = (const char *) list;
             }
             break;
     }
@@ -285,7 +309,10 @@ s_equal (const tpmmsg_t *a, const tpmmsg_t *b)
         && s_bin_equal (a->attest, a->attest_size, b->attest, b->attest_size)
         && s_bin_equal (a->signature, a->signature_size, b->signature, b->signature_size)
         && s_bin_equal (a->pcrs, a->pcrs_size, b->pcrs, b->pcrs_size)
-        && s_bin_equal (a->event_log, a->event_log_size, b->event_log, b->event_log_size);
+        && s_bin_equal (a->event_log, a->event_log_size, b->event_log, b->event_log_size)
+        && a->ima == b->ima && a->ima_from == b->ima_from
+        && s_bin_equal ((const uint8_t *) a->ima_list, a->ima_list_size,
+                        (const uint8_t *) b->ima_list, b->ima_list_size);
 }
 
 void
@@ -296,18 +323,32 @@ tpmmsg_test (bool verbose)
         printf ("\n");
     //  @selftest
     uint8_t bytes [256];
-    for (int type = MSG_TPM_ENROL_REQUEST; type <= MSG_ATTEST_EVIDENCE; type++) {
+    for (int type = MSG_TPM_ENROL_REQUEST; type <= MSG_ATTEST_EVIDENCE + 2; type++) {
+        //  The last two rounds: challenge and evidence with the IMA fields
+        bool ima = type > MSG_ATTEST_EVIDENCE;
+        int wire = ima? type - 2: type;
         tpmmsg_t msg, back;
-        s_sample (&msg, type, bytes, sizeof bytes);
+        s_sample (&msg, wire, bytes, sizeof bytes);
+        if (ima) {
+            msg.ima = true;
+            msg.ima_from = 70000;       //  Past 16 bits: a uint32 on the wire
+            if (wire == MSG_ATTEST_EVIDENCE) {
+                msg.ima_list = "10 " "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                               " ima-ng sha256:"
+                               "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+                               " /usr/bin/weft-node\n";
+                msg.ima_list_size = strlen (msg.ima_list);
+            }
+        }
         uint8_t *payload;
         size_t payload_size;
         assert (tpmmsg_encode (&msg, &payload, &payload_size) == 0);
-        assert (tpmmsg_decode (&back, type, payload, payload_size) == 0);
+        assert (tpmmsg_decode (&back, wire, payload, payload_size) == 0);
         assert (s_equal (&msg, &back));
         for (size_t cut = 0; cut < payload_size; cut++)
-            assert (tpmmsg_decode (&back, type, payload, cut) != 0);
+            assert (tpmmsg_decode (&back, wire, payload, cut) != 0);
         //  As a golden envelope from node-1, or from the coordinator
-        bool from_coord = type == MSG_TPM_CHALLENGE || type == MSG_ATTEST_CHALLENGE;
+        bool from_coord = wire == MSG_TPM_CHALLENGE || wire == MSG_ATTEST_CHALLENGE;
         keys_t signer;
         uint8_t seed [32];
         memset (seed, from_coord? 0xc0: 0x01, sizeof seed);
@@ -316,7 +357,7 @@ tpmmsg_test (bool verbose)
         memset (&env, 0, sizeof env);
         for (int i = 0; i < WEFT_ID_SIZE; i++)
             env.id [i] = (uint8_t) (type << 4 | i);
-        env.type = type;
+        env.type = wire;
         strcpy (env.origin, from_coord? "coordinator": "node-1");
         strcpy (env.tenant, from_coord? "": "acme");
         env.seq = (uint64_t) type;
@@ -328,7 +369,7 @@ tpmmsg_test (bool verbose)
         size_t frame_size;
         assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
         char name [64];
-        snprintf (name, sizeof name, "envelope-%s", proto_msg_name (type));
+        snprintf (name, sizeof name, "envelope-%s%s", proto_msg_name (wire), ima? "-ima": "");
         for (char *c = name; *c; c++)
             *c = *c == '_'? '-': (char) (*c >= 'A' && *c <= 'Z'? *c + 32: *c);
         uint8_t *file;
@@ -337,7 +378,7 @@ tpmmsg_test (bool verbose)
         envelope_t got;
         assert (envelope_decode (&got, file, file_size) == 0);
         assert (envelope_verify (&got, signer.sign_public) == 0);
-        assert (tpmmsg_decode (&back, type, got.payload, got.payload_size) == 0);
+        assert (tpmmsg_decode (&back, wire, got.payload, got.payload_size) == 0);
         assert (s_equal (&msg, &back));
         if (verbose)
             printf ("   %s: %zu bytes\n", name, frame_size);
@@ -363,6 +404,32 @@ tpmmsg_test (bool verbose)
     s_sample (&msg, MSG_ATTEST_CHALLENGE, bytes, sizeof bytes);
     msg.nonce_size = 4;
     assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    //  IMA limits: an entry number past 32 bits, a list without ima_from,
+    //  a list over TPMMSG_IMA_LIST_MAX
+    s_sample (&msg, MSG_ATTEST_CHALLENGE, bytes, sizeof bytes);
+    msg.ima = true;
+    msg.ima_from = TPMMSG_IMA_FROM_MAX + 1;
+    assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    s_sample (&msg, MSG_ATTEST_EVIDENCE, bytes, sizeof bytes);
+    msg.ima_list = "x";
+    msg.ima_list_size = 1;
+    assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    char *big = (char *) calloc (1, TPMMSG_IMA_LIST_MAX + 1);
+    msg.ima = true;
+    msg.ima_list = big;
+    msg.ima_list_size = TPMMSG_IMA_LIST_MAX;
+    assert (tpmmsg_encode (&msg, &payload, &size) == 0);
+    tpmmsg_t back;
+    assert (tpmmsg_decode (&back, MSG_ATTEST_EVIDENCE, payload, size) == 0
+            && back.ima_list_size == TPMMSG_IMA_LIST_MAX);
+    free (payload);
+    msg.ima_list_size = TPMMSG_IMA_LIST_MAX + 1;
+    assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    free (big);
+    //  A nil ima_from is "no IMA": [nonce, mask, nil]
+    const uint8_t nil_from [] = { 0x93, 0xc4, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0xc0 };
+    assert (tpmmsg_decode (&back, MSG_ATTEST_CHALLENGE, nil_from, sizeof nil_from) == 0
+            && !back.ima && back.pcr_mask == 1);
     assert (tpmmsg_decode (&msg, MSG_HEARTBEAT, (const uint8_t *) "\x90", 1)
             == PROTO_ERR_UNKNOWN);
     assert (tpmmsg_decode (&msg, MSG_ATTEST_CHALLENGE, (const uint8_t *) "\x90", 1)

@@ -7,9 +7,15 @@
         TPM_CHALLENGE      [device: str(64), credential: bin,
                             secret: bin, ticket: bin]
         TPM_PROOF          as TPM_ENROL_REQUEST, with ticket and proof set
-        ATTEST_CHALLENGE   [nonce: bin(8..64), pcr_mask: uint]
+        ATTEST_CHALLENGE   [nonce: bin(8..64), pcr_mask: uint,
+                            ima_from: uint | nil]
         ATTEST_EVIDENCE    [nonce: bin(8..64), pcr_mask: uint, attest: bin,
-                            signature: bin, pcrs: bin(32 * n), event_log: bin]
+                            signature: bin, pcrs: bin(32 * n), event_log: bin,
+                            ima_from: uint | nil, ima_list: bin]
+    The IMA fields are trailing: a challenge or evidence without them
+    (2 or 6 items) is one without IMA, as before. ima_from in a challenge
+    is the entry number the verifier wants the list from (what it has
+    verified so far); in evidence, the number of the first entry sent.
     TPM structures travel as the TPM marshals them (node/io/tpm.h). Each
     binary field has a limit below; a TPM_ENROL_REQUEST carries an empty
     ticket and proof, a TPM_PROOF both. Decoders accept longer arrays
@@ -30,6 +36,8 @@
 #define TPMMSG_NONCE_MAX        64
 #define TPMMSG_PCR_MASK_MAX     0xffffff    //  PCRs 0..23
 #define TPMMSG_EVENT_LOG_MAX    (512 * 1024)    //  TCG binary event log
+#define TPMMSG_IMA_LIST_MAX     (384 * 1024)    //  IMA entries in one evidence
+#define TPMMSG_IMA_FROM_MAX     0xffffffffULL   //  Entry numbers
 
 typedef struct {
     int type;                           //  MSG_TPM_ENROL_REQUEST .. MSG_ATTEST_EVIDENCE
@@ -58,6 +66,8 @@ typedef struct {
     const uint8_t *nonce;               //  Verifier's fresh nonce, borrowed
     size_t nonce_size;
     uint32_t pcr_mask;                  //  Bit N = sha256 PCR N
+    bool ima;                           //  IMA asked (challenge) or sent (evidence)
+    uint64_t ima_from;                  //  First IMA entry number, if ima
     //  ATTEST_EVIDENCE
     const uint8_t *attest;              //  TPMS_ATTEST, borrowed
     size_t attest_size;
@@ -67,6 +77,8 @@ typedef struct {
     size_t pcrs_size;
     const uint8_t *event_log;           //  TCG binary event log, borrowed
     size_t event_log_size;
+    const char *ima_list;               //  IMA ascii entries from ima_from, borrowed
+    size_t ima_list_size;
 } tpmmsg_t;
 
 //  Encode. Returns 0 and a heap buffer (free()), or a proto_rc_t.

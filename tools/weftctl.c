@@ -1363,10 +1363,16 @@ main (int argc, char *argv [])
                     if (!ok)
                         printf ("quarantined:      yes (no twin traffic until it passes "
                                 "or 'weftctl attest clear')\n");
+                    json_t *ima = json_object_get (verdict, "ima");
                     if (!ok && s_int (verdict, "pcr") >= 0)
-                        printf ("first mismatch:   PCR %lld, event #%lld\n",
-                                (long long) s_int (verdict, "pcr"),
+                        printf ("first mismatch:   PCR %lld, %s #%lld\n",
+                                (long long) s_int (verdict, "pcr"), ima? "IMA entry": "event",
                                 (long long) s_int (verdict, "event"));
+                    if (ima)
+                        printf ("IMA:              %lld entries sent from #%lld, "
+                                "%lld verified in all\n", (long long) s_int (ima, "sent"),
+                                (long long) s_int (ima, "from"),
+                                (long long) s_int (ima, "verified"));
                     printf ("events in log:    %lld\n", (long long) s_int (verdict, "events"));
                     const char *key;
                     json_t *value;

@@ -11,6 +11,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/credential.h"
 #include "coordinator/core/attest.h"
+#include "coordinator/core/attest_runtime.h"
 
 #define S_PROFILE_CONTEXT   "weft-profile-v1"
 #define S_ALLOWLIST_CONTEXT "weft-allowlist-v1"
@@ -190,6 +191,16 @@ attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
         snprintf (error, error_size, "interval_s must be a positive integer");
         return -1;
     }
+    json_t *ima = json_object_get (doc, "ima");
+    if (ima && !json_is_boolean (ima)) {
+        snprintf (error, error_size, "ima must be true or false");
+        return -1;
+    }
+    if (json_is_true (ima) && json_object_get (pcrs, "10")) {
+        snprintf (error, error_size, "pcrs.10: PCR 10 is IMA's (\"ima\": true), "
+                  "its value is checked by replaying the IMA list");
+        return -1;
+    }
     char *text = registry_dump (doc);
     uint8_t sig [64];
     pki_sign (pki, S_PROFILE_CONTEXT, (const uint8_t *) text, strlen (text), sig);
@@ -315,9 +326,10 @@ attest_ima_state_put (store_txn_t *txn, const char *device_id, const attest_ima_
 int
 attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
                   uint64_t uptime_s, uint64_t now_ms,
-                  uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p)
+                  uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p, int64_t *ima_from_p)
 {
-    assert (txn && device && ca_key && nonce && mask_p);
+    assert (txn && device && ca_key && nonce && mask_p && ima_from_p);
+    *ima_from_p = -1;
     const char *id = json_string_value (json_object_get (device, "id"));
     const char *assurance = json_string_value (json_object_get (device, "assurance"));
     const char *type = json_string_value (json_object_get (device, "type"));
@@ -327,6 +339,7 @@ attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     if (!profile)
         return 0;
     uint32_t mask = s_profile_mask (profile);
+    bool ima = json_is_true (json_object_get (profile, "ima"));
     json_int_t interval = json_integer_value (json_object_get (profile, "interval_s"));
     if (interval <= 0)
         interval = ATTEST_INTERVAL_DEFAULT;
@@ -347,6 +360,15 @@ attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     keys_hex (nonce, ATTEST_NONCE_SIZE, hex);
     json_t *record = json_pack ("{s:s, s:I, s:I}", "nonce", hex, "issued", (json_int_t) now_ms,
                                 "mask", (json_int_t) mask);
+    if (ima) {
+        //  The list from what was verified before: only new entries travel
+        attest_ima_state_t state;
+        attest_ima_state_get (txn, id, &state);
+        mask |= 1u << ATTEST_IMA_PCR;
+        json_object_set_new (record, "mask", json_integer (mask));
+        json_object_set_new (record, "ima_from", json_integer ((json_int_t) state.count));
+        *ima_from_p = (int64_t) state.count;
+    }
     int rc = s_put (txn, "nonce/", id, record);
     json_decref (record);
     *mask_p = mask;
@@ -388,6 +410,9 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     const char *nonce_hex = json_string_value (json_object_get (pending, "nonce"));
     uint64_t issued = (uint64_t) json_integer_value (json_object_get (pending, "issued"));
     uint32_t mask = (uint32_t) json_integer_value (json_object_get (pending, "mask"));
+    json_t *ima_from = json_object_get (pending, "ima_from");
+    //  With IMA, PCR 10 is checked against the IMA list, not the event log
+    uint32_t boot_mask = ima_from? mask & ~(1u << ATTEST_IMA_PCR): mask;
 
     //  1. The nonce we sent, once, in time
     if (!nonce_hex || keys_unhex (nonce_hex, nonce, sizeof nonce)
@@ -453,7 +478,7 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         json_object_set_new (quoted, key, json_string (hex));
     }
     for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
-        if (!(mask & (1u << pcr)) || memcmp (values [pcr], replayed [pcr], 32) == 0)
+        if (!(boot_mask & (1u << pcr)) || memcmp (values [pcr], replayed [pcr], 32) == 0)
             continue;
         int last = -1, logged = 0;
         for (int i = 0; i < count; i++)
@@ -517,8 +542,13 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
             goto done;
         }
     }
+    //  5. Runtime: the IMA list replays to PCR 10, its files are allowed
+    if (ima_from && attest_runtime_check (txn, id, ca_key, evidence, values [ATTEST_IMA_PCR],
+                                          verdict))
+        goto done;
     json_object_set_new (verdict, "ok", json_true ());
-    json_object_set_new (verdict, "reason", json_string ("boot state matches the profile"));
+    json_object_set_new (verdict, "reason", json_string (ima_from?
+        "boot state matches the profile, IMA list verified": "boot state matches the profile"));
 done:
     if (json_is_true (json_object_get (verdict, "ok")) || pending) {
         //  A verdict for evidence that answered no challenge is not stored:
@@ -640,8 +670,10 @@ s_test_round (store_t *store, json_t *device, const keys_t *ca, tpm_t *tpm, zchu
 {
     uint8_t nonce [ATTEST_NONCE_SIZE];
     uint32_t mask = 0;
+    int64_t ima_from;
     store_txn_t *txn = store_begin (store, true);
-    assert (attest_challenge (txn, device, ca->sign_public, 0, now, nonce, &mask) == 1);
+    assert (attest_challenge (txn, device, ca->sign_public, 0, now, nonce, &mask,
+                              &ima_from) == 1);
     assert (store_commit (&txn) == 0);
     if (nonce_out)
         memcpy (nonce_out, nonce, sizeof nonce);
@@ -762,8 +794,10 @@ attest_test (bool verbose)
     json_decref (verdict);
     //  Not due again within the interval, unless the node restarted
     uint32_t mask;
+    int64_t ima_from;
     txn = store_begin (store, true);
-    assert (attest_challenge (txn, device, ca.sign_public, 3600, now + 1000, nonce, &mask) == 0);
+    assert (attest_challenge (txn, device, ca.sign_public, 3600, now + 1000, nonce, &mask,
+                              &ima_from) == 0);
     store_abort (&txn);
 
     //  Refuses a quote over a repeated nonce: the same evidence again

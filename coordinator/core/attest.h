@@ -13,6 +13,9 @@
                                              else "PCR N: event log does not replay"
         each profile PCR equals its expected value, each profile event
         digest equals the log's              else "PCR N ... event #K"
+        with "ima": true in the profile, the IMA list replays to the
+        quoted PCR 10 and its files are on the signed allowlist
+        (attest_runtime.h)                   else "IMA entry #N (path) ..."
     Verdicts and the last evidence's summary are kept in the "attest"
     table: "verdict/" + device id. Works inside the caller's write
     transactions; no clock, no I/O.  */
@@ -68,7 +71,8 @@ void
 
 //  Sign and store the profile for a device type. doc: {"pcrs": {"N":
 //  "64 hex", ...}, "events": {"N": ["64 hex", ...]} (optional),
-//  "interval_s": n (optional)}. Returns 0, or -1 with a reason.
+//  "interval_s": n (optional), "ima": true (optional: runtime
+//  attestation, PCR 10 and the IMA list)}. Returns 0, or -1 with a reason.
 int
     attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
                         pki_t *pki, char *error, size_t error_size);
@@ -108,11 +112,15 @@ int
 //  a fresh nonce and returns 1 with nonce and mask filled; 0 if not due
 //  (no TPM, no profile, verdict recent, challenge outstanding); -1 on a
 //  store failure. uptime_s is the node's (from its heartbeat): a node
-//  that restarted since its verdict is attested again.
+//  that restarted since its verdict is attested again. If the profile
+//  has "ima": true, mask includes PCR 10 and *ima_from_p is the IMA
+//  entry number to send the list from (entries verified so far), else
+//  -1.
 int
     attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
                       uint64_t uptime_s, uint64_t now_ms,
-                      uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p);
+                      uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p,
+                      int64_t *ima_from_p);
 
 //  Check evidence from device and record the verdict. Returns the
 //  verdict (caller json_decref's it): {device, ok, time, reason, pcr,

@@ -277,6 +277,10 @@ s_verify (const char *list, size_t size, uint64_t first, const uint8_t quoted [3
     size_t at = 0, entries = 0;
     int64_t first_new = -1, not_allowed = -1;
     char first_path [256] = "", not_allowed_path [256] = "", not_allowed_why [64] = "";
+    //  The list is read after the quote, so it may end with entries
+    //  measured since: the longest prefix that replays to the quoted
+    //  value is what the quote covers (the rest comes again next time)
+    uint64_t matched = memcmp (pcr, quoted, 32) == 0? state->count: UINT64_MAX;
     *entry_p = -1;
     if (first > state->count) {
         snprintf (error, error_size, "IMA list starts at entry #%" PRIu64 ", but only %"
@@ -352,13 +356,17 @@ s_verify (const char *list, size_t size, uint64_t first, const uint8_t quoted [3
             }
         }
         number++;
+        if (number > state->count && memcmp (pcr, quoted, 32) == 0)
+            matched = number;
     }
     if (number < state->count) {
         snprintf (error, error_size, "IMA list ends at entry #%" PRIu64 ", but %" PRIu64
                   " entries were verified before (list truncated)", number, state->count);
         return S_NO_REPLAY;
     }
-    if (memcmp (pcr, quoted, 32) != 0) {
+    if (matched != UINT64_MAX && matched >= state->count)
+        number = matched;           //  Entries past it are not quoted yet
+    else {
         *entry_p = first_new;
         if (first_new >= 0)
             snprintf (error, error_size, "PCR 10: IMA entries #%" PRId64 "..#%" PRIu64
@@ -369,14 +377,14 @@ s_verify (const char *list, size_t size, uint64_t first, const uint8_t quoted [3
                       "entry #%" PRIu64 ")", number);
         return S_NO_REPLAY;
     }
-    if (not_allowed >= 0) {
+    if (not_allowed >= 0 && (uint64_t) not_allowed < number) {
         *entry_p = not_allowed;
         snprintf (error, error_size, "IMA entry #%" PRId64 " (%s) %s", not_allowed,
                   not_allowed_path, not_allowed_why);
         return S_NOT_ALLOWED;
     }
     state->count = number;
-    memcpy (state->pcr10, pcr, 32);
+    memcpy (state->pcr10, quoted, 32);
     return S_PASS;
 }
 
@@ -551,6 +559,26 @@ attest_ima_test (bool verbose)
     assert (attest_ima_verify (list, strlen (list), 0, pcr, NULL, &state, &entry,
                                error, sizeof error) == 0);
     assert (state.count == 5);
+
+    //  Entries measured after the quote (the list is read after it): the
+    //  quoted prefix passes, the rest is not counted, not even a file
+    //  off the allowlist; they come again from entry #5 next time
+    uint8_t quoted5 [32];
+    memcpy (quoted5, pcr, 32);
+    old_length = strlen (list);
+    s_measure (list, sizeof list, pcr, "evil", "/tmp/evil-later");
+    s_measure (list, sizeof list, pcr, "sh", "/bin/sh");
+    tail = list + old_length;
+    assert (attest_ima_verify (list, strlen (list), 0, quoted5, &allow, &state, &entry,
+                               error, sizeof error) == 0);
+    assert (state.count == 5 && memcmp (state.pcr10, quoted5, 32) == 0);
+    //  Once quoted, the late file fails, named with its number
+    assert (attest_ima_verify (tail, strlen (tail), 5, pcr, &allow, &state, &entry,
+                               error, sizeof error) == -1);
+    assert (entry == 5 && strstr (error, "#5 (/tmp/evil-later)"));
+    assert (state.count == 5);
+    list [old_length] = 0;
+    memcpy (pcr, quoted5, 32);
 
     //  Reboot: a new, shorter list from entry 0 verifies from a zero PCR
     char rebooted [4096] = "";

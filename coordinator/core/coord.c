@@ -617,11 +617,12 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
     const char *assurance = json_string_value (json_object_get (device, "assurance"));
     uint8_t nonce [ATTEST_NONCE_SIZE];
     uint32_t mask = 0;
+    int64_t ima_from = -1;
     int due = 0;
     if (assurance && streq (assurance, "tpm")) {
         txn = store_begin (self->store, true);
         due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
-                                     nonce, &mask): -1;
+                                     nonce, &mask, &ima_from): -1;
         if (due == 1 && store_commit (&txn))
             due = -1;
         store_abort (&txn);
@@ -635,12 +636,15 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
     challenge.nonce = nonce;
     challenge.nonce_size = sizeof nonce;
     challenge.pcr_mask = mask;
+    challenge.ima = ima_from >= 0;
+    challenge.ima_from = ima_from >= 0? (uint64_t) ima_from: 0;
     uint8_t *payload = NULL;
     size_t payload_size = 0;
     if (tpmmsg_encode (&challenge, &payload, &payload_size) == 0
     &&  coord_seal_payload (self, MSG_ATTEST_CHALLENGE, payload, payload_size, now_ms,
                             reply_p, reply_size_p) == 0)
-        s_debug (self, "coord: attestation challenge to %s", id);
+        s_debug (self, "coord: attestation challenge to %s (IMA from entry #%" PRId64 ")",
+                 id, ima_from);
     free (payload);
 }
 
@@ -673,6 +677,15 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
     if (txn && store_commit (&txn))
         zsys_error ("coord: cannot record the attestation verdict of %s", env->origin);
     store_abort (&txn);
+    json_t *ima = json_object_get (verdict, "ima");
+    if (json_is_true (json_object_get (verdict, "ok")) && ima)
+        zsys_info ("coord: attestation of %s passed (IMA: %" JSON_INTEGER_FORMAT
+                   " entries sent from #%" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+                   " verified in all)", env->origin,
+                   json_integer_value (json_object_get (ima, "sent")),
+                   json_integer_value (json_object_get (ima, "from")),
+                   json_integer_value (json_object_get (ima, "verified")));
+    else
     if (json_is_true (json_object_get (verdict, "ok")))
         zsys_info ("coord: attestation of %s passed", env->origin);
     else

@@ -5,11 +5,13 @@
 #include "proto/tpmmsg.h"
 #include "node/io/tpm.h"
 #include "node/io/attestor.h"
+#include "node/io/imalog.h"
 #include "coordinator/core/attest.h"
 
 typedef struct {
     tpm_t *tpm;
     char *event_log;
+    char *ima_log;                  //  NULL: no runtime attestation
     zchunk_t *ak_blob;
 } s_self_t;
 
@@ -23,30 +25,65 @@ s_read_log (const char *path)
     return log;
 }
 
+//  The PCRs of mask, ascending, 32 bytes each
+static int
+s_read_pcrs (tpm_t *tpm, uint32_t mask, uint8_t *pcrs, size_t *count_p)
+{
+    *count_p = 0;
+    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++)
+        if ((mask & (1u << pcr)) && tpm_pcr_read (tpm, pcr, pcrs + 32 * (*count_p)++))
+            return -1;
+    return 0;
+}
+
 static void
 s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
 {
     zframe_t *nonce = zmsg_pop (request);
     zframe_t *mask_frame = zmsg_pop (request);
-    zchunk_t *attest = NULL, *sig = NULL, *log = NULL;
+    zframe_t *ima_frame = zmsg_pop (request);
+    zchunk_t *attest = NULL, *sig = NULL, *log = NULL, *ima_list = NULL;
     const char *error = NULL;
+    char ima_error [256];
     uint32_t mask = 0;
-    if (!nonce || !mask_frame || zframe_size (mask_frame) != 4)
+    uint64_t ima_from = 0;
+    if (!nonce || !mask_frame || zframe_size (mask_frame) != 4
+    ||  (ima_frame && zframe_size (ima_frame) != 8))
         error = "bad request";
     else {
         const byte *m = zframe_data (mask_frame);
         mask = (uint32_t) m [0] << 24 | (uint32_t) m [1] << 16 | (uint32_t) m [2] << 8 | m [3];
+        for (size_t i = 0; ima_frame && i < 8; i++)
+            ima_from = ima_from << 8 | zframe_data (ima_frame) [i];
     }
     if (!error && (!self->tpm || !self->ak_blob))
         error = "TPM unavailable";
-    if (!error && tpm_quote (self->tpm, self->ak_blob, mask, zframe_data (nonce),
-                             zframe_size (nonce), &attest, &sig))
-        error = "quote failed";
-    uint8_t pcrs [ATTEST_PCRS * 32];
+    //  The values must be those the quote covers: read them before and
+    //  after it, and quote again if a PCR moved in between (IMA extends
+    //  PCR 10 at any time)
+    uint8_t pcrs [ATTEST_PCRS * 32], after [ATTEST_PCRS * 32];
     size_t count = 0;
-    for (int pcr = 0; !error && pcr < ATTEST_PCRS; pcr++)
-        if ((mask & (1u << pcr)) && tpm_pcr_read (self->tpm, pcr, pcrs + 32 * count++))
-            error = "PCR read failed";
+    for (int attempt = 0; !error; attempt++) {
+        zchunk_destroy (&attest);
+        zchunk_destroy (&sig);
+        if (s_read_pcrs (self->tpm, mask, pcrs, &count)
+        ||  tpm_quote (self->tpm, self->ak_blob, mask, zframe_data (nonce),
+                       zframe_size (nonce), &attest, &sig)
+        ||  s_read_pcrs (self->tpm, mask, after, &count))
+            error = "quote failed";
+        else
+        if (memcmp (pcrs, after, 32 * count) == 0)
+            break;
+        else
+        if (attempt == 3)
+            error = "PCRs kept changing during the quote";
+    }
+    //  The IMA list is read after the quote: it then holds every entry
+    //  the quote covers (the verifier uses the prefix that replays)
+    if (!error && ima_frame && self->ima_log
+    &&  imalog_read (self->ima_log, ima_from, TPMMSG_IMA_LIST_MAX, &ima_list, &ima_from,
+                     ima_error, sizeof ima_error))
+        error = ima_error;
     if (!error) {
         log = s_read_log (self->event_log);
         if (!log)
@@ -72,6 +109,11 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
         msg.pcrs_size = 32 * count;
         msg.event_log = log? zchunk_data (log): NULL;
         msg.event_log_size = log? zchunk_size (log): 0;
+        //  Asked for IMA without --ima-log: no list, the verdict says so
+        msg.ima = ima_list != NULL;
+        msg.ima_from = ima_from;
+        msg.ima_list = ima_list? (const char *) zchunk_data (ima_list): NULL;
+        msg.ima_list_size = ima_list? zchunk_size (ima_list): 0;
         uint8_t *payload = NULL;
         size_t size = 0;
         int rc = tpmmsg_encode (&msg, &payload, &size);
@@ -84,8 +126,10 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     zchunk_destroy (&attest);
     zchunk_destroy (&sig);
     zchunk_destroy (&log);
+    zchunk_destroy (&ima_list);
     zframe_destroy (&nonce);
     zframe_destroy (&mask_frame);
+    zframe_destroy (&ima_frame);
 }
 
 static void
@@ -125,6 +169,7 @@ attestor_actor (zsock_t *pipe, void *args)
     memset (&self, 0, sizeof self);
     self.tpm = tpm_new (config->tcti);
     self.event_log = strdup (config->event_log? config->event_log: ATTESTOR_EVENT_LOG);
+    self.ima_log = config->ima_log && *config->ima_log? strdup (config->ima_log): NULL;
     self.ak_blob = config->ak_blob? zchunk_dup (config->ak_blob): NULL;
     zsock_signal (pipe, 0);
     while (true) {
@@ -149,6 +194,7 @@ attestor_actor (zsock_t *pipe, void *args)
     tpm_destroy (&self.tpm);
     zchunk_destroy (&self.ak_blob);
     free (self.event_log);
+    free (self.ima_log);
     OPENSSL_thread_stop ();         //  As tpm_actor does: ESYS used OpenSSL here
 }
 
@@ -159,7 +205,8 @@ attestor_test (bool verbose)
     (void) verbose;
     //  @selftest
     //  Without a TPM every request is answered, with an error
-    attestor_config_t config = { "swtpm:host=127.0.0.1,port=1", "/nonexistent/log", NULL };
+    attestor_config_t config = { "swtpm:host=127.0.0.1,port=1", "/nonexistent/log", NULL,
+                                 NULL };
     zactor_t *actor = zactor_new (attestor_actor, &config);
     assert (actor);
     uint8_t nonce [32] = { 0 };

@@ -5,7 +5,10 @@
     ATTEST_EVIDENCE payload: a quote by the AK over the verifier's nonce,
     the quoted PCR values and the TCG binary event log read from its
     path. Requests on its pipe, one reply each:
-        "CHALLENGE" nonce mask(4 bytes BE)   -> "EVIDENCE" payload | "ERROR" reason
+        "CHALLENGE" nonce mask(4 bytes BE) [ima_from(8 bytes BE)]
+                                             -> "EVIDENCE" payload | "ERROR" reason
+    With ima_from and an IMA list configured (--ima-log), the evidence
+    also carries the list's entries from that number (node/io/imalog.h).
         "MEASURE" pcr(1 byte) data           -> "OK" | "ERROR" reason
     MEASURE appends an EV_IPL event with SHA-256 (data) to the event log
     (creating it with its header) and extends the PCR with the same
@@ -21,6 +24,7 @@
 typedef struct {
     const char *tcti;               //  TPM to open
     const char *event_log;          //  Path of the binary event log
+    const char *ima_log;            //  Path of the IMA ascii list, or NULL
     zchunk_t *ak_blob;              //  Our AK (copied), NULL for MEASURE only
 } attestor_config_t;
 

@@ -1,0 +1,209 @@
+/*  attest_runtime - the IMA part of a verdict  */
+
+#include <czmq.h>
+#include "coordinator/core/attest.h"
+#include "coordinator/core/attest_runtime.h"
+
+static int
+s_fail (json_t *verdict, int64_t entry, const char *reason)
+{
+    json_object_set_new (verdict, "ok", json_false ());
+    json_object_set_new (verdict, "reason", json_string (reason));
+    json_object_set_new (verdict, "pcr", json_integer (ATTEST_IMA_PCR));
+    json_object_set_new (verdict, "event", json_integer (entry));
+    return -1;
+}
+
+static size_t
+s_lines (const char *text, size_t size)
+{
+    size_t lines = 0;
+    const char *end = text + size;
+    for (const char *at = text; at && at < end; lines++) {
+        at = memchr (at, '\n', (size_t) (end - at));
+        at = at? at + 1: NULL;
+    }
+    return lines;
+}
+
+int
+attest_runtime_check (store_txn_t *txn, const char *device_id, const uint8_t ca_key [32],
+                      const tpmmsg_t *evidence, const uint8_t quoted_pcr10 [32],
+                      json_t *verdict)
+{
+    assert (txn && device_id && ca_key && evidence && quoted_pcr10 && verdict);
+    attest_ima_state_t state;
+    attest_ima_state_get (txn, device_id, &state);
+    json_t *ima = json_pack ("{s:I, s:I, s:I, s:i}",
+        "from", (json_int_t) evidence->ima_from,
+        "sent", (json_int_t) s_lines (evidence->ima_list, evidence->ima_list_size),
+        "verified", (json_int_t) state.count, "entry", -1);
+    json_object_set_new (verdict, "ima", ima);
+    if (!evidence->ima)
+        return s_fail (verdict, -1, "IMA list missing: the profile asks for runtime "
+                       "attestation (start weft-node with --ima-log)");
+    attest_ima_allowlist_t allow;
+    if (attest_allowlist_get (txn, ca_key, &allow))
+        return s_fail (verdict, -1, "no valid IMA allowlist (weftctl attest allowlist set)");
+    char error [512];
+    int64_t entry = -1;
+    int rc = attest_ima_verify (evidence->ima_list, evidence->ima_list_size, evidence->ima_from,
+                                quoted_pcr10, &allow, &state, &entry, error, sizeof error);
+    attest_ima_allowlist_free (&allow);
+    json_object_set_new (ima, "entry", json_integer (entry));
+    if (rc)
+        return s_fail (verdict, entry, error);
+    json_object_set_new (ima, "verified", json_integer ((json_int_t) state.count));
+    if (attest_ima_state_put (txn, device_id, &state))
+        return s_fail (verdict, -1, "IMA state: store write failed");
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest: the checks and the stored state, with lists and PCR 10
+//  values made here (the quote itself is attest's and 52-tpm-ima's)
+
+#include <sodium.h>
+#include "proto/keys.h"
+#include "coordinator/core/registry.h"
+
+//  Append an entry for a file with content to list, extend pcr
+static void
+s_measure (char *list, size_t list_size, uint8_t pcr [32], const char *content,
+           const char *path)
+{
+    uint8_t file_hash [32], template_hash [32];
+    crypto_hash_sha256 (file_hash, (const uint8_t *) content, strlen (content));
+    char line [ATTEST_IMA_LINE_MAX + 1];
+    assert (attest_ima_line (line, sizeof line, file_hash, path, template_hash) > 0);
+    assert (strlen (list) + strlen (line) < list_size);
+    strcat (list, line);
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init (&state);
+    crypto_hash_sha256_update (&state, pcr, 32);
+    crypto_hash_sha256_update (&state, template_hash, 32);
+    crypto_hash_sha256_final (&state, pcr);
+}
+
+static json_t *
+s_check (store_t *store, const keys_t *ca, const char *list, uint64_t from,
+         const uint8_t pcr [32], int *rc_p)
+{
+    tpmmsg_t evidence;
+    memset (&evidence, 0, sizeof evidence);
+    evidence.ima = list != NULL;
+    evidence.ima_from = from;
+    evidence.ima_list = list;
+    evidence.ima_list_size = list? strlen (list): 0;
+    json_t *verdict = json_pack ("{s:b, s:s}", "ok", 1, "reason", "");
+    store_txn_t *txn = store_begin (store, true);
+    *rc_p = attest_runtime_check (txn, "gw-1", ca->sign_public, &evidence, pcr, verdict);
+    assert (store_commit (&txn) == 0);
+    return verdict;
+}
+
+static int64_t
+s_ima (json_t *verdict, const char *field)
+{
+    return (int64_t) json_integer_value (json_object_get (json_object_get (verdict, "ima"),
+                                                          field));
+}
+
+void
+attest_runtime_test (bool verbose)
+{
+    printf (" * attest_runtime: ");
+    //  @selftest
+    char path [] = "/tmp/weft-attest-runtime-XXXXXX";
+    assert (mkdtemp (path));
+    store_t *store = store_new (path, registry_tables (), 0);
+    assert (store);
+    keys_t ca;
+    keys_generate (&ca);
+    pki_t *pki = pki_new (&ca);
+    char list [8192] = "";
+    uint8_t pcr [32] = { 0 };
+    s_measure (list, sizeof list, pcr, "aggregate", "boot_aggregate");
+    s_measure (list, sizeof list, pcr, "init", "/sbin/init");
+    int rc;
+
+    //  No allowlist installed: fails closed
+    json_t *verdict = s_check (store, &ca, list, 0, pcr, &rc);
+    assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
+                                "no valid IMA allowlist"));
+    json_decref (verdict);
+    uint8_t h_init [32], h_sh [32];
+    crypto_hash_sha256 (h_init, (const uint8_t *) "init", 4);
+    crypto_hash_sha256 (h_sh, (const uint8_t *) "sh", 2);
+    char hex_init [65], hex_sh [65], allow [200], error [256];
+    keys_hex (h_init, 32, hex_init);
+    keys_hex (h_sh, 32, hex_sh);
+    snprintf (allow, sizeof allow, "%s  /sbin/init\n%s  /bin/sh\n", hex_init, hex_sh);
+    store_txn_t *txn = store_begin (store, true);
+    assert (attest_allowlist_put (txn, allow, strlen (allow), pki, error, sizeof error) == 2);
+    assert (store_commit (&txn) == 0);
+
+    //  No list sent although asked: fails, state untouched
+    verdict = s_check (store, &ca, NULL, 0, pcr, &rc);
+    assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
+                                "--ima-log"));
+    json_decref (verdict);
+
+    //  The whole list passes; the state is stored
+    verdict = s_check (store, &ca, list, 0, pcr, &rc);
+    assert (rc == 0 && s_ima (verdict, "sent") == 2 && s_ima (verdict, "verified") == 2);
+    json_decref (verdict);
+    attest_ima_state_t state;
+    txn = store_begin (store, false);
+    attest_ima_state_get (txn, "gw-1", &state);
+    store_abort (&txn);
+    assert (state.count == 2 && memcmp (state.pcr10, pcr, 32) == 0);
+
+    //  Incremental: one new entry, sent alone from #2
+    size_t old = strlen (list);
+    s_measure (list, sizeof list, pcr, "sh", "/bin/sh");
+    verdict = s_check (store, &ca, list + old, 2, pcr, &rc);
+    assert (rc == 0 && s_ima (verdict, "from") == 2 && s_ima (verdict, "sent") == 1
+            && s_ima (verdict, "verified") == 3);
+    json_decref (verdict);
+
+    //  A file off the allowlist: fails naming #3 and its path, pcr 10,
+    //  and the state stays at 3
+    old = strlen (list);
+    s_measure (list, sizeof list, pcr, "evil", "/tmp/evil");
+    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    if (verbose)
+        printf ("\n   %s", json_string_value (json_object_get (verdict, "reason")));
+    assert (rc == -1 && !json_is_true (json_object_get (verdict, "ok")));
+    assert (strstr (json_string_value (json_object_get (verdict, "reason")),
+                    "IMA entry #3 (/tmp/evil)"));
+    assert (json_integer_value (json_object_get (verdict, "pcr")) == 10
+            && json_integer_value (json_object_get (verdict, "event")) == 3
+            && s_ima (verdict, "entry") == 3 && s_ima (verdict, "verified") == 3);
+    json_decref (verdict);
+    txn = store_begin (store, false);
+    attest_ima_state_get (txn, "gw-1", &state);
+    store_abort (&txn);
+    assert (state.count == 3);
+
+    //  The same entry edited to carry an allowed file hash: the template
+    //  hash no longer matches, fails naming it
+    char edited [8192];
+    strcpy (edited, list + old);
+    memcpy (strchr (edited, ':') + 1, hex_init, 64);
+    verdict = s_check (store, &ca, edited, 3, pcr, &rc);
+    if (verbose)
+        printf ("\n   %s", json_string_value (json_object_get (verdict, "reason")));
+    assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
+                                "#3 (/tmp/evil): template hash does not match"));
+    json_decref (verdict);
+
+    pki_destroy (&pki);
+    keys_wipe (&ca);
+    store_destroy (&store);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("%sOK\n", verbose? "\n   ": "");
+}
