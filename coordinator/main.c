@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include "proto/cert.h"
 #include "proto/keys.h"
 #include "node/io/keyfile.h"
@@ -342,6 +343,32 @@ s_port (keyfile_t *options, const char *name)
     return (int) port;
 }
 
+//  Every connection to the coordinator, finished or still in its
+//  handshake, holds a descriptor, and a fleet reconnecting at once (or a
+//  flood of half-open connections, closed after the handshake deadline)
+//  needs thousands; distributions start services with a soft limit of
+//  1,024. Past the limit libzmq can accept nobody, legitimate devices
+//  included. The hard limit is the administrator's ceiling, so raising
+//  the soft limit to it needs no privilege.
+static void
+s_raise_fd_limit (void)
+{
+    struct rlimit limit = { 0, 0 };
+    //  An unlimited hard limit still stops at the kernel's nr_open
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_max == RLIM_INFINITY)
+        limit.rlim_max = 1 << 20;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlim_t was = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &limit))
+            zsys_warning ("coord: cannot raise the descriptor limit from %lu",
+                          (unsigned long) was);
+        else
+            zsys_info ("coord: descriptor limit raised from %lu to %lu", (unsigned long) was,
+                       (unsigned long) limit.rlim_cur);
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -362,6 +389,7 @@ main (int argc, char *argv [])
         keyfile_destroy (&options);
         return 2;
     }
+    s_raise_fd_limit ();
     server_config_t config;
     config.bind = keyfile_get (options, "bind");
     config.mesh_port = s_port (options, "mesh-port");

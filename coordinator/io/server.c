@@ -28,6 +28,8 @@
 
 #define S_SNDHWM        1000        //  Queued replies per peer before drops
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
+#define S_HANDSHAKE_MS  10000       //  ZMTP/CURVE handshake deadline per connection
+#define S_BACKLOG       1024        //  Connections the kernel queues before accept
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
 #define S_BURST         64          //  Mesh messages per group commit
 _Static_assert (S_BURST <= MESHMSG_ACK_IDS_MAX, "a burst's ids fit one CUSTODY_ACK");
@@ -156,6 +158,14 @@ s_router (server_t *self, const keys_t *keys, const char *domain, const char *bi
     zsock_set_linger (sock, S_LINGER_MS);
     //  libzmq drops larger messages before we ever see them
     zsock_set_maxmsgsize (sock, WEFT_FRAME_MAX);
+    //  A connection that does not finish its greeting, CURVE handshake
+    //  and ZAP check in time is closed: half-open connections (a scanner,
+    //  a flood, a device that died mid-handshake) cost a descriptor and a
+    //  little memory only that long. libzmq's default is 30 s; a real
+    //  handshake takes a few round trips. The backlog absorbs a burst of
+    //  devices reconnecting at once (libzmq's default is 100).
+    zsock_set_handshake_ivl (sock, S_HANDSHAKE_MS);
+    zsock_set_backlog (sock, S_BACKLOG);
     int rc = port? zsock_bind (sock, "tcp://%s:%d", bind, port)
                  : zsock_bind (sock, "tcp://%s:*", bind);
     if (rc == -1) {
