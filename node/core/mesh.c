@@ -1011,10 +1011,12 @@ uint64_t
 mesh_deadline (mesh_t *self)
 {
     assert (self);
-    //  Retransmits are checked at least every 100 ms while anything waits
+    //  The next advert, or the first retransmit or deferred send the
+    //  outbox's due-time heap holds (1 if something is due already)
     uint64_t next = self->next_advert;
-    if (outbox_size (self->outbox) > 0 && next > self->now_ms + 100)
-        next = self->now_ms + 100;
+    uint64_t due = outbox_deadline (self->outbox);
+    if (due && due < next)
+        next = due;
     return next;
 }
 
@@ -1310,9 +1312,15 @@ mesh_test (bool verbose)
     for (int i = 0; i < T_NODES; i++)
         mesh_tick (world.nodes [i].mesh, now);
     s_t_run (&world, now);
+    //  n0 holds it with no route: its next deadline is the next advert
+    //  (the held envelope waits for a route or its 5 s), not a poll
+    assert (outbox_size (mesh_outbox (world.nodes [0].mesh)) >= 1);
+    assert (mesh_deadline (world.nodes [0].mesh) == now + 1000);
     int before = world.to_coord;
     mesh_link_up (world.nodes [0].mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
                   coord.curve_public, now);
+    //  The new route wakes it: due at once
+    assert (mesh_deadline (world.nodes [0].mesh) <= now);
     s_t_run (&world, now);
     for (int i = 0; i < T_NODES; i++)
         mesh_tick (world.nodes [i].mesh, now);

@@ -13,7 +13,10 @@
     holds entries not yet due; `ready` is ordered by class then seq
     (priority, FIFO) and holds entries due. outbox_due moves what became
     due from waiting to ready and returns ready's top, so a pump touches
-    only due entries: O(k log n) for k due of n queued, never a walk.  */
+    only due entries: O(k log n) for k due of n queued, never a walk.
+    A third index, by destination (dest -> list of its durable entries),
+    lets outbox_wake reach the k entries of one destination in
+    O(k log n) instead of walking all n.  */
 
 #include <czmq.h>
 #include "node/core/outbox.h"
@@ -35,6 +38,7 @@ typedef struct {
     void *handle;                   //  Position in its class list
     int heap;                       //  S_NONE, S_WAITING or S_READY
     size_t heap_pos;                //  Index in that heap
+    void *dest_handle;              //  Position in its destination's list
 } s_entry_t;
 
 #define S_NONE      0
@@ -67,6 +71,7 @@ struct _outbox_t {
     uint64_t next_seq;              //  Next store seq
     s_heap_t waiting;               //  Durable, not yet due: by due time
     s_heap_t ready;                 //  Durable, due: by class, then seq
+    zhashx_t *by_dest;              //  dest -> zlistx_t of durable s_entry_t
     size_t staged_count [OUTBOX_CLASSES];   //  Staged entries per class
     outbox_stats_t stats;
     int iter_class;                 //  Iteration state
@@ -179,6 +184,37 @@ s_unschedule (outbox_t *self, s_entry_t *entry)
 }
 
 //  --------------------------------------------------------------------------
+//  Index by destination (durable entries only)
+
+static void
+s_dest_add (outbox_t *self, s_entry_t *entry)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_dest, entry->pub.dest);
+    if (!list) {
+        list = zlistx_new ();
+        zhashx_insert (self->by_dest, entry->pub.dest, list);
+    }
+    entry->dest_handle = zlistx_add_end (list, entry);
+}
+
+static void
+s_dest_remove (outbox_t *self, s_entry_t *entry)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_dest, entry->pub.dest);
+    assert (list && entry->dest_handle);
+    zlistx_delete (list, entry->dest_handle);
+    entry->dest_handle = NULL;
+    if (zlistx_size (list) == 0)
+        zhashx_delete (self->by_dest, entry->pub.dest);
+}
+
+static void
+s_dest_list_free (void **item)
+{
+    zlistx_destroy ((zlistx_t **) item);
+}
+
+//  --------------------------------------------------------------------------
 
 static size_t
 s_key (outbox_t *self, int klass, uint64_t seq, uint8_t *key)
@@ -226,6 +262,8 @@ outbox_new (store_t *store, const char *prefix, const size_t *limits)
     self->staged = zlistx_new ();
     self->deletes = zlistx_new ();
     self->by_id = zhashx_new ();
+    self->by_dest = zhashx_new ();
+    zhashx_set_destructor (self->by_dest, s_dest_list_free);
     self->next_seq = 1;
     self->waiting.which = S_WAITING;
     self->ready.which = S_READY;
@@ -259,6 +297,7 @@ outbox_destroy (outbox_t **self_p)
         }
         zlistx_destroy (&self->deletes);
         zhashx_destroy (&self->by_id);
+        zhashx_destroy (&self->by_dest);
         free (self->waiting.items);
         free (self->ready.items);
         free (self);
@@ -313,6 +352,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
     }
     entry->handle = zlistx_add_end (self->queues [klass], entry);
     zhashx_insert (self->by_id, hex, entry);
+    s_dest_add (self, entry);
     s_heap_push (&self->ready, entry);      //  Due now
     self->stats.depth [klass]++;
     if (seq >= self->next_seq)
@@ -403,6 +443,7 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE])
     zlistx_add_end (self->deletes, del);
     zlistx_delete (self->queues [entry->pub.klass], entry->handle);
     s_unschedule (self, entry);
+    s_dest_remove (self, entry);
     zhashx_delete (self->by_id, hex);
     self->stats.depth [entry->pub.klass]--;
     self->stats.acked++;
@@ -466,6 +507,7 @@ outbox_flush (outbox_t *self)
         if (rc == 0) {
             entry->pub.durable = true;
             entry->handle = zlistx_add_end (self->queues [entry->pub.klass], entry);
+            s_dest_add (self, entry);
             s_heap_push (&self->ready, entry);  //  Due now (due_ms 0)
             self->stats.depth [entry->pub.klass]++;
             self->stats.staged++;
@@ -554,18 +596,31 @@ outbox_due (outbox_t *self, uint64_t now_ms)
     return &self->ready.items [0]->pub;
 }
 
+static void
+s_wake (outbox_t *self, s_entry_t *entry)
+{
+    self->stats.woken++;
+    entry->pub.backoff_ms = OUTBOX_RETRY_MIN_MS;
+    if (entry->pub.due_ms != 0) {
+        entry->pub.due_ms = 0;
+        s_schedule (self, entry, 0);
+    }
+}
+
 void
 outbox_wake (outbox_t *self, const char *dest)
 {
     assert (self);
-    for (outbox_entry_t *entry = outbox_first (self); entry; entry = outbox_next (self))
-        if (!dest || streq (entry->dest, dest)) {
-            entry->backoff_ms = OUTBOX_RETRY_MIN_MS;
-            if (entry->due_ms != 0) {
-                entry->due_ms = 0;
-                s_schedule (self, (s_entry_t *) entry, 0);
-            }
-        }
+    if (!dest) {
+        for (outbox_entry_t *entry = outbox_first (self); entry; entry = outbox_next (self))
+            s_wake (self, (s_entry_t *) entry);
+        return;
+    }
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_dest, dest);
+    if (list)
+        for (s_entry_t *entry = (s_entry_t *) zlistx_first (list); entry;
+             entry = (s_entry_t *) zlistx_next (list))
+            s_wake (self, entry);
 }
 
 uint64_t
@@ -754,6 +809,53 @@ outbox_test (bool verbose)
     assert (count == 999);
     assert (outbox_size (outbox) == 0 && outbox_deadline (outbox) == 0);
     assert (outbox_flush (outbox) == 0);
+    outbox_destroy (&outbox);
+
+    //  A wake for one destination touches only that destination's
+    //  entries, however many others wait; acked ones leave the index,
+    //  and a reload rebuilds it
+    outbox = outbox_new (store, "n4/", NULL);
+    assert (outbox_load (outbox) == 0);
+    for (int i = 0; i < 1003; i++) {
+        memset (id, 0, sizeof id);
+        id [0] = 0x40;
+        id [1] = (uint8_t) (i >> 8);
+        id [2] = (uint8_t) i;
+        assert (outbox_stage (outbox, OUTBOX_TWIN, i < 1000? "dev-a": i < 1002? "coordinator"
+                                                   : "dev-b", id, frame, 8) == 0);
+    }
+    outbox_wake (outbox, "coordinator");     //  Staged entries are not durable yet
+    assert (outbox_stats (outbox)->woken == 0);
+    assert (outbox_flush (outbox) == 0);
+    while ((entry = outbox_due (outbox, 20000)))
+        outbox_sent (outbox, entry, 20000);
+    assert (outbox_deadline (outbox) == 21000);
+    outbox_wake (outbox, "coordinator");
+    assert (outbox_stats (outbox)->woken == 2);
+    assert (outbox_deadline (outbox) == 1);
+    count = 0;
+    while ((entry = outbox_due (outbox, 20001))) {
+        assert (streq (entry->dest, "coordinator") && entry->backoff_ms == OUTBOX_RETRY_MIN_MS);
+        assert (outbox_ack (outbox, entry->id) == 0);
+        count++;
+    }
+    assert (count == 2 && outbox_deadline (outbox) == 21000);
+    outbox_wake (outbox, "coordinator");
+    outbox_wake (outbox, "nobody");
+    assert (outbox_stats (outbox)->woken == 2 && outbox_deadline (outbox) == 21000);
+    outbox_wake (outbox, "dev-b");
+    assert (outbox_stats (outbox)->woken == 3);
+    assert ((entry = outbox_due (outbox, 20002)) && streq (entry->dest, "dev-b"));
+    assert (outbox_flush (outbox) == 0);
+    outbox_destroy (&outbox);
+    outbox = outbox_new (store, "n4/", NULL);
+    assert (outbox_load (outbox) == 1001);
+    while ((entry = outbox_due (outbox, 30000)))
+        outbox_sent (outbox, entry, 30000);
+    outbox_wake (outbox, "dev-b");
+    assert (outbox_stats (outbox)->woken == 1);
+    outbox_wake (outbox, NULL);     //  Everything: still a walk
+    assert (outbox_stats (outbox)->woken == 1002);
     outbox_destroy (&outbox);
     store_destroy (&store);
     if (verbose)

@@ -58,6 +58,7 @@ typedef struct {
     uint64_t commit_failed;         //  Flushes whose commit failed
     uint64_t duplicates;            //  Stage of an id already queued
     uint64_t visited;               //  Entries outbox_due handed to a pump
+    uint64_t woken;                 //  Entries outbox_wake made due
 } outbox_stats_t;
 
 typedef struct _outbox_t outbox_t;
@@ -123,8 +124,9 @@ void
     outbox_defer (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms,
                   uint64_t delay_ms);
 
-//  Make every entry for dest due now (a new route or link appeared).
-//  Walks the outbox: for route and link changes, not per message.
+//  Make every entry for dest due now, with the first back-off (a new
+//  route or link appeared). Touches only dest's entries (an index by
+//  destination); dest NULL walks them all.
 void
     outbox_wake (outbox_t *self, const char *dest);
 
