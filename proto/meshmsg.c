@@ -24,6 +24,7 @@ s_items (int type)
         case MSG_CUSTODY_ACK:   return 2;
         case MSG_REVOCATIONS:   return 3;
         case MSG_NODE_STATS:    return 1;
+        case MSG_QUARANTINE:    return 2;
         default:                return 0;
     }
 }
@@ -104,6 +105,15 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         return PROTO_ERR_VALUE;
     if (msg->type == MSG_NODE_STATS && msg->counters_size > MESHMSG_STATS_MAX)
         return PROTO_ERR_OVERSIZE;
+    if (msg->type == MSG_QUARANTINE
+    &&  (msg->names_size > MESHMSG_QUARANTINE_NAMES_MAX
+         || meshmsg_names (msg->names, msg->names_size) < 0
+         || meshmsg_names (msg->names, msg->names_size) > MESHMSG_QUARANTINED_MAX))
+        return PROTO_ERR_VALUE;
+    //  The quarantine version trails HELLO and ROUTE only when set, so
+    //  nodes that predate it read the same message
+    if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE) && msg->quarantine)
+        items++;
 
     codec_writer_t *w = codec_writer_new (0);
     codec_put_array (w, (size_t) items);
@@ -112,10 +122,14 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
             codec_put_bin (w, msg->cert, msg->cert_size);
             codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
             codec_put_uint (w, msg->revocations);
+            if (msg->quarantine)
+                codec_put_uint (w, msg->quarantine);
             break;
         case MSG_ROUTE:
             codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
             codec_put_uint (w, msg->revocations);
+            if (msg->quarantine)
+                codec_put_uint (w, msg->quarantine);
             break;
         case MSG_CUSTODY_ACK:
             codec_put_bin (w, msg->ids, msg->id_count * WEFT_ID_SIZE);
@@ -129,6 +143,10 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         case MSG_NODE_STATS:
             codec_put_strn (w, msg->counters, msg->counters_size, MESHMSG_STATS_MAX);
             break;
+        case MSG_QUARANTINE:
+            codec_put_uint (w, msg->quarantine);
+            codec_put_strn (w, msg->names, msg->names_size, MESHMSG_QUARANTINE_NAMES_MAX);
+            break;
     }
     return codec_writer_finish (&w, payload_p, size_p);
 }
@@ -137,7 +155,7 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
 //  Decode.
 
 static int
-s_decode_fields (meshmsg_t *msg, codec_reader_t *r)
+s_decode_fields (meshmsg_t *msg, codec_reader_t *r, size_t items)
 {
     uint64_t value = 0;
     int rc = 0;
@@ -150,11 +168,15 @@ s_decode_fields (meshmsg_t *msg, codec_reader_t *r)
                 rc = codec_get_str (r, 1, msg->path, MESHMSG_PATH_MAX);
             if (rc == 0)
                 rc = codec_get_uint (r, 2, UINT64_MAX, &msg->revocations);
+            if (rc == 0 && items > 3)
+                rc = codec_get_uint (r, 3, UINT64_MAX, &msg->quarantine);
             break;
         case MSG_ROUTE:
             rc = codec_get_str (r, 0, msg->path, MESHMSG_PATH_MAX);
             if (rc == 0)
                 rc = codec_get_uint (r, 1, UINT64_MAX, &msg->revocations);
+            if (rc == 0 && items > 2)
+                rc = codec_get_uint (r, 2, UINT64_MAX, &msg->quarantine);
             break;
         case MSG_CUSTODY_ACK:
             rc = codec_get_binref (r, 0, &data, &size);
@@ -184,6 +206,17 @@ s_decode_fields (meshmsg_t *msg, codec_reader_t *r)
             rc = codec_get_strn (r, 0, &msg->counters, &msg->counters_size,
                                  MESHMSG_STATS_MAX);
             break;
+        case MSG_QUARANTINE:
+            rc = codec_get_uint (r, 0, UINT64_MAX, &msg->quarantine);
+            if (rc == 0)
+                rc = codec_get_strn (r, 1, &msg->names, &msg->names_size,
+                                     MESHMSG_QUARANTINE_NAMES_MAX);
+            if (rc == 0) {
+                int count = meshmsg_names (msg->names, msg->names_size);
+                if (count < 0 || count > MESHMSG_QUARANTINED_MAX)
+                    rc = PROTO_ERR_VALUE;
+            }
+            break;
     }
     if (rc == 0 && (msg->type == MSG_HELLO || msg->type == MSG_ROUTE)) {
         int names = meshmsg_names (msg->path, strlen (msg->path));
@@ -209,7 +242,7 @@ meshmsg_decode (meshmsg_t *msg, int type, const uint8_t *payload, size_t size)
         rc = PROTO_ERR_TYPE;
     if (rc == 0) {
         msg->type = type;
-        rc = s_decode_fields (msg, reader);
+        rc = s_decode_fields (msg, reader, codec_items (reader));
     }
     codec_reader_destroy (&reader);
     if (rc)
@@ -294,6 +327,11 @@ s_sample (meshmsg_t *msg, int type, uint8_t **cert_p)
             msg->counters = "{\"retransmits\":4}";
             msg->counters_size = strlen (msg->counters);
             break;
+        case MSG_QUARANTINE:
+            msg->quarantine = 5;
+            msg->names = "gw-7,gw-9";
+            msg->names_size = 9;
+            break;
     }
 }
 
@@ -303,6 +341,7 @@ s_equal (const meshmsg_t *a, const meshmsg_t *b)
     return a->type == b->type && a->cert_size == b->cert_size
         && (a->cert_size == 0 || memcmp (a->cert, b->cert, a->cert_size) == 0)
         && strcmp (a->path, b->path) == 0 && a->revocations == b->revocations
+        && a->quarantine == b->quarantine
         && a->id_count == b->id_count && a->status == b->status
         && (a->id_count == 0 || memcmp (a->ids, b->ids, a->id_count * WEFT_ID_SIZE) == 0)
         && a->names_size == b->names_size
@@ -332,7 +371,10 @@ meshmsg_test (bool verbose)
     assert (!meshmsg_has_name ("gw-1,server", 11, "gw"));
     assert (!meshmsg_has_name ("", 0, "gw"));
 
-    for (int type = MSG_HELLO; type <= MSG_NODE_STATS; type++) {
+    int types [] = { MSG_HELLO, MSG_ROUTE, MSG_CUSTODY_ACK, MSG_REVOCATIONS,
+                     MSG_NODE_STATS, MSG_QUARANTINE };
+    for (size_t t = 0; t < sizeof types / sizeof types [0]; t++) {
+        int type = types [t];
         meshmsg_t msg, back;
         uint8_t *cert;
         s_sample (&msg, type, &cert);
@@ -351,7 +393,7 @@ meshmsg_test (bool verbose)
         for (int i = 0; i < WEFT_ID_SIZE; i++)
             env.id [i] = (uint8_t) (type << 4 | i);
         env.type = type;
-        bool from_coord = type == MSG_REVOCATIONS;
+        bool from_coord = type == MSG_REVOCATIONS || type == MSG_QUARANTINE;
         strcpy (env.origin, from_coord? "coordinator": "node-1");
         strcpy (env.tenant, from_coord? "": "acme");
         s_seed_keys (&signer, from_coord? 0xc0: 0x01);
@@ -410,6 +452,55 @@ meshmsg_test (bool verbose)
     assert (meshmsg_decode (&msg, MSG_HEARTBEAT, (const uint8_t *) "\x90", 1)
             == PROTO_ERR_UNKNOWN);
     assert (meshmsg_decode (&msg, MSG_ROUTE, (const uint8_t *) "\x90", 1) == PROTO_ERR_TYPE);
+    //  HELLO and ROUTE carry the quarantine version only when set; an
+    //  older node's ROUTE (two items) still decodes, with version 0
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ROUTE;
+    strcpy (msg.path, "n1,s1");
+    msg.revocations = 2;
+    msg.quarantine = 7;
+    assert (meshmsg_encode (&msg, &payload, &size) == 0);
+    meshmsg_t back;
+    assert (meshmsg_decode (&back, MSG_ROUTE, payload, size) == 0);
+    assert (back.quarantine == 7 && back.revocations == 2);
+    free (payload);
+    msg.quarantine = 0;
+    assert (meshmsg_encode (&msg, &payload, &size) == 0);
+    assert (payload [0] == 0x92);
+    assert (meshmsg_decode (&back, MSG_ROUTE, payload, size) == 0 && back.quarantine == 0);
+    free (payload);
+    //  QUARANTINE: names must be valid ids, at most MESHMSG_QUARANTINED_MAX
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_QUARANTINE;
+    msg.quarantine = 1;
+    msg.names = "a,,b";
+    msg.names_size = 4;
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.names = "";
+    msg.names_size = 0;
+    assert (meshmsg_encode (&msg, &payload, &size) == 0);     //  Empty list: all released
+    assert (meshmsg_decode (&back, MSG_QUARANTINE, payload, size) == 0);
+    assert (back.quarantine == 1 && back.names_size == 0);
+    free (payload);
+    char *many = (char *) malloc (3 * (MESHMSG_QUARANTINED_MAX + 1));
+    size_t many_size = 0;
+    for (int i = 0; i <= MESHMSG_QUARANTINED_MAX; i++)
+        many_size += (size_t) sprintf (many + many_size, "%s%c", i? ",": "", 'a' + i % 26);
+    msg.names = many;
+    msg.names_size = many_size;
+    assert (meshmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.names_size -= 2;        //  Exactly the limit
+    assert (meshmsg_encode (&msg, &payload, &size) == 0);
+    free (payload);
+    //  A list over the limit is refused by the decoder too
+    codec_writer_t *w = codec_writer_new (0);
+    codec_put_array (w, 2);
+    codec_put_uint (w, 9);
+    codec_put_strn (w, many, many_size, WEFT_STR_MAX);
+    assert (codec_writer_finish (&w, &payload, &size) == 0);
+    assert (meshmsg_decode (&back, MSG_QUARANTINE, payload, size) == PROTO_ERR_VALUE);
+    free (payload);
+    free (many);
     //  CUSTODY_ACK with 17 bytes of ids
     assert (meshmsg_decode (&msg, MSG_CUSTODY_ACK,
             (const uint8_t *) "\x92\xc4\x11" "0123456789abcdefg" "\x00", 21) == PROTO_ERR_VALUE);

@@ -1,10 +1,13 @@
-/*  meshmsg - the payloads of the mesh messages (types 9..19)
+/*  meshmsg - the payloads of the mesh messages (types 9..19, and 25)
     Wire forms, one msgpack array each (docs/protocol.md section 16):
-        HELLO        [cert: bin, path: str(1040), revocations: uint]
-        ROUTE        [path: str(1040), revocations: uint]
+        HELLO        [cert: bin, path: str(1040), revocations: uint,
+                      quarantine: uint (optional, only when not 0)]
+        ROUTE        [path: str(1040), revocations: uint,
+                      quarantine: uint (optional, only when not 0)]
         CUSTODY_ACK  [ids: bin(16 * n, 1 <= n <= 256), status: uint]
         REVOCATIONS  [version: uint, names: str, curve_keys: bin(32 * n)]
         NODE_STATS   [counters: str (JSON object)]
+        QUARANTINE   [version: uint, names: str(62400, n <= 960)]
     Lists travel flat: a path and a revocation list's names are node
     ids joined by ',' (ids never hold a comma), ids and keys are
     concatenated fixed-size binaries. Decoders check every count
@@ -20,6 +23,8 @@
 #define MESHMSG_ACK_IDS_MAX     256         //  Envelope ids per CUSTODY_ACK
 #define MESHMSG_REVOKED_MAX     512         //  Entries in one revocation list
 #define MESHMSG_STATS_MAX       4096        //  NODE_STATS JSON text
+#define MESHMSG_QUARANTINED_MAX 960         //  Names in one quarantine list
+#define MESHMSG_QUARANTINE_NAMES_MAX    (MESHMSG_QUARANTINED_MAX * (WEFT_NAME_MAX + 1))
 
 typedef struct {
     int type;                           //  MSG_HELLO .. MSG_NODE_STATS
@@ -32,11 +37,15 @@ typedef struct {
     //  HELLO, ROUTE: version of the revocation list the sender holds;
     //  REVOCATIONS: version of this list
     uint64_t revocations;
+    //  HELLO, ROUTE: version of the quarantine list the sender holds
+    //  (0: none); QUARANTINE: version of this list
+    uint64_t quarantine;
     //  CUSTODY_ACK: ids (borrowed, count * WEFT_ID_SIZE bytes), status
     const uint8_t *ids;
     size_t id_count;
     int status;
-    //  REVOCATIONS: names (borrowed, not NUL-ended) and keys (borrowed)
+    //  REVOCATIONS, QUARANTINE: names (borrowed, not NUL-ended);
+    //  REVOCATIONS: keys (borrowed)
     const char *names;
     size_t names_size;
     const uint8_t *curve_keys;

@@ -79,6 +79,7 @@ proto_msg_name (int type)
         case MSG_TPM_PROOF:         return "TPM_PROOF";
         case MSG_ATTEST_CHALLENGE:  return "ATTEST_CHALLENGE";
         case MSG_ATTEST_EVIDENCE:   return "ATTEST_EVIDENCE";
+        case MSG_QUARANTINE:        return "QUARANTINE";
         default:                    return NULL;
     }
 }

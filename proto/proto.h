@@ -68,7 +68,9 @@ typedef enum {
     MSG_TPM_CHALLENGE = 21,
     MSG_TPM_PROOF = 22,
     MSG_ATTEST_CHALLENGE = 23,
-    MSG_ATTEST_EVIDENCE = 24
+    MSG_ATTEST_EVIDENCE = 24,
+    //  Quarantine and delegated verification: 25..29
+    MSG_QUARANTINE = 25                 //  Payload in proto/meshmsg.h
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

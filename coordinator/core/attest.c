@@ -12,6 +12,7 @@
 #include "coordinator/core/credential.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
+#include "coordinator/core/quarantine.h"
 
 #define S_PROFILE_CONTEXT   "weft-profile-v1"
 #define S_ALLOWLIST_CONTEXT "weft-allowlist-v1"
@@ -553,7 +554,8 @@ done:
     if (json_is_true (json_object_get (verdict, "ok")) || pending) {
         //  A verdict for evidence that answered no challenge is not stored:
         //  it would let a stale quote overwrite a fresh verdict
-        if (s_put (txn, "verdict/", id, verdict))
+        if (s_put (txn, "verdict/", id, verdict)
+        ||  quarantine_mark (txn, id, !json_is_true (json_object_get (verdict, "ok"))) < 0)
             zsys_error ("attest: cannot store the verdict of %s", id);
     }
     free (events);
@@ -584,7 +586,10 @@ int
 attest_verdict_clear (store_txn_t *txn, const char *device_id)
 {
     assert (txn && device_id);
-    return s_del (txn, "verdict/", device_id);
+    int rc = s_del (txn, "verdict/", device_id);
+    if (rc == 0 && quarantine_mark (txn, device_id, false) < 0)
+        rc = -1;
+    return rc;
 }
 
 typedef struct {

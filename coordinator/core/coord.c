@@ -23,6 +23,7 @@
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/hierarchy.h"
+#include "coordinator/core/quarantine.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -48,9 +49,14 @@ struct _coord_t {
     uint8_t *revocations;           //  Our signed REVOCATIONS envelope, or NULL
     size_t revocations_size;
     uint64_t revocations_version;   //  Its version
+    coord_quarantine_fn *quarantine_changed;    //  Quarantine hook, or NULL
+    uint8_t *quarantine;            //  Our signed QUARANTINE envelope, or NULL
+    size_t quarantine_size;
+    uint64_t quarantine_version;    //  Its version
 };
 
 static void s_revocations_build (coord_t *self, uint64_t now_ms);
+static void s_quarantine_build (coord_t *self, uint64_t now_ms);
 
 //  --------------------------------------------------------------------------
 //  Create the core.
@@ -82,6 +88,7 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     self->seq_reserved = reserved;
     self->mesh_info = json_object ();
     s_revocations_build (self, 0);
+    s_quarantine_build (self, 0);
     return self;
 }
 
@@ -99,6 +106,7 @@ coord_destroy (coord_t **self_p)
         keys_wipe (&self->keys);
         json_decref (self->mesh_info);
         free (self->revocations);
+        free (self->quarantine);
         free (self->cert);
         free (self);
         *self_p = NULL;
@@ -694,6 +702,7 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
                       json_string_value (json_object_get (verdict, "reason")), alert);
     json_decref (verdict);
     json_decref (device);
+    s_quarantine_build (self, now_ms);
     return 0;
 }
 
@@ -818,6 +827,15 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
         *reply_p = (uint8_t *) zmalloc (self->revocations_size);
         memcpy (*reply_p, self->revocations, self->revocations_size);
         *reply_size_p = self->revocations_size;
+        snprintf (link->reply_dest, sizeof link->reply_dest, "*");
+    }
+    else
+    //  One list per ROUTE: the quarantine list follows on the next one
+    if (env->type == MSG_ROUTE && msg.quarantine < self->quarantine_version
+    &&  self->quarantine) {
+        *reply_p = (uint8_t *) zmalloc (self->quarantine_size);
+        memcpy (*reply_p, self->quarantine, self->quarantine_size);
+        *reply_size_p = self->quarantine_size;
         snprintf (link->reply_dest, sizeof link->reply_dest, "*");
     }
     else
@@ -1016,6 +1034,54 @@ s_revocations_build (coord_t *self, uint64_t now_ms)
     free (list);
 }
 
+//  --------------------------------------------------------------------------
+//  Quarantine (coordinator/core/quarantine.h): (re)seal the list when
+//  the set's version moved, and tell the adapter
+
+static void
+s_quarantine_build (coord_t *self, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return;
+    uint64_t version = quarantine_version (txn);
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    int rc = -1;
+    if (version && version != self->quarantine_version)
+        rc = quarantine_payload (txn, &payload, &payload_size, &version);
+    store_abort (&txn);
+    uint8_t *frame;
+    size_t size;
+    if (rc == 0
+    &&  coord_seal_payload (self, MSG_QUARANTINE, payload, payload_size, now_ms,
+                            &frame, &size) == 0) {
+        free (self->quarantine);
+        self->quarantine = frame;
+        self->quarantine_size = size;
+        self->quarantine_version = version;
+        zsys_info ("coord: quarantine list version %" PRIu64, version);
+        if (self->quarantine_changed && now_ms)
+            self->quarantine_changed (self->effects.ctx);
+    }
+    free (payload);
+}
+
+void
+coord_set_quarantine_hook (coord_t *self, coord_quarantine_fn *fn)
+{
+    assert (self);
+    self->quarantine_changed = fn;
+}
+
+const uint8_t *
+coord_quarantine (coord_t *self, size_t *size_p)
+{
+    assert (self && size_p);
+    *size_p = self->quarantine_size;
+    return self->quarantine;
+}
+
 void
 coord_set_revoked (coord_t *self, coord_revoked_fn *fn)
 {
@@ -1212,6 +1278,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
                 && streq (msg.rpc_request.method, "device.revoke");
     if (rc == 0 && result.status == WEFT_STATUS_OK)
         s_add_mesh_info (self, msg.rpc_request.method, result.result);
+    if (rc == 0 && result.status == WEFT_STATUS_OK
+    &&  streq (msg.rpc_request.method, "attest.clear"))
+        s_quarantine_build (self, now_ms);
     s_debug (self, "coord: %s called %s: %s%s%s", env.origin, msg.rpc_request.method,
                 proto_status_name (result.status), result.status? " ": "", result.error);
 

@@ -90,6 +90,20 @@ void
 const uint8_t *
     coord_revocations (coord_t *self, size_t *size_p);
 
+//  Called when the quarantine list changed (a verdict failed, a device
+//  passed again or was cleared): the adapter sends coord_quarantine to
+//  the nodes linked to it, which spread it. ctx is the push effect's.
+typedef void (coord_quarantine_fn) (void *ctx);
+
+void
+    coord_set_quarantine_hook (coord_t *self, coord_quarantine_fn *fn);
+
+//  The coordinator's signed QUARANTINE list (borrowed), or NULL if the
+//  set never changed. ROUTE adverts with an older version are answered
+//  with it (after the revocation list, one list per advert).
+const uint8_t *
+    coord_quarantine (coord_t *self, size_t *size_p);
+
 //  Seal a CUSTODY_ACK of the ids (count at most 256). Returns 0 or -1.
 int
     coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now_ms,

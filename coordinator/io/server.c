@@ -138,6 +138,29 @@ s_revoked (void *ctx, const char *device_id)
     self->mesh_reset = true;
 }
 
+//  The quarantine list changed: send it once to every node linked to
+//  us (several devices may share a relay's link), which spread it
+static void
+s_quarantine_changed (void *ctx)
+{
+    server_t *self = (server_t *) ctx;
+    size_t size;
+    const uint8_t *list = coord_quarantine (self->coord, &size);
+    if (!list)
+        return;
+    zhashx_t *sent = zhashx_new ();
+    for (s_route_t *route = (s_route_t *) zhashx_first (self->routes); route;
+         route = (s_route_t *) zhashx_next (self->routes)) {
+        char *rid = zframe_strhex (route->rid);
+        if (route->custody && !zhashx_lookup (sent, rid)) {
+            zhashx_insert (sent, rid, (void *) 1);
+            s_send_custody (self->mesh, route->rid, "*", list, size);
+        }
+        free (rid);
+    }
+    zhashx_destroy (&sent);
+}
+
 //  --------------------------------------------------------------------------
 //  A CURVE server ROUTER with a ZAP domain. Port 0 binds an ephemeral port.
 
@@ -198,6 +221,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
         return NULL;
     }
     coord_set_revoked (self->coord, s_revoked);
+    coord_set_quarantine_hook (self->coord, s_quarantine_changed);
     self->store = store;
     self->keys = keys;
     snprintf (self->bind, sizeof self->bind, "%s", config->bind);

@@ -16,6 +16,7 @@
 #include "proto/meshmsg.h"
 #include "proto/cert.h"
 #include "node/core/mesh.h"
+#include "node/core/qlist.h"
 
 #define s_debug(self, ...) \
     do { if ((self)->verbose) zsys_debug (__VA_ARGS__); } while (0)
@@ -31,6 +32,7 @@ typedef struct {
     uint8_t sign_key [WEFT_KEY_SIZE];   //  Peer's Ed25519 key
     char path [MESHMSG_PATH_MAX + 1];   //  Peer's advertised path, "" none
     uint64_t revocations;               //  Peer's revocation version
+    uint64_t quarantine;                //  Peer's quarantine list version
     uint64_t heard_ms;                  //  Last HELLO or ROUTE
     zlistx_t *acks;                     //  Ids (16 B) to ACK after commit
 } s_link_t;
@@ -70,6 +72,7 @@ struct _mesh_t {
     char *revoked_names;                //  Comma list, NUL-ended
     uint8_t *revoked_keys;              //  32 B each
     size_t revoked_count;
+    qlist_t *quarantine;                //  Coordinator's quarantine list
     mesh_stats_t stats;
 };
 
@@ -179,6 +182,7 @@ s_send_hello (mesh_t *self, s_link_t *link, uint64_t now_ms)
     msg.cert_size = self->cert_size;
     snprintf (msg.path, sizeof msg.path, "%s", self->path);
     msg.revocations = self->revocations;
+    msg.quarantine = qlist_version (self->quarantine);
     s_send_local (self, link, now_ms, &msg);
     link->hello_sent = true;
 }
@@ -191,6 +195,7 @@ s_send_route (mesh_t *self, s_link_t *link, uint64_t now_ms)
     msg.type = MSG_ROUTE;
     snprintf (msg.path, sizeof msg.path, "%s", self->path);
     msg.revocations = self->revocations;
+    msg.quarantine = qlist_version (self->quarantine);
     s_send_local (self, link, now_ms, &msg);
 }
 
@@ -202,6 +207,40 @@ s_send_revocations (mesh_t *self, s_link_t *link)
     &&  link->revocations < self->revocations)
         self->fx.send (self->fx.ctx, link->name, "*", self->revocation_frame,
                        self->revocation_size);
+}
+
+//  Our quarantine list to a link that holds an older one (also to a
+//  quarantined peer: it learns when it is released)
+static void
+s_send_quarantine (mesh_t *self, s_link_t *link)
+{
+    size_t size;
+    const uint8_t *frame = qlist_frame (self->quarantine, &size);
+    if (frame && link->verified && link->kind != MESH_LINK_COORDINATOR
+    &&  link->quarantine < qlist_version (self->quarantine))
+        self->fx.send (self->fx.ctx, link->name, "*", frame, size);
+}
+
+//  Refuse this envelope because of the quarantine? A quarantined node
+//  keeps its link (it must still deliver attestation evidence, or it
+//  could never pass again), but its peers take nothing from it that it
+//  relays for others, and nothing from or for it but attestation
+//  traffic (qlist_attestation).
+static bool
+s_quarantine_refuses (mesh_t *self, s_link_t *link, const envelope_t *env, const char *dest)
+{
+    if (qlist_size (self->quarantine) == 0)
+        return false;
+    //  The lists are the coordinator's, verified at every hop: a
+    //  quarantined relay cannot change them, and it must learn its release
+    if (streq (dest, "*"))
+        return false;
+    if (link->kind != MESH_LINK_COORDINATOR && qlist_has (self->quarantine, link->peer)
+    &&  !streq (env->origin, link->peer))
+        return true;
+    if (qlist_attestation (env->type))
+        return false;
+    return qlist_has (self->quarantine, env->origin) || qlist_has (self->quarantine, dest);
 }
 
 //  --------------------------------------------------------------------------
@@ -245,6 +284,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     zhashx_set_destructor (self->certs, s_free_item);
     self->pending_seen = zlistx_new ();
     zlistx_set_destructor (self->pending_seen, s_free_item);
+    self->quarantine = qlist_new (config->store, MESH_TABLE, self->prefix, self->coord_sign);
     return self;
 }
 
@@ -263,6 +303,7 @@ mesh_destroy (mesh_t **self_p)
         zlistx_destroy (&self->seen_order);
         zhashx_destroy (&self->certs);
         zlistx_destroy (&self->pending_seen);
+        qlist_destroy (&self->quarantine);
         free (self->cert);
         free (self->revocation_frame);
         free (self->revoked_names);
@@ -319,9 +360,12 @@ mesh_start (mesh_t *self, uint64_t now_ms)
     if (frame && s_load_revocations (self, frame, size))
         zsys_warning ("mesh: stored revocation list does not verify; ignored");
     free (frame);
+    qlist_load (self->quarantine);
     self->next_advert = now_ms;
-    s_debug (self, "mesh: started, %zu queued, revocations version %" PRIu64,
-             outbox_size (self->outbox), self->revocations);
+    s_debug (self, "mesh: started, %zu queued, revocations version %" PRIu64
+             ", quarantine version %" PRIu64 " (%zu)", outbox_size (self->outbox),
+             self->revocations, qlist_version (self->quarantine),
+             qlist_size (self->quarantine));
     return 0;
 }
 
@@ -340,6 +384,8 @@ s_usable (mesh_t *self, s_link_t *link, uint64_t now_ms, int *names)
     }
     if (!*link->path || now_ms > link->heard_ms + MESH_DEAD_ADVERTS * self->advert_ms)
         return false;
+    if (qlist_has (self->quarantine, link->peer))
+        return false;               //  It would relay nothing for us
     size_t size = strlen (link->path);
     int count = meshmsg_names (link->path, size);
     if (count <= 0 || count >= WEFT_HOP_LIMIT - 1
@@ -585,6 +631,7 @@ s_on_hello (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
     memcpy (link->sign_key, cert.sign_key, WEFT_KEY_SIZE);
     snprintf (link->path, sizeof link->path, "%s", msg.path);
     link->revocations = msg.revocations;
+    link->quarantine = msg.quarantine;
     link->heard_ms = now_ms;
     zhashx_update (self->peers, cert.subject, strdup (link->name));
     if (zhashx_size (self->certs) < MESH_ROUTES_MAX || zhashx_lookup (self->certs, cert.subject)) {
@@ -598,6 +645,7 @@ s_on_hello (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
         s_send_hello (self, link, now_ms);
     s_route_update (self, now_ms);
     s_send_revocations (self, link);
+    s_send_quarantine (self, link);
     outbox_wake (self->outbox, cert.subject);
     return 0;
 }
@@ -612,9 +660,11 @@ s_on_route (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
     }
     snprintf (link->path, sizeof link->path, "%s", msg.path);
     link->revocations = msg.revocations;
+    link->quarantine = msg.quarantine;
     link->heard_ms = now_ms;
     s_route_update (self, now_ms);
     s_send_revocations (self, link);
+    s_send_quarantine (self, link);
     return 0;
 }
 
@@ -692,10 +742,13 @@ s_class_of (int type)
     switch (type) {
         case MSG_ACK:
         case MSG_REVOCATIONS:
+        case MSG_QUARANTINE:
         case MSG_RPC_REQUEST:
         case MSG_RPC_REPLY:         return OUTBOX_CONTROL;
         case MSG_TWIN_DESIRED:
         case MSG_TWIN_REPORTED:     return OUTBOX_TWIN;
+        case MSG_ATTEST_CHALLENGE:
+        case MSG_ATTEST_EVIDENCE:   return OUTBOX_EVIDENCE;
         case MSG_HEARTBEAT:
         case MSG_NODE_STATS:        return OUTBOX_TELEMETRY;
         default:                    return OUTBOX_BULK;
@@ -732,6 +785,29 @@ s_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t now_
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links))
         s_send_revocations (self, link);
+    return 0;
+}
+
+//  A newer quarantine list: stored before the ACK, then pushed on.
+//  Returns 0, or -2 if it could not be stored (not ACKed).
+static int
+s_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size)
+{
+    uint64_t before = qlist_version (self->quarantine);
+    int rc = qlist_take (self->quarantine, frame, size);
+    if (rc == -2) {
+        zsys_warning ("mesh: cannot store the quarantine list");
+        return -2;
+    }
+    if (rc != 1)
+        return 0;
+    zsys_info ("mesh: quarantine list version %" PRIu64 " (was %" PRIu64 "): %zu quarantined",
+               qlist_version (self->quarantine), before, qlist_size (self->quarantine));
+    //  A quarantined peer may have been our next hop
+    s_route_update (self, self->now_ms);
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links))
+        s_send_quarantine (self, link);
     return 0;
 }
 
@@ -778,17 +854,31 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
         s_refuse (self, link, env.id, now_ms);
         return -1;
     }
+    if (s_quarantine_refuses (self, link, &env, dest)) {
+        self->stats.quarantined++;
+        s_debug (self, "mesh: %s from %s for %s refused: quarantined",
+                 proto_msg_name (env.type)? proto_msg_name (env.type): "envelope",
+                 env.origin, dest);
+        s_refuse (self, link, env.id, now_ms);
+        return -1;
+    }
     if (streq (dest, "*")) {
-        if (env.type != MSG_REVOCATIONS || !streq (env.origin, MESH_COORDINATOR)) {
+        if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)
+        ||  !streq (env.origin, MESH_COORDINATOR)) {
             self->stats.malformed++;
             s_refuse (self, link, env.id, now_ms);
             return -1;
         }
-        int rc = s_on_revocations (self, frame, size, now_ms);
+        self->now_ms = now_ms;
+        int rc = env.type == MSG_REVOCATIONS? s_on_revocations (self, frame, size, now_ms)
+                                            : s_on_quarantine (self, frame, size);
         if (rc == -2)
             return -1;              //  Not stored: not ACKed, the sender retries
         if (link->kind != MESH_LINK_COORDINATOR) {
-            link->revocations = self->revocations;
+            if (env.type == MSG_REVOCATIONS)
+                link->revocations = self->revocations;
+            else
+                link->quarantine = qlist_version (self->quarantine);
             s_queue_ack (link, env.id);
         }
         return 0;
@@ -987,6 +1077,7 @@ mesh_tick (mesh_t *self, uint64_t now_ms)
             if (link->up && (link->verified || link->kind == MESH_LINK_COORDINATOR)) {
                 s_send_route (self, link, now_ms);
                 s_send_revocations (self, link);
+                s_send_quarantine (self, link);
             }
         //  Counters go up every few adverts, as telemetry
         if (++self->adverts % 5 == 0) {
@@ -1027,6 +1118,20 @@ mesh_revocations (mesh_t *self)
     return self->revocations;
 }
 
+uint64_t
+mesh_quarantine (mesh_t *self)
+{
+    assert (self);
+    return qlist_version (self->quarantine);
+}
+
+bool
+mesh_quarantined (mesh_t *self, const char *device)
+{
+    assert (self);
+    return qlist_has (self->quarantine, device);
+}
+
 const mesh_stats_t *
 mesh_stats (mesh_t *self)
 {
@@ -1061,15 +1166,18 @@ mesh_stats_json (mesh_t *self)
         "\"retransmits\":%" PRIu64 ",\"relayed\":%" PRIu64 ",\"delivered\":%" PRIu64
         ",\"duplicates\":%" PRIu64 ",\"forged_rejected\":%" PRIu64
         ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"hop_limit\":%" PRIu64
-        ",\"revoked\":%" PRIu64 ",\"unauthenticated\":%" PRIu64 ",\"malformed\":%" PRIu64
+        ",\"revoked\":%" PRIu64 ",\"quarantined\":%" PRIu64 ",\"unauthenticated\":%" PRIu64
+        ",\"malformed\":%" PRIu64
         "},\"refused_full\":%" PRIu64 ",\"commit_failed\":%" PRIu64
-        ",\"refused_hello\":%" PRIu64 ",\"revocations\":%" PRIu64 "}",
+        ",\"refused_hello\":%" PRIu64 ",\"revocations\":%" PRIu64
+        ",\"quarantine\":%" PRIu64 ",\"quarantined\":%zu}",
         mesh_distance (self), next? next->peer: "", neighbours,
         o->depth [OUTBOX_CONTROL], o->depth [OUTBOX_TWIN], o->depth [OUTBOX_EVIDENCE],
         o->depth [OUTBOX_TELEMETRY], o->depth [OUTBOX_BULK],
         o->retransmits, m->relayed, m->delivered, m->duplicates, m->forged,
-        o->dropped_full, m->hop_limit, m->revoked, m->unauthenticated, m->malformed,
-        o->refused_full, o->commit_failed, m->refused_hello, self->revocations);
+        o->dropped_full, m->hop_limit, m->revoked, m->quarantined, m->unauthenticated,
+        m->malformed, o->refused_full, o->commit_failed, m->refused_hello, self->revocations,
+        qlist_version (self->quarantine), qlist_size (self->quarantine));
 }
 
 //  --------------------------------------------------------------------------
@@ -1332,6 +1440,164 @@ mesh_test (bool verbose)
     s_t_run (&world, now);
     assert (world.to_coord > before);
 
+    //  Quarantine of gw-2: the list reaches every node (n3 through gw-2
+    //  itself: the coordinator's lists pass a quarantined relay)
+    uint8_t *payload;
+    size_t payload_size;
+    meshmsg_t qmsg;
+    memset (&qmsg, 0, sizeof qmsg);
+    qmsg.type = MSG_QUARANTINE;
+    qmsg.quarantine = 1;
+    qmsg.names = "gw-2";
+    qmsg.names_size = 4;
+    assert (meshmsg_encode (&qmsg, &payload, &payload_size) == 0);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_QUARANTINE, 10, payload,
+                          payload_size, &size);
+    free (payload);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
+                           now) == 0);
+    free (frame);
+    s_t_run (&world, now);
+    for (int i = 0; i < T_NODES; i++) {
+        assert (mesh_quarantine (world.nodes [i].mesh) == 1);
+        assert (mesh_quarantined (world.nodes [i].mesh, "gw-2"));
+        assert (!mesh_quarantined (world.nodes [i].mesh, "gw-1"));
+    }
+    //  gw-2 is no next hop any more: n3, behind it, has no route
+    assert (mesh_distance (world.nodes [2].mesh) == 3);
+    assert (mesh_distance (world.nodes [3].mesh) == 0);
+    //  gw-2's own report is refused at n1 (DENIED ends its retransmits)
+    int to_coord = world.to_coord;
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 20,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 1);
+    assert (outbox_size (mesh_outbox (world.nodes [2].mesh)) == 0);
+    assert (world.to_coord == to_coord);
+    //  its attestation evidence and heartbeats pass
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_ATTEST_EVIDENCE, 21,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_HEARTBEAT, 22,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord == to_coord + 2);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 1);
+    //  gw-2 relays nothing: gw-3's heartbeat handed over by gw-2 is refused
+    frame = s_t_envelope (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT, 23,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    s_t_send (&s_ctx [2], "n1", MESH_COORDINATOR, frame, size);
+    free (frame);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 2);
+    //  and nothing but attestation traffic goes down to it
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_TWIN_DESIRED, 24,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-2", frame, size,
+                           now) == -1);
+    free (frame);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_ATTEST_CHALLENGE, 25,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    int delivered = world.nodes [2].delivered;
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-2", frame, size,
+                           now) == 0);
+    free (frame);
+    mesh_flush (world.nodes [0].mesh, now);
+    s_t_run (&world, now);
+    assert (world.nodes [2].delivered == delivered + 1);
+    assert (mesh_stats (world.nodes [0].mesh)->quarantined == 1);
+    char *qjson = mesh_stats_json (world.nodes [1].mesh);
+    assert (strstr (qjson, "\"quarantined\":2,") && strstr (qjson, "\"quarantine\":1,"));
+    free (qjson);
+    //  Persisted: n1 restarted holds the list
+    {
+        mesh_destroy (&world.nodes [1].mesh);
+        mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
+            .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
+            .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
+        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver };
+        world.nodes [1].mesh = mesh_new (&config, &effects);
+        assert (mesh_start (world.nodes [1].mesh, now) == 0);
+        assert (mesh_quarantine (world.nodes [1].mesh) == 1);
+        assert (mesh_quarantined (world.nodes [1].mesh, "gw-2"));
+        mesh_destroy (&world.nodes [1].mesh);
+    }
+    //  (restore n1 with its real certificate and links)
+    {
+        t_node_t *node = &world.nodes [1];
+        cert_t cert;
+        memset (&cert, 0, sizeof cert);
+        cert.serial = 11;
+        cert.kind = CERT_KIND_NODE;
+        strcpy (cert.subject, node->name);
+        strcpy (cert.role, "gateway");
+        memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
+        memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
+        cert.not_after = now / 1000 + 86400;
+        uint8_t *cert_bytes;
+        size_t cert_size;
+        assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
+        mesh_config_t config = {
+            .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
+            .cert_size = cert_size, .ca_key = ca.sign_public,
+            .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
+            .prefix = "1/", .verbose = verbose
+        };
+        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver };
+        node->mesh = mesh_new (&config, &effects);
+        assert (mesh_start (node->mesh, now) == 0);
+        free (cert_bytes);
+        mesh_link_down (world.nodes [0].mesh, "n1", now);
+        mesh_link_down (world.nodes [2].mesh, "n1", now);
+        mesh_link_up (world.nodes [0].mesh, "n1", MESH_LINK_ACCEPTED,
+                      node->keys.curve_public, now);
+        mesh_link_up (node->mesh, "n0", MESH_LINK_DIALLED, world.nodes [0].keys.curve_public,
+                      now);
+        s_t_run (&world, now);
+        mesh_link_up (node->mesh, "n2", MESH_LINK_ACCEPTED, world.nodes [2].keys.curve_public,
+                      now);
+        mesh_link_up (world.nodes [2].mesh, "n1", MESH_LINK_DIALLED,
+                      node->keys.curve_public, now);
+        s_t_run (&world, now);
+    }
+    //  Version 2 releases gw-2: everyone takes it, n3 routes through gw-2 again
+    qmsg.quarantine = 2;
+    qmsg.names = "";
+    qmsg.names_size = 0;
+    assert (meshmsg_encode (&qmsg, &payload, &payload_size) == 0);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_QUARANTINE, 26, payload,
+                          payload_size, &size);
+    free (payload);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
+                           now) == 0);
+    free (frame);
+    s_t_run (&world, now);
+    for (int i = 0; i < T_NODES; i++) {
+        assert (mesh_quarantine (world.nodes [i].mesh) == 2);
+        assert (!mesh_quarantined (world.nodes [i].mesh, "gw-2"));
+    }
+    now += 1000;
+    for (int i = 0; i < T_NODES; i++)
+        mesh_tick (world.nodes [i].mesh, now);
+    s_t_run (&world, now);
+    assert (mesh_distance (world.nodes [3].mesh) == 4);
+    to_coord = world.to_coord;
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 27,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord == to_coord + 1);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 0);   //  (n1 restarted)
+
     //  Revocation of gw-3 from the coordinator: stored, spread, link closed
     uint8_t payload_keys [WEFT_KEY_SIZE];
     memcpy (payload_keys, world.nodes [3].keys.curve_public, WEFT_KEY_SIZE);
@@ -1343,8 +1609,6 @@ mesh_test (bool verbose)
     list.names_size = 4;
     list.curve_keys = payload_keys;
     list.key_count = 1;
-    uint8_t *payload;
-    size_t payload_size;
     assert (meshmsg_encode (&list, &payload, &payload_size) == 0);
     frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_REVOCATIONS, 9, payload,
                           payload_size, &size);

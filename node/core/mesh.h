@@ -27,7 +27,13 @@
     persisted before it is acknowledged, pushed at once to every
     neighbour and re-sent to any neighbour whose HELLO/ROUTE shows an
     older version (anti-entropy), so it keeps spreading while the site
-    is cut off from the coordinator.  */
+    is cut off from the coordinator.
+
+    The quarantine list (qlist.h: devices whose attestation failed)
+    spreads the same way, with its version in HELLO and ROUTE; names
+    also leave it. A quarantined peer keeps its link, but is no next hop
+    and relays nothing, and only attestation traffic from or for it is
+    taken (counted "quarantined"); see docs/mesh.md.  */
 
 #ifndef WEFT_MESH_H_INCLUDED
 #define WEFT_MESH_H_INCLUDED
@@ -84,6 +90,7 @@ typedef struct {
     uint64_t unauthenticated;       //  Custody frames before a valid HELLO
     uint64_t refused_hello;         //  HELLOs refused (cert, key, revoked)
     uint64_t revoked;               //  Envelopes of revoked origins dropped
+    uint64_t quarantined;           //  Refused because of the quarantine list
     uint64_t hop_limit;             //  Envelopes out of hops
     uint64_t duplicates;            //  Ids seen before (re-ACKed)
     uint64_t delivered;             //  Envelopes for us
@@ -161,6 +168,14 @@ size_t
 //  Version of the revocation list held.
 uint64_t
     mesh_revocations (mesh_t *self);
+
+//  Version of the quarantine list held (0: none).
+uint64_t
+    mesh_quarantine (mesh_t *self);
+
+//  Is the device on the quarantine list held?
+bool
+    mesh_quarantined (mesh_t *self, const char *device);
 
 //  Counters and queue depths as a JSON object text. Caller frees.
 char *

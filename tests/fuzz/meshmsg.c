@@ -1,4 +1,4 @@
-/*  fuzz/meshmsg - libFuzzer target for the mesh payloads (types 9..19)
+/*  fuzz/meshmsg - libFuzzer target for the mesh payloads (types 9..13, 25)
     The first byte picks the type, the rest is the payload. Whatever
     decodes must re-encode and decode to the same counts, and every
     borrowed field must lie inside the input.  */
@@ -13,13 +13,23 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int type = MSG_HELLO + data [0] % 5;
+    static const int types [] = { MSG_HELLO, MSG_ROUTE, MSG_CUSTODY_ACK, MSG_REVOCATIONS,
+                                  MSG_NODE_STATS, MSG_QUARANTINE };
+    int type = types [data [0] % 6];
     meshmsg_t msg;
     if (meshmsg_decode (&msg, type, data + 1, size - 1) != 0)
         return 0;
     assert (msg.id_count <= MESHMSG_ACK_IDS_MAX);
     assert (msg.key_count <= MESHMSG_REVOKED_MAX);
     assert (strlen (msg.path) <= MESHMSG_PATH_MAX);
+    if (type == MSG_QUARANTINE) {
+        assert (msg.names_size <= MESHMSG_QUARANTINE_NAMES_MAX);
+        int count = meshmsg_names (msg.names, msg.names_size);
+        assert (count >= 0 && count <= MESHMSG_QUARANTINED_MAX);
+        if (msg.names_size)
+            assert ((const uint8_t *) msg.names > data
+                    && (const uint8_t *) msg.names + msg.names_size <= data + size);
+    }
     if (msg.ids)
         assert (msg.ids > data && msg.ids + msg.id_count * 16 <= data + size);
     uint8_t *payload;
@@ -29,6 +39,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         assert (meshmsg_decode (&back, type, payload, payload_size) == 0);
         assert (back.id_count == msg.id_count && back.key_count == msg.key_count);
         assert (strcmp (back.path, msg.path) == 0);
+        assert (back.quarantine == msg.quarantine && back.names_size == msg.names_size);
         free (payload);
     }
     return 0;
