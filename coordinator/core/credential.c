@@ -230,10 +230,14 @@ s_pkey_new (const TPMT_PUBLIC *public)
     ||  EVP_PKEY_fromdata_init (ctx) <= 0
     ||  EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
         pkey = NULL;
-    //  fromdata does not check that the point is on the curve; do
+    //  fromdata does not check that the point is on the curve; do. The
+    //  quick check (on the curve, not infinity) is the whole check for
+    //  P-256: its cofactor is 1, so every such point has the group's
+    //  order, and the full check's extra scalar multiplication by the
+    //  order costs as much as verifying the quote's signature
     if (pkey && public->type == TPM2_ALG_ECC) {
         EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey (NULL, pkey, NULL);
-        if (!check || EVP_PKEY_public_check (check) != 1) {
+        if (!check || EVP_PKEY_public_check_quick (check) != 1) {
             EVP_PKEY_free (pkey);
             pkey = NULL;
         }
@@ -964,6 +968,13 @@ credential_test (bool verbose)
         //  A key that is not an AK is refused before any signature check
         assert (VERIFY (ek_a, attest, signature, nonce, mask, values, sizeof values)
                 == CREDENTIAL_AK_NOT_RESTRICTED);
+        //  An AK public changed in its last byte (ECC: y, now off the
+        //  curve, refused as a key; RSA: the modulus, the signature fails)
+        tampered = zchunk_dup (ak1_public);
+        zchunk_data (tampered) [zchunk_size (tampered) - 1] ^= 1;
+        assert (VERIFY (tampered, attest, signature, nonce, mask, values, sizeof values)
+                == (type == TPM_KEY_ECC? CREDENTIAL_BAD_PUBLIC: CREDENTIAL_BAD_SIGNATURE));
+        zchunk_destroy (&tampered);
 
         uint64_t clock_1 = 0, clock_2 = 0;
         uint32_t resets_1 = 0, resets_2 = 0, restarts_1 = 0, restarts_2 = 0;
