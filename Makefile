@@ -81,7 +81,9 @@ $(BUILD)/weft-coord: $(BUILD)/coordinator/main.o $(BUILD)/libweft.a
 $(BUILD)/weft-node: $(BUILD)/node/main.o $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/weftctl: $(BUILD)/tools/weftctl.o $(BUILD)/libweft.a
+$(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_offline.o: tools/ctl.h
+
+$(BUILD)/weftctl: $(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_offline.o $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(BUILD)/libweft.a

@@ -21,6 +21,7 @@
 #include "node/core/agent.h"
 #include "node/core/mesh.h"
 #include "node/io/zap.h"
+#include "node/io/opserver.h"
 #include "node/io/apply.h"
 #include "node/io/identity.h"
 #include "node/io/options.h"
@@ -78,6 +79,9 @@ static const option_spec_t s_options [] = {
       "find neighbours by LAN beacons on these interfaces (off by default)" },
     { "beacon-port", "PORT", "7729", "UDP port of the LAN beacons" },
     { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
+    { "ops-listen", "ENDPOINT", NULL,
+      "site server: answer operators authorised by their credential alone (also\n"
+      "offline), e.g. tcp://0.0.0.0:7730" },
     { "fault-file", "PATH", NULL,
       "tests only: while PATH exists the coordinator link is cut (or, if it lists\n"
       "endpoints one a line, the links dialled to those neighbours)" },
@@ -118,6 +122,7 @@ typedef struct {
     zactor_t *attestor;                 //  Boot attestation (--tpm), or NULL
     const uint8_t *coord_sign;          //  Verifies ATTEST_CHALLENGE
     mesh_t *mesh;
+    opserver_t *ops;                    //  Operator port (--ops-listen), or NULL
     uint64_t timers [AGENT_TIMERS];     //  Unix ms deadlines, 0 = disarmed
 } node_t;
 
@@ -228,10 +233,20 @@ s_admit (void *arg, const char *domain, const uint8_t client_key [32],
          char user_id [ZAP_USER_ID_MAX + 1])
 {
     node_t *node = (node_t *) arg;
+    if (streq (domain, "ops"))
+        return opserver_admit (client_key, user_id);
     if (!streq (domain, "mesh") || !mesh_admit (node->mesh, client_key))
         return false;
     keys_hex (client_key, 32, user_id);
     return true;
+}
+
+//  What the operator port answers (node/core/oplocal.h)
+static char *
+s_ops_read (void *ctx, const char *method)
+{
+    node_t *node = (node_t *) ctx;
+    return streq (method, "node.stats")? mesh_stats_json (node->mesh): NULL;
 }
 
 static zsock_t *
@@ -810,14 +825,20 @@ main (int argc, char *argv [])
         if (node.agent && agent_start (node.agent, s_now ()) != 0)
             agent_destroy (&node.agent);
     }
-    if (node.agent && node.listen) {
-        //  The ZAP handler exists before the listener binds
+    const char *ops_listen = keyfile_get (options, "ops-listen");
+    if (node.agent && (node.listen || (ops_listen && *ops_listen))) {
+        //  The ZAP handler exists before a listener binds
         zap = zap_new (s_admit, &node);
-        node.router = zap? s_router_new (&node): NULL;
+        if (zap)
+            zpoller_add (node.poller, zap_sock (zap));
+        else
+            agent_destroy (&node.agent);
+    }
+    if (node.agent && node.listen) {
+        node.router = s_router_new (&node);
         if (!node.router)
             agent_destroy (&node.agent);
         else {
-            zpoller_add (node.poller, zap_sock (zap));
             zpoller_add (node.poller, node.router);
             zsys_info ("node: mesh listener on %s", node.listen);
         }
@@ -831,6 +852,24 @@ main (int argc, char *argv [])
     }
     if (node.agent && beacon_ifaces && *beacon_ifaces)
         s_beacon_start (&node, beacon_ifaces, beacon_port, ca_key);
+    if (node.agent && ops_listen && *ops_listen) {
+        //  Operators are authorised for the place our certificate names
+        cert_t own;
+        memset (&own, 0, sizeof own);
+        cert_decode (&own, cert, cert_size, ca_key, 0);
+        oplocal_config_t ops_config = {
+            .name = identity_name (identity), .tenant = identity_tenant (identity),
+            .path = own.path, .keys = identity_keys (identity), .ca_key = ca_key
+        };
+        node.ops = opserver_new (ops_listen, &ops_config, s_ops_read, &node);
+        if (!node.ops)
+            agent_destroy (&node.agent);
+        else {
+            zpoller_add (node.poller, opserver_sock (node.ops));
+            zsys_info ("node: operator port on %s (place %s)", ops_listen,
+                       *own.path? own.path: own.tenant);
+        }
+    }
     free (cert);
     if (!node.agent) {
         zsys_error ("node: cannot start (see above)");
@@ -839,6 +878,7 @@ main (int argc, char *argv [])
         apply_destroy (&node.apply);
         zactor_destroy (&node.attestor);
         zsock_destroy (&node.router);
+        opserver_destroy (&node.ops);
         zap_destroy (&zap);
         zpoller_destroy (&node.poller);
         zhashx_destroy (&node.accepted);
@@ -906,6 +946,12 @@ main (int argc, char *argv [])
         else
         if (which && node.beacon && which == (void *) node.beacon)
             s_beacon_heard (&node, now);
+        else
+        if (which && node.ops && which == opserver_sock (node.ops)) {
+            size_t revoked_count;
+            const uint8_t *revoked = mesh_revoked_operators (node.mesh, &revoked_count);
+            opserver_handle (node.ops, now, revoked, revoked_count);
+        }
         else
         if (which && node.attestor && which == (void *) node.attestor) {
             char *status = NULL;
@@ -1014,6 +1060,7 @@ main (int argc, char *argv [])
         free (node.neighbours [i].endpoint);
     }
     zsock_destroy (&node.router);
+    opserver_destroy (&node.ops);
     zap_destroy (&zap);
     zhashx_destroy (&node.accepted);
     free (node.listen);

@@ -3,7 +3,9 @@
         cert = [body: bin, sig: bin(64)]
         body = [version, serial, kind, subject: str, tenant: str,
                 role: str, path: str, sign_key: bin(32),
-                curve_key: bin(32), not_before, not_after]
+                curve_key: bin(32), not_before, not_after
+                [, ak_name: bin(34) | nil [, grants: bin]]]
+        grants = [role, path, role, path, ...]
         sig  = Ed25519 (CA key, "weft-cert-v1" || 0x00 || body)
     cert_decode verifies the signature before it looks inside the body,
     so only bytes the CA signed are ever parsed field by field. The
@@ -19,6 +21,91 @@
 
 #define CERT_CONTEXT    "weft-cert-v1"
 #define CERT_ITEMS      11
+#define CERT_SEGMENT_MAX    64
+#define CERT_DEPTH_MAX      8
+
+//  --------------------------------------------------------------------------
+//  Is path a grant path?
+
+bool
+cert_path_valid (const char *path)
+{
+    assert (path);
+    size_t size = strnlen (path, CERT_PATH_MAX + 1);
+    if (size > CERT_PATH_MAX)
+        return false;
+    if (size == 0)
+        return true;
+    size_t segment = 0, segments = 1;
+    for (size_t i = 0; i < size; i++) {
+        char c = path [i];
+        if (c == '/') {
+            if (segment == 0 || ++segments > CERT_DEPTH_MAX)
+                return false;
+            segment = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '.' || c == '_' || c == '-'))
+            return false;
+        if (++segment > CERT_SEGMENT_MAX)
+            return false;
+    }
+    return segment > 0;
+}
+
+//  Grants are checked the same way on both sides of the wire
+static bool
+s_grants_valid (const cert_t *cert)
+{
+    if (cert->grant_count > CERT_GRANTS_MAX)
+        return false;
+    if (cert->grant_count && cert->kind != CERT_KIND_OPERATOR)
+        return false;
+    for (size_t i = 0; i < cert->grant_count; i++)
+        if (cert->grants [i].role [0] == 0 || !cert_path_valid (cert->grants [i].path))
+            return false;
+    return true;
+}
+
+//  The grants as one msgpack array of strings, carried as a bin
+static int
+s_encode_grants (const cert_t *cert, uint8_t **out_p, size_t *size_p)
+{
+    codec_writer_t *w = codec_writer_new (64 * cert->grant_count + 16);
+    codec_put_array (w, 2 * cert->grant_count);
+    for (size_t i = 0; i < cert->grant_count; i++) {
+        codec_put_str (w, cert->grants [i].role, WEFT_NAME_MAX);
+        codec_put_str (w, cert->grants [i].path, CERT_PATH_MAX);
+    }
+    return codec_writer_finish (&w, out_p, size_p);
+}
+
+static int
+s_decode_grants (cert_t *cert, const uint8_t *data, size_t size)
+{
+    codec_reader_t *r;
+    int rc = codec_reader_new (&r, data, size);
+    if (rc)
+        return rc;
+    int items = codec_items (r);
+    if (items < 0 || items % 2)
+        rc = PROTO_ERR_TYPE;
+    else
+    if (items == 0 || items > 2 * CERT_GRANTS_MAX)
+        rc = PROTO_ERR_VALUE;
+    cert->grant_count = 0;
+    for (int i = 0; rc == 0 && i < items; i += 2) {
+        cert_grant_t *grant = &cert->grants [cert->grant_count++];
+        rc = codec_get_str (r, (size_t) i, grant->role, WEFT_NAME_MAX);
+        if (rc == 0)
+            rc = codec_get_str (r, (size_t) i + 1, grant->path, CERT_PATH_MAX);
+    }
+    codec_reader_destroy (&r);
+    if (rc == 0 && !s_grants_valid (cert))
+        rc = PROTO_ERR_VALUE;
+    return rc;
+}
 
 //  --------------------------------------------------------------------------
 //  Sign cert with the CA secret key and encode it.
@@ -37,8 +124,17 @@ cert_encode (const cert_t *cert, const uint8_t ca_secret [WEFT_SECRET_SIZE],
 
     if (cert->ak_name_size != 0 && cert->ak_name_size != CERT_AK_NAME_SIZE)
         return PROTO_ERR_VALUE;
-    codec_writer_t *w = codec_writer_new (512);
-    codec_put_array (w, CERT_ITEMS + (cert->ak_name_size? 1: 0));
+    if (!s_grants_valid (cert))
+        return PROTO_ERR_VALUE;
+    uint8_t *grants = NULL;
+    size_t grants_size = 0;
+    if (cert->grant_count) {
+        int rc = s_encode_grants (cert, &grants, &grants_size);
+        if (rc)
+            return rc;
+    }
+    codec_writer_t *w = codec_writer_new (512 + grants_size);
+    codec_put_array (w, CERT_ITEMS + (grants? 2: cert->ak_name_size? 1: 0));
     codec_put_uint (w, WEFT_PROTO_VERSION);
     codec_put_uint (w, cert->serial);
     codec_put_uint (w, (uint64_t) cert->kind);
@@ -52,6 +148,12 @@ cert_encode (const cert_t *cert, const uint8_t ca_secret [WEFT_SECRET_SIZE],
     codec_put_uint (w, cert->not_after);
     if (cert->ak_name_size)
         codec_put_bin (w, cert->ak_name, cert->ak_name_size);
+    else
+    if (grants)
+        codec_put_nil (w);
+    if (grants)
+        codec_put_bin (w, grants, grants_size);
+    free (grants);
     uint8_t *body;
     size_t body_size;
     int rc = codec_writer_finish (&w, &body, &body_size);
@@ -114,13 +216,21 @@ s_decode_body (cert_t *cert, const uint8_t *body, size_t body_size)
     if (rc == 0 && cert->not_before > cert->not_after)
         rc = PROTO_ERR_VALUE;
     cert->ak_name_size = 0;
-    if (rc == 0 && codec_items (r) > CERT_ITEMS) {
+    if (rc == 0 && codec_items (r) > CERT_ITEMS && !codec_is_nil (r, CERT_ITEMS)) {
         const uint8_t *ak_name = NULL;
         rc = codec_get_binref (r, CERT_ITEMS, &ak_name, &cert->ak_name_size);
         if (rc == 0 && cert->ak_name_size != CERT_AK_NAME_SIZE)
             rc = PROTO_ERR_VALUE;
         if (rc == 0)
             memcpy (cert->ak_name, ak_name, CERT_AK_NAME_SIZE);
+    }
+    cert->grant_count = 0;
+    if (rc == 0 && codec_items (r) > CERT_ITEMS + 1) {
+        const uint8_t *grants = NULL;
+        size_t grants_size = 0;
+        rc = codec_get_binref (r, CERT_ITEMS + 1, &grants, &grants_size);
+        if (rc == 0)
+            rc = s_decode_grants (cert, grants, grants_size);
     }
     codec_reader_destroy (&r);
     return rc;
@@ -239,6 +349,95 @@ s_craft (int bad, uint64_t version, uint64_t kind, const keys_t *ca,
     rc = codec_writer_finish (&w, out_p, size_p);
     assert (rc == 0);
     free (body);
+}
+
+//  Sign body with ca and wrap it as a certificate
+static void
+s_wrap (const keys_t *ca, uint8_t *body, size_t body_size, uint8_t **out_p, size_t *size_p)
+{
+    uint8_t sig [WEFT_SIG_SIZE];
+    codec_sign (CERT_CONTEXT, body, body_size, ca->sign_secret, sig);
+    codec_writer_t *w = codec_writer_new (0);
+    codec_put_array (w, 2);
+    codec_put_bin (w, body, body_size);
+    codec_put_bin (w, sig, WEFT_SIG_SIZE);
+    int rc = codec_writer_finish (&w, out_p, size_p);
+    assert (rc == 0);
+    free (body);
+}
+
+//  An operator body whose grants field is the given msgpack value,
+//  signed by ca; kind may be a node's to test the kind check
+static void
+s_craft_grants (const keys_t *ca, uint64_t kind, const uint8_t *grants, size_t grants_size,
+                bool grants_as_str, uint8_t **out_p, size_t *size_p)
+{
+    uint8_t key [WEFT_KEY_SIZE] = { 0 };
+    codec_writer_t *w = codec_writer_new (0);
+    codec_put_array (w, CERT_ITEMS + 2);
+    codec_put_uint (w, WEFT_PROTO_VERSION);
+    codec_put_uint (w, 7);
+    codec_put_uint (w, kind);
+    codec_put_strn (w, "olga", 4, WEFT_NAME_MAX);
+    codec_put_strn (w, "acme", 4, WEFT_NAME_MAX);
+    codec_put_strn (w, "admin", 5, WEFT_NAME_MAX);
+    codec_put_strn (w, "acme", 4, WEFT_NAME_MAX);
+    codec_put_bin (w, key, sizeof key);
+    codec_put_bin (w, key, sizeof key);
+    codec_put_uint (w, 100);
+    codec_put_uint (w, 200);
+    codec_put_nil (w);
+    if (grants_as_str)
+        codec_put_strn (w, (const char *) grants, grants_size, WEFT_STR_MAX);
+    else
+        codec_put_bin (w, grants, grants_size);
+    uint8_t *body;
+    size_t body_size;
+    int rc = codec_writer_finish (&w, &body, &body_size);
+    assert (rc == 0);
+    s_wrap (ca, body, body_size, out_p, size_p);
+}
+
+//  A grants array of count strings, each "viewer" or path text
+static void
+s_grants_array (size_t count, const char *path, uint8_t **out_p, size_t *size_p)
+{
+    codec_writer_t *w = codec_writer_new (0);
+    codec_put_array (w, count);
+    for (size_t i = 0; i < count; i++)
+        if (i % 2)
+            codec_put_strn (w, path, strlen (path), WEFT_STR_MAX);
+        else
+            codec_put_strn (w, "viewer", 6, WEFT_NAME_MAX);
+    int rc = codec_writer_finish (&w, out_p, size_p);
+    assert (rc == 0);
+}
+
+//  The golden operator certificate: olga, admin on acme and viewer on
+//  globex/plant-1, same CA and validity as the node's
+static void
+s_golden_operator (cert_t *cert, keys_t *ca)
+{
+    s_golden_cert (cert, ca);
+    keys_t op;
+    uint8_t seed [32];
+    memset (seed, 0xad, sizeof seed);
+    keys_from_seed (&op, seed);
+    cert->serial = 3;
+    cert->kind = CERT_KIND_OPERATOR;
+    memset (cert->subject, 0, sizeof cert->subject);
+    memset (cert->role, 0, sizeof cert->role);
+    strcpy (cert->subject, "olga");
+    strcpy (cert->role, "admin");
+    strcpy (cert->path, "acme");
+    memcpy (cert->sign_key, op.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert->curve_key, op.curve_public, WEFT_KEY_SIZE);
+    cert->grant_count = 2;
+    strcpy (cert->grants [0].role, "admin");
+    strcpy (cert->grants [0].path, "acme");
+    strcpy (cert->grants [1].role, "viewer");
+    strcpy (cert->grants [1].path, "globex/plant-1");
+    keys_wipe (&op);
 }
 
 void
@@ -370,8 +569,119 @@ cert_test (bool verbose)
     assert (cert_encode (&with_ak, ca.sign_secret, &data, &size) == PROTO_ERR_VALUE);
     assert (cert_encode (&cert, ca.sign_secret, &data, &size) == 0);
     assert (cert_decode (&got, data, size, ca.sign_public, 0) == 0);
-    assert (got.ak_name_size == 0);
+    assert (got.ak_name_size == 0 && got.grant_count == 0);
     free (data);
+
+    //  Operator grants: golden vector, round trip, with an AK name too
+    cert_t op;
+    s_golden_operator (&op, &ca);
+    assert (cert_encode (&op, ca.sign_secret, &data, &size) == 0);
+    rc = codec_golden ("cert-operator", data, size, &file, &file_size);
+    assert (rc == 0);
+    assert (cert_decode (&got, file, file_size, ca.sign_public, 0) == 0);
+    assert (memcmp (&got, &op, sizeof op) == 0);
+    assert (got.grant_count == 2 && strcmp (got.grants [1].path, "globex/plant-1") == 0);
+    free (file);
+    for (size_t cut = 0; cut < size; cut++)
+        assert (cert_decode (&got, data, cut, ca.sign_public, 0) != 0);
+    free (data);
+    cert_t both = op;
+    memcpy (both.ak_name, with_ak.ak_name, CERT_AK_NAME_SIZE);
+    both.ak_name_size = CERT_AK_NAME_SIZE;
+    assert (cert_encode (&both, ca.sign_secret, &data, &size) == 0);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == 0);
+    assert (memcmp (&got, &both, sizeof both) == 0);
+    free (data);
+
+    //  The most grants, the longest role and path; one more is refused
+    cert_t full = op;
+    full.grant_count = CERT_GRANTS_MAX;
+    for (size_t i = 0; i < CERT_GRANTS_MAX; i++) {
+        memset (full.grants [i].role, 'r', WEFT_NAME_MAX);
+        full.grants [i].role [WEFT_NAME_MAX] = 0;
+        //  4 segments of 63 bytes and "/": 255 bytes
+        char *path = full.grants [i].path;
+        memset (path, 'a' + (int) i, CERT_PATH_MAX);
+        path [63] = path [127] = path [191] = '/';
+        path [CERT_PATH_MAX] = 0;
+    }
+    assert (cert_path_valid (full.grants [0].path));
+    assert (cert_encode (&full, ca.sign_secret, &data, &size) == 0);
+    if (verbose)
+        printf ("   operator cert with %d grants: %zu bytes\n", CERT_GRANTS_MAX, size);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == 0);
+    assert (memcmp (&got, &full, sizeof full) == 0);
+    free (data);
+    full.grant_count = CERT_GRANTS_MAX + 1;
+    assert (cert_encode (&full, ca.sign_secret, &data, &size) == PROTO_ERR_VALUE);
+
+    //  Encode refuses a bad grant, and grants on a node certificate
+    cert_t bad_op = op;
+    strcpy (bad_op.grants [1].path, "acme//x");
+    assert (cert_encode (&bad_op, ca.sign_secret, &data, &size) == PROTO_ERR_VALUE);
+    bad_op = op;
+    bad_op.grants [0].role [0] = 0;
+    assert (cert_encode (&bad_op, ca.sign_secret, &data, &size) == PROTO_ERR_VALUE);
+    bad_op = op;
+    bad_op.kind = CERT_KIND_NODE;
+    assert (cert_encode (&bad_op, ca.sign_secret, &data, &size) == PROTO_ERR_VALUE);
+
+    //  Paths: segments, characters, depth, length
+    assert (cert_path_valid ("") && cert_path_valid ("acme") && cert_path_valid ("a/b.c/d_e-1"));
+    assert (!cert_path_valid ("/acme") && !cert_path_valid ("acme/") && !cert_path_valid ("a b"));
+    assert (!cert_path_valid ("a/b/c/d/e/f/g/h/i") && cert_path_valid ("a/b/c/d/e/f/g/h"));
+    char long_segment [80];
+    memset (long_segment, 'x', 65);
+    long_segment [65] = 0;
+    assert (!cert_path_valid (long_segment));
+    long_segment [64] = 0;
+    assert (cert_path_valid (long_segment));
+
+    //  Crafted grants, properly signed: valid, odd count, none, too
+    //  many, a path too long or malformed, not a bin, on a node cert
+    uint8_t *grants;
+    size_t grants_size;
+    s_grants_array (2, "acme/plant-2", &grants, &grants_size);
+    s_craft_grants (&ca, CERT_KIND_OPERATOR, grants, grants_size, false, &data, &size);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == 0);
+    assert (got.grant_count == 1 && strcmp (got.grants [0].path, "acme/plant-2") == 0);
+    free (data);
+    s_craft_grants (&ca, CERT_KIND_NODE, grants, grants_size, false, &data, &size);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == PROTO_ERR_VALUE);
+    free (data);
+    s_craft_grants (&ca, CERT_KIND_OPERATOR, grants, grants_size, true, &data, &size);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == PROTO_ERR_TYPE);
+    free (data);
+    free (grants);
+    struct {
+        size_t count;
+        const char *path;
+        int rc;
+    } crafted [] = {
+        { 3, "acme", PROTO_ERR_TYPE },
+        { 0, "acme", PROTO_ERR_VALUE },
+        { 2 * CERT_GRANTS_MAX + 2, "acme", PROTO_ERR_VALUE },
+        { 2 * CERT_GRANTS_MAX, "acme", 0 },
+        { 2, "acme/../x", 0 },              //  ".." is a valid segment name
+        { 2, "acme//x", PROTO_ERR_VALUE },
+        { 2, "acme/pl ant", PROTO_ERR_VALUE },
+        { 2, long_segment, 0 },
+    };
+    for (size_t i = 0; i < sizeof crafted / sizeof crafted [0]; i++) {
+        s_grants_array (crafted [i].count, crafted [i].path, &grants, &grants_size);
+        s_craft_grants (&ca, CERT_KIND_OPERATOR, grants, grants_size, false, &data, &size);
+        assert (cert_decode (&got, data, size, ca.sign_public, 0) == crafted [i].rc);
+        free (data);
+        free (grants);
+    }
+    char too_long [CERT_PATH_MAX + 2];
+    memset (too_long, 'p', sizeof too_long - 1);
+    too_long [sizeof too_long - 1] = 0;
+    s_grants_array (2, too_long, &grants, &grants_size);
+    s_craft_grants (&ca, CERT_KIND_OPERATOR, grants, grants_size, false, &data, &size);
+    assert (cert_decode (&got, data, size, ca.sign_public, 0) == PROTO_ERR_OVERSIZE);
+    free (data);
+    free (grants);
     keys_wipe (&ca);
     keys_wipe (&rogue);
     //  @end

@@ -100,9 +100,12 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
          || msg->status < 0 || msg->status > MESHMSG_STATUS_MAX))
         return PROTO_ERR_VALUE;
     if (msg->type == MSG_REVOCATIONS
-    &&  (msg->key_count > MESHMSG_REVOKED_MAX
+    &&  (msg->key_count > MESHMSG_REVOKED_MAX || msg->operator_count > MESHMSG_REVOKED_MAX
          || meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count))
         return PROTO_ERR_VALUE;
+    //  Lists without revoked operators keep the older, shorter form
+    if (msg->type == MSG_REVOCATIONS && msg->operator_count)
+        items++;
     if (msg->type == MSG_NODE_STATS && msg->counters_size > MESHMSG_STATS_MAX)
         return PROTO_ERR_OVERSIZE;
     if (msg->type == MSG_QUARANTINE
@@ -139,6 +142,8 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
             codec_put_uint (w, msg->revocations);
             codec_put_strn (w, msg->names, msg->names_size, WEFT_STR_MAX);
             codec_put_bin (w, msg->curve_keys, msg->key_count * WEFT_KEY_SIZE);
+            if (msg->operator_count)
+                codec_put_bin (w, msg->operator_keys, msg->operator_count * WEFT_KEY_SIZE);
             break;
         case MSG_NODE_STATS:
             codec_put_strn (w, msg->counters, msg->counters_size, MESHMSG_STATS_MAX);
@@ -201,6 +206,13 @@ s_decode_fields (meshmsg_t *msg, codec_reader_t *r, size_t items)
             msg->key_count = size / WEFT_KEY_SIZE;
             if (rc == 0 && meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count)
                 rc = PROTO_ERR_VALUE;
+            if (rc == 0 && codec_items (r) > 3) {
+                rc = codec_get_binref (r, 3, &data, &size);
+                if (rc == 0 && (size % WEFT_KEY_SIZE || size / WEFT_KEY_SIZE > MESHMSG_REVOKED_MAX))
+                    rc = PROTO_ERR_VALUE;
+                msg->operator_keys = data;
+                msg->operator_count = size / WEFT_KEY_SIZE;
+            }
             break;
         case MSG_NODE_STATS:
             rc = codec_get_strn (r, 0, &msg->counters, &msg->counters_size,
@@ -349,6 +361,10 @@ s_equal (const meshmsg_t *a, const meshmsg_t *b)
         && a->key_count == b->key_count
         && (a->key_count == 0
             || memcmp (a->curve_keys, b->curve_keys, a->key_count * WEFT_KEY_SIZE) == 0)
+        && a->operator_count == b->operator_count
+        && (a->operator_count == 0
+            || memcmp (a->operator_keys, b->operator_keys,
+                       a->operator_count * WEFT_KEY_SIZE) == 0)
         && a->counters_size == b->counters_size
         && (a->counters_size == 0 || memcmp (a->counters, b->counters, a->counters_size) == 0);
 }
@@ -504,6 +520,36 @@ meshmsg_test (bool verbose)
     //  CUSTODY_ACK with 17 bytes of ids
     assert (meshmsg_decode (&msg, MSG_CUSTODY_ACK,
             (const uint8_t *) "\x92\xc4\x11" "0123456789abcdefg" "\x00", 21) == PROTO_ERR_VALUE);
+
+    //  Revoked operators: a fourth field, only when there are some
+    {
+        meshmsg_t list, back;
+        uint8_t *cert;
+        s_sample (&list, MSG_REVOCATIONS, &cert);
+        uint8_t operators [3 * WEFT_KEY_SIZE];
+        for (size_t i = 0; i < sizeof operators; i++)
+            operators [i] = (uint8_t) i;
+        list.operator_keys = operators;
+        list.operator_count = 3;
+        assert (meshmsg_encode (&list, &payload, &size) == 0);
+        assert (payload [0] == 0x94);
+        assert (meshmsg_decode (&back, MSG_REVOCATIONS, payload, size) == 0);
+        assert (s_equal (&list, &back) && back.operator_count == 3);
+        //  A key cut short: 95 bytes
+        assert (payload [size - 98] == 0xc4 && payload [size - 97] == 96);
+        payload [size - 97] = 95;
+        assert (meshmsg_decode (&back, MSG_REVOCATIONS, payload, size - 1) == PROTO_ERR_VALUE);
+        free (payload);
+        list.operator_count = MESHMSG_REVOKED_MAX + 1;
+        assert (meshmsg_encode (&list, &payload, &size) == PROTO_ERR_VALUE);
+        list.operator_count = 0;
+        assert (meshmsg_encode (&list, &payload, &size) == 0);
+        assert (payload [0] == 0x93);
+        assert (meshmsg_decode (&back, MSG_REVOCATIONS, payload, size) == 0);
+        assert (back.operator_count == 0 && back.operator_keys == NULL);
+        free (payload);
+        free (cert);
+    }
     //  @end
     printf ("OK\n");
 }

@@ -5,7 +5,8 @@
         ROUTE        [path: str(1040), revocations: uint,
                       quarantine: uint (optional, only when not 0)]
         CUSTODY_ACK  [ids: bin(16 * n, 1 <= n <= 256), status: uint]
-        REVOCATIONS  [version: uint, names: str, curve_keys: bin(32 * n)]
+        REVOCATIONS  [version: uint, names: str, curve_keys: bin(32 * n)
+                      [, operator_keys: bin(32 * m)]]
         NODE_STATS   [counters: str (JSON object)]
         QUARANTINE   [version: uint, names: str(62400, n <= 960)]
     Lists travel flat: a path and a revocation list's names are node
@@ -50,6 +51,10 @@ typedef struct {
     size_t names_size;
     const uint8_t *curve_keys;
     size_t key_count;
+    //  REVOCATIONS: CURVE keys of revoked operators (borrowed), whose
+    //  credentials site servers refuse (proto/opcred.h); optional
+    const uint8_t *operator_keys;
+    size_t operator_count;
     //  NODE_STATS: JSON object text (borrowed)
     const char *counters;
     size_t counters_size;

@@ -9,7 +9,8 @@
                         doc: str, status: str(255)]
         ACK            [ack_id: bin(16), status, message: str(255)]
         HEARTBEAT      [uptime_s, desired_version, reported_version]
-        RPC_REQUEST    [method: str(64), args: str]
+        RPC_REQUEST    [method: str(64), args: str
+                        [, credential: bin(1..8192)]]
         RPC_REPLY      [request_id: bin(16), status, error: str(255),
                         result: bin]
     Unsigned fields are uint (status at most 255). JSON documents and
@@ -62,6 +63,12 @@ msg_encode (const msg_t *msg, uint8_t **payload_p, size_t *size_p)
     if (status < 0 || status > MSG_STATUS_MAX)
         return PROTO_ERR_VALUE;
 
+    //  A request to the coordinator has no credential: the older form
+    size_t credential_size = msg->type == MSG_RPC_REQUEST? msg->rpc_request.credential_size: 0;
+    if (credential_size > MSG_CREDENTIAL_MAX)
+        return PROTO_ERR_OVERSIZE;
+    if (credential_size)
+        items++;
     codec_writer_t *w = codec_writer_new (0);
     codec_put_array (w, (size_t) items);
     switch (msg->type) {
@@ -116,6 +123,8 @@ msg_encode (const msg_t *msg, uint8_t **payload_p, size_t *size_p)
             const msg_rpc_request_t *m = &msg->rpc_request;
             codec_put_str (w, m->method, WEFT_NAME_MAX);
             codec_put_strn (w, m->args, m->args_size, WEFT_STR_MAX);
+            if (m->credential_size)
+                codec_put_bin (w, m->credential, m->credential_size);
             break;
         }
         case MSG_RPC_REPLY: {
@@ -211,6 +220,12 @@ s_decode_fields (msg_t *msg, codec_reader_t *r)
             rc = codec_get_str (r, 0, m->method, WEFT_NAME_MAX);
             if (rc == 0)
                 rc = codec_get_strn (r, 1, &m->args, &m->args_size, WEFT_STR_MAX);
+            if (rc == 0 && codec_items (r) > 2) {
+                rc = codec_get_binref (r, 2, &m->credential, &m->credential_size);
+                if (rc == 0 && (m->credential_size == 0
+                                || m->credential_size > MSG_CREDENTIAL_MAX))
+                    rc = PROTO_ERR_VALUE;
+            }
             break;
         }
         case MSG_RPC_REPLY: {
@@ -376,7 +391,11 @@ s_equal (const msg_t *a, const msg_t *b)
         case MSG_RPC_REQUEST:
             return strcmp (a->rpc_request.method, b->rpc_request.method) == 0
                 && s_same_bytes (a->rpc_request.args, a->rpc_request.args_size,
-                                 b->rpc_request.args, b->rpc_request.args_size);
+                                 b->rpc_request.args, b->rpc_request.args_size)
+                && a->rpc_request.credential_size == b->rpc_request.credential_size
+                && (a->rpc_request.credential_size == 0
+                    || memcmp (a->rpc_request.credential, b->rpc_request.credential,
+                               a->rpc_request.credential_size) == 0);
         case MSG_RPC_REPLY: {
             const msg_rpc_reply_t *x = &a->rpc_reply, *y = &b->rpc_reply;
             return memcmp (x->request_id, y->request_id, WEFT_ID_SIZE) == 0
@@ -464,7 +483,9 @@ msg_test (bool verbose)
                 codec_writer_t *w = codec_writer_new (0);
                 codec_put_array (w, (size_t) (items + extra));
                 for (int i = 0; i < items + extra; i++) {
-                    s_field_t kind = i < items? fields [i]: F_UINT;
+                    //  Extra items past the optional credential of a request
+                    s_field_t kind = i < items? fields [i]
+                                   : type == MSG_RPC_REQUEST && i == 2? F_BIN: F_UINT;
                     if (i == bad)       //  Swap to another wire type
                         kind = kind == F_UINT? F_STR: kind == F_STR? F_BIN: F_UINT;
                     if (kind == F_UINT)
@@ -562,7 +583,29 @@ msg_test (bool verbose)
         assert (msg_encode (&msg, &payload, &size) == 0);
         assert (msg_decode (&back, MSG_RPC_REQUEST, payload, size) == 0);
         assert (back.rpc_request.args_size == 0 && back.rpc_request.args);
+        assert (back.rpc_request.credential_size == 0 && !back.rpc_request.credential);
         free (payload);
+        //  With an operator credential (to a site server): a third field
+        //  of 1..MSG_CREDENTIAL_MAX bytes
+        uint8_t *credential = (uint8_t *) calloc (1, MSG_CREDENTIAL_MAX + 1);
+        assert (credential);
+        s_sample (&msg, MSG_RPC_REQUEST);
+        msg.rpc_request.credential = credential;
+        msg.rpc_request.credential_size = MSG_CREDENTIAL_MAX;
+        assert (msg_encode (&msg, &payload, &size) == 0);
+        assert (payload [0] == 0x93);
+        assert (msg_decode (&back, MSG_RPC_REQUEST, payload, size) == 0);
+        assert (s_equal (&msg, &back));
+        for (size_t cut = 0; cut < size; cut++)
+            assert (msg_decode (&back, MSG_RPC_REQUEST, payload, cut) != 0);
+        free (payload);
+        msg.rpc_request.credential_size = MSG_CREDENTIAL_MAX + 1;
+        assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
+        free (credential);
+        //  An empty credential field, crafted: refused
+        const uint8_t empty [] = { 0x93, 0xa1, 'm', 0xa2, '{', '}', 0xc4, 0x00 };
+        assert (msg_decode (&back, MSG_RPC_REQUEST, empty, sizeof empty) == PROTO_ERR_VALUE);
+        assert (msg_decode (&back, MSG_RPC_REQUEST, empty, sizeof empty - 2) != 0);
         msg.type = 0;
         assert (msg_encode (&msg, &payload, &size) == PROTO_ERR_UNKNOWN);
     }

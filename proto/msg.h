@@ -12,6 +12,8 @@
 
 #include "proto.h"
 
+#define MSG_CREDENTIAL_MAX  8192      //  Operator credential in RPC_REQUEST, bytes
+
 //  MSG_ENROL_REQUEST: a new node asks for a certificate with a token.
 //  The envelope's origin is the name the node asks for.
 typedef struct {
@@ -69,6 +71,10 @@ typedef struct {
     char method [WEFT_NAME_MAX + 1];    //  e.g. "device.list"
     const char *args;                   //  JSON object, borrowed
     size_t args_size;
+    //  Operator credential (proto/opcred.h), for a site server that
+    //  authorises the request offline; borrowed, absent (0) otherwise
+    const uint8_t *credential;
+    size_t credential_size;
 } msg_rpc_request_t;
 
 //  MSG_RPC_REPLY: the answer to one call.

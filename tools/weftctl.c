@@ -30,29 +30,11 @@
 #include "node/io/keyfile.h"
 #include "node/io/options.h"
 
-#define CTL_OK              0
-#define CTL_REFUSED         1
-#define CTL_USAGE           2
-#define CTL_UNREACHABLE     3
 #define CTL_TTL_MAX         (30 * 86400)
 #define CTL_EXPIRY_MAX_MS   50000       //  Below the coordinator's 60 s
 #define CTL_FILE_MAX        (60 * 1024) //  hierarchy import file
 
-//  Everything one run needs; lives on main's stack.
-typedef struct {
-    keyfile_t *options;             //  Parsed flags and config
-    keyfile_t *identity;            //  Operator identity file
-    const char *identity_path;      //  Where it came from, for messages
-    const char *name;               //  Operator name (envelope origin)
-    const char *tenant;             //  Operator tenant, may be ""
-    const char *endpoint;           //  Coordinator RPC endpoint
-    keys_t keys;                    //  Operator keys; wiped at exit
-    uint8_t coord_sign [WEFT_KEY_SIZE];     //  Verifies replies
-    uint8_t coord_curve [WEFT_KEY_SIZE];    //  CURVE server key
-    int timeout_s;                  //  Reply deadline
-    bool json;                      //  Print raw JSON results
-    bool verbose;                   //  Say why replies are ignored
-} ctl_t;
+#include "tools/ctl.h"
 
 static const option_spec_t s_specs [] = {
     { "identity", "FILE", NULL,
@@ -60,11 +42,17 @@ static const option_spec_t s_specs [] = {
     { "json", NULL, NULL, "print the JSON result instead of a table" },
     { "timeout", "SECONDS", "5", "how long to wait for the coordinator" },
     { "tenant", "TENANT", NULL, "token create, operator add: tenant" },
-    { "ttl", "DURATION", NULL, "token create: lifetime, e.g. 90s, 30m, 1h, 2d (default 1h)" },
+    { "ttl", "DURATION", NULL,
+      "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
+      "(default 1h for a token, 7d for a credential)" },
     { "type", "TYPE", NULL, "token create: device type the token is for" },
     { "role", "ROLE", NULL,
       "operator add: viewer, operator, auditor, security-officer or admin" },
-    { "path", "PATH", NULL, "operator add: subtree granted, e.g. acme/plant-2" },
+    { "path", "PATH", NULL,
+      "operator add: subtree granted, e.g. acme/plant-2; token create: where the\n"
+      "device is placed (into its certificate)" },
+    { "node", "ENDPOINT", NULL, "node stats: a site server's operator port (weft-node --ops-listen)" },
+    { "node-key", "HEX", NULL, "node stats: that node's CURVE public key" },
     { "query", "QUERY", NULL, "device list/count, batch, audit list: which ones (docs/query.md)" },
     { "limit", "N", NULL, "device list, audit list: at most N rows" },
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
@@ -81,7 +69,7 @@ static const char *s_synopsis =
     "usage: weftctl [options] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
-    "  token create [--tenant T] [--ttl 1h] [--type TYPE]   make an enrolment token\n"
+    "  token create [--tenant T] [--path P] [--ttl 1h] [--type TYPE]   make an enrolment token\n"
     "  device list [--query Q] [--limit N]   visible devices, state, place, versions\n"
     "  device count [--query Q]           how many visible devices match\n"
     "  device show ID                     one device: certificate, keys, metadata, state\n"
@@ -100,6 +88,11 @@ static const char *s_synopsis =
     "  operator add NAME --role ROLE [--tenant T] [--path P] --out FILE\n"
     "                                     create an operator identity file\n"
     "  operator grant NAME ROLE PATH [--remove]   add or remove a grant\n"
+    "  operator credential [--ttl 7d]     fetch a credential with all your grants into\n"
+    "                                     your identity, for site servers offline\n"
+    "  operator revoke NAME               revoke an operator, at the coordinator and sites\n"
+    "  node stats --node EP --node-key HEX   a site server's counters, authorised by\n"
+    "                                     your credential alone (works offline)\n"
     "  audit list [--query Q] [--limit N] newest audit records first\n"
     "  audit verify                       check the audit log's hash chain\n"
     "  attest profile set TYPE FILE       the security profile (JSON, docs/security.md) of a type\n"
@@ -347,9 +340,12 @@ s_accept_reply (ctl_t *self, zmsg_t *reply, const uint8_t *request_id, msg_t *ms
     zframe_t *frame = zmsg_last (reply);
     envelope_t env;
     int rc = frame? envelope_decode (&env, zframe_data (frame), zframe_size (frame)): -1;
-    if (rc == 0)
+    //  A site server's reply is authenticated by the CURVE link to the
+    //  node key we asked for; we do not hold its signing key
+    if (rc == 0 && !self->node_mode)
         rc = envelope_verify (&env, self->coord_sign);
-    if (rc == 0 && (env.type != MSG_RPC_REPLY || !streq (env.origin, "coordinator")))
+    if (rc == 0 && (env.type != MSG_RPC_REPLY
+                    || (!self->node_mode && !streq (env.origin, "coordinator"))))
         rc = PROTO_ERR_TYPE;
     if (rc == 0)
         rc = msg_decode (msg, MSG_RPC_REPLY, env.payload, env.payload_size);
@@ -415,8 +411,8 @@ s_test_frame (uint8_t **frame_p, size_t *size_p, uint8_t request_id [WEFT_ID_SIZ
 //  result (caller decrefs). Returns 0 or an exit code, after printing
 //  the reason.
 
-static int
-s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
+int
+ctl_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
 {
     *result_p = NULL;
     char *args_text = json_dumps (args, JSON_COMPACT);
@@ -429,6 +425,8 @@ s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
     snprintf (request.rpc_request.method, sizeof (request.rpc_request.method), "%s", method);
     request.rpc_request.args = args_text;
     request.rpc_request.args_size = strlen (args_text);
+    request.rpc_request.credential = self->credential;
+    request.rpc_request.credential_size = self->credential_size;
     uint8_t *payload = NULL;
     size_t payload_size = 0;
     int rc = msg_encode (&request, &payload, &payload_size);
@@ -483,7 +481,7 @@ s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
     zsock_set_linger (monitor, 0);
     zsock_connect (monitor, "%s", monitor_ep);
     if (zsock_connect (dealer, "%s", self->endpoint)) {
-        s_fail ("bad coordinator endpoint %s in %s", self->endpoint, self->identity_path);
+        s_fail ("bad %s endpoint %s", self->node_mode? "node": "coordinator", self->endpoint);
         free (frame_data);
         zsock_destroy (&monitor);
         zsock_destroy (&dealer);
@@ -512,8 +510,9 @@ s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
         if (which == monitor) {
             int event = s_monitor_event (monitor);
             if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-                s_fail ("coordinator at %s refused the key of identity %s (unknown or revoked operator)",
-                        self->endpoint, self->identity_path);
+                s_fail ("%s at %s refused the key of identity %s (unknown or revoked operator)",
+                        self->node_mode? "node": "coordinator", self->endpoint,
+                        self->identity_path);
                 result_rc = CTL_REFUSED;
                 goto done;
             }
@@ -550,14 +549,16 @@ s_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
                 result_rc = CTL_OK;
             }
             else {
-                s_fail ("coordinator sent a result that is not JSON: %s", error.text);
+                s_fail ("%s sent a result that is not JSON: %s",
+                self->node_mode? "node": "coordinator", error.text);
                 result_rc = CTL_REFUSED;
             }
         }
         zmsg_destroy (&reply);
         goto done;
     }
-    s_fail ("coordinator at %s did not answer within %ds", self->endpoint, self->timeout_s);
+    s_fail ("%s at %s did not answer within %ds", self->node_mode? "node": "coordinator",
+            self->endpoint, self->timeout_s);
 done:
     zpoller_destroy (&poller);
     zmq_socket_monitor (zsock_resolve (dealer), NULL, 0);
@@ -858,7 +859,7 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
     if (path)
         json_object_set_new (args, "path", json_string (path));
     json_t *result;
-    int rc = s_call (self, "operator.add", args, &result);
+    int rc = ctl_call (self, "operator.add", args, &result);
     if (rc) {
         keys_wipe (&keys);
         return rc;
@@ -997,8 +998,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         json_t *args = json_pack ("{s:I}", "ttl", (json_int_t) ttl);
         const char *tenant = keyfile_get (self->options, "tenant");
         const char *type = keyfile_get (self->options, "type");
+        const char *path = keyfile_get (self->options, "path");
         if (tenant)
             json_object_set_new (args, "tenant", json_string (tenant));
+        if (path)
+            json_object_set_new (args, "path", json_string (path));
         if (type)
             json_object_set_new (args, "type", json_string (type));
         *method_p = "token.create";
@@ -1229,6 +1233,28 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = json_object ();
         return CTL_OK;
     }
+    if (streq (noun, "operator") && verb && streq (verb, "credential") && argc == 2) {
+        const char *ttl_text = keyfile_get (self->options, "ttl");
+        int64_t ttl = s_parse_ttl (ttl_text? ttl_text: "7d");
+        if (ttl < 0) {
+            s_fail ("bad --ttl '%s': use seconds or a number with s, m, h or d, up to 30d",
+                    ttl_text);
+            return CTL_USAGE;
+        }
+        *method_p = "operator.credential";
+        *args_p = json_pack ("{s:I}", "ttl", (json_int_t) ttl);
+        return CTL_OK;
+    }
+    if (streq (noun, "operator") && verb && streq (verb, "revoke") && argc == 3) {
+        *method_p = "operator.revoke";
+        *args_p = json_pack ("{s:s}", "name", argv [2]);
+        return CTL_OK;
+    }
+    if (streq (noun, "node") && verb && streq (verb, "stats") && argc == 2) {
+        *method_p = "node.stats";
+        *args_p = json_object ();
+        return CTL_OK;
+    }
     if (streq (noun, "operator") && verb && streq (verb, "grant") && argc == 5) {
         *method_p = "operator.grant";
         *args_p = json_pack ("{s:s, s:s, s:s, s:b}", "name", argv [2], "role", argv [3],
@@ -1256,11 +1282,13 @@ s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json
     const char *method = *method_p;
     const char *owners [][2] = {
         { "tenant", "token.create operator.add device.preregister" },
-        { "ttl", "token.create" },
+        { "ttl", "token.create operator.credential" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },
         { "out", "operator.add" },
-        { "path", "operator.add device.preregister" },
+        { "path", "operator.add device.preregister token.create" },
+        { "node", "node.stats" },
+        { "node-key", "node.stats" },
         { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list" },
         { "limit", "device.list audit.list" },
@@ -1311,6 +1339,8 @@ main (int argc, char *argv [])
     int rc = s_parse_command (&ctl, argc - argi, argv + argi, &method, &args);
     if (rc == CTL_OK)
         rc = s_load_identity (&ctl);
+    if (rc == CTL_OK && strncmp (method, "node.", 5) == 0)
+        rc = ctl_node_mode (&ctl);
     if (rc == CTL_OK && streq (method, "operator.add")) {
         rc = s_operator_add (&ctl, argv [argi + 2], keyfile_get (ctl.options, "role"),
                              keyfile_get (ctl.options, "tenant"),
@@ -1319,8 +1349,11 @@ main (int argc, char *argv [])
     else
     if (rc == CTL_OK) {
         json_t *result = NULL;
-        rc = s_call (&ctl, method, args, &result);
+        rc = ctl_call (&ctl, method, args, &result);
         args = NULL;
+        if (rc == CTL_OK && streq (method, "operator.credential"))
+            rc = ctl_credential_save (&ctl, result);
+        else
         if (rc == CTL_OK && ctl.json) {
             char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
             printf ("%s\n", text);
@@ -1396,6 +1429,16 @@ main (int argc, char *argv [])
                         *s_str (result, "tenant")? s_str (result, "tenant"): "-",
                         *s_str (result, "path")? s_str (result, "path"): "-");
             else
+            if (streq (method, "operator.revoke"))
+                printf ("operator %s revoked (revocation list version %lld)\n",
+                        s_str (result, "name"), (long long) s_int (result, "revocations_version"));
+            else
+            if (streq (method, "node.stats")) {
+                char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+                printf ("%s\n", text);
+                free (text);
+            }
+            else
             if (streq (method, "device.revoke"))
                 printf ("device %s revoked (revocation list version %lld)\n",
                         s_str (result, "id"), (long long) s_int (result, "revocations_version"));
@@ -1456,6 +1499,7 @@ main (int argc, char *argv [])
     }
     json_decref (args);
     keys_wipe (&ctl.keys);
+    free (ctl.credential);
     keyfile_destroy (&ctl.identity);
     keyfile_destroy (&ctl.options);
     return rc;

@@ -961,7 +961,27 @@ typedef struct {
     size_t names_size;
     uint8_t keys [MESHMSG_REVOKED_MAX * WEFT_KEY_SIZE];
     size_t count;
+    uint8_t operators [MESHMSG_REVOKED_MAX * WEFT_KEY_SIZE];
+    size_t operator_count;
 } s_revoked_t;
+
+//  Revoked operators travel as keys only: their names may equal device ids
+static int
+s_revoked_operator (void *arg, json_t *op)
+{
+    s_revoked_t *list = (s_revoked_t *) arg;
+    uint8_t key [WEFT_KEY_SIZE];
+    if (!json_is_true (json_object_get (op, "revoked"))
+    ||  s_record_key (op, "curve_key", key))
+        return 0;
+    if (list->operator_count == MESHMSG_REVOKED_MAX) {
+        zsys_warning ("coord: revocation list full; operator %s and later ones not listed",
+                      json_string_value (json_object_get (op, "name")));
+        return 1;
+    }
+    memcpy (list->operators + list->operator_count++ * WEFT_KEY_SIZE, key, WEFT_KEY_SIZE);
+    return 0;
+}
 
 static int
 s_revoked_one (void *arg, json_t *device)
@@ -994,8 +1014,10 @@ s_revocations_build (coord_t *self, uint64_t now_ms)
         return;
     uint64_t version = registry_meta_get (txn, "revocations_version");
     s_revoked_t *list = (s_revoked_t *) zmalloc (sizeof (s_revoked_t));
-    if (version)
+    if (version) {
         registry_device_each (txn, s_revoked_one, list);
+        registry_operator_each (txn, s_revoked_operator, list);
+    }
     store_abort (&txn);
     if (version) {
         meshmsg_t msg;
@@ -1006,6 +1028,8 @@ s_revocations_build (coord_t *self, uint64_t now_ms)
         msg.names_size = list->names_size;
         msg.curve_keys = list->keys;
         msg.key_count = list->count;
+        msg.operator_keys = list->operators;
+        msg.operator_count = list->operator_count;
         uint8_t *payload;
         size_t payload_size;
         if (meshmsg_encode (&msg, &payload, &payload_size) == 0) {
@@ -1200,7 +1224,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     store_abort (&txn);
     uint8_t sign_key [32];
     rpc_caller_t caller;
-    bool known = op && s_record_key (op, "sign_key", sign_key) == 0;
+    //  A revoked operator's open connection outlives ZAP: refuse it here
+    bool known = op && s_record_key (op, "sign_key", sign_key) == 0
+              && !json_is_true (json_object_get (op, "revoked"));
     if (known)
         rpc_caller_load (&caller, env.origin, op);      //  Grants from the record
     json_decref (op);
@@ -1275,7 +1301,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
         result.push [0] = 0;
     }
     bool revoked = rc == 0 && result.status == WEFT_STATUS_OK
-                && streq (msg.rpc_request.method, "device.revoke");
+                && (streq (msg.rpc_request.method, "device.revoke")
+                    || streq (msg.rpc_request.method, "operator.revoke"));
     if (rc == 0 && result.status == WEFT_STATUS_OK)
         s_add_mesh_info (self, msg.rpc_request.method, result.result);
     if (rc == 0 && result.status == WEFT_STATUS_OK
@@ -1291,11 +1318,16 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
         char id [WEFT_NAME_MAX + 1] = "";
         json_error_t error;
         json_t *args = json_loadb (msg.rpc_request.args, msg.rpc_request.args_size, 0, &error);
-        snprintf (id, sizeof id, "%s", json_string_value (json_object_get (args, "id"))?: "");
+        bool device = streq (msg.rpc_request.method, "device.revoke");
+        snprintf (id, sizeof id, "%s",
+                  json_string_value (json_object_get (args, device? "id": "name"))?: "");
         json_decref (args);
         s_revocations_build (self, now_ms);
-        zsys_info ("coord: device %s revoked by %s (revocation list version %" PRIu64 ")",
-                   id, env.origin, self->revocations_version);
+        zsys_info ("coord: %s %s revoked by %s (revocation list version %" PRIu64 ")",
+                   device? "device": "operator", id, env.origin, self->revocations_version);
+        //  No device connection to close for an operator
+        if (!device)
+            id [0] = 0;
         if (self->revoked)
             self->revoked (self->effects.ctx, id);
     }
@@ -1344,7 +1376,9 @@ coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
     else
     if (streq (domain, "rpc")) {
         name = registry_operator_by_curve (txn, client_key);
-        admit = name != NULL;
+        json_t *op = name? registry_operator_get (txn, name): NULL;
+        admit = op && !json_is_true (json_object_get (op, "revoked"));
+        json_decref (op);
     }
     store_abort (&txn);
     if (admit)

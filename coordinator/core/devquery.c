@@ -5,16 +5,14 @@
     after a selective one costs at most the selective one's size.  */
 
 #include <czmq.h>
+#include "proto/opcred.h"
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/attest.h"
 
 bool
 devquery_covers (const char *grant, const char *path)
 {
-    if (*grant == 0)
-        return true;
-    size_t len = strlen (grant);
-    return strncmp (path, grant, len) == 0 && (path [len] == 0 || path [len] == '/');
+    return opcred_covers (grant, path);
 }
 
 bool

@@ -143,6 +143,10 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
     const char *tenant = json_string_value (json_object_get (token, "tenant"));
     if (!tenant)
         tenant = "";
+    //  The token's place, checked when it was made, certified here
+    const char *path = json_string_value (json_object_get (token, "path"));
+    if (!path)
+        path = "";
 
     //  All checks passed: certificate, token, device, index, twin
     cert_t cert;
@@ -151,6 +155,7 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
     snprintf (cert.subject, sizeof cert.subject, "%s", name);
     snprintf (cert.tenant, sizeof cert.tenant, "%s", tenant);
     snprintf (cert.role, sizeof cert.role, "%s", type);
+    snprintf (cert.path, sizeof cert.path, "%s", path);
     memcpy (cert.sign_key, request->sign_key, 32);
     memcpy (cert.curve_key, request->curve_key, 32);
     if (pki_issue (pki, txn, &cert, now_s, &result->cert, &result->cert_size)) {
@@ -169,6 +174,8 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
         "token", json_string_value (json_object_get (token, "id")), "revoked", 0);
     if (record)
         json_object_set_new (record, "assurance", json_string ("software"));
+    if (record && *path)
+        json_object_set_new (record, "path", json_string (path));
     free (cert_hex);
     json_t *twin = registry_twin_get (txn, name);
     int rc = record && twin? 0: -1;
@@ -662,7 +669,7 @@ s_token (s_rig_t *rig, const char *type, uint64_t ttl, char *text)
 {
     char id [17];
     store_txn_t *txn = store_begin (rig->store, true);
-    assert (tokens_create (txn, "acme", type, ttl, rig->now, rig->coord_curve,
+    assert (tokens_create (txn, "acme", "acme/plant-1", type, ttl, rig->now, rig->coord_curve,
                            text, id, NULL) == 0);
     assert (store_commit (&txn) == 0);
 }
@@ -997,7 +1004,15 @@ enrolment_test (bool verbose)
     assert (streq (cert.subject, "dev-1"));
     assert (streq (cert.tenant, "acme"));
     assert (streq (cert.role, "gateway"));
+    assert (streq (cert.path, "acme/plant-1"));     //  The token's place
     assert (memcmp (cert.curve_key, node.curve_public, 32) == 0);
+    {
+        store_txn_t *txn = store_begin (rig.store, false);
+        json_t *device = registry_device_get (txn, "dev-1");
+        store_abort (&txn);
+        assert (streq (json_string_value (json_object_get (device, "path")), "acme/plant-1"));
+        json_decref (device);
+    }
     uint8_t *first = result.cert;
     size_t first_size = result.cert_size;
     result.cert = NULL;

@@ -48,6 +48,13 @@ int
 pki_issue (pki_t *self, store_txn_t *txn, cert_t *cert, uint64_t now_s,
            uint8_t **out_p, size_t *size_p)
 {
+    return pki_issue_valid (self, txn, cert, now_s, PKI_NODE_VALIDITY_S, out_p, size_p);
+}
+
+int
+pki_issue_valid (pki_t *self, store_txn_t *txn, cert_t *cert, uint64_t now_s,
+                 uint64_t validity_s, uint8_t **out_p, size_t *size_p)
+{
     assert (self);
     assert (cert);
     uint64_t serial = registry_meta_get (txn, "serial") + 1;
@@ -55,7 +62,7 @@ pki_issue (pki_t *self, store_txn_t *txn, cert_t *cert, uint64_t now_s,
         return -1;
     cert->serial = serial;
     cert->not_before = now_s > PKI_CLOCK_SKEW_S? now_s - PKI_CLOCK_SKEW_S: 0;
-    cert->not_after = now_s + PKI_NODE_VALIDITY_S;
+    cert->not_after = now_s + validity_s;
     int rc = cert_encode (cert, self->ca.sign_secret, out_p, size_p);
     if (rc) {
         zsys_error ("pki: cannot encode certificate for %s: %s", cert->subject,

@@ -40,6 +40,11 @@ int
     pki_issue (pki_t *self, store_txn_t *txn, cert_t *cert, uint64_t now_s,
                uint8_t **out_p, size_t *size_p);
 
+//  The same, valid for validity_s seconds from now_s.
+int
+    pki_issue_valid (pki_t *self, store_txn_t *txn, cert_t *cert, uint64_t now_s,
+                     uint64_t validity_s, uint8_t **out_p, size_t *size_p);
+
 void
     pki_test (bool verbose);
 

@@ -462,6 +462,13 @@ registry_device_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
     return store_scan (txn, "devices", "", 0, s_each_device, &each);
 }
 
+int
+registry_operator_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
+{
+    s_each_t each = { fn, arg };
+    return store_scan (txn, "operators", "", 0, s_each_device, &each);
+}
+
 int64_t
 registry_device_count (store_txn_t *txn)
 {

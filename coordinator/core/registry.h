@@ -140,6 +140,11 @@ int
 char *
     registry_operator_by_curve (store_txn_t *txn, const uint8_t curve_key [32]);
 
+//  Call fn for every operator record, in name order (as
+//  registry_device_each).
+int
+    registry_operator_each (store_txn_t *txn, registry_each_fn *fn, void *arg);
+
 //  --- Counters in the meta table (cert serial, seq reservation).
 
 //  Value of a counter; 0 if never set.

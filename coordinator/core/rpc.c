@@ -10,32 +10,23 @@
 #include <czmq.h>
 #include <sodium.h>
 #include "proto/keys.h"
+#include "proto/opcred.h"
 #include "coordinator/core/mergepatch.h"
 #include "coordinator/core/tokens.h"
 #include "coordinator/core/enrolment.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/audit.h"
+#include "coordinator/core/opcert.h"
 #include "coordinator/core/rpc.h"
 
-//  Permissions; a role is a set of them
-#define P_READ          1           //  Devices, twins, hierarchy
-#define P_WRITE         2           //  Twins, metadata, batches
-#define P_ADMIN         4           //  Tokens, hierarchy import
-#define P_AUDIT         8           //  Audit log
-#define P_OPERATORS     16          //  Operators and grants
-#define P_REVOKE        32          //  Revoke devices
-
-static const struct {
-    const char *name;
-    int perms;
-} s_roles [] = {
-    { "viewer", P_READ },
-    { "operator", P_READ | P_WRITE },
-    { "auditor", P_READ | P_AUDIT },
-    { "security-officer", P_READ | P_AUDIT | P_OPERATORS | P_REVOKE },
-    { "admin", P_READ | P_WRITE | P_ADMIN | P_AUDIT | P_OPERATORS | P_REVOKE },
-    { NULL, 0 }
-};
+//  Permissions; a role is a set of them (proto/opcred.h, shared with
+//  site servers that authorise operators offline)
+#define P_READ          OPCRED_P_READ
+#define P_WRITE         OPCRED_P_WRITE
+#define P_ADMIN         OPCRED_P_ADMIN
+#define P_AUDIT         OPCRED_P_AUDIT
+#define P_OPERATORS     OPCRED_P_OPERATORS
+#define P_REVOKE        OPCRED_P_REVOKE
 
 typedef struct {
     rpc_env_t *env;
@@ -67,10 +58,7 @@ s_fail (s_call_t *call, int status, const char *format, ...)
 static int
 s_role_perms (const char *role)
 {
-    for (int i = 0; s_roles [i].name; i++)
-        if (streq (role, s_roles [i].name))
-            return s_roles [i].perms;
-    return 0;
+    return opcred_role_perms (role);
 }
 
 static void
@@ -181,19 +169,26 @@ s_arg_bool (s_call_t *call, const char *key, bool *value)
 }
 
 static bool
-s_arg_limit (s_call_t *call, json_int_t fallback, json_int_t max, json_int_t *limit)
+s_arg_int (s_call_t *call, const char *key, json_int_t fallback, json_int_t max,
+           json_int_t *value)
 {
-    json_t *json = json_object_get (call->args, "limit");
-    *limit = fallback;
+    json_t *json = json_object_get (call->args, key);
+    *value = fallback;
     if (!json)
         return true;
-    *limit = json_integer_value (json);
-    if (!json_is_integer (json) || *limit < 1 || *limit > max) {
-        s_fail (call, WEFT_STATUS_BAD_REQUEST, "limit must be an integer of 1..%d",
-                (int) max);
+    *value = json_integer_value (json);
+    if (!json_is_integer (json) || *value < 1 || *value > max) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "%s must be an integer of 1..%lld", key,
+                (long long) max);
         return false;
     }
     return true;
+}
+
+static bool
+s_arg_limit (s_call_t *call, json_int_t fallback, json_int_t max, json_int_t *limit)
+{
+    return s_arg_int (call, "limit", fallback, max, limit);
 }
 
 //  Metadata or tag value: text without control characters
@@ -859,22 +854,41 @@ s_tenant_of (const char *path, char out [WEFT_NAME_MAX + 1])
 static void
 s_token_create (s_call_t *call)
 {
-    const char *tenant, *type;
+    const char *tenant, *type, *path = NULL;
     if (!s_arg_name (call, "tenant", false, true, &tenant)
-    ||  !s_arg_name (call, "type", false, true, &type))
+    ||  !s_arg_name (call, "type", false, true, &type)
+    ||  !s_arg_path (call, "path", false, true, &path))
         return;
     char own [WEFT_NAME_MAX + 1];
     if (!tenant) {
-        s_tenant_of (call->act.scopes [0], own);
+        s_tenant_of (path && *path? path: call->act.scopes [0], own);
         tenant = own;
     }
     if (!type)
         type = "";
-    s_audit_set (call, tenant, "");
-    //  A device enrolled into a tenant sits at its root
-    if (!s_covered (&call->act, tenant)) {
-        s_fail (call, WEFT_STATUS_FORBIDDEN, "tenant %s is outside your scope",
-                *tenant? tenant: "(none)");
+    if (!path)
+        path = "";
+    s_audit_set (call, *path? path: tenant, "");
+    //  A device enrolled into a tenant sits at its root, or at path
+    if (!s_covered (&call->act, *path? path: tenant)) {
+        s_fail (call, WEFT_STATUS_FORBIDDEN, "%s %s is outside your scope",
+                *path? "path": "tenant", *path? path: *tenant? tenant: "(none)");
+        return;
+    }
+    if (*path && !devquery_covers (tenant, path)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "path %s is not in tenant %s", path, tenant);
+        return;
+    }
+    //  The place goes into the device's certificate, whose field is shorter
+    if (strlen (path) > WEFT_NAME_MAX) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "a token's path is at most %d bytes",
+                WEFT_NAME_MAX);
+        return;
+    }
+    json_t *node = *path? hierarchy_get (call->txn, path): NULL;
+    json_decref (node);
+    if (*path && !node) {
+        s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown hierarchy node %s", path);
         return;
     }
     json_int_t ttl = TOKENS_TTL_DEFAULT;
@@ -890,13 +904,14 @@ s_token_create (s_call_t *call)
     char text [WEFT_TOKEN_MAX + 1];
     char id [2 * TOKENS_ID_SIZE + 1];
     uint64_t expires;
-    if (tokens_create (call->txn, tenant, type, (uint64_t) ttl, call->now_ms / 1000,
+    if (tokens_create (call->txn, tenant, path, type, (uint64_t) ttl, call->now_ms / 1000,
                        call->env->coord_curve, text, id, &expires)) {
         s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
         return;
     }
-    call->result->result = json_pack ("{s:s, s:s, s:s, s:s, s:I}", "token", text,
-        "id", id, "tenant", tenant, "type", type, "expires", (json_int_t) expires);
+    call->result->result = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "token", text,
+        "id", id, "tenant", tenant, "path", path, "type", type,
+        "expires", (json_int_t) expires);
     call->detail = json_pack ("{s:s, s:s, s:I}", "token_id", id, "type", type,
                               "expires", (json_int_t) expires);
     sodium_memzero (text, sizeof text);
@@ -1119,14 +1134,26 @@ s_operator_add (s_call_t *call)
     free (cert);
 }
 
-//  Grants of an operator record as a JSON array (a copy)
+//  The record of an operator the caller manages (one who manages all
+//  of its subtrees), or NULL after failing as if it did not exist
 static json_t *
-s_grants_of (json_t *op)
+s_managed_operator (s_call_t *call, const char *name)
 {
-    json_t *grants = json_object_get (op, "grants");
-    if (json_is_array (grants))
-        return json_deep_copy (grants);
-    return json_pack ("[{s:s, s:s}]", "role", s_str (op, "role"), "path", s_str (op, "tenant"));
+    json_t *op = registry_operator_get (call->txn, name);
+    json_t *grants = op? opcert_grants (op): NULL;
+    size_t index;
+    json_t *grant;
+    bool managed = op != NULL;
+    json_array_foreach (grants, index, grant)
+        if (managed && !s_covered (&call->act, s_str (grant, "path")))
+            managed = false;
+    json_decref (grants);
+    if (!managed) {
+        json_decref (op);
+        s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", name);
+        return NULL;
+    }
+    return op;
 }
 
 static void
@@ -1145,19 +1172,12 @@ s_operator_grant (s_call_t *call)
                 "role must be viewer, operator, auditor, security-officer or admin");
         return;
     }
-    json_t *op = registry_operator_get (call->txn, name);
-    json_t *grants = op? s_grants_of (op): NULL;
-    //  An operator is managed by whoever manages all of its subtrees
+    json_t *op = s_managed_operator (call, name);
+    json_t *grants = op? opcert_grants (op): NULL;
     size_t index;
     json_t *grant;
-    bool managed = op != NULL;
-    json_array_foreach (grants, index, grant)
-        if (managed && !s_covered (&call->act, s_str (grant, "path")))
-            managed = false;
-    if (!managed) {
-        s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", name);
+    if (!op)
         goto done;
-    }
     if (!s_may_grant (call, role, path))
         goto done;
     bool found = false;
@@ -1186,6 +1206,77 @@ s_operator_grant (s_call_t *call)
     call->detail = json_pack ("{s:s, s:s, s:b}", "role", role, "path", path, "remove", remove);
 done:
     json_decref (grants);
+    json_decref (op);
+}
+
+//  A fresh credential for the caller, with all of its grants, for site
+//  servers to authorise it offline
+static void
+s_operator_credential (s_call_t *call)
+{
+    json_int_t ttl;
+    if (!s_arg_int (call, "ttl", OPCERT_TTL_DEFAULT_S, OPCERT_TTL_MAX_S, &ttl))
+        return;
+    json_t *op = registry_operator_get (call->txn, call->caller->name);
+    if (!op) {
+        s_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", call->caller->name);
+        return;
+    }
+    s_audit_set (call, NULL, call->caller->name);
+    uint8_t *cert = NULL;
+    size_t cert_size = 0;
+    uint64_t serial = 0;
+    call->result->status = opcert_issue (call->env->pki, call->txn, op, call->now_ms / 1000,
+                                         (uint64_t) ttl, &cert, &cert_size, &serial,
+                                         call->result->error);
+    if (call->result->status == WEFT_STATUS_OK && registry_operator_put (call->txn, op))
+        s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    if (call->result->status == WEFT_STATUS_OK) {
+        char *cert_hex = (char *) zmalloc (2 * cert_size + 1);
+        keys_hex (cert, cert_size, cert_hex);
+        json_t *grants = opcert_grants (op);
+        call->result->result = json_pack ("{s:s, s:I, s:I, s:o}", "cert", cert_hex,
+            "serial", (json_int_t) serial,
+            "not_after", (json_int_t) (call->now_ms / 1000 + (uint64_t) ttl), "grants", grants);
+        call->detail = json_pack ("{s:I, s:I}", "serial", (json_int_t) serial, "ttl", ttl);
+        free (cert_hex);
+    }
+    free (cert);
+    json_decref (op);
+}
+
+//  Revoke an operator: the coordinator refuses its key from now on, and
+//  its key goes on the revocation list, so site servers refuse its
+//  credentials too
+static void
+s_operator_revoke (s_call_t *call)
+{
+    const char *name;
+    if (!s_arg_name (call, "name", true, false, &name))
+        return;
+    s_audit_set (call, NULL, name);
+    if (streq (name, call->caller->name)) {
+        s_fail (call, WEFT_STATUS_BAD_REQUEST, "you cannot revoke yourself");
+        return;
+    }
+    json_t *op = s_managed_operator (call, name);
+    if (!op)
+        return;
+    bool already = json_is_true (json_object_get (op, "revoked"));
+    uint64_t version = registry_meta_get (call->txn, "revocations_version");
+    if (!already) {
+        json_object_set_new (op, "revoked", json_true ());
+        json_object_set_new (op, "revoked_at", json_integer ((json_int_t) (call->now_ms / 1000)));
+        if (registry_operator_put (call->txn, op)
+        ||  registry_meta_put (call->txn, "revocations_version", ++version))
+            s_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    }
+    if (call->result->status == WEFT_STATUS_OK) {
+        call->result->result = json_pack ("{s:s, s:b, s:I}", "name", name, "revoked", 1,
+                                          "revocations_version", (json_int_t) version);
+        call->detail = json_pack ("{s:b, s:I}", "already", already,
+                                  "revocations_version", (json_int_t) version);
+    }
     json_decref (op);
 }
 
@@ -1286,7 +1377,7 @@ static const struct {
     const char *keys [S_KEYS_MAX];  //  Arguments accepted, NULL-ended
     s_method_fn *fn;
 } s_methods [] = {
-    { "token.create", P_ADMIN, true, { "tenant", "ttl", "type", NULL }, s_token_create },
+    { "token.create", P_ADMIN, true, { "tenant", "path", "ttl", "type", NULL }, s_token_create },
     { "device.preregister", P_ADMIN, true,
         { "id", "ek_public", "tenant", "path", "tags", "type", NULL }, s_device_preregister },
     { "device.list", P_READ, false, { "query", "limit", NULL }, s_device_list },
@@ -1308,6 +1399,8 @@ static const struct {
         { "name", "role", "tenant", "path", "sign_key", "curve_key", NULL }, s_operator_add },
     { "operator.grant", P_OPERATORS, true, { "name", "role", "path", "remove", NULL },
         s_operator_grant },
+    { "operator.credential", P_READ, true, { "ttl", NULL }, s_operator_credential },
+    { "operator.revoke", P_OPERATORS, true, { "name", NULL }, s_operator_revoke },
     { "audit.list", P_AUDIT, false, { "query", "limit", NULL }, s_audit_list },
     { "audit.verify", P_AUDIT, false, { NULL }, s_audit_verify },
     { "coord.stats", P_READ, false, { NULL }, s_coord_stats },
@@ -1525,40 +1618,25 @@ rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
     }
     char tenant [WEFT_NAME_MAX + 1];
     s_tenant_of (path, tenant);
-    cert_t cert;
-    memset (&cert, 0, sizeof cert);
-    cert.kind = CERT_KIND_OPERATOR;
-    snprintf (cert.subject, sizeof cert.subject, "%s", name);
-    snprintf (cert.tenant, sizeof cert.tenant, "%s", tenant);
-    snprintf (cert.role, sizeof cert.role, "%s", role);
-    //  The certificate carries the first grant's subtree if it fits;
-    //  the coordinator authorises from the record, which can change
-    if (strlen (path) <= WEFT_NAME_MAX)
-        snprintf (cert.path, sizeof cert.path, "%s", path);
-    memcpy (cert.sign_key, sign_key, 32);
-    memcpy (cert.curve_key, curve_key, 32);
-    if (pki_issue (pki, txn, &cert, now_s, cert_p, cert_size_p)) {
-        snprintf (error, WEFT_TEXT_MAX + 1, "cannot issue certificate");
-        return WEFT_STATUS_INTERNAL;
-    }
     char sign_hex [65], curve_hex [65];
     keys_hex (sign_key, 32, sign_hex);
     keys_hex (curve_key, 32, curve_hex);
-    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:[{s:s, s:s}]}",
+    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:[{s:s, s:s}]}",
         "name", name, "role", role, "tenant", tenant, "sign_key", sign_hex,
-        "curve_key", curve_hex, "cert_serial", (json_int_t) cert.serial,
-        "created", (json_int_t) now_s, "grants", "role", role, "path", path);
-    int rc = registry_operator_put (txn, record);
-    json_decref (record);
-    if (rc) {
+        "curve_key", curve_hex, "created", (json_int_t) now_s, "grants", "role", role,
+        "path", path);
+    size_t cert_size = 0;
+    int status = opcert_issue (pki, txn, record, now_s, PKI_NODE_VALIDITY_S, cert_p,
+                               &cert_size, serial_p, error);
+    if (status == WEFT_STATUS_OK && registry_operator_put (txn, record)) {
         free (*cert_p);
         *cert_p = NULL;
         snprintf (error, WEFT_TEXT_MAX + 1, "store write failed");
-        return WEFT_STATUS_INTERNAL;
+        status = WEFT_STATUS_INTERNAL;
     }
-    *serial_p = cert.serial;
-    error [0] = 0;
-    return WEFT_STATUS_OK;
+    json_decref (record);
+    *cert_size_p = cert_size;
+    return status;
 }
 
 //  --------------------------------------------------------------------------
@@ -1840,6 +1918,21 @@ rpc_test (bool verbose)
     assert (streq (rig.result.error, "node 6 (globex) is outside your scope"));
     assert (s_call_grant (&rig, "admin", "", "hierarchy.import", tree) == WEFT_STATUS_OK);
     assert (json_array_size (json_object_get (rig.result.result, "created")) == 7);
+    //  A token may place the device (into its certificate): inside the
+    //  tenant and the caller's scope, on a node that exists
+    assert (s_call_grant (&rig, "admin", "acme", "token.create",
+                          "{\"path\":\"acme/plant-2\"}") == WEFT_STATUS_OK);
+    assert (streq (s_str (rig.result.result, "tenant"), "acme"));
+    assert (streq (s_str (rig.result.result, "path"), "acme/plant-2"));
+    assert (s_call_grant (&rig, "admin", "acme/plant-1", "token.create",
+                          "{\"path\":\"acme/plant-2\"}") == WEFT_STATUS_FORBIDDEN);
+    assert (streq (rig.result.error, "path acme/plant-2 is outside your scope"));
+    assert (s_call_grant (&rig, "admin", "", "token.create",
+                          "{\"tenant\":\"globex\",\"path\":\"acme/plant-2\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "path acme/plant-2 is not in tenant globex"));
+    assert (s_call_grant (&rig, "admin", "acme", "token.create",
+                          "{\"path\":\"acme/plant-9\"}") == WEFT_STATUS_NOT_FOUND);
     s_add_device (&rig, "dev-p1", "acme", 3);
     s_add_device (&rig, "dev-p2", "acme", 4);
     assert (s_call_grant (&rig, "operator", "acme", "device.set",
@@ -2027,6 +2120,50 @@ rpc_test (bool verbose)
     assert (s_call_grant (&rig, "admin", "", "device.revoke", "{\"id\":\"dev-p1\"}")
             == WEFT_STATUS_OK);
     assert (s_int (rig.result.result, "revocations_version") == 1);
+
+    //  A credential lists every grant; its validity is the ttl asked
+    assert (s_call (&rig, "sam", "viewer", "", "operator.credential", "{\"ttl\":600}")
+            == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (rig.result.result, "grants")) == 2);
+    cert_hex = s_str (rig.result.result, "cert");
+    cert_size = strlen (cert_hex) / 2;
+    cert_bin = (uint8_t *) zmalloc (cert_size);
+    assert (keys_unhex (cert_hex, cert_bin, cert_size) == 0);
+    cert_t cred;
+    assert (opcred_verify (&cred, cert_bin, cert_size, ca.sign_public, 1700000000, NULL, 0, NULL)
+            == OPCRED_OK);
+    assert (cred.grant_count == 2 && cred.not_after == 1700000000 + 600);
+    assert (opcred_may (&cred, "viewer", "acme", "acme/plant-1/x", NULL) == OPCRED_OK);
+    assert (opcred_may (&cred, "operator", "acme", "acme/plant-2", NULL) == OPCRED_OK);
+    assert (opcred_may (&cred, "viewer", "acme", "acme/plant-3", NULL) == OPCRED_NOT_GRANTED);
+    assert (opcred_verify (&cred, cert_bin, cert_size, ca.sign_public, 1700000601, NULL, 0, NULL)
+            == OPCRED_EXPIRED);
+    free (cert_bin);
+    assert (s_call (&rig, "sam", "viewer", "", "operator.credential", "{\"ttl\":0}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "ttl must be an integer of 1..31536000"));
+    assert (s_call (&rig, "nobody", "viewer", "", "operator.credential", "{}")
+            == WEFT_STATUS_NOT_FOUND);
+
+    //  Revoking an operator: only whoever manages it, never oneself;
+    //  the revocation list's version grows once
+    assert (s_call_grant (&rig, "admin", "globex", "operator.revoke", "{\"name\":\"sam\"}")
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_call_grant (&rig, "operator", "acme", "operator.revoke", "{\"name\":\"sam\"}")
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_call (&rig, "sam", "admin", "", "operator.revoke", "{\"name\":\"sam\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (s_call_grant (&rig, "admin", "acme", "operator.revoke", "{\"name\":\"sam\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "revocations_version") == 2);
+    assert (s_call_grant (&rig, "admin", "acme", "operator.revoke", "{\"name\":\"sam\"}")
+            == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "revocations_version") == 2);
+    txn = store_begin (rig.store, false);
+    sam = registry_operator_get (txn, "sam");
+    store_abort (&txn);
+    assert (json_is_true (json_object_get (sam, "revoked")));
+    json_decref (sam);
 
     //  Audit: changes and refusals recorded, chain intact, scoped reads
     assert (s_call_grant (&rig, "operator", "acme", "audit.list", "{}") == WEFT_STATUS_FORBIDDEN);

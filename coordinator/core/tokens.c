@@ -16,12 +16,12 @@
 //  Make and store a token.
 
 int
-tokens_create (store_txn_t *txn, const char *tenant, const char *type,
+tokens_create (store_txn_t *txn, const char *tenant, const char *path, const char *type,
                uint64_t ttl_s, uint64_t now_s, const uint8_t coord_curve [32],
                char text [WEFT_TOKEN_MAX + 1], char id [2 * TOKENS_ID_SIZE + 1],
                uint64_t *expires_p)
 {
-    assert (tenant && type);
+    assert (tenant && path && type);
     uint8_t id_bin [TOKENS_ID_SIZE];
     uint8_t secret [TOKENS_SECRET_SIZE];
     uint8_t hash [32];
@@ -37,8 +37,8 @@ tokens_create (store_txn_t *txn, const char *tenant, const char *type,
     keys_hex (coord_curve, 32, curve_hex);
     uint64_t expires = now_s + ttl_s;
 
-    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
-        "id", id, "hash", hash_hex, "tenant", tenant, "type", type,
+    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+        "id", id, "hash", hash_hex, "tenant", tenant, "path", path, "type", type,
         "created", (json_int_t) now_s, "expires", (json_int_t) expires,
         "used_by", "");
     char *json = registry_dump (record);
@@ -174,7 +174,7 @@ tokens_test (bool verbose)
     char id [2 * TOKENS_ID_SIZE + 1];
     uint64_t expires;
     store_txn_t *txn = store_begin (store, true);
-    assert (tokens_create (txn, "acme", "", 60, now, curve, text, id, &expires) == 0);
+    assert (tokens_create (txn, "acme", "", "", 60, now, curve, text, id, &expires) == 0);
     assert (store_commit (&txn) == 0);
     assert (expires == now + 60);
     assert (strlen (text) == S_TEXT_SIZE);

@@ -1,10 +1,10 @@
 /*  tokens - single-use, expiring enrolment tokens
     Text form: wt1.<id: 16 hex>.<secret: 32 hex>.<coordinator CURVE
     public key: 64 hex>. The store keeps, under the id, only BLAKE2b of
-    the secret with the tenant, optional device type, expiry and, once
-    used, the device that used it: a copy of the database does not let
-    anyone enrol. Records: {id, hash, tenant, type, created, expires,
-    used_by}.  */
+    the secret with the tenant, optional place in the hierarchy and
+    device type, expiry and, once used, the device that used it: a copy
+    of the database does not let anyone enrol. Records: {id, hash,
+    tenant, path, type, created, expires, used_by}.  */
 
 #ifndef WEFT_TOKENS_H_INCLUDED
 #define WEFT_TOKENS_H_INCLUDED
@@ -26,10 +26,11 @@ typedef enum {
     TOKENS_EXPIRED = 3              //  Valid secret, past its expiry
 } tokens_status_t;
 
-//  Make a token in txn. tenant and type may be "" (type "" = any type).
-//  Writes the text and id; returns 0 or -1.
+//  Make a token in txn. tenant, path and type may be "" (type "" = any
+//  type; path: where the device is placed, written into its
+//  certificate). Writes the text and id; returns 0 or -1.
 int
-    tokens_create (store_txn_t *txn, const char *tenant, const char *type,
+    tokens_create (store_txn_t *txn, const char *tenant, const char *path, const char *type,
                    uint64_t ttl_s, uint64_t now_s, const uint8_t coord_curve [32],
                    char text [WEFT_TOKEN_MAX + 1], char id [2 * TOKENS_ID_SIZE + 1],
                    uint64_t *expires_p);

@@ -73,6 +73,8 @@ struct _mesh_t {
     uint8_t *revoked_keys;              //  32 B each
     size_t revoked_count;
     qlist_t *quarantine;                //  Coordinator's quarantine list
+    uint8_t *revoked_operators;         //  Operators' CURVE keys, 32 B each
+    size_t revoked_operator_count;
     mesh_stats_t stats;
 };
 
@@ -308,6 +310,7 @@ mesh_destroy (mesh_t **self_p)
         free (self->revocation_frame);
         free (self->revoked_names);
         free (self->revoked_keys);
+        free (self->revoked_operators);
         keys_wipe (&self->keys);
         free (self);
         *self_p = NULL;
@@ -340,6 +343,11 @@ s_load_revocations (mesh_t *self, const uint8_t *frame, size_t size)
     self->revoked_count = msg.key_count;
     self->revoked_keys = (uint8_t *) zmalloc (msg.key_count * WEFT_KEY_SIZE + 1);
     memcpy (self->revoked_keys, msg.curve_keys, msg.key_count * WEFT_KEY_SIZE);
+    free (self->revoked_operators);
+    self->revoked_operator_count = msg.operator_count;
+    self->revoked_operators = (uint8_t *) zmalloc (msg.operator_count * WEFT_KEY_SIZE + 1);
+    if (msg.operator_count)
+        memcpy (self->revoked_operators, msg.operator_keys, msg.operator_count * WEFT_KEY_SIZE);
     return 0;
 }
 
@@ -1144,6 +1152,14 @@ mesh_outbox (mesh_t *self)
 {
     assert (self);
     return self->outbox;
+}
+
+const uint8_t *
+mesh_revoked_operators (mesh_t *self, size_t *count_p)
+{
+    assert (self && count_p);
+    *count_p = self->revoked_operator_count;
+    return self->revoked_operators;
 }
 
 char *

@@ -177,6 +177,12 @@ uint64_t
 bool
     mesh_quarantined (mesh_t *self, const char *device);
 
+//  CURVE keys of the operators on the revocation list held (borrowed
+//  until the next list, 32 bytes each), for proto/opcred.h; *count_p
+//  gets how many (the pointer may be NULL when 0).
+const uint8_t *
+    mesh_revoked_operators (mesh_t *self, size_t *count_p);
+
 //  Counters and queue depths as a JSON object text. Caller frees.
 char *
     mesh_stats_json (mesh_t *self);

@@ -1,13 +1,16 @@
-/*  fuzz/cert - libFuzzer target for cert_decode
+/*  fuzz/cert - libFuzzer target for cert_decode and the offline
+    operator credential checks (proto/opcred.h)
     Verifies against the golden vectors' CA key (seed 0xca), so inputs
-    derived from tests/golden/cert.hex reach the body parser, and with
-    a validity time so the expiry check runs too.  */
+    derived from tests/golden/cert.hex and cert-operator.hex reach the
+    body and grant parsers, and with a validity time so the expiry
+    check runs too.  */
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
 #include "proto/cert.h"
+#include "proto/opcred.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -29,5 +32,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         assert (cert.not_before <= 1767225600 && 1767225600 <= cert.not_after);
     }
     cert_decode (&cert, data, size, ca_key, 0);
+    char reason [WEFT_TEXT_MAX + 1];
+    if (opcred_verify (&cert, data, size, ca_key, 1767225600, ca_key, 1, reason) == OPCRED_OK) {
+        assert (cert.kind == CERT_KIND_OPERATOR && cert.grant_count <= CERT_GRANTS_MAX);
+        for (size_t i = 0; i < cert.grant_count; i++)
+            assert (cert_path_valid (cert.grants [i].path));
+        opcred_may (&cert, "viewer", "acme", "acme/plant-2", reason);
+        opcred_may (&cert, "admin", "globex", "", reason);
+    }
+    else
+        assert (reason [0]);
     return 0;
 }

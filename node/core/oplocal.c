@@ -1,0 +1,460 @@
+/*  oplocal - read-only operator requests a node serves on its own
+    Only requests that passed every check take a slot
+    in the replay table, so an unauthenticated peer cannot fill it; a
+    full table refuses new requests until slots expire (a minute at
+    most), which bounds memory and the rate per node.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "proto/envelope.h"
+#include "proto/msg.h"
+#include "proto/opcred.h"
+#include "node/core/oplocal.h"
+
+//  Methods a node serves, and the role each needs on the node's place
+static const struct {
+    const char *name;
+    const char *role;
+} s_methods [] = {
+    { "node.stats", "viewer" },
+    { NULL, NULL }
+};
+
+typedef struct {
+    uint8_t id [WEFT_ID_SIZE];
+    uint64_t expiry;                //  Unix ms; 0 = free slot
+} s_seen_t;
+
+struct _oplocal_t {
+    char name [WEFT_NAME_MAX + 1];
+    char tenant [WEFT_NAME_MAX + 1];
+    char path [CERT_PATH_MAX + 1];
+    keys_t keys;
+    uint8_t ca_key [WEFT_KEY_SIZE];
+    oplocal_read_fn *read;
+    void *ctx;
+    s_seen_t seen [OPLOCAL_IDS_MAX];    //  Accepted request ids until expiry
+    uint64_t seq;                   //  Of our replies
+    oplocal_stats_t stats;
+};
+
+oplocal_t *
+oplocal_new (const oplocal_config_t *config, oplocal_read_fn *read, void *ctx)
+{
+    assert (config && config->name && config->tenant && config->keys && config->ca_key);
+    assert (read);
+    oplocal_t *self = (oplocal_t *) zmalloc (sizeof (oplocal_t));
+    snprintf (self->name, sizeof self->name, "%s", config->name);
+    snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant);
+    snprintf (self->path, sizeof self->path, "%s", config->path? config->path: "");
+    self->keys = *config->keys;
+    memcpy (self->ca_key, config->ca_key, WEFT_KEY_SIZE);
+    self->read = read;
+    self->ctx = ctx;
+    return self;
+}
+
+void
+oplocal_destroy (oplocal_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        oplocal_t *self = *self_p;
+        keys_wipe (&self->keys);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const oplocal_stats_t *
+oplocal_stats (oplocal_t *self)
+{
+    assert (self);
+    return &self->stats;
+}
+
+//  Sign an RPC_REPLY to the request. Returns 0 or -2.
+static int
+s_reply (oplocal_t *self, const envelope_t *request, int status, const char *error,
+         const char *result, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    if (status == WEFT_STATUS_OK)
+        self->stats.accepted++;
+    else {
+        self->stats.refused++;
+        zsys_info ("oplocal: request from %s refused: %s", request->origin, error);
+    }
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REPLY;
+    memcpy (msg.rpc_reply.request_id, request->id, WEFT_ID_SIZE);
+    msg.rpc_reply.status = status;
+    snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "%s", error);
+    msg.rpc_reply.result = result? result: "{}";
+    msg.rpc_reply.result_size = strlen (msg.rpc_reply.result);
+    uint8_t *payload;
+    size_t payload_size;
+    if (msg_encode (&msg, &payload, &payload_size))
+        return -2;
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = MSG_RPC_REPLY;
+    snprintf (env.origin, sizeof env.origin, "%s", self->name);
+    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
+    //  Replies are matched by request id, not by a window: a seq that
+    //  grows with the clock serves
+    self->seq = now_ms * 1000 > self->seq? now_ms * 1000: self->seq + 1;
+    env.seq = self->seq;
+    env.hlc = now_ms << 16;
+    env.expiry = now_ms + OPLOCAL_TTL_MAX_MS;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    int rc = envelope_encode (&env, self->keys.sign_secret, reply_p, reply_size_p);
+    free (payload);
+    return rc? -2: 0;
+}
+
+//  Record an accepted id; false if seen before or no slot is free
+static int
+s_remember (oplocal_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t expiry, uint64_t now_ms)
+{
+    s_seen_t *free_slot = NULL;
+    for (size_t i = 0; i < OPLOCAL_IDS_MAX; i++) {
+        s_seen_t *slot = &self->seen [i];
+        if (slot->expiry && slot->expiry < now_ms)
+            slot->expiry = 0;
+        if (slot->expiry && memcmp (slot->id, id, WEFT_ID_SIZE) == 0)
+            return WEFT_STATUS_DENIED;
+        if (!slot->expiry && !free_slot)
+            free_slot = slot;
+    }
+    if (!free_slot)
+        return WEFT_STATUS_INTERNAL;
+    memcpy (free_slot->id, id, WEFT_ID_SIZE);
+    free_slot->expiry = expiry;
+    return WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Handle one request.
+
+int
+oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
+                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    const uint8_t *revoked, size_t revoked_count,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && link_key && reply_p && reply_size_p);
+    *reply_p = NULL;
+    *reply_size_p = 0;
+    envelope_t env;
+    if (!frame || envelope_decode (&env, frame, size) || env.type != MSG_RPC_REQUEST) {
+        self->stats.refused++;
+        return -2;
+    }
+    msg_t msg;
+    if (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size))
+        return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "malformed request", NULL,
+                        now_ms, reply_p, reply_size_p);
+    if (msg.rpc_request.credential_size == 0)
+        return s_reply (self, &env, WEFT_STATUS_DENIED,
+                        "no operator credential: a site server authorises operators by "
+                        "their credential (weftctl operator credential)", NULL,
+                        now_ms, reply_p, reply_size_p);
+    cert_t cred;
+    char reason [WEFT_TEXT_MAX + 1];
+    int verdict = opcred_verify (&cred, msg.rpc_request.credential,
+                                 msg.rpc_request.credential_size, self->ca_key,
+                                 now_ms / 1000, revoked, revoked_count, reason);
+    if (verdict != OPCRED_OK)
+        return s_reply (self, &env, verdict == OPCRED_EXPIRED || verdict == OPCRED_NOT_YET_VALID
+                        ? WEFT_STATUS_EXPIRED: WEFT_STATUS_DENIED, reason, NULL,
+                        now_ms, reply_p, reply_size_p);
+    //  A copied credential is useless without its keys: the link proves
+    //  the CURVE key, the envelope signature the signing key
+    if (sodium_memcmp (cred.curve_key, link_key, WEFT_KEY_SIZE) != 0) {
+        snprintf (reason, sizeof reason,
+                  "the credential of %s is not for this connection's key", cred.subject);
+        return s_reply (self, &env, WEFT_STATUS_DENIED, reason, NULL, now_ms, reply_p,
+                        reply_size_p);
+    }
+    if (strcmp (env.origin, cred.subject) != 0 || envelope_verify (&env, cred.sign_key)) {
+        snprintf (reason, sizeof reason,
+                  "request not signed by %s, the credential's operator", cred.subject);
+        return s_reply (self, &env, WEFT_STATUS_DENIED, reason, NULL, now_ms, reply_p,
+                        reply_size_p);
+    }
+    if (env.expiry < now_ms)
+        return s_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired", NULL,
+                        now_ms, reply_p, reply_size_p);
+    if (env.expiry > now_ms + OPLOCAL_TTL_MAX_MS)
+        return s_reply (self, &env, WEFT_STATUS_EXPIRED, "request must expire within 60 s",
+                        NULL, now_ms, reply_p, reply_size_p);
+    size_t index = 0;
+    while (s_methods [index].name && strcmp (s_methods [index].name, msg.rpc_request.method))
+        index++;
+    if (!s_methods [index].name) {
+        snprintf (reason, sizeof reason, "unknown method %.64s (a site server offline "
+                  "serves node.stats)", msg.rpc_request.method);
+        return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, reason, NULL, now_ms,
+                        reply_p, reply_size_p);
+    }
+    if (opcred_may (&cred, s_methods [index].role, self->tenant, self->path, reason))
+        return s_reply (self, &env, WEFT_STATUS_FORBIDDEN, reason, NULL, now_ms,
+                        reply_p, reply_size_p);
+    int fresh = s_remember (self, env.id, env.expiry, now_ms);
+    if (fresh != WEFT_STATUS_OK)
+        return s_reply (self, &env, WEFT_STATUS_DENIED,
+                        fresh == WEFT_STATUS_DENIED? "replayed request"
+                        : "too many requests in the last minute", NULL,
+                        now_ms, reply_p, reply_size_p);
+    char *result = self->read (self->ctx, s_methods [index].name);
+    int rc = result
+        ? s_reply (self, &env, WEFT_STATUS_OK, "", result, now_ms, reply_p, reply_size_p)
+        : s_reply (self, &env, WEFT_STATUS_INTERNAL, "no answer", NULL, now_ms, reply_p,
+                   reply_size_p);
+    free (result);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+#define T_NOW_MS    1767225600000ULL
+
+static char *
+s_test_read (void *ctx, const char *method)
+{
+    (*(int *) ctx)++;
+    return strdup (strcmp (method, "node.stats") == 0? "{\"hops\":1}": "{}");
+}
+
+typedef struct {
+    keys_t ca;
+    keys_t keys;
+    uint8_t *cred;
+    size_t cred_size;
+} s_op_t;
+
+//  An operator with one grant, credential signed by signer
+static void
+s_op_make (s_op_t *op, const keys_t *signer, const char *name, const char *role,
+           const char *path, uint64_t not_after_s)
+{
+    keys_generate (&op->keys);
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.serial = 9;
+    cert.kind = CERT_KIND_OPERATOR;
+    snprintf (cert.subject, sizeof cert.subject, "%s", name);
+    snprintf (cert.role, sizeof cert.role, "%s", role);
+    memcpy (cert.sign_key, op->keys.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, op->keys.curve_public, WEFT_KEY_SIZE);
+    cert.not_before = T_NOW_MS / 1000 - 300;
+    cert.not_after = not_after_s;
+    cert.grant_count = 1;
+    snprintf (cert.grants [0].role, sizeof cert.grants [0].role, "%s", role);
+    snprintf (cert.grants [0].path, sizeof cert.grants [0].path, "%s", path);
+    int rc = cert_encode (&cert, signer->sign_secret, &op->cred, &op->cred_size);
+    assert (rc == 0);
+}
+
+//  A request from op, signed by signer; id byte fill
+static void
+s_request (const s_op_t *op, const keys_t *signer, const char *origin, const char *method,
+           bool with_cred, uint64_t expiry, uint8_t fill, uint8_t **frame_p, size_t *size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    snprintf (msg.rpc_request.method, sizeof msg.rpc_request.method, "%s", method);
+    msg.rpc_request.args = "{}";
+    msg.rpc_request.args_size = 2;
+    if (with_cred) {
+        msg.rpc_request.credential = op->cred;
+        msg.rpc_request.credential_size = op->cred_size;
+    }
+    uint8_t *payload;
+    size_t payload_size;
+    int rc = msg_encode (&msg, &payload, &payload_size);
+    assert (rc == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    memset (env.id, fill, sizeof env.id);
+    env.type = MSG_RPC_REQUEST;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    env.seq = 1;
+    env.hlc = T_NOW_MS << 16;
+    env.expiry = expiry;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    rc = envelope_encode (&env, signer->sign_secret, frame_p, size_p);
+    assert (rc == 0);
+    free (payload);
+}
+
+//  Send a request, return the reply's status and error
+static int
+s_ask (oplocal_t *local, const keys_t *node, const uint8_t *link_key, uint8_t *frame,
+       size_t size, const uint8_t *revoked, size_t revoked_count, char *error, uint64_t now_ms)
+{
+    uint8_t *reply;
+    size_t reply_size;
+    int rc = oplocal_on_request (local, link_key, frame, size, now_ms, revoked, revoked_count,
+                                 &reply, &reply_size);
+    free (frame);
+    if (rc)
+        return -1;
+    envelope_t env;
+    msg_t msg;
+    rc = envelope_decode (&env, reply, reply_size);
+    assert (rc == 0 && env.type == MSG_RPC_REPLY);
+    assert (envelope_verify (&env, node->sign_public) == 0);
+    assert (strcmp (env.origin, "server-1") == 0);
+    rc = msg_decode (&msg, MSG_RPC_REPLY, env.payload, env.payload_size);
+    assert (rc == 0);
+    strcpy (error, msg.rpc_reply.error);
+    int status = msg.rpc_reply.status;
+    if (status == WEFT_STATUS_OK)
+        assert (msg.rpc_reply.result_size == 10
+                && memcmp (msg.rpc_reply.result, "{\"hops\":1}", 10) == 0);
+    free (reply);
+    return status;
+}
+
+void
+oplocal_test (bool verbose)
+{
+    printf (" * oplocal: ");
+    if (verbose)
+        printf ("\n");
+    //  @selftest
+    keys_t ca, rogue, node;
+    keys_generate (&ca);
+    keys_generate (&rogue);
+    keys_generate (&node);
+    int reads = 0;
+    oplocal_config_t config = { "server-1", "acme", "acme/plant-2", &node, ca.sign_public };
+    oplocal_t *local = oplocal_new (&config, s_test_read, &reads);
+    const uint64_t valid = T_NOW_MS / 1000 + 3600;
+    const uint64_t expiry = T_NOW_MS + 30000;
+    s_op_t vera, ola, gus, eve, rex, mal;
+    s_op_make (&vera, &ca, "vera", "viewer", "acme/plant-2", valid);
+    s_op_make (&ola, &ca, "ola", "admin", "acme/plant-1", valid);
+    s_op_make (&gus, &ca, "gus", "admin", "globex", valid);
+    s_op_make (&eve, &ca, "eve", "viewer", "acme", T_NOW_MS / 1000 - 1);
+    s_op_make (&rex, &ca, "rex", "viewer", "acme/plant-2", valid);
+    s_op_make (&mal, &rogue, "mal", "admin", "", valid);
+    uint8_t revoked [2 * WEFT_KEY_SIZE];
+    memcpy (revoked, ola.keys.sign_public, WEFT_KEY_SIZE);
+    memcpy (revoked + WEFT_KEY_SIZE, rex.keys.curve_public, WEFT_KEY_SIZE);
+    char error [WEFT_TEXT_MAX + 1];
+    uint8_t *frame;
+    size_t size;
+#   define ASK(op, signer, origin, method, cred, exp, fill, link) \
+        (s_request (&op, &signer, origin, method, cred, exp, fill, &frame, &size), \
+         s_ask (local, &node, link, frame, size, revoked, 2, error, T_NOW_MS))
+
+    //  Granted on the node's site: served
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, expiry, 1, vera.keys.curve_public)
+            == WEFT_STATUS_OK);
+    assert (reads == 1 && *error == 0);
+    //  The same request again: a replay
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, expiry, 1, vera.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (streq (error, "replayed request"));
+    //  Another subtree, another tenant
+    assert (ASK (ola, ola.keys, "ola", "node.stats", true, expiry, 2, ola.keys.curve_public)
+            == WEFT_STATUS_FORBIDDEN);
+    if (verbose)
+        printf ("   %s\n", error);
+    assert (streq (error, "ola holds no grant of viewer on acme/plant-2"));
+    assert (ASK (gus, gus.keys, "gus", "node.stats", true, expiry, 3, gus.keys.curve_public)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (error, "gus holds no grant of viewer on acme/plant-2"));
+    //  Expired, revoked, forged credentials
+    assert (ASK (eve, eve.keys, "eve", "node.stats", true, expiry, 4, eve.keys.curve_public)
+            == WEFT_STATUS_EXPIRED);
+    assert (strstr (error, "credential of eve expired at"));
+    assert (ASK (rex, rex.keys, "rex", "node.stats", true, expiry, 5, rex.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (streq (error, "credential of rex is revoked"));
+    assert (ASK (mal, mal.keys, "mal", "node.stats", true, expiry, 6, mal.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (streq (error, "credential not signed by the deployment CA"));
+    //  Someone else's credential: over another link, or signed by another key
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, expiry, 7, ola.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (streq (error, "the credential of vera is not for this connection's key"));
+    assert (ASK (vera, ola.keys, "vera", "node.stats", true, expiry, 8, vera.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (streq (error, "request not signed by vera, the credential's operator"));
+    assert (ASK (vera, vera.keys, "ola", "node.stats", true, expiry, 9, vera.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    //  No credential, an unknown method, a stale or far expiry
+    assert (ASK (vera, vera.keys, "vera", "node.stats", false, expiry, 10, vera.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (strstr (error, "no operator credential"));
+    assert (ASK (vera, vera.keys, "vera", "device.list", true, expiry, 11, vera.keys.curve_public)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (error, "unknown method device.list"));
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, T_NOW_MS - 1, 12,
+                 vera.keys.curve_public) == WEFT_STATUS_EXPIRED);
+    assert (streq (error, "request expired"));
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, T_NOW_MS + 60001, 13,
+                 vera.keys.curve_public) == WEFT_STATUS_EXPIRED);
+    assert (reads == 1);
+    //  Not an envelope: dropped unanswered
+    uint8_t *reply;
+    size_t reply_size;
+    assert (oplocal_on_request (local, vera.keys.curve_public, (const uint8_t *) "\x90", 1,
+                                T_NOW_MS, NULL, 0, &reply, &reply_size) == -2);
+    assert (reply == NULL);
+
+    //  The replay table: full, then free again once requests expired
+    for (int i = 0; i < OPLOCAL_IDS_MAX - 1; i++) {
+        s_request (&vera, &vera.keys, "vera", "node.stats", true, expiry, 0, &frame, &size);
+        envelope_t env;
+        assert (envelope_decode (&env, frame, size) == 0);
+        free (frame);
+        //  A distinct id each: re-sign with the id set
+        msg_t msg;
+        assert (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size) == 0);
+        uint8_t *payload;
+        size_t payload_size;
+        assert (msg_encode (&msg, &payload, &payload_size) == 0);
+        env.payload = payload;
+        env.payload_size = payload_size;
+        memset (env.id, 0, sizeof env.id);
+        memcpy (env.id, &i, sizeof i);
+        env.id [15] = 0xee;
+        assert (envelope_encode (&env, vera.keys.sign_secret, &frame, &size) == 0);
+        free (payload);
+        assert (s_ask (local, &node, vera.keys.curve_public, frame, size, NULL, 0, error,
+                       T_NOW_MS) == WEFT_STATUS_OK);
+    }
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, expiry, 14, vera.keys.curve_public)
+            == WEFT_STATUS_DENIED);
+    assert (streq (error, "too many requests in the last minute"));
+    s_request (&vera, &vera.keys, "vera", "node.stats", true, T_NOW_MS + 40000, 15, &frame, &size);
+    assert (s_ask (local, &node, vera.keys.curve_public, frame, size, NULL, 0, error,
+                   T_NOW_MS + 30001) == WEFT_STATUS_OK);
+    assert (oplocal_stats (local)->accepted == OPLOCAL_IDS_MAX + 1);
+#   undef ASK
+
+    s_op_t *ops [] = { &vera, &ola, &gus, &eve, &rex, &mal };
+    for (size_t i = 0; i < sizeof ops / sizeof ops [0]; i++) {
+        free (ops [i]->cred);
+        keys_wipe (&ops [i]->keys);
+    }
+    oplocal_destroy (&local);
+    oplocal_destroy (&local);
+    keys_wipe (&ca);
+    keys_wipe (&rogue);
+    keys_wipe (&node);
+    //  @end
+    printf ("OK\n");
+}
