@@ -259,6 +259,12 @@ attest_allowlist_put (store_txn_t *txn, const char *text, size_t size, pki_t *pk
     json_t *record = json_pack ("{s:s%, s:s}", "doc", text, size, "sig", sig_hex);
     int rc = record? s_put (txn, "allowlist/", "fleet", record): -1;
     json_decref (record);
+    //  The signature alone, so that a reader can tell a list it has
+    //  parsed before without loading it (attest_allowlist_sig)
+    record = json_pack ("{s:s}", "sig", sig_hex);
+    if (rc == 0)
+        rc = s_put (txn, "allowlist/", "fleet-sig", record);
+    json_decref (record);
     if (rc) {
         snprintf (error, error_size, "store write failed");
         return -1;
@@ -267,7 +273,19 @@ attest_allowlist_put (store_txn_t *txn, const char *text, size_t size, pki_t *pk
 }
 
 int
-attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32], attest_ima_allowlist_t *allow)
+attest_allowlist_sig (store_txn_t *txn, uint8_t sig [64])
+{
+    assert (txn && sig);
+    json_t *record = s_get (txn, "allowlist/", "fleet-sig");
+    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
+    int rc = sig_hex && strlen (sig_hex) == 128 && keys_unhex (sig_hex, sig, 64) == 0? 0: 1;
+    json_decref (record);
+    return rc;
+}
+
+int
+attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32], attest_ima_allowlist_t *allow,
+                      uint8_t sig_out [64])
 {
     assert (txn && ca_key && allow);
     allow->digests = NULL;
@@ -283,8 +301,11 @@ attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32], attest_ima_al
     &&  codec_verify (S_ALLOWLIST_CONTEXT, (const uint8_t *) text, json_string_length (doc),
                       sig, ca_key) == 0
     &&  attest_ima_allowlist_parse (text, json_string_length (doc), allow,
-                                    error, sizeof error) == 0)
+                                    error, sizeof error) == 0) {
         rc = 0;
+        if (sig_out)
+            memcpy (sig_out, sig, 64);
+    }
     else
     if (record)
         zsys_warning ("attest: the IMA allowlist does not verify with the CA key; ignored");
@@ -763,16 +784,16 @@ attest_test (bool verbose)
     json_decref (bad);
     //  IMA allowlist: signed, read back, a forged one ignored
     attest_ima_allowlist_t allow;
-    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow) == 1);
+    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow, NULL) == 1);
     char allow_text [200];
     snprintf (allow_text, sizeof allow_text, "# fleet\n%s  /sbin/init\n%s  /bin/sh\n", pcr8, pcr9);
     assert (attest_allowlist_put (txn, allow_text, strlen (allow_text), pki,
                                   error, sizeof error) == 2);
     assert (attest_allowlist_put (txn, "nothex  /x\n", 11, pki, error, sizeof error) == -1);
-    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow) == 0);
+    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow, NULL) == 0);
     assert (allow.count == 2 && attest_ima_allowed (&allow, pcrs [8]));
     attest_ima_allowlist_free (&allow);
-    assert (attest_allowlist_get (txn, rogue.sign_public, &allow) == 1);
+    assert (attest_allowlist_get (txn, rogue.sign_public, &allow, NULL) == 1);
     //  IMA state per device
     attest_ima_state_t ima = { 7, { 1, 2, 3 } }, ima_back;
     attest_ima_state_get (txn, "gw-1", &ima_back);

@@ -92,11 +92,17 @@ int
                           char *error, size_t error_size);
 
 //  The stored allowlist if present and its signature verifies with
-//  ca_key: returns 0 with allow filled (attest_ima_allowlist_free it);
-//  1 if there is none or it does not verify (logged).
+//  ca_key: returns 0 with allow filled (attest_ima_allowlist_free it)
+//  and the signature verified in sig_out (may be NULL); 1 if there is
+//  none or it does not verify (logged).
 int
     attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32],
-                          attest_ima_allowlist_t *allow);
+                          attest_ima_allowlist_t *allow, uint8_t sig_out [64]);
+
+//  The stored allowlist's signature, read without the list (to tell
+//  whether a parsed copy is still current). Returns 0, or 1 if none.
+int
+    attest_allowlist_sig (store_txn_t *txn, uint8_t sig [64]);
 
 //  A device's IMA state (entries verified, PCR 10 then): zero if none.
 void

@@ -4,6 +4,34 @@
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
 
+//  The fleet allowlist, parsed once per signed version. Parsing and
+//  sorting up to 262,144 digests, and checking the CA signature over
+//  megabytes, at every evidence would make a fleet's attestations CPU
+//  bound. The copy is keyed by the signature it was verified with (and
+//  the CA key): a new list has a new signature, and reading the stored
+//  signature costs one small record. Shared by every coordinator core
+//  in the process, which is safe because it is content-addressed; the
+//  cores run on one thread.
+static struct {
+    bool loaded;
+    uint8_t sig [64];
+    uint8_t ca_key [32];
+    attest_ima_allowlist_t allow;
+} s_fleet;
+
+static const attest_ima_allowlist_t *
+s_allowlist (store_txn_t *txn, const uint8_t ca_key [32])
+{
+    uint8_t sig [64];
+    if (s_fleet.loaded && attest_allowlist_sig (txn, sig) == 0
+    &&  memcmp (sig, s_fleet.sig, 64) == 0 && memcmp (ca_key, s_fleet.ca_key, 32) == 0)
+        return &s_fleet.allow;
+    attest_ima_allowlist_free (&s_fleet.allow);
+    s_fleet.loaded = attest_allowlist_get (txn, ca_key, &s_fleet.allow, s_fleet.sig) == 0;
+    memcpy (s_fleet.ca_key, ca_key, 32);
+    return s_fleet.loaded? &s_fleet.allow: NULL;
+}
+
 static int
 s_fail (json_t *verdict, int64_t entry, const char *reason)
 {
@@ -42,14 +70,13 @@ attest_runtime_check (store_txn_t *txn, const char *device_id, const uint8_t ca_
     if (!evidence->ima)
         return s_fail (verdict, -1, "IMA list missing: the profile asks for runtime "
                        "attestation (start weft-node with --ima-log)");
-    attest_ima_allowlist_t allow;
-    if (attest_allowlist_get (txn, ca_key, &allow))
+    const attest_ima_allowlist_t *allow = s_allowlist (txn, ca_key);
+    if (!allow)
         return s_fail (verdict, -1, "no valid IMA allowlist (weftctl attest allowlist set)");
     char error [512];
     int64_t entry = -1;
     int rc = attest_ima_verify (evidence->ima_list, evidence->ima_list_size, evidence->ima_from,
-                                quoted_pcr10, &allow, &state, &entry, error, sizeof error);
-    attest_ima_allowlist_free (&allow);
+                                quoted_pcr10, allow, &state, &entry, error, sizeof error);
     json_object_set_new (ima, "entry", json_integer (entry));
     if (rc)
         return s_fail (verdict, entry, error);
@@ -135,7 +162,7 @@ attest_runtime_test (bool verbose)
     uint8_t h_init [32], h_sh [32];
     crypto_hash_sha256 (h_init, (const uint8_t *) "init", 4);
     crypto_hash_sha256 (h_sh, (const uint8_t *) "sh", 2);
-    char hex_init [65], hex_sh [65], allow [200], error [256];
+    char hex_init [65], hex_sh [65], allow [400], error [256];
     keys_hex (h_init, 32, hex_init);
     keys_hex (h_sh, 32, hex_sh);
     snprintf (allow, sizeof allow, "%s  /sbin/init\n%s  /bin/sh\n", hex_init, hex_sh);
@@ -196,6 +223,46 @@ attest_runtime_test (bool verbose)
         printf ("\n   %s", json_string_value (json_object_get (verdict, "reason")));
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
                                 "#3 (/tmp/evil): template hash does not match"));
+    json_decref (verdict);
+
+    //  The parsed allowlist is reused while the stored signature is the
+    //  one it was verified with: the stored text replaced behind the
+    //  coordinator's back is not read...
+    uint8_t h_evil [32];
+    crypto_hash_sha256 (h_evil, (const uint8_t *) "evil", 4);
+    char hex_evil [65], forged [300];
+    keys_hex (h_evil, 32, hex_evil);
+    txn = store_begin (store, true);
+    char sig_hex [129];
+    uint8_t sig [64];
+    assert (attest_allowlist_sig (txn, sig) == 0);
+    keys_hex (sig, 64, sig_hex);
+    snprintf (forged, sizeof forged, "{\"doc\": \"%s  /tmp/evil\\n\", \"sig\": \"%s\"}",
+              hex_evil, sig_hex);
+    assert (store_put (txn, ATTEST_TABLE, "allowlist/fleet", 15, forged, strlen (forged)) == 0);
+    assert (store_commit (&txn) == 0);
+    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
+                                "not on the allowlist"));
+    json_decref (verdict);
+    //  ... and once the signature changes too, the forged list does not
+    //  verify: no allowlist, fail closed
+    txn = store_begin (store, true);
+    const char *other = "{\"sig\": \"00\"}";
+    assert (store_put (txn, ATTEST_TABLE, "allowlist/fleet-sig", 19, other, strlen (other)) == 0);
+    assert (store_commit (&txn) == 0);
+    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
+                                "no valid IMA allowlist"));
+    json_decref (verdict);
+    //  A new signed list that allows the file takes effect at once
+    snprintf (allow, sizeof allow, "%s  /sbin/init\n%s  /bin/sh\n%s  /tmp/evil\n",
+              hex_init, hex_sh, hex_evil);
+    txn = store_begin (store, true);
+    assert (attest_allowlist_put (txn, allow, strlen (allow), pki, error, sizeof error) == 3);
+    assert (store_commit (&txn) == 0);
+    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    assert (rc == 0 && s_ima (verdict, "verified") == 4);
     json_decref (verdict);
 
     pki_destroy (&pki);
