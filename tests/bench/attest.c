@@ -128,7 +128,7 @@ main (void)
     zsys_init ();
     tpm_swtpm_t *swtpm = tpm_swtpm_new (false);
     if (!swtpm) {
-        printf ("BENCH attest_quote_verify skipped: swtpm did not start\n");
+        fprintf (stderr, "bench-attest: swtpm did not start; skipped\n");
         return 0;
     }
     tpm_t *tpm = tpm_new (tpm_swtpm_tcti (swtpm));
