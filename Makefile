@@ -123,7 +123,7 @@ PROTO_SRC := $(wildcard proto/*.c)
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson) -o $@
+	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu) -o $@
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

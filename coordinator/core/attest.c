@@ -10,14 +10,13 @@
 #include "proto/codec.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/credential.h"
+#include "proto/bootverify.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
 #include "coordinator/core/quarantine.h"
 
 #define S_PROFILE_CONTEXT   "weft-profile-v1"
 #define S_ALLOWLIST_CONTEXT "weft-allowlist-v1"
-#define S_SPEC_ID           "Spec ID Event03"
-#define S_ALG_SHA256        0x000b
 
 static void
 s_sha256 (const void *a, size_t a_size, const void *b, size_t b_size, uint8_t out [32])
@@ -31,56 +30,6 @@ s_sha256 (const void *a, size_t a_size, const void *b, size_t b_size, uint8_t ou
           && EVP_DigestFinal_ex (ctx, out, &size);
     EVP_MD_CTX_free (ctx);
     assert (ok);
-}
-
-//  --------------------------------------------------------------------------
-//  Event log
-
-static void
-s_put_u32 (zchunk_t *chunk, uint32_t value)
-{
-    uint8_t bytes [4] = { (uint8_t) value, (uint8_t) (value >> 8), (uint8_t) (value >> 16),
-                          (uint8_t) (value >> 24) };
-    zchunk_extend (chunk, bytes, 4);
-}
-
-void
-attest_eventlog_append (zchunk_t **log_p, uint32_t pcr, const void *data, size_t data_size,
-                        uint8_t digest [32])
-{
-    assert (log_p && pcr < ATTEST_PCRS);
-    if (!*log_p) {
-        zchunk_t *log = zchunk_new (NULL, 0);
-        s_put_u32 (log, 0);
-        s_put_u32 (log, ATTEST_EV_NO_ACTION);
-        uint8_t zero [20] = { 0 };
-        zchunk_extend (log, zero, 20);
-        //  Spec ID: signature, platform class, version 2.0 errata 0,
-        //  uintn 2 (64-bit), one bank (sha256), no vendor info
-        uint8_t spec [16 + 4 + 4 + 4 + 4 + 1];
-        memset (spec, 0, sizeof spec);
-        memcpy (spec, S_SPEC_ID, 16);
-        spec [21] = 2;
-        spec [23] = 2;
-        spec [24] = 1;
-        spec [28] = S_ALG_SHA256;
-        spec [30] = 32;
-        s_put_u32 (log, sizeof spec);
-        zchunk_extend (log, spec, sizeof spec);
-        *log_p = log;
-    }
-    uint8_t hash [32];
-    s_sha256 (data, data_size, NULL, 0, hash);
-    s_put_u32 (*log_p, pcr);
-    s_put_u32 (*log_p, ATTEST_EV_IPL);
-    s_put_u32 (*log_p, 1);
-    uint8_t alg [2] = { S_ALG_SHA256, 0 };
-    zchunk_extend (*log_p, alg, 2);
-    zchunk_extend (*log_p, hash, 32);
-    s_put_u32 (*log_p, (uint32_t) data_size);
-    zchunk_extend (*log_p, data, data_size);
-    if (digest)
-        memcpy (digest, hash, 32);
 }
 
 //  --------------------------------------------------------------------------
@@ -176,7 +125,7 @@ attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
             size_t index;
             json_t *item;
             if (s_pcr_key (key) < 0 || !json_is_array (value)
-            ||  json_array_size (value) > ATTEST_EVENTS_MAX) {
+            ||  json_array_size (value) > EVENTLOG_EVENTS_MAX) {
                 snprintf (error, error_size, "events.%.8s: want a list of sha256 hex", key);
                 return -1;
             }
@@ -426,7 +375,7 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         "reason", "", "pcr", -1, "event", -1);
     json_t *pending = s_get (txn, "nonce/", id);
     json_t *profile = type? attest_profile_get (txn, type, ca_key): NULL;
-    attest_event_t *events = NULL;
+    bootverify_t *check = NULL;
     uint8_t *ak = NULL;
     uint8_t nonce [ATTEST_NONCE_SIZE];
     const char *nonce_hex = json_string_value (json_object_get (pending, "nonce"));
@@ -465,108 +414,31 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         s_verdict (verdict, "no AK bound to %s at enrolment", id);
         goto done;
     }
-    int rc = credential_verify_quote (ak, ak_size, evidence->attest, evidence->attest_size,
-                                      evidence->signature, evidence->signature_size,
-                                      evidence->nonce, evidence->nonce_size, evidence->pcr_mask,
-                                      evidence->pcrs, evidence->pcrs_size);
-    if (rc != CREDENTIAL_OK) {
-        s_verdict (verdict, "quote refused: %s", credential_strerror (rc));
-        goto done;
-    }
-    //  3. The event log replays to the quoted PCRs
-    uint8_t replayed [ATTEST_PCRS][32];
-    char error [256];
-    events = (attest_event_t *) zmalloc (ATTEST_EVENTS_MAX * sizeof (attest_event_t));
-    int count = attest_eventlog_replay (evidence->event_log, evidence->event_log_size,
-                                        replayed, events, ATTEST_EVENTS_MAX,
-                                        error, sizeof error);
-    if (count < 0) {
-        s_verdict (verdict, "event log refused: %s", error);
-        goto done;
-    }
-    json_object_set_new (verdict, "events", json_integer (count));
-    json_t *quoted = json_object ();
-    json_object_set_new (verdict, "pcrs", quoted);
-    const uint8_t *value = evidence->pcrs;
-    uint8_t values [ATTEST_PCRS][32];
-    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
-        if (!(mask & (1u << pcr)))
-            continue;
-        memcpy (values [pcr], value, 32);
-        value += 32;
-        char hex [65], key [12];
-        keys_hex (values [pcr], 32, hex);
-        snprintf (key, sizeof key, "%d", pcr);
-        json_object_set_new (quoted, key, json_string (hex));
-    }
-    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
-        if (!(boot_mask & (1u << pcr)) || memcmp (values [pcr], replayed [pcr], 32) == 0)
-            continue;
-        int last = -1, logged = 0;
-        for (int i = 0; i < count; i++)
-            if (events [i].pcr == (uint32_t) pcr && events [i].type != ATTEST_EV_NO_ACTION) {
-                last = i;
-                logged++;
+    check = (bootverify_t *) zmalloc (sizeof (bootverify_t));
+    bool passed = bootverify_check (ak, ak_size, evidence, boot_mask, profile, check);
+    if (check->events >= 0)
+        json_object_set_new (verdict, "events", json_integer (check->events));
+    if (check->quoted) {
+        json_t *quoted = json_object ();
+        json_object_set_new (verdict, "pcrs", quoted);
+        for (int pcr = 0; pcr < ATTEST_PCRS; pcr++)
+            if (check->mask & (1u << pcr)) {
+                char hex [65], key [12];
+                keys_hex (check->values [pcr], 32, hex);
+                snprintf (key, sizeof key, "%d", pcr);
+                json_object_set_new (quoted, key, json_string (hex));
             }
-        json_object_set_new (verdict, "pcr", json_integer (pcr));
-        json_object_set_new (verdict, "event", json_integer (last));
-        s_verdict (verdict, "PCR %d: event log does not replay to the quoted value "
-                   "(extended outside the log after event #%d; %d events logged for it)",
-                   pcr, last, logged);
-        goto done;
     }
-    //  4. The profile
-    json_t *expected_events = json_object_get (profile, "events");
-    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++) {
-        char key [12];
-        snprintf (key, sizeof key, "%d", pcr);
-        json_t *list = json_object_get (expected_events, key);
-        if (list) {
-            int k = 0;
-            for (int i = 0; i < count; i++) {
-                if (events [i].pcr != (uint32_t) pcr || events [i].type == ATTEST_EV_NO_ACTION)
-                    continue;
-                uint8_t want [32];
-                json_t *item = json_array_get (list, (size_t) k);
-                char got_hex [65];
-                keys_hex (events [i].digest, 32, got_hex);
-                if (!item || !s_hex32 (json_string_value (item), want)
-                ||  memcmp (want, events [i].digest, 32) != 0) {
-                    json_object_set_new (verdict, "pcr", json_integer (pcr));
-                    json_object_set_new (verdict, "event", json_integer (i));
-                    s_verdict (verdict, "PCR %d: event #%d (type 0x%x, digest %.16s...) "
-                               "is not the profile's", pcr, i, events [i].type, got_hex);
-                    goto done;
-                }
-                k++;
-            }
-            if ((size_t) k != json_array_size (list)) {
-                json_object_set_new (verdict, "pcr", json_integer (pcr));
-                s_verdict (verdict, "PCR %d: %d events logged, the profile expects %zu",
-                           pcr, k, json_array_size (list));
-                goto done;
-            }
-        }
-        uint8_t want [32];
-        const char *want_hex = json_string_value (json_object_get (
-                                   json_object_get (profile, "pcrs"), key));
-        if (want_hex && s_hex32 (want_hex, want) && memcmp (want, values [pcr], 32) != 0) {
-            int last = -1;
-            for (int i = 0; i < count; i++)
-                if (events [i].pcr == (uint32_t) pcr && events [i].type != ATTEST_EV_NO_ACTION)
-                    last = i;
-            char got_hex [65];
-            keys_hex (values [pcr], 32, got_hex);
-            json_object_set_new (verdict, "pcr", json_integer (pcr));
-            json_object_set_new (verdict, "event", json_integer (last));
-            s_verdict (verdict, "PCR %d is %.16s..., the profile expects %.16s... "
-                       "(last event extending it: #%d)", pcr, got_hex, want_hex, last);
-            goto done;
-        }
+    if (!passed) {
+        json_object_set_new (verdict, "pcr", json_integer (check->pcr));
+        json_object_set_new (verdict, "event", json_integer (check->event));
+        s_verdict (verdict, "%s", check->reason);
+        goto done;
     }
     //  5. Runtime: the IMA list replays to PCR 10, its files are allowed
-    if (ima_from && attest_runtime_check (txn, id, ca_key, evidence, values [ATTEST_IMA_PCR],
-                                          verdict))
+    if (ima_from
+    &&  attest_runtime_check (txn, id, ca_key, evidence, check->values [ATTEST_IMA_PCR],
+                             verdict))
         goto done;
     json_object_set_new (verdict, "ok", json_true ());
     json_object_set_new (verdict, "reason", json_string (ima_from?
@@ -579,7 +451,7 @@ done:
         ||  quarantine_mark (txn, id, !json_is_true (json_object_get (verdict, "ok"))) < 0)
             zsys_error ("attest: cannot store the verdict of %s", id);
     }
-    free (events);
+    free (check);
     free (ak);
     json_decref (pending);
     json_decref (profile);
@@ -723,24 +595,24 @@ attest_test (bool verbose)
     //  Event log: built, replayed, every truncation refused
     zchunk_t *log = NULL;
     uint8_t digest [32];
-    attest_eventlog_append (&log, 8, "kernel-6.1", 10, digest);
-    attest_eventlog_append (&log, 9, "initrd", 6, NULL);
-    attest_eventlog_append (&log, 8, "cmdline ro", 10, NULL);
+    eventlog_append (&log, 8, "kernel-6.1", 10, digest);
+    eventlog_append (&log, 9, "initrd", 6, NULL);
+    eventlog_append (&log, 8, "cmdline ro", 10, NULL);
     uint8_t pcrs [ATTEST_PCRS][32];
-    attest_event_t events [8];
+    eventlog_event_t events [8];
     char error [256];
-    assert (attest_eventlog_replay (zchunk_data (log), zchunk_size (log), pcrs, events, 8,
+    assert (eventlog_replay (zchunk_data (log), zchunk_size (log), pcrs, events, 8,
                                     error, sizeof error) == 3);
     assert (events [0].pcr == 8 && memcmp (events [0].digest, digest, 32) == 0);
     uint8_t expect [32] = { 0 };
     s_sha256 (expect, 32, digest, 32, expect);
     assert (memcmp (pcrs [9], (uint8_t [32]) { 0 }, 32) != 0);
     for (size_t cut = 0; cut < zchunk_size (log); cut++) {
-        int rc = attest_eventlog_replay (zchunk_data (log), cut, pcrs, NULL, 0,
+        int rc = eventlog_replay (zchunk_data (log), cut, pcrs, NULL, 0,
                                          error, sizeof error);
         assert (rc < 3);            //  Never reads past the end
     }
-    assert (attest_eventlog_replay (NULL, 0, pcrs, NULL, 0, error, sizeof error) == -1);
+    assert (eventlog_replay (NULL, 0, pcrs, NULL, 0, error, sizeof error) == -1);
 
     //  A device, its TPM and AK, and a profile from the replayed log
     char path [] = "/tmp/weft-attest-test-XXXXXX";
@@ -765,7 +637,7 @@ attest_test (bool verbose)
         s_sha256 (measured [i][1], strlen (measured [i][1]), NULL, 0, digest);
         assert (tpm_pcr_extend (tpm, atoi (measured [i][0]), digest) == 0);
     }
-    assert (attest_eventlog_replay (zchunk_data (log), zchunk_size (log), pcrs, events, 8,
+    assert (eventlog_replay (zchunk_data (log), zchunk_size (log), pcrs, events, 8,
                                     error, sizeof error) == 3);
     char pcr8 [65], pcr9 [65], ev0 [65], ev2 [65], ak_hex [2 * 1024 + 1];
     keys_hex (pcrs [8], 32, pcr8);
@@ -869,7 +741,7 @@ attest_test (bool verbose)
     assert (strncmp (json_string_value (json_object_get (verdict, "reason")), "PCR 9:", 6) == 0);
     json_decref (verdict);
     //  ... and the log edited to match: the profile names PCR 9's value
-    attest_eventlog_append (&log, 9, "unexpected", 10, NULL);
+    eventlog_append (&log, 9, "unexpected", 10, NULL);
     now += 61000;
     verdict = s_test_round (store, device, &ca, tpm, ak, log, now, now + 100, NULL);
     assert (json_integer_value (json_object_get (verdict, "pcr")) == 9);

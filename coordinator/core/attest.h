@@ -26,6 +26,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "proto/tpmmsg.h"
+#include "proto/eventlog.h"
 #include "node/io/store.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/attest_ima.h"
@@ -34,38 +35,7 @@
 #define ATTEST_NONCE_SIZE       32
 #define ATTEST_NONCE_TTL_MS     30000       //  Evidence later than this is stale
 #define ATTEST_INTERVAL_DEFAULT 600         //  Seconds between attestations
-#define ATTEST_PCRS             24
-#define ATTEST_EVENTS_MAX       4096        //  Events in one log
-#define ATTEST_EVENT_DATA_MAX   (64 * 1024) //  Bytes of one event's data
-
-//  TCG event types used here
-#define ATTEST_EV_NO_ACTION     0x00000003
-#define ATTEST_EV_IPL           0x0000000d
-
-//  --- TCG PC Client binary event log (crypto-agile format)
-
-//  One replayed event, for verdicts
-typedef struct {
-    uint32_t pcr;
-    uint32_t type;
-    uint8_t digest [32];            //  sha256
-} attest_event_t;
-
-//  Parse log and replay its sha256 digests into pcrs (all zero at
-//  start). Fills up to events_max events (may be NULL). Returns the
-//  number of events, or -1 with a reason in error if malformed.
-int
-    attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PCRS][32],
-                            attest_event_t *events, size_t events_max,
-                            char *error, size_t error_size);
-
-//  Append one EV_IPL event with the sha256 of data for pcr to *log_p
-//  (a new log with its Spec ID header if *log_p is NULL). Writes the
-//  digest extended into digest (may be NULL). For tests and for
-//  weft-node --measure.
-void
-    attest_eventlog_append (zchunk_t **log_p, uint32_t pcr, const void *data,
-                            size_t data_size, uint8_t digest [32]);
+#define ATTEST_PCRS             EVENTLOG_PCRS
 
 //  --- Profiles
 

@@ -284,7 +284,7 @@ enrolment_tpm_preregister (store_txn_t *txn, const char *id,
         return -1;
     }
     //  It must be a key MakeCredential can use
-    zchunk_t *name = credential_name (ek_public, ek_public_size);
+    zchunk_t *name = tpmverify_name (ek_public, ek_public_size);
     if (!name) {
         snprintf (error, error_size, "EK public key malformed (want a TPM2B_PUBLIC, "
                   "as tpm2_createek -u or weft-node --write-ek writes)");
@@ -448,9 +448,9 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
         s_refuse (result, WEFT_STATUS_DENIED, "curve key does not match the connection");
         goto done;
     }
-    int check = credential_check_ak (request->ak_public, request->ak_public_size);
-    if (check != CREDENTIAL_OK) {
-        s_refuse (result, WEFT_STATUS_DENIED, "AK refused: %s", credential_strerror (check));
+    int check = tpmverify_check_ak (request->ak_public, request->ak_public_size);
+    if (check != TPMVERIFY_OK) {
+        s_refuse (result, WEFT_STATUS_DENIED, "AK refused: %s", tpmverify_strerror (check));
         goto done;
     }
     //  Who is this EK? Pre-registered, or certified by a vendor we trust
@@ -466,9 +466,9 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
         check = credential_check_ek_cert (request->ek_cert, request->ek_cert_size,
                                           ek_ca_pem, ek_ca_size, request->ek_public,
                                           request->ek_public_size, (int64_t) now_s);
-        if (check != CREDENTIAL_OK) {
+        if (check != TPMVERIFY_OK) {
             s_refuse (result, WEFT_STATUS_DENIED, "EK certificate refused: %s",
-                      credential_strerror (check));
+                      tpmverify_strerror (check));
             goto done;
         }
         via = "ek-cert";
@@ -491,7 +491,7 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
                   "invalid device name (want 1-64 of A-Z a-z 0-9 . _ -)");
         goto done;
     }
-    ak_name = credential_name (request->ak_public, request->ak_public_size);
+    ak_name = tpmverify_name (request->ak_public, request->ak_public_size);
     if (!ak_name || zchunk_size (ak_name) != CERT_AK_NAME_SIZE) {
         s_refuse (result, WEFT_STATUS_DENIED, "AK refused: unsupported name algorithm");
         goto done;
@@ -530,9 +530,9 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
         check = credential_make (request->ek_public, request->ek_public_size,
                                  zchunk_data (ak_name), zchunk_size (ak_name),
                                  secret, sizeof secret, &result->credential, &result->secret);
-        if (check != CREDENTIAL_OK) {
+        if (check != TPMVERIFY_OK) {
             s_refuse (result, WEFT_STATUS_BAD_REQUEST, "cannot make a credential: %s",
-                      credential_strerror (check));
+                      tpmverify_strerror (check));
             goto done;
         }
         snprintf (result->device, sizeof result->device, "%s", id);
@@ -831,7 +831,7 @@ s_tpm_test (s_rig_t *rig, bool verbose)
                          rig->now) == 0);
     assert (streq (cert.subject, "gw-a") && streq (cert.tenant, "acme"));
     assert (streq (cert.path, "acme/plant-1"));
-    zchunk_t *ak_name = credential_name (zchunk_data (a.ak), zchunk_size (a.ak));
+    zchunk_t *ak_name = tpmverify_name (zchunk_data (a.ak), zchunk_size (a.ak));
     assert (cert.ak_name_size == CERT_AK_NAME_SIZE
             && memcmp (cert.ak_name, zchunk_data (ak_name), CERT_AK_NAME_SIZE) == 0);
     zchunk_destroy (&ak_name);

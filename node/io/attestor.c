@@ -6,7 +6,7 @@
 #include "node/io/tpm.h"
 #include "node/io/attestor.h"
 #include "node/io/imalog.h"
-#include "coordinator/core/attest.h"
+#include "proto/eventlog.h"
 
 typedef struct {
     tpm_t *tpm;
@@ -30,7 +30,7 @@ static int
 s_read_pcrs (tpm_t *tpm, uint32_t mask, uint8_t *pcrs, size_t *count_p)
 {
     *count_p = 0;
-    for (int pcr = 0; pcr < ATTEST_PCRS; pcr++)
+    for (int pcr = 0; pcr < EVENTLOG_PCRS; pcr++)
         if ((mask & (1u << pcr)) && tpm_pcr_read (tpm, pcr, pcrs + 32 * (*count_p)++))
             return -1;
     return 0;
@@ -61,7 +61,7 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     //  The values must be those the quote covers: read them before and
     //  after it, and quote again if a PCR moved in between (IMA extends
     //  PCR 10 at any time)
-    uint8_t pcrs [ATTEST_PCRS * 32], after [ATTEST_PCRS * 32];
+    uint8_t pcrs [EVENTLOG_PCRS * 32], after [EVENTLOG_PCRS * 32];
     size_t count = 0;
     for (int attempt = 0; !error; attempt++) {
         zchunk_destroy (&attest);
@@ -138,7 +138,7 @@ s_measure (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     zframe_t *pcr = zmsg_pop (request);
     zframe_t *data = zmsg_pop (request);
     const char *error = NULL;
-    if (!pcr || zframe_size (pcr) != 1 || *zframe_data (pcr) >= ATTEST_PCRS || !data)
+    if (!pcr || zframe_size (pcr) != 1 || *zframe_data (pcr) >= EVENTLOG_PCRS || !data)
         error = "bad request";
     else
     if (!self->tpm)
@@ -146,7 +146,7 @@ s_measure (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     zchunk_t *log = error? NULL: s_read_log (self->event_log);
     uint8_t digest [32];
     if (!error) {
-        attest_eventlog_append (&log, *zframe_data (pcr), zframe_data (data),
+        eventlog_append (&log, *zframe_data (pcr), zframe_data (data),
                                 zframe_size (data), digest);
         zfile_t *file = zfile_new (NULL, self->event_log);
         if (!file || zfile_output (file) || zfile_write (file, log, 0))

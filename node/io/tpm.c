@@ -1175,7 +1175,7 @@ s_test_activate (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_b
     zchunk_t *credential = NULL, *encrypted = NULL;
     int rc = credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
         zchunk_data (name), zchunk_size (name), secret, sizeof secret, &credential, &encrypted);
-    assert (rc == CREDENTIAL_OK);
+    assert (rc == TPMVERIFY_OK);
     zchunk_t *recovered = tpm_activate (tpm, ak_blob, credential, encrypted);
     bool ok = recovered && zchunk_size (recovered) == sizeof secret
            && sodium_memcmp (zchunk_data (recovered), secret, sizeof secret) == 0;
@@ -1200,7 +1200,7 @@ s_test_quote (tpm_t *tpm, zchunk_t *ak_blob, zchunk_t *ak_public)
     assert (tpm_pcr_read (tpm, 0, values) == 0);
     assert (tpm_pcr_read (tpm, 7, values + 32) == 0);
     assert (tpm_pcr_read (tpm, 16, values + 64) == 0);
-    rc = credential_verify_quote (zchunk_data (ak_public), zchunk_size (ak_public),
+    rc = tpmverify_quote (zchunk_data (ak_public), zchunk_size (ak_public),
         zchunk_data (attest), zchunk_size (attest),
         zchunk_data (signature), zchunk_size (signature),
         nonce, sizeof nonce, mask, values, sizeof values);
@@ -1294,7 +1294,7 @@ s_test_tools (tpm_swtpm_t *swtpm, tpm_key_type_t type, bool verbose)
     randombytes_buf (secret, sizeof secret);
     assert (credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
         zchunk_data (ak_name), zchunk_size (ak_name), secret, sizeof secret,
-        &credential, &encrypted) == CREDENTIAL_OK);
+        &credential, &encrypted) == TPMVERIFY_OK);
     tpm_destroy (&tpm);
 
     tpm_key_type_t ek_type;
@@ -1490,20 +1490,20 @@ tpm_test (bool verbose)
     for (int ek_index = 0; ek_index < 2; ek_index++) {
         tpm_key_type_t ek_type = types [ek_index];
         assert (tpm_ek_public (tpm, ek_type, &ek_public, &ek_name) == 0);
-        zchunk_t *computed = credential_name (zchunk_data (ek_public), zchunk_size (ek_public));
+        zchunk_t *computed = tpmverify_name (zchunk_data (ek_public), zchunk_size (ek_public));
         assert (computed && s_chunk_eq (computed, ek_name));
         zchunk_destroy (&computed);
         for (int ak_index = 0; ak_index < 2; ak_index++) {
             zchunk_t *blob = NULL, *ak_public = NULL, *ak_name = NULL;
             assert (tpm_ak_create (tpm, ek_type, types [ak_index],
                                    &blob, &ak_public, &ak_name) == 0);
-            assert (credential_check_ak (zchunk_data (ak_public), zchunk_size (ak_public))
-                    == CREDENTIAL_OK);
-            computed = credential_name (zchunk_data (ak_public), zchunk_size (ak_public));
+            assert (tpmverify_check_ak (zchunk_data (ak_public), zchunk_size (ak_public))
+                    == TPMVERIFY_OK);
+            computed = tpmverify_name (zchunk_data (ak_public), zchunk_size (ak_public));
             assert (computed && s_chunk_eq (computed, ak_name));
             zchunk_destroy (&computed);
             assert (s_test_activate (tpm, ek_public, ak_name, blob));
-            assert (s_test_quote (tpm, blob, ak_public) == CREDENTIAL_OK);
+            assert (s_test_quote (tpm, blob, ak_public) == TPMVERIFY_OK);
             if (verbose)
                 printf ("   %s EK, %s AK: activated and quoted\n",
                         ek_type == TPM_KEY_RSA? "RSA": "ECC",
@@ -1542,7 +1542,7 @@ tpm_test (bool verbose)
     assert (tpm == NULL);
     tpm = tpm_new (tpm_swtpm_tcti (swtpm));
     assert (tpm);
-    assert (s_test_quote (tpm, saved_blob, saved_public) == CREDENTIAL_OK);
+    assert (s_test_quote (tpm, saved_blob, saved_public) == TPMVERIFY_OK);
     zchunk_t *blob_public = NULL, *blob_name = NULL;
     assert (tpm_ak_blob_public (saved_blob, &blob_public, &blob_name) == 0);
     assert (s_chunk_eq (blob_public, saved_public));
@@ -1592,7 +1592,7 @@ tpm_test (bool verbose)
         zchunk_t *blob = NULL, *ak_public = NULL, *ak_name = NULL;
         assert (tpm_ak_create (tpm, TPM_KEY_ECC, TPM_KEY_ECC, &blob, &ak_public, &ak_name) == 0);
         assert (s_test_activate (tpm, ek_public, ak_name, blob));
-        assert (s_test_quote (tpm, blob, ak_public) == CREDENTIAL_OK);
+        assert (s_test_quote (tpm, blob, ak_public) == TPMVERIFY_OK);
         zchunk_destroy (&blob);
         zchunk_destroy (&ak_public);
         zchunk_destroy (&ak_name);
@@ -1655,7 +1655,7 @@ tpm_test (bool verbose)
     zchunk_t *credential = NULL, *encrypted = NULL;
     assert (credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
         zchunk_data (actor_name), zchunk_size (actor_name),
-        actor_secret, sizeof actor_secret, &credential, &encrypted) == CREDENTIAL_OK);
+        actor_secret, sizeof actor_secret, &credential, &encrypted) == TPMVERIFY_OK);
     request = zmsg_new ();
     zmsg_addstr (request, "ACTIVATE");
     zmsg_addmem (request, zchunk_data (actor_blob), zchunk_size (actor_blob));
@@ -1707,10 +1707,10 @@ tpm_test (bool verbose)
         zframe_destroy (&frame);
         zmsg_destroy (&reply);
     }
-    assert (credential_verify_quote (zchunk_data (actor_public), zchunk_size (actor_public),
+    assert (tpmverify_quote (zchunk_data (actor_public), zchunk_size (actor_public),
         zframe_data (attest_frame), zframe_size (attest_frame),
         zframe_data (signature_frame), zframe_size (signature_frame),
-        actor_nonce, sizeof actor_nonce, 0x81, pcr_values, sizeof pcr_values) == CREDENTIAL_OK);
+        actor_nonce, sizeof actor_nonce, 0x81, pcr_values, sizeof pcr_values) == TPMVERIFY_OK);
     zframe_destroy (&attest_frame);
     zframe_destroy (&signature_frame);
 

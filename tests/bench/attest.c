@@ -2,7 +2,7 @@
     What the verifier does with each ATTEST_EVIDENCE before it looks at
     the profile: the quote's signature with the AK bound at enrolment,
     TPM_GENERATED, the nonce, the PCR selection and the digest of the
-    PCR values sent (credential_verify_quote), then the TCG event log
+    PCR values sent (tpmverify_quote), then the TCG event log
     parsed and replayed and compared with every quoted PCR. The quote is
     a real one, from swtpm, by an ECC P-256 AK as weft-node makes; the
     log is a realistic firmware log: 120 events over PCRs 0-7, with
@@ -43,18 +43,18 @@ static double
 s_weft (const s_quote_t *q)
 {
     uint8_t replayed [ATTEST_PCRS][32];
-    attest_event_t *events = (attest_event_t *) malloc (ATTEST_EVENTS_MAX * sizeof *events);
+    eventlog_event_t *events = (eventlog_event_t *) malloc (EVENTLOG_EVENTS_MAX * sizeof *events);
     char error [256];
     int64_t start = zclock_usecs ();
     for (int i = 0; i < QUOTES; i++) {
-        int rc = credential_verify_quote (zchunk_data (q->ak_public), zchunk_size (q->ak_public),
+        int rc = tpmverify_quote (zchunk_data (q->ak_public), zchunk_size (q->ak_public),
                                           zchunk_data (q->attest), zchunk_size (q->attest),
                                           zchunk_data (q->signature),
                                           zchunk_size (q->signature), q->nonce,
                                           sizeof q->nonce, MASK, q->pcrs, sizeof q->pcrs);
-        assert (rc == CREDENTIAL_OK);
-        int count = attest_eventlog_replay (zchunk_data (q->log), zchunk_size (q->log),
-                                            replayed, events, ATTEST_EVENTS_MAX,
+        assert (rc == TPMVERIFY_OK);
+        int count = eventlog_replay (zchunk_data (q->log), zchunk_size (q->log),
+                                            replayed, events, EVENTLOG_EVENTS_MAX,
                                             error, sizeof error);
         assert (count == EVENTS);
         for (int pcr = 0; pcr < 8; pcr++)
@@ -145,7 +145,7 @@ main (void)
         size_t size = i % 20 == 0? 4096: (size_t) 32 << (i % 5);
         randombytes_buf (data, size);
         uint8_t digest [32];
-        attest_eventlog_append (&q.log, (uint32_t) (i % 8), data, size, digest);
+        eventlog_append (&q.log, (uint32_t) (i % 8), data, size, digest);
         rc = tpm_pcr_extend (tpm, i % 8, digest);
         assert (rc == 0);
     }

@@ -1,22 +1,22 @@
 /*  fuzz/eventlog - libFuzzer target for the TCG binary event log parser
-    (coordinator/core/attest_eventlog.c, included directly). Whatever the
+    (proto/eventlog.c). Whatever the
     input, the parser returns an event count within the limit or -1, and
     never reads outside the input.  */
 
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
-#include "coordinator/core/attest_eventlog.c"
+#include "proto/eventlog.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    uint8_t pcrs [ATTEST_PCRS][32];
-    attest_event_t events [16];
+    uint8_t pcrs [EVENTLOG_PCRS][32];
+    eventlog_event_t events [16];
     char error [256];
-    int count = attest_eventlog_replay (data, size, pcrs, events, 16, error, sizeof error);
-    assert (count >= -1 && count <= ATTEST_EVENTS_MAX);
+    int count = eventlog_replay (data, size, pcrs, events, 16, error, sizeof error);
+    assert (count >= -1 && count <= EVENTLOG_EVENTS_MAX);
     if (count > 0)
-        assert (events [0].pcr < ATTEST_PCRS);
+        assert (events [0].pcr < EVENTLOG_PCRS);
     return 0;
 }

@@ -1,14 +1,13 @@
-/*  attest_eventlog - the TCG PC Client binary event log (crypto-agile)
-    Parsed and replayed for the verifier. Input comes from the network:
-    every length is checked against what is left and against the limits
-    in attest.h before it is used. Needs only libsodium (SHA-256), so the
-    fuzz target (tests/fuzz/eventlog.c) includes this file directly.  */
+/*  eventlog - the TCG PC Client binary event log (see eventlog.h)
+    Needs only libsodium (SHA-256), so the fuzz target
+    (tests/fuzz/eventlog.c) includes this file directly.  */
 
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <sodium.h>
-#include "coordinator/core/attest.h"
+#include <czmq.h>
+#include "proto/eventlog.h"
 
 #define S_SPEC_ID           "Spec ID Event03"
 #define S_ALG_SHA256        0x000b
@@ -61,19 +60,19 @@ s_u16 (s_reader_t *r, uint16_t *value)
 }
 
 int
-attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PCRS][32],
-                        attest_event_t *events, size_t events_max,
+eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [EVENTLOG_PCRS][32],
+                        eventlog_event_t *events, size_t events_max,
                         char *error, size_t error_size)
 {
     assert (pcrs && error);
-    memset (pcrs, 0, ATTEST_PCRS * 32);
+    memset (pcrs, 0, EVENTLOG_PCRS * 32);
     s_reader_t r = { log, log? size: 0, 0 };
     //  Header: a TCG_PCR_EVENT (SHA-1 format) whose data is the Spec ID event
     uint32_t pcr, type, data_size, algs;
     const uint8_t *digest, *data;
     if (!s_u32 (&r, &pcr) || !s_u32 (&r, &type) || !s_take (&r, 20, &digest)
-    ||  !s_u32 (&r, &data_size) || type != ATTEST_EV_NO_ACTION
-    ||  data_size < 24 + 4 + 1 || data_size > ATTEST_EVENT_DATA_MAX
+    ||  !s_u32 (&r, &data_size) || type != EVENTLOG_EV_NO_ACTION
+    ||  data_size < 24 + 4 + 1 || data_size > EVENTLOG_EVENT_DATA_MAX
     ||  !s_take (&r, data_size, &data) || memcmp (data, S_SPEC_ID, 16) != 0) {
         snprintf (error, error_size, "event log has no Spec ID header (not crypto-agile)");
         return -1;
@@ -101,12 +100,12 @@ attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PC
     int count = 0;
     while (r.at < r.size) {
         uint32_t digests;
-        if (count >= ATTEST_EVENTS_MAX) {
-            snprintf (error, error_size, "event log has more than %d events", ATTEST_EVENTS_MAX);
+        if (count >= EVENTLOG_EVENTS_MAX) {
+            snprintf (error, error_size, "event log has more than %d events", EVENTLOG_EVENTS_MAX);
             return -1;
         }
         if (!s_u32 (&r, &pcr) || !s_u32 (&r, &type) || !s_u32 (&r, &digests)
-        ||  digests == 0 || digests > algs || pcr >= ATTEST_PCRS) {
+        ||  digests == 0 || digests > algs || pcr >= EVENTLOG_PCRS) {
             snprintf (error, error_size, "event #%d is malformed", count);
             return -1;
         }
@@ -127,7 +126,7 @@ attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PC
             if (alg == S_ALG_SHA256)
                 sha256 = digest;
         }
-        if (!s_u32 (&r, &data_size) || data_size > ATTEST_EVENT_DATA_MAX
+        if (!s_u32 (&r, &data_size) || data_size > EVENTLOG_EVENT_DATA_MAX
         ||  !s_take (&r, data_size, &data)) {
             snprintf (error, error_size, "event #%d is truncated", count);
             return -1;
@@ -136,7 +135,7 @@ attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PC
             snprintf (error, error_size, "event #%d has no sha256 digest", count);
             return -1;
         }
-        if (type != ATTEST_EV_NO_ACTION)
+        if (type != EVENTLOG_EV_NO_ACTION)
             s_extend (pcrs [pcr], sha256);
         if (events && (size_t) count < events_max) {
             events [count].pcr = pcr;
@@ -148,3 +147,52 @@ attest_eventlog_replay (const uint8_t *log, size_t size, uint8_t pcrs [ATTEST_PC
     return count;
 }
 
+//  --------------------------------------------------------------------------
+//  Append (weft-node --measure, tests)
+
+static void
+s_put_u32 (zchunk_t *chunk, uint32_t value)
+{
+    uint8_t bytes [4] = { (uint8_t) value, (uint8_t) (value >> 8), (uint8_t) (value >> 16),
+                          (uint8_t) (value >> 24) };
+    zchunk_extend (chunk, bytes, 4);
+}
+
+void
+eventlog_append (zchunk_t **log_p, uint32_t pcr, const void *data, size_t data_size,
+                        uint8_t digest [32])
+{
+    assert (log_p && pcr < EVENTLOG_PCRS);
+    if (!*log_p) {
+        zchunk_t *log = zchunk_new (NULL, 0);
+        s_put_u32 (log, 0);
+        s_put_u32 (log, EVENTLOG_EV_NO_ACTION);
+        uint8_t zero [20] = { 0 };
+        zchunk_extend (log, zero, 20);
+        //  Spec ID: signature, platform class, version 2.0 errata 0,
+        //  uintn 2 (64-bit), one bank (sha256), no vendor info
+        uint8_t spec [16 + 4 + 4 + 4 + 4 + 1];
+        memset (spec, 0, sizeof spec);
+        memcpy (spec, S_SPEC_ID, 16);
+        spec [21] = 2;
+        spec [23] = 2;
+        spec [24] = 1;
+        spec [28] = S_ALG_SHA256;
+        spec [30] = 32;
+        s_put_u32 (log, sizeof spec);
+        zchunk_extend (log, spec, sizeof spec);
+        *log_p = log;
+    }
+    uint8_t hash [32];
+    crypto_hash_sha256 (hash, (const uint8_t *) data, data_size);
+    s_put_u32 (*log_p, pcr);
+    s_put_u32 (*log_p, EVENTLOG_EV_IPL);
+    s_put_u32 (*log_p, 1);
+    uint8_t alg [2] = { S_ALG_SHA256, 0 };
+    zchunk_extend (*log_p, alg, 2);
+    zchunk_extend (*log_p, hash, 32);
+    s_put_u32 (*log_p, (uint32_t) data_size);
+    zchunk_extend (*log_p, data, data_size);
+    if (digest)
+        memcpy (digest, hash, 32);
+}
