@@ -51,6 +51,7 @@ static const option_spec_t s_specs [] = {
     { "path", "PATH", NULL,
       "operator add: subtree granted, e.g. acme/plant-2; token create: where the\n"
       "device is placed (into its certificate)" },
+    { "anchor", "FILE", NULL, "audit verify: a signed head saved by 'audit head', kept elsewhere" },
     { "node", "ENDPOINT", NULL, "node stats: a site server's operator port (weft-node --ops-listen)" },
     { "node-key", "HEX", NULL, "node stats: that node's CURVE public key" },
     { "query", "QUERY", NULL, "device list/count, batch, audit list: which ones (docs/query.md)" },
@@ -94,7 +95,8 @@ static const char *s_synopsis =
     "  node stats --node EP --node-key HEX   a site server's counters, authorised by\n"
     "                                     your credential alone (works offline)\n"
     "  audit list [--query Q] [--limit N] newest audit records first\n"
-    "  audit verify                       check the audit log's hash chain\n"
+    "  audit verify [--anchor FILE]       check the audit log's hash chain and signed head\n"
+    "  audit head                         the CA-signed head (seq, hash): keep it elsewhere\n"
     "  attest profile set TYPE FILE       the security profile (JSON, docs/security.md) of a type\n"
     "  attest allowlist set FILE          the IMA allowlist (sha256sum lines, docs/security.md)\n"
     "  attest status                      attestation verdicts across the fleet\n"
@@ -1231,6 +1233,25 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
     if (streq (noun, "audit") && verb && streq (verb, "verify") && argc == 2) {
         *method_p = "audit.verify";
         *args_p = json_object ();
+        const char *anchor = keyfile_get (self->options, "anchor");
+        if (anchor) {
+            json_error_t error;
+            json_t *head = json_load_file (anchor, JSON_REJECT_DUPLICATES, &error);
+            if (!json_is_object (head)) {
+                s_fail ("cannot read the anchor %s: %s", anchor,
+                        head? "not a JSON object": error.text);
+                json_decref (head);
+                json_decref (*args_p);
+                *args_p = NULL;
+                return CTL_USAGE;
+            }
+            json_object_set_new (*args_p, "anchor", head);
+        }
+        return CTL_OK;
+    }
+    if (streq (noun, "audit") && verb && streq (verb, "head") && argc == 2) {
+        *method_p = "audit.head";
+        *args_p = json_object ();
         return CTL_OK;
     }
     if (streq (noun, "operator") && verb && streq (verb, "credential") && argc == 2) {
@@ -1294,7 +1315,8 @@ s_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, json
         { "limit", "device.list audit.list" },
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },
-        { "remove", "operator.grant" }
+        { "remove", "operator.grant" },
+        { "anchor", "audit.verify" }
     };
     for (size_t i = 0; i < sizeof (owners) / sizeof (owners [0]); i++) {
         if (keyfile_get (self->options, owners [i][0]) && !strstr (owners [i][1], method)) {
@@ -1433,7 +1455,7 @@ main (int argc, char *argv [])
                 printf ("operator %s revoked (revocation list version %lld)\n",
                         s_str (result, "name"), (long long) s_int (result, "revocations_version"));
             else
-            if (streq (method, "node.stats")) {
+            if (streq (method, "node.stats") || streq (method, "audit.head")) {
                 char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
                 printf ("%s\n", text);
                 free (text);
@@ -1475,8 +1497,10 @@ main (int argc, char *argv [])
             else
             if (streq (method, "audit.verify")) {
                 if (json_is_true (json_object_get (result, "intact")))
-                    printf ("audit log intact: %lld records, head %s\n",
-                            (long long) s_int (result, "records"), s_str (result, "head"));
+                    printf ("audit log intact: %lld records, head %s, signed by the CA%s\n",
+                            (long long) s_int (result, "records"), s_str (result, "head"),
+                            json_is_true (json_object_get (result, "anchored"))
+                            ? ", anchor found": "");
                 else {
                     s_fail ("audit log broken: %s", s_str (result, "error"));
                     rc = CTL_REFUSED;

@@ -1,16 +1,21 @@
 /*  audit - append-only, hash-chained log
     The hash covers the exact stored bytes, so verify needs no
     canonical re-encoding: any changed byte breaks the link from the
-    next record (or from the head).  */
+    next record (or from the head). The head "<seq> <hash> <sig>" is
+    signed with the CA key over "<seq> <hash>" (context
+    weft-audit-head-v1) at every append, so truncating the newest
+    records and rewriting the head to match needs the CA key.  */
 
 #include <czmq.h>
 #include <sodium.h>
 #include "proto/keys.h"
+#include "proto/codec.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/audit.h"
 
 #define S_HEAD      "audit_head"
+#define S_CONTEXT   "weft-audit-head-v1"
 
 static void
 s_key (uint64_t seq, uint8_t key [8])
@@ -29,26 +34,33 @@ s_hash (const void *data, size_t size, char hex [2 * AUDIT_HASH_SIZE + 1])
     keys_hex (hash, sizeof hash, hex);
 }
 
-//  Head: "<seq> <hash hex>"; seq 0 and zero hash when empty
+//  Head: "<seq> <hash hex>[ <sig hex>]"; seq 0, zero hash and no
+//  signature when empty (sig "" also for a head written before heads
+//  were signed)
 static int
-s_head (store_txn_t *txn, uint64_t *seq_p, char hash [2 * AUDIT_HASH_SIZE + 1])
+s_head (store_txn_t *txn, audit_head_t *head)
 {
     size_t size;
     char *data = (char *) store_get (txn, "meta", S_HEAD, strlen (S_HEAD), &size);
-    *seq_p = 0;
-    memset (hash, '0', 2 * AUDIT_HASH_SIZE);
-    hash [2 * AUDIT_HASH_SIZE] = 0;
+    memset (head, 0, sizeof *head);
+    memset (head->hash, '0', 2 * AUDIT_HASH_SIZE);
     if (!data)
         return 0;
     int rc = -1;
-    char text [128];
+    char text [2 * AUDIT_HASH_SIZE + 2 * WEFT_SIG_SIZE + 32];
     if (size < sizeof text) {
         memcpy (text, data, size);
         text [size] = 0;
-        char *space = strchr (text, ' ');
-        if (space && strlen (space + 1) == 2 * AUDIT_HASH_SIZE) {
-            *seq_p = strtoull (text, NULL, 10);
-            memcpy (hash, space + 1, 2 * AUDIT_HASH_SIZE);
+        char *hash = strchr (text, ' ');
+        char *sig = hash? strchr (hash + 1, ' '): NULL;
+        if (sig)
+            *sig++ = 0;
+        if (hash && strlen (hash + 1) == 2 * AUDIT_HASH_SIZE
+        &&  (!sig || strlen (sig) == 2 * WEFT_SIG_SIZE)) {
+            head->seq = strtoull (text, NULL, 10);
+            memcpy (head->hash, hash + 1, 2 * AUDIT_HASH_SIZE);
+            if (sig)
+                memcpy (head->sig, sig, 2 * WEFT_SIG_SIZE);
             rc = 0;
         }
     }
@@ -56,18 +68,70 @@ s_head (store_txn_t *txn, uint64_t *seq_p, char hash [2 * AUDIT_HASH_SIZE + 1])
     return rc;
 }
 
-int
-audit_append (store_txn_t *txn, uint64_t now_ms, const char *actor, const char *action,
-              const char *scope, const char *target, int status, json_t *detail)
+//  The signed bytes of a head
+static size_t
+s_head_body (const audit_head_t *head, char *body, size_t size)
 {
-    assert (txn && actor && action);
-    uint64_t seq;
-    char prev [2 * AUDIT_HASH_SIZE + 1];
-    if (s_head (txn, &seq, prev)) {
+    return (size_t) snprintf (body, size, "%" PRIu64 " %s", head->seq, head->hash);
+}
+
+static int
+s_head_put (store_txn_t *txn, pki_t *pki, audit_head_t *head)
+{
+    char body [2 * AUDIT_HASH_SIZE + 32];
+    size_t body_size = s_head_body (head, body, sizeof body);
+    uint8_t sig [WEFT_SIG_SIZE];
+    pki_sign (pki, S_CONTEXT, (const uint8_t *) body, body_size, sig);
+    keys_hex (sig, sizeof sig, head->sig);
+    char text [2 * AUDIT_HASH_SIZE + 2 * WEFT_SIG_SIZE + 32];
+    int size = snprintf (text, sizeof text, "%s %s", body, head->sig);
+    return store_put (txn, "meta", S_HEAD, strlen (S_HEAD), text, (size_t) size);
+}
+
+int
+audit_head (store_txn_t *txn, audit_head_t *head)
+{
+    assert (txn && head);
+    return s_head (txn, head);
+}
+
+int
+audit_head_check (const audit_head_t *head, const uint8_t ca_key [WEFT_KEY_SIZE])
+{
+    assert (head && ca_key);
+    char body [2 * AUDIT_HASH_SIZE + 32];
+    size_t body_size = s_head_body (head, body, sizeof body);
+    uint8_t sig [WEFT_SIG_SIZE];
+    if (strlen (head->sig) != 2 * WEFT_SIG_SIZE || keys_unhex (head->sig, sig, sizeof sig))
+        return -1;
+    return codec_verify (S_CONTEXT, (const uint8_t *) body, body_size, sig, ca_key)? -1: 0;
+}
+
+int
+audit_sign_head (store_txn_t *txn, pki_t *pki)
+{
+    assert (txn && pki);
+    audit_head_t head;
+    if (s_head (txn, &head))
+        return -1;
+    if (head.seq == 0 || *head.sig)
+        return 0;
+    return s_head_put (txn, pki, &head);
+}
+
+int
+audit_append (store_txn_t *txn, pki_t *pki, uint64_t now_ms, const char *actor,
+              const char *action, const char *scope, const char *target, int status,
+              json_t *detail)
+{
+    assert (txn && pki && actor && action);
+    audit_head_t head;
+    if (s_head (txn, &head)) {
         zsys_error ("audit: the head record is corrupt; not appending");
         return -1;
     }
-    seq++;
+    uint64_t seq = head.seq + 1;
+    const char *prev = head.hash;
     json_t *record = json_pack ("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
         "seq", (json_int_t) seq, "time", (json_int_t) now_ms, "actor", actor,
         "action", action, "scope", scope? scope: "", "target", target? target: "",
@@ -87,9 +151,9 @@ audit_append (store_txn_t *txn, uint64_t now_ms, const char *actor, const char *
     int rc = store_put (txn, "audit", key, 8, text, strlen (text));
     free (text);
     if (rc == 0) {
-        char head [128];
-        snprintf (head, sizeof head, "%" PRIu64 " %s", seq, hash);
-        rc = store_put (txn, "meta", S_HEAD, strlen (S_HEAD), head, strlen (head));
+        head.seq = seq;
+        memcpy (head.hash, hash, sizeof head.hash);
+        rc = s_head_put (txn, pki, &head);
     }
     return rc;
 }
@@ -102,6 +166,7 @@ typedef struct {
     char prev [2 * AUDIT_HASH_SIZE + 1];
     char *error;
     bool broken;
+    const audit_head_t *anchor;     //  Record that must be in the log, or NULL
 } s_verify_t;
 
 static int
@@ -140,18 +205,32 @@ s_verify_one (void *arg, const void *key, size_t key_size, const void *value,
         return 1;
     }
     s_hash (value, value_size, self->prev);
+    if (self->anchor && self->anchor->seq == key_seq
+    &&  !streq (self->prev, self->anchor->hash)) {
+        snprintf (self->error, WEFT_TEXT_MAX + 1,
+                  "record %" PRIu64 " does not match the anchor: the log was rewritten",
+                  key_seq);
+        self->broken = true;
+        return 1;
+    }
     self->expect++;
     return 0;
 }
 
 int
-audit_verify (store_txn_t *txn, uint64_t *records_p, char head [2 * AUDIT_HASH_SIZE + 1],
-              char error [WEFT_TEXT_MAX + 1])
+audit_verify (store_txn_t *txn, const uint8_t ca_key [WEFT_KEY_SIZE],
+              const audit_head_t *anchor, uint64_t *records_p,
+              char head [2 * AUDIT_HASH_SIZE + 1], char error [WEFT_TEXT_MAX + 1])
 {
-    assert (txn);
+    assert (txn && ca_key);
     error [0] = 0;
     *records_p = 0;
-    s_verify_t verify = { 1, "", error, false };
+    if (anchor && audit_head_check (anchor, ca_key)) {
+        snprintf (error, WEFT_TEXT_MAX + 1,
+                  "the anchor's signature does not verify with the CA key");
+        return -1;
+    }
+    s_verify_t verify = { 1, "", error, false, anchor };
     memset (verify.prev, '0', 2 * AUDIT_HASH_SIZE);
     verify.prev [2 * AUDIT_HASH_SIZE] = 0;
     if (store_scan (txn, "audit", "", 0, s_verify_one, &verify) < 0) {
@@ -162,10 +241,25 @@ audit_verify (store_txn_t *txn, uint64_t *records_p, char head [2 * AUDIT_HASH_S
     snprintf (head, 2 * AUDIT_HASH_SIZE + 1, "%s", verify.prev);
     if (verify.broken)
         return -1;
-    uint64_t head_seq;
-    char head_hash [2 * AUDIT_HASH_SIZE + 1];
-    if (s_head (txn, &head_seq, head_hash)) {
+    audit_head_t stored;
+    if (s_head (txn, &stored)) {
         snprintf (error, WEFT_TEXT_MAX + 1, "the head record is corrupt");
+        return -1;
+    }
+    uint64_t head_seq = stored.seq;
+    const char *head_hash = stored.hash;
+    if (anchor && anchor->seq > verify.expect - 1) {
+        snprintf (error, WEFT_TEXT_MAX + 1,
+                  "the log ends at record %" PRIu64 ", before the anchored record %" PRIu64
+                  ": records were removed", verify.expect - 1, anchor->seq);
+        return -1;
+    }
+    //  Without a valid signature the head proves nothing: someone who
+    //  removed the newest records could have rewritten it to match
+    if (head_seq && audit_head_check (&stored, ca_key)) {
+        snprintf (error, WEFT_TEXT_MAX + 1, *stored.sig
+                  ? "the head (record %" PRIu64 ") is not signed by the CA: it was rewritten"
+                  : "the head (record %" PRIu64 ") is not signed", head_seq);
         return -1;
     }
     if (head_seq != verify.expect - 1) {
@@ -271,25 +365,32 @@ audit_list (store_txn_t *txn, query_t *query, const char **scopes, size_t scope_
 //  Selftest: tamper with the stored records directly
 
 static int
-s_verify (store_t *store, char *error)
+s_verify_anchor (store_t *store, const uint8_t *ca_key, const audit_head_t *anchor,
+                 char *error)
 {
     store_txn_t *txn = store_begin (store, false);
     uint64_t records;
     char head [2 * AUDIT_HASH_SIZE + 1];
-    int rc = audit_verify (txn, &records, head, error);
+    int rc = audit_verify (txn, ca_key, anchor, &records, head, error);
     store_abort (&txn);
     return rc;
 }
 
+static int
+s_verify (store_t *store, const uint8_t *ca_key, char *error)
+{
+    return s_verify_anchor (store, ca_key, NULL, error);
+}
+
 static void
-s_fill (store_t *store, int count)
+s_fill (store_t *store, pki_t *pki, int count)
 {
     store_txn_t *txn = store_begin (store, true);
     for (int i = 0; i < count; i++) {
         char target [16];
         snprintf (target, sizeof target, "dev-%d", i);
         json_t *detail = json_pack ("{s:i}", "n", i);
-        assert (audit_append (txn, 1700000000000ULL + (uint64_t) i, i % 2? "alice": "bob",
+        assert (audit_append (txn, pki, 1700000000000ULL + (uint64_t) i, i % 2? "alice": "bob",
                               "twin.set", i % 3? "acme/plant-2": "globex", target,
                               WEFT_STATUS_OK, detail) == 0);
         json_decref (detail);
@@ -310,6 +411,25 @@ s_get (store_t *store, uint64_t seq, size_t *size)
     memcpy (text, data, *size);
     free (data);
     return text;
+}
+
+static audit_head_t
+s_head_of (store_t *store)
+{
+    audit_head_t head;
+    store_txn_t *txn = store_begin (store, false);
+    assert (audit_head (txn, &head) == 0);
+    store_abort (&txn);
+    return head;
+}
+
+//  Write a head as someone with the database would: any text
+static void
+s_head_write (store_t *store, const char *text)
+{
+    store_txn_t *txn = store_begin (store, true);
+    assert (store_put (txn, "meta", S_HEAD, strlen (S_HEAD), text, strlen (text)) == 0);
+    assert (store_commit (&txn) == 0);
 }
 
 static void
@@ -334,10 +454,19 @@ audit_test (bool verbose)
     assert (mkdtemp (path));
     store_t *store = store_new (path, registry_tables (), 0);
     assert (store);
+    keys_t ca, rogue;
+    keys_generate (&ca);
+    keys_generate (&rogue);
+    pki_t *pki = pki_new (&ca);
+    pki_t *rogue_pki = pki_new (&rogue);
     char error [WEFT_TEXT_MAX + 1];
-    assert (s_verify (store, error) == 0);      //  Empty log is intact
-    s_fill (store, 6);
-    assert (s_verify (store, error) == 0);
+    assert (s_verify (store, ca.sign_public, error) == 0);      //  Empty log is intact
+    s_fill (store, pki, 6);
+    assert (s_verify (store, ca.sign_public, error) == 0);
+    audit_head_t six = s_head_of (store);
+    assert (six.seq == 6 && strlen (six.sig) == 2 * WEFT_SIG_SIZE);
+    assert (audit_head_check (&six, ca.sign_public) == 0);
+    assert (audit_head_check (&six, rogue.sign_public) == -1);
 
     //  List: newest first, by scope and query
     store_txn_t *txn = store_begin (store, false);
@@ -366,31 +495,31 @@ audit_test (bool verbose)
     assert (at);
     at [4] = '9';
     s_put (store, 3, changed, size);
-    assert (s_verify (store, error) == -1);
+    assert (s_verify (store, ca.sign_public, error) == -1);
     assert (streq (error, "record 4: hash chain broken: record 3 was changed or removed"));
     if (verbose)
         printf ("\n   %s", error);
     s_put (store, 3, original, size);
-    assert (s_verify (store, error) == 0);
+    assert (s_verify (store, ca.sign_public, error) == 0);
     //  The newest record modified
     char *last = (char *) s_get (store, 6, &size);
     char *last_changed = (char *) zmalloc (size + 1);
     memcpy (last_changed, last, size);
     *strstr (last_changed, "alice") = 'A';
     s_put (store, 6, last_changed, size);
-    assert (s_verify (store, error) == -1);
+    assert (s_verify (store, ca.sign_public, error) == -1);
     assert (streq (error, "record 6 does not match the head: it was changed"));
     s_put (store, 6, last, size);
     //  A removed record, in the middle and at the end
     s_put (store, 3, NULL, 0);
-    assert (s_verify (store, error) == -1);
+    assert (s_verify (store, ca.sign_public, error) == -1);
     assert (streq (error, "record 3 is missing (next is 4)"));
     if (verbose)
         printf ("\n   %s", error);
     s_put (store, 3, original, strlen (original));
-    assert (s_verify (store, error) == 0);
+    assert (s_verify (store, ca.sign_public, error) == 0);
     s_put (store, 6, NULL, 0);
-    assert (s_verify (store, error) == -1);
+    assert (s_verify (store, ca.sign_public, error) == -1);
     assert (streq (error, "the log ends at record 5 but the head says 6: records were removed"));
     if (verbose)
         printf ("\n   %s", error);
@@ -402,19 +531,87 @@ audit_test (bool verbose)
     char *four = (char *) s_get (store, 4, &size4);
     s_put (store, 2, four, size4);
     s_put (store, 4, two, size2);
-    assert (s_verify (store, error) == -1);
+    assert (s_verify (store, ca.sign_public, error) == -1);
     assert (streq (error, "record 2 holds record 4: records were moved"));
     if (verbose)
         printf ("\n   %s\n   ", error);
     s_put (store, 2, two, size2);
     s_put (store, 4, four, size4);
-    assert (s_verify (store, error) == 0);
+    assert (s_verify (store, ca.sign_public, error) == 0);
     free (two);
     free (four);
     free (original);
     free (changed);
+
+    //  The newest records removed and the head rewritten to match: the
+    //  head's signature gives it away, with the old signature, none, or
+    //  one by another key
+    s_fill (store, pki, 2);
+    audit_head_t eight = s_head_of (store);
+    assert (eight.seq == 8 && s_verify_anchor (store, ca.sign_public, &eight, error) == 0);
+    size_t size7, size8;
+    char *seven_text = (char *) s_get (store, 7, &size7);
+    char *eight_text = (char *) s_get (store, 8, &size8);
+    s_put (store, 8, NULL, 0);
+    s_put (store, 7, NULL, 0);
+    char forged [256];
+    snprintf (forged, sizeof forged, "6 %s %s", six.hash, eight.sig);
+    s_head_write (store, forged);
+    assert (s_verify (store, ca.sign_public, error) == -1);
+    assert (streq (error, "the head (record 6) is not signed by the CA: it was rewritten"));
+    if (verbose)
+        printf ("\n   %s", error);
+    snprintf (forged, sizeof forged, "6 %s", six.hash);
+    s_head_write (store, forged);
+    assert (s_verify (store, ca.sign_public, error) == -1);
+    assert (streq (error, "the head (record 6) is not signed"));
+    store_txn_t *wtxn = store_begin (store, true);
+    assert (audit_sign_head (wtxn, rogue_pki) == 0);
+    assert (store_commit (&wtxn) == 0);
+    assert (s_verify (store, ca.sign_public, error) == -1);
+
+    //  Rolled back to an older signed head: only an anchor kept outside
+    //  tells; so does an anchor whose record was rewritten, or a forged one
+    snprintf (forged, sizeof forged, "6 %s %s", six.hash, six.sig);
+    s_head_write (store, forged);
+    assert (s_verify (store, ca.sign_public, error) == 0);
+    assert (s_verify_anchor (store, ca.sign_public, &six, error) == 0);
+    assert (s_verify_anchor (store, ca.sign_public, &eight, error) == -1);
+    assert (streq (error, "the log ends at record 6, before the anchored record 8: "
+                          "records were removed"));
+    if (verbose)
+        printf ("\n   %s", error);
+    audit_head_t other = six;
+    other.hash [0] = other.hash [0] == 'a'? 'b': 'a';
+    assert (s_verify_anchor (store, ca.sign_public, &other, error) == -1);
+    assert (streq (error, "the anchor's signature does not verify with the CA key"));
+    s_put (store, 7, seven_text, size7);
+    s_put (store, 8, eight_text, size8);
+    snprintf (forged, sizeof forged, "8 %s %s", eight.hash, eight.sig);
+    s_head_write (store, forged);
+    assert (s_verify_anchor (store, ca.sign_public, &eight, error) == 0);
+    s_put (store, 6, last_changed, strlen (last_changed));
+    assert (s_verify_anchor (store, ca.sign_public, &six, error) == -1);
+    assert (streq (error, "record 6 does not match the anchor: the log was rewritten"));
+    s_put (store, 6, last, strlen (last));
+
+    //  A head from before signed heads is signed at start, once
+    snprintf (forged, sizeof forged, "8 %s", eight.hash);
+    s_head_write (store, forged);
+    assert (s_verify (store, ca.sign_public, error) == -1);
+    wtxn = store_begin (store, true);
+    assert (audit_sign_head (wtxn, pki) == 0);
+    assert (store_commit (&wtxn) == 0);
+    assert (s_verify_anchor (store, ca.sign_public, &eight, error) == 0);
+    assert (streq (s_head_of (store).sig, eight.sig));
+    free (seven_text);
+    free (eight_text);
     free (last);
     free (last_changed);
+    pki_destroy (&pki);
+    pki_destroy (&rogue_pki);
+    keys_wipe (&ca);
+    keys_wipe (&rogue);
 
     store_destroy (&store);
     zdir_t *dir = zdir_new (path, NULL);

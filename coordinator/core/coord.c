@@ -87,6 +87,11 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     self->seq_next = reserved + 1;
     self->seq_reserved = reserved;
     self->mesh_info = json_object ();
+    //  A database from before signed audit heads gets its head signed
+    txn = store_begin (store, true);
+    if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
+        zsys_warning ("coord: cannot sign the audit head");
+    store_abort (&txn);
     s_revocations_build (self, 0);
     s_quarantine_build (self, 0);
     return self;
@@ -296,12 +301,13 @@ s_expired (coord_t *self, const envelope_t *env, uint64_t now_ms)
 
 //  Record an enrolment in the audit log, in its transaction
 static int
-s_audit_enrol (store_txn_t *txn, const char *id, const char *method, uint64_t now_ms)
+s_audit_enrol (store_txn_t *txn, pki_t *pki, const char *id, const char *method,
+               uint64_t now_ms)
 {
     json_t *device = registry_device_get (txn, id);
     json_t *detail = json_pack ("{s:s, s:O}", "method", method, "cert_serial",
                                 json_object_get (device, "cert_serial")?: json_null ());
-    int rc = audit_append (txn, now_ms, id, "enrol", device? registry_device_scope (device): "",
+    int rc = audit_append (txn, pki, now_ms, id, "enrol", device? registry_device_scope (device): "",
                            id, WEFT_STATUS_OK, detail);
     json_decref (detail);
     json_decref (device);
@@ -394,7 +400,7 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
                                  &request, link_key, now_ms / 1000, &result);
             free (ca);
             if (result.created
-            && (s_audit_enrol (txn, result.device, "tpm", now_ms) || store_commit (&txn))) {
+            && (s_audit_enrol (txn, self->pki, result.device, "tpm", now_ms) || store_commit (&txn))) {
                 enrolment_result_clear (&result);
                 result.status = WEFT_STATUS_INTERNAL;
                 snprintf (result.message, sizeof result.message, "store write failed");
@@ -504,7 +510,7 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
             enrolment_apply (self->pki, txn, self->keys.curve_public, env.origin,
                              &msg.enrol_request, link_key, now_ms / 1000, &result);
             if (result.created) {
-                if (s_audit_enrol (txn, env.origin, "token", now_ms) || store_commit (&txn)) {
+                if (s_audit_enrol (txn, self->pki, env.origin, "token", now_ms) || store_commit (&txn)) {
                     enrolment_result_clear (&result);
                     result.status = WEFT_STATUS_INTERNAL;
                     snprintf (result.message, sizeof result.message, "store write failed");

@@ -1299,16 +1299,52 @@ s_audit_list (s_call_t *call)
         call->result->result = json_pack ("{s:o}", "records", records);
 }
 
+//  A signed head as JSON, the form audit.head exports and an anchor takes
+static json_t *
+s_head_json (const audit_head_t *head)
+{
+    return json_pack ("{s:I, s:s, s:s}", "seq", (json_int_t) head->seq, "hash", head->hash,
+                      "sig", head->sig);
+}
+
 static void
 s_audit_verify (s_call_t *call)
 {
+    audit_head_t anchor;
+    json_t *json = json_object_get (call->args, "anchor");
+    if (json) {
+        const char *hash = s_str (json, "hash"), *sig = s_str (json, "sig");
+        json_int_t seq = json_integer_value (json_object_get (json, "seq"));
+        if (!json_is_object (json) || json_object_size (json) != 3 || seq < 1
+        ||  strlen (hash) != 2 * AUDIT_HASH_SIZE || strlen (sig) != 2 * WEFT_SIG_SIZE) {
+            s_fail (call, WEFT_STATUS_BAD_REQUEST,
+                    "anchor must be {seq, hash, sig} as audit head prints it");
+            return;
+        }
+        anchor.seq = (uint64_t) seq;
+        snprintf (anchor.hash, sizeof anchor.hash, "%s", hash);
+        snprintf (anchor.sig, sizeof anchor.sig, "%s", sig);
+    }
     uint64_t records;
     char head [2 * AUDIT_HASH_SIZE + 1];
     char error [WEFT_TEXT_MAX + 1];
-    int rc = audit_verify (call->txn, &records, head, error);
-    call->result->result = json_pack ("{s:b, s:I, s:s, s:s}", "intact", rc == 0,
+    int rc = audit_verify (call->txn, pki_ca_key (call->env->pki), json? &anchor: NULL,
+                           &records, head, error);
+    call->result->result = json_pack ("{s:b, s:I, s:s, s:s, s:b}", "intact", rc == 0,
                                       "records", (json_int_t) records, "head", head,
-                                      "error", error);
+                                      "error", error, "anchored", json != NULL);
+}
+
+//  The signed head, to keep outside the coordinator as an anchor
+static void
+s_audit_head (s_call_t *call)
+{
+    audit_head_t head;
+    if (audit_head (call->txn, &head)) {
+        s_fail (call, WEFT_STATUS_INTERNAL, "the audit head is corrupt");
+        return;
+    }
+    call->result->result = s_head_json (&head);
 }
 
 //  device.revoke: mark the device revoked and bump the revocation
@@ -1402,7 +1438,8 @@ static const struct {
     { "operator.credential", P_READ, true, { "ttl", NULL }, s_operator_credential },
     { "operator.revoke", P_OPERATORS, true, { "name", NULL }, s_operator_revoke },
     { "audit.list", P_AUDIT, false, { "query", "limit", NULL }, s_audit_list },
-    { "audit.verify", P_AUDIT, false, { NULL }, s_audit_verify },
+    { "audit.verify", P_AUDIT, false, { "anchor", NULL }, s_audit_verify },
+    { "audit.head", P_AUDIT, false, { NULL }, s_audit_head },
     { "coord.stats", P_READ, false, { NULL }, s_coord_stats },
     { "attest.profile.set", P_ADMIN, true, { "type", "profile", NULL }, s_attest_profile_set },
     { "attest.allowlist.set", P_ADMIN, true, { "allowlist", NULL }, s_attest_allowlist_set },
@@ -1552,7 +1589,7 @@ done:
             json_decref (call.detail);
             call.detail = json_pack ("{s:s}", "error", result->error);
         }
-        if (audit_append (txn, now_ms, caller->name, method, call.scope, call.target,
+        if (audit_append (txn, env->pki, now_ms, caller->name, method, call.scope, call.target,
                           result->status, call.detail)) {
             rpc_result_clear (result);
             result->status = WEFT_STATUS_INTERNAL;
