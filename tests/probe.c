@@ -21,6 +21,8 @@
 #include "proto/keys.h"
 #include "proto/cert.h"
 #include "proto/meshmsg.h"
+#include "proto/codec.h"
+#include "proto/policymsg.h"
 #include "node/io/keyfile.h"
 
 #define PROBE_OK            0
@@ -45,6 +47,12 @@ typedef struct {
     const char *frame;              //  mesh-send: send this saved frame instead
     const char *dest;               //  mesh-send: destination (coordinator)
     int window;                     //  mesh-send: unanswered envelopes sent per round
+    const char *ca;                 //  policy-make: the coordinator's ca.key
+    const char *kind;               //  policy-make: object kind
+    const char *name;               //  policy-make: object name
+    uint64_t version;               //  policy-make: object version
+    const char *content;            //  policy-make: object content (text)
+    const char *object;             //  policy-send: object file
 } probe_args_t;
 
 //  The identity the probe speaks as.
@@ -73,6 +81,13 @@ static const char *s_usage =
     "      for custody, at most W unanswered ones every 200 ms, retransmitting\n"
     "      each until its CUSTODY_ACK; prints\n"
     "      'acked ID' or 'denied ID' per envelope; exit 0 when all are answered\n"
+    "  policy-make --ca CA_KEY --kind K --name N --version V --content TEXT --save F\n"
+    "              [--mode ok|forge|unsigned]\n"
+    "      write a policy object signed by the CA (forge: by another key;\n"
+    "      unsigned: no signature) to F\n"
+    "  policy-send ENDPOINT --keyfile NODE_KEY --server-key NODE_CURVE_HEX --object F\n"
+    "      be a mesh neighbour of the node at ENDPOINT (HELLO) and gossip it the\n"
+    "      policy object in F (one POLICY), then linger 1 s\n"
     "  json PATH\n"
     "      print the value at PATH (a.b.0.c; '#' = length, '*' = each element)\n      of the JSON on stdin\n";
 
@@ -139,6 +154,26 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
             i++;
         }
         else
+        if (streq (arg, "--ca") && value)
+            args->ca = argv [++i];
+        else
+        if (streq (arg, "--kind") && value)
+            args->kind = argv [++i];
+        else
+        if (streq (arg, "--name") && value)
+            args->name = argv [++i];
+        else
+        if (streq (arg, "--version") && value) {
+            args->version = strtoull (value, NULL, 10);
+            i++;
+        }
+        else
+        if (streq (arg, "--content") && value)
+            args->content = argv [++i];
+        else
+        if (streq (arg, "--object") && value)
+            args->object = argv [++i];
+        else
         if (*arg == '-' && arg [1]) {
             fprintf (stderr, "weft-probe: unknown option %s\n%s", arg, s_usage);
             return PROBE_USAGE;
@@ -160,6 +195,10 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
         args->path = positional [1];
         return args->path? PROBE_OK: PROBE_USAGE;
     }
+    if (streq (args->command, "policy-make"))
+        return args->ca && args->kind && args->name && args->content && args->save
+            && (!args->mode || streq (args->mode, "ok") || streq (args->mode, "forge")
+                || streq (args->mode, "unsigned"))? PROBE_OK: PROBE_USAGE;
     args->endpoint = positional [1];
     if (streq (args->command, "handshake"))
         args->server_key_hex = positional [2];
@@ -171,8 +210,11 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
          || args->count < 0 || args->count > 100000
          || (args->mode && !streq (args->mode, "ok") && !streq (args->mode, "forge")
              && !streq (args->mode, "tamper"))))
+    ||  (streq (args->command, "policy-send") && (!args->keyfile || !args->server_key_hex
+         || !args->object))
     ||  !(streq (args->command, "handshake") || streq (args->command, "replay")
-          || streq (args->command, "forge") || streq (args->command, "mesh-send"))) {
+          || streq (args->command, "forge") || streq (args->command, "mesh-send")
+          || streq (args->command, "policy-send"))) {
         fprintf (stderr, "weft-probe: bad arguments\n%s", s_usage);
         return PROBE_USAGE;
     }
@@ -610,6 +652,136 @@ s_mesh_send (probe_args_t *args, probe_identity_t *id)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  policy-make: a policy object, signed as asked
+
+static int
+s_policy_make (probe_args_t *args)
+{
+    const char *error = NULL;
+    keyfile_t *file = keyfile_load (args->ca, true, &error);
+    keys_t ca;
+    memset (&ca, 0, sizeof ca);
+    if (!file || keyfile_get_bin (file, "sign_secret", ca.sign_secret, WEFT_SECRET_SIZE)) {
+        fprintf (stderr, "weft-probe: %s holds no CA key\n", args->ca);
+        keyfile_destroy (&file);
+        return PROBE_USAGE;
+    }
+    keyfile_destroy (&file);
+    const char *mode = args->mode? args->mode: "ok";
+    keys_t rogue;
+    keys_generate (&rogue);
+    policy_object_t object;
+    memset (&object, 0, sizeof object);
+    snprintf (object.kind, sizeof object.kind, "%s", args->kind);
+    snprintf (object.name, sizeof object.name, "%s", args->name);
+    object.version = args->version;
+    object.content = (const uint8_t *) args->content;
+    object.content_size = strlen (args->content);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    int rc;
+    if (streq (mode, "unsigned")) {
+        uint8_t *body;
+        size_t body_size;
+        rc = policymsg_body (&object, &body, &body_size);
+        if (rc == 0) {
+            codec_writer_t *w = codec_writer_new (0);
+            codec_put_array (w, 2);
+            codec_put_bin (w, body, body_size);
+            codec_put_nil (w);
+            rc = codec_writer_finish (&w, &bytes, &size);
+            free (body);
+        }
+    }
+    else
+        rc = policymsg_encode (&object, streq (mode, "forge")? rogue.sign_secret: ca.sign_secret,
+                               &bytes, &size);
+    keys_wipe (&rogue);
+    keys_wipe (&ca);
+    if (rc) {
+        fprintf (stderr, "weft-probe: cannot make the object: %s\n", proto_strerror (rc));
+        return PROBE_USAGE;
+    }
+    FILE *out = fopen (args->save, "wb");
+    rc = out && fwrite (bytes, 1, size, out) == size? PROBE_OK: PROBE_USAGE;
+    if (out)
+        fclose (out);
+    free (bytes);
+    return rc;
+}
+
+//  policy-send: HELLO, then one POLICY with the object
+static int
+s_policy_send (probe_args_t *args, probe_identity_t *id)
+{
+    const char *error = NULL;
+    keyfile_t *file = keyfile_load (args->keyfile, false, &error);
+    size_t cert_size = 0;
+    uint8_t *cert = file? keyfile_get_blob (file, "cert", &cert_size): NULL;
+    keyfile_destroy (&file);
+    zfile_t *saved = zfile_new (NULL, args->object);
+    zchunk_t *chunk = saved && zfile_input (saved) == 0? zfile_read (saved, 1 << 20, 0): NULL;
+    zfile_destroy (&saved);
+    if (!cert || !chunk) {
+        fprintf (stderr, "weft-probe: need a certificate in %s and an object in %s\n",
+                 args->keyfile, args->object);
+        free (cert);
+        zchunk_destroy (&chunk);
+        return PROBE_USAGE;
+    }
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_linger (dealer, 1000);
+    zsock_set_curve_publickey_bin (dealer, id->keys.curve_public);
+    zsock_set_curve_secretkey_bin (dealer, id->keys.curve_secret);
+    zsock_set_curve_serverkey_bin (dealer, id->server_key);
+    int rc = zsock_connect (dealer, "%s", args->endpoint)? PROBE_USAGE: PROBE_OK;
+    meshmsg_t hello;
+    memset (&hello, 0, sizeof hello);
+    hello.type = MSG_HELLO;
+    hello.cert = cert;
+    hello.cert_size = cert_size;
+    size_t size;
+    uint8_t *frame = rc == PROBE_OK? s_mesh_local (id, &hello, &size): NULL;
+    if (frame)
+        zmq_send (zsock_resolve (dealer), frame, size, 0);
+    free (frame);
+    //  The node answers with its HELLO once it verified ours
+    zmq_pollitem_t item = { zsock_resolve (dealer), 0, ZMQ_POLLIN, 0 };
+    if (rc == PROBE_OK && zmq_poll (&item, 1, args->timeout_ms) <= 0)
+        rc = PROBE_NO_ANSWER;
+    policymsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_POLICY;
+    msg.object = zchunk_data (chunk);
+    msg.object_size = zchunk_size (chunk);
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    if (rc == PROBE_OK && policymsg_msg_encode (&msg, &payload, &payload_size) == 0) {
+        envelope_t env;
+        memset (&env, 0, sizeof (env));
+        randombytes_buf (env.id, WEFT_ID_SIZE);
+        env.type = MSG_POLICY;
+        snprintf (env.origin, sizeof (env.origin), "%s", id->origin);
+        snprintf (env.tenant, sizeof (env.tenant), "%s", id->tenant);
+        env.hlc = env.seq = s_now_ms () << 16;
+        env.hop_limit = env.hops = 1;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        if (envelope_encode (&env, id->keys.sign_secret, &frame, &size) == 0) {
+            zmq_send (zsock_resolve (dealer), frame, size, 0);
+            free (frame);
+        }
+        free (payload);
+        zclock_sleep (1000);
+    }
+    zsock_destroy (&dealer);
+    zchunk_destroy (&chunk);
+    free (cert);
+    return rc;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Print the value at a dotted path of the JSON document on stdin.
@@ -685,6 +857,8 @@ main (int argc, char *argv [])
         return rc;
     if (streq (args.command, "json"))
         return s_json (args.path);
+    if (streq (args.command, "policy-make"))
+        return s_policy_make (&args);
     if (sodium_init () < 0) {
         fprintf (stderr, "weft-probe: libsodium failed to initialise\n");
         return PROBE_REFUSED;
@@ -706,6 +880,9 @@ main (int argc, char *argv [])
     else
     if (rc == PROBE_OK && streq (args.command, "mesh-send"))
         rc = s_mesh_send (&args, &id);
+    else
+    if (rc == PROBE_OK && streq (args.command, "policy-send"))
+        rc = s_policy_send (&args, &id);
     else
     if (rc == PROBE_OK && streq (args.command, "replay"))
         rc = s_send_heartbeat (&args, &id, args.seq, id.keys.sign_secret);

@@ -262,6 +262,31 @@ attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32], attest_ima_al
     return rc;
 }
 
+char *
+attest_allowlist_text (store_txn_t *txn, const uint8_t ca_key [32], size_t *size_p)
+{
+    assert (txn && ca_key && size_p);
+    *size_p = 0;
+    json_t *record = s_get (txn, "allowlist/", "fleet");
+    json_t *doc = json_object_get (record, "doc");
+    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
+    uint8_t sig [64];
+    char *text = NULL;
+    if (json_is_string (doc) && sig_hex && strlen (sig_hex) == 128
+    &&  keys_unhex (sig_hex, sig, 64) == 0
+    &&  codec_verify (S_ALLOWLIST_CONTEXT, (const uint8_t *) json_string_value (doc),
+                      json_string_length (doc), sig, ca_key) == 0) {
+        *size_p = json_string_length (doc);
+        text = (char *) zmalloc (*size_p + 1);
+        memcpy (text, json_string_value (doc), *size_p);
+    }
+    else
+    if (record)
+        zsys_warning ("attest: the IMA allowlist does not verify with the CA key; ignored");
+    json_decref (record);
+    return text;
+}
+
 void
 attest_ima_state_get (store_txn_t *txn, const char *device_id, attest_ima_state_t *state)
 {

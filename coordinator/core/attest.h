@@ -74,6 +74,11 @@ int
 int
     attest_allowlist_sig (store_txn_t *txn, uint8_t sig [64]);
 
+//  The stored allowlist's text if present and its signature verifies
+//  with ca_key (caller frees; *size_p its size), else NULL.
+char *
+    attest_allowlist_text (store_txn_t *txn, const uint8_t ca_key [32], size_t *size_p);
+
 //  A device's IMA state (entries verified, PCR 10 then): zero if none.
 void
     attest_ima_state_get (store_txn_t *txn, const char *device_id, attest_ima_state_t *state);

@@ -24,6 +24,7 @@
 #include "coordinator/core/audit.h"
 #include "coordinator/core/hierarchy.h"
 #include "coordinator/core/quarantine.h"
+#include "coordinator/core/publish.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -53,10 +54,29 @@ struct _coord_t {
     uint8_t *quarantine;            //  Our signed QUARANTINE envelope, or NULL
     size_t quarantine_size;
     uint64_t quarantine_version;    //  Its version
+    policy_store_t *policies;       //  Site-wide policies published (publish.h)
+    gossip_t *gossip;               //  Their gossip with the nodes linked to us
+    uint64_t now_ms;                //  Time of the event being handled
 };
 
 static void s_revocations_build (coord_t *self, uint64_t now_ms);
 static void s_quarantine_build (coord_t *self, uint64_t now_ms);
+
+//  Gossip effect: a policy payload to a node linked to us, sealed as
+//  ours and sent by the push effect (not custody: never relayed)
+static int
+s_gossip_send (void *ctx, const char *link, int type, const uint8_t *payload, size_t size)
+{
+    coord_t *self = (coord_t *) ctx;
+    uint8_t *frame;
+    size_t frame_size;
+    if (!self->effects.push
+    ||  coord_seal_payload (self, type, payload, size, self->now_ms, &frame, &frame_size))
+        return -1;
+    self->effects.push (self->effects.ctx, link, frame, frame_size);
+    free (frame);
+    return 0;
+}
 
 //  --------------------------------------------------------------------------
 //  Create the core.
@@ -94,6 +114,15 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     store_abort (&txn);
     s_revocations_build (self, 0);
     s_quarantine_build (self, 0);
+    self->policies = policy_store_new (store, PUBLISH_TABLE, "", ca->sign_public);
+    if (policy_store_load (self->policies) < 0)
+        zsys_warning ("coord: cannot read the policy store");
+    gossip_config_t gossip_config = { self->policies, COORD_GOSSIP_MS, COORD_GOSSIP_LINKS,
+                                      true, false };
+    gossip_effects_t gossip_effects = { self, s_gossip_send };
+    self->gossip = gossip_new (&gossip_config, &gossip_effects);
+    //  Policies set before they were published (or by an older release)
+    publish_policies (store, self->pki, self->policies, self->gossip, 0);
     return self;
 }
 
@@ -110,6 +139,8 @@ coord_destroy (coord_t **self_p)
         pki_destroy (&self->pki);
         keys_wipe (&self->keys);
         json_decref (self->mesh_info);
+        gossip_destroy (&self->gossip);
+        policy_store_destroy (&self->policies);
         free (self->revocations);
         free (self->quarantine);
         free (self->cert);
@@ -152,6 +183,8 @@ coord_tick (coord_t *self, uint64_t now_ms)
     assert (self);
     if (now_ms < self->next_flush)
         return;
+    self->now_ms = now_ms;
+    gossip_tick (self->gossip, now_ms);
     if (registry_dirty (self->registry))
         registry_flush (self->registry);
     self->next_flush = now_ms + COORD_FLUSH_MS;
@@ -906,6 +939,18 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     if (link->custody)
         snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
     s_mesh_seen (self, &env, link->custody);
+    if (env.type == MSG_POLICY || env.type == MSG_POLICY_SUMMARY || env.type == MSG_POLICY_KEYS) {
+        //  Gossip speaks only between neighbours
+        link->reply_dest [0] = 0;
+        if (link->custody) {
+            self->stats.rejected_malformed++;
+            return -2;
+        }
+        self->now_ms = now_ms;
+        gossip_on_message (self->gossip, env.origin, env.type, env.payload, env.payload_size,
+                           now_ms);
+        return 0;
+    }
     if (env.type == MSG_HELLO || env.type == MSG_ROUTE || env.type == MSG_CUSTODY_ACK
     ||  env.type == MSG_NODE_STATS) {
         link->reply_dest [0] = 0;
@@ -1309,6 +1354,12 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     bool revoked = rc == 0 && result.status == WEFT_STATUS_OK
                 && (streq (msg.rpc_request.method, "device.revoke")
                     || streq (msg.rpc_request.method, "operator.revoke"));
+    if (rc == 0 && result.status == WEFT_STATUS_OK
+    &&  (streq (msg.rpc_request.method, "attest.profile.set")
+         || streq (msg.rpc_request.method, "attest.allowlist.set"))) {
+        self->now_ms = now_ms;
+        publish_policies (self->store, self->pki, self->policies, self->gossip, now_ms);
+    }
     if (rc == 0 && result.status == WEFT_STATUS_OK)
         s_add_mesh_info (self, msg.rpc_request.method, result.result);
     if (rc == 0 && result.status == WEFT_STATUS_OK

@@ -32,7 +32,8 @@ static const char *s_tables [] = {
     "devices", "device_keys", "twins", "tokens", "operators",
     "operator_keys", "replay", "meta", "last_seen", "device_index",
     "hierarchy", "audit", "rpc_ids", "rpc_expiry",
-    "tpm_ek", "attest", NULL        //  TPM pre-registrations; attestation
+    "tpm_ek", "attest",             //  TPM pre-registrations; attestation
+    "policies", NULL                //  Site-wide policy objects (publish.h)
 };
 
 //  Device attributes with a secondary index (besides tag.KEY and the

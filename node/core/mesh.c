@@ -15,6 +15,7 @@
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"
 #include "proto/cert.h"
+#include "node/core/gossip.h"
 #include "node/core/mesh.h"
 #include "node/core/qlist.h"
 
@@ -76,6 +77,8 @@ struct _mesh_t {
     uint8_t *revoked_operators;         //  Operators' CURVE keys, 32 B each
     size_t revoked_operator_count;
     mesh_stats_t stats;
+    policy_store_t *policies;           //  Site-wide policies held (policy.h)
+    gossip_t *gossip;                   //  Their spreading (gossip.h)
 };
 
 //  --------------------------------------------------------------------------
@@ -123,17 +126,12 @@ s_is_revoked (mesh_t *self, const char *name, const uint8_t *key)
     return false;
 }
 
-//  Seal one of our link-local envelopes. Caller frees.
+//  Seal one of our link-local envelopes around an encoded payload.
+//  Caller frees.
 static uint8_t *
-s_seal (mesh_t *self, uint64_t now_ms, const meshmsg_t *msg, size_t *size_p)
+s_seal_payload (mesh_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                size_t payload_size, size_t *size_p)
 {
-    uint8_t *payload;
-    size_t payload_size;
-    int rc = meshmsg_encode (msg, &payload, &payload_size);
-    if (rc) {
-        zsys_error ("mesh: encode %s: %s", proto_msg_name (msg->type), proto_strerror (rc));
-        return NULL;
-    }
     uint64_t physical = now_ms << 16;
     self->hlc = physical > self->hlc? physical: self->hlc + 1;
     envelope_t env;
@@ -148,19 +146,52 @@ s_seal (mesh_t *self, uint64_t now_ms, const meshmsg_t *msg, size_t *size_p)
     uint8_t hash [32];
     keys_hash (material, name_size + 16, hash);
     memcpy (env.id, hash, WEFT_ID_SIZE);
-    env.type = msg->type;
+    env.type = type;
     snprintf (env.origin, sizeof env.origin, "%s", self->name);
     snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
     env.seq = self->hlc;
     env.hlc = self->hlc;
     //  Link-local messages never leave the link; NODE_STATS travels far
-    env.hop_limit = env.hops = msg->type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1;
+    env.hop_limit = env.hops = type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1;
     env.payload = payload;
     env.payload_size = payload_size;
     uint8_t *frame = NULL;
-    rc = envelope_encode (&env, self->keys.sign_secret, &frame, size_p);
-    free (payload);
+    int rc = envelope_encode (&env, self->keys.sign_secret, &frame, size_p);
     return rc? NULL: frame;
+}
+
+//  Seal one of our link-local envelopes. Caller frees.
+static uint8_t *
+s_seal (mesh_t *self, uint64_t now_ms, const meshmsg_t *msg, size_t *size_p)
+{
+    uint8_t *payload;
+    size_t payload_size;
+    int rc = meshmsg_encode (msg, &payload, &payload_size);
+    if (rc) {
+        zsys_error ("mesh: encode %s: %s", proto_msg_name (msg->type), proto_strerror (rc));
+        return NULL;
+    }
+    uint8_t *frame = s_seal_payload (self, now_ms, msg->type, payload, payload_size, size_p);
+    free (payload);
+    return frame;
+}
+
+//  Gossip effect: a policy payload as a link-local envelope
+static int
+s_gossip_send (void *ctx, const char *link, int type, const uint8_t *payload, size_t size)
+{
+    mesh_t *self = (mesh_t *) ctx;
+    size_t frame_size;
+    uint8_t *frame = s_seal_payload (self, self->now_ms, type, payload, size, &frame_size);
+    int rc = frame? self->fx.send (self->fx.ctx, link, NULL, frame, frame_size): -1;
+    free (frame);
+    return rc;
+}
+
+static bool
+s_gossip_type (int type)
+{
+    return type == MSG_POLICY || type == MSG_POLICY_SUMMARY || type == MSG_POLICY_KEYS;
 }
 
 static void
@@ -287,6 +318,11 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->pending_seen = zlistx_new ();
     zlistx_set_destructor (self->pending_seen, s_free_item);
     self->quarantine = qlist_new (config->store, MESH_TABLE, self->prefix, self->coord_sign);
+    self->policies = policy_store_new (config->store, MESH_TABLE, self->prefix, self->ca_key);
+    gossip_config_t gossip_config = { self->policies, self->advert_ms, MESH_LINKS_MAX + 1,
+                                      false, self->verbose };
+    gossip_effects_t gossip_effects = { self, s_gossip_send };
+    self->gossip = gossip_new (&gossip_config, &gossip_effects);
     return self;
 }
 
@@ -297,6 +333,8 @@ mesh_destroy (mesh_t **self_p)
     if (*self_p) {
         mesh_t *self = *self_p;
         outbox_destroy (&self->outbox);
+        gossip_destroy (&self->gossip);
+        policy_store_destroy (&self->policies);
         zhashx_destroy (&self->links);
         zhashx_destroy (&self->peers);
         zhashx_destroy (&self->routes);
@@ -355,7 +393,7 @@ int
 mesh_start (mesh_t *self, uint64_t now_ms)
 {
     assert (self);
-    if (outbox_load (self->outbox) < 0)
+    if (outbox_load (self->outbox) < 0 || policy_store_load (self->policies) < 0)
         return -1;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
@@ -525,6 +563,7 @@ mesh_link_up (mesh_t *self, const char *link_name, int kind,
         snprintf (link->peer, sizeof link->peer, "%s", MESH_COORDINATOR);
         s_route_update (self, now_ms);
         s_send_route (self, link, now_ms);  //  Tells the coordinator our revocations
+        gossip_link_up (self->gossip, link_name, false, now_ms);
     }
     else
     if (kind == MESH_LINK_DIALLED)
@@ -541,6 +580,7 @@ mesh_link_down (mesh_t *self, const char *link_name, uint64_t now_ms)
     link->up = false;
     if (link->kind != MESH_LINK_COORDINATOR)
         link->verified = false;
+    gossip_link_down (self->gossip, link_name);
     link->path [0] = 0;
     if (*link->peer) {
         const char *current = (const char *) zhashx_lookup (self->peers, link->peer);
@@ -647,8 +687,10 @@ s_on_hello (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
         memcpy (key, cert.sign_key, WEFT_KEY_SIZE);
         zhashx_update (self->certs, cert.subject, key);
     }
-    if (!was)
+    if (!was) {
         zsys_info ("mesh: neighbour %s on %s", cert.subject, link->name);
+        gossip_link_up (self->gossip, link->name, true, now_ms);
+    }
     if (link->kind == MESH_LINK_ACCEPTED && !link->hello_sent)
         s_send_hello (self, link, now_ms);
     s_route_update (self, now_ms);
@@ -870,6 +912,16 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
         s_refuse (self, link, env.id, now_ms);
         return -1;
     }
+    if (s_gossip_type (env.type)) {
+        //  The coordinator's gossip, sent to us by name: never relayed
+        if (link->kind != MESH_LINK_COORDINATOR || !streq (env.origin, MESH_COORDINATOR)) {
+            self->stats.malformed++;
+            s_refuse (self, link, env.id, now_ms);
+            return -1;
+        }
+        return gossip_on_message (self->gossip, link->name, env.type, env.payload,
+                                  env.payload_size, now_ms);
+    }
     if (streq (dest, "*")) {
         if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)
         ||  !streq (env.origin, MESH_COORDINATOR)) {
@@ -953,6 +1005,9 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
         }
         if (env.type == MSG_CUSTODY_ACK)
             return s_on_custody_ack (self, &env);
+        if (s_gossip_type (env.type))
+            return gossip_on_message (self->gossip, link->name, env.type, env.payload,
+                                      env.payload_size, now_ms);
         //  A reply to an old-style direct request: for us
         self->fx.deliver (self->fx.ctx, frame, size);
         return 0;
@@ -971,6 +1026,9 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
         return s_on_route (self, link, &env, now_ms);
     if (env.type == MSG_CUSTODY_ACK)
         return s_on_custody_ack (self, &env);
+    if (s_gossip_type (env.type))
+        return gossip_on_message (self->gossip, link->name, env.type, env.payload,
+                                  env.payload_size, now_ms);
     self->stats.malformed++;
     return -1;
 }
@@ -1080,6 +1138,8 @@ mesh_tick (mesh_t *self, uint64_t now_ms)
     if (now_ms >= self->next_advert) {
         self->next_advert = now_ms + self->advert_ms;
         s_route_update (self, now_ms);  //  Stale links drop out here
+        self->now_ms = now_ms;
+        gossip_tick (self->gossip, now_ms);
         for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
              link = (s_link_t *) zhashx_next (self->links))
             if (link->up && (link->verified || link->kind == MESH_LINK_COORDINATOR)) {
@@ -1162,6 +1222,20 @@ mesh_revoked_operators (mesh_t *self, size_t *count_p)
     return self->revoked_operators;
 }
 
+policy_store_t *
+mesh_policies (mesh_t *self)
+{
+    assert (self);
+    return self->policies;
+}
+
+gossip_t *
+mesh_gossip (mesh_t *self)
+{
+    assert (self);
+    return self->gossip;
+}
+
 char *
 mesh_stats_json (mesh_t *self)
 {
@@ -1175,7 +1249,8 @@ mesh_stats_json (mesh_t *self)
             neighbours++;
     s_link_t *next = *self->route_link?
         (s_link_t *) zhashx_lookup (self->links, self->route_link): NULL;
-    return zsys_sprintf (
+    char *policies = gossip_stats_json (self->gossip);
+    char *json = zsys_sprintf (
         "{\"hops\":%zu,\"next_hop\":\"%s\",\"neighbours\":%zu,"
         "\"queue\":{\"control\":%" PRIu64 ",\"twin\":%" PRIu64 ",\"evidence\":%" PRIu64
         ",\"telemetry\":%" PRIu64 ",\"bulk\":%" PRIu64 "},"
@@ -1186,14 +1261,16 @@ mesh_stats_json (mesh_t *self)
         ",\"malformed\":%" PRIu64
         "},\"refused_full\":%" PRIu64 ",\"commit_failed\":%" PRIu64
         ",\"refused_hello\":%" PRIu64 ",\"revocations\":%" PRIu64
-        ",\"quarantine\":%" PRIu64 ",\"quarantined\":%zu}",
+        ",\"quarantine\":%" PRIu64 ",\"quarantined\":%zu,\"policies\":%s}",
         mesh_distance (self), next? next->peer: "", neighbours,
         o->depth [OUTBOX_CONTROL], o->depth [OUTBOX_TWIN], o->depth [OUTBOX_EVIDENCE],
         o->depth [OUTBOX_TELEMETRY], o->depth [OUTBOX_BULK],
         o->retransmits, m->relayed, m->delivered, m->duplicates, m->forged,
         o->dropped_full, m->hop_limit, m->revoked, m->quarantined, m->unauthenticated,
         m->malformed, o->refused_full, o->commit_failed, m->refused_hello, self->revocations,
-        qlist_version (self->quarantine), qlist_size (self->quarantine));
+        qlist_version (self->quarantine), qlist_size (self->quarantine), policies);
+    free (policies);
+    return json;
 }
 
 //  --------------------------------------------------------------------------
@@ -1613,6 +1690,36 @@ mesh_test (bool verbose)
     s_t_run (&world, now);
     assert (world.to_coord == to_coord + 1);
     assert (mesh_stats (world.nodes [1].mesh)->quarantined == 0);   //  (n1 restarted)
+    //  A policy the coordinator sends to gw-0 by name reaches gw-3 by
+    //  gossip; the same object again stops at the first hop
+    policy_object_t policy = { "profile", "gateway", 1, (const uint8_t *) "{}", 2 };
+    uint8_t *object;
+    size_t object_size;
+    assert (policymsg_encode (&policy, ca.sign_secret, &object, &object_size) == 0);
+    policymsg_t gossip = { .type = MSG_POLICY, .object = object, .object_size = object_size };
+    uint8_t *gossip_payload;
+    size_t gossip_size;
+    assert (policymsg_msg_encode (&gossip, &gossip_payload, &gossip_size) == 0);
+    for (int round = 0; round < 2; round++) {
+        frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_POLICY, 100 + (uint64_t) round,
+                              gossip_payload, gossip_size, &size);
+        assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-0", frame, size,
+                               now) == 0);
+        free (frame);
+        s_t_run (&world, now);
+    }
+    for (int i = 0; i < T_NODES; i++)
+        assert (policy_store_version (mesh_policies (world.nodes [i].mesh),
+                                      "profile/gateway") == 1);
+    assert (gossip_stats (mesh_gossip (world.nodes [0].mesh))->duplicates == 1);
+    assert (gossip_stats (mesh_gossip (world.nodes [3].mesh))->stored == 1);
+    //  Gossip from a neighbour that claims to be the coordinator's is refused
+    frame = s_t_envelope (&world.nodes [1].keys, "gw-1", MSG_POLICY, 200, gossip_payload,
+                          gossip_size, &size);
+    assert (mesh_on_frame (world.nodes [2].mesh, "n1", "gw-2", frame, size, now) == -1);
+    free (frame);
+    free (gossip_payload);
+    free (object);
 
     //  Revocation of gw-3 from the coordinator: stored, spread, link closed
     uint8_t payload_keys [WEFT_KEY_SIZE];

@@ -33,7 +33,11 @@
     spreads the same way, with its version in HELLO and ROUTE; names
     also leave it. A quarantined peer keeps its link, but is no next hop
     and relays nothing, and only attestation traffic from or for it is
-    taken (counted "quarantined"); see docs/mesh.md.  */
+    taken (counted "quarantined"); see docs/mesh.md.
+
+    Site-wide policies (policy.h) spread by gossip (gossip.h) over the
+    verified links and the coordinator link; the mesh hands it link
+    events and gossip frames, and seals what it sends.  */
 
 #ifndef WEFT_MESH_H_INCLUDED
 #define WEFT_MESH_H_INCLUDED
@@ -42,6 +46,8 @@
 #include "proto/keys.h"
 #include "node/io/store.h"
 #include "node/core/outbox.h"
+#include "node/core/policy.h"
+#include "node/core/gossip.h"
 
 #define MESH_TABLE          "mesh"          //  Revocation list
 #define MESH_COORDINATOR    "coordinator"   //  Destination and origin name
@@ -192,6 +198,13 @@ const mesh_stats_t *
 
 outbox_t *
     mesh_outbox (mesh_t *self);
+
+//  The site-wide policies this node holds (policy.h: policy_store_get),
+//  and their gossip (counters). Borrowed.
+policy_store_t *
+    mesh_policies (mesh_t *self);
+gossip_t *
+    mesh_gossip (mesh_t *self);
 
 void
     mesh_test (bool verbose);
