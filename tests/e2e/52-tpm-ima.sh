@@ -8,7 +8,9 @@
 #   stored count grows; (b) a measured file off the allowlist: fails naming
 #   the file and its entry number, quarantined; (c) that entry edited to
 #   look like an allowed file (template hash recomputed, so only PCR 10
-#   tells): fails, the list does not replay.
+#   tells): fails, the list does not replay; (d) the true list with the
+#   file allowed by a new allowlist passes again and the device leaves
+#   quarantine; (e) a node without --ima-log fails, saying so.
 source "$(dirname "$0")/lib.sh"
 SWTPM="$E2E_ROOT/tests/tpm/swtpm.sh"
 command -v swtpm > /dev/null || { echo "SKIP: swtpm not installed"; exit 0; }
@@ -124,6 +126,7 @@ sleep 3
 
 say "(c) the list edited: entry #5 now claims an allowed file (template hash recomputed)"
 stop_proc box-a
+cp "$IMA" "$T/ima.true"
 head -n 5 "$IMA" > "$T/ima.head" && mv "$T/ima.head" "$IMA"
 python3 - "$IMA" "$T/fs/app" <<'PY'
 import hashlib, struct, sys
@@ -142,4 +145,24 @@ echo "$out"
 grep -q "^reason: *PCR 10: IMA entries #5..#5 do not replay to the quoted value (first unverified entry #5 /usr/local/bin/app)" <<< "$out" \
     || fail "reason does not name the edited entry"
 grep -q "^quarantined: *yes" <<< "$out" || fail "gw-a not quarantined after the edited list"
+
+say "(d) the true list again, and the operator allows the file: passes, leaves quarantine"
+stop_proc box-a
+cp "$T/ima.true" "$IMA"
+sha256sum "$T/fs/evil" >> "$T/allowlist"
+ctl attest allowlist set "$T/allowlist" | grep -q "5 digests" || fail "allowlist set failed"
+start_node box-a "${NODE_ARGS[@]}"
+wait_for 'ctl attest show gw-a' 30 || fail "gw-a did not pass again: $(ctl attest show gw-a 2>&1)"
+ctl attest show gw-a | grep -q "^IMA: *1 entries sent from #5, 6 verified in all" \
+    || fail "IMA counts after the allowlist change: $(ctl attest show gw-a)"
+wait_for '[[ "$(jget mode < "$T/box-a.applied.json")" == fast ]]' 20 \
+    || fail "gw-a did not get its twin after passing again"
+
+say "(e) without --ima-log the node sends no list: fails, saying so"
+stop_proc box-a
+ctl attest clear gw-a > /dev/null || fail "attest clear failed"
+start_node box-a --tpm "$TCTI" --coord-key "$COORD_KEY" --event-log "$LOG"
+wait_for 'ctl attest show gw-a | grep -q "IMA list missing"' 30 \
+    || fail "a node without --ima-log was not refused: $(ctl attest show gw-a 2>&1)"
+ctl attest show gw-a && fail "attest show passes without the IMA list"
 say "ok"
