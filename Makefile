@@ -81,9 +81,10 @@ $(BUILD)/weft-coord: $(BUILD)/coordinator/main.o $(BUILD)/libweft.a
 $(BUILD)/weft-node: $(BUILD)/node/main.o $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_offline.o: tools/ctl.h
+CTL_OBJ   := $(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_offline.o $(BUILD)/tools/ctl_import.o
+$(CTL_OBJ): tools/ctl.h
 
-$(BUILD)/weftctl: $(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_offline.o $(BUILD)/libweft.a
+$(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(BUILD)/libweft.a

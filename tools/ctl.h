@@ -42,6 +42,11 @@ typedef struct {
 int
     ctl_call (ctl_t *self, const char *method, json_t *args, json_t **result_p);
 
+//  hierarchy.import with args {doc} (taken): one call, or the document
+//  in parts under an upload id when it is larger than one call allows.
+int
+    ctl_import (ctl_t *self, json_t *args, json_t **result_p);
+
 //  Switch to a node's operator port (--node ENDPOINT, --node-key HEX):
 //  requests carry the identity's credential. Returns 0 or an exit code
 //  after printing why.

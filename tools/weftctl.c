@@ -32,7 +32,7 @@
 
 #define CTL_TTL_MAX         (30 * 86400)
 #define CTL_EXPIRY_MAX_MS   50000       //  Below the coordinator's 60 s
-#define CTL_FILE_MAX        (60 * 1024) //  hierarchy import file
+#define CTL_FILE_MAX        (4 * 1024 * 1024)   //  hierarchy import file
 
 #include "tools/ctl.h"
 
@@ -1210,7 +1210,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
     if (streq (noun, "hierarchy") && verb && streq (verb, "import") && argc == 3) {
         struct stat st;
         if (stat (argv [2], &st) == 0 && st.st_size > CTL_FILE_MAX) {
-            s_fail ("%s is larger than %d bytes: import it in parts (one site each)",
+            s_fail ("%s is larger than %d bytes: import it one site at a time",
                     argv [2], CTL_FILE_MAX);
             return CTL_USAGE;
         }
@@ -1371,7 +1371,8 @@ main (int argc, char *argv [])
     else
     if (rc == CTL_OK) {
         json_t *result = NULL;
-        rc = ctl_call (&ctl, method, args, &result);
+        rc = streq (method, "hierarchy.import")? ctl_import (&ctl, args, &result)
+                                                : ctl_call (&ctl, method, args, &result);
         args = NULL;
         if (rc == CTL_OK && streq (method, "operator.credential"))
             rc = ctl_credential_save (&ctl, result);

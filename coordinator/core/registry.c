@@ -33,7 +33,8 @@ static const char *s_tables [] = {
     "operator_keys", "replay", "meta", "last_seen", "device_index",
     "hierarchy", "audit", "rpc_ids", "rpc_expiry",
     "tpm_ek", "attest",             //  TPM pre-registrations; attestation
-    "policies", NULL                //  Site-wide policy objects (publish.h)
+    "policies",                     //  Site-wide policy objects (publish.h)
+    "uploads", NULL                 //  Hierarchy imports in parts
 };
 
 //  Device attributes with a secondary index (besides tag.KEY and the

@@ -17,6 +17,7 @@
 #include "coordinator/core/attest.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/opcert.h"
+#include "coordinator/core/hierupload.h"
 #include "coordinator/core/rpc.h"
 
 //  Permissions; a role is a set of them (proto/opcred.h, shared with
@@ -805,6 +806,8 @@ s_batch_move (s_call_t *call)
 //  --------------------------------------------------------------------------
 //  Hierarchy
 
+//  A document larger than one call comes in parts (hierupload.h):
+//  upload {id, part, parts}; the import runs when the last one is in
 static void
 s_hierarchy_import (s_call_t *call)
 {
@@ -813,9 +816,42 @@ s_hierarchy_import (s_call_t *call)
         s_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument doc");
         return;
     }
+    s_audit_set (call, call->act.scopes [0], "");
+    json_t *upload = json_object_get (call->args, "upload");
+    const char *upload_id = json_string_value (json_object_get (upload, "id"));
+    json_t *whole = NULL;
+    if (upload) {
+        json_t *part = json_object_get (upload, "part"), *parts = json_object_get (upload, "parts");
+        if (!json_is_object (upload) || json_object_size (upload) != 3 || !upload_id
+        ||  !json_is_integer (part) || !json_is_integer (parts)) {
+            s_fail (call, WEFT_STATUS_BAD_REQUEST, "upload must be {id, part, parts}");
+            return;
+        }
+        size_t received;
+        call->result->status = hierupload_put (call->txn, call->caller->name, upload_id,
+            (int) json_integer_value (part), (int) json_integer_value (parts), doc,
+            call->now_ms, &whole, &received, call->result->error);
+        if (call->result->status != WEFT_STATUS_OK)
+            return;
+        if (!whole) {
+            call->result->result = json_pack ("{s:s, s:I, s:O}", "upload", upload_id,
+                "received", (json_int_t) received, "parts", parts);
+            call->detail = json_pack ("{s:s, s:O, s:O}", "upload", upload_id, "part", part,
+                                      "parts", parts);
+            return;
+        }
+        doc = whole;
+    }
     json_t *report;
     int status = hierarchy_import (call->txn, doc, call->act.scopes, call->act.scope_count,
                                    &report, call->result->error);
+    json_decref (whole);
+    if (status == WEFT_STATUS_OK && upload_id
+    &&  hierupload_drop (call->txn, call->caller->name, upload_id)) {
+        json_decref (report);
+        snprintf (call->result->error, sizeof call->result->error, "store write failed");
+        status = WEFT_STATUS_INTERNAL;
+    }
     call->result->status = status;
     if (status == WEFT_STATUS_OK) {
         call->result->result = report;
@@ -824,8 +860,9 @@ s_hierarchy_import (s_call_t *call)
             "updated", (json_int_t) json_array_size (json_object_get (report, "updated")),
             "removed", (json_int_t) json_array_size (json_object_get (report, "removed")),
             "unchanged", json_object_get (report, "unchanged"));
+        if (upload_id)
+            json_object_set_new (call->detail, "upload", json_string (upload_id));
     }
-    s_audit_set (call, call->act.scopes [0], "");
 }
 
 static void
@@ -1429,7 +1466,7 @@ static const struct {
     { "batch.tag", P_WRITE, true, { "query", "tags", "dry_run", NULL }, s_batch_tag },
     { "batch.move", P_WRITE, true, { "query", "path", "asset", "dry_run", NULL },
         s_batch_move },
-    { "hierarchy.import", P_ADMIN, true, { "doc", NULL }, s_hierarchy_import },
+    { "hierarchy.import", P_ADMIN, true, { "doc", "upload", NULL }, s_hierarchy_import },
     { "hierarchy.export", P_READ, false, { NULL }, s_hierarchy_export },
     { "operator.add", P_OPERATORS, true,
         { "name", "role", "tenant", "path", "sign_key", "curve_key", NULL }, s_operator_add },
@@ -1955,6 +1992,34 @@ rpc_test (bool verbose)
     assert (streq (rig.result.error, "node 6 (globex) is outside your scope"));
     assert (s_call_grant (&rig, "admin", "", "hierarchy.import", tree) == WEFT_STATUS_OK);
     assert (json_array_size (json_object_get (rig.result.result, "created")) == 7);
+    //  An import in parts: nothing is written before the last part, and a
+    //  bad node in the last part leaves the nodes of the first one out
+    const char *part_1 = "{\"upload\":{\"id\":\"00aa00bb\",\"part\":1,\"parts\":2},"
+        "\"doc\":{\"version\":1,\"nodes\":[{\"path\":\"initech\",\"level\":\"enterprise\"}]}}";
+    assert (s_call_grant (&rig, "admin", "", "hierarchy.import", part_1) == WEFT_STATUS_OK);
+    assert (s_int (rig.result.result, "received") == 1);
+    txn = store_begin (rig.store, false);
+    json_t *node = hierarchy_get (txn, "initech");
+    store_abort (&txn);
+    assert (node == NULL);
+    assert (s_call_grant (&rig, "admin", "", "hierarchy.import",
+        "{\"upload\":{\"id\":\"00aa00bb\",\"part\":2,\"parts\":2},\"doc\":{\"version\":1,"
+        "\"nodes\":[{\"path\":\"initech/x\",\"level\":\"planet\"}]}}") == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (rig.result.error, "node 2 (initech/x)"));
+    txn = store_begin (rig.store, false);
+    node = hierarchy_get (txn, "initech");
+    store_abort (&txn);
+    assert (node == NULL);
+    assert (s_call_grant (&rig, "admin", "", "hierarchy.import",
+        "{\"upload\":{\"id\":\"00aa00bb\",\"part\":2,\"parts\":2},\"doc\":{\"version\":1,"
+        "\"nodes\":[{\"path\":\"initech/x\",\"level\":\"site\"}]}}") == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (rig.result.result, "created")) == 2);
+    assert (s_call_grant (&rig, "admin", "", "hierarchy.import",
+        "{\"upload\":{\"id\":\"00aa00bb\",\"part\":2,\"parts\":2},\"doc\":{\"version\":1,"
+        "\"nodes\":[]}}") == WEFT_STATUS_OK);     //  Dropped after the import: staged anew
+    assert (s_int (rig.result.result, "received") == 0);
+    assert (s_call_grant (&rig, "admin", "", "hierarchy.import",
+        "{\"upload\":{\"id\":\"00aa00bb\",\"part\":1},\"doc\":{}}") == WEFT_STATUS_BAD_REQUEST);
     //  A token may place the device (into its certificate): inside the
     //  tenant and the caller's scope, on a node that exists
     assert (s_call_grant (&rig, "admin", "acme", "token.create",

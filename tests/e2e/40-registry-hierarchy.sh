@@ -97,4 +97,37 @@ say "the hierarchy export is an import file"
 ctl hierarchy export > "$T/export.json"
 out=$(ctl hierarchy import "$T/export.json") || fail "re-import of the export: $out"
 echo "$out" | grep -q "^created 0, updated 0, removed 0, unchanged 6$" || fail "export/import: $out"
+
+say "an import larger than one call (64 KiB) goes in parts, still all or nothing"
+#   big.json: tenant bigco, 40 sites of 99 lines each: 4,000 nodes, ~330 KB
+big () {
+    python3 - "$1" <<'PY'
+import json, sys
+nodes = [{"path": "bigco", "level": "enterprise", "name": "Big Co"}]
+for s in range(40):
+    nodes.append({"path": "bigco/site-%d" % s, "level": "site"})
+    for l in range(99):
+        nodes.append({"path": "bigco/site-%d/line-%d" % (s, l), "level": "line",
+                      "name": "Line %d of site %d" % (l, s)})
+if sys.argv[1] == "bad":
+    nodes.append({"path": "bigco/site-39/line-0/x y", "level": "asset"})
+print(json.dumps({"version": 1, "nodes": nodes}, indent=1))
+PY
+}
+big bad > "$T/big-bad.json"
+big good > "$T/big.json"
+(( $(stat -c %s "$T/big.json") > 300000 )) || fail "big.json is too small to need parts"
+out=$(ctl -v hierarchy import "$T/big-bad.json" 2>&1) && fail "a bad node in the last part was taken"
+echo "$out" | tail -n 2
+echo "$out" | grep -q "part 1 of .* staged" || fail "not sent in parts: $out"
+echo "$out" | grep -q "node 4002: path must be" || fail "bad node not named: $out"
+[[ "$(ctl --json hierarchy export | jget 'nodes.*.path' | grep -c '^bigco')" == 0 ]] \
+    || fail "a refused import left nodes behind"
+out=$(ctl hierarchy import "$T/big.json") || fail "big import: $out"
+echo "$out" | tail -n 1
+echo "$out" | grep -q "^created 4001, updated 0, removed 0, unchanged 0$" || fail "big import: $out"
+out=$(ctl hierarchy import "$T/big.json") || fail "big import again: $out"
+echo "$out" | grep -q "^created 0, updated 0, removed 0, unchanged 4001$" || fail "not idempotent: $out"
+[[ "$(ctl --json hierarchy export | jget 'nodes.*.path' | grep -c '^bigco')" == 4001 ]] \
+    || fail "export after the big import"
 say "ok"
