@@ -34,6 +34,7 @@
 #include "node/core/enrol.h"
 #include "node/core/discovery.h"
 #include "node/io/beacon.h"
+#include "node/io/sigcheck.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
 #define NODE_NEIGHBOURS_MAX     32
@@ -78,6 +79,9 @@ static const option_spec_t s_options [] = {
     { "beacon", "IFACE,...", NULL,
       "find neighbours by LAN beacons on these interfaces (off by default)" },
     { "beacon-port", "PORT", "7729", "UDP port of the LAN beacons" },
+    { "verify-threads", "N", NULL,
+      "threads besides the event loop that check envelope signatures\n"
+      "(default: one less than the CPUs, at most 3; 0 = none)" },
     { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
     { "ops-listen", "ENDPOINT", NULL,
       "site server: answer operators authorised by their credential alone (also\n"
@@ -123,6 +127,7 @@ typedef struct {
     const uint8_t *coord_sign;          //  Verifies ATTEST_CHALLENGE
     mesh_t *mesh;
     opserver_t *ops;                    //  Operator port (--ops-listen), or NULL
+    sigcheck_t *sigcheck;               //  Signature checks of a burst on threads
     uint64_t timers [AGENT_TIMERS];     //  Unix ms deadlines, 0 = disarmed
 } node_t;
 
@@ -337,10 +342,11 @@ s_read_dealer (node_t *node, zsock_t *sock, const char *link, uint64_t now)
                 dest = zframe_strdup (first);
         }
         if (zmsg_size (msg) <= 2 && last)
-            mesh_on_frame (node->mesh, link, dest, zframe_data (last), zframe_size (last), now);
+            sigcheck_add (node->sigcheck, link, dest, &msg, last, now);
         free (dest);
         zmsg_destroy (&msg);
     }
+    sigcheck_feed (node->sigcheck, now);
 }
 
 //  Read a burst from our listener: [routing id, frame] or [routing id, dest, frame]
@@ -374,12 +380,12 @@ s_read_router (node_t *node, uint64_t now)
                     dest = zframe_strdup (middle);
             }
             if (frames == 2 || dest)
-                mesh_on_frame (node->mesh, link, dest, zframe_data (last),
-                               zframe_size (last), now);
+                sigcheck_add (node->sigcheck, link, dest, &msg, last, now);
             free (dest);
         }
         zmsg_destroy (&msg);
     }
+    sigcheck_feed (node->sigcheck, now);
 }
 
 //  Parse "KEYHEX@ENDPOINT,..." into node->neighbours
@@ -808,6 +814,19 @@ main (int argc, char *argv [])
         node.mesh = mesh_new (&mesh_config, &mesh_effects);
         if (node.mesh && mesh_start (node.mesh, s_now ()) != 0)
             mesh_destroy (&node.mesh);
+        const char *threads = keyfile_get (options, "verify-threads");
+        int64_t count = threads && *threads? options_int (options, "verify-threads", -1)
+                                           : (int64_t) sigcheck_default_threads ();
+        if (count < 0 || count > SIGCHECK_THREADS_MAX) {
+            fprintf (stderr, "weft-node: --verify-threads must be 0..%d\n", SIGCHECK_THREADS_MAX);
+            mesh_destroy (&node.mesh);
+            exit_code = 2;
+        }
+        if (node.mesh) {
+            node.sigcheck = sigcheck_new (node.mesh, (size_t) count);
+            zsys_info ("node: envelope signatures checked on the event loop and %d "
+                       "worker thread%s", (int) count, count == 1? "": "s");
+        }
     }
     if (node.mesh) {
         agent_config_t config = {
@@ -874,6 +893,7 @@ main (int argc, char *argv [])
     if (!node.agent) {
         zsys_error ("node: cannot start (see above)");
         agent_destroy (&node.agent);
+        sigcheck_destroy (&node.sigcheck);
         mesh_destroy (&node.mesh);
         apply_destroy (&node.apply);
         zactor_destroy (&node.attestor);
@@ -1049,6 +1069,7 @@ main (int argc, char *argv [])
     mesh_flush (node.mesh, s_now ());
     zpoller_destroy (&node.poller);
     agent_destroy (&node.agent);
+    sigcheck_destroy (&node.sigcheck);
     mesh_destroy (&node.mesh);
     apply_destroy (&node.apply);
     zactor_destroy (&node.attestor);

@@ -139,6 +139,22 @@ int
     mesh_on_frame (mesh_t *self, const char *link, const char *dest,
                    const uint8_t *frame, size_t size, uint64_t now_ms);
 
+//  For an I/O layer that checks signatures on other threads: the key
+//  mesh_on_frame would check this custody frame's signature with
+//  (copied to key), or false if it would check none (not custody, link
+//  not past HELLO, undecodable, a duplicate, an origin it trusts).
+bool
+    mesh_custody_key (mesh_t *self, const char *link, const char *dest,
+                      const uint8_t *frame, size_t size, uint8_t key [WEFT_KEY_SIZE]);
+
+//  As mesh_on_frame, for a custody frame whose signature the caller
+//  found valid with key: if that is the key mesh_on_frame would use,
+//  the check is not made again; otherwise it is.
+int
+    mesh_on_checked_frame (mesh_t *self, const char *link, const char *dest,
+                           const uint8_t *frame, size_t size,
+                           const uint8_t key [WEFT_KEY_SIZE], uint64_t now_ms);
+
 //  One of our own envelopes (from the agent) for the coordinator.
 //  Returns 0 (staged), 1 (queue full: back-pressure), -1 (bad frame).
 int
