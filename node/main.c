@@ -212,8 +212,9 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
             for (int i = 0; i < 8; i++)
                 from [i] = (uint8_t) (challenge.ima_from >> (56 - 8 * i));
             if (challenge.ima)
-                zsock_send (node->attestor, "sbbb", "CHALLENGE", challenge.nonce,
-                            challenge.nonce_size, mask, sizeof mask, from, sizeof from);
+                zsock_send (node->attestor, "sbbbb", "CHALLENGE", challenge.nonce,
+                            challenge.nonce_size, mask, sizeof mask, from, sizeof from,
+                            challenge.ima_pcr10, sizeof challenge.ima_pcr10);
             else
                 zsock_send (node->attestor, "sbb", "CHALLENGE", challenge.nonce,
                             challenge.nonce_size, mask, sizeof mask);

@@ -20,7 +20,7 @@ s_items (int type)
         case MSG_TPM_ENROL_REQUEST: return 9;
         case MSG_TPM_CHALLENGE:     return 4;
         case MSG_TPM_PROOF:         return 9;
-        case MSG_ATTEST_CHALLENGE:  return 2;     //  3 with IMA
+        case MSG_ATTEST_CHALLENGE:  return 2;     //  4 with IMA
         case MSG_ATTEST_EVIDENCE:   return 6;     //  8 with IMA
         default:                    return 0;
     }
@@ -80,7 +80,7 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
     if (!s_valid (msg))
         return PROTO_ERR_VALUE;
     if (msg->ima || msg->ima_list_size)
-        items += msg->type == MSG_ATTEST_CHALLENGE? 1:
+        items += msg->type == MSG_ATTEST_CHALLENGE? 2:
                  msg->type == MSG_ATTEST_EVIDENCE? 2: 0;
     codec_writer_t *w = codec_writer_new (0);
     codec_put_array (w, (size_t) items);
@@ -106,8 +106,10 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         case MSG_ATTEST_CHALLENGE:
             codec_put_bin (w, msg->nonce, msg->nonce_size);
             codec_put_uint (w, msg->pcr_mask);
-            if (items > 2)
+            if (items > 2) {
                 codec_put_uint (w, msg->ima_from);
+                codec_put_bin (w, msg->ima_pcr10, sizeof msg->ima_pcr10);
+            }
             break;
         case MSG_ATTEST_EVIDENCE:
             codec_put_bin (w, msg->nonce, msg->nonce_size);
@@ -183,6 +185,8 @@ s_decode_fields (tpmmsg_t *msg, codec_reader_t *r)
             if (rc == 0 && codec_items (r) > (int) at && !codec_is_nil (r, at)) {
                 rc = codec_get_uint (r, at, TPMMSG_IMA_FROM_MAX, &msg->ima_from);
                 msg->ima = rc == 0;
+                if (rc == 0 && msg->type == MSG_ATTEST_CHALLENGE)
+                    rc = codec_get_bin (r, at + 1, msg->ima_pcr10, sizeof msg->ima_pcr10);
             }
             if (rc == 0 && msg->type == MSG_ATTEST_EVIDENCE && codec_items (r) > (int) at + 1) {
                 const uint8_t *list = NULL;
@@ -311,6 +315,7 @@ s_equal (const tpmmsg_t *a, const tpmmsg_t *b)
         && s_bin_equal (a->pcrs, a->pcrs_size, b->pcrs, b->pcrs_size)
         && s_bin_equal (a->event_log, a->event_log_size, b->event_log, b->event_log_size)
         && a->ima == b->ima && a->ima_from == b->ima_from
+        && memcmp (a->ima_pcr10, b->ima_pcr10, sizeof a->ima_pcr10) == 0
         && s_bin_equal ((const uint8_t *) a->ima_list, a->ima_list_size,
                         (const uint8_t *) b->ima_list, b->ima_list_size);
 }
@@ -332,6 +337,8 @@ tpmmsg_test (bool verbose)
         if (ima) {
             msg.ima = true;
             msg.ima_from = 70000;       //  Past 16 bits: a uint32 on the wire
+            if (wire == MSG_ATTEST_CHALLENGE)
+                memset (msg.ima_pcr10, 0x10, sizeof msg.ima_pcr10);
             if (wire == MSG_ATTEST_EVIDENCE) {
                 msg.ima_list = "10 " "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
                                " ima-ng sha256:"
@@ -426,6 +433,12 @@ tpmmsg_test (bool verbose)
     msg.ima_list_size = TPMMSG_IMA_LIST_MAX + 1;
     assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
     free (big);
+    //  A challenge with ima_from needs ima_pcr10, of 32 bytes
+    const uint8_t no_pcr10 [] = { 0x93, 0xc4, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0x05 };
+    assert (tpmmsg_decode (&back, MSG_ATTEST_CHALLENGE, no_pcr10, sizeof no_pcr10) != 0);
+    const uint8_t short_pcr10 [] = { 0x94, 0xc4, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0x05,
+                                     0xc4, 1, 0 };
+    assert (tpmmsg_decode (&back, MSG_ATTEST_CHALLENGE, short_pcr10, sizeof short_pcr10) != 0);
     //  A nil ima_from is "no IMA": [nonce, mask, nil]
     const uint8_t nil_from [] = { 0x93, 0xc4, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0xc0 };
     assert (tpmmsg_decode (&back, MSG_ATTEST_CHALLENGE, nil_from, sizeof nil_from) == 0

@@ -8,14 +8,16 @@
                             secret: bin, ticket: bin]
         TPM_PROOF          as TPM_ENROL_REQUEST, with ticket and proof set
         ATTEST_CHALLENGE   [nonce: bin(8..64), pcr_mask: uint,
-                            ima_from: uint | nil]
+                            ima_from: uint | nil, ima_pcr10: bin(32)]
         ATTEST_EVIDENCE    [nonce: bin(8..64), pcr_mask: uint, attest: bin,
                             signature: bin, pcrs: bin(32 * n), event_log: bin,
                             ima_from: uint | nil, ima_list: bin]
     The IMA fields are trailing: a challenge or evidence without them
     (2 or 6 items) is one without IMA, as before. ima_from in a challenge
     is the entry number the verifier wants the list from (what it has
-    verified so far); in evidence, the number of the first entry sent.
+    verified so far) and ima_pcr10 PCR 10 after those entries, so that
+    a node whose list is another one (it rebooted) sends it from 0; in
+    evidence, ima_from is the number of the first entry sent.
     TPM structures travel as the TPM marshals them (node/io/tpm.h). Each
     binary field has a limit below; a TPM_ENROL_REQUEST carries an empty
     ticket and proof, a TPM_PROOF both. Decoders accept longer arrays
@@ -68,6 +70,7 @@ typedef struct {
     uint32_t pcr_mask;                  //  Bit N = sha256 PCR N
     bool ima;                           //  IMA asked (challenge) or sent (evidence)
     uint64_t ima_from;                  //  First IMA entry number, if ima
+    uint8_t ima_pcr10 [32];             //  ATTEST_CHALLENGE: PCR 10 after ima_from entries
     //  ATTEST_EVIDENCE
     const uint8_t *attest;              //  TPMS_ATTEST, borrowed
     size_t attest_size;

@@ -322,10 +322,12 @@ attest_ima_state_put (store_txn_t *txn, const char *device_id, const attest_ima_
 int
 attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
                   uint64_t uptime_s, uint64_t now_ms,
-                  uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p, int64_t *ima_from_p)
+                  uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p, int64_t *ima_from_p,
+                  uint8_t ima_pcr10 [32])
 {
-    assert (txn && device && ca_key && nonce && mask_p && ima_from_p);
+    assert (txn && device && ca_key && nonce && mask_p && ima_from_p && ima_pcr10);
     *ima_from_p = -1;
+    memset (ima_pcr10, 0, 32);
     const char *id = json_string_value (json_object_get (device, "id"));
     const char *assurance = json_string_value (json_object_get (device, "assurance"));
     const char *type = json_string_value (json_object_get (device, "type"));
@@ -364,6 +366,7 @@ attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         json_object_set_new (record, "mask", json_integer (mask));
         json_object_set_new (record, "ima_from", json_integer ((json_int_t) state.count));
         *ima_from_p = (int64_t) state.count;
+        memcpy (ima_pcr10, state.pcr10, 32);
     }
     int rc = s_put (txn, "nonce/", id, record);
     json_decref (record);
@@ -594,9 +597,10 @@ s_test_round (store_t *store, json_t *device, const keys_t *ca, tpm_t *tpm, zchu
     uint8_t nonce [ATTEST_NONCE_SIZE];
     uint32_t mask = 0;
     int64_t ima_from;
+    uint8_t ima_pcr10 [32];
     store_txn_t *txn = store_begin (store, true);
     assert (attest_challenge (txn, device, ca->sign_public, 0, now, nonce, &mask,
-                              &ima_from) == 1);
+                              &ima_from, ima_pcr10) == 1);
     assert (store_commit (&txn) == 0);
     if (nonce_out)
         memcpy (nonce_out, nonce, sizeof nonce);
@@ -718,9 +722,10 @@ attest_test (bool verbose)
     //  Not due again within the interval, unless the node restarted
     uint32_t mask;
     int64_t ima_from;
+    uint8_t ima_pcr10 [32];
     txn = store_begin (store, true);
     assert (attest_challenge (txn, device, ca.sign_public, 3600, now + 1000, nonce, &mask,
-                              &ima_from) == 0);
+                              &ima_from, ima_pcr10) == 0);
     store_abort (&txn);
 
     //  Refuses a quote over a repeated nonce: the same evidence again

@@ -94,14 +94,14 @@ int
 //  (no TPM, no profile, verdict recent, challenge outstanding); -1 on a
 //  store failure. uptime_s is the node's (from its heartbeat): a node
 //  that restarted since its verdict is attested again. If the profile
-//  has "ima": true, mask includes PCR 10 and *ima_from_p is the IMA
-//  entry number to send the list from (entries verified so far), else
-//  -1.
+//  has "ima": true, mask includes PCR 10, *ima_from_p is the IMA
+//  entry number to send the list from (entries verified so far) and
+//  ima_pcr10 PCR 10 after them; else *ima_from_p is -1.
 int
     attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
                       uint64_t uptime_s, uint64_t now_ms,
                       uint8_t nonce [ATTEST_NONCE_SIZE], uint32_t *mask_p,
-                      int64_t *ima_from_p);
+                      int64_t *ima_from_p, uint8_t ima_pcr10 [32]);
 
 //  Check evidence from device and record the verdict. Returns the
 //  verdict (caller json_decref's it): {device, ok, time, reason, pcr,

@@ -264,6 +264,31 @@ s_parse_line (const char *line, size_t length, uint64_t number, s_entry_t *entry
     return true;
 }
 
+//  What the kernel extends for an entry: its template hash, or for a
+//  violation (all zero) 32 bytes of 0xff
+static void
+s_extend_entry (uint8_t pcr [32], const s_entry_t *entry)
+{
+    static const uint8_t ff [32] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    s_extend (pcr, entry->violation? ff: entry->template_hash);
+}
+
+int
+attest_ima_extend_line (const char *line, size_t length, uint8_t pcr [32])
+{
+    assert (line && pcr);
+    s_entry_t entry;
+    char error [160];
+    if (length > ATTEST_IMA_LINE_MAX || !s_parse_line (line, length, 0, &entry, error, sizeof error))
+        return -1;
+    s_extend_entry (pcr, &entry);
+    return 0;
+}
+
 typedef enum { S_PASS, S_MALFORMED, S_NO_REPLAY, S_NOT_ALLOWED } s_result_t;
 
 static s_result_t
@@ -319,12 +344,7 @@ s_verify (const char *list, size_t size, uint64_t first, const uint8_t quoted [3
             s_path (first_path, sizeof first_path, entry.path, entry.path_size);
         }
         if (entry.violation) {
-            static const uint8_t ff [32] = {
-                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-            s_extend (pcr, ff);
+            s_extend_entry (pcr, &entry);
             if (not_allowed < 0) {
                 not_allowed = (int64_t) number;
                 s_path (not_allowed_path, sizeof not_allowed_path, entry.path, entry.path_size);
@@ -342,7 +362,7 @@ s_verify (const char *list, size_t size, uint64_t first, const uint8_t quoted [3
                           "does not match its file hash and path (list edited)", number, path);
                 return S_NO_REPLAY;
             }
-            s_extend (pcr, entry.template_hash);
+            s_extend_entry (pcr, &entry);
             bool boot_aggregate = number == 0 && entry.path_size == 14
                                && memcmp (entry.path, "boot_aggregate", 14) == 0;
             if (allow && !boot_aggregate && not_allowed < 0
@@ -579,6 +599,28 @@ attest_ima_test (bool verbose)
     assert (state.count == 5);
     list [old_length] = 0;
     memcpy (pcr, quoted5, 32);
+
+    //  A node replays its list's lines to the same PCR 10; a line that
+    //  is not an entry is refused
+    uint8_t replay [32] = { 0 };
+    for (const char *at = list; *at; at = strchr (at, '\n') + 1)
+        assert (attest_ima_extend_line (at, (size_t) (strchr (at, '\n') - at), replay) == 0);
+    assert (memcmp (replay, pcr, 32) == 0);
+    assert (attest_ima_extend_line ("10 xyz", 6, replay) == -1);
+
+    //  Reboot with a list longer than what was verified, sent from 0
+    //  (the node saw its list no longer starts with the verified PCR
+    //  10): verified again from a zero PCR
+    char longer [8192] = "";
+    uint8_t pcr4 [32] = { 0 };
+    attest_ima_state_t before_reboot = state;
+    s_measure (longer, sizeof longer, pcr4, "aggregate3", "boot_aggregate");
+    for (uint64_t i = 0; i < before_reboot.count + 2; i++)
+        s_measure (longer, sizeof longer, pcr4, "sh", "/bin/sh");
+    assert (attest_ima_verify (longer, strlen (longer), 0, pcr4, &allow, &state, &entry,
+                               error, sizeof error) == 0);
+    assert (state.count == before_reboot.count + 3 && memcmp (state.pcr10, pcr4, 32) == 0);
+    state = before_reboot;
 
     //  Reboot: a new, shorter list from entry 0 verifies from a zero PCR
     char rebooted [4096] = "";

@@ -76,6 +76,13 @@ int
     attest_ima_line (char *line, size_t line_size, const uint8_t file_hash [32],
                      const char *path, uint8_t template_hash [32]);
 
+//  Extend pcr with one entry of a list (line without its newline), as
+//  the verifier replays it (a violation extends 32 bytes of 0xff).
+//  Returns 0, or -1 if the line is not an entry. For a node that checks
+//  its list still starts with what the verifier has verified.
+int
+    attest_ima_extend_line (const char *line, size_t length, uint8_t pcr [32]);
+
 //  Verify list, whose first entry is entry number first, against the
 //  quoted PCR 10 and allow (NULL: no allowlist check). On success
 //  advances *state and returns 0. On failure returns -1, leaves *state,

@@ -665,11 +665,12 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
     uint8_t nonce [ATTEST_NONCE_SIZE];
     uint32_t mask = 0;
     int64_t ima_from = -1;
+    uint8_t ima_pcr10 [32] = { 0 };
     int due = 0;
     if (assurance && streq (assurance, "tpm")) {
         txn = store_begin (self->store, true);
         due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
-                                     nonce, &mask, &ima_from): -1;
+                                     nonce, &mask, &ima_from, ima_pcr10): -1;
         if (due == 1 && store_commit (&txn))
             due = -1;
         store_abort (&txn);
@@ -685,6 +686,7 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
     challenge.pcr_mask = mask;
     challenge.ima = ima_from >= 0;
     challenge.ima_from = ima_from >= 0? (uint64_t) ima_from: 0;
+    memcpy (challenge.ima_pcr10, ima_pcr10, 32);
     uint8_t *payload = NULL;
     size_t payload_size = 0;
     if (tpmmsg_encode (&challenge, &payload, &payload_size) == 0

@@ -42,13 +42,15 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     zframe_t *nonce = zmsg_pop (request);
     zframe_t *mask_frame = zmsg_pop (request);
     zframe_t *ima_frame = zmsg_pop (request);
+    zframe_t *pcr10_frame = zmsg_pop (request);
     zchunk_t *attest = NULL, *sig = NULL, *log = NULL, *ima_list = NULL;
     const char *error = NULL;
     char ima_error [256];
     uint32_t mask = 0;
     uint64_t ima_from = 0;
     if (!nonce || !mask_frame || zframe_size (mask_frame) != 4
-    ||  (ima_frame && zframe_size (ima_frame) != 8))
+    ||  (ima_frame && zframe_size (ima_frame) != 8)
+    ||  (ima_frame && (!pcr10_frame || zframe_size (pcr10_frame) != 32)))
         error = "bad request";
     else {
         const byte *m = zframe_data (mask_frame);
@@ -81,8 +83,8 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     //  The IMA list is read after the quote: it then holds every entry
     //  the quote covers (the verifier uses the prefix that replays)
     if (!error && ima_frame && self->ima_log
-    &&  imalog_read (self->ima_log, ima_from, TPMMSG_IMA_LIST_MAX, &ima_list, &ima_from,
-                     ima_error, sizeof ima_error))
+    &&  imalog_read (self->ima_log, ima_from, zframe_data (pcr10_frame), TPMMSG_IMA_LIST_MAX,
+                     &ima_list, &ima_from, ima_error, sizeof ima_error))
         error = ima_error;
     if (!error) {
         log = s_read_log (self->event_log);
@@ -130,6 +132,7 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
     zframe_destroy (&nonce);
     zframe_destroy (&mask_frame);
     zframe_destroy (&ima_frame);
+    zframe_destroy (&pcr10_frame);
 }
 
 static void

@@ -5,7 +5,7 @@
     ATTEST_EVIDENCE payload: a quote by the AK over the verifier's nonce,
     the quoted PCR values and the TCG binary event log read from its
     path. Requests on its pipe, one reply each:
-        "CHALLENGE" nonce mask(4 bytes BE) [ima_from(8 bytes BE)]
+        "CHALLENGE" nonce mask(4 bytes BE) [ima_from(8 bytes BE) ima_pcr10(32)]
                                              -> "EVIDENCE" payload | "ERROR" reason
     With ima_from and an IMA list configured (--ima-log), the evidence
     also carries the list's entries from that number (node/io/imalog.h).

@@ -5,14 +5,18 @@
 #include "node/io/imalog.h"
 #include "coordinator/core/attest_ima.h"
 
-//  One pass: entries from number from on into list; returns the number
+//  One pass: entries from number from on into list. Returns the number
 //  of entries in the file (counting stops once list is full, or at a
-//  line longer than any entry can be) or -1
+//  line longer than any entry can be), -1 on a read error, or -2 if the
+//  entries before from do not replay to pcr10.
 static int64_t
-s_pass (FILE *file, uint64_t from, size_t max, zchunk_t *list, bool *full_p)
+s_pass (FILE *file, uint64_t from, const uint8_t *pcr10, size_t max, zchunk_t *list,
+        bool *full_p)
 {
     char line [ATTEST_IMA_LINE_MAX + 2];
+    uint8_t pcr [32] = { 0 };
     uint64_t number = 0;
+    bool checked = !pcr10;
     *full_p = false;
     while (!*full_p && fgets (line, sizeof line, file)) {
         size_t length = strlen (line);
@@ -23,21 +27,35 @@ s_pass (FILE *file, uint64_t from, size_t max, zchunk_t *list, bool *full_p)
                           "sending the entries before it", number, ATTEST_IMA_LINE_MAX);
             break;
         }
-        if (number++ < from)
-            continue;
         if (line [length - 1] != '\n')
             break;                  //  Being written: not an entry yet
+        if (number < from) {
+            if (!checked && attest_ima_extend_line (line, length - 1, pcr))
+                return -2;
+            number++;
+            continue;
+        }
+        if (!checked) {
+            checked = true;
+            if (memcmp (pcr, pcr10, 32) != 0)
+                return -2;
+        }
+        number++;
         if (zchunk_size (list) + length > max)
             *full_p = true;
         else
             zchunk_extend (list, line, length);
     }
-    return ferror (file)? -1: (int64_t) number;
+    if (ferror (file))
+        return -1;
+    if (!checked && number == from && memcmp (pcr, pcr10, 32) != 0)
+        return -2;
+    return (int64_t) number;
 }
 
 int
-imalog_read (const char *path, uint64_t from, size_t max, zchunk_t **list_p,
-             uint64_t *first_p, char *error, size_t error_size)
+imalog_read (const char *path, uint64_t from, const uint8_t pcr10 [32], size_t max,
+             zchunk_t **list_p, uint64_t *first_p, char *error, size_t error_size)
 {
     assert (path && list_p && first_p && error);
     *list_p = NULL;
@@ -49,12 +67,15 @@ imalog_read (const char *path, uint64_t from, size_t max, zchunk_t **list_p,
     }
     zchunk_t *list = zchunk_new (NULL, 0);
     bool full = false;
-    int64_t entries = s_pass (file, from, max, list, &full);
-    if (entries >= 0 && !full && (uint64_t) entries < from) {
-        //  Fewer entries than verified: a new list since a reboot
+    int64_t entries = from? s_pass (file, from, pcr10, max, list, &full): -2;
+    if (entries == -2 || (entries >= 0 && !full && (uint64_t) entries < from)) {
+        //  Not the list the verifier knows (a reboot started another),
+        //  or shorter than what it verified: all of it, from entry 0
         *first_p = 0;
         rewind (file);
-        entries = s_pass (file, 0, max, list, &full);
+        zchunk_destroy (&list);
+        list = zchunk_new (NULL, 0);
+        entries = s_pass (file, 0, NULL, max, list, &full);
     }
     fclose (file);
     if (entries < 0) {
@@ -88,24 +109,24 @@ imalog_test (bool verbose)
     uint64_t first = 99;
     char error [256];
     //  From 0: the three whole lines
-    assert (imalog_read (path, 0, 4096, &list, &first, error, sizeof error) == 0);
+    assert (imalog_read (path, 0, NULL, 4096, &list, &first, error, sizeof error) == 0);
     assert (first == 0 && zchunk_size (list) == strlen (text) - strlen ("10 dd ima-ng sha256:33 /partial"));
     zchunk_destroy (&list);
     //  From 2: only /bin/sh
-    assert (imalog_read (path, 2, 4096, &list, &first, error, sizeof error) == 0);
+    assert (imalog_read (path, 2, NULL, 4096, &list, &first, error, sizeof error) == 0);
     assert (first == 2 && zchunk_size (list) == strlen ("10 cc ima-ng sha256:22 /bin/sh\n")
             && memcmp (zchunk_data (list), "10 cc", 5) == 0);
     zchunk_destroy (&list);
     //  From 3 (all verified, only a partial line): empty, still from 3
-    assert (imalog_read (path, 3, 4096, &list, &first, error, sizeof error) == 0);
+    assert (imalog_read (path, 3, NULL, 4096, &list, &first, error, sizeof error) == 0);
     assert (first == 3 && zchunk_size (list) == 0);
     zchunk_destroy (&list);
     //  From 10 (more than the list holds: rebooted): from 0
-    assert (imalog_read (path, 10, 4096, &list, &first, error, sizeof error) == 0);
+    assert (imalog_read (path, 10, NULL, 4096, &list, &first, error, sizeof error) == 0);
     assert (first == 0 && memcmp (zchunk_data (list), "10 aa", 5) == 0);
     zchunk_destroy (&list);
     //  At most max bytes, whole lines
-    assert (imalog_read (path, 0, 80, &list, &first, error, sizeof error) == 0);
+    assert (imalog_read (path, 0, NULL, 80, &list, &first, error, sizeof error) == 0);
     assert (zchunk_size (list) == strlen ("10 aa ima-ng sha256:00 boot_aggregate\n"
                                           "10 bb ima-ng sha256:11 /sbin/init\n"));
     zchunk_destroy (&list);
@@ -117,12 +138,49 @@ imalog_test (bool verbose)
         fputc ('x', file);
     fputs ("\n10 bb ima-ng sha256:11 /sbin/init\n", file);
     fclose (file);
-    assert (imalog_read (path, 0, 100000, &list, &first, error, sizeof error) == 0);
+    assert (imalog_read (path, 0, NULL, 100000, &list, &first, error, sizeof error) == 0);
     assert (zchunk_size (list) == strlen ("10 aa ima-ng sha256:00 boot_aggregate\n"));
+    zchunk_destroy (&list);
+    //  Real entries: read from #2 only if the first two replay to the
+    //  verifier's PCR 10, else (another list: a reboot) from #0
+    file = fopen (path, "w");
+    assert (file);
+    uint8_t pcr10 [32] = { 0 }, other [32] = { 0 }, hash [32];
+    char entry [ATTEST_IMA_LINE_MAX + 1];
+    const char *paths [] = { "boot_aggregate", "/sbin/init", "/bin/sh" };
+    for (int i = 0; i < 3; i++) {
+        memset (hash, i + 1, sizeof hash);
+        assert (attest_ima_line (entry, sizeof entry, hash, paths [i], NULL) > 0);
+        fputs (entry, file);
+        if (i < 2)
+            assert (attest_ima_extend_line (entry, strlen (entry) - 1, pcr10) == 0);
+    }
+    fclose (file);
+    memset (other, 0x55, sizeof other);
+    assert (imalog_read (path, 2, pcr10, 100000, &list, &first, error, sizeof error) == 0);
+    assert (first == 2 && memcmp (zchunk_data (list) + zchunk_size (list) - 8, "/bin/sh\n", 8) == 0
+            && memchr (zchunk_data (list), '\n', zchunk_size (list)) ==
+               zchunk_data (list) + zchunk_size (list) - 1);
+    zchunk_destroy (&list);
+    assert (imalog_read (path, 2, other, 100000, &list, &first, error, sizeof error) == 0);
+    assert (first == 0 && memcmp (zchunk_data (list), "10 ", 3) == 0
+            && strstr ((char *) zchunk_data (list), "boot_aggregate"));
+    zchunk_destroy (&list);
+    //  Nothing new: empty from #3 if the three replay, else all from #0
+    uint8_t pcr3 [32];
+    memcpy (pcr3, pcr10, 32);
+    memset (hash, 3, sizeof hash);
+    assert (attest_ima_line (entry, sizeof entry, hash, paths [2], NULL) > 0);
+    assert (attest_ima_extend_line (entry, strlen (entry) - 1, pcr3) == 0);
+    assert (imalog_read (path, 3, pcr3, 100000, &list, &first, error, sizeof error) == 0);
+    assert (first == 3 && zchunk_size (list) == 0);
+    zchunk_destroy (&list);
+    assert (imalog_read (path, 3, pcr10, 100000, &list, &first, error, sizeof error) == 0);
+    assert (first == 0 && zchunk_size (list) > 0);
     zchunk_destroy (&list);
     unlink (path);
     //  No file: an error naming it
-    assert (imalog_read (path, 0, 4096, &list, &first, error, sizeof error) == -1);
+    assert (imalog_read (path, 0, NULL, 4096, &list, &first, error, sizeof error) == -1);
     assert (strstr (error, path) && !list);
     //  @end
     printf ("OK\n");
