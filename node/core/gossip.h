@@ -68,6 +68,7 @@ typedef struct {
     uint64_t throttled;             //  Requests over a link's budget
     uint64_t summaries;             //  Summaries sent
     uint64_t wanted;                //  Keys asked for in pulls
+    uint64_t listed;                //  Keys sent in listings (answers to summaries)
 } gossip_stats_t;
 
 typedef struct _gossip_t gossip_t;
