@@ -3,8 +3,9 @@
 #   what it missed when it comes back, nothing more. Coordinator - site
 #   server - gw1 and gw2 (2 hops); gw3 dials gw2 (3 hops).
 #   1. gw3's link to gw2 is cut (its fault switch) while two profiles
-#      change and one is added: when the link returns gw3 pulls those 3
-#      (pulled and wanted grow by 3, not by the 7 objects held).
+#      change, one is added and a device is revoked: when the link
+#      returns gw3 pulls those 3 (pulled and wanted grow by 3, not by the
+#      7 objects held) and gets the new revocation list.
 #   2. gw2 is stopped while one profile changes and one is added; then
 #      the server's uplink is cut and gw2 restarts: with the site cut off
 #      from the coordinator, the server serves gw2 the 2 it missed (and
@@ -15,8 +16,8 @@ source "$(dirname "$0")/mesh-lib.sh"
 
 start_coord
 nodes=(server gw1 gw2 gw3)
-say "enrol ${nodes[*]}"
-enrol_nodes "${nodes[@]}"
+say "enrol ${nodes[*]} spare"
+enrol_nodes "${nodes[@]}" spare
 declare -A LISTEN=()
 for name in "${nodes[@]}"; do LISTEN[$name]=$(free_port); done
 endpoint () { echo "tcp://127.0.0.1:${LISTEN[$1]}"; }
@@ -57,23 +58,28 @@ wanted0=$(mesh_stat gw3 policies.wanted)
 stored0=$(mesh_stat gw3 policies.stored)
 lines0=$(pulled_lines gw3)
 
-say "1. cut gw3 - gw2; change p1, p2, add p7"
+say "1. cut gw3 - gw2; change p1, p2, add p7; revoke spare"
 endpoint gw2 > "$T/gw3-cut"
 wait_for 'grep -q "link to .* cut" "$T/gw3.log"' 10 || fail "gw3's link was not cut"
 profile p1 7
 profile p2 7
 profile p7
+ctl device revoke spare > /dev/null || fail "revoke spare"
 for key in "profile/p1 2" "profile/p2 2" "profile/p7 1"; do
     wait_for "holds gw2 $key" 20 || fail "gw2 did not get $key"
 done
+wait_for 'grep -q "mesh: revocation list version 1" "$T/gw2.log"' 20 || fail "gw2 did not get the revocation list"
 sleep 2
 holds gw3 profile/p7 1 && fail "gw3 got p7 through a cut link"
+grep -q "mesh: revocation list version 1" "$T/gw3.log" && fail "gw3 got the revocation list through a cut link"
 rm -f "$T/gw3-cut"
 for key in "profile/p1 2" "profile/p2 2" "profile/p7 1"; do
     wait_for "holds gw3 $key" 30 || fail "gw3 did not catch up with $key"
 done
+wait_for 'grep -q "mesh: revocation list version 1" "$T/gw3.log"' 20 || fail "gw3 did not get the revocation list"
 counted () {
-    [[ "$(mesh_stat gw3 policies.held)" == 7 && "$(mesh_stat gw3 policies.stored)" == $((stored0 + 3)) ]]
+    [[ "$(mesh_stat gw3 policies.held)" == 7 && "$(mesh_stat gw3 policies.stored)" == $((stored0 + 3))
+       && "$(mesh_stat gw3 revocations)" == 1 ]]
 }
 wait_for counted 30 || fail "gw3 counters: $(ctl --json device show gw3 | jget mesh.policies)"
 pulled=$(( $(mesh_stat gw3 policies.pulled) - pulled0 ))
