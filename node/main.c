@@ -589,6 +589,9 @@ s_discovery_act (node_t *node, uint64_t now)
             s_neighbour_connect (node, n);
             zsys_info ("node: dialling discovered peer %s", peer.endpoint);
         }
+        else
+        if (action == DISCOVERY_FORGET)
+            zsys_info ("node: forgetting discovered peer %s: %s", peer.endpoint, peer.why);
         else {
             zsys_info ("node: dropping discovered peer %s: %s", peer.endpoint, peer.why);
             s_neighbour_close (node, n, now);

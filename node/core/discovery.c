@@ -222,8 +222,13 @@ discovery_next (discovery_t *self, uint64_t now_ms, discovery_peer_t *peer)
             continue;
         bool silent = now_ms > slot->seen_ms + self->config.expire_ms;
         if (!slot->peer.dialled) {
-            if (silent)
-                slot->used = false;     //  Never dialled: nothing to close
+            if (silent) {
+                slot->used = false;
+                self->stats.expired++;
+                *peer = slot->peer;
+                peer->why = "no beacon in time";
+                return DISCOVERY_FORGET;
+            }
             else
             if (now_ms >= slot->dial_ms) {
                 if (linked (self->config.ctx, slot->peer.key))
@@ -406,9 +411,10 @@ discovery_test (bool verbose)
     assert (discovery_beacon (discovery, "10.0.0.3", data, sizeof data, now + 17000) == DISCOVERY_NEW);
     //  The ban runs out
     assert (discovery_beacon (discovery, "10.0.0.2", data, sizeof data, now + 80000) == DISCOVERY_NEW);
-    //  Peers never dialled that fall silent go without a drop (no link)
+    //  Peers never dialled that fall silent are forgotten (no link to close)
     assert (s_test_drain (discovery, now + 90000, DISCOVERY_DROP, NULL) == 0);
     assert (discovery_size (discovery) == 0);
+    assert (discovery_stats (discovery)->expired == 3);
     now += 100000;
 
     //  Bounds: new peers at most DISCOVERY_NEW_RATE a second, beacons at

@@ -51,7 +51,8 @@ typedef enum {
 
 typedef enum {
     DISCOVERY_DIAL = 1,             //  Dial peer->endpoint with peer->key
-    DISCOVERY_DROP = 2              //  Close the link of peer->slot
+    DISCOVERY_DROP = 2,             //  Close the link of peer->slot
+    DISCOVERY_FORGET = 3            //  Gone silent before we dialled it: no link to close
 } discovery_action_t;
 
 typedef struct {
@@ -60,7 +61,7 @@ typedef struct {
     char endpoint [DISCOVERY_ENDPOINT_MAX + 1];
     bool dialled;                   //  DISCOVERY_DIAL was returned for it
     bool verified;                  //  A verified link with its key was seen
-    const char *why;                //  DISCOVERY_DROP: the reason
+    const char *why;                //  DISCOVERY_DROP, _FORGET: the reason
 } discovery_peer_t;
 
 typedef struct {
@@ -103,7 +104,8 @@ int
                       size_t size, uint64_t now_ms);
 
 //  The next thing to do at now_ms, or 0 if nothing: fills *peer (a
-//  copy; after DISCOVERY_DROP the peer is gone and its slot free).
+//  copy; after DISCOVERY_DROP or DISCOVERY_FORGET the peer is gone and
+//  its slot free).
 //  Call until it returns 0.
 int
     discovery_next (discovery_t *self, uint64_t now_ms, discovery_peer_t *peer);

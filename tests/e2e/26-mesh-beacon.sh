@@ -6,7 +6,8 @@
 #   same LAN and port is ignored (its fingerprint is not ours); a forged
 #   beacon with our fingerprint that points at it gets dialled, fails
 #   the HELLO check, is never admitted, and is dropped and banned; junk
-#   datagrams are ignored.
+#   datagrams are ignored. A node that stops is let go by its peers
+#   once its beacons stop.
 #   UDP broadcast on lo: a datagram to 127.255.255.255 reaches every
 #   socket bound to the port on lo (Linux keeps the local broadcast
 #   route), so no namespace is needed; each run uses its own UDP port.
@@ -126,4 +127,14 @@ say "the discovered mesh still works"
 ctl twin set gw2 '{"rate": 3}' > /dev/null || fail "twin set gw2"
 wait_for 'twin_synced gw2 rate 3' 20 || fail "gw2 not synced after the forgery"
 is_online gw1 || fail "gw1 went offline"
+
+say "gw2 stops: its peers let it go once its beacons stop"
+stop_proc gw2
+for name in server gw1; do
+    wait_for "grep -Eq '(dropping|forgetting) discovered peer tcp://127.0.0.1:${LISTEN[gw2]}: no beacon in time' '$T/$name.log'" 20 \
+        || fail "$name did not let the silent gw2 go"
+done
+grep -h "discovered peer tcp://127.0.0.1:${LISTEN[gw2]}: no beacon" "$T"/server.log "$T"/gw1.log
+ctl twin set gw1 '{"rate": 4}' > /dev/null || fail "twin set gw1"
+wait_for 'twin_synced gw1 rate 4' 20 || fail "gw1 not synced after gw2 left"
 say "ok"
