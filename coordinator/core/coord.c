@@ -1333,18 +1333,42 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     self->stats.rpc_calls++;
     rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats };
     rpc_result_t result;
+    memset (&result, 0, sizeof result);
     int rc = 0;
-    if (rc == 0) {
+    if (rpc_is_read (msg.rpc_request.method)) {
+        //  The request id is durable before the query runs, so a replay
+        //  is refused exactly; the query then reads in a read
+        //  transaction and never holds LMDB's single writer
+        rc = store_commit (&txn);
+        store_txn_t *read = rc == 0? store_begin (self->store, false): NULL;
+        if (read)
+            rpc_call_read (&rpc_env, read, &caller, msg.rpc_request.method,
+                           msg.rpc_request.args, msg.rpc_request.args_size, now_ms, &result);
+        else
+            rc = -1;
+        store_abort (&read);
+        if (rc == 0 && result.audit) {
+            //  A refusal is recorded in a short write transaction of its own
+            txn = store_begin (self->store, true);
+            rc = txn? rpc_audit_deferred (&rpc_env, txn, &caller, msg.rpc_request.method,
+                                          &result, now_ms): -1;
+            if (rc == 0)
+                rc = store_commit (&txn);
+            if (rc)
+                snprintf (result.error, sizeof result.error, "cannot write the audit log");
+        }
+        if (rc == 0 && result.status == WEFT_STATUS_INTERNAL)
+            rc = -1;
+    }
+    else {
         //  device.revoke too: rpc.c authorises and audits it
         rpc_call (&rpc_env, txn, &caller, msg.rpc_request.method, msg.rpc_request.args,
                   msg.rpc_request.args_size, now_ms, &result);
         if (result.status == WEFT_STATUS_INTERNAL)
             rc = -1;
+        if (rc == 0)
+            rc = store_commit (&txn);
     }
-    else
-        memset (&result, 0, sizeof result);
-    if (rc == 0)
-        rc = store_commit (&txn);
     store_abort (&txn);
     if (rc) {
         rpc_result_clear (&result);
@@ -1823,6 +1847,16 @@ coord_test (bool verbose)
     //  Our own numbers never repeat across the restart
     assert (seq_after > seq_before);
     free (reply);
+    //  A read-only call runs in a read transaction; its refusal is still
+    //  in the audit log, and the chain and signed head still verify
+    assert (s_rpc (&rig, &viewer, "viv", 5, "device.show", "{\"id\":\"nope-7\"}",
+                   out, sizeof out) == WEFT_STATUS_NOT_FOUND);
+    assert (s_rpc (&rig, &admin, "admin", 1001, "audit.list",
+                   "{\"query\":\"actor=viv and action=device.show and target=nope-7\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"status\":\"NOT_FOUND\""));
+    assert (s_rpc (&rig, &admin, "admin", 1002, "audit.verify", "{}", out, sizeof out) == 0);
+    assert (strstr (out, "\"intact\":true"));
     //  The identity is the link's: an envelope from admin on viv's link
     assert (coord_on_rpc (rig.coord, "viv", frame, size, now_ms, &reply, &reply_size) == -2);
     assert (coord_stats (rig.coord)->rejected_origin == 1);

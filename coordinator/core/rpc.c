@@ -1531,10 +1531,60 @@ s_scopes (const rpc_caller_t *caller, int perm, devquery_ctx_t *ctx)
 //  --------------------------------------------------------------------------
 //  Run one method.
 
+static void
+    s_run (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
+           const char *method, const char *args, size_t args_size,
+           uint64_t now_ms, rpc_result_t *result, bool defer);
+
 void
 rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
           const char *method, const char *args, size_t args_size,
           uint64_t now_ms, rpc_result_t *result)
+{
+    s_run (env, txn, caller, method, args, args_size, now_ms, result, false);
+}
+
+void
+rpc_call_read (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
+               const char *method, const char *args, size_t args_size,
+               uint64_t now_ms, rpc_result_t *result)
+{
+    s_run (env, txn, caller, method, args, args_size, now_ms, result, true);
+}
+
+bool
+rpc_is_read (const char *method)
+{
+    assert (method);
+    size_t count = sizeof s_methods / sizeof s_methods [0];
+    for (size_t index = 0; index < count; index++)
+        if (streq (s_methods [index].name, method))
+            return !s_methods [index].writes;
+    return false;
+}
+
+int
+rpc_audit_deferred (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
+                    const char *method, rpc_result_t *result, uint64_t now_ms)
+{
+    assert (env && txn && caller && method && result);
+    if (!result->audit)
+        return 0;
+    int rc = audit_append (txn, env->pki, now_ms, caller->name, method,
+        json_string_value (json_object_get (result->audit, "scope")),
+        json_string_value (json_object_get (result->audit, "target")),
+        result->status, json_object_get (result->audit, "detail"));
+    json_decref (result->audit);
+    result->audit = NULL;
+    return rc;
+}
+
+//  Run one method; with defer, in a read transaction: the audit record
+//  of a refusal is left in result->audit for rpc_audit_deferred
+static void
+s_run (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
+       const char *method, const char *args, size_t args_size,
+       uint64_t now_ms, rpc_result_t *result, bool defer)
 {
     assert (env && txn && caller && method && result);
     memset (result, 0, sizeof *result);
@@ -1563,6 +1613,10 @@ rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
         index++;
     if (index == count) {
         s_fail (&call, WEFT_STATUS_BAD_REQUEST, "unknown method %.64s", method);
+        goto done;
+    }
+    if (defer && s_methods [index].writes) {
+        s_fail (&call, WEFT_STATUS_INTERNAL, "%s is not a read-only method", method);
         goto done;
     }
     call.perm = s_methods [index].perm;
@@ -1626,6 +1680,10 @@ done:
             json_decref (call.detail);
             call.detail = json_pack ("{s:s}", "error", result->error);
         }
+        if (defer)
+            result->audit = json_pack ("{s:s, s:s, s:O?}", "scope", call.scope,
+                                       "target", call.target, "detail", call.detail);
+        else
         if (audit_append (txn, env->pki, now_ms, caller->name, method, call.scope, call.target,
                           result->status, call.detail)) {
             rpc_result_clear (result);
@@ -1644,6 +1702,8 @@ rpc_result_clear (rpc_result_t *result)
     assert (result);
     json_decref (result->result);
     result->result = NULL;
+    json_decref (result->audit);
+    result->audit = NULL;
 }
 
 //  --------------------------------------------------------------------------

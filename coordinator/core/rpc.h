@@ -8,11 +8,13 @@
     and read the audit log, security-officer also manages operators;
     admin may do everything. A method runs with the subtrees of the
     grants whose role allows it; a device outside every subtree the
-    caller may read answers exactly as a missing one. Methods run
-    inside the caller's write transaction; one that fails with a status
-    other than INTERNAL has written nothing but its audit record. Every
-    call that changes something, and every refused call, is appended
-    to the audit log in that transaction.  */
+    caller may read answers exactly as a missing one. Methods that
+    change something run inside the caller's write transaction; one
+    that fails with a status other than INTERNAL has written nothing
+    but its audit record. Every call that changes something, and every
+    refused call, is appended to the audit log in that transaction.
+    Read-only methods may instead run in a read transaction
+    (rpc_call_read), their refusal's record appended afterwards.  */
 
 #ifndef WEFT_RPC_H_INCLUDED
 #define WEFT_RPC_H_INCLUDED
@@ -66,6 +68,7 @@ typedef struct {
     char error [WEFT_TEXT_MAX + 1];     //  Human message when not OK
     json_t *result;                 //  Result on OK; owned, see clear
     char push [WEFT_NAME_MAX + 1];  //  Device whose desired twin changed
+    json_t *audit;                  //  rpc_call_read: the refusal's audit record, owned
 } rpc_result_t;
 
 //  Run one method. now_ms is the wall clock in unix milliseconds.
@@ -73,6 +76,26 @@ void
     rpc_call (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
               const char *method, const char *args, size_t args_size,
               uint64_t now_ms, rpc_result_t *result);
+
+//  Does the method only read (no audit record when it succeeds)?
+//  False for an unknown method.
+bool
+    rpc_is_read (const char *method);
+
+//  Run a read-only method (rpc_is_read) in a read transaction, so a
+//  broad query never holds LMDB's single writer. Writes nothing: a
+//  refusal's audit record is left in result->audit, for
+//  rpc_audit_deferred in a short write transaction.
+void
+    rpc_call_read (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
+                   const char *method, const char *args, size_t args_size,
+                   uint64_t now_ms, rpc_result_t *result);
+
+//  Append the audit record rpc_call_read left, if any, in txn (a write
+//  transaction). Returns 0 or -1.
+int
+    rpc_audit_deferred (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
+                        const char *method, rpc_result_t *result, uint64_t now_ms);
 
 void
     rpc_result_clear (rpc_result_t *result);

@@ -8,6 +8,13 @@
                        (no JSON parsing, no matching) - the floor of
                        any evaluator that reads every device - and the
                        brute-force evaluator (parse + match every record)
+        writers during broad queries: a thread commits a small write
+                       transaction every millisecond while broad
+                       device.count RPCs run as weft-coord runs them
+                       (request id in a short write transaction, the
+                       query in a read transaction); the comparator is
+                       the same RPCs inside one write transaction, as
+                       before
     Prints BENCH lines:
         BENCH <name> <value> <unit> ratio=<x> vs <comparator>  */
 
@@ -15,8 +22,11 @@
 #include <lmdb.h>
 #include <sodium.h>
 
+#include <pthread.h>
 #include "coordinator/core/registry.h"
 #include "coordinator/core/devquery.h"
+#include "coordinator/core/nonces.h"
+#include "coordinator/core/rpc.h"
 #include "tests/bench/bench.h"
 
 #define DEVICES     100000
@@ -118,6 +128,86 @@ s_register (store_t *store, bool raw)
     return DEVICES / ((double) (zclock_usecs () - start) / 1e6);
 }
 
+//  A writer that commits a small transaction every millisecond and
+//  records how long each took, begin to commit
+#define S_WRITES_MAX    100000
+typedef struct {
+    store_t *store;
+    volatile bool stop;
+    double *ms;                     //  Latency of each write
+    int count;
+} s_writer_t;
+
+static void *
+s_writer (void *arg)
+{
+    s_writer_t *self = (s_writer_t *) arg;
+    while (!self->stop && self->count < S_WRITES_MAX) {
+        int64_t start = zclock_usecs ();
+        store_txn_t *txn = store_begin (self->store, true);
+        assert (txn);
+        int tick = self->count;
+        assert (store_put (txn, "meta", "bench_tick", 10, &tick, sizeof tick) == 0);
+        assert (store_commit (&txn) == 0);
+        self->ms [self->count++] = (double) (zclock_usecs () - start) / 1000.0;
+        zclock_sleep (1);
+    }
+    return NULL;
+}
+
+//  Broad device.count RPCs while the writer runs; read: as weft-coord
+//  runs a read-only method (coord.c), else in one write transaction.
+//  Returns the writer's worst wait; *p99_p its 99th percentile, *query_p
+//  the median RPC time.
+static double
+s_writers_during (store_t *store, rpc_env_t *env, bool read, double *p99_p, double *query_p)
+{
+    s_writer_t writer = { store, false, (double *) zmalloc (sizeof (double) * S_WRITES_MAX), 0 };
+    pthread_t thread;
+    assert (pthread_create (&thread, NULL, s_writer, &writer) == 0);
+    rpc_caller_t caller;
+    memset (&caller, 0, sizeof caller);
+    strcpy (caller.name, "admin");
+    strcpy (caller.role, "admin");
+    const char *args = "{\"query\":\"type=gateway and fw>=2.3.0\"}";
+    double rpc_ms [5];
+    for (int r = 0; r < 5; r++) {
+        int64_t start = zclock_usecs ();
+        uint64_t now_ms = (uint64_t) zclock_time ();
+        uint8_t id [WEFT_ID_SIZE];
+        randombytes_buf (id, sizeof id);
+        store_txn_t *txn = store_begin (store, true);
+        assert (nonces_check (txn, "admin", id, now_ms + 30000, now_ms) == NONCES_OK);
+        rpc_result_t result;
+        if (read) {
+            assert (store_commit (&txn) == 0);
+            txn = store_begin (store, false);
+            rpc_call_read (env, txn, &caller, "device.count", args, strlen (args), now_ms, &result);
+            store_abort (&txn);
+        }
+        else {
+            rpc_call (env, txn, &caller, "device.count", args, strlen (args), now_ms, &result);
+            assert (store_commit (&txn) == 0);
+        }
+        if (result.status != WEFT_STATUS_OK
+        ||  json_integer_value (json_object_get (result.result, "count")) < 10000) {
+            fprintf (stderr, "bench: device.count: %d %s %s\n", result.status, result.error,
+                     result.result? json_dumps (result.result, 0): "");
+            abort ();
+        }
+        rpc_result_clear (&result);
+        rpc_ms [r] = (double) (zclock_usecs () - start) / 1000.0;
+        zclock_sleep (20);
+    }
+    writer.stop = true;
+    pthread_join (thread, NULL);
+    *p99_p = bench_percentile (writer.ms, writer.count, 99);
+    double worst = bench_percentile (writer.ms, writer.count, 100);
+    *query_p = bench_median (rpc_ms, 5);
+    free (writer.ms);
+    return worst;
+}
+
 static void
 s_remove (const char *path)
 {
@@ -145,6 +235,7 @@ main (void)
     s_remove (raw_path);
     store_t *store = store_new (path, registry_tables (), (size_t) 2 << 30);
     assert (store);
+    registry_t *registry = registry_new (store);      //  Marks the indexes current
     double rate = s_register (store, false);
     printf ("BENCH registry_register_100k %.0f devices/s ratio=%.2f vs raw LMDB puts without indexes (%.0f/s)\n",
             rate, rate / raw_rate, raw_rate);
@@ -204,6 +295,25 @@ main (void)
             "(parse and match every record; %zu matched)\n", brute_ms, brute_ms / raw_p50, matched);
     query_destroy (&query);
     store_abort (&txn);
+
+    //  A small write waits for a broad read-only RPC only if the RPC
+    //  holds LMDB's writer
+    keys_t ca;
+    keys_generate (&ca);
+    pki_t *pki = pki_new (&ca);
+    coord_stats_t stats;
+    memset (&stats, 0, sizeof stats);
+    rpc_env_t env = { registry, pki, ca.curve_public, &stats };
+    double held_p99, held_query, read_p99, read_query;
+    double held = s_writers_during (store, &env, false, &held_p99, &held_query);
+    double read = s_writers_during (store, &env, true, &read_p99, &read_query);
+    printf ("BENCH registry_writer_wait_during_broad_rpc max=%.2f ms p99=%.2f ms ratio=%.3f vs the "
+            "same RPCs holding the writer (max=%.1f ms p99=%.1f ms; device.count p50 %.0f ms "
+            "in a read transaction, %.0f ms in a write transaction)\n",
+            read, read_p99, read / held, held, held_p99, read_query, held_query);
+    pki_destroy (&pki);
+    registry_destroy (&registry);
+    keys_wipe (&ca);
     store_destroy (&store);
     s_remove (path);
     return 0;
