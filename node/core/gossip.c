@@ -125,26 +125,34 @@ s_send_summary (gossip_t *self, s_link_t *link, bool with_buckets, uint64_t now_
 }
 
 //  Push a new object to at most GOSSIP_FANOUT links other than from,
-//  starting where the last fan-out stopped so the load turns round
+//  starting where the last fan-out stopped so the load turns round, and
+//  tell up to GOSSIP_LAZY_MAX of the others that our set changed (a
+//  summary, tens of bytes): those lacking the object pull it now
+//  instead of at the next periodic summary
 static void
 s_push (gossip_t *self, const char *from, const uint8_t *object, size_t size)
 {
     size_t count = zhashx_size (self->links);
     if (count == 0)
         return;
-    const char **names = (const char **) zmalloc (sizeof (char *) * count);
+    s_link_t **links = (s_link_t **) zmalloc (sizeof (s_link_t *) * count);
     size_t eligible = 0;
     for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
          link = (s_link_t *) zhashx_next (self->links))
         if (link->push && (!from || !streq (link->name, from)))
-            names [eligible++] = link->name;
-    for (size_t i = 0; i < eligible && i < GOSSIP_FANOUT; i++) {
-        s_send_object (self, names [(self->rotor + i) % eligible], object, size);
-        self->stats.pushed++;
+            links [eligible++] = link;
+    for (size_t i = 0; i < eligible && i < GOSSIP_FANOUT + GOSSIP_LAZY_MAX; i++) {
+        s_link_t *link = links [(self->rotor + i) % eligible];
+        if (i < GOSSIP_FANOUT) {
+            s_send_object (self, link->name, object, size);
+            self->stats.pushed++;
+        }
+        else
+            s_send_summary (self, link, false, 0);
     }
     if (eligible)
         self->rotor = (self->rotor + GOSSIP_FANOUT) % eligible;
-    free (names);
+    free (links);
 }
 
 //  --------------------------------------------------------------------------
@@ -761,6 +769,31 @@ gossip_test (bool verbose)
     assert ((int) (gossip_stats (world.gossip [3])->listed - listed) == expected);
     assert (expected < 604 / 4);
     assert (policy_store_version (world.policies [4], "test/d3") == 2);
+
+    //  A star: n0 with 4 leaves pushes a new object to 3 of them and
+    //  sends the fourth its summary, which pulls it at once (no tick)
+    s_t_link (&world, 1, 2, false, now);
+    s_t_link (&world, 1, 3, false, now);
+    s_t_link (&world, 3, 4, false, now);
+    s_t_link (&world, 0, 1, true, now);
+    s_t_link (&world, 0, 3, true, now);
+    s_t_link (&world, 0, 4, true, now);
+    s_t_run (&world, now);
+    uint64_t pulled_before = 0;
+    for (int i = 1; i < T_NODES; i++)
+        pulled_before += gossip_stats (world.gossip [i])->pulled;
+    pushed = gossip_stats (world.gossip [0])->pushed;
+    object = s_t_object (&ca, "profile", "star", 1, &size);
+    assert (gossip_publish (world.gossip [0], object, size, now) == POLICY_STORED);
+    free (object);
+    s_t_run (&world, now);
+    uint64_t pulled_after = 0;
+    for (int i = 1; i < T_NODES; i++) {
+        assert (policy_store_version (world.policies [i], "profile/star") == 1);
+        pulled_after += gossip_stats (world.gossip [i])->pulled;
+    }
+    assert (gossip_stats (world.gossip [0])->pushed - pushed == GOSSIP_FANOUT);
+    assert (pulled_after - pulled_before == 1);
 
     //  A neighbour that asks again and again is answered a bounded
     //  number of times per interval

@@ -1,9 +1,10 @@
 /*  gossip - site-wide policy objects spread over links, without I/O
     Push: an object a node stores for the first time (newer than the one
     it held) is sent to at most GOSSIP_FANOUT of its links, never back
-    to the one it came from; a duplicate or an older version is counted
-    and goes no further, so each node forwards each version at most
-    once. Anti-entropy: on link up and every GOSSIP_SUMMARY_TICKS ticks
+    to the one it came from, and up to GOSSIP_LAZY_MAX other links get
+    our summary at once (they pull it if they lack it); a duplicate or
+    an older version is counted and goes no further, so each node
+    forwards each version at most once. Anti-entropy: on link up and every GOSSIP_SUMMARY_TICKS ticks
     a node sends each link its summary (object count and root digest).
     A receiver whose root differs answers with its bucket digests (at
     most once per interval per link); the holder of those lists its
@@ -34,6 +35,7 @@
 #include "node/core/policy.h"
 
 #define GOSSIP_FANOUT           3           //  Links a new object is pushed to
+#define GOSSIP_LAZY_MAX         16          //  Other links told at once (a summary)
 #define GOSSIP_SUMMARY_TICKS    6           //  Ticks between periodic summaries
 #define GOSSIP_LIST_MAX         1024        //  Keys listed in answer to one summary
 #define GOSSIP_REQUESTS_MAX     8           //  Requests answered per link per interval

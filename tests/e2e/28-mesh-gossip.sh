@@ -6,7 +6,7 @@
 #   every node ends up holding exactly those 5 objects at their newest
 #   version (each version stored once per node). The server has 4
 #   gateways but pushes a new object to at most 3 (bounded fan-out); the
-#   one left out pulls it by anti-entropy. A forged object, an unsigned
+#   one left out gets the server's summary instead and pulls it. A forged object, an unsigned
 #   one and a stale version (really signed by the CA) gossiped to gw2 by
 #   a neighbour are refused, counted and go no further.
 source "$(dirname "$0")/lib.sh"
