@@ -3,10 +3,12 @@
     parses, the canonical form must parse back to itself and match the
     same devices, and a matching device must satisfy every planner term.
     The input also drives query_compare, which must be antisymmetric and
-    zero only for identical strings. The module is included directly so
-    the Makefile's fuzz rule needs nothing beyond proto/.  */
+    zero only for identical strings. The module's sources (all but its
+    selftest) are included directly so the Makefile's fuzz rule needs
+    nothing beyond proto/.  */
 
 #include "coordinator/core/query.c"
+#include "coordinator/core/query_eval.c"
 
 //  A fixed device with values that many inputs can hit.
 static const char *s_names [] = {
