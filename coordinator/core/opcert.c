@@ -64,8 +64,9 @@ opcert_fill (cert_t *cert, json_t *op, char error [WEFT_TEXT_MAX + 1])
     size_t tenant_size = strcspn (first->path, "/");
     snprintf (cert->tenant, sizeof cert->tenant, "%.*s", (int) tenant_size, first->path);
     snprintf (cert->role, sizeof cert->role, "%s", first->role);
-    if (strlen (first->path) <= WEFT_NAME_MAX)
-        snprintf (cert->path, sizeof cert->path, "%s", first->path);
+    size_t path_size = strlen (first->path);
+    if (path_size <= WEFT_NAME_MAX)
+        memcpy (cert->path, first->path, path_size + 1);
     return 0;
 }
 

@@ -417,10 +417,10 @@ oplocal_test (bool verbose)
     //  The replay table: full, then free again once requests expired
     for (int i = 0; i < OPLOCAL_IDS_MAX - 1; i++) {
         s_request (&vera, &vera.keys, "vera", "node.stats", true, expiry, 0, &frame, &size);
+        //  A distinct id each: re-sign with the id set (env and msg
+        //  borrow from the first frame until it is re-encoded)
         envelope_t env;
         assert (envelope_decode (&env, frame, size) == 0);
-        free (frame);
-        //  A distinct id each: re-sign with the id set
         msg_t msg;
         assert (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size) == 0);
         uint8_t *payload;
@@ -431,7 +431,9 @@ oplocal_test (bool verbose)
         memset (env.id, 0, sizeof env.id);
         memcpy (env.id, &i, sizeof i);
         env.id [15] = 0xee;
+        uint8_t *first = frame;
         assert (envelope_encode (&env, vera.keys.sign_secret, &frame, &size) == 0);
+        free (first);
         free (payload);
         assert (s_ask (local, &node, vera.keys.curve_public, frame, size, NULL, 0, error,
                        T_NOW_MS) == WEFT_STATUS_OK);
