@@ -60,6 +60,7 @@ struct _mesh_t {
     zlistx_t *seen_order;               //  Id hex, oldest first
     zhashx_t *certs;                    //  Device id -> sign key (32 B)
     zlistx_t *pending_seen;             //  Ids to mark seen after commit
+    zlistx_t *ack_links;                //  Names of links with ACKs queued
     char route_link [WEFT_NAME_MAX + 1];    //  Next hop's link, "" none
     char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none
     uint64_t next_advert;               //  Unix ms
@@ -317,6 +318,8 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->certs = zhashx_new ();
     zhashx_set_destructor (self->certs, s_free_item);
     self->pending_seen = zlistx_new ();
+    self->ack_links = zlistx_new ();
+    zlistx_set_destructor (self->ack_links, s_free_item);
     zlistx_set_destructor (self->pending_seen, s_free_item);
     self->quarantine = qlist_new (config->store, MESH_TABLE, self->prefix, self->coord_sign);
     self->policies = policy_store_new (config->store, MESH_TABLE, self->prefix, self->ca_key);
@@ -345,6 +348,7 @@ mesh_destroy (mesh_t **self_p)
         zhashx_destroy (&self->certs);
         zlistx_destroy (&self->pending_seen);
         qlist_destroy (&self->quarantine);
+        zlistx_destroy (&self->ack_links);
         free (self->cert);
         free (self->revocation_frame);
         free (self->revoked_names);
@@ -709,11 +713,20 @@ s_on_route (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
         self->stats.malformed++;
         return -1;
     }
+    //  The choice of route depends on this link only through whether it
+    //  is usable and its path: an advert that changes neither (the usual
+    //  periodic one) leaves it as it is, so a node with many neighbours
+    //  does not rescan them all for each advert
+    int names_before = 0, names_after = 0;
+    bool before = s_usable (self, link, now_ms, &names_before);
+    bool same_path = streq (link->path, msg.path);
     snprintf (link->path, sizeof link->path, "%s", msg.path);
     link->revocations = msg.revocations;
     link->quarantine = msg.quarantine;
     link->heard_ms = now_ms;
-    s_route_update (self, now_ms);
+    bool after = s_usable (self, link, now_ms, &names_after);
+    if (!same_path || before != after || names_before != names_after)
+        s_route_update (self, now_ms);
     s_send_revocations (self, link);
     s_send_quarantine (self, link);
     return 0;
@@ -762,11 +775,15 @@ s_mark_seen (mesh_t *self, const uint8_t *id)
     zlistx_add_end (self->seen_order, strdup (hex));
 }
 
+//  A flush visits only the links with ACKs queued, not every link (a
+//  site server has hundreds)
 static void
-s_queue_ack (s_link_t *link, const uint8_t *id)
+s_queue_ack (mesh_t *self, s_link_t *link, const uint8_t *id)
 {
     if (link->kind == MESH_LINK_COORDINATOR)
         return;                     //  The coordinator relies on end-to-end ACKs
+    if (zlistx_size (link->acks) == 0)
+        zlistx_add_end (self->ack_links, strdup (link->name));
     uint8_t *copy = (uint8_t *) zmalloc (WEFT_ID_SIZE);
     memcpy (copy, id, WEFT_ID_SIZE);
     zlistx_add_end (link->acks, copy);
@@ -893,7 +910,7 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
     }
     if (s_seen (self, env.id)) {
         self->stats.duplicates++;
-        s_queue_ack (link, env.id);
+        s_queue_ack (self, link, env.id);
         return 0;
     }
     const uint8_t *key = s_custody_key (self, link, &env);
@@ -946,7 +963,7 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
                 link->revocations = self->revocations;
             else
                 link->quarantine = qlist_version (self->quarantine);
-            s_queue_ack (link, env.id);
+            s_queue_ack (self, link, env.id);
         }
         return 0;
     }
@@ -954,7 +971,7 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
         self->stats.delivered++;
         s_mark_seen (self, env.id);
         self->fx.deliver (self->fx.ctx, frame, size);
-        s_queue_ack (link, env.id);
+        s_queue_ack (self, link, env.id);
         return 0;
     }
     if (env.hops <= 1) {
@@ -976,7 +993,7 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
     self->stats.relayed++;
     if (streq (dest, MESH_COORDINATOR) && link->kind != MESH_LINK_COORDINATOR)
         s_learn_route (self, env.origin, link->peer);
-    s_queue_ack (link, env.id);
+    s_queue_ack (self, link, env.id);
     uint8_t *id = (uint8_t *) zmalloc (WEFT_ID_SIZE);
     memcpy (id, env.id, WEFT_ID_SIZE);
     zlistx_add_end (self->pending_seen, id);
@@ -1114,11 +1131,11 @@ s_pump (mesh_t *self, uint64_t now_ms)
 static void
 s_send_acks (mesh_t *self, uint64_t now_ms, bool durable)
 {
-    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
-         link = (s_link_t *) zhashx_next (self->links)) {
-        size_t count = zlistx_size (link->acks);
-        if (count == 0)
-            continue;
+    for (char *name = (char *) zlistx_first (self->ack_links); name;
+         name = (char *) zlistx_next (self->ack_links)) {
+        s_link_t *link = (s_link_t *) zhashx_lookup (self->links, name);
+        if (!link || zlistx_size (link->acks) == 0)
+            continue;               //  Gone (its ACKs with it), or sent already
         uint8_t ids [MESHMSG_ACK_IDS_MAX * WEFT_ID_SIZE];
         size_t held = 0;
         uint8_t *id = (uint8_t *) zlistx_first (link->acks);
@@ -1143,6 +1160,7 @@ s_send_acks (mesh_t *self, uint64_t now_ms, bool durable)
         }
         zlistx_purge (link->acks);
     }
+    zlistx_purge (self->ack_links);
 }
 
 int
