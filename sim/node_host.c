@@ -1,13 +1,19 @@
-/*  node_host - weft-sim's adapter to the node core
-    Agents share one store; node i keeps its state under the key prefix
-    "n<i>/" in AGENT_TABLE, with exactly the transactions the daemon's
-    agent uses, so a simulated crash (destroy the agent, start a new one
-    over the same store) loses exactly what a real crash loses: all
-    memory, nothing committed. The agent is created and started the
-    same way weft-node does it.  */
+/*  node_host - weft-sim's adapter to the node cores
+    Nodes share one store; node i keeps its state under the key prefix
+    "n<i>/" in AGENT_TABLE, MESH_TABLE and OUTBOX_TABLE, with exactly the
+    transactions weft-node's agent and mesh use, so a simulated crash
+    (destroy both, start new ones over the same store) loses exactly what
+    a real crash loses: all memory, nothing committed. The cores are
+    created, started and driven the way weft-node does it (node/main.c):
+    after every event into a node the burst ends with mesh_flush, or
+    mesh_tick once its deadline has come, and a route to the coordinator
+    appearing or vanishing is told to the agent. Link names are the
+    peer's name ("n000042", or "coordinator").  */
 
 #include <czmq.h>
+#include "proto/cert.h"
 #include "node/core/agent.h"
+#include "node/core/mesh.h"
 #include "sim/node_host.h"
 
 typedef struct {
@@ -22,19 +28,34 @@ typedef struct {
     size_t replay_size;
 } s_snapshot_t;
 
+typedef struct {
+    agent_t *agent;                 //  NULL while down
+    mesh_t *mesh;
+    size_t distance;                //  Hops to the coordinator last seen
+    uint64_t armed_ms;              //  Mesh deadline last armed
+    uint64_t now_ms;                //  Time of the event under way
+} s_node_t;
+
 struct _node_host_t {
     store_t *store;                 //  Shared environment, borrowed
     uint32_t nodes;
     uint64_t seed;                  //  Identity of node i comes from it
-    uint8_t coord_sign [32];        //  Coordinator's public key
+    keys_t ca;                      //  Issues the nodes' certificates
+    uint8_t coord_sign [32];        //  Coordinator's public keys
+    uint8_t coord_curve [32];
     uint64_t heartbeat_ms;
     nh_world_t world;               //  Effects go here
-    agent_t **agents;               //  Running agent per node, NULL if down
+    s_node_t *node;
+    uint8_t (*curve) [32];          //  Public CURVE key per node, once known
+    uint8_t *curve_known;
     s_ctx_t *ctxs;                  //  Effect context per node
     s_snapshot_t **snapshots;       //  Test-only bug, allocated on first use
 };
 
-static const char *s_tables [] = { AGENT_TABLE, NULL };
+_Static_assert (NH_NEIGHBOURS_MAX == MESH_LINKS_MAX - 1, "a server's links: its gateways "
+                "and the coordinator");
+
+static const char *s_tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
 
 const char **
 node_host_tables (void)
@@ -42,16 +63,34 @@ node_host_tables (void)
     return s_tables;
 }
 
-int
-node_host_timer_kinds (void)
-{
-    return AGENT_TIMERS;
-}
-
 void
 node_host_name (uint32_t node, char name [NH_NAME_MAX])
 {
     snprintf (name, NH_NAME_MAX, "n%06u", node);
+}
+
+bool
+node_host_index (const char *name, uint32_t *index)
+{
+    if (streq (name, MESH_COORDINATOR)) {
+        *index = NH_COORDINATOR;
+        return true;
+    }
+    unsigned value;
+    char tail;
+    if (strlen (name) != 7 || sscanf (name, "n%6u%c", &value, &tail) != 1)
+        return false;
+    *index = value;
+    return true;
+}
+
+static void
+s_link_name (uint32_t peer, char name [NH_NAME_MAX])
+{
+    if (peer == NH_COORDINATOR)
+        snprintf (name, NH_NAME_MAX, "%s", MESH_COORDINATOR);
+    else
+        node_host_name (peer, name);
 }
 
 void
@@ -68,14 +107,28 @@ node_host_keys (uint64_t seed, uint32_t node, keys_t *keys)
     keys_from_seed (keys, key_seed);
 }
 
+//  A node's public CURVE key (what ZAP sees), derived once
+static const uint8_t *
+s_curve (node_host_t *self, uint32_t node)
+{
+    if (!self->curve_known [node]) {
+        keys_t keys;
+        node_host_keys (self->seed, node, &keys);
+        memcpy (self->curve [node], keys.curve_public, 32);
+        keys_wipe (&keys);
+        self->curve_known [node] = 1;
+    }
+    return self->curve [node];
+}
+
 //  --------------------------------------------------------------------------
 //  Effects, forwarded with the node's index
 
 static int
-s_send (void *ctx, const uint8_t *frame, size_t size)
+s_agent_send (void *ctx, const uint8_t *frame, size_t size)
 {
     s_ctx_t *c = (s_ctx_t *) ctx;
-    return c->host->world.send (c->host->world.ctx, c->node, frame, size);
+    return mesh_send_own (c->host->node [c->node].mesh, frame, size) == 0? 0: -1;
 }
 
 static void
@@ -94,26 +147,102 @@ s_apply (void *ctx, uint64_t version, const char *doc, size_t size)
     c->host->world.apply (c->host->world.ctx, c->node, version);
 }
 
+static int
+s_mesh_send (void *ctx, const char *link, const char *dest, const uint8_t *frame,
+             size_t size)
+{
+    s_ctx_t *c = (s_ctx_t *) ctx;
+    uint32_t peer;
+    if (!node_host_index (link, &peer))
+        return -1;
+    return c->host->world.send (c->host->world.ctx, c->node, peer, dest, frame, size);
+}
+
+static void
+s_mesh_close (void *ctx, const char *link)
+{
+    s_ctx_t *c = (s_ctx_t *) ctx;
+    uint32_t peer;
+    if (node_host_index (link, &peer))
+        c->host->world.close (c->host->world.ctx, c->node, peer);
+}
+
+static void
+s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
+{
+    s_ctx_t *c = (s_ctx_t *) ctx;
+    s_node_t *n = &c->host->node [c->node];
+    c->host->world.deliver (c->host->world.ctx, c->node, frame, size);
+    if (n->agent)
+        agent_message (n->agent, n->now_ms, frame, size);
+}
+
+//  End of a burst, as weft-node's loop ends each poll: commit and pump
+//  (or tick when due), tell the agent about a route gained or lost (its
+//  heartbeat then needs another flush), and arm the next mesh deadline.
+static void
+s_settle (node_host_t *self, uint32_t node, uint64_t now_ms)
+{
+    s_node_t *n = &self->node [node];
+    if (!n->mesh)
+        return;
+    for (int pass = 0; pass < 2; pass++) {
+        if (mesh_deadline (n->mesh) <= now_ms)
+            mesh_tick (n->mesh, now_ms);
+        else
+            mesh_flush (n->mesh, now_ms);
+        size_t hops = mesh_distance (n->mesh);
+        bool was = n->distance != 0;
+        n->distance = hops;
+        if (hops && !was)
+            agent_connected (n->agent, now_ms);
+        else
+        if (!hops && was)
+            agent_disconnected (n->agent, now_ms);
+        else
+            break;
+    }
+    uint64_t deadline = mesh_deadline (n->mesh);
+    if (deadline != n->armed_ms) {
+        n->armed_ms = deadline;
+        self->world.timer (self->world.ctx, node, NH_TIMER_MESH, deadline? deadline: 1);
+    }
+}
+
 //  --------------------------------------------------------------------------
 
 node_host_t *
-node_host_new (store_t *store, uint32_t nodes, uint64_t seed,
-               const uint8_t coord_sign [32], uint64_t heartbeat_ms,
-               const nh_world_t *world)
+node_host_new (store_t *store, uint32_t nodes, uint64_t seed, const keys_t *ca,
+               const keys_t *coord, uint64_t heartbeat_ms, const nh_world_t *world)
 {
-    assert (store && world);
+    assert (store && world && ca && coord);
     node_host_t *self = (node_host_t *) zmalloc (sizeof (node_host_t));
     self->store = store;
     self->nodes = nodes;
     self->seed = seed;
-    memcpy (self->coord_sign, coord_sign, 32);
+    self->ca = *ca;
+    memcpy (self->coord_sign, coord->sign_public, 32);
+    memcpy (self->coord_curve, coord->curve_public, 32);
     self->heartbeat_ms = heartbeat_ms;
     self->world = *world;
-    self->agents = (agent_t **) zmalloc (nodes * sizeof (agent_t *));
+    self->node = (s_node_t *) zmalloc (nodes * sizeof (s_node_t));
+    self->curve = (uint8_t (*) [32]) zmalloc ((size_t) nodes * 32);
+    self->curve_known = (uint8_t *) zmalloc (nodes);
     self->ctxs = (s_ctx_t *) zmalloc (nodes * sizeof (s_ctx_t));
     for (uint32_t i = 0; i < nodes; i++)
         self->ctxs [i] = (s_ctx_t) { self, i };
     return self;
+}
+
+void
+node_host_crash (node_host_t *self, uint32_t node)
+{
+    assert (node < self->nodes);
+    s_node_t *n = &self->node [node];
+    agent_destroy (&n->agent);
+    mesh_destroy (&n->mesh);
+    n->distance = 0;
+    n->armed_ms = 0;
 }
 
 void
@@ -123,12 +252,15 @@ node_host_destroy (node_host_t **self_p)
     if (*self_p) {
         node_host_t *self = *self_p;
         for (uint32_t i = 0; i < self->nodes; i++) {
-            agent_destroy (&self->agents [i]);
+            node_host_crash (self, i);
             if (self->snapshots)
                 node_host_forget (self, i);
         }
+        keys_wipe (&self->ca);
         free (self->snapshots);
-        free (self->agents);
+        free (self->node);
+        free (self->curve);
+        free (self->curve_known);
         free (self->ctxs);
         free (self);
         *self_p = NULL;
@@ -136,88 +268,157 @@ node_host_destroy (node_host_t **self_p)
 }
 
 int
-node_host_boot (node_host_t *self, uint32_t node, uint64_t now_ms)
+node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
 {
-    assert (node < self->nodes && !self->agents [node]);
+    s_node_t *n = &self->node [node];
+    assert (node < self->nodes && !n->agent && !n->mesh);
     char name [NH_NAME_MAX], prefix [NH_NAME_MAX + 1];
     node_host_name (node, name);
     snprintf (prefix, sizeof prefix, "%s/", name);
     keys_t keys;
     node_host_keys (self->seed, node, &keys);
-    agent_config_t config = {
-        .name = name, .tenant = "", .keys = &keys, .coord_sign = self->coord_sign,
-        .heartbeat_ms = self->heartbeat_ms, .store = self->store, .prefix = prefix,
-        .verbose = false
-    };
-    agent_effects_t effects = { &self->ctxs [node], s_send, s_timer, s_apply };
-    agent_t *agent = agent_new (&config, &effects);
+    //  The certificate enrolment would have issued (signatures are
+    //  deterministic, so it is the same one at every boot)
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.serial = (uint64_t) node + 1000;
+    cert.kind = CERT_KIND_NODE;
+    snprintf (cert.subject, sizeof cert.subject, "%s", name);
+    snprintf (cert.role, sizeof cert.role, "%s", server? "server": "gateway");
+    memcpy (cert.sign_key, keys.sign_public, 32);
+    memcpy (cert.curve_key, keys.curve_public, 32);
+    cert.not_before = 1600000000;
+    cert.not_after = 1600000000 + 20ULL * 365 * 86400;
+    uint8_t *cert_frame = NULL;
+    size_t cert_size = 0;
+    int rc = cert_encode (&cert, self->ca.sign_secret, &cert_frame, &cert_size);
+    n->now_ms = now_ms;
+    if (rc == 0) {
+        mesh_config_t mesh_config = {
+            .name = name, .tenant = "", .keys = &keys, .cert = cert_frame,
+            .cert_size = cert_size, .ca_key = self->ca.sign_public,
+            .coord_sign = self->coord_sign, .advert_ms = self->heartbeat_ms,
+            .store = self->store, .prefix = prefix, .verbose = false
+        };
+        mesh_effects_t mesh_effects = { &self->ctxs [node], s_mesh_send, s_mesh_close,
+                                        s_mesh_deliver };
+        n->mesh = mesh_new (&mesh_config, &mesh_effects);
+        rc = n->mesh && mesh_start (n->mesh, now_ms) == 0? 0: -1;
+    }
+    free (cert_frame);
+    if (rc == 0) {
+        agent_config_t config = {
+            .name = name, .tenant = "", .keys = &keys, .coord_sign = self->coord_sign,
+            .heartbeat_ms = self->heartbeat_ms, .store = self->store, .prefix = prefix,
+            .verbose = false
+        };
+        agent_effects_t effects = { &self->ctxs [node], s_agent_send, s_timer, s_apply };
+        n->agent = agent_new (&config, &effects);
+        rc = n->agent && agent_start (n->agent, now_ms) == 0? 0: -1;
+    }
     keys_wipe (&keys);
-    if (!agent)
-        return -1;
-    self->agents [node] = agent;
-    if (agent_start (agent, now_ms)) {
-        agent_destroy (&self->agents [node]);
+    if (rc) {
+        node_host_crash (self, node);
         return -1;
     }
+    s_settle (self, node, now_ms);
     return 0;
-}
-
-void
-node_host_crash (node_host_t *self, uint32_t node)
-{
-    assert (node < self->nodes);
-    agent_destroy (&self->agents [node]);
 }
 
 bool
 node_host_up (node_host_t *self, uint32_t node)
 {
-    return self->agents [node] != NULL;
+    return self->node [node].agent != NULL;
 }
 
 void
-node_host_connected (node_host_t *self, uint32_t node, uint64_t now_ms)
+node_host_link_up (node_host_t *self, uint32_t node, uint32_t peer, int kind,
+                   uint64_t now_ms)
 {
-    if (self->agents [node])
-        agent_connected (self->agents [node], now_ms);
+    s_node_t *n = &self->node [node];
+    if (!n->mesh)
+        return;
+    n->now_ms = now_ms;
+    char link [NH_NAME_MAX];
+    s_link_name (peer, link);
+    mesh_link_up (n->mesh, link, kind, peer == NH_COORDINATOR? self->coord_curve
+                                                            : s_curve (self, peer), now_ms);
+    s_settle (self, node, now_ms);
 }
 
 void
-node_host_disconnected (node_host_t *self, uint32_t node, uint64_t now_ms)
+node_host_link_down (node_host_t *self, uint32_t node, uint32_t peer, uint64_t now_ms)
 {
-    if (self->agents [node])
-        agent_disconnected (self->agents [node], now_ms);
+    s_node_t *n = &self->node [node];
+    if (!n->mesh)
+        return;
+    n->now_ms = now_ms;
+    char link [NH_NAME_MAX];
+    s_link_name (peer, link);
+    mesh_link_down (n->mesh, link, now_ms);
+    s_settle (self, node, now_ms);
+}
+
+bool
+node_host_linked (node_host_t *self, uint32_t node, uint32_t peer)
+{
+    s_node_t *n = &self->node [node];
+    char link [NH_NAME_MAX];
+    s_link_name (peer, link);
+    return n->mesh && mesh_has_link (n->mesh, link);
 }
 
 int
-node_host_message (node_host_t *self, uint32_t node, uint64_t now_ms,
-                   const uint8_t *frame, size_t size)
+node_host_frame (node_host_t *self, uint32_t node, uint32_t peer, const char *dest,
+                 const uint8_t *frame, size_t size, uint64_t now_ms)
 {
-    if (!self->agents [node])
+    s_node_t *n = &self->node [node];
+    if (!n->mesh)
         return -1;
-    return agent_message (self->agents [node], now_ms, frame, size);
+    n->now_ms = now_ms;
+    char link [NH_NAME_MAX];
+    s_link_name (peer, link);
+    if (peer != NH_COORDINATOR && !mesh_has_link (n->mesh, link)) {
+        //  A new peer on our listener: ZAP admits it unless it is revoked
+        if (!mesh_admit (n->mesh, s_curve (self, peer)))
+            return -1;
+        mesh_link_up (n->mesh, link, MESH_LINK_ACCEPTED, s_curve (self, peer), now_ms);
+    }
+    int rc = mesh_on_frame (n->mesh, link, dest, frame, size, now_ms);
+    s_settle (self, node, now_ms);
+    return rc;
 }
 
 void
 node_host_timer (node_host_t *self, uint32_t node, uint64_t now_ms, int kind)
 {
-    if (self->agents [node])
-        agent_timer (self->agents [node], now_ms, kind);
+    s_node_t *n = &self->node [node];
+    if (!n->agent)
+        return;
+    n->now_ms = now_ms;
+    if (kind == NH_TIMER_MESH)
+        n->armed_ms = 0;            //  Fired: arm the next one whatever it is
+    else
+        agent_timer (n->agent, now_ms, kind);
+    s_settle (self, node, now_ms);
 }
 
 void
 node_host_applied (node_host_t *self, uint32_t node, uint64_t now_ms,
                    uint64_t version, bool ok)
 {
-    if (self->agents [node])
-        agent_applied (self->agents [node], now_ms, version, ok, NULL, 0,
-                       ok? NULL: "simulated failure");
+    s_node_t *n = &self->node [node];
+    if (!n->agent)
+        return;
+    n->now_ms = now_ms;
+    agent_applied (n->agent, now_ms, version, ok, NULL, 0, ok? NULL: "simulated failure");
+    s_settle (self, node, now_ms);
 }
 
 void
 node_host_state (node_host_t *self, uint32_t node, nh_state_t *state)
 {
-    agent_t *agent = self->agents [node];
+    agent_t *agent = self->node [node].agent;
     memset (state, 0, sizeof *state);
     if (agent) {
         state->desired = agent_desired_version (agent);
@@ -227,15 +428,20 @@ node_host_state (node_host_t *self, uint32_t node, nh_state_t *state)
     }
 }
 
-size_t
-node_host_upstreams (node_host_t *self, uint32_t node, uint32_t *out, size_t max)
+uint64_t
+node_host_revocations (node_host_t *self, uint32_t node)
 {
-    (void) self;
-    (void) node;
-    if (max == 0)
-        return 0;
-    out [0] = NH_COORDINATOR;       //  One upstream: the coordinator
-    return 1;
+    mesh_t *mesh = self->node [node].mesh;
+    return mesh? mesh_revocations (mesh): 0;
+}
+
+bool
+node_host_admits (node_host_t *self, uint32_t node, uint32_t peer)
+{
+    mesh_t *mesh = self->node [node].mesh;
+    if (!mesh)
+        return false;
+    return mesh_admit (mesh, s_curve (self, peer));
 }
 
 //  --------------------------------------------------------------------------

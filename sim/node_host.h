@@ -1,10 +1,14 @@
-/*  node_host - weft-sim's adapter to the node core (node/core/agent.h)
-    The only sim file that includes the agent's header: when the agent
-    API changes (the mesh), this file and its overlay function change,
-    nothing else. Hosts up to SCN_NODES_MAX agents in one LMDB
-    environment, each under its own key prefix, with effects bound to
-    the simulated world through nh_world_t. Keys come from the run seed
-    (keys_from_seed), so a node restarts with the same identity.  */
+/*  node_host - weft-sim's adapter to the node cores: the agent
+    (node/core/agent.h) over the mesh (node/core/mesh.h, with its custody
+    outbox), wired as weft-node wires them: the agent's envelopes go
+    through mesh_send_own, what the mesh delivers goes to the agent, a
+    burst ends with mesh_flush (mesh_tick when due), and the agent is
+    told connected/disconnected when the mesh gains or loses its route
+    to the coordinator. The only sim file that includes those headers.
+    Hosts up to SCN_NODES_MAX nodes in one LMDB environment, each under
+    its own key prefix, with effects bound to the simulated world
+    through nh_world_t. Keys and certificates come from the run seed, so
+    a node restarts with the same identity.  */
 
 #ifndef WEFT_SIM_NODE_HOST_H_INCLUDED
 #define WEFT_SIM_NODE_HOST_H_INCLUDED
@@ -14,13 +18,31 @@
 
 #define NH_NAME_MAX     16          //  "n123456" and its NUL
 #define NH_COORDINATOR  UINT32_MAX  //  Overlay id of the coordinator
+#define NH_NEIGHBOURS_MAX   1023    //  Accepted links of a node (MESH_LINKS_MAX - 1)
 
-//  The world's side of the agents' effects, by node index.
+#define NH_TIMER_MESH   2           //  Timer kind of mesh_tick (after the agent's)
+#define NH_TIMERS       3
+
+//  Overlay link kinds, as mesh_link_kind_t
+#define NH_LINK_COORDINATOR 0
+#define NH_LINK_DIALLED     1
+#define NH_LINK_ACCEPTED    2
+
+//  The world's side of the nodes' effects, by node index. A link is
+//  named by its peer: a node index or NH_COORDINATOR.
 typedef struct {
     void *ctx;
-    int (*send) (void *ctx, uint32_t node, const uint8_t *frame, size_t size);
+    //  A frame on the link from node to peer: dest NULL for a link-local
+    //  envelope, else a custody transfer toward dest ("coordinator", a
+    //  device id, or "*").
+    int (*send) (void *ctx, uint32_t node, uint32_t peer, const char *dest,
+                 const uint8_t *frame, size_t size);
+    //  The mesh closes the link to a revoked peer.
+    void (*close) (void *ctx, uint32_t node, uint32_t peer);
     void (*timer) (void *ctx, uint32_t node, int kind, uint64_t at_ms);
     void (*apply) (void *ctx, uint32_t node, uint64_t version);
+    //  An envelope the mesh hands to the node's agent, just before.
+    void (*deliver) (void *ctx, uint32_t node, const uint8_t *frame, size_t size);
 } nh_world_t;
 
 typedef struct {
@@ -36,17 +58,15 @@ typedef struct _node_host_t node_host_t;
 const char **
     node_host_tables (void);
 
-//  Create the host for nodes agents over store (borrowed).
+//  Create the host for nodes over store (borrowed). ca issues the
+//  nodes' certificates (copied); coord holds the coordinator's public
+//  keys.
 node_host_t *
-    node_host_new (store_t *store, uint32_t nodes, uint64_t seed,
-                   const uint8_t coord_sign [32], uint64_t heartbeat_ms,
-                   const nh_world_t *world);
+    node_host_new (store_t *store, uint32_t nodes, uint64_t seed, const keys_t *ca,
+                   const keys_t *coord, uint64_t heartbeat_ms, const nh_world_t *world);
 void
     node_host_destroy (node_host_t **self_p);
 
-//  Timer kinds an agent uses.
-int
-    node_host_timer_kinds (void);
 
 //  Name of node i; its identity from the seed.
 void
@@ -54,9 +74,10 @@ void
 void
     node_host_keys (uint64_t seed, uint32_t node, keys_t *keys);
 
-//  Create the agent from the store and start it. 0 or -1.
+//  Create the mesh and the agent from the store and start them (server:
+//  the certificate's role). 0 or -1.
 int
-    node_host_boot (node_host_t *self, uint32_t node, uint64_t now_ms);
+    node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms);
 
 //  Crash: the agent and everything in its memory is gone; the store
 //  keeps what was committed.
@@ -66,14 +87,22 @@ void
 bool
     node_host_up (node_host_t *self, uint32_t node);
 
-//  Events into a running agent (ignored if it is down).
+//  Events into a running node (ignored if it is down). A link to peer
+//  came up (kind NH_LINK_*; a dialled link sends HELLO) or went down.
 void
-    node_host_connected (node_host_t *self, uint32_t node, uint64_t now_ms);
+    node_host_link_up (node_host_t *self, uint32_t node, uint32_t peer, int kind,
+                       uint64_t now_ms);
 void
-    node_host_disconnected (node_host_t *self, uint32_t node, uint64_t now_ms);
+    node_host_link_down (node_host_t *self, uint32_t node, uint32_t peer, uint64_t now_ms);
+//  Is the link to peer known and up as far as the transport goes?
+bool
+    node_host_linked (node_host_t *self, uint32_t node, uint32_t peer);
+//  A frame from peer (dest as in nh_world_t.send). A frame from a node
+//  with no link yet opens an accepted link first, if the mesh admits
+//  the peer's key (ZAP). Returns 0 if handled, -1 if dropped or refused.
 int
-    node_host_message (node_host_t *self, uint32_t node, uint64_t now_ms,
-                       const uint8_t *frame, size_t size);
+    node_host_frame (node_host_t *self, uint32_t node, uint32_t peer, const char *dest,
+                     const uint8_t *frame, size_t size, uint64_t now_ms);
 void
     node_host_timer (node_host_t *self, uint32_t node, uint64_t now_ms, int kind);
 void
@@ -84,10 +113,17 @@ void
 void
     node_host_state (node_host_t *self, uint32_t node, nh_state_t *state);
 
-//  Overlay neighbours of a node that a message from the coordinator
-//  can reach it through, for the oracle BFS. Star: the coordinator.
-size_t
-    node_host_upstreams (node_host_t *self, uint32_t node, uint32_t *out, size_t max);
+//  Revocation list version a running node holds (0 if down or none),
+//  and whether its mesh would admit a peer with node peer's key.
+uint64_t
+    node_host_revocations (node_host_t *self, uint32_t node);
+bool
+    node_host_admits (node_host_t *self, uint32_t node, uint32_t peer);
+
+//  Node index of a link or device name ("n000042"), NH_COORDINATOR for
+//  "coordinator"; false if neither.
+bool
+    node_host_index (const char *name, uint32_t *index);
 
 //  Test-only bug (--bug ack-before-commit): remember the node's stored
 //  twin state before a message, and put it back at a crash, as if the

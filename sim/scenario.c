@@ -321,6 +321,15 @@ s_action (scn_action_t *action, s_line_t *line, char *rest_after_kind)
         }
         return have_target && have_for && action->for_ms > 0? 0: -1;
     }
+    if (strcmp (kind, "revoke") == 0) {
+        action->kind = SCN_REVOKE;
+        uint64_t number;
+        const char *value = line->count == 4? s_param (line->words [3], "node"): NULL;
+        if (!value || s_uint (value, SCN_NODES_MAX - 1, &number))
+            return -1;
+        action->target = (uint32_t) number;
+        return 0;
+    }
     if (strcmp (kind, "loss") == 0) {
         action->kind = SCN_LOSS;
         if (line->count != 4)

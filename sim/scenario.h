@@ -30,7 +30,8 @@ typedef enum {
     SCN_OUTAGE = 2,                 //  A site's uplink is down for a while
     SCN_PARTITION = 3,              //  A site's LAN is down for a while
     SCN_CRASH = 4,                  //  Node(s) crash, restart after a while
-    SCN_LOSS = 5                    //  Change the loss of a link class
+    SCN_LOSS = 5,                   //  Change the loss of a link class
+    SCN_REVOKE = 6                  //  device.revoke of one node
 } scn_kind_t;
 
 typedef struct {

@@ -1,17 +1,24 @@
 /*  world - weft-sim's virtual world
     Topology: site s holds nodes [first, first + count); its first node
-    is the site server, the others are gateways. A gateway reaches the
-    coordinator through the site LAN and the site uplink; the server
-    through the uplink only. Each link has latency, jitter, loss and a
-    bandwidth (frames serialise per direction, in FIFO order, like a
-    TCP stream), and a down count for overlapping faults; a frame in
-    flight on a link that goes down is lost.
-    The coordinator core runs once, over its own LMDB environment; its
-    mesh replies wait for the group commit (coord_commit) exactly as in
-    weft-coord, and a push made meanwhile waits behind them, so frames
-    to a node leave in seq order (within its replay window). Device records and the operator are written at setup
-    (enrolment itself is not simulated); twin changes go through the
-    real RPC path (twin.set), whose push effect sends TWIN_DESIRED.
+    is the site server, the others are gateways. The overlay is the
+    mesh's: every gateway dials its site server (over the site LAN),
+    the server links to the coordinator (over the site uplink) and
+    relays for its gateways with the real mesh core (custody outbox,
+    CUSTODY_ACKs, routes, revocations). Each link has latency, jitter,
+    loss and a bandwidth (frames serialise per direction, in FIFO order,
+    like a TCP stream), and a down count for overlapping faults; a frame
+    in flight on a link that goes down is lost.
+    The coordinator core runs once, over its own LMDB environment; this
+    file plays weft-coord's server (coordinator/io/server.c): custody
+    transfers are acknowledged per neighbour after the group commit
+    (coord_commit), replies wait for it, and a push made meanwhile waits
+    behind them, so frames to a node leave in seq order. Device records
+    and the operator are written at setup (enrolment itself is not
+    simulated); twin changes and revocations go through the real RPC
+    path (twin.set, device.revoke).
+    Rounds: every frame carries a round, one more than its sender's (a
+    Lamport clock of hops; a custody retransmission is one round after
+    the previous attempt); see docs/sim.md.
     Invariants are checked after every event that touches a node and
     at every ACK the coordinator receives; see docs/sim.md.  */
 
@@ -22,6 +29,7 @@
 #include <sys/stat.h>
 #include "proto/envelope.h"
 #include "proto/msg.h"
+#include "proto/meshmsg.h"
 #include "proto/replay.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
@@ -60,16 +68,30 @@ static const char *s_ev_names [] = {
     "heal", "twin-call", "commit", "tick", "sample"
 };
 
+#define DEST_NONE           (UINT32_MAX - 1)    //  Link-local envelope
+#define DEST_ALL            (UINT32_MAX - 2)    //  Custody toward "*"
+
 typedef struct {
-    uint32_t src, dst;              //  Node or COORD
-    uint32_t links [2];             //  Route
-    uint8_t dirs [2];               //  0 up, 1 down
-    uint8_t nhops, hop;
+    uint32_t src, dst;              //  Node or COORD: the two ends of one overlay link
+    uint32_t dest;                  //  Custody destination: node, COORD, DEST_ALL or DEST_NONE
+    uint32_t link;                  //  Physical link crossed
+    uint8_t dir;                    //  0 up (toward the coordinator), 1 down
     bool push;                      //  Held push: sent even if the commit fails
-    uint32_t epoch;                 //  Epoch of the current link at send
+    bool ack;                       //  Held CUSTODY_ACK id (data = the id)
+    uint32_t epoch;                 //  Epoch of the link at send
+    uint32_t round;                 //  Lamport round of the hop
+    bool hello;                     //  A HELLO (its loss breaks the connection)
     size_t size;
     uint8_t data [];
 } frame_t;
+
+//  Custody attempts, by (node, envelope id): a lossy cache of the round
+//  a node took an envelope into custody and how often it sent it since
+typedef struct {
+    uint64_t key;                   //  Hash of node and id, 0 = empty
+    uint32_t round;                 //  Round it arrived in (or was made)
+    uint32_t sends;
+} attempt_t;
 
 typedef struct {
     uint8_t cls;                    //  0 LAN, 1 uplink
@@ -84,6 +106,8 @@ typedef struct {
 
 typedef struct {
     uint32_t first, count;          //  Nodes; first is the server
+    uint8_t *acks;                  //  Custody ids to acknowledge at the commit
+    size_t nacks, acks_cap;
 } site_t;
 
 typedef struct {
@@ -102,6 +126,16 @@ typedef struct {
     uint64_t done_applied;          //  Highest version whose apply committed
     uint64_t max_desired, max_applied, max_reported;
     uint64_t coord_top;             //  Highest coordinator seq delivered to it
+    uint64_t first_hop_top;         //  ... that reached its first hop
+    uint32_t round;                 //  Highest round it received
+    uint32_t call_round;            //  Coordinator's round at the twin change
+    uint32_t deliver_round;         //  Rounds from the change to delivery
+    uint32_t revoked_round;         //  Rounds until it held the revocation
+    uint64_t revoked_us;            //  Time until it held the revocation
+    bool revocation_held;
+    bool linked;                    //  Upstream link up (transport)
+    bool revoked;                   //  Revoked by the scenario
+    uint32_t via;                   //  Coordinator's route to it: a server, or COORD = none
     uint64_t snapshot_us;           //  Injected bug: when the unsafe write was
     uint8_t ring_ids [RING][WEFT_ID_SIZE];  //  Recent TWIN_DESIRED ids to it
     uint64_t ring_versions [RING];
@@ -140,6 +174,21 @@ typedef struct {
     frame_t **pending;
     size_t npending, pending_cap;
     bool commit_armed;
+    uint32_t *ack_sites;            //  Sites with CUSTODY_ACK ids, this commit
+    size_t nack_sites;
+    uint64_t coord_malformed;
+    //  Rounds (Lamport clock of hops)
+    uint32_t event_round;           //  Round of the frame being handled, 0 if none
+    uint64_t relayed_refused;       //  Relayed coordinator frames behind the replay window
+    attempt_t *attempts;            //  Custody attempts, a lossy cache
+    uint64_t attempts_mask;
+    //  Revocation spread (the last revoke action)
+    uint64_t revoke_version;        //  List version that revokes it, 0 = none
+    uint32_t revoke_node;
+    uint64_t revoke_us;             //  When device.revoke was called
+    uint32_t revoke_round;          //  Coordinator's round then
+    uint32_t revocation_holders;    //  Nodes holding that version
+    uint32_t refused_by;            //  Up nodes whose mesh refuses its key, at the end
     //  Scenario actions and random faults, merged and sorted
     scn_action_t *actions;
     size_t nactions;
@@ -183,24 +232,47 @@ s_violation (world_t *self, const char *format, ...)
 }
 
 //  --------------------------------------------------------------------------
-//  Network
+//  Network: one frame crosses one overlay link (gateway - server over
+//  the site LAN, server - coordinator over the site uplink)
 
+static void s_unlink (world_t *self, uint32_t node);
+static void s_connect_later (world_t *self, uint32_t node);
+
+static bool
+s_is_server (world_t *self, uint32_t node)
+{
+    return node == self->sites [self->node [node].site].first;
+}
+
+//  The physical link under the overlay link node - peer, or -1.
+static int
+s_link_of (world_t *self, uint32_t node, uint32_t peer)
+{
+    uint32_t site = self->node [node].site;
+    if (peer == COORD)
+        return s_is_server (self, node)? (int) (2 * site + 1): -1;
+    if (self->node [peer].site != site || s_is_server (self, node) == s_is_server (self, peer))
+        return -1;
+    return (int) (2 * site);
+}
+
+//  Can node open its upstream link now (both ends up, the link up)?
 static bool
 s_path_up (world_t *self, uint32_t node)
 {
-    const snode_t *n = &self->node [node];
-    const site_t *site = &self->sites [n->site];
-    if (self->links [2 * n->site + 1].down)
-        return false;
-    return node == site->first || self->links [2 * n->site].down == 0;
+    uint32_t site = self->node [node].site;
+    if (s_is_server (self, node))
+        return self->links [2 * site + 1].down == 0;
+    return self->links [2 * site].down == 0 && self->node [self->sites [site].first].up;
 }
 
 static void
 s_transmit (world_t *self, frame_t *frame)
 {
-    link_t *link = &self->links [frame->links [frame->hop]];
-    int dir = frame->dirs [frame->hop];
+    link_t *link = &self->links [frame->link];
+    int dir = frame->dir;
     const scn_link_t *cls = &self->classes [link->cls];
+    self->frames_sent++;
     if (link->down) {
         link->cut++;
         free (frame);
@@ -208,6 +280,14 @@ s_transmit (world_t *self, frame_t *frame)
     }
     if (cls->loss > 0 && rng_unit (&self->net) < cls->loss) {
         link->lost++;
+        if (frame->hello) {
+            //  A stream loses nothing while it lives: a HELLO lost stands
+            //  for a connection that broke in its handshake; the gateway
+            //  that dialled connects again
+            uint32_t gateway = s_is_server (self, frame->src)? frame->dst: frame->src;
+            s_unlink (self, gateway);
+            s_connect_later (self, gateway);
+        }
         free (frame);
         return;
     }
@@ -227,34 +307,15 @@ s_transmit (world_t *self, frame_t *frame)
 }
 
 static frame_t *
-s_frame (uint32_t src, uint32_t dst, const uint8_t *data, size_t size)
+s_frame (uint32_t src, uint32_t dst, uint32_t dest, const uint8_t *data, size_t size)
 {
     frame_t *frame = (frame_t *) zmalloc (sizeof (frame_t) + size);
     frame->src = src;
     frame->dst = dst;
+    frame->dest = dest;
     frame->size = size;
     memcpy (frame->data, data, size);
     return frame;
-}
-
-static void
-s_route (world_t *self, frame_t *frame, uint32_t node, bool down)
-{
-    uint32_t site = self->node [node].site;
-    bool server = node == self->sites [site].first;
-    uint32_t lan = 2 * site, uplink = 2 * site + 1;
-    if (server) {
-        frame->nhops = 1;
-        frame->links [0] = uplink;
-        frame->dirs [0] = down;
-    }
-    else {
-        frame->nhops = 2;
-        frame->links [0] = down? uplink: lan;
-        frame->links [1] = down? lan: uplink;
-        frame->dirs [0] = frame->dirs [1] = down;
-    }
-    frame->hop = 0;
 }
 
 //  Remember TWIN_DESIRED envelopes sent to node, to match its ACKs.
@@ -273,31 +334,96 @@ s_observe_down (world_t *self, uint32_t node, const uint8_t *data, size_t size)
     n->ring_next = (n->ring_next + 1) % RING;
 }
 
+//  A coordinator frame to server (its uplink), as weft-coord's server
+//  sends it: link-local (dest DEST_NONE) or a custody transfer.
 static void
-s_send_down (world_t *self, uint32_t node, const uint8_t *data, size_t size)
+s_coord_send (world_t *self, uint32_t server, uint32_t dest, const uint8_t *data,
+              size_t size, uint32_t round)
 {
-    s_observe_down (self, node, data, size);
-    frame_t *frame = s_frame (COORD, node, data, size);
-    s_route (self, frame, node, true);
-    self->frames_sent++;
+    if (dest < self->nodes)
+        s_observe_down (self, dest, data, size);
+    frame_t *frame = s_frame (COORD, server, dest, data, size);
+    frame->link = 2 * self->node [server].site + 1;
+    frame->dir = 1;
+    frame->round = round;
     s_transmit (self, frame);
 }
 
+//  Custody attempts: the slot of (node, id, peer) in the lossy cache;
+//  peer ARRIVAL holds the round the node took the envelope in
+#define ARRIVAL             (UINT32_MAX - 3)
+
+static attempt_t *
+s_attempt (world_t *self, uint32_t node, const uint8_t *id, uint32_t peer)
+{
+    uint64_t key = 0;
+    hash_mix (&key, node);
+    hash_mix (&key, peer);
+    uint64_t part;
+    memcpy (&part, id, 8);
+    hash_mix (&key, part);
+    memcpy (&part, id + 8, 8);
+    hash_mix (&key, part);
+    key |= 1;
+    attempt_t *slot = &self->attempts [(key >> 1) & self->attempts_mask];
+    if (slot->key != key)
+        *slot = (attempt_t) { key, self->node [node].round, 0 };
+    return slot;
+}
+
 //  --------------------------------------------------------------------------
-//  Effects of the agents (through node_host) and of the coordinator
+//  Effects of the nodes (through node_host) and of the coordinator
 
 static int
-s_fx_send (void *ctx, uint32_t node, const uint8_t *data, size_t size)
+s_fx_send (void *ctx, uint32_t node, uint32_t peer, const char *dest,
+           const uint8_t *data, size_t size)
 {
     world_t *self = (world_t *) ctx;
+    int link = s_link_of (self, node, peer == NH_COORDINATOR? COORD: peer);
+    if (link < 0)
+        return -1;
+    if (self->opt->bug_revocation_not_relayed && dest && streq (dest, "*"))
+        return 0;                   //  Test-only: "sent", never on the wire
     snode_t *n = &self->node [node];
     n->sent++;
     n->sent_bytes += size;
-    frame_t *frame = s_frame (node, COORD, data, size);
-    s_route (self, frame, node, false);
-    self->frames_sent++;
+    uint32_t code = DEST_NONE;
+    if (dest && !node_host_index (dest, &code))
+        code = streq (dest, "*")? DEST_ALL: DEST_NONE;
+    if (code == NH_COORDINATOR)
+        code = COORD;
+    frame_t *frame = s_frame (node, peer == NH_COORDINATOR? COORD: peer, code, data, size);
+    frame->link = (uint32_t) link;
+    frame->dir = peer == NH_COORDINATOR || (peer < self->nodes && s_is_server (self, peer))
+               ? 0: 1;
+    envelope_t env;
+    if (dest && envelope_decode (&env, data, size) == 0) {
+        //  A custody (re)transmission to this peer: one round after the
+        //  previous attempt, the first one round after it was taken
+        uint32_t taken = s_attempt (self, node, env.id, ARRIVAL)->round;
+        attempt_t *attempt = s_attempt (self, node, env.id, peer);
+        if (attempt->sends == 0)
+            attempt->round = taken;
+        frame->round = attempt->round + ++attempt->sends;
+    }
+    else {
+        frame->round = n->round + 1;
+        frame->hello = envelope_decode (&env, data, size) == 0 && env.type == MSG_HELLO;
+    }
     s_transmit (self, frame);
     return 0;
+}
+
+static void
+s_fx_close (void *ctx, uint32_t node, uint32_t peer)
+{
+    //  The mesh calls mesh_link_down itself; the peer's end learns when
+    //  the connection goes (here: at once)
+    world_t *self = (world_t *) ctx;
+    if (peer < self->nodes && self->node [peer].up)
+        node_host_link_down (self->host, peer, node, s_now_ms (self));
+    if (peer < self->nodes && !s_is_server (self, peer))
+        self->node [peer].linked = false;
 }
 
 static void
@@ -305,7 +431,7 @@ s_fx_timer (void *ctx, uint32_t node, int kind, uint64_t at_ms)
 {
     world_t *self = (world_t *) ctx;
     snode_t *n = &self->node [node];
-    assert (kind >= 0 && kind < 4);
+    assert (kind >= 0 && kind < NH_TIMERS);
     n->timer_gen [kind]++;
     if (at_ms == 0)
         return;
@@ -327,6 +453,45 @@ s_fx_apply (void *ctx, uint32_t node, uint64_t version)
                 EV_APPLY_DONE, node, ((uint64_t) n->incarnation << 32) | version, NULL);
 }
 
+//  What reaches a node's agent: coordinator frames must arrive within
+//  its replay window, or it refuses them as replays
+static void
+s_fx_deliver (void *ctx, uint32_t node, const uint8_t *data, size_t size)
+{
+    world_t *self = (world_t *) ctx;
+    snode_t *to = &self->node [node];
+    envelope_t env;
+    if (envelope_decode (&env, data, size) || !streq (env.origin, COORD_ORIGIN))
+        return;
+    if (self->opt->bug_ack_before_commit && env.type == MSG_TWIN_DESIRED) {
+        node_host_snapshot (self->host, node);
+        to->snapshot_us = self->sched.now;
+    }
+    if (env.type == MSG_REVOCATIONS || env.type == MSG_CUSTODY_ACK)
+        return;                     //  Not for the agent's window
+    if (env.seq + REPLAY_WINDOW <= to->coord_top)
+        self->relayed_refused++;    //  A relay reordered it (docs/sim.md, invariant 5)
+    if (env.seq > to->coord_top)
+        to->coord_top = env.seq;
+}
+
+//  Invariant 5: the coordinator's frames for a device reach their first
+//  hop (over one FIFO link) within the device's replay window
+static void
+s_check_first_hop (world_t *self, const frame_t *frame)
+{
+    envelope_t env;
+    if (frame->dest >= self->nodes || envelope_decode (&env, frame->data, frame->size))
+        return;
+    snode_t *d = &self->node [frame->dest];
+    if (env.seq + REPLAY_WINDOW <= d->first_hop_top)
+        s_violation (self, "node %u: coordinator seq %" PRIu64 " arrived after seq %"
+                     PRIu64 ", outside the replay window (refused as a replay)",
+                     frame->dest, env.seq, d->first_hop_top);
+    if (env.seq > d->first_hop_top)
+        d->first_hop_top = env.seq;
+}
+
 //  Hold a coordinator frame until the next group commit, in seq order.
 static void
 s_hold (world_t *self, frame_t *frame)
@@ -340,24 +505,32 @@ s_hold (world_t *self, frame_t *frame)
     self->pending [self->npending++] = frame;
 }
 
+//  The coordinator reaches a device through the server its last
+//  envelope came from (weft-coord's route table); none: dropped, the
+//  device gets the document on its next heartbeat
 static void
 s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
 {
     world_t *self = (world_t *) ctx;
-    unsigned index;
-    char tail;
-    if (sscanf (device_id, "n%6u%c", &index, &tail) != 1 || index >= self->nodes)
+    uint32_t index;
+    if (!node_host_index (device_id, &index) || index >= self->nodes)
+        return;
+    uint32_t via = self->node [index].via;
+    if (via == COORD)
         return;
     //  Replies waiting for the group commit carry lower seqs: a push must
     //  not overtake them on the way to a node, or it could leave them more
     //  than REPLAY_WINDOW seqs behind (refused as replays). It waits too.
+    //  A push starts a chain: one round after the device's own round
+    uint32_t round = self->node [index].round + 1;
     if (self->npending && !self->opt->bug_push_overtakes_reply) {
-        frame_t *held = s_frame (COORD, index, data, size);
+        frame_t *held = s_frame (COORD, via, index, data, size);
         held->push = true;
+        held->round = round;
         s_hold (self, held);
         return;
     }
-    s_send_down (self, index, data, size);
+    s_coord_send (self, via, index, data, size, round);
 }
 
 //  --------------------------------------------------------------------------
@@ -413,7 +586,17 @@ s_check (world_t *self, uint32_t node)
     if (!n->delivered && n->want && st.desired >= n->want) {
         n->delivered = true;
         n->deliver_us = self->sched.now - n->call_us;
+        uint32_t round = self->event_round? self->event_round: n->round;
+        n->deliver_round = round > n->call_round? round - n->call_round: 0;
         self->delivered++;
+    }
+    if (self->revoke_version && !n->revocation_held
+    &&  node_host_revocations (self->host, node) >= self->revoke_version) {
+        n->revocation_held = true;
+        n->revoked_us = self->sched.now - self->revoke_us;
+        uint32_t round = self->event_round? self->event_round: n->round;
+        n->revoked_round = round > self->revoke_round? round - self->revoke_round: 0;
+        self->revocation_holders++;
     }
     bool converged = st.desired == n->want && st.applied == n->want && !st.pending;
     if (converged != n->converged) {
@@ -428,35 +611,62 @@ s_check (world_t *self, uint32_t node)
 //  --------------------------------------------------------------------------
 //  The coordinator: frames in, replies after the group commit
 
+//  A frame from a site server's link (weft-coord's s_recv): a custody
+//  transfer [dest, envelope] whose origin may be a gateway behind the
+//  server, or a link-local envelope (ROUTE, HELLO, CUSTODY_ACK)
 static void
 s_coord_frame (world_t *self, frame_t *frame)
 {
-    uint32_t node = frame->src;
-    snode_t *n = &self->node [node];
+    uint32_t server = frame->src;
     //  An ACK of a TWIN_DESIRED: the node says the version is durable
     envelope_t env;
     msg_t msg;
+    uint32_t origin;
     if (envelope_decode (&env, frame->data, frame->size) == 0 && env.type == MSG_ACK
+    &&  node_host_index (env.origin, &origin) && origin < self->nodes
     &&  msg_decode (&msg, MSG_ACK, env.payload, env.payload_size) == 0
     &&  msg.ack.status == WEFT_STATUS_OK) {
+        snode_t *n = &self->node [origin];
         for (int i = 0; i < RING; i++)
             if (memcmp (n->ring_ids [i], msg.ack.ack_id, WEFT_ID_SIZE) == 0) {
                 self->desired_acks++;
                 if (n->ring_versions [i] > n->acked_desired)
                     n->acked_desired = n->ring_versions [i];
-                s_check (self, node);
+                s_check (self, origin);
                 break;
             }
     }
+    if (frame->dest != DEST_NONE && frame->dest != COORD) {
+        self->coord_malformed++;    //  weft-coord takes custody only for itself
+        return;
+    }
     char name [NH_NAME_MAX];
-    node_host_name (node, name);
+    node_host_name (server, name);
+    coord_link_t link;
+    memset (&link, 0, sizeof link);
+    link.custody = frame->dest == COORD;
     uint8_t *reply = NULL;
     size_t reply_size = 0;
-    coord_on_mesh (self->coord, name, frame->data, frame->size, s_now_ms (self),
-                   &reply, &reply_size);
+    int rc = coord_on_mesh_link (self->coord, name, &link, frame->data, frame->size,
+                                 s_now_ms (self), &reply, &reply_size);
+    //  A verified envelope: its origin is reached through this server
+    if (rc == 0 && link.origin [0] && node_host_index (link.origin, &origin)
+    &&  origin < self->nodes)
+        self->node [origin].via = server;
     if (reply) {
-        s_hold (self, s_frame (COORD, node, reply, reply_size));
+        uint32_t dest = DEST_NONE;
+        if (link.reply_dest [0] && !node_host_index (link.reply_dest, &dest))
+            dest = streq (link.reply_dest, "*")? DEST_ALL: DEST_NONE;
+        frame_t *held = s_frame (COORD, server, dest, reply, reply_size);
+        held->round = frame->round + 1;     //  Caused by the request
+        s_hold (self, held);
         free (reply);
+    }
+    //  Custody is acknowledged after the commit, also when dropped
+    if (link.custody && link.decoded) {
+        frame_t *ack = s_frame (COORD, server, DEST_NONE, link.id, WEFT_ID_SIZE);
+        ack->ack = true;
+        s_hold (self, ack);
     }
     if (!self->commit_armed) {
         self->commit_armed = true;
@@ -464,31 +674,63 @@ s_coord_frame (world_t *self, frame_t *frame)
     }
 }
 
+//  After the group commit: one CUSTODY_ACK per server for its ids (as
+//  weft-coord does per burst), then the replies and held pushes in order
 static void
 s_coord_commit (world_t *self)
 {
     self->commit_armed = false;
-    int rc = coord_commit (self->coord);
+    bool durable = coord_commit (self->coord) == 0;
+    uint64_t now_ms = s_now_ms (self);
+    for (size_t i = 0; durable && i < self->npending; i++) {
+        frame_t *frame = self->pending [i];
+        if (!frame->ack)
+            continue;
+        site_t *site = &self->sites [self->node [frame->dst].site];
+        if (site->nacks == site->acks_cap) {
+            site->acks_cap = site->acks_cap? 2 * site->acks_cap: 16;
+            site->acks = (uint8_t *) realloc (site->acks, site->acks_cap * WEFT_ID_SIZE);
+            assert (site->acks);
+        }
+        if (site->nacks == 0)
+            self->ack_sites [self->nack_sites++] = self->node [frame->dst].site;
+        memcpy (site->acks + site->nacks++ * WEFT_ID_SIZE, frame->data, WEFT_ID_SIZE);
+    }
+    for (size_t k = 0; k < self->nack_sites; k++) {
+        site_t *site = &self->sites [self->ack_sites [k]];
+        for (size_t first = 0; first < site->nacks; first += MESHMSG_ACK_IDS_MAX) {
+            size_t count = site->nacks - first;
+            count = count > MESHMSG_ACK_IDS_MAX? MESHMSG_ACK_IDS_MAX: count;
+            uint8_t *ack;
+            size_t ack_size;
+            if (coord_custody_ack (self->coord, site->acks + first * WEFT_ID_SIZE, count,
+                                   now_ms, &ack, &ack_size) == 0) {
+                s_coord_send (self, site->first, DEST_NONE, ack, ack_size, 0);
+                free (ack);
+            }
+        }
+        site->nacks = 0;
+    }
+    self->nack_sites = 0;
     for (size_t i = 0; i < self->npending; i++) {
         frame_t *frame = self->pending [i];
-        if (rc == 0 || frame->push)
-            s_send_down (self, frame->dst, frame->data, frame->size);
+        if (!frame->ack && (durable || frame->push))
+            s_coord_send (self, frame->dst, frame->dest, frame->data, frame->size,
+                          frame->round);
         free (frame);
     }
     self->npending = 0;
 }
 
-//  One twin.set by the operator, through the coordinator's RPC path.
-static void
-s_twin_set (world_t *self, uint32_t node, const char *patch)
+//  One call by the operator, through the coordinator's RPC path. Returns
+//  the result object (caller frees) or NULL if the call failed.
+static json_t *
+s_operator_call (world_t *self, const char *method, char *args)
 {
-    char name [NH_NAME_MAX];
-    node_host_name (node, name);
-    char *args = zsys_sprintf ("{\"id\":\"%s\",\"patch\":%s}", name, patch);
     msg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_RPC_REQUEST;
-    snprintf (msg.rpc_request.method, sizeof msg.rpc_request.method, "twin.set");
+    snprintf (msg.rpc_request.method, sizeof msg.rpc_request.method, "%s", method);
     msg.rpc_request.args = args;
     msg.rpc_request.args_size = strlen (args);
     uint8_t *payload = NULL, *frame = NULL, *reply = NULL;
@@ -518,17 +760,28 @@ s_twin_set (world_t *self, uint32_t node, const char *patch)
         rc = coord_on_rpc (self->coord, OPERATOR, frame, size, s_now_ms (self),
                            &reply, &reply_size);
     free (frame);
-    self->twin_calls++;
-    uint64_t version = 0;
+    json_t *result = NULL;
     if (rc == 0 && reply && envelope_decode (&env, reply, reply_size) == 0
     &&  msg_decode (&msg, MSG_RPC_REPLY, env.payload, env.payload_size) == 0
     &&  msg.rpc_reply.status == WEFT_STATUS_OK) {
         json_error_t error;
-        json_t *result = json_loadb (msg.rpc_reply.result, msg.rpc_reply.result_size, 0, &error);
-        version = json_integer_value (json_object_get (result, "desired_version"));
-        json_decref (result);
+        result = json_loadb (msg.rpc_reply.result, msg.rpc_reply.result_size, 0, &error);
     }
     free (reply);
+    return result;
+}
+
+//  One twin.set by the operator.
+static void
+s_twin_set (world_t *self, uint32_t node, const char *patch)
+{
+    char name [NH_NAME_MAX];
+    node_host_name (node, name);
+    json_t *result = s_operator_call (self, "twin.set", zsys_sprintf (
+        "{\"id\":\"%s\",\"patch\":%s}", name, patch));
+    self->twin_calls++;
+    uint64_t version = json_integer_value (json_object_get (result, "desired_version"));
+    json_decref (result);
     if (version == 0) {
         self->twin_failed++;
         return;
@@ -539,6 +792,7 @@ s_twin_set (world_t *self, uint32_t node, const char *patch)
                      PRIu64 " to %" PRIu64, node, n->want, version);
     n->want = version;
     n->call_us = self->sched.now;
+    n->call_round = n->round;
     if (n->delivered) {
         n->delivered = false;
         self->delivered--;
@@ -548,6 +802,63 @@ s_twin_set (world_t *self, uint32_t node, const char *patch)
 
 //  --------------------------------------------------------------------------
 //  Faults
+
+static void
+s_connect_later (world_t *self, uint32_t node)
+{
+    uint64_t delay = RECONNECT_US + rng_below (&self->reconnect, 1000000);
+    sched_push (&self->sched, self->sched.now + delay, EV_CONNECT, node,
+                self->node [node].incarnation, NULL);
+}
+
+//  A node's upstream connection (gateway to its server, server to the
+//  coordinator) is gone: both ends learn it
+static void
+s_unlink (world_t *self, uint32_t node)
+{
+    snode_t *n = &self->node [node];
+    if (!n->linked)
+        return;
+    n->linked = false;
+    uint64_t now_ms = s_now_ms (self);
+    if (s_is_server (self, node))
+        node_host_link_down (self->host, node, NH_COORDINATOR, now_ms);
+    else {
+        uint32_t server = self->sites [n->site].first;
+        node_host_link_down (self->host, node, server, now_ms);
+        if (self->node [server].up)
+            node_host_link_down (self->host, server, node, now_ms);
+    }
+}
+
+//  EV_CONNECT: dial upstream if both ends are up and the link is; a
+//  gateway whose server is down, or refuses it (revoked), tries again
+static void
+s_connect (world_t *self, uint32_t node)
+{
+    snode_t *n = &self->node [node];
+    if (n->linked)
+        return;
+    bool server = s_is_server (self, node);
+    uint32_t upstream = self->sites [n->site].first;
+    if (!s_path_up (self, node)) {
+        if (!server && self->links [2 * n->site].down == 0)
+            s_connect_later (self, node);       //  The server is down
+        return;
+    }
+    if (server? n->revoked: !node_host_admits (self->host, upstream, node)
+                            || !node_host_admits (self->host, node, upstream)) {
+        sched_push (&self->sched, self->sched.now + self->scn->heartbeat_ms * 1000,
+                    EV_CONNECT, node, n->incarnation, NULL);
+        return;
+    }
+    n->linked = true;
+    if (server)
+        node_host_link_up (self->host, node, NH_COORDINATOR, NH_LINK_COORDINATOR,
+                           s_now_ms (self));
+    else
+        node_host_link_up (self->host, node, upstream, NH_LINK_DIALLED, s_now_ms (self));
+}
 
 static void
 s_crash (world_t *self, uint32_t node, uint64_t for_us)
@@ -562,6 +873,7 @@ s_crash (world_t *self, uint32_t node, uint64_t for_us)
             node_host_forget (self->host, node);
         n->snapshot_us = 0;
     }
+    s_unlink (self, node);
     node_host_crash (self->host, node);
     n->up = false;
     n->booting = true;
@@ -574,15 +886,16 @@ s_crash (world_t *self, uint32_t node, uint64_t for_us)
     }
     self->up--;
     self->crashes++;
+    if (s_is_server (self, node)) {
+        //  Its gateways lose their link and dial again until it is back
+        const site_t *site = &self->sites [n->site];
+        for (uint32_t i = site->first + 1; i < site->first + site->count; i++)
+            if (self->node [i].linked) {
+                s_unlink (self, i);
+                s_connect_later (self, i);
+            }
+    }
     sched_push (&self->sched, self->sched.now + for_us, EV_RESTART, node, 0, NULL);
-}
-
-static void
-s_connect_later (world_t *self, uint32_t node)
-{
-    uint64_t delay = RECONNECT_US + rng_below (&self->reconnect, 1000000);
-    sched_push (&self->sched, self->sched.now + delay, EV_CONNECT, node,
-                self->node [node].incarnation, NULL);
 }
 
 static void
@@ -592,9 +905,11 @@ s_link_down (world_t *self, uint32_t index, uint64_t for_us)
     if (link->down++ == 0) {
         link->epoch++;
         const site_t *site = &self->sites [link->site];
-        for (uint32_t i = site->first; i < site->first + site->count; i++)
-            if (self->node [i].up && (link->cls == 1 || i != site->first))
-                node_host_disconnected (self->host, i, s_now_ms (self));
+        if (link->cls == 1)
+            s_unlink (self, site->first);
+        else
+            for (uint32_t i = site->first + 1; i < site->first + site->count; i++)
+                s_unlink (self, i);
     }
     sched_push (&self->sched, self->sched.now + for_us, EV_HEAL, index, 0, NULL);
 }
@@ -608,9 +923,48 @@ s_link_heal (world_t *self, uint32_t index)
         return;
     const site_t *site = &self->sites [link->site];
     for (uint32_t i = site->first; i < site->first + site->count; i++)
-        if (self->node [i].up && s_path_up (self, i)
-        &&  (link->cls == 1 || i != site->first))
+        if (self->node [i].up && (link->cls == 1) == (i == site->first))
             s_connect_later (self, i);
+}
+
+//  device.revoke by the operator; weft-coord then sends the new list to
+//  the nodes linked to it (here: once to each connected site server)
+static void
+s_revoke (world_t *self, uint32_t node)
+{
+    char name [NH_NAME_MAX];
+    node_host_name (node, name);
+    json_t *result = s_operator_call (self, "device.revoke",
+                                      zsys_sprintf ("{\"id\":\"%s\"}", name));
+    bool ok = json_is_true (json_object_get (result, "revoked"));
+    json_decref (result);
+    size_t size;
+    const uint8_t *list = coord_revocations (self->coord, &size);
+    envelope_t env;
+    meshmsg_t msg;
+    if (!ok || !list || envelope_decode (&env, list, size)
+    ||  meshmsg_decode (&msg, MSG_REVOCATIONS, env.payload, env.payload_size)) {
+        s_violation (self, "device.revoke of node %u failed", node);
+        return;
+    }
+    self->node [node].revoked = true;
+    self->revoke_version = msg.revocations;
+    self->revoke_node = node;
+    self->revoke_us = self->sched.now;
+    self->revoke_round = 0;
+    self->revocation_holders = 0;
+    for (uint32_t i = 0; i < self->nodes; i++)
+        self->node [i].revocation_held = false;
+    //  The coordinator closes the revoked node's connection; ZAP refuses it after
+    if (s_is_server (self, node))
+        s_unlink (self, node);
+    for (uint32_t s = 0; s < self->nsites; s++) {
+        uint32_t server = self->sites [s].first;
+        if (server != node && self->node [server].linked)
+            s_coord_send (self, server, DEST_ALL, list, size, 1);
+    }
+    for (uint32_t i = 0; i < self->nodes; i++)
+        s_check (self, i);
 }
 
 static void
@@ -647,6 +1001,9 @@ s_action (world_t *self, const scn_action_t *action, uint32_t index)
     else
     if (action->kind == SCN_LOSS)
         self->classes [action->link].loss = action->value;
+    else
+    if (action->kind == SCN_REVOKE)
+        s_revoke (self, action->target);
 }
 
 //  --------------------------------------------------------------------------
@@ -658,7 +1015,7 @@ s_trace (world_t *self, const event_t *event)
     uint64_t arg = event->arg;
     if (event->type == EV_FRAME) {
         frame_t *frame = (frame_t *) event->data;
-        arg = ((uint64_t) frame->size << 8) | frame->hop;
+        arg = ((uint64_t) frame->size << 32) | frame->round;
     }
     hash_mix (&self->trace_hash, event->time);
     hash_mix (&self->trace_hash, ((uint64_t) event->type << 32) | event->node);
@@ -677,55 +1034,65 @@ s_handle (world_t *self, event_t *event)
     uint32_t node = event->node;
     snode_t *n = node < self->nodes? &self->node [node]: NULL;
     uint64_t now_ms = s_now_ms (self);
+    self->event_round = 0;
     switch (event->type) {
         case EV_FRAME: {
             frame_t *frame = (frame_t *) event->data;
             event->data = NULL;
-            link_t *link = &self->links [frame->links [frame->hop]];
+            link_t *link = &self->links [frame->link];
             if (link->epoch != frame->epoch) {
                 link->cut++;
                 free (frame);
                 break;
             }
-            if (++frame->hop < frame->nhops) {
-                s_transmit (self, frame);
+            self->frames_delivered++;
+            self->event_round = frame->round;
+            if (frame->src == COORD)
+                s_check_first_hop (self, frame);
+            if (frame->dst == COORD) {
+                s_coord_frame (self, frame);
+                free (frame);
                 break;
             }
-            self->frames_delivered++;
-            if (frame->dst == COORD)
-                s_coord_frame (self, frame);
-            else {
-                snode_t *to = &self->node [frame->dst];
-                if (!to->up)
-                    self->frames_dropped_down++;
-                else {
-                    to->received++;
-                    to->received_bytes += frame->size;
-                    if (self->opt->bug_ack_before_commit) {
-                        envelope_t env;
-                        if (envelope_decode (&env, frame->data, frame->size) == 0
-                        &&  env.type == MSG_TWIN_DESIRED) {
-                            node_host_snapshot (self->host, frame->dst);
-                            to->snapshot_us = self->sched.now;
-                        }
-                    }
-                    //  Coordinator frames must reach a node within its
-                    //  replay window, or it refuses them as replays
-                    envelope_t env;
-                    if (envelope_decode (&env, frame->data, frame->size) == 0) {
-                        if (env.seq + REPLAY_WINDOW <= to->coord_top)
-                            s_violation (self, "node %u: coordinator seq %" PRIu64
-                                         " arrived after seq %" PRIu64 ", outside the"
-                                         " replay window (refused as a replay)",
-                                         frame->dst, env.seq, to->coord_top);
-                        if (env.seq > to->coord_top)
-                            to->coord_top = env.seq;
-                    }
-                    node_host_message (self->host, frame->dst, now_ms, frame->data,
-                                       frame->size);
-                    s_check (self, frame->dst);
+            snode_t *to = &self->node [frame->dst];
+            //  Between a gateway and its server: only over a live connection
+            uint32_t gateway = frame->src == COORD || s_is_server (self, frame->src)
+                             ? frame->dst: frame->src;
+            bool connected = self->node [gateway].linked;
+            if (!to->up || !connected) {
+                self->frames_dropped_down++;
+                free (frame);
+                break;
+            }
+            to->received++;
+            to->received_bytes += frame->size;
+            if (frame->dest == frame->dst && frame->round > to->round)
+                to->round = frame->round;   //  Only what is addressed to it
+            char dest [NH_NAME_MAX];
+            const char *dest_p = dest;
+            if (frame->dest == DEST_NONE)
+                dest_p = NULL;
+            else
+            if (frame->dest == DEST_ALL)
+                dest_p = "*";
+            else
+            if (frame->dest == COORD)
+                dest_p = COORD_ORIGIN;
+            else
+                node_host_name (frame->dest, dest);
+            if (dest_p) {
+                //  Custody taken in this round: its next hop is one more
+                envelope_t env;
+                if (envelope_decode (&env, frame->data, frame->size) == 0) {
+                    attempt_t *arrival = s_attempt (self, frame->dst, env.id, ARRIVAL);
+                    if (arrival->sends++ == 0)
+                        arrival->round = frame->round;
                 }
             }
+            node_host_frame (self->host, frame->dst,
+                             frame->src == COORD? NH_COORDINATOR: frame->src, dest_p,
+                             frame->data, frame->size, now_ms);
+            s_check (self, frame->dst);
             free (frame);
             break;
         }
@@ -749,8 +1116,8 @@ s_handle (world_t *self, event_t *event)
             }
             break;
         case EV_CONNECT:
-            if (n->up && n->incarnation == (uint32_t) event->arg && s_path_up (self, node)) {
-                node_host_connected (self->host, node, now_ms);
+            if (n->up && n->incarnation == (uint32_t) event->arg) {
+                s_connect (self, node);
                 s_check (self, node);
             }
             break;
@@ -761,16 +1128,16 @@ s_handle (world_t *self, event_t *event)
             break;
         case EV_BOOT:
             n->booting = false;
-            if (node_host_boot (self->host, node, now_ms)) {
+            if (node_host_boot (self->host, node, s_is_server (self, node), now_ms)) {
                 s_violation (self, "node %u: cannot start from its store", node);
                 break;
             }
             n->up = true;
             self->up++;
             n->pending = false;
+            n->linked = false;
             s_check (self, node);
-            if (s_path_up (self, node))
-                s_connect_later (self, node);
+            s_connect_later (self, node);
             break;
         case EV_ACTION:
             s_action (self, &self->actions [node], node);
@@ -928,14 +1295,29 @@ s_setup (world_t *self)
     for (uint32_t s = 0; s < self->nsites; s++) {
         uint32_t first = (uint32_t) ((uint64_t) s * self->nodes / self->nsites);
         uint32_t next = (uint32_t) ((uint64_t) (s + 1) * self->nodes / self->nsites);
-        self->sites [s] = (site_t) { first, next - first };
+        self->sites [s].first = first;
+        self->sites [s].count = next - first;
         for (uint32_t i = first; i < next; i++)
             self->node [i].site = s;
         self->links [2 * s].cls = 0;
         self->links [2 * s].site = s;
         self->links [2 * s + 1].cls = 1;
         self->links [2 * s + 1].site = s;
+        if (next - first > NH_NEIGHBOURS_MAX + 1) {
+            fprintf (stderr, "weft-sim: %u nodes in a site, a site server takes at most "
+                     "%u gateways (use more sites)\n", next - first, NH_NEIGHBOURS_MAX);
+            return -1;
+        }
     }
+    for (uint32_t i = 0; i < self->nodes; i++)
+        self->node [i].via = COORD;
+    self->ack_sites = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
+    //  Custody attempts: about 8 slots a node, a power of two
+    size_t slots = 4096;
+    while (slots < (size_t) self->nodes * 8)
+        slots *= 2;
+    self->attempts = (attempt_t *) zmalloc (slots * sizeof (attempt_t));
+    self->attempts_mask = slots - 1;
     //  Actions from the file, then random faults, in time order
     self->nactions = scn->nactions + scn->faults;
     self->actions = (scn_action_t *) zmalloc ((self->nactions + 1) * sizeof (scn_action_t));
@@ -946,7 +1328,8 @@ s_setup (world_t *self)
             fprintf (stderr, "weft-sim: line %u: no site %u\n", action->line, action->target);
             return -1;
         }
-        if (action->kind == SCN_CRASH && !action->fraction_set
+        if ((action->kind == SCN_REVOKE
+          || (action->kind == SCN_CRASH && !action->fraction_set))
         &&  action->target >= self->nodes) {
             fprintf (stderr, "weft-sim: line %u: no node %u\n", action->line, action->target);
             return -1;
@@ -1001,16 +1384,16 @@ s_setup (world_t *self)
     s_keys (scn->seed, "coordinator", &coord_keys);
     s_keys (scn->seed, "operator", &self->op_keys);
     int rc = s_setup_coord (self, &ca, &coord_keys);
-    keys_wipe (&ca);
     if (rc == 0) {
-        size_t map = (size_t) self->nodes * 8192 + ((size_t) 256 << 20);
+        size_t map = (size_t) self->nodes * 16384 + ((size_t) 256 << 20);
         self->node_store = store_new (self->node_dir, node_host_tables (), map);
         rc = self->node_store? store_set_nosync (self->node_store, true): -1;
     }
     if (rc == 0) {
-        nh_world_t fx = { self, s_fx_send, s_fx_timer, s_fx_apply };
-        self->host = node_host_new (self->node_store, self->nodes, scn->seed,
-                                    coord_keys.sign_public, scn->heartbeat_ms, &fx);
+        nh_world_t fx = { self, s_fx_send, s_fx_close, s_fx_timer, s_fx_apply,
+                          s_fx_deliver };
+        self->host = node_host_new (self->node_store, self->nodes, scn->seed, &ca,
+                                    &coord_keys, scn->heartbeat_ms, &fx);
         //  Every node boots at a random moment of the first heartbeat
         for (uint32_t i = 0; i < self->nodes; i++) {
             self->node [i].booting = true;
@@ -1022,6 +1405,7 @@ s_setup (world_t *self)
         sched_push (&self->sched, 0, EV_SAMPLE, 0, 0, NULL);
     }
     keys_wipe (&coord_keys);
+    keys_wipe (&ca);
     if (rc)
         fprintf (stderr, "weft-sim: cannot set up the stores in %s\n", self->root);
     return rc;
@@ -1049,7 +1433,11 @@ s_teardown (world_t *self)
     free (self->pending);
     sched_free (&self->sched);
     free (self->actions);
+    for (uint32_t s = 0; self->sites && s < self->nsites; s++)
+        free (self->sites [s].acks);
     free (self->sites);
+    free (self->ack_sites);
+    free (self->attempts);
     free (self->links);
     free (self->node);
     free (self->samples);
@@ -1066,55 +1454,73 @@ s_cmp_u64 (const void *a, const void *b)
     return x < y? -1: x > y;
 }
 
-//  Overlay depth of every node from the coordinator (BFS); the largest.
+//  50th, 99th and 100th percentiles of values (sorted here) over unit;
+//  -1 where UINT64_MAX (never) is reached
+static void
+s_percentiles (uint64_t *values, size_t n, double unit, double out [3])
+{
+    qsort (values, n, sizeof (uint64_t), s_cmp_u64);
+    double pct [3] = { 0.5, 0.99, 1.0 };
+    for (int k = 0; k < 3; k++) {
+        size_t index = (size_t) ceil (pct [k] * n);
+        index = index? index - 1: 0;
+        out [k] = values [index] == UINT64_MAX? -1: values [index] / unit;
+    }
+}
+
+//  The oracle: a breadth-first search from the coordinator over the
+//  overlay the mesh runs on (every link s_link_of allows: coordinator -
+//  server, server - each gateway of its site), with no loss and no
+//  waiting: the fewest rounds in which news from the coordinator can
+//  reach every node. Returns the largest depth.
 static uint32_t
 s_oracle_depth (world_t *self)
 {
     uint32_t n = self->nodes;
-    uint32_t *depth = (uint32_t *) zmalloc (n * sizeof (uint32_t));
-    uint32_t *count = (uint32_t *) zmalloc ((n + 1) * sizeof (uint32_t));
-    uint32_t ups [16];
-    //  Children lists in CSR form; roots are the coordinator's neighbours
-    uint32_t *queue = (uint32_t *) zmalloc (n * sizeof (uint32_t));
-    size_t head = 0, tail = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        size_t k = node_host_upstreams (self->host, i, ups, 16);
-        for (size_t j = 0; j < k; j++)
-            if (ups [j] == NH_COORDINATOR) {
-                if (!depth [i]) {
-                    depth [i] = 1;
-                    queue [tail++] = i;
-                }
-            }
-            else
-                count [ups [j] + 1]++;
+    //  Adjacency in CSR form, built from the same predicate the network uses
+    uint32_t *count = (uint32_t *) zmalloc ((n + 2) * sizeof (uint32_t));
+    for (uint32_t s = 0; s < self->nsites; s++) {
+        const site_t *site = &self->sites [s];
+        for (uint32_t i = site->first; i < site->first + site->count; i++)
+            for (uint32_t j = site->first; j < site->first + site->count; j++)
+                if (i != j && s_link_of (self, i, j) >= 0)
+                    count [i + 1]++;
     }
     for (uint32_t i = 0; i < n; i++)
         count [i + 1] += count [i];
-    uint32_t *children = (uint32_t *) zmalloc ((count [n] + 1) * sizeof (uint32_t));
+    uint32_t *adjacent = (uint32_t *) zmalloc ((count [n] + 1) * sizeof (uint32_t));
     uint32_t *fill = (uint32_t *) zmalloc ((n + 1) * sizeof (uint32_t));
     memcpy (fill, count, (n + 1) * sizeof (uint32_t));
-    for (uint32_t i = 0; i < n; i++) {
-        size_t k = node_host_upstreams (self->host, i, ups, 16);
-        for (size_t j = 0; j < k; j++)
-            if (ups [j] != NH_COORDINATOR)
-                children [fill [ups [j]]++] = i;
+    for (uint32_t s = 0; s < self->nsites; s++) {
+        const site_t *site = &self->sites [s];
+        for (uint32_t i = site->first; i < site->first + site->count; i++)
+            for (uint32_t j = site->first; j < site->first + site->count; j++)
+                if (i != j && s_link_of (self, i, j) >= 0)
+                    adjacent [fill [i]++] = j;
     }
+    uint32_t *depth = (uint32_t *) zmalloc (n * sizeof (uint32_t));
+    uint32_t *queue = (uint32_t *) zmalloc (n * sizeof (uint32_t));
+    size_t head = 0, tail = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (s_link_of (self, i, COORD) >= 0) {
+            depth [i] = 1;
+            queue [tail++] = i;
+        }
     uint32_t max = 0;
     while (head < tail) {
         uint32_t i = queue [head++];
         if (depth [i] > max)
             max = depth [i];
         for (uint32_t c = count [i]; c < count [i + 1]; c++)
-            if (!depth [children [c]]) {
-                depth [children [c]] = depth [i] + 1;
-                queue [tail++] = children [c];
+            if (!depth [adjacent [c]]) {
+                depth [adjacent [c]] = depth [i] + 1;
+                queue [tail++] = adjacent [c];
             }
     }
     free (depth);
     free (count);
     free (queue);
-    free (children);
+    free (adjacent);
     free (fill);
     return max;
 }
@@ -1190,12 +1596,20 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
     const scenario_t *scn = self->scn;
     uint32_t n = self->nodes;
     uint64_t *lat = (uint64_t *) zmalloc (n * sizeof (uint64_t));
+    uint64_t *rounds_of = (uint64_t *) zmalloc (n * sizeof (uint64_t));
+    uint64_t *revoke_us = (uint64_t *) zmalloc (n * sizeof (uint64_t));
+    uint64_t *revoke_rounds = (uint64_t *) zmalloc (n * sizeof (uint64_t));
     uint64_t sent = 0, sent_bytes = 0, received = 0, received_bytes = 0;
     uint64_t result = 0;
     hash_mix (&result, scn->seed);
     for (uint32_t i = 0; i < n; i++) {
         const snode_t *node = &self->node [i];
         lat [i] = node->delivered? node->deliver_us: UINT64_MAX;
+        rounds_of [i] = node->delivered? node->deliver_round: UINT64_MAX;
+        revoke_us [i] = node->revocation_held? node->revoked_us: UINT64_MAX;
+        revoke_rounds [i] = node->revocation_held? node->revoked_round: UINT64_MAX;
+        if (self->revoke_version && i == self->revoke_node)
+            revoke_us [i] = revoke_rounds [i] = 0;  //  Not counted: it is the revoked one
         sent += node->sent;
         sent_bytes += node->sent_bytes;
         received += node->received;
@@ -1208,15 +1622,15 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
         hash_mix (&result, lat [i]);
         hash_mix (&result, node->sent_bytes);
     }
-    qsort (lat, n, sizeof (uint64_t), s_cmp_u64);
-    double pct [3] = { 0.5, 0.99, 1.0 };
-    double t [3];
-    for (int k = 0; k < 3; k++) {
-        size_t index = (size_t) ceil (pct [k] * n);
-        index = index? index - 1: 0;
-        t [k] = lat [index] == UINT64_MAX? -1: lat [index] / 1000.0;
-    }
+    double t [3], rounds [3], rt [3], rr [3];
+    s_percentiles (lat, n, 1000.0, t);
+    s_percentiles (rounds_of, n, 1, rounds);
+    s_percentiles (revoke_us, n, 1000.0, rt);
+    s_percentiles (revoke_rounds, n, 1, rr);
     free (lat);
+    free (rounds_of);
+    free (revoke_us);
+    free (revoke_rounds);
     const coord_stats_t *stats = coord_stats (self->coord);
     hash_mix (&result, stats->rejected_replay);
     hash_mix (&result, stats->rejected_signature);
@@ -1236,11 +1650,7 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
         }
         hash_mix (&result, bytes);
     }
-    double round_ms = (double) scn->heartbeat_ms;
     uint32_t oracle = s_oracle_depth (self);
-    double rounds [3];
-    for (int k = 0; k < 3; k++)
-        rounds [k] = t [k] < 0? -1: fmax (1, ceil (t [k] / round_ms));
     size_t peak = s_peak_rss ();
 
     FILE *out = self->opt->json_path? fopen (self->opt->json_path, "w"): stdout;
@@ -1257,11 +1667,19 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
              "  \"events_per_s\": %.0f,\n", self->sched.now / 1e6, self->events, wall_s,
              wall_s > 0? self->events / wall_s: 0.0);
     fprintf (out, "  \"delivery\": {\"ratio\": %.6f, \"t50_ms\": %.1f, \"t99_ms\": %.1f, "
-             "\"t100_ms\": %.1f, \"round_ms\": %.0f, \"rounds50\": %.0f, \"rounds99\": %.0f, "
+             "\"t100_ms\": %.1f, \"rounds50\": %.0f, \"rounds99\": %.0f, "
              "\"rounds100\": %.0f, \"oracle_rounds\": %u, \"rounds_vs_oracle\": %.2f},\n",
-             (double) self->delivered / n, t [0], t [1], t [2], round_ms, rounds [0],
+             (double) self->delivered / n, t [0], t [1], t [2], rounds [0],
              rounds [1], rounds [2], oracle,
              rounds [2] > 0 && oracle? rounds [2] / oracle: -1.0);
+    if (self->revoke_version)
+        fprintf (out, "  \"revocation\": {\"node\": %u, \"version\": %" PRIu64
+                 ", \"holders\": %u, \"ratio\": %.6f, \"t50_ms\": %.1f, \"t99_ms\": %.1f, "
+                 "\"t100_ms\": %.1f, \"rounds50\": %.0f, \"rounds99\": %.0f, "
+                 "\"rounds100\": %.0f, \"refused_by\": %u},\n",
+                 self->revoke_node, self->revoke_version, self->revocation_holders,
+                 (double) self->revocation_holders / (n > 1? n - 1: 1), rt [0], rt [1],
+                 rt [2], rr [0], rr [1], rr [2], self->refused_by);
     fprintf (out, "  \"converged\": %u,\n", self->converged);
     fprintf (out, "  \"messages_per_node\": {\"sent\": %.2f, \"received\": %.2f},\n"
              "  \"bytes_per_node\": {\"sent\": %.1f, \"received\": %.1f},\n",
@@ -1271,8 +1689,10 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
              "\"max\": %" PRIu64 "},\n", uplink_min, (double) uplink_total / self->nsites,
              uplink_max);
     fprintf (out, "  \"frames\": {\"sent\": %" PRIu64 ", \"delivered\": %" PRIu64
-             ", \"lost\": %" PRIu64 ", \"cut\": %" PRIu64 ", \"to_down_node\": %" PRIu64 "},\n",
-             self->frames_sent, self->frames_delivered, lost, cut, self->frames_dropped_down);
+             ", \"lost\": %" PRIu64 ", \"cut\": %" PRIu64 ", \"to_down_node\": %" PRIu64
+             ", \"relayed_refused\": %" PRIu64 "},\n", self->frames_sent,
+             self->frames_delivered, lost, cut, self->frames_dropped_down,
+             self->relayed_refused);
     fprintf (out, "  \"faults\": {\"actions\": %zu, \"crashes\": %" PRIu64 "},\n",
              self->nactions, self->crashes);
     fprintf (out, "  \"twin_calls\": %" PRIu64 ",\n  \"twin_failed\": %" PRIu64 ",\n"
@@ -1351,7 +1771,8 @@ world_run (const scenario_t *scenario, const world_options_t *options)
         s_handle (self, &event);
         free (event.data);
         if (self->sched.now >= self->quiet_us && self->up == self->nodes
-        &&  self->converged == self->nodes && self->sched.now > 0)
+        &&  self->converged == self->nodes && self->sched.now > 0
+        &&  (!self->revoke_version || self->revocation_holders + 1 >= self->nodes))
             break;                  //  Every device holds the last change
         if (options->verbose && self->events >= progress) {
             progress = self->events + 1000000;
@@ -1377,6 +1798,27 @@ world_run (const scenario_t *scenario, const world_options_t *options)
                      self->nodes - self->converged, self->nodes,
                      scenario->settle_ms / 1000.0, example, self->node [example].up,
                      st.desired, st.applied, self->node [example].want, st.pending);
+    }
+    if (self->revoke_version) {
+        //  Invariant 6: every other node holds the list and its mesh
+        //  refuses the revoked node's key (ZAP and HELLO)
+        uint32_t missing = 0, example = 0;
+        for (uint32_t i = 0; i < self->nodes; i++) {
+            if (i == self->revoke_node)
+                continue;
+            if (self->node [i].up && !node_host_admits (self->host, i, self->revoke_node))
+                self->refused_by++;
+            else
+            if (!missing++)
+                example = i;
+        }
+        if (!self->violation [0] && check_convergence && missing)
+            s_violation (self, "%u of %u nodes do not refuse revoked node %u within %.1f s "
+                         "after the last fault healed (e.g. node %u: up %d, revocations "
+                         "version %" PRIu64 " of %" PRIu64 ")", missing, self->nodes - 1,
+                         self->revoke_node, scenario->settle_ms / 1000.0, example,
+                         self->node [example].up,
+                         node_host_revocations (self->host, example), self->revoke_version);
     }
     //  Last sample, at the end
     self->samples = (sample_t *) realloc (self->samples,

@@ -19,6 +19,7 @@ typedef struct {
     const char *trace_path;         //  Every event, one per line, or NULL
     bool bug_ack_before_commit;     //  Test-only injected bug
     bool bug_push_overtakes_reply;  //  Test-only: pushes skip held replies
+    bool bug_revocation_not_relayed;    //  Test-only: servers drop the list to gateways
     bool verbose;                   //  Progress on stderr
     bool quiet;                     //  No human summary on stderr
 } world_options_t;
