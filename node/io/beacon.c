@@ -88,6 +88,7 @@ s_publish (s_actor_t *self)
     for (size_t i = 0; i < self->count; i++) {
         s_iface_t *iface = &self->ifaces [i];
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons (self->port) };
+        errno = 0;
         int rc = s_broadcast_address (iface->name, &to.sin_addr);
         if (rc == 0)
             rc = sendto (iface->fd, self->datagram, BEACON_SIZE, 0, (struct sockaddr *) &to,
@@ -96,7 +97,6 @@ s_publish (s_actor_t *self)
             zsys_warning ("beacon: cannot broadcast on %s: %s", iface->name,
                           errno? strerror (errno): "no IPv4 address");
         iface->warned = rc != 0;
-        errno = 0;
     }
 }
 
