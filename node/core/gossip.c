@@ -623,7 +623,7 @@ gossip_test (bool verbose)
     world.wire = zlistx_new ();
     uint64_t now = 1767225600000ULL;
     for (int i = 0; i < T_NODES; i++) {
-        char prefix [8];
+        char prefix [16];
         snprintf (prefix, sizeof prefix, "%d/", i);
         world.policies [i] = policy_store_new (store, "mesh", prefix, ca.sign_public);
         world.index [i] = i;
