@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "node/core/agent.h"
 #include "node/core/mesh.h"
+#include "node/core/delegate.h"
 #include "node/io/zap.h"
 #include "node/io/opserver.h"
 #include "node/io/apply.h"
@@ -126,6 +127,8 @@ typedef struct {
     zactor_t *attestor;                 //  Boot attestation (--tpm), or NULL
     const uint8_t *coord_sign;          //  Verifies ATTEST_CHALLENGE
     mesh_t *mesh;
+    delegate_t *delegate;               //  Delegated attestation (site servers)
+    char challenger [WEFT_NAME_MAX + 1];    //  Who asked the quote in progress
     opserver_t *ops;                    //  Operator port (--ops-listen), or NULL
     sigcheck_t *sigcheck;               //  Signature checks of a burst on threads
     uint64_t timers [AGENT_TIMERS];     //  Unix ms deadlines, 0 = disarmed
@@ -190,18 +193,42 @@ s_mesh_close (void *ctx, const char *link)
         node->router_reset = true;  //  ZAP runs only at the handshake
 }
 
+//  Evidence a neighbour sent in answer to our challenge (site server)
+static bool
+s_mesh_intercept (void *ctx, const uint8_t *frame, size_t size)
+{
+    node_t *node = (node_t *) ctx;
+    return node->delegate
+        && delegate_evidence (node->delegate, frame, size, (uint64_t) zclock_time ());
+}
+
+static void
+s_random (uint8_t *buf, size_t size)
+{
+    randombytes_buf (buf, size);
+}
+
 static void
 s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
 {
     node_t *node = (node_t *) ctx;
     envelope_t env;
+    if (envelope_decode (&env, frame, size) == 0 && env.type == MSG_PROFILE) {
+        if (node->delegate)
+            delegate_profile (node->delegate, frame, size);
+        return;
+    }
     if (node->attestor && envelope_decode (&env, frame, size) == 0
     &&  env.type == MSG_ATTEST_CHALLENGE) {
         //  The coordinator's nonce goes to the attestor, which quotes off
         //  the loop; its evidence comes back through the poller
         tpmmsg_t challenge;
-        if (streq (env.origin, "coordinator") && node->coord_sign
-        &&  envelope_verify (&env, node->coord_sign) == 0
+        //  From the coordinator, or from our site server while the site is
+        //  cut off (the mesh checked its signature: it is our neighbour)
+        bool site = !streq (env.origin, "coordinator") && node->delegate
+                 && delegate_challenger (node->delegate, env.origin);
+        if ((site || (streq (env.origin, "coordinator") && node->coord_sign
+                      && envelope_verify (&env, node->coord_sign) == 0))
         &&  tpmmsg_decode (&challenge, MSG_ATTEST_CHALLENGE, env.payload,
                            env.payload_size) == 0) {
             uint8_t mask [4] = { (uint8_t) (challenge.pcr_mask >> 24),
@@ -211,6 +238,10 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
             uint8_t from [8];
             for (int i = 0; i < 8; i++)
                 from [i] = (uint8_t) (challenge.ima_from >> (56 - 8 * i));
+            //  A site server's challenge is answered to it: the site may
+            //  have no route to the coordinator
+            snprintf (node->challenger, sizeof node->challenger, "%s",
+                      site? env.origin: "coordinator");
             if (challenge.ima)
                 zsock_send (node->attestor, "sbbbb", "CHALLENGE", challenge.nonce,
                             challenge.nonce_size, mask, sizeof mask, from, sizeof from,
@@ -222,10 +253,12 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
                 zsys_info ("node: attestation challenge from the coordinator (IMA from "
                            "entry #%" PRIu64 ")", challenge.ima_from);
             else
-                zsys_info ("node: attestation challenge from the coordinator");
+                zsys_info ("node: attestation challenge from %s",
+                           site? env.origin: "the coordinator");
         }
         else
-            zsys_warning ("node: ATTEST_CHALLENGE dropped (not from the coordinator)");
+            zsys_warning ("node: ATTEST_CHALLENGE dropped (not from the coordinator or "
+                          "our site server)");
         return;
     }
     if (node->agent)
@@ -814,7 +847,8 @@ main (int argc, char *argv [])
             .advert_ms = (uint64_t) heartbeat * 1000, .store = store, .prefix = "",
             .verbose = verbose
         };
-        mesh_effects_t mesh_effects = { &node, s_mesh_send, s_mesh_close, s_mesh_deliver };
+        mesh_effects_t mesh_effects = { &node, s_mesh_send, s_mesh_close, s_mesh_deliver,
+                                        s_mesh_intercept };
         node.mesh = mesh_new (&mesh_config, &mesh_effects);
         if (node.mesh && mesh_start (node.mesh, s_now ()) != 0)
             mesh_destroy (&node.mesh);
@@ -873,6 +907,13 @@ main (int argc, char *argv [])
         agent_destroy (&node.agent);
         exit_code = 2;
     }
+    if (node.agent) {
+        cert_t own;
+        memset (&own, 0, sizeof own);
+        cert_decode (&own, cert, cert_size, ca_key, 0);
+        node.delegate = delegate_new (node.mesh, node.agent, store, "", ca_key,
+                                      streq (own.role, "server"));
+    }
     if (node.agent && beacon_ifaces && *beacon_ifaces)
         s_beacon_start (&node, beacon_ifaces, beacon_port, ca_key);
     if (node.agent && ops_listen && *ops_listen) {
@@ -896,6 +937,7 @@ main (int argc, char *argv [])
     free (cert);
     if (!node.agent) {
         zsys_error ("node: cannot start (see above)");
+        delegate_destroy (&node.delegate);
         agent_destroy (&node.agent);
         sigcheck_destroy (&node.sigcheck);
         mesh_destroy (&node.mesh);
@@ -988,6 +1030,16 @@ main (int argc, char *argv [])
             if (status && streq (status, "EVIDENCE") && reason) {
                 payload = zframe_data (reason);
                 payload_size = zframe_size (reason);
+                uint8_t *frame = NULL;
+                size_t frame_size = 0;
+                if (*node.challenger && !streq (node.challenger, "coordinator")) {
+                    if (agent_seal_payload (node.agent, now, MSG_ATTEST_EVIDENCE, payload,
+                                            payload_size, &frame, &frame_size) == 0
+                    &&  mesh_send_to (node.mesh, node.challenger, frame, frame_size) == 0)
+                        zsys_info ("node: attestation evidence sent to %s", node.challenger);
+                    free (frame);
+                }
+                else
                 if (agent_send_payload (node.agent, now, MSG_ATTEST_EVIDENCE, payload,
                                         payload_size) == 0)
                     zsys_info ("node: attestation evidence sent");
@@ -1042,6 +1094,7 @@ main (int argc, char *argv [])
             }
         if (node.discovery)
             s_discovery_act (&node, now);
+        delegate_tick (node.delegate, now, s_random);
         if (mesh_deadline (node.mesh) <= now)
             mesh_tick (node.mesh, now);
         else
@@ -1072,6 +1125,7 @@ main (int argc, char *argv [])
     zsys_info ("node: stopping");
     mesh_flush (node.mesh, s_now ());
     zpoller_destroy (&node.poller);
+    delegate_destroy (&node.delegate);
     agent_destroy (&node.agent);
     sigcheck_destroy (&node.sigcheck);
     mesh_destroy (&node.mesh);

@@ -70,7 +70,9 @@ typedef enum {
     MSG_ATTEST_CHALLENGE = 23,
     MSG_ATTEST_EVIDENCE = 24,
     //  Quarantine and delegated verification: 25..29
-    MSG_QUARANTINE = 25                 //  Payload in proto/meshmsg.h
+    MSG_QUARANTINE = 25,                //  Payload in proto/meshmsg.h
+    MSG_DELEGATED_VERDICT = 26,         //  Payloads in proto/delegmsg.h
+    MSG_PROFILE = 27
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

@@ -59,7 +59,8 @@ s_valid (const tpmmsg_t *msg)
                 && msg->pcrs_size == 32 * (size_t) __builtin_popcount (msg->pcr_mask)
                 && msg->event_log_size <= TPMMSG_EVENT_LOG_MAX
                 && msg->ima_list_size <= TPMMSG_IMA_LIST_MAX
-                && (msg->ima || msg->ima_list_size == 0);
+                && (msg->ima || msg->ima_list_size == 0)
+                && msg->ak_public_size <= TPMMSG_PUBLIC_MAX;
         default:
             return false;
     }
@@ -82,6 +83,9 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
     if (msg->ima || msg->ima_list_size)
         items += msg->type == MSG_ATTEST_CHALLENGE? 2:
                  msg->type == MSG_ATTEST_EVIDENCE? 2: 0;
+    //  The AK public trails the IMA fields (nil and empty without IMA)
+    if (msg->type == MSG_ATTEST_EVIDENCE && msg->ak_public_size)
+        items = 9;
     codec_writer_t *w = codec_writer_new (0);
     codec_put_array (w, (size_t) items);
     switch (msg->type) {
@@ -119,9 +123,14 @@ tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
             codec_put_bin (w, msg->pcrs, msg->pcrs_size);
             codec_put_bin (w, msg->event_log, msg->event_log_size);
             if (items > 6) {
-                codec_put_uint (w, msg->ima_from);
+                if (msg->ima)
+                    codec_put_uint (w, msg->ima_from);
+                else
+                    codec_put_nil (w);
                 codec_put_bin (w, msg->ima_list, msg->ima_list_size);
             }
+            if (items > 8)
+                codec_put_bin (w, msg->ak_public, msg->ak_public_size);
             break;
     }
     return codec_writer_finish (&w, payload_p, size_p);
@@ -193,6 +202,8 @@ s_decode_fields (tpmmsg_t *msg, codec_reader_t *r)
                 rc = codec_get_binref (r, at + 1, &list, &msg->ima_list_size);
                 msg->ima_list = (const char *) list;
             }
+            if (rc == 0 && msg->type == MSG_ATTEST_EVIDENCE && codec_items (r) > 8)
+                rc = codec_get_binref (r, 8, &msg->ak_public, &msg->ak_public_size);
             break;
     }
     if (rc == 0 && !s_valid (msg))
@@ -447,6 +458,43 @@ tpmmsg_test (bool verbose)
             == PROTO_ERR_UNKNOWN);
     assert (tpmmsg_decode (&msg, MSG_ATTEST_CHALLENGE, (const uint8_t *) "\x90", 1)
             == PROTO_ERR_TYPE);
+    //  Evidence for a site server carries the AK public after the IMA
+    //  fields (nil and empty without IMA); older evidence decodes without it
+    {
+        tpmmsg_t ev, back;
+        uint8_t bytes [64];
+        memset (bytes, 7, sizeof bytes);
+        memset (&ev, 0, sizeof ev);
+        ev.type = MSG_ATTEST_EVIDENCE;
+        ev.nonce = bytes;
+        ev.nonce_size = 32;
+        ev.pcr_mask = 0x300;
+        ev.attest = ev.signature = bytes;
+        ev.attest_size = ev.signature_size = 10;
+        uint8_t pcrs [64] = { 0 };
+        ev.pcrs = pcrs;
+        ev.pcrs_size = 64;
+        ev.ak_public = bytes;
+        ev.ak_public_size = 40;
+        uint8_t *payload;
+        size_t size;
+        assert (tpmmsg_encode (&ev, &payload, &size) == 0);
+        assert (payload [0] == 0x99);       //  9 items
+        assert (tpmmsg_decode (&back, MSG_ATTEST_EVIDENCE, payload, size) == 0);
+        assert (!back.ima && back.ima_list_size == 0 && back.ak_public_size == 40);
+        assert (memcmp (back.ak_public, bytes, 40) == 0);
+        free (payload);
+        ev.ak_public_size = TPMMSG_PUBLIC_MAX + 1;
+        uint8_t big [TPMMSG_PUBLIC_MAX + 1] = { 0 };
+        ev.ak_public = big;
+        assert (tpmmsg_encode (&ev, &payload, &size) == PROTO_ERR_VALUE);
+        ev.ak_public_size = 0;
+        assert (tpmmsg_encode (&ev, &payload, &size) == 0);
+        assert (payload [0] == 0x96);       //  as before
+        assert (tpmmsg_decode (&back, MSG_ATTEST_EVIDENCE, payload, size) == 0);
+        assert (back.ak_public_size == 0);
+        free (payload);
+    }
     //  @end
     printf ("OK\n");
 }

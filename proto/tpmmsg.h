@@ -11,13 +11,17 @@
                             ima_from: uint | nil, ima_pcr10: bin(32)]
         ATTEST_EVIDENCE    [nonce: bin(8..64), pcr_mask: uint, attest: bin,
                             signature: bin, pcrs: bin(32 * n), event_log: bin,
-                            ima_from: uint | nil, ima_list: bin]
+                            ima_from: uint | nil, ima_list: bin,
+                            ak_public: bin]
     The IMA fields are trailing: a challenge or evidence without them
     (2 or 6 items) is one without IMA, as before. ima_from in a challenge
     is the entry number the verifier wants the list from (what it has
     verified so far) and ima_pcr10 PCR 10 after those entries, so that
     a node whose list is another one (it rebooted) sends it from 0; in
     evidence, ima_from is the number of the first entry sent.
+    ak_public (TPM2B_PUBLIC, after the IMA fields, nil and empty without
+    IMA) is sent to a site server that challenged: it checks it against
+    the AK name in the device's certificate (docs/security.md).
     TPM structures travel as the TPM marshals them (node/io/tpm.h). Each
     binary field has a limit below; a TPM_ENROL_REQUEST carries an empty
     ticket and proof, a TPM_PROOF both. Decoders accept longer arrays
@@ -52,7 +56,7 @@ typedef struct {
     size_t ek_public_size;
     const uint8_t *ek_cert;             //  DER, borrowed; may be empty
     size_t ek_cert_size;
-    const uint8_t *ak_public;           //  TPM2B_PUBLIC, borrowed
+    const uint8_t *ak_public;           //  TPM2B_PUBLIC, borrowed; also evidence
     size_t ak_public_size;
     const uint8_t *ticket;              //  Also TPM_CHALLENGE; borrowed
     size_t ticket_size;

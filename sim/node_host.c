@@ -301,7 +301,7 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
             .store = self->store, .prefix = prefix, .verbose = false
         };
         mesh_effects_t mesh_effects = { &self->ctxs [node], s_mesh_send, s_mesh_close,
-                                        s_mesh_deliver };
+                                        s_mesh_deliver, NULL };
         n->mesh = mesh_new (&mesh_config, &mesh_effects);
         rc = n->mesh && mesh_start (n->mesh, now_ms) == 0? 0: -1;
     }

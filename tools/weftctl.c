@@ -1416,6 +1416,11 @@ main (int argc, char *argv [])
                     printf ("verdict:          %s\n", ok? "passed": "FAILED");
                     printf ("reason:           %s\n", s_str (verdict, "reason"));
                     printf ("checked:          %s\n", when);
+                    if (*s_str (verdict, "via"))
+                        printf ("verified by:      %s (site server, while cut off; checked "
+                                "again here%s)\n", s_str (verdict, "via"),
+                                json_is_true (json_object_get (verdict, "disagrees"))
+                                ? ": DISAGREES with the site": "");
                     if (!ok)
                         printf ("quarantined:      yes (no twin traffic until it passes "
                                 "or 'weftctl attest clear')\n");

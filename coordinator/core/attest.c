@@ -504,6 +504,16 @@ attest_quarantined (store_txn_t *txn, const char *device_id)
 }
 
 int
+attest_verdict_put (store_txn_t *txn, const char *device_id, json_t *verdict)
+{
+    assert (txn && device_id && verdict);
+    if (s_put (txn, "verdict/", device_id, verdict)
+    ||  quarantine_mark (txn, device_id, !json_is_true (json_object_get (verdict, "ok"))) < 0)
+        return -1;
+    return 0;
+}
+
+int
 attest_verdict_clear (store_txn_t *txn, const char *device_id)
 {
     assert (txn && device_id);

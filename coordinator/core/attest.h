@@ -121,6 +121,11 @@ json_t *
 bool
     attest_quarantined (store_txn_t *txn, const char *device_id);
 
+//  Store a verdict reached elsewhere (attest_delegated.h) and put the
+//  device in or out of quarantine with it. Returns 0 or -1.
+int
+    attest_verdict_put (store_txn_t *txn, const char *device_id, json_t *verdict);
+
 //  Clear a device's verdict (operator decision). Returns 0, 1 if none.
 int
     attest_verdict_clear (store_txn_t *txn, const char *device_id);

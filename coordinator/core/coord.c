@@ -25,6 +25,7 @@
 #include "coordinator/core/hierarchy.h"
 #include "coordinator/core/quarantine.h"
 #include "coordinator/core/publish.h"
+#include "coordinator/core/attest_delegated.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -51,6 +52,7 @@ struct _coord_t {
     size_t revocations_size;
     uint64_t revocations_version;   //  Its version
     coord_quarantine_fn *quarantine_changed;    //  Quarantine hook, or NULL
+    coord_broadcast_fn *broadcast;  //  Site-wide send, or NULL
     uint8_t *quarantine;            //  Our signed QUARANTINE envelope, or NULL
     size_t quarantine_size;
     uint64_t quarantine_version;    //  Its version
@@ -747,6 +749,57 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
     return 0;
 }
 
+//  A site server's verdict with its evidence (attest_delegated.h): checked
+//  again, recorded as ours, and quarantine follows our result
+static int
+s_attest_delegated (coord_t *self, const envelope_t *env, uint64_t now_ms)
+{
+    delegmsg_t msg;
+    int rc = delegmsg_decode (&msg, MSG_DELEGATED_VERDICT, env->payload, env->payload_size);
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
+    if (rc || s_accept_pending (self, origin_key, env->seq)) {
+        if (rc)
+            self->stats.rejected_malformed++;
+        return -2;
+    }
+    registry_seen (self->registry, env->origin, now_ms);
+    store_txn_t *txn = store_begin (self->store, true);
+    json_t *server = txn? registry_device_get (txn, env->origin): NULL;
+    json_t *device = txn? registry_device_get (txn, msg.device): NULL;
+    char error [256] = "unknown device";
+    json_t *verdict = server && device? attest_delegated (txn, server, device,
+                                                          pki_ca_key (self->pki), &msg,
+                                                          error, sizeof error): NULL;
+    char alert [512] = "";
+    if (verdict && !json_is_true (json_object_get (verdict, "ok")))
+        hierarchy_alert_text (txn, device, "Attestation failed (verified by a site server)",
+                              json_string_value (json_object_get (verdict, "reason"))?: "?",
+                              alert, sizeof alert);
+    if (txn && verdict && store_commit (&txn))
+        zsys_error ("coord: cannot record the delegated verdict on %s", msg.device);
+    store_abort (&txn);
+    if (!verdict)
+        zsys_warning ("coord: delegated verdict on %s from %s refused: %s", msg.device,
+                      env->origin, error);
+    else
+    if (json_is_true (json_object_get (verdict, "ok")))
+        zsys_info ("coord: attestation of %s passed (verified by %s, checked again)",
+                   msg.device, env->origin);
+    else
+        zsys_warning ("coord: ALERT attestation of %s failed (verified by %s, checked again): "
+                      "%s [%s]", msg.device, env->origin,
+                      json_string_value (json_object_get (verdict, "reason")), alert);
+    if (json_is_true (json_object_get (verdict, "disagrees")))
+        zsys_warning ("coord: ALERT site server %s judged %s %s, our check says otherwise",
+                      env->origin, msg.device, msg.ok? "passed": "failed");
+    json_decref (verdict);
+    json_decref (server);
+    json_decref (device);
+    s_quarantine_build (self, now_ms);
+    return 0;
+}
+
 static int
 s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *reported,
             const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
@@ -960,6 +1013,8 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     }
     if (env.type == MSG_ATTEST_EVIDENCE)
         return s_attest_evidence (self, &env, now_ms);
+    if (env.type == MSG_DELEGATED_VERDICT)
+        return s_attest_delegated (self, &env, now_ms);
     if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
         self->stats.rejected_malformed++;
         s_debug (self, "coord: unexpected %s on mesh from %s",
@@ -1142,6 +1197,59 @@ s_quarantine_build (coord_t *self, uint64_t now_ms)
             self->quarantine_changed (self->effects.ctx);
     }
     free (payload);
+}
+
+void
+coord_set_broadcast (coord_t *self, coord_broadcast_fn *fn)
+{
+    assert (self);
+    self->broadcast = fn;
+}
+
+static void
+s_collect_payload (void *arg, const uint8_t *payload, size_t size)
+{
+    zlistx_add_end ((zlistx_t *) arg, zchunk_new (payload, size));
+}
+
+typedef struct {
+    coord_t *self;
+    uint64_t now_ms;
+    coord_frame_fn *fn;
+    void *arg;
+} s_profile_send_t;
+
+static void
+s_profile_send (void *arg, const uint8_t *payload, size_t size)
+{
+    s_profile_send_t *send = (s_profile_send_t *) arg;
+    uint8_t *frame;
+    size_t frame_size;
+    if (coord_seal_payload (send->self, MSG_PROFILE, payload, size, send->now_ms,
+                            &frame, &frame_size) == 0) {
+        send->fn (send->arg, frame, frame_size);
+        free (frame);
+    }
+}
+
+int
+coord_profiles (coord_t *self, uint64_t now_ms, coord_frame_fn *fn, void *arg)
+{
+    assert (self && fn);
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -1;
+    //  Sealing reserves sequence numbers (a write): collect first
+    zlistx_t *payloads = zlistx_new ();
+    zlistx_set_destructor (payloads, (czmq_destructor *) zchunk_destroy);
+    int count = attest_delegated_profiles (txn, s_collect_payload, payloads);
+    store_abort (&txn);
+    s_profile_send_t send = { self, now_ms, fn, arg };
+    for (zchunk_t *chunk = (zchunk_t *) zlistx_first (payloads); chunk;
+         chunk = (zchunk_t *) zlistx_next (payloads))
+        s_profile_send (&send, zchunk_data (chunk), zchunk_size (chunk));
+    zlistx_destroy (&payloads);
+    return count;
 }
 
 void
@@ -1391,6 +1499,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     if (rc == 0 && result.status == WEFT_STATUS_OK
     &&  streq (msg.rpc_request.method, "attest.clear"))
         s_quarantine_build (self, now_ms);
+    if (rc == 0 && result.status == WEFT_STATUS_OK && self->broadcast
+    &&  streq (msg.rpc_request.method, "attest.profile.set"))
+        coord_profiles (self, now_ms, self->broadcast, self->effects.ctx);
     s_debug (self, "coord: %s called %s: %s%s%s", env.origin, msg.rpc_request.method,
                 proto_status_name (result.status), result.status? " ": "", result.error);
 

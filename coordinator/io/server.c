@@ -138,16 +138,12 @@ s_revoked (void *ctx, const char *device_id)
     self->mesh_reset = true;
 }
 
-//  The quarantine list changed: send it once to every node linked to
-//  us (several devices may share a relay's link), which spread it
+//  Send a site-wide frame once to every node linked to us (several
+//  devices may share a relay's link)
 static void
-s_quarantine_changed (void *ctx)
+s_broadcast (void *ctx, const uint8_t *list, size_t size)
 {
     server_t *self = (server_t *) ctx;
-    size_t size;
-    const uint8_t *list = coord_quarantine (self->coord, &size);
-    if (!list)
-        return;
     zhashx_t *sent = zhashx_new ();
     for (s_route_t *route = (s_route_t *) zhashx_first (self->routes); route;
          route = (s_route_t *) zhashx_next (self->routes)) {
@@ -159,6 +155,29 @@ s_quarantine_changed (void *ctx)
         free (rid);
     }
     zhashx_destroy (&sent);
+}
+
+//  The quarantine list changed: every node linked to us spreads it
+static void
+s_quarantine_changed (void *ctx)
+{
+    server_t *self = (server_t *) ctx;
+    size_t size;
+    const uint8_t *list = coord_quarantine (self->coord, &size);
+    if (list)
+        s_broadcast (self, list, size);
+}
+
+typedef struct {
+    server_t *self;
+    zframe_t *rid;
+} s_profile_dest_t;
+
+static void
+s_send_profile (void *arg, const uint8_t *frame, size_t size)
+{
+    s_profile_dest_t *dest = (s_profile_dest_t *) arg;
+    s_send_custody (dest->self->mesh, dest->rid, "*", frame, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -222,6 +241,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     }
     coord_set_revoked (self->coord, s_revoked);
     coord_set_quarantine_hook (self->coord, s_quarantine_changed);
+    coord_set_broadcast (self->coord, s_broadcast);
     self->store = store;
     self->keys = keys;
     snprintf (self->bind, sizeof self->bind, "%s", config->bind);
@@ -364,10 +384,17 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
                 zsys_debug ("coord: %s connected%s%s", origin,
                             streq (origin, user_id? user_id: "")? "": " via ",
                             streq (origin, user_id? user_id: "")? "": user_id);
+            bool linked = !current || !zframe_eq (current->rid, route);
             s_route_t *fresh = (s_route_t *) zmalloc (sizeof (s_route_t));
             fresh->rid = zframe_dup (route);
             fresh->custody = link.custody;
             zhashx_update (self->routes, origin, fresh);
+            //  A node that links to us (a site server) gets the profiles
+            //  it verifies its gateways with when its site is cut off
+            if (linked && user_id && streq (origin, user_id)) {
+                s_profile_dest_t dest = { self, fresh->rid };
+                coord_profiles (self->coord, now_ms, s_send_profile, &dest);
+            }
         }
     }
     //  A custody transfer is acknowledged after the burst's commit,

@@ -265,10 +265,11 @@ s_send (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id)
 }
 
 int
-agent_send_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
-                    size_t payload_size)
+agent_seal_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                    size_t payload_size, uint8_t **frame_p, size_t *size_p)
 {
-    assert (self && payload);
+    assert (self && payload && frame_p && size_p);
+    *frame_p = NULL;
     uint64_t seq = s_next_seq (self);
     if (seq == 0)
         return -1;
@@ -290,13 +291,20 @@ agent_send_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *pay
     env.hops = WEFT_HOP_LIMIT;
     env.payload = payload;
     env.payload_size = payload_size;
+    return envelope_encode (&env, self->keys.sign_secret, frame_p, size_p)? -1: 0;
+}
+
+int
+agent_send_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                    size_t payload_size)
+{
     uint8_t *frame = NULL;
     size_t size = 0;
-    int rc = envelope_encode (&env, self->keys.sign_secret, &frame, &size);
+    int rc = agent_seal_payload (self, now_ms, type, payload, payload_size, &frame, &size);
     if (rc == 0)
         rc = self->fx.send (self->fx.ctx, frame, size);
     if (self->verbose)
-        zsys_debug ("agent: sent %s seq %" PRIu64 "%s", proto_msg_name (type), seq,
+        zsys_debug ("agent: sent %s%s", proto_msg_name (type)?: "envelope",
                     rc? " (not queued)": "");
     free (frame);
     return rc? -1: 0;

@@ -119,6 +119,13 @@ bool
 uint64_t
     agent_dropped (agent_t *self);
 
+//  Seal a payload as one of our envelopes (our seq, id and key) without
+//  sending it: for envelopes to another destination than the
+//  coordinator (a site server's challenge). Caller frees *frame_p.
+int
+    agent_seal_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                        size_t payload_size, uint8_t **frame_p, size_t *size_p);
+
 //  Sign and send upstream one envelope of type around an already
 //  encoded payload (e.g. ATTEST_EVIDENCE, proto/tpmmsg.h), in our
 //  sequence. Returns 0, or -1 if it could not be built or queued.

@@ -34,6 +34,10 @@ typedef struct {
     char path [MESHMSG_PATH_MAX + 1];   //  Peer's advertised path, "" none
     uint64_t revocations;               //  Peer's revocation version
     uint64_t quarantine;                //  Peer's quarantine list version
+    char role [WEFT_NAME_MAX + 1];      //  Certificate role (= device type)
+    uint8_t ak_name [CERT_AK_NAME_SIZE];    //  Certificate's AK name, if TPM
+    size_t ak_name_size;
+    uint64_t epoch;                     //  Changes each time the peer is verified anew
     uint64_t heard_ms;                  //  Last HELLO or ROUTE
     zlistx_t *acks;                     //  Ids (16 B) to ACK after commit
 } s_link_t;
@@ -75,6 +79,7 @@ struct _mesh_t {
     uint8_t *revoked_keys;              //  32 B each
     size_t revoked_count;
     qlist_t *quarantine;                //  Coordinator's quarantine list
+    uint64_t epochs;                    //  Link verifications so far
     uint8_t *revoked_operators;         //  Operators' CURVE keys, 32 B each
     size_t revoked_operator_count;
     const uint8_t *checked_key;         //  mesh_on_checked_frame: already verified with
@@ -682,6 +687,9 @@ s_on_hello (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
     link->verified = true;
     snprintf (link->peer, sizeof link->peer, "%s", cert.subject);
     memcpy (link->sign_key, cert.sign_key, WEFT_KEY_SIZE);
+    snprintf (link->role, sizeof link->role, "%s", cert.role);
+    memcpy (link->ak_name, cert.ak_name, cert.ak_name_size);
+    link->ak_name_size = cert.ak_name_size;
     snprintf (link->path, sizeof link->path, "%s", msg.path);
     link->revocations = msg.revocations;
     link->quarantine = msg.quarantine;
@@ -693,6 +701,7 @@ s_on_hello (mesh_t *self, s_link_t *link, const envelope_t *env, uint64_t now_ms
         zhashx_update (self->certs, cert.subject, key);
     }
     if (!was) {
+        link->epoch = ++self->epochs;
         zsys_info ("mesh: neighbour %s on %s", cert.subject, link->name);
         gossip_link_up (self->gossip, link->name, true, now_ms);
     }
@@ -816,7 +825,9 @@ s_class_of (int type)
         case MSG_TWIN_DESIRED:
         case MSG_TWIN_REPORTED:     return OUTBOX_TWIN;
         case MSG_ATTEST_CHALLENGE:
-        case MSG_ATTEST_EVIDENCE:   return OUTBOX_EVIDENCE;
+        case MSG_ATTEST_EVIDENCE:
+        case MSG_DELEGATED_VERDICT: return OUTBOX_EVIDENCE;
+        case MSG_PROFILE:           return OUTBOX_CONTROL;
         case MSG_HEARTBEAT:
         case MSG_NODE_STATS:        return OUTBOX_TELEMETRY;
         default:                    return OUTBOX_BULK;
@@ -869,6 +880,10 @@ s_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size)
     }
     if (rc != 1)
         return 0;
+    //  Our own verdicts are the coordinator's once it has them all: they
+    //  travel in the evidence class, acknowledged after its commit
+    qlist_settle (self->quarantine,
+                  outbox_stats (self->outbox)->depth [OUTBOX_EVIDENCE] == 0);
     zsys_info ("mesh: quarantine list version %" PRIu64 " (was %" PRIu64 "): %zu quarantined",
                qlist_version (self->quarantine), before, qlist_size (self->quarantine));
     //  A quarantined peer may have been our next hop
@@ -946,6 +961,13 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
         return gossip_on_message (self->gossip, link->name, env.type, env.payload,
                                   env.payload_size, now_ms);
     }
+    if (streq (dest, "*") && env.type == MSG_PROFILE && streq (env.origin, MESH_COORDINATOR)) {
+        //  For this node (a site server's verifier); not spread further
+        s_mark_seen (self, env.id);
+        self->fx.deliver (self->fx.ctx, frame, size);
+        s_queue_ack (self, link, env.id);
+        return 0;
+    }
     if (streq (dest, "*")) {
         if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)
         ||  !streq (env.origin, MESH_COORDINATOR)) {
@@ -967,10 +989,16 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
         }
         return 0;
     }
-    if (streq (dest, self->name)) {
+    //  Evidence a neighbour sends in answer to our own challenge (a
+    //  site server's delegated verification) ends here, whatever its
+    //  destination; its signature was checked above (first hop)
+    bool ours = env.type == MSG_ATTEST_EVIDENCE && streq (env.origin, link->peer)
+             && self->fx.intercept && self->fx.intercept (self->fx.ctx, frame, size);
+    if (ours || streq (dest, self->name)) {
         self->stats.delivered++;
         s_mark_seen (self, env.id);
-        self->fx.deliver (self->fx.ctx, frame, size);
+        if (!ours)
+            self->fx.deliver (self->fx.ctx, frame, size);
         s_queue_ack (self, link, env.id);
         return 0;
     }
@@ -1091,12 +1119,56 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
 int
 mesh_send_own (mesh_t *self, const uint8_t *frame, size_t size)
 {
-    assert (self);
+    return mesh_send_to (self, MESH_COORDINATOR, frame, size);
+}
+
+int
+mesh_send_to (mesh_t *self, const char *dest, const uint8_t *frame, size_t size)
+{
+    assert (self && dest);
     envelope_t env;
-    if (envelope_decode (&env, frame, size))
+    if (!*dest || strlen (dest) > WEFT_NAME_MAX || envelope_decode (&env, frame, size))
         return -1;
-    return outbox_stage (self->outbox, s_class_of (env.type), MESH_COORDINATOR, env.id,
-                         frame, size);
+    return outbox_stage (self->outbox, s_class_of (env.type), dest, env.id, frame, size);
+}
+
+bool
+mesh_neighbour (mesh_t *self, const char *name, char role [WEFT_NAME_MAX + 1],
+                uint8_t ak_name [CERT_AK_NAME_SIZE], size_t *ak_name_size_p)
+{
+    assert (self && name);
+    const char *link_name = (const char *) zhashx_lookup (self->peers, name);
+    s_link_t *link = link_name? (s_link_t *) zhashx_lookup (self->links, link_name): NULL;
+    if (!link || !link->verified || !link->up)
+        return false;
+    if (role)
+        snprintf (role, WEFT_NAME_MAX + 1, "%s", link->role);
+    if (ak_name && ak_name_size_p) {
+        memcpy (ak_name, link->ak_name, link->ak_name_size);
+        *ak_name_size_p = link->ak_name_size;
+    }
+    return true;
+}
+
+void
+mesh_neighbours_each (mesh_t *self, mesh_neighbour_fn *fn, void *arg)
+{
+    assert (self && fn);
+    for (s_link_t *link = (s_link_t *) zhashx_first (self->links); link;
+         link = (s_link_t *) zhashx_next (self->links))
+        if (link->verified && link->up && link->kind != MESH_LINK_COORDINATOR)
+            fn (arg, link->peer, link->role, link->ak_name, link->ak_name_size, link->epoch);
+}
+
+int
+mesh_quarantine_local (mesh_t *self, const char *device, bool quarantined)
+{
+    assert (self && device);
+    int rc = qlist_local (self->quarantine, device, quarantined);
+    if (rc == 0)
+        zsys_info ("mesh: %s %s by this node's own attestation verdict", device,
+                   quarantined? "quarantined": "released");
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -1485,7 +1557,7 @@ mesh_test (bool verbose)
         };
         s_ctx [i].world = &world;
         s_ctx [i].index = i;
-        mesh_effects_t effects = { &s_ctx [i], s_t_send, NULL, s_t_deliver };
+        mesh_effects_t effects = { &s_ctx [i], s_t_send, NULL, s_t_deliver, NULL };
         node->mesh = mesh_new (&config, &effects);
         assert (node->mesh);
         assert (mesh_start (node->mesh, now) == 0);
@@ -1668,7 +1740,7 @@ mesh_test (bool verbose)
         mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
             .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
             .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
-        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver };
+        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
         world.nodes [1].mesh = mesh_new (&config, &effects);
         assert (mesh_start (world.nodes [1].mesh, now) == 0);
         assert (mesh_quarantine (world.nodes [1].mesh) == 1);
@@ -1696,7 +1768,7 @@ mesh_test (bool verbose)
             .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
             .prefix = "1/", .verbose = verbose
         };
-        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver };
+        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
         node->mesh = mesh_new (&config, &effects);
         assert (mesh_start (node->mesh, now) == 0);
         free (cert_bytes);
@@ -1803,7 +1875,7 @@ mesh_test (bool verbose)
     mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
         .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
         .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
-    mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver };
+    mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
     world.nodes [1].mesh = mesh_new (&config, &effects);
     assert (mesh_start (world.nodes [1].mesh, now) == 0);
     assert (mesh_revocations (world.nodes [1].mesh) == 1);

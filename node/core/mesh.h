@@ -44,6 +44,7 @@
 
 #include "proto/proto.h"
 #include "proto/keys.h"
+#include "proto/cert.h"
 #include "node/io/store.h"
 #include "node/core/outbox.h"
 #include "node/core/policy.h"
@@ -74,6 +75,11 @@ typedef struct {
     void (*close) (void *ctx, const char *link);
     //  An envelope addressed to this node (for the agent). Borrowed.
     void (*deliver) (void *ctx, const uint8_t *frame, size_t size);
+    //  Optional: ATTEST_EVIDENCE a neighbour sent (its signature checked)
+    //  before it is relayed. Return true to take it (it answers this
+    //  node's own challenge: a site server verifying); it is then
+    //  acknowledged and goes no further. Borrowed.
+    bool (*intercept) (void *ctx, const uint8_t *frame, size_t size);
 } mesh_effects_t;
 
 typedef struct {
@@ -190,6 +196,31 @@ size_t
 //  Version of the revocation list held.
 uint64_t
     mesh_revocations (mesh_t *self);
+
+//  A custody transfer of one of our own envelopes to dest (a device id,
+//  or MESH_COORDINATOR). Returns as mesh_send_own.
+int
+    mesh_send_to (mesh_t *self, const char *dest, const uint8_t *frame, size_t size);
+
+//  Is name a verified neighbour on a link that is up? Fills its
+//  certificate's role and AK name (size 0 without a TPM) if asked.
+bool
+    mesh_neighbour (mesh_t *self, const char *name, char role [WEFT_NAME_MAX + 1],
+                    uint8_t ak_name [CERT_AK_NAME_SIZE], size_t *ak_name_size_p);
+
+//  Call fn for each verified neighbour whose link is up. epoch changes
+//  each time a link's peer is verified anew (it reconnected, restarted).
+typedef void (mesh_neighbour_fn) (void *arg, const char *name, const char *role,
+                                  const uint8_t *ak_name, size_t ak_name_size,
+                                  uint64_t epoch);
+void
+    mesh_neighbours_each (mesh_t *self, mesh_neighbour_fn *fn, void *arg);
+
+//  This node's own attestation verdict on a device (a site server's
+//  delegated verification): quarantine it here at once, or lift that.
+//  Kept until the coordinator's list takes over (qlist_settle). 0 or -1.
+int
+    mesh_quarantine_local (mesh_t *self, const char *device, bool quarantined);
 
 //  Version of the quarantine list held (0: none).
 uint64_t

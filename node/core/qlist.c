@@ -18,6 +18,8 @@ struct _qlist_t {
     uint8_t *frame;                     //  Coordinator's signed envelope
     size_t frame_size;
     zhashx_t *names;                    //  Device id -> (void *) 1
+    zhashx_t *local;                    //  Our own verdicts: id -> (void *) 1
+    char local_prefix [WEFT_NAME_MAX + 24];
 };
 
 qlist_t *
@@ -31,6 +33,9 @@ qlist_new (store_t *store, const char *table, const char *prefix,
     snprintf (self->key, sizeof self->key, "%squarantine", prefix? prefix: "");
     memcpy (self->coord_sign, coord_sign, WEFT_KEY_SIZE);
     self->names = zhashx_new ();
+    self->local = zhashx_new ();
+    snprintf (self->local_prefix, sizeof self->local_prefix, "%squarantine-local/",
+              prefix? prefix: "");
     return self;
 }
 
@@ -41,6 +46,7 @@ qlist_destroy (qlist_t **self_p)
     if (*self_p) {
         qlist_t *self = *self_p;
         zhashx_destroy (&self->names);
+        zhashx_destroy (&self->local);
         free (self->frame);
         free (self);
         *self_p = NULL;
@@ -82,6 +88,23 @@ s_open (qlist_t *self, const uint8_t *frame, size_t size, bool hold)
     return msg.quarantine;
 }
 
+static int
+s_local_one (void *arg, const void *key, size_t key_size, const void *value,
+             size_t value_size)
+{
+    (void) value;
+    (void) value_size;
+    qlist_t *self = (qlist_t *) arg;
+    size_t prefix_size = strlen (self->local_prefix);
+    char name [WEFT_NAME_MAX + 1];
+    if (key_size > prefix_size && key_size - prefix_size <= WEFT_NAME_MAX) {
+        memcpy (name, (const char *) key + prefix_size, key_size - prefix_size);
+        name [key_size - prefix_size] = 0;
+        zhashx_update (self->local, name, (void *) 1);
+    }
+    return 0;
+}
+
 int
 qlist_load (qlist_t *self)
 {
@@ -92,6 +115,8 @@ qlist_load (qlist_t *self)
     size_t size = 0;
     uint8_t *frame = (uint8_t *) store_get (txn, self->table, self->key, strlen (self->key),
                                             &size);
+    store_scan (txn, self->table, self->local_prefix, strlen (self->local_prefix),
+                s_local_one, self);
     store_abort (&txn);
     int rc = 0;
     if (frame && s_open (self, frame, size, true) == 0) {
@@ -143,21 +168,68 @@ bool
 qlist_has (qlist_t *self, const char *name)
 {
     assert (self);
-    return name && zhashx_lookup (self->names, name) != NULL;
+    return name && (zhashx_lookup (self->names, name) || zhashx_lookup (self->local, name));
 }
 
 size_t
 qlist_size (qlist_t *self)
 {
     assert (self);
-    return zhashx_size (self->names);
+    return zhashx_size (self->names) + zhashx_size (self->local);
+}
+
+int
+qlist_local (qlist_t *self, const char *name, bool quarantined)
+{
+    assert (self && name);
+    if ((zhashx_lookup (self->local, name) != NULL) == quarantined)
+        return 0;
+    char key [2 * WEFT_NAME_MAX + 24];
+    int key_size = snprintf (key, sizeof key, "%s%s", self->local_prefix, name);
+    store_txn_t *txn = store_begin (self->store, true);
+    int rc = !txn? -1: quarantined? store_put (txn, self->table, key, (size_t) key_size, "1", 1)
+                                  : store_del (txn, self->table, key, (size_t) key_size);
+    if (rc >= 0)
+        rc = store_commit (&txn);
+    else
+        store_abort (&txn);
+    if (rc)
+        return -1;
+    if (quarantined)
+        zhashx_update (self->local, name, (void *) 1);
+    else
+        zhashx_delete (self->local, name);
+    return 0;
+}
+
+size_t
+qlist_local_size (qlist_t *self)
+{
+    assert (self);
+    return zhashx_size (self->local);
+}
+
+void
+qlist_settle (qlist_t *self, bool handed_over)
+{
+    assert (self);
+    zlistx_t *done = zlistx_new ();
+    zlistx_set_destructor (done, (czmq_destructor *) zstr_free);
+    for (void *item = zhashx_first (self->local); item; item = zhashx_next (self->local)) {
+        const char *name = (const char *) zhashx_cursor (self->local);
+        if (handed_over || zhashx_lookup (self->names, name))
+            zlistx_add_end (done, strdup (name));
+    }
+    for (char *name = (char *) zlistx_first (done); name; name = (char *) zlistx_next (done))
+        qlist_local (self, name, false);
+    zlistx_destroy (&done);
 }
 
 bool
 qlist_attestation (int type)
 {
     return type == MSG_HEARTBEAT || type == MSG_ATTEST_CHALLENGE
-        || type == MSG_ATTEST_EVIDENCE;
+        || type == MSG_ATTEST_EVIDENCE || type == MSG_DELEGATED_VERDICT;
 }
 
 //  --------------------------------------------------------------------------
@@ -266,6 +338,36 @@ qlist_test (bool verbose)
     list = qlist_new (store, "mesh", "n2/", other.sign_public);
     assert (qlist_load (list) == -1 && qlist_version (list) == 0);
     qlist_destroy (&list);
+
+    //  Our own verdict (a site server's): refused at once, persisted,
+    //  settled by the coordinator's list
+    list = qlist_new (store, "mesh", "n3/", coord.sign_public);
+    assert (qlist_load (list) == 0);
+    assert (qlist_local (list, "gw-5", true) == 0);
+    assert (qlist_has (list, "gw-5") && qlist_size (list) == 1 && qlist_local_size (list) == 1);
+    qlist_destroy (&list);
+    list = qlist_new (store, "mesh", "n3/", coord.sign_public);
+    assert (qlist_load (list) == 0 && qlist_has (list, "gw-5"));
+    //  A coordinator list without it, while our verdict is not handed over: kept
+    uint8_t *v5 = s_test_list (&coord, "coordinator", 5, "gw-2", &size);
+    assert (qlist_take (list, v5, size) == 1);
+    qlist_settle (list, false);
+    assert (qlist_has (list, "gw-5"));
+    //  Handed over: the coordinator decides from now on
+    qlist_settle (list, true);
+    assert (!qlist_has (list, "gw-5") && qlist_local_size (list) == 0);
+    //  A coordinator list that carries it takes it over
+    assert (qlist_local (list, "gw-2", true) == 0);
+    qlist_settle (list, false);
+    assert (qlist_local_size (list) == 0 && qlist_has (list, "gw-2"));
+    //  A local pass removes it
+    assert (qlist_local (list, "gw-6", true) == 0);
+    assert (qlist_local (list, "gw-6", false) == 0 && !qlist_has (list, "gw-6"));
+    qlist_destroy (&list);
+    list = qlist_new (store, "mesh", "n3/", coord.sign_public);
+    assert (qlist_load (list) == 0 && qlist_local_size (list) == 0);
+    qlist_destroy (&list);
+    free (v5);
 
     assert (qlist_attestation (MSG_ATTEST_EVIDENCE) && qlist_attestation (MSG_HEARTBEAT));
     assert (!qlist_attestation (MSG_TWIN_REPORTED) && !qlist_attestation (MSG_NODE_STATS));

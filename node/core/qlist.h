@@ -52,10 +52,27 @@ bool
 size_t
     qlist_size (qlist_t *self);
 
+//  A site server's own verdict on a gateway (delegated verification):
+//  quarantined at once, before the coordinator knows, and persisted.
+//  quarantined false lifts it (the gateway passed here again). Returns
+//  0, or -1 if the store failed. qlist_has and qlist_size count these.
+int
+    qlist_local (qlist_t *self, const char *name, bool quarantined);
+
+size_t
+    qlist_local_size (qlist_t *self);
+
+//  After a newer coordinator list: our own entries it carries are its
+//  now; with handed_over (every verdict we made reached the coordinator,
+//  which checked it again before this list) all of them are dropped:
+//  the coordinator's word is final.
+void
+    qlist_settle (qlist_t *self, bool handed_over);
+
 //  May a quarantined device still exchange envelopes of this type?
 //  Attestation traffic only: HEARTBEAT (its answer is the challenge),
-//  ATTEST_CHALLENGE and ATTEST_EVIDENCE, and the delegated attestation
-//  messages; otherwise it could never pass again.
+//  ATTEST_CHALLENGE and ATTEST_EVIDENCE, and DELEGATED_VERDICT (a site
+//  server's verdict on it); otherwise it could never pass again.
 bool
     qlist_attestation (int type);
 

@@ -13,6 +13,8 @@ typedef struct {
     char *event_log;
     char *ima_log;                  //  NULL: no runtime attestation
     zchunk_t *ak_blob;
+    zchunk_t *ak_public;                //  Sent with evidence: a site server
+                                        //  checks it against our certificate
 } s_self_t;
 
 static zchunk_t *
@@ -116,6 +118,8 @@ s_challenge (s_self_t *self, zsock_t *pipe, zmsg_t *request)
         msg.ima_from = ima_from;
         msg.ima_list = ima_list? (const char *) zchunk_data (ima_list): NULL;
         msg.ima_list_size = ima_list? zchunk_size (ima_list): 0;
+        msg.ak_public = self->ak_public? zchunk_data (self->ak_public): NULL;
+        msg.ak_public_size = self->ak_public? zchunk_size (self->ak_public): 0;
         uint8_t *payload = NULL;
         size_t size = 0;
         int rc = tpmmsg_encode (&msg, &payload, &size);
@@ -174,6 +178,8 @@ attestor_actor (zsock_t *pipe, void *args)
     self.event_log = strdup (config->event_log? config->event_log: ATTESTOR_EVENT_LOG);
     self.ima_log = config->ima_log && *config->ima_log? strdup (config->ima_log): NULL;
     self.ak_blob = config->ak_blob? zchunk_dup (config->ak_blob): NULL;
+    if (self.ak_blob)
+        tpm_ak_blob_public (self.ak_blob, &self.ak_public, NULL);
     zsock_signal (pipe, 0);
     while (true) {
         zmsg_t *request = zmsg_recv (pipe);
@@ -196,6 +202,7 @@ attestor_actor (zsock_t *pipe, void *args)
     }
     tpm_destroy (&self.tpm);
     zchunk_destroy (&self.ak_blob);
+    zchunk_destroy (&self.ak_public);
     free (self.event_log);
     free (self.ima_log);
     OPENSSL_thread_stop ();         //  As tpm_actor does: ESYS used OpenSSL here

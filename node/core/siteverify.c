@@ -1,0 +1,321 @@
+/*  siteverify - a site server's delegated verifier (see siteverify.h)  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "proto/codec.h"
+#include "proto/keys.h"
+#include "proto/delegmsg.h"
+#include "proto/tpmverify.h"
+#include "node/core/siteverify.h"
+
+#define S_PROFILE_CONTEXT   "weft-profile-v1"
+#define S_INTERVAL_DEFAULT  600
+
+typedef struct {
+    char type [WEFT_NAME_MAX + 1];
+    uint8_t ak_name [64];
+    size_t ak_name_size;
+    uint8_t nonce [SITEVERIFY_NONCE_SIZE];
+    uint64_t issued_ms;                 //  0: no challenge outstanding
+    uint32_t mask;
+    uint64_t verified_ms;               //  0: no verdict from us yet
+    uint64_t interval_ms;               //  The profile's, at the last challenge
+} s_gateway_t;
+
+struct _siteverify_t {
+    store_t *store;
+    char table [WEFT_NAME_MAX + 1];
+    char prefix [WEFT_NAME_MAX + 1];
+    uint8_t ca_key [WEFT_KEY_SIZE];
+    zhashx_t *gateways;                 //  Id -> s_gateway_t
+};
+
+siteverify_t *
+siteverify_new (store_t *store, const char *table, const char *prefix,
+                const uint8_t ca_key [WEFT_KEY_SIZE])
+{
+    assert (store && table && ca_key);
+    siteverify_t *self = (siteverify_t *) zmalloc (sizeof (siteverify_t));
+    self->store = store;
+    snprintf (self->table, sizeof self->table, "%s", table);
+    snprintf (self->prefix, sizeof self->prefix, "%s", prefix? prefix: "");
+    memcpy (self->ca_key, ca_key, WEFT_KEY_SIZE);
+    self->gateways = zhashx_new ();
+    zhashx_set_destructor (self->gateways, (zhashx_destructor_fn *) zstr_free);
+    return self;
+}
+
+void
+siteverify_destroy (siteverify_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        siteverify_t *self = *self_p;
+        zhashx_destroy (&self->gateways);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Verify a PROFILE payload; returns the decoded message or -1
+static int
+s_profile_open (siteverify_t *self, const uint8_t *payload, size_t size, delegmsg_t *msg)
+{
+    if (delegmsg_decode (msg, MSG_PROFILE, payload, size)
+    ||  codec_verify (S_PROFILE_CONTEXT, (const uint8_t *) msg->doc, msg->doc_size,
+                      msg->sig, self->ca_key))
+        return -1;
+    return 0;
+}
+
+int
+siteverify_profile (siteverify_t *self, const uint8_t *payload, size_t size)
+{
+    assert (self);
+    delegmsg_t msg;
+    if (s_profile_open (self, payload, size, &msg))
+        return -1;
+    char key [2 * WEFT_NAME_MAX + 16];
+    int key_size = snprintf (key, sizeof key, "%sprofile/%s", self->prefix, msg.device_type);
+    store_txn_t *txn = store_begin (self->store, true);
+    int rc = txn? store_put (txn, self->table, key, (size_t) key_size, payload, size): -1;
+    if (rc == 0)
+        rc = store_commit (&txn);
+    else
+        store_abort (&txn);
+    return rc? -2: 1;
+}
+
+json_t *
+siteverify_profile_get (siteverify_t *self, const char *device_type)
+{
+    assert (self && device_type);
+    char key [2 * WEFT_NAME_MAX + 16];
+    int key_size = snprintf (key, sizeof key, "%sprofile/%s", self->prefix, device_type);
+    store_txn_t *txn = store_begin (self->store, false);
+    size_t size = 0;
+    uint8_t *payload = txn? (uint8_t *) store_get (txn, self->table, key, (size_t) key_size,
+                                                   &size): NULL;
+    store_abort (&txn);
+    delegmsg_t msg;
+    json_t *doc = NULL;
+    if (payload && s_profile_open (self, payload, size, &msg) == 0)
+        doc = json_loadb (msg.doc, msg.doc_size, 0, NULL);
+    else
+    if (payload)
+        zsys_warning ("siteverify: stored profile for %s does not verify; ignored", device_type);
+    free (payload);
+    if (doc && !json_is_object (doc)) {
+        json_decref (doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+void
+siteverify_forget (siteverify_t *self, const char *gateway)
+{
+    assert (self && gateway);
+    zhashx_delete (self->gateways, gateway);
+}
+
+//  The profile's PCRs (PCR 10 is IMA's, not checked here)
+static uint32_t
+s_profile_mask (json_t *profile)
+{
+    uint32_t mask = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (json_object_get (profile, "pcrs"), key, value) {
+        char *end = NULL;
+        long pcr = strtol (key, &end, 10);
+        if (*key && end && *end == 0 && pcr >= 0 && pcr < EVENTLOG_PCRS && pcr != 10)
+            mask |= 1u << pcr;
+    }
+    json_object_foreach (json_object_get (profile, "events"), key, value) {
+        char *end = NULL;
+        long pcr = strtol (key, &end, 10);
+        if (*key && end && *end == 0 && pcr >= 0 && pcr < EVENTLOG_PCRS && pcr != 10)
+            mask |= 1u << pcr;
+    }
+    return mask;
+}
+
+int
+siteverify_challenge (siteverify_t *self, const char *gateway, const char *device_type,
+                      const uint8_t *ak_name, size_t ak_name_size,
+                      const uint8_t nonce [SITEVERIFY_NONCE_SIZE], uint64_t now_ms,
+                      uint32_t *mask_p)
+{
+    assert (self && gateway && device_type && nonce && mask_p);
+    if (!ak_name || ak_name_size == 0 || ak_name_size > sizeof (((s_gateway_t *) 0)->ak_name))
+        return 0;                   //  No TPM: nothing to attest
+    s_gateway_t *gw = (s_gateway_t *) zhashx_lookup (self->gateways, gateway);
+    //  The cheap checks first: this runs for every gateway every second
+    if (gw && gw->issued_ms && now_ms < gw->issued_ms + SITEVERIFY_NONCE_TTL_MS)
+        return 0;                   //  One outstanding at a time
+    if (gw && gw->verified_ms && now_ms < gw->verified_ms + gw->interval_ms)
+        return 0;
+    json_t *profile = siteverify_profile_get (self, device_type);
+    if (!profile)
+        return 0;
+    json_int_t interval = json_integer_value (json_object_get (profile, "interval_s"));
+    uint32_t mask = s_profile_mask (profile);
+    json_decref (profile);
+    if (mask == 0)
+        return 0;
+    if (!gw) {
+        if (zhashx_size (self->gateways) >= SITEVERIFY_GATEWAYS_MAX)
+            return 0;
+        gw = (s_gateway_t *) zmalloc (sizeof (s_gateway_t));
+        zhashx_insert (self->gateways, gateway, gw);
+    }
+    snprintf (gw->type, sizeof gw->type, "%s", device_type);
+    memcpy (gw->ak_name, ak_name, ak_name_size);
+    gw->ak_name_size = ak_name_size;
+    memcpy (gw->nonce, nonce, SITEVERIFY_NONCE_SIZE);
+    gw->issued_ms = now_ms;
+    gw->mask = mask;
+    gw->interval_ms = 1000 * (uint64_t) (interval > 0? interval: S_INTERVAL_DEFAULT);
+    *mask_p = mask;
+    return 1;
+}
+
+int
+siteverify_evidence (siteverify_t *self, const char *gateway, const tpmmsg_t *evidence,
+                     uint64_t now_ms, bootverify_t *result)
+{
+    assert (self && gateway && evidence && result);
+    s_gateway_t *gw = (s_gateway_t *) zhashx_lookup (self->gateways, gateway);
+    if (!gw || !gw->issued_ms || evidence->nonce_size != SITEVERIFY_NONCE_SIZE
+    ||  sodium_memcmp (evidence->nonce, gw->nonce, SITEVERIFY_NONCE_SIZE) != 0)
+        return 0;                   //  Not an answer to our challenge
+    uint64_t issued = gw->issued_ms;
+    gw->issued_ms = 0;              //  Used, whatever the outcome
+    gw->verified_ms = now_ms;
+    memset (result, 0, sizeof *result);
+    result->pcr = result->event = result->events = -1;
+    if (now_ms > issued + SITEVERIFY_NONCE_TTL_MS) {
+        snprintf (result->reason, sizeof result->reason,
+                  "stale nonce: evidence came %" PRIu64 " ms after the challenge", now_ms - issued);
+        return 1;
+    }
+    if (evidence->pcr_mask != gw->mask) {
+        snprintf (result->reason, sizeof result->reason, "quote covers other PCRs than asked");
+        return 1;
+    }
+    //  The AK must be the one bound in the gateway's certificate
+    zchunk_t *name = evidence->ak_public_size?
+        tpmverify_name (evidence->ak_public, evidence->ak_public_size): NULL;
+    bool bound = name && zchunk_size (name) == gw->ak_name_size
+              && sodium_memcmp (zchunk_data (name), gw->ak_name, gw->ak_name_size) == 0;
+    zchunk_destroy (&name);
+    if (!bound) {
+        snprintf (result->reason, sizeof result->reason,
+                  "the AK sent is not the one bound in the certificate");
+        return 1;
+    }
+    json_t *profile = siteverify_profile_get (self, gw->type);
+    bootverify_check (evidence->ak_public, evidence->ak_public_size, evidence, gw->mask,
+                      profile, result);
+    json_decref (profile);
+    return 1;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest (a real quote through a site server: tests/e2e/55-tpm-delegated.sh)
+
+void
+siteverify_test (bool verbose)
+{
+    printf (" * siteverify: ");
+    if (verbose)
+        printf ("\n");
+    //  @selftest
+    char path [] = "/tmp/weft-siteverify.XXXXXX";
+    assert (mkdtemp (path));
+    const char *tables [] = { "mesh", NULL };
+    store_t *store = store_new (path, tables, 0);
+    assert (store);
+    keys_t ca, rogue;
+    keys_generate (&ca);
+    keys_generate (&rogue);
+    siteverify_t *sv = siteverify_new (store, "mesh", "", ca.sign_public);
+    const char *doc = "{\"pcrs\":{\"8\":\"00\",\"9\":\"00\"},\"interval_s\":60}";
+    delegmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_PROFILE;
+    strcpy (msg.device_type, "gateway");
+    msg.doc = doc;
+    msg.doc_size = strlen (doc);
+    //  A profile not signed by our CA is refused
+    codec_sign ("weft-profile-v1", (const uint8_t *) doc, strlen (doc),
+                rogue.sign_secret, msg.sig);
+    uint8_t *payload;
+    size_t size;
+    assert (delegmsg_encode (&msg, &payload, &size) == 0);
+    assert (siteverify_profile (sv, payload, size) == -1);
+    free (payload);
+    assert (siteverify_profile_get (sv, "gateway") == NULL);
+    codec_sign ("weft-profile-v1", (const uint8_t *) doc, strlen (doc),
+                ca.sign_secret, msg.sig);
+    assert (delegmsg_encode (&msg, &payload, &size) == 0);
+    assert (siteverify_profile (sv, payload, size) == 1);
+    free (payload);
+    json_t *profile = siteverify_profile_get (sv, "gateway");
+    assert (profile);
+    json_decref (profile);
+
+    //  Challenges: only for a TPM gateway of a type with a profile, one
+    //  outstanding at a time, again after the interval or a new link
+    uint8_t name [34] = { 0, 0x0b, 1, 2, 3 };
+    uint8_t nonce [SITEVERIFY_NONCE_SIZE];
+    memset (nonce, 0x11, sizeof nonce);
+    uint32_t mask = 0;
+    uint64_t now = 1000000;
+    assert (siteverify_challenge (sv, "gw-a", "gateway", NULL, 0, nonce, now, &mask) == 0);
+    assert (siteverify_challenge (sv, "gw-a", "sensor", name, 34, nonce, now, &mask) == 0);
+    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now, &mask) == 1);
+    assert (mask == ((1u << 8) | (1u << 9)));
+    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 1000, &mask)
+            == 0);
+    //  Evidence with another nonce is not ours
+    tpmmsg_t ev;
+    memset (&ev, 0, sizeof ev);
+    ev.type = MSG_ATTEST_EVIDENCE;
+    uint8_t other [SITEVERIFY_NONCE_SIZE];
+    memset (other, 0x22, sizeof other);
+    ev.nonce = other;
+    ev.nonce_size = sizeof other;
+    ev.pcr_mask = mask;
+    bootverify_t result;
+    assert (siteverify_evidence (sv, "gw-a", &ev, now + 2000, &result) == 0);
+    //  Ours, but the AK is not the certificate's: failed, nonce used up
+    ev.nonce = nonce;
+    ev.ak_public = (const uint8_t *) "not an AK";
+    ev.ak_public_size = 9;
+    assert (siteverify_evidence (sv, "gw-a", &ev, now + 2000, &result) == 1);
+    assert (!result.ok && strstr (result.reason, "not the one bound"));
+    assert (siteverify_evidence (sv, "gw-a", &ev, now + 2100, &result) == 0);
+    //  A verdict is recent: not due until the interval passed...
+    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 3000, &mask)
+            == 0);
+    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 63000, &mask)
+            == 1);
+    //  ...or it linked again; a late answer is stale
+    siteverify_forget (sv, "gw-a");
+    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 64000, &mask)
+            == 1);
+    assert (siteverify_evidence (sv, "gw-a", &ev, now + 64000 + SITEVERIFY_NONCE_TTL_MS + 1,
+                                 &result) == 1);
+    assert (!result.ok && strstr (result.reason, "stale nonce"));
+    siteverify_destroy (&sv);
+    keys_wipe (&ca);
+    keys_wipe (&rogue);
+    store_destroy (&store);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("OK\n");
+}
