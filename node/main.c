@@ -213,11 +213,6 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
 {
     node_t *node = (node_t *) ctx;
     envelope_t env;
-    if (envelope_decode (&env, frame, size) == 0 && env.type == MSG_PROFILE) {
-        if (node->delegate)
-            delegate_profile (node->delegate, frame, size);
-        return;
-    }
     if (node->attestor && envelope_decode (&env, frame, size) == 0
     &&  env.type == MSG_ATTEST_CHALLENGE) {
         //  The coordinator's nonce goes to the attestor, which quotes off

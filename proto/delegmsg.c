@@ -14,7 +14,7 @@
 static int
 s_items (int type)
 {
-    return type == MSG_DELEGATED_VERDICT? 7: type == MSG_PROFILE? 3: 0;
+    return type == MSG_DELEGATED_VERDICT? 7: 0;
 }
 
 static bool
@@ -24,8 +24,6 @@ s_valid (const delegmsg_t *msg)
         return *msg->device && msg->pcr >= -1 && msg->pcr < (int) S_INDEX_MAX - 1
             && msg->event >= -1 && msg->event < (int) S_INDEX_MAX - 1
             && msg->evidence_size > 0 && msg->evidence_size <= DELEGMSG_EVIDENCE_MAX;
-    if (msg->type == MSG_PROFILE)
-        return *msg->device_type && msg->doc_size > 0 && msg->doc_size <= DELEGMSG_PROFILE_MAX;
     return false;
 }
 
@@ -42,20 +40,13 @@ delegmsg_encode (const delegmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         return PROTO_ERR_VALUE;
     codec_writer_t *w = codec_writer_new (0);
     codec_put_array (w, (size_t) items);
-    if (msg->type == MSG_DELEGATED_VERDICT) {
-        codec_put_str (w, msg->device, WEFT_NAME_MAX);
-        codec_put_uint (w, msg->ok? 1: 0);
-        codec_put_str (w, msg->reason, DELEGMSG_REASON_MAX);
-        codec_put_uint (w, (uint64_t) (msg->pcr + 1));
-        codec_put_uint (w, (uint64_t) (msg->event + 1));
-        codec_put_uint (w, msg->time_ms);
-        codec_put_bin (w, msg->evidence, msg->evidence_size);
-    }
-    else {
-        codec_put_str (w, msg->device_type, WEFT_NAME_MAX);
-        codec_put_strn (w, msg->doc, msg->doc_size, DELEGMSG_PROFILE_MAX);
-        codec_put_bin (w, msg->sig, DELEGMSG_SIG_SIZE);
-    }
+    codec_put_str (w, msg->device, WEFT_NAME_MAX);
+    codec_put_uint (w, msg->ok? 1: 0);
+    codec_put_str (w, msg->reason, DELEGMSG_REASON_MAX);
+    codec_put_uint (w, (uint64_t) (msg->pcr + 1));
+    codec_put_uint (w, (uint64_t) (msg->event + 1));
+    codec_put_uint (w, msg->time_ms);
+    codec_put_bin (w, msg->evidence, msg->evidence_size);
     return codec_writer_finish (&w, payload_p, size_p);
 }
 
@@ -75,7 +66,7 @@ delegmsg_decode (delegmsg_t *msg, int type, const uint8_t *payload, size_t size)
         rc = PROTO_ERR_TYPE;
     msg->type = type;
     uint64_t value = 0;
-    if (rc == 0 && type == MSG_DELEGATED_VERDICT) {
+    if (rc == 0) {
         rc = codec_get_str (r, 0, msg->device, WEFT_NAME_MAX);
         if (rc == 0)
             rc = codec_get_uint (r, 1, 1, &value);
@@ -92,14 +83,6 @@ delegmsg_decode (delegmsg_t *msg, int type, const uint8_t *payload, size_t size)
             rc = codec_get_uint (r, 5, UINT64_MAX, &msg->time_ms);
         if (rc == 0)
             rc = codec_get_binref (r, 6, &msg->evidence, &msg->evidence_size);
-    }
-    else
-    if (rc == 0) {
-        rc = codec_get_str (r, 0, msg->device_type, WEFT_NAME_MAX);
-        if (rc == 0)
-            rc = codec_get_strn (r, 1, &msg->doc, &msg->doc_size, DELEGMSG_PROFILE_MAX);
-        if (rc == 0)
-            rc = codec_get_bin (r, 2, msg->sig, DELEGMSG_SIG_SIZE);
     }
     if (rc == 0 && !s_valid (msg))
         rc = PROTO_ERR_VALUE;
@@ -120,25 +103,18 @@ delegmsg_test (bool verbose)
         printf ("\n");
     //  @selftest
     static const uint8_t evidence [] = { 0x96, 0xc4, 0x01, 0x01 };
-    for (int type = MSG_DELEGATED_VERDICT; type <= MSG_PROFILE; type++) {
+    {
+        int type = MSG_DELEGATED_VERDICT;
         delegmsg_t msg, back;
         memset (&msg, 0, sizeof msg);
         msg.type = type;
-        if (type == MSG_DELEGATED_VERDICT) {
-            strcpy (msg.device, "gw-a");
-            strcpy (msg.reason, "PCR 9: event #3 is not the profile's");
-            msg.pcr = 9;
-            msg.event = 3;
-            msg.time_ms = 1767225600000ULL;
-            msg.evidence = evidence;
-            msg.evidence_size = sizeof evidence;
-        }
-        else {
-            strcpy (msg.device_type, "gateway");
-            msg.doc = "{\"pcrs\":{}}";
-            msg.doc_size = strlen (msg.doc);
-            memset (msg.sig, 0x5a, sizeof msg.sig);
-        }
+        strcpy (msg.device, "gw-a");
+        strcpy (msg.reason, "PCR 9: event #3 is not the profile's");
+        msg.pcr = 9;
+        msg.event = 3;
+        msg.time_ms = 1767225600000ULL;
+        msg.evidence = evidence;
+        msg.evidence_size = sizeof evidence;
         uint8_t *payload;
         size_t size;
         assert (delegmsg_encode (&msg, &payload, &size) == 0);
@@ -146,23 +122,20 @@ delegmsg_test (bool verbose)
         assert (strcmp (back.device, msg.device) == 0 && back.ok == msg.ok
                 && strcmp (back.reason, msg.reason) == 0 && back.pcr == msg.pcr
                 && back.event == msg.event && back.time_ms == msg.time_ms
-                && back.evidence_size == msg.evidence_size
-                && strcmp (back.device_type, msg.device_type) == 0
-                && back.doc_size == msg.doc_size
-                && memcmp (back.sig, msg.sig, sizeof msg.sig) == 0);
+                && back.evidence_size == msg.evidence_size);
         for (size_t cut = 0; cut < size; cut++)
             assert (delegmsg_decode (&back, type, payload, cut) != 0);
-        //  The golden envelope, from a site server or the coordinator
+        //  The golden envelope, from a site server
         keys_t signer;
         uint8_t seed [32];
-        memset (seed, type == MSG_PROFILE? 0xc0: 0x04, sizeof seed);
+        memset (seed, 0x04, sizeof seed);
         keys_from_seed (&signer, seed);
         envelope_t env;
         memset (&env, 0, sizeof env);
         for (int i = 0; i < WEFT_ID_SIZE; i++)
             env.id [i] = (uint8_t) (type << 3 | i);
         env.type = type;
-        strcpy (env.origin, type == MSG_PROFILE? "coordinator": "server-1");
+        strcpy (env.origin, "server-1");
         env.seq = (uint64_t) type;
         env.hlc = 1767225600000ULL << 16;
         env.hop_limit = env.hops = WEFT_HOP_LIMIT;
@@ -173,7 +146,7 @@ delegmsg_test (bool verbose)
         assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
         uint8_t *file;
         size_t file_size;
-        const char *name = type == MSG_PROFILE? "envelope-profile": "envelope-delegated-verdict";
+        const char *name = "envelope-delegated-verdict";
         assert (codec_golden (name, frame, frame_size, &file, &file_size) == 0);
         envelope_t got;
         assert (envelope_decode (&got, file, file_size) == 0);
@@ -206,10 +179,6 @@ delegmsg_test (bool verbose)
     assert (payload [1] == 0xa4 && payload [6] == 2);
     assert (delegmsg_decode (&msg, MSG_DELEGATED_VERDICT, payload, size) != 0);
     free (payload);
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_PROFILE;
-    strcpy (msg.device_type, "gateway");
-    assert (delegmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);   //  No doc
     assert (delegmsg_decode (&msg, MSG_HEARTBEAT, (const uint8_t *) "\x90", 1)
             == PROTO_ERR_UNKNOWN);
     //  @end

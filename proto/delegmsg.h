@@ -1,15 +1,13 @@
-/*  delegmsg - the payloads of delegated attestation (types 26, 27)
-    Wire forms, one msgpack array each (docs/protocol.md section 18):
+/*  delegmsg - the payload of delegated attestation (type 26)
+    Wire form, one msgpack array (docs/protocol.md section 19):
         DELEGATED_VERDICT  [device: str(64), ok: uint (0 or 1),
                             reason: str(512), pcr: uint, event: uint,
                             time_ms: uint, evidence: bin(1..DELEGMSG_EVIDENCE_MAX)]
-        PROFILE            [device_type: str(64), doc: str(16384), sig: bin(64)]
     DELEGATED_VERDICT is a site server's verdict on one of its gateways,
     signed by the server (envelope origin), with the raw ATTEST_EVIDENCE
     payload it judged, so the coordinator can check it again. pcr and
-    event are the index + 1 (0: none). PROFILE is a security profile as
-    the coordinator stores it: the JSON text and the CA's signature over
-    it (context "weft-profile-v1"), so any node verifies it offline.
+    event are the index + 1 (0: none). (Site servers get the profiles
+    they verify with as CA-signed policy objects: proto/policymsg.h.)
     Decoders check every field against its limit, accept longer arrays
     and refuse shorter ones. Large fields are borrowed.  */
 
@@ -20,11 +18,9 @@
 
 #define DELEGMSG_REASON_MAX     512
 #define DELEGMSG_EVIDENCE_MAX   (960 * 1024)    //  Fits a frame with the envelope
-#define DELEGMSG_PROFILE_MAX    16384
-#define DELEGMSG_SIG_SIZE       64
 
 typedef struct {
-    int type;                           //  MSG_DELEGATED_VERDICT or MSG_PROFILE
+    int type;                           //  MSG_DELEGATED_VERDICT
     //  DELEGATED_VERDICT
     char device [WEFT_NAME_MAX + 1];
     bool ok;
@@ -34,11 +30,6 @@ typedef struct {
     uint64_t time_ms;                   //  When the server judged (its clock)
     const uint8_t *evidence;            //  ATTEST_EVIDENCE payload, borrowed
     size_t evidence_size;
-    //  PROFILE
-    char device_type [WEFT_NAME_MAX + 1];
-    const char *doc;                    //  JSON text, borrowed, not NUL-ended
-    size_t doc_size;
-    uint8_t sig [DELEGMSG_SIG_SIZE];
 } delegmsg_t;
 
 //  Encode. Returns 0 and a heap buffer (free()), or a proto_rc_t.

@@ -81,7 +81,6 @@ proto_msg_name (int type)
         case MSG_ATTEST_EVIDENCE:   return "ATTEST_EVIDENCE";
         case MSG_QUARANTINE:        return "QUARANTINE";
         case MSG_DELEGATED_VERDICT: return "DELEGATED_VERDICT";
-        case MSG_PROFILE:           return "PROFILE";
         default:                    return NULL;
     }
 }

@@ -71,8 +71,7 @@ typedef enum {
     MSG_ATTEST_EVIDENCE = 24,
     //  Quarantine and delegated verification: 25..29
     MSG_QUARANTINE = 25,                //  Payload in proto/meshmsg.h
-    MSG_DELEGATED_VERDICT = 26,         //  Payloads in proto/delegmsg.h
-    MSG_PROFILE = 27
+    MSG_DELEGATED_VERDICT = 26          //  Payload in proto/delegmsg.h
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

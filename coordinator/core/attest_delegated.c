@@ -83,48 +83,6 @@ attest_delegated (store_txn_t *txn, json_t *server, json_t *device,
     return verdict;
 }
 
-typedef struct {
-    attest_profile_fn *fn;
-    void *arg;
-    int sent;
-} s_each_t;
-
-static int
-s_profile_one (void *arg, const void *key, size_t key_size, const void *value,
-               size_t value_size)
-{
-    (void) key;
-    (void) key_size;
-    s_each_t *each = (s_each_t *) arg;
-    json_t *record = json_loadb ((const char *) value, value_size, 0, NULL);
-    delegmsg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_PROFILE;
-    snprintf (msg.device_type, sizeof msg.device_type, "%s", s_str (record, "type"));
-    msg.doc = s_str (record, "doc");
-    msg.doc_size = strlen (msg.doc);
-    const char *sig = s_str (record, "sig");
-    uint8_t *payload;
-    size_t size;
-    if (strlen (sig) == 128 && keys_unhex (sig, msg.sig, 64) == 0
-    &&  delegmsg_encode (&msg, &payload, &size) == 0) {
-        each->fn (each->arg, payload, size);
-        each->sent++;
-        free (payload);
-    }
-    json_decref (record);
-    return 0;
-}
-
-int
-attest_delegated_profiles (store_txn_t *txn, attest_profile_fn *fn, void *arg)
-{
-    assert (txn && fn);
-    s_each_t each = { fn, arg, 0 };
-    int rc = store_scan (txn, ATTEST_TABLE, "profile/", 8, s_profile_one, &each);
-    return rc < 0? -1: each.sent;
-}
-
 //  --------------------------------------------------------------------------
 //  Selftest: the refusals and the re-check without a TPM (a real swtpm
 //  quote checked through a site server is tests/e2e/55-tpm-delegated.sh)

@@ -1,6 +1,6 @@
 /*  attest_delegated - verdicts of site servers, checked again
     A site server cut off from the coordinator attests its gateways
-    itself, with the CA-signed profiles it was sent (PROFILE), its own
+    itself, with the CA-signed profiles it holds (policy objects), its own
     nonces, and the AK bound in each gateway's certificate; when its
     uplink returns its DELEGATED_VERDICTs arrive with the raw evidence.
     The coordinator does not take the server's word: it checks the
@@ -30,12 +30,6 @@ json_t *
     attest_delegated (store_txn_t *txn, json_t *server, json_t *device,
                       const uint8_t ca_key [32], const delegmsg_t *msg,
                       char *error, size_t error_size);
-
-//  Call fn for each stored profile as the PROFILE payload to send
-//  (a heap buffer fn must not keep). Returns the number sent, -1 on error.
-typedef void (attest_profile_fn) (void *arg, const uint8_t *payload, size_t size);
-int
-    attest_delegated_profiles (store_txn_t *txn, attest_profile_fn *fn, void *arg);
 
 void
     attest_delegated_test (bool verbose);

@@ -52,7 +52,6 @@ struct _coord_t {
     size_t revocations_size;
     uint64_t revocations_version;   //  Its version
     coord_quarantine_fn *quarantine_changed;    //  Quarantine hook, or NULL
-    coord_broadcast_fn *broadcast;  //  Site-wide send, or NULL
     uint8_t *quarantine;            //  Our signed QUARANTINE envelope, or NULL
     size_t quarantine_size;
     uint64_t quarantine_version;    //  Its version
@@ -1200,59 +1199,6 @@ s_quarantine_build (coord_t *self, uint64_t now_ms)
 }
 
 void
-coord_set_broadcast (coord_t *self, coord_broadcast_fn *fn)
-{
-    assert (self);
-    self->broadcast = fn;
-}
-
-static void
-s_collect_payload (void *arg, const uint8_t *payload, size_t size)
-{
-    zlistx_add_end ((zlistx_t *) arg, zchunk_new (payload, size));
-}
-
-typedef struct {
-    coord_t *self;
-    uint64_t now_ms;
-    coord_frame_fn *fn;
-    void *arg;
-} s_profile_send_t;
-
-static void
-s_profile_send (void *arg, const uint8_t *payload, size_t size)
-{
-    s_profile_send_t *send = (s_profile_send_t *) arg;
-    uint8_t *frame;
-    size_t frame_size;
-    if (coord_seal_payload (send->self, MSG_PROFILE, payload, size, send->now_ms,
-                            &frame, &frame_size) == 0) {
-        send->fn (send->arg, frame, frame_size);
-        free (frame);
-    }
-}
-
-int
-coord_profiles (coord_t *self, uint64_t now_ms, coord_frame_fn *fn, void *arg)
-{
-    assert (self && fn);
-    store_txn_t *txn = store_begin (self->store, false);
-    if (!txn)
-        return -1;
-    //  Sealing reserves sequence numbers (a write): collect first
-    zlistx_t *payloads = zlistx_new ();
-    zlistx_set_destructor (payloads, (czmq_destructor *) zchunk_destroy);
-    int count = attest_delegated_profiles (txn, s_collect_payload, payloads);
-    store_abort (&txn);
-    s_profile_send_t send = { self, now_ms, fn, arg };
-    for (zchunk_t *chunk = (zchunk_t *) zlistx_first (payloads); chunk;
-         chunk = (zchunk_t *) zlistx_next (payloads))
-        s_profile_send (&send, zchunk_data (chunk), zchunk_size (chunk));
-    zlistx_destroy (&payloads);
-    return count;
-}
-
-void
 coord_set_quarantine_hook (coord_t *self, coord_quarantine_fn *fn)
 {
     assert (self);
@@ -1499,9 +1445,6 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
     if (rc == 0 && result.status == WEFT_STATUS_OK
     &&  streq (msg.rpc_request.method, "attest.clear"))
         s_quarantine_build (self, now_ms);
-    if (rc == 0 && result.status == WEFT_STATUS_OK && self->broadcast
-    &&  streq (msg.rpc_request.method, "attest.profile.set"))
-        coord_profiles (self, now_ms, self->broadcast, self->effects.ctx);
     s_debug (self, "coord: %s called %s: %s%s%s", env.origin, msg.rpc_request.method,
                 proto_status_name (result.status), result.status? " ": "", result.error);
 

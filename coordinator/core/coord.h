@@ -100,20 +100,6 @@ typedef void (coord_quarantine_fn) (void *ctx);
 void
     coord_set_quarantine_hook (coord_t *self, coord_quarantine_fn *fn);
 
-//  Send a frame to every node linked to us, as site-wide gossip ("*"):
-//  a security profile set by an operator goes to the site servers.
-typedef void (coord_broadcast_fn) (void *ctx, const uint8_t *frame, size_t size);
-
-void
-    coord_set_broadcast (coord_t *self, coord_broadcast_fn *fn);
-
-//  Seal every stored security profile as a PROFILE envelope and call fn
-//  with each (borrowed frame). For a site server that links to us: it
-//  verifies its gateways with them while its site is cut off.
-typedef void (coord_frame_fn) (void *arg, const uint8_t *frame, size_t size);
-int
-    coord_profiles (coord_t *self, uint64_t now_ms, coord_frame_fn *fn, void *arg);
-
 //  The coordinator's signed QUARANTINE list (borrowed), or NULL if the
 //  set never changed. ROUTE adverts with an older version are answered
 //  with it (after the revocation list, one list per advert).

@@ -168,18 +168,6 @@ s_quarantine_changed (void *ctx)
         s_broadcast (self, list, size);
 }
 
-typedef struct {
-    server_t *self;
-    zframe_t *rid;
-} s_profile_dest_t;
-
-static void
-s_send_profile (void *arg, const uint8_t *frame, size_t size)
-{
-    s_profile_dest_t *dest = (s_profile_dest_t *) arg;
-    s_send_custody (dest->self->mesh, dest->rid, "*", frame, size);
-}
-
 //  --------------------------------------------------------------------------
 //  A CURVE server ROUTER with a ZAP domain. Port 0 binds an ephemeral port.
 
@@ -241,7 +229,6 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     }
     coord_set_revoked (self->coord, s_revoked);
     coord_set_quarantine_hook (self->coord, s_quarantine_changed);
-    coord_set_broadcast (self->coord, s_broadcast);
     self->store = store;
     self->keys = keys;
     snprintf (self->bind, sizeof self->bind, "%s", config->bind);
@@ -384,17 +371,10 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
                 zsys_debug ("coord: %s connected%s%s", origin,
                             streq (origin, user_id? user_id: "")? "": " via ",
                             streq (origin, user_id? user_id: "")? "": user_id);
-            bool linked = !current || !zframe_eq (current->rid, route);
             s_route_t *fresh = (s_route_t *) zmalloc (sizeof (s_route_t));
             fresh->rid = zframe_dup (route);
             fresh->custody = link.custody;
             zhashx_update (self->routes, origin, fresh);
-            //  A node that links to us (a site server) gets the profiles
-            //  it verifies its gateways with when its site is cut off
-            if (linked && user_id && streq (origin, user_id)) {
-                s_profile_dest_t dest = { self, fresh->rid };
-                coord_profiles (self->coord, now_ms, s_send_profile, &dest);
-            }
         }
     }
     //  A custody transfer is acknowledged after the burst's commit,

@@ -42,22 +42,6 @@ delegate_destroy (delegate_t **self_p)
     }
 }
 
-void
-delegate_profile (delegate_t *self, const uint8_t *frame, size_t size)
-{
-    assert (self);
-    envelope_t env;
-    if (envelope_decode (&env, frame, size) || env.type != MSG_PROFILE)
-        return;
-    delegmsg_t msg;
-    int rc = siteverify_profile (self->verify, env.payload, env.payload_size);
-    if (rc == 1 && delegmsg_decode (&msg, MSG_PROFILE, env.payload, env.payload_size) == 0)
-        zsys_info ("delegate: security profile for %s stored", msg.device_type);
-    else
-    if (rc == -1)
-        zsys_warning ("delegate: PROFILE refused: not signed by our CA, or malformed");
-}
-
 bool
 delegate_challenger (delegate_t *self, const char *origin)
 {

@@ -9,8 +9,8 @@
     server (mesh_quarantine_local: it refuses all but its attestation
     traffic), a pass lifts that; and it goes up by custody as a signed
     DELEGATED_VERDICT carrying the raw evidence, which the coordinator
-    checks again (coordinator/core/attest_delegated.h). Profiles arrive
-    as PROFILE messages from the coordinator while linked to it.  */
+    checks again (coordinator/core/attest_delegated.h). Profiles are the
+    coordinator's CA-signed policy objects the node holds (policy.h).  */
 
 #ifndef WEFT_DELEGATE_H_INCLUDED
 #define WEFT_DELEGATE_H_INCLUDED
@@ -24,17 +24,14 @@
 typedef struct _delegate_t delegate_t;
 
 //  server: this node is a site server (its certificate's role); other
-//  nodes only store profiles and accept challenges.
+//  nodes only accept challenges. store and prefix hold the node's
+//  policy objects (MESH_TABLE).
 delegate_t *
     delegate_new (mesh_t *mesh, agent_t *agent, store_t *store, const char *prefix,
                   const uint8_t ca_key [WEFT_KEY_SIZE], bool server);
 
 void
     delegate_destroy (delegate_t **self_p);
-
-//  A PROFILE envelope from the coordinator (delivered by the mesh).
-void
-    delegate_profile (delegate_t *self, const uint8_t *frame, size_t size);
 
 //  May origin challenge us (a neighbour site server)?
 bool

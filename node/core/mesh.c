@@ -827,7 +827,6 @@ s_class_of (int type)
         case MSG_ATTEST_CHALLENGE:
         case MSG_ATTEST_EVIDENCE:
         case MSG_DELEGATED_VERDICT: return OUTBOX_EVIDENCE;
-        case MSG_PROFILE:           return OUTBOX_CONTROL;
         case MSG_HEARTBEAT:
         case MSG_NODE_STATS:        return OUTBOX_TELEMETRY;
         default:                    return OUTBOX_BULK;
@@ -960,13 +959,6 @@ s_on_custody (mesh_t *self, s_link_t *link, const char *dest, const uint8_t *fra
         }
         return gossip_on_message (self->gossip, link->name, env.type, env.payload,
                                   env.payload_size, now_ms);
-    }
-    if (streq (dest, "*") && env.type == MSG_PROFILE && streq (env.origin, MESH_COORDINATOR)) {
-        //  For this node (a site server's verifier); not spread further
-        s_mark_seen (self, env.id);
-        self->fx.deliver (self->fx.ctx, frame, size);
-        s_queue_ack (self, link, env.id);
-        return 0;
     }
     if (streq (dest, "*")) {
         if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)

@@ -4,11 +4,11 @@
 #include <sodium.h>
 #include "proto/codec.h"
 #include "proto/keys.h"
-#include "proto/delegmsg.h"
+#include "proto/policymsg.h"
+#include "node/core/policy.h"
 #include "proto/tpmverify.h"
 #include "node/core/siteverify.h"
 
-#define S_PROFILE_CONTEXT   "weft-profile-v1"
 #define S_INTERVAL_DEFAULT  600
 
 typedef struct {
@@ -57,54 +57,19 @@ siteverify_destroy (siteverify_t **self_p)
     }
 }
 
-//  Verify a PROFILE payload; returns the decoded message or -1
-static int
-s_profile_open (siteverify_t *self, const uint8_t *payload, size_t size, delegmsg_t *msg)
-{
-    if (delegmsg_decode (msg, MSG_PROFILE, payload, size)
-    ||  codec_verify (S_PROFILE_CONTEXT, (const uint8_t *) msg->doc, msg->doc_size,
-                      msg->sig, self->ca_key))
-        return -1;
-    return 0;
-}
-
-int
-siteverify_profile (siteverify_t *self, const uint8_t *payload, size_t size)
-{
-    assert (self);
-    delegmsg_t msg;
-    if (s_profile_open (self, payload, size, &msg))
-        return -1;
-    char key [2 * WEFT_NAME_MAX + 16];
-    int key_size = snprintf (key, sizeof key, "%sprofile/%s", self->prefix, msg.device_type);
-    store_txn_t *txn = store_begin (self->store, true);
-    int rc = txn? store_put (txn, self->table, key, (size_t) key_size, payload, size): -1;
-    if (rc == 0)
-        rc = store_commit (&txn);
-    else
-        store_abort (&txn);
-    return rc? -2: 1;
-}
-
 json_t *
 siteverify_profile_get (siteverify_t *self, const char *device_type)
 {
     assert (self && device_type);
-    char key [2 * WEFT_NAME_MAX + 16];
-    int key_size = snprintf (key, sizeof key, "%sprofile/%s", self->prefix, device_type);
     store_txn_t *txn = store_begin (self->store, false);
-    size_t size = 0;
-    uint8_t *payload = txn? (uint8_t *) store_get (txn, self->table, key, (size_t) key_size,
-                                                   &size): NULL;
+    policy_t policy;
+    memset (&policy, 0, sizeof policy);
+    int rc = txn? policy_get (txn, self->table, self->prefix, POLICY_KIND_PROFILE,
+                              device_type, self->ca_key, &policy): -1;
     store_abort (&txn);
-    delegmsg_t msg;
-    json_t *doc = NULL;
-    if (payload && s_profile_open (self, payload, size, &msg) == 0)
-        doc = json_loadb (msg.doc, msg.doc_size, 0, NULL);
-    else
-    if (payload)
-        zsys_warning ("siteverify: stored profile for %s does not verify; ignored", device_type);
-    free (payload);
+    json_t *doc = rc == 0? json_loadb ((const char *) policy.content, policy.content_size,
+                                       0, NULL): NULL;
+    policy_free (&policy);
     if (doc && !json_is_object (doc)) {
         json_decref (doc);
         doc = NULL;
@@ -241,27 +206,27 @@ siteverify_test (bool verbose)
     keys_generate (&ca);
     keys_generate (&rogue);
     siteverify_t *sv = siteverify_new (store, "mesh", "", ca.sign_public);
+    policy_store_t *policies = policy_store_new (store, "mesh", "", ca.sign_public);
+    assert (policies && policy_store_load (policies) >= 0);
     const char *doc = "{\"pcrs\":{\"8\":\"00\",\"9\":\"00\"},\"interval_s\":60}";
-    delegmsg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_PROFILE;
-    strcpy (msg.device_type, "gateway");
-    msg.doc = doc;
-    msg.doc_size = strlen (doc);
-    //  A profile not signed by our CA is refused
-    codec_sign ("weft-profile-v1", (const uint8_t *) doc, strlen (doc),
-                rogue.sign_secret, msg.sig);
-    uint8_t *payload;
+    policy_object_t object;
+    memset (&object, 0, sizeof object);
+    strcpy (object.kind, POLICY_KIND_PROFILE);
+    strcpy (object.name, "gateway");
+    object.version = 1;
+    object.content = (const uint8_t *) doc;
+    object.content_size = strlen (doc);
+    //  A profile not signed by our CA is refused by the policy store
+    uint8_t *bytes;
     size_t size;
-    assert (delegmsg_encode (&msg, &payload, &size) == 0);
-    assert (siteverify_profile (sv, payload, size) == -1);
-    free (payload);
+    assert (policymsg_encode (&object, rogue.sign_secret, &bytes, &size) == 0);
+    assert (policy_store_offer (policies, bytes, size, NULL, NULL) == POLICY_FORGED);
+    free (bytes);
     assert (siteverify_profile_get (sv, "gateway") == NULL);
-    codec_sign ("weft-profile-v1", (const uint8_t *) doc, strlen (doc),
-                ca.sign_secret, msg.sig);
-    assert (delegmsg_encode (&msg, &payload, &size) == 0);
-    assert (siteverify_profile (sv, payload, size) == 1);
-    free (payload);
+    //  The profile as the coordinator publishes it (policy gossip)
+    assert (policymsg_encode (&object, ca.sign_secret, &bytes, &size) == 0);
+    assert (policy_store_offer (policies, bytes, size, NULL, NULL) == POLICY_STORED);
+    free (bytes);
     json_t *profile = siteverify_profile_get (sv, "gateway");
     assert (profile);
     json_decref (profile);
@@ -310,6 +275,7 @@ siteverify_test (bool verbose)
                                  &result) == 1);
     assert (!result.ok && strstr (result.reason, "stale nonce"));
     siteverify_destroy (&sv);
+    policy_store_destroy (&policies);
     keys_wipe (&ca);
     keys_wipe (&rogue);
     store_destroy (&store);

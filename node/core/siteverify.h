@@ -4,12 +4,13 @@
     its own fresh nonces (one outstanding per gateway, ATTEST_NONCE TTL
     30 s, used once), the AK bound in the gateway's certificate (the AK
     public the gateway sends must have the certificate's AK name), and
-    the coordinator's CA-signed security profiles (PROFILE messages,
-    stored and checked against the CA key each time they are read). The
+    the coordinator's CA-signed security profiles (policy objects
+    "profile/<device type>" spread by the site-wide policy gossip,
+    node/core/policy.h, checked against the CA key each time they are
+    read). The
     checks themselves are proto/bootverify.h, the coordinator's own. A
     gateway is due when it has no verdict from us yet, its verdict is
-    older than the profile's interval_s, or it linked again (restarted).
-    Profiles are kept under prefix + "profile/" + device type.  */
+    older than the profile's interval_s, or it linked again (restarted).  */
 
 #ifndef WEFT_SITEVERIFY_H_INCLUDED
 #define WEFT_SITEVERIFY_H_INCLUDED
@@ -32,13 +33,8 @@ siteverify_t *
 void
     siteverify_destroy (siteverify_t **self_p);
 
-//  Take a PROFILE payload (proto/delegmsg.h): stored if its CA signature
-//  verifies. Returns 1 stored, -1 refused (bad signature or malformed),
-//  -2 store failure.
-int
-    siteverify_profile (siteverify_t *self, const uint8_t *payload, size_t size);
-
-//  The profile of a device type if held and it verifies, else NULL.
+//  The profile of a device type if the node holds it (policy store in
+//  table under prefix) and it verifies with the CA key, else NULL.
 json_t *
     siteverify_profile_get (siteverify_t *self, const char *device_type);
 

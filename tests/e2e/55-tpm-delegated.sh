@@ -70,8 +70,8 @@ start_gw () {
         --no-coordinator --neighbour "$(curve server)@$SERVER_EP"
 }
 
-say "the server gets the CA-signed profile when it links to the coordinator"
-wait_for 'grep -q "delegate: security profile for gateway stored" "$T/server.log"' 20 \
+say "the server gets the CA-signed profile (policy gossip) while linked to the coordinator"
+wait_for 'grep -q "gossip: profile/gateway version .* stored" "$T/server.log"' 20 \
     || fail "the server did not store the profile"
 start_gw
 wait_for '[[ "$(hops gw-a)" == 2 ]]' 30 || fail "gw-a not behind the server: $(ctl device list)"
