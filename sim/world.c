@@ -60,12 +60,13 @@ typedef enum {
     EV_TWIN_CALL,           //  Rate-limited twin.set; arg = action
     EV_COMMIT,              //  Coordinator group commit
     EV_TICK,                //  Coordinator timer
-    EV_SAMPLE               //  Convergence curve sample
+    EV_SAMPLE,              //  Convergence curve sample
+    EV_RESET                //  A gateway's connection breaks; arg = incarnation
 } ev_type_t;
 
 static const char *s_ev_names [] = {
     "?", "frame", "timer", "apply-done", "connect", "restart", "boot", "action",
-    "heal", "twin-call", "commit", "tick", "sample"
+    "heal", "twin-call", "commit", "tick", "sample", "reset"
 };
 
 #define DEST_NONE           (UINT32_MAX - 1)    //  Link-local envelope
@@ -283,10 +284,11 @@ s_transmit (world_t *self, frame_t *frame)
         if (frame->hello) {
             //  A stream loses nothing while it lives: a HELLO lost stands
             //  for a connection that broke in its handshake; the gateway
-            //  that dialled connects again
+            //  that dialled connects again. As an event of its own: the
+            //  sender's mesh is still inside this send
             uint32_t gateway = s_is_server (self, frame->src)? frame->dst: frame->src;
-            s_unlink (self, gateway);
-            s_connect_later (self, gateway);
+            sched_push (&self->sched, self->sched.now, EV_RESET, gateway,
+                        self->node [gateway].incarnation, NULL);
         }
         free (frame);
         return;
@@ -417,13 +419,14 @@ s_fx_send (void *ctx, uint32_t node, uint32_t peer, const char *dest,
 static void
 s_fx_close (void *ctx, uint32_t node, uint32_t peer)
 {
-    //  The mesh calls mesh_link_down itself; the peer's end learns when
-    //  the connection goes (here: at once)
+    //  The mesh takes its own end down; the connection (the gateway's)
+    //  breaks in an event of its own, once this mesh has returned
     world_t *self = (world_t *) ctx;
-    if (peer < self->nodes && self->node [peer].up)
-        node_host_link_down (self->host, peer, node, s_now_ms (self));
-    if (peer < self->nodes && !s_is_server (self, peer))
-        self->node [peer].linked = false;
+    if (peer >= self->nodes)
+        return;
+    uint32_t gateway = s_is_server (self, node)? peer: node;
+    sched_push (&self->sched, self->sched.now, EV_RESET, gateway,
+                self->node [gateway].incarnation, NULL);
 }
 
 static void
@@ -1155,6 +1158,13 @@ s_handle (world_t *self, event_t *event)
             coord_tick (self->coord, now_ms);
             sched_push (&self->sched, self->sched.now + COORD_FLUSH_MS * 1000, EV_TICK,
                         0, 0, NULL);
+            break;
+        case EV_RESET:
+            if (n->up && n->incarnation == (uint32_t) event->arg && n->linked) {
+                s_unlink (self, node);
+                s_connect_later (self, node);
+                s_check (self, node);
+            }
             break;
         case EV_SAMPLE:
             if (self->nsamples == self->samples_cap) {
