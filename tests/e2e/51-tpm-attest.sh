@@ -6,25 +6,11 @@
 #   unexpected value is extended into PCR 9 and the next attestation
 #   fails, naming PCR 9.
 source "$(dirname "$0")/lib.sh"
-SWTPM="$E2E_ROOT/tests/tpm/swtpm.sh"
-command -v swtpm > /dev/null || { echo "SKIP: swtpm not installed"; exit 0; }
-
-out=$("$SWTPM" start) || fail "swtpm did not start"
-eval "$out"
-tpm_cleanup () {
-    local rc=$?
-    "$SWTPM" stop "$WEFT_SWTPM_DIR" 2>/dev/null
-    (exit $rc)
-    e2e_cleanup
-}
-trap tpm_cleanup EXIT
-TCTI=$WEFT_TPM_TCTI
-LOG="$T/boot.log"
+source "$(dirname "$0")/tpm-lib.sh"
 
 say "measured boot: two events into PCR 8, one into PCR 9, logged in $LOG"
 for m in 8:kernel-6.1 9:initrd-6.1 8:root=/dev/sda2; do
-    "$NODE" --data-dir "$T/measure" --tpm "$TCTI" --event-log "$LOG" --measure "$m" \
-        >> "$T/measure.log" 2>&1 || fail "--measure $m failed: $(tail -3 "$T/measure.log")"
+    measure "$m"
 done
 if command -v tpm2_eventlog > /dev/null; then
     tpm2_eventlog "$LOG" > "$T/eventlog.yaml" 2>&1 || fail "tpm2_eventlog cannot read our log"

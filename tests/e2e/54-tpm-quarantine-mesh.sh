@@ -12,25 +12,7 @@
 #   `weftctl attest clear` releases it: its reports arrive again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mesh-lib.sh"
-SWTPM="$E2E_ROOT/tests/tpm/swtpm.sh"
-command -v swtpm > /dev/null || { echo "SKIP: swtpm not installed"; exit 0; }
-
-out=$("$SWTPM" start) || fail "swtpm did not start"
-eval "$out"
-tpm_cleanup () {
-    local rc=$?
-    "$SWTPM" stop "$WEFT_SWTPM_DIR" 2>/dev/null
-    (exit $rc)
-    e2e_cleanup
-}
-trap tpm_cleanup EXIT
-TCTI=$WEFT_TPM_TCTI
-LOG="$T/boot.log"
-
-measure () {
-    "$NODE" --data-dir "$T/measure" --tpm "$TCTI" --event-log "$LOG" --measure "$1" \
-        >> "$T/measure.log" 2>&1 || fail "--measure $1 failed: $(tail -3 "$T/measure.log")"
-}
+source "$(dirname "$0")/tpm-lib.sh"
 #   The profile of the events measured so far: profile FILE EVENT...
 profile () {
     python3 - "$@" <<'PY'

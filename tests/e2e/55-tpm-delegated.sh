@@ -15,25 +15,7 @@
 #   quarantined there too, and the site's entry becomes the coordinator's.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mesh-lib.sh"
-SWTPM="$E2E_ROOT/tests/tpm/swtpm.sh"
-command -v swtpm > /dev/null || { echo "SKIP: swtpm not installed"; exit 0; }
-
-out=$("$SWTPM" start) || fail "swtpm did not start"
-eval "$out"
-tpm_cleanup () {
-    local rc=$?
-    "$SWTPM" stop "$WEFT_SWTPM_DIR" 2>/dev/null
-    (exit $rc)
-    e2e_cleanup
-}
-trap tpm_cleanup EXIT
-TCTI=$WEFT_TPM_TCTI
-LOG="$T/boot.log"
-
-measure () {
-    "$NODE" --data-dir "$T/measure" --tpm "$TCTI" --event-log "$LOG" --measure "$1" \
-        >> "$T/measure.log" 2>&1 || fail "--measure $1 failed: $(tail -3 "$T/measure.log")"
-}
+source "$(dirname "$0")/tpm-lib.sh"
 BOOT=(8:kernel-6.1 9:initrd-6.1 8:root=/dev/sda2)
 say "measured boot: ${BOOT[*]}"
 for m in "${BOOT[@]}"; do measure "$m"; done
