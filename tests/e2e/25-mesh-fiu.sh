@@ -4,8 +4,9 @@
 #   fail at random (5%; not plain writes, which libzmq's own signalling
 #   needs and asserts on). A neighbour (weft-probe as
 #   the enrolled node "src") hands it 300 reports and retransmits each
-#   until the relay's CUSTODY_ACK. After 8 s the relay is restarted
-#   without faults. Failed commits are logged and never acknowledged:
+#   until the relay's CUSTODY_ACK. The relay is restarted (still under
+#   faults) whenever a failed commit made it exit; after 8 s it is
+#   restarted without faults. Failed commits are logged and never acknowledged:
 #   every envelope the relay acknowledged reaches the coordinator. Skipped (passes) when fiu-run is not installed.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mesh-lib.sh"
@@ -17,12 +18,24 @@ start_coord
 enrol_nodes relay src
 LISTEN=$(free_port)
 RELAY_EP="tcp://127.0.0.1:$LISTEN"
-# shellcheck disable=SC2046
-fiu-run -x -c 'enable_random name=posix/io/rw/pwrite,probability=0.05' \
-    -c 'enable_random name=posix/io/sync/*,probability=0.05' \
-    "$NODE" $(node_args relay) --listen "$RELAY_EP" >> "$T/relay.log" 2>&1 &
-PID_OF[relay]=$!
-wait_for 'is_online relay' 20 || fail "relay not online under fiu-run"
+#   The relay under fault injection. A failed meta-page write makes LMDB
+#   refuse every later transaction (MDB_PANIC) and the relay exits so that
+#   a restart recovers; like a service manager, the test starts it again
+#   (still under faults) whenever it has exited.
+RESTARTS=0
+fiu_relay () {
+    if [[ -n "${PID_OF[relay]:-}" ]] && kill -0 "${PID_OF[relay]}" 2>/dev/null; then
+        return 0
+    fi
+    [[ -n "${PID_OF[relay]:-}" ]] && RESTARTS=$((RESTARTS + 1))
+    # shellcheck disable=SC2046
+    fiu-run -x -c 'enable_random name=posix/io/rw/pwrite,probability=0.05' \
+        -c 'enable_random name=posix/io/sync/*,probability=0.05' \
+        "$NODE" $(node_args relay) --listen "$RELAY_EP" >> "$T/relay.log" 2>&1 &
+    PID_OF[relay]=$!
+}
+fiu_relay
+wait_for 'fiu_relay; is_online relay' 30 || fail "relay not online under fiu-run"
 
 COUNT=300
 FIRST=1000
@@ -30,12 +43,14 @@ say "src hands $COUNT reports to the relay while its writes and syncs fail at ra
 "$PROBE" mesh-send "$RELAY_EP" --keyfile "$T/src/node.key" --server-key "$(curve relay)" \
     --count $COUNT --seq $FIRST --window 20 --timeout 50000 > "$T/answers.txt" 2> "$T/probe.log" &
 PID_OF[probe]=$!
-sleep 8
+FAULT_END=$((SECONDS + 8))
+while (( SECONDS < FAULT_END )); do
+    fiu_relay
+    sleep 0.2
+done
 failed=$(grep -c "commit failed; the burst is not acknowledged" "$T/relay.log")
-say "$failed commits failed, $(grep -c '^acked' "$T/answers.txt") envelopes acknowledged"
+say "$failed commits failed, $RESTARTS restarts, $(grep -c '^acked' "$T/answers.txt") envelopes acknowledged"
 (( failed > 0 )) || fail "no commit failed: the fault injection did not bite"
-#   After a failed meta page write LMDB refuses every later transaction
-#   (MDB_PANIC) and the relay exits; it may also still be running here
 say "restart the relay without fault injection"
 stop_proc relay KILL
 start_node relay --listen "$RELAY_EP"
