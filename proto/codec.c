@@ -524,7 +524,8 @@ codec_verify (const char *context, const uint8_t *body, size_t body_size,
 }
 
 //  --------------------------------------------------------------------------
-//  Golden vector files: lower-case hex, 64 characters a line.
+//  Selftest support: golden vector files, lower-case hex, 64 characters a
+//  line. Only the selftests read and write them (tests/golden/).
 
 int
 codec_golden (const char *name, const uint8_t *data, size_t size,

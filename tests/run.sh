@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 #   run.sh - every test: each module selftest in its own process, then
-#   each end-to-end scenario under tests/e2e. Prints one line per test
+#   the static checks under tests/static, then each end-to-end scenario
+#   under tests/e2e. Prints one line per test
 #   and ends with "N passed, N failed". Usage: tests/run.sh BUILD_DIR [FILTER]
 set -u
 BUILD=${1:-build}
@@ -32,6 +33,11 @@ s_run () {          #   name, command...
 for t in $("$BUILD/weft-selftest" --list); do
     [[ -n "$FILTER" && "selftest/$t" != *"$FILTER"* ]] && continue
     s_run "selftest/$t" "$BUILD/weft-selftest" --test "$t"
+done
+for t in tests/static/*.sh; do
+    name="static/$(basename "$t" .sh)"
+    [[ -n "$FILTER" && "$name" != *"$FILTER"* ]] && continue
+    s_run "$name" bash "$t"
 done
 for t in tests/e2e/[0-9]*.sh; do
     [[ -e "$t" ]] || continue

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+#   core-no-io - the cores (node/core, coordinator/core) and proto/ do no
+#   I/O: no clock, socket, file, process, thread or TPM call outside their
+#   selftests, so weft-sim can run the same code on its virtual clock and
+#   network (ARCHITECTURE.md, "Sans-IO cores"). What they may use:
+#   CZMQ's containers (zhashx, zlistx, zchunk), zmalloc and zsys logging;
+#   the store interface (node/io/store.h) the daemon and the simulator
+#   both bind to LMDB; libsodium's random source, which weft-sim replaces
+#   with a seeded one (randombytes_set_implementation); tss2_mu, which
+#   only marshals TPM structures in memory.
+#   Each file is read up to its selftest section (a "//  Selftest" line);
+#   *_test.c files are selftests whole.
+cd "$(dirname "$0")/../.."
+FORBIDDEN='(^|[^.>A-Za-z0-9_])((zsock|zclock|zfile|zdir|zpoller|zactor|zloop|zstr|zproc|zbeacon|zsys_udp|zsys_socket|zmq|pthread|mdb)_[a-z_]*|Esys_[A-Za-z_]+|Tss2_Tcti_[A-Za-z_]+|fopen|fdopen|freopen|opendir|mkdtemp|mkstemp|unlink|rename|open|read|write|close|socket|connect|bind|time|clock_gettime|gettimeofday|getenv|setenv|system|popen|fork|exec[lv]p?|sleep|usleep|nanosleep)[[:space:]]*\('
+bad=0
+for f in node/core/*.c coordinator/core/*.c proto/*.c; do
+    [[ "$f" == *_test.c ]] && continue
+    #   Code lines only: block comments, // comments and strings dropped
+    hits=$(awk '
+        /^\/\/  (-+ )?[Ss]elf ?test/ { exit }
+        {
+            line = $0
+            if (in_block) { if (line !~ /\*\//) next; sub(/^.*\*\//, "", line); in_block = 0 }
+            gsub(/\/\*.*\*\//, "", line)
+            if (line ~ /\/\*/) { sub(/\/\*.*$/, "", line); in_block = 1 }
+            sub(/\/\/.*$/, "", line)
+            gsub(/"([^"\\]|\\.)*"/, "\"\"", line)
+            print FILENAME ":" FNR ": " line
+        }' "$f" | grep -E "$FORBIDDEN")
+    if [[ -n "$hits" ]]; then
+        echo "$hits"
+        bad=1
+    fi
+done
+(( bad == 0 )) || { echo "FAIL: I/O in a core module (see above)"; exit 1; }
+echo "ok: no I/O in node/core, coordinator/core and proto outside selftests"
