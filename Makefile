@@ -57,21 +57,24 @@ $(BUILD)/libweft.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 #   The selftest table is made from the headers: every module that
-#   declares "name_test (bool verbose);" is registered.
-$(BUILD)/selftests.inc: $(HEADERS)
+#   declares "name_test (bool verbose);" is registered. The simulator's
+#   pure modules are tested there too.
+SIM_TESTED := sim/sched sim/oracle
+TEST_HEADERS := $(HEADERS) $(SIM_TESTED:%=%.h)
+$(BUILD)/selftests.inc: $(TEST_HEADERS)
 	@mkdir -p $(BUILD)
-	@grep -ho '[a-z0-9_]*_test (bool verbose);' $(HEADERS) \
+	@grep -ho '[a-z0-9_]*_test (bool verbose);' $(TEST_HEADERS) \
 	    | sed 's/_test (bool verbose);//' \
 	    | awk '{ printf "    { \"%s\", %s_test },\n", $$1, $$1 }' > $@.tmp
 	@mv $@.tmp $@
 
-$(BUILD)/selftest-headers.inc: $(HEADERS)
+$(BUILD)/selftest-headers.inc: $(TEST_HEADERS)
 	@mkdir -p $(BUILD)
-	@for h in $(HEADERS); do \
+	@for h in $(TEST_HEADERS); do \
 	    grep -q '_test (bool verbose);' $$h && echo "#include \"$$h\""; \
 	done > $@.tmp; mv $@.tmp $@
 
-$(BUILD)/tests/selftest.o: tests/selftest.c $(BUILD)/selftests.inc $(BUILD)/selftest-headers.inc $(HEADERS)
+$(BUILD)/tests/selftest.o: tests/selftest.c $(BUILD)/selftests.inc $(BUILD)/selftest-headers.inc $(TEST_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(BUILD) -c $< -o $@
 
@@ -87,7 +90,7 @@ $(CTL_OBJ): tools/ctl.h
 $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(BUILD)/libweft.a
+$(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(SIM_TESTED:%=$(BUILD)/%.o) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/weft-probe: $(BUILD)/tests/probe.o $(BUILD)/libweft.a

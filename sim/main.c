@@ -62,7 +62,8 @@ s_usage (FILE *out)
         "  --nodes N          override the node count\n"
         "  --sites N          override the site count\n"
         "  --seed N           override the seed\n"
-        "  --loss P           override the loss (0..1) of LAN and uplink\n"
+        "  --loss P           override the packet loss (0..1) of LAN and uplink\n"
+        "  --drop P           override the drop (0..1) of LAN and uplink\n"
         "  --duration D       override the duration (e.g. 300s, 5m)\n"
         "  --faults N         override the number of random faults\n"
         "  --json FILE        write the summary there (default: stdout)\n"
@@ -97,7 +98,7 @@ main (int argc, char *argv [])
     const char *path = NULL;
     uint64_t nodes = 0, sites = 0, seed = 0, faults = 0, duration_ms = 0;
     bool seed_set = false, faults_set = false, nodes_set = false, sites_set = false;
-    double loss = -1;
+    double loss = -1, drop = -1;
     char *command = (char *) zmalloc (4096);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
@@ -135,10 +136,11 @@ main (int argc, char *argv [])
         if (streq (arg, "--duration"))
             rc = scenario_duration (value, &duration_ms) || duration_ms == 0;
         else
-        if (streq (arg, "--loss")) {
+        if (streq (arg, "--loss") || streq (arg, "--drop")) {
             char *end;
-            loss = strtod (value, &end);
-            rc = *end || !(loss >= 0 && loss <= 1);
+            double *which = streq (arg, "--loss")? &loss: &drop;
+            *which = strtod (value, &end);
+            rc = *end || !(*which >= 0 && *which <= 1);
         }
         else
         if (streq (arg, "--json"))
@@ -226,6 +228,8 @@ main (int argc, char *argv [])
         scenario.duration_ms = duration_ms;
     if (loss >= 0)
         scenario.lan.loss = scenario.uplink.loss = loss;
+    if (drop >= 0)
+        scenario.lan.drop = scenario.uplink.drop = drop;
     //  The command that reproduces this run: the same, with the seed
     size_t used = 0;
     for (int i = 0; i < argc && used < 3900; i++) {

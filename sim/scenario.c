@@ -32,8 +32,8 @@ scenario_defaults (scenario_t *self)
     self->apply_ms = 100;
     self->tpm_ms = 300;
     self->sample_ms = 250;
-    self->lan = (scn_link_t) { 2000, 1000, 0.0, 12500000 };
-    self->uplink = (scn_link_t) { 40000, 10000, 0.0, 1250000 };
+    self->lan = (scn_link_t) { 2000, 1000, 0.0, 12500000, 0.0 };
+    self->uplink = (scn_link_t) { 40000, 10000, 0.0, 1250000, 0.0 };
     self->faults_from_ms = 0;
     self->faults_to_ms = 60 * 1000;
     self->fault_max_ms = 30 * 1000;
@@ -225,6 +225,9 @@ s_link (scn_link_t *link, s_line_t *line)
         if ((value = s_param (line->words [i], "loss")))
             rc = s_fraction (value, &link->loss);
         else
+        if ((value = s_param (line->words [i], "drop")))
+            rc = s_fraction (value, &link->drop);
+        else
         if ((value = s_param (line->words [i], "bandwidth")))
             rc = s_bandwidth (value, &link->bandwidth);
         if (rc)
@@ -330,8 +333,8 @@ s_action (scn_action_t *action, s_line_t *line, char *rest_after_kind)
         action->target = (uint32_t) number;
         return 0;
     }
-    if (strcmp (kind, "loss") == 0) {
-        action->kind = SCN_LOSS;
+    if (strcmp (kind, "loss") == 0 || strcmp (kind, "drop") == 0) {
+        action->kind = strcmp (kind, "loss") == 0? SCN_LOSS: SCN_DROP;
         if (line->count != 4)
             return -1;
         const char *value;

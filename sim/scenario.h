@@ -31,7 +31,8 @@ typedef enum {
     SCN_PARTITION = 3,              //  A site's LAN is down for a while
     SCN_CRASH = 4,                  //  Node(s) crash, restart after a while
     SCN_LOSS = 5,                   //  Change the loss of a link class
-    SCN_REVOKE = 6                  //  device.revoke of one node
+    SCN_REVOKE = 6,                 //  device.revoke of one node
+    SCN_DROP = 7                    //  Change the drop of a link class
 } scn_kind_t;
 
 typedef struct {
@@ -41,8 +42,8 @@ typedef struct {
     bool fraction_set;              //  Crash a fraction, not one node
     double fraction;                //  Of all nodes, chosen by the seed
     uint64_t for_ms;                //  Fault duration
-    double value;                   //  New loss (SCN_LOSS)
-    int link;                       //  0 = lan, 1 = uplink (SCN_LOSS)
+    double value;                   //  New loss or drop (SCN_LOSS, SCN_DROP)
+    int link;                       //  0 = lan, 1 = uplink (SCN_LOSS, SCN_DROP)
     char *doc;                      //  Twin patch (JSON text), owned
     uint32_t line;                  //  Where it was written
 } scn_action_t;
@@ -50,8 +51,10 @@ typedef struct {
 typedef struct {
     uint64_t latency_us;            //  One-way base latency
     uint64_t jitter_us;             //  Added uniformly in [0, jitter]
-    double loss;                    //  Probability a frame is lost
+    double loss;                    //  Probability a transmission of a frame
+                                    //  is lost; TCP sends it again (a delay)
     uint64_t bandwidth;             //  Bytes per second, 0 = unlimited
+    double drop;                    //  Probability a frame vanishes unnoticed
 } scn_link_t;
 
 typedef struct {

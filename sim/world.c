@@ -5,9 +5,10 @@
     the server links to the coordinator (over the site uplink) and
     relays for its gateways with the real mesh core (custody outbox,
     CUSTODY_ACKs, routes, revocations). Each link has latency, jitter,
-    loss and a bandwidth (frames serialise per direction, in FIFO order,
-    like a TCP stream), and a down count for overlapping faults; a frame
-    in flight on a link that goes down is lost.
+    a bandwidth (frames serialise per direction, in FIFO order, like a
+    TCP stream), packet loss (TCP resends: a delay), drop (a frame lost
+    unnoticed) and a down count for overlapping faults; a frame in
+    flight on a link that goes down is lost.
     The coordinator core runs once, over its own LMDB environment; this
     file plays weft-coord's server (coordinator/io/server.c): custody
     transfers are acknowledged per neighbour after the group commit
@@ -36,6 +37,7 @@
 #include "coordinator/core/pki.h"
 #include "coordinator/core/rpc.h"
 #include "sim/sched.h"
+#include "sim/oracle.h"
 #include "sim/node_host.h"
 #include "sim/world.h"
 
@@ -46,6 +48,8 @@
 #define COMMIT_US           1000                //  Coordinator group commit window
 #define RECONNECT_US        100000              //  Reconnect delay, plus up to 1 s
 #define BUG_WINDOW_US       1000000             //  Injected bug: unsafe window
+#define RTO_MIN_US          200000              //  TCP retransmission timeout
+#define RTO_MAX_US          120000000           //  (Linux: 200 ms to 120 s)
 #define OPERATOR            "sim-operator"
 
 typedef enum {
@@ -102,7 +106,7 @@ typedef struct {
     uint64_t busy [2];              //  Serialised until, per direction
     uint64_t last [2];              //  Last arrival, per direction (FIFO)
     uint64_t bytes [2];
-    uint64_t frames, lost, cut;
+    uint64_t frames, resent, dropped, cut;
 } link_t;
 
 typedef struct {
@@ -279,13 +283,12 @@ s_transmit (world_t *self, frame_t *frame)
         free (frame);
         return;
     }
-    if (cls->loss > 0 && rng_unit (&self->net) < cls->loss) {
-        link->lost++;
+    if (cls->drop > 0 && rng_unit (&self->net) < cls->drop) {
+        link->dropped++;
         if (frame->hello) {
-            //  A stream loses nothing while it lives: a HELLO lost stands
-            //  for a connection that broke in its handshake; the gateway
-            //  that dialled connects again. As an event of its own: the
-            //  sender's mesh is still inside this send
+            //  A HELLO dropped stands for a connection that broke in its
+            //  handshake; the gateway that dialled connects again. As an
+            //  event of its own: the sender's mesh is still inside this send
             uint32_t gateway = s_is_server (self, frame->src)? frame->dst: frame->src;
             sched_push (&self->sched, self->sched.now, EV_RESET, gateway,
                         self->node [gateway].incarnation, NULL);
@@ -293,11 +296,21 @@ s_transmit (world_t *self, frame_t *frame)
         free (frame);
         return;
     }
+    //  A live TCP stream loses nothing: a lost transmission is sent again
+    //  after the retransmission timeout, which doubles while it fails,
+    //  and the frames behind it wait (FIFO below)
+    uint64_t resend = 0;
+    uint64_t timeout = RTO_MIN_US + 2 * (cls->latency_us + cls->jitter_us);
+    while (cls->loss > 0 && rng_unit (&self->net) < cls->loss && timeout <= RTO_MAX_US) {
+        link->resent++;
+        resend += timeout;
+        timeout *= 2;
+    }
     uint64_t now = self->sched.now;
     uint64_t tx = cls->bandwidth? (uint64_t) frame->size * 1000000 / cls->bandwidth: 0;
     uint64_t start = link->busy [dir] > now? link->busy [dir]: now;
     link->busy [dir] = start + tx;
-    uint64_t arrive = start + tx + cls->latency_us
+    uint64_t arrive = start + tx + resend + cls->latency_us
                     + (cls->jitter_us? rng_below (&self->net, cls->jitter_us + 1): 0);
     if (arrive < link->last [dir])
         arrive = link->last [dir];
@@ -1005,6 +1018,9 @@ s_action (world_t *self, const scn_action_t *action, uint32_t index)
     if (action->kind == SCN_LOSS)
         self->classes [action->link].loss = action->value;
     else
+    if (action->kind == SCN_DROP)
+        self->classes [action->link].drop = action->value;
+    else
     if (action->kind == SCN_REVOKE)
         s_revoke (self, action->target);
 }
@@ -1478,29 +1494,32 @@ s_percentiles (uint64_t *values, size_t n, double unit, double out [3])
     }
 }
 
-//  The oracle: a breadth-first search from the coordinator over the
-//  overlay the mesh runs on (every link s_link_of allows: coordinator -
-//  server, server - each gateway of its site), with no loss and no
-//  waiting: the fewest rounds in which news from the coordinator can
-//  reach every node. Returns the largest depth.
-static uint32_t
-s_oracle_depth (world_t *self)
+//  The oracle (sim/oracle.h) over the overlay the mesh runs on: every
+//  link s_link_of allows (coordinator - server, server - each gateway of
+//  its site). depths [0] with no drops (a breadth-first search), [1]
+//  under the drop rates the link classes have at the end of the run,
+//  from a stream of its own.
+static void
+s_oracle (world_t *self, uint32_t depths [2])
 {
     uint32_t n = self->nodes;
     //  Adjacency in CSR form, built from the same predicate the network uses
-    uint32_t *count = (uint32_t *) zmalloc ((n + 2) * sizeof (uint32_t));
+    uint32_t *start = (uint32_t *) zmalloc ((n + 2) * sizeof (uint32_t));
+    bool *root = (bool *) zmalloc ((n + 1) * sizeof (bool));
     for (uint32_t s = 0; s < self->nsites; s++) {
         const site_t *site = &self->sites [s];
-        for (uint32_t i = site->first; i < site->first + site->count; i++)
+        for (uint32_t i = site->first; i < site->first + site->count; i++) {
+            root [i] = s_link_of (self, i, COORD) >= 0;
             for (uint32_t j = site->first; j < site->first + site->count; j++)
                 if (i != j && s_link_of (self, i, j) >= 0)
-                    count [i + 1]++;
+                    start [i + 1]++;
+        }
     }
     for (uint32_t i = 0; i < n; i++)
-        count [i + 1] += count [i];
-    uint32_t *adjacent = (uint32_t *) zmalloc ((count [n] + 1) * sizeof (uint32_t));
+        start [i + 1] += start [i];
+    uint32_t *adjacent = (uint32_t *) zmalloc ((start [n] + 1) * sizeof (uint32_t));
     uint32_t *fill = (uint32_t *) zmalloc ((n + 1) * sizeof (uint32_t));
-    memcpy (fill, count, (n + 1) * sizeof (uint32_t));
+    memcpy (fill, start, (n + 1) * sizeof (uint32_t));
     for (uint32_t s = 0; s < self->nsites; s++) {
         const site_t *site = &self->sites [s];
         for (uint32_t i = site->first; i < site->first + site->count; i++)
@@ -1508,31 +1527,17 @@ s_oracle_depth (world_t *self)
                 if (i != j && s_link_of (self, i, j) >= 0)
                     adjacent [fill [i]++] = j;
     }
-    uint32_t *depth = (uint32_t *) zmalloc (n * sizeof (uint32_t));
-    uint32_t *queue = (uint32_t *) zmalloc (n * sizeof (uint32_t));
-    size_t head = 0, tail = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (s_link_of (self, i, COORD) >= 0) {
-            depth [i] = 1;
-            queue [tail++] = i;
-        }
-    uint32_t max = 0;
-    while (head < tail) {
-        uint32_t i = queue [head++];
-        if (depth [i] > max)
-            max = depth [i];
-        for (uint32_t c = count [i]; c < count [i + 1]; c++)
-            if (!depth [adjacent [c]]) {
-                depth [adjacent [c]] = depth [i] + 1;
-                queue [tail++] = adjacent [c];
-            }
-    }
-    free (depth);
-    free (count);
-    free (queue);
+    oracle_overlay_t overlay = { n, start, adjacent, root, 0, 0 };
+    rng_t rng;
+    rng_derive (&rng, self->scn->seed, "oracle");
+    depths [0] = oracle_depth (&overlay, &rng);
+    overlay.root_drop = self->classes [1].drop;
+    overlay.edge_drop = self->classes [0].drop;
+    depths [1] = oracle_depth (&overlay, &rng);
+    free (start);
+    free (root);
     free (adjacent);
     free (fill);
-    return max;
 }
 
 static void
@@ -1647,7 +1652,7 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
     hash_mix (&result, stats->duplicates);
     hash_mix (&result, self->sched.now);
     uint64_t uplink_total = 0, uplink_min = UINT64_MAX, uplink_max = 0;
-    uint64_t lost = 0, cut = 0;
+    uint64_t resent = 0, dropped = 0, cut = 0;
     for (uint32_t s = 0; s < self->nsites; s++) {
         const link_t *up = &self->links [2 * s + 1];
         uint64_t bytes = up->bytes [0] + up->bytes [1];
@@ -1655,12 +1660,15 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
         uplink_min = bytes < uplink_min? bytes: uplink_min;
         uplink_max = bytes > uplink_max? bytes: uplink_max;
         for (int k = 0; k < 2; k++) {
-            lost += self->links [2 * s + k].lost;
+            resent += self->links [2 * s + k].resent;
+            dropped += self->links [2 * s + k].dropped;
             cut += self->links [2 * s + k].cut;
         }
         hash_mix (&result, bytes);
     }
-    uint32_t oracle = s_oracle_depth (self);
+    uint32_t oracles [2];
+    s_oracle (self, oracles);
+    uint32_t oracle = oracles [0];
     size_t peak = s_peak_rss ();
 
     FILE *out = self->opt->json_path? fopen (self->opt->json_path, "w"): stdout;
@@ -1678,10 +1686,12 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
              wall_s > 0? self->events / wall_s: 0.0);
     fprintf (out, "  \"delivery\": {\"ratio\": %.6f, \"t50_ms\": %.1f, \"t99_ms\": %.1f, "
              "\"t100_ms\": %.1f, \"rounds50\": %.0f, \"rounds99\": %.0f, "
-             "\"rounds100\": %.0f, \"oracle_rounds\": %u, \"rounds_vs_oracle\": %.2f},\n",
+             "\"rounds100\": %.0f, \"oracle_rounds\": %u, \"rounds_vs_oracle\": %.2f, "
+             "\"oracle_rounds_drop\": %u, \"rounds_vs_oracle_drop\": %.2f},\n",
              (double) self->delivered / n, t [0], t [1], t [2], rounds [0],
              rounds [1], rounds [2], oracle,
-             rounds [2] > 0 && oracle? rounds [2] / oracle: -1.0);
+             rounds [2] > 0 && oracle? rounds [2] / oracle: -1.0, oracles [1],
+             rounds [2] > 0 && oracles [1]? rounds [2] / oracles [1]: -1.0);
     if (self->revoke_version)
         fprintf (out, "  \"revocation\": {\"node\": %u, \"version\": %" PRIu64
                  ", \"holders\": %u, \"ratio\": %.6f, \"t50_ms\": %.1f, \"t99_ms\": %.1f, "
@@ -1699,9 +1709,10 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
              "\"max\": %" PRIu64 "},\n", uplink_min, (double) uplink_total / self->nsites,
              uplink_max);
     fprintf (out, "  \"frames\": {\"sent\": %" PRIu64 ", \"delivered\": %" PRIu64
-             ", \"lost\": %" PRIu64 ", \"cut\": %" PRIu64 ", \"to_down_node\": %" PRIu64
-             ", \"relayed_refused\": %" PRIu64 "},\n", self->frames_sent,
-             self->frames_delivered, lost, cut, self->frames_dropped_down,
+             ", \"resent\": %" PRIu64 ", \"dropped\": %" PRIu64 ", \"cut\": %" PRIu64
+             ", \"to_down_node\": %" PRIu64 ", \"relayed_refused\": %" PRIu64 "},\n",
+             self->frames_sent, self->frames_delivered, resent, dropped, cut,
+             self->frames_dropped_down,
              self->relayed_refused);
     fprintf (out, "  \"faults\": {\"actions\": %zu, \"crashes\": %" PRIu64 "},\n",
              self->nactions, self->crashes);
