@@ -1,0 +1,457 @@
+/*  rpc_admin - the administration methods: attest.*, operator.*,
+    audit.*, device.revoke, coord.stats
+    An operator manages only operators whose grants all lie in its own
+    subtrees, and grants only what it holds there itself.  */
+
+#include <czmq.h>
+#include "proto/keys.h"
+#include "coordinator/core/attest.h"
+#include "coordinator/core/audit.h"
+#include "coordinator/core/opcert.h"
+#include "coordinator/core/rpc_internal.h"
+
+//  --------------------------------------------------------------------------
+//  Attestation (coordinator/core/attest.h)
+
+void
+rpc_attest_profile_set (rpc_call_t *call)
+{
+    const char *type;
+    if (!rpc_arg_name (call, "type", true, false, &type))
+        return;
+    rpc_audit_set (call, "", type);
+    char error [WEFT_TEXT_MAX + 1] = "";
+    if (attest_profile_put (call->txn, type, json_object_get (call->args, "profile"),
+                            call->env->pki, error, sizeof error))
+        rpc_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL: WEFT_STATUS_BAD_REQUEST,
+                  "%s", error);
+    else {
+        call->result->result = attest_profile_get (call->txn, type, pki_ca_key (call->env->pki));
+        call->detail = json_pack ("{s:s}", "type", type);
+    }
+}
+
+void
+rpc_attest_allowlist_set (rpc_call_t *call)
+{
+    json_t *text = json_object_get (call->args, "allowlist");
+    rpc_audit_set (call, "", "allowlist");
+    if (!json_is_string (text)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "allowlist: want the text of a sha256sum list");
+        return;
+    }
+    char error [WEFT_TEXT_MAX + 1] = "";
+    int count = attest_allowlist_put (call->txn, json_string_value (text),
+                                      json_string_length (text), call->env->pki,
+                                      error, sizeof error);
+    if (count < 0)
+        rpc_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL: WEFT_STATUS_BAD_REQUEST,
+                  "%s", error);
+    else {
+        call->result->result = json_pack ("{s:i}", "digests", count);
+        call->detail = json_pack ("{s:i}", "digests", count);
+    }
+}
+
+static bool
+s_attest_visible (void *arg, const char *id)
+{
+    rpc_call_t *call = (rpc_call_t *) arg;
+    json_t *device = registry_device_get (call->txn, id);
+    bool visible = device && devquery_visible (&call->read, device);
+    json_decref (device);
+    return visible;
+}
+
+void
+rpc_attest_status (rpc_call_t *call)
+{
+    call->result->result = attest_summary (call->txn, s_attest_visible, call);
+}
+
+void
+rpc_attest_show (rpc_call_t *call)
+{
+    json_t *device = rpc_arg_device (call);
+    if (!device)
+        return;
+    json_t *verdict = attest_verdict_get (call->txn, rpc_json_str (device, "id"));
+    json_t *show = json_pack ("{s:s, s:s, s:O}", "id", rpc_json_str (device, "id"),
+        "assurance", *rpc_json_str (device, "assurance")? rpc_json_str (device, "assurance")
+                                                          : "software",
+        "verdict", verdict? verdict: json_null ());
+    json_decref (verdict);
+    json_decref (device);
+    call->result->result = show;
+}
+
+void
+rpc_attest_clear (rpc_call_t *call)
+{
+    json_t *device = rpc_arg_device (call);
+    if (!device)
+        return;
+    if (attest_verdict_clear (call->txn, rpc_json_str (device, "id")) < 0)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    else
+        call->result->result = json_pack ("{s:s}", "id", rpc_json_str (device, "id"));
+    json_decref (device);
+}
+
+//  --------------------------------------------------------------------------
+//  Operators
+
+//  May the caller grant role on path? Only what it holds there itself,
+//  and only where it manages operators.
+static bool
+s_may_grant (rpc_call_t *call, const char *role, const char *path)
+{
+    int wanted = opcred_role_perms (role);
+    int held = 0;
+    bool manages = false;
+    for (size_t i = 0; i < call->caller->grant_count; i++) {
+        const rpc_grant_t *grant = &call->caller->grants [i];
+        if (!devquery_covers (grant->path, path))
+            continue;
+        int perms = opcred_role_perms (grant->role);
+        held |= perms;
+        if (perms & P_OPERATORS)
+            manages = true;
+    }
+    if (!manages) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s is outside your scope",
+                  *path? path: "the global scope");
+        return false;
+    }
+    if ((wanted & held) != wanted) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN,
+                  "you cannot grant %s on %s: you do not hold it there",
+                  role, *path? path: "everything");
+        return false;
+    }
+    return true;
+}
+
+void
+rpc_operator_add (rpc_call_t *call)
+{
+    const char *name, *role, *tenant, *path;
+    uint8_t sign_key [32], curve_key [32];
+    if (!rpc_arg_name (call, "name", true, false, &name)
+    ||  !rpc_arg_name (call, "role", true, false, &role)
+    ||  !rpc_arg_name (call, "tenant", false, true, &tenant)
+    ||  !rpc_arg_path (call, "path", false, true, &path)
+    ||  !rpc_arg_key (call, "sign_key", sign_key)
+    ||  !rpc_arg_key (call, "curve_key", curve_key))
+        return;
+    rpc_audit_set (call, NULL, name);
+    if (tenant && path && *tenant && *path && !devquery_covers (tenant, path)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "path %s is not in tenant %s", path, tenant);
+        return;
+    }
+    //  The subtree: path, else tenant, else the creator's first subtree
+    const char *scope = path? path: tenant? tenant: call->act.scopes [0];
+    rpc_audit_set (call, scope, NULL);
+    if (opcred_role_perms (role) == 0) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
+                  "role must be viewer, operator, auditor, security-officer or admin");
+        return;
+    }
+    if (!s_may_grant (call, role, scope))
+        return;
+    uint8_t *cert;
+    size_t cert_size;
+    uint64_t serial;
+    int status = rpc_operator_create (call->env->pki, call->txn, name, role, scope,
+                                      sign_key, curve_key, false, call->now_ms / 1000,
+                                      &cert, &cert_size, &serial, call->result->error);
+    if (status) {
+        call->result->status = status;
+        return;
+    }
+    char *cert_hex = (char *) zmalloc (2 * cert_size + 1);
+    keys_hex (cert, cert_size, cert_hex);
+    char own [WEFT_NAME_MAX + 1];
+    rpc_tenant_of (scope, own);
+    call->result->result = json_pack ("{s:s, s:I, s:s, s:s, s:s, s:s}", "cert", cert_hex,
+        "serial", (json_int_t) serial, "name", name, "role", role, "tenant", own,
+        "path", scope);
+    call->detail = json_pack ("{s:s, s:s, s:I}", "role", role, "path", scope,
+                              "serial", (json_int_t) serial);
+    free (cert_hex);
+    free (cert);
+}
+
+//  The record of an operator the caller manages (one who manages all
+//  of its subtrees), or NULL after failing as if it did not exist
+static json_t *
+s_managed_operator (rpc_call_t *call, const char *name)
+{
+    json_t *op = registry_operator_get (call->txn, name);
+    json_t *grants = op? opcert_grants (op): NULL;
+    size_t index;
+    json_t *grant;
+    bool managed = op != NULL;
+    json_array_foreach (grants, index, grant)
+        if (managed && !rpc_covered (&call->act, rpc_json_str (grant, "path")))
+            managed = false;
+    json_decref (grants);
+    if (!managed) {
+        json_decref (op);
+        rpc_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", name);
+        return NULL;
+    }
+    return op;
+}
+
+void
+rpc_operator_grant (rpc_call_t *call)
+{
+    const char *name, *role, *path;
+    bool remove;
+    if (!rpc_arg_name (call, "name", true, false, &name)
+    ||  !rpc_arg_name (call, "role", true, false, &role)
+    ||  !rpc_arg_path (call, "path", true, true, &path)
+    ||  !rpc_arg_bool (call, "remove", &remove))
+        return;
+    rpc_audit_set (call, path, name);
+    if (opcred_role_perms (role) == 0) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
+                  "role must be viewer, operator, auditor, security-officer or admin");
+        return;
+    }
+    json_t *op = s_managed_operator (call, name);
+    json_t *grants = op? opcert_grants (op): NULL;
+    size_t index;
+    json_t *grant;
+    if (!op)
+        goto done;
+    if (!s_may_grant (call, role, path))
+        goto done;
+    bool found = false;
+    json_array_foreach (grants, index, grant)
+        if (streq (rpc_json_str (grant, "role"), role)
+        &&  streq (rpc_json_str (grant, "path"), path)) {
+            found = true;
+            break;
+        }
+    if (remove && found)
+        json_array_remove (grants, index);
+    else
+    if (!remove && !found) {
+        if (json_array_size (grants) >= RPC_GRANTS_MAX) {
+            rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "an operator holds at most %d grants",
+                      RPC_GRANTS_MAX);
+            goto done;
+        }
+        json_array_append_new (grants, json_pack ("{s:s, s:s}", "role", role, "path", path));
+    }
+    json_object_set (op, "grants", grants);
+    if (registry_operator_put (call->txn, op)) {
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+        goto done;
+    }
+    call->result->result = json_pack ("{s:s, s:O}", "name", name, "grants", grants);
+    call->detail = json_pack ("{s:s, s:s, s:b}", "role", role, "path", path, "remove", remove);
+done:
+    json_decref (grants);
+    json_decref (op);
+}
+
+//  A fresh credential for the caller, with all of its grants, for site
+//  servers to authorise it offline
+void
+rpc_operator_credential (rpc_call_t *call)
+{
+    json_int_t ttl;
+    if (!rpc_arg_int (call, "ttl", OPCERT_TTL_DEFAULT_S, OPCERT_TTL_MAX_S, &ttl))
+        return;
+    json_t *op = registry_operator_get (call->txn, call->caller->name);
+    if (!op) {
+        rpc_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", call->caller->name);
+        return;
+    }
+    rpc_audit_set (call, NULL, call->caller->name);
+    uint8_t *cert = NULL;
+    size_t cert_size = 0;
+    uint64_t serial = 0;
+    call->result->status = opcert_issue (call->env->pki, call->txn, op, call->now_ms / 1000,
+                                         (uint64_t) ttl, &cert, &cert_size, &serial,
+                                         call->result->error);
+    if (call->result->status == WEFT_STATUS_OK && registry_operator_put (call->txn, op))
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    if (call->result->status == WEFT_STATUS_OK) {
+        char *cert_hex = (char *) zmalloc (2 * cert_size + 1);
+        keys_hex (cert, cert_size, cert_hex);
+        json_t *grants = opcert_grants (op);
+        call->result->result = json_pack ("{s:s, s:I, s:I, s:o}", "cert", cert_hex,
+            "serial", (json_int_t) serial,
+            "not_after", (json_int_t) (call->now_ms / 1000 + (uint64_t) ttl), "grants", grants);
+        call->detail = json_pack ("{s:I, s:I}", "serial", (json_int_t) serial, "ttl", ttl);
+        free (cert_hex);
+    }
+    free (cert);
+    json_decref (op);
+}
+
+//  Revoke an operator: the coordinator refuses its key from now on, and
+//  its key goes on the revocation list, so site servers refuse its
+//  credentials too
+void
+rpc_operator_revoke (rpc_call_t *call)
+{
+    const char *name;
+    if (!rpc_arg_name (call, "name", true, false, &name))
+        return;
+    rpc_audit_set (call, NULL, name);
+    if (streq (name, call->caller->name)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "you cannot revoke yourself");
+        return;
+    }
+    json_t *op = s_managed_operator (call, name);
+    if (!op)
+        return;
+    bool already = json_is_true (json_object_get (op, "revoked"));
+    uint64_t version = registry_meta_get (call->txn, "revocations_version");
+    if (!already) {
+        json_object_set_new (op, "revoked", json_true ());
+        json_object_set_new (op, "revoked_at", json_integer ((json_int_t) (call->now_ms / 1000)));
+        if (registry_operator_put (call->txn, op)
+        ||  registry_meta_put (call->txn, "revocations_version", ++version))
+            rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    }
+    if (call->result->status == WEFT_STATUS_OK) {
+        call->result->result = json_pack ("{s:s, s:b, s:I}", "name", name, "revoked", 1,
+                                          "revocations_version", (json_int_t) version);
+        call->detail = json_pack ("{s:b, s:I}", "already", already,
+                                  "revocations_version", (json_int_t) version);
+    }
+    json_decref (op);
+}
+
+//  --------------------------------------------------------------------------
+//  Audit
+
+void
+rpc_audit_list (rpc_call_t *call)
+{
+    query_t *query;
+    json_int_t limit;
+    if (!rpc_arg_limit (call, 100, AUDIT_LIST_MAX, &limit) || !rpc_arg_query (call, &query))
+        return;
+    json_t *records = audit_list (call->txn, query, call->act.scopes, call->act.scope_count,
+                                  (size_t) limit);
+    query_destroy (&query);
+    if (!records)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the audit log");
+    else
+        call->result->result = json_pack ("{s:o}", "records", records);
+}
+
+//  A signed head as JSON, the form audit.head exports and an anchor takes
+static json_t *
+s_head_json (const audit_head_t *head)
+{
+    return json_pack ("{s:I, s:s, s:s}", "seq", (json_int_t) head->seq, "hash", head->hash,
+                      "sig", head->sig);
+}
+
+void
+rpc_audit_verify (rpc_call_t *call)
+{
+    audit_head_t anchor;
+    json_t *json = json_object_get (call->args, "anchor");
+    if (json) {
+        const char *hash = rpc_json_str (json, "hash"), *sig = rpc_json_str (json, "sig");
+        json_int_t seq = json_integer_value (json_object_get (json, "seq"));
+        if (!json_is_object (json) || json_object_size (json) != 3 || seq < 1
+        ||  strlen (hash) != 2 * AUDIT_HASH_SIZE || strlen (sig) != 2 * WEFT_SIG_SIZE) {
+            rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
+                      "anchor must be {seq, hash, sig} as audit head prints it");
+            return;
+        }
+        anchor.seq = (uint64_t) seq;
+        snprintf (anchor.hash, sizeof anchor.hash, "%s", hash);
+        snprintf (anchor.sig, sizeof anchor.sig, "%s", sig);
+    }
+    uint64_t records;
+    char head [2 * AUDIT_HASH_SIZE + 1];
+    char error [WEFT_TEXT_MAX + 1];
+    int rc = audit_verify (call->txn, pki_ca_key (call->env->pki), json? &anchor: NULL,
+                           &records, head, error);
+    call->result->result = json_pack ("{s:b, s:I, s:s, s:s, s:b}", "intact", rc == 0,
+                                      "records", (json_int_t) records, "head", head,
+                                      "error", error, "anchored", json != NULL);
+}
+
+//  The signed head, to keep outside the coordinator as an anchor
+void
+rpc_audit_head (rpc_call_t *call)
+{
+    audit_head_t head;
+    if (audit_head (call->txn, &head)) {
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "the audit head is corrupt");
+        return;
+    }
+    call->result->result = s_head_json (&head);
+}
+
+//  --------------------------------------------------------------------------
+//  Devices: revocation; coordinator counters
+
+//  device.revoke: mark the device revoked and bump the revocation
+//  list's version; weft-coord then closes its links and spreads the
+//  list (coord.c). Revoking twice is not an error.
+void
+rpc_device_revoke (rpc_call_t *call)
+{
+    json_t *device = rpc_arg_device (call);
+    if (!device)
+        return;
+    const char *id = rpc_json_str (device, "id");
+    bool already = json_is_true (json_object_get (device, "revoked"));
+    uint64_t version = registry_meta_get (call->txn, "revocations_version");
+    if (!already) {
+        json_object_set_new (device, "revoked", json_true ());
+        json_object_set_new (device, "revoked_at", json_integer ((json_int_t) (call->now_ms / 1000)));
+        if (registry_device_put (call->txn, device)
+        ||  registry_meta_put (call->txn, "revocations_version", ++version))
+            rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    }
+    if (call->result->status == 0) {
+        call->result->result = json_pack ("{s:s, s:b, s:I}", "id", id, "revoked", 1,
+                                          "revocations_version", (json_int_t) version);
+        call->detail = json_pack ("{s:b, s:I}", "already", already,
+                                  "revocations_version", (json_int_t) version);
+    }
+    json_decref (device);
+}
+
+void
+rpc_coord_stats (rpc_call_t *call)
+{
+    bool global = false;
+    for (size_t i = 0; i < call->read.scope_count; i++)
+        if (*call->read.scopes [i] == 0)
+            global = true;
+    if (!global) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN,
+                  "coord.stats needs an operator without a tenant");
+        return;
+    }
+    const coord_stats_t *stats = call->env->stats;
+    int64_t devices = registry_device_count (call->txn);
+    call->result->result = json_pack (
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "rejected_signature", (json_int_t) stats->rejected_signature,
+        "rejected_replay", (json_int_t) stats->rejected_replay,
+        "rejected_origin", (json_int_t) stats->rejected_origin,
+        "rejected_malformed", (json_int_t) stats->rejected_malformed,
+        "rejected_expired", (json_int_t) stats->rejected_expired,
+        "enrolments", (json_int_t) stats->enrolments,
+        "enrol_refused", (json_int_t) stats->enrol_refused,
+        "rpc_calls", (json_int_t) stats->rpc_calls,
+        "duplicates", (json_int_t) stats->duplicates,
+        "devices", (json_int_t) (devices > 0? devices: 0),
+        "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));
+}

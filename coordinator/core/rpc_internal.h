@@ -1,0 +1,139 @@
+/*  rpc_internal - what the rpc_ files share: one call's state, the
+    argument helpers and the methods that the table in rpc.c names
+    Private to coordinator/core/rpc*.c; callers use rpc.h. A call lives
+    on s_run's stack for one method; methods set call->result and, for
+    the audit record, call->scope, target and detail.  */
+
+#ifndef WEFT_RPC_INTERNAL_H_INCLUDED
+#define WEFT_RPC_INTERNAL_H_INCLUDED
+
+#include "proto/opcred.h"
+#include "coordinator/core/rpc.h"
+
+//  Permissions; a role is a set of them (proto/opcred.h, shared with
+//  site servers that authorise operators offline)
+#define P_READ          OPCRED_P_READ
+#define P_WRITE         OPCRED_P_WRITE
+#define P_ADMIN         OPCRED_P_ADMIN
+#define P_AUDIT         OPCRED_P_AUDIT
+#define P_OPERATORS     OPCRED_P_OPERATORS
+#define P_REVOKE        OPCRED_P_REVOKE
+
+typedef struct {
+    rpc_env_t *env;
+    store_txn_t *txn;
+    const rpc_caller_t *caller;
+    json_t *args;                   //  A JSON object
+    uint64_t now_ms;
+    rpc_result_t *result;
+    int perm;                       //  The method's permission
+    devquery_ctx_t read;            //  Subtrees the caller may read
+    devquery_ctx_t act;             //  Subtrees where it may call this method
+    char scope [HIERARCHY_PATH_MAX + 1];    //  For the audit record
+    char target [HIERARCHY_PATH_MAX + 1];   //  For the audit record
+    json_t *detail;                 //  For the audit record, owned
+} rpc_call_t;
+
+typedef void (rpc_method_fn) (rpc_call_t *call);
+
+//  --------------------------------------------------------------------------
+//  Errors, audit, scope (rpc_args.c)
+
+//  Set the result's status and error message (printf format)
+void
+    rpc_fail (rpc_call_t *call, int status, const char *format, ...);
+
+//  Set the audit record's scope and target; NULL keeps the one set
+void
+    rpc_audit_set (rpc_call_t *call, const char *scope, const char *target);
+
+//  Does one of ctx's subtrees cover path?
+bool
+    rpc_covered (const devquery_ctx_t *ctx, const char *path);
+
+//  The tenant (first segment) of a path into out
+void
+    rpc_tenant_of (const char *path, char out [WEFT_NAME_MAX + 1]);
+
+//  --------------------------------------------------------------------------
+//  Arguments (rpc_args.c). Each returns false with the error set.
+
+//  Optional or required name-shaped string; *value NULL if absent.
+bool
+    rpc_arg_name (rpc_call_t *call, const char *key, bool required, bool allow_empty,
+                  const char **value);
+
+//  Optional hierarchy path ("" allowed with allow_empty)
+bool
+    rpc_arg_path (rpc_call_t *call, const char *key, bool required, bool allow_empty,
+                  const char **value);
+
+//  Required 64-hex key
+bool
+    rpc_arg_key (rpc_call_t *call, const char *key, uint8_t out [32]);
+
+//  Optional query; *query_p NULL if absent. Caller destroys.
+bool
+    rpc_arg_query (rpc_call_t *call, query_t **query_p);
+
+//  Optional boolean, false if absent
+bool
+    rpc_arg_bool (rpc_call_t *call, const char *key, bool *value);
+
+//  Optional integer of 1..max, fallback if absent
+bool
+    rpc_arg_int (rpc_call_t *call, const char *key, json_int_t fallback, json_int_t max,
+                 json_int_t *value);
+
+//  The "limit" argument, as rpc_arg_int
+bool
+    rpc_arg_limit (rpc_call_t *call, json_int_t fallback, json_int_t max, json_int_t *limit);
+
+//  The device id argument and its record (caller decrefs), where the
+//  caller may call this method; NULL with the error set.
+json_t *
+    rpc_arg_device (rpc_call_t *call);
+
+//  Metadata or tag value: text without control characters
+bool
+    rpc_value_valid (const char *value);
+
+//  A tags edit {key: "value" | null}
+bool
+    rpc_tags_valid (rpc_call_t *call, json_t *tags);
+
+//  Apply a checked tags edit to a device record. False if the device
+//  would carry too many tags (error set).
+bool
+    rpc_tags_apply (rpc_call_t *call, json_t *device, json_t *tags);
+
+//  --------------------------------------------------------------------------
+//  Records (rpc_args.c)
+
+//  A record's integer field, 0 if absent
+json_int_t
+    rpc_json_int (json_t *object, const char *key);
+
+//  A record's string field, "" if absent (borrowed from object)
+const char *
+    rpc_json_str (json_t *object, const char *key);
+
+//  Fields common to device.list and device.show (caller decrefs)
+json_t *
+    rpc_device_summary (rpc_call_t *call, json_t *device);
+
+//  --------------------------------------------------------------------------
+//  The methods, by name: device.list is rpc_device_list
+
+//  rpc_devices.c
+rpc_method_fn rpc_device_list, rpc_device_count, rpc_device_show, rpc_device_set,
+    rpc_device_preregister, rpc_twin_get, rpc_twin_set, rpc_batch_twin, rpc_batch_tag,
+    rpc_batch_move, rpc_hierarchy_import, rpc_hierarchy_export, rpc_token_create;
+
+//  rpc_admin.c
+rpc_method_fn rpc_attest_profile_set, rpc_attest_allowlist_set, rpc_attest_status,
+    rpc_attest_show, rpc_attest_clear, rpc_operator_add, rpc_operator_grant,
+    rpc_operator_credential, rpc_operator_revoke, rpc_audit_list, rpc_audit_verify,
+    rpc_audit_head, rpc_device_revoke, rpc_coord_stats;
+
+#endif
