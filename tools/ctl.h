@@ -1,8 +1,10 @@
 /*  ctl - what weftctl's parts share: one run's state and the call
-    weftctl.c parses the command line and talks to the coordinator;
-    ctl_offline.c adds what an operator needs for site servers that are
-    cut off from it (a fresh credential, calls to a node's operator
-    port).  */
+    weftctl.c has main and operator add; ctl_parse.c turns the command
+    line into a method and its args; ctl_call.c loads the identity and
+    makes the one signed RPC; ctl_show.c prints results for people;
+    ctl_import.c sends a large hierarchy in parts; ctl_offline.c adds
+    what an operator needs for site servers that are cut off from the
+    coordinator (a fresh credential, calls to a node's operator port).  */
 
 #ifndef WEFT_CTL_H_INCLUDED
 #define WEFT_CTL_H_INCLUDED
@@ -35,6 +37,41 @@ typedef struct {
     uint8_t *credential;            //  Sent with each request in node mode
     size_t credential_size;
 } ctl_t;
+
+//  Print "weftctl: " and the message on stderr: the one error format
+//  that scripts and people both read.
+void
+    ctl_fail (const char *format, ...);
+
+//  Wall clock in microseconds; only weftctl, not the library, reads it.
+uint64_t
+    ctl_now_us (void);
+
+//  Load the operator identity (--identity, $WEFT_IDENTITY, or the
+//  default path) and the coordinator keys it carries. Returns 0 or an
+//  exit code after printing why.
+int
+    ctl_identity_load (ctl_t *self);
+
+//  Check the command line and build the request: 0 with *method_p and
+//  *args_p set (args NULL for operator add), or an exit code after
+//  printing why.
+int
+    ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p,
+                       json_t **args_p);
+
+//  Print a method's result for people. Returns CTL_OK, or CTL_REFUSED
+//  when the result is itself a failure (attestation, audit log).
+int
+    ctl_show_result (const char *method, json_t *result);
+
+//  A reply's string field, "" if missing or not a string (borrowed)
+const char *
+    ctl_str (json_t *obj, const char *key);
+
+//  A reply's number field, 0 if missing or not a number
+int64_t
+    ctl_int (json_t *obj, const char *key);
 
 //  Call method with args (taken). On success *result_p holds the JSON
 //  result (caller decrefs). Returns 0 or an exit code, after printing

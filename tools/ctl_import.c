@@ -13,17 +13,6 @@
 #define CTL_ONE_CALL_BYTES  (56 * 1024)     //  Below the coordinator's 64 KiB
 #define CTL_PARTS_MAX       256             //  = HIERUPLOAD_PARTS_MAX
 
-static void
-s_fail (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "weftctl: ");
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-}
-
 //  The next part: nodes from *index on, as many as fit
 static json_t *
 s_part (json_t *doc, size_t *index)
@@ -66,7 +55,7 @@ ctl_import (ctl_t *self, json_t *args, json_t **result_p)
         json_decref (part);
     }
     if (parts > CTL_PARTS_MAX) {
-        s_fail ("the document needs %zu parts; at most %d", parts, CTL_PARTS_MAX);
+        ctl_fail ("the document needs %zu parts; at most %d", parts, CTL_PARTS_MAX);
         json_decref (args);
         return CTL_USAGE;
     }
@@ -86,9 +75,9 @@ ctl_import (ctl_t *self, json_t *args, json_t **result_p)
             if (self->verbose)
                 fprintf (stderr, "weftctl: upload %s: part %zu of %zu staged\n", id, number, parts);
             if ((size_t) json_integer_value (json_object_get (result, "received")) != number) {
-                s_fail ("upload %s: the coordinator holds %lld parts after part %zu (expired?)",
-                        id, (long long) json_integer_value (json_object_get (result, "received")),
-                        number);
+                ctl_fail ("upload %s: the coordinator holds %lld parts after part %zu (expired?)",
+                          id, (long long) json_integer_value (json_object_get (result, "received")),
+                          number);
                 rc = CTL_REFUSED;
             }
             json_decref (result);

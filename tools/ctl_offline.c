@@ -9,17 +9,6 @@
 #include "proto/cert.h"
 #include "tools/ctl.h"
 
-static void
-s_fail (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "weftctl: ");
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-}
-
 int
 ctl_node_mode (ctl_t *self)
 {
@@ -27,14 +16,14 @@ ctl_node_mode (ctl_t *self)
     const char *key = keyfile_get (self->options, "node-key");
     if (!endpoint || !*endpoint || !key
     ||  strlen (key) != 64 || keys_unhex (key, self->coord_curve, WEFT_KEY_SIZE)) {
-        s_fail ("node commands need --node ENDPOINT and --node-key HEX (the node's CURVE "
-                "key, 64 hex digits: weftctl device show ID)");
+        ctl_fail ("node commands need --node ENDPOINT and --node-key HEX (the node's CURVE "
+                  "key, 64 hex digits: weftctl device show ID)");
         return CTL_USAGE;
     }
     self->credential = keyfile_get_blob (self->identity, "cert", &self->credential_size);
     if (!self->credential) {
-        s_fail ("identity %s holds no credential (weftctl operator credential)",
-                self->identity_path);
+        ctl_fail ("identity %s holds no credential (weftctl operator credential)",
+                  self->identity_path);
         return CTL_REFUSED;
     }
     self->endpoint = endpoint;
@@ -47,12 +36,12 @@ ctl_credential_save (ctl_t *self, json_t *result)
 {
     const char *cert = json_string_value (json_object_get (result, "cert"));
     if (!cert || !*cert) {
-        s_fail ("coordinator answered without a credential");
+        ctl_fail ("coordinator answered without a credential");
         return CTL_REFUSED;
     }
     keyfile_set (self->identity, "cert", cert);
     if (keyfile_save (self->identity, self->identity_path, true)) {
-        s_fail ("cannot write %s: %s", self->identity_path, strerror (errno));
+        ctl_fail ("cannot write %s: %s", self->identity_path, strerror (errno));
         return CTL_REFUSED;
     }
     if (self->json) {
