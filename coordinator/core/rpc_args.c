@@ -31,10 +31,11 @@ rpc_audit_set (rpc_call_t *call, const char *scope, const char *target)
 //  --------------------------------------------------------------------------
 //  Argument helpers. Each returns false with the error set.
 
-//  Optional or required name-shaped string; *value NULL if absent.
-bool
-rpc_arg_name (rpc_call_t *call, const char *key, bool required, bool allow_empty,
-              const char **value)
+//  A string argument of the shape valid accepts ("" too with
+//  allow_empty); *value NULL if absent. shape names it in the error.
+static bool
+s_arg_string (rpc_call_t *call, const char *key, bool required, bool allow_empty,
+              bool (*valid) (const char *), const char *shape, const char **value)
 {
     json_t *json = json_object_get (call->args, key);
     *value = NULL;
@@ -44,14 +45,21 @@ rpc_arg_name (rpc_call_t *call, const char *key, bool required, bool allow_empty
         return !required;
     }
     const char *text = json_string_value (json);
-    if (!text || (*text == 0 && !allow_empty)
-    || (*text && !registry_name_valid (text))) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
-                  "%s must be a name of 1-64 characters A-Z a-z 0-9 . _ -", key);
+    if (!text || (*text == 0 && !allow_empty) || (*text && !valid (text))) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "%s must be %s", key, shape);
         return false;
     }
     *value = text;
     return true;
+}
+
+//  Optional or required name-shaped string; *value NULL if absent.
+bool
+rpc_arg_name (rpc_call_t *call, const char *key, bool required, bool allow_empty,
+              const char **value)
+{
+    return s_arg_string (call, key, required, allow_empty, registry_name_valid,
+                         "a name of 1-64 characters A-Z a-z 0-9 . _ -", value);
 }
 
 //  Optional hierarchy path ("" allowed with allow_empty)
@@ -59,21 +67,8 @@ bool
 rpc_arg_path (rpc_call_t *call, const char *key, bool required, bool allow_empty,
               const char **value)
 {
-    json_t *json = json_object_get (call->args, key);
-    *value = NULL;
-    if (!json) {
-        if (required)
-            rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument %s", key);
-        return !required;
-    }
-    const char *text = json_string_value (json);
-    if (!text || (*text == 0 && !allow_empty) || (*text && !hierarchy_path_valid (text))) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
-                  "%s must be a hierarchy path like acme/plant-2/line-7", key);
-        return false;
-    }
-    *value = text;
-    return true;
+    return s_arg_string (call, key, required, allow_empty, hierarchy_path_valid,
+                         "a hierarchy path like acme/plant-2/line-7", value);
 }
 
 //  Required 64-hex key

@@ -16,7 +16,25 @@ typedef struct {
     rpc_result_t result;
 } s_rig_t;
 
-//  Call and return the status; the result stays in rig->result.
+//  Call as caller in a write transaction, committed unless the call
+//  failed with INTERNAL. Returns the status; the result stays in
+//  rig->result.
+static int
+s_call_as (s_rig_t *rig, const rpc_caller_t *caller, const char *method, const char *args)
+{
+    rpc_result_clear (&rig->result);
+    store_txn_t *txn = store_begin (rig->store, true);
+    assert (txn);
+    rpc_call (&rig->env, txn, caller, method, args, args? strlen (args): 0,
+              1700000000000ULL, &rig->result);
+    if (rig->result.status == WEFT_STATUS_INTERNAL)
+        store_abort (&txn);
+    else
+        assert (store_commit (&txn) == 0);
+    return rig->result.status;
+}
+
+//  Call as an operator with a role on a tenant (no grants)
 static int
 s_call (s_rig_t *rig, const char *name, const char *role, const char *tenant,
         const char *method, const char *args)
@@ -26,16 +44,7 @@ s_call (s_rig_t *rig, const char *name, const char *role, const char *tenant,
     snprintf (caller.name, sizeof caller.name, "%s", name);
     snprintf (caller.role, sizeof caller.role, "%s", role);
     snprintf (caller.tenant, sizeof caller.tenant, "%s", tenant);
-    rpc_result_clear (&rig->result);
-    store_txn_t *txn = store_begin (rig->store, true);
-    assert (txn);
-    rpc_call (&rig->env, txn, &caller, method, args, args? strlen (args): 0,
-              1700000000000ULL, &rig->result);
-    if (rig->result.status == WEFT_STATUS_INTERNAL)
-        store_abort (&txn);
-    else
-        assert (store_commit (&txn) == 0);
-    return rig->result.status;
+    return s_call_as (rig, &caller, method, args);
 }
 
 //  Call as an operator holding one grant: role on path
@@ -49,16 +58,7 @@ s_call_grant (s_rig_t *rig, const char *role, const char *path, const char *meth
     snprintf (caller.grants [0].role, sizeof caller.grants [0].role, "%s", role);
     snprintf (caller.grants [0].path, sizeof caller.grants [0].path, "%s", path);
     caller.grant_count = 1;
-    rpc_result_clear (&rig->result);
-    store_txn_t *txn = store_begin (rig->store, true);
-    assert (txn);
-    rpc_call (&rig->env, txn, &caller, method, args, args? strlen (args): 0,
-              1700000000000ULL, &rig->result);
-    if (rig->result.status == WEFT_STATUS_INTERNAL)
-        store_abort (&txn);
-    else
-        assert (store_commit (&txn) == 0);
-    return rig->result.status;
+    return s_call_as (rig, &caller, method, args);
 }
 
 //  Ids in a device.list or batch result, comma-joined, into out
@@ -197,6 +197,11 @@ rpc_test (bool verbose)
     assert (streq (rig.result.error, "unknown argument x for device.show"));
     assert (s_call (&rig, "a", "admin", "", "device.show", "{\"id\":7}")
             == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "id must be a name of 1-64 characters A-Z a-z 0-9 . _ -"));
+    assert (s_call (&rig, "a", "admin", "", "batch.move",
+                    "{\"query\":\"type=gateway\",\"path\":\"acme//x\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (rig.result.error, "path must be a hierarchy path like acme/plant-2/line-7"));
     assert (s_call (&rig, "a", "admin", "", "device.show", "{}") == WEFT_STATUS_BAD_REQUEST);
     assert (streq (rig.result.error, "missing argument id"));
     //  A desired document over 32 KiB is refused and not stored
