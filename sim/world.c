@@ -36,6 +36,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/rpc.h"
+#include "node/core/agent.h"
 #include "sim/sched.h"
 #include "sim/oracle.h"
 #include "sim/node_host.h"
@@ -185,6 +186,7 @@ typedef struct {
     //  Rounds (Lamport clock of hops)
     uint32_t event_round;           //  Round of the frame being handled, 0 if none
     uint64_t relayed_refused;       //  Relayed coordinator frames behind the replay window
+    uint64_t first_hop_behind;      //  Windowed frames at the first hop behind a later seq
     attempt_t *attempts;            //  Custody attempts, a lossy cache
     uint64_t attempts_mask;
     //  Revocation spread (the last revoke action)
@@ -469,8 +471,9 @@ s_fx_apply (void *ctx, uint32_t node, uint64_t version)
                 EV_APPLY_DONE, node, ((uint64_t) n->incarnation << 32) | version, NULL);
 }
 
-//  What reaches a node's agent: coordinator frames must arrive within
-//  its replay window, or it refuses them as replays
+//  What reaches a node's agent: coordinator frames it windows must
+//  arrive within its replay window, or it refuses them as replays. The
+//  others (revocations, gossip, challenges) never enter that window
 static void
 s_fx_deliver (void *ctx, uint32_t node, const uint8_t *data, size_t size)
 {
@@ -483,23 +486,27 @@ s_fx_deliver (void *ctx, uint32_t node, const uint8_t *data, size_t size)
         node_host_snapshot (self->host, node);
         to->snapshot_us = self->sched.now;
     }
-    if (env.type == MSG_REVOCATIONS || env.type == MSG_CUSTODY_ACK)
-        return;                     //  Not for the agent's window
+    if (!agent_windowed (env.type))
+        return;
     if (env.seq + REPLAY_WINDOW <= to->coord_top)
         self->relayed_refused++;    //  A relay reordered it (docs/sim.md, invariant 5)
     if (env.seq > to->coord_top)
         to->coord_top = env.seq;
 }
 
-//  Invariant 5: the coordinator's frames for a device reach their first
-//  hop (over one FIFO link) within the device's replay window
+//  Invariant 5: the coordinator's frames for a device's window reach
+//  their first hop (over one FIFO link) within that window. Their seqs
+//  are the device's own (coordseq.h), compared per device
 static void
 s_check_first_hop (world_t *self, const frame_t *frame)
 {
     envelope_t env;
-    if (frame->dest >= self->nodes || envelope_decode (&env, frame->data, frame->size))
+    if (frame->dest >= self->nodes || envelope_decode (&env, frame->data, frame->size)
+    ||  !agent_windowed (env.type))
         return;
     snode_t *d = &self->node [frame->dest];
+    if (env.seq < d->first_hop_top)
+        self->first_hop_behind++;
     if (env.seq + REPLAY_WINDOW <= d->first_hop_top)
         s_violation (self, "node %u: coordinator seq %" PRIu64 " arrived after seq %"
                      PRIu64 ", outside the replay window (refused as a replay)",
@@ -1710,10 +1717,10 @@ s_summary (world_t *self, double wall_s, size_t baseline_rss)
              uplink_max);
     fprintf (out, "  \"frames\": {\"sent\": %" PRIu64 ", \"delivered\": %" PRIu64
              ", \"resent\": %" PRIu64 ", \"dropped\": %" PRIu64 ", \"cut\": %" PRIu64
-             ", \"to_down_node\": %" PRIu64 ", \"relayed_refused\": %" PRIu64 "},\n",
+             ", \"to_down_node\": %" PRIu64 ", \"relayed_refused\": %" PRIu64
+             ", \"first_hop_behind\": %" PRIu64 "},\n",
              self->frames_sent, self->frames_delivered, resent, dropped, cut,
-             self->frames_dropped_down,
-             self->relayed_refused);
+             self->frames_dropped_down, self->relayed_refused, self->first_hop_behind);
     fprintf (out, "  \"faults\": {\"actions\": %zu, \"crashes\": %" PRIu64 "},\n",
              self->nactions, self->crashes);
     fprintf (out, "  \"twin_calls\": %" PRIu64 ",\n  \"twin_failed\": %" PRIu64 ",\n"

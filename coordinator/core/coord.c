@@ -26,6 +26,7 @@
 #include "coordinator/core/quarantine.h"
 #include "coordinator/core/publish.h"
 #include "coordinator/core/attest_delegated.h"
+#include "coordinator/core/coordseq.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -41,8 +42,7 @@ struct _coord_t {
     size_t cert_size;
     coord_effects_t effects;        //  Push to devices
     coord_stats_t stats;            //  Counters
-    uint64_t seq_next;              //  Next sequence number to use
-    uint64_t seq_reserved;          //  Highest number reserved in the store
+    coordseq_t *seqs;               //  Sequence numbers of our envelopes
     uint64_t hlc;                   //  Last hybrid logical clock issued
     uint64_t next_flush;            //  Unix ms of the next batch write
     bool verbose;                   //  Log every message
@@ -72,7 +72,7 @@ s_gossip_send (void *ctx, const char *link, int type, const uint8_t *payload, si
     uint8_t *frame;
     size_t frame_size;
     if (!self->effects.push
-    ||  coord_seal_payload (self, type, payload, size, self->now_ms, &frame, &frame_size))
+    ||  coord_seal_payload (self, NULL, type, payload, size, self->now_ms, &frame, &frame_size))
         return -1;
     self->effects.push (self->effects.ctx, link, frame, frame_size);
     free (frame);
@@ -87,11 +87,10 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
            const uint8_t *cert, size_t cert_size, const coord_effects_t *effects)
 {
     assert (store && ca && keys && cert);
-    store_txn_t *txn = store_begin (store, false);
-    if (!txn)
+    //  This run's epoch of per-device seqs, above all earlier ones
+    coordseq_t *seqs = coordseq_new (store, COORDSEQ_LIMIT);
+    if (!seqs)
         return NULL;
-    uint64_t reserved = registry_meta_get (txn, "seq_reserved");
-    store_abort (&txn);
 
     coord_t *self = (coord_t *) zmalloc (sizeof (coord_t));
     self->store = store;
@@ -103,13 +102,10 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     self->cert_size = cert_size;
     if (effects)
         self->effects = *effects;
-    //  Numbers up to the stored reservation may have been used before
-    //  a crash: start above it
-    self->seq_next = reserved + 1;
-    self->seq_reserved = reserved;
+    self->seqs = seqs;
     self->mesh_info = json_object ();
     //  A database from before signed audit heads gets its head signed
-    txn = store_begin (store, true);
+    store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
         zsys_warning ("coord: cannot sign the audit head");
     store_abort (&txn);
@@ -142,6 +138,7 @@ coord_destroy (coord_t **self_p)
         json_decref (self->mesh_info);
         gossip_destroy (&self->gossip);
         policy_store_destroy (&self->policies);
+        coordseq_destroy (&self->seqs);
         free (self->revocations);
         free (self->quarantine);
         free (self->cert);
@@ -192,39 +189,10 @@ coord_tick (coord_t *self, uint64_t now_ms)
 }
 
 //  --------------------------------------------------------------------------
-//  Next sequence number for our own envelopes; 0 if none can be
-//  reserved (store failure).
-
-static uint64_t
-s_next_seq (coord_t *self)
-{
-    if (self->seq_next > self->seq_reserved) {
-        store_txn_t *txn = store_begin (self->store, true);
-        if (!txn)
-            return 0;
-        uint64_t stored = registry_meta_get (txn, "seq_reserved");
-        uint64_t reserved = (stored > self->seq_reserved? stored: self->seq_reserved)
-                          + COORD_SEQ_BLOCK;
-        int rc = registry_meta_put (txn, "seq_reserved", reserved);
-        if (rc == 0)
-            rc = store_commit (&txn);
-        store_abort (&txn);
-        if (rc) {
-            zsys_error ("coord: cannot reserve sequence numbers");
-            return 0;
-        }
-        self->seq_reserved = reserved;
-        if (self->seq_next <= stored)
-            self->seq_next = stored + 1;
-    }
-    return self->seq_next++;
-}
-
-//  --------------------------------------------------------------------------
 //  Sign and encode one of our envelopes.
 
 int
-coord_seal (coord_t *self, const msg_t *msg, uint64_t now_ms,
+coord_seal (coord_t *self, const char *dest, const msg_t *msg, uint64_t now_ms,
             uint8_t **frame_p, size_t *size_p)
 {
     assert (self && msg);
@@ -237,33 +205,10 @@ coord_seal (coord_t *self, const msg_t *msg, uint64_t now_ms,
                     proto_strerror (rc));
         return -1;
     }
-    uint64_t seq = s_next_seq (self);
-    if (seq == 0) {
-        free (payload);
-        return -1;
-    }
-    uint64_t hlc = now_ms << 16;
-    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
-
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = msg->type;
-    strcpy (env.origin, COORD_ORIGIN);
-    env.seq = seq;
-    env.hlc = self->hlc;
-    env.hop_limit = WEFT_HOP_LIMIT;
-    env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    rc = coord_seal_payload (self, dest, msg->type, payload, payload_size, now_ms,
+                             frame_p, size_p);
     free (payload);
-    if (rc) {
-        zsys_error ("coord: cannot seal %s: %s", proto_msg_name (msg->type),
-                    proto_strerror (rc));
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 //  Seal an ACK of env.
@@ -277,7 +222,7 @@ s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
     memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
     msg.ack.status = status;
     snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
-    return coord_seal (self, &msg, now_ms, reply_p, reply_size_p)? -2: 0;
+    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)? -2: 0;
 }
 
 //  Seal the desired document of a device.
@@ -295,7 +240,7 @@ s_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms,
     msg.twin_desired.version = json_integer_value (json_object_get (twin, "desired_version"));
     msg.twin_desired.doc = doc;
     msg.twin_desired.doc_size = strlen (doc);
-    int rc = coord_seal (self, &msg, now_ms, frame_p, size_p);
+    int rc = coord_seal (self, id, &msg, now_ms, frame_p, size_p);
     free (doc);
     return rc;
 }
@@ -359,12 +304,12 @@ s_record_key (json_t *record, const char *field, uint8_t key [32])
 //  Sign and encode one of our envelopes around an encoded payload.
 
 int
-coord_seal_payload (coord_t *self, int type, const uint8_t *payload, size_t payload_size,
-                    uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
+coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *payload,
+                    size_t payload_size, uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
 {
     assert (self && payload);
     *frame_p = NULL;
-    uint64_t seq = s_next_seq (self);
+    uint64_t seq = coordseq_next (self->seqs, dest);
     if (seq == 0)
         return -1;
     uint64_t hlc = now_ms << 16;
@@ -466,7 +411,7 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
         size_t payload_size = 0;
         rc = tpmmsg_encode (&challenge, &payload, &payload_size);
         if (rc == 0)
-            rc = coord_seal_payload (self, MSG_TPM_CHALLENGE, payload, payload_size, now_ms,
+            rc = coord_seal_payload (self, NULL, MSG_TPM_CHALLENGE, payload, payload_size, now_ms,
                                      reply_p, reply_size_p);
         free (payload);
         enrolment_result_clear (&result);
@@ -483,7 +428,7 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
     memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
     reply.enrol_response.coord_cert = self->cert;
     reply.enrol_response.coord_cert_size = self->cert_size;
-    rc = coord_seal (self, &reply, now_ms, reply_p, reply_size_p);
+    rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
     enrolment_result_clear (&result);
     return rc? -2: 0;
 }
@@ -576,7 +521,7 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
     memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
     reply.enrol_response.coord_cert = self->cert;
     reply.enrol_response.coord_cert_size = self->cert_size;
-    rc = coord_seal (self, &reply, now_ms, reply_p, reply_size_p);
+    rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
     enrolment_result_clear (&result);
     return rc? -2: 0;
 }
@@ -690,8 +635,10 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
     memcpy (challenge.ima_pcr10, ima_pcr10, 32);
     uint8_t *payload = NULL;
     size_t payload_size = 0;
+    //  Global counter: the node's attestor answers it by its nonce, no
+    //  replay window sees it, and the device's windowed seqs stay dense
     if (tpmmsg_encode (&challenge, &payload, &payload_size) == 0
-    &&  coord_seal_payload (self, MSG_ATTEST_CHALLENGE, payload, payload_size, now_ms,
+    &&  coord_seal_payload (self, NULL, MSG_ATTEST_CHALLENGE, payload, payload_size, now_ms,
                             reply_p, reply_size_p) == 0)
         s_debug (self, "coord: attestation challenge to %s (IMA from entry #%" PRId64 ")",
                  id, ima_from);
@@ -1140,7 +1087,7 @@ s_revocations_build (coord_t *self, uint64_t now_ms)
         uint8_t *payload;
         size_t payload_size;
         if (meshmsg_encode (&msg, &payload, &payload_size) == 0) {
-            uint64_t seq = s_next_seq (self);
+            uint64_t seq = coordseq_next (self->seqs, NULL);
             envelope_t env;
             memset (&env, 0, sizeof env);
             randombytes_buf (env.id, sizeof env.id);
@@ -1185,7 +1132,7 @@ s_quarantine_build (coord_t *self, uint64_t now_ms)
     uint8_t *frame;
     size_t size;
     if (rc == 0
-    &&  coord_seal_payload (self, MSG_QUARANTINE, payload, payload_size, now_ms,
+    &&  coord_seal_payload (self, NULL, MSG_QUARANTINE, payload, payload_size, now_ms,
                             &frame, &size) == 0) {
         free (self->quarantine);
         self->quarantine = frame;
@@ -1302,14 +1249,14 @@ s_rpc_reply (coord_t *self, const envelope_t *env, int status, const char *error
     snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "%s", error);
     msg.rpc_reply.result = text? text: "{}";
     msg.rpc_reply.result_size = strlen (msg.rpc_reply.result);
-    int rc = coord_seal (self, &msg, now_ms, reply_p, reply_size_p);
+    int rc = coord_seal (self, NULL, &msg, now_ms, reply_p, reply_size_p);
     if (rc && status == WEFT_STATUS_OK) {
         //  Most likely a result over the frame limits
         msg.rpc_reply.status = WEFT_STATUS_INTERNAL;
         snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "result too large");
         msg.rpc_reply.result = "{}";
         msg.rpc_reply.result_size = 2;
-        rc = coord_seal (self, &msg, now_ms, reply_p, reply_size_p);
+        rc = coord_seal (self, NULL, &msg, now_ms, reply_p, reply_size_p);
     }
     free (text);
     return rc? -2: 0;

@@ -7,9 +7,10 @@
     that holds the message's effect. Sends to devices other than the
     one replying (TWIN_DESIRED after twin.set) go through the push
     effect. No sockets, no clock, storage only through the store.
-    Own envelopes carry origin "coordinator" and a sequence number that
-    never repeats across restarts: numbers are reserved in the store in
-    blocks of COORD_SEQ_BLOCK.  */
+    Own envelopes carry origin "coordinator" and a sequence number from
+    coordseq.h: numbered per destination for the envelopes a device's
+    replay window checks, from a global counter for the others; neither
+    goes back across restarts.  */
 
 #ifndef WEFT_COORD_H_INCLUDED
 #define WEFT_COORD_H_INCLUDED
@@ -19,7 +20,6 @@
 #include "node/io/store.h"
 #include "coordinator/core/coord_stats.h"
 
-#define COORD_SEQ_BLOCK     1024        //  Sequence numbers reserved per write
 #define COORD_FLUSH_MS      5000        //  Liveness batch interval
 #define COORD_ORIGIN        "coordinator"
 #define COORD_USER_ID_MAX   64          //  = ZAP_USER_ID_MAX (node/io/zap.h)
@@ -150,19 +150,25 @@ const coord_stats_t *
     coord_stats (coord_t *self);
 
 //  Sign and encode one of the coordinator's own envelopes (a msg_t
-//  from proto/msg.h). Never call it inside a write transaction.
-//  Returns 0 or -1.
+//  from proto/msg.h). dest is the device whose agent windows it
+//  (TWIN_DESIRED, ACK: numbered per device, see coordseq.h), or NULL
+//  for an envelope no device's replay window sees (global counter).
+//  Never call it inside a write transaction. Returns 0 or -1.
 int
-    coord_seal (coord_t *self, const msg_t *msg, uint64_t now_ms,
+    coord_seal (coord_t *self, const char *dest, const msg_t *msg, uint64_t now_ms,
                 uint8_t **frame_p, size_t *size_p);
 
 //  The same around a payload already encoded (e.g. proto/tpmmsg.h).
 int
-    coord_seal_payload (coord_t *self, int type, const uint8_t *payload,
+    coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *payload,
                         size_t payload_size, uint64_t now_ms,
                         uint8_t **frame_p, size_t *size_p);
 
 void
     coord_test (bool verbose);
+
+//  Envelopes to one device through a reordering relay (coord_seal_test.c)
+void
+    coord_seal_test (bool verbose);
 
 #endif

@@ -655,6 +655,12 @@ s_on_ack (agent_t *self, const envelope_t *env)
 //  --------------------------------------------------------------------------
 //  One frame from upstream.
 
+bool
+agent_windowed (int type)
+{
+    return type == MSG_TWIN_DESIRED || type == MSG_ACK;
+}
+
 int
 agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size)
 {
@@ -674,6 +680,9 @@ agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size
     if (env.expiry && env.expiry <= now_ms)
         why = "expired";
     else
+    if (!agent_windowed (env.type))
+        why = "unexpected message type";
+    else
     if (!replay_fresh (&self->replay, env.seq))
         why = "replayed";
     if (why) {
@@ -688,12 +697,7 @@ agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size
     if (env.type == MSG_TWIN_DESIRED)
         rc = s_on_desired (self, now_ms, &env);
     else
-    if (env.type == MSG_ACK)
         rc = s_on_ack (self, &env);
-    else {
-        zsys_debug ("agent: dropped unexpected message type %d", env.type);
-        rc = -1;
-    }
     if (rc)
         self->dropped++;
     return rc;

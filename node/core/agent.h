@@ -92,6 +92,13 @@ void
 int
     agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size);
 
+//  Does the agent take coordinator envelopes of this type, checked
+//  against and recorded in its replay window (TWIN_DESIRED, ACK)? The
+//  coordinator numbers exactly these per device (coordseq.h); it drops
+//  any other type before the window sees it.
+bool
+    agent_windowed (int type);
+
 //  A timer armed through the effects has expired.
 void
     agent_timer (agent_t *self, uint64_t now_ms, int kind);
