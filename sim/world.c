@@ -33,6 +33,7 @@
 #include "proto/meshmsg.h"
 #include "proto/replay.h"
 #include "coordinator/core/coord.h"
+#include "coordinator/core/custody.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/rpc.h"
@@ -116,6 +117,14 @@ typedef struct {
     size_t nacks, acks_cap;
 } site_t;
 
+//  The coordinator's custody transfer to a device: when it was first
+//  sent and how often
+typedef struct {
+    uint64_t id;                    //  First 8 bytes of the envelope id, 0 = none
+    uint32_t round;                 //  Round before the first send
+    uint32_t sends;
+} coord_sent_t;
+
 typedef struct {
     uint32_t site;
     bool up;                        //  Agent running
@@ -146,6 +155,8 @@ typedef struct {
     uint8_t ring_ids [RING][WEFT_ID_SIZE];  //  Recent TWIN_DESIRED ids to it
     uint64_t ring_versions [RING];
     uint8_t ring_next;
+    coord_sent_t coord_sent [CUSTODY_PER_DEST];    //  As many as the coordinator keeps
+    uint8_t coord_sent_next;
     uint64_t sent, sent_bytes, received, received_bytes;
 } snode_t;
 
@@ -180,6 +191,8 @@ typedef struct {
     frame_t **pending;
     size_t npending, pending_cap;
     bool commit_armed;
+    uint64_t tick_us;               //  The coordinator's timer: armed for
+    uint64_t tick_gen;              //  ... this time, in this generation
     uint32_t *ack_sites;            //  Sites with CUSTODY_ACK ids, this commit
     size_t nack_sites;
     uint64_t coord_malformed;
@@ -388,6 +401,46 @@ s_attempt (world_t *self, uint32_t node, const uint8_t *id, uint32_t peer)
     return slot;
 }
 
+//  The round of the coordinator's custody transfer to a device through
+//  its server: first on its first send, one more on each retransmission
+//  (coord_tick's, through the push effect), like a relay's. Kept per
+//  device for the last CUSTODY_PER_DEST frames, all the coordinator
+//  retransmits to it (exact, unlike the shared lossy cache)
+static uint32_t
+s_coord_round (world_t *self, uint32_t device, const uint8_t *data, size_t size,
+               uint32_t first)
+{
+    envelope_t env;
+    if (envelope_decode (&env, data, size))
+        return first;
+    uint64_t id;
+    memcpy (&id, env.id, sizeof id);
+    id |= 1;
+    snode_t *n = &self->node [device];
+    for (int i = 0; i < CUSTODY_PER_DEST; i++)
+        if (n->coord_sent [i].id == id)
+            return n->coord_sent [i].round + ++n->coord_sent [i].sends;
+    coord_sent_t *slot = &n->coord_sent [n->coord_sent_next];
+    n->coord_sent_next = (uint8_t) ((n->coord_sent_next + 1) % CUSTODY_PER_DEST);
+    *slot = (coord_sent_t) { id, first - 1, 1 };
+    return first;
+}
+
+//  Arm the coordinator's timer for coord_deadline (its batch writes and
+//  its custody retransmissions) unless it is armed for sooner already
+static void
+s_coord_arm (world_t *self)
+{
+    uint64_t at_ms = coord_deadline (self->coord);
+    uint64_t at_us = at_ms > EPOCH_MS? (at_ms - EPOCH_MS) * 1000: 0;
+    if (at_us < self->sched.now)
+        at_us = self->sched.now;
+    if (self->tick_gen && at_us >= self->tick_us)
+        return;
+    self->tick_us = at_us;
+    sched_push (&self->sched, at_us, EV_TICK, 0, ++self->tick_gen, NULL);
+}
+
 //  --------------------------------------------------------------------------
 //  Effects of the nodes (through node_host) and of the coordinator
 
@@ -530,7 +583,9 @@ s_hold (world_t *self, frame_t *frame)
 
 //  The coordinator reaches a device through the server its last
 //  envelope came from (weft-coord's route table); none: dropped, the
-//  device gets the document on its next heartbeat
+//  device gets the document on its next heartbeat. The coordinator
+//  keeps custody of what it sends through a server (coord_sent_custody)
+//  and retransmits it through here until the server's CUSTODY_ACK.
 static void
 s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
 {
@@ -545,7 +600,7 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
     //  not overtake them on the way to a node, or it could leave them more
     //  than REPLAY_WINDOW seqs behind (refused as replays). It waits too.
     //  A push starts a chain: one round after the device's own round
-    uint32_t round = self->node [index].round + 1;
+    uint32_t round = s_coord_round (self, index, data, size, self->node [index].round + 1);
     if (self->npending && !self->opt->bug_push_overtakes_reply) {
         frame_t *held = s_frame (COORD, via, index, data, size);
         held->push = true;
@@ -554,6 +609,10 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
         return;
     }
     s_coord_send (self, via, index, data, size, round);
+    if (via != index) {             //  Through a relay (server.c's s_relayed)
+        coord_sent_custody (self->coord, device_id, data, size, s_now_ms (self));
+        s_coord_arm (self);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -737,12 +796,23 @@ s_coord_commit (world_t *self)
     self->nack_sites = 0;
     for (size_t i = 0; i < self->npending; i++) {
         frame_t *frame = self->pending [i];
-        if (!frame->ack && (durable || frame->push))
+        if (!frame->ack && (durable || frame->push)) {
+            bool custody = frame->dest < self->nodes && frame->dest != frame->dst;
+            if (custody && !frame->push)
+                frame->round = s_coord_round (self, frame->dest, frame->data, frame->size,
+                                              frame->round);
             s_coord_send (self, frame->dst, frame->dest, frame->data, frame->size,
                           frame->round);
+            if (custody) {
+                char name [NH_NAME_MAX];
+                node_host_name (frame->dest, name);
+                coord_sent_custody (self->coord, name, frame->data, frame->size, now_ms);
+            }
+        }
         free (frame);
     }
     self->npending = 0;
+    s_coord_arm (self);
 }
 
 //  One call by the operator, through the coordinator's RPC path. Returns
@@ -1178,9 +1248,18 @@ s_handle (world_t *self, event_t *event)
             s_coord_commit (self);
             break;
         case EV_TICK:
-            coord_tick (self->coord, now_ms);
-            sched_push (&self->sched, self->sched.now + COORD_FLUSH_MS * 1000, EV_TICK,
-                        0, 0, NULL);
+            //  weft-coord ticks between bursts, never while replies wait
+            //  for the group commit: a retransmission held behind them
+            //  could be superseded by the time it left. The commit arms
+            //  the timer again.
+            if (event->arg == self->tick_gen) {
+                self->tick_gen++;       //  Nothing armed now
+                self->tick_us = UINT64_MAX;
+                if (!self->commit_armed) {
+                    coord_tick (self->coord, now_ms);
+                    s_coord_arm (self);
+                }
+            }
             break;
         case EV_RESET:
             if (n->up && n->incarnation == (uint32_t) event->arg && n->linked) {
@@ -1434,7 +1513,7 @@ s_setup (world_t *self)
                                                  scn->heartbeat_ms * 1000),
                         EV_BOOT, i, 0, NULL);
         }
-        sched_push (&self->sched, 0, EV_TICK, 0, 0, NULL);
+        s_coord_arm (self);
         sched_push (&self->sched, 0, EV_SAMPLE, 0, 0, NULL);
     }
     keys_wipe (&coord_keys);

@@ -27,6 +27,7 @@
 #include "coordinator/core/publish.h"
 #include "coordinator/core/attest_delegated.h"
 #include "coordinator/core/coordseq.h"
+#include "coordinator/core/custody.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -57,6 +58,7 @@ struct _coord_t {
     uint64_t quarantine_version;    //  Its version
     policy_store_t *policies;       //  Site-wide policies published (publish.h)
     gossip_t *gossip;               //  Their gossip with the nodes linked to us
+    custody_t *custody;             //  Frames sent through relays, until ACKed
     uint64_t now_ms;                //  Time of the event being handled
 };
 
@@ -104,6 +106,7 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
         self->effects = *effects;
     self->seqs = seqs;
     self->mesh_info = json_object ();
+    self->custody = custody_new (NULL, &self->stats);
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
@@ -137,6 +140,7 @@ coord_destroy (coord_t **self_p)
         keys_wipe (&self->keys);
         json_decref (self->mesh_info);
         gossip_destroy (&self->gossip);
+        custody_destroy (&self->custody);
         policy_store_destroy (&self->policies);
         coordseq_destroy (&self->seqs);
         free (self->revocations);
@@ -172,13 +176,33 @@ uint64_t
 coord_deadline (coord_t *self)
 {
     assert (self);
-    return self->next_flush;
+    uint64_t retry = custody_deadline (self->custody);
+    return retry && retry < self->next_flush? retry: self->next_flush;
+}
+
+void
+coord_sent_custody (coord_t *self, const char *dest, const uint8_t *frame, size_t size,
+                    uint64_t now_ms)
+{
+    assert (self && frame);
+    if (custody_sent (self->custody, dest, frame, size, now_ms))
+        s_debug (self, "coord: no custody of a frame for %s (not an envelope)",
+                 dest? dest: "?");
 }
 
 void
 coord_tick (coord_t *self, uint64_t now_ms)
 {
     assert (self);
+    //  Retransmit what no relay acknowledged: the same envelope, through
+    //  the device's current route (the adapter's; none: the next retry)
+    const custody_entry_t *entry;
+    while (self->effects.push && (entry = custody_due (self->custody, now_ms))) {
+        s_debug (self, "coord: retransmitting to %s (send %u)", entry->dest,
+                 entry->sends + 1);
+        self->effects.push (self->effects.ctx, entry->dest, entry->frame, entry->size);
+        custody_resent (self->custody, entry, now_ms);
+    }
     if (now_ms < self->next_flush)
         return;
     self->now_ms = now_ms;
@@ -862,6 +886,11 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
         return -2;
     }
     (void) now_ms;
+    //  A relay took custody of frames we sent through it (INTERNAL: it
+    //  could not commit them, keep retransmitting)
+    if (env->type == MSG_CUSTODY_ACK && msg.status != WEFT_STATUS_INTERNAL)
+        for (size_t i = 0; i < msg.id_count; i++)
+            custody_ack (self->custody, msg.ids + i * WEFT_ID_SIZE);
     if (env->type == MSG_ROUTE && msg.revocations < self->revocations_version
     &&  self->revocations) {
         *reply_p = (uint8_t *) zmalloc (self->revocations_size);

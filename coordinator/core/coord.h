@@ -32,7 +32,8 @@ typedef struct {
     void *ctx;
     //  Send a frame to a device over the mesh; the adapter drops it if
     //  the device has no connection (it gets the document on its next
-    //  heartbeat). Borrowed frame.
+    //  heartbeat). Borrowed frame. coord_tick also retransmits through
+    //  it the custody transfers no relay acknowledged (coord_sent_custody).
     void (*push) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
 } coord_effects_t;
 
@@ -76,8 +77,9 @@ int
 //  the envelope's origin may differ from the link's User-Id (a relay
 //  forwarded it; it is verified with the origin's registered key). Also
 //  handles the link-local mesh messages (ROUTE: answered with the
-//  revocation list when the node's is older; NODE_STATS; CUSTODY_ACK
-//  and HELLO are ignored).
+//  revocation list when the node's is older; NODE_STATS; CUSTODY_ACK:
+//  the relay took custody of those ids, see coord_sent_custody; HELLO
+//  is ignored).
 int
     coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
                         const uint8_t *frame, size_t size, uint64_t now_ms,
@@ -129,11 +131,23 @@ bool
     coord_admit (void *self, const char *domain, const uint8_t client_key [32],
                  char user_id [COORD_USER_ID_MAX + 1]);
 
-//  When coord_tick next wants to run (unix ms).
+//  The adapter sent frame to dest as a custody transfer through a relay
+//  ([routing id, dest, frame]), or tried to and the relay's connection
+//  was gone. The core keeps a copy and retransmits it through the push
+//  effect, with back-off, until a relay's CUSTODY_ACK names its id
+//  (coordinator/core/custody.h). Call it only for frames really
+//  released: never for a reply that coord_commit did not release.
+void
+    coord_sent_custody (coord_t *self, const char *dest, const uint8_t *frame,
+                        size_t size, uint64_t now_ms);
+
+//  When coord_tick next wants to run (unix ms): the next batch write or
+//  the next custody retransmission.
 uint64_t
     coord_deadline (coord_t *self);
 
-//  Timer work: batched liveness and replay writes.
+//  Timer work: custody retransmissions due, batched liveness and replay
+//  writes.
 void
     coord_tick (coord_t *self, uint64_t now_ms);
 

@@ -16,6 +16,12 @@ typedef struct {
     uint64_t enrol_refused;         //  Enrolment requests refused
     uint64_t rpc_calls;             //  Authenticated RPC requests handled
     uint64_t duplicates;            //  Retransmissions re-acknowledged
+    //  Custody of frames sent through relays (custody.h)
+    uint64_t custody_held;          //  Frames waiting for a relay's ACK now
+    uint64_t custody_resent;        //  Retransmissions
+    uint64_t custody_acked;         //  Frames a relay acknowledged
+    uint64_t custody_evicted;       //  Dropped for room (per device or in all)
+    uint64_t custody_expired;       //  Given up: too old, or superseded
 } coord_stats_t;
 
 #endif

@@ -442,7 +442,7 @@ rpc_coord_stats (rpc_call_t *call)
     const coord_stats_t *stats = call->env->stats;
     int64_t devices = registry_device_count (call->txn);
     call->result->result = json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
         "rejected_signature", (json_int_t) stats->rejected_signature,
         "rejected_replay", (json_int_t) stats->rejected_replay,
         "rejected_origin", (json_int_t) stats->rejected_origin,
@@ -452,6 +452,11 @@ rpc_coord_stats (rpc_call_t *call)
         "enrol_refused", (json_int_t) stats->enrol_refused,
         "rpc_calls", (json_int_t) stats->rpc_calls,
         "duplicates", (json_int_t) stats->duplicates,
+        "custody_held", (json_int_t) stats->custody_held,
+        "custody_resent", (json_int_t) stats->custody_resent,
+        "custody_acked", (json_int_t) stats->custody_acked,
+        "custody_evicted", (json_int_t) stats->custody_evicted,
+        "custody_expired", (json_int_t) stats->custody_expired,
         "devices", (json_int_t) (devices > 0? devices: 0),
         "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));
 }

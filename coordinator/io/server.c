@@ -8,6 +8,11 @@
     after the burst's commit, and replies and pushes to its origin go
     back the same way as custody transfers [routing id, origin, reply]
     (the route to a device is the link its last envelope came in on).
+    The core keeps custody of those sent through a relay until the
+    relay's CUSTODY_ACK names them, and retransmits them through the
+    push effect (coord_sent_custody); a relay's connection is looked up
+    by the relay's own id, so a relay that came back (with a new routing
+    id) gets them over its new connection.
     Anything else is counted as malformed and dropped. The User-Id that
     ZAP gave the connection is read from the envelope frame's metadata.
     Revoking a device closes every mesh connection (the socket is made
@@ -52,10 +57,12 @@ struct _server_t {
     int ports [3];                  //  Bound ports by s_kind_t
 };
 
-//  Where a device is reached: the link and whether it speaks custody
+//  Where a device is reached: the link, whether it speaks custody, and
+//  the node at the other end of the link (the device, or its relay)
 typedef struct {
     zframe_t *rid;
     bool custody;
+    char relay [COORD_USER_ID_MAX + 1];
 } s_route_t;
 
 //  --------------------------------------------------------------------------
@@ -91,6 +98,14 @@ s_send_custody (zsock_t *sock, zframe_t *route, const char *dest, const uint8_t 
     return zmq_send (handle, frame, size, ZMQ_DONTWAIT) == -1? -1: 0;
 }
 
+//  True if the route goes through a relay (a custody transfer that the
+//  relay acknowledges and the core keeps custody of until then)
+static bool
+s_relayed (const s_route_t *route, const char *device_id)
+{
+    return route->custody && !streq (route->relay, device_id);
+}
+
 static void
 s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
 {
@@ -101,12 +116,28 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
             zsys_debug ("coord: %s not connected, it will fetch on heartbeat", device_id);
         return;
     }
-    int rc = route->custody? s_send_custody (self->mesh, route->rid, device_id, frame, size)
-                           : s_send (self->mesh, route->rid, false, frame, size);
+    //  Through a relay: over the relay's current connection, which a
+    //  restarted relay renews with its first message (its rid changes)
+    bool relayed = s_relayed (route, device_id);
+    s_route_t *relay = relayed? (s_route_t *) zhashx_lookup (self->routes, route->relay)
+                              : NULL;
+    zframe_t *rid = relay? relay->rid: route->rid;
+    int rc = route->custody? s_send_custody (self->mesh, rid, device_id, frame, size)
+                           : s_send (self->mesh, rid, false, frame, size);
+    int error = errno;
+    //  Sent, or lost with the relay's connection: retransmitted until the
+    //  relay acknowledges it (a retransmission is not held twice)
+    if (relayed)
+        coord_sent_custody (self->coord, device_id, frame, size, (uint64_t) zclock_time ());
     if (rc) {
         if (self->verbose)
-            zsys_debug ("coord: push to %s failed: %s", device_id, zmq_strerror (errno));
-        if (errno == EHOSTUNREACH)
+            zsys_debug ("coord: push to %s failed: %s", device_id, zmq_strerror (error));
+        //  A relay's connection is gone, but the device may still be
+        //  behind the relay when it comes back: keep the device's route
+        if (error == EHOSTUNREACH && relay)
+            zhashx_delete (self->routes, route->relay);
+        else
+        if (error == EHOSTUNREACH && !relayed)
             zhashx_delete (self->routes, device_id);
     }
 }
@@ -366,7 +397,8 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
     const char *origin = link.origin [0]? link.origin: user_id;
     if (kind == S_MESH && rc == 0 && origin) {
         s_route_t *current = (s_route_t *) zhashx_lookup (self->routes, origin);
-        if (!current || !zframe_eq (current->rid, route) || current->custody != link.custody) {
+        if (!current || !zframe_eq (current->rid, route) || current->custody != link.custody
+        ||  !streq (current->relay, user_id? user_id: "")) {
             if (self->verbose)
                 zsys_debug ("coord: %s connected%s%s", origin,
                             streq (origin, user_id? user_id: "")? "": " via ",
@@ -374,6 +406,7 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
             s_route_t *fresh = (s_route_t *) zmalloc (sizeof (s_route_t));
             fresh->rid = zframe_dup (route);
             fresh->custody = link.custody;
+            snprintf (fresh->relay, sizeof fresh->relay, "%s", user_id? user_id: "");
             zhashx_update (self->routes, origin, fresh);
         }
     }
@@ -447,9 +480,15 @@ s_recv_mesh (server_t *self)
         }
     }
     for (size_t i = 0; i < count; i++) {
-        if (durable && held [i].frame && held [i].dest [0])
+        if (durable && held [i].frame && held [i].dest [0]) {
             s_send_custody (self->mesh, held [i].route, held [i].dest, held [i].frame,
                             held [i].size);
+            //  A reply through a relay (not a site-wide list): kept until
+            //  the relay acknowledges it
+            if (!streq (held [i].dest, "*") && !streq (held [i].dest, held [i].user_id))
+                coord_sent_custody (self->coord, held [i].dest, held [i].frame,
+                                    held [i].size, now_ms);
+        }
         else
         if (durable && held [i].frame)
             s_reply (self, self->mesh, S_MESH, held [i].route, held [i].delimiter,

@@ -789,8 +789,7 @@ s_mark_seen (mesh_t *self, const uint8_t *id)
 static void
 s_queue_ack (mesh_t *self, s_link_t *link, const uint8_t *id)
 {
-    if (link->kind == MESH_LINK_COORDINATOR)
-        return;                     //  The coordinator relies on end-to-end ACKs
+    //  The coordinator too keeps custody of what it sends us until then
     if (zlistx_size (link->acks) == 0)
         zlistx_add_end (self->ack_links, strdup (link->name));
     uint8_t *copy = (uint8_t *) zmalloc (WEFT_ID_SIZE);
@@ -802,8 +801,6 @@ s_queue_ack (mesh_t *self, s_link_t *link, const uint8_t *id)
 static void
 s_refuse (mesh_t *self, s_link_t *link, const uint8_t *id, uint64_t now_ms)
 {
-    if (link->kind == MESH_LINK_COORDINATOR)
-        return;
     meshmsg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_CUSTODY_ACK;

@@ -9,7 +9,7 @@
 
     Scheduling index (memory only, rebuilt by outbox_load: every loaded
     entry is due at once): each durable entry is in exactly one of two
-    binary heaps. `waiting` is ordered by due time (then class, seq) and
+    binary heaps (proto/retry.h). `waiting` is ordered by due time (then class, seq) and
     holds entries not yet due; `ready` is ordered by class then seq
     (priority, FIFO) and holds entries due. outbox_due moves what became
     due from waiting to ready and returns ready's top, so a pump touches
@@ -36,22 +36,9 @@ typedef struct {
     uint64_t seq;                   //  Store key order
     uint8_t *data;                  //  Owned frame
     void *handle;                   //  Position in its class list
-    int heap;                       //  S_NONE, S_WAITING or S_READY
-    size_t heap_pos;                //  Index in that heap
+    retry_slot_t slot;              //  Position in waiting or ready
     void *dest_handle;              //  Position in its destination's list
 } s_entry_t;
-
-#define S_NONE      0
-#define S_WAITING   1
-#define S_READY     2
-
-//  A binary min-heap of entries; each entry knows its index
-typedef struct {
-    s_entry_t **items;
-    size_t size;
-    size_t max;
-    int which;                      //  S_WAITING or S_READY
-} s_heap_t;
 
 //  A store key to delete in the next flush
 typedef struct {
@@ -69,8 +56,8 @@ struct _outbox_t {
     zlistx_t *deletes;              //  s_del_t
     zhashx_t *by_id;                //  id hex -> s_entry_t (durable and staged)
     uint64_t next_seq;              //  Next store seq
-    s_heap_t waiting;               //  Durable, not yet due: by due time
-    s_heap_t ready;                 //  Durable, due: by class, then seq
+    retry_heap_t waiting;           //  Durable, not yet due: by due time
+    retry_heap_t ready;             //  Durable, due: by class, then seq
     zhashx_t *by_dest;              //  dest -> zlistx_t of durable s_entry_t
     size_t staged_count [OUTBOX_CLASSES];   //  Staged entries per class
     outbox_stats_t stats;
@@ -80,107 +67,40 @@ struct _outbox_t {
 //  --------------------------------------------------------------------------
 //  Scheduling heaps
 
-//  True if a goes before b in heap h
+//  Heap orders (proto/retry.h): priority then FIFO among due entries;
+//  due time first among waiting ones
 static bool
-s_before (const s_heap_t *h, const s_entry_t *a, const s_entry_t *b)
+s_ready_before (const void *a_, const void *b_)
 {
-    if (h->which == S_WAITING && a->pub.due_ms != b->pub.due_ms)
-        return a->pub.due_ms < b->pub.due_ms;
+    const s_entry_t *a = (const s_entry_t *) a_, *b = (const s_entry_t *) b_;
     if (a->pub.klass != b->pub.klass)
         return a->pub.klass < b->pub.klass;
     return a->seq < b->seq;
 }
 
-static void
-s_heap_set (s_heap_t *h, size_t pos, s_entry_t *entry)
+static bool
+s_waiting_before (const void *a_, const void *b_)
 {
-    h->items [pos] = entry;
-    entry->heap_pos = pos;
-}
-
-static void
-s_heap_up (s_heap_t *h, size_t pos)
-{
-    s_entry_t *entry = h->items [pos];
-    while (pos > 0) {
-        size_t parent = (pos - 1) / 2;
-        if (!s_before (h, entry, h->items [parent]))
-            break;
-        s_heap_set (h, pos, h->items [parent]);
-        pos = parent;
-    }
-    s_heap_set (h, pos, entry);
-}
-
-static void
-s_heap_down (s_heap_t *h, size_t pos)
-{
-    s_entry_t *entry = h->items [pos];
-    while (true) {
-        size_t child = 2 * pos + 1;
-        if (child >= h->size)
-            break;
-        if (child + 1 < h->size && s_before (h, h->items [child + 1], h->items [child]))
-            child++;
-        if (!s_before (h, h->items [child], entry))
-            break;
-        s_heap_set (h, pos, h->items [child]);
-        pos = child;
-    }
-    s_heap_set (h, pos, entry);
-}
-
-static void
-s_heap_push (s_heap_t *h, s_entry_t *entry)
-{
-    assert (entry->heap == S_NONE);
-    if (h->size == h->max) {
-        h->max = h->max? h->max * 2: 64;
-        h->items = (s_entry_t **) realloc (h->items, h->max * sizeof (s_entry_t *));
-        assert (h->items);
-    }
-    entry->heap = h->which;
-    s_heap_set (h, h->size++, entry);
-    s_heap_up (h, entry->heap_pos);
-}
-
-static void
-s_heap_remove (s_heap_t *h, s_entry_t *entry)
-{
-    assert (entry->heap == h->which);
-    size_t pos = entry->heap_pos;
-    s_entry_t *last = h->items [--h->size];
-    entry->heap = S_NONE;
-    if (last != entry) {
-        s_heap_set (h, pos, last);
-        s_heap_up (h, pos);
-        s_heap_down (h, last->heap_pos);
-    }
+    const s_entry_t *a = (const s_entry_t *) a_, *b = (const s_entry_t *) b_;
+    if (a->pub.due_ms != b->pub.due_ms)
+        return a->pub.due_ms < b->pub.due_ms;
+    return s_ready_before (a, b);
 }
 
 //  Put a durable entry in the heap its due time asks for
 static void
-s_schedule (outbox_t *self, s_entry_t *entry, uint64_t now_ms)
+s_unschedule (outbox_t *self, s_entry_t *entry)
 {
-    if (entry->heap == S_WAITING)
-        s_heap_remove (&self->waiting, entry);
-    else
-    if (entry->heap == S_READY)
-        s_heap_remove (&self->ready, entry);
-    if (entry->pub.due_ms <= now_ms)
-        s_heap_push (&self->ready, entry);
-    else
-        s_heap_push (&self->waiting, entry);
+    (void) self;
+    if (entry->slot.heap)
+        retry_heap_remove (entry->slot.heap, entry);
 }
 
 static void
-s_unschedule (outbox_t *self, s_entry_t *entry)
+s_schedule (outbox_t *self, s_entry_t *entry, uint64_t now_ms)
 {
-    if (entry->heap == S_WAITING)
-        s_heap_remove (&self->waiting, entry);
-    else
-    if (entry->heap == S_READY)
-        s_heap_remove (&self->ready, entry);
+    s_unschedule (self, entry);
+    retry_heap_push (entry->pub.due_ms <= now_ms? &self->ready: &self->waiting, entry);
 }
 
 //  --------------------------------------------------------------------------
@@ -265,8 +185,8 @@ outbox_new (store_t *store, const char *prefix, const size_t *limits)
     self->by_dest = zhashx_new ();
     zhashx_set_destructor (self->by_dest, s_dest_list_free);
     self->next_seq = 1;
-    self->waiting.which = S_WAITING;
-    self->ready.which = S_READY;
+    retry_heap_init (&self->waiting, s_waiting_before, offsetof (s_entry_t, slot));
+    retry_heap_init (&self->ready, s_ready_before, offsetof (s_entry_t, slot));
     return self;
 }
 
@@ -298,8 +218,8 @@ outbox_destroy (outbox_t **self_p)
         zlistx_destroy (&self->deletes);
         zhashx_destroy (&self->by_id);
         zhashx_destroy (&self->by_dest);
-        free (self->waiting.items);
-        free (self->ready.items);
+        retry_heap_free (&self->waiting);
+        retry_heap_free (&self->ready);
         free (self);
         *self_p = NULL;
     }
@@ -353,7 +273,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
     entry->handle = zlistx_add_end (self->queues [klass], entry);
     zhashx_insert (self->by_id, hex, entry);
     s_dest_add (self, entry);
-    s_heap_push (&self->ready, entry);      //  Due now
+    retry_heap_push (&self->ready, entry);      //  Due now
     self->stats.depth [klass]++;
     if (seq >= self->next_seq)
         self->next_seq = seq + 1;
@@ -508,7 +428,7 @@ outbox_flush (outbox_t *self)
             entry->pub.durable = true;
             entry->handle = zlistx_add_end (self->queues [entry->pub.klass], entry);
             s_dest_add (self, entry);
-            s_heap_push (&self->ready, entry);  //  Due now (due_ms 0)
+            retry_heap_push (&self->ready, entry);  //  Due now (due_ms 0)
             self->stats.depth [entry->pub.klass]++;
             self->stats.staged++;
         }
@@ -565,9 +485,7 @@ outbox_sent (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms)
         self->stats.retransmits++;
     entry->sends++;
     entry->due_ms = now_ms + entry->backoff_ms;
-    entry->backoff_ms *= 2;
-    if (entry->backoff_ms > OUTBOX_RETRY_MAX_MS)
-        entry->backoff_ms = OUTBOX_RETRY_MAX_MS;
+    entry->backoff_ms = retry_backoff_next (entry->backoff_ms);
     if (entry->durable)
         s_schedule (self, (s_entry_t *) entry, now_ms);
 }
@@ -585,15 +503,17 @@ outbox_entry_t *
 outbox_due (outbox_t *self, uint64_t now_ms)
 {
     assert (self);
-    while (self->waiting.size && self->waiting.items [0]->pub.due_ms <= now_ms) {
-        s_entry_t *entry = self->waiting.items [0];
-        s_heap_remove (&self->waiting, entry);
-        s_heap_push (&self->ready, entry);
+    s_entry_t *entry;
+    while ((entry = (s_entry_t *) retry_heap_top (&self->waiting))
+    &&     entry->pub.due_ms <= now_ms) {
+        retry_heap_remove (&self->waiting, entry);
+        retry_heap_push (&self->ready, entry);
     }
-    if (self->ready.size == 0)
+    entry = (s_entry_t *) retry_heap_top (&self->ready);
+    if (!entry)
         return NULL;
     self->stats.visited++;
-    return &self->ready.items [0]->pub;
+    return &entry->pub;
 }
 
 static void
@@ -628,9 +548,10 @@ outbox_deadline (outbox_t *self)
 {
     assert (self);
     uint64_t next = 0;
-    if (self->waiting.size)
-        next = self->waiting.items [0]->pub.due_ms;
-    if (self->ready.size)
+    s_entry_t *first = (s_entry_t *) retry_heap_top (&self->waiting);
+    if (first)
+        next = first->pub.due_ms;
+    if (retry_heap_top (&self->ready))
         next = 1;                   //  Something is due already
     return next;
 }

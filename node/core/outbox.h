@@ -19,11 +19,12 @@
 #define WEFT_OUTBOX_H_INCLUDED
 
 #include "proto/proto.h"
+#include "proto/retry.h"
 #include "node/io/store.h"
 
 #define OUTBOX_TABLE            "outbox"
-#define OUTBOX_RETRY_MIN_MS     1000        //  First retransmit
-#define OUTBOX_RETRY_MAX_MS     30000       //  Back-off ceiling
+#define OUTBOX_RETRY_MIN_MS     RETRY_MIN_MS    //  First retransmit (proto/retry.h)
+#define OUTBOX_RETRY_MAX_MS     RETRY_MAX_MS    //  Back-off ceiling
 #define OUTBOX_DEST_MAX         WEFT_NAME_MAX
 
 typedef enum {

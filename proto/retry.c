@@ -1,0 +1,201 @@
+/*  retry - the retransmission schedule of a custody queue  */
+
+#include <czmq.h>
+#include "proto/retry.h"
+
+uint64_t
+retry_backoff_next (uint64_t backoff_ms)
+{
+    uint64_t next = backoff_ms? backoff_ms * 2: RETRY_MIN_MS;
+    return next > RETRY_MAX_MS? RETRY_MAX_MS: next;
+}
+
+static retry_slot_t *
+s_slot (const retry_heap_t *self, const void *item)
+{
+    return (retry_slot_t *) ((char *) item + self->slot_offset);
+}
+
+static void
+s_set (retry_heap_t *self, size_t pos, void *item)
+{
+    self->items [pos] = item;
+    s_slot (self, item)->pos = pos;
+}
+
+static void
+s_up (retry_heap_t *self, size_t pos)
+{
+    void *item = self->items [pos];
+    while (pos > 0) {
+        size_t parent = (pos - 1) / 2;
+        if (!self->before (item, self->items [parent]))
+            break;
+        s_set (self, pos, self->items [parent]);
+        pos = parent;
+    }
+    s_set (self, pos, item);
+}
+
+static void
+s_down (retry_heap_t *self, size_t pos)
+{
+    void *item = self->items [pos];
+    while (true) {
+        size_t child = 2 * pos + 1;
+        if (child >= self->size)
+            break;
+        if (child + 1 < self->size && self->before (self->items [child + 1],
+                                                    self->items [child]))
+            child++;
+        if (!self->before (self->items [child], item))
+            break;
+        s_set (self, pos, self->items [child]);
+        pos = child;
+    }
+    s_set (self, pos, item);
+}
+
+void
+retry_heap_init (retry_heap_t *self, retry_before_fn *before, size_t slot_offset)
+{
+    assert (self && before);
+    memset (self, 0, sizeof *self);
+    self->before = before;
+    self->slot_offset = slot_offset;
+}
+
+void
+retry_heap_free (retry_heap_t *self)
+{
+    assert (self);
+    free (self->items);
+    self->items = NULL;
+    self->size = self->max = 0;
+}
+
+void
+retry_heap_push (retry_heap_t *self, void *item)
+{
+    assert (self && item);
+    retry_slot_t *slot = s_slot (self, item);
+    assert (slot->heap == NULL);
+    if (self->size == self->max) {
+        self->max = self->max? self->max * 2: 64;
+        self->items = (void **) realloc (self->items, self->max * sizeof (void *));
+        assert (self->items);
+    }
+    slot->heap = self;
+    s_set (self, self->size++, item);
+    s_up (self, slot->pos);
+}
+
+void
+retry_heap_remove (retry_heap_t *self, void *item)
+{
+    assert (self && item);
+    retry_slot_t *slot = s_slot (self, item);
+    assert (slot->heap == self);
+    size_t pos = slot->pos;
+    void *last = self->items [--self->size];
+    slot->heap = NULL;
+    if (last != item) {
+        s_set (self, pos, last);
+        s_up (self, pos);
+        s_down (self, s_slot (self, last)->pos);
+    }
+}
+
+void
+retry_heap_update (retry_heap_t *self, void *item)
+{
+    assert (self && item);
+    assert (s_slot (self, item)->heap == self);
+    size_t pos = s_slot (self, item)->pos;
+    s_up (self, pos);
+    s_down (self, s_slot (self, item)->pos);
+}
+
+void *
+retry_heap_top (const retry_heap_t *self)
+{
+    assert (self);
+    return self->size? self->items [0]: NULL;
+}
+
+bool
+retry_heap_holds (const retry_heap_t *self, const void *item)
+{
+    assert (self && item);
+    return s_slot (self, item)->heap == self;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+typedef struct {
+    uint64_t key;
+    retry_slot_t slot;
+} s_test_item_t;
+
+static bool
+s_test_before (const void *a, const void *b)
+{
+    return ((const s_test_item_t *) a)->key < ((const s_test_item_t *) b)->key;
+}
+
+void
+retry_test (bool verbose)
+{
+    printf (" * retry: ");
+    //  @selftest
+    //  Back-off: 1 s, doubling, capped
+    assert (retry_backoff_next (0) == RETRY_MIN_MS);
+    assert (retry_backoff_next (RETRY_MIN_MS) == 2 * RETRY_MIN_MS);
+    assert (retry_backoff_next (RETRY_MAX_MS - 1) == RETRY_MAX_MS);
+    assert (retry_backoff_next (RETRY_MAX_MS) == RETRY_MAX_MS);
+
+    //  Items come out in order whatever the order they went in, and
+    //  after removals and re-keying from anywhere in the heap
+    retry_heap_t heap, other;
+    retry_heap_init (&heap, s_test_before, offsetof (s_test_item_t, slot));
+    retry_heap_init (&other, s_test_before, offsetof (s_test_item_t, slot));
+    assert (retry_heap_top (&heap) == NULL);
+    s_test_item_t items [500];
+    memset (items, 0, sizeof items);
+    for (int i = 0; i < 500; i++) {
+        items [i].key = (uint64_t) ((i * 7919) % 500);
+        retry_heap_push (&heap, &items [i]);
+    }
+    assert (heap.size == 500 && retry_heap_holds (&heap, &items [3]));
+    assert (!retry_heap_holds (&other, &items [3]));
+    for (int i = 0; i < 500; i += 5)
+        retry_heap_remove (&heap, &items [i]);
+    for (int i = 1; i < 500; i += 5) {
+        items [i].key += 1000;              //  Later
+        retry_heap_update (&heap, &items [i]);
+    }
+    items [2].key = 0;                      //  Earlier than everything
+    retry_heap_update (&heap, &items [2]);
+    assert (retry_heap_top (&heap) == &items [2]);
+    //  A removed item may go into another heap
+    retry_heap_push (&other, &items [0]);
+    assert (retry_heap_holds (&other, &items [0]) && other.size == 1);
+    uint64_t last = 0;
+    size_t count = 0;
+    s_test_item_t *item;
+    while ((item = (s_test_item_t *) retry_heap_top (&heap))) {
+        assert (item->key >= last);
+        last = item->key;
+        retry_heap_remove (&heap, item);
+        assert (!retry_heap_holds (&heap, item));
+        count++;
+    }
+    assert (count == 400 && last >= 1000);
+    retry_heap_free (&heap);
+    retry_heap_free (&other);
+    if (verbose)
+        printf ("(%zu ordered) ", count);
+    //  @end
+    printf ("OK\n");
+}
