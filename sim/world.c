@@ -13,7 +13,9 @@
     file plays weft-coord's server (coordinator/io/server.c): custody
     transfers are acknowledged per neighbour after the group commit
     (coord_commit), replies wait for it, and a push made meanwhile waits
-    behind them, so frames to a node leave in seq order. Device records
+    behind them, so frames to a node leave in seq order; what goes
+    through a server is handed to the core's custody (coord_sent_custody)
+    and retransmitted by coord_tick at coord_deadline. Device records
     and the operator are written at setup (enrolment itself is not
     simulated); twin changes and revocations go through the real RPC
     path (twin.set, device.revoke).
