@@ -1911,6 +1911,63 @@ coord_test (bool verbose)
     coord_tick (rig.coord, now_ms);
     assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
 
+    //  Custody of a frame sent through a relay: the deadline brings the
+    //  retry 1 s later, which goes through the push effect (the same
+    //  frame) until a relay's CUSTODY_ACK names its id; INTERNAL (the
+    //  relay could not commit it) keeps it
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 77, &msg, &size);
+    envelope_t sent;
+    assert (envelope_decode (&sent, frame, size) == 0);
+    coord_sent_custody (rig.coord, "dev-2", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", frame, size, now_ms);     //  Held once
+    coord_sent_custody (rig.coord, "dev-2", (const uint8_t *) "junk", 4, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 1);
+    assert (coord_deadline (rig.coord) == now_ms + 1000);
+    int pushes = rig.pushes;
+    coord_tick (rig.coord, now_ms + 999);
+    assert (rig.pushes == pushes);
+    coord_tick (rig.coord, now_ms + 1000);
+    assert (rig.pushes == pushes + 1 && streq (rig.pushed_to, "dev-2"));
+    assert (coord_stats (rig.coord)->custody_resent == 1);
+    assert (coord_deadline (rig.coord) == now_ms + 1000 + 2000);
+    for (int status = WEFT_STATUS_INTERNAL; ; status = WEFT_STATUS_OK) {
+        meshmsg_t ack;
+        memset (&ack, 0, sizeof ack);
+        ack.type = MSG_CUSTODY_ACK;
+        ack.ids = sent.id;
+        ack.id_count = 1;
+        ack.status = status;
+        uint8_t *payload;
+        size_t payload_size;
+        assert (meshmsg_encode (&ack, &payload, &payload_size) == 0);
+        envelope_t env;
+        memset (&env, 0, sizeof env);
+        randombytes_buf (env.id, sizeof env.id);
+        env.type = MSG_CUSTODY_ACK;
+        strcpy (env.origin, "dev-1");
+        env.seq = env.hlc = (now_ms << 16) + (uint64_t) status;
+        env.hop_limit = env.hops = 1;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        uint8_t *ack_frame;
+        size_t ack_size;
+        assert (envelope_encode (&env, node.sign_secret, &ack_frame, &ack_size) == 0);
+        free (payload);
+        assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, ack_size, now_ms + 1500,
+                               &reply, &reply_size) == 0);
+        assert (reply == NULL);
+        free (ack_frame);
+        if (status == WEFT_STATUS_OK)
+            break;
+        assert (coord_stats (rig.coord)->custody_held == 1);
+    }
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    assert (coord_stats (rig.coord)->custody_acked == 1);
+    assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+    free (frame);
+
     s_rig_close (&rig);
     free (rig.cert);
     keys_wipe (&rig.ca);
