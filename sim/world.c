@@ -159,6 +159,7 @@ typedef struct {
     uint8_t ring_next;
     coord_sent_t coord_sent [CUSTODY_PER_DEST];    //  As many as the coordinator keeps
     uint8_t coord_sent_next;
+    bool relinked;                  //  Server: new uplink the coordinator has not heard on
     uint64_t sent, sent_bytes, received, received_bytes;
 } snode_t;
 
@@ -612,7 +613,9 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
     }
     s_coord_send (self, via, index, data, size, round);
     if (via != index) {             //  Through a relay (server.c's s_relayed)
-        coord_sent_custody (self->coord, device_id, data, size, s_now_ms (self));
+        char relay [NH_NAME_MAX];
+        node_host_name (via, relay);
+        coord_sent_custody (self->coord, device_id, relay, data, size, s_now_ms (self));
         s_coord_arm (self);
     }
 }
@@ -737,6 +740,14 @@ s_coord_frame (world_t *self, frame_t *frame)
     if (rc == 0 && link.origin [0] && node_host_index (link.origin, &origin)
     &&  origin < self->nodes)
         self->node [origin].via = server;
+    //  The server's own first one on a new connection: what the core
+    //  keeps for the devices behind it goes out at once (weft-coord's
+    //  s_recv does the same when a relay's routing id changes)
+    if (rc == 0 && streq (link.origin, name) && self->node [server].relinked) {
+        self->node [server].relinked = false;
+        coord_relay_linked (self->coord, name, s_now_ms (self));
+        s_coord_arm (self);
+    }
     if (reply) {
         uint32_t dest = DEST_NONE;
         if (link.reply_dest [0] && !node_host_index (link.reply_dest, &dest))
@@ -806,9 +817,11 @@ s_coord_commit (world_t *self)
             s_coord_send (self, frame->dst, frame->dest, frame->data, frame->size,
                           frame->round);
             if (custody) {
-                char name [NH_NAME_MAX];
+                char name [NH_NAME_MAX], relay [NH_NAME_MAX];
                 node_host_name (frame->dest, name);
-                coord_sent_custody (self->coord, name, frame->data, frame->size, now_ms);
+                node_host_name (frame->dst, relay);
+                coord_sent_custody (self->coord, name, relay, frame->data, frame->size,
+                                    now_ms);
             }
         }
         free (frame);
@@ -948,6 +961,7 @@ s_connect (world_t *self, uint32_t node)
         return;
     }
     n->linked = true;
+    n->relinked = server;
     if (server)
         node_host_link_up (self->host, node, NH_COORDINATOR, NH_LINK_COORDINATOR,
                            s_now_ms (self));

@@ -181,13 +181,22 @@ coord_deadline (coord_t *self)
 }
 
 void
-coord_sent_custody (coord_t *self, const char *dest, const uint8_t *frame, size_t size,
-                    uint64_t now_ms)
+coord_sent_custody (coord_t *self, const char *dest, const char *relay,
+                    const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
-    if (custody_sent (self->custody, dest, frame, size, now_ms))
-        s_debug (self, "coord: no custody of a frame for %s (not an envelope)",
-                 dest? dest: "?");
+    if (custody_sent (self->custody, dest, relay, frame, size, now_ms))
+        s_debug (self, "coord: no custody of a frame for %s via %s (not an envelope)",
+                 dest? dest: "?", relay? relay: "?");
+}
+
+void
+coord_relay_linked (coord_t *self, const char *relay, uint64_t now_ms)
+{
+    assert (self);
+    size_t woken = custody_wake (self->custody, relay, now_ms);
+    if (woken)
+        s_debug (self, "coord: %s linked again: %zu frames through it due now", relay, woken);
 }
 
 void
@@ -1920,9 +1929,9 @@ coord_test (bool verbose)
     frame = s_envelope (&rig.keys, COORD_ORIGIN, 77, &msg, &size);
     envelope_t sent;
     assert (envelope_decode (&sent, frame, size) == 0);
-    coord_sent_custody (rig.coord, "dev-2", frame, size, now_ms);
-    coord_sent_custody (rig.coord, "dev-2", frame, size, now_ms);     //  Held once
-    coord_sent_custody (rig.coord, "dev-2", (const uint8_t *) "junk", 4, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);   //  Held once
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", (const uint8_t *) "junk", 4, now_ms);
     assert (coord_stats (rig.coord)->custody_held == 1);
     assert (coord_deadline (rig.coord) == now_ms + 1000);
     int pushes = rig.pushes;
@@ -1932,6 +1941,12 @@ coord_test (bool verbose)
     assert (rig.pushes == pushes + 1 && streq (rig.pushed_to, "dev-2"));
     assert (coord_stats (rig.coord)->custody_resent == 1);
     assert (coord_deadline (rig.coord) == now_ms + 1000 + 2000);
+    //  Its relay linked again: due at once
+    coord_relay_linked (rig.coord, "dev-1", now_ms + 1200);
+    assert (coord_deadline (rig.coord) == now_ms + 1200);
+    coord_tick (rig.coord, now_ms + 1200);
+    assert (rig.pushes == pushes + 2 && coord_stats (rig.coord)->custody_resent == 2);
+    assert (coord_deadline (rig.coord) == now_ms + 1200 + 1000);
     for (int status = WEFT_STATUS_INTERNAL; ; status = WEFT_STATUS_OK) {
         meshmsg_t ack;
         memset (&ack, 0, sizeof ack);

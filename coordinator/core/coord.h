@@ -131,15 +131,20 @@ bool
     coord_admit (void *self, const char *domain, const uint8_t client_key [32],
                  char user_id [COORD_USER_ID_MAX + 1]);
 
-//  The adapter sent frame to dest as a custody transfer through a relay
+//  The adapter sent frame to dest as a custody transfer through relay
 //  ([routing id, dest, frame]), or tried to and the relay's connection
 //  was gone. The core keeps a copy and retransmits it through the push
 //  effect, with back-off, until a relay's CUSTODY_ACK names its id
 //  (coordinator/core/custody.h). Call it only for frames really
 //  released: never for a reply that coord_commit did not release.
 void
-    coord_sent_custody (coord_t *self, const char *dest, const uint8_t *frame,
-                        size_t size, uint64_t now_ms);
+    coord_sent_custody (coord_t *self, const char *dest, const char *relay,
+                        const uint8_t *frame, size_t size, uint64_t now_ms);
+
+//  relay has a new connection (it restarted, or its link came back): what
+//  the core keeps for devices behind it is retransmitted at once.
+void
+    coord_relay_linked (coord_t *self, const char *relay, uint64_t now_ms);
 
 //  When coord_tick next wants to run (unix ms): the next batch write or
 //  the next custody retransmission.

@@ -2,6 +2,7 @@
     Indexes (memory only): a hash by envelope id for the ACKs; per
     device, its entries in send order (at most per_dest, so evicting a
     device's oldest or finding its superseded ones touches a handful);
+    per relay, the entries last sent through it (for custody_wake);
     all entries in send order, for the global caps; and a heap by due
     time (proto/retry.h) so a tick touches only the due entries. Every
     operation is O(log n) or O(per_dest); nothing walks all entries.  */
@@ -20,6 +21,8 @@ typedef struct {
     retry_slot_t slot;              //  Position in the due heap
     void *dest_handle;              //  Position in its device's list
     void *age_handle;               //  Position in the global list
+    char relay [WEFT_NAME_MAX + 1]; //  Relay it was last sent through
+    void *relay_handle;             //  Position in that relay's list
 } s_entry_t;
 
 //  A device with frames held
@@ -33,6 +36,7 @@ struct _custody_t {
     coord_stats_t *stats;           //  Borrowed
     zhashx_t *by_id;                //  Id hex -> s_entry_t
     zhashx_t *by_dest;              //  Device id -> s_dest_t
+    zhashx_t *by_relay;             //  Relay id -> zlistx_t of s_entry_t
     zlistx_t *by_age;               //  s_entry_t, send order
     retry_heap_t due;               //  By due time, then send order
     uint64_t next_order;
@@ -59,6 +63,35 @@ s_dest_free (void **item)
     }
 }
 
+static void
+s_list_free (void **item)
+{
+    zlistx_destroy ((zlistx_t **) item);
+}
+
+static void
+s_relay_add (custody_t *self, s_entry_t *entry, const char *relay)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_relay, relay);
+    if (!list) {
+        list = zlistx_new ();
+        zhashx_insert (self->by_relay, relay, list);
+    }
+    snprintf (entry->relay, sizeof entry->relay, "%s", relay);
+    entry->relay_handle = zlistx_add_end (list, entry);
+}
+
+static void
+s_relay_remove (custody_t *self, s_entry_t *entry)
+{
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_relay, entry->relay);
+    assert (list && entry->relay_handle);
+    zlistx_delete (list, entry->relay_handle);
+    entry->relay_handle = NULL;
+    if (zlistx_size (list) == 0)
+        zhashx_delete (self->by_relay, entry->relay);
+}
+
 custody_t *
 custody_new (const custody_limits_t *limits, coord_stats_t *stats)
 {
@@ -78,6 +111,8 @@ custody_new (const custody_limits_t *limits, coord_stats_t *stats)
     self->by_id = zhashx_new ();
     self->by_dest = zhashx_new ();
     zhashx_set_destructor (self->by_dest, s_dest_free);
+    self->by_relay = zhashx_new ();
+    zhashx_set_destructor (self->by_relay, s_list_free);
     self->by_age = zlistx_new ();
     retry_heap_init (&self->due, s_due_before, offsetof (s_entry_t, slot));
     return self;
@@ -97,6 +132,7 @@ custody_destroy (custody_t **self_p)
         zlistx_destroy (&self->by_age);
         zhashx_destroy (&self->by_id);
         zhashx_destroy (&self->by_dest);
+        zhashx_destroy (&self->by_relay);
         retry_heap_free (&self->due);
         free (self);
         *self_p = NULL;
@@ -116,6 +152,7 @@ s_drop (custody_t *self, s_entry_t *entry, uint64_t *counter)
     if (zlistx_size (dest->entries) == 0)
         zhashx_delete (self->by_dest, entry->pub.dest);
     zlistx_delete (self->by_age, entry->age_handle);
+    s_relay_remove (self, entry);
     retry_heap_remove (&self->due, entry);
     self->bytes -= entry->pub.size;
     self->stats->custody_held = zlistx_size (self->by_age);
@@ -133,19 +170,31 @@ s_superseded (const s_entry_t *entry, const s_dest_t *dest)
     return entry->pub.seq + REPLAY_WINDOW <= dest->top_seq;
 }
 
+static bool
+s_name_ok (const char *name)
+{
+    return name && *name && strlen (name) <= WEFT_NAME_MAX && !streq (name, "*");
+}
+
 int
-custody_sent (custody_t *self, const char *dest_id, const uint8_t *frame, size_t size,
-              uint64_t now_ms)
+custody_sent (custody_t *self, const char *dest_id, const char *relay,
+              const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
     envelope_t env;
-    if (!dest_id || !*dest_id || strlen (dest_id) > WEFT_NAME_MAX || streq (dest_id, "*")
+    if (!s_name_ok (dest_id) || !s_name_ok (relay)
     ||  size == 0 || envelope_decode (&env, frame, size))
         return -1;
     char hex [2 * WEFT_ID_SIZE + 1];
     envelope_id_hex (env.id, hex);
-    if (zhashx_lookup (self->by_id, hex))
-        return 0;                   //  Our own retransmission
+    s_entry_t *held = (s_entry_t *) zhashx_lookup (self->by_id, hex);
+    if (held) {                     //  Our own retransmission
+        if (!streq (held->relay, relay)) {
+            s_relay_remove (self, held);
+            s_relay_add (self, held, relay);
+        }
+        return 0;
+    }
     //  Superseded ones first, then the oldest while full (dropping a
     //  device's last entry frees its record: look it up again)
     s_dest_t *dest = (s_dest_t *) zhashx_lookup (self->by_dest, dest_id);
@@ -195,10 +244,28 @@ custody_sent (custody_t *self, const char *dest_id, const uint8_t *frame, size_t
     zhashx_insert (self->by_id, hex, entry);
     entry->dest_handle = zlistx_add_end (dest->entries, entry);
     entry->age_handle = zlistx_add_end (self->by_age, entry);
+    s_relay_add (self, entry, relay);
     retry_heap_push (&self->due, entry);
     self->bytes += size;
     self->stats->custody_held = zlistx_size (self->by_age);
     return 0;
+}
+
+size_t
+custody_wake (custody_t *self, const char *relay, uint64_t now_ms)
+{
+    assert (self);
+    zlistx_t *list = relay? (zlistx_t *) zhashx_lookup (self->by_relay, relay): NULL;
+    size_t count = 0;
+    if (list)
+        for (s_entry_t *entry = (s_entry_t *) zlistx_first (list); entry;
+             entry = (s_entry_t *) zlistx_next (list)) {
+            entry->pub.due_ms = now_ms;
+            entry->pub.backoff_ms = RETRY_MIN_MS;
+            retry_heap_update (&self->due, entry);
+            count++;
+        }
+    return count;
 }
 
 int
@@ -297,7 +364,7 @@ s_test_send (custody_t *custody, const keys_t *keys, const char *dest, uint64_t 
     uint8_t *frame;
     size_t size;
     s_test_frame (keys, seq, tag, 0, &frame, &size);
-    assert (custody_sent (custody, dest, frame, size, now_ms) == 0);
+    assert (custody_sent (custody, dest, "srv", frame, size, now_ms) == 0);
     envelope_t env;
     assert (envelope_decode (&env, frame, size) == 0);
     if (id)
@@ -320,20 +387,22 @@ custody_test (bool verbose)
 
     //  Bad input is refused and holds nothing
     const uint8_t junk [] = "not an envelope";
-    assert (custody_sent (custody, "gw-1", junk, sizeof junk, 0) == -1);
+    assert (custody_sent (custody, "gw-1", "srv", junk, sizeof junk, 0) == -1);
     uint8_t *frame;
     size_t size;
     s_test_frame (&keys, 1, 0xAA, 0, &frame, &size);
-    assert (custody_sent (custody, "", frame, size, 0) == -1);
-    assert (custody_sent (custody, "*", frame, size, 0) == -1);
-    assert (custody_sent (custody, NULL, frame, size, 0) == -1);
+    assert (custody_sent (custody, "", "srv", frame, size, 0) == -1);
+    assert (custody_sent (custody, "*", "srv", frame, size, 0) == -1);
+    assert (custody_sent (custody, NULL, "srv", frame, size, 0) == -1);
+    assert (custody_sent (custody, "gw-1", NULL, frame, size, 0) == -1);
+    assert (custody_sent (custody, "gw-1", "", frame, size, 0) == -1);
     assert (custody_size (custody) == 0 && custody_deadline (custody) == 0);
 
     //  Held from the send; the same frame again (a retransmission
     //  through the push effect) is not held twice; the back-off runs
     //  1 s, 2 s, 4 s, ... capped, and a copy is kept
-    assert (custody_sent (custody, "gw-1", frame, size, 10000) == 0);
-    assert (custody_sent (custody, "gw-1", frame, size, 10500) == 0);
+    assert (custody_sent (custody, "gw-1", "srv", frame, size, 10000) == 0);
+    assert (custody_sent (custody, "gw-1", "srv", frame, size, 10500) == 0);
     assert (custody_size (custody) == 1 && custody_bytes (custody) == size);
     assert (custody_deadline (custody) == 10000 + RETRY_MIN_MS);
     assert (custody_due (custody, 10999) == NULL);
@@ -359,18 +428,49 @@ custody_test (bool verbose)
     assert (custody_deadline (custody) == 0);
     //  ... and so does the envelope's own expiry, when sooner
     s_test_frame (&keys, 2, 0xAB, 15000, &frame, &size);
-    assert (custody_sent (custody, "gw-1", frame, size, 10000) == 0);
+    assert (custody_sent (custody, "gw-1", "srv", frame, size, 10000) == 0);
     free (frame);
     assert ((entry = custody_due (custody, 11000)));
     custody_resent (custody, entry, 11000);
     assert (custody_due (custody, 15000) == NULL && stats.custody_expired == 2);
+
+    //  A relay that links again makes what was last sent through it due
+    //  now, with the first back-off; the others keep theirs
+    s_test_frame (&keys, 5, 0xAC, 0, &frame, &size);
+    assert (custody_sent (custody, "gw-5", "srv-a", frame, size, 12000) == 0);
+    free (frame);
+    s_test_frame (&keys, 6, 0xAC, 0, &frame, &size);
+    assert (custody_sent (custody, "gw-6", "srv-a", frame, size, 12000) == 0);
+    assert ((entry = custody_due (custody, 13000)) && entry->seq == 5);
+    custody_resent (custody, entry, 13000);
+    //  gw-6's frame went through srv-b the second time
+    assert (custody_sent (custody, "gw-6", "srv-b", frame, size, 13000) == 0);
+    free (frame);
+    assert ((entry = custody_due (custody, 13000)) && entry->seq == 6);
+    custody_resent (custody, entry, 13000);
+    assert (custody_due (custody, 14000) == NULL);
+    assert (custody_wake (custody, "srv-c", 14000) == 0);
+    assert (custody_wake (custody, NULL, 14000) == 0);
+    assert (custody_wake (custody, "srv-a", 14000) == 1);
+    assert ((entry = custody_due (custody, 14000)) && entry->seq == 5);
+    custody_resent (custody, entry, 14000);
+    assert (custody_deadline (custody) == 14000 + RETRY_MIN_MS);
+    assert (custody_wake (custody, "srv-b", 14000) == 1);
+    assert ((entry = custody_due (custody, 14000)) && entry->seq == 6);
+    custody_resent (custody, entry, 14000);
+    assert (custody_due (custody, 14999) == NULL);
+    while ((entry = custody_due (custody, 15000))) {
+        assert (custody_ack (custody, entry->id) == 0);
+    }
+    assert (custody_wake (custody, "srv-a", 15000) == 0);  //  Gone with the ACK
+    uint64_t acked = stats.custody_acked;
 
     //  ACK: forgotten, its device's list too; an unknown id is an error
     s_test_send (custody, &keys, "gw-1", 3, 0x01, 20000, id);
     s_test_send (custody, &keys, "gw-2", 4, 0x01, 20000, id2);
     assert (custody_ack (custody, id) == 0);
     assert (custody_ack (custody, id) == -1);
-    assert (stats.custody_acked == 1 && custody_size (custody) == 1);
+    assert (stats.custody_acked == acked + 1 && custody_size (custody) == 1);
     assert ((entry = custody_due (custody, 21000)) && streq (entry->dest, "gw-2"));
     assert (custody_ack (custody, id2) == 0);
     assert (custody_due (custody, 99000) == NULL && custody_size (custody) == 0);

@@ -11,8 +11,10 @@
     the old one as a replay). Memory is bounded: a few frames per device
     (the oldest is evicted; the device's next heartbeat, or its own
     report retry, still repairs) and a global count and byte cap
-    (oldest first). Memory only: a restart forgets it, as it forgets
-    routes. Sans-IO: the caller gives the time and sends.  */
+    (oldest first). A relay that links again (after a restart or a cut)
+    makes the frames last sent through it due at once, as a new route
+    wakes a node's outbox. Memory only: a restart forgets it, as it
+    forgets routes. Sans-IO: the caller gives the time and sends.  */
 
 #ifndef WEFT_CUSTODY_H_INCLUDED
 #define WEFT_CUSTODY_H_INCLUDED
@@ -54,13 +56,20 @@ custody_t *
 void
     custody_destroy (custody_t **self_p);
 
-//  A custody transfer of frame to dest was sent, or tried (its link was
-//  gone): hold a copy until a relay acknowledges its id. A frame already
-//  held (a retransmission) is left as it is. Returns 0, or -1 if the
-//  frame is not an envelope or dest is not a device id.
+//  A custody transfer of frame to dest was sent through relay, or tried
+//  (its link was gone): hold a copy until a relay acknowledges its id. A
+//  frame already held (a retransmission) only notes the relay it went
+//  through. Returns 0, or -1 if the frame is not an envelope or dest or
+//  relay is not a device id.
 int
-    custody_sent (custody_t *self, const char *dest, const uint8_t *frame, size_t size,
-                  uint64_t now_ms);
+    custody_sent (custody_t *self, const char *dest, const char *relay,
+                  const uint8_t *frame, size_t size, uint64_t now_ms);
+
+//  relay linked again: the frames last sent through it are due at now_ms,
+//  with the first back-off. Touches only those (an index by relay).
+//  Returns how many.
+size_t
+    custody_wake (custody_t *self, const char *relay, uint64_t now_ms);
 
 //  A relay acknowledged id: forget it. Returns 0, or -1 if not held.
 int

@@ -128,7 +128,8 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
     //  Sent, or lost with the relay's connection: retransmitted until the
     //  relay acknowledges it (a retransmission is not held twice)
     if (relayed)
-        coord_sent_custody (self->coord, device_id, frame, size, (uint64_t) zclock_time ());
+        coord_sent_custody (self->coord, device_id, route->relay, frame, size,
+                            (uint64_t) zclock_time ());
     if (rc) {
         if (self->verbose)
             zsys_debug ("coord: push to %s failed: %s", device_id, zmq_strerror (error));
@@ -407,7 +408,14 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
             fresh->rid = zframe_dup (route);
             fresh->custody = link.custody;
             snprintf (fresh->relay, sizeof fresh->relay, "%s", user_id? user_id: "");
+            //  A node on a new connection of its own: what we keep for
+            //  the devices behind it goes out at once, not at the next
+            //  back-off (up to 30 s)
+            bool relinked = streq (origin, user_id? user_id: "")
+                         && (!current || !zframe_eq (current->rid, route));
             zhashx_update (self->routes, origin, fresh);
+            if (relinked)
+                coord_relay_linked (self->coord, origin, now_ms);
         }
     }
     //  A custody transfer is acknowledged after the burst's commit,
@@ -486,8 +494,8 @@ s_recv_mesh (server_t *self)
             //  A reply through a relay (not a site-wide list): kept until
             //  the relay acknowledges it
             if (!streq (held [i].dest, "*") && !streq (held [i].dest, held [i].user_id))
-                coord_sent_custody (self->coord, held [i].dest, held [i].frame,
-                                    held [i].size, now_ms);
+                coord_sent_custody (self->coord, held [i].dest, held [i].user_id,
+                                    held [i].frame, held [i].size, now_ms);
         }
         else
         if (durable && held [i].frame)

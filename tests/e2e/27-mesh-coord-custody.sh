@@ -5,10 +5,12 @@
 #   2 minutes. srv-a is SIGKILLed: gw's route moves to srv-b (it never
 #   loses one, so nothing makes it heartbeat early), and a twin.set for
 #   gw is pushed meanwhile, through the relay the coordinator knows,
-#   srv-a, whose connection is gone. srv-a comes back: the coordinator
-#   retransmits the push over srv-a's new connection until srv-a's
-#   CUSTODY_ACK, and gw holds the new version within seconds instead of
-#   at its next heartbeat. weftctl stats counts the retransmissions.
+#   srv-a, whose connection is gone; the coordinator retries with
+#   back-off (1, 2, 4, 8, 16 s). srv-a comes back after 16 s: its new
+#   connection makes the coordinator retransmit at once (not at the next
+#   back-off, 15 s later), over that connection, until srv-a's
+#   CUSTODY_ACK, and gw holds the new version within 5 s instead of at
+#   its next heartbeat. weftctl stats counts the retransmissions.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mesh-lib.sh"
 
@@ -42,16 +44,18 @@ stop_proc srv-a KILL
 wait_for 'grep -q "route to the coordinator via srv-b" "$T/gw.log"' 10 \
     || fail "gw did not move to srv-b"
 ctl twin set gw '{"rate": 2}' > /dev/null || fail "twin set 2"
-sleep 3
+sleep 16
 [[ "$(jget rate < "$T/gw.applied.json")" == 1 ]] || fail "gw got the push with srv-a down"
 
 say "srv-a comes back: the coordinator retransmits through it"
 start_srv srv-a
 START=$SECONDS
-wait_for 'twin_synced gw rate 2' 15 \
-    || fail "gw does not hold the new version 15 s after srv-a came back: $(ctl --json twin get gw)"
+wait_for 'twin_synced gw rate 2' 5 \
+    || fail "gw does not hold the new version 5 s after srv-a came back: $(ctl --json twin get gw)"
 say "gw holds version 2 after $((SECONDS - START)) s (its next heartbeat is due 2 minutes after its start)"
 resent=$(counter custody_resent)
 (( resent > resent_before )) || fail "no retransmission counted: $(ctl stats)"
 ctl stats | grep custody_
+grep -q "coord: srv-a linked again: 1 frames through it due now" "$T/coord.log" \
+    || fail "srv-a's new connection did not wake the frame kept for gw"
 say "ok"
