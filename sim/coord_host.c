@@ -207,6 +207,8 @@ void
 coord_host_commit (world_t *self)
 {
     self->commit_armed = false;
+    if (self->coord_down)
+        return;
     bool durable = coord_commit (self->coord) == 0;
     uint64_t now_ms = world_now_ms (self);
     for (size_t i = 0; durable && i < self->npending; i++) {
@@ -267,6 +269,10 @@ coord_host_commit (world_t *self)
 static json_t *
 s_operator_call (world_t *self, const char *method, char *args)
 {
+    if (self->coord_down) {
+        zstr_free (&args);          //  The operator's call finds no coordinator
+        return NULL;
+    }
     msg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_RPC_REQUEST;
@@ -352,7 +358,7 @@ coord_host_revoke (world_t *self, uint32_t node)
     bool ok = json_is_true (json_object_get (result, "revoked"));
     json_decref (result);
     size_t size;
-    const uint8_t *list = coord_revocations (self->coord, &size);
+    const uint8_t *list = ok? coord_revocations (self->coord, &size): NULL;
     envelope_t env;
     meshmsg_t msg;
     if (!ok || !list || envelope_decode (&env, list, size)
@@ -444,6 +450,56 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                                  coord_cert_size, &effects);
         rc = self->coord? 0: -1;
     }
-    free (coord_cert);
+    self->ca_keys = *ca;
+    self->coord_keys = *coord_keys;
+    self->coord_cert = coord_cert;
+    self->coord_cert_size = coord_cert_size;
     return rc;
+}
+
+//  The coordinator crashes: the core goes without writing what was
+//  pending (coord_abandon), the replies and ACKs held for the group
+//  commit are never sent, the site servers' connections break (frames
+//  in flight on the uplinks are lost with them) and its routes to the
+//  devices are forgotten, as weft-coord's are. It starts again from its
+//  store after for_us; the servers then dial it again.
+void
+coord_host_crash (world_t *self, uint64_t for_us)
+{
+    if (self->coord_down)
+        return;
+    coord_abandon (&self->coord);
+    self->coord_down = true;
+    self->coord_crashes++;
+    for (size_t i = 0; i < self->npending; i++)
+        free (self->pending [i]);
+    self->npending = 0;
+    self->commit_armed = false;
+    self->tick_gen++;                   //  Its armed timer is gone
+    self->tick_us = UINT64_MAX;
+    for (uint32_t i = 0; i < self->nodes; i++)
+        self->node [i].via = COORD;
+    for (uint32_t s = 0; s < self->nsites; s++) {
+        self->links [2 * s + 1].epoch++;
+        net_unlink (self, self->sites [s].first);
+    }
+    sched_push (&self->sched, self->sched.now + for_us, EV_COORD_RESTART, 0, 0, NULL);
+}
+
+//  EV_COORD_RESTART: weft-coord starting over its store.
+void
+coord_host_restart (world_t *self)
+{
+    coord_effects_t effects = { self, s_fx_push };
+    self->coord = coord_new (self->coord_store, &self->ca_keys, &self->coord_keys,
+                             self->coord_cert, self->coord_cert_size, &effects);
+    if (!self->coord) {
+        world_violation (self, "the coordinator cannot start from its store");
+        return;
+    }
+    self->coord_down = false;
+    coord_host_arm (self);
+    for (uint32_t s = 0; s < self->nsites; s++)
+        if (self->node [self->sites [s].first].up)
+            net_connect_later (self, self->sites [s].first);
 }

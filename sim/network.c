@@ -32,7 +32,7 @@ s_path_up (world_t *self, uint32_t node)
 {
     uint32_t site = self->node [node].site;
     if (net_is_server (self, node))
-        return self->links [2 * site + 1].down == 0;
+        return self->links [2 * site + 1].down == 0 && !self->coord_down;
     return self->links [2 * site].down == 0 && self->node [self->sites [site].first].up;
 }
 

@@ -244,8 +244,9 @@ report_summary (world_t *self, double wall_s, size_t baseline_rss)
              ", \"first_hop_behind\": %" PRIu64 "},\n",
              self->frames_sent, self->frames_delivered, resent, dropped, cut,
              self->frames_dropped_down, self->relayed_refused, self->first_hop_behind);
-    fprintf (out, "  \"faults\": {\"actions\": %zu, \"crashes\": %" PRIu64 "},\n",
-             self->nactions, self->crashes);
+    fprintf (out, "  \"faults\": {\"actions\": %zu, \"crashes\": %" PRIu64
+             ", \"coordinator_crashes\": %" PRIu64 "},\n", self->nactions, self->crashes,
+             self->coord_crashes);
     fprintf (out, "  \"twin_calls\": %" PRIu64 ",\n  \"twin_failed\": %" PRIu64 ",\n"
              "  \"desired_acks\": %" PRIu64 ",\n", self->twin_calls, self->twin_failed,
              self->desired_acks);

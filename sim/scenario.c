@@ -307,6 +307,13 @@ s_action (scn_action_t *action, s_line_t *line, char *rest_after_kind)
                 have_target = true;
             }
             else
+            if (strcmp (line->words [i], "coordinator") == 0) {
+                if (have_target)
+                    return -1;
+                action->kind = SCN_COORD_CRASH;
+                have_target = true;
+            }
+            else
             if ((value = s_param (line->words [i], "fraction"))) {
                 if (have_target || s_fraction (value, &action->fraction))
                     return -1;

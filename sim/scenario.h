@@ -32,7 +32,8 @@ typedef enum {
     SCN_CRASH = 4,                  //  Node(s) crash, restart after a while
     SCN_LOSS = 5,                   //  Change the loss of a link class
     SCN_REVOKE = 6,                 //  device.revoke of one node
-    SCN_DROP = 7                    //  Change the drop of a link class
+    SCN_DROP = 7,                   //  Change the drop of a link class
+    SCN_COORD_CRASH = 8             //  The coordinator crashes, restarts after a while
 } scn_kind_t;
 
 typedef struct {

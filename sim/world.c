@@ -19,7 +19,7 @@
 
 const char *world_ev_names [] = {
     "?", "frame", "timer", "apply-done", "connect", "restart", "boot", "action",
-    "heal", "twin-call", "commit", "tick", "sample", "reset"
+    "heal", "twin-call", "commit", "tick", "sample", "reset", "coord-restart"
 };
 
 uint64_t
@@ -164,6 +164,9 @@ s_action (world_t *self, const scn_action_t *action, uint32_t index)
     if (action->kind == SCN_DROP)
         self->classes [action->link].drop = action->value;
     else
+    if (action->kind == SCN_COORD_CRASH)
+        coord_host_crash (self, action->for_ms * 1000);
+    else
     if (action->kind == SCN_REVOKE)
         coord_host_revoke (self, action->target);
 }
@@ -212,7 +215,10 @@ s_handle (world_t *self, event_t *event)
             if (frame->src == COORD)
                 check_first_hop (self, frame);
             if (frame->dst == COORD) {
-                coord_host_frame (self, frame);
+                if (self->coord_down)
+                    self->frames_dropped_down++;
+                else
+                    coord_host_frame (self, frame);
                 free (frame);
                 break;
             }
@@ -312,6 +318,9 @@ s_handle (world_t *self, event_t *event)
             break;
         case EV_COMMIT:
             coord_host_commit (self);
+            break;
+        case EV_COORD_RESTART:
+            coord_host_restart (self);
             break;
         case EV_TICK:
             //  weft-coord ticks between bursts, never while replies wait
@@ -552,6 +561,9 @@ s_teardown (world_t *self)
     free (self->node);
     free (self->samples);
     keys_wipe (&self->op_keys);
+    keys_wipe (&self->ca_keys);
+    keys_wipe (&self->coord_keys);
+    free (self->coord_cert);
 }
 
 //  --------------------------------------------------------------------------

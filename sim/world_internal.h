@@ -53,7 +53,8 @@ typedef enum {
     EV_COMMIT,              //  Coordinator group commit
     EV_TICK,                //  Coordinator timer
     EV_SAMPLE,              //  Convergence curve sample
-    EV_RESET                //  A gateway's connection breaks; arg = incarnation
+    EV_RESET,               //  A gateway's connection breaks; arg = incarnation
+    EV_COORD_RESTART        //  The crashed coordinator starts again
 } ev_type_t;
 
 #define DEST_NONE           (UINT32_MAX - 1)    //  Link-local envelope
@@ -173,6 +174,11 @@ typedef struct {
     frame_t **pending;
     size_t npending, pending_cap;
     bool commit_armed;
+    bool coord_down;                //  Crashed, not started again yet
+    uint64_t coord_crashes;
+    keys_t ca_keys, coord_keys;     //  To start the coordinator again
+    uint8_t *coord_cert;
+    size_t coord_cert_size;
     uint64_t tick_us;               //  The coordinator's timer: armed for
     uint64_t tick_gen;              //  ... this time, in this generation
     uint32_t *ack_sites;            //  Sites with CUSTODY_ACK ids, this commit
@@ -255,6 +261,10 @@ void
     coord_host_arm (world_t *self);
 void
     coord_host_commit (world_t *self);
+void
+    coord_host_crash (world_t *self, uint64_t for_us);
+void
+    coord_host_restart (world_t *self);
 void
     coord_host_frame (world_t *self, frame_t *frame);
 void

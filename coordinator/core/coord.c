@@ -152,6 +152,15 @@ coord_destroy (coord_t **self_p)
 }
 
 void
+coord_abandon (coord_t **self_p)
+{
+    assert (self_p);
+    if (*self_p)
+        registry_discard ((*self_p)->registry);
+    coord_destroy (self_p);
+}
+
+void
 coord_set_verbose (coord_t *self, bool verbose)
 {
     assert (self);

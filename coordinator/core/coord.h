@@ -63,6 +63,13 @@ coord_t *
 void
     coord_destroy (coord_t **self_p);
 
+//  Free without writing what is pending (liveness, the replay windows
+//  of replies not yet committed) and without sending anything: what a
+//  crash of weft-coord leaves in the store. weft-sim crashes its
+//  coordinator with it.
+void
+    coord_abandon (coord_t **self_p);
+
 //  Handle one frame from a socket. user_id is the link's User-Id (ZAP).
 //  Returns 0 with *reply_p a heap frame to send back (caller frees) or
 //  NULL for none, or -2 if the frame was dropped (counted). Replies from

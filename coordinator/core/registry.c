@@ -714,6 +714,14 @@ registry_flush_windows (registry_t *self)
     return zhashx_size (self->windows_dirty)? s_flush (self, false): 0;
 }
 
+void
+registry_discard (registry_t *self)
+{
+    assert (self);
+    zhashx_purge (self->seen_dirty);
+    zhashx_purge (self->windows_dirty);
+}
+
 //  --------------------------------------------------------------------------
 //  Selftest
 
@@ -844,6 +852,25 @@ registry_test (bool verbose)
     assert (registry_index_scan (txn, "fw", "2.3.0", false, s_test_index, &hits) == 1);
     assert (hits == 1);
     assert (store_commit (&txn) == 0);
+
+    //  A crash loses what is not written: a discarded window and last_seen
+    //  are not in the store after the registry is gone
+    registry_seen (registry, "dev-1", 5000);
+    txn = store_begin (store, false);
+    registry_replay_window (registry, txn, "d/dev-1", &cached);
+    store_abort (&txn);
+    assert (replay_accept (&cached, 7) == 0);
+    registry_replay_set (registry, "d/dev-1", &cached, true);
+    assert (registry_dirty (registry));
+    registry_discard (registry);
+    assert (!registry_dirty (registry));
+    registry_destroy (&registry);
+    registry = registry_new (store);
+    txn = store_begin (store, false);
+    registry_replay_window (registry, txn, "d/dev-1", &window);
+    assert (window.top == 6 && replay_fresh (&window, 7));
+    assert (registry_last_seen (registry, txn, "dev-1") == 1000);
+    store_abort (&txn);
 
     //  Operators: a new key replaces the old one in the index
     uint8_t curve2 [32];

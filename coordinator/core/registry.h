@@ -209,6 +209,11 @@ int
 int
     registry_flush_windows (registry_t *self);
 
+//  Forget the unwritten last_seen values and replay windows, as a crash
+//  of the process would (a simulator's coordinator crash).
+void
+    registry_discard (registry_t *self);
+
 void
     registry_test (bool verbose);
 
