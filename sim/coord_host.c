@@ -122,12 +122,12 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
         return;
     }
     s_coord_send (self, via, index, data, size, round);
-    if (via != index) {             //  Through a relay (server.c's s_relayed)
-        char relay [NH_NAME_MAX];
-        node_host_name (via, relay);
-        coord_sent_custody (self->coord, device_id, relay, data, size, world_now_ms (self));
-        coord_host_arm (self);
-    }
+    //  Through a relay, or a document to the server itself (kept until its
+    //  ACK), as server.c's s_push
+    char relay [NH_NAME_MAX];
+    node_host_name (via, relay);
+    coord_sent_custody (self->coord, device_id, relay, data, size, world_now_ms (self));
+    coord_host_arm (self);
 }
 
 //  A frame from a site server's link (weft-coord's s_recv): a custody
@@ -244,7 +244,7 @@ coord_host_commit (world_t *self)
     for (size_t i = 0; i < self->npending; i++) {
         frame_t *frame = self->pending [i];
         if (!frame->ack && (durable || frame->push)) {
-            bool custody = frame->dest < self->nodes && frame->dest != frame->dst;
+            bool custody = frame->dest < self->nodes;
             if (custody && !frame->push)
                 frame->round = s_coord_round (self, frame->dest, frame->data, frame->size,
                                               frame->round);

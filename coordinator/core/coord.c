@@ -194,6 +194,12 @@ coord_sent_custody (coord_t *self, const char *dest, const char *relay,
                     const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
+    //  Sent to the device itself: only a TWIN_DESIRED is held, until the
+    //  device's own ACK of it (nothing else of ours is acknowledged)
+    envelope_t env;
+    if (dest && relay && streq (dest, relay)
+    &&  (envelope_decode (&env, frame, size) || env.type != MSG_TWIN_DESIRED))
+        return;
     if (custody_sent (self->custody, dest, relay, frame, size, now_ms))
         s_debug (self, "coord: no custody of a frame for %s via %s (not an envelope)",
                  dest? dest: "?", relay? relay: "?");
@@ -1047,9 +1053,12 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     if (env.type == MSG_TWIN_REPORTED)
         return s_reported (self, &env, &msg.twin_reported, origin_key, now_ms,
                            reply_p, reply_size_p);
-    //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds
+    //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds;
+    //  a copy sent to it directly need not be sent again
     if (s_accept_pending (self, origin_key, env.seq))
         return -2;
+    if (msg.ack.status == WEFT_STATUS_OK)
+        custody_ack (self->custody, msg.ack.ack_id);
     registry_seen (self->registry, env.origin, now_ms);
     return 0;
 }
@@ -1990,6 +1999,34 @@ coord_test (bool verbose)
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_acked == 1);
     assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+    free (frame);
+
+    //  Sent to the device itself: only a TWIN_DESIRED is held, and the
+    //  device's own ACK of it (by envelope id) releases it
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 78, &msg, &size);    //  A heartbeat
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    free (frame);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_DESIRED;
+    strcpy (msg.twin_desired.device, "dev-1");
+    msg.twin_desired.version = 2;
+    msg.twin_desired.doc = "{}";
+    msg.twin_desired.doc_size = 2;
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 79, &msg, &size);
+    assert (envelope_decode (&sent, frame, size) == 0);
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 1);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ACK;
+    memcpy (msg.ack.ack_id, sent.id, WEFT_ID_SIZE);
+    msg.ack.status = WEFT_STATUS_OK;
+    uint8_t *ack_frame = s_envelope (&node, "dev-1", 100, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, size, now_ms, &reply,
+                           &reply_size) == 0);
+    free (ack_frame);
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    assert (coord_stats (rig.coord)->custody_acked == 2);
     free (frame);
 
     s_rig_close (&rig);

@@ -142,8 +142,10 @@ bool
 //  ([routing id, dest, frame]), or tried to and the relay's connection
 //  was gone. The core keeps a copy and retransmits it through the push
 //  effect, with back-off, until a relay's CUSTODY_ACK names its id
-//  (coordinator/core/custody.h). Call it only for frames really
-//  released: never for a reply that coord_commit did not release.
+//  (coordinator/core/custody.h). Sent to the device itself (relay ==
+//  dest): only a TWIN_DESIRED is kept, until the device's ACK of it.
+//  Call it only for frames really released: never for a reply that
+//  coord_commit did not release.
 void
     coord_sent_custody (coord_t *self, const char *dest, const char *relay,
                         const uint8_t *frame, size_t size, uint64_t now_ms);

@@ -127,9 +127,9 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
     int error = errno;
     //  Sent, or lost with the relay's connection: retransmitted until the
     //  relay acknowledges it (a retransmission is not held twice)
-    if (relayed)
-        coord_sent_custody (self->coord, device_id, route->relay, frame, size,
-                            (uint64_t) zclock_time ());
+    //  Sent directly: a TWIN_DESIRED is kept until the device's ACK
+    coord_sent_custody (self->coord, device_id, relayed? route->relay: device_id, frame,
+                        size, (uint64_t) zclock_time ());
     if (rc) {
         if (self->verbose)
             zsys_debug ("coord: push to %s failed: %s", device_id, zmq_strerror (error));
@@ -498,9 +498,13 @@ s_recv_mesh (server_t *self)
                                     held [i].frame, held [i].size, now_ms);
         }
         else
-        if (durable && held [i].frame)
+        if (durable && held [i].frame) {
             s_reply (self, self->mesh, S_MESH, held [i].route, held [i].delimiter,
                      held [i].user_id, held [i].frame, held [i].size);
+            //  A document to the device itself: kept until its ACK
+            coord_sent_custody (self->coord, held [i].user_id, held [i].user_id,
+                                held [i].frame, held [i].size, now_ms);
+        }
         zframe_destroy (&held [i].route);
         free (held [i].frame);
     }
