@@ -1,0 +1,221 @@
+/*  coord_enrol - the enrolment socket: a device's first envelope, by
+    enrolment token (enrolment_apply) or by TPM credential activation
+    (enrolment_tpm_apply). The link's CURVE key is the key the device
+    asks a certificate for; an enrolment that creates a device commits
+    with its audit record in one transaction.  */
+
+#include <czmq.h>
+#include "proto/tpmmsg.h"
+#include "coordinator/core/enrolment.h"
+#include "coordinator/core/audit.h"
+#include "coordinator/core/coord_internal.h"
+
+//  Record an enrolment in the audit log, in its transaction
+static int
+s_audit_enrol (store_txn_t *txn, pki_t *pki, const char *id, const char *method,
+               uint64_t now_ms)
+{
+    json_t *device = registry_device_get (txn, id);
+    json_t *detail = json_pack ("{s:s, s:O}", "method", method, "cert_serial",
+                                json_object_get (device, "cert_serial")?: json_null ());
+    int rc = audit_append (txn, pki, now_ms, id, "enrol", device? registry_device_scope (device): "",
+                           id, WEFT_STATUS_OK, detail);
+    json_decref (detail);
+    json_decref (device);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  TPM onboarding on the enrolment socket (enrolment_tpm_apply): the
+//  answer is a TPM_CHALLENGE, or an ENROL_RESPONSE with the certificate
+//  or the refusal.
+
+static int
+s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t now_ms,
+                uint8_t **reply_p, size_t *reply_size_p)
+{
+    uint8_t link_key [32];
+    if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
+        self->stats.rejected_origin++;
+        return -2;
+    }
+    tpmmsg_t request;
+    enrolment_result_t result;
+    memset (&result, 0, sizeof result);
+    int rc = tpmmsg_decode (&request, env->type, env->payload, env->payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        result.status = WEFT_STATUS_BAD_REQUEST;
+        snprintf (result.message, sizeof result.message, "malformed TPM enrolment request");
+    }
+    else
+    if (envelope_verify (env, request.sign_key)) {
+        self->stats.rejected_signature++;
+        result.status = WEFT_STATUS_DENIED;
+        snprintf (result.message, sizeof result.message,
+                  "signature does not verify with the request's sign key");
+    }
+    else
+    if (coord_envelope_expired (self, env, now_ms)) {
+        result.status = WEFT_STATUS_EXPIRED;
+        snprintf (result.message, sizeof result.message, "request expired");
+    }
+    else {
+        store_txn_t *txn = store_begin (self->store, true);
+        if (!txn) {
+            result.status = WEFT_STATUS_INTERNAL;
+            snprintf (result.message, sizeof result.message, "store unavailable");
+        }
+        else {
+            size_t ca_size = 0;
+            char *ca = enrolment_tpm_ca (txn, &ca_size);
+            enrolment_tpm_apply (self->pki, txn, &self->keys, ca, ca_size, env->origin,
+                                 &request, link_key, now_ms / 1000, &result);
+            free (ca);
+            if (result.created
+            && (s_audit_enrol (txn, self->pki, result.device, "tpm", now_ms) || store_commit (&txn))) {
+                enrolment_result_clear (&result);
+                result.status = WEFT_STATUS_INTERNAL;
+                snprintf (result.message, sizeof result.message, "store write failed");
+            }
+            store_abort (&txn);
+        }
+    }
+    if (result.created) {
+        self->stats.enrolments++;
+        zsys_info ("coord: enrolled device %s by TPM credential activation", result.device);
+    }
+    else
+    if (result.status != WEFT_STATUS_OK) {
+        self->stats.enrol_refused++;
+        zsys_info ("coord: TPM enrolment of %s refused: %s", env->origin, result.message);
+    }
+    if (result.challenge) {
+        tpmmsg_t challenge;
+        memset (&challenge, 0, sizeof challenge);
+        challenge.type = MSG_TPM_CHALLENGE;
+        snprintf (challenge.device, sizeof challenge.device, "%s", result.device);
+        challenge.credential = zchunk_data (result.credential);
+        challenge.credential_size = zchunk_size (result.credential);
+        challenge.secret = zchunk_data (result.secret);
+        challenge.secret_size = zchunk_size (result.secret);
+        challenge.ticket = result.ticket;
+        challenge.ticket_size = sizeof result.ticket;
+        uint8_t *payload = NULL;
+        size_t payload_size = 0;
+        rc = tpmmsg_encode (&challenge, &payload, &payload_size);
+        if (rc == 0)
+            rc = coord_seal_payload (self, NULL, MSG_TPM_CHALLENGE, payload, payload_size, now_ms,
+                                     reply_p, reply_size_p);
+        free (payload);
+        enrolment_result_clear (&result);
+        return rc? -2: 0;
+    }
+    msg_t reply;
+    memset (&reply, 0, sizeof reply);
+    reply.type = MSG_ENROL_RESPONSE;
+    reply.enrol_response.status = result.status;
+    snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
+              "%s", result.message);
+    reply.enrol_response.cert = result.cert;
+    reply.enrol_response.cert_size = result.cert_size;
+    memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
+    reply.enrol_response.coord_cert = self->cert;
+    reply.enrol_response.coord_cert_size = self->cert_size;
+    rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
+    enrolment_result_clear (&result);
+    return rc? -2: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Enrolment socket
+
+int
+coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
+                size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && reply_p && reply_size_p);
+    *reply_p = NULL;
+    envelope_t env;
+    msg_t msg;
+    uint8_t link_key [32];
+    int rc = envelope_decode (&env, frame, size);
+    if (rc == 0 && (env.type == MSG_TPM_ENROL_REQUEST || env.type == MSG_TPM_PROOF))
+        return s_on_tpm_enrol (self, user_id, &env, now_ms, reply_p, reply_size_p);
+    if (rc || env.type != MSG_ENROL_REQUEST) {
+        self->stats.rejected_malformed++;
+        self->stats.enrol_refused++;
+        coord_debug (self, "coord: bad enrolment envelope: %s",
+                    rc? proto_strerror (rc): "wrong type");
+        return -2;
+    }
+    if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
+        self->stats.rejected_origin++;
+        return -2;
+    }
+    enrolment_result_t result;
+    memset (&result, 0, sizeof result);
+    rc = msg_decode (&msg, MSG_ENROL_REQUEST, env.payload, env.payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        result.status = WEFT_STATUS_BAD_REQUEST;
+        snprintf (result.message, sizeof result.message, "malformed enrolment request");
+    }
+    else
+    if (envelope_verify (&env, msg.enrol_request.sign_key)) {
+        self->stats.rejected_signature++;
+        result.status = WEFT_STATUS_DENIED;
+        snprintf (result.message, sizeof result.message,
+                  "signature does not verify with the request's sign key");
+    }
+    else
+    if (coord_envelope_expired (self, &env, now_ms)) {
+        result.status = WEFT_STATUS_EXPIRED;
+        snprintf (result.message, sizeof result.message, "request expired");
+    }
+    else {
+        store_txn_t *txn = store_begin (self->store, true);
+        if (!txn) {
+            result.status = WEFT_STATUS_INTERNAL;
+            snprintf (result.message, sizeof result.message, "store unavailable");
+        }
+        else {
+            enrolment_apply (self->pki, txn, self->keys.curve_public, env.origin,
+                             &msg.enrol_request, link_key, now_ms / 1000, &result);
+            if (result.created) {
+                if (s_audit_enrol (txn, self->pki, env.origin, "token", now_ms) || store_commit (&txn)) {
+                    enrolment_result_clear (&result);
+                    result.status = WEFT_STATUS_INTERNAL;
+                    snprintf (result.message, sizeof result.message, "store write failed");
+                }
+            }
+            store_abort (&txn);
+        }
+    }
+    if (result.created) {
+        self->stats.enrolments++;
+        zsys_info ("coord: enrolled device %s", env.origin);
+    }
+    else
+    if (result.status != WEFT_STATUS_OK) {
+        self->stats.enrol_refused++;
+        zsys_info ("coord: enrolment of %s refused: %s", env.origin, result.message);
+    }
+    else
+        zsys_info ("coord: device %s enrolment repeated, same certificate", env.origin);
+
+    msg_t reply;
+    memset (&reply, 0, sizeof reply);
+    reply.type = MSG_ENROL_RESPONSE;
+    reply.enrol_response.status = result.status;
+    snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
+              "%s", result.message);
+    reply.enrol_response.cert = result.cert;
+    reply.enrol_response.cert_size = result.cert_size;
+    memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
+    reply.enrol_response.coord_cert = self->cert;
+    reply.enrol_response.coord_cert_size = self->cert_size;
+    rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
+    enrolment_result_clear (&result);
+    return rc? -2: 0;
+}

@@ -1,0 +1,90 @@
+/*  coord_internal - what the coord_ files share: the core's state and
+    the envelope helpers more than one of them calls
+    Private to coordinator/core/coord*.c; callers use coord.h. The files:
+    coord.c (life cycle, sealing, RPC dispatch, ZAP), coord_enrol.c
+    (token and TPM enrolment), coord_mesh.c (heartbeats, reports, ACKs,
+    attestation, link-local messages), coord_lists.c (the revocation and
+    quarantine lists), coord_test.c (selftest).  */
+
+#ifndef WEFT_COORD_INTERNAL_H_INCLUDED
+#define WEFT_COORD_INTERNAL_H_INCLUDED
+
+#include "proto/envelope.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/publish.h"
+#include "coordinator/core/coordseq.h"
+#include "coordinator/core/custody.h"
+#include "coordinator/core/coord.h"
+
+//  Per-message logs only when verbose
+#define coord_debug(self, ...) \
+    do { if ((self)->verbose) zsys_debug (__VA_ARGS__); } while (0)
+
+struct _coord_t {
+    store_t *store;                 //  Not owned
+    registry_t *registry;           //  Records and liveness
+    pki_t *pki;                     //  CA
+    keys_t keys;                    //  Coordinator's own keys
+    uint8_t *cert;                  //  Coordinator's certificate
+    size_t cert_size;
+    coord_effects_t effects;        //  Push to devices
+    coord_stats_t stats;            //  Counters
+    coordseq_t *seqs;               //  Sequence numbers of our envelopes
+    uint64_t hlc;                   //  Last hybrid logical clock issued
+    uint64_t next_flush;            //  Unix ms of the next batch write
+    bool verbose;                   //  Log every message
+    coord_revoked_fn *revoked;      //  Revocation hook, or NULL
+    json_t *mesh_info;              //  Device id -> {hops, stats}, memory only
+    uint8_t *revocations;           //  Our signed REVOCATIONS envelope, or NULL
+    size_t revocations_size;
+    uint64_t revocations_version;   //  Its version
+    coord_quarantine_fn *quarantine_changed;    //  Quarantine hook, or NULL
+    uint8_t *quarantine;            //  Our signed QUARANTINE envelope, or NULL
+    size_t quarantine_size;
+    uint64_t quarantine_version;    //  Its version
+    policy_store_t *policies;       //  Site-wide policies published (publish.h)
+    gossip_t *gossip;               //  Their gossip with the nodes linked to us
+    custody_t *custody;             //  Frames sent through relays, until ACKed
+    uint64_t now_ms;                //  Time of the event being handled
+};
+
+//  --------------------------------------------------------------------------
+//  Envelopes (coord.c)
+
+//  Decode an envelope and check that its origin is the link's identity
+//  (or, relayed, any device's). 0, or -2 counted as rejected.
+int
+    coord_envelope_open (coord_t *self, const char *user_id, const uint8_t *frame,
+                         size_t size, envelope_t *env, bool relayed);
+
+//  Has env expired at now_ms? Counts it as rejected if so.
+bool
+    coord_envelope_expired (coord_t *self, const envelope_t *env, uint64_t now_ms);
+
+//  Hex key field of a record into key; -1 if missing or bad.
+int
+    coord_record_key (json_t *record, const char *field, uint8_t key [32]);
+
+//  Seal the desired document of device id from its twin record
+int
+    coord_seal_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms,
+                        uint8_t **frame_p, size_t *size_p);
+
+//  Is the device quarantined (failed attestation)?
+bool
+    coord_device_quarantined (coord_t *self, const char *id);
+
+//  --------------------------------------------------------------------------
+//  The lists we gossip (coord_lists.c)
+
+//  (Re)build and seal the revocation list from the registry
+void
+    coord_revocations_build (coord_t *self, uint64_t now_ms);
+
+//  (Re)seal the quarantine list when the set's version moved, and tell
+//  the adapter (not at start, now_ms 0)
+void
+    coord_quarantine_build (coord_t *self, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,549 @@
+/*  coord_mesh - the mesh socket: heartbeats, twin reports, ACKs, boot
+    attestation (direct and delegated), custody ACKs from relays, gossip
+    and the other link-local messages of the nodes linked to us.
+    Heartbeats and ACKs advance the replay window in memory only; the
+    adapter's coord_commit makes it durable before any reply leaves.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "proto/meshmsg.h"
+#include "proto/tpmmsg.h"
+#include "coordinator/core/attest.h"
+#include "coordinator/core/attest_delegated.h"
+#include "coordinator/core/hierarchy.h"
+#include "coordinator/core/coord_internal.h"
+
+//  Seal an ACK of env.
+static int
+s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
+       uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ACK;
+    memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
+    msg.ack.status = status;
+    snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
+    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)? -2: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Mesh socket
+
+//  Accept seq for origin_key in memory. The window reaches the store in
+//  the next coord_commit, which the adapter calls before it sends any
+//  reply to these messages: one commit covers every heartbeat and ACK
+//  read in a burst, and nothing acts outside the process before the
+//  window is durable, so a replay is refused after a crash too. The
+//  effect inside the process (liveness) needs no rollback: the window
+//  stays advanced in memory and is written by the next commit.
+static int
+s_accept_pending (coord_t *self, const char *origin_key, uint64_t seq)
+{
+    replay_t window;
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -1;
+    registry_replay_window (self->registry, txn, origin_key, &window);
+    store_abort (&txn);
+    if (replay_accept (&window, seq)) {
+        self->stats.rejected_replay++;
+        return -1;
+    }
+    registry_replay_set (self->registry, origin_key, &window, true);
+    return 0;
+}
+
+int
+coord_commit (coord_t *self)
+{
+    assert (self);
+    return registry_flush_windows (self->registry);
+}
+
+static int
+s_heartbeat (coord_t *self, const envelope_t *env, const msg_heartbeat_t *heartbeat,
+             const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
+             size_t *reply_size_p)
+{
+    if (s_accept_pending (self, origin_key, env->seq)) {
+        coord_debug (self, "coord: replayed heartbeat from %s seq %" PRIu64, env->origin, env->seq);
+        return -2;
+    }
+    registry_seen (self->registry, env->origin, now_ms);
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return 0;
+    json_t *twin = registry_twin_get (txn, env->origin);
+    store_abort (&txn);
+    uint64_t version = json_integer_value (json_object_get (twin, "desired_version"));
+    int rc = 0;
+    if (twin && heartbeat->desired_version < version) {
+        coord_debug (self, "coord: %s holds desired %" PRIu64 ", sending %" PRIu64,
+                    env->origin, heartbeat->desired_version, version);
+        rc = coord_seal_desired (self, env->origin, twin, now_ms, reply_p, reply_size_p)? -2: 0;
+    }
+    json_decref (twin);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Boot attestation (coordinator/core/attest.h): a TPM device due for it
+//  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
+//  ATTEST_EVIDENCE is verified and the verdict recorded.
+
+bool
+coord_device_quarantined (coord_t *self, const char *id)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    bool quarantined = txn && attest_quarantined (txn, id);
+    store_abort (&txn);
+    return quarantined;
+}
+
+static void
+s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    json_t *device = txn? registry_device_get (txn, id): NULL;
+    store_abort (&txn);
+    const char *assurance = json_string_value (json_object_get (device, "assurance"));
+    uint8_t nonce [ATTEST_NONCE_SIZE];
+    uint32_t mask = 0;
+    int64_t ima_from = -1;
+    uint8_t ima_pcr10 [32] = { 0 };
+    int due = 0;
+    if (assurance && streq (assurance, "tpm")) {
+        txn = store_begin (self->store, true);
+        due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
+                                     nonce, &mask, &ima_from, ima_pcr10): -1;
+        if (due == 1 && store_commit (&txn))
+            due = -1;
+        store_abort (&txn);
+    }
+    json_decref (device);
+    if (due != 1)
+        return;
+    tpmmsg_t challenge;
+    memset (&challenge, 0, sizeof challenge);
+    challenge.type = MSG_ATTEST_CHALLENGE;
+    challenge.nonce = nonce;
+    challenge.nonce_size = sizeof nonce;
+    challenge.pcr_mask = mask;
+    challenge.ima = ima_from >= 0;
+    challenge.ima_from = ima_from >= 0? (uint64_t) ima_from: 0;
+    memcpy (challenge.ima_pcr10, ima_pcr10, 32);
+    uint8_t *payload = NULL;
+    size_t payload_size = 0;
+    //  Global counter: the node's attestor answers it by its nonce, no
+    //  replay window sees it, and the device's windowed seqs stay dense
+    if (tpmmsg_encode (&challenge, &payload, &payload_size) == 0
+    &&  coord_seal_payload (self, NULL, MSG_ATTEST_CHALLENGE, payload, payload_size, now_ms,
+                            reply_p, reply_size_p) == 0)
+        coord_debug (self, "coord: attestation challenge to %s (IMA from entry #%" PRId64 ")",
+                 id, ima_from);
+    free (payload);
+}
+
+static int
+s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
+{
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
+    tpmmsg_t evidence;
+    int rc = tpmmsg_decode (&evidence, MSG_ATTEST_EVIDENCE, env->payload, env->payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        coord_debug (self, "coord: bad ATTEST_EVIDENCE from %s: %s", env->origin,
+                    proto_strerror (rc));
+        return -2;
+    }
+    if (s_accept_pending (self, origin_key, env->seq))
+        return -2;
+    registry_seen (self->registry, env->origin, now_ms);
+    store_txn_t *txn = store_begin (self->store, true);
+    json_t *device = txn? registry_device_get (txn, env->origin): NULL;
+    json_t *verdict = device? attest_evidence (txn, device, pki_ca_key (self->pki),
+                                               &evidence, now_ms): NULL;
+    //  The alert names the asset and the place, not only the device id
+    char alert [512] = "";
+    if (txn && verdict && !json_is_true (json_object_get (verdict, "ok")))
+        hierarchy_alert_text (txn, device, "Attestation failed",
+                              json_string_value (json_object_get (verdict, "reason"))?: "?",
+                              alert, sizeof alert);
+    if (txn && store_commit (&txn))
+        zsys_error ("coord: cannot record the attestation verdict of %s", env->origin);
+    store_abort (&txn);
+    json_t *ima = json_object_get (verdict, "ima");
+    if (json_is_true (json_object_get (verdict, "ok")) && ima)
+        zsys_info ("coord: attestation of %s passed (IMA: %" JSON_INTEGER_FORMAT
+                   " entries sent from #%" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+                   " verified in all)", env->origin,
+                   json_integer_value (json_object_get (ima, "sent")),
+                   json_integer_value (json_object_get (ima, "from")),
+                   json_integer_value (json_object_get (ima, "verified")));
+    else
+    if (json_is_true (json_object_get (verdict, "ok")))
+        zsys_info ("coord: attestation of %s passed", env->origin);
+    else
+    if (verdict)
+        zsys_warning ("coord: ALERT attestation of %s failed: %s [%s]", env->origin,
+                      json_string_value (json_object_get (verdict, "reason")), alert);
+    json_decref (verdict);
+    json_decref (device);
+    coord_quarantine_build (self, now_ms);
+    return 0;
+}
+
+//  A site server's verdict with its evidence (attest_delegated.h): checked
+//  again, recorded as ours, and quarantine follows our result
+static int
+s_attest_delegated (coord_t *self, const envelope_t *env, uint64_t now_ms)
+{
+    delegmsg_t msg;
+    int rc = delegmsg_decode (&msg, MSG_DELEGATED_VERDICT, env->payload, env->payload_size);
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
+    if (rc || s_accept_pending (self, origin_key, env->seq)) {
+        if (rc)
+            self->stats.rejected_malformed++;
+        return -2;
+    }
+    registry_seen (self->registry, env->origin, now_ms);
+    store_txn_t *txn = store_begin (self->store, true);
+    json_t *server = txn? registry_device_get (txn, env->origin): NULL;
+    json_t *device = txn? registry_device_get (txn, msg.device): NULL;
+    char error [256] = "unknown device";
+    json_t *verdict = server && device? attest_delegated (txn, server, device,
+                                                          pki_ca_key (self->pki), &msg,
+                                                          error, sizeof error): NULL;
+    char alert [512] = "";
+    if (verdict && !json_is_true (json_object_get (verdict, "ok")))
+        hierarchy_alert_text (txn, device, "Attestation failed (verified by a site server)",
+                              json_string_value (json_object_get (verdict, "reason"))?: "?",
+                              alert, sizeof alert);
+    if (txn && verdict && store_commit (&txn))
+        zsys_error ("coord: cannot record the delegated verdict on %s", msg.device);
+    store_abort (&txn);
+    if (!verdict)
+        zsys_warning ("coord: delegated verdict on %s from %s refused: %s", msg.device,
+                      env->origin, error);
+    else
+    if (json_is_true (json_object_get (verdict, "ok")))
+        zsys_info ("coord: attestation of %s passed (verified by %s, checked again)",
+                   msg.device, env->origin);
+    else
+        zsys_warning ("coord: ALERT attestation of %s failed (verified by %s, checked again): "
+                      "%s [%s]", msg.device, env->origin,
+                      json_string_value (json_object_get (verdict, "reason")), alert);
+    if (json_is_true (json_object_get (verdict, "disagrees")))
+        zsys_warning ("coord: ALERT site server %s judged %s %s, our check says otherwise",
+                      env->origin, msg.device, msg.ok? "passed": "failed");
+    json_decref (verdict);
+    json_decref (server);
+    json_decref (device);
+    coord_quarantine_build (self, now_ms);
+    return 0;
+}
+
+static int
+s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *reported,
+            const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
+            size_t *reply_size_p)
+{
+    if (!streq (reported->device, env->origin)) {
+        self->stats.rejected_origin++;
+        coord_debug (self, "coord: %s reported the twin of %s", env->origin, reported->device);
+        return -2;
+    }
+    json_error_t error;
+    json_t *doc = NULL;
+    if (reported->doc_size <= REGISTRY_DOC_MAX)
+        doc = json_loadb (reported->doc, reported->doc_size, JSON_REJECT_DUPLICATES, &error);
+    if (!json_is_object (doc)) {
+        json_decref (doc);
+        self->stats.rejected_malformed++;
+        coord_debug (self, "coord: bad reported document from %s", env->origin);
+        //  Acknowledge with the reason, so the node stops retransmitting
+        return s_ack (self, env, WEFT_STATUS_BAD_REQUEST,
+                      "reported document must be a JSON object of at most 32768 bytes",
+                      now_ms, reply_p, reply_size_p);
+    }
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn) {
+        json_decref (doc);
+        return -2;
+    }
+    replay_t window;
+    registry_replay_window (self->registry, txn, origin_key, &window);
+    json_t *twin = registry_twin_get (txn, env->origin);
+    uint64_t held = json_integer_value (json_object_get (twin, "reported_version"));
+    int rc = 0;
+    if (!twin)
+        rc = -1;
+    else
+    if (replay_accept (&window, env->seq)) {
+        store_abort (&txn);
+        json_decref (twin);
+        json_decref (doc);
+        if (reported->version <= held) {
+            //  A retransmission whose ACK was lost: acknowledge again
+            self->stats.duplicates++;
+            return s_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms,
+                          reply_p, reply_size_p);
+        }
+        self->stats.rejected_replay++;
+        coord_debug (self, "coord: replayed report from %s seq %" PRIu64, env->origin, env->seq);
+        return -2;
+    }
+    if (rc == 0)
+        rc = registry_replay_put (txn, origin_key, &window);
+    if (rc == 0 && reported->version > held) {
+        json_object_set (twin, "reported", doc);
+        json_object_set_new (twin, "reported_version", json_integer (reported->version));
+        json_object_set_new (twin, "applied_version",
+                             json_integer (reported->desired_version));
+        json_object_set_new (twin, "status", json_string (reported->status));
+        rc = registry_twin_put (txn, env->origin, twin);
+        //  fw/hw/sw the node reports under "weft" become its metadata
+        if (rc == 0)
+            rc = registry_device_report_meta (txn, env->origin, doc);
+    }
+    if (rc == 0)
+        rc = store_commit (&txn);
+    store_abort (&txn);
+    json_decref (twin);
+    json_decref (doc);
+    if (rc) {
+        //  No ACK: the node retransmits and we try again
+        zsys_warning ("coord: cannot store the report of %s", env->origin);
+        return -2;
+    }
+    registry_replay_set (self->registry, origin_key, &window, false);
+    registry_seen (self->registry, env->origin, now_ms);
+    if (reported->version > held)
+        coord_debug (self, "coord: %s reported version %" PRIu64 " (desired %" PRIu64 " %s)",
+                    env->origin, reported->version, reported->desired_version,
+                    reported->status);
+    return s_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
+}
+
+int
+coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
+               size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    coord_link_t link;
+    memset (&link, 0, sizeof link);
+    return coord_on_mesh_link (self, user_id, &link, frame, size, now_ms, reply_p,
+                               reply_size_p);
+}
+
+//  Mesh bookkeeping of a device: hops its last envelope took
+static void
+s_mesh_seen (coord_t *self, const envelope_t *env, bool custody)
+{
+    json_t *info = json_object_get (self->mesh_info, env->origin);
+    if (!info) {
+        info = json_object ();
+        json_object_set_new (self->mesh_info, env->origin, info);
+    }
+    int hops = custody? (int) env->hop_limit - (int) env->hops + 1: 1;
+    json_object_set_new (info, "hops", json_integer (hops < 1? 1: hops));
+}
+
+//  Link-local mesh messages: no replay window (idempotent, one session)
+static int
+s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t now_ms,
+              uint8_t **reply_p, size_t *reply_size_p)
+{
+    meshmsg_t msg;
+    if (meshmsg_decode (&msg, env->type, env->payload, env->payload_size)) {
+        self->stats.rejected_malformed++;
+        return -2;
+    }
+    (void) now_ms;
+    //  A relay took custody of frames we sent through it (INTERNAL: it
+    //  could not commit them, keep retransmitting)
+    if (env->type == MSG_CUSTODY_ACK && msg.status != WEFT_STATUS_INTERNAL)
+        for (size_t i = 0; i < msg.id_count; i++)
+            custody_ack (self->custody, msg.ids + i * WEFT_ID_SIZE);
+    if (env->type == MSG_ROUTE && msg.revocations < self->revocations_version
+    &&  self->revocations) {
+        *reply_p = (uint8_t *) zmalloc (self->revocations_size);
+        memcpy (*reply_p, self->revocations, self->revocations_size);
+        *reply_size_p = self->revocations_size;
+        snprintf (link->reply_dest, sizeof link->reply_dest, "*");
+    }
+    else
+    //  One list per ROUTE: the quarantine list follows on the next one
+    if (env->type == MSG_ROUTE && msg.quarantine < self->quarantine_version
+    &&  self->quarantine) {
+        *reply_p = (uint8_t *) zmalloc (self->quarantine_size);
+        memcpy (*reply_p, self->quarantine, self->quarantine_size);
+        *reply_size_p = self->quarantine_size;
+        snprintf (link->reply_dest, sizeof link->reply_dest, "*");
+    }
+    else
+    if (env->type == MSG_NODE_STATS) {
+        json_error_t error;
+        json_t *stats = json_loadb (msg.counters, msg.counters_size, 0, &error);
+        if (json_is_object (stats)) {
+            json_t *info = json_object_get (self->mesh_info, env->origin);
+            if (!info) {
+                info = json_object ();
+                json_object_set_new (self->mesh_info, env->origin, info);
+            }
+            json_object_set (info, "stats", stats);
+        }
+        json_decref (stats);
+    }
+    return 0;
+}
+
+int
+coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && link && reply_p && reply_size_p);
+    *reply_p = NULL;
+    link->decoded = false;
+    link->origin [0] = 0;
+    link->reply_dest [0] = 0;
+    link->store_failed = false;
+    envelope_t env;
+    if (envelope_decode (&env, frame, size) == 0) {
+        link->decoded = true;
+        memcpy (link->id, env.id, WEFT_ID_SIZE);
+    }
+    if (coord_envelope_open (self, user_id, frame, size, &env, link->custody))
+        return -2;
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -2;
+    json_t *device = registry_device_get (txn, env.origin);
+    store_abort (&txn);
+    uint8_t sign_key [32];
+    bool known = device && !json_is_true (json_object_get (device, "revoked"))
+              && coord_record_key (device, "sign_key", sign_key) == 0;
+    json_decref (device);
+    if (!known) {
+        self->stats.rejected_origin++;
+        return -2;
+    }
+    if (envelope_verify (&env, sign_key)) {
+        self->stats.rejected_signature++;
+        coord_debug (self, "coord: bad signature from %s", env.origin);
+        return -2;
+    }
+    if (coord_envelope_expired (self, &env, now_ms))
+        return -2;
+    snprintf (link->origin, sizeof link->origin, "%s", env.origin);
+    if (link->custody && !streq (env.origin, user_id))
+        snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
+    else
+    if (link->custody)
+        snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
+    s_mesh_seen (self, &env, link->custody);
+    if (env.type == MSG_POLICY || env.type == MSG_POLICY_SUMMARY || env.type == MSG_POLICY_KEYS) {
+        //  Gossip speaks only between neighbours
+        link->reply_dest [0] = 0;
+        if (link->custody) {
+            self->stats.rejected_malformed++;
+            return -2;
+        }
+        self->now_ms = now_ms;
+        gossip_on_message (self->gossip, env.origin, env.type, env.payload, env.payload_size,
+                           now_ms);
+        return 0;
+    }
+    if (env.type == MSG_HELLO || env.type == MSG_ROUTE || env.type == MSG_CUSTODY_ACK
+    ||  env.type == MSG_NODE_STATS) {
+        link->reply_dest [0] = 0;
+        return s_mesh_local (self, &env, link, now_ms, reply_p, reply_size_p);
+    }
+    if (env.type == MSG_ATTEST_EVIDENCE)
+        return s_attest_evidence (self, &env, now_ms);
+    if (env.type == MSG_DELEGATED_VERDICT)
+        return s_attest_delegated (self, &env, now_ms);
+    if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
+        self->stats.rejected_malformed++;
+        coord_debug (self, "coord: unexpected %s on mesh from %s",
+                    proto_msg_name (env.type)? proto_msg_name (env.type): "type", env.origin);
+        return -2;
+    }
+    msg_t msg;
+    int rc = msg_decode (&msg, env.type, env.payload, env.payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        coord_debug (self, "coord: bad %s from %s: %s", proto_msg_name (env.type), env.origin,
+                    proto_strerror (rc));
+        return -2;
+    }
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
+    bool quarantined = (env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED)
+                    && coord_device_quarantined (self, env.origin);
+    if (env.type == MSG_TWIN_REPORTED && quarantined) {
+        self->stats.rejected_origin++;
+        coord_debug (self, "coord: %s is quarantined (failed attestation): report refused",
+                    env.origin);
+        return -2;
+    }
+    if (env.type == MSG_HEARTBEAT) {
+        //  A quarantined device gets no desired twin, only challenges
+        msg_heartbeat_t heartbeat = msg.heartbeat;
+        if (quarantined)
+            heartbeat.desired_version = UINT64_MAX;
+        rc = s_heartbeat (self, &env, &heartbeat, origin_key, now_ms,
+                          reply_p, reply_size_p);
+        if (rc == 0 && !*reply_p)
+            s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
+                                reply_p, reply_size_p);
+        return rc;
+    }
+    if (env.type == MSG_TWIN_REPORTED)
+        return s_reported (self, &env, &msg.twin_reported, origin_key, now_ms,
+                           reply_p, reply_size_p);
+    //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds;
+    //  a copy sent to it directly need not be sent again
+    if (s_accept_pending (self, origin_key, env.seq))
+        return -2;
+    if (msg.ack.status == WEFT_STATUS_OK)
+        custody_ack (self->custody, msg.ack.ack_id);
+    registry_seen (self->registry, env.origin, now_ms);
+    return 0;
+}
+
+int
+coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now_ms,
+                   uint8_t **frame_p, size_t *size_p)
+{
+    assert (self && ids);
+    meshmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_CUSTODY_ACK;
+    msg.ids = ids;
+    msg.id_count = count;
+    uint8_t *payload;
+    size_t payload_size;
+    if (meshmsg_encode (&msg, &payload, &payload_size))
+        return -1;
+    //  Link-local: the HLC is its seq, like the nodes' own (no window)
+    uint64_t hlc = now_ms << 16;
+    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = MSG_CUSTODY_ACK;
+    strcpy (env.origin, COORD_ORIGIN);
+    env.seq = self->hlc;
+    env.hlc = self->hlc;
+    env.hop_limit = env.hops = 1;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    int rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    free (payload);
+    return rc? -1: 0;
+}

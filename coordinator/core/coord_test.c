@@ -1,0 +1,529 @@
+/*  coord_test - selftest of the coordinator's core: whole exchanges
+    through real envelopes on a real store in a temporary directory
+    (enrolment, heartbeats, reports, RPC, custody), through coord.h only.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "proto/envelope.h"
+#include "proto/meshmsg.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/rpc.h"
+#include "coordinator/core/coord.h"
+
+//  --------------------------------------------------------------------------
+//  Selftest: whole exchanges through real envelopes
+
+typedef struct {
+    char path [64];
+    store_t *store;
+    keys_t ca, keys;
+    uint8_t *cert;
+    size_t cert_size;
+    coord_t *coord;
+    int pushes;                     //  Frames pushed
+    char pushed_to [WEFT_NAME_MAX + 1];
+} s_rig_t;
+
+static void
+s_test_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
+{
+    s_rig_t *rig = (s_rig_t *) ctx;
+    assert (frame && size);
+    rig->pushes++;
+    snprintf (rig->pushed_to, sizeof rig->pushed_to, "%s", device_id);
+}
+
+static void
+s_rig_open (s_rig_t *rig)
+{
+    rig->store = store_new (rig->path, registry_tables (), 0);
+    assert (rig->store);
+    coord_effects_t effects = { rig, s_test_push };
+    rig->coord = coord_new (rig->store, &rig->ca, &rig->keys, rig->cert,
+                            rig->cert_size, &effects);
+    assert (rig->coord);
+}
+
+static void
+s_rig_close (s_rig_t *rig)
+{
+    coord_destroy (&rig->coord);
+    store_destroy (&rig->store);
+}
+
+//  Sign an envelope as origin.
+static uint8_t *
+s_envelope (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg,
+            size_t *size_p)
+{
+    uint8_t *payload;
+    size_t payload_size;
+    assert (msg_encode (msg, &payload, &payload_size) == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = msg->type;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    env.seq = seq;
+    env.hlc = seq;
+    //  Operator requests must expire within a minute (nonces.h)
+    if (msg->type == MSG_RPC_REQUEST)
+        env.expiry = 1700000000000ULL + 30000;
+    env.hop_limit = WEFT_HOP_LIMIT;
+    env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame;
+    assert (envelope_encode (&env, keys->sign_secret, &frame, size_p) == 0);
+    free (payload);
+    return frame;
+}
+
+//  Open a reply from the coordinator: verify, decode into msg. Returns
+//  the frame, which msg borrows from; caller frees it.
+static uint8_t *
+s_open_reply (s_rig_t *rig, uint8_t *frame, size_t size, int type, msg_t *msg,
+              uint64_t *seq_p)
+{
+    assert (frame);
+    envelope_t env;
+    assert (envelope_decode (&env, frame, size) == 0);
+    assert (envelope_verify (&env, rig->keys.sign_public) == 0);
+    assert (streq (env.origin, COORD_ORIGIN));
+    assert (env.type == type);
+    assert (msg_decode (msg, type, env.payload, env.payload_size) == 0);
+    if (seq_p)
+        *seq_p = env.seq;
+    return frame;
+}
+
+//  One RPC call as an operator; returns the status, result text in out.
+static int
+s_rpc (s_rig_t *rig, const keys_t *op, const char *name, uint64_t seq,
+       const char *method, const char *args, char *out, size_t out_size)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    snprintf (msg.rpc_request.method, sizeof msg.rpc_request.method, "%s", method);
+    msg.rpc_request.args = args;
+    msg.rpc_request.args_size = strlen (args);
+    size_t size;
+    uint8_t *frame = s_envelope (op, name, seq, &msg, &size);
+    uint8_t *reply;
+    size_t reply_size;
+    int rc = coord_on_rpc (rig->coord, name, frame, size, 1700000000000ULL,
+                           &reply, &reply_size);
+    free (frame);
+    if (rc)
+        return -1;
+    msg_t answer;
+    s_open_reply (rig, reply, reply_size, MSG_RPC_REPLY, &answer, NULL);
+    if (out) {
+        size_t n = answer.rpc_reply.result_size < out_size - 1
+                 ? answer.rpc_reply.result_size: out_size - 1;
+        memcpy (out, answer.rpc_reply.result, n);
+        out [n] = 0;
+        if (answer.rpc_reply.status)
+            snprintf (out, out_size, "%s", answer.rpc_reply.error);
+    }
+    int status = answer.rpc_reply.status;
+    free (reply);
+    return status;
+}
+
+//  Enrol as name with keys; returns status, message in out.
+static int
+s_enrol (s_rig_t *rig, const keys_t *node, const char *name, const char *token,
+         char *out)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ENROL_REQUEST;
+    snprintf (msg.enrol_request.token, sizeof msg.enrol_request.token, "%s", token);
+    memcpy (msg.enrol_request.sign_key, node->sign_public, 32);
+    memcpy (msg.enrol_request.curve_key, node->curve_public, 32);
+    strcpy (msg.enrol_request.device_type, "gateway");
+    size_t size;
+    uint8_t *frame = s_envelope (node, name, 1, &msg, &size);
+    char link [COORD_USER_ID_MAX + 1];
+    assert (coord_admit (rig->coord, "enrol", node->curve_public, link));
+    uint8_t *reply;
+    size_t reply_size;
+    assert (coord_on_enrol (rig->coord, link, frame, size, 1700000000000ULL,
+                            &reply, &reply_size) == 0);
+    free (frame);
+    msg_t answer;
+    s_open_reply (rig, reply, reply_size, MSG_ENROL_RESPONSE, &answer, NULL);
+    strcpy (out, answer.enrol_response.message);
+    int status = answer.enrol_response.status;
+    if (status == 0) {
+        cert_t cert;
+        assert (cert_decode (&cert, answer.enrol_response.cert,
+                             answer.enrol_response.cert_size, rig->ca.sign_public,
+                             1700000000) == 0);
+        assert (streq (cert.subject, name));
+        assert (memcmp (answer.enrol_response.ca_key, rig->ca.sign_public, 32) == 0);
+        assert (cert_decode (&cert, answer.enrol_response.coord_cert,
+                             answer.enrol_response.coord_cert_size, rig->ca.sign_public,
+                             1700000000) == 0);
+        assert (cert.kind == CERT_KIND_COORDINATOR);
+    }
+    free (reply);
+    return status;
+}
+
+void
+coord_test (bool verbose)
+{
+    printf (" * coord: ");
+    //  @selftest
+    s_rig_t rig;
+    memset (&rig, 0, sizeof rig);
+    strcpy (rig.path, "/tmp/weft-coord-test-XXXXXX");
+    assert (mkdtemp (rig.path));
+    keys_generate (&rig.ca);
+    keys_generate (&rig.keys);
+    uint64_t now_ms = 1700000000000ULL;
+
+    //  First start: the coordinator's certificate and an admin
+    rig.store = store_new (rig.path, registry_tables (), 0);
+    pki_t *pki = pki_new (&rig.ca);
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, COORD_ORIGIN);
+    strcpy (cert.role, "coordinator");
+    memcpy (cert.sign_key, rig.keys.sign_public, 32);
+    memcpy (cert.curve_key, rig.keys.curve_public, 32);
+    keys_t admin, viewer;
+    keys_generate (&admin);
+    keys_generate (&viewer);
+    store_txn_t *txn = store_begin (rig.store, true);
+    assert (pki_issue (pki, txn, &cert, now_ms / 1000, &rig.cert, &rig.cert_size) == 0);
+    uint8_t *op_cert;
+    size_t op_cert_size;
+    uint64_t serial;
+    char error [WEFT_TEXT_MAX + 1];
+    assert (rpc_operator_create (pki, txn, "admin", "admin", "", admin.sign_public,
+                                 admin.curve_public, true, now_ms / 1000, &op_cert,
+                                 &op_cert_size, &serial, error) == 0);
+    free (op_cert);
+    assert (rpc_operator_create (pki, txn, "viv", "viewer", "", viewer.sign_public,
+                                 viewer.curve_public, false, now_ms / 1000, &op_cert,
+                                 &op_cert_size, &serial, error) == 0);
+    free (op_cert);
+    assert (store_commit (&txn) == 0);
+    pki_destroy (&pki);
+    store_destroy (&rig.store);
+    s_rig_open (&rig);
+
+    //  ZAP decisions
+    char user [COORD_USER_ID_MAX + 1];
+    keys_t node, stranger;
+    keys_generate (&node);
+    keys_generate (&stranger);
+    assert (coord_admit (rig.coord, "rpc", admin.curve_public, user));
+    assert (streq (user, "admin"));
+    assert (!coord_admit (rig.coord, "rpc", stranger.curve_public, user));
+    assert (!coord_admit (rig.coord, "mesh", node.curve_public, user));
+    assert (!coord_admit (rig.coord, "other", admin.curve_public, user));
+
+    //  Token, enrolment
+    char out [4096];
+    assert (s_rpc (&rig, &admin, "admin", 1, "token.create", "{\"tenant\":\"acme\"}",
+                   out, sizeof out) == WEFT_STATUS_OK);
+    json_error_t json_error;
+    json_t *created = json_loads (out, 0, &json_error);
+    char token [WEFT_TOKEN_MAX + 1];
+    snprintf (token, sizeof token, "%s",
+              json_string_value (json_object_get (created, "token")));
+    json_decref (created);
+    //  A store failure during enrolment leaves the token unused
+    store_fail_after (rig.store, 1);
+    assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_INTERNAL);
+    store_fail_after (rig.store, 0);
+    assert (!coord_admit (rig.coord, "mesh", node.curve_public, user));
+    assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_OK);
+    assert (coord_admit (rig.coord, "mesh", node.curve_public, user));
+    assert (streq (user, "dev-1"));
+    assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_OK);
+    assert (streq (out, "already enrolled"));
+    assert (s_enrol (&rig, &stranger, "dev-2", token, out) == WEFT_STATUS_DENIED);
+    assert (streq (out, "token already used"));
+    assert (coord_stats (rig.coord)->enrolments == 1);
+    assert (coord_stats (rig.coord)->enrol_refused == 2);
+    //  The enrol link's key must be the request's key
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ENROL_REQUEST;
+    strcpy (msg.enrol_request.token, token);
+    memcpy (msg.enrol_request.sign_key, stranger.sign_public, 32);
+    memcpy (msg.enrol_request.curve_key, stranger.curve_public, 32);
+    size_t size;
+    uint8_t *frame = s_envelope (&stranger, "dev-3", 1, &msg, &size);
+    char link [65];
+    keys_hex (node.curve_public, 32, link);
+    uint8_t *reply;
+    size_t reply_size;
+    assert (coord_on_enrol (rig.coord, link, frame, size, now_ms, &reply, &reply_size) == 0);
+    free (frame);
+    msg_t answer;
+    s_open_reply (&rig, reply, reply_size, MSG_ENROL_RESPONSE, &answer, NULL);
+    assert (answer.enrol_response.status == WEFT_STATUS_DENIED);
+    assert (streq (answer.enrol_response.message, "curve key does not match the connection"));
+    free (reply);
+
+    //  Twin set pushes at once; a heartbeat with an older version
+    //  gets the document
+    assert (s_rpc (&rig, &admin, "admin", 2, "twin.set",
+                   "{\"id\":\"dev-1\",\"patch\":{\"led\":\"on\"}}", out, sizeof out) == 0);
+    assert (rig.pushes == 1 && streq (rig.pushed_to, "dev-1"));
+    assert (s_rpc (&rig, &viewer, "viv", 1, "twin.set",
+                   "{\"id\":\"dev-1\",\"patch\":{\"led\":\"off\"}}", out, sizeof out)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (out, "role viewer may not call twin.set"));
+    assert (rig.pushes == 1);
+
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    msg.heartbeat.desired_version = 0;
+    frame = s_envelope (&node, "dev-1", 2, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_TWIN_DESIRED, &answer, NULL);
+    assert (answer.twin_desired.version == 1);
+    assert (streq (answer.twin_desired.device, "dev-1"));
+    assert (answer.twin_desired.doc_size == strlen ("{\"led\":\"on\"}"));
+    free (reply);
+    //  Replayed heartbeat, wrong link, forged signature
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_replay == 1);
+    assert (coord_on_mesh (rig.coord, "dev-9", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_origin == 1);
+    free (frame);
+    frame = s_envelope (&stranger, "dev-1", 3, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_signature == 1);
+    free (frame);
+    assert (coord_on_mesh (rig.coord, "dev-1", (const uint8_t *) "junk", 4, now_ms,
+                           &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_malformed == 1);
+    //  Up to date: no reply
+    msg.heartbeat.desired_version = 1;
+    frame = s_envelope (&node, "dev-1", 4, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0);
+    assert (reply == NULL);
+    free (frame);
+    //  The group commit makes heartbeat windows durable; a failed one
+    //  leaves them pending for the next
+    store_fail_after (rig.store, 1);
+    assert (coord_commit (rig.coord) == -1);
+    store_fail_after (rig.store, 0);
+    assert (coord_commit (rig.coord) == 0);
+    assert (coord_commit (rig.coord) == 0);        //  Nothing to write
+    txn = store_begin (rig.store, false);
+    size_t window_size;
+    uint8_t *window_data = (uint8_t *) store_get (txn, "replay", "d/dev-1", 7, &window_size);
+    store_abort (&txn);
+    assert (window_data && window_size == 16);
+    replay_t stored;
+    replay_load (&stored, window_data);
+    free (window_data);
+    assert (stored.top == 4);
+
+    //  Reported twin, ACK, retransmission re-acknowledged
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_REPORTED;
+    strcpy (msg.twin_reported.device, "dev-1");
+    msg.twin_reported.version = 1;
+    msg.twin_reported.desired_version = 1;
+    msg.twin_reported.doc = "{\"led\":\"on\"}";
+    msg.twin_reported.doc_size = strlen (msg.twin_reported.doc);
+    strcpy (msg.twin_reported.status, "ok");
+    frame = s_envelope (&node, "dev-1", 5, &msg, &size);
+    for (int i = 0; i < 2; i++) {
+        assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply,
+                               &reply_size) == 0);
+        s_open_reply (&rig, reply, reply_size, MSG_ACK, &answer, NULL);
+        assert (answer.ack.status == WEFT_STATUS_OK);
+        free (reply);
+    }
+    free (frame);
+    assert (coord_stats (rig.coord)->duplicates == 1);
+    assert (s_rpc (&rig, &viewer, "viv", 2, "twin.get", "{\"id\":\"dev-1\"}",
+                   out, sizeof out) == 0);
+    json_t *twin = json_loads (out, 0, &json_error);
+    assert (json_integer_value (json_object_get (twin, "reported_version")) == 1);
+    assert (json_integer_value (json_object_get (twin, "applied_version")) == 1);
+    assert (streq (json_string_value (json_object_get (twin, "status")), "ok"));
+    json_decref (twin);
+    assert (s_rpc (&rig, &viewer, "viv", 3, "device.list", "{}", out, sizeof out) == 0);
+    assert (strstr (out, "\"online\":true"));
+    //  Reported twin of another device
+    strcpy (msg.twin_reported.device, "dev-2");
+    frame = s_envelope (&node, "dev-1", 6, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    free (frame);
+
+    //  Replay after a restart: the window was saved with the effect
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_RPC_REQUEST;
+    strcpy (msg.rpc_request.method, "device.list");
+    msg.rpc_request.args = "{}";
+    msg.rpc_request.args_size = 2;
+    frame = s_envelope (&admin, "admin", 1000, &msg, &size);
+    uint64_t seq_before, seq_after;
+    assert (coord_on_rpc (rig.coord, "admin", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, &seq_before);
+    assert (answer.rpc_reply.status == WEFT_STATUS_OK);
+    free (reply);
+    s_rig_close (&rig);
+    s_rig_open (&rig);
+    assert (coord_on_rpc (rig.coord, "admin", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, &seq_after);
+    assert (answer.rpc_reply.status == WEFT_STATUS_DENIED);
+    assert (streq (answer.rpc_reply.error, "replayed request"));
+    assert (coord_stats (rig.coord)->rejected_replay == 1);
+    //  Our own numbers never repeat across the restart
+    assert (seq_after > seq_before);
+    free (reply);
+    //  A read-only call runs in a read transaction; its refusal is still
+    //  in the audit log, and the chain and signed head still verify
+    assert (s_rpc (&rig, &viewer, "viv", 5, "device.show", "{\"id\":\"nope-7\"}",
+                   out, sizeof out) == WEFT_STATUS_NOT_FOUND);
+    assert (s_rpc (&rig, &admin, "admin", 1001, "audit.list",
+                   "{\"query\":\"actor=viv and action=device.show and target=nope-7\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"status\":\"NOT_FOUND\""));
+    assert (s_rpc (&rig, &admin, "admin", 1002, "audit.verify", "{}", out, sizeof out) == 0);
+    assert (strstr (out, "\"intact\":true"));
+    //  The identity is the link's: an envelope from admin on viv's link
+    assert (coord_on_rpc (rig.coord, "viv", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_stats (rig.coord)->rejected_origin == 1);
+    free (frame);
+    //  Heartbeat windows flushed by the destroy survive too
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    frame = s_envelope (&node, "dev-1", 4, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    free (frame);
+    //  Online only once it speaks again; last_seen kept
+    assert (s_rpc (&rig, &viewer, "viv", 4, "device.show", "{\"id\":\"dev-1\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"online\":false"));
+    assert (strstr (out, "\"last_seen\":1700000000"));
+    assert (s_rpc (&rig, &admin, "admin", 1001, "coord.stats", "{}", out, sizeof out) == 0);
+    if (verbose)
+        printf ("\n   stats %s\n   ", out);
+    assert (strstr (out, "\"devices\":1"));
+
+    //  Timer
+    coord_tick (rig.coord, now_ms);
+    assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+
+    //  Custody of a frame sent through a relay: the deadline brings the
+    //  retry 1 s later, which goes through the push effect (the same
+    //  frame) until a relay's CUSTODY_ACK names its id; INTERNAL (the
+    //  relay could not commit it) keeps it
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 77, &msg, &size);
+    envelope_t sent;
+    assert (envelope_decode (&sent, frame, size) == 0);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);   //  Held once
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", (const uint8_t *) "junk", 4, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 1);
+    assert (coord_deadline (rig.coord) == now_ms + 1000);
+    int pushes = rig.pushes;
+    coord_tick (rig.coord, now_ms + 999);
+    assert (rig.pushes == pushes);
+    coord_tick (rig.coord, now_ms + 1000);
+    assert (rig.pushes == pushes + 1 && streq (rig.pushed_to, "dev-2"));
+    assert (coord_stats (rig.coord)->custody_resent == 1);
+    assert (coord_deadline (rig.coord) == now_ms + 1000 + 2000);
+    //  Its relay linked again: due at once
+    coord_relay_linked (rig.coord, "dev-1", now_ms + 1200);
+    assert (coord_deadline (rig.coord) == now_ms + 1200);
+    coord_tick (rig.coord, now_ms + 1200);
+    assert (rig.pushes == pushes + 2 && coord_stats (rig.coord)->custody_resent == 2);
+    assert (coord_deadline (rig.coord) == now_ms + 1200 + 1000);
+    for (int status = WEFT_STATUS_INTERNAL; ; status = WEFT_STATUS_OK) {
+        meshmsg_t ack;
+        memset (&ack, 0, sizeof ack);
+        ack.type = MSG_CUSTODY_ACK;
+        ack.ids = sent.id;
+        ack.id_count = 1;
+        ack.status = status;
+        uint8_t *payload;
+        size_t payload_size;
+        assert (meshmsg_encode (&ack, &payload, &payload_size) == 0);
+        envelope_t env;
+        memset (&env, 0, sizeof env);
+        randombytes_buf (env.id, sizeof env.id);
+        env.type = MSG_CUSTODY_ACK;
+        strcpy (env.origin, "dev-1");
+        env.seq = env.hlc = (now_ms << 16) + (uint64_t) status;
+        env.hop_limit = env.hops = 1;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        uint8_t *ack_frame;
+        size_t ack_size;
+        assert (envelope_encode (&env, node.sign_secret, &ack_frame, &ack_size) == 0);
+        free (payload);
+        assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, ack_size, now_ms + 1500,
+                               &reply, &reply_size) == 0);
+        assert (reply == NULL);
+        free (ack_frame);
+        if (status == WEFT_STATUS_OK)
+            break;
+        assert (coord_stats (rig.coord)->custody_held == 1);
+    }
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    assert (coord_stats (rig.coord)->custody_acked == 1);
+    assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+    free (frame);
+
+    //  Sent to the device itself: only a TWIN_DESIRED is held, and the
+    //  device's own ACK of it (by envelope id) releases it
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 78, &msg, &size);    //  A heartbeat
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    free (frame);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_DESIRED;
+    strcpy (msg.twin_desired.device, "dev-1");
+    msg.twin_desired.version = 2;
+    msg.twin_desired.doc = "{}";
+    msg.twin_desired.doc_size = 2;
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 79, &msg, &size);
+    assert (envelope_decode (&sent, frame, size) == 0);
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 1);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ACK;
+    memcpy (msg.ack.ack_id, sent.id, WEFT_ID_SIZE);
+    msg.ack.status = WEFT_STATUS_OK;
+    uint8_t *ack_frame = s_envelope (&node, "dev-1", 100, &msg, &size);
+    assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, size, now_ms, &reply,
+                           &reply_size) == 0);
+    free (ack_frame);
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    assert (coord_stats (rig.coord)->custody_acked == 2);
+    free (frame);
+
+    s_rig_close (&rig);
+    free (rig.cert);
+    keys_wipe (&rig.ca);
+    keys_wipe (&rig.keys);
+    keys_wipe (&admin);
+    keys_wipe (&viewer);
+    keys_wipe (&node);
+    keys_wipe (&stranger);
+    zdir_t *dir = zdir_new (rig.path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("OK\n");
+}
