@@ -26,9 +26,118 @@ s_audit_enrol (store_txn_t *txn, pki_t *pki, const char *id, const char *method,
 }
 
 //  --------------------------------------------------------------------------
+//  What the token and the TPM paths share: the request's checks, the
+//  decision in one write transaction, committed with its audit record
+//  when it created a device, the counters and the log line.
+
+//  The decision of one path in txn; sets result->device to the device
+//  it enrols
+typedef void (s_enrol_apply_fn) (coord_t *self, store_txn_t *txn, const envelope_t *env,
+                                 const void *request, const uint8_t link_key [32],
+                                 uint64_t now_ms, enrolment_result_t *result);
+
+typedef struct {
+    const char *request;            //  Its name in messages and logs
+    const char *method;             //  In the audit record
+    const char *how;                //  Follows "enrolled device ID" in the log
+    s_enrol_apply_fn *apply;        //  The decision
+} s_enrol_path_t;
+
+//  decode_rc is the request payload's decoding; sign_key the key the
+//  request names, which must verify env. result has the outcome.
+static void
+s_enrol_decide (coord_t *self, const s_enrol_path_t *path, const envelope_t *env,
+                int decode_rc, const uint8_t *sign_key, const void *request,
+                const uint8_t link_key [32], uint64_t now_ms, enrolment_result_t *result)
+{
+    if (decode_rc) {
+        self->stats.rejected_malformed++;
+        result->status = WEFT_STATUS_BAD_REQUEST;
+        snprintf (result->message, sizeof result->message, "malformed %s request",
+                  path->request);
+    }
+    else
+    if (envelope_verify (env, sign_key)) {
+        self->stats.rejected_signature++;
+        result->status = WEFT_STATUS_DENIED;
+        snprintf (result->message, sizeof result->message,
+                  "signature does not verify with the request's sign key");
+    }
+    else
+    if (coord_envelope_expired (self, env, now_ms)) {
+        result->status = WEFT_STATUS_EXPIRED;
+        snprintf (result->message, sizeof result->message, "request expired");
+    }
+    else {
+        store_txn_t *txn = store_begin (self->store, true);
+        if (!txn) {
+            result->status = WEFT_STATUS_INTERNAL;
+            snprintf (result->message, sizeof result->message, "store unavailable");
+        }
+        else {
+            path->apply (self, txn, env, request, link_key, now_ms, result);
+            if (result->created
+            && (s_audit_enrol (txn, self->pki, result->device, path->method, now_ms)
+                || store_commit (&txn))) {
+                enrolment_result_clear (result);
+                result->status = WEFT_STATUS_INTERNAL;
+                snprintf (result->message, sizeof result->message, "store write failed");
+            }
+            store_abort (&txn);
+        }
+    }
+    if (result->created) {
+        self->stats.enrolments++;
+        zsys_info ("coord: enrolled device %s%s", result->device, path->how);
+    }
+    else
+    if (result->status != WEFT_STATUS_OK) {
+        self->stats.enrol_refused++;
+        zsys_info ("coord: %s of %s refused: %s", path->request, env->origin, result->message);
+    }
+}
+
+//  Seal the ENROL_RESPONSE with result's certificate or refusal, and
+//  clear result
+static int
+s_enrol_response (coord_t *self, enrolment_result_t *result, uint64_t now_ms,
+                  uint8_t **reply_p, size_t *reply_size_p)
+{
+    msg_t reply;
+    memset (&reply, 0, sizeof reply);
+    reply.type = MSG_ENROL_RESPONSE;
+    reply.enrol_response.status = result->status;
+    snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
+              "%s", result->message);
+    reply.enrol_response.cert = result->cert;
+    reply.enrol_response.cert_size = result->cert_size;
+    memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
+    reply.enrol_response.coord_cert = self->cert;
+    reply.enrol_response.coord_cert_size = self->cert_size;
+    int rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
+    enrolment_result_clear (result);
+    return rc? -2: 0;
+}
+
+//  --------------------------------------------------------------------------
 //  TPM onboarding on the enrolment socket (enrolment_tpm_apply): the
 //  answer is a TPM_CHALLENGE, or an ENROL_RESPONSE with the certificate
 //  or the refusal.
+
+static void
+s_apply_tpm (coord_t *self, store_txn_t *txn, const envelope_t *env, const void *request,
+             const uint8_t link_key [32], uint64_t now_ms, enrolment_result_t *result)
+{
+    size_t ca_size = 0;
+    char *ca = enrolment_tpm_ca (txn, &ca_size);
+    enrolment_tpm_apply (self->pki, txn, &self->keys, ca, ca_size, env->origin,
+                         (const tpmmsg_t *) request, link_key, now_ms / 1000, result);
+    free (ca);
+}
+
+static const s_enrol_path_t s_tpm_path = {
+    "TPM enrolment", "tpm", " by TPM credential activation", s_apply_tpm
+};
 
 static int
 s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t now_ms,
@@ -43,53 +152,8 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
     enrolment_result_t result;
     memset (&result, 0, sizeof result);
     int rc = tpmmsg_decode (&request, env->type, env->payload, env->payload_size);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        result.status = WEFT_STATUS_BAD_REQUEST;
-        snprintf (result.message, sizeof result.message, "malformed TPM enrolment request");
-    }
-    else
-    if (envelope_verify (env, request.sign_key)) {
-        self->stats.rejected_signature++;
-        result.status = WEFT_STATUS_DENIED;
-        snprintf (result.message, sizeof result.message,
-                  "signature does not verify with the request's sign key");
-    }
-    else
-    if (coord_envelope_expired (self, env, now_ms)) {
-        result.status = WEFT_STATUS_EXPIRED;
-        snprintf (result.message, sizeof result.message, "request expired");
-    }
-    else {
-        store_txn_t *txn = store_begin (self->store, true);
-        if (!txn) {
-            result.status = WEFT_STATUS_INTERNAL;
-            snprintf (result.message, sizeof result.message, "store unavailable");
-        }
-        else {
-            size_t ca_size = 0;
-            char *ca = enrolment_tpm_ca (txn, &ca_size);
-            enrolment_tpm_apply (self->pki, txn, &self->keys, ca, ca_size, env->origin,
-                                 &request, link_key, now_ms / 1000, &result);
-            free (ca);
-            if (result.created
-            && (s_audit_enrol (txn, self->pki, result.device, "tpm", now_ms) || store_commit (&txn))) {
-                enrolment_result_clear (&result);
-                result.status = WEFT_STATUS_INTERNAL;
-                snprintf (result.message, sizeof result.message, "store write failed");
-            }
-            store_abort (&txn);
-        }
-    }
-    if (result.created) {
-        self->stats.enrolments++;
-        zsys_info ("coord: enrolled device %s by TPM credential activation", result.device);
-    }
-    else
-    if (result.status != WEFT_STATUS_OK) {
-        self->stats.enrol_refused++;
-        zsys_info ("coord: TPM enrolment of %s refused: %s", env->origin, result.message);
-    }
+    s_enrol_decide (self, &s_tpm_path, env, rc, request.sign_key, &request, link_key,
+                    now_ms, &result);
     if (result.challenge) {
         tpmmsg_t challenge;
         memset (&challenge, 0, sizeof challenge);
@@ -111,24 +175,25 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
         enrolment_result_clear (&result);
         return rc? -2: 0;
     }
-    msg_t reply;
-    memset (&reply, 0, sizeof reply);
-    reply.type = MSG_ENROL_RESPONSE;
-    reply.enrol_response.status = result.status;
-    snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
-              "%s", result.message);
-    reply.enrol_response.cert = result.cert;
-    reply.enrol_response.cert_size = result.cert_size;
-    memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
-    reply.enrol_response.coord_cert = self->cert;
-    reply.enrol_response.coord_cert_size = self->cert_size;
-    rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
-    enrolment_result_clear (&result);
-    return rc? -2: 0;
+    return s_enrol_response (self, &result, now_ms, reply_p, reply_size_p);
 }
 
 //  --------------------------------------------------------------------------
 //  Enrolment socket
+
+//  A token enrols the device the envelope's origin names
+static void
+s_apply_token (coord_t *self, store_txn_t *txn, const envelope_t *env, const void *request,
+               const uint8_t link_key [32], uint64_t now_ms, enrolment_result_t *result)
+{
+    enrolment_apply (self->pki, txn, self->keys.curve_public, env->origin,
+                     (const msg_enrol_request_t *) request, link_key, now_ms / 1000, result);
+    snprintf (result->device, sizeof result->device, "%s", env->origin);
+}
+
+static const s_enrol_path_t s_token_path = {
+    "enrolment", "token", "", s_apply_token
+};
 
 int
 coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
@@ -156,66 +221,9 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
     enrolment_result_t result;
     memset (&result, 0, sizeof result);
     rc = msg_decode (&msg, MSG_ENROL_REQUEST, env.payload, env.payload_size);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        result.status = WEFT_STATUS_BAD_REQUEST;
-        snprintf (result.message, sizeof result.message, "malformed enrolment request");
-    }
-    else
-    if (envelope_verify (&env, msg.enrol_request.sign_key)) {
-        self->stats.rejected_signature++;
-        result.status = WEFT_STATUS_DENIED;
-        snprintf (result.message, sizeof result.message,
-                  "signature does not verify with the request's sign key");
-    }
-    else
-    if (coord_envelope_expired (self, &env, now_ms)) {
-        result.status = WEFT_STATUS_EXPIRED;
-        snprintf (result.message, sizeof result.message, "request expired");
-    }
-    else {
-        store_txn_t *txn = store_begin (self->store, true);
-        if (!txn) {
-            result.status = WEFT_STATUS_INTERNAL;
-            snprintf (result.message, sizeof result.message, "store unavailable");
-        }
-        else {
-            enrolment_apply (self->pki, txn, self->keys.curve_public, env.origin,
-                             &msg.enrol_request, link_key, now_ms / 1000, &result);
-            if (result.created) {
-                if (s_audit_enrol (txn, self->pki, env.origin, "token", now_ms) || store_commit (&txn)) {
-                    enrolment_result_clear (&result);
-                    result.status = WEFT_STATUS_INTERNAL;
-                    snprintf (result.message, sizeof result.message, "store write failed");
-                }
-            }
-            store_abort (&txn);
-        }
-    }
-    if (result.created) {
-        self->stats.enrolments++;
-        zsys_info ("coord: enrolled device %s", env.origin);
-    }
-    else
-    if (result.status != WEFT_STATUS_OK) {
-        self->stats.enrol_refused++;
-        zsys_info ("coord: enrolment of %s refused: %s", env.origin, result.message);
-    }
-    else
+    s_enrol_decide (self, &s_token_path, &env, rc, msg.enrol_request.sign_key,
+                    &msg.enrol_request, link_key, now_ms, &result);
+    if (!result.created && result.status == WEFT_STATUS_OK)
         zsys_info ("coord: device %s enrolment repeated, same certificate", env.origin);
-
-    msg_t reply;
-    memset (&reply, 0, sizeof reply);
-    reply.type = MSG_ENROL_RESPONSE;
-    reply.enrol_response.status = result.status;
-    snprintf (reply.enrol_response.message, sizeof reply.enrol_response.message,
-              "%s", result.message);
-    reply.enrol_response.cert = result.cert;
-    reply.enrol_response.cert_size = result.cert_size;
-    memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
-    reply.enrol_response.coord_cert = self->cert;
-    reply.enrol_response.coord_cert_size = self->cert_size;
-    rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
-    enrolment_result_clear (&result);
-    return rc? -2: 0;
+    return s_enrol_response (self, &result, now_ms, reply_p, reply_size_p);
 }

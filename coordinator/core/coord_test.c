@@ -254,6 +254,12 @@ coord_test (bool verbose)
     assert (streq (out, "token already used"));
     assert (coord_stats (rig.coord)->enrolments == 1);
     assert (coord_stats (rig.coord)->enrol_refused == 2);
+    //  One audit record of the enrolment, by token, from the attempt
+    //  that committed (the failed write left none)
+    assert (s_rpc (&rig, &admin, "admin", 2, "audit.list",
+                   "{\"query\":\"action=enrol and target=dev-1\"}", out, sizeof out) == 0);
+    char *record = strstr (out, "\"method\":\"token\"");
+    assert (record && !strstr (record + 1, "\"method\""));
     //  The enrol link's key must be the request's key
     msg_t msg;
     memset (&msg, 0, sizeof msg);
