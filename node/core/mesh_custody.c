@@ -1,0 +1,362 @@
+/*  mesh_custody - custody relay: frames taken from neighbours, their
+    CUSTODY_ACKs, duplicate suppression and forwarding from the outbox
+    A frame is acknowledged only after mesh_flush committed it (outbox.h);
+    its id is marked seen then too, so a retransmission after a failed
+    commit is taken again, and one after a good commit is only ACKed.  */
+
+#include <czmq.h>
+#include "node/core/mesh_internal.h"
+
+//  --------------------------------------------------------------------------
+//  Custody: seen ids, ACKs, refusals
+
+static void
+s_hex (const uint8_t *id, char *hex)
+{
+    keys_hex (id, WEFT_ID_SIZE, hex);
+}
+
+static bool
+s_seen (mesh_t *self, const uint8_t *id)
+{
+    char hex [2 * WEFT_ID_SIZE + 1];
+    s_hex (id, hex);
+    return zhashx_lookup (self->seen, hex) != NULL;
+}
+
+static void
+s_mark_seen (mesh_t *self, const uint8_t *id)
+{
+    char hex [2 * WEFT_ID_SIZE + 1];
+    s_hex (id, hex);
+    if (zhashx_lookup (self->seen, hex))
+        return;
+    if (zhashx_size (self->seen) >= MESH_SEEN_MAX) {
+        char *oldest = (char *) zlistx_first (self->seen_order);
+        if (oldest)
+            zhashx_delete (self->seen, oldest);
+        zlistx_delete (self->seen_order, zlistx_cursor (self->seen_order));
+    }
+    zhashx_insert (self->seen, hex, (void *) 1);
+    zlistx_add_end (self->seen_order, strdup (hex));
+}
+
+//  A flush visits only the links with ACKs queued, not every link (a
+//  site server has hundreds)
+static void
+s_queue_ack (mesh_t *self, mesh_link_t *link, const uint8_t *id)
+{
+    //  The coordinator too keeps custody of what it sends us until then
+    if (zlistx_size (link->acks) == 0)
+        zlistx_add_end (self->ack_links, strdup (link->name));
+    uint8_t *copy = (uint8_t *) zmalloc (WEFT_ID_SIZE);
+    memcpy (copy, id, WEFT_ID_SIZE);
+    zlistx_add_end (link->acks, copy);
+}
+
+//  ACK at once with a status that ends the sender's retransmissions
+static void
+s_refuse (mesh_t *self, mesh_link_t *link, const uint8_t *id, uint64_t now_ms)
+{
+    meshmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_CUSTODY_ACK;
+    msg.ids = id;
+    msg.id_count = 1;
+    msg.status = WEFT_STATUS_DENIED;
+    mesh_send_local (self, link, now_ms, &msg);
+}
+
+static int
+s_class_of (int type)
+{
+    switch (type) {
+        case MSG_ACK:
+        case MSG_REVOCATIONS:
+        case MSG_QUARANTINE:
+        case MSG_RPC_REQUEST:
+        case MSG_RPC_REPLY:         return OUTBOX_CONTROL;
+        case MSG_TWIN_DESIRED:
+        case MSG_TWIN_REPORTED:     return OUTBOX_TWIN;
+        case MSG_ATTEST_CHALLENGE:
+        case MSG_ATTEST_EVIDENCE:
+        case MSG_DELEGATED_VERDICT: return OUTBOX_EVIDENCE;
+        case MSG_HEARTBEAT:
+        case MSG_NODE_STATS:        return OUTBOX_TELEMETRY;
+        default:                    return OUTBOX_BULK;
+    }
+}
+
+//  The key a custody frame's signature is checked with: the
+//  coordinator's always; the neighbour's own (first hop); any other
+//  origin whose certificate we hold. NULL: not checked here.
+static const uint8_t *
+s_custody_key (mesh_t *self, mesh_link_t *link, const envelope_t *env)
+{
+    if (streq (env->origin, MESH_COORDINATOR))
+        return self->coord_sign;
+    if (link->kind == MESH_LINK_COORDINATOR)
+        return NULL;                //  Relayed by the coordinator: trust it
+    if (streq (env->origin, link->peer))
+        return link->sign_key;
+    return (const uint8_t *) zhashx_lookup (self->certs, env->origin);
+}
+
+int
+mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_t *frame,
+                 size_t size, uint64_t now_ms)
+{
+    if (!link->verified) {
+        self->stats.unauthenticated++;
+        mesh_debug (self, "mesh: custody frame on %s before HELLO, dropped", link->name);
+        return -1;
+    }
+    envelope_t env;
+    if (envelope_decode (&env, frame, size)) {
+        self->stats.malformed++;
+        return -1;
+    }
+    if (s_seen (self, env.id)) {
+        self->stats.duplicates++;
+        s_queue_ack (self, link, env.id);
+        return 0;
+    }
+    const uint8_t *key = s_custody_key (self, link, &env);
+    bool checked = key && self->checked_key
+                && memcmp (key, self->checked_key, WEFT_KEY_SIZE) == 0;
+    if (key && !checked && envelope_verify (&env, key)) {
+        self->stats.forged++;
+        zsys_warning ("mesh: forged or tampered envelope (origin %s) from %s dropped",
+                      env.origin, link->peer);
+        s_refuse (self, link, env.id, now_ms);
+        return -1;
+    }
+    if (mesh_is_revoked (self, env.origin, NULL)) {
+        self->stats.revoked++;
+        s_refuse (self, link, env.id, now_ms);
+        return -1;
+    }
+    if (mesh_quarantine_refuses (self, link, &env, dest)) {
+        self->stats.quarantined++;
+        mesh_debug (self, "mesh: %s from %s for %s refused: quarantined",
+                    proto_msg_name (env.type)? proto_msg_name (env.type): "envelope",
+                    env.origin, dest);
+        s_refuse (self, link, env.id, now_ms);
+        return -1;
+    }
+    if (mesh_gossip_type (env.type)) {
+        //  The coordinator's gossip, sent to us by name: never relayed
+        if (link->kind != MESH_LINK_COORDINATOR || !streq (env.origin, MESH_COORDINATOR)) {
+            self->stats.malformed++;
+            s_refuse (self, link, env.id, now_ms);
+            return -1;
+        }
+        return gossip_on_message (self->gossip, link->name, env.type, env.payload,
+                                  env.payload_size, now_ms);
+    }
+    if (streq (dest, "*")) {
+        if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)
+        ||  !streq (env.origin, MESH_COORDINATOR)) {
+            self->stats.malformed++;
+            s_refuse (self, link, env.id, now_ms);
+            return -1;
+        }
+        self->now_ms = now_ms;
+        int rc = env.type == MSG_REVOCATIONS? mesh_on_revocations (self, frame, size, now_ms)
+                                            : mesh_on_quarantine (self, frame, size);
+        if (rc == -2)
+            return -1;              //  Not stored: not ACKed, the sender retries
+        if (link->kind != MESH_LINK_COORDINATOR) {
+            if (env.type == MSG_REVOCATIONS)
+                link->revocations = self->revocations;
+            else
+                link->quarantine = qlist_version (self->quarantine);
+            s_queue_ack (self, link, env.id);
+        }
+        return 0;
+    }
+    //  Evidence a neighbour sends in answer to our own challenge (a
+    //  site server's delegated verification) ends here, whatever its
+    //  destination; its signature was checked above (first hop)
+    bool ours = env.type == MSG_ATTEST_EVIDENCE && streq (env.origin, link->peer)
+             && self->fx.intercept && self->fx.intercept (self->fx.ctx, frame, size);
+    if (ours || streq (dest, self->name)) {
+        self->stats.delivered++;
+        s_mark_seen (self, env.id);
+        if (!ours)
+            self->fx.deliver (self->fx.ctx, frame, size);
+        s_queue_ack (self, link, env.id);
+        return 0;
+    }
+    if (env.hops <= 1) {
+        self->stats.hop_limit++;
+        s_refuse (self, link, env.id, now_ms);
+        return -1;
+    }
+    uint8_t *relayed;
+    size_t relayed_size;
+    if (envelope_reframe (&env, (uint8_t) (env.hops - 1), &relayed, &relayed_size)) {
+        self->stats.malformed++;
+        return -1;
+    }
+    int rc = outbox_stage (self->outbox, s_class_of (env.type), dest, env.id,
+                           relayed, relayed_size);
+    free (relayed);
+    if (rc != 0)
+        return -1;                  //  Full (back-pressure) or bad: no ACK, retried
+    self->stats.relayed++;
+    if (streq (dest, MESH_COORDINATOR) && link->kind != MESH_LINK_COORDINATOR)
+        mesh_learn_route (self, env.origin, link->peer);
+    s_queue_ack (self, link, env.id);
+    uint8_t *id = (uint8_t *) zmalloc (WEFT_ID_SIZE);
+    memcpy (id, env.id, WEFT_ID_SIZE);
+    zlistx_add_end (self->pending_seen, id);
+    return 0;
+}
+
+bool
+mesh_custody_key (mesh_t *self, const char *link_name, const char *dest,
+                  const uint8_t *frame, size_t size, uint8_t key [WEFT_KEY_SIZE])
+{
+    assert (self && link_name && key);
+    mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, link_name);
+    envelope_t env;
+    if (!dest || !link || !link->verified || envelope_decode (&env, frame, size)
+    ||  s_seen (self, env.id))
+        return false;
+    const uint8_t *which = s_custody_key (self, link, &env);
+    if (which)
+        memcpy (key, which, WEFT_KEY_SIZE);
+    return which != NULL;
+}
+
+int
+mesh_on_checked_frame (mesh_t *self, const char *link_name, const char *dest,
+                       const uint8_t *frame, size_t size, const uint8_t key [WEFT_KEY_SIZE],
+                       uint64_t now_ms)
+{
+    assert (self && key);
+    self->checked_key = key;
+    int rc = mesh_on_frame (self, link_name, dest, frame, size, now_ms);
+    self->checked_key = NULL;
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Acknowledgements
+
+int
+mesh_on_custody_ack (mesh_t *self, const envelope_t *env)
+{
+    meshmsg_t msg;
+    if (meshmsg_decode (&msg, MSG_CUSTODY_ACK, env->payload, env->payload_size)) {
+        self->stats.malformed++;
+        return -1;
+    }
+    if (msg.status == WEFT_STATUS_INTERNAL)
+        return 0;                   //  The next hop could not commit: retransmit
+    for (size_t i = 0; i < msg.id_count; i++)
+        outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Our own envelopes
+
+int
+mesh_send_own (mesh_t *self, const uint8_t *frame, size_t size)
+{
+    return mesh_send_to (self, MESH_COORDINATOR, frame, size);
+}
+
+int
+mesh_send_to (mesh_t *self, const char *dest, const uint8_t *frame, size_t size)
+{
+    assert (self && dest);
+    envelope_t env;
+    if (!*dest || strlen (dest) > WEFT_NAME_MAX || envelope_decode (&env, frame, size))
+        return -1;
+    return outbox_stage (self->outbox, s_class_of (env.type), dest, env.id, frame, size);
+}
+
+//  --------------------------------------------------------------------------
+//  Commit, acknowledge, forward
+
+static void
+s_pump (mesh_t *self, uint64_t now_ms)
+{
+    //  Only due entries are touched (the outbox indexes by due time).
+    //  One without a next hop waits: toward the coordinator a new route
+    //  wakes it at once, so it may wait long; a device's downward route
+    //  is learnt from its traffic without a wake, so that one looks
+    //  again every second
+    size_t visited = 0;
+    outbox_entry_t *entry;
+    while (visited < MESH_PUMP_MAX
+       && (entry = outbox_due (self->outbox, now_ms))) {
+        visited++;
+        mesh_link_t *link = mesh_next_hop (self, entry->dest);
+        if (!link)
+            outbox_defer (self->outbox, entry, now_ms,
+                          streq (entry->dest, MESH_COORDINATOR)? 5000: 1000);
+        else
+        if (self->fx.send (self->fx.ctx, link->name, entry->dest, entry->frame,
+                           entry->size) == 0)
+            outbox_sent (self->outbox, entry, now_ms);
+        else
+            outbox_defer (self->outbox, entry, now_ms, 100);
+    }
+}
+
+static void
+s_send_acks (mesh_t *self, uint64_t now_ms, bool durable)
+{
+    for (char *name = (char *) zlistx_first (self->ack_links); name;
+         name = (char *) zlistx_next (self->ack_links)) {
+        mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, name);
+        if (!link || zlistx_size (link->acks) == 0)
+            continue;               //  Gone (its ACKs with it), or sent already
+        uint8_t ids [MESHMSG_ACK_IDS_MAX * WEFT_ID_SIZE];
+        size_t held = 0;
+        uint8_t *id = (uint8_t *) zlistx_first (link->acks);
+        while (id) {
+            if (durable) {
+                memcpy (ids + held * WEFT_ID_SIZE, id, WEFT_ID_SIZE);
+                held++;
+            }
+            free (id);
+            id = (uint8_t *) zlistx_next (link->acks);
+            if (held == MESHMSG_ACK_IDS_MAX || (!id && held)) {
+                meshmsg_t msg;
+                memset (&msg, 0, sizeof msg);
+                msg.type = MSG_CUSTODY_ACK;
+                msg.ids = ids;
+                msg.id_count = held;
+                msg.status = WEFT_STATUS_OK;
+                mesh_send_local (self, link, now_ms, &msg);
+                self->stats.acks_sent++;
+                held = 0;
+            }
+        }
+        zlistx_purge (link->acks);
+    }
+    zlistx_purge (self->ack_links);
+}
+
+int
+mesh_flush (mesh_t *self, uint64_t now_ms)
+{
+    assert (self);
+    self->now_ms = now_ms;
+    int rc = outbox_flush (self->outbox);
+    for (uint8_t *id = (uint8_t *) zlistx_first (self->pending_seen); id;
+         id = (uint8_t *) zlistx_next (self->pending_seen))
+        if (rc == 0)
+            s_mark_seen (self, id);
+    zlistx_purge (self->pending_seen);
+    //  After a failed commit nothing of the burst is acknowledged; the
+    //  senders retransmit and duplicates are ACKed then
+    s_send_acks (self, now_ms, rc == 0);
+    s_pump (self, now_ms);
+    return rc;
+}

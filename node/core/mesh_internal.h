@@ -1,0 +1,176 @@
+/*  mesh_internal - what the mesh_ files share: the mesh's state, one
+    link's state, and the helpers one part calls in another
+    Private to node/core/mesh*.c; callers use mesh.h.
+
+    State in memory: the links (by the I/O layer's link name), the peer
+    index (device id -> link), reverse routes (device id -> neighbour id),
+    the seen-id LRU, certificates learnt from HELLOs (device id -> sign
+    key), the current route, and the ACKs waiting for the next commit.
+    In the store: the outbox (outbox.c) and, in MESH_TABLE under
+    prefix "revocations", the coordinator's last REVOCATIONS envelope.  */
+
+#ifndef WEFT_MESH_INTERNAL_H_INCLUDED
+#define WEFT_MESH_INTERNAL_H_INCLUDED
+
+#include "proto/envelope.h"
+#include "proto/meshmsg.h"
+#include "proto/cert.h"
+#include "node/core/gossip.h"
+#include "node/core/mesh.h"
+#include "node/core/qlist.h"
+
+#define mesh_debug(self, ...) \
+    do { if ((self)->verbose) zsys_debug (__VA_ARGS__); } while (0)
+
+typedef struct {
+    char name [WEFT_NAME_MAX + 1];      //  I/O layer's link name
+    int kind;                           //  mesh_link_kind_t
+    uint8_t key [WEFT_KEY_SIZE];        //  Authenticated CURVE key
+    bool up;                            //  Transport says connected
+    bool verified;                      //  HELLO accepted (coordinator: always)
+    bool hello_sent;                    //  Our HELLO went out on it
+    char peer [WEFT_NAME_MAX + 1];      //  Certificate subject
+    uint8_t sign_key [WEFT_KEY_SIZE];   //  Peer's Ed25519 key
+    char path [MESHMSG_PATH_MAX + 1];   //  Peer's advertised path, "" none
+    uint64_t revocations;               //  Peer's revocation version
+    uint64_t quarantine;                //  Peer's quarantine list version
+    char role [WEFT_NAME_MAX + 1];      //  Certificate role (= device type)
+    uint8_t ak_name [CERT_AK_NAME_SIZE];    //  Certificate's AK name, if TPM
+    size_t ak_name_size;
+    uint64_t epoch;                     //  Changes each time the peer is verified anew
+    uint64_t heard_ms;                  //  Last HELLO or ROUTE
+    zlistx_t *acks;                     //  Ids (16 B) to ACK after commit
+} mesh_link_t;
+
+struct _mesh_t {
+    char name [WEFT_NAME_MAX + 1];
+    char tenant [WEFT_NAME_MAX + 1];
+    keys_t keys;
+    uint8_t *cert;
+    size_t cert_size;
+    uint8_t ca_key [WEFT_KEY_SIZE];
+    uint8_t coord_sign [WEFT_KEY_SIZE];
+    uint64_t advert_ms;
+    store_t *store;
+    char prefix [WEFT_NAME_MAX + 1];
+    bool verbose;
+    mesh_effects_t fx;
+    outbox_t *outbox;
+    zhashx_t *links;                    //  Link name -> mesh_link_t
+    zhashx_t *peers;                    //  Device id -> link name (strdup)
+    zhashx_t *routes;                   //  Device id -> neighbour id (strdup)
+    zlistx_t *route_order;              //  Device ids, oldest first (bound)
+    zhashx_t *seen;                     //  Id hex -> (void *) 1
+    zlistx_t *seen_order;               //  Id hex, oldest first
+    zhashx_t *certs;                    //  Device id -> sign key (32 B)
+    zlistx_t *pending_seen;             //  Ids to mark seen after commit
+    zlistx_t *ack_links;                //  Names of links with ACKs queued
+    char route_link [WEFT_NAME_MAX + 1];    //  Next hop's link, "" none
+    char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none
+    uint64_t next_advert;               //  Unix ms
+    uint64_t adverts;                   //  Adverts sent (stats every 5)
+    uint64_t counter;                   //  For our link-local ids
+    uint64_t hlc;                       //  Last HLC issued
+    uint64_t now_ms;                    //  Time of the last event
+    uint64_t revocations;               //  List version held
+    uint8_t *revocation_frame;          //  Coordinator's signed list
+    size_t revocation_size;
+    char *revoked_names;                //  Comma list, NUL-ended
+    uint8_t *revoked_keys;              //  32 B each
+    size_t revoked_count;
+    qlist_t *quarantine;                //  Coordinator's quarantine list
+    uint64_t epochs;                    //  Link verifications so far
+    uint8_t *revoked_operators;         //  Operators' CURVE keys, 32 B each
+    size_t revoked_operator_count;
+    const uint8_t *checked_key;         //  mesh_on_checked_frame: already verified with
+    mesh_stats_t stats;
+    policy_store_t *policies;           //  Site-wide policies held (policy.h)
+    gossip_t *gossip;                   //  Their spreading (gossip.h)
+};
+
+//  --------------------------------------------------------------------------
+//  Links and link-local envelopes (mesh.c)
+
+//  Destructor of the mesh's lists and hashes of heap strings
+void
+    mesh_free_item (void **item_p);
+
+//  Seal a link-local message and send it on link
+void
+    mesh_send_local (mesh_t *self, mesh_link_t *link, uint64_t now_ms, const meshmsg_t *msg);
+
+//  Is this a policy gossip message type (gossip.h)?
+bool
+    mesh_gossip_type (int type);
+
+//  --------------------------------------------------------------------------
+//  Routing (mesh_route.c)
+
+//  Our ROUTE advert on link: path, list versions
+void
+    mesh_send_route (mesh_t *self, mesh_link_t *link, uint64_t now_ms);
+
+//  Choose the next hop toward the coordinator again; a new path goes to
+//  every neighbour at once, a new route wakes the coordinator's queue
+void
+    mesh_route_update (mesh_t *self, uint64_t now_ms);
+
+//  Remember that device id is reached through neighbour peer
+void
+    mesh_learn_route (mesh_t *self, const char *device, const char *peer);
+
+//  Link toward dest (a device id or MESH_COORDINATOR), or NULL
+mesh_link_t *
+    mesh_next_hop (mesh_t *self, const char *dest);
+
+//  A neighbour's ROUTE advert, its signature checked. 0 or -1.
+int
+    mesh_on_route (mesh_t *self, mesh_link_t *link, const envelope_t *env, uint64_t now_ms);
+
+//  --------------------------------------------------------------------------
+//  Custody (mesh_custody.c)
+
+//  A custody transfer toward dest from link. 0 if taken, -1 if dropped.
+int
+    mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest,
+                     const uint8_t *frame, size_t size, uint64_t now_ms);
+
+//  A CUSTODY_ACK, its signature checked: the outbox drops what it names
+int
+    mesh_on_custody_ack (mesh_t *self, const envelope_t *env);
+
+//  --------------------------------------------------------------------------
+//  Revocation and quarantine lists (mesh_lists.c)
+
+//  Is a device name or CURVE key (either may be NULL) revoked?
+bool
+    mesh_is_revoked (mesh_t *self, const char *name, const uint8_t *key);
+
+//  Verify a REVOCATIONS frame and hold it in memory. 0, or -1 if it is
+//  not a valid coordinator REVOCATIONS envelope.
+int
+    mesh_load_revocations (mesh_t *self, const uint8_t *frame, size_t size);
+
+//  A newer revocation list: stored, links of revoked peers closed, pushed
+//  on. Returns 0 (also when held already), -1 malformed, -2 not stored.
+int
+    mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t now_ms);
+
+//  A newer quarantine list: stored, pushed on. 0, or -2 if not stored.
+int
+    mesh_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size);
+
+//  Our revocation list to a link that holds an older one
+void
+    mesh_send_revocations (mesh_t *self, mesh_link_t *link);
+
+//  Our quarantine list to a link that holds an older one
+void
+    mesh_send_quarantine (mesh_t *self, mesh_link_t *link);
+
+//  Refuse this custody envelope because of the quarantine?
+bool
+    mesh_quarantine_refuses (mesh_t *self, mesh_link_t *link, const envelope_t *env,
+                             const char *dest);
+
+#endif

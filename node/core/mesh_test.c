@@ -1,0 +1,516 @@
+/*  mesh_test - selftest of the mesh: a line of four nodes wired by a
+    test fabric, with custody, routing, quarantine, policy gossip and
+    revocations end to end over a real store in a temporary directory.  */
+
+#include <czmq.h>
+#include <sodium.h>
+#include "node/core/mesh_internal.h"
+
+//  --------------------------------------------------------------------------
+//  Selftest: a line of nodes wired by a test fabric
+
+#define T_NODES 4
+
+typedef struct {
+    mesh_t *mesh;
+    char name [16];
+    keys_t keys;
+    int delivered;
+    uint8_t last [256];
+    size_t last_size;
+} t_node_t;
+
+typedef struct {
+    t_node_t nodes [T_NODES];
+    //  Queued link messages: from node index, link name at the receiver
+    zlistx_t *wire;
+    bool cut [T_NODES][T_NODES];
+    int to_coord;                       //  Custody frames to the coordinator
+} t_world_t;
+
+typedef struct {
+    int to;
+    char link [32];
+    char dest [WEFT_NAME_MAX + 1];
+    bool has_dest;
+    uint8_t *frame;
+    size_t size;
+} t_msg_t;
+
+typedef struct {
+    t_world_t *world;
+    int index;
+} t_ctx_t;
+
+static t_ctx_t s_ctx [T_NODES];
+
+//  Link names: "n<i>" on both sides
+static int
+s_t_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, size_t size)
+{
+    t_ctx_t *c = (t_ctx_t *) ctx;
+    if (streq (link, MESH_COORDINATOR)) {
+        if (dest)
+            c->world->to_coord++;
+        return 0;
+    }
+    int to = link [1] - '0';
+    if (c->world->cut [c->index][to])
+        return -1;
+    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
+    msg->to = to;
+    snprintf (msg->link, sizeof msg->link, "n%d", c->index);
+    if (dest) {
+        msg->has_dest = true;
+        snprintf (msg->dest, sizeof msg->dest, "%s", dest);
+    }
+    msg->frame = (uint8_t *) zmalloc (size);
+    memcpy (msg->frame, frame, size);
+    msg->size = size;
+    zlistx_add_end (c->world->wire, msg);
+    return 0;
+}
+
+static void
+s_t_deliver (void *ctx, const uint8_t *frame, size_t size)
+{
+    t_ctx_t *c = (t_ctx_t *) ctx;
+    t_node_t *node = &c->world->nodes [c->index];
+    node->delivered++;
+    node->last_size = size < sizeof node->last? size: sizeof node->last;
+    memcpy (node->last, frame, node->last_size);
+}
+
+static void
+s_t_run (t_world_t *world, uint64_t now)
+{
+    for (int round = 0; round < 50; round++) {
+        t_msg_t *msg;
+        bool any = false;
+        while ((msg = (t_msg_t *) zlistx_first (world->wire))) {
+            zlistx_detach_cur (world->wire);
+            mesh_on_frame (world->nodes [msg->to].mesh, msg->link,
+                           msg->has_dest? msg->dest: NULL, msg->frame, msg->size, now);
+            free (msg->frame);
+            free (msg);
+            any = true;
+        }
+        for (int i = 0; i < T_NODES; i++)
+            mesh_flush (world->nodes [i].mesh, now);
+        if (!any && zlistx_size (world->wire) == 0)
+            break;
+    }
+}
+
+static uint8_t *
+s_t_envelope (const keys_t *keys, const char *origin, int type, uint64_t seq,
+              const uint8_t *payload, size_t payload_size, size_t *size_p)
+{
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, WEFT_ID_SIZE);
+    env.type = type;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    env.seq = seq;
+    env.hop_limit = env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame;
+    int rc = envelope_encode (&env, keys->sign_secret, &frame, size_p);
+    assert (rc == 0);
+    return frame;
+}
+
+void
+mesh_test (bool verbose)
+{
+    printf (" * mesh: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-mesh-test.XXXXXX";
+    assert (mkdtemp (dir));
+    const char *tables [] = { MESH_TABLE, OUTBOX_TABLE, NULL };
+    store_t *store = store_new (dir, tables, 0);
+    assert (store);
+    keys_t ca, coord;
+    keys_generate (&ca);
+    keys_generate (&coord);
+    t_world_t world;
+    memset (&world, 0, sizeof world);
+    world.wire = zlistx_new ();
+    uint64_t now = 1767225600000ULL;
+    //  A line n0 - n1 - n2 - n3; n0 has the coordinator link
+    for (int i = 0; i < T_NODES; i++) {
+        t_node_t *node = &world.nodes [i];
+        snprintf (node->name, sizeof node->name, "gw-%d", i);
+        keys_generate (&node->keys);
+        cert_t cert;
+        memset (&cert, 0, sizeof cert);
+        cert.serial = (uint64_t) i + 10;
+        cert.kind = CERT_KIND_NODE;
+        strcpy (cert.subject, node->name);
+        strcpy (cert.role, "gateway");
+        memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
+        memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
+        cert.not_after = now / 1000 + 86400;
+        uint8_t *cert_bytes;
+        size_t cert_size;
+        assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
+        char prefix [16];
+        snprintf (prefix, sizeof prefix, "%d/", i);
+        mesh_config_t config = {
+            .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
+            .cert_size = cert_size, .ca_key = ca.sign_public,
+            .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
+            .prefix = prefix, .verbose = verbose
+        };
+        s_ctx [i].world = &world;
+        s_ctx [i].index = i;
+        mesh_effects_t effects = { &s_ctx [i], s_t_send, NULL, s_t_deliver, NULL };
+        node->mesh = mesh_new (&config, &effects);
+        assert (node->mesh);
+        assert (mesh_start (node->mesh, now) == 0);
+        free (cert_bytes);
+    }
+    mesh_link_up (world.nodes [0].mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                  coord.curve_public, now);
+    for (int i = 0; i + 1 < T_NODES; i++) {
+        //  i+1 dials i: on i+1 the link is "n<i>", on i it is "n<i+1>"
+        char name [16];
+        snprintf (name, sizeof name, "n%d", i);
+        snprintf (name, sizeof name, "n%d", i + 1);
+        mesh_link_up (world.nodes [i].mesh, name, MESH_LINK_ACCEPTED,
+                      world.nodes [i + 1].keys.curve_public, now);
+        snprintf (name, sizeof name, "n%d", i);
+        mesh_link_up (world.nodes [i + 1].mesh, name, MESH_LINK_DIALLED,
+                      world.nodes [i].keys.curve_public, now);
+        s_t_run (&world, now);
+    }
+    assert (mesh_distance (world.nodes [0].mesh) == 1);
+    assert (mesh_distance (world.nodes [1].mesh) == 2);
+    assert (mesh_distance (world.nodes [3].mesh) == 4);
+
+    //  n3's heartbeat crosses three relays, each ACKing after its commit
+    size_t size;
+    uint8_t *frame = s_t_envelope (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT, 1,
+                                   (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [3].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [3].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord == 1);
+    for (int i = 1; i < T_NODES; i++)
+        assert (outbox_size (mesh_outbox (world.nodes [i].mesh)) == 0);
+    //  n0 keeps it until the coordinator's CUSTODY_ACK
+    assert (outbox_size (mesh_outbox (world.nodes [0].mesh)) == 1);
+    assert (mesh_stats (world.nodes [1].mesh)->relayed == 1);
+
+    //  A forged envelope from n3 (claims gw-3, signed by another key) dies at n2
+    keys_t forger;
+    keys_generate (&forger);
+    frame = s_t_envelope (&forger, "gw-3", MSG_HEARTBEAT, 2,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    s_t_send (&s_ctx [3], "n2", MESH_COORDINATOR, frame, size);
+    free (frame);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [2].mesh)->forged == 1);
+    assert (mesh_stats (world.nodes [1].mesh)->relayed == 1);
+
+    //  The coordinator's desired twin for gw-3 goes down the reverse route
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_TWIN_DESIRED, 1,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-3", frame, size,
+                           now) == 0);
+    mesh_flush (world.nodes [0].mesh, now);
+    s_t_run (&world, now);
+    assert (world.nodes [3].delivered == 1);
+    //  The same envelope again (another path, a retransmit): delivered once
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-3", frame, size,
+                           now) == 0);
+    mesh_flush (world.nodes [0].mesh, now);
+    s_t_run (&world, now);
+    assert (world.nodes [3].delivered == 1);
+    assert (mesh_stats (world.nodes [0].mesh)->duplicates == 1);
+    free (frame);
+
+    //  The coordinator link goes: n0 loses its route, and so does everyone
+    mesh_link_down (world.nodes [0].mesh, MESH_COORDINATOR, now);
+    s_t_run (&world, now);
+    for (int i = 0; i < T_NODES; i++)
+        assert (mesh_distance (world.nodes [i].mesh) == 0);
+    //  While cut, n3's report is held by custody at n0
+    frame = s_t_envelope (&world.nodes [3].keys, "gw-3", MSG_TWIN_REPORTED, 3,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [3].mesh, frame, size) == 0);
+    free (frame);
+    now += 1000;
+    for (int i = 0; i < T_NODES; i++)
+        mesh_tick (world.nodes [i].mesh, now);
+    s_t_run (&world, now);
+    //  n0 holds it with no route: its next deadline is the next advert
+    //  (the held envelope waits for a route or its 5 s), not a poll
+    assert (outbox_size (mesh_outbox (world.nodes [0].mesh)) >= 1);
+    assert (mesh_deadline (world.nodes [0].mesh) == now + 1000);
+    int before = world.to_coord;
+    mesh_link_up (world.nodes [0].mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                  coord.curve_public, now);
+    //  The new route wakes it: due at once
+    assert (mesh_deadline (world.nodes [0].mesh) <= now);
+    s_t_run (&world, now);
+    for (int i = 0; i < T_NODES; i++)
+        mesh_tick (world.nodes [i].mesh, now);
+    s_t_run (&world, now);
+    assert (mesh_distance (world.nodes [3].mesh) == 4);
+    now += 2000;
+    for (int i = 0; i < T_NODES; i++)
+        mesh_tick (world.nodes [i].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord > before);
+
+    //  Quarantine of gw-2: the list reaches every node (n3 through gw-2
+    //  itself: the coordinator's lists pass a quarantined relay)
+    uint8_t *payload;
+    size_t payload_size;
+    meshmsg_t qmsg;
+    memset (&qmsg, 0, sizeof qmsg);
+    qmsg.type = MSG_QUARANTINE;
+    qmsg.quarantine = 1;
+    qmsg.names = "gw-2";
+    qmsg.names_size = 4;
+    assert (meshmsg_encode (&qmsg, &payload, &payload_size) == 0);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_QUARANTINE, 10, payload,
+                          payload_size, &size);
+    free (payload);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
+                           now) == 0);
+    free (frame);
+    s_t_run (&world, now);
+    for (int i = 0; i < T_NODES; i++) {
+        assert (mesh_quarantine (world.nodes [i].mesh) == 1);
+        assert (mesh_quarantined (world.nodes [i].mesh, "gw-2"));
+        assert (!mesh_quarantined (world.nodes [i].mesh, "gw-1"));
+    }
+    //  gw-2 is no next hop any more: n3, behind it, has no route
+    assert (mesh_distance (world.nodes [2].mesh) == 3);
+    assert (mesh_distance (world.nodes [3].mesh) == 0);
+    //  gw-2's own report is refused at n1 (DENIED ends its retransmits)
+    int to_coord = world.to_coord;
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 20,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 1);
+    assert (outbox_size (mesh_outbox (world.nodes [2].mesh)) == 0);
+    assert (world.to_coord == to_coord);
+    //  its attestation evidence and heartbeats pass
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_ATTEST_EVIDENCE, 21,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_HEARTBEAT, 22,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord == to_coord + 2);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 1);
+    //  gw-2 relays nothing: gw-3's heartbeat handed over by gw-2 is refused
+    frame = s_t_envelope (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT, 23,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    s_t_send (&s_ctx [2], "n1", MESH_COORDINATOR, frame, size);
+    free (frame);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 2);
+    //  and nothing but attestation traffic goes down to it
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_TWIN_DESIRED, 24,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-2", frame, size,
+                           now) == -1);
+    free (frame);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_ATTEST_CHALLENGE, 25,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    int delivered = world.nodes [2].delivered;
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-2", frame, size,
+                           now) == 0);
+    free (frame);
+    mesh_flush (world.nodes [0].mesh, now);
+    s_t_run (&world, now);
+    assert (world.nodes [2].delivered == delivered + 1);
+    assert (mesh_stats (world.nodes [0].mesh)->quarantined == 1);
+    char *qjson = mesh_stats_json (world.nodes [1].mesh);
+    assert (strstr (qjson, "\"quarantined\":2,") && strstr (qjson, "\"quarantine\":1,"));
+    free (qjson);
+    //  Persisted: n1 restarted holds the list
+    {
+        mesh_destroy (&world.nodes [1].mesh);
+        mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
+            .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
+            .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
+        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
+        world.nodes [1].mesh = mesh_new (&config, &effects);
+        assert (mesh_start (world.nodes [1].mesh, now) == 0);
+        assert (mesh_quarantine (world.nodes [1].mesh) == 1);
+        assert (mesh_quarantined (world.nodes [1].mesh, "gw-2"));
+        mesh_destroy (&world.nodes [1].mesh);
+    }
+    //  (restore n1 with its real certificate and links)
+    {
+        t_node_t *node = &world.nodes [1];
+        cert_t cert;
+        memset (&cert, 0, sizeof cert);
+        cert.serial = 11;
+        cert.kind = CERT_KIND_NODE;
+        strcpy (cert.subject, node->name);
+        strcpy (cert.role, "gateway");
+        memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
+        memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
+        cert.not_after = now / 1000 + 86400;
+        uint8_t *cert_bytes;
+        size_t cert_size;
+        assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
+        mesh_config_t config = {
+            .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
+            .cert_size = cert_size, .ca_key = ca.sign_public,
+            .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
+            .prefix = "1/", .verbose = verbose
+        };
+        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
+        node->mesh = mesh_new (&config, &effects);
+        assert (mesh_start (node->mesh, now) == 0);
+        free (cert_bytes);
+        mesh_link_down (world.nodes [0].mesh, "n1", now);
+        mesh_link_down (world.nodes [2].mesh, "n1", now);
+        mesh_link_up (world.nodes [0].mesh, "n1", MESH_LINK_ACCEPTED,
+                      node->keys.curve_public, now);
+        mesh_link_up (node->mesh, "n0", MESH_LINK_DIALLED, world.nodes [0].keys.curve_public,
+                      now);
+        s_t_run (&world, now);
+        mesh_link_up (node->mesh, "n2", MESH_LINK_ACCEPTED, world.nodes [2].keys.curve_public,
+                      now);
+        mesh_link_up (world.nodes [2].mesh, "n1", MESH_LINK_DIALLED,
+                      node->keys.curve_public, now);
+        s_t_run (&world, now);
+    }
+    //  Version 2 releases gw-2: everyone takes it, n3 routes through gw-2 again
+    qmsg.quarantine = 2;
+    qmsg.names = "";
+    qmsg.names_size = 0;
+    assert (meshmsg_encode (&qmsg, &payload, &payload_size) == 0);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_QUARANTINE, 26, payload,
+                          payload_size, &size);
+    free (payload);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
+                           now) == 0);
+    free (frame);
+    s_t_run (&world, now);
+    for (int i = 0; i < T_NODES; i++) {
+        assert (mesh_quarantine (world.nodes [i].mesh) == 2);
+        assert (!mesh_quarantined (world.nodes [i].mesh, "gw-2"));
+    }
+    now += 1000;
+    for (int i = 0; i < T_NODES; i++)
+        mesh_tick (world.nodes [i].mesh, now);
+    s_t_run (&world, now);
+    assert (mesh_distance (world.nodes [3].mesh) == 4);
+    to_coord = world.to_coord;
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 27,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord == to_coord + 1);
+    assert (mesh_stats (world.nodes [1].mesh)->quarantined == 0);   //  (n1 restarted)
+    //  A policy the coordinator sends to gw-0 by name reaches gw-3 by
+    //  gossip; the same object again stops at the first hop
+    policy_object_t policy = { "profile", "gateway", 1, (const uint8_t *) "{}", 2 };
+    uint8_t *object;
+    size_t object_size;
+    assert (policymsg_encode (&policy, ca.sign_secret, &object, &object_size) == 0);
+    policymsg_t gossip = { .type = MSG_POLICY, .object = object, .object_size = object_size };
+    uint8_t *gossip_payload;
+    size_t gossip_size;
+    assert (policymsg_msg_encode (&gossip, &gossip_payload, &gossip_size) == 0);
+    for (int round = 0; round < 2; round++) {
+        frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_POLICY, 100 + (uint64_t) round,
+                              gossip_payload, gossip_size, &size);
+        assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-0", frame, size,
+                               now) == 0);
+        free (frame);
+        s_t_run (&world, now);
+    }
+    for (int i = 0; i < T_NODES; i++)
+        assert (policy_store_version (mesh_policies (world.nodes [i].mesh),
+                                      "profile/gateway") == 1);
+    assert (gossip_stats (mesh_gossip (world.nodes [0].mesh))->duplicates == 1);
+    assert (gossip_stats (mesh_gossip (world.nodes [3].mesh))->stored == 1);
+    //  Gossip from a neighbour that claims to be the coordinator's is refused
+    frame = s_t_envelope (&world.nodes [1].keys, "gw-1", MSG_POLICY, 200, gossip_payload,
+                          gossip_size, &size);
+    assert (mesh_on_frame (world.nodes [2].mesh, "n1", "gw-2", frame, size, now) == -1);
+    free (frame);
+    free (gossip_payload);
+    free (object);
+
+    //  Revocation of gw-3 from the coordinator: stored, spread, link closed
+    uint8_t payload_keys [WEFT_KEY_SIZE];
+    memcpy (payload_keys, world.nodes [3].keys.curve_public, WEFT_KEY_SIZE);
+    meshmsg_t list;
+    memset (&list, 0, sizeof list);
+    list.type = MSG_REVOCATIONS;
+    list.revocations = 1;
+    list.names = "gw-3";
+    list.names_size = 4;
+    list.curve_keys = payload_keys;
+    list.key_count = 1;
+    assert (meshmsg_encode (&list, &payload, &payload_size) == 0);
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_REVOCATIONS, 9, payload,
+                          payload_size, &size);
+    free (payload);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
+                           now) == 0);
+    free (frame);
+    s_t_run (&world, now);
+    for (int i = 0; i < 3; i++)
+        assert (mesh_revocations (world.nodes [i].mesh) == 1);
+    assert (!mesh_admit (world.nodes [2].mesh, world.nodes [3].keys.curve_public));
+    assert (mesh_admit (world.nodes [2].mesh, world.nodes [1].keys.curve_public));
+    assert (!mesh_has_link (world.nodes [2].mesh, "n3"));
+    //  Survives a restart
+    mesh_destroy (&world.nodes [1].mesh);
+    mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
+        .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
+        .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
+    mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
+    world.nodes [1].mesh = mesh_new (&config, &effects);
+    assert (mesh_start (world.nodes [1].mesh, now) == 0);
+    assert (mesh_revocations (world.nodes [1].mesh) == 1);
+    char *json = mesh_stats_json (world.nodes [2].mesh);
+    assert (strstr (json, "\"forged_rejected\":1"));
+    if (verbose)
+        printf ("%s\n", json);
+    free (json);
+
+    t_msg_t *msg;
+    while ((msg = (t_msg_t *) zlistx_first (world.wire))) {
+        zlistx_detach_cur (world.wire);
+        free (msg->frame);
+        free (msg);
+    }
+    zlistx_destroy (&world.wire);
+    for (int i = 0; i < T_NODES; i++) {
+        mesh_destroy (&world.nodes [i].mesh);
+        keys_wipe (&world.nodes [i].keys);
+    }
+    keys_wipe (&forger);
+    keys_wipe (&ca);
+    keys_wipe (&coord);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    //  @end
+    printf ("OK\n");
+}
