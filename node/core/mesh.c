@@ -40,6 +40,17 @@ mesh_free_item (void **item_p)
     *item_p = NULL;
 }
 
+void
+mesh_forget_oldest (zhashx_t *hash, zlistx_t *order, size_t max)
+{
+    if (zhashx_size (hash) >= max) {
+        char *oldest = (char *) zlistx_first (order);
+        if (oldest)
+            zhashx_delete (hash, oldest);
+        zlistx_delete (order, zlistx_cursor (order));
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Link-local envelopes: sealed with our key, HLC as seq
 
@@ -122,18 +133,26 @@ mesh_send_local (mesh_t *self, mesh_link_t *link, uint64_t now_ms, const meshmsg
     }
 }
 
-static void
-s_send_hello (mesh_t *self, mesh_link_t *link, uint64_t now_ms)
+void
+mesh_send_advert (mesh_t *self, mesh_link_t *link, int type, uint64_t now_ms)
 {
     meshmsg_t msg;
     memset (&msg, 0, sizeof msg);
-    msg.type = MSG_HELLO;
-    msg.cert = self->cert;
-    msg.cert_size = self->cert_size;
+    msg.type = type;
+    if (type == MSG_HELLO) {
+        msg.cert = self->cert;
+        msg.cert_size = self->cert_size;
+    }
     snprintf (msg.path, sizeof msg.path, "%s", self->path);
     msg.revocations = self->revocations;
     msg.quarantine = qlist_version (self->quarantine);
     mesh_send_local (self, link, now_ms, &msg);
+}
+
+static void
+s_send_hello (mesh_t *self, mesh_link_t *link, uint64_t now_ms)
+{
+    mesh_send_advert (self, link, MSG_HELLO, now_ms);
     link->hello_sent = true;
 }
 
@@ -225,17 +244,8 @@ mesh_start (mesh_t *self, uint64_t now_ms)
     assert (self);
     if (outbox_load (self->outbox) < 0 || policy_store_load (self->policies) < 0)
         return -1;
-    store_txn_t *txn = store_begin (self->store, false);
-    if (!txn)
+    if (mesh_restore_revocations (self))
         return -1;
-    char key [WEFT_NAME_MAX + 16];
-    int key_size = snprintf (key, sizeof key, "%srevocations", self->prefix);
-    size_t size = 0;
-    uint8_t *frame = (uint8_t *) store_get (txn, MESH_TABLE, key, (size_t) key_size, &size);
-    store_abort (&txn);
-    if (frame && mesh_load_revocations (self, frame, size))
-        zsys_warning ("mesh: stored revocation list does not verify; ignored");
-    free (frame);
     qlist_load (self->quarantine);
     self->next_advert = now_ms;
     mesh_debug (self, "mesh: started, %zu queued, revocations version %" PRIu64
@@ -274,7 +284,8 @@ mesh_link_up (mesh_t *self, const char *link_name, int kind,
         link->verified = true;
         snprintf (link->peer, sizeof link->peer, "%s", MESH_COORDINATOR);
         mesh_route_update (self, now_ms);
-        mesh_send_route (self, link, now_ms);  //  Tells the coordinator our revocations
+        //  Tells the coordinator our revocations
+        mesh_send_advert (self, link, MSG_ROUTE, now_ms);
         gossip_link_up (self->gossip, link_name, false, now_ms);
     }
     else
@@ -487,7 +498,7 @@ mesh_tick (mesh_t *self, uint64_t now_ms)
         for (mesh_link_t *link = (mesh_link_t *) zhashx_first (self->links); link;
              link = (mesh_link_t *) zhashx_next (self->links))
             if (link->up && (link->verified || link->kind == MESH_LINK_COORDINATOR)) {
-                mesh_send_route (self, link, now_ms);
+                mesh_send_advert (self, link, MSG_ROUTE, now_ms);
                 mesh_send_revocations (self, link);
                 mesh_send_quarantine (self, link);
             }

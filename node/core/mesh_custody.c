@@ -31,12 +31,7 @@ s_mark_seen (mesh_t *self, const uint8_t *id)
     s_hex (id, hex);
     if (zhashx_lookup (self->seen, hex))
         return;
-    if (zhashx_size (self->seen) >= MESH_SEEN_MAX) {
-        char *oldest = (char *) zlistx_first (self->seen_order);
-        if (oldest)
-            zhashx_delete (self->seen, oldest);
-        zlistx_delete (self->seen_order, zlistx_cursor (self->seen_order));
-    }
+    mesh_forget_oldest (self->seen, self->seen_order, MESH_SEEN_MAX);
     zhashx_insert (self->seen, hex, (void *) 1);
     zlistx_add_end (self->seen_order, strdup (hex));
 }

@@ -95,9 +95,19 @@ struct _mesh_t {
 void
     mesh_free_item (void **item_p);
 
+//  Make room for one more key in hash, bounded at max entries, whose
+//  keys order lists oldest first: the oldest is forgotten
+void
+    mesh_forget_oldest (zhashx_t *hash, zlistx_t *order, size_t max);
+
 //  Seal a link-local message and send it on link
 void
     mesh_send_local (mesh_t *self, mesh_link_t *link, uint64_t now_ms, const meshmsg_t *msg);
+
+//  Our HELLO (with our certificate) or ROUTE advert on link: our path to
+//  the coordinator and the versions of the lists we hold
+void
+    mesh_send_advert (mesh_t *self, mesh_link_t *link, int type, uint64_t now_ms);
 
 //  Is this a policy gossip message type (gossip.h)?
 bool
@@ -105,10 +115,6 @@ bool
 
 //  --------------------------------------------------------------------------
 //  Routing (mesh_route.c)
-
-//  Our ROUTE advert on link: path, list versions
-void
-    mesh_send_route (mesh_t *self, mesh_link_t *link, uint64_t now_ms);
 
 //  Choose the next hop toward the coordinator again; a new path goes to
 //  every neighbour at once, a new route wakes the coordinator's queue
@@ -146,10 +152,10 @@ int
 bool
     mesh_is_revoked (mesh_t *self, const char *name, const uint8_t *key);
 
-//  Verify a REVOCATIONS frame and hold it in memory. 0, or -1 if it is
-//  not a valid coordinator REVOCATIONS envelope.
+//  Hold the revocation list an earlier run stored, verified again (one
+//  that does not verify is ignored). Returns 0, or -1 if the store failed.
 int
-    mesh_load_revocations (mesh_t *self, const uint8_t *frame, size_t size);
+    mesh_restore_revocations (mesh_t *self);
 
 //  A newer revocation list: stored, links of revoked peers closed, pushed
 //  on. Returns 0 (also when held already), -1 malformed, -2 not stored.

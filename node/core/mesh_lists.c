@@ -28,8 +28,8 @@ mesh_is_revoked (mesh_t *self, const char *name, const uint8_t *key)
 //  Revocation list: verify, hold in memory. Returns 0, or -1 if the
 //  frame is not a valid coordinator REVOCATIONS envelope.
 
-int
-mesh_load_revocations (mesh_t *self, const uint8_t *frame, size_t size)
+static int
+s_load_revocations (mesh_t *self, const uint8_t *frame, size_t size)
 {
     envelope_t env;
     meshmsg_t msg;
@@ -55,6 +55,30 @@ mesh_load_revocations (mesh_t *self, const uint8_t *frame, size_t size)
     self->revoked_operators = (uint8_t *) zmalloc (msg.operator_count * WEFT_KEY_SIZE + 1);
     if (msg.operator_count)
         memcpy (self->revoked_operators, msg.operator_keys, msg.operator_count * WEFT_KEY_SIZE);
+    return 0;
+}
+
+//  The stored list's key in MESH_TABLE; returns its length
+static int
+s_revocations_key (mesh_t *self, char key [WEFT_NAME_MAX + 16])
+{
+    return snprintf (key, WEFT_NAME_MAX + 16, "%srevocations", self->prefix);
+}
+
+int
+mesh_restore_revocations (mesh_t *self)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -1;
+    char key [WEFT_NAME_MAX + 16];
+    int key_size = s_revocations_key (self, key);
+    size_t size = 0;
+    uint8_t *frame = (uint8_t *) store_get (txn, MESH_TABLE, key, (size_t) key_size, &size);
+    store_abort (&txn);
+    if (frame && s_load_revocations (self, frame, size))
+        zsys_warning ("mesh: stored revocation list does not verify; ignored");
+    free (frame);
     return 0;
 }
 
@@ -101,13 +125,13 @@ mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t n
     //  Persist before anything else sees it (and before the ACK)
     store_txn_t *txn = store_begin (self->store, true);
     char key [WEFT_NAME_MAX + 16];
-    int key_size = snprintf (key, sizeof key, "%srevocations", self->prefix);
+    int key_size = s_revocations_key (self, key);
     int rc = txn? store_put (txn, MESH_TABLE, key, (size_t) key_size, frame, size): -1;
     if (rc == 0)
         rc = store_commit (&txn);
     else
         store_abort (&txn);
-    if (rc || mesh_load_revocations (self, frame, size)) {
+    if (rc || s_load_revocations (self, frame, size)) {
         zsys_warning ("mesh: cannot store revocation list version %" PRIu64, msg.revocations);
         return -2;
     }

@@ -11,18 +11,6 @@
 //  --------------------------------------------------------------------------
 //  Routing
 
-void
-mesh_send_route (mesh_t *self, mesh_link_t *link, uint64_t now_ms)
-{
-    meshmsg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_ROUTE;
-    snprintf (msg.path, sizeof msg.path, "%s", self->path);
-    msg.revocations = self->revocations;
-    msg.quarantine = qlist_version (self->quarantine);
-    mesh_send_local (self, link, now_ms, &msg);
-}
-
 //  Path through link (ours if we route through it), or false.
 static bool
 s_usable (mesh_t *self, mesh_link_t *link, uint64_t now_ms, int *names)
@@ -93,7 +81,7 @@ mesh_route_update (mesh_t *self, uint64_t now_ms)
         for (mesh_link_t *link = (mesh_link_t *) zhashx_first (self->links); link;
              link = (mesh_link_t *) zhashx_next (self->links))
             if (link->verified && link->up && link->kind != MESH_LINK_COORDINATOR)
-                mesh_send_route (self, link, now_ms);
+                mesh_send_advert (self, link, MSG_ROUTE, now_ms);
     }
 }
 
@@ -112,12 +100,7 @@ mesh_learn_route (mesh_t *self, const char *device, const char *peer)
     if (current && streq (current, peer))
         return;
     if (!current) {
-        if (zhashx_size (self->routes) >= MESH_ROUTES_MAX) {
-            char *oldest = (char *) zlistx_first (self->route_order);
-            if (oldest)
-                zhashx_delete (self->routes, oldest);
-            zlistx_delete (self->route_order, zlistx_cursor (self->route_order));
-        }
+        mesh_forget_oldest (self->routes, self->route_order, MESH_ROUTES_MAX);
         zlistx_add_end (self->route_order, strdup (device));
     }
     zhashx_update (self->routes, device, strdup (peer));

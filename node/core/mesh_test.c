@@ -121,6 +121,92 @@ s_t_envelope (const keys_t *keys, const char *origin, int type, uint64_t seq,
     return frame;
 }
 
+//  A list signed by the coordinator (QUARANTINE, REVOCATIONS) handed to
+//  n0 for every node ("*"); the fabric then runs until it is quiet
+static void
+s_t_coordinator_list (t_world_t *world, const keys_t *coord, const meshmsg_t *list,
+                      uint64_t seq, uint64_t now)
+{
+    uint8_t *payload;
+    size_t payload_size;
+    assert (meshmsg_encode (list, &payload, &payload_size) == 0);
+    size_t size;
+    uint8_t *frame = s_t_envelope (coord, MESH_COORDINATOR, list->type, seq, payload,
+                                   payload_size, &size);
+    free (payload);
+    assert (mesh_on_frame (world->nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
+                           now) == 0);
+    free (frame);
+    s_t_run (world, now);
+}
+
+//  Node index's own envelope (a small payload) into its mesh's custody
+static void
+s_t_send_own (t_world_t *world, int index, int type, uint64_t seq)
+{
+    t_node_t *node = &world->nodes [index];
+    size_t size;
+    uint8_t *frame = s_t_envelope (&node->keys, node->name, type, seq,
+                                   (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_send_own (node->mesh, frame, size) == 0);
+    free (frame);
+}
+
+//  Start node index's mesh on the shared store under prefix "<index>/",
+//  with a node certificate of the CA
+static void
+s_t_start (t_world_t *world, int index, store_t *store, const keys_t *ca,
+           const keys_t *coord, uint64_t now, bool verbose)
+{
+    t_node_t *node = &world->nodes [index];
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.serial = (uint64_t) index + 10;
+    cert.kind = CERT_KIND_NODE;
+    strcpy (cert.subject, node->name);
+    strcpy (cert.role, "gateway");
+    memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
+    cert.not_after = now / 1000 + 86400;
+    uint8_t *cert_bytes;
+    size_t cert_size;
+    assert (cert_encode (&cert, ca->sign_secret, &cert_bytes, &cert_size) == 0);
+    char prefix [16];
+    snprintf (prefix, sizeof prefix, "%d/", index);
+    mesh_config_t config = {
+        .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
+        .cert_size = cert_size, .ca_key = ca->sign_public,
+        .coord_sign = coord->sign_public, .advert_ms = 1000, .store = store,
+        .prefix = prefix, .verbose = verbose
+    };
+    s_ctx [index].world = world;
+    s_ctx [index].index = index;
+    mesh_effects_t effects = { &s_ctx [index], s_t_send, NULL, s_t_deliver, NULL };
+    node->mesh = mesh_new (&config, &effects);
+    assert (node->mesh);
+    assert (mesh_start (node->mesh, now) == 0);
+    free (cert_bytes);
+}
+
+//  Node index's mesh started again from what the store kept; its
+//  certificate is a placeholder, so it is only read, never linked
+static void
+s_t_restart_from_store (t_world_t *world, int index, store_t *store, const keys_t *ca,
+                        const keys_t *coord, uint64_t now)
+{
+    t_node_t *node = &world->nodes [index];
+    mesh_destroy (&node->mesh);
+    char prefix [16];
+    snprintf (prefix, sizeof prefix, "%d/", index);
+    mesh_config_t config = { .name = node->name, .keys = &node->keys,
+        .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca->sign_public,
+        .coord_sign = coord->sign_public, .store = store, .prefix = prefix };
+    mesh_effects_t effects = { &s_ctx [index], s_t_send, NULL, s_t_deliver, NULL };
+    node->mesh = mesh_new (&config, &effects);
+    assert (node->mesh);
+    assert (mesh_start (node->mesh, now) == 0);
+}
+
 void
 mesh_test (bool verbose)
 {
@@ -143,33 +229,7 @@ mesh_test (bool verbose)
         t_node_t *node = &world.nodes [i];
         snprintf (node->name, sizeof node->name, "gw-%d", i);
         keys_generate (&node->keys);
-        cert_t cert;
-        memset (&cert, 0, sizeof cert);
-        cert.serial = (uint64_t) i + 10;
-        cert.kind = CERT_KIND_NODE;
-        strcpy (cert.subject, node->name);
-        strcpy (cert.role, "gateway");
-        memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
-        memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
-        cert.not_after = now / 1000 + 86400;
-        uint8_t *cert_bytes;
-        size_t cert_size;
-        assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
-        char prefix [16];
-        snprintf (prefix, sizeof prefix, "%d/", i);
-        mesh_config_t config = {
-            .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
-            .cert_size = cert_size, .ca_key = ca.sign_public,
-            .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
-            .prefix = prefix, .verbose = verbose
-        };
-        s_ctx [i].world = &world;
-        s_ctx [i].index = i;
-        mesh_effects_t effects = { &s_ctx [i], s_t_send, NULL, s_t_deliver, NULL };
-        node->mesh = mesh_new (&config, &effects);
-        assert (node->mesh);
-        assert (mesh_start (node->mesh, now) == 0);
-        free (cert_bytes);
+        s_t_start (&world, i, store, &ca, &coord, now, verbose);
     }
     mesh_link_up (world.nodes [0].mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
                   coord.curve_public, now);
@@ -190,11 +250,7 @@ mesh_test (bool verbose)
     assert (mesh_distance (world.nodes [3].mesh) == 4);
 
     //  n3's heartbeat crosses three relays, each ACKing after its commit
-    size_t size;
-    uint8_t *frame = s_t_envelope (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT, 1,
-                                   (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    assert (mesh_send_own (world.nodes [3].mesh, frame, size) == 0);
-    free (frame);
+    s_t_send_own (&world, 3, MSG_HEARTBEAT, 1);
     mesh_flush (world.nodes [3].mesh, now);
     s_t_run (&world, now);
     assert (world.to_coord == 1);
@@ -207,7 +263,8 @@ mesh_test (bool verbose)
     //  A forged envelope from n3 (claims gw-3, signed by another key) dies at n2
     keys_t forger;
     keys_generate (&forger);
-    frame = s_t_envelope (&forger, "gw-3", MSG_HEARTBEAT, 2,
+    size_t size;
+    uint8_t *frame = s_t_envelope (&forger, "gw-3", MSG_HEARTBEAT, 2,
                           (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
     s_t_send (&s_ctx [3], "n2", MESH_COORDINATOR, frame, size);
     free (frame);
@@ -238,10 +295,7 @@ mesh_test (bool verbose)
     for (int i = 0; i < T_NODES; i++)
         assert (mesh_distance (world.nodes [i].mesh) == 0);
     //  While cut, n3's report is held by custody at n0
-    frame = s_t_envelope (&world.nodes [3].keys, "gw-3", MSG_TWIN_REPORTED, 3,
-                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    assert (mesh_send_own (world.nodes [3].mesh, frame, size) == 0);
-    free (frame);
+    s_t_send_own (&world, 3, MSG_TWIN_REPORTED, 3);
     now += 1000;
     for (int i = 0; i < T_NODES; i++)
         mesh_tick (world.nodes [i].mesh, now);
@@ -268,22 +322,13 @@ mesh_test (bool verbose)
 
     //  Quarantine of gw-2: the list reaches every node (n3 through gw-2
     //  itself: the coordinator's lists pass a quarantined relay)
-    uint8_t *payload;
-    size_t payload_size;
     meshmsg_t qmsg;
     memset (&qmsg, 0, sizeof qmsg);
     qmsg.type = MSG_QUARANTINE;
     qmsg.quarantine = 1;
     qmsg.names = "gw-2";
     qmsg.names_size = 4;
-    assert (meshmsg_encode (&qmsg, &payload, &payload_size) == 0);
-    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_QUARANTINE, 10, payload,
-                          payload_size, &size);
-    free (payload);
-    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
-                           now) == 0);
-    free (frame);
-    s_t_run (&world, now);
+    s_t_coordinator_list (&world, &coord, &qmsg, 10, now);
     for (int i = 0; i < T_NODES; i++) {
         assert (mesh_quarantine (world.nodes [i].mesh) == 1);
         assert (mesh_quarantined (world.nodes [i].mesh, "gw-2"));
@@ -294,24 +339,15 @@ mesh_test (bool verbose)
     assert (mesh_distance (world.nodes [3].mesh) == 0);
     //  gw-2's own report is refused at n1 (DENIED ends its retransmits)
     int to_coord = world.to_coord;
-    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 20,
-                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
-    free (frame);
+    s_t_send_own (&world, 2, MSG_TWIN_REPORTED, 20);
     mesh_flush (world.nodes [2].mesh, now);
     s_t_run (&world, now);
     assert (mesh_stats (world.nodes [1].mesh)->quarantined == 1);
     assert (outbox_size (mesh_outbox (world.nodes [2].mesh)) == 0);
     assert (world.to_coord == to_coord);
     //  its attestation evidence and heartbeats pass
-    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_ATTEST_EVIDENCE, 21,
-                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
-    free (frame);
-    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_HEARTBEAT, 22,
-                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
-    free (frame);
+    s_t_send_own (&world, 2, MSG_ATTEST_EVIDENCE, 21);
+    s_t_send_own (&world, 2, MSG_HEARTBEAT, 22);
     mesh_flush (world.nodes [2].mesh, now);
     s_t_run (&world, now);
     assert (world.to_coord == to_coord + 2);
@@ -344,13 +380,7 @@ mesh_test (bool verbose)
     free (qjson);
     //  Persisted: n1 restarted holds the list
     {
-        mesh_destroy (&world.nodes [1].mesh);
-        mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
-            .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
-            .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
-        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
-        world.nodes [1].mesh = mesh_new (&config, &effects);
-        assert (mesh_start (world.nodes [1].mesh, now) == 0);
+        s_t_restart_from_store (&world, 1, store, &ca, &coord, now);
         assert (mesh_quarantine (world.nodes [1].mesh) == 1);
         assert (mesh_quarantined (world.nodes [1].mesh, "gw-2"));
         mesh_destroy (&world.nodes [1].mesh);
@@ -358,28 +388,7 @@ mesh_test (bool verbose)
     //  (restore n1 with its real certificate and links)
     {
         t_node_t *node = &world.nodes [1];
-        cert_t cert;
-        memset (&cert, 0, sizeof cert);
-        cert.serial = 11;
-        cert.kind = CERT_KIND_NODE;
-        strcpy (cert.subject, node->name);
-        strcpy (cert.role, "gateway");
-        memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
-        memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
-        cert.not_after = now / 1000 + 86400;
-        uint8_t *cert_bytes;
-        size_t cert_size;
-        assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
-        mesh_config_t config = {
-            .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
-            .cert_size = cert_size, .ca_key = ca.sign_public,
-            .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
-            .prefix = "1/", .verbose = verbose
-        };
-        mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
-        node->mesh = mesh_new (&config, &effects);
-        assert (mesh_start (node->mesh, now) == 0);
-        free (cert_bytes);
+        s_t_start (&world, 1, store, &ca, &coord, now, verbose);
         mesh_link_down (world.nodes [0].mesh, "n1", now);
         mesh_link_down (world.nodes [2].mesh, "n1", now);
         mesh_link_up (world.nodes [0].mesh, "n1", MESH_LINK_ACCEPTED,
@@ -397,14 +406,7 @@ mesh_test (bool verbose)
     qmsg.quarantine = 2;
     qmsg.names = "";
     qmsg.names_size = 0;
-    assert (meshmsg_encode (&qmsg, &payload, &payload_size) == 0);
-    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_QUARANTINE, 26, payload,
-                          payload_size, &size);
-    free (payload);
-    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
-                           now) == 0);
-    free (frame);
-    s_t_run (&world, now);
+    s_t_coordinator_list (&world, &coord, &qmsg, 26, now);
     for (int i = 0; i < T_NODES; i++) {
         assert (mesh_quarantine (world.nodes [i].mesh) == 2);
         assert (!mesh_quarantined (world.nodes [i].mesh, "gw-2"));
@@ -415,10 +417,7 @@ mesh_test (bool verbose)
     s_t_run (&world, now);
     assert (mesh_distance (world.nodes [3].mesh) == 4);
     to_coord = world.to_coord;
-    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 27,
-                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    assert (mesh_send_own (world.nodes [2].mesh, frame, size) == 0);
-    free (frame);
+    s_t_send_own (&world, 2, MSG_TWIN_REPORTED, 27);
     mesh_flush (world.nodes [2].mesh, now);
     s_t_run (&world, now);
     assert (world.to_coord == to_coord + 1);
@@ -465,27 +464,14 @@ mesh_test (bool verbose)
     list.names_size = 4;
     list.curve_keys = payload_keys;
     list.key_count = 1;
-    assert (meshmsg_encode (&list, &payload, &payload_size) == 0);
-    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_REVOCATIONS, 9, payload,
-                          payload_size, &size);
-    free (payload);
-    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "*", frame, size,
-                           now) == 0);
-    free (frame);
-    s_t_run (&world, now);
+    s_t_coordinator_list (&world, &coord, &list, 9, now);
     for (int i = 0; i < 3; i++)
         assert (mesh_revocations (world.nodes [i].mesh) == 1);
     assert (!mesh_admit (world.nodes [2].mesh, world.nodes [3].keys.curve_public));
     assert (mesh_admit (world.nodes [2].mesh, world.nodes [1].keys.curve_public));
     assert (!mesh_has_link (world.nodes [2].mesh, "n3"));
     //  Survives a restart
-    mesh_destroy (&world.nodes [1].mesh);
-    mesh_config_t config = { .name = "gw-1", .keys = &world.nodes [1].keys,
-        .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca.sign_public,
-        .coord_sign = coord.sign_public, .store = store, .prefix = "1/" };
-    mesh_effects_t effects = { &s_ctx [1], s_t_send, NULL, s_t_deliver, NULL };
-    world.nodes [1].mesh = mesh_new (&config, &effects);
-    assert (mesh_start (world.nodes [1].mesh, now) == 0);
+    s_t_restart_from_store (&world, 1, store, &ca, &coord, now);
     assert (mesh_revocations (world.nodes [1].mesh) == 1);
     char *json = mesh_stats_json (world.nodes [2].mesh);
     assert (strstr (json, "\"forged_rejected\":1"));
