@@ -1,6 +1,6 @@
 /*  bootverify - boot evidence checked against a security profile (.h)  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <stdarg.h>
 #include "proto/keys.h"
 #include "proto/tpmverify.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sodium.h>
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/eventlog.h"
 
 #define S_SPEC_ID           "Spec ID Event03"

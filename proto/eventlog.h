@@ -8,7 +8,7 @@
 #ifndef WEFT_EVENTLOG_H_INCLUDED
 #define WEFT_EVENTLOG_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <stdint.h>
 
 #define EVENTLOG_PCRS           24

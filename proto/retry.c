@@ -1,6 +1,6 @@
 /*  retry - the retransmission schedule of a custody queue  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/retry.h"
 
 uint64_t

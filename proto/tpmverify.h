@@ -6,7 +6,7 @@
 #ifndef WEFT_TPMVERIFY_H_INCLUDED
 #define WEFT_TPMVERIFY_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <openssl/evp.h>

@@ -3,7 +3,7 @@
     bytes from the network: every length is checked against what is left
     and against the limits in attest.h before it is used.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include <openssl/evp.h>
 #include "proto/keys.h"

@@ -23,7 +23,7 @@
 #ifndef WEFT_ATTEST_H_INCLUDED
 #define WEFT_ATTEST_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <jansson.h>
 #include "proto/tpmmsg.h"
 #include "proto/eventlog.h"

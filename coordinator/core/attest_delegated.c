@@ -1,6 +1,6 @@
 /*  attest_delegated - verdicts of site servers, checked again (see .h)  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "proto/tpmmsg.h"
 #include "proto/bootverify.h"

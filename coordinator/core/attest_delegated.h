@@ -16,7 +16,7 @@
 #ifndef WEFT_ATTEST_DELEGATED_H_INCLUDED
 #define WEFT_ATTEST_DELEGATED_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <jansson.h>
 #include "proto/delegmsg.h"
 #include "node/io/store.h"

@@ -1,6 +1,6 @@
 /*  attest_runtime - the IMA part of a verdict  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
 

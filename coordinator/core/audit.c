@@ -6,7 +6,7 @@
     weft-audit-head-v1) at every append, so truncating the newest
     records and rewriting the head to match needs the CA key.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "proto/codec.h"

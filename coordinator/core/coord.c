@@ -13,7 +13,7 @@
     dispatch and the ZAP decision; enrolment, the mesh side and the lists
     we gossip have files of their own (coord_internal.h).  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"

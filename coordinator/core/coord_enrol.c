@@ -4,7 +4,7 @@
     asks a certificate for; an enrolment that creates a device commits
     with its audit record in one transaction.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/tpmmsg.h"
 #include "coordinator/core/enrolment.h"
 #include "coordinator/core/audit.h"

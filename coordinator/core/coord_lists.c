@@ -3,7 +3,7 @@
     (QUARANTINE). Each is sealed once when it changes and then sent as
     is, by version, to every node whose ROUTE shows an older one.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/meshmsg.h"
 #include "coordinator/core/quarantine.h"

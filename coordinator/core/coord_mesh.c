@@ -4,7 +4,7 @@
     Heartbeats and ACKs advance the replay window in memory only; the
     adapter's coord_commit makes it durable before any reply leaves.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/meshmsg.h"
 #include "proto/tpmmsg.h"

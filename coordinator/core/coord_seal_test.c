@@ -3,7 +3,7 @@
     envelopes went to other devices in between, and across restarts of
     the coordinator over the same store (coordseq.h).  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/envelope.h"
 #include "proto/replay.h"

@@ -2,7 +2,7 @@
     through real envelopes on a real store in a temporary directory
     (enrolment, heartbeats, reports, RPC, custody), through coord.h only.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"

@@ -5,7 +5,7 @@
     number of it leaves the process. One stored mark also keeps a
     database readable by releases that know only the global counter.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "coordinator/core/registry.h"
 #include "coordinator/core/coordseq.h"

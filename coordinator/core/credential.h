@@ -18,7 +18,7 @@
 #ifndef WEFT_CREDENTIAL_H_INCLUDED
 #define WEFT_CREDENTIAL_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/tpmverify.h"
 #include <stdbool.h>
 #include <stdint.h>

@@ -7,7 +7,7 @@
     time (proto/retry.h) so a tick touches only the due entries. Every
     operation is O(log n) or O(per_dest); nothing walks all entries.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/envelope.h"
 #include "proto/replay.h"
 #include "proto/retry.h"

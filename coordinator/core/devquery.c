@@ -4,7 +4,7 @@
     a selective term after a broad one costs little and a broad term
     after a selective one costs at most the selective one's size.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/opcred.h"
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/attest.h"

@@ -13,7 +13,7 @@
     gets the stored certificate again rather than a refusal, so a node
     never ends up with a used token and no certificate.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"

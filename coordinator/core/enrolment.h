@@ -8,7 +8,7 @@
 #ifndef WEFT_ENROLMENT_H_INCLUDED
 #define WEFT_ENROLMENT_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <jansson.h>
 #include "proto/msg.h"
 #include "proto/tpmmsg.h"

@@ -3,7 +3,7 @@
     parents, scope, what a prune would remove), then write. Only a store
     failure can stop the second pass, and then the caller aborts.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/hierarchy.h"

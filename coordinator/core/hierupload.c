@@ -3,7 +3,7 @@
     it still stages, so the table is bounded without a timer: an owner
     never holds more than HIERUPLOAD_BYTES_MAX, whatever it sends.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/hierupload.h"
 

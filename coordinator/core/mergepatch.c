@@ -3,7 +3,7 @@
     mergepatch_depth before applying (jansson itself stops parsing at
     JSON_PARSER_MAX_DEPTH).  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "coordinator/core/mergepatch.h"
 
 //  --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
     Keys hold raw bytes; origins are names without NUL, so "origin NUL"
     never collides with another origin's keys.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "coordinator/core/nonces.h"
 
 #define S_ID_KEY_MAX    (WEFT_NAME_MAX + 1 + WEFT_ID_SIZE)

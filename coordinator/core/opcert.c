@@ -3,7 +3,7 @@
     fields (the path only if it fits their 64 bytes), which is what a
     reader from before the grant list authorises from.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "proto/opcred.h"
 #include "coordinator/core/registry.h"

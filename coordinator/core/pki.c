@@ -2,7 +2,7 @@
     The CA secret never leaves this object: it is copied in once and
     wiped on destroy.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/codec.h"
 #include "coordinator/core/pki.h"

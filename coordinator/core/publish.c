@@ -3,7 +3,7 @@
     records: one per device type), so it runs after each change that
     may touch them and at start, never per message.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/codec.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/attest.h"

@@ -1,6 +1,6 @@
 /*  quarantine - the coordinator's set of quarantined devices (see .h)  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/meshmsg.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/quarantine.h"

@@ -11,7 +11,7 @@
 #ifndef WEFT_QUARANTINE_H_INCLUDED
 #define WEFT_QUARANTINE_H_INCLUDED
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "node/io/store.h"
 
 //  Put the device in (quarantined true) or out of the set. Returns 1

@@ -17,7 +17,7 @@
     streq), so the fuzz target can include query.c and query_eval.c
     without linking the library. The grammar is in docs/query.md.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <stdarg.h>
 
 #include "coordinator/core/query_internal.h"

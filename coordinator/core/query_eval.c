@@ -4,7 +4,7 @@
     matcher is bounded by the nesting limit query_new checked on the
     canonical form.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 
 #include "coordinator/core/query_internal.h"
 

@@ -3,7 +3,7 @@
     the version order, the planner's terms), then random trees checked
     against a direct evaluation. Uses only the public API in query.h.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 
 #include "coordinator/core/query.h"
 

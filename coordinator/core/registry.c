@@ -5,7 +5,7 @@
     lacks a field, reads as absent and is logged, so one corrupt entry
     cannot crash the coordinator.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"
 

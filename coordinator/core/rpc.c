@@ -10,7 +10,7 @@
     rpc_admin.c, the argument checks they share in rpc_args.c, all
     declared in rpc_internal.h.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/opcert.h"

@@ -3,7 +3,7 @@
     An operator manages only operators whose grants all lie in its own
     subtrees, and grants only what it holds there itself.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/audit.h"

@@ -5,7 +5,7 @@
     argument. Messages are short and stable: scripts and tests match
     on them.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "coordinator/core/rpc_internal.h"
 

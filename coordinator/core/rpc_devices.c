@@ -5,7 +5,7 @@
     (rpc_arg_device). A batch checks every device before it writes any,
     so a refusal writes nothing but its audit record.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/mergepatch.h"

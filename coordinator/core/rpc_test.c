@@ -2,7 +2,7 @@
     matrix and argument checks, run through rpc_call on a real store
     in a temporary directory.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/rpc_internal.h"

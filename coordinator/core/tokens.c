@@ -3,7 +3,7 @@
     guessing ids teaches nothing. Secrets are compared as hashes with
     sodium_memcmp and wiped after use.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"

@@ -18,7 +18,7 @@
     the simulator is reproducible; they are unique because the seq never
     repeats for a name.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <jansson.h>
 #include <sodium.h>
 #include "node/core/agent.h"

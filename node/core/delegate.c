@@ -1,6 +1,6 @@
 /*  delegate - delegated verification at a site server (see delegate.h)  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/envelope.h"
 #include "proto/tpmmsg.h"
 #include "proto/delegmsg.h"

@@ -6,7 +6,7 @@
     every DISCOVERY_SCAN_MS, so the cost per event-loop turn does not
     grow with the mesh.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <arpa/inet.h>
 #include "proto/keys.h"
 #include "node/core/discovery.h"

@@ -7,7 +7,7 @@
     coordinator certificate's signing key, and our own certificate must
     verify against the root and carry exactly our keys and name.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "node/core/enrol.h"
 #include "proto/envelope.h"

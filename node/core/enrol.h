@@ -12,7 +12,7 @@
 #include "proto/keys.h"
 #include "proto/cert.h"
 #include "proto/tpmmsg.h"
-#include <czmq.h>
+#include "proto/corelib.h"
 
 //  A parsed token: wt1.<id 16 hex>.<secret 32 hex>.<server key 64 hex>
 typedef struct {

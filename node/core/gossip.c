@@ -3,7 +3,7 @@
     -> s_link_t) and the keys pulled and not yet received (key ->
     s_pull_t). The objects themselves stay in the store (policy.c).  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "proto/keys.h"
 #include "node/core/gossip.h"
 

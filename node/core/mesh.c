@@ -10,7 +10,7 @@
     the HLC as their seq: they are idempotent, bound to one CURVE session
     and never enter a replay window; ids are BLAKE2b (name, "mesh", n).  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "node/core/mesh_internal.h"
 

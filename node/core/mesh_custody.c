@@ -4,7 +4,7 @@
     its id is marked seen then too, so a retransmission after a failed
     commit is taken again, and one after a good commit is only ACKed.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "node/core/mesh_internal.h"
 
 //  --------------------------------------------------------------------------

@@ -5,7 +5,7 @@
     (its signed envelope, verified again at each start); the quarantine
     list is a qlist (qlist.h).  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "node/core/mesh_internal.h"
 
 //  --------------------------------------------------------------------------

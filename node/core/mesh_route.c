@@ -5,7 +5,7 @@
     routes are learnt from upward custody traffic and bounded at
     MESH_ROUTES_MAX, oldest forgotten first.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "node/core/mesh_internal.h"
 
 //  --------------------------------------------------------------------------

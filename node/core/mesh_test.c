@@ -2,7 +2,7 @@
     test fabric, with custody, routing, quarantine, policy gossip and
     revocations end to end over a real store in a temporary directory.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "node/core/mesh_internal.h"
 

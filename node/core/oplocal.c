@@ -4,7 +4,7 @@
     full table refuses new requests until slots expire (a minute at
     most), which bounds memory and the rate per node.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/envelope.h"
 #include "proto/msg.h"

@@ -18,7 +18,7 @@
     lets outbox_wake reach the k entries of one destination in
     O(k log n) instead of walking all n.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include "node/core/outbox.h"
 
 #define OUTBOX_KEY_MAX      (WEFT_NAME_MAX + 1 + 1 + 8)

@@ -7,7 +7,7 @@
     newer version with empty content), so lists only grow, up to
     POLICY_OBJECTS_MAX.  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "node/core/policy.h"

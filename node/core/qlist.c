@@ -1,6 +1,6 @@
 /*  qlist - the quarantine list a node holds (see qlist.h)  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
 #include "proto/envelope.h"

@@ -1,6 +1,6 @@
 /*  siteverify - a site server's delegated verifier (see siteverify.h)  */
 
-#include <czmq.h>
+#include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/codec.h"
 #include "proto/keys.h"
