@@ -36,6 +36,7 @@
 #include "node/core/discovery.h"
 #include "node/io/beacon.h"
 #include "node/io/sigcheck.h"
+#include "node/io/secret.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
 #define NODE_NEIGHBOURS_MAX     32
@@ -45,6 +46,7 @@
 #define NODE_BEACON_BAN_MS      60000
 #define NODE_BEACON_YIELD_MS    (3 * BEACON_INTERVAL_MS)
 #define NODE_BURST              256     //  Messages per socket per poll burst
+#define NODE_TOKEN_ENV          "WEFT_TOKEN"    //  The enrolment token, if not in a file
 
 static const char *s_synopsis =
     "usage: weft-node [options]\n"
@@ -57,7 +59,11 @@ static const option_spec_t s_options [] = {
     { "type", "TYPE", "gateway", "device type to enrol as" },
     { "coordinator", "ENDPOINT", "tcp://127.0.0.1:7710", "coordinator mesh endpoint" },
     { "enrol-endpoint", "ENDPOINT", "tcp://127.0.0.1:7711", "coordinator enrolment endpoint" },
-    { "token", "TOKEN", NULL, "enrolment token (only until enrolled)" },
+    { "token-file", "FILE", NULL,
+      "enrolment token from FILE (mode 0600), - for standard input, or set\n"
+      "WEFT_TOKEN instead (read only until enrolled)" },
+    { "token", "TOKEN", NULL,
+      "refused: any local user can read a command line; use --token-file or WEFT_TOKEN" },
     { "tpm", "TCTI", NULL,
       "enrol and attest with the TPM: device:/dev/tpmrm0, swtpm:host=H,port=N" },
     { "coord-key", "HEX", NULL,
@@ -652,6 +658,14 @@ main (int argc, char *argv [])
         keyfile_destroy (&options);
         return 2;
     }
+    if (keyfile_get (options, "token")) {
+        secret_forget_env (NODE_TOKEN_ENV);
+        fprintf (stderr, "weft-node: --token is refused: any local user can read a command "
+                 "line (/proc/PID/cmdline) and would see the token; give --token-file FILE "
+                 "(mode 0600), --token-file - (standard input) or set " NODE_TOKEN_ENV "\n");
+        keyfile_destroy (&options);
+        return 2;
+    }
     const char *apply_file = keyfile_get (options, "apply-file");
     const char *apply_command = keyfile_get (options, "apply-command");
     if (apply_file && *apply_file && apply_command && *apply_command) {
@@ -725,8 +739,24 @@ main (int argc, char *argv [])
         keyfile_destroy (&options);
         return rc;
     }
+    //  The token is read once, only while we need it, and never kept
+    char token_text [WEFT_TOKEN_MAX + 1] = "";
+    const char *token = NULL;
+    if (identity_enrolled (identity))
+        secret_forget_env (NODE_TOKEN_ENV);
+    else {
+        int found = secret_read (keyfile_get (options, "token-file"), NODE_TOKEN_ENV,
+                                 token_text, sizeof token_text, error, sizeof error);
+        if (found < 0) {
+            s_fatal (to_syslog, "enrolment token", error);
+            zactor_destroy (&tpm);
+            identity_destroy (&identity);
+            keyfile_destroy (&options);
+            return 2;
+        }
+        token = found? token_text: NULL;
+    }
     if (!identity_enrolled (identity) && tpm) {
-        const char *token = keyfile_get (options, "token");
         const char *endpoint = keyfile_get (options, "enrol-endpoint");
         const char *key_hex = keyfile_get (options, "coord-key");
         uint8_t server_key [32];
@@ -744,7 +774,7 @@ main (int argc, char *argv [])
             memcpy (server_key, parsed.server_key, 32);
         }
         else
-            snprintf (error, sizeof error, "give --coord-key (or --token) for TPM enrolment");
+            snprintf (error, sizeof error, "give --coord-key (or a token: --token-file or " NODE_TOKEN_ENV ") for TPM enrolment");
         if (rc == 0) {
             zsys_info ("node: enrolling with the TPM at %s", endpoint);
             rc = identity_enrol_tpm (identity, endpoint, server_key, tpm, token,
@@ -763,11 +793,11 @@ main (int argc, char *argv [])
                    *identity_tenant (identity)? identity_tenant (identity): "-");
     }
     if (!identity_enrolled (identity)) {
-        const char *token = keyfile_get (options, "token");
         const char *endpoint = keyfile_get (options, "enrol-endpoint");
-        if (!token || !*token) {
+        if (!token) {
             s_fatal (to_syslog, "not enrolled yet",
-                     "give --token (from 'weftctl token create')");
+                     "give the token from 'weftctl token create' with --token-file FILE, "
+                     "--token-file - (standard input) or " NODE_TOKEN_ENV);
             zactor_destroy (&tpm);
             identity_destroy (&identity);
             keyfile_destroy (&options);
@@ -791,6 +821,9 @@ main (int argc, char *argv [])
         zsys_info ("node: starting as %s (tenant %s), identity %s", identity_name (identity),
                    *identity_tenant (identity)? identity_tenant (identity): "-",
                    identity_path (identity));
+
+    sodium_memzero (token_text, sizeof token_text);
+    token = NULL;
 
     char *db_path = zsys_sprintf ("%s/db", dir);
     const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };

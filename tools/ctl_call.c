@@ -139,7 +139,8 @@ s_test_frame (uint8_t **frame_p, size_t *size_p, uint8_t request_id [WEFT_ID_SIZ
     const char *save = getenv ("WEFT_CTL_SAVE_REQUEST");
     const char *send = getenv ("WEFT_CTL_SEND_REQUEST");
     if (save && *save) {
-        FILE *file = fopen (save, "wb");
+        int fd = open (save, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        FILE *file = fd >= 0? fdopen (fd, "wb"): NULL;
         if (!file || fwrite (*frame_p, 1, *size_p, file) != *size_p) {
             ctl_fail ("cannot write %s", save);
             if (file)

@@ -131,6 +131,12 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
                       ttl_text);
             return CTL_USAGE;
         }
+        //  Refused before the call, so no token is made for nothing
+        const char *out = keyfile_get (self->options, "out");
+        if (out && access (out, F_OK) == 0) {
+            ctl_fail ("%s already exists; not overwriting it", out);
+            return CTL_USAGE;
+        }
         json_t *args = json_pack ("{s:I}", "ttl", (json_int_t) ttl);
         const char *tenant = keyfile_get (self->options, "tenant");
         const char *type = keyfile_get (self->options, "type");
@@ -441,7 +447,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "ttl", "token.create operator.credential" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },
-        { "out", "operator.add" },
+        { "out", "operator.add token.create" },
         { "path", "operator.add device.preregister token.create" },
         { "node", "node.stats" },
         { "node-key", "node.stats" },

@@ -341,9 +341,12 @@ s_show_token (json_t *result)
     char expires [32];
     s_format_time (ctl_int (result, "expires"), expires, sizeof (expires));
     const char *tenant = ctl_str (result, "tenant");
-    printf ("%s\n", ctl_str (result, "token"));
-    fprintf (stderr, "token %s for tenant %s, single use, expires %s\n",
-             ctl_str (result, "id"), *tenant? tenant: "-", expires);
+    const char *file = ctl_str (result, "file");
+    if (!*file)
+        printf ("%s\n", ctl_str (result, "token"));
+    fprintf (stderr, "token %s for tenant %s, single use, expires %s%s%s\n",
+             ctl_str (result, "id"), *tenant? tenant: "-", expires,
+             *file? ", written to ": "", file);
 }
 
 static void

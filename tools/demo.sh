@@ -88,11 +88,13 @@ echo "    CA, coordinator keys and the admin identity are in $DIR/coord"
 
 echo "==> enrolling ${#NODES[@]} nodes, each with its own single-use token"
 for name in "${NODES[@]}"; do
-    token=$(ctl token create --ttl 10m 2>/dev/null) || s_die "token create failed"
-    #   Show only the token id: the rest is the secret
-    printf '    %-9s token %s...\n' "$name" "${token:0:20}"
+    #   The token goes into a file only we read, never onto a command
+    #   line (any local user can read those); weftctl prints its id
+    said=$(ctl token create --ttl 10m --out "$DIR/$name.token" 2>&1) \
+        || s_die "token create failed: $said"
+    printf '    %-9s %s\n' "$name" "${said%%, single use*}"
     "$NODE" --data-dir "$DIR/$name" --name "$name" --coordinator "tcp://127.0.0.1:$MESH" \
-        --enrol-endpoint "tcp://127.0.0.1:$ENROL" --token "$token" \
+        --enrol-endpoint "tcp://127.0.0.1:$ENROL" --token-file "$DIR/$name.token" \
         --apply-file "$DIR/$name.json" --heartbeat 1 > "$DIR/$name.log" 2>&1 &
     PIDS+=($!)
 done

@@ -36,7 +36,9 @@ static const option_spec_t s_specs [] = {
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
     { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
     { "remove", NULL, NULL, "operator grant: remove the grant instead" },
-    { "out", "FILE", NULL, "operator add: where to write the new identity" },
+    { "out", "FILE", NULL,
+      "operator add: where to write the new identity; token create: write the\n"
+      "token to FILE (mode 0600) instead of standard output" },
     { "ek-pub", "FILE", NULL,
       "device preregister: the TPM's EK public (weft-node --write-ek, tpm2_createek -u)" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
@@ -47,7 +49,8 @@ static const char *s_synopsis =
     "usage: weftctl [options] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
-    "  token create [--tenant T] [--path P] [--ttl 1h] [--type TYPE]   make an enrolment token\n"
+    "  token create [--tenant T] [--path P] [--ttl 1h] [--type TYPE] [--out FILE]\n"
+    "                                     make an enrolment token (for weft-node --token-file)\n"
     "  device list [--query Q] [--limit N]   visible devices, state, place, versions\n"
     "  device count [--query Q]           how many visible devices match\n"
     "  device show ID                     one device: certificate, keys, metadata, state\n"
@@ -179,6 +182,35 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
 }
 
 
+//  --------------------------------------------------------------------------
+//  token create --out FILE: the token goes into a new file that only
+//  its owner reads, never through a command line (weft-node
+//  --token-file FILE). The result keeps the rest.
+
+static int
+s_token_save (ctl_t *self, json_t *result, const char *out)
+{
+    const char *token = ctl_str (result, "token");
+    int fd = open (out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    size_t size = strlen (token);
+    bool written = fd >= 0 && fchmod (fd, 0600) == 0
+                && write (fd, token, size) == (ssize_t) size && write (fd, "\n", 1) == 1
+                && fsync (fd) == 0;
+    if (fd >= 0 && close (fd))
+        written = false;
+    if (!written) {
+        ctl_fail ("cannot write the token to %s: %s", out, strerror (errno));
+        if (fd >= 0)
+            unlink (out);
+        return CTL_REFUSED;
+    }
+    json_object_del (result, "token");
+    json_object_set_new (result, "file", json_string (out));
+    (void) self;
+    return CTL_OK;
+}
+
+
 int
 main (int argc, char *argv [])
 {
@@ -222,6 +254,9 @@ main (int argc, char *argv [])
         rc = streq (method, "hierarchy.import")? ctl_import (&ctl, args, &result)
                                                 : ctl_call (&ctl, method, args, &result);
         args = NULL;
+        const char *out = keyfile_get (ctl.options, "out");
+        if (rc == CTL_OK && streq (method, "token.create") && out)
+            rc = s_token_save (&ctl, result, out);
         if (rc == CTL_OK && streq (method, "operator.credential"))
             rc = ctl_credential_save (&ctl, result);
         else

@@ -9,27 +9,27 @@ start_coord
 say "enrol n1 n2 n3 with one token each"
 declare -A TOKEN
 for n in n1 n2 n3; do
-    TOKEN[$n]=$(new_token) || fail "token create failed"
-    [[ "${TOKEN[$n]}" == wt1.* ]] || fail "token looks wrong: ${TOKEN[$n]}"
-    start_node "$n" --token "${TOKEN[$n]}"
+    TOKEN[$n]=$(new_token_file) || fail "token create failed"
+    [[ "$(cat "${TOKEN[$n]}")" == wt1.* ]] || fail "token looks wrong: $(cat "${TOKEN[$n]}")"
+    start_node "$n" --token-file "${TOKEN[$n]}"
 done
 wait_for '[[ "$(online_count)" == 3 ]]' 20 || fail "3 nodes did not come online"
 [[ "$(counter enrolments)" == 3 ]] || fail "expected 3 enrolments, stats say $(counter enrolments)"
 
 say "a reused token is refused"
-out=$(run_node r1 --token "${TOKEN[n1]}") && fail "node enrolled with a used token"
+out=$(run_node r1 --token-file "${TOKEN[n1]}") && fail "node enrolled with a used token"
 echo "$out" | grep -q "token already used" || fail "no 'token already used' message: $out"
 
 say "an expired token is refused"
-expired=$(new_token --ttl 1s) || fail "token create --ttl 1s failed"
+expired=$(new_token_file --ttl 1s) || fail "token create --ttl 1s failed"
 sleep 2.2
-out=$(run_node r2 --token "$expired") && fail "node enrolled with an expired token"
+out=$(run_node r2 --token-file "$expired") && fail "node enrolled with an expired token"
 echo "$out" | grep -q "token expired" || fail "no 'token expired' message: $out"
 
 say "an unknown token is refused"
 coord_curve=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
 unknown="wt1.0123456789abcdef.0123456789abcdef0123456789abcdef.$coord_curve"
-out=$(run_node r3 --token "$unknown") && fail "node enrolled with an unknown token"
+out=$(run_node r3 --token-file "$(token_file "$unknown")") && fail "node enrolled with an unknown token"
 echo "$out" | grep -q "unknown token" || fail "no 'unknown token' message: $out"
 
 ctl --json device list | jget 'devices.*.id' | grep -q '^r[123]$' \

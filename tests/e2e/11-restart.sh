@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 start_coord
 for n in n1 n2; do
-    start_node "$n" --token "$(new_token)"
+    start_node "$n" --token-file "$(new_token_file)"
 done
 wait_for '[[ "$(online_count)" == 2 ]]' 20 || fail "2 nodes did not come online"
 ctl twin set n1 '{"sampling_ms": 100}' > /dev/null || fail "twin set n1"

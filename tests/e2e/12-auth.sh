@@ -5,8 +5,8 @@
 source "$(dirname "$0")/lib.sh"
 
 start_coord
-start_node n1 --token "$(new_token)"
-start_node a1 --token "$(new_token --tenant acme)"
+start_node n1 --token-file "$(new_token_file)"
+start_node a1 --token-file "$(new_token_file --tenant acme)"
 wait_for '[[ "$(online_count)" == 2 ]]' 20 || fail "nodes did not come online"
 server_key=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
 [[ ${#server_key} == 64 ]] || fail "admin.op has no coord_curve"

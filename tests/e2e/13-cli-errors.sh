@@ -11,7 +11,7 @@ for bin in "$COORD" "$NODE" "$CTL"; do
 done
 "$CTL" --help | grep -q "twin set" || fail "weftctl --help does not list commands"
 "$COORD" --help | grep -q -- "--data-dir" || fail "weft-coord --help lacks --data-dir"
-"$NODE" --help | grep -q -- "--token" || fail "weft-node --help lacks --token"
+"$NODE" --help | grep -q -- "--token-file" || fail "weft-node --help lacks --token-file"
 
 start_coord
 

@@ -8,8 +8,8 @@
 source "$(dirname "$0")/lib.sh"
 
 start_coord
-start_node n1 --token "$(new_token)"
-start_node n2 --token "$(new_token)"
+start_node n1 --token-file "$(new_token_file)"
+start_node n2 --token-file "$(new_token_file)"
 wait_for '[[ "$(online_count)" == 2 ]]' 20 || fail "nodes did not come online"
 ctl twin set n1 '{"sampling_ms": 700}' > /dev/null || fail "twin set"
 wait_for "twin_synced n1 sampling_ms 700" 20 || fail "n1 did not report"

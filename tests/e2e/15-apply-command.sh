@@ -16,7 +16,7 @@ SCRIPT
 chmod +x "$T/apply.sh"
 
 start_coord
-start_node c1 --token "$(new_token)" --apply-command "$T/apply.sh"
+start_node c1 --token-file "$(new_token_file)" --apply-command "$T/apply.sh"
 wait_for 'is_online c1' 20 || fail "c1 did not come online"
 
 say "a command's JSON output becomes the reported twin"

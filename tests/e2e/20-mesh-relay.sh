@@ -14,17 +14,17 @@ LISTEN_gw1=$(free_port)
 curve () { keyfile_value "$T/$1/node.key" curve_public; }
 
 #   The server: direct uplink and a listener
-start_node server --token "$(new_token)" --listen "tcp://127.0.0.1:$LISTEN_server" \
+start_node server --token-file "$(new_token_file)" --listen "tcp://127.0.0.1:$LISTEN_server" \
     --fault-file "$T/uplink-cut"
 wait_for "[[ -s '$T/server/node.key' ]] && grep -q '^cert=' '$T/server/node.key'" 20 \
     || fail "server did not enrol"
 wait_for 'is_online server' 20 || fail "server not online"
 #   gw1: dials the server only
-start_node gw1 --token "$(new_token)" --no-coordinator --listen "tcp://127.0.0.1:$LISTEN_gw1" \
+start_node gw1 --token-file "$(new_token_file)" --no-coordinator --listen "tcp://127.0.0.1:$LISTEN_gw1" \
     --neighbour "$(curve server)@tcp://127.0.0.1:$LISTEN_server"
 wait_for "grep -q '^cert=' '$T/gw1/node.key'" 20 || fail "gw1 did not enrol"
 #   gw2: dials gw1 only
-start_node gw2 --token "$(new_token)" --no-coordinator \
+start_node gw2 --token-file "$(new_token_file)" --no-coordinator \
     --neighbour "$(curve gw1)@tcp://127.0.0.1:$LISTEN_gw1"
 wait_for "grep -q '^cert=' '$T/gw2/node.key'" 20 || fail "gw2 did not enrol"
 

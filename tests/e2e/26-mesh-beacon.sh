@@ -86,7 +86,7 @@ wait_for "[[ -s '$T/coord2/admin.op' ]] && ctl2 --timeout 1 stats" 20 || fail "c
 LISTEN[alien]=$(free_port)
 "$NODE" --data-dir "$T/alien" --name alien --coordinator "tcp://127.0.0.1:$C2_MESH" \
     --enrol-endpoint "tcp://127.0.0.1:$C2_ENROL" --heartbeat 1 -v \
-    --apply-file "$T/alien.applied.json" --token "$(ctl2 token create 2>/dev/null)" \
+    --apply-file "$T/alien.applied.json" --token-file "$(token_file "$(ctl2 token create 2>/dev/null)")" \
     --listen "tcp://127.0.0.1:${LISTEN[alien]}" --beacon lo --beacon-port "$BEACON_PORT" \
     >> "$T/alien.log" 2>&1 &
 PID_OF[alien]=$!

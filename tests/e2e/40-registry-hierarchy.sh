@@ -7,9 +7,9 @@
 source "$(dirname "$0")/lib.sh"
 
 start_coord
-start_node g1 --token "$(new_token --tenant acme)"
-start_node g2 --token "$(new_token --tenant acme)"
-start_node x1 --token "$(new_token --tenant globex)"
+start_node g1 --token-file "$(new_token_file --tenant acme)"
+start_node g2 --token-file "$(new_token_file --tenant acme)"
+start_node x1 --token-file "$(new_token_file --tenant globex)"
 wait_for '[[ "$(online_count)" == 3 ]]' 20 || fail "nodes did not come online"
 
 cat > "$T/acme.json" <<'JSON'

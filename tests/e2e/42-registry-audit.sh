@@ -8,7 +8,7 @@ command -v mdb_dump > /dev/null && command -v mdb_load > /dev/null \
     || fail "mdb_dump/mdb_load missing (make deps installs lmdb-utils)"
 
 start_coord
-start_node g1 --token "$(new_token --tenant acme)"
+start_node g1 --token-file "$(new_token_file --tenant acme)"
 wait_for '[[ "$(online_count)" == 1 ]]' 20 || fail "g1 did not come online"
 printf '%s\n' '{"version": 1, "nodes": [{"path": "acme", "level": "enterprise"},' \
     '{"path": "acme/plant-2", "level": "site"}]}' > "$T/tree.json"

@@ -20,8 +20,8 @@ cat > "$T/tree.json" <<'JSON'
 JSON
 ctl hierarchy import "$T/tree.json" > /dev/null || fail "import"
 OPS_PORT=$(free_port)
-token=$(new_token --tenant acme --path acme/plant-2 --type server) || fail "token with a path"
-start_node s1 --token "$token" --type server --ops-listen "tcp://127.0.0.1:$OPS_PORT"
+token=$(new_token_file --tenant acme --path acme/plant-2 --type server) || fail "token with a path"
+start_node s1 --token-file "$token" --type server --ops-listen "tcp://127.0.0.1:$OPS_PORT"
 wait_for 'is_online s1' 20 || fail "s1 did not come online"
 show=$(ctl --json device show s1) || fail "device show s1"
 [[ "$(echo "$show" | jget path)" == acme/plant-2 ]] || fail "s1 is not placed by its token: $show"

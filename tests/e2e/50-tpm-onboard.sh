@@ -87,7 +87,7 @@ out=$(run_node gw-b --tpm "$B_TCTI" --coord-key "$COORD_KEY") \
 echo "$out" | grep -q "device id already enrolled with another key" || fail "wrong refusal: $out"
 
 say "a software node next to them is shown as lower assurance"
-start_node soft --token "$(new_token --tenant acme)"
+start_node soft --token-file "$(new_token_file --tenant acme)"
 wait_for 'is_online soft' 20 || fail "soft did not come online"
 table=$(ctl device list) || fail "device list failed"
 echo "$table"

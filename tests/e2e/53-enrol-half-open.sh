@@ -34,8 +34,8 @@ say "the coordinator holds $(fds) descriptors; $(cat "$T/halfopen.status")"
 start=$(date +%s)
 
 say "a node enrols with a token while they are held"
-TOKEN=$(new_token) || fail "token create failed"
-start_node n1 --token "$TOKEN"
+TOKEN=$(new_token_file) || fail "token create failed"
+start_node n1 --token-file "$TOKEN"
 wait_for 'is_online n1' 20 || fail "n1 did not enrol: $(tail -5 "$T/n1.log")"
 [[ "$(cat "$T/halfopen.status")" == "open=$N "* ]] || fail "connections were not held"
 say "n1 enrolled and online after $(( $(date +%s) - start )) s"

@@ -39,7 +39,7 @@ ctl attest profile set gateway "$T/profile.json" > /dev/null || fail "attest pro
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
 #   The site server is in gw-a's tenant
 enrol_nodes_tenant () {
-    start_node server --token "$(new_token --tenant acme --type server)" --type server --no-coordinator
+    start_node server --token-file "$(new_token_file --tenant acme --type server)" --type server --no-coordinator
     wait_for "grep -q '^cert=' '$T/server/node.key'" 20 || fail "server did not enrol"
     stop_proc server
 }

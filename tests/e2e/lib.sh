@@ -169,7 +169,7 @@ node_args () {
     [[ " $* " == *" --apply-command "* ]] || echo --apply-file "$T/$name.applied.json"
 }
 
-#   Start a node in the background: start_node NAME [--token T] [args...]
+#   Start a node in the background: start_node NAME [--token-file F] [args...]
 start_node () {
     local name=$1; shift
     # shellcheck disable=SC2046
@@ -191,6 +191,23 @@ run_node () {
 #   Make a token: new_token [weftctl token create options]
 new_token () {
     ctl token create "$@" 2>/dev/null
+}
+
+#   Make a token in a new file of mode 0600 and print the file's path,
+#   for weft-node --token-file (a token is never on a command line):
+#   new_token_file [weftctl token create options]
+new_token_file () {
+    local file
+    file=$(mktemp -u "$T/token.XXXXXX")
+    ctl token create --out "$file" "$@" 2>/dev/null && echo "$file"
+}
+
+#   Put a token text into a new file of mode 0600; print its path.
+token_file () {
+    local file
+    file=$(mktemp "$T/token.XXXXXX")
+    printf '%s\n' "$1" > "$file"
+    echo "$file"
 }
 
 #   Is device ID online according to the coordinator?

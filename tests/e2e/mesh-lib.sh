@@ -15,7 +15,7 @@ mesh_stat () { ctl --json device show "$1" | jget "mesh.$2"; }
 enrol_nodes () {
     local name
     for name in "$@"; do
-        start_node "$name" --token "$(new_token)" --no-coordinator
+        start_node "$name" --token-file "$(new_token_file)" --no-coordinator
     done
     for name in "$@"; do
         wait_for "grep -q '^cert=' '$T/$name/node.key'" 20 || fail "$name did not enrol"
