@@ -14,6 +14,7 @@
 #include "node/io/keyfile.h"
 #include "node/io/options.h"
 #include "node/io/store.h"
+#include "node/io/fsperm.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/enrolment.h"
 #include "coordinator/core/registry.h"
@@ -418,9 +419,9 @@ main (int argc, char *argv [])
     char *db = s_path (state.dir, "db");
     server_t *server = NULL;
 
-    if (zsys_dir_create ("%s", state.dir) || chmod (state.dir, 0700)) {
-        zsys_error ("coord: cannot create data directory %s: %s", state.dir,
-                    strerror (errno));
+    char dir_error [512];
+    if (fsperm_dir (state.dir, dir_error, sizeof dir_error)) {
+        zsys_error ("coord: refusing the data directory: %s", dir_error);
         goto done;
     }
     if (s_load_ca (&state))

@@ -45,7 +45,9 @@ s_write_file (const char *path, const char *doc, size_t size, char **error)
         free (temp);
         return -1;
     }
-    int rc = fchmod (fd, 0644);     //  mkstemp makes 0600; the consumer reads it
+    //  The desired twin is the device's state: its owner's alone, also
+    //  when an older version of the file was left wider (docs/node.md)
+    int rc = fchmod (fd, 0600);
     size_t done = 0;
     while (rc == 0 && done < size) {
         ssize_t written = write (fd, doc + done, size - done);

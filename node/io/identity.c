@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include "node/io/identity.h"
+#include "node/io/fsperm.h"
 #include "node/io/keyfile.h"
 #include "node/core/enrol.h"
 #include "node/io/tpm.h"
@@ -99,12 +100,10 @@ identity_load (const char *dir, const char *name, const char *type,
                   WEFT_NAME_MAX);
         return NULL;
     }
-    //  A data directory we create holds secrets and state: ours alone
-    bool existed = zsys_file_exists (dir);
-    if (zsys_dir_create ("%s", dir) != 0 || (!existed && chmod (dir, 0700) != 0)) {
-        snprintf (error, error_size, "cannot create %s: %s", dir, strerror (errno));
+    //  The data directory holds secrets and state: ours alone, made so
+    //  or refused (node/io/fsperm.h)
+    if (fsperm_dir (dir, error, error_size) != 0)
         return NULL;
-    }
     identity_t *self = (identity_t *) zmalloc (sizeof (identity_t));
     self->path = zsys_sprintf ("%s/%s", dir, IDENTITY_FILE);
     struct stat st;
@@ -316,7 +315,11 @@ identity_tpm_ek_write (zactor_t *tpm, const char *path, int timeout_ms,
     if (!reply)
         return -1;
     zframe_t *public = zmsg_first (reply);
-    FILE *file = fopen (path, "wb");
+    //  Public, but written like every file Weft writes: its owner's alone
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *file = fd >= 0? fdopen (fd, "wb"): NULL;
+    if (fd >= 0 && !file)
+        close (fd);
     int rc = file && fwrite (zframe_data (public), 1, zframe_size (public), file)
                      == zframe_size (public)? 0: -1;
     if (file && fclose (file))

@@ -159,9 +159,10 @@ keyfile_save (keyfile_t *self, const char *path, bool private)
 {
     assert (self);
     assert (path);
-    char *temp = zsys_sprintf ("%s.tmp", path);
-    int fd = open (temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   private? 0600: 0644);
+    //  A fresh temporary name, made 0600 by mkstemp with O_EXCL: a file
+    //  or link someone left at a guessable name is never written through
+    char *temp = zsys_sprintf ("%s.tmp.XXXXXX", path);
+    int fd = mkstemp (temp);
     int rc = fd < 0? -1: 0;
     if (rc == 0 && fchmod (fd, private? 0600: 0644))
         rc = -1;
@@ -181,7 +182,8 @@ keyfile_save (keyfile_t *self, const char *path, bool private)
         rc = -1;
     if (rc) {
         zsys_error ("keyfile: cannot write %s: %s", path, strerror (errno));
-        unlink (temp);
+        if (fd >= 0)
+            unlink (temp);
     }
     zstr_free (&temp);
     return rc;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "node/io/store.h"
+#include "node/io/fsperm.h"
 
 #define STORE_TABLES_MAX    32
 #define STORE_MAP_DEFAULT   ((size_t) 1 << 30)
@@ -65,8 +66,19 @@ store_new (const char *path, const char **tables, size_t map_size)
 {
     assert (path);
     assert (tables);
-    if (mkdir (path, 0700) && errno != EEXIST) {
-        zsys_error ("store: cannot create %s: %s", path, strerror (errno));
+    //  The database is state: its directory and files are ours alone
+    char error [512];
+    char *data = zsys_sprintf ("%s/data.mdb", path);
+    char *lock = zsys_sprintf ("%s/lock.mdb", path);
+    int checked = fsperm_dir (path, error, sizeof error);
+    if (checked == 0)
+        checked = fsperm_file (data, error, sizeof error);
+    if (checked == 0)
+        checked = fsperm_file (lock, error, sizeof error);
+    zstr_free (&data);
+    zstr_free (&lock);
+    if (checked) {
+        zsys_error ("store: refusing the database: %s", error);
         return NULL;
     }
     store_t *self = (store_t *) zmalloc (sizeof (store_t));

@@ -6,6 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 command -v mdb_dump > /dev/null && command -v mdb_load > /dev/null \
     || fail "mdb_dump/mdb_load missing (make deps installs lmdb-utils)"
+#   A database restored by hand must be private (mode 0700/0600) or the
+#   coordinator refuses it
+umask 077
 
 start_coord
 start_node g1 --token-file "$(new_token_file --tenant acme)"
