@@ -269,10 +269,11 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
 //  ZAP on our listener: any key of the deployment that is not revoked
 //  may connect; the HELLO that follows must prove a certificate for it
 static bool
-s_admit (void *arg, const char *domain, const uint8_t client_key [32],
+s_admit (void *arg, const char *domain, const char *address, const uint8_t client_key [32],
          char user_id [ZAP_USER_ID_MAX + 1])
 {
     node_t *node = (node_t *) arg;
+    (void) address;
     if (streq (domain, "ops"))
         return opserver_admit (client_key, user_id);
     if (!streq (domain, "mesh") || !mesh_admit (node->mesh, client_key))

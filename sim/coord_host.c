@@ -303,7 +303,7 @@ s_operator_call (world_t *self, const char *method, char *args)
         rc = envelope_encode (&env, self->op_keys.sign_secret, &frame, &size);
     free (payload);
     if (rc == 0)
-        rc = coord_on_rpc (self->coord, OPERATOR, frame, size, world_now_ms (self),
+        rc = coord_on_rpc (self->coord, OPERATOR, "", frame, size, world_now_ms (self),
                            &reply, &reply_size);
     free (frame);
     json_t *result = NULL;

@@ -104,6 +104,15 @@ s_parse_edits (json_t *args, int count, char **words, bool metadata)
 }
 
 
+//  audit list/verify/head --tenant T: the audit chain of tenant T
+static void
+s_audit_tenant (ctl_t *self, const char *method, json_t *args)
+{
+    const char *tenant = keyfile_get (self->options, "tenant");
+    if (tenant && strncmp (method, "audit.", 6) == 0)
+        json_object_set_new (args, "tenant", json_string (tenant));
+}
+
 //  --------------------------------------------------------------------------
 //  Check the command line and build the request. Returns 0 with
 //  *method_p and *args_p set, or an exit code after printing why.
@@ -287,6 +296,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         }
         *method_p = streq (noun, "audit")? "audit.list"
                   : streq (verb, "list")? "device.list": "device.count";
+        s_audit_tenant (self, *method_p, args);
         *args_p = args;
         return CTL_OK;
     }
@@ -388,11 +398,13 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
             }
             json_object_set_new (*args_p, "anchor", head);
         }
+        s_audit_tenant (self, *method_p, *args_p);
         return CTL_OK;
     }
     if (streq (noun, "audit") && verb && streq (verb, "head") && argc == 2) {
         *method_p = "audit.head";
         *args_p = json_object ();
+        s_audit_tenant (self, *method_p, *args_p);
         return CTL_OK;
     }
     if (streq (noun, "operator") && verb && streq (verb, "credential") && argc == 2) {
@@ -443,7 +455,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         return rc;
     const char *method = *method_p;
     const char *owners [][2] = {
-        { "tenant", "token.create operator.add device.preregister" },
+        { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
+                    "audit.head" },
         { "ttl", "token.create operator.credential" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },

@@ -291,8 +291,8 @@ s_show_audit (json_t *result)
 {
     json_t *records = json_object_get (result, "records");
     zlist_t *rows = zlist_new ();
-    zlist_append (rows, s_row_new (7, "SEQ", "TIME", "ACTOR", "ACTION", "SCOPE", "TARGET",
-                                   "STATUS"));
+    zlist_append (rows, s_row_new (8, "SEQ", "TIME", "ACTOR", "ACTION", "SCOPE", "TARGET",
+                                   "STATUS", "SOURCE"));
     size_t index;
     json_t *record;
     json_array_foreach (records, index, record) {
@@ -301,12 +301,14 @@ s_show_audit (json_t *result)
         s_format_time (ctl_int (record, "time") / 1000, when, sizeof (when));
         const char *scope = ctl_str (record, "scope");
         const char *target = ctl_str (record, "target");
-        zlist_append (rows, s_row_new (7, seq, when, ctl_str (record, "actor"),
+        const char *source = ctl_str (record, "source");
+        zlist_append (rows, s_row_new (8, seq, when, ctl_str (record, "actor"),
                                        ctl_str (record, "action"), *scope? scope: "-",
-                                       *target? target: "-", ctl_str (record, "status")));
+                                       *target? target: "-", ctl_str (record, "status"),
+                                       *source? source: "-"));
     }
-    s_print_table (rows, 7);
-    s_rows_destroy (&rows, 7);
+    s_print_table (rows, 8);
+    s_rows_destroy (&rows, 8);
 }
 
 static void
@@ -495,13 +497,16 @@ ctl_show_result (const char *method, json_t *result)
         s_show_audit (result);
     else
     if (streq (method, "audit.verify")) {
+        const char *tenant = ctl_str (result, "tenant");
         if (json_is_true (json_object_get (result, "intact")))
-            printf ("audit log intact: %lld records, head %s, signed by the CA%s\n",
+            printf ("audit log%s%s intact: %lld records, head %s, signed by the CA%s\n",
+                    *tenant? " of tenant ": "", tenant,
                     (long long) ctl_int (result, "records"), ctl_str (result, "head"),
                     json_is_true (json_object_get (result, "anchored"))
                     ? ", anchor found": "");
         else {
-            ctl_fail ("audit log broken: %s", ctl_str (result, "error"));
+            ctl_fail ("audit log%s%s broken: %s", *tenant? " of tenant ": "", tenant,
+                      ctl_str (result, "error"));
             rc = CTL_REFUSED;
         }
     }

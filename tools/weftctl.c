@@ -18,7 +18,9 @@ static const option_spec_t s_specs [] = {
       "operator identity (default $WEFT_IDENTITY, else .weft/coord/admin.op)" },
     { "json", NULL, NULL, "print the JSON result instead of a table" },
     { "timeout", "SECONDS", "5", "how long to wait for the coordinator" },
-    { "tenant", "TENANT", NULL, "token create, operator add: tenant" },
+    { "tenant", "TENANT", NULL,
+      "token create, operator add: tenant; audit list/verify/head: that tenant's\n"
+      "audit chain (default: yours)" },
     { "ttl", "DURATION", NULL,
       "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
       "(default 1h for a token, 7d for a credential)" },
@@ -74,9 +76,11 @@ static const char *s_synopsis =
     "  operator revoke NAME               revoke an operator, at the coordinator and sites\n"
     "  node stats --node EP --node-key HEX   a site server's counters, authorised by\n"
     "                                     your credential alone (works offline)\n"
-    "  audit list [--query Q] [--limit N] newest audit records first\n"
-    "  audit verify [--anchor FILE]       check the audit log's hash chain and signed head\n"
-    "  audit head                         the CA-signed head (seq, hash): keep it elsewhere\n"
+    "  audit list [--query Q] [--limit N] [--tenant T]   newest audit records first\n"
+    "  audit verify [--anchor FILE] [--tenant T]   check an audit chain and its signed head\n"
+    "  audit head [--tenant T]            the CA-signed head (seq, hash): keep it elsewhere\n"
+    "                                     (without --tenant: the deployment's chain for an\n"
+    "                                     auditor of everything, else your tenant's)\n"
     "  attest profile set TYPE FILE       the security profile (JSON, docs/security.md) of a type\n"
     "  attest allowlist set FILE          the IMA allowlist (sha256sum lines, docs/security.md)\n"
     "  attest status                      attestation verdicts across the fleet\n"

@@ -1,10 +1,12 @@
-/*  audit - append-only, hash-chained log
+/*  audit - append-only, hash-chained logs
     The hash covers the exact stored bytes, so verify needs no
     canonical re-encoding: any changed byte breaks the link from the
-    next record (or from the head). The head "<seq> <hash> <sig>" is
-    signed with the CA key over "<seq> <hash>" (context
-    weft-audit-head-v1) at every append, so truncating the newest
-    records and rewriting the head to match needs the CA key.  */
+    next record (or from the head). A head "<seq> <hash> <sig>" is
+    signed with the CA key at every append, so truncating the newest
+    records of a chain and rewriting its head to match needs the CA key.
+    A tenant's record carries its tenant, and verify checks it, so a
+    record moved from one tenant's chain into another's is caught even
+    where its position and hashes were rewritten.  */
 
 #include "proto/corelib.h"
 #include <sodium.h>
@@ -16,14 +18,44 @@
 
 #define S_HEAD      "audit_head"
 #define S_CONTEXT   "weft-audit-head-v1"
+#define S_TENANT_CONTEXT    "weft-audit-tenant-head-v1"
+#define S_KEY_MAX   (WEFT_NAME_MAX + 1 + 8)
 
-static void
-s_key (uint64_t seq, uint8_t key [8])
+//  Where a chain lives: the deployment's, or one tenant's
+typedef struct {
+    const char *tenant;             //  "" = the deployment
+    const char *table;              //  "audit" or "audit_tenant"
+    char prefix [WEFT_NAME_MAX + 2];    //  "" or "<tenant>/"
+    size_t prefix_size;
+    char head_key [sizeof S_HEAD + WEFT_NAME_MAX + 1];
+} s_chain_t;
+
+static int
+s_chain (const char *tenant, s_chain_t *chain)
 {
+    if (!tenant)
+        tenant = "";
+    if (strlen (tenant) > WEFT_NAME_MAX || strchr (tenant, '/'))
+        return -1;
+    chain->tenant = tenant;
+    chain->table = *tenant? "audit_tenant": "audit";
+    snprintf (chain->prefix, sizeof chain->prefix, "%s%s", tenant, *tenant? "/": "");
+    chain->prefix_size = strlen (chain->prefix);
+    snprintf (chain->head_key, sizeof chain->head_key, "%s%s%s", S_HEAD, *tenant? "/": "",
+              tenant);
+    return 0;
+}
+
+//  Key of record seq in the chain; returns its size
+static size_t
+s_key (const s_chain_t *chain, uint64_t seq, uint8_t key [S_KEY_MAX])
+{
+    memcpy (key, chain->prefix, chain->prefix_size);
     for (int i = 7; i >= 0; i--) {
-        key [i] = (uint8_t) seq;
+        key [chain->prefix_size + (size_t) i] = (uint8_t) seq;
         seq >>= 8;
     }
+    return chain->prefix_size + 8;
 }
 
 static void
@@ -38,11 +70,13 @@ s_hash (const void *data, size_t size, char hex [2 * AUDIT_HASH_SIZE + 1])
 //  signature when empty (sig "" also for a head written before heads
 //  were signed)
 static int
-s_head (store_txn_t *txn, audit_head_t *head)
+s_head (store_txn_t *txn, const s_chain_t *chain, audit_head_t *head)
 {
     size_t size;
-    char *data = (char *) store_get (txn, "meta", S_HEAD, strlen (S_HEAD), &size);
+    char *data = (char *) store_get (txn, "meta", chain->head_key, strlen (chain->head_key),
+                                     &size);
     memset (head, 0, sizeof *head);
+    snprintf (head->tenant, sizeof head->tenant, "%s", chain->tenant);
     memset (head->hash, '0', 2 * AUDIT_HASH_SIZE);
     if (!data)
         return 0;
@@ -68,100 +102,140 @@ s_head (store_txn_t *txn, audit_head_t *head)
     return rc;
 }
 
-//  The signed bytes of a head
+//  The signed bytes of a head, and their signature context: a tenant's
+//  head names its tenant, so it cannot pass for another chain's
 static size_t
-s_head_body (const audit_head_t *head, char *body, size_t size)
+s_head_body (const audit_head_t *head, char *body, size_t size, const char **context)
 {
+    *context = *head->tenant? S_TENANT_CONTEXT: S_CONTEXT;
+    if (*head->tenant)
+        return (size_t) snprintf (body, size, "%s %" PRIu64 " %s", head->tenant, head->seq,
+                                  head->hash);
     return (size_t) snprintf (body, size, "%" PRIu64 " %s", head->seq, head->hash);
 }
 
 static int
-s_head_put (store_txn_t *txn, pki_t *pki, audit_head_t *head)
+s_head_put (store_txn_t *txn, const s_chain_t *chain, pki_t *pki, audit_head_t *head)
 {
-    char body [2 * AUDIT_HASH_SIZE + 32];
-    size_t body_size = s_head_body (head, body, sizeof body);
+    char body [WEFT_NAME_MAX + 2 * AUDIT_HASH_SIZE + 32];
+    const char *context;
+    size_t body_size = s_head_body (head, body, sizeof body, &context);
     uint8_t sig [WEFT_SIG_SIZE];
-    pki_sign (pki, S_CONTEXT, (const uint8_t *) body, body_size, sig);
+    pki_sign (pki, context, (const uint8_t *) body, body_size, sig);
     keys_hex (sig, sizeof sig, head->sig);
     char text [2 * AUDIT_HASH_SIZE + 2 * WEFT_SIG_SIZE + 32];
-    int size = snprintf (text, sizeof text, "%s %s", body, head->sig);
-    return store_put (txn, "meta", S_HEAD, strlen (S_HEAD), text, (size_t) size);
+    int size = snprintf (text, sizeof text, "%" PRIu64 " %s %s", head->seq, head->hash,
+                         head->sig);
+    return store_put (txn, "meta", chain->head_key, strlen (chain->head_key), text,
+                      (size_t) size);
 }
 
 int
-audit_head (store_txn_t *txn, audit_head_t *head)
+audit_head (store_txn_t *txn, const char *tenant, audit_head_t *head)
 {
     assert (txn && head);
-    return s_head (txn, head);
+    s_chain_t chain;
+    if (s_chain (tenant, &chain))
+        return -1;
+    return s_head (txn, &chain, head);
 }
 
 int
 audit_head_check (const audit_head_t *head, const uint8_t ca_key [WEFT_KEY_SIZE])
 {
     assert (head && ca_key);
-    char body [2 * AUDIT_HASH_SIZE + 32];
-    size_t body_size = s_head_body (head, body, sizeof body);
+    char body [WEFT_NAME_MAX + 2 * AUDIT_HASH_SIZE + 32];
+    const char *context;
+    size_t body_size = s_head_body (head, body, sizeof body, &context);
     uint8_t sig [WEFT_SIG_SIZE];
     if (strlen (head->sig) != 2 * WEFT_SIG_SIZE || keys_unhex (head->sig, sig, sizeof sig))
         return -1;
-    return codec_verify (S_CONTEXT, (const uint8_t *) body, body_size, sig, ca_key)? -1: 0;
+    return codec_verify (context, (const uint8_t *) body, body_size, sig, ca_key)? -1: 0;
 }
 
 int
 audit_sign_head (store_txn_t *txn, pki_t *pki)
 {
     assert (txn && pki);
+    s_chain_t chain;
+    s_chain ("", &chain);
     audit_head_t head;
-    if (s_head (txn, &head))
+    if (s_head (txn, &chain, &head))
         return -1;
     if (head.seq == 0 || *head.sig)
         return 0;
-    return s_head_put (txn, pki, &head);
+    return s_head_put (txn, &chain, pki, &head);
 }
 
-int
-audit_append (store_txn_t *txn, pki_t *pki, uint64_t now_ms, const char *actor,
-              const char *action, const char *scope, const char *target, int status,
-              json_t *detail)
+//  Append entry to one chain; tenant is the record's tenant field
+static int
+s_append (store_txn_t *txn, pki_t *pki, uint64_t now_ms, const s_chain_t *chain,
+          const char *tenant, const audit_entry_t *entry)
 {
-    assert (txn && pki && actor && action);
     audit_head_t head;
-    if (s_head (txn, &head)) {
-        zsys_error ("audit: the head record is corrupt; not appending");
+    if (s_head (txn, chain, &head)) {
+        zsys_error ("audit: the head of chain '%s' is corrupt; not appending", chain->tenant);
         return -1;
     }
     uint64_t seq = head.seq + 1;
-    const char *prev = head.hash;
-    json_t *record = json_pack ("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s}",
-        "seq", (json_int_t) seq, "time", (json_int_t) now_ms, "actor", actor,
-        "action", action, "scope", scope? scope: "", "target", target? target: "",
-        "status", proto_status_name (status), "prev", prev);
+    json_t *record = json_pack ("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+        "seq", (json_int_t) seq, "time", (json_int_t) now_ms, "actor", entry->actor,
+        "action", entry->action, "scope", entry->scope? entry->scope: "",
+        "target", entry->target? entry->target: "", "status", proto_status_name (entry->status),
+        "source", entry->source? entry->source: "", "tenant", tenant, "prev", head.hash);
     if (!record)
         return -1;
-    if (detail)
-        json_object_set (record, "detail", detail);
+    if (entry->detail)
+        json_object_set (record, "detail", entry->detail);
     char *text = registry_dump (record);
     json_decref (record);
     if (!text)
         return -1;
-    uint8_t key [8];
-    s_key (seq, key);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_key (chain, seq, key);
     char hash [2 * AUDIT_HASH_SIZE + 1];
     s_hash (text, strlen (text), hash);
-    int rc = store_put (txn, "audit", key, 8, text, strlen (text));
+    int rc = store_put (txn, chain->table, key, key_size, text, strlen (text));
     free (text);
     if (rc == 0) {
         head.seq = seq;
         memcpy (head.hash, hash, sizeof head.hash);
-        rc = s_head_put (txn, pki, &head);
+        rc = s_head_put (txn, chain, pki, &head);
     }
     return rc;
+}
+
+int
+audit_append (store_txn_t *txn, pki_t *pki, uint64_t now_ms, const audit_entry_t *entry)
+{
+    assert (txn && pki && entry && entry->actor && entry->action);
+    const char *tenant = entry->tenant? entry->tenant: "";
+    s_chain_t deployment;
+    s_chain ("", &deployment);
+    int rc = s_append (txn, pki, now_ms, &deployment, tenant, entry);
+    if (rc == 0 && *tenant)
+        rc = audit_append_tenant (txn, pki, now_ms, tenant, entry);
+    return rc;
+}
+
+int
+audit_append_tenant (store_txn_t *txn, pki_t *pki, uint64_t now_ms, const char *tenant,
+                     const audit_entry_t *entry)
+{
+    assert (txn && pki && tenant && entry && entry->actor && entry->action);
+    s_chain_t chain;
+    if (!*tenant || s_chain (tenant, &chain)) {
+        zsys_error ("audit: no chain for tenant '%s'", tenant);
+        return -1;
+    }
+    return s_append (txn, pki, now_ms, &chain, tenant, entry);
 }
 
 //  --------------------------------------------------------------------------
 //  Verify
 
 typedef struct {
+    const s_chain_t *chain;
     uint64_t expect;                //  Next seq
     char prev [2 * AUDIT_HASH_SIZE + 1];
     char *error;
@@ -174,14 +248,16 @@ s_verify_one (void *arg, const void *key, size_t key_size, const void *value,
               size_t value_size)
 {
     s_verify_t *self = (s_verify_t *) arg;
+    size_t prefix = self->chain->prefix_size;
     uint64_t key_seq = 0;
-    for (size_t i = 0; i < key_size && i < 8; i++)
+    for (size_t i = prefix; i < key_size && i < prefix + 8; i++)
         key_seq = (key_seq << 8) | ((const uint8_t *) key) [i];
     json_error_t json_error;
     json_t *record = json_loadb ((const char *) value, value_size, 0, &json_error);
     json_int_t seq = json_integer_value (json_object_get (record, "seq"));
     const char *prev = json_string_value (json_object_get (record, "prev"));
-    if (key_size != 8 || !json_is_object (record) || !prev)
+    const char *tenant = json_string_value (json_object_get (record, "tenant"));
+    if (key_size != prefix + 8 || !json_is_object (record) || !prev)
         snprintf (self->error, WEFT_TEXT_MAX + 1, "record %" PRIu64 " is unreadable",
                   key_seq);
     else
@@ -194,6 +270,10 @@ s_verify_one (void *arg, const void *key, size_t key_size, const void *value,
         snprintf (self->error, WEFT_TEXT_MAX + 1,
                   "record %" PRIu64 " holds record %lld: records were moved", key_seq,
                   (long long) seq);
+    else
+    if (*self->chain->tenant && (!tenant || !streq (tenant, self->chain->tenant)))
+        snprintf (self->error, WEFT_TEXT_MAX + 1,
+                  "record %" PRIu64 " belongs to another chain: records were moved", key_seq);
     else
     if (!streq (prev, self->prev))
         snprintf (self->error, WEFT_TEXT_MAX + 1,
@@ -218,22 +298,34 @@ s_verify_one (void *arg, const void *key, size_t key_size, const void *value,
 }
 
 int
-audit_verify (store_txn_t *txn, const uint8_t ca_key [WEFT_KEY_SIZE],
+audit_verify (store_txn_t *txn, const uint8_t ca_key [WEFT_KEY_SIZE], const char *tenant,
               const audit_head_t *anchor, uint64_t *records_p,
               char head [2 * AUDIT_HASH_SIZE + 1], char error [WEFT_TEXT_MAX + 1])
 {
     assert (txn && ca_key);
     error [0] = 0;
     *records_p = 0;
+    memset (head, '0', 2 * AUDIT_HASH_SIZE);
+    head [2 * AUDIT_HASH_SIZE] = 0;
+    s_chain_t chain;
+    if (s_chain (tenant, &chain)) {
+        snprintf (error, WEFT_TEXT_MAX + 1, "no such audit chain");
+        return -1;
+    }
+    if (anchor && !streq (anchor->tenant, chain.tenant)) {
+        snprintf (error, WEFT_TEXT_MAX + 1, "the anchor is the head of another chain");
+        return -1;
+    }
     if (anchor && audit_head_check (anchor, ca_key)) {
         snprintf (error, WEFT_TEXT_MAX + 1,
                   "the anchor's signature does not verify with the CA key");
         return -1;
     }
-    s_verify_t verify = { 1, "", error, false, anchor };
+    s_verify_t verify = { &chain, 1, "", error, false, anchor };
     memset (verify.prev, '0', 2 * AUDIT_HASH_SIZE);
     verify.prev [2 * AUDIT_HASH_SIZE] = 0;
-    if (store_scan (txn, "audit", "", 0, s_verify_one, &verify) < 0) {
+    if (store_scan (txn, chain.table, chain.prefix, chain.prefix_size, s_verify_one,
+                    &verify) < 0) {
         snprintf (error, WEFT_TEXT_MAX + 1, "cannot read the audit log");
         return -1;
     }
@@ -242,7 +334,7 @@ audit_verify (store_txn_t *txn, const uint8_t ca_key [WEFT_KEY_SIZE],
     if (verify.broken)
         return -1;
     audit_head_t stored;
-    if (s_head (txn, &stored)) {
+    if (s_head (txn, &chain, &stored)) {
         snprintf (error, WEFT_TEXT_MAX + 1, "the head record is corrupt");
         return -1;
     }
@@ -345,13 +437,17 @@ s_list_one (void *arg, const void *key, size_t key_size, const void *value,
 }
 
 json_t *
-audit_list (store_txn_t *txn, query_t *query, const char **scopes, size_t scope_count,
-            size_t limit)
+audit_list (store_txn_t *txn, const char *tenant, query_t *query, const char **scopes,
+            size_t scope_count, size_t limit)
 {
+    s_chain_t chain;
+    if (s_chain (tenant, &chain))
+        return NULL;
     s_list_t list = { query, scopes, scope_count, limit? limit: 1, zlistx_new () };
     zlistx_set_destructor (list.kept, s_json_free);
     json_t *result = NULL;
-    if (store_scan (txn, "audit", "", 0, s_list_one, &list) >= 0) {
+    if (store_scan (txn, chain.table, chain.prefix, chain.prefix_size, s_list_one,
+                    &list) >= 0) {
         result = json_array ();
         for (json_t *record = (json_t *) zlistx_last (list.kept); record;
              record = (json_t *) zlistx_prev (list.kept))
@@ -365,15 +461,23 @@ audit_list (store_txn_t *txn, query_t *query, const char **scopes, size_t scope_
 //  Selftest: tamper with the stored records directly
 
 static int
-s_verify_anchor (store_t *store, const uint8_t *ca_key, const audit_head_t *anchor,
-                 char *error)
+s_verify_chain (store_t *store, const uint8_t *ca_key, const char *tenant,
+                const audit_head_t *anchor, char *error, uint64_t *records_p)
 {
     store_txn_t *txn = store_begin (store, false);
     uint64_t records;
     char head [2 * AUDIT_HASH_SIZE + 1];
-    int rc = audit_verify (txn, ca_key, anchor, &records, head, error);
+    int rc = audit_verify (txn, ca_key, tenant, anchor, records_p? records_p: &records,
+                           head, error);
     store_abort (&txn);
     return rc;
+}
+
+static int
+s_verify_anchor (store_t *store, const uint8_t *ca_key, const audit_head_t *anchor,
+                 char *error)
+{
+    return s_verify_chain (store, ca_key, "", anchor, error, NULL);
 }
 
 static int
@@ -390,21 +494,24 @@ s_fill (store_t *store, pki_t *pki, int count)
         char target [16];
         snprintf (target, sizeof target, "dev-%d", i);
         json_t *detail = json_pack ("{s:i}", "n", i);
-        assert (audit_append (txn, pki, 1700000000000ULL + (uint64_t) i, i % 2? "alice": "bob",
-                              "twin.set", i % 3? "acme/plant-2": "globex", target,
-                              WEFT_STATUS_OK, detail) == 0);
+        audit_entry_t entry = { i % 2? "alice": "bob", "twin.set",
+                                i % 3? "acme/plant-2": "globex", target, WEFT_STATUS_OK,
+                                detail, "192.0.2.7", i % 3? "acme": "globex" };
+        assert (audit_append (txn, pki, 1700000000000ULL + (uint64_t) i, &entry) == 0);
         json_decref (detail);
     }
     assert (store_commit (&txn) == 0);
 }
 
 static void *
-s_get (store_t *store, uint64_t seq, size_t *size)
+s_get_chain (store_t *store, const char *tenant, uint64_t seq, size_t *size)
 {
-    uint8_t key [8];
-    s_key (seq, key);
+    s_chain_t chain;
+    s_chain (tenant, &chain);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_key (&chain, seq, key);
     store_txn_t *txn = store_begin (store, false);
-    char *data = (char *) store_get (txn, "audit", key, 8, size);
+    char *data = (char *) store_get (txn, chain.table, key, key_size, size);
     store_abort (&txn);
     assert (data);
     char *text = (char *) zmalloc (*size + 1);
@@ -413,36 +520,65 @@ s_get (store_t *store, uint64_t seq, size_t *size)
     return text;
 }
 
+static void *
+s_get (store_t *store, uint64_t seq, size_t *size)
+{
+    return s_get_chain (store, "", seq, size);
+}
+
 static audit_head_t
-s_head_of (store_t *store)
+s_head_of_chain (store_t *store, const char *tenant)
 {
     audit_head_t head;
     store_txn_t *txn = store_begin (store, false);
-    assert (audit_head (txn, &head) == 0);
+    assert (audit_head (txn, tenant, &head) == 0);
     store_abort (&txn);
     return head;
 }
 
+static audit_head_t
+s_head_of (store_t *store)
+{
+    return s_head_of_chain (store, "");
+}
+
 //  Write a head as someone with the database would: any text
+static void
+s_head_write_chain (store_t *store, const char *tenant, const char *text)
+{
+    s_chain_t chain;
+    s_chain (tenant, &chain);
+    store_txn_t *txn = store_begin (store, true);
+    assert (store_put (txn, "meta", chain.head_key, strlen (chain.head_key), text,
+                       strlen (text)) == 0);
+    assert (store_commit (&txn) == 0);
+}
+
 static void
 s_head_write (store_t *store, const char *text)
 {
+    s_head_write_chain (store, "", text);
+}
+
+static void
+s_put_chain (store_t *store, const char *tenant, uint64_t seq, const void *data, size_t size)
+{
+    s_chain_t chain;
+    s_chain (tenant, &chain);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_key (&chain, seq, key);
     store_txn_t *txn = store_begin (store, true);
-    assert (store_put (txn, "meta", S_HEAD, strlen (S_HEAD), text, strlen (text)) == 0);
+    if (data)
+        assert (store_put (txn, chain.table, key, key_size, data, size) == 0);
+    else
+        assert (store_del (txn, chain.table, key, key_size) == 0);
     assert (store_commit (&txn) == 0);
 }
 
 static void
 s_put (store_t *store, uint64_t seq, const void *data, size_t size)
 {
-    uint8_t key [8];
-    s_key (seq, key);
-    store_txn_t *txn = store_begin (store, true);
-    if (data)
-        assert (store_put (txn, "audit", key, 8, data, size) == 0);
-    else
-        assert (store_del (txn, "audit", key, 8) == 0);
-    assert (store_commit (&txn) == 0);
+    s_put_chain (store, "", seq, data, size);
 }
 
 void
@@ -462,6 +598,8 @@ audit_test (bool verbose)
     char error [WEFT_TEXT_MAX + 1];
     assert (s_verify (store, ca.sign_public, error) == 0);      //  Empty log is intact
     s_fill (store, pki, 6);
+    audit_head_t acme_early = s_head_of_chain (store, "acme");
+    assert (acme_early.seq == 4);
     assert (s_verify (store, ca.sign_public, error) == 0);
     audit_head_t six = s_head_of (store);
     assert (six.seq == 6 && strlen (six.sig) == 2 * WEFT_SIG_SIZE);
@@ -472,15 +610,15 @@ audit_test (bool verbose)
     store_txn_t *txn = store_begin (store, false);
     const char *all [] = { "" };
     const char *acme [] = { "acme" };
-    json_t *list = audit_list (txn, NULL, all, 1, 100);
+    json_t *list = audit_list (txn, "", NULL, all, 1, 100);
     assert (json_array_size (list) == 6);
     assert (json_integer_value (json_object_get (json_array_get (list, 0), "seq")) == 6);
     json_decref (list);
-    list = audit_list (txn, NULL, acme, 1, 100);
+    list = audit_list (txn, "", NULL, acme, 1, 100);
     assert (json_array_size (list) == 4);
     json_decref (list);
     query_t *query = query_new ("actor=alice and seq>=3", NULL, 0);
-    list = audit_list (txn, query, all, 1, 2);
+    list = audit_list (txn, "", query, all, 1, 2);
     assert (json_array_size (list) == 2);
     query_destroy (&query);
     json_decref (list);
@@ -608,6 +746,70 @@ audit_test (bool verbose)
     free (eight_text);
     free (last);
     free (last_changed);
+
+    //  Tenant chains: each holds its tenant's records only, numbered
+    //  from 1, under a signed head of its own that names the tenant
+    uint64_t records = 0;
+    assert (s_verify_chain (store, ca.sign_public, "acme", NULL, error, &records) == 0);
+    assert (records == 5);
+    assert (s_verify_chain (store, ca.sign_public, "globex", NULL, error, &records) == 0);
+    assert (records == 3);
+    assert (s_verify_chain (store, ca.sign_public, "initech", NULL, error, &records) == 0);
+    assert (records == 0);
+    audit_head_t acme_head = s_head_of_chain (store, "acme");
+    assert (acme_head.seq == 5 && streq (acme_head.tenant, "acme"));
+    assert (audit_head_check (&acme_head, ca.sign_public) == 0);
+    audit_head_t posed = acme_head;
+    strcpy (posed.tenant, "globex");
+    assert (audit_head_check (&posed, ca.sign_public) == -1);
+    posed.tenant [0] = 0;
+    assert (audit_head_check (&posed, ca.sign_public) == -1);
+    assert (s_verify_chain (store, ca.sign_public, "globex", &acme_head, error, NULL) == -1);
+    assert (streq (error, "the anchor is the head of another chain"));
+    txn = store_begin (store, false);
+    list = audit_list (txn, "acme", NULL, all, 1, 100);
+    assert (json_array_size (list) == 5);
+    json_t *newest = json_array_get (list, 0);
+    assert (json_integer_value (json_object_get (newest, "seq")) == 5);
+    assert (streq (json_string_value (json_object_get (newest, "tenant")), "acme"));
+    assert (streq (json_string_value (json_object_get (newest, "source")), "192.0.2.7"));
+    json_decref (list);
+    list = audit_list (txn, "acme", NULL, acme, 1, 100);
+    assert (json_array_size (list) == 5);
+    json_decref (list);
+    store_abort (&txn);
+    //  A tenant's newest record removed: its head tells; rolled back to
+    //  an older signed head: its anchor tells
+    size_t size5;
+    char *five = (char *) s_get_chain (store, "acme", 5, &size5);
+    s_put_chain (store, "acme", 5, NULL, 0);
+    assert (s_verify_chain (store, ca.sign_public, "acme", NULL, error, NULL) == -1);
+    assert (streq (error, "the log ends at record 4 but the head says 5: records were removed"));
+    snprintf (forged, sizeof forged, "4 %s %s", acme_early.hash, acme_early.sig);
+    s_head_write_chain (store, "acme", forged);
+    assert (s_verify_chain (store, ca.sign_public, "acme", NULL, error, NULL) == 0);
+    assert (s_verify_chain (store, ca.sign_public, "acme", &acme_head, error, NULL) == -1);
+    assert (streq (error, "the log ends at record 4, before the anchored record 5: "
+                          "records were removed"));
+    s_put_chain (store, "acme", 5, five, size5);
+    snprintf (forged, sizeof forged, "5 %s %s", acme_head.hash, acme_head.sig);
+    s_head_write_chain (store, "acme", forged);
+    assert (s_verify_chain (store, ca.sign_public, "acme", &acme_head, error, NULL) == 0);
+    //  Another tenant's record at the same position
+    size_t size3;
+    char *three = (char *) s_get_chain (store, "acme", 3, &size3);
+    size_t other_size;
+    char *moved = (char *) s_get_chain (store, "globex", 3, &other_size);
+    s_put_chain (store, "acme", 3, moved, other_size);
+    assert (s_verify_chain (store, ca.sign_public, "acme", NULL, error, NULL) == -1);
+    assert (streq (error, "record 3 belongs to another chain: records were moved"));
+    s_put_chain (store, "acme", 3, three, size3);
+    assert (s_verify_chain (store, ca.sign_public, "acme", &acme_head, error, NULL) == 0);
+    //  The deployment chain is unaffected by all of it
+    assert (s_verify_anchor (store, ca.sign_public, &eight, error) == 0);
+    free (five);
+    free (three);
+    free (moved);
     pki_destroy (&pki);
     pki_destroy (&rogue_pki);
     keys_wipe (&ca);

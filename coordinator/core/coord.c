@@ -62,6 +62,7 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     self->seqs = seqs;
     self->mesh_info = json_object ();
     self->custody = custody_new (NULL, &self->stats);
+    self->refusals = refusals_new ();
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
@@ -96,6 +97,7 @@ coord_destroy (coord_t **self_p)
         json_decref (self->mesh_info);
         gossip_destroy (&self->gossip);
         custody_destroy (&self->custody);
+        refusals_destroy (&self->refusals);
         policy_store_destroy (&self->policies);
         coordseq_destroy (&self->seqs);
         free (self->revocations);
@@ -185,6 +187,7 @@ coord_tick (coord_t *self, uint64_t now_ms)
     if (now_ms < self->next_flush)
         return;
     self->now_ms = now_ms;
+    coord_audit_refusal (self, now_ms, NULL);      //  A quiet source's summary too
     gossip_tick (self->gossip, now_ms);
     if (registry_dirty (self->registry))
         registry_flush (self->registry);
@@ -265,6 +268,42 @@ coord_envelope_expired (coord_t *self, const envelope_t *env, uint64_t now_ms)
         return true;
     }
     return false;
+}
+
+//  --------------------------------------------------------------------------
+//  Refusals in the audit log
+
+void
+coord_audit_refusal (coord_t *self, uint64_t now_ms, const audit_entry_t *entry)
+{
+    assert (self);
+    json_t *held = refusals_roll (self->refusals, now_ms);
+    bool admit = entry && refusals_admit (self->refusals, entry->source? entry->source: "");
+    if (entry && !admit)
+        self->stats.audit_refusals_held++;
+    if (!held && !admit)
+        return;
+    store_txn_t *txn = store_begin (self->store, true);
+    int rc = txn? 0: -1;
+    const char *source;
+    json_t *count;
+    json_object_foreach (held, source, count) {
+        json_t *detail = json_pack ("{s:O, s:i}", "refusals", count,
+                                    "window_s", REFUSALS_WINDOW_MS / 1000);
+        audit_entry_t summary = { COORD_ORIGIN, "audit.held", "", source, WEFT_STATUS_DENIED,
+                                  detail, source, NULL };
+        if (rc == 0)
+            rc = audit_append (txn, self->pki, now_ms, &summary);
+        json_decref (detail);
+    }
+    if (rc == 0 && admit)
+        rc = audit_append (txn, self->pki, now_ms, entry);
+    if (rc == 0)
+        rc = store_commit (&txn);
+    store_abort (&txn);
+    json_decref (held);
+    if (rc)
+        zsys_error ("coord: cannot record a refusal in the audit log");
 }
 
 //  Hex key field of a record into key; -1 if missing or bad.
@@ -360,50 +399,97 @@ s_rpc_reply (coord_t *self, const envelope_t *env, int status, const char *error
     return rc? -2: 0;
 }
 
+//  Record a refused request (coord_audit_refusal) with its reason, the
+//  request id if known, and the method asked for as its action
+static void
+s_rpc_refused (coord_t *self, uint64_t now_ms, audit_entry_t *entry, const envelope_t *env,
+               int status, const char *reason)
+{
+    json_t *detail = json_pack ("{s:s}", "error", reason);
+    if (env) {
+        char id [2 * WEFT_ID_SIZE + 1];
+        envelope_id_hex (env->id, id);
+        json_object_set_new (detail, "request", json_string (id));
+    }
+    entry->status = status;
+    entry->detail = detail;
+    coord_audit_refusal (self, now_ms, entry);
+    entry->detail = NULL;
+    json_decref (detail);
+}
+
 int
-coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
+coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_t *frame,
               size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
     assert (self && reply_p && reply_size_p);
     *reply_p = NULL;
+    //  Every refusal is recorded, as the link's operator's (ZAP named it),
+    //  with the peer address, in its tenant's audit chain too
+    char tenant [WEFT_NAME_MAX + 1] = "";
+    char method [WEFT_NAME_MAX + 1] = "rpc";
+    audit_entry_t refusal = { user_id? user_id: "?", method, "", "", 0, NULL, peer, tenant };
     envelope_t env;
-    if (coord_envelope_open (self, user_id, frame, size, &env, false))
+    if (coord_envelope_open (self, user_id, frame, size, &env, false)) {
+        s_rpc_refused (self, now_ms, &refusal, NULL, WEFT_STATUS_BAD_REQUEST,
+                       "undecodable envelope, or its origin is not the link's operator");
         return -2;
+    }
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
         return -2;
     json_t *op = registry_operator_get (txn, env.origin);
     store_abort (&txn);
+    snprintf (tenant, sizeof tenant, "%s", json_string_value (json_object_get (op, "tenant"))?: "");
     uint8_t sign_key [32];
     rpc_caller_t caller;
+    bool known = op && coord_record_key (op, "sign_key", sign_key) == 0;
     //  A revoked operator's open connection outlives ZAP: refuse it here
-    bool known = op && coord_record_key (op, "sign_key", sign_key) == 0
-              && !json_is_true (json_object_get (op, "revoked"));
-    if (known)
+    bool op_revoked = known && json_is_true (json_object_get (op, "revoked"));
+    if (known && !op_revoked)
         rpc_caller_load (&caller, env.origin, op);      //  Grants from the record
     json_decref (op);
     if (!known) {
         self->stats.rejected_origin++;
+        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED, "unknown operator");
         return -2;
     }
     if (envelope_verify (&env, sign_key)) {
         self->stats.rejected_signature++;
         coord_debug (self, "coord: bad signature from operator %s", env.origin);
+        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED,
+                       "signature does not verify with the operator's key");
+        return -2;
+    }
+    msg_t msg;
+    int decoded = env.type == MSG_RPC_REQUEST
+                ? msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size): -1;
+    if (decoded == 0)
+        snprintf (method, sizeof method, "%s", msg.rpc_request.method);
+    if (op_revoked) {
+        self->stats.rejected_origin++;
+        coord_debug (self, "coord: %s from revoked operator %s refused", method, env.origin);
+        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED, "operator revoked");
         return -2;
     }
     if (env.type != MSG_RPC_REQUEST) {
         self->stats.rejected_malformed++;
+        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_BAD_REQUEST,
+                       "not an RPC request");
         return -2;
     }
-    msg_t msg;
-    if (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size)) {
+    if (decoded) {
         self->stats.rejected_malformed++;
+        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_BAD_REQUEST,
+                       "malformed request");
         return s_rpc_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "malformed request",
                             NULL, now_ms, reply_p, reply_size_p);
     }
-    if (coord_envelope_expired (self, &env, now_ms))
+    if (coord_envelope_expired (self, &env, now_ms)) {
+        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_EXPIRED, "request expired");
         return s_rpc_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired",
                             NULL, now_ms, reply_p, reply_size_p);
+    }
 
     txn = store_begin (self->store, true);
     if (!txn)
@@ -420,15 +506,18 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
         if (fresh == NONCES_NO_EXPIRY)
             self->stats.rejected_expired++;
         coord_debug (self, "coord: request from %s refused: %d", env.origin, fresh);
-        return s_rpc_reply (self, &env,
-            fresh == NONCES_REPLAY? WEFT_STATUS_DENIED
-          : fresh == NONCES_NO_EXPIRY? WEFT_STATUS_EXPIRED
-          : fresh == NONCES_FULL? WEFT_STATUS_DENIED: WEFT_STATUS_INTERNAL,
-            fresh == NONCES_REPLAY? "replayed request"
-          : fresh == NONCES_NO_EXPIRY? "request must expire within 60 s"
-          : fresh == NONCES_FULL? "too many requests in the last minute": "store unavailable",
-            NULL, now_ms, reply_p, reply_size_p);
+        int status = fresh == NONCES_REPLAY? WEFT_STATUS_DENIED
+                   : fresh == NONCES_NO_EXPIRY? WEFT_STATUS_EXPIRED
+                   : fresh == NONCES_FULL? WEFT_STATUS_DENIED: WEFT_STATUS_INTERNAL;
+        const char *reason = fresh == NONCES_REPLAY? "replayed request"
+                           : fresh == NONCES_NO_EXPIRY? "request must expire within 60 s"
+                           : fresh == NONCES_FULL? "too many requests in the last minute"
+                           : "store unavailable";
+        if (status != WEFT_STATUS_INTERNAL)
+            s_rpc_refused (self, now_ms, &refusal, &env, status, reason);
+        return s_rpc_reply (self, &env, status, reason, NULL, now_ms, reply_p, reply_size_p);
     }
+    snprintf (caller.source, sizeof caller.source, "%s", peer? peer: "");
     self->stats.rpc_calls++;
     rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats };
     rpc_result_t result;
@@ -536,11 +625,11 @@ coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
 //  ZAP decision
 
 bool
-coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
+coord_admit (coord_t *self, const char *domain, const char *address,
+             const uint8_t client_key [32], uint64_t now_ms,
              char user_id [COORD_USER_ID_MAX + 1])
 {
-    coord_t *self = (coord_t *) arg;
-    assert (self);
+    assert (self && domain);
     if (streq (domain, "enrol")) {
         keys_hex (client_key, 32, user_id);
         return true;
@@ -550,6 +639,8 @@ coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
         return false;
     char *name = NULL;
     bool admit = false;
+    char tenant [WEFT_NAME_MAX + 1] = "";
+    bool revoked_operator = false;
     if (streq (domain, "mesh")) {
         name = registry_device_by_curve (txn, client_key);
         json_t *device = name? registry_device_get (txn, name): NULL;
@@ -561,11 +652,24 @@ coord_admit (void *arg, const char *domain, const uint8_t client_key [32],
         name = registry_operator_by_curve (txn, client_key);
         json_t *op = name? registry_operator_get (txn, name): NULL;
         admit = op && !json_is_true (json_object_get (op, "revoked"));
+        revoked_operator = op && !admit;
+        snprintf (tenant, sizeof tenant, "%s",
+                  json_string_value (json_object_get (op, "tenant"))?: "");
         json_decref (op);
     }
     store_abort (&txn);
     if (admit)
         snprintf (user_id, COORD_USER_ID_MAX + 1, "%s", name);
+    else
+    if (revoked_operator) {
+        //  A revoked operator trying again is recorded; a stranger's key
+        //  proves nothing of anyone and is only counted (zap_refused)
+        json_t *detail = json_pack ("{s:s}", "error", "operator revoked");
+        audit_entry_t entry = { name, "connect", "", "", WEFT_STATUS_DENIED, detail,
+                                address, tenant };
+        coord_audit_refusal (self, now_ms, &entry);
+        json_decref (detail);
+    }
     free (name);
     return admit;
 }

@@ -70,13 +70,17 @@ void
 void
     coord_abandon (coord_t **self_p);
 
-//  Handle one frame from a socket. user_id is the link's User-Id (ZAP).
+//  Handle one frame from a socket. user_id is the link's User-Id (ZAP),
+//  peer the link's peer address (for the audit log; "" if unknown).
 //  Returns 0 with *reply_p a heap frame to send back (caller frees) or
 //  NULL for none, or -2 if the frame was dropped (counted). Replies from
-//  coord_on_mesh wait for coord_commit.
+//  coord_on_mesh wait for coord_commit. A refused enrolment or RPC is
+//  recorded in the audit log (coordinator/core/refusals.h bounds how
+//  many records one source causes).
 int
-    coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
-                    size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+    coord_on_enrol (coord_t *self, const char *user_id, const char *peer,
+                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p);
 int
     coord_on_mesh (coord_t *self, const char *user_id, const uint8_t *frame,
                    size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
@@ -121,7 +125,7 @@ int
                        uint8_t **frame_p, size_t *size_p);
 
 int
-    coord_on_rpc (coord_t *self, const char *user_id, const uint8_t *frame,
+    coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_t *frame,
                   size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
 
 //  Make the replay windows of heartbeats and ACKs handled since the last
@@ -133,9 +137,11 @@ int
 
 //  ZAP decision: "enrol" admits any key (User-Id = key hex), "mesh" an
 //  enrolled unrevoked device (User-Id = device id), "rpc" an operator
-//  (User-Id = operator name). Signature fits zap_fn (node/io/zap.h).
+//  (User-Id = operator name). address is the peer's; a revoked
+//  operator's attempt is recorded in the audit log with it.
 bool
-    coord_admit (void *self, const char *domain, const uint8_t client_key [32],
+    coord_admit (coord_t *self, const char *domain, const char *address,
+                 const uint8_t client_key [32], uint64_t now_ms,
                  char user_id [COORD_USER_ID_MAX + 1]);
 
 //  The adapter sent frame to dest as a custody transfer through relay

@@ -6,23 +6,46 @@
 
 #include "proto/corelib.h"
 #include "proto/tpmmsg.h"
+#include <sodium.h>
 #include "coordinator/core/enrolment.h"
+#include "coordinator/core/tokens.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord_internal.h"
 
 //  Record an enrolment in the audit log, in its transaction
 static int
 s_audit_enrol (store_txn_t *txn, pki_t *pki, const char *id, const char *method,
-               uint64_t now_ms)
+               const char *peer, uint64_t now_ms)
 {
     json_t *device = registry_device_get (txn, id);
     json_t *detail = json_pack ("{s:s, s:O}", "method", method, "cert_serial",
                                 json_object_get (device, "cert_serial")?: json_null ());
-    int rc = audit_append (txn, pki, now_ms, id, "enrol", device? registry_device_scope (device): "",
-                           id, WEFT_STATUS_OK, detail);
+    audit_entry_t entry = { id, "enrol", device? registry_device_scope (device): "", id,
+                            WEFT_STATUS_OK, detail, peer,
+                            json_string_value (json_object_get (device, "tenant")) };
+    int rc = audit_append (txn, pki, now_ms, &entry);
     json_decref (detail);
     json_decref (device);
     return rc;
+}
+
+//  Record a refused enrolment (coord_audit_refusal): the device id it
+//  asked for, the reason, the token's id (never its secret), the tenant
+//  its token or EK pre-registration names
+static void
+s_audit_refused (coord_t *self, const char *id, const char *method, const char *token,
+                 const char *peer, const enrolment_result_t *result, uint64_t now_ms)
+{
+    json_t *detail = json_pack ("{s:s, s:s}", "method", method, "error", result->message);
+    char token_id [2 * TOKENS_ID_SIZE + 1];
+    uint8_t secret [TOKENS_SECRET_SIZE], curve [32];
+    if (token && tokens_parse (token, token_id, secret, curve) == 0)
+        json_object_set_new (detail, "token_id", json_string (token_id));
+    sodium_memzero (secret, sizeof secret);
+    audit_entry_t entry = { *id? id: "?", "enrol", result->tenant, id, result->status, detail,
+                            peer, result->tenant };
+    coord_audit_refusal (self, now_ms, &entry);
+    json_decref (detail);
 }
 
 //  --------------------------------------------------------------------------
@@ -48,7 +71,8 @@ typedef struct {
 static void
 s_enrol_decide (coord_t *self, const s_enrol_path_t *path, const envelope_t *env,
                 int decode_rc, const uint8_t *sign_key, const void *request,
-                const uint8_t link_key [32], uint64_t now_ms, enrolment_result_t *result)
+                const char *token, const char *peer, const uint8_t link_key [32],
+                uint64_t now_ms, enrolment_result_t *result)
 {
     if (decode_rc) {
         self->stats.rejected_malformed++;
@@ -77,7 +101,7 @@ s_enrol_decide (coord_t *self, const s_enrol_path_t *path, const envelope_t *env
         else {
             path->apply (self, txn, env, request, link_key, now_ms, result);
             if (result->created
-            && (s_audit_enrol (txn, self->pki, result->device, path->method, now_ms)
+            && (s_audit_enrol (txn, self->pki, result->device, path->method, peer, now_ms)
                 || store_commit (&txn))) {
                 enrolment_result_clear (result);
                 result->status = WEFT_STATUS_INTERNAL;
@@ -94,6 +118,8 @@ s_enrol_decide (coord_t *self, const s_enrol_path_t *path, const envelope_t *env
     if (result->status != WEFT_STATUS_OK) {
         self->stats.enrol_refused++;
         zsys_info ("coord: %s of %s refused: %s", path->request, env->origin, result->message);
+        if (result->status != WEFT_STATUS_INTERNAL)
+            s_audit_refused (self, env->origin, path->method, token, peer, result, now_ms);
     }
 }
 
@@ -140,8 +166,8 @@ static const s_enrol_path_t s_tpm_path = {
 };
 
 static int
-s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t now_ms,
-                uint8_t **reply_p, size_t *reply_size_p)
+s_on_tpm_enrol (coord_t *self, const char *user_id, const char *peer, envelope_t *env,
+                uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
     uint8_t link_key [32];
     if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
@@ -152,8 +178,8 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, envelope_t *env, uint64_t no
     enrolment_result_t result;
     memset (&result, 0, sizeof result);
     int rc = tpmmsg_decode (&request, env->type, env->payload, env->payload_size);
-    s_enrol_decide (self, &s_tpm_path, env, rc, request.sign_key, &request, link_key,
-                    now_ms, &result);
+    s_enrol_decide (self, &s_tpm_path, env, rc, request.sign_key, &request,
+                    rc == 0? request.token: NULL, peer, link_key, now_ms, &result);
     if (result.challenge) {
         tpmmsg_t challenge;
         memset (&challenge, 0, sizeof challenge);
@@ -196,7 +222,7 @@ static const s_enrol_path_t s_token_path = {
 };
 
 int
-coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
+coord_on_enrol (coord_t *self, const char *user_id, const char *peer, const uint8_t *frame,
                 size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
     assert (self && reply_p && reply_size_p);
@@ -206,7 +232,7 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
     uint8_t link_key [32];
     int rc = envelope_decode (&env, frame, size);
     if (rc == 0 && (env.type == MSG_TPM_ENROL_REQUEST || env.type == MSG_TPM_PROOF))
-        return s_on_tpm_enrol (self, user_id, &env, now_ms, reply_p, reply_size_p);
+        return s_on_tpm_enrol (self, user_id, peer, &env, now_ms, reply_p, reply_size_p);
     if (rc || env.type != MSG_ENROL_REQUEST) {
         self->stats.rejected_malformed++;
         self->stats.enrol_refused++;
@@ -222,7 +248,8 @@ coord_on_enrol (coord_t *self, const char *user_id, const uint8_t *frame,
     memset (&result, 0, sizeof result);
     rc = msg_decode (&msg, MSG_ENROL_REQUEST, env.payload, env.payload_size);
     s_enrol_decide (self, &s_token_path, &env, rc, msg.enrol_request.sign_key,
-                    &msg.enrol_request, link_key, now_ms, &result);
+                    &msg.enrol_request, rc == 0? msg.enrol_request.token: NULL, peer, link_key,
+                    now_ms, &result);
     if (!result.created && result.status == WEFT_STATUS_OK)
         zsys_info ("coord: device %s enrolment repeated, same certificate", env.origin);
     return s_enrol_response (self, &result, now_ms, reply_p, reply_size_p);

@@ -15,6 +15,8 @@
 #include "coordinator/core/publish.h"
 #include "coordinator/core/coordseq.h"
 #include "coordinator/core/custody.h"
+#include "coordinator/core/refusals.h"
+#include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
@@ -47,6 +49,7 @@ struct _coord_t {
     gossip_t *gossip;               //  Their gossip with the nodes linked to us
     custody_t *custody;             //  Frames sent through relays, until ACKed
     uint64_t now_ms;                //  Time of the event being handled
+    refusals_t *refusals;           //  How many refusals get audit records
 };
 
 //  --------------------------------------------------------------------------
@@ -61,6 +64,13 @@ int
 //  Has env expired at now_ms? Counts it as rejected if so.
 bool
     coord_envelope_expired (coord_t *self, const envelope_t *env, uint64_t now_ms);
+
+//  Record a refused request in the audit log, in a write transaction of
+//  its own (never call it inside one), if its source's budget allows
+//  (refusals.h); also writes the summaries of a window that ended.
+//  entry NULL: the summaries only.
+void
+    coord_audit_refusal (coord_t *self, uint64_t now_ms, const audit_entry_t *entry);
 
 //  Hex key field of a record into key; -1 if missing or bad.
 int

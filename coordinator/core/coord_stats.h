@@ -22,6 +22,8 @@ typedef struct {
     uint64_t custody_acked;         //  Frames a relay acknowledged
     uint64_t custody_evicted;       //  Dropped for room (per device or in all)
     uint64_t custody_expired;       //  Given up: too old, or superseded
+    //  Refused requests counted but not recorded one by one (refusals.h)
+    uint64_t audit_refusals_held;
 } coord_stats_t;
 
 #endif

@@ -103,6 +103,9 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
         s_refuse (result, WEFT_STATUS_DENIED, "unknown token");
         goto done;
     }
+    //  A true token names its tenant: whatever follows concerns it
+    snprintf (result->tenant, sizeof result->tenant, "%s",
+              json_string_value (json_object_get (token, "tenant"))?: "");
     device = registry_device_get (txn, name);
     if (token_status == TOKENS_USED) {
         const char *used_by = json_string_value (json_object_get (token, "used_by"));
@@ -459,8 +462,11 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
     prereg = s_table_get (txn, "ek/", ek_hash);
     const char *id = name;
     const char *via = "preregistered";
-    if (prereg)
+    if (prereg) {
         id = json_string_value (json_object_get (prereg, "id"));
+        snprintf (result->tenant, sizeof result->tenant, "%s",
+                  json_string_value (json_object_get (prereg, "tenant"))?: "");
+    }
     else
     if (request->ek_cert_size && ek_ca_pem) {
         check = credential_check_ek_cert (request->ek_cert, request->ek_cert_size,

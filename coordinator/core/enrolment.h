@@ -24,6 +24,9 @@ typedef struct {
     uint8_t *cert;                  //  Node certificate on OK, heap
     size_t cert_size;
     bool created;                   //  A new device was written to txn
+    char tenant [WEFT_NAME_MAX + 1];    //  Tenant the request concerns, also when
+                                    //  refused: its token's or EK pre-registration's
+                                    //  ("" if neither was found), for the audit log
     //  TPM onboarding, first step: a challenge instead of a certificate
     bool challenge;                 //  Send TPM_CHALLENGE with these
     char device [WEFT_NAME_MAX + 1];    //  Device id to be issued

@@ -31,7 +31,7 @@ struct _registry_t {
 static const char *s_tables [] = {
     "devices", "device_keys", "twins", "tokens", "operators",
     "operator_keys", "replay", "meta", "last_seen", "device_index",
-    "hierarchy", "audit", "rpc_ids", "rpc_expiry",
+    "hierarchy", "audit", "audit_tenant", "rpc_ids", "rpc_expiry",
     "tpm_ek", "attest",             //  TPM pre-registrations; attestation
     "policies",                     //  Site-wide policy objects (publish.h)
     "uploads", NULL                 //  Hierarchy imports in parts

@@ -52,9 +52,9 @@ static const struct {
         rpc_operator_grant },
     { "operator.credential", P_READ, true, { "ttl", NULL }, rpc_operator_credential },
     { "operator.revoke", P_OPERATORS, true, { "name", NULL }, rpc_operator_revoke },
-    { "audit.list", P_AUDIT, false, { "query", "limit", NULL }, rpc_audit_list },
-    { "audit.verify", P_AUDIT, false, { "anchor", NULL }, rpc_audit_verify },
-    { "audit.head", P_AUDIT, false, { NULL }, rpc_audit_head },
+    { "audit.list", P_AUDIT, false, { "query", "limit", "tenant", NULL }, rpc_audit_list },
+    { "audit.verify", P_AUDIT, false, { "anchor", "tenant", NULL }, rpc_audit_verify },
+    { "audit.head", P_AUDIT, false, { "tenant", NULL }, rpc_audit_head },
     { "coord.stats", P_READ, false, { NULL }, rpc_coord_stats },
     { "attest.profile.set", P_ADMIN, true, { "type", "profile", NULL }, rpc_attest_profile_set },
     { "attest.allowlist.set", P_ADMIN, true, { "allowlist", NULL }, rpc_attest_allowlist_set },
@@ -141,6 +141,38 @@ rpc_is_read (const char *method)
     return false;
 }
 
+//  Append a call's records in txn: one to the deployment chain, and one
+//  to each tenant chain it concerns: entry->tenant's, with the scope
+//  taken into that tenant if it lay outside (a refusal), or, when the
+//  call touched several tenants (tenants: tenant -> its part of the
+//  detail), one per tenant with that part only. Returns 0 or -1.
+static int
+s_audit (pki_t *pki, store_txn_t *txn, uint64_t now_ms, audit_entry_t *entry,
+         json_t *tenants)
+{
+    const char *tenant = entry->tenant? entry->tenant: "";
+    char scope_tenant [WEFT_NAME_MAX + 1];
+    rpc_tenant_of (entry->scope? entry->scope: "", scope_tenant);
+    if (json_object_size (tenants) < 2 && (!*tenant || streq (scope_tenant, tenant)))
+        return audit_append (txn, pki, now_ms, entry);
+    entry->tenant = NULL;
+    if (audit_append (txn, pki, now_ms, entry))
+        return -1;
+    if (json_object_size (tenants) < 2) {
+        entry->scope = tenant;
+        return audit_append_tenant (txn, pki, now_ms, tenant, entry);
+    }
+    const char *key;
+    json_t *part;
+    json_object_foreach (tenants, key, part) {
+        entry->scope = key;
+        entry->detail = part;
+        if (audit_append_tenant (txn, pki, now_ms, key, entry))
+            return -1;
+    }
+    return 0;
+}
+
 int
 rpc_audit_deferred (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
                     const char *method, rpc_result_t *result, uint64_t now_ms)
@@ -148,14 +180,33 @@ rpc_audit_deferred (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller
     assert (env && txn && caller && method && result);
     if (!result->audit)
         return 0;
-    int rc = audit_append (txn, env->pki, now_ms, caller->name, method,
-        json_string_value (json_object_get (result->audit, "scope")),
-        json_string_value (json_object_get (result->audit, "target")),
-        result->status, json_object_get (result->audit, "detail"));
+    audit_entry_t entry = {
+        caller->name, method, rpc_json_str (result->audit, "scope"),
+        rpc_json_str (result->audit, "target"), result->status,
+        json_object_get (result->audit, "detail"), caller->source,
+        rpc_json_str (result->audit, "tenant")
+    };
+    int rc = s_audit (env->pki, txn, now_ms, &entry, NULL);
     json_decref (result->audit);
     result->audit = NULL;
     return rc;
 }
+
+//  The tenant a call's record concerns: that of the scope it touched,
+//  else the caller's own. A refused call's scope counts only if the
+//  caller may read there: an attempt on another tenant's objects is its
+//  own tenant's business, and tells the other tenant nothing.
+static void
+s_record_tenant (const rpc_call_t *call, char tenant [WEFT_NAME_MAX + 1])
+{
+    if (*call->scope && (call->result->status == WEFT_STATUS_OK
+                         || rpc_covered (&call->read, call->scope)))
+        rpc_tenant_of (call->scope, tenant);
+    else
+        snprintf (tenant, WEFT_NAME_MAX + 1, "%s", call->caller->tenant);
+}
+
+
 
 //  Run one method; with defer, in a read transaction: the audit record
 //  of a refusal is left in result->audit for rpc_audit_deferred
@@ -257,13 +308,24 @@ done:
         if (result->status != WEFT_STATUS_OK) {
             json_decref (call.detail);
             call.detail = json_pack ("{s:s}", "error", result->error);
+            json_decref (call.tenants);
+            call.tenants = NULL;
         }
+        char tenant [WEFT_NAME_MAX + 1];
+        s_record_tenant (&call, tenant);
+        if (json_object_size (call.tenants) == 1)
+            snprintf (tenant, sizeof tenant, "%s",
+                      json_object_iter_key (json_object_iter (call.tenants)));
+        audit_entry_t entry = {
+            caller->name, method, call.scope, call.target, result->status, call.detail,
+            caller->source, tenant
+        };
         if (defer)
-            result->audit = json_pack ("{s:s, s:s, s:O?}", "scope", call.scope,
-                                       "target", call.target, "detail", call.detail);
+            result->audit = json_pack ("{s:s, s:s, s:s, s:O?}", "scope", call.scope,
+                                       "target", call.target, "tenant", tenant,
+                                       "detail", call.detail);
         else
-        if (audit_append (txn, env->pki, now_ms, caller->name, method, call.scope, call.target,
-                          result->status, call.detail)) {
+        if (s_audit (env->pki, txn, now_ms, &entry, call.tenants)) {
             rpc_result_clear (result);
             result->status = WEFT_STATUS_INTERNAL;
             snprintf (result->error, sizeof result->error, "cannot write the audit log");
@@ -271,6 +333,7 @@ done:
         }
     }
     json_decref (call.detail);
+    json_decref (call.tenants);
     json_decref (call.args);
 }
 

@@ -12,7 +12,10 @@
     change something run inside the caller's write transaction; one
     that fails with a status other than INTERNAL has written nothing
     but its audit record. Every call that changes something, and every
-    refused call, is appended to the audit log in that transaction.
+    refused call, is appended to the audit log in that transaction, with
+    the request's peer address, and to the audit chain of the tenant it
+    concerns (coordinator/core/audit.h): the tenant whose objects it
+    touched, else, for a refusal, the caller's own.
     Read-only methods may instead run in a read transaction
     (rpc_call_read), their refusal's record appended afterwards.  */
 
@@ -34,6 +37,7 @@
 #define RPC_BATCH_MAX   10000           //  Devices one batch may change
 #define RPC_TAGS_MAX    32              //  Tags per device
 #define RPC_VALUE_MAX   128             //  Metadata and tag values, bytes
+#define RPC_SOURCE_MAX  63              //  Peer address text in audit records
 
 //  What the methods may use
 typedef struct {
@@ -56,6 +60,7 @@ typedef struct {
     char tenant [WEFT_NAME_MAX + 1];    //  one grant of role on tenant
     rpc_grant_t grants [RPC_GRANTS_MAX];
     size_t grant_count;
+    char source [RPC_SOURCE_MAX + 1];   //  Peer address of the request, for the audit log
 } rpc_caller_t;
 
 //  Fill caller from an operator record: its grants, or for a record

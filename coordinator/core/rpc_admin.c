@@ -330,66 +330,152 @@ rpc_operator_revoke (rpc_call_t *call)
 }
 
 //  --------------------------------------------------------------------------
-//  Audit
+//  Audit: an auditor with a grant on everything reads the deployment's
+//  chain, or any tenant's; one whose grants lie in tenants reads the
+//  chains of those tenants only, and never learns how long another is
+
+//  The chain the call reads into tenant ("" = the deployment's), from
+//  the tenant argument (or the anchor's), else the caller's one tenant.
+//  whole: the call proves the chain (verify, head), which needs a
+//  grant on the whole tenant; a list needs one in it. False with the
+//  error set.
+static bool
+s_audit_chain (rpc_call_t *call, const char *wanted, bool whole,
+               char tenant [WEFT_NAME_MAX + 1])
+{
+    bool everything = false;
+    for (size_t i = 0; i < call->act.scope_count; i++)
+        everything |= *call->act.scopes [i] == 0;
+    if (wanted) {
+        bool granted = everything;
+        for (size_t i = 0; i < call->act.scope_count && !granted; i++)
+            granted = whole? streq (call->act.scopes [i], wanted)
+                           : devquery_covers (wanted, call->act.scopes [i]);
+        //  The same answer whether the tenant exists or not
+        if (!granted) {
+            rpc_fail (call, WEFT_STATUS_FORBIDDEN, "your grants do not cover the audit log "
+                      "of tenant %s%s", wanted, whole? " as a whole": "");
+            return false;
+        }
+        snprintf (tenant, WEFT_NAME_MAX + 1, "%s", wanted);
+        return true;
+    }
+    if (everything) {
+        tenant [0] = 0;
+        return true;
+    }
+    char first [WEFT_NAME_MAX + 1];
+    rpc_tenant_of (call->act.scopes [0], first);
+    for (size_t i = 1; i < call->act.scope_count; i++) {
+        char other [WEFT_NAME_MAX + 1];
+        rpc_tenant_of (call->act.scopes [i], other);
+        if (!streq (other, first)) {
+            rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "your audit grants are in tenants %s "
+                      "and %s: say which one (tenant)", first, other);
+            return false;
+        }
+    }
+    return s_audit_chain (call, first, whole, tenant);
+}
 
 void
 rpc_audit_list (rpc_call_t *call)
 {
     query_t *query;
     json_int_t limit;
-    if (!rpc_arg_limit (call, 100, AUDIT_LIST_MAX, &limit) || !rpc_arg_query (call, &query))
+    const char *wanted;
+    char tenant [WEFT_NAME_MAX + 1];
+    if (!rpc_arg_limit (call, 100, AUDIT_LIST_MAX, &limit)
+    ||  !rpc_arg_name (call, "tenant", false, false, &wanted)
+    ||  !s_audit_chain (call, wanted, false, tenant)
+    ||  !rpc_arg_query (call, &query))
         return;
-    json_t *records = audit_list (call->txn, query, call->act.scopes, call->act.scope_count,
-                                  (size_t) limit);
+    json_t *records = audit_list (call->txn, tenant, query, call->act.scopes,
+                                  call->act.scope_count, (size_t) limit);
     query_destroy (&query);
     if (!records)
         rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the audit log");
     else
-        call->result->result = json_pack ("{s:o}", "records", records);
+        call->result->result = json_pack ("{s:o, s:s}", "records", records, "tenant", tenant);
 }
 
-//  A signed head as JSON, the form audit.head exports and an anchor takes
+//  A signed head as JSON, the form audit.head exports and an anchor
+//  takes: {seq, hash, sig}, and tenant for a tenant's chain
 static json_t *
 s_head_json (const audit_head_t *head)
 {
-    return json_pack ("{s:I, s:s, s:s}", "seq", (json_int_t) head->seq, "hash", head->hash,
-                      "sig", head->sig);
+    json_t *json = json_pack ("{s:I, s:s, s:s}", "seq", (json_int_t) head->seq,
+                              "hash", head->hash, "sig", head->sig);
+    if (*head->tenant)
+        json_object_set_new (json, "tenant", json_string (head->tenant));
+    return json;
 }
 
 void
 rpc_audit_verify (rpc_call_t *call)
 {
     audit_head_t anchor;
+    memset (&anchor, 0, sizeof anchor);
     json_t *json = json_object_get (call->args, "anchor");
+    const char *wanted;
+    if (!rpc_arg_name (call, "tenant", false, false, &wanted))
+        return;
     if (json) {
         const char *hash = rpc_json_str (json, "hash"), *sig = rpc_json_str (json, "sig");
+        json_t *named = json_object_get (json, "tenant");
         json_int_t seq = json_integer_value (json_object_get (json, "seq"));
-        if (!json_is_object (json) || json_object_size (json) != 3 || seq < 1
-        ||  strlen (hash) != 2 * AUDIT_HASH_SIZE || strlen (sig) != 2 * WEFT_SIG_SIZE) {
+        if (!json_is_object (json) || json_object_size (json) != (named? 4: 3) || seq < 1
+        ||  strlen (hash) != 2 * AUDIT_HASH_SIZE || strlen (sig) != 2 * WEFT_SIG_SIZE
+        ||  (named && (!json_is_string (named) || !registry_name_valid (json_string_value (named))))) {
             rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
-                      "anchor must be {seq, hash, sig} as audit head prints it");
+                      "anchor must be {seq, hash, sig} or {tenant, seq, hash, sig} as audit head "
+                      "prints it");
             return;
         }
+        if (named && wanted && !streq (wanted, json_string_value (named))) {
+            rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "the anchor is the head of tenant %s, "
+                      "not of %s", json_string_value (named), wanted);
+            return;
+        }
+        if (named)
+            wanted = json_string_value (named);
         anchor.seq = (uint64_t) seq;
+        snprintf (anchor.tenant, sizeof anchor.tenant, "%s", named? wanted: "");
         snprintf (anchor.hash, sizeof anchor.hash, "%s", hash);
         snprintf (anchor.sig, sizeof anchor.sig, "%s", sig);
     }
+    char tenant [WEFT_NAME_MAX + 1];
+    if (!s_audit_chain (call, wanted, true, tenant))
+        return;
+    if (json && !streq (anchor.tenant, tenant)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "the anchor is the deployment's head, not "
+                  "tenant %s's", tenant);
+        return;
+    }
+    rpc_audit_set (call, tenant, NULL);
     uint64_t records;
     char head [2 * AUDIT_HASH_SIZE + 1];
     char error [WEFT_TEXT_MAX + 1];
-    int rc = audit_verify (call->txn, pki_ca_key (call->env->pki), json? &anchor: NULL,
-                           &records, head, error);
-    call->result->result = json_pack ("{s:b, s:I, s:s, s:s, s:b}", "intact", rc == 0,
+    int rc = audit_verify (call->txn, pki_ca_key (call->env->pki), tenant,
+                           json? &anchor: NULL, &records, head, error);
+    call->result->result = json_pack ("{s:b, s:I, s:s, s:s, s:b, s:s}", "intact", rc == 0,
                                       "records", (json_int_t) records, "head", head,
-                                      "error", error, "anchored", json != NULL);
+                                      "error", error, "anchored", json != NULL,
+                                      "tenant", tenant);
 }
 
 //  The signed head, to keep outside the coordinator as an anchor
 void
 rpc_audit_head (rpc_call_t *call)
 {
+    const char *wanted;
+    char tenant [WEFT_NAME_MAX + 1];
+    if (!rpc_arg_name (call, "tenant", false, false, &wanted)
+    ||  !s_audit_chain (call, wanted, true, tenant))
+        return;
+    rpc_audit_set (call, tenant, NULL);
     audit_head_t head;
-    if (audit_head (call->txn, &head)) {
+    if (audit_head (call->txn, tenant, &head)) {
         rpc_fail (call, WEFT_STATUS_INTERNAL, "the audit head is corrupt");
         return;
     }

@@ -322,6 +322,7 @@ done:
 typedef struct {
     rpc_call_t *call;
     zlistx_t *ids;
+    json_t *matched;                //  Tenant -> devices matched there
 } s_batch_t;
 
 static int
@@ -329,6 +330,9 @@ s_batch_one (void *arg, json_t *device)
 {
     s_batch_t *batch = (s_batch_t *) arg;
     zlistx_add_end (batch->ids, strdup (rpc_json_str (device, "id")));
+    const char *tenant = rpc_json_str (device, "tenant");
+    json_object_set_new (batch->matched, tenant,
+        json_integer (json_integer_value (json_object_get (batch->matched, tenant)) + 1));
     //  One past the limit is enough to refuse
     return zlistx_size (batch->ids) > RPC_BATCH_MAX;
 }
@@ -345,7 +349,7 @@ s_batch_select (rpc_call_t *call, bool *dry_run_p)
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument query");
         return NULL;
     }
-    s_batch_t batch = { call, zlistx_new () };
+    s_batch_t batch = { call, zlistx_new (), json_object () };
     zlistx_set_destructor (batch.ids, (czmq_destructor *) zstr_free);
     int64_t rc = devquery_run (&call->act, query, s_batch_one, &batch, NULL);
     char *canonical = query_to_string (query);
@@ -359,6 +363,7 @@ s_batch_select (rpc_call_t *call, bool *dry_run_p)
     if (call->result->status) {
         free (canonical);
         zlistx_destroy (&batch.ids);
+        json_decref (batch.matched);
         return NULL;
     }
     json_t *ids = json_array ();
@@ -372,8 +377,28 @@ s_batch_select (rpc_call_t *call, bool *dry_run_p)
     call->detail = json_pack ("{s:s, s:b, s:I}", "query", canonical, "dry_run", *dry_run_p,
                               "matched", (json_int_t) zlistx_size (batch.ids));
     rpc_audit_set (call, call->act.scopes [0], "");
+    //  Each tenant's audit chain gets its part: its own count, not the
+    //  others' (the details are completed by the batch, so they are
+    //  filled in s_batch_parts)
+    call->tenants = batch.matched;
+    json_object_del (call->tenants, "");        //  Devices of no tenant: deployment only
     free (canonical);
     return batch.ids;
+}
+
+//  Each touched tenant's part of the detail: the batch's, with that
+//  tenant's count of matches
+static void
+s_batch_parts (rpc_call_t *call)
+{
+    const char *tenant;
+    json_t *count;
+    void *tmp;
+    json_object_foreach_safe (call->tenants, tmp, tenant, count) {
+        json_t *part = json_deep_copy (call->detail);
+        json_object_set (part, "matched", count);
+        json_object_set_new (call->tenants, tenant, part);
+    }
 }
 
 void
@@ -395,6 +420,7 @@ rpc_batch_twin (rpc_call_t *call)
         if (!desired)
             break;
     }
+    s_batch_parts (call);
     zlistx_destroy (&ids);
 }
 
@@ -439,6 +465,7 @@ s_batch_edit (rpc_call_t *call, json_t *tags, const char *path, const char *asse
          device = (json_t *) zlistx_next (records))
         if (registry_device_put (call->txn, device))
             rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    s_batch_parts (call);
     zlistx_destroy (&records);
     zlistx_destroy (&ids);
 }
@@ -524,6 +551,26 @@ rpc_hierarchy_import (rpc_call_t *call)
             "unchanged", json_object_get (report, "unchanged"));
         if (upload_id)
             json_object_set_new (call->detail, "upload", json_string (upload_id));
+        //  Each tenant's audit chain gets its own counts
+        call->tenants = json_object ();
+        const char *lists [] = { "created", "updated", "removed", NULL };
+        for (int i = 0; lists [i]; i++) {
+            size_t index;
+            json_t *path;
+            json_array_foreach (json_object_get (report, lists [i]), index, path) {
+                char tenant [WEFT_NAME_MAX + 1];
+                rpc_tenant_of (json_string_value (path)? json_string_value (path): "", tenant);
+                json_t *part = json_object_get (call->tenants, tenant);
+                if (!part) {
+                    part = json_pack ("{s:i, s:i, s:i}", "created", 0, "updated", 0,
+                                      "removed", 0);
+                    json_object_set_new (call->tenants, tenant, part);
+                }
+                json_object_set_new (part, lists [i], json_integer (
+                    json_integer_value (json_object_get (part, lists [i])) + 1));
+            }
+        }
+        json_object_del (call->tenants, "");
     }
 }
 

@@ -32,6 +32,8 @@ typedef struct {
     char scope [HIERARCHY_PATH_MAX + 1];    //  For the audit record
     char target [HIERARCHY_PATH_MAX + 1];   //  For the audit record
     json_t *detail;                 //  For the audit record, owned
+    json_t *tenants;                //  Tenant -> its part of the detail, when the
+                                    //  call touched several (one record each); owned
 } rpc_call_t;
 
 typedef void (rpc_method_fn) (rpc_call_t *call);

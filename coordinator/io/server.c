@@ -28,7 +28,7 @@
 #include "coordinator/io/server.h"
 
 #if COORD_USER_ID_MAX != ZAP_USER_ID_MAX
-#   error "coord_admit must fit zap_fn"
+#   error "coord_admit's user_id must fit zap_fn's"
 #endif
 
 #define S_SNDHWM        1000        //  Queued replies per peer before drops
@@ -200,6 +200,16 @@ s_quarantine_changed (void *ctx)
         s_broadcast (self, list, size);
 }
 
+//  ZAP: the core decides, at the wall clock, with the peer's address
+static bool
+s_admit (void *arg, const char *domain, const char *address, const uint8_t client_key [32],
+         char user_id [ZAP_USER_ID_MAX + 1])
+{
+    server_t *self = (server_t *) arg;
+    return coord_admit (self->coord, domain, address, client_key, (uint64_t) zclock_time (),
+                        user_id);
+}
+
 //  --------------------------------------------------------------------------
 //  A CURVE server ROUTER with a ZAP domain. Port 0 binds an ephemeral port.
 
@@ -267,7 +277,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     coord_set_verbose (self->coord, config->verbose);
     //  The handler must exist before a CURVE socket binds, or libzmq
     //  lets the first clients in unchecked
-    self->zap = zap_new (coord_admit, self->coord);
+    self->zap = zap_new (s_admit, self);
     if (self->zap)
         zap_set_verbose (self->zap, config->verbose);
     if (self->zap)
@@ -368,6 +378,8 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
         goto done;
     }
     const char *user_id = zframe_meta (body, "User-Id");
+    //  The peer's address, for the audit records of refusals
+    const char *peer = zframe_meta (body, "Peer-Address");
     uint64_t now_ms = (uint64_t) zclock_time ();
     uint8_t *reply = NULL;
     size_t reply_size = 0;
@@ -380,11 +392,11 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
                                  zframe_size (body), now_ms, &reply, &reply_size);
     else
     if (kind == S_ENROL)
-        rc = coord_on_enrol (self->coord, user_id, zframe_data (body), zframe_size (body),
-                             now_ms, &reply, &reply_size);
+        rc = coord_on_enrol (self->coord, user_id, peer? peer: "", zframe_data (body),
+                             zframe_size (body), now_ms, &reply, &reply_size);
     else
-        rc = coord_on_rpc (self->coord, user_id, zframe_data (body), zframe_size (body),
-                           now_ms, &reply, &reply_size);
+        rc = coord_on_rpc (self->coord, user_id, peer? peer: "", zframe_data (body),
+                           zframe_size (body), now_ms, &reply, &reply_size);
 
     if (kind == S_MESH && link.custody && link.decoded && self->verbose) {
         char hex [2 * WEFT_ID_SIZE + 1];

@@ -118,10 +118,11 @@ opserver_handle (opserver_t *self, uint64_t now_ms, const uint8_t *revoked,
 //  is answered with the reason, garbage is dropped
 
 static bool
-s_test_admit (void *arg, const char *domain, const uint8_t client_key [32],
-              char user_id [ZAP_USER_ID_MAX + 1])
+s_test_admit (void *arg, const char *domain, const char *address,
+              const uint8_t client_key [32], char user_id [ZAP_USER_ID_MAX + 1])
 {
     (void) arg;
+    (void) address;
     return streq (domain, "ops") && opserver_admit (client_key, user_id);
 }
 

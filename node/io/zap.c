@@ -113,6 +113,7 @@ zap_handle (zap_t *self)
     char domain [256] = "";
     char mechanism [32] = "";
     char user_id [ZAP_USER_ID_MAX + 1] = "";
+    char peer [64] = "";
     zframe_t *request_id = NULL;
     bool wellformed = false;
     bool admit = false;
@@ -129,9 +130,11 @@ zap_handle (zap_t *self)
         &&  s_frame_str (domain_frame, domain, sizeof domain - 1)
         &&  s_frame_str (mech_frame, mechanism, sizeof mechanism - 1)) {
             wellformed = true;
+            if (!s_frame_str (address, peer, sizeof peer - 1))
+                peer [0] = 0;
             if (streq (mechanism, "CURVE") && credentials
             &&  zframe_size (credentials) == 32) {
-                admit = self->fn (self->arg, domain, zframe_data (credentials), user_id);
+                admit = self->fn (self->arg, domain, peer, zframe_data (credentials), user_id);
                 user_id [ZAP_USER_ID_MAX] = 0;
             }
         }
@@ -177,10 +180,11 @@ typedef struct {
 } s_test_ctx_t;
 
 static bool
-s_test_decide (void *arg, const char *domain, const uint8_t key [32],
+s_test_decide (void *arg, const char *domain, const char *address, const uint8_t key [32],
                char user_id [ZAP_USER_ID_MAX + 1])
 {
     s_test_ctx_t *ctx = (s_test_ctx_t *) arg;
+    assert (streq (address, "127.0.0.1"));
     if (!streq (domain, "test") || memcmp (key, ctx->allowed, 32) != 0)
         return false;
     strcpy (user_id, "alice");

@@ -22,10 +22,11 @@
 typedef struct _zap_t zap_t;
 
 //  Decide one connection. domain is the server socket's ZAP domain,
+//  address the peer's IP address as libzmq gives it ("" if none),
 //  client_key the peer's CURVE public key (proven by the handshake).
 //  Return true to admit and write a NUL-terminated User-Id of at most
 //  ZAP_USER_ID_MAX characters into user_id.
-typedef bool (zap_fn) (void *arg, const char *domain,
+typedef bool (zap_fn) (void *arg, const char *domain, const char *address,
                        const uint8_t client_key [32],
                        char user_id [ZAP_USER_ID_MAX + 1]);
 
