@@ -178,9 +178,16 @@ s_append (store_txn_t *txn, pki_t *pki, uint64_t now_ms, const s_chain_t *chain,
         return -1;
     }
     uint64_t seq = head.seq + 1;
+    //  In a tenant's chain the scope is in the tenant (a refusal's, or a
+    //  deployment operator's call, may name none): its auditors see it
+    const char *scope = entry->scope? entry->scope: "";
+    size_t length = strlen (chain->tenant);
+    if (length && !(strncmp (scope, chain->tenant, length) == 0
+                    && (scope [length] == 0 || scope [length] == '/')))
+        scope = chain->tenant;
     json_t *record = json_pack ("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
         "seq", (json_int_t) seq, "time", (json_int_t) now_ms, "actor", entry->actor,
-        "action", entry->action, "scope", entry->scope? entry->scope: "",
+        "action", entry->action, "scope", scope,
         "target", entry->target? entry->target: "", "status", proto_status_name (entry->status),
         "source", entry->source? entry->source: "", "tenant", tenant, "prev", head.hash);
     if (!record)

@@ -519,6 +519,34 @@ coord_test (bool verbose)
     assert (coord_stats (rig.coord)->custody_acked == 2);
     free (frame);
 
+    //  Refusals before any method ran are in the audit log with the
+    //  peer address: the replay and the envelope on another's link above,
+    //  and a revoked operator's call on a connection that outlived ZAP
+    assert (s_rpc (&rig, &admin, "admin", 2001, "audit.list",
+                   "{\"query\":\"status=DENIED and action=device.list\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"error\":\"replayed request\"")
+         && strstr (out, "\"source\":\"192.0.2.9\""));
+    assert (s_rpc (&rig, &admin, "admin", 2002, "audit.list",
+                   "{\"query\":\"actor=viv and action=rpc\"}", out, sizeof out) == 0);
+    assert (strstr (out, "origin is not the link's operator"));
+    assert (s_rpc (&rig, &admin, "admin", 2003, "operator.revoke", "{\"name\":\"viv\"}",
+                   out, sizeof out) == 0);
+    uint64_t origin_before = coord_stats (rig.coord)->rejected_origin;
+    assert (s_rpc (&rig, &viewer, "viv", 2004, "twin.set",
+                   "{\"id\":\"dev-1\",\"patch\":{\"a\":1}}", out, sizeof out) == -1);
+    assert (coord_stats (rig.coord)->rejected_origin == origin_before + 1);
+    assert (s_rpc (&rig, &admin, "admin", 2005, "audit.list",
+                   "{\"query\":\"actor=viv and action=twin.set and status=DENIED\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"error\":\"operator revoked\""));
+    //  ... and so is its next connection, which ZAP refuses
+    assert (!coord_admit (rig.coord, "rpc", "192.0.2.10", viewer.curve_public,
+                          1700000000000ULL, user));
+    assert (s_rpc (&rig, &admin, "admin", 2006, "audit.list",
+                   "{\"query\":\"actor=viv and action=connect\"}", out, sizeof out) == 0);
+    assert (strstr (out, "\"source\":\"192.0.2.10\""));
+
     s_rig_close (&rig);
     free (rig.cert);
     keys_wipe (&rig.ca);

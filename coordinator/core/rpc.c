@@ -142,26 +142,18 @@ rpc_is_read (const char *method)
 }
 
 //  Append a call's records in txn: one to the deployment chain, and one
-//  to each tenant chain it concerns: entry->tenant's, with the scope
-//  taken into that tenant if it lay outside (a refusal), or, when the
-//  call touched several tenants (tenants: tenant -> its part of the
-//  detail), one per tenant with that part only. Returns 0 or -1.
+//  to each tenant chain it concerns: entry->tenant's, or, when the call
+//  touched several tenants (tenants: tenant -> its part of the detail),
+//  one per tenant with that part only. Returns 0 or -1.
 static int
 s_audit (pki_t *pki, store_txn_t *txn, uint64_t now_ms, audit_entry_t *entry,
          json_t *tenants)
 {
-    const char *tenant = entry->tenant? entry->tenant: "";
-    char scope_tenant [WEFT_NAME_MAX + 1];
-    rpc_tenant_of (entry->scope? entry->scope: "", scope_tenant);
-    if (json_object_size (tenants) < 2 && (!*tenant || streq (scope_tenant, tenant)))
+    if (json_object_size (tenants) < 2)
         return audit_append (txn, pki, now_ms, entry);
     entry->tenant = NULL;
     if (audit_append (txn, pki, now_ms, entry))
         return -1;
-    if (json_object_size (tenants) < 2) {
-        entry->scope = tenant;
-        return audit_append_tenant (txn, pki, now_ms, tenant, entry);
-    }
     const char *key;
     json_t *part;
     json_object_foreach (tenants, key, part) {
