@@ -23,6 +23,7 @@
 #include "node/core/delegate.h"
 #include "node/io/zap.h"
 #include "node/io/opserver.h"
+#include "node/core/oplog.h"
 #include "node/io/apply.h"
 #include "node/io/identity.h"
 #include "node/io/options.h"
@@ -827,7 +828,7 @@ main (int argc, char *argv [])
     token = NULL;
 
     char *db_path = zsys_sprintf ("%s/db", dir);
-    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE, NULL };
     store_t *store = store_new (db_path, tables, 0);
     free (db_path);
     node_t node;
@@ -952,7 +953,8 @@ main (int argc, char *argv [])
         cert_decode (&own, cert, cert_size, ca_key, 0);
         oplocal_config_t ops_config = {
             .name = identity_name (identity), .tenant = identity_tenant (identity),
-            .path = own.path, .keys = identity_keys (identity), .ca_key = ca_key
+            .path = own.path, .keys = identity_keys (identity), .ca_key = ca_key,
+            .store = store
         };
         node.ops = opserver_new (ops_listen, &ops_config, s_ops_read, &node);
         if (!node.ops)

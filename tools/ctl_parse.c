@@ -429,6 +429,23 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = json_object ();
         return CTL_OK;
     }
+    if (streq (noun, "node") && verb && streq (verb, "audit") && argc == 2) {
+        *method_p = "node.audit";
+        *args_p = json_object ();
+        const char *limit = keyfile_get (self->options, "limit");
+        if (limit) {
+            char *end;
+            long value = strtol (limit, &end, 10);
+            if (*end || end == limit || value < 1 || value > 1000) {
+                ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
+                json_decref (*args_p);
+                *args_p = NULL;
+                return CTL_USAGE;
+            }
+            json_object_set_new (*args_p, "limit", json_integer (value));
+        }
+        return CTL_OK;
+    }
     if (streq (noun, "operator") && verb && streq (verb, "grant") && argc == 5) {
         *method_p = "operator.grant";
         *args_p = json_pack ("{s:s, s:s, s:s, s:b}", "name", argv [2], "role", argv [3],
@@ -462,11 +479,11 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "role", "operator.add" },
         { "out", "operator.add token.create" },
         { "path", "operator.add device.preregister token.create" },
-        { "node", "node.stats" },
-        { "node-key", "node.stats" },
+        { "node", "node.stats node.audit" },
+        { "node-key", "node.stats node.audit" },
         { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list" },
-        { "limit", "device.list audit.list" },
+        { "limit", "device.list audit.list node.audit" },
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },
         { "remove", "operator.grant" },

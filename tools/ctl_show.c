@@ -311,6 +311,28 @@ s_show_audit (json_t *result)
     s_rows_destroy (&rows, 8);
 }
 
+//  A site server's refusals (node audit)
+static void
+s_show_node_audit (json_t *result)
+{
+    zlist_t *rows = zlist_new ();
+    zlist_append (rows, s_row_new (7, "SEQ", "TIME", "ACTOR", "ACTION", "STATUS", "SOURCE",
+                                   "REASON"));
+    size_t index;
+    json_t *record;
+    json_array_foreach (json_object_get (result, "records"), index, record) {
+        char seq [24], when [32];
+        snprintf (seq, sizeof (seq), "%lld", (long long) ctl_int (record, "seq"));
+        s_format_time (ctl_int (record, "time") / 1000, when, sizeof (when));
+        const char *source = ctl_str (record, "source");
+        zlist_append (rows, s_row_new (7, seq, when, ctl_str (record, "actor"),
+                                       ctl_str (record, "action"), ctl_str (record, "status"),
+                                       *source? source: "-", ctl_str (record, "error")));
+    }
+    s_print_table (rows, 7);
+    s_rows_destroy (&rows, 7);
+}
+
 static void
 s_show_twin (json_t *result)
 {
@@ -495,6 +517,9 @@ ctl_show_result (const char *method, json_t *result)
     else
     if (streq (method, "audit.list"))
         s_show_audit (result);
+    else
+    if (streq (method, "node.audit"))
+        s_show_node_audit (result);
     else
     if (streq (method, "audit.verify")) {
         const char *tenant = ctl_str (result, "tenant");

@@ -31,10 +31,11 @@ static const option_spec_t s_specs [] = {
       "operator add: subtree granted, e.g. acme/plant-2; token create: where the\n"
       "device is placed (into its certificate)" },
     { "anchor", "FILE", NULL, "audit verify: a signed head saved by 'audit head', kept elsewhere" },
-    { "node", "ENDPOINT", NULL, "node stats: a site server's operator port (weft-node --ops-listen)" },
-    { "node-key", "HEX", NULL, "node stats: that node's CURVE public key" },
+    { "node", "ENDPOINT", NULL,
+      "node stats, node audit: a site server's operator port (weft-node --ops-listen)" },
+    { "node-key", "HEX", NULL, "node stats, node audit: that node's CURVE public key" },
     { "query", "QUERY", NULL, "device list/count, batch, audit list: which ones (docs/query.md)" },
-    { "limit", "N", NULL, "device list, audit list: at most N rows" },
+    { "limit", "N", NULL, "device list, audit list, node audit: at most N rows" },
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
     { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
     { "remove", NULL, NULL, "operator grant: remove the grant instead" },
@@ -76,6 +77,8 @@ static const char *s_synopsis =
     "  operator revoke NAME               revoke an operator, at the coordinator and sites\n"
     "  node stats --node EP --node-key HEX   a site server's counters, authorised by\n"
     "                                     your credential alone (works offline)\n"
+    "  node audit --node EP --node-key HEX [--limit N]   the requests a site server's\n"
+    "                                     operator port refused (auditor; works offline)\n"
     "  audit list [--query Q] [--limit N] [--tenant T]   newest audit records first\n"
     "  audit verify [--anchor FILE] [--tenant T]   check an audit chain and its signed head\n"
     "  audit head [--tenant T]            the CA-signed head (seq, hash): keep it elsewhere\n"

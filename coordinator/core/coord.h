@@ -75,7 +75,7 @@ void
 //  Returns 0 with *reply_p a heap frame to send back (caller frees) or
 //  NULL for none, or -2 if the frame was dropped (counted). Replies from
 //  coord_on_mesh wait for coord_commit. A refused enrolment or RPC is
-//  recorded in the audit log (coordinator/core/refusals.h bounds how
+//  recorded in the audit log (proto/refusals.h bounds how
 //  many records one source causes).
 int
     coord_on_enrol (coord_t *self, const char *user_id, const char *peer,

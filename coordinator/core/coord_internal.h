@@ -15,7 +15,7 @@
 #include "coordinator/core/publish.h"
 #include "coordinator/core/coordseq.h"
 #include "coordinator/core/custody.h"
-#include "coordinator/core/refusals.h"
+#include "proto/refusals.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
 

@@ -1,5 +1,7 @@
 /*  oplocal - read-only operator requests a node serves on its own
-    Only requests that passed every check take a slot
+    Every refusal is recorded in the node's durable log (node/core/
+    oplog.h) with the peer address. Only requests that passed every check
+    take a slot
     in the replay table, so an unauthenticated peer cannot fill it; a
     full table refuses new requests until slots expire (a minute at
     most), which bounds memory and the rate per node.  */
@@ -9,6 +11,7 @@
 #include "proto/envelope.h"
 #include "proto/msg.h"
 #include "proto/opcred.h"
+#include "node/core/oplog.h"
 #include "node/core/oplocal.h"
 
 //  Methods a node serves, and the role each needs on the node's place
@@ -17,6 +20,7 @@ static const struct {
     const char *role;
 } s_methods [] = {
     { "node.stats", "viewer" },
+    { "node.audit", "auditor" },    //  The refusals recorded here (oplog.h)
     { NULL, NULL }
 };
 
@@ -36,6 +40,11 @@ struct _oplocal_t {
     s_seen_t seen [OPLOCAL_IDS_MAX];    //  Accepted request ids until expiry
     uint64_t seq;                   //  Of our replies
     oplocal_stats_t stats;
+    oplog_t *log;                   //  Refusals, durable; NULL without a store
+    //  The request being answered, for the log
+    const char *peer;               //  Its peer address
+    char actor [WEFT_NAME_MAX + 1]; //  Its origin (as claimed until verified)
+    char method [WEFT_NAME_MAX + 1];
 };
 
 oplocal_t *
@@ -51,6 +60,11 @@ oplocal_new (const oplocal_config_t *config, oplocal_read_fn *read, void *ctx)
     memcpy (self->ca_key, config->ca_key, WEFT_KEY_SIZE);
     self->read = read;
     self->ctx = ctx;
+    if (config->store) {
+        self->log = oplog_new (config->store, 0);
+        if (!self->log)
+            zsys_error ("oplocal: cannot open the log of refusals");
+    }
     return self;
 }
 
@@ -61,6 +75,7 @@ oplocal_destroy (oplocal_t **self_p)
     if (*self_p) {
         oplocal_t *self = *self_p;
         keys_wipe (&self->keys);
+        oplog_destroy (&self->log);
         free (self);
         *self_p = NULL;
     }
@@ -82,7 +97,11 @@ s_reply (oplocal_t *self, const envelope_t *request, int status, const char *err
         self->stats.accepted++;
     else {
         self->stats.refused++;
-        zsys_info ("oplocal: request from %s refused: %s", request->origin, error);
+        zsys_info ("oplocal: request from %s at %s refused: %s", request->origin,
+                   *self->peer? self->peer: "?", error);
+        if (self->log)
+            oplog_refused (self->log, now_ms, self->peer, self->actor, self->method, status,
+                           error);
     }
     msg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -140,24 +159,67 @@ s_remember (oplocal_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t expiry, u
 //  --------------------------------------------------------------------------
 //  Handle one request.
 
+//  node.audit {limit?}: the newest refusals recorded here
+static int
+s_audit_list (oplocal_t *self, const envelope_t *env, const msg_t *msg, uint64_t now_ms,
+              uint8_t **reply_p, size_t *reply_size_p)
+{
+    json_error_t error;
+    json_t *args = msg->rpc_request.args_size
+                 ? json_loadb (msg->rpc_request.args, msg->rpc_request.args_size, 0, &error)
+                 : json_object ();
+    json_t *limit = json_object_get (args, "limit");
+    bool valid = json_is_object (args) && json_object_size (args) <= (limit? 1: 0)
+              && (!limit || (json_is_integer (limit) && json_integer_value (limit) >= 1
+                             && json_integer_value (limit) <= OPLOG_LIST_MAX));
+    size_t count = limit? (size_t) json_integer_value (limit): 100;
+    json_decref (args);
+    if (!valid) {
+        char reason [WEFT_TEXT_MAX + 1];
+        snprintf (reason, sizeof reason, "node.audit takes {limit?} of 1..%d", OPLOG_LIST_MAX);
+        return s_reply (self, env, WEFT_STATUS_BAD_REQUEST, reason, NULL, now_ms, reply_p,
+                        reply_size_p);
+    }
+    json_t *records = self->log? oplog_list (self->log, count): NULL;
+    if (!records)
+        return s_reply (self, env, WEFT_STATUS_INTERNAL, "no log of refusals here", NULL,
+                        now_ms, reply_p, reply_size_p);
+    json_t *result = json_pack ("{s:s, s:o}", "node", self->name, "records", records);
+    char *text = json_dumps (result, JSON_COMPACT);
+    json_decref (result);
+    int rc = text? s_reply (self, env, WEFT_STATUS_OK, "", text, now_ms, reply_p, reply_size_p)
+                 : s_reply (self, env, WEFT_STATUS_INTERNAL, "no answer", NULL, now_ms,
+                            reply_p, reply_size_p);
+    free (text);
+    return rc;
+}
+
 int
 oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
-                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    const char *peer, const uint8_t *frame, size_t size, uint64_t now_ms,
                     const uint8_t *revoked, size_t revoked_count,
                     uint8_t **reply_p, size_t *reply_size_p)
 {
     assert (self && link_key && reply_p && reply_size_p);
     *reply_p = NULL;
     *reply_size_p = 0;
+    self->peer = peer? peer: "";
+    snprintf (self->actor, sizeof self->actor, "?");
+    snprintf (self->method, sizeof self->method, "rpc");
     envelope_t env;
     if (!frame || envelope_decode (&env, frame, size) || env.type != MSG_RPC_REQUEST) {
         self->stats.refused++;
+        if (self->log)
+            oplog_refused (self->log, now_ms, self->peer, self->actor, self->method,
+                           WEFT_STATUS_BAD_REQUEST, "not a request envelope");
         return -2;
     }
+    snprintf (self->actor, sizeof self->actor, "%s", env.origin);
     msg_t msg;
     if (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size))
         return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "malformed request", NULL,
                         now_ms, reply_p, reply_size_p);
+    snprintf (self->method, sizeof self->method, "%s", msg.rpc_request.method);
     if (msg.rpc_request.credential_size == 0)
         return s_reply (self, &env, WEFT_STATUS_DENIED,
                         "no operator credential: a site server authorises operators by "
@@ -197,7 +259,7 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
         index++;
     if (!s_methods [index].name) {
         snprintf (reason, sizeof reason, "unknown method %.64s (a site server offline "
-                  "serves node.stats)", msg.rpc_request.method);
+                  "serves node.stats and node.audit)", msg.rpc_request.method);
         return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, reason, NULL, now_ms,
                         reply_p, reply_size_p);
     }
@@ -210,6 +272,8 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
                         fresh == WEFT_STATUS_DENIED? "replayed request"
                         : "too many requests in the last minute", NULL,
                         now_ms, reply_p, reply_size_p);
+    if (streq (s_methods [index].name, "node.audit"))
+        return s_audit_list (self, &env, &msg, now_ms, reply_p, reply_size_p);
     char *result = self->read (self->ctx, s_methods [index].name);
     int rc = result
         ? s_reply (self, &env, WEFT_STATUS_OK, "", result, now_ms, reply_p, reply_size_p)
@@ -303,7 +367,8 @@ s_ask (oplocal_t *local, const keys_t *node, const uint8_t *link_key, uint8_t *f
 {
     uint8_t *reply;
     size_t reply_size;
-    int rc = oplocal_on_request (local, link_key, frame, size, now_ms, revoked, revoked_count,
+    int rc = oplocal_on_request (local, link_key, "192.0.2.5", frame, size, now_ms, revoked,
+                                 revoked_count,
                                  &reply, &reply_size);
     free (frame);
     if (rc)
@@ -318,9 +383,13 @@ s_ask (oplocal_t *local, const keys_t *node, const uint8_t *link_key, uint8_t *f
     assert (rc == 0);
     strcpy (error, msg.rpc_reply.error);
     int status = msg.rpc_reply.status;
-    if (status == WEFT_STATUS_OK)
+    if (status == WEFT_STATUS_OK && strncmp (msg.rpc_reply.result, "{\"node\"", 7))
         assert (msg.rpc_reply.result_size == 10
                 && memcmp (msg.rpc_reply.result, "{\"hops\":1}", 10) == 0);
+    else
+    if (status == WEFT_STATUS_OK)
+        snprintf (error, WEFT_TEXT_MAX + 1, "%.*s", (int) msg.rpc_reply.result_size,
+                  msg.rpc_reply.result);
     free (reply);
     return status;
 }
@@ -337,7 +406,13 @@ oplocal_test (bool verbose)
     keys_generate (&rogue);
     keys_generate (&node);
     int reads = 0;
-    oplocal_config_t config = { "server-1", "acme", "acme/plant-2", &node, ca.sign_public };
+    char path [] = "/tmp/weft-oplocal-test-XXXXXX";
+    assert (mkdtemp (path));
+    const char *tables [] = { OPLOG_TABLE, NULL };
+    store_t *store = store_new (path, tables, 0);
+    assert (store);
+    oplocal_config_t config = { "server-1", "acme", "acme/plant-2", &node, ca.sign_public,
+                                store };
     oplocal_t *local = oplocal_new (&config, s_test_read, &reads);
     const uint64_t valid = T_NOW_MS / 1000 + 3600;
     const uint64_t expiry = T_NOW_MS + 30000;
@@ -410,9 +485,12 @@ oplocal_test (bool verbose)
     //  Not an envelope: dropped unanswered
     uint8_t *reply;
     size_t reply_size;
-    assert (oplocal_on_request (local, vera.keys.curve_public, (const uint8_t *) "\x90", 1,
-                                T_NOW_MS, NULL, 0, &reply, &reply_size) == -2);
+    assert (oplocal_on_request (local, vera.keys.curve_public, "192.0.2.6",
+                                (const uint8_t *) "\x90", 1, T_NOW_MS, NULL, 0, &reply,
+                                &reply_size) == -2);
     assert (reply == NULL);
+
+
 
     //  The replay table: full, then free again once requests expired
     for (int i = 0; i < OPLOCAL_IDS_MAX - 1; i++) {
@@ -445,6 +523,49 @@ oplocal_test (bool verbose)
     assert (s_ask (local, &node, vera.keys.curve_public, frame, size, NULL, 0, error,
                    T_NOW_MS + 30001) == WEFT_STATUS_OK);
     assert (oplocal_stats (local)->accepted == OPLOCAL_IDS_MAX + 1);
+
+    //  Every refusal is in the node's log, with the peer address; an
+    //  auditor of the place reads it (a viewer may not)
+    s_op_t aude;
+    s_op_make (&aude, &ca, "aude", "auditor", "acme/plant-2", valid);
+    uint64_t later = T_NOW_MS + 30002;
+    s_request (&vera, &vera.keys, "vera", "node.audit", true, later + 10000, 16, &frame, &size);
+    assert (s_ask (local, &node, vera.keys.curve_public, frame, size, revoked, 2, error, later)
+            == WEFT_STATUS_FORBIDDEN);
+    s_request (&aude, &aude.keys, "aude", "node.audit", true, later + 10000, 17, &frame, &size);
+    assert (oplocal_on_request (local, aude.keys.curve_public, "192.0.2.5", frame, size,
+                                later, revoked, 2, &reply, &reply_size) == 0);
+    free (frame);
+    envelope_t answer_env;
+    msg_t answer;
+    assert (envelope_decode (&answer_env, reply, reply_size) == 0);
+    assert (msg_decode (&answer, MSG_RPC_REPLY, answer_env.payload,
+                        answer_env.payload_size) == 0);
+    assert (answer.rpc_reply.status == WEFT_STATUS_OK);
+    json_error_t json_error;
+    json_t *log = json_loadb (answer.rpc_reply.result, answer.rpc_reply.result_size, 0,
+                              &json_error);
+    free (reply);
+    json_t *records = json_object_get (log, "records");
+    assert (streq (json_string_value (json_object_get (log, "node")), "server-1"));
+    assert (json_array_size (records) == 16);
+    json_t *newest = json_array_get (records, 0);
+    assert (streq (json_string_value (json_object_get (newest, "actor")), "vera"));
+    assert (streq (json_string_value (json_object_get (newest, "action")), "node.audit"));
+    assert (streq (json_string_value (json_object_get (newest, "status")), "FORBIDDEN"));
+    assert (streq (json_string_value (json_object_get (newest, "source")), "192.0.2.5"));
+    assert (streq (json_string_value (json_object_get (json_array_get (records, 1), "error")),
+                   "too many requests in the last minute"));
+    json_t *garbage = json_array_get (records, 2);
+    assert (streq (json_string_value (json_object_get (garbage, "error")),
+                   "not a request envelope"));
+    assert (streq (json_string_value (json_object_get (garbage, "source")), "192.0.2.6"));
+    json_t *revoked_one = json_array_get (records, 11);
+    assert (streq (json_string_value (json_object_get (revoked_one, "error")),
+                   "credential of rex is revoked"));
+    json_decref (log);
+    free (aude.cred);
+    keys_wipe (&aude.keys);
 #   undef ASK
 
     s_op_t *ops [] = { &vera, &ola, &gus, &eve, &rex, &mal };
@@ -454,6 +575,10 @@ oplocal_test (bool verbose)
     }
     oplocal_destroy (&local);
     oplocal_destroy (&local);
+    store_destroy (&store);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
     keys_wipe (&ca);
     keys_wipe (&rogue);
     keys_wipe (&node);

@@ -11,13 +11,17 @@
     was not seen before (kept in memory until expiry); the method is
     one this node serves; a grant holds the method's role on the node's
     place (its certificate's path, else its tenant). Every refusal
-    answers with a reason. No I/O: the answers come from a callback.  */
+    answers with a reason and is recorded, with the peer address, in the
+    node's durable log (node/core/oplog.h), which an auditor reads with
+    node.audit. No I/O but the store: the other answers come from a
+    callback.  */
 
 #ifndef WEFT_OPLOCAL_H_INCLUDED
 #define WEFT_OPLOCAL_H_INCLUDED
 
 #include "proto/proto.h"
 #include "proto/keys.h"
+#include "node/io/store.h"
 
 #define OPLOCAL_TTL_MAX_MS      60000   //  Longest request expiry accepted
 #define OPLOCAL_IDS_MAX         1024    //  Request ids remembered (replay)
@@ -30,6 +34,7 @@ typedef struct {
     const char *path;               //  The node's place (certificate), may be ""
     const keys_t *keys;             //  Signs the replies
     const uint8_t *ca_key;          //  Deployment CA, 32 bytes
+    store_t *store;                 //  Holds the log of refusals (OPLOG_TABLE), or NULL
 } oplocal_config_t;
 
 //  The result of an authorised method as JSON text (heap, caller
@@ -49,15 +54,17 @@ oplocal_t *
 void
     oplocal_destroy (oplocal_t **self_p);
 
-//  Methods served, and the role each needs: "node.stats" (viewer).
-//  Handle one frame from an operator link whose CURVE key is link_key,
+//  Methods served, and the role each needs: "node.stats" (viewer),
+//  "node.audit" {limit?} (auditor: the newest refusals recorded here,
+//  {node, records}). Handle one frame from an operator link whose CURVE
+//  key is link_key and peer address peer ("" if unknown),
 //  against the operators' keys on the revocation list held (count keys
 //  of 32 bytes). Returns 0 with *reply_p a signed RPC_REPLY to send back
 //  (caller frees), or -2 if the frame is not a request envelope at all
 //  (dropped unanswered).
 int
     oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
-                        const uint8_t *frame, size_t size, uint64_t now_ms,
+                        const char *peer, const uint8_t *frame, size_t size, uint64_t now_ms,
                         const uint8_t *revoked, size_t revoked_count,
                         uint8_t **reply_p, size_t *reply_size_p);
 

@@ -92,12 +92,14 @@ opserver_handle (opserver_t *self, uint64_t now_ms, const uint8_t *revoked,
         zframe_t *route = zmsg_first (msg);
         zframe_t *last = zmsg_last (msg);
         const char *user_id = last? zframe_meta (last, "User-Id"): NULL;
+        const char *peer = last? zframe_meta (last, "Peer-Address"): NULL;
         uint8_t key [32];
         uint8_t *reply = NULL;
         size_t reply_size = 0;
         if ((frames == 2 || frames == 3) && user_id && strlen (user_id) == 64
         &&  keys_unhex (user_id, key, 32) == 0
-        &&  oplocal_on_request (self->local, key, zframe_data (last), zframe_size (last),
+        &&  oplocal_on_request (self->local, key, peer? peer: "", zframe_data (last),
+                                zframe_size (last),
                                 now_ms, revoked, revoked_count, &reply, &reply_size) == 0) {
             void *handle = zsock_resolve (self->router);
             //  A peer gone or slow loses its answer, never blocks us
@@ -146,7 +148,7 @@ opserver_test (bool verbose)
     keys_generate (&op);
     zap_t *zap = zap_new (s_test_admit, NULL);
     assert (zap);
-    oplocal_config_t config = { "server-1", "acme", "", &node, ca.sign_public };
+    oplocal_config_t config = { "server-1", "acme", "", &node, ca.sign_public, NULL };
     opserver_t *server = opserver_new ("tcp://127.0.0.1:*", &config, s_test_read, NULL);
     assert (server && opserver_port (server) > 0);
 

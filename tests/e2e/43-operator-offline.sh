@@ -42,10 +42,11 @@ add eve --role viewer --path acme/plant-2
 add rex --role viewer --path acme/plant-2
 add mia --role viewer --path acme/plant-1
 add mal --role viewer --path acme/plant-1
+add aud --role auditor --path acme/plant-2
 ctl operator grant mia operator acme/plant-2 > /dev/null || fail "grant mia"
 
 say "credentials list every grant"
-for name in vera ola gus rex mia mal; do
+for name in vera ola gus rex mia mal aud; do
     out=$(op "$name" operator credential) || fail "credential of $name: $out"
 done
 echo "$out"
@@ -102,4 +103,22 @@ out=$(WEFT_CTL_SEND_REQUEST="$T/request.bin" op vera node stats "${NODE_AT[@]}" 
 echo "$out" | grep -q "replayed request" || fail "replay: $out"
 [[ "$(grep -c "oplocal: request from .* refused" "$T/s1.log")" -ge 7 ]] \
     || fail "the refusals are not logged by s1"
+
+say "the refusals are kept at the site: an auditor reads them there, also after a restart"
+stop_proc s1
+start_node s1 --type server --ops-listen "tcp://127.0.0.1:$OPS_PORT"
+wait_for 'op vera node stats "${NODE_AT[@]}"' 20 || fail "s1 did not come back"
+out=$(op vera node audit "${NODE_AT[@]}" 2>&1) && fail "a viewer read the site's refusals"
+echo "$out" | grep -q "vera holds no grant of auditor on acme/plant-2" || fail "vera: $out"
+out=$(op aud node audit "${NODE_AT[@]}" --limit 50) || fail "node audit: $out"
+echo "$out"
+for row in "ola .*node.stats .*FORBIDDEN .*127.0.0.1 .*ola holds no grant of viewer" \
+           "gus .*FORBIDDEN .*127.0.0.1" "eve .*EXPIRED .*127.0.0.1 .*credential of eve expired" \
+           "rex .*DENIED .*127.0.0.1 .*credential of rex is revoked" \
+           "DENIED .*127.0.0.1 .*credential not signed by the deployment CA" \
+           "mal .*DENIED .*127.0.0.1 .*the credential of vera is not for this connection" \
+           "vera .*node.stats .*DENIED .*127.0.0.1 .*replayed request" \
+           "vera .*node.audit .*FORBIDDEN .*127.0.0.1"; do
+    echo "$out" | grep -q "$row" || fail "not in the site's record: $row"
+done
 say "ok"

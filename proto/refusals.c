@@ -2,7 +2,7 @@
     A fixed window rather than a sliding one: one table of counts, reset
     at the window's end, bounded by REFUSALS_SOURCES_MAX entries.  */
 
-#include "coordinator/core/refusals.h"
+#include "proto/refusals.h"
 
 typedef struct {
     uint64_t recorded;              //  Records of its own this window
