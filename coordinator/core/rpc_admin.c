@@ -545,4 +545,6 @@ rpc_coord_stats (rpc_call_t *call)
         "custody_expired", (json_int_t) stats->custody_expired,
         "devices", (json_int_t) (devices > 0? devices: 0),
         "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));
+    json_object_set_new (call->result->result, "audit_refusals_held",
+                         json_integer ((json_int_t) stats->audit_refusals_held));
 }

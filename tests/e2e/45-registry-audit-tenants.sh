@@ -140,4 +140,19 @@ echo "detected: $out"
 echo "$out" | grep -q "the log ends at record $((acme_count - 1)), before the anchored record" \
     || fail "truncation: $out"
 as aude audit verify | grep -q "^audit log intact" || fail "the deployment chain was touched"
+
+say "a flood of refusals from one address: 20 a minute are recorded, the rest counted"
+olga_refused () {
+    as aude --json audit list --query 'actor=olga and status!=OK' --limit 1000 \
+        | jget 'records.*.seq' | wc -l
+}
+before=$(olga_refused)
+for i in $(seq 25); do
+    WEFT_CTL_SEND_REQUEST="$T/req.bin" as olga device show a1 > /dev/null 2>&1 \
+        && fail "a replay passed"
+done
+held=$(counter audit_refusals_held)
+recorded=$(( $(olga_refused) - before ))
+echo "recorded $recorded, held $held"
+(( recorded == 20 && held == 5 )) || fail "the flood: $recorded recorded, $held held"
 say "ok"
