@@ -148,7 +148,8 @@ s_enrol (s_rig_t *rig, const keys_t *node, const char *name, const char *token,
     size_t size;
     uint8_t *frame = s_envelope (node, name, 1, &msg, &size);
     char link [COORD_USER_ID_MAX + 1];
-    assert (coord_admit (rig->coord, "enrol", "192.0.2.9", node->curve_public, 1700000000000ULL, link));
+    assert (coord_admit (rig->coord, "enrol", "192.0.2.9", node->curve_public,
+                          1700000000000ULL, link));
     uint8_t *reply;
     size_t reply_size;
     assert (coord_on_enrol (rig->coord, link, "192.0.2.9", frame, size, 1700000000000ULL,
@@ -224,11 +225,15 @@ coord_test (bool verbose)
     keys_t node, stranger;
     keys_generate (&node);
     keys_generate (&stranger);
-    assert (coord_admit (rig.coord, "rpc", "192.0.2.9", admin.curve_public, 1700000000000ULL, user));
+    assert (coord_admit (rig.coord, "rpc", "192.0.2.9", admin.curve_public,
+                          1700000000000ULL, user));
     assert (streq (user, "admin"));
-    assert (!coord_admit (rig.coord, "rpc", "192.0.2.9", stranger.curve_public, 1700000000000ULL, user));
-    assert (!coord_admit (rig.coord, "mesh", "192.0.2.9", node.curve_public, 1700000000000ULL, user));
-    assert (!coord_admit (rig.coord, "other", "192.0.2.9", admin.curve_public, 1700000000000ULL, user));
+    assert (!coord_admit (rig.coord, "rpc", "192.0.2.9", stranger.curve_public,
+                          1700000000000ULL, user));
+    assert (!coord_admit (rig.coord, "mesh", "192.0.2.9", node.curve_public,
+                          1700000000000ULL, user));
+    assert (!coord_admit (rig.coord, "other", "192.0.2.9", admin.curve_public,
+                          1700000000000ULL, user));
 
     //  Token, enrolment
     char out [4096];
@@ -244,9 +249,11 @@ coord_test (bool verbose)
     store_fail_after (rig.store, 1);
     assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_INTERNAL);
     store_fail_after (rig.store, 0);
-    assert (!coord_admit (rig.coord, "mesh", "192.0.2.9", node.curve_public, 1700000000000ULL, user));
+    assert (!coord_admit (rig.coord, "mesh", "192.0.2.9", node.curve_public,
+                          1700000000000ULL, user));
     assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_OK);
-    assert (coord_admit (rig.coord, "mesh", "192.0.2.9", node.curve_public, 1700000000000ULL, user));
+    assert (coord_admit (rig.coord, "mesh", "192.0.2.9", node.curve_public,
+                          1700000000000ULL, user));
     assert (streq (user, "dev-1"));
     assert (s_enrol (&rig, &node, "dev-1", token, out) == WEFT_STATUS_OK);
     assert (streq (out, "already enrolled"));
@@ -273,7 +280,8 @@ coord_test (bool verbose)
     keys_hex (node.curve_public, 32, link);
     uint8_t *reply;
     size_t reply_size;
-    assert (coord_on_enrol (rig.coord, link, "192.0.2.9", frame, size, now_ms, &reply, &reply_size) == 0);
+    assert (coord_on_enrol (rig.coord, link, "192.0.2.9", frame, size, now_ms, &reply,
+                            &reply_size) == 0);
     free (frame);
     msg_t answer;
     s_open_reply (&rig, reply, reply_size, MSG_ENROL_RESPONSE, &answer, NULL);
@@ -380,13 +388,15 @@ coord_test (bool verbose)
     msg.rpc_request.args_size = 2;
     frame = s_envelope (&admin, "admin", 1000, &msg, &size);
     uint64_t seq_before, seq_after;
-    assert (coord_on_rpc (rig.coord, "admin", "192.0.2.9", frame, size, now_ms, &reply, &reply_size) == 0);
+    assert (coord_on_rpc (rig.coord, "admin", "192.0.2.9", frame, size, now_ms, &reply,
+                          &reply_size) == 0);
     s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, &seq_before);
     assert (answer.rpc_reply.status == WEFT_STATUS_OK);
     free (reply);
     s_rig_close (&rig);
     s_rig_open (&rig);
-    assert (coord_on_rpc (rig.coord, "admin", "192.0.2.9", frame, size, now_ms, &reply, &reply_size) == 0);
+    assert (coord_on_rpc (rig.coord, "admin", "192.0.2.9", frame, size, now_ms, &reply,
+                          &reply_size) == 0);
     s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, &seq_after);
     assert (answer.rpc_reply.status == WEFT_STATUS_DENIED);
     assert (streq (answer.rpc_reply.error, "replayed request"));
@@ -405,7 +415,8 @@ coord_test (bool verbose)
     assert (s_rpc (&rig, &admin, "admin", 1002, "audit.verify", "{}", out, sizeof out) == 0);
     assert (strstr (out, "\"intact\":true"));
     //  The identity is the link's: an envelope from admin on viv's link
-    assert (coord_on_rpc (rig.coord, "viv", "192.0.2.9", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_on_rpc (rig.coord, "viv", "192.0.2.9", frame, size, now_ms, &reply,
+                          &reply_size) == -2);
     assert (coord_stats (rig.coord)->rejected_origin == 1);
     free (frame);
     //  Heartbeat windows flushed by the destroy survive too

@@ -426,7 +426,8 @@ rpc_audit_verify (rpc_call_t *call)
         json_int_t seq = json_integer_value (json_object_get (json, "seq"));
         if (!json_is_object (json) || json_object_size (json) != (named? 4: 3) || seq < 1
         ||  strlen (hash) != 2 * AUDIT_HASH_SIZE || strlen (sig) != 2 * WEFT_SIG_SIZE
-        ||  (named && (!json_is_string (named) || !registry_name_valid (json_string_value (named))))) {
+        ||  (named && (!json_is_string (named)
+                       || !registry_name_valid (json_string_value (named))))) {
             rpc_fail (call, WEFT_STATUS_BAD_REQUEST,
                       "anchor must be {seq, hash, sig} or {tenant, seq, hash, sig} as audit head "
                       "prints it");
