@@ -198,8 +198,6 @@ s_record_tenant (const rpc_call_t *call, char tenant [WEFT_NAME_MAX + 1])
         snprintf (tenant, WEFT_NAME_MAX + 1, "%s", call->caller->tenant);
 }
 
-
-
 //  Run one method; with defer, in a read transaction: the audit record
 //  of a refusal is left in result->audit for rpc_audit_deferred
 static void
