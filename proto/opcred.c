@@ -13,27 +13,65 @@
 #include "keys.h"
 #include "opcred.h"
 
+//  The roles, their permissions, and what a grant of each may do to
+//  operators holding each other role (docs/security.md, "Role map").
+//  Columns of manage: viewer, operator, auditor, security-officer,
+//  admin. A grant never gives a role whose permissions the granter's
+//  role lacks (a security officer cannot write, so cannot make an
+//  operator), and a security officer does not touch its peers or the
+//  admins above it.
+#define G   OPCRED_GRANT
+#define R   OPCRED_REMOVE
+#define M   OPCRED_MANAGE
+
 static const struct {
     const char *name;
     int perms;
+    int manage [5];                     //  Actions on each target role
 } s_roles [] = {
-    { "viewer", OPCRED_P_READ },
-    { "operator", OPCRED_P_READ | OPCRED_P_WRITE },
-    { "auditor", OPCRED_P_READ | OPCRED_P_AUDIT },
+    { "viewer", OPCRED_P_READ, { 0, 0, 0, 0, 0 } },
+    { "operator", OPCRED_P_READ | OPCRED_P_WRITE, { 0, 0, 0, 0, 0 } },
+    { "auditor", OPCRED_P_READ | OPCRED_P_AUDIT, { 0, 0, 0, 0, 0 } },
     { "security-officer", OPCRED_P_READ | OPCRED_P_AUDIT | OPCRED_P_OPERATORS
-                        | OPCRED_P_REVOKE },
+                        | OPCRED_P_REVOKE, { G|R|M, R|M, G|R|M, 0, 0 } },
     { "admin", OPCRED_P_READ | OPCRED_P_WRITE | OPCRED_P_ADMIN | OPCRED_P_AUDIT
-             | OPCRED_P_OPERATORS | OPCRED_P_REVOKE },
-    { NULL, 0 }
+             | OPCRED_P_OPERATORS | OPCRED_P_REVOKE, { G|R|M, G|R|M, G|R|M, G|R|M, G|R|M } },
+    { NULL, 0, { 0 } }
 };
+#undef G
+#undef R
+#undef M
+
+//  Index of a role in s_roles, or -1
+static int
+s_role_index (const char *role)
+{
+    for (int i = 0; role && s_roles [i].name; i++)
+        if (strcmp (s_roles [i].name, role) == 0)
+            return i;
+    return -1;
+}
 
 int
 opcred_role_perms (const char *role)
 {
-    for (size_t i = 0; role && s_roles [i].name; i++)
-        if (strcmp (s_roles [i].name, role) == 0)
-            return s_roles [i].perms;
-    return 0;
+    int index = s_role_index (role);
+    return index < 0? 0: s_roles [index].perms;
+}
+
+bool
+opcred_may_manage (const char *actor_role, int action, const char *target_role)
+{
+    int actor = s_role_index (actor_role);
+    int target = s_role_index (target_role);
+    return actor >= 0 && target >= 0 && action
+        && (s_roles [actor].manage [target] & action) == action;
+}
+
+const char *
+opcred_role_name (size_t index)
+{
+    return index < sizeof s_roles / sizeof s_roles [0]? s_roles [index].name: NULL;
 }
 
 bool
@@ -124,17 +162,10 @@ opcred_may (const cert_t *cred, const char *role, const char *tenant,
         s_reason (reason, "path %.100s is not in tenant %.64s", path, tenant);
         return OPCRED_NOT_GRANTED;
     }
-    //  A credential without a list carries one grant in its fields
-    cert_grant_t legacy;
+    //  Only the list grants: no list, no rights (never a fallback to
+    //  the role fields, which an operator keeps after its last grant)
     const cert_grant_t *grants = cred->grants;
     size_t count = cred->grant_count;
-    if (count == 0) {
-        snprintf (legacy.role, sizeof legacy.role, "%s", cred->role);
-        snprintf (legacy.path, sizeof legacy.path, "%s",
-                  *cred->path? cred->path: cred->tenant);
-        grants = &legacy;
-        count = 1;
-    }
     for (size_t i = 0; i < count; i++) {
         int held = opcred_role_perms (grants [i].role);
         if ((held & wanted) == wanted && opcred_covers (grants [i].path, target))
@@ -265,19 +296,22 @@ opcred_test (bool verbose)
             == OPCRED_NOT_OPERATOR);
     free (data);
 
-    //  An older credential without the list: role on path, else tenant
+    //  A credential without the list (an operator left with no grant, or
+    //  one issued before grant lists) grants nothing, whatever its role,
+    //  tenant and path fields say
     cert_t old = cert;
     old.grant_count = 0;
     assert (cert_encode (&old, ca.sign_secret, &data, &size) == 0);
     assert (opcred_verify (&cred, data, size, ca.sign_public, now, NULL, 0, NULL) == OPCRED_OK);
-    assert (opcred_may (&cred, "operator", "acme", "acme/plant-2/x", NULL) == OPCRED_OK);
-    assert (opcred_may (&cred, "viewer", "acme", "acme/plant-1/line-3", NULL) == OPCRED_NOT_GRANTED);
+    assert (opcred_may (&cred, "operator", "acme", "acme/plant-2/x", reason)
+            == OPCRED_NOT_GRANTED);
+    assert (strstr (reason, "pete holds no grant of operator on acme/plant-2/x"));
+    assert (opcred_may (&cred, "viewer", "acme", "", NULL) == OPCRED_NOT_GRANTED);
     free (data);
     old.path [0] = 0;
     assert (cert_encode (&old, ca.sign_secret, &data, &size) == 0);
     assert (opcred_verify (&cred, data, size, ca.sign_public, now, NULL, 0, NULL) == OPCRED_OK);
-    assert (opcred_may (&cred, "viewer", "acme", "acme/plant-1", NULL) == OPCRED_OK);
-    assert (opcred_may (&cred, "viewer", "globex", "", NULL) == OPCRED_NOT_GRANTED);
+    assert (opcred_may (&cred, "viewer", "acme", "acme/plant-1", NULL) == OPCRED_NOT_GRANTED);
     free (data);
 
     //  A global grant covers every tenant
@@ -296,6 +330,32 @@ opcred_test (bool verbose)
     assert (opcred_role_perms ("viewer") == OPCRED_P_READ);
     assert (opcred_role_perms ("Admin") == 0 && opcred_role_perms (NULL) == 0);
     assert (opcred_covers ("", "x") && opcred_covers ("a/b", "a/b") && opcred_covers ("a/b", "a/b/c"));
+
+    //  The role map: admins manage everyone; a security officer gives
+    //  only what it holds, takes away and revokes below itself, and
+    //  never touches a peer or an admin; the others manage nobody
+    assert (opcred_may_manage ("admin", OPCRED_GRANT, "admin"));
+    assert (opcred_may_manage ("admin", OPCRED_MANAGE, "security-officer"));
+    assert (opcred_may_manage ("security-officer", OPCRED_GRANT, "viewer"));
+    assert (opcred_may_manage ("security-officer", OPCRED_GRANT, "auditor"));
+    assert (!opcred_may_manage ("security-officer", OPCRED_GRANT, "operator"));
+    assert (opcred_may_manage ("security-officer", OPCRED_REMOVE | OPCRED_MANAGE, "operator"));
+    assert (!opcred_may_manage ("security-officer", OPCRED_MANAGE, "security-officer"));
+    assert (!opcred_may_manage ("security-officer", OPCRED_MANAGE, "admin"));
+    assert (!opcred_may_manage ("security-officer", OPCRED_REMOVE, "admin"));
+    assert (!opcred_may_manage ("operator", OPCRED_GRANT, "viewer"));
+    assert (!opcred_may_manage ("admin", OPCRED_GRANT, "root"));
+    assert (!opcred_may_manage ("root", OPCRED_GRANT, "viewer"));
+    assert (!opcred_may_manage ("admin", 0, "viewer"));
+    //  No cell gives a role whose permissions the giver lacks
+    for (size_t a = 0; opcred_role_name (a); a++)
+        for (size_t t = 0; opcred_role_name (t); t++) {
+            int held = opcred_role_perms (opcred_role_name (a));
+            int wanted = opcred_role_perms (opcred_role_name (t));
+            if (opcred_may_manage (opcred_role_name (a), OPCRED_GRANT, opcred_role_name (t)))
+                assert ((held & wanted) == wanted);
+        }
+    assert (strcmp (opcred_role_name (0), "viewer") == 0 && opcred_role_name (5) == NULL);
     assert (!opcred_covers ("a/b", "a/bc") && !opcred_covers ("a/b", "a"));
     keys_wipe (&ca);
     keys_wipe (&rogue);

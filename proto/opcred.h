@@ -41,6 +41,24 @@ typedef enum {
 int
     opcred_role_perms (const char *role);
 
+//  What an operator may do to other operators: the role map of
+//  docs/security.md, defined once here. An action names a role (the
+//  target role):
+#define OPCRED_GRANT        1       //  Give the role (operator.add, operator.grant)
+#define OPCRED_REMOVE       2       //  Take the role away (operator.grant --remove)
+#define OPCRED_MANAGE       4       //  Change the grants of, or revoke, an operator
+                                    //  that holds the role
+
+//  May a grant of actor_role do action (one OPCRED_GRANT/REMOVE/MANAGE)
+//  on target_role? False for an unknown role on either side.
+bool
+    opcred_may_manage (const char *actor_role, int action, const char *target_role);
+
+//  The name of the index-th role, in the role map's order, or NULL
+//  past the last one.
+const char *
+    opcred_role_name (size_t index);
+
 //  Does the subtree grant ("" = everything) cover path? "acme/plant-2"
 //  covers itself and "acme/plant-2/x", not "acme/plant-20".
 bool
@@ -59,9 +77,9 @@ int
 
 //  May a verified credential act as role on path of tenant? path ""
 //  means the tenant as a whole; otherwise its first segment must be the
-//  tenant. A credential without a grant list grants what its role,
-//  tenant and path fields say. Returns OPCRED_OK or OPCRED_NOT_GRANTED
-//  with reason.
+//  tenant. Only the grant list counts: a credential without one (an
+//  operator with no grant left, or one issued before grant lists)
+//  grants nothing. Returns OPCRED_OK or OPCRED_NOT_GRANTED with reason.
 int
     opcred_may (const cert_t *cred, const char *role, const char *tenant,
                 const char *path, char reason [WEFT_TEXT_MAX + 1]);

@@ -18,6 +18,7 @@
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/audit.h"
+#include "coordinator/core/enrolment.h"
 #include "coordinator/core/coord_internal.h"
 
 //  Gossip effect: a policy payload to a node linked to us, sealed as
@@ -67,6 +68,12 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
         zsys_warning ("coord: cannot sign the audit head");
+    store_abort (&txn);
+    //  ... and one from before the index of EKs enrolled by certificate
+    //  gets it (once), so that none of them can be pre-registered
+    txn = store_begin (store, true);
+    if (!txn || enrolment_tpm_index (txn) || store_commit (&txn))
+        zsys_warning ("coord: cannot index the EKs enrolled by certificate");
     store_abort (&txn);
     coord_revocations_build (self, 0);
     coord_quarantine_build (self, 0);

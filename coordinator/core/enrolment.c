@@ -6,9 +6,14 @@
         token known, secret right                      DENIED "unknown token"
         token unused (or this device's own retry)      DENIED "token already used"
         token unexpired                                EXPIRED "token expired"
-        name not held by another key                   CONFLICT (takeover)
+        name not held (enrolled, or reserved for a     CONFLICT "device id X is
+        TPM by a pre-registration), in any tenant      not available" (neutral)
         curve key not held by another device           CONFLICT
-        device type allowed by the token               BAD_REQUEST
+        device type the token's (none: gateway)        BAD_REQUEST
+    Device ids are one namespace for the whole deployment (they are mesh
+    origins and certificate subjects), so a refusal for an id held
+    elsewhere says the same neutral text whoever holds it and however:
+    it must not tell one tenant what another has (docs/registry.md).
     A retry by the same keys with the same token (the reply was lost)
     gets the stored certificate again rather than a refusal, so a node
     never ends up with a used token and no certificate.  */
@@ -119,12 +124,8 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
         s_refuse (result, WEFT_STATUS_EXPIRED, "token expired");
         goto done;
     }
-    if (device) {
-        if (s_same_keys (device, request))
-            s_refuse (result, WEFT_STATUS_CONFLICT, "device %s is already enrolled", name);
-        else
-            s_refuse (result, WEFT_STATUS_CONFLICT,
-                      "device id already enrolled with another key");
+    if (device || enrolment_id_reserved (txn, name)) {
+        s_refuse (result, WEFT_STATUS_CONFLICT, ENROLMENT_ID_TAKEN, name);
         goto done;
     }
     holder = registry_device_by_curve (txn, request->curve_key);
@@ -132,11 +133,16 @@ enrolment_apply (pki_t *pki, store_txn_t *txn, const uint8_t coord_curve [32],
         s_refuse (result, WEFT_STATUS_CONFLICT, "curve key already enrolled as another device");
         goto done;
     }
+    //  The token decides the type, and so the role in the certificate:
+    //  a token without one enrols a gateway, never what the device asks
     const char *token_type = json_string_value (json_object_get (token, "type"));
-    const char *type = request->device_type [0]? request->device_type
-                     : token_type && *token_type? token_type: "gateway";
-    if (token_type && *token_type && !streq (token_type, type)) {
-        s_refuse (result, WEFT_STATUS_BAD_REQUEST, "token is for device type %s", token_type);
+    const char *type = token_type && *token_type? token_type: "gateway";
+    if (request->device_type [0] && !streq (request->device_type, type)) {
+        if (token_type && *token_type)
+            s_refuse (result, WEFT_STATUS_BAD_REQUEST, "token is for device type %s", type);
+        else
+            s_refuse (result, WEFT_STATUS_BAD_REQUEST, "a token without a type enrols a "
+                      "gateway, not a %s (ask for a token of that type)", request->device_type);
         goto done;
     }
     if (!registry_name_valid (type)) {
@@ -223,7 +229,9 @@ enrolment_result_clear (enrolment_result_t *result)
 //  TPM onboarding. Pre-registrations live in ENROLMENT_TPM_TABLE under
 //  "ek/" + hex BLAKE2b-256 (EK public) -> {id, ek, tenant, path, tags,
 //  type, created, enrolled}, and "id/" + device id -> the same EK hash,
-//  so that one id is never pre-registered for two EKs.
+//  so that one id is never pre-registered for two EKs. An EK enrolled
+//  by its certificate has "cert-ek/" + hash -> {id}. No entry is ever
+//  replaced: an EK is registered once, for good.
 
 #define S_EK_HASH_HEX   65
 
@@ -270,6 +278,74 @@ enrolment_tpm_prereg_get (store_txn_t *txn, const uint8_t *ek_public, size_t ek_
     return s_table_get (txn, "ek/", hash);
 }
 
+static void
+s_json_destroy (void **item_p)
+{
+    json_decref ((json_t *) *item_p);
+    *item_p = NULL;
+}
+
+//  Devices enrolled by an EK certificate, for enrolment_tpm_index
+static int
+s_cert_ek_collect (void *arg, json_t *device)
+{
+    const char *via = json_string_value (json_object_get (device, "ek_via"));
+    const char *ek = json_string_value (json_object_get (device, "ek"));
+    if (via && streq (via, "ek-cert") && ek && json_string_value (json_object_get (device, "id")))
+        zlistx_add_end ((zlistx_t *) arg, json_incref (device));
+    return 0;
+}
+
+bool
+enrolment_id_reserved (store_txn_t *txn, const char *id)
+{
+    assert (txn && id);
+    json_t *by_id = s_table_get (txn, "id/", id);
+    json_decref (by_id);
+    return by_id != NULL;
+}
+
+//  An EK enrolled by its certificate: "cert-ek/" + hash -> {id}, so
+//  that it can never be pre-registered afterwards
+static int
+s_cert_ek_put (store_txn_t *txn, const char *hash, const char *id)
+{
+    json_t *entry = json_pack ("{s:s}", "id", id);
+    int rc = s_table_put (txn, "cert-ek/", hash, entry);
+    json_decref (entry);
+    return rc;
+}
+
+//  Is an EK registered: pre-registered, or enrolled by its certificate?
+static bool
+s_ek_registered (store_txn_t *txn, const char *hash)
+{
+    json_t *entry = s_table_get (txn, "ek/", hash);
+    if (!entry)
+        entry = s_table_get (txn, "cert-ek/", hash);
+    json_decref (entry);
+    return entry != NULL;
+}
+
+int
+enrolment_tpm_index (store_txn_t *txn)
+{
+    assert (txn);
+    if (registry_meta_get (txn, "cert_ek_index") > 0)
+        return 0;
+    zlistx_t *devices = zlistx_new ();
+    zlistx_set_destructor (devices, s_json_destroy);
+    int rc = registry_device_each (txn, s_cert_ek_collect, devices) < 0? -1: 0;
+    for (json_t *device = (json_t *) zlistx_first (devices); device && rc == 0;
+         device = (json_t *) zlistx_next (devices))
+        rc = s_cert_ek_put (txn, json_string_value (json_object_get (device, "ek")),
+                            json_string_value (json_object_get (device, "id")));
+    if (rc == 0)
+        rc = registry_meta_put (txn, "cert_ek_index", 1);
+    zlistx_destroy (&devices);
+    return rc;
+}
+
 int
 enrolment_tpm_preregister (store_txn_t *txn, const char *id,
                            const uint8_t *ek_public, size_t ek_public_size,
@@ -294,44 +370,32 @@ enrolment_tpm_preregister (store_txn_t *txn, const char *id,
         return -1;
     }
     zchunk_destroy (&name);
+    //  An EK is registered once, for good: whoever registered it first
+    //  (pre-registered or enrolled, in whichever tenant) keeps it. Else
+    //  an admin of another tenant could re-register a known public EK
+    //  and take the TPM over at its next onboarding.
     char hash [S_EK_HASH_HEX];
     s_ek_hash (ek_public, ek_public_size, hash);
-    json_t *by_id = s_table_get (txn, "id/", id);
-    const char *other = json_string_value (json_object_get (by_id, "ek"));
-    bool taken = other && !streq (other, hash);
-    json_decref (by_id);
-    if (taken) {
-        snprintf (error, error_size, "device %s is pre-registered with another EK", id);
+    if (s_ek_registered (txn, hash)) {
+        snprintf (error, error_size, "this EK is already registered");
         return -1;
     }
     json_t *device = registry_device_get (txn, id);
-    const char *device_ek = json_string_value (json_object_get (device, "ek"));
-    taken = device && !(device_ek && streq (device_ek, hash));
     json_decref (device);
-    if (taken) {
-        snprintf (error, error_size, "device %s is already enrolled", id);
+    if (device || enrolment_id_reserved (txn, id)) {
+        snprintf (error, error_size, ENROLMENT_ID_TAKEN, id);
         return -1;
     }
-    json_t *old = s_table_get (txn, "ek/", hash);
-    const char *old_id = json_string_value (json_object_get (old, "id"));
-    int rc = 0;
-    if (old_id && !streq (old_id, id)) {
-        char *key = zsys_sprintf ("id/%s", old_id);
-        rc = store_del (txn, ENROLMENT_TPM_TABLE, key, strlen (key)) < 0? -1: 0;
-        free (key);
-    }
-    json_decref (old);
     json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "ek", hash,
         "tenant", tenant? tenant: "", "path", path? path: "", "type", type? type: "",
         "created", (json_int_t) now_s);
     json_object_set (record, "tags", tags && json_is_object (tags)? tags: json_object ());
     json_t *index = json_pack ("{s:s}", "ek", hash);
-    if (rc == 0)
-        rc = s_table_put (txn, "ek/", hash, record);
+    int rc = s_table_put (txn, "ek/", hash, record);
     if (rc == 0)
         rc = s_table_put (txn, "id/", id, index);
-    json_decref (record);
     json_decref (index);
+    json_decref (record);
     if (rc)
         snprintf (error, error_size, "store write failed");
     return rc;
@@ -478,12 +542,8 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
             goto done;
         }
         via = "ek-cert";
-        json_t *by_id = s_table_get (txn, "id/", name);
-        bool reserved = by_id != NULL;
-        json_decref (by_id);
-        if (reserved) {
-            s_refuse (result, WEFT_STATUS_CONFLICT,
-                      "device id %s is pre-registered for another EK", name);
+        if (enrolment_id_reserved (txn, name)) {
+            s_refuse (result, WEFT_STATUS_CONFLICT, ENROLMENT_ID_TAKEN, name);
             goto done;
         }
     }
@@ -509,7 +569,7 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
     device = registry_device_get (txn, id);
     bool retry = device && s_same_tpm_device (device, request, ak_name_hex);
     if (device && !retry) {
-        s_refuse (result, WEFT_STATUS_CONFLICT, "device id already enrolled with another key");
+        s_refuse (result, WEFT_STATUS_CONFLICT, ENROLMENT_ID_TAKEN, id);
         goto done;
     }
     holder = registry_device_by_curve (txn, request->curve_key);
@@ -517,10 +577,17 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
         s_refuse (result, WEFT_STATUS_CONFLICT, "curve key already enrolled as another device");
         goto done;
     }
-    const char *type = request->device_type [0]? request->device_type: "gateway";
+    //  The type, and so the role, is the pre-registration's (none:
+    //  gateway); an EK known only by its certificate enrols a gateway:
+    //  the device never chooses a privileged role (server) itself
     const char *prereg_type = json_string_value (json_object_get (prereg, "type"));
-    if (prereg_type && *prereg_type)
-        type = prereg_type;
+    const char *type = prereg_type && *prereg_type? prereg_type: "gateway";
+    if (!prereg && request->device_type [0] && !streq (request->device_type, type)) {
+        s_refuse (result, WEFT_STATUS_BAD_REQUEST, "an EK enrolled by its certificate "
+                  "enrols a gateway, not a %s (pre-register it with that type)",
+                  request->device_type);
+        goto done;
+    }
     if (!registry_name_valid (type)) {
         s_refuse (result, WEFT_STATUS_BAD_REQUEST, "invalid device type");
         goto done;
@@ -612,6 +679,10 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
         json_object_set_new (prereg, "enrolled", json_integer ((json_int_t) now_s));
         rc = s_table_put (txn, "ek/", ek_hash, prereg);
     }
+    else
+    if (rc == 0)
+        //  No pre-registration, from any tenant, may claim this TPM later
+        rc = s_cert_ek_put (txn, ek_hash, id);
     json_decref (twin);
     if (rc) {
         enrolment_result_clear (result);
@@ -828,6 +899,15 @@ s_tpm_test (s_rig_t *rig, bool verbose)
                                        error, sizeof error) == -1);
     json_decref (tags);
     assert (store_commit (&txn) == 0);
+    //  The id is held for that TPM: a token (of any tenant) cannot take
+    //  it, and the refusal is the one for any id held elsewhere
+    char token [WEFT_TOKEN_MAX + 1];
+    s_token (rig, "", 3600, token);
+    keys_t squatter;
+    keys_generate (&squatter);
+    assert (s_enrol (rig, "gw-a", token, &squatter, &result) == WEFT_STATUS_CONFLICT);
+    assert (streq (result.message, "device id gw-a is not available"));
+    keys_wipe (&squatter);
     //  The node asks as "whatever": the pre-registration names it
     assert (s_tpm_onboard (rig, &coord, NULL, "whatever", &a, &a, false, &result)
             == WEFT_STATUS_OK);
@@ -862,7 +942,7 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     char *bundle_b = tpm_swtpm_ca_bundle (swtpm_b);
     assert (s_tpm_onboard (rig, &coord, bundle_b, "gw-a", &b, &b, true, &result)
             == WEFT_STATUS_CONFLICT);
-    assert (streq (result.message, "device id gw-a is pre-registered for another EK"));
+    assert (streq (result.message, "device id gw-a is not available"));
     //  New keys with A's own EK and AK: still another key
     s_tpm_node_t thief = a;
     keys_generate (&thief.keys);
@@ -881,8 +961,62 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     keys_generate (&other.keys);
     assert (s_tpm_onboard (rig, &coord, bundle_b, "gw-b", &other, &b, true, &result)
             == WEFT_STATUS_CONFLICT);
-    assert (streq (result.message, "device id already enrolled with another key"));
+    assert (streq (result.message, "device id gw-b is not available"));
     keys_wipe (&other.keys);
+    //  ... and B asking for a privileged role with its certificate alone
+    s_tpm_node_t srv = b;
+    keys_generate (&srv.keys);
+    tpmmsg_t ask;
+    s_tpm_request (&ask, MSG_TPM_ENROL_REQUEST, &srv, b.ek, b.ak, true);
+    strcpy (ask.device_type, "server");
+    assert (s_tpm_step (rig, &coord, bundle_b, "gw-s", &ask, srv.keys.curve_public, &result)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (result.message, "enrols a gateway, not a server"));
+    keys_wipe (&srv.keys);
+
+    S_CASE ("an EK registered once is never registered again, from any tenant");
+    txn = store_begin (rig->store, true);
+    //  A's EK, pre-registered in acme and enrolled: not under another
+    //  id or tenant, and not again as itself
+    assert (enrolment_tpm_preregister (txn, "gw-stolen", zchunk_data (a.ek), zchunk_size (a.ek),
+                                       "globex", "", NULL, "", rig->now, error, sizeof error)
+            == -1);
+    assert (streq (error, "this EK is already registered"));
+    assert (enrolment_tpm_preregister (txn, "gw-a", zchunk_data (a.ek), zchunk_size (a.ek),
+                                       "acme", "", NULL, "", rig->now, error, sizeof error)
+            == -1);
+    //  B's EK, enrolled by its certificate only
+    assert (enrolment_tpm_preregister (txn, "gw-b2", zchunk_data (b.ek), zchunk_size (b.ek),
+                                       "globex", "", NULL, "", rig->now, error, sizeof error)
+            == -1);
+    assert (streq (error, "this EK is already registered"));
+    json_t *entry = enrolment_tpm_prereg_get (txn, zchunk_data (a.ek), zchunk_size (a.ek));
+    assert (streq (json_string_value (json_object_get (entry, "id")), "gw-a"));
+    assert (streq (json_string_value (json_object_get (entry, "tenant")), "acme"));
+    json_decref (entry);
+    //  A database from before the index: indexed once at start
+    char hash [S_EK_HASH_HEX];
+    s_ek_hash (zchunk_data (b.ek), zchunk_size (b.ek), hash);
+    char *key = zsys_sprintf ("cert-ek/%s", hash);
+    assert (store_del (txn, ENROLMENT_TPM_TABLE, key, strlen (key)) == 0);
+    free (key);
+    assert (registry_meta_put (txn, "cert_ek_index", 0) == 0);
+    assert (enrolment_tpm_preregister (txn, "gw-b2", zchunk_data (b.ek), zchunk_size (b.ek),
+                                       "globex", "", NULL, "", rig->now, error, sizeof error)
+            == 0);              //  The hole the index closes
+    store_abort (&txn);
+    txn = store_begin (rig->store, true);
+    key = zsys_sprintf ("cert-ek/%s", hash);
+    assert (store_del (txn, ENROLMENT_TPM_TABLE, key, strlen (key)) == 0);
+    free (key);
+    assert (registry_meta_put (txn, "cert_ek_index", 0) == 0);
+    assert (enrolment_tpm_index (txn) == 0);
+    assert (enrolment_tpm_preregister (txn, "gw-b2", zchunk_data (b.ek), zchunk_size (b.ek),
+                                       "globex", "", NULL, "", rig->now, error, sizeof error)
+            == -1);
+    assert (registry_meta_get (txn, "cert_ek_index") == 1);
+    assert (enrolment_tpm_index (txn) == 0);
+    assert (store_commit (&txn) == 0);
 
     S_CASE ("refuses an AK not resident with the EK");
     //  C: A's pre-registered EK with B's AK; neither TPM can activate
@@ -1039,7 +1173,7 @@ enrolment_test (bool verbose)
     //  Identity takeover with a fresh token is refused, token stays unused
     s_token (&rig, "", 3600, token2);
     assert (s_enrol (&rig, "dev-1", token2, &other, &result) == WEFT_STATUS_CONFLICT);
-    assert (streq (result.message, "device id already enrolled with another key"));
+    assert (streq (result.message, "device id dev-1 is not available"));
     //  Same key under a second name
     assert (s_enrol (&rig, "dev-9", token2, &node, &result) == WEFT_STATUS_CONFLICT);
     assert (streq (result.message, "curve key already enrolled as another device"));
@@ -1072,6 +1206,31 @@ enrolment_test (bool verbose)
     s_token (&rig, "server", 60, token);
     assert (s_enrol (&rig, "dev-3", token, &third, &result) == WEFT_STATUS_BAD_REQUEST);
     assert (streq (result.message, "token is for device type server"));
+    //  A token without a type enrols a gateway: the device cannot ask
+    //  for a privileged role itself
+    s_token (&rig, "", 60, token);
+    memset (&request, 0, sizeof request);
+    strcpy (request.token, token);
+    strcpy (request.device_type, "server");
+    memcpy (request.sign_key, third.sign_public, 32);
+    memcpy (request.curve_key, third.curve_public, 32);
+    txn = store_begin (rig.store, true);
+    enrolment_apply (rig.pki, txn, rig.coord_curve, "dev-3", &request,
+                     third.curve_public, rig.now, &result);
+    store_abort (&txn);
+    assert (result.status == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (result.message, "a token without a type enrols a gateway, not a server "
+                                   "(ask for a token of that type)"));
+    request.device_type [0] = 0;    //  Asking for nothing: a gateway
+    txn = store_begin (rig.store, true);
+    enrolment_apply (rig.pki, txn, rig.coord_curve, "dev-3", &request,
+                     third.curve_public, rig.now, &result);
+    store_abort (&txn);
+    assert (result.status == WEFT_STATUS_OK);
+    cert_t gateway;
+    assert (cert_decode (&gateway, result.cert, result.cert_size, rig.ca.sign_public, rig.now)
+            == 0 && streq (gateway.role, "gateway"));
+    enrolment_result_clear (&result);
 
     //  Store failures at every write: all or nothing
     s_token (&rig, "", 3600, token);

@@ -63,11 +63,29 @@ void
                          const tpmmsg_t *request, const uint8_t link_key [32],
                          uint64_t now_s, enrolment_result_t *result);
 
+//  The refusal for a device id held elsewhere, whoever holds it and
+//  however (enrolled, or reserved for a TPM), so that it tells no tenant
+//  what another one has (docs/registry.md, "Device ids")
+#define ENROLMENT_ID_TAKEN          "device id %s is not available"
+
+//  Is id reserved for a TPM (pre-registered, or enrolled by its EK)?
+bool
+    enrolment_id_reserved (store_txn_t *txn, const char *id);
+
+//  Index the EKs of devices enrolled by an EK certificate before such
+//  EKs were indexed (once per database; a meta flag records it), so
+//  that none of them can be pre-registered. Returns 0 or -1.
+int
+    enrolment_tpm_index (store_txn_t *txn);
+
 //  Pre-register an EK (TPM2B_PUBLIC) as device id with its placement:
 //  tenant, path and tags ({key: value}, may be NULL) and type (may be
-//  ""). Replaces an earlier pre-registration of the same EK. Returns 0,
-//  or -1 with a reason in error (bad key, id pre-registered or enrolled
-//  with another EK).
+//  ""; the device then enrols as a gateway). Never replaces anything:
+//  an EK already registered (pre-registered or enrolled, in any tenant)
+//  and an id held (enrolled, or reserved for another EK) are refused.
+//  The caller checks that tenant and path are the caller's to give.
+//  Returns 0, or -1 with a reason in error (bad id or key, "this EK is
+//  already registered", ENROLMENT_ID_TAKEN).
 int
     enrolment_tpm_preregister (store_txn_t *txn, const char *id,
                                const uint8_t *ek_public, size_t ek_public_size,

@@ -72,9 +72,8 @@ rpc_caller_load (rpc_caller_t *caller, const char *name, json_t *op)
     assert (caller && name);
     memset (caller, 0, sizeof *caller);
     snprintf (caller->name, sizeof caller->name, "%s", name);
-    snprintf (caller->role, sizeof caller->role, "%s", rpc_json_str (op, "role"));
     snprintf (caller->tenant, sizeof caller->tenant, "%s", rpc_json_str (op, "tenant"));
-    json_t *grants = json_object_get (op, "grants");
+    json_t *grants = opcert_grants (op);
     size_t index;
     json_t *grant;
     json_array_foreach (grants, index, grant) {
@@ -88,12 +87,7 @@ rpc_caller_load (rpc_caller_t *caller, const char *name, json_t *op)
         snprintf (slot->role, sizeof slot->role, "%s", role);
         snprintf (slot->path, sizeof slot->path, "%s", path);
     }
-    if (!json_is_array (grants) && opcred_role_perms (caller->role)) {
-        snprintf (caller->grants [0].role, sizeof caller->grants [0].role, "%s", caller->role);
-        snprintf (caller->grants [0].path, sizeof caller->grants [0].path, "%s",
-                  caller->tenant);
-        caller->grant_count = 1;
-    }
+    json_decref (grants);
 }
 
 //  Scopes of the grants whose role has perm
@@ -207,14 +201,6 @@ s_run (rpc_env_t *env, store_txn_t *txn, const rpc_caller_t *caller,
 {
     assert (env && txn && caller && method && result);
     memset (result, 0, sizeof *result);
-    //  A caller made from role and tenant only (tests, old records)
-    rpc_caller_t legacy;
-    if (caller->grant_count == 0) {
-        json_t *op = json_pack ("{s:s, s:s}", "role", caller->role, "tenant", caller->tenant);
-        rpc_caller_load (&legacy, caller->name, op);
-        json_decref (op);
-        caller = &legacy;
-    }
     rpc_call_t call;
     memset (&call, 0, sizeof call);
     call.env = env;
@@ -366,10 +352,13 @@ rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
         snprintf (error, WEFT_TEXT_MAX + 1, "invalid tenant or path");
         return WEFT_STATUS_BAD_REQUEST;
     }
+    //  Operator names are one namespace for the deployment: the refusal
+    //  is the same whoever holds the name, so it tells nothing of other
+    //  tenants (docs/registry.md, "Names")
     json_t *existing = registry_operator_get (txn, name);
     json_decref (existing);
     if (existing && !replace) {
-        snprintf (error, WEFT_TEXT_MAX + 1, "operator %s already exists", name);
+        snprintf (error, WEFT_TEXT_MAX + 1, "operator name %s is not available", name);
         return WEFT_STATUS_CONFLICT;
     }
     char *holder = registry_operator_by_curve (txn, curve_key);
@@ -386,8 +375,10 @@ rpc_operator_create (pki_t *pki, store_txn_t *txn, const char *name,
     char sign_hex [65], curve_hex [65];
     keys_hex (sign_key, 32, sign_hex);
     keys_hex (curve_key, 32, curve_hex);
-    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:[{s:s, s:s}]}",
-        "name", name, "role", role, "tenant", tenant, "sign_key", sign_hex,
+    //  home: where the operator belongs, which it keeps when it holds
+    //  no grant any more (only whoever manages operators there sees it)
+    json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:[{s:s, s:s}]}",
+        "name", name, "role", role, "tenant", tenant, "home", path, "sign_key", sign_hex,
         "curve_key", curve_hex, "created", (json_int_t) now_s, "grants", "role", role,
         "path", path);
     size_t cert_size = 0;

@@ -53,18 +53,19 @@ typedef struct {
     char path [HIERARCHY_PATH_MAX + 1]; //  "" = everything
 } rpc_grant_t;
 
-//  Who is calling, from the operator record (rpc_caller_load)
+//  Who is calling, from the operator record (rpc_caller_load). Only
+//  the grants give rights: an operator whose last grant was removed
+//  has none, whatever role it was created with.
 typedef struct {
     char name [WEFT_NAME_MAX + 1];
-    char role [WEFT_NAME_MAX + 1];  //  Used only when grant_count is 0:
-    char tenant [WEFT_NAME_MAX + 1];    //  one grant of role on tenant
+    char tenant [WEFT_NAME_MAX + 1];    //  The operator's own tenant
     rpc_grant_t grants [RPC_GRANTS_MAX];
     size_t grant_count;
     char source [RPC_SOURCE_MAX + 1];   //  Peer address of the request, for the audit log
 } rpc_caller_t;
 
-//  Fill caller from an operator record: its grants, or for a record
-//  without any, its role on its tenant.
+//  Fill caller from an operator record: its grants (for a record from
+//  before grant lists, its role on its tenant: opcert_grants).
 void
     rpc_caller_load (rpc_caller_t *caller, const char *name, json_t *op);
 

@@ -1,7 +1,9 @@
 /*  rpc_admin - the administration methods: attest.*, operator.*,
     audit.*, device.revoke, coord.stats
-    An operator manages only operators whose grants all lie in its own
-    subtrees, and grants only what it holds there itself.  */
+    An operator manages only operators whose home and grants all lie in
+    the subtrees where it manages operators, and only as the role map
+    allows (proto/opcred.h): what it may give, take away, and whom it
+    may change or revoke.  */
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
@@ -101,32 +103,44 @@ rpc_attest_clear (rpc_call_t *call)
 //  --------------------------------------------------------------------------
 //  Operators
 
-//  May the caller grant role on path? Only what it holds there itself,
-//  and only where it manages operators.
+//  The role map (proto/opcred.h, docs/security.md) decides what the
+//  caller may do to an operator; scope decides which operators it may
+//  touch at all. Every check below reads both from one place.
+
+//  Does one of the caller's grants cover path with a role that may do
+//  action on role?
 static bool
-s_may_grant (rpc_call_t *call, const char *role, const char *path)
+s_role_allows (rpc_call_t *call, int action, const char *role, const char *path)
 {
-    int wanted = opcred_role_perms (role);
-    int held = 0;
-    bool manages = false;
     for (size_t i = 0; i < call->caller->grant_count; i++) {
         const rpc_grant_t *grant = &call->caller->grants [i];
-        if (!devquery_covers (grant->path, path))
-            continue;
-        int perms = opcred_role_perms (grant->role);
-        held |= perms;
-        if (perms & P_OPERATORS)
-            manages = true;
+        if (devquery_covers (grant->path, path)
+        &&  opcred_may_manage (grant->role, action, role))
+            return true;
     }
-    if (!manages) {
+    return false;
+}
+
+static const char *
+s_action_name (int action)
+{
+    return action == OPCRED_GRANT? "grant": action == OPCRED_REMOVE? "remove": "manage";
+}
+
+//  May the caller give (OPCRED_GRANT) or take (OPCRED_REMOVE) role on
+//  path? False with the error set.
+static bool
+s_may_grant (rpc_call_t *call, int action, const char *role, const char *path)
+{
+    if (!rpc_covered (&call->act, path)) {
         rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s is outside your scope",
                   *path? path: "the global scope");
         return false;
     }
-    if ((wanted & held) != wanted) {
+    if (!s_role_allows (call, action, role, path)) {
         rpc_fail (call, WEFT_STATUS_FORBIDDEN,
-                  "you cannot grant %s on %s: you do not hold it there",
-                  role, *path? path: "everything");
+                  "your roles on %s may not %s %s (docs/security.md, role map)",
+                  *path? path: "everything", s_action_name (action), role);
         return false;
     }
     return true;
@@ -157,7 +171,7 @@ rpc_operator_add (rpc_call_t *call)
                   "role must be viewer, operator, auditor, security-officer or admin");
         return;
     }
-    if (!s_may_grant (call, role, scope))
+    if (!s_may_grant (call, OPCRED_GRANT, role, scope))
         return;
     uint8_t *cert;
     size_t cert_size;
@@ -182,8 +196,20 @@ rpc_operator_add (rpc_call_t *call)
     free (cert);
 }
 
-//  The record of an operator the caller manages (one who manages all
-//  of its subtrees), or NULL after failing as if it did not exist
+//  Where an operator belongs: the subtree it was created on, kept when
+//  it holds no grant any more (records from before homes: its tenant)
+static const char *
+s_operator_home (json_t *op)
+{
+    json_t *home = json_object_get (op, "home");
+    return json_is_string (home)? json_string_value (home): rpc_json_str (op, "tenant");
+}
+
+//  The record of an operator the caller may manage, or NULL with the
+//  error set. An operator whose home or any grant lies outside the
+//  subtrees where the caller manages operators answers exactly as a
+//  missing one, grantless or not; one inside them holding a role the
+//  caller's role may not manage is forbidden.
 static json_t *
 s_managed_operator (rpc_call_t *call, const char *name)
 {
@@ -191,16 +217,29 @@ s_managed_operator (rpc_call_t *call, const char *name)
     json_t *grants = op? opcert_grants (op): NULL;
     size_t index;
     json_t *grant;
-    bool managed = op != NULL;
+    bool reached = op && rpc_covered (&call->act, s_operator_home (op));
     json_array_foreach (grants, index, grant)
-        if (managed && !rpc_covered (&call->act, rpc_json_str (grant, "path")))
-            managed = false;
-    json_decref (grants);
-    if (!managed) {
+        if (reached && !rpc_covered (&call->act, rpc_json_str (grant, "path")))
+            reached = false;
+    if (!reached) {
+        json_decref (grants);
         json_decref (op);
         rpc_fail (call, WEFT_STATUS_NOT_FOUND, "unknown operator %s", name);
         return NULL;
     }
+    json_array_foreach (grants, index, grant) {
+        const char *role = rpc_json_str (grant, "role");
+        const char *path = rpc_json_str (grant, "path");
+        if (opcred_role_perms (role) && !s_role_allows (call, OPCRED_MANAGE, role, path)) {
+            rpc_fail (call, WEFT_STATUS_FORBIDDEN,
+                      "your roles may not manage %s: it holds %s on %s "
+                      "(docs/security.md, role map)", name, role, *path? path: "everything");
+            json_decref (grants);
+            json_decref (op);
+            return NULL;
+        }
+    }
+    json_decref (grants);
     return op;
 }
 
@@ -226,7 +265,7 @@ rpc_operator_grant (rpc_call_t *call)
     json_t *grant;
     if (!op)
         goto done;
-    if (!s_may_grant (call, role, path))
+    if (!s_may_grant (call, remove? OPCRED_REMOVE: OPCRED_GRANT, role, path))
         goto done;
     bool found = false;
     json_array_foreach (grants, index, grant)

@@ -239,6 +239,54 @@ rpc_covered (const devquery_ctx_t *ctx, const char *path)
     return false;
 }
 
+bool
+rpc_tenant_admin (rpc_call_t *call, const char *tenant)
+{
+    for (size_t i = 0; i < call->caller->grant_count; i++) {
+        const rpc_grant_t *grant = &call->caller->grants [i];
+        if ((opcred_role_perms (grant->role) & P_ADMIN)
+        &&  devquery_covers (grant->path, tenant))
+            return true;
+    }
+    return false;
+}
+
+bool
+rpc_place_check (rpc_call_t *call, const char *tenant, const char *path, const char *type)
+{
+    const char *place = *path? path: tenant;
+    if (!rpc_covered (&call->act, place)) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s %s is outside your scope",
+                  *path? "path": "tenant", *place? place: "(none)");
+        return false;
+    }
+    char own [WEFT_NAME_MAX + 1];
+    rpc_tenant_of (path, own);
+    if (*path && !streq (own, tenant)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "path %s is not in tenant %s", path,
+                  *tenant? tenant: "(none)");
+        return false;
+    }
+    //  The place goes into the device's certificate, whose field is shorter
+    if (strlen (path) > WEFT_NAME_MAX) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "a device's path is at most %d bytes",
+                  WEFT_NAME_MAX);
+        return false;
+    }
+    json_t *node = *path? hierarchy_get (call->txn, path): NULL;
+    json_decref (node);
+    if (*path && !node) {
+        rpc_fail (call, WEFT_STATUS_NOT_FOUND, "unknown hierarchy node %s", path);
+        return false;
+    }
+    if (streq (type, "server") && !rpc_tenant_admin (call, tenant)) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "a server serves its whole tenant: "
+                  "it needs admin on %s", *tenant? tenant: "everything");
+        return false;
+    }
+    return true;
+}
+
 //  The device id argument and its record, where the caller may call
 //  this method. A device the caller cannot read answers exactly as a
 //  missing one; one it can read but not act on is forbidden.

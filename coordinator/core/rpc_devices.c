@@ -251,12 +251,24 @@ s_place (rpc_call_t *call, json_t *device, const char *path, const char *asset)
     return true;
 }
 
+//  device.set. A field with security meaning needs the right its
+//  effect needs: type picks the device's attestation profile, so it
+//  needs what changing attestation policy needs (rpc_tenant_admin on
+//  the device's tenant); a move needs write where the device is and
+//  where it goes (s_place). Tenant and role are not arguments at all.
 void
 rpc_device_set (rpc_call_t *call)
 {
     json_t *device = rpc_arg_device (call);
     if (!device)
         return;
+    if (json_object_get (call->args, "type")
+    &&  !rpc_tenant_admin (call, rpc_json_str (device, "tenant"))) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "type picks the attestation profile of %s: "
+                  "changing it needs admin on its tenant", rpc_json_str (device, "id"));
+        json_decref (device);
+        return;
+    }
     static const char *meta [] = { "type", "hw", "fw", "sw", "location", NULL };
     json_t *changes = json_object ();
     for (int i = 0; meta [i]; i++) {
@@ -604,28 +616,8 @@ rpc_token_create (rpc_call_t *call)
     if (!path)
         path = "";
     rpc_audit_set (call, *path? path: tenant, "");
-    //  A device enrolled into a tenant sits at its root, or at path
-    if (!rpc_covered (&call->act, *path? path: tenant)) {
-        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s %s is outside your scope",
-                  *path? "path": "tenant", *path? path: *tenant? tenant: "(none)");
+    if (!rpc_place_check (call, tenant, path, type))
         return;
-    }
-    if (*path && !devquery_covers (tenant, path)) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "path %s is not in tenant %s", path, tenant);
-        return;
-    }
-    //  The place goes into the device's certificate, whose field is shorter
-    if (strlen (path) > WEFT_NAME_MAX) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "a token's path is at most %d bytes",
-                  WEFT_NAME_MAX);
-        return;
-    }
-    json_t *node = *path? hierarchy_get (call->txn, path): NULL;
-    json_decref (node);
-    if (*path && !node) {
-        rpc_fail (call, WEFT_STATUS_NOT_FOUND, "unknown hierarchy node %s", path);
-        return;
-    }
     json_int_t ttl = TOKENS_TTL_DEFAULT;
     json_t *ttl_json = json_object_get (call->args, "ttl");
     if (ttl_json) {
@@ -652,7 +644,12 @@ rpc_token_create (rpc_call_t *call)
     sodium_memzero (text, sizeof text);
 }
 
-//  Pre-register a TPM's EK as a device with its placement
+//  Pre-register a TPM's EK as a device with its placement. Checked
+//  like every other write: the place (path, else the tenant's root)
+//  must lie where the caller is admin, the path in the tenant and in
+//  the hierarchy; a server needs admin on the tenant's root, as a
+//  server token does. The EK and the id are never taken from anyone
+//  (enrolment_tpm_preregister), and the id's refusal is neutral.
 void
 rpc_device_preregister (rpc_call_t *call)
 {
@@ -671,32 +668,34 @@ rpc_device_preregister (rpc_call_t *call)
     json_t *tags = json_object_get (call->args, "tags");
     if (tags && !rpc_tags_valid (call, tags))
         return;
+    if (!path)
+        path = "";
+    if (!type)
+        type = "";
     char own [WEFT_NAME_MAX + 1];
     if (!tenant) {
-        rpc_tenant_of (call->act.scopes [0], own);
+        rpc_tenant_of (*path? path: call->act.scopes [0], own);
         tenant = own;
     }
-    const char *scope = path && *path? path: tenant;
-    rpc_audit_set (call, scope, id);
-    if (!rpc_covered (&call->act, scope)) {
-        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s is outside your scope", *scope? scope: "(none)");
+    rpc_audit_set (call, *path? path: tenant, id);
+    if (!rpc_place_check (call, tenant, path, type))
         return;
-    }
     uint8_t *ek = (uint8_t *) zmalloc (hex_size / 2);
     char error [WEFT_TEXT_MAX + 1] = "";
     if (keys_unhex (ek_hex, ek, hex_size / 2))
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "ek_public must be the hex of a TPM2B_PUBLIC");
     else
     if (enrolment_tpm_preregister (call->txn, id, ek, hex_size / 2, tenant, path, tags,
-                                   type? type: "", call->now_ms / 1000,
-                                   error, sizeof error))
-        rpc_fail (call, strstr (error, "already") || strstr (error, "another")
-                  ? WEFT_STATUS_CONFLICT: WEFT_STATUS_BAD_REQUEST, "%s", error);
+                                   type, call->now_ms / 1000, error, sizeof error))
+        rpc_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL
+                      : strstr (error, "not available") || strstr (error, "registered")
+                      ? WEFT_STATUS_CONFLICT: WEFT_STATUS_BAD_REQUEST, "%s", error);
     else {
         json_t *record = enrolment_tpm_prereg_get (call->txn, ek, hex_size / 2);
-        call->result->result = json_pack ("{s:s, s:s, s:s, s:s}", "id", id,
-            "ek", rpc_json_str (record, "ek"), "tenant", tenant, "path", path? path: "");
-        call->detail = json_pack ("{s:s}", "ek", rpc_json_str (record, "ek"));
+        call->result->result = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "id", id,
+            "ek", rpc_json_str (record, "ek"), "tenant", tenant, "path", path, "type", type);
+        call->detail = json_pack ("{s:s, s:s}", "ek", rpc_json_str (record, "ek"),
+                                  "type", type);
         json_decref (record);
     }
     free (ek);

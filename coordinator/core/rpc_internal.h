@@ -57,6 +57,23 @@ bool
 void
     rpc_tenant_of (const char *path, char out [WEFT_NAME_MAX + 1]);
 
+//  Does the caller hold admin on tenant's root (or on everything)? What
+//  is set per tenant needs it: attestation policy, and site servers,
+//  which serve the whole tenant. Tenant "" (devices without a tenant)
+//  needs admin on everything.
+bool
+    rpc_tenant_admin (rpc_call_t *call, const char *tenant);
+
+//  Where a new device will sit (token.create, device.preregister):
+//  tenant, or path ("" = the tenant's root) in it; type what it enrols
+//  as. The place must lie where the caller may call the method, the
+//  path be an existing node of that tenant of at most 64 bytes (it goes
+//  into the certificate), and a server needs rpc_tenant_admin. False
+//  with the error set.
+bool
+    rpc_place_check (rpc_call_t *call, const char *tenant, const char *path,
+                     const char *type);
+
 //  --------------------------------------------------------------------------
 //  Arguments (rpc_args.c). Each returns false with the error set.
 

@@ -34,7 +34,7 @@ s_call_as (s_rig_t *rig, const rpc_caller_t *caller, const char *method, const c
     return rig->result.status;
 }
 
-//  Call as an operator with a role on a tenant (no grants)
+//  Call as an operator of a tenant with one grant: role on the tenant
 static int
 s_call (s_rig_t *rig, const char *name, const char *role, const char *tenant,
         const char *method, const char *args)
@@ -42,8 +42,10 @@ s_call (s_rig_t *rig, const char *name, const char *role, const char *tenant,
     rpc_caller_t caller;
     memset (&caller, 0, sizeof caller);
     snprintf (caller.name, sizeof caller.name, "%s", name);
-    snprintf (caller.role, sizeof caller.role, "%s", role);
     snprintf (caller.tenant, sizeof caller.tenant, "%s", tenant);
+    snprintf (caller.grants [0].role, sizeof caller.grants [0].role, "%s", role);
+    snprintf (caller.grants [0].path, sizeof caller.grants [0].path, "%s", tenant);
+    caller.grant_count = 1;
     return s_call_as (rig, &caller, method, args);
 }
 
@@ -259,7 +261,7 @@ rpc_test (bool verbose)
     assert (streq (cert.tenant, "acme"));
     free (cert_bin);
     assert (s_call (&rig, "a", "admin", "", "operator.add", add) == WEFT_STATUS_CONFLICT);
-    assert (streq (rig.result.error, "operator bob already exists"));
+    assert (streq (rig.result.error, "operator name bob is not available"));
     snprintf (add, sizeof add, "{\"name\":\"eve\",\"role\":\"viewer\","
               "\"sign_key\":\"%s\",\"curve_key\":\"%s\"}", sign_hex, curve_hex);
     assert (s_call (&rig, "a", "admin", "", "operator.add", add) == WEFT_STATUS_CONFLICT);
@@ -484,8 +486,8 @@ rpc_test (bool verbose)
               sign_hex, curve_hex);
     assert (s_call_grant (&rig, "security-officer", "acme", "operator.add", add)
             == WEFT_STATUS_FORBIDDEN);
-    assert (streq (rig.result.error,
-                   "you cannot grant operator on acme/plant-2: you do not hold it there"));
+    assert (streq (rig.result.error, "your roles on acme/plant-2 may not grant operator "
+                                     "(docs/security.md, role map)"));
     assert (s_call_grant (&rig, "admin", "acme/plant-1", "operator.add", add)
             == WEFT_STATUS_FORBIDDEN);
     assert (s_call_grant (&rig, "admin", "acme", "operator.add", add) == WEFT_STATUS_OK);

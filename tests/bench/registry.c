@@ -168,7 +168,8 @@ s_writers_during (store_t *store, rpc_env_t *env, bool read, double *p99_p, doub
     rpc_caller_t caller;
     memset (&caller, 0, sizeof caller);
     strcpy (caller.name, "admin");
-    strcpy (caller.role, "admin");
+    strcpy (caller.grants [0].role, "admin");
+    caller.grant_count = 1;             //  On everything ("")
     const char *args = "{\"query\":\"type=gateway and fw>=2.3.0\"}";
     double rpc_ms [5];
     for (int r = 0; r < 5; r++) {

@@ -41,13 +41,22 @@ start_coord --ek-ca "$T/vendor-ca.pem"
 COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
 [[ ${#COORD_KEY} == 64 ]] || fail "no coordinator key in $WEFT_IDENTITY"
 
+cat > "$T/tree.json" <<'JSON'
+{"version": 1, "nodes": [
+  {"path": "acme", "level": "enterprise"},
+  {"path": "acme/plant-1", "level": "site"}
+]}
+JSON
+ctl hierarchy import "$T/tree.json" > /dev/null || fail "import"
+
 say "pre-register A's EK as gw-a in acme/plant-1 with a tag"
 "$NODE" --data-dir "$T/ek-a" --tpm "$A_TCTI" --write-ek "$T/a.ek" > "$T/ek-a.log" 2>&1 \
     || fail "weft-node --write-ek failed: $(cat "$T/ek-a.log")"
 [[ -s "$T/a.ek" ]] || fail "no EK written"
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme --path acme/plant-1 \
     tag.line=3 || fail "device preregister failed"
-out=$(ctl device preregister gw-z --ek-pub "$T/coord.log" 2>&1) \
+printf 'this is no TPM2B_PUBLIC' > "$T/junk.ek"
+out=$(ctl device preregister gw-z --ek-pub "$T/junk.ek" 2>&1) \
     && fail "a file that is no EK was pre-registered"
 echo "$out" | grep -q "EK public key malformed" || fail "wrong refusal: $out"
 
@@ -84,7 +93,7 @@ stop_proc gw-b              #   swtpm serves one connection at a time
 mv "$T/gw-b" "$T/gw-b.enrolled"
 out=$(run_node gw-b --tpm "$B_TCTI" --coord-key "$COORD_KEY") \
     && fail "identity takeover of gw-b succeeded"
-echo "$out" | grep -q "device id already enrolled with another key" || fail "wrong refusal: $out"
+echo "$out" | grep -q "device id gw-b is not available" || fail "wrong refusal: $out"
 
 say "a software node next to them is shown as lower assurance"
 start_node soft --token-file "$(new_token_file --tenant acme)"
