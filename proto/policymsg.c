@@ -39,10 +39,10 @@ s_name_char (char c)
         || c == '.' || c == '_' || c == '-';
 }
 
-bool
-policymsg_name_valid (const char *name)
+//  Is name[0..size) one segment: 1-64 name characters?
+static bool
+s_segment_valid (const char *name, size_t size)
 {
-    size_t size = name? strlen (name): 0;
     if (size == 0 || size > WEFT_NAME_MAX)
         return false;
     for (size_t i = 0; i < size; i++)
@@ -51,14 +51,38 @@ policymsg_name_valid (const char *name)
     return true;
 }
 
+bool
+policymsg_name_valid (const char *name)
+{
+    if (!name)
+        return false;
+    const char *slash = strchr (name, '/');
+    if (!slash)
+        return s_segment_valid (name, strlen (name));
+    return s_segment_valid (name, (size_t) (slash - name))
+        && s_segment_valid (slash + 1, strlen (slash + 1));
+}
+
+int
+policymsg_name (const char *tenant, const char *local, char out [POLICYMSG_NAME_MAX + 1])
+{
+    assert (tenant && local && out);
+    out [0] = 0;
+    if (!s_segment_valid (local, strlen (local))
+    ||  (*tenant && !s_segment_valid (tenant, strlen (tenant))))
+        return -1;
+    snprintf (out, POLICYMSG_NAME_MAX + 1, "%s%s%s", tenant, *tenant? "/": "", local);
+    return 0;
+}
+
 int
 policymsg_key_split (const char *key, char kind [POLICYMSG_KIND_MAX + 1],
-                     char name [WEFT_NAME_MAX + 1])
+                     char name [POLICYMSG_NAME_MAX + 1])
 {
     assert (key && kind && name);
     const char *slash = strchr (key, '/');
     if (!slash || (size_t) (slash - key) > POLICYMSG_KIND_MAX
-    ||  strlen (slash + 1) > WEFT_NAME_MAX)
+    ||  strlen (slash + 1) > POLICYMSG_NAME_MAX)
         return -1;
     memcpy (kind, key, (size_t) (slash - key));
     kind [slash - key] = 0;
@@ -84,7 +108,7 @@ policymsg_body (const policy_object_t *object, uint8_t **body_p, size_t *size_p)
     codec_put_array (w, S_ITEMS);
     codec_put_uint (w, S_FORMAT);
     codec_put_str (w, object->kind, POLICYMSG_KIND_MAX);
-    codec_put_str (w, object->name, WEFT_NAME_MAX);
+    codec_put_str (w, object->name, POLICYMSG_NAME_MAX);
     codec_put_uint (w, object->version);
     codec_put_bin (w, object->content, object->content_size);
     return codec_writer_finish (&w, body_p, size_p);
@@ -163,7 +187,7 @@ policymsg_decode (policy_object_t *object, const uint8_t *data, size_t size,
     if (rc == 0)
         rc = codec_get_str (r, 1, object->kind, POLICYMSG_KIND_MAX);
     if (rc == 0)
-        rc = codec_get_str (r, 2, object->name, WEFT_NAME_MAX);
+        rc = codec_get_str (r, 2, object->name, POLICYMSG_NAME_MAX);
     if (rc == 0)
         rc = codec_get_uint (r, 3, UINT64_MAX, &object->version);
     if (rc == 0)
@@ -195,7 +219,7 @@ s_keys_count (const char *list, size_t size)
             size_t length = i - start;
             char key [POLICYMSG_KEY_MAX + 1];
             char kind [POLICYMSG_KIND_MAX + 1];
-            char name [WEFT_NAME_MAX + 1];
+            char name [POLICYMSG_NAME_MAX + 1];
             if (length == 0 || length > POLICYMSG_KEY_MAX)
                 return -1;
             memcpy (key, list + start, length);
@@ -407,12 +431,38 @@ policymsg_test (bool verbose)
     bad = object;
     bad.content_size = POLICYMSG_CONTENT_MAX + 1;
     assert (policymsg_encode (&bad, ca.sign_secret, &bytes, &size) == PROTO_ERR_OVERSIZE);
-    char kind [POLICYMSG_KIND_MAX + 1], name [WEFT_NAME_MAX + 1];
+    char kind [POLICYMSG_KIND_MAX + 1], name [POLICYMSG_NAME_MAX + 1];
     assert (policymsg_key_split ("profile/gw-1.a", kind, name) == 0);
     assert (streq (kind, "profile") && streq (name, "gw-1.a"));
     assert (policymsg_key_split ("profile", kind, name) == -1);
-    assert (policymsg_key_split ("profile/a/b", kind, name) == -1);
     assert (policymsg_key_split ("/a", kind, name) == -1);
+    //  A tenant's policy: "<tenant>/<name>", one slash at most
+    assert (policymsg_key_split ("profile/acme/gateway", kind, name) == 0);
+    assert (streq (kind, "profile") && streq (name, "acme/gateway"));
+    assert (policymsg_key_split ("profile/a/b/c", kind, name) == -1);
+    assert (policymsg_key_split ("profile/a/", kind, name) == -1);
+    assert (policymsg_key_split ("profile//b", kind, name) == -1);
+    char longest [POLICYMSG_NAME_MAX + 2];
+    memset (longest, 'n', POLICYMSG_NAME_MAX);
+    longest [WEFT_NAME_MAX] = '/';
+    longest [POLICYMSG_NAME_MAX] = 0;
+    assert (policymsg_name_valid (longest));
+    longest [POLICYMSG_NAME_MAX] = 'n';
+    longest [POLICYMSG_NAME_MAX + 1] = 0;
+    assert (!policymsg_name_valid (longest));
+    assert (policymsg_name ("acme", "gateway", name) == 0 && streq (name, "acme/gateway"));
+    assert (policymsg_name ("", "fleet", name) == 0 && streq (name, "fleet"));
+    assert (policymsg_name ("a/b", "fleet", name) == -1 && *name == 0);
+    assert (policymsg_name ("acme", "", name) == -1);
+    //  ... and such an object round-trips, with the longest name
+    bad = object;
+    memset (bad.name, 'n', POLICYMSG_NAME_MAX);
+    bad.name [WEFT_NAME_MAX] = '/';
+    bad.name [POLICYMSG_NAME_MAX] = 0;
+    assert (policymsg_encode (&bad, ca.sign_secret, &bytes, &size) == 0);
+    assert (policymsg_decode (&back, bytes, size, ca.sign_public) == 0);
+    assert (streq (back.name, bad.name));
+    free (bytes);
 
     //  Payloads round-trip, and the golden envelopes pin their bytes
     uint8_t versions [16] = { 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1 };

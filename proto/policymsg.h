@@ -2,8 +2,10 @@
     A policy object is a standalone document signed by the deployment CA,
     so any node verifies it offline with the root key, whoever relayed it:
         object = [body: bin, sig: bin(64)]
-        body   = [format: uint = 1, kind: str(16), name: str(64),
+        body   = [format: uint = 1, kind: str(16), name: str(129),
                   version: uint >= 1, content: bin(<= POLICYMSG_CONTENT_MAX)]
+    A name is one or two segments of [A-Za-z0-9._-]{1,64} joined by "/":
+    the policies of a tenant are named "<tenant>/<name>" (policymsg_name).
         sig    = Ed25519 (CA, "weft-policy-v1" || 0x00 || body)
     The signature is checked before the body is parsed. Newer versions
     of one (kind, name) replace older ones.
@@ -23,7 +25,8 @@
 #include "proto.h"
 
 #define POLICYMSG_KIND_MAX      16          //  [a-z0-9-]
-#define POLICYMSG_KEY_MAX       (POLICYMSG_KIND_MAX + 1 + WEFT_NAME_MAX)
+#define POLICYMSG_NAME_MAX      (2 * WEFT_NAME_MAX + 1)     //  [tenant "/"] name
+#define POLICYMSG_KEY_MAX       (POLICYMSG_KIND_MAX + 1 + POLICYMSG_NAME_MAX)
 #define POLICYMSG_CONTENT_MAX   (256 * 1024)    //  Bytes of one object's content
 #define POLICYMSG_KEYS_MAX      256         //  Keys in one POLICY_KEYS
 #define POLICYMSG_BUCKETS       64          //  Digest ranges in a summary
@@ -33,7 +36,7 @@
 //  borrowed from the bytes decoded.
 typedef struct {
     char kind [POLICYMSG_KIND_MAX + 1];
-    char name [WEFT_NAME_MAX + 1];
+    char name [POLICYMSG_NAME_MAX + 1];
     uint64_t version;
     const uint8_t *content;
     size_t content_size;
@@ -71,6 +74,12 @@ bool
     policymsg_kind_valid (const char *kind);
 bool
     policymsg_name_valid (const char *name);
+
+//  The name of a tenant's policy: "<tenant>/<local>", or "<local>" for
+//  tenant "" (the devices without a tenant). local is a name segment.
+//  Returns 0, or -1 (out "") if tenant or local is not a segment.
+int
+    policymsg_name (const char *tenant, const char *local, char out [POLICYMSG_NAME_MAX + 1]);
 
 //  --- Gossip payloads
 
@@ -110,7 +119,7 @@ int
 //  "kind/name" into its parts; returns 0 or -1 if not a valid key.
 int
     policymsg_key_split (const char *key, char kind [POLICYMSG_KIND_MAX + 1],
-                         char name [WEFT_NAME_MAX + 1]);
+                         char name [POLICYMSG_NAME_MAX + 1]);
 
 void
     policymsg_test (bool verbose);

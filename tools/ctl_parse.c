@@ -104,13 +104,15 @@ s_parse_edits (json_t *args, int count, char **words, bool metadata)
 }
 
 
-//  audit list/verify/head --tenant T: the audit chain of tenant T
+//  --tenant T into args as "tenant": the audit chain of T (audit list,
+//  verify, head), or whose attestation policy it is (attest profile
+//  set, attest allowlist set; "-" for the devices without a tenant)
 static void
-s_audit_tenant (ctl_t *self, const char *method, json_t *args)
+s_tenant_arg (ctl_t *self, json_t *args)
 {
     const char *tenant = keyfile_get (self->options, "tenant");
-    if (tenant && strncmp (method, "audit.", 6) == 0)
-        json_object_set_new (args, "tenant", json_string (tenant));
+    if (tenant)
+        json_object_set_new (args, "tenant", json_string (streq (tenant, "-")? "": tenant));
 }
 
 //  --------------------------------------------------------------------------
@@ -205,6 +207,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         }
         *method_p = "attest.profile.set";
         *args_p = json_pack ("{s:s, s:o}", "type", argv [3], "profile", profile);
+        s_tenant_arg (self, *args_p);
         return CTL_OK;
     }
     if (streq (noun, "attest") && verb && streq (verb, "allowlist") && argc == 4
@@ -227,6 +230,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
             ctl_fail ("%s: not text", argv [3]);
             return CTL_USAGE;
         }
+        s_tenant_arg (self, *args_p);
         return CTL_OK;
     }
     if (streq (noun, "attest") && verb && streq (verb, "status") && argc == 2) {
@@ -296,7 +300,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         }
         *method_p = streq (noun, "audit")? "audit.list"
                   : streq (verb, "list")? "device.list": "device.count";
-        s_audit_tenant (self, *method_p, args);
+        s_tenant_arg (self, args);
         *args_p = args;
         return CTL_OK;
     }
@@ -398,13 +402,13 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
             }
             json_object_set_new (*args_p, "anchor", head);
         }
-        s_audit_tenant (self, *method_p, *args_p);
+        s_tenant_arg (self, *args_p);
         return CTL_OK;
     }
     if (streq (noun, "audit") && verb && streq (verb, "head") && argc == 2) {
         *method_p = "audit.head";
         *args_p = json_object ();
-        s_audit_tenant (self, *method_p, *args_p);
+        s_tenant_arg (self, *args_p);
         return CTL_OK;
     }
     if (streq (noun, "operator") && verb && streq (verb, "credential") && argc == 2) {
@@ -473,7 +477,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
     const char *method = *method_p;
     const char *owners [][2] = {
         { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
-                    "audit.head" },
+                    "audit.head attest.profile.set attest.allowlist.set" },
         { "ttl", "token.create operator.credential" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },

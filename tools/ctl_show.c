@@ -461,11 +461,18 @@ ctl_show_result (const char *method, json_t *result)
             rc = CTL_REFUSED;
     }
     else
-    if (streq (method, "attest.profile.set") || streq (method, "attest.clear"))
+    if (streq (method, "attest.profile.set"))
+        printf ("profile of %s set for %s%s\n", ctl_str (result, "type"),
+                *ctl_str (result, "tenant")? "tenant ": "the devices without a tenant",
+                ctl_str (result, "tenant"));
+    else
+    if (streq (method, "attest.clear"))
         printf ("%s done\n", method);
     else
     if (streq (method, "attest.allowlist.set"))
-        printf ("IMA allowlist set: %d digests\n",
+        printf ("IMA allowlist set for %s%s: %d digests\n",
+                *ctl_str (result, "tenant")? "tenant ": "the devices without a tenant",
+                ctl_str (result, "tenant"),
                 (int) json_integer_value (json_object_get (result, "digests")));
     else
     if (streq (method, "device.preregister"))

@@ -19,8 +19,10 @@ static const option_spec_t s_specs [] = {
     { "json", NULL, NULL, "print the JSON result instead of a table" },
     { "timeout", "SECONDS", "5", "how long to wait for the coordinator" },
     { "tenant", "TENANT", NULL,
-      "token create, operator add: tenant; audit list/verify/head: that tenant's\n"
-      "audit chain (default: yours)" },
+      "token create, operator add, device preregister: tenant; audit list/verify/head:\n"
+      "that tenant's audit chain (default: yours); attest profile set, attest\n"
+      "allowlist set: the tenant whose policy it is ('-': the devices without a\n"
+      "tenant; default: your own)" },
     { "ttl", "DURATION", NULL,
       "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
       "(default 1h for a token, 7d for a credential)" },
@@ -84,8 +86,9 @@ static const char *s_synopsis =
     "  audit head [--tenant T]            the CA-signed head (seq, hash): keep it elsewhere\n"
     "                                     (without --tenant: the deployment's chain for an\n"
     "                                     auditor of everything, else your tenant's)\n"
-    "  attest profile set TYPE FILE       the security profile (JSON, docs/security.md) of a type\n"
-    "  attest allowlist set FILE          the IMA allowlist (sha256sum lines, docs/security.md)\n"
+    "  attest profile set TYPE FILE [--tenant T]   a tenant's security profile of a type\n"
+    "                                     (JSON, docs/security.md)\n"
+    "  attest allowlist set FILE [--tenant T]      a tenant's IMA allowlist (sha256sum lines)\n"
     "  attest status                      attestation verdicts across the fleet\n"
     "  attest show ID                     a device's last attestation verdict\n"
     "  attest clear ID                    forget a device's verdict (re-attested next heartbeat)\n"

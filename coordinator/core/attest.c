@@ -15,8 +15,6 @@
 #include "coordinator/core/attest_runtime.h"
 #include "coordinator/core/quarantine.h"
 
-#define S_PROFILE_CONTEXT   "weft-profile-v1"
-#define S_ALLOWLIST_CONTEXT "weft-allowlist-v1"
 
 static void
 s_sha256 (const void *a, size_t a_size, const void *b, size_t b_size, uint8_t out [32])
@@ -74,218 +72,7 @@ s_hex32 (const char *hex, uint8_t out [32])
 }
 
 //  --------------------------------------------------------------------------
-//  Profiles
-
-//  PCR index from a profile key "0".."23", or -1
-static int
-s_pcr_key (const char *key)
-{
-    char *end = NULL;
-    long pcr = strtol (key, &end, 10);
-    return *key && end && *end == 0 && pcr >= 0 && pcr < ATTEST_PCRS? (int) pcr: -1;
-}
-
-static uint32_t
-s_profile_mask (json_t *doc)
-{
-    uint32_t mask = 0;
-    const char *key;
-    json_t *value;
-    json_object_foreach (json_object_get (doc, "pcrs"), key, value)
-        if (s_pcr_key (key) >= 0)
-            mask |= 1u << s_pcr_key (key);
-    return mask;
-}
-
-int
-attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
-                    pki_t *pki, char *error, size_t error_size)
-{
-    assert (txn && type && pki && error);
-    json_t *pcrs = json_object_get (doc, "pcrs");
-    if (!registry_name_valid (type)) {
-        snprintf (error, error_size, "invalid device type");
-        return -1;
-    }
-    if (!json_is_object (doc) || !json_is_object (pcrs) || json_object_size (pcrs) == 0) {
-        snprintf (error, error_size, "a profile needs \"pcrs\": {\"N\": \"sha256 hex\", ...}");
-        return -1;
-    }
-    const char *key;
-    json_t *value;
-    uint8_t digest [32];
-    json_object_foreach (pcrs, key, value)
-        if (s_pcr_key (key) < 0 || !s_hex32 (json_string_value (value), digest)) {
-            snprintf (error, error_size, "pcrs.%.8s: want PCR 0-23 and 64 hex digits", key);
-            return -1;
-        }
-    json_t *events = json_object_get (doc, "events");
-    if (events) {
-        json_object_foreach (events, key, value) {
-            size_t index;
-            json_t *item;
-            if (s_pcr_key (key) < 0 || !json_is_array (value)
-            ||  json_array_size (value) > EVENTLOG_EVENTS_MAX) {
-                snprintf (error, error_size, "events.%.8s: want a list of sha256 hex", key);
-                return -1;
-            }
-            json_array_foreach (value, index, item)
-                if (!s_hex32 (json_string_value (item), digest)) {
-                    snprintf (error, error_size, "events.%.8s[%zu]: want 64 hex digits", key, index);
-                    return -1;
-                }
-        }
-    }
-    json_t *interval = json_object_get (doc, "interval_s");
-    if (interval && (!json_is_integer (interval) || json_integer_value (interval) < 1)) {
-        snprintf (error, error_size, "interval_s must be a positive integer");
-        return -1;
-    }
-    json_t *ima = json_object_get (doc, "ima");
-    if (ima && !json_is_boolean (ima)) {
-        snprintf (error, error_size, "ima must be true or false");
-        return -1;
-    }
-    if (json_is_true (ima) && json_object_get (pcrs, "10")) {
-        snprintf (error, error_size, "pcrs.10: PCR 10 is IMA's (\"ima\": true), "
-                  "its value is checked by replaying the IMA list");
-        return -1;
-    }
-    char *text = registry_dump (doc);
-    uint8_t sig [64];
-    pki_sign (pki, S_PROFILE_CONTEXT, (const uint8_t *) text, strlen (text), sig);
-    char sig_hex [129];
-    keys_hex (sig, 64, sig_hex);
-    json_t *record = json_pack ("{s:s, s:s, s:s}", "type", type, "doc", text, "sig", sig_hex);
-    free (text);
-    int rc = s_put (txn, "profile/", type, record);
-    json_decref (record);
-    if (rc)
-        snprintf (error, error_size, "store write failed");
-    return rc;
-}
-
-json_t *
-attest_profile_get (store_txn_t *txn, const char *type, const uint8_t ca_key [32])
-{
-    assert (txn && type && ca_key);
-    json_t *record = s_get (txn, "profile/", type);
-    const char *text = json_string_value (json_object_get (record, "doc"));
-    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
-    uint8_t sig [64];
-    json_t *doc = NULL;
-    if (text && sig_hex && strlen (sig_hex) == 128 && keys_unhex (sig_hex, sig, 64) == 0
-    &&  codec_verify (S_PROFILE_CONTEXT, (const uint8_t *) text, strlen (text), sig, ca_key) == 0)
-        doc = json_loads (text, 0, NULL);
-    else
-    if (record)
-        zsys_warning ("attest: profile for %s does not verify with the CA key; ignored", type);
-    json_decref (record);
-    return doc;
-}
-
-//  --------------------------------------------------------------------------
-//  IMA allowlist and per-device IMA state
-
-int
-attest_allowlist_put (store_txn_t *txn, const char *text, size_t size, pki_t *pki,
-                      char *error, size_t error_size)
-{
-    assert (txn && pki && error);
-    attest_ima_allowlist_t allow;
-    if (!text || memchr (text, 0, size)) {
-        snprintf (error, error_size, "an allowlist is text: sha256sum lines");
-        return -1;
-    }
-    if (attest_ima_allowlist_parse (text, size, &allow, error, error_size))
-        return -1;
-    int count = (int) allow.count;
-    attest_ima_allowlist_free (&allow);
-    uint8_t sig [64];
-    pki_sign (pki, S_ALLOWLIST_CONTEXT, (const uint8_t *) text, size, sig);
-    char sig_hex [129];
-    keys_hex (sig, 64, sig_hex);
-    json_t *record = json_pack ("{s:s%, s:s}", "doc", text, size, "sig", sig_hex);
-    int rc = record? s_put (txn, "allowlist/", "fleet", record): -1;
-    json_decref (record);
-    //  The signature alone, so that a reader can tell a list it has
-    //  parsed before without loading it (attest_allowlist_sig)
-    record = json_pack ("{s:s}", "sig", sig_hex);
-    if (rc == 0)
-        rc = s_put (txn, "allowlist/", "fleet-sig", record);
-    json_decref (record);
-    if (rc) {
-        snprintf (error, error_size, "store write failed");
-        return -1;
-    }
-    return count;
-}
-
-int
-attest_allowlist_sig (store_txn_t *txn, uint8_t sig [64])
-{
-    assert (txn && sig);
-    json_t *record = s_get (txn, "allowlist/", "fleet-sig");
-    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
-    int rc = sig_hex && strlen (sig_hex) == 128 && keys_unhex (sig_hex, sig, 64) == 0? 0: 1;
-    json_decref (record);
-    return rc;
-}
-
-int
-attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32], attest_ima_allowlist_t *allow,
-                      uint8_t sig_out [64])
-{
-    assert (txn && ca_key && allow);
-    allow->digests = NULL;
-    allow->count = 0;
-    json_t *record = s_get (txn, "allowlist/", "fleet");
-    json_t *doc = json_object_get (record, "doc");
-    const char *text = json_string_value (doc);
-    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
-    uint8_t sig [64];
-    char error [256];
-    int rc = 1;
-    if (text && sig_hex && strlen (sig_hex) == 128 && keys_unhex (sig_hex, sig, 64) == 0
-    &&  codec_verify (S_ALLOWLIST_CONTEXT, (const uint8_t *) text, json_string_length (doc),
-                      sig, ca_key) == 0
-    &&  attest_ima_allowlist_parse (text, json_string_length (doc), allow,
-                                    error, sizeof error) == 0) {
-        rc = 0;
-        if (sig_out)
-            memcpy (sig_out, sig, 64);
-    }
-    else
-    if (record)
-        zsys_warning ("attest: the IMA allowlist does not verify with the CA key; ignored");
-    json_decref (record);
-    return rc;
-}
-
-char *
-attest_allowlist_text (store_txn_t *txn, const uint8_t ca_key [32], size_t *size_p)
-{
-    assert (txn && ca_key && size_p);
-    *size_p = 0;
-    json_t *record = s_get (txn, "allowlist/", "fleet");
-    json_t *doc = json_object_get (record, "doc");
-    const char *sig_hex = json_string_value (json_object_get (record, "sig"));
-    uint8_t sig [64];
-    char *text = NULL;
-    if (json_is_string (doc) && sig_hex && strlen (sig_hex) == 128
-    &&  keys_unhex (sig_hex, sig, 64) == 0
-    &&  codec_verify (S_ALLOWLIST_CONTEXT, (const uint8_t *) json_string_value (doc),
-                      json_string_length (doc), sig, ca_key) == 0) {
-        *size_p = json_string_length (doc);
-        text = (char *) zmalloc (*size_p + 1);
-        memcpy (text, json_string_value (doc), *size_p);
-    }
-    else
-    if (record)
-        zsys_warning ("attest: the IMA allowlist does not verify with the CA key; ignored");
-    json_decref (record);
-    return text;
-}
+//  Per-device IMA state
 
 void
 attest_ima_state_get (store_txn_t *txn, const char *device_id, attest_ima_state_t *state)
@@ -333,10 +120,10 @@ attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     const char *type = json_string_value (json_object_get (device, "type"));
     if (!id || !type || !assurance || strcmp (assurance, "tpm"))
         return 0;
-    json_t *profile = attest_profile_get (txn, type, ca_key);
+    json_t *profile = attest_profile_of (txn, device, ca_key);
     if (!profile)
         return 0;
-    uint32_t mask = s_profile_mask (profile);
+    uint32_t mask = attest_profile_mask (profile);
     bool ima = json_is_true (json_object_get (profile, "ima"));
     json_int_t interval = json_integer_value (json_object_get (profile, "interval_s"));
     if (interval <= 0)
@@ -402,7 +189,7 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         "ok", 0, "time", (json_int_t) (now_ms / 1000), "time_ms", (json_int_t) now_ms,
         "reason", "", "pcr", -1, "event", -1);
     json_t *pending = s_get (txn, "nonce/", id);
-    json_t *profile = type? attest_profile_get (txn, type, ca_key): NULL;
+    json_t *profile = attest_profile_of (txn, device, ca_key);
     bootverify_t *check = NULL;
     uint8_t *ak = NULL;
     uint8_t nonce [ATTEST_NONCE_SIZE];
@@ -427,7 +214,8 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         goto done;
     }
     if (!profile) {
-        s_verdict (verdict, "no valid profile for device type %s", type? type: "?");
+        s_verdict (verdict, "no valid profile for device type %s of its tenant",
+                   type? type: "?");
         goto done;
     }
     if (evidence->pcr_mask != mask) {
@@ -465,7 +253,7 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     }
     //  5. Runtime: the IMA list replays to PCR 10, its files are allowed
     if (ima_from
-    &&  attest_runtime_check (txn, id, ca_key, evidence, check->values [ATTEST_IMA_PCR],
+    &&  attest_runtime_check (txn, device, ca_key, evidence, check->values [ATTEST_IMA_PCR],
                              verdict))
         goto done;
     json_object_set_new (verdict, "ok", json_true ());
@@ -684,27 +472,22 @@ attest_test (bool verbose)
     keys_hex (events [0].digest, 32, ev0);
     keys_hex (events [2].digest, 32, ev2);
     keys_hex (zchunk_data (ak_public), zchunk_size (ak_public), ak_hex);
-    json_t *device = json_pack ("{s:s, s:s, s:s, s:s}", "id", "gw-1", "type", "gateway",
-                                "assurance", "tpm", "ak_public", ak_hex);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "id", "gw-1", "type", "gateway",
+                                "tenant", "acme", "assurance", "tpm", "ak_public", ak_hex);
     json_t *doc = json_pack ("{s:{s:s, s:s}, s:{s:[s, s]}, s:i}", "pcrs", "8", pcr8,
                              "9", pcr9, "events", "8", ev0, ev2, "interval_s", 60);
     store_txn_t *txn = store_begin (store, true);
-    assert (attest_profile_put (txn, "gateway", doc, pki, error, sizeof error) == 0);
-    json_t *bad = json_pack ("{s:{s:s}}", "pcrs", "24", pcr8);
-    assert (attest_profile_put (txn, "gateway", bad, pki, error, sizeof error) == -1);
-    json_decref (bad);
-    //  IMA allowlist: signed, read back, a forged one ignored
-    attest_ima_allowlist_t allow;
-    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow, NULL) == 1);
-    char allow_text [200];
-    snprintf (allow_text, sizeof allow_text, "# fleet\n%s  /sbin/init\n%s  /bin/sh\n", pcr8, pcr9);
-    assert (attest_allowlist_put (txn, allow_text, strlen (allow_text), pki,
-                                  error, sizeof error) == 2);
-    assert (attest_allowlist_put (txn, "nothex  /x\n", 11, pki, error, sizeof error) == -1);
-    assert (attest_allowlist_get (txn, pki_ca_key (pki), &allow, NULL) == 0);
-    assert (allow.count == 2 && attest_ima_allowed (&allow, pcrs [8]));
-    attest_ima_allowlist_free (&allow);
-    assert (attest_allowlist_get (txn, rogue.sign_public, &allow, NULL) == 1);
+    assert (attest_profile_put (txn, "acme", "gateway", doc, pki, error, sizeof error) == 0);
+    //  Another tenant's device of that type is not challenged: the
+    //  profile is acme's
+    json_t *stranger = json_pack ("{s:s, s:s, s:s, s:s, s:s}", "id", "gw-9", "type", "gateway",
+                                  "tenant", "acmex", "assurance", "tpm", "ak_public", ak_hex);
+    uint8_t nonce9 [ATTEST_NONCE_SIZE], pcr10_9 [32];
+    uint32_t mask9;
+    int64_t ima9;
+    assert (attest_challenge (txn, stranger, ca.sign_public, 0, 1700000000000ULL, nonce9, &mask9,
+                              &ima9, pcr10_9) == 0);
+    json_decref (stranger);
     //  IMA state per device
     attest_ima_state_t ima = { 7, { 1, 2, 3 } }, ima_back;
     attest_ima_state_get (txn, "gw-1", &ima_back);
@@ -715,10 +498,10 @@ attest_test (bool verbose)
     assert (store_commit (&txn) == 0);
     json_decref (doc);
     txn = store_begin (store, false);
-    json_t *profile = attest_profile_get (txn, "gateway", ca.sign_public);
+    json_t *profile = attest_profile_get (txn, "acme", "gateway", ca.sign_public);
     assert (profile);
     json_decref (profile);
-    assert (!attest_profile_get (txn, "gateway", rogue.sign_public));    //  Not the CA's
+    assert (!attest_profile_get (txn, "acme", "gateway", rogue.sign_public));  //  Not the CA's
     store_abort (&txn);
 
     //  Passes

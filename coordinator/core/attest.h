@@ -1,8 +1,10 @@
 /*  attest - boot attestation at the coordinator (the verifier of record)
-    Security profiles: per device type, the expected sha256 PCR values
-    (and optionally the expected event digests per PCR) and the
-    re-attestation interval, signed by the CA like every Weft policy and
-    checked against the CA key each time they are used. A challenge is
+    Security profiles: per tenant and device type, the expected sha256
+    PCR values (and optionally the expected event digests per PCR) and
+    the re-attestation interval, signed by the CA like every Weft policy
+    and checked against the CA key each time they are used
+    (attest_policy.h). A device is verified against its own tenant's
+    profile for its type and its tenant's IMA allowlist only. A challenge is
     a fresh 32-byte nonce kept per device until its evidence arrives (or
     ATTEST_NONCE_TTL_MS passes); evidence is checked in this order, and
     the verdict names the first failure:
@@ -30,6 +32,7 @@
 #include "node/io/store.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/attest_ima.h"
+#include "coordinator/core/attest_policy.h"
 
 #define ATTEST_TABLE            "attest"
 #define ATTEST_NONCE_SIZE       32
@@ -37,47 +40,7 @@
 #define ATTEST_INTERVAL_DEFAULT 600         //  Seconds between attestations
 #define ATTEST_PCRS             EVENTLOG_PCRS
 
-//  --- Profiles
-
-//  Sign and store the profile for a device type. doc: {"pcrs": {"N":
-//  "64 hex", ...}, "events": {"N": ["64 hex", ...]} (optional),
-//  "interval_s": n (optional), "ima": true (optional: runtime
-//  attestation, PCR 10 and the IMA list)}. Returns 0, or -1 with a reason.
-int
-    attest_profile_put (store_txn_t *txn, const char *type, json_t *doc,
-                        pki_t *pki, char *error, size_t error_size);
-
-//  The profile of a type if present and its signature verifies with
-//  ca_key, else NULL. Caller json_decref's it.
-json_t *
-    attest_profile_get (store_txn_t *txn, const char *type, const uint8_t ca_key [32]);
-
-//  --- Runtime attestation (IMA, coordinator/core/attest_ima.h)
-
-//  Sign and store the fleet's IMA allowlist (sha256sum format, checked
-//  with attest_ima_allowlist_parse). Returns the number of digests, or
-//  -1 with a reason.
-int
-    attest_allowlist_put (store_txn_t *txn, const char *text, size_t size, pki_t *pki,
-                          char *error, size_t error_size);
-
-//  The stored allowlist if present and its signature verifies with
-//  ca_key: returns 0 with allow filled (attest_ima_allowlist_free it)
-//  and the signature verified in sig_out (may be NULL); 1 if there is
-//  none or it does not verify (logged).
-int
-    attest_allowlist_get (store_txn_t *txn, const uint8_t ca_key [32],
-                          attest_ima_allowlist_t *allow, uint8_t sig_out [64]);
-
-//  The stored allowlist's signature, read without the list (to tell
-//  whether a parsed copy is still current). Returns 0, or 1 if none.
-int
-    attest_allowlist_sig (store_txn_t *txn, uint8_t sig [64]);
-
-//  The stored allowlist's text if present and its signature verifies
-//  with ca_key (caller frees; *size_p its size), else NULL.
-char *
-    attest_allowlist_text (store_txn_t *txn, const uint8_t ca_key [32], size_t *size_p);
+//  --- Profiles and allowlists of each tenant: attest_policy.h
 
 //  A device's IMA state (entries verified, PCR 10 then): zero if none.
 void

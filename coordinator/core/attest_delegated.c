@@ -48,7 +48,7 @@ attest_delegated (store_txn_t *txn, json_t *server, json_t *device,
     }
     uint8_t ak [TPMMSG_PUBLIC_MAX];
     keys_unhex (ak_hex, ak, ak_size);
-    json_t *profile = attest_profile_get (txn, s_str (device, "type"), ca_key);
+    json_t *profile = attest_profile_of (txn, device, ca_key);
     //  Boot only: the IMA list is not part of delegated verification
     uint32_t boot_mask = evidence.pcr_mask & ~(1u << ATTEST_IMA_PCR);
     bootverify_t *check = (bootverify_t *) zmalloc (sizeof (bootverify_t));

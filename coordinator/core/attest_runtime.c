@@ -4,32 +4,57 @@
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
 
-//  The fleet allowlist, parsed once per signed version. Parsing and
-//  sorting up to 262,144 digests, and checking the CA signature over
-//  megabytes, at every evidence would make a fleet's attestations CPU
-//  bound. The copy is keyed by the signature it was verified with (and
-//  the CA key): a new list has a new signature, and reading the stored
-//  signature costs one small record. Shared by every coordinator core
-//  in the process, which is safe because it is content-addressed; the
-//  cores run on one thread.
-static struct {
+//  Each tenant's allowlist, parsed once per signed version. Parsing
+//  and sorting up to 262,144 digests, and checking the CA signature
+//  over megabytes, at every evidence would make a fleet's attestations
+//  CPU bound. A copy is keyed by its tenant and the signature it was
+//  verified with (and the CA key): a new list has a new signature, and
+//  reading the stored signature costs one small record. The few most
+//  recently used tenants' lists are kept (S_CACHED); a tenant beyond
+//  them costs one parse when its turn comes. Shared by every
+//  coordinator core in the process, which is safe because it is
+//  content-addressed; the cores run on one thread.
+#define S_CACHED    8
+
+typedef struct {
     bool loaded;
+    char tenant [WEFT_NAME_MAX + 1];
     uint8_t sig [64];
     uint8_t ca_key [32];
     attest_ima_allowlist_t allow;
-} s_fleet;
+    uint64_t used;                      //  Tick of the last use, for eviction
+} s_cached_t;
+
+static struct {
+    s_cached_t lists [S_CACHED];
+    uint64_t tick;
+} s_cache;
 
 static const attest_ima_allowlist_t *
-s_allowlist (store_txn_t *txn, const uint8_t ca_key [32])
+s_allowlist (store_txn_t *txn, const char *tenant, const uint8_t ca_key [32])
 {
     uint8_t sig [64];
-    if (s_fleet.loaded && attest_allowlist_sig (txn, sig) == 0
-    &&  memcmp (sig, s_fleet.sig, 64) == 0 && memcmp (ca_key, s_fleet.ca_key, 32) == 0)
-        return &s_fleet.allow;
-    attest_ima_allowlist_free (&s_fleet.allow);
-    s_fleet.loaded = attest_allowlist_get (txn, ca_key, &s_fleet.allow, s_fleet.sig) == 0;
-    memcpy (s_fleet.ca_key, ca_key, 32);
-    return s_fleet.loaded? &s_fleet.allow: NULL;
+    if (attest_allowlist_sig (txn, tenant, sig))
+        return NULL;                //  None: nothing to parse or to cache
+    s_cached_t *slot = &s_cache.lists [0];
+    for (size_t i = 0; i < S_CACHED; i++) {
+        s_cached_t *cached = &s_cache.lists [i];
+        if (cached->loaded && streq (cached->tenant, tenant)) {
+            slot = cached;
+            break;
+        }
+        if (cached->used < slot->used)
+            slot = cached;          //  The least recently used, if none matches
+    }
+    slot->used = ++s_cache.tick;
+    if (slot->loaded && streq (slot->tenant, tenant)
+    &&  memcmp (sig, slot->sig, 64) == 0 && memcmp (ca_key, slot->ca_key, 32) == 0)
+        return &slot->allow;
+    attest_ima_allowlist_free (&slot->allow);
+    snprintf (slot->tenant, sizeof slot->tenant, "%s", tenant);
+    slot->loaded = attest_allowlist_get (txn, tenant, ca_key, &slot->allow, slot->sig) == 0;
+    memcpy (slot->ca_key, ca_key, 32);
+    return slot->loaded? &slot->allow: NULL;
 }
 
 static int
@@ -55,11 +80,14 @@ s_lines (const char *text, size_t size)
 }
 
 int
-attest_runtime_check (store_txn_t *txn, const char *device_id, const uint8_t ca_key [32],
+attest_runtime_check (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
                       const tpmmsg_t *evidence, const uint8_t quoted_pcr10 [32],
                       json_t *verdict)
 {
-    assert (txn && device_id && ca_key && evidence && quoted_pcr10 && verdict);
+    assert (txn && device && ca_key && evidence && quoted_pcr10 && verdict);
+    const char *device_id = json_string_value (json_object_get (device, "id"));
+    const char *tenant = json_string_value (json_object_get (device, "tenant"));
+    assert (device_id);
     attest_ima_state_t state;
     attest_ima_state_get (txn, device_id, &state);
     json_t *ima = json_pack ("{s:I, s:I, s:I, s:i}",
@@ -70,9 +98,10 @@ attest_runtime_check (store_txn_t *txn, const char *device_id, const uint8_t ca_
     if (!evidence->ima)
         return s_fail (verdict, -1, "IMA list missing: the profile asks for runtime "
                        "attestation (start weft-node with --ima-log)");
-    const attest_ima_allowlist_t *allow = s_allowlist (txn, ca_key);
+    const attest_ima_allowlist_t *allow = s_allowlist (txn, tenant? tenant: "", ca_key);
     if (!allow)
-        return s_fail (verdict, -1, "no valid IMA allowlist (weftctl attest allowlist set)");
+        return s_fail (verdict, -1, "no valid IMA allowlist for its tenant "
+                       "(weftctl attest allowlist set)");
     char error [512];
     int64_t entry = -1;
     int rc = attest_ima_verify (evidence->ima_list, evidence->ima_list_size, evidence->ima_from,
@@ -113,9 +142,10 @@ s_measure (char *list, size_t list_size, uint8_t pcr [32], const char *content,
 }
 
 static json_t *
-s_check (store_t *store, const keys_t *ca, const char *list, uint64_t from,
-         const uint8_t pcr [32], int *rc_p)
+s_check_as (store_t *store, const char *tenant, const keys_t *ca, const char *list,
+            uint64_t from, const uint8_t pcr [32], int *rc_p)
 {
+    json_t *device = json_pack ("{s:s, s:s}", "id", "gw-1", "tenant", tenant);
     tpmmsg_t evidence;
     memset (&evidence, 0, sizeof evidence);
     evidence.ima = list != NULL;
@@ -124,9 +154,18 @@ s_check (store_t *store, const keys_t *ca, const char *list, uint64_t from,
     evidence.ima_list_size = list? strlen (list): 0;
     json_t *verdict = json_pack ("{s:b, s:s}", "ok", 1, "reason", "");
     store_txn_t *txn = store_begin (store, true);
-    *rc_p = attest_runtime_check (txn, "gw-1", ca->sign_public, &evidence, pcr, verdict);
+    *rc_p = attest_runtime_check (txn, device, ca->sign_public, &evidence, pcr, verdict);
     assert (store_commit (&txn) == 0);
+    json_decref (device);
     return verdict;
+}
+
+//  The same for a device of tenant acme
+static json_t *
+s_check (store_t *store, const keys_t *ca, const char *list, uint64_t from,
+         const uint8_t pcr [32], int *rc_p)
+{
+    return s_check_as (store, "acme", ca, list, from, pcr, rc_p);
 }
 
 static int64_t
@@ -167,8 +206,17 @@ attest_runtime_test (bool verbose)
     keys_hex (h_sh, 32, hex_sh);
     snprintf (allow, sizeof allow, "%s  /sbin/init\n%s  /bin/sh\n", hex_init, hex_sh);
     store_txn_t *txn = store_begin (store, true);
-    assert (attest_allowlist_put (txn, allow, strlen (allow), pki, error, sizeof error) == 2);
+    assert (attest_allowlist_put (txn, "acme", allow, strlen (allow), pki, error, sizeof error)
+            == 2);
     assert (store_commit (&txn) == 0);
+    //  acme's list is acme's: a device of acmex (or of no tenant) has none
+    verdict = s_check_as (store, "acmex", &ca, list, 0, pcr, &rc);
+    assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
+                                "no valid IMA allowlist for its tenant"));
+    json_decref (verdict);
+    verdict = s_check_as (store, "", &ca, list, 0, pcr, &rc);
+    assert (rc == -1);
+    json_decref (verdict);
 
     //  No list sent although asked: fails, state untouched
     verdict = s_check (store, &ca, NULL, 0, pcr, &rc);
@@ -235,11 +283,12 @@ attest_runtime_test (bool verbose)
     txn = store_begin (store, true);
     char sig_hex [129];
     uint8_t sig [64];
-    assert (attest_allowlist_sig (txn, sig) == 0);
+    assert (attest_allowlist_sig (txn, "acme", sig) == 0);
     keys_hex (sig, 64, sig_hex);
     snprintf (forged, sizeof forged, "{\"doc\": \"%s  /tmp/evil\\n\", \"sig\": \"%s\"}",
               hex_evil, sig_hex);
-    assert (store_put (txn, ATTEST_TABLE, "allowlist/fleet", 15, forged, strlen (forged)) == 0);
+    assert (store_put (txn, ATTEST_TABLE, "allowlist/acme/list", 19, forged, strlen (forged))
+            == 0);
     assert (store_commit (&txn) == 0);
     verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
@@ -249,7 +298,7 @@ attest_runtime_test (bool verbose)
     //  verify: no allowlist, fail closed
     txn = store_begin (store, true);
     const char *other = "{\"sig\": \"00\"}";
-    assert (store_put (txn, ATTEST_TABLE, "allowlist/fleet-sig", 19, other, strlen (other)) == 0);
+    assert (store_put (txn, ATTEST_TABLE, "allowlist/acme/sig", 18, other, strlen (other)) == 0);
     assert (store_commit (&txn) == 0);
     verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
@@ -259,7 +308,8 @@ attest_runtime_test (bool verbose)
     snprintf (allow, sizeof allow, "%s  /sbin/init\n%s  /bin/sh\n%s  /tmp/evil\n",
               hex_init, hex_sh, hex_evil);
     txn = store_begin (store, true);
-    assert (attest_allowlist_put (txn, allow, strlen (allow), pki, error, sizeof error) == 3);
+    assert (attest_allowlist_put (txn, "acme", allow, strlen (allow), pki, error, sizeof error)
+            == 3);
     assert (store_commit (&txn) == 0);
     verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
     assert (rc == 0 && s_ima (verdict, "verified") == 4);

@@ -4,7 +4,7 @@
     verified up to (attest_challenge); attest_evidence, once the boot
     checks passed, hands the evidence here. The list is checked with
     attest_ima_verify against the per-device state and the CA-signed
-    fleet allowlist; the new state is written in the caller's
+    allowlist of the device's tenant; the new state is written in the caller's
     transaction, the one that stores the verdict, so a verdict and the
     state it was reached from never disagree. No clock, no I/O.  */
 
@@ -15,14 +15,14 @@
 #include "proto/tpmmsg.h"
 #include "node/io/store.h"
 
-//  Check the IMA list of evidence (already known to be quoted by the
-//  device's AK over our nonce, with quoted_pcr10 the PCR 10 it
-//  covers). Adds "ima": {from, sent, verified, entry} to verdict. On a
+//  Check the IMA list of evidence from device (its registry record;
+//  already known to be quoted by the device's AK over our nonce, with
+//  quoted_pcr10 the PCR 10 it covers) against its tenant's allowlist. Adds "ima": {from, sent, verified, entry} to verdict. On a
 //  failure sets verdict's ok false, its reason (naming the entry
 //  number and path), "pcr" 10 and "event" the entry number, and
 //  returns -1; on success stores the advanced state and returns 0.
 int
-    attest_runtime_check (store_txn_t *txn, const char *device_id, const uint8_t ca_key [32],
+    attest_runtime_check (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
                           const tpmmsg_t *evidence, const uint8_t quoted_pcr10 [32],
                           json_t *verdict);
 

@@ -1,6 +1,6 @@
 /*  publish - the coordinator's site-wide policies, as objects for the mesh
-    A sync reads every profile and the allowlist once (a handful of
-    records: one per device type), so it runs after each change that
+    A sync reads every profile and allowlist once (a handful of records
+    per tenant: one per device type), so it runs after each change that
     may touch them and at start, never per message.  */
 
 #include "proto/corelib.h"
@@ -11,7 +11,9 @@
 
 typedef struct {
     char kind [POLICYMSG_KIND_MAX + 1];
-    char name [WEFT_NAME_MAX + 1];
+    char name [POLICYMSG_NAME_MAX + 1];
+    char tenant [WEFT_NAME_MAX + 1];
+    char type [WEFT_NAME_MAX + 1];      //  Profiles
     char *text;                         //  Heap
     size_t size;
 } s_item_t;
@@ -27,19 +29,21 @@ s_item_destroy (void **item_p)
     }
 }
 
+//  A profile or allowlist of tenant to publish: named "<tenant>/<name>",
+//  or "<name>" for the devices without a tenant
 static int
-s_profile_type (void *arg, const void *key, size_t key_size, const void *value,
-                size_t value_size)
+s_item_add (void *arg, const char *tenant, const char *type)
 {
-    (void) value;
-    (void) value_size;
-    size_t prefix = strlen ("profile/");
-    if (key_size > prefix && key_size - prefix <= WEFT_NAME_MAX) {
-        s_item_t *item = (s_item_t *) zmalloc (sizeof (s_item_t));
-        snprintf (item->kind, sizeof item->kind, "%s", POLICY_KIND_PROFILE);
-        memcpy (item->name, (const char *) key + prefix, key_size - prefix);
-        zlistx_add_end ((zlistx_t *) arg, item);
+    s_item_t *item = (s_item_t *) zmalloc (sizeof (s_item_t));
+    snprintf (item->kind, sizeof item->kind, "%s",
+              type? POLICY_KIND_PROFILE: POLICY_KIND_ALLOWLIST);
+    snprintf (item->tenant, sizeof item->tenant, "%s", tenant);
+    snprintf (item->type, sizeof item->type, "%s", type? type: "");
+    if (policymsg_name (tenant, type? type: POLICY_ALLOWLIST_NAME, item->name)) {
+        free (item);
+        return 0;                   //  Names checked when stored: not reached
     }
+    zlistx_add_end ((zlistx_t *) arg, item);
     return 0;
 }
 
@@ -89,20 +93,22 @@ publish_policies (store_t *store, pki_t *pki, policy_store_t *policies, gossip_t
         zlistx_destroy (&items);
         return -1;
     }
-    int rc = store_scan (txn, ATTEST_TABLE, "profile/", strlen ("profile/"), s_profile_type,
-                         items);
+    int rc = attest_profile_each (txn, s_item_add, items);
+    if (rc == 0)
+        rc = attest_allowlist_each (txn, s_item_add, items);
     for (s_item_t *item = (s_item_t *) zlistx_first (items); item;
          item = (s_item_t *) zlistx_next (items)) {
-        json_t *profile = attest_profile_get (txn, item->name, pki_ca_key (pki));
-        item->text = profile? registry_dump (profile): NULL;
-        item->size = item->text? strlen (item->text): 0;
-        json_decref (profile);
+        if (streq (item->kind, POLICY_KIND_PROFILE)) {
+            json_t *profile = attest_profile_get (txn, item->tenant, item->type,
+                                                  pki_ca_key (pki));
+            item->text = profile? registry_dump (profile): NULL;
+            item->size = item->text? strlen (item->text): 0;
+            json_decref (profile);
+        }
+        else
+            item->text = attest_allowlist_text (txn, item->tenant, pki_ca_key (pki),
+                                                &item->size);
     }
-    s_item_t *allowlist = (s_item_t *) zmalloc (sizeof (s_item_t));
-    snprintf (allowlist->kind, sizeof allowlist->kind, "%s", POLICY_KIND_ALLOWLIST);
-    snprintf (allowlist->name, sizeof allowlist->name, "fleet");
-    allowlist->text = attest_allowlist_text (txn, pki_ca_key (pki), &allowlist->size);
-    zlistx_add_end (items, allowlist);
     store_abort (&txn);
     int published = 0;
     for (s_item_t *item = (s_item_t *) zlistx_first (items); rc >= 0 && item;
@@ -161,25 +167,31 @@ publish_test (bool verbose)
     store_txn_t *txn = store_begin (store, true);
     json_t *doc = json_pack ("{s:{s:s}}", "pcrs", "0",
         "0000000000000000000000000000000000000000000000000000000000000000");
-    assert (attest_profile_put (txn, "gateway", doc, pki, error, sizeof error) == 0);
+    assert (attest_profile_put (txn, "acme", "gateway", doc, pki, error, sizeof error) == 0);
+    assert (attest_profile_put (txn, "", "gateway", doc, pki, error, sizeof error) == 0);
     const char *allow = "1111111111111111111111111111111111111111111111111111111111111111  /bin/a\n";
-    assert (attest_allowlist_put (txn, allow, strlen (allow), pki, error, sizeof error) == 1);
+    assert (attest_allowlist_put (txn, "acmex", allow, strlen (allow), pki, error, sizeof error)
+            == 1);
     assert (store_commit (&txn) == 0);
-    assert (publish_policies (store, pki, policies, gossip, 0) == 2);
-    assert (pushed == 2);
+    assert (publish_policies (store, pki, policies, gossip, 0) == 3);
+    assert (pushed == 3);
+    //  Each tenant's under its name; the devices without a tenant's plain
+    assert (policy_store_version (policies, "profile/acme/gateway") == 1);
     assert (policy_store_version (policies, "profile/gateway") == 1);
-    assert (policy_store_version (policies, "allowlist/fleet") == 1);
+    assert (policy_store_version (policies, "allowlist/acmex/fleet") == 1);
+    assert (policy_store_version (policies, "allowlist/acme/fleet") == 0);
     //  Nothing changed: nothing published
     assert (publish_policies (store, pki, policies, gossip, 0) == 0);
     //  A changed profile: version 2, with the text the coordinator verifies
     json_object_set_new (json_object_get (doc, "pcrs"), "7", json_string (
         "7777777777777777777777777777777777777777777777777777777777777777"));
     txn = store_begin (store, true);
-    assert (attest_profile_put (txn, "gateway", doc, pki, error, sizeof error) == 0);
+    assert (attest_profile_put (txn, "acme", "gateway", doc, pki, error, sizeof error) == 0);
     assert (store_commit (&txn) == 0);
     assert (publish_policies (store, pki, policies, gossip, 0) == 1);
+    assert (policy_store_version (policies, "profile/gateway") == 1);
     policy_t policy;
-    assert (policy_store_get (policies, "profile", "gateway", &policy) == 0);
+    assert (policy_store_get (policies, "profile", "acme/gateway", &policy) == 0);
     assert (policy.version == 2);
     json_t *back = json_loads ((const char *) policy.content, 0, NULL);
     assert (json_equal (back, doc));

@@ -1,9 +1,12 @@
 /*  publish - the coordinator's site-wide policies, as objects for the mesh
-    The policies operators set (security profiles per device type, the
-    IMA allowlist; attest.h) are republished as CA-signed policy
-    objects (proto/policymsg.h) whenever their text changes: kind
-    "profile" named by the device type, kind "allowlist" named "fleet",
-    the content being the same text the coordinator verifies with. Each
+    The policies operators set per tenant (security profiles per device
+    type, the IMA allowlist; attest_policy.h) are republished as
+    CA-signed policy objects (proto/policymsg.h) whenever their text
+    changes: kind "profile" named "<tenant>/<device type>", kind
+    "allowlist" named "<tenant>/fleet" (node/core/policy.h,
+    policy_name; the devices without a tenant: "<device type>" and
+    "fleet"), the content being the same text the coordinator verifies
+    with. Each
     change takes the next version of its (kind, name), so nodes keep
     the newest. The objects go into the coordinator's own policy store
     and gossip (node/core/gossip.h), which pushes them to the nodes

@@ -160,8 +160,8 @@ registry_dump (const json_t *json)
 
 //  Load a JSON object record; NULL if absent or corrupt (logged).
 
-static json_t *
-s_get_json (store_txn_t *txn, const char *table, const char *key)
+json_t *
+registry_record_get (store_txn_t *txn, const char *table, const char *key)
 {
     size_t size;
     char *data = (char *) store_get (txn, table, key, strlen (key), &size);
@@ -180,8 +180,8 @@ s_get_json (store_txn_t *txn, const char *table, const char *key)
     return json;
 }
 
-static int
-s_put_json (store_txn_t *txn, const char *table, const char *key, json_t *json)
+int
+registry_record_put (store_txn_t *txn, const char *table, const char *key, json_t *json)
 {
     char *text = registry_dump (json);
     if (!text)
@@ -374,7 +374,7 @@ registry_device_get (store_txn_t *txn, const char *id)
 {
     if (!registry_name_valid (id))
         return NULL;
-    return s_get_json (txn, "devices", id);
+    return registry_record_get (txn, "devices", id);
 }
 
 int
@@ -384,11 +384,11 @@ registry_device_put (store_txn_t *txn, json_t *device)
     if (!registry_name_valid (id))
         return -1;
     //  Replace the index entries of the record this one replaces
-    json_t *old = s_get_json (txn, "devices", id);
+    json_t *old = registry_record_get (txn, "devices", id);
     int rc = old? s_index_device (txn, old, false): 0;
     json_decref (old);
     if (rc == 0)
-        rc = s_put_json (txn, "devices", id, device);
+        rc = registry_record_put (txn, "devices", id, device);
     if (rc == 0)
         rc = s_index_device (txn, device, true);
     if (rc)
@@ -491,7 +491,7 @@ registry_twin_get (store_txn_t *txn, const char *id)
                           "reported", "reported_version", (json_int_t) 0,
                           "applied_version", (json_int_t) 0, "status", "");
     free (data);
-    json_t *twin = s_get_json (txn, "twins", id);
+    json_t *twin = registry_record_get (txn, "twins", id);
     if (twin
     && (!json_is_object (json_object_get (twin, "desired"))
     ||  !json_is_object (json_object_get (twin, "reported")))) {
@@ -505,7 +505,7 @@ registry_twin_get (store_txn_t *txn, const char *id)
 int
 registry_twin_put (store_txn_t *txn, const char *id, json_t *twin)
 {
-    return s_put_json (txn, "twins", id, twin);
+    return registry_record_put (txn, "twins", id, twin);
 }
 
 //  --------------------------------------------------------------------------
@@ -516,7 +516,7 @@ registry_operator_get (store_txn_t *txn, const char *name)
 {
     if (!registry_name_valid (name))
         return NULL;
-    return s_get_json (txn, "operators", name);
+    return registry_record_get (txn, "operators", name);
 }
 
 int
@@ -526,7 +526,7 @@ registry_operator_put (store_txn_t *txn, json_t *op)
     if (!registry_name_valid (name))
         return -1;
     //  Replacing an operator's keys must unlink the old key
-    json_t *old = s_get_json (txn, "operators", name);
+    json_t *old = registry_record_get (txn, "operators", name);
     if (old) {
         const char *hex = json_string_value (json_object_get (old, "curve_key"));
         uint8_t key [32];
@@ -534,7 +534,7 @@ registry_operator_put (store_txn_t *txn, json_t *op)
             store_del (txn, "operator_keys", key, 32);
         json_decref (old);
     }
-    if (s_put_json (txn, "operators", name, op))
+    if (registry_record_put (txn, "operators", name, op))
         return -1;
     return s_index (txn, "operator_keys", op, name);
 }

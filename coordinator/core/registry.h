@@ -46,6 +46,15 @@ bool
 char *
     registry_dump (const json_t *json);
 
+//  A JSON object stored in table under key (at most REGISTRY_RECORD_MAX
+//  bytes), or NULL if absent or corrupt (logged). Caller json_decref's it.
+json_t *
+    registry_record_get (store_txn_t *txn, const char *table, const char *key);
+
+//  Store a JSON document in table under key (registry_dump). 0 or -1.
+int
+    registry_record_put (store_txn_t *txn, const char *table, const char *key, json_t *json);
+
 //  --- Devices. Records: {id, tenant, type, role, enrolled, cert_serial,
 //  sign_key, curve_key, cert, token, revoked} and the metadata {path,
 //  asset, hw, fw, sw, location, tags: {key: value}}; keys and cert in hex.

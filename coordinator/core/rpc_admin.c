@@ -15,43 +15,77 @@
 //  --------------------------------------------------------------------------
 //  Attestation (coordinator/core/attest.h)
 
+//  The tenant whose attestation policy a call sets: its "tenant"
+//  argument, else the tenant of the caller's first admin subtree. It
+//  takes admin on the tenant's root: a profile quarantines every device
+//  of its type in the tenant, so a subtree admin may not set it, and
+//  no tenant's admin sets another's. NULL with the error set.
+static const char *
+s_policy_tenant (rpc_call_t *call, char own [WEFT_NAME_MAX + 1])
+{
+    const char *tenant;
+    if (!rpc_arg_name (call, "tenant", false, true, &tenant))
+        return NULL;
+    if (!tenant) {
+        rpc_tenant_of (call->act.scopes [0], own);
+        tenant = own;
+    }
+    rpc_audit_set (call, tenant, NULL);
+    if (!rpc_tenant_admin (call, tenant)) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s: attestation policy is set per tenant, "
+                  "by an admin of its root (%s)", call->caller->name,
+                  *tenant? tenant: "everything, for the devices without a tenant");
+        return NULL;
+    }
+    return tenant;
+}
+
 void
 rpc_attest_profile_set (rpc_call_t *call)
 {
-    const char *type;
-    if (!rpc_arg_name (call, "type", true, false, &type))
+    const char *type, *tenant;
+    char own [WEFT_NAME_MAX + 1];
+    if (!rpc_arg_name (call, "type", true, false, &type)
+    ||  !(tenant = s_policy_tenant (call, own)))
         return;
-    rpc_audit_set (call, "", type);
+    rpc_audit_set (call, NULL, type);
     char error [WEFT_TEXT_MAX + 1] = "";
-    if (attest_profile_put (call->txn, type, json_object_get (call->args, "profile"),
+    if (attest_profile_put (call->txn, tenant, type, json_object_get (call->args, "profile"),
                             call->env->pki, error, sizeof error))
         rpc_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL: WEFT_STATUS_BAD_REQUEST,
                   "%s", error);
     else {
-        call->result->result = attest_profile_get (call->txn, type, pki_ca_key (call->env->pki));
-        call->detail = json_pack ("{s:s}", "type", type);
+        json_t *profile = attest_profile_get (call->txn, tenant, type,
+                                              pki_ca_key (call->env->pki));
+        call->result->result = json_pack ("{s:s, s:s, s:o?}", "tenant", tenant, "type", type,
+                                          "profile", profile);
+        call->detail = json_pack ("{s:s, s:s}", "tenant", tenant, "type", type);
     }
 }
 
 void
 rpc_attest_allowlist_set (rpc_call_t *call)
 {
+    const char *tenant;
+    char own [WEFT_NAME_MAX + 1];
+    if (!(tenant = s_policy_tenant (call, own)))
+        return;
     json_t *text = json_object_get (call->args, "allowlist");
-    rpc_audit_set (call, "", "allowlist");
+    rpc_audit_set (call, NULL, "allowlist");
     if (!json_is_string (text)) {
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "allowlist: want the text of a sha256sum list");
         return;
     }
     char error [WEFT_TEXT_MAX + 1] = "";
-    int count = attest_allowlist_put (call->txn, json_string_value (text),
+    int count = attest_allowlist_put (call->txn, tenant, json_string_value (text),
                                       json_string_length (text), call->env->pki,
                                       error, sizeof error);
     if (count < 0)
         rpc_fail (call, strstr (error, "store")? WEFT_STATUS_INTERNAL: WEFT_STATUS_BAD_REQUEST,
                   "%s", error);
     else {
-        call->result->result = json_pack ("{s:i}", "digests", count);
-        call->detail = json_pack ("{s:i}", "digests", count);
+        call->result->result = json_pack ("{s:s, s:i}", "tenant", tenant, "digests", count);
+        call->detail = json_pack ("{s:s, s:i}", "tenant", tenant, "digests", count);
     }
 }
 

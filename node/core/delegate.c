@@ -58,20 +58,22 @@ typedef struct {
 } s_tick_t;
 
 static void
-s_check_one (void *arg, const char *name, const char *role, const uint8_t *ak_name,
-             size_t ak_name_size, uint64_t epoch)
+s_check_one (void *arg, const char *name, const char *role, const char *tenant,
+             const uint8_t *ak_name, size_t ak_name_size, uint64_t epoch)
 {
     s_tick_t *tick = (s_tick_t *) arg;
     delegate_t *self = tick->self;
     if (ak_name_size == 0 || streq (role, "server"))
         return;                     //  No TPM, or another site server
+    if (!streq (tenant, mesh_tenant (self->mesh)))
+        return;                     //  Another tenant's: not ours to attest
     zhashx_update (tick->linked, name, (void *) (uintptr_t) epoch);
     if ((uintptr_t) zhashx_lookup (self->linked, name) != (uintptr_t) epoch)
         siteverify_forget (self->verify, name);     //  (Re)linked: due at once
     uint8_t nonce [SITEVERIFY_NONCE_SIZE];
     tick->random_fn (nonce, sizeof nonce);
     uint32_t mask = 0;
-    if (siteverify_challenge (self->verify, name, role, ak_name, ak_name_size, nonce,
+    if (siteverify_challenge (self->verify, name, tenant, role, ak_name, ak_name_size, nonce,
                               tick->now_ms, &mask) != 1)
         return;
     tpmmsg_t challenge;

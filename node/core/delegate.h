@@ -10,7 +10,9 @@
     traffic), a pass lifts that; and it goes up by custody as a signed
     DELEGATED_VERDICT carrying the raw evidence, which the coordinator
     checks again (coordinator/core/attest_delegated.h). Profiles are the
-    coordinator's CA-signed policy objects the node holds (policy.h).  */
+    coordinator's CA-signed policy objects the node holds (policy.h),
+    those of our own tenant: a gateway of another tenant linked to us
+    is not ours to attest (the coordinator would refuse our verdict).  */
 
 #ifndef WEFT_DELEGATE_H_INCLUDED
 #define WEFT_DELEGATE_H_INCLUDED

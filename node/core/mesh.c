@@ -352,6 +352,13 @@ mesh_neighbour (mesh_t *self, const char *name, char role [WEFT_NAME_MAX + 1],
     return true;
 }
 
+const char *
+mesh_tenant (mesh_t *self)
+{
+    assert (self);
+    return self->tenant;
+}
+
 void
 mesh_neighbours_each (mesh_t *self, mesh_neighbour_fn *fn, void *arg)
 {
@@ -359,7 +366,8 @@ mesh_neighbours_each (mesh_t *self, mesh_neighbour_fn *fn, void *arg)
     for (mesh_link_t *link = (mesh_link_t *) zhashx_first (self->links); link;
          link = (mesh_link_t *) zhashx_next (self->links))
         if (link->verified && link->up && link->kind != MESH_LINK_COORDINATOR)
-            fn (arg, link->peer, link->role, link->ak_name, link->ak_name_size, link->epoch);
+            fn (arg, link->peer, link->role, link->tenant, link->ak_name, link->ak_name_size,
+                link->epoch);
 }
 
 //  --------------------------------------------------------------------------
@@ -400,6 +408,7 @@ s_on_hello (mesh_t *self, mesh_link_t *link, const envelope_t *env, uint64_t now
     snprintf (link->peer, sizeof link->peer, "%s", cert.subject);
     memcpy (link->sign_key, cert.sign_key, WEFT_KEY_SIZE);
     snprintf (link->role, sizeof link->role, "%s", cert.role);
+    snprintf (link->tenant, sizeof link->tenant, "%s", cert.tenant);
     memcpy (link->ak_name, cert.ak_name, cert.ak_name_size);
     link->ak_name_size = cert.ak_name_size;
     snprintf (link->path, sizeof link->path, "%s", msg.path);

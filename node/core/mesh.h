@@ -208,11 +208,16 @@ bool
     mesh_neighbour (mesh_t *self, const char *name, char role [WEFT_NAME_MAX + 1],
                     uint8_t ak_name [CERT_AK_NAME_SIZE], size_t *ak_name_size_p);
 
-//  Call fn for each verified neighbour whose link is up. epoch changes
-//  each time a link's peer is verified anew (it reconnected, restarted).
+//  Our own tenant (from our certificate).
+const char *
+    mesh_tenant (mesh_t *self);
+
+//  Call fn for each verified neighbour whose link is up, with its
+//  certificate's role and tenant. epoch changes each time a link's
+//  peer is verified anew (it reconnected, restarted).
 typedef void (mesh_neighbour_fn) (void *arg, const char *name, const char *role,
-                                  const uint8_t *ak_name, size_t ak_name_size,
-                                  uint64_t epoch);
+                                  const char *tenant, const uint8_t *ak_name,
+                                  size_t ak_name_size, uint64_t epoch);
 void
     mesh_neighbours_each (mesh_t *self, mesh_neighbour_fn *fn, void *arg);
 

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t revocations;               //  Peer's revocation version
     uint64_t quarantine;                //  Peer's quarantine list version
     char role [WEFT_NAME_MAX + 1];      //  Certificate role (= device type)
+    char tenant [WEFT_NAME_MAX + 1];    //  Certificate tenant
     uint8_t ak_name [CERT_AK_NAME_SIZE];    //  Certificate's AK name, if TPM
     size_t ak_name_size;
     uint64_t epoch;                     //  Changes each time the peer is verified anew

@@ -8,10 +8,14 @@
     digest per bucket and a root digest over them, so two holders can
     find where they differ without listing everything (gossip.h).
 
-    Kinds published by the coordinator today (content is UTF-8 text):
-        profile/<device type>   the security profile of a device type,
-                                JSON as set by weftctl attest profile set
-        allowlist/fleet         the IMA allowlist, sha256sum lines
+    Kinds published by the coordinator today (content is UTF-8 text),
+    one of each per tenant (policymsg_name: "<tenant>/<name>", and the
+    plain name for the devices without a tenant):
+        profile/<tenant>/<device type>  the security profile of a device
+                                type of the tenant, JSON as set by
+                                weftctl attest profile set
+        allowlist/<tenant>/fleet    the tenant's IMA allowlist, sha256sum
+                                lines
     Other features read them with policy_get (any code holding the
     store, inside its own read transaction) or policy_store_get (the
     mesh's copy, mesh_policies). No I/O besides the store given.  */
@@ -27,9 +31,10 @@
 #define POLICY_OBJECTS_MAX      1024                //  (kind, name) pairs held
 #define POLICY_BYTES_MAX        (64 * 1024 * 1024)  //  Bytes of objects held
 
-//  Kinds the coordinator publishes
+//  Kinds the coordinator publishes, and the allowlist's name in a tenant
 #define POLICY_KIND_PROFILE     "profile"
 #define POLICY_KIND_ALLOWLIST   "allowlist"
+#define POLICY_ALLOWLIST_NAME   "fleet"
 
 //  What became of an offered object
 typedef enum {
@@ -45,7 +50,7 @@ typedef enum {
 //  A policy, read and verified: a copy the caller owns
 typedef struct {
     char kind [POLICYMSG_KIND_MAX + 1];
-    char name [WEFT_NAME_MAX + 1];
+    char name [POLICYMSG_NAME_MAX + 1];
     uint64_t version;
     uint8_t *content;               //  Heap, NUL-terminated (not counted in size)
     size_t content_size;

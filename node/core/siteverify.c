@@ -12,6 +12,7 @@
 #define S_INTERVAL_DEFAULT  600
 
 typedef struct {
+    char tenant [WEFT_NAME_MAX + 1];
     char type [WEFT_NAME_MAX + 1];
     uint8_t ak_name [64];
     size_t ak_name_size;
@@ -58,14 +59,17 @@ siteverify_destroy (siteverify_t **self_p)
 }
 
 json_t *
-siteverify_profile_get (siteverify_t *self, const char *device_type)
+siteverify_profile_get (siteverify_t *self, const char *tenant, const char *device_type)
 {
-    assert (self && device_type);
+    assert (self && tenant && device_type);
+    char name [POLICYMSG_NAME_MAX + 1];
+    if (policymsg_name (tenant, device_type, name))
+        return NULL;
     store_txn_t *txn = store_begin (self->store, false);
     policy_t policy;
     memset (&policy, 0, sizeof policy);
     int rc = txn? policy_get (txn, self->table, self->prefix, POLICY_KIND_PROFILE,
-                              device_type, self->ca_key, &policy): -1;
+                              name, self->ca_key, &policy): -1;
     store_abort (&txn);
     json_t *doc = rc == 0? json_loadb ((const char *) policy.content, policy.content_size,
                                        0, NULL): NULL;
@@ -107,12 +111,12 @@ s_profile_mask (json_t *profile)
 }
 
 int
-siteverify_challenge (siteverify_t *self, const char *gateway, const char *device_type,
-                      const uint8_t *ak_name, size_t ak_name_size,
+siteverify_challenge (siteverify_t *self, const char *gateway, const char *tenant,
+                      const char *device_type, const uint8_t *ak_name, size_t ak_name_size,
                       const uint8_t nonce [SITEVERIFY_NONCE_SIZE], uint64_t now_ms,
                       uint32_t *mask_p)
 {
-    assert (self && gateway && device_type && nonce && mask_p);
+    assert (self && gateway && tenant && device_type && nonce && mask_p);
     if (!ak_name || ak_name_size == 0 || ak_name_size > sizeof (((s_gateway_t *) 0)->ak_name))
         return 0;                   //  No TPM: nothing to attest
     s_gateway_t *gw = (s_gateway_t *) zhashx_lookup (self->gateways, gateway);
@@ -121,7 +125,7 @@ siteverify_challenge (siteverify_t *self, const char *gateway, const char *devic
         return 0;                   //  One outstanding at a time
     if (gw && gw->verified_ms && now_ms < gw->verified_ms + gw->interval_ms)
         return 0;
-    json_t *profile = siteverify_profile_get (self, device_type);
+    json_t *profile = siteverify_profile_get (self, tenant, device_type);
     if (!profile)
         return 0;
     json_int_t interval = json_integer_value (json_object_get (profile, "interval_s"));
@@ -135,6 +139,7 @@ siteverify_challenge (siteverify_t *self, const char *gateway, const char *devic
         gw = (s_gateway_t *) zmalloc (sizeof (s_gateway_t));
         zhashx_insert (self->gateways, gateway, gw);
     }
+    snprintf (gw->tenant, sizeof gw->tenant, "%s", tenant);
     snprintf (gw->type, sizeof gw->type, "%s", device_type);
     memcpy (gw->ak_name, ak_name, ak_name_size);
     gw->ak_name_size = ak_name_size;
@@ -180,7 +185,7 @@ siteverify_evidence (siteverify_t *self, const char *gateway, const tpmmsg_t *ev
                   "the AK sent is not the one bound in the certificate");
         return 1;
     }
-    json_t *profile = siteverify_profile_get (self, gw->type);
+    json_t *profile = siteverify_profile_get (self, gw->tenant, gw->type);
     bootverify_check (evidence->ak_public, evidence->ak_public_size, evidence, gw->mask,
                       profile, result);
     json_decref (profile);
@@ -212,7 +217,7 @@ siteverify_test (bool verbose)
     policy_object_t object;
     memset (&object, 0, sizeof object);
     strcpy (object.kind, POLICY_KIND_PROFILE);
-    strcpy (object.name, "gateway");
+    strcpy (object.name, "acme/gateway");
     object.version = 1;
     object.content = (const uint8_t *) doc;
     object.content_size = strlen (doc);
@@ -222,14 +227,17 @@ siteverify_test (bool verbose)
     assert (policymsg_encode (&object, rogue.sign_secret, &bytes, &size) == 0);
     assert (policy_store_offer (policies, bytes, size, NULL, NULL) == POLICY_FORGED);
     free (bytes);
-    assert (siteverify_profile_get (sv, "gateway") == NULL);
-    //  The profile as the coordinator publishes it (policy gossip)
+    assert (siteverify_profile_get (sv, "acme", "gateway") == NULL);
+    //  The profile as the coordinator publishes it (policy gossip): acme's
     assert (policymsg_encode (&object, ca.sign_secret, &bytes, &size) == 0);
     assert (policy_store_offer (policies, bytes, size, NULL, NULL) == POLICY_STORED);
     free (bytes);
-    json_t *profile = siteverify_profile_get (sv, "gateway");
+    json_t *profile = siteverify_profile_get (sv, "acme", "gateway");
     assert (profile);
     json_decref (profile);
+    //  ... which is no other tenant's, nor the devices' without a tenant
+    assert (siteverify_profile_get (sv, "acmex", "gateway") == NULL);
+    assert (siteverify_profile_get (sv, "", "gateway") == NULL);
 
     //  Challenges: only for a TPM gateway of a type with a profile, one
     //  outstanding at a time, again after the interval or a new link
@@ -238,11 +246,15 @@ siteverify_test (bool verbose)
     memset (nonce, 0x11, sizeof nonce);
     uint32_t mask = 0;
     uint64_t now = 1000000;
-    assert (siteverify_challenge (sv, "gw-a", "gateway", NULL, 0, nonce, now, &mask) == 0);
-    assert (siteverify_challenge (sv, "gw-a", "sensor", name, 34, nonce, now, &mask) == 0);
-    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now, &mask) == 1);
+    assert (siteverify_challenge (sv, "gw-a", "acme", "gateway", NULL, 0, nonce, now, &mask) == 0);
+    assert (siteverify_challenge (sv, "gw-a", "acme", "sensor", name, 34, nonce, now, &mask) == 0);
+    assert (siteverify_challenge (sv, "gw-x", "acmex", "gateway", name, 34, nonce, now, &mask)
+            == 0);
+    assert (siteverify_challenge (sv, "gw-a", "acme", "gateway", name, 34,
+                                  nonce, now, &mask) == 1);
     assert (mask == ((1u << 8) | (1u << 9)));
-    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 1000, &mask)
+    assert (siteverify_challenge (sv, "gw-a", "acme", "gateway", name, 34,
+                                  nonce, now + 1000, &mask)
             == 0);
     //  Evidence with another nonce is not ours
     tpmmsg_t ev;
@@ -263,13 +275,16 @@ siteverify_test (bool verbose)
     assert (!result.ok && strstr (result.reason, "not the one bound"));
     assert (siteverify_evidence (sv, "gw-a", &ev, now + 2100, &result) == 0);
     //  A verdict is recent: not due until the interval passed...
-    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 3000, &mask)
+    assert (siteverify_challenge (sv, "gw-a", "acme", "gateway", name, 34,
+                                  nonce, now + 3000, &mask)
             == 0);
-    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 63000, &mask)
+    assert (siteverify_challenge (sv, "gw-a", "acme", "gateway", name, 34,
+                                  nonce, now + 63000, &mask)
             == 1);
     //  ...or it linked again; a late answer is stale
     siteverify_forget (sv, "gw-a");
-    assert (siteverify_challenge (sv, "gw-a", "gateway", name, 34, nonce, now + 64000, &mask)
+    assert (siteverify_challenge (sv, "gw-a", "acme", "gateway", name, 34,
+                                  nonce, now + 64000, &mask)
             == 1);
     assert (siteverify_evidence (sv, "gw-a", &ev, now + 64000 + SITEVERIFY_NONCE_TTL_MS + 1,
                                  &result) == 1);

@@ -31,14 +31,14 @@ json.dump({"pcrs": {str(k): v.hex() for k, v in pcrs.items()},
 PY
 start_coord
 COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" || fail "attest profile set failed"
+ctl attest profile set gateway "$T/profile.json" --tenant acme || fail "attest profile set failed"
 say "the IMA allowlist (sha256sum lines) is stored signed; a malformed one is refused"
 printf 'weft\n' > "$T/a.bin"; printf 'node\n' > "$T/b.bin"
 { echo "# fleet allowlist"; sha256sum "$T/a.bin" "$T/b.bin"; } > "$T/allowlist"
-ctl attest allowlist set "$T/allowlist" | grep -q "2 digests" \
-    || fail "attest allowlist set: $(ctl attest allowlist set "$T/allowlist" 2>&1)"
+ctl attest allowlist set "$T/allowlist" --tenant acme | grep -q "2 digests" \
+    || fail "attest allowlist set: $(ctl attest allowlist set "$T/allowlist" --tenant acme 2>&1)"
 echo "abc  /bin/sh" > "$T/allowlist.bad"
-out=$(ctl attest allowlist set "$T/allowlist.bad" 2>&1) && fail "a malformed allowlist was taken"
+out=$(ctl attest allowlist set "$T/allowlist.bad" --tenant acme 2>&1) && fail "a malformed allowlist was taken"
 grep -q "line 1" <<< "$out" || fail "no reason for the malformed allowlist: $out"
 "$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
     || fail "--write-ek failed"

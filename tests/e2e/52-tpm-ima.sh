@@ -53,14 +53,14 @@ json.dump({"pcrs": {"8": pcr8}, "ima": True, "interval_s": 3600}, open(sys.argv[
 PY
 start_coord
 COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" || fail "attest profile set failed"
+ctl attest profile set gateway "$T/profile.json" --tenant acme || fail "attest profile set failed"
 echo '{"pcrs": {"10": "'"$(printf '0%.0s' $(seq 64))"'"}, "ima": true}' > "$T/bad-profile.json"
-out=$(ctl attest profile set gateway "$T/bad-profile.json" 2>&1) \
+out=$(ctl attest profile set gateway "$T/bad-profile.json" --tenant acme 2>&1) \
     && fail "a profile with both ima and a PCR 10 value was taken"
 grep -q "PCR 10 is IMA's" <<< "$out" || fail "no reason for the PCR 10 profile: $out"
 say "the allowlist: init, sh, weft-node, app (not evil)"
 sha256sum "$T/fs/init" "$T/fs/sh" "$T/fs/weft-node" "$T/fs/app" > "$T/allowlist"
-ctl attest allowlist set "$T/allowlist" | grep -q "4 digests" || fail "allowlist set failed"
+ctl attest allowlist set "$T/allowlist" --tenant acme | grep -q "4 digests" || fail "allowlist set failed"
 "$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
     || fail "--write-ek failed"
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
@@ -136,7 +136,7 @@ say "(d) the true list again, and the operator allows the file: passes, leaves q
 stop_proc box-a
 cp "$T/ima.true" "$IMA"
 sha256sum "$T/fs/evil" >> "$T/allowlist"
-ctl attest allowlist set "$T/allowlist" | grep -q "5 digests" || fail "allowlist set failed"
+ctl attest allowlist set "$T/allowlist" --tenant acme | grep -q "5 digests" || fail "allowlist set failed"
 start_node box-a "${NODE_ARGS[@]}"
 wait_for 'ctl attest show gw-a' 30 || fail "gw-a did not pass again: $(ctl attest show gw-a 2>&1)"
 ctl attest show gw-a | grep -q "^IMA: *1 entries sent from #5, 6 verified in all" \

@@ -34,7 +34,7 @@ profile "$T/profile.json" "${BOOT[@]}"
 
 start_coord
 COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" > /dev/null || fail "attest profile set failed"
+ctl attest profile set gateway "$T/profile.json" --tenant acme > /dev/null || fail "attest profile set failed"
 "$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
     || fail "--write-ek failed"
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
@@ -105,7 +105,7 @@ rm -f "$T/uplink-cut"
 
 say "the operator accepts the new measurement: gw-a passes again and is released"
 profile "$T/profile2.json" "${BOOT[@]}" 9:evil-module
-ctl attest profile set gateway "$T/profile2.json" > /dev/null || fail "attest profile set failed"
+ctl attest profile set gateway "$T/profile2.json" --tenant acme > /dev/null || fail "attest profile set failed"
 ctl twin set gw-a '{"rate": 2}' > /dev/null || fail "twin set failed"
 start_gw
 wait_for 'ctl attest show gw-a' 30 || fail "gw-a did not pass again: $(ctl attest show gw-a 2>&1)"

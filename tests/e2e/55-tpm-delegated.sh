@@ -33,7 +33,7 @@ PY
 
 start_coord
 COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" > /dev/null || fail "attest profile set failed"
+ctl attest profile set gateway "$T/profile.json" --tenant acme > /dev/null || fail "attest profile set failed"
 "$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
     || fail "--write-ek failed"
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
@@ -53,7 +53,7 @@ start_gw () {
 }
 
 say "the server gets the CA-signed profile (policy gossip) while linked to the coordinator"
-wait_for 'grep -q "gossip: profile/gateway version .* stored" "$T/server.log"' 20 \
+wait_for 'grep -q "gossip: profile/acme/gateway version .* stored" "$T/server.log"' 20 \
     || fail "the server did not store the profile"
 start_gw
 wait_for '[[ "$(hops gw-a)" == 2 ]]' 30 || fail "gw-a not behind the server: $(ctl device list)"

@@ -67,7 +67,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 && msg.buckets + POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE <= data + size);
     size_t offset = 0;
     char key [POLICYMSG_KEY_MAX + 1];
-    char kind [POLICYMSG_KIND_MAX + 1], name [WEFT_NAME_MAX + 1];
+    char kind [POLICYMSG_KIND_MAX + 1], name [POLICYMSG_NAME_MAX + 1];
     uint64_t version;
     size_t keys = 0;
     while (policymsg_key_next (&msg, &offset, keys, key, &version) == 0) {
