@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include "proto/cert.h"
 #include "proto/keys.h"
+#include "proto/opcred.h"
 #include "node/io/keyfile.h"
 #include "node/io/options.h"
 #include "node/io/store.h"
@@ -31,6 +32,11 @@ static const option_spec_t s_options [] = {
     { "rpc-port", "PORT", "7712", "port for operators (weftctl)" },
     { "ek-ca", "FILE", NULL,
       "PEM bundle of TPM vendors' EK CAs: accept TPMs whose EK certificate chains to it" },
+    { "list-methods", NULL, NULL,
+      "print the RPC method table (method, roles that may call it, read or write,\n"
+      "arguments) and exit" },
+    { "list-roles", NULL, NULL,
+      "print the role map (docs/security.md) as the code applies it, and exit" },
     { "syslog", NULL, NULL, "log to syslog instead of stderr" },
     { "verbose", NULL, NULL, "log every message (-v)" },
     { NULL, NULL, NULL, NULL }
@@ -370,6 +376,77 @@ s_raise_fd_limit (void)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  --list-methods and --list-roles: the tables the code runs on, printed
+//  from the tables themselves (tests and docs are checked against them)
+
+//  The roles that hold perm, comma-joined into out
+static void
+s_roles_holding (int perm, char *out, size_t size)
+{
+    out [0] = 0;
+    for (size_t i = 0; opcred_role_name (i); i++)
+        if ((opcred_role_perms (opcred_role_name (i)) & perm) == perm)
+            snprintf (out + strlen (out), size - strlen (out), "%s%s", *out? ",": "",
+                      opcred_role_name (i));
+}
+
+static void
+s_list_methods (void)
+{
+    const char *name;
+    int perm;
+    bool writes;
+    const char *const *keys;
+    for (size_t i = 0; rpc_method_at (i, &name, &perm, &writes, &keys); i++) {
+        char roles [200];
+        s_roles_holding (perm, roles, sizeof roles);
+        printf ("%s\t%s\t%s\t", name, roles, writes? "write": "read");
+        for (size_t k = 0; keys [k]; k++)
+            printf ("%s%s", k? ",": "", keys [k]);
+        printf ("\n");
+    }
+}
+
+//  Markdown rows, exactly as docs/security.md writes the role map
+static void
+s_list_roles (void)
+{
+    printf ("| method |");
+    for (size_t r = 0; opcred_role_name (r); r++)
+        printf (" %s |", opcred_role_name (r));
+    printf ("\n");
+    const char *name;
+    int perm;
+    bool writes;
+    const char *const *keys;
+    for (size_t i = 0; rpc_method_at (i, &name, &perm, &writes, &keys); i++) {
+        printf ("| `%s` |", name);
+        for (size_t r = 0; opcred_role_name (r); r++)
+            printf (" %s |", (opcred_role_perms (opcred_role_name (r)) & perm) == perm
+                             ? "yes": "no");
+        printf ("\n");
+    }
+    printf ("| grant's role |");
+    for (size_t t = 0; opcred_role_name (t); t++)
+        printf (" %s |", opcred_role_name (t));
+    printf ("\n");
+    const char *actions [] = { "give", "take away", "manage" };
+    int flags [] = { OPCRED_GRANT, OPCRED_REMOVE, OPCRED_MANAGE };
+    for (size_t r = 0; opcred_role_name (r); r++) {
+        printf ("| %s |", opcred_role_name (r));
+        for (size_t t = 0; opcred_role_name (t); t++) {
+            char cell [64] = "";
+            for (size_t a = 0; a < 3; a++)
+                if (opcred_may_manage (opcred_role_name (r), flags [a], opcred_role_name (t)))
+                    snprintf (cell + strlen (cell), sizeof cell - strlen (cell), "%s%s",
+                              *cell? ", ": "", actions [a]);
+            printf (" %s |", *cell? cell: "no");
+        }
+        printf ("\n");
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -389,6 +466,14 @@ main (int argc, char *argv [])
                  argv [argi]);
         keyfile_destroy (&options);
         return 2;
+    }
+    if (options_flag (options, "list-methods") || options_flag (options, "list-roles")) {
+        if (options_flag (options, "list-methods"))
+            s_list_methods ();
+        else
+            s_list_roles ();
+        keyfile_destroy (&options);
+        return 0;
     }
     s_raise_fd_limit ();
     server_config_t config;

@@ -34,6 +34,7 @@ typedef struct {
     bool json;                      //  Print raw JSON results
     bool verbose;                   //  Say why replies are ignored
     bool node_mode;                 //  Talking to a node's operator port
+    bool raw;                       //  weftctl call: any method, JSON in and out
     uint8_t *credential;            //  Sent with each request in node mode
     size_t credential_size;
 } ctl_t;

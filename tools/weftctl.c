@@ -93,6 +93,8 @@ static const char *s_synopsis =
     "  attest show ID                     a device's last attestation verdict\n"
     "  attest clear ID                    forget a device's verdict (re-attested next heartbeat)\n"
     "  stats                              coordinator counters\n"
+    "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
+    "                                     object (docs/protocol.md); prints the JSON result\n"
     "\n"
     "Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 coordinator unreachable.";
 
@@ -253,6 +255,18 @@ main (int argc, char *argv [])
         rc = ctl_identity_load (&ctl);
     if (rc == CTL_OK && strncmp (method, "node.", 5) == 0)
         rc = ctl_node_mode (&ctl);
+    if (rc == CTL_OK && ctl.raw) {
+        json_t *result = NULL;
+        rc = ctl_call (&ctl, method, args, &result);
+        args = NULL;
+        if (rc == CTL_OK) {
+            char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            printf ("%s\n", text);
+            free (text);
+        }
+        json_decref (result);
+    }
+    else
     if (rc == CTL_OK && streq (method, "operator.add")) {
         rc = s_operator_add (&ctl, argv [argi + 2], keyfile_get (ctl.options, "role"),
                              keyfile_get (ctl.options, "tenant"),

@@ -65,6 +65,20 @@ static const struct {
     { "attest.clear", P_ADMIN, true, { "id", NULL }, rpc_attest_clear },
 };
 
+bool
+rpc_method_at (size_t index, const char **name_p, int *perm_p, bool *writes_p,
+               const char *const **keys_p)
+{
+    assert (name_p && perm_p && writes_p && keys_p);
+    if (index >= sizeof s_methods / sizeof s_methods [0])
+        return false;
+    *name_p = s_methods [index].name;
+    *perm_p = s_methods [index].perm;
+    *writes_p = s_methods [index].writes;
+    *keys_p = s_methods [index].keys;
+    return true;
+}
+
 //  --------------------------------------------------------------------------
 //  The caller's grants
 

@@ -83,6 +83,14 @@ void
               const char *method, const char *args, size_t args_size,
               uint64_t now_ms, rpc_result_t *result);
 
+//  The method table, for listings (weft-coord --list-methods) and the
+//  tests that must cover every method: the index-th method's name, the
+//  permission it needs (OPCRED_P_*, proto/opcred.h), whether it writes,
+//  and its argument names (NULL-ended). False past the last method.
+bool
+    rpc_method_at (size_t index, const char **name_p, int *perm_p, bool *writes_p,
+                   const char *const **keys_p);
+
 //  Does the method only read (no audit record when it succeeds)?
 //  False for an unknown method.
 bool
