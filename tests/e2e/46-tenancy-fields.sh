@@ -32,11 +32,11 @@ add_op pete --role operator --path acme/plant-1
 ctl operator grant pete viewer acme/plant-2 > /dev/null || fail "grant"
 
 say "a token without a type enrols a gateway, whatever the device asks"
-out=$(run_node s0 --token "$(as olga token create)" --type server) \
+out=$(run_node s0 --token-file "$(token_file "$(as olga token create)")" --type server) \
     && fail "an untyped token enrolled a server"
 echo "$out" | grep -q "a token without a type enrols a gateway, not a server" \
     || fail "wrong refusal: $out"
-start_node g1 --token "$(as olga token create --path acme/plant-1)"
+start_node g1 --token-file "$(token_file "$(as olga token create --path acme/plant-1)")"
 wait_for 'is_online g1' 20 || fail "g1 did not come online"
 [[ "$(ctl --json device show g1 | jget role)" == gateway ]] || fail "g1 is not a gateway"
 
@@ -47,7 +47,8 @@ echo "$out" | grep -q "a server serves its whole tenant: it needs admin on acme"
     || fail "suzy: $out"
 as suzy token create --path acme/plant-1 --type sensor > /dev/null \
     || fail "a subtree admin cannot make an ordinary typed token"
-start_node s1 --token "$(as olga token create --path acme/plant-1 --type server)" --type server
+SERVER_TOKEN=$(as olga token create --path acme/plant-1 --type server) || fail "server token"
+start_node s1 --token-file "$(token_file "$SERVER_TOKEN")" --type server
 wait_for 'is_online s1' 20 || fail "s1 did not come online"
 [[ "$(ctl --json device show s1 | jget role)" == server ]] || fail "s1 is not a server"
 

@@ -11,9 +11,10 @@
 #   id, path, name or tenant of the victim that the request did not
 #   carry itself, no count of the victim's objects, and a refusal about
 #   a named object reads exactly as for one that does not exist. After
-#   all calls the registry (every LMDB table but the audit log, request
+#   all calls the registry (every LMDB table but the audit chains, request
 #   ids, replay windows, liveness and counters) is byte for byte what it
-#   was, but for the credential serials the actors were issued.
+#   was, but for the credential serials the actors were issued. A tenant
+#   auditor's audit head and verify read its own tenant's chain only.
 #   The methods come from weft-coord --list-methods, the table itself: a
 #   method without a case below fails the test.
 source "$(dirname "$0")/lib.sh"
@@ -51,7 +52,7 @@ key_hex () { head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
 
 for t in "${TENANTS[@]}"; do
     for i in $(seq "${NDEV[$t]}"); do
-        start_node "dev-$t-$i" --token "$(new_token --tenant "$t" --path "$t/site-1")"
+        start_node "dev-$t-$i" --token-file "$(new_token_file --tenant "$t" --path "$t/site-1")"
     done
     ek "$T/$t.ek"
     ctl device preregister "pre-$t" --ek-pub "$T/$t.ek" --tenant "$t" --path "$t/site-2" \
@@ -102,12 +103,13 @@ for t in "${TENANTS[@]}"; do
 done
 
 #   The registry as it stands: every table but those that record the
-#   calls themselves (audit, rpc_ids, rpc_expiry), liveness (replay,
-#   last_seen) and counters (meta); credential serials masked
+#   calls themselves (audit, audit_tenant, rpc_ids, rpc_expiry),
+#   liveness (replay, last_seen) and counters (meta); credential serials
+#   masked
 registry_dump () {
     mdb_dump -p -a "$COORD_DIR/db" | python3 -c '
 import re, sys
-skip = {"audit", "rpc_ids", "rpc_expiry", "replay", "last_seen", "meta"}
+skip = {"audit", "audit_tenant", "rpc_ids", "rpc_expiry", "replay", "last_seen", "meta"}
 db = None
 for line in sys.stdin:
     if line.startswith("database="):
@@ -216,11 +218,15 @@ case_operator_revoke () {
     try "$ACTOR" operator.revoke "{\"name\": \"$V-victim\"}"
 }
 case_audit_list () { try "$ACTOR" audit.list "{\"limit\": 1000}"; }
-#   The log's own size is the audit item's of issue 12 (another change):
-#   until it lands, a tenant auditor's head and verify count every
-#   tenant's records. Checked here for names and paths only.
-case_audit_verify () { try "$ACTOR" audit.verify "{}"; }
-case_audit_head () { try "$ACTOR" audit.head "{}"; }
+#   A tenant's auditor proves its own tenant's chain only: the answer
+#   names that chain, and its length is no more than what the tenant's
+#   chain held before the attacks plus this tenant's calls since (the
+#   checker reads the heads from $T/chains.txt)
+case_audit_verify () { try "$ACTOR" audit.verify "{}" "" records chain; }
+case_audit_head () {
+    try "$ACTOR" audit.head "{}" "" seq chain
+    try "$ACTOR" audit.head "{\"tenant\": \"$V\"}"
+}
 case_coord_stats () {
     count coord.stats "{}" devices 0     #   Refused: no counters at all
 }
@@ -244,6 +250,12 @@ METHODS=$("$COORD" --list-methods | cut -f1)
 for m in $METHODS; do
     declare -F "case_${m//./_}" > /dev/null || fail "no cross-tenant case for method $m"
 done
+
+#   Each tenant's audit chain before the attacks, for the checker
+for t in "${TENANTS[@]}"; do
+    echo "$t $(ctl call audit.head "{\"tenant\": \"$t\"}" | jget seq)"
+done > "$T/chains.txt"
+grep -q "^acme [0-9][0-9]*$" "$T/chains.txt" || fail "no audit head for acme: $(cat "$T/chains.txt")"
 
 #   attack OWN_T: every actor of OWN_T, every method; one tenant per
 #   process, the three at once
@@ -273,7 +285,7 @@ done
 for t in "${TENANTS[@]}"; do
     echo "$t ${SECRETS[$t]}"
 done > "$T/secrets.txt"
-python3 "$(dirname "$0")/tenancy-check.py" "$T/calls" "$T/secrets.txt" \
+python3 "$(dirname "$0")/tenancy-check.py" "$T/calls" "$T/secrets.txt" "$T/chains.txt" \
     || fail "an answer told one tenant of another (see above)"
 
 say "the registry is what it was"

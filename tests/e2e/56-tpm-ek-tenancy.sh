@@ -55,7 +55,7 @@ ctl operator add olga --role admin --tenant acme --out "$T/olga.op" > /dev/null 
 ctl operator add gina --role admin --tenant globex --out "$T/gina.op" > /dev/null || fail "gina"
 OLGA="env WEFT_IDENTITY=$T/olga.op $CTL --timeout 5"
 GINA="env WEFT_IDENTITY=$T/gina.op $CTL --timeout 5"
-start_node soft --token "$(new_token --tenant acme)"
+start_node soft --token-file "$(new_token_file --tenant acme)"
 wait_for 'is_online soft' 20 || fail "soft did not come online"
 
 say "acme pre-registers A's EK as gw-a"
@@ -95,7 +95,7 @@ neutral "$GINA" soft            #   enrolled in another tenant
 neutral "$OLGA" soft            #   enrolled in one's own
 
 say "a token of globex cannot enrol the id acme reserved for A"
-out=$(run_node gw-a --token "$($GINA token create)") \
+out=$(run_node gw-a --token-file "$(token_file "$($GINA token create)")") \
     && fail "globex's token enrolled gw-a"
 echo "$out" | grep -q "device id gw-a is not available" || fail "wrong refusal: $out"
 [[ "$(ctl --json device list | jget 'devices.*.id' | sort | tr '\n' ' ')" == "soft " ]] \

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 #   tenancy-check.py - the checks of 47-tenancy-cross on the answers it
-#   kept: python3 tenancy-check.py CALLS_DIR SECRETS_FILE
+#   kept: python3 tenancy-check.py CALLS_DIR SECRETS_FILE CHAINS_FILE
 #   Each call left TENANT-N.meta (exit code, the caller's tenant, actor,
 #   method, args, target, count field, count max), N.out (weftctl's
 #   output) and, for a call about a named object, TENANT-N.missing (the
@@ -10,12 +10,17 @@
 #       the request named it itself (or, in the audit log, one of the
 #       caller's tenant's requests did: the log holds what they typed);
 #     - for a named object, read exactly as for a missing one;
-#     - keep a count it carries within what the caller's tenant holds.
+#     - keep a count it carries within what the caller's tenant holds;
+#       a count marked "chain" (audit head, verify) is of the caller's
+#       tenant's audit chain: the answer names it, and it holds no more
+#       than the chain's head before the attacks (CHAINS_FILE: "tenant
+#       seq" lines) plus two records per call of the tenant since.
 #   Names match as whole words, as grep -w does: "acme" is not found in
 #   "acmex". Prints every failure; exits 1 if there was one.
 import glob, json, os, re, sys
 
-calls_dir, secrets_file = sys.argv[1], sys.argv[2]
+calls_dir, secrets_file, chains_file = sys.argv[1], sys.argv[2], sys.argv[3]
+chains = dict((line.split()[0], int(line.split()[1])) for line in open(chains_file))
 secrets = {}
 for line in open(secrets_file):
     words = line.split()
@@ -26,13 +31,13 @@ def named(word, text):
 
 typed = {}                      #   Tenant -> what its actors sent so far
 failures = []
-def order (path):
-    tenant, n = os.path.basename (path) [:-5].rsplit ("-", 1)
-    return (tenant, int (n))
+def order(path):
+    tenant, n = os.path.basename(path)[:-5].rsplit("-", 1)
+    return (tenant, int(n))
 
-calls = sorted (glob.glob (calls_dir + "/*.meta"), key=order)
+calls = sorted(glob.glob(calls_dir + "/*.meta"), key=order)
 for meta_path in calls:
-    base = meta_path [:-5]
+    base = meta_path[:-5]
     meta = open(meta_path).read().split("\n")
     rc, tenant, actor, method, args, target, field, limit = meta[:8]
     out = open(base + ".out").read()
@@ -60,9 +65,15 @@ for meta_path in calls:
     except FileNotFoundError:
         pass
     if field and rc == "0":
-        value = json.loads(out).get(field)
-        if isinstance(value, int) and value > int(limit):
-            failures.append("%s: %s is %d, more than the caller's tenant holds (%s)"
+        answer = json.loads(out)
+        value = answer.get(field)
+        if limit == "chain":
+            n = int(os.path.basename(base).rsplit("-", 1)[1])
+            if answer.get("tenant") != tenant:
+                failures.append("%s: the chain read is not %s's: %s" % (where, tenant, out))
+            limit = str(chains[tenant] + 2 * n)
+        if not isinstance(value, int) or value > int(limit):
+            failures.append("%s: %s is %s, more than the caller's tenant holds (%s)"
                             % (where, field, value, limit))
 for failure in failures[:30]:
     print("LEAK " + failure)

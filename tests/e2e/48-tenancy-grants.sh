@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   45-tenancy-grants - removing an operator's last grant leaves it no
+#   48-tenancy-grants - removing an operator's last grant leaves it no
 #   rights at all (never its original role over its whole tenant); a
 #   grantless operator still belongs to its home: another tenant's admin
 #   cannot see, grant or revoke it (the same answer as for a missing
@@ -18,7 +18,7 @@ cat > "$T/tree.json" <<'JSON'
 ]}
 JSON
 ctl hierarchy import "$T/tree.json" > /dev/null || fail "import"
-start_node a1 --token "$(new_token --tenant acme --path acme/plant-1)"
+start_node a1 --token-file "$(new_token_file --tenant acme --path acme/plant-1)"
 wait_for 'is_online a1' 20 || fail "a1 did not come online"
 
 #   as NAME weftctl-args...: run weftctl as operator NAME
