@@ -6,8 +6,8 @@
     Authorization is checked before arguments are read, scope when a
     device is looked up. Messages are short and stable: scripts and
     tests match on them.
-    This file dispatches; the methods are in rpc_devices.c and
-    rpc_admin.c, the argument checks they share in rpc_args.c, all
+    This file dispatches; the methods are in rpc_devices.c, rpc_enrol.c
+    and rpc_admin.c, the argument checks they share in rpc_args.c, all
     declared in rpc_internal.h.  */
 
 #include "proto/corelib.h"

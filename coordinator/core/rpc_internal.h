@@ -146,8 +146,11 @@ json_t *
 
 //  rpc_devices.c
 rpc_method_fn rpc_device_list, rpc_device_count, rpc_device_show, rpc_device_set,
-    rpc_device_preregister, rpc_twin_get, rpc_twin_set, rpc_batch_twin, rpc_batch_tag,
-    rpc_batch_move, rpc_hierarchy_import, rpc_hierarchy_export, rpc_token_create;
+    rpc_twin_get, rpc_twin_set, rpc_batch_twin, rpc_batch_tag, rpc_batch_move,
+    rpc_hierarchy_import, rpc_hierarchy_export;
+
+//  rpc_enrol.c
+rpc_method_fn rpc_token_create, rpc_device_preregister;
 
 //  rpc_admin.c
 rpc_method_fn rpc_attest_profile_set, rpc_attest_allowlist_set, rpc_attest_status,
