@@ -8,28 +8,7 @@
 #   enrolled), so ids tell no tenant what another has. Real swtpm
 #   processes and daemons.
 source "$(dirname "$0")/lib.sh"
-SWTPM="$E2E_ROOT/tests/tpm/swtpm.sh"
-command -v swtpm > /dev/null || { echo "SKIP: swtpm not installed"; exit 0; }
-
-SWTPM_DIRS=()
-tpm_cleanup () {
-    local rc=$? dir
-    for dir in "${SWTPM_DIRS[@]}"; do "$SWTPM" stop "$dir" 2>/dev/null; done
-    (exit $rc)
-    e2e_cleanup
-}
-trap tpm_cleanup EXIT
-
-#   new_tpm VAR [--ek-cert]: start a swtpm, VAR_TCTI and VAR_DIR set
-new_tpm () {
-    local var=$1; shift
-    local out
-    out=$("$SWTPM" start "$@") || fail "swtpm did not start"
-    eval "$out"
-    SWTPM_DIRS+=("$WEFT_SWTPM_DIR")
-    printf -v "${var}_TCTI" '%s' "$WEFT_TPM_TCTI"
-    printf -v "${var}_DIR" '%s' "$WEFT_SWTPM_DIR"
-}
+source "$(dirname "$0")/swtpm-lib.sh"
 write_ek () {
     "$NODE" --data-dir "$T/ek-$1" --tpm "$2" --write-ek "$T/$1.ek" > "$T/ek-$1.log" 2>&1 \
         || fail "weft-node --write-ek failed: $(cat "$T/ek-$1.log")"
@@ -43,14 +22,7 @@ write_ek a "$A_TCTI"
 write_ek b "$B_TCTI"
 start_coord --ek-ca "$T/vendor-ca.pem"
 COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-cat > "$T/tree.json" <<'JSON'
-{"version": 1, "nodes": [
-  {"path": "acme", "level": "enterprise"},
-  {"path": "acme/plant-1", "level": "site"},
-  {"path": "globex", "level": "enterprise"}
-]}
-JSON
-ctl hierarchy import "$T/tree.json" > /dev/null || fail "import"
+import_tree acme acme/plant-1 globex
 ctl operator add olga --role admin --tenant acme --out "$T/olga.op" > /dev/null || fail "olga"
 ctl operator add gina --role admin --tenant globex --out "$T/gina.op" > /dev/null || fail "gina"
 OLGA="env WEFT_IDENTITY=$T/olga.op $CTL --timeout 5"

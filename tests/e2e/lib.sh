@@ -210,6 +210,31 @@ token_file () {
     echo "$file"
 }
 
+#   An operator made by the current identity, its identity in
+#   $T/NAME.op: add_op NAME [weftctl operator add options]
+add_op () {
+    ctl operator add "$@" --out "$T/$1.op" > /dev/null || fail "operator add $*"
+}
+
+#   weftctl as operator NAME ($T/NAME.op): as_op NAME [weftctl args]
+as_op () {
+    local who=$1; shift
+    WEFT_IDENTITY="$T/$who.op" "$CTL" --timeout 5 "$@"
+}
+
+#   Import hierarchy nodes: import_tree PATH...; a one-segment path is
+#   an enterprise (a tenant's root), any other a site
+import_tree () {
+    local path level sep="" nodes=""
+    for path in "$@"; do
+        [[ "$path" == */* ]] && level=site || level=enterprise
+        nodes="$nodes$sep{\"path\": \"$path\", \"level\": \"$level\"}"
+        sep=", "
+    done
+    printf '{"version": 1, "nodes": [%s]}\n' "$nodes" > "$T/tree.json"
+    ctl hierarchy import "$T/tree.json" > /dev/null || fail "hierarchy import $*"
+}
+
 #   Is device ID online according to the coordinator?
 is_online () {
     [[ "$(ctl --json device show "$1" | jget online)" == "true" ]]
