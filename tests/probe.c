@@ -22,6 +22,7 @@
 #include "proto/cert.h"
 #include "proto/meshmsg.h"
 #include "proto/codec.h"
+#include "proto/jsontext.h"
 #include "proto/policymsg.h"
 #include "node/io/keyfile.h"
 
@@ -797,7 +798,7 @@ s_json_walk (json_t *node, char **parts, int count)
         if (json_is_string (node))
             printf ("%s\n", json_string_value (node));
         else {
-            char *text = json_dumps (node, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            char *text = jsontext_dumps (node, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
             printf ("%s\n", text);
             free (text);
         }

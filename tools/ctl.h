@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include "proto/proto.h"
 #include "proto/keys.h"
+#include "proto/jsontext.h"
 #include "node/io/keyfile.h"
 
 #define CTL_OK              0

@@ -181,7 +181,7 @@ int
 ctl_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
 {
     *result_p = NULL;
-    char *args_text = json_dumps (args, JSON_COMPACT);
+    char *args_text = jsontext_dumps (args, JSON_COMPACT);
     json_decref (args);
     if (!args_text) {
         ctl_fail ("cannot encode arguments");

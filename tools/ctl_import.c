@@ -22,7 +22,7 @@ s_part (json_t *doc, size_t *index)
     size_t bytes = 0;
     while (*index < json_array_size (nodes)) {
         json_t *node = json_array_get (nodes, *index);
-        char *text = json_dumps (node, JSON_COMPACT);
+        char *text = jsontext_dumps (node, JSON_COMPACT);
         size_t size = text? strlen (text) + 1: 0;
         free (text);
         if (json_array_size (slice) && bytes + size > CTL_PART_BYTES)
@@ -41,7 +41,7 @@ ctl_import (ctl_t *self, json_t *args, json_t **result_p)
 {
     *result_p = NULL;
     json_t *doc = json_object_get (args, "doc");
-    char *text = json_dumps (args, JSON_COMPACT);
+    char *text = jsontext_dumps (args, JSON_COMPACT);
     size_t size = text? strlen (text): 0;
     free (text);
     json_t *nodes = json_object_get (doc, "nodes");

@@ -45,7 +45,7 @@ ctl_credential_save (ctl_t *self, json_t *result)
         return CTL_REFUSED;
     }
     if (self->json) {
-        char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+        char *text = jsontext_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
         printf ("%s\n", text);
         free (text);
         return CTL_OK;

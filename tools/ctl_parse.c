@@ -48,6 +48,29 @@ s_parse_ttl (const char *text)
 }
 
 //  --------------------------------------------------------------------------
+//  A twin patch from the command line: a JSON object (RFC 7386 would
+//  replace the whole twin with any other value, which the coordinator
+//  refuses). NULL after printing why.
+
+static json_t *
+s_parse_patch (const char *text)
+{
+    json_error_t error;
+    json_t *patch = json_loads (text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    if (!patch) {
+        ctl_fail ("bad JSON at line %d column %d: %s", error.line, error.column, error.text);
+        return NULL;
+    }
+    if (!json_is_object (patch)) {
+        json_decref (patch);
+        ctl_fail ("the patch must be a JSON object, e.g. '{\"sampling_ms\": 500}' "
+                  "(a merge patch that is not an object would replace the whole twin)");
+        return NULL;
+    }
+    return patch;
+}
+
+//  --------------------------------------------------------------------------
 //  KEY=VALUE edits into args: metadata (only with metadata; KEY= clears
 //  it), tag.KEY=VALUE, untag=KEY (into args.tags). Returns 0 or -1
 //  after printing why.
@@ -272,17 +295,9 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         return CTL_OK;
     }
     if (streq (noun, "twin") && verb && streq (verb, "set") && argc == 4) {
-        json_error_t error;
-        json_t *patch = json_loads (argv [3], JSON_REJECT_DUPLICATES, &error);
-        if (!patch) {
-            ctl_fail ("bad JSON at line %d column %d: %s", error.line, error.column, error.text);
+        json_t *patch = s_parse_patch (argv [3]);
+        if (!patch)
             return CTL_USAGE;
-        }
-        if (!json_is_object (patch)) {
-            json_decref (patch);
-            ctl_fail ("the patch must be a JSON object, e.g. '{\"sampling_ms\": 500}'");
-            return CTL_USAGE;
-        }
         *method_p = "twin.set";
         *args_p = json_pack ("{s:s, s:o}", "id", argv [2], "patch", patch);
         return CTL_OK;
@@ -340,11 +355,8 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         json_t *args = json_pack ("{s:s, s:b}", "query", query,
                                   "dry_run", options_flag (self->options, "dry-run"));
         if (streq (verb, "twin") && argc == 3) {
-            json_error_t error;
-            json_t *patch = json_loads (argv [2], JSON_REJECT_DUPLICATES, &error);
-            if (!json_is_object (patch)) {
-                ctl_fail ("the patch must be a JSON object, e.g. '{\"sampling_ms\": 500}'");
-                json_decref (patch);
+            json_t *patch = s_parse_patch (argv [2]);
+            if (!patch) {
                 json_decref (args);
                 return CTL_USAGE;
             }

@@ -75,18 +75,18 @@ static void
 s_print_doc (const char *label, json_t *doc)
 {
     //  Small documents read best on one line, large ones indented
-    char *text = doc? json_dumps (doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): NULL;
+    char *text = doc? jsontext_dumps (doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY): NULL;
     if (!text) {
         printf ("%s: {}\n", label);
         return;
     }
     if (strlen (text) > 60) {
         free (text);
-        text = json_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        text = jsontext_dumps (doc, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     }
     else {
         free (text);
-        text = json_dumps (doc, JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        text = jsontext_dumps (doc, JSON_SORT_KEYS | JSON_ENCODE_ANY);
     }
     //  Indent every line of the document under its label
     printf ("%s:", label);
@@ -231,7 +231,7 @@ s_show_device (json_t *result)
     printf ("hops:             %lld\n", (long long) ctl_int (result, "hops"));
     json_t *mesh = json_object_get (result, "mesh");
     if (json_object_size (mesh)) {
-        char *text = json_dumps (mesh, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = jsontext_dumps (mesh, JSON_COMPACT | JSON_SORT_KEYS);
         printf ("mesh counters:    %s\n", text? text: "{}");
         free (text);
     }
@@ -388,7 +388,7 @@ s_show_stats (json_t *result)
         zlist_append (keys, (void *) key);
     zlist_sort (keys, (zlist_compare_fn *) strcmp);
     for (key = (const char *) zlist_first (keys); key; key = (const char *) zlist_next (keys)) {
-        char *text = json_dumps (json_object_get (result, key), JSON_ENCODE_ANY | JSON_COMPACT);
+        char *text = jsontext_dumps (json_object_get (result, key), JSON_ENCODE_ANY | JSON_COMPACT);
         printf ("%-*s  %s\n", (int) width, key, text? text: "?");
         free (text);
     }
@@ -486,7 +486,7 @@ ctl_show_result (const char *method, json_t *result)
                 ctl_str (result, "name"), (long long) ctl_int (result, "revocations_version"));
     else
     if (streq (method, "node.stats") || streq (method, "audit.head")) {
-        char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+        char *text = jsontext_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
         printf ("%s\n", text);
         free (text);
     }
@@ -517,7 +517,7 @@ ctl_show_result (const char *method, json_t *result)
         s_show_import (result);
     else
     if (streq (method, "hierarchy.export")) {
-        char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+        char *text = jsontext_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
         printf ("%s\n", text);
         free (text);
     }

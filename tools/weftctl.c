@@ -181,7 +181,7 @@ s_operator_add (ctl_t *self, const char *name, const char *role, const char *ten
         return CTL_REFUSED;
     }
     if (self->json) {
-        char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+        char *text = jsontext_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
         printf ("%s\n", text);
         free (text);
     }
@@ -285,7 +285,7 @@ main (int argc, char *argv [])
             rc = ctl_credential_save (&ctl, result);
         else
         if (rc == CTL_OK && ctl.json) {
-            char *text = json_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+            char *text = jsontext_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
             printf ("%s\n", text);
             free (text);
             if (streq (method, "audit.verify")

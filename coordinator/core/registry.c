@@ -7,6 +7,7 @@
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
+#include "proto/jsontext.h"
 #include "coordinator/core/registry.h"
 
 //  In-memory state that outlives single messages
@@ -155,7 +156,7 @@ registry_name_valid (const char *name)
 char *
 registry_dump (const json_t *json)
 {
-    return json_dumps (json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    return jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
 //  Load a JSON object record; NULL if absent or corrupt (logged).

@@ -131,7 +131,7 @@ s_patch_valid (rpc_call_t *call, json_t *patch)
         return false;
     }
     if (!json_is_object (patch)) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "patch must be a JSON object");
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, RPC_PATCH_NOT_OBJECT);
         return false;
     }
     if (mergepatch_depth (patch, MERGEPATCH_DEPTH_MAX) > MERGEPATCH_DEPTH_MAX) {

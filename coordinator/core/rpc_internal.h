@@ -19,6 +19,12 @@
 #define P_OPERATORS     OPCRED_P_OPERATORS
 #define P_REVOKE        OPCRED_P_REVOKE
 
+//  A twin patch must be an object: RFC 7386 replaces the whole document
+//  with any other value, and a desired twin is always an object
+#define RPC_PATCH_NOT_OBJECT \
+    "patch must be a JSON object (a desired twin is an object; the whole-document " \
+    "replacement of RFC 7386 by an array, string, number or null is refused)"
+
 typedef struct {
     rpc_env_t *env;
     store_txn_t *txn;

@@ -181,11 +181,55 @@ rpc_test (bool verbose)
     assert (rpc_json_int (rig.result.result, "desired_version") == 2);
     assert (rig.result.push [0] == 0);
 
-    //  Argument checks
-    assert (s_call (&rig, "a", "admin", "", "twin.set", "{\"id\":\"dev-a\",\"patch\":[1]}")
-            == WEFT_STATUS_BAD_REQUEST);
-    assert (streq (rig.result.error, "patch must be a JSON object"));
-    assert (rig.result.push [0] == 0);
+    //  Numbers keep the text the operator wrote (the shortest text that
+    //  reads back as the same double), in the store, in twin.get and in
+    //  batch.twin: 0.1 never comes back as 0.10000000000000001
+    assert (s_call (&rig, "t", "operator", "acme", "twin.set",
+                    "{\"id\":\"dev-a\",\"patch\":{\"gain\":0.1,\"list\":[2.5e-7,1.0,1e16],"
+                    "\"n\":{\"x\":0.3}}}") == WEFT_STATUS_OK);
+    char *text = registry_dump (rig.result.result);
+    assert (strstr (text, "\"desired\":{\"gain\":0.1,\"led\":\"on\","
+                          "\"list\":[2.5e-7,1.0,1e16],\"n\":{\"x\":0.3}}"));
+    free (text);
+    assert (s_call (&rig, "t", "viewer", "acme", "twin.get", "{\"id\":\"dev-a\"}")
+            == WEFT_STATUS_OK);
+    text = registry_dump (json_object_get (rig.result.result, "desired"));
+    assert (streq (text, "{\"gain\":0.1,\"led\":\"on\",\"list\":[2.5e-7,1.0,1e16],"
+                         "\"n\":{\"x\":0.3}}"));
+    free (text);
+    store_txn_t *number_txn = store_begin (rig.store, false);
+    size_t stored_size;
+    char *stored = (char *) store_get (number_txn, "twins", "dev-a", 5, &stored_size);
+    store_abort (&number_txn);
+    assert (stored && memmem (stored, stored_size, "\"gain\":0.1,", 8));
+    free (stored);
+    assert (s_call (&rig, "t", "operator", "acme", "batch.twin",
+                    "{\"query\":\"id=dev-a\",\"patch\":{\"gain\":0.7,\"list\":null,\"n\":null}}")
+            == WEFT_STATUS_OK);
+    assert (s_call (&rig, "t", "viewer", "acme", "twin.get", "{\"id\":\"dev-a\"}")
+            == WEFT_STATUS_OK);
+    text = registry_dump (json_object_get (rig.result.result, "desired"));
+    assert (streq (text, "{\"gain\":0.7,\"led\":\"on\"}"));
+    free (text);
+    assert (s_call (&rig, "t", "operator", "acme", "twin.set",
+                    "{\"id\":\"dev-a\",\"patch\":{\"gain\":null}}") == WEFT_STATUS_OK);
+
+    //  Argument checks. A patch that is not an object would replace the
+    //  whole document (RFC 7386 section 2); a desired twin is an object
+    const char *replacements [] = { "[1]", "null", "\"x\"", "7", "0.5", "true" };
+    for (size_t i = 0; i < sizeof replacements / sizeof replacements [0]; i++) {
+        char args [128];
+        snprintf (args, sizeof args, "{\"id\":\"dev-a\",\"patch\":%s}", replacements [i]);
+        assert (s_call (&rig, "a", "admin", "", "twin.set", args) == WEFT_STATUS_BAD_REQUEST);
+        assert (streq (rig.result.error, RPC_PATCH_NOT_OBJECT));
+        assert (rig.result.push [0] == 0);
+        snprintf (args, sizeof args, "{\"query\":\"id=dev-a\",\"patch\":%s}", replacements [i]);
+        assert (s_call (&rig, "a", "admin", "", "batch.twin", args) == WEFT_STATUS_BAD_REQUEST);
+        assert (streq (rig.result.error, RPC_PATCH_NOT_OBJECT));
+    }
+    assert (s_call (&rig, "t", "viewer", "acme", "twin.get", "{\"id\":\"dev-a\"}")
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (rig.result.result, "desired_version") == 5);
     assert (s_call (&rig, "a", "admin", "", "twin.set", "{\"id\":\"dev-a\"}")
             == WEFT_STATUS_BAD_REQUEST);
     assert (streq (rig.result.error, "missing argument patch"));
@@ -216,7 +260,7 @@ rpc_test (bool verbose)
     assert (streq (rig.result.error, "desired document would exceed 32768 bytes"));
     free (args);
     assert (s_call (&rig, "a", "admin", "", "twin.get", "{\"id\":\"dev-a\"}") == WEFT_STATUS_OK);
-    assert (rpc_json_int (rig.result.result, "desired_version") == 2);
+    assert (rpc_json_int (rig.result.result, "desired_version") == 5);
     //  Too deep
     char deep [400] = "{\"id\":\"dev-a\",\"patch\":";
     for (int i = 0; i < 40; i++)
@@ -410,7 +454,7 @@ rpc_test (bool verbose)
         assert (rpc_json_int (rig.result.result, "count") == 0);
     }
     assert (s_call_grant (&rig, "admin", "acme", "hierarchy.export", "{}") == WEFT_STATUS_OK);
-    char *text = registry_dump (rig.result.result);
+    text = registry_dump (rig.result.result);
     assert (!strstr (text, "globex"));
     free (text);
     assert (s_call_grant (&rig, "admin", "acme", "token.create", "{\"tenant\":\"globex\"}")

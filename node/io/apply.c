@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <jansson.h>
+#include "proto/jsontext.h"
 #include "node/io/apply.h"
 
 #define APPLY_TICK_MS   100         //  How often a run checks for $TERM
@@ -267,7 +268,7 @@ s_run_command (apply_args_t *args, zsock_t *pipe, uint64_t version,
         json_error_t error;
         json_t *json = output_size? json_loadb (output, output_size, 0, &error): NULL;
         if (json && json_is_object (json)) {
-            result->reported = json_dumps (json, JSON_COMPACT);
+            result->reported = jsontext_dumps (json, JSON_COMPACT);
             result->reported_size = strlen (result->reported);
         }
         json_decref (json);
