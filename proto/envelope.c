@@ -368,17 +368,18 @@ s_golden_envelope (envelope_t *env, int type, keys_t *signer)
     if (type == MSG_RPC_REQUEST) {
         strcpy (env->origin, "admin");
         s_seed_keys (signer, 0xad);
-        env->seq = GOLDEN_TIME_MS * 1000;   //  weftctl: time in µs
     }
     else {
         strcpy (env->origin, "node-1");
         s_seed_keys (signer, 0x01);
     }
     strcpy (env->tenant, type == MSG_RPC_REQUEST || from_coord? "": "acme");
-    if (env->seq == 0)
-        env->seq = (uint64_t) type;
+    //  An operator request carries no seq (replays are refused by id
+    //  until its expiry, which it must carry: at most 60 s ahead)
+    env->seq = type == MSG_RPC_REQUEST? 0: (uint64_t) type;
     env->hlc = GOLDEN_TIME_MS << 16 | (uint64_t) type;
-    env->expiry = type == MSG_HEARTBEAT? GOLDEN_TIME_MS + 15000: 0;
+    env->expiry = type == MSG_HEARTBEAT? GOLDEN_TIME_MS + 15000
+                : type == MSG_RPC_REQUEST? GOLDEN_TIME_MS + 30000: 0;
     env->hop_limit = WEFT_HOP_LIMIT;
     env->hops = WEFT_HOP_LIMIT;
 }

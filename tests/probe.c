@@ -89,6 +89,9 @@ static const char *s_usage =
     "  policy-send ENDPOINT --keyfile NODE_KEY --server-key NODE_CURVE_HEX --object F\n"
     "      be a mesh neighbour of the node at ENDPOINT (HELLO) and gossip it the\n"
     "      policy object in F (one POLICY), then linger 1 s\n"
+    "  decode FILE\n"
+    "      print the envelope in FILE (a raw frame) as JSON: type, origin, tenant,\n"
+    "      seq, hlc, expiry, hops, hop_limit, and id in hex\n"
     "  json PATH\n"
     "      print the value at PATH (a.b.0.c; '#' = length, '*' = each element)\n      of the JSON on stdin\n";
 
@@ -192,7 +195,7 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
         fprintf (stderr, "%s", s_usage);
         return PROBE_USAGE;
     }
-    if (streq (args->command, "json")) {
+    if (streq (args->command, "json") || streq (args->command, "decode")) {
         args->path = positional [1];
         return args->path? PROBE_OK: PROBE_USAGE;
     }
@@ -849,6 +852,44 @@ s_json (const char *path)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Print the envelope fields of a raw frame in a file, as JSON.
+
+static int
+s_decode (const char *path)
+{
+    zchunk_t *chunk = NULL;
+    zfile_t *file = zfile_new (NULL, path);
+    if (file && zfile_input (file) == 0)
+        chunk = zfile_read (file, WEFT_FRAME_MAX + 1, 0);
+    zfile_destroy (&file);
+    if (!chunk) {
+        fprintf (stderr, "weft-probe: cannot read %s\n", path);
+        return PROBE_USAGE;
+    }
+    envelope_t env;
+    int rc = envelope_decode (&env, zchunk_data (chunk), zchunk_size (chunk));
+    if (rc) {
+        fprintf (stderr, "weft-probe: %s is not an envelope: %s\n", path, proto_strerror (rc));
+        zchunk_destroy (&chunk);
+        return PROBE_REFUSED;
+    }
+    char id [2 * WEFT_ID_SIZE + 1];
+    keys_hex (env.id, WEFT_ID_SIZE, id);
+    json_t *json = json_pack ("{s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:s}",
+        "type", proto_msg_name (env.type)? proto_msg_name (env.type): "?",
+        "type_number", env.type, "origin", env.origin, "tenant", env.tenant,
+        "seq", (json_int_t) env.seq, "hlc", (json_int_t) env.hlc,
+        "expiry", (json_int_t) env.expiry, "hops", env.hops, "hop_limit", env.hop_limit,
+        "id", id);
+    char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
+    printf ("%s\n", text);
+    free (text);
+    json_decref (json);
+    zchunk_destroy (&chunk);
+    return PROBE_OK;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -858,6 +899,8 @@ main (int argc, char *argv [])
         return rc;
     if (streq (args.command, "json"))
         return s_json (args.path);
+    if (streq (args.command, "decode"))
+        return s_decode (args.path);
     if (streq (args.command, "policy-make"))
         return s_policy_make (&args);
     if (sodium_init () < 0) {

@@ -5,8 +5,9 @@
     coordinator refuses replays by the envelope's random id, remembered
     until the request's expiry, which weftctl sets at most 50 s ahead
     (the coordinator accepts at most 60 s): parallel runs under one
-    identity never refuse each other. The envelope seq (time in
-    microseconds) is informational for operators.
+    identity never refuse each other. An operator request carries no
+    sequence number: its seq is 0, which the coordinator and site
+    servers ignore (docs/protocol.md, section 13).
 
     For the end-to-end replay test only: WEFT_CTL_SAVE_REQUEST=FILE
     writes the signed request frame to FILE, and WEFT_CTL_SEND_REQUEST=
@@ -208,7 +209,7 @@ ctl_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
     env.type = MSG_RPC_REQUEST;
     snprintf (env.origin, sizeof (env.origin), "%s", self->name);
     snprintf (env.tenant, sizeof (env.tenant), "%s", self->tenant);
-    env.seq = now_us;
+    env.seq = 0;                    //  Replays are refused by id, not by seq
     env.hlc = (now_us / 1000) << 16;
     //  A request that sat in a queue past our deadline is not wanted,
     //  and the coordinator remembers its id until then (replays)

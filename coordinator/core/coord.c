@@ -384,22 +384,23 @@ static int
 s_rpc_reply (coord_t *self, const envelope_t *env, int status, const char *error,
              json_t *result, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
-    char *text = result? registry_dump (result): NULL;
+    //  A refusal's result is always null; a success's an object
+    char *text = result && status == WEFT_STATUS_OK? registry_dump (result): NULL;
     msg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_RPC_REPLY;
     memcpy (msg.rpc_reply.request_id, env->id, WEFT_ID_SIZE);
     msg.rpc_reply.status = status;
     snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "%s", error);
-    msg.rpc_reply.result = text? text: "{}";
+    msg.rpc_reply.result = text? text: status == WEFT_STATUS_OK? "{}": "null";
     msg.rpc_reply.result_size = strlen (msg.rpc_reply.result);
     int rc = coord_seal (self, NULL, &msg, now_ms, reply_p, reply_size_p);
     if (rc && status == WEFT_STATUS_OK) {
         //  Most likely a result over the frame limits
         msg.rpc_reply.status = WEFT_STATUS_INTERNAL;
         snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "result too large");
-        msg.rpc_reply.result = "{}";
-        msg.rpc_reply.result_size = 2;
+        msg.rpc_reply.result = "null";
+        msg.rpc_reply.result_size = 4;
         rc = coord_seal (self, NULL, &msg, now_ms, reply_p, reply_size_p);
     }
     free (text);
@@ -425,6 +426,16 @@ s_rpc_refused (coord_t *self, uint64_t now_ms, audit_entry_t *entry, const envel
     json_decref (detail);
 }
 
+//  Refuse an operator's request: recorded (s_rpc_refused) and answered
+//  with an RPC_REPLY saying why
+static int
+s_rpc_refuse (coord_t *self, uint64_t now_ms, audit_entry_t *entry, const envelope_t *env,
+              int status, const char *reason, uint8_t **reply_p, size_t *reply_size_p)
+{
+    s_rpc_refused (self, now_ms, entry, env, status, reason);
+    return s_rpc_reply (self, env, status, reason, NULL, now_ms, reply_p, reply_size_p);
+}
+
 int
 coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_t *frame,
               size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
@@ -432,19 +443,32 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     assert (self && reply_p && reply_size_p);
     *reply_p = NULL;
     //  Every refusal is recorded, as the link's operator's (ZAP named it),
-    //  with the peer address, in its tenant's audit chain too
+    //  with the peer address, in its tenant's audit chain too; and only
+    //  bytes that are no envelope go unanswered: every refusal of an
+    //  envelope is an RPC_REPLY to its id, on the operator's own
+    //  (CURVE-authenticated) connection, saying why
     char tenant [WEFT_NAME_MAX + 1] = "";
     char method [WEFT_NAME_MAX + 1] = "rpc";
     audit_entry_t refusal = { user_id? user_id: "?", method, "", "", 0, NULL, peer, tenant };
     envelope_t env;
-    if (coord_envelope_open (self, user_id, frame, size, &env, false)) {
+    if (envelope_decode (&env, frame, size)) {
+        self->stats.rejected_malformed++;
         s_rpc_refused (self, now_ms, &refusal, NULL, WEFT_STATUS_BAD_REQUEST,
-                       "undecodable envelope, or its origin is not the link's operator");
+                       "undecodable envelope");
         return -2;
+    }
+    char why [WEFT_TEXT_MAX + 1];
+    if (!user_id || !streq (env.origin, user_id)) {
+        self->stats.rejected_origin++;
+        snprintf (why, sizeof why, "origin %s is not the operator of this connection",
+                  env.origin);
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED, why,
+                             reply_p, reply_size_p);
     }
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
-        return -2;
+        return s_rpc_reply (self, &env, WEFT_STATUS_INTERNAL, "store unavailable", NULL,
+                            now_ms, reply_p, reply_size_p);
     json_t *op = registry_operator_get (txn, env.origin);
     store_abort (&txn);
     snprintf (tenant, sizeof tenant, "%s", json_string_value (json_object_get (op, "tenant"))?: "");
@@ -458,15 +482,15 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     json_decref (op);
     if (!known) {
         self->stats.rejected_origin++;
-        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED, "unknown operator");
-        return -2;
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED,
+                             "unknown operator", reply_p, reply_size_p);
     }
     if (envelope_verify (&env, sign_key)) {
         self->stats.rejected_signature++;
         coord_debug (self, "coord: bad signature from operator %s", env.origin);
-        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED,
-                       "signature does not verify with the operator's key");
-        return -2;
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED,
+                             "signature does not verify with the operator's key",
+                             reply_p, reply_size_p);
     }
     msg_t msg;
     int decoded = env.type == MSG_RPC_REQUEST
@@ -476,27 +500,24 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     if (op_revoked) {
         self->stats.rejected_origin++;
         coord_debug (self, "coord: %s from revoked operator %s refused", method, env.origin);
-        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED, "operator revoked");
-        return -2;
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_DENIED,
+                             "operator revoked", reply_p, reply_size_p);
     }
     if (env.type != MSG_RPC_REQUEST) {
         self->stats.rejected_malformed++;
-        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_BAD_REQUEST,
-                       "not an RPC request");
-        return -2;
+        snprintf (why, sizeof why, "%s on the operator socket, which takes RPC_REQUEST only",
+                  proto_msg_name (env.type)? proto_msg_name (env.type): "unknown message type");
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_BAD_REQUEST, why,
+                             reply_p, reply_size_p);
     }
     if (decoded) {
         self->stats.rejected_malformed++;
-        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_BAD_REQUEST,
-                       "malformed request");
-        return s_rpc_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "malformed request",
-                            NULL, now_ms, reply_p, reply_size_p);
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_BAD_REQUEST,
+                             "malformed request", reply_p, reply_size_p);
     }
-    if (coord_envelope_expired (self, &env, now_ms)) {
-        s_rpc_refused (self, now_ms, &refusal, &env, WEFT_STATUS_EXPIRED, "request expired");
-        return s_rpc_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired",
-                            NULL, now_ms, reply_p, reply_size_p);
-    }
+    if (coord_envelope_expired (self, &env, now_ms))
+        return s_rpc_refuse (self, now_ms, &refusal, &env, WEFT_STATUS_EXPIRED,
+                             "request expired", reply_p, reply_size_p);
 
     txn = store_begin (self->store, true);
     if (!txn)

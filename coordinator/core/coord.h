@@ -205,4 +205,8 @@ void
 void
     coord_seal_test (bool verbose);
 
+//  The golden vectors accepted, every refusal answered (coord_wire_test.c)
+void
+    coord_wire_test (bool verbose);
+
 #endif

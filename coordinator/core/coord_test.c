@@ -416,7 +416,12 @@ coord_test (bool verbose)
     assert (strstr (out, "\"intact\":true"));
     //  The identity is the link's: an envelope from admin on viv's link
     assert (coord_on_rpc (rig.coord, "viv", "192.0.2.9", frame, size, now_ms, &reply,
-                          &reply_size) == -2);
+                          &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_RPC_REPLY, &answer, NULL);
+    assert (answer.rpc_reply.status == WEFT_STATUS_DENIED);
+    assert (streq (answer.rpc_reply.error, "origin admin is not the operator of this connection"));
+    assert (answer.rpc_reply.result_size == 4 && memcmp (answer.rpc_reply.result, "null", 4) == 0);
+    free (reply);
     assert (coord_stats (rig.coord)->rejected_origin == 1);
     free (frame);
     //  Heartbeat windows flushed by the destroy survive too
@@ -540,12 +545,14 @@ coord_test (bool verbose)
          && strstr (out, "\"source\":\"192.0.2.9\""));
     assert (s_rpc (&rig, &admin, "admin", 2002, "audit.list",
                    "{\"query\":\"actor=viv and action=rpc\"}", out, sizeof out) == 0);
-    assert (strstr (out, "origin is not the link's operator"));
+    assert (strstr (out, "origin admin is not the operator of this connection"));
     assert (s_rpc (&rig, &admin, "admin", 2003, "operator.revoke", "{\"name\":\"viv\"}",
                    out, sizeof out) == 0);
     uint64_t origin_before = coord_stats (rig.coord)->rejected_origin;
     assert (s_rpc (&rig, &viewer, "viv", 2004, "twin.set",
-                   "{\"id\":\"dev-1\",\"patch\":{\"a\":1}}", out, sizeof out) == -1);
+                   "{\"id\":\"dev-1\",\"patch\":{\"a\":1}}", out, sizeof out)
+            == WEFT_STATUS_DENIED);
+    assert (streq (out, "operator revoked"));
     assert (coord_stats (rig.coord)->rejected_origin == origin_before + 1);
     assert (s_rpc (&rig, &admin, "admin", 2005, "audit.list",
                    "{\"query\":\"actor=viv and action=twin.set and status=DENIED\"}",

@@ -109,7 +109,8 @@ s_reply (oplocal_t *self, const envelope_t *request, int status, const char *err
     memcpy (msg.rpc_reply.request_id, request->id, WEFT_ID_SIZE);
     msg.rpc_reply.status = status;
     snprintf (msg.rpc_reply.error, sizeof msg.rpc_reply.error, "%s", error);
-    msg.rpc_reply.result = result? result: "{}";
+    //  A refusal's result is always null, as the coordinator's
+    msg.rpc_reply.result = status != WEFT_STATUS_OK? "null": result? result: "{}";
     msg.rpc_reply.result_size = strlen (msg.rpc_reply.result);
     uint8_t *payload;
     size_t payload_size;
@@ -126,7 +127,7 @@ s_reply (oplocal_t *self, const envelope_t *request, int status, const char *err
     self->seq = now_ms * 1000 > self->seq? now_ms * 1000: self->seq + 1;
     env.seq = self->seq;
     env.hlc = now_ms << 16;
-    env.expiry = now_ms + OPLOCAL_TTL_MAX_MS;
+    env.expiry = 0;                 //  The operator matches it by request id
     env.hop_limit = env.hops = 1;
     env.payload = payload;
     env.payload_size = payload_size;
@@ -248,12 +249,13 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
         return s_reply (self, &env, WEFT_STATUS_DENIED, reason, NULL, now_ms, reply_p,
                         reply_size_p);
     }
-    if (env.expiry < now_ms)
-        return s_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired", NULL,
-                        now_ms, reply_p, reply_size_p);
-    if (env.expiry > now_ms + OPLOCAL_TTL_MAX_MS)
+    //  The coordinator's rule (nonces.h): now < expiry <= now + 60 s
+    if (env.expiry == 0 || env.expiry > now_ms + OPLOCAL_TTL_MAX_MS)
         return s_reply (self, &env, WEFT_STATUS_EXPIRED, "request must expire within 60 s",
                         NULL, now_ms, reply_p, reply_size_p);
+    if (env.expiry <= now_ms)
+        return s_reply (self, &env, WEFT_STATUS_EXPIRED, "request expired", NULL,
+                        now_ms, reply_p, reply_size_p);
     size_t index = 0;
     while (s_methods [index].name && strcmp (s_methods [index].name, msg.rpc_request.method))
         index++;
@@ -390,6 +392,10 @@ s_ask (oplocal_t *local, const keys_t *node, const uint8_t *link_key, uint8_t *f
     if (status == WEFT_STATUS_OK)
         snprintf (error, WEFT_TEXT_MAX + 1, "%.*s", (int) msg.rpc_reply.result_size,
                   msg.rpc_reply.result);
+    else
+        assert (msg.rpc_reply.result_size == 4
+                && memcmp (msg.rpc_reply.result, "null", 4) == 0);
+    assert (env.expiry == 0);
     free (reply);
     return status;
 }
@@ -481,6 +487,16 @@ oplocal_test (bool verbose)
     assert (streq (error, "request expired"));
     assert (ASK (vera, vera.keys, "vera", "node.stats", true, T_NOW_MS + 60001, 13,
                  vera.keys.curve_public) == WEFT_STATUS_EXPIRED);
+    assert (streq (error, "request must expire within 60 s"));
+    //  The bounds, as the coordinator's: expiry now is expired, none is
+    //  refused (now + 60 s, the latest accepted, is below)
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, T_NOW_MS, 16,
+                 vera.keys.curve_public) == WEFT_STATUS_EXPIRED);
+    assert (streq (error, "request expired"));
+    assert (ASK (vera, vera.keys, "vera", "node.stats", true, 0, 17,
+                 vera.keys.curve_public) == WEFT_STATUS_EXPIRED);
+    assert (streq (error, "request must expire within 60 s"));
+
     assert (reads == 1);
     //  Not an envelope: dropped unanswered
     uint8_t *reply;
@@ -522,7 +538,11 @@ oplocal_test (bool verbose)
     s_request (&vera, &vera.keys, "vera", "node.stats", true, T_NOW_MS + 40000, 15, &frame, &size);
     assert (s_ask (local, &node, vera.keys.curve_public, frame, size, NULL, 0, error,
                    T_NOW_MS + 30001) == WEFT_STATUS_OK);
-    assert (oplocal_stats (local)->accepted == OPLOCAL_IDS_MAX + 1);
+    s_request (&vera, &vera.keys, "vera", "node.stats", true, T_NOW_MS + 30001 + 60000, 18,
+               &frame, &size);
+    assert (s_ask (local, &node, vera.keys.curve_public, frame, size, NULL, 0, error,
+                   T_NOW_MS + 30001) == WEFT_STATUS_OK);
+    assert (oplocal_stats (local)->accepted == OPLOCAL_IDS_MAX + 2);
 
     //  Every refusal is in the node's log, with the peer address; an
     //  auditor of the place reads it (a viewer may not)
@@ -548,7 +568,7 @@ oplocal_test (bool verbose)
     free (reply);
     json_t *records = json_object_get (log, "records");
     assert (streq (json_string_value (json_object_get (log, "node")), "server-1"));
-    assert (json_array_size (records) == 16);
+    assert (json_array_size (records) == 18);
     json_t *newest = json_array_get (records, 0);
     assert (streq (json_string_value (json_object_get (newest, "actor")), "vera"));
     assert (streq (json_string_value (json_object_get (newest, "action")), "node.audit"));
@@ -560,7 +580,7 @@ oplocal_test (bool verbose)
     assert (streq (json_string_value (json_object_get (garbage, "error")),
                    "not a request envelope"));
     assert (streq (json_string_value (json_object_get (garbage, "source")), "192.0.2.6"));
-    json_t *revoked_one = json_array_get (records, 11);
+    json_t *revoked_one = json_array_get (records, 13);
     assert (streq (json_string_value (json_object_get (revoked_one, "error")),
                    "credential of rex is revoked"));
     json_decref (log);

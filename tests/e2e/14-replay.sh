@@ -79,6 +79,11 @@ replay0=$(counter rejected_replay)
 WEFT_CTL_SAVE_REQUEST="$T/request.bin" "$CTL" --timeout 40 twin set n2 '{"once": 1}' > /dev/null \
     || fail "the original request failed"
 version=$(ctl --json twin get n2 | jget desired_version)
+#   As docs/protocol.md says: no seq, an expiry at most 60 s ahead
+sent=$("$PROBE" decode "$T/request.bin") || fail "weftctl's request is not an envelope"
+[[ "$(echo "$sent" | jget seq)" == 0 ]] || fail "weftctl's request carries a seq: $sent"
+ahead=$(( $(echo "$sent" | jget expiry) - $(date +%s%3N) ))
+(( ahead > 0 && ahead <= 60000 )) || fail "weftctl's request expires $ahead ms ahead: $sent"
 out=$(WEFT_CTL_SEND_REQUEST="$T/request.bin" "$CTL" --timeout 5 twin set n2 '{}' 2>&1) \
     && fail "a replayed operator request was accepted: $out"
 echo "$out" | grep -q "replayed request" || fail "replay: $out"
