@@ -215,8 +215,10 @@ s_random (uint8_t *buf, size_t size)
     randombytes_buf (buf, size);
 }
 
-static void
-s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
+//  An envelope for us: a challenge goes to the attestor, the rest to the
+//  agent. Returns how its custody transfer is acknowledged.
+static int
+s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_TEXT_MAX + 1])
 {
     node_t *node = (node_t *) ctx;
     envelope_t env;
@@ -258,13 +260,19 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
                 zsys_info ("node: attestation challenge from %s",
                            site? env.origin: "the coordinator");
         }
-        else
-            zsys_warning ("node: ATTEST_CHALLENGE dropped (not from the coordinator or "
-                          "our site server)");
-        return;
+        else {
+            snprintf (reason, WEFT_TEXT_MAX + 1, "ATTEST_CHALLENGE from %s refused: not "
+                      "from the coordinator or our site server, or malformed", env.origin);
+            zsys_warning ("node: %s", reason);
+            return WEFT_STATUS_DENIED;
+        }
+        return WEFT_STATUS_OK;
     }
-    if (node->agent)
-        agent_message (node->agent, (uint64_t) zclock_time (), frame, size);
+    if (!node->agent) {
+        snprintf (reason, WEFT_TEXT_MAX + 1, "this node runs no agent yet");
+        return WEFT_STATUS_INTERNAL;
+    }
+    return agent_receive (node->agent, (uint64_t) zclock_time (), frame, size, reason);
 }
 
 //  ZAP on our listener: any key of the deployment that is not revoked

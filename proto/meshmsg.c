@@ -114,8 +114,11 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
          || meshmsg_names (msg->names, msg->names_size) > MESHMSG_QUARANTINED_MAX))
         return PROTO_ERR_VALUE;
     //  The quarantine version trails HELLO and ROUTE only when set, so
-    //  nodes that predate it read the same message
+    //  nodes that predate it read the same message; so does the reason
+    //  of a CUSTODY_ACK
     if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE) && msg->quarantine)
+        items++;
+    if (msg->type == MSG_CUSTODY_ACK && msg->reason [0])
         items++;
 
     codec_writer_t *w = codec_writer_new (0);
@@ -137,6 +140,8 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
         case MSG_CUSTODY_ACK:
             codec_put_bin (w, msg->ids, msg->id_count * WEFT_ID_SIZE);
             codec_put_uint (w, (uint64_t) msg->status);
+            if (msg->reason [0])
+                codec_put_str (w, msg->reason, WEFT_TEXT_MAX);
             break;
         case MSG_REVOCATIONS:
             codec_put_uint (w, msg->revocations);
@@ -193,6 +198,8 @@ s_decode_fields (meshmsg_t *msg, codec_reader_t *r, size_t items)
             if (rc == 0)
                 rc = codec_get_uint (r, 1, MESHMSG_STATUS_MAX, &value);
             msg->status = (int) value;
+            if (rc == 0 && items > 2)
+                rc = codec_get_str (r, 2, msg->reason, WEFT_TEXT_MAX);
             break;
         case MSG_REVOCATIONS:
             rc = codec_get_uint (r, 0, UINT64_MAX, &msg->revocations);
@@ -277,7 +284,7 @@ s_seed_keys (keys_t *keys, uint8_t fill)
 
 //  Golden sample of each type; *cert_p is a certificate to free
 static void
-s_sample (meshmsg_t *msg, int type, uint8_t **cert_p)
+s_sample (meshmsg_t *msg, int type, int variant, uint8_t **cert_p)
 {
     static uint8_t ids [2 * WEFT_ID_SIZE];
     static uint8_t keys [2 * WEFT_KEY_SIZE];
@@ -319,8 +326,10 @@ s_sample (meshmsg_t *msg, int type, uint8_t **cert_p)
             break;
         case MSG_CUSTODY_ACK:
             msg->ids = ids;
-            msg->id_count = 2;
-            msg->status = WEFT_STATUS_OK;
+            msg->id_count = variant? 1: 2;
+            msg->status = variant? WEFT_STATUS_DENIED: WEFT_STATUS_OK;
+            if (variant)
+                strcpy (msg->reason, "report names device node-2, not its origin node-1");
             break;
         case MSG_REVOCATIONS: {
             keys_t a, b;
@@ -355,6 +364,7 @@ s_equal (const meshmsg_t *a, const meshmsg_t *b)
         && strcmp (a->path, b->path) == 0 && a->revocations == b->revocations
         && a->quarantine == b->quarantine
         && a->id_count == b->id_count && a->status == b->status
+        && strcmp (a->reason, b->reason) == 0
         && (a->id_count == 0 || memcmp (a->ids, b->ids, a->id_count * WEFT_ID_SIZE) == 0)
         && a->names_size == b->names_size
         && (a->names_size == 0 || memcmp (a->names, b->names, a->names_size) == 0)
@@ -387,13 +397,15 @@ meshmsg_test (bool verbose)
     assert (!meshmsg_has_name ("gw-1,server", 11, "gw"));
     assert (!meshmsg_has_name ("", 0, "gw"));
 
+    //  Each type, and a CUSTODY_ACK refusing with a reason (variant 1)
     int types [] = { MSG_HELLO, MSG_ROUTE, MSG_CUSTODY_ACK, MSG_REVOCATIONS,
-                     MSG_NODE_STATS, MSG_QUARANTINE };
+                     MSG_NODE_STATS, MSG_QUARANTINE, MSG_CUSTODY_ACK };
     for (size_t t = 0; t < sizeof types / sizeof types [0]; t++) {
         int type = types [t];
+        int variant = t == 6;
         meshmsg_t msg, back;
         uint8_t *cert;
-        s_sample (&msg, type, &cert);
+        s_sample (&msg, type, variant, &cert);
         uint8_t *payload;
         size_t payload_size;
         assert (meshmsg_encode (&msg, &payload, &payload_size) == 0);
@@ -407,9 +419,9 @@ meshmsg_test (bool verbose)
         envelope_t env;
         memset (&env, 0, sizeof env);
         for (int i = 0; i < WEFT_ID_SIZE; i++)
-            env.id [i] = (uint8_t) (type << 4 | i);
+            env.id [i] = (uint8_t) ((type << 4 | i) ^ (variant? 0xff: 0));
         env.type = type;
-        bool from_coord = type == MSG_REVOCATIONS || type == MSG_QUARANTINE;
+        bool from_coord = type == MSG_REVOCATIONS || type == MSG_QUARANTINE || variant;
         strcpy (env.origin, from_coord? "coordinator": "node-1");
         strcpy (env.tenant, from_coord? "": "acme");
         s_seed_keys (&signer, from_coord? 0xc0: 0x01);
@@ -422,7 +434,8 @@ meshmsg_test (bool verbose)
         size_t frame_size;
         assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
         char name [64];
-        snprintf (name, sizeof name, "envelope-%s", proto_msg_name (type));
+        snprintf (name, sizeof name, "envelope-%s%s", proto_msg_name (type),
+                  variant? "-denied": "");
         for (char *c = name; *c; c++)
             *c = *c == '_'? '-': (char) (*c >= 'A' && *c <= 'Z'? *c + 32: *c);
         uint8_t *file;
@@ -520,12 +533,55 @@ meshmsg_test (bool verbose)
     //  CUSTODY_ACK with 17 bytes of ids
     assert (meshmsg_decode (&msg, MSG_CUSTODY_ACK,
             (const uint8_t *) "\x92\xc4\x11" "0123456789abcdefg" "\x00", 21) == PROTO_ERR_VALUE);
+    //  Its reason: a third item only when there is one (an ACK of
+    //  custody stays two items, as nodes before it sent); at most 255
+    //  bytes, no NUL; a reason of another type is TYPE
+    {
+        const uint8_t ack_ids [WEFT_ID_SIZE] = { 1 };
+        memset (&msg, 0, sizeof msg);
+        msg.type = MSG_CUSTODY_ACK;
+        msg.ids = ack_ids;
+        msg.id_count = 1;
+        assert (meshmsg_encode (&msg, &payload, &size) == 0);
+        assert (payload [0] == 0x92);
+        free (payload);
+        msg.status = WEFT_STATUS_EXPIRED;
+        memset (msg.reason, 'r', WEFT_TEXT_MAX);
+        msg.reason [WEFT_TEXT_MAX] = 0;
+        assert (meshmsg_encode (&msg, &payload, &size) == 0);
+        assert (payload [0] == 0x93);
+        assert (meshmsg_decode (&back, MSG_CUSTODY_ACK, payload, size) == 0);
+        assert (back.status == WEFT_STATUS_EXPIRED && strlen (back.reason) == WEFT_TEXT_MAX);
+        free (payload);
+        char longer [WEFT_TEXT_MAX + 2];
+        memset (longer, 'r', sizeof longer - 1);
+        longer [sizeof longer - 1] = 0;
+        codec_writer_t *w = codec_writer_new (0);
+        codec_put_array (w, 3);
+        codec_put_bin (w, ack_ids, WEFT_ID_SIZE);
+        codec_put_uint (w, WEFT_STATUS_DENIED);
+        codec_put_strn (w, longer, WEFT_TEXT_MAX + 1, WEFT_STR_MAX);
+        assert (codec_writer_finish (&w, &payload, &size) == 0);
+        assert (meshmsg_decode (&back, MSG_CUSTODY_ACK, payload, size) == PROTO_ERR_OVERSIZE);
+        free (payload);
+        w = codec_writer_new (0);
+        codec_put_array (w, 3);
+        codec_put_bin (w, ack_ids, WEFT_ID_SIZE);
+        codec_put_uint (w, WEFT_STATUS_DENIED);
+        codec_put_uint (w, 7);
+        assert (codec_writer_finish (&w, &payload, &size) == 0);
+        assert (meshmsg_decode (&back, MSG_CUSTODY_ACK, payload, size) == PROTO_ERR_TYPE);
+        free (payload);
+        uint8_t nul [3 + WEFT_ID_SIZE + 1 + 4] = { 0x93, 0xc4, WEFT_ID_SIZE };
+        memcpy (nul + 3 + WEFT_ID_SIZE, "\x07\xa3" "a\0b", 5);
+        assert (meshmsg_decode (&back, MSG_CUSTODY_ACK, nul, sizeof nul) == PROTO_ERR_VALUE);
+    }
 
     //  Revoked operators: a fourth field, only when there are some
     {
         meshmsg_t list, back;
         uint8_t *cert;
-        s_sample (&list, MSG_REVOCATIONS, &cert);
+        s_sample (&list, MSG_REVOCATIONS, 0, &cert);
         uint8_t operators [3 * WEFT_KEY_SIZE];
         for (size_t i = 0; i < sizeof operators; i++)
             operators [i] = (uint8_t) i;

@@ -4,7 +4,8 @@
                       quarantine: uint (optional, only when not 0)]
         ROUTE        [path: str(1040), revocations: uint,
                       quarantine: uint (optional, only when not 0)]
-        CUSTODY_ACK  [ids: bin(16 * n, 1 <= n <= 256), status: uint]
+        CUSTODY_ACK  [ids: bin(16 * n, 1 <= n <= 256), status: uint,
+                      reason: str(255) (optional, only when not empty)]
         REVOCATIONS  [version: uint, names: str, curve_keys: bin(32 * n)
                       [, operator_keys: bin(32 * m)]]
         NODE_STATS   [counters: str (JSON object)]
@@ -41,10 +42,12 @@ typedef struct {
     //  HELLO, ROUTE: version of the quarantine list the sender holds
     //  (0: none); QUARANTINE: version of this list
     uint64_t quarantine;
-    //  CUSTODY_ACK: ids (borrowed, count * WEFT_ID_SIZE bytes), status
+    //  CUSTODY_ACK: ids (borrowed, count * WEFT_ID_SIZE bytes), status,
+    //  and why they were refused ("" = no reason given)
     const uint8_t *ids;
     size_t id_count;
     int status;
+    char reason [WEFT_TEXT_MAX + 1];
     //  REVOCATIONS, QUARANTINE: names (borrowed, not NUL-ended);
     //  REVOCATIONS: keys (borrowed)
     const char *names;

@@ -189,9 +189,16 @@ coord_host_frame (world_t *self, frame_t *frame)
         s_hold (self, held);
         free (reply);
     }
-    //  Custody is acknowledged after the commit, also when dropped
+    //  Custody is acknowledged after the commit, with the core's verdict:
+    //  the held frame is id || status || reason
     if (link.custody && link.decoded) {
-        frame_t *ack = net_frame (COORD, server, DEST_NONE, link.id, WEFT_ID_SIZE);
+        uint8_t verdict [WEFT_ID_SIZE + 1 + WEFT_TEXT_MAX];
+        size_t reason_size = strlen (link.ack_reason);
+        memcpy (verdict, link.id, WEFT_ID_SIZE);
+        verdict [WEFT_ID_SIZE] = (uint8_t) link.ack_status;
+        memcpy (verdict + WEFT_ID_SIZE + 1, link.ack_reason, reason_size);
+        frame_t *ack = net_frame (COORD, server, DEST_NONE, verdict,
+                                  WEFT_ID_SIZE + 1 + reason_size);
         ack->ack = true;
         s_hold (self, ack);
     }
@@ -215,6 +222,21 @@ coord_host_commit (world_t *self)
         frame_t *frame = self->pending [i];
         if (!frame->ack)
             continue;
+        if (frame->data [WEFT_ID_SIZE] != WEFT_STATUS_OK) {
+            //  A refusal goes alone, with its reason
+            char reason [WEFT_TEXT_MAX + 1];
+            size_t reason_size = frame->size - WEFT_ID_SIZE - 1;
+            memcpy (reason, frame->data + WEFT_ID_SIZE + 1, reason_size);
+            reason [reason_size] = 0;
+            uint8_t *ack;
+            size_t ack_size;
+            if (coord_custody_ack (self->coord, frame->data, 1, frame->data [WEFT_ID_SIZE],
+                                   reason, now_ms, &ack, &ack_size) == 0) {
+                s_coord_send (self, frame->dst, DEST_NONE, ack, ack_size, 0);
+                free (ack);
+            }
+            continue;
+        }
         site_t *site = &self->sites [self->node [frame->dst].site];
         if (site->nacks == site->acks_cap) {
             site->acks_cap = site->acks_cap? 2 * site->acks_cap: 16;
@@ -233,7 +255,7 @@ coord_host_commit (world_t *self)
             uint8_t *ack;
             size_t ack_size;
             if (coord_custody_ack (self->coord, site->acks + first * WEFT_ID_SIZE, count,
-                                   now_ms, &ack, &ack_size) == 0) {
+                                   WEFT_STATUS_OK, NULL, now_ms, &ack, &ack_size) == 0) {
                 s_coord_send (self, site->first, DEST_NONE, ack, ack_size, 0);
                 free (ack);
             }

@@ -167,14 +167,17 @@ s_mesh_close (void *ctx, const char *link)
         c->host->world.close (c->host->world.ctx, c->node, peer);
 }
 
-static void
-s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size)
+static int
+s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_TEXT_MAX + 1])
 {
     s_ctx_t *c = (s_ctx_t *) ctx;
     s_node_t *n = &c->host->node [c->node];
     c->host->world.deliver (c->host->world.ctx, c->node, frame, size);
-    if (n->agent)
-        agent_message (n->agent, n->now_ms, frame, size);
+    if (!n->agent) {
+        snprintf (reason, WEFT_TEXT_MAX + 1, "this node runs no agent yet");
+        return WEFT_STATUS_INTERNAL;
+    }
+    return agent_receive (n->agent, n->now_ms, frame, size, reason);
 }
 
 //  End of a burst, as weft-node's loop ends each poll: commit and pump

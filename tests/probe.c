@@ -54,6 +54,9 @@ typedef struct {
     uint64_t version;               //  policy-make: object version
     const char *content;            //  policy-make: object content (text)
     const char *object;             //  policy-send: object file
+    bool custody;                   //  replay/forge: as a custody transfer
+    bool expired;                   //  replay/forge: an expiry already past
+    const char *report_of;          //  replay/forge: a TWIN_REPORTED naming this device
 } probe_args_t;
 
 //  The identity the probe speaks as.
@@ -71,8 +74,14 @@ static const char *s_usage =
     "      CURVE handshake with a random key (or F's keys); exit 0 if admitted,\n"
     "      1 if refused, 3 if there was no answer\n"
     "  replay ENDPOINT --keyfile NODE_KEY --seq N [--server-key HEX] [--origin NAME]\n"
-    "      send a HEARTBEAT signed by the node's key with seq N\n"
+    "         [--custody] [--expired] [--report-of DEVICE]\n"
+    "      send a HEARTBEAT signed by the node's key with seq N; --custody sends it\n"
+    "      as a custody transfer to the coordinator and prints the CUSTODY_ACK\n"
+    "      ('custody-ack STATUS reason'); --expired gives it an expiry already\n"
+    "      past; --report-of sends a TWIN_REPORTED naming DEVICE instead, and\n"
+    "      prints the ACK ('ack STATUS message')\n"
     "  forge ENDPOINT --keyfile NODE_KEY [--seq N] [--server-key HEX] [--origin NAME]\n"
+    "        [--custody]\n"
     "      send a HEARTBEAT on the node's link signed by a wrong key\n"
     "  mesh-send ENDPOINT --keyfile NODE_KEY --server-key NODE_CURVE_HEX [--count N]\n"
     "            [--mode ok|forge|tamper] [--seq FIRST] [--save F | --frame F] [--timeout MS]\n"
@@ -177,6 +186,15 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
         else
         if (streq (arg, "--object") && value)
             args->object = argv [++i];
+        else
+        if (streq (arg, "--custody"))
+            args->custody = true;
+        else
+        if (streq (arg, "--expired"))
+            args->expired = true;
+        else
+        if (streq (arg, "--report-of") && value)
+            args->report_of = argv [++i];
         else
         if (*arg == '-' && arg [1]) {
             fprintf (stderr, "weft-probe: unknown option %s\n%s", arg, s_usage);
@@ -385,6 +403,15 @@ s_send_heartbeat (probe_args_t *args, probe_identity_t *id, uint64_t seq,
     }
     msg_t msg = { .type = MSG_HEARTBEAT };
     msg.heartbeat.uptime_s = 1;
+    if (args->report_of) {
+        msg.type = MSG_TWIN_REPORTED;
+        snprintf (msg.twin_reported.device, sizeof msg.twin_reported.device, "%s",
+                  args->report_of);
+        msg.twin_reported.version = seq;
+        msg.twin_reported.doc = "{}";
+        msg.twin_reported.doc_size = 2;
+        strcpy (msg.twin_reported.status, "ok");
+    }
     uint8_t *payload = NULL;
     size_t payload_size = 0;
     rc = msg_encode (&msg, &payload, &payload_size);
@@ -395,12 +422,12 @@ s_send_heartbeat (probe_args_t *args, probe_identity_t *id, uint64_t seq,
     envelope_t env;
     memset (&env, 0, sizeof (env));
     randombytes_buf (env.id, WEFT_ID_SIZE);
-    env.type = MSG_HEARTBEAT;
+    env.type = msg.type;
     snprintf (env.origin, sizeof (env.origin), "%s", id->origin);
     snprintf (env.tenant, sizeof (env.tenant), "%s", id->tenant);
     env.seq = seq;
     env.hlc = now_ms << 16;
-    env.expiry = now_ms + 60000;
+    env.expiry = args->expired? now_ms - 1000: now_ms + 60000;
     env.hop_limit = 1;
     env.hops = 1;
     env.payload = payload;
@@ -410,17 +437,33 @@ s_send_heartbeat (probe_args_t *args, probe_identity_t *id, uint64_t seq,
     rc = envelope_encode (&env, sign_secret, &frame_data, &frame_size);
     free (payload);
     assert (rc == 0);
+    if (args->custody)
+        zstr_sendm (dealer, "coordinator");
     zframe_t *frame = zframe_new (frame_data, frame_size);
     free (frame_data);
     zframe_send (&frame, dealer, 0);
-    printf ("sent HEARTBEAT origin=%s seq=%llu\n", id->origin, (unsigned long long) seq);
-    //  Whatever comes back is informative only: refusals are silent
+    printf ("sent %s origin=%s seq=%llu\n", proto_msg_name (env.type), id->origin,
+            (unsigned long long) seq);
+    //  What comes back: a CUSTODY_ACK of a custody transfer, with its
+    //  status and reason; the ACK of a report; a TWIN_DESIRED
     zsock_set_rcvtimeo (dealer, 500);
     zmsg_t *reply;
     while ((reply = zmsg_recv (dealer))) {
         envelope_t answer;
         zframe_t *last = zmsg_last (reply);
-        if (last && envelope_decode (&answer, zframe_data (last), zframe_size (last)) == 0)
+        meshmsg_t ack;
+        msg_t body;
+        if (!last || envelope_decode (&answer, zframe_data (last), zframe_size (last)))
+            ;
+        else
+        if (answer.type == MSG_CUSTODY_ACK
+        &&  meshmsg_decode (&ack, MSG_CUSTODY_ACK, answer.payload, answer.payload_size) == 0)
+            printf ("custody-ack %s %s\n", proto_status_name (ack.status), ack.reason);
+        else
+        if (answer.type == MSG_ACK
+        &&  msg_decode (&body, MSG_ACK, answer.payload, answer.payload_size) == 0)
+            printf ("ack %s %s\n", proto_status_name (body.ack.status), body.ack.message);
+        else
             printf ("received %s from %s\n",
                     proto_msg_name (answer.type)? proto_msg_name (answer.type): "?",
                     answer.origin);

@@ -244,28 +244,6 @@ coord_seal_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms
     return rc;
 }
 
-//  Decode an envelope and check that its origin is the link's identity.
-int
-coord_envelope_open (coord_t *self, const char *user_id, const uint8_t *frame, size_t size,
-                     envelope_t *env, bool relayed)
-{
-    int rc = envelope_decode (env, frame, size);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        coord_debug (self, "coord: undecodable envelope from %s: %s",
-                    user_id? user_id: "?", proto_strerror (rc));
-        return -2;
-    }
-    if (!user_id || (!streq (env->origin, user_id)
-                     && (!relayed || streq (env->origin, COORD_ORIGIN)))) {
-        self->stats.rejected_origin++;
-        coord_debug (self, "coord: envelope origin %s on link of %s", env->origin,
-                    user_id? user_id: "(none)");
-        return -2;
-    }
-    return 0;
-}
-
 bool
 coord_envelope_expired (coord_t *self, const envelope_t *env, uint64_t now_ms)
 {

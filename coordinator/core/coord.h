@@ -42,14 +42,19 @@ typedef struct {
 //  revocation list (coord_revocations) to the nodes linked directly.
 typedef void (coord_revoked_fn) (void *ctx, const char *device_id);
 
-//  How a mesh frame arrived and what it was (coord_on_mesh_link)
+//  How a mesh frame arrived and what it was (coord_on_mesh_link). An
+//  envelope that decoded (decoded) is answered, when it came as custody,
+//  with a CUSTODY_ACK of its id carrying ack_status and ack_reason: OK
+//  (taken, or a duplicate), INTERNAL (not stored: retransmit), or the
+//  refusal (DENIED, EXPIRED, BAD_REQUEST) that ends the sender's custody.
 typedef struct {
     bool custody;                       //  In: a custody transfer [dest, envelope]
     bool decoded;                       //  Out: id is valid
     uint8_t id [WEFT_ID_SIZE];          //  Out: envelope id, for CUSTODY_ACK
     char origin [WEFT_NAME_MAX + 1];    //  Out: verified origin, "" if dropped
     char reply_dest [WEFT_NAME_MAX + 1];    //  Out: send the reply as custody to this
-    bool store_failed;                  //  Out: not ACKable (commit failed)
+    int ack_status;                     //  Out: the CUSTODY_ACK's status
+    char ack_reason [WEFT_TEXT_MAX + 1];    //  Out: and its reason ("" when OK)
 } coord_link_t;
 
 //  Create over an open store (with registry_tables), the CA keys, the
@@ -89,8 +94,9 @@ int
 //  forwarded it; it is verified with the origin's registered key). Also
 //  handles the link-local mesh messages (ROUTE: answered with the
 //  revocation list when the node's is older; NODE_STATS; CUSTODY_ACK:
-//  the relay took custody of those ids, see coord_sent_custody; HELLO
-//  is ignored).
+//  the relay took custody of those ids, or refused them, see
+//  coord_sent_custody; HELLO is ignored). link->ack_status and
+//  ack_reason say how to acknowledge the custody transfer.
 int
     coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
                         const uint8_t *frame, size_t size, uint64_t now_ms,
@@ -119,10 +125,12 @@ void
 const uint8_t *
     coord_quarantine (coord_t *self, size_t *size_p);
 
-//  Seal a CUSTODY_ACK of the ids (count at most 256). Returns 0 or -1.
+//  Seal a CUSTODY_ACK of the ids (count at most 256) with a status and
+//  its reason ("" or NULL for none). Returns 0 or -1.
 int
-    coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now_ms,
-                       uint8_t **frame_p, size_t *size_p);
+    coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
+                       const char *reason, uint64_t now_ms, uint8_t **frame_p,
+                       size_t *size_p);
 
 int
     coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_t *frame,

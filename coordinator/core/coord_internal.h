@@ -55,12 +55,6 @@ struct _coord_t {
 //  --------------------------------------------------------------------------
 //  Envelopes (coord.c)
 
-//  Decode an envelope and check that its origin is the link's identity
-//  (or, relayed, any device's). 0, or -2 counted as rejected.
-int
-    coord_envelope_open (coord_t *self, const char *user_id, const uint8_t *frame,
-                         size_t size, envelope_t *env, bool relayed);
-
 //  Has env expired at now_ms? Counts it as rejected if so.
 bool
     coord_envelope_expired (coord_t *self, const envelope_t *env, uint64_t now_ms);

@@ -2,9 +2,17 @@
     attestation (direct and delegated), custody ACKs from relays, gossip
     and the other link-local messages of the nodes linked to us.
     Heartbeats and ACKs advance the replay window in memory only; the
-    adapter's coord_commit makes it durable before any reply leaves.  */
+    adapter's coord_commit makes it durable before any reply leaves.
+    Every envelope that decodes gets an answer for its custody transfer
+    (coord_link_t): OK, INTERNAL when we could not store it (the sender
+    retransmits), or the refusal and its reason, which ends the sender's
+    custody; a refused twin report also gets an ACK with that status, so
+    the device's own retransmissions end too. Only bytes that are no
+    envelope are dropped without an answer (docs/protocol.md, section
+    16.2 lists every refusal).  */
 
 #include "proto/corelib.h"
+#include <stdarg.h>
 #include <sodium.h>
 #include "proto/meshmsg.h"
 #include "proto/tpmmsg.h"
@@ -12,6 +20,23 @@
 #include "coordinator/core/attest_delegated.h"
 #include "coordinator/core/hierarchy.h"
 #include "coordinator/core/coord_internal.h"
+
+//  Refuse the envelope link carries: its CUSTODY_ACK says status and
+//  why. Logged at debug level (the counters count). Returns -2.
+static int
+s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
+          const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (link->ack_reason, sizeof link->ack_reason, format, args);
+    va_end (args);
+    link->ack_status = status;
+    coord_debug (self, "coord: %s from %s refused: %s %s",
+                 proto_msg_name (env->type)? proto_msg_name (env->type): "envelope",
+                 env->origin, proto_status_name (status), link->ack_reason);
+    return -2;
+}
 
 //  Seal an ACK of env.
 static int
@@ -37,18 +62,23 @@ s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
 //  window is durable, so a replay is refused after a crash too. The
 //  effect inside the process (liveness) needs no rollback: the window
 //  stays advanced in memory and is written by the next commit.
+//  Returns 0, or -2 with the refusal set on link (a replay: DENIED; the
+//  store unreadable: INTERNAL).
 static int
-s_accept_pending (coord_t *self, const char *origin_key, uint64_t seq)
+s_accept_pending (coord_t *self, coord_link_t *link, const envelope_t *env,
+                  const char *origin_key)
 {
     replay_t window;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
-        return -1;
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
     registry_replay_window (self->registry, txn, origin_key, &window);
     store_abort (&txn);
-    if (replay_accept (&window, seq)) {
+    if (replay_accept (&window, env->seq)) {
         self->stats.rejected_replay++;
-        return -1;
+        return s_refuse (self, link, env, WEFT_STATUS_DENIED,
+                         "replayed: seq %" PRIu64 " of %s was seen or is too old",
+                         env->seq, env->origin);
     }
     registry_replay_set (self->registry, origin_key, &window, true);
     return 0;
@@ -62,14 +92,12 @@ coord_commit (coord_t *self)
 }
 
 static int
-s_heartbeat (coord_t *self, const envelope_t *env, const msg_heartbeat_t *heartbeat,
-             const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
-             size_t *reply_size_p)
+s_heartbeat (coord_t *self, coord_link_t *link, const envelope_t *env,
+             const msg_heartbeat_t *heartbeat, const char *origin_key, uint64_t now_ms,
+             uint8_t **reply_p, size_t *reply_size_p)
 {
-    if (s_accept_pending (self, origin_key, env->seq)) {
-        coord_debug (self, "coord: replayed heartbeat from %s seq %" PRIu64, env->origin, env->seq);
+    if (s_accept_pending (self, link, env, origin_key))
         return -2;
-    }
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
@@ -147,7 +175,7 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
 }
 
 static int
-s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
+s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uint64_t now_ms)
 {
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
@@ -155,11 +183,10 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
     int rc = tpmmsg_decode (&evidence, MSG_ATTEST_EVIDENCE, env->payload, env->payload_size);
     if (rc) {
         self->stats.rejected_malformed++;
-        coord_debug (self, "coord: bad ATTEST_EVIDENCE from %s: %s", env->origin,
-                    proto_strerror (rc));
-        return -2;
+        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
+                         proto_msg_name (env->type), proto_strerror (rc));
     }
-    if (s_accept_pending (self, origin_key, env->seq))
+    if (s_accept_pending (self, link, env, origin_key))
         return -2;
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, true);
@@ -172,7 +199,8 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
         hierarchy_alert_text (txn, device, "Attestation failed",
                               json_string_value (json_object_get (verdict, "reason"))?: "?",
                               alert, sizeof alert);
-    if (txn && store_commit (&txn))
+    bool stored = txn && store_commit (&txn) == 0;
+    if (!stored)
         zsys_error ("coord: cannot record the attestation verdict of %s", env->origin);
     store_abort (&txn);
     json_t *ima = json_object_get (verdict, "ima");
@@ -193,25 +221,32 @@ s_attest_evidence (coord_t *self, const envelope_t *env, uint64_t now_ms)
     json_decref (verdict);
     json_decref (device);
     coord_quarantine_build (self, now_ms);
+    if (!stored)
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
+                         "cannot record the attestation verdict");
     return 0;
 }
 
 //  A site server's verdict with its evidence (attest_delegated.h): checked
 //  again, recorded as ours, and quarantine follows our result
 static int
-s_attest_delegated (coord_t *self, const envelope_t *env, uint64_t now_ms)
+s_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
+                    uint64_t now_ms)
 {
     delegmsg_t msg;
     int rc = delegmsg_decode (&msg, MSG_DELEGATED_VERDICT, env->payload, env->payload_size);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
-    if (rc || s_accept_pending (self, origin_key, env->seq)) {
-        if (rc)
-            self->stats.rejected_malformed++;
-        return -2;
+    if (rc) {
+        self->stats.rejected_malformed++;
+        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
+                         proto_msg_name (env->type), proto_strerror (rc));
     }
+    if (s_accept_pending (self, link, env, origin_key))
+        return -2;
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, true);
+    bool opened = txn != NULL;
     json_t *server = txn? registry_device_get (txn, env->origin): NULL;
     json_t *device = txn? registry_device_get (txn, msg.device): NULL;
     char error [256] = "unknown device";
@@ -223,7 +258,8 @@ s_attest_delegated (coord_t *self, const envelope_t *env, uint64_t now_ms)
         hierarchy_alert_text (txn, device, "Attestation failed (verified by a site server)",
                               json_string_value (json_object_get (verdict, "reason"))?: "?",
                               alert, sizeof alert);
-    if (txn && verdict && store_commit (&txn))
+    bool stored = txn && verdict && store_commit (&txn) == 0;
+    if (txn && verdict && !stored)
         zsys_error ("coord: cannot record the delegated verdict on %s", msg.device);
     store_abort (&txn);
     if (!verdict)
@@ -240,22 +276,60 @@ s_attest_delegated (coord_t *self, const envelope_t *env, uint64_t now_ms)
     if (json_is_true (json_object_get (verdict, "disagrees")))
         zsys_warning ("coord: ALERT site server %s judged %s %s, our check says otherwise",
                       env->origin, msg.device, msg.ok? "passed": "failed");
-    json_decref (verdict);
+    //  A device of another tenant is answered as a missing one: the
+    //  reason must not tell a server which ids exist elsewhere
+    bool foreign = !device || strstr (error, "is not in the tenant of");
     json_decref (server);
     json_decref (device);
     coord_quarantine_build (self, now_ms);
+    if (!opened || (!verdict && streq (error, "store write failed")))
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
+    if (!verdict)
+        //  Refused for good (not a server, stale...): the server's
+        //  retransmission would get the same answer
+        return s_refuse (self, link, env, WEFT_STATUS_DENIED, "delegated verdict on %s "
+                         "refused: %s", msg.device, foreign? "unknown device": error);
+    json_decref (verdict);
+    if (!stored)
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
+                         "cannot record the delegated verdict");
     return 0;
 }
 
+//  Refuse a twin report: its CUSTODY_ACK and an ACK to the device carry
+//  the status and reason, so the device stops retransmitting it
 static int
-s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *reported,
-            const char *origin_key, uint64_t now_ms, uint8_t **reply_p,
-            size_t *reply_size_p)
+s_refuse_report (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
+                 uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p,
+                 const char *format, ...)
 {
+    va_list args;
+    va_start (args, format);
+    char reason [WEFT_TEXT_MAX + 1];
+    vsnprintf (reason, sizeof reason, format, args);
+    va_end (args);
+    s_refuse (self, link, env, status, "%s", reason);
+    return s_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
+}
+
+static int
+s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
+            const msg_twin_reported_t *reported, const char *origin_key, bool quarantined,
+            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    //  Checked in this order; each refusal is for good (the same bytes
+    //  would be refused again), so the ACK ends the device's retries
     if (!streq (reported->device, env->origin)) {
         self->stats.rejected_origin++;
-        coord_debug (self, "coord: %s reported the twin of %s", env->origin, reported->device);
-        return -2;
+        return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
+                                reply_size_p, "report names device %s, not its origin %s",
+                                reported->device, env->origin);
+    }
+    if (quarantined) {
+        self->stats.rejected_origin++;
+        return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
+                                reply_size_p, "%s is quarantined (failed attestation): "
+                                "report refused", env->origin);
     }
     json_error_t error;
     json_t *doc = NULL;
@@ -264,16 +338,14 @@ s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *rep
     if (!json_is_object (doc)) {
         json_decref (doc);
         self->stats.rejected_malformed++;
-        coord_debug (self, "coord: bad reported document from %s", env->origin);
-        //  Acknowledge with the reason, so the node stops retransmitting
-        return s_ack (self, env, WEFT_STATUS_BAD_REQUEST,
-                      "reported document must be a JSON object of at most 32768 bytes",
-                      now_ms, reply_p, reply_size_p);
+        return s_refuse_report (self, link, env, WEFT_STATUS_BAD_REQUEST, now_ms, reply_p,
+                                reply_size_p, "reported document must be a JSON object of "
+                                "at most %d bytes", REGISTRY_DOC_MAX);
     }
     store_txn_t *txn = store_begin (self->store, true);
     if (!txn) {
         json_decref (doc);
-        return -2;
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
     }
     replay_t window;
     registry_replay_window (self->registry, txn, origin_key, &window);
@@ -294,8 +366,9 @@ s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *rep
                           reply_p, reply_size_p);
         }
         self->stats.rejected_replay++;
-        coord_debug (self, "coord: replayed report from %s seq %" PRIu64, env->origin, env->seq);
-        return -2;
+        return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
+                                reply_size_p, "replayed: seq %" PRIu64 " of %s was seen "
+                                "or is too old", env->seq, env->origin);
     }
     if (rc == 0)
         rc = registry_replay_put (txn, origin_key, &window);
@@ -318,7 +391,7 @@ s_reported (coord_t *self, const envelope_t *env, const msg_twin_reported_t *rep
     if (rc) {
         //  No ACK: the node retransmits and we try again
         zsys_warning ("coord: cannot store the report of %s", env->origin);
-        return -2;
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "cannot store the report");
     }
     registry_replay_set (self->registry, origin_key, &window, false);
     registry_seen (self->registry, env->origin, now_ms);
@@ -358,16 +431,32 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
               uint8_t **reply_p, size_t *reply_size_p)
 {
     meshmsg_t msg;
-    if (meshmsg_decode (&msg, env->type, env->payload, env->payload_size)) {
+    int rc = meshmsg_decode (&msg, env->type, env->payload, env->payload_size);
+    if (rc) {
         self->stats.rejected_malformed++;
-        return -2;
+        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
+                         proto_msg_name (env->type), proto_strerror (rc));
     }
     (void) now_ms;
-    //  A relay took custody of frames we sent through it (INTERNAL: it
-    //  could not commit them, keep retransmitting)
-    if (env->type == MSG_CUSTODY_ACK && msg.status != WEFT_STATUS_INTERNAL)
+    //  A relay took custody of frames we sent through it, or refused them
+    //  for good (INTERNAL: it could not commit them, keep retransmitting)
+    if (env->type == MSG_CUSTODY_ACK && msg.status != WEFT_STATUS_INTERNAL) {
+        size_t refused = 0;
         for (size_t i = 0; i < msg.id_count; i++)
-            custody_ack (self->custody, msg.ids + i * WEFT_ID_SIZE);
+            if (msg.status == WEFT_STATUS_OK)
+                custody_ack (self->custody, msg.ids + i * WEFT_ID_SIZE);
+            else
+            if (custody_refused (self->custody, msg.ids + i * WEFT_ID_SIZE) == 0)
+                refused++;
+        if (refused) {
+            char hex [2 * WEFT_ID_SIZE + 1];
+            envelope_id_hex (msg.ids, hex);
+            zsys_warning ("coord: %s refused %zu envelope%s we sent (%s%s): %s %s",
+                          env->origin, refused, refused > 1? "s": "", hex,
+                          msg.id_count > 1? ", ...": "", proto_status_name (msg.status),
+                          msg.reason);
+        }
+    }
     if (env->type == MSG_ROUTE && msg.revocations < self->revocations_version
     &&  self->revocations) {
         *reply_p = (uint8_t *) zmalloc (self->revocations_size);
@@ -411,38 +500,48 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     link->decoded = false;
     link->origin [0] = 0;
     link->reply_dest [0] = 0;
-    link->store_failed = false;
+    link->ack_status = WEFT_STATUS_OK;
+    link->ack_reason [0] = 0;
     envelope_t env;
-    if (envelope_decode (&env, frame, size) == 0) {
-        link->decoded = true;
-        memcpy (link->id, env.id, WEFT_ID_SIZE);
-    }
-    if (coord_envelope_open (self, user_id, frame, size, &env, link->custody))
+    int rc = envelope_decode (&env, frame, size);
+    if (rc) {
+        //  Not intact: nothing to acknowledge, no id to name
+        self->stats.rejected_malformed++;
+        coord_debug (self, "coord: undecodable envelope from %s: %s",
+                     user_id? user_id: "?", proto_strerror (rc));
         return -2;
+    }
+    link->decoded = true;
+    memcpy (link->id, env.id, WEFT_ID_SIZE);
+    if (!user_id || (!streq (env.origin, user_id)
+                     && (!link->custody || streq (env.origin, COORD_ORIGIN)))) {
+        self->stats.rejected_origin++;
+        return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "origin %s on the link of %s",
+                         env.origin, user_id? user_id: "nobody");
+    }
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
-        return -2;
+        return s_refuse (self, link, &env, WEFT_STATUS_INTERNAL, "store unavailable");
     json_t *device = registry_device_get (txn, env.origin);
     store_abort (&txn);
     uint8_t sign_key [32];
     bool known = device && !json_is_true (json_object_get (device, "revoked"))
               && coord_record_key (device, "sign_key", sign_key) == 0;
     json_decref (device);
-    if (!known) {
-        self->stats.rejected_origin++;
-        return -2;
-    }
-    if (envelope_verify (&env, sign_key)) {
-        self->stats.rejected_signature++;
-        coord_debug (self, "coord: bad signature from %s", env.origin);
-        return -2;
+    //  One reason for an unknown or revoked origin and a bad signature,
+    //  so a relay cannot learn from it which device ids exist
+    if (!known || envelope_verify (&env, sign_key)) {
+        if (known)
+            self->stats.rejected_signature++;
+        else
+            self->stats.rejected_origin++;
+        return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "not authenticated: %s is "
+                         "unknown or revoked, or the signature does not verify", env.origin);
     }
     if (coord_envelope_expired (self, &env, now_ms))
-        return -2;
+        return s_refuse (self, link, &env, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
+                         " (unix ms), received at %" PRIu64, env.expiry, now_ms);
     snprintf (link->origin, sizeof link->origin, "%s", env.origin);
-    if (link->custody && !streq (env.origin, user_id))
-        snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
-    else
     if (link->custody)
         snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
     s_mesh_seen (self, &env, link->custody);
@@ -451,7 +550,8 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         link->reply_dest [0] = 0;
         if (link->custody) {
             self->stats.rejected_malformed++;
-            return -2;
+            return s_refuse (self, link, &env, WEFT_STATUS_DENIED,
+                             "policy gossip is link-local, never a custody transfer");
         }
         self->now_ms = now_ms;
         gossip_on_message (self->gossip, env.origin, env.type, env.payload, env.payload_size,
@@ -464,39 +564,34 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_mesh_local (self, &env, link, now_ms, reply_p, reply_size_p);
     }
     if (env.type == MSG_ATTEST_EVIDENCE)
-        return s_attest_evidence (self, &env, now_ms);
+        return s_attest_evidence (self, link, &env, now_ms);
     if (env.type == MSG_DELEGATED_VERDICT)
-        return s_attest_delegated (self, &env, now_ms);
+        return s_attest_delegated (self, link, &env, now_ms);
     if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
         self->stats.rejected_malformed++;
-        coord_debug (self, "coord: unexpected %s on mesh from %s",
-                    proto_msg_name (env.type)? proto_msg_name (env.type): "type", env.origin);
-        return -2;
+        if (proto_msg_name (env.type))
+            return s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST,
+                             "%s is not taken on the mesh socket", proto_msg_name (env.type));
+        return s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST,
+                         "unknown message type %d", env.type);
     }
     msg_t msg;
-    int rc = msg_decode (&msg, env.type, env.payload, env.payload_size);
+    rc = msg_decode (&msg, env.type, env.payload, env.payload_size);
     if (rc) {
         self->stats.rejected_malformed++;
-        coord_debug (self, "coord: bad %s from %s: %s", proto_msg_name (env.type), env.origin,
-                    proto_strerror (rc));
-        return -2;
+        return s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
+                         proto_msg_name (env.type), proto_strerror (rc));
     }
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
     bool quarantined = (env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED)
                     && coord_device_quarantined (self, env.origin);
-    if (env.type == MSG_TWIN_REPORTED && quarantined) {
-        self->stats.rejected_origin++;
-        coord_debug (self, "coord: %s is quarantined (failed attestation): report refused",
-                    env.origin);
-        return -2;
-    }
     if (env.type == MSG_HEARTBEAT) {
         //  A quarantined device gets no desired twin, only challenges
         msg_heartbeat_t heartbeat = msg.heartbeat;
         if (quarantined)
             heartbeat.desired_version = UINT64_MAX;
-        rc = s_heartbeat (self, &env, &heartbeat, origin_key, now_ms,
+        rc = s_heartbeat (self, link, &env, &heartbeat, origin_key, now_ms,
                           reply_p, reply_size_p);
         if (rc == 0 && !*reply_p)
             s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
@@ -504,21 +599,27 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return rc;
     }
     if (env.type == MSG_TWIN_REPORTED)
-        return s_reported (self, &env, &msg.twin_reported, origin_key, now_ms,
-                           reply_p, reply_size_p);
+        return s_reported (self, link, &env, &msg.twin_reported, origin_key, quarantined,
+                           now_ms, reply_p, reply_size_p);
     //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds;
-    //  a copy sent to it directly need not be sent again
-    if (s_accept_pending (self, origin_key, env.seq))
+    //  a copy sent to it directly need not be sent again, also when the
+    //  node refused it for good
+    if (s_accept_pending (self, link, &env, origin_key))
         return -2;
     if (msg.ack.status == WEFT_STATUS_OK)
         custody_ack (self->custody, msg.ack.ack_id);
+    else
+    if (msg.ack.status != WEFT_STATUS_INTERNAL
+    &&  custody_refused (self->custody, msg.ack.ack_id) == 0)
+        zsys_warning ("coord: %s refused an envelope we sent: %s %s", env.origin,
+                      proto_status_name (msg.ack.status), msg.ack.message);
     registry_seen (self->registry, env.origin, now_ms);
     return 0;
 }
 
 int
-coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now_ms,
-                   uint8_t **frame_p, size_t *size_p)
+coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
+                   const char *reason, uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
 {
     assert (self && ids);
     meshmsg_t msg;
@@ -526,6 +627,8 @@ coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, uint64_t now
     msg.type = MSG_CUSTODY_ACK;
     msg.ids = ids;
     msg.id_count = count;
+    msg.status = status;
+    snprintf (msg.reason, sizeof msg.reason, "%s", reason? reason: "");
     uint8_t *payload;
     size_t payload_size;
     if (meshmsg_encode (&msg, &payload, &payload_size))

@@ -20,6 +20,7 @@ typedef struct {
     uint64_t custody_held;          //  Frames waiting for a relay's ACK now
     uint64_t custody_resent;        //  Retransmissions
     uint64_t custody_acked;         //  Frames a relay acknowledged
+    uint64_t custody_refused;       //  Frames the next hop refused for good
     uint64_t custody_evicted;       //  Dropped for room (per device or in all)
     uint64_t custody_expired;       //  Given up: too old, or superseded
     //  Refused requests counted but not recorded one by one (refusals.h)

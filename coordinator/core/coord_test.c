@@ -374,10 +374,15 @@ coord_test (bool verbose)
     json_decref (twin);
     assert (s_rpc (&rig, &viewer, "viv", 3, "device.list", "{}", out, sizeof out) == 0);
     assert (strstr (out, "\"online\":true"));
-    //  Reported twin of another device
+    //  Reported twin of another device: refused with an ACK that ends
+    //  the device's retransmissions
     strcpy (msg.twin_reported.device, "dev-2");
     frame = s_envelope (&node, "dev-1", 6, &msg, &size);
-    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0);
+    s_open_reply (&rig, reply, reply_size, MSG_ACK, &answer, NULL);
+    assert (answer.ack.status == WEFT_STATUS_DENIED);
+    assert (streq (answer.ack.message, "report names device dev-2, not its origin dev-1"));
+    free (reply);
     free (frame);
 
     //  Replay after a restart: the window was saved with the effect

@@ -14,6 +14,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/rpc.h"
+#include "coordinator/core/attest.h"
 #include "coordinator/core/coord.h"
 
 #define S_GOLDEN_MS     1767225600000ULL    //  The golden vectors' time
@@ -22,6 +23,7 @@ typedef struct {
     char path [64];
     store_t *store;
     keys_t ca, coord, admin, node;  //  The golden vectors' identities
+    keys_t relay;                   //  relay-1, in acme, and revoked gone-1
     uint8_t *cert;
     size_t cert_size;
     coord_t *core;
@@ -75,6 +77,18 @@ s_rig_new (s_rig_t *rig)
         "curve_key", curve_hex, "revoked", 0);
     assert (registry_device_put (txn, device) == 0);
     json_decref (device);
+    keys_generate (&rig->relay);
+    const char *others [] = { "relay-1", "gone-1" };
+    for (size_t i = 0; i < 2; i++) {
+        keys_hex (rig->relay.sign_public, 32, sign_hex);
+        keys_hex (rig->relay.curve_public, 32, curve_hex);
+        curve_hex [0] = (char) ('a' + i);   //  Keys are unique per device
+        device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", others [i],
+            "tenant", "acme", "type", "server", "role", "server", "sign_key", sign_hex,
+            "curve_key", curve_hex, "revoked", i == 1);
+        assert (registry_device_put (txn, device) == 0);
+        json_decref (device);
+    }
     assert (store_commit (&txn) == 0);
     pki_destroy (&pki);
     rig->core = coord_new (rig->store, &rig->ca, &rig->coord, rig->cert, rig->cert_size, NULL);
@@ -84,6 +98,7 @@ s_rig_new (s_rig_t *rig)
 static void
 s_rig_destroy (s_rig_t *rig)
 {
+    keys_wipe (&rig->relay);
     coord_destroy (&rig->core);
     store_destroy (&rig->store);
     free (rig->cert);
@@ -324,6 +339,270 @@ s_test_rpc_refusals (void)
     s_rig_destroy (&rig);
 }
 
+//  --------------------------------------------------------------------------
+//  Mesh envelopes: every refusal of an intact one is acknowledged
+
+//  A custody transfer (or a direct frame, custody false) from link: the
+//  core's verdict in link, its reply (if any) decoded into reply_msg
+static int
+s_mesh (s_rig_t *rig, const char *from, bool custody, const uint8_t *frame, size_t size,
+        uint64_t now_ms, coord_link_t *link, msg_t *reply_msg, int *reply_type)
+{
+    memset (link, 0, sizeof *link);
+    link->custody = custody;
+    uint8_t *reply = NULL;
+    size_t reply_size = 0;
+    int rc = coord_on_mesh_link (rig->core, from, link, frame, size, now_ms, &reply,
+                                 &reply_size);
+    *reply_type = 0;
+    if (reply) {
+        envelope_t env;
+        assert (envelope_decode (&env, reply, reply_size) == 0);
+        *reply_type = env.type;
+        if (env.type == MSG_ACK) {
+            assert (msg_decode (reply_msg, MSG_ACK, env.payload, env.payload_size) == 0);
+            //  Copy out what the frame lends
+            static char message [WEFT_TEXT_MAX + 1];
+            snprintf (message, sizeof message, "%s", reply_msg->ack.message);
+            memcpy (reply_msg->ack.message, message, sizeof message);
+        }
+        free (reply);
+    }
+    assert (coord_commit (rig->core) == 0);
+    return rc;
+}
+
+//  An envelope from origin, signed by signer: a message, or raw payload
+static uint8_t *
+s_from (const char *origin, const keys_t *signer, uint64_t seq, uint64_t expiry, int type,
+        const msg_t *msg, size_t *size_p)
+{
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = type;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    snprintf (env.tenant, sizeof env.tenant, "acme");
+    env.seq = seq;
+    env.hlc = S_GOLDEN_MS << 16;
+    env.expiry = expiry;
+    return msg? s_seal (&env, msg, NULL, 0, signer, size_p)
+              : s_seal (&env, NULL, (const uint8_t *) "\x91\xa1x", 3, signer, size_p);
+}
+
+static void
+s_test_mesh_refusals (void)
+{
+    s_rig_t rig;
+    s_rig_new (&rig);
+    uint64_t now = S_GOLDEN_MS;
+    keys_t stranger;
+    keys_generate (&stranger);
+    coord_link_t link;
+    msg_t reply;
+    int reply_type;
+    size_t size;
+    uint8_t *frame;
+    msg_t heartbeat;
+    memset (&heartbeat, 0, sizeof heartbeat);
+    heartbeat.type = MSG_HEARTBEAT;
+    heartbeat.heartbeat.desired_version = 0;
+    const coord_stats_t *stats = coord_stats (rig.core);
+
+    //  Accepted, through the relay: OK
+    frame = s_from ("node-1", &rig.node, 10, 0, MSG_HEARTBEAT, &heartbeat, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.decoded && link.ack_status == WEFT_STATUS_OK && link.ack_reason [0] == 0);
+    assert (streq (link.origin, "node-1"));
+    //  The same again: a replay, refused for good
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.decoded && link.ack_status == WEFT_STATUS_DENIED);
+    assert (streq (link.ack_reason, "replayed: seq 10 of node-1 was seen or is too old"));
+    assert (stats->rejected_replay == 1);
+    free (frame);
+    //  Forged, unknown origin, revoked origin: one neutral reason
+    const char *not_authenticated [][2] = {
+        { "node-1", "not authenticated: node-1 is unknown or revoked, or the signature "
+                    "does not verify" },
+        { "ghost-9", "not authenticated: ghost-9 is unknown or revoked, or the signature "
+                     "does not verify" },
+        { "gone-1", "not authenticated: gone-1 is unknown or revoked, or the signature "
+                    "does not verify" }
+    };
+    for (size_t i = 0; i < 3; i++) {
+        frame = s_from (not_authenticated [i][0], &stranger, 11, 0, MSG_HEARTBEAT, &heartbeat,
+                        &size);
+        assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type)
+                == -2);
+        assert (link.ack_status == WEFT_STATUS_DENIED);
+        assert (streq (link.ack_reason, not_authenticated [i][1]));
+        free (frame);
+    }
+    assert (stats->rejected_signature == 1 && stats->rejected_origin == 2);
+    //  Expired
+    frame = s_from ("node-1", &rig.node, 12, now, MSG_HEARTBEAT, &heartbeat, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.ack_status == WEFT_STATUS_EXPIRED);
+    assert (streq (link.ack_reason, "expired at 1767225600000 (unix ms), received at "
+                                    "1767225600000"));
+    free (frame);
+    //  Not expired yet: one ms left
+    frame = s_from ("node-1", &rig.node, 13, now + 1, MSG_HEARTBEAT, &heartbeat, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.ack_status == WEFT_STATUS_OK);
+    free (frame);
+    //  The coordinator's name from a relay; another device's name on a
+    //  direct link
+    frame = s_from (COORD_ORIGIN, &rig.coord, 14, 0, MSG_HEARTBEAT, &heartbeat, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.ack_status == WEFT_STATUS_DENIED);
+    assert (streq (link.ack_reason, "origin coordinator on the link of relay-1"));
+    free (frame);
+    frame = s_from ("node-1", &rig.node, 15, 0, MSG_HEARTBEAT, &heartbeat, &size);
+    assert (s_mesh (&rig, "relay-1", false, frame, size, now, &link, &reply, &reply_type)
+            == -2);
+    assert (link.ack_status == WEFT_STATUS_DENIED);
+    assert (streq (link.ack_reason, "origin node-1 on the link of relay-1"));
+    free (frame);
+    //  Malformed payload, a type the mesh does not take, gossip in custody
+    frame = s_from ("node-1", &rig.node, 16, 0, MSG_HEARTBEAT, NULL, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.ack_status == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (link.ack_reason, "malformed HEARTBEAT: "));
+    free (frame);
+    frame = s_from ("node-1", &rig.node, 17, 0, MSG_RPC_REQUEST, NULL, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.ack_status == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (link.ack_reason, "RPC_REQUEST is not taken on the mesh socket"));
+    free (frame);
+    frame = s_from ("node-1", &rig.node, 18, 0, MSG_POLICY_SUMMARY, NULL, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.ack_status == WEFT_STATUS_DENIED);
+    assert (streq (link.ack_reason, "policy gossip is link-local, never a custody transfer"));
+    free (frame);
+    //  Bytes that are no envelope: no id, nothing to acknowledge
+    assert (s_mesh (&rig, "relay-1", true, (const uint8_t *) "\x93\x01", 2, now, &link,
+                    &reply, &reply_type) == -2);
+    assert (!link.decoded);
+
+    //  A report naming another device: refused with a CUSTODY_ACK and an
+    //  ACK to its origin, through the relay; the twin is untouched
+    msg_t report;
+    memset (&report, 0, sizeof report);
+    report.type = MSG_TWIN_REPORTED;
+    strcpy (report.twin_reported.device, "relay-1");
+    report.twin_reported.version = 3;
+    report.twin_reported.doc = "{\"x\":1}";
+    report.twin_reported.doc_size = 7;
+    strcpy (report.twin_reported.status, "ok");
+    frame = s_from ("node-1", &rig.node, 19, 0, MSG_TWIN_REPORTED, &report, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.ack_status == WEFT_STATUS_DENIED);
+    assert (streq (link.ack_reason, "report names device relay-1, not its origin node-1"));
+    assert (reply_type == MSG_ACK && reply.ack.status == WEFT_STATUS_DENIED);
+    assert (streq (reply.ack.message, link.ack_reason));
+    assert (streq (link.reply_dest, "node-1"));
+    //  Its retransmission gets the same answer
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (reply_type == MSG_ACK && reply.ack.status == WEFT_STATUS_DENIED);
+    free (frame);
+    //  Not an object
+    strcpy (report.twin_reported.device, "node-1");
+    report.twin_reported.doc = "[1]";
+    report.twin_reported.doc_size = 3;
+    frame = s_from ("node-1", &rig.node, 20, 0, MSG_TWIN_REPORTED, &report, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.ack_status == WEFT_STATUS_BAD_REQUEST);
+    assert (reply_type == MSG_ACK && reply.ack.status == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (reply.ack.message,
+                   "reported document must be a JSON object of at most 32768 bytes"));
+    free (frame);
+    //  The store fails: INTERNAL, no ACK (the sender retransmits)
+    report.twin_reported.doc = "{\"x\":2}";
+    report.twin_reported.doc_size = 7;
+    frame = s_from ("node-1", &rig.node, 21, 0, MSG_TWIN_REPORTED, &report, &size);
+    store_fail_after (rig.store, 1);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    store_fail_after (rig.store, 0);
+    assert (link.ack_status == WEFT_STATUS_INTERNAL && reply_type == 0);
+    //  ... and is taken once it works again
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.ack_status == WEFT_STATUS_OK);
+    assert (reply_type == MSG_ACK && reply.ack.status == WEFT_STATUS_OK);
+    free (frame);
+    //  A quarantined device's report
+    store_txn_t *txn = store_begin (rig.store, true);
+    json_t *verdict = json_pack ("{s:b, s:s}", "ok", 0, "reason", "PCR 7 differs");
+    assert (attest_verdict_put (txn, "node-1", verdict) == 0);
+    json_decref (verdict);
+    assert (store_commit (&txn) == 0);
+    report.twin_reported.version = 4;
+    frame = s_from ("node-1", &rig.node, 22, 0, MSG_TWIN_REPORTED, &report, &size);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.ack_status == WEFT_STATUS_DENIED);
+    assert (reply_type == MSG_ACK && reply.ack.status == WEFT_STATUS_DENIED);
+    assert (streq (reply.ack.message, "node-1 is quarantined (failed attestation): report "
+                                      "refused"));
+    free (frame);
+
+    //  What we sent through a relay and the relay refused for good ends
+    //  our custody too, counted as refused, not acknowledged
+    msg_t desired;
+    memset (&desired, 0, sizeof desired);
+    desired.type = MSG_TWIN_DESIRED;
+    strcpy (desired.twin_desired.device, "node-1");
+    desired.twin_desired.version = 1;
+    desired.twin_desired.doc = "{}";
+    desired.twin_desired.doc_size = 2;
+    uint8_t *sent;
+    size_t sent_size;
+    assert (coord_seal (rig.core, "node-1", &desired, now, &sent, &sent_size) == 0);
+    envelope_t sent_env;
+    assert (envelope_decode (&sent_env, sent, sent_size) == 0);
+    coord_sent_custody (rig.core, "node-1", "relay-1", sent, sent_size, now);
+    assert (stats->custody_held == 1);
+    meshmsg_t refusal;
+    memset (&refusal, 0, sizeof refusal);
+    refusal.type = MSG_CUSTODY_ACK;
+    refusal.ids = sent_env.id;
+    refusal.id_count = 1;
+    refusal.status = WEFT_STATUS_DENIED;
+    strcpy (refusal.reason, "quarantined");
+    uint8_t *payload;
+    size_t payload_size;
+    assert (meshmsg_encode (&refusal, &payload, &payload_size) == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    randombytes_buf (env.id, sizeof env.id);
+    env.type = MSG_CUSTODY_ACK;
+    strcpy (env.origin, "relay-1");
+    env.seq = env.hlc = now << 16;
+    env.hop_limit = env.hops = 1;
+    frame = s_seal (&env, NULL, payload, payload_size, &rig.relay, &size);
+    free (payload);
+    assert (s_mesh (&rig, "relay-1", false, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (stats->custody_held == 0 && stats->custody_refused == 1);
+    assert (stats->custody_acked == 0);
+    free (frame);
+    //  Sent to the device itself, refused by its ACK: the same
+    coord_sent_custody (rig.core, "node-1", "node-1", sent, sent_size, now);
+    assert (stats->custody_held == 1);
+    msg_t refused;
+    memset (&refused, 0, sizeof refused);
+    refused.type = MSG_ACK;
+    memcpy (refused.ack.ack_id, sent_env.id, WEFT_ID_SIZE);
+    refused.ack.status = WEFT_STATUS_DENIED;
+    strcpy (refused.ack.message, "TWIN_DESIRED for relay-1, not for this device");
+    frame = s_from ("node-1", &rig.node, 23, 0, MSG_ACK, &refused, &size);
+    assert (s_mesh (&rig, "node-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (stats->custody_held == 0 && stats->custody_refused == 2);
+    free (frame);
+    free (sent);
+
+    keys_wipe (&stranger);
+    s_rig_destroy (&rig);
+}
+
 void
 coord_wire_test (bool verbose)
 {
@@ -331,6 +610,7 @@ coord_wire_test (bool verbose)
     //  @selftest
     s_test_golden (verbose);
     s_test_rpc_refusals ();
+    s_test_mesh_refusals ();
     //  @end
     printf ("%sOK\n", verbose? "\n   ": "");
 }

@@ -281,6 +281,19 @@ custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
     return 0;
 }
 
+int
+custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
+{
+    assert (self && id);
+    char hex [2 * WEFT_ID_SIZE + 1];
+    envelope_id_hex (id, hex);
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->by_id, hex);
+    if (!entry)
+        return -1;
+    s_drop (self, entry, &self->stats->custody_refused);
+    return 0;
+}
+
 const custody_entry_t *
 custody_due (custody_t *self, uint64_t now_ms)
 {

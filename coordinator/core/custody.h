@@ -75,6 +75,12 @@ size_t
 int
     custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE]);
 
+//  The next hop refused id for good (a CUSTODY_ACK or ACK whose status
+//  is neither OK nor INTERNAL): forget it, counted as refused. Returns
+//  0, or -1 if not held.
+int
+    custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE]);
+
 //  The entry due first at now_ms, or NULL if none is due. Expired and
 //  superseded entries on the way are dropped (counted). It stays the
 //  answer until custody_resent (or custody_ack).

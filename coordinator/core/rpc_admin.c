@@ -602,7 +602,7 @@ rpc_coord_stats (rpc_call_t *call)
     const coord_stats_t *stats = call->env->stats;
     int64_t devices = registry_device_count (call->txn);
     call->result->result = json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
         "rejected_signature", (json_int_t) stats->rejected_signature,
         "rejected_replay", (json_int_t) stats->rejected_replay,
         "rejected_origin", (json_int_t) stats->rejected_origin,
@@ -615,6 +615,7 @@ rpc_coord_stats (rpc_call_t *call)
         "custody_held", (json_int_t) stats->custody_held,
         "custody_resent", (json_int_t) stats->custody_resent,
         "custody_acked", (json_int_t) stats->custody_acked,
+        "custody_refused", (json_int_t) stats->custody_refused,
         "custody_evicted", (json_int_t) stats->custody_evicted,
         "custody_expired", (json_int_t) stats->custody_expired,
         "devices", (json_int_t) (devices > 0? devices: 0),

@@ -329,6 +329,8 @@ typedef struct {
     char dest [WEFT_NAME_MAX + 1];  //  Reply as a custody transfer to this
     bool ack;                       //  Send a CUSTODY_ACK of ack_id
     uint8_t ack_id [WEFT_ID_SIZE];
+    int ack_status;                 //  With this status and reason
+    char ack_reason [WEFT_TEXT_MAX + 1];
 } s_held_t;
 
 //  Send a reply; on a mesh link that is gone, forget the device's route.
@@ -401,9 +403,10 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
     if (kind == S_MESH && link.custody && link.decoded && self->verbose) {
         char hex [2 * WEFT_ID_SIZE + 1];
         envelope_id_hex (link.id, hex);
-        zsys_debug ("coord: custody transfer %s of %s via %s (%s)", hex,
+        zsys_debug ("coord: custody transfer %s of %s via %s (%s%s%s)", hex,
                     link.origin [0]? link.origin: "?", user_id? user_id: "?",
-                    rc == 0? "acknowledged": "refused");
+                    proto_status_name (link.ack_status), link.ack_reason [0]? ": ": "",
+                    link.ack_reason);
     }
     //  A verified message from a device: this link is where it is now
     //  (for a relayed one, the link to the relay that leads to it)
@@ -430,8 +433,8 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
                 coord_relay_linked (self->coord, origin, now_ms);
         }
     }
-    //  A custody transfer is acknowledged after the burst's commit,
-    //  also when it was dropped (it would never become valid)
+    //  A custody transfer is acknowledged after the burst's commit, with
+    //  the core's verdict: OK, INTERNAL (retransmit), or its refusal
     bool ack = kind == S_MESH && link.custody && link.decoded && held;
     if ((reply || ack) && held) {
         held->route = route;
@@ -443,6 +446,8 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
         snprintf (held->dest, sizeof held->dest, "%s", reply? link.reply_dest: "");
         held->ack = ack;
         memcpy (held->ack_id, link.id, WEFT_ID_SIZE);
+        held->ack_status = link.ack_status;
+        snprintf (held->ack_reason, sizeof held->ack_reason, "%s", link.ack_reason);
     }
     else
     if (reply) {
@@ -476,7 +481,8 @@ s_recv_mesh (server_t *self)
     uint64_t now_ms = (uint64_t) zclock_time ();
     //  One CUSTODY_ACK per next hop for the whole burst, not one per
     //  envelope (a burst holds at most S_BURST ids, within the 256 one
-    //  CUSTODY_ACK carries; a burst has few distinct links)
+    //  CUSTODY_ACK carries; a burst has few distinct links). A status
+    //  other than OK goes alone, with its own reason
     bool grouped [S_BURST];
     memset (grouped, 0, sizeof grouped);
     for (size_t i = 0; durable && i < count; i++) {
@@ -485,16 +491,20 @@ s_recv_mesh (server_t *self)
         uint8_t ids [S_BURST * WEFT_ID_SIZE];
         size_t ids_count = 0;
         for (size_t j = i; j < count; j++)
-            if (held [j].ack && !grouped [j] && zframe_eq (held [j].route, held [i].route)) {
+            if (held [j].ack && !grouped [j] && zframe_eq (held [j].route, held [i].route)
+            &&  (j == i || (held [i].ack_status == WEFT_STATUS_OK
+                            && held [j].ack_status == WEFT_STATUS_OK))) {
                 memcpy (ids + ids_count * WEFT_ID_SIZE, held [j].ack_id, WEFT_ID_SIZE);
                 ids_count++;
                 grouped [j] = true;
             }
         uint8_t *ack;
         size_t ack_size;
-        if (coord_custody_ack (self->coord, ids, ids_count, now_ms, &ack, &ack_size) == 0) {
+        if (coord_custody_ack (self->coord, ids, ids_count, held [i].ack_status,
+                               held [i].ack_reason, now_ms, &ack, &ack_size) == 0) {
             if (self->verbose)
-                zsys_debug ("coord: CUSTODY_ACK of %zu ids", ids_count);
+                zsys_debug ("coord: CUSTODY_ACK of %zu ids (%s)", ids_count,
+                            proto_status_name (held [i].ack_status));
             s_send (self->mesh, held [i].route, false, ack, ack_size);
             free (ack);
         }

@@ -19,6 +19,7 @@
     repeats for a name.  */
 
 #include "proto/corelib.h"
+#include <stdarg.h>
 #include <jansson.h>
 #include <sodium.h>
 #include "node/core/agent.h"
@@ -63,6 +64,7 @@ struct _agent_t {
     size_t report_sent;                 //  Number of sends of the current report
     uint64_t retry_ms;                  //  Current retransmit interval
     uint64_t dropped;                   //  Frames dropped
+    uint64_t refused;                   //  Reports the coordinator refused for good
 };
 
 //  --------------------------------------------------------------------------
@@ -523,33 +525,55 @@ agent_timer (agent_t *self, uint64_t now_ms, int kind)
 //  --------------------------------------------------------------------------
 //  TWIN_DESIRED from the coordinator, already verified.
 
+//  Set the refusal's reason; returns status
 static int
-s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env)
+s_refusal (char reason [WEFT_TEXT_MAX + 1], int status, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (reason, WEFT_TEXT_MAX + 1, format, args);
+    va_end (args);
+    return status;
+}
+
+//  A TWIN_DESIRED's payload, for us, with a JSON object: OK, or why not
+static int
+s_desired_valid (agent_t *self, const envelope_t *env, msg_t *msg,
+                 char reason [WEFT_TEXT_MAX + 1])
+{
+    int rc = msg_decode (msg, MSG_TWIN_DESIRED, env->payload, env->payload_size);
+    if (rc)
+        return s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "malformed TWIN_DESIRED: %s",
+                          proto_strerror (rc));
+    if (strcmp (msg->twin_desired.device, self->name) != 0)
+        return s_refusal (reason, WEFT_STATUS_DENIED, "TWIN_DESIRED for %s, not for %s",
+                          msg->twin_desired.device, self->name);
+    if (!s_json_object (msg->twin_desired.doc, msg->twin_desired.doc_size))
+        return s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "TWIN_DESIRED version %" PRIu64
+                          " is not a JSON object of at most %d bytes",
+                          msg->twin_desired.version, AGENT_DOC_MAX);
+    return WEFT_STATUS_OK;
+}
+
+static int
+s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env,
+              char reason [WEFT_TEXT_MAX + 1])
 {
     msg_t msg;
-    int rc = msg_decode (&msg, MSG_TWIN_DESIRED, env->payload, env->payload_size);
-    if (rc) {
-        zsys_debug ("agent: malformed TWIN_DESIRED: %s", proto_strerror (rc));
-        return -1;
+    int status = s_desired_valid (self, env, &msg, reason);
+    if (status != WEFT_STATUS_OK) {
+        zsys_debug ("agent: %s", reason);
+        return status;
     }
     msg_twin_desired_t *desired = &msg.twin_desired;
-    if (strcmp (desired->device, self->name) != 0) {
-        zsys_debug ("agent: TWIN_DESIRED for %s, not us", desired->device);
-        return -1;
-    }
-    if (!s_json_object (desired->doc, desired->doc_size)) {
-        zsys_debug ("agent: TWIN_DESIRED version %" PRIu64 " is not a JSON object",
-                    desired->version);
-        return -1;
-    }
     replay_t window = self->replay;
     if (replay_accept (&window, env->seq) != 0)
-        return -1;                  //  Checked by the caller; cannot happen
+        return s_refusal (reason, WEFT_STATUS_DENIED, "replayed");   //  Checked before
     bool newer = desired->version > self->desired_version;
 
     //  The replay window and the document commit together, before the ACK
     store_txn_t *txn = store_begin (self->store, true);
-    rc = txn? s_put_replay (self, txn, &window): -1;
+    int rc = txn? s_put_replay (self, txn, &window): -1;
     if (rc == 0 && newer) {
         size_t size = 8 + desired->doc_size;
         uint8_t *data = (uint8_t *) zmalloc (size);
@@ -565,7 +589,8 @@ s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env)
     if (rc) {
         zsys_warning ("agent: cannot store desired version %" PRIu64 ", not acknowledged",
                       desired->version);
-        return -1;
+        return s_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store desired version %"
+                          PRIu64, desired->version);
     }
     self->replay = window;
     if (newer) {
@@ -590,20 +615,21 @@ s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env)
                   "holding desired version %" PRIu64, self->desired_version);
     s_send (self, now_ms, &ack, NULL);
     s_maybe_apply (self);
-    return 0;
+    return WEFT_STATUS_OK;
 }
 
 //  --------------------------------------------------------------------------
 //  ACK from the coordinator, already verified.
 
 static int
-s_on_ack (agent_t *self, const envelope_t *env)
+s_on_ack (agent_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
 {
     msg_t msg;
     int rc = msg_decode (&msg, MSG_ACK, env->payload, env->payload_size);
     if (rc) {
         zsys_debug ("agent: malformed ACK: %s", proto_strerror (rc));
-        return -1;
+        return s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "malformed ACK: %s",
+                          proto_strerror (rc));
     }
     bool ours = false;
     if (agent_report_pending (self)) {
@@ -618,19 +644,22 @@ s_on_ack (agent_t *self, const envelope_t *env)
         self->replay = window;
         if (self->verbose)
             zsys_debug ("agent: ACK for an envelope we no longer track");
-        return 0;
+        return WEFT_STATUS_OK;
     }
     if (msg.ack.status == WEFT_STATUS_INTERNAL) {
         //  The coordinator could not commit; our retransmit tries again
         self->replay = window;
         zsys_warning ("agent: coordinator could not store reported version %" PRIu64
                       ": %s", self->reported_version, msg.ack.message);
-        return 0;
+        return WEFT_STATUS_OK;
     }
-    if (msg.ack.status != WEFT_STATUS_OK)
+    if (msg.ack.status != WEFT_STATUS_OK) {
+        //  Refused for good: the report's custody ends here, counted
+        self->refused++;
         zsys_warning ("agent: coordinator refused reported version %" PRIu64 ": %s %s",
                       self->reported_version, proto_status_name (msg.ack.status),
                       msg.ack.message);
+    }
     store_txn_t *txn = store_begin (self->store, true);
     rc = txn? s_put_replay (self, txn, &window): -1;
     if (rc == 0)
@@ -642,14 +671,15 @@ s_on_ack (agent_t *self, const envelope_t *env)
     if (rc) {
         zsys_warning ("agent: cannot store ACK of reported version %" PRIu64,
                       self->reported_version);
-        return -1;
+        return s_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store the ACK of reported "
+                          "version %" PRIu64, self->reported_version);
     }
     self->replay = window;
     self->acked_version = self->reported_version;
     self->fx.timer (self->fx.ctx, AGENT_TIMER_RETRANSMIT, 0);
     if (self->verbose)
         zsys_debug ("agent: reported version %" PRIu64 " acknowledged", self->acked_version);
-    return 0;
+    return WEFT_STATUS_OK;
 }
 
 //  --------------------------------------------------------------------------
@@ -661,46 +691,100 @@ agent_windowed (int type)
     return type == MSG_TWIN_DESIRED || type == MSG_ACK;
 }
 
-int
-agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size)
+//  A replayed TWIN_DESIRED whose version we hold: a retransmission of
+//  one we took and acknowledged (the ACK was lost), not a refusal
+static bool
+s_duplicate (agent_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
 {
-    assert (self);
+    msg_t msg;
+    if (env->type != MSG_TWIN_DESIRED
+    ||  s_desired_valid (self, env, &msg, reason) != WEFT_STATUS_OK
+    ||  msg.twin_desired.version > self->desired_version)
+        return false;
+    snprintf (reason, WEFT_TEXT_MAX + 1, "duplicate: holding desired version %" PRIu64,
+              self->desired_version);
+    return true;
+}
+
+//  Handle one frame; the status and reason of agent_receive, and
+//  whether it was taken fresh (not a duplicate)
+static int
+s_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
+           char reason [WEFT_TEXT_MAX + 1], bool *fresh_p)
+{
+    *fresh_p = false;
+    reason [0] = 0;
     envelope_t env;
     int rc = self->started? envelope_decode (&env, frame, size): -1;
-    const char *why = NULL;
+    int status = WEFT_STATUS_OK;
+    if (!self->started)
+        status = s_refusal (reason, WEFT_STATUS_INTERNAL, "the agent has not started");
+    else
     if (rc)
-        why = self->started? proto_strerror (rc): "not started";
+        status = s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s", proto_strerror (rc));
     else
     if (strcmp (env.origin, AGENT_COORDINATOR) != 0)
-        why = "origin is not the coordinator";
+        status = s_refusal (reason, WEFT_STATUS_DENIED, "origin %s is not the coordinator",
+                            env.origin);
     else
     if (envelope_verify (&env, self->coord_sign) != 0)
-        why = "bad signature";
+        status = s_refusal (reason, WEFT_STATUS_DENIED,
+                            "the signature does not verify with the coordinator's key");
     else
     if (env.expiry && env.expiry <= now_ms)
-        why = "expired";
+        status = s_refusal (reason, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
+                            " (unix ms), received at %" PRIu64, env.expiry, now_ms);
     else
     if (!agent_windowed (env.type))
-        why = "unexpected message type";
+        status = s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s is not for the agent",
+                            proto_msg_name (env.type)? proto_msg_name (env.type): "type");
     else
-    if (!replay_fresh (&self->replay, env.seq))
-        why = "replayed";
-    if (why) {
-        zsys_debug ("agent: dropped frame of %zu bytes: %s", size, why);
+    if (!replay_fresh (&self->replay, env.seq)) {
+        if (s_duplicate (self, &env, reason)) {
+            //  Taken before: not applied again, but the sender may stop
+            zsys_debug ("agent: dropped frame of %zu bytes: %s", size, reason);
+            self->dropped++;
+            return WEFT_STATUS_OK;
+        }
+        status = s_refusal (reason, WEFT_STATUS_DENIED, "replayed: seq %" PRIu64
+                            " was seen or is too old", env.seq);
+    }
+    if (status != WEFT_STATUS_OK) {
+        zsys_debug ("agent: dropped frame of %zu bytes: %s", size, reason);
         self->dropped++;
-        return -1;
+        return status;
     }
     s_hlc_seen (self, now_ms, env.hlc);
     if (self->verbose)
         zsys_debug ("agent: received %s seq %" PRIu64,
                     proto_msg_name (env.type)? proto_msg_name (env.type): "?", env.seq);
     if (env.type == MSG_TWIN_DESIRED)
-        rc = s_on_desired (self, now_ms, &env);
+        status = s_on_desired (self, now_ms, &env, reason);
     else
-        rc = s_on_ack (self, &env);
-    if (rc)
+        status = s_on_ack (self, &env, reason);
+    if (status != WEFT_STATUS_OK)
         self->dropped++;
-    return rc;
+    *fresh_p = status == WEFT_STATUS_OK;
+    return status;
+}
+
+int
+agent_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
+               char reason [WEFT_TEXT_MAX + 1])
+{
+    assert (self && reason);
+    bool fresh;
+    return s_receive (self, now_ms, frame, size, reason, &fresh);
+}
+
+int
+agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size)
+{
+    assert (self);
+    char reason [WEFT_TEXT_MAX + 1];
+    bool fresh;
+    s_receive (self, now_ms, frame, size, reason, &fresh);
+    return fresh? 0: -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -823,405 +907,9 @@ agent_dropped (agent_t *self)
     return self->dropped;
 }
 
-//  --------------------------------------------------------------------------
-//  Selftest: fake time, captured frames, a fake coordinator, and a real
-//  LMDB store in a temporary directory.
-
-#define TEST_FRAMES 64
-
-typedef struct {
-    uint8_t *frames [TEST_FRAMES];      //  Sent frames, owned
-    size_t sizes [TEST_FRAMES];
-    size_t sent;
-    bool fail_send;                     //  Simulate a lost link
-    uint64_t timers [AGENT_TIMERS];     //  Armed deadlines
-    uint64_t apply_version;             //  Last apply asked
-    char *apply_doc;
-    size_t applies;
-} test_world_t;
-
-static int
-s_test_send (void *ctx, const uint8_t *frame, size_t size)
+uint64_t
+agent_refused (agent_t *self)
 {
-    test_world_t *world = (test_world_t *) ctx;
-    if (world->fail_send)
-        return -1;
-    assert (world->sent < TEST_FRAMES);
-    world->frames [world->sent] = (uint8_t *) zmalloc (size);
-    memcpy (world->frames [world->sent], frame, size);
-    world->sizes [world->sent++] = size;
-    return 0;
-}
-
-static void
-s_test_timer (void *ctx, int kind, uint64_t at_ms)
-{
-    test_world_t *world = (test_world_t *) ctx;
-    assert (kind >= 0 && kind < AGENT_TIMERS);
-    world->timers [kind] = at_ms;
-}
-
-static void
-s_test_apply (void *ctx, uint64_t version, const char *doc, size_t size)
-{
-    test_world_t *world = (test_world_t *) ctx;
-    world->apply_version = version;
-    free (world->apply_doc);
-    world->apply_doc = s_dup (doc, size);
-    world->applies++;
-}
-
-static void
-s_test_clear (test_world_t *world)
-{
-    for (size_t i = 0; i < world->sent; i++)
-        free (world->frames [i]);
-    world->sent = 0;
-}
-
-//  Decode the nth sent frame, verified with the node's key
-static int
-s_test_sent (test_world_t *world, size_t index, const keys_t *node,
-             envelope_t *env, msg_t *msg)
-{
-    assert (index < world->sent);
-    assert (envelope_decode (env, world->frames [index], world->sizes [index]) == 0);
-    assert (envelope_verify (env, node->sign_public) == 0);
-    assert (msg_decode (msg, env->type, env->payload, env->payload_size) == 0);
-    return env->type;
-}
-
-//  A coordinator envelope; caller frees
-static uint8_t *
-s_test_coord (const keys_t *signer, const char *origin, uint64_t seq,
-              uint64_t expiry, const msg_t *msg, size_t *size_p, uint8_t *id)
-{
-    uint8_t *payload;
-    size_t payload_size;
-    int rc = msg_encode (msg, &payload, &payload_size);
-    assert (rc == 0);
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, WEFT_ID_SIZE);
-    if (id)
-        memcpy (id, env.id, WEFT_ID_SIZE);
-    env.type = msg->type;
-    strcpy (env.origin, origin);
-    env.seq = seq;
-    env.hlc = (uint64_t) 1000 << 16;
-    env.expiry = expiry;
-    env.hop_limit = env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    uint8_t *frame;
-    rc = envelope_encode (&env, signer->sign_secret, &frame, size_p);
-    assert (rc == 0);
-    free (payload);
-    return frame;
-}
-
-static uint8_t *
-s_test_desired (const keys_t *signer, uint64_t seq, uint64_t version,
-                const char *doc, size_t *size_p, uint8_t *id)
-{
-    msg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_TWIN_DESIRED;
-    strcpy (msg.twin_desired.device, "gw-1");
-    msg.twin_desired.version = version;
-    msg.twin_desired.doc = doc;
-    msg.twin_desired.doc_size = strlen (doc);
-    return s_test_coord (signer, AGENT_COORDINATOR, seq, 0, &msg, size_p, id);
-}
-
-static uint8_t *
-s_test_ack (const keys_t *signer, uint64_t seq, const uint8_t *ack_id, int status,
-            size_t *size_p)
-{
-    msg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_ACK;
-    memcpy (msg.ack.ack_id, ack_id, WEFT_ID_SIZE);
-    msg.ack.status = status;
-    return s_test_coord (signer, AGENT_COORDINATOR, seq, 0, &msg, size_p, NULL);
-}
-
-void
-agent_test (bool verbose)
-{
-    printf (" * agent: ");
-    //  @selftest
-    char dir [] = "/tmp/weft-agent-test.XXXXXX";
-    assert (mkdtemp (dir));
-    const char *tables [] = { AGENT_TABLE, NULL };
-    store_t *store = store_new (dir, tables, 0);
-    assert (store);
-    keys_t node, coord, forger;
-    keys_generate (&node);
-    keys_generate (&coord);
-    keys_generate (&forger);
-    test_world_t world;
-    memset (&world, 0, sizeof world);
-    agent_effects_t effects = { &world, s_test_send, s_test_timer, s_test_apply };
-    agent_config_t config = {
-        .name = "gw-1", .tenant = "acme", .keys = &node,
-        .coord_sign = coord.sign_public, .heartbeat_ms = 5000,
-        .store = store, .prefix = "", .verbose = verbose
-    };
-    agent_t *agent = agent_new (&config, &effects);
-    assert (agent);
-    uint64_t now = 1700000000000ULL;
-    envelope_t env;
-    msg_t msg;
-    size_t size;
-    uint8_t id [WEFT_ID_SIZE];
-
-    //  Heartbeat on connect, and the heartbeat timer
-    assert (agent_start (agent, now) == 0);
-    assert (world.timers [AGENT_TIMER_HEARTBEAT] == now + 5000);
-    assert (world.applies == 0);
-    agent_connected (agent, now);
-    assert (world.sent == 1);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_HEARTBEAT);
-    assert (streq (env.origin, "gw-1") && streq (env.tenant, "acme"));
-    assert (env.seq == 2);          //  Seq 1 was the enrolment request
-    assert ((env.hlc >> 16) == now);
-    assert (msg.heartbeat.desired_version == 0);
-    uint64_t last_seq = env.seq;
-    s_test_clear (&world);
-    now += 5000;
-    agent_timer (agent, now, AGENT_TIMER_HEARTBEAT);
-    assert (world.sent == 1);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_HEARTBEAT);
-    assert (env.seq > last_seq);
-    assert (msg.heartbeat.uptime_s == 5);
-    assert (world.timers [AGENT_TIMER_HEARTBEAT] == now + 5000);
-    s_test_clear (&world);
-
-    //  Desired version 1: stored, ACKed, applied once
-    uint8_t *desired1 = s_test_desired (&coord, 1, 1, "{\"led\":\"on\"}", &size, id);
-    size_t desired1_size = size;
-    assert (agent_message (agent, now, desired1, desired1_size) == 0);
-    assert (agent_desired_version (agent) == 1);
-    assert (world.sent == 1);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_ACK);
-    assert (memcmp (msg.ack.ack_id, id, WEFT_ID_SIZE) == 0);
-    assert (msg.ack.status == WEFT_STATUS_OK);
-    assert (world.applies == 1 && world.apply_version == 1);
-    assert (streq (world.apply_doc, "{\"led\":\"on\"}"));
-    s_test_clear (&world);
-
-    //  Delivered twice: refused as a replay, no ACK, no second apply
-    assert (agent_message (agent, now, desired1, desired1_size) == -1);
-    assert (world.sent == 0 && world.applies == 1);
-
-    //  Applied: the report goes out and repeats with back-off until ACKed
-    agent_applied (agent, now, 1, true, NULL, 0, NULL);
-    assert (agent_applied_version (agent) == 1);
-    assert (agent_reported_version (agent) == 1);
-    assert (agent_report_pending (agent));
-    assert (world.sent == 1);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
-    assert (msg.twin_reported.version == 1);
-    assert (msg.twin_reported.desired_version == 1);
-    assert (streq (msg.twin_reported.status, "ok"));
-    assert (msg.twin_reported.doc_size == strlen ("{\"led\":\"on\"}"));
-    uint8_t first_id [WEFT_ID_SIZE];
-    memcpy (first_id, env.id, WEFT_ID_SIZE);
-    assert (world.timers [AGENT_TIMER_RETRANSMIT] == now + AGENT_RETRY_MIN_MS);
-    s_test_clear (&world);
-    now += AGENT_RETRY_MIN_MS;
-    agent_timer (agent, now, AGENT_TIMER_RETRANSMIT);
-    assert (world.sent == 1);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
-    assert (msg.twin_reported.version == 1);
-    assert (world.timers [AGENT_TIMER_RETRANSMIT] == now + 2 * AGENT_RETRY_MIN_MS);
-    uint8_t second_id [WEFT_ID_SIZE];
-    memcpy (second_id, env.id, WEFT_ID_SIZE);
-    assert (memcmp (first_id, second_id, WEFT_ID_SIZE) != 0);
-    s_test_clear (&world);
-
-    //  An ACK for something else does not end it; the right one does
-    uint8_t other_id [WEFT_ID_SIZE] = { 1, 2, 3 };
-    uint8_t *ack = s_test_ack (&coord, 2, other_id, WEFT_STATUS_OK, &size);
-    assert (agent_message (agent, now, ack, size) == 0);
-    free (ack);
-    assert (agent_report_pending (agent));
-    ack = s_test_ack (&coord, 3, first_id, WEFT_STATUS_OK, &size);
-    assert (agent_message (agent, now, ack, size) == 0);
-    free (ack);
-    assert (!agent_report_pending (agent));
-    assert (world.timers [AGENT_TIMER_RETRANSMIT] == 0);
-    agent_timer (agent, now + 60000, AGENT_TIMER_RETRANSMIT);
-    assert (world.sent == 0);
-
-    //  A newer version, then an older one, which is ACKed but ignored
-    uint8_t *frame = s_test_desired (&coord, 5, 3, "{\"led\":\"off\"}", &size, NULL);
-    assert (agent_message (agent, now, frame, size) == 0);
-    free (frame);
-    assert (agent_desired_version (agent) == 3);
-    assert (world.applies == 2 && world.apply_version == 3);
-    s_test_clear (&world);
-    frame = s_test_desired (&coord, 4, 2, "{\"led\":\"dim\"}", &size, NULL);
-    assert (agent_message (agent, now, frame, size) == 0);   //  In the window
-    free (frame);
-    assert (agent_desired_version (agent) == 3);
-    assert (world.applies == 2);
-    assert (world.sent == 1);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_ACK);
-    s_test_clear (&world);
-
-    //  Forged signature, wrong origin, expired, not a JSON object, garbage
-    uint64_t dropped = agent_dropped (agent);
-    frame = s_test_desired (&forger, 6, 9, "{\"led\":\"evil\"}", &size, NULL);
-    assert (agent_message (agent, now, frame, size) == -1);
-    free (frame);
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_TWIN_DESIRED;
-    strcpy (msg.twin_desired.device, "gw-1");
-    msg.twin_desired.version = 9;
-    msg.twin_desired.doc = "{}";
-    msg.twin_desired.doc_size = 2;
-    frame = s_test_coord (&coord, "gw-2", 7, 0, &msg, &size, NULL);
-    assert (agent_message (agent, now, frame, size) == -1);
-    free (frame);
-    frame = s_test_coord (&coord, AGENT_COORDINATOR, 8, now - 1, &msg, &size, NULL);
-    assert (agent_message (agent, now, frame, size) == -1);
-    free (frame);
-    frame = s_test_desired (&coord, 9, 9, "[1,2]", &size, NULL);
-    assert (agent_message (agent, now, frame, size) == -1);
-    free (frame);
-    uint8_t garbage [64];
-    randombytes_buf (garbage, sizeof garbage);
-    assert (agent_message (agent, now, garbage, sizeof garbage) == -1);
-    assert (agent_message (agent, now, garbage, 0) == -1);
-    assert (agent_dropped (agent) == dropped + 6);
-    assert (agent_desired_version (agent) == 3);
-    assert (world.sent == 0 && world.applies == 2);
-
-    //  Restart before version 3's apply finished: it is applied again,
-    //  the replay window survived, and seqs never go back
-    agent_destroy (&agent);
-    agent_destroy (&agent);
-    store_destroy (&store);
-    store = store_new (dir, tables, 0);
-    assert (store);
-    config.store = store;
-    free (world.apply_doc);
-    memset (&world, 0, sizeof world);
-    agent = agent_new (&config, &effects);
-    now += 1000;
-    assert (agent_start (agent, now) == 0);
-    assert (agent_desired_version (agent) == 3);
-    assert (agent_applied_version (agent) == 1);
-    assert (agent_reported_version (agent) == 1);
-    assert (!agent_report_pending (agent));
-    assert (world.applies == 1 && world.apply_version == 3);
-    assert (streq (world.apply_doc, "{\"led\":\"off\"}"));
-    assert (agent_message (agent, now, desired1, desired1_size) == -1);
-    assert (world.applies == 1);
-    agent_connected (agent, now);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_HEARTBEAT);
-    assert (env.seq >= last_seq + AGENT_SEQ_BLOCK);
-    assert (msg.heartbeat.desired_version == 3);
-    assert (msg.heartbeat.reported_version == 1);
-    last_seq = env.seq;
-    s_test_clear (&world);
-
-    //  Apply fails: reported carries the error and the previous document
-    agent_applied (agent, now, 3, false, NULL, 0, "exit status 1");
-    assert (agent_applied_version (agent) == 3);
-    assert (agent_reported_version (agent) == 2);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
-    assert (streq (msg.twin_reported.status, "exit status 1"));
-    assert (msg.twin_reported.desired_version == 3);
-    assert (msg.twin_reported.doc_size == strlen ("{\"led\":\"on\"}"));
-    s_test_clear (&world);
-    //  A stale result is ignored
-    agent_applied (agent, now, 3, true, NULL, 0, NULL);
-    assert (agent_reported_version (agent) == 2 && world.sent == 0);
-
-    //  Crash between store and ACK: the ACK is lost, the document is not
-    world.fail_send = true;
-    frame = s_test_desired (&coord, 10, 4, "{\"fan\":2}", &size, NULL);
-    assert (agent_message (agent, now, frame, size) == 0);
-    free (frame);
-    assert (world.applies == 2);    //  The crash comes before the apply ends
-    agent_destroy (&agent);
-    store_destroy (&store);
-    store = store_new (dir, tables, 0);
-    config.store = store;
-    free (world.apply_doc);
-    memset (&world, 0, sizeof world);
-    agent = agent_new (&config, &effects);
-    now += 1000;
-    assert (agent_start (agent, now) == 0);
-    assert (agent_desired_version (agent) == 4);
-    assert (world.applies == 1 && world.apply_version == 4);
-    assert (streq (world.apply_doc, "{\"fan\":2}"));
-    //  The unacknowledged report from before the crash is resent on connect
-    assert (agent_report_pending (agent));
-    assert (world.timers [AGENT_TIMER_RETRANSMIT] == now + AGENT_RETRY_MIN_MS);
-    agent_connected (agent, now);
-    assert (world.sent == 2);
-    assert (s_test_sent (&world, 1, &node, &env, &msg) == MSG_TWIN_REPORTED);
-    assert (msg.twin_reported.version == 2);
-    assert (env.seq > last_seq);
-    s_test_clear (&world);
-
-    //  Apply with the handler's own report
-    agent_applied (agent, now, 4, true, "{\"fan\":2,\"rpm\":900}", 19, NULL);
-    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
-    assert (msg.twin_reported.version == 3);
-    assert (msg.twin_reported.doc_size == 19);
-    assert (memcmp (msg.twin_reported.doc, "{\"fan\":2,\"rpm\":900}", 19) == 0);
-    s_test_clear (&world);
-
-    //  The store fails: no ACK, nothing changes, and the same frame is
-    //  accepted once the store works again
-    frame = s_test_desired (&coord, 11, 5, "{\"fan\":3}", &size, NULL);
-    store_fail_after (store, 1);
-    assert (agent_message (agent, now, frame, size) == -1);
-    assert (agent_desired_version (agent) == 4 && world.sent == 0);
-    store_fail_after (store, 0);
-    assert (agent_message (agent, now, frame, size) == 0);
-    assert (agent_desired_version (agent) == 5);
-    assert (world.sent == 1);
-    s_test_clear (&world);
-    agent_applied (agent, now, 5, true, NULL, 0, NULL);
-    assert (agent_applied_version (agent) == 5);
-    s_test_clear (&world);
-
-    //  Restart once everything is applied: nothing is applied again, and
-    //  the last desired frame delivered once more is still a replay
-    agent_destroy (&agent);
-    store_destroy (&store);
-    store = store_new (dir, tables, 0);
-    config.store = store;
-    free (world.apply_doc);
-    memset (&world, 0, sizeof world);
-    agent = agent_new (&config, &effects);
-    assert (agent_start (agent, now) == 0);
-    assert (agent_desired_version (agent) == 5 && agent_applied_version (agent) == 5);
-    assert (world.applies == 0);
-    assert (agent_message (agent, now, frame, size) == -1);
-    assert (world.applies == 0 && world.sent == 0);
-    free (frame);
-
-    //  HLC never goes backwards, even if the clock does
-    uint64_t hlc = agent_hlc (agent, now);
-    assert (agent_hlc (agent, now - 10000) > hlc);
-
-    free (desired1);
-    free (world.apply_doc);
-    agent_destroy (&agent);
-    store_destroy (&store);
-    keys_wipe (&node);
-    keys_wipe (&coord);
-    keys_wipe (&forger);
-    zdir_t *tree = zdir_new (dir, NULL);
-    zdir_remove (tree, true);
-    zdir_destroy (&tree);
-    //  @end
-    printf ("OK\n");
+    assert (self);
+    return self->refused;
 }

@@ -88,9 +88,18 @@ void
     agent_disconnected (agent_t *self, uint64_t now_ms);
 
 //  One frame from upstream. Bad frames are logged at debug level and
-//  dropped. Returns 0 if handled, -1 if dropped.
+//  dropped. Returns 0 if handled, -1 if dropped (a duplicate too).
 int
     agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size);
+
+//  The same, answering as a custody transfer is acknowledged: a
+//  weft_status_t, OK if taken or if it is a TWIN_DESIRED whose version
+//  we already hold (a retransmission; reason "duplicate"), INTERNAL if
+//  it could not be stored (the sender retransmits), otherwise the
+//  refusal for good (DENIED, EXPIRED, BAD_REQUEST) with its reason.
+int
+    agent_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
+                   char reason [WEFT_TEXT_MAX + 1]);
 
 //  Does the agent take coordinator envelopes of this type, checked
 //  against and recorded in its replay window (TWIN_DESIRED, ACK)? The
@@ -125,6 +134,11 @@ bool
 //  Frames dropped since creation (bad signature, replay, malformed...).
 uint64_t
     agent_dropped (agent_t *self);
+
+//  Reports the coordinator refused for good (an ACK with a status other
+//  than OK or INTERNAL): their custody ended without their effect.
+uint64_t
+    agent_refused (agent_t *self);
 
 //  Seal a payload as one of our envelopes (our seq, id and key) without
 //  sending it: for envelopes to another destination than the

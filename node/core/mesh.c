@@ -467,8 +467,10 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
         if (mesh_gossip_type (env.type))
             return gossip_on_message (self->gossip, link->name, env.type, env.payload,
                                       env.payload_size, now_ms);
-        //  A reply to an old-style direct request: for us
-        self->fx.deliver (self->fx.ctx, frame, size);
+        //  A reply to an old-style direct request: for us (not in
+        //  custody, so nothing to acknowledge whatever the agent says)
+        char reason [WEFT_TEXT_MAX + 1];
+        self->fx.deliver (self->fx.ctx, frame, size, reason);
         return 0;
     }
     if (env.type == MSG_HELLO)
@@ -488,6 +490,7 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
     if (mesh_gossip_type (env.type))
         return gossip_on_message (self->gossip, link->name, env.type, env.payload,
                                   env.payload_size, now_ms);
+    //  Link-local and of no type we take: nothing was in custody
     self->stats.malformed++;
     return -1;
 }
@@ -598,14 +601,16 @@ mesh_stats_json (mesh_t *self)
         ",\"revoked\":%" PRIu64 ",\"quarantined\":%" PRIu64 ",\"unauthenticated\":%" PRIu64
         ",\"malformed\":%" PRIu64
         "},\"refused_full\":%" PRIu64 ",\"commit_failed\":%" PRIu64
-        ",\"refused_hello\":%" PRIu64 ",\"revocations\":%" PRIu64
+        ",\"refused_hello\":%" PRIu64 ",\"custody_refused\":%" PRIu64
+        ",\"revocations\":%" PRIu64
         ",\"quarantine\":%" PRIu64 ",\"quarantined\":%zu,\"policies\":%s}",
         mesh_distance (self), next? next->peer: "", neighbours,
         o->depth [OUTBOX_CONTROL], o->depth [OUTBOX_TWIN], o->depth [OUTBOX_EVIDENCE],
         o->depth [OUTBOX_TELEMETRY], o->depth [OUTBOX_BULK],
         o->retransmits, m->relayed, m->delivered, m->duplicates, m->forged,
         o->dropped_full, m->hop_limit, m->revoked, m->quarantined, m->unauthenticated,
-        m->malformed, o->refused_full, o->commit_failed, m->refused_hello, self->revocations,
+        m->malformed, o->refused_full, o->commit_failed, m->refused_hello,
+        m->custody_refused, self->revocations,
         qlist_version (self->quarantine), qlist_size (self->quarantine), policies);
     free (policies);
     return json;

@@ -15,7 +15,12 @@
     an origin's envelope came in on leads back to it.
 
     Custody: see outbox.h. An envelope taken from a neighbour is ACKed
-    (CUSTODY_ACK) only after mesh_flush committed it. The first hop
+    (CUSTODY_ACK) only after mesh_flush committed it; one refused for
+    good (forged, revoked, quarantined, out of hops, or refused by the
+    agent it was for) is answered at once with a CUSTODY_ACK naming the
+    status and the reason, which ends the sender's custody. A refusal
+    from our next hop ends ours the same way: counted, logged with its
+    reason, never retransmitted. The first hop
     verifies the origin's signature (it knows the neighbour's
     certificate); relays further on verify when they hold the origin's
     certificate (learnt from HELLOs) and otherwise trust the
@@ -74,7 +79,11 @@ typedef struct {
     //  Close a link whose peer is revoked.
     void (*close) (void *ctx, const char *link);
     //  An envelope addressed to this node (for the agent). Borrowed.
-    void (*deliver) (void *ctx, const uint8_t *frame, size_t size);
+    //  Returns a weft_status_t: OK (taken, or a duplicate of one taken),
+    //  INTERNAL (not stored: the sender retransmits), or why it is refused
+    //  for good, with the reason in reason; the CUSTODY_ACK says so.
+    int (*deliver) (void *ctx, const uint8_t *frame, size_t size,
+                    char reason [WEFT_TEXT_MAX + 1]);
     //  Optional: ATTEST_EVIDENCE a neighbour sent (its signature checked)
     //  before it is relayed. Return true to take it (it answers this
     //  node's own challenge: a site server verifying); it is then
@@ -108,6 +117,7 @@ typedef struct {
     uint64_t delivered;             //  Envelopes for us
     uint64_t relayed;               //  Envelopes taken into custody for others
     uint64_t acks_sent;             //  CUSTODY_ACK messages sent
+    uint64_t custody_refused;       //  Ours the next hop refused for good
     uint64_t route_changes;         //  Next hop changes
 } mesh_stats_t;
 

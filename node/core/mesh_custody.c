@@ -2,9 +2,15 @@
     CUSTODY_ACKs, duplicate suppression and forwarding from the outbox
     A frame is acknowledged only after mesh_flush committed it (outbox.h);
     its id is marked seen then too, so a retransmission after a failed
-    commit is taken again, and one after a good commit is only ACKed.  */
+    commit is taken again, and one after a good commit is only ACKed.
+    A frame refused for good is answered at once with the refusal's
+    status and reason and never marked seen: its retransmission meets
+    the same checks and gets the same answer. Undecodable bytes, and
+    frames before the link's HELLO (the sender retries once it is
+    verified), get no answer.  */
 
 #include "proto/corelib.h"
+#include <stdarg.h>
 #include "node/core/mesh_internal.h"
 
 //  --------------------------------------------------------------------------
@@ -50,15 +56,24 @@ s_queue_ack (mesh_t *self, mesh_link_t *link, const uint8_t *id)
 }
 
 //  ACK at once with a status that ends the sender's retransmissions
+//  (INTERNAL: it retransmits), and the reason
 static void
-s_refuse (mesh_t *self, mesh_link_t *link, const uint8_t *id, uint64_t now_ms)
+s_refuse (mesh_t *self, mesh_link_t *link, const envelope_t *env, int status,
+          uint64_t now_ms, const char *format, ...)
 {
     meshmsg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_CUSTODY_ACK;
-    msg.ids = id;
+    msg.ids = env->id;
     msg.id_count = 1;
-    msg.status = WEFT_STATUS_DENIED;
+    msg.status = status;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (msg.reason, sizeof msg.reason, format, args);
+    va_end (args);
+    mesh_debug (self, "mesh: %s from %s refused: %s %s",
+                proto_msg_name (env->type)? proto_msg_name (env->type): "envelope",
+                env->origin, proto_status_name (status), msg.reason);
     mesh_send_local (self, link, now_ms, &msg);
 }
 
@@ -123,27 +138,28 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         self->stats.forged++;
         zsys_warning ("mesh: forged or tampered envelope (origin %s) from %s dropped",
                       env.origin, link->peer);
-        s_refuse (self, link, env.id, now_ms);
+        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+                  "the signature of %s does not verify", env.origin);
         return -1;
     }
     if (mesh_is_revoked (self, env.origin, NULL)) {
         self->stats.revoked++;
-        s_refuse (self, link, env.id, now_ms);
+        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms, "%s is revoked", env.origin);
         return -1;
     }
     if (mesh_quarantine_refuses (self, link, &env, dest)) {
         self->stats.quarantined++;
-        mesh_debug (self, "mesh: %s from %s for %s refused: quarantined",
-                    proto_msg_name (env.type)? proto_msg_name (env.type): "envelope",
-                    env.origin, dest);
-        s_refuse (self, link, env.id, now_ms);
+        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+                  "quarantined: of %s's traffic, or of traffic to %s, only attestation "
+                  "passes", env.origin, dest);
         return -1;
     }
     if (mesh_gossip_type (env.type)) {
         //  The coordinator's gossip, sent to us by name: never relayed
         if (link->kind != MESH_LINK_COORDINATOR || !streq (env.origin, MESH_COORDINATOR)) {
             self->stats.malformed++;
-            s_refuse (self, link, env.id, now_ms);
+            s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+                      "policy gossip is link-local, never a custody transfer");
             return -1;
         }
         return gossip_on_message (self->gossip, link->name, env.type, env.payload,
@@ -153,7 +169,8 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)
         ||  !streq (env.origin, MESH_COORDINATOR)) {
             self->stats.malformed++;
-            s_refuse (self, link, env.id, now_ms);
+            s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+                      "only the coordinator's REVOCATIONS and QUARANTINE go to every node");
             return -1;
         }
         self->now_ms = now_ms;
@@ -176,16 +193,23 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
     bool ours = env.type == MSG_ATTEST_EVIDENCE && streq (env.origin, link->peer)
              && self->fx.intercept && self->fx.intercept (self->fx.ctx, frame, size);
     if (ours || streq (dest, self->name)) {
+        char reason [WEFT_TEXT_MAX + 1] = "";
+        int status = ours? WEFT_STATUS_OK: self->fx.deliver (self->fx.ctx, frame, size, reason);
+        if (status != WEFT_STATUS_OK) {
+            //  The agent refused it (or could not store it: INTERNAL,
+            //  retransmitted); not seen, so a retransmission is judged again
+            s_refuse (self, link, &env, status, now_ms, "%s", reason);
+            return -1;
+        }
         self->stats.delivered++;
         s_mark_seen (self, env.id);
-        if (!ours)
-            self->fx.deliver (self->fx.ctx, frame, size);
         s_queue_ack (self, link, env.id);
         return 0;
     }
     if (env.hops <= 1) {
         self->stats.hop_limit++;
-        s_refuse (self, link, env.id, now_ms);
+        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+                  "out of hops (hop limit %u) on the way to %s", env.hop_limit, dest);
         return -1;
     }
     uint8_t *relayed;
@@ -250,8 +274,21 @@ mesh_on_custody_ack (mesh_t *self, const envelope_t *env)
     }
     if (msg.status == WEFT_STATUS_INTERNAL)
         return 0;                   //  The next hop could not commit: retransmit
+    //  Taken, or refused for good: either way our custody ends; a refusal
+    //  is counted and logged with its reason, never retransmitted
+    size_t refused = 0;
     for (size_t i = 0; i < msg.id_count; i++)
-        outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE);
+        if (outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE) == 0
+        &&  msg.status != WEFT_STATUS_OK)
+            refused++;
+    if (refused) {
+        self->stats.custody_refused += refused;
+        char hex [2 * WEFT_ID_SIZE + 1];
+        keys_hex (msg.ids, WEFT_ID_SIZE, hex);
+        zsys_warning ("mesh: %s refused %zu envelope%s we held (%s%s): %s %s", env->origin,
+                      refused, refused > 1? "s": "", hex, msg.id_count > 1? ", ...": "",
+                      proto_status_name (msg.status), msg.reason);
+    }
     return 0;
 }
 

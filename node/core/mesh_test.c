@@ -16,6 +16,7 @@ typedef struct {
     char name [16];
     keys_t keys;
     int delivered;
+    int refuse;                     //  Status the agent answers with, 0 = take
     uint8_t last [256];
     size_t last_size;
 } t_node_t;
@@ -71,14 +72,19 @@ s_t_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, s
     return 0;
 }
 
-static void
-s_t_deliver (void *ctx, const uint8_t *frame, size_t size)
+static int
+s_t_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_TEXT_MAX + 1])
 {
     t_ctx_t *c = (t_ctx_t *) ctx;
     t_node_t *node = &c->world->nodes [c->index];
+    if (node->refuse) {
+        snprintf (reason, WEFT_TEXT_MAX + 1, "refused by the test");
+        return node->refuse;
+    }
     node->delivered++;
     node->last_size = size < sizeof node->last? size: sizeof node->last;
     memcpy (node->last, frame, node->last_size);
+    return WEFT_STATUS_OK;
 }
 
 static void
@@ -289,6 +295,46 @@ mesh_test (bool verbose)
     assert (mesh_stats (world.nodes [0].mesh)->duplicates == 1);
     free (frame);
 
+    //  gw-3's agent refuses one: its CUSTODY_ACK carries the agent's
+    //  status and reason. INTERNAL (not stored) leaves it with n2, which
+    //  retransmits; a refusal for good ends n2's custody, counted
+    world.nodes [3].refuse = WEFT_STATUS_INTERNAL;
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_TWIN_DESIRED, 2,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    assert (mesh_on_frame (world.nodes [3].mesh, "n2", "gw-3", frame, size, now) == -1);
+    t_msg_t *answer = (t_msg_t *) zlistx_last (world.wire);
+    envelope_t answer_env;
+    meshmsg_t answer_ack;
+    assert (answer && answer->to == 2 && !answer->has_dest);
+    assert (envelope_decode (&answer_env, answer->frame, answer->size) == 0);
+    assert (answer_env.type == MSG_CUSTODY_ACK);
+    assert (meshmsg_decode (&answer_ack, MSG_CUSTODY_ACK, answer_env.payload,
+                            answer_env.payload_size) == 0);
+    assert (answer_ack.status == WEFT_STATUS_INTERNAL);
+    assert (streq (answer_ack.reason, "refused by the test"));
+    s_t_run (&world, now);
+    assert (mesh_on_frame (world.nodes [0].mesh, MESH_COORDINATOR, "gw-3", frame, size,
+                           now) == 0);
+    mesh_flush (world.nodes [0].mesh, now);
+    s_t_run (&world, now);
+    assert (world.nodes [3].delivered == 1);
+    assert (outbox_size (mesh_outbox (world.nodes [2].mesh)) == 1);
+    assert (mesh_stats (world.nodes [2].mesh)->custody_refused == 0);
+    world.nodes [3].refuse = WEFT_STATUS_DENIED;
+    s_t_run (&world, now + OUTBOX_RETRY_MAX_MS);
+    assert (outbox_size (mesh_outbox (world.nodes [2].mesh)) == 0);
+    assert (mesh_stats (world.nodes [2].mesh)->custody_refused == 1);
+    assert (world.nodes [3].delivered == 1);
+    char *refused_json = mesh_stats_json (world.nodes [2].mesh);
+    assert (strstr (refused_json, "\"custody_refused\":1,"));
+    free (refused_json);
+    //  Not marked seen: once the agent takes it, a retransmission gets in
+    world.nodes [3].refuse = 0;
+    assert (mesh_on_frame (world.nodes [3].mesh, "n2", "gw-3", frame, size, now) == 0);
+    assert (world.nodes [3].delivered == 2);
+    s_t_run (&world, now);
+    free (frame);
+
     //  The coordinator link goes: n0 loses its route, and so does everyone
     mesh_link_down (world.nodes [0].mesh, MESH_COORDINATOR, now);
     s_t_run (&world, now);
@@ -344,6 +390,7 @@ mesh_test (bool verbose)
     s_t_run (&world, now);
     assert (mesh_stats (world.nodes [1].mesh)->quarantined == 1);
     assert (outbox_size (mesh_outbox (world.nodes [2].mesh)) == 0);
+    assert (mesh_stats (world.nodes [2].mesh)->custody_refused == 2);
     assert (world.to_coord == to_coord);
     //  its attestation evidence and heartbeats pass
     s_t_send_own (&world, 2, MSG_ATTEST_EVIDENCE, 21);

@@ -217,10 +217,11 @@ s_test_send (void *ctx, const char *link, const char *dest, const uint8_t *frame
     return 0;
 }
 
-static void
-s_test_deliver (void *ctx, const uint8_t *frame, size_t size)
+static int
+s_test_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_TEXT_MAX + 1])
 {
-    (void) ctx, (void) frame, (void) size;
+    (void) ctx, (void) frame, (void) size, (void) reason;
+    return WEFT_STATUS_OK;
 }
 
 static zmsg_t *

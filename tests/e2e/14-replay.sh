@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #   14-replay - a replayed envelope (same origin and seq) is refused,
 #   also after the coordinator restarts; a forged signature and an origin
-#   that differs from the authenticated link are refused too. Operator
+#   that differs from the authenticated link are refused too. Sent as
+#   custody transfers, each refusal comes back as a CUSTODY_ACK with its
+#   status and reason (a report naming another device also as an ACK). Operator
 #   requests are refused as replays by request id until they expire:
 #   parallel weftctl runs pass, a resent request is refused, also after
 #   a restart.
@@ -60,6 +62,29 @@ origin1=$(counter rejected_origin)
 wait_for "[[ \$(counter rejected_origin) == $((origin1 + 1)) ]]" 10 \
     || fail "spoofed origin not refused: rejected_origin $(counter rejected_origin)"
 is_online n2 || fail "n2 went offline"
+
+say "as custody transfers, each refusal is acknowledged with its status and reason"
+ack () { "$PROBE" "$@" | sed -n 's/^custody-ack //p'; }
+out=$(ack replay "$MESH_EP" --keyfile "$KEY" --seq "$seq" --custody)
+[[ "$out" == "DENIED replayed: seq $seq of n1 was seen or is too old" ]] \
+    || fail "replay as custody: '$out'"
+out=$(ack forge "$MESH_EP" --keyfile "$KEY" --custody)
+[[ "$out" == "DENIED not authenticated: n1 is unknown or revoked, or the signature does not verify" ]] \
+    || fail "forgery as custody: '$out'"
+out=$(ack replay "$MESH_EP" --keyfile "$KEY" --seq $((seq + 10)) --custody --expired)
+[[ "$out" == "EXPIRED expired at "* ]] || fail "expired as custody: '$out'"
+out=$(ack replay "$MESH_EP" --keyfile "$KEY" --seq $((seq + 11)) --custody)
+[[ "$out" == "OK " ]] || fail "a fresh heartbeat as custody: '$out'"
+
+say "a report naming another device: refused, custody and retransmissions end"
+out=$("$PROBE" replay "$MESH_EP" --keyfile "$KEY" --seq $((seq + 12)) --custody --report-of n2)
+echo "$out"
+echo "$out" | grep -qx "custody-ack DENIED report names device n2, not its origin n1" \
+    || fail "no refusing CUSTODY_ACK: $out"
+echo "$out" | grep -qx "ack DENIED report names device n2, not its origin n1" \
+    || fail "no refusing ACK to the device: $out"
+[[ "$(ctl --json twin get n2 | jget reported_version)" != $((seq + 12)) ]] \
+    || fail "the foreign report was stored"
 
 say "operators: parallel weftctl runs under one identity are never refused as replays"
 before=$(ctl --json twin get n2 | jget desired_version)
