@@ -233,12 +233,23 @@ coord_on_enrol (coord_t *self, const char *user_id, const char *peer, const uint
     int rc = envelope_decode (&env, frame, size);
     if (rc == 0 && (env.type == MSG_TPM_ENROL_REQUEST || env.type == MSG_TPM_PROOF))
         return s_on_tpm_enrol (self, user_id, peer, &env, now_ms, reply_p, reply_size_p);
-    if (rc || env.type != MSG_ENROL_REQUEST) {
+    if (rc) {
+        //  Not an envelope: nothing to answer
         self->stats.rejected_malformed++;
         self->stats.enrol_refused++;
-        coord_debug (self, "coord: bad enrolment envelope: %s",
-                    rc? proto_strerror (rc): "wrong type");
+        coord_debug (self, "coord: bad enrolment envelope: %s", proto_strerror (rc));
         return -2;
+    }
+    if (env.type != MSG_ENROL_REQUEST) {
+        self->stats.rejected_malformed++;
+        self->stats.enrol_refused++;
+        enrolment_result_t refusal;
+        memset (&refusal, 0, sizeof refusal);
+        refusal.status = WEFT_STATUS_BAD_REQUEST;
+        snprintf (refusal.message, sizeof refusal.message, "%s on the enrolment socket, "
+                  "which takes ENROL_REQUEST, TPM_ENROL_REQUEST and TPM_PROOF",
+                  proto_msg_name (env.type)? proto_msg_name (env.type): "unknown type");
+        return s_enrol_response (self, &refusal, now_ms, reply_p, reply_size_p);
     }
     if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
         self->stats.rejected_origin++;

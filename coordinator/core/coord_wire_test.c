@@ -603,6 +603,39 @@ s_test_mesh_refusals (void)
     s_rig_destroy (&rig);
 }
 
+//  --------------------------------------------------------------------------
+//  The enrolment socket: a type it does not take is answered
+
+static void
+s_test_enrol_refusals (void)
+{
+    s_rig_t rig;
+    s_rig_new (&rig);
+    msg_t heartbeat;
+    memset (&heartbeat, 0, sizeof heartbeat);
+    heartbeat.type = MSG_HEARTBEAT;
+    size_t size;
+    uint8_t *frame = s_from ("node-9", &rig.node, 1, 0, MSG_HEARTBEAT, &heartbeat, &size);
+    char link [65];
+    keys_hex (rig.node.curve_public, 32, link);
+    uint8_t *reply;
+    size_t reply_size;
+    assert (coord_on_enrol (rig.core, link, "192.0.2.7", frame, size, S_GOLDEN_MS, &reply,
+                            &reply_size) == 0);
+    msg_t answer;
+    s_reply (&rig, reply, reply_size, MSG_ENROL_RESPONSE, &answer);
+    assert (answer.enrol_response.status == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (answer.enrol_response.message, "HEARTBEAT on the enrolment socket, which "
+                   "takes ENROL_REQUEST, TPM_ENROL_REQUEST and TPM_PROOF"));
+    free (reply);
+    free (frame);
+    reply = (uint8_t *) "x";
+    assert (coord_on_enrol (rig.core, link, "192.0.2.7", (const uint8_t *) "\x90", 1,
+                            S_GOLDEN_MS, &reply, &reply_size) == -2);
+    assert (reply == NULL);
+    s_rig_destroy (&rig);
+}
+
 void
 coord_wire_test (bool verbose)
 {
@@ -611,6 +644,7 @@ coord_wire_test (bool verbose)
     s_test_golden (verbose);
     s_test_rpc_refusals ();
     s_test_mesh_refusals ();
+    s_test_enrol_refusals ();
     //  @end
     printf ("%sOK\n", verbose? "\n   ": "");
 }
