@@ -178,6 +178,12 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
                                             : mesh_on_quarantine (self, frame, size);
         if (rc == -2)
             return -1;              //  Not stored: not ACKed, the sender retries
+        if (rc == -1) {
+            self->stats.malformed++;
+            s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST, now_ms, "malformed %s",
+                      proto_msg_name (env.type));
+            return -1;
+        }
         if (link->kind != MESH_LINK_COORDINATOR) {
             if (env.type == MSG_REVOCATIONS)
                 link->revocations = self->revocations;

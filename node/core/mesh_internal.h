@@ -163,7 +163,8 @@ int
 int
     mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t now_ms);
 
-//  A newer quarantine list: stored, pushed on. 0, or -2 if not stored.
+//  A newer quarantine list: stored, pushed on. Returns 0 (also when held
+//  already), -1 not a valid list, -2 not stored.
 int
     mesh_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size);
 

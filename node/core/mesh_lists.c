@@ -145,7 +145,8 @@ mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t n
 }
 
 //  A newer quarantine list: stored before the ACK, then pushed on.
-//  Returns 0, or -2 if it could not be stored (not ACKed).
+//  Returns 0, -1 if it is not a valid list, or -2 if it could not be
+//  stored (not ACKed).
 int
 mesh_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size)
 {
@@ -155,6 +156,8 @@ mesh_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size)
         zsys_warning ("mesh: cannot store the quarantine list");
         return -2;
     }
+    if (rc == -1)
+        return -1;
     if (rc != 1)
         return 0;
     //  Our own verdicts are the coordinator's once it has them all: they

@@ -334,6 +334,19 @@ mesh_test (bool verbose)
     assert (world.nodes [3].delivered == 2);
     s_t_run (&world, now);
     free (frame);
+    //  A list for every node that is no list: refused, with why
+    frame = s_t_envelope (&coord, MESH_COORDINATOR, MSG_REVOCATIONS, 3,
+                          (const uint8_t *) "\x91\x01", 2, &size);
+    assert (mesh_on_frame (world.nodes [2].mesh, "n1", "*", frame, size, now) == -1);
+    answer = (t_msg_t *) zlistx_last (world.wire);
+    assert (answer && answer->to == 1);
+    assert (envelope_decode (&answer_env, answer->frame, answer->size) == 0);
+    assert (meshmsg_decode (&answer_ack, MSG_CUSTODY_ACK, answer_env.payload,
+                            answer_env.payload_size) == 0);
+    assert (answer_ack.status == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (answer_ack.reason, "malformed REVOCATIONS"));
+    s_t_run (&world, now);
+    free (frame);
 
     //  The coordinator link goes: n0 loses its route, and so does everyone
     mesh_link_down (world.nodes [0].mesh, MESH_COORDINATOR, now);

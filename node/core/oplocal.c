@@ -208,14 +208,17 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
     snprintf (self->actor, sizeof self->actor, "?");
     snprintf (self->method, sizeof self->method, "rpc");
     envelope_t env;
-    if (!frame || envelope_decode (&env, frame, size) || env.type != MSG_RPC_REQUEST) {
+    if (!frame || envelope_decode (&env, frame, size)) {
         self->stats.refused++;
         if (self->log)
             oplog_refused (self->log, now_ms, self->peer, self->actor, self->method,
                            WEFT_STATUS_BAD_REQUEST, "not a request envelope");
-        return -2;
+        return -2;                  //  Not an envelope: nothing to answer
     }
     snprintf (self->actor, sizeof self->actor, "%s", env.origin);
+    if (env.type != MSG_RPC_REQUEST)
+        return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "the operator port takes "
+                        "RPC_REQUEST only", NULL, now_ms, reply_p, reply_size_p);
     msg_t msg;
     if (msg_decode (&msg, MSG_RPC_REQUEST, env.payload, env.payload_size))
         return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, "malformed request", NULL,
@@ -498,7 +501,20 @@ oplocal_test (bool verbose)
     assert (streq (error, "request must expire within 60 s"));
 
     assert (reads == 1);
-    //  Not an envelope: dropped unanswered
+    //  Another type: answered; not an envelope: dropped unanswered
+    {
+        s_request (&vera, &vera.keys, "vera", "node.stats", true, expiry, 19, &frame, &size);
+        envelope_t env;
+        assert (envelope_decode (&env, frame, size) == 0);
+        env.type = MSG_HEARTBEAT;
+        uint8_t *other;
+        size_t other_size;
+        assert (envelope_encode (&env, vera.keys.sign_secret, &other, &other_size) == 0);
+        free (frame);
+        assert (s_ask (local, &node, vera.keys.curve_public, other, other_size, NULL, 0,
+                       error, T_NOW_MS) == WEFT_STATUS_BAD_REQUEST);
+        assert (streq (error, "the operator port takes RPC_REQUEST only"));
+    }
     uint8_t *reply;
     size_t reply_size;
     assert (oplocal_on_request (local, vera.keys.curve_public, "192.0.2.6",
@@ -568,7 +584,7 @@ oplocal_test (bool verbose)
     free (reply);
     json_t *records = json_object_get (log, "records");
     assert (streq (json_string_value (json_object_get (log, "node")), "server-1"));
-    assert (json_array_size (records) == 18);
+    assert (json_array_size (records) == 19);
     json_t *newest = json_array_get (records, 0);
     assert (streq (json_string_value (json_object_get (newest, "actor")), "vera"));
     assert (streq (json_string_value (json_object_get (newest, "action")), "node.audit"));
@@ -580,7 +596,7 @@ oplocal_test (bool verbose)
     assert (streq (json_string_value (json_object_get (garbage, "error")),
                    "not a request envelope"));
     assert (streq (json_string_value (json_object_get (garbage, "source")), "192.0.2.6"));
-    json_t *revoked_one = json_array_get (records, 13);
+    json_t *revoked_one = json_array_get (records, 14);
     assert (streq (json_string_value (json_object_get (revoked_one, "error")),
                    "credential of rex is revoked"));
     json_decref (log);
