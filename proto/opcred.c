@@ -74,6 +74,20 @@ opcred_role_name (size_t index)
     return index < sizeof s_roles / sizeof s_roles [0]? s_roles [index].name: NULL;
 }
 
+const char *
+opcred_perm_name (int perm)
+{
+    switch (perm) {
+        case OPCRED_P_READ:         return "read";
+        case OPCRED_P_WRITE:        return "write";
+        case OPCRED_P_ADMIN:        return "admin";
+        case OPCRED_P_AUDIT:        return "audit";
+        case OPCRED_P_OPERATORS:    return "operators";
+        case OPCRED_P_REVOKE:       return "revoke";
+        default:                    return NULL;
+    }
+}
+
 bool
 opcred_covers (const char *grant, const char *path)
 {

@@ -59,6 +59,11 @@ bool
 const char *
     opcred_role_name (size_t index);
 
+//  The name of one permission bit as docs/protocol.md writes it (read,
+//  write, admin, audit, operators, revoke), NULL for another value.
+const char *
+    opcred_perm_name (int perm);
+
 //  Does the subtree grant ("" = everything) cover path? "acme/plant-2"
 //  covers itself and "acme/plant-2/x", not "acme/plant-20".
 bool
