@@ -32,6 +32,10 @@ say "pre-register A's EK as gw-a in acme/plant-1 with a tag"
 "$NODE" --data-dir "$T/ek-a" --tpm "$A_TCTI" --write-ek "$T/a.ek" > "$T/ek-a.log" 2>&1 \
     || fail "weft-node --write-ek failed: $(cat "$T/ek-a.log")"
 [[ -s "$T/a.ek" ]] || fail "no EK written"
+#   docs/protocol.md section 7: a TPM2B_PUBLIC, its 2-byte size then exactly that
+ek_size=$(( $(od -An -tu1 -N2 "$T/a.ek" | awk '{ print $1 * 256 + $2 }') + 2 ))
+[[ "$(stat -c %s "$T/a.ek")" == "$ek_size" ]] \
+    || fail "the EK file is not one TPM2B_PUBLIC: $(stat -c %s "$T/a.ek") bytes, size says $ek_size"
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme --path acme/plant-1 \
     tag.line=3 || fail "device preregister failed"
 printf 'this is no TPM2B_PUBLIC' > "$T/junk.ek"
