@@ -222,23 +222,15 @@ envelope_id_hex (const uint8_t id [WEFT_ID_SIZE], char hex [2 * WEFT_ID_SIZE + 1
 #define GOLDEN_TIME_S       1767225600ULL
 #define GOLDEN_TIME_MS      (GOLDEN_TIME_S * 1000)
 
-static void
-s_seed_keys (keys_t *keys, uint8_t fill)
-{
-    uint8_t seed [32];
-    memset (seed, fill, sizeof seed);
-    keys_from_seed (keys, seed);
-}
-
 //  Payload of each golden envelope; ENROL_RESPONSE carries certificates
 //  made with the same fixed CA key as tests/golden/cert.hex.
 static void
 s_golden_msg (msg_t *msg, int type, uint8_t **cert_p, size_t *cert_size_p)
 {
     keys_t ca, node, coord;
-    s_seed_keys (&ca, 0xca);
-    s_seed_keys (&node, 0x01);
-    s_seed_keys (&coord, 0xc0);
+    keys_from_byte (&ca, 0xca);
+    keys_from_byte (&node, 0x01);
+    keys_from_byte (&coord, 0xc0);
     memset (msg, 0, sizeof (msg_t));
     msg->type = type;
     *cert_p = NULL;
@@ -362,16 +354,16 @@ s_golden_envelope (envelope_t *env, int type, keys_t *signer)
                    || type == MSG_RPC_REPLY;
     if (from_coord) {
         strcpy (env->origin, "coordinator");
-        s_seed_keys (signer, 0xc0);
+        keys_from_byte (signer, 0xc0);
     }
     else
     if (type == MSG_RPC_REQUEST) {
         strcpy (env->origin, "admin");
-        s_seed_keys (signer, 0xad);
+        keys_from_byte (signer, 0xad);
     }
     else {
         strcpy (env->origin, "node-1");
-        s_seed_keys (signer, 0x01);
+        keys_from_byte (signer, 0x01);
     }
     strcpy (env->tenant, type == MSG_RPC_REQUEST || from_coord? "": "acme");
     //  An operator request carries no seq (replays are refused by id
@@ -442,9 +434,9 @@ envelope_test (bool verbose)
         printf ("\n");
     //  @selftest
     keys_t node;
-    s_seed_keys (&node, 0x01);
+    keys_from_byte (&node, 0x01);
     keys_t other;
-    s_seed_keys (&other, 0x02);
+    keys_from_byte (&other, 0x02);
 
     //  Golden vectors: one envelope per message type, byte for byte
     for (int type = MSG_ENROL_REQUEST; type <= MSG_RPC_REPLY; type++) {

@@ -50,6 +50,14 @@ keys_from_seed (keys_t *keys, const uint8_t seed [32])
     sodium_memzero (curve_seed, sizeof curve_seed);
 }
 
+void
+keys_from_byte (keys_t *keys, uint8_t byte)
+{
+    uint8_t seed [32];
+    memset (seed, byte, sizeof seed);
+    keys_from_seed (keys, seed);
+}
+
 //  --------------------------------------------------------------------------
 //  Serialise an identity.
 

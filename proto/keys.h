@@ -27,6 +27,11 @@ void
 void
     keys_from_seed (keys_t *keys, const uint8_t seed [32]);
 
+//  keys_from_seed with a seed of 32 copies of one byte: the identities of
+//  the golden vectors (docs/protocol.md section 14) and of tests.
+void
+    keys_from_byte (keys_t *keys, uint8_t byte);
+
 //  Serialise an identity to a msgpack blob for a key file, and back.
 //  Caller frees *out_p after wiping it with sodium_memzero.
 int

@@ -274,14 +274,6 @@ meshmsg_decode (meshmsg_t *msg, int type, const uint8_t *payload, size_t size)
 
 #define GOLDEN_TIME_MS      (1767225600ULL * 1000)
 
-static void
-s_seed_keys (keys_t *keys, uint8_t fill)
-{
-    uint8_t seed [32];
-    memset (seed, fill, sizeof seed);
-    keys_from_seed (keys, seed);
-}
-
 //  Golden sample of each type; *cert_p is a certificate to free
 static void
 s_sample (meshmsg_t *msg, int type, int variant, uint8_t **cert_p)
@@ -296,8 +288,8 @@ s_sample (meshmsg_t *msg, int type, int variant, uint8_t **cert_p)
     switch (type) {
         case MSG_HELLO: {
             keys_t ca, node;
-            s_seed_keys (&ca, 0xca);
-            s_seed_keys (&node, 0x01);
+            keys_from_byte (&ca, 0xca);
+            keys_from_byte (&node, 0x01);
             cert_t cert;
             memset (&cert, 0, sizeof cert);
             cert.serial = 2;
@@ -333,8 +325,8 @@ s_sample (meshmsg_t *msg, int type, int variant, uint8_t **cert_p)
             break;
         case MSG_REVOCATIONS: {
             keys_t a, b;
-            s_seed_keys (&a, 0x02);
-            s_seed_keys (&b, 0x03);
+            keys_from_byte (&a, 0x02);
+            keys_from_byte (&b, 0x03);
             memcpy (keys, a.curve_public, WEFT_KEY_SIZE);
             memcpy (keys + WEFT_KEY_SIZE, b.curve_public, WEFT_KEY_SIZE);
             msg->revocations = 3;
@@ -424,7 +416,7 @@ meshmsg_test (bool verbose)
         bool from_coord = type == MSG_REVOCATIONS || type == MSG_QUARANTINE || variant;
         strcpy (env.origin, from_coord? "coordinator": "node-1");
         strcpy (env.tenant, from_coord? "": "acme");
-        s_seed_keys (&signer, from_coord? 0xc0: 0x01);
+        keys_from_byte (&signer, from_coord? 0xc0: 0x01);
         env.seq = (uint64_t) type;
         env.hlc = GOLDEN_TIME_MS << 16 | (uint64_t) type;
         env.hop_limit = env.hops = WEFT_HOP_LIMIT;

@@ -377,22 +377,14 @@ policymsg_msg_decode (policymsg_t *msg, int type, const uint8_t *payload, size_t
 
 #define GOLDEN_TIME_MS      (1767225600ULL * 1000)
 
-static void
-s_seed_keys (keys_t *keys, uint8_t fill)
-{
-    uint8_t seed [32];
-    memset (seed, fill, sizeof seed);
-    keys_from_seed (keys, seed);
-}
-
 void
 policymsg_test (bool verbose)
 {
     printf (" * policymsg: ");
     //  @selftest
     keys_t ca, rogue;
-    s_seed_keys (&ca, 0xca);
-    s_seed_keys (&rogue, 0x66);
+    keys_from_byte (&ca, 0xca);
+    keys_from_byte (&rogue, 0x66);
     policy_object_t object = { "profile", "gateway", 3,
                                (const uint8_t *) "{\"pcrs\":{}}", 11 };
     uint8_t *bytes;
@@ -471,7 +463,7 @@ policymsg_test (bool verbose)
         buckets [i] = (uint8_t) i;
     assert (policymsg_encode (&object, ca.sign_secret, &bytes, &size) == 0);
     keys_t node;
-    s_seed_keys (&node, 0x01);
+    keys_from_byte (&node, 0x01);
     const char *golden [] = { "envelope-policy", "envelope-policy-summary",
                               "envelope-policy-keys" };
     for (int type = MSG_POLICY; type <= MSG_POLICY_KEYS; type++) {

@@ -2,6 +2,7 @@
     The names are part of logs and of weftctl's output, and status names
     match docs/protocol.md, so they are fixed once chosen.  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <assert.h>
@@ -49,6 +50,20 @@ proto_status_name (int status)
         case WEFT_STATUS_DENIED:        return "DENIED";
         default:                        return "UNKNOWN";
     }
+}
+
+//  --------------------------------------------------------------------------
+//  A refusal's reason; returns status.
+
+int
+proto_refusal (char reason [WEFT_TEXT_MAX + 1], int status, const char *format, ...)
+{
+    assert (reason && format);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (reason, WEFT_TEXT_MAX + 1, format, args);
+    va_end (args);
+    return status;
 }
 
 //  --------------------------------------------------------------------------

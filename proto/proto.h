@@ -94,6 +94,12 @@ const char *
 const char *
     proto_status_name (int status);
 
+//  Write a refusal's reason (printf format) into reason and return
+//  status, so a check reads "return proto_refusal (reason, DENIED, ...)".
+int
+    proto_refusal (char reason [WEFT_TEXT_MAX + 1], int status, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 //  Name of a message type, or NULL if unknown.
 const char *
     proto_msg_name (int type);

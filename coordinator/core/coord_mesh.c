@@ -38,6 +38,15 @@ s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
     return -2;
 }
 
+//  Refuse an envelope whose payload did not decode (rc): counted
+static int
+s_refuse_malformed (coord_t *self, coord_link_t *link, const envelope_t *env, int rc)
+{
+    self->stats.rejected_malformed++;
+    return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
+                     proto_msg_name (env->type), proto_strerror (rc));
+}
+
 //  Seal an ACK of env.
 static int
 s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
@@ -181,11 +190,8 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
     tpmmsg_t evidence;
     int rc = tpmmsg_decode (&evidence, MSG_ATTEST_EVIDENCE, env->payload, env->payload_size);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
-                         proto_msg_name (env->type), proto_strerror (rc));
-    }
+    if (rc)
+        return s_refuse_malformed (self, link, env, rc);
     if (s_accept_pending (self, link, env, origin_key))
         return -2;
     registry_seen (self->registry, env->origin, now_ms);
@@ -237,11 +243,8 @@ s_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
     int rc = delegmsg_decode (&msg, MSG_DELEGATED_VERDICT, env->payload, env->payload_size);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
-                         proto_msg_name (env->type), proto_strerror (rc));
-    }
+    if (rc)
+        return s_refuse_malformed (self, link, env, rc);
     if (s_accept_pending (self, link, env, origin_key))
         return -2;
     registry_seen (self->registry, env->origin, now_ms);
@@ -432,11 +435,8 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
 {
     meshmsg_t msg;
     int rc = meshmsg_decode (&msg, env->type, env->payload, env->payload_size);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
-                         proto_msg_name (env->type), proto_strerror (rc));
-    }
+    if (rc)
+        return s_refuse_malformed (self, link, env, rc);
     (void) now_ms;
     //  A relay took custody of frames we sent through it, or refused them
     //  for good (INTERNAL: it could not commit them, keep retransmitting)
@@ -577,11 +577,8 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     }
     msg_t msg;
     rc = msg_decode (&msg, env.type, env.payload, env.payload_size);
-    if (rc) {
-        self->stats.rejected_malformed++;
-        return s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
-                         proto_msg_name (env.type), proto_strerror (rc));
-    }
+    if (rc)
+        return s_refuse_malformed (self, link, &env, rc);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
     bool quarantined = (env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED)

@@ -52,23 +52,20 @@ s_rig_close (s_rig_t *rig)
     store_destroy (&rig->store);
 }
 
-//  Sign an envelope as origin.
+//  Sign an encoded payload of type as origin.
 static uint8_t *
-s_envelope (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg,
-            size_t *size_p)
+s_seal (const keys_t *keys, const char *origin, int type, uint64_t seq,
+        const uint8_t *payload, size_t payload_size, size_t *size_p)
 {
-    uint8_t *payload;
-    size_t payload_size;
-    assert (msg_encode (msg, &payload, &payload_size) == 0);
     envelope_t env;
     memset (&env, 0, sizeof env);
     randombytes_buf (env.id, sizeof env.id);
-    env.type = msg->type;
+    env.type = type;
     snprintf (env.origin, sizeof env.origin, "%s", origin);
     env.seq = seq;
     env.hlc = seq;
     //  Operator requests must expire within a minute (nonces.h)
-    if (msg->type == MSG_RPC_REQUEST)
+    if (type == MSG_RPC_REQUEST)
         env.expiry = 1700000000000ULL + 30000;
     env.hop_limit = WEFT_HOP_LIMIT;
     env.hops = WEFT_HOP_LIMIT;
@@ -76,6 +73,18 @@ s_envelope (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *m
     env.payload_size = payload_size;
     uint8_t *frame;
     assert (envelope_encode (&env, keys->sign_secret, &frame, size_p) == 0);
+    return frame;
+}
+
+//  Sign a message as origin.
+static uint8_t *
+s_envelope (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg,
+            size_t *size_p)
+{
+    uint8_t *payload;
+    size_t payload_size;
+    assert (msg_encode (msg, &payload, &payload_size) == 0);
+    uint8_t *frame = s_seal (keys, origin, msg->type, seq, payload, payload_size, size_p);
     free (payload);
     return frame;
 }
@@ -131,6 +140,27 @@ s_rpc (s_rig_t *rig, const keys_t *op, const char *name, uint64_t seq,
     int status = answer.rpc_reply.status;
     free (reply);
     return status;
+}
+
+//  A CUSTODY_ACK of one id from origin (a relay linked to us): status,
+//  reason, its HLC as seq. Caller frees.
+static uint8_t *
+s_custody_ack (const keys_t *keys, const char *origin, const uint8_t *id, int status,
+               const char *reason, uint64_t hlc, size_t *size_p)
+{
+    meshmsg_t ack;
+    memset (&ack, 0, sizeof ack);
+    ack.type = MSG_CUSTODY_ACK;
+    ack.ids = id;
+    ack.id_count = 1;
+    ack.status = status;
+    snprintf (ack.reason, sizeof ack.reason, "%s", reason);
+    uint8_t *payload;
+    size_t payload_size;
+    assert (meshmsg_encode (&ack, &payload, &payload_size) == 0);
+    uint8_t *frame = s_seal (keys, origin, MSG_CUSTODY_ACK, hlc, payload, payload_size, size_p);
+    free (payload);
+    return frame;
 }
 
 //  Enrol as name with keys; returns status, message in out.
@@ -477,28 +507,9 @@ coord_test (bool verbose)
     assert (rig.pushes == pushes + 2 && coord_stats (rig.coord)->custody_resent == 2);
     assert (coord_deadline (rig.coord) == now_ms + 1200 + 1000);
     for (int status = WEFT_STATUS_INTERNAL; ; status = WEFT_STATUS_OK) {
-        meshmsg_t ack;
-        memset (&ack, 0, sizeof ack);
-        ack.type = MSG_CUSTODY_ACK;
-        ack.ids = sent.id;
-        ack.id_count = 1;
-        ack.status = status;
-        uint8_t *payload;
-        size_t payload_size;
-        assert (meshmsg_encode (&ack, &payload, &payload_size) == 0);
-        envelope_t env;
-        memset (&env, 0, sizeof env);
-        randombytes_buf (env.id, sizeof env.id);
-        env.type = MSG_CUSTODY_ACK;
-        strcpy (env.origin, "dev-1");
-        env.seq = env.hlc = (now_ms << 16) + (uint64_t) status;
-        env.hop_limit = env.hops = 1;
-        env.payload = payload;
-        env.payload_size = payload_size;
-        uint8_t *ack_frame;
         size_t ack_size;
-        assert (envelope_encode (&env, node.sign_secret, &ack_frame, &ack_size) == 0);
-        free (payload);
+        uint8_t *ack_frame = s_custody_ack (&node, "dev-1", sent.id, status, "",
+                                            (now_ms << 16) + (uint64_t) status, &ack_size);
         assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, ack_size, now_ms + 1500,
                                &reply, &reply_size) == 0);
         assert (reply == NULL);
@@ -510,6 +521,22 @@ coord_test (bool verbose)
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_acked == 1);
     assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+    free (frame);
+    //  A relay refuses one for good: our custody ends too, counted as
+    //  refused, not as acknowledged
+    frame = s_envelope (&rig.keys, COORD_ORIGIN, 80, &msg, &size);
+    assert (envelope_decode (&sent, frame, size) == 0);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 1);
+    size_t refusal_size;
+    uint8_t *refusal = s_custody_ack (&node, "dev-1", sent.id, WEFT_STATUS_DENIED,
+                                      "quarantined", (now_ms << 16) + 10, &refusal_size);
+    assert (coord_on_mesh (rig.coord, "dev-1", refusal, refusal_size, now_ms, &reply,
+                           &reply_size) == 0);
+    free (refusal);
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    assert (coord_stats (rig.coord)->custody_refused == 1);
+    assert (coord_stats (rig.coord)->custody_acked == 1);
     free (frame);
 
     //  Sent to the device itself: only a TWIN_DESIRED is held, and the
@@ -532,12 +559,24 @@ coord_test (bool verbose)
     msg.type = MSG_ACK;
     memcpy (msg.ack.ack_id, sent.id, WEFT_ID_SIZE);
     msg.ack.status = WEFT_STATUS_OK;
-    uint8_t *ack_frame = s_envelope (&node, "dev-1", 100, &msg, &size);
-    assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, size, now_ms, &reply,
+    size_t ack_size;
+    uint8_t *ack_frame = s_envelope (&node, "dev-1", 100, &msg, &ack_size);
+    assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, ack_size, now_ms, &reply,
                            &reply_size) == 0);
     free (ack_frame);
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_acked == 2);
+    //  ... and its refusal ends it too
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    assert (coord_stats (rig.coord)->custody_held == 1);
+    msg.ack.status = WEFT_STATUS_DENIED;
+    strcpy (msg.ack.message, "TWIN_DESIRED for dev-2, not for dev-1");
+    ack_frame = s_envelope (&node, "dev-1", 101, &msg, &ack_size);
+    assert (coord_on_mesh (rig.coord, "dev-1", ack_frame, ack_size, now_ms, &reply,
+                           &reply_size) == 0);
+    free (ack_frame);
+    assert (coord_stats (rig.coord)->custody_held == 0);
+    assert (coord_stats (rig.coord)->custody_refused == 2);
     free (frame);
 
     //  Refusals before any method ran are in the audit log with the

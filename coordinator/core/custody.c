@@ -268,8 +268,9 @@ custody_wake (custody_t *self, const char *relay, uint64_t now_ms)
     return count;
 }
 
-int
-custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
+//  Custody of id ended (acknowledged or refused): forget it, counted
+static int
+s_end (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t *counter)
 {
     assert (self && id);
     char hex [2 * WEFT_ID_SIZE + 1];
@@ -277,21 +278,20 @@ custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->by_id, hex);
     if (!entry)
         return -1;
-    s_drop (self, entry, &self->stats->custody_acked);
+    s_drop (self, entry, counter);
     return 0;
+}
+
+int
+custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
+{
+    return s_end (self, id, &self->stats->custody_acked);
 }
 
 int
 custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
 {
-    assert (self && id);
-    char hex [2 * WEFT_ID_SIZE + 1];
-    envelope_id_hex (id, hex);
-    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->by_id, hex);
-    if (!entry)
-        return -1;
-    s_drop (self, entry, &self->stats->custody_refused);
-    return 0;
+    return s_end (self, id, &self->stats->custody_refused);
 }
 
 const custody_entry_t *

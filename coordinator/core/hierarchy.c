@@ -96,16 +96,6 @@ s_parent (const char *path, char *out, size_t size)
     return true;
 }
 
-static int
-s_fail (char *error, int status, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, WEFT_TEXT_MAX + 1, format, args);
-    va_end (args);
-    return status;
-}
-
 //  Collect stored node paths under a root
 static int
 s_collect_path (void *arg, const void *key, size_t key_size, const void *value,
@@ -138,24 +128,24 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
     *report_p = NULL;
     error [0] = 0;
     if (!json_is_object (doc))
-        return s_fail (error, WEFT_STATUS_BAD_REQUEST, "hierarchy must be a JSON object");
+        return proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "hierarchy must be a JSON object");
     const char *key;
     json_t *value;
     json_object_foreach (doc, key, value)
         if (!streq (key, "version") && !streq (key, "nodes") && !streq (key, "prune"))
-            return s_fail (error, WEFT_STATUS_BAD_REQUEST, "unknown field %.64s", key);
+            return proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "unknown field %.64s", key);
     if (json_integer_value (json_object_get (doc, "version")) != 1
     ||  !json_is_integer (json_object_get (doc, "version")))
-        return s_fail (error, WEFT_STATUS_BAD_REQUEST, "version must be 1");
+        return proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "version must be 1");
     json_t *prune_json = json_object_get (doc, "prune");
     if (prune_json && !json_is_boolean (prune_json))
-        return s_fail (error, WEFT_STATUS_BAD_REQUEST, "prune must be true or false");
+        return proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "prune must be true or false");
     bool prune = json_is_true (prune_json);
     json_t *nodes = json_object_get (doc, "nodes");
     if (!json_is_array (nodes))
-        return s_fail (error, WEFT_STATUS_BAD_REQUEST, "nodes must be an array");
+        return proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "nodes must be an array");
     if (json_array_size (nodes) > HIERARCHY_NODES_MAX)
-        return s_fail (error, WEFT_STATUS_BAD_REQUEST, "more than %d nodes",
+        return proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "more than %d nodes",
                        HIERARCHY_NODES_MAX);
 
     //  Pass 1: every node on its own, then parents and scope
@@ -165,13 +155,13 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
     json_t *node;
     json_array_foreach (nodes, index, node) {
         if (!json_is_object (node)) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST, "node %zu is not an object",
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "node %zu is not an object",
                              index + 1);
             goto done;
         }
         json_object_foreach (node, key, value)
             if (!streq (key, "path") && !streq (key, "level") && !streq (key, "name")) {
-                status = s_fail (error, WEFT_STATUS_BAD_REQUEST,
+                status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST,
                                  "node %zu: unknown field %.64s", index + 1, key);
                 goto done;
             }
@@ -179,39 +169,39 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
         const char *level = json_string_value (json_object_get (node, "level"));
         json_t *name = json_object_get (node, "name");
         if (!hierarchy_path_valid (path)) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST,
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST,
                              "node %zu: path must be 1-%d segments of A-Z a-z 0-9 . _ - "
                              "joined by /, at most %d bytes", index + 1,
                              HIERARCHY_DEPTH_MAX, HIERARCHY_PATH_MAX);
             goto done;
         }
         if (!level || !s_level_valid (level)) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST,
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST,
                              "node %zu (%s): level must be enterprise, site, area, line, "
                              "unit, asset or component", index + 1, path);
             goto done;
         }
         bool root = strchr (path, '/') == NULL;
         if (root != streq (level, "enterprise")) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST,
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST,
                              "node %zu (%s): the enterprise is exactly the first segment",
                              index + 1, path);
             goto done;
         }
         if (name && (!json_is_string (name) || !s_name_valid (json_string_value (name)))) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST,
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST,
                              "node %zu (%s): name must be text of at most %d bytes "
                              "without control characters", index + 1, path,
                              HIERARCHY_NAME_MAX);
             goto done;
         }
         if (!s_in_scopes (scopes, scope_count, path)) {
-            status = s_fail (error, WEFT_STATUS_FORBIDDEN,
+            status = proto_refusal (error, WEFT_STATUS_FORBIDDEN,
                              "node %zu (%s) is outside your scope", index + 1, path);
             goto done;
         }
         if (zhashx_lookup (listed, path)) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST, "node %zu: %s is listed twice",
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST, "node %zu: %s is listed twice",
                              index + 1, path);
             goto done;
         }
@@ -225,7 +215,7 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
         json_t *stored = hierarchy_get (txn, parent);
         json_decref (stored);
         if (!stored) {
-            status = s_fail (error, WEFT_STATUS_BAD_REQUEST,
+            status = proto_refusal (error, WEFT_STATUS_BAD_REQUEST,
                              "node %zu (%s): parent %s is neither in the file nor in the "
                              "hierarchy", index + 1, path, parent);
             goto done;
@@ -246,7 +236,7 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
             snprintf (below, sizeof below, "%s/", path);
             if (store_scan (txn, "hierarchy", below, strlen (below), s_collect_path,
                             stored) < 0)
-                status = s_fail (error, WEFT_STATUS_INTERNAL, "cannot read the hierarchy");
+                status = proto_refusal (error, WEFT_STATUS_INTERNAL, "cannot read the hierarchy");
         }
         for (char *path = (char *) zlistx_first (stored); path && status == 0;
              path = (char *) zlistx_next (stored)) {
@@ -256,7 +246,7 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
             registry_index_scan (txn, "path", path, false, s_count_one, &holders);
             registry_index_scan (txn, "asset", path, false, s_count_one, &holders);
             if (holders)
-                status = s_fail (error, WEFT_STATUS_CONFLICT,
+                status = proto_refusal (error, WEFT_STATUS_CONFLICT,
                                  "cannot remove %s: devices are attached to it", path);
             else
                 zlistx_add_end (removed, strdup (path));
@@ -289,7 +279,7 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
             char *text = registry_dump (record);
             if (!text || store_put (txn, "hierarchy", path, strlen (path), text,
                                     strlen (text)))
-                status = s_fail (error, WEFT_STATUS_INTERNAL, "store write failed");
+                status = proto_refusal (error, WEFT_STATUS_INTERNAL, "store write failed");
             free (text);
             json_array_append_new (stored? updated: created, json_string (path));
         }
@@ -301,7 +291,7 @@ hierarchy_import (store_txn_t *txn, json_t *doc, const char **scopes,
     for (char *path = (char *) zlistx_first (removed); path && status == 0;
          path = (char *) zlistx_next (removed)) {
         if (store_del (txn, "hierarchy", path, strlen (path)) < 0)
-            status = s_fail (error, WEFT_STATUS_INTERNAL, "store write failed");
+            status = proto_refusal (error, WEFT_STATUS_INTERNAL, "store write failed");
         json_array_append_new (gone, json_string (path));
     }
     zlistx_destroy (&removed);

@@ -19,7 +19,6 @@
     repeats for a name.  */
 
 #include "proto/corelib.h"
-#include <stdarg.h>
 #include <jansson.h>
 #include <sodium.h>
 #include "node/core/agent.h"
@@ -525,17 +524,6 @@ agent_timer (agent_t *self, uint64_t now_ms, int kind)
 //  --------------------------------------------------------------------------
 //  TWIN_DESIRED from the coordinator, already verified.
 
-//  Set the refusal's reason; returns status
-static int
-s_refusal (char reason [WEFT_TEXT_MAX + 1], int status, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (reason, WEFT_TEXT_MAX + 1, format, args);
-    va_end (args);
-    return status;
-}
-
 //  A TWIN_DESIRED's payload, for us, with a JSON object: OK, or why not
 static int
 s_desired_valid (agent_t *self, const envelope_t *env, msg_t *msg,
@@ -543,13 +531,13 @@ s_desired_valid (agent_t *self, const envelope_t *env, msg_t *msg,
 {
     int rc = msg_decode (msg, MSG_TWIN_DESIRED, env->payload, env->payload_size);
     if (rc)
-        return s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "malformed TWIN_DESIRED: %s",
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "malformed TWIN_DESIRED: %s",
                           proto_strerror (rc));
     if (strcmp (msg->twin_desired.device, self->name) != 0)
-        return s_refusal (reason, WEFT_STATUS_DENIED, "TWIN_DESIRED for %s, not for %s",
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "TWIN_DESIRED for %s, not for %s",
                           msg->twin_desired.device, self->name);
     if (!s_json_object (msg->twin_desired.doc, msg->twin_desired.doc_size))
-        return s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "TWIN_DESIRED version %" PRIu64
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "TWIN_DESIRED version %" PRIu64
                           " is not a JSON object of at most %d bytes",
                           msg->twin_desired.version, AGENT_DOC_MAX);
     return WEFT_STATUS_OK;
@@ -568,7 +556,7 @@ s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env,
     msg_twin_desired_t *desired = &msg.twin_desired;
     replay_t window = self->replay;
     if (replay_accept (&window, env->seq) != 0)
-        return s_refusal (reason, WEFT_STATUS_DENIED, "replayed");   //  Checked before
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "replayed");   //  Checked before
     bool newer = desired->version > self->desired_version;
 
     //  The replay window and the document commit together, before the ACK
@@ -589,7 +577,7 @@ s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env,
     if (rc) {
         zsys_warning ("agent: cannot store desired version %" PRIu64 ", not acknowledged",
                       desired->version);
-        return s_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store desired version %"
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store desired version %"
                           PRIu64, desired->version);
     }
     self->replay = window;
@@ -628,7 +616,7 @@ s_on_ack (agent_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
     int rc = msg_decode (&msg, MSG_ACK, env->payload, env->payload_size);
     if (rc) {
         zsys_debug ("agent: malformed ACK: %s", proto_strerror (rc));
-        return s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "malformed ACK: %s",
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "malformed ACK: %s",
                           proto_strerror (rc));
     }
     bool ours = false;
@@ -671,7 +659,7 @@ s_on_ack (agent_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
     if (rc) {
         zsys_warning ("agent: cannot store ACK of reported version %" PRIu64,
                       self->reported_version);
-        return s_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store the ACK of reported "
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store the ACK of reported "
                           "version %" PRIu64, self->reported_version);
     }
     self->replay = window;
@@ -718,25 +706,25 @@ s_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
     int rc = self->started? envelope_decode (&env, frame, size): -1;
     int status = WEFT_STATUS_OK;
     if (!self->started)
-        status = s_refusal (reason, WEFT_STATUS_INTERNAL, "the agent has not started");
+        status = proto_refusal (reason, WEFT_STATUS_INTERNAL, "the agent has not started");
     else
     if (rc)
-        status = s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s", proto_strerror (rc));
+        status = proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s", proto_strerror (rc));
     else
     if (strcmp (env.origin, AGENT_COORDINATOR) != 0)
-        status = s_refusal (reason, WEFT_STATUS_DENIED, "origin %s is not the coordinator",
+        status = proto_refusal (reason, WEFT_STATUS_DENIED, "origin %s is not the coordinator",
                             env.origin);
     else
     if (envelope_verify (&env, self->coord_sign) != 0)
-        status = s_refusal (reason, WEFT_STATUS_DENIED,
+        status = proto_refusal (reason, WEFT_STATUS_DENIED,
                             "the signature does not verify with the coordinator's key");
     else
     if (env.expiry && env.expiry <= now_ms)
-        status = s_refusal (reason, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
+        status = proto_refusal (reason, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
                             " (unix ms), received at %" PRIu64, env.expiry, now_ms);
     else
     if (!agent_windowed (env.type))
-        status = s_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s is not for the agent",
+        status = proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s is not for the agent",
                             proto_msg_name (env.type)? proto_msg_name (env.type): "type");
     else
     if (!replay_fresh (&self->replay, env.seq)) {
@@ -746,7 +734,7 @@ s_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
             self->dropped++;
             return WEFT_STATUS_OK;
         }
-        status = s_refusal (reason, WEFT_STATUS_DENIED, "replayed: seq %" PRIu64
+        status = proto_refusal (reason, WEFT_STATUS_DENIED, "replayed: seq %" PRIu64
                             " was seen or is too old", env.seq);
     }
     if (status != WEFT_STATUS_OK) {

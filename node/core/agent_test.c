@@ -464,11 +464,8 @@ agent_test (bool verbose)
     //  root) is taken by node-1's agent at its time, and acknowledged
     {
         keys_t golden_node, golden_coord;
-        uint8_t seed [32];
-        memset (seed, 0x01, sizeof seed);
-        keys_from_seed (&golden_node, seed);
-        memset (seed, 0xc0, sizeof seed);
-        keys_from_seed (&golden_coord, seed);
+        keys_from_byte (&golden_node, 0x01);
+        keys_from_byte (&golden_coord, 0xc0);
         agent_config_t golden = {
             .name = "node-1", .tenant = "acme", .keys = &golden_node,
             .coord_sign = golden_coord.sign_public, .store = store, .prefix = "golden/"
