@@ -22,6 +22,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     assert (msg.id_count <= MESHMSG_ACK_IDS_MAX);
     assert (msg.key_count <= MESHMSG_REVOKED_MAX);
     assert (strlen (msg.path) <= MESHMSG_PATH_MAX);
+    assert (strlen (msg.reason) <= WEFT_TEXT_MAX);
     if (type == MSG_QUARANTINE) {
         assert (msg.names_size <= MESHMSG_QUARANTINE_NAMES_MAX);
         int count = meshmsg_names (msg.names, msg.names_size);
@@ -39,6 +40,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         assert (meshmsg_decode (&back, type, payload, payload_size) == 0);
         assert (back.id_count == msg.id_count && back.key_count == msg.key_count);
         assert (strcmp (back.path, msg.path) == 0);
+        assert (back.status == msg.status && strcmp (back.reason, msg.reason) == 0);
         assert (back.quarantine == msg.quarantine && back.names_size == msg.names_size);
         free (payload);
     }
