@@ -71,24 +71,37 @@ s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
 //  window is durable, so a replay is refused after a crash too. The
 //  effect inside the process (liveness) needs no rollback: the window
 //  stays advanced in memory and is written by the next commit.
-//  Returns 0, or -2 with the refusal set on link (a replay: DENIED; the
-//  store unreadable: INTERNAL).
+//  s_fresh checks the seq into a copy of the window (0, or -2 with the
+//  refusal set on link: a replay DENIED, the store unreadable INTERNAL);
+//  registry_replay_set then accepts it. A message whose effect is
+//  stored accepts it only once that is done, so a store failure
+//  (INTERNAL: the sender retransmits) leaves the seq fresh for the
+//  retransmission.
 static int
-s_accept_pending (coord_t *self, coord_link_t *link, const envelope_t *env,
-                  const char *origin_key)
+s_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *origin_key,
+         replay_t *window)
 {
-    replay_t window;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
         return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
-    registry_replay_window (self->registry, txn, origin_key, &window);
+    registry_replay_window (self->registry, txn, origin_key, window);
     store_abort (&txn);
-    if (replay_accept (&window, env->seq)) {
+    if (replay_accept (window, env->seq)) {
         self->stats.rejected_replay++;
         return s_refuse (self, link, env, WEFT_STATUS_DENIED,
                          "replayed: seq %" PRIu64 " of %s was seen or is too old",
                          env->seq, env->origin);
     }
+    return 0;
+}
+
+static int
+s_accept_pending (coord_t *self, coord_link_t *link, const envelope_t *env,
+                  const char *origin_key)
+{
+    replay_t window;
+    if (s_fresh (self, link, env, origin_key, &window))
+        return -2;
     registry_replay_set (self->registry, origin_key, &window, true);
     return 0;
 }
@@ -192,7 +205,8 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     int rc = tpmmsg_decode (&evidence, MSG_ATTEST_EVIDENCE, env->payload, env->payload_size);
     if (rc)
         return s_refuse_malformed (self, link, env, rc);
-    if (s_accept_pending (self, link, env, origin_key))
+    replay_t window;
+    if (s_fresh (self, link, env, origin_key, &window))
         return -2;
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, true);
@@ -230,6 +244,7 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     if (!stored)
         return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
                          "cannot record the attestation verdict");
+    registry_replay_set (self->registry, origin_key, &window, true);
     return 0;
 }
 
@@ -245,7 +260,8 @@ s_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
     snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
     if (rc)
         return s_refuse_malformed (self, link, env, rc);
-    if (s_accept_pending (self, link, env, origin_key))
+    replay_t window;
+    if (s_fresh (self, link, env, origin_key, &window))
         return -2;
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, true);
@@ -287,15 +303,18 @@ s_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
     coord_quarantine_build (self, now_ms);
     if (!opened || (!verdict && streq (error, "store write failed")))
         return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
+    if (verdict && !stored) {
+        json_decref (verdict);
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
+                         "cannot record the delegated verdict");
+    }
+    registry_replay_set (self->registry, origin_key, &window, true);
     if (!verdict)
         //  Refused for good (not a server, stale...): the server's
         //  retransmission would get the same answer
         return s_refuse (self, link, env, WEFT_STATUS_DENIED, "delegated verdict on %s "
                          "refused: %s", msg.device, foreign? "unknown device": error);
     json_decref (verdict);
-    if (!stored)
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
-                         "cannot record the delegated verdict");
     return 0;
 }
 

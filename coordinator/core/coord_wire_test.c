@@ -522,6 +522,18 @@ s_test_mesh_refusals (void)
     assert (streq (reply.ack.message, "node-1 is quarantined (failed attestation): report "
                                       "refused"));
     free (frame);
+    //  Evidence whose verdict cannot be stored: INTERNAL, and its seq is
+    //  not used up, so the retransmission is taken, not refused as a replay
+    frame = s_golden ("envelope-attest-evidence", &size);
+    store_fail_after (rig.store, 1);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    store_fail_after (rig.store, 0);
+    assert (link.ack_status == WEFT_STATUS_INTERNAL);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
+    assert (link.ack_status == WEFT_STATUS_OK);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (link.ack_status == WEFT_STATUS_DENIED && strstr (link.ack_reason, "replayed"));
+    free (frame);
 
     keys_wipe (&stranger);
     s_rig_destroy (&rig);
