@@ -58,8 +58,8 @@ s_queue_ack (mesh_t *self, mesh_link_t *link, const uint8_t *id)
 //  ACK at once with a status that ends the sender's retransmissions
 //  (INTERNAL: it retransmits), and the reason
 static void
-s_refuse (mesh_t *self, mesh_link_t *link, const envelope_t *env, int status,
-          uint64_t now_ms, const char *format, ...)
+s_refuse (mesh_t *self, mesh_link_t *link, const envelope_t *env, const char *dest,
+          int status, uint64_t now_ms, const char *format, ...)
 {
     meshmsg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -71,9 +71,9 @@ s_refuse (mesh_t *self, mesh_link_t *link, const envelope_t *env, int status,
     va_start (args, format);
     vsnprintf (msg.reason, sizeof msg.reason, format, args);
     va_end (args);
-    mesh_debug (self, "mesh: %s from %s refused: %s %s",
+    mesh_debug (self, "mesh: %s from %s for %s refused: %s (%s)",
                 proto_msg_name (env->type)? proto_msg_name (env->type): "envelope",
-                env->origin, proto_status_name (status), msg.reason);
+                env->origin, dest, msg.reason, proto_status_name (status));
     mesh_send_local (self, link, now_ms, &msg);
 }
 
@@ -138,18 +138,18 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         self->stats.forged++;
         zsys_warning ("mesh: forged or tampered envelope (origin %s) from %s dropped",
                       env.origin, link->peer);
-        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+        s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
                   "the signature of %s does not verify", env.origin);
         return -1;
     }
     if (mesh_is_revoked (self, env.origin, NULL)) {
         self->stats.revoked++;
-        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms, "%s is revoked", env.origin);
+        s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms, "%s is revoked", env.origin);
         return -1;
     }
     if (mesh_quarantine_refuses (self, link, &env, dest)) {
         self->stats.quarantined++;
-        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+        s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
                   "quarantined: of %s's traffic, or of traffic to %s, only attestation "
                   "passes", env.origin, dest);
         return -1;
@@ -158,7 +158,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         //  The coordinator's gossip, sent to us by name: never relayed
         if (link->kind != MESH_LINK_COORDINATOR || !streq (env.origin, MESH_COORDINATOR)) {
             self->stats.malformed++;
-            s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+            s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
                       "policy gossip is link-local, never a custody transfer");
             return -1;
         }
@@ -169,7 +169,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         if ((env.type != MSG_REVOCATIONS && env.type != MSG_QUARANTINE)
         ||  !streq (env.origin, MESH_COORDINATOR)) {
             self->stats.malformed++;
-            s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+            s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
                       "only the coordinator's REVOCATIONS and QUARANTINE go to every node");
             return -1;
         }
@@ -180,7 +180,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
             return -1;              //  Not stored: not ACKed, the sender retries
         if (rc == -1) {
             self->stats.malformed++;
-            s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST, now_ms, "malformed %s",
+            s_refuse (self, link, &env, dest, WEFT_STATUS_BAD_REQUEST, now_ms, "malformed %s",
                       proto_msg_name (env.type));
             return -1;
         }
@@ -204,7 +204,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         if (status != WEFT_STATUS_OK) {
             //  The agent refused it (or could not store it: INTERNAL,
             //  retransmitted); not seen, so a retransmission is judged again
-            s_refuse (self, link, &env, status, now_ms, "%s", reason);
+            s_refuse (self, link, &env, dest, status, now_ms, "%s", reason);
             return -1;
         }
         self->stats.delivered++;
@@ -214,7 +214,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
     }
     if (env.hops <= 1) {
         self->stats.hop_limit++;
-        s_refuse (self, link, &env, WEFT_STATUS_DENIED, now_ms,
+        s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
                   "out of hops (hop limit %u) on the way to %s", env.hop_limit, dest);
         return -1;
     }

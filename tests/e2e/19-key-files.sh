@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   17-key-files - the key files the programs write are the ones
+#   19-key-files - the key files the programs write are the ones
 #   docs/protocol.md section 7 describes: for node.key (before and after
 #   enrolment), ca.key, coord.key and both kinds of operator identity
 #   file, every entry written is in the file's table and every entry of
@@ -53,11 +53,11 @@ check_file coord.key "$COORD_DIR/coord.key"
 check_file operator "$COORD_DIR/admin.op"
 
 say "a node's identity before its enrolment, then after it"
+unknown=$(token_file "wt1.0011223344556677.00112233445566778899aabbccddeeff.$(keyfile_value "$WEFT_IDENTITY" coord_curve)")
 "$NODE" --data-dir "$T/n1" --name n1 --coordinator "$MESH_EP" --enrol-endpoint "$ENROL_EP" \
-    --token "wt1.0011223344556677.00112233445566778899aabbccddeeff.$(keyfile_value "$WEFT_IDENTITY" coord_curve)" \
-    > "$T/refused.log" 2>&1 && fail "a node enrolled with an unknown token"
+    --token-file "$unknown" > "$T/refused.log" 2>&1 && fail "a node enrolled with an unknown token"
 check_file node.key "$T/n1/node.key" ak_blob tenant cert ca_key coord_cert
-start_node n1 --token "$(new_token)"
+start_node n1 --token-file "$(new_token_file)"
 wait_for 'is_online n1' 20 || fail "n1 did not come online"
 check_file node.key "$T/n1/node.key" ak_blob
 [[ "$(stat -c %a "$T/n1")" == 700 ]] || fail "the data directory has mode $(stat -c %a "$T/n1")"

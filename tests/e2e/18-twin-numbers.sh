@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   16-twin-numbers - a number keeps the text the operator wrote (or the
+#   18-twin-numbers - a number keeps the text the operator wrote (or the
 #   shortest text that reads back as the same double): 0.1 stays 0.1
 #   through twin set and get, batch twin, the node's applied file, the
 #   twin the node reports, and an apply command's reported document.
@@ -15,8 +15,8 @@ SCRIPT
 chmod +x "$T/apply.sh"
 
 start_coord
-start_node n1 --token "$(new_token)"
-start_node c1 --token "$(new_token)" --apply-command "$T/apply.sh"
+start_node n1 --token-file "$(new_token_file)"
+start_node c1 --token-file "$(new_token_file)" --apply-command "$T/apply.sh"
 wait_for '[[ "$(online_count)" == 2 ]]' 20 || fail "nodes did not come online"
 
 say "twin set with reals: the coordinator answers them as written"
