@@ -41,6 +41,26 @@ s_last_event (const eventlog_event_t *events, int count, int pcr, int *logged_p)
     return last;
 }
 
+//  PCR 0 mismatches: would its events replay to the quoted value had the
+//  TPM started at another locality (0, 3, 4) than the log says? Returns
+//  that locality, or -1. Tells a firmware log that lost its
+//  StartupLocality event from a PCR extended outside the log.
+static int
+s_other_locality (const eventlog_event_t *events, int count, const eventlog_info_t *info,
+                  const uint8_t quoted [32])
+{
+    const uint8_t starts [] = { 0, 3, 4 };
+    for (size_t i = 0; i < sizeof starts; i++) {
+        if (starts [i] == info->pcr0_start)
+            continue;
+        uint8_t value [32];
+        eventlog_replay_pcr (events, count, 0, starts [i], value);
+        if (memcmp (value, quoted, 32) == 0)
+            return starts [i];
+    }
+    return -1;
+}
+
 //  The profile's event digests and PCR values
 static bool
 s_profile (const bootverify_t *r, json_t *profile, const eventlog_event_t *events,
@@ -116,8 +136,9 @@ bootverify_check (const uint8_t *ak_public, size_t ak_public_size,
     char error [256];
     eventlog_event_t *events =
         (eventlog_event_t *) zmalloc (EVENTLOG_EVENTS_MAX * sizeof (eventlog_event_t));
+    eventlog_info_t info;
     int count = eventlog_replay (evidence->event_log, evidence->event_log_size, replayed,
-                                 events, EVENTLOG_EVENTS_MAX, error, sizeof error);
+                                 events, EVENTLOG_EVENTS_MAX, &info, error, sizeof error);
     bool ok = true;
     if (count < 0)
         ok = s_fail (result, -1, -1, "event log refused: %s", error);
@@ -129,9 +150,16 @@ bootverify_check (const uint8_t *ak_public, size_t ak_public_size,
             continue;
         int logged;
         int last = s_last_event (events, count, pcr, &logged);
-        ok = s_fail (result, pcr, last, "PCR %d: event log does not replay to the quoted "
-                     "value (extended outside the log after event #%d; %d events logged "
-                     "for it)", pcr, last, logged);
+        int locality = pcr == 0? s_other_locality (events, count, &info, result->values [0]): -1;
+        if (locality >= 0)
+            ok = s_fail (result, pcr, last, "PCR 0: event log does not replay to the quoted "
+                         "value, but would from locality %d: the log %s (firmware log "
+                         "incomplete or edited)", locality, info.startup_locality >= 0
+                         ? "names another StartupLocality": "has no StartupLocality event");
+        else
+            ok = s_fail (result, pcr, last, "PCR %d: event log does not replay to the quoted "
+                         "value (extended outside the log after event #%d; %d events logged "
+                         "for it)", pcr, last, logged);
     }
     //  3. The profile
     if (ok)

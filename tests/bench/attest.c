@@ -54,7 +54,7 @@ s_weft (const s_quote_t *q)
                                           sizeof q->nonce, MASK, q->pcrs, sizeof q->pcrs);
         assert (rc == TPMVERIFY_OK);
         int count = eventlog_replay (zchunk_data (q->log), zchunk_size (q->log),
-                                            replayed, events, EVENTLOG_EVENTS_MAX,
+                                            replayed, events, EVENTLOG_EVENTS_MAX, NULL,
                                             error, sizeof error);
         assert (count == EVENTS);
         for (int pcr = 0; pcr < 8; pcr++)

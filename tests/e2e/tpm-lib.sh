@@ -1,13 +1,49 @@
 #   tpm-lib.sh - one swtpm for a test (swtpm-lib.sh: more with new_tpm),
-#   stopped on exit with the test's processes. Source after lib.sh. Sets TCTI (for --tpm) and LOG (the TCG event log
-#   the test's "boot" writes); measure PCR:TEXT appends an event and
-#   extends the PCR, as firmware would.
+#   stopped on exit with the test's processes. Source after lib.sh. Sets
+#   TCTI (for --tpm) and LOG (the TCG event log the test's "boot"
+#   writes); measure PCR:TEXT appends an event and extends the PCR, as
+#   firmware would; replay_log FILE extends the TPM's PCRs as FILE says.
 source "$(dirname "${BASH_SOURCE[0]}")/swtpm-lib.sh"
-new_tpm THE
+#   SWTPM_OPTS: options of tests/tpm/swtpm.sh start (e.g. --locality 3)
+# shellcheck disable=SC2086
+new_tpm THE ${SWTPM_OPTS:-}
 TCTI=$THE_TCTI
 LOG="$T/boot.log"
 
 measure () {
     "$NODE" --data-dir "$T/measure" --tpm "$TCTI" --event-log "$LOG" --measure "$1" \
         >> "$T/measure.log" 2>&1 || fail "--measure $1 failed: $(tail -3 "$T/measure.log")"
+}
+
+replay_log () {
+    python3 - "$1" "${TCTI##*port=}" <<'PY' || fail "replaying $1 into the TPM failed"
+import socket, struct, sys
+log = open(sys.argv[1], "rb").read()
+size = struct.unpack_from("<I", log, 28)[0]
+spec, at = log[32:32 + size], 32 + size
+sizes = {}
+for i in range(struct.unpack_from("<I", spec, 24)[0]):
+    alg, n = struct.unpack_from("<HH", spec, 28 + 4 * i)
+    sizes[alg] = n
+tpm = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5)
+while at < len(log) and log[at:].strip(b"\0"):
+    pcr, kind, count = struct.unpack_from("<III", log, at)
+    at += 12
+    digests = {}
+    for _ in range(count):
+        alg = struct.unpack_from("<H", log, at)[0]
+        digests[alg] = log[at + 2:at + 2 + sizes[alg]]
+        at += 2 + sizes[alg]
+    at += 4 + struct.unpack_from("<I", log, at)[0]
+    if kind == 3:                           # EV_NO_ACTION: never extended
+        continue
+    # TPM2_PCR_Extend(pcr, password session, sha256 digest)
+    body = struct.pack(">I", pcr) + struct.pack(">I", 9) + struct.pack(">IHBH", 0x40000009, 0, 0, 0)
+    body += struct.pack(">IH", 1, 0x000b) + digests[0x000b]
+    command = struct.pack(">HII", 0x8002, 10 + len(body), 0x182) + body
+    tpm.sendall(command)
+    reply = tpm.recv(64)
+    if reply[6:10] != bytes(4):
+        sys.exit("PCR_Extend of PCR %d: TPM rc %s" % (pcr, reply[6:10].hex()))
+PY
 }

@@ -5,8 +5,9 @@
 #   FUZZ_SECONDS (default 20) seconds. The proto targets are seeded from
 #   a corpus made from the golden vectors in tests/golden: every
 #   envelope, its payload (for the msg target, prefixed with the type
-#   byte) and the certificate (all of them for the codec target); other targets from tests/fuzz/corpus/NAME
-#   if it exists. Crash inputs are kept in BUILD_FUZZ_DIR/crashes/NAME/.
+#   byte) and the certificate (all of them for the codec target); the
+#   eventlog target from the real logs in tests/fixtures/eventlog; other
+#   targets from tests/fuzz/corpus/NAME if it exists. Crash inputs are kept in BUILD_FUZZ_DIR/crashes/NAME/.
 set -u
 BUILD=${1:-build-fuzz}
 BUILD=$(cd "$BUILD" && pwd)
@@ -40,6 +41,10 @@ for hex in tests/golden/*.hex; do
     #   The codec target takes any msgpack: every golden file
     [[ -d "$WORK/corpus/codec" ]] && cp "$bin" "$WORK/corpus/codec/$name"
 done
+#   The event log target starts from real firmware logs
+if [[ -d "$WORK/corpus/eventlog" ]]; then
+    cp tests/fixtures/eventlog/*.bin "$WORK/corpus/eventlog/"
+fi
 #   Payloads for the msg target: extracted by the helper below, which
 #   is the envelope target itself run on each golden frame with
 #   WEFT_FUZZ_EXPORT set (see tests/fuzz/envelope.c).

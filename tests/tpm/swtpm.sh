@@ -3,16 +3,19 @@
 #   trying Weft's TPM code by hand. State lives in a fresh mktemp directory
 #   (absolute path) that "stop" removes.
 #
-#   tests/tpm/swtpm.sh start [--ek-cert]
+#   tests/tpm/swtpm.sh start [--ek-cert] [--locality 3|4]
 #       starts swtpm and prints shell assignments to eval:
 #       WEFT_SWTPM_DIR=/tmp/weft-swtpm.XXXXXX WEFT_SWTPM_PORT=N
 #       WEFT_TPM_TCTI=swtpm:host=127.0.0.1,port=N
 #       With --ek-cert the TPM is first provisioned by swtpm_setup with EK
 #       certificates from a local CA whose files stay in $WEFT_SWTPM_DIR/ca
 #       (swtpm-localca-rootca-cert.pem, issuercert.pem).
+#       With --locality L the TPM is started (TPM2_Startup) at locality L,
+#       as a platform whose firmware starts it from locality 3 (or an
+#       H-CRTM, 4) does: PCR 0 then starts at 0x00..0L instead of zero.
 #   tests/tpm/swtpm.sh stop DIR
 #       kills that swtpm and removes DIR.
-#   tests/tpm/swtpm.sh run [--ek-cert] -- COMMAND...
+#   tests/tpm/swtpm.sh run [--ek-cert] [--locality L] -- COMMAND...
 #       start, run COMMAND with those variables exported, stop on any exit;
 #       exits with COMMAND's status.
 #
@@ -48,9 +51,34 @@ CONF
         --create-ek-cert --overwrite >> "$dir/swtpm.log" 2>&1
 }
 
-s_start () {        #   [--ek-cert]
-    local ek_cert=0
-    [[ "${1:-}" == --ek-cert ]] && ek_cert=1
+#   TPM2_Startup(CLEAR) at locality on the TPM at port (ctrl at port + 1).
+#   The data port takes raw TPM commands; the locality is set on the
+#   control port (CMD_SET_LOCALITY), then back to 0 for the clients.
+s_startup_at () {   #   port locality
+    swtpm_ioctl --tcp "127.0.0.1:$(( $1 + 1 ))" -l "$2" > /dev/null || return 1
+    python3 - "$1" <<'PY' || return 1
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(bytes.fromhex("80010000000c000001440000"))     # TPM2_Startup(TPM_SU_CLEAR)
+reply = s.recv(64)
+sys.exit(0 if reply[6:10] == bytes(4) else 1)
+PY
+    swtpm_ioctl --tcp "127.0.0.1:$(( $1 + 1 ))" -l 0 > /dev/null
+}
+
+s_start () {        #   [--ek-cert] [--locality L]
+    local ek_cert=0 locality=0
+    while (( $# > 0 )); do
+        case "$1" in
+            --ek-cert) ek_cert=1 ;;
+            --locality) locality=${2:-}; shift ;;
+            *) s_die "unknown option $1" ;;
+        esac
+        shift
+    done
+    [[ "$locality" =~ ^[0-4]$ ]] || s_die "--locality wants 0-4"
+    local flags=not-need-init,startup-clear
+    (( locality > 0 )) && flags=not-need-init
     command -v swtpm > /dev/null || s_die "swtpm is not installed (apt-get install swtpm swtpm-tools)"
     local dir
     dir=$(mktemp -d /tmp/weft-swtpm.XXXXXX) || s_die "mktemp failed"
@@ -71,12 +99,17 @@ s_start () {        #   [--ek-cert]
             --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" \
             --tpmstate "dir=$dir/state" --pid "file=$dir/swtpm.pid" \
             --log "file=$dir/swtpm.log" \
-            --flags not-need-init,startup-clear 2>> "$dir/swtpm.log" || continue
+            --flags "$flags" 2>> "$dir/swtpm.log" || continue
         local tries
         for tries in $(seq 1 100); do
             s_listening "$port" && break
             sleep 0.05
         done
+        if s_listening "$port" && (( locality > 0 )) && ! s_startup_at "$port" "$locality"; then
+            echo "TPM2_Startup at locality $locality failed" >> "$dir/swtpm.log"
+            [[ -s "$dir/swtpm.pid" ]] && kill "$(cat "$dir/swtpm.pid")" 2>/dev/null
+            break
+        fi
         if s_listening "$port"; then
             echo "WEFT_SWTPM_DIR=$dir"
             echo "WEFT_SWTPM_PORT=$port"
@@ -117,11 +150,14 @@ case "${1:-}" in
         ;;
     run)
         shift
-        ek=""
-        [[ "${1:-}" == --ek-cert ]] && { ek=--ek-cert; shift; }
+        opts=()
+        while (( $# > 0 )) && [[ "$1" != -- ]]; do
+            opts+=("$1")
+            shift
+        done
         [[ "${1:-}" == -- ]] && shift
         (( $# > 0 )) || s_die "run needs a command"
-        vars=$(s_start $ek) || exit 1
+        vars=$(s_start "${opts[@]}") || exit 1
         eval "$vars"
         export WEFT_SWTPM_DIR WEFT_SWTPM_PORT WEFT_TPM_TCTI
         trap 's_stop "$WEFT_SWTPM_DIR"' EXIT
@@ -130,7 +166,8 @@ case "${1:-}" in
         exit $?
         ;;
     *)
-        echo "usage: swtpm.sh start [--ek-cert] | stop DIR | run [--ek-cert] -- COMMAND..." >&2
+        echo "usage: swtpm.sh start [--ek-cert] [--locality L] | stop DIR |" \
+             "run [--ek-cert] [--locality L] -- COMMAND..." >&2
         exit 2
         ;;
 esac
