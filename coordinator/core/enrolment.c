@@ -52,11 +52,19 @@ s_same_keys (json_t *device, const msg_enrol_request_t *request)
         && memcmp (curve, request->curve_key, 32) == 0;
 }
 
-//  The stored certificate of a device, for a retry.
+//  The stored certificate of a device, for a retry: the same request
+//  again (its reply was lost), within the token's or the ticket's life.
+//  Never for a device revoked since: a captured request or activation
+//  proof replayed after device.revoke must not bring its certificate
+//  back to life.
 
 static void
 s_resend (json_t *device, enrolment_result_t *result)
 {
+    if (json_is_true (json_object_get (device, "revoked"))) {
+        s_refuse (result, WEFT_STATUS_DENIED, "device is revoked");
+        return;
+    }
     const char *cert_hex = json_string_value (json_object_get (device, "cert"));
     size_t size = cert_hex? strlen (cert_hex) / 2: 0;
     if (size == 0 || strlen (cert_hex) != 2 * size) {
@@ -572,6 +580,10 @@ enrolment_tpm_apply (pki_t *pki, store_txn_t *txn, const keys_t *coord_keys,
         s_refuse (result, WEFT_STATUS_CONFLICT, ENROLMENT_ID_TAKEN, id);
         goto done;
     }
+    if (retry && json_is_true (json_object_get (device, "revoked"))) {
+        s_refuse (result, WEFT_STATUS_DENIED, "device is revoked");
+        goto done;
+    }
     holder = registry_device_by_curve (txn, request->curve_key);
     if (holder && !streq (holder, id)) {
         s_refuse (result, WEFT_STATUS_CONFLICT, "curve key already enrolled as another device");
@@ -714,6 +726,19 @@ typedef struct {
     uint8_t coord_curve [32];
     uint64_t now;
 } s_rig_t;
+
+//  Revoke a device as device.revoke does: marked in its record
+static void
+s_revoke (s_rig_t *rig, const char *id)
+{
+    store_txn_t *txn = store_begin (rig->store, true);
+    json_t *device = registry_device_get (txn, id);
+    assert (device);
+    json_object_set_new (device, "revoked", json_true ());
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
 
 //  One enrolment attempt in its own transaction, committed if created.
 static int
@@ -937,6 +962,32 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     assert (!result.created && streq (result.message, "already enrolled"));
     enrolment_result_clear (&result);
 
+    S_CASE ("an activation proof replayed after a revocation gets no certificate");
+    //  The proof is captured within its ticket's life; then gw-a is revoked
+    tpmmsg_t msg;
+    s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, &a, a.ek, a.ak, false);
+    assert (s_tpm_step (rig, &coord, NULL, "gw-a", &msg, a.keys.curve_public, &result)
+            == WEFT_STATUS_OK && result.challenge);
+    zchunk_t *captured = tpm_activate (a.tpm, a.ak_blob, result.credential, result.secret);
+    assert (captured);
+    uint8_t ticket [TPMMSG_TICKET_SIZE];
+    memcpy (ticket, result.ticket, sizeof ticket);
+    enrolment_result_clear (&result);
+    s_revoke (rig, "gw-a");
+    s_tpm_request (&msg, MSG_TPM_PROOF, &a, a.ek, a.ak, false);
+    msg.ticket = ticket;
+    msg.ticket_size = sizeof ticket;
+    msg.proof = zchunk_data (captured);
+    msg.proof_size = zchunk_size (captured);
+    assert (s_tpm_step (rig, &coord, NULL, "gw-a", &msg, a.keys.curve_public, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message, "device is revoked") && !result.cert);
+    zchunk_destroy (&captured);
+    //  ... and a new request gets no challenge
+    assert (s_tpm_onboard (rig, &coord, NULL, "gw-a", &a, &a, false, &result)
+            == WEFT_STATUS_DENIED);
+    assert (streq (result.message, "device is revoked") && !result.challenge);
+
     S_CASE ("refuses a second enrolment claiming an existing device's id");
     //  B's EK is accepted by its certificate, but gw-a is taken
     char *bundle_b = tpm_swtpm_ca_bundle (swtpm_b);
@@ -1023,7 +1074,6 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     s_tpm_node_t c;
     memset (&c, 0, sizeof c);
     keys_generate (&c.keys);
-    tpmmsg_t msg;
     s_tpm_request (&msg, MSG_TPM_ENROL_REQUEST, &c, a.ek, b.ak, false);
     assert (s_tpm_step (rig, &coord, NULL, "gw-c", &msg, c.keys.curve_public, &result)
             == WEFT_STATUS_CONFLICT);   //  A's EK is pre-registered as gw-a: taken
@@ -1037,7 +1087,6 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     zchunk_t *secret_a = tpm_activate (a.tpm, a.ak_blob, result.credential, result.secret);
     zchunk_t *secret_b = tpm_activate (b.tpm, b.ak_blob, result.credential, result.secret);
     assert (!secret_a && !secret_b);    //  Neither TPM holds both
-    uint8_t ticket [TPMMSG_TICKET_SIZE];
     memcpy (ticket, result.ticket, sizeof ticket);
     enrolment_result_clear (&result);
     uint8_t guess [32];
@@ -1163,6 +1212,11 @@ enrolment_test (bool verbose)
     assert (result.cert_size == first_size && memcmp (result.cert, first, first_size) == 0);
     enrolment_result_clear (&result);
     free (first);
+
+    //  Revoked since: the same request again gets no certificate
+    s_revoke (&rig, "dev-1");
+    assert (s_enrol (&rig, "dev-1", token, &node, &result) == WEFT_STATUS_DENIED);
+    assert (streq (result.message, "device is revoked") && !result.cert);
 
     //  Single use: another key, or another name, is refused
     assert (s_enrol (&rig, "dev-2", token, &other, &result) == WEFT_STATUS_DENIED);
