@@ -71,6 +71,9 @@ static const option_spec_t s_options [] = {
       "coordinator's CURVE public key, for TPM enrolment without a token" },
     { "write-ek", "FILE", NULL,
       "write the TPM's EK public to FILE (for weftctl device preregister) and exit" },
+    { "ek-type", "auto|rsa|ecc", "auto",
+      "EK to enrol with: auto is the one the TPM's vendor certified (its EK\n"
+      "certificate), else RSA-2048 if the TPM has RSA, else ECC P-256" },
     { "event-log", "PATH", ATTESTOR_EVENT_LOG, "TCG binary event log sent with each quote" },
     { "ima-log", "PATH", NULL,
       "IMA ascii list (ima-ng, sha256) sent when the coordinator asks (off by default)" },
@@ -709,11 +712,18 @@ main (int argc, char *argv [])
         keyfile_destroy (&options);
         return 1;
     }
+    tpm_key_type_t ek_type;
+    if (identity_ek_type_parse (keyfile_get (options, "ek-type"), &ek_type)) {
+        s_fatal (to_syslog, "bad option", "--ek-type wants auto, rsa or ecc");
+        identity_destroy (&identity);
+        keyfile_destroy (&options);
+        return 2;
+    }
     const char *tcti = keyfile_get (options, "tpm");
     zactor_t *tpm = tcti && *tcti? zactor_new (tpm_actor, (void *) tcti): NULL;
     const char *write_ek = keyfile_get (options, "write-ek");
     if (write_ek && *write_ek) {
-        int rc = tpm? identity_tpm_ek_write (tpm, write_ek, NODE_ENROL_TIMEOUT_MS,
+        int rc = tpm? identity_tpm_ek_write (tpm, ek_type, write_ek, NODE_ENROL_TIMEOUT_MS,
                                              error, sizeof error): -1;
         if (!tpm)
             snprintf (error, sizeof error, "--write-ek needs --tpm");
@@ -787,7 +797,7 @@ main (int argc, char *argv [])
             snprintf (error, sizeof error, "give --coord-key (or a token: --token-file or " NODE_TOKEN_ENV ") for TPM enrolment");
         if (rc == 0) {
             zsys_info ("node: enrolling with the TPM at %s", endpoint);
-            rc = identity_enrol_tpm (identity, endpoint, server_key, tpm, token,
+            rc = identity_enrol_tpm (identity, endpoint, server_key, tpm, ek_type, token,
                                      NODE_ENROL_TIMEOUT_MS, error, sizeof error);
         }
         if (rc) {

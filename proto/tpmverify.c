@@ -46,9 +46,20 @@ tpmverify_strerror (int result)
         case TPMVERIFY_PCR_SELECTION:      return "quote selects other PCRs than requested";
         case TPMVERIFY_PCR_MISMATCH:       return "PCR values do not match the quoted digest";
         case TPMVERIFY_EK_CERT_MALFORMED:  return "EK certificate or CA bundle malformed";
-        case TPMVERIFY_EK_CERT_UNTRUSTED:  return "EK certificate does not chain to a known CA";
+        case TPMVERIFY_EK_CERT_UNKNOWN_ISSUER:
+                                            return "EK certificate's issuer is unknown (not in "
+                                                   "the EK CA bundle)";
         case TPMVERIFY_EK_CERT_KEY_MISMATCH:
-                                            return "EK certificate is for another key";
+                                            return "EK certificate is for another key (not "
+                                                   "this TPM's EK)";
+        case TPMVERIFY_EK_CERT_EXPIRED:    return "EK certificate chain has expired";
+        case TPMVERIFY_EK_CERT_NOT_YET_VALID:
+                                            return "EK certificate chain is not valid yet";
+        case TPMVERIFY_EK_CERT_BAD_SIGNATURE:
+                                            return "EK certificate's signature does not verify "
+                                                   "with its issuer's key";
+        case TPMVERIFY_EK_CERT_KEY_USAGE:  return "EK certificate's key usage is not an EK's";
+        case TPMVERIFY_EK_CERT_CHAIN:      return "EK certificate chain is invalid";
         default:                            return "unknown result";
     }
 }

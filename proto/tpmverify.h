@@ -30,8 +30,13 @@ typedef enum {
     TPMVERIFY_PCR_SELECTION = -13,     //  quote covers other PCRs than asked
     TPMVERIFY_PCR_MISMATCH = -14,      //  PCR values do not match the quoted digest
     TPMVERIFY_EK_CERT_MALFORMED = -15, //  EK certificate or CA bundle unreadable
-    TPMVERIFY_EK_CERT_UNTRUSTED = -16, //  EK certificate does not chain to a known CA
-    TPMVERIFY_EK_CERT_KEY_MISMATCH = -17   //  EK certificate is for another key
+    TPMVERIFY_EK_CERT_UNKNOWN_ISSUER = -16,    //  Its issuer is not in the CA bundle
+    TPMVERIFY_EK_CERT_KEY_MISMATCH = -17,  //  EK certificate is for another key
+    TPMVERIFY_EK_CERT_EXPIRED = -18,   //  It, or an issuer, expired
+    TPMVERIFY_EK_CERT_NOT_YET_VALID = -19, //  It, or an issuer, is not valid yet
+    TPMVERIFY_EK_CERT_BAD_SIGNATURE = -20, //  Its signature (or an issuer's) does not verify
+    TPMVERIFY_EK_CERT_KEY_USAGE = -21, //  Its key usage does not allow an EK
+    TPMVERIFY_EK_CERT_CHAIN = -22      //  Another chain error (CA flag, path length, ...)
 } tpmverify_result_t;
 
 //  Human text for a tpmverify_result_t

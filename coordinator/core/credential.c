@@ -33,6 +33,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <limits.h>
 #include <sodium.h>
 #include <tss2/tss2_mu.h>
@@ -332,14 +333,133 @@ done:
 //  --------------------------------------------------------------------------
 //  Check an EK certificate against a CA bundle and the EK public
 
+//  "CN=..., not after 2024-01-01 00:00:00 UTC" style text of a time
+static void
+s_asn1_time (const ASN1_TIME *when, char *out, size_t out_size)
+{
+    struct tm tm;
+    if (when && ASN1_TIME_to_tm (when, &tm))
+        strftime (out, out_size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    else
+        snprintf (out, out_size, "?");
+}
+
+//  Who a certificate is, for a reason: its subject's CN, or the whole name
+static void
+s_subject (X509 *x509, char *out, size_t out_size)
+{
+    X509_NAME *name = X509_get_subject_name (x509);
+    int index = name? X509_NAME_get_index_by_NID (name, NID_commonName, -1): -1;
+    ASN1_STRING *cn = index >= 0? X509_NAME_ENTRY_get_data (X509_NAME_get_entry (name, index))
+                                : NULL;
+    if (cn && ASN1_STRING_length (cn) > 0)
+        snprintf (out, out_size, "\"%.*s\"", ASN1_STRING_length (cn) > 64? 64
+                  : ASN1_STRING_length (cn), (const char *) ASN1_STRING_get0_data (cn));
+    else
+    if (name)
+        X509_NAME_oneline (name, out, (int) out_size);
+    else
+        snprintf (out, out_size, "?");
+}
+
+//  The chain's verdict as a result, with the reason in detail: which
+//  certificate (the EK's, or an issuer's) and what is wrong with it
+static int
+s_chain_failure (X509_STORE_CTX *ctx, X509 *leaf, char *detail, size_t detail_size)
+{
+    int error = X509_STORE_CTX_get_error (ctx);
+    int depth = X509_STORE_CTX_get_error_depth (ctx);
+    X509 *which = X509_STORE_CTX_get_current_cert (ctx);
+    if (!which)
+        which = leaf;
+    char who [160], issuer [160], when [40];
+    s_subject (which, who, sizeof who);
+    X509_NAME_oneline (X509_get_issuer_name (which), issuer, sizeof issuer);
+    const char *cert = depth == 0? "EK certificate": "issuer certificate";
+    switch (error) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+            snprintf (detail, detail_size, "%s: %s (issuer %s)",
+                      tpmverify_strerror (TPMVERIFY_EK_CERT_UNKNOWN_ISSUER), who, issuer);
+            return TPMVERIFY_EK_CERT_UNKNOWN_ISSUER;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            s_asn1_time (X509_get0_notAfter (which), when, sizeof when);
+            snprintf (detail, detail_size, "%s: %s %s not valid after %s",
+                      tpmverify_strerror (TPMVERIFY_EK_CERT_EXPIRED), cert, who, when);
+            return TPMVERIFY_EK_CERT_EXPIRED;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            s_asn1_time (X509_get0_notBefore (which), when, sizeof when);
+            snprintf (detail, detail_size, "%s: %s %s not valid before %s",
+                      tpmverify_strerror (TPMVERIFY_EK_CERT_NOT_YET_VALID), cert, who, when);
+            return TPMVERIFY_EK_CERT_NOT_YET_VALID;
+        case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+        case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+            snprintf (detail, detail_size, "%s: %s %s (issuer %s)",
+                      tpmverify_strerror (TPMVERIFY_EK_CERT_BAD_SIGNATURE), cert, who, issuer);
+            return TPMVERIFY_EK_CERT_BAD_SIGNATURE;
+        default:
+            snprintf (detail, detail_size, "%s: %s %s: %s",
+                      tpmverify_strerror (TPMVERIFY_EK_CERT_CHAIN), cert, who,
+                      X509_verify_cert_error_string (error));
+            return TPMVERIFY_EK_CERT_CHAIN;
+    }
+}
+
+//  An EK certificate's usage: keyEncipherment for an RSA EK, keyAgreement
+//  for an ECC EK (TCG EK Credential Profile), when the extension is there;
+//  an extended key usage, when there, must name tcg-kp-EKCertificate
+//  (2.23.133.8.1) or any usage
+static bool
+s_usage_ok (X509 *x509, int key_type, char *detail, size_t detail_size)
+{
+    uint32_t flags = X509_get_extension_flags (x509);
+    uint32_t need = key_type == TPM2_ALG_RSA? KU_KEY_ENCIPHERMENT: KU_KEY_AGREEMENT;
+    if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage (x509) & need)) {
+        snprintf (detail, detail_size, "%s: an %s EK needs %s", tpmverify_strerror (
+                  TPMVERIFY_EK_CERT_KEY_USAGE), key_type == TPM2_ALG_RSA? "RSA": "ECC",
+                  key_type == TPM2_ALG_RSA? "keyEncipherment": "keyAgreement");
+        return false;
+    }
+    if (!(flags & EXFLAG_XKUSAGE))
+        return true;
+    EXTENDED_KEY_USAGE *usages = (EXTENDED_KEY_USAGE *)
+        X509_get_ext_d2i (x509, NID_ext_key_usage, NULL, NULL);
+    ASN1_OBJECT *ek = OBJ_txt2obj ("2.23.133.8.1", 1);
+    bool ok = false;
+    for (int i = 0; usages && ek && i < sk_ASN1_OBJECT_num (usages); i++) {
+        ASN1_OBJECT *usage = sk_ASN1_OBJECT_value (usages, i);
+        if (OBJ_cmp (usage, ek) == 0 || OBJ_obj2nid (usage) == NID_anyExtendedKeyUsage)
+            ok = true;
+    }
+    ASN1_OBJECT_free (ek);
+    sk_ASN1_OBJECT_pop_free (usages, ASN1_OBJECT_free);
+    if (!ok)
+        snprintf (detail, detail_size, "%s: its extended key usage does not name "
+                  "tcg-kp-EKCertificate (2.23.133.8.1)",
+                  tpmverify_strerror (TPMVERIFY_EK_CERT_KEY_USAGE));
+    return ok;
+}
+
 int
 credential_check_ek_cert (const byte *cert, size_t cert_size,
                           const char *ca_pem, size_t ca_pem_size,
-                          const byte *ek_public, size_t ek_public_size, int64_t now)
+                          const byte *ek_public, size_t ek_public_size, int64_t now,
+                          char *detail, size_t detail_size)
 {
+    char ignored [8];
+    if (!detail) {
+        detail = ignored;
+        detail_size = sizeof ignored;
+    }
+    snprintf (detail, detail_size, "%s", tpmverify_strerror (TPMVERIFY_EK_CERT_MALFORMED));
     TPM2B_PUBLIC ek;
-    if (tpmverify_parse_public (ek_public, ek_public_size, &ek))
+    if (tpmverify_parse_public (ek_public, ek_public_size, &ek)) {
+        snprintf (detail, detail_size, "%s", tpmverify_strerror (TPMVERIFY_BAD_PUBLIC));
         return TPMVERIFY_BAD_PUBLIC;
+    }
     if (!cert || cert_size == 0 || cert_size > 16384 || !ca_pem || ca_pem_size == 0
     ||  ca_pem_size > INT_MAX)
         return TPMVERIFY_EK_CERT_MALFORMED;
@@ -374,22 +494,29 @@ credential_check_ek_cert (const byte *cert, size_t cert_size,
     if (loaded == 0)
         goto done;
 
-    rc = TPMVERIFY_EK_CERT_UNTRUSTED;
+    rc = TPMVERIFY_CRYPTO;
     ctx = X509_STORE_CTX_new ();
     if (!ctx || !X509_STORE_CTX_init (ctx, store, x509, NULL))
         goto done;
     X509_VERIFY_PARAM_set_time (X509_STORE_CTX_get0_param (ctx), (time_t) now);
     if (X509_verify_cert (ctx) != 1) {
-        zsys_warning ("credential: EK certificate: %s",
-            X509_verify_cert_error_string (X509_STORE_CTX_get_error (ctx)));
+        rc = s_chain_failure (ctx, x509, detail, detail_size);
+        zsys_warning ("credential: %s", detail);
         goto done;
     }
     //  The certified key must be this EK, not merely some TPM's
     rc = TPMVERIFY_EK_CERT_KEY_MISMATCH;
+    snprintf (detail, detail_size, "%s", tpmverify_strerror (rc));
     expected = tpmverify_pkey (&ek.publicArea);
     EVP_PKEY *certified = X509_get0_pubkey (x509);
-    if (expected && certified && EVP_PKEY_eq (expected, certified) == 1)
-        rc = TPMVERIFY_OK;
+    if (!expected || !certified || EVP_PKEY_eq (expected, certified) != 1)
+        goto done;
+    //  ... and certified for what an EK does
+    rc = TPMVERIFY_EK_CERT_KEY_USAGE;
+    if (!s_usage_ok (x509, ek.publicArea.type, detail, detail_size))
+        goto done;
+    rc = TPMVERIFY_OK;
+    snprintf (detail, detail_size, "%s", tpmverify_strerror (rc));
 done:
     EVP_PKEY_free (expected);
     X509_STORE_CTX_free (ctx);
@@ -397,285 +524,4 @@ done:
     BIO_free (bio);
     X509_free (x509);
     return rc;
-}
-
-//  --------------------------------------------------------------------------
-//  Self test: every refusal, against real TPMs (swtpm). The device side
-//  comes from node/io/tpm; the verifier code under test is this module.
-
-#include "node/io/tpm.h"
-
-//  A marshalled TPM2B_PUBLIC with attributes changed
-
-static zchunk_t *
-s_test_with_attributes (zchunk_t *public, TPMA_OBJECT clear, TPMA_OBJECT set)
-{
-    TPM2B_PUBLIC parsed;
-    assert (tpmverify_parse_public (zchunk_data (public), zchunk_size (public), &parsed) == 0);
-    parsed.publicArea.objectAttributes &= ~clear;
-    parsed.publicArea.objectAttributes |= set;
-    byte buffer [sizeof (TPM2B_PUBLIC)];
-    size_t offset = 0;
-    assert (Tss2_MU_TPM2B_PUBLIC_Marshal (&parsed, buffer, sizeof buffer, &offset) == 0);
-    return zchunk_new (buffer, offset);
-}
-
-//  Make a credential and activate it; returns true if the secret came back
-
-static bool
-s_test_activates (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_blob)
-{
-    byte secret [32];
-    randombytes_buf (secret, sizeof secret);
-    zchunk_t *credential = NULL, *encrypted = NULL;
-    int rc = credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
-        zchunk_data (name), zchunk_size (name), secret, sizeof secret, &credential, &encrypted);
-    assert (rc == TPMVERIFY_OK);
-    zchunk_t *recovered = tpm_activate (tpm, ak_blob, credential, encrypted);
-    bool ok = recovered && zchunk_size (recovered) == sizeof secret
-           && sodium_memcmp (zchunk_data (recovered), secret, sizeof secret) == 0;
-    zchunk_destroy (&recovered);
-    zchunk_destroy (&credential);
-    zchunk_destroy (&encrypted);
-    return ok;
-}
-
-void
-credential_test (bool verbose)
-{
-    printf (" * credential: ");
-    if (verbose)
-        printf ("\n");
-    //  @selftest
-    //  KDFa: deterministic, counter-mode, and every input matters
-    byte key [32] = { 1, 2, 3 }, out1 [48], out2 [48];
-    assert (credential_kdfa (key, 32, "STORAGE", key, 4, NULL, 0, 384, out1) == 0);
-    assert (credential_kdfa (key, 32, "STORAGE", key, 4, NULL, 0, 384, out2) == 0);
-    assert (memcmp (out1, out2, 48) == 0);
-    assert (credential_kdfa (key, 32, "INTEGRITY", key, 4, NULL, 0, 384, out2) == 0);
-    assert (memcmp (out1, out2, 48) != 0);
-    assert (credential_kdfa (key, 32, "STORAGE", key, 4, NULL, 0, 128, out2) == 0);
-    assert (memcmp (out1, out2, 16) != 0);     //  the size is hashed in too
-
-    //  Malformed input is refused with a result, never an assertion
-    byte junk [64];
-    randombytes_buf (junk, sizeof junk);
-    zchunk_t *credential = NULL, *encrypted = NULL;
-    assert (tpmverify_name (junk, sizeof junk) == NULL);
-    assert (tpmverify_name (junk, 1) == NULL);
-    assert (tpmverify_check_ak (junk, sizeof junk) == TPMVERIFY_BAD_PUBLIC);
-    assert (credential_make (junk, sizeof junk, junk, 34, junk, 32, &credential, &encrypted)
-            == TPMVERIFY_BAD_PUBLIC);
-    assert (!credential && !encrypted);
-    assert (strcmp (tpmverify_strerror (TPMVERIFY_NONCE_MISMATCH),
-                    "quote does not carry the verifier's nonce") == 0);
-
-    //  Two TPMs, each with an EK certificate from its own local CA
-    tpm_swtpm_t *swtpm_a = tpm_swtpm_new (true);
-    tpm_swtpm_t *swtpm_b = tpm_swtpm_new (true);
-    assert (swtpm_a && swtpm_b);
-    tpm_t *tpm_a = tpm_new (tpm_swtpm_tcti (swtpm_a));
-    tpm_t *tpm_b = tpm_new (tpm_swtpm_tcti (swtpm_b));
-    assert (tpm_a && tpm_b);
-
-    //  EK certificates: each chains to its own CA only, certifies its own
-    //  EK only, and only while valid
-    char *bundle_a = tpm_swtpm_ca_bundle (swtpm_a);
-    char *bundle_b = tpm_swtpm_ca_bundle (swtpm_b);
-    zchunk_t *cert_a = tpm_ek_cert (tpm_a, TPM_KEY_RSA);
-    zchunk_t *ek_rsa_a = NULL, *ek_rsa_b = NULL;
-    assert (cert_a);
-    assert (tpm_ek_public (tpm_a, TPM_KEY_RSA, &ek_rsa_a, NULL) == 0);
-    assert (tpm_ek_public (tpm_b, TPM_KEY_RSA, &ek_rsa_b, NULL) == 0);
-    int64_t now = 1800000000;           //  2027; the core reads no clock
-#define CHECK_CERT(cert, bundle, ek, when) \
-    credential_check_ek_cert (zchunk_data (cert), zchunk_size (cert), bundle, strlen (bundle), \
-                              zchunk_data (ek), zchunk_size (ek), when)
-    assert (CHECK_CERT (cert_a, bundle_a, ek_rsa_a, now) == TPMVERIFY_OK);
-    assert (CHECK_CERT (cert_a, bundle_b, ek_rsa_a, now) == TPMVERIFY_EK_CERT_UNTRUSTED);
-    assert (CHECK_CERT (cert_a, bundle_a, ek_rsa_b, now) == TPMVERIFY_EK_CERT_KEY_MISMATCH);
-    assert (CHECK_CERT (cert_a, bundle_a, ek_rsa_a, 86400) == TPMVERIFY_EK_CERT_UNTRUSTED);
-    assert (CHECK_CERT (cert_a, "no PEM here", ek_rsa_a, now) == TPMVERIFY_EK_CERT_MALFORMED);
-#undef CHECK_CERT
-    assert (credential_check_ek_cert (junk, sizeof junk, bundle_a, strlen (bundle_a),
-                zchunk_data (ek_rsa_a), zchunk_size (ek_rsa_a), now)
-            == TPMVERIFY_EK_CERT_MALFORMED);
-    if (verbose)
-        printf ("   EK certificate: trusted CA and own key only\n");
-    zchunk_destroy (&cert_a);
-    zchunk_destroy (&ek_rsa_a);
-    zchunk_destroy (&ek_rsa_b);
-    free (bundle_a);
-    free (bundle_b);
-
-    tpm_key_type_t types [] = { TPM_KEY_ECC, TPM_KEY_RSA };
-    for (int index = 0; index < 2; index++) {
-        tpm_key_type_t type = types [index];
-        const char *kind = type == TPM_KEY_RSA? "RSA": "ECC";
-        zchunk_t *ek_a = NULL, *ek_b = NULL;
-        assert (tpm_ek_public (tpm_a, type, &ek_a, NULL) == 0);
-        assert (tpm_ek_public (tpm_b, type, &ek_b, NULL) == 0);
-        zchunk_t *ak1 = NULL, *ak1_public = NULL, *ak1_name = NULL;
-        zchunk_t *ak2 = NULL, *ak2_public = NULL, *ak2_name = NULL;
-        zchunk_t *akb = NULL, *akb_public = NULL, *akb_name = NULL;
-        assert (tpm_ak_create (tpm_a, type, type, &ak1, &ak1_public, &ak1_name) == 0);
-        assert (tpm_ak_create (tpm_a, type, type, &ak2, &ak2_public, &ak2_name) == 0);
-        assert (tpm_ak_create (tpm_b, type, type, &akb, &akb_public, &akb_name) == 0);
-
-        //  The right EK and the right AK name: the secret comes back
-        assert (s_test_activates (tpm_a, ek_a, ak1_name, ak1));
-        //  Bound to another AK's name: the TPM refuses to release it
-        assert (!s_test_activates (tpm_a, ek_a, ak2_name, ak1));
-        //  Encrypted to another TPM's EK: refused
-        assert (!s_test_activates (tpm_a, ek_b, ak1_name, ak1));
-        //  An AK in TPM B with a credential for TPM A's EK: refused
-        assert (!s_test_activates (tpm_b, ek_a, akb_name, akb));
-        //  A secret longer than the name digest cannot be bound
-        byte long_secret [33] = { 0 };
-        assert (credential_make (zchunk_data (ek_a), zchunk_size (ek_a),
-                    zchunk_data (ak1_name), zchunk_size (ak1_name),
-                    long_secret, sizeof long_secret, &credential, &encrypted)
-                == TPMVERIFY_BAD_ARGUMENT);
-        //  An AK's public is no EK: nothing to encrypt the seed to
-        assert (credential_make (zchunk_data (ak1_public), zchunk_size (ak1_public),
-                    zchunk_data (ak1_name), zchunk_size (ak1_name),
-                    long_secret, 16, &credential, &encrypted)
-                == TPMVERIFY_BAD_PUBLIC);
-
-        //  AK checks: the class of "AK not resident with the EK"
-        assert (tpmverify_check_ak (zchunk_data (ak1_public), zchunk_size (ak1_public))
-                == TPMVERIFY_OK);
-        assert (tpmverify_check_ak (zchunk_data (ek_a), zchunk_size (ek_a))
-                == TPMVERIFY_AK_NOT_RESTRICTED);
-        zchunk_t *changed = s_test_with_attributes (ak1_public, TPMA_OBJECT_FIXEDTPM, 0);
-        assert (tpmverify_check_ak (zchunk_data (changed), zchunk_size (changed))
-                == TPMVERIFY_AK_NOT_FIXED);
-        zchunk_destroy (&changed);
-        changed = s_test_with_attributes (ak1_public, TPMA_OBJECT_SENSITIVEDATAORIGIN, 0);
-        assert (tpmverify_check_ak (zchunk_data (changed), zchunk_size (changed))
-                == TPMVERIFY_AK_NOT_TPM_MADE);
-        zchunk_destroy (&changed);
-        changed = s_test_with_attributes (ak1_public, TPMA_OBJECT_RESTRICTED, 0);
-        assert (tpmverify_check_ak (zchunk_data (changed), zchunk_size (changed))
-                == TPMVERIFY_AK_NOT_RESTRICTED);
-        zchunk_destroy (&changed);
-        changed = s_test_with_attributes (ak1_public, 0, TPMA_OBJECT_DECRYPT);
-        assert (tpmverify_check_ak (zchunk_data (changed), zchunk_size (changed))
-                == TPMVERIFY_AK_NOT_RESTRICTED);
-        zchunk_destroy (&changed);
-
-        //  Quotes: PCRs 0..7 and 10 over the verifier's nonce
-        uint32_t mask = 0xff | (1u << 10);
-        byte nonce [32], other_nonce [32], values [9 * 32];
-        randombytes_buf (nonce, sizeof nonce);
-        randombytes_buf (other_nonce, sizeof other_nonce);
-        zchunk_t *attest = NULL, *signature = NULL;
-        assert (tpm_quote (tpm_a, ak1, mask, nonce, sizeof nonce, &attest, &signature) == 0);
-        for (int pcr = 0; pcr < 8; pcr++)
-            assert (tpm_pcr_read (tpm_a, pcr, values + 32 * pcr) == 0);
-        assert (tpm_pcr_read (tpm_a, 10, values + 32 * 8) == 0);
-#define VERIFY(public, quote, sig, n, m, v, v_size) \
-        tpmverify_quote (zchunk_data (public), zchunk_size (public), \
-            zchunk_data (quote), zchunk_size (quote), zchunk_data (sig), zchunk_size (sig), \
-            n, sizeof n, m, v, v_size)
-        assert (VERIFY (ak1_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_OK);
-        //  A quote over another nonce (a stale or replayed quote)
-        assert (VERIFY (ak1_public, attest, signature, other_nonce, mask, values, sizeof values)
-                == TPMVERIFY_NONCE_MISMATCH);
-        //  A tampered PCR value
-        values [32 * 7] ^= 1;
-        assert (VERIFY (ak1_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_PCR_MISMATCH);
-        values [32 * 7] ^= 1;
-        //  Another PCR selection than the verifier asked for
-        assert (VERIFY (ak1_public, attest, signature, nonce, mask & ~1u, values + 32, 8 * 32)
-                == TPMVERIFY_PCR_SELECTION);
-        //  Verified with another AK of the same TPM, or of another TPM
-        assert (VERIFY (ak2_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_BAD_SIGNATURE);
-        assert (VERIFY (akb_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_BAD_SIGNATURE);
-        //  One flipped bit in the attestation
-        zchunk_t *tampered = zchunk_dup (attest);
-        zchunk_data (tampered) [zchunk_size (tampered) - 1] ^= 1;
-        assert (VERIFY (ak1_public, tampered, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_BAD_SIGNATURE);
-        zchunk_destroy (&tampered);
-        //  Truncated attestation, truncated signature
-        tampered = zchunk_new (zchunk_data (attest), zchunk_size (attest) - 3);
-        assert (VERIFY (ak1_public, tampered, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_BAD_ATTEST);
-        zchunk_destroy (&tampered);
-        tampered = zchunk_new (zchunk_data (signature), zchunk_size (signature) - 3);
-        assert (VERIFY (ak1_public, attest, tampered, nonce, mask, values, sizeof values)
-                == TPMVERIFY_BAD_SIGNATURE_FORMAT);
-        zchunk_destroy (&tampered);
-        //  A key that is not an AK is refused before any signature check
-        assert (VERIFY (ek_a, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_AK_NOT_RESTRICTED);
-        //  An AK public changed in its last byte (ECC: y, now off the
-        //  curve, refused as a key; RSA: the modulus, the signature fails)
-        tampered = zchunk_dup (ak1_public);
-        zchunk_data (tampered) [zchunk_size (tampered) - 1] ^= 1;
-        assert (VERIFY (tampered, attest, signature, nonce, mask, values, sizeof values)
-                == (type == TPM_KEY_ECC? TPMVERIFY_BAD_PUBLIC: TPMVERIFY_BAD_SIGNATURE));
-        zchunk_destroy (&tampered);
-
-        uint64_t clock_1 = 0, clock_2 = 0;
-        uint32_t resets_1 = 0, resets_2 = 0, restarts_1 = 0, restarts_2 = 0;
-        assert (tpmverify_quote_clock (zchunk_data (attest), zchunk_size (attest),
-                                        &clock_1, &resets_1, &restarts_1) == TPMVERIFY_OK);
-        zchunk_destroy (&attest);
-        zchunk_destroy (&signature);
-
-        //  A quote signed by another AK, verified against the enrolled one
-        assert (tpm_quote (tpm_a, ak2, mask, nonce, sizeof nonce, &attest, &signature) == 0);
-        //  (later quotes: same reset count, clock not going back)
-        assert (tpmverify_quote_clock (zchunk_data (attest), zchunk_size (attest),
-                                        &clock_2, &resets_2, &restarts_2) == TPMVERIFY_OK);
-        assert (resets_2 == resets_1 && restarts_2 == restarts_1 && clock_2 >= clock_1);
-        assert (tpmverify_quote_clock (junk, sizeof junk, &clock_2, &resets_2, &restarts_2)
-                == TPMVERIFY_BAD_ATTEST);
-        assert (VERIFY (ak1_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_BAD_SIGNATURE);
-        assert (VERIFY (ak2_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_OK);
-        zchunk_destroy (&attest);
-        zchunk_destroy (&signature);
-
-        //  After an unexpected extend, the old values no longer match
-        byte event [32];
-        randombytes_buf (event, sizeof event);
-        assert (tpm_pcr_extend (tpm_a, 10, event) == 0);
-        assert (tpm_quote (tpm_a, ak1, mask, nonce, sizeof nonce, &attest, &signature) == 0);
-        assert (VERIFY (ak1_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_PCR_MISMATCH);
-        assert (tpm_pcr_read (tpm_a, 10, values + 32 * 8) == 0);
-        assert (VERIFY (ak1_public, attest, signature, nonce, mask, values, sizeof values)
-                == TPMVERIFY_OK);
-#undef VERIFY
-        zchunk_destroy (&attest);
-        zchunk_destroy (&signature);
-        if (verbose)
-            printf ("   %s: activation and quote refusals as expected\n", kind);
-
-        zchunk_destroy (&ek_a);
-        zchunk_destroy (&ek_b);
-        zchunk_destroy (&ak1);
-        zchunk_destroy (&ak1_public);
-        zchunk_destroy (&ak1_name);
-        zchunk_destroy (&ak2);
-        zchunk_destroy (&ak2_public);
-        zchunk_destroy (&ak2_name);
-        zchunk_destroy (&akb);
-        zchunk_destroy (&akb_public);
-        zchunk_destroy (&akb_name);
-    }
-    tpm_destroy (&tpm_a);
-    tpm_destroy (&tpm_b);
-    tpm_swtpm_destroy (&swtpm_a);
-    tpm_swtpm_destroy (&swtpm_b);
-    //  @end
-    printf ("OK\n");
 }

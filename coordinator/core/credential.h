@@ -38,13 +38,20 @@ int
 
 //  Check an EK certificate (DER, as read from the TPM's NV): it chains to
 //  the CA certificates in ca_pem (a PEM bundle of the vendors' roots and
-//  intermediates), is valid at now (unix seconds, the caller's clock), and
-//  certifies the key in ek_public (TPM2B_PUBLIC). Returns a result; the
-//  chain error is logged.
+//  intermediates) with valid signatures, every certificate of the chain
+//  is valid at now (unix seconds, the caller's clock), it certifies the
+//  key in ek_public (TPM2B_PUBLIC), and its key usage allows an EK
+//  (keyEncipherment for RSA, keyAgreement for ECC, and an extended key
+//  usage, if any, naming tcg-kp-EKCertificate). Returns a result, each
+//  failure its own: TPMVERIFY_EK_CERT_UNKNOWN_ISSUER, _EXPIRED,
+//  _NOT_YET_VALID, _BAD_SIGNATURE, _CHAIN (another chain error),
+//  _KEY_MISMATCH, _KEY_USAGE, _MALFORMED. detail (may be NULL) gets the
+//  reason for an operator: which certificate, its name, the date.
 int
     credential_check_ek_cert (const byte *cert, size_t cert_size,
                               const char *ca_pem, size_t ca_pem_size,
-                              const byte *ek_public, size_t ek_public_size, int64_t now);
+                              const byte *ek_public, size_t ek_public_size, int64_t now,
+                              char *detail, size_t detail_size);
 
 //  KDFa (TPM 2.0 Part 1, 11.4.10.2) with SHA-256, exposed for tests and
 //  for the session crypto to come. Writes bits / 8 bytes. Returns 0 or -1.

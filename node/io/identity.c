@@ -296,22 +296,51 @@ s_tpm_call (zactor_t *tpm, zmsg_t **request_p, int timeout_ms, char *error,
     return reply;
 }
 
+//  The EK of type (0: the one the TPM is provisioned with): the reply's
+//  frames public, name, cert (empty if none), type
 static zmsg_t *
-s_tpm_ek (zactor_t *tpm, int timeout_ms, char *error, size_t error_size)
+s_tpm_ek (zactor_t *tpm, tpm_key_type_t type, int timeout_ms, char *error,
+          size_t error_size)
 {
     zmsg_t *request = zmsg_new ();
     zmsg_addstr (request, "EK");
-    byte type = TPM_KEY_RSA;
-    zmsg_addmem (request, &type, 1);
-    return s_tpm_call (tpm, &request, timeout_ms, error, error_size);
+    byte type_byte = (byte) type;
+    zmsg_addmem (request, &type_byte, 1);
+    zmsg_t *reply = s_tpm_call (tpm, &request, timeout_ms, error, error_size);
+    zframe_t *last = reply? zmsg_last (reply): NULL;
+    if (reply && (zmsg_size (reply) != 4 || zframe_size (last) != 1)) {
+        snprintf (error, error_size, "TPM: malformed EK reply");
+        zmsg_destroy (&reply);
+    }
+    if (reply)
+        zsys_info ("node: the TPM's EK is %s%s", zframe_data (last) [0] == TPM_KEY_RSA
+                   ? "RSA-2048": "ECC NIST P-256", type? " (as asked)": "");
+    return reply;
 }
 
 int
-identity_tpm_ek_write (zactor_t *tpm, const char *path, int timeout_ms,
+identity_ek_type_parse (const char *text, tpm_key_type_t *type_p)
+{
+    assert (type_p);
+    if (!text || !*text || streq (text, "auto"))
+        *type_p = (tpm_key_type_t) 0;
+    else
+    if (streq (text, "rsa"))
+        *type_p = TPM_KEY_RSA;
+    else
+    if (streq (text, "ecc"))
+        *type_p = TPM_KEY_ECC;
+    else
+        return -1;
+    return 0;
+}
+
+int
+identity_tpm_ek_write (zactor_t *tpm, tpm_key_type_t type, const char *path, int timeout_ms,
                        char *error, size_t error_size)
 {
     assert (tpm && path && error);
-    zmsg_t *reply = s_tpm_ek (tpm, timeout_ms, error, error_size);
+    zmsg_t *reply = s_tpm_ek (tpm, type, timeout_ms, error, error_size);
     if (!reply)
         return -1;
     zframe_t *public = zmsg_first (reply);
@@ -367,7 +396,7 @@ s_exchange (zsock_t *dealer, uint8_t *frame, size_t size, int64_t deadline,
 
 int
 identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server_key [32],
-                    zactor_t *tpm, const char *token, int timeout_ms,
+                    zactor_t *tpm, tpm_key_type_t ek_type, const char *token, int timeout_ms,
                     char *error, size_t error_size)
 {
     assert (self && endpoint && server_key && tpm && error);
@@ -382,13 +411,24 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
     memset (&challenge, 0, sizeof challenge);
     int64_t deadline = zclock_mono () + timeout_ms;
 
-    //  EK (and its certificate, if the vendor put one in NV)
-    ek = s_tpm_ek (tpm, timeout_ms, error, error_size);
+    //  EK (and its certificate, if the vendor put one in NV): an AK made
+    //  before lives under the EK its blob names, so that EK it is
+    if (ak_blob && tpm_ak_blob_ek_type (ak_blob)) {
+        if (ek_type && ek_type != tpm_ak_blob_ek_type (ak_blob)) {
+            snprintf (error, error_size, "the AK in %s was made under the %s EK, not the one "
+                      "--ek-type asks for", self->path,
+                      tpm_ak_blob_ek_type (ak_blob) == TPM_KEY_RSA? "RSA": "ECC");
+            goto done;
+        }
+        ek_type = tpm_ak_blob_ek_type (ak_blob);
+    }
+    ek = s_tpm_ek (tpm, ek_type, timeout_ms, error, error_size);
     if (!ek)
         goto done;
     zframe_t *ek_frame = zmsg_first (ek);
     zmsg_next (ek);                             //  Name
     zframe_t *cert_frame = zmsg_next (ek);
+    byte ek_type_byte = zframe_data (zmsg_last (ek)) [0];
     zchunk_t *ek_public = zchunk_new (zframe_data (ek_frame), zframe_size (ek_frame));
     zchunk_t *ek_cert = cert_frame && zframe_size (cert_frame)
                       ? zchunk_new (zframe_data (cert_frame), zframe_size (cert_frame)): NULL;
@@ -398,9 +438,9 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
     if (!ak_blob) {
         zmsg_t *request = zmsg_new ();
         zmsg_addstr (request, "AK");
-        byte types [2] = { TPM_KEY_RSA, TPM_KEY_ECC };
-        zmsg_addmem (request, types, 1);
-        zmsg_addmem (request, types + 1, 1);
+        byte ak_type = TPM_KEY_ECC;
+        zmsg_addmem (request, &ek_type_byte, 1);
+        zmsg_addmem (request, &ak_type, 1);
         ak = s_tpm_call (tpm, &request, timeout_ms, error, error_size);
         if (!ak) {
             zchunk_destroy (&ek_public);

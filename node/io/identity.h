@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <czmq.h>
 #include "proto/keys.h"
+#include "node/io/tpm.h"
 
 #define IDENTITY_FILE   "node.key"
 
@@ -46,16 +47,25 @@ int
 //  token may be NULL (pre-registered EK, or EK certificate from a
 //  trusted vendor). The coordinator may assign another device id (the
 //  pre-registration's): it becomes ours. Returns as identity_enrol.
+//  ek_type 0 presents the EK the TPM is provisioned with (tpm_ek_type),
+//  or TPM_KEY_RSA / TPM_KEY_ECC that one (--ek-type); an AK made before
+//  fixes it to the EK the AK was made under.
 int
     identity_enrol_tpm (identity_t *self, const char *endpoint,
-                        const uint8_t server_key [32], zactor_t *tpm, const char *token,
+                        const uint8_t server_key [32], zactor_t *tpm,
+                        tpm_key_type_t ek_type, const char *token,
                         int timeout_ms, char *error, size_t error_size);
 
-//  Write the TPM's EK public (TPM2B_PUBLIC, RSA) to path, for
+//  Write the TPM's EK public (TPM2B_PUBLIC) of ek_type (0: the one the
+//  TPM is provisioned with, as enrolment presents it) to path, for
 //  weftctl device preregister. Returns 0 or -1 with a reason.
 int
-    identity_tpm_ek_write (zactor_t *tpm, const char *path, int timeout_ms,
-                           char *error, size_t error_size);
+    identity_tpm_ek_write (zactor_t *tpm, tpm_key_type_t ek_type, const char *path,
+                           int timeout_ms, char *error, size_t error_size);
+
+//  --ek-type: "auto" (or empty, NULL) 0, "rsa", "ecc". Returns 0 or -1.
+int
+    identity_ek_type_parse (const char *text, tpm_key_type_t *type_p);
 
 //  The AK blob saved at TPM enrolment (caller destroys), or NULL.
 zchunk_t *

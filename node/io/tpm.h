@@ -38,6 +38,9 @@ typedef enum {
 //  NV indices of the EK certificates (TCG EK Credential Profile, low range)
 #define TPM_NV_EK_CERT_RSA  0x01c00002
 #define TPM_NV_EK_CERT_ECC  0x01c0000a
+//  Persistent EK handles (TCG TPM v2.0 Provisioning Guidance)
+#define TPM_EK_PERSISTENT_RSA   0x81010001
+#define TPM_EK_PERSISTENT_ECC   0x81010002
 
 //  Open the TPM through a TCTI configuration string, as Tss2_TctiLdr takes
 //  it: "device:/dev/tpmrm0" in production (the kernel resource manager),
@@ -56,6 +59,14 @@ void
 int
     tpm_ek_public (tpm_t *self, tpm_key_type_t type, zchunk_t **public_p, zchunk_t **name_p);
 
+//  The EK this TPM is provisioned with, so that a node presents the key
+//  its vendor certified (or its owner provisioned): the type of its EK
+//  certificate in NV (RSA-2048 first, then ECC P-256), else of a
+//  persistent EK (0x81010001 RSA, 0x81010002 ECC), else RSA-2048 if the
+//  TPM implements RSA, else ECC P-256. Returns 0 with *type_p set, or -1.
+int
+    tpm_ek_type (tpm_t *self, tpm_key_type_t *type_p);
+
 //  Read the EK certificate (DER) for the given type from NV. Returns NULL
 //  if the TPM holds none (swtpm provisioned without certificates) or on error.
 zchunk_t *
@@ -69,6 +80,10 @@ zchunk_t *
 int
     tpm_ak_create (tpm_t *self, tpm_key_type_t ek_type, tpm_key_type_t ak_type,
                    zchunk_t **blob_p, zchunk_t **public_p, zchunk_t **name_p);
+
+//  The type of the EK an AK blob was made under, or 0 if it is not a blob.
+tpm_key_type_t
+    tpm_ak_blob_ek_type (zchunk_t *blob);
 
 //  Public part and name of a saved AK blob, without touching the TPM.
 int
@@ -104,7 +119,8 @@ int
 //  caller polls the actor like any socket. Frames are binary; numbers are
 //  one byte (types, PCR index) or four bytes big-endian (PCR mask):
 //
-//    "EK" type                         -> "OK" public name cert (empty if none)
+//    "EK" type (0: the TPM's, tpm_ek_type) -> "OK" public name cert (empty
+//                                         if none) type
 //    "AK" ek_type ak_type              -> "OK" blob public name
 //    "ACTIVATE" blob credential secret -> "OK" secret
 //    "QUOTE" blob mask nonce           -> "OK" attest signature
@@ -151,8 +167,23 @@ const char *
 char *
     tpm_swtpm_ca_bundle (tpm_swtpm_t *self);
 
+//  Test support: define an owner-readable NV index and write data into
+//  it (at most 4 KiB), as a vendor provisions an EK certificate. Returns
+//  0 or -1.
+int
+    tpm_nv_provision (tpm_t *self, uint32_t index, const byte *data, size_t size);
+
+//  Test support: make the EK of type persistent at handle, as an owner's
+//  provisioning does (TPM_EK_PERSISTENT_RSA/ECC). Returns 0 or -1.
+int
+    tpm_ek_persist (tpm_t *self, tpm_key_type_t type, uint32_t handle);
+
 //  Self test of this module; starts swtpm processes.
 void
     tpm_test (bool verbose);
+
+//  Self test of the EK choice (tpm_ek_test.c): which EK a TPM presents
+void
+    tpm_ek_test (bool verbose);
 
 #endif

@@ -50,16 +50,21 @@ s_actor_request (tpm_t *self, const char *command, zmsg_t *request)
     else
     if (streq (command, "EK")) {
         first = s_pop_frame (request, 1);
-        if (!first || !s_key_type_valid (zframe_data (first) [0]))
+        if (!first || (zframe_data (first) [0] && !s_key_type_valid (zframe_data (first) [0])))
             goto failed;
         tpm_key_type_t type = (tpm_key_type_t) zframe_data (first) [0];
+        error = "cannot tell which EK the TPM has";
+        if (!type && tpm_ek_type (self, &type))
+            goto failed;
         error = "cannot create the EK";
         if (tpm_ek_public (self, type, &a, &b))
             goto failed;
         c = tpm_ek_cert (self, type);
+        byte type_byte = (byte) type;
         zmsg_addmem (reply, zchunk_data (a), zchunk_size (a));
         zmsg_addmem (reply, zchunk_data (b), zchunk_size (b));
         zmsg_addmem (reply, c? zchunk_data (c): NULL, c? zchunk_size (c): 0);
+        zmsg_addmem (reply, &type_byte, 1);
         goto done;
     }
     else

@@ -112,6 +112,75 @@ tpm_ek_public (tpm_t *self, tpm_key_type_t type, zchunk_t **public_p, zchunk_t *
 }
 
 //  --------------------------------------------------------------------------
+//  Does the TPM hold this handle (an NV index, a persistent object)? 1 if
+//  so, 0 if not, -1 if it cannot tell. An absent index is the normal case
+//  for TPMs without certificates: asking first keeps ESYS from logging an
+//  error for it.
+
+static int
+s_handle_present (tpm_t *self, TPM2_HANDLE handle)
+{
+    TPMS_CAPABILITY_DATA *capability = NULL;
+    TSS2_RC r = tpm_fault (self)? TPM_FAULT_RC: Esys_GetCapability (self->ectx,
+        ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, handle, 1, NULL,
+        &capability);
+    int present = r == TSS2_RC_SUCCESS
+        && capability->data.handles.count == 1
+        && capability->data.handles.handle [0] == handle;
+    Esys_Free (capability);
+    if (r != TSS2_RC_SUCCESS) {
+        zsys_error ("tpm: list handles: %s", Tss2_RC_Decode (r));
+        return -1;
+    }
+    return present;
+}
+
+//  --------------------------------------------------------------------------
+//  The EK this TPM is provisioned with
+
+int
+tpm_ek_type (tpm_t *self, tpm_key_type_t *type_p)
+{
+    assert (self && type_p);
+    //  The vendor's certificate says which EK it certified: RSA first
+    //  (the TCG's default and what most TPMs carry), then ECC P-256
+    const struct {
+        TPM2_HANDLE handle;
+        tpm_key_type_t type;
+        const char *what;
+    } evidence [] = {
+        { TPM_NV_EK_CERT_RSA, TPM_KEY_RSA, "RSA EK certificate" },
+        { TPM_NV_EK_CERT_ECC, TPM_KEY_ECC, "ECC P-256 EK certificate" },
+        { TPM_EK_PERSISTENT_RSA, TPM_KEY_RSA, "persistent RSA EK" },
+        { TPM_EK_PERSISTENT_ECC, TPM_KEY_ECC, "persistent ECC EK" }
+    };
+    for (size_t i = 0; i < sizeof evidence / sizeof evidence [0]; i++) {
+        int present = s_handle_present (self, evidence [i].handle);
+        if (present < 0)
+            return -1;
+        if (present) {
+            zsys_debug ("tpm: %s at 0x%08x", evidence [i].what, evidence [i].handle);
+            *type_p = evidence [i].type;
+            return 0;
+        }
+    }
+    //  Nothing provisioned: RSA-2048 if the TPM implements RSA, else ECC
+    TPMS_CAPABILITY_DATA *capability = NULL;
+    TSS2_RC r = tpm_fault (self)? TPM_FAULT_RC: Esys_GetCapability (self->ectx,
+        ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_ALGS, TPM2_ALG_RSA, 1, NULL,
+        &capability);
+    bool rsa = r == TSS2_RC_SUCCESS && capability->data.algorithms.count >= 1
+        && capability->data.algorithms.algProperties [0].alg == TPM2_ALG_RSA;
+    Esys_Free (capability);
+    if (r != TSS2_RC_SUCCESS) {
+        zsys_error ("tpm: list algorithms: %s", Tss2_RC_Decode (r));
+        return -1;
+    }
+    *type_p = rsa? TPM_KEY_RSA: TPM_KEY_ECC;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  EK certificate from NV, or NULL
 
 zchunk_t *
@@ -124,24 +193,12 @@ tpm_ek_cert (tpm_t *self, tpm_key_type_t type)
     TPM2B_MAX_NV_BUFFER *data = NULL;
     zchunk_t *cert = NULL;
 
-    //  An absent index is the normal case for TPMs without certificates:
-    //  ask first, rather than have ESYS log an error for it
-    TPMS_CAPABILITY_DATA *capability = NULL;
-    TSS2_RC r = tpm_fault (self)? TPM_FAULT_RC: Esys_GetCapability (self->ectx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-        TPM2_CAP_HANDLES, index, 1, NULL, &capability);
-    bool present = r == TSS2_RC_SUCCESS
-        && capability->data.handles.count == 1
-        && capability->data.handles.handle [0] == index;
-    Esys_Free (capability);
-    if (r != TSS2_RC_SUCCESS) {
-        zsys_error ("tpm: list NV indices: %s", Tss2_RC_Decode (r));
-        goto done;
-    }
-    if (!present) {
+    int present = s_handle_present (self, index);
+    if (present == 0)
         zsys_debug ("tpm: no EK certificate at 0x%08x", index);
+    if (present <= 0)
         goto done;
-    }
-    r = tpm_fault (self)? TPM_FAULT_RC: Esys_TR_FromTPMPublic (self->ectx, index,
+    TSS2_RC r = tpm_fault (self)? TPM_FAULT_RC: Esys_TR_FromTPMPublic (self->ectx, index,
         ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv);
     if (r != TSS2_RC_SUCCESS) {
         zsys_error ("tpm: open NV 0x%08x: %s", index, Tss2_RC_Decode (r));
@@ -220,6 +277,17 @@ tpm_ak_blob_parse (zchunk_t *blob, tpm_key_type_t *ek_type, TPM2B_PUBLIC *public
         return -1;
     }
     return 0;
+}
+
+tpm_key_type_t
+tpm_ak_blob_ek_type (zchunk_t *blob)
+{
+    assert (blob);
+    const byte *data = zchunk_data (blob);
+    if (zchunk_size (blob) < 5 || memcmp (data, TPM_AK_BLOB_MAGIC, 4) != 0
+    ||  (data [4] != TPM_KEY_RSA && data [4] != TPM_KEY_ECC))
+        return (tpm_key_type_t) 0;
+    return (tpm_key_type_t) data [4];
 }
 
 int

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sys/prctl.h>
+#include <tss2/tss2_rc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -281,4 +282,55 @@ tpm_swtpm_ca_bundle (tpm_swtpm_t *self)
     }
     assert (size < 16383);
     return bundle;
+}
+
+//  --------------------------------------------------------------------------
+//  Test support: provision a TPM as a vendor or an owner would, so that
+//  tests can give a swtpm the EK certificate or persistent EK it lacks
+
+int
+tpm_nv_provision (tpm_t *self, uint32_t index, const byte *data, size_t size)
+{
+    assert (self && data);
+    if (size == 0 || size > 4096)
+        return -1;
+    TPM2B_AUTH auth = { 0 };
+    TPM2B_NV_PUBLIC info = { 0 };
+    info.nvPublic.nvIndex = index;
+    info.nvPublic.nameAlg = TPM2_ALG_SHA256;
+    info.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD
+                             | TPMA_NV_NO_DA;
+    info.nvPublic.dataSize = (UINT16) size;
+    ESYS_TR nv = ESYS_TR_NONE;
+    TSS2_RC r = Esys_NV_DefineSpace (self->ectx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
+                                     ESYS_TR_NONE, ESYS_TR_NONE, &auth, &info, &nv);
+    for (size_t offset = 0; r == TSS2_RC_SUCCESS && offset < size; ) {
+        TPM2B_MAX_NV_BUFFER chunk = { 0 };
+        chunk.size = (UINT16) (size - offset > 512? 512: size - offset);
+        memcpy (chunk.buffer, data + offset, chunk.size);
+        r = Esys_NV_Write (self->ectx, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                           ESYS_TR_NONE, &chunk, (UINT16) offset);
+        offset += chunk.size;
+    }
+    if (nv != ESYS_TR_NONE)
+        Esys_TR_Close (self->ectx, &nv);
+    if (r != TSS2_RC_SUCCESS)
+        zsys_error ("tpm: provision NV 0x%08x: %s", index, Tss2_RC_Decode (r));
+    return r == TSS2_RC_SUCCESS? 0: -1;
+}
+
+int
+tpm_ek_persist (tpm_t *self, tpm_key_type_t type, uint32_t handle)
+{
+    assert (self);
+    if (tpm_ek_load (self, type))
+        return -1;
+    ESYS_TR persistent = ESYS_TR_NONE;
+    TSS2_RC r = Esys_EvictControl (self->ectx, ESYS_TR_RH_OWNER, self->ek, ESYS_TR_PASSWORD,
+                                   ESYS_TR_NONE, ESYS_TR_NONE, handle, &persistent);
+    if (persistent != ESYS_TR_NONE)
+        Esys_TR_Close (self->ectx, &persistent);
+    if (r != TSS2_RC_SUCCESS)
+        zsys_error ("tpm: persist EK at 0x%08x: %s", handle, Tss2_RC_Decode (r));
+    return r == TSS2_RC_SUCCESS? 0: -1;
 }
