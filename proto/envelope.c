@@ -535,6 +535,33 @@ envelope_test (bool verbose)
         free (payload);
         free (certs);
     }
+    //  A HEARTBEAT naming the passport its node holds (the trailing field)
+    {
+        msg_t msg, back;
+        uint8_t *certs;
+        size_t certs_size;
+        s_golden_msg (&msg, MSG_HEARTBEAT, &certs, &certs_size);
+        msg.heartbeat.passport_ms = GOLDEN_TIME_MS - 60000;
+        envelope_t env, got;
+        keys_t signer;
+        s_golden_envelope (&env, MSG_HEARTBEAT, &signer);
+        uint8_t *payload, *frame, *file;
+        size_t payload_size, frame_size, file_size;
+        assert (msg_encode (&msg, &payload, &payload_size) == 0);
+        env.payload = payload;
+        env.payload_size = payload_size;
+        assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
+        assert (codec_golden ("envelope-heartbeat-passport", frame, frame_size, &file,
+                              &file_size) == 0);
+        assert (envelope_decode (&got, file, file_size) == 0);
+        assert (msg_decode (&back, MSG_HEARTBEAT, got.payload, got.payload_size) == 0);
+        assert (back.heartbeat.passport_ms == GOLDEN_TIME_MS - 60000);
+        keys_wipe (&signer);
+        free (file);
+        free (frame);
+        free (payload);
+        free (certs);
+    }
 
     //  Unsigned frames: two items, nil signature, 63-byte signature
     {

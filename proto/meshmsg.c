@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "cert.h"
 #include "envelope.h"
+#include "passport.h"
 #include "meshmsg.h"
 
 #define MESHMSG_STATUS_MAX  255
@@ -113,10 +114,15 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
          || meshmsg_names (msg->names, msg->names_size) < 0
          || meshmsg_names (msg->names, msg->names_size) > MESHMSG_QUARANTINED_MAX))
         return PROTO_ERR_VALUE;
-    //  The quarantine version trails HELLO and ROUTE only when set, so
-    //  nodes that predate it read the same message; so does the reason
-    //  of a CUSTODY_ACK
-    if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE) && msg->quarantine)
+    //  The quarantine version trails HELLO and ROUTE only when set (or a
+    //  passport follows it), so nodes that predate it read the same
+    //  message; so does the reason of a CUSTODY_ACK
+    if (msg->type == MSG_HELLO && msg->passport_size > PASSPORT_MAX)
+        return PROTO_ERR_OVERSIZE;
+    bool passport = msg->type == MSG_HELLO && msg->passport_size;
+    if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE) && (msg->quarantine || passport))
+        items++;
+    if (passport)
         items++;
     if (msg->type == MSG_CUSTODY_ACK && msg->reason [0])
         items++;
@@ -128,8 +134,10 @@ meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
             codec_put_bin (w, msg->cert, msg->cert_size);
             codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
             codec_put_uint (w, msg->revocations);
-            if (msg->quarantine)
+            if (msg->quarantine || passport)
                 codec_put_uint (w, msg->quarantine);
+            if (passport)
+                codec_put_bin (w, msg->passport, msg->passport_size);
             break;
         case MSG_ROUTE:
             codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
@@ -180,6 +188,12 @@ s_decode_fields (meshmsg_t *msg, codec_reader_t *r, size_t items)
                 rc = codec_get_uint (r, 2, UINT64_MAX, &msg->revocations);
             if (rc == 0 && items > 3)
                 rc = codec_get_uint (r, 3, UINT64_MAX, &msg->quarantine);
+            if (rc == 0 && items > 4)
+                rc = codec_get_binref (r, 4, &msg->passport, &msg->passport_size);
+            if (rc == 0 && msg->passport_size > PASSPORT_MAX)
+                rc = PROTO_ERR_OVERSIZE;
+            if (rc == 0 && msg->passport_size == 0)
+                msg->passport = NULL;
             break;
         case MSG_ROUTE:
             rc = codec_get_str (r, 0, msg->path, MESHMSG_PATH_MAX);
@@ -354,7 +368,8 @@ s_equal (const meshmsg_t *a, const meshmsg_t *b)
     return a->type == b->type && a->cert_size == b->cert_size
         && (a->cert_size == 0 || memcmp (a->cert, b->cert, a->cert_size) == 0)
         && strcmp (a->path, b->path) == 0 && a->revocations == b->revocations
-        && a->quarantine == b->quarantine
+        && a->quarantine == b->quarantine && a->passport_size == b->passport_size
+        && (a->passport_size == 0 || memcmp (a->passport, b->passport, a->passport_size) == 0)
         && a->id_count == b->id_count && a->status == b->status
         && strcmp (a->reason, b->reason) == 0
         && (a->id_count == 0 || memcmp (a->ids, b->ids, a->id_count * WEFT_ID_SIZE) == 0)
@@ -445,6 +460,66 @@ meshmsg_test (bool verbose)
         free (payload);
         free (cert);
         keys_wipe (&signer);
+    }
+
+    //  HELLO with the sender's passport (a coordinator's, for node-1),
+    //  and the quarantine version before it even when 0
+    {
+        meshmsg_t hello, back;
+        uint8_t *cert;
+        s_sample (&hello, MSG_HELLO, 0, &cert);
+        keys_t coord, node;
+        keys_from_byte (&coord, 0xc0);
+        keys_from_byte (&node, 0x01);
+        passport_t passport = {
+            .device = "node-1", .tenant = "acme", .cert_serial = 2,
+            .verdict = PASSPORT_PASSED, .attested_ms = GOLDEN_TIME_MS,
+            .expires_ms = GOLDEN_TIME_MS + 660000, .issuer = PASSPORT_COORDINATOR
+        };
+        uint8_t *bytes;
+        size_t bytes_size;
+        assert (passport_encode (&passport, coord.sign_secret, &bytes, &bytes_size) == 0);
+        hello.passport = bytes;
+        hello.passport_size = bytes_size;
+        uint8_t *payload;
+        size_t payload_size;
+        assert (meshmsg_encode (&hello, &payload, &payload_size) == 0);
+        assert (meshmsg_decode (&back, MSG_HELLO, payload, payload_size) == 0);
+        assert (s_equal (&hello, &back) && back.quarantine == 0);
+        for (size_t cut = 0; cut < payload_size; cut++)
+            assert (meshmsg_decode (&back, MSG_HELLO, payload, cut) != 0);
+        envelope_t env;
+        memset (&env, 0, sizeof env);
+        for (int i = 0; i < WEFT_ID_SIZE; i++)
+            env.id [i] = (uint8_t) (MSG_HELLO << 4 | i);
+        env.type = MSG_HELLO;
+        strcpy (env.origin, "node-1");
+        strcpy (env.tenant, "acme");
+        env.seq = MSG_HELLO;
+        env.hlc = GOLDEN_TIME_MS << 16 | MSG_HELLO;
+        env.hop_limit = env.hops = WEFT_HOP_LIMIT;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        uint8_t *frame, *file;
+        size_t frame_size, file_size;
+        assert (envelope_encode (&env, node.sign_secret, &frame, &frame_size) == 0);
+        assert (codec_golden ("envelope-hello-passport", frame, frame_size, &file,
+                              &file_size) == 0);
+        envelope_t got;
+        assert (envelope_decode (&got, file, file_size) == 0);
+        assert (meshmsg_decode (&back, MSG_HELLO, got.payload, got.payload_size) == 0);
+        assert (back.passport_size == bytes_size
+                && memcmp (back.passport, bytes, bytes_size) == 0);
+        //  An oversized passport is refused both ways
+        hello.passport_size = PASSPORT_MAX + 1;
+        assert (meshmsg_encode (&hello, &payload, &payload_size) == PROTO_ERR_OVERSIZE);
+        free (file);
+        free (frame);
+        free (payload);
+        free (bytes);
+        free (cert);
+        keys_wipe (&coord);
+        keys_wipe (&node);
     }
 
     //  Limits and bad values

@@ -1,7 +1,9 @@
 /*  meshmsg - the payloads of the mesh messages (types 9..19, and 25)
     Wire forms, one msgpack array each (docs/protocol.md section 16):
         HELLO        [cert: bin, path: str(1040), revocations: uint,
-                      quarantine: uint (optional, only when not 0)]
+                      quarantine: uint (optional: only when not 0, or
+                      when a passport follows),
+                      passport: bin(1..2560) (optional, proto/passport.h)]
         ROUTE        [path: str(1040), revocations: uint,
                       quarantine: uint (optional, only when not 0)]
         CUSTODY_ACK  [ids: bin(16 * n, 1 <= n <= 256), status: uint,
@@ -42,6 +44,9 @@ typedef struct {
     //  HELLO, ROUTE: version of the quarantine list the sender holds
     //  (0: none); QUARANTINE: version of this list
     uint64_t quarantine;
+    //  HELLO: the sender's attestation passport (borrowed), or none
+    const uint8_t *passport;
+    size_t passport_size;
     //  CUSTODY_ACK: ids (borrowed, count * WEFT_ID_SIZE bytes), status,
     //  and why they were refused ("" = no reason given)
     const uint8_t *ids;

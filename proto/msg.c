@@ -63,6 +63,9 @@ msg_encode (const msg_t *msg, uint8_t **payload_p, size_t *size_p)
     if (status < 0 || status > MSG_STATUS_MAX)
         return PROTO_ERR_VALUE;
 
+    //  A heartbeat without a passport keeps the older, shorter form
+    if (msg->type == MSG_HEARTBEAT && msg->heartbeat.passport_ms)
+        items++;
     //  A request to the coordinator has no credential: the older form
     size_t credential_size = msg->type == MSG_RPC_REQUEST? msg->rpc_request.credential_size: 0;
     if (credential_size > MSG_CREDENTIAL_MAX)
@@ -117,6 +120,8 @@ msg_encode (const msg_t *msg, uint8_t **payload_p, size_t *size_p)
             codec_put_uint (w, m->uptime_s);
             codec_put_uint (w, m->desired_version);
             codec_put_uint (w, m->reported_version);
+            if (m->passport_ms)
+                codec_put_uint (w, m->passport_ms);
             break;
         }
         case MSG_RPC_REQUEST: {
@@ -213,6 +218,8 @@ s_decode_fields (msg_t *msg, codec_reader_t *r)
                 rc = codec_get_uint (r, 1, UINT64_MAX, &m->desired_version);
             if (rc == 0)
                 rc = codec_get_uint (r, 2, UINT64_MAX, &m->reported_version);
+            if (rc == 0 && codec_items (r) > 3)
+                rc = codec_get_uint (r, 3, UINT64_MAX, &m->passport_ms);
             break;
         }
         case MSG_RPC_REQUEST: {
@@ -387,7 +394,8 @@ s_equal (const msg_t *a, const msg_t *b)
         case MSG_HEARTBEAT:
             return a->heartbeat.uptime_s == b->heartbeat.uptime_s
                 && a->heartbeat.desired_version == b->heartbeat.desired_version
-                && a->heartbeat.reported_version == b->heartbeat.reported_version;
+                && a->heartbeat.reported_version == b->heartbeat.reported_version
+                && a->heartbeat.passport_ms == b->heartbeat.passport_ms;
         case MSG_RPC_REQUEST:
             return strcmp (a->rpc_request.method, b->rpc_request.method) == 0
                 && s_same_bytes (a->rpc_request.args, a->rpc_request.args_size,

@@ -64,6 +64,7 @@ typedef struct {
     uint64_t uptime_s;
     uint64_t desired_version;           //  Desired version held
     uint64_t reported_version;          //  Reported version held
+    uint64_t passport_ms;               //  attested_ms of the passport held, 0 none
 } msg_heartbeat_t;
 
 //  MSG_RPC_REQUEST: one operator call. Arguments are a JSON object.

@@ -96,6 +96,7 @@ proto_msg_name (int type)
         case MSG_ATTEST_EVIDENCE:   return "ATTEST_EVIDENCE";
         case MSG_QUARANTINE:        return "QUARANTINE";
         case MSG_DELEGATED_VERDICT: return "DELEGATED_VERDICT";
+        case MSG_PASSPORT:          return "PASSPORT";
         default:                    return NULL;
     }
 }

@@ -71,7 +71,8 @@ typedef enum {
     MSG_ATTEST_EVIDENCE = 24,
     //  Quarantine and delegated verification: 25..29
     MSG_QUARANTINE = 25,                //  Payload in proto/meshmsg.h
-    MSG_DELEGATED_VERDICT = 26          //  Payload in proto/delegmsg.h
+    MSG_DELEGATED_VERDICT = 26,         //  Payload in proto/delegmsg.h
+    MSG_PASSPORT = 27                   //  Payload in proto/passport.h
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

@@ -90,7 +90,8 @@ s_class_of (int type)
         case MSG_TWIN_REPORTED:     return OUTBOX_TWIN;
         case MSG_ATTEST_CHALLENGE:
         case MSG_ATTEST_EVIDENCE:
-        case MSG_DELEGATED_VERDICT: return OUTBOX_EVIDENCE;
+        case MSG_DELEGATED_VERDICT:
+        case MSG_PASSPORT:          return OUTBOX_EVIDENCE;
         case MSG_HEARTBEAT:
         case MSG_NODE_STATS:        return OUTBOX_TELEMETRY;
         default:                    return OUTBOX_BULK;

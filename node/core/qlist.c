@@ -229,7 +229,8 @@ bool
 qlist_attestation (int type)
 {
     return type == MSG_HEARTBEAT || type == MSG_ATTEST_CHALLENGE
-        || type == MSG_ATTEST_EVIDENCE || type == MSG_DELEGATED_VERDICT;
+        || type == MSG_ATTEST_EVIDENCE || type == MSG_DELEGATED_VERDICT
+        || type == MSG_PASSPORT;
 }
 
 //  --------------------------------------------------------------------------

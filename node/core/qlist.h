@@ -71,8 +71,9 @@ void
 
 //  May a quarantined device still exchange envelopes of this type?
 //  Attestation traffic only: HEARTBEAT (its answer is the challenge),
-//  ATTEST_CHALLENGE and ATTEST_EVIDENCE, and DELEGATED_VERDICT (a site
-//  server's verdict on it); otherwise it could never pass again.
+//  ATTEST_CHALLENGE and ATTEST_EVIDENCE, DELEGATED_VERDICT (a site
+//  server's verdict on it) and PASSPORT (the result that admits it
+//  again, proto/passport.h); otherwise it could never pass again.
 bool
     qlist_attestation (int type);
 
