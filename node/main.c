@@ -94,6 +94,9 @@ static const option_spec_t s_options [] = {
       "threads besides the event loop that check envelope signatures\n"
       "(default: one less than the CPUs, at most 3; 0 = none)" },
     { "no-coordinator", NULL, NULL, "do not dial the coordinator (reach it through the mesh)" },
+    { "require-attestation", "auto|off", "auto",
+      "auto: refuse neighbours whose device type has a profile requiring attestation\n"
+      "unless they present a fresh passport; off: never ask for one" },
     { "ops-listen", "ENDPOINT", NULL,
       "site server: answer operators authorised by their credential alone (also\n"
       "offline), e.g. tcp://0.0.0.0:7730" },
@@ -210,6 +213,15 @@ s_mesh_intercept (void *ctx, const uint8_t *frame, size_t size)
     node_t *node = (node_t *) ctx;
     return node->delegate
         && delegate_evidence (node->delegate, frame, size, (uint64_t) zclock_time ());
+}
+
+//  The mesh holds a new passport: our heartbeats name it from now on
+static void
+s_mesh_passport (void *ctx, uint64_t attested_ms)
+{
+    node_t *node = (node_t *) ctx;
+    if (node->agent)
+        agent_set_passport (node->agent, attested_ms);
 }
 
 static void
@@ -885,6 +897,11 @@ main (int argc, char *argv [])
     bool have_ca = idfile && keyfile_get_bin (idfile, "ca_key", ca_key, 32) == 0;
     keyfile_destroy (&idfile);
 
+    const char *require = keyfile_get (options, "require-attestation");
+    if (require && !streq (require, "auto") && !streq (require, "off")) {
+        fprintf (stderr, "weft-node: --require-attestation wants auto or off\n");
+        exit_code = 2;
+    }
     node.apply = apply_new (apply_file, apply_command, (int) apply_timeout * 1000, verbose);
     zap_t *zap = NULL;
     if (store && node.apply && cert && have_ca && exit_code == 0) {
@@ -893,10 +910,10 @@ main (int argc, char *argv [])
             .keys = identity_keys (identity), .cert = cert, .cert_size = cert_size,
             .ca_key = ca_key, .coord_sign = identity_coord_sign (identity),
             .advert_ms = (uint64_t) heartbeat * 1000, .store = store, .prefix = "",
-            .verbose = verbose
+            .admit_unattested = require && streq (require, "off"), .verbose = verbose
         };
         mesh_effects_t mesh_effects = { &node, s_mesh_send, s_mesh_close, s_mesh_deliver,
-                                        s_mesh_intercept };
+                                        s_mesh_intercept, s_mesh_passport };
         node.mesh = mesh_new (&mesh_config, &mesh_effects);
         if (node.mesh && mesh_start (node.mesh, s_now ()) != 0)
             mesh_destroy (&node.mesh);
@@ -929,6 +946,8 @@ main (int argc, char *argv [])
         node.agent = agent_new (&config, &effects);
         if (node.agent && agent_start (node.agent, s_now ()) != 0)
             agent_destroy (&node.agent);
+        if (node.agent)
+            agent_set_passport (node.agent, mesh_passport_ms (node.mesh));
     }
     const char *ops_listen = keyfile_get (options, "ops-listen");
     if (node.agent && (node.listen || (ops_listen && *ops_listen))) {

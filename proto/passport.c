@@ -25,6 +25,22 @@ passport_strerror (int result)
     }
 }
 
+void
+passport_profile_terms (json_t *profile, int *interval_s_p, int *grace_s_p, bool *required_p)
+{
+    json_int_t interval = json_integer_value (json_object_get (profile, "interval_s"));
+    json_int_t grace = json_integer_value (json_object_get (profile, "grace_s"));
+    if (interval_s_p)
+        *interval_s_p = interval > 0 && interval <= PASSPORT_INTERVAL_MAX_S? (int) interval
+                                                                           : PASSPORT_INTERVAL_DEFAULT_S;
+    if (grace_s_p)
+        *grace_s_p = grace > 0 && grace <= PASSPORT_GRACE_MAX_S? (int) grace
+                                                               : PASSPORT_GRACE_DEFAULT_S;
+    if (required_p)
+        *required_p = json_is_object (profile)
+                   && !json_is_false (json_object_get (profile, "require_attestation"));
+}
+
 //  --------------------------------------------------------------------------
 //  Encode and sign.
 

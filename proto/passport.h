@@ -24,12 +24,22 @@
 
 #include "proto/proto.h"
 #include "proto/cert.h"
+#include <jansson.h>
 
 #define PASSPORT_CONTEXT        "weft-passport-v1"
 #define PASSPORT_COORDINATOR    "coordinator"
 #define PASSPORT_ISSUER_CERT_MAX 2048       //  Bytes of a site server's certificate
 #define PASSPORT_MAX            2560        //  Bytes of a whole passport
 #define PASSPORT_TTL_MAX_MS     (32ULL * 86400 * 1000)  //  expires - attested at most
+
+//  A security profile's terms (JSON, as weftctl attest profile set
+//  stores it): "interval_s" between attestations, "grace_s" past it
+//  before a device is overdue, "require_attestation" (peers and the
+//  coordinator refuse devices of the type without a fresh passport)
+#define PASSPORT_INTERVAL_DEFAULT_S 600
+#define PASSPORT_INTERVAL_MAX_S     (30 * 86400)
+#define PASSPORT_GRACE_DEFAULT_S    60
+#define PASSPORT_GRACE_MAX_S        86400
 
 typedef enum {
     PASSPORT_PASSED = 1,            //  The last attestation passed
@@ -82,6 +92,16 @@ int
                     const uint8_t ca_key [WEFT_KEY_SIZE],
                     const uint8_t coord_sign [WEFT_KEY_SIZE], uint64_t now_ms,
                     passport_t *passport, char *why, size_t why_size);
+
+//  The terms of profile (may be NULL: no profile, nothing required):
+//  interval and grace in seconds (defaults above where absent or out of
+//  range), and whether fresh attestation is required (true unless the
+//  profile says "require_attestation": false). Any output may be NULL.
+//  A passport issued on a pass at attested_ms expires at attested_ms +
+//  (interval + grace) * 1000.
+void
+    passport_profile_terms (json_t *profile, int *interval_s_p, int *grace_s_p,
+                            bool *required_p);
 
 //  Human text of a passport_result_t
 const char *

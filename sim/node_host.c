@@ -180,6 +180,16 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_
     return agent_receive (n->agent, n->now_ms, frame, size, reason);
 }
 
+//  The node's mesh took a new passport: its agent's heartbeats name it
+static void
+s_mesh_passport (void *ctx, uint64_t attested_ms)
+{
+    s_ctx_t *c = (s_ctx_t *) ctx;
+    s_node_t *n = &c->host->node [c->node];
+    if (n->agent)
+        agent_set_passport (n->agent, attested_ms);
+}
+
 //  End of a burst, as weft-node's loop ends each poll: commit and pump
 //  (or tick when due), tell the agent about a route gained or lost (its
 //  heartbeat then needs another flush), and arm the next mesh deadline.
@@ -304,7 +314,7 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
             .store = self->store, .prefix = prefix, .verbose = false
         };
         mesh_effects_t mesh_effects = { &self->ctxs [node], s_mesh_send, s_mesh_close,
-                                        s_mesh_deliver, NULL };
+                                        s_mesh_deliver, NULL, s_mesh_passport };
         n->mesh = mesh_new (&mesh_config, &mesh_effects);
         rc = n->mesh && mesh_start (n->mesh, now_ms) == 0? 0: -1;
     }
@@ -318,6 +328,8 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
         agent_effects_t effects = { &self->ctxs [node], s_agent_send, s_timer, s_apply };
         n->agent = agent_new (&config, &effects);
         rc = n->agent && agent_start (n->agent, now_ms) == 0? 0: -1;
+        if (rc == 0)
+            agent_set_passport (n->agent, mesh_passport_ms (n->mesh));
     }
     keys_wipe (&keys);
     if (rc) {

@@ -21,6 +21,7 @@
 #include "proto/keys.h"
 #include "proto/cert.h"
 #include "proto/meshmsg.h"
+#include "proto/passport.h"
 #include "proto/codec.h"
 #include "proto/jsontext.h"
 #include "proto/policymsg.h"
@@ -57,6 +58,7 @@ typedef struct {
     bool custody;                   //  replay/forge: as a custody transfer
     bool expired;                   //  replay/forge: an expiry already past
     const char *report_of;          //  replay/forge: a TWIN_REPORTED naming this device
+    const char *passport;           //  mesh-send: passport (hex) to present in HELLO
 } probe_args_t;
 
 //  The identity the probe speaks as.
@@ -85,12 +87,13 @@ static const char *s_usage =
     "      send a HEARTBEAT on the node's link signed by a wrong key\n"
     "  mesh-send ENDPOINT --keyfile NODE_KEY --server-key NODE_CURVE_HEX [--count N]\n"
     "            [--mode ok|forge|tamper] [--seq FIRST] [--save F | --frame F] [--timeout MS]\n"
-    "            [--window W]\n"
+    "            [--window W] [--passport HEX]\n"
     "      be a mesh neighbour of the node at ENDPOINT (HELLO with the keyfile's\n"
     "      certificate) and hand it N TWIN_REPORTED envelopes (versions FIRST..)\n"
     "      for custody, at most W unanswered ones every 200 ms, retransmitting\n"
     "      each until its CUSTODY_ACK; prints\n"
-    "      'acked ID' or 'denied ID' per envelope; exit 0 when all are answered\n"
+    "      'acked ID' or 'denied ID' per envelope; exit 0 when all are answered;\n"
+    "      --passport presents that attestation passport in the HELLO\n"
     "  policy-make --ca CA_KEY --kind K --name N --version V --content TEXT --save F\n"
     "              [--mode ok|forge|unsigned]\n"
     "      write a policy object signed by the CA (forge: by another key;\n"
@@ -195,6 +198,9 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
         else
         if (streq (arg, "--report-of") && value)
             args->report_of = argv [++i];
+        else
+        if (streq (arg, "--passport") && value)
+            args->passport = argv [++i];
         else
         if (*arg == '-' && arg [1]) {
             fprintf (stderr, "weft-probe: unknown option %s\n%s", arg, s_usage);
@@ -626,6 +632,15 @@ s_mesh_send (probe_args_t *args, probe_identity_t *id)
     hello.type = MSG_HELLO;
     hello.cert = cert;
     hello.cert_size = cert_size;
+    uint8_t passport [PASSPORT_MAX];
+    size_t passport_size = args->passport? strlen (args->passport) / 2: 0;
+    if (passport_size > sizeof passport
+    ||  (passport_size && keys_unhex (args->passport, passport, passport_size))) {
+        fprintf (stderr, "weft-probe: --passport wants the hex of a passport\n");
+        rc = PROBE_USAGE;
+    }
+    hello.passport = passport_size? passport: NULL;
+    hello.passport_size = passport_size;
     int answered = 0;
     int64_t deadline = zclock_mono () + args->timeout_ms;
     while (rc == PROBE_OK && answered < count && zclock_mono () < deadline && !zsys_interrupted) {

@@ -411,26 +411,38 @@ ctl_show_result (const char *method, json_t *result)
         s_show_device (result);
     else
     if (streq (method, "attest.status")) {
-        printf ("%lld verdicts: %lld passed, %lld failed\n",
+        printf ("%lld verdicts: %lld passed, %lld failed, %lld overdue, %lld cleared\n",
                 (long long) ctl_int (result, "verdicts"), (long long) ctl_int (result, "passed"),
-                (long long) ctl_int (result, "failed"));
+                (long long) ctl_int (result, "failed"), (long long) ctl_int (result, "overdue"),
+                (long long) ctl_int (result, "cleared"));
         size_t index;
         json_t *failing;
         json_array_foreach (json_object_get (result, "failing"), index, failing)
-            printf ("FAILED %s: %s\n", ctl_str (failing, "device"), ctl_str (failing, "reason"));
+            printf ("%s %s: %s\n", streq (ctl_str (failing, "state"), "overdue")? "OVERDUE"
+                    : "FAILED", ctl_str (failing, "device"), ctl_str (failing, "reason"));
     }
     else
     if (streq (method, "attest.show")) {
         json_t *verdict = json_object_get (result, "verdict");
         char when [32];
         s_format_time (ctl_int (verdict, "time"), when, sizeof (when));
+        const char *state = ctl_str (result, "state");
+        bool quarantined = json_is_true (json_object_get (result, "quarantined"));
         printf ("id:               %s\n", ctl_str (result, "id"));
         printf ("assurance:        %s\n", ctl_str (result, "assurance"));
+        if (*state) {
+            char due [32] = "";
+            if (ctl_int (result, "due_ms") > 0)
+                s_format_time (ctl_int (result, "due_ms") / 1000, due, sizeof due);
+            printf ("state:            %s%s%s%s\n", state, *due? " (due ": "", due,
+                    *due? ")": "");
+        }
         if (!json_is_object (verdict))
             printf ("verdict:          none yet\n");
         else {
             bool ok = json_is_true (json_object_get (verdict, "ok"));
-            printf ("verdict:          %s\n", ok? "passed": "FAILED");
+            bool cleared = json_is_true (json_object_get (verdict, "cleared"));
+            printf ("verdict:          %s\n", cleared? "cleared": ok? "passed": "FAILED");
             printf ("reason:           %s\n", ctl_str (verdict, "reason"));
             printf ("checked:          %s\n", when);
             if (*ctl_str (verdict, "via"))
@@ -438,7 +450,7 @@ ctl_show_result (const char *method, json_t *result)
                         "again here%s)\n", ctl_str (verdict, "via"),
                         json_is_true (json_object_get (verdict, "disagrees"))
                         ? ": DISAGREES with the site": "");
-            if (!ok)
+            if (quarantined)
                 printf ("quarantined:      yes (no twin traffic until it passes "
                         "or 'weftctl attest clear')\n");
             json_t *ima = json_object_get (verdict, "ima");
@@ -457,7 +469,9 @@ ctl_show_result (const char *method, json_t *result)
             json_object_foreach (json_object_get (verdict, "pcrs"), key, value)
                 printf ("PCR %-2s            %s\n", key, json_string_value (value));
         }
-        if (!json_is_object (verdict) || !json_is_true (json_object_get (verdict, "ok")))
+        //  Refused unless it may take part: failed, overdue or never attested
+        if (!json_is_object (verdict) || !json_is_true (json_object_get (verdict, "ok"))
+        ||  quarantined)
             rc = CTL_REFUSED;
     }
     else

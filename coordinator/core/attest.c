@@ -13,7 +13,8 @@
 #include "proto/bootverify.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
-#include "coordinator/core/quarantine.h"
+#include "coordinator/core/attest_internal.h"
+#include "coordinator/core/attest_state.h"
 
 
 static void
@@ -63,6 +64,18 @@ s_del (store_txn_t *txn, const char *prefix, const char *key)
     int rc = store_del (txn, ATTEST_TABLE, full, strlen (full));
     free (full);
     return rc;
+}
+
+json_t *
+attest_record_get (store_txn_t *txn, const char *prefix, const char *key)
+{
+    return s_get (txn, prefix, key);
+}
+
+int
+attest_record_put (store_txn_t *txn, const char *prefix, const char *key, json_t *json)
+{
+    return s_put (txn, prefix, key, json);
 }
 
 static bool
@@ -136,8 +149,9 @@ attest_challenge (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         return 0;                   //  Outstanding
     json_t *verdict = s_get (txn, "verdict/", id);
     uint64_t checked = (uint64_t) json_integer_value (json_object_get (verdict, "time_ms"));
+    bool cleared = json_is_true (json_object_get (verdict, "cleared"));
     json_decref (verdict);
-    if (verdict && now_ms < checked + (uint64_t) interval * 1000
+    if (verdict && !cleared && now_ms < checked + (uint64_t) interval * 1000
     &&  uptime_s * 1000 >= now_ms - checked)
         return 0;                   //  Recent, and no restart since
     randombytes_buf (nonce, ATTEST_NONCE_SIZE);
@@ -263,8 +277,7 @@ done:
     if (json_is_true (json_object_get (verdict, "ok")) || pending) {
         //  A verdict for evidence that answered no challenge is not stored:
         //  it would let a stale quote overwrite a fresh verdict
-        if (s_put (txn, "verdict/", id, verdict)
-        ||  quarantine_mark (txn, id, !json_is_true (json_object_get (verdict, "ok"))) < 0)
+        if (attest_verdict_store (txn, device, verdict, profile))
             zsys_error ("attest: cannot store the verdict of %s", id);
     }
     free (check);
@@ -282,40 +295,59 @@ attest_verdict_get (store_txn_t *txn, const char *device_id)
 }
 
 bool
-attest_quarantined (store_txn_t *txn, const char *device_id)
+attest_quarantined (store_txn_t *txn, const char *device_id, const uint8_t ca_key [32],
+                    uint64_t now_ms)
 {
-    assert (txn && device_id);
-    json_t *verdict = s_get (txn, "verdict/", device_id);
-    bool failed = verdict && !json_is_true (json_object_get (verdict, "ok"));
+    assert (txn && device_id && ca_key);
+    attest_status_t status;
+    return attest_status (txn, device_id, NULL, ca_key, now_ms, &status) == 0
+        && attest_state_quarantines (status.state);
+}
+
+int
+attest_verdict_put (store_txn_t *txn, json_t *device, json_t *verdict, json_t *profile)
+{
+    assert (txn && device && verdict);
+    return attest_verdict_store (txn, device, verdict, profile);
+}
+
+int
+attest_verdict_clear (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
+                      uint64_t now_ms)
+{
+    assert (txn && device && ca_key);
+    const char *id = json_string_value (json_object_get (device, "id"));
+    assert (id);
+    json_t *held = s_get (txn, "verdict/", id);
+    json_decref (held);
+    if (!held)
+        return 1;
+    //  Released until it falls due, and challenged at its next heartbeat
+    json_t *profile = attest_profile_of (txn, device, ca_key);
+    json_t *verdict = json_pack ("{s:s, s:b, s:b, s:I, s:I, s:s, s:i, s:i}", "device", id,
+        "ok", 1, "cleared", 1, "time", (json_int_t) (now_ms / 1000), "time_ms",
+        (json_int_t) now_ms, "reason", "cleared by an operator (attest clear)", "pcr", -1,
+        "event", -1);
+    int rc = attest_verdict_store (txn, device, verdict, profile);
     json_decref (verdict);
-    return failed;
-}
-
-int
-attest_verdict_put (store_txn_t *txn, const char *device_id, json_t *verdict)
-{
-    assert (txn && device_id && verdict);
-    if (s_put (txn, "verdict/", device_id, verdict)
-    ||  quarantine_mark (txn, device_id, !json_is_true (json_object_get (verdict, "ok"))) < 0)
-        return -1;
-    return 0;
-}
-
-int
-attest_verdict_clear (store_txn_t *txn, const char *device_id)
-{
-    assert (txn && device_id);
-    int rc = s_del (txn, "verdict/", device_id);
-    if (rc == 0 && quarantine_mark (txn, device_id, false) < 0)
-        rc = -1;
+    json_decref (profile);
     return rc;
 }
 
 typedef struct {
     json_t *summary;
+    uint64_t now_ms;
     attest_visible_fn *visible;
     void *arg;
 } s_summary_t;
+
+//  Add one to a summary's counter
+static void
+s_count (json_t *summary, const char *field)
+{
+    json_object_set_new (summary, field,
+                         json_integer (json_integer_value (json_object_get (summary, field)) + 1));
+}
 
 static int
 s_summary_one (void *arg, const void *key, size_t key_size, const void *value,
@@ -331,26 +363,32 @@ s_summary_one (void *arg, const void *key, size_t key_size, const void *value,
         json_decref (verdict);
         return 0;
     }
-    bool ok = json_is_true (json_object_get (verdict, "ok"));
-    const char *field = ok? "passed": "failed";
-    json_object_set_new (summary, field,
-                         json_integer (json_integer_value (json_object_get (summary, field)) + 1));
-    json_object_set_new (summary, "verdicts",
-                         json_integer (json_integer_value (json_object_get (summary, "verdicts")) + 1));
+    int state = attest_verdict_state (verdict, self->now_ms);
+    bool failed = state == ATTEST_FAILED, overdue = state == ATTEST_OVERDUE;
+    s_count (summary, failed? "failed": overdue? "overdue": state == ATTEST_CLEARED
+                      ? "cleared": "passed");
+    s_count (summary, "verdicts");
     json_t *failing = json_object_get (summary, "failing");
-    if (!ok && json_array_size (failing) < 100)
-        json_array_append_new (failing, json_pack ("{s:O, s:O}",
+    char reason [160];
+    if (overdue)
+        snprintf (reason, sizeof reason, "attestation overdue since %" JSON_INTEGER_FORMAT
+                  " (unix ms): no pass within the profile's interval and grace",
+                  json_integer_value (json_object_get (verdict, "due_ms")));
+    if ((failed || overdue) && json_array_size (failing) < 100)
+        json_array_append_new (failing, json_pack ("{s:O, s:s, s:s}",
             "device", json_object_get (verdict, "device"),
-            "reason", json_object_get (verdict, "reason")));
+            "reason", overdue? reason: json_string_value (json_object_get (verdict, "reason")),
+            "state", attest_state_name (state)));
     json_decref (verdict);
     return 0;
 }
 
 json_t *
-attest_summary (store_txn_t *txn, attest_visible_fn *visible, void *arg)
+attest_summary (store_txn_t *txn, uint64_t now_ms, attest_visible_fn *visible, void *arg)
 {
-    s_summary_t self = { json_pack ("{s:i, s:i, s:i, s:[]}", "verdicts", 0, "passed", 0,
-                                    "failed", 0, "failing"), visible, arg };
+    s_summary_t self = { json_pack ("{s:i, s:i, s:i, s:i, s:i, s:[]}", "verdicts", 0,
+                                    "passed", 0, "failed", 0, "overdue", 0, "cleared", 0,
+                                    "failing"), now_ms, visible, arg };
     store_scan (txn, ATTEST_TABLE, "verdict/", 8, s_summary_one, &self);
     return self.summary;
 }
@@ -558,9 +596,9 @@ attest_test (bool verbose)
     assert (json_integer_value (json_object_get (verdict, "pcr")) == 9);
     json_decref (verdict);
     txn = store_begin (store, false);
-    assert (attest_quarantined (txn, "gw-1"));
-    assert (!attest_quarantined (txn, "gw-2"));
-    json_t *summary = attest_summary (txn, NULL, NULL);
+    assert (attest_quarantined (txn, "gw-1", ca.sign_public, now));
+    assert (!attest_quarantined (txn, "gw-2", ca.sign_public, now));
+    json_t *summary = attest_summary (txn, now, NULL, NULL);
     store_abort (&txn);
     assert (json_integer_value (json_object_get (summary, "failed")) == 1);
     json_decref (summary);

@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include "proto/tpmmsg.h"
 #include "proto/eventlog.h"
+#include "proto/passport.h"
 #include "node/io/store.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/attest_ima.h"
@@ -37,7 +38,7 @@
 #define ATTEST_TABLE            "attest"
 #define ATTEST_NONCE_SIZE       32
 #define ATTEST_NONCE_TTL_MS     30000       //  Evidence later than this is stale
-#define ATTEST_INTERVAL_DEFAULT 600         //  Seconds between attestations
+#define ATTEST_INTERVAL_DEFAULT PASSPORT_INTERVAL_DEFAULT_S    //  Seconds between attestations
 #define ATTEST_PCRS             EVENTLOG_PCRS
 
 //  --- Profiles and allowlists of each tenant: attest_policy.h
@@ -77,28 +78,36 @@ json_t *
 json_t *
     attest_verdict_get (store_txn_t *txn, const char *device_id);
 
-//  Is the device quarantined: its last verdict failed? The coordinator
-//  then takes no twin reports from it and sends it no desired twin; its
-//  heartbeats only bring challenges, until it passes again or an
-//  operator clears the verdict.
+//  Is the device quarantined at now_ms: its last verdict failed, or its
+//  profile requires attestation and it never attested or is overdue
+//  (attest_state.h)? The coordinator then takes no twin reports from it
+//  and sends it no desired twin; its heartbeats only bring challenges
+//  (and passports), until it passes again or an operator clears it.
 bool
-    attest_quarantined (store_txn_t *txn, const char *device_id);
+    attest_quarantined (store_txn_t *txn, const char *device_id, const uint8_t ca_key [32],
+                        uint64_t now_ms);
 
-//  Store a verdict reached elsewhere (attest_delegated.h) and put the
+//  Store a verdict reached elsewhere (attest_delegated.h) on device (its
+//  registry record) with the profile it was checked against, and put the
 //  device in or out of quarantine with it. Returns 0 or -1.
 int
-    attest_verdict_put (store_txn_t *txn, const char *device_id, json_t *verdict);
+    attest_verdict_put (store_txn_t *txn, json_t *device, json_t *verdict, json_t *profile);
 
-//  Clear a device's verdict (operator decision). Returns 0, 1 if none.
+//  Clear a device's failed or overdue verdict (operator decision): it is
+//  admitted ("cleared") until it falls due again (interval_s + grace_s
+//  from now) and challenged at its next heartbeat. Returns 0, 1 if it
+//  has no verdict, -1 on a store failure.
 int
-    attest_verdict_clear (store_txn_t *txn, const char *device_id);
+    attest_verdict_clear (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
+                          uint64_t now_ms);
 
 //  Fleet summary of the verdicts of the devices visible (fn returns true
-//  for them; NULL: all): {verdicts, passed, failed, failing: [{device,
-//  reason}], at most 100}.
+//  for them; NULL: all) at now_ms: {verdicts, passed, failed, overdue,
+//  cleared, failing: [{device, reason, state}], the failed and overdue
+//  ones, at most 100}.
 typedef bool (attest_visible_fn) (void *arg, const char *device_id);
 json_t *
-    attest_summary (store_txn_t *txn, attest_visible_fn *visible, void *arg);
+    attest_summary (store_txn_t *txn, uint64_t now_ms, attest_visible_fn *visible, void *arg);
 
 void
     attest_test (bool verbose);

@@ -74,8 +74,9 @@ attest_delegated (store_txn_t *txn, json_t *server, json_t *device,
         json_object_set_new (verdict, "pcrs", quoted);
     }
     free (check);
+    int rc = attest_verdict_put (txn, device, verdict, profile);
     json_decref (profile);
-    if (attest_verdict_put (txn, id, verdict)) {
+    if (rc) {
         snprintf (error, error_size, "store write failed");
         json_decref (verdict);
         return NULL;
@@ -154,7 +155,7 @@ attest_delegated_test (bool verbose)
     assert (json_is_true (json_object_get (verdict, "disagrees")));
     assert (streq (json_string_value (json_object_get (verdict, "via")), "server-1"));
     json_decref (verdict);
-    assert (attest_quarantined (txn, "gw-a"));
+    assert (attest_quarantined (txn, "gw-a", ca_key, 1));
     //  A verdict older than the one held is refused
     msg.time_ms = 4000;
     assert (!attest_delegated (txn, server, device, ca_key, &msg, error, sizeof error));

@@ -9,6 +9,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_policy.h"
+#include "coordinator/core/attest_state.h"
 
 #define S_PROFILE_CONTEXT   "weft-profile-v2"
 #define S_ALLOWLIST_CONTEXT "weft-allowlist-v2"
@@ -160,8 +161,22 @@ s_profile_valid (json_t *doc, char *error, size_t error_size)
         }
     }
     json_t *interval = json_object_get (doc, "interval_s");
-    if (interval && (!json_is_integer (interval) || json_integer_value (interval) < 1)) {
-        snprintf (error, error_size, "interval_s must be a positive integer");
+    if (interval && (!json_is_integer (interval) || json_integer_value (interval) < 1
+                     || json_integer_value (interval) > ATTEST_INTERVAL_MAX)) {
+        snprintf (error, error_size, "interval_s must be an integer from 1 to %d",
+                  ATTEST_INTERVAL_MAX);
+        return false;
+    }
+    json_t *grace = json_object_get (doc, "grace_s");
+    if (grace && (!json_is_integer (grace) || json_integer_value (grace) < 1
+                  || json_integer_value (grace) > ATTEST_GRACE_MAX)) {
+        snprintf (error, error_size, "grace_s must be an integer from 1 to %d",
+                  ATTEST_GRACE_MAX);
+        return false;
+    }
+    json_t *required = json_object_get (doc, "require_attestation");
+    if (required && !json_is_boolean (required)) {
+        snprintf (error, error_size, "require_attestation must be true or false");
         return false;
     }
     json_t *ima = json_object_get (doc, "ima");

@@ -33,8 +33,10 @@
 
 //  Sign and store the profile for a device type of tenant. doc: {"pcrs":
 //  {"N": "64 hex", ...}, "events": {"N": ["64 hex", ...]} (optional),
-//  "interval_s": n (optional), "ima": true (optional: runtime
-//  attestation, PCR 10 and the IMA list)}. Returns 0, or -1 with a reason.
+//  "interval_s": n (optional, at most 30 days), "grace_s": n (optional,
+//  at most a day), "require_attestation": false (optional; see
+//  attest_state.h), "ima": true (optional: runtime attestation, PCR 10
+//  and the IMA list)}. Returns 0, or -1 with a reason.
 int
     attest_profile_put (store_txn_t *txn, const char *tenant, const char *type, json_t *doc,
                         pki_t *pki, char *error, size_t error_size);

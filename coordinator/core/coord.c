@@ -196,6 +196,7 @@ coord_tick (coord_t *self, uint64_t now_ms)
     self->now_ms = now_ms;
     coord_audit_refusal (self, now_ms, NULL);      //  A quiet source's summary too
     gossip_tick (self->gossip, now_ms);
+    coord_overdue_sweep (self, now_ms);
     if (registry_dirty (self->registry))
         registry_flush (self->registry);
     self->next_flush = now_ms + COORD_FLUSH_MS;
@@ -525,7 +526,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     }
     snprintf (caller.source, sizeof caller.source, "%s", peer? peer: "");
     self->stats.rpc_calls++;
-    rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats };
+    rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats,
+                          self->keys.sign_secret };
     rpc_result_t result;
     memset (&result, 0, sizeof result);
     int rc = 0;
@@ -611,7 +613,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
 
     //  A changed desired twin goes to the device at once if it is
     //  connected; otherwise its next heartbeat fetches it
-    if (result.push [0] && self->effects.push && !coord_device_quarantined (self, result.push)) {
+    if (result.push [0] && self->effects.push
+    &&  !coord_device_quarantined (self, result.push, now_ms)) {
         txn = store_begin (self->store, false);
         json_t *twin = txn? registry_twin_get (txn, result.push): NULL;
         store_abort (&txn);

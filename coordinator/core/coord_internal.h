@@ -20,6 +20,8 @@
 #include "coordinator/core/coord.h"
 
 //  Per-message logs only when verbose
+#define COORD_OVERDUE_BATCH     1000    //  Overdue alerts a sweep, the rest wait
+
 #define coord_debug(self, ...) \
     do { if ((self)->verbose) zsys_debug (__VA_ARGS__); } while (0)
 
@@ -75,9 +77,18 @@ int
     coord_seal_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms,
                         uint8_t **frame_p, size_t *size_p);
 
-//  Is the device quarantined (failed attestation)?
-bool
-    coord_device_quarantined (coord_t *self, const char *id);
+//  Is the device quarantined at now_ms: failed attestation, or never
+//  attested or overdue where its profile requires it (attest_state.h)?
+//  Returns why ("failed attestation", "attestation overdue", "never
+//  attested"), or NULL if it is not.
+const char *
+    coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms);
+
+//  Alert on the devices whose attestation fell overdue since the last
+//  sweep: the front of the due index, never a scan of the fleet
+//  (attest_state.h); at most COORD_OVERDUE_BATCH a sweep
+void
+    coord_overdue_sweep (coord_t *self, uint64_t now_ms);
 
 //  --------------------------------------------------------------------------
 //  The lists we gossip (coord_lists.c)

@@ -17,6 +17,7 @@
 #include "proto/meshmsg.h"
 #include "proto/tpmmsg.h"
 #include "coordinator/core/attest.h"
+#include "coordinator/core/attest_state.h"
 #include "coordinator/core/attest_delegated.h"
 #include "coordinator/core/hierarchy.h"
 #include "coordinator/core/coord_internal.h"
@@ -142,13 +143,17 @@ s_heartbeat (coord_t *self, coord_link_t *link, const envelope_t *env,
 //  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
 //  ATTEST_EVIDENCE is verified and the verdict recorded.
 
-bool
-coord_device_quarantined (coord_t *self, const char *id)
+const char *
+coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms)
 {
     store_txn_t *txn = store_begin (self->store, false);
-    bool quarantined = txn && attest_quarantined (txn, id);
+    attest_status_t status;
+    int state = txn && attest_status (txn, id, NULL, pki_ca_key (self->pki), now_ms,
+                                      &status) == 0? status.state: ATTEST_NOT_REQUIRED;
     store_abort (&txn);
-    return quarantined;
+    return state == ATTEST_FAILED? "failed attestation"
+         : state == ATTEST_OVERDUE? "attestation overdue"
+         : state == ATTEST_NEVER? "never attested": NULL;
 }
 
 static void
@@ -196,8 +201,34 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
     free (payload);
 }
 
+//  The device's passport (attest_state.h), sealed, if it is fresh or
+//  cleared and the node holds an older one (held_ms: the attested time
+//  its heartbeat names). The node's mesh takes it, presents it in its
+//  HELLOs, and names it in its next heartbeats. Global counter: the
+//  agent's replay window never sees it.
+static void
+s_attest_passport (coord_t *self, const char *id, uint64_t held_ms, uint64_t now_ms,
+                   uint8_t **reply_p, size_t *reply_size_p)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    json_t *device = txn? registry_device_get (txn, id): NULL;
+    uint8_t *passport = NULL;
+    size_t size = 0;
+    uint64_t attested_ms = 0;
+    int rc = device? attest_passport (txn, device, now_ms, self->keys.sign_secret, &passport,
+                                      &size, &attested_ms): 1;
+    store_abort (&txn);
+    json_decref (device);
+    if (rc == 0 && attested_ms > held_ms
+    &&  coord_seal_payload (self, NULL, MSG_PASSPORT, passport, size, now_ms,
+                            reply_p, reply_size_p) == 0)
+        coord_debug (self, "coord: passport to %s (attested at %" PRIu64 ")", id, attested_ms);
+    free (passport);
+}
+
 static int
-s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uint64_t now_ms)
+s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uint64_t now_ms,
+                   uint8_t **reply_p, size_t *reply_size_p)
 {
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
@@ -238,6 +269,7 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     if (verdict)
         zsys_warning ("coord: ALERT attestation of %s failed: %s [%s]", env->origin,
                       json_string_value (json_object_get (verdict, "reason")), alert);
+    bool passed = json_is_true (json_object_get (verdict, "ok"));
     json_decref (verdict);
     json_decref (device);
     coord_quarantine_build (self, now_ms);
@@ -245,6 +277,9 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
         return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
                          "cannot record the attestation verdict");
     registry_replay_set (self->registry, origin_key, &window, true);
+    //  A pass is answered with the passport that admits it to its peers
+    if (passed)
+        s_attest_passport (self, env->origin, 0, now_ms, reply_p, reply_size_p);
     return 0;
 }
 
@@ -336,7 +371,8 @@ s_refuse_report (coord_t *self, coord_link_t *link, const envelope_t *env, int s
 
 static int
 s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
-            const msg_twin_reported_t *reported, const char *origin_key, bool quarantined,
+            const msg_twin_reported_t *reported, const char *origin_key,
+            const char *quarantined,
             uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
     //  Checked in this order; each refusal is for good (the same bytes
@@ -350,8 +386,8 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
     if (quarantined) {
         self->stats.rejected_origin++;
         return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
-                                reply_size_p, "%s is quarantined (failed attestation): "
-                                "report refused", env->origin);
+                                reply_size_p, "%s is quarantined (%s): report refused",
+                                env->origin, quarantined);
     }
     json_error_t error;
     json_t *doc = NULL;
@@ -583,7 +619,7 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_mesh_local (self, &env, link, now_ms, reply_p, reply_size_p);
     }
     if (env.type == MSG_ATTEST_EVIDENCE)
-        return s_attest_evidence (self, link, &env, now_ms);
+        return s_attest_evidence (self, link, &env, now_ms, reply_p, reply_size_p);
     if (env.type == MSG_DELEGATED_VERDICT)
         return s_attest_delegated (self, link, &env, now_ms);
     if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
@@ -600,8 +636,8 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_refuse_malformed (self, link, &env, rc);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
-    bool quarantined = (env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED)
-                    && coord_device_quarantined (self, env.origin);
+    const char *quarantined = env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED
+                            ? coord_device_quarantined (self, env.origin, now_ms): NULL;
     if (env.type == MSG_HEARTBEAT) {
         //  A quarantined device gets no desired twin, only challenges
         msg_heartbeat_t heartbeat = msg.heartbeat;
@@ -609,6 +645,11 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
             heartbeat.desired_version = UINT64_MAX;
         rc = s_heartbeat (self, link, &env, &heartbeat, origin_key, now_ms,
                           reply_p, reply_size_p);
+        //  One answer a heartbeat: the desired twin, else a newer
+        //  passport than the node holds, else a challenge if it is due
+        if (rc == 0 && !*reply_p)
+            s_attest_passport (self, env.origin, msg.heartbeat.passport_ms, now_ms,
+                               reply_p, reply_size_p);
         if (rc == 0 && !*reply_p)
             s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
                                 reply_p, reply_size_p);
@@ -665,4 +706,32 @@ coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
     int rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
     free (payload);
     return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Overdue attestations: alerted once, when they fall due; the device is
+//  quarantined from then on by its state (attest_state.h), here and, by
+//  its expired passport, at its peers
+
+static void
+s_overdue_alert (void *arg, const char *device_id, json_t *verdict)
+{
+    (void) arg;
+    zsys_warning ("coord: ALERT attestation of %s overdue: no pass since %" JSON_INTEGER_FORMAT
+                  " (unix s)%s; quarantined until it attests again", device_id,
+                  json_integer_value (json_object_get (verdict, "time")),
+                  json_is_true (json_object_get (verdict, "cleared"))? ", when it was cleared": "");
+}
+
+void
+coord_overdue_sweep (coord_t *self, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (self->store, true);
+    int taken = txn? attest_overdue_sweep (txn, now_ms, COORD_OVERDUE_BATCH, s_overdue_alert,
+                                           self): -1;
+    if (taken > 0 && store_commit (&txn))
+        zsys_error ("coord: cannot record the overdue sweep");
+    store_abort (&txn);
+    if (taken < 0)
+        zsys_error ("coord: overdue sweep failed");
 }

@@ -9,6 +9,8 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/rpc.h"
+#include "coordinator/core/attest.h"
+#include "coordinator/core/attest_state.h"
 #include "coordinator/core/coord.h"
 
 //  --------------------------------------------------------------------------
@@ -203,6 +205,137 @@ s_enrol (s_rig_t *rig, const keys_t *node, const char *name, const char *token,
     }
     free (reply);
     return status;
+}
+
+//  A heartbeat from dev-1 naming the passport it holds; returns the reply
+//  (caller frees) or NULL
+static uint8_t *
+s_heartbeat (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t passport_ms,
+             uint64_t now_ms, size_t *reply_size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    msg.heartbeat.desired_version = UINT64_MAX;
+    msg.heartbeat.uptime_s = 1000;
+    msg.heartbeat.passport_ms = passport_ms;
+    size_t size;
+    uint8_t *frame = s_envelope (node, "dev-1", seq, &msg, &size);
+    uint8_t *reply = NULL;
+    assert (coord_on_mesh (rig->coord, "dev-1", frame, size, now_ms, &reply,
+                           reply_size_p) == 0);
+    free (frame);
+    return reply;
+}
+
+//  A twin report from dev-1: the status of the coordinator's ACK (its
+//  reason in reason), -1 without one
+static int
+s_report (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t now_ms,
+          char reason [WEFT_TEXT_MAX + 1])
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_REPORTED;
+    strcpy (msg.twin_reported.device, "dev-1");
+    msg.twin_reported.version = seq;
+    msg.twin_reported.doc = "{}";
+    msg.twin_reported.doc_size = 2;
+    strcpy (msg.twin_reported.status, "ok");
+    size_t size, reply_size;
+    uint8_t *frame = s_envelope (node, "dev-1", seq, &msg, &size);
+    uint8_t *reply = NULL;
+    int status = -1;
+    envelope_t env;
+    msg_t ack;
+    if (coord_on_mesh (rig->coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == 0
+    &&  reply && envelope_decode (&env, reply, reply_size) == 0 && env.type == MSG_ACK
+    &&  msg_decode (&ack, MSG_ACK, env.payload, env.payload_size) == 0) {
+        status = ack.ack.status;
+        snprintf (reason, WEFT_TEXT_MAX + 1, "%s", ack.ack.message);
+    }
+    free (frame);
+    free (reply);
+    return status;
+}
+
+//  Fresh attestation at the coordinator: a profile that requires it
+//  quarantines dev-1 (never attested), a pass admits it and its
+//  heartbeats bring the passport once, then it falls overdue; an
+//  operator's clear admits it again with a "cleared" passport
+static void
+s_test_fresh_attestation (s_rig_t *rig, const keys_t *admin, const keys_t *node,
+                          uint64_t now_ms)
+{
+    char out [4096];
+    assert (s_rpc (rig, admin, "admin", 3000, "attest.profile.set",
+                   "{\"tenant\":\"acme\",\"type\":\"gateway\",\"profile\":{\"pcrs\":{\"8\":"
+                   "\"000000000000000000"
+                   "0000000000000000000000000000000000000000000000\"},\"interval_s\":10,"
+                   "\"grace_s\":5}}", out, sizeof out) == WEFT_STATUS_OK);
+    size_t size;
+    //  Never attested: its report is refused, its heartbeat gets nothing
+    char reason [WEFT_TEXT_MAX + 1];
+    assert (s_report (rig, node, 300, now_ms, reason) == WEFT_STATUS_DENIED);
+    assert (streq (reason, "dev-1 is quarantined (never attested): report refused"));
+    assert (s_heartbeat (rig, node, 301, 0, now_ms, &size) == NULL);
+    //  A pass (dev-1 has no TPM: the verdict is written as attest.c
+    //  writes one) admits it; the next heartbeat brings its passport
+    store_txn_t *txn = store_begin (rig->store, true);
+    json_t *device = registry_device_get (txn, "dev-1");
+    json_t *profile = attest_profile_of (txn, device, rig->ca.sign_public);
+    json_t *verdict = json_pack ("{s:s, s:b, s:I, s:I, s:s}", "device", "dev-1", "ok", 1,
+                                 "time", (json_int_t) (now_ms / 1000), "time_ms",
+                                 (json_int_t) now_ms, "reason", "boot state matches");
+    assert (attest_verdict_store (txn, device, verdict, profile) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (verdict);
+    json_decref (profile);
+    uint8_t *reply = s_heartbeat (rig, node, 302, 0, now_ms + 1000, &size);
+    assert (reply);
+    envelope_t env;
+    assert (envelope_decode (&env, reply, size) == 0 && env.type == MSG_PASSPORT);
+    assert (envelope_verify (&env, rig->keys.sign_public) == 0);
+    cert_t holder;
+    memset (&holder, 0, sizeof holder);
+    strcpy (holder.subject, "dev-1");
+    strcpy (holder.tenant, "acme");
+    holder.serial = (uint64_t) json_integer_value (json_object_get (device, "cert_serial"));
+    passport_t passport;
+    assert (passport_check (env.payload, env.payload_size, &holder, rig->ca.sign_public,
+                            rig->keys.sign_public, now_ms + 1000, &passport, NULL, 0)
+            == PASSPORT_OK);
+    assert (passport.attested_ms == now_ms && passport.expires_ms == now_ms + 15000);
+    free (reply);
+    //  ... once: the node names it in its heartbeats from then on
+    assert (s_heartbeat (rig, node, 303, now_ms, now_ms + 2000, &size) == NULL);
+    assert (s_report (rig, node, 304, now_ms + 2000, reason) == WEFT_STATUS_OK);
+    assert (s_rpc (rig, admin, "admin", 3001, "attest.show", "{\"id\":\"dev-1\"}",
+                   out, sizeof out) == 0);
+    assert (strstr (out, "\"state\":\"fresh\"") && strstr (out, "\"passport\":\""));
+    //  Overdue: quarantined again, and no passport to renew
+    assert (s_report (rig, node, 305, now_ms + 15000, reason) == WEFT_STATUS_DENIED);
+    assert (streq (reason, "dev-1 is quarantined (attestation overdue): report refused"));
+    assert (s_heartbeat (rig, node, 306, now_ms, now_ms + 15000, &size) == NULL);
+    coord_tick (rig->coord, now_ms + 15000 + COORD_FLUSH_MS);   //  The overdue alert
+    txn = store_begin (rig->store, false);
+    attest_status_t status;
+    assert (attest_status (txn, "dev-1", device, rig->ca.sign_public, now_ms + 20000,
+                           &status) == 0);
+    store_abort (&txn);
+    assert (status.state == ATTEST_OVERDUE && status.due_ms == now_ms + 15000);
+    //  Cleared by an operator (at the RPC's clock): a "cleared" passport
+    assert (s_rpc (rig, admin, "admin", 3002, "attest.clear", "{\"id\":\"dev-1\"}",
+                   out, sizeof out) == 0);
+    reply = s_heartbeat (rig, node, 307, now_ms - 1, now_ms + 1000, &size);
+    assert (reply && envelope_decode (&env, reply, size) == 0 && env.type == MSG_PASSPORT);
+    assert (passport_check (env.payload, env.payload_size, &holder, rig->ca.sign_public,
+                            rig->keys.sign_public, now_ms + 1000, &passport, NULL, 0)
+            == PASSPORT_OK);
+    assert (passport.verdict == PASSPORT_CLEARED);
+    free (reply);
+    assert (s_report (rig, node, 308, now_ms + 1000, reason) == WEFT_STATUS_OK);
+    json_decref (device);
 }
 
 void
@@ -578,6 +711,7 @@ coord_test (bool verbose)
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_refused == 2);
     free (frame);
+    s_test_fresh_attestation (&rig, &admin, &node, now_ms);
 
     //  Refusals before any method ran are in the audit log with the
     //  peer address: the replay and the envelope on another's link above,

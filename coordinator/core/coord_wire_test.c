@@ -511,7 +511,9 @@ s_test_mesh_refusals (void)
     //  A quarantined device's report
     store_txn_t *txn = store_begin (rig.store, true);
     json_t *verdict = json_pack ("{s:b, s:s}", "ok", 0, "reason", "PCR 7 differs");
-    assert (attest_verdict_put (txn, "node-1", verdict) == 0);
+    json_t *device = registry_device_get (txn, "node-1");
+    assert (attest_verdict_put (txn, device, verdict, NULL) == 0);
+    json_decref (device);
     json_decref (verdict);
     assert (store_commit (&txn) == 0);
     report.twin_reported.version = 4;

@@ -45,6 +45,7 @@ typedef struct {
     pki_t *pki;                     //  Issues operator certificates
     const uint8_t *coord_curve;     //  32 bytes, for token text
     const coord_stats_t *stats;     //  Counters for coord.stats
+    const uint8_t *coord_secret;    //  64 bytes: signs the passport attest.show gives, or NULL
 } rpc_env_t;
 
 //  One grant: a role on a subtree

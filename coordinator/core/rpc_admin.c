@@ -8,6 +8,7 @@
 #include "proto/corelib.h"
 #include "proto/keys.h"
 #include "coordinator/core/attest.h"
+#include "coordinator/core/attest_state.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/opcert.h"
 #include "coordinator/core/rpc_internal.h"
@@ -102,7 +103,7 @@ s_attest_visible (void *arg, const char *id)
 void
 rpc_attest_status (rpc_call_t *call)
 {
-    call->result->result = attest_summary (call->txn, s_attest_visible, call);
+    call->result->result = attest_summary (call->txn, call->now_ms, s_attest_visible, call);
 }
 
 void
@@ -112,10 +113,30 @@ rpc_attest_show (rpc_call_t *call)
     if (!device)
         return;
     json_t *verdict = attest_verdict_get (call->txn, rpc_json_str (device, "id"));
-    json_t *show = json_pack ("{s:s, s:s, s:O}", "id", rpc_json_str (device, "id"),
+    attest_status_t status;
+    memset (&status, 0, sizeof status);
+    attest_status (call->txn, rpc_json_str (device, "id"), device,
+                   pki_ca_key (call->env->pki), call->now_ms, &status);
+    json_t *show = json_pack ("{s:s, s:s, s:O, s:s, s:b, s:b, s:I}",
+        "id", rpc_json_str (device, "id"),
         "assurance", *rpc_json_str (device, "assurance")? rpc_json_str (device, "assurance")
                                                           : "software",
-        "verdict", verdict? verdict: json_null ());
+        "verdict", verdict? verdict: json_null (),
+        "state", attest_state_name (status.state),
+        "quarantined", attest_state_quarantines (status.state),
+        "required", status.required, "due_ms", (json_int_t) status.due_ms);
+    //  The passport it would get now, for an operator to inspect or hand on
+    uint8_t *passport = NULL;
+    size_t size = 0;
+    if (call->env->coord_secret
+    &&  attest_passport (call->txn, device, call->now_ms, call->env->coord_secret, &passport,
+                         &size, NULL) == 0) {
+        char *hex = (char *) zmalloc (2 * size + 1);
+        keys_hex (passport, size, hex);
+        json_object_set_new (show, "passport", json_string (hex));
+        free (hex);
+    }
+    free (passport);
     json_decref (verdict);
     json_decref (device);
     call->result->result = show;
@@ -127,7 +148,8 @@ rpc_attest_clear (rpc_call_t *call)
     json_t *device = rpc_arg_device (call);
     if (!device)
         return;
-    if (attest_verdict_clear (call->txn, rpc_json_str (device, "id")) < 0)
+    if (attest_verdict_clear (call->txn, device, pki_ca_key (call->env->pki),
+                              call->now_ms) < 0)
         rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
     else
         call->result->result = json_pack ("{s:s}", "id", rpc_json_str (device, "id"));

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/rpc_internal.h"
+#include "coordinator/core/attest.h"
 
 //  --------------------------------------------------------------------------
 //  Selftest: the authorization matrix and argument checks
@@ -93,6 +94,22 @@ s_add_device (s_rig_t *rig, const char *id, const char *tenant, uint8_t fill)
     store_txn_t *txn = store_begin (rig->store, true);
     assert (registry_device_put (txn, device) == 0);
     assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
+
+//  Store an attestation verdict, passed or failed, for device id
+static void
+s_verdict (s_rig_t *rig, const char *id, bool ok)
+{
+    store_txn_t *txn = store_begin (rig->store, true);
+    json_t *device = registry_device_get (txn, id);
+    assert (device);
+    json_t *verdict = json_pack ("{s:s, s:b, s:I, s:I, s:s, s:i, s:i}", "device", id, "ok", ok,
+        "time", (json_int_t) 1700000000, "time_ms", (json_int_t) 1700000000000,
+        "reason", ok? "": "PCR 7 does not match", "pcr", ok? -1: 7, "event", -1);
+    assert (attest_verdict_put (txn, device, verdict, NULL) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (verdict);
     json_decref (device);
 }
 
@@ -426,8 +443,12 @@ rpc_test (bool verbose)
 
     //  Tenant isolation, every method: globex's dev-b answers exactly as
     //  a missing device to an admin of acme, and never shows in a list
-    const char *methods [] = { "device.show", "twin.get", "twin.set", "device.set", NULL };
-    const char *extra [] = { "", "", ",\"patch\":{\"a\":1}", ",\"fw\":\"9\"" };
+    //  (its failed attestation verdict included)
+    s_verdict (&rig, "dev-a", true);
+    s_verdict (&rig, "dev-b", false);
+    const char *methods [] = { "device.show", "twin.get", "twin.set", "device.set",
+                               "attest.show", "attest.clear", NULL };
+    const char *extra [] = { "", "", ",\"patch\":{\"a\":1}", ",\"fw\":\"9\"", "", "" };
     for (int i = 0; methods [i]; i++) {
         char args_b [128], args_z [128];
         snprintf (args_b, sizeof args_b, "{\"id\":\"dev-b\"%s}", extra [i]);
@@ -453,6 +474,18 @@ rpc_test (bool verbose)
         assert (!strstr (ids, "dev-b"));
         assert (rpc_json_int (rig.result.result, "count") == 0);
     }
+    assert (s_call_grant (&rig, "admin", "acme", "attest.status", NULL) == WEFT_STATUS_OK);
+    assert (rpc_json_int (rig.result.result, "verdicts") == 1);
+    assert (rpc_json_int (rig.result.result, "failed") == 0);
+    char *status = json_dumps (rig.result.result, 0);
+    assert (!strstr (status, "dev-b"));
+    free (status);
+    assert (s_call_grant (&rig, "admin", "acme", "attest.show", "{\"id\":\"dev-a\"}")
+            == WEFT_STATUS_OK);
+    assert (streq (rpc_json_str (rig.result.result, "state"), "fresh"));
+    assert (s_call_grant (&rig, "admin", "globex", "attest.show", "{\"id\":\"dev-b\"}")
+            == WEFT_STATUS_OK);
+    assert (streq (rpc_json_str (rig.result.result, "state"), "failed"));   //  Not cleared
     assert (s_call_grant (&rig, "admin", "acme", "hierarchy.export", "{}") == WEFT_STATUS_OK);
     text = registry_dump (rig.result.result);
     assert (!strstr (text, "globex"));

@@ -58,6 +58,7 @@ struct _agent_t {
     char *reported;                     //  Reported JSON document, owned
     size_t reported_size;
     char status [WEFT_TEXT_MAX + 1];    //  "ok" or why applying failed
+    uint64_t passport_ms;               //  attested_ms of the passport the mesh holds
     uint64_t acked_version;             //  Highest reported version ACKed
     uint8_t report_ids [AGENT_REPORT_IDS][WEFT_ID_SIZE];    //  Ids sent for it
     size_t report_sent;                 //  Number of sends of the current report
@@ -320,6 +321,7 @@ s_send_heartbeat (agent_t *self, uint64_t now_ms)
     msg.heartbeat.uptime_s = now_ms > self->start_ms? (now_ms - self->start_ms) / 1000: 0;
     msg.heartbeat.desired_version = self->desired_version;
     msg.heartbeat.reported_version = self->reported_version;
+    msg.heartbeat.passport_ms = self->passport_ms;
     s_send (self, now_ms, &msg, NULL);
     self->fx.timer (self->fx.ctx, AGENT_TIMER_HEARTBEAT, now_ms + self->heartbeat_ms);
 }
@@ -668,6 +670,16 @@ s_on_ack (agent_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
     if (self->verbose)
         zsys_debug ("agent: reported version %" PRIu64 " acknowledged", self->acked_version);
     return WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  The passport the mesh holds, named in our heartbeats
+
+void
+agent_set_passport (agent_t *self, uint64_t attested_ms)
+{
+    assert (self);
+    self->passport_ms = attested_ms;
 }
 
 //  --------------------------------------------------------------------------

@@ -108,6 +108,12 @@ int
 bool
     agent_windowed (int type);
 
+//  The attested_ms of the passport the node's mesh holds (0: none),
+//  which our heartbeats name so the coordinator sends a newer one
+//  (docs/protocol.md, HEARTBEAT).
+void
+    agent_set_passport (agent_t *self, uint64_t attested_ms);
+
 //  A timer armed through the effects has expired.
 void
     agent_timer (agent_t *self, uint64_t now_ms, int kind);

@@ -4,6 +4,7 @@
 #include "proto/envelope.h"
 #include "proto/tpmmsg.h"
 #include "proto/delegmsg.h"
+#include "proto/passport.h"
 #include "node/core/delegate.h"
 
 struct _delegate_t {
@@ -110,6 +111,34 @@ delegate_tick (delegate_t *self, uint64_t now_ms, delegate_random_fn *random_fn)
     self->linked = linked;
 }
 
+//  A gateway passed here: our passport, so its neighbours admit it while
+//  the site is cut off (it expires when the profile says it falls due)
+static void
+s_issue_passport (delegate_t *self, const char *gateway, uint64_t now_ms)
+{
+    char role [WEFT_NAME_MAX + 1] = "";
+    if (!mesh_neighbour (self->mesh, gateway, role, NULL, NULL))
+        return;
+    json_t *profile = siteverify_profile_get (self->verify, mesh_tenant (self->mesh), role);
+    int interval_s, grace_s;
+    passport_profile_terms (profile, &interval_s, &grace_s, NULL);
+    json_decref (profile);
+    uint64_t expires_ms = now_ms + (uint64_t) (interval_s + grace_s) * 1000;
+    uint8_t *passport = NULL, *frame = NULL;
+    size_t passport_size = 0, size = 0;
+    if (mesh_passport_issue (self->mesh, gateway, now_ms, expires_ms, &passport,
+                             &passport_size) == 0
+    &&  agent_seal_payload (self->agent, now_ms, MSG_PASSPORT, passport, passport_size,
+                            &frame, &size) == 0
+    &&  mesh_send_to (self->mesh, gateway, frame, size) == 0)
+        zsys_info ("delegate: passport to %s (attested here, valid %d s)", gateway,
+                   interval_s + grace_s);
+    else
+        zsys_warning ("delegate: cannot send %s its passport", gateway);
+    free (passport);
+    free (frame);
+}
+
 bool
 delegate_evidence (delegate_t *self, const uint8_t *frame, size_t size, uint64_t now_ms)
 {
@@ -130,6 +159,8 @@ delegate_evidence (delegate_t *self, const uint8_t *frame, size_t size, uint64_t
         zsys_warning ("delegate: ALERT attestation of %s failed (verified here): %s",
                       env.origin, result->reason);
     mesh_quarantine_local (self->mesh, env.origin, !result->ok);
+    if (result->ok)
+        s_issue_passport (self, env.origin, now_ms);
     delegmsg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_DELEGATED_VERDICT;

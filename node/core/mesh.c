@@ -142,6 +142,8 @@ mesh_send_advert (mesh_t *self, mesh_link_t *link, int type, uint64_t now_ms)
     if (type == MSG_HELLO) {
         msg.cert = self->cert;
         msg.cert_size = self->cert_size;
+        msg.passport = self->passport;
+        msg.passport_size = self->passport_size;
     }
     snprintf (msg.path, sizeof msg.path, "%s", self->path);
     msg.revocations = self->revocations;
@@ -180,6 +182,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->store = config->store;
     snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix? config->prefix: "");
     self->verbose = config->verbose;
+    self->admit_unattested = config->admit_unattested;
     self->fx = *effects;
     self->outbox = outbox_new (config->store, self->prefix, NULL);
     self->links = zhashx_new ();
@@ -232,6 +235,8 @@ mesh_destroy (mesh_t **self_p)
         free (self->revoked_names);
         free (self->revoked_keys);
         free (self->revoked_operators);
+        free (self->passport);
+        zhashx_destroy (&self->required);
         keys_wipe (&self->keys);
         free (self);
         *self_p = NULL;
@@ -244,7 +249,7 @@ mesh_start (mesh_t *self, uint64_t now_ms)
     assert (self);
     if (outbox_load (self->outbox) < 0 || policy_store_load (self->policies) < 0)
         return -1;
-    if (mesh_restore_revocations (self))
+    if (mesh_restore_revocations (self) || mesh_attest_restore (self))
         return -1;
     qlist_load (self->quarantine);
     self->next_advert = now_ms;
@@ -415,6 +420,7 @@ s_on_hello (mesh_t *self, mesh_link_t *link, const envelope_t *env, uint64_t now
     link->revocations = msg.revocations;
     link->quarantine = msg.quarantine;
     link->heard_ms = now_ms;
+    mesh_attest_hello (self, link, &cert, &msg, now_ms);
     zhashx_update (self->peers, cert.subject, strdup (link->name));
     if (zhashx_size (self->certs) < MESH_ROUTES_MAX || zhashx_lookup (self->certs, cert.subject)) {
         uint8_t *key = (uint8_t *) zmalloc (WEFT_KEY_SIZE);
@@ -467,9 +473,12 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
         if (mesh_gossip_type (env.type))
             return gossip_on_message (self->gossip, link->name, env.type, env.payload,
                                       env.payload_size, now_ms);
-        //  A reply to an old-style direct request: for us (not in
-        //  custody, so nothing to acknowledge whatever the agent says)
+        //  Not in custody, so nothing to acknowledge whatever we or the
+        //  agent say: our passport (mesh_attest.c), or a reply to an
+        //  old-style direct request
         char reason [WEFT_TEXT_MAX + 1];
+        if (env.type == MSG_PASSPORT)
+            return mesh_on_passport (self, &env, now_ms, reason) == WEFT_STATUS_OK? 0: -1;
         self->fx.deliver (self->fx.ctx, frame, size, reason);
         return 0;
     }
@@ -514,6 +523,7 @@ mesh_tick (mesh_t *self, uint64_t now_ms)
                 mesh_send_revocations (self, link);
                 mesh_send_quarantine (self, link);
             }
+        mesh_attest_tick (self, now_ms);
         //  Counters go up every few adverts, as telemetry
         if (++self->adverts % 5 == 0) {
             char *json = mesh_stats_json (self);
@@ -598,7 +608,8 @@ mesh_stats_json (mesh_t *self)
         "\"retransmits\":%" PRIu64 ",\"relayed\":%" PRIu64 ",\"delivered\":%" PRIu64
         ",\"duplicates\":%" PRIu64 ",\"forged_rejected\":%" PRIu64
         ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"hop_limit\":%" PRIu64
-        ",\"revoked\":%" PRIu64 ",\"quarantined\":%" PRIu64 ",\"unauthenticated\":%" PRIu64
+        ",\"revoked\":%" PRIu64 ",\"quarantined\":%" PRIu64 ",\"unattested\":%" PRIu64
+        ",\"unauthenticated\":%" PRIu64
         ",\"malformed\":%" PRIu64
         "},\"refused_full\":%" PRIu64 ",\"commit_failed\":%" PRIu64
         ",\"refused_hello\":%" PRIu64 ",\"custody_refused\":%" PRIu64
@@ -608,8 +619,8 @@ mesh_stats_json (mesh_t *self)
         o->depth [OUTBOX_CONTROL], o->depth [OUTBOX_TWIN], o->depth [OUTBOX_EVIDENCE],
         o->depth [OUTBOX_TELEMETRY], o->depth [OUTBOX_BULK],
         o->retransmits, m->relayed, m->delivered, m->duplicates, m->forged,
-        o->dropped_full, m->hop_limit, m->revoked, m->quarantined, m->unauthenticated,
-        m->malformed, o->refused_full, o->commit_failed, m->refused_hello,
+        o->dropped_full, m->hop_limit, m->revoked, m->quarantined, m->unattested,
+        m->unauthenticated, m->malformed, o->refused_full, o->commit_failed, m->refused_hello,
         m->custody_refused, self->revocations,
         qlist_version (self->quarantine), qlist_size (self->quarantine), policies);
     free (policies);

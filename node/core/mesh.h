@@ -40,6 +40,16 @@
     and relays nothing, and only attestation traffic from or for it is
     taken (counted "quarantined"); see docs/mesh.md.
 
+    Fresh attestation: where this node holds a security profile that
+    requires it for a neighbour's device type in the neighbour's tenant
+    (policy "profile/<tenant>/<type>"), the neighbour must present in its
+    HELLO a passport (proto/passport.h) issued to its certificate by the
+    coordinator or a site server of its tenant, and not expired. Without one (never attested, or overdue) it
+    is refused like a quarantined peer (counted "unattested"), offline,
+    by this node's clock. Our own passport comes in PASSPORT envelopes,
+    is stored, presented in our HELLOs and sent again on every link when
+    it changes.
+
     Site-wide policies (policy.h) spread by gossip (gossip.h) over the
     verified links and the coordinator link; the mesh hands it link
     events and gossip frames, and seals what it sends.  */
@@ -89,6 +99,9 @@ typedef struct {
     //  node's own challenge: a site server verifying); it is then
     //  acknowledged and goes no further. Borrowed.
     bool (*intercept) (void *ctx, const uint8_t *frame, size_t size);
+    //  Optional: we hold a new passport, attested at attested_ms (the
+    //  agent names it in its heartbeats)
+    void (*passport) (void *ctx, uint64_t attested_ms);
 } mesh_effects_t;
 
 typedef struct {
@@ -102,6 +115,7 @@ typedef struct {
     uint64_t advert_ms;             //  ROUTE interval (the heartbeat)
     store_t *store;                 //  With MESH_TABLE and OUTBOX_TABLE
     const char *prefix;             //  Key prefix ("" in the daemon)
+    bool admit_unattested;          //  Never require peers' attestation (off)
     bool verbose;
 } mesh_config_t;
 
@@ -112,6 +126,7 @@ typedef struct {
     uint64_t refused_hello;         //  HELLOs refused (cert, key, revoked)
     uint64_t revoked;               //  Envelopes of revoked origins dropped
     uint64_t quarantined;           //  Refused because of the quarantine list
+    uint64_t unattested;            //  Refused: never attested or overdue
     uint64_t hop_limit;             //  Envelopes out of hops
     uint64_t duplicates;            //  Ids seen before (re-ACKed)
     uint64_t delivered;             //  Envelopes for us
@@ -241,6 +256,23 @@ int
 uint64_t
     mesh_quarantine (mesh_t *self);
 
+//  attested_ms of the passport we hold, 0 if none.
+uint64_t
+    mesh_passport_ms (mesh_t *self);
+
+//  A site server's passport for neighbour device (a gateway it just
+//  verified at attested_ms, expiring at expires_ms), issued by us with
+//  our certificate, for its certificate (serial and tenant from its
+//  HELLO). Returns 0 with a heap buffer (free()), or -1.
+int
+    mesh_passport_issue (mesh_t *self, const char *device, uint64_t attested_ms,
+                         uint64_t expires_ms, uint8_t **passport_p, size_t *size_p);
+
+//  Is neighbour name admitted: verified, and attested where required?
+//  For discovery and tests; walks nothing.
+bool
+    mesh_admitted (mesh_t *self, const char *name, uint64_t now_ms);
+
 //  Is the device on the quarantine list held?
 bool
     mesh_quarantined (mesh_t *self, const char *device);
@@ -270,5 +302,9 @@ gossip_t *
 
 void
     mesh_test (bool verbose);
+
+//  Fresh attestation in the mesh (mesh_test.c)
+void
+    mesh_attest_test (bool verbose);
 
 #endif

@@ -148,11 +148,19 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms, "%s is revoked", env.origin);
         return -1;
     }
-    if (mesh_quarantine_refuses (self, link, &env, dest)) {
+    int refusal = mesh_quarantine_refuses (self, link, &env, dest, now_ms);
+    if (refusal == MESH_QUARANTINED) {
         self->stats.quarantined++;
         s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
                   "quarantined: of %s's traffic, or of traffic to %s, only attestation "
                   "passes", env.origin, dest);
+        return -1;
+    }
+    if (refusal == MESH_UNATTESTED) {
+        self->stats.unattested++;
+        s_refuse (self, link, &env, dest, WEFT_STATUS_DENIED, now_ms,
+                  "no fresh attestation: of %s's traffic, or of traffic to %s, only "
+                  "attestation passes", env.origin, dest);
         return -1;
     }
     if (mesh_gossip_type (env.type)) {
@@ -200,8 +208,11 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
     bool ours = env.type == MSG_ATTEST_EVIDENCE && streq (env.origin, link->peer)
              && self->fx.intercept && self->fx.intercept (self->fx.ctx, frame, size);
     if (ours || streq (dest, self->name)) {
+        //  Our passport is the mesh's (mesh_attest.c); the rest the agent's
         char reason [WEFT_TEXT_MAX + 1] = "";
-        int status = ours? WEFT_STATUS_OK: self->fx.deliver (self->fx.ctx, frame, size, reason);
+        int status = ours? WEFT_STATUS_OK
+                   : env.type == MSG_PASSPORT? mesh_on_passport (self, &env, now_ms, reason)
+                   : self->fx.deliver (self->fx.ctx, frame, size, reason);
         if (status != WEFT_STATUS_OK) {
             //  The agent refused it (or could not store it: INTERNAL,
             //  retransmitted); not seen, so a retransmission is judged again

@@ -40,6 +40,10 @@ typedef struct {
     size_t ak_name_size;
     uint64_t epoch;                     //  Changes each time the peer is verified anew
     uint64_t heard_ms;                  //  Last HELLO or ROUTE
+    uint64_t serial;                    //  Certificate serial
+    uint64_t attested_until;            //  Expiry of its passport (mesh_attest.c), 0 none
+    char attested_by [WEFT_NAME_MAX + 1];   //  That passport's issuer
+    bool overdue_told;                  //  Its lapse was logged
     zlistx_t *acks;                     //  Ids (16 B) to ACK after commit
 } mesh_link_t;
 
@@ -87,6 +91,12 @@ struct _mesh_t {
     mesh_stats_t stats;
     policy_store_t *policies;           //  Site-wide policies held (policy.h)
     gossip_t *gossip;                   //  Their spreading (gossip.h)
+    uint64_t serial;                    //  Our certificate's serial
+    bool admit_unattested;              //  Never require a peer's attestation
+    uint8_t *passport;                  //  Our passport (proto/passport.h), or NULL
+    size_t passport_size;
+    uint64_t passport_ms;               //  Its attested_ms, 0 none
+    zhashx_t *required;                 //  Device type -> s_required_t (mesh_attest.c)
 };
 
 //  --------------------------------------------------------------------------
@@ -147,6 +157,35 @@ int
     mesh_on_custody_ack (mesh_t *self, const envelope_t *env);
 
 //  --------------------------------------------------------------------------
+//  Attestation passports (mesh_attest.c)
+
+//  Load our passport as an earlier run stored it. Returns 0 or -1.
+int
+    mesh_attest_restore (mesh_t *self);
+
+//  A verified HELLO: take the peer's passport (msg) for its certificate
+void
+    mesh_attest_hello (mesh_t *self, mesh_link_t *link, const cert_t *cert,
+                       const meshmsg_t *msg, uint64_t now_ms);
+
+//  Does this link's peer lack the fresh attestation its type requires
+//  here? (Never the coordinator's link.)
+bool
+    mesh_unattested (mesh_t *self, mesh_link_t *link, uint64_t now_ms);
+
+//  A PASSPORT envelope addressed to us, its signature checked: ours if
+//  it is for our certificate and newer. Returns WEFT_STATUS_OK (taken,
+//  or older than ours), DENIED if refused for good, INTERNAL if it could
+//  not be stored; why in reason.
+int
+    mesh_on_passport (mesh_t *self, const envelope_t *env, uint64_t now_ms,
+                      char reason [WEFT_TEXT_MAX + 1]);
+
+//  Timer work: log the neighbours whose passport just lapsed
+void
+    mesh_attest_tick (mesh_t *self, uint64_t now_ms);
+
+//  --------------------------------------------------------------------------
 //  Revocation and quarantine lists (mesh_lists.c)
 
 //  Is a device name or CURVE key (either may be NULL) revoked?
@@ -176,9 +215,16 @@ void
 void
     mesh_send_quarantine (mesh_t *self, mesh_link_t *link);
 
-//  Refuse this custody envelope because of the quarantine?
-bool
+//  Refuse this custody envelope because of the quarantine list or a
+//  lack of fresh attestation? Returns MESH_ADMITTED, MESH_QUARANTINED
+//  or MESH_UNATTESTED.
+typedef enum {
+    MESH_ADMITTED = 0,
+    MESH_QUARANTINED = 1,           //  On the quarantine list (failed)
+    MESH_UNATTESTED = 2             //  Never attested, or overdue, where required
+} mesh_refusal_t;
+int
     mesh_quarantine_refuses (mesh_t *self, mesh_link_t *link, const envelope_t *env,
-                             const char *dest);
+                             const char *dest, uint64_t now_ms);
 
 #endif

@@ -196,27 +196,48 @@ mesh_send_quarantine (mesh_t *self, mesh_link_t *link)
         self->fx.send (self->fx.ctx, link->name, "*", frame, size);
 }
 
-//  Refuse this envelope because of the quarantine? A quarantined node
+//  Refuse this envelope because of the quarantine, or for a lack of
+//  fresh attestation (mesh_attest.c)? A quarantined or unattested node
 //  keeps its link (it must still deliver attestation evidence, or it
 //  could never pass again), but its peers take nothing from it that it
-//  relays for others, and nothing from or for it but attestation
-//  traffic (qlist_attestation).
-bool
+//  relays for others (but the coordinator's own attestation traffic,
+//  which every hop verifies), and nothing from or for it but attestation
+//  traffic (qlist_attestation). An unattested origin further away is
+//  refused by its own first hop; here, a neighbour's own traffic and
+//  traffic toward a neighbour are checked.
+int
 mesh_quarantine_refuses (mesh_t *self, mesh_link_t *link, const envelope_t *env,
-                         const char *dest)
+                         const char *dest, uint64_t now_ms)
 {
-    if (qlist_size (self->quarantine) == 0)
-        return false;
     //  The lists are the coordinator's, verified at every hop: a
     //  quarantined relay cannot change them, and it must learn its release
     if (streq (dest, "*"))
-        return false;
-    if (link->kind != MESH_LINK_COORDINATOR && qlist_has (self->quarantine, link->peer)
-    &&  !streq (env->origin, link->peer))
-        return true;
+        return MESH_ADMITTED;
+    int peer = MESH_ADMITTED;
+    if (link->kind != MESH_LINK_COORDINATOR) {
+        if (qlist_has (self->quarantine, link->peer))
+            peer = MESH_QUARANTINED;
+        else
+        if (mesh_unattested (self, link, now_ms))
+            peer = MESH_UNATTESTED;
+    }
+    if (peer && !streq (env->origin, link->peer)) {
+        bool coordinator = streq (env->origin, MESH_COORDINATOR)
+                        && qlist_attestation (env->type);
+        return coordinator? MESH_ADMITTED: peer;
+    }
     if (qlist_attestation (env->type))
-        return false;
-    return qlist_has (self->quarantine, env->origin) || qlist_has (self->quarantine, dest);
+        return MESH_ADMITTED;
+    if (peer)
+        return peer;
+    if (qlist_has (self->quarantine, env->origin) || qlist_has (self->quarantine, dest))
+        return MESH_QUARANTINED;
+    //  Toward a neighbour that may not take part
+    const char *next = (const char *) zhashx_lookup (self->peers, dest);
+    mesh_link_t *toward = next? (mesh_link_t *) zhashx_lookup (self->links, next): NULL;
+    if (toward && mesh_unattested (self, toward, now_ms))
+        return MESH_UNATTESTED;
+    return MESH_ADMITTED;
 }
 
 int

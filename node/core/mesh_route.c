@@ -23,7 +23,7 @@ s_usable (mesh_t *self, mesh_link_t *link, uint64_t now_ms, int *names)
     }
     if (!*link->path || now_ms > link->heard_ms + MESH_DEAD_ADVERTS * self->advert_ms)
         return false;
-    if (qlist_has (self->quarantine, link->peer))
+    if (qlist_has (self->quarantine, link->peer) || mesh_unattested (self, link, now_ms))
         return false;               //  It would relay nothing for us
     size_t size = strlen (link->path);
     int count = meshmsg_names (link->path, size);

@@ -4,6 +4,7 @@
 
 #include "proto/corelib.h"
 #include <sodium.h>
+#include "proto/passport.h"
 #include "node/core/mesh_internal.h"
 
 //  --------------------------------------------------------------------------
@@ -102,7 +103,8 @@ s_t_run (t_world_t *world, uint64_t now)
             any = true;
         }
         for (int i = 0; i < T_NODES; i++)
-            mesh_flush (world->nodes [i].mesh, now);
+            if (world->nodes [i].mesh)
+                mesh_flush (world->nodes [i].mesh, now);
         if (!any && zlistx_size (world->wire) == 0)
             break;
     }
@@ -159,10 +161,10 @@ s_t_send_own (t_world_t *world, int index, int type, uint64_t seq)
 }
 
 //  Start node index's mesh on the shared store under prefix "<index>/",
-//  with a node certificate of the CA
+//  with a node certificate of the CA for role (device type)
 static void
-s_t_start (t_world_t *world, int index, store_t *store, const keys_t *ca,
-           const keys_t *coord, uint64_t now, bool verbose)
+s_t_start_as (t_world_t *world, int index, store_t *store, const keys_t *ca,
+              const keys_t *coord, uint64_t now, const char *role, bool verbose)
 {
     t_node_t *node = &world->nodes [index];
     cert_t cert;
@@ -170,7 +172,7 @@ s_t_start (t_world_t *world, int index, store_t *store, const keys_t *ca,
     cert.serial = (uint64_t) index + 10;
     cert.kind = CERT_KIND_NODE;
     strcpy (cert.subject, node->name);
-    strcpy (cert.role, "gateway");
+    snprintf (cert.role, sizeof cert.role, "%s", role);
     memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
     memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
     cert.not_after = now / 1000 + 86400;
@@ -187,11 +189,18 @@ s_t_start (t_world_t *world, int index, store_t *store, const keys_t *ca,
     };
     s_ctx [index].world = world;
     s_ctx [index].index = index;
-    mesh_effects_t effects = { &s_ctx [index], s_t_send, NULL, s_t_deliver, NULL };
+    mesh_effects_t effects = { &s_ctx [index], s_t_send, NULL, s_t_deliver, NULL, NULL };
     node->mesh = mesh_new (&config, &effects);
     assert (node->mesh);
     assert (mesh_start (node->mesh, now) == 0);
     free (cert_bytes);
+}
+
+static void
+s_t_start (t_world_t *world, int index, store_t *store, const keys_t *ca,
+           const keys_t *coord, uint64_t now, bool verbose)
+{
+    s_t_start_as (world, index, store, ca, coord, now, "gateway", verbose);
 }
 
 //  Node index's mesh started again from what the store kept; its
@@ -207,7 +216,7 @@ s_t_restart_from_store (t_world_t *world, int index, store_t *store, const keys_
     mesh_config_t config = { .name = node->name, .keys = &node->keys,
         .cert = (const uint8_t *) "x", .cert_size = 1, .ca_key = ca->sign_public,
         .coord_sign = coord->sign_public, .store = store, .prefix = prefix };
-    mesh_effects_t effects = { &s_ctx [index], s_t_send, NULL, s_t_deliver, NULL };
+    mesh_effects_t effects = { &s_ctx [index], s_t_send, NULL, s_t_deliver, NULL, NULL };
     node->mesh = mesh_new (&config, &effects);
     assert (node->mesh);
     assert (mesh_start (node->mesh, now) == 0);
@@ -551,6 +560,273 @@ mesh_test (bool verbose)
         keys_wipe (&world.nodes [i].keys);
     }
     keys_wipe (&forger);
+    keys_wipe (&ca);
+    keys_wipe (&coord);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    //  @end
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest of fresh attestation in the mesh (mesh_attest.c): gw-0 (with
+//  the coordinator link) - gw-1, a site server - gw-2, and a profile that
+//  requires attestation of gateways
+
+//  The coordinator's PASSPORT for node index, attested at attested_ms,
+//  handed to gw-0 for it (custody, as the coordinator sends it)
+static void
+s_t_passport (t_world_t *world, const keys_t *coord, int index, uint64_t attested_ms,
+              uint64_t expires_ms, uint64_t now)
+{
+    passport_t passport = { .cert_serial = (uint64_t) index + 10, .verdict = PASSPORT_PASSED,
+                            .attested_ms = attested_ms, .expires_ms = expires_ms,
+                            .issuer = PASSPORT_COORDINATOR };
+    snprintf (passport.device, sizeof passport.device, "%s", world->nodes [index].name);
+    uint8_t *bytes;
+    size_t size, frame_size;
+    assert (passport_encode (&passport, coord->sign_secret, &bytes, &size) == 0);
+    uint8_t *frame = s_t_envelope (coord, MESH_COORDINATOR, MSG_PASSPORT, 1000 + attested_ms,
+                                   bytes, size, &frame_size);
+    free (bytes);
+    if (index == 0)
+        assert (mesh_on_frame (world->nodes [0].mesh, MESH_COORDINATOR, NULL, frame,
+                               frame_size, now) == 0);
+    else
+        assert (mesh_on_frame (world->nodes [0].mesh, MESH_COORDINATOR,
+                               world->nodes [index].name, frame, frame_size, now) == 0);
+    free (frame);
+    mesh_flush (world->nodes [0].mesh, now);
+    s_t_run (world, now);
+}
+
+//  Every node ticks at now (adverts, lapsed passports, routes)
+static void
+s_t_tick (t_world_t *world, int nodes, uint64_t now)
+{
+    for (int i = 0; i < nodes; i++)
+        mesh_tick (world->nodes [i].mesh, now);
+    s_t_run (world, now);
+}
+
+void
+mesh_attest_test (bool verbose)
+{
+    printf (" * mesh_attest: ");
+    if (verbose)
+        printf ("\n");
+    //  @selftest
+    char dir [] = "/tmp/weft-mesh-attest.XXXXXX";
+    assert (mkdtemp (dir));
+    const char *tables [] = { MESH_TABLE, OUTBOX_TABLE, NULL };
+    store_t *store = store_new (dir, tables, 0);
+    assert (store);
+    keys_t ca, coord;
+    keys_generate (&ca);
+    keys_generate (&coord);
+    t_world_t world;
+    memset (&world, 0, sizeof world);
+    world.wire = zlistx_new ();
+    uint64_t now = 1767225600000ULL;
+    const char *roles [] = { "gateway", "server", "gateway" };
+    for (int i = 0; i < 3; i++) {
+        t_node_t *node = &world.nodes [i];
+        snprintf (node->name, sizeof node->name, "gw-%d", i);
+        keys_generate (&node->keys);
+        s_t_start_as (&world, i, store, &ca, &coord, now, roles [i], verbose);
+    }
+    mesh_link_up (world.nodes [0].mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                  coord.curve_public, now);
+    for (int i = 0; i + 1 < 3; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "n%d", i + 1);
+        mesh_link_up (world.nodes [i].mesh, name, MESH_LINK_ACCEPTED,
+                      world.nodes [i + 1].keys.curve_public, now);
+        snprintf (name, sizeof name, "n%d", i);
+        mesh_link_up (world.nodes [i + 1].mesh, name, MESH_LINK_DIALLED,
+                      world.nodes [i].keys.curve_public, now);
+        s_t_run (&world, now);
+    }
+    //  No profile yet: every neighbour takes part
+    assert (mesh_admitted (world.nodes [1].mesh, "gw-2", now));
+    assert (mesh_distance (world.nodes [2].mesh) == 3);
+
+    //  The CA-signed profile of gateways (requires attestation) reaches
+    //  every node; renewed HELLOs carry no passport: gateways are refused
+    policy_object_t policy = { "profile", "gateway", 1,
+                               (const uint8_t *) "{\"pcrs\":{},\"interval_s\":60}", 27 };
+    uint8_t *object;
+    size_t object_size;
+    assert (policymsg_encode (&policy, ca.sign_secret, &object, &object_size) == 0);
+    for (int i = 0; i < 3; i++)
+        assert (policy_store_offer (mesh_policies (world.nodes [i].mesh), object, object_size,
+                                    NULL, NULL) == POLICY_STORED);
+    free (object);
+    assert (!mesh_admitted (world.nodes [1].mesh, "gw-2", now));
+    assert (!mesh_admitted (world.nodes [1].mesh, "gw-0", now));
+    assert (mesh_admitted (world.nodes [0].mesh, "gw-1", now));     //  A server: no profile
+    s_t_tick (&world, 3, now);
+    assert (mesh_distance (world.nodes [1].mesh) == 0);     //  Not through gw-0
+    assert (mesh_distance (world.nodes [2].mesh) == 0);
+    //  gw-2 hands the server its report: refused (DENIED ends it); its
+    //  heartbeat is taken, and held (no route up)
+    size_t size;
+    uint8_t *frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 1,
+                                   (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    s_t_send (&s_ctx [2], "n1", MESH_COORDINATOR, frame, size);
+    free (frame);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->unattested == 1);
+    int to_coord = world.to_coord;
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_HEARTBEAT, 2,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    s_t_send (&s_ctx [2], "n1", MESH_COORDINATOR, frame, size);
+    free (frame);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->unattested == 1);
+    assert (outbox_size (mesh_outbox (world.nodes [1].mesh)) == 1);
+    //  Passports from the coordinator for gw-0 and gw-2, down through
+    //  unattested relays (the coordinator's own attestation traffic)
+    s_t_passport (&world, &coord, 0, now, now + 64000, now);
+    s_t_passport (&world, &coord, 2, now, now + 64000, now);
+    assert (mesh_passport_ms (world.nodes [2].mesh) == now);
+    assert (mesh_admitted (world.nodes [1].mesh, "gw-2", now));
+    assert (mesh_admitted (world.nodes [1].mesh, "gw-0", now));
+    s_t_tick (&world, 3, now);
+    assert (mesh_distance (world.nodes [2].mesh) == 3);
+    assert (world.to_coord > to_coord);     //  The held heartbeat went up
+    to_coord = world.to_coord;
+    s_t_send_own (&world, 2, MSG_TWIN_REPORTED, 3);
+    mesh_flush (world.nodes [2].mesh, now);
+    s_t_run (&world, now);
+    assert (world.to_coord == to_coord + 1);
+    if (verbose)
+        printf ("   never attested: refused; passports taken through relays; admitted\n");
+
+    //  Refused passports: another device's, another issuer's; an older
+    //  one is not taken
+    uint64_t held = mesh_passport_ms (world.nodes [2].mesh);
+    passport_t other = { .device = "gw-9", .cert_serial = 12, .verdict = PASSPORT_PASSED,
+                         .attested_ms = now + 1, .expires_ms = now + 64000,
+                         .issuer = PASSPORT_COORDINATOR };
+    uint8_t *bytes;
+    assert (passport_encode (&other, coord.sign_secret, &bytes, &size) == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    strcpy (env.origin, MESH_COORDINATOR);
+    env.type = MSG_PASSPORT;
+    env.payload = bytes;
+    env.payload_size = size;
+    char reason [WEFT_TEXT_MAX + 1];
+    assert (mesh_on_passport (world.nodes [2].mesh, &env, now, reason) == WEFT_STATUS_DENIED);
+    assert (streq (reason, "passport refused: passport issued to gw-9 (certificate 12), "
+                   "not this certificate"));
+    free (bytes);
+    strcpy (other.device, "gw-2");
+    assert (passport_encode (&other, world.nodes [1].keys.sign_secret, &bytes, &size) == 0);
+    env.payload = bytes;
+    env.payload_size = size;
+    assert (mesh_on_passport (world.nodes [2].mesh, &env, now, reason)    //  Forged
+            == WEFT_STATUS_DENIED);
+    free (bytes);
+    other.attested_ms = now - 1;
+    assert (passport_encode (&other, coord.sign_secret, &bytes, &size) == 0);
+    env.payload = bytes;
+    env.payload_size = size;
+    assert (mesh_on_passport (world.nodes [2].mesh, &env, now, reason) == WEFT_STATUS_OK);
+    assert (mesh_passport_ms (world.nodes [2].mesh) == held);             //  Older: kept ours
+    free (bytes);
+
+    //  Overdue: past its expiry gw-2 is refused again, by the server's own
+    //  clock, and no route goes through an overdue gw-0
+    now += 64000;
+    s_t_tick (&world, 3, now);
+    assert (!mesh_admitted (world.nodes [1].mesh, "gw-2", now));
+    assert (mesh_distance (world.nodes [1].mesh) == 0);
+    frame = s_t_envelope (&world.nodes [2].keys, "gw-2", MSG_TWIN_REPORTED, 4,
+                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+    s_t_send (&s_ctx [2], "n1", MESH_COORDINATOR, frame, size);
+    free (frame);
+    s_t_run (&world, now);
+    assert (mesh_stats (world.nodes [1].mesh)->unattested == 2);
+    //  The site server's own passport for gw-2 (it verified it while cut
+    //  off) admits it again; so does the coordinator's for gw-0
+    assert (mesh_passport_issue (world.nodes [1].mesh, "gw-2", now, now + 64000, &bytes,
+                                 &size) == 0);
+    assert (mesh_passport_issue (world.nodes [1].mesh, "gw-7", now, now + 64000, &bytes,
+                                 &size) == -1);     //  Not a neighbour
+    size_t frame_size;
+    frame = s_t_envelope (&world.nodes [1].keys, "gw-1", MSG_PASSPORT, 50, bytes, size,
+                          &frame_size);
+    free (bytes);
+    assert (mesh_send_to (world.nodes [1].mesh, "gw-2", frame, frame_size) == 0);
+    free (frame);
+    mesh_flush (world.nodes [1].mesh, now);
+    s_t_run (&world, now);
+    assert (mesh_passport_ms (world.nodes [2].mesh) == now);
+    assert (mesh_admitted (world.nodes [1].mesh, "gw-2", now));
+    s_t_passport (&world, &coord, 0, now, now + 64000, now);
+    s_t_tick (&world, 3, now);
+    assert (mesh_distance (world.nodes [2].mesh) == 3);
+    char *json = mesh_stats_json (world.nodes [1].mesh);
+    assert (strstr (json, "\"unattested\":2,"));
+    free (json);
+    if (verbose)
+        printf ("   overdue: refused; a site server's passport admits it again\n");
+
+    //  A restart keeps our passport (not our peers': they present theirs)
+    mesh_destroy (&world.nodes [2].mesh);
+    s_t_start_as (&world, 2, store, &ca, &coord, now, "gateway", verbose);
+    assert (mesh_passport_ms (world.nodes [2].mesh) == now);
+    //  A node told not to require attestation admits without one
+    mesh_destroy (&world.nodes [2].mesh);
+    t_node_t *late = &world.nodes [2];
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.serial = 99;
+    cert.kind = CERT_KIND_NODE;
+    strcpy (cert.subject, "gw-2");
+    strcpy (cert.role, "gateway");
+    memcpy (cert.sign_key, late->keys.sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, late->keys.curve_public, WEFT_KEY_SIZE);
+    cert.not_after = now / 1000 + 86400;
+    uint8_t *cert_bytes;
+    size_t cert_size;
+    assert (cert_encode (&cert, ca.sign_secret, &cert_bytes, &cert_size) == 0);
+    mesh_config_t open_config = {
+        .name = "gw-2", .tenant = "", .keys = &late->keys, .cert = cert_bytes,
+        .cert_size = cert_size, .ca_key = ca.sign_public, .coord_sign = coord.sign_public,
+        .advert_ms = 1000, .store = store, .prefix = "open/", .admit_unattested = true
+    };
+    mesh_effects_t effects = { &s_ctx [2], s_t_send, NULL, s_t_deliver, NULL, NULL };
+    late->mesh = mesh_new (&open_config, &effects);
+    assert (late->mesh && mesh_start (late->mesh, now) == 0);
+    free (cert_bytes);
+    policy = (policy_object_t) { "profile", "server", 1, (const uint8_t *) "{}", 2 };
+    assert (policymsg_encode (&policy, ca.sign_secret, &object, &object_size) == 0);
+    assert (policy_store_offer (mesh_policies (late->mesh), object, object_size, NULL, NULL)
+            == POLICY_STORED);
+    free (object);
+    mesh_link_down (world.nodes [1].mesh, "n2", now);
+    mesh_link_up (world.nodes [1].mesh, "n2", MESH_LINK_ACCEPTED, late->keys.curve_public, now);
+    mesh_link_up (late->mesh, "n1", MESH_LINK_DIALLED, world.nodes [1].keys.curve_public, now);
+    s_t_run (&world, now);
+    assert (mesh_admitted (late->mesh, "gw-1", now));   //  Its profile would require it
+    assert (!mesh_admitted (world.nodes [1].mesh, "gw-2", now));    //  Serial 99: not its passport
+
+    t_msg_t *msg;
+    while ((msg = (t_msg_t *) zlistx_first (world.wire))) {
+        zlistx_detach_cur (world.wire);
+        free (msg->frame);
+        free (msg);
+    }
+    zlistx_destroy (&world.wire);
+    for (int i = 0; i < 3; i++) {
+        mesh_destroy (&world.nodes [i].mesh);
+        keys_wipe (&world.nodes [i].keys);
+    }
     keys_wipe (&ca);
     keys_wipe (&coord);
     store_destroy (&store);

@@ -9,7 +9,9 @@
 #   passes; the server keeps refusing after a restart while cut off from
 #   the coordinator. gw-a passes again (the operator accepts the new
 #   measurement): released, its twin flows again. It fails once more and
-#   `weftctl attest clear` releases it: its reports arrive again.
+#   `weftctl attest clear` releases it: with the passport of the cleared
+#   verdict (the server requires attestation of gateways) its reports
+#   arrive again; without one they are still refused.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/mesh-lib.sh"
 source "$(dirname "$0")/tpm-lib.sh"
@@ -40,7 +42,9 @@ ctl attest profile set gateway "$T/profile.json" --tenant acme > /dev/null || fa
 ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
 
 say "site server, and gw-a behind it (TPM enrolment, then the mesh only)"
-enrol_nodes server
+start_node server --token-file "$(new_token_file --tenant acme --type server)" --type server --no-coordinator
+wait_for "grep -q '^cert=' '$T/server/node.key'" 20 || fail "server did not enrol"
+stop_proc server
 SERVER_PORT=$(free_port)
 SERVER_EP="tcp://127.0.0.1:$SERVER_PORT"
 start_server () {
@@ -84,7 +88,7 @@ stop_proc box-a
 #   gw-a's own keys sign three reports, handed to the server as gw-a does
 send_reports () {
     "$PROBE" mesh-send "$SERVER_EP" --keyfile "$T/box-a/node.key" --server-key "$(curve server)" \
-        --count 3 --seq "$1" --timeout 10000 > "$T/answers-$1.txt" 2>> "$T/probe.log"
+        --count 3 --seq "$1" --timeout 10000 "${@:2}" > "$T/answers-$1.txt" 2>> "$T/probe.log"
 }
 send_reports 100000000
 [[ "$(grep -c '^denied' "$T/answers-100000000.txt")" == 3 ]] \
@@ -124,11 +128,18 @@ stop_proc box-a
 ctl attest clear gw-a > /dev/null || fail "attest clear failed"
 wait_for '[[ "$(grep -c "mesh: quarantine list version .*: 0 quarantined" "$T/server.log")" -ge 2 ]]' 20 \
     || fail "the server did not learn the clear"
-send_reports 100000020
+#   Released, but the server admits a gateway only with a fresh passport:
+#   the cleared verdict's, which gw-a's next heartbeat would bring
+send_reports 100000030
+[[ "$(grep -c '^denied' "$T/answers-100000030.txt")" == 3 ]] \
+    || fail "the server took reports without a passport: $(cat "$T/answers-100000030.txt")"
+PASSPORT=$(ctl --json attest show gw-a | jget passport)
+[[ ${#PASSPORT} -gt 100 ]] || fail "no passport for the cleared gw-a: $(ctl --json attest show gw-a)"
+send_reports 100000020 --passport "$PASSPORT"
 [[ "$(grep -c '^acked' "$T/answers-100000020.txt")" == 3 ]] \
     || fail "the server still refuses after attest clear: $(cat "$T/answers-100000020.txt")"
 wait_for 'grep -q "gw-a reported version 100000022" "$T/coord.log"' 20 \
     || fail "gw-a's reports did not reach the coordinator after attest clear"
-grep -q "gw-a reported version 10000000[0-9] \|gw-a reported version 10000001[0-9] " "$T/coord.log" \
+grep -q "gw-a reported version 10000000[0-9] \|gw-a reported version 10000001[0-9] \|gw-a reported version 10000003[0-9] " "$T/coord.log" \
     && fail "a report refused during the quarantine arrived later"
 say "ok"
