@@ -137,14 +137,14 @@ attest_state_name (int state)
 //  The coordinator's passport for a fresh or cleared device
 
 int
-attest_passport (store_txn_t *txn, json_t *device, uint64_t now_ms, const uint8_t secret [64],
-                 uint8_t **passport_p, size_t *size_p, uint64_t *attested_ms_p)
+attest_passport (store_txn_t *txn, const char *id, json_t *device, uint64_t held_ms,
+                 uint64_t now_ms, const uint8_t secret [64], uint8_t **passport_p,
+                 size_t *size_p, uint64_t *attested_ms_p)
 {
-    assert (txn && device && secret && passport_p && size_p);
+    assert (txn && id && secret && passport_p && size_p);
     *passport_p = NULL;
     *size_p = 0;
-    const char *id = json_string_value (json_object_get (device, "id"));
-    json_t *verdict = id? attest_record_get (txn, "verdict/", id): NULL;
+    json_t *verdict = attest_record_get (txn, "verdict/", id);
     int state = verdict? attest_verdict_state (verdict, now_ms): ATTEST_NEVER;
     passport_t passport;
     memset (&passport, 0, sizeof passport);
@@ -153,12 +153,16 @@ attest_passport (store_txn_t *txn, json_t *device, uint64_t now_ms, const uint8_
     bool cleared = json_is_true (json_object_get (verdict, "cleared"));
     json_decref (verdict);
     if ((state != ATTEST_FRESH && state != ATTEST_CLEARED) || !passport.expires_ms
-    ||  passport.expires_ms <= now_ms)
+    ||  passport.expires_ms <= now_ms || passport.attested_ms <= held_ms)
+        return 1;
+    json_t *record = device? json_incref (device): registry_device_get (txn, id);
+    if (!record)
         return 1;
     snprintf (passport.device, sizeof passport.device, "%s", id);
     snprintf (passport.tenant, sizeof passport.tenant, "%s",
-              json_string_value (json_object_get (device, "tenant"))?: "");
-    passport.cert_serial = s_uint (device, "cert_serial");
+              json_string_value (json_object_get (record, "tenant"))?: "");
+    passport.cert_serial = s_uint (record, "cert_serial");
+    json_decref (record);
     passport.verdict = cleared? PASSPORT_CLEARED: PASSPORT_PASSED;
     snprintf (passport.issuer, sizeof passport.issuer, "%s", PASSPORT_COORDINATOR);
     if (attested_ms_p)
@@ -364,7 +368,8 @@ attest_state_test (bool verbose)
     uint8_t *passport;
     size_t size;
     uint64_t attested;
-    assert (attest_passport (txn, gw, t0, coord.sign_secret, &passport, &size, &attested) == 1);
+    assert (attest_passport (txn, "gw-1", gw, 0, t0, coord.sign_secret, &passport, &size,
+                             &attested) == 1);
     store_abort (&txn);
 
     //  A pass: fresh for interval + grace, then overdue; the passport
@@ -373,8 +378,8 @@ attest_state_test (bool verbose)
     assert (s_test_state (store, "gw-1", ca_key, t0 + 6999) == ATTEST_FRESH);
     assert (s_test_state (store, "gw-1", ca_key, t0 + 7000) == ATTEST_OVERDUE);
     txn = store_begin (store, false);
-    assert (attest_passport (txn, gw, t0 + 1000, coord.sign_secret, &passport, &size,
-                             &attested) == 0);
+    assert (attest_passport (txn, "gw-1", NULL, 0, t0 + 1000, coord.sign_secret, &passport,
+                             &size, &attested) == 0);
     assert (attested == t0);
     cert_t holder;
     memset (&holder, 0, sizeof holder);
@@ -388,8 +393,11 @@ attest_state_test (bool verbose)
     assert (passport_check (passport, size, &holder, ca_key, coord.sign_public, t0 + 7000,
                             NULL, NULL, 0) == PASSPORT_EXPIRED);
     free (passport);
-    assert (attest_passport (txn, gw, t0 + 7000, coord.sign_secret, &passport, &size,
-                             NULL) == 1);
+    assert (attest_passport (txn, "gw-1", gw, 0, t0 + 7000, coord.sign_secret, &passport,
+                             &size, NULL) == 1);
+    //  Held already: none
+    assert (attest_passport (txn, "gw-1", gw, t0, t0 + 1000, coord.sign_secret, &passport,
+                             &size, NULL) == 1);
     store_abort (&txn);
 
     //  The due index: nothing before it falls due, the device once after
@@ -414,8 +422,8 @@ attest_state_test (bool verbose)
     assert (store_commit (&txn) == 0);
     assert (s_test_state (store, "gw-1", ca_key, t0 + 46999) == ATTEST_CLEARED);
     txn = store_begin (store, false);
-    assert (attest_passport (txn, gw, t0 + 41000, coord.sign_secret, &passport, &size,
-                             NULL) == 0);
+    assert (attest_passport (txn, "gw-1", gw, 0, t0 + 41000, coord.sign_secret, &passport,
+                             &size, NULL) == 0);
     assert (passport_check (passport, size, &holder, ca_key, coord.sign_public, t0 + 41000,
                             &read, NULL, 0) == PASSPORT_OK && read.verdict == PASSPORT_CLEARED);
     free (passport);

@@ -84,14 +84,17 @@ bool
 const char *
     attest_state_name (int state);
 
-//  The coordinator's passport for device (its registry record) if it is
-//  fresh or cleared at now_ms: signed with the coordinator's secret key,
-//  expiring when the device falls due. Returns 0 with a heap buffer
-//  (free()) and *attested_ms_p, 1 if the device gets none, -1 on error.
+//  The coordinator's passport for device id if it is fresh or cleared at
+//  now_ms and attested later than held_ms: signed with the coordinator's
+//  secret key, expiring when the device falls due. device is its
+//  registry record, or NULL to read it (only when a passport is made: a
+//  heartbeat of a device without one costs one small read). Returns 0
+//  with a heap buffer (free()) and *attested_ms_p (may be NULL), 1 if
+//  the device gets none, -1 on error.
 int
-    attest_passport (store_txn_t *txn, json_t *device, uint64_t now_ms,
-                     const uint8_t secret [64], uint8_t **passport_p, size_t *size_p,
-                     uint64_t *attested_ms_p);
+    attest_passport (store_txn_t *txn, const char *id, json_t *device, uint64_t held_ms,
+                     uint64_t now_ms, const uint8_t secret [64], uint8_t **passport_p,
+                     size_t *size_p, uint64_t *attested_ms_p);
 
 //  Devices that fell due at or before now_ms: each one still overdue
 //  (its verdict not replaced since) is passed to fn with its verdict,

@@ -397,7 +397,8 @@ enrolment_tpm_preregister (store_txn_t *txn, const char *id,
     json_t *record = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", id, "ek", hash,
         "tenant", tenant? tenant: "", "path", path? path: "", "type", type? type: "",
         "created", (json_int_t) now_s);
-    json_object_set (record, "tags", tags && json_is_object (tags)? tags: json_object ());
+    json_object_set_new (record, "tags", tags && json_is_object (tags)? json_incref (tags)
+                                                                : json_object ());
     json_t *index = json_pack ("{s:s}", "ek", hash);
     int rc = s_table_put (txn, "ek/", hash, record);
     if (rc == 0)

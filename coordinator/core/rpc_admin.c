@@ -129,8 +129,8 @@ rpc_attest_show (rpc_call_t *call)
     uint8_t *passport = NULL;
     size_t size = 0;
     if (call->env->coord_secret
-    &&  attest_passport (call->txn, device, call->now_ms, call->env->coord_secret, &passport,
-                         &size, NULL) == 0) {
+    &&  attest_passport (call->txn, rpc_json_str (device, "id"), device, 0, call->now_ms,
+                         call->env->coord_secret, &passport, &size, NULL) == 0) {
         char *hex = (char *) zmalloc (2 * size + 1);
         keys_hex (passport, size, hex);
         json_object_set_new (show, "passport", json_string (hex));
