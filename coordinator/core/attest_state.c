@@ -156,8 +156,10 @@ attest_passport (store_txn_t *txn, const char *id, json_t *device, uint64_t held
     ||  passport.expires_ms <= now_ms || passport.attested_ms <= held_ms)
         return 1;
     json_t *record = device? json_incref (device): registry_device_get (txn, id);
-    if (!record)
-        return 1;
+    if (!record || json_is_true (json_object_get (record, "revoked"))) {
+        json_decref (record);
+        return 1;                   //  A revoked device is vouched for by no one
+    }
     snprintf (passport.device, sizeof passport.device, "%s", id);
     snprintf (passport.tenant, sizeof passport.tenant, "%s",
               json_string_value (json_object_get (record, "tenant"))?: "");
@@ -395,9 +397,14 @@ attest_state_test (bool verbose)
     free (passport);
     assert (attest_passport (txn, "gw-1", gw, 0, t0 + 7000, coord.sign_secret, &passport,
                              &size, NULL) == 1);
-    //  Held already: none
+    //  Held already: none; revoked: none
     assert (attest_passport (txn, "gw-1", gw, t0, t0 + 1000, coord.sign_secret, &passport,
                              &size, NULL) == 1);
+    json_t *revoked = json_deep_copy (gw);
+    json_object_set_new (revoked, "revoked", json_true ());
+    assert (attest_passport (txn, "gw-1", revoked, 0, t0 + 1000, coord.sign_secret, &passport,
+                             &size, NULL) == 1);
+    json_decref (revoked);
     store_abort (&txn);
 
     //  The due index: nothing before it falls due, the device once after

@@ -90,7 +90,8 @@ const char *
 //  registry record, or NULL to read it (only when a passport is made: a
 //  heartbeat of a device without one costs one small read). Returns 0
 //  with a heap buffer (free()) and *attested_ms_p (may be NULL), 1 if
-//  the device gets none, -1 on error.
+//  the device gets none (not fresh or cleared, held already, revoked),
+//  -1 on error.
 int
     attest_passport (store_txn_t *txn, const char *id, json_t *device, uint64_t held_ms,
                      uint64_t now_ms, const uint8_t secret [64], uint8_t **passport_p,
