@@ -303,7 +303,7 @@ gossip_t *
 void
     mesh_test (bool verbose);
 
-//  Fresh attestation in the mesh (mesh_test.c)
+//  Fresh attestation in the mesh (mesh_attest_test.c)
 void
     mesh_attest_test (bool verbose);
 
