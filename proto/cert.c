@@ -159,14 +159,9 @@ cert_encode (const cert_t *cert, const uint8_t ca_secret [WEFT_SECRET_SIZE],
     int rc = codec_writer_finish (&w, &body, &body_size);
     if (rc)
         return rc;
-    uint8_t sig [WEFT_SIG_SIZE];
-    codec_sign (CERT_CONTEXT, body, body_size, ca_secret, sig);
-    w = codec_writer_new (body_size + WEFT_SIG_SIZE + 16);
-    codec_put_array (w, 2);
-    codec_put_bin (w, body, body_size);
-    codec_put_bin (w, sig, WEFT_SIG_SIZE);
+    rc = codec_seal (CERT_CONTEXT, body, body_size, ca_secret, out_p, size_p);
     free (body);
-    return codec_writer_finish (&w, out_p, size_p);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -523,6 +523,20 @@ codec_verify (const char *context, const uint8_t *body, size_t body_size,
     return rc == 0? PROTO_OK: PROTO_ERR_SIGNATURE;
 }
 
+int
+codec_seal (const char *context, const uint8_t *body, size_t body_size,
+            const uint8_t secret [WEFT_SECRET_SIZE], uint8_t **out_p, size_t *size_p)
+{
+    assert (out_p && size_p);
+    uint8_t sig [WEFT_SIG_SIZE];
+    codec_sign (context, body, body_size, secret, sig);
+    codec_writer_t *w = codec_writer_new (body_size + WEFT_SIG_SIZE + 16);
+    codec_put_array (w, 2);
+    codec_put_bin (w, body, body_size);
+    codec_put_bin (w, sig, WEFT_SIG_SIZE);
+    return codec_writer_finish (&w, out_p, size_p);
+}
+
 //  --------------------------------------------------------------------------
 //  Selftest support: golden vector files, lower-case hex, 64 characters a
 //  line. Only the selftests read and write them (tests/golden/).

@@ -118,6 +118,13 @@ int
     codec_verify (const char *context, const uint8_t *body, size_t body_size,
                   const uint8_t sig [WEFT_SIG_SIZE], const uint8_t public_key [WEFT_KEY_SIZE]);
 
+//  A signed object as certificates and passports are: the array [body,
+//  sig] with sig from codec_sign. Caller frees *out_p. Returns 0 or a
+//  PROTO_ERR_ code.
+int
+    codec_seal (const char *context, const uint8_t *body, size_t body_size,
+                const uint8_t secret [WEFT_SECRET_SIZE], uint8_t **out_p, size_t *size_p);
+
 //  Test helper for golden vectors: compare data with the hex file
 //  tests/golden/NAME.hex (relative to the current directory, or to
 //  $WEFT_GOLDEN_DIR), or write it when WEFT_GOLDEN_WRITE=1. Returns 0 if

@@ -351,7 +351,7 @@ s_golden_envelope (envelope_t *env, int type, keys_t *signer)
         env->id [i] = (uint8_t) (type << 4 | i);
     env->type = type;
     bool from_coord = type == MSG_ENROL_RESPONSE || type == MSG_TWIN_DESIRED
-                   || type == MSG_RPC_REPLY;
+                   || type == MSG_RPC_REPLY || type == MSG_PASSPORT;
     if (from_coord) {
         strcpy (env->origin, "coordinator");
         keys_from_byte (signer, 0xc0);
@@ -374,6 +374,26 @@ s_golden_envelope (envelope_t *env, int type, keys_t *signer)
                 : type == MSG_RPC_REQUEST? GOLDEN_TIME_MS + 30000: 0;
     env->hop_limit = WEFT_HOP_LIMIT;
     env->hops = WEFT_HOP_LIMIT;
+}
+
+uint8_t *
+envelope_golden (int type, const uint8_t *payload, size_t payload_size, const char *name,
+                 envelope_t *got)
+{
+    envelope_t env;
+    keys_t signer;
+    s_golden_envelope (&env, type, &signer);
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame, *file;
+    size_t frame_size, file_size;
+    assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
+    assert (codec_golden (name, frame, frame_size, &file, &file_size) == 0);
+    assert (envelope_decode (got, file, file_size) == 0);
+    assert (envelope_verify (got, signer.sign_public) == 0);
+    keys_wipe (&signer);
+    free (frame);
+    return file;
 }
 
 //  Sign a hand-built body and frame it; for malformed-input tests.
@@ -542,23 +562,15 @@ envelope_test (bool verbose)
         size_t certs_size;
         s_golden_msg (&msg, MSG_HEARTBEAT, &certs, &certs_size);
         msg.heartbeat.passport_ms = GOLDEN_TIME_MS - 60000;
-        envelope_t env, got;
-        keys_t signer;
-        s_golden_envelope (&env, MSG_HEARTBEAT, &signer);
-        uint8_t *payload, *frame, *file;
-        size_t payload_size, frame_size, file_size;
+        uint8_t *payload;
+        size_t payload_size;
         assert (msg_encode (&msg, &payload, &payload_size) == 0);
-        env.payload = payload;
-        env.payload_size = payload_size;
-        assert (envelope_encode (&env, signer.sign_secret, &frame, &frame_size) == 0);
-        assert (codec_golden ("envelope-heartbeat-passport", frame, frame_size, &file,
-                              &file_size) == 0);
-        assert (envelope_decode (&got, file, file_size) == 0);
+        envelope_t got;
+        uint8_t *file = envelope_golden (MSG_HEARTBEAT, payload, payload_size,
+                                         "envelope-heartbeat-passport", &got);
         assert (msg_decode (&back, MSG_HEARTBEAT, got.payload, got.payload_size) == 0);
         assert (back.heartbeat.passport_ms == GOLDEN_TIME_MS - 60000);
-        keys_wipe (&signer);
         free (file);
-        free (frame);
         free (payload);
         free (certs);
     }

@@ -57,6 +57,16 @@ int
 void
     envelope_id_hex (const uint8_t id [WEFT_ID_SIZE], char hex [2 * WEFT_ID_SIZE + 1]);
 
+//  Selftest support: the golden envelope of type carrying payload, with
+//  the fields and signer every golden envelope has (a node's goes up as
+//  node-1 of tenant acme, the coordinator's comes down): encoded,
+//  compared with tests/golden/NAME.hex (codec_golden), and the file's
+//  bytes decoded and verified into got. Returns those bytes, into which
+//  got points; caller frees.
+uint8_t *
+    envelope_golden (int type, const uint8_t *payload, size_t payload_size,
+                     const char *name, envelope_t *got);
+
 void
     envelope_test (bool verbose);
 
