@@ -30,26 +30,6 @@ s_test_with_attributes (zchunk_t *public, TPMA_OBJECT clear, TPMA_OBJECT set)
     return zchunk_new (buffer, offset);
 }
 
-//  Make a credential and activate it; returns true if the secret came back
-
-static bool
-s_test_activates (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_blob)
-{
-    byte secret [32];
-    randombytes_buf (secret, sizeof secret);
-    zchunk_t *credential = NULL, *encrypted = NULL;
-    int rc = credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
-        zchunk_data (name), zchunk_size (name), secret, sizeof secret, &credential, &encrypted);
-    assert (rc == TPMVERIFY_OK);
-    zchunk_t *recovered = tpm_activate (tpm, ak_blob, credential, encrypted);
-    bool ok = recovered && zchunk_size (recovered) == sizeof secret
-           && sodium_memcmp (zchunk_data (recovered), secret, sizeof secret) == 0;
-    zchunk_destroy (&recovered);
-    zchunk_destroy (&credential);
-    zchunk_destroy (&encrypted);
-    return ok;
-}
-
 //  --------------------------------------------------------------------------
 //  Crafted EK certificates: a CA, and EK certificates it issues with the
 //  properties each refusal needs
@@ -374,13 +354,13 @@ credential_test (bool verbose)
         assert (tpm_ak_create (tpm_b, type, type, &akb, &akb_public, &akb_name) == 0);
 
         //  The right EK and the right AK name: the secret comes back
-        assert (s_test_activates (tpm_a, ek_a, ak1_name, ak1));
+        assert (tpm_swtpm_activates (tpm_a, ek_a, ak1_name, ak1));
         //  Bound to another AK's name: the TPM refuses to release it
-        assert (!s_test_activates (tpm_a, ek_a, ak2_name, ak1));
+        assert (!tpm_swtpm_activates (tpm_a, ek_a, ak2_name, ak1));
         //  Encrypted to another TPM's EK: refused
-        assert (!s_test_activates (tpm_a, ek_b, ak1_name, ak1));
+        assert (!tpm_swtpm_activates (tpm_a, ek_b, ak1_name, ak1));
         //  An AK in TPM B with a credential for TPM A's EK: refused
-        assert (!s_test_activates (tpm_b, ek_a, akb_name, akb));
+        assert (!tpm_swtpm_activates (tpm_b, ek_a, akb_name, akb));
         //  A secret longer than the name digest cannot be bound
         byte long_secret [33] = { 0 };
         assert (credential_make (zchunk_data (ek_a), zchunk_size (ek_a),

@@ -835,6 +835,18 @@ s_tpm_request (tpmmsg_t *msg, int type, s_tpm_node_t *node, zchunk_t *ek, zchunk
     msg->ak_public_size = zchunk_size (ak);
 }
 
+//  node's proof of activation: the secret it recovered for ticket
+static void
+s_tpm_proof (tpmmsg_t *msg, s_tpm_node_t *node, zchunk_t *ek, zchunk_t *ak, bool with_cert,
+             const uint8_t *ticket, const uint8_t *proof, size_t proof_size)
+{
+    s_tpm_request (msg, MSG_TPM_PROOF, node, ek, ak, with_cert);
+    msg->ticket = ticket;
+    msg->ticket_size = TPMMSG_TICKET_SIZE;
+    msg->proof = proof;
+    msg->proof_size = proof_size;
+}
+
 //  One step in its own transaction, committed if created
 static int
 s_tpm_step (s_rig_t *rig, const keys_t *coord, const char *bundle, const char *name,
@@ -870,11 +882,8 @@ s_tpm_onboard (s_rig_t *rig, const keys_t *coord, const char *bundle, const char
     enrolment_result_clear (result);
     uint8_t guess [32];
     randombytes_buf (guess, sizeof guess);
-    s_tpm_request (&msg, MSG_TPM_PROOF, node, node->ek, node->ak, with_cert);
-    msg.ticket = ticket;
-    msg.ticket_size = sizeof ticket;
-    msg.proof = secret? zchunk_data (secret): guess;
-    msg.proof_size = 32;
+    s_tpm_proof (&msg, node, node->ek, node->ak, with_cert, ticket,
+                 secret? zchunk_data (secret): guess, 32);
     int status = s_tpm_step (rig, coord, bundle, name, &msg, node->keys.curve_public, result);
     zchunk_destroy (&secret);
     return status;
@@ -1009,11 +1018,8 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     memcpy (ticket, result.ticket, sizeof ticket);
     enrolment_result_clear (&result);
     s_revoke (rig, "gw-a");
-    s_tpm_request (&msg, MSG_TPM_PROOF, &a, a.ek, a.ak, false);
-    msg.ticket = ticket;
-    msg.ticket_size = sizeof ticket;
-    msg.proof = zchunk_data (captured);
-    msg.proof_size = zchunk_size (captured);
+    s_tpm_proof (&msg, &a, a.ek, a.ak, false, ticket, zchunk_data (captured),
+                 zchunk_size (captured));
     assert (s_tpm_step (rig, &coord, NULL, "gw-a", &msg, a.keys.curve_public, &result)
             == WEFT_STATUS_DENIED);
     assert (streq (result.message, "device is revoked") && !result.cert);
@@ -1155,21 +1161,13 @@ s_tpm_test (s_rig_t *rig, bool verbose)
     assert (secret);
     memcpy (ticket, result.ticket, sizeof ticket);
     enrolment_result_clear (&result);
-    s_tpm_request (&msg, MSG_TPM_PROOF, &d, b.ek, b.ak, true);
-    msg.ticket = ticket;
-    msg.ticket_size = sizeof ticket;
-    msg.proof = zchunk_data (secret);
-    msg.proof_size = zchunk_size (secret);
+    s_tpm_proof (&msg, &d, b.ek, b.ak, true, ticket, zchunk_data (secret), zchunk_size (secret));
     assert (s_tpm_step (rig, &coord, bundle_b, "gw-d", &msg, d.keys.curve_public, &result)
             == WEFT_STATUS_DENIED);
     assert (streq (result.message,
                    "activation proof does not match (not the TPM holding this EK and AK)"));
     //  The very same proof from another connection
-    s_tpm_request (&msg, MSG_TPM_PROOF, &b, b.ek, b.ak, true);
-    msg.ticket = ticket;
-    msg.ticket_size = sizeof ticket;
-    msg.proof = zchunk_data (secret);
-    msg.proof_size = zchunk_size (secret);
+    s_tpm_proof (&msg, &b, b.ek, b.ak, true, ticket, zchunk_data (secret), zchunk_size (secret));
     assert (s_tpm_step (rig, &coord, bundle_b, "gw-b", &msg, d.keys.curve_public, &result)
             == WEFT_STATUS_DENIED);
     assert (streq (result.message, "curve key does not match the connection"));

@@ -167,6 +167,13 @@ const char *
 char *
     tpm_swtpm_ca_bundle (tpm_swtpm_t *self);
 
+//  Test support: make a credential for name under ek_public in software,
+//  as the coordinator does (credential_make), and activate it with the
+//  AK of ak_blob; true if the TPM gave the secret back
+bool
+    tpm_swtpm_activates (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name,
+                         zchunk_t *ak_blob);
+
 //  Test support: define an owner-readable NV index and write data into
 //  it (at most 4 KiB), as a vendor provisions an EK certificate. Returns
 //  0 or -1.

@@ -2,6 +2,7 @@
     Used by selftests and benches, never by the daemons.  */
 
 #include "node/io/tpm_internal.h"
+#include "coordinator/core/credential.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -333,4 +334,22 @@ tpm_ek_persist (tpm_t *self, tpm_key_type_t type, uint32_t handle)
     if (r != TSS2_RC_SUCCESS)
         zsys_error ("tpm: persist EK at 0x%08x: %s", handle, Tss2_RC_Decode (r));
     return r == TSS2_RC_SUCCESS? 0: -1;
+}
+
+bool
+tpm_swtpm_activates (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_blob)
+{
+    byte secret [32];
+    randombytes_buf (secret, sizeof secret);
+    zchunk_t *credential = NULL, *encrypted = NULL;
+    int rc = credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
+        zchunk_data (name), zchunk_size (name), secret, sizeof secret, &credential, &encrypted);
+    assert (rc == TPMVERIFY_OK);
+    zchunk_t *recovered = tpm_activate (tpm, ak_blob, credential, encrypted);
+    bool ok = recovered && zchunk_size (recovered) == sizeof secret
+           && sodium_memcmp (zchunk_data (recovered), secret, sizeof secret) == 0;
+    zchunk_destroy (&recovered);
+    zchunk_destroy (&credential);
+    zchunk_destroy (&encrypted);
+    return ok;
 }

@@ -25,27 +25,6 @@ s_chunk_eq (zchunk_t *a, zchunk_t *b)
         && memcmp (zchunk_data (a), zchunk_data (b), zchunk_size (a)) == 0;
 }
 
-//  Make a credential for name with ek_public and activate it with ak_blob;
-//  returns true if the TPM gave back the secret
-
-static bool
-s_test_activate (tpm_t *tpm, zchunk_t *ek_public, zchunk_t *name, zchunk_t *ak_blob)
-{
-    byte secret [32];
-    randombytes_buf (secret, sizeof secret);
-    zchunk_t *credential = NULL, *encrypted = NULL;
-    int rc = credential_make (zchunk_data (ek_public), zchunk_size (ek_public),
-        zchunk_data (name), zchunk_size (name), secret, sizeof secret, &credential, &encrypted);
-    assert (rc == TPMVERIFY_OK);
-    zchunk_t *recovered = tpm_activate (tpm, ak_blob, credential, encrypted);
-    bool ok = recovered && zchunk_size (recovered) == sizeof secret
-           && sodium_memcmp (zchunk_data (recovered), secret, sizeof secret) == 0;
-    zchunk_destroy (&recovered);
-    zchunk_destroy (&credential);
-    zchunk_destroy (&encrypted);
-    return ok;
-}
-
 //  Quote PCRs 0, 7 and 16 and verify; returns the credential result
 
 static int
@@ -276,7 +255,7 @@ s_test_cycle (tpm_t *tpm, zchunk_t *ek_public)
     zchunk_t *attest = NULL, *signature = NULL;
     byte nonce [16] = { 7 };
     bool ok = tpm_ak_create (tpm, TPM_KEY_ECC, TPM_KEY_ECC, &blob, &ak_public, &ak_name) == 0
-           && s_test_activate (tpm, ek_public, ak_name, blob)
+           && tpm_swtpm_activates (tpm, ek_public, ak_name, blob)
            && tpm_quote (tpm, blob, 0x1, nonce, sizeof nonce, &attest, &signature) == 0;
     zchunk_destroy (&blob);
     zchunk_destroy (&ak_public);
@@ -363,7 +342,7 @@ tpm_test (bool verbose)
             computed = tpmverify_name (zchunk_data (ak_public), zchunk_size (ak_public));
             assert (computed && s_chunk_eq (computed, ak_name));
             zchunk_destroy (&computed);
-            assert (s_test_activate (tpm, ek_public, ak_name, blob));
+            assert (tpm_swtpm_activates (tpm, ek_public, ak_name, blob));
             assert (s_test_quote (tpm, blob, ak_public) == TPMVERIFY_OK);
             if (verbose)
                 printf ("   %s EK, %s AK: activated and quoted\n",
@@ -408,7 +387,7 @@ tpm_test (bool verbose)
     assert (tpm_ak_blob_public (saved_blob, &blob_public, &blob_name) == 0);
     assert (s_chunk_eq (blob_public, saved_public));
     assert (tpm_ek_public (tpm, TPM_KEY_RSA, &ek_public, NULL) == 0);
-    assert (s_test_activate (tpm, ek_public, blob_name, saved_blob));
+    assert (tpm_swtpm_activates (tpm, ek_public, blob_name, saved_blob));
     zchunk_destroy (&ek_public);
     zchunk_destroy (&blob_public);
     zchunk_destroy (&blob_name);
@@ -452,7 +431,7 @@ tpm_test (bool verbose)
     for (int cycle = 0; cycle < 200; cycle++) {
         zchunk_t *blob = NULL, *ak_public = NULL, *ak_name = NULL;
         assert (tpm_ak_create (tpm, TPM_KEY_ECC, TPM_KEY_ECC, &blob, &ak_public, &ak_name) == 0);
-        assert (s_test_activate (tpm, ek_public, ak_name, blob));
+        assert (tpm_swtpm_activates (tpm, ek_public, ak_name, blob));
         assert (s_test_quote (tpm, blob, ak_public) == TPMVERIFY_OK);
         zchunk_destroy (&blob);
         zchunk_destroy (&ak_public);
