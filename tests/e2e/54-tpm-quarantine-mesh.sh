@@ -34,33 +34,17 @@ say "measured boot: ${BOOT[*]}"
 for m in "${BOOT[@]}"; do measure "$m"; done
 profile "$T/profile.json" "${BOOT[@]}"
 
-start_coord
-COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" --tenant acme > /dev/null || fail "attest profile set failed"
-"$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
-    || fail "--write-ek failed"
-ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
+coord_with_gw_a "$T/profile.json"
 
 say "site server, and gw-a behind it (TPM enrolment, then the mesh only)"
-start_node server --token-file "$(new_token_file --tenant acme --type server)" --type server --no-coordinator
-wait_for "grep -q '^cert=' '$T/server/node.key'" 20 || fail "server did not enrol"
-stop_proc server
+enrol_site_server
 SERVER_PORT=$(free_port)
 SERVER_EP="tcp://127.0.0.1:$SERVER_PORT"
 start_server () {
     start_node server --listen "$SERVER_EP" --fault-file "$T/uplink-cut"
 }
-start_gw () {
-    start_node box-a --tpm "$TCTI" --coord-key "$COORD_KEY" --event-log "$LOG" \
-        --no-coordinator --neighbour "$(curve server)@$SERVER_EP"
-}
-#   gw-a runs as box-a: its applied twin is in box-a.applied.json
-gw_synced () {
-    [[ "$(jget rate < "$T/box-a.applied.json")" == "$1" ]] || return 1
-    [[ "$(ctl --json twin get gw-a | jget reported.rate)" == "$1" ]]
-}
 start_server
-start_gw
+start_gw_behind_server
 wait_for '[[ "$(hops gw-a)" == 2 ]]' 30 || fail "gw-a not behind the server: $(ctl device list)"
 wait_for 'ctl attest show gw-a' 30 \
     || fail "gw-a did not pass: $(ctl attest show gw-a 2>&1; tail -5 "$T/box-a.log")"
@@ -70,7 +54,7 @@ wait_for 'gw_synced 1' 20 || fail "twin of gw-a not synced through the server"
 say "an unexpected event measured into PCR 9: the next attestation fails, naming it"
 stop_proc box-a             #   swtpm serves one client at a time
 measure 9:evil-module
-start_gw
+start_gw_behind_server
 wait_for '! ctl attest show gw-a && ctl attest show gw-a | grep -q "first mismatch: *PCR 9, event #3"' 30 \
     || fail "attestation did not fail on PCR 9: $(ctl attest show gw-a 2>&1)"
 ctl attest show gw-a
@@ -111,7 +95,7 @@ say "the operator accepts the new measurement: gw-a passes again and is released
 profile "$T/profile2.json" "${BOOT[@]}" 9:evil-module
 ctl attest profile set gateway "$T/profile2.json" --tenant acme > /dev/null || fail "attest profile set failed"
 ctl twin set gw-a '{"rate": 2}' > /dev/null || fail "twin set failed"
-start_gw
+start_gw_behind_server
 wait_for 'ctl attest show gw-a' 30 || fail "gw-a did not pass again: $(ctl attest show gw-a 2>&1)"
 wait_for 'grep -q "mesh: quarantine list version .*: 0 quarantined" "$T/server.log"' 20 \
     || fail "the server did not learn the release"
@@ -120,7 +104,7 @@ wait_for 'gw_synced 2' 30 || fail "gw-a's twin did not flow after it passed agai
 say "it fails once more; attest clear releases it and its reports arrive"
 stop_proc box-a
 measure 9:evil-module-2
-start_gw
+start_gw_behind_server
 wait_for '! ctl attest show gw-a' 30 || fail "the second failure was not seen"
 wait_for '[[ "$(grep -c "mesh: quarantine list version .*: 1 quarantined" "$T/server.log")" -ge 2 ]]' 20 \
     || fail "the server did not learn the second quarantine"

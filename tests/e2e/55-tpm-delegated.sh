@@ -31,31 +31,17 @@ json.dump({"pcrs": {k: v.hex() for k, v in pcrs.items()}, "events": ev, "interva
           open(sys.argv[1], "w"))
 PY
 
-start_coord
-COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" --tenant acme > /dev/null || fail "attest profile set failed"
-"$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
-    || fail "--write-ek failed"
-ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
+coord_with_gw_a "$T/profile.json"
 #   The site server is in gw-a's tenant
-enrol_nodes_tenant () {
-    start_node server --token-file "$(new_token_file --tenant acme --type server)" --type server --no-coordinator
-    wait_for "grep -q '^cert=' '$T/server/node.key'" 20 || fail "server did not enrol"
-    stop_proc server
-}
-enrol_nodes_tenant
+enrol_site_server
 [[ "$(ctl --json device show server | jget role)" == server ]] || fail "server's role: $(ctl device show server)"
 SERVER_EP="tcp://127.0.0.1:$(free_port)"
 start_node server --listen "$SERVER_EP" --fault-file "$T/uplink-cut"
-start_gw () {
-    start_node box-a --tpm "$TCTI" --coord-key "$COORD_KEY" --event-log "$LOG" \
-        --no-coordinator --neighbour "$(curve server)@$SERVER_EP"
-}
 
 say "the server gets the CA-signed profile (policy gossip) while linked to the coordinator"
 wait_for 'grep -q "gossip: profile/acme/gateway version .* stored" "$T/server.log"' 20 \
     || fail "the server did not store the profile"
-start_gw
+start_gw_behind_server
 wait_for '[[ "$(hops gw-a)" == 2 ]]' 30 || fail "gw-a not behind the server: $(ctl device list)"
 wait_for 'ctl attest show gw-a' 30 \
     || fail "gw-a did not pass at the coordinator: $(ctl attest show gw-a 2>&1)"
@@ -68,7 +54,7 @@ wait_for 'grep -q "coordinator link cut" "$T/server.log"' 5 || fail "fault switc
 wait_for 'grep -q "route to the coordinator lost" "$T/server.log"' 20 || fail "the server kept a route"
 stop_proc box-a
 measure 9:evil-module
-start_gw
+start_gw_behind_server
 wait_for 'grep -q "delegate: attestation challenge to gw-a" "$T/server.log"' 30 \
     || fail "the cut-off server did not challenge gw-a: $(tail -5 "$T/server.log")"
 wait_for 'grep -q "node: attestation challenge from server" "$T/box-a.log"' 20 \

@@ -27,12 +27,7 @@ for line in open(sys.argv[1]):
 assert len(pcrs) == 8
 json.dump({"pcrs": pcrs, "interval_s": 600}, open(sys.argv[2], "w"))
 PY
-start_coord
-COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" > /dev/null || fail "attest profile set failed"
-"$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
-    || fail "--write-ek failed"
-ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
+coord_with_gw_a "$T/profile.json"
 
 say "gw-a attests with the real log: passes, PCR 0 replayed from locality 3"
 start_node box-a --tpm "$TCTI" --coord-key "$COORD_KEY" --event-log "$T/boot.log"

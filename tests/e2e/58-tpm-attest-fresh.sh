@@ -31,27 +31,12 @@ for item in sys.argv[2:]:
 json.dump({"pcrs": {k: v.hex() for k, v in pcrs.items()}, "interval_s": 4, "grace_s": 4},
           open(sys.argv[1], "w"))
 PY
-start_coord
-COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
-ctl attest profile set gateway "$T/profile.json" > /dev/null || fail "attest profile set failed"
-"$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
-    || fail "--write-ek failed"
-ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null || fail "preregister failed"
-start_node server --token-file "$(new_token_file --tenant acme --type server)" --type server --no-coordinator
-wait_for "grep -q '^cert=' '$T/server/node.key'" 20 || fail "server did not enrol"
-stop_proc server
+coord_with_gw_a "$T/profile.json"
+enrol_site_server
 SERVER_EP="tcp://127.0.0.1:$(free_port)"
 start_node server --listen "$SERVER_EP" --fault-file "$T/uplink-cut"
-wait_for 'grep -q "gossip: profile/gateway version .* stored" "$T/server.log"' 20 \
+wait_for 'grep -q "gossip: profile/acme/gateway version .* stored" "$T/server.log"' 20 \
     || fail "the server did not get the profile"
-start_gw () {
-    start_node box-a --tpm "$TCTI" --coord-key "$COORD_KEY" --event-log "$LOG" \
-        --no-coordinator --neighbour "$(curve server)@$SERVER_EP"
-}
-gw_synced () {
-    [[ "$(jget rate < "$T/box-a.applied.json")" == "$1" ]] || return 1
-    [[ "$(ctl --json twin get gw-a | jget reported.rate)" == "$1" ]]
-}
 reports () {    #   reports SEQ [probe options]: gw-a's keys hand the server 3 reports
     "$PROBE" mesh-send "$SERVER_EP" --keyfile "$T/box-a/node.key" --server-key "$(curve server)" \
         --count 3 --seq "$1" --timeout 10000 "${@:2}" > "$T/answers-$1.txt" 2>> "$T/probe.log"
@@ -59,7 +44,7 @@ reports () {    #   reports SEQ [probe options]: gw-a's keys hand the server 3 r
 }
 
 say "(a) never attested: refused until its first pass, then admitted"
-start_gw
+start_gw_behind_server
 wait_for 'grep -q "mesh: neighbour gw-a refused: never attested (no passport)" "$T/server.log"' 20 \
     || fail "the server did not refuse the never-attested gw-a: $(grep gw-a "$T/server.log" | tail -3)"
 wait_for 'grep -q "mesh: neighbour gw-a admitted: attested (passport from coordinator" "$T/server.log"' 30 \
@@ -103,7 +88,7 @@ wait_for 'gw_synced 2' 30 || fail "gw-a's twin did not flow after it attested ag
 say "a restarted gw-a presents its stored passport and is admitted at once"
 stop_proc box-a
 admitted=$(grep -c "mesh: neighbour gw-a admitted" "$T/server.log")
-start_gw
+start_gw_behind_server
 wait_for '(( $(grep -c "mesh: neighbour gw-a admitted" "$T/server.log") > admitted ))' 20 \
     || fail "the restarted gw-a was not admitted"
 sed -n "/mesh: neighbour gw-a admitted/{=}" "$T/server.log" | tail -1 > "$T/line"

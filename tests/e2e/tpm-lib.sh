@@ -15,6 +15,42 @@ measure () {
         >> "$T/measure.log" 2>&1 || fail "--measure $1 failed: $(tail -3 "$T/measure.log")"
 }
 
+#   The coordinator with acme's attestation profile FILE for gateways, and
+#   gw-a pre-registered in acme by the EK of this test's swtpm; sets
+#   COORD_KEY for --coord-key. Usage: coord_with_gw_a FILE
+coord_with_gw_a () {
+    start_coord
+    COORD_KEY=$(keyfile_value "$WEFT_IDENTITY" coord_curve)
+    ctl attest profile set gateway "$1" --tenant acme > /dev/null \
+        || fail "attest profile set failed"
+    "$NODE" --data-dir "$T/ek" --tpm "$TCTI" --write-ek "$T/a.ek" > "$T/ek.log" 2>&1 \
+        || fail "--write-ek failed"
+    ctl device preregister gw-a --ek-pub "$T/a.ek" --tenant acme > /dev/null \
+        || fail "preregister failed"
+}
+
+#   The site server "server" of tenant acme enrolled by token (type
+#   server), and stopped, to be started as the test needs it
+enrol_site_server () {
+    start_node server --token-file "$(new_token_file --tenant acme --type server)" \
+        --type server --no-coordinator
+    wait_for "grep -q '^cert=' '$T/server/node.key'" 20 || fail "server did not enrol"
+    stop_proc server
+}
+
+#   gw-a (run as box-a, with this test's TPM and event log) behind the
+#   site server at $SERVER_EP only
+start_gw_behind_server () {
+    start_node box-a --tpm "$TCTI" --coord-key "$COORD_KEY" --event-log "$LOG" \
+        --no-coordinator --neighbour "$(curve server)@$SERVER_EP"
+}
+
+#   Has gw-a applied twin rate $1 (box-a.applied.json) and reported it?
+gw_synced () {
+    [[ "$(jget rate < "$T/box-a.applied.json")" == "$1" ]] || return 1
+    [[ "$(ctl --json twin get gw-a | jget reported.rate)" == "$1" ]]
+}
+
 replay_log () {
     python3 - "$1" "${TCTI##*port=}" <<'PY' || fail "replaying $1 into the TPM failed"
 import socket, struct, sys
