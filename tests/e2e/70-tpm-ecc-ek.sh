@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   57-tpm-ecc-ek - a TPM whose vendor certified its ECC NIST P-256 EK
+#   70-tpm-ecc-ek - a TPM whose vendor certified its ECC NIST P-256 EK
 #   (and no RSA one) onboards with that EK. The test plays the vendor: a
 #   P-256 CA (openssl) certifies the swtpm's ECC EK, and the certificate
 #   goes to NV index 0x01c0000a (tpm2_nvdefine/nvwrite). weft-node, with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   56-tpm-real-eventlog - a real firmware event log, attested end to end.
+#   59-tpm-real-eventlog - a real firmware event log, attested end to end.
 #   A swtpm started at locality 3, as the firmware of the machine that
 #   wrote tests/fixtures/eventlog/keylime-fedora41-locality3.bin started
 #   its TPM, gets every sha256 digest of that log extended into it; the
