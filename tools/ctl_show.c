@@ -411,10 +411,16 @@ ctl_show_result (const char *method, json_t *result)
         s_show_device (result);
     else
     if (streq (method, "attest.status")) {
-        printf ("%lld verdicts: %lld passed, %lld failed, %lld overdue, %lld cleared\n",
+        //  Overdue and cleared only when there are some: the first line
+        //  stays what scripts read when nobody is late
+        printf ("%lld verdicts: %lld passed, %lld failed",
                 (long long) ctl_int (result, "verdicts"), (long long) ctl_int (result, "passed"),
-                (long long) ctl_int (result, "failed"), (long long) ctl_int (result, "overdue"),
-                (long long) ctl_int (result, "cleared"));
+                (long long) ctl_int (result, "failed"));
+        if (ctl_int (result, "overdue"))
+            printf (", %lld overdue", (long long) ctl_int (result, "overdue"));
+        if (ctl_int (result, "cleared"))
+            printf (", %lld cleared", (long long) ctl_int (result, "cleared"));
+        printf ("\n");
         size_t index;
         json_t *failing;
         json_array_foreach (json_object_get (result, "failing"), index, failing)
