@@ -112,6 +112,13 @@ json_t *
 void
     enrolment_result_clear (enrolment_result_t *result);
 
+//  The key an EK is indexed by in ENROLMENT_TPM_TABLE: hex BLAKE2b-256
+//  of its TPM2B_PUBLIC.
+#define ENROLMENT_EK_HASH_HEX   65
+void
+    enrolment_ek_hash (const uint8_t *ek_public, size_t ek_public_size,
+                       char hex [ENROLMENT_EK_HASH_HEX]);
+
 void
     enrolment_test (bool verbose);
 
