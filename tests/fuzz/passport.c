@@ -19,11 +19,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     static cert_t holder;
     static bool ready = false;
     if (!ready) {
-        uint8_t seed [32];
-        memset (seed, 0xca, sizeof seed);
-        keys_from_seed (&ca, seed);
-        memset (seed, 0xc0, sizeof seed);
-        keys_from_seed (&coord, seed);
+        keys_from_byte (&ca, 0xca);
+        keys_from_byte (&coord, 0xc0);
         memset (&holder, 0, sizeof holder);
         holder.serial = 2;
         holder.kind = CERT_KIND_NODE;
