@@ -214,7 +214,8 @@ mesh_on_passport (mesh_t *self, const envelope_t *env, uint64_t now_ms,
     }
     if (rc != PASSPORT_OK) {
         zsys_warning ("mesh: passport from %s refused: %s", env->origin, why);
-        snprintf (reason, WEFT_TEXT_MAX + 1, "passport refused: %s", why);
+        snprintf (reason, WEFT_TEXT_MAX + 1, "passport refused: %.*s",
+                  (int) (WEFT_TEXT_MAX - sizeof "passport refused: " + 1), why);
         return WEFT_STATUS_DENIED;
     }
     if (passport.attested_ms <= self->passport_ms)
