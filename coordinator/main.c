@@ -30,6 +30,8 @@ static const option_spec_t s_options [] = {
     { "mesh-port", "PORT", "7710", "port for nodes" },
     { "enrol-port", "PORT", "7711", "port for enrolment" },
     { "rpc-port", "PORT", "7712", "port for operators (weftctl)" },
+    { "heartbeat", "SECONDS", "5",
+      "heartbeat interval of the fleet: link timers, and online = heard within 3" },
     { "ek-ca", "FILE", NULL,
       "PEM bundle of TPM vendors' EK CAs: accept TPMs whose EK certificate chains to it" },
     { "list-methods", NULL, NULL,
@@ -482,8 +484,12 @@ main (int argc, char *argv [])
     config.enrol_port = s_port (options, "enrol-port");
     config.rpc_port = s_port (options, "rpc-port");
     config.verbose = options_flag (options, "verbose");
+    int64_t heartbeat = options_int (options, "heartbeat", -1);
+    if (heartbeat < 1 || heartbeat > 3600)
+        fprintf (stderr, "weft-coord: --heartbeat must be 1..3600 seconds\n");
+    config.heartbeat_ms = heartbeat > 0? (uint64_t) heartbeat * 1000: 0;
     if (config.mesh_port < 0 || config.enrol_port < 0 || config.rpc_port < 0
-    ||  !config.bind || !*config.bind) {
+    ||  !config.bind || !*config.bind || heartbeat < 1 || heartbeat > 3600) {
         keyfile_destroy (&options);
         return 2;
     }

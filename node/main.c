@@ -38,6 +38,7 @@
 #include "node/io/beacon.h"
 #include "node/io/sigcheck.h"
 #include "node/io/secret.h"
+#include "node/io/listener.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
 #define NODE_NEIGHBOURS_MAX     32
@@ -130,10 +131,9 @@ typedef struct {
     size_t neighbour_count;             //  Configured
     discovery_t *discovery;             //  --beacon, or NULL
     zactor_t *beacon;
-    zsock_t *router;                    //  Our listener, or NULL
+    listener_t *listener;               //  Our listener, or NULL
     char *listen;
-    bool router_reset;                  //  Recreate it (a revoked peer is on it)
-    zhashx_t *accepted;                 //  Link names of peers on the router
+    uint64_t heartbeat_ms;              //  Link timers (tcplink.h)
     zpoller_t *poller;
     apply_t *apply;
     agent_t *agent;
@@ -172,12 +172,12 @@ s_mesh_send (void *ctx, const char *link, const char *dest, const uint8_t *frame
             handle = zsock_resolve (transport_sock (node->neighbours [index].transport));
     }
     else
-    if (link [0] == 'r' && node->router) {
+    if (link [0] == 'r' && node->listener) {
         route_size = strlen (link + 2) / 2;
         if (route_size == 0 || route_size > sizeof route
         ||  keys_unhex (link + 2, route, route_size))
             return -1;
-        handle = zsock_resolve (node->router);
+        handle = zsock_resolve (listener_sock (node->listener));
     }
     if (!handle)
         return -1;
@@ -202,8 +202,10 @@ s_mesh_close (void *ctx, const char *link)
         }
     }
     else
-    if (link [0] == 'r')
-        node->router_reset = true;  //  ZAP runs only at the handshake
+    //  That peer's connection alone: ZAP refuses it when it dials again
+    //  (a revoked key), and every other peer stays connected
+    if (link [0] == 'r' && node->listener)
+        listener_close (node->listener, link);
 }
 
 //  Evidence a neighbour sent in answer to our challenge (site server)
@@ -314,32 +316,6 @@ s_ops_read (void *ctx, const char *method)
     return streq (method, "node.stats")? mesh_stats_json (node->mesh): NULL;
 }
 
-static zsock_t *
-s_router_new (node_t *node)
-{
-    zsock_t *router = zsock_new (ZMQ_ROUTER);
-    assert (router);
-    zsock_set_zap_domain (router, "mesh");
-    zsock_set_curve_server (router, 1);
-    zsock_set_curve_secretkey_bin (router, node->keys->curve_secret);
-    zsock_set_curve_publickey_bin (router, node->keys->curve_public);
-    zsock_set_router_mandatory (router, 1);
-    zsock_set_sndtimeo (router, 0);
-    zsock_set_linger (router, 0);
-    zsock_set_maxmsgsize (router, WEFT_FRAME_MAX + 1024);
-    int rc = -1;
-    for (int attempt = 0; attempt < 50 && rc == -1; attempt++) {
-        rc = zsock_bind (router, "%s", node->listen);
-        if (rc == -1)
-            zclock_sleep (100);
-    }
-    if (rc == -1) {
-        zsys_error ("node: cannot listen on %s: %s", node->listen, zmq_strerror (zmq_errno ()));
-        zsock_destroy (&router);
-    }
-    return router;
-}
-
 static void
 s_timer (void *ctx, int kind, uint64_t at_ms)
 {
@@ -414,38 +390,35 @@ static void
 s_read_router (node_t *node, uint64_t now)
 {
     for (int i = 0; i < NODE_BURST; i++) {
-        if (!(zsock_events (node->router) & ZMQ_POLLIN))
-            break;
-        zmsg_t *msg = zmsg_recv_nowait (node->router);
-        if (!msg)
-            break;
-        size_t frames = zmsg_size (msg);
-        zframe_t *route = zmsg_first (msg);
-        zframe_t *last = zmsg_last (msg);
-        const char *user_id = last? zframe_meta (last, "User-Id"): NULL;
+        char link [LISTENER_LINK_MAX + 1];
         uint8_t key [32];
-        if ((frames == 2 || frames == 3) && zframe_size (route) <= 128 && user_id
-        &&  strlen (user_id) == 64 && keys_unhex (user_id, key, 32) == 0) {
-            char link [2 + 256 + 1] = "r:";
-            keys_hex (zframe_data (route), zframe_size (route), link + 2);
-            if (!mesh_has_link (node->mesh, link)) {
-                mesh_link_up (node->mesh, link, MESH_LINK_ACCEPTED, key, now);
-                zhashx_update (node->accepted, link, (void *) 1);
-            }
-            char *dest = NULL;
-            if (frames == 3) {
-                zmsg_first (msg);
-                zframe_t *middle = zmsg_next (msg);
-                if (zframe_size (middle) > 0 && zframe_size (middle) <= WEFT_NAME_MAX)
-                    dest = zframe_strdup (middle);
-            }
-            if (frames == 2 || dest)
-                sigcheck_add (node->sigcheck, link, dest, &msg, last, now);
-            free (dest);
-        }
+        char *dest = NULL;
+        zmsg_t *msg = NULL;
+        int rc = listener_recv (node->listener, link, key, &dest, &msg);
+        if (rc == -1)
+            break;
+        if (rc == 1 || (rc == 0 && !mesh_has_link (node->mesh, link)))
+            mesh_link_up (node->mesh, link, MESH_LINK_ACCEPTED, key, now);
+        if (msg)
+            sigcheck_add (node->sigcheck, link, dest, &msg, zmsg_last (msg), now);
+        free (dest);
         zmsg_destroy (&msg);
     }
     sigcheck_feed (node->sigcheck, now);
+}
+
+//  Peers of our listener whose connection is gone leave the mesh
+static void
+s_listener_gone (node_t *node, uint64_t now)
+{
+    zlistx_t *gone = listener_gone (node->listener, now);
+    for (char *link = gone? (char *) zlistx_first (gone): NULL; link;
+         link = (char *) zlistx_next (gone)) {
+        if (node->verbose)
+            zsys_debug ("node: %s left the listener", link);
+        mesh_link_down (node->mesh, link, now);
+    }
+    zlistx_destroy (&gone);
 }
 
 //  Parse "KEYHEX@ENDPOINT,..." into node->neighbours
@@ -481,7 +454,7 @@ static void
 s_coord_connect (node_t *node)
 {
     node->transport = transport_new (node->coord_endpoint, node->keys, node->coord_curve,
-                                     node->verbose);
+                                     node->heartbeat_ms, node->verbose);
     if (node->transport)
         zpoller_add (node->poller, transport_sock (node->transport)),
         zpoller_add (node->poller, transport_monitor (node->transport));
@@ -490,7 +463,8 @@ s_coord_connect (node_t *node)
 static void
 s_neighbour_connect (node_t *node, neighbour_t *n)
 {
-    n->transport = transport_new (n->endpoint, node->keys, n->key, node->verbose);
+    n->transport = transport_new (n->endpoint, node->keys, n->key, node->heartbeat_ms,
+                                  node->verbose);
     if (n->transport) {
         zpoller_add (node->poller, transport_sock (n->transport));
         zpoller_add (node->poller, transport_monitor (n->transport));
@@ -879,7 +853,7 @@ main (int argc, char *argv [])
     node.coord_curve = identity_coord_curve (identity);
     node.coord_endpoint = keyfile_get (options, "coordinator");
     node.verbose = verbose;
-    node.accepted = zhashx_new ();
+    node.heartbeat_ms = (uint64_t) heartbeat * 1000;
     node.poller = zpoller_new (NULL);
     const char *listen = keyfile_get (options, "listen");
     node.listen = listen && *listen? strdup (listen): NULL;
@@ -959,11 +933,12 @@ main (int argc, char *argv [])
             agent_destroy (&node.agent);
     }
     if (node.agent && node.listen) {
-        node.router = s_router_new (&node);
-        if (!node.router)
+        node.listener = listener_new (node.listen, node.keys, node.heartbeat_ms);
+        if (!node.listener)
             agent_destroy (&node.agent);
         else {
-            zpoller_add (node.poller, node.router);
+            zpoller_add (node.poller, listener_sock (node.listener));
+            zpoller_add (node.poller, listener_monitor (node.listener));
             zsys_info ("node: mesh listener on %s", node.listen);
         }
     }
@@ -1011,11 +986,10 @@ main (int argc, char *argv [])
         mesh_destroy (&node.mesh);
         apply_destroy (&node.apply);
         zactor_destroy (&node.attestor);
-        zsock_destroy (&node.router);
+        listener_destroy (&node.listener);
         opserver_destroy (&node.ops);
         zap_destroy (&zap);
         zpoller_destroy (&node.poller);
-        zhashx_destroy (&node.accepted);
         for (size_t i = 0; i < node.neighbour_count; i++)
             free (node.neighbours [i].endpoint);
         free (node.listen);
@@ -1050,6 +1024,8 @@ main (int argc, char *argv [])
         for (int kind = 0; kind < AGENT_TIMERS; kind++)
             if (node.timers [kind] && (next == 0 || node.timers [kind] < next))
                 next = node.timers [kind];
+        if (node.listener && (next == 0 || listener_deadline (node.listener) < next))
+            next = listener_deadline (node.listener);
         int wait = next == 0? 1000: next <= now? 0: (int) (next - now);
         if (wait > 1000)
             wait = 1000;            //  Bounded, so a clock step is noticed
@@ -1072,8 +1048,11 @@ main (int argc, char *argv [])
                 mesh_link_down (node.mesh, MESH_COORDINATOR, now);
         }
         else
-        if (which && node.router && which == node.router)
+        if (which && node.listener && which == listener_sock (node.listener))
             s_read_router (&node, now);
+        else
+        if (which && node.listener && which == listener_monitor (node.listener))
+            listener_event (node.listener, now);
         else
         if (which && zap && which == zap_sock (zap))
             zap_handle (zap);
@@ -1175,20 +1154,8 @@ main (int argc, char *argv [])
         if (!hops && distance)
             agent_disconnected (node.agent, now);
         distance = hops;
-        if (node.router_reset) {
-            //  Drop every inbound connection; the others reconnect and
-            //  pass ZAP again, the revoked peer does not
-            node.router_reset = false;
-            for (void *item = zhashx_first (node.accepted); item;
-                 item = zhashx_next (node.accepted))
-                mesh_link_down (node.mesh, (const char *) zhashx_cursor (node.accepted), now);
-            zhashx_purge (node.accepted);
-            zpoller_remove (node.poller, node.router);
-            zsock_destroy (&node.router);
-            node.router = s_router_new (&node);
-            if (node.router)
-                zpoller_add (node.poller, node.router);
-        }
+        if (node.listener)
+            s_listener_gone (&node, now);
     }
     zsys_info ("node: stopping");
     mesh_flush (node.mesh, s_now ());
@@ -1206,10 +1173,9 @@ main (int argc, char *argv [])
         transport_destroy (&node.neighbours [i].transport);
         free (node.neighbours [i].endpoint);
     }
-    zsock_destroy (&node.router);
+    listener_destroy (&node.listener);
     opserver_destroy (&node.ops);
     zap_destroy (&zap);
-    zhashx_destroy (&node.accepted);
     free (node.listen);
     store_destroy (&store);
     zactor_destroy (&tpm);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include "proto/envelope.h"
 #include "proto/msg.h"
+#include "node/io/tcplink.h"
 #include "tools/ctl.h"
 
 #define CTL_EXPIRY_MAX_MS   50000       //  Below the coordinator's 60 s
@@ -238,6 +239,9 @@ ctl_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
     zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
     zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);
     zsock_set_curve_serverkey_bin (dealer, self->coord_curve);
+    //  A coordinator that went silent mid-call closes the connection,
+    //  and a dial that hangs is tried again, within --timeout anyway
+    tcplink_tune (dealer, TCPLINK_HEARTBEAT_MS);
     //  The monitor tells a refused key apart from a silent coordinator
     char monitor_ep [64];
     snprintf (monitor_ep, sizeof (monitor_ep), "inproc://weftctl-monitor-%p", (void *) dealer);

@@ -132,6 +132,13 @@ coord_set_verbose (coord_t *self, bool verbose)
 }
 
 void
+coord_set_heartbeat (coord_t *self, uint64_t heartbeat_ms)
+{
+    assert (self);
+    registry_set_online_ms (self->registry, 3 * heartbeat_ms);
+}
+
+void
 coord_count_malformed (coord_t *self)
 {
     assert (self);

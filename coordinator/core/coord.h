@@ -183,6 +183,11 @@ void
 void
     coord_set_verbose (coord_t *self, bool verbose);
 
+//  The heartbeat interval of the fleet (default 5 s): a device heard
+//  from within 3 of them is online.
+void
+    coord_set_heartbeat (coord_t *self, uint64_t heartbeat_ms);
+
 //  Count a message the adapter dropped before the core saw it.
 void
     coord_count_malformed (coord_t *self);

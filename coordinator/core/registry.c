@@ -27,6 +27,7 @@ struct _registry_t {
     //  touches only what changed, not the whole fleet
     zhashx_t *seen_dirty;           //  Device id -> s_seen_t, borrowed
     zhashx_t *windows_dirty;        //  Origin key -> s_window_t, borrowed
+    uint64_t online_ms;             //  Heard within this long: online
 };
 
 static const char *s_tables [] = {
@@ -114,6 +115,7 @@ registry_new (store_t *store)
     zhashx_set_destructor (self->windows, s_free_item);
     self->seen_dirty = zhashx_new ();
     self->windows_dirty = zhashx_new ();
+    self->online_ms = REGISTRY_ONLINE_MS;
     return self;
 }
 
@@ -646,7 +648,14 @@ bool
 registry_online (registry_t *self, const char *id, uint64_t now_ms)
 {
     s_seen_t *seen = (s_seen_t *) zhashx_lookup (self->seen, id);
-    return seen && seen->last_seen + REGISTRY_ONLINE_MS >= now_ms;
+    return seen && seen->last_seen + self->online_ms >= now_ms;
+}
+
+void
+registry_set_online_ms (registry_t *self, uint64_t online_ms)
+{
+    assert (self);
+    self->online_ms = online_ms? online_ms: REGISTRY_ONLINE_MS;
 }
 
 size_t
@@ -655,7 +664,7 @@ registry_online_count (registry_t *self, uint64_t now_ms)
     size_t count = 0;
     for (s_seen_t *seen = (s_seen_t *) zhashx_first (self->seen); seen;
          seen = (s_seen_t *) zhashx_next (self->seen))
-        if (seen->last_seen + REGISTRY_ONLINE_MS >= now_ms)
+        if (seen->last_seen + self->online_ms >= now_ms)
             count++;
     return count;
 }

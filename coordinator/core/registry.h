@@ -22,7 +22,7 @@
 
 #define REGISTRY_DOC_MAX        (32 * 1024) //  Largest twin document, encoded
 #define REGISTRY_RECORD_MAX     (256 * 1024)    //  Largest stored record
-#define REGISTRY_ONLINE_MS      15000       //  Seen within 3 heartbeats of 5 s
+#define REGISTRY_ONLINE_MS      15000       //  Default: seen within 3 heartbeats of 5 s
 
 typedef struct _registry_t registry_t;
 
@@ -195,10 +195,15 @@ void
 uint64_t
     registry_last_seen (registry_t *self, store_txn_t *txn, const char *id);
 
-//  Seen within REGISTRY_ONLINE_MS of now_ms (memory only: after a
-//  restart a device is offline until it speaks).
+//  Seen within the online window (REGISTRY_ONLINE_MS unless set) of
+//  now_ms (memory only: after a restart a device is offline until it
+//  speaks).
 bool
     registry_online (registry_t *self, const char *id, uint64_t now_ms);
+
+//  Set the online window (0: REGISTRY_ONLINE_MS).
+void
+    registry_set_online_ms (registry_t *self, uint64_t online_ms);
 
 //  Number of devices online at now_ms.
 size_t

@@ -15,14 +15,17 @@
     id) gets them over its new connection.
     Anything else is counted as malformed and dropped. The User-Id that
     ZAP gave the connection is read from the envelope frame's metadata.
-    Revoking a device closes every mesh connection (the socket is made
-    anew; the others reconnect and pass ZAP again, the revoked one does
-    not) and pushes the new revocation list to the nodes linked.  */
+    Revoking a device closes its own mesh connection alone (the route
+    remembers which connection carried it, node/io/tcplink.h: the
+    revoked device dials again and ZAP refuses it; every other device
+    keeps its connection) and pushes the new revocation list to the
+    nodes linked, which close its links to them.  */
 
 #include <czmq.h>
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"
 #include "node/io/zap.h"
+#include "node/io/tcplink.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
@@ -33,7 +36,6 @@
 
 #define S_SNDHWM        1000        //  Queued replies per peer before drops
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
-#define S_HANDSHAKE_MS  10000       //  ZMTP/CURVE handshake deadline per connection
 #define S_BACKLOG       1024        //  Connections the kernel queues before accept
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
 #define S_BURST         64          //  Mesh messages per group commit
@@ -52,7 +54,7 @@ struct _server_t {
     store_t *store;                 //  The registry's store, borrowed
     const keys_t *keys;             //  For a new mesh socket
     char bind [64];
-    bool mesh_reset;                //  Make the mesh socket anew (revocation)
+    uint64_t heartbeat_ms;          //  Link timers of every socket
     bool verbose;
     int ports [3];                  //  Bound ports by s_kind_t
 };
@@ -63,6 +65,7 @@ typedef struct {
     zframe_t *rid;
     bool custody;
     char relay [COORD_USER_ID_MAX + 1];
+    tcplink_conn_t conn;            //  The connection rid names
 } s_route_t;
 
 //  --------------------------------------------------------------------------
@@ -154,20 +157,36 @@ s_route_destroy (void **item_p)
     *item_p = NULL;
 }
 
-//  A device was revoked: close every mesh connection, and tell the
-//  nodes linked to us (they spread it) at once
+//  A device was revoked: close the connection it speaks on itself (and
+//  so the routes through it), and tell the nodes linked to us (they
+//  spread it and close its links) at once. Every other connection stays.
 static void
 s_revoked (void *ctx, const char *device_id)
 {
     server_t *self = (server_t *) ctx;
     size_t size;
     const uint8_t *list = coord_revocations (self->coord, &size);
-    if (list)
-        for (s_route_t *route = (s_route_t *) zhashx_first (self->routes); route;
-             route = (s_route_t *) zhashx_next (self->routes))
-            if (route->custody && !streq ((const char *) zhashx_cursor (self->routes), device_id))
-                s_send_custody (self->mesh, route->rid, "*", list, size);
-    self->mesh_reset = true;
+    zlistx_t *doomed = zlistx_new ();
+    bool closed = false;
+    for (s_route_t *route = (s_route_t *) zhashx_first (self->routes); route;
+         route = (s_route_t *) zhashx_next (self->routes)) {
+        const char *id = (const char *) zhashx_cursor (self->routes);
+        if (streq (route->relay, device_id)) {
+            //  Its own link, and those of devices relayed by it
+            if (!closed && tcplink_conn_close (&route->conn) == 0) {
+                zsys_info ("coord: closed the mesh connection of revoked %s", device_id);
+                closed = true;
+            }
+            zlistx_add_end (doomed, (void *) id);
+        }
+        else
+        if (list && route->custody && !streq (id, device_id))
+            s_send_custody (self->mesh, route->rid, "*", list, size);
+    }
+    for (const char *id = (const char *) zlistx_first (doomed); id;
+         id = (const char *) zlistx_next (doomed))
+        zhashx_delete (self->routes, id);
+    zlistx_destroy (&doomed);
 }
 
 //  Send a site-wide frame once to every node linked to us (several
@@ -231,12 +250,15 @@ s_router (server_t *self, const keys_t *keys, const char *domain, const char *bi
     //  libzmq drops larger messages before we ever see them
     zsock_set_maxmsgsize (sock, WEFT_FRAME_MAX);
     //  A connection that does not finish its greeting, CURVE handshake
-    //  and ZAP check in time is closed: half-open connections (a scanner,
-    //  a flood, a device that died mid-handshake) cost a descriptor and a
-    //  little memory only that long. libzmq's default is 30 s; a real
-    //  handshake takes a few round trips. The backlog absorbs a burst of
-    //  devices reconnecting at once (libzmq's default is 100).
-    zsock_set_handshake_ivl (sock, S_HANDSHAKE_MS);
+    //  and ZAP check in 10 s is closed: half-open connections (a
+    //  scanner, a flood, a device that died mid-handshake) cost a
+    //  descriptor and a little memory only that long (libzmq's default
+    //  is 30 s; a real handshake takes a few round trips). Once up, a
+    //  peer that falls silent (a dead or blackholed link) is dropped by
+    //  the heartbeat within 5/2 intervals (tcplink.h). The backlog
+    //  absorbs a burst of devices reconnecting at once (libzmq's
+    //  default is 100).
+    tcplink_tune (sock, self->heartbeat_ms);
     zsock_set_backlog (sock, S_BACKLOG);
     int rc = port? zsock_bind (sock, "tcp://%s:%d", bind, port)
                  : zsock_bind (sock, "tcp://%s:*", bind);
@@ -261,6 +283,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     assert (config && store && ca && keys && cert);
     server_t *self = (server_t *) zmalloc (sizeof (server_t));
     self->verbose = config->verbose;
+    self->heartbeat_ms = config->heartbeat_ms? config->heartbeat_ms: TCPLINK_HEARTBEAT_MS;
     self->routes = zhashx_new ();
     zhashx_set_destructor (self->routes, s_route_destroy);
     coord_effects_t effects = { self, s_push };
@@ -275,6 +298,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     self->keys = keys;
     snprintf (self->bind, sizeof self->bind, "%s", config->bind);
     coord_set_verbose (self->coord, config->verbose);
+    coord_set_heartbeat (self->coord, self->heartbeat_ms);
     //  The handler must exist before a CURVE socket binds, or libzmq
     //  lets the first clients in unchecked
     self->zap = zap_new (s_admit, self);
@@ -421,6 +445,8 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
                             streq (origin, user_id? user_id: "")? "": user_id);
             s_route_t *fresh = (s_route_t *) zmalloc (sizeof (s_route_t));
             fresh->rid = zframe_dup (route);
+            if (tcplink_conn_of (body, &fresh->conn))
+                fresh->conn.fd = -1;
             fresh->custody = link.custody;
             snprintf (fresh->relay, sizeof fresh->relay, "%s", user_id? user_id: "");
             //  A node on a new connection of its own: what we keep for
@@ -567,22 +593,6 @@ server_run_for (server_t *self, int64_t timeout_ms)
                         "exiting so that a restart recovers");
             return -1;
         }
-        if (self->mesh_reset) {
-            self->mesh_reset = false;
-            zpoller_remove (self->poller, self->mesh);
-            zsock_destroy (&self->mesh);
-            zhashx_purge (self->routes);
-            for (int attempt = 0; attempt < 50 && !self->mesh; attempt++) {
-                self->mesh = s_router (self, self->keys, "mesh", self->bind,
-                                       self->ports [S_MESH], S_MESH);
-                if (!self->mesh)
-                    zclock_sleep (50);
-            }
-            if (self->mesh)
-                zpoller_add (self->poller, self->mesh);
-            else
-                zsys_error ("coord: mesh socket lost after a revocation");
-        }
         coord_tick (self->coord, (uint64_t) zclock_time ());
     }
     return 0;
@@ -708,7 +718,7 @@ server_test (bool verbose)
     assert (store_commit (&txn) == 0);
     pki_destroy (&pki);
 
-    server_config_t config = { "127.0.0.1", 0, 0, 0, verbose };
+    server_config_t config = { "127.0.0.1", 0, 0, 0, 0, verbose };
     server_t *server = server_new (&config, store, &ca, &keys, cert_data, cert_size);
     assert (server);
     assert (server->ports [S_RPC] > 0);

@@ -22,6 +22,7 @@ typedef struct {
     int mesh_port;                  //  Nodes
     int enrol_port;                 //  Enrolment
     int rpc_port;                   //  Operators
+    uint64_t heartbeat_ms;          //  Link timers (tcplink.h) and online window; 0 = 5 s
     bool verbose;                   //  Log every message
 } server_config_t;
 

@@ -12,6 +12,7 @@
 #include "node/io/identity.h"
 #include "node/io/fsperm.h"
 #include "node/io/keyfile.h"
+#include "node/io/tcplink.h"
 #include "node/core/enrol.h"
 #include "node/io/tpm.h"
 #include "proto/cert.h"
@@ -224,6 +225,7 @@ identity_enrol (identity_t *self, const char *endpoint, const char *token,
     assert (dealer);
     zsock_set_linger (dealer, 0);
     zsock_set_immediate (dealer, 1);
+    tcplink_tune (dealer, TCPLINK_HEARTBEAT_MS);
     zsock_set_curve_serverkey_bin (dealer, parsed.server_key);
     zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
     zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);
@@ -463,6 +465,7 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
     assert (dealer);
     zsock_set_linger (dealer, 0);
     zsock_set_immediate (dealer, 1);
+    tcplink_tune (dealer, TCPLINK_HEARTBEAT_MS);
     zsock_set_curve_serverkey_bin (dealer, server_key);
     zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
     zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);

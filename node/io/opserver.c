@@ -7,6 +7,7 @@
 #include "proto/msg.h"
 #include "node/io/zap.h"
 #include "node/io/opserver.h"
+#include "node/io/tcplink.h"
 
 #define OPSERVER_BURST  16
 
@@ -30,6 +31,8 @@ opserver_new (const char *endpoint, const oplocal_config_t *config, oplocal_read
     zsock_set_sndtimeo (router, 0);
     zsock_set_linger (router, 0);
     zsock_set_maxmsgsize (router, WEFT_FRAME_MAX + 1024);
+    //  An operator's call is short; a peer that went silent is dropped
+    tcplink_tune (router, TCPLINK_HEARTBEAT_MS);
     int port = zsock_bind (router, "%s", endpoint);
     if (port == -1) {
         zsys_error ("opserver: cannot listen on %s: %s", endpoint, zmq_strerror (zmq_errno ()));

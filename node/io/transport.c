@@ -1,15 +1,15 @@
 /*  transport - the node's CURVE link to the coordinator
     The monitor is a PAIR socket in CZMQ's context fed by
     zmq_socket_monitor; each event is two frames, [u16 event, u32 value]
-    in host order and the endpoint. ZMTP heartbeats detect a dead peer
-    that never closed its TCP connection (a cut uplink), so the link is
+    in host order and the endpoint. The link's timers (node/io/tcplink.h)
+    detect a dead peer that never closed its TCP connection (a cut or
+    blackholed uplink) within 5/2 heartbeat intervals, so the link is
     dropped and redialled instead of waiting on a half-open socket.  */
 
 #include "node/io/transport.h"
+#include "node/io/tcplink.h"
 
 #define TRANSPORT_RECONNECT_MAX_MS  5000    //  Back-off ceiling for redials
-#define TRANSPORT_HEARTBEAT_MS      5000    //  ZMTP ping interval
-#define TRANSPORT_DEAD_MS           15000   //  No traffic for this long: redial
 #define TRANSPORT_RCV_MAX           (1024 * 1024 + 1024)    //  Frame limit plus slack
 
 struct _transport_t {
@@ -21,7 +21,7 @@ struct _transport_t {
 
 transport_t *
 transport_new (const char *endpoint, const keys_t *keys,
-               const uint8_t server_key [32], bool verbose)
+               const uint8_t server_key [32], uint64_t heartbeat_ms, bool verbose)
 {
     assert (endpoint && keys && server_key);
     transport_t *self = (transport_t *) zmalloc (sizeof (transport_t));
@@ -33,8 +33,7 @@ transport_new (const char *endpoint, const keys_t *keys,
     zsock_set_immediate (self->dealer, 1);
     zsock_set_maxmsgsize (self->dealer, TRANSPORT_RCV_MAX);
     zsock_set_reconnect_ivl_max (self->dealer, TRANSPORT_RECONNECT_MAX_MS);
-    zsock_set_heartbeat_ivl (self->dealer, TRANSPORT_HEARTBEAT_MS);
-    zsock_set_heartbeat_timeout (self->dealer, TRANSPORT_DEAD_MS);
+    tcplink_tune (self->dealer, heartbeat_ms);
     zsock_set_curve_serverkey_bin (self->dealer, server_key);
     zsock_set_curve_publickey_bin (self->dealer, keys->curve_public);
     zsock_set_curve_secretkey_bin (self->dealer, keys->curve_secret);
@@ -166,7 +165,7 @@ transport_test (bool verbose)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
     transport_t *transport = transport_new (endpoint, &client_keys,
-                                            server_keys.curve_public, verbose);
+                                            server_keys.curve_public, 1000, verbose);
     assert (transport);
     zpoller_t *poller = zpoller_new (transport_monitor (transport), NULL);
     int event = TRANSPORT_NONE;

@@ -21,10 +21,11 @@ typedef enum {
 
 typedef struct _transport_t transport_t;
 
-//  Connect to endpoint. Returns NULL and logs if the endpoint is bad.
+//  Connect to endpoint, with the link timers of heartbeat interval
+//  heartbeat_ms (tcplink.h). Returns NULL and logs if the endpoint is bad.
 transport_t *
     transport_new (const char *endpoint, const keys_t *keys,
-                   const uint8_t server_key [32], bool verbose);
+                   const uint8_t server_key [32], uint64_t heartbeat_ms, bool verbose);
 
 void
     transport_destroy (transport_t **self_p);
