@@ -305,6 +305,8 @@ mesh_link_down (mesh_t *self, const char *link_name, uint64_t now_ms)
     mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, link_name);
     if (!link)
         return;
+    if (link->up && link->verified && link->kind != MESH_LINK_COORDINATOR)
+        zsys_info ("mesh: neighbour %s on %s lost", link->peer, link->name);
     link->up = false;
     if (link->kind != MESH_LINK_COORDINATOR)
         link->verified = false;

@@ -19,6 +19,7 @@ done
 
 T=$(mktemp -d /tmp/weft-e2e.XXXXXX)
 declare -A PID_OF=()            #   name -> pid of a running process
+E2E_CLEANUP_HOOKS=()            #   Functions run after every process stopped
 PORTS_TAKEN=" "
 E2E_NAME=$(basename "$0" .sh)
 
@@ -39,6 +40,10 @@ e2e_cleanup () {
         done
         kill -KILL "$pid" 2>/dev/null
         { wait "$pid"; } 2>/dev/null
+    done
+    local hook
+    for hook in "${E2E_CLEANUP_HOOKS[@]}"; do
+        "$hook"
     done
     if (( rc != 0 )) && [[ -z "${E2E_KEEP:-}" ]]; then
         #   Leave the logs in the test output, then forget them

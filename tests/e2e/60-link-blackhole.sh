@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+#   60-link-blackhole - a link whose packets are dropped silently (an IP
+#   blackhole: no RST, no ICMP, the connection is not told) is noticed
+#   within 3 heartbeat intervals (2 s here: the timers notice it within
+#   5/2 of them, and the half interval left absorbs this busy machine). The coordinator, a site
+#   server and a gateway each run in a network namespace of their own,
+#   joined by a router namespace (netns-lib.sh). The gateway links to
+#   the coordinator directly and to the server.
+#   1. Blackhole gateway <-> coordinator: the connection is not reset
+#      (still established a moment later), yet the gateway re-routes
+#      through the server within 6 s, the coordinator drops its side of
+#      the dead connection within 6 s, and the gateway's twin flows
+#      through the server.
+#   2. Blackhole gateway <-> server too: the server's listener lets the
+#      gateway go within 6 s, and the coordinator reports it offline
+#      within 6 s of the cut.
+#   3. Heal both: the gateway links to the coordinator directly again.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/mesh-lib.sh"
+source "$(dirname "$0")/netns-lib.sh"
+
+HEARTBEAT=2
+LIMIT_MS=$((3 * HEARTBEAT * 1000))
+netns_router
+netns_add coord
+netns_add srv
+netns_add gw
+C=${NETNS_ADDR[coord]}
+S=${NETNS_ADDR[srv]}
+G=${NETNS_ADDR[gw]}
+MESH_EP="tcp://$C:7710"
+ENROL_EP="tcp://$C:7711"
+
+say "coordinator in its namespace ($C), heartbeat $HEARTBEAT s"
+ctl () { netns_exec coord "$CTL" --timeout 5 "$@"; }
+netns_exec coord "$COORD" --data-dir "$COORD_DIR" --bind 0.0.0.0 --mesh-port 7710 \
+    --enrol-port 7711 --rpc-port 7712 --heartbeat $HEARTBEAT -v >> "$T/coord.log" 2>&1 &
+PID_OF[coord]=$!
+wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 || fail "coordinator did not come up"
+
+#   start_in NAMESPACE NAME [args]: a node in a namespace (lib.sh's node_args)
+start_in () {
+    local ns=$1 name=$2; shift 2
+    # shellcheck disable=SC2046
+    netns_exec "$ns" "$NODE" $(node_args "$name" "$@") "$@" --heartbeat $HEARTBEAT \
+        >> "$T/$name.log" 2>&1 &
+    PID_OF[$name]=$!
+}
+say "server ($S) and gateway ($G)"
+start_in srv srv --token-file "$(new_token_file)" --listen "tcp://$S:7720"
+wait_for "grep -q '^cert=' '$T/srv/node.key'" 20 || fail "srv did not enrol"
+start_in gw gw --token-file "$(new_token_file)" --neighbour "$(curve srv)@tcp://$S:7720"
+wait_for 'is_online gw && is_online srv && [[ "$(hops gw)" == 1 ]]' 30 \
+    || fail "gateway not online directly: $(ctl device list)"
+wait_for 'grep -q "mesh: neighbour srv on" "$T/gw.log"' 15 || fail "gateway has no link to srv"
+[[ "$(netns_established gw "$C")" -ge 1 ]] || fail "no connection from gw to the coordinator"
+
+#   wait_ms CONDITION LIMIT: poll every 50 ms; prints the milliseconds it
+#   took (from $START), fails past 2 * LIMIT
+wait_ms () {
+    local condition=$1 limit=$2 t
+    while true; do
+        t=$(now_ms)
+        eval "$condition" > /dev/null 2>&1 && { echo $((t - START)); return 0; }
+        (( t - START > 2 * limit )) && return 1
+        sleep 0.05
+    done
+}
+
+say "1. blackhole gateway <-> coordinator"
+START=$(now_ms)
+netns_blackhole gw coord
+sleep 0.5
+[[ "$(netns_established gw "$C")" -ge 1 ]] || fail "the blackhole reset the connection (not silent)"
+grep -q "disconnected from tcp://$C" "$T/gw.log" && fail "the link dropped before any timeout"
+rerouted=$(wait_ms 'grep -q "route to the coordinator via srv" "$T/gw.log"' $LIMIT_MS) \
+    || fail "the gateway did not re-route through srv"
+dropped=$(wait_ms '[[ "$(netns_established coord "$G")" == 0 ]]' $LIMIT_MS) \
+    || fail "the coordinator kept the dead connection"
+say "re-routed after ${rerouted} ms; coordinator let go after ${dropped} ms (limit $LIMIT_MS)"
+(( rerouted <= LIMIT_MS )) || fail "re-route took $rerouted ms, more than 3 heartbeat intervals"
+(( dropped <= LIMIT_MS )) || fail "the coordinator took $dropped ms to drop the dead link"
+ctl twin set gw '{"via": "srv"}' > /dev/null || fail "twin set"
+wait_for 'twin_synced gw via srv && [[ "$(hops gw)" == 2 ]]' 15 \
+    || fail "the gateway's twin did not flow through srv: $(ctl --json twin get gw)"
+
+say "2. blackhole gateway <-> server: nothing left to the gateway"
+START=$(now_ms)
+netns_blackhole gw srv
+lost=$(wait_ms 'grep -q "mesh: neighbour gw on r:.* lost" "$T/srv.log"' $LIMIT_MS) \
+    || fail "the server's listener kept the gateway"
+offline=$(wait_ms '! is_online gw' $LIMIT_MS) || fail "the gateway is still reported online"
+say "server let go after ${lost} ms; reported offline after ${offline} ms (limit $LIMIT_MS)"
+(( lost <= LIMIT_MS )) || fail "the server took $lost ms to drop the gateway"
+(( offline <= LIMIT_MS )) || fail "the gateway was reported offline after $offline ms"
+
+say "3. heal: the gateway links directly again"
+netns_heal gw coord
+netns_heal gw srv
+wait_for 'is_online gw && [[ "$(hops gw)" == 1 ]]' 30 || fail "the gateway did not come back"
+say "ok"

@@ -1,0 +1,98 @@
+#   netns-lib.sh - daemons in network namespaces of their own, sourced
+#   after lib.sh by the link tests (6x-link-*.sh). Every namespace is
+#   joined to one "router" namespace by a veth pair, with addresses in
+#   10.213.N.0/24 that exist only inside these namespaces; the router
+#   forwards between them. Faults are made in the router, below TCP:
+#   netns_blackhole drops every packet between two namespaces silently
+#   (ip rule ... blackhole: no RST, no ICMP, the connection is not told),
+#   netns_loss drops a share of them at random (nftables). Cleanup runs
+#   from lib.sh's exit trap, after every process is stopped, also when
+#   a test fails. Needs root, iproute2 (and nftables for loss).
+
+NETNS_PREFIX="weft$$"
+NETNS_ROUTER="${NETNS_PREFIX}r"
+declare -A NETNS_ADDR=()        #   name -> address of its namespace
+declare -a NETNS_NAMES=()
+NETNS_NEXT=1
+
+netns_cleanup () {
+    local name
+    for name in "${NETNS_NAMES[@]}"; do
+        ip netns del "$NETNS_PREFIX$name" 2>/dev/null
+    done
+    ip netns del "$NETNS_ROUTER" 2>/dev/null
+}
+E2E_CLEANUP_HOOKS+=(netns_cleanup)
+
+#   The router namespace; call once before netns_add.
+netns_router () {
+    [[ "$(id -u)" == 0 ]] || fail "network namespaces need root"
+    ip netns add "$NETNS_ROUTER" || fail "cannot create namespace $NETNS_ROUTER"
+    ip -n "$NETNS_ROUTER" link set lo up
+    ip netns exec "$NETNS_ROUTER" sysctl -qw net.ipv4.ip_forward=1 \
+        || fail "cannot turn forwarding on in the router namespace"
+}
+
+#   netns_add NAME: a namespace linked to the router; its address is
+#   ${NETNS_ADDR[NAME]}.
+netns_add () {
+    local name=$1 n=$NETNS_NEXT
+    local ns="$NETNS_PREFIX$name"
+    NETNS_NEXT=$((NETNS_NEXT + 1))
+    NETNS_NAMES+=("$name")
+    ip netns add "$ns" || fail "cannot create namespace $ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link add name eth0 type veth peer name "v$n" netns "$NETNS_ROUTER" \
+        || fail "cannot create the veth pair of $name"
+    ip -n "$ns" addr add "10.213.$n.2/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add default via "10.213.$n.1"
+    ip -n "$NETNS_ROUTER" addr add "10.213.$n.1/24" dev "v$n"
+    ip -n "$NETNS_ROUTER" link set "v$n" up
+    NETNS_ADDR[$name]="10.213.$n.2"
+}
+
+#   netns_exec NAME command...: run it in NAME's namespace
+netns_exec () {
+    local name=$1; shift
+    ip netns exec "$NETNS_PREFIX$name" "$@"
+}
+
+#   netns_blackhole A B: from now on every packet between A and B, both
+#   ways, is dropped in the router without a trace. netns_heal A B ends it.
+netns_blackhole () {
+    ip -n "$NETNS_ROUTER" rule add from "${NETNS_ADDR[$1]}" to "${NETNS_ADDR[$2]}" blackhole
+    ip -n "$NETNS_ROUTER" rule add from "${NETNS_ADDR[$2]}" to "${NETNS_ADDR[$1]}" blackhole
+}
+netns_heal () {
+    ip -n "$NETNS_ROUTER" rule del from "${NETNS_ADDR[$1]}" to "${NETNS_ADDR[$2]}" blackhole
+    ip -n "$NETNS_ROUTER" rule del from "${NETNS_ADDR[$2]}" to "${NETNS_ADDR[$1]}" blackhole
+}
+
+#   netns_loss PERCENT: the router drops that share of every packet it
+#   forwards, at random (nftables numgen), both ways. Needs nft.
+netns_loss () {
+    command -v nft > /dev/null || fail "nft is missing (make deps installs nftables)"
+    ip netns exec "$NETNS_ROUTER" nft -f - <<EOF || fail "cannot set the loss rule"
+table inet weftloss {
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        numgen random mod 100 < $1 counter drop
+    }
+}
+EOF
+}
+
+#   Packets the loss rule dropped so far (nft counter).
+netns_loss_dropped () {
+    ip netns exec "$NETNS_ROUTER" nft list ruleset 2>/dev/null \
+        | awk '/drop/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'
+}
+
+#   Established TCP connections in NAME's namespace to ADDRESS (any port)
+netns_established () {
+    netns_exec "$1" ss -Htn state established "( dst $2 )" 2>/dev/null | grep -c .
+}
+
+#   Milliseconds since the epoch
+now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
