@@ -5,6 +5,7 @@
 #   make check      the same tests built with ASan and UBSan
 #   make fuzz       short runs of every fuzz target
 #   make bench      benchmarks against comparators measured in the same run
+#   make soak       long runs (10 minutes) of what make test runs short
 #   Every target first runs "make deps", which installs missing Debian
 #   packages with apt-get and is silent when all are present.
 
@@ -14,7 +15,7 @@ PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctild
 DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
              libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
              libmsgpack-dev libtss2-dev libssl-dev libjansson-dev zlib1g-dev \
-             swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2 python3
+             swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2 nftables python3
 SANITIZE  ?=
 OPT       ?= -O2
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANITIZE) \
@@ -29,7 +30,7 @@ HEADERS   := $(sort $(wildcard proto/*.h node/*/*.h coordinator/*/*.h))
 BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
              $(BUILD)/weft-selftest $(BUILD)/weft-probe $(BUILD)/weft-sim
 
-.PHONY: all deps demo test check fuzz bench clean format memcheck
+.PHONY: all deps demo test check fuzz bench soak clean format memcheck
 .DEFAULT_GOAL := all
 
 all: deps
@@ -143,6 +144,11 @@ $(BUILD)/bench-%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libweft.a $(HEADE
 bench: all
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@tests/bench/run.sh $(BUILD)
+
+#   The link soak of make test (tests/e2e/64-link-loss-soak.sh) for 10
+#   minutes instead of 60 s
+soak: all
+	@SOAK_SECONDS=600 WEFT_BUILD=$(BUILD) bash tests/e2e/64-link-loss-soak.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(HEADERS) node/main.c coordinator/main.c tools/*.c tests/*.c

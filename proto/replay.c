@@ -46,6 +46,15 @@ replay_accept (replay_t *window, uint64_t seq)
 }
 
 //  --------------------------------------------------------------------------
+//  The coordinator's envelopes a device windows.
+
+bool
+replay_windowed (int type)
+{
+    return type == MSG_TWIN_DESIRED || type == MSG_ACK;
+}
+
+//  --------------------------------------------------------------------------
 //  Store form: big-endian top, then big-endian seen.
 
 void
@@ -117,6 +126,10 @@ replay_test (bool verbose)
     assert (replay_accept (&window, UINT64_MAX) == 0);
     assert (replay_accept (&window, UINT64_MAX) == PROTO_ERR_REPLAY);
     assert (replay_fresh (&window, UINT64_MAX - 1));
+
+    //  Only the coordinator's per-device envelopes enter a device's window
+    assert (replay_windowed (MSG_TWIN_DESIRED) && replay_windowed (MSG_ACK));
+    assert (!replay_windowed (MSG_ATTEST_CHALLENGE) && !replay_windowed (MSG_HEARTBEAT));
 
     //  Save and load round trip; a restart does not forget
     replay_t fresh = { 0, 0 };

@@ -28,6 +28,12 @@ bool
 int
     replay_accept (replay_t *window, uint64_t seq);
 
+//  Does a device's agent window the coordinator's envelopes of this type
+//  (TWIN_DESIRED and ACK, numbered per device, docs/protocol.md §4.7)?
+//  The others never enter a window.
+bool
+    replay_windowed (int type);
+
 //  Encode the window as 16 bytes (big-endian top, seen) for a store.
 void
     replay_save (const replay_t *window, uint8_t out [16]);

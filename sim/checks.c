@@ -2,6 +2,7 @@
     Checked after every event that touches a node and at every ACK the
     coordinator receives; the first violation stops the run.  */
 
+#include "proto/replay.h"
 #include "sim/world_internal.h"
 
 //  What reaches a node's agent: coordinator frames it windows must
@@ -19,7 +20,7 @@ check_delivered (void *ctx, uint32_t node, const uint8_t *data, size_t size)
         node_host_snapshot (self->host, node);
         to->snapshot_us = self->sched.now;
     }
-    if (!agent_windowed (env.type))
+    if (!replay_windowed (env.type))
         return;
     if (env.seq + REPLAY_WINDOW <= to->coord_top)
         self->relayed_refused++;    //  A relay reordered it (docs/sim.md, invariant 5)
@@ -35,7 +36,7 @@ check_first_hop (world_t *self, const frame_t *frame)
 {
     envelope_t env;
     if (frame->dest >= self->nodes || envelope_decode (&env, frame->data, frame->size)
-    ||  !agent_windowed (env.type))
+    ||  !replay_windowed (env.type))
         return;
     snode_t *d = &self->node [frame->dest];
     if (env.seq < d->first_hop_top)

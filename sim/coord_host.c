@@ -44,8 +44,8 @@ s_coord_send (world_t *self, uint32_t server, uint32_t dest, const uint8_t *data
 //  The round of the coordinator's custody transfer to a device through
 //  its server: first on its first send, one more on each retransmission
 //  (coord_tick's, through the push effect), like a relay's. Kept per
-//  device for the last CUSTODY_PER_DEST frames, all the coordinator
-//  retransmits to it (exact, unlike the shared lossy cache)
+//  device for its last SIM_COORD_SENT frames (exact for those; a frame
+//  the coordinator kept longer counts as a first send again)
 static uint32_t
 s_coord_round (world_t *self, uint32_t device, const uint8_t *data, size_t size,
                uint32_t first)
@@ -57,11 +57,11 @@ s_coord_round (world_t *self, uint32_t device, const uint8_t *data, size_t size,
     memcpy (&id, env.id, sizeof id);
     id |= 1;
     snode_t *n = &self->node [device];
-    for (int i = 0; i < CUSTODY_PER_DEST; i++)
+    for (int i = 0; i < SIM_COORD_SENT; i++)
         if (n->coord_sent [i].id == id)
             return n->coord_sent [i].round + ++n->coord_sent [i].sends;
     coord_sent_t *slot = &n->coord_sent [n->coord_sent_next];
-    n->coord_sent_next = (uint8_t) ((n->coord_sent_next + 1) % CUSTODY_PER_DEST);
+    n->coord_sent_next = (uint8_t) ((n->coord_sent_next + 1) % SIM_COORD_SENT);
     *slot = (coord_sent_t) { id, first - 1, 1 };
     return first;
 }
@@ -126,7 +126,7 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
     //  ACK), as server.c's s_push
     char relay [NH_NAME_MAX];
     node_host_name (via, relay);
-    coord_sent_custody (self->coord, device_id, relay, data, size, world_now_ms (self));
+    coord_sent_custody (self->coord, device_id, relay, true, data, size, world_now_ms (self));
     coord_host_arm (self);
 }
 
@@ -170,8 +170,12 @@ coord_host_frame (world_t *self, frame_t *frame)
                                  world_now_ms (self), &reply, &reply_size);
     //  A verified envelope: its origin is reached through this server
     if (rc == 0 && link.origin [0] && node_host_index (link.origin, &origin)
-    &&  origin < self->nodes)
+    &&  origin < self->nodes && self->node [origin].via != server) {
         self->node [origin].via = server;
+        //  What the core keeps for it and could not send goes now
+        coord_route_up (self->coord, link.origin, world_now_ms (self));
+        coord_host_arm (self);
+    }
     //  The server's own first one on a new connection: what the core
     //  keeps for the devices behind it goes out at once (weft-coord's
     //  s_recv does the same when a relay's routing id changes)
@@ -276,8 +280,8 @@ coord_host_commit (world_t *self)
                 char name [NH_NAME_MAX], relay [NH_NAME_MAX];
                 node_host_name (frame->dest, name);
                 node_host_name (frame->dst, relay);
-                coord_sent_custody (self->coord, name, relay, frame->data, frame->size,
-                                    now_ms);
+                coord_sent_custody (self->coord, name, relay, true, frame->data,
+                                    frame->size, now_ms);
             }
         }
         free (frame);

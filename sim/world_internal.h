@@ -32,6 +32,7 @@
 #define EPOCH_MS            1700000000000ULL    //  Virtual time 0, as Unix ms
 #define COORD               UINT32_MAX          //  Frame end point: the coordinator
 #define RING                4                   //  Desired ids remembered per node
+#define SIM_COORD_SENT      8                   //  Coordinator custody rounds tracked per node
 #define TRACE_RING          48                  //  Events kept for an excerpt
 #define COMMIT_US           1000                //  Coordinator group commit window
 #define RECONNECT_US        100000              //  Reconnect delay, plus up to 1 s
@@ -137,7 +138,7 @@ typedef struct {
     uint8_t ring_ids [RING][WEFT_ID_SIZE];  //  Recent TWIN_DESIRED ids to it
     uint64_t ring_versions [RING];
     uint8_t ring_next;
-    coord_sent_t coord_sent [CUSTODY_PER_DEST];    //  As many as the coordinator keeps
+    coord_sent_t coord_sent [SIM_COORD_SENT];      //  The latest the coordinator keeps
     uint8_t coord_sent_next;
     bool relinked;                  //  Server: new uplink the coordinator has not heard on
     uint64_t sent, sent_bytes, received, received_bytes;

@@ -15,6 +15,7 @@
 
 #include "proto/corelib.h"
 #include <sodium.h>
+#include "proto/replay.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/audit.h"
@@ -62,7 +63,14 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
         self->effects = *effects;
     self->seqs = seqs;
     self->mesh_info = json_object ();
-    self->custody = custody_new (NULL, &self->stats);
+    //  Frames held before a restart wait for their relays to link again
+    self->custody = custody_new (store, NULL, &self->stats);
+    int held = custody_load (self->custody, 0);
+    if (held < 0)
+        zsys_warning ("coord: cannot read the frames held in custody");
+    else
+    if (held > 0)
+        zsys_info ("coord: %d frames held in custody from the last run", held);
     self->refusals = refusals_new ();
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
@@ -161,19 +169,31 @@ coord_deadline (coord_t *self)
 }
 
 void
-coord_sent_custody (coord_t *self, const char *dest, const char *relay,
+coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sent,
                     const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
-    //  Sent to the device itself: only a TWIN_DESIRED is held, until the
-    //  device's own ACK of it (nothing else of ours is acknowledged)
+    //  To the device itself, or with no route: only a TWIN_DESIRED is
+    //  held, until the device's own ACK of it (nothing else of ours is
+    //  acknowledged end to end)
     envelope_t env;
-    if (dest && relay && streq (dest, relay)
-    &&  (envelope_decode (&env, frame, size) || env.type != MSG_TWIN_DESIRED))
+    if (dest && (!relay || !*relay || streq (dest, relay))
+    &&  (envelope_decode (&env, frame, size) || env.type != MSG_TWIN_DESIRED)) {
+        //  Not held, but a newer seq to the device: what is held for it
+        //  (after a restart, from an earlier epoch) may be superseded
+        if (dest && envelope_decode (&env, frame, size) == 0 && replay_windowed (env.type))
+            custody_note_seq (self->custody, dest, env.seq);
         return;
-    if (custody_sent (self->custody, dest, relay, frame, size, now_ms))
+    }
+    int rc = custody_sent (self->custody, dest, relay, sent, frame, size, now_ms);
+    if (rc == 1)
+        zsys_warning ("coord: a frame for %s is not held: over the custody budget "
+                      "(%d frames, %u bytes per device)", dest, CUSTODY_PER_DEST,
+                      CUSTODY_DEST_BYTES);
+    else
+    if (rc)
         coord_debug (self, "coord: no custody of a frame for %s via %s (not an envelope)",
-                 dest? dest: "?", relay? relay: "?");
+                     dest? dest: "?", relay? relay: "?");
 }
 
 void
@@ -186,18 +206,37 @@ coord_relay_linked (coord_t *self, const char *relay, uint64_t now_ms)
 }
 
 void
+coord_route_up (coord_t *self, const char *device, uint64_t now_ms)
+{
+    assert (self);
+    size_t woken = custody_wake_dest (self->custody, device, now_ms);
+    if (woken)
+        coord_debug (self, "coord: a route to %s: %zu frames for it due now", device, woken);
+}
+
+void
 coord_tick (coord_t *self, uint64_t now_ms)
 {
     assert (self);
-    //  Retransmit what no relay acknowledged: the same envelope, through
-    //  the device's current route (the adapter's; none: the next retry)
+    //  Retransmit what a link passed over, what was in flight on a link
+    //  that came back, a probe: the same envelope, through the device's
+    //  current route (the adapter's; it tells custody where it went, and
+    //  with none the frame waits for a route)
+    //  Each entry at most once a tick, whatever the effect says
     const custody_entry_t *entry;
-    while (self->effects.push && (entry = custody_due (self->custody, now_ms))) {
+    size_t budget = custody_size (self->custody);
+    while (self->effects.push && budget-- && (entry = custody_due (self->custody, now_ms))) {
         coord_debug (self, "coord: retransmitting to %s (send %u)", entry->dest,
                  entry->sends + 1);
-        self->effects.push (self->effects.ctx, entry->dest, entry->frame, entry->size);
-        custody_resent (self->custody, entry, now_ms);
+        size_t size;
+        uint8_t *frame = custody_frame (self->custody, entry, &size);
+        if (frame)
+            self->effects.push (self->effects.ctx, entry->dest, frame, size);
+        custody_settle (self->custody, entry);
+        free (frame);
     }
+    if (custody_flush (self->custody))
+        zsys_warning ("coord: the frames held in custody are not on disk yet");
     if (now_ms < self->next_flush)
         return;
     self->now_ms = now_ms;

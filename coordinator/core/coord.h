@@ -30,10 +30,10 @@ typedef struct _coord_t coord_t;
 
 typedef struct {
     void *ctx;
-    //  Send a frame to a device over the mesh; the adapter drops it if
-    //  the device has no connection (it gets the document on its next
-    //  heartbeat). Borrowed frame. coord_tick also retransmits through
-    //  it the custody transfers no relay acknowledged (coord_sent_custody).
+    //  Send a frame to a device over the mesh, and tell the core where it
+    //  went (coord_sent_custody: the relay, sent or not, or no route).
+    //  Borrowed frame. coord_tick also retransmits through it the custody
+    //  transfers no relay acknowledged.
     void (*push) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
 } coord_effects_t;
 
@@ -153,21 +153,28 @@ bool
                  char user_id [COORD_USER_ID_MAX + 1]);
 
 //  The adapter sent frame to dest as a custody transfer through relay
-//  ([routing id, dest, frame]), or tried to and the relay's connection
-//  was gone. The core keeps a copy and retransmits it through the push
-//  effect, with back-off, until a relay's CUSTODY_ACK names its id
-//  (coordinator/core/custody.h). Sent to the device itself (relay ==
-//  dest): only a TWIN_DESIRED is kept, until the device's ACK of it.
-//  Call it only for frames really released: never for a reply that
-//  coord_commit did not release.
+//  ([routing id, dest, frame]; sent true), or tried to and the relay's
+//  connection was gone (sent false). The core keeps a copy, durably,
+//  and retransmits it through the push effect per link (in flight on a
+//  connection it is not sent again there; coordinator/core/custody.h)
+//  until a relay's CUSTODY_ACK names its id. Sent to the device itself
+//  (relay == dest; relay NULL: no route): only a TWIN_DESIRED is kept,
+//  until the device's ACK of it. The push effect tells it the same for
+//  its retransmissions. Call it only for frames really released: never
+//  for a reply that coord_commit did not release.
 void
-    coord_sent_custody (coord_t *self, const char *dest, const char *relay,
+    coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sent,
                         const uint8_t *frame, size_t size, uint64_t now_ms);
 
 //  relay has a new connection (it restarted, or its link came back): what
 //  the core keeps for devices behind it is retransmitted at once.
 void
     coord_relay_linked (coord_t *self, const char *relay, uint64_t now_ms);
+
+//  device has a route now (its envelope came, directly or through a
+//  relay): what the core keeps for it and could not send goes at once.
+void
+    coord_route_up (coord_t *self, const char *device, uint64_t now_ms);
 
 //  When coord_tick next wants to run (unix ms): the next batch write or
 //  the next custody retransmission.

@@ -111,6 +111,10 @@ int
 coord_commit (coord_t *self)
 {
     assert (self);
+    //  The frames taken into custody since the last burst go with it
+    //  (failing, they stay in memory and go with the next one)
+    if (custody_flush (self->custody))
+        zsys_warning ("coord: the frames held in custody are not on disk yet");
     return registry_flush_windows (self->registry);
 }
 
@@ -490,16 +494,19 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
     int rc = meshmsg_decode (&msg, env->type, env->payload, env->payload_size);
     if (rc)
         return s_refuse_malformed (self, link, env, rc);
-    (void) now_ms;
     //  A relay took custody of frames we sent through it, or refused them
-    //  for good (INTERNAL: it could not commit them, keep retransmitting)
-    if (env->type == MSG_CUSTODY_ACK && msg.status != WEFT_STATUS_INTERNAL) {
+    //  for good (INTERNAL: it could not commit them: again after its
+    //  link's back-off)
+    if (env->type == MSG_CUSTODY_ACK) {
         size_t refused = 0;
         for (size_t i = 0; i < msg.id_count; i++)
             if (msg.status == WEFT_STATUS_OK)
-                custody_ack (self->custody, msg.ids + i * WEFT_ID_SIZE);
+                custody_ack (self->custody, msg.ids + i * WEFT_ID_SIZE, now_ms);
             else
-            if (custody_refused (self->custody, msg.ids + i * WEFT_ID_SIZE) == 0)
+            if (msg.status == WEFT_STATUS_INTERNAL)
+                custody_not_taken (self->custody, msg.ids + i * WEFT_ID_SIZE, now_ms);
+            else
+            if (custody_refused (self->custody, msg.ids + i * WEFT_ID_SIZE, now_ms) == 0)
                 refused++;
         if (refused) {
             char hex [2 * WEFT_ID_SIZE + 1];
@@ -662,10 +669,12 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     if (s_accept_pending (self, link, &env, origin_key))
         return -2;
     if (msg.ack.status == WEFT_STATUS_OK)
-        custody_ack (self->custody, msg.ack.ack_id);
+        custody_ack (self->custody, msg.ack.ack_id, now_ms);
     else
-    if (msg.ack.status != WEFT_STATUS_INTERNAL
-    &&  custody_refused (self->custody, msg.ack.ack_id) == 0)
+    if (msg.ack.status == WEFT_STATUS_INTERNAL)
+        custody_not_taken (self->custody, msg.ack.ack_id, now_ms);
+    else
+    if (custody_refused (self->custody, msg.ack.ack_id, now_ms) == 0)
         zsys_warning ("coord: %s refused an envelope we sent: %s %s", env.origin,
                       proto_status_name (msg.ack.status), msg.ack.message);
     registry_seen (self->registry, env.origin, now_ms);

@@ -21,7 +21,7 @@ typedef struct {
     uint64_t custody_resent;        //  Retransmissions
     uint64_t custody_acked;         //  Frames a relay acknowledged
     uint64_t custody_refused;       //  Frames the next hop refused for good
-    uint64_t custody_evicted;       //  Dropped for room (per device or in all)
+    uint64_t custody_over_budget;   //  Not held: over the budget (per device or in all)
     uint64_t custody_expired;       //  Given up: too old, or superseded
     //  Refused requests counted but not recorded one by one (refusals.h)
     uint64_t audit_refusals_held;

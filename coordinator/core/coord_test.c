@@ -25,6 +25,8 @@ typedef struct {
     coord_t *coord;
     int pushes;                     //  Frames pushed
     char pushed_to [WEFT_NAME_MAX + 1];
+    char relay [WEFT_NAME_MAX + 1]; //  If set, pushes go through it (and say so)
+    uint64_t now_ms;                //  Time the pushes say they went
 } s_rig_t;
 
 static void
@@ -34,6 +36,8 @@ s_test_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size
     assert (frame && size);
     rig->pushes++;
     snprintf (rig->pushed_to, sizeof rig->pushed_to, "%s", device_id);
+    if (*rig->relay)
+        coord_sent_custody (rig->coord, device_id, rig->relay, true, frame, size, rig->now_ms);
 }
 
 static void
@@ -612,33 +616,33 @@ coord_test (bool verbose)
     coord_tick (rig.coord, now_ms);
     assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
 
-    //  Custody of a frame sent through a relay: the deadline brings the
-    //  retry 1 s later, which goes through the push effect (the same
-    //  frame) until a relay's CUSTODY_ACK names its id; INTERNAL (the
-    //  relay could not commit it) keeps it
+    //  Custody of a frame sent through a relay: in flight there, it is
+    //  not sent again while the relay's connection lives; the relay
+    //  linking again makes it go at once, through the push effect (the
+    //  same frame); INTERNAL (the relay could not commit it) makes it go
+    //  again after the back-off, until a CUSTODY_ACK names its id
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_HEARTBEAT;
     frame = s_envelope (&rig.keys, COORD_ORIGIN, 77, &msg, &size);
     envelope_t sent;
     assert (envelope_decode (&sent, frame, size) == 0);
-    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);
-    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);   //  Held once
-    coord_sent_custody (rig.coord, "dev-2", "dev-1", (const uint8_t *) "junk", 4, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", true, frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", true, frame, size, now_ms);  //  Held once
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", true, (const uint8_t *) "junk", 4, now_ms);
     assert (coord_stats (rig.coord)->custody_held == 1);
-    assert (coord_deadline (rig.coord) == now_ms + 1000);
-    int pushes = rig.pushes;
-    coord_tick (rig.coord, now_ms + 999);
-    assert (rig.pushes == pushes);
-    coord_tick (rig.coord, now_ms + 1000);
-    assert (rig.pushes == pushes + 1 && streq (rig.pushed_to, "dev-2"));
     assert (coord_stats (rig.coord)->custody_resent == 1);
-    assert (coord_deadline (rig.coord) == now_ms + 1000 + 2000);
+    assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
+    snprintf (rig.relay, sizeof rig.relay, "dev-1");
+    int pushes = rig.pushes;
+    coord_tick (rig.coord, now_ms + 4999);
+    assert (rig.pushes == pushes);
     //  Its relay linked again: due at once
     coord_relay_linked (rig.coord, "dev-1", now_ms + 1200);
     assert (coord_deadline (rig.coord) == now_ms + 1200);
+    rig.now_ms = now_ms + 1200;
     coord_tick (rig.coord, now_ms + 1200);
-    assert (rig.pushes == pushes + 2 && coord_stats (rig.coord)->custody_resent == 2);
-    assert (coord_deadline (rig.coord) == now_ms + 1200 + 1000);
+    assert (rig.pushes == pushes + 1 && streq (rig.pushed_to, "dev-2"));
+    assert (coord_stats (rig.coord)->custody_resent == 2);
     for (int status = WEFT_STATUS_INTERNAL; ; status = WEFT_STATUS_OK) {
         size_t ack_size;
         uint8_t *ack_frame = s_custody_ack (&node, "dev-1", sent.id, status, "",
@@ -650,7 +654,13 @@ coord_test (bool verbose)
         if (status == WEFT_STATUS_OK)
             break;
         assert (coord_stats (rig.coord)->custody_held == 1);
+        coord_tick (rig.coord, now_ms + 1500 + 999);
+        assert (rig.pushes == pushes + 1);
+        rig.now_ms = now_ms + 1500 + 1000;
+        coord_tick (rig.coord, now_ms + 1500 + 1000);
+        assert (rig.pushes == pushes + 2 && coord_stats (rig.coord)->custody_resent == 3);
     }
+    rig.relay [0] = 0;
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_acked == 1);
     assert (coord_deadline (rig.coord) == now_ms + COORD_FLUSH_MS);
@@ -659,7 +669,7 @@ coord_test (bool verbose)
     //  refused, not as acknowledged
     frame = s_envelope (&rig.keys, COORD_ORIGIN, 80, &msg, &size);
     assert (envelope_decode (&sent, frame, size) == 0);
-    coord_sent_custody (rig.coord, "dev-2", "dev-1", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-2", "dev-1", true, frame, size, now_ms);
     assert (coord_stats (rig.coord)->custody_held == 1);
     size_t refusal_size;
     uint8_t *refusal = s_custody_ack (&node, "dev-1", sent.id, WEFT_STATUS_DENIED,
@@ -675,7 +685,7 @@ coord_test (bool verbose)
     //  Sent to the device itself: only a TWIN_DESIRED is held, and the
     //  device's own ACK of it (by envelope id) releases it
     frame = s_envelope (&rig.keys, COORD_ORIGIN, 78, &msg, &size);    //  A heartbeat
-    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", true, frame, size, now_ms);
     assert (coord_stats (rig.coord)->custody_held == 0);
     free (frame);
     memset (&msg, 0, sizeof msg);
@@ -686,7 +696,7 @@ coord_test (bool verbose)
     msg.twin_desired.doc_size = 2;
     frame = s_envelope (&rig.keys, COORD_ORIGIN, 79, &msg, &size);
     assert (envelope_decode (&sent, frame, size) == 0);
-    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", true, frame, size, now_ms);
     assert (coord_stats (rig.coord)->custody_held == 1);
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_ACK;
@@ -700,7 +710,7 @@ coord_test (bool verbose)
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_acked == 2);
     //  ... and its refusal ends it too
-    coord_sent_custody (rig.coord, "dev-1", "dev-1", frame, size, now_ms);
+    coord_sent_custody (rig.coord, "dev-1", "dev-1", true, frame, size, now_ms);
     assert (coord_stats (rig.coord)->custody_held == 1);
     msg.ack.status = WEFT_STATUS_DENIED;
     strcpy (msg.ack.message, "TWIN_DESIRED for dev-2, not for dev-1");

@@ -1,61 +1,47 @@
 /*  custody - the coordinator's custody of the frames it sends through relays
-    Indexes (memory only): a hash by envelope id for the ACKs; per
-    device, its entries in send order (at most per_dest, so evicting a
-    device's oldest or finding its superseded ones touches a handful);
-    per relay, the entries last sent through it (for custody_wake);
-    all entries in send order, for the global caps; and a heap by due
-    time (proto/retry.h) so a tick touches only the due entries. Every
-    operation is O(log n) or O(per_dest); nothing walks all entries.  */
+    Indexes (memory only; the frames themselves are in CUSTODY_TABLE
+    once written): a hash by envelope id for the ACKs; per device, its
+    entries in send order (at most per_dest, so finding its superseded
+    ones touches a handful); per link (a relay's connection, or "=" and
+    a device id for the device's own), the entries in flight on it in
+    send order and those that wait for it; a heap of the entries due by
+    due time; a heap of the links with entries in flight by probe time;
+    and a heap of all entries by expiry. Every operation is O(log n) or
+    O(k) for the k entries it moves; nothing walks all entries. The
+    store side is in custody_store.c.  */
 
 #include "proto/corelib.h"
-#include "proto/envelope.h"
 #include "proto/replay.h"
-#include "proto/retry.h"
-#include "coordinator/core/custody.h"
+#include "coordinator/core/custody_internal.h"
 
-typedef struct {
-    custody_entry_t pub;
-    uint8_t *data;                  //  Owned frame
-    uint64_t order;                 //  Send order, breaks due-time ties
-    uint64_t expires_ms;            //  Given up at
-    retry_slot_t slot;              //  Position in the due heap
-    void *dest_handle;              //  Position in its device's list
-    void *age_handle;               //  Position in the global list
-    char relay [WEFT_NAME_MAX + 1]; //  Relay it was last sent through
-    void *relay_handle;             //  Position in that relay's list
-} s_entry_t;
-
-//  A device with frames held
-typedef struct {
-    zlistx_t *entries;              //  s_entry_t, send order
-    uint64_t top_seq;               //  Highest seq sent to it meanwhile
-} s_dest_t;
-
-struct _custody_t {
-    custody_limits_t limits;
-    coord_stats_t *stats;           //  Borrowed
-    zhashx_t *by_id;                //  Id hex -> s_entry_t
-    zhashx_t *by_dest;              //  Device id -> s_dest_t
-    zhashx_t *by_relay;             //  Relay id -> zlistx_t of s_entry_t
-    zlistx_t *by_age;               //  s_entry_t, send order
-    retry_heap_t due;               //  By due time, then send order
-    uint64_t next_order;
-    size_t bytes;
-};
+//  --------------------------------------------------------------------------
+//  Heaps and small helpers
 
 static bool
 s_due_before (const void *a_, const void *b_)
 {
-    const s_entry_t *a = (const s_entry_t *) a_, *b = (const s_entry_t *) b_;
-    if (a->pub.due_ms != b->pub.due_ms)
-        return a->pub.due_ms < b->pub.due_ms;
+    const custody_held_t *a = (const custody_held_t *) a_, *b = (const custody_held_t *) b_;
+    if (a->due_ms != b->due_ms)
+        return a->due_ms < b->due_ms;
     return a->order < b->order;
+}
+
+static bool
+s_expiry_before (const void *a, const void *b)
+{
+    return ((const custody_held_t *) a)->expires_ms < ((const custody_held_t *) b)->expires_ms;
+}
+
+static bool
+s_probe_before (const void *a, const void *b)
+{
+    return ((const custody_link_t *) a)->probe_ms < ((const custody_link_t *) b)->probe_ms;
 }
 
 static void
 s_dest_free (void **item)
 {
-    s_dest_t *dest = (s_dest_t *) *item;
+    custody_dest_t *dest = (custody_dest_t *) *item;
     if (dest) {
         zlistx_destroy (&dest->entries);
         free (dest);
@@ -64,98 +50,142 @@ s_dest_free (void **item)
 }
 
 static void
-s_list_free (void **item)
+s_link_free (void **item)
 {
-    zlistx_destroy ((zlistx_t **) item);
+    custody_link_t *link = (custody_link_t *) *item;
+    if (link) {
+        zlistx_destroy (&link->in_flight);
+        zlistx_destroy (&link->waiting);
+        free (link);
+        *item = NULL;
+    }
+}
+
+bool
+custody_name_ok (const char *name)
+{
+    return name && *name && strlen (name) <= WEFT_NAME_MAX && !streq (name, "*");
+}
+
+//  The link a frame to dest through relay goes on ("" when there is no
+//  route: none)
+static void
+s_link_name (const char *dest, const char *relay, char name [CUSTODY_LINK_MAX + 1])
+{
+    if (!relay || !*relay)
+        name [0] = 0;
+    else
+    if (streq (relay, dest))
+        snprintf (name, CUSTODY_LINK_MAX + 1, "=%s", dest);
+    else
+        snprintf (name, CUSTODY_LINK_MAX + 1, "%s", relay);
+}
+
+static custody_link_t *
+s_link_get (custody_t *self, const char *name)
+{
+    custody_link_t *link = (custody_link_t *) zhashx_lookup (self->links, name);
+    if (!link) {
+        link = (custody_link_t *) zmalloc (sizeof (custody_link_t));
+        snprintf (link->name, sizeof link->name, "%s", name);
+        link->in_flight = zlistx_new ();
+        link->waiting = zlistx_new ();
+        link->backoff_ms = RETRY_MIN_MS;
+        zhashx_insert (self->links, name, link);
+    }
+    return link;
 }
 
 static void
-s_relay_add (custody_t *self, s_entry_t *entry, const char *relay)
+s_link_arm (custody_t *self, custody_link_t *link, uint64_t now_ms)
 {
-    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_relay, relay);
-    if (!list) {
-        list = zlistx_new ();
-        zhashx_insert (self->by_relay, relay, list);
+    uint64_t wait = link->backoff_ms > self->limits.link_timeout_ms
+                  ? link->backoff_ms: self->limits.link_timeout_ms;
+    link->probe_ms = now_ms + wait;
+    if (link->slot.heap)
+        retry_heap_update (&self->probes, link);
+    else
+        retry_heap_push (&self->probes, link);
+}
+
+//  Take an entry out of whatever state it is in
+static void
+s_detach (custody_t *self, custody_held_t *entry)
+{
+    if (entry->state == CUSTODY_NONE)
+        return;
+    if (entry->state == CUSTODY_DUE)
+        retry_heap_remove (&self->due, entry);
+    else
+    if (entry->link) {
+        custody_link_t *link = entry->link;
+        zlistx_delete (entry->state == CUSTODY_FLIGHT? link->in_flight: link->waiting,
+                       entry->link_handle);
+        if (zlistx_size (link->in_flight) == 0 && link->slot.heap)
+            retry_heap_remove (&self->probes, link);
+        if (zlistx_size (link->in_flight) == 0 && zlistx_size (link->waiting) == 0)
+            zhashx_delete (self->links, link->name);
     }
-    snprintf (entry->relay, sizeof entry->relay, "%s", relay);
-    entry->relay_handle = zlistx_add_end (list, entry);
+    entry->link = NULL;
+    entry->link_handle = NULL;
+    entry->state = CUSTODY_NONE;
 }
 
 static void
-s_relay_remove (custody_t *self, s_entry_t *entry)
+s_make_due (custody_t *self, custody_held_t *entry, uint64_t due_ms)
 {
-    zlistx_t *list = (zlistx_t *) zhashx_lookup (self->by_relay, entry->relay);
-    assert (list && entry->relay_handle);
-    zlistx_delete (list, entry->relay_handle);
-    entry->relay_handle = NULL;
-    if (zlistx_size (list) == 0)
-        zhashx_delete (self->by_relay, entry->relay);
+    s_detach (self, entry);
+    entry->state = CUSTODY_DUE;
+    entry->due_ms = due_ms;
+    retry_heap_push (&self->due, entry);
 }
 
-custody_t *
-custody_new (const custody_limits_t *limits, coord_stats_t *stats)
+//  In flight on link (named), or waiting for it (or for a route)
+static void
+s_place (custody_t *self, custody_held_t *entry, const char *link_name, bool sent,
+         uint64_t now_ms)
 {
-    assert (stats);
-    custody_t *self = (custody_t *) zmalloc (sizeof (custody_t));
-    if (limits)
-        self->limits = *limits;
-    if (!self->limits.per_dest)
-        self->limits.per_dest = CUSTODY_PER_DEST;
-    if (!self->limits.count_max)
-        self->limits.count_max = CUSTODY_COUNT_MAX;
-    if (!self->limits.bytes_max)
-        self->limits.bytes_max = CUSTODY_BYTES_MAX;
-    if (!self->limits.age_ms)
-        self->limits.age_ms = CUSTODY_AGE_MS;
-    self->stats = stats;
-    self->by_id = zhashx_new ();
-    self->by_dest = zhashx_new ();
-    zhashx_set_destructor (self->by_dest, s_dest_free);
-    self->by_relay = zhashx_new ();
-    zhashx_set_destructor (self->by_relay, s_list_free);
-    self->by_age = zlistx_new ();
-    retry_heap_init (&self->due, s_due_before, offsetof (s_entry_t, slot));
-    return self;
-}
-
-void
-custody_destroy (custody_t **self_p)
-{
-    assert (self_p);
-    if (*self_p) {
-        custody_t *self = *self_p;
-        for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->by_age); entry;
-             entry = (s_entry_t *) zlistx_next (self->by_age)) {
-            free (entry->data);
-            free (entry);
-        }
-        zlistx_destroy (&self->by_age);
-        zhashx_destroy (&self->by_id);
-        zhashx_destroy (&self->by_dest);
-        zhashx_destroy (&self->by_relay);
-        retry_heap_free (&self->due);
-        free (self);
-        *self_p = NULL;
+    s_detach (self, entry);
+    entry->state = CUSTODY_WAITING;
+    if (!*link_name)
+        return;                     //  No route: waits for its device's
+    custody_link_t *link = s_link_get (self, link_name);
+    entry->link = link;
+    if (sent) {
+        entry->state = CUSTODY_FLIGHT;
+        entry->link_handle = zlistx_add_end (link->in_flight, entry);
+        if (!link->slot.heap)
+            s_link_arm (self, link, now_ms);
     }
+    else
+        entry->link_handle = zlistx_add_end (link->waiting, entry);
 }
 
 //  Forget one entry; counter is the stat it counts in (NULL: none)
 static void
-s_drop (custody_t *self, s_entry_t *entry, uint64_t *counter)
+s_drop (custody_t *self, custody_held_t *entry, uint64_t *counter)
 {
+    s_detach (self, entry);
     char hex [2 * WEFT_ID_SIZE + 1];
     envelope_id_hex (entry->pub.id, hex);
     zhashx_delete (self->by_id, hex);
-    s_dest_t *dest = (s_dest_t *) zhashx_lookup (self->by_dest, entry->pub.dest);
+    custody_dest_t *dest = (custody_dest_t *) zhashx_lookup (self->by_dest, entry->pub.dest);
     assert (dest);
     zlistx_delete (dest->entries, entry->dest_handle);
+    dest->bytes -= entry->pub.size;
     if (zlistx_size (dest->entries) == 0)
         zhashx_delete (self->by_dest, entry->pub.dest);
-    zlistx_delete (self->by_age, entry->age_handle);
-    s_relay_remove (self, entry);
-    retry_heap_remove (&self->due, entry);
+    retry_heap_remove (&self->expiry, entry);
+    if (entry->data)
+        zlistx_delete (self->unwritten, entry->unwritten_handle);
+    else {
+        uint64_t *order = (uint64_t *) zmalloc (sizeof (uint64_t));
+        *order = entry->order;
+        zlistx_add_end (self->deletes, order);
+    }
+    self->count--;
     self->bytes -= entry->pub.size;
-    self->stats->custody_held = zlistx_size (self->by_age);
+    self->stats->custody_held = self->count;
     if (counter)
         (*counter)++;
     free (entry->data);
@@ -165,144 +195,334 @@ s_drop (custody_t *self, s_entry_t *entry, uint64_t *counter)
 //  The device would refuse it as a replay: a frame REPLAY_WINDOW or more
 //  seqs newer was sent to it since
 static bool
-s_superseded (const s_entry_t *entry, const s_dest_t *dest)
+s_superseded (const custody_held_t *entry, const custody_dest_t *dest)
 {
-    return entry->pub.seq + REPLAY_WINDOW <= dest->top_seq;
+    return entry->windowed && entry->pub.seq + REPLAY_WINDOW <= dest->top_seq;
 }
 
-static bool
-s_name_ok (const char *name)
+//  --------------------------------------------------------------------------
+//  Create and destroy
+
+custody_t *
+custody_new (store_t *store, const custody_limits_t *limits, coord_stats_t *stats)
 {
-    return name && *name && strlen (name) <= WEFT_NAME_MAX && !streq (name, "*");
+    assert (stats);
+    custody_t *self = (custody_t *) zmalloc (sizeof (custody_t));
+    self->store = store;
+    if (limits)
+        self->limits = *limits;
+    if (!self->limits.per_dest)
+        self->limits.per_dest = CUSTODY_PER_DEST;
+    if (!self->limits.dest_bytes)
+        self->limits.dest_bytes = CUSTODY_DEST_BYTES;
+    if (!self->limits.count_max)
+        self->limits.count_max = CUSTODY_COUNT_MAX;
+    if (!self->limits.bytes_max)
+        self->limits.bytes_max = CUSTODY_BYTES_MAX;
+    if (!self->limits.age_ms)
+        self->limits.age_ms = CUSTODY_AGE_MS;
+    if (!self->limits.link_timeout_ms)
+        self->limits.link_timeout_ms = CUSTODY_LINK_TIMEOUT_MS;
+    self->stats = stats;
+    self->by_id = zhashx_new ();
+    self->by_dest = zhashx_new ();
+    zhashx_set_destructor (self->by_dest, s_dest_free);
+    self->links = zhashx_new ();
+    zhashx_set_destructor (self->links, s_link_free);
+    self->deletes = zlistx_new ();
+    self->unwritten = zlistx_new ();
+    retry_heap_init (&self->due, s_due_before, offsetof (custody_held_t, due_slot));
+    retry_heap_init (&self->expiry, s_expiry_before, offsetof (custody_held_t, expiry_slot));
+    retry_heap_init (&self->probes, s_probe_before, offsetof (custody_link_t, slot));
+    self->next_order = 1;
+    return self;
+}
+
+void
+custody_destroy (custody_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        custody_t *self = *self_p;
+        for (custody_held_t *entry = (custody_held_t *) zhashx_first (self->by_id); entry;
+             entry = (custody_held_t *) zhashx_next (self->by_id)) {
+            free (entry->data);
+            free (entry);
+        }
+        zhashx_destroy (&self->by_id);
+        zhashx_destroy (&self->by_dest);
+        zhashx_destroy (&self->links);
+        for (uint64_t *order = (uint64_t *) zlistx_first (self->deletes); order;
+             order = (uint64_t *) zlistx_next (self->deletes))
+            free (order);
+        zlistx_destroy (&self->deletes);
+        zlistx_destroy (&self->unwritten);
+        retry_heap_free (&self->due);
+        retry_heap_free (&self->expiry);
+        retry_heap_free (&self->probes);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Taking a frame
+
+//  A new entry for a decoded envelope, placed and indexed. data is
+//  taken (NULL: the frame is in the store already, under order).
+custody_held_t *
+custody_hold (custody_t *self, const envelope_t *env, const char *dest_id,
+             const char *link_name, bool sent, uint8_t *data, size_t size,
+             uint64_t order, uint64_t expires_ms, uint64_t now_ms)
+{
+    custody_dest_t *dest = (custody_dest_t *) zhashx_lookup (self->by_dest, dest_id);
+    if (!dest) {
+        dest = (custody_dest_t *) zmalloc (sizeof (custody_dest_t));
+        dest->entries = zlistx_new ();
+        zhashx_insert (self->by_dest, dest_id, dest);
+    }
+    bool windowed = replay_windowed (env->type);
+    if (windowed && env->seq > dest->top_seq)
+        dest->top_seq = env->seq;
+    custody_held_t *entry = (custody_held_t *) zmalloc (sizeof (custody_held_t));
+    entry->windowed = windowed;
+    memcpy (entry->pub.id, env->id, WEFT_ID_SIZE);
+    snprintf (entry->pub.dest, sizeof entry->pub.dest, "%s", dest_id);
+    entry->pub.size = size;
+    entry->pub.seq = env->seq;
+    entry->pub.sends = sent? 1: 0;
+    entry->order = order;
+    entry->expires_ms = expires_ms;
+    entry->data = data;
+    if (data)
+        entry->unwritten_handle = zlistx_add_end (self->unwritten, entry);
+    char hex [2 * WEFT_ID_SIZE + 1];
+    envelope_id_hex (env->id, hex);
+    zhashx_insert (self->by_id, hex, entry);
+    entry->dest_handle = zlistx_add_end (dest->entries, entry);
+    dest->bytes += size;
+    retry_heap_push (&self->expiry, entry);
+    self->count++;
+    self->bytes += size;
+    self->stats->custody_held = self->count;
+    s_place (self, entry, link_name, sent, now_ms);
+    return entry;
 }
 
 int
-custody_sent (custody_t *self, const char *dest_id, const char *relay,
+custody_sent (custody_t *self, const char *dest_id, const char *relay, bool sent,
               const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
     envelope_t env;
-    if (!s_name_ok (dest_id) || !s_name_ok (relay)
+    if (!custody_name_ok (dest_id) || (relay && *relay && !custody_name_ok (relay))
     ||  size == 0 || envelope_decode (&env, frame, size))
         return -1;
+    char link_name [CUSTODY_LINK_MAX + 1];
+    s_link_name (dest_id, relay, link_name);
     char hex [2 * WEFT_ID_SIZE + 1];
     envelope_id_hex (env.id, hex);
-    s_entry_t *held = (s_entry_t *) zhashx_lookup (self->by_id, hex);
+    custody_held_t *held = (custody_held_t *) zhashx_lookup (self->by_id, hex);
     if (held) {                     //  Our own retransmission
-        if (!streq (held->relay, relay)) {
-            s_relay_remove (self, held);
-            s_relay_add (self, held, relay);
+        if (sent) {
+            held->pub.sends++;
+            if (held->pub.sends > 1)
+                self->stats->custody_resent++;
         }
+        s_place (self, held, link_name, sent, now_ms);
         return 0;
     }
-    //  Superseded ones first, then the oldest while full (dropping a
-    //  device's last entry frees its record: look it up again)
-    s_dest_t *dest = (s_dest_t *) zhashx_lookup (self->by_dest, dest_id);
-    if (dest && env.seq > dest->top_seq)
+    //  Superseded ones first (the device would refuse them anyway); at
+    //  most per_dest to look at
+    custody_dest_t *dest = (custody_dest_t *) zhashx_lookup (self->by_dest, dest_id);
+    if (dest && replay_windowed (env.type) && env.seq > dest->top_seq)
         dest->top_seq = env.seq;
-    s_entry_t *oldest;
-    while (dest && (oldest = (s_entry_t *) zlistx_first (dest->entries))
-    &&     s_superseded (oldest, dest)) {
-        s_drop (self, oldest, &self->stats->custody_expired);
-        dest = (s_dest_t *) zhashx_lookup (self->by_dest, dest_id);
+    custody_held_t *next;
+    for (custody_held_t *old = dest? (custody_held_t *) zlistx_first (dest->entries): NULL;
+         old; old = next) {
+        next = (custody_held_t *) zlistx_next (dest->entries);
+        if (s_superseded (old, dest)) {
+            bool last = zlistx_size (dest->entries) == 1;
+            s_drop (self, old, &self->stats->custody_expired);
+            if (last) {
+                dest = NULL;        //  Its record went with its last entry
+                break;
+            }
+        }
     }
-    while (dest && zlistx_size (dest->entries) >= self->limits.per_dest) {
-        s_drop (self, (s_entry_t *) zlistx_first (dest->entries),
-                &self->stats->custody_evicted);
-        dest = (s_dest_t *) zhashx_lookup (self->by_dest, dest_id);
+    //  Within the budget, or refused: nothing held is evicted for room
+    size_t dest_count = dest? zlistx_size (dest->entries): 0;
+    size_t dest_bytes = dest? dest->bytes: 0;
+    if (dest_count >= self->limits.per_dest || dest_bytes + size > self->limits.dest_bytes
+    ||  self->count >= self->limits.count_max || self->bytes + size > self->limits.bytes_max) {
+        self->stats->custody_over_budget++;
+        return 1;
     }
-    if (size > self->limits.bytes_max) {
-        self->stats->custody_evicted++;
-        return 0;
-    }
-    while (zlistx_size (self->by_age) >= self->limits.count_max
-    ||     self->bytes + size > self->limits.bytes_max)
-        s_drop (self, (s_entry_t *) zlistx_first (self->by_age),
-                &self->stats->custody_evicted);
-    dest = (s_dest_t *) zhashx_lookup (self->by_dest, dest_id);
-    if (!dest) {
-        dest = (s_dest_t *) zmalloc (sizeof (s_dest_t));
-        dest->entries = zlistx_new ();
-        dest->top_seq = env.seq;
-        zhashx_insert (self->by_dest, dest_id, dest);
-    }
-    s_entry_t *entry = (s_entry_t *) zmalloc (sizeof (s_entry_t));
-    memcpy (entry->pub.id, env.id, WEFT_ID_SIZE);
-    snprintf (entry->pub.dest, sizeof entry->pub.dest, "%s", dest_id);
-    entry->data = (uint8_t *) zmalloc (size);
-    memcpy (entry->data, frame, size);
-    entry->pub.frame = entry->data;
-    entry->pub.size = size;
-    entry->pub.seq = env.seq;
-    entry->pub.sends = 1;
-    entry->pub.due_ms = now_ms + RETRY_MIN_MS;
-    entry->pub.backoff_ms = retry_backoff_next (RETRY_MIN_MS);
-    entry->expires_ms = now_ms + self->limits.age_ms;
-    if (env.expiry && env.expiry < entry->expires_ms)
-        entry->expires_ms = env.expiry;
-    entry->order = self->next_order++;
-    zhashx_insert (self->by_id, hex, entry);
-    entry->dest_handle = zlistx_add_end (dest->entries, entry);
-    entry->age_handle = zlistx_add_end (self->by_age, entry);
-    s_relay_add (self, entry, relay);
-    retry_heap_push (&self->due, entry);
-    self->bytes += size;
-    self->stats->custody_held = zlistx_size (self->by_age);
+    uint64_t expires_ms = now_ms + self->limits.age_ms;
+    if (env.expiry && env.expiry < expires_ms)
+        expires_ms = env.expiry;
+    uint8_t *data = (uint8_t *) zmalloc (size);
+    memcpy (data, frame, size);
+    custody_hold (self, &env, dest_id, link_name, sent, data, size, self->next_order++,
+                 expires_ms, now_ms);
     return 0;
+}
+
+void
+custody_note_seq (custody_t *self, const char *dest_id, uint64_t seq)
+{
+    assert (self);
+    custody_dest_t *dest = dest_id? (custody_dest_t *) zhashx_lookup (self->by_dest, dest_id)
+                                  : NULL;
+    if (dest && seq > dest->top_seq)
+        dest->top_seq = seq;
+}
+
+//  --------------------------------------------------------------------------
+//  Links and ACKs
+
+//  Everything in flight on a link or waiting for it: due now
+static size_t
+s_wake_link (custody_t *self, const char *name, uint64_t now_ms)
+{
+    custody_link_t *link = (custody_link_t *) zhashx_lookup (self->links, name);
+    if (!link)
+        return 0;
+    size_t count = zlistx_size (link->in_flight) + zlistx_size (link->waiting);
+    //  The last entry out takes the link with it
+    for (size_t i = 0; i < count; i++) {
+        custody_held_t *entry = (custody_held_t *) zlistx_first (link->in_flight);
+        if (!entry)
+            entry = (custody_held_t *) zlistx_first (link->waiting);
+        s_make_due (self, entry, now_ms);
+    }
+    return count;
 }
 
 size_t
 custody_wake (custody_t *self, const char *relay, uint64_t now_ms)
 {
     assert (self);
-    zlistx_t *list = relay? (zlistx_t *) zhashx_lookup (self->by_relay, relay): NULL;
+    if (!custody_name_ok (relay))
+        return 0;
+    char own [CUSTODY_LINK_MAX + 1];
+    s_link_name (relay, relay, own);
+    return s_wake_link (self, relay, now_ms) + s_wake_link (self, own, now_ms);
+}
+
+size_t
+custody_wake_dest (custody_t *self, const char *dest_id, uint64_t now_ms)
+{
+    assert (self);
+    custody_dest_t *dest = dest_id? (custody_dest_t *) zhashx_lookup (self->by_dest, dest_id): NULL;
     size_t count = 0;
-    if (list)
-        for (s_entry_t *entry = (s_entry_t *) zlistx_first (list); entry;
-             entry = (s_entry_t *) zlistx_next (list)) {
-            entry->pub.due_ms = now_ms;
-            entry->pub.backoff_ms = RETRY_MIN_MS;
-            retry_heap_update (&self->due, entry);
+    //  Whatever waits, for a route or for a link it was sent on before
+    //  (the device may be behind another relay now); at most per_dest
+    for (custody_held_t *entry = dest? (custody_held_t *) zlistx_first (dest->entries): NULL; entry;
+         entry = (custody_held_t *) zlistx_next (dest->entries))
+        if (entry->state == CUSTODY_WAITING) {
+            s_make_due (self, entry, now_ms);
             count++;
         }
     return count;
 }
 
-//  Custody of id ended (acknowledged or refused): forget it, counted
-static int
-s_end (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t *counter)
+static custody_held_t *
+s_lookup (custody_t *self, const uint8_t *id)
 {
-    assert (self && id);
     char hex [2 * WEFT_ID_SIZE + 1];
     envelope_id_hex (id, hex);
-    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->by_id, hex);
+    return (custody_held_t *) zhashx_lookup (self->by_id, hex);
+}
+
+//  entry was answered (acknowledged, or refused for good). In order on
+//  one connection: what went before it unanswered was dropped. The link
+//  is working: its probe waits anew.
+static void
+s_answered (custody_t *self, custody_held_t *entry, uint64_t now_ms)
+{
+    custody_link_t *link = entry->state == CUSTODY_FLIGHT? entry->link: NULL;
+    if (!link)
+        return;
+    bool dropped = false;
+    custody_held_t *first;
+    while ((first = (custody_held_t *) zlistx_first (link->in_flight)) != entry) {
+        s_make_due (self, first, now_ms + link->backoff_ms);
+        dropped = true;
+    }
+    if (entry->pub.sends > 1)
+        link->backoff_ms = RETRY_MIN_MS;
+    else
+    if (dropped)
+        link->backoff_ms = retry_backoff_next (link->backoff_ms);
+    if (zlistx_size (link->in_flight) > 1)
+        s_link_arm (self, link, now_ms);
+}
+
+int
+custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
+{
+    assert (self && id);
+    custody_held_t *entry = s_lookup (self, id);
     if (!entry)
         return -1;
-    s_drop (self, entry, counter);
+    s_answered (self, entry, now_ms);
+    s_drop (self, entry, &self->stats->custody_acked);
     return 0;
 }
 
 int
-custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
+custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
 {
-    return s_end (self, id, &self->stats->custody_acked);
+    assert (self && id);
+    custody_held_t *entry = s_lookup (self, id);
+    if (!entry)
+        return -1;
+    s_answered (self, entry, now_ms);
+    s_drop (self, entry, &self->stats->custody_refused);
+    return 0;
 }
 
 int
-custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
+custody_not_taken (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
 {
-    return s_end (self, id, &self->stats->custody_refused);
+    assert (self && id);
+    custody_held_t *entry = s_lookup (self, id);
+    if (!entry || entry->state != CUSTODY_FLIGHT)
+        return -1;
+    custody_link_t *link = entry->link;
+    uint64_t backoff = link->backoff_ms;
+    link->backoff_ms = retry_backoff_next (link->backoff_ms);
+    if (zlistx_size (link->in_flight) > 1)
+        s_link_arm (self, link, now_ms);
+    s_make_due (self, entry, now_ms + backoff);     //  May free the link
+    return 0;
 }
+
+//  --------------------------------------------------------------------------
+//  Timers
 
 const custody_entry_t *
 custody_due (custody_t *self, uint64_t now_ms)
 {
     assert (self);
-    s_entry_t *entry;
-    while ((entry = (s_entry_t *) retry_heap_top (&self->due))
-    &&     entry->pub.due_ms <= now_ms) {
-        s_dest_t *dest = (s_dest_t *) zhashx_lookup (self->by_dest, entry->pub.dest);
-        if (now_ms < entry->expires_ms && !s_superseded (entry, dest))
+    custody_held_t *entry;
+    while ((entry = (custody_held_t *) retry_heap_top (&self->expiry))
+    &&     entry->expires_ms <= now_ms)
+        s_drop (self, entry, &self->stats->custody_expired);
+    //  A link that acknowledged nothing for its timeout: its oldest
+    //  frame goes once more, and its back-off grows
+    custody_link_t *link;
+    while ((link = (custody_link_t *) retry_heap_top (&self->probes)) && link->probe_ms <= now_ms) {
+        entry = (custody_held_t *) zlistx_first (link->in_flight);
+        link->backoff_ms = retry_backoff_next (link->backoff_ms);
+        if (zlistx_size (link->in_flight) > 1)
+            s_link_arm (self, link, now_ms);
+        s_make_due (self, entry, now_ms);           //  May free the link
+    }
+    while ((entry = (custody_held_t *) retry_heap_top (&self->due)) && entry->due_ms <= now_ms) {
+        custody_dest_t *dest = (custody_dest_t *) zhashx_lookup (self->by_dest, entry->pub.dest);
+        if (!s_superseded (entry, dest))
             return &entry->pub;
         s_drop (self, entry, &self->stats->custody_expired);
     }
@@ -310,31 +530,36 @@ custody_due (custody_t *self, uint64_t now_ms)
 }
 
 void
-custody_resent (custody_t *self, const custody_entry_t *pub, uint64_t now_ms)
+custody_settle (custody_t *self, const custody_entry_t *pub)
 {
     assert (self && pub);
-    s_entry_t *entry = (s_entry_t *) pub;
-    assert (retry_heap_holds (&self->due, entry));
-    entry->pub.sends++;
-    entry->pub.due_ms = now_ms + entry->pub.backoff_ms;
-    entry->pub.backoff_ms = retry_backoff_next (entry->pub.backoff_ms);
-    retry_heap_update (&self->due, entry);
-    self->stats->custody_resent++;
+    custody_held_t *entry = (custody_held_t *) pub;
+    if (entry->state == CUSTODY_DUE)
+        s_place (self, entry, "", false, 0);
 }
 
 uint64_t
 custody_deadline (custody_t *self)
 {
     assert (self);
-    s_entry_t *entry = (s_entry_t *) retry_heap_top (&self->due);
-    return entry? entry->pub.due_ms: 0;
+    uint64_t next = 0;
+    custody_held_t *entry = (custody_held_t *) retry_heap_top (&self->due);
+    if (entry)
+        next = entry->due_ms;
+    custody_link_t *link = (custody_link_t *) retry_heap_top (&self->probes);
+    if (link && (next == 0 || link->probe_ms < next))
+        next = link->probe_ms;
+    entry = (custody_held_t *) retry_heap_top (&self->expiry);
+    if (entry && (next == 0 || entry->expires_ms < next))
+        next = entry->expires_ms;
+    return next;
 }
 
 size_t
 custody_size (custody_t *self)
 {
     assert (self);
-    return zlistx_size (self->by_age);
+    return self->count;
 }
 
 size_t
@@ -342,233 +567,4 @@ custody_bytes (custody_t *self)
 {
     assert (self);
     return self->bytes;
-}
-
-//  --------------------------------------------------------------------------
-//  Selftest
-
-#include "proto/keys.h"
-
-//  A coordinator envelope with this seq and id byte
-static void
-s_test_frame (const keys_t *keys, uint64_t seq, uint8_t tag, uint64_t expiry,
-              uint8_t **frame_p, size_t *size_p)
-{
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    memset (env.id, tag, sizeof env.id);
-    env.id [0] = (uint8_t) (seq >> 8);
-    env.id [1] = (uint8_t) seq;
-    env.type = MSG_TWIN_DESIRED;
-    strcpy (env.origin, "coordinator");
-    env.seq = seq;
-    env.expiry = expiry;
-    env.hop_limit = env.hops = WEFT_HOP_LIMIT;
-    static const uint8_t payload [] = { 0x90 };
-    env.payload = payload;
-    env.payload_size = sizeof payload;
-    assert (envelope_encode (&env, keys->sign_secret, frame_p, size_p) == 0);
-}
-
-static void
-s_test_send (custody_t *custody, const keys_t *keys, const char *dest, uint64_t seq,
-             uint8_t tag, uint64_t now_ms, uint8_t id [WEFT_ID_SIZE])
-{
-    uint8_t *frame;
-    size_t size;
-    s_test_frame (keys, seq, tag, 0, &frame, &size);
-    assert (custody_sent (custody, dest, "srv", frame, size, now_ms) == 0);
-    envelope_t env;
-    assert (envelope_decode (&env, frame, size) == 0);
-    if (id)
-        memcpy (id, env.id, WEFT_ID_SIZE);
-    free (frame);
-}
-
-void
-custody_test (bool verbose)
-{
-    printf (" * custody: ");
-    //  @selftest
-    keys_t keys;
-    keys_generate (&keys);
-    coord_stats_t stats;
-    memset (&stats, 0, sizeof stats);
-    custody_limits_t limits = { 3, 10, 0, 200000 };
-    custody_t *custody = custody_new (&limits, &stats);
-    uint8_t id [WEFT_ID_SIZE], id2 [WEFT_ID_SIZE];
-
-    //  Bad input is refused and holds nothing
-    const uint8_t junk [] = "not an envelope";
-    assert (custody_sent (custody, "gw-1", "srv", junk, sizeof junk, 0) == -1);
-    uint8_t *frame;
-    size_t size;
-    s_test_frame (&keys, 1, 0xAA, 0, &frame, &size);
-    assert (custody_sent (custody, "", "srv", frame, size, 0) == -1);
-    assert (custody_sent (custody, "*", "srv", frame, size, 0) == -1);
-    assert (custody_sent (custody, NULL, "srv", frame, size, 0) == -1);
-    assert (custody_sent (custody, "gw-1", NULL, frame, size, 0) == -1);
-    assert (custody_sent (custody, "gw-1", "", frame, size, 0) == -1);
-    assert (custody_size (custody) == 0 && custody_deadline (custody) == 0);
-
-    //  Held from the send; the same frame again (a retransmission
-    //  through the push effect) is not held twice; the back-off runs
-    //  1 s, 2 s, 4 s, ... capped, and a copy is kept
-    assert (custody_sent (custody, "gw-1", "srv", frame, size, 10000) == 0);
-    assert (custody_sent (custody, "gw-1", "srv", frame, size, 10500) == 0);
-    assert (custody_size (custody) == 1 && custody_bytes (custody) == size);
-    assert (custody_deadline (custody) == 10000 + RETRY_MIN_MS);
-    assert (custody_due (custody, 10999) == NULL);
-    const custody_entry_t *entry = custody_due (custody, 11000);
-    assert (entry && streq (entry->dest, "gw-1") && entry->size == size);
-    assert (memcmp (entry->frame, frame, size) == 0 && entry->seq == 1);
-    free (frame);
-    uint64_t now = 11000, interval = RETRY_MIN_MS;
-    for (int i = 0; i < 8; i++) {
-        interval = retry_backoff_next (interval);
-        custody_resent (custody, entry, now);
-        assert (custody_deadline (custody) == now + interval);
-        assert (custody_due (custody, now + interval - 1) == NULL);
-        now += interval;
-        assert ((entry = custody_due (custody, now)));
-    }
-    assert (interval == RETRY_MAX_MS && stats.custody_resent == 8);
-    //  Expiry: the longest custody (200 s here) ends it
-    custody_resent (custody, entry, now);
-    assert (custody_due (custody, 10000 + 200000 - 1));
-    assert (custody_due (custody, 10000 + 200000) == NULL);
-    assert (stats.custody_expired == 1 && custody_size (custody) == 0);
-    assert (custody_deadline (custody) == 0);
-    //  ... and so does the envelope's own expiry, when sooner
-    s_test_frame (&keys, 2, 0xAB, 15000, &frame, &size);
-    assert (custody_sent (custody, "gw-1", "srv", frame, size, 10000) == 0);
-    free (frame);
-    assert ((entry = custody_due (custody, 11000)));
-    custody_resent (custody, entry, 11000);
-    assert (custody_due (custody, 15000) == NULL && stats.custody_expired == 2);
-
-    //  A relay that links again makes what was last sent through it due
-    //  now, with the first back-off; the others keep theirs
-    s_test_frame (&keys, 5, 0xAC, 0, &frame, &size);
-    assert (custody_sent (custody, "gw-5", "srv-a", frame, size, 12000) == 0);
-    free (frame);
-    s_test_frame (&keys, 6, 0xAC, 0, &frame, &size);
-    assert (custody_sent (custody, "gw-6", "srv-a", frame, size, 12000) == 0);
-    assert ((entry = custody_due (custody, 13000)) && entry->seq == 5);
-    custody_resent (custody, entry, 13000);
-    //  gw-6's frame went through srv-b the second time
-    assert (custody_sent (custody, "gw-6", "srv-b", frame, size, 13000) == 0);
-    free (frame);
-    assert ((entry = custody_due (custody, 13000)) && entry->seq == 6);
-    custody_resent (custody, entry, 13000);
-    assert (custody_due (custody, 14000) == NULL);
-    assert (custody_wake (custody, "srv-c", 14000) == 0);
-    assert (custody_wake (custody, NULL, 14000) == 0);
-    assert (custody_wake (custody, "srv-a", 14000) == 1);
-    assert ((entry = custody_due (custody, 14000)) && entry->seq == 5);
-    custody_resent (custody, entry, 14000);
-    assert (custody_deadline (custody) == 14000 + RETRY_MIN_MS);
-    assert (custody_wake (custody, "srv-b", 14000) == 1);
-    assert ((entry = custody_due (custody, 14000)) && entry->seq == 6);
-    custody_resent (custody, entry, 14000);
-    assert (custody_due (custody, 14999) == NULL);
-    while ((entry = custody_due (custody, 15000))) {
-        assert (custody_ack (custody, entry->id) == 0);
-    }
-    assert (custody_wake (custody, "srv-a", 15000) == 0);  //  Gone with the ACK
-    uint64_t acked = stats.custody_acked;
-
-    //  ACK: forgotten, its device's list too; an unknown id is an error
-    s_test_send (custody, &keys, "gw-1", 3, 0x01, 20000, id);
-    s_test_send (custody, &keys, "gw-2", 4, 0x01, 20000, id2);
-    assert (custody_ack (custody, id) == 0);
-    assert (custody_ack (custody, id) == -1);
-    assert (stats.custody_acked == acked + 1 && custody_size (custody) == 1);
-    assert ((entry = custody_due (custody, 21000)) && streq (entry->dest, "gw-2"));
-    assert (custody_ack (custody, id2) == 0);
-    assert (custody_due (custody, 99000) == NULL && custody_size (custody) == 0);
-
-    //  Back-off order: due ones come out earliest first, ties in send order
-    for (uint64_t i = 0; i < 3; i++)
-        s_test_send (custody, &keys, i == 1? "gw-b": "gw-a", 10 + i, 0x02, 30000 - i * 100,
-                     NULL);
-    uint64_t expected [] = { 12, 11, 10 };
-    for (int i = 0; i < 3; i++) {
-        assert ((entry = custody_due (custody, 31000)) && entry->seq == expected [i]);
-        custody_resent (custody, entry, 31000);
-    }
-    assert (custody_due (custody, 31000) == NULL);
-    assert ((entry = custody_due (custody, 33000)) && entry->seq == 10);
-
-    //  Bounds: at most 3 per device (the oldest goes), 10 in all
-    uint64_t evicted = stats.custody_evicted;
-    s_test_send (custody, &keys, "gw-a", 13, 0x03, 40000, NULL);
-    assert (stats.custody_evicted == evicted);
-    s_test_send (custody, &keys, "gw-a", 14, 0x03, 40000, NULL);
-    assert (stats.custody_evicted == evicted + 1);     //  seq 10 went
-    assert (custody_size (custody) == 4);
-    for (uint64_t i = 0; i < 20; i++) {
-        char dest [16];
-        snprintf (dest, sizeof dest, "dev-%u", (unsigned) i);
-        s_test_send (custody, &keys, dest, 100 + i, 0x04, 41000 + i, NULL);
-    }
-    assert (custody_size (custody) == 10);
-    assert (stats.custody_evicted == evicted + 1 + 14);
-    assert (stats.custody_held == 10);
-    //  The oldest went: the first due now is dev-10's
-    assert ((entry = custody_due (custody, 99000)) && streq (entry->dest, "dev-10"));
-    custody_destroy (&custody);
-
-    //  A byte cap: the oldest goes to make room
-    s_test_frame (&keys, 200, 0x05, 0, &frame, &size);
-    free (frame);
-    limits = (custody_limits_t) { 0, 0, 3 * size, 0 };
-    custody = custody_new (&limits, &stats);
-    evicted = stats.custody_evicted;
-    for (uint64_t i = 0; i < 4; i++)
-        s_test_send (custody, &keys, "gw-c", 200 + i, 0x05, 50000, NULL);
-    assert (custody_size (custody) == 3 && custody_bytes (custody) <= 3 * size);
-    assert (stats.custody_evicted == evicted + 1);
-    custody_destroy (&custody);
-
-    //  Superseded: a frame REPLAY_WINDOW seqs newer sent to the device
-    //  makes the old one useless (the device would refuse it)
-    custody = custody_new (NULL, &stats);
-    uint64_t expired = stats.custody_expired;
-    s_test_send (custody, &keys, "gw-d", 300, 0x06, 60000, NULL);
-    s_test_send (custody, &keys, "gw-d", 300 + REPLAY_WINDOW - 1, 0x06, 60000, NULL);
-    assert (custody_size (custody) == 2 && stats.custody_expired == expired);
-    s_test_send (custody, &keys, "gw-d", 300 + REPLAY_WINDOW, 0x06, 60000, NULL);
-    assert (custody_size (custody) == 2 && stats.custody_expired == expired + 1);
-    assert ((entry = custody_due (custody, 61000)) && entry->seq == 300 + REPLAY_WINDOW - 1);
-    //  ... all of them at once: the device's record goes and comes back
-    s_test_send (custody, &keys, "gw-d", 1000, 0x06, 60000, NULL);
-    assert (custody_size (custody) == 1 && stats.custody_expired == expired + 3);
-    s_test_send (custody, &keys, "gw-d", 1001, 0x06, 60000, NULL);
-    assert (custody_size (custody) == 2);
-    assert ((entry = custody_due (custody, 61000)) && entry->seq == 1000);
-    custody_resent (custody, entry, 61000);
-    assert ((entry = custody_due (custody, 61000)) && entry->seq == 1001);
-    custody_resent (custody, entry, 61000);
-
-    //  Many devices: a tick touches only the due entries
-    for (uint32_t i = 0; i < 5000; i++) {
-        char dest [16];
-        snprintf (dest, sizeof dest, "n-%u", (unsigned) i);
-        s_test_send (custody, &keys, dest, 10000 + i, 0x07, 70000 + i, NULL);
-    }
-    size_t count = 0;
-    while ((entry = custody_due (custody, 71009))) {
-        if (entry->seq >= 10000)
-            count++;
-        custody_resent (custody, entry, 71009);
-    }
-    assert (count == 10);
-    custody_destroy (&custody);
-    custody_destroy (&custody);
-    keys_wipe (&keys);
-    if (verbose)
-        printf ("(evicted %" PRIu64 ") ", stats.custody_evicted);
-    //  @end
-    printf ("OK\n");
 }

@@ -36,7 +36,9 @@ static const char *s_tables [] = {
     "hierarchy", "audit", "audit_tenant", "rpc_ids", "rpc_expiry",
     "tpm_ek", "attest",             //  TPM pre-registrations; attestation
     "policies",                     //  Site-wide policy objects (publish.h)
-    "uploads", NULL                 //  Hierarchy imports in parts
+    "uploads",                      //  Hierarchy imports in parts
+    "custody",                      //  Frames held until a relay's ACK (custody.h)
+    NULL
 };
 
 //  Device attributes with a secondary index (besides tag.KEY and the

@@ -638,7 +638,7 @@ rpc_coord_stats (rpc_call_t *call)
         "custody_resent", (json_int_t) stats->custody_resent,
         "custody_acked", (json_int_t) stats->custody_acked,
         "custody_refused", (json_int_t) stats->custody_refused,
-        "custody_evicted", (json_int_t) stats->custody_evicted,
+        "custody_over_budget", (json_int_t) stats->custody_over_budget,
         "custody_expired", (json_int_t) stats->custody_expired,
         "devices", (json_int_t) (devices > 0? devices: 0),
         "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));

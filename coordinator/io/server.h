@@ -16,6 +16,7 @@
 
 #include "proto/keys.h"
 #include "node/io/store.h"
+#include "coordinator/core/coord.h"
 
 typedef struct {
     const char *bind;               //  Address to listen on, e.g. 127.0.0.1
@@ -45,6 +46,14 @@ int
 //  Serve for at most timeout_ms or until interrupted (for tests).
 int
     server_run_for (server_t *self, int64_t timeout_ms);
+
+//  Port bound for "mesh", "enrol" or "rpc" (-1 for another name).
+int
+    server_port (server_t *self, const char *which);
+
+//  The core (borrowed).
+coord_t *
+    server_coord (server_t *self);
 
 void
     server_test (bool verbose);

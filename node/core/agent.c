@@ -60,8 +60,11 @@ struct _agent_t {
     char status [WEFT_TEXT_MAX + 1];    //  "ok" or why applying failed
     uint64_t passport_ms;               //  attested_ms of the passport the mesh holds
     uint64_t acked_version;             //  Highest reported version ACKed
-    uint8_t report_ids [AGENT_REPORT_IDS][WEFT_ID_SIZE];    //  Ids sent for it
-    size_t report_sent;                 //  Number of sends of the current report
+    uint8_t report_ids [AGENT_REPORT_IDS][WEFT_ID_SIZE];    //  Ids sealed for it
+    size_t report_sent;                 //  Envelopes sealed for the current report
+    uint8_t *report_frame;              //  The latest of them, sent again as is
+    size_t report_frame_size;
+    uint64_t report_sealed_ms;          //  When it was sealed
     uint64_t retry_ms;                  //  Current retransmit interval
     uint64_t dropped;                   //  Frames dropped
     uint64_t refused;                   //  Reports the coordinator refused for good
@@ -210,12 +213,12 @@ s_next_seq (agent_t *self)
 }
 
 //  --------------------------------------------------------------------------
-//  Sign and send one message upstream. Fills id (if not NULL) with the
-//  envelope id. Returns 0; -1 if it could not be built; -2 if it was
-//  built (id is valid) but not queued.
+//  Sign one message: *frame_p (heap) and its id (if id is not NULL).
+//  Returns 0 or -1.
 
 static int
-s_send (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id)
+s_seal (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id,
+        uint8_t **frame_p, size_t *size_p)
 {
     uint64_t seq = s_next_seq (self);
     if (seq == 0)
@@ -258,10 +261,25 @@ s_send (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id)
     }
     if (id)
         memcpy (id, env.id, WEFT_ID_SIZE);
-    rc = self->fx.send (self->fx.ctx, frame, size);
+    *frame_p = frame;
+    *size_p = size;
     if (self->verbose)
-        zsys_debug ("agent: sent %s seq %" PRIu64 "%s", proto_msg_name (msg->type),
-                    seq, rc? " (not queued)": "");
+        zsys_debug ("agent: sealed %s seq %" PRIu64, proto_msg_name (msg->type), seq);
+    return 0;
+}
+
+//  Sign and send one message upstream. Returns 0; -1 if it could not be
+//  built; -2 if it was built but not queued.
+static int
+s_send (agent_t *self, uint64_t now_ms, const msg_t *msg)
+{
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (s_seal (self, now_ms, msg, NULL, &frame, &size))
+        return -1;
+    int rc = self->fx.send (self->fx.ctx, frame, size);
+    if (rc && self->verbose)
+        zsys_debug ("agent: %s not queued", proto_msg_name (msg->type));
     free (frame);
     return rc? -2: 0;
 }
@@ -322,28 +340,45 @@ s_send_heartbeat (agent_t *self, uint64_t now_ms)
     msg.heartbeat.desired_version = self->desired_version;
     msg.heartbeat.reported_version = self->reported_version;
     msg.heartbeat.passport_ms = self->passport_ms;
-    s_send (self, now_ms, &msg, NULL);
+    s_send (self, now_ms, &msg);
     self->fx.timer (self->fx.ctx, AGENT_TIMER_HEARTBEAT, now_ms + self->heartbeat_ms);
 }
 
+//  Send the pending report: the same sealed envelope (same id) every
+//  time, so a hop that took it already acknowledges it again and
+//  forwards no second copy. It is sealed anew only after a restart or
+//  once it is older than AGENT_RESEAL_MS, half the hops' de-duplication
+//  window (proto/seen.h): older, a hop would refuse it as stale.
 static void
 s_send_report (agent_t *self, uint64_t now_ms)
 {
-    msg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_TWIN_REPORTED;
-    snprintf (msg.twin_reported.device, sizeof msg.twin_reported.device, "%s", self->name);
-    msg.twin_reported.version = self->reported_version;
-    msg.twin_reported.desired_version = self->reported_desired;
-    msg.twin_reported.doc = self->reported;
-    msg.twin_reported.doc_size = self->reported_size;
-    snprintf (msg.twin_reported.status, sizeof msg.twin_reported.status, "%s", self->status);
-    uint8_t id [WEFT_ID_SIZE];
-    if (s_send (self, now_ms, &msg, id) != -1) {
-        //  Also when not queued: ZeroMQ may still deliver it later
-        memcpy (self->report_ids [self->report_sent % AGENT_REPORT_IDS], id, WEFT_ID_SIZE);
-        self->report_sent++;
+    if (!self->report_frame || now_ms >= self->report_sealed_ms + AGENT_RESEAL_MS) {
+        msg_t msg;
+        memset (&msg, 0, sizeof msg);
+        msg.type = MSG_TWIN_REPORTED;
+        snprintf (msg.twin_reported.device, sizeof msg.twin_reported.device, "%s", self->name);
+        msg.twin_reported.version = self->reported_version;
+        msg.twin_reported.desired_version = self->reported_desired;
+        msg.twin_reported.doc = self->reported;
+        msg.twin_reported.doc_size = self->reported_size;
+        snprintf (msg.twin_reported.status, sizeof msg.twin_reported.status, "%s", self->status);
+        uint8_t id [WEFT_ID_SIZE];
+        uint8_t *frame = NULL;
+        size_t size = 0;
+        if (s_seal (self, now_ms, &msg, id, &frame, &size) == 0) {
+            free (self->report_frame);
+            self->report_frame = frame;
+            self->report_frame_size = size;
+            self->report_sealed_ms = now_ms;
+            //  An ACK of any envelope of this report counts
+            memcpy (self->report_ids [self->report_sent % AGENT_REPORT_IDS], id, WEFT_ID_SIZE);
+            self->report_sent++;
+        }
     }
+    if (self->report_frame
+    &&  self->fx.send (self->fx.ctx, self->report_frame, self->report_frame_size)
+    &&  self->verbose)
+        zsys_debug ("agent: report not queued");
     self->fx.timer (self->fx.ctx, AGENT_TIMER_RETRANSMIT, now_ms + self->retry_ms);
 }
 
@@ -407,6 +442,7 @@ agent_destroy (agent_t **self_p)
         free (self->desired);
         free (self->applying_doc);
         free (self->reported);
+        free (self->report_frame);
         free (self);
         *self_p = NULL;
     }
@@ -603,7 +639,7 @@ s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env,
     if (!newer)
         snprintf (ack.ack.message, sizeof ack.ack.message,
                   "holding desired version %" PRIu64, self->desired_version);
-    s_send (self, now_ms, &ack, NULL);
+    s_send (self, now_ms, &ack);
     s_maybe_apply (self);
     return WEFT_STATUS_OK;
 }
@@ -666,6 +702,8 @@ s_on_ack (agent_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
     }
     self->replay = window;
     self->acked_version = self->reported_version;
+    free (self->report_frame);
+    self->report_frame = NULL;
     self->fx.timer (self->fx.ctx, AGENT_TIMER_RETRANSMIT, 0);
     if (self->verbose)
         zsys_debug ("agent: reported version %" PRIu64 " acknowledged", self->acked_version);
@@ -684,12 +722,6 @@ agent_set_passport (agent_t *self, uint64_t attested_ms)
 
 //  --------------------------------------------------------------------------
 //  One frame from upstream.
-
-bool
-agent_windowed (int type)
-{
-    return type == MSG_TWIN_DESIRED || type == MSG_ACK;
-}
 
 //  A replayed TWIN_DESIRED whose version we hold: a retransmission of
 //  one we took and acknowledged (the ACK was lost), not a refusal
@@ -735,7 +767,7 @@ s_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
         status = proto_refusal (reason, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
                             " (unix ms), received at %" PRIu64, env.expiry, now_ms);
     else
-    if (!agent_windowed (env.type))
+    if (!replay_windowed (env.type))
         status = proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s is not for the agent",
                             proto_msg_name (env.type)? proto_msg_name (env.type): "type");
     else
@@ -859,6 +891,8 @@ agent_applied (agent_t *self, uint64_t now_ms, uint64_t version, bool ok,
     self->reported_desired = version;
     self->applied_version = version;
     self->report_sent = 0;
+    free (self->report_frame);      //  A newer report: a new envelope
+    self->report_frame = NULL;
     self->retry_ms = AGENT_RETRY_MIN_MS;
     if (ok)
         zsys_info ("twin: applied desired version %" PRIu64, version);

@@ -27,6 +27,7 @@
 #define AGENT_SEQ_BLOCK         1024        //  Seq numbers reserved per write
 #define AGENT_RETRY_MIN_MS      2000        //  First TWIN_REPORTED retransmit
 #define AGENT_RETRY_MAX_MS      30000       //  Back-off ceiling
+#define AGENT_RESEAL_MS         300000      //  A pending report is sealed anew past this age
 #define AGENT_DOC_MAX           (64 * 1024) //  Largest desired/reported doc accepted
 #define AGENT_COORDINATOR       "coordinator"   //  Origin of the coordinator
 
@@ -100,13 +101,6 @@ int
 int
     agent_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
                    char reason [WEFT_TEXT_MAX + 1]);
-
-//  Does the agent take coordinator envelopes of this type, checked
-//  against and recorded in its replay window (TWIN_DESIRED, ACK)? The
-//  coordinator numbers exactly these per device (coordseq.h); it drops
-//  any other type before the window sees it.
-bool
-    agent_windowed (int type);
 
 //  The attested_ms of the passport the node's mesh holds (0: none),
 //  which our heartbeats name so the coordinator sends a newer one

@@ -225,9 +225,27 @@ agent_test (bool verbose)
     assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
     assert (msg.twin_reported.version == 1);
     assert (world.timers [AGENT_TIMER_RETRANSMIT] == now + 2 * AGENT_RETRY_MIN_MS);
+    //  The same envelope again (relays de-duplicate it by id)...
     uint8_t second_id [WEFT_ID_SIZE];
     memcpy (second_id, env.id, WEFT_ID_SIZE);
-    assert (memcmp (first_id, second_id, WEFT_ID_SIZE) != 0);
+    assert (memcmp (first_id, second_id, WEFT_ID_SIZE) == 0);
+    s_test_clear (&world);
+    uint64_t sealed = now - AGENT_RETRY_MIN_MS;
+    now = sealed + AGENT_RESEAL_MS - 1;
+    agent_timer (agent, now, AGENT_TIMER_RETRANSMIT);
+    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
+    assert (memcmp (env.id, first_id, WEFT_ID_SIZE) == 0);
+    s_test_clear (&world);
+    //  ... until it is as old as half the de-duplication window: sealed anew
+    now = sealed + AGENT_RESEAL_MS;
+    agent_timer (agent, now, AGENT_TIMER_RETRANSMIT);
+    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
+    assert (memcmp (env.id, first_id, WEFT_ID_SIZE) != 0 && msg.twin_reported.version == 1);
+    memcpy (second_id, env.id, WEFT_ID_SIZE);
+    s_test_clear (&world);
+    agent_timer (agent, now + 1, AGENT_TIMER_RETRANSMIT);
+    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_TWIN_REPORTED);
+    assert (memcmp (env.id, second_id, WEFT_ID_SIZE) == 0);
     s_test_clear (&world);
 
     //  An ACK for something else does not end it; the right one does

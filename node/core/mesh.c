@@ -185,6 +185,9 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->admit_unattested = config->admit_unattested;
     self->fx = *effects;
     self->outbox = outbox_new (config->store, self->prefix, NULL);
+    //  A link that acknowledges nothing is probed only once it would
+    //  have been closed if it were dead (tcplink.h: within 5/2 intervals)
+    outbox_set_link_timeout (self->outbox, MESH_DEAD_ADVERTS * self->advert_ms);
     self->links = zhashx_new ();
     zhashx_set_destructor (self->links, s_link_destroy);
     self->peers = zhashx_new ();
@@ -193,9 +196,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     zhashx_set_destructor (self->routes, mesh_free_item);
     self->route_order = zlistx_new ();
     zlistx_set_destructor (self->route_order, mesh_free_item);
-    self->seen = zhashx_new ();
-    self->seen_order = zlistx_new ();
-    zlistx_set_destructor (self->seen_order, mesh_free_item);
+    self->seen = seen_new (SEEN_WINDOW_MS, MESH_SEEN_MAX);
     self->certs = zhashx_new ();
     zhashx_set_destructor (self->certs, mesh_free_item);
     self->pending_seen = zlistx_new ();
@@ -224,8 +225,7 @@ mesh_destroy (mesh_t **self_p)
         zhashx_destroy (&self->peers);
         zhashx_destroy (&self->routes);
         zlistx_destroy (&self->route_order);
-        zhashx_destroy (&self->seen);
-        zlistx_destroy (&self->seen_order);
+        seen_destroy (&self->seen);
         zhashx_destroy (&self->certs);
         zlistx_destroy (&self->pending_seen);
         qlist_destroy (&self->quarantine);
@@ -282,6 +282,8 @@ mesh_link_up (mesh_t *self, const char *link_name, int kind,
     link->kind = kind;
     if (key)
         memcpy (link->key, key, WEFT_KEY_SIZE);
+    //  A new connection: what was in flight on the old one may be lost
+    outbox_link_down (self->outbox, link_name);
     link->up = true;
     link->hello_sent = false;
     link->heard_ms = now_ms;
@@ -311,6 +313,8 @@ mesh_link_down (mesh_t *self, const char *link_name, uint64_t now_ms)
     if (link->kind != MESH_LINK_COORDINATOR)
         link->verified = false;
     gossip_link_down (self->gossip, link_name);
+    //  What was in flight on it goes to the next hop at once
+    outbox_link_down (self->outbox, link_name);
     link->path [0] = 0;
     if (*link->peer) {
         const char *current = (const char *) zhashx_lookup (self->peers, link->peer);
@@ -448,6 +452,7 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
                const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && link_name);
+    self->now_ms = now_ms;
     mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, link_name);
     if (!link) {
         mesh_debug (self, "mesh: frame on unknown link %s", link_name);
@@ -609,7 +614,7 @@ mesh_stats_json (mesh_t *self)
         ",\"telemetry\":%" PRIu64 ",\"bulk\":%" PRIu64 "},"
         "\"retransmits\":%" PRIu64 ",\"relayed\":%" PRIu64 ",\"delivered\":%" PRIu64
         ",\"duplicates\":%" PRIu64 ",\"forged_rejected\":%" PRIu64
-        ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"hop_limit\":%" PRIu64
+        ",\"dropped\":{\"queue_full\":%" PRIu64 ",\"hop_limit\":%" PRIu64 ",\"stale\":%" PRIu64
         ",\"revoked\":%" PRIu64 ",\"quarantined\":%" PRIu64 ",\"unattested\":%" PRIu64
         ",\"unauthenticated\":%" PRIu64
         ",\"malformed\":%" PRIu64
@@ -621,7 +626,7 @@ mesh_stats_json (mesh_t *self)
         o->depth [OUTBOX_CONTROL], o->depth [OUTBOX_TWIN], o->depth [OUTBOX_EVIDENCE],
         o->depth [OUTBOX_TELEMETRY], o->depth [OUTBOX_BULK],
         o->retransmits, m->relayed, m->delivered, m->duplicates, m->forged,
-        o->dropped_full, m->hop_limit, m->revoked, m->quarantined, m->unattested,
+        o->dropped_full, m->hop_limit, m->stale, m->revoked, m->quarantined, m->unattested,
         m->unauthenticated, m->malformed, o->refused_full, o->commit_failed, m->refused_hello,
         m->custody_refused, self->revocations,
         qlist_version (self->quarantine), qlist_size (self->quarantine), policies);

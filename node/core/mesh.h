@@ -60,6 +60,7 @@
 #include "proto/proto.h"
 #include "proto/keys.h"
 #include "proto/cert.h"
+#include "proto/seen.h"
 #include "node/io/store.h"
 #include "node/core/outbox.h"
 #include "node/core/policy.h"
@@ -67,7 +68,7 @@
 
 #define MESH_TABLE          "mesh"          //  Revocation list
 #define MESH_COORDINATOR    "coordinator"   //  Destination and origin name
-#define MESH_SEEN_MAX       65536           //  Envelope ids remembered (LRU)
+#define MESH_SEEN_MAX       SEEN_MAX        //  Envelope ids remembered, within SEEN_WINDOW_MS
 #define MESH_ROUTES_MAX     100000          //  Reverse routes remembered
 #define MESH_LINKS_MAX      1024            //  Links at once
 #define MESH_PUMP_MAX       512             //  Sends per pump
@@ -129,6 +130,7 @@ typedef struct {
     uint64_t unattested;            //  Refused: never attested or overdue
     uint64_t hop_limit;             //  Envelopes out of hops
     uint64_t duplicates;            //  Ids seen before (re-ACKed)
+    uint64_t stale;                 //  Older than the de-duplication window (refused)
     uint64_t delivered;             //  Envelopes for us
     uint64_t relayed;               //  Envelopes taken into custody for others
     uint64_t acks_sent;             //  CUSTODY_ACK messages sent

@@ -43,7 +43,7 @@ mesh_attest_test (bool verbose)
     //  @selftest
     fabric_t world;
     fabric_init (&world, 3, "mesh-attest");
-    uint64_t now = 1767225600000ULL;
+    uint64_t now = FABRIC_EPOCH_MS;
     const char *roles [] = { "gateway", "server", "gateway" };
     for (int i = 0; i < 3; i++) {
         fabric_start_t options = { .role = roles [i], .verbose = verbose };

@@ -7,7 +7,12 @@
     status and reason and never marked seen: its retransmission meets
     the same checks and gets the same answer. Undecodable bytes, and
     frames before the link's HELLO (the sender retries once it is
-    verified), get no answer.  */
+    verified), get no answer.
+    The ids taken are remembered for SEEN_WINDOW_MS by their envelope's
+    time (proto/seen.h); a frame to relay whose time is older than that
+    window is refused (EXPIRED): it could have been taken before and
+    forgotten. Frames for this node itself are handed on whatever their
+    age (the agent's replay window judges them).  */
 
 #include "proto/corelib.h"
 #include <stdarg.h>
@@ -16,30 +21,38 @@
 //  --------------------------------------------------------------------------
 //  Custody: seen ids, ACKs, refusals
 
-static void
-s_hex (const uint8_t *id, char *hex)
+//  An id to mark seen once its burst is committed
+typedef struct {
+    uint8_t id [WEFT_ID_SIZE];
+    uint64_t time_ms;
+} s_pending_t;
+
+//  The envelope's time: the millisecond part of its hlc
+static uint64_t
+s_time (const envelope_t *env)
 {
-    keys_hex (id, WEFT_ID_SIZE, hex);
+    return env->hlc >> 16;
 }
 
-static bool
-s_seen (mesh_t *self, const uint8_t *id)
+static int
+s_seen (mesh_t *self, const envelope_t *env)
 {
-    char hex [2 * WEFT_ID_SIZE + 1];
-    s_hex (id, hex);
-    return zhashx_lookup (self->seen, hex) != NULL;
+    return seen_check (self->seen, env->id, s_time (env), self->now_ms);
 }
 
 static void
-s_mark_seen (mesh_t *self, const uint8_t *id)
+s_mark_seen (mesh_t *self, const envelope_t *env)
 {
-    char hex [2 * WEFT_ID_SIZE + 1];
-    s_hex (id, hex);
-    if (zhashx_lookup (self->seen, hex))
-        return;
-    mesh_forget_oldest (self->seen, self->seen_order, MESH_SEEN_MAX);
-    zhashx_insert (self->seen, hex, (void *) 1);
-    zlistx_add_end (self->seen_order, strdup (hex));
+    seen_add (self->seen, env->id, s_time (env), self->now_ms);
+}
+
+static void
+s_pend_seen (mesh_t *self, const envelope_t *env)
+{
+    s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    memcpy (pending->id, env->id, WEFT_ID_SIZE);
+    pending->time_ms = s_time (env);
+    zlistx_add_end (self->pending_seen, pending);
 }
 
 //  A flush visits only the links with ACKs queued, not every link (a
@@ -127,7 +140,9 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         self->stats.malformed++;
         return -1;
     }
-    if (s_seen (self, env.id)) {
+    self->now_ms = now_ms;
+    int seen = s_seen (self, &env);
+    if (seen == SEEN_DUPLICATE) {
         self->stats.duplicates++;
         s_queue_ack (self, link, env.id);
         return 0;
@@ -220,9 +235,19 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
             return -1;
         }
         self->stats.delivered++;
-        s_mark_seen (self, env.id);
+        if (seen == SEEN_NEW)
+            s_mark_seen (self, &env);
         s_queue_ack (self, link, env.id);
         return 0;
+    }
+    if (seen != SEEN_NEW) {
+        //  Too old (or too far ahead) to tell whether we took it before
+        //  and forgot it: refused, so nothing is relayed twice
+        self->stats.stale++;
+        s_refuse (self, link, &env, dest, WEFT_STATUS_EXPIRED, now_ms,
+                  "its time is outside this relay's de-duplication window (%d s)",
+                  (int) (SEEN_WINDOW_MS / 1000));
+        return -1;
     }
     if (env.hops <= 1) {
         self->stats.hop_limit++;
@@ -245,9 +270,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
     if (streq (dest, MESH_COORDINATOR) && link->kind != MESH_LINK_COORDINATOR)
         mesh_learn_route (self, env.origin, link->peer);
     s_queue_ack (self, link, env.id);
-    uint8_t *id = (uint8_t *) zmalloc (WEFT_ID_SIZE);
-    memcpy (id, env.id, WEFT_ID_SIZE);
-    zlistx_add_end (self->pending_seen, id);
+    s_pend_seen (self, &env);
     return 0;
 }
 
@@ -259,7 +282,7 @@ mesh_custody_key (mesh_t *self, const char *link_name, const char *dest,
     mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, link_name);
     envelope_t env;
     if (!dest || !link || !link->verified || envelope_decode (&env, frame, size)
-    ||  s_seen (self, env.id))
+    ||  s_seen (self, &env) == SEEN_DUPLICATE)
         return false;
     const uint8_t *which = s_custody_key (self, link, &env);
     if (which)
@@ -290,13 +313,18 @@ mesh_on_custody_ack (mesh_t *self, const envelope_t *env)
         self->stats.malformed++;
         return -1;
     }
-    if (msg.status == WEFT_STATUS_INTERNAL)
-        return 0;                   //  The next hop could not commit: retransmit
+    //  INTERNAL: the next hop could not commit them; they go again after
+    //  the link's back-off (outbox.h)
+    if (msg.status == WEFT_STATUS_INTERNAL) {
+        for (size_t i = 0; i < msg.id_count; i++)
+            outbox_refused (self->outbox, msg.ids + i * WEFT_ID_SIZE, self->now_ms);
+        return 0;
+    }
     //  Taken, or refused for good: either way our custody ends; a refusal
     //  is counted and logged with its reason, never retransmitted
     size_t refused = 0;
     for (size_t i = 0; i < msg.id_count; i++)
-        if (outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE) == 0
+        if (outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE, self->now_ms) == 0
         &&  msg.status != WEFT_STATUS_OK)
             refused++;
     if (refused) {
@@ -352,7 +380,7 @@ s_pump (mesh_t *self, uint64_t now_ms)
         else
         if (self->fx.send (self->fx.ctx, link->name, entry->dest, entry->frame,
                            entry->size) == 0)
-            outbox_sent (self->outbox, entry, now_ms);
+            outbox_sent (self->outbox, entry, link->name, now_ms);
         else
             outbox_defer (self->outbox, entry, now_ms, 100);
     }
@@ -399,10 +427,10 @@ mesh_flush (mesh_t *self, uint64_t now_ms)
     assert (self);
     self->now_ms = now_ms;
     int rc = outbox_flush (self->outbox);
-    for (uint8_t *id = (uint8_t *) zlistx_first (self->pending_seen); id;
-         id = (uint8_t *) zlistx_next (self->pending_seen))
+    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending_seen); pending;
+         pending = (s_pending_t *) zlistx_next (self->pending_seen))
         if (rc == 0)
-            s_mark_seen (self, id);
+            seen_add (self->seen, pending->id, pending->time_ms, now_ms);
     zlistx_purge (self->pending_seen);
     //  After a failed commit nothing of the burst is acknowledged; the
     //  senders retransmit and duplicates are ACKed then

@@ -15,6 +15,7 @@
 #include "node/core/mesh.h"
 
 #define FABRIC_NODES 4
+#define FABRIC_EPOCH_MS 1767225600000ULL     //  The tests' clock starts here
 
 typedef struct _fabric_t fabric_t;
 
@@ -101,10 +102,17 @@ int
     fabric_send (void *ctx, const char *link, const char *dest, const uint8_t *frame,
                  size_t size);
 
-//  An envelope signed by keys (a random id); caller frees
+//  An envelope signed by keys (a random id), stamped FABRIC_EPOCH_MS (its
+//  hlc, which the relays' de-duplication window reads); caller frees
 uint8_t *
     fabric_envelope (const keys_t *keys, const char *origin, int type, uint64_t seq,
                      const uint8_t *payload, size_t payload_size, size_t *size_p);
+
+//  The same, stamped time_ms
+uint8_t *
+    fabric_envelope_at (const keys_t *keys, const char *origin, int type, uint64_t seq,
+                        uint64_t time_ms, const uint8_t *payload, size_t payload_size,
+                        size_t *size_p);
 
 //  A list signed by the coordinator (QUARANTINE, REVOCATIONS) handed to
 //  node 0 for every node ("*"); then fabric_run

@@ -125,12 +125,22 @@ uint8_t *
 fabric_envelope (const keys_t *keys, const char *origin, int type, uint64_t seq,
                  const uint8_t *payload, size_t payload_size, size_t *size_p)
 {
+    return fabric_envelope_at (keys, origin, type, seq, FABRIC_EPOCH_MS, payload,
+                               payload_size, size_p);
+}
+
+uint8_t *
+fabric_envelope_at (const keys_t *keys, const char *origin, int type, uint64_t seq,
+                    uint64_t time_ms, const uint8_t *payload, size_t payload_size,
+                    size_t *size_p)
+{
     envelope_t env;
     memset (&env, 0, sizeof env);
     randombytes_buf (env.id, WEFT_ID_SIZE);
     env.type = type;
     snprintf (env.origin, sizeof env.origin, "%s", origin);
     env.seq = seq;
+    env.hlc = time_ms << 16 | (seq & 0xFFFF);
     env.hop_limit = env.hops = WEFT_HOP_LIMIT;
     env.payload = payload;
     env.payload_size = payload_size;

@@ -4,8 +4,9 @@
 
     State in memory: the links (by the I/O layer's link name), the peer
     index (device id -> link), reverse routes (device id -> neighbour id),
-    the seen-id LRU, certificates learnt from HELLOs (device id -> sign
-    key), the current route, and the ACKs waiting for the next commit.
+    the ids taken (proto/seen.h: bounded, windowed by envelope time),
+    certificates learnt from HELLOs (device id -> sign key), the current
+    route, and the ACKs waiting for the next commit.
     In the store: the outbox (outbox.c) and, in MESH_TABLE under
     prefix "revocations", the coordinator's last REVOCATIONS envelope.  */
 
@@ -15,6 +16,7 @@
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"
 #include "proto/cert.h"
+#include "proto/seen.h"
 #include "node/core/gossip.h"
 #include "node/core/mesh.h"
 #include "node/core/qlist.h"
@@ -65,10 +67,9 @@ struct _mesh_t {
     zhashx_t *peers;                    //  Device id -> link name (strdup)
     zhashx_t *routes;                   //  Device id -> neighbour id (strdup)
     zlistx_t *route_order;              //  Device ids, oldest first (bound)
-    zhashx_t *seen;                     //  Id hex -> (void *) 1
-    zlistx_t *seen_order;               //  Id hex, oldest first
+    seen_t *seen;                       //  Ids taken, in their window (proto/seen.h)
     zhashx_t *certs;                    //  Device id -> sign key (32 B)
-    zlistx_t *pending_seen;             //  Ids to mark seen after commit
+    zlistx_t *pending_seen;             //  s_pending_t: ids to mark seen after commit
     zlistx_t *ack_links;                //  Names of links with ACKs queued
     char route_link [WEFT_NAME_MAX + 1];    //  Next hop's link, "" none
     char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none

@@ -14,7 +14,7 @@ mesh_test (bool verbose)
     //  @selftest
     fabric_t world;
     fabric_init (&world, FABRIC_NODES, "mesh-test");
-    uint64_t now = 1767225600000ULL;
+    uint64_t now = FABRIC_EPOCH_MS;
     //  A line n0 - n1 - n2 - n3; n0 has the coordinator link
     fabric_start_t options = { .verbose = verbose };
     for (int i = 0; i < FABRIC_NODES; i++)
@@ -46,6 +46,30 @@ mesh_test (bool verbose)
     fabric_run (&world, now);
     assert (mesh_stats (world.nodes [2].mesh)->forged == 1);
     assert (mesh_stats (world.nodes [1].mesh)->relayed == 1);
+
+    //  An envelope older than the de-duplication window (or dated beyond
+    //  it: a clock gone wrong) is refused by the relay, never relayed:
+    //  it could be one taken before and forgotten since
+    for (int i = 0; i < 2; i++) {
+        uint64_t time_ms = i? now + SEEN_WINDOW_MS + 1: now - SEEN_WINDOW_MS - 1;
+        frame = fabric_envelope_at (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT,
+                                    5 + (uint64_t) i, time_ms,
+                                    (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+        fabric_send (&world.nodes [3].ctx, "n2", MESH_COORDINATOR, frame, size);
+        free (frame);
+        fabric_run (&world, now);
+        assert (mesh_stats (world.nodes [2].mesh)->stale == (uint64_t) i + 1);
+    }
+    assert (mesh_stats (world.nodes [2].mesh)->relayed == 1);
+    //  ... while one at the window's edge is taken
+    frame = fabric_envelope_at (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT, 7,
+                                now - SEEN_WINDOW_MS, (const uint8_t *) "\x93\x01\x02\x03", 4,
+                                &size);
+    fabric_send (&world.nodes [3].ctx, "n2", MESH_COORDINATOR, frame, size);
+    free (frame);
+    fabric_run (&world, now);
+    assert (mesh_stats (world.nodes [2].mesh)->relayed == 2);
+    assert (mesh_stats (world.nodes [2].mesh)->stale == 2);
 
     //  The coordinator's desired twin for gw-3 goes down the reverse route
     frame = fabric_envelope (&world.coord, MESH_COORDINATOR, MSG_TWIN_DESIRED, 1,

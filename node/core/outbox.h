@@ -13,6 +13,23 @@
     (counted), control, twin and evidence refuse the new one
     (back-pressure: the previous hop keeps it and retransmits later).
 
+    Retransmission is per link, never per message. An entry sent on a
+    link is *in flight* there: it is not sent on that link again while
+    the link is up, however long the ACK takes, so a link that does not
+    drain (a stalled or slow peer) never gets a second copy of anything
+    stacked behind the first. A link delivers in order (one TCP
+    connection), so when the next hop acknowledges an entry, every entry
+    sent on that link before it and not acknowledged was received and
+    refused (the hop was full, or its commit failed): those are sent
+    again after the link's back-off (RETRY_MIN_MS doubling to
+    RETRY_MAX_MS, reset when a retransmission is taken). A link that
+    acknowledges nothing at all for the link timeout (at least its
+    dead-link time, when a dead link has been closed already, doubling
+    to RETRY_MAX_MS) gets its oldest entry once more as a probe. A link
+    that goes down makes everything in flight on it due at once (for
+    the next hop the caller picks); a retransmission is always the same
+    frame, same id.
+
     Sans-IO: no clock, no sockets; storage only through the store.  */
 
 #ifndef WEFT_OUTBOX_H_INCLUDED
@@ -26,6 +43,8 @@
 #define OUTBOX_RETRY_MIN_MS     RETRY_MIN_MS    //  First retransmit (proto/retry.h)
 #define OUTBOX_RETRY_MAX_MS     RETRY_MAX_MS    //  Back-off ceiling
 #define OUTBOX_DEST_MAX         WEFT_NAME_MAX
+#define OUTBOX_LINK_TIMEOUT_MS  15000           //  Default: 3 heartbeats of 5 s
+#define OUTBOX_LINK_MAX         (2 + 256)       //  Longest link name
 
 typedef enum {
     OUTBOX_CONTROL = 0,             //  ACKs, revocations: never dropped
@@ -44,7 +63,6 @@ typedef struct {
     const uint8_t *frame;           //  Envelope frame as it will be sent
     size_t size;
     uint64_t due_ms;                //  Next (re)transmission; 0 = now
-    uint64_t backoff_ms;            //  Current retransmit interval
     uint32_t sends;                 //  Transmissions so far
     bool durable;                   //  Committed (false while staged)
 } outbox_entry_t;
@@ -60,6 +78,9 @@ typedef struct {
     uint64_t duplicates;            //  Stage of an id already queued
     uint64_t visited;               //  Entries outbox_due handed to a pump
     uint64_t woken;                 //  Entries outbox_wake made due
+    uint64_t passed_over;           //  In flight, a later one ACKed: refused, resent
+    uint64_t probes;                //  Oldest entry resent on a link that ACKs nothing
+    uint64_t links_down;            //  Entries in flight on a link that went down
 } outbox_stats_t;
 
 typedef struct _outbox_t outbox_t;
@@ -85,10 +106,24 @@ int
     outbox_stage (outbox_t *self, int klass, const char *dest,
                   const uint8_t id [WEFT_ID_SIZE], const uint8_t *frame, size_t size);
 
+//  How long a link that acknowledges nothing may keep entries in flight
+//  before its oldest is sent again (default OUTBOX_LINK_TIMEOUT_MS). Give
+//  at least the time a dead link takes to be closed.
+void
+    outbox_set_link_timeout (outbox_t *self, uint64_t timeout_ms);
+
 //  Remove an acknowledged entry (the delete reaches the store in the next
-//  flush). Returns 0, or -1 if no such entry.
+//  flush). If it was in flight, what was sent on its link before it and
+//  is not acknowledged was refused: due again after the link's back-off.
+//  Returns 0, or -1 if no such entry.
 int
-    outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE]);
+    outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
+
+//  The next hop received this entry and could not take it yet (an
+//  INTERNAL CUSTODY_ACK): due again after its link's back-off. Returns
+//  0, or -1 if no such entry in flight.
+int
+    outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
 
 //  Commit staged entries and pending deletes in one transaction. On
 //  failure the staged entries are forgotten (never acknowledged: the
@@ -108,14 +143,25 @@ outbox_entry_t *
 outbox_entry_t *
     outbox_next (outbox_t *self);
 
-//  Record a transmission of entry at now_ms: due again after back-off.
+//  Record a transmission of entry on link at now_ms: it is in flight
+//  there until an ACK, a refusal, a probe, or the link goes down.
 void
-    outbox_sent (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms);
+    outbox_sent (outbox_t *self, outbox_entry_t *entry, const char *link, uint64_t now_ms);
+
+//  link went down (or came up anew: a new connection): what was in
+//  flight on it is due now. Returns how many entries.
+size_t
+    outbox_link_down (outbox_t *self, const char *link);
+
+//  Entries in flight on link.
+size_t
+    outbox_in_flight (outbox_t *self, const char *link);
 
 //  The most urgent durable entry due at now_ms (priority, then FIFO),
 //  or NULL if none is due. It stays the answer until the caller moves
 //  it with outbox_sent or outbox_defer (or acks it). Touches only due
-//  entries: an index by due time, never a walk of the outbox.
+//  entries (an index by due time, never a walk of the outbox) and the
+//  links whose probe is due (an index by probe time).
 outbox_entry_t *
     outbox_due (outbox_t *self, uint64_t now_ms);
 
@@ -125,13 +171,13 @@ void
     outbox_defer (outbox_t *self, outbox_entry_t *entry, uint64_t now_ms,
                   uint64_t delay_ms);
 
-//  Make every entry for dest due now, with the first back-off (a new
-//  route or link appeared). Touches only dest's entries (an index by
+//  Make every entry for dest that is not in flight due now (a new route
+//  or link appeared). Touches only dest's entries (an index by
 //  destination); dest NULL walks them all.
 void
     outbox_wake (outbox_t *self, const char *dest);
 
-//  Earliest due time of a durable entry, 0 if none.
+//  Earliest due time of a durable entry or of a link's probe, 0 if none.
 uint64_t
     outbox_deadline (outbox_t *self);
 

@@ -32,6 +32,7 @@ tcplink_timers (uint64_t heartbeat_ms, tcplink_timers_t *timers)
     timers->keepalive_cnt = 3;
     timers->user_timeout = 3 * h;
     timers->connect_timeout = 2 * h > 1000? 2 * h: 1000;
+    timers->reconnect_max = h < TCPLINK_RECONNECT_MS? h: TCPLINK_RECONNECT_MS;
     timers->handshake = 2 * h > TCPLINK_HANDSHAKE_MS? 2 * h: TCPLINK_HANDSHAKE_MS;
 }
 
@@ -50,6 +51,7 @@ tcplink_tune (zsock_t *sock, uint64_t heartbeat_ms)
     zsock_set_tcp_keepalive_cnt (sock, t.keepalive_cnt);
     zsock_set_tcp_maxrt (sock, t.user_timeout);
     zsock_set_connect_timeout (sock, t.connect_timeout);
+    zsock_set_reconnect_ivl_max (sock, t.reconnect_max);
     zsock_set_handshake_ivl (sock, t.handshake);
 }
 
@@ -192,6 +194,7 @@ tcplink_test (bool verbose)
     assert (t.heartbeat_ttl == 7500 && t.user_timeout == 15000);
     assert (t.keepalive_idle == 5 && t.keepalive_intvl == 5 && t.keepalive_cnt == 3);
     assert (t.connect_timeout == 10000 && t.handshake == TCPLINK_HANDSHAKE_MS);
+    assert (t.reconnect_max == 5000);
     assert (tcplink_dead_ms (5000) == 12500 && tcplink_dead_ms (1000) == 2500);
     tcplink_timers (1, &t);                 //  Floors
     assert (t.heartbeat_ivl == 100 && t.keepalive_idle == 1 && t.connect_timeout == 1000);
@@ -206,6 +209,7 @@ tcplink_test (bool verbose)
     assert (zsock_tcp_keepalive_intvl (router) == 2 && zsock_tcp_keepalive_cnt (router) == 3);
     assert (zsock_tcp_maxrt (router) == 6000 && zsock_connect_timeout (router) == 4000);
     assert (zsock_handshake_ivl (router) == TCPLINK_HANDSHAKE_MS);
+    assert (zsock_reconnect_ivl_max (router) == 2000);
 
     //  Two peers on one ROUTER: each message names its connection
     zsock_set_router_mandatory (router, 1);

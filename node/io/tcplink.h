@@ -12,8 +12,12 @@
         TCP keepalive after H idle, every H, 3 probes; data unacknowledged
         by the peer's TCP for 3H closes it (TCP_USER_TIMEOUT, set through
         ZMQ_TCP_MAXRT); a connect that has not completed in 2H is tried
-        again (ZMQ_CONNECT_TIMEOUT); a ZMTP/CURVE handshake must finish
-        within TCPLINK_HANDSHAKE_MS (ZMQ_HANDSHAKE_IVL).
+        again (ZMQ_CONNECT_TIMEOUT), and a dialler whose peer is gone
+        tries again after 100 ms doubling up to H, at most 5 s
+        (ZMQ_RECONNECT_IVL_MAX), so a link comes back within that of its
+        peer; a ZMTP/CURVE
+        handshake must finish within TCPLINK_HANDSHAKE_MS
+        (ZMQ_HANDSHAKE_IVL).
 
     A link whose packets are silently dropped (a blackhole: nothing
     resets it) is closed by the side that PINGs at most H + 3H/2 = 5H/2
@@ -37,6 +41,7 @@
 
 #define TCPLINK_HEARTBEAT_MS    5000    //  Default heartbeat interval
 #define TCPLINK_HANDSHAKE_MS    10000   //  Greeting, CURVE and ZAP, per connection
+#define TCPLINK_RECONNECT_MS    5000    //  Longest pause between redials
 
 //  The socket options tcplink_tune sets for heartbeat interval H
 typedef struct {
@@ -48,6 +53,7 @@ typedef struct {
     int keepalive_cnt;              //  Probes unanswered: dead
     int user_timeout;               //  ms data may stay unacknowledged
     int connect_timeout;            //  ms a TCP connect may take
+    int reconnect_max;              //  ms between redials at most
     int handshake;                  //  ms for greeting, CURVE and ZAP
 } tcplink_timers_t;
 

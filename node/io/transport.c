@@ -9,7 +9,6 @@
 #include "node/io/transport.h"
 #include "node/io/tcplink.h"
 
-#define TRANSPORT_RECONNECT_MAX_MS  5000    //  Back-off ceiling for redials
 #define TRANSPORT_RCV_MAX           (1024 * 1024 + 1024)    //  Frame limit plus slack
 
 struct _transport_t {
@@ -32,7 +31,6 @@ transport_new (const char *endpoint, const keys_t *keys,
     zsock_set_linger (self->dealer, 0);
     zsock_set_immediate (self->dealer, 1);
     zsock_set_maxmsgsize (self->dealer, TRANSPORT_RCV_MAX);
-    zsock_set_reconnect_ivl_max (self->dealer, TRANSPORT_RECONNECT_MAX_MS);
     tcplink_tune (self->dealer, heartbeat_ms);
     zsock_set_curve_serverkey_bin (self->dealer, server_key);
     zsock_set_curve_publickey_bin (self->dealer, keys->curve_public);

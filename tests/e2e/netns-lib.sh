@@ -52,10 +52,21 @@ netns_add () {
     NETNS_ADDR[$name]="10.213.$n.2"
 }
 
-#   netns_exec NAME command...: run it in NAME's namespace
+#   netns_exec NAME command...: run it in NAME's namespace (foreground;
+#   a background process is started with netns_start, so that its pid is
+#   the program's own and the exit trap stops it)
 netns_exec () {
     local name=$1; shift
     ip netns exec "$NETNS_PREFIX$name" "$@"
+}
+
+#   netns_start NAMESPACE PROC LOG command...: run command in the
+#   background in NAMESPACE, output appended to LOG; PID_OF[PROC] is the
+#   program's pid (ip netns exec execs it in place)
+netns_start () {
+    local ns=$1 proc=$2 log=$3; shift 3
+    ip netns exec "$NETNS_PREFIX$ns" "$@" >> "$log" 2>&1 &
+    PID_OF[$proc]=$!
 }
 
 #   netns_blackhole A B: from now on every packet between A and B, both
@@ -87,6 +98,14 @@ EOF
 netns_loss_dropped () {
     ip netns exec "$NETNS_ROUTER" nft list ruleset 2>/dev/null \
         | awk '/drop/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'
+}
+
+#   netns_node NAMESPACE NAME [args]: a weft-node in a namespace, with
+#   lib.sh's node_args (give MESH_EP and ENROL_EP first); later args win
+netns_node () {
+    local ns=$1 name=$2; shift 2
+    # shellcheck disable=SC2046
+    netns_start "$ns" "$name" "$T/$name.log" "$NODE" $(node_args "$name" "$@") "$@"
 }
 
 #   Established TCP connections in NAME's namespace to ADDRESS (any port)
