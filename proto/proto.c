@@ -101,6 +101,24 @@ proto_msg_name (int type)
     }
 }
 
+void
+proto_put_be64 (uint8_t out [8], uint64_t value)
+{
+    for (int i = 7; i >= 0; i--) {
+        out [i] = (uint8_t) value;
+        value >>= 8;
+    }
+}
+
+uint64_t
+proto_get_be64 (const uint8_t in [8])
+{
+    uint64_t value = 0;
+    for (int i = 0; i < 8; i++)
+        value = (value << 8) | in [i];
+    return value;
+}
+
 //  --------------------------------------------------------------------------
 //  Selftest
 
@@ -135,6 +153,11 @@ proto_test (bool verbose)
     assert (strcmp (proto_msg_name (MSG_HEARTBEAT), "HEARTBEAT") == 0);
     assert (proto_msg_name (0) == NULL);
     assert (proto_msg_name (65535) == NULL);
+
+    uint8_t be [8];
+    proto_put_be64 (be, 0x0102030405060708ULL);
+    assert (be [0] == 1 && be [7] == 8);
+    assert (proto_get_be64 (be) == 0x0102030405060708ULL);
     //  @end
     printf ("OK\n");
 }

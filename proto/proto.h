@@ -105,6 +105,12 @@ int
 const char *
     proto_msg_name (int type);
 
+//  A u64 in 8 big-endian bytes (store keys and values), and back.
+void
+    proto_put_be64 (uint8_t out [8], uint64_t value);
+uint64_t
+    proto_get_be64 (const uint8_t in [8]);
+
 //  Self test of the proto folder.
 void
     proto_test (bool verbose);

@@ -131,6 +131,57 @@ retry_heap_holds (const retry_heap_t *self, const void *item)
 }
 
 //  --------------------------------------------------------------------------
+//  Retransmission per link
+
+void
+retry_link_init (retry_link_t *link)
+{
+    assert (link);
+    memset (link, 0, sizeof *link);
+    link->backoff_ms = RETRY_MIN_MS;
+}
+
+bool
+retry_link_before (const void *a, const void *b)
+{
+    return ((const retry_link_t *) a)->probe_ms < ((const retry_link_t *) b)->probe_ms;
+}
+
+void
+retry_link_arm (retry_heap_t *probes, void *record, uint64_t now_ms, uint64_t timeout_ms)
+{
+    assert (probes && record);
+    retry_link_t *link = (retry_link_t *) record;
+    link->probe_ms = now_ms + (link->backoff_ms > timeout_ms? link->backoff_ms: timeout_ms);
+    if (link->slot.heap)
+        retry_heap_update (probes, record);
+    else
+        retry_heap_push (probes, record);
+}
+
+void
+retry_link_disarm (retry_heap_t *probes, void *record)
+{
+    assert (probes && record);
+    if (((retry_link_t *) record)->slot.heap)
+        retry_heap_remove (probes, record);
+}
+
+void
+retry_link_refused (retry_link_t *link)
+{
+    assert (link);
+    link->backoff_ms = retry_backoff_next (link->backoff_ms);
+}
+
+void
+retry_link_taken (retry_link_t *link)
+{
+    assert (link);
+    link->backoff_ms = RETRY_MIN_MS;
+}
+
+//  --------------------------------------------------------------------------
 //  Selftest
 
 typedef struct {
@@ -194,6 +245,34 @@ retry_test (bool verbose)
     assert (count == 400 && last >= 1000);
     retry_heap_free (&heap);
     retry_heap_free (&other);
+
+    //  A link's probe waits the timeout or its back-off, the longer;
+    //  refusals grow the back-off, a retransmission taken resets it
+    typedef struct {
+        retry_link_t retry;
+        int name;
+    } s_test_link_t;
+    s_test_link_t links [2];
+    retry_heap_t probes;
+    retry_heap_init (&probes, retry_link_before, offsetof (s_test_link_t, retry.slot));
+    for (int i = 0; i < 2; i++)
+        retry_link_init (&links [i].retry);
+    assert (links [0].retry.backoff_ms == RETRY_MIN_MS);
+    retry_link_arm (&probes, &links [0], 1000, 15000);
+    retry_link_arm (&probes, &links [1], 500, 15000);
+    assert (retry_heap_top (&probes) == &links [1]);
+    for (int i = 0; i < 5; i++)
+        retry_link_refused (&links [1].retry);
+    assert (links [1].retry.backoff_ms == RETRY_MAX_MS);
+    retry_link_arm (&probes, &links [1], 500, 15000);
+    assert (links [1].retry.probe_ms == 500 + RETRY_MAX_MS);
+    assert (retry_heap_top (&probes) == &links [0] && links [0].retry.probe_ms == 16000);
+    retry_link_taken (&links [1].retry);
+    assert (links [1].retry.backoff_ms == RETRY_MIN_MS);
+    retry_link_disarm (&probes, &links [0]);
+    retry_link_disarm (&probes, &links [0]);
+    assert (retry_heap_top (&probes) == &links [1]);
+    retry_heap_free (&probes);
     if (verbose)
         printf ("(%zu ordered) ", count);
     //  @end

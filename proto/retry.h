@@ -18,6 +18,11 @@
 #define RETRY_MIN_MS    1000        //  First retransmit
 #define RETRY_MAX_MS    30000       //  Back-off ceiling
 
+//  The link timeout for heartbeat interval h ms: the longest a dead
+//  link stays open (node/io/tcplink.h closes a silent one within 5h/2),
+//  so a link still up after it has read what was sent on it
+#define RETRY_LINK_DEAD(h)  ((h) * 5 / 2)
+
 //  The back-off after one more transmission: doubled, capped.
 uint64_t
     retry_backoff_next (uint64_t backoff_ms);
@@ -68,6 +73,45 @@ void *
 //  True if this heap holds item.
 bool
     retry_heap_holds (const retry_heap_t *self, const void *item);
+
+//  --------------------------------------------------------------------------
+//  Retransmission per link (node/core/outbox.h, coordinator/core/custody.h):
+//  each link (one connection) has a back-off, RETRY_MIN_MS doubling to
+//  RETRY_MAX_MS while it refuses what it receives and reset when it
+//  takes a retransmission, and a probe due the link timeout or the
+//  back-off (the longer) after it last made progress, while it has
+//  anything in flight. A link record starts with a retry_link_t; the
+//  probe heap orders the records with retry_link_before.
+
+typedef struct {
+    uint64_t backoff_ms;            //  Delay of the next retransmission on it
+    uint64_t probe_ms;              //  When its oldest in flight goes again
+    retry_slot_t slot;              //  Position in the probe heap
+} retry_link_t;
+
+//  A new link: the first back-off, no probe.
+void
+    retry_link_init (retry_link_t *link);
+
+//  Heap order of link records (each starting with a retry_link_t).
+bool
+    retry_link_before (const void *a, const void *b);
+
+//  (Re)arm the probe of record (starting with its retry_link_t) at
+//  now_ms + max (timeout_ms, back-off).
+void
+    retry_link_arm (retry_heap_t *probes, void *record, uint64_t now_ms, uint64_t timeout_ms);
+
+//  Nothing in flight any more: no probe.
+void
+    retry_link_disarm (retry_heap_t *probes, void *record);
+
+//  The link refused something (its back-off grows), or took a
+//  retransmission (it starts again from RETRY_MIN_MS).
+void
+    retry_link_refused (retry_link_t *link);
+void
+    retry_link_taken (retry_link_t *link);
 
 void
     retry_test (bool verbose);

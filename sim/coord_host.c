@@ -476,6 +476,8 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                                  coord_cert_size, &effects);
         rc = self->coord? 0: -1;
     }
+    if (self->coord)                //  As weft-coord --heartbeat, the fleet's
+        coord_set_heartbeat (self->coord, self->scn->heartbeat_ms);
     self->ca_keys = *ca;
     self->coord_keys = *coord_keys;
     self->coord_cert = coord_cert;
@@ -523,6 +525,7 @@ coord_host_restart (world_t *self)
         world_violation (self, "the coordinator cannot start from its store");
         return;
     }
+    coord_set_heartbeat (self->coord, self->scn->heartbeat_ms);
     self->coord_down = false;
     coord_host_arm (self);
     for (uint32_t s = 0; s < self->nsites; s++)

@@ -144,6 +144,7 @@ coord_set_heartbeat (coord_t *self, uint64_t heartbeat_ms)
 {
     assert (self);
     registry_set_online_ms (self->registry, 3 * heartbeat_ms);
+    custody_set_heartbeat (self->custody, heartbeat_ms);
 }
 
 void

@@ -32,12 +32,6 @@ s_expiry_before (const void *a, const void *b)
     return ((const custody_held_t *) a)->expires_ms < ((const custody_held_t *) b)->expires_ms;
 }
 
-static bool
-s_probe_before (const void *a, const void *b)
-{
-    return ((const custody_link_t *) a)->probe_ms < ((const custody_link_t *) b)->probe_ms;
-}
-
 static void
 s_dest_free (void **item)
 {
@@ -90,7 +84,7 @@ s_link_get (custody_t *self, const char *name)
         snprintf (link->name, sizeof link->name, "%s", name);
         link->in_flight = zlistx_new ();
         link->waiting = zlistx_new ();
-        link->backoff_ms = RETRY_MIN_MS;
+        retry_link_init (&link->retry);
         zhashx_insert (self->links, name, link);
     }
     return link;
@@ -99,13 +93,7 @@ s_link_get (custody_t *self, const char *name)
 static void
 s_link_arm (custody_t *self, custody_link_t *link, uint64_t now_ms)
 {
-    uint64_t wait = link->backoff_ms > self->limits.link_timeout_ms
-                  ? link->backoff_ms: self->limits.link_timeout_ms;
-    link->probe_ms = now_ms + wait;
-    if (link->slot.heap)
-        retry_heap_update (&self->probes, link);
-    else
-        retry_heap_push (&self->probes, link);
+    retry_link_arm (&self->probes, link, now_ms, self->limits.link_timeout_ms);
 }
 
 //  Take an entry out of whatever state it is in
@@ -121,8 +109,8 @@ s_detach (custody_t *self, custody_held_t *entry)
         custody_link_t *link = entry->link;
         zlistx_delete (entry->state == CUSTODY_FLIGHT? link->in_flight: link->waiting,
                        entry->link_handle);
-        if (zlistx_size (link->in_flight) == 0 && link->slot.heap)
-            retry_heap_remove (&self->probes, link);
+        if (zlistx_size (link->in_flight) == 0)
+            retry_link_disarm (&self->probes, link);
         if (zlistx_size (link->in_flight) == 0 && zlistx_size (link->waiting) == 0)
             zhashx_delete (self->links, link->name);
     }
@@ -154,7 +142,7 @@ s_place (custody_t *self, custody_held_t *entry, const char *link_name, bool sen
     if (sent) {
         entry->state = CUSTODY_FLIGHT;
         entry->link_handle = zlistx_add_end (link->in_flight, entry);
-        if (!link->slot.heap)
+        if (!link->retry.slot.heap)
             s_link_arm (self, link, now_ms);
     }
     else
@@ -233,9 +221,16 @@ custody_new (store_t *store, const custody_limits_t *limits, coord_stats_t *stat
     self->unwritten = zlistx_new ();
     retry_heap_init (&self->due, s_due_before, offsetof (custody_held_t, due_slot));
     retry_heap_init (&self->expiry, s_expiry_before, offsetof (custody_held_t, expiry_slot));
-    retry_heap_init (&self->probes, s_probe_before, offsetof (custody_link_t, slot));
+    retry_heap_init (&self->probes, retry_link_before, offsetof (custody_link_t, retry.slot));
     self->next_order = 1;
     return self;
+}
+
+void
+custody_set_heartbeat (custody_t *self, uint64_t heartbeat_ms)
+{
+    assert (self);
+    self->limits.link_timeout_ms = RETRY_LINK_DEAD (heartbeat_ms? heartbeat_ms: 5000);
 }
 
 void
@@ -447,14 +442,14 @@ s_answered (custody_t *self, custody_held_t *entry, uint64_t now_ms)
     bool dropped = false;
     custody_held_t *first;
     while ((first = (custody_held_t *) zlistx_first (link->in_flight)) != entry) {
-        s_make_due (self, first, now_ms + link->backoff_ms);
+        s_make_due (self, first, now_ms + link->retry.backoff_ms);
         dropped = true;
     }
     if (entry->pub.sends > 1)
-        link->backoff_ms = RETRY_MIN_MS;
+        retry_link_taken (&link->retry);
     else
     if (dropped)
-        link->backoff_ms = retry_backoff_next (link->backoff_ms);
+        retry_link_refused (&link->retry);
     if (zlistx_size (link->in_flight) > 1)
         s_link_arm (self, link, now_ms);
 }
@@ -491,8 +486,8 @@ custody_not_taken (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t no
     if (!entry || entry->state != CUSTODY_FLIGHT)
         return -1;
     custody_link_t *link = entry->link;
-    uint64_t backoff = link->backoff_ms;
-    link->backoff_ms = retry_backoff_next (link->backoff_ms);
+    uint64_t backoff = link->retry.backoff_ms;
+    retry_link_refused (&link->retry);
     if (zlistx_size (link->in_flight) > 1)
         s_link_arm (self, link, now_ms);
     s_make_due (self, entry, now_ms + backoff);     //  May free the link
@@ -513,9 +508,9 @@ custody_due (custody_t *self, uint64_t now_ms)
     //  A link that acknowledged nothing for its timeout: its oldest
     //  frame goes once more, and its back-off grows
     custody_link_t *link;
-    while ((link = (custody_link_t *) retry_heap_top (&self->probes)) && link->probe_ms <= now_ms) {
+    while ((link = (custody_link_t *) retry_heap_top (&self->probes)) && link->retry.probe_ms <= now_ms) {
         entry = (custody_held_t *) zlistx_first (link->in_flight);
-        link->backoff_ms = retry_backoff_next (link->backoff_ms);
+        retry_link_refused (&link->retry);
         if (zlistx_size (link->in_flight) > 1)
             s_link_arm (self, link, now_ms);
         s_make_due (self, entry, now_ms);           //  May free the link
@@ -547,8 +542,8 @@ custody_deadline (custody_t *self)
     if (entry)
         next = entry->due_ms;
     custody_link_t *link = (custody_link_t *) retry_heap_top (&self->probes);
-    if (link && (next == 0 || link->probe_ms < next))
-        next = link->probe_ms;
+    if (link && (next == 0 || link->retry.probe_ms < next))
+        next = link->retry.probe_ms;
     entry = (custody_held_t *) retry_heap_top (&self->expiry);
     if (entry && (next == 0 || entry->expires_ms < next))
         next = entry->expires_ms;

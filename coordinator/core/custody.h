@@ -38,6 +38,7 @@
 #define WEFT_CUSTODY_H_INCLUDED
 
 #include "proto/proto.h"
+#include "proto/retry.h"
 #include "proto/seen.h"
 #include "node/io/store.h"
 #include "coordinator/core/coord_stats.h"
@@ -48,7 +49,7 @@
 #define CUSTODY_COUNT_MAX       200000          //  Frames held in all
 #define CUSTODY_BYTES_MAX       (256u << 20)    //  Frame bytes held in all
 #define CUSTODY_AGE_MS          SEEN_WINDOW_MS  //  Longest custody of a frame
-#define CUSTODY_LINK_TIMEOUT_MS 15000           //  Silence before a relay's probe
+#define CUSTODY_LINK_TIMEOUT_MS RETRY_LINK_DEAD (5000)  //  Default silence before a probe
 
 typedef struct {
     size_t per_dest;                //  0 = CUSTODY_PER_DEST
@@ -78,6 +79,11 @@ custody_t *
 
 void
     custody_destroy (custody_t **self_p);
+
+//  The links' heartbeat interval (default 5 s): a link that acknowledges
+//  nothing gets its probe after RETRY_LINK_DEAD of it.
+void
+    custody_set_heartbeat (custody_t *self, uint64_t heartbeat_ms);
 
 //  Read what an earlier run held: each waits for its relay (or device)
 //  to link. Returns the number of frames, or -1 if the store failed.

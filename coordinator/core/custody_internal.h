@@ -20,12 +20,10 @@ typedef enum {
 
 //  A link: a relay's connection, or a device's own ("=" id)
 typedef struct {
+    retry_link_t retry;             //  Back-off and probe (first: proto/retry.h)
     char name [CUSTODY_LINK_MAX + 1];
     zlistx_t *in_flight;            //  custody_held_t, in send order
     zlistx_t *waiting;              //  custody_held_t that wait for it to link
-    uint64_t backoff_ms;            //  Delay of the next retransmission on it
-    uint64_t probe_ms;              //  When its oldest in flight goes again
-    retry_slot_t slot;              //  Position in the probe heap
 } custody_link_t;
 
 typedef struct {

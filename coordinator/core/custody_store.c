@@ -9,24 +9,6 @@
 #include "proto/corelib.h"
 #include "coordinator/core/custody_internal.h"
 
-static void
-s_be64 (uint64_t value, uint8_t out [8])
-{
-    for (int i = 7; i >= 0; i--) {
-        out [i] = (uint8_t) value;
-        value >>= 8;
-    }
-}
-
-static uint64_t
-s_get64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | in [i];
-    return value;
-}
-
 uint8_t *
 custody_frame (custody_t *self, const custody_entry_t *pub, size_t *size_p)
 {
@@ -41,7 +23,7 @@ custody_frame (custody_t *self, const custody_entry_t *pub, size_t *size_p)
     }
     store_txn_t *txn = self->store? store_begin (self->store, false): NULL;
     uint8_t key [8];
-    s_be64 (entry->order, key);
+    proto_put_be64 (key, entry->order);
     size_t size = 0;
     uint8_t *value = txn? (uint8_t *) store_get (txn, CUSTODY_TABLE, key, 8, &size): NULL;
     store_abort (&txn);
@@ -68,7 +50,7 @@ custody_flush (custody_t *self)
     for (uint64_t *order = (uint64_t *) zlistx_first (self->deletes); order && rc == 0;
          order = (uint64_t *) zlistx_next (self->deletes)) {
         uint8_t key [8];
-        s_be64 (*order, key);
+        proto_put_be64 (key, *order);
         if (store_del (txn, CUSTODY_TABLE, key, 8) < 0)
             rc = -1;
     }
@@ -84,10 +66,10 @@ custody_flush (custody_t *self)
         memcpy (value + 1, entry->pub.dest, dest_size);
         value [1 + dest_size] = (uint8_t) link_size;
         memcpy (value + 2 + dest_size, link, link_size);
-        s_be64 (entry->expires_ms, value + 2 + dest_size + link_size);
+        proto_put_be64 (value + 2 + dest_size + link_size, entry->expires_ms);
         memcpy (value + 10 + dest_size + link_size, entry->data, entry->pub.size);
         uint8_t key [8];
-        s_be64 (entry->order, key);
+        proto_put_be64 (key, entry->order);
         rc = store_put (txn, CUSTODY_TABLE, key, 8, value, size);
         free (value);
     }
@@ -130,7 +112,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
     const uint8_t *v = (const uint8_t *) value;
     if (key_size != 8)
         return 0;
-    uint64_t order = s_get64 ((const uint8_t *) key);
+    uint64_t order = proto_get_be64 ((const uint8_t *) key);
     size_t dest_size = value_size > 0? v [0]: 0;
     size_t link_at = 1 + dest_size;
     size_t link_size = value_size > link_at? v [link_at]: 0;
@@ -149,7 +131,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
         envelope_id_hex (env.id, hex);
         good = custody_name_ok (dest) && !zhashx_lookup (self->by_id, hex);
     }
-    uint64_t expires_ms = good? s_get64 (v + link_at + 1 + link_size): 0;
+    uint64_t expires_ms = good? proto_get_be64 (v + link_at + 1 + link_size): 0;
     if (!good || expires_ms <= load->now_ms) {
         if (!good)
             zsys_warning ("custody: skipping a malformed stored frame");

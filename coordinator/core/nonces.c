@@ -7,24 +7,6 @@
 
 #define S_ID_KEY_MAX    (WEFT_NAME_MAX + 1 + WEFT_ID_SIZE)
 
-static void
-s_be64 (uint64_t value, uint8_t out [8])
-{
-    for (int i = 7; i >= 0; i--) {
-        out [i] = (uint8_t) value;
-        value >>= 8;
-    }
-}
-
-static uint64_t
-s_get64 (const uint8_t in [8])
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | in [i];
-    return value;
-}
-
 //  "origin NUL id" (id NULL: the count key "origin NUL")
 static size_t
 s_id_key (uint8_t *key, const char *origin, const uint8_t *id)
@@ -44,7 +26,7 @@ s_count (store_txn_t *txn, const uint8_t *key, size_t key_size)
 {
     size_t size;
     uint8_t *data = (uint8_t *) store_get (txn, "rpc_ids", key, key_size, &size);
-    uint64_t count = data && size == 8? s_get64 (data): 0;
+    uint64_t count = data && size == 8? proto_get_be64 (data): 0;
     free (data);
     return count;
 }
@@ -55,7 +37,7 @@ s_set_count (store_txn_t *txn, const uint8_t *key, size_t key_size, uint64_t cou
     if (count == 0)
         return store_del (txn, "rpc_ids", key, key_size) < 0? -1: 0;
     uint8_t value [8];
-    s_be64 (count, value);
+    proto_put_be64 (value, count);
     return store_put (txn, "rpc_ids", key, key_size, value, 8);
 }
 
@@ -72,7 +54,7 @@ s_prune_one (void *arg, const void *key, size_t key_size, const void *value,
     (void) value;
     (void) value_size;
     s_prune_t *self = (s_prune_t *) arg;
-    if (key_size < 8 || s_get64 ((const uint8_t *) key) > self->now_ms
+    if (key_size < 8 || proto_get_be64 ((const uint8_t *) key) > self->now_ms
     ||  zlistx_size (self->keys) >= self->max)
         return 1;                   //  Sorted by expiry: the rest is live
     zlistx_add_end (self->keys, zchunk_new (key, key_size));
@@ -137,7 +119,7 @@ nonces_check (store_txn_t *txn, const char *origin, const uint8_t id [WEFT_ID_SI
     if (count >= NONCES_PER_ORIGIN_MAX)
         return NONCES_FULL;
     uint8_t value [8];
-    s_be64 (expiry_ms, value);
+    proto_put_be64 (value, expiry_ms);
     uint8_t expiry_key [8 + S_ID_KEY_MAX];
     memcpy (expiry_key, value, 8);
     memcpy (expiry_key + 8, key, key_size);

@@ -79,24 +79,6 @@ s_key (agent_t *self, const char *name, char *key)
     return (size_t) snprintf (key, AGENT_KEY_MAX, "%s%s", self->prefix, name);
 }
 
-static void
-s_put_be64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--) {
-        out [i] = (uint8_t) value;
-        value >>= 8;
-    }
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | in [i];
-    return value;
-}
-
 static int
 s_put (agent_t *self, store_txn_t *txn, const char *name, const void *value,
        size_t size)
@@ -110,7 +92,7 @@ static int
 s_put_u64 (agent_t *self, store_txn_t *txn, const char *name, uint64_t value)
 {
     uint8_t data [8];
-    s_put_be64 (data, value);
+    proto_put_be64 (data, value);
     return s_put (self, txn, name, data, sizeof data);
 }
 
@@ -127,7 +109,7 @@ s_get_u64 (agent_t *self, store_txn_t *txn, const char *name)
 {
     size_t size = 0;
     uint8_t *data = (uint8_t *) s_get (self, txn, name, &size);
-    uint64_t value = data && size == 8? s_get_be64 (data): 0;
+    uint64_t value = data && size == 8? proto_get_be64 (data): 0;
     free (data);
     return value;
 }
@@ -236,7 +218,7 @@ s_seal (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id,
     uint8_t material [WEFT_NAME_MAX + 1 + 8];
     size_t name_size = strlen (self->name);
     memcpy (material, self->name, name_size + 1);
-    s_put_be64 (material + name_size + 1, seq);
+    proto_put_be64 (material + name_size + 1, seq);
     uint8_t hash [32];
     keys_hash (material, name_size + 1 + 8, hash);
     memcpy (env.id, hash, WEFT_ID_SIZE);
@@ -298,7 +280,7 @@ agent_seal_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *pay
     uint8_t material [WEFT_NAME_MAX + 1 + 8];
     size_t name_size = strlen (self->name);
     memcpy (material, self->name, name_size + 1);
-    s_put_be64 (material + name_size + 1, seq);
+    proto_put_be64 (material + name_size + 1, seq);
     uint8_t hash [32];
     keys_hash (material, name_size + 1 + 8, hash);
     memcpy (env.id, hash, WEFT_ID_SIZE);
@@ -471,7 +453,7 @@ agent_start (agent_t *self, uint64_t now_ms)
 
     data = (uint8_t *) s_get (self, txn, "desired", &size);
     if (data && size > 8) {
-        self->desired_version = s_get_be64 (data);
+        self->desired_version = proto_get_be64 (data);
         free (self->desired);
         self->desired = s_dup ((char *) data + 8, size - 8);
         self->desired_size = size - 8;
@@ -481,8 +463,8 @@ agent_start (agent_t *self, uint64_t now_ms)
 
     data = (uint8_t *) s_get (self, txn, "reported", &size);
     if (data && size >= 17 && size >= 17 + (size_t) data [16]) {
-        self->reported_version = s_get_be64 (data);
-        self->reported_desired = s_get_be64 (data + 8);
+        self->reported_version = proto_get_be64 (data);
+        self->reported_desired = proto_get_be64 (data + 8);
         size_t status_size = data [16];
         memcpy (self->status, data + 17, status_size);
         self->status [status_size] = 0;
@@ -603,7 +585,7 @@ s_on_desired (agent_t *self, uint64_t now_ms, const envelope_t *env,
     if (rc == 0 && newer) {
         size_t size = 8 + desired->doc_size;
         uint8_t *data = (uint8_t *) zmalloc (size);
-        s_put_be64 (data, desired->version);
+        proto_put_be64 (data, desired->version);
         memcpy (data + 8, desired->doc, desired->doc_size);
         rc = s_put (self, txn, "desired", data, size);
         free (data);
@@ -862,8 +844,8 @@ agent_applied (agent_t *self, uint64_t now_ms, uint64_t version, bool ok,
     //  Persist the report (and that this version is done) before sending it
     size_t size = 17 + status_size + doc_size;
     uint8_t *data = (uint8_t *) zmalloc (size);
-    s_put_be64 (data, new_version);
-    s_put_be64 (data + 8, version);
+    proto_put_be64 (data, new_version);
+    proto_put_be64 (data + 8, version);
     data [16] = (uint8_t) status_size;
     memcpy (data + 17, status, status_size);
     memcpy (data + 17 + status_size, doc, doc_size);

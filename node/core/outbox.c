@@ -74,12 +74,6 @@ s_schedule (outbox_t *self, outbox_held_t *entry, uint64_t now_ms)
 //  --------------------------------------------------------------------------
 //  Links with entries in flight
 
-static bool
-s_probe_before (const void *a, const void *b)
-{
-    return ((const outbox_link_t *) a)->probe_ms < ((const outbox_link_t *) b)->probe_ms;
-}
-
 static void
 s_link_free (void **item_p)
 {
@@ -96,13 +90,7 @@ s_link_free (void **item_p)
 static void
 s_link_arm (outbox_t *self, outbox_link_t *link, uint64_t now_ms)
 {
-    uint64_t wait = link->backoff_ms > self->link_timeout_ms? link->backoff_ms
-                                                            : self->link_timeout_ms;
-    link->probe_ms = now_ms + wait;
-    if (link->slot.heap)
-        retry_heap_update (&self->probes, link);
-    else
-        retry_heap_push (&self->probes, link);
+    retry_link_arm (&self->probes, link, now_ms, self->link_timeout_ms);
 }
 
 //  Take an entry off its link's in-flight list. The link is kept (with
@@ -117,8 +105,8 @@ s_link_detach (outbox_t *self, outbox_held_t *entry)
     zlistx_delete (link->in_flight, entry->link_handle);
     entry->link = NULL;
     entry->link_handle = NULL;
-    if (zlistx_size (link->in_flight) == 0 && link->slot.heap)
-        retry_heap_remove (&self->probes, link);
+    if (zlistx_size (link->in_flight) == 0)
+        retry_link_disarm (&self->probes, link);
 }
 
 //  An entry that was in flight is due again at due_ms
@@ -217,7 +205,7 @@ outbox_new (store_t *store, const char *prefix, const size_t *limits)
     self->next_seq = 1;
     retry_heap_init (&self->waiting, s_waiting_before, offsetof (outbox_held_t, slot));
     retry_heap_init (&self->ready, s_ready_before, offsetof (outbox_held_t, slot));
-    retry_heap_init (&self->probes, s_probe_before, offsetof (outbox_link_t, slot));
+    retry_heap_init (&self->probes, retry_link_before, offsetof (outbox_link_t, retry.slot));
     return self;
 }
 
@@ -350,7 +338,7 @@ s_lookup_durable (outbox_t *self, const uint8_t id [WEFT_ID_SIZE])
 static void
 s_passed_over (outbox_t *self, outbox_link_t *link, outbox_held_t *entry, uint64_t now_ms)
 {
-    s_resend_at (self, entry, now_ms + link->backoff_ms, now_ms);
+    s_resend_at (self, entry, now_ms + link->retry.backoff_ms, now_ms);
     self->stats.passed_over++;
 }
 
@@ -372,10 +360,10 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
             refused = true;
         }
         if (entry->pub.sends > 1)
-            link->backoff_ms = RETRY_MIN_MS;    //  A retransmission was taken
+            retry_link_taken (&link->retry);
         else
         if (refused)
-            link->backoff_ms = retry_backoff_next (link->backoff_ms);
+            retry_link_refused (&link->retry);
         s_remove (self, entry);
         if (zlistx_size (link->in_flight))
             s_link_arm (self, link, now_ms);
@@ -395,7 +383,7 @@ outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms
         return -1;
     outbox_link_t *link = entry->link;
     s_passed_over (self, link, entry, now_ms);
-    link->backoff_ms = retry_backoff_next (link->backoff_ms);
+    retry_link_refused (&link->retry);
     if (zlistx_size (link->in_flight))
         s_link_arm (self, link, now_ms);
     return 0;
@@ -448,13 +436,13 @@ outbox_sent (outbox_t *self, outbox_entry_t *pub, const char *link_name, uint64_
         link = (outbox_link_t *) zmalloc (sizeof (outbox_link_t));
         snprintf (link->name, sizeof link->name, "%s", link_name);
         link->in_flight = zlistx_new ();
-        link->backoff_ms = RETRY_MIN_MS;
+        retry_link_init (&link->retry);
         zhashx_insert (self->links, link_name, link);
     }
     entry->link = link;
     entry->link_handle = zlistx_add_end (link->in_flight, entry);
     pub->due_ms = 0;
-    if (!link->slot.heap)
+    if (!link->retry.slot.heap)
         s_link_arm (self, link, now_ms);    //  The first in flight: the clock starts
 }
 
@@ -499,9 +487,9 @@ outbox_due (outbox_t *self, uint64_t now_ms)
     //  A link that acknowledged nothing for its timeout: its oldest
     //  entry goes again (once), and the link's back-off grows
     outbox_link_t *link;
-    while ((link = (outbox_link_t *) retry_heap_top (&self->probes)) && link->probe_ms <= now_ms) {
+    while ((link = (outbox_link_t *) retry_heap_top (&self->probes)) && link->retry.probe_ms <= now_ms) {
         outbox_held_t *oldest = (outbox_held_t *) zlistx_first (link->in_flight);
-        link->backoff_ms = retry_backoff_next (link->backoff_ms);
+        retry_link_refused (&link->retry);
         s_resend_at (self, oldest, now_ms, now_ms);
         if (zlistx_size (link->in_flight))
             s_link_arm (self, link, now_ms);
@@ -557,8 +545,8 @@ outbox_deadline (outbox_t *self)
     if (first)
         next = first->pub.due_ms;
     outbox_link_t *link = (outbox_link_t *) retry_heap_top (&self->probes);
-    if (link && (next == 0 || link->probe_ms < next))
-        next = link->probe_ms;
+    if (link && (next == 0 || link->retry.probe_ms < next))
+        next = link->retry.probe_ms;
     if (retry_heap_top (&self->ready))
         next = 1;                   //  Something is due already
     return next;

@@ -23,9 +23,10 @@
     refused (the hop was full, or its commit failed): those are sent
     again after the link's back-off (RETRY_MIN_MS doubling to
     RETRY_MAX_MS, reset when a retransmission is taken). A link that
-    acknowledges nothing at all for the link timeout (at least its
-    dead-link time, when a dead link has been closed already, doubling
-    to RETRY_MAX_MS) gets its oldest entry once more as a probe. A link
+    acknowledges nothing at all for the link timeout (its dead-link
+    time, RETRY_LINK_DEAD: a dead link has been closed by then, so one
+    still up has read what was sent on it; or the link's back-off, if
+    longer) gets its oldest entry once more as a probe. A link
     that goes down makes everything in flight on it due at once (for
     the next hop the caller picks); a retransmission is always the same
     frame, same id.
@@ -43,7 +44,7 @@
 #define OUTBOX_RETRY_MIN_MS     RETRY_MIN_MS    //  First retransmit (proto/retry.h)
 #define OUTBOX_RETRY_MAX_MS     RETRY_MAX_MS    //  Back-off ceiling
 #define OUTBOX_DEST_MAX         WEFT_NAME_MAX
-#define OUTBOX_LINK_TIMEOUT_MS  15000           //  Default: 3 heartbeats of 5 s
+#define OUTBOX_LINK_TIMEOUT_MS  RETRY_LINK_DEAD (5000)     //  Default: heartbeat 5 s
 #define OUTBOX_LINK_MAX         (2 + 256)       //  Longest link name
 
 typedef enum {

@@ -12,11 +12,9 @@
 
 //  A link with entries in flight
 typedef struct {
+    retry_link_t retry;             //  Back-off and probe (first: proto/retry.h)
     char name [OUTBOX_LINK_MAX + 1];
     zlistx_t *in_flight;            //  outbox_held_t, in send order
-    uint64_t backoff_ms;            //  Delay of the next retransmission on it
-    uint64_t probe_ms;              //  When its oldest entry goes again
-    retry_slot_t slot;              //  Position in the probe heap
 } outbox_link_t;
 
 typedef struct {

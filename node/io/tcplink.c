@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "proto/retry.h"
 #include "node/io/tcplink.h"
 
 #define TCPLINK_HEARTBEAT_MIN_MS    100
@@ -60,7 +61,10 @@ tcplink_dead_ms (uint64_t heartbeat_ms)
 {
     tcplink_timers_t t;
     tcplink_timers (heartbeat_ms, &t);
-    return (uint64_t) t.heartbeat_ivl + (uint64_t) t.heartbeat_timeout;
+    uint64_t dead = (uint64_t) t.heartbeat_ivl + (uint64_t) t.heartbeat_timeout;
+    //  What the custody queues count on (proto/retry.h)
+    assert (dead == RETRY_LINK_DEAD ((uint64_t) t.heartbeat_ivl));
+    return dead;
 }
 
 //  --------------------------------------------------------------------------

@@ -28,14 +28,9 @@ netns_add gw
 C=${NETNS_ADDR[coord]}
 S=${NETNS_ADDR[srv]}
 G=${NETNS_ADDR[gw]}
-MESH_EP="tcp://$C:7710"
-ENROL_EP="tcp://$C:7711"
 
 say "coordinator in its namespace ($C), heartbeat $HEARTBEAT s"
-ctl () { netns_exec coord "$CTL" --timeout 5 "$@"; }
-netns_start coord coord "$T/coord.log" "$COORD" --data-dir "$COORD_DIR" --bind 0.0.0.0 --mesh-port 7710 \
-    --enrol-port 7711 --rpc-port 7712 --heartbeat $HEARTBEAT -v
-wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 || fail "coordinator did not come up"
+netns_coordinator $HEARTBEAT -v
 
 #   start_in NAMESPACE NAME [args]: a node in a namespace (lib.sh's node_args)
 start_in () { netns_node "$@" --heartbeat $HEARTBEAT; }

@@ -23,12 +23,7 @@ netns_add srv
 netns_add gws
 C=${NETNS_ADDR[coord]}
 S=${NETNS_ADDR[srv]}
-MESH_EP="tcp://$C:7710"
-ENROL_EP="tcp://$C:7711"
-ctl () { netns_exec coord "$CTL" --timeout 10 "$@"; }
-netns_start coord coord "$T/coord.log" "$COORD" --data-dir "$COORD_DIR" --bind 0.0.0.0 --mesh-port 7710 \
-    --enrol-port 7711 --rpc-port 7712 --heartbeat 1
-wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 || fail "coordinator did not come up"
+netns_coordinator 1
 start_in () { netns_node "$@"; }
 start_in srv srv --token-file "$(new_token_file)" --listen "tcp://$S:7720"
 wait_for "grep -q '^cert=' '$T/srv/node.key'" 20 || fail "srv did not enrol"

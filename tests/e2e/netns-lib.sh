@@ -100,6 +100,22 @@ netns_loss_dropped () {
         | awk '/drop/ { for (i = 1; i <= NF; i++) if ($i == "packets") print $(i + 1) }'
 }
 
+#   weftctl runs next to the coordinator (its admin.op names 127.0.0.1)
+ctl () { netns_exec coord "$CTL" --timeout 10 "$@"; }
+
+#   netns_coordinator HEARTBEAT [args]: weft-coord in namespace "coord"
+#   (netns_add coord first) on all its interfaces, with --heartbeat
+#   HEARTBEAT; MESH_EP and ENROL_EP point at it
+netns_coordinator () {
+    local heartbeat=$1; shift
+    MESH_EP="tcp://${NETNS_ADDR[coord]}:7710"
+    ENROL_EP="tcp://${NETNS_ADDR[coord]}:7711"
+    netns_start coord coord "$T/coord.log" "$COORD" --data-dir "$COORD_DIR" --bind 0.0.0.0 \
+        --mesh-port 7710 --enrol-port 7711 --rpc-port 7712 --heartbeat "$heartbeat" "$@"
+    wait_for "[[ -s '$WEFT_IDENTITY' ]] && ctl --timeout 1 stats" 20 \
+        || fail "coordinator did not come up"
+}
+
 #   netns_node NAMESPACE NAME [args]: a weft-node in a namespace, with
 #   lib.sh's node_args (give MESH_EP and ENROL_EP first); later args win
 netns_node () {
