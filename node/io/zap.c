@@ -48,6 +48,9 @@ zap_destroy (zap_t **self_p)
     assert (self_p);
     if (*self_p) {
         zap_t *self = *self_p;
+        //  Closing releases an inproc name later, in libzmq's reaper;
+        //  unbinding releases it now, for the next handler to bind
+        zsock_unbind (self->rep, "%s", ZAP_ENDPOINT);
         zsock_destroy (&self->rep);
         free (self);
         *self_p = NULL;
