@@ -21,12 +21,7 @@ source "$(dirname "$0")/netns-lib.sh"
 
 HEARTBEAT=2
 LIMIT_MS=$((3 * HEARTBEAT * 1000))
-netns_router
-netns_add coord
-netns_add srv
-netns_add gw
-C=${NETNS_ADDR[coord]}
-S=${NETNS_ADDR[srv]}
+netns_site coord srv gw
 G=${NETNS_ADDR[gw]}
 
 say "coordinator in its namespace ($C), heartbeat $HEARTBEAT s"

@@ -18,12 +18,7 @@ source "$(dirname "$0")/netns-lib.sh"
 HEARTBEAT=5
 REPORTS=40
 FIRST=7000
-netns_router
-netns_add coord
-netns_add srv
-netns_add gw
-C=${NETNS_ADDR[coord]}
-S=${NETNS_ADDR[srv]}
+netns_site coord srv gw
 netns_coordinator $HEARTBEAT -v
 start_in () { netns_node "$@" --heartbeat $HEARTBEAT; }
 

@@ -17,12 +17,7 @@ source "$(dirname "$0")/netns-lib.sh"
 SOAK_SECONDS=${SOAK_SECONDS:-60}
 LOSS=5
 GATEWAYS=(gw1 gw2 gw3 gw4)
-netns_router
-netns_add coord
-netns_add srv
-netns_add gws
-C=${NETNS_ADDR[coord]}
-S=${NETNS_ADDR[srv]}
+netns_site coord srv gws
 netns_coordinator 1
 start_in () { netns_node "$@"; }
 start_in srv srv --token-file "$(new_token_file)" --listen "tcp://$S:7720"

@@ -33,6 +33,16 @@ netns_router () {
         || fail "cannot turn forwarding on in the router namespace"
 }
 
+#   netns_site NAME...: the router and a namespace for each NAME, with
+#   C and S set to the addresses of "coord" and "srv" when named.
+netns_site () {
+    local name
+    netns_router
+    for name in "$@"; do netns_add "$name"; done
+    C=${NETNS_ADDR[coord]:-}
+    S=${NETNS_ADDR[srv]:-}
+}
+
 #   netns_add NAME: a namespace linked to the router; its address is
 #   ${NETNS_ADDR[NAME]}.
 netns_add () {
