@@ -168,7 +168,7 @@ retry_link_disarm (retry_heap_t *probes, void *record)
 }
 
 void
-retry_link_refused (retry_link_t *link)
+retry_link_missed (retry_link_t *link)
 {
     assert (link);
     link->backoff_ms = retry_backoff_next (link->backoff_ms);
@@ -262,7 +262,7 @@ retry_test (bool verbose)
     retry_link_arm (&probes, &links [1], 500, 15000);
     assert (retry_heap_top (&probes) == &links [1]);
     for (int i = 0; i < 5; i++)
-        retry_link_refused (&links [1].retry);
+        retry_link_missed (&links [1].retry);
     assert (links [1].retry.backoff_ms == RETRY_MAX_MS);
     retry_link_arm (&probes, &links [1], 500, 15000);
     assert (links [1].retry.probe_ms == 500 + RETRY_MAX_MS);

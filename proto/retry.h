@@ -77,8 +77,8 @@ bool
 //  --------------------------------------------------------------------------
 //  Retransmission per link (node/core/outbox.h, coordinator/core/custody.h):
 //  each link (one connection) has a back-off, RETRY_MIN_MS doubling to
-//  RETRY_MAX_MS while it refuses what it receives and reset when it
-//  takes a retransmission, and a probe due the link timeout or the
+//  RETRY_MAX_MS while what it receives goes unanswered or is not taken
+//  (INTERNAL), and reset when it takes a retransmission, and a probe due the link timeout or the
 //  back-off (the longer) after it last made progress, while it has
 //  anything in flight. A link record starts with a retry_link_t; the
 //  probe heap orders the records with retry_link_before.
@@ -106,10 +106,11 @@ void
 void
     retry_link_disarm (retry_heap_t *probes, void *record);
 
-//  The link refused something (its back-off grows), or took a
-//  retransmission (it starts again from RETRY_MIN_MS).
+//  The link missed something: dropped it unanswered, or could not take
+//  it (its back-off grows); or it took a retransmission (it starts again
+//  from RETRY_MIN_MS).
 void
-    retry_link_refused (retry_link_t *link);
+    retry_link_missed (retry_link_t *link);
 void
     retry_link_taken (retry_link_t *link);
 

@@ -430,9 +430,9 @@ s_lookup (custody_t *self, const uint8_t *id)
     return (custody_held_t *) zhashx_lookup (self->by_id, hex);
 }
 
-//  entry was answered (acknowledged, or refused for good). In order on
-//  one connection: what went before it unanswered was dropped. The link
-//  is working: its probe waits anew.
+//  entry was acknowledged. A hop sends its ACKs in the order it received
+//  (after its commit) on one connection: what went before it unanswered
+//  was dropped. The link is working: its probe waits anew.
 static void
 s_answered (custody_t *self, custody_held_t *entry, uint64_t now_ms)
 {
@@ -449,7 +449,7 @@ s_answered (custody_t *self, custody_held_t *entry, uint64_t now_ms)
         retry_link_taken (&link->retry);
     else
     if (dropped)
-        retry_link_refused (&link->retry);
+        retry_link_missed (&link->retry);
     if (zlistx_size (link->in_flight) > 1)
         s_link_arm (self, link, now_ms);
 }
@@ -473,7 +473,7 @@ custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_
     custody_held_t *entry = s_lookup (self, id);
     if (!entry)
         return -1;
-    s_answered (self, entry, now_ms);
+    (void) now_ms;
     s_drop (self, entry, &self->stats->custody_refused);
     return 0;
 }
@@ -487,7 +487,7 @@ custody_not_taken (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t no
         return -1;
     custody_link_t *link = entry->link;
     uint64_t backoff = link->retry.backoff_ms;
-    retry_link_refused (&link->retry);
+    retry_link_missed (&link->retry);
     if (zlistx_size (link->in_flight) > 1)
         s_link_arm (self, link, now_ms);
     s_make_due (self, entry, now_ms + backoff);     //  May free the link
@@ -510,7 +510,7 @@ custody_due (custody_t *self, uint64_t now_ms)
     custody_link_t *link;
     while ((link = (custody_link_t *) retry_heap_top (&self->probes)) && link->retry.probe_ms <= now_ms) {
         entry = (custody_held_t *) zlistx_first (link->in_flight);
-        retry_link_refused (&link->retry);
+        retry_link_missed (&link->retry);
         if (zlistx_size (link->in_flight) > 1)
             s_link_arm (self, link, now_ms);
         s_make_due (self, entry, now_ms);           //  May free the link

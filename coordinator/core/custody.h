@@ -123,9 +123,10 @@ int
     custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
 
 //  The next hop refused id for good (a CUSTODY_ACK or ACK whose status
-//  is neither OK nor INTERNAL): forget it, counted as refused. An answer
-//  like an ACK for what went before it on the link. Returns 0, or -1 if
-//  not held.
+//  is neither OK nor INTERNAL): forget it, counted as refused. Nothing is
+//  inferred of what went before it (a refusal is answered at once, ahead
+//  of the ACKs that wait for the hop's commit). Returns 0, or -1 if not
+//  held.
 int
     custody_refused (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
 

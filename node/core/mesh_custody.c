@@ -317,15 +317,17 @@ mesh_on_custody_ack (mesh_t *self, const envelope_t *env)
     //  the link's back-off (outbox.h)
     if (msg.status == WEFT_STATUS_INTERNAL) {
         for (size_t i = 0; i < msg.id_count; i++)
-            outbox_refused (self->outbox, msg.ids + i * WEFT_ID_SIZE, self->now_ms);
+            outbox_not_taken (self->outbox, msg.ids + i * WEFT_ID_SIZE, self->now_ms);
         return 0;
     }
     //  Taken, or refused for good: either way our custody ends; a refusal
     //  is counted and logged with its reason, never retransmitted
     size_t refused = 0;
     for (size_t i = 0; i < msg.id_count; i++)
-        if (outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE, self->now_ms) == 0
-        &&  msg.status != WEFT_STATUS_OK)
+        if (msg.status == WEFT_STATUS_OK)
+            outbox_ack (self->outbox, msg.ids + i * WEFT_ID_SIZE, self->now_ms);
+        else
+        if (outbox_refused (self->outbox, msg.ids + i * WEFT_ID_SIZE) == 0)
             refused++;
     if (refused) {
         self->stats.custody_refused += refused;

@@ -19,7 +19,7 @@
     link). A link with entries in flight sits in a third heap by the
     time of its probe, so outbox_due finds a probe without a walk. An
     ACK of an entry takes the entries sent before it on the same link
-    off the front of that list: at most the k refused ones are touched.  */
+    off the front of that list: at most the k passed over are touched.  */
 
 #include "proto/corelib.h"
 #include "node/core/outbox_internal.h"
@@ -333,8 +333,8 @@ s_lookup_durable (outbox_t *self, const uint8_t id [WEFT_ID_SIZE])
     return entry && entry->pub.durable? entry: NULL;
 }
 
-//  Entries a link passed over (received and refused): due after its
-//  back-off, which grows while it keeps refusing
+//  Entries a link passed over (received, not taken, no answer): due
+//  after its back-off, which grows while it keeps missing them
 static void
 s_passed_over (outbox_t *self, outbox_link_t *link, outbox_held_t *entry, uint64_t now_ms)
 {
@@ -352,18 +352,19 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
     outbox_link_t *link = entry->link;
     if (link) {
         //  In order on one connection: what went before it and is still
-        //  in flight was refused. The link works: its probe waits anew.
-        bool refused = false;
+        //  in flight was dropped unanswered. The link works: its probe
+        //  waits anew.
+        bool dropped = false;
         outbox_held_t *first;
         while ((first = (outbox_held_t *) zlistx_first (link->in_flight)) != entry) {
             s_passed_over (self, link, first, now_ms);
-            refused = true;
+            dropped = true;
         }
         if (entry->pub.sends > 1)
             retry_link_taken (&link->retry);
         else
-        if (refused)
-            retry_link_refused (&link->retry);
+        if (dropped)
+            retry_link_missed (&link->retry);
         s_remove (self, entry);
         if (zlistx_size (link->in_flight))
             s_link_arm (self, link, now_ms);
@@ -375,7 +376,19 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
 }
 
 int
-outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
+outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE])
+{
+    assert (self && id);
+    outbox_held_t *entry = s_lookup_durable (self, id);
+    if (!entry)
+        return -1;
+    s_remove (self, entry);
+    self->stats.refused++;
+    return 0;
+}
+
+int
+outbox_not_taken (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
 {
     assert (self && id);
     outbox_held_t *entry = s_lookup_durable (self, id);
@@ -383,7 +396,7 @@ outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms
         return -1;
     outbox_link_t *link = entry->link;
     s_passed_over (self, link, entry, now_ms);
-    retry_link_refused (&link->retry);
+    retry_link_missed (&link->retry);
     if (zlistx_size (link->in_flight))
         s_link_arm (self, link, now_ms);
     return 0;
@@ -489,7 +502,7 @@ outbox_due (outbox_t *self, uint64_t now_ms)
     outbox_link_t *link;
     while ((link = (outbox_link_t *) retry_heap_top (&self->probes)) && link->retry.probe_ms <= now_ms) {
         outbox_held_t *oldest = (outbox_held_t *) zlistx_first (link->in_flight);
-        retry_link_refused (&link->retry);
+        retry_link_missed (&link->retry);
         s_resend_at (self, oldest, now_ms, now_ms);
         if (zlistx_size (link->in_flight))
             s_link_arm (self, link, now_ms);

@@ -19,8 +19,8 @@
     drain (a stalled or slow peer) never gets a second copy of anything
     stacked behind the first. A link delivers in order (one TCP
     connection), so when the next hop acknowledges an entry, every entry
-    sent on that link before it and not acknowledged was received and
-    refused (the hop was full, or its commit failed): those are sent
+    sent on that link before it and not answered was received and
+    dropped (the hop could not take it): those are sent
     again after the link's back-off (RETRY_MIN_MS doubling to
     RETRY_MAX_MS, reset when a retransmission is taken). A link that
     acknowledges nothing at all for the link timeout (its dead-link
@@ -79,7 +79,8 @@ typedef struct {
     uint64_t duplicates;            //  Stage of an id already queued
     uint64_t visited;               //  Entries outbox_due handed to a pump
     uint64_t woken;                 //  Entries outbox_wake made due
-    uint64_t passed_over;           //  In flight, a later one ACKed: refused, resent
+    uint64_t refused;               //  Refused for good by the next hop: removed
+    uint64_t passed_over;           //  In flight, a later one ACKed: missed, resent
     uint64_t probes;                //  Oldest entry resent on a link that ACKs nothing
     uint64_t links_down;            //  Entries in flight on a link that went down
 } outbox_stats_t;
@@ -115,16 +116,24 @@ void
 
 //  Remove an acknowledged entry (the delete reaches the store in the next
 //  flush). If it was in flight, what was sent on its link before it and
-//  is not acknowledged was refused: due again after the link's back-off.
+//  is not answered was dropped: due again after the link's back-off (a
+//  hop sends its ACKs in the order it received: after its commit).
 //  Returns 0, or -1 if no such entry.
 int
     outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
+
+//  The next hop refused this entry for good: remove it, counted. Nothing
+//  is inferred of what went before it (a hop answers a refusal at once,
+//  ahead of the ACKs that wait for its commit). Returns 0, or -1 if no
+//  such entry.
+int
+    outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE]);
 
 //  The next hop received this entry and could not take it yet (an
 //  INTERNAL CUSTODY_ACK): due again after its link's back-off. Returns
 //  0, or -1 if no such entry in flight.
 int
-    outbox_refused (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
+    outbox_not_taken (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
 
 //  Commit staged entries and pending deletes in one transaction. On
 //  failure the staged entries are forgotten (never acknowledged: the

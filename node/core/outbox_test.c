@@ -84,7 +84,7 @@ s_test_links (store_t *store, bool verbose)
     assert (outbox_due (outbox, 2000) == NULL);
 
     //  The hop ACKs the 3rd: the two sent before it were received and
-    //  refused (in order on one connection), so they go again after the
+    //  dropped (in order on one connection), so they go again after the
     //  link's back-off; the others stay in flight
     s_test_id (0x50, 2, id);
     assert (outbox_ack (outbox, id, 5000) == 0);
@@ -103,7 +103,7 @@ s_test_links (store_t *store, bool verbose)
     assert (outbox_ack (outbox, id, 7000) == 0);
     assert (outbox_stats (outbox)->passed_over == 2 && outbox_in_flight (outbox, "up") == 6);
     //  The 8th ACKed: the 5th, 6th and 7th, sent before it and still in
-    //  flight, were refused (the 1st and 2nd went after it: they stay)
+    //  flight, were dropped (the 1st and 2nd went after it: they stay)
     s_test_id (0x50, 7, id);
     assert (outbox_ack (outbox, id, 8000) == 0);
     assert (outbox_stats (outbox)->passed_over == 5);
@@ -122,8 +122,8 @@ s_test_links (store_t *store, bool verbose)
 
     //  INTERNAL from the hop: that one goes again after the back-off
     s_test_id (0x50, 4, id);
-    assert (outbox_refused (outbox, id, 12000) == 0);
-    assert (outbox_refused (outbox, id, 12000) == -1);  //  Not in flight now
+    assert (outbox_not_taken (outbox, id, 12000) == 0);
+    assert (outbox_not_taken (outbox, id, 12000) == -1);  //  Not in flight now
     assert (outbox_in_flight (outbox, "up") == 2);
     assert (outbox_due (outbox, 12000 + RETRY_MIN_MS - 1) == NULL);
     assert (s_test_pump (outbox, "up", 12000 + RETRY_MIN_MS) == 1);
@@ -153,6 +153,15 @@ s_test_links (store_t *store, bool verbose)
     s_test_fill (outbox, 0x52, 1, OUTBOX_TELEMETRY, "coordinator");
     assert (outbox_stats (outbox)->dropped_full == 1);
     assert (outbox_in_flight (outbox, "next") == 3 + 1999);
+    //  Refused for good: removed, and nothing sent before it is taken
+    //  for dropped (the hop's ACKs of those may wait for its commit)
+    uint64_t passed_over = outbox_stats (outbox)->passed_over;
+    s_test_id (0x50, 6, id);
+    assert (outbox_refused (outbox, id) == 0);
+    assert (outbox_refused (outbox, id) == -1);
+    assert (outbox_stats (outbox)->refused == 1);
+    assert (outbox_stats (outbox)->passed_over == passed_over);
+    assert (outbox_in_flight (outbox, "next") == 2 + 1999);
     if (verbose)
         printf ("(passed over %" PRIu64 ", probes %" PRIu64 ") ",
                 outbox_stats (outbox)->passed_over, outbox_stats (outbox)->probes);
