@@ -175,10 +175,14 @@ retry_link_missed (retry_link_t *link)
 }
 
 void
-retry_link_taken (retry_link_t *link)
+retry_link_acked (retry_link_t *link, bool retransmission, bool passed_over)
 {
     assert (link);
-    link->backoff_ms = RETRY_MIN_MS;
+    if (retransmission)
+        link->backoff_ms = RETRY_MIN_MS;
+    else
+    if (passed_over)
+        retry_link_missed (link);
 }
 
 //  --------------------------------------------------------------------------
@@ -267,8 +271,12 @@ retry_test (bool verbose)
     retry_link_arm (&probes, &links [1], 500, 15000);
     assert (links [1].retry.probe_ms == 500 + RETRY_MAX_MS);
     assert (retry_heap_top (&probes) == &links [0] && links [0].retry.probe_ms == 16000);
-    retry_link_taken (&links [1].retry);
+    retry_link_acked (&links [1].retry, false, false);
+    assert (links [1].retry.backoff_ms == RETRY_MAX_MS);
+    retry_link_acked (&links [1].retry, true, true);
     assert (links [1].retry.backoff_ms == RETRY_MIN_MS);
+    retry_link_acked (&links [1].retry, false, true);
+    assert (links [1].retry.backoff_ms == 2 * RETRY_MIN_MS);
     retry_link_disarm (&probes, &links [0]);
     retry_link_disarm (&probes, &links [0]);
     assert (retry_heap_top (&probes) == &links [1]);

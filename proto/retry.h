@@ -107,12 +107,15 @@ void
     retry_link_disarm (retry_heap_t *probes, void *record);
 
 //  The link missed something: dropped it unanswered, or could not take
-//  it (its back-off grows); or it took a retransmission (it starts again
-//  from RETRY_MIN_MS).
+//  it (INTERNAL): its back-off grows.
 void
     retry_link_missed (retry_link_t *link);
+
+//  The link acknowledged an entry: a retransmission taken starts the
+//  back-off again from RETRY_MIN_MS; else, if the ACK passed over
+//  entries sent before it (dropped unanswered), the back-off grows.
 void
-    retry_link_taken (retry_link_t *link);
+    retry_link_acked (retry_link_t *link, bool retransmission, bool passed_over);
 
 void
     retry_test (bool verbose);

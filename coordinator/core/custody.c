@@ -445,11 +445,7 @@ s_answered (custody_t *self, custody_held_t *entry, uint64_t now_ms)
         s_make_due (self, first, now_ms + link->retry.backoff_ms);
         dropped = true;
     }
-    if (entry->pub.sends > 1)
-        retry_link_taken (&link->retry);
-    else
-    if (dropped)
-        retry_link_missed (&link->retry);
+    retry_link_acked (&link->retry, entry->pub.sends > 1, dropped);
     if (zlistx_size (link->in_flight) > 1)
         s_link_arm (self, link, now_ms);
 }

@@ -360,11 +360,7 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
             s_passed_over (self, link, first, now_ms);
             dropped = true;
         }
-        if (entry->pub.sends > 1)
-            retry_link_taken (&link->retry);
-        else
-        if (dropped)
-            retry_link_missed (&link->retry);
+        retry_link_acked (&link->retry, entry->pub.sends > 1, dropped);
         s_remove (self, entry);
         if (zlistx_size (link->in_flight))
             s_link_arm (self, link, now_ms);
