@@ -6,9 +6,10 @@
 #   until its first pass brings a passport (coordinator-signed) that its
 #   HELLO presents; then it is admitted and its twin flows.
 #   (b) overdue, with the site cut off: gw-a stops answering (SIGSTOP)
-#   and its passport lapses; the cut-off server refuses it by its own
-#   clock, and the coordinator, which cannot reach it either, alerts and
-#   quarantines it (overdue, across a restart of the coordinator).
+#   and its passport lapses; the cut-off server drops its dead link and
+#   refuses it by its own clock when it returns; the coordinator, which
+#   cannot reach it either, alerts and quarantines it (overdue, across a
+#   restart of the coordinator).
 #   (c) gw-a resumes: the cut-off server attests it itself and gives it
 #   a passport of its own; admitted again. The uplink returns: gw-a is
 #   fresh at the coordinator too and its twin flows.
@@ -59,8 +60,10 @@ say "(b) the site is cut off and gw-a stops answering: overdue, refused offline"
 kill -STOP "${PID_OF[box-a]}"
 touch "$T/uplink-cut"
 wait_for 'grep -q "route to the coordinator lost" "$T/server.log"' 20 || fail "the uplink was not cut"
-wait_for 'grep -q "mesh: neighbour gw-a refused: attestation overdue (passport from coordinator expired" "$T/server.log"' 20 \
-    || fail "the cut-off server did not refuse the overdue gw-a: $(grep gw-a "$T/server.log" | tail -3)"
+#   The stopped gw-a's link is noticed dead within 3 heartbeats, before
+#   its passport lapses; a link still up when it lapses is refused then
+wait_for 'grep -q "mesh: neighbour gw-a refused: attestation overdue (passport from coordinator expired\|mesh: neighbour gw-a on .* lost" "$T/server.log"' 20 \
+    || fail "the cut-off server neither lost nor refused the stopped gw-a: $(grep gw-a "$T/server.log" | tail -3)"
 wait_for 'grep -q "ALERT attestation of gw-a overdue" "$T/coord.log"' 20 \
     || fail "the coordinator did not alert on the overdue gw-a"
 out=$(ctl attest show gw-a) && fail "attest show passes an overdue device: $out"
@@ -72,7 +75,11 @@ start_coord
 ctl attest show gw-a | grep -q "^state: *overdue" || fail "a restart forgot the overdue state"
 
 say "(c) gw-a resumes: the cut-off server attests it and gives it its own passport"
+refused=$(grep -c "mesh: neighbour gw-a refused: attestation overdue" "$T/server.log")
+sleep 5                         #   its passport (4 + 4 s) has lapsed by now
 kill -CONT "${PID_OF[box-a]}"
+wait_for '(( $(grep -c "mesh: neighbour gw-a refused: attestation overdue" "$T/server.log") > refused ))' 20 \
+    || fail "the cut-off server took the overdue gw-a back: $(grep gw-a "$T/server.log" | tail -3)"
 wait_for 'grep -q "delegate: passport to gw-a (attested here" "$T/server.log"' 60 \
     || fail "the server did not attest gw-a: $(grep -a 'delegate\|gw-a' "$T/server.log" | tail -4)"
 wait_for 'grep -q "mesh: neighbour gw-a admitted: attested (passport from server" "$T/server.log"' 20 \
