@@ -34,7 +34,7 @@ BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory $(BINS)
+	@$(MAKE) --no-print-directory -j$$(nproc) $(BINS)
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -112,11 +112,11 @@ test: all
 
 #   Sanitizer build in its own tree, so it never mixes with the normal one.
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-san OPT=-O1 \
 	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    build-san/weft-coord build-san/weft-node build-san/weftctl build-san/weft-selftest build-san/weft-probe build-san/weft-sim
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    tests/run.sh build-san
+	    WEFT_SANITIZED=1 WEFT_TEST_TIMEOUT=1500 tests/run.sh build-san
 
 memcheck: all
 	@valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \

@@ -15,6 +15,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export WEFT_BUILD="$BUILD"
 JOBS=${WEFT_TEST_JOBS:-3}
+#   Per-test limit; make check raises it, as the sanitizers slow the
+#   simulator runs several times over
+LIMIT=${WEFT_TEST_TIMEOUT:-480}
 LOGDIR=$(mktemp -d /tmp/weft-test-logs.XXXXXX)
 trap 'rm -rf "$LOGDIR"' EXIT
 
@@ -57,7 +60,7 @@ declare -A START_OF=()
 s_start () {        #   name
     local name=$1
     local log="$LOGDIR/${name//\//_}"
-    ( eval "timeout 480 ${CMD_OF[$name]}" > "$log.log" 2>&1; echo $? > "$log.rc" ) &
+    ( eval "timeout $LIMIT ${CMD_OF[$name]}" > "$log.log" 2>&1; echo $? > "$log.rc" ) &
     PID_NAME[$!]=$name
     START_OF[$name]=$(date +%s)
 }
