@@ -112,15 +112,34 @@ bootverify_check (const uint8_t *ak_public, size_t ak_public_size,
                   bootverify_t *result)
 {
     assert (evidence && result);
+    int rc;
+    tpmverify_ak_t *ak = tpmverify_ak_new (ak_public, ak_public_size, &rc);
+    bool ok = ak? bootverify_check_ak (ak, evidence, boot_mask, profile, result): false;
+    tpmverify_ak_destroy (&ak);
+    if (rc != TPMVERIFY_OK) {
+        memset (result, 0, sizeof *result);
+        result->pcr = result->event = result->events = -1;
+        if (!json_is_object (profile))
+            return s_fail (result, -1, -1, "no valid profile");
+        return s_fail (result, -1, -1, "quote refused: %s", tpmverify_strerror (rc));
+    }
+    return ok;
+}
+
+bool
+bootverify_check_ak (const tpmverify_ak_t *ak, const tpmmsg_t *evidence,
+                     uint32_t boot_mask, json_t *profile, bootverify_t *result)
+{
+    assert (ak && evidence && result);
     memset (result, 0, sizeof *result);
     result->pcr = result->event = result->events = -1;
     if (!json_is_object (profile))
         return s_fail (result, -1, -1, "no valid profile");
     //  1. Signed by the AK, over the nonce and exactly these PCR values
-    int rc = tpmverify_quote (ak_public, ak_public_size, evidence->attest,
-                              evidence->attest_size, evidence->signature,
-                              evidence->signature_size, evidence->nonce, evidence->nonce_size,
-                              evidence->pcr_mask, evidence->pcrs, evidence->pcrs_size);
+    int rc = tpmverify_quote_ak (ak, evidence->attest,
+                                 evidence->attest_size, evidence->signature,
+                                 evidence->signature_size, evidence->nonce, evidence->nonce_size,
+                                 evidence->pcr_mask, evidence->pcrs, evidence->pcrs_size);
     if (rc != TPMVERIFY_OK)
         return s_fail (result, -1, -1, "quote refused: %s", tpmverify_strerror (rc));
     result->quoted = true;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include "proto/tpmmsg.h"
 #include "proto/eventlog.h"
+#include "proto/tpmverify.h"
 
 typedef struct {
     bool ok;
@@ -37,6 +38,12 @@ bool
     bootverify_check (const uint8_t *ak_public, size_t ak_public_size,
                       const tpmmsg_t *evidence, uint32_t boot_mask, json_t *profile,
                       bootverify_t *result);
+
+//  The same with an AK made once by tpmverify_ak_new (the verifier's
+//  cache of it per device).
+bool
+    bootverify_check_ak (const tpmverify_ak_t *ak, const tpmmsg_t *evidence,
+                         uint32_t boot_mask, json_t *profile, bootverify_t *result);
 
 void
     bootverify_test (bool verbose);

@@ -223,10 +223,49 @@ tpmverify_check_ak (const byte *ak_public, size_t ak_public_size)
 }
 
 //  --------------------------------------------------------------------------
+//  An AK parsed, checked and turned into a libcrypto key once
+
+struct _tpmverify_ak_t {
+    TPMT_PUBLIC area;               //  The AK's public area
+    EVP_PKEY *pkey;                 //  Its key, read-only once built
+};
+
+tpmverify_ak_t *
+tpmverify_ak_new (const byte *ak_public, size_t ak_public_size, int *result)
+{
+    TPM2B_PUBLIC ak;
+    int rc = tpmverify_parse_public (ak_public, ak_public_size, &ak)
+           ? TPMVERIFY_BAD_PUBLIC: s_check_ak (&ak.publicArea);
+    EVP_PKEY *pkey = rc == TPMVERIFY_OK? tpmverify_pkey (&ak.publicArea): NULL;
+    if (rc == TPMVERIFY_OK && !pkey)
+        rc = TPMVERIFY_BAD_PUBLIC;
+    if (result)
+        *result = rc;
+    if (rc != TPMVERIFY_OK)
+        return NULL;
+    tpmverify_ak_t *self = (tpmverify_ak_t *) zmalloc (sizeof (tpmverify_ak_t));
+    self->area = ak.publicArea;
+    self->pkey = pkey;
+    return self;
+}
+
+void
+tpmverify_ak_destroy (tpmverify_ak_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        tpmverify_ak_t *self = *self_p;
+        EVP_PKEY_free (self->pkey);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
 //  Verify a TPMT_SIGNATURE over data with the AK
 
 static int
-s_verify_signature (const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *signature,
+s_verify_signature (const tpmverify_ak_t *ak, const TPMT_SIGNATURE *signature,
                     const byte *data, size_t size)
 {
     byte digest [S_DIGEST_SIZE];
@@ -235,7 +274,7 @@ s_verify_signature (const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *signature,
     size_t sig_size = 0;
     ECDSA_SIG *ecdsa = NULL;
     int rc = TPMVERIFY_BAD_SIGNATURE_FORMAT;
-    if (ak->type == TPM2_ALG_ECC) {
+    if (ak->area.type == TPM2_ALG_ECC) {
         const TPMS_SIGNATURE_ECC *ecc = &signature->signature.ecdsa;
         if (signature->sigAlg != TPM2_ALG_ECDSA || ecc->hash != TPM2_ALG_SHA256
         ||  ecc->signatureR.size == 0 || ecc->signatureR.size > S_ECC_SIZE
@@ -270,19 +309,17 @@ s_verify_signature (const TPMT_PUBLIC *ak, const TPMT_SIGNATURE *signature,
     unsigned int digest_size = 0;
     if (!EVP_Digest (data, size, digest, &digest_size, EVP_sha256 (), NULL))
         goto done;
-    EVP_PKEY *pkey = tpmverify_pkey (ak);
-    EVP_PKEY_CTX *ctx = pkey? EVP_PKEY_CTX_new_from_pkey (NULL, pkey, NULL): NULL;
+    //  A context of our own: the key is shared by every thread that
+    //  verifies with it, the context is not
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey (NULL, ak->pkey, NULL);
     if (ctx
     &&  EVP_PKEY_verify_init (ctx) > 0
-    &&  (ak->type != TPM2_ALG_RSA || EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_PADDING) > 0)
+    &&  (ak->area.type != TPM2_ALG_RSA
+         || EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_PADDING) > 0)
     &&  EVP_PKEY_CTX_set_signature_md (ctx, EVP_sha256 ()) > 0)
         rc = EVP_PKEY_verify (ctx, sig, sig_size, digest, sizeof digest) == 1
             ? TPMVERIFY_OK: TPMVERIFY_BAD_SIGNATURE;
-    else
-    if (!pkey)
-        rc = TPMVERIFY_BAD_PUBLIC;
     EVP_PKEY_CTX_free (ctx);
-    EVP_PKEY_free (pkey);
 done:
     ECDSA_SIG_free (ecdsa);
     return rc;
@@ -298,6 +335,22 @@ tpmverify_quote (const byte *ak_public, size_t ak_public_size,
                          const byte *nonce, size_t nonce_size,
                          uint32_t pcr_mask, const byte *pcr_values, size_t pcr_values_size)
 {
+    int rc;
+    tpmverify_ak_t *ak = tpmverify_ak_new (ak_public, ak_public_size, &rc);
+    if (ak)
+        rc = tpmverify_quote_ak (ak, attest, attest_size, signature, signature_size, nonce,
+                                 nonce_size, pcr_mask, pcr_values, pcr_values_size);
+    tpmverify_ak_destroy (&ak);
+    return rc;
+}
+
+int
+tpmverify_quote_ak (const tpmverify_ak_t *ak, const byte *attest, size_t attest_size,
+                    const byte *signature, size_t signature_size,
+                    const byte *nonce, size_t nonce_size,
+                    uint32_t pcr_mask, const byte *pcr_values, size_t pcr_values_size)
+{
+    assert (ak);
     if (!nonce || nonce_size == 0 || nonce_size > sizeof (((TPM2B_DATA *) 0)->buffer)
     ||  pcr_mask == 0 || pcr_mask > 0xffffff)
         return TPMVERIFY_BAD_ARGUMENT;
@@ -307,13 +360,6 @@ tpmverify_quote (const byte *ak_public, size_t ak_public_size,
             pcr_count++;
     if (!pcr_values || pcr_values_size != pcr_count * S_DIGEST_SIZE)
         return TPMVERIFY_BAD_ARGUMENT;
-
-    TPM2B_PUBLIC ak;
-    if (tpmverify_parse_public (ak_public, ak_public_size, &ak))
-        return TPMVERIFY_BAD_PUBLIC;
-    int rc = s_check_ak (&ak.publicArea);
-    if (rc)
-        return rc;
 
     TPMS_ATTEST parsed;
     size_t offset = 0;
@@ -332,7 +378,7 @@ tpmverify_quote (const byte *ak_public, size_t ak_public_size,
         return TPMVERIFY_BAD_SIGNATURE_FORMAT;
 
     //  Nothing in the attestation is believed before its signature
-    rc = s_verify_signature (&ak.publicArea, &sig, attest, attest_size);
+    int rc = s_verify_signature (ak, &sig, attest, attest_size);
     if (rc)
         return rc;
     if (parsed.magic != TPM2_GENERATED_VALUE)

@@ -75,6 +75,26 @@ int
                              const byte *nonce, size_t nonce_size,
                              uint32_t pcr_mask, const byte *pcr_values, size_t pcr_values_size);
 
+//  An AK parsed, checked (tpmverify_check_ak) and made a libcrypto key
+//  once, for the quotes of one device: the verifier keeps it per device
+//  instead of parsing and building the key for each quote. Read-only
+//  once made, so several threads may verify with it at once. Returns
+//  NULL and the reason in *result (if not NULL) when the AK is unusable.
+typedef struct _tpmverify_ak_t tpmverify_ak_t;
+
+tpmverify_ak_t *
+    tpmverify_ak_new (const byte *ak_public, size_t ak_public_size, int *result);
+
+void
+    tpmverify_ak_destroy (tpmverify_ak_t **self_p);
+
+//  tpmverify_quote with an AK made by tpmverify_ak_new.
+int
+    tpmverify_quote_ak (const tpmverify_ak_t *ak, const byte *attest, size_t attest_size,
+                        const byte *signature, size_t signature_size,
+                        const byte *nonce, size_t nonce_size,
+                        uint32_t pcr_mask, const byte *pcr_values, size_t pcr_values_size);
+
 //  Clock fields of a TPMS_ATTEST, to be read only after the quote verified:
 //  clock (ms the TPM has been powered, monotonic but for reset),
 //  resetCount (TPM resets, i.e. reboots), restartCount (resumes since the

@@ -1,13 +1,10 @@
 /*  sigcheck - signature checks of a poll burst on several threads
-    A fork-join pool: sigcheck_feed publishes the burst's jobs under a
-    mutex, wakes the workers, takes jobs itself, and waits until every
-    job is done. Jobs are handed out one at a time under the mutex and
-    belong to one generation, so a worker that wakes late never touches
-    the next burst's jobs before the current one is finished.  */
+    The burst's keyed frames are checked at once on a workpool (the
+    workers and the calling thread), then fed to the mesh in arrival
+    order.  */
 
-#include <pthread.h>
-#include <unistd.h>
 #include "proto/envelope.h"
+#include "node/io/workpool.h"
 #include "node/io/sigcheck.h"
 
 typedef struct {
@@ -26,71 +23,26 @@ struct _sigcheck_t {
     s_job_t jobs [SIGCHECK_BURST];
     size_t count;
     size_t bytes;
-    size_t keyed [SIGCHECK_BURST];  //  Indexes of the keyed jobs
-    size_t threads;
-    pthread_t workers [SIGCHECK_THREADS_MAX];
-    pthread_mutex_t lock;
-    pthread_cond_t start;
-    pthread_cond_t done;
-    uint64_t generation;
-    size_t next, total, finished;   //  Of the keyed jobs, this generation
-    bool stop;
+    s_job_t *keyed [SIGCHECK_BURST];    //  The keyed jobs of the burst
+    workpool_t *pool;
     sigcheck_stats_t stats;
 };
 
+//  A workpool job: one keyed frame
 static void
-s_check (s_job_t *job)
+s_check (void *item, void *arg)
 {
+    (void) arg;
+    s_job_t *job = *(s_job_t **) item;
     envelope_t env;
     job->ok = envelope_decode (&env, zframe_data (job->frame), zframe_size (job->frame)) == 0
            && envelope_verify (&env, job->key) == 0;
 }
 
-//  Take and check jobs of generation gen until none is left
-static void
-s_work (sigcheck_t *self, uint64_t gen)
-{
-    while (true) {
-        pthread_mutex_lock (&self->lock);
-        if (self->generation != gen || self->next >= self->total) {
-            pthread_mutex_unlock (&self->lock);
-            return;
-        }
-        s_job_t *job = &self->jobs [self->keyed [self->next++]];
-        pthread_mutex_unlock (&self->lock);
-        s_check (job);
-        pthread_mutex_lock (&self->lock);
-        if (++self->finished == self->total)
-            pthread_cond_signal (&self->done);
-        pthread_mutex_unlock (&self->lock);
-    }
-}
-
-static void *
-s_worker (void *arg)
-{
-    sigcheck_t *self = (sigcheck_t *) arg;
-    pthread_mutex_lock (&self->lock);
-    uint64_t seen = self->generation;
-    while (true) {
-        while (!self->stop && self->generation == seen)
-            pthread_cond_wait (&self->start, &self->lock);
-        if (self->stop)
-            break;
-        seen = self->generation;
-        pthread_mutex_unlock (&self->lock);
-        s_work (self, seen);
-        pthread_mutex_lock (&self->lock);
-    }
-    pthread_mutex_unlock (&self->lock);
-    return NULL;
-}
-
 size_t
 sigcheck_default_threads (void)
 {
-    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
-    return cpus <= 1? 0: cpus > 4? 3: (size_t) cpus - 1;
+    return workpool_default_threads ();
 }
 
 sigcheck_t *
@@ -99,14 +51,7 @@ sigcheck_new (mesh_t *mesh, size_t threads)
     assert (mesh);
     sigcheck_t *self = (sigcheck_t *) zmalloc (sizeof (sigcheck_t));
     self->mesh = mesh;
-    pthread_mutex_init (&self->lock, NULL);
-    pthread_cond_init (&self->start, NULL);
-    pthread_cond_init (&self->done, NULL);
-    if (threads > SIGCHECK_THREADS_MAX)
-        threads = SIGCHECK_THREADS_MAX;
-    for (size_t i = 0; i < threads; i++)
-        if (pthread_create (&self->workers [self->threads], NULL, s_worker, self) == 0)
-            self->threads++;
+    self->pool = workpool_new (threads > SIGCHECK_THREADS_MAX? SIGCHECK_THREADS_MAX: threads);
     return self;
 }
 
@@ -118,15 +63,7 @@ sigcheck_destroy (sigcheck_t **self_p)
         sigcheck_t *self = *self_p;
         for (size_t i = 0; i < self->count; i++)
             zmsg_destroy (&self->jobs [i].msg);
-        pthread_mutex_lock (&self->lock);
-        self->stop = true;
-        pthread_cond_broadcast (&self->start);
-        pthread_mutex_unlock (&self->lock);
-        for (size_t i = 0; i < self->threads; i++)
-            pthread_join (self->workers [i], NULL);
-        pthread_mutex_destroy (&self->lock);
-        pthread_cond_destroy (&self->start);
-        pthread_cond_destroy (&self->done);
+        workpool_destroy (&self->pool);
         free (self);
         *self_p = NULL;
     }
@@ -147,7 +84,7 @@ sigcheck_add (sigcheck_t *self, const char *link, const char *dest, zmsg_t **msg
     *msg_p = NULL;
     job->frame = frame;
     job->ok = false;
-    job->keyed = self->threads > 0
+    job->keyed = workpool_threads (self->pool) > 0
               && mesh_custody_key (self->mesh, link, dest, zframe_data (frame),
                                    zframe_size (frame), job->key);
     self->bytes += zframe_size (frame);
@@ -160,20 +97,9 @@ sigcheck_feed (sigcheck_t *self, uint64_t now_ms)
     size_t keyed = 0;
     for (size_t i = 0; i < self->count; i++)
         if (self->jobs [i].keyed)
-            self->keyed [keyed++] = i;
-    if (keyed >= 2) {
-        pthread_mutex_lock (&self->lock);
-        self->total = keyed;
-        self->next = self->finished = 0;
-        uint64_t gen = ++self->generation;
-        pthread_cond_broadcast (&self->start);
-        pthread_mutex_unlock (&self->lock);
-        s_work (self, gen);
-        pthread_mutex_lock (&self->lock);
-        while (self->finished < self->total)
-            pthread_cond_wait (&self->done, &self->lock);
-        pthread_mutex_unlock (&self->lock);
-    }
+            self->keyed [keyed++] = &self->jobs [i];
+    if (keyed >= 2)
+        workpool_run (self->pool, s_check, NULL, self->keyed, keyed, sizeof (s_job_t *));
     for (size_t i = 0; i < self->count; i++) {
         s_job_t *job = &self->jobs [i];
         const char *dest = job->has_dest? job->dest: NULL;

@@ -11,7 +11,13 @@
         BENCH attest_quote_verify <n> quotes/s ratio=<x> vs raw libcrypto verify
     where the comparator is OpenSSL's ECDSA verification of the same
     signature over the same TPMS_ATTEST (hash and verify, the key
-    parsed once beforehand), measured in the same run, interleaved.  */
+    parsed once beforehand), measured in the same run, interleaved.
+    The verifier keeps the AK parsed per device (tpmverify_ak_t), as
+    the coordinator does, and checks a burst of quotes on a workpool
+    (the workers of the machine's default and the calling thread):
+    the first line is that figure, with the goals of issue 13 next to
+    it (>= 0.6x raw and >= 10,000/s on 2 cores); the second is the
+    same verifier on one thread.  */
 
 #include <czmq.h>
 #include <sodium.h>
@@ -22,6 +28,7 @@
 #include "node/io/tpm.h"
 #include "coordinator/core/credential.h"
 #include "coordinator/core/attest.h"
+#include "node/io/workpool.h"
 #include "tests/bench/bench.h"
 
 #define RUNS        7
@@ -38,30 +45,52 @@ typedef struct {
     size_t der_size;
 } s_quote_t;
 
-//  Weft's verifier: quote, then event log replayed against it
-static double
-s_weft (const s_quote_t *q)
+//  Weft's verifier of one quote: quote with the device's AK, then the
+//  event log replayed against it
+typedef struct {
+    const s_quote_t *q;
+    const tpmverify_ak_t *ak;
+    eventlog_event_t *events;       //  Per thread: each job owns its own
+} s_verify_t;
+
+static void
+s_verify_one (void *job, void *arg)
 {
+    (void) arg;
+    s_verify_t *v = (s_verify_t *) job;
+    const s_quote_t *q = v->q;
     uint8_t replayed [ATTEST_PCRS][32];
-    eventlog_event_t *events = (eventlog_event_t *) malloc (EVENTLOG_EVENTS_MAX * sizeof *events);
     char error [256];
-    int64_t start = zclock_usecs ();
-    for (int i = 0; i < QUOTES; i++) {
-        int rc = tpmverify_quote (zchunk_data (q->ak_public), zchunk_size (q->ak_public),
-                                          zchunk_data (q->attest), zchunk_size (q->attest),
-                                          zchunk_data (q->signature),
-                                          zchunk_size (q->signature), q->nonce,
-                                          sizeof q->nonce, MASK, q->pcrs, sizeof q->pcrs);
-        assert (rc == TPMVERIFY_OK);
-        int count = eventlog_replay (zchunk_data (q->log), zchunk_size (q->log),
-                                            replayed, events, EVENTLOG_EVENTS_MAX, NULL,
-                                            error, sizeof error);
-        assert (count == EVENTS);
-        for (int pcr = 0; pcr < 8; pcr++)
-            assert (memcmp (replayed [pcr], q->pcrs + 32 * pcr, 32) == 0);
+    int rc = tpmverify_quote_ak (v->ak, zchunk_data (q->attest), zchunk_size (q->attest),
+                                 zchunk_data (q->signature), zchunk_size (q->signature),
+                                 q->nonce, sizeof q->nonce, MASK, q->pcrs, sizeof q->pcrs);
+    assert (rc == TPMVERIFY_OK);
+    int count = eventlog_replay (zchunk_data (q->log), zchunk_size (q->log), replayed,
+                                 v->events, EVENTLOG_EVENTS_MAX, NULL, error, sizeof error);
+    assert (count == EVENTS);
+    for (int pcr = 0; pcr < 8; pcr++)
+        assert (memcmp (replayed [pcr], q->pcrs + 32 * pcr, 32) == 0);
+}
+
+//  QUOTES quotes in bursts of BURST on pool
+#define BURST   32
+static double
+s_weft (const s_quote_t *q, const tpmverify_ak_t *ak, workpool_t *pool)
+{
+    s_verify_t jobs [BURST];
+    for (int i = 0; i < BURST; i++) {
+        jobs [i].q = q;
+        jobs [i].ak = ak;
+        jobs [i].events = (eventlog_event_t *) malloc (EVENTLOG_EVENTS_MAX
+                                                       * sizeof (eventlog_event_t));
     }
+    int64_t start = zclock_usecs ();
+    for (int done = 0; done < QUOTES; done += BURST)
+        workpool_run (pool, s_verify_one, NULL, jobs,
+                      QUOTES - done < BURST? (size_t) (QUOTES - done): BURST, sizeof jobs [0]);
     double rate = QUOTES * 1e6 / (double) (zclock_usecs () - start);
-    free (events);
+    for (int i = 0; i < BURST; i++)
+        free (jobs [i].events);
     return rate;
 }
 
@@ -160,15 +189,28 @@ main (void)
     tpm_swtpm_destroy (&swtpm);
     s_openssl_forms (&q);
 
-    double weft [RUNS], raw [RUNS];
+    tpmverify_ak_t *cached = tpmverify_ak_new (zchunk_data (q.ak_public),
+                                               zchunk_size (q.ak_public), NULL);
+    assert (cached);
+    workpool_t *pool = workpool_new (workpool_default_threads ());
+    workpool_t *alone = workpool_new (0);
+    double weft [RUNS], one [RUNS], raw [RUNS];
     for (int run = 0; run < RUNS; run++) {
-        weft [run] = s_weft (&q);
+        weft [run] = s_weft (&q, cached, pool);
+        one [run] = s_weft (&q, cached, alone);
         raw [run] = s_raw (&q);
     }
-    double w = bench_median (weft, RUNS), r = bench_median (raw, RUNS);
+    double w = bench_median (weft, RUNS), o = bench_median (one, RUNS),
+           r = bench_median (raw, RUNS);
     printf ("BENCH attest_quote_verify %.0f quotes/s ratio=%.2f vs raw libcrypto verify "
-            "(ECC P-256 AK, PCRs 0-7, %d-event log of %zu KiB)\n",
-            w, w / r, EVENTS, zchunk_size (q.log) / 1024);
+            "(goal >= 0.60 and >= 10000/s on 2 cores; %zu threads; ECC P-256 AK, "
+            "PCRs 0-7, %d-event log of %zu KiB)\n",
+            w, w / r, workpool_threads (pool) + 1, EVENTS, zchunk_size (q.log) / 1024);
+    printf ("BENCH attest_quote_verify_1thread %.0f quotes/s ratio=%.2f vs raw libcrypto "
+            "verify on one thread (no goal)\n", o, o / r);
+    workpool_destroy (&alone);
+    workpool_destroy (&pool);
+    tpmverify_ak_destroy (&cached);
     EVP_PKEY_free (q.pkey);
     zchunk_destroy (&ak);
     zchunk_destroy (&q.ak_public);
