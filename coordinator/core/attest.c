@@ -193,7 +193,7 @@ s_verdict (json_t *verdict, const char *format, ...)
 
 json_t *
 attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
-                 const tpmmsg_t *evidence, uint64_t now_ms)
+                 const tpmmsg_t *evidence, akcache_t *aks, uint64_t now_ms)
 {
     assert (txn && device && ca_key && evidence);
     const char *id = json_string_value (json_object_get (device, "id"));
@@ -245,7 +245,10 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
         goto done;
     }
     check = (bootverify_t *) zmalloc (sizeof (bootverify_t));
-    bool passed = bootverify_check (ak, ak_size, evidence, boot_mask, profile, check);
+    //  An unusable AK is not cached: bootverify_check says why
+    const tpmverify_ak_t *parsed = aks? akcache_get (aks, id, ak, ak_size, NULL): NULL;
+    bool passed = parsed? bootverify_check_ak (parsed, evidence, boot_mask, profile, check)
+                        : bootverify_check (ak, ak_size, evidence, boot_mask, profile, check);
     if (check->events >= 0)
         json_object_set_new (verdict, "events", json_integer (check->events));
     if (check->quoted) {
@@ -444,9 +447,14 @@ s_test_round (store_t *store, json_t *device, const keys_t *ca, tpm_t *tpm, zchu
     zchunk_t *attest = NULL, *sig = NULL;
     uint8_t pcrs [ATTEST_PCRS * 32];
     s_test_quote (tpm, ak, mask, nonce, log, &msg, &attest, &sig, pcrs);
+    //  Through a cache of the AK, as the coordinator verifies
+    akcache_t *aks = akcache_new ();
     txn = store_begin (store, true);
-    json_t *verdict = attest_evidence (txn, device, ca->sign_public, &msg, later);
+    json_t *verdict = attest_evidence (txn, device, ca->sign_public, &msg, aks, later);
     assert (store_commit (&txn) == 0);
+    assert (akcache_size (aks) == (json_is_true (json_object_get (verdict, "ok"))? 1u: 0u)
+         || !json_is_true (json_object_get (verdict, "ok")));
+    akcache_destroy (&aks);
     zchunk_destroy (&attest);
     zchunk_destroy (&sig);
     return verdict;
@@ -553,7 +561,7 @@ attest_test (bool verbose)
     uint8_t values [ATTEST_PCRS * 32];
     s_test_quote (tpm, ak, 0x300, nonce, log, &msg, &attest, &sig, values);
     txn = store_begin (store, true);
-    verdict = attest_evidence (txn, device, ca.sign_public, &msg, now + 200);
+    verdict = attest_evidence (txn, device, ca.sign_public, &msg, NULL, now + 200);
     store_abort (&txn);
     assert (!json_is_true (json_object_get (verdict, "ok")));
     assert (strstr (json_string_value (json_object_get (verdict, "reason")), "repeated nonce"));

@@ -32,6 +32,7 @@
 #include "proto/passport.h"
 #include "node/io/store.h"
 #include "coordinator/core/pki.h"
+#include "coordinator/core/akcache.h"
 #include "coordinator/core/attest_ima.h"
 #include "coordinator/core/attest_policy.h"
 
@@ -69,10 +70,11 @@ int
 
 //  Check evidence from device and record the verdict. Returns the
 //  verdict (caller json_decref's it): {device, ok, time, reason, pcr,
-//  event, nonce}; ok false names the first failure.
+//  event, nonce}; ok false names the first failure. aks (or NULL)
+//  keeps the device's AK parsed for its next quotes.
 json_t *
     attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
-                     const tpmmsg_t *evidence, uint64_t now_ms);
+                     const tpmmsg_t *evidence, akcache_t *aks, uint64_t now_ms);
 
 //  The stored verdict of a device, or NULL.
 json_t *

@@ -72,6 +72,7 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     if (held > 0)
         zsys_info ("coord: %d frames held in custody from the last run", held);
     self->refusals = refusals_new ();
+    self->aks = akcache_new ();
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
@@ -113,6 +114,7 @@ coord_destroy (coord_t **self_p)
         gossip_destroy (&self->gossip);
         custody_destroy (&self->custody);
         refusals_destroy (&self->refusals);
+        akcache_destroy (&self->aks);
         policy_store_destroy (&self->policies);
         coordseq_destroy (&self->seqs);
         free (self->revocations);

@@ -15,6 +15,7 @@
 #include "coordinator/core/publish.h"
 #include "coordinator/core/coordseq.h"
 #include "coordinator/core/custody.h"
+#include "coordinator/core/akcache.h"
 #include "proto/refusals.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
@@ -52,6 +53,7 @@ struct _coord_t {
     custody_t *custody;             //  Frames sent through relays, until ACKed
     uint64_t now_ms;                //  Time of the event being handled
     refusals_t *refusals;           //  How many refusals get audit records
+    akcache_t *aks;                 //  The devices' AKs, parsed once
 };
 
 //  --------------------------------------------------------------------------
