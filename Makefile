@@ -15,7 +15,8 @@ PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctild
 DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
              libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
              libmsgpack-dev libtss2-dev libssl-dev libjansson-dev zlib1g-dev \
-             swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2 nftables python3
+             swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2 nftables python3 \
+             mosquitto libmosquitto-dev
 SANITIZE  ?=
 OPT       ?= -O2
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANITIZE) \
@@ -140,6 +141,9 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench-%)
 
 $(BUILD)/bench-%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libweft.a $(HEADERS)
 	$(CC) $(CFLAGS) $< $(BUILD)/libweft.a $(LDLIBS) -o $@
+
+#   The check-in bench drives its Mosquitto comparator with libmosquitto
+$(BUILD)/bench-checkin: LDLIBS += -lmosquitto
 
 bench: all
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
