@@ -21,6 +21,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/io/server.h"
+#include "node/io/workpool.h"
 
 #define COORD_ADMIN     "admin"
 
@@ -32,6 +33,9 @@ static const option_spec_t s_options [] = {
     { "rpc-port", "PORT", "7712", "port for operators (weftctl)" },
     { "heartbeat", "SECONDS", "5",
       "heartbeat interval of the fleet: link timers, and online = heard within 3" },
+    { "verify-threads", "N", NULL,
+      "threads besides the event loop that check the mesh's envelope signatures\n"
+      "(default: one less than the CPUs, at most 3; 0 = none)" },
     { "ek-ca", "FILE", NULL,
       "PEM bundle of TPM vendors' EK CAs: accept TPMs whose EK certificate chains to it" },
     { "list-methods", NULL, NULL,
@@ -488,8 +492,15 @@ main (int argc, char *argv [])
     if (heartbeat < 1 || heartbeat > 3600)
         fprintf (stderr, "weft-coord: --heartbeat must be 1..3600 seconds\n");
     config.heartbeat_ms = heartbeat > 0? (uint64_t) heartbeat * 1000: 0;
+    const char *threads = keyfile_get (options, "verify-threads");
+    int64_t verifiers = threads && *threads? options_int (options, "verify-threads", -1)
+                                           : (int64_t) workpool_default_threads ();
+    if (verifiers < 0 || verifiers > WORKPOOL_THREADS_MAX)
+        fprintf (stderr, "weft-coord: --verify-threads must be 0..%d\n", WORKPOOL_THREADS_MAX);
+    config.verify_threads = (int) verifiers;
     if (config.mesh_port < 0 || config.enrol_port < 0 || config.rpc_port < 0
-    ||  !config.bind || !*config.bind || heartbeat < 1 || heartbeat > 3600) {
+    ||  !config.bind || !*config.bind || heartbeat < 1 || heartbeat > 3600
+    ||  verifiers < 0 || verifiers > WORKPOOL_THREADS_MAX) {
         keyfile_destroy (&options);
         return 2;
     }

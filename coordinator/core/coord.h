@@ -55,6 +55,8 @@ typedef struct {
     char reply_dest [WEFT_NAME_MAX + 1];    //  Out: send the reply as custody to this
     int ack_status;                     //  Out: the CUSTODY_ACK's status
     char ack_reason [WEFT_TEXT_MAX + 1];    //  Out: and its reason ("" when OK)
+    bool checked;                       //  In: the signature verified with checked_key
+    uint8_t checked_key [32];           //  (coord_mesh_key), so it is not checked again
 } coord_link_t;
 
 //  Create over an open store (with registry_tables), the CA keys, the
@@ -101,6 +103,18 @@ int
     coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
                         const uint8_t *frame, size_t size, uint64_t now_ms,
                         uint8_t **reply_p, size_t *reply_size_p);
+
+//  The key coord_on_mesh_link would check the signature of frame with,
+//  read in txn (a read transaction of the store the core was made
+//  with): that of the envelope's origin, enrolled and not revoked, if
+//  the link of user_id may carry it. An adapter verifies a burst's
+//  signatures on several threads with these keys, then hands each frame
+//  on with link->checked and the key it verified it with: the core
+//  skips the check only if that is still the origin's key. Returns
+//  true and the key, or false (the core checks, or refuses, itself).
+bool
+    coord_mesh_key (coord_t *self, store_txn_t *txn, const char *user_id, bool custody,
+                    const uint8_t *frame, size_t size, uint8_t key [32]);
 
 //  Set the revocation hook (ctx is the push effect's ctx).
 void

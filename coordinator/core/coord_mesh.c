@@ -79,14 +79,10 @@ s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
 //  (INTERNAL: the sender retransmits) leaves the seq fresh for the
 //  retransmission.
 static int
-s_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *origin_key,
-         replay_t *window)
+s_fresh_in (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope_t *env,
+            const char *origin_key, replay_t *window)
 {
-    store_txn_t *txn = store_begin (self->store, false);
-    if (!txn)
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
     registry_replay_window (self->registry, txn, origin_key, window);
-    store_abort (&txn);
     if (replay_accept (window, env->seq)) {
         self->stats.rejected_replay++;
         return s_refuse (self, link, env, WEFT_STATUS_DENIED,
@@ -94,6 +90,18 @@ s_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *o
                          env->seq, env->origin);
     }
     return 0;
+}
+
+static int
+s_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *origin_key,
+         replay_t *window)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
+    int rc = s_fresh_in (self, txn, link, env, origin_key, window);
+    store_abort (&txn);
+    return rc;
 }
 
 static int
@@ -118,19 +126,18 @@ coord_commit (coord_t *self)
     return registry_flush_windows (self->registry);
 }
 
+//  A heartbeat, read in txn (the check-in's read transaction)
 static int
-s_heartbeat (coord_t *self, coord_link_t *link, const envelope_t *env,
+s_heartbeat (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope_t *env,
              const msg_heartbeat_t *heartbeat, const char *origin_key, uint64_t now_ms,
              uint8_t **reply_p, size_t *reply_size_p)
 {
-    if (s_accept_pending (self, link, env, origin_key))
+    replay_t window;
+    if (s_fresh_in (self, txn, link, env, origin_key, &window))
         return -2;
+    registry_replay_set (self->registry, origin_key, &window, true);
     registry_seen (self->registry, env->origin, now_ms);
-    store_txn_t *txn = store_begin (self->store, false);
-    if (!txn)
-        return 0;
     json_t *twin = registry_twin_get (txn, env->origin);
-    store_abort (&txn);
     uint64_t version = json_integer_value (json_object_get (twin, "desired_version"));
     int rc = 0;
     if (twin && heartbeat->desired_version < version) {
@@ -147,41 +154,54 @@ s_heartbeat (coord_t *self, coord_link_t *link, const envelope_t *env,
 //  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
 //  ATTEST_EVIDENCE is verified and the verdict recorded.
 
-const char *
-coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms)
+//  In txn, with the device's record if the caller holds it (or NULL)
+static const char *
+s_quarantined (coord_t *self, store_txn_t *txn, json_t *device, const char *id,
+               uint64_t now_ms)
 {
-    store_txn_t *txn = store_begin (self->store, false);
     attest_status_t status;
-    int state = txn && attest_status (txn, id, NULL, pki_ca_key (self->pki), now_ms,
+    int state = txn && attest_status (txn, id, device, pki_ca_key (self->pki), now_ms,
                                       &status) == 0? status.state: ATTEST_NOT_REQUIRED;
-    store_abort (&txn);
     return state == ATTEST_FAILED? "failed attestation"
          : state == ATTEST_OVERDUE? "attestation overdue"
          : state == ATTEST_NEVER? "never attested": NULL;
 }
 
-static void
-s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t now_ms,
-                    uint8_t **reply_p, size_t *reply_size_p)
+const char *
+coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms)
 {
     store_txn_t *txn = store_begin (self->store, false);
-    json_t *device = txn? registry_device_get (txn, id): NULL;
+    const char *why = s_quarantined (self, txn, NULL, id, now_ms);
     store_abort (&txn);
+    return why;
+}
+
+//  Is the device's record one of a device with a TPM?
+static bool
+s_has_tpm (json_t *device)
+{
     const char *assurance = json_string_value (json_object_get (device, "assurance"));
+    return assurance && streq (assurance, "tpm");
+}
+
+//  A challenge to a device with a TPM (its record: device), if one is due
+static void
+s_attest_challenge (coord_t *self, json_t *device, const char *id, uint64_t uptime_s,
+                    uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
     uint8_t nonce [ATTEST_NONCE_SIZE];
     uint32_t mask = 0;
     int64_t ima_from = -1;
     uint8_t ima_pcr10 [32] = { 0 };
     int due = 0;
-    if (assurance && streq (assurance, "tpm")) {
-        txn = store_begin (self->store, true);
+    if (s_has_tpm (device)) {
+        store_txn_t *txn = store_begin (self->store, true);
         due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
                                      nonce, &mask, &ima_from, ima_pcr10): -1;
         if (due == 1 && store_commit (&txn))
             due = -1;
         store_abort (&txn);
     }
-    json_decref (device);
     if (due != 1)
         return;
     tpmmsg_t challenge;
@@ -210,17 +230,21 @@ s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t n
 //  its heartbeat names). The node's mesh takes it, presents it in its
 //  HELLOs, and names it in its next heartbeats. Global counter: the
 //  agent's replay window never sees it.
+//  txn: a read transaction to use, or NULL for one of its own; device:
+//  the device's record if the caller holds it, or NULL
 static void
-s_attest_passport (coord_t *self, const char *id, uint64_t held_ms, uint64_t now_ms,
-                   uint8_t **reply_p, size_t *reply_size_p)
+s_attest_passport (coord_t *self, store_txn_t *txn, json_t *device, const char *id,
+                   uint64_t held_ms, uint64_t now_ms, uint8_t **reply_p,
+                   size_t *reply_size_p)
 {
-    store_txn_t *txn = store_begin (self->store, false);
+    store_txn_t *own = txn? NULL: store_begin (self->store, false);
     uint8_t *passport = NULL;
     size_t size = 0;
     uint64_t attested_ms = 0;
-    int rc = txn? attest_passport (txn, id, NULL, held_ms, now_ms, self->keys.sign_secret,
-                                   &passport, &size, &attested_ms): 1;
-    store_abort (&txn);
+    int rc = txn || own? attest_passport (txn? txn: own, id, device, held_ms, now_ms,
+                                          self->keys.sign_secret, &passport, &size,
+                                          &attested_ms): 1;
+    store_abort (&own);
     if (rc == 0
     &&  coord_seal_payload (self, NULL, MSG_PASSPORT, passport, size, now_ms,
                             reply_p, reply_size_p) == 0)
@@ -281,7 +305,7 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     registry_replay_set (self->registry, origin_key, &window, true);
     //  A pass is answered with the passport that admits it to its peers
     if (passed)
-        s_attest_passport (self, env->origin, 0, now_ms, reply_p, reply_size_p);
+        s_attest_passport (self, NULL, NULL, env->origin, 0, now_ms, reply_p, reply_size_p);
     return 0;
 }
 
@@ -550,6 +574,36 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
     return 0;
 }
 
+bool
+coord_mesh_key (coord_t *self, store_txn_t *txn, const char *user_id, bool custody,
+                const uint8_t *frame, size_t size, uint8_t key [32])
+{
+    assert (self && txn && key);
+    envelope_t env;
+    if (!user_id || envelope_decode (&env, frame, size)
+    ||  (!streq (env.origin, user_id) && (!custody || streq (env.origin, COORD_ORIGIN))))
+        return false;
+    json_t *device = registry_device_get (txn, env.origin);
+    bool known = device && !json_is_true (json_object_get (device, "revoked"))
+              && coord_record_key (device, "sign_key", key) == 0;
+    json_decref (device);
+    return known;
+}
+
+static int
+    s_on_verified (coord_t *self, coord_link_t *link, envelope_t *env_p,
+                   store_txn_t **txn_p, json_t *device, bool known,
+                   const uint8_t sign_key [32], uint64_t now_ms, uint8_t **reply_p,
+                   size_t *reply_size_p);
+
+//  Was the envelope on link checked already, with sign_key (the verifier
+//  pool of the adapter, coord_mesh_key)?
+static bool
+s_checked (const coord_link_t *link, const uint8_t sign_key [32])
+{
+    return link->checked && memcmp (link->checked_key, sign_key, 32) == 0;
+}
+
 int
 coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
                     const uint8_t *frame, size_t size, uint64_t now_ms,
@@ -579,18 +633,42 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "origin %s on the link of %s",
                          env.origin, user_id? user_id: "nobody");
     }
+    //  One read transaction and one reading of the device's record for
+    //  all a check-in needs: kept until the heartbeat is answered
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
         return s_refuse (self, link, &env, WEFT_STATUS_INTERNAL, "store unavailable");
     json_t *device = registry_device_get (txn, env.origin);
-    store_abort (&txn);
     uint8_t sign_key [32];
     bool known = device && !json_is_true (json_object_get (device, "revoked"))
               && coord_record_key (device, "sign_key", sign_key) == 0;
+    if (env.type != MSG_HEARTBEAT || !known) {
+        store_abort (&txn);
+        json_decref (device);
+        device = NULL;
+    }
+    rc = s_on_verified (self, link, &env, &txn, device, known, sign_key, now_ms,
+                        reply_p, reply_size_p);
+    store_abort (&txn);
     json_decref (device);
+    return rc;
+}
+
+//  The envelope env decoded from link; known: its origin
+//  is enrolled and not revoked, with sign_key. For a heartbeat *txn_p
+//  and device are the read transaction and the origin's record (else
+//  NULL); a write transaction ends *txn_p first.
+static int
+s_on_verified (coord_t *self, coord_link_t *link, envelope_t *env_p,
+               store_txn_t **txn_p, json_t *device, bool known, const uint8_t sign_key [32],
+               uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    envelope_t env = *env_p;
+    store_txn_t *txn = *txn_p;
+    int rc;
     //  One reason for an unknown or revoked origin and a bad signature,
     //  so a relay cannot learn from it which device ids exist
-    if (!known || envelope_verify (&env, sign_key)) {
+    if (!known || (!s_checked (link, sign_key) && envelope_verify (&env, sign_key))) {
         if (known)
             self->stats.rejected_signature++;
         else
@@ -641,25 +719,29 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_refuse_malformed (self, link, &env, rc);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
-    const char *quarantined = env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED
-                            ? coord_device_quarantined (self, env.origin, now_ms): NULL;
     if (env.type == MSG_HEARTBEAT) {
         //  A quarantined device gets no desired twin, only challenges
         msg_heartbeat_t heartbeat = msg.heartbeat;
-        if (quarantined)
+        if (s_quarantined (self, txn, device, env.origin, now_ms))
             heartbeat.desired_version = UINT64_MAX;
-        rc = s_heartbeat (self, link, &env, &heartbeat, origin_key, now_ms,
+        rc = s_heartbeat (self, txn, link, &env, &heartbeat, origin_key, now_ms,
                           reply_p, reply_size_p);
         //  One answer a heartbeat: the desired twin, else a newer
         //  passport than the node holds, else a challenge if it is due
+        //  (a device without a TPM is never challenged)
         if (rc == 0 && !*reply_p)
-            s_attest_passport (self, env.origin, msg.heartbeat.passport_ms, now_ms,
-                               reply_p, reply_size_p);
-        if (rc == 0 && !*reply_p)
-            s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
+            s_attest_passport (self, txn, device, env.origin, msg.heartbeat.passport_ms,
+                               now_ms, reply_p, reply_size_p);
+        if (rc == 0 && !*reply_p && s_has_tpm (device)) {
+            //  Done reading: the challenge writes in a transaction of its own
+            store_abort (txn_p);
+            s_attest_challenge (self, device, env.origin, msg.heartbeat.uptime_s, now_ms,
                                 reply_p, reply_size_p);
+        }
         return rc;
     }
+    const char *quarantined = env.type == MSG_TWIN_REPORTED
+                            ? coord_device_quarantined (self, env.origin, now_ms): NULL;
     if (env.type == MSG_TWIN_REPORTED)
         return s_reported (self, link, &env, &msg.twin_reported, origin_key, quarantined,
                            now_ms, reply_p, reply_size_p);

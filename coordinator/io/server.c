@@ -20,13 +20,20 @@
     remembers which connection carried it, node/io/tcplink.h: the
     revoked device dials again and ZAP refuses it; every other device
     keeps its connection) and pushes the new revocation list to the
-    nodes linked, which close its links to them.  */
+    nodes linked, which close its links to them.
+    The mesh socket is read a burst at a time (S_BURST messages): the
+    origins' keys are looked up in one read transaction
+    (coord_mesh_key), the signatures checked at once on the verifier
+    pool (node/io/workpool: its workers and this thread), then the core
+    takes the messages in the order they came, commits once, and the
+    burst's CUSTODY_ACKs go out, one per link.  */
 
 #include <czmq.h>
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"
 #include "node/io/zap.h"
 #include "node/io/tcplink.h"
+#include "node/io/workpool.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
@@ -39,7 +46,7 @@
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
 #define S_BACKLOG       1024        //  Connections the kernel queues before accept
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
-#define S_BURST         64          //  Mesh messages per group commit
+#define S_BURST         256         //  Mesh messages per group commit
 _Static_assert (S_BURST <= MESHMSG_ACK_IDS_MAX, "a burst's ids fit one CUSTODY_ACK");
 
 typedef enum { S_MESH, S_ENROL, S_RPC } s_kind_t;
@@ -58,6 +65,9 @@ struct _server_t {
     uint64_t heartbeat_ms;          //  Link timers of every socket
     bool verbose;
     int ports [3];                  //  Bound ports by s_kind_t
+    workpool_t *verifiers;          //  Signature checks of a mesh burst
+    uint64_t checked;               //  Signatures checked on it
+    uint64_t check_failed;          //  Of those, did not verify
 };
 
 //  Where a device is reached: the link, whether it speaks custody, and
@@ -320,6 +330,11 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     }
     self->poller = zpoller_new (zap_sock (self->zap), self->mesh, self->enrol,
                                 self->rpc, NULL);
+    int threads = config->verify_threads < 0? 0: config->verify_threads;
+    self->verifiers = workpool_new ((size_t) threads);
+    zsys_info ("coord: envelope signatures checked on the event loop and %zu worker "
+               "thread%s", workpool_threads (self->verifiers),
+               workpool_threads (self->verifiers) == 1? "": "s");
     return self;
 }
 
@@ -333,6 +348,7 @@ server_destroy (server_t **self_p)
     if (*self_p) {
         server_t *self = *self_p;
         zpoller_destroy (&self->poller);
+        workpool_destroy (&self->verifiers);
         zsock_destroy (&self->rpc);
         zsock_destroy (&self->enrol);
         zsock_destroy (&self->mesh);
@@ -378,6 +394,48 @@ s_reply (server_t *self, zsock_t *sock, s_kind_t kind, zframe_t *route, bool del
     return 0;
 }
 
+//  A mesh message of a burst and its signature check on the pool
+typedef struct {
+    zmsg_t *msg;                    //  Owned
+    const uint8_t *frame;           //  Its envelope, in msg
+    size_t size;
+    bool keyed;                     //  Checked with key on the pool
+    uint8_t key [32];
+    bool ok;                        //  The signature verified
+} s_job_t;
+
+//  A pool job: check one envelope's signature with the origin's key
+static void
+s_check (void *item, void *arg)
+{
+    (void) arg;
+    s_job_t *job = (s_job_t *) item;
+    if (!job->keyed)
+        return;                     //  The core checks it, or refuses it
+    envelope_t env;
+    job->ok = envelope_decode (&env, job->frame, job->size) == 0
+           && envelope_verify (&env, job->key) == 0;
+}
+
+//  The envelope of a mesh message, its User-Id and whether it is a
+//  custody transfer to us, if it has the shape the core takes; else NULL
+static zframe_t *
+s_mesh_envelope (zmsg_t *msg, const char **user_id_p, bool *custody_p)
+{
+    size_t frames = zmsg_size (msg);
+    zframe_t *body = zmsg_last (msg);
+    zmsg_first (msg);
+    zframe_t *second = frames == 3? zmsg_next (msg): NULL;
+    *custody_p = second && zframe_size (second) > 0 && zframe_streq (second, COORD_ORIGIN);
+    *user_id_p = body? zframe_meta (body, "User-Id"): NULL;
+    return frames == 2 || (frames == 3 && second && zframe_size (second) == 0) || *custody_p
+         ? body: NULL;
+}
+
+static bool
+    s_handle (server_t *self, zsock_t *sock, s_kind_t kind, zmsg_t *msg,
+              const s_job_t *job, s_held_t *held);
+
 //  Read one message from a ROUTER, hand it to the core, answer at once
 //  or, when held is not NULL (mesh), leave the reply in *held for after
 //  the group commit. Returns false if there was no message.
@@ -387,6 +445,15 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
     zmsg_t *msg = zmsg_recv_nowait (sock);
     if (!msg)
         return false;
+    return s_handle (self, sock, kind, msg, NULL, held);
+}
+
+//  Hand one message (taken) to the core; job: its signature check on
+//  the pool, or NULL.
+static bool
+s_handle (server_t *self, zsock_t *sock, s_kind_t kind, zmsg_t *msg, const s_job_t *job,
+          s_held_t *held)
+{
     size_t frames = zmsg_size (msg);
     zframe_t *route = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
@@ -420,6 +487,10 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
     coord_link_t link;
     memset (&link, 0, sizeof link);
     link.custody = dest != NULL;
+    if (job && job->keyed && job->ok) {
+        link.checked = true;
+        memcpy (link.checked_key, job->key, sizeof link.checked_key);
+    }
     if (kind == S_MESH)
         rc = coord_on_mesh_link (self->coord, user_id, &link, zframe_data (body),
                                  zframe_size (body), now_ms, &reply, &reply_size);
@@ -504,11 +575,41 @@ static void
 s_recv_mesh (server_t *self)
 {
     s_held_t held [S_BURST];
-    size_t count = 0;
+    s_job_t jobs [S_BURST];
+    size_t count = 0, reads = 0;
     memset (held, 0, sizeof held);
-    for (size_t reads = 0; reads < S_BURST; reads++) {
-        if (!s_recv (self, self->mesh, S_MESH, &held [count]))
-            break;
+    while (reads < S_BURST && (jobs [reads].msg = zmsg_recv_nowait (self->mesh)))
+        reads++;
+    //  The keys in one read transaction, the signatures on the pool
+    size_t keyed = 0;
+    store_txn_t *txn = reads >= 2 && workpool_threads (self->verifiers)
+                     ? store_begin (self->store, false): NULL;
+    for (size_t i = 0; i < reads; i++) {
+        s_job_t *job = &jobs [i];
+        const char *user_id;
+        bool custody;
+        zframe_t *body = s_mesh_envelope (job->msg, &user_id, &custody);
+        job->frame = body? zframe_data (body): NULL;
+        job->size = body? zframe_size (body): 0;
+        job->ok = false;
+        job->keyed = txn && body
+                  && coord_mesh_key (self->coord, txn, user_id, custody, job->frame,
+                                     job->size, job->key);
+        keyed += job->keyed;
+    }
+    store_abort (&txn);
+    if (keyed >= 2) {
+        workpool_run (self->verifiers, s_check, NULL, jobs, reads, sizeof jobs [0]);
+        for (size_t i = 0; i < reads; i++)
+            if (jobs [i].keyed) {
+                self->checked++;
+                self->check_failed += !jobs [i].ok;
+            }
+    }
+    //  The core takes them in the order they came
+    for (size_t i = 0; i < reads; i++) {
+        s_handle (self, self->mesh, S_MESH, jobs [i].msg, keyed >= 2? &jobs [i]: NULL,
+                  &held [count]);
         if (held [count].frame || held [count].ack)
             count++;
     }
@@ -623,6 +724,15 @@ server_port (server_t *self, const char *which)
     return streq (which, "mesh")? self->ports [S_MESH]
          : streq (which, "enrol")? self->ports [S_ENROL]
          : streq (which, "rpc")? self->ports [S_RPC]: -1;
+}
+
+uint64_t
+server_pool_checked (server_t *self, uint64_t *failed_p)
+{
+    assert (self);
+    if (failed_p)
+        *failed_p = self->check_failed;
+    return self->checked;
 }
 
 coord_t *

@@ -25,6 +25,7 @@ typedef struct {
     int rpc_port;                   //  Operators
     uint64_t heartbeat_ms;          //  Link timers (tcplink.h) and online window; 0 = 5 s
     bool verbose;                   //  Log every message
+    int verify_threads;             //  Verifier pool: workers besides the loop (0: none)
 } server_config_t;
 
 typedef struct _server_t server_t;
@@ -55,7 +56,16 @@ int
 coord_t *
     server_coord (server_t *self);
 
+//  Mesh signatures checked on the verifier pool so far, and of those
+//  the ones that did not verify (the core checks those again, and
+//  refuses them).
+uint64_t
+    server_pool_checked (server_t *self, uint64_t *failed_p);
+
 void
     server_test (bool verbose);
+
+void
+    server_pool_test (bool verbose);
 
 #endif

@@ -118,7 +118,7 @@ server_test (bool verbose)
     assert (store_commit (&txn) == 0);
     pki_destroy (&pki);
 
-    server_config_t config = { "127.0.0.1", 0, 0, 0, 0, verbose };
+    server_config_t config = { "127.0.0.1", 0, 0, 0, 0, verbose, 0 };
     server_t *server = server_new (&config, store, &ca, &keys, cert_data, cert_size);
     assert (server);
     assert (server_port (server, "rpc") > 0);

@@ -32,6 +32,7 @@
 #include "coordinator/core/pki.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
+#include "node/io/workpool.h"
 #include "tests/bench/bench.h"
 
 #define RUNS        5
@@ -67,7 +68,8 @@ static void
 s_server_actor (zsock_t *pipe, void *args)
 {
     s_world_t *w = (s_world_t *) args;
-    server_config_t config = { "127.0.0.1", 0, 0, 0, 0, false };
+    server_config_t config = { "127.0.0.1", 0, 0, 0, 0, false,
+                               (int) workpool_default_threads () };
     server_t *server = server_new (&config, w->store, &w->ca, &w->coord, w->cert,
                                    w->cert_size);
     assert (server);
@@ -411,6 +413,10 @@ main (void)
 {
     if (sodium_init () < 0)
         return 1;
+    //  The devices' links and the coordinator's share this process's
+    //  ZeroMQ context: an I/O thread for each side, as the coordinator
+    //  has one of its own in weft-coord (CURVE is done there)
+    zsys_set_io_threads (2);
     zsys_init ();
     zsys_set_max_sockets (0);
     zsys_handler_set (NULL);
