@@ -1,6 +1,7 @@
 /*  server_test - selftest of weft-coord's sockets: an operator's call
     over CURVE, a stranger refused, malformed shapes counted, a device's
-    heartbeat and a twin.set pushed to it.  */
+    heartbeat and a twin.set pushed to it; and the verifier pool
+    (server_pool_test).  */
 
 #include <czmq.h>
 #include <sodium.h>
@@ -9,6 +10,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
 #include "proto/msg.h"
+#include "proto/meshmsg.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/rpc.h"
 
@@ -41,9 +43,11 @@ s_test_call (const keys_t *keys, const char *origin, uint64_t seq, zsock_t *clie
     s_test_send (keys, origin, seq, &msg, client);
 }
 
-static void
-s_test_send (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg_in,
-             zsock_t *client)
+//  msg sealed by keys as origin with seq and hop limit hops; its id in
+//  id_out if not NULL. Caller frees.
+static uint8_t *
+s_test_seal (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg_in,
+             uint8_t hops, uint8_t *id_out, size_t *size_p)
 {
     msg_t msg = *msg_in;
     uint8_t *payload;
@@ -52,22 +56,32 @@ s_test_send (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *
     envelope_t env;
     memset (&env, 0, sizeof env);
     randombytes_buf (env.id, sizeof env.id);
+    if (id_out)
+        memcpy (id_out, env.id, WEFT_ID_SIZE);
     env.type = msg.type;
     strcpy (env.origin, origin);
     env.seq = seq;
     //  Operator requests must expire within a minute (nonces.h)
     if (msg.type == MSG_RPC_REQUEST)
         env.expiry = (uint64_t) zclock_time () + 30000;
-    env.hop_limit = env.hops = 1;
+    env.hop_limit = env.hops = hops;
     env.payload = payload;
     env.payload_size = payload_size;
     uint8_t *frame;
+    assert (envelope_encode (&env, keys->sign_secret, &frame, size_p) == 0);
+    free (payload);
+    return frame;
+}
+
+static void
+s_test_send (const keys_t *keys, const char *origin, uint64_t seq, const msg_t *msg,
+             zsock_t *client)
+{
     size_t size;
-    assert (envelope_encode (&env, keys->sign_secret, &frame, &size) == 0);
+    uint8_t *frame = s_test_seal (keys, origin, seq, msg, 1, NULL, &size);
     zframe_t *out = zframe_new (frame, size);
     zframe_send (&out, client, ZFRAME_DONTWAIT);
     free (frame);
-    free (payload);
 }
 
 //  Serve until client has a reply or timeout; returns it or NULL.
@@ -84,33 +98,63 @@ s_test_wait (server_t *server, zsock_t *client, int64_t timeout_ms)
     return NULL;
 }
 
+//  A store in a fresh directory (path, "XXXXXX"-ended, is filled in)
+//  with the coordinator's certificate (issued by ca to keys) and its
+//  ready-made keys
+static store_t *
+s_test_store (char *path, keys_t *ca, keys_t *keys, uint8_t **cert_p, size_t *cert_size_p)
+{
+    assert (mkdtemp (path));
+    store_t *store = store_new (path, registry_tables (), 0);
+    assert (store);
+    keys_generate (ca);
+    keys_generate (keys);
+    pki_t *pki = pki_new (ca);
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, "coordinator");
+    memcpy (cert.sign_key, keys->sign_public, 32);
+    memcpy (cert.curve_key, keys->curve_public, 32);
+    store_txn_t *txn = store_begin (store, true);
+    assert (pki_issue (pki, txn, &cert, 1700000000, cert_p, cert_size_p) == 0);
+    assert (store_commit (&txn) == 0);
+    pki_destroy (&pki);
+    return store;
+}
+
+//  Enrol device id with node's keys (its record as enrolment leaves it)
+static void
+s_test_device (store_t *store, const char *id, const keys_t *node)
+{
+    char sign_hex [65], curve_hex [65];
+    keys_hex (node->sign_public, 32, sign_hex);
+    keys_hex (node->curve_public, 32, curve_hex);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", id,
+        "tenant", "", "type", "gateway", "role", "gateway", "sign_key", sign_hex,
+        "curve_key", curve_hex, "revoked", 0);
+    store_txn_t *txn = store_begin (store, true);
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
+
 void
 server_test (bool verbose)
 {
     printf (" * server: ");
     //  @selftest
     char path [] = "/tmp/weft-server-test-XXXXXX";
-    assert (mkdtemp (path));
-    store_t *store = store_new (path, registry_tables (), 0);
-    assert (store);
     keys_t ca, keys, admin, stranger;
-    keys_generate (&ca);
-    keys_generate (&keys);
+    uint8_t *cert_data, *op_cert;
+    size_t cert_size, op_cert_size;
+    store_t *store = s_test_store (path, &ca, &keys, &cert_data, &cert_size);
     keys_generate (&admin);
     keys_generate (&stranger);
     pki_t *pki = pki_new (&ca);
-    cert_t cert;
-    memset (&cert, 0, sizeof cert);
-    cert.kind = CERT_KIND_COORDINATOR;
-    strcpy (cert.subject, "coordinator");
-    memcpy (cert.sign_key, keys.sign_public, 32);
-    memcpy (cert.curve_key, keys.curve_public, 32);
-    uint8_t *cert_data, *op_cert;
-    size_t cert_size, op_cert_size;
     uint64_t serial;
     char error [WEFT_TEXT_MAX + 1];
     store_txn_t *txn = store_begin (store, true);
-    assert (pki_issue (pki, txn, &cert, 1700000000, &cert_data, &cert_size) == 0);
     assert (rpc_operator_create (pki, txn, "admin", "admin", "", admin.sign_public,
                                  admin.curve_public, true, 1700000000, &op_cert,
                                  &op_cert_size, &serial, error) == 0);
@@ -149,16 +193,7 @@ server_test (bool verbose)
     //  A device on the mesh: heartbeat, then a twin.set is pushed to it
     keys_t node;
     keys_generate (&node);
-    char sign_hex [65], curve_hex [65];
-    keys_hex (node.sign_public, 32, sign_hex);
-    keys_hex (node.curve_public, 32, curve_hex);
-    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "id", "dev-1",
-        "tenant", "", "type", "gateway", "role", "gateway", "sign_key", sign_hex,
-        "curve_key", curve_hex, "revoked", 0);
-    txn = store_begin (store, true);
-    assert (registry_device_put (txn, device) == 0);
-    assert (store_commit (&txn) == 0);
-    json_decref (device);
+    s_test_device (store, "dev-1", &node);
     zsock_t *dealer = s_test_client (&node, &keys, server_port (server, "mesh"));
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_HEARTBEAT;
@@ -196,6 +231,123 @@ server_test (bool verbose)
     keys_wipe (&keys);
     keys_wipe (&admin);
     keys_wipe (&stranger);
+    zdir_t *dir = zdir_new (path, NULL);
+    zdir_remove (dir, true);
+    zdir_destroy (&dir);
+    //  @end
+    printf ("OK\n");
+}
+
+//  --------------------------------------------------------------------------
+//  The verifier pool: a burst of custody transfers from one device, one
+//  of them forged, checked on 2 worker threads; the forgery gets a
+//  CUSTODY_ACK of its own that says why, the others one CUSTODY_ACK
+//  naming them in the order they were sent; a server destroyed with a
+//  burst unread leaves nothing behind.
+
+#define S_TEST_BURST    12
+#define S_TEST_FORGED   5           //  The forged one's index
+
+//  A heartbeat of dev-1 sealed with signer, sent as a custody transfer
+static void
+s_test_heartbeat (zsock_t *dealer, const keys_t *signer, uint64_t seq, uint8_t id [16])
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_HEARTBEAT;
+    size_t size;
+    uint8_t *frame = s_test_seal (signer, "dev-1", seq, &msg, 16, id, &size);
+    zmq_send (zsock_resolve (dealer), "coordinator", 11, ZMQ_SNDMORE);
+    zmq_send (zsock_resolve (dealer), frame, size, 0);
+    free (frame);
+}
+
+void
+server_pool_test (bool verbose)
+{
+    printf (" * server_pool: ");
+    //  @selftest
+    char path [] = "/tmp/weft-server-pool-test-XXXXXX";
+    keys_t ca, keys, node, forger;
+    uint8_t *cert_data;
+    size_t cert_size;
+    store_t *store = s_test_store (path, &ca, &keys, &cert_data, &cert_size);
+    keys_generate (&node);
+    keys_generate (&forger);
+    s_test_device (store, "dev-1", &node);
+
+    server_config_t config = { "127.0.0.1", 0, 0, 0, 0, verbose, 2 };
+    server_t *server = server_new (&config, store, &ca, &keys, cert_data, cert_size);
+    assert (server);
+    zsock_t *dealer = s_test_client (&node, &keys, server_port (server, "mesh"));
+    //  The link up and admitted first: one heartbeat, acknowledged
+    uint8_t ids [S_TEST_BURST][WEFT_ID_SIZE];
+    s_test_heartbeat (dealer, &node, 1, ids [0]);
+    zframe_t *frame = NULL;
+    for (int64_t until = zclock_mono () + 5000; !frame && zclock_mono () < until; ) {
+        server_run_for (server, 20);
+        frame = zframe_recv_nowait (dealer);
+    }
+    assert (frame);
+    zframe_destroy (&frame);
+
+    //  A burst, read at once: every signature checked on the pool
+    for (int i = 0; i < S_TEST_BURST; i++)
+        s_test_heartbeat (dealer, i == S_TEST_FORGED? &forger: &node, (uint64_t) i + 2,
+                          ids [i]);
+    zclock_sleep (300);             //  All of it queued at the coordinator
+    uint64_t failed;
+    uint64_t checked_before = server_pool_checked (server, &failed);
+    assert (failed == 0);
+    size_t taken = 0;
+    bool refused = false;
+    for (int64_t until = zclock_mono () + 5000;
+         (taken < S_TEST_BURST - 1 || !refused) && zclock_mono () < until; ) {
+        server_run_for (server, 20);
+        while ((frame = zframe_recv_nowait (dealer))) {
+            envelope_t env;
+            meshmsg_t ack;
+            assert (envelope_decode (&env, zframe_data (frame), zframe_size (frame)) == 0);
+            assert (envelope_verify (&env, keys.sign_public) == 0);
+            assert (env.type == MSG_CUSTODY_ACK);
+            assert (meshmsg_decode (&ack, MSG_CUSTODY_ACK, env.payload,
+                                    env.payload_size) == 0);
+            if (ack.status == WEFT_STATUS_OK) {
+                //  The good ones, in the order they were sent
+                for (size_t k = 0; k < ack.id_count; k++, taken++) {
+                    size_t want = taken < S_TEST_FORGED? taken: taken + 1;
+                    assert (memcmp (ack.ids + k * WEFT_ID_SIZE, ids [want],
+                                    WEFT_ID_SIZE) == 0);
+                }
+            }
+            else {
+                //  The forgery alone, with its reason
+                assert (ack.status == WEFT_STATUS_DENIED && ack.id_count == 1);
+                assert (memcmp (ack.ids, ids [S_TEST_FORGED], WEFT_ID_SIZE) == 0);
+                assert (strstr (ack.reason, "not authenticated"));
+                refused = true;
+            }
+            zframe_destroy (&frame);
+        }
+    }
+    assert (taken == S_TEST_BURST - 1 && refused);
+    assert (server_pool_checked (server, &failed) - checked_before == S_TEST_BURST);
+    assert (failed == 1);
+    assert (coord_stats (server_coord (server))->rejected_signature == 1);
+
+    //  Shut down with a burst queued and unread: nothing is left behind
+    for (int i = 0; i < S_TEST_BURST; i++)
+        s_test_heartbeat (dealer, &node, (uint64_t) i + 100, ids [i]);
+    zclock_sleep (100);
+    zsock_destroy (&dealer);
+    server_destroy (&server);
+    assert (server == NULL);
+    store_destroy (&store);
+    free (cert_data);
+    keys_wipe (&ca);
+    keys_wipe (&keys);
+    keys_wipe (&node);
+    keys_wipe (&forger);
     zdir_t *dir = zdir_new (path, NULL);
     zdir_remove (dir, true);
     zdir_destroy (&dir);
