@@ -14,7 +14,9 @@
     publishes unacknowledged (PUBACK). The same client count, payload
     size and window on both sides. Prints
         BENCH coord_checkin <n> check-ins/s ratio=<x> vs mosquitto ...
-    the median of RUNS runs of each, with the goal of issue 13.  */
+    the median of RUNS runs of each, with the goal of issue 13, and the
+    CPU time per message of the coordinator's event loop (its verifier
+    pool's workers not counted) and of the broker process.  */
 
 #include <czmq.h>
 #include <sodium.h>
@@ -75,10 +77,19 @@ s_server_actor (zsock_t *pipe, void *args)
     assert (server);
     zsock_signal (pipe, 0);
     zsock_send (pipe, "i", server_port (server, "mesh"));
-    while (!(zsock_events (pipe) & ZMQ_POLLIN))
-        server_run_for (server, 10);
-    char *command = zstr_recv (pipe);
-    zstr_free (&command);
+    //  "CPU": the event loop's CPU time so far (us); "$TERM": stop
+    while (true) {
+        while (!(zsock_events (pipe) & ZMQ_POLLIN))
+            server_run_for (server, 10);
+        char *command = zstr_recv (pipe);
+        bool cpu = command && streq (command, "CPU");
+        zstr_free (&command);
+        if (!cpu)
+            break;
+        struct timespec used;
+        clock_gettime (CLOCK_THREAD_CPUTIME_ID, &used);
+        zsock_send (pipe, "8", (uint64_t) used.tv_sec * 1000000 + (uint64_t) used.tv_nsec / 1000);
+    }
     server_destroy (&server);
 }
 
@@ -119,9 +130,10 @@ s_send_next (s_device_t *d)
     d->sent++;
 }
 
-//  One run of the coordinator: check-ins per second
+//  One run of the coordinator: check-ins per second; the event loop's
+//  CPU time per check-in (us) in *cpu_us_p
 static double
-s_weft (s_world_t *w)
+s_weft (s_world_t *w, double *cpu_us_p)
 {
     for (int i = 0; i < DEVICES; i++) {
         s_device_t *d = &w->devices [i];
@@ -187,6 +199,10 @@ s_weft (s_world_t *w)
     }
     assert (total == target);
     double rate = (double) (target - DEVICES) * 1e6 / (double) (zclock_usecs () - start);
+    zstr_send (actor, "CPU");
+    uint64_t cpu_us;
+    zsock_recv (actor, "8", &cpu_us);
+    *cpu_us_p = (double) cpu_us / (double) target;
     for (int i = 0; i < DEVICES; i++) {
         s_device_t *d = &w->devices [i];
         zsock_destroy (&d->dealer);
@@ -270,9 +286,33 @@ s_mosquitto_start (const char *dir, int port)
     return pid;
 }
 
+//  CPU time (us) process pid used so far
 static double
-s_mosquitto (int port, size_t payload_size)
+s_cpu_us (pid_t pid)
 {
+    char path [64], line [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    double us = 0;
+    if (file && fgets (line, sizeof line, file)) {
+        //  utime and stime are fields 14 and 15, after the ")" of comm
+        char *rest = strrchr (line, ')');
+        unsigned long utime = 0, stime = 0;
+        if (rest && sscanf (rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &utime, &stime) == 2)
+            us = (double) (utime + stime) * 1e6 / (double) sysconf (_SC_CLK_TCK);
+    }
+    if (file)
+        fclose (file);
+    return us;
+}
+
+//  One run of Mosquitto's clients: publishes per second; the broker's
+//  CPU time per publish (us) in *cpu_us_p
+static double
+s_mosquitto (int port, pid_t broker, size_t payload_size, double *cpu_us_p)
+{
+    double cpu_start = s_cpu_us (broker);
     s_mqtt_t mqtt;
     memset (&mqtt, 0, sizeof mqtt);
     mqtt.payload = (uint8_t *) zmalloc (payload_size);
@@ -341,6 +381,7 @@ s_mosquitto (int port, size_t payload_size)
     }
     assert (total == target);
     double rate = (double) (target - DEVICES) * 1e6 / (double) (zclock_usecs () - start);
+    *cpu_us_p = (s_cpu_us (broker) - cpu_start) / (double) target;
     for (int i = 0; i < DEVICES; i++) {
         mosquitto_disconnect (mqtt.clients [i].mosq);
         mosquitto_destroy (mqtt.clients [i].mosq);
@@ -437,17 +478,19 @@ main (void)
         bench_clear (mqtt_dir);
         return 0;
     }
-    double weft [RUNS], mqtt [RUNS];
+    double weft [RUNS], mqtt [RUNS], weft_cpu [RUNS], mqtt_cpu [RUNS];
     for (int run = 0; run < RUNS; run++) {
-        weft [run] = s_weft (w);
-        mqtt [run] = s_mosquitto (port, w->payload_size);
+        weft [run] = s_weft (w, &weft_cpu [run]);
+        mqtt [run] = s_mosquitto (port, broker, w->payload_size, &mqtt_cpu [run]);
     }
     kill (broker, SIGTERM);
     waitpid (broker, &status, 0);
     double wm = bench_median (weft, RUNS), mm = bench_median (mqtt, RUNS);
     printf ("BENCH coord_checkin %.0f check-ins/s ratio=%.2f vs mosquitto QoS-1 publishes/s "
             "with persistence (%.0f/s; goal >= 0.50; %d clients, %zu B payload, %d in "
-            "flight each)\n", wm, wm / mm, mm, DEVICES, w->payload_size, WINDOW);
+            "flight each; CPU per message: coordinator event loop %.0f us, broker %.0f us)\n",
+            wm, wm / mm, mm, DEVICES, w->payload_size, WINDOW,
+            bench_median (weft_cpu, RUNS), bench_median (mqtt_cpu, RUNS));
     s_world_destroy (w);
     free (w);
     bench_clear (mqtt_dir);
