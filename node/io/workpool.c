@@ -47,7 +47,10 @@ s_worker (void *arg)
 {
     workpool_t *self = (workpool_t *) arg;
     pthread_mutex_lock (&self->lock);
-    uint64_t seen = self->generation;
+    //  From generation 0, the pool's first: a worker that starts while
+    //  a batch is out joins it (reading the current generation here, a
+    //  late start would sit out the batch that is waiting for it)
+    uint64_t seen = 0;
     while (true) {
         while (!self->stop && self->generation == seen)
             pthread_cond_wait (&self->start, &self->lock);
@@ -153,6 +156,8 @@ workpool_run (workpool_t *self, workpool_fn *fn, void *arg, void *jobs, size_t c
 //  --------------------------------------------------------------------------
 //  Selftest
 
+#include <stdatomic.h>
+
 typedef struct {
     size_t index;
     size_t result;
@@ -168,6 +173,18 @@ s_test_square (void *job, void *arg)
         usleep ((useconds_t) *delay_us);
     item->result = item->index * item->index;
     item->thread = pthread_self ();
+}
+
+//  A job that waits until a second job has started (or 10 s passed)
+static void
+s_test_meet (void *job, void *arg)
+{
+    s_test_job_t *item = (s_test_job_t *) job;
+    atomic_int *started = (atomic_int *) arg;
+    item->thread = pthread_self ();
+    atomic_fetch_add (started, 1);
+    for (int waited = 0; atomic_load (started) < 2 && waited < 10000; waited++)
+        usleep (1000);
 }
 
 void
@@ -195,11 +212,12 @@ workpool_test (bool verbose)
             for (size_t i = count; i < 64; i++)
                 assert (jobs [i].result == 0);
         }
-        //  With workers and slow jobs, more than the caller takes part
+        //  With workers, more than the caller takes part: each job waits
+        //  (up to 10 s, for a loaded machine) until two have started
         if (threads > 0) {
             memset (jobs, 0, sizeof jobs);
-            size_t delay = 2000;
-            workpool_run (pool, s_test_square, &delay, jobs, 16, sizeof jobs [0]);
+            atomic_int started = 0;
+            workpool_run (pool, s_test_meet, &started, jobs, 16, sizeof jobs [0]);
             bool others = false;
             for (size_t i = 0; i < 16; i++)
                 others |= !pthread_equal (jobs [i].thread, pthread_self ());
