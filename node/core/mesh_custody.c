@@ -111,16 +111,36 @@ s_class_of (int type)
     }
 }
 
+//  Is this the neighbour's own envelope on its way to the coordinator?
+//  Then the link has authenticated its origin already: the link's CURVE
+//  key is the one in the neighbour's certificate (checked at HELLO), and
+//  CURVE authenticates every frame on it, so nobody but the neighbour
+//  can have sent it, and the neighbour signs with its own key anyway.
+//  The coordinator checks every signature with the registered key, so a
+//  bad one (the neighbour's own fault) still dies there, is refused with
+//  a reason and never applied. ATTEST_EVIDENCE is checked all the same:
+//  a site server may take it here (fx.intercept) instead of relaying it.
+//  See docs/mesh.md, Signatures.
+static bool
+s_vouched_by_link (mesh_link_t *link, const char *dest, const envelope_t *env)
+{
+    return link->kind != MESH_LINK_COORDINATOR && streq (env->origin, link->peer)
+        && streq (dest, MESH_COORDINATOR) && env->type != MSG_ATTEST_EVIDENCE;
+}
+
 //  The key a custody frame's signature is checked with: the
-//  coordinator's always; the neighbour's own (first hop); any other
-//  origin whose certificate we hold. NULL: not checked here.
+//  coordinator's always; the neighbour's own (first hop) unless the
+//  link vouches for it; any other origin whose certificate we hold.
+//  NULL: not checked here.
 static const uint8_t *
-s_custody_key (mesh_t *self, mesh_link_t *link, const envelope_t *env)
+s_custody_key (mesh_t *self, mesh_link_t *link, const char *dest, const envelope_t *env)
 {
     if (streq (env->origin, MESH_COORDINATOR))
         return self->coord_sign;
     if (link->kind == MESH_LINK_COORDINATOR)
         return NULL;                //  Relayed by the coordinator: trust it
+    if (s_vouched_by_link (link, dest, env))
+        return NULL;
     if (streq (env->origin, link->peer))
         return link->sign_key;
     return (const uint8_t *) zhashx_lookup (self->certs, env->origin);
@@ -147,7 +167,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         s_queue_ack (self, link, env.id);
         return 0;
     }
-    const uint8_t *key = s_custody_key (self, link, &env);
+    const uint8_t *key = s_custody_key (self, link, dest, &env);
     bool checked = key && self->checked_key
                 && memcmp (key, self->checked_key, WEFT_KEY_SIZE) == 0;
     if (key && !checked && envelope_verify (&env, key)) {
@@ -284,7 +304,7 @@ mesh_custody_key (mesh_t *self, const char *link_name, const char *dest,
     if (!dest || !link || !link->verified || envelope_decode (&env, frame, size)
     ||  s_seen (self, &env) == SEEN_DUPLICATE)
         return false;
-    const uint8_t *which = s_custody_key (self, link, &env);
+    const uint8_t *which = s_custody_key (self, link, dest, &env);
     if (which)
         memcpy (key, which, WEFT_KEY_SIZE);
     return which != NULL;

@@ -156,10 +156,12 @@ s_relay_send (void *ctx, const char *link, const char *dest, const uint8_t *fram
     return zmq_send (handle, frame, size, ZMQ_DONTWAIT) == -1? -1: 0;
 }
 
-static void
-s_relay_deliver (void *ctx, const uint8_t *frame, size_t size)
+static int
+s_relay_deliver (void *ctx, const uint8_t *frame, size_t size,
+                 char reason [WEFT_TEXT_MAX + 1])
 {
-    (void) ctx, (void) frame, (void) size;
+    (void) ctx, (void) frame, (void) size, (void) reason;
+    return WEFT_STATUS_OK;
 }
 
 static double
