@@ -22,12 +22,7 @@ s_link_destroy (void **item_p)
 {
     mesh_link_t *link = (mesh_link_t *) *item_p;
     if (link) {
-        void *id = zlistx_first (link->acks);
-        while (id) {
-            free (id);
-            id = zlistx_next (link->acks);
-        }
-        zlistx_destroy (&link->acks);
+        free (link->acks);
         free (link);
         *item_p = NULL;
     }
@@ -199,10 +194,8 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->seen = seen_new (SEEN_WINDOW_MS, MESH_SEEN_MAX);
     self->certs = zhashx_new ();
     zhashx_set_destructor (self->certs, mesh_free_item);
-    self->pending_seen = zlistx_new ();
     self->ack_links = zlistx_new ();
     zlistx_set_destructor (self->ack_links, mesh_free_item);
-    zlistx_set_destructor (self->pending_seen, mesh_free_item);
     self->quarantine = qlist_new (config->store, MESH_TABLE, self->prefix, self->coord_sign);
     self->policies = policy_store_new (config->store, MESH_TABLE, self->prefix, self->ca_key);
     gossip_config_t gossip_config = { self->policies, self->advert_ms, MESH_LINKS_MAX + 1,
@@ -227,7 +220,7 @@ mesh_destroy (mesh_t **self_p)
         zlistx_destroy (&self->route_order);
         seen_destroy (&self->seen);
         zhashx_destroy (&self->certs);
-        zlistx_destroy (&self->pending_seen);
+        free (self->pending);
         qlist_destroy (&self->quarantine);
         zlistx_destroy (&self->ack_links);
         free (self->cert);
@@ -276,7 +269,6 @@ mesh_link_up (mesh_t *self, const char *link_name, int kind,
         }
         link = (mesh_link_t *) zmalloc (sizeof (mesh_link_t));
         snprintf (link->name, sizeof link->name, "%s", link_name);
-        link->acks = zlistx_new ();
         zhashx_insert (self->links, link_name, link);
     }
     link->kind = kind;

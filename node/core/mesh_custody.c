@@ -21,12 +21,6 @@
 //  --------------------------------------------------------------------------
 //  Custody: seen ids, ACKs, refusals
 
-//  An id to mark seen once its burst is committed
-typedef struct {
-    uint8_t id [WEFT_ID_SIZE];
-    uint64_t time_ms;
-} s_pending_t;
-
 //  The envelope's time: the millisecond part of its hlc
 static uint64_t
 s_time (const envelope_t *env)
@@ -46,13 +40,27 @@ s_mark_seen (mesh_t *self, const envelope_t *env)
     seen_add (self->seen, env->id, s_time (env), self->now_ms);
 }
 
+//  Room for one more item of size in a flat array that grows by
+//  doubling (a burst's worth at most: it is emptied at every flush)
+static void *
+s_room (void *items, size_t count, size_t *max_p, size_t size)
+{
+    if (count < *max_p)
+        return items;
+    *max_p = *max_p? 2 * *max_p: 64;
+    items = realloc (items, *max_p * size);
+    assert (items);
+    return items;
+}
+
 static void
 s_pend_seen (mesh_t *self, const envelope_t *env)
 {
-    s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    self->pending = (mesh_pending_t *) s_room (self->pending, self->pending_count,
+                                               &self->pending_max, sizeof (mesh_pending_t));
+    mesh_pending_t *pending = &self->pending [self->pending_count++];
     memcpy (pending->id, env->id, WEFT_ID_SIZE);
     pending->time_ms = s_time (env);
-    zlistx_add_end (self->pending_seen, pending);
 }
 
 //  A flush visits only the links with ACKs queued, not every link (a
@@ -61,11 +69,11 @@ static void
 s_queue_ack (mesh_t *self, mesh_link_t *link, const uint8_t *id)
 {
     //  The coordinator too keeps custody of what it sends us until then
-    if (zlistx_size (link->acks) == 0)
+    if (link->ack_count == 0)
         zlistx_add_end (self->ack_links, strdup (link->name));
-    uint8_t *copy = (uint8_t *) zmalloc (WEFT_ID_SIZE);
-    memcpy (copy, id, WEFT_ID_SIZE);
-    zlistx_add_end (link->acks, copy);
+    link->acks = (uint8_t *) s_room (link->acks, link->ack_count, &link->ack_max,
+                                     WEFT_ID_SIZE);
+    memcpy (link->acks + link->ack_count++ * WEFT_ID_SIZE, id, WEFT_ID_SIZE);
 }
 
 //  ACK at once with a status that ends the sender's retransmissions
@@ -414,31 +422,21 @@ s_send_acks (mesh_t *self, uint64_t now_ms, bool durable)
     for (char *name = (char *) zlistx_first (self->ack_links); name;
          name = (char *) zlistx_next (self->ack_links)) {
         mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, name);
-        if (!link || zlistx_size (link->acks) == 0)
+        if (!link || link->ack_count == 0)
             continue;               //  Gone (its ACKs with it), or sent already
-        uint8_t ids [MESHMSG_ACK_IDS_MAX * WEFT_ID_SIZE];
-        size_t held = 0;
-        uint8_t *id = (uint8_t *) zlistx_first (link->acks);
-        while (id) {
-            if (durable) {
-                memcpy (ids + held * WEFT_ID_SIZE, id, WEFT_ID_SIZE);
-                held++;
-            }
-            free (id);
-            id = (uint8_t *) zlistx_next (link->acks);
-            if (held == MESHMSG_ACK_IDS_MAX || (!id && held)) {
-                meshmsg_t msg;
-                memset (&msg, 0, sizeof msg);
-                msg.type = MSG_CUSTODY_ACK;
-                msg.ids = ids;
-                msg.id_count = held;
-                msg.status = WEFT_STATUS_OK;
-                mesh_send_local (self, link, now_ms, &msg);
-                self->stats.acks_sent++;
-                held = 0;
-            }
+        for (size_t first = 0; durable && first < link->ack_count;
+             first += MESHMSG_ACK_IDS_MAX) {
+            size_t held = link->ack_count - first;
+            meshmsg_t msg;
+            memset (&msg, 0, sizeof msg);
+            msg.type = MSG_CUSTODY_ACK;
+            msg.ids = link->acks + first * WEFT_ID_SIZE;
+            msg.id_count = held < MESHMSG_ACK_IDS_MAX? held: MESHMSG_ACK_IDS_MAX;
+            msg.status = WEFT_STATUS_OK;
+            mesh_send_local (self, link, now_ms, &msg);
+            self->stats.acks_sent++;
         }
-        zlistx_purge (link->acks);
+        link->ack_count = 0;
     }
     zlistx_purge (self->ack_links);
 }
@@ -449,11 +447,9 @@ mesh_flush (mesh_t *self, uint64_t now_ms)
     assert (self);
     self->now_ms = now_ms;
     int rc = outbox_flush (self->outbox);
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending_seen); pending;
-         pending = (s_pending_t *) zlistx_next (self->pending_seen))
-        if (rc == 0)
-            seen_add (self->seen, pending->id, pending->time_ms, now_ms);
-    zlistx_purge (self->pending_seen);
+    for (size_t i = 0; rc == 0 && i < self->pending_count; i++)
+        seen_add (self->seen, self->pending [i].id, self->pending [i].time_ms, now_ms);
+    self->pending_count = 0;
     //  After a failed commit nothing of the burst is acknowledged; the
     //  senders retransmit and duplicates are ACKed then
     s_send_acks (self, now_ms, rc == 0);

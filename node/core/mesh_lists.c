@@ -230,8 +230,12 @@ mesh_quarantine_refuses (mesh_t *self, mesh_link_t *link, const envelope_t *env,
         return MESH_ADMITTED;
     if (peer)
         return peer;
-    if (qlist_has (self->quarantine, env->origin) || qlist_has (self->quarantine, dest))
+    //  (The peer was looked up above, and the coordinator is on no list)
+    if ((!streq (env->origin, link->peer) && qlist_has (self->quarantine, env->origin))
+    ||  (!streq (dest, MESH_COORDINATOR) && qlist_has (self->quarantine, dest)))
         return MESH_QUARANTINED;
+    if (streq (dest, MESH_COORDINATOR))
+        return MESH_ADMITTED;
     //  Toward a neighbour that may not take part
     const char *next = (const char *) zhashx_lookup (self->peers, dest);
     mesh_link_t *toward = next? (mesh_link_t *) zhashx_lookup (self->links, next): NULL;
