@@ -1,13 +1,18 @@
 /*  registry - the coordinator's records in the store, and the liveness
     and replay state it keeps in memory between batched writes
-    Records are JSON text; indexes are raw 32-byte keys. Readers never
-    trust a stored record blindly: a record that does not parse, or
-    lacks a field, reads as absent and is logged, so one corrupt entry
-    cannot crash the coordinator.  */
+    Devices, twins and operators are msgpack maps (proto/recpack.h) with
+    their keys, certificate and TPM names as bin; the JSON an operator
+    sees is made from them at the edge (RPC). Indexes are raw 32-byte
+    keys. Readers never trust a stored record blindly: a record that
+    does not decode, or lacks a field, reads as absent and is logged, so
+    one corrupt entry cannot crash the coordinator. Every decode of a
+    stored record is counted (store_note_decode), so a test can pin how
+    many one message costs.  */
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
 #include "proto/jsontext.h"
+#include "proto/recpack.h"
 #include "coordinator/core/registry.h"
 
 //  In-memory state that outlives single messages
@@ -47,10 +52,64 @@ static const char *s_indexed [] = {
     "tenant", "type", "role", "path", "site", "fw", "hw", "sw", "asset", NULL
 };
 
+//  Top-level fields of device and operator records held as bin: hex
+//  text in the JSON the rest of the coordinator and operators see
+static const char *s_bin_fields [] = {
+    "sign_key", "curve_key", "cert", "ek", "ak_public", "ak_name", NULL
+};
+
 const char **
 registry_tables (void)
 {
     return s_tables;
+}
+
+//  A stored record (devices, twins, operators) as JSON; NULL if the
+//  bytes are not a record (logged with where it was)
+static json_t *
+s_decode (store_txn_t *txn, const char *table, const void *key, size_t key_size,
+          const void *data, size_t size)
+{
+    store_note_decode (txn);
+    json_t *json = size <= REGISTRY_RECORD_MAX
+                 ? recpack_decode ((const uint8_t *) data, size): NULL;
+    if (!json)
+        zsys_error ("registry: corrupt record %s/%.*s", table, (int) key_size,
+                    (const char *) key);
+    return json;
+}
+
+int
+registry_pack (const json_t *record, uint8_t **data_p, size_t *size_p)
+{
+    return recpack_encode (record, s_bin_fields, data_p, size_p);
+}
+
+static json_t *
+s_rec_get (store_txn_t *txn, const char *table, const char *key)
+{
+    size_t size;
+    void *data = store_get (txn, table, key, strlen (key), &size);
+    if (!data)
+        return NULL;
+    json_t *json = s_decode (txn, table, key, strlen (key), data, size);
+    free (data);
+    return json;
+}
+
+static int
+s_rec_put (store_txn_t *txn, const char *table, const char *key, json_t *json)
+{
+    uint8_t *data;
+    size_t size;
+    if (registry_pack (json, &data, &size))
+        return -1;
+    int rc = size <= REGISTRY_RECORD_MAX
+           ? store_put (txn, table, key, strlen (key), data, size): -1;
+    if (size > REGISTRY_RECORD_MAX)
+        zsys_error ("registry: record %s/%s too large (%zu bytes)", table, key, size);
+    free (data);
+    return rc;
 }
 
 static void
@@ -60,45 +119,107 @@ s_free_item (void **item_p)
     *item_p = NULL;
 }
 
-static int s_index_device (store_txn_t *txn, json_t *device, bool add);
-
-//  A database written before the secondary indexes existed: index its
-//  devices once
+//  Versions of the stored layout, in meta: index_version 1 added the
+//  secondary indexes, record_format 2 made records msgpack
 #define S_INDEX_VERSION     1
+#define S_RECORD_FORMAT     2
 
+static int s_device_store (store_txn_t *txn, const char *id, const uint8_t *data,
+                           size_t size);
+static json_t *s_rec_get (store_txn_t *txn, const char *table, const char *key);
+static int s_rec_put (store_txn_t *txn, const char *table, const char *key, json_t *json);
+
+//  The ids of one table, collected before any is rewritten (a cursor
+//  does not survive writes to its own table)
 static int
-s_reindex_one (void *arg, const void *key, size_t key_size, const void *value,
+s_collect_key (void *arg, const void *key, size_t key_size, const void *value,
                size_t value_size)
 {
-    (void) key;
-    (void) key_size;
-    json_error_t error;
-    json_t *device = json_loadb ((const char *) value, value_size, 0, &error);
-    int rc = json_is_object (device)? s_index_device ((store_txn_t *) arg, device, true): 0;
-    json_decref (device);
-    return rc;
+    (void) value;
+    (void) value_size;
+    zlistx_add_end ((zlistx_t *) arg, zsys_sprintf ("%.*s", (int) key_size, (const char *) key));
+    return 0;
 }
 
-static void
+//  Rewrite every JSON text record of table as msgpack; devices get
+//  their index entries (built again from the record, so an older
+//  database without indexes gets them too). Returns records converted,
+//  or -1.
+static int
+s_convert_table (store_txn_t *txn, const char *table)
+{
+    zlistx_t *keys = zlistx_new ();
+    zlistx_set_destructor (keys, (czmq_destructor *) zstr_free);
+    int rc = store_scan (txn, table, "", 0, s_collect_key, keys) < 0? -1: 0;
+    int converted = 0;
+    for (char *key = (char *) zlistx_first (keys); key && rc == 0;
+         key = (char *) zlistx_next (keys)) {
+        size_t size;
+        char *text = (char *) store_get (txn, table, key, strlen (key), &size);
+        json_error_t error;
+        json_t *json = !text || recpack_is_record ((uint8_t *) text, size)? NULL
+                     : json_loadb (text, size, JSON_REJECT_DUPLICATES, &error);
+        free (text);
+        if (!json_is_object (json)) {
+            //  Already converted, or unreadable as before (read as absent)
+            json_decref (json);
+            continue;
+        }
+        uint8_t *data;
+        size_t data_size;
+        rc = recpack_encode (json, s_bin_fields, &data, &data_size);
+        //  The old record's index entries are the new one's: s_device_store
+        //  must not read the text as a record it replaces
+        if (rc == 0 && streq (table, "devices"))
+            rc = store_del (txn, table, key, strlen (key)) < 0? -1
+               : s_device_store (txn, key, data, data_size);
+        else
+        if (rc == 0)
+            rc = store_put (txn, table, key, strlen (key), data, data_size);
+        if (rc)
+            zsys_error ("registry: cannot convert %s/%s", table, key);
+        converted++;
+        free (data);
+        json_decref (json);
+    }
+    zlistx_destroy (&keys);
+    return rc? -1: converted;
+}
+
+//  Bring an older database to the current layout, in one transaction:
+//  all of it is converted, or none. Returns 0 or -1.
+static int
 s_upgrade (store_t *store)
 {
     store_txn_t *txn = store_begin (store, true);
     if (!txn)
-        return;
+        return -1;
     int rc = 0;
-    if (registry_meta_get (txn, "index_version") < S_INDEX_VERSION) {
-        if (store_count (txn, "devices") > 0) {
-            zsys_info ("registry: indexing the devices of an older database");
-            rc = store_scan (txn, "devices", "", 0, s_reindex_one, txn) < 0? -1: 0;
+    if (registry_meta_get (txn, "record_format") < S_RECORD_FORMAT) {
+        int64_t devices = store_count (txn, "devices");
+        const char *tables [] = { "devices", "twins", "operators", NULL };
+        int converted = 0;
+        for (int i = 0; tables [i] && rc == 0; i++) {
+            int count = s_convert_table (txn, tables [i]);
+            rc = count < 0? -1: 0;
+            converted += count > 0? count: 0;
         }
+        if (rc == 0)
+            rc = registry_meta_put (txn, "record_format", S_RECORD_FORMAT);
         if (rc == 0)
             rc = registry_meta_put (txn, "index_version", S_INDEX_VERSION);
         if (rc == 0)
             rc = store_commit (&txn);
         if (rc)
-            zsys_error ("registry: cannot index the devices; queries may miss some");
+            zsys_error ("registry: cannot convert the records of an older database to "
+                        "msgpack; nothing was changed, refusing to start");
+        else
+        if (converted)
+            zsys_info ("registry: converted %d records (%" PRId64 " devices) to msgpack",
+                       converted, devices);
     }
     store_abort (&txn);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -108,7 +229,8 @@ registry_t *
 registry_new (store_t *store)
 {
     assert (store);
-    s_upgrade (store);
+    if (s_upgrade (store))
+        return NULL;
     registry_t *self = (registry_t *) zmalloc (sizeof (registry_t));
     self->store = store;
     self->seen = zhashx_new ();
@@ -209,20 +331,233 @@ s_get_text (store_txn_t *txn, const char *table, const void *key, size_t key_siz
     return text;
 }
 
-//  Index a curve key (hex text field of record) to owner in table.
+//  --------------------------------------------------------------------------
+//  Decoded device records
+
+void
+registry_device_init (registry_device_t *self)
+{
+    assert (self);
+    memset (self, 0, sizeof *self);
+}
+
+void
+registry_device_fini (registry_device_t *self)
+{
+    assert (self);
+    free (self->copy);
+    free (self->arena);
+    free (self->tag_value);
+    memset (self, 0, sizeof *self);
+}
+
+//  Copy text into the arena, NUL-terminated (room was made for every
+//  field of the record up front)
+static const char *
+s_arena_text (registry_device_t *self, const uint8_t *data, size_t size)
+{
+    assert (self->arena_used + size + 1 <= self->arena_max);
+    char *text = self->arena + self->arena_used;
+    memcpy (text, data, size);
+    text [size] = 0;
+    self->arena_used += size + 1;
+    return text;
+}
 
 static int
-s_index (store_txn_t *txn, const char *table, json_t *record, const char *owner)
+s_decode_field (void *arg, const char *key, size_t key_size, const recpack_value_t *value)
 {
-    const char *hex = json_string_value (json_object_get (record, "curve_key"));
-    uint8_t key [32];
-    if (!hex || keys_unhex (hex, key, 32))
+    registry_device_t *self = (registry_device_t *) arg;
+    static const struct {
+        const char *name;
+        size_t offset;
+    } texts [] = {
+        { "id", offsetof (registry_device_t, id) },
+        { "tenant", offsetof (registry_device_t, tenant) },
+        { "type", offsetof (registry_device_t, type) },
+        { "role", offsetof (registry_device_t, role) },
+        { "path", offsetof (registry_device_t, path) },
+        { "asset", offsetof (registry_device_t, asset) },
+        { "fw", offsetof (registry_device_t, fw) },
+        { "hw", offsetof (registry_device_t, hw) },
+        { "sw", offsetof (registry_device_t, sw) },
+        { "location", offsetof (registry_device_t, location) },
+        { "assurance", offsetof (registry_device_t, assurance) },
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts [0]; i++)
+        if (strlen (texts [i].name) == key_size && memcmp (texts [i].name, key, key_size) == 0) {
+            const char **field = (const char **) ((char *) self + texts [i].offset);
+            if (value->type == RECPACK_STR)
+                *field = s_arena_text (self, value->data, value->size);
+            else
+            if (value->type == RECPACK_INT && streq (texts [i].name, "assurance")) {
+                char number [24];
+                int len = snprintf (number, sizeof number, "%" PRId64, value->integer);
+                *field = s_arena_text (self, (const uint8_t *) number, (size_t) len);
+            }
+            return 0;
+        }
+    if (key_size == 7 && memcmp (key, "revoked", 7) == 0)
+        self->revoked = value->type == RECPACK_BOOL && value->boolean;
+    else
+    if (key_size == 4 && memcmp (key, "tags", 4) == 0 && value->type == RECPACK_MAP) {
+        self->tags = value->data;
+        self->tags_size = value->size;
+    }
+    else
+    if (key_size == 8 && memcmp (key, "sign_key", 8) == 0 && value->type == RECPACK_BIN
+    &&  value->size == 32) {
+        memcpy (self->sign_key, value->data, 32);
+        self->has_sign_key = true;
+    }
+    else
+    if (key_size == 9 && memcmp (key, "curve_key", 9) == 0 && value->type == RECPACK_BIN
+    &&  value->size == 32) {
+        memcpy (self->curve_key, value->data, 32);
+        self->has_curve_key = true;
+    }
+    return 0;
+}
+
+int
+registry_device_decode (registry_device_t *self, const void *data, size_t size)
+{
+    assert (self);
+    uint8_t *copy = self->copy;
+    size_t copy_max = self->copy_max;
+    char *arena = self->arena;
+    size_t arena_max = self->arena_max;
+    char *tag_value = self->tag_value;
+    size_t tag_max = self->tag_max;
+    memset (self, 0, sizeof *self);
+    self->copy = copy;
+    self->copy_max = copy_max;
+    self->tag_value = tag_value;
+    self->tag_max = tag_max;
+    //  Every text takes its bytes in the record plus a NUL, and a
+    //  number at most 21 bytes more than its own
+    size_t need = size + 64;
+    if (need > arena_max) {
+        free (arena);
+        arena = (char *) zmalloc (need);
+        arena_max = need;
+    }
+    self->arena = arena;
+    self->arena_max = arena_max;
+    self->data = (const uint8_t *) data;
+    self->size = size;
+    if (size > REGISTRY_RECORD_MAX
+    ||  recpack_map ((const uint8_t *) data, size, s_decode_field, self) != 0
+    ||  !self->id)
         return -1;
-    return store_put (txn, table, key, 32, owner, strlen (owner));
+    return 0;
+}
+
+int
+registry_device_read (store_txn_t *txn, const char *id, registry_device_t *self)
+{
+    assert (self);
+    if (!registry_name_valid (id))
+        return 1;
+    size_t size;
+    uint8_t *data = (uint8_t *) store_get (txn, "devices", id, strlen (id), &size);
+    if (!data)
+        return 1;
+    free (self->copy);
+    self->copy = data;
+    self->copy_max = size;
+    store_note_decode (txn);
+    if (registry_device_decode (self, data, size)) {
+        zsys_error ("registry: corrupt record devices/%s", id);
+        return -1;
+    }
+    return 0;
+}
+
+const char *
+registry_device_tag (registry_device_t *self, const char *key)
+{
+    assert (self && key);
+    recpack_value_t value;
+    if (!self->tags || recpack_get (self->tags, self->tags_size, key, &value) != 0
+    ||  value.type != RECPACK_STR)
+        return NULL;
+    if (value.size + 1 > self->tag_max) {
+        free (self->tag_value);
+        self->tag_max = value.size + 1;
+        self->tag_value = (char *) zmalloc (self->tag_max);
+    }
+    memcpy (self->tag_value, value.data, value.size);
+    self->tag_value [value.size] = 0;
+    return self->tag_value;
+}
+
+const char *
+registry_device_place (registry_device_t *self)
+{
+    assert (self);
+    if (self->path && *self->path)
+        return self->path;
+    return self->tenant? self->tenant: "";
+}
+
+json_t *
+registry_device_json (registry_device_t *self)
+{
+    assert (self && self->data);
+    return recpack_decode (self->data, self->size);
+}
+
+typedef struct {
+    store_txn_t *txn;
+    registry_device_t device;
+    registry_device_fn *fn;
+    void *arg;
+} s_scan_t;
+
+static int
+s_scan_one (void *arg, const void *key, size_t key_size, const void *value,
+            size_t value_size)
+{
+    s_scan_t *scan = (s_scan_t *) arg;
+    store_note_decode (scan->txn);
+    if (registry_device_decode (&scan->device, value, value_size)) {
+        zsys_error ("registry: corrupt record devices/%.*s", (int) key_size,
+                    (const char *) key);
+        return 0;
+    }
+    return scan->fn (scan->arg, &scan->device);
+}
+
+int
+registry_device_scan (store_txn_t *txn, registry_device_fn *fn, void *arg)
+{
+    assert (fn);
+    s_scan_t scan = { txn, { 0 }, fn, arg };
+    registry_device_init (&scan.device);
+    int rc = store_scan (txn, "devices", "", 0, s_scan_one, &scan);
+    registry_device_fini (&scan.device);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
 //  Secondary indexes of devices: key attr NUL value NUL id, empty value
+
+//  Site of a path: its second segment
+static bool
+s_site_of (const char *path, char *site, size_t size)
+{
+    const char *slash = path? strchr (path, '/'): NULL;
+    if (!slash)
+        return false;
+    const char *end = strchr (slash + 1, '/');
+    size_t len = end? (size_t) (end - slash - 1): strlen (slash + 1);
+    if (len == 0 || len >= size)
+        return false;
+    memcpy (site, slash + 1, len);
+    site [len] = 0;
+    return true;
+}
 
 const char *
 registry_device_scope (json_t *device)
@@ -237,17 +572,7 @@ registry_device_scope (json_t *device)
 bool
 registry_device_site (json_t *device, char *site, size_t size)
 {
-    const char *path = json_string_value (json_object_get (device, "path"));
-    const char *slash = path? strchr (path, '/'): NULL;
-    if (!slash)
-        return false;
-    const char *end = strchr (slash + 1, '/');
-    size_t len = end? (size_t) (end - slash - 1): strlen (slash + 1);
-    if (len == 0 || len >= size)
-        return false;
-    memcpy (site, slash + 1, len);
-    site [len] = 0;
-    return true;
+    return s_site_of (json_string_value (json_object_get (device, "path")), site, size);
 }
 
 bool
@@ -282,52 +607,96 @@ registry_index_key (char *key, size_t size, const char *attr, const char *value,
     return len;
 }
 
-//  Add or remove one index entry
-static int
-s_index_one (store_txn_t *txn, bool add, const char *attr, const char *value,
-             const char *id)
+//  The index keys of one device, built before any is written so that
+//  a replaced record touches only the entries that changed
+typedef struct {
+    size_t count;
+    size_t sizes [REGISTRY_INDEX_ENTRIES_MAX];
+    char keys [REGISTRY_INDEX_ENTRIES_MAX][REGISTRY_INDEX_KEY_MAX];
+    bool overflow;                  //  An entry did not fit
+} s_keys_t;
+
+static void
+s_keys_add (s_keys_t *keys, const char *attr, const char *value, const char *id)
 {
-    char key [REGISTRY_INDEX_KEY_MAX];
-    size_t len = registry_index_key (key, sizeof key, attr, value, id);
+    size_t len = keys->count < REGISTRY_INDEX_ENTRIES_MAX
+               ? registry_index_key (keys->keys [keys->count], REGISTRY_INDEX_KEY_MAX,
+                                     attr, value, id): 0;
     if (len == 0) {
-        zsys_error ("registry: index key of %s too long", id);
-        return -1;
+        zsys_error ("registry: index entry %s of %s does not fit", attr, id);
+        keys->overflow = true;
+        return;
     }
-    if (add)
-        return store_put (txn, "device_index", key, len, "", 0);
-    return store_del (txn, "device_index", key, len) < 0? -1: 0;
+    keys->sizes [keys->count++] = len;
 }
 
-//  Add or remove every index entry of a device record
+typedef struct {
+    s_keys_t *keys;
+    const char *id;
+} s_tag_keys_t;
+
 static int
-s_index_device (store_txn_t *txn, json_t *device, bool add)
+s_tag_key (void *arg, const char *key, size_t key_size, const recpack_value_t *value)
 {
-    const char *id = json_string_value (json_object_get (device, "id"));
-    if (!id)
-        return -1;
-    int rc = 0;
-    for (int i = 0; s_indexed [i] && rc == 0; i++) {
-        const char *value;
-        char site [WEFT_NAME_MAX + 1];
-        if (streq (s_indexed [i], "site"))
-            value = registry_device_site (device, site, sizeof site)? site: NULL;
-        else
-            value = json_string_value (json_object_get (device, s_indexed [i]));
-        if (value && (*value || streq (s_indexed [i], "tenant")))
-            rc = s_index_one (txn, add, s_indexed [i], value, id);
-    }
-    json_t *tags = json_object_get (device, "tags");
-    const char *key;
-    json_t *value;
+    s_tag_keys_t *self = (s_tag_keys_t *) arg;
+    //  Only text tags are indexed, as only they match
+    if (value->type != RECPACK_STR || key_size > WEFT_NAME_MAX
+    ||  value->size >= REGISTRY_INDEX_KEY_MAX)
+        return 0;
     char attr [WEFT_NAME_MAX + 8];
-    json_object_foreach (tags, key, value) {
-        if (rc || !json_is_string (value))
-            break;
-        snprintf (attr, sizeof attr, "tag.%s", key);
-        rc = s_index_one (txn, add, attr, json_string_value (value), id);
+    char text [REGISTRY_INDEX_KEY_MAX];
+    snprintf (attr, sizeof attr, "tag.%.*s", (int) key_size, key);
+    memcpy (text, value->data, value->size);
+    text [value->size] = 0;
+    s_keys_add (self->keys, attr, text, self->id);
+    return 0;
+}
+
+static void
+s_keys_of (registry_device_t *device, s_keys_t *keys)
+{
+    keys->count = 0;
+    keys->overflow = false;
+    const char *values [] = {
+        device->tenant, device->type, device->role, device->path, NULL,
+        device->fw, device->hw, device->sw, device->asset
+    };
+    char site [WEFT_NAME_MAX + 1];
+    for (int i = 0; s_indexed [i]; i++) {
+        const char *value = values [i];
+        if (streq (s_indexed [i], "site"))
+            value = s_site_of (device->path, site, sizeof site)? site: NULL;
+        if (value && (*value || streq (s_indexed [i], "tenant")))
+            s_keys_add (keys, s_indexed [i], value, device->id);
     }
-    if (rc == 0)
-        rc = s_index_one (txn, add, REGISTRY_SCOPE_ATTR, registry_device_scope (device), id);
+    if (device->tags) {
+        s_tag_keys_t tags = { keys, device->id };
+        recpack_map (device->tags, device->tags_size, s_tag_key, &tags);
+    }
+    s_keys_add (keys, REGISTRY_SCOPE_ATTR, registry_device_place (device), device->id);
+}
+
+static bool
+s_keys_hold (const s_keys_t *keys, const char *key, size_t size)
+{
+    for (size_t i = 0; i < keys->count; i++)
+        if (keys->sizes [i] == size && memcmp (keys->keys [i], key, size) == 0)
+            return true;
+    return false;
+}
+
+//  Write the entries of now that were not in before and delete those of
+//  before that are not in now (either may be NULL: none)
+static int
+s_index_update (store_txn_t *txn, const s_keys_t *before, const s_keys_t *now)
+{
+    int rc = 0;
+    for (size_t i = 0; before && i < before->count && rc == 0; i++)
+        if (!now || !s_keys_hold (now, before->keys [i], before->sizes [i]))
+            rc = store_del (txn, "device_index", before->keys [i], before->sizes [i]) < 0? -1: 0;
+    for (size_t i = 0; now && i < now->count && rc == 0; i++)
+        if (!before || !s_keys_hold (before, now->keys [i], now->sizes [i]))
+            rc = store_put (txn, "device_index", now->keys [i], now->sizes [i], "", 0);
     return rc;
 }
 
@@ -371,6 +740,16 @@ registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
     return store_scan (txn, "device_index", key, len, s_index_scan_one, &scan);
 }
 
+bool
+registry_index_has (store_txn_t *txn, const char *attr, const char *value, const char *id)
+{
+    char key [REGISTRY_INDEX_KEY_MAX];
+    size_t len = registry_index_key (key, sizeof key, attr, value, id);
+    void *data = len? store_get (txn, "device_index", key, len, NULL): NULL;
+    free (data);
+    return data != NULL;
+}
+
 //  --------------------------------------------------------------------------
 //  Devices
 
@@ -379,7 +758,38 @@ registry_device_get (store_txn_t *txn, const char *id)
 {
     if (!registry_name_valid (id))
         return NULL;
-    return registry_record_get (txn, "devices", id);
+    return s_rec_get (txn, "devices", id);
+}
+
+//  Store a device record given as bytes, with its index entries: only
+//  those that differ from the record it replaces are written
+static int
+s_device_store (store_txn_t *txn, const char *id, const uint8_t *data, size_t size)
+{
+    registry_device_t now, before;
+    registry_device_init (&now);
+    registry_device_init (&before);
+    s_keys_t *keys = (s_keys_t *) malloc (2 * sizeof (s_keys_t));
+    assert (keys);
+    int rc = registry_device_decode (&now, data, size) || !now.has_curve_key? -1: 0;
+    if (rc == 0)
+        s_keys_of (&now, &keys [1]);
+    //  A corrupt old record has no entries we can find: keep going
+    bool replaces = rc == 0 && registry_device_read (txn, id, &before) == 0;
+    if (replaces)
+        s_keys_of (&before, &keys [0]);
+    if (rc == 0 && (keys [1].overflow || (replaces && keys [0].overflow)))
+        rc = -1;
+    if (rc == 0)
+        rc = s_index_update (txn, replaces? &keys [0]: NULL, &keys [1]);
+    if (rc == 0)
+        rc = store_put (txn, "devices", id, strlen (id), data, size);
+    if (rc == 0)
+        rc = store_put (txn, "device_keys", now.curve_key, 32, id, strlen (id));
+    free (keys);
+    registry_device_fini (&now);
+    registry_device_fini (&before);
+    return rc;
 }
 
 int
@@ -388,17 +798,26 @@ registry_device_put (store_txn_t *txn, json_t *device)
     const char *id = json_string_value (json_object_get (device, "id"));
     if (!registry_name_valid (id))
         return -1;
-    //  Replace the index entries of the record this one replaces
-    json_t *old = registry_record_get (txn, "devices", id);
-    int rc = old? s_index_device (txn, old, false): 0;
-    json_decref (old);
-    if (rc == 0)
-        rc = registry_record_put (txn, "devices", id, device);
-    if (rc == 0)
-        rc = s_index_device (txn, device, true);
-    if (rc)
+    uint8_t *data;
+    size_t size;
+    if (recpack_encode (device, s_bin_fields, &data, &size))
         return -1;
-    return s_index (txn, "device_keys", device, id);
+    int rc = size <= REGISTRY_RECORD_MAX? s_device_store (txn, id, data, size): -1;
+    free (data);
+    return rc;
+}
+
+//  The reported text of one metadata field, if it is valid
+static const char *
+s_meta_value (json_t *meta, const char *field)
+{
+    const char *value = json_string_value (json_object_get (meta, field));
+    size_t len = value? strlen (value): 0;
+    bool valid = len > 0 && len <= 128;
+    for (size_t c = 0; valid && c < len; c++)
+        if ((unsigned char) value [c] < 0x20 || value [c] == 0x7f)
+            valid = false;
+    return valid? value: NULL;
 }
 
 int
@@ -407,26 +826,52 @@ registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported)
     json_t *meta = json_object_get (reported, REGISTRY_REPORTED_META);
     if (!json_is_object (meta))
         return 0;
-    json_t *device = registry_device_get (txn, id);
-    if (!device)
-        return 0;
-    static const char *fields [] = { "fw", "hw", "sw", NULL };
-    bool changed = false;
-    for (int i = 0; fields [i]; i++) {
-        const char *value = json_string_value (json_object_get (meta, fields [i]));
-        size_t len = value? strlen (value): 0;
-        bool valid = len > 0 && len <= 128;
-        for (size_t c = 0; valid && c < len; c++)
-            if ((unsigned char) value [c] < 0x20 || value [c] == 0x7f)
-                valid = false;
-        const char *held = json_string_value (json_object_get (device, fields [i]));
-        if (valid && !(held && streq (held, value))) {
-            json_object_set_new (device, fields [i], json_string (value));
-            changed = true;
+    //  Most reports change nothing here: compare on the decoded record
+    //  and build JSON only for a change
+    registry_device_t held;
+    registry_device_init (&held);
+    int rc = 0;
+    if (registry_device_read (txn, id, &held) == 0) {
+        const char *fields [] = { "fw", "hw", "sw" };
+        const char *values [] = { held.fw, held.hw, held.sw };
+        json_t *device = NULL;
+        for (int i = 0; i < 3; i++) {
+            const char *value = s_meta_value (meta, fields [i]);
+            if (value && !(values [i] && streq (values [i], value))) {
+                if (!device)
+                    device = registry_device_json (&held);
+                if (device)
+                    json_object_set_new (device, fields [i], json_string (value));
+            }
+        }
+        if (device) {
+            uint8_t *data;
+            size_t size;
+            rc = recpack_encode (device, s_bin_fields, &data, &size);
+            //  The old record's entries are those of held: no second read
+            if (rc == 0) {
+                s_keys_t *keys = (s_keys_t *) malloc (2 * sizeof (s_keys_t));
+                assert (keys);
+                registry_device_t now;
+                registry_device_init (&now);
+                rc = size > REGISTRY_RECORD_MAX || registry_device_decode (&now, data, size)
+                   ? -1: 0;
+                if (rc == 0) {
+                    s_keys_of (&held, &keys [0]);
+                    s_keys_of (&now, &keys [1]);
+                    rc = keys [0].overflow || keys [1].overflow? -1
+                       : s_index_update (txn, &keys [0], &keys [1]);
+                }
+                if (rc == 0)
+                    rc = store_put (txn, "devices", id, strlen (id), data, size);
+                registry_device_fini (&now);
+                free (keys);
+                free (data);
+            }
+            json_decref (device);
         }
     }
-    int rc = changed? registry_device_put (txn, device): 0;
-    json_decref (device);
+    registry_device_fini (&held);
     return rc;
 }
 
@@ -437,25 +882,20 @@ registry_device_by_curve (store_txn_t *txn, const uint8_t curve_key [32])
 }
 
 typedef struct {
+    store_txn_t *txn;
+    const char *table;
     registry_each_fn *fn;
     void *arg;
 } s_each_t;
 
 static int
-s_each_device (void *arg, const void *key, size_t key_size,
+s_each_record (void *arg, const void *key, size_t key_size,
                const void *value, size_t value_size)
 {
     s_each_t *each = (s_each_t *) arg;
-    json_error_t error;
-    json_t *record = NULL;
-    if (value_size <= REGISTRY_RECORD_MAX)
-        record = json_loadb ((const char *) value, value_size, JSON_REJECT_DUPLICATES, &error);
-    if (!record || !json_is_object (record)) {
-        zsys_error ("registry: corrupt device record %.*s", (int) key_size,
-                    (const char *) key);
-        json_decref (record);
+    json_t *record = s_decode (each->txn, each->table, key, key_size, value, value_size);
+    if (!record)
         return 0;
-    }
     int rc = each->fn (each->arg, record);
     json_decref (record);
     return rc;
@@ -464,16 +904,16 @@ s_each_device (void *arg, const void *key, size_t key_size,
 int
 registry_device_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
 {
-    s_each_t each = { fn, arg };
+    s_each_t each = { txn, "devices", fn, arg };
     //  An empty, non-NULL prefix: store_scan memcmp's it even at size 0
-    return store_scan (txn, "devices", "", 0, s_each_device, &each);
+    return store_scan (txn, "devices", "", 0, s_each_record, &each);
 }
 
 int
 registry_operator_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
 {
-    s_each_t each = { fn, arg };
-    return store_scan (txn, "operators", "", 0, s_each_device, &each);
+    s_each_t each = { txn, "operators", fn, arg };
+    return store_scan (txn, "operators", "", 0, s_each_record, &each);
 }
 
 int64_t
@@ -495,8 +935,8 @@ registry_twin_get (store_txn_t *txn, const char *id)
                           "desired", "desired_version", (json_int_t) 0,
                           "reported", "reported_version", (json_int_t) 0,
                           "applied_version", (json_int_t) 0, "status", "");
+    json_t *twin = s_decode (txn, "twins", id, strlen (id), data, size);
     free (data);
-    json_t *twin = registry_record_get (txn, "twins", id);
     if (twin
     && (!json_is_object (json_object_get (twin, "desired"))
     ||  !json_is_object (json_object_get (twin, "reported")))) {
@@ -510,7 +950,7 @@ registry_twin_get (store_txn_t *txn, const char *id)
 int
 registry_twin_put (store_txn_t *txn, const char *id, json_t *twin)
 {
-    return registry_record_put (txn, "twins", id, twin);
+    return s_rec_put (txn, "twins", id, twin);
 }
 
 //  --------------------------------------------------------------------------
@@ -521,7 +961,7 @@ registry_operator_get (store_txn_t *txn, const char *name)
 {
     if (!registry_name_valid (name))
         return NULL;
-    return registry_record_get (txn, "operators", name);
+    return s_rec_get (txn, "operators", name);
 }
 
 int
@@ -531,7 +971,7 @@ registry_operator_put (store_txn_t *txn, json_t *op)
     if (!registry_name_valid (name))
         return -1;
     //  Replacing an operator's keys must unlink the old key
-    json_t *old = registry_record_get (txn, "operators", name);
+    json_t *old = s_rec_get (txn, "operators", name);
     if (old) {
         const char *hex = json_string_value (json_object_get (old, "curve_key"));
         uint8_t key [32];
@@ -539,9 +979,11 @@ registry_operator_put (store_txn_t *txn, json_t *op)
             store_del (txn, "operator_keys", key, 32);
         json_decref (old);
     }
-    if (registry_record_put (txn, "operators", name, op))
+    const char *hex = json_string_value (json_object_get (op, "curve_key"));
+    uint8_t key [32];
+    if (!hex || keys_unhex (hex, key, 32) || s_rec_put (txn, "operators", name, op))
         return -1;
-    return s_index (txn, "operator_keys", op, name);
+    return store_put (txn, "operator_keys", key, 32, name, strlen (name));
 }
 
 char *
@@ -902,20 +1344,99 @@ registry_test (bool verbose)
     free (name);
     assert (store_commit (&txn) == 0);
 
-    //  An older database: devices without index entries are indexed once
+    //  A database written by the release before msgpack records, in its
+    //  own layout: JSON text records with hex keys, some devices never
+    //  indexed (from before the indexes), a twin and an operator. Opening
+    //  converts all of it in one transaction.
     registry_destroy (&registry);
+    store_stats_t before_stats, after_stats;
+    store_stats (store, &before_stats);
     txn = store_begin (store, true);
-    const char *old = "{\"id\":\"dev-old\",\"tenant\":\"acme\",\"type\":\"legacy\"}";
+    char old [512];
+    snprintf (old, sizeof old, "{\"curve_key\":\"%s\",\"id\":\"dev-old\",\"sign_key\":\"%s\","
+              "\"tags\":{\"line\":\"4\"},\"tenant\":\"acme\",\"type\":\"legacy\"}",
+              curve2_hex, curve_hex);
     assert (store_put (txn, "devices", "dev-old", 7, old, strlen (old)) == 0);
+    assert (store_put (txn, "device_keys", curve2, 32, "dev-old", 7) == 0);
+    const char *old_twin = "{\"applied_version\":1,\"desired\":{\"gain\":0.1},"
+        "\"desired_version\":2,\"reported\":{\"weft\":{\"fw\":\"1.0\"}},"
+        "\"reported_version\":5,\"status\":\"ok\"}";
+    assert (store_put (txn, "twins", "dev-old", 7, old_twin, strlen (old_twin)) == 0);
+    snprintf (old, sizeof old, "{\"curve_key\":\"%s\",\"name\":\"bob\",\"role\":\"viewer\","
+              "\"tenant\":\"acme\"}", curve_hex);
+    assert (store_put (txn, "operators", "bob", 3, old, strlen (old)) == 0);
+    assert (store_put (txn, "devices", "dev-bad", 7, "{not json", 9) == 0);
     assert (store_del (txn, "meta", "index_version", 13) == 0);
+    assert (store_del (txn, "meta", "record_format", 13) == 0);
     assert (store_commit (&txn) == 0);
     registry = registry_new (store);
+    assert (registry);
+    store_stats (store, &after_stats);
+    assert (after_stats.commits == before_stats.commits + 2);     //  Ours, and the conversion
     txn = store_begin (store, false);
+    assert (registry_meta_get (txn, "record_format") == 2);
+    assert (registry_meta_get (txn, "index_version") == 1);
+    //  Binary now, keys as raw bytes
+    size_t stored_size;
+    uint8_t *stored = (uint8_t *) store_get (txn, "devices", "dev-old", 7, &stored_size);
+    assert (stored && (stored [0] & 0xf0) == 0x80);
+    assert (memmem (stored, stored_size, "\xa9" "curve_key\xc4\x20", 12));
+    assert (memmem (stored, stored_size, curve2, 32));
+    free (stored);
     int found = 0;
     assert (registry_index_scan (txn, "type", "legacy", false, s_test_count_id, &found) == 1);
     assert (found == 1);
-    assert (registry_meta_get (txn, "index_version") == 1);
+    assert (registry_index_has (txn, "tag.line", "4", "dev-old"));
+    assert (!registry_index_has (txn, "tag.line", "5", "dev-old"));
+    //  The same JSON as before, hex keys and all
+    device = registry_device_get (txn, "dev-old");
+    assert (device);
+    assert (streq (json_string_value (json_object_get (device, "curve_key")), curve2_hex));
+    assert (streq (json_string_value (json_object_get (device, "sign_key")), curve_hex));
+    json_decref (device);
+    registry_device_t decoded;
+    registry_device_init (&decoded);
+    assert (registry_device_read (txn, "dev-old", &decoded) == 0);
+    assert (streq (decoded.type, "legacy") && decoded.has_curve_key && !decoded.revoked);
+    assert (memcmp (decoded.curve_key, curve2, 32) == 0);
+    assert (streq (registry_device_tag (&decoded, "line"), "4"));
+    assert (registry_device_tag (&decoded, "none") == NULL);
+    assert (streq (registry_device_place (&decoded), "acme"));
+    assert (registry_device_read (txn, "dev-none", &decoded) == 1);
+    assert (registry_device_read (txn, "dev-bad", &decoded) == -1);      //  As before: unreadable
+    registry_device_fini (&decoded);
+    id = registry_device_by_curve (txn, curve2);
+    assert (id && streq (id, "dev-old"));
+    free (id);
+    twin = registry_twin_get (txn, "dev-old");
+    char *twin_text = registry_dump (twin);
+    assert (streq (twin_text, old_twin));
+    free (twin_text);
+    json_decref (twin);
+    op = registry_operator_get (txn, "bob");
+    assert (op && streq (json_string_value (json_object_get (op, "curve_key")), curve_hex));
+    json_decref (op);
     store_abort (&txn);
+    //  Once only: opening again converts nothing
+    registry_destroy (&registry);
+    store_stats (store, &before_stats);
+    registry = registry_new (store);
+    store_stats (store, &after_stats);
+    assert (after_stats.commits == before_stats.commits);
+
+    //  A report's metadata costs one decode of the device and rewrites
+    //  only the index entries that changed
+    txn = store_begin (store, true);
+    store_stats (store, &before_stats);
+    reported = json_pack ("{s:{s:s}}", "weft", "fw", "1.1");
+    assert (registry_device_report_meta (txn, "dev-old", reported) == 0);
+    assert (registry_device_report_meta (txn, "dev-old", reported) == 0);   //  No change
+    json_decref (reported);
+    store_stats (store, &after_stats);
+    assert (after_stats.decodes - before_stats.decodes == 2);
+    assert (registry_index_has (txn, "fw", "1.1", "dev-old"));
+    assert (registry_index_has (txn, "type", "legacy", "dev-old"));
+    assert (store_commit (&txn) == 0);
 
     registry_destroy (&registry);
     registry_destroy (&registry);

@@ -65,7 +65,7 @@ s_device (int i)
 }
 
 static int
-s_count (void *arg, json_t *device)
+s_count (void *arg, registry_device_t *device)
 {
     (void) device;
     (*(size_t *) arg)++;
@@ -114,10 +114,12 @@ s_register (store_t *store, bool raw)
         for (int i = base; i < base + BATCH; i++) {
             json_t *device = s_device (i);
             if (raw) {
-                char *text = registry_dump (device);
+                uint8_t *data;
+                size_t size;
+                assert (registry_pack (device, &data, &size) == 0);
                 const char *id = json_string_value (json_object_get (device, "id"));
-                assert (store_put (txn, "devices", id, strlen (id), text, strlen (text)) == 0);
-                free (text);
+                assert (store_put (txn, "devices", id, strlen (id), data, size) == 0);
+                free (data);
             }
             else
                 assert (registry_device_put (txn, device) == 0);
