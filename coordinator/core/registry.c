@@ -821,25 +821,29 @@ s_meta_value (json_t *meta, const char *field)
 }
 
 int
-registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported)
+registry_device_report_meta (store_txn_t *txn, const char *id, registry_device_t *device_held,
+                             json_t *reported)
 {
     json_t *meta = json_object_get (reported, REGISTRY_REPORTED_META);
     if (!json_is_object (meta))
         return 0;
     //  Most reports change nothing here: compare on the decoded record
     //  and build JSON only for a change
-    registry_device_t held;
-    registry_device_init (&held);
+    registry_device_t own;
+    registry_device_init (&own);
+    registry_device_t *held = device_held;
+    if (!held || !held->id || !streq (held->id, id))
+        held = registry_device_read (txn, id, &own) == 0? &own: NULL;
     int rc = 0;
-    if (registry_device_read (txn, id, &held) == 0) {
+    if (held) {
         const char *fields [] = { "fw", "hw", "sw" };
-        const char *values [] = { held.fw, held.hw, held.sw };
+        const char *values [] = { held->fw, held->hw, held->sw };
         json_t *device = NULL;
         for (int i = 0; i < 3; i++) {
             const char *value = s_meta_value (meta, fields [i]);
             if (value && !(values [i] && streq (values [i], value))) {
                 if (!device)
-                    device = registry_device_json (&held);
+                    device = registry_device_json (held);
                 if (device)
                     json_object_set_new (device, fields [i], json_string (value));
             }
@@ -857,7 +861,7 @@ registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported)
                 rc = size > REGISTRY_RECORD_MAX || registry_device_decode (&now, data, size)
                    ? -1: 0;
                 if (rc == 0) {
-                    s_keys_of (&held, &keys [0]);
+                    s_keys_of (held, &keys [0]);
                     s_keys_of (&now, &keys [1]);
                     rc = keys [0].overflow || keys [1].overflow? -1
                        : s_index_update (txn, &keys [0], &keys [1]);
@@ -871,7 +875,7 @@ registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported)
             json_decref (device);
         }
     }
-    registry_device_fini (&held);
+    registry_device_fini (&own);
     return rc;
 }
 
@@ -1296,7 +1300,7 @@ registry_test (bool verbose)
     txn = store_begin (store, true);
     json_t *reported = json_pack ("{s:{s:s, s:s, s:i}}", "weft", "fw", "2.3.0", "hw", "a\nb",
                                   "sw", 7);
-    assert (registry_device_report_meta (txn, "dev-1", reported) == 0);
+    assert (registry_device_report_meta (txn, "dev-1", NULL, reported) == 0);
     json_decref (reported);
     device = registry_device_get (txn, "dev-1");
     assert (streq (json_string_value (json_object_get (device, "fw")), "2.3.0"));
@@ -1429,11 +1433,17 @@ registry_test (bool verbose)
     txn = store_begin (store, true);
     store_stats (store, &before_stats);
     reported = json_pack ("{s:{s:s}}", "weft", "fw", "1.1");
-    assert (registry_device_report_meta (txn, "dev-old", reported) == 0);
-    assert (registry_device_report_meta (txn, "dev-old", reported) == 0);   //  No change
+    assert (registry_device_report_meta (txn, "dev-old", NULL, reported) == 0);
+    assert (registry_device_report_meta (txn, "dev-old", NULL, reported) == 0);     //  No change
+    //  With the record its caller read already, none
+    registry_device_t held;
+    registry_device_init (&held);
+    assert (registry_device_read (txn, "dev-old", &held) == 0);
+    assert (registry_device_report_meta (txn, "dev-old", &held, reported) == 0);
+    registry_device_fini (&held);
     json_decref (reported);
     store_stats (store, &after_stats);
-    assert (after_stats.decodes - before_stats.decodes == 2);
+    assert (after_stats.decodes - before_stats.decodes == 3);
     assert (registry_index_has (txn, "fw", "1.1", "dev-old"));
     assert (registry_index_has (txn, "type", "legacy", "dev-old"));
     assert (store_commit (&txn) == 0);

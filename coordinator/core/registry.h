@@ -188,11 +188,14 @@ bool
 //  Copy the well-known metadata a device reports in its reported twin,
 //  {"weft": {"fw": ..., "hw": ..., "sw": ...}}, into its record (and
 //  indexes). Values that are not text of 1-128 bytes without control
-//  characters are ignored. Writes only if something changed. Returns 0
-//  or -1 (store failure).
+//  characters are ignored. Writes only if something changed, and only
+//  the index entries that changed. held, if not NULL, is the device as
+//  the caller read it in txn (it is not read again). Returns 0 or -1
+//  (store failure).
 #define REGISTRY_REPORTED_META  "weft"
 int
-    registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported);
+    registry_device_report_meta (store_txn_t *txn, const char *id, registry_device_t *held,
+                                 json_t *reported);
 
 //  Id of the device holding this CURVE key, or NULL. Caller frees.
 char *
