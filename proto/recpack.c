@@ -9,6 +9,7 @@
 
 #include "proto/corelib.h"
 #include "proto/recpack.h"
+#include "proto/keys.h"
 
 //  --------------------------------------------------------------------------
 //  Writer: a growing buffer
@@ -131,29 +132,18 @@ s_put_str (s_out_t *out, const char *text, size_t size)
     s_put (out, text, size);
 }
 
-static int
-s_hexval (char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;                      //  Upper case would not read back the same
-}
-
-//  Text written as bin if it is lowercase hex of whole bytes
+//  Text written as bin if it is lowercase hex of whole bytes (upper case
+//  would not read back as the same text)
 static bool
 s_put_hex (s_out_t *out, const char *text, size_t size)
 {
-    if (size == 0 || size % 2)
+    if (size == 0 || size % 2 || strspn (text, "0123456789abcdef") != size)
         return false;
-    for (size_t i = 0; i < size; i++)
-        if (s_hexval (text [i]) < 0)
-            return false;
     s_put_head (out, RECPACK_BIN, size / 2);
     s_reserve (out, size / 2);
-    for (size_t i = 0; i < size; i += 2)
-        out->data [out->size++] = (uint8_t) (s_hexval (text [i]) << 4 | s_hexval (text [i + 1]));
+    if (keys_unhex (text, out->data + out->size, size / 2))
+        return false;               //  Not reached: checked above
+    out->size += size / 2;
     return true;
 }
 
@@ -414,11 +404,7 @@ s_json (s_in_t *in, int depth)
         case RECPACK_STR: return json_stringn ((const char *) value.data, value.size);
         case RECPACK_BIN: {
             char *hex = (char *) zmalloc (value.size * 2 + 1);
-            static const char digits [] = "0123456789abcdef";
-            for (size_t i = 0; i < value.size; i++) {
-                hex [2 * i] = digits [value.data [i] >> 4];
-                hex [2 * i + 1] = digits [value.data [i] & 15];
-            }
+            keys_hex (value.data, value.size, hex);
             json_t *text = json_stringn (hex, value.size * 2);
             free (hex);
             return text;

@@ -58,29 +58,11 @@ devquery_attr (const char *name, void *arg)
     }
     if (strncmp (name, "tag.", 4) == 0)
         return registry_device_tag (device, name + 4);
-    static const struct {
-        const char *name;
-        size_t offset;
-    } plain [] = {
-        { "id", offsetof (registry_device_t, id) },
-        { "tenant", offsetof (registry_device_t, tenant) },
-        { "type", offsetof (registry_device_t, type) },
-        { "role", offsetof (registry_device_t, role) },
-        { "path", offsetof (registry_device_t, path) },
-        { "fw", offsetof (registry_device_t, fw) },
-        { "hw", offsetof (registry_device_t, hw) },
-        { "sw", offsetof (registry_device_t, sw) },
-        { "asset", offsetof (registry_device_t, asset) },
-        { "location", offsetof (registry_device_t, location) },
-        { "assurance", offsetof (registry_device_t, assurance) },
-    };
-    for (size_t i = 0; i < sizeof plain / sizeof plain [0]; i++)
-        if (streq (name, plain [i].name)) {
-            const char *value = *(const char **) ((char *) device + plain [i].offset);
-            //  Unset metadata is absent, not empty (tenant "" is a value)
-            return value && (*value || streq (name, "tenant") || streq (name, "assurance"))
-                 ? value: NULL;
-        }
+    const char *value;
+    if (registry_device_field (device, name, &value))
+        //  Unset metadata is absent, not empty (tenant "" is a value)
+        return value && (*value || streq (name, "tenant") || streq (name, "assurance"))
+             ? value: NULL;
     if (streq (name, "attest")) {
         //  The last verdict (attest.h); absent if never attested
         json_t *verdict = device->id? attest_verdict_get (self->ctx->txn, device->id): NULL;

@@ -364,33 +364,49 @@ s_arena_text (registry_device_t *self, const uint8_t *data, size_t size)
     return text;
 }
 
+//  The text fields of a decoded device, by name
+static const struct {
+    const char *name;
+    size_t offset;
+} s_text_fields [] = {
+    { "id", offsetof (registry_device_t, id) },
+    { "tenant", offsetof (registry_device_t, tenant) },
+    { "type", offsetof (registry_device_t, type) },
+    { "role", offsetof (registry_device_t, role) },
+    { "path", offsetof (registry_device_t, path) },
+    { "asset", offsetof (registry_device_t, asset) },
+    { "fw", offsetof (registry_device_t, fw) },
+    { "hw", offsetof (registry_device_t, hw) },
+    { "sw", offsetof (registry_device_t, sw) },
+    { "location", offsetof (registry_device_t, location) },
+    { "assurance", offsetof (registry_device_t, assurance) },
+};
+#define S_TEXT_FIELDS   (sizeof s_text_fields / sizeof s_text_fields [0])
+
+bool
+registry_device_field (registry_device_t *self, const char *name, const char **value_p)
+{
+    assert (self && name && value_p);
+    for (size_t i = 0; i < S_TEXT_FIELDS; i++)
+        if (streq (s_text_fields [i].name, name)) {
+            *value_p = *(const char **) ((char *) self + s_text_fields [i].offset);
+            return true;
+        }
+    return false;
+}
+
 static int
 s_decode_field (void *arg, const char *key, size_t key_size, const recpack_value_t *value)
 {
     registry_device_t *self = (registry_device_t *) arg;
-    static const struct {
-        const char *name;
-        size_t offset;
-    } texts [] = {
-        { "id", offsetof (registry_device_t, id) },
-        { "tenant", offsetof (registry_device_t, tenant) },
-        { "type", offsetof (registry_device_t, type) },
-        { "role", offsetof (registry_device_t, role) },
-        { "path", offsetof (registry_device_t, path) },
-        { "asset", offsetof (registry_device_t, asset) },
-        { "fw", offsetof (registry_device_t, fw) },
-        { "hw", offsetof (registry_device_t, hw) },
-        { "sw", offsetof (registry_device_t, sw) },
-        { "location", offsetof (registry_device_t, location) },
-        { "assurance", offsetof (registry_device_t, assurance) },
-    };
-    for (size_t i = 0; i < sizeof texts / sizeof texts [0]; i++)
-        if (strlen (texts [i].name) == key_size && memcmp (texts [i].name, key, key_size) == 0) {
-            const char **field = (const char **) ((char *) self + texts [i].offset);
+    for (size_t i = 0; i < S_TEXT_FIELDS; i++)
+        if (strlen (s_text_fields [i].name) == key_size
+        &&  memcmp (s_text_fields [i].name, key, key_size) == 0) {
+            const char **field = (const char **) ((char *) self + s_text_fields [i].offset);
             if (value->type == RECPACK_STR)
                 *field = s_arena_text (self, value->data, value->size);
             else
-            if (value->type == RECPACK_INT && streq (texts [i].name, "assurance")) {
+            if (value->type == RECPACK_INT && streq (s_text_fields [i].name, "assurance")) {
                 char number [24];
                 int len = snprintf (number, sizeof number, "%" PRId64, value->integer);
                 *field = s_arena_text (self, (const uint8_t *) number, (size_t) len);

@@ -124,6 +124,12 @@ int
 const char *
     registry_device_tag (registry_device_t *device, const char *key);
 
+//  A text field of a decoded device by its name in the record (id,
+//  tenant, type, role, path, asset, fw, hw, sw, location, assurance):
+//  true and *value_p (NULL if unset), or false if it is no such field.
+bool
+    registry_device_field (registry_device_t *device, const char *name, const char **value_p);
+
 //  Where the device sits for authorization (registry_device_scope).
 const char *
     registry_device_place (registry_device_t *device);
