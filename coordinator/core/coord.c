@@ -51,9 +51,14 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     if (!seqs)
         return NULL;
 
+    registry_t *registry = registry_new (store);
+    if (!registry) {
+        coordseq_destroy (&seqs);
+        return NULL;
+    }
     coord_t *self = (coord_t *) zmalloc (sizeof (coord_t));
     self->store = store;
-    self->registry = registry_new (store);
+    self->registry = registry;
     self->pki = pki_new (ca);
     self->keys = *keys;
     self->cert = (uint8_t *) zmalloc (cert_size);

@@ -147,17 +147,25 @@ s_heartbeat (coord_t *self, coord_link_t *link, const envelope_t *env,
 //  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
 //  ATTEST_EVIDENCE is verified and the verdict recorded.
 
+//  Why device id is quarantined, read in txn; NULL if it is not
+static const char *
+s_quarantined_in (coord_t *self, store_txn_t *txn, const char *id, uint64_t now_ms)
+{
+    attest_status_t status;
+    int state = txn && attest_status (txn, id, NULL, pki_ca_key (self->pki), now_ms,
+                                      &status) == 0? status.state: ATTEST_NOT_REQUIRED;
+    return state == ATTEST_FAILED? "failed attestation"
+         : state == ATTEST_OVERDUE? "attestation overdue"
+         : state == ATTEST_NEVER? "never attested": NULL;
+}
+
 const char *
 coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms)
 {
     store_txn_t *txn = store_begin (self->store, false);
-    attest_status_t status;
-    int state = txn && attest_status (txn, id, NULL, pki_ca_key (self->pki), now_ms,
-                                      &status) == 0? status.state: ATTEST_NOT_REQUIRED;
+    const char *reason = s_quarantined_in (self, txn, id, now_ms);
     store_abort (&txn);
-    return state == ATTEST_FAILED? "failed attestation"
-         : state == ATTEST_OVERDUE? "attestation overdue"
-         : state == ATTEST_NEVER? "never attested": NULL;
+    return reason;
 }
 
 static void
@@ -375,18 +383,23 @@ static int
 s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
             const msg_twin_reported_t *reported, const char *origin_key,
             const char *quarantined,
-            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p,
+            store_txn_t **txn_p, registry_device_t *device)
 {
     //  Checked in this order; each refusal is for good (the same bytes
-    //  would be refused again), so the ACK ends the device's retries
+    //  would be refused again), so the ACK ends the device's retries.
+    //  The transaction ends before an ACK is sealed: sealing may reserve
+    //  sequence numbers, a write of its own
     if (!streq (reported->device, env->origin)) {
         self->stats.rejected_origin++;
+        store_abort (txn_p);
         return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
                                 reply_size_p, "report names device %s, not its origin %s",
                                 reported->device, env->origin);
     }
     if (quarantined) {
         self->stats.rejected_origin++;
+        store_abort (txn_p);
         return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
                                 reply_size_p, "%s is quarantined (%s): report refused",
                                 env->origin, quarantined);
@@ -398,15 +411,15 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
     if (!json_is_object (doc)) {
         json_decref (doc);
         self->stats.rejected_malformed++;
+        store_abort (txn_p);
         return s_refuse_report (self, link, env, WEFT_STATUS_BAD_REQUEST, now_ms, reply_p,
                                 reply_size_p, "reported document must be a JSON object of "
                                 "at most %d bytes", REGISTRY_DOC_MAX);
     }
-    store_txn_t *txn = store_begin (self->store, true);
-    if (!txn) {
-        json_decref (doc);
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
-    }
+    //  The transaction coord_on_mesh_link began, in which the device
+    //  was authenticated
+    store_txn_t *txn = *txn_p;
+    *txn_p = NULL;
     replay_t window;
     registry_replay_window (self->registry, txn, origin_key, &window);
     json_t *twin = registry_twin_get (txn, env->origin);
@@ -441,7 +454,7 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         rc = registry_twin_put (txn, env->origin, twin);
         //  fw/hw/sw the node reports under "weft" become its metadata
         if (rc == 0)
-            rc = registry_device_report_meta (txn, env->origin, doc);
+            rc = registry_device_report_meta (txn, env->origin, device, doc);
     }
     if (rc == 0)
         rc = store_commit (&txn);
@@ -550,12 +563,14 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
     return 0;
 }
 
-int
-coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
-                    const uint8_t *frame, size_t size, uint64_t now_ms,
-                    uint8_t **reply_p, size_t *reply_size_p)
+//  Take one frame. txn_p is where a report's transaction lives (the
+//  caller aborts what is left of it); device, the origin's record.
+static int
+s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                const uint8_t *frame, size_t size, uint64_t now_ms,
+                uint8_t **reply_p, size_t *reply_size_p, store_txn_t **txn_p,
+                registry_device_t *device)
 {
-    assert (self && link && reply_p && reply_size_p);
     *reply_p = NULL;
     link->decoded = false;
     link->origin [0] = 0;
@@ -579,18 +594,19 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "origin %s on the link of %s",
                          env.origin, user_id? user_id: "nobody");
     }
-    store_txn_t *txn = store_begin (self->store, false);
-    if (!txn)
+    //  A report is read, checked and written in one transaction, which
+    //  begins here as a write; anything else only reads the origin
+    bool report = env.type == MSG_TWIN_REPORTED;
+    *txn_p = store_begin (self->store, report);
+    if (!*txn_p)
         return s_refuse (self, link, &env, WEFT_STATUS_INTERNAL, "store unavailable");
-    json_t *device = registry_device_get (txn, env.origin);
-    store_abort (&txn);
-    uint8_t sign_key [32];
-    bool known = device && !json_is_true (json_object_get (device, "revoked"))
-              && coord_record_key (device, "sign_key", sign_key) == 0;
-    json_decref (device);
+    bool known = registry_device_read (*txn_p, env.origin, device) == 0
+              && !device->revoked && device->has_sign_key;
+    if (!report)
+        store_abort (txn_p);
     //  One reason for an unknown or revoked origin and a bad signature,
     //  so a relay cannot learn from it which device ids exist
-    if (!known || envelope_verify (&env, sign_key)) {
+    if (!known || envelope_verify (&env, device->sign_key)) {
         if (known)
             self->stats.rejected_signature++;
         else
@@ -641,8 +657,10 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_refuse_malformed (self, link, &env, rc);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
-    const char *quarantined = env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED
-                            ? coord_device_quarantined (self, env.origin, now_ms): NULL;
+    const char *quarantined = env.type == MSG_HEARTBEAT
+                            ? coord_device_quarantined (self, env.origin, now_ms)
+                            : env.type == MSG_TWIN_REPORTED
+                            ? s_quarantined_in (self, *txn_p, env.origin, now_ms): NULL;
     if (env.type == MSG_HEARTBEAT) {
         //  A quarantined device gets no desired twin, only challenges
         msg_heartbeat_t heartbeat = msg.heartbeat;
@@ -662,7 +680,7 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     }
     if (env.type == MSG_TWIN_REPORTED)
         return s_reported (self, link, &env, &msg.twin_reported, origin_key, quarantined,
-                           now_ms, reply_p, reply_size_p);
+                           now_ms, reply_p, reply_size_p, txn_p, device);
     //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds;
     //  a copy sent to it directly need not be sent again, also when the
     //  node refused it for good
@@ -679,6 +697,22 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
                       proto_status_name (msg.ack.status), msg.ack.message);
     registry_seen (self->registry, env.origin, now_ms);
     return 0;
+}
+
+int
+coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && link && reply_p && reply_size_p);
+    store_txn_t *txn = NULL;
+    registry_device_t device;
+    registry_device_init (&device);
+    int rc = s_on_mesh_link (self, user_id, link, frame, size, now_ms, reply_p, reply_size_p,
+                             &txn, &device);
+    store_abort (&txn);
+    registry_device_fini (&device);
+    return rc;
 }
 
 int

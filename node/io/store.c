@@ -24,6 +24,7 @@ struct _store_t {
     MDB_dbi dbis [STORE_TABLES_MAX];    //  Matching handles
     int fail_after;                 //  Test fault: writes until failure, 0 = off
     bool broken;                    //  LMDB refuses all transactions (MDB_PANIC)
+    store_stats_t stats;            //  Counters (store_stats), updated atomically
 };
 
 struct _store_txn_t {
@@ -148,6 +149,7 @@ store_begin (store_t *self, bool write)
         zsys_error ("store: begin: %s", mdb_strerror (rc));
         return NULL;
     }
+    __atomic_fetch_add (write? &self->stats.writes: &self->stats.reads, 1, __ATOMIC_RELAXED);
     store_txn_t *self_txn = (store_txn_t *) zmalloc (sizeof (store_txn_t));
     self_txn->store = self;
     self_txn->txn = txn;
@@ -173,6 +175,8 @@ store_commit (store_txn_t **txn_p)
         rc = mdb_txn_commit (self->txn);
         if (rc == MDB_PANIC)
             self->store->broken = true;
+        if (rc == 0 && self->write)
+            __atomic_fetch_add (&self->store->stats.commits, 1, __ATOMIC_RELAXED);
     }
     if (rc)
         zsys_error ("store: commit: %s", rc == ENOSPC? "no space left on device"
@@ -180,6 +184,26 @@ store_commit (store_txn_t **txn_p)
     free (self);
     *txn_p = NULL;
     return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Counters, for tests that pin how much work one event costs.
+
+void
+store_stats (store_t *self, store_stats_t *stats)
+{
+    assert (self && stats);
+    stats->reads = __atomic_load_n (&self->stats.reads, __ATOMIC_RELAXED);
+    stats->writes = __atomic_load_n (&self->stats.writes, __ATOMIC_RELAXED);
+    stats->commits = __atomic_load_n (&self->stats.commits, __ATOMIC_RELAXED);
+    stats->decodes = __atomic_load_n (&self->stats.decodes, __ATOMIC_RELAXED);
+}
+
+void
+store_note_decode (store_txn_t *txn)
+{
+    assert (txn);
+    __atomic_fetch_add (&txn->store->stats.decodes, 1, __ATOMIC_RELAXED);
 }
 
 //  --------------------------------------------------------------------------

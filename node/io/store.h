@@ -83,6 +83,24 @@ void
 int
     store_set_nosync (store_t *self, bool nosync);
 
+//  What a store has done since it was opened: transactions begun (read,
+//  write), write transactions committed, and records decoded by the
+//  layers above (store_note_decode). Tests pin the cost of one event
+//  with these, so it cannot grow unnoticed.
+typedef struct {
+    uint64_t reads;                 //  Read transactions begun
+    uint64_t writes;                //  Write transactions begun
+    uint64_t commits;               //  Write transactions committed
+    uint64_t decodes;               //  Records decoded from stored bytes
+} store_stats_t;
+
+void
+    store_stats (store_t *self, store_stats_t *stats);
+
+//  A layer above decoded one record read in txn (to count parses).
+void
+    store_note_decode (store_txn_t *txn);
+
 void
     store_test (bool verbose);
 
