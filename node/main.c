@@ -10,7 +10,6 @@
     interrupt flag and the loop stops cleanly.  */
 
 #include <czmq.h>
-#include <signal.h>
 #include <sodium.h>
 #include "node/core/node.h"
 #include "node/core/oplog.h"
@@ -22,17 +21,6 @@
 #include "node/io/startup.h"
 #include "node/io/store.h"
 #include "proto/cert.h"
-
-//  SIGINT and SIGTERM only raise CZMQ's interrupt flag; the loop sees it.
-//  Installed explicitly because a shell starts background jobs with
-//  SIGINT ignored, and CZMQ leaves an ignored signal ignored.
-static void
-s_signal (int signal_value)
-{
-    (void) signal_value;
-    zsys_interrupted = 1;
-    zctx_interrupted = 1;
-}
 
 //  What the operator port answers (node/core/oplocal.h)
 static char *
@@ -60,10 +48,23 @@ s_attestor_reply (node_t *node, zactor_t *attestor, uint64_t now)
     zmsg_destroy (&reply);
 }
 
+//  What the event pump serves
+typedef struct {
+    node_t *node;
+    links_t *links;
+    zactor_t *attestor;                 //  The TPM (--tpm), or NULL
+    apply_t *apply;
+    opserver_t *ops;                    //  Operator port, or NULL
+} pump_t;
+
 //  Carry out what the core asks
 static void
-s_act (node_t *node, links_t *links, zactor_t *attestor, apply_t *apply)
+s_act (pump_t *pump)
 {
+    node_t *node = pump->node;
+    links_t *links = pump->links;
+    zactor_t *attestor = pump->attestor;
+    apply_t *apply = pump->apply;
     const node_action_t *action;
     while ((action = node_next (node))) {
         if (action->kind == NODE_ACT_CLOSE)
@@ -94,6 +95,32 @@ s_act (node_t *node, links_t *links, zactor_t *attestor, apply_t *apply)
     }
 }
 
+//  One readable socket (or none: the poll timed out)
+static void
+s_handle (pump_t *pump, void *which, uint64_t now)
+{
+    node_t *node = pump->node;
+    if (which && pump->ops && which == opserver_sock (pump->ops)) {
+        size_t revoked_count;
+        const uint8_t *revoked = mesh_revoked_operators (node_mesh (node), &revoked_count);
+        opserver_handle (pump->ops, now, revoked, revoked_count);
+    }
+    else
+    if (which && pump->attestor && which == (void *) pump->attestor)
+        s_attestor_reply (node, pump->attestor, now);
+    else
+    if (which && which == apply_sock (pump->apply)) {
+        apply_result_t result;
+        if (apply_result (pump->apply, &result) == 0) {
+            node_applied (node, result.version, result.ok, result.reported,
+                          result.reported_size, result.error, now);
+            apply_result_clear (&result);
+        }
+    }
+    else
+        links_handle (pump->links, which, now);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -109,13 +136,7 @@ main (int argc, char *argv [])
     bool to_syslog = options_flag (options, "syslog");
     options_log_setup ("weft-node", to_syslog);
     bool verbose = options_flag (options, "verbose");
-    signal (SIGPIPE, SIG_IGN);      //  An apply command may close its stdin early
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = s_signal;
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
+    startup_signals ();
     identity_t *identity = startup_identity (options, to_syslog, &exit_code);
     if (!identity) {
         keyfile_destroy (&options);
@@ -146,13 +167,9 @@ main (int argc, char *argv [])
     const char *coordinator = options_flag (options, "no-coordinator")
                             ? NULL: keyfile_get (options, "coordinator");
     //  Our certificate and the CA key, for HELLO
-    const char *load_error = NULL;
-    keyfile_t *idfile = keyfile_load (identity_path (identity), true, &load_error);
-    size_t cert_size = 0;
-    uint8_t *cert = idfile? (uint8_t *) keyfile_get_blob (idfile, "cert", &cert_size): NULL;
     uint8_t ca_key [32];
-    bool have_ca = idfile && keyfile_get_bin (idfile, "ca_key", ca_key, 32) == 0;
-    keyfile_destroy (&idfile);
+    size_t cert_size = 0;
+    uint8_t *cert = startup_certificate (identity, &cert_size, ca_key);
     char error [256] = "";
     links_config_t links_config = {
         .keys = identity_keys (identity), .coord_endpoint = coordinator,
@@ -166,10 +183,11 @@ main (int argc, char *argv [])
         .fault_file = keyfile_get (options, "fault-file"), .verbose = verbose
     };
     links_t *links = links_new (&links_config, poller, error, sizeof error);
-    if (!links)
+    bool bad_option = links == NULL;
+    if (bad_option)
         fprintf (stderr, "weft-node: %s\n", error);
     node_t *node = NULL;
-    if (store && apply && links && cert && have_ca) {
+    if (store && apply && links && cert) {
         const char *require = keyfile_get (options, "require-attestation");
         node_config_t config = {
             .name = identity_name (identity), .tenant = identity_tenant (identity),
@@ -186,8 +204,10 @@ main (int argc, char *argv [])
     const char *ops_listen = keyfile_get (options, "ops-listen");
     bool ops_on = ops_listen && *ops_listen;
     opserver_t *ops = NULL;
-    if (node && links_start (links, node, ops_on) != 0)
+    if (node && links_start (links, node, ops_on) != 0) {
+        links_destroy (&links);         //  Before the node its threads feed
         node_destroy (&node);
+    }
     if (node && ops_on) {
         //  Operators are authorised for the place our certificate names
         oplocal_config_t ops_config = {
@@ -201,19 +221,23 @@ main (int argc, char *argv [])
             zsys_info ("node: operator port on %s (place %s)", ops_listen,
                        *node_path (node)? node_path (node): identity_tenant (identity));
         }
-        else
+        else {
+            links_destroy (&links);
             node_destroy (&node);
+        }
     }
     if (node) {
         zpoller_add (poller, apply_sock (apply));
         if (attestor)
             zpoller_add (poller, attestor);
-        s_act (node, links, attestor, apply);
     }
     else {
         zsys_error ("node: cannot start (see above)");
-        exit_code = links? 1: 2;
+        exit_code = bad_option? 2: 1;
     }
+    pump_t pump = { node, links, attestor, apply, ops };
+    if (node)
+        s_act (&pump);
     while (node && !zsys_interrupted) {
         uint64_t now = (uint64_t) zclock_time ();
         uint64_t next = node_deadline (node);
@@ -224,26 +248,9 @@ main (int argc, char *argv [])
         //  Bounded, so a clock step is noticed
         void *which = zpoller_wait (poller, wait > 1000? 1000: (int) wait);
         now = (uint64_t) zclock_time ();
+        node_clock (node, now);
         links_faults (links, now);
-        if (which && ops && which == opserver_sock (ops)) {
-            size_t revoked_count;
-            const uint8_t *revoked = mesh_revoked_operators (node_mesh (node), &revoked_count);
-            opserver_handle (ops, now, revoked, revoked_count);
-        }
-        else
-        if (which && attestor && which == (void *) attestor)
-            s_attestor_reply (node, attestor, now);
-        else
-        if (which && which == apply_sock (apply)) {
-            apply_result_t result;
-            if (apply_result (apply, &result) == 0) {
-                node_applied (node, result.version, result.ok, result.reported,
-                              result.reported_size, result.error, now);
-                apply_result_clear (&result);
-            }
-        }
-        else
-            links_handle (links, which, now);
+        s_handle (&pump, which, now);
         if (zpoller_terminated (poller))
             break;
         if (store_broken (store)) {
@@ -254,7 +261,7 @@ main (int argc, char *argv [])
             break;
         }
         node_tick (node, now);
-        s_act (node, links, attestor, apply);
+        s_act (&pump);
         links_tick (links, now);
     }
     if (node) {

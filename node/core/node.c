@@ -323,6 +323,13 @@ node_frame (node_t *self, const char *link, const char *dest, const uint8_t *fra
 }
 
 void
+node_clock (node_t *self, uint64_t now_ms)
+{
+    assert (self);
+    self->now_ms = now_ms;
+}
+
+void
 node_timer (node_t *self, int kind, uint64_t now_ms)
 {
     assert (self && kind >= 0 && kind < NODE_TIMERS);

@@ -76,15 +76,16 @@ typedef struct {
     uint64_t at_ms;
 } node_action_t;
 
-//  The transport: send one frame on a link (dest NULL: a link-local
-//  envelope; else a custody transfer toward dest). Borrowed frame.
-//  Returns 0 if queued, -1 if not (custody retries later).
-//  Optional: an envelope addressed to us, just before it is handled
-//  (weft-sim's invariant checks watch these).
+//  The driver's transport, called from inside an event
 typedef struct {
     void *ctx;
+    //  Send one frame on a link (dest NULL: a link-local envelope; else a
+    //  custody transfer toward dest). Borrowed frame. Returns 0 if
+    //  queued, -1 if not (custody tries again later).
     int (*send) (void *ctx, const char *link, const char *dest,
                  const uint8_t *frame, size_t size);
+    //  Optional (NULL): an envelope addressed to us, just before it is
+    //  handled; weft-sim's invariant checks watch these. Borrowed.
     void (*delivered) (void *ctx, const uint8_t *frame, size_t size);
 } node_links_t;
 
@@ -133,6 +134,12 @@ void
 int
     node_frame (node_t *self, const char *link, const char *dest, const uint8_t *frame,
                 size_t size, uint64_t now_ms);
+
+//  The time of what follows, for a driver that feeds a burst of frames
+//  straight to node_mesh (the daemon's signature-check threads) and
+//  settles once after it: what the mesh delivers is handled at now_ms.
+void
+    node_clock (node_t *self, uint64_t now_ms);
 
 //  Timer kind fired (as armed by a TIMER action).
 void

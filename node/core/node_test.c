@@ -10,7 +10,11 @@
 #include "proto/envelope.h"
 #include "proto/msg.h"
 #include "proto/tpmmsg.h"
+#include "proto/policymsg.h"
+#include "proto/eventlog.h"
 #include "node/core/node.h"
+#include "node/core/softquote.h"
+#include "node/core/mesh_fabric.h"
 
 #define T_EPOCH_MS  1767225600000ULL
 #define T_NODES     2
@@ -45,6 +49,7 @@ struct _t_world_t {
     zlistx_t *up;                   //  Custody frames that reached the coordinator
     store_t *store;
     keys_t ca, coord;
+    softquote_t *ak;                //  The gateway's AK (a software one)
     char dir [64];
 };
 
@@ -139,18 +144,9 @@ static void
 s_down (t_world_t *world, const keys_t *signer, const char *dest, int type,
         const uint8_t *payload, size_t payload_size, uint64_t now)
 {
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, WEFT_ID_SIZE);
-    env.type = type;
-    snprintf (env.origin, sizeof env.origin, "%s", MESH_COORDINATOR);
-    env.seq = 1;
-    env.hlc = now << 16;
-    env.hop_limit = env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
     t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
-    assert (envelope_encode (&env, signer->sign_secret, &msg->frame, &msg->size) == 0);
+    msg->frame = fabric_envelope_at (signer, MESH_COORDINATOR, type, 1, now, payload,
+                                     payload_size, &msg->size);
     msg->from = T_COORD;
     msg->to = 0;
     snprintf (msg->dest, sizeof msg->dest, "%s", dest);
@@ -176,22 +172,18 @@ static void
 s_start (t_world_t *world, int index, const char *role, uint64_t now, bool verbose)
 {
     t_node_t *node = &world->nodes [index];
-    cert_t cert;
-    memset (&cert, 0, sizeof cert);
-    cert.serial = (uint64_t) index + 10;
-    cert.kind = CERT_KIND_NODE;
-    snprintf (cert.subject, sizeof cert.subject, "%s", node->name);
-    snprintf (cert.role, sizeof cert.role, "%s", role);
-    memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
-    memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
-    cert.not_after = now / 1000 + 86400;
-    uint8_t *cert_bytes;
+    uint8_t ak_name [CERT_AK_NAME_SIZE];
+    bool tpm = world->ak && streq (role, "gateway");
+    if (tpm)
+        softquote_name (world->ak, ak_name);
     size_t cert_size;
-    assert (cert_encode (&cert, world->ca.sign_secret, &cert_bytes, &cert_size) == 0);
+    uint8_t *cert_bytes = fabric_cert (&world->ca, &node->keys, node->name, "acme", role,
+                                       (uint64_t) index + 10, now, tpm? ak_name: NULL,
+                                       &cert_size);
     char prefix [16];
     snprintf (prefix, sizeof prefix, "%d/", index);
     node_config_t config = {
-        .name = node->name, .tenant = "", .keys = &node->keys, .cert = cert_bytes,
+        .name = node->name, .tenant = "acme", .keys = &node->keys, .cert = cert_bytes,
         .cert_size = cert_size, .ca_key = world->ca.sign_public,
         .coord_sign = world->coord.sign_public, .heartbeat_ms = 1000,
         .store = world->store, .prefix = prefix, .quotes = true, .verbose = verbose
@@ -229,6 +221,8 @@ node_test (bool verbose)
         snprintf (node->name, sizeof node->name, "%s", names [i]);
         keys_generate (&node->keys);
     }
+    world.ak = softquote_new ();
+    assert (world.ak);
     uint64_t now = T_EPOCH_MS;
     //  An incomplete configuration is refused
     node_config_t empty = { .name = "x" };
@@ -318,36 +312,86 @@ node_test (bool verbose)
     if (verbose)
         printf ("   attestation: challenge, quote, evidence up; a forged challenge refused\n");
 
-    //  Delegation: the site server (the mesh knows its role from its
-    //  HELLO) challenges the gateway itself, as when the site is cut
-    //  off; the evidence goes to the server by name, not up
-    memset (&challenge, 0, sizeof challenge);
-    challenge.type = MSG_ATTEST_CHALLENGE;
-    challenge.nonce = nonce;
-    challenge.nonce_size = 16;
-    challenge.pcr_mask = 1;
-    assert (tpmmsg_encode (&challenge, &payload, &payload_size) == 0);
-    uint8_t *frame;
-    size_t frame_size;
-    assert (agent_seal_payload (node_agent (server->node), now, MSG_ATTEST_CHALLENGE, payload,
-                                payload_size, &frame, &frame_size) == 0);
-    free (payload);
-    assert (mesh_send_to (node_mesh (server->node), "gw-1", frame, frame_size) == 0);
-    free (frame);
-    node_settle (server->node, now);
+    //  Delegation: the site server is cut off from the coordinator and
+    //  holds the CA-signed profile of acme's gateways: it challenges the
+    //  gateway itself, the gateway's (software) AK quotes, the server
+    //  verifies the quote and the event log against the profile, issues
+    //  the gateway its passport, and holds the verdict for the coordinator
+    zchunk_t *event_log = NULL;
+    uint8_t pcr8 [32];
+    eventlog_append (&event_log, 8, "weft boot", 9, NULL);
+    uint8_t pcrs [EVENTLOG_PCRS][32];
+    char error [128];
+    assert (eventlog_replay (zchunk_data (event_log), zchunk_size (event_log), pcrs, NULL, 0,
+                             NULL, error, sizeof error) == 1);
+    memcpy (pcr8, pcrs [8], 32);
+    char hex [65], doc [160];
+    keys_hex (pcr8, 32, hex);
+    snprintf (doc, sizeof doc, "{\"pcrs\":{\"8\":\"%s\"},\"interval_s\":60}", hex);
+    policy_object_t profile = { POLICY_KIND_PROFILE, "acme/gateway", 1,
+                                (const uint8_t *) doc, strlen (doc) };
+    uint8_t *object;
+    size_t object_size;
+    assert (policymsg_encode (&profile, world.ca.sign_secret, &object, &object_size) == 0);
+    assert (policy_store_offer (mesh_policies (node_mesh (server->node)), object, object_size,
+                                NULL, NULL) == POLICY_STORED);
+    free (object);
+    node_link_down (server->node, MESH_COORDINATOR, now);
+    s_act (server);
+    assert (mesh_distance (node_mesh (server->node)) == 0);
+    now += DELEGATE_CHECK_MS;
+    size_t quotes = gateway->quotes;
+    node_tick (server->node, now);
+    s_act (server);
     s_run (&world, now);
-    assert (gateway->quotes == 2 && gateway->quote.nonce_size == 16);
-    size_t up = zlistx_size (world.up);
-    node_quote_done (gateway->node, evidence, sizeof evidence, now);
+    assert (gateway->quotes == quotes + 1);
+    assert (gateway->quote.pcr_mask == 1u << 8);
+    uint8_t *answer;
+    size_t answer_size;
+    assert (softquote_evidence (world.ak, &gateway->quote, zchunk_data (event_log),
+                                zchunk_size (event_log), &answer, &answer_size) == 0);
+    node_quote_done (gateway->node, answer, answer_size, now);
+    free (answer);
     s_act (gateway);
     s_run (&world, now);
-    assert (node_evidence_sent (gateway->node) == 2);
-    //  It went to the server by name, not up; this server's delegate
-    //  asked nothing, so it refused it for good (a reasoned ACK)
-    assert (zlistx_size (world.up) == up);
-    assert (mesh_stats (node_mesh (gateway->node))->custody_refused == 1);
+    assert (mesh_passport_ms (node_mesh (gateway->node)) == now);
+    assert (mesh_admitted (node_mesh (server->node), "gw-1", now));
+    assert (!mesh_quarantined (node_mesh (server->node), "gw-1"));
+    //  The verdict, with the evidence, goes up when the uplink is back
+    size_t up = zlistx_size (world.up);
+    node_link_up (server->node, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                  world.coord.curve_public, now);
+    s_act (server);
+    s_run (&world, now);
+    assert (zlistx_size (world.up) > up);
+    assert (s_came_up (&world, "srv-1", MSG_DELEGATED_VERDICT, &env));
     if (verbose)
-        printf ("   delegation: a site server's challenge answered to it\n");
+        printf ("   delegation: challenged, quoted, verified at the site server, passport\n");
+
+    //  A quote whose log does not match the profile fails: the server
+    //  quarantines the gateway at once
+    node_link_down (server->node, MESH_COORDINATOR, now);
+    now += 61000 + DELEGATE_CHECK_MS;
+    quotes = gateway->quotes;
+    node_tick (server->node, now);
+    node_tick (gateway->node, now);
+    s_act (server);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (gateway->quotes == quotes + 1);
+    zchunk_t *tampered = NULL;
+    eventlog_append (&tampered, 8, "weft b00t", 9, NULL);
+    assert (softquote_evidence (world.ak, &gateway->quote, zchunk_data (tampered),
+                                zchunk_size (tampered), &answer, &answer_size) == 0);
+    node_quote_done (gateway->node, answer, answer_size, now);
+    free (answer);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (mesh_quarantined (node_mesh (server->node), "gw-1"));
+    zchunk_destroy (&tampered);
+    zchunk_destroy (&event_log);
+    if (verbose)
+        printf ("   delegation: a log off the profile fails, quarantined at the site\n");
 
     //  A crash loses nothing committed: the gateway's core starts again
     //  from the store with its twin
@@ -373,6 +417,7 @@ node_test (bool verbose)
     }
     zlistx_destroy (&world.wire);
     zlistx_destroy (&world.up);
+    softquote_destroy (&world.ak);
     keys_wipe (&world.ca);
     keys_wipe (&world.coord);
     store_destroy (&world.store);

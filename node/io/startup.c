@@ -2,6 +2,7 @@
     (see startup.h)  */
 
 #include <czmq.h>
+#include <signal.h>
 #include <sodium.h>
 #include <unistd.h>
 #include "node/io/startup.h"
@@ -139,6 +140,28 @@ startup_options_parse (int argc, char *argv [], int *exit_p)
     return options;
 }
 
+//  Installed explicitly because a shell starts background jobs with
+//  SIGINT ignored, and CZMQ leaves an ignored signal ignored.
+static void
+s_signal (int signal_value)
+{
+    (void) signal_value;
+    zsys_interrupted = 1;
+    zctx_interrupted = 1;
+}
+
+void
+startup_signals (void)
+{
+    signal (SIGPIPE, SIG_IGN);
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+}
+
 void
 startup_fatal (bool to_syslog, const char *what, const char *error)
 {
@@ -151,6 +174,8 @@ identity_t *
 startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
 {
     *exit_p = 0;
+    zactor_t *tpm = NULL;                   //  Ours until the attestor opens it
+    char token_text [WEFT_TOKEN_MAX + 1] = "";
     const char *dir = keyfile_get (options, "data-dir");
     char host [256] = "";
     gethostname (host, sizeof host - 1);
@@ -168,12 +193,11 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
     tpm_key_type_t ek_type;
     if (identity_ek_type_parse (keyfile_get (options, "ek-type"), &ek_type)) {
         startup_fatal (to_syslog, "bad option", "--ek-type wants auto, rsa or ecc");
-        identity_destroy (&identity);
         *exit_p = 2;
-        return NULL;
+        goto failed;
     }
     const char *tcti = keyfile_get (options, "tpm");
-    zactor_t *tpm = tcti && *tcti? zactor_new (tpm_actor, (void *) tcti): NULL;
+    tpm = tcti && *tcti? zactor_new (tpm_actor, (void *) tcti): NULL;
     const char *write_ek = keyfile_get (options, "write-ek");
     if (write_ek && *write_ek) {
         int rc = tpm? identity_tpm_ek_write (tpm, ek_type, write_ek, NODE_ENROL_TIMEOUT_MS,
@@ -182,10 +206,8 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
             snprintf (error, sizeof error, "--write-ek needs --tpm");
         if (rc)
             startup_fatal (to_syslog, "cannot write the EK", error);
-        zactor_destroy (&tpm);
-        identity_destroy (&identity);
         *exit_p = rc? 1: 0;
-        return NULL;
+        goto failed;
     }
     const char *measure = keyfile_get (options, "measure");
     if (measure && *measure) {
@@ -209,12 +231,10 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
         zstr_free (&status);
         zstr_free (&reason);
         zactor_destroy (&attestor);
-        identity_destroy (&identity);
         *exit_p = rc;
-        return NULL;
+        goto failed;
     }
     //  The token is read once, only while we need it, and never kept
-    char token_text [WEFT_TOKEN_MAX + 1] = "";
     const char *token = NULL;
     if (identity_enrolled (identity))
         secret_forget_env (NODE_TOKEN_ENV);
@@ -223,10 +243,8 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
                                  token_text, sizeof token_text, error, sizeof error);
         if (found < 0) {
             startup_fatal (to_syslog, "enrolment token", error);
-            zactor_destroy (&tpm);
-            identity_destroy (&identity);
             *exit_p = 2;
-            return NULL;
+            goto failed;
         }
         token = found? token_text: NULL;
     }
@@ -257,10 +275,8 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
         if (rc) {
             const char *what = rc == -1? "enrolment refused": "enrolment failed";
             startup_fatal (to_syslog, what, error);
-            zactor_destroy (&tpm);
-            identity_destroy (&identity);
             *exit_p = 1;
-            return NULL;
+            goto failed;
         }
         zsys_info ("node: enrolled as %s (tenant %s) by TPM credential activation",
                    identity_name (identity),
@@ -272,10 +288,8 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
             startup_fatal (to_syslog, "not enrolled yet",
                            "give the token from 'weftctl token create' with --token-file FILE, "
                            "--token-file - (standard input) or " NODE_TOKEN_ENV);
-            zactor_destroy (&tpm);
-            identity_destroy (&identity);
             *exit_p = 1;
-            return NULL;
+            goto failed;
         }
         zsys_info ("node: enrolling as %s at %s", identity_name (identity), endpoint);
         int rc = identity_enrol (identity, endpoint, token, NODE_ENROL_TIMEOUT_MS,
@@ -283,10 +297,8 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
         if (rc) {
             const char *what = rc == -1? "enrolment refused": "enrolment failed";
             startup_fatal (to_syslog, what, error);
-            zactor_destroy (&tpm);
-            identity_destroy (&identity);
             *exit_p = 1;
-            return NULL;
+            goto failed;
         }
         zsys_info ("node: enrolled as %s (tenant %s)", identity_name (identity),
                    *identity_tenant (identity)? identity_tenant (identity): "-");
@@ -300,4 +312,27 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
     //  The attestor opens the TPM again (one client at a time)
     zactor_destroy (&tpm);
     return identity;
+failed:
+    sodium_memzero (token_text, sizeof token_text);
+    zactor_destroy (&tpm);
+    identity_destroy (&identity);
+    return NULL;
+}
+
+uint8_t *
+startup_certificate (identity_t *identity, size_t *size_p, uint8_t ca_key [32])
+{
+    const char *error = NULL;
+    keyfile_t *file = keyfile_load (identity_path (identity), true, &error);
+    *size_p = 0;
+    uint8_t *cert = file? (uint8_t *) keyfile_get_blob (file, "cert", size_p): NULL;
+    if (cert && keyfile_get_bin (file, "ca_key", ca_key, 32) != 0) {
+        free (cert);
+        cert = NULL;
+    }
+    if (!cert)
+        zsys_error ("node: %s holds no certificate and CA key%s%s", identity_path (identity),
+                    error? ": ": "", error? error: "");
+    keyfile_destroy (&file);
+    return cert;
 }

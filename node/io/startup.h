@@ -20,6 +20,11 @@ extern const option_spec_t startup_options [];
 keyfile_t *
     startup_options_parse (int argc, char *argv [], int *exit_p);
 
+//  SIGINT and SIGTERM raise CZMQ's interrupt flag (the loop sees it);
+//  SIGPIPE is ignored (an apply command may close its stdin early).
+void
+    startup_signals (void);
+
 //  A fatal start-up error: on stderr for the operator, and in syslog
 //  too when logging goes there.
 void
@@ -29,5 +34,10 @@ void
 //  we must stop: an error (logged), or a one-shot mode done (exit 0).
 identity_t *
     startup_identity (keyfile_t *options, bool to_syslog, int *exit_p);
+
+//  Our certificate (caller frees) and the CA's public key, as enrolment
+//  stored them. NULL (logged) if the identity file lacks them.
+uint8_t *
+    startup_certificate (identity_t *identity, size_t *size_p, uint8_t ca_key [32]);
 
 #endif
