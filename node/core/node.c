@@ -2,8 +2,10 @@
     Owns the mesh, the agent and the delegated verifier, binds their
     effects to each other and to one action queue. The cores call the
     effects synchronously from inside an event; nothing here calls back
-    into the driver except the links' send. Actions wait in a ring of
-    at most NODE_ACTIONS_MAX (an event makes a handful; a driver drains
+    into the driver except the links' send. Actions wait in a ring that
+    starts at NODE_ACTIONS_MIN and doubles up to NODE_ACTIONS_MAX, so a
+    node costs a few hundred bytes here, not the bound (weft-sim hosts
+    100,000 of them); an event makes a handful, and a driver drains
     them after each event), and an APPLY's document is owned by its
     action until the driver has taken the next one.  */
 
@@ -27,8 +29,8 @@ struct _node_t {
     uint64_t timers [NODE_TIMERS];      //  Deadlines, 0 = disarmed
     uint64_t mesh_armed;                //  Mesh deadline last told as TIMER
     uint64_t now_ms;                    //  Time of the event under way
-    node_action_t *ring;                //  NODE_ACTIONS_MAX actions
-    size_t head, count;
+    node_action_t *ring;                //  capacity actions
+    size_t capacity, head, count;
     node_action_t current;              //  The one node_next returned last
     uint64_t evidence_sent;
     uint64_t quotes_failed;
@@ -40,13 +42,24 @@ struct _node_t {
 static node_action_t *
 s_push (node_t *self, int kind)
 {
-    if (self->count == NODE_ACTIONS_MAX) {
+    if (self->count == self->capacity && self->capacity < NODE_ACTIONS_MAX) {
+        //  Grow, the queued actions in order from the start
+        size_t capacity = self->capacity * 2;
+        node_action_t *ring = (node_action_t *) zmalloc (capacity * sizeof (node_action_t));
+        for (size_t i = 0; i < self->count; i++)
+            ring [i] = self->ring [(self->head + i) % self->capacity];
+        free (self->ring);
+        self->ring = ring;
+        self->capacity = capacity;
+        self->head = 0;
+    }
+    if (self->count == self->capacity) {
         //  A driver that never drains: a bug of ours, not of a peer
         zsys_error ("node: %s: action queue full, action %d dropped", self->cert.subject,
                     kind);
         return NULL;
     }
-    node_action_t *action = &self->ring [(self->head + self->count) % NODE_ACTIONS_MAX];
+    node_action_t *action = &self->ring [(self->head + self->count) % self->capacity];
     self->count++;
     memset (action, 0, sizeof *action);
     action->kind = kind;
@@ -62,7 +75,7 @@ node_next (node_t *self)
     if (self->count == 0)
         return NULL;
     self->current = self->ring [self->head];
-    self->head = (self->head + 1) % NODE_ACTIONS_MAX;
+    self->head = (self->head + 1) % self->capacity;
     self->count--;
     return &self->current;
 }
@@ -229,7 +242,8 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
     self->quotes = config->quotes;
     self->verbose = config->verbose;
     self->now_ms = now_ms;
-    self->ring = (node_action_t *) zmalloc (NODE_ACTIONS_MAX * sizeof (node_action_t));
+    self->capacity = NODE_ACTIONS_MIN;
+    self->ring = (node_action_t *) zmalloc (self->capacity * sizeof (node_action_t));
     memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
     int rc = cert_decode (&self->cert, config->cert, config->cert_size, config->ca_key, 0);
     if (rc)

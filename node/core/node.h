@@ -47,6 +47,7 @@
 
 #define NODE_TIMER_MESH     AGENT_TIMERS        //  The mesh's deadline
 #define NODE_TIMERS         (AGENT_TIMERS + 1)  //  Agent's kinds, then the mesh's
+#define NODE_ACTIONS_MIN    8                   //  Actions room at first
 #define NODE_ACTIONS_MAX    4096                //  Actions queued at most
 
 typedef enum {

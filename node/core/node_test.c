@@ -233,6 +233,16 @@ node_test (bool verbose)
     s_start (&world, 0, "server", now, verbose);
     s_start (&world, 1, "gateway", now, verbose);
     assert (streq (node_role (server->node), "server"));
+    //  Actions queue up in order while a driver does not drain them (the
+    //  queue grows past its first room), each heartbeat re-armed
+    for (int i = 0; i < 3 * NODE_ACTIONS_MIN; i++)
+        node_timer (gateway->node, AGENT_TIMER_HEARTBEAT, now);
+    size_t armed = 0;
+    const node_action_t *action;
+    while ((action = node_next (gateway->node)))
+        if (action->kind == NODE_ACT_TIMER && action->timer == AGENT_TIMER_HEARTBEAT)
+            armed++;
+    assert (armed >= 3 * NODE_ACTIONS_MIN);
     assert (node_deadline (gateway->node) > 0);     //  Its heartbeat at least
     //  The server's uplink, then the gateway dials the server
     node_link_up (server->node, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
