@@ -149,7 +149,7 @@ bench: all
 #   weft-sim over a week of virtual time (a site cut off for 7 days):
 #   not in make bench, minutes of CPU (docs/sim.md, Long horizons)
 bench-long: all
-	@bash tests/bench/long/sim-week.sh $(BUILD)
+	@SIM_BENCH=week bash tests/bench/sim.sh $(BUILD)
 
 #   The link soak of make test (tests/e2e/64-link-loss-soak.sh) for 10
 #   minutes instead of 60 s
