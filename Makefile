@@ -5,6 +5,7 @@
 #   make check      the same tests built with ASan and UBSan
 #   make fuzz       short runs of every fuzz target
 #   make bench      benchmarks against comparators measured in the same run
+#   make bench-long weft-sim over a week of virtual time (minutes)
 #   make soak       long runs (10 minutes) of what make test runs short
 #   Every target first runs "make deps", which installs missing Debian
 #   packages with apt-get and is silent when all are present.
@@ -30,7 +31,7 @@ HEADERS   := $(sort $(wildcard proto/*.h node/*/*.h coordinator/*/*.h))
 BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
              $(BUILD)/weft-selftest $(BUILD)/weft-probe $(BUILD)/weft-sim
 
-.PHONY: all deps demo test check fuzz bench soak clean format memcheck
+.PHONY: all deps demo test check fuzz bench bench-long soak clean format memcheck
 .DEFAULT_GOAL := all
 
 all: deps
@@ -144,6 +145,11 @@ $(BUILD)/bench-%: tests/bench/%.c tests/bench/bench.h $(BUILD)/libweft.a $(HEADE
 bench: all
 	@$(MAKE) --no-print-directory $(BENCH_BIN)
 	@tests/bench/run.sh $(BUILD)
+
+#   weft-sim over a week of virtual time (a site cut off for 7 days):
+#   not in make bench, minutes of CPU (docs/sim.md, Long horizons)
+bench-long: all
+	@SIM_BENCH=week bash tests/bench/sim.sh $(BUILD)
 
 #   The link soak of make test (tests/e2e/64-link-loss-soak.sh) for 10
 #   minutes instead of 60 s

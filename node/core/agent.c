@@ -41,6 +41,7 @@ struct _agent_t {
     bool verbose;                       //  Log per-message traffic
     agent_effects_t fx;                 //  Bound by the daemon or simulator
     bool started;                       //  agent_start succeeded
+    bool upstream;                      //  A route to the coordinator (agent_connected)
     uint64_t start_ms;                  //  For uptime
     uint64_t hlc;                       //  Last HLC issued or seen
     uint64_t next_seq;                  //  Seq of our next envelope
@@ -322,7 +323,11 @@ s_send_heartbeat (agent_t *self, uint64_t now_ms)
     msg.heartbeat.desired_version = self->desired_version;
     msg.heartbeat.reported_version = self->reported_version;
     msg.heartbeat.passport_ms = self->passport_ms;
-    s_send (self, now_ms, &msg);
+    //  With no route a heartbeat would only wait in the outbox, stale
+    //  by the time it left (a week's outage: 2,000 of them a node);
+    //  agent_connected sends a fresh one the moment a route is back
+    if (self->upstream)
+        s_send (self, now_ms, &msg);
     self->fx.timer (self->fx.ctx, AGENT_TIMER_HEARTBEAT, now_ms + self->heartbeat_ms);
 }
 
@@ -501,6 +506,7 @@ agent_connected (agent_t *self, uint64_t now_ms)
     assert (self);
     if (!self->started)
         return;
+    self->upstream = true;
     if (self->verbose)
         zsys_debug ("agent: connected upstream");
     s_send_heartbeat (self, now_ms);
@@ -515,6 +521,7 @@ agent_disconnected (agent_t *self, uint64_t now_ms)
 {
     assert (self);
     (void) now_ms;
+    self->upstream = false;
     if (self->verbose)
         zsys_debug ("agent: disconnected from upstream");
 }
@@ -537,7 +544,13 @@ agent_timer (agent_t *self, uint64_t now_ms, int kind)
         self->retry_ms *= 2;
         if (self->retry_ms > AGENT_RETRY_MAX_MS)
             self->retry_ms = AGENT_RETRY_MAX_MS;
-        s_send_report (self, now_ms);
+        //  With no route the envelope already queued waits in the
+        //  outbox; sealing it anew every AGENT_RESEAL_MS would add one
+        //  more there each time. agent_connected resends it at once.
+        if (self->upstream)
+            s_send_report (self, now_ms);
+        else
+            self->fx.timer (self->fx.ctx, AGENT_TIMER_RETRANSMIT, now_ms + self->retry_ms);
     }
 }
 

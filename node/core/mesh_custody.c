@@ -395,9 +395,10 @@ s_pump (mesh_t *self, uint64_t now_ms)
 {
     //  Only due entries are touched (the outbox indexes by due time).
     //  One without a next hop waits: toward the coordinator a new route
-    //  wakes it at once, so it may wait long; a device's downward route
-    //  is learnt from its traffic without a wake, so that one looks
-    //  again every second
+    //  wakes it at once, so it looks again only with each advert (a
+    //  site cut off for a week must not tick every few seconds for
+    //  it); a device's downward route is learnt from its traffic
+    //  without a wake, so that one looks again every second
     size_t visited = 0;
     outbox_entry_t *entry;
     while (visited < MESH_PUMP_MAX
@@ -406,7 +407,7 @@ s_pump (mesh_t *self, uint64_t now_ms)
         mesh_link_t *link = mesh_next_hop (self, entry->dest);
         if (!link)
             outbox_defer (self->outbox, entry, now_ms,
-                          streq (entry->dest, MESH_COORDINATOR)? 5000: 1000);
+                          streq (entry->dest, MESH_COORDINATOR)? self->advert_ms: 1000);
         else
         if (self->fx.send (self->fx.ctx, link->name, entry->dest, entry->frame,
                            entry->size) == 0)
