@@ -24,10 +24,10 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANITIZE) 
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 LDFLAGS   += $(SANITIZE)
 
-LIB_SRC   := $(sort $(wildcard proto/*.c node/core/*.c node/io/*.c \
+LIB_SRC   := $(sort $(wildcard proto/*.c proto/io/*.c node/core/*.c node/io/*.c \
                                coordinator/core/*.c coordinator/io/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-HEADERS   := $(sort $(wildcard proto/*.h node/*/*.h coordinator/*/*.h))
+HEADERS   := $(sort $(wildcard proto/*.h proto/io/*.h node/*/*.h coordinator/*/*.h))
 BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
              $(BUILD)/weft-selftest $(BUILD)/weft-probe $(BUILD)/weft-sim
 
@@ -35,7 +35,7 @@ BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
 .DEFAULT_GOAL := all
 
 all: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) $(BINS)
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$$(nproc)) $(BINS)
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -61,8 +61,11 @@ $(BUILD)/libweft.a: $(LIB_OBJ)
 #   The selftest table is made from the headers: every module that
 #   declares "name_test (bool verbose);" is registered. The simulator's
 #   pure modules are tested there too.
+#   Selftests that join node and coordinator (a real TPM against the
+#   coordinator's verifiers) live in tests/tpm.
 SIM_TESTED := sim/sched sim/oracle
-TEST_HEADERS := $(HEADERS) $(SIM_TESTED:%=%.h)
+TPM_TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/tpm/*.c)))
+TEST_HEADERS := $(HEADERS) $(SIM_TESTED:%=%.h) $(wildcard tests/tpm/*.h)
 $(BUILD)/selftests.inc: $(TEST_HEADERS)
 	@mkdir -p $(BUILD)
 	@grep -ho '[a-z0-9_]*_test (bool verbose);' $(TEST_HEADERS) \
@@ -93,7 +96,8 @@ $(CTL_OBJ): tools/ctl.h
 $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(SIM_TESTED:%=$(BUILD)/%.o) $(BUILD)/libweft.a
+$(TPM_TEST_OBJ): $(wildcard tests/tpm/*.h)
+$(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(SIM_TESTED:%=$(BUILD)/%.o) $(TPM_TEST_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/weft-probe: $(BUILD)/tests/probe.o $(BUILD)/libweft.a
@@ -125,12 +129,12 @@ memcheck: all
 
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
-PROTO_SRC := $(wildcard proto/*.c)
+PROTO_SRC := $(wildcard proto/*.c) proto/io/store.c proto/io/fsperm.c
 
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu) -o $@
+	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu lmdb) -o $@
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

@@ -19,7 +19,7 @@
 #include "node/io/opserver.h"
 #include "node/io/sigcheck.h"
 #include "node/io/startup.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "proto/cert.h"
 
 //  What the operator port answers (node/core/oplocal.h)

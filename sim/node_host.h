@@ -12,7 +12,7 @@
 #define WEFT_SIM_NODE_HOST_H_INCLUDED
 
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define NH_NAME_MAX     16          //  "n123456" and its NUL
 #define NH_COORDINATOR  UINT32_MAX  //  Overlay id of the coordinator

@@ -25,7 +25,7 @@
 #include "proto/codec.h"
 #include "proto/jsontext.h"
 #include "proto/policymsg.h"
-#include "node/io/keyfile.h"
+#include "proto/io/keyfile.h"
 
 #define PROBE_OK            0
 #define PROBE_REFUSED       1

@@ -18,7 +18,7 @@
 #include <time.h>
 #include "proto/envelope.h"
 #include "proto/msg.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 #include "tools/ctl.h"
 
 #define CTL_EXPIRY_MAX_MS   50000       //  Below the coordinator's 60 s

@@ -22,7 +22,7 @@
 #include <jansson.h>
 #include "proto/proto.h"
 #include "proto/replay.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define REGISTRY_DOC_MAX        (32 * 1024) //  Largest twin document, encoded
 #define REGISTRY_RECORD_MAX     (256 * 1024)    //  Largest stored record

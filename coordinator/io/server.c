@@ -17,7 +17,7 @@
     Anything else is counted as malformed and dropped. The User-Id that
     ZAP gave the connection is read from the envelope frame's metadata.
     Revoking a device closes its own mesh connection alone (the route
-    remembers which connection carried it, node/io/tcplink.h: the
+    remembers which connection carried it, proto/io/tcplink.h: the
     revoked device dials again and ZAP refuses it; every other device
     keeps its connection) and pushes the new revocation list to the
     nodes linked, which close its links to them.  */
@@ -25,8 +25,8 @@
 #include <czmq.h>
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"
-#include "node/io/zap.h"
-#include "node/io/tcplink.h"
+#include "proto/io/zap.h"
+#include "proto/io/tcplink.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"

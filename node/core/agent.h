@@ -21,7 +21,7 @@
 
 #include "proto/proto.h"
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define AGENT_TABLE             "agent"     //  Table the agent keeps its state in
 #define AGENT_SEQ_BLOCK         1024        //  Seq numbers reserved per write

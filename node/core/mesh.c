@@ -181,7 +181,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->fx = *effects;
     self->outbox = outbox_new (config->store, self->prefix, NULL);
     //  A link that acknowledges nothing is probed only once it would
-    //  have been closed if it were dead (node/io/tcplink.h: 5/2 intervals)
+    //  have been closed if it were dead (proto/io/tcplink.h: 5/2 intervals)
     outbox_set_link_timeout (self->outbox, RETRY_LINK_DEAD (self->advert_ms));
     self->links = zhashx_new ();
     zhashx_set_destructor (self->links, s_link_destroy);

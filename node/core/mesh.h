@@ -65,10 +65,10 @@
 #include "proto/keys.h"
 #include "proto/cert.h"
 #include "proto/seen.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "node/core/outbox.h"
-#include "node/core/policy.h"
-#include "node/core/gossip.h"
+#include "proto/policy.h"
+#include "proto/gossip.h"
 
 #define MESH_TABLE          "mesh"          //  Revocation list
 #define MESH_COORDINATOR    "coordinator"   //  Destination and origin name

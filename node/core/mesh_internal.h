@@ -17,7 +17,7 @@
 #include "proto/meshmsg.h"
 #include "proto/cert.h"
 #include "proto/seen.h"
-#include "node/core/gossip.h"
+#include "proto/gossip.h"
 #include "node/core/mesh.h"
 #include "node/core/qlist.h"
 

@@ -40,7 +40,7 @@
 #include "proto/proto.h"
 #include "proto/keys.h"
 #include "proto/tpmmsg.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "node/core/mesh.h"
 #include "node/core/agent.h"
 #include "node/core/delegate.h"

@@ -10,9 +10,9 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include "node/io/identity.h"
-#include "node/io/fsperm.h"
-#include "node/io/keyfile.h"
-#include "node/io/tcplink.h"
+#include "proto/io/fsperm.h"
+#include "proto/io/keyfile.h"
+#include "proto/io/tcplink.h"
 #include "node/core/enrol.h"
 #include "node/io/tpm.h"
 #include "proto/cert.h"
@@ -102,7 +102,7 @@ identity_load (const char *dir, const char *name, const char *type,
         return NULL;
     }
     //  The data directory holds secrets and state: ours alone, made so
-    //  or refused (node/io/fsperm.h)
+    //  or refused (proto/io/fsperm.h)
     if (fsperm_dir (dir, error, error_size) != 0)
         return NULL;
     identity_t *self = (identity_t *) zmalloc (sizeof (identity_t));

@@ -7,7 +7,7 @@
 #include "node/io/transport.h"
 #include "node/io/listener.h"
 #include "node/io/sigcheck.h"
-#include "node/io/zap.h"
+#include "proto/io/zap.h"
 #include "node/io/opserver.h"
 #include "node/io/beacon.h"
 #include "node/core/discovery.h"

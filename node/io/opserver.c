@@ -5,9 +5,9 @@
 #include <sodium.h>
 #include "proto/envelope.h"
 #include "proto/msg.h"
-#include "node/io/zap.h"
+#include "proto/io/zap.h"
 #include "node/io/opserver.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 
 #define OPSERVER_BURST  16
 

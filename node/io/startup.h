@@ -7,8 +7,8 @@
 #ifndef WEFT_STARTUP_H_INCLUDED
 #define WEFT_STARTUP_H_INCLUDED
 
-#include "node/io/keyfile.h"
-#include "node/io/options.h"
+#include "proto/io/keyfile.h"
+#include "proto/io/options.h"
 #include "node/io/identity.h"
 
 #define STARTUP_TOKEN_ENV   "WEFT_TOKEN"    //  The enrolment token, if not in a file

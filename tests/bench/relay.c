@@ -32,7 +32,7 @@
 #include "proto/cert.h"
 #include "proto/meshmsg.h"
 #include "node/core/mesh.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "node/io/sigcheck.h"
 #include "tests/bench/bench.h"
 

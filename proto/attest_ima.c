@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include "coordinator/core/attest_ima.h"
+#include "proto/attest_ima.h"
 
 #define S_ALG_PREFIX    "sha256:"
 

@@ -7,8 +7,9 @@
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/tokens.h"
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 #include "node/io/tpm.h"
+#include "tests/tpm/tpm_tests.h"
 #include "coordinator/core/enrolment.h"
 
 typedef struct {

@@ -9,7 +9,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include "node/io/keyfile.h"
+#include "proto/io/keyfile.h"
 
 #define KEYFILE_SIZE_MAX    (256 * 1024)
 #define KEYFILE_ENTRIES_MAX 256

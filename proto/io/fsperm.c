@@ -7,7 +7,7 @@
 #include <czmq.h>
 #include <sys/stat.h>
 
-#include "node/io/fsperm.h"
+#include "proto/io/fsperm.h"
 
 //  Check a stat result: ours, of the right kind, nothing for others
 static int

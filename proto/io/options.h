@@ -7,7 +7,7 @@
 #ifndef WEFT_OPTIONS_H_INCLUDED
 #define WEFT_OPTIONS_H_INCLUDED
 
-#include "node/io/keyfile.h"
+#include "proto/io/keyfile.h"
 
 typedef struct {
     const char *name;               //  Long name without dashes

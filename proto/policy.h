@@ -25,7 +25,7 @@
 
 #include "proto/proto.h"
 #include "proto/policymsg.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define POLICY_KEY_PREFIX       "policy/"           //  Inside the table and prefix given
 #define POLICY_OBJECTS_MAX      1024                //  (kind, name) pairs held

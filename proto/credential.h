@@ -61,8 +61,4 @@ int
                      const byte *context_v, size_t context_v_size,
                      uint32_t bits, byte *out);
 
-//  Self test; the parts that need a TPM start swtpm processes.
-void
-    credential_test (bool verbose);
-
 #endif

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "proto/retry.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 
 #define TCPLINK_HEARTBEAT_MIN_MS    100
 

@@ -7,7 +7,7 @@
 #include <czmq.h>
 #include <getopt.h>
 
-#include "node/io/options.h"
+#include "proto/io/options.h"
 
 #define OPTIONS_MAX     64
 

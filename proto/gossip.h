@@ -32,7 +32,7 @@
 #define WEFT_GOSSIP_H_INCLUDED
 
 #include "proto/policymsg.h"
-#include "node/core/policy.h"
+#include "proto/policy.h"
 
 #define GOSSIP_FANOUT           3           //  Links a new object is pushed to
 #define GOSSIP_LAZY_MAX         16          //  Other links told at once (a summary)

@@ -5,7 +5,7 @@
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
-#include "node/core/gossip.h"
+#include "proto/gossip.h"
 
 #define s_debug(self, ...) \
     do { if ((self)->verbose) zsys_debug (__VA_ARGS__); } while (0)

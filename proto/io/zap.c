@@ -6,7 +6,7 @@
     requests get a 400 too; the status text never names the reason
     beyond "denied", as the peer learns nothing from it.  */
 
-#include "node/io/zap.h"
+#include "proto/io/zap.h"
 
 struct _zap_t {
     zsock_t *rep;                   //  Bound to ZAP_ENDPOINT

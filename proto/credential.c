@@ -19,7 +19,7 @@
     Only SHA-256 name algorithms and AES-128-CFB EK symmetric parameters
     are accepted: those are what the TCG low-range EK templates use.  */
 
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -10,8 +10,8 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
-#include "node/io/store.h"
-#include "node/io/fsperm.h"
+#include "proto/store.h"
+#include "proto/io/fsperm.h"
 
 #define STORE_TABLES_MAX    32
 #define STORE_MAP_DEFAULT   ((size_t) 1 << 30)

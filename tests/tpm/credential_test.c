@@ -4,7 +4,7 @@
     credential.c. EK certificates are those swtpm_setup's local CA
     issues, and certificates made here for each way one can be wrong.  */
 
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -14,6 +14,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "node/io/tpm.h"
+#include "tests/tpm/tpm_tests.h"
 
 //  A marshalled TPM2B_PUBLIC with attributes changed
 

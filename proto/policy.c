@@ -10,7 +10,7 @@
 #include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/keys.h"
-#include "node/core/policy.h"
+#include "proto/policy.h"
 
 typedef struct {
     char key [POLICYMSG_KEY_MAX + 1];
