@@ -399,22 +399,23 @@ wire_decode_family (int family, int type, void *msg, size_t msg_size,
 //  --------------------------------------------------------------------------
 //  The docs table row
 
-//  A limit as docs/protocol.md writes it: symbolic sizes in KiB
+//  A limit as docs/protocol.md writes it: large sizes in KiB or MiB
 static void
 s_number (char *buf, size_t size, uint64_t value)
 {
-    if (value >= 1024 && value % 1024 == 0)
-        snprintf (buf, size, "%llu KiB", (unsigned long long) (value / 1024));
+    if (value >= 1024 * 1024 && value % (1024 * 1024) == 0 && value < UINT32_MAX)
+        snprintf (buf, size, "%llu MiB", (unsigned long long) (value >> 20));
+    else
+    if (value >= 65536 && value % 1024 == 0 && value < UINT32_MAX)
+        snprintf (buf, size, "%llu KiB", (unsigned long long) (value >> 10));
     else
     if (value == 0xffffffffULL)
         snprintf (buf, size, "2³²-1");
     else
-    if (value == UINT64_MAX)
-        snprintf (buf, size, "2⁶⁴-1");
-    else
         snprintf (buf, size, "%llu", (unsigned long long) value);
 }
 
+//  "N" for a fixed size, "≤ N" from 0, "M..N" otherwise
 static void
 s_range (char *buf, size_t size, uint64_t min, uint64_t max)
 {
@@ -423,6 +424,9 @@ s_range (char *buf, size_t size, uint64_t min, uint64_t max)
     s_number (high, sizeof high, max);
     if (min == max)
         snprintf (buf, size, "%s", high);
+    else
+    if (min == 0)
+        snprintf (buf, size, "≤ %s", high);
     else
         snprintf (buf, size, "%s..%s", low, high);
 }
@@ -433,19 +437,24 @@ s_doc_field (const wire_field_t *f, char *buf, size_t size)
 {
     char range [80];
     s_range (range, sizeof range, f->min, f->max);
-    const char *suffix = (f->flags & (WIRE_OPTIONAL | WIRE_WITH_PREV))? " (optional)": "";
+    const char *suffix = (f->flags & WIRE_WITH_PREV)? " (with the one before)":
+                         (f->flags & WIRE_OPTIONAL)? " (optional)": "";
+    bool any = f->min == 0 && f->max == UINT64_MAX;
     switch (f->kind) {
         case WIRE_UINT:
-            snprintf (buf, size, "%s: uint %s%s", f->name, range, suffix);
+            snprintf (buf, size, "%s: uint%s%s%s", f->name, any? "": " ", any? "": range, suffix);
             break;
         case WIRE_UINT_NIL:
-            snprintf (buf, size, "%s: uint %s \\| nil%s", f->name, range, suffix);
+            snprintf (buf, size, "%s: uint%s%s \\| nil%s", f->name, any? "": " ",
+                      any? "": range, suffix);
             break;
         case WIRE_INDEX:
-            snprintf (buf, size, "%s: uint %s (index + 1)%s", f->name, range, suffix);
+            snprintf (buf, size, "%s: uint %s (index + 1, 0 none)%s", f->name, range, suffix);
             break;
         case WIRE_STR:
         case WIRE_STRN:
+            if (f->min == 0)        //  Strings are written by their maximum only
+                s_number (range, sizeof range, f->max);
             snprintf (buf, size, "%s: str(%s)%s", f->name, range, suffix);
             break;
         case WIRE_BIN:
@@ -459,7 +468,7 @@ s_doc_field (const wire_field_t *f, char *buf, size_t size)
             break;
         }
         case WIRE_BINLIST:
-            snprintf (buf, size, "%s: bin(%zu × n, n %s)%s", f->name, f->unit, range, suffix);
+            snprintf (buf, size, "%s: bin(%zu × n), n %s%s", f->name, f->unit, range, suffix);
             break;
         default:
             snprintf (buf, size, "%s: ?", f->name);
