@@ -345,18 +345,23 @@ wire_decode (const wire_msg_t *spec, void *msg, const uint8_t *payload, size_t s
     if (items < (int) wire_required (spec))
         rc = PROTO_ERR_TYPE;
     memcpy (msg, &spec->type, sizeof (int));
-    bool prev_present = true;
-    for (size_t i = 0; i < spec->field_count && rc == 0; i++) {
-        const wire_field_t *f = &spec->fields [i];
-        //  A field that goes with the one before is read when that one
-        //  was (and is then required); other optional ones when there
-        if ((f->flags & WIRE_WITH_PREV) && !prev_present)
-            continue;
-        if ((f->flags & WIRE_OPTIONAL) && (int) i >= items)
-            break;
+    const wire_field_t *f = spec->fields;
+    const wire_field_t *last = spec->fields + spec->field_count;
+    for (size_t i = 0; f < last && rc == 0; i++, f++) {
+        //  Optional fields are read when there; a field that goes with
+        //  the one before is read (and then required) when that one was
+        //  not nil
+        if (f->flags) {
+            if (f->flags & WIRE_WITH_PREV) {
+                const wire_field_t *prev = f - 1;
+                if (prev->kind == WIRE_UINT_NIL && !s_get_flag (msg, prev->aux))
+                    continue;
+            }
+            else
+            if ((f->flags & WIRE_OPTIONAL) && (int) i >= items)
+                break;
+        }
         rc = s_get (reader, i, f, msg);
-        if (!(f->flags & WIRE_WITH_PREV))
-            prev_present = s_present (f, msg) || f->kind != WIRE_UINT_NIL;
     }
     codec_reader_destroy (&reader);
     if (rc == 0 && spec->check)
