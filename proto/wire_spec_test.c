@@ -8,39 +8,12 @@
     Run from the repository root (as tests/run.sh does), or set
     WEFT_DOCS_DIR.  */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <assert.h>
+#include "proto/corelib.h"
 #include "wire.h"
 
 #define S_MARKER    "<!-- messages:"
 #define S_HEADER    "| type | name | payload (msgpack array, wire order) | direction | meaning |\n" \
                     "|---|---|---|---|---|\n"
-
-static char *
-s_read (const char *path, size_t *size_p)
-{
-    FILE *file = fopen (path, "rb");
-    if (!file)
-        return NULL;
-    size_t size = 0, alloc = 65536;
-    char *text = (char *) malloc (alloc);
-    assert (text);
-    size_t got;
-    while ((got = fread (text + size, 1, alloc - size - 1, file)) > 0) {
-        size += got;
-        if (size + 1 >= alloc) {
-            alloc *= 2;
-            text = (char *) realloc (text, alloc);
-            assert (text);
-        }
-    }
-    text [size] = 0;
-    fclose (file);
-    *size_p = size;
-    return text;
-}
 
 //  The table as the code says it should be: header and one row per type
 static char *
@@ -71,8 +44,13 @@ wire_spec_test (bool verbose)
     const char *dir = getenv ("WEFT_DOCS_DIR");
     char path [512];
     snprintf (path, sizeof path, "%s/protocol.md", dir && *dir? dir: "docs");
-    size_t size;
-    char *doc = s_read (path, &size);
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    char *doc = NULL;
+    if (chunk) {
+        doc = (char *) zmalloc (zchunk_size (chunk) + 1);
+        memcpy (doc, zchunk_data (chunk), zchunk_size (chunk));
+        zchunk_destroy (&chunk);
+    }
     if (!doc) {
         fprintf (stderr, "wire_spec: cannot read %s: run from the repository root or set "
                  "WEFT_DOCS_DIR\n", path);
