@@ -732,19 +732,11 @@ coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
     if (meshmsg_encode (&msg, &payload, &payload_size))
         return -1;
     //  Link-local: the HLC is its seq, like the nodes' own (no window)
-    uint64_t hlc = now_ms << 16;
-    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = MSG_CUSTODY_ACK;
-    strcpy (env.origin, COORD_ORIGIN);
-    env.seq = self->hlc;
-    env.hlc = self->hlc;
-    env.hop_limit = env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    int rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    uint64_t hlc = hlc_next (&self->hlc, now_ms);
+    envelope_head_t head = { .type = MSG_CUSTODY_ACK, .origin = COORD_ORIGIN,
+                             .seq = hlc, .hlc = hlc, .hop_limit = 1 };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            frame_p, size_p);
     free (payload);
     return rc? -1: 0;
 }

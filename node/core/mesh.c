@@ -13,6 +13,8 @@
 #include "proto/corelib.h"
 #include <sodium.h>
 #include "node/core/mesh_internal.h"
+#include "proto/hlc.h"
+#include "proto/seal.h"
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -55,31 +57,18 @@ static uint8_t *
 s_seal_payload (mesh_t *self, uint64_t now_ms, int type, const uint8_t *payload,
                 size_t payload_size, size_t *size_p)
 {
-    uint64_t physical = now_ms << 16;
-    self->hlc = physical > self->hlc? physical: self->hlc + 1;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    uint8_t material [WEFT_NAME_MAX + 16];
-    size_t name_size = strlen (self->name);
-    memcpy (material, self->name, name_size);
-    memcpy (material + name_size, "mesh", 4);
-    uint64_t counter = ++self->counter;
-    memcpy (material + name_size + 4, &counter, 8);
-    memcpy (material + name_size + 12, &self->hlc, 4);
-    uint8_t hash [32];
-    keys_hash (material, name_size + 16, hash);
-    memcpy (env.id, hash, WEFT_ID_SIZE);
-    env.type = type;
-    snprintf (env.origin, sizeof env.origin, "%s", self->name);
-    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
-    env.seq = self->hlc;
-    env.hlc = self->hlc;
+    //  Link-local messages have no seq: the HLC stands in, and names the id
+    uint64_t hlc = hlc_next (&self->hlc, now_ms);
+    uint8_t id [WEFT_ID_SIZE];
+    envelope_id_derive (id, self->name, hlc | ENVELOPE_ID_LINK);
     //  Link-local messages never leave the link; NODE_STATS travels far
-    env.hop_limit = env.hops = type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
+    envelope_head_t head = { .type = type, .origin = self->name, .tenant = self->tenant,
+                             .seq = hlc, .hlc = hlc,
+                             .hop_limit = type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1,
+                             .id = id };
     uint8_t *frame = NULL;
-    int rc = envelope_encode (&env, self->keys.sign_secret, &frame, size_p);
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            &frame, size_p);
     return rc? NULL: frame;
 }
 

@@ -85,7 +85,6 @@ struct _mesh_t {
     char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none
     uint64_t next_advert;               //  Unix ms
     uint64_t adverts;                   //  Adverts sent (stats every 5)
-    uint64_t counter;                   //  For our link-local ids
     uint64_t hlc;                       //  Last HLC issued
     uint64_t now_ms;                    //  Time of the last event
     uint64_t revocations;               //  List version held

@@ -7,6 +7,7 @@
 
 #include "proto/corelib.h"
 #include "node/core/mesh_internal.h"
+#include "proto/seal.h"
 
 //  --------------------------------------------------------------------------
 //  Revocations
@@ -33,9 +34,8 @@ s_load_revocations (mesh_t *self, const uint8_t *frame, size_t size)
 {
     envelope_t env;
     meshmsg_t msg;
-    if (envelope_decode (&env, frame, size) || env.type != MSG_REVOCATIONS
+    if (envelope_open (&env, frame, size, self->coord_sign) || env.type != MSG_REVOCATIONS
     ||  strcmp (env.origin, MESH_COORDINATOR) != 0
-    ||  envelope_verify (&env, self->coord_sign)
     ||  meshmsg_decode (&msg, MSG_REVOCATIONS, env.payload, env.payload_size))
         return -1;
     free (self->revocation_frame);

@@ -17,6 +17,7 @@
 #include "node/io/tpm.h"
 #include "proto/cert.h"
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
 
 struct _identity_t {
@@ -674,15 +675,10 @@ s_test_coordinator (zsock_t *pipe, void *args)
         size_t payload_size, size;
         rc = msg_encode (&reply, &payload, &payload_size);
         assert (rc == 0);
-        memset (&env, 0, sizeof env);
-        randombytes_buf (env.id, WEFT_ID_SIZE);
-        env.type = MSG_ENROL_RESPONSE;
-        strcpy (env.origin, "coordinator");
-        env.seq = 1;
-        env.hop_limit = env.hops = 1;
-        env.payload = payload;
-        env.payload_size = payload_size;
-        rc = envelope_encode (&env, coord->coord.sign_secret, &frame, &size);
+        envelope_head_t head = { .type = MSG_ENROL_RESPONSE, .origin = "coordinator",
+                                 .seq = 1, .hop_limit = 1 };
+        rc = envelope_seal (&head, payload, payload_size, coord->coord.sign_secret, NULL,
+                            &frame, &size);
         assert (rc == 0);
         zmsg_t *out = zmsg_new ();
         zmsg_append (out, &routing);

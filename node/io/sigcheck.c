@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <unistd.h>
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "node/io/sigcheck.h"
 
 typedef struct {
@@ -42,8 +43,8 @@ static void
 s_check (s_job_t *job)
 {
     envelope_t env;
-    job->ok = envelope_decode (&env, zframe_data (job->frame), zframe_size (job->frame)) == 0
-           && envelope_verify (&env, job->key) == 0;
+    job->ok = envelope_open (&env, zframe_data (job->frame), zframe_size (job->frame),
+                             job->key) == 0;
 }
 
 //  Take and check jobs of generation gen until none is left
