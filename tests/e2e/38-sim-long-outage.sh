@@ -11,9 +11,12 @@
 source "$(dirname "$0")/sim-lib.sh"
 "$SIM" "$SCENARIOS/day-outage.scn" --dir "$T" -q --json "$T/out.json" 2> "$T/err" \
     || fail "weft-sim reported a violation: $(head -3 "$T/err")"
-python3 - "$T/out.json" <<'PY' || fail "summary"
+#   Under AddressSanitizer freed memory waits in its quarantine before
+#   reuse, so RSS growth is not compared there (SANITIZED below)
+python3 - "$T/out.json" "${WEFT_SANITIZED:-}" <<'PY' || fail "summary"
 import json, sys
 s = json.load(open(sys.argv[1]))
+sanitized = len(sys.argv) > 2 and sys.argv[2] != ""
 d, m = s["delivery"], s["memory"]
 assert s["result"] == "ok" and s["nodes"] == 48, s["result"]
 assert s["converged"] == 48 and d["ratio"] == 1.0, d
@@ -22,7 +25,7 @@ assert s["twin_failed"] == 0, s
 # The cut-off site's 12 nodes cost events only for what happens to them
 assert s["events"] < 250000, "%d events: something ticks while the site is cut off" % s["events"]
 assert m["peak_events_queued"] < 2000, m
-assert m["growth_per_node_per_h"] < 4000, m
+assert sanitized or m["growth_per_node_per_h"] < 4000, m
 print("events %d, peak RSS per node %.0f B, growth %.0f B per node per hour, t100 %.0f ms"
       % (s["events"], m["per_node_bytes"], m["growth_per_node_per_h"], d["t100_ms"]))
 PY
