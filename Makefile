@@ -61,11 +61,12 @@ $(BUILD)/libweft.a: $(LIB_OBJ)
 #   The selftest table is made from the headers: every module that
 #   declares "name_test (bool verbose);" is registered. The simulator's
 #   pure modules are tested there too.
-#   Selftests that join node and coordinator (a real TPM against the
-#   coordinator's verifiers) live in tests/tpm.
+#   Selftests outside the cores live in tests/: those that join node and
+#   coordinator (a real TPM against the coordinator's verifiers) in
+#   tests/tpm, those that read docs/protocol.md in tests/spec.
 SIM_TESTED := sim/sched sim/oracle
-TPM_TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/tpm/*.c)))
-TEST_HEADERS := $(HEADERS) $(SIM_TESTED:%=%.h) $(wildcard tests/tpm/*.h)
+TPM_TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tests/tpm/*.c tests/spec/*.c)))
+TEST_HEADERS := $(HEADERS) $(SIM_TESTED:%=%.h) $(wildcard tests/tpm/*.h tests/spec/*.h)
 $(BUILD)/selftests.inc: $(TEST_HEADERS)
 	@mkdir -p $(BUILD)
 	@grep -ho '[a-z0-9_]*_test (bool verbose);' $(TEST_HEADERS) \
@@ -96,7 +97,7 @@ $(CTL_OBJ): tools/ctl.h
 $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(TPM_TEST_OBJ): $(wildcard tests/tpm/*.h)
+$(TPM_TEST_OBJ): $(wildcard tests/tpm/*.h tests/spec/*.h)
 $(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(SIM_TESTED:%=$(BUILD)/%.o) $(TPM_TEST_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

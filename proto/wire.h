@@ -127,8 +127,4 @@ int
 void
     wire_test (bool verbose);
 
-//  docs/protocol.md's message table against wire_doc_row (wire_spec_test.c)
-void
-    wire_spec_test (bool verbose);
-
 #endif

@@ -9,7 +9,8 @@
     WEFT_DOCS_DIR.  */
 
 #include "proto/corelib.h"
-#include "wire.h"
+#include "proto/wire.h"
+#include "tests/spec/spec_tests.h"
 
 #define S_MARKER    "<!-- messages:"
 #define S_HEADER    "| type | name | payload (msgpack array, wire order) | direction | meaning |\n" \

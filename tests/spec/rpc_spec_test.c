@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include "proto/opcred.h"
 #include "coordinator/core/rpc.h"
+#include "tests/spec/spec_tests.h"
 
 #define S_ROWS_MAX      128
 #define S_CELLS_MAX     8
