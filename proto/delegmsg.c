@@ -1,4 +1,5 @@
-/*  delegmsg - the payloads of delegated attestation (see delegmsg.h)  */
+/*  delegmsg - the payloads of delegated attestation (see delegmsg.h)
+    The fields and limits are a row of proto/wire_table.c.  */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,88 +9,20 @@
 #include "keys.h"
 #include "envelope.h"
 #include "delegmsg.h"
-
-#define S_INDEX_MAX     (1u << 16)      //  pcr + 1 and event + 1
-
-static int
-s_items (int type)
-{
-    return type == MSG_DELEGATED_VERDICT? 7: 0;
-}
-
-static bool
-s_valid (const delegmsg_t *msg)
-{
-    if (msg->type == MSG_DELEGATED_VERDICT)
-        return *msg->device && msg->pcr >= -1 && msg->pcr < (int) S_INDEX_MAX - 1
-            && msg->event >= -1 && msg->event < (int) S_INDEX_MAX - 1
-            && msg->evidence_size > 0 && msg->evidence_size <= DELEGMSG_EVIDENCE_MAX;
-    return false;
-}
+#include "wire.h"
 
 int
 delegmsg_encode (const delegmsg_t *msg, uint8_t **payload_p, size_t *size_p)
 {
-    assert (msg && payload_p && size_p);
-    *payload_p = NULL;
-    *size_p = 0;
-    int items = s_items (msg->type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    if (!s_valid (msg))
-        return PROTO_ERR_VALUE;
-    codec_writer_t *w = codec_writer_new (0);
-    codec_put_array (w, (size_t) items);
-    codec_put_str (w, msg->device, WEFT_NAME_MAX);
-    codec_put_uint (w, msg->ok? 1: 0);
-    codec_put_str (w, msg->reason, DELEGMSG_REASON_MAX);
-    codec_put_uint (w, (uint64_t) (msg->pcr + 1));
-    codec_put_uint (w, (uint64_t) (msg->event + 1));
-    codec_put_uint (w, msg->time_ms);
-    codec_put_bin (w, msg->evidence, msg->evidence_size);
-    return codec_writer_finish (&w, payload_p, size_p);
+    assert (msg);
+    return wire_encode_family (WIRE_FAMILY_DELEG, msg->type, msg, payload_p, size_p);
 }
 
 int
 delegmsg_decode (delegmsg_t *msg, int type, const uint8_t *payload, size_t size)
 {
-    assert (msg);
-    memset (msg, 0, sizeof (delegmsg_t));
-    int items = s_items (type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    codec_reader_t *r;
-    int rc = codec_reader_new (&r, payload, size);
-    if (rc)
-        return rc;
-    if (codec_items (r) < items)
-        rc = PROTO_ERR_TYPE;
-    msg->type = type;
-    uint64_t value = 0;
-    if (rc == 0) {
-        rc = codec_get_str (r, 0, msg->device, WEFT_NAME_MAX);
-        if (rc == 0)
-            rc = codec_get_uint (r, 1, 1, &value);
-        msg->ok = value == 1;
-        if (rc == 0)
-            rc = codec_get_str (r, 2, msg->reason, DELEGMSG_REASON_MAX);
-        if (rc == 0)
-            rc = codec_get_uint (r, 3, S_INDEX_MAX - 1, &value);
-        msg->pcr = (int) value - 1;
-        if (rc == 0)
-            rc = codec_get_uint (r, 4, S_INDEX_MAX - 1, &value);
-        msg->event = (int) value - 1;
-        if (rc == 0)
-            rc = codec_get_uint (r, 5, UINT64_MAX, &msg->time_ms);
-        if (rc == 0)
-            rc = codec_get_binref (r, 6, &msg->evidence, &msg->evidence_size);
-    }
-    if (rc == 0 && !s_valid (msg))
-        rc = PROTO_ERR_VALUE;
-    codec_reader_destroy (&r);
-    if (rc)
-        memset (msg, 0, sizeof (delegmsg_t));
-    return rc;
+    return wire_decode_family (WIRE_FAMILY_DELEG, type, msg, sizeof (delegmsg_t),
+                               payload, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -168,7 +101,7 @@ delegmsg_test (bool verbose)
     assert (delegmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);   //  No evidence
     msg.evidence = evidence;
     msg.evidence_size = DELEGMSG_EVIDENCE_MAX + 1;
-    assert (delegmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    assert (delegmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
     msg.evidence_size = sizeof evidence;
     msg.ok = true;
     assert (delegmsg_encode (&msg, &payload, &size) == 0);

@@ -1,7 +1,8 @@
-/*  meshmsg - the payloads of the mesh messages (types 9..19)
-    Kept apart from msg.c so the mesh's wire model lives in one place;
-    the same codec (codec.h) and limits apply. See meshmsg.h for the
-    wire forms.  */
+/*  meshmsg - the payloads of the mesh messages (types 9..19, and 25)
+    Their fields and limits are rows of proto/wire_table.c; this file
+    holds the rules between fields (meshmsg_check), the comma lists of
+    names, and the selftest with the golden vectors. See meshmsg.h for
+    the wire forms.  */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,22 +14,7 @@
 #include "envelope.h"
 #include "passport.h"
 #include "meshmsg.h"
-
-#define MESHMSG_STATUS_MAX  255
-
-static int
-s_items (int type)
-{
-    switch (type) {
-        case MSG_HELLO:         return 3;
-        case MSG_ROUTE:         return 2;
-        case MSG_CUSTODY_ACK:   return 2;
-        case MSG_REVOCATIONS:   return 3;
-        case MSG_NODE_STATS:    return 1;
-        case MSG_QUARANTINE:    return 2;
-        default:                return 0;
-    }
-}
+#include "wire.h"
 
 //  --------------------------------------------------------------------------
 //  Names in a comma list.
@@ -80,207 +66,43 @@ meshmsg_has_name (const char *list, size_t size, const char *name)
 }
 
 //  --------------------------------------------------------------------------
-//  Encode.
+//  The rules between fields, for proto/wire_table.c: a path of valid ids
+//  shorter than the hop limit, one name per revoked key, a quarantine
+//  list of valid ids.
+
+int
+meshmsg_check (const void *arg)
+{
+    const meshmsg_t *msg = (const meshmsg_t *) arg;
+    if (msg->type == MSG_HELLO || msg->type == MSG_ROUTE) {
+        size_t path_size = strnlen (msg->path, sizeof msg->path);
+        int names = meshmsg_names (msg->path, path_size);
+        if (path_size > MESHMSG_PATH_MAX || names < 0 || names >= WEFT_HOP_LIMIT)
+            return PROTO_ERR_VALUE;
+    }
+    if (msg->type == MSG_REVOCATIONS
+    &&  meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count)
+        return PROTO_ERR_VALUE;
+    if (msg->type == MSG_QUARANTINE) {
+        int count = meshmsg_names (msg->names, msg->names_size);
+        if (count < 0 || count > MESHMSG_QUARANTINED_MAX)
+            return PROTO_ERR_VALUE;
+    }
+    return 0;
+}
 
 int
 meshmsg_encode (const meshmsg_t *msg, uint8_t **payload_p, size_t *size_p)
 {
-    assert (msg && payload_p && size_p);
-    *payload_p = NULL;
-    *size_p = 0;
-    int items = s_items (msg->type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    size_t path_size = strnlen (msg->path, sizeof msg->path);
-    if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE)
-    &&  (path_size > MESHMSG_PATH_MAX || meshmsg_names (msg->path, path_size) < 0
-         || meshmsg_names (msg->path, path_size) >= WEFT_HOP_LIMIT))
-        return PROTO_ERR_VALUE;
-    if (msg->type == MSG_CUSTODY_ACK
-    &&  (msg->id_count == 0 || msg->id_count > MESHMSG_ACK_IDS_MAX
-         || msg->status < 0 || msg->status > MESHMSG_STATUS_MAX))
-        return PROTO_ERR_VALUE;
-    if (msg->type == MSG_REVOCATIONS
-    &&  (msg->key_count > MESHMSG_REVOKED_MAX || msg->operator_count > MESHMSG_REVOKED_MAX
-         || meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count))
-        return PROTO_ERR_VALUE;
-    //  Lists without revoked operators keep the older, shorter form
-    if (msg->type == MSG_REVOCATIONS && msg->operator_count)
-        items++;
-    if (msg->type == MSG_NODE_STATS && msg->counters_size > MESHMSG_STATS_MAX)
-        return PROTO_ERR_OVERSIZE;
-    if (msg->type == MSG_QUARANTINE
-    &&  (msg->names_size > MESHMSG_QUARANTINE_NAMES_MAX
-         || meshmsg_names (msg->names, msg->names_size) < 0
-         || meshmsg_names (msg->names, msg->names_size) > MESHMSG_QUARANTINED_MAX))
-        return PROTO_ERR_VALUE;
-    //  The quarantine version trails HELLO and ROUTE only when set (or a
-    //  passport follows it), so nodes that predate it read the same
-    //  message; so does the reason of a CUSTODY_ACK
-    if (msg->type == MSG_HELLO && msg->passport_size > PASSPORT_MAX)
-        return PROTO_ERR_OVERSIZE;
-    bool passport = msg->type == MSG_HELLO && msg->passport_size;
-    if ((msg->type == MSG_HELLO || msg->type == MSG_ROUTE) && (msg->quarantine || passport))
-        items++;
-    if (passport)
-        items++;
-    if (msg->type == MSG_CUSTODY_ACK && msg->reason [0])
-        items++;
-
-    codec_writer_t *w = codec_writer_new (0);
-    codec_put_array (w, (size_t) items);
-    switch (msg->type) {
-        case MSG_HELLO:
-            codec_put_bin (w, msg->cert, msg->cert_size);
-            codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
-            codec_put_uint (w, msg->revocations);
-            if (msg->quarantine || passport)
-                codec_put_uint (w, msg->quarantine);
-            if (passport)
-                codec_put_bin (w, msg->passport, msg->passport_size);
-            break;
-        case MSG_ROUTE:
-            codec_put_str (w, msg->path, MESHMSG_PATH_MAX);
-            codec_put_uint (w, msg->revocations);
-            if (msg->quarantine)
-                codec_put_uint (w, msg->quarantine);
-            break;
-        case MSG_CUSTODY_ACK:
-            codec_put_bin (w, msg->ids, msg->id_count * WEFT_ID_SIZE);
-            codec_put_uint (w, (uint64_t) msg->status);
-            if (msg->reason [0])
-                codec_put_str (w, msg->reason, WEFT_TEXT_MAX);
-            break;
-        case MSG_REVOCATIONS:
-            codec_put_uint (w, msg->revocations);
-            codec_put_strn (w, msg->names, msg->names_size, WEFT_STR_MAX);
-            codec_put_bin (w, msg->curve_keys, msg->key_count * WEFT_KEY_SIZE);
-            if (msg->operator_count)
-                codec_put_bin (w, msg->operator_keys, msg->operator_count * WEFT_KEY_SIZE);
-            break;
-        case MSG_NODE_STATS:
-            codec_put_strn (w, msg->counters, msg->counters_size, MESHMSG_STATS_MAX);
-            break;
-        case MSG_QUARANTINE:
-            codec_put_uint (w, msg->quarantine);
-            codec_put_strn (w, msg->names, msg->names_size, MESHMSG_QUARANTINE_NAMES_MAX);
-            break;
-    }
-    return codec_writer_finish (&w, payload_p, size_p);
-}
-
-//  --------------------------------------------------------------------------
-//  Decode.
-
-static int
-s_decode_fields (meshmsg_t *msg, codec_reader_t *r, size_t items)
-{
-    uint64_t value = 0;
-    int rc = 0;
-    const uint8_t *data = NULL;
-    size_t size = 0;
-    switch (msg->type) {
-        case MSG_HELLO:
-            rc = codec_get_binref (r, 0, &msg->cert, &msg->cert_size);
-            if (rc == 0)
-                rc = codec_get_str (r, 1, msg->path, MESHMSG_PATH_MAX);
-            if (rc == 0)
-                rc = codec_get_uint (r, 2, UINT64_MAX, &msg->revocations);
-            if (rc == 0 && items > 3)
-                rc = codec_get_uint (r, 3, UINT64_MAX, &msg->quarantine);
-            if (rc == 0 && items > 4)
-                rc = codec_get_binref (r, 4, &msg->passport, &msg->passport_size);
-            if (rc == 0 && msg->passport_size > PASSPORT_MAX)
-                rc = PROTO_ERR_OVERSIZE;
-            if (rc == 0 && msg->passport_size == 0)
-                msg->passport = NULL;
-            break;
-        case MSG_ROUTE:
-            rc = codec_get_str (r, 0, msg->path, MESHMSG_PATH_MAX);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, UINT64_MAX, &msg->revocations);
-            if (rc == 0 && items > 2)
-                rc = codec_get_uint (r, 2, UINT64_MAX, &msg->quarantine);
-            break;
-        case MSG_CUSTODY_ACK:
-            rc = codec_get_binref (r, 0, &data, &size);
-            if (rc == 0 && (size == 0 || size % WEFT_ID_SIZE
-                            || size / WEFT_ID_SIZE > MESHMSG_ACK_IDS_MAX))
-                rc = PROTO_ERR_VALUE;
-            msg->ids = data;
-            msg->id_count = size / WEFT_ID_SIZE;
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, MESHMSG_STATUS_MAX, &value);
-            msg->status = (int) value;
-            if (rc == 0 && items > 2)
-                rc = codec_get_str (r, 2, msg->reason, WEFT_TEXT_MAX);
-            break;
-        case MSG_REVOCATIONS:
-            rc = codec_get_uint (r, 0, UINT64_MAX, &msg->revocations);
-            if (rc == 0)
-                rc = codec_get_strn (r, 1, &msg->names, &msg->names_size, WEFT_STR_MAX);
-            if (rc == 0)
-                rc = codec_get_binref (r, 2, &data, &size);
-            if (rc == 0 && (size % WEFT_KEY_SIZE || size / WEFT_KEY_SIZE > MESHMSG_REVOKED_MAX))
-                rc = PROTO_ERR_VALUE;
-            msg->curve_keys = data;
-            msg->key_count = size / WEFT_KEY_SIZE;
-            if (rc == 0 && meshmsg_names (msg->names, msg->names_size) != (int) msg->key_count)
-                rc = PROTO_ERR_VALUE;
-            if (rc == 0 && codec_items (r) > 3) {
-                rc = codec_get_binref (r, 3, &data, &size);
-                if (rc == 0 && (size % WEFT_KEY_SIZE || size / WEFT_KEY_SIZE > MESHMSG_REVOKED_MAX))
-                    rc = PROTO_ERR_VALUE;
-                msg->operator_keys = data;
-                msg->operator_count = size / WEFT_KEY_SIZE;
-            }
-            break;
-        case MSG_NODE_STATS:
-            rc = codec_get_strn (r, 0, &msg->counters, &msg->counters_size,
-                                 MESHMSG_STATS_MAX);
-            break;
-        case MSG_QUARANTINE:
-            rc = codec_get_uint (r, 0, UINT64_MAX, &msg->quarantine);
-            if (rc == 0)
-                rc = codec_get_strn (r, 1, &msg->names, &msg->names_size,
-                                     MESHMSG_QUARANTINE_NAMES_MAX);
-            if (rc == 0) {
-                int count = meshmsg_names (msg->names, msg->names_size);
-                if (count < 0 || count > MESHMSG_QUARANTINED_MAX)
-                    rc = PROTO_ERR_VALUE;
-            }
-            break;
-    }
-    if (rc == 0 && (msg->type == MSG_HELLO || msg->type == MSG_ROUTE)) {
-        int names = meshmsg_names (msg->path, strlen (msg->path));
-        if (names < 0 || names >= WEFT_HOP_LIMIT)
-            rc = PROTO_ERR_VALUE;
-    }
-    return rc;
+    assert (msg);
+    return wire_encode_family (WIRE_FAMILY_MESH, msg->type, msg, payload_p, size_p);
 }
 
 int
 meshmsg_decode (meshmsg_t *msg, int type, const uint8_t *payload, size_t size)
 {
-    assert (msg);
-    memset (msg, 0, sizeof (meshmsg_t));
-    int items = s_items (type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    codec_reader_t *reader;
-    int rc = codec_reader_new (&reader, payload, size);
-    if (rc)
-        return rc;
-    if (codec_items (reader) < items)
-        rc = PROTO_ERR_TYPE;
-    if (rc == 0) {
-        msg->type = type;
-        rc = s_decode_fields (msg, reader, codec_items (reader));
-    }
-    codec_reader_destroy (&reader);
-    if (rc)
-        memset (msg, 0, sizeof (meshmsg_t));
-    return rc;
+    return wire_decode_family (WIRE_FAMILY_MESH, type, msg, sizeof (meshmsg_t),
+                               payload, size);
 }
 
 //  --------------------------------------------------------------------------

@@ -77,6 +77,11 @@ int
 int
     meshmsg_decode (meshmsg_t *msg, int type, const uint8_t *payload, size_t size);
 
+//  The rules between fields of a decoded or to-be-encoded meshmsg_t
+//  (proto/wire_table.c runs it): 0 or PROTO_ERR_VALUE.
+int
+    meshmsg_check (const void *msg);
+
 //  Number of names in a comma list (0 for ""), or -1 if a name is empty,
 //  too long or holds a byte outside [A-Za-z0-9._-].
 int

@@ -16,7 +16,9 @@
     Unsigned fields are uint (status at most 255). JSON documents and
     arguments are str (at most WEFT_STR_MAX); an RPC result is bin so a
     large listing is bounded only by the frame. Extra trailing items are
-    ignored, missing ones refused. msg_decode leaves *msg zeroed on error.  */
+    ignored, missing ones refused. msg_decode leaves *msg zeroed on error.
+    The fields and their limits are rows of proto/wire_table.c; this file
+    keeps the entry points callers use and the selftest.  */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,233 +26,16 @@
 #include <assert.h>
 #include "codec.h"
 #include "msg.h"
-
-#define MSG_STATUS_MAX  255
-
-//  Items each type needs; longer arrays are accepted.
-static int
-s_items (int type)
-{
-    switch (type) {
-        case MSG_ENROL_REQUEST:     return 4;
-        case MSG_ENROL_RESPONSE:    return 5;
-        case MSG_TWIN_DESIRED:      return 3;
-        case MSG_TWIN_REPORTED:     return 5;
-        case MSG_ACK:               return 3;
-        case MSG_HEARTBEAT:         return 3;
-        case MSG_RPC_REQUEST:       return 2;
-        case MSG_RPC_REPLY:         return 4;
-        default:                    return 0;
-    }
-}
+#include "wire.h"
 
 //  --------------------------------------------------------------------------
-//  Encode msg as payload bytes.
+//  Encode msg as payload bytes: its row of proto/wire_table.c.
 
 int
 msg_encode (const msg_t *msg, uint8_t **payload_p, size_t *size_p)
 {
-    assert (msg && payload_p && size_p);
-    *payload_p = NULL;
-    *size_p = 0;
-    int items = s_items (msg->type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-
-    int status = msg->type == MSG_ENROL_RESPONSE? msg->enrol_response.status:
-                 msg->type == MSG_ACK? msg->ack.status:
-                 msg->type == MSG_RPC_REPLY? msg->rpc_reply.status: 0;
-    if (status < 0 || status > MSG_STATUS_MAX)
-        return PROTO_ERR_VALUE;
-
-    //  A heartbeat without a passport keeps the older, shorter form
-    if (msg->type == MSG_HEARTBEAT && msg->heartbeat.passport_ms)
-        items++;
-    //  A request to the coordinator has no credential: the older form
-    size_t credential_size = msg->type == MSG_RPC_REQUEST? msg->rpc_request.credential_size: 0;
-    if (credential_size > MSG_CREDENTIAL_MAX)
-        return PROTO_ERR_OVERSIZE;
-    if (credential_size)
-        items++;
-    codec_writer_t *w = codec_writer_new (0);
-    codec_put_array (w, (size_t) items);
-    switch (msg->type) {
-        case MSG_ENROL_REQUEST: {
-            const msg_enrol_request_t *m = &msg->enrol_request;
-            codec_put_str (w, m->token, WEFT_TOKEN_MAX);
-            codec_put_bin (w, m->sign_key, WEFT_KEY_SIZE);
-            codec_put_bin (w, m->curve_key, WEFT_KEY_SIZE);
-            codec_put_str (w, m->device_type, WEFT_NAME_MAX);
-            break;
-        }
-        case MSG_ENROL_RESPONSE: {
-            const msg_enrol_response_t *m = &msg->enrol_response;
-            codec_put_uint (w, (uint64_t) m->status);
-            codec_put_str (w, m->message, WEFT_TEXT_MAX);
-            codec_put_bin (w, m->cert, m->cert_size);
-            codec_put_bin (w, m->ca_key, WEFT_KEY_SIZE);
-            codec_put_bin (w, m->coord_cert, m->coord_cert_size);
-            break;
-        }
-        case MSG_TWIN_DESIRED: {
-            const msg_twin_desired_t *m = &msg->twin_desired;
-            codec_put_str (w, m->device, WEFT_NAME_MAX);
-            codec_put_uint (w, m->version);
-            codec_put_strn (w, m->doc, m->doc_size, WEFT_STR_MAX);
-            break;
-        }
-        case MSG_TWIN_REPORTED: {
-            const msg_twin_reported_t *m = &msg->twin_reported;
-            codec_put_str (w, m->device, WEFT_NAME_MAX);
-            codec_put_uint (w, m->version);
-            codec_put_uint (w, m->desired_version);
-            codec_put_strn (w, m->doc, m->doc_size, WEFT_STR_MAX);
-            codec_put_str (w, m->status, WEFT_TEXT_MAX);
-            break;
-        }
-        case MSG_ACK: {
-            const msg_ack_t *m = &msg->ack;
-            codec_put_bin (w, m->ack_id, WEFT_ID_SIZE);
-            codec_put_uint (w, (uint64_t) m->status);
-            codec_put_str (w, m->message, WEFT_TEXT_MAX);
-            break;
-        }
-        case MSG_HEARTBEAT: {
-            const msg_heartbeat_t *m = &msg->heartbeat;
-            codec_put_uint (w, m->uptime_s);
-            codec_put_uint (w, m->desired_version);
-            codec_put_uint (w, m->reported_version);
-            if (m->passport_ms)
-                codec_put_uint (w, m->passport_ms);
-            break;
-        }
-        case MSG_RPC_REQUEST: {
-            const msg_rpc_request_t *m = &msg->rpc_request;
-            codec_put_str (w, m->method, WEFT_NAME_MAX);
-            codec_put_strn (w, m->args, m->args_size, WEFT_STR_MAX);
-            if (m->credential_size)
-                codec_put_bin (w, m->credential, m->credential_size);
-            break;
-        }
-        case MSG_RPC_REPLY: {
-            const msg_rpc_reply_t *m = &msg->rpc_reply;
-            codec_put_bin (w, m->request_id, WEFT_ID_SIZE);
-            codec_put_uint (w, (uint64_t) m->status);
-            codec_put_str (w, m->error, WEFT_TEXT_MAX);
-            codec_put_bin (w, m->result, m->result_size);
-            break;
-        }
-    }
-    return codec_writer_finish (&w, payload_p, size_p);
-}
-
-//  --------------------------------------------------------------------------
-//  Decode the fields of one type from reader into msg.
-
-static int
-s_decode_fields (msg_t *msg, codec_reader_t *r)
-{
-    uint64_t value = 0;
-    int rc = 0;
-    switch (msg->type) {
-        case MSG_ENROL_REQUEST: {
-            msg_enrol_request_t *m = &msg->enrol_request;
-            if (rc == 0)
-                rc = codec_get_str (r, 0, m->token, WEFT_TOKEN_MAX);
-            if (rc == 0)
-                rc = codec_get_bin (r, 1, m->sign_key, WEFT_KEY_SIZE);
-            if (rc == 0)
-                rc = codec_get_bin (r, 2, m->curve_key, WEFT_KEY_SIZE);
-            if (rc == 0)
-                rc = codec_get_str (r, 3, m->device_type, WEFT_NAME_MAX);
-            break;
-        }
-        case MSG_ENROL_RESPONSE: {
-            msg_enrol_response_t *m = &msg->enrol_response;
-            rc = codec_get_uint (r, 0, MSG_STATUS_MAX, &value);
-            m->status = (int) value;
-            if (rc == 0)
-                rc = codec_get_str (r, 1, m->message, WEFT_TEXT_MAX);
-            if (rc == 0)
-                rc = codec_get_binref (r, 2, &m->cert, &m->cert_size);
-            if (rc == 0)
-                rc = codec_get_bin (r, 3, m->ca_key, WEFT_KEY_SIZE);
-            if (rc == 0)
-                rc = codec_get_binref (r, 4, &m->coord_cert, &m->coord_cert_size);
-            break;
-        }
-        case MSG_TWIN_DESIRED: {
-            msg_twin_desired_t *m = &msg->twin_desired;
-            rc = codec_get_str (r, 0, m->device, WEFT_NAME_MAX);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, UINT64_MAX, &m->version);
-            if (rc == 0)
-                rc = codec_get_strn (r, 2, &m->doc, &m->doc_size, WEFT_STR_MAX);
-            break;
-        }
-        case MSG_TWIN_REPORTED: {
-            msg_twin_reported_t *m = &msg->twin_reported;
-            rc = codec_get_str (r, 0, m->device, WEFT_NAME_MAX);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, UINT64_MAX, &m->version);
-            if (rc == 0)
-                rc = codec_get_uint (r, 2, UINT64_MAX, &m->desired_version);
-            if (rc == 0)
-                rc = codec_get_strn (r, 3, &m->doc, &m->doc_size, WEFT_STR_MAX);
-            if (rc == 0)
-                rc = codec_get_str (r, 4, m->status, WEFT_TEXT_MAX);
-            break;
-        }
-        case MSG_ACK: {
-            msg_ack_t *m = &msg->ack;
-            rc = codec_get_bin (r, 0, m->ack_id, WEFT_ID_SIZE);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, MSG_STATUS_MAX, &value);
-            m->status = (int) value;
-            if (rc == 0)
-                rc = codec_get_str (r, 2, m->message, WEFT_TEXT_MAX);
-            break;
-        }
-        case MSG_HEARTBEAT: {
-            msg_heartbeat_t *m = &msg->heartbeat;
-            rc = codec_get_uint (r, 0, UINT64_MAX, &m->uptime_s);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, UINT64_MAX, &m->desired_version);
-            if (rc == 0)
-                rc = codec_get_uint (r, 2, UINT64_MAX, &m->reported_version);
-            if (rc == 0 && codec_items (r) > 3)
-                rc = codec_get_uint (r, 3, UINT64_MAX, &m->passport_ms);
-            break;
-        }
-        case MSG_RPC_REQUEST: {
-            msg_rpc_request_t *m = &msg->rpc_request;
-            rc = codec_get_str (r, 0, m->method, WEFT_NAME_MAX);
-            if (rc == 0)
-                rc = codec_get_strn (r, 1, &m->args, &m->args_size, WEFT_STR_MAX);
-            if (rc == 0 && codec_items (r) > 2) {
-                rc = codec_get_binref (r, 2, &m->credential, &m->credential_size);
-                if (rc == 0 && (m->credential_size == 0
-                                || m->credential_size > MSG_CREDENTIAL_MAX))
-                    rc = PROTO_ERR_VALUE;
-            }
-            break;
-        }
-        case MSG_RPC_REPLY: {
-            msg_rpc_reply_t *m = &msg->rpc_reply;
-            rc = codec_get_bin (r, 0, m->request_id, WEFT_ID_SIZE);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, MSG_STATUS_MAX, &value);
-            m->status = (int) value;
-            if (rc == 0)
-                rc = codec_get_str (r, 2, m->error, WEFT_TEXT_MAX);
-            const uint8_t *result = NULL;
-            if (rc == 0)
-                rc = codec_get_binref (r, 3, &result, &m->result_size);
-            m->result = (const char *) result;
-            break;
-        }
-    }
-    return rc;
+    assert (msg);
+    return wire_encode_family (WIRE_FAMILY_MSG, msg->type, msg, payload_p, size_p);
 }
 
 //  --------------------------------------------------------------------------
@@ -259,25 +44,15 @@ s_decode_fields (msg_t *msg, codec_reader_t *r)
 int
 msg_decode (msg_t *msg, int type, const uint8_t *payload, size_t size)
 {
-    assert (msg);
-    memset (msg, 0, sizeof (msg_t));
-    int items = s_items (type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    codec_reader_t *reader;
-    int rc = codec_reader_new (&reader, payload, size);
-    if (rc)
-        return rc;
-    if (codec_items (reader) < items)
-        rc = PROTO_ERR_TYPE;
-    if (rc == 0) {
-        msg->type = type;
-        rc = s_decode_fields (msg, reader);
-    }
-    codec_reader_destroy (&reader);
-    if (rc)
-        memset (msg, 0, sizeof (msg_t));
-    return rc;
+    return wire_decode_family (WIRE_FAMILY_MSG, type, msg, sizeof (msg_t), payload, size);
+}
+
+//  Items each type needs; longer arrays are accepted.
+static int
+s_items (int type)
+{
+    const wire_msg_t *spec = wire_msg (type);
+    return spec? (int) wire_required (spec): 0;
 }
 
 //  --------------------------------------------------------------------------

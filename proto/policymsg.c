@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "envelope.h"
 #include "policymsg.h"
+#include "wire.h"
 
 #define S_FORMAT    1
 #define S_ITEMS     5
@@ -258,118 +259,32 @@ policymsg_key_next (const policymsg_t *msg, size_t *offset_p, size_t index,
 //  --------------------------------------------------------------------------
 //  Gossip payloads
 
-static int
-s_items (int type)
-{
-    switch (type) {
-        case MSG_POLICY:            return 1;
-        case MSG_POLICY_SUMMARY:    return 3;
-        case MSG_POLICY_KEYS:       return 3;
-        default:                    return 0;
-    }
-}
+//  --------------------------------------------------------------------------
+//  Gossip payloads: rows of proto/wire_table.c. The rule between fields
+//  is one valid key per version.
 
-#define S_KEYS_TEXT_MAX     (POLICYMSG_KEYS_MAX * (POLICYMSG_KEY_MAX + 1))
-#define S_OBJECT_MAX        (POLICYMSG_CONTENT_MAX + 1024)
+int
+policymsg_msg_check (const void *arg)
+{
+    const policymsg_t *msg = (const policymsg_t *) arg;
+    if (msg->type == MSG_POLICY_KEYS
+    &&  s_keys_count (msg->keys, msg->keys_size) != (int) msg->key_count)
+        return PROTO_ERR_VALUE;
+    return 0;
+}
 
 int
 policymsg_msg_encode (const policymsg_t *msg, uint8_t **payload_p, size_t *size_p)
 {
-    assert (msg && payload_p && size_p);
-    *payload_p = NULL;
-    *size_p = 0;
-    int items = s_items (msg->type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    if (msg->type == MSG_POLICY && (!msg->object || msg->object_size > S_OBJECT_MAX))
-        return PROTO_ERR_VALUE;
-    if (msg->type == MSG_POLICY_KEYS
-    &&  (msg->key_count > POLICYMSG_KEYS_MAX || msg->keys_size > S_KEYS_TEXT_MAX
-         || s_keys_count (msg->keys, msg->keys_size) != (int) msg->key_count))
-        return PROTO_ERR_VALUE;
-    codec_writer_t *w = codec_writer_new (0);
-    codec_put_array (w, (size_t) items);
-    switch (msg->type) {
-        case MSG_POLICY:
-            codec_put_bin (w, msg->object, msg->object_size);
-            break;
-        case MSG_POLICY_SUMMARY:
-            codec_put_uint (w, msg->count);
-            codec_put_bin (w, msg->root, POLICYMSG_DIGEST_SIZE);
-            codec_put_bin (w, msg->buckets,
-                           msg->buckets? POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE: 0);
-            break;
-        case MSG_POLICY_KEYS:
-            codec_put_uint (w, msg->want? 1: 0);
-            codec_put_strn (w, msg->keys, msg->keys_size, S_KEYS_TEXT_MAX);
-            codec_put_bin (w, msg->versions, msg->key_count * 8);
-            break;
-    }
-    return codec_writer_finish (&w, payload_p, size_p);
-}
-
-static int
-s_decode_fields (policymsg_t *msg, codec_reader_t *r)
-{
-    int rc = 0;
-    const uint8_t *data = NULL;
-    size_t size = 0;
-    uint64_t value = 0;
-    switch (msg->type) {
-        case MSG_POLICY:
-            rc = codec_get_binref (r, 0, &msg->object, &msg->object_size);
-            if (rc == 0 && (msg->object_size == 0 || msg->object_size > S_OBJECT_MAX))
-                rc = PROTO_ERR_OVERSIZE;
-            break;
-        case MSG_POLICY_SUMMARY:
-            rc = codec_get_uint (r, 0, UINT64_MAX, &msg->count);
-            if (rc == 0)
-                rc = codec_get_bin (r, 1, msg->root, POLICYMSG_DIGEST_SIZE);
-            if (rc == 0)
-                rc = codec_get_binref (r, 2, &data, &size);
-            if (rc == 0 && size != 0 && size != POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE)
-                rc = PROTO_ERR_VALUE;
-            msg->buckets = size? data: NULL;
-            break;
-        case MSG_POLICY_KEYS:
-            rc = codec_get_uint (r, 0, 1, &value);
-            msg->want = value == 1;
-            if (rc == 0)
-                rc = codec_get_strn (r, 1, &msg->keys, &msg->keys_size, S_KEYS_TEXT_MAX);
-            if (rc == 0)
-                rc = codec_get_binref (r, 2, &msg->versions, &size);
-            if (rc == 0 && (size % 8 || size / 8 > POLICYMSG_KEYS_MAX))
-                rc = PROTO_ERR_VALUE;
-            msg->key_count = size / 8;
-            if (rc == 0 && s_keys_count (msg->keys, msg->keys_size) != (int) msg->key_count)
-                rc = PROTO_ERR_VALUE;
-            break;
-    }
-    return rc;
+    assert (msg);
+    return wire_encode_family (WIRE_FAMILY_POLICY, msg->type, msg, payload_p, size_p);
 }
 
 int
 policymsg_msg_decode (policymsg_t *msg, int type, const uint8_t *payload, size_t size)
 {
-    assert (msg);
-    memset (msg, 0, sizeof *msg);
-    int items = s_items (type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    codec_reader_t *reader;
-    int rc = codec_reader_new (&reader, payload, size);
-    if (rc)
-        return rc;
-    if (codec_items (reader) < items)
-        rc = PROTO_ERR_TYPE;
-    if (rc == 0) {
-        msg->type = type;
-        rc = s_decode_fields (msg, reader);
-    }
-    codec_reader_destroy (&reader);
-    if (rc)
-        memset (msg, 0, sizeof *msg);
-    return rc;
+    return wire_decode_family (WIRE_FAMILY_POLICY, type, msg, sizeof (policymsg_t),
+                               payload, size);
 }
 
 //  --------------------------------------------------------------------------

@@ -31,6 +31,8 @@
 #define POLICYMSG_KEYS_MAX      256         //  Keys in one POLICY_KEYS
 #define POLICYMSG_BUCKETS       64          //  Digest ranges in a summary
 #define POLICYMSG_DIGEST_SIZE   16          //  BLAKE2b-128
+#define POLICYMSG_KEYS_TEXT_MAX (POLICYMSG_KEYS_MAX * (POLICYMSG_KEY_MAX + 1))
+#define POLICYMSG_OBJECT_MAX    (POLICYMSG_CONTENT_MAX + 1024)  //  Object with its body
 
 //  One object, decoded. Strings are NUL-terminated copies; content is
 //  borrowed from the bytes decoded.
@@ -99,6 +101,11 @@ typedef struct {
     const uint8_t *versions;            //  8 * key_count, borrowed
     size_t key_count;
 } policymsg_t;
+
+//  The rule between fields (proto/wire_table.c runs it): 0 or
+//  PROTO_ERR_VALUE.
+int
+    policymsg_msg_check (const void *msg);
 
 //  Encode. Returns 0 and a heap buffer, or a proto_rc_t.
 int

@@ -19,7 +19,7 @@
 #define RETRY_MAX_MS    30000       //  Back-off ceiling
 
 //  The link timeout for heartbeat interval h ms: the longest a dead
-//  link stays open (node/io/tcplink.h closes a silent one within 5h/2),
+//  link stays open (proto/io/tcplink.h closes a silent one within 5h/2),
 //  so a link still up after it has read what was sent on it
 #define RETRY_LINK_DEAD(h)  ((h) * 5 / 2)
 

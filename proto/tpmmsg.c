@@ -1,7 +1,8 @@
 /*  tpmmsg - the payloads of TPM onboarding and attestation (types 20..29)
-    One encoder and one decoder for the five messages; every binary
-    field is checked against its limit on both sides, so a peer can
-    neither make us send nor make us accept an oversized TPM structure.  */
+    Their fields and limits are rows of proto/wire_table.c, checked on
+    both sides, so a peer can neither make us send nor make us accept an
+    oversized TPM structure; this file holds the rules between fields
+    (tpmmsg_check) and the selftest with the golden vectors.  */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,228 +12,36 @@
 #include "keys.h"
 #include "envelope.h"
 #include "tpmmsg.h"
-
-//  Items each type needs; longer arrays are accepted.
-static int
-s_items (int type)
-{
-    switch (type) {
-        case MSG_TPM_ENROL_REQUEST: return 9;
-        case MSG_TPM_CHALLENGE:     return 4;
-        case MSG_TPM_PROOF:         return 9;
-        case MSG_ATTEST_CHALLENGE:  return 2;     //  4 with IMA
-        case MSG_ATTEST_EVIDENCE:   return 6;     //  8 with IMA
-        default:                    return 0;
-    }
-}
-
-//  Are the field sizes of msg within the limits of its type?
-static bool
-s_valid (const tpmmsg_t *msg)
-{
-    switch (msg->type) {
-        case MSG_TPM_ENROL_REQUEST:
-        case MSG_TPM_PROOF:
-            if (msg->ek_public_size == 0 || msg->ek_public_size > TPMMSG_PUBLIC_MAX
-            ||  msg->ak_public_size == 0 || msg->ak_public_size > TPMMSG_PUBLIC_MAX
-            ||  msg->ek_cert_size > TPMMSG_EK_CERT_MAX)
-                return false;
-            if (msg->type == MSG_TPM_PROOF)
-                return msg->ticket_size == TPMMSG_TICKET_SIZE
-                    && msg->proof_size == TPMMSG_PROOF_SIZE;
-            return msg->ticket_size == 0 && msg->proof_size == 0;
-        case MSG_TPM_CHALLENGE:
-            return msg->credential_size > 0 && msg->credential_size <= TPMMSG_BLOB_MAX
-                && msg->secret_size > 0 && msg->secret_size <= TPMMSG_BLOB_MAX
-                && msg->ticket_size == TPMMSG_TICKET_SIZE;
-        case MSG_ATTEST_CHALLENGE:
-        case MSG_ATTEST_EVIDENCE:
-            if (msg->nonce_size < TPMMSG_NONCE_MIN || msg->nonce_size > TPMMSG_NONCE_MAX
-            ||  msg->pcr_mask == 0 || msg->pcr_mask > TPMMSG_PCR_MASK_MAX)
-                return false;
-            if (msg->ima && msg->ima_from > TPMMSG_IMA_FROM_MAX)
-                return false;
-            if (msg->type == MSG_ATTEST_CHALLENGE)
-                return true;
-            return msg->attest_size > 0 && msg->attest_size <= TPMMSG_BLOB_MAX
-                && msg->signature_size > 0 && msg->signature_size <= TPMMSG_BLOB_MAX
-                && msg->pcrs_size == 32 * (size_t) __builtin_popcount (msg->pcr_mask)
-                && msg->event_log_size <= TPMMSG_EVENT_LOG_MAX
-                && msg->ima_list_size <= TPMMSG_IMA_LIST_MAX
-                && (msg->ima || msg->ima_list_size == 0)
-                && msg->ak_public_size <= TPMMSG_PUBLIC_MAX;
-        default:
-            return false;
-    }
-}
+#include "wire.h"
 
 //  --------------------------------------------------------------------------
-//  Encode.
+//  The rules between fields, for proto/wire_table.c (each field's own
+//  limits are in its row): one 32-byte digest per PCR the mask selects,
+//  and an IMA list only with IMA.
+
+int
+tpmmsg_check (const void *arg)
+{
+    const tpmmsg_t *msg = (const tpmmsg_t *) arg;
+    if (msg->type == MSG_ATTEST_EVIDENCE
+    &&  (msg->pcrs_size != 32 * (size_t) __builtin_popcount (msg->pcr_mask)
+         || (!msg->ima && msg->ima_list_size)))
+        return PROTO_ERR_VALUE;
+    return 0;
+}
 
 int
 tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p)
 {
-    assert (msg && payload_p && size_p);
-    *payload_p = NULL;
-    *size_p = 0;
-    int items = s_items (msg->type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    if (!s_valid (msg))
-        return PROTO_ERR_VALUE;
-    if (msg->ima || msg->ima_list_size)
-        items += msg->type == MSG_ATTEST_CHALLENGE? 2:
-                 msg->type == MSG_ATTEST_EVIDENCE? 2: 0;
-    //  The AK public trails the IMA fields (nil and empty without IMA)
-    if (msg->type == MSG_ATTEST_EVIDENCE && msg->ak_public_size)
-        items = 9;
-    codec_writer_t *w = codec_writer_new (0);
-    codec_put_array (w, (size_t) items);
-    switch (msg->type) {
-        case MSG_TPM_ENROL_REQUEST:
-        case MSG_TPM_PROOF:
-            codec_put_str (w, msg->token, WEFT_TOKEN_MAX);
-            codec_put_bin (w, msg->sign_key, WEFT_KEY_SIZE);
-            codec_put_bin (w, msg->curve_key, WEFT_KEY_SIZE);
-            codec_put_str (w, msg->device_type, WEFT_NAME_MAX);
-            codec_put_bin (w, msg->ek_public, msg->ek_public_size);
-            codec_put_bin (w, msg->ek_cert, msg->ek_cert_size);
-            codec_put_bin (w, msg->ak_public, msg->ak_public_size);
-            codec_put_bin (w, msg->ticket, msg->ticket_size);
-            codec_put_bin (w, msg->proof, msg->proof_size);
-            break;
-        case MSG_TPM_CHALLENGE:
-            codec_put_str (w, msg->device, WEFT_NAME_MAX);
-            codec_put_bin (w, msg->credential, msg->credential_size);
-            codec_put_bin (w, msg->secret, msg->secret_size);
-            codec_put_bin (w, msg->ticket, msg->ticket_size);
-            break;
-        case MSG_ATTEST_CHALLENGE:
-            codec_put_bin (w, msg->nonce, msg->nonce_size);
-            codec_put_uint (w, msg->pcr_mask);
-            if (items > 2) {
-                codec_put_uint (w, msg->ima_from);
-                codec_put_bin (w, msg->ima_pcr10, sizeof msg->ima_pcr10);
-            }
-            break;
-        case MSG_ATTEST_EVIDENCE:
-            codec_put_bin (w, msg->nonce, msg->nonce_size);
-            codec_put_uint (w, msg->pcr_mask);
-            codec_put_bin (w, msg->attest, msg->attest_size);
-            codec_put_bin (w, msg->signature, msg->signature_size);
-            codec_put_bin (w, msg->pcrs, msg->pcrs_size);
-            codec_put_bin (w, msg->event_log, msg->event_log_size);
-            if (items > 6) {
-                if (msg->ima)
-                    codec_put_uint (w, msg->ima_from);
-                else
-                    codec_put_nil (w);
-                codec_put_bin (w, msg->ima_list, msg->ima_list_size);
-            }
-            if (items > 8)
-                codec_put_bin (w, msg->ak_public, msg->ak_public_size);
-            break;
-    }
-    return codec_writer_finish (&w, payload_p, size_p);
-}
-
-//  --------------------------------------------------------------------------
-//  Decode.
-
-static int
-s_decode_fields (tpmmsg_t *msg, codec_reader_t *r)
-{
-    uint64_t value = 0;
-    int rc = 0;
-    switch (msg->type) {
-        case MSG_TPM_ENROL_REQUEST:
-        case MSG_TPM_PROOF:
-            rc = codec_get_str (r, 0, msg->token, WEFT_TOKEN_MAX);
-            if (rc == 0)
-                rc = codec_get_bin (r, 1, msg->sign_key, WEFT_KEY_SIZE);
-            if (rc == 0)
-                rc = codec_get_bin (r, 2, msg->curve_key, WEFT_KEY_SIZE);
-            if (rc == 0)
-                rc = codec_get_str (r, 3, msg->device_type, WEFT_NAME_MAX);
-            if (rc == 0)
-                rc = codec_get_binref (r, 4, &msg->ek_public, &msg->ek_public_size);
-            if (rc == 0)
-                rc = codec_get_binref (r, 5, &msg->ek_cert, &msg->ek_cert_size);
-            if (rc == 0)
-                rc = codec_get_binref (r, 6, &msg->ak_public, &msg->ak_public_size);
-            if (rc == 0)
-                rc = codec_get_binref (r, 7, &msg->ticket, &msg->ticket_size);
-            if (rc == 0)
-                rc = codec_get_binref (r, 8, &msg->proof, &msg->proof_size);
-            break;
-        case MSG_TPM_CHALLENGE:
-            rc = codec_get_str (r, 0, msg->device, WEFT_NAME_MAX);
-            if (rc == 0)
-                rc = codec_get_binref (r, 1, &msg->credential, &msg->credential_size);
-            if (rc == 0)
-                rc = codec_get_binref (r, 2, &msg->secret, &msg->secret_size);
-            if (rc == 0)
-                rc = codec_get_binref (r, 3, &msg->ticket, &msg->ticket_size);
-            break;
-        case MSG_ATTEST_CHALLENGE:
-        case MSG_ATTEST_EVIDENCE:
-            rc = codec_get_binref (r, 0, &msg->nonce, &msg->nonce_size);
-            if (rc == 0)
-                rc = codec_get_uint (r, 1, TPMMSG_PCR_MASK_MAX, &value);
-            msg->pcr_mask = (uint32_t) value;
-            if (rc == 0 && msg->type == MSG_ATTEST_EVIDENCE) {
-                rc = codec_get_binref (r, 2, &msg->attest, &msg->attest_size);
-                if (rc == 0)
-                    rc = codec_get_binref (r, 3, &msg->signature, &msg->signature_size);
-                if (rc == 0)
-                    rc = codec_get_binref (r, 4, &msg->pcrs, &msg->pcrs_size);
-                if (rc == 0)
-                    rc = codec_get_binref (r, 5, &msg->event_log, &msg->event_log_size);
-            }
-            //  Trailing IMA fields: nil or absent means no IMA
-            size_t at = msg->type == MSG_ATTEST_CHALLENGE? 2: 6;
-            if (rc == 0 && codec_items (r) > (int) at && !codec_is_nil (r, at)) {
-                rc = codec_get_uint (r, at, TPMMSG_IMA_FROM_MAX, &msg->ima_from);
-                msg->ima = rc == 0;
-                if (rc == 0 && msg->type == MSG_ATTEST_CHALLENGE)
-                    rc = codec_get_bin (r, at + 1, msg->ima_pcr10, sizeof msg->ima_pcr10);
-            }
-            if (rc == 0 && msg->type == MSG_ATTEST_EVIDENCE && codec_items (r) > (int) at + 1) {
-                const uint8_t *list = NULL;
-                rc = codec_get_binref (r, at + 1, &list, &msg->ima_list_size);
-                msg->ima_list = (const char *) list;
-            }
-            if (rc == 0 && msg->type == MSG_ATTEST_EVIDENCE && codec_items (r) > 8)
-                rc = codec_get_binref (r, 8, &msg->ak_public, &msg->ak_public_size);
-            break;
-    }
-    if (rc == 0 && !s_valid (msg))
-        rc = PROTO_ERR_VALUE;
-    return rc;
+    assert (msg);
+    return wire_encode_family (WIRE_FAMILY_TPM, msg->type, msg, payload_p, size_p);
 }
 
 int
 tpmmsg_decode (tpmmsg_t *msg, int type, const uint8_t *payload, size_t size)
 {
-    assert (msg);
-    memset (msg, 0, sizeof (tpmmsg_t));
-    int items = s_items (type);
-    if (items == 0)
-        return PROTO_ERR_UNKNOWN;
-    codec_reader_t *reader;
-    int rc = codec_reader_new (&reader, payload, size);
-    if (rc)
-        return rc;
-    if (codec_items (reader) < items)
-        rc = PROTO_ERR_TYPE;
-    if (rc == 0) {
-        msg->type = type;
-        rc = s_decode_fields (msg, reader);
-    }
-    codec_reader_destroy (&reader);
-    if (rc)
-        memset (msg, 0, sizeof (tpmmsg_t));
-    return rc;
+    return wire_decode_family (WIRE_FAMILY_TPM, type, msg, sizeof (tpmmsg_t),
+                               payload, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -442,7 +251,7 @@ tpmmsg_test (bool verbose)
             && back.ima_list_size == TPMMSG_IMA_LIST_MAX);
     free (payload);
     msg.ima_list_size = TPMMSG_IMA_LIST_MAX + 1;
-    assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    assert (tpmmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
     free (big);
     //  A challenge with ima_from needs ima_pcr10, of 32 bytes
     const uint8_t no_pcr10 [] = { 0x93, 0xc4, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0x01, 0x05 };
@@ -487,7 +296,7 @@ tpmmsg_test (bool verbose)
         ev.ak_public_size = TPMMSG_PUBLIC_MAX + 1;
         uint8_t big [TPMMSG_PUBLIC_MAX + 1] = { 0 };
         ev.ak_public = big;
-        assert (tpmmsg_encode (&ev, &payload, &size) == PROTO_ERR_VALUE);
+        assert (tpmmsg_encode (&ev, &payload, &size) == PROTO_ERR_OVERSIZE);
         ev.ak_public_size = 0;
         assert (tpmmsg_encode (&ev, &payload, &size) == 0);
         assert (payload [0] == 0x96);       //  as before

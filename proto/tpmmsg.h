@@ -88,6 +88,11 @@ typedef struct {
     size_t ima_list_size;
 } tpmmsg_t;
 
+//  The rules between fields (proto/wire_table.c runs it): 0 or
+//  PROTO_ERR_VALUE.
+int
+    tpmmsg_check (const void *msg);
+
 //  Encode. Returns 0 and a heap buffer (free()), or a proto_rc_t.
 int
     tpmmsg_encode (const tpmmsg_t *msg, uint8_t **payload_p, size_t *size_p);

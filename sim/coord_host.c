@@ -9,6 +9,7 @@
     through the real RPC path.  */
 
 #include "sim/world_internal.h"
+#include "proto/seal.h"
 
 //  Remember TWIN_DESIRED envelopes sent to node, to match its ACKs.
 static void
@@ -309,24 +310,18 @@ s_operator_call (world_t *self, const char *method, char *args)
     size_t payload_size, size, reply_size;
     int rc = msg_encode (&msg, &payload, &payload_size);
     zstr_free (&args);
-    envelope_t env;
-    memset (&env, 0, sizeof env);
     self->op_seq++;
-    uint8_t material [24] = "weft-sim operator";
-    memcpy (material + 16, &self->op_seq, 8);
-    uint8_t hash [32];
-    keys_hash (material, sizeof material, hash);
-    memcpy (env.id, hash, WEFT_ID_SIZE);
-    env.type = MSG_RPC_REQUEST;
-    snprintf (env.origin, sizeof env.origin, OPERATOR);
-    env.seq = self->op_seq;
-    env.hlc = world_now_ms (self) << 16;
-    env.expiry = world_now_ms (self) + 30000;   //  Operator requests expire within 60 s
-    env.hop_limit = env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
+    uint8_t id [WEFT_ID_SIZE];
+    envelope_id_derive (id, OPERATOR, self->op_seq);
+    //  Operator requests expire within 60 s
+    envelope_head_t head = { .type = MSG_RPC_REQUEST, .origin = OPERATOR,
+                             .seq = self->op_seq, .hlc = world_now_ms (self) << 16,
+                             .expiry = world_now_ms (self) + 30000,
+                             .hop_limit = WEFT_HOP_LIMIT, .id = id };
+    envelope_t env;
     if (rc == 0)
-        rc = envelope_encode (&env, self->op_keys.sign_secret, &frame, &size);
+        rc = envelope_seal (&head, payload, payload_size, self->op_keys.sign_secret, NULL,
+                            &frame, &size);
     free (payload);
     if (rc == 0)
         rc = coord_on_rpc (self->coord, OPERATOR, "", frame, size, world_now_ms (self),

@@ -192,8 +192,10 @@ net_crash (world_t *self, uint32_t node, uint64_t for_us)
     n->up = false;
     n->booting = true;
     n->incarnation++;
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < NH_TIMERS; k++) {
         n->timer_gen [k]++;
+        sched_disarm (&self->sched, node * NH_TIMERS + (uint32_t) k);
+    }
     if (n->converged) {
         n->converged = false;
         self->converged--;

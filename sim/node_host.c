@@ -1,19 +1,17 @@
-/*  node_host - weft-sim's adapter to the node cores
+/*  node_host - weft-sim's adapter to the node core
     Nodes share one store; node i keeps its state under the key prefix
     "n<i>/" in AGENT_TABLE, MESH_TABLE and OUTBOX_TABLE, with exactly the
-    transactions weft-node's agent and mesh use, so a simulated crash
-    (destroy both, start new ones over the same store) loses exactly what
-    a real crash loses: all memory, nothing committed. The cores are
-    created, started and driven the way weft-node does it (node/main.c):
-    after every event into a node the burst ends with mesh_flush, or
-    mesh_tick once its deadline has come, and a route to the coordinator
-    appearing or vanishing is told to the agent. Link names are the
-    peer's name ("n000042", or "coordinator").  */
+    transactions weft-node's cores use, so a simulated crash (destroy the
+    node core, start a new one over the same store) loses exactly what a
+    real crash loses: all memory, nothing committed. Each node is the
+    node core weft-node runs (node/core/node.h): this file feeds it the
+    world's events and carries its actions (timers, applies, closes)
+    back into the world; it decides nothing of the protocol. Link names
+    are the peer's name ("n000042", or "coordinator").  */
 
 #include <czmq.h>
 #include "proto/cert.h"
-#include "node/core/agent.h"
-#include "node/core/mesh.h"
+#include "node/core/node.h"
 #include "sim/node_host.h"
 
 typedef struct {
@@ -28,14 +26,6 @@ typedef struct {
     size_t replay_size;
 } s_snapshot_t;
 
-typedef struct {
-    agent_t *agent;                 //  NULL while down
-    mesh_t *mesh;
-    size_t distance;                //  Hops to the coordinator last seen
-    uint64_t armed_ms;              //  Mesh deadline last armed
-    uint64_t now_ms;                //  Time of the event under way
-} s_node_t;
-
 struct _node_host_t {
     store_t *store;                 //  Shared environment, borrowed
     uint32_t nodes;
@@ -45,7 +35,7 @@ struct _node_host_t {
     uint8_t coord_curve [32];
     uint64_t heartbeat_ms;
     nh_world_t world;               //  Effects go here
-    s_node_t *node;
+    node_t **node;                  //  The node core of node i, NULL while down
     uint8_t (*curve) [32];          //  Public CURVE key per node, once known
     uint8_t *curve_known;
     s_ctx_t *ctxs;                  //  Effect context per node
@@ -54,6 +44,8 @@ struct _node_host_t {
 
 _Static_assert (NH_NEIGHBOURS_MAX == MESH_LINKS_MAX - 1, "a server's links: its gateways "
                 "and the coordinator");
+_Static_assert (NH_TIMER_MESH == NODE_TIMER_MESH && NH_TIMERS == NODE_TIMERS,
+                "the node core's timer kinds");
 
 static const char *s_tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
 
@@ -122,34 +114,10 @@ s_curve (node_host_t *self, uint32_t node)
 }
 
 //  --------------------------------------------------------------------------
-//  Effects, forwarded with the node's index
+//  The node core's transport, and its actions carried into the world
 
 static int
-s_agent_send (void *ctx, const uint8_t *frame, size_t size)
-{
-    s_ctx_t *c = (s_ctx_t *) ctx;
-    return mesh_send_own (c->host->node [c->node].mesh, frame, size) == 0? 0: -1;
-}
-
-static void
-s_timer (void *ctx, int kind, uint64_t at_ms)
-{
-    s_ctx_t *c = (s_ctx_t *) ctx;
-    c->host->world.timer (c->host->world.ctx, c->node, kind, at_ms);
-}
-
-static void
-s_apply (void *ctx, uint64_t version, const char *doc, size_t size)
-{
-    (void) doc;
-    (void) size;
-    s_ctx_t *c = (s_ctx_t *) ctx;
-    c->host->world.apply (c->host->world.ctx, c->node, version);
-}
-
-static int
-s_mesh_send (void *ctx, const char *link, const char *dest, const uint8_t *frame,
-             size_t size)
+s_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, size_t size)
 {
     s_ctx_t *c = (s_ctx_t *) ctx;
     uint32_t peer;
@@ -159,66 +127,33 @@ s_mesh_send (void *ctx, const char *link, const char *dest, const uint8_t *frame
 }
 
 static void
-s_mesh_close (void *ctx, const char *link)
+s_delivered (void *ctx, const uint8_t *frame, size_t size)
 {
     s_ctx_t *c = (s_ctx_t *) ctx;
-    uint32_t peer;
-    if (node_host_index (link, &peer))
-        c->host->world.close (c->host->world.ctx, c->node, peer);
-}
-
-static int
-s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_TEXT_MAX + 1])
-{
-    s_ctx_t *c = (s_ctx_t *) ctx;
-    s_node_t *n = &c->host->node [c->node];
     c->host->world.deliver (c->host->world.ctx, c->node, frame, size);
-    if (!n->agent) {
-        snprintf (reason, WEFT_TEXT_MAX + 1, "this node runs no agent yet");
-        return WEFT_STATUS_INTERNAL;
-    }
-    return agent_receive (n->agent, n->now_ms, frame, size, reason);
 }
 
-//  The node's mesh took a new passport: its agent's heartbeats name it
+//  Carry out what node's core asks, after each event
 static void
-s_mesh_passport (void *ctx, uint64_t attested_ms)
+s_act (node_host_t *self, uint32_t node)
 {
-    s_ctx_t *c = (s_ctx_t *) ctx;
-    s_node_t *n = &c->host->node [c->node];
-    if (n->agent)
-        agent_set_passport (n->agent, attested_ms);
-}
-
-//  End of a burst, as weft-node's loop ends each poll: commit and pump
-//  (or tick when due), tell the agent about a route gained or lost (its
-//  heartbeat then needs another flush), and arm the next mesh deadline.
-static void
-s_settle (node_host_t *self, uint32_t node, uint64_t now_ms)
-{
-    s_node_t *n = &self->node [node];
-    if (!n->mesh)
-        return;
-    for (int pass = 0; pass < 2; pass++) {
-        if (mesh_deadline (n->mesh) <= now_ms)
-            mesh_tick (n->mesh, now_ms);
+    node_t *core = self->node [node];
+    const node_action_t *action;
+    while (core && (action = node_next (core))) {
+        if (action->kind == NODE_ACT_TIMER)
+            //  The mesh's deadline 0 means "now": a timer at once
+            self->world.timer (self->world.ctx, node, action->timer,
+                               action->timer == NODE_TIMER_MESH && action->at_ms == 0
+                               ? 1: action->at_ms);
         else
-            mesh_flush (n->mesh, now_ms);
-        size_t hops = mesh_distance (n->mesh);
-        bool was = n->distance != 0;
-        n->distance = hops;
-        if (hops && !was)
-            agent_connected (n->agent, now_ms);
+        if (action->kind == NODE_ACT_APPLY)
+            self->world.apply (self->world.ctx, node, action->version);
         else
-        if (!hops && was)
-            agent_disconnected (n->agent, now_ms);
-        else
-            break;
-    }
-    uint64_t deadline = mesh_deadline (n->mesh);
-    if (deadline != n->armed_ms) {
-        n->armed_ms = deadline;
-        self->world.timer (self->world.ctx, node, NH_TIMER_MESH, deadline? deadline: 1);
+        if (action->kind == NODE_ACT_CLOSE) {
+            uint32_t peer;
+            if (node_host_index (action->link, &peer))
+                self->world.close (self->world.ctx, node, peer);
+        }
     }
 }
 
@@ -238,7 +173,7 @@ node_host_new (store_t *store, uint32_t nodes, uint64_t seed, const keys_t *ca,
     memcpy (self->coord_curve, coord->curve_public, 32);
     self->heartbeat_ms = heartbeat_ms;
     self->world = *world;
-    self->node = (s_node_t *) zmalloc (nodes * sizeof (s_node_t));
+    self->node = (node_t **) zmalloc (nodes * sizeof (node_t *));
     self->curve = (uint8_t (*) [32]) zmalloc ((size_t) nodes * 32);
     self->curve_known = (uint8_t *) zmalloc (nodes);
     self->ctxs = (s_ctx_t *) zmalloc (nodes * sizeof (s_ctx_t));
@@ -251,11 +186,7 @@ void
 node_host_crash (node_host_t *self, uint32_t node)
 {
     assert (node < self->nodes);
-    s_node_t *n = &self->node [node];
-    agent_destroy (&n->agent);
-    mesh_destroy (&n->mesh);
-    n->distance = 0;
-    n->armed_ms = 0;
+    node_destroy (&self->node [node]);
 }
 
 void
@@ -283,8 +214,7 @@ node_host_destroy (node_host_t **self_p)
 int
 node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
 {
-    s_node_t *n = &self->node [node];
-    assert (node < self->nodes && !n->agent && !n->mesh);
+    assert (node < self->nodes && !self->node [node]);
     char name [NH_NAME_MAX], prefix [NH_NAME_MAX + 1];
     node_host_name (node, name);
     snprintf (prefix, sizeof prefix, "%s/", name);
@@ -304,136 +234,111 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
     cert.not_after = 1600000000 + 20ULL * 365 * 86400;
     uint8_t *cert_frame = NULL;
     size_t cert_size = 0;
-    int rc = cert_encode (&cert, self->ca.sign_secret, &cert_frame, &cert_size);
-    n->now_ms = now_ms;
-    if (rc == 0) {
-        mesh_config_t mesh_config = {
+    if (cert_encode (&cert, self->ca.sign_secret, &cert_frame, &cert_size) == 0) {
+        node_config_t config = {
             .name = name, .tenant = "", .keys = &keys, .cert = cert_frame,
             .cert_size = cert_size, .ca_key = self->ca.sign_public,
-            .coord_sign = self->coord_sign, .advert_ms = self->heartbeat_ms,
+            .coord_sign = self->coord_sign, .heartbeat_ms = self->heartbeat_ms,
             .store = self->store, .prefix = prefix, .verbose = false
         };
-        mesh_effects_t mesh_effects = { &self->ctxs [node], s_mesh_send, s_mesh_close,
-                                        s_mesh_deliver, NULL, s_mesh_passport };
-        n->mesh = mesh_new (&mesh_config, &mesh_effects);
-        rc = n->mesh && mesh_start (n->mesh, now_ms) == 0? 0: -1;
+        node_links_t links = { &self->ctxs [node], s_send, s_delivered };
+        self->node [node] = node_new (&config, &links, now_ms);
     }
     free (cert_frame);
-    if (rc == 0) {
-        agent_config_t config = {
-            .name = name, .tenant = "", .keys = &keys, .coord_sign = self->coord_sign,
-            .heartbeat_ms = self->heartbeat_ms, .store = self->store, .prefix = prefix,
-            .verbose = false
-        };
-        agent_effects_t effects = { &self->ctxs [node], s_agent_send, s_timer, s_apply };
-        n->agent = agent_new (&config, &effects);
-        rc = n->agent && agent_start (n->agent, now_ms) == 0? 0: -1;
-        if (rc == 0)
-            agent_set_passport (n->agent, mesh_passport_ms (n->mesh));
-    }
     keys_wipe (&keys);
-    if (rc) {
-        node_host_crash (self, node);
+    if (!self->node [node])
         return -1;
-    }
-    s_settle (self, node, now_ms);
+    s_act (self, node);
     return 0;
 }
 
 bool
 node_host_up (node_host_t *self, uint32_t node)
 {
-    return self->node [node].agent != NULL;
+    return self->node [node] != NULL;
 }
 
 void
 node_host_link_up (node_host_t *self, uint32_t node, uint32_t peer, int kind,
                    uint64_t now_ms)
 {
-    s_node_t *n = &self->node [node];
-    if (!n->mesh)
+    node_t *core = self->node [node];
+    if (!core)
         return;
-    n->now_ms = now_ms;
     char link [NH_NAME_MAX];
     s_link_name (peer, link);
-    mesh_link_up (n->mesh, link, kind, peer == NH_COORDINATOR? self->coord_curve
-                                                            : s_curve (self, peer), now_ms);
-    s_settle (self, node, now_ms);
+    node_link_up (core, link, kind, peer == NH_COORDINATOR? self->coord_curve
+                                                          : s_curve (self, peer), now_ms);
+    s_act (self, node);
 }
 
 void
 node_host_link_down (node_host_t *self, uint32_t node, uint32_t peer, uint64_t now_ms)
 {
-    s_node_t *n = &self->node [node];
-    if (!n->mesh)
+    node_t *core = self->node [node];
+    if (!core)
         return;
-    n->now_ms = now_ms;
     char link [NH_NAME_MAX];
     s_link_name (peer, link);
-    mesh_link_down (n->mesh, link, now_ms);
-    s_settle (self, node, now_ms);
+    node_link_down (core, link, now_ms);
+    s_act (self, node);
 }
 
 bool
 node_host_linked (node_host_t *self, uint32_t node, uint32_t peer)
 {
-    s_node_t *n = &self->node [node];
+    node_t *core = self->node [node];
     char link [NH_NAME_MAX];
     s_link_name (peer, link);
-    return n->mesh && mesh_has_link (n->mesh, link);
+    return core && mesh_has_link (node_mesh (core), link);
 }
 
 int
 node_host_frame (node_host_t *self, uint32_t node, uint32_t peer, const char *dest,
                  const uint8_t *frame, size_t size, uint64_t now_ms)
 {
-    s_node_t *n = &self->node [node];
-    if (!n->mesh)
+    node_t *core = self->node [node];
+    if (!core)
         return -1;
-    n->now_ms = now_ms;
     char link [NH_NAME_MAX];
     s_link_name (peer, link);
-    if (peer != NH_COORDINATOR && !mesh_has_link (n->mesh, link)) {
+    if (peer != NH_COORDINATOR && !mesh_has_link (node_mesh (core), link)) {
         //  A new peer on our listener: ZAP admits it unless it is revoked
-        if (!mesh_admit (n->mesh, s_curve (self, peer)))
+        if (!node_admit (core, s_curve (self, peer)))
             return -1;
-        mesh_link_up (n->mesh, link, MESH_LINK_ACCEPTED, s_curve (self, peer), now_ms);
+        mesh_link_up (node_mesh (core), link, MESH_LINK_ACCEPTED, s_curve (self, peer),
+                      now_ms);
     }
-    int rc = mesh_on_frame (n->mesh, link, dest, frame, size, now_ms);
-    s_settle (self, node, now_ms);
+    int rc = node_frame (core, link, dest, frame, size, now_ms);
+    s_act (self, node);
     return rc;
 }
 
 void
 node_host_timer (node_host_t *self, uint32_t node, uint64_t now_ms, int kind)
 {
-    s_node_t *n = &self->node [node];
-    if (!n->agent)
+    node_t *core = self->node [node];
+    if (!core)
         return;
-    n->now_ms = now_ms;
-    if (kind == NH_TIMER_MESH)
-        n->armed_ms = 0;            //  Fired: arm the next one whatever it is
-    else
-        agent_timer (n->agent, now_ms, kind);
-    s_settle (self, node, now_ms);
+    node_timer (core, kind, now_ms);
+    s_act (self, node);
 }
 
 void
 node_host_applied (node_host_t *self, uint32_t node, uint64_t now_ms,
                    uint64_t version, bool ok)
 {
-    s_node_t *n = &self->node [node];
-    if (!n->agent)
+    node_t *core = self->node [node];
+    if (!core)
         return;
-    n->now_ms = now_ms;
-    agent_applied (n->agent, now_ms, version, ok, NULL, 0, ok? NULL: "simulated failure");
-    s_settle (self, node, now_ms);
+    node_applied (core, version, ok, NULL, 0, ok? NULL: "simulated failure", now_ms);
+    s_act (self, node);
 }
 
 void
 node_host_state (node_host_t *self, uint32_t node, nh_state_t *state)
 {
-    agent_t *agent = self->node [node].agent;
+    agent_t *agent = self->node [node]? node_agent (self->node [node]): NULL;
     memset (state, 0, sizeof *state);
     if (agent) {
         state->desired = agent_desired_version (agent);
@@ -446,17 +351,15 @@ node_host_state (node_host_t *self, uint32_t node, nh_state_t *state)
 uint64_t
 node_host_revocations (node_host_t *self, uint32_t node)
 {
-    mesh_t *mesh = self->node [node].mesh;
-    return mesh? mesh_revocations (mesh): 0;
+    node_t *core = self->node [node];
+    return core? mesh_revocations (node_mesh (core)): 0;
 }
 
 bool
 node_host_admits (node_host_t *self, uint32_t node, uint32_t peer)
 {
-    mesh_t *mesh = self->node [node].mesh;
-    if (!mesh)
-        return false;
-    return mesh_admit (mesh, s_curve (self, peer));
+    node_t *core = self->node [node];
+    return core && node_admit (core, s_curve (self, peer));
 }
 
 //  --------------------------------------------------------------------------

@@ -1,10 +1,8 @@
-/*  node_host - weft-sim's adapter to the node cores: the agent
-    (node/core/agent.h) over the mesh (node/core/mesh.h, with its custody
-    outbox), wired as weft-node wires them: the agent's envelopes go
-    through mesh_send_own, what the mesh delivers goes to the agent, a
-    burst ends with mesh_flush (mesh_tick when due), and the agent is
-    told connected/disconnected when the mesh gains or loses its route
-    to the coordinator. The only sim file that includes those headers.
+/*  node_host - weft-sim's adapter to the node core (node/core/node.h),
+    the same object weft-node's main drives: the host feeds it the
+    world's events (links, frames, timers, apply results) and carries its
+    actions back (frames on simulated links, timers on the virtual
+    clock, applies, closes). The only sim file that includes node/.
     Hosts up to SCN_NODES_MAX nodes in one LMDB environment, each under
     its own key prefix, with effects bound to the simulated world
     through nh_world_t. Keys and certificates come from the run seed, so
@@ -14,14 +12,14 @@
 #define WEFT_SIM_NODE_HOST_H_INCLUDED
 
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define NH_NAME_MAX     16          //  "n123456" and its NUL
 #define NH_COORDINATOR  UINT32_MAX  //  Overlay id of the coordinator
 #define NH_NEIGHBOURS_MAX   1023    //  Accepted links of a node (MESH_LINKS_MAX - 1)
 
-#define NH_TIMER_MESH   2           //  Timer kind of mesh_tick (after the agent's)
-#define NH_TIMERS       3
+#define NH_TIMER_MESH   2           //  NODE_TIMER_MESH: the mesh's (after the agent's)
+#define NH_TIMERS       3           //  NODE_TIMERS
 
 //  Overlay link kinds, as mesh_link_kind_t
 #define NH_LINK_COORDINATOR 0

@@ -78,12 +78,13 @@ report_csv (world_t *self, const char *path)
         fprintf (stderr, "weft-sim: cannot write %s\n", path);
         return;
     }
-    fprintf (file, "time_s,delivered,converged,delivered_fraction,converged_fraction\n");
+    fprintf (file, "time_s,delivered,converged,delivered_fraction,converged_fraction,"
+             "rss_bytes\n");
     for (size_t i = 0; i < self->nsamples; i++) {
         const sample_t *s = &self->samples [i];
-        fprintf (file, "%.3f,%u,%u,%.6f,%.6f\n", s->at_us / 1e6, s->delivered,
+        fprintf (file, "%.3f,%u,%u,%.6f,%.6f,%zu\n", s->at_us / 1e6, s->delivered,
                  s->converged, (double) s->delivered / self->nodes,
-                 (double) s->converged / self->nodes);
+                 (double) s->converged / self->nodes, s->rss);
     }
     fclose (file);
 }
@@ -254,10 +255,23 @@ report_summary (world_t *self, double wall_s, size_t baseline_rss)
              PRIu64 ", \"rejected_origin\": %" PRIu64 ", \"duplicates\": %" PRIu64 "},\n",
              stats->rejected_replay, stats->rejected_signature, stats->rejected_origin,
              stats->duplicates);
+    //  Growth over the second half of virtual time: flat memory per
+    //  node means nothing accumulates with the horizon
+    const sample_t *half = NULL, *end = NULL;
+    for (size_t i = 0; i < self->nsamples; i++)
+        if (!half && self->samples [i].at_us * 2 >= self->sched.now)
+            half = &self->samples [i];
+    end = self->nsamples? &self->samples [self->nsamples - 1]: NULL;
+    double growth = 0;
+    if (half && end && end->at_us > half->at_us)
+        growth = ((double) end->rss - (double) half->rss) / n
+               / ((end->at_us - half->at_us) / 3.6e9);
     fprintf (out, "  \"memory\": {\"peak_rss_bytes\": %zu, \"baseline_rss_bytes\": %zu, "
-             "\"per_node_bytes\": %.0f, \"peak_events_queued\": %zu}\n}\n", peak, baseline_rss,
+             "\"per_node_bytes\": %.0f, \"peak_events_queued\": %zu, "
+             "\"rss_half_bytes\": %zu, \"rss_end_bytes\": %zu, "
+             "\"growth_per_node_per_h\": %.1f}\n}\n", peak, baseline_rss,
              peak > baseline_rss? (double) (peak - baseline_rss) / n: 0.0,
-             (size_t) self->sched.peak);
+             (size_t) self->sched.peak, half? half->rss: 0, end? end->rss: 0, growth);
     if (out != stdout)
         fclose (out);
     if (!self->opt->quiet)

@@ -106,11 +106,16 @@ s_fx_timer (void *ctx, uint32_t node, int kind, uint64_t at_ms)
     snode_t *n = &self->node [node];
     assert (kind >= 0 && kind < NH_TIMERS);
     n->timer_gen [kind]++;
-    if (at_ms == 0)
+    //  One slot per node and kind, re-keyed in place: a re-armed timer
+    //  leaves no stale event behind
+    uint32_t slot = node * NH_TIMERS + (uint32_t) kind;
+    if (at_ms == 0) {
+        sched_disarm (&self->sched, slot);
         return;
+    }
     uint64_t at_us = at_ms > EPOCH_MS? (at_ms - EPOCH_MS) * 1000: 0;
-    sched_push (&self->sched, at_us, EV_TIMER, node,
-                ((uint64_t) n->timer_gen [kind] << 4) | (uint64_t) kind, NULL);
+    sched_arm (&self->sched, slot, at_us, EV_TIMER, node,
+               ((uint64_t) n->timer_gen [kind] << 4) | (uint64_t) kind);
 }
 
 static void
@@ -351,7 +356,7 @@ s_handle (world_t *self, event_t *event)
                 assert (self->samples);
             }
             self->samples [self->nsamples++] = (sample_t) {
-                self->sched.now, self->delivered, self->converged };
+                self->sched.now, self->delivered, self->converged, world_rss () };
             sched_push (&self->sched, self->sched.now + self->scn->sample_ms * 1000,
                         EV_SAMPLE, 0, 0, NULL);
             break;
@@ -375,8 +380,8 @@ s_keys (uint64_t seed, const char *label, keys_t *keys)
     keys_from_seed (keys, key_seed);
 }
 
-static size_t
-s_rss (void)
+size_t
+world_rss (void)
 {
     FILE *file = fopen ("/proc/self/statm", "r");
     unsigned long size = 0, resident = 0;
@@ -408,6 +413,7 @@ s_setup (world_t *self)
     rng_derive (&self->faults, scn->seed, "faults");
     rng_derive (&self->reconnect, scn->seed, "reconnect");
     sched_init (&self->sched);
+    sched_slots (&self->sched, scn->nodes * NH_TIMERS);
     self->sites = (site_t *) zmalloc (self->nsites * sizeof (site_t));
     self->links = (link_t *) zmalloc (2 * self->nsites * sizeof (link_t));
     self->node = (snode_t *) zmalloc (self->nodes * sizeof (snode_t));
@@ -575,7 +581,7 @@ world_run (const scenario_t *scenario, const world_options_t *options)
     world_t *self = (world_t *) zmalloc (sizeof (world_t));
     self->scn = scenario;
     self->opt = options;
-    size_t baseline = s_rss ();
+    size_t baseline = world_rss ();
     int64_t wall_start = zclock_usecs ();   //  For events/s only, never the cores
     if (s_setup (self)) {
         s_teardown (self);
@@ -659,7 +665,7 @@ world_run (const scenario_t *scenario, const world_options_t *options)
                                           (self->nsamples + 1) * sizeof (sample_t));
     assert (self->samples);
     self->samples [self->nsamples++] = (sample_t) {
-        self->sched.now, self->delivered, self->converged };
+        self->sched.now, self->delivered, self->converged, world_rss () };
     double wall_s = (zclock_usecs () - wall_start) / 1e6;
     report_summary (self, wall_s, baseline);
     if (options->csv_path)

@@ -153,6 +153,7 @@ typedef struct {
 typedef struct {
     uint64_t at_us;
     uint32_t delivered, converged;
+    size_t rss;                     //  Resident set then, bytes
 } sample_t;
 
 typedef struct {
@@ -230,6 +231,8 @@ uint64_t
     world_now_ms (world_t *self);
 size_t
     world_peak_rss (void);
+size_t
+    world_rss (void);
 void
     world_violation (world_t *self, const char *format, ...);
 

@@ -25,7 +25,7 @@
 #include "proto/codec.h"
 #include "proto/jsontext.h"
 #include "proto/policymsg.h"
-#include "node/io/keyfile.h"
+#include "proto/io/keyfile.h"
 
 #define PROBE_OK            0
 #define PROBE_REFUSED       1
@@ -59,6 +59,7 @@ typedef struct {
     bool expired;                   //  replay/forge: an expiry already past
     const char *report_of;          //  replay/forge: a TWIN_REPORTED naming this device
     const char *passport;           //  mesh-send: passport (hex) to present in HELLO
+    const char *claim;              //  mesh-send: origin the envelopes name (HELLO unchanged)
 } probe_args_t;
 
 //  The identity the probe speaks as.
@@ -87,13 +88,15 @@ static const char *s_usage =
     "      send a HEARTBEAT on the node's link signed by a wrong key\n"
     "  mesh-send ENDPOINT --keyfile NODE_KEY --server-key NODE_CURVE_HEX [--count N]\n"
     "            [--mode ok|forge|tamper] [--seq FIRST] [--save F | --frame F] [--timeout MS]\n"
-    "            [--window W] [--passport HEX]\n"
+    "            [--window W] [--passport HEX] [--claim NAME]\n"
     "      be a mesh neighbour of the node at ENDPOINT (HELLO with the keyfile's\n"
     "      certificate) and hand it N TWIN_REPORTED envelopes (versions FIRST..)\n"
     "      for custody, at most W unanswered ones every 200 ms, retransmitting\n"
     "      each until its CUSTODY_ACK; prints\n"
     "      'acked ID' or 'denied ID' per envelope; exit 0 when all are answered;\n"
-    "      --passport presents that attestation passport in the HELLO\n"
+    "      --passport presents that attestation passport in the HELLO;\n"
+    "      --claim names NAME as the envelopes' origin (the HELLO stays the\n"
+    "      keyfile's node), as a neighbour forging another node's would\n"
     "  policy-make --ca CA_KEY --kind K --name N --version V --content TEXT --save F\n"
     "              [--mode ok|forge|unsigned]\n"
     "      write a policy object signed by the CA (forge: by another key;\n"
@@ -137,6 +140,9 @@ s_parse_args (int argc, char *argv [], probe_args_t *args)
         else
         if (streq (arg, "--origin") && value)
             args->origin = argv [++i];
+        else
+        if (streq (arg, "--claim") && value)
+            args->claim = argv [++i];
         else
         if (streq (arg, "--seq") && value) {
             args->seq = strtoull (value, NULL, 10);
@@ -563,8 +569,9 @@ s_mesh_send (probe_args_t *args, probe_identity_t *id)
         }
         else {
             msg_t msg = { .type = MSG_TWIN_REPORTED };
+            const char *origin = args->claim? args->claim: id->origin;
             snprintf (msg.twin_reported.device, sizeof msg.twin_reported.device, "%s",
-                      id->origin);
+                      origin);
             msg.twin_reported.version = first + (uint64_t) i;
             char doc [64];
             snprintf (doc, sizeof doc, "{\"n\":%d,\"pad\":\"aaaa\"}", i);
@@ -578,7 +585,7 @@ s_mesh_send (probe_args_t *args, probe_identity_t *id)
             memset (&env, 0, sizeof (env));
             randombytes_buf (env.id, WEFT_ID_SIZE);
             env.type = MSG_TWIN_REPORTED;
-            snprintf (env.origin, sizeof (env.origin), "%s", id->origin);
+            snprintf (env.origin, sizeof (env.origin), "%s", origin);
             snprintf (env.tenant, sizeof (env.tenant), "%s", id->tenant);
             env.seq = first + (uint64_t) i;
             env.hlc = (now_ms << 16) + (uint64_t) i;

@@ -13,7 +13,7 @@
 #include "proto/proto.h"
 #include "proto/keys.h"
 #include "proto/jsontext.h"
-#include "node/io/keyfile.h"
+#include "proto/io/keyfile.h"
 
 #define CTL_OK              0
 #define CTL_REFUSED         1

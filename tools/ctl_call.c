@@ -17,8 +17,9 @@
 #include <sodium.h>
 #include <time.h>
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 #include "tools/ctl.h"
 
 #define CTL_EXPIRY_MAX_MS   50000       //  Below the coordinator's 60 s
@@ -204,27 +205,21 @@ ctl_call (ctl_t *self, const char *method, json_t *args, json_t **result_p)
         return CTL_REFUSED;
     }
     uint64_t now_us = ctl_now_us ();
-    envelope_t env;
-    memset (&env, 0, sizeof (env));
-    randombytes_buf (env.id, WEFT_ID_SIZE);
-    env.type = MSG_RPC_REQUEST;
-    snprintf (env.origin, sizeof (env.origin), "%s", self->name);
-    snprintf (env.tenant, sizeof (env.tenant), "%s", self->tenant);
-    env.seq = 0;                    //  Replays are refused by id, not by seq
-    env.hlc = (now_us / 1000) << 16;
-    //  A request that sat in a queue past our deadline is not wanted,
-    //  and the coordinator remembers its id until then (replays)
+    //  Replays are refused by id, not by seq (0). A request that sat in a
+    //  queue past our deadline is not wanted, and the coordinator
+    //  remembers its id until then (replays)
     uint64_t ttl_ms = (uint64_t) self->timeout_s * 1000 + 5000;
-    env.expiry = now_us / 1000 + (ttl_ms < CTL_EXPIRY_MAX_MS? ttl_ms: CTL_EXPIRY_MAX_MS);
-    env.hop_limit = 1;
-    env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
+    envelope_head_t head = { .type = MSG_RPC_REQUEST, .origin = self->name,
+                             .tenant = self->tenant, .seq = 0,
+                             .hlc = (now_us / 1000) << 16,
+                             .expiry = now_us / 1000
+                                     + (ttl_ms < CTL_EXPIRY_MAX_MS? ttl_ms: CTL_EXPIRY_MAX_MS),
+                             .hop_limit = 1 };
     uint8_t request_id [WEFT_ID_SIZE];
-    memcpy (request_id, env.id, WEFT_ID_SIZE);
     uint8_t *frame_data = NULL;
     size_t frame_size = 0;
-    rc = envelope_encode (&env, self->keys.sign_secret, &frame_data, &frame_size);
+    rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, request_id,
+                        &frame_data, &frame_size);
     free (payload);
     if (rc) {
         ctl_fail ("cannot encode request: %s", proto_strerror (rc));

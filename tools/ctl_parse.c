@@ -6,7 +6,7 @@
 
 #include <czmq.h>
 #include <sys/stat.h>
-#include "node/io/options.h"
+#include "proto/io/options.h"
 #include "tools/ctl.h"
 
 #define CTL_TTL_MAX         (30 * 86400)

@@ -10,7 +10,7 @@
 
 #include <czmq.h>
 #include <sodium.h>
-#include "node/io/options.h"
+#include "proto/io/options.h"
 #include "tools/ctl.h"
 
 static const option_spec_t s_specs [] = {

@@ -30,10 +30,10 @@
 #include "proto/tpmmsg.h"
 #include "proto/eventlog.h"
 #include "proto/passport.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/pki.h"
+#include "proto/attest_ima.h"
 #include "coordinator/core/akcache.h"
-#include "coordinator/core/attest_ima.h"
 #include "coordinator/core/attest_policy.h"
 
 #define ATTEST_TABLE            "attest"
@@ -110,8 +110,5 @@ int
 typedef bool (attest_visible_fn) (void *arg, const char *device_id);
 json_t *
     attest_summary (store_txn_t *txn, uint64_t now_ms, attest_visible_fn *visible, void *arg);
-
-void
-    attest_test (bool verbose);
 
 #endif

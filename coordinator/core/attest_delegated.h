@@ -19,7 +19,7 @@
 #include "proto/corelib.h"
 #include <jansson.h>
 #include "proto/delegmsg.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 //  Check a DELEGATED_VERDICT from server (its registry record) about
 //  device (its record), record the coordinator's verdict and return it

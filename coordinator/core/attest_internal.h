@@ -8,7 +8,7 @@
 
 #include "proto/corelib.h"
 #include <jansson.h>
-#include "node/io/store.h"
+#include "proto/store.h"
 
 //  The record at prefix + key, or NULL. Caller json_decref's it.
 json_t *

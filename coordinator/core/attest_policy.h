@@ -25,9 +25,9 @@
 
 #include "proto/corelib.h"
 #include <jansson.h>
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/pki.h"
-#include "coordinator/core/attest_ima.h"
+#include "proto/attest_ima.h"
 
 //  --- Profiles
 

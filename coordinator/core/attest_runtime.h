@@ -13,7 +13,7 @@
 
 #include <jansson.h>
 #include "proto/tpmmsg.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 //  Check the IMA list of evidence from device (its registry record;
 //  already known to be quoted by the device's AK over our nonce, with

@@ -30,7 +30,7 @@
 
 #include "proto/corelib.h"
 #include <jansson.h>
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #include "proto/passport.h"
 

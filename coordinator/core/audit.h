@@ -33,7 +33,7 @@
 
 #include <jansson.h>
 #include "proto/proto.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/query.h"
 #include "coordinator/core/pki.h"
 

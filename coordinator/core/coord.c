@@ -51,9 +51,14 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     if (!seqs)
         return NULL;
 
+    registry_t *registry = registry_new (store);
+    if (!registry) {
+        coordseq_destroy (&seqs);
+        return NULL;
+    }
     coord_t *self = (coord_t *) zmalloc (sizeof (coord_t));
     self->store = store;
-    self->registry = registry_new (store);
+    self->registry = registry;
     self->pki = pki_new (ca);
     self->keys = *keys;
     self->cert = (uint8_t *) zmalloc (cert_size);
@@ -360,20 +365,11 @@ coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *pa
     uint64_t seq = coordseq_next (self->seqs, dest);
     if (seq == 0)
         return -1;
-    uint64_t hlc = now_ms << 16;
-    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = type;
-    strcpy (env.origin, COORD_ORIGIN);
-    env.seq = seq;
-    env.hlc = self->hlc;
-    env.hop_limit = WEFT_HOP_LIMIT;
-    env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    int rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    envelope_head_t head = { .type = type, .origin = COORD_ORIGIN, .seq = seq,
+                             .hlc = hlc_next (&self->hlc, now_ms),
+                             .hop_limit = WEFT_HOP_LIMIT };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            frame_p, size_p);
     if (rc)
         zsys_error ("coord: cannot seal %s: %s", proto_msg_name (type), proto_strerror (rc));
     return rc? -1: 0;

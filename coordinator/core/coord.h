@@ -17,12 +17,12 @@
 
 #include "proto/keys.h"
 #include "proto/msg.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/coord_stats.h"
 
 #define COORD_FLUSH_MS      5000        //  Liveness batch interval
 #define COORD_ORIGIN        "coordinator"
-#define COORD_USER_ID_MAX   64          //  = ZAP_USER_ID_MAX (node/io/zap.h)
+#define COORD_USER_ID_MAX   64          //  = ZAP_USER_ID_MAX (proto/io/zap.h)
 #define COORD_GOSSIP_MS     1000        //  Policy gossip request window per node
 #define COORD_GOSSIP_LINKS  100000      //  Nodes linked directly, for gossip
 

@@ -10,6 +10,8 @@
 #define WEFT_COORD_INTERNAL_H_INCLUDED
 
 #include "proto/envelope.h"
+#include "proto/hlc.h"
+#include "proto/seal.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/pki.h"
 #include "coordinator/core/publish.h"

@@ -90,19 +90,13 @@ coord_revocations_build (coord_t *self, uint64_t now_ms)
         size_t payload_size;
         if (meshmsg_encode (&msg, &payload, &payload_size) == 0) {
             uint64_t seq = coordseq_next (self->seqs, NULL);
-            envelope_t env;
-            memset (&env, 0, sizeof env);
-            randombytes_buf (env.id, sizeof env.id);
-            env.type = MSG_REVOCATIONS;
-            strcpy (env.origin, COORD_ORIGIN);
-            env.seq = seq;
-            env.hlc = now_ms << 16;
-            env.hop_limit = env.hops = WEFT_HOP_LIMIT;
-            env.payload = payload;
-            env.payload_size = payload_size;
+            envelope_head_t head = { .type = MSG_REVOCATIONS, .origin = COORD_ORIGIN,
+                                     .seq = seq, .hlc = hlc_next (&self->hlc, now_ms),
+                                     .hop_limit = WEFT_HOP_LIMIT };
             uint8_t *frame;
             size_t size;
-            if (seq && envelope_encode (&env, self->keys.sign_secret, &frame, &size) == 0) {
+            if (seq && envelope_seal (&head, payload, payload_size, self->keys.sign_secret,
+                                      NULL, &frame, &size) == 0) {
                 free (self->revocations);
                 self->revocations = frame;
                 self->revocations_size = size;

@@ -104,15 +104,28 @@ s_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *o
     return rc;
 }
 
+//  Take env's seq into its origin's window, read in txn
+static int
+s_accept_pending_in (coord_t *self, store_txn_t *txn, coord_link_t *link,
+                     const envelope_t *env, const char *origin_key)
+{
+    replay_t window;
+    if (s_fresh_in (self, txn, link, env, origin_key, &window))
+        return -2;
+    registry_replay_set (self->registry, origin_key, &window, true);
+    return 0;
+}
+
 static int
 s_accept_pending (coord_t *self, coord_link_t *link, const envelope_t *env,
                   const char *origin_key)
 {
-    replay_t window;
-    if (s_fresh (self, link, env, origin_key, &window))
-        return -2;
-    registry_replay_set (self->registry, origin_key, &window, true);
-    return 0;
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
+    int rc = s_accept_pending_in (self, txn, link, env, origin_key);
+    store_abort (&txn);
+    return rc;
 }
 
 int
@@ -132,10 +145,8 @@ s_heartbeat (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope
              const msg_heartbeat_t *heartbeat, const char *origin_key, uint64_t now_ms,
              uint8_t **reply_p, size_t *reply_size_p)
 {
-    replay_t window;
-    if (s_fresh_in (self, txn, link, env, origin_key, &window))
+    if (s_accept_pending_in (self, txn, link, env, origin_key))
         return -2;
-    registry_replay_set (self->registry, origin_key, &window, true);
     registry_seen (self->registry, env->origin, now_ms);
     json_t *twin = registry_twin_get (txn, env->origin);
     uint64_t version = json_integer_value (json_object_get (twin, "desired_version"));
@@ -154,13 +165,12 @@ s_heartbeat (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope
 //  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
 //  ATTEST_EVIDENCE is verified and the verdict recorded.
 
-//  In txn, with the device's record if the caller holds it (or NULL)
+//  Why device id is quarantined, read in txn; NULL if it is not
 static const char *
-s_quarantined (coord_t *self, store_txn_t *txn, json_t *device, const char *id,
-               uint64_t now_ms)
+s_quarantined_in (coord_t *self, store_txn_t *txn, const char *id, uint64_t now_ms)
 {
     attest_status_t status;
-    int state = txn && attest_status (txn, id, device, pki_ca_key (self->pki), now_ms,
+    int state = txn && attest_status (txn, id, NULL, pki_ca_key (self->pki), now_ms,
                                       &status) == 0? status.state: ATTEST_NOT_REQUIRED;
     return state == ATTEST_FAILED? "failed attestation"
          : state == ATTEST_OVERDUE? "attestation overdue"
@@ -171,37 +181,33 @@ const char *
 coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms)
 {
     store_txn_t *txn = store_begin (self->store, false);
-    const char *why = s_quarantined (self, txn, NULL, id, now_ms);
+    const char *reason = s_quarantined_in (self, txn, id, now_ms);
     store_abort (&txn);
-    return why;
+    return reason;
 }
 
-//  Is the device's record one of a device with a TPM?
-static bool
-s_has_tpm (json_t *device)
-{
-    const char *assurance = json_string_value (json_object_get (device, "assurance"));
-    return assurance && streq (assurance, "tpm");
-}
-
-//  A challenge to a device with a TPM (its record: device), if one is due
 static void
-s_attest_challenge (coord_t *self, json_t *device, const char *id, uint64_t uptime_s,
-                    uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
 {
+    store_txn_t *txn = store_begin (self->store, false);
+    json_t *device = txn? registry_device_get (txn, id): NULL;
+    store_abort (&txn);
+    const char *assurance = json_string_value (json_object_get (device, "assurance"));
     uint8_t nonce [ATTEST_NONCE_SIZE];
     uint32_t mask = 0;
     int64_t ima_from = -1;
     uint8_t ima_pcr10 [32] = { 0 };
     int due = 0;
-    if (s_has_tpm (device)) {
-        store_txn_t *txn = store_begin (self->store, true);
+    if (assurance && streq (assurance, "tpm")) {
+        txn = store_begin (self->store, true);
         due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
                                      nonce, &mask, &ima_from, ima_pcr10): -1;
         if (due == 1 && store_commit (&txn))
             due = -1;
         store_abort (&txn);
     }
+    json_decref (device);
     if (due != 1)
         return;
     tpmmsg_t challenge;
@@ -230,18 +236,16 @@ s_attest_challenge (coord_t *self, json_t *device, const char *id, uint64_t upti
 //  its heartbeat names). The node's mesh takes it, presents it in its
 //  HELLOs, and names it in its next heartbeats. Global counter: the
 //  agent's replay window never sees it.
-//  txn: a read transaction to use, or NULL for one of its own; device:
-//  the device's record if the caller holds it, or NULL
+//  txn: a read transaction to use, or NULL for one of its own
 static void
-s_attest_passport (coord_t *self, store_txn_t *txn, json_t *device, const char *id,
-                   uint64_t held_ms, uint64_t now_ms, uint8_t **reply_p,
-                   size_t *reply_size_p)
+s_attest_passport (coord_t *self, store_txn_t *txn, const char *id, uint64_t held_ms,
+                   uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
 {
     store_txn_t *own = txn? NULL: store_begin (self->store, false);
     uint8_t *passport = NULL;
     size_t size = 0;
     uint64_t attested_ms = 0;
-    int rc = txn || own? attest_passport (txn? txn: own, id, device, held_ms, now_ms,
+    int rc = txn || own? attest_passport (txn? txn: own, id, NULL, held_ms, now_ms,
                                           self->keys.sign_secret, &passport, &size,
                                           &attested_ms): 1;
     store_abort (&own);
@@ -305,7 +309,7 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     registry_replay_set (self->registry, origin_key, &window, true);
     //  A pass is answered with the passport that admits it to its peers
     if (passed)
-        s_attest_passport (self, NULL, NULL, env->origin, 0, now_ms, reply_p, reply_size_p);
+        s_attest_passport (self, NULL, env->origin, 0, now_ms, reply_p, reply_size_p);
     return 0;
 }
 
@@ -399,18 +403,23 @@ static int
 s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
             const msg_twin_reported_t *reported, const char *origin_key,
             const char *quarantined,
-            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p,
+            store_txn_t **txn_p, registry_device_t *device)
 {
     //  Checked in this order; each refusal is for good (the same bytes
-    //  would be refused again), so the ACK ends the device's retries
+    //  would be refused again), so the ACK ends the device's retries.
+    //  The transaction ends before an ACK is sealed: sealing may reserve
+    //  sequence numbers, a write of its own
     if (!streq (reported->device, env->origin)) {
         self->stats.rejected_origin++;
+        store_abort (txn_p);
         return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
                                 reply_size_p, "report names device %s, not its origin %s",
                                 reported->device, env->origin);
     }
     if (quarantined) {
         self->stats.rejected_origin++;
+        store_abort (txn_p);
         return s_refuse_report (self, link, env, WEFT_STATUS_DENIED, now_ms, reply_p,
                                 reply_size_p, "%s is quarantined (%s): report refused",
                                 env->origin, quarantined);
@@ -422,15 +431,15 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
     if (!json_is_object (doc)) {
         json_decref (doc);
         self->stats.rejected_malformed++;
+        store_abort (txn_p);
         return s_refuse_report (self, link, env, WEFT_STATUS_BAD_REQUEST, now_ms, reply_p,
                                 reply_size_p, "reported document must be a JSON object of "
                                 "at most %d bytes", REGISTRY_DOC_MAX);
     }
-    store_txn_t *txn = store_begin (self->store, true);
-    if (!txn) {
-        json_decref (doc);
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
-    }
+    //  The transaction coord_on_mesh_link began, in which the device
+    //  was authenticated
+    store_txn_t *txn = *txn_p;
+    *txn_p = NULL;
     replay_t window;
     registry_replay_window (self->registry, txn, origin_key, &window);
     json_t *twin = registry_twin_get (txn, env->origin);
@@ -465,7 +474,7 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         rc = registry_twin_put (txn, env->origin, twin);
         //  fw/hw/sw the node reports under "weft" become its metadata
         if (rc == 0)
-            rc = registry_device_report_meta (txn, env->origin, doc);
+            rc = registry_device_report_meta (txn, env->origin, device, doc);
     }
     if (rc == 0)
         rc = store_commit (&txn);
@@ -583,18 +592,15 @@ coord_mesh_key (coord_t *self, store_txn_t *txn, const char *user_id, bool custo
     if (!user_id || envelope_decode (&env, frame, size)
     ||  (!streq (env.origin, user_id) && (!custody || streq (env.origin, COORD_ORIGIN))))
         return false;
-    json_t *device = registry_device_get (txn, env.origin);
-    bool known = device && !json_is_true (json_object_get (device, "revoked"))
-              && coord_record_key (device, "sign_key", key) == 0;
-    json_decref (device);
+    registry_device_t device;
+    registry_device_init (&device);
+    bool known = registry_device_read (txn, env.origin, &device) == 0
+              && !device.revoked && device.has_sign_key;
+    if (known)
+        memcpy (key, device.sign_key, 32);
+    registry_device_fini (&device);
     return known;
 }
-
-static int
-    s_on_verified (coord_t *self, coord_link_t *link, envelope_t *env_p,
-                   store_txn_t **txn_p, json_t *device, bool known,
-                   const uint8_t sign_key [32], uint64_t now_ms, uint8_t **reply_p,
-                   size_t *reply_size_p);
 
 //  Was the envelope on link checked already, with sign_key (the verifier
 //  pool of the adapter, coord_mesh_key)?
@@ -604,12 +610,21 @@ s_checked (const coord_link_t *link, const uint8_t sign_key [32])
     return link->checked && memcmp (link->checked_key, sign_key, 32) == 0;
 }
 
-int
-coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
-                    const uint8_t *frame, size_t size, uint64_t now_ms,
-                    uint8_t **reply_p, size_t *reply_size_p)
+//  Is the device's record one of a device with a TPM?
+static bool
+s_has_tpm (const registry_device_t *device)
 {
-    assert (self && link && reply_p && reply_size_p);
+    return device->assurance && streq (device->assurance, "tpm");
+}
+
+//  Take one frame. txn_p is where a report's transaction lives (the
+//  caller aborts what is left of it); device, the origin's record.
+static int
+s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                const uint8_t *frame, size_t size, uint64_t now_ms,
+                uint8_t **reply_p, size_t *reply_size_p, store_txn_t **txn_p,
+                registry_device_t *device)
+{
     *reply_p = NULL;
     link->decoded = false;
     link->origin [0] = 0;
@@ -633,42 +648,21 @@ coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "origin %s on the link of %s",
                          env.origin, user_id? user_id: "nobody");
     }
-    //  One read transaction and one reading of the device's record for
-    //  all a check-in needs: kept until the heartbeat is answered
-    store_txn_t *txn = store_begin (self->store, false);
-    if (!txn)
+    //  A report is read, checked and written in one transaction, which
+    //  begins here as a write; a heartbeat is answered from one read
+    //  transaction; anything else only reads the origin
+    bool report = env.type == MSG_TWIN_REPORTED;
+    *txn_p = store_begin (self->store, report);
+    if (!*txn_p)
         return s_refuse (self, link, &env, WEFT_STATUS_INTERNAL, "store unavailable");
-    json_t *device = registry_device_get (txn, env.origin);
-    uint8_t sign_key [32];
-    bool known = device && !json_is_true (json_object_get (device, "revoked"))
-              && coord_record_key (device, "sign_key", sign_key) == 0;
-    if (env.type != MSG_HEARTBEAT || !known) {
-        store_abort (&txn);
-        json_decref (device);
-        device = NULL;
-    }
-    rc = s_on_verified (self, link, &env, &txn, device, known, sign_key, now_ms,
-                        reply_p, reply_size_p);
-    store_abort (&txn);
-    json_decref (device);
-    return rc;
-}
-
-//  The envelope env decoded from link; known: its origin
-//  is enrolled and not revoked, with sign_key. For a heartbeat *txn_p
-//  and device are the read transaction and the origin's record (else
-//  NULL); a write transaction ends *txn_p first.
-static int
-s_on_verified (coord_t *self, coord_link_t *link, envelope_t *env_p,
-               store_txn_t **txn_p, json_t *device, bool known, const uint8_t sign_key [32],
-               uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
-{
-    envelope_t env = *env_p;
-    store_txn_t *txn = *txn_p;
-    int rc;
+    bool known = registry_device_read (*txn_p, env.origin, device) == 0
+              && !device->revoked && device->has_sign_key;
+    if (!report && !(known && env.type == MSG_HEARTBEAT))
+        store_abort (txn_p);
     //  One reason for an unknown or revoked origin and a bad signature,
     //  so a relay cannot learn from it which device ids exist
-    if (!known || (!s_checked (link, sign_key) && envelope_verify (&env, sign_key))) {
+    if (!known
+    ||  (!s_checked (link, device->sign_key) && envelope_verify (&env, device->sign_key))) {
         if (known)
             self->stats.rejected_signature++;
         else
@@ -719,32 +713,32 @@ s_on_verified (coord_t *self, coord_link_t *link, envelope_t *env_p,
         return s_refuse_malformed (self, link, &env, rc);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
+    const char *quarantined = env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED
+                            ? s_quarantined_in (self, *txn_p, env.origin, now_ms): NULL;
     if (env.type == MSG_HEARTBEAT) {
         //  A quarantined device gets no desired twin, only challenges
         msg_heartbeat_t heartbeat = msg.heartbeat;
-        if (s_quarantined (self, txn, device, env.origin, now_ms))
+        if (quarantined)
             heartbeat.desired_version = UINT64_MAX;
-        rc = s_heartbeat (self, txn, link, &env, &heartbeat, origin_key, now_ms,
+        rc = s_heartbeat (self, *txn_p, link, &env, &heartbeat, origin_key, now_ms,
                           reply_p, reply_size_p);
         //  One answer a heartbeat: the desired twin, else a newer
         //  passport than the node holds, else a challenge if it is due
         //  (a device without a TPM is never challenged)
         if (rc == 0 && !*reply_p)
-            s_attest_passport (self, txn, device, env.origin, msg.heartbeat.passport_ms,
-                               now_ms, reply_p, reply_size_p);
+            s_attest_passport (self, *txn_p, env.origin, msg.heartbeat.passport_ms, now_ms,
+                               reply_p, reply_size_p);
         if (rc == 0 && !*reply_p && s_has_tpm (device)) {
             //  Done reading: the challenge writes in a transaction of its own
             store_abort (txn_p);
-            s_attest_challenge (self, device, env.origin, msg.heartbeat.uptime_s, now_ms,
+            s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
                                 reply_p, reply_size_p);
         }
         return rc;
     }
-    const char *quarantined = env.type == MSG_TWIN_REPORTED
-                            ? coord_device_quarantined (self, env.origin, now_ms): NULL;
     if (env.type == MSG_TWIN_REPORTED)
         return s_reported (self, link, &env, &msg.twin_reported, origin_key, quarantined,
-                           now_ms, reply_p, reply_size_p);
+                           now_ms, reply_p, reply_size_p, txn_p, device);
     //  ACK of a TWIN_DESIRED: a later heartbeat says what the node holds;
     //  a copy sent to it directly need not be sent again, also when the
     //  node refused it for good
@@ -764,6 +758,22 @@ s_on_verified (coord_t *self, coord_link_t *link, envelope_t *env_p,
 }
 
 int
+coord_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
+                    const uint8_t *frame, size_t size, uint64_t now_ms,
+                    uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && link && reply_p && reply_size_p);
+    store_txn_t *txn = NULL;
+    registry_device_t device;
+    registry_device_init (&device);
+    int rc = s_on_mesh_link (self, user_id, link, frame, size, now_ms, reply_p, reply_size_p,
+                             &txn, &device);
+    store_abort (&txn);
+    registry_device_fini (&device);
+    return rc;
+}
+
+int
 coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
                    const char *reason, uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
 {
@@ -780,19 +790,11 @@ coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
     if (meshmsg_encode (&msg, &payload, &payload_size))
         return -1;
     //  Link-local: the HLC is its seq, like the nodes' own (no window)
-    uint64_t hlc = now_ms << 16;
-    self->hlc = hlc > self->hlc? hlc: self->hlc + 1;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = MSG_CUSTODY_ACK;
-    strcpy (env.origin, COORD_ORIGIN);
-    env.seq = self->hlc;
-    env.hlc = self->hlc;
-    env.hop_limit = env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    int rc = envelope_encode (&env, self->keys.sign_secret, frame_p, size_p);
+    uint64_t hlc = hlc_next (&self->hlc, now_ms);
+    envelope_head_t head = { .type = MSG_CUSTODY_ACK, .origin = COORD_ORIGIN,
+                             .seq = hlc, .hlc = hlc, .hop_limit = 1 };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            frame_p, size_p);
     free (payload);
     return rc? -1: 0;
 }

@@ -524,8 +524,24 @@ coord_test (bool verbose)
     strcpy (msg.twin_reported.status, "ok");
     frame = s_envelope (&node, "dev-1", 5, &msg, &size);
     for (int i = 0; i < 2; i++) {
+        //  A report is one read-modify-write transaction: the device
+        //  record, its attestation state, its twin and its metadata
+        //  read and written in it, each record decoded once
+        store_stats_t before_stats, after_stats;
+        store_stats (rig.store, &before_stats);
         assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply,
                                &reply_size) == 0);
+        store_stats (rig.store, &after_stats);
+        if (verbose)
+            printf ("\n   report: %d reads, %d writes, %d commits, %d decodes",
+                    (int) (after_stats.reads - before_stats.reads),
+                    (int) (after_stats.writes - before_stats.writes),
+                    (int) (after_stats.commits - before_stats.commits),
+                    (int) (after_stats.decodes - before_stats.decodes));
+        assert (after_stats.reads == before_stats.reads);
+        assert (after_stats.writes == before_stats.writes + 1);
+        assert (after_stats.commits == before_stats.commits + (i == 0));
+        assert (after_stats.decodes - before_stats.decodes <= 3);
         s_open_reply (&rig, reply, reply_size, MSG_ACK, &answer, NULL);
         assert (answer.ack.status == WEFT_STATUS_OK);
         free (reply);

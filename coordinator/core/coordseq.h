@@ -24,7 +24,7 @@
 #ifndef WEFT_COORDSEQ_H_INCLUDED
 #define WEFT_COORDSEQ_H_INCLUDED
 
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define COORDSEQ_BUCKETS    65536           //  Counters, destinations hashed to one
 #define COORDSEQ_LIMIT      UINT32_MAX      //  Highest counter value in an epoch

@@ -40,7 +40,7 @@
 #include "proto/proto.h"
 #include "proto/retry.h"
 #include "proto/seen.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/coord_stats.h"
 
 #define CUSTODY_TABLE           "custody"

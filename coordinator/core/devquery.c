@@ -15,14 +15,19 @@ devquery_covers (const char *grant, const char *path)
     return opcred_covers (grant, path);
 }
 
-bool
-devquery_visible (const devquery_ctx_t *ctx, json_t *device)
+static bool
+s_visible_at (const devquery_ctx_t *ctx, const char *scope)
 {
-    const char *scope = registry_device_scope (device);
     for (size_t i = 0; i < ctx->scope_count; i++)
         if (devquery_covers (ctx->scopes [i], scope))
             return true;
     return false;
+}
+
+bool
+devquery_visible (const devquery_ctx_t *ctx, json_t *device)
+{
+    return s_visible_at (ctx, registry_device_scope (device));
 }
 
 //  --------------------------------------------------------------------------
@@ -32,55 +37,47 @@ const char *
 devquery_attr (const char *name, void *arg)
 {
     devquery_attr_t *self = (devquery_attr_t *) arg;
-    json_t *device = self->device;
+    registry_device_t *device = self->device;
     if (streq (name, "online")) {
-        const char *id = json_string_value (json_object_get (device, "id"));
-        bool online = self->ctx->registry && id
-                   && registry_online (self->ctx->registry, id, self->ctx->now_ms);
+        bool online = self->ctx->registry && device->id
+                   && registry_online (self->ctx->registry, device->id, self->ctx->now_ms);
         return online? "true": "false";
     }
-    if (streq (name, "site"))
-        return registry_device_site (device, self->buf, sizeof self->buf)? self->buf: NULL;
+    if (streq (name, "site")) {
+        //  The second segment of the path
+        const char *slash = device->path? strchr (device->path, '/'): NULL;
+        if (!slash)
+            return NULL;
+        const char *end = strchr (slash + 1, '/');
+        size_t len = end? (size_t) (end - slash - 1): strlen (slash + 1);
+        if (len == 0 || len >= sizeof self->buf)
+            return NULL;
+        memcpy (self->buf, slash + 1, len);
+        self->buf [len] = 0;
+        return self->buf;
+    }
     if (strncmp (name, "tag.", 4) == 0)
-        return json_string_value (json_object_get (json_object_get (device, "tags"),
-                                                   name + 4));
-    static const char *plain [] = {
-        "id", "tenant", "type", "role", "path", "fw", "hw", "sw", "asset",
-        "location", NULL
-    };
-    for (int i = 0; plain [i]; i++)
-        if (streq (name, plain [i])) {
-            const char *value = json_string_value (json_object_get (device, name));
-            //  Unset metadata is absent, not empty (tenant "" is a value)
-            return value && (*value || streq (name, "tenant"))? value: NULL;
-        }
+        return registry_device_tag (device, name + 4);
+    const char *value;
+    if (registry_device_field (device, name, &value))
+        //  Unset metadata is absent, not empty (tenant "" is a value)
+        return value && (*value || streq (name, "tenant") || streq (name, "assurance"))
+             ? value: NULL;
     if (streq (name, "attest")) {
         //  The last verdict (attest.h); absent if never attested
-        const char *id = json_string_value (json_object_get (device, "id"));
-        json_t *verdict = id? attest_verdict_get (self->ctx->txn, id): NULL;
+        json_t *verdict = device->id? attest_verdict_get (self->ctx->txn, device->id): NULL;
         const char *value = !verdict? NULL
                           : json_is_true (json_object_get (verdict, "ok"))? "passed": "failed";
         json_decref (verdict);
         return value;
     }
-    if (streq (name, "assurance")) {
-        json_t *value = json_object_get (device, "assurance");
-        if (json_is_string (value))
-            return json_string_value (value);       //  "software" or "tpm"
-        if (json_is_integer (value)) {
-            snprintf (self->buf, sizeof self->buf, "%" JSON_INTEGER_FORMAT,
-                      json_integer_value (value));
-            return self->buf;
-        }
-        return NULL;
-    }
     return NULL;
 }
 
 static bool
-s_match (const devquery_ctx_t *ctx, query_t *query, json_t *device)
+s_match (const devquery_ctx_t *ctx, query_t *query, registry_device_t *device)
 {
-    if (!devquery_visible (ctx, device))
+    if (!s_visible_at (ctx, registry_device_place (device)))
         return false;
     if (!query)
         return true;
@@ -101,7 +98,7 @@ typedef struct {
 } s_brute_t;
 
 static int
-s_brute_one (void *arg, json_t *device)
+s_brute_one (void *arg, registry_device_t *device)
 {
     s_brute_t *self = (s_brute_t *) arg;
     if (!s_match (self->ctx, self->query, device))
@@ -119,7 +116,7 @@ devquery_brute (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void
 {
     assert (ctx && fn);
     s_brute_t brute = { ctx, query, fn, arg, 0, false };
-    if (registry_device_each (ctx->txn, s_brute_one, &brute) < 0)
+    if (registry_device_scan (ctx->txn, s_brute_one, &brute) < 0)
         return -1;
     return brute.matched;
 }
@@ -254,9 +251,12 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
     }
     qsort (sources, source_count, sizeof sources [0], s_source_cmp);
 
-    //  Complete sets, smallest first at the end
+    //  Complete sets, smallest first at the end; the equality terms
+    //  whose sets grew too large are probed per candidate instead
     s_set_t sets [QUERY_TERMS_MAX + 1];
     size_t set_count = 0;
+    const s_source_t *probes [QUERY_TERMS_MAX + 1];
+    size_t probe_count = 0;
     size_t best = SIZE_MAX;
     int rc = 0;
     for (size_t i = 0; i < source_count && rc == 0; i++) {
@@ -265,6 +265,9 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
         //  attribute can match nothing indexed
         rc = s_fill (ctx, &sources [i], &set);
         if (rc || set.overflow) {
+            if (rc == 0 && !sources [i].scopes && !sources [i].prefix
+            &&  !streq (sources [i].attr, "id"))
+                probes [probe_count++] = &sources [i];
             zhashx_destroy (&set.ids);
             continue;
         }
@@ -278,7 +281,7 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
     if (rc == 0 && set_count == 0) {
         //  Nothing to narrow with: every device, in id order
         s_brute_t brute = { ctx, query, fn, arg, 0, false };
-        int visited = registry_device_each (ctx->txn, s_brute_one, &brute);
+        int visited = registry_device_scan (ctx->txn, s_brute_one, &brute);
         if (examined_p)
             *examined_p = visited > 0? (size_t) visited: 0;
         matched = visited < 0? -1: brute.matched;
@@ -303,17 +306,27 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
                 ids [n++] = id;
         }
         qsort (ids, n, sizeof ids [0], s_id_cmp);
+        registry_device_t device;
+        registry_device_init (&device);
         for (size_t i = 0; i < n; i++) {
-            json_t *device = registry_device_get (ctx->txn, ids [i]);
+            //  A broad equality term whose set was abandoned still
+            //  narrows: one index lookup per candidate, before its record
+            bool probed = true;
+            for (size_t p = 0; p < probe_count && probed; p++)
+                probed = registry_index_has (ctx->txn, probes [p]->attr, probes [p]->value,
+                                             ids [i]);
+            if (!probed)
+                continue;
             if (examined_p)
                 (*examined_p)++;
-            bool hit = device && s_match (ctx, query, device);
-            int stop = hit? fn (arg, device): 0;
-            json_decref (device);
+            bool hit = registry_device_read (ctx->txn, ids [i], &device) == 0
+                    && s_match (ctx, query, &device);
+            int stop = hit? fn (arg, &device): 0;
             matched += hit;
             if (stop)
                 break;
         }
+        registry_device_fini (&device);
         free (ids);
         zlistx_destroy (&keys);
     }
@@ -327,10 +340,9 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
 //  registries, random queries and random scopes
 
 static int
-s_collect (void *arg, json_t *device)
+s_collect (void *arg, registry_device_t *device)
 {
-    zlistx_add_end ((zlistx_t *) arg,
-                    strdup (json_string_value (json_object_get (device, "id"))));
+    zlistx_add_end ((zlistx_t *) arg, strdup (device->id));
     return 0;
 }
 

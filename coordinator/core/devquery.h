@@ -27,8 +27,9 @@ typedef struct {
     size_t scope_count;             //  0 = nothing is visible
 } devquery_ctx_t;
 
-//  Called per matching device (record borrowed). Returns 0 to go on.
-typedef int (devquery_fn) (void *arg, json_t *device);
+//  Called per matching device, decoded (borrowed for the call; its JSON
+//  from registry_device_json). Returns 0 to go on.
+typedef int (devquery_fn) (void *arg, registry_device_t *device);
 
 //  Does the subtree grant cover path? "" covers everything; "a/b"
 //  covers "a/b" and "a/b/..." but not "a/bc".
@@ -52,10 +53,10 @@ int64_t
     devquery_brute (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn,
                     void *arg);
 
-//  query_attr_fn over a device record; arg is a devquery_attr_t.
+//  query_attr_fn over a decoded device record; arg is a devquery_attr_t.
 typedef struct {
     const devquery_ctx_t *ctx;
-    json_t *device;
+    registry_device_t *device;
     char buf [256];                 //  Derived values
 } devquery_attr_t;
 

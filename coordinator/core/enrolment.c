@@ -23,7 +23,7 @@
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/tokens.h"
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 #include "coordinator/core/enrolment.h"
 
 static void

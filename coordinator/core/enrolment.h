@@ -119,7 +119,4 @@ void
     enrolment_ek_hash (const uint8_t *ek_public, size_t ek_public_size,
                        char hex [ENROLMENT_EK_HASH_HEX]);
 
-void
-    enrolment_test (bool verbose);
-
 #endif

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 #include "proto/proto.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define HIERARCHY_PATH_MAX      255     //  Longest path, bytes
 #define HIERARCHY_DEPTH_MAX     8       //  Most segments

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 #include "proto/proto.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define HIERUPLOAD_PARTS_MAX    256                 //  Parts of one upload
 #define HIERUPLOAD_BYTES_MAX    (4 * 1024 * 1024)   //  Staged per operator

@@ -18,7 +18,7 @@
 #define WEFT_NONCES_H_INCLUDED
 
 #include "proto/proto.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define NONCES_TTL_MAX_MS       60000   //  Longest expiry accepted, from now
 #define NONCES_PER_ORIGIN_MAX   100000  //  Live ids per operator

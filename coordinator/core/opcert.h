@@ -13,7 +13,7 @@
 #include <jansson.h>
 #include "proto/proto.h"
 #include "proto/cert.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/pki.h"
 
 #define OPCERT_TTL_DEFAULT_S    (7 * 86400)     //  operator.credential

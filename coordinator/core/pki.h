@@ -9,7 +9,7 @@
 
 #include "proto/cert.h"
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define PKI_NODE_VALIDITY_S     (10ULL * 365 * 86400)   //  No renewal yet
 #define PKI_CLOCK_SKEW_S        300                     //  not_before slack

@@ -3,20 +3,20 @@
     type, the IMA allowlist; attest_policy.h) are republished as
     CA-signed policy objects (proto/policymsg.h) whenever their text
     changes: kind "profile" named "<tenant>/<device type>", kind
-    "allowlist" named "<tenant>/fleet" (node/core/policy.h,
+    "allowlist" named "<tenant>/fleet" (proto/policy.h,
     policy_name; the devices without a tenant: "<device type>" and
     "fleet"), the content being the same text the coordinator verifies
     with. Each
     change takes the next version of its (kind, name), so nodes keep
     the newest. The objects go into the coordinator's own policy store
-    and gossip (node/core/gossip.h), which pushes them to the nodes
+    and gossip (proto/gossip.h), which pushes them to the nodes
     linked to it and answers their anti-entropy summaries.  */
 
 #ifndef WEFT_PUBLISH_H_INCLUDED
 #define WEFT_PUBLISH_H_INCLUDED
 
-#include "node/io/store.h"
-#include "node/core/gossip.h"
+#include "proto/store.h"
+#include "proto/gossip.h"
 #include "coordinator/core/pki.h"
 
 #define PUBLISH_TABLE       "policies"      //  The coordinator's policy store

@@ -12,7 +12,7 @@
 #define WEFT_QUARANTINE_H_INCLUDED
 
 #include "proto/corelib.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 //  Put the device in (quarantined true) or out of the set. Returns 1
 //  if the set changed (the version was bumped), 0 if not, -1 on a

@@ -1,14 +1,20 @@
 /*  registry - the coordinator's records in the store, and the liveness
     and replay state it keeps in memory between batched writes
-    Records are JSON text; indexes are raw 32-byte keys. Readers never
-    trust a stored record blindly: a record that does not parse, or
-    lacks a field, reads as absent and is logged, so one corrupt entry
-    cannot crash the coordinator.  */
+    Devices, twins and operators are msgpack maps (proto/recpack.h) with
+    their keys, certificate and TPM names as bin; the JSON an operator
+    sees is made from them at the edge (RPC). Indexes are raw 32-byte
+    keys. Readers never trust a stored record blindly: a record that
+    does not decode, or lacks a field, reads as absent and is logged, so
+    one corrupt entry cannot crash the coordinator. Every decode of a
+    stored record is counted (store_note_decode), so a test can pin how
+    many one message costs.  */
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
 #include "proto/jsontext.h"
+#include "proto/recpack.h"
 #include "coordinator/core/registry.h"
+#include "coordinator/core/registry_internal.h"
 
 //  In-memory state that outlives single messages
 typedef struct {
@@ -41,16 +47,64 @@ static const char *s_tables [] = {
     NULL
 };
 
-//  Device attributes with a secondary index (besides tag.KEY and the
-//  internal REGISTRY_SCOPE_ATTR)
-static const char *s_indexed [] = {
-    "tenant", "type", "role", "path", "site", "fw", "hw", "sw", "asset", NULL
+//  Top-level fields of device and operator records held as bin: hex
+//  text in the JSON the rest of the coordinator and operators see
+static const char *s_bin_fields [] = {
+    "sign_key", "curve_key", "cert", "ek", "ak_public", "ak_name", NULL
 };
 
 const char **
 registry_tables (void)
 {
     return s_tables;
+}
+
+//  A stored record (devices, twins, operators) as JSON; NULL if the
+//  bytes are not a record (logged with where it was)
+json_t *
+registry_rec_decode (store_txn_t *txn, const char *table, const void *key, size_t key_size,
+                     const void *data, size_t size)
+{
+    store_note_decode (txn);
+    json_t *json = size <= REGISTRY_RECORD_MAX
+                 ? recpack_decode ((const uint8_t *) data, size): NULL;
+    if (!json)
+        zsys_error ("registry: corrupt record %s/%.*s", table, (int) key_size,
+                    (const char *) key);
+    return json;
+}
+
+int
+registry_pack (const json_t *record, uint8_t **data_p, size_t *size_p)
+{
+    return recpack_encode (record, s_bin_fields, data_p, size_p);
+}
+
+json_t *
+registry_rec_get (store_txn_t *txn, const char *table, const char *key)
+{
+    size_t size;
+    void *data = store_get (txn, table, key, strlen (key), &size);
+    if (!data)
+        return NULL;
+    json_t *json = registry_rec_decode (txn, table, key, strlen (key), data, size);
+    free (data);
+    return json;
+}
+
+static int
+s_rec_put (store_txn_t *txn, const char *table, const char *key, json_t *json)
+{
+    uint8_t *data;
+    size_t size;
+    if (registry_pack (json, &data, &size))
+        return -1;
+    int rc = size <= REGISTRY_RECORD_MAX
+           ? store_put (txn, table, key, strlen (key), data, size): -1;
+    if (size > REGISTRY_RECORD_MAX)
+        zsys_error ("registry: record %s/%s too large (%zu bytes)", table, key, size);
+    free (data);
+    return rc;
 }
 
 static void
@@ -60,45 +114,104 @@ s_free_item (void **item_p)
     *item_p = NULL;
 }
 
-static int s_index_device (store_txn_t *txn, json_t *device, bool add);
-
-//  A database written before the secondary indexes existed: index its
-//  devices once
+//  Versions of the stored layout, in meta: index_version 1 added the
+//  secondary indexes, record_format 2 made records msgpack
 #define S_INDEX_VERSION     1
+#define S_RECORD_FORMAT     2
 
+static int s_rec_put (store_txn_t *txn, const char *table, const char *key, json_t *json);
+
+//  The ids of one table, collected before any is rewritten (a cursor
+//  does not survive writes to its own table)
 static int
-s_reindex_one (void *arg, const void *key, size_t key_size, const void *value,
+s_collect_key (void *arg, const void *key, size_t key_size, const void *value,
                size_t value_size)
 {
-    (void) key;
-    (void) key_size;
-    json_error_t error;
-    json_t *device = json_loadb ((const char *) value, value_size, 0, &error);
-    int rc = json_is_object (device)? s_index_device ((store_txn_t *) arg, device, true): 0;
-    json_decref (device);
-    return rc;
+    (void) value;
+    (void) value_size;
+    zlistx_add_end ((zlistx_t *) arg, zsys_sprintf ("%.*s", (int) key_size, (const char *) key));
+    return 0;
 }
 
-static void
+//  Rewrite every JSON text record of table as msgpack; devices get
+//  their index entries (built again from the record, so an older
+//  database without indexes gets them too). Returns records converted,
+//  or -1.
+static int
+s_convert_table (store_txn_t *txn, const char *table)
+{
+    zlistx_t *keys = zlistx_new ();
+    zlistx_set_destructor (keys, (czmq_destructor *) zstr_free);
+    int rc = store_scan (txn, table, "", 0, s_collect_key, keys) < 0? -1: 0;
+    int converted = 0;
+    for (char *key = (char *) zlistx_first (keys); key && rc == 0;
+         key = (char *) zlistx_next (keys)) {
+        size_t size;
+        char *text = (char *) store_get (txn, table, key, strlen (key), &size);
+        json_error_t error;
+        json_t *json = !text || recpack_is_record ((uint8_t *) text, size)? NULL
+                     : json_loadb (text, size, JSON_REJECT_DUPLICATES, &error);
+        free (text);
+        if (!json_is_object (json)) {
+            //  Already converted, or unreadable as before (read as absent)
+            json_decref (json);
+            continue;
+        }
+        uint8_t *data;
+        size_t data_size;
+        rc = recpack_encode (json, s_bin_fields, &data, &data_size);
+        //  The old record's index entries are the new one's: s_device_store
+        //  must not read the text as a record it replaces
+        if (rc == 0 && streq (table, "devices"))
+            rc = store_del (txn, table, key, strlen (key)) < 0? -1
+               : registry_device_store (txn, key, data, data_size);
+        else
+        if (rc == 0)
+            rc = store_put (txn, table, key, strlen (key), data, data_size);
+        if (rc)
+            zsys_error ("registry: cannot convert %s/%s", table, key);
+        converted++;
+        free (data);
+        json_decref (json);
+    }
+    zlistx_destroy (&keys);
+    return rc? -1: converted;
+}
+
+//  Bring an older database to the current layout, in one transaction:
+//  all of it is converted, or none. Returns 0 or -1.
+static int
 s_upgrade (store_t *store)
 {
     store_txn_t *txn = store_begin (store, true);
     if (!txn)
-        return;
+        return -1;
     int rc = 0;
-    if (registry_meta_get (txn, "index_version") < S_INDEX_VERSION) {
-        if (store_count (txn, "devices") > 0) {
-            zsys_info ("registry: indexing the devices of an older database");
-            rc = store_scan (txn, "devices", "", 0, s_reindex_one, txn) < 0? -1: 0;
+    if (registry_meta_get (txn, "record_format") < S_RECORD_FORMAT) {
+        int64_t devices = store_count (txn, "devices");
+        const char *tables [] = { "devices", "twins", "operators", NULL };
+        int converted = 0;
+        for (int i = 0; tables [i] && rc == 0; i++) {
+            int count = s_convert_table (txn, tables [i]);
+            rc = count < 0? -1: 0;
+            converted += count > 0? count: 0;
         }
+        if (rc == 0)
+            rc = registry_meta_put (txn, "record_format", S_RECORD_FORMAT);
         if (rc == 0)
             rc = registry_meta_put (txn, "index_version", S_INDEX_VERSION);
         if (rc == 0)
             rc = store_commit (&txn);
         if (rc)
-            zsys_error ("registry: cannot index the devices; queries may miss some");
+            zsys_error ("registry: cannot convert the records of an older database to "
+                        "msgpack; nothing was changed, refusing to start");
+        else
+        if (converted)
+            zsys_info ("registry: converted %d records (%" PRId64 " devices) to msgpack",
+                       converted, devices);
     }
     store_abort (&txn);
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -108,7 +221,8 @@ registry_t *
 registry_new (store_t *store)
 {
     assert (store);
-    s_upgrade (store);
+    if (s_upgrade (store))
+        return NULL;
     registry_t *self = (registry_t *) zmalloc (sizeof (registry_t));
     self->store = store;
     self->seen = zhashx_new ();
@@ -196,8 +310,8 @@ registry_record_put (store_txn_t *txn, const char *table, const char *key, json_
     return rc;
 }
 
-static char *
-s_get_text (store_txn_t *txn, const char *table, const void *key, size_t key_size)
+char *
+registry_text_get (store_txn_t *txn, const char *table, const void *key, size_t key_size)
 {
     size_t size;
     char *data = (char *) store_get (txn, table, key, key_size, &size);
@@ -207,279 +321,6 @@ s_get_text (store_txn_t *txn, const char *table, const void *key, size_t key_siz
     memcpy (text, data, size);
     free (data);
     return text;
-}
-
-//  Index a curve key (hex text field of record) to owner in table.
-
-static int
-s_index (store_txn_t *txn, const char *table, json_t *record, const char *owner)
-{
-    const char *hex = json_string_value (json_object_get (record, "curve_key"));
-    uint8_t key [32];
-    if (!hex || keys_unhex (hex, key, 32))
-        return -1;
-    return store_put (txn, table, key, 32, owner, strlen (owner));
-}
-
-//  --------------------------------------------------------------------------
-//  Secondary indexes of devices: key attr NUL value NUL id, empty value
-
-const char *
-registry_device_scope (json_t *device)
-{
-    const char *path = json_string_value (json_object_get (device, "path"));
-    if (path && *path)
-        return path;
-    const char *tenant = json_string_value (json_object_get (device, "tenant"));
-    return tenant? tenant: "";
-}
-
-bool
-registry_device_site (json_t *device, char *site, size_t size)
-{
-    const char *path = json_string_value (json_object_get (device, "path"));
-    const char *slash = path? strchr (path, '/'): NULL;
-    if (!slash)
-        return false;
-    const char *end = strchr (slash + 1, '/');
-    size_t len = end? (size_t) (end - slash - 1): strlen (slash + 1);
-    if (len == 0 || len >= size)
-        return false;
-    memcpy (site, slash + 1, len);
-    site [len] = 0;
-    return true;
-}
-
-bool
-registry_indexed (const char *attr)
-{
-    if (strncmp (attr, "tag.", 4) == 0 && attr [4])
-        return true;
-    if (streq (attr, REGISTRY_SCOPE_ATTR))
-        return true;
-    for (int i = 0; s_indexed [i]; i++)
-        if (streq (attr, s_indexed [i]))
-            return true;
-    return false;
-}
-
-size_t
-registry_index_key (char *key, size_t size, const char *attr, const char *value,
-                    const char *id)
-{
-    size_t attr_len = strlen (attr), value_len = strlen (value);
-    size_t id_len = id? strlen (id): 0;
-    size_t len = attr_len + 1 + value_len + (id? 1 + id_len: 0);
-    if (len > size)
-        return 0;
-    memcpy (key, attr, attr_len);
-    key [attr_len] = 0;
-    memcpy (key + attr_len + 1, value, value_len);
-    if (id) {
-        key [attr_len + 1 + value_len] = 0;
-        memcpy (key + attr_len + 2 + value_len, id, id_len);
-    }
-    return len;
-}
-
-//  Add or remove one index entry
-static int
-s_index_one (store_txn_t *txn, bool add, const char *attr, const char *value,
-             const char *id)
-{
-    char key [REGISTRY_INDEX_KEY_MAX];
-    size_t len = registry_index_key (key, sizeof key, attr, value, id);
-    if (len == 0) {
-        zsys_error ("registry: index key of %s too long", id);
-        return -1;
-    }
-    if (add)
-        return store_put (txn, "device_index", key, len, "", 0);
-    return store_del (txn, "device_index", key, len) < 0? -1: 0;
-}
-
-//  Add or remove every index entry of a device record
-static int
-s_index_device (store_txn_t *txn, json_t *device, bool add)
-{
-    const char *id = json_string_value (json_object_get (device, "id"));
-    if (!id)
-        return -1;
-    int rc = 0;
-    for (int i = 0; s_indexed [i] && rc == 0; i++) {
-        const char *value;
-        char site [WEFT_NAME_MAX + 1];
-        if (streq (s_indexed [i], "site"))
-            value = registry_device_site (device, site, sizeof site)? site: NULL;
-        else
-            value = json_string_value (json_object_get (device, s_indexed [i]));
-        if (value && (*value || streq (s_indexed [i], "tenant")))
-            rc = s_index_one (txn, add, s_indexed [i], value, id);
-    }
-    json_t *tags = json_object_get (device, "tags");
-    const char *key;
-    json_t *value;
-    char attr [WEFT_NAME_MAX + 8];
-    json_object_foreach (tags, key, value) {
-        if (rc || !json_is_string (value))
-            break;
-        snprintf (attr, sizeof attr, "tag.%s", key);
-        rc = s_index_one (txn, add, attr, json_string_value (value), id);
-    }
-    if (rc == 0)
-        rc = s_index_one (txn, add, REGISTRY_SCOPE_ATTR, registry_device_scope (device), id);
-    return rc;
-}
-
-typedef struct {
-    size_t prefix_size;
-    registry_index_fn *fn;
-    void *arg;
-} s_index_scan_t;
-
-static int
-s_index_scan_one (void *arg, const void *key, size_t key_size, const void *value,
-                  size_t value_size)
-{
-    (void) value;
-    (void) value_size;
-    s_index_scan_t *scan = (s_index_scan_t *) arg;
-    //  The id follows the last NUL
-    const char *start = (const char *) key;
-    const char *id = (const char *) memrchr (start, 0, key_size);
-    if (!id || (size_t) (id - start) < scan->prefix_size - 1)
-        return 0;
-    id++;
-    char text [WEFT_NAME_MAX + 1];
-    size_t len = key_size - (size_t) (id - start);
-    if (len == 0 || len > WEFT_NAME_MAX)
-        return 0;
-    memcpy (text, id, len);
-    text [len] = 0;
-    return scan->fn (scan->arg, text);
-}
-
-int
-registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
-                     bool prefix, registry_index_fn *fn, void *arg)
-{
-    char key [REGISTRY_INDEX_KEY_MAX];
-    size_t len = registry_index_key (key, sizeof key, attr, value, prefix? NULL: "");
-    if (len == 0)
-        return 0;
-    s_index_scan_t scan = { len, fn, arg };
-    return store_scan (txn, "device_index", key, len, s_index_scan_one, &scan);
-}
-
-//  --------------------------------------------------------------------------
-//  Devices
-
-json_t *
-registry_device_get (store_txn_t *txn, const char *id)
-{
-    if (!registry_name_valid (id))
-        return NULL;
-    return registry_record_get (txn, "devices", id);
-}
-
-int
-registry_device_put (store_txn_t *txn, json_t *device)
-{
-    const char *id = json_string_value (json_object_get (device, "id"));
-    if (!registry_name_valid (id))
-        return -1;
-    //  Replace the index entries of the record this one replaces
-    json_t *old = registry_record_get (txn, "devices", id);
-    int rc = old? s_index_device (txn, old, false): 0;
-    json_decref (old);
-    if (rc == 0)
-        rc = registry_record_put (txn, "devices", id, device);
-    if (rc == 0)
-        rc = s_index_device (txn, device, true);
-    if (rc)
-        return -1;
-    return s_index (txn, "device_keys", device, id);
-}
-
-int
-registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported)
-{
-    json_t *meta = json_object_get (reported, REGISTRY_REPORTED_META);
-    if (!json_is_object (meta))
-        return 0;
-    json_t *device = registry_device_get (txn, id);
-    if (!device)
-        return 0;
-    static const char *fields [] = { "fw", "hw", "sw", NULL };
-    bool changed = false;
-    for (int i = 0; fields [i]; i++) {
-        const char *value = json_string_value (json_object_get (meta, fields [i]));
-        size_t len = value? strlen (value): 0;
-        bool valid = len > 0 && len <= 128;
-        for (size_t c = 0; valid && c < len; c++)
-            if ((unsigned char) value [c] < 0x20 || value [c] == 0x7f)
-                valid = false;
-        const char *held = json_string_value (json_object_get (device, fields [i]));
-        if (valid && !(held && streq (held, value))) {
-            json_object_set_new (device, fields [i], json_string (value));
-            changed = true;
-        }
-    }
-    int rc = changed? registry_device_put (txn, device): 0;
-    json_decref (device);
-    return rc;
-}
-
-char *
-registry_device_by_curve (store_txn_t *txn, const uint8_t curve_key [32])
-{
-    return s_get_text (txn, "device_keys", curve_key, 32);
-}
-
-typedef struct {
-    registry_each_fn *fn;
-    void *arg;
-} s_each_t;
-
-static int
-s_each_device (void *arg, const void *key, size_t key_size,
-               const void *value, size_t value_size)
-{
-    s_each_t *each = (s_each_t *) arg;
-    json_error_t error;
-    json_t *record = NULL;
-    if (value_size <= REGISTRY_RECORD_MAX)
-        record = json_loadb ((const char *) value, value_size, JSON_REJECT_DUPLICATES, &error);
-    if (!record || !json_is_object (record)) {
-        zsys_error ("registry: corrupt device record %.*s", (int) key_size,
-                    (const char *) key);
-        json_decref (record);
-        return 0;
-    }
-    int rc = each->fn (each->arg, record);
-    json_decref (record);
-    return rc;
-}
-
-int
-registry_device_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
-{
-    s_each_t each = { fn, arg };
-    //  An empty, non-NULL prefix: store_scan memcmp's it even at size 0
-    return store_scan (txn, "devices", "", 0, s_each_device, &each);
-}
-
-int
-registry_operator_each (store_txn_t *txn, registry_each_fn *fn, void *arg)
-{
-    s_each_t each = { fn, arg };
-    return store_scan (txn, "operators", "", 0, s_each_device, &each);
-}
-
-int64_t
-registry_device_count (store_txn_t *txn)
-{
-    return store_count (txn, "devices");
 }
 
 //  --------------------------------------------------------------------------
@@ -495,8 +336,8 @@ registry_twin_get (store_txn_t *txn, const char *id)
                           "desired", "desired_version", (json_int_t) 0,
                           "reported", "reported_version", (json_int_t) 0,
                           "applied_version", (json_int_t) 0, "status", "");
+    json_t *twin = registry_rec_decode (txn, "twins", id, strlen (id), data, size);
     free (data);
-    json_t *twin = registry_record_get (txn, "twins", id);
     if (twin
     && (!json_is_object (json_object_get (twin, "desired"))
     ||  !json_is_object (json_object_get (twin, "reported")))) {
@@ -510,7 +351,7 @@ registry_twin_get (store_txn_t *txn, const char *id)
 int
 registry_twin_put (store_txn_t *txn, const char *id, json_t *twin)
 {
-    return registry_record_put (txn, "twins", id, twin);
+    return s_rec_put (txn, "twins", id, twin);
 }
 
 //  --------------------------------------------------------------------------
@@ -521,7 +362,7 @@ registry_operator_get (store_txn_t *txn, const char *name)
 {
     if (!registry_name_valid (name))
         return NULL;
-    return registry_record_get (txn, "operators", name);
+    return registry_rec_get (txn, "operators", name);
 }
 
 int
@@ -531,7 +372,7 @@ registry_operator_put (store_txn_t *txn, json_t *op)
     if (!registry_name_valid (name))
         return -1;
     //  Replacing an operator's keys must unlink the old key
-    json_t *old = registry_record_get (txn, "operators", name);
+    json_t *old = registry_rec_get (txn, "operators", name);
     if (old) {
         const char *hex = json_string_value (json_object_get (old, "curve_key"));
         uint8_t key [32];
@@ -539,15 +380,17 @@ registry_operator_put (store_txn_t *txn, json_t *op)
             store_del (txn, "operator_keys", key, 32);
         json_decref (old);
     }
-    if (registry_record_put (txn, "operators", name, op))
+    const char *hex = json_string_value (json_object_get (op, "curve_key"));
+    uint8_t key [32];
+    if (!hex || keys_unhex (hex, key, 32) || s_rec_put (txn, "operators", name, op))
         return -1;
-    return s_index (txn, "operator_keys", op, name);
+    return store_put (txn, "operator_keys", key, 32, name, strlen (name));
 }
 
 char *
 registry_operator_by_curve (store_txn_t *txn, const uint8_t curve_key [32])
 {
-    return s_get_text (txn, "operator_keys", curve_key, 32);
+    return registry_text_get (txn, "operator_keys", curve_key, 32);
 }
 
 //  --------------------------------------------------------------------------
@@ -556,7 +399,7 @@ registry_operator_by_curve (store_txn_t *txn, const uint8_t curve_key [32])
 uint64_t
 registry_meta_get (store_txn_t *txn, const char *name)
 {
-    char *text = s_get_text (txn, "meta", name, strlen (name));
+    char *text = registry_text_get (txn, "meta", name, strlen (name));
     uint64_t value = text? strtoull (text, NULL, 10): 0;
     free (text);
     return value;
@@ -640,7 +483,7 @@ registry_last_seen (registry_t *self, store_txn_t *txn, const char *id)
     s_seen_t *seen = (s_seen_t *) zhashx_lookup (self->seen, id);
     if (seen)
         return seen->last_seen;
-    char *text = s_get_text (txn, "last_seen", id, strlen (id));
+    char *text = registry_text_get (txn, "last_seen", id, strlen (id));
     uint64_t value = text? strtoull (text, NULL, 10): 0;
     free (text);
     return value;
@@ -732,197 +575,4 @@ registry_discard (registry_t *self)
     assert (self);
     zhashx_purge (self->seen_dirty);
     zhashx_purge (self->windows_dirty);
-}
-
-//  --------------------------------------------------------------------------
-//  Selftest
-
-static int
-s_test_count (void *arg, json_t *record)
-{
-    (void) record;
-    (*(int *) arg)++;
-    return 0;
-}
-
-static int
-s_test_count_id (void *arg, const char *id)
-{
-    (void) id;
-    (*(int *) arg)++;
-    return 0;
-}
-
-static int
-s_test_index (void *arg, const char *id)
-{
-    assert (streq (id, "dev-1"));
-    (*(int *) arg)++;
-    return 0;
-}
-
-void
-registry_test (bool verbose)
-{
-    printf (" * registry: ");
-    (void) verbose;
-    //  @selftest
-    char path [] = "/tmp/weft-registry-test-XXXXXX";
-    assert (mkdtemp (path));
-    store_t *store = store_new (path, registry_tables (), 0);
-    assert (store);
-    registry_t *registry = registry_new (store);
-
-    assert (registry_name_valid ("dev-1.a_b"));
-    assert (!registry_name_valid (""));
-    assert (!registry_name_valid ("a/b"));
-    assert (!registry_name_valid ("a b"));
-    char long_name [WEFT_NAME_MAX + 2];
-    memset (long_name, 'a', sizeof long_name - 1);
-    long_name [WEFT_NAME_MAX + 1] = 0;
-    assert (!registry_name_valid (long_name));
-
-    uint8_t curve [32];
-    memset (curve, 7, 32);
-    char curve_hex [65];
-    keys_hex (curve, 32, curve_hex);
-
-    store_txn_t *txn = store_begin (store, true);
-    json_t *device = json_pack ("{s:s, s:s, s:s}", "id", "dev-1", "tenant", "acme",
-                                "curve_key", curve_hex);
-    assert (registry_device_put (txn, device) == 0);
-    json_decref (device);
-    json_t *twin = registry_twin_get (txn, "dev-1");
-    assert (json_integer_value (json_object_get (twin, "desired_version")) == 0);
-    json_object_set_new (twin, "desired_version", json_integer (3));
-    assert (registry_twin_put (txn, "dev-1", twin) == 0);
-    json_decref (twin);
-    assert (registry_meta_get (txn, "serial") == 0);
-    assert (registry_meta_put (txn, "serial", 41) == 0);
-    replay_t window = { 0, 0 };
-    assert (replay_accept (&window, 5) == 0);
-    assert (registry_replay_put (txn, "d/dev-1", &window) == 0);
-    assert (store_commit (&txn) == 0);
-
-    //  Heartbeat-style state lives in memory until flushed
-    registry_seen (registry, "dev-1", 1000);
-    assert (registry_online (registry, "dev-1", 1000 + REGISTRY_ONLINE_MS));
-    assert (!registry_online (registry, "dev-1", 1001 + REGISTRY_ONLINE_MS));
-    assert (registry_online_count (registry, 2000) == 1);
-    assert (registry_dirty (registry));
-    replay_t cached;
-    txn = store_begin (store, false);
-    registry_replay_window (registry, txn, "d/dev-1", &cached);
-    store_abort (&txn);
-    assert (cached.top == 5);
-    assert (replay_accept (&cached, 6) == 0);
-    registry_replay_set (registry, "d/dev-1", &cached, true);
-    registry_destroy (&registry);           //  Flushes
-    store_destroy (&store);
-
-    //  Reopen: everything is where it was
-    store = store_new (path, registry_tables (), 0);
-    assert (store);
-    registry = registry_new (store);
-    assert (!registry_dirty (registry));
-    txn = store_begin (store, false);
-    device = registry_device_get (txn, "dev-1");
-    assert (device);
-    assert (streq (json_string_value (json_object_get (device, "tenant")), "acme"));
-    json_decref (device);
-    assert (registry_device_get (txn, "dev-2") == NULL);
-    assert (registry_device_get (txn, "../x") == NULL);
-    char *id = registry_device_by_curve (txn, curve);
-    assert (id && streq (id, "dev-1"));
-    free (id);
-    twin = registry_twin_get (txn, "dev-1");
-    assert (json_integer_value (json_object_get (twin, "desired_version")) == 3);
-    json_decref (twin);
-    assert (registry_meta_get (txn, "serial") == 41);
-    assert (registry_last_seen (registry, txn, "dev-1") == 1000);
-    assert (!registry_online (registry, "dev-1", 1000));    //  Until it speaks
-    registry_replay_window (registry, txn, "d/dev-1", &window);
-    assert (window.top == 6);
-    assert (!replay_fresh (&window, 5));
-    assert (registry_device_count (txn) == 1);
-    int count = 0;
-    assert (registry_device_each (txn, s_test_count, &count) == 1);
-    assert (count == 1);
-    store_abort (&txn);
-
-    //  Metadata a device reports, indexed; junk ignored
-    txn = store_begin (store, true);
-    json_t *reported = json_pack ("{s:{s:s, s:s, s:i}}", "weft", "fw", "2.3.0", "hw", "a\nb",
-                                  "sw", 7);
-    assert (registry_device_report_meta (txn, "dev-1", reported) == 0);
-    json_decref (reported);
-    device = registry_device_get (txn, "dev-1");
-    assert (streq (json_string_value (json_object_get (device, "fw")), "2.3.0"));
-    assert (json_object_get (device, "hw") == NULL);
-    json_decref (device);
-    int hits = 0;
-    assert (registry_index_scan (txn, "fw", "2.3.0", false, s_test_index, &hits) == 1);
-    assert (hits == 1);
-    assert (store_commit (&txn) == 0);
-
-    //  A crash loses what is not written: a discarded window and last_seen
-    //  are not in the store after the registry is gone
-    registry_seen (registry, "dev-1", 5000);
-    txn = store_begin (store, false);
-    registry_replay_window (registry, txn, "d/dev-1", &cached);
-    store_abort (&txn);
-    assert (replay_accept (&cached, 7) == 0);
-    registry_replay_set (registry, "d/dev-1", &cached, true);
-    assert (registry_dirty (registry));
-    registry_discard (registry);
-    assert (!registry_dirty (registry));
-    registry_destroy (&registry);
-    registry = registry_new (store);
-    txn = store_begin (store, false);
-    registry_replay_window (registry, txn, "d/dev-1", &window);
-    assert (window.top == 6 && replay_fresh (&window, 7));
-    assert (registry_last_seen (registry, txn, "dev-1") == 1000);
-    store_abort (&txn);
-
-    //  Operators: a new key replaces the old one in the index
-    uint8_t curve2 [32];
-    memset (curve2, 9, 32);
-    char curve2_hex [65];
-    keys_hex (curve2, 32, curve2_hex);
-    txn = store_begin (store, true);
-    json_t *op = json_pack ("{s:s, s:s, s:s, s:s}", "name", "alice", "role", "admin",
-                            "tenant", "", "curve_key", curve_hex);
-    assert (registry_operator_put (txn, op) == 0);
-    json_object_set_new (op, "curve_key", json_string (curve2_hex));
-    assert (registry_operator_put (txn, op) == 0);
-    json_decref (op);
-    assert (registry_operator_by_curve (txn, curve) == NULL);
-    char *name = registry_operator_by_curve (txn, curve2);
-    assert (name && streq (name, "alice"));
-    free (name);
-    assert (store_commit (&txn) == 0);
-
-    //  An older database: devices without index entries are indexed once
-    registry_destroy (&registry);
-    txn = store_begin (store, true);
-    const char *old = "{\"id\":\"dev-old\",\"tenant\":\"acme\",\"type\":\"legacy\"}";
-    assert (store_put (txn, "devices", "dev-old", 7, old, strlen (old)) == 0);
-    assert (store_del (txn, "meta", "index_version", 13) == 0);
-    assert (store_commit (&txn) == 0);
-    registry = registry_new (store);
-    txn = store_begin (store, false);
-    int found = 0;
-    assert (registry_index_scan (txn, "type", "legacy", false, s_test_count_id, &found) == 1);
-    assert (found == 1);
-    assert (registry_meta_get (txn, "index_version") == 1);
-    store_abort (&txn);
-
-    registry_destroy (&registry);
-    registry_destroy (&registry);
-    store_destroy (&store);
-    zdir_t *dir = zdir_new (path, NULL);
-    zdir_remove (dir, true);
-    zdir_destroy (&dir);
-    //  @end
-    printf ("OK\n");
 }

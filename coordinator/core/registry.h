@@ -1,7 +1,11 @@
 /*  registry - the coordinator's records: devices, twins, operators,
     replay windows and counters kept in the store
-    Records are JSON objects (jansson) stored as compact text under
-    their name; binary indexes map a CURVE public key to the device id
+    Devices, twins and operators are stored under their name as msgpack
+    maps with key material as bin (proto/recpack.h); callers see them
+    as JSON objects, or, where a hot path reads a device's fields only,
+    as a registry_device_t decoded without building JSON. A database
+    written with JSON text records is converted on open, in one
+    transaction. Binary indexes map a CURVE public key to the device id
     or operator name that owns it, for the ZAP handler. Every function
     that takes a store_txn_t works inside the caller's transaction, so
     a message's effect and its replay window commit together.
@@ -18,7 +22,7 @@
 #include <jansson.h>
 #include "proto/proto.h"
 #include "proto/replay.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define REGISTRY_DOC_MAX        (32 * 1024) //  Largest twin document, encoded
 #define REGISTRY_RECORD_MAX     (256 * 1024)    //  Largest stored record
@@ -30,7 +34,9 @@ typedef struct _registry_t registry_t;
 const char **
     registry_tables (void);
 
-//  Create the in-memory part over an open store (not owned).
+//  Create the in-memory part over an open store (not owned). Converts
+//  a database written by an older release first (one transaction);
+//  NULL if that fails (logged; the database is left as it was).
 registry_t *
     registry_new (store_t *store);
 
@@ -45,6 +51,11 @@ bool
 //  Record a JSON document as compact text (sorted keys). Caller frees.
 char *
     registry_dump (const json_t *json);
+
+//  The bytes a device, twin or operator record is stored as (msgpack,
+//  proto/recpack.h). Returns 0 and a buffer the caller frees, or -1.
+int
+    registry_pack (const json_t *record, uint8_t **data_p, size_t *size_p);
 
 //  A JSON object stored in table under key (at most REGISTRY_RECORD_MAX
 //  bytes), or NULL if absent or corrupt (logged). Caller json_decref's it.
@@ -63,6 +74,77 @@ int
 json_t *
     registry_device_get (store_txn_t *txn, const char *id);
 
+//  A device record decoded once, without JSON: the fields that queries,
+//  scopes and the check-in path read. Text fields are NUL-terminated
+//  copies (NULL if absent or not text) that live until the next read
+//  into the same struct or registry_device_fini; tags and the whole
+//  record stay in msgpack, borrowed likewise.
+typedef struct {
+    const char *id, *tenant, *type, *role, *path, *asset;
+    const char *fw, *hw, *sw, *location;
+    const char *assurance;          //  "software", "tpm", or a number as text
+    bool revoked;
+    bool has_sign_key;              //  sign_key holds 32 bytes
+    bool has_curve_key;             //  curve_key holds 32 bytes
+    uint8_t sign_key [32];
+    uint8_t curve_key [32];
+    const uint8_t *tags;            //  The tags map, or NULL
+    size_t tags_size;
+    const uint8_t *data;            //  The whole record
+    size_t size;
+    //  Private: storage reused from one read to the next
+    uint8_t *copy;                  //  The record when read by id
+    size_t copy_max;
+    char *arena;                    //  Text fields
+    size_t arena_max, arena_used;
+    char *tag_value;                //  Last registry_device_tag value
+    size_t tag_max;
+} registry_device_t;
+
+//  An empty struct to read into (or memset it to 0).
+void
+    registry_device_init (registry_device_t *self);
+
+//  Free what reads into self allocated.
+void
+    registry_device_fini (registry_device_t *self);
+
+//  Read and decode device id. Returns 0, 1 if absent, or -1 if the
+//  record is corrupt (logged).
+int
+    registry_device_read (store_txn_t *txn, const char *id, registry_device_t *device);
+
+//  Decode stored record bytes into device; data is borrowed (stay valid
+//  while device is used). Returns 0 or -1 if corrupt or without an id.
+int
+    registry_device_decode (registry_device_t *device, const void *data, size_t size);
+
+//  Value of tag key (NUL-terminated, valid until the next call on
+//  device), or NULL.
+const char *
+    registry_device_tag (registry_device_t *device, const char *key);
+
+//  A text field of a decoded device by its name in the record (id,
+//  tenant, type, role, path, asset, fw, hw, sw, location, assurance):
+//  true and *value_p (NULL if unset), or false if it is no such field.
+bool
+    registry_device_field (registry_device_t *device, const char *name, const char **value_p);
+
+//  Where the device sits for authorization (registry_device_scope).
+const char *
+    registry_device_place (registry_device_t *device);
+
+//  The whole record as JSON. Caller json_decref's it.
+json_t *
+    registry_device_json (registry_device_t *device);
+
+//  Call fn for each device in id order, decoded once into one reused
+//  struct (borrowed for the call). fn returns 0 to go on. Corrupt
+//  records are logged and skipped. Returns entries visited or -1.
+typedef int (registry_device_fn) (void *arg, registry_device_t *device);
+int
+    registry_device_scan (store_txn_t *txn, registry_device_fn *fn, void *arg);
+
 //  Put a device record, index its curve key and its attributes
 //  (replacing the entries of the record it replaces). Returns 0 or -1.
 int
@@ -74,6 +156,7 @@ int
 
 #define REGISTRY_SCOPE_ATTR     "@scope"    //  Internal: path, else tenant
 #define REGISTRY_INDEX_KEY_MAX  512         //  LMDB's default key limit - 1
+#define REGISTRY_INDEX_ENTRIES_MAX  64      //  Index entries of one device
 
 //  Where a device sits for authorization: its path, else its tenant,
 //  else "" (only global grants see it). Borrowed from the record.
@@ -102,14 +185,23 @@ int
     registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
                          bool prefix, registry_index_fn *fn, void *arg);
 
+//  Has device id an index entry attr = value? (One lookup, no record
+//  read: how a query intersects a broad term with a small set.)
+bool
+    registry_index_has (store_txn_t *txn, const char *attr, const char *value,
+                        const char *id);
+
 //  Copy the well-known metadata a device reports in its reported twin,
 //  {"weft": {"fw": ..., "hw": ..., "sw": ...}}, into its record (and
 //  indexes). Values that are not text of 1-128 bytes without control
-//  characters are ignored. Writes only if something changed. Returns 0
-//  or -1 (store failure).
+//  characters are ignored. Writes only if something changed, and only
+//  the index entries that changed. held, if not NULL, is the device as
+//  the caller read it in txn (it is not read again). Returns 0 or -1
+//  (store failure).
 #define REGISTRY_REPORTED_META  "weft"
 int
-    registry_device_report_meta (store_txn_t *txn, const char *id, json_t *reported);
+    registry_device_report_meta (store_txn_t *txn, const char *id, registry_device_t *held,
+                                 json_t *reported);
 
 //  Id of the device holding this CURVE key, or NULL. Caller frees.
 char *

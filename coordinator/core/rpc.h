@@ -131,9 +131,4 @@ int
 void
     rpc_test (bool verbose);
 
-//  docs/protocol.md's roles, method table and coord.stats counters are
-//  the code's (rpc_spec_test.c)
-void
-    rpc_spec_test (bool verbose);
-
 #endif

@@ -21,11 +21,15 @@ typedef struct {
 } s_list_t;
 
 static int
-s_list_one (void *arg, json_t *device)
+s_list_one (void *arg, registry_device_t *device)
 {
     s_list_t *list = (s_list_t *) arg;
-    if (list->total++ < list->limit)
-        json_array_append_new (list->list, rpc_device_summary (list->call, device));
+    if (list->total++ < list->limit) {
+        json_t *record = registry_device_json (device);
+        if (record)
+            json_array_append_new (list->list, rpc_device_summary (list->call, record));
+        json_decref (record);
+    }
     return list->stop_early && list->total > list->limit;
 }
 
@@ -62,7 +66,7 @@ rpc_device_list (rpc_call_t *call)
 }
 
 static int
-s_count_one (void *arg, json_t *device)
+s_count_one (void *arg, registry_device_t *device)
 {
     (void) device;
     (*(size_t *) arg)++;
@@ -333,11 +337,11 @@ typedef struct {
 } s_batch_t;
 
 static int
-s_batch_one (void *arg, json_t *device)
+s_batch_one (void *arg, registry_device_t *device)
 {
     s_batch_t *batch = (s_batch_t *) arg;
-    zlistx_add_end (batch->ids, strdup (rpc_json_str (device, "id")));
-    const char *tenant = rpc_json_str (device, "tenant");
+    zlistx_add_end (batch->ids, strdup (device->id));
+    const char *tenant = device->tenant? device->tenant: "";
     json_object_set_new (batch->matched, tenant,
         json_integer (json_integer_value (json_object_get (batch->matched, tenant)) + 1));
     //  One past the limit is enough to refuse

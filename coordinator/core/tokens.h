@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 #include "proto/proto.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define TOKENS_TTL_DEFAULT      3600            //  One hour
 #define TOKENS_TTL_MAX          (30 * 86400)    //  Thirty days

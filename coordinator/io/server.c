@@ -17,23 +17,23 @@
     Anything else is counted as malformed and dropped. The User-Id that
     ZAP gave the connection is read from the envelope frame's metadata.
     Revoking a device closes its own mesh connection alone (the route
-    remembers which connection carried it, node/io/tcplink.h: the
+    remembers which connection carried it, proto/io/tcplink.h: the
     revoked device dials again and ZAP refuses it; every other device
     keeps its connection) and pushes the new revocation list to the
     nodes linked, which close its links to them.
     The mesh socket is read a burst at a time (S_BURST messages): the
     origins' keys are looked up in one read transaction
     (coord_mesh_key), the signatures checked at once on the verifier
-    pool (node/io/workpool: its workers and this thread), then the core
+    pool (proto/io/workpool: its workers and this thread), then the core
     takes the messages in the order they came, commits once, and the
     burst's CUSTODY_ACKs go out, one per link.  */
 
 #include <czmq.h>
 #include "proto/envelope.h"
 #include "proto/meshmsg.h"
-#include "node/io/zap.h"
-#include "node/io/tcplink.h"
-#include "node/io/workpool.h"
+#include "proto/io/zap.h"
+#include "proto/io/tcplink.h"
+#include "proto/io/workpool.h"
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"

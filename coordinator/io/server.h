@@ -15,7 +15,7 @@
 #define WEFT_SERVER_H_INCLUDED
 
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "coordinator/core/coord.h"
 
 typedef struct {

@@ -23,6 +23,8 @@
 #include <sodium.h>
 #include "node/core/agent.h"
 #include "proto/envelope.h"
+#include "proto/hlc.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
 #include "proto/replay.h"
 
@@ -41,6 +43,7 @@ struct _agent_t {
     bool verbose;                       //  Log per-message traffic
     agent_effects_t fx;                 //  Bound by the daemon or simulator
     bool started;                       //  agent_start succeeded
+    bool upstream;                      //  A route to the coordinator (agent_connected)
     uint64_t start_ms;                  //  For uptime
     uint64_t hlc;                       //  Last HLC issued or seen
     uint64_t next_seq;                  //  Seq of our next envelope
@@ -153,21 +156,7 @@ uint64_t
 agent_hlc (agent_t *self, uint64_t now_ms)
 {
     assert (self);
-    uint64_t physical = now_ms << 16;
-    if (physical > self->hlc)
-        self->hlc = physical;
-    else
-        self->hlc++;
-    return self->hlc;
-}
-
-static void
-s_hlc_seen (agent_t *self, uint64_t now_ms, uint64_t remote)
-{
-    if ((remote >> 16) > now_ms + AGENT_HLC_AHEAD_MS)
-        return;                     //  A clock that far off would drag ours
-    if (remote > self->hlc)
-        self->hlc = remote;
+    return hlc_next (&self->hlc, now_ms);
 }
 
 //  --------------------------------------------------------------------------
@@ -195,6 +184,33 @@ s_next_seq (agent_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Seal an encoded payload with the next seq: *frame_p (heap) and its id
+//  (if id is not NULL). Returns 0 or -1.
+
+static int
+s_seal_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *payload,
+                size_t payload_size, uint8_t *id, uint8_t **frame_p, size_t *size_p)
+{
+    uint64_t seq = s_next_seq (self);
+    if (seq == 0)
+        return -1;
+    uint8_t frame_id [WEFT_ID_SIZE];
+    envelope_id_derive (frame_id, self->name, seq);
+    //  Ordering is by seq and clocks may be off: no expiry
+    envelope_head_t head = { .type = type, .origin = self->name, .tenant = self->tenant,
+                             .seq = seq, .hlc = agent_hlc (self, now_ms),
+                             .hop_limit = WEFT_HOP_LIMIT, .id = frame_id };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, id,
+                            frame_p, size_p);
+    if (rc) {
+        zsys_error ("agent: sign %s: %s", proto_msg_name (type), proto_strerror (rc));
+        return -1;
+    }
+    if (self->verbose)
+        zsys_debug ("agent: sealed %s seq %" PRIu64, proto_msg_name (type), seq);
+    return 0;
+}
+
 //  Sign one message: *frame_p (heap) and its id (if id is not NULL).
 //  Returns 0 or -1.
 
@@ -202,9 +218,6 @@ static int
 s_seal (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id,
         uint8_t **frame_p, size_t *size_p)
 {
-    uint64_t seq = s_next_seq (self);
-    if (seq == 0)
-        return -1;
     uint8_t *payload = NULL;
     size_t payload_size = 0;
     int rc = msg_encode (msg, &payload, &payload_size);
@@ -213,41 +226,9 @@ s_seal (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id,
                     proto_strerror (rc));
         return -1;
     }
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    uint8_t material [WEFT_NAME_MAX + 1 + 8];
-    size_t name_size = strlen (self->name);
-    memcpy (material, self->name, name_size + 1);
-    proto_put_be64 (material + name_size + 1, seq);
-    uint8_t hash [32];
-    keys_hash (material, name_size + 1 + 8, hash);
-    memcpy (env.id, hash, WEFT_ID_SIZE);
-    env.type = msg->type;
-    snprintf (env.origin, sizeof env.origin, "%s", self->name);
-    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
-    env.seq = seq;
-    env.hlc = agent_hlc (self, now_ms);
-    env.expiry = 0;                 //  Ordering is by seq; clocks may be off
-    env.hop_limit = WEFT_HOP_LIMIT;
-    env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    uint8_t *frame = NULL;
-    size_t size = 0;
-    rc = envelope_encode (&env, self->keys.sign_secret, &frame, &size);
+    rc = s_seal_payload (self, now_ms, msg->type, payload, payload_size, id, frame_p, size_p);
     free (payload);
-    if (rc) {
-        zsys_error ("agent: sign %s: %s", proto_msg_name (msg->type),
-                    proto_strerror (rc));
-        return -1;
-    }
-    if (id)
-        memcpy (id, env.id, WEFT_ID_SIZE);
-    *frame_p = frame;
-    *size_p = size;
-    if (self->verbose)
-        zsys_debug ("agent: sealed %s seq %" PRIu64, proto_msg_name (msg->type), seq);
-    return 0;
+    return rc;
 }
 
 //  Sign and send one message upstream. Returns 0; -1 if it could not be
@@ -272,28 +253,7 @@ agent_seal_payload (agent_t *self, uint64_t now_ms, int type, const uint8_t *pay
 {
     assert (self && payload && frame_p && size_p);
     *frame_p = NULL;
-    uint64_t seq = s_next_seq (self);
-    if (seq == 0)
-        return -1;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    uint8_t material [WEFT_NAME_MAX + 1 + 8];
-    size_t name_size = strlen (self->name);
-    memcpy (material, self->name, name_size + 1);
-    proto_put_be64 (material + name_size + 1, seq);
-    uint8_t hash [32];
-    keys_hash (material, name_size + 1 + 8, hash);
-    memcpy (env.id, hash, WEFT_ID_SIZE);
-    env.type = type;
-    snprintf (env.origin, sizeof env.origin, "%s", self->name);
-    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
-    env.seq = seq;
-    env.hlc = agent_hlc (self, now_ms);
-    env.hop_limit = WEFT_HOP_LIMIT;
-    env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    return envelope_encode (&env, self->keys.sign_secret, frame_p, size_p)? -1: 0;
+    return s_seal_payload (self, now_ms, type, payload, payload_size, NULL, frame_p, size_p);
 }
 
 int
@@ -322,7 +282,11 @@ s_send_heartbeat (agent_t *self, uint64_t now_ms)
     msg.heartbeat.desired_version = self->desired_version;
     msg.heartbeat.reported_version = self->reported_version;
     msg.heartbeat.passport_ms = self->passport_ms;
-    s_send (self, now_ms, &msg);
+    //  With no route a heartbeat would only wait in the outbox, stale
+    //  by the time it left (a week's outage: 2,000 of them a node);
+    //  agent_connected sends a fresh one the moment a route is back
+    if (self->upstream)
+        s_send (self, now_ms, &msg);
     self->fx.timer (self->fx.ctx, AGENT_TIMER_HEARTBEAT, now_ms + self->heartbeat_ms);
 }
 
@@ -501,6 +465,7 @@ agent_connected (agent_t *self, uint64_t now_ms)
     assert (self);
     if (!self->started)
         return;
+    self->upstream = true;
     if (self->verbose)
         zsys_debug ("agent: connected upstream");
     s_send_heartbeat (self, now_ms);
@@ -515,6 +480,7 @@ agent_disconnected (agent_t *self, uint64_t now_ms)
 {
     assert (self);
     (void) now_ms;
+    self->upstream = false;
     if (self->verbose)
         zsys_debug ("agent: disconnected from upstream");
 }
@@ -537,7 +503,13 @@ agent_timer (agent_t *self, uint64_t now_ms, int kind)
         self->retry_ms *= 2;
         if (self->retry_ms > AGENT_RETRY_MAX_MS)
             self->retry_ms = AGENT_RETRY_MAX_MS;
-        s_send_report (self, now_ms);
+        //  With no route the envelope already queued waits in the
+        //  outbox; sealing it anew every AGENT_RESEAL_MS would add one
+        //  more there each time. agent_connected resends it at once.
+        if (self->upstream)
+            s_send_report (self, now_ms);
+        else
+            self->fx.timer (self->fx.ctx, AGENT_TIMER_RETRANSMIT, now_ms + self->retry_ms);
     }
 }
 
@@ -768,7 +740,7 @@ s_receive (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size,
         self->dropped++;
         return status;
     }
-    s_hlc_seen (self, now_ms, env.hlc);
+    hlc_observe (&self->hlc, now_ms, env.hlc, AGENT_HLC_AHEAD_MS);
     if (self->verbose)
         zsys_debug ("agent: received %s seq %" PRIu64,
                     proto_msg_name (env.type)? proto_msg_name (env.type): "?", env.seq);

@@ -21,7 +21,7 @@
 
 #include "proto/proto.h"
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define AGENT_TABLE             "agent"     //  Table the agent keeps its state in
 #define AGENT_SEQ_BLOCK         1024        //  Seq numbers reserved per write
@@ -84,7 +84,9 @@ int
 void
     agent_connected (agent_t *self, uint64_t now_ms);
 
-//  The upstream link is down (informational).
+//  The upstream link is down: until agent_connected, heartbeats are not
+//  queued and a pending report is not sealed anew (nothing stale piles
+//  up in the outbox during an outage). An agent starts disconnected.
 void
     agent_disconnected (agent_t *self, uint64_t now_ms);
 

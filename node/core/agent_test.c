@@ -248,6 +248,24 @@ agent_test (bool verbose)
     assert (memcmp (env.id, second_id, WEFT_ID_SIZE) == 0);
     s_test_clear (&world);
 
+    //  Cut off (a week's outage): neither heartbeats nor reports sealed
+    //  anew pile up in the outbox, the timers keep running, and the
+    //  route's return sends a heartbeat and the pending report at once
+    agent_disconnected (agent, now);
+    agent_timer (agent, now + 5000, AGENT_TIMER_HEARTBEAT);
+    assert (world.sent == 0);
+    assert (world.timers [AGENT_TIMER_HEARTBEAT] == now + 10000);
+    now += 2 * AGENT_RESEAL_MS;
+    agent_timer (agent, now, AGENT_TIMER_RETRANSMIT);
+    assert (world.sent == 0);
+    assert (world.timers [AGENT_TIMER_RETRANSMIT] > now);
+    agent_connected (agent, now);
+    assert (world.sent == 2);
+    assert (s_test_sent (&world, 0, &node, &env, &msg) == MSG_HEARTBEAT);
+    assert (s_test_sent (&world, 1, &node, &env, &msg) == MSG_TWIN_REPORTED);
+    assert (memcmp (env.id, second_id, WEFT_ID_SIZE) != 0 && msg.twin_reported.version == 1);
+    s_test_clear (&world);
+
     //  An ACK for something else does not end it; the right one does
     uint8_t other_id [WEFT_ID_SIZE] = { 1, 2, 3 };
     uint8_t *ack = s_test_ack (&coord, 2, other_id, WEFT_STATUS_OK, &size);

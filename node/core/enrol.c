@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include "node/core/enrol.h"
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
 
 #define ENROL_COORDINATOR   "coordinator"
@@ -85,19 +86,10 @@ enrol_request_encode (const keys_t *keys, const char *name,
         zsys_error ("enrol: encode request: %s", proto_strerror (rc));
         return -1;
     }
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, WEFT_ID_SIZE);
-    env.type = MSG_ENROL_REQUEST;
-    snprintf (env.origin, sizeof env.origin, "%s", name);
-    env.seq = 1;
-    env.hlc = now_ms << 16;
-    env.expiry = 0;
-    env.hop_limit = 1;
-    env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    rc = envelope_encode (&env, keys->sign_secret, frame_p, size_p);
+    envelope_head_t head = { .type = MSG_ENROL_REQUEST, .origin = name, .seq = 1,
+                             .hlc = now_ms << 16, .hop_limit = 1 };
+    rc = envelope_seal (&head, payload, payload_size, keys->sign_secret, NULL,
+                        frame_p, size_p);
     sodium_memzero (payload, payload_size);     //  holds the token secret
     free (payload);
     if (rc) {
@@ -231,18 +223,10 @@ enrol_tpm_request_encode (const keys_t *keys, const char *name, const char *devi
         zsys_error ("enrol: encode TPM request: %s", proto_strerror (rc));
         return -1;
     }
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, WEFT_ID_SIZE);
-    env.type = msg.type;
-    snprintf (env.origin, sizeof env.origin, "%s", name);
-    env.seq = ticket? 2: 1;
-    env.hlc = now_ms << 16;
-    env.hop_limit = 1;
-    env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    rc = envelope_encode (&env, keys->sign_secret, frame_p, size_p);
+    envelope_head_t head = { .type = msg.type, .origin = name, .seq = ticket? 2: 1,
+                             .hlc = now_ms << 16, .hop_limit = 1 };
+    rc = envelope_seal (&head, payload, payload_size, keys->sign_secret, NULL,
+                        frame_p, size_p);
     sodium_memzero (payload, payload_size);
     free (payload);
     if (rc) {
@@ -328,17 +312,11 @@ s_test_reply (const keys_t *coord_keys, int status, const char *message,
     size_t payload_size;
     int rc = msg_encode (&msg, &payload, &payload_size);
     assert (rc == 0);
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, WEFT_ID_SIZE);
-    env.type = MSG_ENROL_RESPONSE;
-    strcpy (env.origin, ENROL_COORDINATOR);
-    env.seq = 1;
-    env.hop_limit = env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
+    envelope_head_t head = { .type = MSG_ENROL_RESPONSE, .origin = ENROL_COORDINATOR,
+                             .seq = 1, .hop_limit = 1 };
     uint8_t *frame;
-    rc = envelope_encode (&env, coord_keys->sign_secret, &frame, size_p);
+    rc = envelope_seal (&head, payload, payload_size, coord_keys->sign_secret, NULL,
+                        &frame, size_p);
     assert (rc == 0);
     free (payload);
     return frame;

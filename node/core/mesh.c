@@ -13,6 +13,8 @@
 #include "proto/corelib.h"
 #include <sodium.h>
 #include "node/core/mesh_internal.h"
+#include "proto/hlc.h"
+#include "proto/seal.h"
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -22,12 +24,7 @@ s_link_destroy (void **item_p)
 {
     mesh_link_t *link = (mesh_link_t *) *item_p;
     if (link) {
-        void *id = zlistx_first (link->acks);
-        while (id) {
-            free (id);
-            id = zlistx_next (link->acks);
-        }
-        zlistx_destroy (&link->acks);
+        free (link->acks);
         free (link);
         *item_p = NULL;
     }
@@ -60,31 +57,18 @@ static uint8_t *
 s_seal_payload (mesh_t *self, uint64_t now_ms, int type, const uint8_t *payload,
                 size_t payload_size, size_t *size_p)
 {
-    uint64_t physical = now_ms << 16;
-    self->hlc = physical > self->hlc? physical: self->hlc + 1;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    uint8_t material [WEFT_NAME_MAX + 16];
-    size_t name_size = strlen (self->name);
-    memcpy (material, self->name, name_size);
-    memcpy (material + name_size, "mesh", 4);
-    uint64_t counter = ++self->counter;
-    memcpy (material + name_size + 4, &counter, 8);
-    memcpy (material + name_size + 12, &self->hlc, 4);
-    uint8_t hash [32];
-    keys_hash (material, name_size + 16, hash);
-    memcpy (env.id, hash, WEFT_ID_SIZE);
-    env.type = type;
-    snprintf (env.origin, sizeof env.origin, "%s", self->name);
-    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
-    env.seq = self->hlc;
-    env.hlc = self->hlc;
+    //  Link-local messages have no seq: the HLC stands in, and names the id
+    uint64_t hlc = hlc_next (&self->hlc, now_ms);
+    uint8_t id [WEFT_ID_SIZE];
+    envelope_id_derive (id, self->name, hlc | ENVELOPE_ID_LINK);
     //  Link-local messages never leave the link; NODE_STATS travels far
-    env.hop_limit = env.hops = type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
+    envelope_head_t head = { .type = type, .origin = self->name, .tenant = self->tenant,
+                             .seq = hlc, .hlc = hlc,
+                             .hop_limit = type == MSG_NODE_STATS? WEFT_HOP_LIMIT: 1,
+                             .id = id };
     uint8_t *frame = NULL;
-    int rc = envelope_encode (&env, self->keys.sign_secret, &frame, size_p);
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            &frame, size_p);
     return rc? NULL: frame;
 }
 
@@ -186,7 +170,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->fx = *effects;
     self->outbox = outbox_new (config->store, self->prefix, NULL);
     //  A link that acknowledges nothing is probed only once it would
-    //  have been closed if it were dead (node/io/tcplink.h: 5/2 intervals)
+    //  have been closed if it were dead (proto/io/tcplink.h: 5/2 intervals)
     outbox_set_link_timeout (self->outbox, RETRY_LINK_DEAD (self->advert_ms));
     self->links = zhashx_new ();
     zhashx_set_destructor (self->links, s_link_destroy);
@@ -199,10 +183,8 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->seen = seen_new (SEEN_WINDOW_MS, MESH_SEEN_MAX);
     self->certs = zhashx_new ();
     zhashx_set_destructor (self->certs, mesh_free_item);
-    self->pending_seen = zlistx_new ();
     self->ack_links = zlistx_new ();
     zlistx_set_destructor (self->ack_links, mesh_free_item);
-    zlistx_set_destructor (self->pending_seen, mesh_free_item);
     self->quarantine = qlist_new (config->store, MESH_TABLE, self->prefix, self->coord_sign);
     self->policies = policy_store_new (config->store, MESH_TABLE, self->prefix, self->ca_key);
     gossip_config_t gossip_config = { self->policies, self->advert_ms, MESH_LINKS_MAX + 1,
@@ -227,7 +209,7 @@ mesh_destroy (mesh_t **self_p)
         zlistx_destroy (&self->route_order);
         seen_destroy (&self->seen);
         zhashx_destroy (&self->certs);
-        zlistx_destroy (&self->pending_seen);
+        free (self->pending);
         qlist_destroy (&self->quarantine);
         zlistx_destroy (&self->ack_links);
         free (self->cert);
@@ -276,7 +258,6 @@ mesh_link_up (mesh_t *self, const char *link_name, int kind,
         }
         link = (mesh_link_t *) zmalloc (sizeof (mesh_link_t));
         snprintf (link->name, sizeof link->name, "%s", link_name);
-        link->acks = zlistx_new ();
         zhashx_insert (self->links, link_name, link);
     }
     link->kind = kind;

@@ -20,13 +20,17 @@
     agent it was for) is answered at once with a CUSTODY_ACK naming the
     status and the reason, which ends the sender's custody. A refusal
     from our next hop ends ours the same way: counted, logged with its
-    reason, never retransmitted. The first hop
-    verifies the origin's signature (it knows the neighbour's
-    certificate); relays further on verify when they hold the origin's
-    certificate (learnt from HELLOs) and otherwise trust the
-    CURVE-authenticated neighbour that already verified; the coordinator
-    and the agent always verify. Envelopes from the coordinator are
-    verified at every hop (every node holds its key).
+    reason, never retransmitted. Signatures (docs/mesh.md): the first hop
+    takes the neighbour's own envelopes toward the coordinator without a
+    check (the link's CURVE key is the one in the neighbour's
+    certificate, so the link vouches for the origin, and the coordinator
+    checks every signature), and checks the neighbour's envelopes for
+    anyone else; an envelope naming another origin is checked wherever
+    that origin's certificate is held (learnt from HELLOs), so a forgery
+    dies at the first hop that can tell, and otherwise the
+    CURVE-authenticated neighbour is trusted; the coordinator and the
+    agent always verify. Envelopes from the coordinator are verified at
+    every hop (every node holds its key).
 
     Revocations spread as the coordinator's signed REVOCATIONS list,
     persisted before it is acknowledged, pushed at once to every
@@ -61,10 +65,10 @@
 #include "proto/keys.h"
 #include "proto/cert.h"
 #include "proto/seen.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "node/core/outbox.h"
-#include "node/core/policy.h"
-#include "node/core/gossip.h"
+#include "proto/policy.h"
+#include "proto/gossip.h"
 
 #define MESH_TABLE          "mesh"          //  Revocation list
 #define MESH_COORDINATOR    "coordinator"   //  Destination and origin name

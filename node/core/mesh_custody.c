@@ -21,12 +21,6 @@
 //  --------------------------------------------------------------------------
 //  Custody: seen ids, ACKs, refusals
 
-//  An id to mark seen once its burst is committed
-typedef struct {
-    uint8_t id [WEFT_ID_SIZE];
-    uint64_t time_ms;
-} s_pending_t;
-
 //  The envelope's time: the millisecond part of its hlc
 static uint64_t
 s_time (const envelope_t *env)
@@ -46,13 +40,27 @@ s_mark_seen (mesh_t *self, const envelope_t *env)
     seen_add (self->seen, env->id, s_time (env), self->now_ms);
 }
 
+//  Room for one more item of size in a flat array that grows by
+//  doubling (a burst's worth at most: it is emptied at every flush)
+static void *
+s_room (void *items, size_t count, size_t *max_p, size_t size)
+{
+    if (count < *max_p)
+        return items;
+    *max_p = *max_p? 2 * *max_p: 64;
+    items = realloc (items, *max_p * size);
+    assert (items);
+    return items;
+}
+
 static void
 s_pend_seen (mesh_t *self, const envelope_t *env)
 {
-    s_pending_t *pending = (s_pending_t *) zmalloc (sizeof (s_pending_t));
+    self->pending = (mesh_pending_t *) s_room (self->pending, self->pending_count,
+                                               &self->pending_max, sizeof (mesh_pending_t));
+    mesh_pending_t *pending = &self->pending [self->pending_count++];
     memcpy (pending->id, env->id, WEFT_ID_SIZE);
     pending->time_ms = s_time (env);
-    zlistx_add_end (self->pending_seen, pending);
 }
 
 //  A flush visits only the links with ACKs queued, not every link (a
@@ -61,11 +69,11 @@ static void
 s_queue_ack (mesh_t *self, mesh_link_t *link, const uint8_t *id)
 {
     //  The coordinator too keeps custody of what it sends us until then
-    if (zlistx_size (link->acks) == 0)
+    if (link->ack_count == 0)
         zlistx_add_end (self->ack_links, strdup (link->name));
-    uint8_t *copy = (uint8_t *) zmalloc (WEFT_ID_SIZE);
-    memcpy (copy, id, WEFT_ID_SIZE);
-    zlistx_add_end (link->acks, copy);
+    link->acks = (uint8_t *) s_room (link->acks, link->ack_count, &link->ack_max,
+                                     WEFT_ID_SIZE);
+    memcpy (link->acks + link->ack_count++ * WEFT_ID_SIZE, id, WEFT_ID_SIZE);
 }
 
 //  ACK at once with a status that ends the sender's retransmissions
@@ -111,16 +119,36 @@ s_class_of (int type)
     }
 }
 
+//  Is this the neighbour's own envelope on its way to the coordinator?
+//  Then the link has authenticated its origin already: the link's CURVE
+//  key is the one in the neighbour's certificate (checked at HELLO), and
+//  CURVE authenticates every frame on it, so nobody but the neighbour
+//  can have sent it, and the neighbour signs with its own key anyway.
+//  The coordinator checks every signature with the registered key, so a
+//  bad one (the neighbour's own fault) still dies there, is refused with
+//  a reason and never applied. ATTEST_EVIDENCE is checked all the same:
+//  a site server may take it here (fx.intercept) instead of relaying it.
+//  See docs/mesh.md, Signatures.
+static bool
+s_vouched_by_link (mesh_link_t *link, const char *dest, const envelope_t *env)
+{
+    return link->kind != MESH_LINK_COORDINATOR && streq (env->origin, link->peer)
+        && streq (dest, MESH_COORDINATOR) && env->type != MSG_ATTEST_EVIDENCE;
+}
+
 //  The key a custody frame's signature is checked with: the
-//  coordinator's always; the neighbour's own (first hop); any other
-//  origin whose certificate we hold. NULL: not checked here.
+//  coordinator's always; the neighbour's own (first hop) unless the
+//  link vouches for it; any other origin whose certificate we hold.
+//  NULL: not checked here.
 static const uint8_t *
-s_custody_key (mesh_t *self, mesh_link_t *link, const envelope_t *env)
+s_custody_key (mesh_t *self, mesh_link_t *link, const char *dest, const envelope_t *env)
 {
     if (streq (env->origin, MESH_COORDINATOR))
         return self->coord_sign;
     if (link->kind == MESH_LINK_COORDINATOR)
         return NULL;                //  Relayed by the coordinator: trust it
+    if (s_vouched_by_link (link, dest, env))
+        return NULL;
     if (streq (env->origin, link->peer))
         return link->sign_key;
     return (const uint8_t *) zhashx_lookup (self->certs, env->origin);
@@ -147,7 +175,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         s_queue_ack (self, link, env.id);
         return 0;
     }
-    const uint8_t *key = s_custody_key (self, link, &env);
+    const uint8_t *key = s_custody_key (self, link, dest, &env);
     bool checked = key && self->checked_key
                 && memcmp (key, self->checked_key, WEFT_KEY_SIZE) == 0;
     if (key && !checked && envelope_verify (&env, key)) {
@@ -284,7 +312,7 @@ mesh_custody_key (mesh_t *self, const char *link_name, const char *dest,
     if (!dest || !link || !link->verified || envelope_decode (&env, frame, size)
     ||  s_seen (self, &env) == SEEN_DUPLICATE)
         return false;
-    const uint8_t *which = s_custody_key (self, link, &env);
+    const uint8_t *which = s_custody_key (self, link, dest, &env);
     if (which)
         memcpy (key, which, WEFT_KEY_SIZE);
     return which != NULL;
@@ -367,9 +395,10 @@ s_pump (mesh_t *self, uint64_t now_ms)
 {
     //  Only due entries are touched (the outbox indexes by due time).
     //  One without a next hop waits: toward the coordinator a new route
-    //  wakes it at once, so it may wait long; a device's downward route
-    //  is learnt from its traffic without a wake, so that one looks
-    //  again every second
+    //  wakes it at once, so it looks again only with each advert (a
+    //  site cut off for a week must not tick every few seconds for
+    //  it); a device's downward route is learnt from its traffic
+    //  without a wake, so that one looks again every second
     size_t visited = 0;
     outbox_entry_t *entry;
     while (visited < MESH_PUMP_MAX
@@ -378,7 +407,7 @@ s_pump (mesh_t *self, uint64_t now_ms)
         mesh_link_t *link = mesh_next_hop (self, entry->dest);
         if (!link)
             outbox_defer (self->outbox, entry, now_ms,
-                          streq (entry->dest, MESH_COORDINATOR)? 5000: 1000);
+                          streq (entry->dest, MESH_COORDINATOR)? self->advert_ms: 1000);
         else
         if (self->fx.send (self->fx.ctx, link->name, entry->dest, entry->frame,
                            entry->size) == 0)
@@ -394,31 +423,21 @@ s_send_acks (mesh_t *self, uint64_t now_ms, bool durable)
     for (char *name = (char *) zlistx_first (self->ack_links); name;
          name = (char *) zlistx_next (self->ack_links)) {
         mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, name);
-        if (!link || zlistx_size (link->acks) == 0)
+        if (!link || link->ack_count == 0)
             continue;               //  Gone (its ACKs with it), or sent already
-        uint8_t ids [MESHMSG_ACK_IDS_MAX * WEFT_ID_SIZE];
-        size_t held = 0;
-        uint8_t *id = (uint8_t *) zlistx_first (link->acks);
-        while (id) {
-            if (durable) {
-                memcpy (ids + held * WEFT_ID_SIZE, id, WEFT_ID_SIZE);
-                held++;
-            }
-            free (id);
-            id = (uint8_t *) zlistx_next (link->acks);
-            if (held == MESHMSG_ACK_IDS_MAX || (!id && held)) {
-                meshmsg_t msg;
-                memset (&msg, 0, sizeof msg);
-                msg.type = MSG_CUSTODY_ACK;
-                msg.ids = ids;
-                msg.id_count = held;
-                msg.status = WEFT_STATUS_OK;
-                mesh_send_local (self, link, now_ms, &msg);
-                self->stats.acks_sent++;
-                held = 0;
-            }
+        for (size_t first = 0; durable && first < link->ack_count;
+             first += MESHMSG_ACK_IDS_MAX) {
+            size_t held = link->ack_count - first;
+            meshmsg_t msg;
+            memset (&msg, 0, sizeof msg);
+            msg.type = MSG_CUSTODY_ACK;
+            msg.ids = link->acks + first * WEFT_ID_SIZE;
+            msg.id_count = held < MESHMSG_ACK_IDS_MAX? held: MESHMSG_ACK_IDS_MAX;
+            msg.status = WEFT_STATUS_OK;
+            mesh_send_local (self, link, now_ms, &msg);
+            self->stats.acks_sent++;
         }
-        zlistx_purge (link->acks);
+        link->ack_count = 0;
     }
     zlistx_purge (self->ack_links);
 }
@@ -429,11 +448,9 @@ mesh_flush (mesh_t *self, uint64_t now_ms)
     assert (self);
     self->now_ms = now_ms;
     int rc = outbox_flush (self->outbox);
-    for (s_pending_t *pending = (s_pending_t *) zlistx_first (self->pending_seen); pending;
-         pending = (s_pending_t *) zlistx_next (self->pending_seen))
-        if (rc == 0)
-            seen_add (self->seen, pending->id, pending->time_ms, now_ms);
-    zlistx_purge (self->pending_seen);
+    for (size_t i = 0; rc == 0 && i < self->pending_count; i++)
+        seen_add (self->seen, self->pending [i].id, self->pending [i].time_ms, now_ms);
+    self->pending_count = 0;
     //  After a failed commit nothing of the burst is acknowledged; the
     //  senders retransmit and duplicates are ACKed then
     s_send_acks (self, now_ms, rc == 0);

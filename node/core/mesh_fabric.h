@@ -75,6 +75,13 @@ void
 void
     fabric_fini (fabric_t *world, int count);
 
+//  A node certificate by ca for keys, valid a day from now; ak_name
+//  (CERT_AK_NAME_SIZE bytes) binds a TPM AK, or NULL. Caller frees.
+uint8_t *
+    fabric_cert (const keys_t *ca, const keys_t *keys, const char *name, const char *tenant,
+                 const char *role, uint64_t serial, uint64_t now, const uint8_t *ak_name,
+                 size_t *size_p);
+
 //  Start node index's mesh with a node certificate of the CA
 void
     fabric_start (fabric_t *world, int index, uint64_t now, const fabric_start_t *options);

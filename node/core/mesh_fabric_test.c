@@ -194,6 +194,30 @@ s_start (fabric_t *world, int index, mesh_config_t *config, uint64_t now)
     assert (mesh_start (node->mesh, now) == 0);
 }
 
+uint8_t *
+fabric_cert (const keys_t *ca, const keys_t *keys, const char *name, const char *tenant,
+             const char *role, uint64_t serial, uint64_t now, const uint8_t *ak_name,
+             size_t *size_p)
+{
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.serial = serial;
+    cert.kind = CERT_KIND_NODE;
+    snprintf (cert.subject, sizeof cert.subject, "%s", name);
+    snprintf (cert.tenant, sizeof cert.tenant, "%s", tenant);
+    snprintf (cert.role, sizeof cert.role, "%s", role);
+    memcpy (cert.sign_key, keys->sign_public, WEFT_KEY_SIZE);
+    memcpy (cert.curve_key, keys->curve_public, WEFT_KEY_SIZE);
+    cert.not_after = now / 1000 + 86400;
+    if (ak_name) {
+        memcpy (cert.ak_name, ak_name, CERT_AK_NAME_SIZE);
+        cert.ak_name_size = CERT_AK_NAME_SIZE;
+    }
+    uint8_t *bytes;
+    assert (cert_encode (&cert, ca->sign_secret, &bytes, size_p) == 0);
+    return bytes;
+}
+
 void
 fabric_start (fabric_t *world, int index, uint64_t now, const fabric_start_t *options)
 {
@@ -201,18 +225,11 @@ fabric_start (fabric_t *world, int index, uint64_t now, const fabric_start_t *op
     if (!options)
         options = &none;
     fabric_node_t *node = &world->nodes [index];
-    cert_t cert;
-    memset (&cert, 0, sizeof cert);
-    cert.serial = options->serial? options->serial: (uint64_t) index + 10;
-    cert.kind = CERT_KIND_NODE;
-    strcpy (cert.subject, node->name);
-    snprintf (cert.role, sizeof cert.role, "%s", options->role? options->role: "gateway");
-    memcpy (cert.sign_key, node->keys.sign_public, WEFT_KEY_SIZE);
-    memcpy (cert.curve_key, node->keys.curve_public, WEFT_KEY_SIZE);
-    cert.not_after = now / 1000 + 86400;
-    uint8_t *cert_bytes;
     size_t cert_size;
-    assert (cert_encode (&cert, world->ca.sign_secret, &cert_bytes, &cert_size) == 0);
+    uint8_t *cert_bytes = fabric_cert (&world->ca, &node->keys, node->name, "",
+                                       options->role? options->role: "gateway",
+                                       options->serial? options->serial: (uint64_t) index + 10,
+                                       now, NULL, &cert_size);
     char prefix [16];
     snprintf (prefix, sizeof prefix, "%d/", index);
     mesh_config_t config = {

@@ -17,7 +17,7 @@
 #include "proto/meshmsg.h"
 #include "proto/cert.h"
 #include "proto/seen.h"
-#include "node/core/gossip.h"
+#include "proto/gossip.h"
 #include "node/core/mesh.h"
 #include "node/core/qlist.h"
 
@@ -46,8 +46,16 @@ typedef struct {
     uint64_t attested_until;            //  Expiry of its passport (mesh_attest.c), 0 none
     char attested_by [WEFT_NAME_MAX + 1];   //  That passport's issuer
     bool overdue_told;                  //  Its lapse was logged
-    zlistx_t *acks;                     //  Ids (16 B) to ACK after commit
+    uint8_t *acks;                      //  Ids (16 B each) to ACK after commit
+    size_t ack_count;
+    size_t ack_max;                     //  Room in acks, in ids
 } mesh_link_t;
+
+//  An id to mark seen once its burst is committed
+typedef struct {
+    uint8_t id [WEFT_ID_SIZE];
+    uint64_t time_ms;
+} mesh_pending_t;
 
 struct _mesh_t {
     char name [WEFT_NAME_MAX + 1];
@@ -69,13 +77,14 @@ struct _mesh_t {
     zlistx_t *route_order;              //  Device ids, oldest first (bound)
     seen_t *seen;                       //  Ids taken, in their window (proto/seen.h)
     zhashx_t *certs;                    //  Device id -> sign key (32 B)
-    zlistx_t *pending_seen;             //  s_pending_t: ids to mark seen after commit
+    mesh_pending_t *pending;            //  Ids to mark seen after commit
+    size_t pending_count;
+    size_t pending_max;                 //  Room in pending
     zlistx_t *ack_links;                //  Names of links with ACKs queued
     char route_link [WEFT_NAME_MAX + 1];    //  Next hop's link, "" none
     char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none
     uint64_t next_advert;               //  Unix ms
     uint64_t adverts;                   //  Adverts sent (stats every 5)
-    uint64_t counter;                   //  For our link-local ids
     uint64_t hlc;                       //  Last HLC issued
     uint64_t now_ms;                    //  Time of the last event
     uint64_t revocations;               //  List version held

@@ -7,6 +7,7 @@
 
 #include "proto/corelib.h"
 #include "node/core/mesh_internal.h"
+#include "proto/seal.h"
 
 //  --------------------------------------------------------------------------
 //  Revocations
@@ -33,9 +34,8 @@ s_load_revocations (mesh_t *self, const uint8_t *frame, size_t size)
 {
     envelope_t env;
     meshmsg_t msg;
-    if (envelope_decode (&env, frame, size) || env.type != MSG_REVOCATIONS
+    if (envelope_open (&env, frame, size, self->coord_sign) || env.type != MSG_REVOCATIONS
     ||  strcmp (env.origin, MESH_COORDINATOR) != 0
-    ||  envelope_verify (&env, self->coord_sign)
     ||  meshmsg_decode (&msg, MSG_REVOCATIONS, env.payload, env.payload_size))
         return -1;
     free (self->revocation_frame);
@@ -230,8 +230,12 @@ mesh_quarantine_refuses (mesh_t *self, mesh_link_t *link, const envelope_t *env,
         return MESH_ADMITTED;
     if (peer)
         return peer;
-    if (qlist_has (self->quarantine, env->origin) || qlist_has (self->quarantine, dest))
+    //  (The peer was looked up above, and the coordinator is on no list)
+    if ((!streq (env->origin, link->peer) && qlist_has (self->quarantine, env->origin))
+    ||  (!streq (dest, MESH_COORDINATOR) && qlist_has (self->quarantine, dest)))
         return MESH_QUARANTINED;
+    if (streq (dest, MESH_COORDINATOR))
+        return MESH_ADMITTED;
     //  Toward a neighbour that may not take part
     const char *next = (const char *) zhashx_lookup (self->peers, dest);
     mesh_link_t *toward = next? (mesh_link_t *) zhashx_lookup (self->links, next): NULL;

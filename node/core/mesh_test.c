@@ -35,17 +35,52 @@ mesh_test (bool verbose)
     assert (outbox_size (mesh_outbox (world.nodes [0].mesh)) == 1);
     assert (mesh_stats (world.nodes [1].mesh)->relayed == 1);
 
-    //  A forged envelope from n3 (claims gw-3, signed by another key) dies at n2
+    //  The first hop's signature check (docs/mesh.md, Signatures). A
+    //  forgery naming an origin other than the link's peer dies at n2,
+    //  which holds gw-1's certificate: signed by n3's own key (valid, but
+    //  not gw-1's) or by nobody's. So does n3's own envelope with a bad
+    //  signature where n2 is the last check before it is used: for a
+    //  device (n2 itself, or gw-1), and evidence, which a site server may
+    //  take here. Only n3's own envelope toward the coordinator is taken
+    //  unchecked: the link's CURVE key is n3's certificate's, and the
+    //  coordinator checks every signature.
     keys_t forger;
     keys_generate (&forger);
+    struct {
+        const keys_t *signer;
+        const char *origin;
+        const char *dest;
+        int type;
+        bool checked;
+    } first_hop [] = {
+        { &world.nodes [3].keys, "gw-1", MESH_COORDINATOR, MSG_HEARTBEAT, true },
+        { &forger, "gw-1", MESH_COORDINATOR, MSG_HEARTBEAT, true },
+        { &forger, "gw-3", "gw-2", MSG_HEARTBEAT, true },
+        { &forger, "gw-3", "gw-1", MSG_HEARTBEAT, true },
+        { &forger, "gw-3", MESH_COORDINATOR, MSG_ATTEST_EVIDENCE, true },
+        { &forger, "gw-3", MESH_COORDINATOR, MSG_HEARTBEAT, false }
+    };
     size_t size;
-    uint8_t *frame = fabric_envelope (&forger, "gw-3", MSG_HEARTBEAT, 2,
-                          (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
-    fabric_send (&world.nodes [3].ctx, "n2", MESH_COORDINATOR, frame, size);
-    free (frame);
-    fabric_run (&world, now);
-    assert (mesh_stats (world.nodes [2].mesh)->forged == 1);
-    assert (mesh_stats (world.nodes [1].mesh)->relayed == 1);
+    uint8_t *frame;
+    uint64_t forged = 0;
+    for (size_t i = 0; i < sizeof first_hop / sizeof first_hop [0]; i++) {
+        frame = fabric_envelope (first_hop [i].signer, first_hop [i].origin,
+                                 first_hop [i].type, 2 + i,
+                                 (const uint8_t *) "\x93\x01\x02\x03", 4, &size);
+        //  What sigcheck is asked to check ahead: the same rule
+        uint8_t key [WEFT_KEY_SIZE];
+        assert (mesh_custody_key (world.nodes [2].mesh, "n3", first_hop [i].dest, frame, size,
+                                  key) == first_hop [i].checked);
+        fabric_send (&world.nodes [3].ctx, "n2", first_hop [i].dest, frame, size);
+        free (frame);
+        fabric_run (&world, now);
+        forged += first_hop [i].checked;
+        assert (mesh_stats (world.nodes [2].mesh)->forged == forged);
+    }
+    //  The unchecked one went on; the coordinator's check is its end
+    assert (mesh_stats (world.nodes [2].mesh)->relayed == 2);
+    assert (mesh_stats (world.nodes [1].mesh)->relayed == 2);
+    assert (world.to_coord == 2);
 
     //  An envelope older than the de-duplication window (or dated beyond
     //  it: a clock gone wrong) is refused by the relay, never relayed:
@@ -60,7 +95,7 @@ mesh_test (bool verbose)
         fabric_run (&world, now);
         assert (mesh_stats (world.nodes [2].mesh)->stale == (uint64_t) i + 1);
     }
-    assert (mesh_stats (world.nodes [2].mesh)->relayed == 1);
+    assert (mesh_stats (world.nodes [2].mesh)->relayed == 2);
     //  ... while one at the window's edge is taken
     frame = fabric_envelope_at (&world.nodes [3].keys, "gw-3", MSG_HEARTBEAT, 7,
                                 now - SEEN_WINDOW_MS, (const uint8_t *) "\x93\x01\x02\x03", 4,
@@ -68,7 +103,7 @@ mesh_test (bool verbose)
     fabric_send (&world.nodes [3].ctx, "n2", MESH_COORDINATOR, frame, size);
     free (frame);
     fabric_run (&world, now);
-    assert (mesh_stats (world.nodes [2].mesh)->relayed == 2);
+    assert (mesh_stats (world.nodes [2].mesh)->relayed == 3);
     assert (mesh_stats (world.nodes [2].mesh)->stale == 2);
 
     //  The coordinator's desired twin for gw-3 goes down the reverse route
@@ -327,7 +362,7 @@ mesh_test (bool verbose)
     fabric_restart_from_store (&world, 1, now);
     assert (mesh_revocations (world.nodes [1].mesh) == 1);
     char *json = mesh_stats_json (world.nodes [2].mesh);
-    assert (strstr (json, "\"forged_rejected\":1"));
+    assert (strstr (json, "\"forged_rejected\":5"));
     if (verbose)
         printf ("%s\n", json);
     free (json);

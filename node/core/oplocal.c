@@ -9,6 +9,7 @@
 #include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
 #include "proto/opcred.h"
 #include "node/core/oplog.h"
@@ -116,22 +117,14 @@ s_reply (oplocal_t *self, const envelope_t *request, int status, const char *err
     size_t payload_size;
     if (msg_encode (&msg, &payload, &payload_size))
         return -2;
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = MSG_RPC_REPLY;
-    snprintf (env.origin, sizeof env.origin, "%s", self->name);
-    snprintf (env.tenant, sizeof env.tenant, "%s", self->tenant);
     //  Replies are matched by request id, not by a window: a seq that
-    //  grows with the clock serves
+    //  grows with the clock serves; no expiry for the same reason
     self->seq = now_ms * 1000 > self->seq? now_ms * 1000: self->seq + 1;
-    env.seq = self->seq;
-    env.hlc = now_ms << 16;
-    env.expiry = 0;                 //  The operator matches it by request id
-    env.hop_limit = env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    int rc = envelope_encode (&env, self->keys.sign_secret, reply_p, reply_size_p);
+    envelope_head_t head = { .type = MSG_RPC_REPLY, .origin = self->name,
+                             .tenant = self->tenant, .seq = self->seq,
+                             .hlc = now_ms << 16, .hop_limit = 1 };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            reply_p, reply_size_p);
     free (payload);
     return rc? -2: 0;
 }

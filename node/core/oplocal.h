@@ -21,7 +21,7 @@
 
 #include "proto/proto.h"
 #include "proto/keys.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define OPLOCAL_TTL_MAX_MS      60000   //  Longest request expiry accepted
 #define OPLOCAL_IDS_MAX         1024    //  Request ids remembered (replay)

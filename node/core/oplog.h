@@ -18,7 +18,7 @@
 
 #include "proto/corelib.h"
 #include <jansson.h>
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define OPLOG_TABLE     "oplog"
 #define OPLOG_MAX       10000       //  Records kept

@@ -38,7 +38,7 @@
 
 #include "proto/proto.h"
 #include "proto/retry.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define OUTBOX_TABLE            "outbox"
 #define OUTBOX_RETRY_MIN_MS     RETRY_MIN_MS    //  First retransmit (proto/retry.h)

@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include "proto/keys.h"
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/meshmsg.h"
 #include "node/core/qlist.h"
 
@@ -60,9 +61,8 @@ s_open (qlist_t *self, const uint8_t *frame, size_t size, bool hold)
 {
     envelope_t env;
     meshmsg_t msg;
-    if (envelope_decode (&env, frame, size) || env.type != MSG_QUARANTINE
+    if (envelope_open (&env, frame, size, self->coord_sign) || env.type != MSG_QUARANTINE
     ||  strcmp (env.origin, S_ORIGIN) != 0
-    ||  envelope_verify (&env, self->coord_sign)
     ||  meshmsg_decode (&msg, MSG_QUARANTINE, env.payload, env.payload_size)
     ||  msg.quarantine == 0)
         return 0;
@@ -250,17 +250,11 @@ s_test_list (const keys_t *signer, const char *origin, uint64_t version, const c
     size_t payload_size;
     int rc = meshmsg_encode (&msg, &payload, &payload_size);
     assert (rc == 0);
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = MSG_QUARANTINE;
-    snprintf (env.origin, sizeof env.origin, "%s", origin);
-    env.seq = version;
-    env.hop_limit = env.hops = WEFT_HOP_LIMIT;
-    env.payload = payload;
-    env.payload_size = payload_size;
+    envelope_head_t head = { .type = MSG_QUARANTINE, .origin = origin, .seq = version,
+                             .hop_limit = WEFT_HOP_LIMIT };
     uint8_t *frame;
-    rc = envelope_encode (&env, signer->sign_secret, &frame, size_p);
+    rc = envelope_seal (&head, payload, payload_size, signer->sign_secret, NULL,
+                        &frame, size_p);
     assert (rc == 0);
     free (payload);
     return frame;

@@ -13,7 +13,7 @@
 #define WEFT_QLIST_H_INCLUDED
 
 #include "proto/proto.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 typedef struct _qlist_t qlist_t;
 

@@ -5,7 +5,7 @@
 #include "proto/codec.h"
 #include "proto/keys.h"
 #include "proto/policymsg.h"
-#include "node/core/policy.h"
+#include "proto/policy.h"
 #include "proto/tpmverify.h"
 #include "node/core/siteverify.h"
 

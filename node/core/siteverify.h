@@ -6,7 +6,7 @@
     public the gateway sends must have the certificate's AK name), and
     the coordinator's CA-signed security profiles of the gateway's
     tenant (policy objects "profile/<tenant>/<device type>" spread by
-    the site-wide policy gossip, node/core/policy.h, checked against the
+    the site-wide policy gossip, proto/policy.h, checked against the
     CA key each time they are read): another tenant's profile never
     applies. The
     checks themselves are proto/bootverify.h, the coordinator's own. A
@@ -19,7 +19,7 @@
 #include "proto/proto.h"
 #include "proto/tpmmsg.h"
 #include "proto/bootverify.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 
 #define SITEVERIFY_NONCE_SIZE       32
 #define SITEVERIFY_NONCE_TTL_MS     30000

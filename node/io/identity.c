@@ -10,13 +10,14 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include "node/io/identity.h"
-#include "node/io/fsperm.h"
-#include "node/io/keyfile.h"
-#include "node/io/tcplink.h"
+#include "proto/io/fsperm.h"
+#include "proto/io/keyfile.h"
+#include "proto/io/tcplink.h"
 #include "node/core/enrol.h"
 #include "node/io/tpm.h"
 #include "proto/cert.h"
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
 
 struct _identity_t {
@@ -102,7 +103,7 @@ identity_load (const char *dir, const char *name, const char *type,
         return NULL;
     }
     //  The data directory holds secrets and state: ours alone, made so
-    //  or refused (node/io/fsperm.h)
+    //  or refused (proto/io/fsperm.h)
     if (fsperm_dir (dir, error, error_size) != 0)
         return NULL;
     identity_t *self = (identity_t *) zmalloc (sizeof (identity_t));
@@ -674,15 +675,10 @@ s_test_coordinator (zsock_t *pipe, void *args)
         size_t payload_size, size;
         rc = msg_encode (&reply, &payload, &payload_size);
         assert (rc == 0);
-        memset (&env, 0, sizeof env);
-        randombytes_buf (env.id, WEFT_ID_SIZE);
-        env.type = MSG_ENROL_RESPONSE;
-        strcpy (env.origin, "coordinator");
-        env.seq = 1;
-        env.hop_limit = env.hops = 1;
-        env.payload = payload;
-        env.payload_size = payload_size;
-        rc = envelope_encode (&env, coord->coord.sign_secret, &frame, &size);
+        envelope_head_t head = { .type = MSG_ENROL_RESPONSE, .origin = "coordinator",
+                                 .seq = 1, .hop_limit = 1 };
+        rc = envelope_seal (&head, payload, payload_size, coord->coord.sign_secret, NULL,
+                            &frame, &size);
         assert (rc == 0);
         zmsg_t *out = zmsg_new ();
         zmsg_append (out, &routing);

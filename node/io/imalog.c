@@ -3,7 +3,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include "node/io/imalog.h"
-#include "coordinator/core/attest_ima.h"
+#include "proto/attest_ima.h"
 
 //  One pass: entries from number from on into list. Returns the number
 //  of entries in the file (counting stops once list is full, or at a

@@ -6,7 +6,7 @@
 
 #include "proto/proto.h"
 #include "proto/keys.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 #include "node/io/listener.h"
 
 //  A peer on the ROUTER
@@ -220,7 +220,7 @@ listener_size (listener_t *self)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#include "node/io/zap.h"
+#include "proto/io/zap.h"
 
 static bool
 s_test_admit (void *arg, const char *domain, const char *address,

@@ -4,10 +4,11 @@
 
 #include <sodium.h>
 #include "proto/envelope.h"
+#include "proto/seal.h"
 #include "proto/msg.h"
-#include "node/io/zap.h"
+#include "proto/io/zap.h"
 #include "node/io/opserver.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 
 #define OPSERVER_BURST  16
 
@@ -170,17 +171,11 @@ opserver_test (bool verbose)
     uint8_t *payload, *frame;
     size_t payload_size, frame_size;
     assert (msg_encode (&msg, &payload, &payload_size) == 0);
-    envelope_t env;
-    memset (&env, 0, sizeof env);
-    randombytes_buf (env.id, sizeof env.id);
-    env.type = MSG_RPC_REQUEST;
-    strcpy (env.origin, "olga");
-    env.seq = 1;
-    env.expiry = (uint64_t) zclock_time () + 10000;
-    env.hop_limit = env.hops = 1;
-    env.payload = payload;
-    env.payload_size = payload_size;
-    assert (envelope_encode (&env, op.sign_secret, &frame, &frame_size) == 0);
+    envelope_head_t head = { .type = MSG_RPC_REQUEST, .origin = "olga", .seq = 1,
+                             .expiry = (uint64_t) zclock_time () + 10000, .hop_limit = 1 };
+    uint8_t request_id [WEFT_ID_SIZE];
+    assert (envelope_seal (&head, payload, payload_size, op.sign_secret, request_id,
+                           &frame, &frame_size) == 0);
     free (payload);
     zframe_t *out = zframe_new (frame, frame_size);
     zframe_send (&out, dealer, 0);
@@ -205,7 +200,7 @@ opserver_test (bool verbose)
             assert (memcmp (msg.rpc_request.method, "node.stats", 10) == 0);
             msg_t answer;
             assert (msg_decode (&answer, MSG_RPC_REPLY, got.payload, got.payload_size) == 0);
-            assert (memcmp (answer.rpc_reply.request_id, env.id, WEFT_ID_SIZE) == 0);
+            assert (memcmp (answer.rpc_reply.request_id, request_id, WEFT_ID_SIZE) == 0);
             assert (answer.rpc_reply.status == WEFT_STATUS_DENIED);
             assert (strstr (answer.rpc_reply.error, "no operator credential"));
             zframe_destroy (&reply);

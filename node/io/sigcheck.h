@@ -10,6 +10,10 @@
     not the one the mesh would use by then, is checked again by the
     mesh itself). Nothing changes in what is checked or when custody
     is acknowledged: the mesh still commits the burst before its ACKs.
+    A neighbour's own envelopes to the coordinator are not checked at
+    the first hop at all (docs/mesh.md, Signatures): what comes here is
+    relayed traffic of origins whose certificate the node holds, traffic
+    for devices and evidence.
 
     With 0 threads, or fewer than two frames to check, the frames go
     to the mesh directly and it checks them itself.  */

@@ -2,7 +2,7 @@
     Used by selftests and benches, never by the daemons.  */
 
 #include "node/io/tpm_internal.h"
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
     tpm2-tools where they are installed.  */
 
 #include "node/io/tpm_internal.h"
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

@@ -1,13 +1,13 @@
 /*  transport - the node's CURVE link to the coordinator
     The monitor is a PAIR socket in CZMQ's context fed by
     zmq_socket_monitor; each event is two frames, [u16 event, u32 value]
-    in host order and the endpoint. The link's timers (node/io/tcplink.h)
+    in host order and the endpoint. The link's timers (proto/io/tcplink.h)
     detect a dead peer that never closed its TCP connection (a cut or
     blackholed uplink) within 5/2 heartbeat intervals, so the link is
     dropped and redialled instead of waiting on a half-open socket.  */
 
 #include "node/io/transport.h"
-#include "node/io/tcplink.h"
+#include "proto/io/tcplink.h"
 
 #define TRANSPORT_RCV_MAX           (1024 * 1024 + 1024)    //  Frame limit plus slack
 

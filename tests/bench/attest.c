@@ -28,9 +28,9 @@
 #include <openssl/core_names.h>
 #include <tss2/tss2_mu.h>
 #include "node/io/tpm.h"
-#include "coordinator/core/credential.h"
+#include "proto/credential.h"
 #include "coordinator/core/attest.h"
-#include "node/io/workpool.h"
+#include "proto/io/workpool.h"
 #include "tests/bench/bench.h"
 
 #define RUNS        7

@@ -34,7 +34,7 @@
 #include "coordinator/core/pki.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
-#include "node/io/workpool.h"
+#include "proto/io/workpool.h"
 #include "tests/bench/bench.h"
 
 #define RUNS        5

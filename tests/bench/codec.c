@@ -12,7 +12,7 @@
 #include "proto/envelope.h"
 #include "proto/keys.h"
 #include "proto/msg.h"
-#include "node/io/store.h"
+#include "proto/store.h"
 #include "tests/bench/bench.h"
 
 #define RUNS        7

@@ -2,9 +2,14 @@
 #   23-mesh-forged-replay - coordinator - server - gw1, gw2 (the gateways
 #   reach the coordinator only through the server). weft-probe, speaking
 #   as the enrolled node "src", is a neighbour of the real gateways:
-#   - a forged envelope (wrong signing key) and a tampered one (changed
-#     after signing) injected at gw1 are refused at that first hop,
-#     counted in gw1's forged_rejected, and never reach the coordinator;
+#   - envelopes naming another node (the server, whose certificate gw1
+#     holds) injected at gw1, one signed by src's own key and one by a
+#     wrong key, are refused at that first hop, counted in gw1's
+#     forged_rejected, and never reach the coordinator;
+#   - src's own envelopes with a bad signature (a wrong signing key, or
+#     changed after signing) are taken unchecked by gw1 (the CURVE link
+#     vouches for their origin, docs/mesh.md), refused by the coordinator
+#     (DENIED), which ends the server's custody, and never applied;
 #   - a valid report handed to gw1, then the same envelope handed to gw2
 #     (another neighbour: the server, which relayed it already, drops it
 #     as a duplicate), then to gw1 after gw1 and the server restarted,
@@ -34,19 +39,39 @@ inject () {     #   inject GATEWAY [probe args...]: prints the answers
 }
 arrivals () { grep -c "custody transfer $1 of src" "$T/coord.log"; }
 
-say "forged and tampered envelopes injected at gw1"
-answer=$(inject gw1 --mode forge --seq 10) || fail "no answer to the forged envelope"
+say "envelopes src forges in the server's name die at gw1"
+answer=$(inject gw1 --claim server --seq 10) || fail "no answer to the envelope signed by src"
+[[ "$answer" == denied* ]] || fail "the server's name with src's signature not refused: $answer"
+claimed_id=${answer#* }
+answer=$(inject gw1 --claim server --mode forge --seq 11) || fail "no answer to the forged envelope"
 [[ "$answer" == denied* ]] || fail "forged envelope not refused: $answer"
 forged_id=${answer#* }
-answer=$(inject gw1 --mode tamper --seq 11) || fail "no answer to the tampered envelope"
-[[ "$answer" == denied* ]] || fail "tampered envelope not refused: $answer"
-tampered_id=${answer#* }
 wait_for '[[ "$(mesh_stat gw1 forged_rejected)" == 2 ]]' 15 \
     || fail "gw1 counts $(mesh_stat gw1 forged_rejected) forged envelopes, not 2"
-grep -q "forged or tampered envelope (origin src)" "$T/gw1.log" || fail "gw1 did not log the forgery"
+grep -q "forged or tampered envelope (origin server)" "$T/gw1.log" \
+    || fail "gw1 did not log the forgery"
 [[ "$(mesh_stat server forged_rejected)" == 0 ]] || fail "a forgery got past gw1"
-[[ "$(arrivals "$forged_id")" == 0 && "$(arrivals "$tampered_id")" == 0 ]] \
-    || fail "a forged envelope reached the coordinator"
+for id in "$claimed_id" "$forged_id"; do
+    ! grep -q "custody transfer $id " "$T/coord.log" || fail "a forged envelope reached the coordinator"
+done
+
+say "src's own envelopes with a bad signature: taken by gw1, refused by the coordinator"
+answer=$(inject gw1 --mode forge --seq 12) || fail "no answer to src's wrongly signed envelope"
+[[ "$answer" == acked* ]] || fail "gw1 did not take src's own envelope: $answer"
+own_forged_id=${answer#* }
+answer=$(inject gw1 --mode tamper --seq 13) || fail "no answer to src's tampered envelope"
+[[ "$answer" == acked* ]] || fail "gw1 did not take src's own envelope: $answer"
+own_tampered_id=${answer#* }
+wait_for '[[ "$(mesh_stat server custody_refused)" == 2 ]]' 15 \
+    || fail "the server's custody of them was not ended by the coordinator's refusal"
+for id in "$own_forged_id" "$own_tampered_id"; do
+    grep -q "custody transfer $id of ? via server (DENIED: not authenticated" "$T/coord.log" \
+        || fail "the coordinator did not refuse $id for its signature"
+    [[ "$(arrivals "$id")" == 0 ]] || fail "the coordinator took $id"
+done
+[[ "$(mesh_stat gw1 forged_rejected)" == 2 ]] || fail "gw1 checked src's own envelopes"
+[[ "$(ctl --json twin get src | jget reported_version)" != 1[23] ]] \
+    || fail "a badly signed report was applied"
 
 say "a valid report through gw1, then the same envelope through gw2"
 VERSION=500

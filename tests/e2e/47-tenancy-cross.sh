@@ -104,20 +104,12 @@ done
 
 #   The registry as it stands: every table but those that record the
 #   calls themselves (audit, audit_tenant, rpc_ids, rpc_expiry),
-#   liveness (replay, last_seen) and counters (meta); credential serials
-#   masked
+#   liveness (replay, last_seen) and counters (meta); msgpack records
+#   decoded in full, credential serials masked (registry-dump.py)
 registry_dump () {
-    mdb_dump -p -a "$COORD_DIR/db" | python3 -c '
-import re, sys
-skip = {"audit", "audit_tenant", "rpc_ids", "rpc_expiry", "replay", "last_seen", "meta"}
-db = None
-for line in sys.stdin:
-    if line.startswith("database="):
-        db = line.strip().split("=", 1)[1]
-    if db in skip:
-        continue
-    sys.stdout.write(re.sub(r"\"cert_serial\":[0-9]+", "\"cert_serial\":0", line))
-'
+    mdb_dump -a "$COORD_DIR/db" | python3 "$(dirname "$0")/registry-dump.py" \
+        --skip audit --skip audit_tenant --skip rpc_ids --skip rpc_expiry \
+        --skip replay --skip last_seen --skip meta
 }
 registry_dump > "$T/before.dump"
 grep -q "^database=tpm_ek" "$T/before.dump" || fail "the dump holds no tpm_ek table"

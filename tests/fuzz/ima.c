@@ -1,5 +1,5 @@
 /*  fuzz/ima - libFuzzer target for the IMA ascii measurement list parser
-    and the allowlist parser (coordinator/core/attest_ima.c, included
+    and the allowlist parser (proto/attest_ima.c, included
     directly). Whatever the input, verification returns 0 or -1, a
     failure names an entry within the list or none, the state only
     advances on success, and nothing is read outside the input.  */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <assert.h>
-#include "coordinator/core/attest_ima.c"
+#include "proto/attest_ima.c"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

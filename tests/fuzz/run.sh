@@ -4,8 +4,8 @@
 #   Every target tests/fuzz/NAME.c (built as BUILD_FUZZ_DIR/NAME) runs
 #   FUZZ_SECONDS (default 20) seconds. The proto targets are seeded from
 #   a corpus made from the golden vectors in tests/golden: every
-#   envelope, its payload (for the msg target, prefixed with the type
-#   byte) and the certificate (all of them for the codec target); the
+#   envelope, its payload (for the msg and wire targets, prefixed with
+#   the type byte) and the certificate (all of them for the codec target); the
 #   eventlog target from the real logs in tests/fixtures/eventlog; other
 #   targets from tests/fuzz/corpus/NAME if it exists. Crash inputs are kept in BUILD_FUZZ_DIR/crashes/NAME/.
 set -u
@@ -54,6 +54,9 @@ if [[ -x "$BUILD/envelope" && -d "$WORK/corpus/msg" ]]; then
         WEFT_FUZZ_EXPORT="$WORK/corpus/msg/$(basename "$frame")" \
             "$BUILD/envelope" "$frame" > /dev/null 2>&1 || true
     done
+    #   The wire target takes the same (type byte, payload) inputs, of
+    #   every type
+    [[ -d "$WORK/corpus/wire" ]] && cp "$WORK"/corpus/msg/* "$WORK/corpus/wire/" 2>/dev/null
 fi
 
 failed=0

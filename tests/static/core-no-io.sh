@@ -5,7 +5,7 @@
 #   network (ARCHITECTURE.md, "Sans-IO cores"). What they may use:
 #   CZMQ's containers (zhashx, zlistx, zchunk), zmalloc and zsys logging,
 #   included only through proto/corelib.h;
-#   the store interface (node/io/store.h) the daemon and the simulator
+#   the store interface (proto/store.h) the daemon and the simulator
 #   both bind to LMDB; libsodium's random source, which weft-sim replaces
 #   with a seeded one (randombytes_set_implementation); tss2_mu, which
 #   only marshals TPM structures in memory.

@@ -1,0 +1,439 @@
+/*  node_test - selftest of the node core: a site server and a gateway,
+    each a whole node core over one real LMDB store, wired to each other
+    in memory, with the coordinator's side spoken by the test (envelopes
+    signed with the coordinator's key, as weft-coord sends them). Every
+    action a core asks for is carried out here, as a driver would.  */
+
+#include "proto/corelib.h"
+#include <sodium.h>
+#include "proto/cert.h"
+#include "proto/envelope.h"
+#include "proto/msg.h"
+#include "proto/tpmmsg.h"
+#include "proto/policymsg.h"
+#include "proto/eventlog.h"
+#include "node/core/node.h"
+#include "node/core/softquote.h"
+#include "node/core/mesh_fabric.h"
+
+#define T_EPOCH_MS  1767225600000ULL
+#define T_NODES     2
+#define T_COORD     -1              //  "Index" of the coordinator on the wire
+
+typedef struct {
+    int from, to;                   //  Node index, or T_COORD
+    char dest [WEFT_NAME_MAX + 1];
+    bool has_dest;
+    uint8_t *frame;
+    size_t size;
+} t_msg_t;
+
+typedef struct _t_world_t t_world_t;
+
+typedef struct {
+    t_world_t *world;
+    int index;
+    node_t *node;
+    keys_t keys;
+    char name [16];
+    //  What its actions asked
+    size_t quotes, applies, closes;
+    node_action_t quote;            //  The last QUOTE (no doc)
+    uint64_t apply_version;
+    char apply_doc [256];
+} t_node_t;
+
+struct _t_world_t {
+    t_node_t nodes [T_NODES];
+    zlistx_t *wire;                 //  Of t_msg_t
+    zlistx_t *up;                   //  Custody frames that reached the coordinator
+    store_t *store;
+    keys_t ca, coord;
+    softquote_t *ak;                //  The gateway's AK (a software one)
+    char dir [64];
+};
+
+//  A link's name is its peer's name on both sides
+static int
+s_index (t_world_t *world, const char *link)
+{
+    if (streq (link, MESH_COORDINATOR))
+        return T_COORD;
+    for (int i = 0; i < T_NODES; i++)
+        if (streq (world->nodes [i].name, link))
+            return i;
+    return -2;
+}
+
+static int
+s_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, size_t size)
+{
+    t_node_t *node = (t_node_t *) ctx;
+    int to = s_index (node->world, link);
+    if (to == -2)
+        return -1;
+    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
+    msg->from = node->index;
+    msg->to = to;
+    if (dest) {
+        snprintf (msg->dest, sizeof msg->dest, "%s", dest);
+        msg->has_dest = true;
+    }
+    msg->frame = (uint8_t *) zmalloc (size);
+    memcpy (msg->frame, frame, size);
+    msg->size = size;
+    zlistx_add_end (node->world->wire, msg);
+    return 0;
+}
+
+static void
+s_act (t_node_t *node)
+{
+    const node_action_t *action;
+    while ((action = node_next (node->node))) {
+        if (action->kind == NODE_ACT_QUOTE) {
+            node->quotes++;
+            node->quote = *action;
+        }
+        else
+        if (action->kind == NODE_ACT_APPLY) {
+            node->applies++;
+            node->apply_version = action->version;
+            assert (action->doc_size < sizeof node->apply_doc);
+            memcpy (node->apply_doc, action->doc, action->doc_size);
+            node->apply_doc [action->doc_size] = 0;
+        }
+        else
+        if (action->kind == NODE_ACT_CLOSE)
+            node->closes++;
+    }
+}
+
+//  The coordinator's side of the wire: ACK custody transfers (an ACK
+//  link-local envelope of the mesh's kind is not needed: the test keeps
+//  them) and keep what came up
+static void
+s_run (t_world_t *world, uint64_t now)
+{
+    t_msg_t *msg;
+    while ((msg = (t_msg_t *) zlistx_first (world->wire))) {
+        zlistx_detach_cur (world->wire);
+        if (msg->to == T_COORD) {
+            if (msg->has_dest)
+                zlistx_add_end (world->up, msg);
+            else {
+                free (msg->frame);
+                free (msg);
+            }
+            continue;
+        }
+        t_node_t *node = &world->nodes [msg->to];
+        const char *link = msg->from == T_COORD? MESH_COORDINATOR
+                                               : world->nodes [msg->from].name;
+        node_frame (node->node, link, msg->has_dest? msg->dest: NULL, msg->frame,
+                    msg->size, now);
+        s_act (node);
+        free (msg->frame);
+        free (msg);
+    }
+}
+
+//  A coordinator envelope of type around payload, down the server's
+//  uplink toward dest
+static void
+s_down (t_world_t *world, const keys_t *signer, const char *dest, int type,
+        const uint8_t *payload, size_t payload_size, uint64_t now)
+{
+    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
+    msg->frame = fabric_envelope_at (signer, MESH_COORDINATOR, type, 1, now, payload,
+                                     payload_size, &msg->size);
+    msg->from = T_COORD;
+    msg->to = 0;
+    snprintf (msg->dest, sizeof msg->dest, "%s", dest);
+    msg->has_dest = true;
+    zlistx_add_end (world->wire, msg);
+    s_run (world, now);
+}
+
+//  The first envelope of type that came up from origin, decoded; false
+//  if none. env's payload lives as long as world->up's frames.
+static bool
+s_came_up (t_world_t *world, const char *origin, int type, envelope_t *env)
+{
+    for (t_msg_t *msg = (t_msg_t *) zlistx_first (world->up); msg;
+         msg = (t_msg_t *) zlistx_next (world->up))
+        if (envelope_decode (env, msg->frame, msg->size) == 0
+        &&  env->type == type && streq (env->origin, origin))
+            return true;
+    return false;
+}
+
+static void
+s_start (t_world_t *world, int index, const char *role, uint64_t now, bool verbose)
+{
+    t_node_t *node = &world->nodes [index];
+    uint8_t ak_name [CERT_AK_NAME_SIZE];
+    bool tpm = world->ak && streq (role, "gateway");
+    if (tpm)
+        softquote_name (world->ak, ak_name);
+    size_t cert_size;
+    uint8_t *cert_bytes = fabric_cert (&world->ca, &node->keys, node->name, "acme", role,
+                                       (uint64_t) index + 10, now, tpm? ak_name: NULL,
+                                       &cert_size);
+    char prefix [16];
+    snprintf (prefix, sizeof prefix, "%d/", index);
+    node_config_t config = {
+        .name = node->name, .tenant = "acme", .keys = &node->keys, .cert = cert_bytes,
+        .cert_size = cert_size, .ca_key = world->ca.sign_public,
+        .coord_sign = world->coord.sign_public, .heartbeat_ms = 1000,
+        .store = world->store, .prefix = prefix, .quotes = true, .verbose = verbose
+    };
+    node_links_t links = { node, s_send, NULL };
+    node->node = node_new (&config, &links, now);
+    assert (node->node);
+    free (cert_bytes);
+    s_act (node);
+}
+
+void
+node_test (bool verbose)
+{
+    printf (" * node: ");
+    if (verbose)
+        printf ("\n");
+    //  @selftest
+    t_world_t world;
+    memset (&world, 0, sizeof world);
+    snprintf (world.dir, sizeof world.dir, "/tmp/weft-node-core.XXXXXX");
+    assert (mkdtemp (world.dir));
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
+    world.store = store_new (world.dir, tables, 0);
+    assert (world.store);
+    keys_generate (&world.ca);
+    keys_generate (&world.coord);
+    world.wire = zlistx_new ();
+    world.up = zlistx_new ();
+    const char *names [] = { "srv-1", "gw-1" };
+    for (int i = 0; i < T_NODES; i++) {
+        t_node_t *node = &world.nodes [i];
+        node->world = &world;
+        node->index = i;
+        snprintf (node->name, sizeof node->name, "%s", names [i]);
+        keys_generate (&node->keys);
+    }
+    world.ak = softquote_new ();
+    assert (world.ak);
+    uint64_t now = T_EPOCH_MS;
+    //  An incomplete configuration is refused
+    node_config_t empty = { .name = "x" };
+    node_links_t links = { NULL, s_send, NULL };
+    assert (node_new (&empty, &links, now) == NULL);
+
+    t_node_t *server = &world.nodes [0], *gateway = &world.nodes [1];
+    s_start (&world, 0, "server", now, verbose);
+    s_start (&world, 1, "gateway", now, verbose);
+    assert (streq (node_role (server->node), "server"));
+    //  Actions queue up in order while a driver does not drain them (the
+    //  queue grows past its first room), each heartbeat re-armed
+    for (int i = 0; i < 3 * NODE_ACTIONS_MIN; i++)
+        node_timer (gateway->node, AGENT_TIMER_HEARTBEAT, now);
+    size_t armed = 0;
+    const node_action_t *action;
+    while ((action = node_next (gateway->node)))
+        if (action->kind == NODE_ACT_TIMER && action->timer == AGENT_TIMER_HEARTBEAT)
+            armed++;
+    assert (armed >= 3 * NODE_ACTIONS_MIN);
+    assert (node_deadline (gateway->node) > 0);     //  Its heartbeat at least
+    //  The server's uplink, then the gateway dials the server
+    node_link_up (server->node, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                  world.coord.curve_public, now);
+    s_act (server);
+    assert (node_admit (server->node, gateway->keys.curve_public));
+    node_link_up (server->node, "gw-1", MESH_LINK_ACCEPTED, gateway->keys.curve_public, now);
+    node_link_up (gateway->node, "srv-1", MESH_LINK_DIALLED, server->keys.curve_public, now);
+    s_run (&world, now);
+    now += 1000;
+    for (int round = 0; round < 3; round++) {
+        node_tick (server->node, now);
+        node_tick (gateway->node, now);
+        s_run (&world, now);
+    }
+    assert (mesh_distance (node_mesh (gateway->node)) == 2);
+    envelope_t env;
+    assert (s_came_up (&world, "gw-1", MSG_HEARTBEAT, &env));
+    if (verbose)
+        printf ("   linked: the gateway's heartbeat reached the coordinator through the server\n");
+
+    //  Twin: a desired document down to the gateway becomes an APPLY;
+    //  its result goes up as the reported twin
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_DESIRED;
+    strcpy (msg.twin_desired.device, "gw-1");
+    msg.twin_desired.version = 7;
+    msg.twin_desired.doc = "{\"fan\":2}";
+    msg.twin_desired.doc_size = strlen (msg.twin_desired.doc);
+    uint8_t *payload;
+    size_t payload_size;
+    assert (msg_encode (&msg, &payload, &payload_size) == 0);
+    s_down (&world, &world.coord, "gw-1", MSG_TWIN_DESIRED, payload, payload_size, now);
+    free (payload);
+    assert (gateway->applies == 1 && gateway->apply_version == 7);
+    assert (streq (gateway->apply_doc, "{\"fan\":2}"));
+    assert (server->applies == 0);
+    node_applied (gateway->node, 7, true, NULL, 0, NULL, now);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (agent_applied_version (node_agent (gateway->node)) == 7);
+    assert (s_came_up (&world, "gw-1", MSG_TWIN_REPORTED, &env));
+    if (verbose)
+        printf ("   twin: desired applied, reported up\n");
+
+    //  Attestation: the coordinator's challenge becomes a QUOTE with its
+    //  nonce and PCRs; the evidence goes up in the gateway's name
+    tpmmsg_t challenge;
+    memset (&challenge, 0, sizeof challenge);
+    challenge.type = MSG_ATTEST_CHALLENGE;
+    uint8_t nonce [32];
+    randombytes_buf (nonce, sizeof nonce);
+    challenge.nonce = nonce;
+    challenge.nonce_size = sizeof nonce;
+    challenge.pcr_mask = 0x00000381;
+    assert (tpmmsg_encode (&challenge, &payload, &payload_size) == 0);
+    s_down (&world, &world.coord, "gw-1", MSG_ATTEST_CHALLENGE, payload, payload_size, now);
+    assert (gateway->quotes == 1);
+    assert (gateway->quote.nonce_size == sizeof nonce);
+    assert (memcmp (gateway->quote.nonce, nonce, sizeof nonce) == 0);
+    assert (gateway->quote.pcr_mask == 0x00000381 && !gateway->quote.ima);
+    const uint8_t evidence [] = "quote bytes as the TPM made them";
+    node_quote_done (gateway->node, evidence, sizeof evidence, now);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (node_evidence_sent (gateway->node) == 1);
+    assert (s_came_up (&world, "gw-1", MSG_ATTEST_EVIDENCE, &env));
+    assert (env.payload_size == sizeof evidence);
+    assert (memcmp (env.payload, evidence, sizeof evidence) == 0);
+    //  A challenge not signed by the coordinator asks no quote
+    s_down (&world, &server->keys, "gw-1", MSG_ATTEST_CHALLENGE, payload, payload_size, now);
+    assert (gateway->quotes == 1);
+    free (payload);
+    node_quote_failed (gateway->node, "TPM gone", now);
+    assert (node_quotes_failed (gateway->node) == 1);
+    if (verbose)
+        printf ("   attestation: challenge, quote, evidence up; a forged challenge refused\n");
+
+    //  Delegation: the site server is cut off from the coordinator and
+    //  holds the CA-signed profile of acme's gateways: it challenges the
+    //  gateway itself, the gateway's (software) AK quotes, the server
+    //  verifies the quote and the event log against the profile, issues
+    //  the gateway its passport, and holds the verdict for the coordinator
+    zchunk_t *event_log = NULL;
+    uint8_t pcr8 [32];
+    eventlog_append (&event_log, 8, "weft boot", 9, NULL);
+    uint8_t pcrs [EVENTLOG_PCRS][32];
+    char error [128];
+    assert (eventlog_replay (zchunk_data (event_log), zchunk_size (event_log), pcrs, NULL, 0,
+                             NULL, error, sizeof error) == 1);
+    memcpy (pcr8, pcrs [8], 32);
+    char hex [65], doc [160];
+    keys_hex (pcr8, 32, hex);
+    snprintf (doc, sizeof doc, "{\"pcrs\":{\"8\":\"%s\"},\"interval_s\":60}", hex);
+    policy_object_t profile = { POLICY_KIND_PROFILE, "acme/gateway", 1,
+                                (const uint8_t *) doc, strlen (doc) };
+    uint8_t *object;
+    size_t object_size;
+    assert (policymsg_encode (&profile, world.ca.sign_secret, &object, &object_size) == 0);
+    assert (policy_store_offer (mesh_policies (node_mesh (server->node)), object, object_size,
+                                NULL, NULL) == POLICY_STORED);
+    free (object);
+    node_link_down (server->node, MESH_COORDINATOR, now);
+    s_act (server);
+    assert (mesh_distance (node_mesh (server->node)) == 0);
+    now += DELEGATE_CHECK_MS;
+    size_t quotes = gateway->quotes;
+    node_tick (server->node, now);
+    s_act (server);
+    s_run (&world, now);
+    assert (gateway->quotes == quotes + 1);
+    assert (gateway->quote.pcr_mask == 1u << 8);
+    uint8_t *answer;
+    size_t answer_size;
+    assert (softquote_evidence (world.ak, &gateway->quote, zchunk_data (event_log),
+                                zchunk_size (event_log), &answer, &answer_size) == 0);
+    node_quote_done (gateway->node, answer, answer_size, now);
+    free (answer);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (mesh_passport_ms (node_mesh (gateway->node)) == now);
+    assert (mesh_admitted (node_mesh (server->node), "gw-1", now));
+    assert (!mesh_quarantined (node_mesh (server->node), "gw-1"));
+    //  The verdict, with the evidence, goes up when the uplink is back
+    size_t up = zlistx_size (world.up);
+    node_link_up (server->node, MESH_COORDINATOR, MESH_LINK_COORDINATOR,
+                  world.coord.curve_public, now);
+    s_act (server);
+    s_run (&world, now);
+    assert (zlistx_size (world.up) > up);
+    assert (s_came_up (&world, "srv-1", MSG_DELEGATED_VERDICT, &env));
+    if (verbose)
+        printf ("   delegation: challenged, quoted, verified at the site server, passport\n");
+
+    //  A quote whose log does not match the profile fails: the server
+    //  quarantines the gateway at once
+    node_link_down (server->node, MESH_COORDINATOR, now);
+    now += 61000 + DELEGATE_CHECK_MS;
+    quotes = gateway->quotes;
+    node_tick (server->node, now);
+    node_tick (gateway->node, now);
+    s_act (server);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (gateway->quotes == quotes + 1);
+    zchunk_t *tampered = NULL;
+    eventlog_append (&tampered, 8, "weft b00t", 9, NULL);
+    assert (softquote_evidence (world.ak, &gateway->quote, zchunk_data (tampered),
+                                zchunk_size (tampered), &answer, &answer_size) == 0);
+    node_quote_done (gateway->node, answer, answer_size, now);
+    free (answer);
+    s_act (gateway);
+    s_run (&world, now);
+    assert (mesh_quarantined (node_mesh (server->node), "gw-1"));
+    zchunk_destroy (&tampered);
+    zchunk_destroy (&event_log);
+    if (verbose)
+        printf ("   delegation: a log off the profile fails, quarantined at the site\n");
+
+    //  A crash loses nothing committed: the gateway's core starts again
+    //  from the store with its twin
+    node_destroy (&gateway->node);
+    node_destroy (&gateway->node);
+    s_start (&world, 1, "gateway", now, verbose);
+    assert (agent_desired_version (node_agent (gateway->node)) == 7);
+
+    for (int i = 0; i < T_NODES; i++) {
+        node_destroy (&world.nodes [i].node);
+        keys_wipe (&world.nodes [i].keys);
+    }
+    t_msg_t *msg_p;
+    while ((msg_p = (t_msg_t *) zlistx_first (world.wire))) {
+        zlistx_detach_cur (world.wire);
+        free (msg_p->frame);
+        free (msg_p);
+    }
+    while ((msg_p = (t_msg_t *) zlistx_first (world.up))) {
+        zlistx_detach_cur (world.up);
+        free (msg_p->frame);
+        free (msg_p);
+    }
+    zlistx_destroy (&world.wire);
+    zlistx_destroy (&world.up);
+    softquote_destroy (&world.ak);
+    keys_wipe (&world.ca);
+    keys_wipe (&world.coord);
+    store_destroy (&world.store);
+    zdir_t *tree = zdir_new (world.dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    //  @end
+    printf ("OK\n");
+}

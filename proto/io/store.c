@@ -1,0 +1,484 @@
+/*  store - LMDB-backed tables for node and coordinator state
+    One environment, one named database per table, opened once at start
+    so transactions never open databases (LMDB requires DBI handles to be
+    opened by one transaction at a time). Values are copied out before
+    the transaction ends. A test-only fault switch makes the nth write
+    fail like a full disk, so callers can prove that a failed write
+    leaves their state sound.  */
+
+#include <czmq.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include "proto/store.h"
+#include "proto/io/fsperm.h"
+
+#define STORE_TABLES_MAX    32
+#define STORE_MAP_DEFAULT   ((size_t) 1 << 30)
+
+struct _store_t {
+    MDB_env *env;                   //  LMDB environment, owned
+    char *path;                     //  Directory, owned
+    size_t ntables;                 //  Tables opened
+    char *names [STORE_TABLES_MAX]; //  Table names, owned
+    MDB_dbi dbis [STORE_TABLES_MAX];    //  Matching handles
+    int fail_after;                 //  Test fault: writes until failure, 0 = off
+    bool broken;                    //  LMDB refuses all transactions (MDB_PANIC)
+    store_stats_t stats;            //  Counters (store_stats), updated atomically
+};
+
+struct _store_txn_t {
+    store_t *store;                 //  Owner, borrowed
+    MDB_txn *txn;                   //  LMDB transaction, owned
+    bool write;                     //  Opened for writing
+};
+
+//  --------------------------------------------------------------------------
+//  Find a table's handle; -1 if the name was not declared at open.
+
+static int
+s_table (store_t *self, const char *table, MDB_dbi *dbi)
+{
+    for (size_t i = 0; i < self->ntables; i++)
+        if (streq (self->names [i], table)) {
+            *dbi = self->dbis [i];
+            return 0;
+        }
+    zsys_error ("store: unknown table '%s'", table);
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Count down the fault switch; true when this write must fail.
+
+static bool
+s_fault (store_t *self)
+{
+    if (self->fail_after <= 0)
+        return false;
+    return --self->fail_after == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Open or create the environment with the given tables.
+
+store_t *
+store_new (const char *path, const char **tables, size_t map_size)
+{
+    assert (path);
+    assert (tables);
+    //  The database is state: its directory and files are ours alone
+    char error [512];
+    char *data = zsys_sprintf ("%s/data.mdb", path);
+    char *lock = zsys_sprintf ("%s/lock.mdb", path);
+    int checked = fsperm_dir (path, error, sizeof error);
+    if (checked == 0)
+        checked = fsperm_file (data, error, sizeof error);
+    if (checked == 0)
+        checked = fsperm_file (lock, error, sizeof error);
+    zstr_free (&data);
+    zstr_free (&lock);
+    if (checked) {
+        zsys_error ("store: refusing the database: %s", error);
+        return NULL;
+    }
+    store_t *self = (store_t *) zmalloc (sizeof (store_t));
+    self->path = strdup (path);
+    int rc = mdb_env_create (&self->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs (self->env, STORE_TABLES_MAX);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize (self->env, map_size? map_size: STORE_MAP_DEFAULT);
+    if (rc == 0)
+        rc = mdb_env_open (self->env, path, MDB_NOTLS, 0600);
+    if (rc) {
+        zsys_error ("store: open %s: %s", path, mdb_strerror (rc));
+        store_destroy (&self);
+        return NULL;
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    for (size_t i = 0; rc == 0 && tables [i]; i++) {
+        assert (i < STORE_TABLES_MAX);
+        rc = mdb_dbi_open (txn, tables [i], MDB_CREATE, &self->dbis [i]);
+        if (rc == 0)
+            self->names [self->ntables++] = strdup (tables [i]);
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit (txn);
+    else
+        mdb_txn_abort (txn);
+    if (rc) {
+        zsys_error ("store: open tables in %s: %s", path, mdb_strerror (rc));
+        store_destroy (&self);
+    }
+    return self;
+}
+
+//  --------------------------------------------------------------------------
+//  Close the environment; safe to call twice.
+
+void
+store_destroy (store_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        store_t *self = *self_p;
+        if (self->env)
+            mdb_env_close (self->env);
+        for (size_t i = 0; i < self->ntables; i++)
+            free (self->names [i]);
+        free (self->path);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Begin a transaction.
+
+store_txn_t *
+store_begin (store_t *self, bool write)
+{
+    assert (self);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, write? 0: MDB_RDONLY, &txn);
+    if (rc) {
+        if (rc == MDB_PANIC)
+            self->broken = true;
+        zsys_error ("store: begin: %s", mdb_strerror (rc));
+        return NULL;
+    }
+    __atomic_fetch_add (write? &self->stats.writes: &self->stats.reads, 1, __ATOMIC_RELAXED);
+    store_txn_t *self_txn = (store_txn_t *) zmalloc (sizeof (store_txn_t));
+    self_txn->store = self;
+    self_txn->txn = txn;
+    self_txn->write = write;
+    return self_txn;
+}
+
+//  --------------------------------------------------------------------------
+//  Commit; frees the transaction whatever happens.
+
+int
+store_commit (store_txn_t **txn_p)
+{
+    assert (txn_p);
+    store_txn_t *self = *txn_p;
+    assert (self);
+    int rc;
+    if (self->write && s_fault (self->store)) {
+        mdb_txn_abort (self->txn);
+        rc = ENOSPC;
+    }
+    else {
+        rc = mdb_txn_commit (self->txn);
+        if (rc == MDB_PANIC)
+            self->store->broken = true;
+        if (rc == 0 && self->write)
+            __atomic_fetch_add (&self->store->stats.commits, 1, __ATOMIC_RELAXED);
+    }
+    if (rc)
+        zsys_error ("store: commit: %s", rc == ENOSPC? "no space left on device"
+                                                      : mdb_strerror (rc));
+    free (self);
+    *txn_p = NULL;
+    return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Counters, for tests that pin how much work one event costs.
+
+void
+store_stats (store_t *self, store_stats_t *stats)
+{
+    assert (self && stats);
+    stats->reads = __atomic_load_n (&self->stats.reads, __ATOMIC_RELAXED);
+    stats->writes = __atomic_load_n (&self->stats.writes, __ATOMIC_RELAXED);
+    stats->commits = __atomic_load_n (&self->stats.commits, __ATOMIC_RELAXED);
+    stats->decodes = __atomic_load_n (&self->stats.decodes, __ATOMIC_RELAXED);
+}
+
+void
+store_note_decode (store_txn_t *txn)
+{
+    assert (txn);
+    __atomic_fetch_add (&txn->store->stats.decodes, 1, __ATOMIC_RELAXED);
+}
+
+//  --------------------------------------------------------------------------
+//  Abandon a transaction.
+
+void
+store_abort (store_txn_t **txn_p)
+{
+    assert (txn_p);
+    if (*txn_p) {
+        mdb_txn_abort ((*txn_p)->txn);
+        free (*txn_p);
+        *txn_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Copy of a value, or NULL.
+
+void *
+store_get (store_txn_t *txn, const char *table, const void *key,
+           size_t key_size, size_t *size_p)
+{
+    assert (txn);
+    assert (key);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return NULL;
+    MDB_val k = { key_size, (void *) key };
+    MDB_val v;
+    int rc = mdb_get (txn->txn, dbi, &k, &v);
+    if (rc) {
+        if (rc != MDB_NOTFOUND)
+            zsys_error ("store: get %s: %s", table, mdb_strerror (rc));
+        return NULL;
+    }
+    //  One spare NUL byte so text values can be used as strings
+    uint8_t *copy = (uint8_t *) zmalloc (v.mv_size + 1);
+    memcpy (copy, v.mv_data, v.mv_size);
+    if (size_p)
+        *size_p = v.mv_size;
+    return copy;
+}
+
+//  --------------------------------------------------------------------------
+//  Put or replace a value.
+
+int
+store_put (store_txn_t *txn, const char *table, const void *key,
+           size_t key_size, const void *value, size_t value_size)
+{
+    assert (txn);
+    assert (txn->write);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    if (s_fault (txn->store)) {
+        zsys_error ("store: put %s: no space left on device", table);
+        return -1;
+    }
+    MDB_val k = { key_size, (void *) key };
+    MDB_val v = { value_size, (void *) value };
+    int rc = mdb_put (txn->txn, dbi, &k, &v, 0);
+    if (rc)
+        zsys_error ("store: put %s: %s", table, mdb_strerror (rc));
+    return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Delete a value.
+
+int
+store_del (store_txn_t *txn, const char *table, const void *key, size_t key_size)
+{
+    assert (txn);
+    assert (txn->write);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    if (s_fault (txn->store)) {
+        zsys_error ("store: del %s: no space left on device", table);
+        return -1;
+    }
+    MDB_val k = { key_size, (void *) key };
+    int rc = mdb_del (txn->txn, dbi, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc)
+        zsys_error ("store: del %s: %s", table, mdb_strerror (rc));
+    return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Visit the entries under a key prefix in order.
+
+int
+store_scan (store_txn_t *txn, const char *table, const void *prefix,
+            size_t prefix_size, store_scan_fn *fn, void *arg)
+{
+    assert (txn);
+    assert (fn);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn->txn, dbi, &cursor);
+    if (rc) {
+        zsys_error ("store: scan %s: %s", table, mdb_strerror (rc));
+        return -1;
+    }
+    MDB_val k = { prefix_size, (void *) prefix };
+    MDB_val v;
+    int visited = 0;
+    rc = mdb_cursor_get (cursor, &k, &v, prefix_size? MDB_SET_RANGE: MDB_FIRST);
+    while (rc == 0) {
+        if (prefix_size
+            && (k.mv_size < prefix_size || memcmp (k.mv_data, prefix, prefix_size)))
+            break;
+        visited++;
+        if (fn (arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND) {
+        zsys_error ("store: scan %s: %s", table, mdb_strerror (rc));
+        return -1;
+    }
+    return visited;
+}
+
+//  --------------------------------------------------------------------------
+//  Entries in a table.
+
+int64_t
+store_count (store_txn_t *txn, const char *table)
+{
+    assert (txn);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    MDB_stat stat;
+    int rc = mdb_stat (txn->txn, dbi, &stat);
+    if (rc) {
+        zsys_error ("store: stat %s: %s", table, mdb_strerror (rc));
+        return -1;
+    }
+    return (int64_t) stat.ms_entries;
+}
+
+//  --------------------------------------------------------------------------
+//  After a write to the disk failed halfway (e.g. a failed fsync of the
+//  meta page), LMDB marks the environment fatal and refuses every later
+//  transaction. Nothing committed is lost, but this process can make no
+//  progress: the daemons check this after each event and exit, so the
+//  service manager restarts them on a sound environment.
+
+bool
+store_broken (store_t *self)
+{
+    assert (self);
+    return self->broken;
+}
+
+//  --------------------------------------------------------------------------
+//  Test-only: fail the nth write from now.
+
+void
+store_fail_after (store_t *self, int nth)
+{
+    assert (self);
+    self->fail_after = nth;
+}
+
+//  Skip the fsync at commit (weft-sim, which models crashes itself).
+
+int
+store_set_nosync (store_t *self, bool nosync)
+{
+    assert (self);
+    int rc = mdb_env_set_flags (self->env, MDB_NOSYNC, nosync? 1: 0);
+    if (rc)
+        zsys_error ("store: set nosync: %s", mdb_strerror (rc));
+    return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+static int
+s_collect (void *arg, const void *key, size_t key_size, const void *value,
+           size_t value_size)
+{
+    (void) value;
+    (void) value_size;
+    char text [64];
+    snprintf (text, sizeof text, "%.*s", (int) key_size, (const char *) key);
+    zlist_append ((zlist_t *) arg, text);     //  autofree list copies it
+    return 0;
+}
+
+void
+store_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * store: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-store-test.XXXXXX";
+    assert (mkdtemp (dir));
+    const char *tables [] = { "alpha", "beta", NULL };
+    store_t *store = store_new (dir, tables, 0);
+    assert (store);
+
+    store_txn_t *txn = store_begin (store, true);
+    assert (txn);
+    assert (store_put (txn, "alpha", "a/1", 3, "one", 3) == 0);
+    assert (store_put (txn, "alpha", "a/2", 3, "two", 3) == 0);
+    assert (store_put (txn, "alpha", "b/1", 3, "three", 5) == 0);
+    assert (store_put (txn, "gamma", "x", 1, "y", 1) == -1);
+    assert (store_commit (&txn) == 0);
+    assert (txn == NULL);
+
+    //  Values outlive their transaction
+    txn = store_begin (store, false);
+    size_t size;
+    char *value = (char *) store_get (txn, "alpha", "a/2", 3, &size);
+    store_abort (&txn);
+    assert (value && size == 3 && streq (value, "two"));
+    free (value);
+
+    txn = store_begin (store, false);
+    assert (store_get (txn, "beta", "a/2", 3, &size) == NULL);
+    zlist_t *keys = zlist_new ();
+    zlist_autofree (keys);
+    assert (store_scan (txn, "alpha", "a/", 2, s_collect, keys) == 2);
+    assert (zlist_size (keys) == 2);
+    assert (streq ((char *) zlist_first (keys), "a/1"));
+    assert (store_count (txn, "alpha") == 3);
+    store_abort (&txn);
+    zlist_destroy (&keys);
+
+    //  An aborted write leaves nothing behind
+    txn = store_begin (store, true);
+    assert (store_put (txn, "beta", "k", 1, "v", 1) == 0);
+    store_abort (&txn);
+    store_abort (&txn);
+    txn = store_begin (store, false);
+    assert (store_count (txn, "beta") == 0);
+    store_abort (&txn);
+
+    //  A failed commit (full disk) keeps the old state
+    store_fail_after (store, 2);
+    txn = store_begin (store, true);
+    assert (store_put (txn, "alpha", "a/1", 3, "uno", 3) == 0);
+    assert (store_commit (&txn) == -1);
+    txn = store_begin (store, true);
+    assert (store_del (txn, "alpha", "zz", 2) == 1);
+    assert (store_del (txn, "alpha", "a/1", 3) == 0);
+    assert (store_commit (&txn) == 0);
+    store_destroy (&store);
+
+    //  Reopened, committed data is there
+    store = store_new (dir, tables, 0);
+    assert (store);
+    txn = store_begin (store, false);
+    assert (store_get (txn, "alpha", "a/1", 3, NULL) == NULL);
+    value = (char *) store_get (txn, "alpha", "b/1", 3, &size);
+    assert (value && streq (value, "three"));
+    free (value);
+    store_abort (&txn);
+    store_destroy (&store);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    //  @end
+    printf ("OK\n");
+}
