@@ -9,28 +9,74 @@
 #include "proto.h"
 
 //  --------------------------------------------------------------------------
+//  The result codes: value, name and text, one row each, in order of
+//  falling value. The texts appear in logs, refusal reasons and the audit log,
+//  so they are fixed once chosen; tests/spec/errors_spec_test.c checks
+//  that docs/protocol.md section 8.2 lists the same rows.
+
+static const proto_rc_row_t s_rcs [] = {
+    { PROTO_OK,             "PROTO_OK",             "success" },
+    { PROTO_ERR_TRUNCATED,  "PROTO_ERR_TRUNCATED",  "input ends inside a value" },
+    { PROTO_ERR_MALFORMED,  "PROTO_ERR_MALFORMED",  "malformed msgpack" },
+    { PROTO_ERR_OVERSIZE,   "PROTO_ERR_OVERSIZE",   "frame, string, array or map too large" },
+    { PROTO_ERR_DEPTH,      "PROTO_ERR_DEPTH",      "nested too deeply" },
+    { PROTO_ERR_TYPE,       "PROTO_ERR_TYPE",       "wrong type or shape" },
+    { PROTO_ERR_VERSION,    "PROTO_ERR_VERSION",    "unknown format version" },
+    { PROTO_ERR_UNSIGNED,   "PROTO_ERR_UNSIGNED",   "signature missing" },
+    { PROTO_ERR_SIGNATURE,  "PROTO_ERR_SIGNATURE",  "signature does not verify" },
+    { PROTO_ERR_TRAILING,   "PROTO_ERR_TRAILING",   "trailing bytes after the value" },
+    { PROTO_ERR_UNKNOWN,    "PROTO_ERR_UNKNOWN",    "unknown message type" },
+    { PROTO_ERR_EXPIRED,    "PROTO_ERR_EXPIRED",    "expired or not yet valid" },
+    { PROTO_ERR_REPLAY,     "PROTO_ERR_REPLAY",     "replayed sequence number" },
+    { PROTO_ERR_VALUE,      "PROTO_ERR_VALUE",      "field has a bad value" },
+    { PROTO_ERR_DROPPED,    "PROTO_ERR_DROPPED",    "dropped without an answer" },
+    { PROTO_ERR_REFUSED,    "PROTO_ERR_REFUSED",    "refused, with a reason" },
+    { PROTO_ERR_STORE,      "PROTO_ERR_STORE",      "store failed, nothing kept" },
+    { PROTO_ERR_INTERNAL,   "PROTO_ERR_INTERNAL",   "cannot build, sign or seal the message" },
+    { PROTO_ERR_TIMEOUT,    "PROTO_ERR_TIMEOUT",    "no connection or answer in time" },
+    { PROTO_ERR_IO,         "PROTO_ERR_IO",         "file or TPM I/O failed" },
+    { PROTO_ERR_BAD_REPLY,  "PROTO_ERR_BAD_REPLY",  "answer malformed or fails a check" },
+    { PROTO_ERR_MISMATCH,   "PROTO_ERR_MISMATCH",   "does not match the state the peer holds" },
+    { PROTO_ERR_NOT_QUEUED, "PROTO_ERR_NOT_QUEUED", "built but not queued" },
+    { PROTO_ERR_EMPTY,      "PROTO_ERR_EMPTY",      "nothing waits" }
+};
+#define S_RCS   (sizeof s_rcs / sizeof s_rcs [0])
+
+static const proto_rc_row_t *
+s_rc_row (int rc)
+{
+    for (size_t i = 0; i < S_RCS; i++)
+        if (s_rcs [i].rc == rc)
+            return &s_rcs [i];
+    return NULL;
+}
+
+const proto_rc_row_t *
+proto_rcs (size_t *count_p)
+{
+    assert (count_p);
+    *count_p = S_RCS;
+    return s_rcs;
+}
+
+//  --------------------------------------------------------------------------
 //  Text for a proto_rc_t; never NULL.
 
 const char *
 proto_strerror (int rc)
 {
-    switch (rc) {
-        case PROTO_OK:              return "success";
-        case PROTO_ERR_TRUNCATED:   return "input ends inside a value";
-        case PROTO_ERR_MALFORMED:   return "malformed msgpack";
-        case PROTO_ERR_OVERSIZE:    return "frame, string, array or map too large";
-        case PROTO_ERR_DEPTH:       return "nested too deeply";
-        case PROTO_ERR_TYPE:        return "wrong type or shape";
-        case PROTO_ERR_VERSION:     return "unknown format version";
-        case PROTO_ERR_UNSIGNED:    return "signature missing";
-        case PROTO_ERR_SIGNATURE:   return "signature does not verify";
-        case PROTO_ERR_TRAILING:    return "trailing bytes after the value";
-        case PROTO_ERR_UNKNOWN:     return "unknown message type";
-        case PROTO_ERR_EXPIRED:     return "expired or not yet valid";
-        case PROTO_ERR_REPLAY:      return "replayed sequence number";
-        case PROTO_ERR_VALUE:       return "field has a bad value";
-        default:                    return "unknown error";
-    }
+    const proto_rc_row_t *row = s_rc_row (rc);
+    return row? row->text: "unknown error";
+}
+
+//  --------------------------------------------------------------------------
+//  Name of a proto_rc_t, or NULL.
+
+const char *
+proto_rc_name (int rc)
+{
+    const proto_rc_row_t *row = s_rc_row (rc);
+    return row? row->name: NULL;
 }
 
 //  --------------------------------------------------------------------------
@@ -129,18 +175,36 @@ proto_test (bool verbose)
     if (verbose)
         printf ("\n");
     //  @selftest
-    //  Every result code has its own text
-    for (int a = PROTO_ERR_VALUE; a <= PROTO_OK; a++) {
+    //  Every result code from PROTO_ERR_LAST to PROTO_OK (but -1) has a
+    //  row of its own: a distinct value, a name that spells the enum and
+    //  a text of its own, never "unknown error"
+    size_t count;
+    const proto_rc_row_t *rows = proto_rcs (&count);
+    assert (count == (size_t) -PROTO_ERR_LAST);
+    for (int a = PROTO_ERR_LAST; a <= PROTO_OK; a++) {
         if (a == -1)
             continue;               //  Not a proto_rc_t
         assert (proto_strerror (a));
+        assert (*proto_strerror (a));
         assert (strcmp (proto_strerror (a), "unknown error") != 0);
-        for (int b = PROTO_ERR_VALUE; b < a; b++)
-            if (b != -1)
+        assert (proto_rc_name (a));
+        assert (strncmp (proto_rc_name (a), a? "PROTO_ERR_": "PROTO_OK", a? 10: 8) == 0);
+        for (int b = PROTO_ERR_LAST; b < a; b++)
+            if (b != -1) {
                 assert (strcmp (proto_strerror (a), proto_strerror (b)) != 0);
+                assert (strcmp (proto_rc_name (a), proto_rc_name (b)) != 0);
+            }
     }
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < i; j++)
+            assert (rows [i].rc != rows [j].rc);
+    assert (proto_rc_name (PROTO_ERR_REFUSED)
+            && strcmp (proto_rc_name (PROTO_ERR_REFUSED), "PROTO_ERR_REFUSED") == 0);
     assert (strcmp (proto_strerror (-1), "unknown error") == 0);
     assert (strcmp (proto_strerror (42), "unknown error") == 0);
+    assert (strcmp (proto_strerror (PROTO_ERR_LAST - 1), "unknown error") == 0);
+    assert (proto_rc_name (-1) == NULL);
+    assert (proto_rc_name (PROTO_ERR_LAST - 1) == NULL);
 
     assert (strcmp (proto_status_name (WEFT_STATUS_OK), "OK") == 0);
     assert (strcmp (proto_status_name (WEFT_STATUS_NOT_FOUND), "NOT_FOUND") == 0);

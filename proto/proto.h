@@ -24,8 +24,13 @@
 #define WEFT_SIG_SIZE           64          //  Ed25519 signature
 #define WEFT_HOP_LIMIT          16          //  Default hop limit
 
-//  Result codes. 0 is success; every decode failure has its own code
-//  so tests and counters can tell them apart.
+//  Result codes, the one set every layer returns (proto/proto.c holds
+//  the name and text of each; docs/protocol.md section 8.2 lists them).
+//  0 is success; every decode failure has its own code so tests and
+//  counters can tell them apart, and so has each other way a step can
+//  end (refused with an answer, dropped, store failed...), so a caller
+//  tests a name, never a number. -1 is left to functions whose only
+//  failure is "did not happen" (their comment says what).
 typedef enum {
     PROTO_OK = 0,
     PROTO_ERR_TRUNCATED = -2,       //  Input ends inside a value
@@ -40,8 +45,23 @@ typedef enum {
     PROTO_ERR_UNKNOWN = -11,        //  Unknown message type
     PROTO_ERR_EXPIRED = -12,        //  Past its expiry or validity
     PROTO_ERR_REPLAY = -13,         //  Sequence number already seen
-    PROTO_ERR_VALUE = -14           //  Well-formed field with a bad value
+    PROTO_ERR_VALUE = -14,          //  Well-formed field with a bad value
+    //  Beyond decoding: how a step that handles a message or a file ends
+    PROTO_ERR_DROPPED = -15,        //  Not an envelope (or from a gone link): no answer
+    PROTO_ERR_REFUSED = -16,        //  Refused, and the reason answered (or received)
+    PROTO_ERR_STORE = -17,          //  The store failed: nothing kept, retry later
+    PROTO_ERR_INTERNAL = -18,       //  Could not build, sign or seal a message
+    PROTO_ERR_TIMEOUT = -19,        //  No connection or answer in time
+    PROTO_ERR_IO = -20,             //  A file or the TPM could not be read or written
+    PROTO_ERR_BAD_REPLY = -21,      //  A peer's answer is malformed or fails a check
+    PROTO_ERR_MISMATCH = -22,       //  Does not match the state the peer holds
+    PROTO_ERR_NOT_QUEUED = -23,     //  Built, but the transport did not take it
+    PROTO_ERR_EMPTY = -24           //  Nothing waits now
 } proto_rc_t;
+
+//  The lowest result code; every code from here to PROTO_OK but -1 is
+//  named.
+#define PROTO_ERR_LAST  PROTO_ERR_EMPTY
 
 //  Message types carried in an envelope.
 typedef enum {
@@ -87,9 +107,26 @@ typedef enum {
     WEFT_STATUS_DENIED = 7          //  Credential unknown, used or revoked
 } weft_status_t;
 
-//  Text for a proto_rc_t; never NULL.
+//  Text for a proto_rc_t ("unknown error" for another number); never
+//  NULL.
 const char *
     proto_strerror (int rc);
+
+//  Name of a proto_rc_t ("PROTO_ERR_REFUSED"), or NULL for another number.
+const char *
+    proto_rc_name (int rc);
+
+//  One result code: its value, name and text.
+typedef struct {
+    int rc;
+    const char *name;
+    const char *text;
+} proto_rc_row_t;
+
+//  Every result code, PROTO_OK first, in order of falling value; sets
+//  *count_p. For tests and for the table in docs/protocol.md.
+const proto_rc_row_t *
+    proto_rcs (size_t *count_p);
 
 //  Text for a weft_status_t; never NULL.
 const char *

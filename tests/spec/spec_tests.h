@@ -16,4 +16,15 @@ void
 void
     wire_spec_test (bool verbose);
 
+//  The result codes of section 8.2 are proto_rcs's (proto/proto.h)
+void
+    errors_spec_test (bool verbose);
+
+//  Is the table after marker_text in docs/protocol.md expected (what
+//  names it in messages, test is the selftest that writes it with
+//  WEFT_DOCS_WRITE=1)? Prints each line that differs.
+bool
+    spec_doc_table (const char *marker_text, const char *expected, const char *what,
+                    const char *test, bool verbose);
+
 #endif
