@@ -428,7 +428,7 @@ s_rpc_reply (coord_t *self, const envelope_t *env, int status, const char *error
         rc = coord_seal (self, NULL, &msg, now_ms, reply_p, reply_size_p);
     }
     free (text);
-    return rc? -2: 0;
+    return rc? PROTO_ERR_INTERNAL: 0;
 }
 
 //  Record a refused request (coord_audit_refusal) with its reason, the
@@ -479,7 +479,7 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
         self->stats.rejected_malformed++;
         s_rpc_refused (self, now_ms, &refusal, NULL, WEFT_STATUS_BAD_REQUEST,
                        "undecodable envelope");
-        return -2;
+        return PROTO_ERR_DROPPED;
     }
     char why [WEFT_TEXT_MAX + 1];
     if (!user_id || !streq (env.origin, user_id)) {

@@ -80,7 +80,12 @@ void
 //  Handle one frame from a socket. user_id is the link's User-Id (ZAP),
 //  peer the link's peer address (for the audit log; "" if unknown).
 //  Returns 0 with *reply_p a heap frame to send back (caller frees) or
-//  NULL for none, or -2 if the frame was dropped (counted). Replies from
+//  NULL for none; PROTO_ERR_DROPPED if the frame was dropped unanswered
+//  (not an envelope, or no User-Id; counted); PROTO_ERR_REFUSED if
+//  coord_on_mesh refused an envelope (link->ack_status and ack_reason
+//  say why, for its CUSTODY_ACK); PROTO_ERR_INTERNAL if the answer
+//  cannot be sealed. A refusal that coord_on_enrol or coord_on_rpc
+//  answers returns 0 with the reply. Replies from
 //  coord_on_mesh wait for coord_commit. A refused enrolment or RPC is
 //  recorded in the audit log (proto/refusals.h bounds how
 //  many records one source causes).

@@ -142,7 +142,7 @@ s_enrol_response (coord_t *self, enrolment_result_t *result, uint64_t now_ms,
     reply.enrol_response.coord_cert_size = self->cert_size;
     int rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
     enrolment_result_clear (result);
-    return rc? -2: 0;
+    return rc? PROTO_ERR_INTERNAL: 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -172,7 +172,7 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, const char *peer, envelope_t
     uint8_t link_key [32];
     if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
         self->stats.rejected_origin++;
-        return -2;
+        return PROTO_ERR_DROPPED;
     }
     tpmmsg_t request;
     enrolment_result_t result;
@@ -199,7 +199,7 @@ s_on_tpm_enrol (coord_t *self, const char *user_id, const char *peer, envelope_t
                                      reply_p, reply_size_p);
         free (payload);
         enrolment_result_clear (&result);
-        return rc? -2: 0;
+        return rc? PROTO_ERR_INTERNAL: 0;
     }
     return s_enrol_response (self, &result, now_ms, reply_p, reply_size_p);
 }
@@ -238,7 +238,7 @@ coord_on_enrol (coord_t *self, const char *user_id, const char *peer, const uint
         self->stats.rejected_malformed++;
         self->stats.enrol_refused++;
         coord_debug (self, "coord: bad enrolment envelope: %s", proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_DROPPED;
     }
     if (env.type != MSG_ENROL_REQUEST) {
         self->stats.rejected_malformed++;
@@ -253,7 +253,7 @@ coord_on_enrol (coord_t *self, const char *user_id, const char *peer, const uint
     }
     if (!user_id || strlen (user_id) != 64 || keys_unhex (user_id, link_key, 32)) {
         self->stats.rejected_origin++;
-        return -2;
+        return PROTO_ERR_DROPPED;
     }
     enrolment_result_t result;
     memset (&result, 0, sizeof result);

@@ -23,7 +23,8 @@
 #include "coordinator/core/coord_internal.h"
 
 //  Refuse the envelope link carries: its CUSTODY_ACK says status and
-//  why. Logged at debug level (the counters count). Returns -2.
+//  why. Logged at debug level (the counters count). Returns
+//  PROTO_ERR_REFUSED.
 static int
 s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
           const char *format, ...)
@@ -36,7 +37,7 @@ s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
     coord_debug (self, "coord: %s from %s refused: %s %s",
                  proto_msg_name (env->type)? proto_msg_name (env->type): "envelope",
                  env->origin, proto_status_name (status), link->ack_reason);
-    return -2;
+    return PROTO_ERR_REFUSED;
 }
 
 //  Refuse an envelope whose payload did not decode (rc): counted
@@ -59,7 +60,7 @@ s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
     memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
     msg.ack.status = status;
     snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
-    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)? -2: 0;
+    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)? PROTO_ERR_INTERNAL: 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -72,8 +73,9 @@ s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
 //  window is durable, so a replay is refused after a crash too. The
 //  effect inside the process (liveness) needs no rollback: the window
 //  stays advanced in memory and is written by the next commit.
-//  s_fresh checks the seq into a copy of the window (0, or -2 with the
-//  refusal set on link: a replay DENIED, the store unreadable INTERNAL);
+//  s_fresh checks the seq into a copy of the window (0, or
+//  PROTO_ERR_REFUSED with the refusal set on link: a replay DENIED, the
+//  store unreadable INTERNAL);
 //  registry_replay_set then accepts it. A message whose effect is
 //  stored accepts it only once that is done, so a store failure
 //  (INTERNAL: the sender retransmits) leaves the seq fresh for the
@@ -111,7 +113,7 @@ s_accept_pending_in (coord_t *self, store_txn_t *txn, coord_link_t *link,
 {
     replay_t window;
     if (s_fresh_in (self, txn, link, env, origin_key, &window))
-        return -2;
+        return PROTO_ERR_REFUSED;
     registry_replay_set (self->registry, origin_key, &window, true);
     return 0;
 }
@@ -146,7 +148,7 @@ s_heartbeat (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope
              uint8_t **reply_p, size_t *reply_size_p)
 {
     if (s_accept_pending_in (self, txn, link, env, origin_key))
-        return -2;
+        return PROTO_ERR_REFUSED;
     registry_seen (self->registry, env->origin, now_ms);
     json_t *twin = registry_twin_get (txn, env->origin);
     uint64_t version = json_integer_value (json_object_get (twin, "desired_version"));
@@ -154,7 +156,7 @@ s_heartbeat (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope
     if (twin && heartbeat->desired_version < version) {
         coord_debug (self, "coord: %s holds desired %" PRIu64 ", sending %" PRIu64,
                     env->origin, heartbeat->desired_version, version);
-        rc = coord_seal_desired (self, env->origin, twin, now_ms, reply_p, reply_size_p)? -2: 0;
+        rc = coord_seal_desired (self, env->origin, twin, now_ms, reply_p, reply_size_p)? PROTO_ERR_INTERNAL: 0;
     }
     json_decref (twin);
     return rc;
@@ -268,7 +270,7 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
         return s_refuse_malformed (self, link, env, rc);
     replay_t window;
     if (s_fresh (self, link, env, origin_key, &window))
-        return -2;
+        return PROTO_ERR_REFUSED;
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, true);
     json_t *device = txn? registry_device_get (txn, env->origin): NULL;
@@ -327,7 +329,7 @@ s_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
         return s_refuse_malformed (self, link, env, rc);
     replay_t window;
     if (s_fresh (self, link, env, origin_key, &window))
-        return -2;
+        return PROTO_ERR_REFUSED;
     registry_seen (self->registry, env->origin, now_ms);
     store_txn_t *txn = store_begin (self->store, true);
     bool opened = txn != NULL;
@@ -638,7 +640,7 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         self->stats.rejected_malformed++;
         coord_debug (self, "coord: undecodable envelope from %s: %s",
                      user_id? user_id: "?", proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_DROPPED;
     }
     link->decoded = true;
     memcpy (link->id, env.id, WEFT_ID_SIZE);
@@ -743,7 +745,7 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     //  a copy sent to it directly need not be sent again, also when the
     //  node refused it for good
     if (s_accept_pending (self, link, &env, origin_key))
-        return -2;
+        return PROTO_ERR_REFUSED;
     if (msg.ack.status == WEFT_STATUS_OK)
         custody_ack (self->custody, msg.ack.ack_id, now_ms);
     else

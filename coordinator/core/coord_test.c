@@ -478,17 +478,20 @@ coord_test (bool verbose)
     assert (answer.twin_desired.doc_size == strlen ("{\"led\":\"on\"}"));
     free (reply);
     //  Replayed heartbeat, wrong link, forged signature
-    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size)
+        == PROTO_ERR_REFUSED);
     assert (coord_stats (rig.coord)->rejected_replay == 1);
-    assert (coord_on_mesh (rig.coord, "dev-9", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_on_mesh (rig.coord, "dev-9", frame, size, now_ms, &reply, &reply_size)
+        == PROTO_ERR_REFUSED);
     assert (coord_stats (rig.coord)->rejected_origin == 1);
     free (frame);
     frame = s_envelope (&stranger, "dev-1", 3, &msg, &size);
-    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size)
+        == PROTO_ERR_REFUSED);
     assert (coord_stats (rig.coord)->rejected_signature == 1);
     free (frame);
     assert (coord_on_mesh (rig.coord, "dev-1", (const uint8_t *) "junk", 4, now_ms,
-                           &reply, &reply_size) == -2);
+                           &reply, &reply_size) == PROTO_ERR_DROPPED);
     assert (coord_stats (rig.coord)->rejected_malformed == 1);
     //  Up to date: no reply
     msg.heartbeat.desired_version = 1;
@@ -616,7 +619,8 @@ coord_test (bool verbose)
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_HEARTBEAT;
     frame = s_envelope (&node, "dev-1", 4, &msg, &size);
-    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size) == -2);
+    assert (coord_on_mesh (rig.coord, "dev-1", frame, size, now_ms, &reply, &reply_size)
+        == PROTO_ERR_REFUSED);
     free (frame);
     //  Online only once it speaks again; last_seen kept
     assert (s_rpc (&rig, &viewer, "viv", 4, "device.show", "{\"id\":\"dev-1\"}",

@@ -325,7 +325,7 @@ s_test_rpc_refusals (void)
     uint8_t *reply = (uint8_t *) "x";
     size_t reply_size;
     assert (coord_on_rpc (rig.core, "admin", "192.0.2.7", (const uint8_t *) "\x93\x01", 2,
-                          now, &reply, &reply_size) == -2);
+                          now, &reply, &reply_size) == PROTO_ERR_DROPPED);
     assert (reply == NULL);
     keys_wipe (&stranger);
     s_rig_destroy (&rig);
@@ -416,26 +416,26 @@ s_test_mesh_refusals (void)
         const char *reason;
     } cases [] = {
         { node, "node-1", 10, 0, MSG_HEARTBEAT, true, 0, WEFT_STATUS_OK, "" },
-        { node, "node-1", 10, 0, MSG_HEARTBEAT, true, -2, WEFT_STATUS_DENIED,
+        { node, "node-1", 10, 0, MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "replayed: seq 10 of node-1 was seen or is too old" },
-        { &stranger, "node-1", 11, 0, MSG_HEARTBEAT, true, -2, WEFT_STATUS_DENIED,
+        { &stranger, "node-1", 11, 0, MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "not authenticated: node-1 is unknown or revoked, or the signature does not verify" },
-        { &stranger, "ghost-9", 11, 0, MSG_HEARTBEAT, true, -2, WEFT_STATUS_DENIED,
+        { &stranger, "ghost-9", 11, 0, MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "not authenticated: ghost-9 is unknown or revoked, or the signature does not verify" },
-        { &stranger, "gone-1", 11, 0, MSG_HEARTBEAT, true, -2, WEFT_STATUS_DENIED,
+        { &stranger, "gone-1", 11, 0, MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "not authenticated: gone-1 is unknown or revoked, or the signature does not verify" },
-        { node, "node-1", 12, now, MSG_HEARTBEAT, true, -2, WEFT_STATUS_EXPIRED,
+        { node, "node-1", 12, now, MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_EXPIRED,
           "expired at 1767225600000 (unix ms), received at 1767225600000" },
         { node, "node-1", 13, now + 1, MSG_HEARTBEAT, true, 0, WEFT_STATUS_OK, "" },
-        { coord, COORD_ORIGIN, 14, 0, MSG_HEARTBEAT, true, -2, WEFT_STATUS_DENIED,
+        { coord, COORD_ORIGIN, 14, 0, MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "origin coordinator on the link of relay-1" },
-        { node, "node-1", 15, 0, MSG_HEARTBEAT, false, -2, WEFT_STATUS_DENIED,
+        { node, "node-1", 15, 0, MSG_HEARTBEAT, false, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "origin node-1 on the link of relay-1" },
-        { node, "node-1", 16, 0, -MSG_HEARTBEAT, true, -2, WEFT_STATUS_BAD_REQUEST,
+        { node, "node-1", 16, 0, -MSG_HEARTBEAT, true, PROTO_ERR_REFUSED, WEFT_STATUS_BAD_REQUEST,
           "malformed HEARTBEAT: *" },
-        { node, "node-1", 17, 0, -MSG_RPC_REQUEST, true, -2, WEFT_STATUS_BAD_REQUEST,
+        { node, "node-1", 17, 0, -MSG_RPC_REQUEST, true, PROTO_ERR_REFUSED, WEFT_STATUS_BAD_REQUEST,
           "RPC_REQUEST is not taken on the mesh socket" },
-        { node, "node-1", 18, 0, -MSG_POLICY_SUMMARY, true, -2, WEFT_STATUS_DENIED,
+        { node, "node-1", 18, 0, -MSG_POLICY_SUMMARY, true, PROTO_ERR_REFUSED, WEFT_STATUS_DENIED,
           "policy gossip is link-local, never a custody transfer" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
@@ -460,7 +460,7 @@ s_test_mesh_refusals (void)
     assert (stats->rejected_expired == 1 && stats->rejected_malformed == 3);
     //  Bytes that are no envelope: no id, nothing to acknowledge
     assert (s_mesh (&rig, "relay-1", true, (const uint8_t *) "\x93\x01", 2, now, &link,
-                    &reply, &reply_type) == -2);
+                    &reply, &reply_type) == PROTO_ERR_DROPPED);
     assert (!link.decoded);
 
     //  A report naming another device: refused with a CUSTODY_ACK and an
@@ -500,7 +500,8 @@ s_test_mesh_refusals (void)
     report.twin_reported.doc_size = 7;
     frame = s_from ("node-1", &rig.node, 21, 0, MSG_TWIN_REPORTED, &report, &size);
     store_fail_after (rig.store, 1);
-    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type)
+        == PROTO_ERR_REFUSED);
     store_fail_after (rig.store, 0);
     assert (link.ack_status == WEFT_STATUS_INTERNAL && reply_type == 0);
     //  ... and is taken once it works again
@@ -528,12 +529,14 @@ s_test_mesh_refusals (void)
     //  not used up, so the retransmission is taken, not refused as a replay
     frame = s_golden ("envelope-attest-evidence", &size);
     store_fail_after (rig.store, 1);
-    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type)
+        == PROTO_ERR_REFUSED);
     store_fail_after (rig.store, 0);
     assert (link.ack_status == WEFT_STATUS_INTERNAL);
     assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == 0);
     assert (link.ack_status == WEFT_STATUS_OK);
-    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type) == -2);
+    assert (s_mesh (&rig, "relay-1", true, frame, size, now, &link, &reply, &reply_type)
+        == PROTO_ERR_REFUSED);
     assert (link.ack_status == WEFT_STATUS_DENIED && strstr (link.ack_reason, "replayed"));
     free (frame);
 
@@ -569,7 +572,7 @@ s_test_enrol_refusals (void)
     free (frame);
     reply = (uint8_t *) "x";
     assert (coord_on_enrol (rig.core, link, "192.0.2.7", (const uint8_t *) "\x90", 1,
-                            S_GOLDEN_MS, &reply, &reply_size) == -2);
+                            S_GOLDEN_MS, &reply, &reply_size) == PROTO_ERR_DROPPED);
     assert (reply == NULL);
     s_rig_destroy (&rig);
 }

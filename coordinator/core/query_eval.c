@@ -85,14 +85,17 @@ query_op_match (query_op_t op, const char *actual, const char *value)
 //  of piece sequences; values with equal pieces ("1.02", "1.2") are
 //  ordered by their bytes, so only identical strings compare equal.
 
+#define S_RANK_PRERELEASE   -2      //  A rank, not a result code
+#define S_RANK_END          -1
+
 static int
 s_piece_rank (const char *at, bool after_number)
 {
     unsigned char c = (unsigned char) *at;
     if (after_number && c == '-')
-        return -2;
+        return S_RANK_PRERELEASE;
     if (c == 0)
-        return -1;
+        return S_RANK_END;
     if (query_is_digit (c))
         return '0';
     return c;

@@ -231,20 +231,21 @@ s_seal (agent_t *self, uint64_t now_ms, const msg_t *msg, uint8_t *id,
     return rc;
 }
 
-//  Sign and send one message upstream. Returns 0; -1 if it could not be
-//  built; -2 if it was built but not queued.
+//  Sign and send one message upstream. Returns 0; PROTO_ERR_INTERNAL if
+//  it could not be built; PROTO_ERR_NOT_QUEUED if it was built but not
+//  queued.
 static int
 s_send (agent_t *self, uint64_t now_ms, const msg_t *msg)
 {
     uint8_t *frame = NULL;
     size_t size = 0;
     if (s_seal (self, now_ms, msg, NULL, &frame, &size))
-        return -1;
+        return PROTO_ERR_INTERNAL;
     int rc = self->fx.send (self->fx.ctx, frame, size);
     if (rc && self->verbose)
         zsys_debug ("agent: %s not queued", proto_msg_name (msg->type));
     free (frame);
-    return rc? -2: 0;
+    return rc? PROTO_ERR_NOT_QUEUED: 0;
 }
 
 int

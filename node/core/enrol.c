@@ -115,18 +115,18 @@ enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
     if (rc) {
         snprintf (error, error_size, "malformed reply from coordinator (%s)",
                   proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     if (env.type != MSG_ENROL_RESPONSE || strcmp (env.origin, ENROL_COORDINATOR)) {
         snprintf (error, error_size, "unexpected reply from coordinator");
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     msg_t msg;
     rc = msg_decode (&msg, MSG_ENROL_RESPONSE, env.payload, env.payload_size);
     if (rc) {
         snprintf (error, error_size, "malformed reply from coordinator (%s)",
                   proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     msg_enrol_response_t *response = &msg.enrol_response;
     if (response->status != WEFT_STATUS_OK) {
@@ -134,38 +134,38 @@ enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
         //  the refusal comes from the coordinator the token names.
         snprintf (error, error_size, "%s", *response->message
                   ? response->message: proto_status_name (response->status));
-        return -1;
+        return PROTO_ERR_REFUSED;
     }
     rc = cert_decode (&result->coord, response->coord_cert,
                       response->coord_cert_size, response->ca_key, now_s);
     if (rc) {
         snprintf (error, error_size, "coordinator certificate does not verify (%s)",
                   proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     if (result->coord.kind != CERT_KIND_COORDINATOR
     ||  sodium_memcmp (result->coord.curve_key, server_key, WEFT_KEY_SIZE) != 0) {
         snprintf (error, error_size,
                   "coordinator certificate does not match the token's server key");
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     if (envelope_verify (&env, result->coord.sign_key) != 0) {
         snprintf (error, error_size, "reply signature does not verify");
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     rc = cert_decode (&result->node, response->cert, response->cert_size,
                       response->ca_key, now_s);
     if (rc) {
         snprintf (error, error_size, "our certificate does not verify (%s)",
                   proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     if (result->node.kind != CERT_KIND_NODE
     ||  memcmp (result->node.sign_key, keys->sign_public, WEFT_KEY_SIZE) != 0
     ||  memcmp (result->node.curve_key, keys->curve_public, WEFT_KEY_SIZE) != 0
     ||  strcmp (result->node.subject, name) != 0) {
         snprintf (error, error_size, "our certificate does not carry our name and keys");
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     memcpy (result->ca_key, response->ca_key, WEFT_KEY_SIZE);
     result->cert = (uint8_t *) zmalloc (response->cert_size);
@@ -191,7 +191,7 @@ enrol_tpm_request_encode (const keys_t *keys, const char *name, const char *devi
     if (strlen (name) > WEFT_NAME_MAX || strlen (device_type) > WEFT_NAME_MAX
     ||  (token && strlen (token) > WEFT_TOKEN_MAX)) {
         zsys_error ("enrol: name, type or token too long");
-        return -1;
+        return PROTO_ERR_REFUSED;
     }
     tpmmsg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -221,7 +221,7 @@ enrol_tpm_request_encode (const keys_t *keys, const char *name, const char *devi
     sodium_memzero (msg.token, sizeof msg.token);
     if (rc) {
         zsys_error ("enrol: encode TPM request: %s", proto_strerror (rc));
-        return -1;
+        return PROTO_ERR_REFUSED;
     }
     envelope_head_t head = { .type = msg.type, .origin = name, .seq = ticket? 2: 1,
                              .hlc = now_ms << 16, .hop_limit = 1 };
@@ -231,7 +231,7 @@ enrol_tpm_request_encode (const keys_t *keys, const char *name, const char *devi
     free (payload);
     if (rc) {
         zsys_error ("enrol: encode envelope: %s", proto_strerror (rc));
-        return -1;
+        return PROTO_ERR_REFUSED;
     }
     return 0;
 }
@@ -248,7 +248,7 @@ enrol_tpm_challenge_decode (const uint8_t *frame, size_t size,
         return 1;
     if (rc || env.type != MSG_TPM_CHALLENGE || strcmp (env.origin, ENROL_COORDINATOR)) {
         snprintf (error, error_size, "unexpected reply from coordinator");
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     //  The CURVE link is authenticated with the coordinator's key, so the
     //  challenge comes from it; the certificate that follows is checked
@@ -257,7 +257,7 @@ enrol_tpm_challenge_decode (const uint8_t *frame, size_t size,
     rc = tpmmsg_decode (&msg, MSG_TPM_CHALLENGE, env.payload, env.payload_size);
     if (rc) {
         snprintf (error, error_size, "malformed TPM challenge (%s)", proto_strerror (rc));
-        return -2;
+        return PROTO_ERR_BAD_REPLY;
     }
     snprintf (challenge->device, sizeof challenge->device, "%s", msg.device);
     challenge->credential = zchunk_new (msg.credential, msg.credential_size);
@@ -402,27 +402,27 @@ enrol_test (bool verbose)
 
     //  Wrong name, wrong server key, truncated
     assert (enrol_response_check (frame, size, &node, "gw-2", coord.curve_public,
-                                  0, &result, error, sizeof error) == -2);
+                                  0, &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
     assert (enrol_response_check (frame, size, &node, "gw-1", other.curve_public,
-                                  0, &result, error, sizeof error) == -2);
+                                  0, &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
     assert (enrol_response_check (frame, size - 3, &node, "gw-1", coord.curve_public,
-                                  0, &result, error, sizeof error) == -2);
+                                  0, &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
     assert (enrol_response_check (frame, size, &other, "gw-1", coord.curve_public,
-                                  0, &result, error, sizeof error) == -2);
+                                  0, &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
     free (frame);
 
     //  Signed by someone else
     frame = s_test_reply (&other, WEFT_STATUS_OK, "", node_cert, node_cert_size,
                           ca.sign_public, coord_cert, coord_cert_size, &size);
     assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
-                                  0, &result, error, sizeof error) == -2);
+                                  0, &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
     free (frame);
 
     //  Refused: the coordinator's message comes through
     frame = s_test_reply (&coord, WEFT_STATUS_DENIED, "token already used", NULL, 0,
                           NULL, NULL, 0, &size);
     assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
-                                  0, &result, error, sizeof error) == -1);
+                                  0, &result, error, sizeof error) == PROTO_ERR_REFUSED);
     assert (streq (error, "token already used"));
     free (frame);
     free (node_cert);

@@ -44,9 +44,9 @@ int
                           const char *device_type, const char *token,
                           uint64_t now_ms, uint8_t **frame_p, size_t *size_p);
 
-//  Check a reply. Returns 0 with result filled; -1 if the coordinator
-//  refused (error holds its message); -2 if the reply is malformed or
-//  fails a check (error says which). now_s is the wall clock for the
+//  Check a reply. Returns 0 with result filled; PROTO_ERR_REFUSED if
+//  the coordinator refused (error holds its message); PROTO_ERR_BAD_REPLY
+//  if the reply is malformed or fails a check (error says which). now_s is the wall clock for the
 //  certificates' validity, or 0 to skip it.
 int
     enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
@@ -76,7 +76,8 @@ typedef struct {
 
 //  Read a reply to a TPM_ENROL_REQUEST. Returns 0 with challenge filled;
 //  1 if it is an ENROL_RESPONSE instead (a refusal: check it with
-//  enrol_response_check); -2 if malformed (error says why).
+//  enrol_response_check); PROTO_ERR_BAD_REPLY if malformed (error says
+//  why).
 int
     enrol_tpm_challenge_decode (const uint8_t *frame, size_t size,
                                 enrol_tpm_challenge_t *challenge, char *error,

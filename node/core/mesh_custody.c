@@ -228,7 +228,7 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         self->now_ms = now_ms;
         int rc = env.type == MSG_REVOCATIONS? mesh_on_revocations (self, frame, size, now_ms)
                                             : mesh_on_quarantine (self, frame, size);
-        if (rc == -2)
+        if (rc == PROTO_ERR_STORE)
             return -1;              //  Not stored: not ACKed, the sender retries
         if (rc == -1) {
             self->stats.malformed++;

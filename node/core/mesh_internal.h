@@ -208,12 +208,13 @@ int
     mesh_restore_revocations (mesh_t *self);
 
 //  A newer revocation list: stored, links of revoked peers closed, pushed
-//  on. Returns 0 (also when held already), -1 malformed, -2 not stored.
+//  on. Returns 0 (also when held already), -1 malformed, PROTO_ERR_STORE
+//  not stored.
 int
     mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t now_ms);
 
 //  A newer quarantine list: stored, pushed on. Returns 0 (also when held
-//  already), -1 not a valid list, -2 not stored.
+//  already), -1 not a valid list, PROTO_ERR_STORE not stored.
 int
     mesh_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size);
 

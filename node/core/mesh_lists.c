@@ -133,7 +133,7 @@ mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t n
         store_abort (&txn);
     if (rc || s_load_revocations (self, frame, size)) {
         zsys_warning ("mesh: cannot store revocation list version %" PRIu64, msg.revocations);
-        return -2;
+        return PROTO_ERR_STORE;
     }
     zsys_info ("mesh: revocation list version %" PRIu64 " (was %" PRIu64 "): %zu revoked",
                self->revocations, before, self->revoked_count);
@@ -145,16 +145,16 @@ mesh_on_revocations (mesh_t *self, const uint8_t *frame, size_t size, uint64_t n
 }
 
 //  A newer quarantine list: stored before the ACK, then pushed on.
-//  Returns 0, -1 if it is not a valid list, or -2 if it could not be
-//  stored (not ACKed).
+//  Returns 0, -1 if it is not a valid list, or PROTO_ERR_STORE if it
+//  could not be stored (not ACKed).
 int
 mesh_on_quarantine (mesh_t *self, const uint8_t *frame, size_t size)
 {
     uint64_t before = qlist_version (self->quarantine);
     int rc = qlist_take (self->quarantine, frame, size);
-    if (rc == -2) {
+    if (rc == PROTO_ERR_STORE) {
         zsys_warning ("mesh: cannot store the quarantine list");
-        return -2;
+        return PROTO_ERR_STORE;
     }
     if (rc == -1)
         return -1;

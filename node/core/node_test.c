@@ -19,6 +19,7 @@
 #define T_EPOCH_MS  1767225600000ULL
 #define T_NODES     2
 #define T_COORD     -1              //  "Index" of the coordinator on the wire
+#define T_NONE      -2              //  No such link
 
 typedef struct {
     int from, to;                   //  Node index, or T_COORD
@@ -62,7 +63,7 @@ s_index (t_world_t *world, const char *link)
     for (int i = 0; i < T_NODES; i++)
         if (streq (world->nodes [i].name, link))
             return i;
-    return -2;
+    return T_NONE;
 }
 
 static int
@@ -70,7 +71,7 @@ s_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, siz
 {
     t_node_t *node = (t_node_t *) ctx;
     int to = s_index (node->world, link);
-    if (to == -2)
+    if (to == T_NONE)
         return -1;
     t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
     msg->from = node->index;

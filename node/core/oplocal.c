@@ -89,7 +89,7 @@ oplocal_stats (oplocal_t *self)
     return &self->stats;
 }
 
-//  Sign an RPC_REPLY to the request. Returns 0 or -2.
+//  Sign an RPC_REPLY to the request. Returns 0 or PROTO_ERR_INTERNAL.
 static int
 s_reply (oplocal_t *self, const envelope_t *request, int status, const char *error,
          const char *result, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
@@ -116,7 +116,7 @@ s_reply (oplocal_t *self, const envelope_t *request, int status, const char *err
     uint8_t *payload;
     size_t payload_size;
     if (msg_encode (&msg, &payload, &payload_size))
-        return -2;
+        return PROTO_ERR_INTERNAL;
     //  Replies are matched by request id, not by a window: a seq that
     //  grows with the clock serves; no expiry for the same reason
     self->seq = now_ms * 1000 > self->seq? now_ms * 1000: self->seq + 1;
@@ -126,7 +126,7 @@ s_reply (oplocal_t *self, const envelope_t *request, int status, const char *err
     int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
                             reply_p, reply_size_p);
     free (payload);
-    return rc? -2: 0;
+    return rc? PROTO_ERR_INTERNAL: 0;
 }
 
 //  Record an accepted id; false if seen before or no slot is free
@@ -206,7 +206,7 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
         if (self->log)
             oplog_refused (self->log, now_ms, self->peer, self->actor, self->method,
                            WEFT_STATUS_BAD_REQUEST, "not a request envelope");
-        return -2;                  //  Not an envelope: nothing to answer
+        return PROTO_ERR_DROPPED;   //  Not an envelope: nothing to answer
     }
     snprintf (self->actor, sizeof self->actor, "%s", env.origin);
     if (env.type != MSG_RPC_REQUEST)
@@ -512,7 +512,7 @@ oplocal_test (bool verbose)
     size_t reply_size;
     assert (oplocal_on_request (local, vera.keys.curve_public, "192.0.2.6",
                                 (const uint8_t *) "\x90", 1, T_NOW_MS, NULL, 0, &reply,
-                                &reply_size) == -2);
+                                &reply_size) == PROTO_ERR_DROPPED);
     assert (reply == NULL);
 
 

@@ -60,8 +60,9 @@ void
 //  key is link_key and peer address peer ("" if unknown),
 //  against the operators' keys on the revocation list held (count keys
 //  of 32 bytes). Returns 0 with *reply_p a signed RPC_REPLY to send back
-//  (caller frees), or -2 if the frame is not a request envelope at all
-//  (dropped unanswered).
+//  (caller frees), PROTO_ERR_DROPPED if the frame is not a request
+//  envelope at all (dropped unanswered), or PROTO_ERR_INTERNAL if the
+//  reply cannot be signed.
 int
     oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
                         const char *peer, const uint8_t *frame, size_t size, uint64_t now_ms,

@@ -144,7 +144,7 @@ qlist_take (qlist_t *self, const uint8_t *frame, size_t size)
     else
         store_abort (&txn);
     if (rc)
-        return -2;
+        return PROTO_ERR_STORE;
     s_open (self, frame, size, true);
     return 1;
 }
@@ -321,7 +321,7 @@ qlist_test (bool verbose)
     assert (qlist_load (list) == 0 && qlist_version (list) == 0);
     //  A store that refuses the write: not held, the caller does not ACK
     store_fail_after (store, 1);
-    assert (qlist_take (list, v3, size) == -2);
+    assert (qlist_take (list, v3, size) == PROTO_ERR_STORE);
     store_fail_after (store, 0);
     assert (qlist_version (list) == 0 && !qlist_has (list, "gw-2"));
     //  The empty list (everyone released) is a valid newer version

@@ -32,7 +32,8 @@ int
 
 //  Take a QUARANTINE envelope. Returns 1 if it is newer and now held
 //  (stored first), 0 if not newer (nothing changed), -1 if it is not a
-//  valid coordinator QUARANTINE envelope, -2 if it could not be stored.
+//  valid coordinator QUARANTINE envelope, PROTO_ERR_STORE if it could
+//  not be stored.
 int
     qlist_take (qlist_t *self, const uint8_t *frame, size_t size);
 

@@ -198,7 +198,7 @@ s_save_enrolment (identity_t *self, enrol_result_t *result, char *error, size_t 
     enrol_result_clear (result);
     if (keyfile_save (self->file, self->path, true) != 0) {
         snprintf (error, error_size, "enrolled, but cannot write %s", self->path);
-        return -2;
+        return PROTO_ERR_IO;
     }
     self->enrolled = true;
     return 0;
@@ -214,13 +214,13 @@ identity_enrol (identity_t *self, const char *endpoint, const char *token,
     assert (self && endpoint && error);
     enrol_token_t parsed;
     if (enrol_token_parse (token, &parsed, error, error_size) != 0)
-        return -2;
+        return PROTO_ERR_VALUE;
     uint8_t *frame = NULL;
     size_t size = 0;
     if (enrol_request_encode (&self->keys, self->name, self->type, token,
                               (uint64_t) zclock_time (), &frame, &size) != 0) {
         snprintf (error, error_size, "cannot build the enrolment request");
-        return -2;
+        return PROTO_ERR_INTERNAL;
     }
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert (dealer);
@@ -230,10 +230,12 @@ identity_enrol (identity_t *self, const char *endpoint, const char *token,
     zsock_set_curve_serverkey_bin (dealer, parsed.server_key);
     zsock_set_curve_publickey_bin (dealer, self->keys.curve_public);
     zsock_set_curve_secretkey_bin (dealer, self->keys.curve_secret);
-    int rc = -2;
+    int rc = PROTO_ERR_TIMEOUT;
     zmsg_t *reply = NULL;
-    if (zsock_connect (dealer, "%s", endpoint) != 0)
+    if (zsock_connect (dealer, "%s", endpoint) != 0) {
         snprintf (error, error_size, "bad enrol endpoint %s", endpoint);
+        rc = PROTO_ERR_VALUE;
+    }
     else {
         //  With IMMEDIATE the request waits for the CURVE handshake, so a
         //  blocking send with a timeout tells "no coordinator" apart
@@ -261,7 +263,7 @@ identity_enrol (identity_t *self, const char *endpoint, const char *token,
     free (frame);
     zsock_destroy (&dealer);
     if (!reply)
-        return -2;
+        return rc;
 
     zframe_t *last = zmsg_last (reply);
     enrol_result_t result;
@@ -403,7 +405,7 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
                     char *error, size_t error_size)
 {
     assert (self && endpoint && server_key && tpm && error);
-    int rc = -2;
+    int rc = PROTO_ERR_IO;          //  Until the exchange: the TPM or the key file failed
     zmsg_t *ek = NULL, *ak = NULL, *reply = NULL;
     zchunk_t *ak_blob = identity_ak_blob (self);
     zchunk_t *ak_public = NULL, *secret = NULL;
@@ -421,6 +423,7 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
             snprintf (error, error_size, "the AK in %s was made under the %s EK, not the one "
                       "--ek-type asks for", self->path,
                       tpm_ak_blob_ek_type (ak_blob) == TPM_KEY_RSA? "RSA": "ECC");
+            rc = PROTO_ERR_VALUE;
             goto done;
         }
         ek_type = tpm_ak_blob_ek_type (ak_blob);
@@ -474,20 +477,25 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
         snprintf (error, error_size, "bad enrol endpoint %s", endpoint);
         zchunk_destroy (&ek_public);
         zchunk_destroy (&ek_cert);
+        rc = PROTO_ERR_VALUE;
         goto done;
     }
+    rc = PROTO_ERR_TIMEOUT;         //  Until an answer comes
     //  Step 1: request, challenge
     if (enrol_tpm_request_encode (&self->keys, self->name, self->type, token, ek_public,
                                   ek_cert, ak_public, NULL, NULL,
                                   (uint64_t) zclock_time (), &frame, &size) == 0)
         reply = s_exchange (dealer, frame, size, deadline, endpoint, error, error_size);
-    else
+    else {
         snprintf (error, error_size, "cannot build the TPM enrolment request");
+        rc = PROTO_ERR_INTERNAL;
+    }
     free (frame);
     frame = NULL;
     int step = reply? enrol_tpm_challenge_decode (zframe_data (zmsg_last (reply)),
                                                   zframe_size (zmsg_last (reply)),
-                                                  &challenge, error, error_size): -2;
+                                                  &challenge, error, error_size)
+                    : PROTO_ERR_TIMEOUT;
     if (step == 0) {
         //  Step 2: only our TPM recovers the secret
         zmsg_destroy (&reply);
@@ -498,10 +506,12 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
                      zchunk_size (challenge.credential));
         zmsg_addmem (request, zchunk_data (challenge.secret), zchunk_size (challenge.secret));
         zmsg_t *activated = s_tpm_call (tpm, &request, timeout_ms, error, error_size);
+        rc = PROTO_ERR_IO;          //  Unless the TPM recovers the secret
         zframe_t *recovered = activated? zmsg_first (activated): NULL;
         if (recovered && zframe_size (recovered) == TPMMSG_PROOF_SIZE) {
             secret = zchunk_new (zframe_data (recovered), zframe_size (recovered));
             sodium_memzero (zframe_data (recovered), zframe_size (recovered));
+            rc = PROTO_ERR_TIMEOUT;
         }
         else
         if (activated)
@@ -513,6 +523,11 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
                                       zchunk_data (secret), (uint64_t) zclock_time (),
                                       &frame, &size) == 0)
             reply = s_exchange (dealer, frame, size, deadline, endpoint, error, error_size);
+        else
+        if (secret) {
+            snprintf (error, error_size, "cannot build the TPM proof");
+            rc = PROTO_ERR_INTERNAL;
+        }
         free (frame);
         frame = NULL;
     }
@@ -532,7 +547,7 @@ identity_enrol_tpm (identity_t *self, const char *endpoint, const uint8_t server
     if (result.node.ak_name_size != CERT_AK_NAME_SIZE) {
         snprintf (error, error_size, "our certificate does not carry our AK");
         enrol_result_clear (&result);
-        rc = -2;
+        rc = PROTO_ERR_BAD_REPLY;
         goto done;
     }
     snprintf (self->name, sizeof self->name, "%s", result.node.subject);
@@ -735,9 +750,10 @@ identity_test (bool verbose)
     keys_hex (coord.coord.curve_public, WEFT_KEY_SIZE, key_hex);
     snprintf (token, sizeof token, "wt1.0123456789abcdef.00112233445566778899aabbccddeeff.%s",
               key_hex);
-    assert (identity_enrol (identity, endpoint, "wt1.bad", 2000, error, sizeof error) == -2);
+    assert (identity_enrol (identity, endpoint, "wt1.bad", 2000, error, sizeof error)
+            == PROTO_ERR_VALUE);
     int rc = identity_enrol (identity, endpoint, token, 5000, error, sizeof error);
-    assert (rc == -1);
+    assert (rc == PROTO_ERR_REFUSED);
     assert (streq (error, "token already used"));
     assert (!identity_enrolled (identity));
     coord.status = WEFT_STATUS_OK;

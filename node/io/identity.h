@@ -34,8 +34,11 @@ bool
 
 //  Enrol with token at endpoint (a CURVE link to the token's server
 //  key), waiting up to timeout_ms for the answer, and save the result.
-//  Returns 0; -1 if the coordinator refused (error holds its message);
-//  -2 on a bad token, timeout, bad reply or failure to save.
+//  Returns 0; PROTO_ERR_REFUSED if the coordinator refused (error holds
+//  its message); else (error says why) PROTO_ERR_VALUE for a bad token
+//  or endpoint, PROTO_ERR_TIMEOUT for no connection or answer in time,
+//  PROTO_ERR_BAD_REPLY, PROTO_ERR_INTERNAL if the request cannot be
+//  built, PROTO_ERR_IO if the key file cannot be written.
 int
     identity_enrol (identity_t *self, const char *endpoint, const char *token,
                     int timeout_ms, char *error, size_t error_size);
@@ -46,7 +49,8 @@ int
 //  with the AK bound into it. server_key is the coordinator's CURVE key;
 //  token may be NULL (pre-registered EK, or EK certificate from a
 //  trusted vendor). The coordinator may assign another device id (the
-//  pre-registration's): it becomes ours. Returns as identity_enrol.
+//  pre-registration's): it becomes ours. Returns as identity_enrol
+//  (PROTO_ERR_IO also when the TPM fails).
 //  ek_type 0 presents the EK the TPM is provisioned with (tpm_ek_type),
 //  or TPM_KEY_RSA / TPM_KEY_ECC that one (--ek-type); an AK made before
 //  fixes it to the EK the AK was made under.

@@ -3,12 +3,13 @@
 #include <czmq.h>
 #include <errno.h>
 #include "node/io/imalog.h"
+#include "proto/proto.h"
 #include "proto/attest_ima.h"
 
 //  One pass: entries from number from on into list. Returns the number
 //  of entries in the file (counting stops once list is full, or at a
-//  line longer than any entry can be), -1 on a read error, or -2 if the
-//  entries before from do not replay to pcr10.
+//  line longer than any entry can be), PROTO_ERR_IO on a read error, or
+//  PROTO_ERR_MISMATCH if the entries before from do not replay to pcr10.
 static int64_t
 s_pass (FILE *file, uint64_t from, const uint8_t *pcr10, size_t max, zchunk_t *list,
         bool *full_p)
@@ -31,14 +32,14 @@ s_pass (FILE *file, uint64_t from, const uint8_t *pcr10, size_t max, zchunk_t *l
             break;                  //  Being written: not an entry yet
         if (number < from) {
             if (!checked && attest_ima_extend_line (line, length - 1, pcr))
-                return -2;
+                return PROTO_ERR_MISMATCH;
             number++;
             continue;
         }
         if (!checked) {
             checked = true;
             if (memcmp (pcr, pcr10, 32) != 0)
-                return -2;
+                return PROTO_ERR_MISMATCH;
         }
         number++;
         if (zchunk_size (list) + length > max)
@@ -47,9 +48,9 @@ s_pass (FILE *file, uint64_t from, const uint8_t *pcr10, size_t max, zchunk_t *l
             zchunk_extend (list, line, length);
     }
     if (ferror (file))
-        return -1;
+        return PROTO_ERR_IO;
     if (!checked && number == from && memcmp (pcr, pcr10, 32) != 0)
-        return -2;
+        return PROTO_ERR_MISMATCH;
     return (int64_t) number;
 }
 
@@ -67,8 +68,8 @@ imalog_read (const char *path, uint64_t from, const uint8_t pcr10 [32], size_t m
     }
     zchunk_t *list = zchunk_new (NULL, 0);
     bool full = false;
-    int64_t entries = from? s_pass (file, from, pcr10, max, list, &full): -2;
-    if (entries == -2 || (entries >= 0 && !full && (uint64_t) entries < from)) {
+    int64_t entries = from? s_pass (file, from, pcr10, max, list, &full): PROTO_ERR_MISMATCH;
+    if (entries == PROTO_ERR_MISMATCH || (entries >= 0 && !full && (uint64_t) entries < from)) {
         //  Not the list the verifier knows (a reboot started another),
         //  or shorter than what it verified: all of it, from entry 0
         *first_p = 0;

@@ -338,7 +338,7 @@ s_read_router (links_t *self, uint64_t now)
         char *dest = NULL;
         zmsg_t *msg = NULL;
         int rc = listener_recv (self->listener, link, key, &dest, &msg);
-        if (rc == -1)
+        if (rc == PROTO_ERR_EMPTY)
             break;
         if (rc == 1 || (rc == 0 && !mesh_has_link (mesh, link)))
             mesh_link_up (mesh, link, MESH_LINK_ACCEPTED, key, now);

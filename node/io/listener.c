@@ -115,10 +115,10 @@ listener_recv (listener_t *self, char link [LISTENER_LINK_MAX + 1], uint8_t key 
     *dest_p = NULL;
     *msg_p = NULL;
     if (!(zsock_events (self->router) & ZMQ_POLLIN))
-        return -1;
+        return PROTO_ERR_EMPTY;
     zmsg_t *msg = zmsg_recv_nowait (self->router);
     if (!msg)
-        return -1;
+        return PROTO_ERR_EMPTY;
     size_t frames = zmsg_size (msg);
     zframe_t *route = zmsg_first (msg);
     zframe_t *middle = zmsg_next (msg);
@@ -129,7 +129,7 @@ listener_recv (listener_t *self, char link [LISTENER_LINK_MAX + 1], uint8_t key 
     ||  !user_id || strlen (user_id) != 64 || keys_unhex (user_id, key, 32)
     ||  (frames == 3 && (zframe_size (middle) == 0 || zframe_size (middle) > WEFT_NAME_MAX))) {
         zmsg_destroy (&msg);
-        return -2;
+        return PROTO_ERR_DROPPED;
     }
     memcpy (link, "r:", 2);
     keys_hex (zframe_data (route), zframe_size (route), link + 2);
@@ -137,14 +137,14 @@ listener_recv (listener_t *self, char link [LISTENER_LINK_MAX + 1], uint8_t key 
     s_peer_t *known = (s_peer_t *) zhashx_lookup (self->peers, link);
     if (known && known->closing) {
         zmsg_destroy (&msg);
-        return -2;                  //  Being closed: nothing more from it
+        return PROTO_ERR_DROPPED;   //  Being closed: nothing more from it
     }
     if (!known) {
         s_peer_t *peer = (s_peer_t *) zmalloc (sizeof (s_peer_t));
         if (tcplink_conn_of (last, &peer->conn)) {
             free (peer);
             zmsg_destroy (&msg);
-            return -2;              //  Its connection is gone already
+            return PROTO_ERR_DROPPED;   //  Its connection is gone already
         }
         zhashx_insert (self->peers, link, peer);
         rc = 1;
@@ -241,7 +241,7 @@ s_test_recv (listener_t *listener, zap_t *zap, char *link, char **dest_p)
     uint8_t key [32];
     zmsg_t *msg = NULL;
     int64_t until = zclock_mono () + 5000;
-    int rc = -1;
+    int rc = PROTO_ERR_EMPTY;
     zpoller_t *poller = zpoller_new (zap_sock (zap), listener_sock (listener), NULL);
     while (zclock_mono () < until) {
         void *which = zpoller_wait (poller, 100);
@@ -318,7 +318,7 @@ listener_test (bool verbose)
     zclock_sleep (100);
     uint8_t key [32];
     zmsg_t *msg = NULL;
-    assert (listener_recv (listener, link, key, &dest, &msg) == -2 && !msg);
+    assert (listener_recv (listener, link, key, &dest, &msg) == PROTO_ERR_DROPPED && !msg);
 
     //  Close the first alone: it is gone, it comes back as a new peer on
     //  a new connection, and the second never left

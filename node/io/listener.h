@@ -13,6 +13,7 @@
 #define WEFT_LISTENER_H_INCLUDED
 
 #include <czmq.h>
+#include "proto/proto.h"
 #include "proto/keys.h"
 
 #define LISTENER_SWEEP_MS   1000        //  Look at every connection this often
@@ -39,9 +40,10 @@ zsock_t *
 //  frame]. Fills link (the peer's link name) and key (its CURVE key,
 //  from ZAP's User-Id), *dest_p (heap, NULL for none) and *msg_p (the
 //  caller owns both; the envelope is zmsg_last). Returns 1 if this is
-//  the first message of that peer, 0 for a known one, -1 if nothing
-//  waits, -2 if the message was dropped (malformed, or left over from a
-//  connection that is gone): call again.
+//  the first message of that peer, 0 for a known one, PROTO_ERR_EMPTY
+//  if nothing waits, PROTO_ERR_DROPPED if the message was dropped
+//  (malformed, or left over from a connection that is gone or being
+//  closed): call again.
 int
     listener_recv (listener_t *self, char link [LISTENER_LINK_MAX + 1], uint8_t key [32],
                    char **dest_p, zmsg_t **msg_p);

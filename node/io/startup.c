@@ -253,7 +253,7 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
         const char *key_hex = keyfile_get (options, "coord-key");
         uint8_t server_key [32];
         enrol_token_t parsed;
-        int rc = -2;
+        int rc = PROTO_ERR_VALUE;
         if (key_hex && *key_hex) {
             if (strlen (key_hex) == 64 && keys_unhex (key_hex, server_key, 32) == 0)
                 rc = 0;
@@ -273,7 +273,7 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
                                      NODE_ENROL_TIMEOUT_MS, error, sizeof error);
         }
         if (rc) {
-            const char *what = rc == -1? "enrolment refused": "enrolment failed";
+            const char *what = rc == PROTO_ERR_REFUSED? "enrolment refused": "enrolment failed";
             startup_fatal (to_syslog, what, error);
             *exit_p = 1;
             goto failed;
@@ -295,7 +295,7 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
         int rc = identity_enrol (identity, endpoint, token, NODE_ENROL_TIMEOUT_MS,
                                  error, sizeof error);
         if (rc) {
-            const char *what = rc == -1? "enrolment refused": "enrolment failed";
+            const char *what = rc == PROTO_ERR_REFUSED? "enrolment refused": "enrolment failed";
             startup_fatal (to_syslog, what, error);
             *exit_p = 1;
             goto failed;

@@ -172,7 +172,7 @@ zap_handle (zap_t *self)
     if (!admit && self->verbose)
         zsys_debug ("zap: refused %s client in domain '%s'",
                     mechanism [0]? mechanism: "malformed", domain);
-    return wellformed? 0: -2;
+    return wellformed? 0: PROTO_ERR_REFUSED;
 }
 
 //  --------------------------------------------------------------------------

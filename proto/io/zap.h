@@ -15,6 +15,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "proto/proto.h"
 
 #define ZAP_ENDPOINT        "inproc://zeromq.zap.01"
 #define ZAP_USER_ID_MAX     64      //  Longest User-Id a callback may set
@@ -48,8 +49,9 @@ zsock_t *
     zap_sock (zap_t *self);
 
 //  Read one request and answer it. Never blocks when the socket is
-//  readable. Returns 0, -1 if interrupted, -2 if the request was
-//  malformed (answered with 400 when it could be, else dropped).
+//  readable. Returns 0, -1 if interrupted, PROTO_ERR_REFUSED if the
+//  request was malformed (answered with 400 when it could be, else
+//  dropped).
 int
     zap_handle (zap_t *self);
 
