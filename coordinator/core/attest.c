@@ -179,7 +179,8 @@ s_verdict (json_t *verdict, const char *format, ...)
 
 json_t *
 attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
-                 const tpmmsg_t *evidence, akcache_t *aks, uint64_t now_ms)
+                 const tpmmsg_t *evidence, akcache_t *aks, attest_runtime_t *imas,
+                 uint64_t now_ms)
 {
     assert (txn && device && ca_key && evidence);
     const char *id = json_string_value (json_object_get (device, "id"));
@@ -256,8 +257,8 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     }
     //  5. Runtime: the IMA list replays to PCR 10, its files are allowed
     if (ima_from
-    &&  attest_runtime_check (txn, device, ca_key, evidence, check->values [ATTEST_IMA_PCR],
-                             verdict))
+    &&  attest_runtime_check (imas, txn, device, ca_key, evidence,
+                              check->values [ATTEST_IMA_PCR], verdict))
         goto done;
     json_object_set_new (verdict, "ok", json_true ());
     json_object_set_new (verdict, "reason", json_string (ima_from?

@@ -34,6 +34,7 @@
 #include "coordinator/core/pki.h"
 #include "proto/attest_ima.h"
 #include "coordinator/core/akcache.h"
+#include "coordinator/core/attest_runtime.h"
 #include "coordinator/core/attest_policy.h"
 
 #define ATTEST_TABLE            "attest"
@@ -71,10 +72,12 @@ int
 //  Check evidence from device and record the verdict. Returns the
 //  verdict (caller json_decref's it): {device, ok, time, reason, pcr,
 //  event, nonce}; ok false names the first failure. aks (or NULL)
-//  keeps the device's AK parsed for its next quotes.
+//  keeps the device's AK parsed for its next quotes, imas (or NULL) the
+//  tenants' IMA allowlists (attest_runtime.h).
 json_t *
     attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
-                     const tpmmsg_t *evidence, akcache_t *aks, uint64_t now_ms);
+                     const tpmmsg_t *evidence, akcache_t *aks, attest_runtime_t *imas,
+                     uint64_t now_ms);
 
 //  The stored verdict of a device, or NULL.
 json_t *

@@ -11,9 +11,9 @@
 //  verified with (and the CA key): a new list has a new signature, and
 //  reading the stored signature costs one small record. The few most
 //  recently used tenants' lists are kept (S_CACHED); a tenant beyond
-//  them costs one parse when its turn comes. Shared by every
-//  coordinator core in the process, which is safe because it is
-//  content-addressed; the cores run on one thread.
+//  them costs one parse when its turn comes. Each coordinator core owns
+//  one (weft-sim runs several cores in a process): what one core parsed
+//  from its store is never taken for what another core's store holds.
 #define S_CACHED    8
 
 typedef struct {
@@ -25,20 +25,51 @@ typedef struct {
     uint64_t used;                      //  Tick of the last use, for eviction
 } s_cached_t;
 
-static struct {
-    s_cached_t lists [S_CACHED];
-    uint64_t tick;
-} s_cache;
+struct _attest_runtime_t {
+    s_cached_t lists [S_CACHED];        //  Parsed allowlists, owned
+    uint64_t tick;                      //  Counts uses, for eviction
+};
 
+//  --------------------------------------------------------------------------
+//  Create an empty cache.
+
+attest_runtime_t *
+attest_runtime_new (void)
+{
+    return (attest_runtime_t *) zmalloc (sizeof (attest_runtime_t));
+}
+
+//  --------------------------------------------------------------------------
+//  Destroy a cache and the lists it holds; nulls the caller's pointer.
+
+void
+attest_runtime_destroy (attest_runtime_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        attest_runtime_t *self = *self_p;
+        for (size_t i = 0; i < S_CACHED; i++)
+            attest_ima_allowlist_free (&self->lists [i].allow);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  The tenant's allowlist as txn holds it, verified with ca_key, or NULL.
+//  From self's copy when its signature is the stored one; else parsed
+//  into self (or, without self, into scratch, which the caller frees).
 static const attest_ima_allowlist_t *
-s_allowlist (store_txn_t *txn, const char *tenant, const uint8_t ca_key [32])
+s_allowlist (attest_runtime_t *self, store_txn_t *txn, const char *tenant,
+             const uint8_t ca_key [32], attest_ima_allowlist_t *scratch)
 {
     uint8_t sig [64];
     if (attest_allowlist_sig (txn, tenant, sig))
         return NULL;                //  None: nothing to parse or to cache
-    s_cached_t *slot = &s_cache.lists [0];
+    if (!self)
+        return attest_allowlist_get (txn, tenant, ca_key, scratch, sig) == 0? scratch: NULL;
+    s_cached_t *slot = &self->lists [0];
     for (size_t i = 0; i < S_CACHED; i++) {
-        s_cached_t *cached = &s_cache.lists [i];
+        s_cached_t *cached = &self->lists [i];
         if (cached->loaded && streq (cached->tenant, tenant)) {
             slot = cached;
             break;
@@ -46,7 +77,7 @@ s_allowlist (store_txn_t *txn, const char *tenant, const uint8_t ca_key [32])
         if (cached->used < slot->used)
             slot = cached;          //  The least recently used, if none matches
     }
-    slot->used = ++s_cache.tick;
+    slot->used = ++self->tick;
     if (slot->loaded && streq (slot->tenant, tenant)
     &&  memcmp (sig, slot->sig, 64) == 0 && memcmp (ca_key, slot->ca_key, 32) == 0)
         return &slot->allow;
@@ -80,9 +111,9 @@ s_lines (const char *text, size_t size)
 }
 
 int
-attest_runtime_check (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
-                      const tpmmsg_t *evidence, const uint8_t quoted_pcr10 [32],
-                      json_t *verdict)
+attest_runtime_check (attest_runtime_t *self, store_txn_t *txn, json_t *device,
+                      const uint8_t ca_key [32], const tpmmsg_t *evidence,
+                      const uint8_t quoted_pcr10 [32], json_t *verdict)
 {
     assert (txn && device && ca_key && evidence && quoted_pcr10 && verdict);
     const char *device_id = json_string_value (json_object_get (device, "id"));
@@ -98,7 +129,10 @@ attest_runtime_check (store_txn_t *txn, json_t *device, const uint8_t ca_key [32
     if (!evidence->ima)
         return s_fail (verdict, -1, "IMA list missing: the profile asks for runtime "
                        "attestation (start weft-node with --ima-log)");
-    const attest_ima_allowlist_t *allow = s_allowlist (txn, tenant? tenant: "", ca_key);
+    attest_ima_allowlist_t scratch;
+    memset (&scratch, 0, sizeof scratch);
+    const attest_ima_allowlist_t *allow = s_allowlist (self, txn, tenant? tenant: "", ca_key,
+                                                       &scratch);
     if (!allow)
         return s_fail (verdict, -1, "no valid IMA allowlist for its tenant "
                        "(weftctl attest allowlist set)");
@@ -106,6 +140,7 @@ attest_runtime_check (store_txn_t *txn, json_t *device, const uint8_t ca_key [32
     int64_t entry = -1;
     int rc = attest_ima_verify (evidence->ima_list, evidence->ima_list_size, evidence->ima_from,
                                 quoted_pcr10, allow, &state, &entry, error, sizeof error);
+    attest_ima_allowlist_free (&scratch);
     json_object_set_new (ima, "entry", json_integer (entry));
     if (rc)
         return s_fail (verdict, entry, error);
@@ -142,8 +177,8 @@ s_measure (char *list, size_t list_size, uint8_t pcr [32], const char *content,
 }
 
 static json_t *
-s_check_as (store_t *store, const char *tenant, const keys_t *ca, const char *list,
-            uint64_t from, const uint8_t pcr [32], int *rc_p)
+s_check_as (attest_runtime_t *rt, store_t *store, const char *tenant, const keys_t *ca,
+            const char *list, uint64_t from, const uint8_t pcr [32], int *rc_p)
 {
     json_t *device = json_pack ("{s:s, s:s}", "id", "gw-1", "tenant", tenant);
     tpmmsg_t evidence;
@@ -154,7 +189,7 @@ s_check_as (store_t *store, const char *tenant, const keys_t *ca, const char *li
     evidence.ima_list_size = list? strlen (list): 0;
     json_t *verdict = json_pack ("{s:b, s:s}", "ok", 1, "reason", "");
     store_txn_t *txn = store_begin (store, true);
-    *rc_p = attest_runtime_check (txn, device, ca->sign_public, &evidence, pcr, verdict);
+    *rc_p = attest_runtime_check (rt, txn, device, ca->sign_public, &evidence, pcr, verdict);
     assert (store_commit (&txn) == 0);
     json_decref (device);
     return verdict;
@@ -162,10 +197,18 @@ s_check_as (store_t *store, const char *tenant, const keys_t *ca, const char *li
 
 //  The same for a device of tenant acme
 static json_t *
-s_check (store_t *store, const keys_t *ca, const char *list, uint64_t from,
-         const uint8_t pcr [32], int *rc_p)
+s_check (attest_runtime_t *rt, store_t *store, const keys_t *ca, const char *list,
+         uint64_t from, const uint8_t pcr [32], int *rc_p)
 {
-    return s_check_as (store, "acme", ca, list, from, pcr, rc_p);
+    return s_check_as (rt, store, "acme", ca, list, from, pcr, rc_p);
+}
+
+//  The reason of a verdict has text in it
+static bool
+s_says (json_t *verdict, const char *text)
+{
+    const char *reason = json_string_value (json_object_get (verdict, "reason"));
+    return reason && strstr (reason, text);
 }
 
 static int64_t
@@ -187,6 +230,7 @@ attest_runtime_test (bool verbose)
     keys_t ca;
     keys_generate (&ca);
     pki_t *pki = pki_new (&ca);
+    attest_runtime_t *rt = attest_runtime_new ();
     char list [8192] = "";
     uint8_t pcr [32] = { 0 };
     s_measure (list, sizeof list, pcr, "aggregate", "boot_aggregate");
@@ -194,7 +238,7 @@ attest_runtime_test (bool verbose)
     int rc;
 
     //  No allowlist installed: fails closed
-    json_t *verdict = s_check (store, &ca, list, 0, pcr, &rc);
+    json_t *verdict = s_check (rt, store, &ca, list, 0, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
                                 "no valid IMA allowlist"));
     json_decref (verdict);
@@ -210,22 +254,22 @@ attest_runtime_test (bool verbose)
             == 2);
     assert (store_commit (&txn) == 0);
     //  acme's list is acme's: a device of acmex (or of no tenant) has none
-    verdict = s_check_as (store, "acmex", &ca, list, 0, pcr, &rc);
+    verdict = s_check_as (rt, store, "acmex", &ca, list, 0, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
                                 "no valid IMA allowlist for its tenant"));
     json_decref (verdict);
-    verdict = s_check_as (store, "", &ca, list, 0, pcr, &rc);
+    verdict = s_check_as (rt, store, "", &ca, list, 0, pcr, &rc);
     assert (rc == -1);
     json_decref (verdict);
 
     //  No list sent although asked: fails, state untouched
-    verdict = s_check (store, &ca, NULL, 0, pcr, &rc);
+    verdict = s_check (rt, store, &ca, NULL, 0, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
                                 "--ima-log"));
     json_decref (verdict);
 
     //  The whole list passes; the state is stored
-    verdict = s_check (store, &ca, list, 0, pcr, &rc);
+    verdict = s_check (rt, store, &ca, list, 0, pcr, &rc);
     assert (rc == 0 && s_ima (verdict, "sent") == 2 && s_ima (verdict, "verified") == 2);
     json_decref (verdict);
     attest_ima_state_t state;
@@ -237,7 +281,7 @@ attest_runtime_test (bool verbose)
     //  Incremental: one new entry, sent alone from #2
     size_t old = strlen (list);
     s_measure (list, sizeof list, pcr, "sh", "/bin/sh");
-    verdict = s_check (store, &ca, list + old, 2, pcr, &rc);
+    verdict = s_check (rt, store, &ca, list + old, 2, pcr, &rc);
     assert (rc == 0 && s_ima (verdict, "from") == 2 && s_ima (verdict, "sent") == 1
             && s_ima (verdict, "verified") == 3);
     json_decref (verdict);
@@ -246,7 +290,7 @@ attest_runtime_test (bool verbose)
     //  and the state stays at 3
     old = strlen (list);
     s_measure (list, sizeof list, pcr, "evil", "/tmp/evil");
-    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    verdict = s_check (rt, store, &ca, list + old, 3, pcr, &rc);
     if (verbose)
         printf ("\n   %s", json_string_value (json_object_get (verdict, "reason")));
     assert (rc == -1 && !json_is_true (json_object_get (verdict, "ok")));
@@ -266,7 +310,7 @@ attest_runtime_test (bool verbose)
     char edited [8192];
     strcpy (edited, list + old);
     memcpy (strchr (edited, ':') + 1, hex_init, 64);
-    verdict = s_check (store, &ca, edited, 3, pcr, &rc);
+    verdict = s_check (rt, store, &ca, edited, 3, pcr, &rc);
     if (verbose)
         printf ("\n   %s", json_string_value (json_object_get (verdict, "reason")));
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
@@ -290,9 +334,13 @@ attest_runtime_test (bool verbose)
     assert (store_put (txn, ATTEST_TABLE, "allowlist/acme/list", 19, forged, strlen (forged))
             == 0);
     assert (store_commit (&txn) == 0);
-    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    verdict = s_check (rt, store, &ca, list + old, 3, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
                                 "not on the allowlist"));
+    json_decref (verdict);
+    //  (without a cache it is read, and does not verify)
+    verdict = s_check (NULL, store, &ca, list + old, 3, pcr, &rc);
+    assert (rc == -1 && s_says (verdict, "no valid IMA allowlist"));
     json_decref (verdict);
     //  ... and once the signature changes too, the forged list does not
     //  verify: no allowlist, fail closed
@@ -300,7 +348,7 @@ attest_runtime_test (bool verbose)
     const char *other = "{\"sig\": \"00\"}";
     assert (store_put (txn, ATTEST_TABLE, "allowlist/acme/sig", 18, other, strlen (other)) == 0);
     assert (store_commit (&txn) == 0);
-    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    verdict = s_check (rt, store, &ca, list + old, 3, pcr, &rc);
     assert (rc == -1 && strstr (json_string_value (json_object_get (verdict, "reason")),
                                 "no valid IMA allowlist"));
     json_decref (verdict);
@@ -311,10 +359,60 @@ attest_runtime_test (bool verbose)
     assert (attest_allowlist_put (txn, "acme", allow, strlen (allow), pki, error, sizeof error)
             == 3);
     assert (store_commit (&txn) == 0);
-    verdict = s_check (store, &ca, list + old, 3, pcr, &rc);
+    verdict = s_check (rt, store, &ca, list + old, 3, pcr, &rc);
     assert (rc == 0 && s_ima (verdict, "verified") == 4);
     json_decref (verdict);
 
+    //  Two coordinator cores in one process keep their own lists. The
+    //  second core's store holds the same signed list (the same
+    //  signature), but its text was replaced behind its back: that core
+    //  reads its own store and refuses the forgery, where a cache shared
+    //  with the first core would hand it the first core's copy
+    char path2 [] = "/tmp/weft-attest-runtime-XXXXXX";
+    assert (mkdtemp (path2));
+    store_t *store2 = store_new (path2, registry_tables (), 0);
+    assert (store2);
+    attest_runtime_t *rt2 = attest_runtime_new ();
+    txn = store_begin (store2, true);
+    assert (attest_allowlist_put (txn, "acme", allow, strlen (allow), pki, error, sizeof error)
+            == 3);
+    uint8_t sig2 [64];
+    assert (attest_allowlist_sig (txn, "acme", sig2) == 0);
+    assert (store_commit (&txn) == 0);
+    txn = store_begin (store, false);
+    assert (attest_allowlist_sig (txn, "acme", sig) == 0);
+    store_abort (&txn);
+    assert (memcmp (sig, sig2, 64) == 0);
+    keys_hex (sig2, 64, sig_hex);
+    snprintf (forged, sizeof forged, "{\"doc\": \"%s  /bin/sh\\n\", \"sig\": \"%s\"}",
+              hex_sh, sig_hex);
+    txn = store_begin (store2, true);
+    assert (store_put (txn, ATTEST_TABLE, "allowlist/acme/list", 19, forged, strlen (forged))
+            == 0);
+    assert (store_commit (&txn) == 0);
+    verdict = s_check (rt2, store2, &ca, list, 0, pcr, &rc);
+    assert (rc == -1 && s_says (verdict, "no valid IMA allowlist"));
+    json_decref (verdict);
+    //  ... while the first core's list is the one its store holds
+    verdict = s_check_as (rt, store, "acme", &ca, list, 0, pcr, &rc);
+    assert (rc == 0 && s_ima (verdict, "verified") == 4);
+    json_decref (verdict);
+    //  The second core's list signed again: now it passes there too
+    txn = store_begin (store2, true);
+    assert (attest_allowlist_put (txn, "acme", allow, strlen (allow), pki, error, sizeof error)
+            == 3);
+    assert (store_commit (&txn) == 0);
+    verdict = s_check (rt2, store2, &ca, list, 0, pcr, &rc);
+    assert (rc == 0 && s_ima (verdict, "verified") == 4);
+    json_decref (verdict);
+    attest_runtime_destroy (&rt2);
+    assert (rt2 == NULL);
+    store_destroy (&store2);
+    zdir_t *dir2 = zdir_new (path2, NULL);
+    zdir_remove (dir2, true);
+    zdir_destroy (&dir2);
+
+    attest_runtime_destroy (&rt);
     pki_destroy (&pki);
     keys_wipe (&ca);
     store_destroy (&store);

@@ -78,6 +78,7 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
         zsys_info ("coord: %d frames held in custody from the last run", held);
     self->refusals = refusals_new ();
     self->aks = akcache_new ();
+    self->imas = attest_runtime_new ();
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
@@ -120,6 +121,7 @@ coord_destroy (coord_t **self_p)
         custody_destroy (&self->custody);
         refusals_destroy (&self->refusals);
         akcache_destroy (&self->aks);
+        attest_runtime_destroy (&self->imas);
         policy_store_destroy (&self->policies);
         coordseq_destroy (&self->seqs);
         free (self->revocations);

@@ -18,6 +18,7 @@
 #include "coordinator/core/coordseq.h"
 #include "coordinator/core/custody.h"
 #include "coordinator/core/akcache.h"
+#include "coordinator/core/attest_runtime.h"
 #include "proto/refusals.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
@@ -56,6 +57,7 @@ struct _coord_t {
     uint64_t now_ms;                //  Time of the event being handled
     refusals_t *refusals;           //  How many refusals get audit records
     akcache_t *aks;                 //  The devices' AKs, parsed once
+    attest_runtime_t *imas;         //  The tenants' IMA allowlists, parsed once
 };
 
 //  --------------------------------------------------------------------------

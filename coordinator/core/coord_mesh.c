@@ -275,7 +275,8 @@ s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uin
     store_txn_t *txn = store_begin (self->store, true);
     json_t *device = txn? registry_device_get (txn, env->origin): NULL;
     json_t *verdict = device? attest_evidence (txn, device, pki_ca_key (self->pki),
-                                               &evidence, self->aks, now_ms): NULL;
+                                               &evidence, self->aks, self->imas, now_ms)
+                              : NULL;
     //  The alert names the asset and the place, not only the device id
     char alert [512] = "";
     if (txn && verdict && !json_is_true (json_object_get (verdict, "ok")))

@@ -79,7 +79,7 @@ s_test_round (store_t *store, json_t *device, const keys_t *ca, tpm_t *tpm, zchu
     txn = store_begin (store, true);
     //  Through a cache of the AK, as the coordinator verifies
     akcache_t *aks = akcache_new ();
-    json_t *verdict = attest_evidence (txn, device, ca->sign_public, &msg, aks, later);
+    json_t *verdict = attest_evidence (txn, device, ca->sign_public, &msg, aks, NULL, later);
     assert (store_commit (&txn) == 0);
     assert (akcache_size (aks) == (json_is_true (json_object_get (verdict, "ok"))? 1u: 0u)
          || !json_is_true (json_object_get (verdict, "ok")));
@@ -190,7 +190,7 @@ attest_test (bool verbose)
     uint8_t values [ATTEST_PCRS * 32];
     s_test_quote (tpm, ak, 0x300, nonce, log, &msg, &attest, &sig, values);
     txn = store_begin (store, true);
-    verdict = attest_evidence (txn, device, ca.sign_public, &msg, NULL, now + 200);
+    verdict = attest_evidence (txn, device, ca.sign_public, &msg, NULL, NULL, now + 200);
     store_abort (&txn);
     assert (!json_is_true (json_object_get (verdict, "ok")));
     assert (strstr (json_string_value (json_object_get (verdict, "reason")), "repeated nonce"));
