@@ -51,23 +51,17 @@ planted=(
     'proto/io/zap.c:int s_planted (void) {'$'\n''    return  -2;'$'\n''}'
     'node/core/node_test.c:static int s_planted (void) { return -2; }'
 )
+source "$(dirname "$0")/planted.bash"
 for case in "${planted[@]}"; do
     file=${case%%:*}
     line=${case#*:}
-    rm -rf "$T/tree"
-    mkdir -p "$T/tree"
-    (cd "$ROOT" && cp -r --parents proto node coordinator "$T/tree/")
-    [[ -f "$T/tree/$file" ]] || { echo "FAIL: $file is gone; update the planted cases"; exit 1; }
-    echo "$line" >> "$T/tree/$file"
-    if s_check "$T/tree" > /dev/null; then
+    if ! s_refuses_planted s_check "$ROOT" "$T" "$file" "$line"; then
         echo "FAIL: the check let \"$line\" into $file through"
         exit 1
     fi
 done
 #   ... and let these through: -1, a comment, a string, a named constant
-rm -rf "$T/tree"
-mkdir -p "$T/tree"
-(cd "$ROOT" && cp -r --parents proto node coordinator "$T/tree/")
+s_copy_tree "$ROOT" "$T"
 cat >> "$T/tree/node/core/agent.c" <<'EOF'
 //  Returns -2 in the old days: return -2;
 static int s_allowed (int rc) { return rc == -1? -1: rc? PROTO_ERR_DROPPED: 0; }

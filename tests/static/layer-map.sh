@@ -59,15 +59,11 @@ planted=(
     'proto/envelope.c:proto/io/keyfile.h'
     'proto/io/store.c:coordinator/core/registry.h'
 )
+source "$(dirname "$0")/planted.bash"
 for case in "${planted[@]}"; do
     file=${case%%:*}
     target=${case#*:}
-    rm -rf "$T/tree"
-    mkdir -p "$T/tree"
-    (cd "$ROOT" && cp -r --parents proto node coordinator "$T/tree/")
-    [[ -f "$T/tree/$file" ]] || { echo "FAIL: $file is gone; update the planted cases"; exit 1; }
-    echo "#include \"$target\"" >> "$T/tree/$file"
-    if s_check "$T/tree" > /dev/null; then
+    if ! s_refuses_planted s_check "$ROOT" "$T" "$file" "#include \"$target\""; then
         echo "FAIL: the check let \"$target\" into $file through"
         exit 1
     fi
