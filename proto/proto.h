@@ -29,8 +29,10 @@
 //  0 is success; every decode failure has its own code so tests and
 //  counters can tell them apart, and so has each other way a step can
 //  end (refused with an answer, dropped, store failed...), so a caller
-//  tests a name, never a number. -1 is left to functions whose only
-//  failure is "did not happen" (their comment says what).
+//  tests a name, never a number. -1 is no result code: it stays a
+//  function's plain failure, as its comment says, beside the named codes
+//  for any other way it can end (tests/static/error-codes.sh refuses
+//  bare numbers below -1).
 typedef enum {
     PROTO_OK = 0,
     PROTO_ERR_TRUNCATED = -2,       //  Input ends inside a value
