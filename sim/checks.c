@@ -120,3 +120,33 @@ check_node (world_t *self, uint32_t node)
             self->converged--;
     }
 }
+
+//  Invariant 7: attestation. By the last fault's end plus settle, every
+//  honest node's last verdict at the coordinator is a pass and every
+//  bad actor's a failure that quarantines it (a delegated verdict that
+//  crosses a tenant stops the run where the coordinator receives it,
+//  attestation.c). Called after attest_tally.
+void
+check_attestation (world_t *self)
+{
+    if (!self->scn->attest || self->attest.unsettled == 0) {
+        if (self->scn->attest && self->attest.quarantined != self->attest.bad)
+            world_violation (self, "attestation: %u devices quarantined at the coordinator, "
+                             "%u bad actors", self->attest.quarantined, self->attest.bad);
+        return;
+    }
+    uint32_t example = 0;
+    for (uint32_t i = 0; i < self->nodes; i++)
+        if (self->node [i].verdict != (self->bad_of [i]? 2: 1)) {
+            example = i;
+            break;
+        }
+    world_violation (self, "attestation: %u of %u devices have not the expected verdict "
+                     "within %.1f s after the last fault healed (e.g. node %u: %s, verdict "
+                     "%s, up %d)", self->attest.unsettled, self->nodes,
+                     self->scn->settle_ms / 1000.0, example,
+                     self->bad_of [example]? "bad actor": "honest",
+                     self->node [example].verdict == 1? "passed":
+                     self->node [example].verdict == 2? "failed": "none",
+                     self->node [example].up);
+}

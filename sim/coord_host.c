@@ -169,6 +169,7 @@ coord_host_frame (world_t *self, frame_t *frame)
     size_t reply_size = 0;
     int rc = coord_on_mesh_link (self->coord, name, &link, frame->data, frame->size,
                                  world_now_ms (self), &reply, &reply_size);
+    attest_observe (self, server, frame->data, frame->size);
     //  A verified envelope: its origin is reached through this server
     if (rc == 0 && link.origin [0] && node_host_index (link.origin, &origin)
     &&  origin < self->nodes && self->node [origin].via != server) {
@@ -407,6 +408,22 @@ coord_host_revoke (world_t *self, uint32_t node)
         check_node (self, i);
 }
 
+//  The quarantine list changed (a verdict failed, or passed again):
+//  weft-coord sends it to every node linked to it, here each connected
+//  site server, which spreads it to its gateways
+static void
+s_quarantine_changed (void *ctx)
+{
+    world_t *self = (world_t *) ctx;
+    size_t size;
+    const uint8_t *list = coord_quarantine (self->coord, &size);
+    for (uint32_t s = 0; list && s < self->nsites; s++) {
+        uint32_t server = self->sites [s].first;
+        if (self->node [server].linked)
+            s_coord_send (self, server, DEST_ALL, list, size, 1);
+    }
+}
+
 //  Coordinator store: its certificate, the operator, every device.
 int
 coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
@@ -436,6 +453,8 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                                   true, now_s, &op_cert, &op_cert_size, &serial, error);
     free (op_cert);
     if (rc == 0)
+        rc = attest_coord_setup (self, txn, pki);
+    if (rc == 0)
         rc = store_commit (&txn);
     store_abort (&txn);
     pki_destroy (&pki);
@@ -458,7 +477,9 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                 "enrolled", (json_int_t) now_s, "cert_serial", (json_int_t) 0,
                 "sign_key", sign_hex, "curve_key", curve_hex, "cert", "",
                 "token", "", "revoked", 0);
-            rc = record? registry_device_put (txn, record): -1;
+            rc = record? attest_record (self, i, record): -1;
+            if (rc == 0)
+                rc = registry_device_put (txn, record);
             json_decref (record);
         }
         if (rc == 0)
@@ -471,8 +492,10 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                                  coord_cert_size, &effects);
         rc = self->coord? 0: -1;
     }
-    if (self->coord)                //  As weft-coord --heartbeat, the fleet's
+    if (self->coord) {              //  As weft-coord --heartbeat, the fleet's
         coord_set_heartbeat (self->coord, self->scn->heartbeat_ms);
+        coord_set_quarantine_hook (self->coord, s_quarantine_changed);
+    }
     self->ca_keys = *ca;
     self->coord_keys = *coord_keys;
     self->coord_cert = coord_cert;
@@ -521,6 +544,7 @@ coord_host_restart (world_t *self)
         return;
     }
     coord_set_heartbeat (self->coord, self->scn->heartbeat_ms);
+    coord_set_quarantine_hook (self->coord, s_quarantine_changed);
     self->coord_down = false;
     coord_host_arm (self);
     for (uint32_t s = 0; s < self->nsites; s++)

@@ -72,7 +72,8 @@ s_usage (FILE *out)
         "  --trace FILE       write every event (small runs)\n"
         "  --dir DIR          where the run's LMDB files go (default /tmp)\n"
         "  --bug NAME         test only: inject a bug (ack-before-commit,\n"
-        "                     push-overtakes-reply, revocation-not-relayed)\n"
+        "                     push-overtakes-reply, revocation-not-relayed,\n"
+        "                     tpm-tampered)\n"
         "  -q, --quiet        no one-line summary on stderr\n"
         "  -v, --verbose      progress and the cores' logs on stderr\n");
 }
@@ -167,6 +168,9 @@ main (int argc, char *argv [])
             else
             if (streq (value, "revocation-not-relayed"))
                 options.bug_revocation_not_relayed = true;
+            else
+            if (streq (value, "tpm-tampered"))
+                options.bug_tpm_tampered = true;
             else
                 rc = 1;
         }

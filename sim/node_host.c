@@ -11,13 +11,23 @@
 
 #include <czmq.h>
 #include "proto/cert.h"
+#include "proto/eventlog.h"
 #include "node/core/node.h"
+#include "node/core/softquote.h"
 #include "sim/node_host.h"
 
 typedef struct {
     node_host_t *host;
     uint32_t node;
 } s_ctx_t;
+
+//  A quote asked of a node's TPM and not answered yet
+typedef struct {
+    uint8_t nonce [TPMMSG_NONCE_MAX];
+    uint8_t nonce_size;
+    bool asked;
+    uint32_t mask;
+} s_quote_t;
 
 typedef struct {
     uint8_t *desired;               //  Stored "desired" value, or NULL
@@ -40,7 +50,15 @@ struct _node_host_t {
     uint8_t *curve_known;
     s_ctx_t *ctxs;                  //  Effect context per node
     s_snapshot_t **snapshots;       //  Test-only bug, allocated on first use
+    //  Attestation (node_host_attest), else all NULL
+    const uint8_t *tenant;          //  Tenant index per node, borrowed
+    const uint8_t *bad;             //  Event log off the profile, per node, borrowed
+    softquote_t *aks [NH_AK_POOL];  //  Node i's AK: aks [i % NH_AK_POOL]
+    zchunk_t *log, *bad_log;        //  The two boots' event logs
+    s_quote_t *quotes;              //  Outstanding quote per node
 };
+
+static const char *s_tenants [NH_TENANTS] = { "acme", "globex" };
 
 _Static_assert (NH_NEIGHBOURS_MAX == MESH_LINKS_MAX - 1, "a server's links: its gateways "
                 "and the coordinator");
@@ -83,6 +101,12 @@ s_link_name (uint32_t peer, char name [NH_NAME_MAX])
         snprintf (name, NH_NAME_MAX, "%s", MESH_COORDINATOR);
     else
         node_host_name (peer, name);
+}
+
+uint64_t
+node_host_serial (uint32_t node)
+{
+    return (uint64_t) node + 1000;
 }
 
 void
@@ -154,6 +178,19 @@ s_act (node_host_t *self, uint32_t node)
             if (node_host_index (action->link, &peer))
                 self->world.close (self->world.ctx, node, peer);
         }
+        else
+        if (action->kind == NODE_ACT_QUOTE && self->quotes
+        &&  action->nonce_size <= TPMMSG_NONCE_MAX && !action->ima) {
+            //  One quote at a time, as a TPM: the latest challenge wins
+            //  (the node core answers whoever asked last)
+            s_quote_t *quote = &self->quotes [node];
+            memcpy (quote->nonce, action->nonce, action->nonce_size);
+            quote->nonce_size = (uint8_t) action->nonce_size;
+            quote->mask = action->pcr_mask;
+            quote->asked = true;
+            if (self->world.quote)
+                self->world.quote (self->world.ctx, node);
+        }
     }
 }
 
@@ -187,6 +224,8 @@ node_host_crash (node_host_t *self, uint32_t node)
 {
     assert (node < self->nodes);
     node_destroy (&self->node [node]);
+    if (self->quotes)
+        self->quotes [node].asked = false;  //  Lost with the node's memory
 }
 
 void
@@ -201,6 +240,11 @@ node_host_destroy (node_host_t **self_p)
                 node_host_forget (self, i);
         }
         keys_wipe (&self->ca);
+        for (int k = 0; k < NH_AK_POOL; k++)
+            softquote_destroy (&self->aks [k]);
+        zchunk_destroy (&self->log);
+        zchunk_destroy (&self->bad_log);
+        free (self->quotes);
         free (self->snapshots);
         free (self->node);
         free (self->curve);
@@ -224,10 +268,17 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
     //  deterministic, so it is the same one at every boot)
     cert_t cert;
     memset (&cert, 0, sizeof cert);
-    cert.serial = (uint64_t) node + 1000;
+    cert.serial = node_host_serial (node);
     cert.kind = CERT_KIND_NODE;
     snprintf (cert.subject, sizeof cert.subject, "%s", name);
     snprintf (cert.role, sizeof cert.role, "%s", server? "server": "gateway");
+    const char *tenant = self->tenant? s_tenants [self->tenant [node]]: "";
+    snprintf (cert.tenant, sizeof cert.tenant, "%s", tenant);
+    if (self->quotes) {
+        //  The AK name enrolment binds after the TPM's credential activation
+        softquote_name (self->aks [node % NH_AK_POOL], cert.ak_name);
+        cert.ak_name_size = CERT_AK_NAME_SIZE;
+    }
     memcpy (cert.sign_key, keys.sign_public, 32);
     memcpy (cert.curve_key, keys.curve_public, 32);
     cert.not_before = 1600000000;
@@ -236,10 +287,11 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
     size_t cert_size = 0;
     if (cert_encode (&cert, self->ca.sign_secret, &cert_frame, &cert_size) == 0) {
         node_config_t config = {
-            .name = name, .tenant = "", .keys = &keys, .cert = cert_frame,
+            .name = name, .tenant = tenant, .keys = &keys, .cert = cert_frame,
             .cert_size = cert_size, .ca_key = self->ca.sign_public,
             .coord_sign = self->coord_sign, .heartbeat_ms = self->heartbeat_ms,
-            .store = self->store, .prefix = prefix, .verbose = false
+            .store = self->store, .prefix = prefix, .quotes = self->quotes != NULL,
+            .verbose = false
         };
         node_links_t links = { &self->ctxs [node], s_send, s_delivered };
         self->node [node] = node_new (&config, &links, now_ms);
@@ -250,6 +302,112 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
         return -1;
     s_act (self, node);
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The simulated TPMs
+
+int
+node_host_attest (node_host_t *self, const uint8_t *tenant, const uint8_t *bad)
+{
+    assert (self && tenant && bad && !self->quotes);
+    self->tenant = tenant;
+    self->bad = bad;
+    for (int k = 0; k < NH_AK_POOL; k++) {
+        uint8_t material [32], seed [32];
+        memset (material, 0, sizeof material);
+        snprintf ((char *) material, 16, "weft-sim ak");
+        memcpy (material + 16, &self->seed, 8);
+        material [24] = (uint8_t) k;
+        keys_hash (material, sizeof material, seed);
+        self->aks [k] = softquote_new_rsa (seed);
+        if (!self->aks [k])
+            return -1;
+    }
+    //  What the firmware and boot loader measure into PCR 8 (the bad
+    //  actor's loader is another build)
+    const char *good = "weft-sim boot loader 1.0", *evil = "weft-sim boot loader 1.0+x";
+    eventlog_append (&self->log, 8, good, strlen (good), NULL);
+    eventlog_append (&self->bad_log, 8, evil, strlen (evil), NULL);
+    self->quotes = (s_quote_t *) zmalloc (self->nodes * sizeof (s_quote_t));
+    return 0;
+}
+
+const char *
+node_host_tenant (uint8_t index)
+{
+    assert (index < NH_TENANTS);
+    return s_tenants [index];
+}
+
+char *
+node_host_ak_hex (node_host_t *self, uint32_t node, char **name_hex_p)
+{
+    assert (name_hex_p);
+    *name_hex_p = NULL;
+    if (!self->quotes)
+        return NULL;
+    softquote_t *ak = self->aks [node % NH_AK_POOL];
+    size_t size;
+    const uint8_t *public = softquote_public (ak, &size);
+    char *hex = (char *) zmalloc (2 * size + 1);
+    keys_hex (public, size, hex);
+    uint8_t name [CERT_AK_NAME_SIZE];
+    softquote_name (ak, name);
+    *name_hex_p = (char *) zmalloc (2 * CERT_AK_NAME_SIZE + 1);
+    keys_hex (name, CERT_AK_NAME_SIZE, *name_hex_p);
+    return hex;
+}
+
+json_t *
+node_host_profile (node_host_t *self, uint64_t interval_s)
+{
+    assert (self->log);
+    uint8_t pcrs [EVENTLOG_PCRS][32];
+    char error [128], hex [65];
+    if (eventlog_replay (zchunk_data (self->log), zchunk_size (self->log), pcrs, NULL, 0,
+                         NULL, error, sizeof error) < 0)
+        return NULL;
+    keys_hex (pcrs [8], 32, hex);
+    return json_pack ("{s:{s:s}, s:I}", "pcrs", "8", hex, "interval_s",
+                      (json_int_t) interval_s);
+}
+
+int
+node_host_quote (node_host_t *self, uint32_t node, uint64_t now_ms)
+{
+    node_t *core = self->node [node];
+    s_quote_t *quote = self->quotes? &self->quotes [node]: NULL;
+    if (!core || !quote || !quote->asked)
+        return 0;
+    quote->asked = false;
+    node_action_t action;
+    memset (&action, 0, sizeof action);
+    action.kind = NODE_ACT_QUOTE;
+    memcpy (action.nonce, quote->nonce, quote->nonce_size);
+    action.nonce_size = quote->nonce_size;
+    action.pcr_mask = quote->mask;
+    zchunk_t *log = self->bad [node]? self->bad_log: self->log;
+    uint8_t *payload = NULL;
+    size_t size = 0;
+    int rc = softquote_evidence (self->aks [node % NH_AK_POOL], &action, zchunk_data (log),
+                                 zchunk_size (log), &payload, &size);
+    if (rc == 0)
+        node_quote_done (core, payload, size, now_ms);
+    else
+        node_quote_failed (core, "the simulated TPM cannot quote these PCRs", now_ms);
+    free (payload);
+    s_act (self, node);
+    return rc == 0? 1: -1;
+}
+
+bool
+node_host_quarantines (node_host_t *self, uint32_t server, uint32_t peer)
+{
+    node_t *core = self->node [server];
+    char name [NH_NAME_MAX];
+    node_host_name (peer, name);
+    return core && mesh_quarantined (node_mesh (core), name);
 }
 
 bool

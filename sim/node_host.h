@@ -6,15 +6,23 @@
     Hosts up to SCN_NODES_MAX nodes in one LMDB environment, each under
     its own key prefix, with effects bound to the simulated world
     through nh_world_t. Keys and certificates come from the run seed, so
-    a node restarts with the same identity.  */
+    a node restarts with the same identity.
+    With attestation on (node_host_attest), every node has a simulated
+    TPM: an AK from a small pool of RSA keys derived from the seed
+    (node/core/softquote.h), bound in its certificate as enrolment
+    binds a real one, and a TCG event log its quotes replay; a bad
+    actor's log replays to another PCR 8 than the profile's.  */
 
 #ifndef WEFT_SIM_NODE_HOST_H_INCLUDED
 #define WEFT_SIM_NODE_HOST_H_INCLUDED
 
+#include <jansson.h>
 #include "proto/keys.h"
 #include "proto/store.h"
 
 #define NH_NAME_MAX     16          //  "n123456" and its NUL
+#define NH_AK_POOL      8           //  RSA AKs per run, shared round robin
+#define NH_TENANTS      2           //  Tenant names: node_host_tenant
 #define NH_COORDINATOR  UINT32_MAX  //  Overlay id of the coordinator
 #define NH_NEIGHBOURS_MAX   1023    //  Accepted links of a node (MESH_LINKS_MAX - 1)
 
@@ -41,6 +49,9 @@ typedef struct {
     void (*apply) (void *ctx, uint32_t node, uint64_t version);
     //  An envelope the mesh hands to the node's agent, just before.
     void (*deliver) (void *ctx, uint32_t node, const uint8_t *frame, size_t size);
+    //  The node core asks its TPM for a quote: answer it later with
+    //  node_host_quote (NULL while attestation is off).
+    void (*quote) (void *ctx, uint32_t node);
 } nh_world_t;
 
 typedef struct {
@@ -66,11 +77,46 @@ void
     node_host_destroy (node_host_t **self_p);
 
 
+//  Attestation on: tenant [i] names node i's tenant (an index below
+//  NH_TENANTS), bad [i] makes its event log replay off the profile;
+//  both borrowed for the host's life. Derives the AK pool from the
+//  seed. 0 or -1.
+int
+    node_host_attest (node_host_t *self, const uint8_t *tenant, const uint8_t *bad);
+
+const char *
+    node_host_tenant (uint8_t index);
+
+//  Node i's AK public area (TPM2B_PUBLIC) and name as hex, as the
+//  coordinator's registry keeps them; NULL if attestation is off.
+//  Caller frees both.
+char *
+    node_host_ak_hex (node_host_t *self, uint32_t node, char **name_hex_p);
+
+//  The profile an honest node's boot matches ({"pcrs": {"8": ...},
+//  "interval_s": interval_s}). Caller json_decref's it.
+json_t *
+    node_host_profile (node_host_t *self, uint64_t interval_s);
+
+//  The TPM answers node's last QUOTE (if it is still up and has one
+//  outstanding). Returns 1 if it answered, 0 if nothing was asked, -1
+//  if the quote failed.
+int
+    node_host_quote (node_host_t *self, uint32_t node, uint64_t now_ms);
+
+//  Does server's mesh hold peer quarantined (its own verdict or the
+//  coordinator's list)?
+bool
+    node_host_quarantines (node_host_t *self, uint32_t server, uint32_t peer);
+
 //  Name of node i; its identity from the seed.
 void
     node_host_name (uint32_t node, char name [NH_NAME_MAX]);
 void
     node_host_keys (uint64_t seed, uint32_t node, keys_t *keys);
+//  The serial of node i's certificate.
+uint64_t
+    node_host_serial (uint32_t node);
 
 //  Create the mesh and the agent from the store and start them (server:
 //  the certificate's role). 0 or -1.

@@ -182,6 +182,13 @@ report_summary (world_t *self, double wall_s, size_t baseline_rss)
     hash_mix (&result, stats->rejected_signature);
     hash_mix (&result, stats->duplicates);
     hash_mix (&result, self->sched.now);
+    const attest_stats_t *a = &self->attest;
+    if (scn->attest) {
+        hash_mix (&result, a->asked);
+        hash_mix (&result, a->coord_evidence);
+        hash_mix (&result, a->delegated);
+        hash_mix (&result, ((uint64_t) a->passed << 32) | a->failed);
+    }
     uint64_t uplink_total = 0, uplink_min = UINT64_MAX, uplink_max = 0;
     uint64_t resent = 0, dropped = 0, cut = 0;
     for (uint32_t s = 0; s < self->nsites; s++) {
@@ -231,6 +238,18 @@ report_summary (world_t *self, double wall_s, size_t baseline_rss)
                  self->revoke_node, self->revoke_version, self->revocation_holders,
                  (double) self->revocation_holders / (n > 1? n - 1: 1), rt [0], rt [1],
                  rt [2], rr [0], rr [1], rr [2], self->refused_by);
+    if (scn->attest)
+        fprintf (out, "  \"attestation\": {\"bad_actors\": %u, \"quotes_asked\": %" PRIu64
+                 ", \"quotes_answered\": %" PRIu64 ", \"quotes_failed\": %" PRIu64
+                 ", \"verified_by_coordinator\": %" PRIu64 ", \"verified_by_delegates\": %"
+                 PRIu64 ", \"delegated_passed\": %" PRIu64 ", \"delegated_failed\": %" PRIu64
+                 ", \"passed\": %u, \"failed\": %u, \"quarantined\": %u, "
+                 "\"quarantined_at_site\": %u, \"unsettled\": %u, \"settled_ms\": %.1f, "
+                 "\"quotes_per_s\": %.1f},\n", a->bad, a->asked, a->answered,
+                 a->failed_quotes, a->coord_evidence, a->delegated, a->delegated_pass,
+                 a->delegated_fail, a->passed, a->failed, a->quarantined, a->site_quarantined,
+                 a->unsettled, a->unsettled? -1.0: a->settled_us / 1000.0,
+                 wall_s > 0? a->answered / wall_s: 0.0);
     fprintf (out, "  \"converged\": %u,\n", self->converged);
     fprintf (out, "  \"messages_per_node\": {\"sent\": %.2f, \"received\": %.2f},\n"
              "  \"bytes_per_node\": {\"sent\": %.1f, \"received\": %.1f},\n",

@@ -37,6 +37,9 @@ scenario_defaults (scenario_t *self)
     self->faults_from_ms = 0;
     self->faults_to_ms = 60 * 1000;
     self->fault_max_ms = 30 * 1000;
+    self->attest_tenants = 1;
+    self->attest_interval_ms = 60 * 1000;
+    self->quote_ms = 100;
 }
 
 void
@@ -532,6 +535,32 @@ scenario_parse (scenario_t *self, const char *text, size_t size,
                     ok = false;
             }
             ok = ok && self->faults_from_ms <= self->faults_to_ms;
+        }
+        else
+        if (strcmp (word, "attest") == 0) {
+            self->attest = true;
+            for (size_t i = 1; ok && i < line.count; i++) {
+                const char *param;
+                if ((param = s_param (line.words [i], "bad")))
+                    ok = s_uint (param, SCN_BAD_MAX, &value) == 0
+                      && ((self->attest_bad = (uint32_t) value), 1);
+                else
+                if ((param = s_param (line.words [i], "tenants")))
+                    ok = s_uint (param, 2, &value) == 0 && value >= 1
+                      && ((self->attest_tenants = (uint32_t) value), 1);
+                else
+                if ((param = s_param (line.words [i], "interval")))
+                    //  Whole seconds, as the profile's interval_s
+                    ok = scenario_duration (param, &self->attest_interval_ms) == 0
+                      && self->attest_interval_ms >= 1000
+                      && self->attest_interval_ms <= 30ULL * 24 * 3600 * 1000
+                      && self->attest_interval_ms % 1000 == 0;
+                else
+                if ((param = s_param (line.words [i], "quote")))
+                    ok = scenario_duration (param, &self->quote_ms) == 0;
+                else
+                    ok = false;
+            }
         }
         else
             ok = false;

@@ -23,6 +23,7 @@
 #define SCN_FAULTS_MAX      100000          //  Most random faults
 #define SCN_TIME_MAX_MS     (30ULL * 24 * 3600 * 1000)  //  Any duration
 #define SCN_LATENCY_MAX_US  (60ULL * 1000 * 1000)       //  Link latency, jitter
+#define SCN_BAD_MAX         1000            //  Most bad actors (attest bad=)
 #define SCN_BANDWIDTH_MAX   (100ULL * 1000 * 1000 * 1000)   //  Bytes per second
 
 typedef enum {
@@ -76,6 +77,13 @@ typedef struct {
     uint64_t faults_from_ms;        //  ... starting in this window
     uint64_t faults_to_ms;
     uint64_t fault_max_ms;          //  Longest random fault
+    //  Attestation ("attest" line): nodes with a simulated TPM, a
+    //  profile per tenant and device type at the coordinator
+    bool attest;
+    uint32_t attest_bad;            //  Gateways whose event log is off the profile
+    uint32_t attest_tenants;        //  1 or 2 tenants, by site
+    uint64_t attest_interval_ms;    //  The profile's interval_s
+    uint64_t quote_ms;              //  Latency of a quote
     size_t nactions;
     scn_action_t *actions;          //  Sorted by time, ties in file order
 } scenario_t;

@@ -19,7 +19,7 @@
 
 const char *world_ev_names [] = {
     "?", "frame", "timer", "apply-done", "connect", "restart", "boot", "action",
-    "heal", "twin-call", "commit", "tick", "sample", "reset", "coord-restart"
+    "heal", "twin-call", "commit", "tick", "sample", "reset", "coord-restart", "quote"
 };
 
 uint64_t
@@ -72,6 +72,7 @@ s_fx_send (void *ctx, uint32_t node, uint32_t peer, const char *dest,
     if (dest && envelope_decode (&env, data, size) == 0) {
         //  A custody (re)transmission to this peer: one round after the
         //  previous attempt, the first one round after it was taken
+        attest_sent (self, node, code, &env);
         uint32_t taken = net_attempt (self, node, env.id, ARRIVAL)->round;
         attempt_t *attempt = net_attempt (self, node, env.id, peer);
         if (attempt->sends == 0)
@@ -327,6 +328,10 @@ s_handle (world_t *self, event_t *event)
         case EV_COORD_RESTART:
             coord_host_restart (self);
             break;
+        case EV_QUOTE:
+            attest_quote_due (self, node, event->arg);
+            check_node (self, node);
+            break;
         case EV_TICK:
             //  weft-coord ticks between bursts, never while replies wait
             //  for the group commit: a retransmission held behind them
@@ -508,17 +513,20 @@ s_setup (world_t *self)
     s_keys (scn->seed, "ca", &ca);
     s_keys (scn->seed, "coordinator", &coord_keys);
     s_keys (scn->seed, "operator", &self->op_keys);
-    int rc = coord_host_setup (self, &ca, &coord_keys);
-    if (rc == 0) {
-        size_t map = (size_t) self->nodes * 16384 + ((size_t) 256 << 20);
-        self->node_store = store_new (self->node_dir, node_host_tables (), map);
-        rc = self->node_store? store_set_nosync (self->node_store, true): -1;
-    }
+    //  The nodes' host first: the coordinator's records name their AKs
+    size_t map = (size_t) self->nodes * 16384 + ((size_t) 256 << 20);
+    self->node_store = store_new (self->node_dir, node_host_tables (), map);
+    int rc = self->node_store? store_set_nosync (self->node_store, true): -1;
     if (rc == 0) {
         nh_world_t fx = { self, s_fx_send, s_fx_close, s_fx_timer, s_fx_apply,
-                          check_delivered };
+                          check_delivered, scn->attest? attest_quote_asked: NULL };
         self->host = node_host_new (self->node_store, self->nodes, scn->seed, &ca,
                                     &coord_keys, scn->heartbeat_ms, &fx);
+        rc = attest_setup (self);
+    }
+    if (rc == 0)
+        rc = coord_host_setup (self, &ca, &coord_keys);
+    if (rc == 0) {
         //  Every node boots at a random moment of the first heartbeat
         for (uint32_t i = 0; i < self->nodes; i++) {
             self->node [i].booting = true;
@@ -566,6 +574,7 @@ s_teardown (world_t *self)
     free (self->links);
     free (self->node);
     free (self->samples);
+    attest_teardown (self);
     keys_wipe (&self->op_keys);
     keys_wipe (&self->ca_keys);
     keys_wipe (&self->coord_keys);
@@ -612,7 +621,8 @@ world_run (const scenario_t *scenario, const world_options_t *options)
         free (event.data);
         if (self->sched.now >= self->quiet_us && self->up == self->nodes
         &&  self->converged == self->nodes && self->sched.now > 0
-        &&  (!self->revoke_version || self->revocation_holders + 1 >= self->nodes))
+        &&  (!self->revoke_version || self->revocation_holders + 1 >= self->nodes)
+        &&  attest_idle (self))
             break;                  //  Every device holds the last change
         if (options->verbose && self->events >= progress) {
             progress = self->events + 1000000;
@@ -660,6 +670,9 @@ world_run (const scenario_t *scenario, const world_options_t *options)
                          self->node [example].up,
                          node_host_revocations (self->host, example), self->revoke_version);
     }
+    attest_tally (self);
+    if (!self->violation [0] && check_convergence)
+        check_attestation (self);
     //  Last sample, at the end
     self->samples = (sample_t *) realloc (self->samples,
                                           (self->nsamples + 1) * sizeof (sample_t));

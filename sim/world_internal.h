@@ -55,7 +55,8 @@ typedef enum {
     EV_TICK,                //  Coordinator timer
     EV_SAMPLE,              //  Convergence curve sample
     EV_RESET,               //  A gateway's connection breaks; arg = incarnation
-    EV_COORD_RESTART        //  The crashed coordinator starts again
+    EV_COORD_RESTART,       //  The crashed coordinator starts again
+    EV_QUOTE                //  A node's TPM has its quote; arg = incarnation
 } ev_type_t;
 
 #define DEST_NONE           (UINT32_MAX - 1)    //  Link-local envelope
@@ -142,7 +143,25 @@ typedef struct {
     uint8_t coord_sent_next;
     bool relinked;                  //  Server: new uplink the coordinator has not heard on
     uint64_t sent, sent_bytes, received, received_bytes;
+    uint8_t verdict;                //  At the coordinator: 0 none, 1 passed, 2 failed
 } snode_t;
+
+//  Attestation figures (attestation.c)
+typedef struct {
+    uint32_t bad;                   //  Bad actors in the fleet
+    uint64_t asked, answered;       //  Quotes the node cores asked, the TPMs answered
+    uint64_t failed_quotes;         //  ... could not answer
+    uint64_t coord_evidence;        //  Evidence the coordinator verified itself
+    uint64_t delegated;             //  Verdicts of site servers it took and checked again
+    uint64_t delegated_pass, delegated_fail;
+    uint32_t unsettled;             //  Nodes whose verdict is not yet the expected one
+    uint64_t settled_us;            //  When the last one settled
+    uint32_t passed, failed;        //  Verdicts at the end
+    uint32_t quarantined;           //  ... quarantined by the coordinator
+    uint32_t site_quarantined;      //  Gateways their site server quarantines
+    zhashx_t *in_flight;            //  Gateways judged at their site, verdict not yet
+                                    //  at the coordinator
+} attest_stats_t;
 
 typedef struct {
     uint64_t time;
@@ -216,6 +235,11 @@ typedef struct {
     uint64_t frames_sent, frames_delivered, frames_dropped_down;
     uint64_t twin_calls, twin_failed, crashes;
     uint64_t desired_acks;
+    //  Attestation (attestation.c), when the scenario has it
+    uint8_t *tenant_of;             //  Tenant index per node
+    uint8_t *bad_of;                //  Bad actor per node
+    uint8_t *tpm_bad;               //  Boot the TPM quotes is bad, per node
+    attest_stats_t attest;
     char violation [512];
     bool stop;
 } world_t;
@@ -278,7 +302,31 @@ int
 void
     coord_host_twin_set (world_t *self, uint32_t node, const char *patch);
 
+//  attestation.c
+int
+    attest_setup (world_t *self);
+int
+    attest_coord_setup (world_t *self, store_txn_t *txn, pki_t *pki);
+int
+    attest_record (world_t *self, uint32_t node, json_t *record);
+void
+    attest_quote_asked (void *ctx, uint32_t node);
+void
+    attest_quote_due (world_t *self, uint32_t node, uint64_t incarnation);
+void
+    attest_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size);
+void
+    attest_sent (world_t *self, uint32_t node, uint32_t dest, const envelope_t *env);
+bool
+    attest_idle (world_t *self);
+void
+    attest_tally (world_t *self);
+void
+    attest_teardown (world_t *self);
+
 //  checks.c
+void
+    check_attestation (world_t *self);
 void
     check_delivered (void *ctx, uint32_t node, const uint8_t *data, size_t size);
 void

@@ -200,6 +200,14 @@ softquote_name (softquote_t *self, uint8_t name [CERT_AK_NAME_SIZE])
     memcpy (name, self->name, CERT_AK_NAME_SIZE);
 }
 
+const uint8_t *
+softquote_public (softquote_t *self, size_t *size_p)
+{
+    assert (self && size_p);
+    *size_p = self->public_size;
+    return self->public;
+}
+
 //  The AK's signature over data as a marshalled TPMT_SIGNATURE:
 //  ECDSA-SHA256, or RSASSA-PKCS1-v1_5 SHA-256 (deterministic)
 static int

@@ -39,6 +39,11 @@ void
 void
     softquote_name (softquote_t *self, uint8_t name [CERT_AK_NAME_SIZE]);
 
+//  The AK's public area (a marshalled TPM2B_PUBLIC, as the coordinator
+//  keeps it at enrolment), borrowed.
+const uint8_t *
+    softquote_public (softquote_t *self, size_t *size_p);
+
 //  The evidence payload answering quote (a NODE_ACT_QUOTE), with the
 //  PCRs replayed from event_log. Caller frees *payload_p. 0 or -1.
 int
