@@ -213,6 +213,34 @@ s_check_ak (const TPMT_PUBLIC *area)
     return TPMVERIFY_OK;
 }
 
+void
+tpmverify_ak_template (TPMT_PUBLIC *area, bool rsa)
+{
+    assert (area);
+    area->nameAlg = TPM2_ALG_SHA256;
+    area->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
+        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
+        | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+    if (rsa) {
+        area->type = TPM2_ALG_RSA;
+        TPMS_RSA_PARMS *params = &area->parameters.rsaDetail;
+        params->symmetric.algorithm = TPM2_ALG_NULL;
+        params->scheme.scheme = TPM2_ALG_RSASSA;
+        params->scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
+        params->keyBits = 2048;
+        params->exponent = 0;       //  The TPM's way of saying 65537
+    }
+    else {
+        area->type = TPM2_ALG_ECC;
+        TPMS_ECC_PARMS *ecc = &area->parameters.eccDetail;
+        ecc->symmetric.algorithm = TPM2_ALG_NULL;
+        ecc->scheme.scheme = TPM2_ALG_ECDSA;
+        ecc->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+        ecc->curveID = TPM2_ECC_NIST_P256;
+        ecc->kdf.scheme = TPM2_ALG_NULL;
+    }
+}
+
 int
 tpmverify_check_ak (const byte *ak_public, size_t ak_public_size)
 {

@@ -63,6 +63,13 @@ EVP_PKEY *
 int
     tpmverify_check_ak (const byte *ak_public, size_t ak_public_size);
 
+//  Fill area with the template of the AK Weft makes (tpm2_createak's,
+//  what tpmverify_check_ak accepts): restricted signing, made in the
+//  TPM, RSA-2048 RSASSA-SHA256 (rsa) or ECC P-256 ECDSA-SHA256; the
+//  unique field is left as it was (the TPM, or a software key, fills it).
+void
+    tpmverify_ak_template (TPMT_PUBLIC *area, bool rsa);
+
 //  Verify a quote: attest (marshalled TPMS_ATTEST) signed with the AK
 //  (TPM2B_PUBLIC) as signature (TPMT_SIGNATURE); the quote is TPM-made,
 //  carries nonce as extraData, selects exactly the sha256 PCRs in pcr_mask

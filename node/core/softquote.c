@@ -24,15 +24,10 @@ struct _softquote_t {
     uint64_t clock;                     //  TPMS_CLOCK_INFO.clock, grows per quote
 };
 
-//  Marshal the public area, take its name; 0 or -1
+//  Marshal the public area (tpmverify_ak_template's), take its name; 0 or -1
 static int
 s_finish (softquote_t *self, TPM2B_PUBLIC *public)
 {
-    TPMT_PUBLIC *area = &public->publicArea;
-    area->nameAlg = TPM2_ALG_SHA256;
-    area->objectAttributes = TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT
-                           | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-                           | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH;
     size_t offset = 0;
     if (Tss2_MU_TPM2B_PUBLIC_Marshal (public, self->public, sizeof self->public, &offset)
         != TSS2_RC_SUCCESS)
@@ -58,12 +53,7 @@ softquote_new (void)
     TPM2B_PUBLIC public;
     memset (&public, 0, sizeof public);
     TPMT_PUBLIC *area = &public.publicArea;
-    area->type = TPM2_ALG_ECC;
-    area->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
-    area->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
-    area->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-    area->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-    area->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+    tpmverify_ak_template (area, false);
     if (rc == 0
     && (BN_bn2binpad (x, area->unique.ecc.x.buffer, 32) != 32
     ||  BN_bn2binpad (y, area->unique.ecc.y.buffer, 32) != 32))
@@ -149,13 +139,7 @@ softquote_new_rsa (const uint8_t seed [32])
     TPM2B_PUBLIC public;
     memset (&public, 0, sizeof public);
     TPMT_PUBLIC *area = &public.publicArea;
-    area->type = TPM2_ALG_RSA;
-    TPMS_RSA_PARMS *rsa = &area->parameters.rsaDetail;
-    rsa->symmetric.algorithm = TPM2_ALG_NULL;
-    rsa->scheme.scheme = TPM2_ALG_RSASSA;
-    rsa->scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
-    rsa->keyBits = 2048;
-    rsa->exponent = 0;              //  The TPM's way of saying 65537
+    tpmverify_ak_template (area, true);
     area->unique.rsa.size = 256;
     if (ok && BN_bn2binpad (n, area->unique.rsa.buffer, 256) != 256)
         ok = 0;

@@ -6,6 +6,7 @@
     by the caller.  */
 
 #include "node/io/tpm_internal.h"
+#include "proto/tpmverify.h"
 
 #include <sodium.h>
 #include <tss2/tss2_mu.h>
@@ -345,27 +346,7 @@ tpm_ak_create (tpm_t *self, tpm_key_type_t ek_type, tpm_key_type_t ak_type,
     //  tpm2_createak's templates: restricted signing, made in the TPM
     TPM2B_PUBLIC template = { 0 };
     TPMT_PUBLIC *area = &template.publicArea;
-    area->nameAlg = TPM2_ALG_SHA256;
-    area->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
-        | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
-    if (ak_type == TPM_KEY_RSA) {
-        area->type = TPM2_ALG_RSA;
-        TPMS_RSA_PARMS *rsa = &area->parameters.rsaDetail;
-        rsa->symmetric.algorithm = TPM2_ALG_NULL;
-        rsa->scheme.scheme = TPM2_ALG_RSASSA;
-        rsa->scheme.details.rsassa.hashAlg = TPM2_ALG_SHA256;
-        rsa->keyBits = 2048;
-    }
-    else {
-        area->type = TPM2_ALG_ECC;
-        TPMS_ECC_PARMS *ecc = &area->parameters.eccDetail;
-        ecc->symmetric.algorithm = TPM2_ALG_NULL;
-        ecc->scheme.scheme = TPM2_ALG_ECDSA;
-        ecc->scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
-        ecc->curveID = TPM2_ECC_NIST_P256;
-        ecc->kdf.scheme = TPM2_ALG_NULL;
-    }
+    tpmverify_ak_template (area, ak_type == TPM_KEY_RSA);
     TPM2B_SENSITIVE_CREATE sensitive = { 0 };
     TPM2B_DATA outside = { 0 };
     TPML_PCR_SELECTION creation_pcr = { 0 };
