@@ -196,8 +196,10 @@ s_follow (world_t *self, uint32_t node)
     }
 }
 
+//  An envelope the coordinator core took (not refused): evidence it
+//  judged, or a site server's verdict it checked again
 void
-attest_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size)
+attest_observe (world_t *self, const uint8_t *data, size_t size)
 {
     envelope_t env;
     uint32_t origin;
@@ -228,7 +230,6 @@ attest_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size
                              device, node_host_tenant (self->tenant_of [device]));
         s_follow (self, device);
     }
-    (void) server;
 }
 
 //  At the end: passes, failures and quarantine, at the coordinator and

@@ -169,7 +169,8 @@ coord_host_frame (world_t *self, frame_t *frame)
     size_t reply_size = 0;
     int rc = coord_on_mesh_link (self->coord, name, &link, frame->data, frame->size,
                                  world_now_ms (self), &reply, &reply_size);
-    attest_observe (self, server, frame->data, frame->size);
+    if (rc == 0)
+        attest_observe (self, frame->data, frame->size);
     //  A verified envelope: its origin is reached through this server
     if (rc == 0 && link.origin [0] && node_host_index (link.origin, &origin)
     &&  origin < self->nodes && self->node [origin].via != server) {

@@ -70,9 +70,9 @@ s_fx_send (void *ctx, uint32_t node, uint32_t peer, const char *dest,
                ? 0: 1;
     envelope_t env;
     if (dest && envelope_decode (&env, data, size) == 0) {
+        attest_sent (self, node, code, &env);
         //  A custody (re)transmission to this peer: one round after the
         //  previous attempt, the first one round after it was taken
-        attest_sent (self, node, code, &env);
         uint32_t taken = net_attempt (self, node, env.id, ARRIVAL)->round;
         attempt_t *attempt = net_attempt (self, node, env.id, peer);
         if (attempt->sends == 0)

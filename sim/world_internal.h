@@ -314,7 +314,7 @@ void
 void
     attest_quote_due (world_t *self, uint32_t node, uint64_t incarnation);
 void
-    attest_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size);
+    attest_observe (world_t *self, const uint8_t *data, size_t size);
 void
     attest_sent (world_t *self, uint32_t node, uint32_t dest, const envelope_t *env);
 bool
