@@ -48,10 +48,25 @@ int
     store_put (store_txn_t *txn, const char *table, const void *key,
                size_t key_size, const void *value, size_t value_size);
 
+//  Put value under key only if the key holds nothing yet (one B-tree
+//  descent where a get then a put would take two). Returns 0 (stored),
+//  1 if a value was there (left as it was; if old_p is not NULL, it gets
+//  a copy the caller frees and *old_size_p its size), or -1 (logged).
+int
+    store_insert (store_txn_t *txn, const char *table, const void *key,
+                  size_t key_size, const void *value, size_t value_size,
+                  void **old_p, size_t *old_size_p);
+
 //  Delete. Returns 0, 1 if absent, or -1 on error.
 int
     store_del (store_txn_t *txn, const char *table, const void *key,
                size_t key_size);
+
+//  Delete every entry whose key starts with prefix (prefix_size > 0),
+//  with one cursor. Returns the number deleted, or -1 on error.
+int64_t
+    store_del_prefix (store_txn_t *txn, const char *table, const void *prefix,
+                      size_t prefix_size);
 
 //  Call fn for every entry whose key starts with prefix (all entries if
 //  prefix_size is 0), in key order. Key and value are borrowed for the
@@ -84,14 +99,17 @@ int
     store_set_nosync (store_t *self, bool nosync);
 
 //  What a store has done since it was opened: transactions begun (read,
-//  write), write transactions committed, and records decoded by the
-//  layers above (store_note_decode). Tests pin the cost of one event
+//  write), write transactions committed, records decoded by the layers
+//  above (store_note_decode), and lookups, puts and deletes. Tests pin the cost of one event
 //  with these, so it cannot grow unnoticed.
 typedef struct {
     uint64_t reads;                 //  Read transactions begun
     uint64_t writes;                //  Write transactions begun
     uint64_t commits;               //  Write transactions committed
     uint64_t decodes;               //  Records decoded from stored bytes
+    uint64_t gets;                  //  Lookups by key (store_get)
+    uint64_t puts;                  //  Entries written (store_put, store_insert)
+    uint64_t dels;                  //  Entries deleted
 } store_stats_t;
 
 void

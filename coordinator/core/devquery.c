@@ -190,18 +190,10 @@ static int
 s_fill (const devquery_ctx_t *ctx, const s_source_t *source, s_set_t *set)
 {
     if (source->scopes) {
-        //  Each subtree: the node itself and everything below it
-        char below [REGISTRY_INDEX_KEY_MAX];
-        for (size_t i = 0; i < ctx->scope_count && !set->overflow; i++) {
-            if (registry_index_scan (ctx->txn, REGISTRY_SCOPE_ATTR, ctx->scopes [i],
-                                     false, s_set_add, set) < 0)
+        //  Each subtree; s_match checks each candidate's place
+        for (size_t i = 0; i < ctx->scope_count && !set->overflow; i++)
+            if (registry_scope_scan (ctx->txn, ctx->scopes [i], s_set_add, set) < 0)
                 return -1;
-            snprintf (below, sizeof below, "%s/", ctx->scopes [i]);
-            if (!set->overflow
-            &&  registry_index_scan (ctx->txn, REGISTRY_SCOPE_ATTR, below, true,
-                                     s_set_add, set) < 0)
-                return -1;
-        }
         return 0;
     }
     if (streq (source->attr, "id")) {

@@ -115,9 +115,12 @@ s_free_item (void **item_p)
 }
 
 //  Versions of the stored layout, in meta: index_version 1 added the
-//  secondary indexes, record_format 2 made records msgpack
-#define S_INDEX_VERSION     1
+//  secondary indexes, 2 dropped the place entries ("@scope NUL place NUL
+//  id", which the path and tenant entries duplicate); record_format 2
+//  made records msgpack
+#define S_INDEX_VERSION     2
 #define S_RECORD_FORMAT     2
+#define S_OLD_SCOPE_PREFIX  "@scope"
 
 static int s_rec_put (store_txn_t *txn, const char *table, const char *key, json_t *json);
 
@@ -186,11 +189,13 @@ s_upgrade (store_t *store)
     store_txn_t *txn = store_begin (store, true);
     if (!txn)
         return -1;
+    bool convert = registry_meta_get (txn, "record_format") < S_RECORD_FORMAT;
+    bool reindex = registry_meta_get (txn, "index_version") < S_INDEX_VERSION;
     int rc = 0;
-    if (registry_meta_get (txn, "record_format") < S_RECORD_FORMAT) {
-        int64_t devices = store_count (txn, "devices");
+    int converted = 0;
+    int64_t devices = store_count (txn, "devices");
+    if (convert) {
         const char *tables [] = { "devices", "twins", "operators", NULL };
-        int converted = 0;
         for (int i = 0; tables [i] && rc == 0; i++) {
             int count = s_convert_table (txn, tables [i]);
             rc = count < 0? -1: 0;
@@ -198,18 +203,27 @@ s_upgrade (store_t *store)
         }
         if (rc == 0)
             rc = registry_meta_put (txn, "record_format", S_RECORD_FORMAT);
+    }
+    int64_t dropped = 0;
+    if (rc == 0 && reindex) {
+        //  Entries of index_version 1 that nothing reads any more
+        dropped = store_del_prefix (txn, "device_index", S_OLD_SCOPE_PREFIX,
+                                    sizeof S_OLD_SCOPE_PREFIX);
+        rc = dropped < 0? -1: 0;
         if (rc == 0)
             rc = registry_meta_put (txn, "index_version", S_INDEX_VERSION);
-        if (rc == 0)
-            rc = store_commit (&txn);
-        if (rc)
-            zsys_error ("registry: cannot convert the records of an older database to "
-                        "msgpack; nothing was changed, refusing to start");
-        else
-        if (converted)
-            zsys_info ("registry: converted %d records (%" PRId64 " devices) to msgpack",
-                       converted, devices);
     }
+    if ((convert || reindex) && rc == 0)
+        rc = store_commit (&txn);
+    if (rc)
+        zsys_error ("registry: cannot bring the database of an older release to the "
+                    "current layout; nothing was changed, refusing to start");
+    else
+    if (converted)
+        zsys_info ("registry: converted %d records (%" PRId64 " devices) to msgpack",
+                   converted, devices);
+    if (rc == 0 && dropped)
+        zsys_info ("registry: dropped %" PRId64 " index entries of an older layout", dropped);
     store_abort (&txn);
     return rc;
 }

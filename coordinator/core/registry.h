@@ -151,10 +151,10 @@ int
     registry_device_put (store_txn_t *txn, json_t *device);
 
 //  --- Secondary indexes, kept by registry_device_put: one entry per
-//  indexed attribute (tenant type role path site fw hw sw asset tag.KEY
-//  and REGISTRY_SCOPE_ATTR), key "attr NUL value NUL id".
+//  indexed attribute (tenant type role path site fw hw sw asset tag.KEY),
+//  key "attr NUL value NUL id". A device's place (path, else tenant) has
+//  no entry of its own: the path and tenant entries find it.
 
-#define REGISTRY_SCOPE_ATTR     "@scope"    //  Internal: path, else tenant
 #define REGISTRY_INDEX_KEY_MAX  512         //  LMDB's default key limit - 1
 #define REGISTRY_INDEX_ENTRIES_MAX  64      //  Index entries of one device
 
@@ -184,6 +184,16 @@ typedef int (registry_index_fn) (void *arg, const char *id);
 int
     registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
                          bool prefix, registry_index_fn *fn, void *arg);
+
+//  Call fn with the id of every device whose place (registry_device_place)
+//  is scope or below it ("a/b" covers "a/b/c", not "a/bc"; scope not
+//  empty): the path index under scope, and the tenant index for devices
+//  without a path. fn may also get devices of tenant scope that sit
+//  elsewhere, and an id twice: callers check the place of what they
+//  read. fn returns 0 to go on. Returns entries visited or -1.
+int
+    registry_scope_scan (store_txn_t *txn, const char *scope, registry_index_fn *fn,
+                         void *arg);
 
 //  Has device id an index entry attr = value? (One lookup, no record
 //  read: how a query intersects a broad term with a small set.)

@@ -11,8 +11,9 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/registry_internal.h"
 
-//  Device attributes with a secondary index (besides tag.KEY and the
-//  internal REGISTRY_SCOPE_ATTR)
+//  Device attributes with a secondary index (besides tag.KEY). A scope
+//  is found through path and tenant (registry_scope_scan): no entry of
+//  its own
 static const char *s_indexed [] = {
     "tenant", "type", "role", "path", "site", "fw", "hw", "sw", "asset", NULL
 };
@@ -282,8 +283,6 @@ registry_indexed (const char *attr)
 {
     if (strncmp (attr, "tag.", 4) == 0 && attr [4])
         return true;
-    if (streq (attr, REGISTRY_SCOPE_ATTR))
-        return true;
     for (int i = 0; s_indexed [i]; i++)
         if (streq (attr, s_indexed [i]))
             return true;
@@ -375,7 +374,6 @@ s_keys_of (registry_device_t *device, s_keys_t *keys)
         s_tag_keys_t tags = { keys, device->id };
         recpack_map (device->tags, device->tags_size, s_tag_key, &tags);
     }
-    s_keys_add (keys, REGISTRY_SCOPE_ATTR, registry_device_place (device), device->id);
 }
 
 static bool
@@ -442,6 +440,43 @@ registry_index_scan (store_txn_t *txn, const char *attr, const char *value,
     return store_scan (txn, "device_index", key, len, s_index_scan_one, &scan);
 }
 
+//  Passes ids on and remembers whether fn asked to stop
+typedef struct {
+    registry_index_fn *fn;
+    void *arg;
+    bool stopped;
+} s_scope_scan_t;
+
+static int
+s_scope_one (void *arg, const char *id)
+{
+    s_scope_scan_t *self = (s_scope_scan_t *) arg;
+    self->stopped = self->fn (self->arg, id) != 0;
+    return self->stopped;
+}
+
+int
+registry_scope_scan (store_txn_t *txn, const char *scope, registry_index_fn *fn, void *arg)
+{
+    assert (scope && *scope && fn);
+    //  The node itself and everything below it, by path; then by tenant,
+    //  where the devices without a path sit
+    char below [REGISTRY_INDEX_KEY_MAX];
+    snprintf (below, sizeof below, "%s/", scope);
+    const char *attrs [] = { "path", "path", "tenant", "tenant" };
+    const char *values [] = { scope, below, scope, below };
+    s_scope_scan_t scan = { fn, arg, false };
+    int visited = 0;
+    for (int i = 0; i < 4 && !scan.stopped; i++) {
+        int rc = registry_index_scan (txn, attrs [i], values [i], i % 2 == 1, s_scope_one,
+                                      &scan);
+        if (rc < 0)
+            return -1;
+        visited += rc;
+    }
+    return visited;
+}
+
 bool
 registry_index_has (store_txn_t *txn, const char *attr, const char *value, const char *id)
 {
@@ -464,7 +499,9 @@ registry_device_get (store_txn_t *txn, const char *id)
 }
 
 //  Store a device record given as bytes, with its index entries: only
-//  those that differ from the record it replaces are written
+//  those that differ from the record it replaces are written. A new
+//  device (the common case) costs no read: the record goes in with an
+//  insert that hands back the record it would replace, if there is one.
 int
 registry_device_store (store_txn_t *txn, const char *id, const uint8_t *data, size_t size)
 {
@@ -476,16 +513,32 @@ registry_device_store (store_txn_t *txn, const char *id, const uint8_t *data, si
     int rc = registry_device_decode (&now, data, size) || !now.has_curve_key? -1: 0;
     if (rc == 0)
         s_keys_of (&now, &keys [1]);
-    //  A corrupt old record has no entries we can find: keep going
-    bool replaces = rc == 0 && registry_device_read (txn, id, &before) == 0;
-    if (replaces)
-        s_keys_of (&before, &keys [0]);
-    if (rc == 0 && (keys [1].overflow || (replaces && keys [0].overflow)))
+    if (rc == 0 && keys [1].overflow)
         rc = -1;
+    void *old = NULL;
+    size_t old_size = 0;
+    int present = rc? -1: store_insert (txn, "devices", id, strlen (id), data, size,
+                                        &old, &old_size);
+    rc = present < 0? -1: 0;
+    bool replaces = false;
+    if (present == 1) {
+        //  before owns the old bytes from here (freed by fini)
+        before.copy = (uint8_t *) old;
+        before.copy_max = old_size;
+        store_note_decode (txn);
+        //  A corrupt old record has no entries we can find: keep going
+        replaces = registry_device_decode (&before, old, old_size) == 0;
+        if (!replaces)
+            zsys_error ("registry: corrupt record devices/%s", id);
+        if (replaces)
+            s_keys_of (&before, &keys [0]);
+        if (replaces && keys [0].overflow)
+            rc = -1;
+        if (rc == 0)
+            rc = store_put (txn, "devices", id, strlen (id), data, size);
+    }
     if (rc == 0)
         rc = s_index_update (txn, replaces? &keys [0]: NULL, &keys [1]);
-    if (rc == 0)
-        rc = store_put (txn, "devices", id, strlen (id), data, size);
     if (rc == 0)
         rc = store_put (txn, "device_keys", now.curve_key, 32, id, strlen (id));
     free (keys);

@@ -206,7 +206,7 @@ registry_test (bool verbose)
     assert (after_stats.commits == before_stats.commits + 2);     //  Ours, and the conversion
     txn = store_begin (store, false);
     assert (registry_meta_get (txn, "record_format") == 2);
-    assert (registry_meta_get (txn, "index_version") == 1);
+    assert (registry_meta_get (txn, "index_version") == 2);
     //  Binary now, keys as raw bytes
     size_t stored_size;
     uint8_t *stored = (uint8_t *) store_get (txn, "devices", "dev-old", 7, &stored_size);
@@ -274,6 +274,88 @@ registry_test (bool verbose)
     assert (registry_index_has (txn, "fw", "1.1", "dev-old"));
     assert (registry_index_has (txn, "type", "legacy", "dev-old"));
     assert (store_commit (&txn) == 0);
+
+    //  What registering a device writes, pinned: its record, its key and
+    //  one index entry per indexed attribute (tenant type role path site
+    //  fw hw asset tag.line here), and no read; putting the same record
+    //  again writes the record and key only
+    txn = store_begin (store, true);
+    char curve3_hex [65];
+    memset (curve, 0x33, 32);
+    keys_hex (curve, 32, curve3_hex);
+    device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:i}}",
+                        "id", "dev-new", "tenant", "acme", "type", "gateway", "role", "gateway",
+                        "path", "acme/plant-2/line-7", "asset", "acme/plant-2/line-7/pump-a",
+                        "fw", "2.3.0", "hw", "rev-b", "curve_key", curve3_hex,
+                        "tags", "line", "7", "rank", 3);
+    store_stats (store, &before_stats);
+    assert (registry_device_put (txn, device) == 0);
+    store_stats (store, &after_stats);
+    if (verbose)
+        printf ("\n   register: %d puts, %d gets, %d dels ",
+                (int) (after_stats.puts - before_stats.puts),
+                (int) (after_stats.gets - before_stats.gets),
+                (int) (after_stats.dels - before_stats.dels));
+    assert (after_stats.puts - before_stats.puts == 2 + 9);
+    assert (after_stats.gets == before_stats.gets);
+    assert (after_stats.dels == before_stats.dels);
+    store_stats (store, &before_stats);
+    assert (registry_device_put (txn, device) == 0);
+    store_stats (store, &after_stats);
+    assert (after_stats.puts - before_stats.puts == 3);     //  Insert refused, record, key
+    assert (after_stats.gets == before_stats.gets);
+    assert (after_stats.dels == before_stats.dels);
+    //  A new firmware: one entry out, one in
+    json_object_set_new (device, "fw", json_string ("2.4.0"));
+    store_stats (store, &before_stats);
+    assert (registry_device_put (txn, device) == 0);
+    store_stats (store, &after_stats);
+    assert (after_stats.puts - before_stats.puts == 3 + 1);
+    assert (after_stats.dels - before_stats.dels == 1);
+    assert (!registry_index_has (txn, "fw", "2.3.0", "dev-new"));
+    assert (registry_index_has (txn, "fw", "2.4.0", "dev-new"));
+    assert (registry_index_has (txn, "site", "plant-2", "dev-new"));
+    json_decref (device);
+    //  The place is found through path and tenant: a subtree finds the
+    //  devices placed in it, a tenant also its devices without a path
+    found = 0;
+    assert (registry_scope_scan (txn, "acme/plant-2", s_test_count_id, &found) == 1);
+    assert (found == 1);
+    found = 0;
+    assert (registry_scope_scan (txn, "acme/plant", s_test_count_id, &found) == 0);
+    found = 0;
+    assert (registry_scope_scan (txn, "acme", s_test_count_id, &found) >= 3);
+    assert (found >= 3);                //  dev-1, dev-old (no path), dev-new
+    assert (store_commit (&txn) == 0);
+
+    //  A database of index_version 1 kept an entry per device for its
+    //  place ("@scope NUL place NUL id"): opening drops them, in one
+    //  transaction, and leaves every other entry
+    registry_destroy (&registry);
+    txn = store_begin (store, true);
+    int64_t entries = store_count (txn, "device_index");
+    const char *places [][2] = {
+        { "acme/plant-2/line-7", "dev-new" }, { "acme", "dev-1" }, { "acme", "dev-old" }
+    };
+    for (int i = 0; i < 3; i++) {
+        char key [REGISTRY_INDEX_KEY_MAX];
+        size_t size = registry_index_key (key, sizeof key, "@scope", places [i][0],
+                                          places [i][1]);
+        assert (size && store_put (txn, "device_index", key, size, "", 0) == 0);
+    }
+    assert (registry_meta_put (txn, "index_version", 1) == 0);
+    assert (store_commit (&txn) == 0);
+    store_stats (store, &before_stats);
+    registry = registry_new (store);
+    assert (registry);
+    store_stats (store, &after_stats);
+    assert (after_stats.commits == before_stats.commits + 1);
+    assert (after_stats.dels - before_stats.dels == 3);
+    txn = store_begin (store, false);
+    assert (registry_meta_get (txn, "index_version") == 2);
+    assert (store_count (txn, "device_index") == entries);
+    assert (registry_meta_get (txn, "record_format") == 2);
+    store_abort (&txn);
 
     registry_destroy (&registry);
     registry_destroy (&registry);

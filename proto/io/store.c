@@ -197,6 +197,9 @@ store_stats (store_t *self, store_stats_t *stats)
     stats->writes = __atomic_load_n (&self->stats.writes, __ATOMIC_RELAXED);
     stats->commits = __atomic_load_n (&self->stats.commits, __ATOMIC_RELAXED);
     stats->decodes = __atomic_load_n (&self->stats.decodes, __ATOMIC_RELAXED);
+    stats->gets = __atomic_load_n (&self->stats.gets, __ATOMIC_RELAXED);
+    stats->puts = __atomic_load_n (&self->stats.puts, __ATOMIC_RELAXED);
+    stats->dels = __atomic_load_n (&self->stats.dels, __ATOMIC_RELAXED);
 }
 
 void
@@ -232,6 +235,7 @@ store_get (store_txn_t *txn, const char *table, const void *key,
     MDB_dbi dbi;
     if (s_table (txn->store, table, &dbi))
         return NULL;
+    __atomic_fetch_add (&txn->store->stats.gets, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
     MDB_val v;
     int rc = mdb_get (txn->txn, dbi, &k, &v);
@@ -264,9 +268,46 @@ store_put (store_txn_t *txn, const char *table, const void *key,
         zsys_error ("store: put %s: no space left on device", table);
         return -1;
     }
+    __atomic_fetch_add (&txn->store->stats.puts, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
     MDB_val v = { value_size, (void *) value };
     int rc = mdb_put (txn->txn, dbi, &k, &v, 0);
+    if (rc)
+        zsys_error ("store: put %s: %s", table, mdb_strerror (rc));
+    return rc? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Put unless present; LMDB hands back the present value instead.
+
+int
+store_insert (store_txn_t *txn, const char *table, const void *key, size_t key_size,
+              const void *value, size_t value_size, void **old_p, size_t *old_size_p)
+{
+    assert (txn);
+    assert (txn->write);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    if (s_fault (txn->store)) {
+        zsys_error ("store: put %s: no space left on device", table);
+        return -1;
+    }
+    __atomic_fetch_add (&txn->store->stats.puts, 1, __ATOMIC_RELAXED);
+    MDB_val k = { key_size, (void *) key };
+    MDB_val v = { value_size, (void *) value };
+    int rc = mdb_put (txn->txn, dbi, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        if (old_p) {
+            //  v is the stored value now, in LMDB's map: copy it out
+            uint8_t *copy = (uint8_t *) zmalloc (v.mv_size + 1);
+            memcpy (copy, v.mv_data, v.mv_size);
+            *old_p = copy;
+            if (old_size_p)
+                *old_size_p = v.mv_size;
+        }
+        return 1;
+    }
     if (rc)
         zsys_error ("store: put %s: %s", table, mdb_strerror (rc));
     return rc? -1: 0;
@@ -287,6 +328,7 @@ store_del (store_txn_t *txn, const char *table, const void *key, size_t key_size
         zsys_error ("store: del %s: no space left on device", table);
         return -1;
     }
+    __atomic_fetch_add (&txn->store->stats.dels, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
     int rc = mdb_del (txn->txn, dbi, &k, NULL);
     if (rc == MDB_NOTFOUND)
@@ -333,6 +375,55 @@ store_scan (store_txn_t *txn, const char *table, const void *prefix,
         return -1;
     }
     return visited;
+}
+
+//  --------------------------------------------------------------------------
+//  Delete the entries under a key prefix.
+
+int64_t
+store_del_prefix (store_txn_t *txn, const char *table, const void *prefix,
+                  size_t prefix_size)
+{
+    assert (txn);
+    assert (txn->write);
+    assert (prefix && prefix_size > 0);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn->txn, dbi, &cursor);
+    if (rc) {
+        zsys_error ("store: delete in %s: %s", table, mdb_strerror (rc));
+        return -1;
+    }
+    MDB_val k = { prefix_size, (void *) prefix };
+    MDB_val v;
+    int64_t deleted = 0;
+    //  Seek again after each delete rather than trust where a delete
+    //  leaves the cursor (at a page's end it is not on the next entry)
+    while (true) {
+        k.mv_size = prefix_size;
+        k.mv_data = (void *) prefix;
+        rc = mdb_cursor_get (cursor, &k, &v, MDB_SET_RANGE);
+        if (rc || k.mv_size < prefix_size || memcmp (k.mv_data, prefix, prefix_size))
+            break;
+        if (s_fault (txn->store)) {
+            rc = ENOSPC;
+            break;
+        }
+        rc = mdb_cursor_del (cursor, 0);
+        if (rc)
+            break;
+        deleted++;
+        __atomic_fetch_add (&txn->store->stats.dels, 1, __ATOMIC_RELAXED);
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND) {
+        zsys_error ("store: delete in %s: %s", table, rc == ENOSPC? "no space left on device"
+                                                                  : mdb_strerror (rc));
+        return -1;
+    }
+    return deleted;
 }
 
 //  --------------------------------------------------------------------------
@@ -444,6 +535,37 @@ store_test (bool verbose)
     assert (store_count (txn, "alpha") == 3);
     store_abort (&txn);
     zlist_destroy (&keys);
+
+    //  Insert only where nothing is; the present value comes back
+    txn = store_begin (store, true);
+    store_stats_t before, after;
+    store_stats (store, &before);
+    void *old = NULL;
+    size_t old_size = 0;
+    assert (store_insert (txn, "beta", "n", 1, "first", 5, &old, &old_size) == 0);
+    assert (old == NULL);
+    assert (store_insert (txn, "beta", "n", 1, "second", 6, &old, &old_size) == 1);
+    assert (old && old_size == 5 && memcmp (old, "first", 5) == 0);
+    free (old);
+    assert (store_insert (txn, "beta", "n", 1, "third", 5, NULL, NULL) == 1);
+    value = (char *) store_get (txn, "beta", "n", 1, &size);
+    assert (value && streq (value, "first"));
+    free (value);
+    //  Deleting a prefix takes its entries only, across pages
+    char key [16];
+    for (int i = 0; i < 2000; i++) {
+        snprintf (key, sizeof key, "p/%04d", i);
+        assert (store_put (txn, "beta", key, strlen (key), "0123456789abcdef", 16) == 0);
+    }
+    assert (store_put (txn, "beta", "q", 1, "v", 1) == 0);
+    assert (store_del_prefix (txn, "beta", "p/", 2) == 2000);
+    assert (store_del_prefix (txn, "beta", "p/", 2) == 0);
+    assert (store_count (txn, "beta") == 2);
+    store_stats (store, &after);
+    assert (after.puts - before.puts == 3 + 2001);
+    assert (after.dels - before.dels == 2000);
+    assert (after.gets - before.gets == 1);
+    store_abort (&txn);
 
     //  An aborted write leaves nothing behind
     txn = store_begin (store, true);
