@@ -43,6 +43,38 @@ void *
     store_get (store_txn_t *txn, const char *table, const void *key,
                size_t key_size, size_t *size_p);
 
+//  The value under key copied into *buf_p, grown (realloc) to fit, so a
+//  caller reading many values allocates rarely. Returns 0 (*size_p is
+//  its size), 1 if absent, or -1 (logged).
+int
+    store_get_buf (store_txn_t *txn, const char *table, const void *key,
+                   size_t key_size, uint8_t **buf_p, size_t *buf_max_p, size_t *size_p);
+
+//  Is there a value under key? (No copy: a probe of an index.)
+bool
+    store_has (store_txn_t *txn, const char *table, const void *key, size_t key_size);
+
+//  A read position in one table of a transaction, for lookups of many
+//  keys in ascending order: a key on the page the previous lookup ended
+//  on is found without a descent from the root. Lives within txn.
+typedef struct _store_cursor_t store_cursor_t;
+
+//  NULL (logged) if the table is unknown or LMDB refuses.
+store_cursor_t *
+    store_cursor_new (store_txn_t *txn, const char *table);
+
+void
+    store_cursor_destroy (store_cursor_t **self_p);
+
+//  As store_has, through the cursor.
+bool
+    store_cursor_has (store_cursor_t *self, const void *key, size_t key_size);
+
+//  As store_get_buf, through the cursor.
+int
+    store_cursor_get_buf (store_cursor_t *self, const void *key, size_t key_size,
+                          uint8_t **buf_p, size_t *buf_max_p, size_t *size_p);
+
 //  Put or replace. Returns 0 or -1 (logged; e.g. map full).
 int
     store_put (store_txn_t *txn, const char *table, const void *key,

@@ -300,24 +300,36 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
         qsort (ids, n, sizeof ids [0], s_id_cmp);
         registry_device_t device;
         registry_device_init (&device);
-        for (size_t i = 0; i < n; i++) {
+        //  Candidates go in id order, so a cursor per probed term and one
+        //  on the records mostly finds the next key on the page it is on
+        store_cursor_t *cursors [QUERY_TERMS_MAX + 1];
+        for (size_t p = 0; p < probe_count; p++)
+            if (!(cursors [p] = registry_index_cursor (ctx->txn)))
+                rc = -1;
+        store_cursor_t *records = rc? NULL: registry_device_cursor (ctx->txn);
+        if (!records)
+            rc = -1;
+        for (size_t i = 0; i < n && rc == 0; i++) {
             //  A broad equality term whose set was abandoned still
             //  narrows: one index lookup per candidate, before its record
             bool probed = true;
             for (size_t p = 0; p < probe_count && probed; p++)
-                probed = registry_index_has (ctx->txn, probes [p]->attr, probes [p]->value,
-                                             ids [i]);
+                probed = registry_index_has_at (cursors [p], probes [p]->attr,
+                                                probes [p]->value, ids [i]);
             if (!probed)
                 continue;
             if (examined_p)
                 (*examined_p)++;
-            bool hit = registry_device_read (ctx->txn, ids [i], &device) == 0
+            bool hit = registry_device_read_at (ctx->txn, records, ids [i], &device) == 0
                     && s_match (ctx, query, &device);
             int stop = hit? fn (arg, &device): 0;
             matched += hit;
             if (stop)
                 break;
         }
+        for (size_t p = 0; p < probe_count; p++)
+            store_cursor_destroy (&cursors [p]);
+        store_cursor_destroy (&records);
         registry_device_fini (&device);
         free (ids);
         zlistx_destroy (&keys);

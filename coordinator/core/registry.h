@@ -114,6 +114,16 @@ void
 int
     registry_device_read (store_txn_t *txn, const char *id, registry_device_t *device);
 
+//  A cursor on the devices table, for registry_device_read_at.
+store_cursor_t *
+    registry_device_cursor (store_txn_t *txn);
+
+//  As registry_device_read, through cursor: reading ids in ascending
+//  order costs less than one lookup each.
+int
+    registry_device_read_at (store_txn_t *txn, store_cursor_t *cursor, const char *id,
+                             registry_device_t *device);
+
 //  Decode stored record bytes into device; data is borrowed (stay valid
 //  while device is used). Returns 0 or -1 if corrupt or without an id.
 int
@@ -200,6 +210,16 @@ int
 bool
     registry_index_has (store_txn_t *txn, const char *attr, const char *value,
                         const char *id);
+
+//  A cursor on the index, for registry_index_has_at.
+store_cursor_t *
+    registry_index_cursor (store_txn_t *txn);
+
+//  As registry_index_has, through cursor: probing ids in ascending order
+//  costs less than one lookup each.
+bool
+    registry_index_has_at (store_cursor_t *cursor, const char *attr, const char *value,
+                           const char *id);
 
 //  Copy the well-known metadata a device reports in its reported twin,
 //  {"weft": {"fw": ..., "hw": ..., "sw": ...}}, into its record (and

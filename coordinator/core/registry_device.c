@@ -52,21 +52,18 @@ s_arena_text (registry_device_t *self, const uint8_t *data, size_t size)
 }
 
 //  The text fields of a decoded device, by name
+//  (with the length of each name: a decode compares every key of a
+//  record with these, so the length and first byte decide most at once)
+#define S_FIELD(name, member)   { name, sizeof name - 1, offsetof (registry_device_t, member) }
 static const struct {
     const char *name;
+    size_t size;
     size_t offset;
 } s_text_fields [] = {
-    { "id", offsetof (registry_device_t, id) },
-    { "tenant", offsetof (registry_device_t, tenant) },
-    { "type", offsetof (registry_device_t, type) },
-    { "role", offsetof (registry_device_t, role) },
-    { "path", offsetof (registry_device_t, path) },
-    { "asset", offsetof (registry_device_t, asset) },
-    { "fw", offsetof (registry_device_t, fw) },
-    { "hw", offsetof (registry_device_t, hw) },
-    { "sw", offsetof (registry_device_t, sw) },
-    { "location", offsetof (registry_device_t, location) },
-    { "assurance", offsetof (registry_device_t, assurance) },
+    S_FIELD ("id", id), S_FIELD ("tenant", tenant), S_FIELD ("type", type),
+    S_FIELD ("role", role), S_FIELD ("path", path), S_FIELD ("asset", asset),
+    S_FIELD ("fw", fw), S_FIELD ("hw", hw), S_FIELD ("sw", sw),
+    S_FIELD ("location", location), S_FIELD ("assurance", assurance),
 };
 #define S_TEXT_FIELDS   (sizeof s_text_fields / sizeof s_text_fields [0])
 
@@ -87,7 +84,7 @@ s_decode_field (void *arg, const char *key, size_t key_size, const recpack_value
 {
     registry_device_t *self = (registry_device_t *) arg;
     for (size_t i = 0; i < S_TEXT_FIELDS; i++)
-        if (strlen (s_text_fields [i].name) == key_size
+        if (s_text_fields [i].size == key_size && s_text_fields [i].name [0] == key [0]
         &&  memcmp (s_text_fields [i].name, key, key_size) == 0) {
             const char **field = (const char **) ((char *) self + s_text_fields [i].offset);
             if (value->type == RECPACK_STR)
@@ -156,25 +153,48 @@ registry_device_decode (registry_device_t *self, const void *data, size_t size)
     return 0;
 }
 
-int
-registry_device_read (store_txn_t *txn, const char *id, registry_device_t *self)
+//  Read through cursor if not NULL, else with one lookup
+static int
+s_device_read (store_txn_t *txn, store_cursor_t *cursor, const char *id,
+               registry_device_t *self)
 {
     assert (self);
     if (!registry_name_valid (id))
         return 1;
     size_t size;
-    uint8_t *data = (uint8_t *) store_get (txn, "devices", id, strlen (id), &size);
-    if (!data)
-        return 1;
-    free (self->copy);
-    self->copy = data;
-    self->copy_max = size;
+    //  Into the buffer of the previous read: a query reading thousands
+    //  of candidates allocates once
+    int rc = cursor
+           ? store_cursor_get_buf (cursor, id, strlen (id), &self->copy, &self->copy_max, &size)
+           : store_get_buf (txn, "devices", id, strlen (id), &self->copy, &self->copy_max, &size);
+    if (rc)
+        return rc > 0? 1: -1;
     store_note_decode (txn);
-    if (registry_device_decode (self, data, size)) {
+    if (registry_device_decode (self, self->copy, size)) {
         zsys_error ("registry: corrupt record devices/%s", id);
         return -1;
     }
     return 0;
+}
+
+int
+registry_device_read (store_txn_t *txn, const char *id, registry_device_t *self)
+{
+    return s_device_read (txn, NULL, id, self);
+}
+
+store_cursor_t *
+registry_device_cursor (store_txn_t *txn)
+{
+    return store_cursor_new (txn, "devices");
+}
+
+int
+registry_device_read_at (store_txn_t *txn, store_cursor_t *cursor, const char *id,
+                         registry_device_t *self)
+{
+    assert (cursor);
+    return s_device_read (txn, cursor, id, self);
 }
 
 const char *
@@ -482,9 +502,23 @@ registry_index_has (store_txn_t *txn, const char *attr, const char *value, const
 {
     char key [REGISTRY_INDEX_KEY_MAX];
     size_t len = registry_index_key (key, sizeof key, attr, value, id);
-    void *data = len? store_get (txn, "device_index", key, len, NULL): NULL;
-    free (data);
-    return data != NULL;
+    return len && store_has (txn, "device_index", key, len);
+}
+
+store_cursor_t *
+registry_index_cursor (store_txn_t *txn)
+{
+    return store_cursor_new (txn, "device_index");
+}
+
+bool
+registry_index_has_at (store_cursor_t *cursor, const char *attr, const char *value,
+                       const char *id)
+{
+    assert (cursor);
+    char key [REGISTRY_INDEX_KEY_MAX];
+    size_t len = registry_index_key (key, sizeof key, attr, value, id);
+    return len && store_cursor_has (cursor, key, len);
 }
 
 //  --------------------------------------------------------------------------

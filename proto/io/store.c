@@ -253,6 +253,143 @@ store_get (store_txn_t *txn, const char *table, const void *key,
 }
 
 //  --------------------------------------------------------------------------
+//  A value into the caller's reusable buffer.
+
+int
+store_get_buf (store_txn_t *txn, const char *table, const void *key, size_t key_size,
+               uint8_t **buf_p, size_t *buf_max_p, size_t *size_p)
+{
+    assert (txn && key && buf_p && buf_max_p && size_p);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return -1;
+    __atomic_fetch_add (&txn->store->stats.gets, 1, __ATOMIC_RELAXED);
+    MDB_val k = { key_size, (void *) key };
+    MDB_val v;
+    int rc = mdb_get (txn->txn, dbi, &k, &v);
+    if (rc) {
+        if (rc != MDB_NOTFOUND)
+            zsys_error ("store: get %s: %s", table, mdb_strerror (rc));
+        return rc == MDB_NOTFOUND? 1: -1;
+    }
+    //  One spare NUL byte, as store_get
+    if (v.mv_size + 1 > *buf_max_p) {
+        uint8_t *grown = (uint8_t *) realloc (*buf_p, v.mv_size + 1);
+        assert (grown);
+        *buf_p = grown;
+        *buf_max_p = v.mv_size + 1;
+    }
+    memcpy (*buf_p, v.mv_data, v.mv_size);
+    (*buf_p) [v.mv_size] = 0;
+    *size_p = v.mv_size;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Presence of a key.
+
+bool
+store_has (store_txn_t *txn, const char *table, const void *key, size_t key_size)
+{
+    assert (txn && key);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return false;
+    __atomic_fetch_add (&txn->store->stats.gets, 1, __ATOMIC_RELAXED);
+    MDB_val k = { key_size, (void *) key };
+    MDB_val v;
+    int rc = mdb_get (txn->txn, dbi, &k, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        zsys_error ("store: get %s: %s", table, mdb_strerror (rc));
+    return rc == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Cursors for lookups in key order
+
+struct _store_cursor_t {
+    store_txn_t *txn;               //  Borrowed
+    MDB_cursor *cursor;
+};
+
+store_cursor_t *
+store_cursor_new (store_txn_t *txn, const char *table)
+{
+    assert (txn);
+    MDB_dbi dbi;
+    if (s_table (txn->store, table, &dbi))
+        return NULL;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn->txn, dbi, &cursor);
+    if (rc) {
+        zsys_error ("store: cursor on %s: %s", table, mdb_strerror (rc));
+        return NULL;
+    }
+    store_cursor_t *self = (store_cursor_t *) zmalloc (sizeof (store_cursor_t));
+    self->txn = txn;
+    self->cursor = cursor;
+    return self;
+}
+
+void
+store_cursor_destroy (store_cursor_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        mdb_cursor_close ((*self_p)->cursor);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+//  Position on key: 0 and *value_p if it is there, 1 if not, -1 on error.
+//  MDB_SET_RANGE leaves the cursor on a page even when the key is absent
+//  (MDB_SET need not), so the next lookup can start from there.
+static int
+s_cursor_find (store_cursor_t *self, const void *key, size_t key_size, MDB_val *value_p)
+{
+    __atomic_fetch_add (&self->txn->store->stats.gets, 1, __ATOMIC_RELAXED);
+    MDB_val k = { key_size, (void *) key };
+    int rc = mdb_cursor_get (self->cursor, &k, value_p, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return 1;
+    if (rc) {
+        zsys_error ("store: cursor get: %s", mdb_strerror (rc));
+        return -1;
+    }
+    return k.mv_size == key_size && memcmp (k.mv_data, key, key_size) == 0? 0: 1;
+}
+
+bool
+store_cursor_has (store_cursor_t *self, const void *key, size_t key_size)
+{
+    assert (self && key);
+    MDB_val v;
+    return s_cursor_find (self, key, key_size, &v) == 0;
+}
+
+int
+store_cursor_get_buf (store_cursor_t *self, const void *key, size_t key_size,
+                      uint8_t **buf_p, size_t *buf_max_p, size_t *size_p)
+{
+    assert (self && key && buf_p && buf_max_p && size_p);
+    MDB_val v;
+    int rc = s_cursor_find (self, key, key_size, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size + 1 > *buf_max_p) {
+        uint8_t *grown = (uint8_t *) realloc (*buf_p, v.mv_size + 1);
+        assert (grown);
+        *buf_p = grown;
+        *buf_max_p = v.mv_size + 1;
+    }
+    memcpy (*buf_p, v.mv_data, v.mv_size);
+    (*buf_p) [v.mv_size] = 0;
+    *size_p = v.mv_size;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Put or replace a value.
 
 int
@@ -548,6 +685,27 @@ store_test (bool verbose)
     assert (old && old_size == 5 && memcmp (old, "first", 5) == 0);
     free (old);
     assert (store_insert (txn, "beta", "n", 1, "third", 5, NULL, NULL) == 1);
+    assert (store_has (txn, "beta", "n", 1));
+    assert (!store_has (txn, "beta", "m", 1));
+    uint8_t *buf = NULL;
+    size_t buf_max = 0;
+    assert (store_get_buf (txn, "beta", "n", 1, &buf, &buf_max, &size) == 0);
+    assert (size == 5 && buf_max == 6 && streq ((char *) buf, "first"));
+    assert (store_get_buf (txn, "beta", "m", 1, &buf, &buf_max, &size) == 1);
+    //  A cursor finds keys in any order, and only those that are there
+    store_cursor_t *cursor = store_cursor_new (txn, "beta");
+    assert (cursor);
+    assert (!store_cursor_has (cursor, "a", 1));
+    assert (store_cursor_has (cursor, "n", 1));
+    assert (!store_cursor_has (cursor, "nn", 2));
+    assert (!store_cursor_has (cursor, "z", 1));            //  Past the end
+    assert (store_cursor_get_buf (cursor, "n", 1, &buf, &buf_max, &size) == 0);
+    assert (size == 5 && memcmp (buf, "first", 5) == 0);
+    assert (store_cursor_get_buf (cursor, "m", 1, &buf, &buf_max, &size) == 1);
+    store_cursor_destroy (&cursor);
+    store_cursor_destroy (&cursor);
+    assert (store_cursor_new (txn, "gamma") == NULL);
+    free (buf);
     value = (char *) store_get (txn, "beta", "n", 1, &size);
     assert (value && streq (value, "first"));
     free (value);
@@ -564,7 +722,7 @@ store_test (bool verbose)
     store_stats (store, &after);
     assert (after.puts - before.puts == 3 + 2001);
     assert (after.dels - before.dels == 2000);
-    assert (after.gets - before.gets == 1);
+    assert (after.gets - before.gets == 1 + 4 + 6);
     store_abort (&txn);
 
     //  An aborted write leaves nothing behind
