@@ -284,12 +284,13 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
         for (size_t i = 1; i < set_count; i++)
             if (zhashx_size (sets [i].ids) < zhashx_size (sets [smallest].ids))
                 smallest = i;
-        zlistx_t *keys = zhashx_keys (sets [smallest].ids);
-        size_t size = zlistx_size (keys);
+        //  The ids stay the set's own (borrowed until it is destroyed)
+        zhashx_t *candidates = sets [smallest].ids;
+        size_t size = zhashx_size (candidates);
         const char **ids = (const char **) zmalloc ((size + 1) * sizeof (char *));
         size_t n = 0;
-        for (const char *id = (const char *) zlistx_first (keys); id;
-             id = (const char *) zlistx_next (keys)) {
+        for (void *item = zhashx_first (candidates); item; item = zhashx_next (candidates)) {
+            const char *id = (const char *) zhashx_cursor (candidates);
             bool everywhere = true;
             for (size_t i = 0; i < set_count && everywhere; i++)
                 if (i != smallest && !zhashx_lookup (sets [i].ids, id))
@@ -332,7 +333,6 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
         store_cursor_destroy (&records);
         registry_device_fini (&device);
         free (ids);
-        zlistx_destroy (&keys);
     }
     for (size_t i = 0; i < set_count; i++)
         zhashx_destroy (&sets [i].ids);

@@ -255,6 +255,22 @@ store_get (store_txn_t *txn, const char *table, const void *key,
 //  --------------------------------------------------------------------------
 //  A value into the caller's reusable buffer.
 
+//  Copy a value out of LMDB's map into *buf_p, grown to fit, with one
+//  spare NUL byte as store_get
+static void
+s_copy_out (const MDB_val *value, uint8_t **buf_p, size_t *buf_max_p, size_t *size_p)
+{
+    if (value->mv_size + 1 > *buf_max_p) {
+        uint8_t *grown = (uint8_t *) realloc (*buf_p, value->mv_size + 1);
+        assert (grown);
+        *buf_p = grown;
+        *buf_max_p = value->mv_size + 1;
+    }
+    memcpy (*buf_p, value->mv_data, value->mv_size);
+    (*buf_p) [value->mv_size] = 0;
+    *size_p = value->mv_size;
+}
+
 int
 store_get_buf (store_txn_t *txn, const char *table, const void *key, size_t key_size,
                uint8_t **buf_p, size_t *buf_max_p, size_t *size_p)
@@ -272,16 +288,7 @@ store_get_buf (store_txn_t *txn, const char *table, const void *key, size_t key_
             zsys_error ("store: get %s: %s", table, mdb_strerror (rc));
         return rc == MDB_NOTFOUND? 1: -1;
     }
-    //  One spare NUL byte, as store_get
-    if (v.mv_size + 1 > *buf_max_p) {
-        uint8_t *grown = (uint8_t *) realloc (*buf_p, v.mv_size + 1);
-        assert (grown);
-        *buf_p = grown;
-        *buf_max_p = v.mv_size + 1;
-    }
-    memcpy (*buf_p, v.mv_data, v.mv_size);
-    (*buf_p) [v.mv_size] = 0;
-    *size_p = v.mv_size;
+    s_copy_out (&v, buf_p, buf_max_p, size_p);
     return 0;
 }
 
@@ -307,15 +314,10 @@ store_has (store_txn_t *txn, const char *table, const void *key, size_t key_size
 //  --------------------------------------------------------------------------
 //  Cursors for lookups in key order
 
-struct _store_cursor_t {
-    store_txn_t *txn;               //  Borrowed
-    MDB_cursor *cursor;
-};
-
-store_cursor_t *
-store_cursor_new (store_txn_t *txn, const char *table)
+//  An LMDB cursor on table, or NULL (logged)
+static MDB_cursor *
+s_cursor_open (store_txn_t *txn, const char *table)
 {
-    assert (txn);
     MDB_dbi dbi;
     if (s_table (txn->store, table, &dbi))
         return NULL;
@@ -325,6 +327,21 @@ store_cursor_new (store_txn_t *txn, const char *table)
         zsys_error ("store: cursor on %s: %s", table, mdb_strerror (rc));
         return NULL;
     }
+    return cursor;
+}
+
+struct _store_cursor_t {
+    store_txn_t *txn;               //  Borrowed
+    MDB_cursor *cursor;
+};
+
+store_cursor_t *
+store_cursor_new (store_txn_t *txn, const char *table)
+{
+    assert (txn);
+    MDB_cursor *cursor = s_cursor_open (txn, table);
+    if (!cursor)
+        return NULL;
     store_cursor_t *self = (store_cursor_t *) zmalloc (sizeof (store_cursor_t));
     self->txn = txn;
     self->cursor = cursor;
@@ -377,24 +394,17 @@ store_cursor_get_buf (store_cursor_t *self, const void *key, size_t key_size,
     int rc = s_cursor_find (self, key, key_size, &v);
     if (rc)
         return rc;
-    if (v.mv_size + 1 > *buf_max_p) {
-        uint8_t *grown = (uint8_t *) realloc (*buf_p, v.mv_size + 1);
-        assert (grown);
-        *buf_p = grown;
-        *buf_max_p = v.mv_size + 1;
-    }
-    memcpy (*buf_p, v.mv_data, v.mv_size);
-    (*buf_p) [v.mv_size] = 0;
-    *size_p = v.mv_size;
+    s_copy_out (&v, buf_p, buf_max_p, size_p);
     return 0;
 }
 
 //  --------------------------------------------------------------------------
-//  Put or replace a value.
+//  Put a value with LMDB flags: 0, 1 if MDB_NOOVERWRITE found a value
+//  (*found is it, in LMDB's map), or -1 (logged).
 
-int
-store_put (store_txn_t *txn, const char *table, const void *key,
-           size_t key_size, const void *value, size_t value_size)
+static int
+s_put (store_txn_t *txn, const char *table, const void *key, size_t key_size,
+       const void *value, size_t value_size, unsigned flags, MDB_val *found)
 {
     assert (txn);
     assert (txn->write);
@@ -408,10 +418,21 @@ store_put (store_txn_t *txn, const char *table, const void *key,
     __atomic_fetch_add (&txn->store->stats.puts, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
     MDB_val v = { value_size, (void *) value };
-    int rc = mdb_put (txn->txn, dbi, &k, &v, 0);
+    int rc = mdb_put (txn->txn, dbi, &k, &v, flags);
+    if (rc == MDB_KEYEXIST && (flags & MDB_NOOVERWRITE)) {
+        *found = v;
+        return 1;
+    }
     if (rc)
         zsys_error ("store: put %s: %s", table, mdb_strerror (rc));
     return rc? -1: 0;
+}
+
+int
+store_put (store_txn_t *txn, const char *table, const void *key,
+           size_t key_size, const void *value, size_t value_size)
+{
+    return s_put (txn, table, key, key_size, value, value_size, 0, NULL);
 }
 
 //  --------------------------------------------------------------------------
@@ -421,33 +442,17 @@ int
 store_insert (store_txn_t *txn, const char *table, const void *key, size_t key_size,
               const void *value, size_t value_size, void **old_p, size_t *old_size_p)
 {
-    assert (txn);
-    assert (txn->write);
-    MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
-        return -1;
-    if (s_fault (txn->store)) {
-        zsys_error ("store: put %s: no space left on device", table);
-        return -1;
+    MDB_val found;
+    int rc = s_put (txn, table, key, key_size, value, value_size, MDB_NOOVERWRITE, &found);
+    if (rc == 1 && old_p) {
+        uint8_t *copy = NULL;
+        size_t copy_max = 0, size;
+        s_copy_out (&found, &copy, &copy_max, &size);
+        *old_p = copy;
+        if (old_size_p)
+            *old_size_p = size;
     }
-    __atomic_fetch_add (&txn->store->stats.puts, 1, __ATOMIC_RELAXED);
-    MDB_val k = { key_size, (void *) key };
-    MDB_val v = { value_size, (void *) value };
-    int rc = mdb_put (txn->txn, dbi, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
-        if (old_p) {
-            //  v is the stored value now, in LMDB's map: copy it out
-            uint8_t *copy = (uint8_t *) zmalloc (v.mv_size + 1);
-            memcpy (copy, v.mv_data, v.mv_size);
-            *old_p = copy;
-            if (old_size_p)
-                *old_size_p = v.mv_size;
-        }
-        return 1;
-    }
-    if (rc)
-        zsys_error ("store: put %s: %s", table, mdb_strerror (rc));
-    return rc? -1: 0;
+    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -484,19 +489,13 @@ store_scan (store_txn_t *txn, const char *table, const void *prefix,
 {
     assert (txn);
     assert (fn);
-    MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    MDB_cursor *cursor = s_cursor_open (txn, table);
+    if (!cursor)
         return -1;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (txn->txn, dbi, &cursor);
-    if (rc) {
-        zsys_error ("store: scan %s: %s", table, mdb_strerror (rc));
-        return -1;
-    }
     MDB_val k = { prefix_size, (void *) prefix };
     MDB_val v;
     int visited = 0;
-    rc = mdb_cursor_get (cursor, &k, &v, prefix_size? MDB_SET_RANGE: MDB_FIRST);
+    int rc = mdb_cursor_get (cursor, &k, &v, prefix_size? MDB_SET_RANGE: MDB_FIRST);
     while (rc == 0) {
         if (prefix_size
             && (k.mv_size < prefix_size || memcmp (k.mv_data, prefix, prefix_size)))
@@ -524,18 +523,13 @@ store_del_prefix (store_txn_t *txn, const char *table, const void *prefix,
     assert (txn);
     assert (txn->write);
     assert (prefix && prefix_size > 0);
-    MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    MDB_cursor *cursor = s_cursor_open (txn, table);
+    if (!cursor)
         return -1;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (txn->txn, dbi, &cursor);
-    if (rc) {
-        zsys_error ("store: delete in %s: %s", table, mdb_strerror (rc));
-        return -1;
-    }
     MDB_val k = { prefix_size, (void *) prefix };
     MDB_val v;
     int64_t deleted = 0;
+    int rc;
     //  Seek again after each delete rather than trust where a delete
     //  leaves the cursor (at a page's end it is not on the next entry)
     while (true) {
