@@ -31,6 +31,8 @@ struct _store_txn_t {
     store_t *store;                 //  Owner, borrowed
     MDB_txn *txn;                   //  LMDB transaction, owned
     bool write;                     //  Opened for writing
+    const char *last_table;         //  The table last looked up (store's copy)
+    MDB_dbi last_dbi;               //  Its handle
 };
 
 //  --------------------------------------------------------------------------
@@ -46,6 +48,26 @@ s_table (store_t *self, const char *table, MDB_dbi *dbi)
         }
     zsys_error ("store: unknown table '%s'", table);
     return -1;
+}
+
+//  The same within a transaction, where callers pass the same name (a
+//  literal) over and over: an index update writes one table a dozen
+//  times. One comparison with the name last found, not one per table
+//  (a buffer reused for another name fails it and takes the long way).
+static int
+s_txn_table (store_txn_t *txn, const char *table, MDB_dbi *dbi)
+{
+    if (txn->last_table && streq (table, txn->last_table)) {
+        *dbi = txn->last_dbi;
+        return 0;
+    }
+    for (size_t i = 0; i < txn->store->ntables; i++)
+        if (streq (txn->store->names [i], table)) {
+            txn->last_table = txn->store->names [i];
+            txn->last_dbi = *dbi = txn->store->dbis [i];
+            return 0;
+        }
+    return s_table (txn->store, table, dbi);       //  Logs the unknown name
 }
 
 //  --------------------------------------------------------------------------
@@ -233,7 +255,7 @@ store_get (store_txn_t *txn, const char *table, const void *key,
     assert (txn);
     assert (key);
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return NULL;
     __atomic_fetch_add (&txn->store->stats.gets, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
@@ -277,7 +299,7 @@ store_get_buf (store_txn_t *txn, const char *table, const void *key, size_t key_
 {
     assert (txn && key && buf_p && buf_max_p && size_p);
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return -1;
     __atomic_fetch_add (&txn->store->stats.gets, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
@@ -300,7 +322,7 @@ store_has (store_txn_t *txn, const char *table, const void *key, size_t key_size
 {
     assert (txn && key);
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return false;
     __atomic_fetch_add (&txn->store->stats.gets, 1, __ATOMIC_RELAXED);
     MDB_val k = { key_size, (void *) key };
@@ -319,7 +341,7 @@ static MDB_cursor *
 s_cursor_open (store_txn_t *txn, const char *table)
 {
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return NULL;
     MDB_cursor *cursor;
     int rc = mdb_cursor_open (txn->txn, dbi, &cursor);
@@ -409,7 +431,7 @@ s_put (store_txn_t *txn, const char *table, const void *key, size_t key_size,
     assert (txn);
     assert (txn->write);
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return -1;
     if (s_fault (txn->store)) {
         zsys_error ("store: put %s: no space left on device", table);
@@ -464,7 +486,7 @@ store_del (store_txn_t *txn, const char *table, const void *key, size_t key_size
     assert (txn);
     assert (txn->write);
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return -1;
     if (s_fault (txn->store)) {
         zsys_error ("store: del %s: no space left on device", table);
@@ -565,7 +587,7 @@ store_count (store_txn_t *txn, const char *table)
 {
     assert (txn);
     MDB_dbi dbi;
-    if (s_table (txn->store, table, &dbi))
+    if (s_txn_table (txn, table, &dbi))
         return -1;
     MDB_stat stat;
     int rc = mdb_stat (txn->txn, dbi, &stat);
