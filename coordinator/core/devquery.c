@@ -174,6 +174,8 @@ s_rank (const char *attr, bool prefix)
     return 100;
 }
 
+#define S_RANK_FEW_VALUES   18      //  type=, and all ranked after it
+
 static int
 s_source_cmp (const void *a, const void *b)
 {
@@ -252,6 +254,15 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
     size_t best = SIZE_MAX;
     int rc = 0;
     for (size_t i = 0; i < source_count && rc == 0; i++) {
+        //  Types, roles and tenants have few values, each held by a large
+        //  part of the fleet: once a set is complete, one lookup per
+        //  candidate costs less than reading their index up to the set's
+        //  size, only to abandon it
+        if (set_count > 0 && sources [i].rank >= S_RANK_FEW_VALUES && !sources [i].prefix
+        &&  !sources [i].scopes) {
+            probes [probe_count++] = &sources [i];
+            continue;
+        }
         s_set_t set = { zhashx_new (), best, false };
         //  An empty index value never stores: "x=" on a non-tenant
         //  attribute can match nothing indexed
