@@ -1,5 +1,5 @@
 /*  devquery - indexed evaluation of device queries within scopes
-    Index sets are hash sets of ids; a set that grows past the smallest
+    Index sets are sorted arrays of ids; a set that grows past the smallest
     one already complete is abandoned (it cannot shrink the result), so
     a selective term after a broad one costs little and a broad term
     after a selective one costs at most the selective one's size.  */
@@ -124,9 +124,17 @@ devquery_brute (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void
 //  --------------------------------------------------------------------------
 //  Indexed
 
+//  A set of ids: rows appended as an index yields them (a scope's scans
+//  may repeat one), then sorted once, so that membership is a binary
+//  search and the candidates come out in id order without hashing
+#define S_ID_SIZE   (WEFT_NAME_MAX + 1)
+
 typedef struct {
-    zhashx_t *ids;                  //  Id -> (void *) 1
-    size_t cap;                     //  Give up past this many
+    char *rows;                     //  count rows of S_ID_SIZE bytes
+    size_t count, max;              //  Rows filled, allocated
+    const char **ids;               //  Sorted, each once (s_set_seal)
+    size_t size;                    //  Entries in ids
+    size_t cap;                     //  Give up past this many rows
     bool overflow;                  //  Gave up
 } s_set_t;
 
@@ -134,12 +142,55 @@ static int
 s_set_add (void *arg, const char *id)
 {
     s_set_t *set = (s_set_t *) arg;
-    if (zhashx_size (set->ids) >= set->cap) {
+    size_t len = strlen (id);
+    if (len > WEFT_NAME_MAX)
+        return 0;                   //  No device has such an id
+    if (set->count >= set->cap) {
         set->overflow = true;
         return 1;
     }
-    zhashx_insert (set->ids, id, (void *) 1);
+    if (set->count == set->max) {
+        set->max = set->max? set->max * 2: 256;
+        set->rows = (char *) realloc (set->rows, set->max * S_ID_SIZE);
+        assert (set->rows);
+    }
+    memcpy (set->rows + set->count++ * S_ID_SIZE, id, len + 1);
     return 0;
+}
+
+static int
+s_id_cmp (const void *a, const void *b)
+{
+    return strcmp (*(const char **) a, *(const char **) b);
+}
+
+//  Sort the rows and drop repeats
+static void
+s_set_seal (s_set_t *set)
+{
+    set->ids = (const char **) malloc ((set->count + 1) * sizeof (char *));
+    assert (set->ids);
+    for (size_t i = 0; i < set->count; i++)
+        set->ids [i] = set->rows + i * S_ID_SIZE;
+    qsort (set->ids, set->count, sizeof set->ids [0], s_id_cmp);
+    set->size = 0;
+    for (size_t i = 0; i < set->count; i++)
+        if (set->size == 0 || strcmp (set->ids [set->size - 1], set->ids [i]))
+            set->ids [set->size++] = set->ids [i];
+}
+
+static bool
+s_set_has (const s_set_t *set, const char *id)
+{
+    return bsearch (&id, set->ids, set->size, sizeof set->ids [0], s_id_cmp) != NULL;
+}
+
+static void
+s_set_fini (s_set_t *set)
+{
+    free (set->rows);
+    free (set->ids);
+    memset (set, 0, sizeof *set);
 }
 
 //  One source of candidates: an index term, or the scopes
@@ -180,12 +231,6 @@ static int
 s_source_cmp (const void *a, const void *b)
 {
     return ((const s_source_t *) a)->rank - ((const s_source_t *) b)->rank;
-}
-
-static int
-s_id_cmp (const void *a, const void *b)
-{
-    return strcmp (*(const char **) a, *(const char **) b);
 }
 
 static int
@@ -263,7 +308,9 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
             probes [probe_count++] = &sources [i];
             continue;
         }
-        s_set_t set = { zhashx_new (), best, false };
+        s_set_t set;
+        memset (&set, 0, sizeof set);
+        set.cap = best;
         //  An empty index value never stores: "x=" on a non-tenant
         //  attribute can match nothing indexed
         rc = s_fill (ctx, &sources [i], &set);
@@ -271,11 +318,12 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
             if (rc == 0 && !sources [i].scopes && !sources [i].prefix
             &&  !streq (sources [i].attr, "id"))
                 probes [probe_count++] = &sources [i];
-            zhashx_destroy (&set.ids);
+            s_set_fini (&set);
             continue;
         }
-        if (zhashx_size (set.ids) < best)
-            best = zhashx_size (set.ids);
+        s_set_seal (&set);
+        if (set.size < best)
+            best = set.size;
         sets [set_count++] = set;
         if (best == 0)
             break;
@@ -293,23 +341,21 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
     if (rc == 0) {
         size_t smallest = 0;
         for (size_t i = 1; i < set_count; i++)
-            if (zhashx_size (sets [i].ids) < zhashx_size (sets [smallest].ids))
+            if (sets [i].size < sets [smallest].size)
                 smallest = i;
-        //  The ids stay the set's own (borrowed until it is destroyed)
-        zhashx_t *candidates = sets [smallest].ids;
-        size_t size = zhashx_size (candidates);
-        const char **ids = (const char **) zmalloc ((size + 1) * sizeof (char *));
+        //  The smallest set's ids, in order, that every other set holds
+        //  (borrowed from the sets until they are freed)
+        const char **ids = (const char **) zmalloc ((sets [smallest].size + 1) * sizeof (char *));
         size_t n = 0;
-        for (void *item = zhashx_first (candidates); item; item = zhashx_next (candidates)) {
-            const char *id = (const char *) zhashx_cursor (candidates);
+        for (size_t c = 0; c < sets [smallest].size; c++) {
+            const char *id = sets [smallest].ids [c];
             bool everywhere = true;
             for (size_t i = 0; i < set_count && everywhere; i++)
-                if (i != smallest && !zhashx_lookup (sets [i].ids, id))
+                if (i != smallest && !s_set_has (&sets [i], id))
                     everywhere = false;
             if (everywhere)
                 ids [n++] = id;
         }
-        qsort (ids, n, sizeof ids [0], s_id_cmp);
         registry_device_t device;
         registry_device_init (&device);
         //  Candidates go in id order, so a cursor per probed term and one
@@ -346,7 +392,7 @@ devquery_run (const devquery_ctx_t *ctx, query_t *query, devquery_fn *fn, void *
         free (ids);
     }
     for (size_t i = 0; i < set_count; i++)
-        zhashx_destroy (&sets [i].ids);
+        s_set_fini (&sets [i]);
     return rc? -1: matched;
 }
 
