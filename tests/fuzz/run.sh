@@ -37,6 +37,8 @@ for hex in tests/golden/*.hex; do
     case "$name" in
         cert*)      cp "$bin" "$WORK/corpus/cert/$name" ;;
         envelope-*) cp "$bin" "$WORK/corpus/envelope/$name" ;;
+        release-*)  cp "$bin" "$WORK/corpus/release/$name" ;;
+        manifest*)  cp "$bin" "$WORK/corpus/manifest/$name" ;;
     esac
     #   The codec target takes any msgpack: every golden file
     [[ -d "$WORK/corpus/codec" ]] && cp "$bin" "$WORK/corpus/codec/$name"

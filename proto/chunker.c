@@ -1,0 +1,203 @@
+/*  chunker - content-defined chunking of artifacts (see chunker.h)  */
+
+#include "proto/corelib.h"
+#include "proto/chunker.h"
+#include <sodium.h>
+
+//  The gear hash shifts left one bit a byte, so its top bits depend on
+//  the last 64 bytes: masks take the top bits. 16 bits before the
+//  average (a cut there is 4x less likely than at the average), 12
+//  after it (4x more likely): FastCDC's normalization level 2 for a
+//  2^14 average.
+#define S_MASK_STRICT   (~0ULL << (64 - 16))
+#define S_MASK_LOOSE    (~0ULL << (64 - 12))
+
+struct _chunker_t {
+    uint64_t gear [256];
+};
+
+static uint64_t
+s_splitmix64 (uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+chunker_t *
+chunker_new (void)
+{
+    chunker_t *self = (chunker_t *) zmalloc (sizeof (chunker_t));
+    uint64_t state = CHUNKER_GEAR_SEED;
+    for (int i = 0; i < 256; i++)
+        self->gear [i] = s_splitmix64 (&state);
+    return self;
+}
+
+void
+chunker_destroy (chunker_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+size_t
+chunker_cut (const chunker_t *self, const uint8_t *data, size_t size, bool final)
+{
+    assert (self && (data || size == 0));
+    if (!final && size < CHUNKER_MAX)
+        return 0;
+    if (size <= CHUNKER_MIN)
+        return size;
+    size_t end = size < CHUNKER_MAX? size: CHUNKER_MAX;
+    size_t normal = end < CHUNKER_AVG? end: CHUNKER_AVG;
+    //  The first bytes of a chunk never cut, so the hash starts a full
+    //  window before the smallest cut and is the same wherever the
+    //  chunk began
+    size_t i = CHUNKER_MIN - 64;
+    uint64_t hash = 0;
+    for (; i < CHUNKER_MIN; i++)
+        hash = (hash << 1) + self->gear [data [i]];
+    for (; i < normal; i++) {
+        hash = (hash << 1) + self->gear [data [i]];
+        if (!(hash & S_MASK_STRICT))
+            return i + 1;
+    }
+    for (; i < end; i++) {
+        hash = (hash << 1) + self->gear [data [i]];
+        if (!(hash & S_MASK_LOOSE))
+            return i + 1;
+    }
+    return end;
+}
+
+void
+chunker_hash (const uint8_t *data, size_t size, uint8_t hash [CHUNKER_HASH_SIZE])
+{
+    crypto_generichash (hash, CHUNKER_HASH_SIZE, data, size, NULL, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  Cut all of data into chunk hashes; returns the count
+static size_t
+s_test_cut_all (chunker_t *chunker, const uint8_t *data, size_t size,
+                uint8_t (*hashes) [32], size_t max, size_t *longest, size_t *shortest)
+{
+    size_t count = 0, offset = 0;
+    while (offset < size) {
+        //  As a stream: a window of CHUNKER_MAX unless the stream ends
+        size_t window = size - offset;
+        bool final = window <= CHUNKER_MAX;
+        size_t cut = chunker_cut (chunker, data + offset, final? window: CHUNKER_MAX, final);
+        assert (cut > 0 && cut <= CHUNKER_MAX);
+        assert (count < max);
+        chunker_hash (data + offset, cut, hashes [count++]);
+        if (offset + cut < size) {
+            if (cut > *longest)
+                *longest = cut;
+            if (cut < *shortest)
+                *shortest = cut;
+        }
+        offset += cut;
+    }
+    return count;
+}
+
+//  How many of b's chunks a has too
+static size_t
+s_test_shared (uint8_t (*a) [32], size_t na, uint8_t (*b) [32], size_t nb)
+{
+    size_t shared = 0;
+    for (size_t j = 0; j < nb; j++)
+        for (size_t i = 0; i < na; i++)
+            if (memcmp (a [i], b [j], 32) == 0) {
+                shared++;
+                break;
+            }
+    return shared;
+}
+
+void
+chunker_test (bool verbose)
+{
+    printf (" * chunker: ");
+    //  @selftest
+    chunker_t *chunker = chunker_new ();
+    //  The format's gear table: these values fix where every
+    //  implementation cuts
+    assert (chunker->gear [0] == 0xe04b04a949375e94ULL);
+    assert (chunker->gear [255] == 0x1cba3026a6c3f54aULL);
+
+    //  Pseudo-random content, 2 MiB: a compressed or binary artifact
+    size_t size = 2 * 1024 * 1024;
+    uint8_t *data = (uint8_t *) zmalloc (size + 4096);
+    uint64_t rng = 42;
+    for (size_t i = 0; i < size; i += 8) {
+        uint64_t v = s_splitmix64 (&rng);
+        memcpy (data + i, &v, 8);
+    }
+    size_t max = size / CHUNKER_MIN + 2;
+    uint8_t (*before) [32] = zmalloc (max * 32);
+    uint8_t (*after) [32] = zmalloc ((max + 2) * 32);
+    size_t longest = 0, shortest = SIZE_MAX;
+    size_t n = s_test_cut_all (chunker, data, size, before, max, &longest, &shortest);
+    //  Sizes within bounds, average near CHUNKER_AVG
+    assert (shortest >= CHUNKER_MIN && longest <= CHUNKER_MAX);
+    size_t average = size / n;
+    //  Where the format cuts this content: the same in every
+    //  implementation (docs/updates.md)
+    size_t cuts [] = { 21901, 18634, 23817, 26287, 19843, 12607 };
+    size_t offset = 0;
+    for (size_t k = 0; k < sizeof cuts / sizeof cuts [0]; k++) {
+        assert (chunker_cut (chunker, data + offset, CHUNKER_MAX, false) == cuts [k]);
+        offset += cuts [k];
+    }
+    if (verbose)
+        printf ("\n   %zu chunks, average %zu, %zu..%zu", n, average, shortest, longest);
+    assert (average > CHUNKER_AVG * 3 / 4 && average < CHUNKER_AVG * 3 / 2);
+
+    //  The same bytes cut the same way
+    size_t l2 = 0, s2 = SIZE_MAX;
+    assert (s_test_cut_all (chunker, data, size, after, max, &l2, &s2) == n);
+    assert (memcmp (before, after, n * 32) == 0);
+
+    //  Insert 100 bytes near the start and change 10 bytes in the
+    //  middle: nearly every chunk is shared with the first version
+    memmove (data + 1000 + 100, data + 1000, size - 1000);
+    memset (data + 1000, 0xab, 100);
+    size += 100;
+    memset (data + size / 2, 0x5a, 10);
+    size_t m = s_test_cut_all (chunker, data, size, after, max + 2, &l2, &s2);
+    size_t shared = s_test_shared (before, n, after, m);
+    if (verbose)
+        printf (", after an insert and an edit %zu of %zu shared", shared, m);
+    assert (shared + 6 >= m);
+
+    //  Short streams and the window rule
+    assert (chunker_cut (chunker, data, 0, true) == 0);
+    assert (chunker_cut (chunker, data, 10, true) == 10);
+    assert (chunker_cut (chunker, data, CHUNKER_MIN, true) == CHUNKER_MIN);
+    assert (chunker_cut (chunker, data, CHUNKER_MAX - 1, false) == 0);
+    //  Runs of one byte value: cut within the bounds all the same
+    memset (data, 0, CHUNKER_MAX * 2);
+    size_t cut = chunker_cut (chunker, data, CHUNKER_MAX * 2, false);
+    assert (cut >= CHUNKER_MIN && cut <= CHUNKER_MAX);
+
+    //  Addresses: BLAKE2b-256
+    uint8_t hash [32], expected [32];
+    chunker_hash ((const uint8_t *) "abc", 3, hash);
+    crypto_generichash (expected, 32, (const uint8_t *) "abc", 3, NULL, 0);
+    assert (memcmp (hash, expected, 32) == 0);
+
+    free (before);
+    free (after);
+    free (data);
+    chunker_destroy (&chunker);
+    assert (chunker == NULL);
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,48 @@
+/*  chunker - content-defined chunking of artifacts (FastCDC)
+    An artifact is cut where a rolling gear hash of the last 64 bytes
+    matches a mask, so an insertion or a change moves only the cuts near
+    it: two versions of a file share every chunk outside the edited
+    regions, whatever their offsets. Chunks are addressed by BLAKE2b-256
+    of their bytes (chunker_hash), so a node holding a chunk never
+    fetches it again, whatever artifact it came in.
+    Sizes (docs/updates.md, Chunks): at least CHUNKER_MIN bytes, at most
+    CHUNKER_MAX, CHUNKER_AVG on average with normalized chunking (a
+    stricter mask before the average size, a looser one after it, which
+    narrows the spread of sizes around the average). The gear table is
+    fixed by the format: splitmix64 from CHUNKER_GEAR_SEED, so every
+    implementation cuts the same bytes at the same places.  */
+
+#ifndef WEFT_CHUNKER_H_INCLUDED
+#define WEFT_CHUNKER_H_INCLUDED
+
+#include "proto/proto.h"
+
+#define CHUNKER_MIN         (4 * 1024)
+#define CHUNKER_AVG         (16 * 1024)
+#define CHUNKER_MAX         (64 * 1024)
+#define CHUNKER_GEAR_SEED   0x77656674636463ULL     //  "weftcdc"
+#define CHUNKER_HASH_SIZE   32
+
+typedef struct _chunker_t chunker_t;
+
+//  A chunker (the gear table of the format). Never NULL.
+chunker_t *
+    chunker_new (void);
+void
+    chunker_destroy (chunker_t **self_p);
+
+//  Length of the first chunk of data[0..size). If final is false, data
+//  is a window of a longer stream and holds at least CHUNKER_MAX bytes
+//  or the answer is 0 (read more first); if final is true, the stream
+//  ends at size and the answer is at most size (0 only for size 0).
+size_t
+    chunker_cut (const chunker_t *self, const uint8_t *data, size_t size, bool final);
+
+//  The address of a chunk: BLAKE2b-256 of its bytes.
+void
+    chunker_hash (const uint8_t *data, size_t size, uint8_t hash [CHUNKER_HASH_SIZE]);
+
+void
+    chunker_test (bool verbose);
+
+#endif

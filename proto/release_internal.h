@@ -1,0 +1,33 @@
+/*  release_internal - what release.c (the format) and release_trust.c
+    (the chain of trust) share; not for use outside them  */
+
+#ifndef WEFT_RELEASE_INTERNAL_H_INCLUDED
+#define WEFT_RELEASE_INTERNAL_H_INCLUDED
+
+#include "proto/release.h"
+
+#define RELEASE_SIG_ENTRY   (WEFT_KEY_SIZE + WEFT_SIG_SIZE)
+
+//  A signed role, borrowed from its bytes
+typedef struct {
+    release_role_t role;
+    const uint8_t *body;
+    size_t body_size;
+    const uint8_t *sigs;
+    size_t sig_count;
+} release_signed_t;
+
+int
+    release_signed_open (release_signed_t *self, const uint8_t *data, size_t size);
+bool
+    release_threshold_met (const release_signed_t *self, const release_keyset_t *keyset);
+int
+    release_targets_decode (const uint8_t *body, size_t size, uint64_t *version,
+                            uint64_t *expires_ms, char *tenant, release_target_t *targets,
+                            size_t *count_p);
+int
+    release_pointer_decode (const uint8_t *body, size_t size, uint64_t *version,
+                            uint64_t *expires_ms, char *tenant, uint64_t *named_version,
+                            uint8_t named_hash [32]);
+
+#endif
