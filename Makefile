@@ -30,7 +30,8 @@ LIB_SRC   := $(sort $(wildcard proto/*.c proto/io/*.c node/core/*.c node/io/*.c 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 HEADERS   := $(sort $(wildcard proto/*.h proto/io/*.h node/*/*.h coordinator/*/*.h))
 BINS      := $(BUILD)/weft-coord $(BUILD)/weft-node $(BUILD)/weftctl \
-             $(BUILD)/weft-selftest $(BUILD)/weft-probe $(BUILD)/weft-sim
+             $(BUILD)/weft-selftest $(BUILD)/weft-probe $(BUILD)/weft-sim \
+             $(BUILD)/weft-artifact
 
 .PHONY: all deps demo test check fuzz bench bench-long soak clean format memcheck
 .DEFAULT_GOAL := all
@@ -98,6 +99,13 @@ $(CTL_OBJ): tools/ctl.h
 $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+ARTIFACT_OBJ := $(BUILD)/tools/artifact.o $(BUILD)/tools/artifact_repo.o \
+                $(BUILD)/tools/artifact_meta.o
+$(ARTIFACT_OBJ): tools/artifact.h
+
+$(BUILD)/weft-artifact: $(ARTIFACT_OBJ) $(BUILD)/libweft.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(TPM_TEST_OBJ): $(wildcard tests/tpm/*.h tests/spec/*.h)
 $(BUILD)/weft-selftest: $(BUILD)/tests/selftest.o $(SIM_TESTED:%=$(BUILD)/%.o) $(TPM_TEST_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -121,7 +129,7 @@ test: all
 check: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-san OPT=-O1 \
 	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    build-san/weft-coord build-san/weft-node build-san/weftctl build-san/weft-selftest build-san/weft-probe build-san/weft-sim
+	    build-san/weft-coord build-san/weft-node build-san/weftctl build-san/weft-selftest build-san/weft-probe build-san/weft-sim build-san/weft-artifact
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    WEFT_SANITIZED=1 WEFT_TEST_TIMEOUT=1500 tests/run.sh build-san
 
@@ -136,7 +144,7 @@ PROTO_SRC := $(wildcard proto/*.c) proto/io/store.c proto/io/fsperm.c
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu lmdb) -o $@
+	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu lmdb zlib) -o $@
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

@@ -3,6 +3,7 @@
 #include "proto/corelib.h"
 #include "proto/chunker.h"
 #include <sodium.h>
+#include <zlib.h>
 
 //  The gear hash shifts left one bit a byte, so its top bits depend on
 //  the last 64 bytes: masks take the top bits. 16 bits before the
@@ -77,6 +78,56 @@ void
 chunker_hash (const uint8_t *data, size_t size, uint8_t hash [CHUNKER_HASH_SIZE])
 {
     crypto_generichash (hash, CHUNKER_HASH_SIZE, data, size, NULL, 0);
+}
+
+int
+chunker_pack (const uint8_t *data, size_t size, uint8_t **out_p, size_t *size_p)
+{
+    assert ((data || size == 0) && out_p && size_p);
+    uLongf packed_size = compressBound ((uLong) size);
+    uint8_t *packed = (uint8_t *) zmalloc (packed_size);
+    if (compress2 (packed, &packed_size, data, (uLong) size, Z_BEST_COMPRESSION) != Z_OK) {
+        free (packed);
+        *out_p = NULL;
+        *size_p = 0;
+        return PROTO_ERR_VALUE;
+    }
+    *out_p = packed;
+    *size_p = packed_size;
+    return 0;
+}
+
+int
+chunker_unpack (const uint8_t *packed, size_t packed_size, const uint8_t hash [32],
+                uint8_t *out, size_t size)
+{
+    assert ((packed || packed_size == 0) && hash && out);
+    if (size == 0 || size > CHUNKER_MAX || packed_size > UINT32_MAX)
+        return PROTO_ERR_VALUE;
+    z_stream zs;
+    memset (&zs, 0, sizeof zs);
+    if (inflateInit (&zs) != Z_OK)
+        return PROTO_ERR_MALFORMED;
+    uint8_t extra;
+    zs.next_in = (Bytef *) packed;
+    zs.avail_in = (uInt) packed_size;
+    zs.next_out = out;
+    zs.avail_out = (uInt) size;
+    int rc = inflate (&zs, Z_FINISH);
+    if (rc == Z_BUF_ERROR && zs.avail_out == 0) {
+        //  Full: one more byte says whether it is longer than size
+        zs.next_out = &extra;
+        zs.avail_out = 1;
+        rc = inflate (&zs, Z_FINISH);
+        rc = rc == Z_STREAM_END && zs.avail_out == 1? Z_STREAM_END: Z_DATA_ERROR;
+    }
+    bool whole = rc == Z_STREAM_END && zs.total_out == size && zs.avail_in == 0;
+    inflateEnd (&zs);
+    if (!whole)
+        return PROTO_ERR_MALFORMED;
+    uint8_t actual [CHUNKER_HASH_SIZE];
+    chunker_hash (out, size, actual);
+    return sodium_memcmp (actual, hash, CHUNKER_HASH_SIZE) == 0? 0: PROTO_ERR_SIGNATURE;
 }
 
 //  --------------------------------------------------------------------------
@@ -192,6 +243,34 @@ chunker_test (bool verbose)
     chunker_hash ((const uint8_t *) "abc", 3, hash);
     crypto_generichash (expected, 32, (const uint8_t *) "abc", 3, NULL, 0);
     assert (memcmp (hash, expected, 32) == 0);
+
+    //  Pack and unpack: exact size and address, or refused
+    uint8_t *packed, *unpacked = (uint8_t *) zmalloc (CHUNKER_MAX + 1);
+    size_t packed_size;
+    memset (data, 'w', 5000);
+    chunker_hash (data, 5000, hash);
+    assert (chunker_pack (data, 5000, &packed, &packed_size) == 0 && packed_size < 100);
+    assert (chunker_unpack (packed, packed_size, hash, unpacked, 5000) == 0);
+    assert (memcmp (unpacked, data, 5000) == 0);
+    assert (chunker_unpack (packed, packed_size, hash, unpacked, 4999) == PROTO_ERR_MALFORMED);
+    assert (chunker_unpack (packed, packed_size, hash, unpacked, 5001) == PROTO_ERR_MALFORMED);
+    assert (chunker_unpack (packed, packed_size - 1, hash, unpacked, 5000)
+            == PROTO_ERR_MALFORMED);
+    hash [0] ^= 1;
+    assert (chunker_unpack (packed, packed_size, hash, unpacked, 5000) == PROTO_ERR_SIGNATURE);
+    hash [0] ^= 1;
+    packed [packed_size / 2] ^= 0x55;
+    assert (chunker_unpack (packed, packed_size, hash, unpacked, 5000) != 0);
+    free (packed);
+    //  A bomb: 64 MiB of zeros packed is refused after size + 1 bytes
+    size_t bomb = 64 * 1024 * 1024;
+    uint8_t *zeros = (uint8_t *) zmalloc (bomb);
+    assert (chunker_pack (zeros, bomb, &packed, &packed_size) == 0);
+    free (zeros);
+    assert (chunker_unpack (packed, packed_size, hash, unpacked, CHUNKER_MAX)
+            == PROTO_ERR_MALFORMED);
+    free (packed);
+    free (unpacked);
 
     free (before);
     free (after);

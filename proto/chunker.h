@@ -10,7 +10,9 @@
     stricter mask before the average size, a looser one after it, which
     narrows the spread of sizes around the average). The gear table is
     fixed by the format: splitmix64 from CHUNKER_GEAR_SEED, so every
-    implementation cuts the same bytes at the same places.  */
+    implementation cuts the same bytes at the same places. Chunks travel
+    and rest zlib-compressed; unpacking checks the size and the address
+    before a byte is used.  */
 
 #ifndef WEFT_CHUNKER_H_INCLUDED
 #define WEFT_CHUNKER_H_INCLUDED
@@ -41,6 +43,20 @@ size_t
 //  The address of a chunk: BLAKE2b-256 of its bytes.
 void
     chunker_hash (const uint8_t *data, size_t size, uint8_t hash [CHUNKER_HASH_SIZE]);
+
+//  A chunk as it is stored and carried: zlib (RFC 1950) of its bytes.
+//  Caller frees *out_p. 0, or PROTO_ERR_VALUE if zlib fails.
+int
+    chunker_pack (const uint8_t *data, size_t size, uint8_t **out_p, size_t *size_p);
+
+//  Unpack a chunk that must be size bytes (1..CHUNKER_MAX) with address
+//  hash into out (size bytes). Inflates no more than size + 1 bytes, so
+//  a chunk that would expand further costs nothing. 0, or
+//  PROTO_ERR_MALFORMED (not zlib, or longer or shorter than size),
+//  PROTO_ERR_SIGNATURE (the bytes do not hash to hash).
+int
+    chunker_unpack (const uint8_t *packed, size_t packed_size, const uint8_t hash [32],
+                    uint8_t *out, size_t size);
 
 void
     chunker_test (bool verbose);

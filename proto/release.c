@@ -153,6 +153,18 @@ release_open (const uint8_t *data, size_t size, release_role_t *role_p,
     return rc;
 }
 
+int
+release_signatures (const uint8_t *data, size_t size, release_signed_view_t *view)
+{
+    assert (view);
+    memset (view, 0, sizeof *view);
+    release_signed_t self;
+    int rc = release_signed_open (&self, data, size);
+    for (size_t i = 0; rc == 0 && i < self.sig_count; i++)
+        memcpy (view->keys [view->count++], self.sigs + i * RELEASE_SIG_ENTRY, WEFT_KEY_SIZE);
+    return rc;
+}
+
 //  Do valid signatures of at least keyset's threshold of its keys sign
 //  the role? Each key counts once.
 bool

@@ -153,6 +153,26 @@ int
                             uint64_t named_version, const uint8_t named_hash [32],
                             uint8_t **out_p, size_t *size_p);
 
+//  Bodies of targets, snapshot and timestamp, decoded (no signature is
+//  checked: release_trust_update does that). RELEASE_OK or RELEASE_MALFORMED.
+int
+    release_targets_decode (const uint8_t *body, size_t size, uint64_t *version,
+                            uint64_t *expires_ms, char *tenant, release_target_t *targets,
+                            size_t *count_p);
+int
+    release_pointer_decode (const uint8_t *body, size_t size, uint64_t *version,
+                            uint64_t *expires_ms, char *tenant, uint64_t *named_version,
+                            uint8_t named_hash [32]);
+
+//  The keys a signed role carries signatures of (unchecked), for display.
+typedef struct {
+    size_t count;
+    uint8_t keys [RELEASE_SIGS_MAX][WEFT_KEY_SIZE];
+} release_signed_view_t;
+
+int
+    release_signatures (const uint8_t *data, size_t size, release_signed_view_t *view);
+
 //  Start trusting root (the signed form), pinned at enrolment: it must
 //  be signed by its own root threshold and unexpired.
 int

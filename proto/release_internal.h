@@ -21,13 +21,4 @@ int
     release_signed_open (release_signed_t *self, const uint8_t *data, size_t size);
 bool
     release_threshold_met (const release_signed_t *self, const release_keyset_t *keyset);
-int
-    release_targets_decode (const uint8_t *body, size_t size, uint64_t *version,
-                            uint64_t *expires_ms, char *tenant, release_target_t *targets,
-                            size_t *count_p);
-int
-    release_pointer_decode (const uint8_t *body, size_t size, uint64_t *version,
-                            uint64_t *expires_ms, char *tenant, uint64_t *named_version,
-                            uint8_t named_hash [32]);
-
 #endif

@@ -86,62 +86,74 @@ s_update_root (release_trust_t *trust, const release_signed_t *signed_root)
     return RELEASE_OK;
 }
 
+//  A role that names the one below it must be signed by its keys,
+//  of the trusted tenant, the version the role above named (named_by,
+//  0 for the timestamp, which nothing names), not older than the
+//  trusted version, and unexpired
 static int
-s_update_timestamp (release_trust_t *trust, const release_signed_t *signed_role,
-                    uint64_t now_ms)
+s_admit (const release_trust_t *trust, const release_signed_t *signed_role,
+         const char *tenant, uint64_t version, uint64_t named_by, uint64_t trusted,
+         uint64_t expires_ms, uint64_t now_ms)
 {
-    uint64_t version, expires_ms, named;
-    uint8_t hash [32];
-    char tenant [WEFT_NAME_MAX + 1];
-    int rc = release_pointer_decode (signed_role->body, signed_role->body_size, &version,
-                                     &expires_ms, tenant, &named, hash);
-    if (rc)
-        return rc;
     if (!streq (tenant, trust->root.tenant))
         return RELEASE_TENANT;
-    if (!release_threshold_met (signed_role, s_keyset (&trust->root, RELEASE_TIMESTAMP)))
+    if (!release_threshold_met (signed_role, s_keyset (&trust->root, signed_role->role)))
         return RELEASE_THRESHOLD;
-    if (version < trust->timestamp_version || named < trust->snapshot_version)
+    if (named_by && version != named_by)
+        return RELEASE_MISMATCH;
+    if (version < trusted)
         return RELEASE_ROLLED_BACK;
-    if (expires_ms <= now_ms)
-        return RELEASE_EXPIRED;
-    trust->timestamp_version = version;
-    trust->timestamp_expires_ms = expires_ms;
-    trust->snapshot_named = named;
-    memcpy (trust->snapshot_hash, hash, 32);
-    return RELEASE_OK;
+    return expires_ms > now_ms? RELEASE_OK: RELEASE_EXPIRED;
 }
 
+//  Are the bytes the ones the role above named (named: its version, 0
+//  if nothing is trusted above them yet)?
 static int
-s_update_snapshot (release_trust_t *trust, const release_signed_t *signed_role,
-                   const uint8_t *data, size_t size, uint64_t now_ms)
+s_named (const uint8_t *data, size_t size, uint64_t named, const uint8_t hash [32])
 {
-    if (!trust->snapshot_named)
+    if (!named)
         return RELEASE_ORDER;
-    uint8_t hash [32];
-    keys_hash (data, size, hash);
-    if (memcmp (hash, trust->snapshot_hash, 32))
-        return RELEASE_MISMATCH;
+    uint8_t actual [32];
+    keys_hash (data, size, actual);
+    return memcmp (actual, hash, 32)? RELEASE_MISMATCH: RELEASE_OK;
+}
+
+//  A timestamp (naming a snapshot) or a snapshot (naming targets)
+static int
+s_update_pointer (release_trust_t *trust, const release_signed_t *signed_role,
+                  const uint8_t *data, size_t size, uint64_t now_ms)
+{
+    bool timestamp = signed_role->role == RELEASE_TIMESTAMP;
+    int rc = timestamp? RELEASE_OK: s_named (data, size, trust->snapshot_named,
+                                              trust->snapshot_hash);
     uint64_t version, expires_ms, named;
+    uint8_t hash [32];
     char tenant [WEFT_NAME_MAX + 1];
-    int rc = release_pointer_decode (signed_role->body, signed_role->body_size, &version,
+    if (!rc)
+        rc = release_pointer_decode (signed_role->body, signed_role->body_size, &version,
                                      &expires_ms, tenant, &named, hash);
+    if (!rc)
+        rc = s_admit (trust, signed_role, tenant, version,
+                      timestamp? 0: trust->snapshot_named,
+                      timestamp? trust->timestamp_version: trust->snapshot_version,
+                      expires_ms, now_ms);
+    //  Nor may it name an older version than the one trusted below it
+    if (!rc && named < (timestamp? trust->snapshot_version: trust->targets_version))
+        rc = RELEASE_ROLLED_BACK;
     if (rc)
         return rc;
-    if (!streq (tenant, trust->root.tenant))
-        return RELEASE_TENANT;
-    if (!release_threshold_met (signed_role, s_keyset (&trust->root, RELEASE_SNAPSHOT)))
-        return RELEASE_THRESHOLD;
-    if (version != trust->snapshot_named)
-        return RELEASE_MISMATCH;
-    if (version < trust->snapshot_version || named < trust->targets_version)
-        return RELEASE_ROLLED_BACK;
-    if (expires_ms <= now_ms)
-        return RELEASE_EXPIRED;
-    trust->snapshot_version = version;
-    trust->snapshot_expires_ms = expires_ms;
-    trust->targets_named = named;
-    memcpy (trust->targets_hash, hash, 32);
+    if (timestamp) {
+        trust->timestamp_version = version;
+        trust->timestamp_expires_ms = expires_ms;
+        trust->snapshot_named = named;
+        memcpy (trust->snapshot_hash, hash, 32);
+    }
+    else {
+        trust->snapshot_version = version;
+        trust->snapshot_expires_ms = expires_ms;
+        trust->targets_named = named;
+        memcpy (trust->targets_hash, hash, 32);
+    }
     return RELEASE_OK;
 }
 
@@ -149,30 +161,19 @@ static int
 s_update_targets (release_trust_t *trust, const release_signed_t *signed_role,
                   const uint8_t *data, size_t size, uint64_t now_ms)
 {
-    if (!trust->targets_named)
-        return RELEASE_ORDER;
-    uint8_t hash [32];
-    keys_hash (data, size, hash);
-    if (memcmp (hash, trust->targets_hash, 32))
-        return RELEASE_MISMATCH;
+    int rc = s_named (data, size, trust->targets_named, trust->targets_hash);
     uint64_t version, expires_ms;
     char tenant [WEFT_NAME_MAX + 1];
     release_target_t targets [RELEASE_TARGETS_MAX];
     size_t count;
-    int rc = release_targets_decode (signed_role->body, signed_role->body_size, &version,
+    if (!rc)
+        rc = release_targets_decode (signed_role->body, signed_role->body_size, &version,
                                      &expires_ms, tenant, targets, &count);
+    if (!rc)
+        rc = s_admit (trust, signed_role, tenant, version, trust->targets_named,
+                      trust->targets_version, expires_ms, now_ms);
     if (rc)
         return rc;
-    if (!streq (tenant, trust->root.tenant))
-        return RELEASE_TENANT;
-    if (!release_threshold_met (signed_role, s_keyset (&trust->root, RELEASE_TARGETS)))
-        return RELEASE_THRESHOLD;
-    if (version != trust->targets_named)
-        return RELEASE_MISMATCH;
-    if (version < trust->targets_version)
-        return RELEASE_ROLLED_BACK;
-    if (expires_ms <= now_ms)
-        return RELEASE_EXPIRED;
     trust->targets_version = version;
     trust->targets_expires_ms = expires_ms;
     trust->target_count = count;
@@ -194,11 +195,9 @@ release_trust_update (release_trust_t *trust, const uint8_t *data, size_t size,
     //  Nothing signed under an expired root is taken
     if (trust->root.expires_ms <= now_ms)
         return RELEASE_EXPIRED;
-    if (signed_role.role == RELEASE_TIMESTAMP)
-        return s_update_timestamp (trust, &signed_role, now_ms);
-    if (signed_role.role == RELEASE_SNAPSHOT)
-        return s_update_snapshot (trust, &signed_role, data, size, now_ms);
-    return s_update_targets (trust, &signed_role, data, size, now_ms);
+    if (signed_role.role == RELEASE_TARGETS)
+        return s_update_targets (trust, &signed_role, data, size, now_ms);
+    return s_update_pointer (trust, &signed_role, data, size, now_ms);
 }
 
 //  --------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #ifndef WEFT_CTL_H_INCLUDED
 #define WEFT_CTL_H_INCLUDED
 
+#include "proto/io/options.h"
 #include <jansson.h>
 #include "proto/proto.h"
 #include "proto/keys.h"
@@ -40,10 +41,8 @@ typedef struct {
     size_t credential_size;
 } ctl_t;
 
-//  Print "weftctl: " and the message on stderr: the one error format
-//  that scripts and people both read.
-void
-    ctl_fail (const char *format, ...);
+//  Print "weftctl: message" on stderr.
+#define ctl_fail(...) options_fail ("weftctl", __VA_ARGS__)
 
 //  Wall clock in microseconds; only weftctl, not the library, reads it.
 uint64_t

@@ -13,41 +13,6 @@
 #define CTL_FILE_MAX        (4 * 1024 * 1024)   //  hierarchy import file
 
 //  --------------------------------------------------------------------------
-//  Parse a duration: plain seconds, or a number with s, m, h or d.
-//  Returns seconds, or -1 if the text is not a duration.
-
-static int64_t
-s_parse_ttl (const char *text)
-{
-    char *end;
-    errno = 0;
-    long long value = strtoll (text, &end, 10);
-    if (errno || end == text || value <= 0)
-        return -1;
-    int64_t unit = 1;
-    if (*end == 's')
-        end++;
-    else
-    if (*end == 'm') {
-        unit = 60;
-        end++;
-    }
-    else
-    if (*end == 'h') {
-        unit = 3600;
-        end++;
-    }
-    else
-    if (*end == 'd') {
-        unit = 86400;
-        end++;
-    }
-    if (*end || value > CTL_TTL_MAX)
-        return -1;
-    return (int64_t) value * unit;
-}
-
-//  --------------------------------------------------------------------------
 //  A twin patch from the command line: a JSON object (RFC 7386 would
 //  replace the whole twin with any other value, which the coordinator
 //  refuses). NULL after printing why.
@@ -176,7 +141,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
     }
     if (streq (noun, "token") && verb && streq (verb, "create") && argc == 2) {
         const char *ttl_text = keyfile_get (self->options, "ttl");
-        int64_t ttl = s_parse_ttl (ttl_text? ttl_text: "1h");
+        int64_t ttl = options_duration_s (ttl_text? ttl_text: "1h", CTL_TTL_MAX);
         if (ttl < 0) {
             ctl_fail ("bad --ttl '%s': use seconds or a number with s, m, h or d, up to 30d",
                       ttl_text);
@@ -442,7 +407,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
     }
     if (streq (noun, "operator") && verb && streq (verb, "credential") && argc == 2) {
         const char *ttl_text = keyfile_get (self->options, "ttl");
-        int64_t ttl = s_parse_ttl (ttl_text? ttl_text: "7d");
+        int64_t ttl = options_duration_s (ttl_text? ttl_text: "7d", CTL_TTL_MAX);
         if (ttl < 0) {
             ctl_fail ("bad --ttl '%s': use seconds or a number with s, m, h or d, up to 30d",
                       ttl_text);

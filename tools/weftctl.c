@@ -99,20 +99,6 @@ static const char *s_synopsis =
     "Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 coordinator unreachable.";
 
 
-//  --------------------------------------------------------------------------
-//  Print an error in the one format scripts and people both read.
-
-void
-ctl_fail (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    fprintf (stderr, "weftctl: ");
-    vfprintf (stderr, format, args);
-    fprintf (stderr, "\n");
-    va_end (args);
-}
-
 
 //  --------------------------------------------------------------------------
 //  operator add: make keys here, have the coordinator certify the public

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <jansson.h>
 #include "proto/jsontext.h"
+#include "proto/io/filewrite.h"
 #include "node/io/apply.h"
 
 #define APPLY_TICK_MS   100         //  How often a run checks for $TERM
@@ -32,63 +33,6 @@ struct _apply_t {
     zactor_t *actor;                //  The worker
     apply_args_t *args;             //  Read by the worker until it ends
 };
-
-//  --------------------------------------------------------------------------
-//  Write doc to path atomically. Returns 0, or -1 with error set.
-
-static int
-s_write_file (const char *path, const char *doc, size_t size, char **error)
-{
-    char *temp = zsys_sprintf ("%s.tmp.XXXXXX", path);
-    int fd = mkstemp (temp);
-    if (fd < 0) {
-        *error = zsys_sprintf ("cannot create %s: %s", temp, strerror (errno));
-        free (temp);
-        return -1;
-    }
-    //  The desired twin is the device's state: its owner's alone, also
-    //  when an older version of the file was left wider (docs/node.md)
-    int rc = fchmod (fd, 0600);
-    size_t done = 0;
-    while (rc == 0 && done < size) {
-        ssize_t written = write (fd, doc + done, size - done);
-        if (written < 0 && errno == EINTR)
-            continue;
-        if (written <= 0)
-            rc = -1;
-        else
-            done += (size_t) written;
-    }
-    if (rc == 0 && write (fd, "\n", 1) != 1)
-        rc = -1;
-    if (rc == 0)
-        rc = fsync (fd);
-    if (close (fd) != 0)
-        rc = -1;
-    if (rc == 0)
-        rc = rename (temp, path);
-    if (rc) {
-        *error = zsys_sprintf ("cannot write %s: %s", path, strerror (errno));
-        unlink (temp);
-        free (temp);
-        return -1;
-    }
-    free (temp);
-    //  Make the rename itself durable
-    char *dir = strdup (path);
-    char *slash = strrchr (dir, '/');
-    if (slash && slash != dir)
-        *slash = 0;
-    else
-        strcpy (dir, slash? "/": ".");
-    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-        fsync (dir_fd);
-        close (dir_fd);
-    }
-    free (dir);
-    return 0;
-}
 
 //  --------------------------------------------------------------------------
 //  Append what is readable on fd to buffer (up to limit; the rest is
@@ -302,8 +246,15 @@ s_apply_actor (zsock_t *pipe, void *arg)
             size_t size = zframe_size (doc_frame);
             apply_result_t result = { version, false, NULL, 0, NULL };
             if (args->file) {
-                if (s_write_file (args->file, doc, size, &result.error) == 0)
+                //  The desired twin is the device's state: its owner's
+                //  alone, also when an older version of the file was
+                //  left wider (docs/node.md); one line of JSON
+                char *text = (char *) zmalloc (size + 1);
+                memcpy (text, doc, size);
+                text [size] = '\n';
+                if (filewrite_atomic (args->file, text, size + 1, 0600, &result.error) == 0)
                     result.ok = true;
+                free (text);
             }
             else
             if (args->command)

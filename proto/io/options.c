@@ -165,6 +165,35 @@ options_int (keyfile_t *values, const char *name, int64_t fallback)
     return value;
 }
 
+int64_t
+options_duration_s (const char *text, int64_t max_s)
+{
+    if (!text)
+        return -1;
+    char *end;
+    errno = 0;
+    long long value = strtoll (text, &end, 10);
+    if (errno || end == text || value <= 0)
+        return -1;
+    int64_t unit = *end == 'm'? 60: *end == 'h'? 3600: *end == 'd'? 86400: 1;
+    if (*end == 's' || unit > 1)
+        end++;
+    if (*end || value > max_s / unit)
+        return -1;
+    return (int64_t) value * unit;
+}
+
+void
+options_fail (const char *program, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "%s: ", program);
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+}
+
 bool
 options_flag (keyfile_t *values, const char *name)
 {
@@ -196,6 +225,20 @@ options_test (bool verbose)
     (void) verbose;
     printf (" * options: ");
     //  @selftest
+    //  Durations
+    assert (options_duration_s ("90", 3600) == 90);
+    assert (options_duration_s ("90s", 3600) == 90);
+    assert (options_duration_s ("30m", 3600) == 1800);
+    assert (options_duration_s ("2h", 86400) == 7200);
+    assert (options_duration_s ("30d", 30 * 86400) == 30 * 86400);
+    assert (options_duration_s ("31d", 30 * 86400) == -1);
+    assert (options_duration_s ("40000d", 30 * 86400) == -1);
+    assert (options_duration_s ("0", 60) == -1);
+    assert (options_duration_s ("-5m", 3600) == -1);
+    assert (options_duration_s ("5x", 3600) == -1);
+    assert (options_duration_s ("5ms", 3600) == -1);
+    assert (options_duration_s ("", 3600) == -1);
+    assert (options_duration_s (NULL, 3600) == -1);
     option_spec_t specs [] = {
         { "data-dir", "DIR", ".weft/node", "state directory" },
         { "port", "N", "7710", "port" },

@@ -29,6 +29,18 @@ keyfile_t *
 int64_t
     options_int (keyfile_t *values, const char *name, int64_t fallback);
 
+//  A duration: plain seconds, or a number with s, m, h or d ("90s",
+//  "30m", "12h", "30d"). Returns seconds, or -1 if text is not a
+//  positive duration of at most max_s seconds.
+int64_t
+    options_duration_s (const char *text, int64_t max_s);
+
+//  Print "program: message" on stderr, the one error format scripts
+//  and people both read.
+void
+    options_fail (const char *program, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 //  Is a flag set?
 bool
     options_flag (keyfile_t *values, const char *name);

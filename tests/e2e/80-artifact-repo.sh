@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+#   80-artifact-repo - weft-artifact as a publisher uses it: release keys
+#   made apart, two builds of a 4 MB artifact where v2 differs in a few
+#   places (v2 stores only the changed chunks), roles signed by each key
+#   holder alone and merged, the repository verified as a device walks
+#   it, a root rotated by the old threshold; and every refusal: a root
+#   short of its threshold, targets signed by one key of two or by a
+#   stranger, a rotation signed by new keys only, mixed metadata of two
+#   publications, a damaged chunk, a swapped manifest, bad arguments.
+source "$(dirname "$0")/lib.sh"
+ART="$WEFT_BUILD/weft-artifact"
+[[ -x "$ART" ]] || fail "$ART is missing (build first)"
+cd "$T"
+
+art () { "$ART" "$@"; }
+refused () {           #   refused PATTERN COMMAND... : exits 1 and says PATTERN
+    local pattern=$1 out rc; shift
+    out=$("$@" 2>&1); rc=$?
+    (( rc == 1 )) || fail "'$*' exited $rc, not 1: $out"
+    grep -q -- "$pattern" <<<"$out" || fail "'$*' did not say '$pattern': $out"
+}
+
+say "keys, each made apart"
+for k in r1 r2 r3 t1 t2 s ts rogue; do
+    art keygen --out $k.key > $k.pub || fail "keygen $k"
+    [[ "$(stat -c %a $k.key)" == 600 ]] || fail "$k.key is not mode 600"
+    [[ "$(cat $k.pub)" =~ ^[0-9a-f]{64}$ ]] || fail "keygen printed '$(cat $k.pub)'"
+done
+pub () { cat "$1.pub"; }
+#   Snapshot and timestamp of version 1 naming the targets as they are
+name_targets () {
+    art snapshot --repo repo --version 1 --expires 7d > /dev/null \
+        && art sign --key s.key repo/snapshot \
+        && art timestamp --repo repo --version 1 --expires 1d > /dev/null \
+        && art sign --key ts.key repo/timestamp || fail "snapshot, timestamp"
+}
+
+say "two builds: v2 changes 3 places of 4 MB and stores only their chunks"
+head -c 4000000 /dev/urandom > v1.bin
+cp v1.bin v2.bin
+for at in 100000 2000000 3900000; do
+    printf 'PATCHED-%s' $at | dd of=v2.bin bs=1 seek=$at conv=notrunc 2>/dev/null
+done
+art build --repo repo --name plc --version 1.0 --types gateway v1.bin > b1.out || fail "build 1"
+art build --repo repo --name plc --version 2.0 --types gateway,server --anti-rollback 2 \
+    v2.bin > b2.out || fail "build 2"
+total=$(sed -n 's/.* in \([0-9]*\) chunks.*/\1/p' b2.out)
+new=$(sed -n 's/.*(\([0-9]*\) new.*/\1/p' b2.out)
+(( total > 150 && new >= 1 && new <= 9 )) || fail "v2: $new new of $total chunks: $(cat b2.out)"
+(( $(ls repo/chunks | wc -l) == $(sed -n 's/.* in \([0-9]*\) chunks.*/\1/p' b1.out) + new )) \
+    || fail "the repository holds $(ls repo/chunks | wc -l) chunks"
+
+say "root: written unsigned, short of its threshold with one signature"
+art root --repo repo --tenant acme --expires 365d \
+    --root-keys "$(pub r1),$(pub r2),$(pub r3)" --root-threshold 2 \
+    --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 \
+    --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" > /dev/null || fail "root"
+art sign --key r1.key repo/root.1 || fail "sign root r1"
+refused "root.1 refused: not signed by a threshold" art verify --repo repo
+
+say "the second root key holder signs a copy on their machine; merged"
+cp repo/root.1 root-r3
+art sign --key r3.key root-r3 || fail "sign root r3"
+art merge --out repo/root.1 repo/root.1 root-r3 || fail "merge"
+[[ "$(art inspect repo/root.1 | "$PROBE" json signed_by | tr -cd , | wc -c)" == 1 ]] \
+    || fail "the merged root does not carry two signatures: $(art inspect repo/root.1)"
+
+say "targets, snapshot, timestamp; targets signed by one key of two are refused"
+art targets --repo repo --expires 30d plc=1.0 plc=2.0 > /dev/null || fail "targets"
+art sign --key t1.key repo/targets || fail "sign targets"
+name_targets
+refused "targets refused: not signed by a threshold" art verify --repo repo
+#   A stranger's signature does not count for the missing key
+cp repo/targets targets-t1
+art sign --key rogue.key repo/targets || fail "sign rogue"
+name_targets
+refused "targets refused: not signed by a threshold" art verify --repo repo
+cp targets-t1 repo/targets
+art sign --key t2.key repo/targets || fail "sign targets t2"
+name_targets
+art verify --repo repo > verify.out || fail "verify: $(cat verify.out)"
+grep -q "trusted: root 1, timestamp 1, snapshot 1, targets 1 of tenant acme" verify.out \
+    || fail "verify said: $(cat verify.out)"
+grep -q "plc 2.0: .* anti-rollback 2, types gateway,server: OK" verify.out \
+    || fail "verify said: $(cat verify.out)"
+[[ "$(art inspect repo/targets | "$PROBE" json targets.1.version)" == 2.0 ]] \
+    || fail "inspect: $(art inspect repo/targets)"
+
+say "mix and match: a second publication's timestamp with the first's snapshot"
+cp repo/snapshot snapshot-1
+art targets --repo repo --expires 30d plc=2.0 > /dev/null && art sign --key t1.key repo/targets \
+    && art sign --key t2.key repo/targets && art snapshot --repo repo --expires 7d > /dev/null \
+    && art sign --key s.key repo/snapshot && art timestamp --repo repo --expires 1d > /dev/null \
+    && art sign --key ts.key repo/timestamp || fail "second publication"
+art verify --repo repo > /dev/null || fail "second publication does not verify"
+cp repo/snapshot snapshot-2
+cp snapshot-1 repo/snapshot
+refused "snapshot refused: .*mix and match" art verify --repo repo
+cp snapshot-2 repo/snapshot
+
+say "a damaged chunk and a swapped manifest are named"
+chunk=$(ls repo/chunks | head -1)
+cp "repo/chunks/$chunk" chunk.saved
+printf 'x' | dd of="repo/chunks/$chunk" bs=1 seek=20 conv=notrunc 2>/dev/null
+out=$(art verify --repo repo 2>&1)
+if grep -q "$chunk" <<<"$out"; then :; else
+    #   The damaged chunk may belong to 1.0 only, which the second
+    #   publication no longer offers
+    cp chunk.saved "repo/chunks/$chunk"
+    chunk=$(ls repo/chunks | tail -1)
+    cp "repo/chunks/$chunk" chunk.saved
+    printf 'x' | dd of="repo/chunks/$chunk" bs=1 seek=20 conv=notrunc 2>/dev/null
+fi
+refused "$chunk: damaged" art verify --repo repo
+cp chunk.saved "repo/chunks/$chunk"
+cp repo/manifests/plc_2.0 manifest.saved
+cp repo/manifests/plc_1.0 repo/manifests/plc_2.0
+refused "plc 2.0: the manifest is not the one the targets name" art verify --repo repo
+cp manifest.saved repo/manifests/plc_2.0
+art verify --repo repo > /dev/null || fail "the repository does not verify once repaired"
+
+say "root rotation: new root keys, signed by the old threshold and the new"
+for k in n1 n2; do art keygen --out $k.key > $k.pub; done
+art root --repo repo --tenant acme --expires 365d \
+    --root-keys "$(pub n1),$(pub n2)" --root-threshold 2 \
+    --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 \
+    --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" > /dev/null || fail "root 2"
+[[ -f repo/root.2 ]] || fail "root.2 was not written"
+cp repo/root.2 root2-unsigned
+art sign --key n1.key repo/root.2 && art sign --key n2.key repo/root.2 || fail "sign root 2"
+refused "root.2 refused: not signed by a threshold" art verify --repo repo
+art sign --key r2.key repo/root.2 && art sign --key r3.key repo/root.2 || fail "old keys sign"
+art verify --repo repo > verify.out || fail "after rotation: $(cat verify.out)"
+grep -q "trusted: root 2," verify.out || fail "verify said: $(cat verify.out)"
+
+say "bad arguments are usage errors"
+for args in "build --repo repo --name ../x --version 1 v1.bin" "root --repo repo --expires 99y" \
+            "targets --repo repo --expires 1d plc" "sign repo/targets" "merge --out x a"; do
+    art $args > /dev/null 2>&1
+    rc=$?
+    (( rc == 2 )) || fail "'weft-artifact $args' exited $rc, not 2"
+done
+head -c 100 v1.bin > small.bin
+refused "is not a release role" art sign --key t1.key small.bin
+refused "neither a release role nor a manifest" art inspect small.bin
+refused "larger than" art inspect v1.bin
+say "ok"

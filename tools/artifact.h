@@ -1,0 +1,30 @@
+/*  artifact - what the parts of weft-artifact share (tools/artifact*.c)  */
+
+#ifndef WEFT_ARTIFACT_H_INCLUDED
+#define WEFT_ARTIFACT_H_INCLUDED
+
+#include <czmq.h>
+#include "proto/io/options.h"
+
+//  Print "weft-artifact: message" on stderr.
+#define artifact_fail(...) options_fail ("weft-artifact", __VA_ARGS__)
+
+//  A whole file of at most max bytes, or NULL (said why).
+uint8_t *
+    artifact_read (const char *path, size_t max, size_t *size_p);
+
+//  Replace path atomically. 0, or -1 (said why).
+int
+    artifact_write (const char *path, const void *data, size_t size, mode_t mode);
+
+//  The commands; each returns the exit code.
+int
+    artifact_build (keyfile_t *options, int argc, char *argv [], int argi);
+int
+    artifact_role (const char *role, keyfile_t *options, int argc, char *argv [], int argi);
+int
+    artifact_verify (keyfile_t *options);
+int
+    artifact_inspect (const char *path);
+
+#endif
