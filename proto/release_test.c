@@ -5,105 +5,7 @@
 #include "proto/keys.h"
 #include "proto/codec.h"
 #include "proto/release.h"
-
-#define S_NOW   1800000000000ULL
-#define S_DAY   (86400ULL * 1000)
-
-//  The publisher's keys: 3 root (threshold 2), 2 targets (threshold
-//  2), one snapshot, one timestamp; and the coordinator's
-typedef struct {
-    keys_t root [3], targets [2], snapshot, timestamp, coord, rogue;
-} s_keys_t;
-
-static void
-s_keyset (release_keyset_t *set, uint32_t threshold, const keys_t *keys, size_t count)
-{
-    set->threshold = threshold;
-    set->key_count = count;
-    for (size_t i = 0; i < count; i++)
-        memcpy (set->keys [i], keys [i].sign_public, 32);
-}
-
-static uint8_t *
-s_sign (release_role_t role, const uint8_t *body, size_t body_size, const keys_t *keys,
-        size_t count, size_t *size_p)
-{
-    uint8_t secrets [RELEASE_SIGS_MAX][WEFT_SECRET_SIZE];
-    for (size_t i = 0; i < count; i++)
-        memcpy (secrets [i], keys [i].sign_secret, WEFT_SECRET_SIZE);
-    uint8_t *out;
-    assert (release_sign (role, body, body_size, (const uint8_t (*) [64]) secrets, count,
-                          &out, size_p) == 0);
-    return out;
-}
-
-static uint8_t *
-s_root (const s_keys_t *k, uint64_t version, uint64_t expires_ms, const keys_t *signers,
-        size_t count, const keys_t *root_keys, size_t *size_p)
-{
-    release_root_t root;
-    memset (&root, 0, sizeof root);
-    root.version = version;
-    root.expires_ms = expires_ms;
-    strcpy (root.tenant, "acme");
-    s_keyset (&root.roles [RELEASE_ROOT - 1], 2, root_keys, 3);
-    s_keyset (&root.roles [RELEASE_TARGETS - 1], 2, k->targets, 2);
-    s_keyset (&root.roles [RELEASE_SNAPSHOT - 1], 1, &k->snapshot, 1);
-    s_keyset (&root.roles [RELEASE_TIMESTAMP - 1], 1, &k->timestamp, 1);
-    uint8_t *body;
-    size_t body_size;
-    assert (release_root_encode (&root, &body, &body_size) == 0);
-    uint8_t *signed_root = s_sign (RELEASE_ROOT, body, body_size, signers, count, size_p);
-    free (body);
-    return signed_root;
-}
-
-//  A release published: targets, snapshot, timestamp of version v
-typedef struct {
-    uint8_t *targets, *snapshot, *timestamp;
-    size_t targets_size, snapshot_size, timestamp_size;
-} s_published_t;
-
-static void
-s_publish (const s_keys_t *k, uint64_t v, const release_target_t *target,
-           uint64_t timestamp_expires, s_published_t *out)
-{
-    uint8_t *body, hash [32];
-    size_t size;
-    assert (release_targets_encode (v, S_NOW + 30 * S_DAY, "acme", target, 1, &body,
-                                    &size) == 0);
-    out->targets = s_sign (RELEASE_TARGETS, body, size, k->targets, 2, &out->targets_size);
-    free (body);
-    keys_hash (out->targets, out->targets_size, hash);
-    assert (release_pointer_encode (v, S_NOW + 7 * S_DAY, "acme", v, hash, &body, &size) == 0);
-    out->snapshot = s_sign (RELEASE_SNAPSHOT, body, size, &k->snapshot, 1,
-                            &out->snapshot_size);
-    free (body);
-    keys_hash (out->snapshot, out->snapshot_size, hash);
-    assert (release_pointer_encode (v, timestamp_expires, "acme", v, hash, &body, &size) == 0);
-    out->timestamp = s_sign (RELEASE_TIMESTAMP, body, size, &k->timestamp, 1,
-                             &out->timestamp_size);
-    free (body);
-}
-
-static void
-s_published_free (s_published_t *p)
-{
-    free (p->targets);
-    free (p->snapshot);
-    free (p->timestamp);
-}
-
-static int
-s_take (release_trust_t *trust, const s_published_t *p, uint64_t now)
-{
-    int rc = release_trust_update (trust, p->timestamp, p->timestamp_size, now);
-    if (!rc)
-        rc = release_trust_update (trust, p->snapshot, p->snapshot_size, now);
-    if (!rc)
-        rc = release_trust_update (trust, p->targets, p->targets_size, now);
-    return rc;
-}
+#include "proto/release_fixture.h"
 
 //  A manifest of one 100-byte chunk
 static uint8_t *
@@ -122,7 +24,7 @@ s_manifest (const char *version, uint64_t anti_rollback, const char *types, size
 }
 
 static uint8_t *
-s_assignment (const s_keys_t *k, const keys_t *signer, const char *device,
+s_assignment (const release_fixture_t *k, const keys_t *signer, const char *device,
               const char *version, const uint8_t hash [32], uint64_t expires, size_t *size_p)
 {
     release_assignment_t a;
@@ -132,7 +34,7 @@ s_assignment (const s_keys_t *k, const keys_t *signer, const char *device,
     strcpy (a.name, "plc-runtime");
     strcpy (a.version, version);
     memcpy (a.manifest_hash, hash, 32);
-    a.issued_ms = S_NOW;
+    a.issued_ms = FIXTURE_NOW;
     a.expires_ms = expires;
     uint8_t *out;
     assert (release_assign (&a, signer->sign_secret, &out, size_p) == 0);
@@ -145,39 +47,32 @@ release_test (bool verbose)
 {
     printf (" * release: ");
     //  @selftest
-    s_keys_t k;
-    for (int i = 0; i < 3; i++)
-        keys_from_byte (&k.root [i], (uint8_t) (0x10 + i));
-    keys_from_byte (&k.targets [0], 0x20);
-    keys_from_byte (&k.targets [1], 0x21);
-    keys_from_byte (&k.snapshot, 0x30);
-    keys_from_byte (&k.timestamp, 0x40);
-    keys_from_byte (&k.coord, 0xc0);
-    keys_from_byte (&k.rogue, 0xee);
+    release_fixture_t k;
+    release_fixture_keys (&k);
     release_trust_t trust, before;
     size_t size;
 
     //  A root signed by one of its three root keys is short of its
     //  threshold of two; a second signature merged in meets it; a key's
     //  second signature does not count twice
-    uint8_t *one = s_root (&k, 1, S_NOW + 365 * S_DAY, &k.root [0], 1, k.root, &size);
-    assert (release_trust_init (&trust, one, size, S_NOW) == RELEASE_THRESHOLD);
+    uint8_t *one = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, &k.root [0], 1, k.root, &size);
+    assert (release_trust_init (&trust, one, size, FIXTURE_NOW) == RELEASE_THRESHOLD);
     size_t one_size = size;
     uint8_t *twice, *root1;
     size_t twice_size, root1_size;
     assert (release_merge (one, one_size, one, one_size, &twice, &twice_size) == 0);
-    assert (release_trust_init (&trust, twice, twice_size, S_NOW) == RELEASE_THRESHOLD);
-    uint8_t *other = s_root (&k, 1, S_NOW + 365 * S_DAY, &k.root [2], 1, k.root, &size);
+    assert (release_trust_init (&trust, twice, twice_size, FIXTURE_NOW) == RELEASE_THRESHOLD);
+    uint8_t *other = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, &k.root [2], 1, k.root, &size);
     assert (release_merge (one, one_size, other, size, &root1, &root1_size) == 0);
-    assert (release_trust_init (&trust, root1, root1_size, S_NOW) == RELEASE_OK);
+    assert (release_trust_init (&trust, root1, root1_size, FIXTURE_NOW) == RELEASE_OK);
     assert (trust.root.version == 1 && streq (trust.root.tenant, "acme"));
-    assert (release_trust_init (&before, root1, root1_size, S_NOW + 366 * S_DAY)
+    assert (release_trust_init (&before, root1, root1_size, FIXTURE_NOW + 366 * FIXTURE_DAY)
             == RELEASE_EXPIRED);
     free (twice);
     free (other);
 
     //  Bodies differing cannot be merged
-    uint8_t *root2 = s_root (&k, 2, S_NOW + 365 * S_DAY, k.root, 2, k.root, &size);
+    uint8_t *root2 = release_fixture_root (&k, 2, FIXTURE_NOW + 365 * FIXTURE_DAY, k.root, 2, k.root, &size);
     size_t root2_size = size;
     assert (release_merge (one, one_size, root2, root2_size, &twice, &twice_size)
             == RELEASE_MISMATCH);
@@ -193,92 +88,92 @@ release_test (bool verbose)
                             .manifest_size = m2_size };
     keys_hash (m1, m1_size, t1.manifest_hash);
     keys_hash (m2, m2_size, t2.manifest_hash);
-    s_published_t p1, p2;
-    s_publish (&k, 1, &t1, S_NOW + S_DAY, &p1);
-    s_publish (&k, 2, &t2, S_NOW + S_DAY, &p2);
+    release_published_t p1, p2;
+    release_fixture_publish (&k, 1, &t1, 1, FIXTURE_NOW + FIXTURE_DAY, &p1);
+    release_fixture_publish (&k, 2, &t2, 1, FIXTURE_NOW + FIXTURE_DAY, &p2);
     //  In order only: a snapshot before its timestamp is refused
-    assert (release_trust_update (&trust, p1.snapshot, p1.snapshot_size, S_NOW)
+    assert (release_trust_update (&trust, p1.snapshot, p1.snapshot_size, FIXTURE_NOW)
             == RELEASE_ORDER);
-    assert (s_take (&trust, &p1, S_NOW) == RELEASE_OK);
+    assert (release_fixture_take (&trust, &p1, FIXTURE_NOW) == RELEASE_OK);
     assert (trust.target_count == 1 && trust.targets_version == 1);
 
     //  The director assigns 1.0 to gw-1; the check passes
     manifest_t manifest;
     size_t a_size;
     uint8_t *a1 = s_assignment (&k, &k.coord, "gw-1", "1.0", t1.manifest_hash,
-                                S_NOW + S_DAY, &a_size);
+                                FIXTURE_NOW + FIXTURE_DAY, &a_size);
     assert (release_check (&trust, a1, a_size, k.coord.sign_public, "gw-1", "gateway", 0,
-                           m1, m1_size, S_NOW, &manifest) == RELEASE_OK);
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_OK);
     assert (streq (manifest.version, "1.0"));
     //  Another device, another type, a lower anti-rollback version, an
     //  expired assignment, one not signed by the coordinator
     assert (release_check (&trust, a1, a_size, k.coord.sign_public, "gw-2", "gateway", 0,
-                           m1, m1_size, S_NOW, &manifest) == RELEASE_NOT_ASSIGNED);
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_NOT_ASSIGNED);
     assert (release_check (&trust, a1, a_size, k.coord.sign_public, "gw-1", "sensor", 0,
-                           m1, m1_size, S_NOW, &manifest) == RELEASE_WRONG_TYPE);
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_WRONG_TYPE);
     assert (release_check (&trust, a1, a_size, k.coord.sign_public, "gw-1", "gateway", 2,
-                           m1, m1_size, S_NOW, &manifest) == RELEASE_ANTI_ROLLBACK);
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_ANTI_ROLLBACK);
     assert (release_check (&trust, a1, a_size, k.coord.sign_public, "gw-1", "gateway", 0,
-                           m1, m1_size, S_NOW + S_DAY, &manifest) == RELEASE_NOT_ASSIGNED);
+                           m1, m1_size, FIXTURE_NOW + FIXTURE_DAY, &manifest) == RELEASE_NOT_ASSIGNED);
     assert (release_check (&trust, a1, a_size, k.rogue.sign_public, "gw-1", "gateway", 0,
-                           m1, m1_size, S_NOW, &manifest) == RELEASE_NOT_ASSIGNED);
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_NOT_ASSIGNED);
     //  The coordinator alone cannot make a release: 2.0 assigned before
     //  the publisher's metadata names it is unknown
     uint8_t *a2 = s_assignment (&k, &k.coord, "gw-1", "2.0", t2.manifest_hash,
-                                S_NOW + 2 * S_DAY, &a_size);
+                                FIXTURE_NOW + 2 * FIXTURE_DAY, &a_size);
     assert (release_check (&trust, a2, a_size, k.coord.sign_public, "gw-1", "gateway", 1,
-                           m2, m2_size, S_NOW, &manifest) == RELEASE_UNKNOWN);
+                           m2, m2_size, FIXTURE_NOW, &manifest) == RELEASE_UNKNOWN);
     //  ... nor sign targets: the coordinator's key is not a targets key
     uint8_t *body;
     size_t body_size, forged_size;
-    assert (release_targets_encode (2, S_NOW + S_DAY, "acme", &t2, 1, &body, &body_size) == 0);
-    uint8_t *forged = s_sign (RELEASE_TARGETS, body, body_size, &k.coord, 1, &forged_size);
+    assert (release_targets_encode (2, FIXTURE_NOW + FIXTURE_DAY, "acme", &t2, 1, &body, &body_size) == 0);
+    uint8_t *forged = release_fixture_sign (RELEASE_TARGETS, body, body_size, &k.coord, 1, &forged_size);
     free (body);
     before = trust;
-    assert (release_trust_update (&trust, forged, forged_size, S_NOW) == RELEASE_MISMATCH);
+    assert (release_trust_update (&trust, forged, forged_size, FIXTURE_NOW) == RELEASE_MISMATCH);
     assert (memcmp (&before, &trust, sizeof trust) == 0);
     free (forged);
 
     //  Mix and match: 2.0's timestamp, then 1.0's snapshot
-    assert (release_trust_update (&trust, p2.timestamp, p2.timestamp_size, S_NOW) == 0);
-    assert (release_trust_update (&trust, p1.snapshot, p1.snapshot_size, S_NOW)
+    assert (release_trust_update (&trust, p2.timestamp, p2.timestamp_size, FIXTURE_NOW) == 0);
+    assert (release_trust_update (&trust, p1.snapshot, p1.snapshot_size, FIXTURE_NOW)
             == RELEASE_MISMATCH);
-    assert (release_trust_update (&trust, p2.snapshot, p2.snapshot_size, S_NOW) == 0);
-    assert (release_trust_update (&trust, p2.targets, p2.targets_size, S_NOW) == 0);
+    assert (release_trust_update (&trust, p2.snapshot, p2.snapshot_size, FIXTURE_NOW) == 0);
+    assert (release_trust_update (&trust, p2.targets, p2.targets_size, FIXTURE_NOW) == 0);
     //  The manifest must be the one the targets name: 1.0's manifest
     //  under the 2.0 assignment is refused
     assert (release_check (&trust, a2, a_size, k.coord.sign_public, "gw-1", "gateway", 1,
-                           m1, m1_size, S_NOW, &manifest) == RELEASE_MISMATCH);
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_MISMATCH);
     assert (release_check (&trust, a2, a_size, k.coord.sign_public, "gw-1", "gateway", 1,
-                           m2, m2_size, S_NOW, &manifest) == RELEASE_OK);
+                           m2, m2_size, FIXTURE_NOW, &manifest) == RELEASE_OK);
     //  Rollback: 1.0's metadata, once 2.0's is trusted
     before = trust;
-    assert (release_trust_update (&trust, p1.timestamp, p1.timestamp_size, S_NOW)
+    assert (release_trust_update (&trust, p1.timestamp, p1.timestamp_size, FIXTURE_NOW)
             == RELEASE_ROLLED_BACK);
     assert (memcmp (&before, &trust, sizeof trust) == 0);
     //  Freeze: a day later the timestamp has expired; nothing installs
     //  until a fresh one comes
     assert (release_check (&trust, a2, a_size, k.coord.sign_public, "gw-1", "gateway", 1,
-                           m2, m2_size, S_NOW + S_DAY, &manifest) == RELEASE_EXPIRED);
-    assert (release_trust_update (&trust, p2.timestamp, p2.timestamp_size, S_NOW + S_DAY)
+                           m2, m2_size, FIXTURE_NOW + FIXTURE_DAY, &manifest) == RELEASE_EXPIRED);
+    assert (release_trust_update (&trust, p2.timestamp, p2.timestamp_size, FIXTURE_NOW + FIXTURE_DAY)
             == RELEASE_EXPIRED);
 
     //  Root rotation: version 2 signed by the old threshold; then a
     //  root whose new keys are the rogue's, signed by the rogue only,
     //  is refused
-    assert (release_trust_update (&trust, root2, root2_size, S_NOW) == RELEASE_OK);
+    assert (release_trust_update (&trust, root2, root2_size, FIXTURE_NOW) == RELEASE_OK);
     assert (trust.root.version == 2);
-    assert (release_trust_update (&trust, root2, root2_size, S_NOW) == RELEASE_ROLLED_BACK);
+    assert (release_trust_update (&trust, root2, root2_size, FIXTURE_NOW) == RELEASE_ROLLED_BACK);
     keys_t rogues [3] = { k.rogue, k.rogue, k.rogue };
     keys_from_byte (&rogues [1], 0xef);
     keys_from_byte (&rogues [2], 0xf0);
-    uint8_t *root3 = s_root (&k, 3, S_NOW + 365 * S_DAY, rogues, 3, rogues, &size);
-    assert (release_trust_update (&trust, root3, size, S_NOW) == RELEASE_THRESHOLD);
+    uint8_t *root3 = release_fixture_root (&k, 3, FIXTURE_NOW + 365 * FIXTURE_DAY, rogues, 3, rogues, &size);
+    assert (release_trust_update (&trust, root3, size, FIXTURE_NOW) == RELEASE_THRESHOLD);
     free (root3);
     //  Another tenant's metadata is refused
     release_root_t acme = trust.root;
     strcpy (trust.root.tenant, "other");
-    assert (release_trust_update (&trust, p2.timestamp, p2.timestamp_size, S_NOW)
+    assert (release_trust_update (&trust, p2.timestamp, p2.timestamp_size, FIXTURE_NOW)
             == RELEASE_TENANT);
     trust.root = acme;
 
@@ -287,7 +182,7 @@ release_test (bool verbose)
         assert (release_open (p2.targets, cut, NULL, NULL, NULL) == RELEASE_MALFORMED);
     for (size_t cut = 0; cut < a_size; cut++)
         assert (release_check (&trust, a2, cut, k.coord.sign_public, "gw-1", "gateway", 1,
-                               m2, m2_size, S_NOW, &manifest) != RELEASE_OK);
+                               m2, m2_size, FIXTURE_NOW, &manifest) != RELEASE_OK);
     for (int result = RELEASE_ORDER; result <= RELEASE_OK; result++)
         assert (!strstr (release_strerror (result), "unknown"));
     //  Golden vectors: the same keys and times give the same bytes in
@@ -308,8 +203,8 @@ release_test (bool verbose)
     free (a2);
     free (m1);
     free (m2);
-    s_published_free (&p1);
-    s_published_free (&p2);
+    release_fixture_free (&p1);
+    release_fixture_free (&p2);
     //  @end
     printf ("OK\n");
 }

@@ -39,6 +39,8 @@ static const option_spec_t s_specs [] = {
     { "expires", "DURATION", NULL,
       "root, targets, snapshot, timestamp: lifetime (e.g. 365d, 30d, 7d, 1d)" },
     { "tenant", "TENANT", NULL, "root: the tenant whose releases these are" },
+    { "bundle", "FILE", NULL, "verify: check this bundle instead of a repository" },
+    { "root", "FILE", NULL, "verify --bundle: the root the devices trust (pinned)" },
     { "root-keys", "HEX,...", NULL, "root: public keys of the root role" },
     { "root-threshold", "N", "1", "root: signatures the root role needs" },
     { "targets-keys", "HEX,...", NULL, "root: public keys of the targets role" },
@@ -61,7 +63,9 @@ static const char *s_synopsis =
     "  timestamp --repo R --expires D\n"
     "  sign --key KEYFILE FILE...              add the key's signature to each role file\n"
     "  merge --out FILE A B                    gather the signatures of A and B\n"
+    "  bundle --repo R --out FILE [ASSIGNMENT...]  the release in one file\n"
     "  verify --repo R                         walk the chain of trust and every chunk\n"
+    "  verify --bundle FILE --root ROOT        check a bundle as a node importing it does\n"
     "  inspect FILE                            print a role, manifest or assignment as JSON";
 
 uint8_t *
@@ -223,6 +227,9 @@ main (int argc, char *argv [])
     if (streq (command, "root") || streq (command, "targets") || streq (command, "snapshot")
     ||  streq (command, "timestamp"))
         rc = artifact_role (command, options, argc, argv, argi);
+    else
+    if (streq (command, "bundle"))
+        rc = artifact_bundle (options, argc, argv, argi);
     else
     if (streq (command, "verify"))
         rc = artifact_verify (options);

@@ -5,6 +5,7 @@
 
 #include <czmq.h>
 #include "proto/io/options.h"
+#include "proto/release.h"
 
 //  Print "weft-artifact: message" on stderr.
 #define artifact_fail(...) options_fail ("weft-artifact", __VA_ARGS__)
@@ -26,5 +27,14 @@ int
     artifact_verify (keyfile_t *options);
 int
     artifact_inspect (const char *path);
+int
+    artifact_bundle (keyfile_t *options, int argc, char *argv [], int argi);
+int
+    artifact_bundle_verify (const char *path, const char *root_path);
+
+//  The repository's chain walked from root.1, as a device walks it:
+//  a heap copy of the trust it ends on, or NULL (said why).
+release_trust_t *
+    artifact_trust (const char *repo, uint64_t now_ms);
 
 #endif

@@ -232,15 +232,9 @@ s_verify_target (const char *repo, const release_target_t *target)
     return rc;
 }
 
-int
-artifact_verify (keyfile_t *options)
+release_trust_t *
+artifact_trust (const char *repo, uint64_t now_ms)
 {
-    const char *repo = keyfile_get (options, "repo");
-    if (!repo) {
-        artifact_fail ("verify needs --repo DIR");
-        return 2;
-    }
-    uint64_t now_ms = (uint64_t) zclock_time ();
     //  From the first root, as a device pinned to it walks
     char *path = zsys_sprintf ("%s/root.1", repo);
     size_t size;
@@ -271,11 +265,38 @@ artifact_verify (keyfile_t *options)
         rc = s_take (trust, path, now_ms);
         free (path);
     }
-    if (rc == 0)
-        printf ("trusted: root %" PRIu64 ", timestamp %" PRIu64 ", snapshot %" PRIu64
-                ", targets %" PRIu64 " of tenant %s\n", trust->root.version,
-                trust->timestamp_version, trust->snapshot_version, trust->targets_version,
-                trust->root.tenant);
+    if (rc) {
+        free (trust);
+        return NULL;
+    }
+    return trust;
+}
+
+int
+artifact_verify (keyfile_t *options)
+{
+    const char *bundle = keyfile_get (options, "bundle");
+    if (bundle) {
+        const char *root = keyfile_get (options, "root");
+        if (!root) {
+            artifact_fail ("verify --bundle needs --root FILE, the root the devices trust");
+            return 2;
+        }
+        return artifact_bundle_verify (bundle, root);
+    }
+    const char *repo = keyfile_get (options, "repo");
+    if (!repo) {
+        artifact_fail ("verify needs --repo DIR, or --bundle FILE --root FILE");
+        return 2;
+    }
+    release_trust_t *trust = artifact_trust (repo, (uint64_t) zclock_time ());
+    if (!trust)
+        return 1;
+    printf ("trusted: root %" PRIu64 ", timestamp %" PRIu64 ", snapshot %" PRIu64
+            ", targets %" PRIu64 " of tenant %s\n", trust->root.version,
+            trust->timestamp_version, trust->snapshot_version, trust->targets_version,
+            trust->root.tenant);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < trust->target_count; i++)
         rc = s_verify_target (repo, &trust->targets [i]);
     free (trust);

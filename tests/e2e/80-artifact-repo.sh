@@ -8,32 +8,15 @@
 #   stranger, a rotation signed by new keys only, mixed metadata of two
 #   publications, a damaged chunk, a swapped manifest, bad arguments.
 source "$(dirname "$0")/lib.sh"
-ART="$WEFT_BUILD/weft-artifact"
-[[ -x "$ART" ]] || fail "$ART is missing (build first)"
+source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
 
-art () { "$ART" "$@"; }
-refused () {           #   refused PATTERN COMMAND... : exits 1 and says PATTERN
-    local pattern=$1 out rc; shift
-    out=$("$@" 2>&1); rc=$?
-    (( rc == 1 )) || fail "'$*' exited $rc, not 1: $out"
-    grep -q -- "$pattern" <<<"$out" || fail "'$*' did not say '$pattern': $out"
-}
-
 say "keys, each made apart"
+make_keys r1 r2 r3 t1 t2 s ts rogue
 for k in r1 r2 r3 t1 t2 s ts rogue; do
-    art keygen --out $k.key > $k.pub || fail "keygen $k"
     [[ "$(stat -c %a $k.key)" == 600 ]] || fail "$k.key is not mode 600"
     [[ "$(cat $k.pub)" =~ ^[0-9a-f]{64}$ ]] || fail "keygen printed '$(cat $k.pub)'"
 done
-pub () { cat "$1.pub"; }
-#   Snapshot and timestamp of version 1 naming the targets as they are
-name_targets () {
-    art snapshot --repo repo --version 1 --expires 7d > /dev/null \
-        && art sign --key s.key repo/snapshot \
-        && art timestamp --repo repo --version 1 --expires 1d > /dev/null \
-        && art sign --key ts.key repo/timestamp || fail "snapshot, timestamp"
-}
 
 say "two builds: v2 changes 3 places of 4 MB and stores only their chunks"
 head -c 4000000 /dev/urandom > v1.bin
@@ -51,10 +34,7 @@ new=$(sed -n 's/.*(\([0-9]*\) new.*/\1/p' b2.out)
     || fail "the repository holds $(ls repo/chunks | wc -l) chunks"
 
 say "root: written unsigned, short of its threshold with one signature"
-art root --repo repo --tenant acme --expires 365d \
-    --root-keys "$(pub r1),$(pub r2),$(pub r3)" --root-threshold 2 \
-    --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 \
-    --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" > /dev/null || fail "root"
+new_root repo r1 r2 r3
 art sign --key r1.key repo/root.1 || fail "sign root r1"
 refused "root.1 refused: not signed by a threshold" art verify --repo repo
 
@@ -68,16 +48,16 @@ art merge --out repo/root.1 repo/root.1 root-r3 || fail "merge"
 say "targets, snapshot, timestamp; targets signed by one key of two are refused"
 art targets --repo repo --expires 30d plc=1.0 plc=2.0 > /dev/null || fail "targets"
 art sign --key t1.key repo/targets || fail "sign targets"
-name_targets
+name_targets repo 1
 refused "targets refused: not signed by a threshold" art verify --repo repo
 #   A stranger's signature does not count for the missing key
 cp repo/targets targets-t1
 art sign --key rogue.key repo/targets || fail "sign rogue"
-name_targets
+name_targets repo 1
 refused "targets refused: not signed by a threshold" art verify --repo repo
 cp targets-t1 repo/targets
 art sign --key t2.key repo/targets || fail "sign targets t2"
-name_targets
+name_targets repo 1
 art verify --repo repo > verify.out || fail "verify: $(cat verify.out)"
 grep -q "trusted: root 1, timestamp 1, snapshot 1, targets 1 of tenant acme" verify.out \
     || fail "verify said: $(cat verify.out)"
@@ -88,10 +68,7 @@ grep -q "plc 2.0: .* anti-rollback 2, types gateway,server: OK" verify.out \
 
 say "mix and match: a second publication's timestamp with the first's snapshot"
 cp repo/snapshot snapshot-1
-art targets --repo repo --expires 30d plc=2.0 > /dev/null && art sign --key t1.key repo/targets \
-    && art sign --key t2.key repo/targets && art snapshot --repo repo --expires 7d > /dev/null \
-    && art sign --key s.key repo/snapshot && art timestamp --repo repo --expires 1d > /dev/null \
-    && art sign --key ts.key repo/timestamp || fail "second publication"
+publish repo plc=2.0
 art verify --repo repo > /dev/null || fail "second publication does not verify"
 cp repo/snapshot snapshot-2
 cp snapshot-1 repo/snapshot
@@ -120,11 +97,8 @@ cp manifest.saved repo/manifests/plc_2.0
 art verify --repo repo > /dev/null || fail "the repository does not verify once repaired"
 
 say "root rotation: new root keys, signed by the old threshold and the new"
-for k in n1 n2; do art keygen --out $k.key > $k.pub; done
-art root --repo repo --tenant acme --expires 365d \
-    --root-keys "$(pub n1),$(pub n2)" --root-threshold 2 \
-    --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 \
-    --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" > /dev/null || fail "root 2"
+make_keys n1 n2 n3
+new_root repo n1 n2 n3
 [[ -f repo/root.2 ]] || fail "root.2 was not written"
 cp repo/root.2 root2-unsigned
 art sign --key n1.key repo/root.2 && art sign --key n2.key repo/root.2 || fail "sign root 2"

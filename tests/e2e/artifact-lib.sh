@@ -1,0 +1,53 @@
+#   artifact-lib.sh - a publisher's keys and release repository for the
+#   weft-artifact scenarios (80-89). Source after lib.sh; works in $T.
+ART="$WEFT_BUILD/weft-artifact"
+[[ -x "$ART" ]] || fail "$ART is missing (build first)"
+
+art () { "$ART" "$@"; }
+pub () { cat "$T/$1.pub"; }
+
+#   refused PATTERN COMMAND... : exits 1 and says PATTERN
+refused () {
+    local pattern=$1 out rc; shift
+    out=$("$@" 2>&1); rc=$?
+    (( rc == 1 )) || fail "'$*' exited $rc, not 1: $out"
+    grep -q -- "$pattern" <<<"$out" || fail "'$*' did not say '$pattern': $out"
+}
+
+#   make_keys NAME... : a release key each, made apart
+make_keys () {
+    local k
+    for k in "$@"; do
+        art keygen --out "$T/$k.key" > "$T/$k.pub" || fail "keygen $k"
+    done
+}
+
+#   new_root REPO ROOT_KEYS... : a root of the tenant acme naming the
+#   root keys given (threshold 2), targets t1,t2 (2), snapshot s,
+#   timestamp ts; written unsigned
+new_root () {
+    local repo=$1 keys="" k; shift
+    for k in "$@"; do keys+="${keys:+,}$(pub "$k")"; done
+    art root --repo "$repo" --tenant acme --expires 365d --root-keys "$keys" \
+        --root-threshold 2 --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 \
+        --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" > /dev/null || fail "root"
+}
+
+#   name_targets REPO [VERSION] : snapshot and timestamp naming the
+#   targets as they are, signed
+name_targets () {
+    local repo=$1 version=${2:+--version $2}
+    art snapshot --repo "$repo" $version --expires 7d > /dev/null \
+        && art sign --key "$T/s.key" "$repo/snapshot" \
+        && art timestamp --repo "$repo" $version --expires 1d > /dev/null \
+        && art sign --key "$T/ts.key" "$repo/timestamp" || fail "snapshot, timestamp"
+}
+
+#   publish REPO NAME=VERSION... : targets signed by t1 and t2, named
+publish () {
+    local repo=$1; shift
+    art targets --repo "$repo" --expires 30d "$@" > /dev/null \
+        && art sign --key "$T/t1.key" "$repo/targets" \
+        && art sign --key "$T/t2.key" "$repo/targets" || fail "targets $*"
+    name_targets "$repo"
+}
