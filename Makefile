@@ -12,12 +12,12 @@
 
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctildr tss2-rc libcrypto jansson zlib
+PKGS      := libczmq libzmq libsodium lmdb msgpack tss2-esys tss2-mu tss2-tctildr tss2-rc libcrypto jansson zlib libzstd
 DEBS      := build-essential pkg-config clang libclang-rt-14-dev \
              libczmq-dev libzmq3-dev libsodium-dev liblmdb-dev lmdb-utils \
-             libmsgpack-dev libtss2-dev libssl-dev libjansson-dev zlib1g-dev \
+             libmsgpack-dev libtss2-dev libssl-dev libjansson-dev zlib1g-dev libzstd-dev \
              swtpm swtpm-tools tpm2-tools libfiu-dev fiu-utils procps iproute2 nftables python3 \
-             mosquitto libmosquitto-dev
+             mosquitto libmosquitto-dev bsdiff zstd
 SANITIZE  ?=
 OPT       ?= -O2
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANITIZE) \
@@ -144,7 +144,7 @@ PROTO_SRC := $(wildcard proto/*.c) proto/io/store.c proto/io/fsperm.c
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined \
-	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu lmdb zlib) -o $@
+	    $< $(PROTO_SRC) $(shell pkg-config --libs libsodium msgpack libzmq libczmq jansson libcrypto tss2-mu lmdb zlib libzstd) -o $@
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

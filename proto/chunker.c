@@ -4,6 +4,7 @@
 #include "proto/chunker.h"
 #include <sodium.h>
 #include <zlib.h>
+#include <zstd.h>
 
 //  The gear hash shifts left one bit a byte, so its top bits depend on
 //  the last 64 bytes: masks take the top bits. 16 bits before the
@@ -128,6 +129,78 @@ chunker_unpack (const uint8_t *packed, size_t packed_size, const uint8_t hash [3
     uint8_t actual [CHUNKER_HASH_SIZE];
     chunker_hash (out, size, actual);
     return sodium_memcmp (actual, hash, CHUNKER_HASH_SIZE) == 0? 0: PROTO_ERR_SIGNATURE;
+}
+
+int
+chunker_delta (const uint8_t *base, size_t base_size, const uint8_t *data, size_t size,
+               uint8_t **out_p, size_t *size_p)
+{
+    assert (base && data && out_p && size_p);
+    *out_p = NULL;
+    *size_p = 0;
+    if (base_size > CHUNKER_DELTA_BASES * CHUNKER_MAX || size > CHUNKER_MAX)
+        return PROTO_ERR_VALUE;
+    size_t bound = ZSTD_compressBound (size);
+    uint8_t *out = (uint8_t *) zmalloc (bound);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx ();
+    size_t rc = cctx? ZSTD_CCtx_setParameter (cctx, ZSTD_c_compressionLevel, 19): 1;
+    if (cctx && !ZSTD_isError (rc))
+        rc = ZSTD_CCtx_setParameter (cctx, ZSTD_c_contentSizeFlag, 1);
+    if (cctx && !ZSTD_isError (rc))
+        rc = ZSTD_CCtx_refPrefix (cctx, base, base_size);
+    if (cctx && !ZSTD_isError (rc))
+        rc = ZSTD_compress2 (cctx, out, bound, data, size);
+    ZSTD_freeCCtx (cctx);
+    if (!cctx || ZSTD_isError (rc)) {
+        free (out);
+        return PROTO_ERR_VALUE;
+    }
+    *out_p = out;
+    *size_p = rc;
+    return 0;
+}
+
+int
+chunker_undelta (const uint8_t *delta, size_t delta_size, const uint8_t *base,
+                 size_t base_size, const uint8_t hash [32], uint8_t *out, size_t size)
+{
+    assert ((delta || delta_size == 0) && base && hash && out);
+    if (size == 0 || size > CHUNKER_MAX || base_size > CHUNKER_DELTA_BASES * CHUNKER_MAX)
+        return PROTO_ERR_VALUE;
+    //  The frame must say it is exactly size bytes, and be one frame
+    if (ZSTD_getFrameContentSize (delta, delta_size) != size
+    ||  ZSTD_findFrameCompressedSize (delta, delta_size) != delta_size)
+        return PROTO_ERR_MALFORMED;
+    ZSTD_DCtx *dctx = ZSTD_createDCtx ();
+    if (!dctx)
+        return PROTO_ERR_MALFORMED;
+    //  The base and a chunk fit the window: nothing needs more
+    size_t rc = ZSTD_DCtx_setParameter (dctx, ZSTD_d_windowLogMax, CHUNKER_DELTA_WINDOW_LOG);
+    if (!ZSTD_isError (rc))
+        rc = ZSTD_DCtx_refPrefix (dctx, base, base_size);
+    if (!ZSTD_isError (rc))
+        rc = ZSTD_decompressDCtx (dctx, out, size, delta, delta_size);
+    ZSTD_freeDCtx (dctx);
+    if (ZSTD_isError (rc) || rc != size)
+        return PROTO_ERR_MALFORMED;
+    uint8_t actual [CHUNKER_HASH_SIZE];
+    chunker_hash (out, size, actual);
+    return sodium_memcmp (actual, hash, CHUNKER_HASH_SIZE) == 0? 0: PROTO_ERR_SIGNATURE;
+}
+
+int
+chunker_delta_split (const uint8_t *delta, size_t size, size_t *base_count_p,
+                     const uint8_t **bases_p, const uint8_t **frame_p, size_t *frame_size_p)
+{
+    assert (base_count_p && bases_p && frame_p && frame_size_p);
+    size_t count = size > 0? delta [0]: 0;
+    if (count < 1 || count > CHUNKER_DELTA_BASES || size <= 1 + count * CHUNKER_HASH_SIZE)
+        return PROTO_ERR_MALFORMED;
+    *base_count_p = count;
+    *bases_p = delta + 1;
+    *frame_p = delta + 1 + count * CHUNKER_HASH_SIZE;
+    *frame_size_p = size - 1 - count * CHUNKER_HASH_SIZE;
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -270,6 +343,58 @@ chunker_test (bool verbose)
     assert (chunker_unpack (packed, packed_size, hash, unpacked, CHUNKER_MAX)
             == PROTO_ERR_MALFORMED);
     free (packed);
+
+    //  A delta against a similar chunk: small, exact, and only with
+    //  that base
+    uint8_t *base = (uint8_t *) zmalloc (20000), *edited = (uint8_t *) zmalloc (20000);
+    uint64_t fill = 99;
+    for (size_t i = 0; i < 20000; i += 8) {
+        uint64_t v = s_splitmix64 (&fill);
+        memcpy (base + i, &v, 8);
+    }
+    memcpy (edited, base, 20000);
+    memset (edited + 5000, 0x42, 300);
+    chunker_hash (edited, 20000, hash);
+    uint8_t *delta;
+    size_t delta_size;
+    assert (chunker_delta (base, 20000, edited, 20000, &delta, &delta_size) == 0);
+    if (verbose)
+        printf (", delta of a 300-byte edit in 20000: %zu bytes", delta_size);
+    assert (delta_size < 500);
+    assert (chunker_undelta (delta, delta_size, base, 20000, hash, unpacked, 20000) == 0);
+    assert (memcmp (unpacked, edited, 20000) == 0);
+    //  Another base gives other bytes: refused by the address
+    uint8_t *other = (uint8_t *) zmalloc (20000);
+    memset (other, 0x11, 20000);
+    assert (chunker_undelta (delta, delta_size, other, 20000, hash, unpacked, 20000) != 0);
+    free (other);
+    assert (chunker_undelta (delta, delta_size, base, 20000, hash, unpacked, 19999)
+            == PROTO_ERR_MALFORMED);
+    assert (chunker_undelta (delta, delta_size - 1, base, 20000, hash, unpacked, 20000)
+            == PROTO_ERR_MALFORMED);
+    hash [5] ^= 1;
+    assert (chunker_undelta (delta, delta_size, base, 20000, hash, unpacked, 20000)
+            == PROTO_ERR_SIGNATURE);
+    //  Split: the bases named, the frame after them
+    uint8_t carried [1 + 2 * 32 + 8] = { 2 };
+    size_t base_count, frame_size;
+    const uint8_t *bases, *frame;
+    assert (chunker_delta_split (carried, sizeof carried, &base_count, &bases, &frame,
+                                 &frame_size) == 0);
+    assert (base_count == 2 && bases == carried + 1 && frame == carried + 65 && frame_size == 8);
+    assert (chunker_delta_split (carried, 65, &base_count, &bases, &frame, &frame_size)
+            == PROTO_ERR_MALFORMED);
+    carried [0] = CHUNKER_DELTA_BASES + 1;
+    assert (chunker_delta_split (carried, sizeof carried, &base_count, &bases, &frame,
+                                 &frame_size) == PROTO_ERR_MALFORMED);
+    carried [0] = 0;
+    assert (chunker_delta_split (carried, sizeof carried, &base_count, &bases, &frame,
+                                 &frame_size) == PROTO_ERR_MALFORMED);
+    assert (chunker_delta_split (carried, 0, &base_count, &bases, &frame, &frame_size)
+            == PROTO_ERR_MALFORMED);
+    free (delta);
+    free (base);
+    free (edited);
     free (unpacked);
 
     free (before);

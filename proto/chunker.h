@@ -24,6 +24,8 @@
 #define CHUNKER_MAX         (64 * 1024)
 #define CHUNKER_GEAR_SEED   0x77656674636463ULL     //  "weftcdc"
 #define CHUNKER_HASH_SIZE   32
+#define CHUNKER_DELTA_BASES 3           //  Base chunks a delta may name
+#define CHUNKER_DELTA_WINDOW_LOG 18     //  2^18 >= 3 * CHUNKER_MAX + CHUNKER_MAX
 
 typedef struct _chunker_t chunker_t;
 
@@ -57,6 +59,33 @@ int
 int
     chunker_unpack (const uint8_t *packed, size_t packed_size, const uint8_t hash [32],
                     uint8_t *out, size_t size);
+
+//  A chunk as a delta against base chunks the receiver holds (up to
+//  CHUNKER_DELTA_BASES of them, concatenated in the order the delta
+//  names them): zstd (RFC 8878) with the base as its prefix, level 19.
+//  Caller frees *out_p. 0, or PROTO_ERR_VALUE.
+int
+    chunker_delta (const uint8_t *base, size_t base_size, const uint8_t *data, size_t size,
+                   uint8_t **out_p, size_t *size_p);
+
+//  Apply a delta to base (base_size <= CHUNKER_DELTA_BASES *
+//  CHUNKER_MAX) into out, which must become size bytes (1..CHUNKER_MAX)
+//  with address hash. The frame must state its size; the decoder's
+//  window is bounded to the base and one chunk. 0, or
+//  PROTO_ERR_MALFORMED (not a zstd frame of that size), PROTO_ERR_SIGNATURE
+//  (the bytes do not hash to hash).
+int
+    chunker_undelta (const uint8_t *delta, size_t delta_size, const uint8_t *base,
+                     size_t base_size, const uint8_t hash [32], uint8_t *out, size_t size);
+
+//  A delta as it is stored and carried names its bases:
+//      delta = count (1 byte, 1..CHUNKER_DELTA_BASES)
+//              || count base addresses (32 bytes each) || zstd frame
+//  Split one (pointers into delta). 0 or PROTO_ERR_MALFORMED.
+int
+    chunker_delta_split (const uint8_t *delta, size_t size, size_t *base_count_p,
+                         const uint8_t **bases_p, const uint8_t **frame_p,
+                         size_t *frame_size_p);
 
 void
     chunker_test (bool verbose);

@@ -36,6 +36,9 @@ static const option_spec_t s_specs [] = {
     { "types", "LIST", "*", "build: device types it fits, comma-separated" },
     { "handler", "NAME", "file", "build: how it installs (file, ab, script, config, firmware)" },
     { "anti-rollback", "N", "0", "build: a device never installs below this" },
+    { "delta-from", "VERSION", NULL,
+      "build: also store each new chunk as a delta against the chunk at the same\n"
+      "offset of this earlier version of the artifact, where that is smaller" },
     { "expires", "DURATION", NULL,
       "root, targets, snapshot, timestamp: lifetime (e.g. 365d, 30d, 7d, 1d)" },
     { "tenant", "TENANT", NULL, "root: the tenant whose releases these are" },
@@ -55,7 +58,8 @@ static const option_spec_t s_specs [] = {
 static const char *s_synopsis =
     "usage: weft-artifact COMMAND [options] [ARGS]\n"
     "  keygen --out FILE                       a release key (prints its public key)\n"
-    "  build --repo R --name N --version V [--types T --handler H --anti-rollback N] FILE\n"
+    "  build --repo R --name N --version V [--types T --handler H --anti-rollback N]\n"
+    "        [--delta-from VERSION] FILE\n"
     "  root --repo R --tenant T --expires D --root-keys K,.. --targets-keys K,..\n"
     "       --snapshot-keys K --timestamp-keys K [--*-threshold N] [--version N]\n"
     "  targets --repo R --expires D NAME=VERSION...\n"

@@ -4,11 +4,14 @@
 
 #include <czmq.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <zlib.h>
 #include "proto/chunker.h"
 #include "proto/manifest.h"
 #include "proto/release.h"
 #include "proto/keys.h"
 #include "proto/io/options.h"
+#include "proto/io/filewrite.h"
 #include "tools/artifact.h"
 
 //  Names and versions become file names: a safe alphabet only
@@ -31,25 +34,178 @@ s_chunk_path (const char *repo, const uint8_t hash [32])
     return zsys_sprintf ("%s/chunks/%s", repo, hex);
 }
 
-//  Store one chunk unless the repository holds it. 1 stored, 0 held, -1.
+//  Unpack a stored chunk of unknown size (at most CHUNKER_MAX) into
+//  out, adding its size to *size_p. 0 or -1.
+static int
+s_unpack_any (const uint8_t *packed, size_t packed_size, const uint8_t hash [32],
+              uint8_t *out, size_t *size_p)
+{
+    //  zlib's stream does not state its length: inflate, then check
+    //  with the length found
+    uLongf size = CHUNKER_MAX;
+    if (uncompress (out, &size, packed, packed_size) != Z_OK || size == 0
+    ||  chunker_unpack (packed, packed_size, hash, out, size))
+        return -1;
+    *size_p += size;
+    return 0;
+}
+
+//  Store one chunk unless the repository holds it: 1 stored (its
+//  packed size in *packed_size_p), 0 held, -1 failed (said why). Not
+//  synced: build syncs the repository once, before the manifest.
 static int
 s_store_chunk (const char *repo, const uint8_t *data, size_t size, const uint8_t hash [32],
-               size_t *packed_total)
+               size_t *packed_size_p)
 {
     char *path = s_chunk_path (repo, hash);
     struct stat st;
     int rc = 0;
     if (stat (path, &st) != 0) {
         uint8_t *packed;
-        size_t packed_size;
-        rc = chunker_pack (data, size, &packed, &packed_size) == 0
-          && artifact_write (path, packed, packed_size, 0644) == 0? 1: -1;
-        if (rc == 1)
-            *packed_total += packed_size;
+        char *error = NULL;
+        rc = chunker_pack (data, size, &packed, packed_size_p) == 0
+          && filewrite_batch (path, packed, *packed_size_p, 0644, &error) == 0? 1: -1;
+        if (error) {
+            artifact_fail ("%s", error);
+            free (error);
+        }
         free (packed);
     }
     free (path);
     return rc;
+}
+
+//  The version a build deltas against: its manifest, where each of its
+//  chunks begins, and the base last assembled
+typedef struct {
+    uint8_t *data;
+    manifest_t manifest;
+    uint64_t *offsets;
+    uint8_t *window;                //  Base chunks, concatenated
+    size_t window_size;
+    size_t first, last;             //  Which ones (first > last: none yet)
+} s_base_t;
+
+static int
+s_base_load (s_base_t *self, const char *repo, const char *name, const char *version)
+{
+    memset (self, 0, sizeof *self);
+    char *path = zsys_sprintf ("%s/manifests/%s_%s", repo, name, version);
+    size_t size;
+    self->data = artifact_read (path, WEFT_FRAME_MAX, &size);
+    free (path);
+    if (!self->data || manifest_decode (&self->manifest, self->data, size)) {
+        if (self->data)
+            artifact_fail ("%s %s: the manifest is malformed", name, version);
+        return -1;
+    }
+    self->offsets = (uint64_t *) zmalloc ((self->manifest.chunk_count + 1) * sizeof (uint64_t));
+    for (size_t i = 0; i < self->manifest.chunk_count; i++) {
+        uint32_t chunk_size;
+        manifest_chunk (&self->manifest, i, NULL, &chunk_size);
+        self->offsets [i + 1] = self->offsets [i] + chunk_size;
+    }
+    self->window = (uint8_t *) zmalloc (CHUNKER_DELTA_BASES * CHUNKER_MAX);
+    self->first = 1;
+    return 0;
+}
+
+static void
+s_base_free (s_base_t *self)
+{
+    free (self->data);
+    free (self->offsets);
+    free (self->window);
+}
+
+//  Assemble base chunks first..last into the window. 0 or -1.
+static int
+s_base_window (s_base_t *self, const char *repo, size_t first, size_t last)
+{
+    if (first == self->first && last == self->last)
+        return 0;
+    self->window_size = 0;
+    self->first = 1;
+    self->last = 0;
+    for (size_t i = first; i <= last; i++) {
+        const uint8_t *hash;
+        uint32_t size;
+        manifest_chunk (&self->manifest, i, &hash, &size);
+        char *path = s_chunk_path (repo, hash);
+        size_t packed_size;
+        uint8_t *packed = artifact_read (path, 2 * CHUNKER_MAX, &packed_size);
+        free (path);
+        int rc = packed? chunker_unpack (packed, packed_size, hash,
+                                         self->window + self->window_size, size): -1;
+        free (packed);
+        if (rc)
+            return -1;
+        self->window_size += size;
+    }
+    self->first = first;
+    self->last = last;
+    return 0;
+}
+
+//  A delta of data (at offset of the new version) against the base
+//  chunks around the same offset (the one covering it and its two
+//  neighbours), stored as deltas/NEW.BASES (BASES: the first 8 bytes of
+//  the hash of the base list, in hex) if smaller than packed: its size
+//  as carried, or packed if it is not smaller
+static size_t
+s_store_delta (s_base_t *base, const char *repo, uint64_t offset, const uint8_t *data,
+               size_t size, const uint8_t hash [32], size_t packed)
+{
+    size_t count = base->manifest.chunk_count;
+    if (count == 0)
+        return packed;
+    //  The base chunk covering offset (the last one past its end)
+    size_t lo = 0, hi = count;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (base->offsets [mid] <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    size_t first = lo > 0? lo - 1: lo;
+    size_t last = lo + 1 < count? lo + 1: lo;
+    uint8_t *delta;
+    size_t delta_size;
+    if (s_base_window (base, repo, first, last)
+    ||  chunker_delta (base->window, base->window_size, data, size, &delta, &delta_size))
+        return packed;
+    size_t carried_size = 1 + (last - first + 1) * CHUNKER_HASH_SIZE + delta_size;
+    if (carried_size < packed) {
+        //  As it travels: the bases it names, then the frame
+        uint8_t *carried = (uint8_t *) zmalloc (carried_size);
+        carried [0] = (uint8_t) (last - first + 1);
+        for (size_t i = first; i <= last; i++) {
+            const uint8_t *base_hash;
+            manifest_chunk (&base->manifest, i, &base_hash, NULL);
+            memcpy (carried + 1 + (i - first) * CHUNKER_HASH_SIZE, base_hash, CHUNKER_HASH_SIZE);
+        }
+        memcpy (carried + carried_size - delta_size, delta, delta_size);
+        //  Named by the chunk and the bases, so deltas against two
+        //  earlier versions live side by side
+        uint8_t bases_hash [32];
+        char hex [65], bases_hex [65];
+        keys_hash (carried, carried_size - delta_size, bases_hash);
+        keys_hex (hash, 32, hex);
+        keys_hex (bases_hash, 8, bases_hex);
+        char *path = zsys_sprintf ("%s/deltas/%s.%s", repo, hex, bases_hex);
+        char *error = NULL;
+        if (filewrite_batch (path, carried, carried_size, 0644, &error) == 0)
+            packed = carried_size;
+        else {
+            artifact_fail ("%s", error);
+            free (error);
+        }
+        free (path);
+        free (carried);
+    }
+    free (delta);
+    return packed;
 }
 
 int
@@ -76,6 +232,11 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
     snprintf (manifest.handler, sizeof manifest.handler, "%s",
               keyfile_get (options, "handler"));
     manifest.anti_rollback = (uint64_t) options_int (options, "anti-rollback", 0);
+    const char *delta_from = keyfile_get (options, "delta-from");
+    s_base_t base;
+    memset (&base, 0, sizeof base);
+    if (delta_from && s_base_load (&base, repo, name, delta_from))
+        return 1;
     const char *source = argv [argi];
     FILE *file = fopen (source, "rb");
     if (!file) {
@@ -88,12 +249,15 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
     dir = zsys_sprintf ("%s/manifests", repo);
     zsys_dir_create (dir);
     free (dir);
+    dir = zsys_sprintf ("%s/deltas", repo);
+    zsys_dir_create (dir);
+    free (dir);
 
     //  Stream the file through a window of two maximum chunks
     chunker_t *chunker = chunker_new ();
     size_t window_size = 2 * CHUNKER_MAX, filled = 0, start = 0;
     uint8_t *window = (uint8_t *) zmalloc (window_size);
-    size_t entries_alloc = 1024, stored = 0, packed_total = 0;
+    size_t entries_alloc = 1024, stored = 0, packed_total = 0, send_total = 0, deltas = 0;
     uint8_t *entries = (uint8_t *) zmalloc (entries_alloc * MANIFEST_ENTRY_SIZE);
     bool eof = false;
     int rc = 0;
@@ -130,16 +294,33 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
         entry [33] = (uint8_t) (cut >> 16);
         entry [34] = (uint8_t) (cut >> 8);
         entry [35] = (uint8_t) cut;
-        int stored_rc = s_store_chunk (repo, window + start, cut, entry, &packed_total);
+        size_t packed = 0;
+        int stored_rc = s_store_chunk (repo, window + start, cut, entry, &packed);
         if (stored_rc < 0)
             rc = 1;
-        stored += stored_rc > 0;
+        if (stored_rc > 0) {
+            stored++;
+            packed_total += packed;
+            size_t send = delta_from? s_store_delta (&base, repo, manifest.size, window + start,
+                                                     cut, entry, packed): packed;
+            deltas += send < packed;
+            send_total += send;
+        }
         manifest.size += cut;
         start += cut;
     }
     fclose (file);
     free (window);
     chunker_destroy (&chunker);
+    s_base_free (&base);
+    //  The chunks durable before the manifest that names them
+    int dir_fd = open (repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rc == 0 && (dir_fd < 0 || syncfs (dir_fd))) {
+        artifact_fail ("cannot sync %s: %s", repo, strerror (errno));
+        rc = 1;
+    }
+    if (dir_fd >= 0)
+        close (dir_fd);
     manifest.chunks = entries;
     uint8_t *data = NULL;
     size_t size = 0;
@@ -157,9 +338,9 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
         char hex [65];
         keys_hash (data, size, hash);
         keys_hex (hash, 32, hex);
-        printf ("%s %s: %" PRIu64 " bytes in %zu chunks (%zu new, %zu bytes packed), "
-                "manifest %s\n", name, version, manifest.size, manifest.chunk_count, stored,
-                packed_total, hex);
+        printf ("%s %s: %" PRIu64 " bytes in %zu chunks (%zu new, %zu bytes packed, %zu as "
+                "deltas, %zu bytes to send), manifest %s\n", name, version, manifest.size,
+                manifest.chunk_count, stored, packed_total, deltas, send_total + size, hex);
     }
     free (data);
     free (entries);
@@ -272,6 +453,69 @@ artifact_trust (const char *repo, uint64_t now_ms)
     return trust;
 }
 
+//  Every stored delta applies to the bases it names and gives its chunk
+static int
+s_verify_deltas (const char *repo)
+{
+    char *dir_path = zsys_sprintf ("%s/deltas", repo);
+    zdir_t *dir = zdir_new (dir_path, "-");
+    free (dir_path);
+    zlist_t *files = dir? zdir_list (dir): NULL;
+    uint8_t *base = (uint8_t *) zmalloc (CHUNKER_DELTA_BASES * CHUNKER_MAX);
+    uint8_t *out = (uint8_t *) zmalloc (CHUNKER_MAX);
+    size_t checked = 0;
+    int rc = 0;
+    for (zfile_t *file = files? (zfile_t *) zlist_first (files): NULL; file && rc == 0;
+         file = (zfile_t *) zlist_next (files)) {
+        const char *path = zfile_filename (file, NULL);
+        const char *name = strrchr (path, '/');
+        name = name? name + 1: path;
+        uint8_t hash [32];
+        char hex [65] = "";
+        snprintf (hex, sizeof hex, "%.64s", name);
+        size_t size, base_count = 0, frame_size, base_size = 0;
+        const uint8_t *bases, *frame;
+        uint8_t *delta = artifact_read (path, 2 * CHUNKER_MAX, &size);
+        rc = delta && keys_unhex (hex, hash, 32) == 0
+          && chunker_delta_split (delta, size, &base_count, &bases, &frame, &frame_size) == 0
+             ? 0: -1;
+        for (size_t i = 0; rc == 0 && i < base_count; i++) {
+            char *chunk_path = s_chunk_path (repo, bases + i * 32);
+            size_t packed_size;
+            uint8_t *packed = artifact_read (chunk_path, 2 * CHUNKER_MAX, &packed_size);
+            free (chunk_path);
+            //  The base's size: whatever it unpacks to, up to a chunk
+            rc = packed? s_unpack_any (packed, packed_size, bases + i * 32, base + base_size,
+                                       &base_size): -1;
+            free (packed);
+        }
+        //  The chunk's size is the stored chunk's
+        size_t chunk_size = 0;
+        if (rc == 0) {
+            char *chunk_path = s_chunk_path (repo, hash);
+            size_t packed_size;
+            uint8_t *packed = artifact_read (chunk_path, 2 * CHUNKER_MAX, &packed_size);
+            free (chunk_path);
+            rc = packed? s_unpack_any (packed, packed_size, hash, out, &chunk_size): -1;
+            free (packed);
+        }
+        if (rc == 0 && chunker_undelta (frame, frame_size, base, base_size, hash, out,
+                                        chunk_size))
+            rc = -1;
+        if (rc)
+            artifact_fail ("%s: damaged", path);
+        free (delta);
+        checked++;
+    }
+    if (rc == 0 && checked)
+        printf ("%zu deltas: OK\n", checked);
+    free (base);
+    free (out);
+    zlist_destroy (&files);
+    zdir_destroy (&dir);
+    return rc? 1: 0;
+}
+
 int
 artifact_verify (keyfile_t *options)
 {
@@ -299,6 +543,8 @@ artifact_verify (keyfile_t *options)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < trust->target_count; i++)
         rc = s_verify_target (repo, &trust->targets [i]);
+    if (rc == 0)
+        rc = s_verify_deltas (repo);
     free (trust);
     return rc;
 }

@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include "proto/io/filewrite.h"
 
-int
-filewrite_atomic (const char *path, const void *data, size_t size, mode_t mode,
-                  char **error)
+static int
+s_write (const char *path, const void *data, size_t size, mode_t mode, bool sync,
+         char **error)
 {
     assert (path && (data || size == 0) && error);
     *error = NULL;
@@ -28,7 +28,7 @@ filewrite_atomic (const char *path, const void *data, size_t size, mode_t mode,
         else
             done += (size_t) written;
     }
-    if (rc == 0)
+    if (rc == 0 && sync)
         rc = fsync (fd);
     if (close (fd) != 0)
         rc = -1;
@@ -41,6 +41,8 @@ filewrite_atomic (const char *path, const void *data, size_t size, mode_t mode,
         return -1;
     }
     free (temp);
+    if (!sync)
+        return 0;
     //  Make the rename itself durable
     char *dir = strdup (path);
     char *slash = strrchr (dir, '/');
@@ -55,6 +57,20 @@ filewrite_atomic (const char *path, const void *data, size_t size, mode_t mode,
     }
     free (dir);
     return 0;
+}
+
+int
+filewrite_atomic (const char *path, const void *data, size_t size, mode_t mode,
+                  char **error)
+{
+    return s_write (path, data, size, mode, true, error);
+}
+
+int
+filewrite_batch (const char *path, const void *data, size_t size, mode_t mode,
+                 char **error)
+{
+    return s_write (path, data, size, mode, false, error);
 }
 
 void *
@@ -120,7 +136,7 @@ filewrite_test (bool verbose)
     char *path = zsys_sprintf ("%s/file", dir);
     char *error;
     assert (filewrite_atomic (path, "first", 5, 0600, &error) == 0 && !error);
-    assert (filewrite_atomic (path, "second!", 7, 0644, &error) == 0);
+    assert (filewrite_batch (path, "second!", 7, 0644, &error) == 0);
     size_t size;
     char *data = (char *) filewrite_read (path, 100, &size, &error);
     assert (data && size == 7 && streq (data, "second!"));

@@ -16,6 +16,12 @@ int
     filewrite_atomic (const char *path, const void *data, size_t size, mode_t mode,
                       char **error);
 
+//  The same, replaced whole but not synced: for many files written in a
+//  batch that the caller makes durable once at the end (syncfs).
+int
+    filewrite_batch (const char *path, const void *data, size_t size, mode_t mode,
+                     char **error);
+
 //  Read a whole file of at most max bytes. Returns a heap buffer (with
 //  a NUL after the data, not counted in *size_p), or NULL with *error
 //  set (caller frees): missing, unreadable, or larger than max.

@@ -26,12 +26,19 @@ for at in 100000 2000000 3900000; do
 done
 art build --repo repo --name plc --version 1.0 --types gateway v1.bin > b1.out || fail "build 1"
 art build --repo repo --name plc --version 2.0 --types gateway,server --anti-rollback 2 \
-    v2.bin > b2.out || fail "build 2"
+    --delta-from 1.0 v2.bin > b2.out || fail "build 2"
 total=$(sed -n 's/.* in \([0-9]*\) chunks.*/\1/p' b2.out)
 new=$(sed -n 's/.*(\([0-9]*\) new.*/\1/p' b2.out)
 (( total > 150 && new >= 1 && new <= 9 )) || fail "v2: $new new of $total chunks: $(cat b2.out)"
 (( $(ls repo/chunks | wc -l) == $(sed -n 's/.* in \([0-9]*\) chunks.*/\1/p' b1.out) + new )) \
     || fail "the repository holds $(ls repo/chunks | wc -l) chunks"
+#   Each changed chunk also as a delta against 1.0's chunks around it:
+#   a few KB to send instead of the packed chunks
+deltas=$(sed -n 's/.*, \([0-9]*\) as deltas.*/\1/p' b2.out)
+packed=$(sed -n 's/.*new, \([0-9]*\) bytes packed.*/\1/p' b2.out)
+send=$(sed -n 's/.* \([0-9]*\) bytes to send.*/\1/p' b2.out)
+(( deltas == new && send < packed / 4 )) || fail "deltas: $(cat b2.out)"
+(( $(ls repo/deltas | wc -l) == deltas )) || fail "repo/deltas holds $(ls repo/deltas | wc -l)"
 
 say "root: written unsigned, short of its threshold with one signature"
 new_root repo r1 r2 r3
@@ -65,6 +72,14 @@ grep -q "plc 2.0: .* anti-rollback 2, types gateway,server: OK" verify.out \
     || fail "verify said: $(cat verify.out)"
 [[ "$(art inspect repo/targets | "$PROBE" json targets.1.version)" == 2.0 ]] \
     || fail "inspect: $(art inspect repo/targets)"
+
+grep -q "^$deltas deltas: OK" verify.out || fail "verify said: $(cat verify.out)"
+delta=$(ls repo/deltas | head -1)
+cp "repo/deltas/$delta" delta.saved
+printf 'x' | dd of="repo/deltas/$delta" bs=1 seek=$(( $(stat -c %s delta.saved) - 3 )) \
+    conv=notrunc 2>/dev/null
+refused "$delta: damaged" art verify --repo repo
+cp delta.saved "repo/deltas/$delta"
 
 say "mix and match: a second publication's timestamp with the first's snapshot"
 cp repo/snapshot snapshot-1
