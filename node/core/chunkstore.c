@@ -1,0 +1,362 @@
+/*  chunkstore - the chunks a node holds for updates (see chunkstore.h)  */
+
+#include "proto/corelib.h"
+#include "proto/chunker.h"
+#include "node/core/chunkstore.h"
+
+#define S_ADDRESS   CHUNKER_HASH_SIZE
+#define S_HEAD      12                      //  last use (8) || size (4)
+
+struct _chunkstore_t {
+    store_t *store;
+    uint64_t budget;
+    uint64_t bytes;                         //  Packed bytes held
+    uint64_t count;                         //  Chunks held
+    uint64_t tick;                          //  Last use stamp given
+    bool over;
+};
+
+static void
+s_put_be32 (uint8_t *out, uint32_t value)
+{
+    out [0] = (uint8_t) (value >> 24);
+    out [1] = (uint8_t) (value >> 16);
+    out [2] = (uint8_t) (value >> 8);
+    out [3] = (uint8_t) value;
+}
+
+static uint32_t
+s_get_be32 (const uint8_t *in)
+{
+    return (uint32_t) in [0] << 24 | (uint32_t) in [1] << 16 | (uint32_t) in [2] << 8 | in [3];
+}
+
+static uint64_t
+s_meta_get (store_txn_t *txn, const char *name)
+{
+    char key [16];
+    size_t key_size = (size_t) snprintf (key, sizeof key, "m%s", name);
+    size_t size;
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
+    uint64_t result = value && size == 8? proto_get_be64 (value): 0;
+    free (value);
+    return result;
+}
+
+static int
+s_meta_put (store_txn_t *txn, const char *name, uint64_t value)
+{
+    char key [16];
+    size_t key_size = (size_t) snprintf (key, sizeof key, "m%s", name);
+    uint8_t data [8];
+    proto_put_be64 (data, value);
+    return store_put (txn, CHUNKSTORE_TABLE, key, key_size, data, sizeof data);
+}
+
+int
+chunkstore_reload (chunkstore_t *self)
+{
+    assert (self);
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -1;
+    self->bytes = s_meta_get (txn, "bytes");
+    self->count = s_meta_get (txn, "count");
+    self->tick = s_meta_get (txn, "tick");
+    store_abort (&txn);
+    return 0;
+}
+
+chunkstore_t *
+chunkstore_new (store_t *store, uint64_t budget)
+{
+    assert (store);
+    chunkstore_t *self = (chunkstore_t *) zmalloc (sizeof (chunkstore_t));
+    self->store = store;
+    self->budget = budget;
+    if (chunkstore_reload (self))
+        chunkstore_destroy (&self);
+    return self;
+}
+
+void
+chunkstore_destroy (chunkstore_t **self_p)
+{
+    assert (self_p);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+//  Keys: 'c' address; 'l' tick address; 'p' address manifest
+static void
+s_chunk_key (uint8_t key [1 + S_ADDRESS], const uint8_t hash [32])
+{
+    key [0] = 'c';
+    memcpy (key + 1, hash, S_ADDRESS);
+}
+
+static void
+s_lru_key (uint8_t key [1 + 8 + S_ADDRESS], uint64_t tick, const uint8_t hash [32])
+{
+    key [0] = 'l';
+    proto_put_be64 (key + 1, tick);
+    memcpy (key + 9, hash, S_ADDRESS);
+}
+
+static int
+s_totals_put (chunkstore_t *self, store_txn_t *txn)
+{
+    return s_meta_put (txn, "bytes", self->bytes) || s_meta_put (txn, "count", self->count)
+        || s_meta_put (txn, "tick", self->tick)? -1: 0;
+}
+
+static int
+s_pinned_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) key; (void) key_size; (void) value; (void) size;
+    *(bool *) arg = true;
+    return 1;
+}
+
+static bool
+s_pinned (store_txn_t *txn, const uint8_t hash [32])
+{
+    uint8_t prefix [1 + S_ADDRESS];
+    prefix [0] = 'p';
+    memcpy (prefix + 1, hash, S_ADDRESS);
+    bool pinned = false;
+    store_scan (txn, CHUNKSTORE_TABLE, prefix, sizeof prefix, s_pinned_one, &pinned);
+    return pinned;
+}
+
+//  The oldest entries of the LRU index, up to CHUNKSTORE_EVICT_SCAN
+typedef struct {
+    uint8_t (*keys) [1 + 8 + S_ADDRESS];
+    size_t count;
+} s_oldest_t;
+
+static int
+s_collect (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) value; (void) size;
+    s_oldest_t *oldest = (s_oldest_t *) arg;
+    if (key_size == 1 + 8 + S_ADDRESS)
+        memcpy (oldest->keys [oldest->count++], key, key_size);
+    return oldest->count == CHUNKSTORE_EVICT_SCAN;
+}
+
+//  Drop a held chunk and its LRU entry
+static int
+s_drop (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32], uint64_t tick,
+        size_t packed_size)
+{
+    uint8_t key [1 + S_ADDRESS], lru [1 + 8 + S_ADDRESS];
+    s_chunk_key (key, hash);
+    s_lru_key (lru, tick, hash);
+    if (store_del (txn, CHUNKSTORE_TABLE, key, sizeof key) < 0
+    ||  store_del (txn, CHUNKSTORE_TABLE, lru, sizeof lru) < 0)
+        return -1;
+    self->bytes -= packed_size;
+    self->count--;
+    return 0;
+}
+
+static int
+s_evict (chunkstore_t *self, store_txn_t *txn)
+{
+    self->over = false;
+    if (self->bytes <= self->budget)
+        return 0;
+    s_oldest_t oldest = { zmalloc (CHUNKSTORE_EVICT_SCAN * sizeof (*oldest.keys)), 0 };
+    int rc = store_scan (txn, CHUNKSTORE_TABLE, "l", 1, s_collect, &oldest) < 0? -1: 0;
+    for (size_t i = 0; rc == 0 && i < oldest.count && self->bytes > self->budget; i++) {
+        const uint8_t *hash = oldest.keys [i] + 9;
+        uint8_t key [1 + S_ADDRESS];
+        s_chunk_key (key, hash);
+        size_t size;
+        uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+        if (value && size >= S_HEAD)
+            rc = s_drop (self, txn, hash, proto_get_be64 (oldest.keys [i] + 1), size - S_HEAD);
+        free (value);
+    }
+    //  Over only when nothing evictable is left (not when this call
+    //  stopped at its bound; the next one goes on)
+    self->over = rc == 0 && self->bytes > self->budget && oldest.count < CHUNKSTORE_EVICT_SCAN;
+    free (oldest.keys);
+    return rc;
+}
+
+//  Stamp the chunk whose stored value is value (of size) as used now
+static int
+s_stamp (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32], uint8_t *value,
+         size_t size)
+{
+    uint8_t key [1 + S_ADDRESS], lru [1 + 8 + S_ADDRESS];
+    s_lru_key (lru, proto_get_be64 (value), hash);
+    if (store_del (txn, CHUNKSTORE_TABLE, lru, sizeof lru) < 0)
+        return -1;
+    proto_put_be64 (value, ++self->tick);
+    s_lru_key (lru, self->tick, hash);
+    s_chunk_key (key, hash);
+    return store_put (txn, CHUNKSTORE_TABLE, key, sizeof key, value, size)
+        || (!s_pinned (txn, hash)
+            && store_put (txn, CHUNKSTORE_TABLE, lru, sizeof lru, NULL, 0))? -1: 0;
+}
+
+int
+chunkstore_put (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
+                const uint8_t *packed, size_t packed_size, uint32_t chunk_size)
+{
+    assert (self && txn && hash && packed);
+    uint8_t key [1 + S_ADDRESS];
+    s_chunk_key (key, hash);
+    size_t size;
+    uint8_t *held = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    if (held) {
+        int rc = size >= S_HEAD? s_stamp (self, txn, hash, held, size): -1;
+        free (held);
+        return rc? -1: s_totals_put (self, txn);
+    }
+    uint8_t *value = (uint8_t *) zmalloc (S_HEAD + packed_size);
+    proto_put_be64 (value, ++self->tick);
+    s_put_be32 (value + 8, chunk_size);
+    memcpy (value + S_HEAD, packed, packed_size);
+    uint8_t lru [1 + 8 + S_ADDRESS];
+    s_lru_key (lru, self->tick, hash);
+    //  A chunk of a pinned release (pinned before it arrives) is never
+    //  in the eviction order
+    int rc = store_put (txn, CHUNKSTORE_TABLE, key, sizeof key, value, S_HEAD + packed_size)
+          || (!s_pinned (txn, hash)
+              && store_put (txn, CHUNKSTORE_TABLE, lru, sizeof lru, NULL, 0))? -1: 0;
+    free (value);
+    if (rc == 0) {
+        self->bytes += packed_size;
+        self->count++;
+        rc = s_evict (self, txn);
+    }
+    return rc? -1: s_totals_put (self, txn);
+}
+
+uint8_t *
+chunkstore_get (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
+                size_t *packed_size_p, uint32_t *chunk_size_p)
+{
+    assert (self && txn && hash && packed_size_p);
+    uint8_t key [1 + S_ADDRESS];
+    s_chunk_key (key, hash);
+    size_t size;
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    if (!value || size < S_HEAD) {
+        free (value);
+        return NULL;
+    }
+    if (chunk_size_p)
+        *chunk_size_p = s_get_be32 (value + 8);
+    *packed_size_p = size - S_HEAD;
+    memmove (value, value + S_HEAD, size - S_HEAD);
+    return value;
+}
+
+bool
+chunkstore_has (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
+{
+    size_t size;
+    uint8_t *packed = chunkstore_get (self, txn, hash, &size, NULL);
+    free (packed);
+    return packed != NULL;
+}
+
+int
+chunkstore_touch (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
+{
+    assert (self && txn && hash);
+    uint8_t key [1 + S_ADDRESS];
+    s_chunk_key (key, hash);
+    size_t size;
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    int rc = value && size >= S_HEAD? s_stamp (self, txn, hash, value, size): -1;
+    free (value);
+    return rc? -1: s_totals_put (self, txn);
+}
+
+//  The held chunk's last use stamp, or 0 if not held
+static uint64_t
+s_last_use (store_txn_t *txn, const uint8_t hash [32])
+{
+    uint8_t key [1 + S_ADDRESS];
+    s_chunk_key (key, hash);
+    size_t size;
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    uint64_t tick = value && size >= S_HEAD? proto_get_be64 (value): 0;
+    free (value);
+    return tick;
+}
+
+//  Pinning takes a chunk out of the eviction order; the last unpin of
+//  a held chunk puts it back where its last use was
+static int
+s_pin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
+       const manifest_t *manifest, bool pin)
+{
+    assert (self && txn && manifest_hash && manifest);
+    uint8_t key [1 + 2 * S_ADDRESS], lru [1 + 8 + S_ADDRESS];
+    key [0] = 'p';
+    memcpy (key + 1 + S_ADDRESS, manifest_hash, S_ADDRESS);
+    int rc = 0;
+    for (size_t i = 0; i < manifest->chunk_count && rc == 0; i++) {
+        const uint8_t *hash;
+        manifest_chunk (manifest, i, &hash, NULL);
+        memcpy (key + 1, hash, S_ADDRESS);
+        bool was_pinned = s_pinned (txn, hash);
+        rc = pin? store_put (txn, CHUNKSTORE_TABLE, key, sizeof key, NULL, 0)
+                : store_del (txn, CHUNKSTORE_TABLE, key, sizeof key) < 0? -1: 0;
+        uint64_t tick = rc == 0? s_last_use (txn, hash): 0;
+        if (tick && pin && !was_pinned) {
+            s_lru_key (lru, tick, hash);
+            rc = store_del (txn, CHUNKSTORE_TABLE, lru, sizeof lru) < 0? -1: 0;
+        }
+        else
+        if (tick && !pin && was_pinned && !s_pinned (txn, hash)) {
+            s_lru_key (lru, tick, hash);
+            rc = store_put (txn, CHUNKSTORE_TABLE, lru, sizeof lru, NULL, 0);
+        }
+    }
+    //  Unpinned chunks may be evicted now
+    return rc || pin? rc: s_evict (self, txn);
+}
+
+int
+chunkstore_pin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
+                const manifest_t *manifest)
+{
+    return s_pin (self, txn, manifest_hash, manifest, true);
+}
+
+int
+chunkstore_unpin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
+                  const manifest_t *manifest)
+{
+    int rc = s_pin (self, txn, manifest_hash, manifest, false);
+    return rc? rc: s_totals_put (self, txn);
+}
+
+uint64_t
+chunkstore_bytes (chunkstore_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
+uint64_t
+chunkstore_count (chunkstore_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+bool
+chunkstore_over (chunkstore_t *self)
+{
+    assert (self);
+    return self->over;
+}

@@ -1,0 +1,86 @@
+/*  chunkstore - the chunks a node holds for updates, under a byte budget
+    Every node keeps the chunks of the releases it installed or will
+    install, and a site server those of its whole site: each fetched
+    once over the uplink, then served to the site from here. Chunks are
+    kept packed (proto/chunker.h) under their BLAKE2b-256 address, in
+    one LMDB table (CHUNKSTORE_TABLE):
+        'c' address          -> last use (be64) || size (be32) || packed bytes
+        'l' last use address -> (empty)      unpinned chunks, least recently used first
+        'p' address manifest -> (empty)      pinned by a release that needs it
+        'm' "bytes", "tick"  -> be64         totals, kept with every change
+    When the packed bytes pass the budget, the least recently used
+    chunks that no pinned release needs are evicted, in the transaction
+    that passed it: pinned chunks are not in the eviction order at all,
+    so an eviction never walks past them. Pinned chunks are never evicted: a budget smaller
+    than the releases in use is exceeded and said so (chunkstore_over).
+    Works inside the caller's transaction; no I/O of its own.  */
+
+#ifndef WEFT_CHUNKSTORE_H_INCLUDED
+#define WEFT_CHUNKSTORE_H_INCLUDED
+
+#include "proto/store.h"
+#include "proto/manifest.h"
+
+#define CHUNKSTORE_TABLE        "chunks"
+#define CHUNKSTORE_EVICT_SCAN   256         //  Chunks evicted at most per call
+
+typedef struct _chunkstore_t chunkstore_t;
+
+//  Over store (opened with CHUNKSTORE_TABLE among its tables), keeping
+//  at most budget packed bytes of unpinned chunks. Reads the totals in
+//  a transaction of its own. NULL if the store cannot be read.
+chunkstore_t *
+    chunkstore_new (store_t *store, uint64_t budget);
+void
+    chunkstore_destroy (chunkstore_t **self_p);
+
+//  Hold a packed chunk the caller checked (chunker_unpack) under its
+//  address; chunk_size is its unpacked size. Holding it already only
+//  marks it used. Evicts to the budget. 0 or -1 (store error: the
+//  caller aborts txn).
+int
+    chunkstore_put (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
+                    const uint8_t *packed, size_t packed_size, uint32_t chunk_size);
+
+//  The packed chunk under hash (caller frees) and its unpacked size,
+//  or NULL if not held.
+uint8_t *
+    chunkstore_get (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
+                    size_t *packed_size_p, uint32_t *chunk_size_p);
+
+bool
+    chunkstore_has (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32]);
+
+//  Mark a held chunk used now (served to a peer, read to install). 0 or -1.
+int
+    chunkstore_touch (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32]);
+
+//  Pin (or unpin) every chunk of a release's manifest, named by the
+//  manifest's hash: pinned chunks are never evicted. 0 or -1.
+int
+    chunkstore_pin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
+                    const manifest_t *manifest);
+int
+    chunkstore_unpin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
+                      const manifest_t *manifest);
+
+//  Packed bytes held, and chunks held.
+uint64_t
+    chunkstore_bytes (chunkstore_t *self);
+uint64_t
+    chunkstore_count (chunkstore_t *self);
+
+//  True when pinned chunks alone pass the budget (the last eviction
+//  found nothing it could evict).
+bool
+    chunkstore_over (chunkstore_t *self);
+
+//  After a write transaction of the caller's was aborted: read the
+//  totals again. 0 or -1.
+int
+    chunkstore_reload (chunkstore_t *self);
+
+void
+    chunkstore_test (bool verbose);
+
+#endif

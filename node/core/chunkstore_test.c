@@ -1,0 +1,213 @@
+/*  chunkstore_test - selftest of the node's chunk store over a real
+    store: held chunks, eviction of the least recently used to the
+    budget, pinned releases never evicted, totals across a restart, an
+    aborted transaction  */
+
+#include "proto/corelib.h"
+#include "proto/chunker.h"
+#include "node/core/chunkstore.h"
+
+//  A chunk of 4 KiB made from tag, its address and packed form
+static void
+s_test_chunk (uint8_t tag, uint8_t hash [32], uint8_t **packed_p, size_t *size_p)
+{
+    uint8_t data [4096];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (uint8_t) (tag * 31 + i * 7 + (i >> 5));
+    chunker_hash (data, sizeof data, hash);
+    assert (chunker_pack (data, sizeof data, packed_p, size_p) == 0);
+}
+
+static void
+s_test_put (chunkstore_t *chunks, store_t *store, uint8_t tag, uint8_t hash [32])
+{
+    uint8_t *packed;
+    size_t size;
+    s_test_chunk (tag, hash, &packed, &size);
+    store_txn_t *txn = store_begin (store, true);
+    assert (chunkstore_put (chunks, txn, hash, packed, size, 4096) == 0);
+    assert (store_commit (&txn) == 0);
+    free (packed);
+}
+
+static bool
+s_test_has (chunkstore_t *chunks, store_t *store, const uint8_t hash [32])
+{
+    store_txn_t *txn = store_begin (store, false);
+    bool has = chunkstore_has (chunks, txn, hash);
+    store_abort (&txn);
+    return has;
+}
+
+void
+chunkstore_test (bool verbose)
+{
+    printf (" * chunkstore: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-chunkstore-test.XXXXXX";
+    assert (mkdtemp (dir));
+    const char *tables [] = { CHUNKSTORE_TABLE, NULL };
+    store_t *store = store_new (dir, tables, 0);
+    assert (store);
+    //  Room for about three packed chunks
+    uint8_t *packed;
+    size_t packed_size;
+    uint8_t hashes [8][32];
+    s_test_chunk (0, hashes [0], &packed, &packed_size);
+    free (packed);
+    uint64_t budget = 3 * packed_size + packed_size / 2;
+    chunkstore_t *chunks = chunkstore_new (store, budget);
+    assert (chunks && chunkstore_bytes (chunks) == 0);
+
+    //  Held, read back whole
+    s_test_put (chunks, store, 0, hashes [0]);
+    store_txn_t *txn = store_begin (store, false);
+    uint32_t chunk_size;
+    size_t size;
+    uint8_t *back = chunkstore_get (chunks, txn, hashes [0], &size, &chunk_size);
+    assert (back && size == packed_size && chunk_size == 4096);
+    uint8_t out [4096];
+    assert (chunker_unpack (back, size, hashes [0], out, 4096) == 0);
+    free (back);
+    store_abort (&txn);
+    //  The same chunk again costs nothing
+    s_test_put (chunks, store, 0, hashes [0]);
+    assert (chunkstore_count (chunks) == 1 && chunkstore_bytes (chunks) == packed_size);
+
+    //  Three more: the least recently used goes. Chunk 0 was used after
+    //  1 was put, so 1 goes first
+    s_test_put (chunks, store, 1, hashes [1]);
+    s_test_put (chunks, store, 2, hashes [2]);
+    txn = store_begin (store, true);
+    assert (chunkstore_touch (chunks, txn, hashes [0]) == 0);
+    assert (store_commit (&txn) == 0);
+    s_test_put (chunks, store, 3, hashes [3]);
+    assert (chunkstore_count (chunks) == 3 && chunkstore_bytes (chunks) <= budget);
+    assert (!s_test_has (chunks, store, hashes [1]));
+    assert (s_test_has (chunks, store, hashes [0]) && s_test_has (chunks, store, hashes [2])
+         && s_test_has (chunks, store, hashes [3]));
+
+    //  A release pins chunks 2 and 3: they stay whatever comes
+    uint8_t entries [2 * MANIFEST_ENTRY_SIZE] = { 0 };
+    memcpy (entries, hashes [2], 32);
+    memcpy (entries + MANIFEST_ENTRY_SIZE, hashes [3], 32);
+    entries [34] = 0x10;
+    entries [MANIFEST_ENTRY_SIZE + 34] = 0x10;
+    manifest_t manifest = { .name = "plc", .version = "1", .types = "*", .handler = "file",
+                            .size = 8192, .chunk_count = 2, .chunks = entries };
+    uint8_t manifest_hash [32] = { 0x4d };
+    txn = store_begin (store, true);
+    assert (chunkstore_pin (chunks, txn, manifest_hash, &manifest) == 0);
+    assert (store_commit (&txn) == 0);
+    for (uint8_t tag = 4; tag < 8; tag++)
+        s_test_put (chunks, store, tag, hashes [tag]);
+    assert (s_test_has (chunks, store, hashes [2]) && s_test_has (chunks, store, hashes [3]));
+    assert (s_test_has (chunks, store, hashes [7]));
+    assert (!s_test_has (chunks, store, hashes [0]) && !s_test_has (chunks, store, hashes [4]));
+    assert (chunkstore_bytes (chunks) <= budget && !chunkstore_over (chunks));
+
+    //  Pinned chunks alone past a smaller budget: kept, and said so
+    chunkstore_destroy (&chunks);
+    chunks = chunkstore_new (store, packed_size);
+    s_test_put (chunks, store, 1, hashes [1]);
+    assert (chunkstore_over (chunks));
+    assert (s_test_has (chunks, store, hashes [2]) && s_test_has (chunks, store, hashes [3]));
+    assert (chunkstore_count (chunks) == 2);
+    //  Unpinned, they may go
+    txn = store_begin (store, true);
+    assert (chunkstore_unpin (chunks, txn, manifest_hash, &manifest) == 0);
+    assert (store_commit (&txn) == 0);
+    assert (chunkstore_count (chunks) == 1 && !chunkstore_over (chunks));
+    uint64_t bytes = chunkstore_bytes (chunks), count = chunkstore_count (chunks);
+
+    //  An aborted put leaves the totals as the store has them
+    uint8_t *more;
+    size_t more_size;
+    uint8_t more_hash [32];
+    s_test_chunk (9, more_hash, &more, &more_size);
+    chunkstore_destroy (&chunks);
+    chunks = chunkstore_new (store, budget);
+    txn = store_begin (store, true);
+    assert (chunkstore_put (chunks, txn, more_hash, more, more_size, 4096) == 0);
+    store_abort (&txn);
+    assert (chunkstore_reload (chunks) == 0);
+    assert (chunkstore_bytes (chunks) == bytes && chunkstore_count (chunks) == count);
+    free (more);
+
+    //  300 chunks of a pinned release, older than everything else: an
+    //  eviction does not walk past them (they are not in its order)
+    size_t pinned_count = CHUNKSTORE_EVICT_SCAN + 44;
+    uint8_t *many = (uint8_t *) zmalloc (pinned_count * MANIFEST_ENTRY_SIZE);
+    uint8_t (*many_hashes) [32] = zmalloc (pinned_count * 32);
+    for (size_t i = 0; i < pinned_count; i++) {
+        uint8_t *data;
+        size_t data_size;
+        s_test_chunk ((uint8_t) (i % 200 + 20), many_hashes [i], &data, &data_size);
+        //  Distinct addresses: the tag repeats, so vary one byte
+        many_hashes [i][0] = (uint8_t) i;
+        many_hashes [i][1] = (uint8_t) (i >> 8);
+        memcpy (many + i * MANIFEST_ENTRY_SIZE, many_hashes [i], 32);
+        many [i * MANIFEST_ENTRY_SIZE + 34] = 0x10;
+        free (data);
+    }
+    manifest_t big = { .name = "big", .version = "1", .types = "*", .handler = "file",
+                       .size = pinned_count * 4096, .chunk_count = pinned_count,
+                       .chunks = many };
+    uint8_t big_hash [32] = { 0xb1 };
+    txn = store_begin (store, true);
+    assert (chunkstore_pin (chunks, txn, big_hash, &big) == 0);
+    for (size_t i = 0; i < pinned_count; i++) {
+        uint8_t *data;
+        size_t data_size;
+        uint8_t ignored [32];
+        s_test_chunk ((uint8_t) (i % 200 + 20), ignored, &data, &data_size);
+        assert (chunkstore_put (chunks, txn, many_hashes [i], data, data_size, 4096) == 0);
+        free (data);
+    }
+    assert (store_commit (&txn) == 0);
+    uint64_t pinned_bytes = chunkstore_bytes (chunks);
+    chunkstore_destroy (&chunks);
+    chunks = chunkstore_new (store, pinned_bytes + 2 * packed_size + packed_size / 2);
+    s_test_put (chunks, store, 5, hashes [5]);
+    s_test_put (chunks, store, 6, hashes [6]);
+    s_test_put (chunks, store, 7, hashes [7]);
+    assert (!chunkstore_over (chunks));
+    assert (!s_test_has (chunks, store, hashes [5]) || !s_test_has (chunks, store, hashes [1]));
+    assert (s_test_has (chunks, store, hashes [7]) && s_test_has (chunks, store, many_hashes [0]));
+    txn = store_begin (store, true);
+    assert (chunkstore_unpin (chunks, txn, big_hash, &big) == 0);
+    assert (store_commit (&txn) == 0);
+    //  Unpinned, they are back in the order where their last use was:
+    //  the oldest go first under a smaller budget
+    assert (s_test_has (chunks, store, many_hashes [0]));
+    chunkstore_destroy (&chunks);
+    chunks = chunkstore_new (store, 8 * packed_size);
+    s_test_put (chunks, store, 5, hashes [5]);
+    assert (!s_test_has (chunks, store, many_hashes [0]));
+    assert (s_test_has (chunks, store, hashes [5]));
+    //  At most CHUNKSTORE_EVICT_SCAN a call: the rest goes with the next
+    assert (chunkstore_bytes (chunks) > 8 * packed_size && !chunkstore_over (chunks));
+    uint8_t fresh [32];
+    s_test_put (chunks, store, 250, fresh);
+    assert (chunkstore_bytes (chunks) <= 8 * packed_size);
+    free (many);
+    free (many_hashes);
+    bytes = chunkstore_bytes (chunks);
+    count = chunkstore_count (chunks);
+
+    //  A restart finds the same totals
+    chunkstore_destroy (&chunks);
+    store_destroy (&store);
+    store = store_new (dir, tables, 0);
+    chunks = chunkstore_new (store, budget);
+    assert (chunkstore_bytes (chunks) == bytes && chunkstore_count (chunks) == count);
+    if (verbose)
+        printf ("\n   %" PRIu64 " chunks, %" PRIu64 " bytes held", count, bytes);
+    chunkstore_destroy (&chunks);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    //  @end
+    printf ("OK\n");
+}
