@@ -81,6 +81,32 @@ chunker_hash (const uint8_t *data, size_t size, uint8_t hash [CHUNKER_HASH_SIZE]
     crypto_generichash (hash, CHUNKER_HASH_SIZE, data, size, NULL, 0);
 }
 
+void
+chunker_features (const chunker_t *self, const uint8_t *data, size_t size,
+                  uint64_t features [CHUNKER_FEATURES])
+{
+    assert (self && (data || size == 0) && features);
+    //  Odd multipliers and offsets of the format (splitmix64 again)
+    uint64_t multiply [CHUNKER_FEATURES], add [CHUNKER_FEATURES];
+    uint64_t state = CHUNKER_GEAR_SEED ^ 0xfea7u;
+    for (int i = 0; i < CHUNKER_FEATURES; i++) {
+        multiply [i] = s_splitmix64 (&state) | 1;
+        add [i] = s_splitmix64 (&state);
+        features [i] = 0;
+    }
+    uint64_t hash = 0;
+    for (size_t at = 0; at < size; at++) {
+        hash = (hash << 1) + self->gear [data [at]];
+        if (at < 31)
+            continue;               //  A full window first
+        for (int i = 0; i < CHUNKER_FEATURES; i++) {
+            uint64_t value = hash * multiply [i] + add [i];
+            if (value > features [i])
+                features [i] = value;
+        }
+    }
+}
+
 int
 chunker_pack (const uint8_t *data, size_t size, uint8_t **out_p, size_t *size_p)
 {
@@ -375,6 +401,22 @@ chunker_test (bool verbose)
     hash [5] ^= 1;
     assert (chunker_undelta (delta, delta_size, base, 20000, hash, unpacked, 20000)
             == PROTO_ERR_SIGNATURE);
+    //  Features: an edited chunk keeps most of its base's; another
+    //  chunk shares none
+    uint64_t fa [CHUNKER_FEATURES], fb [CHUNKER_FEATURES], fc [CHUNKER_FEATURES];
+    chunker_features (chunker, base, 20000, fa);
+    chunker_features (chunker, edited, 20000, fb);
+    memset (unpacked, 0x33, 20000);
+    for (size_t i = 0; i < 20000; i += 3)
+        unpacked [i] = (uint8_t) (i * 13);
+    chunker_features (chunker, unpacked, 20000, fc);
+    int same_ab = 0, same_ac = 0;
+    for (int i = 0; i < CHUNKER_FEATURES; i++) {
+        same_ab += fa [i] == fb [i];
+        same_ac += fa [i] == fc [i];
+    }
+    assert (same_ab >= CHUNKER_FEATURES / 2 && same_ac == 0);
+
     //  Split: the bases named, the frame after them
     uint8_t carried [1 + 2 * 32 + 8] = { 2 };
     size_t base_count, frame_size;

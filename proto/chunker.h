@@ -60,6 +60,16 @@ int
     chunker_unpack (const uint8_t *packed, size_t packed_size, const uint8_t hash [32],
                     uint8_t *out, size_t size);
 
+//  Resemblance features of a chunk: for each of CHUNKER_FEATURES fixed
+//  transforms of the rolling gear hash, its largest value over the
+//  chunk. Two chunks that share many features share much content
+//  (Broder's min-wise sketch), wherever it moved: how a publisher picks
+//  the bases of a delta.
+#define CHUNKER_FEATURES    12
+void
+    chunker_features (const chunker_t *self, const uint8_t *data, size_t size,
+                      uint64_t features [CHUNKER_FEATURES]);
+
 //  A chunk as a delta against base chunks the receiver holds (up to
 //  CHUNKER_DELTA_BASES of them, concatenated in the order the delta
 //  names them): zstd (RFC 8878) with the base as its prefix, level 19.

@@ -78,13 +78,32 @@ s_store_chunk (const char *repo, const uint8_t *data, size_t size, const uint8_t
 //  The version a build deltas against: its manifest, where each of its
 //  chunks begins, and the base last assembled
 typedef struct {
+    uint64_t value;
+    uint32_t feature;               //  Which transform
+    uint32_t chunk;                 //  Index in the base manifest
+} s_feature_t;
+
+typedef struct {
     uint8_t *data;
     manifest_t manifest;
     uint64_t *offsets;
     uint8_t *window;                //  Base chunks, concatenated
     size_t window_size;
-    size_t first, last;             //  Which ones (first > last: none yet)
+    size_t bases [CHUNKER_DELTA_BASES];     //  Which ones
+    size_t base_count;
+    s_feature_t *features;          //  Of every base chunk, sorted
+    size_t feature_count;
+    uint32_t *scores;               //  Scratch, one per base chunk
 } s_base_t;
+
+static int
+s_feature_compare (const void *a, const void *b)
+{
+    const s_feature_t *x = (const s_feature_t *) a, *y = (const s_feature_t *) b;
+    if (x->feature != y->feature)
+        return x->feature < y->feature? -1: 1;
+    return x->value < y->value? -1: x->value > y->value? 1: 0;
+}
 
 static int
 s_base_load (s_base_t *self, const char *repo, const char *name, const char *version)
@@ -106,7 +125,35 @@ s_base_load (s_base_t *self, const char *repo, const char *name, const char *ver
         self->offsets [i + 1] = self->offsets [i] + chunk_size;
     }
     self->window = (uint8_t *) zmalloc (CHUNKER_DELTA_BASES * CHUNKER_MAX);
-    self->first = 1;
+    //  Every base chunk's features, to find the chunks most like a new one
+    size_t count = self->manifest.chunk_count;
+    self->features = (s_feature_t *) zmalloc ((count * CHUNKER_FEATURES + 1)
+                                              * sizeof (s_feature_t));
+    self->scores = (uint32_t *) zmalloc ((count + 1) * sizeof (uint32_t));
+    chunker_t *chunker = chunker_new ();
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const uint8_t *hash;
+        uint32_t size;
+        manifest_chunk (&self->manifest, i, &hash, &size);
+        char *path = s_chunk_path (repo, hash);
+        size_t packed_size;
+        uint8_t *packed = artifact_read (path, 2 * CHUNKER_MAX, &packed_size);
+        free (path);
+        rc = packed? chunker_unpack (packed, packed_size, hash, self->window, size): -1;
+        free (packed);
+        uint64_t features [CHUNKER_FEATURES];
+        chunker_features (chunker, self->window, size, features);
+        for (uint32_t f = 0; rc == 0 && f < CHUNKER_FEATURES; f++)
+            self->features [self->feature_count++] = (s_feature_t) { features [f], f,
+                                                                     (uint32_t) i };
+    }
+    chunker_destroy (&chunker);
+    if (rc) {
+        artifact_fail ("%s %s: a chunk of it is missing or damaged", name, version);
+        return -1;
+    }
+    qsort (self->features, self->feature_count, sizeof (s_feature_t), s_feature_compare);
     return 0;
 }
 
@@ -116,21 +163,22 @@ s_base_free (s_base_t *self)
     free (self->data);
     free (self->offsets);
     free (self->window);
+    free (self->features);
+    free (self->scores);
 }
 
-//  Assemble base chunks first..last into the window. 0 or -1.
+//  Assemble the base chunks listed into the window. 0 or -1.
 static int
-s_base_window (s_base_t *self, const char *repo, size_t first, size_t last)
+s_base_window (s_base_t *self, const char *repo, const size_t *bases, size_t count)
 {
-    if (first == self->first && last == self->last)
+    if (count == self->base_count && memcmp (bases, self->bases, count * sizeof (size_t)) == 0)
         return 0;
     self->window_size = 0;
-    self->first = 1;
-    self->last = 0;
-    for (size_t i = first; i <= last; i++) {
+    self->base_count = 0;
+    for (size_t i = 0; i < count; i++) {
         const uint8_t *hash;
         uint32_t size;
-        manifest_chunk (&self->manifest, i, &hash, &size);
+        manifest_chunk (&self->manifest, bases [i], &hash, &size);
         char *path = s_chunk_path (repo, hash);
         size_t packed_size;
         uint8_t *packed = artifact_read (path, 2 * CHUNKER_MAX, &packed_size);
@@ -142,24 +190,103 @@ s_base_window (s_base_t *self, const char *repo, size_t first, size_t last)
             return -1;
         self->window_size += size;
     }
-    self->first = first;
-    self->last = last;
+    memcpy (self->bases, bases, count * sizeof (size_t));
+    self->base_count = count;
     return 0;
 }
 
-//  A delta of data (at offset of the new version) against the base
-//  chunks around the same offset (the one covering it and its two
-//  neighbours), stored as deltas/NEW.BASES (BASES: the first 8 bytes of
-//  the hash of the base list, in hex) if smaller than packed: its size
-//  as carried, or packed if it is not smaller
+//  The base chunks sharing the most features with data, best last (zstd
+//  reaches the end of its prefix cheapest); 0 if none shares any
 static size_t
-s_store_delta (s_base_t *base, const char *repo, uint64_t offset, const uint8_t *data,
-               size_t size, const uint8_t hash [32], size_t packed)
+s_base_similar (s_base_t *self, const chunker_t *chunker, const uint8_t *data, size_t size,
+                size_t bases [CHUNKER_DELTA_BASES])
+{
+    uint64_t features [CHUNKER_FEATURES];
+    chunker_features (chunker, data, size, features);
+    uint32_t touched [CHUNKER_FEATURES * 8];
+    size_t touched_count = 0;
+    for (uint32_t f = 0; f < CHUNKER_FEATURES; f++) {
+        s_feature_t key = { features [f], f, 0 };
+        s_feature_t *hit = (s_feature_t *) bsearch (&key, self->features, self->feature_count,
+                                                    sizeof (s_feature_t), s_feature_compare);
+        if (!hit)
+            continue;
+        while (hit > self->features && s_feature_compare (hit - 1, &key) == 0)
+            hit--;
+        //  A feature many chunks share (runs of one byte) says little
+        for (size_t n = 0; n < 8 && hit < self->features + self->feature_count
+                           && s_feature_compare (hit, &key) == 0; n++, hit++) {
+            if (self->scores [hit->chunk]++ == 0)
+                touched [touched_count++] = hit->chunk;
+        }
+    }
+    size_t count = 0;
+    for (size_t pick = 0; pick < CHUNKER_DELTA_BASES; pick++) {
+        uint32_t best = 0, best_score = 0;
+        for (size_t i = 0; i < touched_count; i++)
+            if (self->scores [touched [i]] > best_score) {
+                best = touched [i];
+                best_score = self->scores [best];
+            }
+        if (best_score == 0)
+            break;
+        bases [count++] = best;
+        self->scores [best] = 0;
+    }
+    for (size_t i = 0; i < touched_count; i++)
+        self->scores [touched [i]] = 0;
+    //  Best last
+    for (size_t i = 0; i < count / 2; i++) {
+        size_t keep = bases [i];
+        bases [i] = bases [count - 1 - i];
+        bases [count - 1 - i] = keep;
+    }
+    return count;
+}
+
+//  A delta of data against bases, if smaller than best so far: the
+//  carried form (caller frees) and its size
+static uint8_t *
+s_delta_try (s_base_t *base, const char *repo, const size_t *bases, size_t count,
+             const uint8_t *data, size_t size, size_t best, size_t *carried_size_p)
+{
+    uint8_t *delta;
+    size_t delta_size;
+    if (count == 0 || s_base_window (base, repo, bases, count)
+    ||  chunker_delta (base->window, base->window_size, data, size, &delta, &delta_size))
+        return NULL;
+    size_t carried_size = 1 + count * CHUNKER_HASH_SIZE + delta_size;
+    uint8_t *carried = NULL;
+    if (carried_size < best) {
+        //  As it travels: the bases it names, then the frame
+        carried = (uint8_t *) zmalloc (carried_size);
+        carried [0] = (uint8_t) count;
+        for (size_t i = 0; i < count; i++) {
+            const uint8_t *base_hash;
+            manifest_chunk (&base->manifest, bases [i], &base_hash, NULL);
+            memcpy (carried + 1 + i * CHUNKER_HASH_SIZE, base_hash, CHUNKER_HASH_SIZE);
+        }
+        memcpy (carried + carried_size - delta_size, delta, delta_size);
+        *carried_size_p = carried_size;
+    }
+    free (delta);
+    return carried;
+}
+
+//  A delta of data (at offset of the new version) against the base
+//  chunks most like it (by features), or else those around the same
+//  offset, whichever is smaller; stored as deltas/NEW.BASES (BASES: the
+//  first 8 bytes of the hash of the base list, in hex) if smaller than
+//  packed. Returns its size as carried, or packed if it is not smaller.
+static size_t
+s_store_delta (s_base_t *base, const chunker_t *chunker, const char *repo, uint64_t offset,
+               const uint8_t *data, size_t size, const uint8_t hash [32], size_t packed)
 {
     size_t count = base->manifest.chunk_count;
     if (count == 0)
         return packed;
-    //  The base chunk covering offset (the last one past its end)
+    //  The base chunk covering offset (the last one past its end), and
+    //  its neighbours
     size_t lo = 0, hi = count;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
@@ -168,35 +295,36 @@ s_store_delta (s_base_t *base, const char *repo, uint64_t offset, const uint8_t 
         else
             hi = mid;
     }
-    size_t first = lo > 0? lo - 1: lo;
-    size_t last = lo + 1 < count? lo + 1: lo;
-    uint8_t *delta;
-    size_t delta_size;
-    if (s_base_window (base, repo, first, last)
-    ||  chunker_delta (base->window, base->window_size, data, size, &delta, &delta_size))
-        return packed;
-    size_t carried_size = 1 + (last - first + 1) * CHUNKER_HASH_SIZE + delta_size;
-    if (carried_size < packed) {
-        //  As it travels: the bases it names, then the frame
-        uint8_t *carried = (uint8_t *) zmalloc (carried_size);
-        carried [0] = (uint8_t) (last - first + 1);
-        for (size_t i = first; i <= last; i++) {
-            const uint8_t *base_hash;
-            manifest_chunk (&base->manifest, i, &base_hash, NULL);
-            memcpy (carried + 1 + (i - first) * CHUNKER_HASH_SIZE, base_hash, CHUNKER_HASH_SIZE);
-        }
-        memcpy (carried + carried_size - delta_size, delta, delta_size);
+    size_t near [CHUNKER_DELTA_BASES], near_count = 0;
+    for (size_t i = lo > 0? lo - 1: lo; i <= lo + 1 && i < count; i++)
+        near [near_count++] = i;
+    size_t similar [CHUNKER_DELTA_BASES];
+    size_t similar_count = s_base_similar (base, chunker, data, size, similar);
+    size_t best = packed, carried_size = 0;
+    uint8_t *carried = s_delta_try (base, repo, near, near_count, data, size, best,
+                                    &carried_size);
+    if (carried)
+        best = carried_size;
+    uint8_t *other = s_delta_try (base, repo, similar, similar_count, data, size, best,
+                                  &carried_size);
+    if (other) {
+        free (carried);
+        carried = other;
+        best = carried_size;
+    }
+    if (carried) {
         //  Named by the chunk and the bases, so deltas against two
         //  earlier versions live side by side
+        size_t bases_size = 1 + (size_t) carried [0] * CHUNKER_HASH_SIZE;
         uint8_t bases_hash [32];
         char hex [65], bases_hex [65];
-        keys_hash (carried, carried_size - delta_size, bases_hash);
+        keys_hash (carried, bases_size, bases_hash);
         keys_hex (hash, 32, hex);
         keys_hex (bases_hash, 8, bases_hex);
         char *path = zsys_sprintf ("%s/deltas/%s.%s", repo, hex, bases_hex);
         char *error = NULL;
-        if (filewrite_batch (path, carried, carried_size, 0644, &error) == 0)
-            packed = carried_size;
+        if (filewrite_batch (path, carried, best, 0644, &error) == 0)
+            packed = best;
         else {
             artifact_fail ("%s", error);
             free (error);
@@ -204,7 +332,6 @@ s_store_delta (s_base_t *base, const char *repo, uint64_t offset, const uint8_t 
         free (path);
         free (carried);
     }
-    free (delta);
     return packed;
 }
 
@@ -301,8 +428,9 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
         if (stored_rc > 0) {
             stored++;
             packed_total += packed;
-            size_t send = delta_from? s_store_delta (&base, repo, manifest.size, window + start,
-                                                     cut, entry, packed): packed;
+            size_t send = delta_from? s_store_delta (&base, chunker, repo, manifest.size,
+                                                     window + start, cut, entry, packed)
+                                    : packed;
             deltas += send < packed;
             send_total += send;
         }
