@@ -444,7 +444,7 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
             self->stats.malformed++;
             return -1;
         }
-        return mesh_on_custody (self, link, dest, frame, size, now_ms);
+        return mesh_on_custody (self, link, dest, frame, size, self->decoded, now_ms);
     }
     envelope_t env;
     if (envelope_decode (&env, frame, size)) {

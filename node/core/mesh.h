@@ -62,6 +62,7 @@
 #define WEFT_MESH_H_INCLUDED
 
 #include "proto/proto.h"
+#include "proto/envelope.h"
 #include "proto/keys.h"
 #include "proto/cert.h"
 #include "proto/seen.h"
@@ -191,6 +192,18 @@ int
     mesh_on_checked_frame (mesh_t *self, const char *link, const char *dest,
                            const uint8_t *frame, size_t size,
                            const uint8_t key [WEFT_KEY_SIZE], uint64_t now_ms);
+
+//  The same two for a custody frame the caller decoded once into env
+//  (envelope_decode of frame; env borrows frame's bytes), so a relay's
+//  hot path decodes each frame once. mesh_on_decoded_frame's key is the
+//  one the caller found the signature valid with, or NULL (unchecked).
+bool
+    mesh_custody_key_of (mesh_t *self, const char *link, const char *dest,
+                         const envelope_t *env, uint8_t key [WEFT_KEY_SIZE]);
+int
+    mesh_on_decoded_frame (mesh_t *self, const char *link, const char *dest,
+                           const uint8_t *frame, size_t size, const envelope_t *env,
+                           const uint8_t *key, uint64_t now_ms);
 
 //  One of our own envelopes (from the agent) for the coordinator.
 //  Returns 0 (staged), 1 (queue full: back-pressure), -1 (bad frame).

@@ -156,7 +156,7 @@ s_custody_key (mesh_t *self, mesh_link_t *link, const char *dest, const envelope
 
 int
 mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_t *frame,
-                 size_t size, uint64_t now_ms)
+                 size_t size, const envelope_t *decoded, uint64_t now_ms)
 {
     if (!link->verified) {
         self->stats.unauthenticated++;
@@ -164,6 +164,9 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         return -1;
     }
     envelope_t env;
+    if (decoded)
+        env = *decoded;
+    else
     if (envelope_decode (&env, frame, size)) {
         self->stats.malformed++;
         return -1;
@@ -289,9 +292,8 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         self->stats.malformed++;
         return -1;
     }
-    int rc = outbox_stage (self->outbox, s_class_of (env.type), dest, env.id,
-                           relayed, relayed_size);
-    free (relayed);
+    int rc = outbox_stage_owned (self->outbox, s_class_of (env.type), dest, env.id,
+                                 &relayed, relayed_size);
     if (rc != 0)
         return -1;                  //  Full (back-pressure) or bad: no ACK, retried
     self->stats.relayed++;
@@ -307,15 +309,37 @@ mesh_custody_key (mesh_t *self, const char *link_name, const char *dest,
                   const uint8_t *frame, size_t size, uint8_t key [WEFT_KEY_SIZE])
 {
     assert (self && link_name && key);
-    mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, link_name);
     envelope_t env;
-    if (!dest || !link || !link->verified || envelope_decode (&env, frame, size)
-    ||  s_seen (self, &env) == SEEN_DUPLICATE)
+    return frame && envelope_decode (&env, frame, size) == 0
+        && mesh_custody_key_of (self, link_name, dest, &env, key);
+}
+
+bool
+mesh_custody_key_of (mesh_t *self, const char *link_name, const char *dest,
+                     const envelope_t *env, uint8_t key [WEFT_KEY_SIZE])
+{
+    assert (self && link_name && env && key);
+    mesh_link_t *link = (mesh_link_t *) zhashx_lookup (self->links, link_name);
+    if (!dest || !link || !link->verified || s_seen (self, env) == SEEN_DUPLICATE)
         return false;
-    const uint8_t *which = s_custody_key (self, link, dest, &env);
+    const uint8_t *which = s_custody_key (self, link, dest, env);
     if (which)
         memcpy (key, which, WEFT_KEY_SIZE);
     return which != NULL;
+}
+
+int
+mesh_on_decoded_frame (mesh_t *self, const char *link_name, const char *dest,
+                       const uint8_t *frame, size_t size, const envelope_t *env,
+                       const uint8_t *key, uint64_t now_ms)
+{
+    assert (self && env);
+    self->checked_key = key;
+    self->decoded = env;
+    int rc = mesh_on_frame (self, link_name, dest, frame, size, now_ms);
+    self->decoded = NULL;
+    self->checked_key = NULL;
+    return rc;
 }
 
 int

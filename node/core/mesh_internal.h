@@ -98,6 +98,7 @@ struct _mesh_t {
     uint8_t *revoked_operators;         //  Operators' CURVE keys, 32 B each
     size_t revoked_operator_count;
     const uint8_t *checked_key;         //  mesh_on_checked_frame: already verified with
+    const envelope_t *decoded;          //  mesh_on_decoded_frame: the frame, decoded
     mesh_stats_t stats;
     policy_store_t *policies;           //  Site-wide policies held (policy.h)
     gossip_t *gossip;                   //  Their spreading (gossip.h)
@@ -158,9 +159,11 @@ int
 //  Custody (mesh_custody.c)
 
 //  A custody transfer toward dest from link. 0 if taken, -1 if dropped.
+//  decoded: frame already decoded by the caller, or NULL.
 int
     mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest,
-                     const uint8_t *frame, size_t size, uint64_t now_ms);
+                     const uint8_t *frame, size_t size, const envelope_t *decoded,
+                     uint64_t now_ms);
 
 //  A CUSTODY_ACK, its signature checked: the outbox drops what it names
 int

@@ -279,18 +279,25 @@ s_drop_oldest (outbox_t *self, int klass)
     return true;
 }
 
-int
-outbox_stage (outbox_t *self, int klass, const char *dest,
-              const uint8_t id [WEFT_ID_SIZE], const uint8_t *frame, size_t size)
+//  Stages a frame: copied from frame, or taken from *owned_p (freed
+//  whatever the outcome, and the pointer nulled)
+static int
+s_stage (outbox_t *self, int klass, const char *dest, const uint8_t id [WEFT_ID_SIZE],
+         const uint8_t *frame, uint8_t **owned_p, size_t size)
 {
-    assert (self && dest && id && frame);
+    uint8_t *owned = owned_p? *owned_p: NULL;
+    if (owned_p)
+        *owned_p = NULL;
     if (klass < 0 || klass >= OUTBOX_CLASSES || strlen (dest) > OUTBOX_DEST_MAX
-    ||  size == 0)
+    ||  size == 0) {
+        free (owned);
         return -1;
+    }
     char hex [2 * WEFT_ID_SIZE + 1];
     outbox_id_hex (id, hex);
     if (zhashx_lookup (self->by_id, hex)) {
         self->stats.duplicates++;
+        free (owned);
         return 0;
     }
     size_t held = zlistx_size (self->queues [klass]) + self->staged_count [klass];
@@ -298,6 +305,7 @@ outbox_stage (outbox_t *self, int klass, const char *dest,
         bool droppable = klass == OUTBOX_TELEMETRY || klass == OUTBOX_BULK;
         if (!droppable || !s_drop_oldest (self, klass)) {
             self->stats.refused_full++;
+            free (owned);
             return 1;
         }
     }
@@ -306,14 +314,35 @@ outbox_stage (outbox_t *self, int klass, const char *dest,
     entry->pub.klass = klass;
     snprintf (entry->pub.dest, sizeof entry->pub.dest, "%s", dest);
     memcpy (entry->pub.id, id, WEFT_ID_SIZE);
-    entry->data = (uint8_t *) zmalloc (size);
-    memcpy (entry->data, frame, size);
+    if (owned)
+        entry->data = owned;
+    else {
+        entry->data = (uint8_t *) malloc (size);
+        assert (entry->data);
+        memcpy (entry->data, frame, size);
+    }
     entry->pub.frame = entry->data;
     entry->pub.size = size;
     entry->handle = zlistx_add_end (self->staged, entry);
     zhashx_insert (self->by_id, hex, entry);
     self->staged_count [klass]++;
     return 0;
+}
+
+int
+outbox_stage (outbox_t *self, int klass, const char *dest,
+              const uint8_t id [WEFT_ID_SIZE], const uint8_t *frame, size_t size)
+{
+    assert (self && dest && id && frame);
+    return s_stage (self, klass, dest, id, frame, NULL, size);
+}
+
+int
+outbox_stage_owned (outbox_t *self, int klass, const char *dest,
+                    const uint8_t id [WEFT_ID_SIZE], uint8_t **frame_p, size_t size)
+{
+    assert (self && dest && id && frame_p && *frame_p);
+    return s_stage (self, klass, dest, id, NULL, frame_p, size);
 }
 
 void

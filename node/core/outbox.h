@@ -108,6 +108,13 @@ int
     outbox_stage (outbox_t *self, int klass, const char *dest,
                   const uint8_t id [WEFT_ID_SIZE], const uint8_t *frame, size_t size);
 
+//  Stage one envelope as outbox_stage does, taking the frame instead of
+//  copying it (a relay's re-framed copy): *frame_p is freed whatever the
+//  outcome, and nulled.
+int
+    outbox_stage_owned (outbox_t *self, int klass, const char *dest,
+                        const uint8_t id [WEFT_ID_SIZE], uint8_t **frame_p, size_t size);
+
 //  How long a link that acknowledges nothing may keep entries in flight
 //  before its oldest is sent again (default OUTBOX_LINK_TIMEOUT_MS). Give
 //  at least the time a dead link takes to be closed.

@@ -105,13 +105,17 @@ outbox_flush (outbox_t *self)
         size_t key_size = outbox_key (self, entry->pub.klass, entry->seq, key);
         size_t dest_size = strlen (entry->pub.dest);
         size_t size = 1 + dest_size + WEFT_ID_SIZE + entry->pub.size;
-        uint8_t *value = (uint8_t *) zmalloc (size);
+        //  Most frames fit the stack buffer: no allocation per entry
+        uint8_t buffer [2048];
+        uint8_t *value = size <= sizeof buffer? buffer: (uint8_t *) malloc (size);
+        assert (value);
         value [0] = (uint8_t) dest_size;
         memcpy (value + 1, entry->pub.dest, dest_size);
         memcpy (value + 1 + dest_size, entry->pub.id, WEFT_ID_SIZE);
         memcpy (value + 1 + dest_size + WEFT_ID_SIZE, entry->pub.frame, entry->pub.size);
         rc = store_put (txn, OUTBOX_TABLE, key, key_size, value, size);
-        free (value);
+        if (value != buffer)
+            free (value);
         entry = (outbox_held_t *) zlistx_next (self->staged);
     }
     if (rc == 0)

@@ -366,6 +366,47 @@ outbox_test (bool verbose)
     assert (outbox_stats (outbox)->woken == 1002);
     outbox_destroy (&outbox);
 
+    //  A relay's re-framed copy is taken, not copied, whatever the
+    //  outcome; a frame larger than the commit's stack buffer is stored
+    //  whole
+    outbox = outbox_new (store, "n5/", limits);
+    assert (outbox_load (outbox) == 0);
+    uint8_t *owned = (uint8_t *) malloc (3000);
+    assert (owned);
+    for (size_t i = 0; i < 3000; i++)
+        owned [i] = (uint8_t) (i * 7);
+    const uint8_t *kept = owned;
+    memset (id, 0x50, sizeof id);
+    assert (outbox_stage_owned (outbox, OUTBOX_TWIN, "coordinator", id, &owned, 3000) == 0);
+    assert (owned == NULL);
+    assert (outbox_flush (outbox) == 0);
+    entry = outbox_first (outbox);
+    assert (entry && entry->frame == kept && entry->size == 3000);
+    for (int i = 0; i < 4; i++) {
+        owned = (uint8_t *) malloc (8);
+        assert (owned);
+        memcpy (owned, frame, 8);
+        //  The duplicate (i 0), two that fit, one the full class refuses
+        memset (id, 0x50 + i, sizeof id);
+        assert (outbox_stage_owned (outbox, OUTBOX_TWIN, "coordinator", id, &owned, 8)
+                == (i == 3? 1: 0));
+        assert (owned == NULL);
+    }
+    assert (outbox_stats (outbox)->duplicates == 1);
+    owned = (uint8_t *) malloc (8);
+    assert (owned);
+    assert (outbox_stage_owned (outbox, OUTBOX_CLASSES, "coordinator", id, &owned, 8) == -1);
+    assert (owned == NULL);
+    assert (outbox_flush (outbox) == 0);
+    outbox_destroy (&outbox);
+    outbox = outbox_new (store, "n5/", limits);
+    assert (outbox_load (outbox) == 3);
+    entry = outbox_first (outbox);
+    assert (entry && entry->id [0] == 0x50 && entry->size == 3000);
+    for (size_t i = 0; i < 3000; i++)
+        assert (entry->frame [i] == (uint8_t) (i * 7));
+    outbox_destroy (&outbox);
+
     s_test_links (store, verbose);
     store_destroy (&store);
     if (verbose)
