@@ -401,6 +401,7 @@ s_on_hello (mesh_t *self, mesh_link_t *link, const envelope_t *env, uint64_t now
     memcpy (link->sign_key, cert.sign_key, WEFT_KEY_SIZE);
     snprintf (link->role, sizeof link->role, "%s", cert.role);
     snprintf (link->tenant, sizeof link->tenant, "%s", cert.tenant);
+    link->profile_known = false;        //  Made again for this certificate
     memcpy (link->ak_name, cert.ak_name, cert.ak_name_size);
     link->ak_name_size = cert.ak_name_size;
     snprintf (link->path, sizeof link->path, "%s", msg.path);

@@ -29,13 +29,22 @@ typedef struct {
 //  Does this node require fresh attestation of a device type?
 
 static bool
-s_required (mesh_t *self, const char *tenant, const char *type)
+s_required (mesh_t *self, mesh_link_t *link)
 {
-    char name [POLICYMSG_NAME_MAX + 1];
-    if (self->admit_unattested || !*type || policymsg_name (tenant, type, name))
+    //  The key is the same for every frame on the link: made once, not
+    //  formatted per frame on the relay's hot path
+    if (!link->profile_known) {
+        char name [POLICYMSG_NAME_MAX + 1];
+        link->profile_key [0] = 0;
+        if (*link->role && !policymsg_name (link->tenant, link->role, name))
+            snprintf (link->profile_key, sizeof link->profile_key, "%s/%s",
+                      POLICY_KIND_PROFILE, name);
+        link->profile_known = true;
+    }
+    if (self->admit_unattested || !link->profile_key [0])
         return false;
-    char key [POLICYMSG_KEY_MAX + 1];
-    snprintf (key, sizeof key, "%s/%s", POLICY_KIND_PROFILE, name);
+    const char *key = link->profile_key;
+    const char *name = key + strlen (POLICY_KIND_PROFILE) + 1;
     uint64_t version = policy_store_version (self->policies, key);
     if (version == 0)
         return false;               //  No profile for the type: nothing to attest
@@ -71,7 +80,7 @@ bool
 mesh_unattested (mesh_t *self, mesh_link_t *link, uint64_t now_ms)
 {
     return link->kind != MESH_LINK_COORDINATOR && link->verified
-        && link->attested_until <= now_ms && s_required (self, link->tenant, link->role);
+        && link->attested_until <= now_ms && s_required (self, link);
 }
 
 bool
@@ -112,7 +121,7 @@ mesh_attest_hello (mesh_t *self, mesh_link_t *link, const cert_t *cert, const me
     }
     bool was = link->attested_until > now_ms;
     link->attested_until = until;
-    if (!s_required (self, link->tenant, link->role))
+    if (!s_required (self, link))
         return;
     if (until) {
         link->overdue_told = false;

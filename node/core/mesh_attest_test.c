@@ -189,6 +189,19 @@ mesh_attest_test (bool verbose)
     fabric_run (&world, now);
     assert (mesh_admitted (late->mesh, "gw-1", now));   //  Its profile would require it
     assert (!mesh_admitted (world.nodes [1].mesh, "gw-2", now));    //  Serial 99: not its passport
+    //  The same link, a new certificate of another type: the requirement
+    //  (looked up per link, not per frame) follows its HELLO both ways
+    const char *types [] = { "sensor", "gateway" };
+    for (int i = 0; i < 2; i++) {
+        mesh_destroy (&late->mesh);
+        fabric_start_t again = { .serial = 100 + (uint64_t) i, .role = types [i],
+                                 .prefix = i? "again/": "server/", .admit_unattested = true };
+        fabric_start (&world, 2, now, &again);
+        mesh_link_up (late->mesh, "n1", MESH_LINK_DIALLED, world.nodes [1].keys.curve_public,
+                      now);
+        fabric_run (&world, now);
+        assert (mesh_admitted (world.nodes [1].mesh, "gw-2", now) == (i == 0));
+    }
 
     fabric_fini (&world, 3);
     //  @end

@@ -45,6 +45,10 @@ typedef struct {
     uint64_t serial;                    //  Certificate serial
     uint64_t attested_until;            //  Expiry of its passport (mesh_attest.c), 0 none
     char attested_by [WEFT_NAME_MAX + 1];   //  That passport's issuer
+    //  Store key of the security profile of its type in its tenant,
+    //  made once per certificate (mesh_attest.c): "" if none can apply
+    char profile_key [POLICYMSG_KEY_MAX + 1];
+    bool profile_known;                 //  profile_key is made
     bool overdue_told;                  //  Its lapse was logged
     uint8_t *acks;                      //  Ids (16 B each) to ACK after commit
     size_t ack_count;
