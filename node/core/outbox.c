@@ -288,7 +288,8 @@ s_stage (outbox_t *self, int klass, const char *dest, const uint8_t id [WEFT_ID_
     uint8_t *owned = owned_p? *owned_p: NULL;
     if (owned_p)
         *owned_p = NULL;
-    if (klass < 0 || klass >= OUTBOX_CLASSES || strlen (dest) > OUTBOX_DEST_MAX
+    size_t dest_size = strlen (dest);
+    if (klass < 0 || klass >= OUTBOX_CLASSES || dest_size > OUTBOX_DEST_MAX
     ||  size == 0) {
         free (owned);
         return -1;
@@ -312,7 +313,7 @@ s_stage (outbox_t *self, int klass, const char *dest, const uint8_t id [WEFT_ID_
     outbox_held_t *entry = (outbox_held_t *) zmalloc (sizeof (outbox_held_t));
     entry->seq = self->next_seq++;
     entry->pub.klass = klass;
-    snprintf (entry->pub.dest, sizeof entry->pub.dest, "%s", dest);
+    memcpy (entry->pub.dest, dest, dest_size + 1);     //  Measured above: no format
     memcpy (entry->pub.id, id, WEFT_ID_SIZE);
     if (owned)
         entry->data = owned;
