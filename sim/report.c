@@ -317,3 +317,27 @@ report_violation (world_t *self)
                  t->time / 1000000, t->time % 1000000, world_ev_names [t->type], t->node, t->arg);
     }
 }
+
+//  --------------------------------------------------------------------------
+//  Memory of the process
+
+size_t
+world_rss (void)
+{
+    FILE *file = fopen ("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    if (file) {
+        if (fscanf (file, "%lu %lu", &size, &resident) != 2)
+            resident = 0;
+        fclose (file);
+    }
+    return resident * (size_t) sysconf (_SC_PAGESIZE);
+}
+
+size_t
+world_peak_rss (void)
+{
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (size_t) usage.ru_maxrss * 1024;
+}

@@ -1,7 +1,8 @@
 /*  world - weft-sim's virtual world: events, setup and the run
     Topology: site s holds nodes [first, first + count); its first node
     is the site server, the others are gateways. The overlay is the
-    mesh's: every gateway dials its site server (over the site LAN),
+    mesh's: every gateway dials its site server or, in a deep topology
+    (topology.c), gateways nearer to it (over the site LAN),
     the server links to the coordinator (over the site uplink) and
     relays for its gateways with the real mesh core (custody outbox,
     CUSTODY_ACKs, routes, revocations). The links and faults are in
@@ -388,27 +389,6 @@ s_keys (uint64_t seed, const char *label, keys_t *keys)
     uint8_t key_seed [32];
     keys_hash (material, sizeof material, key_seed);
     keys_from_seed (keys, key_seed);
-}
-
-size_t
-world_rss (void)
-{
-    FILE *file = fopen ("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (file) {
-        if (fscanf (file, "%lu %lu", &size, &resident) != 2)
-            resident = 0;
-        fclose (file);
-    }
-    return resident * (size_t) sysconf (_SC_PAGESIZE);
-}
-
-size_t
-world_peak_rss (void)
-{
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (size_t) usage.ru_maxrss * 1024;
 }
 
 static int
