@@ -120,13 +120,19 @@ net_attempt (world_t *self, uint32_t node, const uint8_t *id, uint32_t peer)
     return slot;
 }
 
-//  Dial again after a delay: every connection node dials (a server:
-//  the coordinator)
+//  Connections node dials: a server its one to the coordinator, a
+//  gateway its slots (topology.c)
+static uint32_t
+s_dials (world_t *self, uint32_t node)
+{
+    return net_is_server (self, node)? 1: topo_slots (self, node);
+}
+
+//  Dial again after a delay: every connection node dials
 void
 net_connect_later (world_t *self, uint32_t node)
 {
-    uint32_t slots = net_is_server (self, node)? 1: topo_slots (self, node);
-    for (uint32_t slot = 0; slot < slots; slot++)
+    for (uint32_t slot = 0; slot < s_dials (self, node); slot++)
         net_connect_slot_later (self, node, slot);
 }
 
@@ -165,8 +171,7 @@ net_unlink_slot (world_t *self, uint32_t node, uint32_t slot)
 void
 net_unlink (world_t *self, uint32_t node)
 {
-    uint32_t slots = net_is_server (self, node)? 1: topo_slots (self, node);
-    for (uint32_t slot = 0; slot < slots; slot++)
+    for (uint32_t slot = 0; slot < s_dials (self, node); slot++)
         net_unlink_slot (self, node, slot);
 }
 
