@@ -21,19 +21,20 @@ net_link_of (world_t *self, uint32_t node, uint32_t peer)
     uint32_t site = self->node [node].site;
     if (peer == COORD)
         return net_is_server (self, node)? (int) (2 * site + 1): -1;
-    if (self->node [peer].site != site || net_is_server (self, node) == net_is_server (self, peer))
+    if (self->node [peer].site != site || topo_conn (self, node, peer, NULL) < 0)
         return -1;
     return (int) (2 * site);
 }
 
-//  Can node open its upstream link now (both ends up, the link up)?
+//  Can node open its connection in slot now (both ends up, the link up)?
 static bool
-s_path_up (world_t *self, uint32_t node)
+s_path_up (world_t *self, uint32_t node, uint32_t slot)
 {
     uint32_t site = self->node [node].site;
     if (net_is_server (self, node))
         return self->links [2 * site + 1].down == 0 && !self->coord_down;
-    return self->links [2 * site].down == 0 && self->node [self->sites [site].first].up;
+    uint32_t peer = self->dial_peer [self->dial_start [node] + slot];
+    return self->links [2 * site].down == 0 && self->node [peer].up;
 }
 
 void
@@ -54,9 +55,12 @@ net_transmit (world_t *self, frame_t *frame)
             //  A HELLO dropped stands for a connection that broke in its
             //  handshake; the gateway that dialled connects again. As an
             //  event of its own: the sender's mesh is still inside this send
-            uint32_t gateway = net_is_server (self, frame->src)? frame->dst: frame->src;
-            sched_push (&self->sched, self->sched.now, EV_RESET, gateway,
-                        self->node [gateway].incarnation, NULL);
+            uint32_t dialler = frame->src;
+            int entry = topo_conn (self, frame->src, frame->dst, &dialler);
+            if (entry >= 0)
+                sched_push (&self->sched, self->sched.now, EV_RESET, dialler,
+                            ((uint64_t) (entry - self->dial_start [dialler]) << 32)
+                            | self->node [dialler].incarnation, NULL);
         }
         free (frame);
         return;
@@ -116,62 +120,93 @@ net_attempt (world_t *self, uint32_t node, const uint8_t *id, uint32_t peer)
     return slot;
 }
 
+//  Connections node dials: a server its one to the coordinator, a
+//  gateway its slots (topology.c)
+static uint32_t
+s_dials (world_t *self, uint32_t node)
+{
+    return net_is_server (self, node)? 1: topo_slots (self, node);
+}
+
+//  Dial again after a delay: every connection node dials
 void
 net_connect_later (world_t *self, uint32_t node)
 {
-    uint64_t delay = RECONNECT_US + rng_below (&self->reconnect, 1000000);
-    sched_push (&self->sched, self->sched.now + delay, EV_CONNECT, node,
-                self->node [node].incarnation, NULL);
+    for (uint32_t slot = 0; slot < s_dials (self, node); slot++)
+        net_connect_slot_later (self, node, slot);
 }
 
-//  A node's upstream connection (gateway to its server, server to the
-//  coordinator) is gone: both ends learn it
+void
+net_connect_slot_later (world_t *self, uint32_t node, uint32_t slot)
+{
+    uint64_t delay = RECONNECT_US + rng_below (&self->reconnect, 1000000);
+    sched_push (&self->sched, self->sched.now + delay, EV_CONNECT, node,
+                ((uint64_t) slot << 32) | self->node [node].incarnation, NULL);
+}
+
+//  One connection node dialled is gone: both ends learn it
+void
+net_unlink_slot (world_t *self, uint32_t node, uint32_t slot)
+{
+    uint64_t now_ms = world_now_ms (self);
+    if (net_is_server (self, node)) {
+        if (self->node [node].linked) {
+            self->node [node].linked = false;
+            node_host_link_down (self->host, node, NH_COORDINATOR, now_ms);
+        }
+        return;
+    }
+    uint32_t entry = self->dial_start [node] + slot;
+    if (!self->dial_linked [entry])
+        return;
+    self->dial_linked [entry] = false;
+    uint32_t peer = self->dial_peer [entry];
+    node_host_link_down (self->host, node, peer, now_ms);
+    if (self->node [peer].up)
+        node_host_link_down (self->host, peer, node, now_ms);
+}
+
+//  Every connection node dialled (gateway to its upstream gateways or
+//  server, server to the coordinator) is gone
 void
 net_unlink (world_t *self, uint32_t node)
 {
-    snode_t *n = &self->node [node];
-    if (!n->linked)
-        return;
-    n->linked = false;
-    uint64_t now_ms = world_now_ms (self);
-    if (net_is_server (self, node))
-        node_host_link_down (self->host, node, NH_COORDINATOR, now_ms);
-    else {
-        uint32_t server = self->sites [n->site].first;
-        node_host_link_down (self->host, node, server, now_ms);
-        if (self->node [server].up)
-            node_host_link_down (self->host, server, node, now_ms);
-    }
+    for (uint32_t slot = 0; slot < s_dials (self, node); slot++)
+        net_unlink_slot (self, node, slot);
 }
 
-//  EV_CONNECT: dial upstream if both ends are up and the link is; a
-//  gateway whose server is down, or refuses it (revoked), tries again
+//  EV_CONNECT: dial if both ends are up and the link is; a gateway
+//  whose peer is down, or refuses it (revoked), tries again
 void
-net_connect (world_t *self, uint32_t node)
+net_connect (world_t *self, uint32_t node, uint32_t slot)
 {
     snode_t *n = &self->node [node];
-    if (n->linked)
-        return;
     bool server = net_is_server (self, node);
-    uint32_t upstream = self->sites [n->site].first;
-    if (!s_path_up (self, node)) {
+    if (server? n->linked: slot >= topo_slots (self, node)
+                        || self->dial_linked [self->dial_start [node] + slot])
+        return;
+    uint32_t upstream = server? COORD: self->dial_peer [self->dial_start [node] + slot];
+    if (!s_path_up (self, node, slot)) {
         if (!server && self->links [2 * n->site].down == 0)
-            net_connect_later (self, node);       //  The server is down
+            net_connect_slot_later (self, node, slot);     //  The peer is down
         return;
     }
     if (server? n->revoked: !node_host_admits (self->host, upstream, node)
                             || !node_host_admits (self->host, node, upstream)) {
         sched_push (&self->sched, self->sched.now + self->scn->heartbeat_ms * 1000,
-                    EV_CONNECT, node, n->incarnation, NULL);
+                    EV_CONNECT, node, ((uint64_t) slot << 32) | n->incarnation, NULL);
         return;
     }
-    n->linked = true;
-    n->relinked = server;
-    if (server)
+    if (server) {
+        n->linked = true;
+        n->relinked = true;
         node_host_link_up (self->host, node, NH_COORDINATOR, NH_LINK_COORDINATOR,
                            world_now_ms (self));
-    else
+    }
+    else {
+        self->dial_linked [self->dial_start [node] + slot] = true;
         node_host_link_up (self->host, node, upstream, NH_LINK_DIALLED, world_now_ms (self));
+    }
 }
 
 void
@@ -202,14 +237,15 @@ net_crash (world_t *self, uint32_t node, uint64_t for_us)
     }
     self->up--;
     self->crashes++;
-    if (net_is_server (self, node)) {
-        //  Its gateways lose their link and dial again until it is back
-        const site_t *site = &self->sites [n->site];
-        for (uint32_t i = site->first + 1; i < site->first + site->count; i++)
-            if (self->node [i].linked) {
-                net_unlink (self, i);
-                net_connect_later (self, i);
-            }
+    //  The gateways that dial it lose their link and dial again until it
+    //  is back
+    for (uint32_t d = self->dialled_start [node]; d < self->dialled_start [node + 1]; d++) {
+        uint32_t entry = self->dialled_by [d];
+        if (self->dial_linked [entry]) {
+            uint32_t dialler = self->dial_owner [entry];
+            net_unlink_slot (self, dialler, entry - self->dial_start [dialler]);
+            net_connect_slot_later (self, dialler, entry - self->dial_start [dialler]);
+        }
     }
     sched_push (&self->sched, self->sched.now + for_us, EV_RESTART, node, 0, NULL);
 }

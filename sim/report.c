@@ -33,29 +33,31 @@ static void
 s_oracle (world_t *self, uint32_t depths [2])
 {
     uint32_t n = self->nodes;
-    //  Adjacency in CSR form, built from the same predicate the network uses
+    //  Adjacency in CSR form, from the same connections the network
+    //  dials (topology.c): whom a node dials and who dials it, ascending
     uint32_t *start = (uint32_t *) zmalloc ((n + 2) * sizeof (uint32_t));
     bool *root = (bool *) zmalloc ((n + 1) * sizeof (bool));
-    for (uint32_t s = 0; s < self->nsites; s++) {
-        const site_t *site = &self->sites [s];
-        for (uint32_t i = site->first; i < site->first + site->count; i++) {
-            root [i] = net_link_of (self, i, COORD) >= 0;
-            for (uint32_t j = site->first; j < site->first + site->count; j++)
-                if (i != j && net_link_of (self, i, j) >= 0)
-                    start [i + 1]++;
-        }
+    for (uint32_t i = 0; i < n; i++) {
+        root [i] = net_link_of (self, i, COORD) >= 0;
+        start [i + 1] = start [i] + topo_slots (self, i)
+                      + self->dialled_start [i + 1] - self->dialled_start [i];
     }
-    for (uint32_t i = 0; i < n; i++)
-        start [i + 1] += start [i];
     uint32_t *adjacent = (uint32_t *) zmalloc ((start [n] + 1) * sizeof (uint32_t));
-    uint32_t *fill = (uint32_t *) zmalloc ((n + 1) * sizeof (uint32_t));
-    memcpy (fill, start, (n + 1) * sizeof (uint32_t));
-    for (uint32_t s = 0; s < self->nsites; s++) {
-        const site_t *site = &self->sites [s];
-        for (uint32_t i = site->first; i < site->first + site->count; i++)
-            for (uint32_t j = site->first; j < site->first + site->count; j++)
-                if (i != j && net_link_of (self, i, j) >= 0)
-                    adjacent [fill [i]++] = j;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t *out = adjacent + start [i], count = 0;
+        for (uint32_t e = self->dial_start [i]; e < self->dial_start [i + 1]; e++)
+            out [count++] = self->dial_peer [e];
+        for (uint32_t d = self->dialled_start [i]; d < self->dialled_start [i + 1]; d++)
+            out [count++] = self->dial_owner [self->dialled_by [d]];
+        //  Insertion sort: a few entries, or a server's already in order
+        for (uint32_t k = 1; k < count; k++) {
+            uint32_t value = out [k], j = k;
+            while (j > 0 && out [j - 1] > value) {
+                out [j] = out [j - 1];
+                j--;
+            }
+            out [j] = value;
+        }
     }
     oracle_overlay_t overlay = { n, start, adjacent, root, 0, 0 };
     rng_t rng;
@@ -67,7 +69,6 @@ s_oracle (world_t *self, uint32_t depths [2])
     free (start);
     free (root);
     free (adjacent);
-    free (fill);
 }
 
 void
@@ -315,4 +316,28 @@ report_violation (world_t *self)
         fprintf (stderr, "    %" PRIu64 ".%06" PRIu64 " %-10s %u %" PRIu64 "\n",
                  t->time / 1000000, t->time % 1000000, world_ev_names [t->type], t->node, t->arg);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Memory of the process
+
+size_t
+world_rss (void)
+{
+    FILE *file = fopen ("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    if (file) {
+        if (fscanf (file, "%lu %lu", &size, &resident) != 2)
+            resident = 0;
+        fclose (file);
+    }
+    return resident * (size_t) sysconf (_SC_PAGESIZE);
+}
+
+size_t
+world_peak_rss (void)
+{
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (size_t) usage.ru_maxrss * 1024;
 }

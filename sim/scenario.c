@@ -32,6 +32,8 @@ scenario_defaults (scenario_t *self)
     self->apply_ms = 100;
     self->tpm_ms = 300;
     self->sample_ms = 250;
+    self->topology = SCN_STAR;
+    self->depth = 1;
     self->lan = (scn_link_t) { 2000, 1000, 0.0, 12500000, 0.0 };
     self->uplink = (scn_link_t) { 40000, 10000, 0.0, 1250000, 0.0 };
     self->faults_from_ms = 0;
@@ -510,6 +512,29 @@ scenario_parse (scenario_t *self, const char *text, size_t size,
         else
         if (strcmp (word, "twin_rate") == 0 && line.count == 2)
             ok = s_uint (arg, 10000000, &value) == 0 && ((self->twin_rate = (uint32_t) value), 1);
+        else
+        if (strcmp (word, "topology") == 0 && line.count >= 2) {
+            const char *kinds [] = { "star", "line", "ring", "grid" };
+            ok = false;
+            for (int k = 0; k < 4; k++)
+                if (strcmp (arg, kinds [k]) == 0) {
+                    self->topology = k;
+                    ok = true;
+                }
+            for (size_t i = 2; ok && i < line.count; i++) {
+                const char *param;
+                if ((param = s_param (line.words [i], "depth")))
+                    ok = s_uint (param, SCN_DEPTH_MAX, &value) == 0 && value >= 1
+                      && ((self->depth = (uint32_t) value), 1);
+                else
+                if ((param = s_param (line.words [i], "cross")))
+                    ok = s_fraction (param, &self->cross) == 0;
+                else
+                    ok = false;
+            }
+            if (ok && self->topology == SCN_STAR)
+                self->depth = 1;
+        }
         else
         if (strcmp (word, "lan") == 0)
             ok = s_link (&self->lan, &line) == 0;

@@ -25,6 +25,15 @@
 #define SCN_LATENCY_MAX_US  (60ULL * 1000 * 1000)       //  Link latency, jitter
 #define SCN_BAD_MAX         1000            //  Most bad actors (attest bad=)
 #define SCN_BANDWIDTH_MAX   (100ULL * 1000 * 1000 * 1000)   //  Bytes per second
+#define SCN_DEPTH_MAX       12              //  Gateway levels (the hop limit is 16)
+
+//  How the gateways of a site link up (docs/sim.md, "Topologies")
+typedef enum {
+    SCN_STAR = 0,                   //  Every gateway dials its site server
+    SCN_LINE = 1,                   //  Lines of gateways, each dials the one before
+    SCN_RING = 2,                   //  Lines whose last gateway also dials the server
+    SCN_GRID = 3                    //  Lines, each gateway also dials its neighbour lane's
+} scn_topology_t;
 
 typedef enum {
     SCN_TWIN = 1,                   //  twin.set of a patch on every device
@@ -71,7 +80,10 @@ typedef struct {
     uint64_t tpm_ms;                //  Latency of a TPM operation (unseal at boot)
     uint64_t sample_ms;             //  Convergence curve resolution
     uint32_t twin_rate;             //  twin.set calls per second, 0 = all at once
-    scn_link_t lan;                 //  Gateway <-> site server
+    int topology;                   //  scn_topology_t, the same in every site
+    uint32_t depth;                 //  Gateway levels of a line (not star)
+    double cross;                   //  Chance a gateway also dials a diagonal one
+    scn_link_t lan;                 //  Gateway <-> site server, gateway <-> gateway
     scn_link_t uplink;              //  Site server <-> coordinator
     uint32_t faults;                //  Random faults drawn from the seed
     uint64_t faults_from_ms;        //  ... starting in this window

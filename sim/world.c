@@ -1,7 +1,8 @@
 /*  world - weft-sim's virtual world: events, setup and the run
     Topology: site s holds nodes [first, first + count); its first node
     is the site server, the others are gateways. The overlay is the
-    mesh's: every gateway dials its site server (over the site LAN),
+    mesh's: every gateway dials its site server or, in a deep topology
+    (topology.c), gateways nearer to it (over the site LAN),
     the server links to the coordinator (over the site uplink) and
     relays for its gateways with the real mesh core (custody outbox,
     CUSTODY_ACKs, routes, revocations). The links and faults are in
@@ -66,8 +67,9 @@ s_fx_send (void *ctx, uint32_t node, uint32_t peer, const char *dest,
         code = COORD;
     frame_t *frame = net_frame (node, peer == NH_COORDINATOR? COORD: peer, code, data, size);
     frame->link = (uint32_t) link;
-    frame->dir = peer == NH_COORDINATOR || (peer < self->nodes && net_is_server (self, peer))
-               ? 0: 1;
+    //  Up: toward the coordinator (a lower level, or a lower index at one level)
+    frame->dir = peer == NH_COORDINATOR || self->level [peer] < self->level [node]
+              || (self->level [peer] == self->level [node] && peer < node)? 0: 1;
     envelope_t env;
     if (dest && envelope_decode (&env, data, size) == 0) {
         attest_sent (self, node, code, &env);
@@ -93,11 +95,13 @@ s_fx_close (void *ctx, uint32_t node, uint32_t peer)
     //  The mesh takes its own end down; the connection (the gateway's)
     //  breaks in an event of its own, once this mesh has returned
     world_t *self = (world_t *) ctx;
-    if (peer >= self->nodes)
+    uint32_t dialler;
+    int entry = peer < self->nodes? topo_conn (self, node, peer, &dialler): -1;
+    if (entry < 0)
         return;
-    uint32_t gateway = net_is_server (self, node)? peer: node;
-    sched_push (&self->sched, self->sched.now, EV_RESET, gateway,
-                self->node [gateway].incarnation, NULL);
+    sched_push (&self->sched, self->sched.now, EV_RESET, dialler,
+                ((uint64_t) (entry - self->dial_start [dialler]) << 32)
+                | self->node [dialler].incarnation, NULL);
 }
 
 static void
@@ -229,10 +233,10 @@ s_handle (world_t *self, event_t *event)
                 break;
             }
             snode_t *to = &self->node [frame->dst];
-            //  Between a gateway and its server: only over a live connection
-            uint32_t gateway = frame->src == COORD || net_is_server (self, frame->src)
-                             ? frame->dst: frame->src;
-            bool connected = self->node [gateway].linked;
+            //  Between two nodes: only over a live connection
+            int entry = frame->src == COORD? -1: topo_conn (self, frame->src, frame->dst, NULL);
+            bool connected = frame->src == COORD? to->linked
+                           : entry >= 0 && self->dial_linked [entry];
             if (!to->up || !connected) {
                 self->frames_dropped_down++;
                 free (frame);
@@ -291,7 +295,7 @@ s_handle (world_t *self, event_t *event)
             break;
         case EV_CONNECT:
             if (n->up && n->incarnation == (uint32_t) event->arg) {
-                net_connect (self, node);
+                net_connect (self, node, (uint32_t) (event->arg >> 32));
                 check_node (self, node);
             }
             break;
@@ -347,9 +351,11 @@ s_handle (world_t *self, event_t *event)
             }
             break;
         case EV_RESET:
-            if (n->up && n->incarnation == (uint32_t) event->arg && n->linked) {
-                net_unlink (self, node);
-                net_connect_later (self, node);
+            if (n->up && n->incarnation == (uint32_t) event->arg
+            &&  (net_is_server (self, node)? n->linked
+                 : self->dial_linked [self->dial_start [node] + (event->arg >> 32)])) {
+                net_unlink_slot (self, node, (uint32_t) (event->arg >> 32));
+                net_connect_slot_later (self, node, (uint32_t) (event->arg >> 32));
                 check_node (self, node);
             }
             break;
@@ -383,27 +389,6 @@ s_keys (uint64_t seed, const char *label, keys_t *keys)
     uint8_t key_seed [32];
     keys_hash (material, sizeof material, key_seed);
     keys_from_seed (keys, key_seed);
-}
-
-size_t
-world_rss (void)
-{
-    FILE *file = fopen ("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (file) {
-        if (fscanf (file, "%lu %lu", &size, &resident) != 2)
-            resident = 0;
-        fclose (file);
-    }
-    return resident * (size_t) sysconf (_SC_PAGESIZE);
-}
-
-size_t
-world_peak_rss (void)
-{
-    struct rusage usage;
-    getrusage (RUSAGE_SELF, &usage);
-    return (size_t) usage.ru_maxrss * 1024;
 }
 
 static int
@@ -441,6 +426,13 @@ s_setup (world_t *self)
     }
     for (uint32_t i = 0; i < self->nodes; i++)
         self->node [i].via = COORD;
+    if (topo_build (self))
+        return -1;
+    if (scn->attest && scn->topology != SCN_STAR) {
+        fprintf (stderr, "weft-sim: attest needs topology star (a site server judges "
+                 "the gateways it links to)\n");
+        return -1;
+    }
     self->ack_sites = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
     //  Custody attempts: about 8 slots a node, a power of two
     size_t slots = 4096;
@@ -572,6 +564,7 @@ s_teardown (world_t *self)
     free (self->ack_sites);
     free (self->attempts);
     free (self->links);
+    topo_free (self);
     free (self->node);
     free (self->samples);
     attest_teardown (self);

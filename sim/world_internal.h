@@ -185,6 +185,14 @@ typedef struct {
     site_t *sites;
     link_t *links;                  //  2 per site: LAN, uplink
     snode_t *node;
+    //  Connections between nodes of a site (topology.c): node i dials
+    //  dial_peer [dial_start [i] .. dial_start [i + 1]) (its slots),
+    //  dial_linked says which are up; node i is dialled by the entries
+    //  dialled_by [dialled_start [i] ..). A server's own connection is
+    //  to the coordinator (snode_t.linked)
+    uint32_t *dial_start, *dial_peer, *dial_owner, *dialled_start, *dialled_by;
+    bool *dial_linked;
+    uint8_t *level;                 //  Hops from the site server (server 0)
     node_host_t *host;
     store_t *node_store, *coord_store;
     char root [480], node_dir [512], coord_dir [512];
@@ -260,13 +268,27 @@ size_t
 void
     world_violation (world_t *self, const char *format, ...);
 
+//  topology.c
+int
+    topo_build (world_t *self);
+void
+    topo_free (world_t *self);
+int
+    topo_conn (world_t *self, uint32_t a, uint32_t b, uint32_t *dialler_p);
+uint32_t
+    topo_slots (world_t *self, uint32_t node);
+uint32_t
+    topo_neighbours (world_t *self, uint32_t node, uint32_t *out);
+
 //  network.c
 attempt_t *
     net_attempt (world_t *self, uint32_t node, const uint8_t *id, uint32_t peer);
 void
-    net_connect (world_t *self, uint32_t node);
+    net_connect (world_t *self, uint32_t node, uint32_t slot);
 void
     net_connect_later (world_t *self, uint32_t node);
+void
+    net_connect_slot_later (world_t *self, uint32_t node, uint32_t slot);
 void
     net_crash (world_t *self, uint32_t node, uint64_t for_us);
 frame_t *
@@ -283,6 +305,8 @@ void
     net_transmit (world_t *self, frame_t *frame);
 void
     net_unlink (world_t *self, uint32_t node);
+void
+    net_unlink_slot (world_t *self, uint32_t node, uint32_t slot);
 
 //  coord_host.c
 void
