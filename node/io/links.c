@@ -307,8 +307,7 @@ static void
 s_read_dealer (links_t *self, zsock_t *sock, const char *link, uint64_t now)
 {
     for (int i = 0; i < LINKS_BURST; i++) {
-        if (!(zsock_events (sock) & ZMQ_POLLIN))
-            break;
+        //  Until the socket has no more (see listener_recv)
         zmsg_t *msg = zmsg_recv_nowait (sock);
         if (!msg)
             break;

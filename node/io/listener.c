@@ -114,8 +114,9 @@ listener_recv (listener_t *self, char link [LISTENER_LINK_MAX + 1], uint8_t key 
     assert (self && link && key && dest_p && msg_p);
     *dest_p = NULL;
     *msg_p = NULL;
-    if (!(zsock_events (self->router) & ZMQ_POLLIN))
-        return PROTO_ERR_EMPTY;
+    //  No ZMQ_EVENTS check first: libzmq answers it with a poll of its
+    //  mailbox every time, where a non-blocking receive looks at the
+    //  mailbox only now and then
     zmsg_t *msg = zmsg_recv_nowait (self->router);
     if (!msg)
         return PROTO_ERR_EMPTY;

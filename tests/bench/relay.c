@@ -258,8 +258,10 @@ s_weft_relay (world_t *w, const char *dir, bool far)
         zmq_poll (items, 4, 10);
         uint64_t now = s_now ();
         //  Sender: CUSTODY_ACKs from the relay
-        for (int i = 0; i < BURST && (zsock_events (sender) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (sender);
+        for (int i = 0; i < BURST; i++) {
+            zmsg_t *msg = zmsg_recv_nowait (sender);
+            if (!msg)
+                break;
             zframe_t *last = zmsg_last (msg);
             envelope_t env;
             meshmsg_t ack;
@@ -273,8 +275,10 @@ s_weft_relay (world_t *w, const char *dir, bool far)
         }
         //  Relay: a burst from its listener, then one flush
         bool any = false;
-        for (int i = 0; i < BURST && (zsock_events (io.router) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (io.router);
+        for (int i = 0; i < BURST; i++) {
+            zmsg_t *msg = zmsg_recv_nowait (io.router);
+            if (!msg)
+                break;
             zframe_t *route = zmsg_first (msg);
             char link [2 + 256 + 1] = "r:";
             keys_hex (zframe_data (route), zframe_size (route), link + 2);
@@ -292,8 +296,10 @@ s_weft_relay (world_t *w, const char *dir, bool far)
             any = true;
         }
         sigcheck_feed (sigcheck, now);
-        for (int i = 0; i < BURST && (zsock_events (io.up) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (io.up);
+        for (int i = 0; i < BURST; i++) {
+            zmsg_t *msg = zmsg_recv_nowait (io.up);
+            if (!msg)
+                break;
             zframe_t *last = zmsg_last (msg);
             sigcheck_add (sigcheck, MESH_COORDINATOR, NULL, &msg, last, now);
             zmsg_destroy (&msg);
@@ -308,8 +314,10 @@ s_weft_relay (world_t *w, const char *dir, bool far)
         //  Sink: count, then acknowledge the burst like the coordinator
         zframe_t *peer = NULL;
         size_t held = 0;
-        for (int i = 0; i < BURST && (zsock_events (sink) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (sink);
+        for (int i = 0; i < BURST; i++) {
+            zmsg_t *msg = zmsg_recv_nowait (sink);
+            if (!msg)
+                break;
             zframe_t *last = zmsg_last (msg);
             envelope_t env;
             if (zmsg_size (msg) == 3
@@ -378,14 +386,18 @@ s_raw_zmq (world_t *w)
             next++;
         }
         zmq_poll (items, 2, 10);
-        for (int i = 0; i < BURST && (zsock_events (router) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (router);
+        for (int i = 0; i < BURST; i++) {
+            zmsg_t *msg = zmsg_recv_nowait (router);
+            if (!msg)
+                break;
             zframe_t *route = zmsg_pop (msg);
             zframe_destroy (&route);
             zmsg_send (&msg, up);
         }
-        for (int i = 0; i < BURST && (zsock_events (sink) & ZMQ_POLLIN); i++) {
-            zmsg_t *msg = zmsg_recv (sink);
+        for (int i = 0; i < BURST; i++) {
+            zmsg_t *msg = zmsg_recv_nowait (sink);
+            if (!msg)
+                break;
             if (zmsg_size (msg) == 3)
                 delivered++;
             zmsg_destroy (&msg);
