@@ -76,8 +76,7 @@ grep -q "plc 2.0: .* anti-rollback 2, types gateway,server: OK" verify.out \
 grep -q "^$deltas deltas: OK" verify.out || fail "verify said: $(cat verify.out)"
 delta=$(ls repo/deltas | head -1)
 cp "repo/deltas/$delta" delta.saved
-printf 'x' | dd of="repo/deltas/$delta" bs=1 seek=$(( $(stat -c %s delta.saved) - 3 )) \
-    conv=notrunc 2>/dev/null
+flip_byte "repo/deltas/$delta" $(( $(stat -c %s delta.saved) - 3 ))
 refused "$delta: damaged" art verify --repo repo
 cp delta.saved "repo/deltas/$delta"
 
@@ -93,7 +92,7 @@ cp snapshot-2 repo/snapshot
 say "a damaged chunk and a swapped manifest are named"
 chunk=$(ls repo/chunks | head -1)
 cp "repo/chunks/$chunk" chunk.saved
-printf 'x' | dd of="repo/chunks/$chunk" bs=1 seek=20 conv=notrunc 2>/dev/null
+flip_byte "repo/chunks/$chunk" 20
 out=$(art verify --repo repo 2>&1)
 if grep -q "$chunk" <<<"$out"; then :; else
     #   The damaged chunk may belong to 1.0 only, which the second
@@ -101,7 +100,7 @@ if grep -q "$chunk" <<<"$out"; then :; else
     cp chunk.saved "repo/chunks/$chunk"
     chunk=$(ls repo/chunks | tail -1)
     cp "repo/chunks/$chunk" chunk.saved
-    printf 'x' | dd of="repo/chunks/$chunk" bs=1 seek=20 conv=notrunc 2>/dev/null
+    flip_byte "repo/chunks/$chunk" 20
 fi
 refused "$chunk: damaged" art verify --repo repo
 cp chunk.saved "repo/chunks/$chunk"

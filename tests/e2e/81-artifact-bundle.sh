@@ -40,8 +40,7 @@ done
 say "altered anywhere: refused"
 for at in 3 20 300 1200 $((size / 4)) $((size / 2)) $((size - 10)); do
     cp site.wbd bad.wbd
-    byte=$(od -An -tu1 -j $at -N1 site.wbd | tr -d ' ')
-    printf "\\$(printf %03o $(( (byte + 1) % 256 )))" | dd of=bad.wbd bs=1 seek=$at conv=notrunc 2>/dev/null
+    flip_byte bad.wbd $at
     out=$(art verify --bundle bad.wbd --root pinned-root 2>&1) \
         && fail "a bundle altered at byte $at passed"
 done

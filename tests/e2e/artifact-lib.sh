@@ -14,6 +14,15 @@ refused () {
     grep -q -- "$pattern" <<<"$out" || fail "'$*' did not say '$pattern': $out"
 }
 
+#   flip_byte FILE OFFSET : the byte at OFFSET changed, whatever it was
+#   (writing a fixed byte leaves the file intact when it already held it)
+flip_byte () {
+    local byte
+    byte=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\$(printf %03o $(( (byte + 1) % 256 )))" \
+        | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 #   make_keys NAME... : a release key each, made apart
 make_keys () {
     local k
