@@ -94,7 +94,11 @@ typedef enum {
     //  Quarantine and delegated verification: 25..29
     MSG_QUARANTINE = 25,                //  Payload in proto/meshmsg.h
     MSG_DELEGATED_VERDICT = 26,         //  Payload in proto/delegmsg.h
-    MSG_PASSPORT = 27                   //  Payload in proto/passport.h
+    MSG_PASSPORT = 27,                  //  Payload in proto/passport.h
+    //  Software updates (proto/updmsg.h): 28..30
+    MSG_UPDATE_OFFER = 28,
+    MSG_CHUNK_WANT = 29,
+    MSG_CHUNK_DATA = 30
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

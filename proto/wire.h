@@ -67,6 +67,7 @@ typedef enum {
     WIRE_FAMILY_POLICY,         //  policymsg_t (proto/policymsg.h)
     WIRE_FAMILY_TPM,            //  tpmmsg_t (proto/tpmmsg.h)
     WIRE_FAMILY_DELEG,          //  delegmsg_t (proto/delegmsg.h)
+    WIRE_FAMILY_UPDATE,         //  updmsg_t (proto/updmsg.h)
     WIRE_FAMILY_DOCUMENT        //  a signed document of its own (passport)
 } wire_family_t;
 

@@ -14,6 +14,7 @@
 #include "tpmmsg.h"
 #include "delegmsg.h"
 #include "passport.h"
+#include "updmsg.h"
 
 #define S_STATUS_MAX    255
 #define S_INDEX_MAX     (1u << 16)      //  DELEGATED_VERDICT pcr + 1, event + 1
@@ -207,6 +208,23 @@ static const wire_field_t s_delegated_verdict [] = {
     BINREF (delegmsg_t, "evidence", evidence, 1, DELEGMSG_EVIDENCE_MAX, 0),
 };
 
+//  --------------------------------------------------------------------------
+//  Software updates (updmsg_t, proto/updmsg.h)
+
+static const wire_field_t s_update_offer [] = {
+    BINREF (updmsg_t, "metadata", metadata, 1, UPDMSG_METADATA_MAX, 0),
+};
+static const wire_field_t s_chunk_want [] = {
+    BIN (updmsg_t, "manifest", manifest, 32, 0),
+    BINLIST (updmsg_t, "addresses", addresses, address_count, 32, 1, UPDMSG_WANT_MAX, 0),
+};
+static const wire_field_t s_chunk_data [] = {
+    BIN (updmsg_t, "manifest", manifest, 32, 0),
+    BIN (updmsg_t, "address", address, 32, 0),
+    UINT (updmsg_t, "size", size, 0, CHUNKER_MAX, 0),
+    BINREF (updmsg_t, "packed", packed, 0, UPDMSG_PACKED_MAX, 0),
+};
+
 //  A passport travels as its own signed document (proto/passport.h)
 static const wire_field_t s_none [1];
 
@@ -262,6 +280,12 @@ static const wire_msg_t s_msgs [WIRE_TYPE_LIMIT] = {
            s_delegated_verdict, NULL, "site server → coordinator", "§19"),
     [MSG_PASSPORT] = { MSG_PASSPORT, "PASSPORT", WIRE_FAMILY_DOCUMENT, 0, s_none, 0, NULL,
       "verifier → node", "§20" },
+    S_ROW (MSG_UPDATE_OFFER, "UPDATE_OFFER", WIRE_FAMILY_UPDATE, updmsg_t, s_update_offer,
+           NULL, "coordinator or importing node → device", "§21"),
+    S_ROW (MSG_CHUNK_WANT, "CHUNK_WANT", WIRE_FAMILY_UPDATE, updmsg_t, s_chunk_want,
+           NULL, "node ↔ node, site server → coordinator", "§21"),
+    S_ROW (MSG_CHUNK_DATA, "CHUNK_DATA", WIRE_FAMILY_UPDATE, updmsg_t, s_chunk_data,
+           updmsg_check, "node ↔ node, coordinator → site server", "§21"),
 };
 
 const wire_msg_t *

@@ -14,6 +14,7 @@
 #include "proto/policymsg.h"
 #include "proto/tpmmsg.h"
 #include "proto/delegmsg.h"
+#include "proto/updmsg.h"
 
 //  Room for the struct of any family
 typedef union {
@@ -22,6 +23,7 @@ typedef union {
     policymsg_t policy;
     tpmmsg_t tpm;
     delegmsg_t deleg;
+    updmsg_t update;
 } s_any_t;
 
 int
