@@ -2,7 +2,7 @@
 
 #include "proto/corelib.h"
 #include "proto/chunker.h"
-#include "node/core/chunkstore.h"
+#include "proto/chunkstore.h"
 
 #define S_ADDRESS   CHUNKER_HASH_SIZE
 #define S_HEAD      12                      //  last use (8) || size (4)

@@ -5,7 +5,7 @@
 
 #include "proto/corelib.h"
 #include "proto/chunker.h"
-#include "node/core/chunkstore.h"
+#include "proto/chunkstore.h"
 
 //  A chunk of 4 KiB made from tag, its address and packed form
 static void
