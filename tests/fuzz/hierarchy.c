@@ -4,11 +4,13 @@
     refused with a message, a refused import must write nothing, and a
     second import of an accepted document must change nothing. The
     store and the registry functions hierarchy.c uses are small
-    in-memory stand-ins here; hierarchy.c is included directly.  */
+    in-memory stand-ins here (fuzz: own store); hierarchy.c is included
+    directly.  */
 
 #include <assert.h>
 #include <czmq.h>
 #include <jansson.h>
+#include "proto/proto.c"
 #include "coordinator/core/hierarchy.c"
 
 //  In-memory store: "table NUL key" -> value, both as zchunk
