@@ -68,7 +68,7 @@ typedef struct {
 static bool
 s_take (s_reader_t *r, size_t size, const uint8_t **out)
 {
-    if (size > r->size - r->at)
+    if (r->at > r->size || size > r->size - r->at)
         return false;
     *out = r->data + r->at;
     r->at += size;
@@ -147,6 +147,9 @@ s_header (s_reader_t *r, s_banks_t *banks, char *error, size_t error_size)
     }
     //  signature[16] platformClass minor major errata uintnSize, then
     //  numberOfAlgorithms and the (id, size) pairs
+    if (data_size < 28)
+        return s_refuse (error, error_size, "event log header of %u bytes is truncated "
+                         "(a Spec ID event has at least 28)", data_size);
     s_reader_t spec = { data, data_size, 24 };
     if (!s_u32 (&spec, &banks->count) || banks->count == 0 || banks->count > S_ALGS_MAX)
         return s_refuse (error, error_size, "event log header names %u digest algorithms",

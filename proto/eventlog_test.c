@@ -309,6 +309,19 @@ eventlog_test (bool verbose)
     assert (streq (error, "event log has no sha256 bank (SHA-1 digests only): Weft replays "
                    "crypto-agile logs with a sha256 bank only"));
     zchunk_destroy (&sha1);
+    //  A Spec ID event cut short of its algorithm count (16..27 bytes
+    //  of data) is refused; nothing past it is read
+    for (uint32_t cut = 16; cut < 28; cut++) {
+        zchunk_t *short_log = zchunk_new (zchunk_data (log), 32 + cut);
+        uint8_t *le = zchunk_data (short_log) + 28;
+        le [0] = (uint8_t) cut, le [1] = le [2] = le [3] = 0;
+        assert (s_replay (short_log, pcrs, &info, error) == -1);
+        char want [WEFT_TEXT_MAX];
+        snprintf (want, sizeof want, "event log header of %u bytes is truncated (a Spec "
+                  "ID event has at least 28)", cut);
+        assert (streq (error, want));
+        zchunk_destroy (&short_log);
+    }
     memcpy (zchunk_data (log) + 32, "Spec ID Event00", 16);
     assert (s_replay (log, pcrs, &info, error) == -1);
     assert (strncmp (error, "event log is in the SHA-1-only format", 37) == 0);
