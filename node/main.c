@@ -144,7 +144,8 @@ main (int argc, char *argv [])
     }
     uint64_t heartbeat_ms = (uint64_t) options_int (options, "heartbeat", 5) * 1000;
     char *db_path = zsys_sprintf ("%s/db", keyfile_get (options, "data-dir"));
-    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE, NULL };
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE,
+                              CHUNKSTORE_TABLE, FETCH_TABLE, NULL };
     store_t *store = store_new (db_path, tables, 0);
     free (db_path);
     zactor_t *attestor = NULL;
@@ -195,7 +196,10 @@ main (int argc, char *argv [])
             .ca_key = ca_key, .coord_sign = identity_coord_sign (identity),
             .heartbeat_ms = heartbeat_ms, .store = store, .prefix = "",
             .admit_unattested = require && streq (require, "off"),
-            .quotes = attestor != NULL, .verbose = verbose
+            .quotes = attestor != NULL,
+            .chunk_budget = (uint64_t) options_int (options, "chunk-budget", 1024) << 20,
+            .chunk_rate = (uint64_t) options_int (options, "chunk-rate", 0) << 10,
+            .verbose = verbose
         };
         node_links_t binding = links_binding (links);
         node = node_new (&config, &binding, (uint64_t) zclock_time ());

@@ -269,6 +269,7 @@ mesh_link_up (mesh_t *self, const char *link_name, int kind,
     link->hello_sent = false;
     link->heard_ms = now_ms;
     if (kind == MESH_LINK_COORDINATOR) {
+        snprintf (self->coord_link, sizeof self->coord_link, "%s", link_name);
         link->verified = true;
         snprintf (link->peer, sizeof link->peer, "%s", MESH_COORDINATOR);
         mesh_route_update (self, now_ms);
@@ -305,6 +306,33 @@ mesh_link_down (mesh_t *self, const char *link_name, uint64_t now_ms)
     if (link->kind == MESH_LINK_ACCEPTED)
         zhashx_delete (self->links, link_name);
     mesh_route_update (self, now_ms);
+}
+
+int
+mesh_send_local_to (mesh_t *self, const char *peer, int type, const uint8_t *payload,
+                    size_t size, uint64_t now_ms)
+{
+    assert (self && peer);
+    const char *link_name = streq (peer, MESH_COORDINATOR)? self->coord_link
+                          : (const char *) zhashx_lookup (self->peers, peer);
+    mesh_link_t *link = link_name && *link_name
+                      ? (mesh_link_t *) zhashx_lookup (self->links, link_name): NULL;
+    if (!link || !link->up || !link->verified)
+        return -1;
+    size_t frame_size;
+    uint8_t *frame = s_seal_payload (self, now_ms, type, payload, size, &frame_size);
+    int rc = frame? self->fx.send (self->fx.ctx, link->name, NULL, frame, frame_size): -1;
+    free (frame);
+    return rc? -1: 0;
+}
+
+bool
+mesh_coordinator_up (mesh_t *self)
+{
+    assert (self);
+    mesh_link_t *link = *self->coord_link
+                      ? (mesh_link_t *) zhashx_lookup (self->links, self->coord_link): NULL;
+    return link && link->up;
 }
 
 bool
@@ -468,6 +496,8 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
         char reason [WEFT_TEXT_MAX + 1];
         if (env.type == MSG_PASSPORT)
             return mesh_on_passport (self, &env, now_ms, reason) == WEFT_STATUS_OK? 0: -1;
+        if (self->fx.local && self->fx.local (self->fx.ctx, MESH_COORDINATOR, "", &env))
+            return 0;
         self->fx.deliver (self->fx.ctx, frame, size, reason);
         return 0;
     }
@@ -488,7 +518,10 @@ mesh_on_frame (mesh_t *self, const char *link_name, const char *dest,
     if (mesh_gossip_type (env.type))
         return gossip_on_message (self->gossip, link->name, env.type, env.payload,
                                   env.payload_size, now_ms);
-    //  Link-local and of no type we take: nothing was in custody
+    //  The node's own link-local types (the chunk exchange)
+    if (self->fx.local && self->fx.local (self->fx.ctx, link->peer, link->tenant, &env))
+        return 0;
+    //  Link-local and of no type anyone takes: nothing was in custody
     self->stats.malformed++;
     return -1;
 }

@@ -108,6 +108,14 @@ typedef struct {
     //  Optional: we hold a new passport, attested at attested_ms (the
     //  agent names it in its heartbeats)
     void (*passport) (void *ctx, uint64_t attested_ms);
+    //  Optional: a link-local envelope of a type the mesh does not take
+    //  itself (the chunk exchange: CHUNK_WANT, CHUNK_DATA), its signature
+    //  checked: from the verified neighbour peer of tenant, or on the
+    //  coordinator link (peer MESH_COORDINATOR, tenant "", signed with
+    //  the coordinator's key). Return true if taken; if not, it is
+    //  counted malformed and dropped (from the coordinator: delivered to
+    //  the agent as before). env and its payload are borrowed.
+    bool (*local) (void *ctx, const char *peer, const char *tenant, const envelope_t *env);
 } mesh_effects_t;
 
 typedef struct {
@@ -245,6 +253,18 @@ uint64_t
 //  or MESH_COORDINATOR). Returns as mesh_send_own.
 int
     mesh_send_to (mesh_t *self, const char *dest, const uint8_t *frame, size_t size);
+
+//  Seal a link-local envelope of type around payload with our key and
+//  send it to the verified neighbour peer whose link is up, or on the
+//  coordinator link for MESH_COORDINATOR. Returns 0, or -1 if there is
+//  no such link or the transport did not queue it.
+int
+    mesh_send_local_to (mesh_t *self, const char *peer, int type, const uint8_t *payload,
+                        size_t size, uint64_t now_ms);
+
+//  Is our link to the coordinator up?
+bool
+    mesh_coordinator_up (mesh_t *self);
 
 //  Is name a verified neighbour on a link that is up? Fills its
 //  certificate's role and AK name (size 0 without a TPM) if asked.

@@ -86,6 +86,7 @@ struct _mesh_t {
     size_t pending_max;                 //  Room in pending
     zlistx_t *ack_links;                //  Names of links with ACKs queued
     char route_link [WEFT_NAME_MAX + 1];    //  Next hop's link, "" none
+    char coord_link [WEFT_NAME_MAX + 1];    //  The coordinator link's name, "" none
     char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none
     uint64_t next_advert;               //  Unix ms
     uint64_t adverts;                   //  Adverts sent (stats every 5)

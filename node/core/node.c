@@ -20,6 +20,8 @@ struct _node_t {
     mesh_t *mesh;
     agent_t *agent;
     delegate_t *delegate;
+    chunkstore_t *chunks;               //  The node's one chunk store, or NULL
+    fetch_t *fetch;                     //  Its exchange with the neighbours, or NULL
     cert_t cert;                        //  Ours, decoded
     uint8_t coord_sign [WEFT_KEY_SIZE];
     bool quotes;                        //  We answer challenges (TPM)
@@ -27,7 +29,7 @@ struct _node_t {
     char challenger [WEFT_NAME_MAX + 1];    //  Who asked the quote in progress
     size_t distance;                    //  Hops to the coordinator last seen
     uint64_t timers [NODE_TIMERS];      //  Deadlines, 0 = disarmed
-    uint64_t mesh_armed;                //  Mesh deadline last told as TIMER
+    uint64_t mesh_armed;                //  Mesh (and fetch) deadline last told as TIMER
     uint64_t now_ms;                    //  Time of the event under way
     node_action_t *ring;                //  capacity actions
     size_t capacity, head, count;
@@ -228,6 +230,72 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_
     return agent_receive (self->agent, self->now_ms, frame, size, reason);
 }
 
+//  A link-local envelope the mesh does not take: the chunk exchange's
+static bool
+s_mesh_local (void *ctx, const char *peer, const char *tenant, const envelope_t *env)
+{
+    node_t *self = (node_t *) ctx;
+    return self->fetch && fetch_on_message (self->fetch, peer, tenant, env->type, env->payload,
+                                            env->payload_size, self->now_ms);
+}
+
+//  --------------------------------------------------------------------------
+//  The chunk exchange's effects
+
+static int
+s_fetch_send (void *ctx, const char *peer, int type, const uint8_t *payload, size_t size)
+{
+    node_t *self = (node_t *) ctx;
+    return mesh_send_local_to (self->mesh, peer, type, payload, size, self->now_ms);
+}
+
+typedef struct {
+    fetch_peer_fn *fn;
+    void *arg;
+    const char *tenant;
+} s_peers_t;
+
+static void
+s_fetch_neighbour (void *arg, const char *name, const char *role, const char *tenant,
+                   const uint8_t *ak_name, size_t ak_name_size, uint64_t epoch)
+{
+    s_peers_t *peers = (s_peers_t *) arg;
+    (void) ak_name, (void) ak_name_size, (void) epoch;
+    if (streq (tenant, peers->tenant))
+        peers->fn (peers->arg, name, streq (role, "server")? FETCH_PEER_SERVER
+                                                           : FETCH_PEER_GATEWAY);
+}
+
+//  Whom chunks may be asked of: our tenant's neighbours, the coordinator
+static void
+s_fetch_peers (void *ctx, fetch_peer_fn *fn, void *arg)
+{
+    node_t *self = (node_t *) ctx;
+    s_peers_t peers = { fn, arg, mesh_tenant (self->mesh) };
+    mesh_neighbours_each (self->mesh, s_fetch_neighbour, &peers);
+    if (mesh_coordinator_up (self->mesh))
+        fn (arg, MESH_COORDINATOR, FETCH_PEER_COORDINATOR);
+}
+
+//  One chunk store for the node (the update module reads it too), and
+//  its exchange. 0, or -1 if the store cannot be read.
+static int
+s_fetch_start (node_t *self, const node_config_t *config, const char *prefix, uint64_t now_ms)
+{
+    self->chunks = chunkstore_new (config->store, config->chunk_budget);
+    if (!self->chunks)
+        return -1;
+    fetch_config_t fetch_config = {
+        .name = config->name, .tenant = mesh_tenant (self->mesh), .store = config->store,
+        .prefix = prefix, .chunks = self->chunks, .server = streq (self->cert.role, "server"),
+        .rate = config->chunk_rate, .verbose = config->verbose
+    };
+    //  done: the update module's event once it is wired here
+    fetch_effects_t fetch_effects = { self, s_fetch_send, s_fetch_peers, NULL };
+    self->fetch = fetch_new (&fetch_config, &fetch_effects);
+    return self->fetch && fetch_start (self->fetch, now_ms) == 0? 0: -1;
+}
+
 //  --------------------------------------------------------------------------
 
 node_t *
@@ -259,10 +327,12 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
             .admit_unattested = config->admit_unattested, .verbose = config->verbose
         };
         mesh_effects_t mesh_effects = { self, s_mesh_send, s_mesh_close, s_mesh_deliver,
-                                        s_mesh_intercept, s_mesh_passport };
+                                        s_mesh_intercept, s_mesh_passport, s_mesh_local };
         self->mesh = mesh_new (&mesh_config, &mesh_effects);
         rc = self->mesh && mesh_start (self->mesh, now_ms) == 0? 0: -1;
     }
+    if (rc == 0 && config->chunk_budget)
+        rc = s_fetch_start (self, config, prefix, now_ms);
     if (rc == 0) {
         agent_config_t agent_config = {
             .name = config->name, .tenant = tenant, .keys = config->keys,
@@ -293,6 +363,8 @@ node_destroy (node_t **self_p)
     if (*self_p) {
         node_t *self = *self_p;
         delegate_destroy (&self->delegate);
+        fetch_destroy (&self->fetch);
+        chunkstore_destroy (&self->chunks);
         agent_destroy (&self->agent);
         mesh_destroy (&self->mesh);
         while (node_next (self))
@@ -369,6 +441,15 @@ node_tick (node_t *self, uint64_t now_ms)
     node_settle (self, now_ms);
 }
 
+//  The mesh's deadline or the chunk exchange's, the earlier
+static uint64_t
+s_mesh_deadline (node_t *self)
+{
+    uint64_t next = mesh_deadline (self->mesh);
+    uint64_t due = self->fetch? fetch_deadline (self->fetch): 0;
+    return due && (next == 0 || due < next)? due: next;
+}
+
 //  End of a burst: commit and pump (or tick when due), tell the agent
 //  about a route gained or lost (its heartbeat then needs another
 //  flush), and tell the mesh's next deadline.
@@ -394,7 +475,15 @@ node_settle (node_t *self, uint64_t now_ms)
         else
             break;
     }
-    uint64_t deadline = mesh_deadline (self->mesh);
+    //  The chunk exchange: store what came, ask for more, time out
+    if (self->fetch) {
+        uint64_t due = fetch_deadline (self->fetch);
+        if (due && due <= now_ms)
+            fetch_tick (self->fetch, now_ms);
+        else
+            fetch_flush (self->fetch, now_ms);
+    }
+    uint64_t deadline = s_mesh_deadline (self);
     if (deadline != self->mesh_armed) {
         self->mesh_armed = deadline;
         s_arm (self, NODE_TIMER_MESH, deadline);
@@ -456,7 +545,7 @@ uint64_t
 node_deadline (node_t *self)
 {
     assert (self);
-    uint64_t next = mesh_deadline (self->mesh);
+    uint64_t next = s_mesh_deadline (self);
     for (int kind = 0; kind < AGENT_TIMERS; kind++)
         if (self->timers [kind] && (next == 0 || self->timers [kind] < next))
             next = self->timers [kind];
@@ -482,6 +571,13 @@ node_agent (node_t *self)
 {
     assert (self);
     return self->agent;
+}
+
+fetch_t *
+node_fetch (node_t *self)
+{
+    assert (self);
+    return self->fetch;
 }
 
 const char *

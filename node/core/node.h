@@ -44,11 +44,13 @@
 #include "node/core/mesh.h"
 #include "node/core/agent.h"
 #include "node/core/delegate.h"
+#include "node/core/fetch.h"
 
-#define NODE_TIMER_MESH     AGENT_TIMERS        //  The mesh's deadline
+#define NODE_TIMER_MESH     AGENT_TIMERS        //  The mesh's and the chunk exchange's deadline
 #define NODE_TIMERS         (AGENT_TIMERS + 1)  //  Agent's kinds, then the mesh's
 #define NODE_ACTIONS_MIN    8                   //  Actions room at first
 #define NODE_ACTIONS_MAX    4096                //  Actions queued at most
+#define NODE_CHUNK_BUDGET   (1ULL << 30)        //  --chunk-budget's default (bytes)
 
 typedef enum {
     NODE_ACT_CLOSE = 1,
@@ -103,6 +105,11 @@ typedef struct {
     const char *prefix;                 //  Key prefix ("" in the daemon)
     bool admit_unattested;              //  Never require peers' attestation
     bool quotes;                        //  We have a TPM: answer challenges
+    //  The chunk store (CHUNKSTORE_TABLE) and its exchange (FETCH_TABLE):
+    //  packed bytes kept of unpinned chunks, 0 for no chunk store (then
+    //  the node neither fetches nor serves chunks)
+    uint64_t chunk_budget;
+    uint64_t chunk_rate;                //  Bytes/s asked of one peer, 0: no limit
     bool verbose;
 } node_config_t;
 
@@ -190,6 +197,11 @@ mesh_t *
     node_mesh (node_t *self);
 agent_t *
     node_agent (node_t *self);
+
+//  The chunk exchange (its chunkstore: fetch_chunks), NULL if the node
+//  was created with no chunk budget. Borrowed.
+fetch_t *
+    node_fetch (node_t *self);
 
 //  Our certificate's role ("server" or "gateway") and place.
 const char *

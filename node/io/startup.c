@@ -50,6 +50,11 @@ const option_spec_t startup_options [] = {
     { "apply-command", "CMD", NULL,
       "run /bin/sh -c CMD with the desired JSON on stdin" },
     { "apply-timeout", "SECONDS", "60", "kill an apply command after this long" },
+    { "chunk-budget", "MIB", "1024",
+      "update chunks kept, in MiB of packed bytes: the least recently used\n"
+      "chunks no wanted or installed release needs are evicted past it" },
+    { "chunk-rate", "KIB", "0",
+      "update chunks asked of one neighbour at most, in KiB/s (0: no limit)" },
     { "heartbeat", "SECONDS", "5",
       "heartbeat interval, and the timers of every link (the same on a site's nodes)" },
     { "listen", "ENDPOINT", NULL, "mesh listener for neighbours, e.g. tcp://0.0.0.0:7720" },
@@ -131,6 +136,14 @@ startup_options_parse (int argc, char *argv [], int *exit_p)
     else
     if (beacon_port < 1 || beacon_port > 65535)
         error = "--beacon-port must be 1..65535";
+    else
+    if (options_int (options, "chunk-budget", -1) < 1
+    ||  options_int (options, "chunk-budget", -1) > (1 << 24))
+        error = "--chunk-budget must be 1..16777216 MiB";
+    else
+    if (options_int (options, "chunk-rate", -1) < 0
+    ||  options_int (options, "chunk-rate", -1) > (1 << 24))
+        error = "--chunk-rate must be 0..16777216 KiB/s";
     if (error) {
         fprintf (stderr, "weft-node: %s\n", error);
         keyfile_destroy (&options);
