@@ -58,6 +58,9 @@ typedef struct {
 typedef struct {
     uint8_t address [32];               //  The key in waiting
     uint8_t manifest [32];
+    uint64_t expires;                   //  Answered size 0 then
+    void *handle;                       //  In waiters, oldest first
+    void *urgent;                       //  In urgent while the chunk is queued, or NULL
     size_t count;
     char peers [FETCH_WAITERS_MAX][WEFT_NAME_MAX + 1];
 } s_waiter_t;
@@ -96,7 +99,8 @@ struct _fetch_t {
     zhashx_t *flights;                  //  Address -> s_flight_t
     zlistx_t *order;                    //  Of s_flight_t, oldest ask first
     zhashx_t *waiting;                  //  Address -> s_waiter_t
-    zlistx_t *urgent;                   //  Of s_waiter_t addresses still queued (borrowed)
+    zlistx_t *waiters;                  //  The same, oldest first (borrowed)
+    zlistx_t *urgent;                   //  Those whose chunk is still queued (borrowed)
     zlistx_t *staged;                   //  Of s_staged_t
     zhashx_t *peers;                    //  Name -> s_peer_t
     uint8_t touch [S_TOUCH_MAX][32];    //  Served, to mark used
@@ -104,6 +108,7 @@ struct _fetch_t {
     s_candidate_t candidates [S_CANDIDATES_MAX];
     size_t candidate_count;
     uint64_t wake_ms;                   //  A rate-limited ask is due, 0 none
+    bool uplink;                        //  The coordinator link was a candidate last pump
     bool paused;                        //  Pinned chunks pass the budget
     uint8_t scratch [CHUNKER_MAX];      //  An unpacked chunk
     fetch_stats_t stats;
@@ -345,9 +350,9 @@ s_answer_waiters (fetch_t *self, const uint8_t address [32], const uint8_t *pack
                      size);
     if (packed)
         self->stats.merged += waiter->count;
-    void *handle = zlistx_find (self->urgent, waiter);
-    if (handle)
-        zlistx_delete (self->urgent, handle);
+    if (waiter->urgent)
+        zlistx_delete (self->urgent, waiter->urgent);
+    zlistx_delete (self->waiters, waiter->handle);
     zhashx_delete (self->waiting, address);
     free (waiter);
 }
@@ -411,6 +416,8 @@ s_candidate (void *arg, const char *name, int kind)
     //  A site server asks its upstream first; a gateway its site server
     int rank = kind == FETCH_PEER_COORDINATOR? (self->server? 0: 2)
              : kind == FETCH_PEER_SERVER? (self->server? 1: 0): (self->server? 2: 1);
+    if (kind == FETCH_PEER_COORDINATOR)
+        self->uplink = true;
     s_candidate_t *candidate = &self->candidates [self->candidate_count++];
     snprintf (candidate->name, sizeof candidate->name, "%s", name);
     candidate->rank = rank;
@@ -574,6 +581,7 @@ s_pump (fetch_t *self, uint64_t now_ms)
     if (self->paused || zhashx_size (self->releases) == 0)
         return;
     self->candidate_count = 0;
+    self->uplink = false;
     self->fx.peers (self->fx.ctx, s_candidate, self);
     if (self->candidate_count == 0)
         return;
@@ -591,7 +599,8 @@ s_pump (fetch_t *self, uint64_t now_ms)
         s_release_t *release = (s_release_t *) zhashx_lookup (self->releases, waiter->manifest);
         ssize_t index = release? s_index_of (release, waiter->address): -1;
         if (index < 0 || release->state [index] != S_QUEUED) {
-            zlistx_delete (self->urgent, zlistx_cursor (self->urgent));
+            zlistx_delete (self->urgent, waiter->urgent);
+            waiter->urgent = NULL;
             waiter = (s_waiter_t *) zlistx_first (self->urgent);
             continue;
         }
@@ -600,7 +609,8 @@ s_pump (fetch_t *self, uint64_t now_ms)
         s_ask_t ask = s_ask (self, release, (size_t) index, txn, &peer, now_ms);
         if (ask == S_BLOCKED)
             break;
-        zlistx_delete (self->urgent, zlistx_cursor (self->urgent));
+        zlistx_delete (self->urgent, waiter->urgent);
+        waiter->urgent = NULL;
         if (ask == S_SKIPPED && release->state [index] == S_HELD)
             s_answer_held (self, txn, release, (size_t) index);
         if (ask == S_ASKED) {
@@ -641,7 +651,8 @@ s_pump (fetch_t *self, uint64_t now_ms)
 //  Receiving
 
 static void
-s_on_want (fetch_t *self, const char *peer, const char *tenant, const updmsg_t *msg)
+s_on_want (fetch_t *self, const char *peer, const char *tenant, const updmsg_t *msg,
+           uint64_t now_ms)
 {
     s_release_t *release = (s_release_t *) zhashx_lookup (self->releases, msg->manifest);
     bool known = release && (streq (peer, FETCH_COORDINATOR) || streq (tenant, self->tenant));
@@ -660,19 +671,24 @@ s_on_want (fetch_t *self, const char *peer, const char *tenant, const updmsg_t *
             free (packed);
             continue;
         }
-        //  Not held: if we are fetching it ourselves, the peer waits for it
+        //  Not held: if we are fetching it ourselves and have an uplink
+        //  (a site server), the peer waits for it. Only a node with an
+        //  uplink makes peers wait, so waits lead up to the coordinator,
+        //  which waits for no one, and never go round in a circle.
         int state = index >= 0? release->state [index]: S_HELD;
         s_waiter_t *waiter = index >= 0? (s_waiter_t *) zhashx_lookup (self->waiting, address)
                                        : NULL;
-        bool coming = !self->paused
+        bool coming = !self->paused && self->uplink
                    && (state == S_QUEUED || state == S_FLIGHT || state == S_STAGED);
         if (coming && !waiter && zhashx_size (self->waiting) < FETCH_WAITING_MAX) {
             waiter = (s_waiter_t *) zmalloc (sizeof (s_waiter_t));
             memcpy (waiter->address, address, 32);
             memcpy (waiter->manifest, msg->manifest, 32);
+            waiter->expires = now_ms + self->timeout_ms;
             zhashx_insert (self->waiting, waiter->address, waiter);
+            waiter->handle = zlistx_add_end (self->waiters, waiter);
             if (state == S_QUEUED)
-                zlistx_add_end (self->urgent, waiter);
+                waiter->urgent = zlistx_add_end (self->urgent, waiter);
         }
         bool waits = false;
         for (size_t j = 0; coming && waiter && j < waiter->count; j++)
@@ -739,7 +755,6 @@ fetch_on_message (fetch_t *self, const char *peer, const char *tenant, int type,
                   const uint8_t *payload, size_t size, uint64_t now_ms)
 {
     assert (self && peer && tenant);
-    (void) now_ms;
     if (type != MSG_CHUNK_WANT && type != MSG_CHUNK_DATA)
         return false;
     updmsg_t msg;
@@ -750,7 +765,7 @@ fetch_on_message (fetch_t *self, const char *peer, const char *tenant, int type,
         return true;
     }
     if (type == MSG_CHUNK_WANT)
-        s_on_want (self, peer, tenant, &msg);
+        s_on_want (self, peer, tenant, &msg, now_ms);
     else
         s_on_data (self, peer, &msg);
     return true;
@@ -779,6 +794,7 @@ fetch_new (const fetch_config_t *config, const fetch_effects_t *effects)
     self->releases = s_hash_new ();
     self->flights = s_hash_new ();
     self->waiting = s_hash_new ();
+    self->waiters = zlistx_new ();
     self->order = zlistx_new ();
     self->urgent = zlistx_new ();
     self->staged = zlistx_new ();
@@ -813,6 +829,7 @@ fetch_destroy (fetch_t **self_p)
         zlistx_destroy (&self->order);
         zhashx_destroy (&self->flights);
         zlistx_destroy (&self->urgent);
+        zlistx_destroy (&self->waiters);
         for (void *waiter = zhashx_first (self->waiting); waiter;
              waiter = zhashx_next (self->waiting))
             free (waiter);
@@ -1092,6 +1109,12 @@ fetch_tick (fetch_t *self, uint64_t now_ms)
         s_flight_end (self, flight);
         s_failed (self, release, index);
     }
+    //  Peers that waited as long as they would: size 0, they ask elsewhere
+    s_waiter_t *waiter;
+    while ((waiter = (s_waiter_t *) zlistx_first (self->waiters)) && waiter->expires <= now_ms) {
+        self->stats.expired++;
+        s_answer_waiters (self, waiter->address, NULL, 0, 0);
+    }
     for (s_release_t *release = (s_release_t *) zhashx_first (self->releases); release;
          release = (s_release_t *) zhashx_next (self->releases))
         if (release->stalled && release->retry_at <= now_ms) {
@@ -1115,6 +1138,9 @@ fetch_deadline (fetch_t *self)
     s_flight_t *flight = (s_flight_t *) zlistx_first (self->order);
     if (flight && (next == 0 || flight->deadline < next))
         next = flight->deadline;
+    s_waiter_t *waiter = (s_waiter_t *) zlistx_first (self->waiters);
+    if (waiter && (next == 0 || waiter->expires < next))
+        next = waiter->expires;
     for (s_release_t *release = (s_release_t *) zhashx_first (self->releases); release;
          release = (s_release_t *) zhashx_next (self->releases))
         if (release->stalled && (next == 0 || release->retry_at < next))

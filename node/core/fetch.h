@@ -37,7 +37,8 @@
     asked by several gateways) is answered when it arrives: the asks are
     merged, so each chunk crosses the uplink once for the whole site
     (at most FETCH_WAITERS_MAX peers per chunk and FETCH_WAITING_MAX
-    chunks wait; beyond that, and when the chunk cannot be had, size 0).  */
+    chunks wait, each at most the timeout; beyond that, and when the
+    chunk cannot be had, size 0).  */
 
 #ifndef WEFT_FETCH_H_INCLUDED
 #define WEFT_FETCH_H_INCLUDED
@@ -103,6 +104,7 @@ typedef struct {
     uint64_t served_bytes;              //  Their packed bytes
     uint64_t refused;                   //  Addresses answered size 0
     uint64_t merged;                    //  Peers' asks answered by our own fetch
+    uint64_t expired;                   //  Chunks peers waited for in vain (size 0)
     uint64_t malformed;                 //  Undecodable CHUNK_ messages
 } fetch_stats_t;
 

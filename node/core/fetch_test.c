@@ -56,7 +56,7 @@ struct _t_world_t {
     bool mute [T_NODES + 1][T_NODES + 1];  //  Frames from i to j are lost
     bool verbose;
     //  The coordinator's side: what it holds, and what it sent up
-    t_release_t *held [4];
+    t_release_t *held [6];
     size_t held_count;
     zhashx_t *uplink;               //  Address (hex) -> times sent (in the pointer)
     uint64_t uplink_chunks, uplink_bytes;
@@ -201,7 +201,7 @@ s_tick (t_world_t *world, uint64_t now)
 }
 
 static void
-s_start (t_world_t *world, int index, uint64_t budget, uint64_t now)
+s_start (t_world_t *world, int index, uint64_t budget, uint64_t rate, uint64_t now)
 {
     t_node_t *node = &world->nodes [index];
     if (!node->store) {
@@ -221,7 +221,7 @@ s_start (t_world_t *world, int index, uint64_t budget, uint64_t now)
         .cert_size = cert_size, .ca_key = world->ca.sign_public,
         .coord_sign = world->coord.sign_public, .heartbeat_ms = 1000, .store = node->store,
         .prefix = "", .admit_unattested = true, .chunk_budget = budget,
-        .verbose = world->verbose
+        .chunk_rate = rate, .verbose = world->verbose
     };
     node_links_t links = { node, s_send, NULL };
     node->node = node_new (&config, &links, now);
@@ -388,7 +388,7 @@ fetch_test (bool verbose)
     }
     uint64_t now = FABRIC_EPOCH_MS;
     for (int i = 0; i < T_NODES; i++)
-        s_start (&world, i, NODE_CHUNK_BUDGET, now);
+        s_start (&world, i, NODE_CHUNK_BUDGET, 0, now);
     for (int i = 0; i < T_NODES; i++)
         s_link (&world, i, now);
     s_run (&world, now, SIZE_MAX);
@@ -538,7 +538,7 @@ fetch_test (bool verbose)
     node_destroy (&gw3->node);
     s_run (&world, now, SIZE_MAX);
     assert (held > 0 && held < three->count);
-    s_start (&world, 3, NODE_CHUNK_BUDGET, now);
+    s_start (&world, 3, NODE_CHUNK_BUDGET, 0, now);
     assert (s_held (gw3, three) == held);
     s_link (&world, 3, now);
     s_run (&world, now, SIZE_MAX);
@@ -555,7 +555,7 @@ fetch_test (bool verbose)
     //  pinned chunks pass it, rather than evict what a release needs
     t_node_t *gw1 = &world.nodes [1];
     node_destroy (&gw1->node);
-    s_start (&world, 1, 4 * CHUNKER_AVG, now);
+    s_start (&world, 1, 4 * CHUNKER_AVG, 0, now);
     s_link (&world, 1, now);
     s_run (&world, now, SIZE_MAX);
     s_want (gw1, three, now);
@@ -581,6 +581,59 @@ fetch_test (bool verbose)
     if (verbose)
         printf ("   a budget of %d bytes: paused at %zu of %zu chunks\n", 4 * CHUNKER_AVG, held,
                 three->count);
+
+    //  An uplink that does not answer: the server's asks time out, and
+    //  the gateway that waits on them hears size 0 then, not never;
+    //  once the uplink answers again, both get every chunk
+    t_release_t *four = s_release_new ("4.0");
+    world.held [world.held_count++] = four;
+    world.mute [T_COORD][0] = true;
+    uint64_t expired = stats->expired;
+    s_want (server, four, now);
+    s_want (gw2, four, now);
+    s_run (&world, now, SIZE_MAX);
+    assert (s_held (gw2, four) == 0);
+    s_tick (&world, now += FETCH_TIMEOUT_MS);
+    assert (stats->expired > expired);
+    world.mute [T_COORD][0] = false;
+    for (int round = 0; round < 10 && s_held (gw2, four) < four->count; round++)
+        s_tick (&world, now += FETCH_RETRY_MS);
+    assert (s_held (server, four) == four->count);
+    assert (s_held (gw2, four) == four->count);
+    if (verbose)
+        printf ("   a mute uplink: %" PRIu64 " waiting asks answered size 0, then fetched\n",
+                stats->expired - expired);
+
+    //  A rate limit per peer: gw-2, limited to 64 KiB/s, gets no more
+    //  than that from the server, and all of it in about its time
+    t_release_t *five = s_release_new ("5.0");
+    world.held [world.held_count++] = five;
+    s_want (server, five, now);
+    for (int round = 0; round < 10; round++)
+        s_tick (&world, now += 100);
+    assert (s_held (server, five) == five->count);
+    node_destroy (&gw2->node);
+    uint64_t rate = 64 * 1024;
+    s_start (&world, 2, NODE_CHUNK_BUDGET, rate, now);
+    s_link (&world, 2, now);
+    s_run (&world, now, SIZE_MAX);
+    s_want (gw2, five, now);
+    uint64_t start = now;
+    uint64_t held_bytes = 0, total_bytes = 0;
+    while (now - start < 60000) {
+        s_tick (&world, now += 100);
+        assert (fetch_progress (node_fetch (gw2->node), five->hash, NULL, NULL, &held_bytes,
+                                &total_bytes) == 0);
+        //  What was asked by now: the first chunk, then rate's worth
+        assert (held_bytes <= CHUNKER_MAX + rate * (now - start) / 1000);
+        if (held_bytes == total_bytes)
+            break;
+    }
+    assert (held_bytes == total_bytes);
+    assert (now - start + 1000 >= (total_bytes - CHUNKER_MAX) * 1000 / rate);
+    if (verbose)
+        printf ("   at 64 KiB/s: %" PRIu64 " bytes in %" PRIu64 " ms\n", total_bytes,
+                now - start);
 
     for (int i = 0; i < T_NODES; i++) {
         t_node_t *node = &world.nodes [i];
