@@ -13,17 +13,11 @@
 #include "proto/updmsg.h"
 #include "node/core/node.h"
 #include "node/core/mesh_fabric.h"
+#include "node/core/node_wire.h"
 
 #define T_NODES     4
-#define T_COORD     T_NODES         //  Index of the coordinator on the wire
-#define T_NONE      -1
+#define T_COORD     NODE_WIRE_COORD
 #define T_CHUNKS    40              //  Chunks of a release, about
-
-typedef struct {
-    int from, to;
-    uint8_t *frame;
-    size_t size;
-} t_msg_t;
 
 typedef struct _t_world_t t_world_t;
 
@@ -51,9 +45,10 @@ typedef struct {
 
 struct _t_world_t {
     t_node_t nodes [T_NODES];
-    zlistx_t *wire;                 //  Of t_msg_t
+    const char *names [T_NODES];    //  The nodes' names, for node_wire_index
+    zlistx_t *wire;                 //  Of node_wire_msg_t
     keys_t ca, coord;
-    bool mute [T_NODES + 1][T_NODES + 1];  //  Frames from i to j are lost
+    bool mute [T_NODES + 1][T_NODES + 1];  //  Frames from i to j are lost (at i + 1, j + 1)
     bool verbose;
     //  The coordinator's side: what it holds, and what it sent up
     t_release_t *held [6];
@@ -64,30 +59,14 @@ struct _t_world_t {
 };
 
 static int
-s_index (t_world_t *world, const char *link)
-{
-    if (streq (link, MESH_COORDINATOR))
-        return T_COORD;
-    for (int i = 0; i < T_NODES; i++)
-        if (streq (world->nodes [i].name, link))
-            return i;
-    return T_NONE;
-}
-
-static int
 s_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, size_t size)
 {
     t_node_t *node = (t_node_t *) ctx;
-    int to = s_index (node->world, link);
-    if (to == T_NONE || dest)
-        return to == T_NONE? -1: 0;     //  Custody traffic is not this test's
-    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
-    msg->from = node->index;
-    msg->to = to;
-    msg->frame = (uint8_t *) zmalloc (size);
-    memcpy (msg->frame, frame, size);
-    msg->size = size;
-    zlistx_add_end (node->world->wire, msg);
+    int to = node_wire_index (node->world->names, T_NODES, link);
+    if (to == NODE_WIRE_NONE)
+        return -1;
+    if (!dest)                      //  Custody traffic is not this test's
+        node_wire_add (node->world->wire, node->index, to, NULL, frame, size);
     return 0;
 }
 
@@ -98,17 +77,24 @@ s_drain (t_node_t *node)
         ;
 }
 
+//  A CHUNK_DATA from the coordinator to node to, on the wire
 static void
-s_msg_destroy (t_msg_t **msg_p)
+s_coord_send (t_world_t *world, int to, const updmsg_t *data, uint64_t now)
 {
-    free ((*msg_p)->frame);
-    free (*msg_p);
-    *msg_p = NULL;
+    uint8_t *payload;
+    size_t payload_size;
+    assert (updmsg_encode (data, &payload, &payload_size) == 0);
+    size_t size;
+    uint8_t *frame = fabric_envelope_at (&world->coord, MESH_COORDINATOR, MSG_CHUNK_DATA, 1,
+                                         now, payload, payload_size, &size);
+    node_wire_add (world->wire, T_COORD, to, NULL, frame, size);
+    free (frame);
+    free (payload);
 }
 
 //  The coordinator answers a CHUNK_WANT from the server's uplink
 static void
-s_coordinator (t_world_t *world, t_msg_t *msg, uint64_t now)
+s_coordinator (t_world_t *world, node_wire_msg_t *msg, uint64_t now)
 {
     envelope_t env;
     updmsg_t want;
@@ -148,16 +134,7 @@ s_coordinator (t_world_t *world, t_msg_t *msg, uint64_t now)
             world->uplink_chunks++;
             world->uplink_bytes += data.packed_size;
         }
-        uint8_t *payload;
-        size_t payload_size;
-        assert (updmsg_encode (&data, &payload, &payload_size) == 0);
-        t_msg_t *answer = (t_msg_t *) zmalloc (sizeof (t_msg_t));
-        answer->from = T_COORD;
-        answer->to = msg->from;
-        answer->frame = fabric_envelope_at (&world->coord, MESH_COORDINATOR, MSG_CHUNK_DATA,
-                                            1, now, payload, payload_size, &answer->size);
-        free (payload);
-        zlistx_add_end (world->wire, answer);
+        s_coord_send (world, msg->from, &data, now);
     }
 }
 
@@ -166,11 +143,11 @@ static size_t
 s_run (t_world_t *world, uint64_t now, size_t limit)
 {
     size_t handed = 0;
-    t_msg_t *msg;
-    while ((msg = (t_msg_t *) zlistx_first (world->wire)) && handed < limit) {
+    node_wire_msg_t *msg;
+    while ((msg = (node_wire_msg_t *) zlistx_first (world->wire)) && handed < limit) {
         zlistx_detach_cur (world->wire);
         handed++;
-        if (world->mute [msg->from][msg->to])
+        if (world->mute [msg->from + 1][msg->to + 1])
             ;
         else
         if (msg->to == T_COORD)
@@ -183,7 +160,7 @@ s_run (t_world_t *world, uint64_t now, size_t limit)
             node_frame (node->node, link, NULL, msg->frame, msg->size, now);
             s_drain (node);
         }
-        s_msg_destroy (&msg);
+        node_wire_msg_destroy (&msg);
     }
     return handed;
 }
@@ -351,16 +328,7 @@ s_coord_data (t_world_t *world, t_release_t *release, size_t c, uint64_t now)
     data.size = release->size [c];
     data.packed = release->packed [c];
     data.packed_size = release->packed_size [c];
-    uint8_t *payload;
-    size_t payload_size;
-    assert (updmsg_encode (&data, &payload, &payload_size) == 0);
-    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
-    msg->from = T_COORD;
-    msg->to = 0;
-    msg->frame = fabric_envelope_at (&world->coord, MESH_COORDINATOR, MSG_CHUNK_DATA, 1, now,
-                                     payload, payload_size, &msg->size);
-    free (payload);
-    zlistx_add_end (world->wire, msg);
+    s_coord_send (world, 0, &data, now);
     s_run (world, now, SIZE_MAX);
 }
 
@@ -384,6 +352,7 @@ fetch_test (bool verbose)
         node->world = &world;
         node->index = i;
         snprintf (node->name, sizeof node->name, "%s", names [i]);
+        world.names [i] = node->name;
         keys_generate (&node->keys);
     }
     uint64_t now = FABRIC_EPOCH_MS;
@@ -493,7 +462,7 @@ fetch_test (bool verbose)
     //  mute toward it; after the timeout it asks its neighbours, which
     //  hold the release (gw-1 and gw-3 want it too)
     t_node_t *gw2 = &world.nodes [2];
-    world.mute [0][2] = true;
+    world.mute [1][3] = true;
     s_want (&world.nodes [1], two, now);
     s_want (&world.nodes [3], two, now);
     for (int round = 0; round < 20; round++) {
@@ -514,7 +483,7 @@ fetch_test (bool verbose)
     assert (s_held (gw2, two) == two->count);
     assert (gw2_stats->timeouts > 0);
     assert (world.uplink_chunks == uplink);
-    world.mute [0][2] = false;
+    world.mute [1][3] = false;
     if (verbose)
         printf ("   a mute server timed out (%" PRIu64 " asks), the chunks came from the "
                 "peers\n", gw2_stats->timeouts);
@@ -587,7 +556,7 @@ fetch_test (bool verbose)
     //  once the uplink answers again, both get every chunk
     t_release_t *four = s_release_new ("4.0");
     world.held [world.held_count++] = four;
-    world.mute [T_COORD][0] = true;
+    world.mute [T_COORD + 1][1] = true;
     uint64_t expired = stats->expired;
     s_want (server, four, now);
     s_want (gw2, four, now);
@@ -595,7 +564,7 @@ fetch_test (bool verbose)
     assert (s_held (gw2, four) == 0);
     s_tick (&world, now += FETCH_TIMEOUT_MS);
     assert (stats->expired > expired);
-    world.mute [T_COORD][0] = false;
+    world.mute [T_COORD + 1][1] = false;
     for (int round = 0; round < 10 && s_held (gw2, four) < four->count; round++)
         s_tick (&world, now += FETCH_RETRY_MS);
     assert (s_held (server, four) == four->count);
@@ -644,9 +613,7 @@ fetch_test (bool verbose)
         zdir_destroy (&tree);
         keys_wipe (&node->keys);
     }
-    t_msg_t *msg;
-    while ((msg = (t_msg_t *) zlistx_detach (world.wire, NULL)))
-        s_msg_destroy (&msg);
+    node_wire_purge (world.wire);
     zlistx_destroy (&world.wire);
     zhashx_destroy (&world.uplink);
     for (size_t r = 0; r < world.held_count; r++)

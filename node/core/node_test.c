@@ -15,19 +15,11 @@
 #include "node/core/node.h"
 #include "node/core/softquote.h"
 #include "node/core/mesh_fabric.h"
+#include "node/core/node_wire.h"
 
 #define T_EPOCH_MS  1767225600000ULL
 #define T_NODES     2
-#define T_COORD     -1              //  "Index" of the coordinator on the wire
-#define T_NONE      -2              //  No such link
-
-typedef struct {
-    int from, to;                   //  Node index, or T_COORD
-    char dest [WEFT_NAME_MAX + 1];
-    bool has_dest;
-    uint8_t *frame;
-    size_t size;
-} t_msg_t;
+#define T_COORD     NODE_WIRE_COORD
 
 typedef struct _t_world_t t_world_t;
 
@@ -46,7 +38,8 @@ typedef struct {
 
 struct _t_world_t {
     t_node_t nodes [T_NODES];
-    zlistx_t *wire;                 //  Of t_msg_t
+    const char *names [T_NODES];    //  The nodes' names, for node_wire_index
+    zlistx_t *wire;                 //  Of node_wire_msg_t
     zlistx_t *up;                   //  Custody frames that reached the coordinator
     store_t *store;
     keys_t ca, coord;
@@ -54,36 +47,14 @@ struct _t_world_t {
     char dir [64];
 };
 
-//  A link's name is its peer's name on both sides
-static int
-s_index (t_world_t *world, const char *link)
-{
-    if (streq (link, MESH_COORDINATOR))
-        return T_COORD;
-    for (int i = 0; i < T_NODES; i++)
-        if (streq (world->nodes [i].name, link))
-            return i;
-    return T_NONE;
-}
-
 static int
 s_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, size_t size)
 {
     t_node_t *node = (t_node_t *) ctx;
-    int to = s_index (node->world, link);
-    if (to == T_NONE)
+    int to = node_wire_index (node->world->names, T_NODES, link);
+    if (to == NODE_WIRE_NONE)
         return -1;
-    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
-    msg->from = node->index;
-    msg->to = to;
-    if (dest) {
-        snprintf (msg->dest, sizeof msg->dest, "%s", dest);
-        msg->has_dest = true;
-    }
-    msg->frame = (uint8_t *) zmalloc (size);
-    memcpy (msg->frame, frame, size);
-    msg->size = size;
-    zlistx_add_end (node->world->wire, msg);
+    node_wire_add (node->world->wire, node->index, to, dest, frame, size);
     return 0;
 }
 
@@ -116,16 +87,14 @@ s_act (t_node_t *node)
 static void
 s_run (t_world_t *world, uint64_t now)
 {
-    t_msg_t *msg;
-    while ((msg = (t_msg_t *) zlistx_first (world->wire))) {
+    node_wire_msg_t *msg;
+    while ((msg = (node_wire_msg_t *) zlistx_first (world->wire))) {
         zlistx_detach_cur (world->wire);
         if (msg->to == T_COORD) {
             if (msg->has_dest)
                 zlistx_add_end (world->up, msg);
-            else {
-                free (msg->frame);
-                free (msg);
-            }
+            else
+                node_wire_msg_destroy (&msg);
             continue;
         }
         t_node_t *node = &world->nodes [msg->to];
@@ -134,8 +103,7 @@ s_run (t_world_t *world, uint64_t now)
         node_frame (node->node, link, msg->has_dest? msg->dest: NULL, msg->frame,
                     msg->size, now);
         s_act (node);
-        free (msg->frame);
-        free (msg);
+        node_wire_msg_destroy (&msg);
     }
 }
 
@@ -145,14 +113,11 @@ static void
 s_down (t_world_t *world, const keys_t *signer, const char *dest, int type,
         const uint8_t *payload, size_t payload_size, uint64_t now)
 {
-    t_msg_t *msg = (t_msg_t *) zmalloc (sizeof (t_msg_t));
-    msg->frame = fabric_envelope_at (signer, MESH_COORDINATOR, type, 1, now, payload,
-                                     payload_size, &msg->size);
-    msg->from = T_COORD;
-    msg->to = 0;
-    snprintf (msg->dest, sizeof msg->dest, "%s", dest);
-    msg->has_dest = true;
-    zlistx_add_end (world->wire, msg);
+    size_t size;
+    uint8_t *frame = fabric_envelope_at (signer, MESH_COORDINATOR, type, 1, now, payload,
+                                         payload_size, &size);
+    node_wire_add (world->wire, T_COORD, 0, dest, frame, size);
+    free (frame);
     s_run (world, now);
 }
 
@@ -161,8 +126,8 @@ s_down (t_world_t *world, const keys_t *signer, const char *dest, int type,
 static bool
 s_came_up (t_world_t *world, const char *origin, int type, envelope_t *env)
 {
-    for (t_msg_t *msg = (t_msg_t *) zlistx_first (world->up); msg;
-         msg = (t_msg_t *) zlistx_next (world->up))
+    for (node_wire_msg_t *msg = (node_wire_msg_t *) zlistx_first (world->up); msg;
+         msg = (node_wire_msg_t *) zlistx_next (world->up))
         if (envelope_decode (env, msg->frame, msg->size) == 0
         &&  env->type == type && streq (env->origin, origin))
             return true;
@@ -220,6 +185,7 @@ node_test (bool verbose)
         node->world = &world;
         node->index = i;
         snprintf (node->name, sizeof node->name, "%s", names [i]);
+        world.names [i] = node->name;
         keys_generate (&node->keys);
     }
     world.ak = softquote_new ();
@@ -415,17 +381,8 @@ node_test (bool verbose)
         node_destroy (&world.nodes [i].node);
         keys_wipe (&world.nodes [i].keys);
     }
-    t_msg_t *msg_p;
-    while ((msg_p = (t_msg_t *) zlistx_first (world.wire))) {
-        zlistx_detach_cur (world.wire);
-        free (msg_p->frame);
-        free (msg_p);
-    }
-    while ((msg_p = (t_msg_t *) zlistx_first (world.up))) {
-        zlistx_detach_cur (world.up);
-        free (msg_p->frame);
-        free (msg_p);
-    }
+    node_wire_purge (world.wire);
+    node_wire_purge (world.up);
     zlistx_destroy (&world.wire);
     zlistx_destroy (&world.up);
     softquote_destroy (&world.ak);

@@ -1,0 +1,348 @@
+/*  fetch_ask - asking peers for chunks and taking their answers (see
+    fetch.h: whom a node asks, in what order, and what it does when a
+    peer answers size 0, nothing, or bytes that are not the chunk)  */
+
+#include "node/core/fetch_internal.h"
+
+//  --------------------------------------------------------------------------
+//  Asking
+
+static int
+s_send_want (fetch_t *self, const char *peer, const uint8_t manifest [32],
+             const uint8_t *addresses, size_t count)
+{
+    updmsg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_CHUNK_WANT;
+    memcpy (msg.manifest, manifest, 32);
+    msg.addresses = addresses;
+    msg.address_count = count;
+    uint8_t *payload;
+    size_t payload_size;
+    int rc = updmsg_encode (&msg, &payload, &payload_size);
+    if (rc == 0)
+        rc = self->fx.send (self->fx.ctx, peer, MSG_CHUNK_WANT, payload, payload_size);
+    free (payload);
+    return rc? -1: 0;
+}
+
+fetch_peer_t *
+fetch_peer (fetch_t *self, const char *name)
+{
+    fetch_peer_t *peer = (fetch_peer_t *) zhashx_lookup (self->peers, name);
+    if (!peer) {
+        peer = (fetch_peer_t *) zmalloc (sizeof (fetch_peer_t));
+        zhashx_insert (self->peers, name, peer);
+    }
+    return peer;
+}
+
+//  An ask that failed (size 0, a bad chunk, no answer, not sent): the
+//  next peer is asked for it
+void
+fetch_failed (fetch_t *self, fetch_release_t *release, size_t index)
+{
+    (void) self;
+    if (release->attempts [index] < UINT8_MAX)
+        release->attempts [index]++;
+    release->state [index] = FETCH_QUEUED;
+    fetch_ring_push (release, index);
+}
+
+void
+fetch_flight_end (fetch_t *self, fetch_flight_t *flight)
+{
+    fetch_peer_t *peer = (fetch_peer_t *) zhashx_lookup (self->peers, flight->peer);
+    if (peer && peer->in_flight)
+        peer->in_flight--;
+    zlistx_delete (self->order, flight->handle);
+    zhashx_delete (self->flights, flight->address);
+    free (flight);
+}
+
+static void
+s_candidate (void *arg, const char *name, int kind)
+{
+    fetch_t *self = (fetch_t *) arg;
+    if (self->candidate_count == FETCH_CANDIDATES_MAX || strlen (name) > WEFT_NAME_MAX)
+        return;
+    //  A site server asks its upstream first; a gateway its site server
+    int rank = kind == FETCH_PEER_COORDINATOR? (self->server? 0: 2)
+             : kind == FETCH_PEER_SERVER? (self->server? 1: 0): (self->server? 2: 1);
+    if (kind == FETCH_PEER_COORDINATOR)
+        self->uplink = true;
+    fetch_candidate_t *candidate = &self->candidates [self->candidate_count++];
+    snprintf (candidate->name, sizeof candidate->name, "%s", name);
+    candidate->rank = rank;
+}
+
+static int
+s_candidate_order (const void *a, const void *b)
+{
+    const fetch_candidate_t *x = (const fetch_candidate_t *) a, *y = (const fetch_candidate_t *) b;
+    return x->rank != y->rank? x->rank - y->rank: strcmp (x->name, y->name);
+}
+
+static bool
+s_is_bad (fetch_release_t *release, const char *name)
+{
+    for (const char *bad = (const char *) zlistx_first (release->bad); bad;
+         bad = (const char *) zlistx_next (release->bad))
+        if (streq (bad, name))
+            return true;
+    return false;
+}
+
+//  The peer a chunk is asked of after attempts failures, or NULL
+static const char *
+s_pick (fetch_t *self, fetch_release_t *release, size_t attempts, uint64_t now_ms)
+{
+    for (size_t i = 0; i < self->candidate_count; i++) {
+        const char *name = self->candidates [i].name;
+        if (zlistx_size (release->bad) && s_is_bad (release, name))
+            continue;
+        fetch_peer_t *peer = (fetch_peer_t *) zhashx_lookup (self->peers, name);
+        if (peer && peer->quiet_until > now_ms)
+            continue;
+        if (attempts-- == 0)
+            return name;
+    }
+    return NULL;
+}
+
+//  Every peer failed for this chunk: it waits for the release's retry,
+//  and peers waiting for it hear size 0 now
+static void
+s_stall (fetch_t *self, fetch_release_t *release, size_t index, uint64_t now_ms)
+{
+    const uint8_t *address;
+    uint32_t chunk_size;
+    manifest_chunk (&release->manifest, index, &address, &chunk_size);
+    release->state [index] = FETCH_STALLED;
+    if (release->stalled++ == 0)
+        release->retry_at = now_ms + FETCH_RETRY_MS;
+    fetch_answer_waiters (self, address, NULL, 0, 0);
+}
+
+//  The outcome of trying to ask one chunk
+typedef enum { S_ASKED, S_SKIPPED, S_BLOCKED } s_ask_t;
+
+//  Ask one queued chunk of its next peer, adding it to that peer's
+//  batch. S_BLOCKED: that peer has no room now (its window, its rate).
+static s_ask_t
+s_ask (fetch_t *self, fetch_release_t *release, size_t index, store_txn_t *txn,
+       const char **peer_p, uint64_t now_ms)
+{
+    const uint8_t *address;
+    uint32_t chunk_size;
+    manifest_chunk (&release->manifest, index, &address, &chunk_size);
+    if (chunkstore_has (self->chunks, txn, address)) {
+        //  Came in another release, or twice in this one
+        fetch_mark_held (release, index);
+        return S_SKIPPED;
+    }
+    if (zhashx_lookup (self->flights, address)) {
+        //  In flight for another release: looked at again later
+        fetch_ring_push (release, index);
+        return S_SKIPPED;
+    }
+    const char *name = s_pick (self, release, release->attempts [index], now_ms);
+    if (!name) {
+        s_stall (self, release, index, now_ms);
+        return S_SKIPPED;
+    }
+    fetch_peer_t *peer = fetch_peer (self, name);
+    if (peer->in_flight >= FETCH_WINDOW)
+        return S_BLOCKED;
+    if (self->rate && peer->next_ms > now_ms) {
+        if (self->wake_ms == 0 || peer->next_ms < self->wake_ms)
+            self->wake_ms = peer->next_ms;
+        return S_BLOCKED;
+    }
+    if (self->rate)
+        peer->next_ms = (peer->next_ms > now_ms? peer->next_ms: now_ms)
+                      + (uint64_t) chunk_size * 1000 / self->rate;
+    fetch_flight_t *flight = (fetch_flight_t *) zmalloc (sizeof (fetch_flight_t));
+    memcpy (flight->address, address, 32);
+    flight->release = release;
+    flight->index = index;
+    snprintf (flight->peer, sizeof flight->peer, "%s", name);
+    flight->deadline = now_ms + self->timeout_ms;
+    flight->handle = zlistx_add_end (self->order, flight);
+    zhashx_insert (self->flights, flight->address, flight);
+    peer->in_flight++;
+    release->state [index] = FETCH_FLIGHT;
+    self->stats.asked++;
+    *peer_p = flight->peer;
+    return S_ASKED;
+}
+
+//  The asks of one pump for one release, one CHUNK_WANT per peer
+typedef struct {
+    char peer [WEFT_NAME_MAX + 1];
+    uint8_t addresses [FETCH_WINDOW * 32];
+    size_t indexes [FETCH_WINDOW];
+    size_t count;
+} s_batch_t;
+
+static void
+s_batch_add (s_batch_t *batches, size_t *batch_count, const char *peer,
+             fetch_release_t *release, size_t index)
+{
+    s_batch_t *batch = NULL;
+    for (size_t i = 0; i < *batch_count && !batch; i++)
+        if (streq (batches [i].peer, peer))
+            batch = &batches [i];
+    if (!batch) {
+        assert (*batch_count < FETCH_CANDIDATES_MAX);
+        batch = &batches [(*batch_count)++];
+        snprintf (batch->peer, sizeof batch->peer, "%s", peer);
+        batch->count = 0;
+    }
+    assert (batch->count < FETCH_WINDOW);
+    const uint8_t *address;
+    uint32_t chunk_size;
+    manifest_chunk (&release->manifest, index, &address, &chunk_size);
+    memcpy (batch->addresses + 32 * batch->count, address, 32);
+    batch->indexes [batch->count++] = index;
+}
+
+static void
+s_batches_send (fetch_t *self, fetch_release_t *release, s_batch_t *batches, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        s_batch_t *batch = &batches [i];
+        if (s_send_want (self, batch->peer, release->hash, batch->addresses, batch->count)
+            == 0)
+            continue;
+        //  Not queued (the link just went): the next peer, at once
+        for (size_t j = 0; j < batch->count; j++) {
+            fetch_flight_t *flight = (fetch_flight_t *) zhashx_lookup (self->flights,
+                                                               batch->addresses + 32 * j);
+            if (flight)
+                fetch_flight_end (self, flight);
+            fetch_failed (self, release, batch->indexes [j]);
+        }
+    }
+}
+
+//  Ask for what is missing, as far as windows and rates allow: first
+//  the chunks peers wait for, then each release's ring in order
+void
+fetch_pump (fetch_t *self, uint64_t now_ms)
+{
+    if (self->paused || zhashx_size (self->releases) == 0)
+        return;
+    self->candidate_count = 0;
+    self->uplink = false;
+    self->fx.peers (self->fx.ctx, s_candidate, self);
+    if (self->candidate_count == 0)
+        return;
+    qsort (self->candidates, self->candidate_count, sizeof (fetch_candidate_t), s_candidate_order);
+    self->wake_ms = 0;
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return;
+    s_batch_t batches [FETCH_CANDIDATES_MAX];
+    size_t visited = 0;
+    //  Chunks peers wait for, while they are queued
+    fetch_waiter_t *waiter = (fetch_waiter_t *) zlistx_first (self->urgent);
+    while (waiter && visited < FETCH_PUMP_MAX) {
+        visited++;
+        fetch_release_t *release = (fetch_release_t *) zhashx_lookup (self->releases,
+                                                                      waiter->manifest);
+        ssize_t index = release? fetch_index_of (release, waiter->address): -1;
+        if (index < 0 || release->state [index] != FETCH_QUEUED) {
+            zlistx_delete (self->urgent, waiter->urgent);
+            waiter->urgent = NULL;
+            waiter = (fetch_waiter_t *) zlistx_first (self->urgent);
+            continue;
+        }
+        const char *peer;
+        size_t batch_count = 0;
+        s_ask_t ask = s_ask (self, release, (size_t) index, txn, &peer, now_ms);
+        if (ask == S_BLOCKED)
+            break;
+        zlistx_delete (self->urgent, waiter->urgent);
+        waiter->urgent = NULL;
+        if (ask == S_SKIPPED && release->state [index] == FETCH_HELD)
+            fetch_answer_held (self, txn, release, (size_t) index);
+        if (ask == S_ASKED) {
+            s_batch_add (batches, &batch_count, peer, release, (size_t) index);
+            s_batches_send (self, release, batches, batch_count);
+        }
+        waiter = (fetch_waiter_t *) zlistx_first (self->urgent);
+    }
+    for (fetch_release_t *release = (fetch_release_t *) zhashx_first (self->releases); release;
+         release = (fetch_release_t *) zhashx_next (self->releases)) {
+        size_t batch_count = 0;
+        size_t round = release->ring_count;
+        while (release->ring_count && round-- && visited < FETCH_PUMP_MAX) {
+            visited++;
+            size_t index = release->ring [release->ring_head];
+            if (release->state [index] != FETCH_QUEUED) {
+                fetch_ring_pop (release);
+                continue;
+            }
+            const char *peer;
+            fetch_ring_pop (release);
+            s_ask_t ask = s_ask (self, release, index, txn, &peer, now_ms);
+            if (ask == S_BLOCKED) {
+                //  Its peer is busy, and most chunks behind it go to the
+                //  same peer: the release waits for an answer
+                fetch_ring_unpop (release, index);
+                break;
+            }
+            if (ask == S_ASKED)
+                s_batch_add (batches, &batch_count, peer, release, index);
+        }
+        s_batches_send (self, release, batches, batch_count);
+    }
+    store_abort (&txn);
+}
+
+void
+fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
+{
+    fetch_flight_t *flight = (fetch_flight_t *) zhashx_lookup (self->flights, msg->address);
+    if (!flight || !streq (flight->peer, peer)
+    ||  memcmp (flight->release->hash, msg->manifest, 32) != 0) {
+        self->stats.unasked++;
+        fetch_debug (self, "fetch: %s: CHUNK_DATA from %s not asked for, dropped", self->name,
+                     peer);
+        return;
+    }
+    fetch_release_t *release = flight->release;
+    size_t index = flight->index;
+    fetch_flight_end (self, flight);
+    fetch_peer (self, peer)->quiet_until = 0;
+    if (msg->size == 0) {
+        self->stats.not_held++;
+        fetch_failed (self, release, index);
+        return;
+    }
+    const uint8_t *address;
+    uint32_t chunk_size;
+    manifest_chunk (&release->manifest, index, &address, &chunk_size);
+    if (msg->size != chunk_size
+    ||  chunker_unpack (msg->packed, msg->packed_size, address, self->scratch, chunk_size)) {
+        self->stats.bad++;
+        char hex [17];
+        fetch_hex (release->hash, hex);
+        zsys_warning ("fetch: %s: a bad chunk from %s (not the manifest's size or address): "
+                      "%s is asked no more for release %s", self->name, peer, peer, hex);
+        if (!s_is_bad (release, peer) && zlistx_size (release->bad) < FETCH_CANDIDATES_MAX)
+            zlistx_add_end (release->bad, strdup (peer));
+        fetch_failed (self, release, index);
+        return;
+    }
+    fetch_staged_t *staged = (fetch_staged_t *) zmalloc (sizeof (fetch_staged_t));
+    staged->release = release;
+    staged->index = index;
+    staged->packed = (uint8_t *) zmalloc (msg->packed_size);
+    memcpy (staged->packed, msg->packed, msg->packed_size);
+    staged->packed_size = msg->packed_size;
+    staged->size = chunk_size;
+    zlistx_add_end (self->staged, staged);
+    release->state [index] = FETCH_STAGED;
+}
