@@ -166,6 +166,19 @@ fetch_mark_held (fetch_release_t *release, size_t index)
 }
 
 //  The chunk's index in the release, or -1 if it is not one of its chunks
+void
+fetch_retry (fetch_release_t *release)
+{
+    for (size_t i = 0; i < release->manifest.chunk_count; i++)
+        if (release->state [i] == FETCH_STALLED || release->state [i] == FETCH_QUEUED) {
+            if (release->state [i] == FETCH_STALLED)
+                fetch_ring_push (release, i);
+            release->state [i] = FETCH_QUEUED;
+            release->attempts [i] = 0;
+        }
+    release->stalled = 0;
+}
+
 ssize_t
 fetch_index_of (fetch_release_t *release, const uint8_t address [32])
 {
@@ -490,7 +503,7 @@ s_commit (fetch_t *self)
         }
         else
             //  Not stored: asked again (of the same peer)
-            fetch_failed (self, staged->release, staged->index);
+            fetch_failed (self, staged->release, staged->index, self->epoch);
         s_staged_destroy (&staged);
     }
     if (rc)
@@ -530,10 +543,11 @@ fetch_tick (fetch_t *self, uint64_t now_ms)
         fetch_debug (self, "fetch: %s: no answer from %s in time", self->name, flight->peer);
         fetch_release_t *release = flight->release;
         size_t index = flight->index;
+        uint32_t epoch = flight->epoch;
         //  Silent (gone, or trickling): not asked again for a while
         fetch_peer (self, flight->peer)->quiet_until = now_ms + FETCH_RETRY_MS;
         fetch_flight_end (self, flight);
-        fetch_failed (self, release, index);
+        fetch_failed (self, release, index, epoch);
     }
     //  Peers that waited as long as they would: size 0, they ask elsewhere
     fetch_waiter_t *waiter;
@@ -545,13 +559,7 @@ fetch_tick (fetch_t *self, uint64_t now_ms)
     for (fetch_release_t *release = (fetch_release_t *) zhashx_first (self->releases); release;
          release = (fetch_release_t *) zhashx_next (self->releases))
         if (release->stalled && release->retry_at <= now_ms) {
-            for (size_t i = 0; i < release->manifest.chunk_count; i++)
-                if (release->state [i] == FETCH_STALLED) {
-                    release->state [i] = FETCH_QUEUED;
-                    release->attempts [i] = 0;
-                    fetch_ring_push (release, i);
-                }
-            release->stalled = 0;
+            fetch_retry (release);
             zlistx_purge (release->bad);    //  Each peer gets another chance
         }
     fetch_flush (self, now_ms);

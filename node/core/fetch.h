@@ -23,7 +23,9 @@
     for FETCH_RETRY_MS; one that sends a chunk that does not unpack to
     its address and manifest size is asked no more for that release
     until its next retry round. A chunk every peer failed waits
-    FETCH_RETRY_MS before it is asked again from the first. A CHUNK_DATA
+    FETCH_RETRY_MS before it is asked again from the first; when a peer
+    comes (a link up and verified), every chunk not held starts again
+    from the first peer at once. A CHUNK_DATA
     nobody asked of that peer is dropped. When the pinned chunks alone
     pass the chunkstore's budget, fetching pauses (said in the log and by
     fetch_paused) rather than evict a chunk some release needs.

@@ -37,12 +37,12 @@ fetch_peer (fetch_t *self, const char *name)
     return peer;
 }
 
-//  An ask that failed (size 0, a bad chunk, no answer, not sent): the
-//  next peer is asked for it
 void
-fetch_failed (fetch_t *self, fetch_release_t *release, size_t index)
+fetch_failed (fetch_t *self, fetch_release_t *release, size_t index, uint32_t epoch)
 {
-    (void) self;
+    if (epoch != self->epoch)
+        release->attempts [index] = 0;
+    else
     if (release->attempts [index] < UINT8_MAX)
         release->attempts [index]++;
     release->state [index] = FETCH_QUEUED;
@@ -168,6 +168,7 @@ s_ask (fetch_t *self, fetch_release_t *release, size_t index, store_txn_t *txn,
     flight->index = index;
     snprintf (flight->peer, sizeof flight->peer, "%s", name);
     flight->deadline = now_ms + self->timeout_ms;
+    flight->epoch = self->epoch;
     flight->handle = zlistx_add_end (self->order, flight);
     zhashx_insert (self->flights, flight->address, flight);
     peer->in_flight++;
@@ -221,9 +222,36 @@ s_batches_send (fetch_t *self, fetch_release_t *release, s_batch_t *batches, siz
                                                                batch->addresses + 32 * j);
             if (flight)
                 fetch_flight_end (self, flight);
-            fetch_failed (self, release, batch->indexes [j]);
+            fetch_failed (self, release, batch->indexes [j], self->epoch);
         }
     }
+}
+
+//  A chunk's peers are tried in the order of the candidates, counted by
+//  its attempts, so a peer that came since (its link came up, or it was
+//  verified later: after a restart links come up in any order) would be
+//  passed over or not asked before the retry. When one comes, every
+//  chunk not held starts again from the first peer (those in flight
+//  when their ask fails: the epoch).
+static void
+s_peers_changed (fetch_t *self)
+{
+    bool came = false;
+    for (size_t i = 0; i < self->candidate_count && !came; i++) {
+        came = true;
+        for (size_t j = 0; j < self->previous_count && came; j++)
+            if (streq (self->candidates [i].name, self->previous [j].name)
+            &&  self->candidates [i].rank == self->previous [j].rank)
+                came = false;
+    }
+    memcpy (self->previous, self->candidates, self->candidate_count * sizeof (fetch_candidate_t));
+    self->previous_count = self->candidate_count;
+    if (!came)
+        return;
+    self->epoch++;
+    for (fetch_release_t *release = (fetch_release_t *) zhashx_first (self->releases); release;
+         release = (fetch_release_t *) zhashx_next (self->releases))
+        fetch_retry (release);
 }
 
 //  Ask for what is missing, as far as windows and rates allow: first
@@ -239,6 +267,7 @@ fetch_pump (fetch_t *self, uint64_t now_ms)
     if (self->candidate_count == 0)
         return;
     qsort (self->candidates, self->candidate_count, sizeof (fetch_candidate_t), s_candidate_order);
+    s_peers_changed (self);
     self->wake_ms = 0;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
@@ -314,11 +343,12 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
     }
     fetch_release_t *release = flight->release;
     size_t index = flight->index;
+    uint32_t epoch = flight->epoch;
     fetch_flight_end (self, flight);
     fetch_peer (self, peer)->quiet_until = 0;
     if (msg->size == 0) {
         self->stats.not_held++;
-        fetch_failed (self, release, index);
+        fetch_failed (self, release, index, epoch);
         return;
     }
     const uint8_t *address;
@@ -333,7 +363,7 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
                       "%s is asked no more for release %s", self->name, peer, peer, hex);
         if (!s_is_bad (release, peer) && zlistx_size (release->bad) < FETCH_CANDIDATES_MAX)
             zlistx_add_end (release->bad, strdup (peer));
-        fetch_failed (self, release, index);
+        fetch_failed (self, release, index, epoch);
         return;
     }
     fetch_staged_t *staged = (fetch_staged_t *) zmalloc (sizeof (fetch_staged_t));

@@ -61,6 +61,7 @@ typedef struct {
     size_t index;
     char peer [WEFT_NAME_MAX + 1];
     uint64_t deadline;
+    uint32_t epoch;                     //  The peers' epoch it was asked in
     void *handle;                       //  In order
 } fetch_flight_t;
 
@@ -116,6 +117,9 @@ struct _fetch_t {
     size_t touch_count;
     fetch_candidate_t candidates [FETCH_CANDIDATES_MAX];
     size_t candidate_count;
+    fetch_candidate_t previous [FETCH_CANDIDATES_MAX];     //  The last pump's
+    size_t previous_count;
+    uint32_t epoch;                     //  Grows each time a peer comes
     uint64_t wake_ms;                   //  A rate-limited ask is due, 0 none
     bool uplink;                        //  The coordinator link was a candidate last pump
     bool paused;                        //  Pinned chunks pass the budget
@@ -149,6 +153,11 @@ void
 void
     fetch_mark_held (fetch_release_t *release, size_t index);
 
+//  Every chunk not held nor in flight is asked again from the first
+//  peer (stalled ones at once)
+void
+    fetch_retry (fetch_release_t *release);
+
 //  The chunk's index in the release, or -1 if it is not one of its chunks
 ssize_t
     fetch_index_of (fetch_release_t *release, const uint8_t address [32]);
@@ -160,10 +169,11 @@ ssize_t
 fetch_peer_t *
     fetch_peer (fetch_t *self, const char *name);
 
-//  An ask that failed (size 0, a bad chunk, no answer, not sent): the
-//  next peer is asked for it
+//  An ask made in epoch failed (size 0, a bad chunk, no answer, not
+//  sent): the next peer is asked for it, or the first if a peer came
+//  since (the order it was asked in is gone)
 void
-    fetch_failed (fetch_t *self, fetch_release_t *release, size_t index);
+    fetch_failed (fetch_t *self, fetch_release_t *release, size_t index, uint32_t epoch);
 
 //  An ask answered or given up: forget it
 void

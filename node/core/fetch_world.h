@@ -1,0 +1,122 @@
+/*  fetch_world - selftest support for the chunk exchange (fetch_test.c):
+    a site server (node 0, srv-1) and three gateways, each a whole node
+    core over its own real LMDB store, wired to each other in memory
+    (node_wire; links named after their peers). The server's coordinator
+    link is played by the world, which holds the releases in held and
+    answers CHUNK_WANT as the coordinator does (CHUNK_DATA signed with
+    its key), counting what crosses the uplink. The gateways link to
+    the server and to each other in a ring.  */
+
+#ifndef WEFT_FETCH_WORLD_H_INCLUDED
+#define WEFT_FETCH_WORLD_H_INCLUDED
+
+#include "proto/proto.h"
+#include "proto/keys.h"
+#include "proto/store.h"
+#include "node/core/node.h"
+
+#define FWORLD_NODES    4               //  srv-1, gw-1, gw-2, gw-3
+#define FWORLD_CHUNKS    40              //  Chunks of a release, about
+
+typedef struct _fworld_t fworld_t;
+
+typedef struct {
+    fworld_t *world;
+    int index;
+    node_t *node;
+    keys_t keys;
+    char name [16];
+    store_t *store;
+    char dir [64];
+} fworld_node_t;
+
+//  A release: its manifest and packed chunks
+typedef struct {
+    uint8_t *manifest;
+    size_t manifest_size;
+    uint8_t hash [32];
+    size_t count;
+    uint8_t (*addresses) [32];
+    uint8_t **packed;
+    size_t *packed_size;
+    uint32_t *size;
+} fworld_release_t;
+
+struct _fworld_t {
+    fworld_node_t nodes [FWORLD_NODES];
+    const char *names [FWORLD_NODES];   //  The nodes' names, for node_wire_index
+    zlistx_t *wire;                     //  Of node_wire_msg_t
+    keys_t ca, coord;
+    //  Frames from node i to node j (NODE_WIRE_COORD: the coordinator)
+    //  are lost, at [i + 1][j + 1]
+    bool mute [FWORLD_NODES + 1][FWORLD_NODES + 1];
+    bool verbose;
+    //  The coordinator's side: what it holds, and what it sent up
+    fworld_release_t *held [6];
+    size_t held_count;
+    zhashx_t *uplink;               //  Address (hex) -> times sent (in the pointer)
+    uint64_t uplink_chunks, uplink_bytes;
+    int corrupt;                    //  Damage the next N chunks it sends
+    //  A neighbour that sends bad bytes: its next N chunks are damaged
+    //  and signed again with its key (the mesh passes them)
+    int damage_from, damage;
+};
+
+
+//  A world of a server and three gateways, nodes not started
+void
+    fworld_init (fworld_t *world, bool verbose);
+
+//  Nodes, stores (their directories too) and held releases destroyed
+void
+    fworld_fini (fworld_t *world);
+
+//  Node index started over its store (made at its first start) with a
+//  certificate of tenant (role server for node 0), a chunk budget and
+//  a rate per peer
+void
+    fworld_start_as (fworld_t *world, int index, const char *tenant, uint64_t budget,
+                     uint64_t rate, uint64_t now);
+
+//  The same, of tenant acme
+void
+    fworld_start (fworld_t *world, int index, uint64_t budget, uint64_t rate, uint64_t now);
+
+//  Node index's links up, on both sides (as after its restart); the
+//  HELLOs wait on the wire
+void
+    fworld_link (fworld_t *world, int index, uint64_t now);
+
+//  Hand over what is on the wire until it is quiet, or limit messages.
+//  Returns how many were handed over.
+size_t
+    fworld_run (fworld_t *world, uint64_t now, size_t limit);
+
+//  Every node ticks, then the wire runs quiet
+void
+    fworld_tick (fworld_t *world, uint64_t now);
+
+//  Take the actions a node queued (none matter here)
+void
+    fworld_drain (fworld_node_t *node);
+
+//  A release of about FWORLD_CHUNKS random chunks
+fworld_release_t *
+    fworld_release_new (const char *version);
+
+void
+    fworld_release_destroy (fworld_release_t **release_p);
+
+//  The node wants the release (fetch_want, then the node settles)
+void
+    fworld_want (fworld_node_t *node, fworld_release_t *release, uint64_t now);
+
+//  How many of the release's chunks the node holds
+size_t
+    fworld_held (fworld_node_t *node, fworld_release_t *release);
+
+//  The coordinator sends the server chunk c of release, asked or not
+void
+    fworld_coord_data (fworld_t *world, fworld_release_t *release, size_t c, uint64_t now);
+
+#endif
