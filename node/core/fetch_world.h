@@ -60,6 +60,10 @@ struct _fworld_t {
     //  A neighbour that sends bad bytes: its next N chunks are damaged
     //  and signed again with its key (the mesh passes them)
     int damage_from, damage;
+    //  Frames handed over in bursts (what is on the wire at once), each
+    //  node settling once after its burst, as weft-node's poll loop
+    //  does; else each frame is a burst of its own
+    bool bursts;
 };
 
 

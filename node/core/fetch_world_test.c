@@ -125,6 +125,9 @@ fworld_run (fworld_t *world, uint64_t now, size_t limit)
 {
     size_t handed = 0;
     node_wire_msg_t *msg;
+    //  In bursts: what is on the wire now, each node settling once after
+    size_t burst = world->bursts? zlistx_size (world->wire): 0;
+    bool touched [FWORLD_NODES] = { false };
     while ((msg = (node_wire_msg_t *) zlistx_first (world->wire)) && handed < limit) {
         zlistx_detach_cur (world->wire);
         handed++;
@@ -140,10 +143,26 @@ fworld_run (fworld_t *world, uint64_t now, size_t limit)
             fworld_node_t *node = &world->nodes [msg->to];
             const char *link = msg->from == NODE_WIRE_COORD? MESH_COORDINATOR
                                                    : world->nodes [msg->from].name;
-            node_frame (node->node, link, NULL, msg->frame, msg->size, now);
-            fworld_drain (node);
+            if (world->bursts) {
+                node_clock (node->node, now);
+                mesh_on_frame (node_mesh (node->node), link, NULL, msg->frame, msg->size, now);
+                touched [msg->to] = true;
+            }
+            else {
+                node_frame (node->node, link, NULL, msg->frame, msg->size, now);
+                fworld_drain (node);
+            }
         }
         node_wire_msg_destroy (&msg);
+        if (world->bursts && (--burst == 0 || handed == limit)) {
+            for (int i = 0; i < FWORLD_NODES; i++)
+                if (touched [i] && world->nodes [i].node) {
+                    node_settle (world->nodes [i].node, now);
+                    fworld_drain (&world->nodes [i]);
+                    touched [i] = false;
+                }
+            burst = zlistx_size (world->wire);
+        }
     }
     return handed;
 }
