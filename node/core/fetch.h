@@ -20,7 +20,7 @@
     space the asks. A peer that answers size 0 is skipped for that chunk
     and the next peer asked; one that answers nothing within the timeout
     (gone, or a slow peer that trickles) is skipped and asked nothing
-    for FETCH_RETRY_MS; one that sends a chunk that does not unpack to
+    for FETCH_RETRY_MS (unless its link comes back); one that sends a chunk that does not unpack to
     its address and manifest size is asked no more for that release
     until its next retry round. A chunk every peer failed waits
     FETCH_RETRY_MS before it is asked again from the first; when a peer

@@ -230,19 +230,28 @@ s_batches_send (fetch_t *self, fetch_release_t *release, s_batch_t *batches, siz
 //  A chunk's peers are tried in the order of the candidates, counted by
 //  its attempts, so a peer that came since (its link came up, or it was
 //  verified later: after a restart links come up in any order) would be
-//  passed over or not asked before the retry. When one comes, every
-//  chunk not held starts again from the first peer (those in flight
-//  when their ask fails: the epoch).
+//  passed over or not asked before the retry. When one comes (or comes
+//  back: a pump with no peer forgets them all), every chunk not held
+//  starts again from the first peer (those in flight when their ask
+//  fails: the epoch), and a peer that comes back is asked at once even
+//  if it fell silent on its old link.
 static void
 s_peers_changed (fetch_t *self)
 {
     bool came = false;
-    for (size_t i = 0; i < self->candidate_count && !came; i++) {
-        came = true;
-        for (size_t j = 0; j < self->previous_count && came; j++)
-            if (streq (self->candidates [i].name, self->previous [j].name)
-            &&  self->candidates [i].rank == self->previous [j].rank)
-                came = false;
+    for (size_t i = 0; i < self->candidate_count; i++) {
+        bool known = false;
+        for (size_t j = 0; j < self->previous_count && !known; j++)
+            known = streq (self->candidates [i].name, self->previous [j].name)
+                 && self->candidates [i].rank == self->previous [j].rank;
+        if (!known) {
+            //  A new connection: its silence on the old one is forgotten
+            fetch_peer_t *peer = (fetch_peer_t *) zhashx_lookup (self->peers,
+                                                                 self->candidates [i].name);
+            if (peer)
+                peer->quiet_until = 0;
+            came = true;
+        }
     }
     memcpy (self->previous, self->candidates, self->candidate_count * sizeof (fetch_candidate_t));
     self->previous_count = self->candidate_count;
@@ -264,8 +273,10 @@ fetch_pump (fetch_t *self, uint64_t now_ms)
     self->candidate_count = 0;
     self->uplink = false;
     self->fx.peers (self->fx.ctx, s_candidate, self);
-    if (self->candidate_count == 0)
+    if (self->candidate_count == 0) {
+        self->previous_count = 0;
         return;
+    }
     qsort (self->candidates, self->candidate_count, sizeof (fetch_candidate_t), s_candidate_order);
     s_peers_changed (self);
     self->wake_ms = 0;

@@ -309,6 +309,37 @@ fetch_test (bool verbose)
         printf ("   at 64 KiB/s: %" PRIu64 " bytes in %" PRIu64 " ms\n", total_bytes,
                 now - start);
 
+    //  Links lost with asks in flight: gw-3's asks of the server time
+    //  out while it has no link at all; when its links come back it asks
+    //  the server again at once (a new connection), not after the retry
+    fworld_release_t *seven = fworld_release_new ("7.0");
+    world.held [world.held_count++] = seven;
+    fworld_want (server, seven, now);
+    for (int round = 0; round < 10; round++)
+        fworld_tick (&world, now += 100);
+    assert (fworld_held (server, seven) == seven->count);
+    world.mute [1][4] = true;
+    fworld_want (gw3, seven, now);
+    fworld_run (&world, now, SIZE_MAX);
+    for (int i = 0; i < 3; i++) {
+        node_link_down (gw3->node, world.nodes [i].name, now);
+        node_link_down (world.nodes [i].node, "gw-3", now);
+        fworld_drain (&world.nodes [i]);
+    }
+    fworld_drain (gw3);
+    world.mute [1][4] = false;
+    uint64_t timeouts = fetch_stats (node_fetch (gw3->node))->timeouts;
+    fworld_tick (&world, now += FETCH_TIMEOUT_MS);
+    assert (fetch_stats (node_fetch (gw3->node))->timeouts > timeouts);
+    assert (fworld_held (gw3, seven) == 0);
+    fworld_link (&world, 3, now);
+    fworld_run (&world, now, SIZE_MAX);
+    for (int round = 0; round < 30 && fworld_held (gw3, seven) < seven->count; round++)
+        fworld_tick (&world, now += 100);
+    assert (fworld_held (gw3, seven) == seven->count);
+    if (verbose)
+        printf ("   links lost with asks in flight: asked again at once when they came back\n");
+
     //  A neighbour of another tenant: gw-3 comes back with a certificate
     //  of tenant "other"; it asks no one of acme for chunks, and its
     //  CHUNK_WANT for a release the server holds is answered size 0

@@ -16,7 +16,8 @@
 #include "node/core/node.h"
 
 #define FWORLD_NODES    4               //  srv-1, gw-1, gw-2, gw-3
-#define FWORLD_CHUNKS    40              //  Chunks of a release, about
+#define FWORLD_CHUNKS   40              //  Chunks of a release, about
+#define FWORLD_RELEASES 8               //  In held, at most
 
 typedef struct _fworld_t fworld_t;
 
@@ -52,7 +53,7 @@ struct _fworld_t {
     bool mute [FWORLD_NODES + 1][FWORLD_NODES + 1];
     bool verbose;
     //  The coordinator's side: what it holds, and what it sent up
-    fworld_release_t *held [6];
+    fworld_release_t *held [FWORLD_RELEASES];
     size_t held_count;
     zhashx_t *uplink;               //  Address (hex) -> times sent (in the pointer)
     uint64_t uplink_chunks, uplink_bytes;
