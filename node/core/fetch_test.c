@@ -25,11 +25,7 @@ fetch_test (bool verbose)
     fworld_t world;
     fworld_init (&world, verbose);
     uint64_t now = FABRIC_EPOCH_MS;
-    for (int i = 0; i < FWORLD_NODES; i++)
-        fworld_start (&world, i, NODE_CHUNK_BUDGET, 0, now);
-    for (int i = 0; i < FWORLD_NODES; i++)
-        fworld_link (&world, i, now);
-    fworld_run (&world, now, SIZE_MAX);
+    fworld_up (&world, now);
     fworld_node_t *server = &world.nodes [0];
     for (int i = 1; i < FWORLD_NODES; i++)
         assert (mesh_neighbour (node_mesh (server->node), world.nodes [i].name, NULL, NULL,

@@ -87,6 +87,11 @@ void
 void
     fworld_start (fworld_t *world, int index, uint64_t budget, uint64_t rate, uint64_t now);
 
+//  Every node started (tenant acme, the default budget, no rate) and
+//  linked, the wire run quiet
+void
+    fworld_up (fworld_t *world, uint64_t now);
+
 //  Node index's links up, on both sides (as after its restart); the
 //  HELLOs wait on the wire
 void

@@ -216,6 +216,16 @@ fworld_start (fworld_t *world, int index, uint64_t budget, uint64_t rate, uint64
     fworld_start_as (world, index, "acme", budget, rate, now);
 }
 
+void
+fworld_up (fworld_t *world, uint64_t now)
+{
+    for (int i = 0; i < FWORLD_NODES; i++)
+        fworld_start (world, i, NODE_CHUNK_BUDGET, 0, now);
+    for (int i = 0; i < FWORLD_NODES; i++)
+        fworld_link (world, i, now);
+    fworld_run (world, now, SIZE_MAX);
+}
+
 //  Node index's links up: the server's uplink and the gateways' links
 //  to it and to each other in a ring, on both sides (the HELLOs wait on
 //  the wire)

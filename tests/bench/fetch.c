@@ -39,11 +39,7 @@ s_exchange (double *uplink_ratio)
     fworld_init (&world, false);
     world.bursts = true;
     uint64_t now = FABRIC_EPOCH_MS;
-    for (int i = 0; i < FWORLD_NODES; i++)
-        fworld_start (&world, i, NODE_CHUNK_BUDGET, 0, now);
-    for (int i = 0; i < FWORLD_NODES; i++)
-        fworld_link (&world, i, now);
-    fworld_run (&world, now, SIZE_MAX);
+    fworld_up (&world, now);
     size_t chunks = 0;
     uint64_t copy = 0;
     for (int r = 0; r < RELEASES; r++) {
