@@ -65,15 +65,16 @@ release_fixture_root (const release_fixture_t *k, uint64_t version, uint64_t exp
 }
 
 void
-release_fixture_publish (const release_fixture_t *k, uint64_t v,
-                         const release_target_t *targets, size_t count,
-                         uint64_t timestamp_expires, release_published_t *out)
+release_fixture_publish_by (const release_fixture_t *k, uint64_t v,
+                            const release_target_t *targets, size_t count,
+                            uint64_t timestamp_expires, const keys_t *signers,
+                            size_t signer_count, release_published_t *out)
 {
     uint8_t *body, hash [32];
     size_t size;
     assert (release_targets_encode (v, FIXTURE_NOW + 30 * FIXTURE_DAY, "acme", targets, count,
                                     &body, &size) == 0);
-    out->targets = release_fixture_sign (RELEASE_TARGETS, body, size, k->targets, 2,
+    out->targets = release_fixture_sign (RELEASE_TARGETS, body, size, signers, signer_count,
                                          &out->targets_size);
     free (body);
     keys_hash (out->targets, out->targets_size, hash);
@@ -87,6 +88,14 @@ release_fixture_publish (const release_fixture_t *k, uint64_t v,
     out->timestamp = release_fixture_sign (RELEASE_TIMESTAMP, body, size, &k->timestamp, 1,
                                            &out->timestamp_size);
     free (body);
+}
+
+void
+release_fixture_publish (const release_fixture_t *k, uint64_t v,
+                         const release_target_t *targets, size_t count,
+                         uint64_t timestamp_expires, release_published_t *out)
+{
+    release_fixture_publish_by (k, v, targets, count, timestamp_expires, k->targets, 2, out);
 }
 
 void

@@ -43,6 +43,13 @@ void
     release_fixture_publish (const release_fixture_t *k, uint64_t v,
                              const release_target_t *targets, size_t count,
                              uint64_t timestamp_expires, release_published_t *out);
+//  The same, the targets signed by signers (fewer than the threshold,
+//  a stranger) instead of both targets keys
+void
+    release_fixture_publish_by (const release_fixture_t *k, uint64_t v,
+                                const release_target_t *targets, size_t count,
+                                uint64_t timestamp_expires, const keys_t *signers,
+                                size_t signer_count, release_published_t *out);
 void
     release_fixture_free (release_published_t *published);
 
