@@ -15,12 +15,15 @@
 #include "node/core/oplog.h"
 #include "node/io/apply.h"
 #include "node/io/attestor.h"
+#include "node/io/import.h"
+#include "node/io/install.h"
 #include "node/io/links.h"
 #include "node/io/opserver.h"
 #include "node/io/sigcheck.h"
 #include "node/io/startup.h"
 #include "proto/store.h"
 #include "proto/cert.h"
+#include "proto/io/filewrite.h"
 
 //  What the operator port answers (node/core/oplocal.h)
 static char *
@@ -55,6 +58,9 @@ typedef struct {
     zactor_t *attestor;                 //  The TPM (--tpm), or NULL
     apply_t *apply;
     opserver_t *ops;                    //  Operator port, or NULL
+    install_t *install;                 //  Software updates' handlers
+    store_t *store;
+    bool reboot;                        //  Restart to run the new version
 } pump_t;
 
 //  Carry out what the core asks
@@ -87,6 +93,10 @@ s_act (pump_t *pump)
                             mask, sizeof mask);
         }
         else
+        if (action->kind == NODE_ACT_INSTALL && pump->install && !pump->reboot)
+            pump->reboot = install_action (pump->install, node, pump->store, action,
+                                           (uint64_t) zclock_time ());
+        else
         if (action->kind == NODE_ACT_APPLY
         &&  apply_request (apply, action->version, action->doc, action->doc_size) != 0)
             zsys_error ("node: cannot hand desired version %" PRIu64 " to the apply handler",
@@ -108,6 +118,9 @@ s_handle (pump_t *pump, void *which, uint64_t now)
     else
     if (which && pump->attestor && which == (void *) pump->attestor)
         s_attestor_reply (node, pump->attestor, now);
+    else
+    if (which && pump->install && which == install_sock (pump->install))
+        install_handle (pump->install, node, now);
     else
     if (which && which == apply_sock (pump->apply)) {
         apply_result_t result;
@@ -144,7 +157,8 @@ main (int argc, char *argv [])
     }
     uint64_t heartbeat_ms = (uint64_t) options_int (options, "heartbeat", 5) * 1000;
     char *db_path = zsys_sprintf ("%s/db", keyfile_get (options, "data-dir"));
-    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE, NULL };
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE, UPDATE_TABLE,
+                              CHUNKSTORE_TABLE, NULL };
     store_t *store = store_new (db_path, tables, 0);
     free (db_path);
     zactor_t *attestor = NULL;
@@ -162,6 +176,25 @@ main (int argc, char *argv [])
     apply_t *apply = apply_new (keyfile_get (options, "apply-file"),
                                 keyfile_get (options, "apply-command"),
                                 (int) options_int (options, "apply-timeout", 60) * 1000, verbose);
+    //  Software updates: the release root pinned at enrolment, the handlers
+    const char *data_dir = keyfile_get (options, "data-dir");
+    char *root_path = zsys_sprintf ("%s/release-root", data_dir);
+    size_t root_size = 0;
+    char *root_error = NULL;
+    uint8_t *release_root = zsys_file_exists (root_path)
+                          ? (uint8_t *) filewrite_read (root_path, 64 * 1024, &root_size,
+                                                        &root_error): NULL;
+    if (root_error)
+        zsys_error ("node: %s", root_error);
+    free (root_error);
+    free (root_path);
+    const char *install_dir = keyfile_get (options, "install-dir");
+    char *install_default = zsys_sprintf ("%s/install", data_dir);
+    install_t *install = install_new (install_dir && *install_dir? install_dir: install_default,
+                                      keyfile_get (options, "health-command"),
+                                      (int) options_int (options, "health-timeout", 60) * 1000,
+                                      verbose);
+    free (install_default);
     zpoller_t *poller = zpoller_new (NULL);
     const char *threads = keyfile_get (options, "verify-threads");
     const char *coordinator = options_flag (options, "no-coordinator")
@@ -187,7 +220,7 @@ main (int argc, char *argv [])
     if (bad_option)
         fprintf (stderr, "weft-node: %s\n", error);
     node_t *node = NULL;
-    if (store && apply && links && cert) {
+    if (store && apply && links && cert && install) {
         const char *require = keyfile_get (options, "require-attestation");
         node_config_t config = {
             .name = identity_name (identity), .tenant = identity_tenant (identity),
@@ -195,7 +228,9 @@ main (int argc, char *argv [])
             .ca_key = ca_key, .coord_sign = identity_coord_sign (identity),
             .heartbeat_ms = heartbeat_ms, .store = store, .prefix = "",
             .admit_unattested = require && streq (require, "off"),
-            .quotes = attestor != NULL, .verbose = verbose
+            .quotes = attestor != NULL, .verbose = verbose,
+            .chunk_budget = (uint64_t) options_int (options, "chunk-budget", 1024) << 20,
+            .release_root = release_root, .release_root_size = root_size
         };
         node_links_t binding = links_binding (links);
         node = node_new (&config, &binding, (uint64_t) zclock_time ());
@@ -226,8 +261,23 @@ main (int argc, char *argv [])
             node_destroy (&node);
         }
     }
+    const char *import = keyfile_get (options, "import");
+    if (node && import && *import) {
+        char *why = NULL;
+        if (import_bundle (node, store, import, identity_name (identity),
+                           identity_coord_sign (identity), (uint64_t) zclock_time (), &why)) {
+            fprintf (stderr, "weft-node: %s\n", why);
+            zsys_error ("node: %s", why);
+            links_destroy (&links);
+            node_destroy (&node);
+            bad_option = false;
+        }
+        free (why);
+    }
     if (node) {
         zpoller_add (poller, apply_sock (apply));
+        if (install_sock (install))
+            zpoller_add (poller, install_sock (install));
         if (attestor)
             zpoller_add (poller, attestor);
     }
@@ -235,7 +285,7 @@ main (int argc, char *argv [])
         zsys_error ("node: cannot start (see above)");
         exit_code = bad_option? 2: 1;
     }
-    pump_t pump = { node, links, attestor, apply, ops };
+    pump_t pump = { node, links, attestor, apply, ops, install, store, false };
     if (node)
         s_act (&pump);
     while (node && !zsys_interrupted) {
@@ -263,6 +313,12 @@ main (int argc, char *argv [])
         node_tick (node, now);
         s_act (&pump);
         links_tick (links, now);
+        if (pump.reboot) {
+            //  The new slot runs after a restart (a reboot on a device):
+            //  the update module asks for its health check then
+            zsys_info ("node: restarting to run the new version");
+            break;
+        }
     }
     if (node) {
         zsys_info ("node: stopping");
@@ -273,6 +329,8 @@ main (int argc, char *argv [])
     links_destroy (&links);
     node_destroy (&node);
     apply_destroy (&apply);
+    install_destroy (&install);
+    free (release_root);
     zactor_destroy (&attestor);
     store_destroy (&store);
     identity_destroy (&identity);

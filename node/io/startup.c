@@ -50,6 +50,18 @@ const option_spec_t startup_options [] = {
     { "apply-command", "CMD", NULL,
       "run /bin/sh -c CMD with the desired JSON on stdin" },
     { "apply-timeout", "SECONDS", "60", "kill an apply command after this long" },
+    { "install-dir", "DIR", NULL,
+      "where software updates install their artifacts (default DATA-DIR/install)" },
+    { "chunk-budget", "MIB", "1024",
+      "chunks of releases kept for updates and for neighbours, in MiB (releases\n"
+      "in use are kept beyond it)" },
+    { "health-command", "CMD", NULL,
+      "after an update: run /bin/sh -c CMD (the release as JSON on stdin); a\n"
+      "failure rolls the update back" },
+    { "health-timeout", "SECONDS", "60", "a health command running longer has failed" },
+    { "import", "FILE", NULL,
+      "take in a bundle (weft-artifact bundle) at start: checked whole, its chunks\n"
+      "stored, its assignment for this device installed, the others offered" },
     { "heartbeat", "SECONDS", "5",
       "heartbeat interval, and the timers of every link (the same on a site's nodes)" },
     { "listen", "ENDPOINT", NULL, "mesh listener for neighbours, e.g. tcp://0.0.0.0:7720" },
@@ -94,9 +106,12 @@ startup_options_parse (int argc, char *argv [], int *exit_p)
     }
     int64_t heartbeat = options_int (options, "heartbeat", -1);
     int64_t apply_timeout = options_int (options, "apply-timeout", -1);
-    if (heartbeat < 1 || heartbeat > 3600 || apply_timeout < 1 || apply_timeout > 86400) {
-        fprintf (stderr, "weft-node: --heartbeat must be 1..3600 and --apply-timeout "
-                 "1..86400 seconds\n");
+    int64_t health_timeout = options_int (options, "health-timeout", -1);
+    int64_t budget = options_int (options, "chunk-budget", -1);
+    if (heartbeat < 1 || heartbeat > 3600 || apply_timeout < 1 || apply_timeout > 86400
+    ||  health_timeout < 1 || health_timeout > 86400 || budget < 1 || budget > 1048576) {
+        fprintf (stderr, "weft-node: --heartbeat must be 1..3600, --apply-timeout and "
+                 "--health-timeout 1..86400 seconds, --chunk-budget 1..1048576 MiB\n");
         keyfile_destroy (&options);
         *exit_p = 2;
         return NULL;

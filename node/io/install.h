@@ -1,0 +1,67 @@
+/*  install - the daemon's install handlers: carry out a step of a
+    software install (node/core/update.h) on the files of the device
+    Under --install-dir DIR:
+      file  DIR/NAME is the artifact. stage: assembled from its chunks
+            into DIR/.NAME.weft-new, synced; activate: the previous kept
+            as DIR/.NAME.weft-prev (a hard link, so DIR/NAME is never
+            missing; DIR/.NAME.weft-none if there was none), then the new
+            renamed over it and the directory synced; commit: the
+            previous removed; rollback: the previous renamed back.
+      ab    DIR/NAME/slot-a/NAME and slot-b/NAME, and DIR/NAME/boot, the
+            boot-selection record ("active=a\ntrying=b\n"). stage: into
+            the slot not active; activate: boot record names it as
+            trying, and the node restarts (the "reboot"); after the
+            restart the health check runs on the slot tried; commit:
+            it becomes the active slot; rollback: trying cleared, the
+            old slot boots.
+    Every step is idempotent: after a crash the update module asks for
+    the step again and it completes, the device on the old version or
+    the new one. Steps run on the event loop's thread (the stage reads
+    every chunk; a worker thread is the next step for large images).  */
+
+#ifndef WEFT_INSTALL_H_INCLUDED
+#define WEFT_INSTALL_H_INCLUDED
+
+#include <czmq.h>
+#include "node/core/node.h"
+
+typedef struct _install_t install_t;
+
+//  Handlers installing under dir (created 0755 if missing), with a
+//  health command (NULL: the node running again is its health) killed
+//  after timeout_ms. NULL (logged) if dir cannot be made.
+install_t *
+    install_new (const char *dir, const char *health_command, int timeout_ms, bool verbose);
+void
+    install_destroy (install_t **self_p);
+
+//  Carry out an INSTALL action's step other than the health check.
+//  *reboot is set when the node must restart to run the new version
+//  (ab activate). 0, or -1 with error saying why.
+int
+    install_step (install_t *self, const node_action_t *action, store_t *store,
+                  chunkstore_t *chunks, bool *reboot, char error [UPDATE_ERROR_MAX + 1]);
+
+//  The daemon's driver: carry out an INSTALL action for node, and give
+//  the result back (node_installed) at once, or when the health command
+//  ends (install_sock readable: install_handle). Returns true when the
+//  node must restart now to run the new version (ab): the driver stops
+//  taking INSTALL actions and exits; the restart continues the install.
+bool
+    install_action (install_t *self, node_t *node, store_t *store,
+                    const node_action_t *action, uint64_t now_ms);
+
+//  The health command's socket (for a zpoller), NULL if none.
+zsock_t *
+    install_sock (install_t *self);
+
+//  The health command ended: its result to node.
+void
+    install_handle (install_t *self, node_t *node, uint64_t now_ms);
+
+//  Where the version the device runs of release name is (for the
+//  health check): DIR/NAME, or the slot booted. Caller frees.
+char *
+    install_path (install_t *self, const char *name, const char *handler);
+
+#endif
