@@ -193,6 +193,7 @@ main (int argc, char *argv [])
     install_t *install = install_new (install_dir && *install_dir? install_dir: install_default,
                                       keyfile_get (options, "health-command"),
                                       (int) options_int (options, "health-timeout", 60) * 1000,
+                                      (uint64_t) options_int (options, "health-checkin", 0) * 1000,
                                       verbose);
     free (install_default);
     zpoller_t *poller = zpoller_new (NULL);
@@ -311,12 +312,14 @@ main (int argc, char *argv [])
             break;
         }
         node_tick (node, now);
+        install_tick (install, node, now);
         s_act (&pump);
         links_tick (links, now);
         if (pump.reboot) {
-            //  The new slot runs after a restart (a reboot on a device):
-            //  the update module asks for its health check then
-            zsys_info ("node: restarting to run the new version");
+            //  The slot chosen runs after a restart (a reboot on a
+            //  device): the update module asks for its next step then
+            zsys_info ("node: restarting to run the slot chosen");
+            exit_code = STARTUP_EXIT_RESTART;
             break;
         }
     }

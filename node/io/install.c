@@ -12,10 +12,13 @@ struct _install_t {
     char *dir;
     apply_t *health;                //  Runs the health command, or NULL
     uint64_t health_runs;           //  Its runs, to match results
+    uint64_t checkin_ms;            //  No command: check in within this, 0 = off
+    uint64_t checkin_deadline;      //  A check-in awaited until then, 0 if none
 };
 
 install_t *
-install_new (const char *dir, const char *health_command, int timeout_ms, bool verbose)
+install_new (const char *dir, const char *health_command, int timeout_ms,
+             uint64_t checkin_ms, bool verbose)
 {
     assert (dir);
     if (mkdir (dir, 0755) && errno != EEXIST) {
@@ -26,6 +29,7 @@ install_new (const char *dir, const char *health_command, int timeout_ms, bool v
     self->dir = strdup (dir);
     if (health_command && *health_command)
         self->health = apply_new (NULL, health_command, timeout_ms, verbose);
+    self->checkin_ms = checkin_ms;
     return self;
 }
 
@@ -271,9 +275,11 @@ s_ab_step (install_t *self, const node_action_t *action, store_t *store, chunkst
     }
     else
     if (action->step == UPDATE_STEP_ROLLBACK) {
+        //  The old slot runs again after a restart, as after a reboot
         if (boot.trying) {
             boot.trying = 0;
             rc = s_boot_write (boot_path, &boot, error);
+            *reboot = rc == 0;
         }
     }
     free (home);
@@ -346,6 +352,13 @@ install_action (install_t *self, node_t *node, store_t *store, const node_action
             node_installed (node, step, false, "cannot start the health command", now_ms);
         return false;
     }
+    if (step == UPDATE_STEP_HEALTH && self->checkin_ms) {
+        //  Healthy when the report saying so reached the coordinator
+        //  (install_tick)
+        self->checkin_deadline = now_ms + self->checkin_ms;
+        install_tick (self, node, now_ms);
+        return false;
+    }
     bool reboot = false;
     char error [UPDATE_ERROR_MAX + 1] = "";
     int rc = step == UPDATE_STEP_HEALTH
@@ -354,6 +367,27 @@ install_action (install_t *self, node_t *node, store_t *store, const node_action
         zsys_warning ("install: %s %s: %s", action->release, action->release_version, error);
     node_installed (node, step, rc == 0, error, now_ms);
     return reboot;
+}
+
+void
+install_tick (install_t *self, node_t *node, uint64_t now_ms)
+{
+    assert (self && node);
+    if (!self->checkin_deadline)
+        return;
+    agent_t *agent = node_agent (node);
+    if (agent && !agent_report_pending (agent)) {
+        self->checkin_deadline = 0;
+        node_installed (node, UPDATE_STEP_HEALTH, true, NULL, now_ms);
+    }
+    else
+    if (now_ms >= self->checkin_deadline) {
+        self->checkin_deadline = 0;
+        char error [UPDATE_ERROR_MAX + 1];
+        snprintf (error, sizeof error, "the node did not check in with the coordinator "
+                  "within %" PRIu64 " s", self->checkin_ms / 1000);
+        node_installed (node, UPDATE_STEP_HEALTH, false, error, now_ms);
+    }
 }
 
 zsock_t *

@@ -10,10 +10,11 @@
       ab    DIR/NAME/slot-a/NAME and slot-b/NAME, and DIR/NAME/boot, the
             boot-selection record ("active=a\ntrying=b\n"). stage: into
             the slot not active; activate: boot record names it as
-            trying, and the node restarts (the "reboot"); after the
-            restart the health check runs on the slot tried; commit:
-            it becomes the active slot; rollback: trying cleared, the
-            old slot boots.
+            trying, and the node restarts (the "reboot": weft-node
+            exits with status 3 for its service manager to start it
+            again); after the restart the health check runs on the slot
+            tried; commit: it becomes the active slot; rollback: trying
+            cleared, and the node restarts into the old slot.
     Every step is idempotent: after a crash the update module asks for
     the step again and it completes, the device on the old version or
     the new one. Steps run on the event loop's thread (the stage reads
@@ -28,10 +29,13 @@
 typedef struct _install_t install_t;
 
 //  Handlers installing under dir (created 0755 if missing), with a
-//  health command (NULL: the node running again is its health) killed
-//  after timeout_ms. NULL (logged) if dir cannot be made.
+//  health command killed after timeout_ms; with none, the health check
+//  is that the node checks in (its report of the new version ACKed by
+//  the coordinator) within checkin_ms, or, if 0, that it runs again.
+//  NULL (logged) if dir cannot be made.
 install_t *
-    install_new (const char *dir, const char *health_command, int timeout_ms, bool verbose);
+    install_new (const char *dir, const char *health_command, int timeout_ms,
+                 uint64_t checkin_ms, bool verbose);
 void
     install_destroy (install_t **self_p);
 
@@ -50,6 +54,11 @@ int
 bool
     install_action (install_t *self, node_t *node, store_t *store,
                     const node_action_t *action, uint64_t now_ms);
+
+//  A check-in awaited: healthy once the node's report is ACKed, failed
+//  at its deadline. Call at least every second.
+void
+    install_tick (install_t *self, node_t *node, uint64_t now_ms);
 
 //  The health command's socket (for a zpoller), NULL if none.
 zsock_t *

@@ -9,41 +9,14 @@
 #   why.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
+source "$(dirname "$0")/update-lib.sh"
 cd "$T"
 
-start_coord
-import_tree acme
-INST="$T/inst"
-
-#   gw_run ARGS... : weft-node gw-1 (enrolled) in the background
-gw_run () {
-    start_node gw-1 --install-dir "$INST" "$@"
-}
-
-#   software KEY : reported.software.KEY of gw-1 as the coordinator has it
-software () {
-    ctl --json twin get gw-1 | jget "reported.software.$1"
-}
-
-#   bundle_for VERSION : an assignment of plc VERSION to gw-1 by the
-#   coordinator, and a bundle carrying it
-bundle_for () {
-    "$PROBE" assign "$COORD_DIR/coord.key" gw-1 acme "repo/manifests/plc_$1" 3600 "assign-$1" \
-        || fail "assign $1"
-    art bundle --repo repo --out "v$1.wbd" "assign-$1" > /dev/null || fail "bundle $1"
-}
-
 say "gw-1 enrols in acme, then its tenant's release root is pinned"
-start_node gw-1 --token-file "$(new_token_file --tenant acme)"
-wait_for 'is_online gw-1' 20 || fail "gw-1 did not come online"
-stop_proc gw-1
-make_keys r1 r2 r3 t1 t2 s ts
+gw_setup
 head -c 3000000 /dev/urandom > v1.bin
 art build --repo repo --name plc --version 1.0 --types gateway --handler file \
     --anti-rollback 1 v1.bin > /dev/null || fail "build 1.0"
-new_root repo r1 r2 r3
-art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
-cp repo/root.1 "$T/gw-1/release-root"
 publish repo plc=1.0
 
 say "v1 from a bundle: checked, its chunks stored, installed, reported"
