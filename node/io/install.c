@@ -137,6 +137,10 @@ s_file_step (install_t *self, const node_action_t *action, store_t *store,
             if (s_exists (target)) {
                 unlink (link_tmp);
                 rc = link (target, link_tmp) || rename (link_tmp, prev)? -1: 0;
+                //  After a crash past this point prev is already a link to
+                //  target, and a rename between links of one file does
+                //  nothing: the temporary link would stay
+                unlink (link_tmp);
             }
             else {
                 int fd = open (none, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
