@@ -53,6 +53,7 @@ struct _update_t {
 };
 
 static void s_resume (update_t *self, uint64_t now_ms);
+static void s_report (update_t *self);
 
 //  --------------------------------------------------------------------------
 //  Storage
@@ -330,6 +331,11 @@ update_start (update_t *self, uint64_t now_ms)
     if (self->state != UPDATE_IDLE)
         zsys_info ("update: %s %s %s at start", self->job_name, self->job_version,
                    update_state_name (self->state));
+    //  A job under way reports anew: the ACK of this report, not of one
+    //  sent before the restart, says the device came back and checked in
+    if (self->state != UPDATE_IDLE && self->state != UPDATE_COMMITTED
+    &&  self->state != UPDATE_ROLLED_BACK)
+        s_report (self);
     s_resume (self, now_ms);
     return 0;
 }

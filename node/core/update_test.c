@@ -40,7 +40,7 @@ typedef struct {
     update_t *update;
     const uint8_t *root;
     size_t root_size;
-    size_t wants, drops, installs;
+    size_t wants, drops, installs, reports;
     int step;                       //  Asked and not yet answered
     char report [1024];
     char target [16], prev [16], staged [16];
@@ -87,6 +87,7 @@ s_report (void *ctx, const char *json, size_t size)
     assert (size < sizeof device->report);
     memcpy (device->report, json, size);
     device->report [size] = 0;
+    device->reports++;
 }
 
 static int
@@ -565,7 +566,10 @@ update_test (bool verbose)
             assert (asked);
             assert (streq (device.target, "0.1") || streq (device.target, "2.0"));
             s_close (&device);
+            size_t reports = device.reports;
             s_open (&device);           //  Asks again for the step it waits for
+            //  and reports anew: a check-in after the restart is its ACK
+            assert (device.reports > reports);
             //  (a commit not answered is asked again through its health check)
             assert (device.step == (asked == UPDATE_STEP_COMMIT? UPDATE_STEP_HEALTH: asked));
             assert (s_run (&device, 0, false) == 0);
