@@ -117,3 +117,24 @@ release_fixture_take (release_trust_t *trust, const release_published_t *p, uint
         rc = release_trust_update (trust, p->targets, p->targets_size, now_ms);
     return rc;
 }
+
+uint8_t *
+release_fixture_assign (const keys_t *signer, const char *device, const char *version,
+                        const uint8_t hash [32], uint64_t issued, uint64_t expires,
+                        size_t *size_p)
+{
+    release_assignment_t a;
+    memset (&a, 0, sizeof a);
+    snprintf (a.device, sizeof a.device, "%s", device);
+    snprintf (a.tenant, sizeof a.tenant, "acme");
+    snprintf (a.name, sizeof a.name, "plc-runtime");
+    snprintf (a.version, sizeof a.version, "%s", version);
+    memcpy (a.manifest_hash, hash, 32);
+    a.issued_ms = issued;
+    a.expires_ms = expires;
+    uint8_t *out = NULL;
+    int rc = release_assign (&a, signer->sign_secret, &out, size_p);
+    assert (rc == 0);
+    (void) rc;
+    return out;
+}

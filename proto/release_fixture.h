@@ -53,6 +53,13 @@ void
 void
     release_fixture_free (release_published_t *published);
 
+//  The director's assignment of plc-runtime version (manifest hash) to
+//  device of acme, signed by signer. Caller frees.
+uint8_t *
+    release_fixture_assign (const keys_t *signer, const char *device, const char *version,
+                            const uint8_t hash [32], uint64_t issued, uint64_t expires,
+                            size_t *size_p);
+
 //  Take a publication into trust: timestamp, snapshot, targets
 int
     release_fixture_take (release_trust_t *trust, const release_published_t *published,

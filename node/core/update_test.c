@@ -130,6 +130,21 @@ s_close (t_device_t *device)
     store_destroy (&device->store);
 }
 
+//  A new device on version 0.1: the store wiped, the module opened
+static void
+s_fresh (t_device_t *device)
+{
+    s_close (device);
+    char command [160];
+    snprintf (command, sizeof command, "rm -rf %s && mkdir -m 700 %s", device->dir,
+              device->dir);
+    assert (system (command) == 0);
+    strcpy (device->target, "0.1");
+    *device->prev = *device->staged = 0;
+    device->has_prev = false;
+    s_open (device);
+}
+
 //  Carry out the step asked, on the model, as the file handler does
 static void
 s_do_step (t_device_t *device, bool *ok, char *error)
@@ -273,18 +288,7 @@ static uint8_t *
 s_assign (const keys_t *signer, const char *device, const char *version,
           const uint8_t hash [32], uint64_t issued, uint64_t expires, size_t *size_p)
 {
-    release_assignment_t a;
-    memset (&a, 0, sizeof a);
-    strcpy (a.device, device);
-    strcpy (a.tenant, "acme");
-    strcpy (a.name, "plc-runtime");
-    strcpy (a.version, version);
-    memcpy (a.manifest_hash, hash, 32);
-    a.issued_ms = issued;
-    a.expires_ms = expires;
-    uint8_t *out;
-    assert (release_assign (&a, signer->sign_secret, &out, size_p) == 0);
-    return out;
+    return release_fixture_assign (signer, device, version, hash, issued, expires, size_p);
 }
 
 //  An offer: the root, a publication, one manifest, one assignment
@@ -323,6 +327,40 @@ s_refused (t_device_t *device, const uint8_t *offer, size_t size, const char *wh
     assert (streq (device->target, target));
     assert (update_state (device->update) == state);
     assert (device->installs == installs && device->wants == wants);
+}
+
+//  An offer of release under an assignment by the coordinator, taken
+static void
+s_taken (t_device_t *device, const keys_t *coord, const char *version,
+         const t_release_t *release, const uint8_t *root, size_t root_size,
+         const release_published_t *p)
+{
+    size_t a_size, o_size;
+    char reason [WEFT_TEXT_MAX + 1];
+    uint8_t *a = s_assign (coord, T_DEVICE, version, release->hash, device->now,
+                           device->now + FIXTURE_DAY, &a_size);
+    uint8_t *offer = s_offer (root, root_size, p, release->manifest, release->manifest_size,
+                              a, a_size, &o_size);
+    assert (update_offer (device->update, offer, o_size, device->now, reason)
+            == WEFT_STATUS_OK);
+    free (offer);
+    free (a);
+}
+
+//  An offer of release under an assignment by signer to device, refused
+static void
+s_refused_assigned (t_device_t *device, const keys_t *signer, const char *to,
+                    const char *version, const t_release_t *release, const uint8_t *root,
+                    size_t root_size, const release_published_t *p, const char *why)
+{
+    size_t a_size, o_size;
+    uint8_t *a = s_assign (signer, to, version, release->hash, device->now,
+                           device->now + FIXTURE_DAY, &a_size);
+    uint8_t *offer = s_offer (root, root_size, p, release->manifest, release->manifest_size,
+                              a, a_size, &o_size);
+    s_refused (device, offer, o_size, why);
+    free (offer);
+    free (a);
 }
 
 void
@@ -413,21 +451,10 @@ update_test (bool verbose)
     free (offer);
     free (ra);
     //  An assignment not signed by the coordinator, and one for another device
-    a_size = 0;
-    uint8_t *stranger = s_assign (&k.rogue, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY,
-                                  &a_size);
-    offer = s_offer (root, root_size, &p2, v2.manifest, v2.manifest_size, stranger, a_size,
-                     &o_size);
-    s_refused (&device, offer, o_size, "no valid assignment");
-    free (offer);
-    free (stranger);
-    uint8_t *other = s_assign (&k.coord, "gw-2", "2.0", v2.hash, now, now + FIXTURE_DAY,
-                               &a_size);
-    offer = s_offer (root, root_size, &p2, v2.manifest, v2.manifest_size, other, a_size,
-                     &o_size);
-    s_refused (&device, offer, o_size, "no valid assignment");
-    free (offer);
-    free (other);
+    s_refused_assigned (&device, &k.rogue, T_DEVICE, "2.0", &v2, root, root_size, &p2,
+                        "no valid assignment");
+    s_refused_assigned (&device, &k.coord, "gw-2", "2.0", &v2, root, root_size, &p2,
+                        "no valid assignment");
     //  Mix and match: v1's manifest under the assignment of v2
     a = s_assign (&k.coord, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY, &a_size);
     offer = s_offer (root, root_size, &p2, v1.manifest, v1.manifest_size, a, a_size, &o_size);
@@ -451,22 +478,13 @@ update_test (bool verbose)
     offer [o_size / 2] ^= 1;
     assert (update_offer (device.update, offer, o_size, now, reason) == WEFT_STATUS_DENIED);
     offer [o_size / 2] ^= 1;
+    free (a);
     //  Another device type
-    free (a);
-    a = s_assign (&k.coord, T_DEVICE, "2.1", wrong.hash, now, now + FIXTURE_DAY, &a_size);
-    uint8_t *wrong_offer = s_offer (root, root_size, &p2, wrong.manifest, wrong.manifest_size,
-                                    a, a_size, &o_size);
-    size_t wrong_size = o_size;
-    s_refused (&device, wrong_offer, wrong_size, "device type");
-    free (wrong_offer);
-    free (a);
+    s_refused_assigned (&device, &k.coord, T_DEVICE, "2.1", &wrong, root, root_size, &p2,
+                        "device type");
     //  Anti-rollback: 0.9 (anti-rollback 0) below the installed 1.0's 1
-    a = s_assign (&k.coord, T_DEVICE, "0.9", v0.hash, now, now + FIXTURE_DAY, &a_size);
-    uint8_t *old = s_offer (root, root_size, &p2, v0.manifest, v0.manifest_size, a, a_size,
-                            &o_size);
-    s_refused (&device, old, o_size, "anti-rollback");
-    free (old);
-    free (a);
+    s_refused_assigned (&device, &k.coord, T_DEVICE, "0.9", &v0, root, root_size, &p2,
+                        "anti-rollback");
 
     //  v2 with a failing health check: rolled back by itself, the twin says why
     a = s_assign (&k.coord, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY, &a_size);
@@ -503,12 +521,7 @@ update_test (bool verbose)
     //  size: the stage fails, nothing switched
     device.fail_health = false;
     for (int bad = 0; bad < 2; bad++) {
-        s_close (&device);
-        char command [128];
-        snprintf (command, sizeof command, "rm -rf %s && mkdir -m 700 %s", device.dir, device.dir);
-        assert (system (command) == 0);
-        strcpy (device.target, "0.1");
-        s_open (&device);
+        s_fresh (&device);
         const uint8_t *entry = v2.entries;
         uint32_t size = (uint32_t) entry [33] << 16 | (uint32_t) entry [34] << 8 | entry [35];
         //  Bytes of the same size but other content, or of another size
@@ -524,12 +537,7 @@ update_test (bool verbose)
         free (packed);
         free (fake);
         s_hold (&device, &v2);          //  The rest; the bad one stays as held
-        a = s_assign (&k.coord, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY, &a_size);
-        offer = s_offer (root, root_size, &p2, v2.manifest, v2.manifest_size, a, a_size,
-                         &o_size);
-        free (a);
-        assert (update_offer (device.update, offer, o_size, now, reason) == WEFT_STATUS_OK);
-        free (offer);
+        s_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
         assert (update_state (device.update) == UPDATE_VERIFIED);
         assert (s_run (&device, 0, false) == 0);
         assert (update_state (device.update) == UPDATE_ROLLED_BACK);
@@ -545,15 +553,7 @@ update_test (bool verbose)
     size_t crashes = 0;
     for (int stop = 1; stop <= 4; stop++)
         for (int run_it = 0; run_it < 2; run_it++) {
-            s_close (&device);
-            char command [128];
-            snprintf (command, sizeof command, "rm -rf %s && mkdir -m 700 %s", device.dir,
-                      device.dir);
-            assert (system (command) == 0);
-            strcpy (device.target, "0.1");
-            *device.prev = *device.staged = 0;
-            device.has_prev = false;
-            s_open (&device);
+            s_fresh (&device);
             s_hold (&device, &v2);
             a = s_assign (&k.coord, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY,
                           &a_size);
@@ -586,21 +586,8 @@ update_test (bool verbose)
     //  A crash while downloading asks for the chunks again; one during
     //  the rollback of a failed health check completes the rollback
     for (int run_it = 0; run_it < 2; run_it++) {
-        s_close (&device);
-        char command [128];
-        snprintf (command, sizeof command, "rm -rf %s && mkdir -m 700 %s", device.dir,
-                  device.dir);
-        assert (system (command) == 0);
-        strcpy (device.target, "0.1");
-        *device.prev = *device.staged = 0;
-        device.has_prev = false;
-        s_open (&device);
-        a = s_assign (&k.coord, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY, &a_size);
-        offer = s_offer (root, root_size, &p2, v2.manifest, v2.manifest_size, a, a_size,
-                         &o_size);
-        free (a);
-        assert (update_offer (device.update, offer, o_size, now, reason) == WEFT_STATUS_OK);
-        free (offer);
+        s_fresh (&device);
+        s_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
         size_t wants = device.wants;
         s_close (&device);
         s_open (&device);
