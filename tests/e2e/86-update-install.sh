@@ -6,7 +6,7 @@
 #   a clear error; a release for another device type, a lower
 #   anti-rollback version are refused and leave version and file as they
 #   were; a failing health check rolls back by itself and the twin says
-#   why.
+#   why; with libfiu, a failed fsync of the stage rolls back too.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 source "$(dirname "$0")/update-lib.sh"
@@ -98,3 +98,26 @@ cmp -s v2.bin "$INST/plc" || fail "rollback did not put v2 back"
     || fail "the health command was told: $(cat health.json)"
 [[ ! -e "$INST/.plc.weft-prev" ]] || fail "previous left after the rollback"
 stop_proc gw-1
+
+say "the stage's fsync fails (libfiu): rolled back, the twin says why, v2 stays"
+if command -v fiu-run > /dev/null && ! ldd "$NODE" | grep -q libasan; then
+    cp v2.bin v4.bin
+    head -c 40000 /dev/urandom | dd of=v4.bin bs=1 seek=70000 conv=notrunc 2>/dev/null
+    art build --repo repo --name plc --version 4.0 --types gateway --handler file \
+        --anti-rollback 4 v4.bin > /dev/null || fail "build 4.0"
+    publish repo plc=2.0 plc=4.0
+    bundle_for 4.0
+    # shellcheck disable=SC2046
+    fiu-run -x -c 'enable name=posix/io/sync/fsync' \
+        "$NODE" $(node_args gw-1) --install-dir "$INST" --import v4.0.wbd >> gw-1.log 2>&1 &
+    PID_OF[gw-1]=$!
+    wait_for '[[ "$(software state)" == rolled-back && "$(software version)" == 4.0 ]]' 20 \
+        || fail "not rolled back: $(ctl --json twin get gw-1)"
+    software error | grep -q "stage failed: cannot sync" || fail "twin error: $(software error)"
+    [[ "$(software installed)" == 2.0 ]] || fail "twin: $(ctl --json twin get gw-1)"
+    cmp -s v2.bin "$INST/plc" || fail "a failed stage changed the file"
+    [[ -z "$(ls -A "$INST" | grep -v '^plc$')" ]] || fail "left over: $(ls -A "$INST")"
+    stop_proc gw-1
+else
+    say "fiu-run not installed or a sanitizer build: skipped"
+fi
