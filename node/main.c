@@ -23,7 +23,6 @@
 #include "node/io/startup.h"
 #include "proto/store.h"
 #include "proto/cert.h"
-#include "proto/io/filewrite.h"
 
 //  What the operator port answers (node/core/oplocal.h)
 static char *
@@ -177,25 +176,10 @@ main (int argc, char *argv [])
                                 keyfile_get (options, "apply-command"),
                                 (int) options_int (options, "apply-timeout", 60) * 1000, verbose);
     //  Software updates: the release root pinned at enrolment, the handlers
-    const char *data_dir = keyfile_get (options, "data-dir");
-    char *root_path = zsys_sprintf ("%s/release-root", data_dir);
     size_t root_size = 0;
-    char *root_error = NULL;
-    uint8_t *release_root = zsys_file_exists (root_path)
-                          ? (uint8_t *) filewrite_read (root_path, 64 * 1024, &root_size,
-                                                        &root_error): NULL;
-    if (root_error)
-        zsys_error ("node: %s", root_error);
-    free (root_error);
-    free (root_path);
-    const char *install_dir = keyfile_get (options, "install-dir");
-    char *install_default = zsys_sprintf ("%s/install", data_dir);
-    install_t *install = install_new (install_dir && *install_dir? install_dir: install_default,
-                                      keyfile_get (options, "health-command"),
-                                      (int) options_int (options, "health-timeout", 60) * 1000,
-                                      (uint64_t) options_int (options, "health-checkin", 0) * 1000,
-                                      verbose);
-    free (install_default);
+    uint8_t *release_root = install_release_root (keyfile_get (options, "data-dir"),
+                                                  &root_size);
+    install_t *install = install_from_options (options, verbose);
     zpoller_t *poller = zpoller_new (NULL);
     const char *threads = keyfile_get (options, "verify-threads");
     const char *coordinator = options_flag (options, "no-coordinator")

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include "proto/jsontext.h"
 #include "proto/io/filewrite.h"
+#include "proto/io/options.h"
 #include "node/io/apply.h"
 #include "node/io/install.h"
 
@@ -31,6 +32,37 @@ install_new (const char *dir, const char *health_command, int timeout_ms,
         self->health = apply_new (NULL, health_command, timeout_ms, verbose);
     self->checkin_ms = checkin_ms;
     return self;
+}
+
+install_t *
+install_from_options (keyfile_t *options, bool verbose)
+{
+    assert (options);
+    const char *dir = keyfile_get (options, "install-dir");
+    char *fallback = zsys_sprintf ("%s/install", keyfile_get (options, "data-dir"));
+    install_t *self = install_new (dir && *dir? dir: fallback,
+                                   keyfile_get (options, "health-command"),
+                                   (int) options_int (options, "health-timeout", 60) * 1000,
+                                   (uint64_t) options_int (options, "health-checkin", 0) * 1000,
+                                   verbose);
+    free (fallback);
+    return self;
+}
+
+uint8_t *
+install_release_root (const char *data_dir, size_t *size_p)
+{
+    assert (data_dir && size_p);
+    *size_p = 0;
+    char *path = zsys_sprintf ("%s/release-root", data_dir);
+    char *error = NULL;
+    uint8_t *root = zsys_file_exists (path)
+                  ? (uint8_t *) filewrite_read (path, 64 * 1024, size_p, &error): NULL;
+    if (error)
+        zsys_error ("node: %s", error);
+    free (error);
+    free (path);
+    return root;
 }
 
 void

@@ -25,8 +25,20 @@
 
 #include <czmq.h>
 #include "node/core/node.h"
+#include "proto/io/keyfile.h"
 
 typedef struct _install_t install_t;
+
+//  Handlers as weft-node's options ask: --install-dir (default
+//  DATA-DIR/install), --health-command, --health-timeout,
+//  --health-checkin. NULL (logged) if the directory cannot be made.
+install_t *
+    install_from_options (keyfile_t *options, bool verbose);
+
+//  The release root pinned at DATA-DIR/release-root (docs/updates.md),
+//  or NULL if there is none (or it cannot be read: logged).
+uint8_t *
+    install_release_root (const char *data_dir, size_t *size_p);
 
 //  Handlers installing under dir (created 0755 if missing), with a
 //  health command killed after timeout_ms; with none, the health check
