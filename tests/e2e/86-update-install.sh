@@ -44,6 +44,11 @@ wait_for "cmp -s v2.bin '$INST/plc'" 20 || fail "v2 not installed: $(tail -5 gw-
 wait_for '[[ "$(software version)" == 2.0 && "$(software state)" == committed ]]' 20 \
     || fail "twin: $(ctl --json twin get gw-1)"
 [[ "$(software previous)" == 1.0 ]] || fail "previous: $(ctl --json twin get gw-1)"
+say "an applied desired document keeps reported.software"
+ctl twin set gw-1 '{"rate": 7}' > /dev/null || fail "twin set"
+wait_for 'twin_synced gw-1 rate 7' 20 || fail "twin: $(ctl --json twin get gw-1)"
+[[ "$(software version)" == 2.0 && "$(software state)" == committed ]] \
+    || fail "apply dropped reported.software: $(ctl --json twin get gw-1)"
 stop_proc gw-1
 
 say "a bundle cut short or altered: refused, nothing stored, the node does not start"
