@@ -5,7 +5,9 @@
 #   chain and the coordinator's signature itself and takes it (its
 #   chunks are then wanted: the twin says downloading). An assignment of
 #   a release for servers is refused by gw-2 with its reason, which ends
-#   gw-1's custody; gw-2's state stays as it was.
+#   gw-1's custody; gw-2's state stays as it was. A device of another
+#   tenant (gw-b of beta, trusting beta's release root) refuses an offer
+#   of acme's release even under an assignment naming it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 source "$(dirname "$0")/update-lib.sh"
@@ -59,3 +61,27 @@ wait_for "grep -q 'mesh: gw-2 refused 1 envelope we held.*update refused: releas
     || fail "gw-1's custody not ended: $(grep -i refused gw-1.log)"
 [[ "$(gw2_software version)" == 1.0 && "$(gw2_software state)" == downloading ]] \
     || fail "gw-2 twin changed: $(ctl --json twin get gw-2)"
+
+say "another tenant's device refuses acme's release, even assigned to it"
+import_tree beta
+start_node gw-b --token-file "$(new_token_file --tenant beta)"
+wait_for 'is_online gw-b' 20 || fail "gw-b did not come online"
+stop_proc gw-b
+make_keys br1 br2 br3
+art root --repo brepo --tenant beta --expires 365d \
+    --root-keys "$(pub br1),$(pub br2),$(pub br3)" --root-threshold 2 \
+    --targets-keys "$(pub br1)" --targets-threshold 1 --snapshot-keys "$(pub br1)" \
+    --timestamp-keys "$(pub br1)" > /dev/null || fail "beta root"
+art sign --key br1.key brepo/root.1 && art sign --key br2.key brepo/root.1 || fail "sign"
+cp brepo/root.1 "$T/gw-b/release-root"
+start_node gw-b --install-dir "$T/instb" --no-coordinator \
+    --neighbour "$(curve gw-1)@tcp://127.0.0.1:$LISTEN"
+assign gw-b 1.0 a-gwb
+art bundle --repo repo --out beta.wbd a-gwb > /dev/null || fail "bundle beta"
+stop_proc gw-1
+gw_run --listen "tcp://127.0.0.1:$LISTEN" --import beta.wbd
+wait_for "grep -q 'update: offer refused: release metadata of another tenant' gw-b.log" 20 \
+    || fail "gw-b did not refuse: $(grep -i 'update\|refused' gw-b.log | tail -5)"
+wait_for "grep -q 'mesh: gw-b refused 1 envelope we held.*update refused' gw-1.log" 20 \
+    || fail "gw-1's custody not ended: $(grep -i refused gw-1.log)"
+[[ ! -e "$T/instb/plc" ]] || fail "gw-b installed acme's release"
