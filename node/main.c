@@ -118,9 +118,6 @@ s_handle (pump_t *pump, void *which, uint64_t now)
     if (which && pump->attestor && which == (void *) pump->attestor)
         s_attestor_reply (node, pump->attestor, now);
     else
-    if (which && pump->install && which == install_sock (pump->install))
-        install_handle (pump->install, node, now);
-    else
     if (which && which == apply_sock (pump->apply)) {
         apply_result_t result;
         if (apply_result (pump->apply, &result) == 0) {
@@ -130,6 +127,7 @@ s_handle (pump_t *pump, void *which, uint64_t now)
         }
     }
     else
+    if (!pump->install || !install_handle (pump->install, node, which, now))
         links_handle (pump->links, which, now);
 }
 
@@ -261,8 +259,7 @@ main (int argc, char *argv [])
     }
     if (node) {
         zpoller_add (poller, apply_sock (apply));
-        if (install_sock (install))
-            zpoller_add (poller, install_sock (install));
+        install_set_poller (install, poller);
         if (attestor)
             zpoller_add (poller, attestor);
     }

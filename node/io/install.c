@@ -15,7 +15,18 @@ struct _install_t {
     uint64_t health_runs;           //  Its runs, to match results
     uint64_t checkin_ms;            //  No command: check in within this, 0 = off
     uint64_t checkin_deadline;      //  A check-in awaited until then, 0 if none
+    zactor_t *stager;               //  Stage under way in its own thread, or NULL
+    zpoller_t *poller;              //  The driver's, to watch the stager on
 };
+
+//  A stage handed to its thread: the action copied (the node's is
+//  gone at its next action)
+typedef struct {
+    install_t *self;                //  Its dir only, never changed
+    node_action_t action;
+    store_t *store;
+    chunkstore_t *chunks;
+} s_stage_t;
 
 install_t *
 install_new (const char *dir, const char *health_command, int timeout_ms,
@@ -71,6 +82,7 @@ install_destroy (install_t **self_p)
     assert (self_p);
     if (*self_p) {
         install_t *self = *self_p;
+        zactor_destroy (&self->stager);     //  Waits for a stage under way
         apply_destroy (&self->health);
         free (self->dir);
         free (self);
@@ -363,6 +375,40 @@ install_path (install_t *self, const char *name, const char *handler)
 }
 
 //  --------------------------------------------------------------------------
+//  The stager: one stage in its own thread (reads through its own LMDB
+//  read transaction), its result on the pipe, then it waits for $TERM
+
+static void
+s_stager (zsock_t *pipe, void *args)
+{
+    s_stage_t *stage = (s_stage_t *) args;
+    zsock_signal (pipe, 0);
+    bool reboot = false;
+    char error [UPDATE_ERROR_MAX + 1] = "";
+    int rc = install_step (stage->self, &stage->action, stage->store, stage->chunks, &reboot,
+                           error);
+    zsock_send (pipe, "is", rc, error);
+    free (stage->action.manifest);
+    free (stage);
+    while (true) {
+        char *command = zstr_recv (pipe);
+        bool term = !command || streq (command, "$TERM");
+        free (command);
+        if (term)
+            break;
+    }
+}
+
+void
+install_set_poller (install_t *self, zpoller_t *poller)
+{
+    assert (self);
+    self->poller = poller;
+    if (poller && self->health)
+        zpoller_add (poller, apply_sock (self->health));
+}
+
+//  --------------------------------------------------------------------------
 //  The driver
 
 bool
@@ -393,6 +439,21 @@ install_action (install_t *self, node_t *node, store_t *store, const node_action
         //  (install_tick)
         self->checkin_deadline = now_ms + self->checkin_ms;
         install_tick (self, node, now_ms);
+        return false;
+    }
+    if (step == UPDATE_STEP_STAGE && self->poller && !self->stager) {
+        //  Assembling reads every chunk and writes the image: in a
+        //  thread, so the node's messages go on (install_handle)
+        s_stage_t *stage = (s_stage_t *) zmalloc (sizeof (s_stage_t));
+        stage->self = self;
+        stage->action = *action;
+        stage->action.doc = NULL;
+        stage->action.manifest = (uint8_t *) zmalloc (action->manifest_size + 1);
+        memcpy (stage->action.manifest, action->manifest, action->manifest_size);
+        stage->store = store;
+        stage->chunks = node_chunks (node);
+        self->stager = zactor_new (s_stager, stage);
+        zpoller_add (self->poller, self->stager);
         return false;
     }
     bool reboot = false;
@@ -426,21 +487,32 @@ install_tick (install_t *self, node_t *node, uint64_t now_ms)
     }
 }
 
-zsock_t *
-install_sock (install_t *self)
-{
-    assert (self);
-    return self->health? apply_sock (self->health): NULL;
-}
-
-void
-install_handle (install_t *self, node_t *node, uint64_t now_ms)
+bool
+install_handle (install_t *self, node_t *node, void *which, uint64_t now_ms)
 {
     assert (self && node);
+    if (!which)
+        return false;
+    if (self->stager && which == (void *) self->stager) {
+        int rc = -1;
+        char *error = NULL;
+        if (zsock_recv (self->stager, "is", &rc, &error))
+            rc = -1;
+        zpoller_remove (self->poller, self->stager);
+        zactor_destroy (&self->stager);
+        if (rc)
+            zsys_warning ("install: stage: %s", error? error: "no answer");
+        node_installed (node, UPDATE_STEP_STAGE, rc == 0, error? error: "no answer", now_ms);
+        free (error);
+        return true;
+    }
+    if (!self->health || which != (void *) apply_sock (self->health))
+        return false;
     apply_result_t result;
-    if (!self->health || apply_result (self->health, &result))
-        return;
-    if (result.version == self->health_runs)
-        node_installed (node, UPDATE_STEP_HEALTH, result.ok, result.error, now_ms);
-    apply_result_clear (&result);
+    if (apply_result (self->health, &result) == 0) {
+        if (result.version == self->health_runs)
+            node_installed (node, UPDATE_STEP_HEALTH, result.ok, result.error, now_ms);
+        apply_result_clear (&result);
+    }
+    return true;
 }

@@ -17,8 +17,9 @@
             cleared, and the node restarts into the old slot.
     Every step is idempotent: after a crash the update module asks for
     the step again and it completes, the device on the old version or
-    the new one. Steps run on the event loop's thread (the stage reads
-    every chunk; a worker thread is the next step for large images).  */
+    the new one. A stage (it reads every chunk and writes the image) runs
+    in a thread of its own when the driver has a poller; the other
+    steps are a few file operations, on the event loop.  */
 
 #ifndef WEFT_INSTALL_H_INCLUDED
 #define WEFT_INSTALL_H_INCLUDED
@@ -59,8 +60,8 @@ int
                   chunkstore_t *chunks, bool *reboot, char error [UPDATE_ERROR_MAX + 1]);
 
 //  The daemon's driver: carry out an INSTALL action for node, and give
-//  the result back (node_installed) at once, or when the health command
-//  ends (install_sock readable: install_handle). Returns true when the
+//  the result back (node_installed) at once, or when the stage's thread
+//  or the health command ends (install_handle). Returns true when the
 //  node must restart now to run the new version (ab): the driver stops
 //  taking INSTALL actions and exits; the restart continues the install.
 bool
@@ -72,13 +73,15 @@ bool
 void
     install_tick (install_t *self, node_t *node, uint64_t now_ms);
 
-//  The health command's socket (for a zpoller), NULL if none.
-zsock_t *
-    install_sock (install_t *self);
-
-//  The health command ended: its result to node.
+//  Watch the handlers' sockets (a stage's thread, the health command)
+//  on the driver's poller; they come back through install_handle.
 void
-    install_handle (install_t *self, node_t *node, uint64_t now_ms);
+    install_set_poller (install_t *self, zpoller_t *poller);
+
+//  which (from the poller) is ours: a stage or the health command
+//  ended, its result given to node. False if which is not ours.
+bool
+    install_handle (install_t *self, node_t *node, void *which, uint64_t now_ms);
 
 //  Where the version the device runs of release name is (for the
 //  health check): DIR/NAME, or the slot booted. Caller frees.

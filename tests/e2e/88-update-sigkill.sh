@@ -4,7 +4,8 @@
 #   file operation starts; a health command is killed while it runs): at
 #   every kill the artifact is exactly the old version or the new one,
 #   and the node started again (without the bundle) completes the install
-#   from its stored state, nothing left over.
+#   from its stored state, nothing left over. A stage held up does not
+#   hold up the node: it runs in a thread of its own.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 source "$(dirname "$0")/update-lib.sh"
@@ -26,21 +27,21 @@ completes () {
     [[ -z "$(ls -A "$INST" | grep -v '^plc$')" ]] || fail "left over: $(ls -A "$INST")"
 }
 
-say "gw-1 enrols in acme, then its tenant's release root is pinned; plc 1 to 6 published"
+say "gw-1 enrols in acme, then its tenant's release root is pinned; plc 1 to 7 published"
 gw_setup
 head -c 4000000 /dev/urandom > v1.bin
-for v in 2 3 4 5 6; do
+for v in 2 3 4 5 6 7; do
     cp v$((v - 1)).bin v$v.bin
     head -c 50000 /dev/urandom | dd of=v$v.bin bs=1 seek=$((v * 500000)) conv=notrunc 2>/dev/null
 done
 names=""
-for v in 1 2 3 4 5 6; do
+for v in 1 2 3 4 5 6 7; do
     art build --repo repo --name plc --version $v --types gateway --handler file \
         --anti-rollback $v v$v.bin > /dev/null || fail "build $v"
     names+=" plc=$v"
 done
 publish repo $names
-for v in 1 2 3 4 5 6; do bundle_for $v; done
+for v in 1 2 3 4 5 6 7; do bundle_for $v; done
 gw_run --import v1.wbd
 completes 1
 stop_proc gw-1
@@ -84,3 +85,16 @@ for point in "$RENAME $INST/.plc.weft-new.part the staged file's rename" \
     stop_proc gw-1
     v=$((v + 1))
 done
+
+say "a stage held up 8 s (strace delays its rename): the node's messages go on meanwhile"
+# shellcheck disable=SC2046
+strace -f -qq -o /dev/null -e trace="$RENAME" -P "$INST/.plc.weft-new.part" \
+    -e inject="$RENAME":delay_enter=8000000 \
+    "$NODE" $(node_args gw-1) --install-dir "$INST" --import v7.wbd >> gw-1.log 2>&1 &
+PID_OF[gw-1]=$!
+wait_for "grep -q 'update: plc 7 verified' gw-1.log" 20 || fail "no stage: $(tail -5 gw-1.log)"
+ctl twin set gw-1 '{"rate": 9}' > /dev/null || fail "twin set"
+wait_for 'twin_synced gw-1 rate 9' 6 || fail "the node stood still while staging"
+grep -q 'update: plc 7 staged' gw-1.log && fail "the stage was not held up"
+completes 7
+stop_proc gw-1
