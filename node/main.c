@@ -15,6 +15,8 @@
 #include "node/core/oplog.h"
 #include "node/io/apply.h"
 #include "node/io/attestor.h"
+#include "node/io/import.h"
+#include "node/io/install.h"
 #include "node/io/links.h"
 #include "node/io/opserver.h"
 #include "node/io/sigcheck.h"
@@ -55,6 +57,9 @@ typedef struct {
     zactor_t *attestor;                 //  The TPM (--tpm), or NULL
     apply_t *apply;
     opserver_t *ops;                    //  Operator port, or NULL
+    install_t *install;                 //  Software updates' handlers
+    store_t *store;
+    bool reboot;                        //  Restart to run the new version
 } pump_t;
 
 //  Carry out what the core asks
@@ -87,6 +92,10 @@ s_act (pump_t *pump)
                             mask, sizeof mask);
         }
         else
+        if (action->kind == NODE_ACT_INSTALL && pump->install && !pump->reboot)
+            pump->reboot = install_action (pump->install, node, pump->store, action,
+                                           (uint64_t) zclock_time ());
+        else
         if (action->kind == NODE_ACT_APPLY
         &&  apply_request (apply, action->version, action->doc, action->doc_size) != 0)
             zsys_error ("node: cannot hand desired version %" PRIu64 " to the apply handler",
@@ -118,6 +127,7 @@ s_handle (pump_t *pump, void *which, uint64_t now)
         }
     }
     else
+    if (!pump->install || !install_handle (pump->install, node, which, now))
         links_handle (pump->links, which, now);
 }
 
@@ -144,7 +154,7 @@ main (int argc, char *argv [])
     }
     uint64_t heartbeat_ms = (uint64_t) options_int (options, "heartbeat", 5) * 1000;
     char *db_path = zsys_sprintf ("%s/db", keyfile_get (options, "data-dir"));
-    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE,
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, OPLOG_TABLE, UPDATE_TABLE,
                               CHUNKSTORE_TABLE, FETCH_TABLE, NULL };
     store_t *store = store_new (db_path, tables, 0);
     free (db_path);
@@ -163,6 +173,11 @@ main (int argc, char *argv [])
     apply_t *apply = apply_new (keyfile_get (options, "apply-file"),
                                 keyfile_get (options, "apply-command"),
                                 (int) options_int (options, "apply-timeout", 60) * 1000, verbose);
+    //  Software updates: the release root pinned at enrolment, the handlers
+    size_t root_size = 0;
+    uint8_t *release_root = install_release_root (keyfile_get (options, "data-dir"),
+                                                  &root_size);
+    install_t *install = install_from_options (options, verbose);
     zpoller_t *poller = zpoller_new (NULL);
     const char *threads = keyfile_get (options, "verify-threads");
     const char *coordinator = options_flag (options, "no-coordinator")
@@ -188,7 +203,7 @@ main (int argc, char *argv [])
     if (bad_option)
         fprintf (stderr, "weft-node: %s\n", error);
     node_t *node = NULL;
-    if (store && apply && links && cert) {
+    if (store && apply && links && cert && install) {
         const char *require = keyfile_get (options, "require-attestation");
         node_config_t config = {
             .name = identity_name (identity), .tenant = identity_tenant (identity),
@@ -196,10 +211,10 @@ main (int argc, char *argv [])
             .ca_key = ca_key, .coord_sign = identity_coord_sign (identity),
             .heartbeat_ms = heartbeat_ms, .store = store, .prefix = "",
             .admit_unattested = require && streq (require, "off"),
-            .quotes = attestor != NULL,
+            .quotes = attestor != NULL, .verbose = verbose,
             .chunk_budget = (uint64_t) options_int (options, "chunk-budget", 1024) << 20,
             .chunk_rate = (uint64_t) options_int (options, "chunk-rate", 0) << 10,
-            .verbose = verbose
+            .release_root = release_root, .release_root_size = root_size
         };
         node_links_t binding = links_binding (links);
         node = node_new (&config, &binding, (uint64_t) zclock_time ());
@@ -230,8 +245,22 @@ main (int argc, char *argv [])
             node_destroy (&node);
         }
     }
+    const char *import = keyfile_get (options, "import");
+    if (node && import && *import) {
+        char *why = NULL;
+        if (import_bundle (node, store, import, identity_name (identity),
+                           identity_coord_sign (identity), (uint64_t) zclock_time (), &why)) {
+            fprintf (stderr, "weft-node: %s\n", why);
+            zsys_error ("node: %s", why);
+            links_destroy (&links);
+            node_destroy (&node);
+            bad_option = false;
+        }
+        free (why);
+    }
     if (node) {
         zpoller_add (poller, apply_sock (apply));
+        install_set_poller (install, poller);
         if (attestor)
             zpoller_add (poller, attestor);
     }
@@ -239,7 +268,7 @@ main (int argc, char *argv [])
         zsys_error ("node: cannot start (see above)");
         exit_code = bad_option? 2: 1;
     }
-    pump_t pump = { node, links, attestor, apply, ops };
+    pump_t pump = { node, links, attestor, apply, ops, install, store, false };
     if (node)
         s_act (&pump);
     while (node && !zsys_interrupted) {
@@ -265,8 +294,16 @@ main (int argc, char *argv [])
             break;
         }
         node_tick (node, now);
+        install_tick (install, node, now);
         s_act (&pump);
         links_tick (links, now);
+        if (pump.reboot) {
+            //  The slot chosen runs after a restart (a reboot on a
+            //  device): the update module asks for its next step then
+            zsys_info ("node: restarting to run the slot chosen");
+            exit_code = STARTUP_EXIT_RESTART;
+            break;
+        }
     }
     if (node) {
         zsys_info ("node: stopping");
@@ -277,6 +314,8 @@ main (int argc, char *argv [])
     links_destroy (&links);
     node_destroy (&node);
     apply_destroy (&apply);
+    install_destroy (&install);
+    free (release_root);
     zactor_destroy (&attestor);
     store_destroy (&store);
     identity_destroy (&identity);

@@ -65,15 +65,16 @@ release_fixture_root (const release_fixture_t *k, uint64_t version, uint64_t exp
 }
 
 void
-release_fixture_publish (const release_fixture_t *k, uint64_t v,
-                         const release_target_t *targets, size_t count,
-                         uint64_t timestamp_expires, release_published_t *out)
+release_fixture_publish_by (const release_fixture_t *k, uint64_t v,
+                            const release_target_t *targets, size_t count,
+                            uint64_t timestamp_expires, const keys_t *signers,
+                            size_t signer_count, release_published_t *out)
 {
     uint8_t *body, hash [32];
     size_t size;
     assert (release_targets_encode (v, FIXTURE_NOW + 30 * FIXTURE_DAY, "acme", targets, count,
                                     &body, &size) == 0);
-    out->targets = release_fixture_sign (RELEASE_TARGETS, body, size, k->targets, 2,
+    out->targets = release_fixture_sign (RELEASE_TARGETS, body, size, signers, signer_count,
                                          &out->targets_size);
     free (body);
     keys_hash (out->targets, out->targets_size, hash);
@@ -87,6 +88,14 @@ release_fixture_publish (const release_fixture_t *k, uint64_t v,
     out->timestamp = release_fixture_sign (RELEASE_TIMESTAMP, body, size, &k->timestamp, 1,
                                            &out->timestamp_size);
     free (body);
+}
+
+void
+release_fixture_publish (const release_fixture_t *k, uint64_t v,
+                         const release_target_t *targets, size_t count,
+                         uint64_t timestamp_expires, release_published_t *out)
+{
+    release_fixture_publish_by (k, v, targets, count, timestamp_expires, k->targets, 2, out);
 }
 
 void
@@ -107,4 +116,25 @@ release_fixture_take (release_trust_t *trust, const release_published_t *p, uint
     if (!rc)
         rc = release_trust_update (trust, p->targets, p->targets_size, now_ms);
     return rc;
+}
+
+uint8_t *
+release_fixture_assign (const keys_t *signer, const char *device, const char *version,
+                        const uint8_t hash [32], uint64_t issued, uint64_t expires,
+                        size_t *size_p)
+{
+    release_assignment_t a;
+    memset (&a, 0, sizeof a);
+    snprintf (a.device, sizeof a.device, "%s", device);
+    snprintf (a.tenant, sizeof a.tenant, "acme");
+    snprintf (a.name, sizeof a.name, "plc-runtime");
+    snprintf (a.version, sizeof a.version, "%s", version);
+    memcpy (a.manifest_hash, hash, 32);
+    a.issued_ms = issued;
+    a.expires_ms = expires;
+    uint8_t *out = NULL;
+    int rc = release_assign (&a, signer->sign_secret, &out, size_p);
+    assert (rc == 0);
+    (void) rc;
+    return out;
 }

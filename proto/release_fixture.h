@@ -43,8 +43,22 @@ void
     release_fixture_publish (const release_fixture_t *k, uint64_t v,
                              const release_target_t *targets, size_t count,
                              uint64_t timestamp_expires, release_published_t *out);
+//  The same, the targets signed by signers (fewer than the threshold,
+//  a stranger) instead of both targets keys
+void
+    release_fixture_publish_by (const release_fixture_t *k, uint64_t v,
+                                const release_target_t *targets, size_t count,
+                                uint64_t timestamp_expires, const keys_t *signers,
+                                size_t signer_count, release_published_t *out);
 void
     release_fixture_free (release_published_t *published);
+
+//  The director's assignment of plc-runtime version (manifest hash) to
+//  device of acme, signed by signer. Caller frees.
+uint8_t *
+    release_fixture_assign (const keys_t *signer, const char *device, const char *version,
+                            const uint8_t hash [32], uint64_t issued, uint64_t expires,
+                            size_t *size_p);
 
 //  Take a publication into trust: timestamp, snapshot, targets
 int

@@ -27,19 +27,9 @@ static uint8_t *
 s_assignment (const release_fixture_t *k, const keys_t *signer, const char *device,
               const char *version, const uint8_t hash [32], uint64_t expires, size_t *size_p)
 {
-    release_assignment_t a;
-    memset (&a, 0, sizeof a);
-    strcpy (a.device, device);
-    strcpy (a.tenant, "acme");
-    strcpy (a.name, "plc-runtime");
-    strcpy (a.version, version);
-    memcpy (a.manifest_hash, hash, 32);
-    a.issued_ms = FIXTURE_NOW;
-    a.expires_ms = expires;
-    uint8_t *out;
-    assert (release_assign (&a, signer->sign_secret, &out, size_p) == 0);
     (void) k;
-    return out;
+    return release_fixture_assign (signer, device, version, hash, FIXTURE_NOW, expires,
+                                   size_p);
 }
 
 void

@@ -26,6 +26,8 @@
 #include "proto/jsontext.h"
 #include "proto/policymsg.h"
 #include "proto/io/keyfile.h"
+#include "proto/io/filewrite.h"
+#include "proto/release.h"
 
 #define PROBE_OK            0
 #define PROBE_REFUSED       1
@@ -107,6 +109,10 @@ static const char *s_usage =
     "  decode FILE\n"
     "      print the envelope in FILE (a raw frame) as JSON: type, origin, tenant,\n"
     "      seq, hlc, expiry, hops, hop_limit, and id in hex\n"
+    "  assign COORD_KEY DEVICE TENANT MANIFEST SECONDS OUT\n"
+    "      write to OUT the director's assignment of the release MANIFEST (a\n"
+    "      manifest file) to DEVICE of TENANT for SECONDS, signed with the\n"
+    "      coordinator's key (its coord.key), as weft-coord signs one\n"
     "  json PATH\n"
     "      print the value at PATH (a.b.0.c; '#' = length, '*' = each element)\n      of the JSON on stdin\n";
 
@@ -955,10 +961,61 @@ s_decode (const char *path)
     return PROBE_OK;
 }
 
+//  --------------------------------------------------------------------------
+//  assign: the director's assignment, signed with the coordinator's key
+
+static int
+s_assign (int argc, char *argv [])
+{
+    if (argc != 8) {
+        fprintf (stderr, "%s", s_usage);
+        return PROBE_USAGE;
+    }
+    const char *load_error = NULL;
+    char *error = NULL;
+    keyfile_t *file = keyfile_load (argv [2], true, &load_error);
+    uint8_t secret [WEFT_SECRET_SIZE];
+    size_t size = 0;
+    uint8_t *manifest_data = (uint8_t *) filewrite_read (argv [5], WEFT_FRAME_MAX, &size,
+                                                         &error);
+    manifest_t manifest;
+    release_assignment_t a;
+    memset (&a, 0, sizeof a);
+    if (!file || keyfile_get_bin (file, "sign_secret", secret, WEFT_SECRET_SIZE)
+    ||  !manifest_data || manifest_decode (&manifest, manifest_data, size)) {
+        fprintf (stderr, "weft-probe: assign: %s\n", load_error? load_error
+                                                    : error? error: "bad key or manifest");
+        return PROBE_REFUSED;
+    }
+    snprintf (a.device, sizeof a.device, "%s", argv [3]);
+    snprintf (a.tenant, sizeof a.tenant, "%s", argv [4]);
+    snprintf (a.name, sizeof a.name, "%s", manifest.name);
+    snprintf (a.version, sizeof a.version, "%s", manifest.version);
+    keys_hash (manifest_data, size, a.manifest_hash);
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    a.issued_ms = (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+    a.expires_ms = a.issued_ms + (uint64_t) atoll (argv [6]) * 1000;
+    uint8_t *out = NULL;
+    size_t out_size = 0;
+    int rc = release_assign (&a, secret, &out, &out_size);
+    if (rc == 0)
+        rc = filewrite_atomic (argv [7], out, out_size, 0644, &error);
+    if (rc)
+        fprintf (stderr, "weft-probe: assign: %s\n", error? error: "cannot sign");
+    free (out);
+    free (manifest_data);
+    free (error);
+    keyfile_destroy (&file);
+    return rc? PROBE_REFUSED: PROBE_OK;
+}
+
 int
 main (int argc, char *argv [])
 {
     probe_args_t args;
+    if (argc > 1 && streq (argv [1], "assign"))
+        return s_assign (argc, argv);
     int rc = s_parse_args (argc, argv, &args);
     if (rc)
         return rc;

@@ -27,6 +27,7 @@
 #include "proto/seal.h"
 #include "proto/msg.h"
 #include "proto/replay.h"
+#include "proto/jsontext.h"
 
 #define AGENT_REPORT_IDS    8           //  Envelope ids of one report we accept ACKs for
 #define AGENT_KEY_MAX       (WEFT_NAME_MAX + 16)
@@ -775,6 +776,68 @@ agent_message (agent_t *self, uint64_t now_ms, const uint8_t *frame, size_t size
 }
 
 //  --------------------------------------------------------------------------
+//  A new reported document: persisted (with its version, the desired
+//  version it covers and the status; with applied, that version is
+//  done) before it is sent. 0 or -1 (nothing changed).
+
+static int
+s_report_new (agent_t *self, uint64_t desired, const char *status, const char *doc,
+              size_t doc_size, bool applied)
+{
+    size_t status_size = strlen (status);
+    uint64_t new_version = self->reported_version + 1;
+    size_t size = 17 + status_size + doc_size;
+    uint8_t *data = (uint8_t *) zmalloc (size);
+    proto_put_be64 (data, new_version);
+    proto_put_be64 (data + 8, desired);
+    data [16] = (uint8_t) status_size;
+    memcpy (data + 17, status, status_size);
+    memcpy (data + 17 + status_size, doc, doc_size);
+    store_txn_t *txn = store_begin (self->store, true);
+    int rc = txn? s_put (self, txn, "reported", data, size): -1;
+    if (rc == 0 && applied)
+        rc = s_put_u64 (self, txn, "applied", desired);
+    if (rc == 0)
+        rc = store_commit (&txn);
+    else
+        store_abort (&txn);
+    free (data);
+    if (rc)
+        return -1;
+    char *copy = s_dup (doc, doc_size);
+    free (self->reported);
+    self->reported = copy;
+    self->reported_size = doc_size;
+    memcpy (self->status, status, status_size + 1);
+    self->reported_version = new_version;
+    self->reported_desired = desired;
+    self->report_sent = 0;
+    free (self->report_frame);      //  A newer report: a new envelope
+    self->report_frame = NULL;
+    self->retry_ms = AGENT_RETRY_MIN_MS;
+    return 0;
+}
+
+//  doc with member key of from (if from has it and doc does not), as
+//  compact JSON the caller frees; NULL when nothing is to be kept
+static char *
+s_keep_member (const char *doc, size_t size, const char *from, size_t from_size,
+               const char *key)
+{
+    json_t *source = json_loadb (from, from_size, 0, NULL);
+    json_t *value = source? json_object_get (source, key): NULL;
+    json_t *target = value? json_loadb (doc, size, 0, NULL): NULL;
+    char *text = NULL;
+    if (target && json_is_object (target) && !json_object_get (target, key)) {
+        json_object_set (target, key, value);
+        text = jsontext_dumps (target, JSON_COMPACT);
+    }
+    json_decref (target);
+    json_decref (source);
+    return text;
+}
+
+//  --------------------------------------------------------------------------
 //  Result of an apply.
 
 void
@@ -811,44 +874,19 @@ agent_applied (agent_t *self, uint64_t now_ms, uint64_t version, bool ok,
     }
     char status [WEFT_TEXT_MAX + 1];
     snprintf (status, sizeof status, "%s", ok? "ok": error && *error? error: "apply failed");
-    size_t status_size = strlen (status);
-    uint64_t new_version = self->reported_version + 1;
-
-    //  Persist the report (and that this version is done) before sending it
-    size_t size = 17 + status_size + doc_size;
-    uint8_t *data = (uint8_t *) zmalloc (size);
-    proto_put_be64 (data, new_version);
-    proto_put_be64 (data + 8, version);
-    data [16] = (uint8_t) status_size;
-    memcpy (data + 17, status, status_size);
-    memcpy (data + 17 + status_size, doc, doc_size);
-    store_txn_t *txn = store_begin (self->store, true);
-    int rc = txn? s_put (self, txn, "reported", data, size): -1;
-    if (rc == 0)
-        rc = s_put_u64 (self, txn, "applied", version);
-    if (rc == 0)
-        rc = store_commit (&txn);
-    else
-        store_abort (&txn);
-    free (data);
+    //  What the update module reports stays in the document
+    char *merged = self->reported? s_keep_member (doc, doc_size, self->reported,
+                                                  self->reported_size, "software"): NULL;
+    int rc = s_report_new (self, version, status, merged? merged: doc,
+                           merged? strlen (merged): doc_size, true);
+    free (merged);
     self->applying = 0;
     if (rc) {
         //  Not persisted: the next start applies this version again
         zsys_error ("twin: cannot store the report for desired version %" PRIu64, version);
         return;
     }
-    char *copy = s_dup (doc, doc_size);
-    free (self->reported);
-    self->reported = copy;
-    self->reported_size = doc_size;
-    memcpy (self->status, status, status_size + 1);
-    self->reported_version = new_version;
-    self->reported_desired = version;
     self->applied_version = version;
-    self->report_sent = 0;
-    free (self->report_frame);      //  A newer report: a new envelope
-    self->report_frame = NULL;
-    self->retry_ms = AGENT_RETRY_MIN_MS;
     if (ok)
         zsys_info ("twin: applied desired version %" PRIu64, version);
     else
@@ -856,6 +894,40 @@ agent_applied (agent_t *self, uint64_t now_ms, uint64_t version, bool ok,
                       version, status);
     s_send_report (self, now_ms);
     s_maybe_apply (self);
+}
+
+//  --------------------------------------------------------------------------
+//  The update module's state, as member "software" of the reported
+//  document: a new reported version, sent as any report.
+
+int
+agent_report_software (agent_t *self, uint64_t now_ms, const char *json, size_t size)
+{
+    assert (self && json);
+    json_t *value = json_loadb (json, size, 0, NULL);
+    json_t *doc = self->reported? json_loadb (self->reported, self->reported_size, 0, NULL)
+                                : json_object ();
+    if (!doc || !json_is_object (doc))
+        doc = (json_decref (doc), json_object ());
+    char *text = NULL;
+    if (value && json_is_object (value)) {
+        json_object_set (doc, "software", value);
+        text = jsontext_dumps (doc, JSON_COMPACT);
+    }
+    json_decref (doc);
+    json_decref (value);
+    int rc = text && strlen (text) <= AGENT_DOC_MAX? 0: -1;
+    if (rc == 0)
+        rc = s_report_new (self, self->reported_desired, *self->status? self->status: "ok",
+                           text, strlen (text), false);
+    free (text);
+    if (rc) {
+        zsys_error ("twin: cannot store the software report");
+        return -1;
+    }
+    if (self->started)
+        s_send_report (self, now_ms);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -121,6 +121,13 @@ void
     agent_applied (agent_t *self, uint64_t now_ms, uint64_t version, bool ok,
                    const char *reported, size_t reported_size, const char *error);
 
+//  The update module's state (a JSON object, borrowed) as the member
+//  "software" of the reported document: stored as a new reported
+//  version and sent (retransmitted until ACKed, as every report). An
+//  apply's report keeps it. 0 or -1 (not a JSON object, or the store).
+int
+    agent_report_software (agent_t *self, uint64_t now_ms, const char *json, size_t size);
+
 //  Versions held.
 uint64_t
     agent_desired_version (agent_t *self);

@@ -13,6 +13,7 @@
 #include "proto/corelib.h"
 #include "proto/cert.h"
 #include "proto/envelope.h"
+#include "proto/updmsg.h"
 #include "node/core/node.h"
 
 struct _node_t {
@@ -22,6 +23,7 @@ struct _node_t {
     delegate_t *delegate;
     chunkstore_t *chunks;               //  The node's one chunk store, or NULL
     fetch_t *fetch;                     //  Its exchange with the neighbours, or NULL
+    update_t *update;                   //  Software updates, or NULL
     cert_t cert;                        //  Ours, decoded
     uint8_t coord_sign [WEFT_KEY_SIZE];
     bool quotes;                        //  We answer challenges (TPM)
@@ -73,6 +75,7 @@ node_next (node_t *self)
 {
     assert (self);
     free (self->current.doc);
+    free (self->current.manifest);
     memset (&self->current, 0, sizeof self->current);
     if (self->count == 0)
         return NULL;
@@ -129,6 +132,54 @@ s_agent_apply (void *ctx, uint64_t version, const char *doc, size_t size)
         memcpy (action->doc, doc, size);
         action->doc_size = size;
     }
+}
+
+//  --------------------------------------------------------------------------
+//  The update module's effects. The chunks of a release it wants are
+//  fetched from the neighbours (or were stored by an imported bundle):
+//  the fetch module pins them until the release is dropped, and tells
+//  the update module when all are held (s_fetch_done).
+
+static void
+s_update_want (void *ctx, const uint8_t hash [32], const uint8_t *manifest, size_t size)
+{
+    node_t *self = (node_t *) ctx;
+    if (fetch_want (self->fetch, hash, manifest, size, self->now_ms))
+        zsys_error ("node: a release's chunks cannot be fetched (see above)");
+}
+
+static void
+s_update_drop (void *ctx, const uint8_t hash [32])
+{
+    node_t *self = (node_t *) ctx;
+    if (fetch_drop (self->fetch, hash))
+        zsys_error ("node: a release's chunks could not be let go (store failed)");
+}
+
+static void
+s_update_install (void *ctx, const update_install_t *install)
+{
+    node_t *self = (node_t *) ctx;
+    node_action_t *action = s_push (self, NODE_ACT_INSTALL);
+    if (!action)
+        return;
+    action->step = install->step;
+    memcpy (action->manifest_hash, install->manifest_hash, 32);
+    action->manifest = (uint8_t *) zmalloc (install->manifest_size + 1);
+    memcpy (action->manifest, install->manifest, install->manifest_size);
+    action->manifest_size = install->manifest_size;
+    snprintf (action->release, sizeof action->release, "%s", install->name);
+    snprintf (action->release_version, sizeof action->release_version, "%s", install->version);
+    snprintf (action->handler, sizeof action->handler, "%s", install->handler);
+    snprintf (action->previous, sizeof action->previous, "%s", install->previous);
+}
+
+static void
+s_update_report (void *ctx, const char *json, size_t size)
+{
+    node_t *self = (node_t *) ctx;
+    if (self->agent)
+        agent_report_software (self->agent, self->now_ms, json, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -220,9 +271,20 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_
     if (self->links.delivered)
         self->links.delivered (self->links.ctx, frame, size);
     envelope_t env;
-    if (self->quotes && envelope_decode (&env, frame, size) == 0
-    &&  env.type == MSG_ATTEST_CHALLENGE)
+    bool decoded = envelope_decode (&env, frame, size) == 0;
+    if (self->quotes && decoded && env.type == MSG_ATTEST_CHALLENGE)
         return s_challenge (self, &env, reason);
+    if (decoded && env.type == MSG_UPDATE_OFFER) {
+        //  Whoever sent it: the offer carries its own chain of trust
+        updmsg_t offer;
+        if (!self->update)
+            return proto_refusal (reason, WEFT_STATUS_DENIED, "update refused: this node "
+                                  "takes no software updates");
+        if (updmsg_decode (&offer, MSG_UPDATE_OFFER, env.payload, env.payload_size))
+            return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "UPDATE_OFFER malformed");
+        return update_offer (self->update, offer.metadata, offer.metadata_size, self->now_ms,
+                             reason);
+    }
     if (!self->agent) {
         snprintf (reason, WEFT_TEXT_MAX + 1, "this node runs no agent yet");
         return WEFT_STATUS_INTERNAL;
@@ -277,6 +339,15 @@ s_fetch_peers (void *ctx, fetch_peer_fn *fn, void *arg)
         fn (arg, MESH_COORDINATOR, FETCH_PEER_COORDINATOR);
 }
 
+//  Every chunk of a release is held: the update module may verify it
+static void
+s_fetch_done (void *ctx, const uint8_t manifest_hash [32])
+{
+    node_t *self = (node_t *) ctx;
+    if (self->update)
+        update_chunks_held (self->update, manifest_hash, self->now_ms);
+}
+
 //  One chunk store for the node (the update module reads it too), and
 //  its exchange. 0, or -1 if the store cannot be read.
 static int
@@ -290,8 +361,7 @@ s_fetch_start (node_t *self, const node_config_t *config, const char *prefix, ui
         .prefix = prefix, .chunks = self->chunks, .server = streq (self->cert.role, "server"),
         .rate = config->chunk_rate, .verbose = config->verbose
     };
-    //  done: the update module's event once it is wired here
-    fetch_effects_t fetch_effects = { self, s_fetch_send, s_fetch_peers, NULL };
+    fetch_effects_t fetch_effects = { self, s_fetch_send, s_fetch_peers, s_fetch_done };
     self->fetch = fetch_new (&fetch_config, &fetch_effects);
     return self->fetch && fetch_start (self->fetch, now_ms) == 0? 0: -1;
 }
@@ -343,6 +413,18 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
         self->agent = agent_new (&agent_config, &agent_effects);
         rc = self->agent && agent_start (self->agent, now_ms) == 0? 0: -1;
     }
+    if (rc == 0 && config->chunk_budget) {
+        update_config_t update_config = {
+            .name = config->name, .tenant = tenant, .type = self->cert.role,
+            .coord_sign = config->coord_sign, .release_root = config->release_root,
+            .release_root_size = config->release_root_size, .store = config->store,
+            .prefix = prefix, .chunks = self->chunks
+        };
+        update_effects_t update_effects = { self, s_update_want, s_update_drop,
+                                            s_update_install, s_update_report };
+        self->update = update_new (&update_config, &update_effects);
+        rc = self->update && update_start (self->update, now_ms) == 0? 0: -1;
+    }
     if (rc == 0) {
         agent_set_passport (self->agent, mesh_passport_ms (self->mesh));
         self->delegate = delegate_new (self->mesh, self->agent, config->store, prefix,
@@ -363,6 +445,7 @@ node_destroy (node_t **self_p)
     if (*self_p) {
         node_t *self = *self_p;
         delegate_destroy (&self->delegate);
+        update_destroy (&self->update);
         fetch_destroy (&self->fetch);
         chunkstore_destroy (&self->chunks);
         agent_destroy (&self->agent);
@@ -538,6 +621,60 @@ node_applied (node_t *self, uint64_t version, bool ok, const char *reported,
     node_settle (self, now_ms);
 }
 
+void
+node_installed (node_t *self, int step, bool ok, const char *error, uint64_t now_ms)
+{
+    assert (self);
+    self->now_ms = now_ms;
+    if (self->update)
+        update_installed (self->update, step, ok, error, now_ms);
+    node_settle (self, now_ms);
+}
+
+void
+node_chunks_held (node_t *self, const uint8_t hash [32], uint64_t now_ms)
+{
+    assert (self);
+    self->now_ms = now_ms;
+    if (self->update)
+        update_chunks_held (self->update, hash, now_ms);
+    node_settle (self, now_ms);
+}
+
+int
+node_update_offer (node_t *self, const uint8_t *metadata, size_t size, uint64_t now_ms,
+                   char reason [WEFT_TEXT_MAX + 1])
+{
+    assert (self);
+    self->now_ms = now_ms;
+    int rc = self->update? update_offer (self->update, metadata, size, now_ms, reason)
+                         : proto_refusal (reason, WEFT_STATUS_DENIED, "update refused: this "
+                                          "node takes no software updates");
+    node_settle (self, now_ms);
+    return rc;
+}
+
+int
+node_update_send (node_t *self, const char *device, const uint8_t *metadata, size_t size,
+                  uint64_t now_ms)
+{
+    assert (self && device);
+    self->now_ms = now_ms;
+    updmsg_t msg = { .type = MSG_UPDATE_OFFER, .metadata = metadata, .metadata_size = size };
+    uint8_t *payload = NULL, *frame = NULL;
+    size_t payload_size = 0, frame_size = 0;
+    int rc = updmsg_encode (&msg, &payload, &payload_size);
+    if (rc == 0)
+        rc = agent_seal_payload (self->agent, now_ms, MSG_UPDATE_OFFER, payload, payload_size,
+                                 &frame, &frame_size);
+    if (rc == 0)
+        rc = mesh_send_to (self->mesh, device, frame, frame_size) == 0? 0: -1;
+    free (payload);
+    free (frame);
+    node_settle (self, now_ms);
+    return rc? -1: 0;
+}
+
 //  --------------------------------------------------------------------------
 //  State
 
@@ -578,6 +715,20 @@ node_fetch (node_t *self)
 {
     assert (self);
     return self->fetch;
+}
+
+update_t *
+node_update (node_t *self)
+{
+    assert (self);
+    return self->update;
+}
+
+chunkstore_t *
+node_chunks (node_t *self)
+{
+    assert (self);
+    return self->chunks;
 }
 
 const char *

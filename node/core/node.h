@@ -11,6 +11,8 @@
         node_timer / node_tick          a timer fired / whatever is due
         node_quote_done / _failed       the TPM's answer to a QUOTE
         node_applied                    the apply handler's result
+        node_installed                  the install handler's result of a step
+        node_chunks_held                every chunk of a release is held
     and each event ends with the burst settled (node_settle): the mesh
     commits what it took (one LMDB transaction), then sends its ACKs and
     pumps its outbox, the agent learns of a route to the coordinator
@@ -21,6 +23,7 @@
         NODE_ACT_QUOTE  ask the TPM for a quote: nonce, PCR mask, IMA
         NODE_ACT_APPLY  apply the desired twin document at a version
         NODE_ACT_TIMER  timer kind now falls due at at_ms (0: disarmed)
+        NODE_ACT_INSTALL  a step of a software install (node/core/update.h)
     Sending a frame on a link is the one effect called at once (the
     links binding): custody needs to know whether the transport queued
     the frame before it counts it as sent. Store writes go through the
@@ -45,6 +48,8 @@
 #include "node/core/agent.h"
 #include "node/core/delegate.h"
 #include "node/core/fetch.h"
+#include "node/core/update.h"
+#include "proto/chunkstore.h"
 
 #define NODE_TIMER_MESH     AGENT_TIMERS        //  The mesh's and the chunk exchange's deadline
 #define NODE_TIMERS         (AGENT_TIMERS + 1)  //  Agent's kinds, then the mesh's
@@ -56,7 +61,8 @@ typedef enum {
     NODE_ACT_CLOSE = 1,
     NODE_ACT_QUOTE = 2,
     NODE_ACT_APPLY = 3,
-    NODE_ACT_TIMER = 4
+    NODE_ACT_TIMER = 4,
+    NODE_ACT_INSTALL = 5
 } node_act_t;
 
 //  One action. Its memory is the node's until the next node_next.
@@ -77,6 +83,15 @@ typedef struct {
     //  TIMER
     int timer;                          //  Agent timer kind or NODE_TIMER_MESH
     uint64_t at_ms;
+    //  INSTALL: the step, and the release (as update_install_t)
+    int step;                           //  update_step_t
+    uint8_t manifest_hash [32];
+    uint8_t *manifest;                  //  manifest_size bytes
+    size_t manifest_size;
+    char release [WEFT_NAME_MAX + 1];   //  Its name
+    char release_version [MANIFEST_VERSION_MAX + 1];
+    char handler [MANIFEST_HANDLER_MAX + 1];
+    char previous [MANIFEST_VERSION_MAX + 1];
 } node_action_t;
 
 //  The driver's transport, called from inside an event
@@ -102,15 +117,21 @@ typedef struct {
     const uint8_t *coord_sign;          //  Coordinator Ed25519 key (32)
     uint64_t heartbeat_ms;              //  Heartbeats and ROUTE adverts
     store_t *store;                     //  With AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE
+                                        //  (and UPDATE_TABLE, CHUNKSTORE_TABLE)
     const char *prefix;                 //  Key prefix ("" in the daemon)
     bool admit_unattested;              //  Never require peers' attestation
     bool quotes;                        //  We have a TPM: answer challenges
     //  The chunk store (CHUNKSTORE_TABLE) and its exchange (FETCH_TABLE):
     //  packed bytes kept of unpinned chunks, 0 for no chunk store (then
-    //  the node neither fetches nor serves chunks)
+    //  the node neither fetches, serves nor installs releases)
     uint64_t chunk_budget;
     uint64_t chunk_rate;                //  Bytes/s asked of one peer, 0: no limit
     bool verbose;
+    //  Software updates: on when chunk_budget is not 0 (the store has
+    //  UPDATE_TABLE too); the release root pinned at enrolment (signed
+    //  form, docs/updates.md), NULL if none yet
+    const uint8_t *release_root;
+    size_t release_root_size;
 } node_config_t;
 
 typedef struct _node_t node_t;
@@ -175,6 +196,27 @@ void
     node_applied (node_t *self, uint64_t version, bool ok, const char *reported,
                   size_t reported_size, const char *error, uint64_t now_ms);
 
+//  The install handler's result of a step (update_installed).
+void
+    node_installed (node_t *self, int step, bool ok, const char *error, uint64_t now_ms);
+
+//  Every chunk of the release named by its manifest's hash is in the
+//  chunk store (update_chunks_held).
+void
+    node_chunks_held (node_t *self, const uint8_t hash [32], uint64_t now_ms);
+
+//  An offer's metadata taken at this node from an imported bundle:
+//  checked as a delivered UPDATE_OFFER. Returns its weft_status_t.
+int
+    node_update_offer (node_t *self, const uint8_t *metadata, size_t size, uint64_t now_ms,
+                       char reason [WEFT_TEXT_MAX + 1]);
+
+//  An UPDATE_OFFER for another device, sent by custody with us as its
+//  origin (the device checks the chain, not who sent it). 0 or -1.
+int
+    node_update_send (node_t *self, const char *device, const uint8_t *metadata, size_t size,
+                      uint64_t now_ms);
+
 //  --------------------------------------------------------------------------
 //  Actions and state
 
@@ -197,6 +239,11 @@ mesh_t *
     node_mesh (node_t *self);
 agent_t *
     node_agent (node_t *self);
+//  NULL when updates are off (chunk_budget 0)
+update_t *
+    node_update (node_t *self);
+chunkstore_t *
+    node_chunks (node_t *self);
 
 //  The chunk exchange (its chunkstore: fetch_chunks), NULL if the node
 //  was created with no chunk budget. Borrowed.

@@ -50,11 +50,23 @@ const option_spec_t startup_options [] = {
     { "apply-command", "CMD", NULL,
       "run /bin/sh -c CMD with the desired JSON on stdin" },
     { "apply-timeout", "SECONDS", "60", "kill an apply command after this long" },
+    { "install-dir", "DIR", NULL,
+      "where software updates install their artifacts (default DATA-DIR/install)" },
     { "chunk-budget", "MIB", "1024",
       "update chunks kept, in MiB of packed bytes: the least recently used\n"
       "chunks no wanted or installed release needs are evicted past it" },
     { "chunk-rate", "KIB", "0",
       "update chunks asked of one neighbour at most, in KiB/s (0: no limit)" },
+    { "health-command", "CMD", NULL,
+      "after an update: run /bin/sh -c CMD (the release as JSON on stdin); a\n"
+      "failure rolls the update back" },
+    { "health-timeout", "SECONDS", "60", "a health command running longer has failed" },
+    { "health-checkin", "SECONDS", "0",
+      "with no health command: after an update the node must check in with the\n"
+      "coordinator within this, or the update rolls back (0: running is enough)" },
+    { "import", "FILE", NULL,
+      "take in a bundle (weft-artifact bundle) at start: checked whole, its chunks\n"
+      "stored, its assignment for this device installed, the others offered" },
     { "heartbeat", "SECONDS", "5",
       "heartbeat interval, and the timers of every link (the same on a site's nodes)" },
     { "listen", "ENDPOINT", NULL, "mesh listener for neighbours, e.g. tcp://0.0.0.0:7720" },
@@ -99,9 +111,15 @@ startup_options_parse (int argc, char *argv [], int *exit_p)
     }
     int64_t heartbeat = options_int (options, "heartbeat", -1);
     int64_t apply_timeout = options_int (options, "apply-timeout", -1);
-    if (heartbeat < 1 || heartbeat > 3600 || apply_timeout < 1 || apply_timeout > 86400) {
-        fprintf (stderr, "weft-node: --heartbeat must be 1..3600 and --apply-timeout "
-                 "1..86400 seconds\n");
+    int64_t health_timeout = options_int (options, "health-timeout", -1);
+    int64_t budget = options_int (options, "chunk-budget", -1);
+    int64_t checkin = options_int (options, "health-checkin", -1);
+    if (heartbeat < 1 || heartbeat > 3600 || apply_timeout < 1 || apply_timeout > 86400
+    ||  health_timeout < 1 || health_timeout > 86400 || budget < 1 || budget > 1048576
+    ||  checkin < 0 || checkin > 86400) {
+        fprintf (stderr, "weft-node: --heartbeat must be 1..3600, --apply-timeout and "
+                 "--health-timeout 1..86400 seconds, --health-checkin 0..86400 seconds, "
+                 "--chunk-budget 1..1048576 MiB\n");
         keyfile_destroy (&options);
         *exit_p = 2;
         return NULL;
@@ -136,10 +154,6 @@ startup_options_parse (int argc, char *argv [], int *exit_p)
     else
     if (beacon_port < 1 || beacon_port > 65535)
         error = "--beacon-port must be 1..65535";
-    else
-    if (options_int (options, "chunk-budget", -1) < 1
-    ||  options_int (options, "chunk-budget", -1) > (1 << 24))
-        error = "--chunk-budget must be 1..16777216 MiB";
     else
     if (options_int (options, "chunk-rate", -1) < 0
     ||  options_int (options, "chunk-rate", -1) > (1 << 24))

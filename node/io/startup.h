@@ -16,6 +16,10 @@
 extern const char *startup_synopsis;
 extern const option_spec_t startup_options [];
 
+//  weft-node's exit status when it must be started again to run the
+//  slot an install chose (docs/node.md, Exit status)
+#define STARTUP_EXIT_RESTART    3
+
 //  Parse and check the command line. NULL with *exit_p (0 after --help).
 keyfile_t *
     startup_options_parse (int argc, char *argv [], int *exit_p);

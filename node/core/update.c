@@ -1,0 +1,716 @@
+/*  update - software updates on the device (see update.h)
+    One job at a time: the release under way, or the last one finished.
+    A state is committed with what it needs (the manifest, the trust the
+    offer moved forward) before the effect it leads to is called, so a
+    crash between the two only asks for the same idempotent step again.  */
+
+#include "proto/corelib.h"
+#include <jansson.h>
+#include "proto/jsontext.h"
+#include "proto/bundle.h"
+#include "proto/manifest.h"
+#include "proto/keys.h"
+#include "node/core/update.h"
+
+#define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
+#define UPDATE_TRUST_FORMAT 1
+#define UPDATE_JOB_FORMAT   1
+
+struct _update_t {
+    update_effects_t effects;
+    store_t *store;
+    chunkstore_t *chunks;
+    char prefix [WEFT_NAME_MAX + 1];
+    char name [WEFT_NAME_MAX + 1];
+    char tenant [WEFT_NAME_MAX + 1];
+    char type [WEFT_NAME_MAX + 1];
+    uint8_t coord_sign [WEFT_KEY_SIZE];
+    uint8_t *root;                      //  Pinned root from the config, or NULL
+    size_t root_size;
+    bool trusting;                      //  trust holds a root
+    release_trust_t trust;
+    //  The job
+    int state;                          //  update_state_t
+    uint8_t hash [32];                  //  Its manifest's hash
+    uint8_t assign_hash [32];           //  Of the assignment that asked for it
+    uint64_t anti_rollback;
+    char job_name [WEFT_NAME_MAX + 1];
+    char job_version [MANIFEST_VERSION_MAX + 1];
+    char handler [MANIFEST_HANDLER_MAX + 1];
+    char previous [MANIFEST_VERSION_MAX + 1];
+    char error [UPDATE_ERROR_MAX + 1];
+    uint8_t *manifest;                  //  Its bytes, owned
+    size_t manifest_size;
+    size_t chunk_count;
+    //  What is installed
+    char inst_name [WEFT_NAME_MAX + 1];
+    char inst_version [MANIFEST_VERSION_MAX + 1];
+    uint64_t inst_anti_rollback;
+    uint8_t inst_hash [32];
+    bool installed;
+    int step;                           //  Step with the handler, 0 if none
+};
+
+static void s_resume (update_t *self, uint64_t now_ms);
+static void s_report (update_t *self);
+
+//  --------------------------------------------------------------------------
+//  Storage
+
+static size_t
+s_key (update_t *self, const char *name, char *key)
+{
+    return (size_t) snprintf (key, UPDATE_KEY_MAX, "%s%s", self->prefix, name);
+}
+
+static int
+s_put (update_t *self, store_txn_t *txn, const char *name, const void *data, size_t size)
+{
+    char key [UPDATE_KEY_MAX];
+    size_t key_size = s_key (self, name, key);
+    return store_put (txn, UPDATE_TABLE, key, key_size, data, size);
+}
+
+static void *
+s_get (update_t *self, store_txn_t *txn, const char *name, size_t *size_p)
+{
+    char key [UPDATE_KEY_MAX];
+    size_t key_size = s_key (self, name, key);
+    return store_get (txn, UPDATE_TABLE, key, key_size, size_p);
+}
+
+//  Trust is kept as the struct itself behind a format byte: only this
+//  build of this module ever reads it back (a node's own store)
+static int
+s_put_trust (update_t *self, store_txn_t *txn)
+{
+    size_t size = 1 + sizeof (release_trust_t);
+    uint8_t *data = (uint8_t *) zmalloc (size);
+    data [0] = UPDATE_TRUST_FORMAT;
+    memcpy (data + 1, &self->trust, sizeof (release_trust_t));
+    int rc = s_put (self, txn, "trust", data, size);
+    free (data);
+    return rc;
+}
+
+//  Job record: format, state, hash (32), assignment hash (32),
+//  anti-rollback be64, then name, version, handler, previous and error
+//  each NUL-terminated, then the manifest's bytes
+static int
+s_put_job (update_t *self, store_txn_t *txn)
+{
+    const char *texts [] = { self->job_name, self->job_version, self->handler,
+                             self->previous, self->error };
+    size_t size = 2 + 64 + 8 + self->manifest_size;
+    for (size_t i = 0; i < 5; i++)
+        size += strlen (texts [i]) + 1;
+    uint8_t *data = (uint8_t *) zmalloc (size);
+    data [0] = UPDATE_JOB_FORMAT;
+    data [1] = (uint8_t) self->state;
+    memcpy (data + 2, self->hash, 32);
+    memcpy (data + 34, self->assign_hash, 32);
+    proto_put_be64 (data + 66, self->anti_rollback);
+    size_t at = 74;
+    for (size_t i = 0; i < 5; i++) {
+        size_t length = strlen (texts [i]) + 1;
+        memcpy (data + at, texts [i], length);
+        at += length;
+    }
+    if (self->manifest_size)
+        memcpy (data + at, self->manifest, self->manifest_size);
+    int rc = s_put (self, txn, "job", data, size);
+    free (data);
+    return rc;
+}
+
+//  A NUL-terminated text at *at of data, into text (max bytes with the
+//  NUL). False if it does not end within data or does not fit.
+static bool
+s_take_text (const uint8_t *data, size_t size, size_t *at, char *text, size_t max)
+{
+    const uint8_t *end = (const uint8_t *) memchr (data + *at, 0, size - *at);
+    if (!end || (size_t) (end - data - *at) + 1 > max)
+        return false;
+    memcpy (text, data + *at, (size_t) (end - data - *at) + 1);
+    *at = (size_t) (end - data) + 1;
+    return true;
+}
+
+static int
+s_load_job (update_t *self, const uint8_t *data, size_t size)
+{
+    if (size < 74 || data [0] != UPDATE_JOB_FORMAT || data [1] > UPDATE_ROLLED_BACK)
+        return -1;
+    self->state = data [1];
+    memcpy (self->hash, data + 2, 32);
+    memcpy (self->assign_hash, data + 34, 32);
+    self->anti_rollback = proto_get_be64 (data + 66);
+    size_t at = 74;
+    if (!s_take_text (data, size, &at, self->job_name, sizeof self->job_name)
+    ||  !s_take_text (data, size, &at, self->job_version, sizeof self->job_version)
+    ||  !s_take_text (data, size, &at, self->handler, sizeof self->handler)
+    ||  !s_take_text (data, size, &at, self->previous, sizeof self->previous)
+    ||  !s_take_text (data, size, &at, self->error, sizeof self->error))
+        return -1;
+    free (self->manifest);
+    self->manifest_size = size - at;
+    self->manifest = (uint8_t *) zmalloc (self->manifest_size + 1);
+    memcpy (self->manifest, data + at, self->manifest_size);
+    manifest_t manifest;
+    if (self->manifest_size && manifest_decode (&manifest, self->manifest, self->manifest_size))
+        return -1;
+    self->chunk_count = self->manifest_size? manifest.chunk_count: 0;
+    return 0;
+}
+
+//  Installed record: anti-rollback be64, manifest hash (32), name, version
+static int
+s_put_installed (update_t *self, store_txn_t *txn)
+{
+    size_t name_size = strlen (self->inst_name) + 1;
+    size_t version_size = strlen (self->inst_version) + 1;
+    uint8_t data [8 + 32 + WEFT_NAME_MAX + MANIFEST_VERSION_MAX + 2];
+    proto_put_be64 (data, self->inst_anti_rollback);
+    memcpy (data + 8, self->inst_hash, 32);
+    memcpy (data + 40, self->inst_name, name_size);
+    memcpy (data + 40 + name_size, self->inst_version, version_size);
+    return s_put (self, txn, "installed", data, 40 + name_size + version_size);
+}
+
+static int
+s_load_installed (update_t *self, const uint8_t *data, size_t size)
+{
+    size_t at = 40;
+    if (size < 42)
+        return -1;
+    self->inst_anti_rollback = proto_get_be64 (data);
+    memcpy (self->inst_hash, data + 8, 32);
+    if (!s_take_text (data, size, &at, self->inst_name, sizeof self->inst_name)
+    ||  !s_take_text (data, size, &at, self->inst_version, sizeof self->inst_version))
+        return -1;
+    self->installed = true;
+    return 0;
+}
+
+//  Commit the job (and, when asked, the trust and what is installed) in
+//  one transaction. 0 or -1 (logged).
+static int
+s_save (update_t *self, bool trust, bool installed)
+{
+    store_txn_t *txn = store_begin (self->store, true);
+    int rc = txn? s_put_job (self, txn): -1;
+    if (rc == 0 && trust)
+        rc = s_put_trust (self, txn);
+    if (rc == 0 && installed)
+        rc = s_put_installed (self, txn);
+    if (rc == 0)
+        rc = store_commit (&txn);
+    else
+        store_abort (&txn);
+    if (rc)
+        zsys_error ("update: cannot store the state of %s %s", self->job_name,
+                    self->job_version);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The module
+
+update_t *
+update_new (const update_config_t *config, const update_effects_t *effects)
+{
+    assert (config && effects);
+    if (!config->name || !config->type || !config->coord_sign || !config->store
+    ||  !config->chunks || !effects->want || !effects->drop || !effects->install
+    ||  (config->prefix && strlen (config->prefix) > WEFT_NAME_MAX))
+        return NULL;
+    update_t *self = (update_t *) zmalloc (sizeof (update_t));
+    self->effects = *effects;
+    self->store = config->store;
+    self->chunks = config->chunks;
+    snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix? config->prefix: "");
+    snprintf (self->name, sizeof self->name, "%s", config->name);
+    snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant? config->tenant: "");
+    snprintf (self->type, sizeof self->type, "%s", config->type);
+    memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
+    if (config->release_root && config->release_root_size) {
+        self->root = (uint8_t *) zmalloc (config->release_root_size);
+        memcpy (self->root, config->release_root, config->release_root_size);
+        self->root_size = config->release_root_size;
+    }
+    return self;
+}
+
+void
+update_destroy (update_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        update_t *self = *self_p;
+        free (self->root);
+        free (self->manifest);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Trust from the pinned root, the first time there is one
+static void
+s_pin (update_t *self, uint64_t now_ms)
+{
+    release_trust_t trust;
+    int rc = release_trust_init (&trust, self->root, self->root_size, now_ms);
+    if (rc == 0 && *self->tenant && !streq (trust.root.tenant, self->tenant))
+        rc = RELEASE_TENANT;
+    if (rc) {
+        zsys_error ("update: the pinned release root is refused: %s", release_strerror (rc));
+        return;
+    }
+    store_txn_t *txn = store_begin (self->store, true);
+    self->trust = trust;
+    rc = txn? s_put_trust (self, txn): -1;
+    if (rc == 0)
+        rc = store_commit (&txn);
+    else
+        store_abort (&txn);
+    if (rc == 0) {
+        self->trusting = true;
+        zsys_info ("update: release root version %" PRIu64 " of %s pinned",
+                   trust.root.version, trust.root.tenant);
+    }
+}
+
+//  Read the trust, what is installed and the job as committed: at
+//  start, and after a write failed (memory then holds what the store
+//  holds). 0 or -1.
+static int
+s_load (update_t *self)
+{
+    store_txn_t *txn = store_begin (self->store, false);
+    if (!txn)
+        return -1;
+    int rc = 0;
+    size_t size;
+    self->trusting = false;
+    self->installed = false;
+    *self->inst_name = *self->inst_version = 0;
+    self->inst_anti_rollback = 0;
+    self->state = UPDATE_IDLE;
+    uint8_t *data = (uint8_t *) s_get (self, txn, "trust", &size);
+    if (data && size == 1 + sizeof (release_trust_t) && data [0] == UPDATE_TRUST_FORMAT) {
+        memcpy (&self->trust, data + 1, sizeof (release_trust_t));
+        self->trusting = true;
+    }
+    else
+    if (data)
+        rc = -1;
+    free (data);
+    data = (uint8_t *) s_get (self, txn, "installed", &size);
+    if (data && s_load_installed (self, data, size))
+        rc = -1;
+    free (data);
+    data = (uint8_t *) s_get (self, txn, "job", &size);
+    if (data && s_load_job (self, data, size))
+        rc = -1;
+    free (data);
+    store_abort (&txn);
+    if (rc)
+        zsys_error ("update: the stored update state does not read back");
+    return rc;
+}
+
+int
+update_start (update_t *self, uint64_t now_ms)
+{
+    assert (self);
+    if (s_load (self))
+        return -1;
+    if (!self->trusting && self->root)
+        s_pin (self, now_ms);
+    if (self->state != UPDATE_IDLE)
+        zsys_info ("update: %s %s %s at start", self->job_name, self->job_version,
+                   update_state_name (self->state));
+    //  A job under way reports anew: the ACK of this report, not of one
+    //  sent before the restart, says the device came back and checked in
+    if (self->state != UPDATE_IDLE && self->state != UPDATE_COMMITTED
+    &&  self->state != UPDATE_ROLLED_BACK)
+        s_report (self);
+    s_resume (self, now_ms);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The state machine
+
+const char *
+update_state_name (int state)
+{
+    static const char *names [] = { "idle", "assigned", "downloading", "verified", "staged",
+                                    "installing", "health", "committed", "failed",
+                                    "rolled-back" };
+    return state >= 0 && state <= UPDATE_ROLLED_BACK? names [state]: "unknown";
+}
+
+char *
+update_report_json (update_t *self)
+{
+    assert (self);
+    json_t *json = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}",
+                              "state", update_state_name (self->state),
+                              "name", self->job_name, "version", self->job_version,
+                              "previous", self->previous, "installed", self->inst_version,
+                              "chunks", (json_int_t) self->chunk_count);
+    if (self->state == UPDATE_DOWNLOADING && self->chunk_count) {
+        //  Progress: chunks held of the release (a scan of its manifest,
+        //  at a state change only)
+        size_t held = 0;
+        manifest_t manifest;
+        store_txn_t *txn = store_begin (self->store, false);
+        if (txn && manifest_decode (&manifest, self->manifest, self->manifest_size) == 0)
+            for (size_t i = 0; i < manifest.chunk_count; i++) {
+                const uint8_t *hash;
+                uint32_t size;
+                manifest_chunk (&manifest, i, &hash, &size);
+                held += chunkstore_has (self->chunks, txn, hash);
+            }
+        store_abort (&txn);
+        json_object_set_new (json, "held", json_integer ((json_int_t) held));
+    }
+    if (*self->error)
+        json_object_set_new (json, "error", json_string (self->error));
+    char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (json);
+    return text;
+}
+
+static void
+s_report (update_t *self)
+{
+    if (!self->effects.report)
+        return;
+    char *json = update_report_json (self);
+    if (json)
+        self->effects.report (self->effects.ctx, json, strlen (json));
+    free (json);
+}
+
+static void
+s_install (update_t *self, int step)
+{
+    update_install_t install = {
+        .step = step, .manifest = self->manifest, .manifest_size = self->manifest_size,
+        .name = self->job_name, .version = self->job_version, .handler = self->handler,
+        .previous = self->previous
+    };
+    memcpy (install.manifest_hash, self->hash, 32);
+    self->step = step;
+    self->effects.install (self->effects.ctx, &install);
+}
+
+//  Are all chunks of the job's release in the chunk store?
+static bool
+s_all_held (update_t *self)
+{
+    manifest_t manifest;
+    if (manifest_decode (&manifest, self->manifest, self->manifest_size))
+        return false;
+    store_txn_t *txn = store_begin (self->store, false);
+    bool held = txn != NULL;
+    for (size_t i = 0; held && i < manifest.chunk_count; i++) {
+        const uint8_t *hash;
+        uint32_t size;
+        manifest_chunk (&manifest, i, &hash, &size);
+        held = chunkstore_has (self->chunks, txn, hash);
+    }
+    store_abort (&txn);
+    return held;
+}
+
+//  Enter state (committed first), then do what it asks
+static void
+s_enter (update_t *self, int state, const char *error, bool installed, uint64_t now_ms)
+{
+    self->state = state;
+    if (error)
+        snprintf (self->error, sizeof self->error, "%s", error);
+    if (s_save (self, false, installed)) {
+        s_load (self);              //  As committed: the next start asks again
+        return;
+    }
+    zsys_info ("update: %s %s %s%s%s", self->job_name, self->job_version,
+               update_state_name (state), *self->error? ": ": "", self->error);
+    s_report (self);
+    s_resume (self, now_ms);
+}
+
+//  Ask for what the state waits for (after entering it, or at start)
+static void
+s_resume (update_t *self, uint64_t now_ms)
+{
+    switch (self->state) {
+        case UPDATE_ASSIGNED:
+            s_enter (self, UPDATE_DOWNLOADING, NULL, false, now_ms);
+            break;
+        case UPDATE_DOWNLOADING:
+            self->effects.want (self->effects.ctx, self->hash, self->manifest,
+                                self->manifest_size);
+            //  Chunks held already (an imported bundle, an earlier release)
+            if (s_all_held (self))
+                s_enter (self, UPDATE_VERIFIED, NULL, false, now_ms);
+            break;
+        case UPDATE_VERIFIED:
+            s_install (self, UPDATE_STEP_STAGE);
+            break;
+        case UPDATE_STAGED:
+            s_enter (self, UPDATE_INSTALLING, NULL, false, now_ms);
+            break;
+        case UPDATE_INSTALLING:
+            s_install (self, UPDATE_STEP_ACTIVATE);
+            break;
+        case UPDATE_HEALTH:
+            s_install (self, UPDATE_STEP_HEALTH);
+            break;
+        case UPDATE_FAILED:
+            s_install (self, UPDATE_STEP_ROLLBACK);
+            break;
+        default:
+            break;                  //  Idle, committed, rolled back: nothing waits
+    }
+}
+
+void
+update_chunks_held (update_t *self, const uint8_t hash [32], uint64_t now_ms)
+{
+    assert (self);
+    if (self->state != UPDATE_DOWNLOADING || memcmp (hash, self->hash, 32))
+        return;
+    if (s_all_held (self))
+        s_enter (self, UPDATE_VERIFIED, NULL, false, now_ms);
+    else
+        zsys_warning ("update: %s %s: chunks said held are not all in the chunk store",
+                      self->job_name, self->job_version);
+}
+
+void
+update_installed (update_t *self, int step, bool ok, const char *error, uint64_t now_ms)
+{
+    assert (self);
+    if (step == 0 || step != self->step) {
+        zsys_debug ("update: result of step %d not expected", step);
+        return;
+    }
+    self->step = 0;
+    char why [UPDATE_ERROR_MAX + 1];
+    if (!ok) {
+        static const char *names [] = { "", "stage", "activate", "health check", "commit",
+                                        "rollback" };
+        snprintf (why, sizeof why, "%s failed: %s", names [step],
+                  error && *error? error: "no reason given");
+    }
+    switch (step) {
+        case UPDATE_STEP_STAGE:
+            s_enter (self, ok? UPDATE_STAGED: UPDATE_FAILED, ok? NULL: why, false, now_ms);
+            break;
+        case UPDATE_STEP_ACTIVATE:
+            s_enter (self, ok? UPDATE_HEALTH: UPDATE_FAILED, ok? NULL: why, false, now_ms);
+            break;
+        case UPDATE_STEP_HEALTH:
+            if (ok)
+                s_install (self, UPDATE_STEP_COMMIT);
+            else
+                s_enter (self, UPDATE_FAILED, why, false, now_ms);
+            break;
+        case UPDATE_STEP_COMMIT: {
+            //  The new version runs: it is installed, even if the previous
+            //  could not be let go (said in the error)
+            uint8_t left [32];
+            bool had = self->installed;
+            memcpy (left, self->inst_hash, 32);
+            snprintf (self->inst_name, sizeof self->inst_name, "%s", self->job_name);
+            snprintf (self->inst_version, sizeof self->inst_version, "%s", self->job_version);
+            self->inst_anti_rollback = self->anti_rollback;
+            memcpy (self->inst_hash, self->hash, 32);
+            self->installed = true;
+            s_enter (self, UPDATE_COMMITTED, ok? NULL: why, true, now_ms);
+            if (had && memcmp (left, self->hash, 32))
+                self->effects.drop (self->effects.ctx, left);
+            break;
+        }
+        case UPDATE_STEP_ROLLBACK:
+            if (!ok)
+                zsys_error ("update: %s %s: %s", self->job_name, self->job_version, why);
+            //  The first failure is the reason the twin shows
+            s_enter (self, UPDATE_ROLLED_BACK, NULL, false, now_ms);
+            self->effects.drop (self->effects.ctx, self->hash);
+            break;
+        default:
+            break;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Offers
+
+//  Walk the offer's records through a bundle check from our trust;
+//  keep the manifest and the assignment. RELEASE_OK or the refusal.
+static int
+s_check_offer (const uint8_t *data, size_t size, bundle_check_t *check,
+               const uint8_t **manifest_p, size_t *manifest_size_p,
+               const uint8_t **assign_p, size_t *assign_size_p)
+{
+    if (size < BUNDLE_MAGIC_SIZE || bundle_check_magic (check, data))
+        return RELEASE_MALFORMED;
+    size_t at = BUNDLE_MAGIC_SIZE;
+    int rc = RELEASE_OK;
+    bool ended = false;
+    while (rc == RELEASE_OK && at < size && !ended) {
+        bundle_record_t type;
+        size_t length;
+        if (size - at < BUNDLE_HEADER_SIZE || bundle_header (data + at, &type, &length)
+        ||  size - at - BUNDLE_HEADER_SIZE < length)
+            return RELEASE_MALFORMED;
+        const uint8_t *body = data + at + BUNDLE_HEADER_SIZE;
+        if (type == BUNDLE_CHUNK)
+            return RELEASE_MALFORMED;           //  An offer carries no chunk
+        if (type == BUNDLE_MANIFEST) {
+            if (*manifest_p)
+                return RELEASE_MALFORMED;       //  One release per offer
+            *manifest_p = body;
+            *manifest_size_p = length;
+        }
+        if (type == BUNDLE_ASSIGNMENT) {
+            if (*assign_p)
+                return RELEASE_MALFORMED;
+            *assign_p = body;
+            *assign_size_p = length;
+        }
+        rc = bundle_check_record (check, data + at, body, length);
+        ended = type == BUNDLE_END;
+        at += BUNDLE_HEADER_SIZE + length;
+    }
+    if (rc == RELEASE_OK && at != size)
+        rc = RELEASE_MALFORMED;                 //  Bytes after the end record
+    if (rc == RELEASE_OK)
+        rc = bundle_check_done (check);
+    return rc;
+}
+
+int
+update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now_ms,
+              char reason [WEFT_TEXT_MAX + 1])
+{
+    assert (self && reason);
+    *reason = 0;
+    if (!self->trusting)
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "update refused: no release root "
+                              "is pinned on this device");
+    const uint8_t *manifest_data = NULL, *assign = NULL;
+    size_t manifest_size = 0, assign_size = 0;
+    bundle_check_t *check = bundle_check_new (&self->trust, now_ms);
+    int rc = s_check_offer (metadata, size, check, &manifest_data,
+                            &manifest_size, &assign, &assign_size);
+    if (rc == RELEASE_OK && !assign)
+        rc = RELEASE_NOT_ASSIGNED;
+    if (rc == RELEASE_OK && !manifest_data)
+        rc = RELEASE_UNKNOWN;
+    release_trust_t trust;
+    if (rc == RELEASE_OK)
+        trust = *bundle_check_trust (check);
+    bundle_check_destroy (&check);
+    manifest_t manifest;
+    if (rc == RELEASE_OK)
+        rc = release_check (&trust, assign, assign_size, self->coord_sign, self->name,
+                            self->type, self->installed? self->inst_anti_rollback: 0,
+                            manifest_data, manifest_size, now_ms, &manifest);
+    if (rc != RELEASE_OK) {
+        zsys_warning ("update: offer refused: %s", release_strerror (rc));
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "update refused: %s",
+                              release_strerror (rc));
+    }
+    uint8_t assign_hash [32], hash [32];
+    keys_hash (assign, assign_size, assign_hash);
+    keys_hash (manifest_data, manifest_size, hash);
+    if (self->state != UPDATE_IDLE && memcmp (assign_hash, self->assign_hash, 32) == 0)
+        return proto_refusal (reason, WEFT_STATUS_OK, "duplicate");
+    if (self->installed && memcmp (hash, self->inst_hash, 32) == 0
+    &&  (self->state == UPDATE_COMMITTED || self->state == UPDATE_IDLE))
+        return proto_refusal (reason, WEFT_STATUS_OK, "already installed");
+    if (self->state >= UPDATE_STAGED && self->state <= UPDATE_HEALTH)
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "an install of %s %s is under "
+                              "way", self->job_name, self->job_version);
+    if (self->state == UPDATE_FAILED)
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "a rollback of %s %s is under "
+                              "way", self->job_name, self->job_version);
+    //  A release not yet touched on the device gives way to the new one
+    bool superseded = self->state >= UPDATE_ASSIGNED && self->state <= UPDATE_VERIFIED
+                   && memcmp (hash, self->hash, 32);
+    uint8_t old_hash [32];
+    memcpy (old_hash, self->hash, 32);
+    //  The new job, with the trust the offer moved forward, in one commit
+    self->trust = trust;
+    self->state = UPDATE_ASSIGNED;
+    memcpy (self->hash, hash, 32);
+    memcpy (self->assign_hash, assign_hash, 32);
+    self->anti_rollback = manifest.anti_rollback;
+    snprintf (self->job_name, sizeof self->job_name, "%s", manifest.name);
+    snprintf (self->job_version, sizeof self->job_version, "%s", manifest.version);
+    snprintf (self->handler, sizeof self->handler, "%s", manifest.handler);
+    snprintf (self->previous, sizeof self->previous, "%s", self->inst_version);
+    *self->error = 0;
+    uint8_t *copy = (uint8_t *) zmalloc (manifest_size + 1);
+    memcpy (copy, manifest_data, manifest_size);
+    free (self->manifest);
+    self->manifest = copy;
+    self->manifest_size = manifest_size;
+    self->chunk_count = manifest.chunk_count;
+    self->step = 0;
+    if (s_save (self, true, false)) {
+        s_load (self);
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store the offer");
+    }
+    if (superseded)
+        self->effects.drop (self->effects.ctx, old_hash);
+    zsys_info ("update: %s %s assigned (handler %s, %zu chunks)", self->job_name,
+               self->job_version, self->handler, self->chunk_count);
+    s_report (self);
+    s_resume (self, now_ms);
+    return WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  State
+
+int
+update_state (update_t *self)
+{
+    assert (self);
+    return self->state;
+}
+
+const char *
+update_installed_version (update_t *self)
+{
+    assert (self);
+    return self->inst_version;
+}
+
+const char *
+update_error (update_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+const release_trust_t *
+update_trust (update_t *self)
+{
+    assert (self);
+    return &self->trust;
+}
+
+bool
+update_trusting (update_t *self)
+{
+    assert (self);
+    return self->trusting;
+}
