@@ -174,14 +174,21 @@ retry_link_missed (retry_link_t *link)
     link->backoff_ms = retry_backoff_next (link->backoff_ms);
 }
 
+uint64_t
+retry_link_passed_over_ms (const retry_link_t *link, uint32_t sends)
+{
+    assert (link);
+    return sends > 1? link->backoff_ms: 0;
+}
+
 void
-retry_link_acked (retry_link_t *link, bool retransmission, bool passed_over)
+retry_link_acked (retry_link_t *link, bool retransmission, bool missed_again)
 {
     assert (link);
     if (retransmission)
         link->backoff_ms = RETRY_MIN_MS;
     else
-    if (passed_over)
+    if (missed_again)
         retry_link_missed (link);
 }
 
@@ -275,8 +282,17 @@ retry_test (bool verbose)
     assert (links [1].retry.backoff_ms == RETRY_MAX_MS);
     retry_link_acked (&links [1].retry, true, true);
     assert (links [1].retry.backoff_ms == RETRY_MIN_MS);
+    retry_link_acked (&links [1].retry, false, false);
+    assert (links [1].retry.backoff_ms == RETRY_MIN_MS);
+    //  Passed over: sent once, again at once whatever the back-off (a
+    //  loss, however many in one burst); a retransmission waits the
+    //  back-off, which its miss grows
+    assert (retry_link_passed_over_ms (&links [1].retry, 1) == 0);
+    assert (retry_link_passed_over_ms (&links [1].retry, 2) == RETRY_MIN_MS);
     retry_link_acked (&links [1].retry, false, true);
     assert (links [1].retry.backoff_ms == 2 * RETRY_MIN_MS);
+    assert (retry_link_passed_over_ms (&links [1].retry, 1) == 0);
+    assert (retry_link_passed_over_ms (&links [1].retry, 3) == 2 * RETRY_MIN_MS);
     retry_link_disarm (&probes, &links [0]);
     retry_link_disarm (&probes, &links [0]);
     assert (retry_heap_top (&probes) == &links [1]);

@@ -111,11 +111,23 @@ void
 void
     retry_link_missed (retry_link_t *link);
 
+//  The delay before an entry the link passed over goes again (an ACK of
+//  a later one on the same connection says it was dropped unanswered),
+//  given its transmissions so far. Sent once: at once, a frame lost on
+//  a working connection (one ACK burst may reveal several such losses:
+//  each is one loss, not a link missing more and more). Sent before:
+//  the link's back-off, a hop that drops even the retransmission (a
+//  full queue, a failing commit) is waited for, longer each time
+//  (retry_link_acked). Call before retry_link_acked.
+uint64_t
+    retry_link_passed_over_ms (const retry_link_t *link, uint32_t sends);
+
 //  The link acknowledged an entry: a retransmission taken starts the
-//  back-off again from RETRY_MIN_MS; else, if the ACK passed over
-//  entries sent before it (dropped unanswered), the back-off grows.
+//  back-off again from RETRY_MIN_MS; else, if the ACK passed over a
+//  retransmission sent before it (dropped unanswered again), the
+//  back-off grows.
 void
-    retry_link_acked (retry_link_t *link, bool retransmission, bool passed_over);
+    retry_link_acked (retry_link_t *link, bool retransmission, bool missed_again);
 
 void
     retry_test (bool verbose);

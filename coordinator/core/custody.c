@@ -439,13 +439,15 @@ s_answered (custody_t *self, custody_held_t *entry, uint64_t now_ms)
     custody_link_t *link = entry->state == CUSTODY_FLIGHT? entry->link: NULL;
     if (!link)
         return;
-    bool dropped = false;
+    //  Sent once: again at once; a retransmission: after the back-off
+    //  (proto/retry.h)
+    bool missed_again = false;
     custody_held_t *first;
     while ((first = (custody_held_t *) zlistx_first (link->in_flight)) != entry) {
-        s_make_due (self, first, now_ms + link->retry.backoff_ms);
-        dropped = true;
+        missed_again |= first->pub.sends > 1;
+        s_make_due (self, first, now_ms + retry_link_passed_over_ms (&link->retry, first->pub.sends));
     }
-    retry_link_acked (&link->retry, entry->pub.sends > 1, dropped);
+    retry_link_acked (&link->retry, entry->pub.sends > 1, missed_again);
     if (zlistx_size (link->in_flight) > 1)
         s_link_arm (self, link, now_ms);
 }

@@ -363,12 +363,12 @@ s_lookup_durable (outbox_t *self, const uint8_t id [WEFT_ID_SIZE])
     return entry && entry->pub.durable? entry: NULL;
 }
 
-//  Entries a link passed over (received, not taken, no answer): due
-//  after its back-off, which grows while it keeps missing them
+//  Entries a link passed over (dropped or not taken, no answer) or did
+//  not take (INTERNAL): due after delay_ms
 static void
-s_passed_over (outbox_t *self, outbox_link_t *link, outbox_held_t *entry, uint64_t now_ms)
+s_passed_over (outbox_t *self, outbox_held_t *entry, uint64_t delay_ms, uint64_t now_ms)
 {
-    s_resend_at (self, entry, now_ms + link->retry.backoff_ms, now_ms);
+    s_resend_at (self, entry, now_ms + delay_ms, now_ms);
     self->stats.passed_over++;
 }
 
@@ -382,15 +382,17 @@ outbox_ack (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
     outbox_link_t *link = entry->link;
     if (link) {
         //  In order on one connection: what went before it and is still
-        //  in flight was dropped unanswered. The link works: its probe
-        //  waits anew.
-        bool dropped = false;
+        //  in flight was dropped unanswered: again at once if it was
+        //  sent once, after the back-off if it was a retransmission
+        //  (proto/retry.h). The link works: its probe waits anew.
+        bool missed_again = false;
         outbox_held_t *first;
         while ((first = (outbox_held_t *) zlistx_first (link->in_flight)) != entry) {
-            s_passed_over (self, link, first, now_ms);
-            dropped = true;
+            missed_again |= first->pub.sends > 1;
+            s_passed_over (self, first, retry_link_passed_over_ms (&link->retry, first->pub.sends),
+                           now_ms);
         }
-        retry_link_acked (&link->retry, entry->pub.sends > 1, dropped);
+        retry_link_acked (&link->retry, entry->pub.sends > 1, missed_again);
         s_remove (self, entry);
         if (zlistx_size (link->in_flight))
             s_link_arm (self, link, now_ms);
@@ -421,7 +423,7 @@ outbox_not_taken (outbox_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_
     if (!entry || !entry->link)
         return -1;
     outbox_link_t *link = entry->link;
-    s_passed_over (self, link, entry, now_ms);
+    s_passed_over (self, entry, link->retry.backoff_ms, now_ms);
     retry_link_missed (&link->retry);
     if (zlistx_size (link->in_flight))
         s_link_arm (self, link, now_ms);

@@ -7,10 +7,7 @@
 #   every device still converges on every change with all invariants
 #   holding; the same seed gives the same run.
 source "$(dirname "$0")/sim-lib.sh"
-for run in a b; do
-    "$SIM" "$SCENARIOS/coordinator-crash.scn" --dir "$T" -q --json "$T/$run.json" 2> "$T/err" \
-        || fail "weft-sim reported a violation: $(head -3 "$T/err")"
-done
+sim_twice coordinator-crash.scn
 python3 - "$T/a.json" "$T/b.json" <<'PY' || fail "summary"
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])

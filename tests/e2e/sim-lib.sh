@@ -11,3 +11,12 @@ trap 'rm -rf "$T"' EXIT INT TERM
 fail () { echo "FAIL: $*" >&2; exit 1; }
 #   json FILE KEY: a top-level string or number of a summary
 json () { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+#   sim_twice SCENARIO [ARGS...]: run a scenario twice with the same
+#   seed, summaries in $T/a.json and $T/b.json (a violation fails)
+sim_twice () {
+    local scenario=$1 run; shift
+    for run in a b; do
+        "$SIM" "$SCENARIOS/$scenario" "$@" --dir "$T" -q --json "$T/$run.json" 2> "$T/err" \
+            || fail "weft-sim reported a violation: $(head -3 "$T/err")"
+    done
+}
