@@ -46,11 +46,20 @@ release_fixture_root (const release_fixture_t *k, uint64_t version, uint64_t exp
                       const keys_t *signers, size_t count, const keys_t *root_keys,
                       size_t *size_p)
 {
+    return release_fixture_root_of (k, "acme", version, expires_ms, signers, count,
+                                    root_keys, size_p);
+}
+
+uint8_t *
+release_fixture_root_of (const release_fixture_t *k, const char *tenant, uint64_t version,
+                         uint64_t expires_ms, const keys_t *signers, size_t count,
+                         const keys_t *root_keys, size_t *size_p)
+{
     release_root_t root;
     memset (&root, 0, sizeof root);
     root.version = version;
     root.expires_ms = expires_ms;
-    strcpy (root.tenant, "acme");
+    snprintf (root.tenant, sizeof root.tenant, "%s", tenant);
     s_keyset (&root.roles [RELEASE_ROOT - 1], 2, root_keys, 3);
     s_keyset (&root.roles [RELEASE_TARGETS - 1], 2, k->targets, 2);
     s_keyset (&root.roles [RELEASE_SNAPSHOT - 1], 1, &k->snapshot, 1);

@@ -38,6 +38,12 @@ uint8_t *
                           const keys_t *signers, size_t count, const keys_t *root_keys,
                           size_t *size_p);
 
+//  The same for another tenant than acme
+uint8_t *
+    release_fixture_root_of (const release_fixture_t *k, const char *tenant, uint64_t version,
+                             uint64_t expires_ms, const keys_t *signers, size_t count,
+                             const keys_t *root_keys, size_t *size_p);
+
 //  Publish targets as version v of every role, the timestamp expiring then
 void
     release_fixture_publish (const release_fixture_t *k, uint64_t v,

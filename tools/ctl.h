@@ -2,7 +2,8 @@
     weftctl.c has main and operator add; ctl_parse.c turns the command
     line into a method and its args; ctl_call.c loads the identity and
     makes the one signed RPC; ctl_show.c prints results for people;
-    ctl_import.c sends a large hierarchy in parts; ctl_offline.c adds
+    ctl_import.c sends a large hierarchy in parts; ctl_release.c has the
+    commands of software releases; ctl_offline.c adds
     what an operator needs for site servers that are cut off from the
     coordinator (a fresh credential, calls to a node's operator port).  */
 
@@ -90,6 +91,16 @@ int
 //  after printing why.
 int
     ctl_node_mode (ctl_t *self);
+
+//  release ... (ctl_release.c): as ctl_parse_command, or -1 if argv
+//  is no release command
+int
+    ctl_parse_release (ctl_t *self, int argc, char **argv, const char **method_p,
+                       json_t **args_p);
+
+//  Print a release method's result for people; false if method is not one
+bool
+    ctl_show_release (const char *method, json_t *result);
 
 //  Store the credential of an operator.credential result in the
 //  identity file and say what it grants. Returns 0 or an exit code.

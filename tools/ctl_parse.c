@@ -444,6 +444,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         }
         return CTL_OK;
     }
+    if (streq (noun, "release")) {
+        int rc = ctl_parse_release (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
     if (streq (noun, "operator") && verb && streq (verb, "grant") && argc == 5) {
         *method_p = "operator.grant";
         *args_p = json_pack ("{s:s, s:s, s:s, s:b}", "name", argv [2], "role", argv [3],
@@ -471,7 +476,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
     const char *method = *method_p;
     const char *owners [][2] = {
         { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
-                    "audit.head attest.profile.set attest.allowlist.set" },
+                    "audit.head attest.profile.set attest.allowlist.set release.root.set "
+                    "release.root.show" },
         { "ttl", "token.create operator.credential" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },

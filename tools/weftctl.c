@@ -22,7 +22,7 @@ static const option_spec_t s_specs [] = {
       "token create, operator add, device preregister: tenant; audit list/verify/head:\n"
       "that tenant's audit chain (default: yours); attest profile set, attest\n"
       "allowlist set: the tenant whose policy it is ('-': the devices without a\n"
-      "tenant; default: your own)" },
+      "tenant; default: your own); release root: the tenant whose root it is" },
     { "ttl", "DURATION", NULL,
       "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
       "(default 1h for a token, 7d for a credential)" },
@@ -92,6 +92,9 @@ static const char *s_synopsis =
     "  attest status                      attestation verdicts across the fleet\n"
     "  attest show ID                     a device's last attestation verdict\n"
     "  attest clear ID                    forget a device's verdict (re-attested next heartbeat)\n"
+    "  release root set FILE [--tenant T] the tenant's signed release root (weft-artifact\n"
+    "                                     root + sign), pinned by its devices at enrolment\n"
+    "  release root show [--tenant T]     the release root the coordinator holds\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"

@@ -6,9 +6,9 @@
     Authorization is checked before arguments are read, scope when a
     device is looked up. Messages are short and stable: scripts and
     tests match on them.
-    This file dispatches; the methods are in rpc_devices.c, rpc_enrol.c
-    and rpc_admin.c, the argument checks they share in rpc_args.c, all
-    declared in rpc_internal.h.  */
+    This file dispatches; the methods are in rpc_devices.c, rpc_enrol.c,
+    rpc_admin.c and rpc_release.c, the argument checks they share in
+    rpc_args.c, all declared in rpc_internal.h.  */
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
@@ -63,6 +63,8 @@ static const struct {
     { "attest.status", P_READ, false, { NULL }, rpc_attest_status },
     { "attest.show", P_READ, false, { "id", NULL }, rpc_attest_show },
     { "attest.clear", P_ADMIN, true, { "id", NULL }, rpc_attest_clear },
+    { "release.root.set", P_ADMIN, true, { "tenant", "root", NULL }, rpc_release_root_set },
+    { "release.root.show", P_READ, false, { "tenant", NULL }, rpc_release_root_show },
 };
 
 bool

@@ -164,4 +164,7 @@ rpc_method_fn rpc_attest_profile_set, rpc_attest_allowlist_set, rpc_attest_statu
     rpc_operator_credential, rpc_operator_revoke, rpc_audit_list, rpc_audit_verify,
     rpc_audit_head, rpc_device_revoke, rpc_coord_stats;
 
+//  rpc_release.c
+rpc_method_fn rpc_release_root_set, rpc_release_root_show;
+
 #endif
