@@ -52,6 +52,15 @@ void
 void
     release_fixture_free (release_published_t *published);
 
+//  A bundle (proto/bundle.h): root, publication v of one release name
+//  version (types gateway, handler file) of artifact_size deterministic
+//  bytes, its manifest and every chunk. Caller frees; manifest_hash
+//  gets the manifest's hash.
+uint8_t *
+    release_fixture_bundle (const release_fixture_t *k, const uint8_t *root, size_t root_size,
+                            uint64_t v, const char *name, const char *version,
+                            size_t artifact_size, uint8_t manifest_hash [32], size_t *size_p);
+
 //  Take a publication into trust: timestamp, snapshot, targets
 int
     release_fixture_take (release_trust_t *trust, const release_published_t *published,

@@ -449,6 +449,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         if (rc >= 0)
             return rc;
     }
+    if (streq (noun, "artifact")) {
+        int rc = ctl_parse_artifact (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
     if (streq (noun, "operator") && verb && streq (verb, "grant") && argc == 5) {
         *method_p = "operator.grant";
         *args_p = json_pack ("{s:s, s:s, s:s, s:b}", "name", argv [2], "role", argv [3],
@@ -477,7 +482,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
     const char *owners [][2] = {
         { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
                     "audit.head attest.profile.set attest.allowlist.set release.root.set "
-                    "release.root.show" },
+                    "release.root.show artifact.upload artifact.list artifact.show artifact.remove" },
         { "ttl", "token.create operator.credential" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },

@@ -22,7 +22,8 @@ static const option_spec_t s_specs [] = {
       "token create, operator add, device preregister: tenant; audit list/verify/head:\n"
       "that tenant's audit chain (default: yours); attest profile set, attest\n"
       "allowlist set: the tenant whose policy it is ('-': the devices without a\n"
-      "tenant; default: your own); release root: the tenant whose root it is" },
+      "tenant; default: your own); release root, artifact: the tenant whose root\n"
+      "or releases it is" },
     { "ttl", "DURATION", NULL,
       "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
       "(default 1h for a token, 7d for a credential)" },
@@ -95,6 +96,12 @@ static const char *s_synopsis =
     "  release root set FILE [--tenant T] the tenant's signed release root (weft-artifact\n"
     "                                     root + sign), pinned by its devices at enrolment\n"
     "  release root show [--tenant T]     the release root the coordinator holds\n"
+    "  artifact add FILE.wbd [--tenant T] upload a bundle (weft-artifact bundle) to the\n"
+    "                                     coordinator's repository, checked against the\n"
+    "                                     tenant's release root\n"
+    "  artifact list [NAME] [--tenant T]  the tenant's releases\n"
+    "  artifact show NAME [VERSION] [--tenant T]   one release (without VERSION: its versions)\n"
+    "  artifact remove NAME VERSION [--tenant T]   remove a release from the repository\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"
@@ -265,7 +272,8 @@ main (int argc, char *argv [])
     if (rc == CTL_OK) {
         json_t *result = NULL;
         rc = streq (method, "hierarchy.import")? ctl_import (&ctl, args, &result)
-                                                : ctl_call (&ctl, method, args, &result);
+           : streq (method, "artifact.upload")? ctl_artifact_add (&ctl, args, &result)
+           : ctl_call (&ctl, method, args, &result);
         args = NULL;
         const char *out = keyfile_get (ctl.options, "out");
         if (rc == CTL_OK && streq (method, "token.create") && out)

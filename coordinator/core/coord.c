@@ -79,6 +79,9 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     self->refusals = refusals_new ();
     self->aks = akcache_new ();
     self->imas = attest_runtime_new ();
+    self->repo = artrepo_new (store);
+    if (!self->repo)
+        zsys_warning ("coord: cannot read the artifact repository's chunks");
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
@@ -122,6 +125,7 @@ coord_destroy (coord_t **self_p)
         refusals_destroy (&self->refusals);
         akcache_destroy (&self->aks);
         attest_runtime_destroy (&self->imas);
+        artrepo_destroy (&self->repo);
         policy_store_destroy (&self->policies);
         coordseq_destroy (&self->seqs);
         free (self->revocations);
@@ -574,7 +578,7 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     snprintf (caller.source, sizeof caller.source, "%s", peer? peer: "");
     self->stats.rpc_calls++;
     rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats,
-                          self->keys.sign_secret };
+                          self->keys.sign_secret, self->repo };
     rpc_result_t result;
     memset (&result, 0, sizeof result);
     int rc = 0;
@@ -613,6 +617,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
             rc = store_commit (&txn);
     }
     store_abort (&txn);
+    if (rc && self->repo && !rpc_is_read (msg.rpc_request.method)
+    &&  strncmp (msg.rpc_request.method, "artifact.", 9) == 0)
+        artrepo_aborted (self->repo);      //  Its uploads and totals were rolled back
     if (rc) {
         rpc_result_clear (&result);
         result.status = WEFT_STATUS_INTERNAL;

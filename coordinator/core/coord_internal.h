@@ -19,6 +19,7 @@
 #include "coordinator/core/custody.h"
 #include "coordinator/core/akcache.h"
 #include "coordinator/core/attest_runtime.h"
+#include "coordinator/core/artrepo.h"
 #include "proto/refusals.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
@@ -58,6 +59,7 @@ struct _coord_t {
     refusals_t *refusals;           //  How many refusals get audit records
     akcache_t *aks;                 //  The devices' AKs, parsed once
     attest_runtime_t *imas;         //  The tenants' IMA allowlists, parsed once
+    artrepo_t *repo;                //  The artifact repository, or NULL if unreadable
 };
 
 //  --------------------------------------------------------------------------

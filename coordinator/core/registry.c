@@ -45,6 +45,7 @@ static const char *s_tables [] = {
     "uploads",                      //  Hierarchy imports in parts
     "custody",                      //  Frames held until a relay's ACK (custody.h)
     "releases",                     //  Tenants' release roots (relroot.h)
+    "artifacts", "chunks",          //  The artifact repository (artrepo.h) and its chunks
     NULL
 };
 

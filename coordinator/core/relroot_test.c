@@ -1,6 +1,7 @@
 /*  relroot_test - selftest of the tenants' release roots: the store's
-    checks, release.root.set and show across tenants (rpc_call), and the
-    root a device gets at enrolment (coord_on_enrol), on a real store.  */
+    checks, release.root.set and show across tenants (rpc_call), the
+    artifact.* methods across tenants, and the root a device gets at
+    enrolment (coord_on_enrol), on a real store.  */
 
 #include "proto/corelib.h"
 #include <sodium.h>
@@ -13,6 +14,7 @@
 #include "coordinator/core/relroot.h"
 #include "coordinator/core/rpc_internal.h"
 #include "coordinator/core/tokens.h"
+#include "coordinator/core/artrepo.h"
 
 #define S_NOW       FIXTURE_NOW
 #define S_EXPIRES   (FIXTURE_NOW + 30 * FIXTURE_DAY)
@@ -247,6 +249,137 @@ s_test_rpc (s_rig_t *rig, const release_fixture_t *k)
 }
 
 //  --------------------------------------------------------------------------
+//  artifact.*: an admin of the tenant uploads its releases, readers of
+//  the tenant read them, no one of another tenant does either; a store
+//  that fails at the end leaves the repository as it was
+
+//  Upload data as an admin of path for tenant, in parts; the status of
+//  the first refusal or of the last part
+static int
+s_upload (s_rig_t *rig, const char *path, const char *tenant, const uint8_t *data,
+          size_t size, int fail_at_last)
+{
+    char *args = zsys_sprintf ("{\"tenant\":\"%s\",\"size\":%zu}", tenant, size);
+    int status = s_call (rig, "admin", path, "artifact.upload", args);
+    free (args);
+    if (status)
+        return status;
+    char id [17];
+    snprintf (id, sizeof id, "%s", rpc_json_str (rig->result.result, "upload"));
+    char *hex = (char *) zmalloc (2 * ARTREPO_PART_MAX + 1);
+    for (size_t at = 0; status == WEFT_STATUS_OK && at < size; at += ARTREPO_PART_MAX) {
+        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
+        keys_hex (data + at, part, hex);
+        args = zsys_sprintf ("{\"upload\":\"%s\",\"offset\":%zu,\"data\":\"%s\"}", id, at, hex);
+        if (fail_at_last && at + part == size)
+            store_fail_after (rig->store, fail_at_last);
+        status = s_call (rig, "admin", path, "artifact.part", args);
+        store_fail_after (rig->store, 0);
+        if (status == WEFT_STATUS_INTERNAL)
+            artrepo_aborted (rig->env.repo);
+        free (args);
+    }
+    free (hex);
+    return status;
+}
+
+static int
+s_visit (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) arg; (void) key; (void) key_size; (void) value; (void) size;
+    return 0;
+}
+
+static size_t
+s_releases (s_rig_t *rig, const char *role, const char *path, const char *args)
+{
+    assert (s_call (rig, role, path, "artifact.list", args) == WEFT_STATUS_OK);
+    return json_array_size (json_object_get (rig->result.result, "releases"));
+}
+
+static void
+s_test_artifacts (s_rig_t *rig, const release_fixture_t *k)
+{
+    rig->env.repo = artrepo_new (rig->store);
+    assert (rig->env.repo);
+    size_t root_size, size;
+    uint8_t *root = release_fixture_root (k, 1, S_EXPIRES, k->root, 2, k->root, &root_size);
+    uint8_t hash [32];
+    uint8_t *bundle = release_fixture_bundle (k, root, root_size, 1, "plc", "1.0", 80 * 1024,
+                                              hash, &size);
+    //  Not by another tenant's admin, an operator, or an admin below
+    //  the tenant's root
+    char *args = zsys_sprintf ("{\"tenant\":\"acme\",\"size\":%zu}", size);
+    assert (s_call (rig, "admin", "globex", "artifact.upload", args) == WEFT_STATUS_FORBIDDEN);
+    assert (strstr (rig->result.error, "managed by an admin of its root (acme)"));
+    assert (s_call (rig, "operator", "acme", "artifact.upload", args) == WEFT_STATUS_FORBIDDEN);
+    assert (s_call (rig, "admin", "acme/plant-1", "artifact.upload", args)
+            == WEFT_STATUS_FORBIDDEN);
+    free (args);
+    //  Nor passed off by globex's admin as globex's: its root refuses it
+    assert (s_upload (rig, "globex", "globex", bundle, size, 0) == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (rig->result.error, "another tenant"));
+    //  Bad arguments
+    assert (s_call (rig, "admin", "acme", "artifact.upload", "{\"size\":0}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (s_call (rig, "admin", "acme", "artifact.part",
+                    "{\"upload\":\"0011223344556677\",\"offset\":0,\"data\":\"zz\"}")
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (s_call (rig, "admin", "acme", "artifact.part",
+                    "{\"upload\":\"0011223344556677\",\"offset\":0,\"data\":\"00\"}")
+            == WEFT_STATUS_NOT_FOUND);
+
+    //  The store fails as the end record is taken in: nothing is kept
+    assert (s_upload (rig, "acme", "acme", bundle, size, 3) == WEFT_STATUS_INTERNAL);
+    assert (s_releases (rig, "admin", "acme", "{}") == 0);
+    store_txn_t *txn = store_begin (rig->store, false);
+    assert (store_scan (txn, ARTREPO_TABLE, "stage/", 6, s_visit, NULL) == 0);
+    store_abort (&txn);
+    assert (chunkstore_count (artrepo_chunks (rig->env.repo)) == 0);
+
+    //  acme's admin uploads; another admin cannot add parts to its upload
+    args = zsys_sprintf ("{\"tenant\":\"acme\",\"size\":%zu}", size);
+    assert (s_call (rig, "admin", "acme", "artifact.upload", args) == WEFT_STATUS_OK);
+    char *part = zsys_sprintf ("{\"upload\":\"%s\",\"offset\":0,\"data\":\"00\"}",
+                               rpc_json_str (rig->result.result, "upload"));
+    assert (s_call (rig, "admin", "", "artifact.part", part) == WEFT_STATUS_NOT_FOUND);
+    free (part);
+    free (args);
+    assert (s_upload (rig, "acme", "acme", bundle, size, 0) == WEFT_STATUS_OK);
+    json_t *releases = json_object_get (rig->result.result, "releases");
+    assert (json_array_size (releases) == 1);
+    assert (streq (rpc_json_str (json_array_get (releases, 0), "name"), "plc"));
+
+    //  Read by a viewer of a site of acme; globex's admin sees nothing
+    assert (s_releases (rig, "viewer", "acme/plant-1", "{}") == 1);
+    assert (s_call (rig, "viewer", "acme/plant-1", "artifact.show",
+                    "{\"name\":\"plc\",\"version\":\"1.0\"}") == WEFT_STATUS_OK);
+    char hex [65];
+    keys_hex (hash, 32, hex);
+    assert (streq (rpc_json_str (rig->result.result, "manifest_hash"), hex));
+    assert (streq (rpc_json_str (rig->result.result, "tenant"), "acme"));
+    assert (s_releases (rig, "admin", "globex", "{\"tenant\":\"acme\"}") == 0);
+    assert (s_releases (rig, "admin", "globex", "{}") == 0);
+    assert (s_call (rig, "admin", "globex", "artifact.show",
+                    "{\"tenant\":\"acme\",\"name\":\"plc\",\"version\":\"1.0\"}")
+            == WEFT_STATUS_NOT_FOUND);
+    //  Removed by acme's admin only
+    const char *remove = "{\"tenant\":\"acme\",\"name\":\"plc\",\"version\":\"1.0\"}";
+    assert (s_call (rig, "admin", "globex", "artifact.remove", remove)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_call (rig, "viewer", "acme", "artifact.remove", remove)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_releases (rig, "viewer", "acme", "{}") == 1);
+    assert (s_call (rig, "admin", "acme", "artifact.remove", remove) == WEFT_STATUS_OK);
+    assert (s_releases (rig, "viewer", "acme", "{}") == 0);
+    assert (s_call (rig, "admin", "acme", "artifact.remove", remove) == WEFT_STATUS_NOT_FOUND);
+    rpc_result_clear (&rig->result);
+    artrepo_destroy (&rig->env.repo);
+    free (bundle);
+    free (root);
+}
+
+//  --------------------------------------------------------------------------
 //  Enrolment: the device gets its own tenant's newest root, or none
 
 //  Enrol name with a fresh token of tenant; the answer's release root
@@ -372,6 +505,7 @@ relroot_test (bool verbose)
     rig.env.coord_curve = coord_curve;
     rig.env.stats = &stats;
     s_test_rpc (&rig, &k);
+    s_test_artifacts (&rig, &k);
     registry_destroy (&rig.env.registry);
     pki_destroy (&rig.env.pki);
     store_destroy (&rig.store);

@@ -65,6 +65,12 @@ static const struct {
     { "attest.clear", P_ADMIN, true, { "id", NULL }, rpc_attest_clear },
     { "release.root.set", P_ADMIN, true, { "tenant", "root", NULL }, rpc_release_root_set },
     { "release.root.show", P_READ, false, { "tenant", NULL }, rpc_release_root_show },
+    { "artifact.upload", P_ADMIN, true, { "tenant", "size", NULL }, rpc_artifact_upload },
+    { "artifact.part", P_ADMIN, true, { "upload", "offset", "data", NULL }, rpc_artifact_part },
+    { "artifact.list", P_READ, false, { "tenant", "name", NULL }, rpc_artifact_list },
+    { "artifact.show", P_READ, false, { "tenant", "name", "version", NULL }, rpc_artifact_show },
+    { "artifact.remove", P_ADMIN, true, { "tenant", "name", "version", NULL },
+        rpc_artifact_remove },
 };
 
 bool
@@ -297,7 +303,7 @@ done:
         result->result = json_object ();
     //  Changes and refusals go to the audit log, with the change
     bool writes = index < count && s_methods [index].writes;
-    if ((writes || result->status != WEFT_STATUS_OK)
+    if (((writes && !call.quiet) || result->status != WEFT_STATUS_OK)
     &&  result->status != WEFT_STATUS_INTERNAL) {
         if (result->status != WEFT_STATUS_OK) {
             json_decref (call.detail);

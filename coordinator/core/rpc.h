@@ -29,6 +29,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/hierarchy.h"
+#include "coordinator/core/artrepo.h"
 
 #define RPC_ARGS_MAX    (64 * 1024)     //  Largest args document accepted
 #define RPC_GRANTS_MAX  DEVQUERY_SCOPES_MAX     //  Grants per operator
@@ -46,6 +47,7 @@ typedef struct {
     const uint8_t *coord_curve;     //  32 bytes, for token text
     const coord_stats_t *stats;     //  Counters for coord.stats
     const uint8_t *coord_secret;    //  64 bytes: signs the passport attest.show gives, or NULL
+    artrepo_t *repo;                //  The artifact repository, or NULL (artifact.* refused)
 } rpc_env_t;
 
 //  One grant: a role on a subtree
