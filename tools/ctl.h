@@ -99,6 +99,12 @@ int
     ctl_parse_release (ctl_t *self, int argc, char **argv, const char **method_p,
                        json_t **args_p);
 
+//  update ... (ctl_release.c): as ctl_parse_command, or -1 if argv is
+//  no update command
+int
+    ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p,
+                      json_t **args_p);
+
 //  Print a release method's result for people; false if method is not one
 bool
     ctl_show_release (const char *method, json_t *result);

@@ -449,6 +449,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         if (rc >= 0)
             return rc;
     }
+    if (streq (noun, "update")) {
+        int rc = ctl_parse_update (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
     if (streq (noun, "artifact")) {
         int rc = ctl_parse_artifact (self, argc, argv, method_p, args_p);
         if (rc >= 0)
@@ -483,7 +488,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
                     "audit.head attest.profile.set attest.allowlist.set release.root.set "
                     "release.root.show artifact.upload artifact.list artifact.show artifact.remove" },
-        { "ttl", "token.create operator.credential" },
+        { "ttl", "token.create operator.credential update.assign" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },
         { "out", "operator.add token.create" },
@@ -491,7 +496,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "node", "node.stats node.audit" },
         { "node-key", "node.stats node.audit" },
         { "ek-pub", "device.preregister" },
-        { "query", "device.list device.count batch.twin batch.tag batch.move audit.list" },
+        { "query", "device.list device.count batch.twin batch.tag batch.move audit.list "
+                   "update.assign" },
         { "limit", "device.list audit.list node.audit" },
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },

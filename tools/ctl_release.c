@@ -1,6 +1,8 @@
 /*  ctl_release - weftctl's commands of software releases
     release root set --tenant T FILE    the tenant's signed release root
     release root show --tenant T        what the coordinator holds
+    update assign DEVICE|--query Q NAME VERSION [--ttl 7d]
+                                        offer a release to devices
     The root file is the signed bytes as weft-artifact root and sign
     wrote them; it travels as hex in the call's args.  */
 
@@ -8,6 +10,7 @@
 #include "tools/ctl.h"
 
 #define S_ROOT_MAX      (64 * 1024)     //  As the coordinator (RELROOT_MAX)
+#define S_ASSIGN_TTL_MAX    (90 * 24 * 3600)    //  As the coordinator (DIRECTOR_TTL_MAX_S)
 
 int
 ctl_parse_release (ctl_t *self, int argc, char **argv, const char **method_p,
@@ -44,6 +47,31 @@ ctl_parse_release (ctl_t *self, int argc, char **argv, const char **method_p,
     return CTL_OK;
 }
 
+int
+ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p, json_t **args_p)
+{
+    const char *query = keyfile_get (self->options, "query");
+    const char *verb = argc > 1? argv [1]: "";
+    if (!streq (verb, "assign") || argc != (query? 4: 5))
+        return -1;
+    const char *ttl_text = keyfile_get (self->options, "ttl");
+    int64_t ttl = ttl_text? options_duration_s (ttl_text, S_ASSIGN_TTL_MAX): 0;
+    if (ttl < 0) {
+        ctl_fail ("bad --ttl '%s': use seconds or a number with s, m, h or d, up to 90d",
+                  ttl_text);
+        return CTL_USAGE;
+    }
+    *method_p = "update.assign";
+    *args_p = json_pack ("{s:s, s:s}", "name", argv [argc - 2], "version", argv [argc - 1]);
+    if (query)
+        json_object_set_new (*args_p, "query", json_string (query));
+    else
+        json_object_set_new (*args_p, "id", json_string (argv [2]));
+    if (ttl)
+        json_object_set_new (*args_p, "ttl", json_integer (ttl));
+    return CTL_OK;
+}
+
 static void
 s_time (int64_t ms, char *buf, size_t size)
 {
@@ -63,6 +91,21 @@ ctl_show_release (const char *method, json_t *result)
                 ctl_str (result, "tenant"), (long long) ctl_int (result, "version"), when,
                 json_is_true (json_object_get (result, "changed"))? "stored"
                                                                    : "unchanged (already set)");
+        return true;
+    }
+    if (streq (method, "update.assign")) {
+        s_time (ctl_int (result, "expires_ms"), when, sizeof when);
+        size_t index;
+        json_t *item;
+        json_t *assigned = json_object_get (result, "assigned");
+        printf ("%s %s of tenant %s offered to %zu devices (assignment expires %s):",
+                ctl_str (result, "name"), ctl_str (result, "version"), ctl_str (result, "tenant"),
+                json_array_size (assigned), when);
+        json_array_foreach (assigned, index, item)
+            printf (" %s", json_string_value (item));
+        printf ("\n");
+        json_array_foreach (json_object_get (result, "skipped"), index, item)
+            printf ("skipped %s: %s\n", ctl_str (item, "id"), ctl_str (item, "reason"));
         return true;
     }
     if (streq (method, "release.root.show")) {

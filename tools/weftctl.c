@@ -25,8 +25,8 @@ static const option_spec_t s_specs [] = {
       "tenant; default: your own); release root, artifact: the tenant whose root\n"
       "or releases it is" },
     { "ttl", "DURATION", NULL,
-      "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
-      "(default 1h for a token, 7d for a credential)" },
+      "token create, operator credential, update assign: lifetime, e.g. 90s, 30m,\n"
+      "1h, 2d (default 1h for a token, 7d for a credential or an assignment)" },
     { "type", "TYPE", NULL, "token create: device type the token is for" },
     { "role", "ROLE", NULL,
       "operator add: viewer, operator, auditor, security-officer or admin" },
@@ -37,7 +37,8 @@ static const option_spec_t s_specs [] = {
     { "node", "ENDPOINT", NULL,
       "node stats, node audit: a site server's operator port (weft-node --ops-listen)" },
     { "node-key", "HEX", NULL, "node stats, node audit: that node's CURVE public key" },
-    { "query", "QUERY", NULL, "device list/count, batch, audit list: which ones (docs/query.md)" },
+    { "query", "QUERY", NULL,
+      "device list/count, batch, audit list, update assign: which ones (docs/query.md)" },
     { "limit", "N", NULL, "device list, audit list, node audit: at most N rows" },
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
     { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
@@ -102,6 +103,8 @@ static const char *s_synopsis =
     "  artifact list [NAME] [--tenant T]  the tenant's releases\n"
     "  artifact show NAME [VERSION] [--tenant T]   one release (without VERSION: its versions)\n"
     "  artifact remove NAME VERSION [--tenant T]   remove a release from the repository\n"
+    "  update assign DEVICE|--query Q NAME VERSION [--ttl 7d]   offer a release of the\n"
+    "                                     repository to devices of one tenant, by custody\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"

@@ -127,9 +127,10 @@ s_expire (artrepo_t *self, store_txn_t *txn, uint64_t now_ms)
 
 //  What the coordinator trusts for tenant: its root, then the newest
 //  publication stored (skipped if it no longer checks, e.g. expired)
-static int
-s_trust (store_txn_t *txn, const char *tenant, uint64_t now_ms, release_trust_t *trust)
+int
+artrepo_trust (store_txn_t *txn, const char *tenant, uint64_t now_ms, release_trust_t *trust)
 {
+    assert (txn && tenant && trust);
     size_t size;
     uint8_t *root = relroot_get (txn, tenant, &size);
     //  The stored root may have expired since: its successor in the
@@ -165,7 +166,7 @@ artrepo_begin (artrepo_t *self, store_txn_t *txn, const char *owner, const char 
         return WEFT_STATUS_BAD_REQUEST;
     }
     release_trust_t trust;
-    if (s_trust (txn, tenant, now_ms, &trust)) {
+    if (artrepo_trust (txn, tenant, now_ms, &trust)) {
         snprintf (error, WEFT_TEXT_MAX + 1, "tenant %s has no release root to check the "
                   "bundle against (weftctl release root set)", tenant);
         return WEFT_STATUS_CONFLICT;
@@ -603,6 +604,18 @@ artrepo_show (store_txn_t *txn, const char *tenant, const char *name, const char
     json_t *release = text? json_loadb ((const char *) text, size, 0, NULL): NULL;
     free (text);
     return release;
+}
+
+uint8_t *
+artrepo_meta (store_txn_t *txn, const char *tenant, release_role_t role, size_t *size_p)
+{
+    assert (txn && tenant && size_p);
+    *size_p = 0;
+    if (!registry_name_valid (tenant) || role < RELEASE_TARGETS || role > RELEASE_TIMESTAMP)
+        return NULL;
+    char key [WEFT_NAME_MAX + 32];
+    snprintf (key, sizeof key, "meta/%s/%s", tenant, s_roles [role]);
+    return s_get (txn, key, size_p);
 }
 
 uint8_t *

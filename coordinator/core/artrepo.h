@@ -82,6 +82,19 @@ json_t *
     artrepo_show (store_txn_t *txn, const char *tenant, const char *name,
                   const char *version);
 
+//  What the coordinator trusts for tenant at now_ms: its stored root,
+//  then the newest timestamp, snapshot and targets taken in, as far as
+//  they check (an expired one and those below it are left out). 0, or
+//  -1 when the tenant has no root.
+int
+    artrepo_trust (store_txn_t *txn, const char *tenant, uint64_t now_ms,
+                   release_trust_t *trust);
+
+//  The newest signed role (RELEASE_TARGETS, _SNAPSHOT or _TIMESTAMP)
+//  of tenant taken in (heap), or NULL.
+uint8_t *
+    artrepo_meta (store_txn_t *txn, const char *tenant, release_role_t role, size_t *size_p);
+
 //  A release's manifest bytes (heap), or NULL.
 uint8_t *
     artrepo_manifest (store_txn_t *txn, const char *tenant, const char *name,

@@ -16,6 +16,7 @@
 #include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/replay.h"
+#include "proto/updmsg.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/audit.h"
@@ -187,12 +188,16 @@ coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sen
                     const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
-    //  To the device itself, or with no route: only a TWIN_DESIRED is
+    //  To the device itself: only a TWIN_DESIRED or an UPDATE_OFFER is
     //  held, until the device's own ACK of it (nothing else of ours is
-    //  acknowledged end to end)
+    //  acknowledged end to end); with no route, only an UPDATE_OFFER
+    //  waits for one (a device fetches its desired twin at check-in)
     envelope_t env;
-    if (dest && (!relay || !*relay || streq (dest, relay))
-    &&  (envelope_decode (&env, frame, size) || env.type != MSG_TWIN_DESIRED)) {
+    bool routed = relay && *relay;
+    bool decoded = envelope_decode (&env, frame, size) == 0;
+    bool held = decoded && (env.type == MSG_UPDATE_OFFER
+                            || (routed && env.type == MSG_TWIN_DESIRED));
+    if (dest && (!routed || streq (dest, relay)) && !held) {
         //  Not held, but a newer seq to the device: what is held for it
         //  (after a restart, from an earlier epoch) may be superseded
         if (dest && envelope_decode (&env, frame, size) == 0 && replay_windowed (env.type))
@@ -379,6 +384,35 @@ coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *pa
     if (rc)
         zsys_error ("coord: cannot seal %s: %s", proto_msg_name (type), proto_strerror (rc));
     return rc? -1: 0;
+}
+
+//  The offers of an update.assign that committed: sealed to each device
+//  and sent by custody (the push effect; coord_sent_custody holds them
+//  until the device or its relay acknowledges)
+static void
+s_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms)
+{
+    size_t count = director_batch_size (batch);
+    for (size_t i = 0; i < count; i++) {
+        const char *device;
+        size_t size, payload_size = 0, frame_size = 0;
+        uint8_t *metadata = director_batch_offer (batch, i, &device, &size);
+        updmsg_t msg = { .type = MSG_UPDATE_OFFER, .metadata = metadata,
+                         .metadata_size = size };
+        uint8_t *payload = NULL, *frame = NULL;
+        if (updmsg_encode (&msg, &payload, &payload_size) == 0
+        &&  coord_seal_payload (self, device, MSG_UPDATE_OFFER, payload, payload_size, now_ms,
+                                &frame, &frame_size) == 0) {
+            if (self->effects.push)
+                self->effects.push (self->effects.ctx, device, frame, frame_size);
+            self->stats.update_offers++;
+        }
+        else
+            zsys_error ("coord: cannot seal the update offer to %s", device);
+        free (frame);
+        free (payload);
+        free (metadata);
+    }
 }
 
 //  device.list and device.show also tell the mesh view: hops, counters
@@ -646,6 +680,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
 
     rc = s_rpc_reply (self, &env, result.status, result.error, result.result, now_ms,
                       reply_p, reply_size_p);
+    if (result.offers && result.status == WEFT_STATUS_OK)
+        s_send_offers (self, result.offers, now_ms);
     rpc_result_clear (&result);
     if (revoked) {
         char id [WEFT_NAME_MAX + 1] = "";

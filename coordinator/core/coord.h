@@ -178,8 +178,9 @@ bool
 //  connection it is not sent again there; coordinator/core/custody.h)
 //  until a relay's CUSTODY_ACK names its id. Sent to the device itself
 //  (relay == dest; relay NULL: no route): only a TWIN_DESIRED is kept,
-//  until the device's ACK of it. The push effect tells it the same for
-//  its retransmissions. Call it only for frames really released: never
+//  until the device's ACK of it; an UPDATE_OFFER too, and with no route
+//  (relay NULL) an UPDATE_OFFER alone waits for one. The push effect
+//  tells it the same for its retransmissions. Call it only for frames really released: never
 //  for a reply that coord_commit did not release.
 void
     coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sent,

@@ -23,6 +23,8 @@ typedef struct {
     uint64_t custody_refused;       //  Frames the next hop refused for good
     uint64_t custody_over_budget;   //  Not held: over the budget (per device or in all)
     uint64_t custody_expired;       //  Given up: too old, or superseded
+    //  Updates (director.h)
+    uint64_t update_offers;         //  UPDATE_OFFERs sealed and sent by custody
     //  Refused requests counted but not recorded one by one (refusals.h)
     uint64_t audit_refusals_held;
 } coord_stats_t;

@@ -71,6 +71,8 @@ static const struct {
     { "artifact.show", P_READ, false, { "tenant", "name", "version", NULL }, rpc_artifact_show },
     { "artifact.remove", P_ADMIN, true, { "tenant", "name", "version", NULL },
         rpc_artifact_remove },
+    { "update.assign", P_WRITE, true, { "id", "query", "name", "version", "ttl", NULL },
+        rpc_update_assign },
 };
 
 bool
@@ -297,6 +299,7 @@ done:
         json_decref (result->result);
         result->result = NULL;
         result->push [0] = 0;
+        director_batch_destroy (&result->offers);
     }
     else
     if (!result->result)
@@ -345,6 +348,7 @@ rpc_result_clear (rpc_result_t *result)
     result->result = NULL;
     json_decref (result->audit);
     result->audit = NULL;
+    director_batch_destroy (&result->offers);
 }
 
 //  --------------------------------------------------------------------------

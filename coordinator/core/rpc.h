@@ -30,6 +30,7 @@
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/hierarchy.h"
 #include "coordinator/core/artrepo.h"
+#include "coordinator/core/director.h"
 
 #define RPC_ARGS_MAX    (64 * 1024)     //  Largest args document accepted
 #define RPC_GRANTS_MAX  DEVQUERY_SCOPES_MAX     //  Grants per operator
@@ -78,6 +79,7 @@ typedef struct {
     json_t *result;                 //  Result on OK; owned, see clear
     char push [WEFT_NAME_MAX + 1];  //  Device whose desired twin changed
     json_t *audit;                  //  rpc_call_read: the refusal's audit record, owned
+    director_batch_t *offers;       //  UPDATE_OFFERs to send once committed, owned
 } rpc_result_t;
 
 //  Run one method. now_ms is the wall clock in unix milliseconds.

@@ -644,4 +644,6 @@ rpc_coord_stats (rpc_call_t *call)
         "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));
     json_object_set_new (call->result->result, "audit_refusals_held",
                          json_integer ((json_int_t) stats->audit_refusals_held));
+    json_object_set_new (call->result->result, "update_offers",
+                         json_integer ((json_int_t) stats->update_offers));
 }

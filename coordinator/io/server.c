@@ -127,9 +127,12 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
     s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, device_id);
     if (!route) {
         //  Never heard of since we started: its next heartbeat brings it
-        //  the document (held, it would go after the newer reply)
+        //  the document (held, it would go after the newer reply); an
+        //  update offer waits in custody for its route
         if (self->verbose)
             zsys_debug ("coord: %s not connected, it will fetch on heartbeat", device_id);
+        coord_sent_custody (self->coord, device_id, NULL, false, frame, size,
+                            (uint64_t) zclock_time ());
         return;
     }
     //  Through a relay: over the relay's current connection, which a
