@@ -28,6 +28,10 @@ struct _artrepo_t {
     store_t *store;                 //  Not owned
     chunkstore_t *chunks;
     s_upload_t *uploads [ARTREPO_UPLOADS_MAX];
+    //  The addresses of the release served last (wants of one release
+    //  come in runs): "tenant/manifest hash hex", and the set
+    char served [WEFT_NAME_MAX + 66];
+    zhashx_t *served_set;           //  Address hex -> 1
 };
 
 static void
@@ -71,6 +75,7 @@ artrepo_destroy (artrepo_t **self_p)
         for (size_t i = 0; i < ARTREPO_UPLOADS_MAX; i++)
             s_upload_destroy (&self->uploads [i]);
         chunkstore_destroy (&self->chunks);
+        zhashx_destroy (&self->served_set);
         free (self);
         *self_p = NULL;
     }
@@ -198,6 +203,21 @@ artrepo_begin (artrepo_t *self, store_txn_t *txn, const char *owner, const char 
 //  --------------------------------------------------------------------------
 //  Taking a whole bundle in
 
+//  The index of a tenant's manifests by hash: mh/<tenant>/<hash hex> ->
+//  "name/version" (release NULL: deleted). 0 or -1.
+static int
+s_index (artrepo_t *self, store_txn_t *txn, const char *tenant, const uint8_t hash [32],
+         const char *release)
+{
+    char key [WEFT_NAME_MAX + 72], hex [65];
+    keys_hex (hash, 32, hex);
+    snprintf (key, sizeof key, "mh/%s/%s", tenant, hex);
+    self->served [0] = 0;           //  What was served may be gone
+    if (release)
+        return s_put (txn, key, release, strlen (release));
+    return store_del (txn, ARTREPO_TABLE, key, strlen (key)) < 0? -1: 0;
+}
+
 //  A manifest record: the release it names, its manifest stored, any
 //  older manifest of the same name and version unpinned. The chunks
 //  are pinned once they are all held (s_pin).
@@ -225,12 +245,17 @@ s_take_manifest (artrepo_t *self, store_txn_t *txn, const char *tenant, const ui
     if (old) {
         crypto_generichash (old_hash, 32, old, old_size, NULL, 0);
         if (memcmp (old_hash, hash, 32) && manifest_decode (&old_manifest, old, old_size) == 0
-        &&  chunkstore_unpin (self->chunks, txn, old_hash, &old_manifest)) {
+        &&  (chunkstore_unpin (self->chunks, txn, old_hash, &old_manifest)
+             || s_index (self, txn, tenant, old_hash, NULL))) {
             free (old);
             return WEFT_STATUS_INTERNAL;
         }
         free (old);
     }
+    char release [2 * WEFT_NAME_MAX + 2];
+    snprintf (release, sizeof release, "%s/%s", manifest.name, manifest.version);
+    if (s_index (self, txn, tenant, hash, release))
+        return WEFT_STATUS_INTERNAL;
     json_t *record = json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I}",
         "name", manifest.name, "version", manifest.version, "manifest_hash", hash_hex,
         "manifest_size", (json_int_t) size, "size", (json_int_t) manifest.size,
@@ -649,6 +674,8 @@ artrepo_remove (artrepo_t *self, store_txn_t *txn, const char *tenant, const cha
     uint8_t hash [32];
     crypto_generichash (hash, 32, data, size, NULL, 0);
     int rc = chunkstore_unpin (self->chunks, txn, hash, &manifest);
+    if (rc == 0)
+        rc = s_index (self, txn, tenant, hash, NULL);
     free (data);
     char key [3 * WEFT_NAME_MAX + 16];
     snprintf (key, sizeof key, "man/%s/%s/%s", tenant, name, version);
@@ -662,4 +689,68 @@ artrepo_remove (artrepo_t *self, store_txn_t *txn, const char *tenant, const cha
         return WEFT_STATUS_INTERNAL;
     }
     return WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Serving chunks
+
+//  Make the release of tenant whose manifest hashes to manifest the one
+//  served: its addresses in served_set. false if tenant has none.
+static bool
+s_serving (artrepo_t *self, store_txn_t *txn, const char *tenant,
+           const uint8_t manifest [32])
+{
+    char key [WEFT_NAME_MAX + 72], hex [65];
+    keys_hex (manifest, 32, hex);
+    snprintf (key, sizeof key, "%s/%s", tenant, hex);
+    if (streq (key, self->served))
+        return true;
+    self->served [0] = 0;
+    zhashx_destroy (&self->served_set);
+    snprintf (key, sizeof key, "mh/%s/%s", tenant, hex);
+    size_t size;
+    char *release = (char *) s_get (txn, key, &size);
+    char name [2 * WEFT_NAME_MAX + 2] = "";
+    if (release && size < sizeof name)
+        memcpy (name, release, size);
+    free (release);
+    char *slash = strchr (name, '/');
+    if (!slash)
+        return false;
+    *slash = 0;
+    uint8_t *data = artrepo_manifest (txn, tenant, name, slash + 1, &size);
+    manifest_t parsed;
+    if (!data || manifest_decode (&parsed, data, size)) {
+        free (data);
+        return false;
+    }
+    self->served_set = zhashx_new ();
+    for (size_t i = 0; i < parsed.chunk_count; i++) {
+        const uint8_t *address;
+        uint32_t chunk_size;
+        manifest_chunk (&parsed, i, &address, &chunk_size);
+        keys_hex (address, 32, hex);
+        zhashx_update (self->served_set, hex, (void *) (uintptr_t) 1);
+    }
+    free (data);
+    keys_hex (manifest, 32, hex);
+    snprintf (self->served, sizeof self->served, "%s/%s", tenant, hex);
+    return true;
+}
+
+uint8_t *
+artrepo_serve (artrepo_t *self, store_txn_t *txn, const char *tenant,
+               const uint8_t manifest [32], const uint8_t address [32], size_t *size_p,
+               uint32_t *chunk_size_p)
+{
+    assert (self && txn && manifest && address && size_p && chunk_size_p);
+    *size_p = 0;
+    *chunk_size_p = 0;
+    if (!tenant || !registry_name_valid (tenant) || !s_serving (self, txn, tenant, manifest))
+        return NULL;
+    char hex [65];
+    keys_hex (address, 32, hex);
+    if (!zhashx_lookup (self->served_set, hex))
+        return NULL;
+    return chunkstore_get (self->chunks, txn, address, size_p, chunk_size_p);
 }

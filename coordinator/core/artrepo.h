@@ -20,6 +20,7 @@
         meta/<tenant>/<role>            newest timestamp, snapshot, targets
         rel/<tenant>/<name>/<version>   a release: JSON (see artrepo_show)
         man/<tenant>/<name>/<version>   its manifest's bytes
+        mh/<tenant>/<manifest hash hex> "name/version": the release by hash
     Sans-IO: the caller passes transactions and the time.  */
 
 #ifndef WEFT_ARTREPO_H_INCLUDED
@@ -108,6 +109,15 @@ int
 
 chunkstore_t *
     artrepo_chunks (artrepo_t *self);
+
+//  The packed chunk at address (heap, caller frees) and its unpacked
+//  size, if tenant holds a release whose manifest hashes to manifest and
+//  names that address, and the chunk is held; else NULL. The addresses
+//  of the release served last are kept in memory.
+uint8_t *
+    artrepo_serve (artrepo_t *self, store_txn_t *txn, const char *tenant,
+                   const uint8_t manifest [32], const uint8_t address [32], size_t *size_p,
+                   uint32_t *chunk_size_p);
 
 void
     artrepo_test (bool verbose);

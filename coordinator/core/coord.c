@@ -415,6 +415,24 @@ s_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms)
     }
 }
 
+//  A link-local envelope of ours (hop limit 1, seq = its HLC, as the
+//  nodes' link-local messages)
+int
+coord_seal_local (coord_t *self, int type, const uint8_t *payload, size_t payload_size,
+                  uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
+{
+    assert (self && payload);
+    *frame_p = NULL;
+    uint64_t hlc = hlc_next (&self->hlc, now_ms);
+    envelope_head_t head = { .type = type, .origin = COORD_ORIGIN, .seq = hlc, .hlc = hlc,
+                             .hop_limit = 1 };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            frame_p, size_p);
+    if (rc)
+        zsys_error ("coord: cannot seal %s: %s", proto_msg_name (type), proto_strerror (rc));
+    return rc? -1: 0;
+}
+
 //  device.list and device.show also tell the mesh view: hops, counters
 static void
 s_add_mesh_info (coord_t *self, const char *method, json_t *result)

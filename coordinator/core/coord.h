@@ -35,6 +35,10 @@ typedef struct {
     //  Borrowed frame. coord_tick also retransmits through it the custody
     //  transfers no relay acknowledged.
     void (*push) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
+    //  Send a link-local frame on the link of a node linked directly (no
+    //  custody: dropped when the link is gone). Borrowed frame. May be
+    //  NULL (no chunks served).
+    void (*send_link) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
 } coord_effects_t;
 
 //  Called after a device was revoked: the adapter closes its live
@@ -240,6 +244,10 @@ int
 
 void
     coord_test (bool verbose);
+
+//  Chunks served to site servers (coord_chunks_test.c)
+void
+    coord_chunks_test (bool verbose);
 
 //  Envelopes to one device through a reordering relay (coord_seal_test.c)
 void

@@ -25,6 +25,9 @@ typedef struct {
     uint64_t custody_expired;       //  Given up: too old, or superseded
     //  Updates (director.h)
     uint64_t update_offers;         //  UPDATE_OFFERs sealed and sent by custody
+    uint64_t chunk_wants;           //  CHUNK_WANTs answered
+    uint64_t chunks_served;         //  CHUNK_DATA sent with a chunk
+    uint64_t chunk_bytes_served;    //  Their packed bytes
     //  Refused requests counted but not recorded one by one (refusals.h)
     uint64_t audit_refusals_held;
 } coord_stats_t;

@@ -451,7 +451,7 @@ s_test_enrol (const char *dir, const release_fixture_t *k)
     assert (pki_issue (pki, txn, &cert, S_NOW / 1000, &coord_cert, &coord_cert_size) == 0);
     assert (store_commit (&txn) == 0);
     pki_destroy (&pki);
-    coord_effects_t effects = { NULL, NULL };
+    coord_effects_t effects = { NULL, NULL, NULL };
     coord_t *coord = coord_new (store, &ca, &keys, coord_cert, coord_cert_size, &effects);
     assert (coord);
 
