@@ -497,8 +497,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "node-key", "node.stats node.audit" },
         { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list "
-                   "update.assign" },
-        { "limit", "device.list audit.list node.audit" },
+                   "update.assign update.status" },
+        { "limit", "device.list audit.list node.audit update.status" },
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },
         { "remove", "operator.grant" },

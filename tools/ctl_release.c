@@ -3,6 +3,7 @@
     release root show --tenant T        what the coordinator holds
     update assign DEVICE|--query Q NAME VERSION [--ttl 7d]
                                         offer a release to devices
+    update status [DEVICE|--query Q]    what they were assigned and report
     The root file is the signed bytes as weft-artifact root and sign
     wrote them; it travels as hex in the call's args.  */
 
@@ -52,6 +53,25 @@ ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p, jso
 {
     const char *query = keyfile_get (self->options, "query");
     const char *verb = argc > 1? argv [1]: "";
+    if (streq (verb, "status") && (argc == 2 || (argc == 3 && !query))) {
+        *method_p = "update.status";
+        *args_p = argc == 3? json_pack ("{s:s}", "id", argv [2]): json_object ();
+        if (query)
+            json_object_set_new (*args_p, "query", json_string (query));
+        const char *limit = keyfile_get (self->options, "limit");
+        if (limit) {
+            char *end;
+            long value = strtol (limit, &end, 10);
+            if (*end || end == limit || value < 1 || value > 1000) {
+                ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
+                json_decref (*args_p);
+                *args_p = NULL;
+                return CTL_USAGE;
+            }
+            json_object_set_new (*args_p, "limit", json_integer (value));
+        }
+        return CTL_OK;
+    }
     if (!streq (verb, "assign") || argc != (query? 4: 5))
         return -1;
     const char *ttl_text = keyfile_get (self->options, "ttl");
@@ -106,6 +126,34 @@ ctl_show_release (const char *method, json_t *result)
         printf ("\n");
         json_array_foreach (json_object_get (result, "skipped"), index, item)
             printf ("skipped %s: %s\n", ctl_str (item, "id"), ctl_str (item, "reason"));
+        return true;
+    }
+    if (streq (method, "update.status")) {
+        size_t index;
+        json_t *row;
+        printf ("%-24s %-20s %-12s %-20s %-16s %s\n", "DEVICE", "ASSIGNED", "STATE",
+                "RUNNING", "PROGRESS", "ERROR");
+        json_array_foreach (json_object_get (result, "devices"), index, row) {
+            json_t *assigned = json_object_get (row, "assigned");
+            json_t *software = json_object_get (row, "software");
+            json_t *progress = json_object_get (software, "progress");
+            char release [80] = "-", running [80] = "-", done [40] = "-";
+            if (assigned)
+                snprintf (release, sizeof release, "%s %s", ctl_str (assigned, "name"),
+                          ctl_str (assigned, "version"));
+            if (software)
+                snprintf (running, sizeof running, "%s %s", ctl_str (software, "name"),
+                          ctl_str (software, "version"));
+            if (progress)
+                snprintf (done, sizeof done, "%lld chunks, %lld B",
+                          (long long) ctl_int (progress, "chunks"),
+                          (long long) ctl_int (progress, "bytes"));
+            printf ("%-24s %-20s %-12s %-20s %-16s %s\n", ctl_str (row, "id"), release,
+                    software? ctl_str (software, "state"): "-", running, done,
+                    ctl_str (software, "error"));
+        }
+        if (json_is_true (json_object_get (result, "truncated")))
+            printf ("(more devices: narrow the query or raise --limit)\n");
         return true;
     }
     if (streq (method, "release.root.show")) {

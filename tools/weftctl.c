@@ -105,6 +105,8 @@ static const char *s_synopsis =
     "  artifact remove NAME VERSION [--tenant T]   remove a release from the repository\n"
     "  update assign DEVICE|--query Q NAME VERSION [--ttl 7d]   offer a release of the\n"
     "                                     repository to devices of one tenant, by custody\n"
+    "  update status [DEVICE|--query Q] [--limit N]   what devices were assigned, and\n"
+    "                                     their software as they report it\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"

@@ -76,10 +76,10 @@ s_device (store_t *store, const char *id, const char *tenant, const char *type)
     json_decref (device);
 }
 
-//  Call update.assign as role on path; the status, result in *result
+//  Call method as role on path; the status, result in *result
 static int
-s_assign (rpc_env_t *env, store_t *store, const char *role, const char *path,
-          const char *args, rpc_result_t *result)
+s_call (rpc_env_t *env, store_t *store, const char *role, const char *path,
+        const char *method, const char *args, rpc_result_t *result)
 {
     rpc_caller_t caller;
     memset (&caller, 0, sizeof caller);
@@ -90,9 +90,16 @@ s_assign (rpc_env_t *env, store_t *store, const char *role, const char *path,
     caller.grant_count = 1;
     rpc_result_clear (result);
     store_txn_t *txn = store_begin (store, true);
-    rpc_call (env, txn, &caller, "update.assign", args, strlen (args), FIXTURE_NOW, result);
+    rpc_call (env, txn, &caller, method, args, strlen (args), FIXTURE_NOW, result);
     assert (store_commit (&txn) == 0);
     return result->status;
+}
+
+static int
+s_assign (rpc_env_t *env, store_t *store, const char *role, const char *path,
+          const char *args, rpc_result_t *result)
+{
+    return s_call (env, store, role, path, "update.assign", args, result);
 }
 
 static void
@@ -160,6 +167,34 @@ s_test_rpc (store_t *store, artrepo_t *repo, const keys_t *coord)
     assert (s_assign (&env, store, "operator", "acme",
                       "{\"id\":\"gw-1\",\"name\":\"plc\",\"version\":\"7\"}", &result)
             == WEFT_STATUS_NOT_FOUND);
+
+    //  update.status: the assignment and what the device reports, to
+    //  readers of its tenant only
+    store_txn_t *txn = store_begin (store, true);
+    json_t *twin = registry_twin_get (txn, "gw-1");
+    json_object_set_new (twin, "reported", json_pack ("{s:{s:s, s:s, s:s, s:{s:i, s:i}}}",
+        "software", "state", "fetching", "name", "plc", "version", "0.9", "progress",
+        "chunks", 3, "bytes", 70000));
+    assert (registry_twin_put (txn, "gw-1", twin) == 0);
+    json_decref (twin);
+    assert (store_commit (&txn) == 0);
+    assert (s_call (&env, store, "viewer", "acme", "update.status", "{\"id\":\"gw-1\"}",
+                    &result) == WEFT_STATUS_OK);
+    json_t *row = json_array_get (json_object_get (result.result, "devices"), 0);
+    assert (streq (rpc_json_str (json_object_get (row, "assigned"), "version"), "1.0"));
+    assert (streq (rpc_json_str (json_object_get (row, "software"), "state"), "fetching"));
+    assert (s_call (&env, store, "viewer", "globex", "update.status", "{\"id\":\"gw-1\"}",
+                    &result) == WEFT_STATUS_NOT_FOUND);
+    assert (s_call (&env, store, "viewer", "globex", "update.status", "{}", &result)
+            == WEFT_STATUS_OK);
+    json_t *rows = json_object_get (result.result, "devices");
+    assert (json_array_size (rows) == 1);
+    assert (streq (rpc_json_str (json_array_get (rows, 0), "id"), "gb-1"));
+    assert (!json_object_get (json_array_get (rows, 0), "assigned"));
+    assert (s_call (&env, store, "viewer", "acme", "update.status",
+                    "{\"query\":\"type=gateway\",\"limit\":1}", &result) == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (result.result, "devices")) == 1);
+    assert (json_is_true (json_object_get (result.result, "truncated")) == false);
     rpc_result_clear (&result);
     registry_destroy (&env.registry);
     pki_destroy (&env.pki);

@@ -73,6 +73,7 @@ static const struct {
         rpc_artifact_remove },
     { "update.assign", P_WRITE, true, { "id", "query", "name", "version", "ttl", NULL },
         rpc_update_assign },
+    { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
 };
 
 bool

@@ -171,6 +171,6 @@ rpc_method_fn rpc_release_root_set, rpc_release_root_show, rpc_artifact_upload,
     rpc_artifact_part, rpc_artifact_list, rpc_artifact_show, rpc_artifact_remove;
 
 //  rpc_update.c
-rpc_method_fn rpc_update_assign;
+rpc_method_fn rpc_update_assign, rpc_update_status;
 
 #endif

@@ -1,4 +1,4 @@
-/*  rpc_update - the methods of software updates: update.assign
+/*  rpc_update - the methods of software updates: update.assign, update.status
     An operator assigns a release of the repository to devices it may
     change (write on their place): one by id, or those a query matches,
     all of one tenant, at most RPC_BATCH_MAX. Only the release of the
@@ -170,4 +170,72 @@ rpc_update_assign (rpc_call_t *call)
         rpc_audit_set (call, tenant, NULL);
     call->result->offers = batch;
     zlistx_destroy (&select.ids);
+}
+
+//  --------------------------------------------------------------------------
+//  update.status: what each device was assigned and what it reports of
+//  its software (reported.software, written by the device's update
+//  module: state, name, version, progress, error)
+
+//  One device's row
+static json_t *
+s_status_row (store_txn_t *txn, const char *id)
+{
+    json_t *row = json_pack ("{s:s}", "id", id);
+    json_t *assigned = director_assigned (txn, id);
+    if (assigned)
+        json_object_set_new (row, "assigned", json_pack ("{s:O, s:O, s:O, s:O}",
+            "name", json_object_get (assigned, "name"),
+            "version", json_object_get (assigned, "version"),
+            "issued_ms", json_object_get (assigned, "issued_ms"),
+            "expires_ms", json_object_get (assigned, "expires_ms")));
+    json_t *twin = registry_twin_get (txn, id);
+    json_t *software = json_object_get (json_object_get (twin, "reported"), "software");
+    if (json_is_object (software))
+        json_object_set (row, "software", software);
+    json_decref (twin);
+    json_decref (assigned);
+    return row;
+}
+
+typedef struct {
+    store_txn_t *txn;
+    json_t *rows;
+    size_t limit, total;
+} s_status_t;
+
+static int
+s_status_one (void *arg, registry_device_t *device)
+{
+    s_status_t *status = (s_status_t *) arg;
+    if (++status->total <= status->limit)
+        json_array_append_new (status->rows, s_status_row (status->txn, device->id));
+    return status->total > status->limit;
+}
+
+void
+rpc_update_status (rpc_call_t *call)
+{
+    if (json_object_get (call->args, "id")) {
+        json_t *device = rpc_arg_device (call);
+        if (device)
+            call->result->result = json_pack ("{s:[o], s:b}", "devices",
+                s_status_row (call->txn, rpc_json_str (device, "id")), "truncated", false);
+        json_decref (device);
+        return;
+    }
+    query_t *query;
+    json_int_t limit;
+    if (!rpc_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit)
+    ||  !rpc_arg_query (call, &query))
+        return;
+    s_status_t status = { call->txn, json_array (), (size_t) limit, 0 };
+    if (devquery_run (&call->read, query, s_status_one, &status, NULL) < 0) {
+        json_decref (status.rows);
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
+    }
+    else
+        call->result->result = json_pack ("{s:o, s:b}", "devices", status.rows,
+                                          "truncated", status.total > status.limit);
+    query_destroy (&query);
 }

@@ -78,6 +78,14 @@ start_node g2
 wait_for '[[ "$(held)" == 0 && "$(answered)" == 1 ]]' 20 \
     || fail "g2's offer not answered: held $(held), answered $(answered)"
 
+say "update status: the assignment, to readers of the tenant only"
+shown=$(as_op vic --json update status g2) || fail "status g2: $shown"
+[[ "$(jget 'devices.0.assigned.version' <<<"$shown")" == 1.0 ]] || fail "status g2: $shown"
+as_op vic update status --query type=gateway | grep -q "^g1  *plc 1.0 " \
+    || fail "status table: $(as_op vic update status --query type=gateway)"
+refused "unknown device g1" as_op gus update status g1
+[[ "$(as_op gus --json update status | jget 'devices.*.id')" == x1 ]] || fail "gus sees others"
+
 say "audited: each assignment and each refusal"
 audit=$(ctl --json audit list --query 'action=update.assign' | jget 'records.*.status' \
         | sort | uniq -c | tr -s ' ' | tr '\n' ' ')
