@@ -1,4 +1,5 @@
-/*  artrepo - the coordinator's artifact repository (see .h)
+/*  artrepo - the coordinator's artifact repository (see .h); uploads,
+    reading and removing here, serving chunks in artrepo_serve.c
     Tenants, release names and versions are names (registry_name_valid):
     no "/" or NUL, so the keys split one way only.  */
 
@@ -9,35 +10,12 @@
 #include "proto/manifest.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/relroot.h"
-#include "coordinator/core/artrepo.h"
-
-//  One upload in progress
-typedef struct {
-    char id [17];
-    char owner [WEFT_NAME_MAX + 1];
-    char tenant [WEFT_NAME_MAX + 1];
-    uint64_t size, received, expires_ms;
-    bundle_check_t *check;
-    uint8_t *buf;                   //  Bytes of the record not yet whole
-    size_t buf_size, buf_alloc;
-    bool magic;                     //  The magic was checked
-    uint32_t records;               //  Records staged
-} s_upload_t;
-
-struct _artrepo_t {
-    store_t *store;                 //  Not owned
-    chunkstore_t *chunks;
-    s_upload_t *uploads [ARTREPO_UPLOADS_MAX];
-    //  The addresses of the release served last (wants of one release
-    //  come in runs): "tenant/manifest hash hex", and the set
-    char served [WEFT_NAME_MAX + 66];
-    zhashx_t *served_set;           //  Address hex -> 1
-};
+#include "coordinator/core/artrepo_internal.h"
 
 static void
-s_upload_destroy (s_upload_t **upload_p)
+s_upload_destroy (artrepo_upload_t **upload_p)
 {
-    s_upload_t *upload = *upload_p;
+    artrepo_upload_t *upload = *upload_p;
     if (upload) {
         bundle_check_destroy (&upload->check);
         free (upload->buf);
@@ -109,7 +87,7 @@ static const char *s_roles [] = { NULL, "root", "targets", "snapshot", "timestam
 static void
 s_drop (artrepo_t *self, store_txn_t *txn, size_t slot)
 {
-    s_upload_t *upload = self->uploads [slot];
+    artrepo_upload_t *upload = self->uploads [slot];
     if (txn && upload) {
         char prefix [32];
         snprintf (prefix, sizeof prefix, "stage/%s/", upload->id);
@@ -186,7 +164,7 @@ artrepo_begin (artrepo_t *self, store_txn_t *txn, const char *owner, const char 
                   ARTREPO_TTL_MS / 1000);
         return WEFT_STATUS_CONFLICT;
     }
-    s_upload_t *upload = (s_upload_t *) zmalloc (sizeof (s_upload_t));
+    artrepo_upload_t *upload = (artrepo_upload_t *) zmalloc (sizeof (artrepo_upload_t));
     uint8_t raw [8];
     randombytes_buf (raw, sizeof raw);
     keys_hex (raw, sizeof raw, upload->id);
@@ -344,7 +322,7 @@ s_chunk_sizes (store_txn_t *txn, const char *tenant, json_t *releases)
 
 //  The staged records of a checked bundle, taken in. A weft_status_t.
 static int
-s_take_in (artrepo_t *self, store_txn_t *txn, s_upload_t *upload, uint64_t now_ms,
+s_take_in (artrepo_t *self, store_txn_t *txn, artrepo_upload_t *upload, uint64_t now_ms,
            json_t *result, char *error)
 {
     json_t *releases = json_array ();
@@ -429,7 +407,7 @@ s_take_in (artrepo_t *self, store_txn_t *txn, s_upload_t *upload, uint64_t now_m
 //  Check and stage the whole records in upload->buf. Returns a
 //  weft_status_t; *ended when the end record was taken.
 static int
-s_consume (store_txn_t *txn, s_upload_t *upload, bool *ended, char *error)
+s_consume (store_txn_t *txn, artrepo_upload_t *upload, bool *ended, char *error)
 {
     size_t at = 0;
     int status = WEFT_STATUS_OK;
@@ -520,7 +498,7 @@ artrepo_part (artrepo_t *self, store_txn_t *txn, const char *owner, const char *
                   "or expired: begin again)", id);
         return WEFT_STATUS_NOT_FOUND;
     }
-    s_upload_t *upload = self->uploads [slot];
+    artrepo_upload_t *upload = self->uploads [slot];
     if (size > ARTREPO_PART_MAX || offset > upload->received
     ||  (offset == upload->received && offset + size > upload->size)) {
         snprintf (error, WEFT_TEXT_MAX + 1, "part at %llu of %zu bytes: want the bytes from "
@@ -689,68 +667,4 @@ artrepo_remove (artrepo_t *self, store_txn_t *txn, const char *tenant, const cha
         return WEFT_STATUS_INTERNAL;
     }
     return WEFT_STATUS_OK;
-}
-
-//  --------------------------------------------------------------------------
-//  Serving chunks
-
-//  Make the release of tenant whose manifest hashes to manifest the one
-//  served: its addresses in served_set. false if tenant has none.
-static bool
-s_serving (artrepo_t *self, store_txn_t *txn, const char *tenant,
-           const uint8_t manifest [32])
-{
-    char key [WEFT_NAME_MAX + 72], hex [65];
-    keys_hex (manifest, 32, hex);
-    snprintf (key, sizeof key, "%s/%s", tenant, hex);
-    if (streq (key, self->served))
-        return true;
-    self->served [0] = 0;
-    zhashx_destroy (&self->served_set);
-    snprintf (key, sizeof key, "mh/%s/%s", tenant, hex);
-    size_t size;
-    char *release = (char *) s_get (txn, key, &size);
-    char name [2 * WEFT_NAME_MAX + 2] = "";
-    if (release && size < sizeof name)
-        memcpy (name, release, size);
-    free (release);
-    char *slash = strchr (name, '/');
-    if (!slash)
-        return false;
-    *slash = 0;
-    uint8_t *data = artrepo_manifest (txn, tenant, name, slash + 1, &size);
-    manifest_t parsed;
-    if (!data || manifest_decode (&parsed, data, size)) {
-        free (data);
-        return false;
-    }
-    self->served_set = zhashx_new ();
-    for (size_t i = 0; i < parsed.chunk_count; i++) {
-        const uint8_t *address;
-        uint32_t chunk_size;
-        manifest_chunk (&parsed, i, &address, &chunk_size);
-        keys_hex (address, 32, hex);
-        zhashx_update (self->served_set, hex, (void *) (uintptr_t) 1);
-    }
-    free (data);
-    keys_hex (manifest, 32, hex);
-    snprintf (self->served, sizeof self->served, "%s/%s", tenant, hex);
-    return true;
-}
-
-uint8_t *
-artrepo_serve (artrepo_t *self, store_txn_t *txn, const char *tenant,
-               const uint8_t manifest [32], const uint8_t address [32], size_t *size_p,
-               uint32_t *chunk_size_p)
-{
-    assert (self && txn && manifest && address && size_p && chunk_size_p);
-    *size_p = 0;
-    *chunk_size_p = 0;
-    if (!tenant || !registry_name_valid (tenant) || !s_serving (self, txn, tenant, manifest))
-        return NULL;
-    char hex [65];
-    keys_hex (address, 32, hex);
-    if (!zhashx_lookup (self->served_set, hex))
-        return NULL;
-    return chunkstore_get (self->chunks, txn, address, size_p, chunk_size_p);
 }
