@@ -93,6 +93,11 @@ int
 int
     ctl_node_mode (ctl_t *self);
 
+//  The --limit option (1..1000) into *args_p: CTL_OK, or CTL_USAGE
+//  after printing why (*args_p dropped)
+int
+    ctl_limit_arg (ctl_t *self, json_t **args_p);
+
 //  release ... (ctl_release.c): as ctl_parse_command, or -1 if argv
 //  is no release command
 int

@@ -104,6 +104,27 @@ s_tenant_arg (ctl_t *self, json_t *args)
 }
 
 //  --------------------------------------------------------------------------
+//  --limit N (1..1000) into *args_p; on a bad one args are dropped
+
+int
+ctl_limit_arg (ctl_t *self, json_t **args_p)
+{
+    const char *limit = keyfile_get (self->options, "limit");
+    if (limit) {
+        char *end;
+        long value = strtol (limit, &end, 10);
+        if (*end || end == limit || value < 1 || value > 1000) {
+            ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
+            json_decref (*args_p);
+            *args_p = NULL;
+            return CTL_USAGE;
+        }
+        json_object_set_new (*args_p, "limit", json_integer (value));
+    }
+    return CTL_OK;
+}
+
+//  --------------------------------------------------------------------------
 //  Check the command line and build the request. Returns 0 with
 //  *method_p and *args_p set, or an exit code after printing why.
 
@@ -430,19 +451,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
     if (streq (noun, "node") && verb && streq (verb, "audit") && argc == 2) {
         *method_p = "node.audit";
         *args_p = json_object ();
-        const char *limit = keyfile_get (self->options, "limit");
-        if (limit) {
-            char *end;
-            long value = strtol (limit, &end, 10);
-            if (*end || end == limit || value < 1 || value > 1000) {
-                ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
-                json_decref (*args_p);
-                *args_p = NULL;
-                return CTL_USAGE;
-            }
-            json_object_set_new (*args_p, "limit", json_integer (value));
-        }
-        return CTL_OK;
+        return ctl_limit_arg (self, args_p);
     }
     if (streq (noun, "release")) {
         int rc = ctl_parse_release (self, argc, argv, method_p, args_p);

@@ -58,19 +58,7 @@ ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p, jso
         *args_p = argc == 3? json_pack ("{s:s}", "id", argv [2]): json_object ();
         if (query)
             json_object_set_new (*args_p, "query", json_string (query));
-        const char *limit = keyfile_get (self->options, "limit");
-        if (limit) {
-            char *end;
-            long value = strtol (limit, &end, 10);
-            if (*end || end == limit || value < 1 || value > 1000) {
-                ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
-                json_decref (*args_p);
-                *args_p = NULL;
-                return CTL_USAGE;
-            }
-            json_object_set_new (*args_p, "limit", json_integer (value));
-        }
-        return CTL_OK;
+        return ctl_limit_arg (self, args_p);
     }
     if (!streq (verb, "assign") || argc != (query? 4: 5))
         return -1;
