@@ -93,7 +93,8 @@ $(BUILD)/weft-node: $(BUILD)/node/main.o $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 CTL_OBJ   := $(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_parse.o $(BUILD)/tools/ctl_call.o \
-             $(BUILD)/tools/ctl_show.o $(BUILD)/tools/ctl_offline.o $(BUILD)/tools/ctl_import.o
+             $(BUILD)/tools/ctl_show.o $(BUILD)/tools/ctl_offline.o $(BUILD)/tools/ctl_import.o \
+             $(BUILD)/tools/ctl_release.o $(BUILD)/tools/ctl_artifact.o
 $(CTL_OBJ): tools/ctl.h
 
 $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a

@@ -575,6 +575,31 @@ envelope_test (bool verbose)
         free (certs);
     }
 
+    //  An ENROL_RESPONSE carrying the tenant's release root (the
+    //  trailing field): the signed root of release-root.hex
+    {
+        msg_t msg, back;
+        uint8_t *certs, *root;
+        size_t certs_size, root_size;
+        s_golden_msg (&msg, MSG_ENROL_RESPONSE, &certs, &certs_size);
+        assert (codec_golden ("release-root", NULL, 0, &root, &root_size) == 0);
+        msg.enrol_response.release_root = root;
+        msg.enrol_response.release_root_size = root_size;
+        uint8_t *payload;
+        size_t payload_size;
+        assert (msg_encode (&msg, &payload, &payload_size) == 0);
+        envelope_t got;
+        uint8_t *file = envelope_golden (MSG_ENROL_RESPONSE, payload, payload_size,
+                                         "envelope-enrol-response-root", &got);
+        assert (msg_decode (&back, MSG_ENROL_RESPONSE, got.payload, got.payload_size) == 0);
+        assert (back.enrol_response.release_root_size == root_size
+                && memcmp (back.enrol_response.release_root, root, root_size) == 0);
+        free (file);
+        free (payload);
+        free (certs);
+        free (root);
+    }
+
     //  Unsigned frames: two items, nil signature, 63-byte signature
     {
         uint8_t *body;

@@ -267,8 +267,10 @@ msg_test (bool verbose)
                 codec_put_array (w, (size_t) (items + extra));
                 for (int i = 0; i < items + extra; i++) {
                     //  Extra items past the optional credential of a request
+                    //  and the optional release root of an enrolment answer
                     s_field_t kind = i < items? fields [i]
-                                   : type == MSG_RPC_REQUEST && i == 2? F_BIN: F_UINT;
+                                   : type == MSG_RPC_REQUEST && i == 2? F_BIN
+                                   : type == MSG_ENROL_RESPONSE && i == 5? F_BIN: F_UINT;
                     if (i == bad)       //  Swap to another wire type
                         kind = kind == F_UINT? F_STR: kind == F_STR? F_BIN: F_UINT;
                     if (kind == F_UINT)

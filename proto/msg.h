@@ -13,6 +13,7 @@
 #include "proto.h"
 
 #define MSG_CREDENTIAL_MAX  8192      //  Operator credential in RPC_REQUEST, bytes
+#define MSG_RELEASE_ROOT_MAX (64 * 1024)    //  Signed release root in ENROL_RESPONSE, bytes
 
 //  MSG_ENROL_REQUEST: a new node asks for a certificate with a token.
 //  The envelope's origin is the name the node asks for.
@@ -32,6 +33,10 @@ typedef struct {
     uint8_t ca_key [WEFT_KEY_SIZE];     //  Root public key to trust
     const uint8_t *coord_cert;          //  Coordinator certificate, borrowed
     size_t coord_cert_size;
+    //  The tenant's signed release root (proto/release.h), borrowed;
+    //  absent (0) when the tenant has none or the enrolment is refused
+    const uint8_t *release_root;
+    size_t release_root_size;
 } msg_enrol_response_t;
 
 //  MSG_TWIN_DESIRED: the whole desired document at a version.

@@ -38,6 +38,12 @@ uint8_t *
                           const keys_t *signers, size_t count, const keys_t *root_keys,
                           size_t *size_p);
 
+//  The same for another tenant than acme
+uint8_t *
+    release_fixture_root_of (const release_fixture_t *k, const char *tenant, uint64_t version,
+                             uint64_t expires_ms, const keys_t *signers, size_t count,
+                             const keys_t *root_keys, size_t *size_p);
+
 //  Publish targets as version v of every role, the timestamp expiring then
 void
     release_fixture_publish (const release_fixture_t *k, uint64_t v,
@@ -59,6 +65,15 @@ uint8_t *
     release_fixture_assign (const keys_t *signer, const char *device, const char *version,
                             const uint8_t hash [32], uint64_t issued, uint64_t expires,
                             size_t *size_p);
+
+//  A bundle (proto/bundle.h): root, publication v of one release name
+//  version (types gateway, handler file) of artifact_size deterministic
+//  bytes, its manifest and every chunk. Caller frees; manifest_hash
+//  gets the manifest's hash.
+uint8_t *
+    release_fixture_bundle (const release_fixture_t *k, const uint8_t *root, size_t root_size,
+                            uint64_t v, const char *name, const char *version,
+                            size_t artifact_size, uint8_t manifest_hash [32], size_t *size_p);
 
 //  Take a publication into trust: timestamp, snapshot, targets
 int

@@ -61,6 +61,8 @@ static const wire_field_t s_enrol_response [] = {
     BINREF (msg_t, "cert", enrol_response.cert, 0, WEFT_FRAME_MAX, 0),
     BIN (msg_t, "ca_key", enrol_response.ca_key, WEFT_KEY_SIZE, 0),
     BINREF (msg_t, "coord_cert", enrol_response.coord_cert, 0, WEFT_FRAME_MAX, 0),
+    BINREF (msg_t, "release_root", enrol_response.release_root, 0, MSG_RELEASE_ROOT_MAX,
+            WIRE_OPTIONAL),
 };
 static const wire_field_t s_twin_desired [] = {
     STR (msg_t, "device", twin_desired.device, 0, WEFT_NAME_MAX, 0),

@@ -488,7 +488,7 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
         store_abort (&txn);
     }
     if (rc == 0) {
-        coord_effects_t effects = { self, s_fx_push };
+        coord_effects_t effects = { self, s_fx_push, NULL };
         self->coord = coord_new (self->coord_store, ca, coord_keys, coord_cert,
                                  coord_cert_size, &effects);
         rc = self->coord? 0: -1;
@@ -537,7 +537,7 @@ coord_host_crash (world_t *self, uint64_t for_us)
 void
 coord_host_restart (world_t *self)
 {
-    coord_effects_t effects = { self, s_fx_push };
+    coord_effects_t effects = { self, s_fx_push, NULL };
     self->coord = coord_new (self->coord_store, &self->ca_keys, &self->coord_keys,
                              self->coord_cert, self->coord_cert_size, &effects);
     if (!self->coord) {

@@ -2,7 +2,9 @@
     weftctl.c has main and operator add; ctl_parse.c turns the command
     line into a method and its args; ctl_call.c loads the identity and
     makes the one signed RPC; ctl_show.c prints results for people;
-    ctl_import.c sends a large hierarchy in parts; ctl_offline.c adds
+    ctl_import.c sends a large hierarchy in parts; ctl_release.c has the
+    commands of software releases; ctl_artifact.c those of the artifact
+    repository (a bundle uploaded in parts); ctl_offline.c adds
     what an operator needs for site servers that are cut off from the
     coordinator (a fresh credential, calls to a node's operator port).  */
 
@@ -90,6 +92,43 @@ int
 //  after printing why.
 int
     ctl_node_mode (ctl_t *self);
+
+//  The --limit option (1..1000) into *args_p: CTL_OK, or CTL_USAGE
+//  after printing why (*args_p dropped)
+int
+    ctl_limit_arg (ctl_t *self, json_t **args_p);
+
+//  release ... (ctl_release.c): as ctl_parse_command, or -1 if argv
+//  is no release command
+int
+    ctl_parse_release (ctl_t *self, int argc, char **argv, const char **method_p,
+                       json_t **args_p);
+
+//  update ... (ctl_release.c): as ctl_parse_command, or -1 if argv is
+//  no update command
+int
+    ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p,
+                      json_t **args_p);
+
+//  Print a release method's result for people; false if method is not one
+bool
+    ctl_show_release (const char *method, json_t *result);
+
+//  artifact ... (ctl_artifact.c): as ctl_parse_command, or -1 if argv
+//  is no artifact command. artifact add gives artifact.upload with
+//  args {file}, for ctl_artifact_add.
+int
+    ctl_parse_artifact (ctl_t *self, int argc, char **argv, const char **method_p,
+                        json_t **args_p);
+
+//  Upload the bundle args names (args taken) in parts; *result_p gets
+//  the last part's answer: what the coordinator took in.
+int
+    ctl_artifact_add (ctl_t *self, json_t *args, json_t **result_p);
+
+//  Print an artifact method's result for people; false if method is not one
+bool
+    ctl_show_artifact (const char *method, json_t *result);
 
 //  Store the credential of an operator.credential result in the
 //  identity file and say what it grants. Returns 0 or an exit code.

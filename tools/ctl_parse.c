@@ -104,6 +104,27 @@ s_tenant_arg (ctl_t *self, json_t *args)
 }
 
 //  --------------------------------------------------------------------------
+//  --limit N (1..1000) into *args_p; on a bad one args are dropped
+
+int
+ctl_limit_arg (ctl_t *self, json_t **args_p)
+{
+    const char *limit = keyfile_get (self->options, "limit");
+    if (limit) {
+        char *end;
+        long value = strtol (limit, &end, 10);
+        if (*end || end == limit || value < 1 || value > 1000) {
+            ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
+            json_decref (*args_p);
+            *args_p = NULL;
+            return CTL_USAGE;
+        }
+        json_object_set_new (*args_p, "limit", json_integer (value));
+    }
+    return CTL_OK;
+}
+
+//  --------------------------------------------------------------------------
 //  Check the command line and build the request. Returns 0 with
 //  *method_p and *args_p set, or an exit code after printing why.
 
@@ -430,19 +451,22 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
     if (streq (noun, "node") && verb && streq (verb, "audit") && argc == 2) {
         *method_p = "node.audit";
         *args_p = json_object ();
-        const char *limit = keyfile_get (self->options, "limit");
-        if (limit) {
-            char *end;
-            long value = strtol (limit, &end, 10);
-            if (*end || end == limit || value < 1 || value > 1000) {
-                ctl_fail ("bad --limit '%s': use 1 to 1000", limit);
-                json_decref (*args_p);
-                *args_p = NULL;
-                return CTL_USAGE;
-            }
-            json_object_set_new (*args_p, "limit", json_integer (value));
-        }
-        return CTL_OK;
+        return ctl_limit_arg (self, args_p);
+    }
+    if (streq (noun, "release")) {
+        int rc = ctl_parse_release (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
+    if (streq (noun, "update")) {
+        int rc = ctl_parse_update (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
+    if (streq (noun, "artifact")) {
+        int rc = ctl_parse_artifact (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
     }
     if (streq (noun, "operator") && verb && streq (verb, "grant") && argc == 5) {
         *method_p = "operator.grant";
@@ -471,8 +495,9 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
     const char *method = *method_p;
     const char *owners [][2] = {
         { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
-                    "audit.head attest.profile.set attest.allowlist.set" },
-        { "ttl", "token.create operator.credential" },
+                    "audit.head attest.profile.set attest.allowlist.set release.root.set "
+                    "release.root.show artifact.upload artifact.list artifact.show artifact.remove" },
+        { "ttl", "token.create operator.credential update.assign" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },
         { "out", "operator.add token.create" },
@@ -480,8 +505,9 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "node", "node.stats node.audit" },
         { "node-key", "node.stats node.audit" },
         { "ek-pub", "device.preregister" },
-        { "query", "device.list device.count batch.twin batch.tag batch.move audit.list" },
-        { "limit", "device.list audit.list node.audit" },
+        { "query", "device.list device.count batch.twin batch.tag batch.move audit.list "
+                   "update.assign update.status" },
+        { "limit", "device.list audit.list node.audit update.status" },
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },
         { "remove", "operator.grant" },

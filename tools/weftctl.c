@@ -22,10 +22,11 @@ static const option_spec_t s_specs [] = {
       "token create, operator add, device preregister: tenant; audit list/verify/head:\n"
       "that tenant's audit chain (default: yours); attest profile set, attest\n"
       "allowlist set: the tenant whose policy it is ('-': the devices without a\n"
-      "tenant; default: your own)" },
+      "tenant; default: your own); release root, artifact: the tenant whose root\n"
+      "or releases it is" },
     { "ttl", "DURATION", NULL,
-      "token create, operator credential: lifetime, e.g. 90s, 30m, 1h, 2d\n"
-      "(default 1h for a token, 7d for a credential)" },
+      "token create, operator credential, update assign: lifetime, e.g. 90s, 30m,\n"
+      "1h, 2d (default 1h for a token, 7d for a credential or an assignment)" },
     { "type", "TYPE", NULL, "token create: device type the token is for" },
     { "role", "ROLE", NULL,
       "operator add: viewer, operator, auditor, security-officer or admin" },
@@ -36,7 +37,8 @@ static const option_spec_t s_specs [] = {
     { "node", "ENDPOINT", NULL,
       "node stats, node audit: a site server's operator port (weft-node --ops-listen)" },
     { "node-key", "HEX", NULL, "node stats, node audit: that node's CURVE public key" },
-    { "query", "QUERY", NULL, "device list/count, batch, audit list: which ones (docs/query.md)" },
+    { "query", "QUERY", NULL,
+      "device list/count, batch, audit list, update assign: which ones (docs/query.md)" },
     { "limit", "N", NULL, "device list, audit list, node audit: at most N rows" },
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
     { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
@@ -92,6 +94,19 @@ static const char *s_synopsis =
     "  attest status                      attestation verdicts across the fleet\n"
     "  attest show ID                     a device's last attestation verdict\n"
     "  attest clear ID                    forget a device's verdict (re-attested next heartbeat)\n"
+    "  release root set FILE [--tenant T] the tenant's signed release root (weft-artifact\n"
+    "                                     root + sign), pinned by its devices at enrolment\n"
+    "  release root show [--tenant T]     the release root the coordinator holds\n"
+    "  artifact add FILE.wbd [--tenant T] upload a bundle (weft-artifact bundle) to the\n"
+    "                                     coordinator's repository, checked against the\n"
+    "                                     tenant's release root\n"
+    "  artifact list [NAME] [--tenant T]  the tenant's releases\n"
+    "  artifact show NAME [VERSION] [--tenant T]   one release (without VERSION: its versions)\n"
+    "  artifact remove NAME VERSION [--tenant T]   remove a release from the repository\n"
+    "  update assign DEVICE|--query Q NAME VERSION [--ttl 7d]   offer a release of the\n"
+    "                                     repository to devices of one tenant, by custody\n"
+    "  update status [DEVICE|--query Q] [--limit N]   what devices were assigned, and\n"
+    "                                     their software as they report it\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"
@@ -262,7 +277,8 @@ main (int argc, char *argv [])
     if (rc == CTL_OK) {
         json_t *result = NULL;
         rc = streq (method, "hierarchy.import")? ctl_import (&ctl, args, &result)
-                                                : ctl_call (&ctl, method, args, &result);
+           : streq (method, "artifact.upload")? ctl_artifact_add (&ctl, args, &result)
+           : ctl_call (&ctl, method, args, &result);
         args = NULL;
         const char *out = keyfile_get (ctl.options, "out");
         if (rc == CTL_OK && streq (method, "token.create") && out)

@@ -16,6 +16,7 @@
 #include "proto/corelib.h"
 #include <sodium.h>
 #include "proto/replay.h"
+#include "proto/updmsg.h"
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/nonces.h"
 #include "coordinator/core/audit.h"
@@ -79,6 +80,9 @@ coord_new (store_t *store, const keys_t *ca, const keys_t *keys,
     self->refusals = refusals_new ();
     self->aks = akcache_new ();
     self->imas = attest_runtime_new ();
+    self->repo = artrepo_new (store);
+    if (!self->repo)
+        zsys_warning ("coord: cannot read the artifact repository's chunks");
     //  A database from before signed audit heads gets its head signed
     store_txn_t *txn = store_begin (store, true);
     if (!txn || audit_sign_head (txn, self->pki) || store_commit (&txn))
@@ -122,6 +126,7 @@ coord_destroy (coord_t **self_p)
         refusals_destroy (&self->refusals);
         akcache_destroy (&self->aks);
         attest_runtime_destroy (&self->imas);
+        artrepo_destroy (&self->repo);
         policy_store_destroy (&self->policies);
         coordseq_destroy (&self->seqs);
         free (self->revocations);
@@ -183,12 +188,16 @@ coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sen
                     const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
-    //  To the device itself, or with no route: only a TWIN_DESIRED is
+    //  To the device itself: only a TWIN_DESIRED or an UPDATE_OFFER is
     //  held, until the device's own ACK of it (nothing else of ours is
-    //  acknowledged end to end)
+    //  acknowledged end to end); with no route, only an UPDATE_OFFER
+    //  waits for one (a device fetches its desired twin at check-in)
     envelope_t env;
-    if (dest && (!relay || !*relay || streq (dest, relay))
-    &&  (envelope_decode (&env, frame, size) || env.type != MSG_TWIN_DESIRED)) {
+    bool routed = relay && *relay;
+    bool decoded = envelope_decode (&env, frame, size) == 0;
+    bool held = decoded && (env.type == MSG_UPDATE_OFFER
+                            || (routed && env.type == MSG_TWIN_DESIRED));
+    if (dest && (!routed || streq (dest, relay)) && !held) {
         //  Not held, but a newer seq to the device: what is held for it
         //  (after a restart, from an earlier epoch) may be superseded
         if (dest && envelope_decode (&env, frame, size) == 0 && replay_windowed (env.type))
@@ -370,6 +379,53 @@ coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *pa
     envelope_head_t head = { .type = type, .origin = COORD_ORIGIN, .seq = seq,
                              .hlc = hlc_next (&self->hlc, now_ms),
                              .hop_limit = WEFT_HOP_LIMIT };
+    int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
+                            frame_p, size_p);
+    if (rc)
+        zsys_error ("coord: cannot seal %s: %s", proto_msg_name (type), proto_strerror (rc));
+    return rc? -1: 0;
+}
+
+//  The offers of an update.assign that committed: sealed to each device
+//  and sent by custody (the push effect; coord_sent_custody holds them
+//  until the device or its relay acknowledges)
+static void
+s_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms)
+{
+    size_t count = director_batch_size (batch);
+    for (size_t i = 0; i < count; i++) {
+        const char *device;
+        size_t size, payload_size = 0, frame_size = 0;
+        uint8_t *metadata = director_batch_offer (batch, i, &device, &size);
+        updmsg_t msg = { .type = MSG_UPDATE_OFFER, .metadata = metadata,
+                         .metadata_size = size };
+        uint8_t *payload = NULL, *frame = NULL;
+        if (updmsg_encode (&msg, &payload, &payload_size) == 0
+        &&  coord_seal_payload (self, device, MSG_UPDATE_OFFER, payload, payload_size, now_ms,
+                                &frame, &frame_size) == 0) {
+            if (self->effects.push)
+                self->effects.push (self->effects.ctx, device, frame, frame_size);
+            self->stats.update_offers++;
+        }
+        else
+            zsys_error ("coord: cannot seal the update offer to %s", device);
+        free (frame);
+        free (payload);
+        free (metadata);
+    }
+}
+
+//  A link-local envelope of ours (hop limit 1, seq = its HLC, as the
+//  nodes' link-local messages)
+int
+coord_seal_local (coord_t *self, int type, const uint8_t *payload, size_t payload_size,
+                  uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
+{
+    assert (self && payload);
+    *frame_p = NULL;
+    uint64_t hlc = hlc_next (&self->hlc, now_ms);
+    envelope_head_t head = { .type = type, .origin = COORD_ORIGIN, .seq = hlc, .hlc = hlc,
+                             .hop_limit = 1 };
     int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,
                             frame_p, size_p);
     if (rc)
@@ -574,7 +630,7 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     snprintf (caller.source, sizeof caller.source, "%s", peer? peer: "");
     self->stats.rpc_calls++;
     rpc_env_t rpc_env = { self->registry, self->pki, self->keys.curve_public, &self->stats,
-                          self->keys.sign_secret };
+                          self->keys.sign_secret, self->repo };
     rpc_result_t result;
     memset (&result, 0, sizeof result);
     int rc = 0;
@@ -613,6 +669,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
             rc = store_commit (&txn);
     }
     store_abort (&txn);
+    if (rc && self->repo && !rpc_is_read (msg.rpc_request.method)
+    &&  strncmp (msg.rpc_request.method, "artifact.", 9) == 0)
+        artrepo_aborted (self->repo);      //  Its uploads and totals were rolled back
     if (rc) {
         rpc_result_clear (&result);
         result.status = WEFT_STATUS_INTERNAL;
@@ -639,6 +698,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
 
     rc = s_rpc_reply (self, &env, result.status, result.error, result.result, now_ms,
                       reply_p, reply_size_p);
+    if (result.offers && result.status == WEFT_STATUS_OK)
+        s_send_offers (self, result.offers, now_ms);
     rpc_result_clear (&result);
     if (revoked) {
         char id [WEFT_NAME_MAX + 1] = "";

@@ -35,6 +35,10 @@ typedef struct {
     //  Borrowed frame. coord_tick also retransmits through it the custody
     //  transfers no relay acknowledged.
     void (*push) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
+    //  Send a link-local frame on the link of a node linked directly (no
+    //  custody: dropped when the link is gone). Borrowed frame. May be
+    //  NULL (no chunks served).
+    void (*send_link) (void *ctx, const char *device_id, const uint8_t *frame, size_t size);
 } coord_effects_t;
 
 //  Called after a device was revoked: the adapter closes its live
@@ -178,8 +182,9 @@ bool
 //  connection it is not sent again there; coordinator/core/custody.h)
 //  until a relay's CUSTODY_ACK names its id. Sent to the device itself
 //  (relay == dest; relay NULL: no route): only a TWIN_DESIRED is kept,
-//  until the device's ACK of it. The push effect tells it the same for
-//  its retransmissions. Call it only for frames really released: never
+//  until the device's ACK of it; an UPDATE_OFFER too, and with no route
+//  (relay NULL) an UPDATE_OFFER alone waits for one. The push effect
+//  tells it the same for its retransmissions. Call it only for frames really released: never
 //  for a reply that coord_commit did not release.
 void
     coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sent,
@@ -239,6 +244,10 @@ int
 
 void
     coord_test (bool verbose);
+
+//  Chunks served to site servers (coord_chunks_test.c)
+void
+    coord_chunks_test (bool verbose);
 
 //  Envelopes to one device through a reordering relay (coord_seal_test.c)
 void

@@ -2,7 +2,9 @@
     enrolment token (enrolment_apply) or by TPM credential activation
     (enrolment_tpm_apply). The link's CURVE key is the key the device
     asks a certificate for; an enrolment that creates a device commits
-    with its audit record in one transaction.  */
+    with its audit record in one transaction. The certificate goes with
+    the release root of the tenant it names (relroot.h), read in the
+    same transaction, which the device pins.  */
 
 #include "proto/corelib.h"
 #include "proto/tpmmsg.h"
@@ -10,6 +12,7 @@
 #include "coordinator/core/enrolment.h"
 #include "coordinator/core/tokens.h"
 #include "coordinator/core/audit.h"
+#include "coordinator/core/relroot.h"
 #include "coordinator/core/coord_internal.h"
 
 //  Record an enrolment in the audit log, in its transaction
@@ -66,6 +69,19 @@ typedef struct {
     s_enrol_apply_fn *apply;        //  The decision
 } s_enrol_path_t;
 
+//  On a certificate, the release root of the tenant it names, into
+//  result->release_root (none if the tenant has none)
+static void
+s_release_root (coord_t *self, store_txn_t *txn, enrolment_result_t *result)
+{
+    cert_t cert;
+    if (result->status != WEFT_STATUS_OK || !result->cert
+    ||  cert_decode (&cert, result->cert, result->cert_size, pki_ca_key (self->pki), 0)
+    ||  !*cert.tenant)
+        return;
+    result->release_root = relroot_get (txn, cert.tenant, &result->release_root_size);
+}
+
 //  decode_rc is the request payload's decoding; sign_key the key the
 //  request names, which must verify env. result has the outcome.
 static void
@@ -100,6 +116,7 @@ s_enrol_decide (coord_t *self, const s_enrol_path_t *path, const envelope_t *env
         }
         else {
             path->apply (self, txn, env, request, link_key, now_ms, result);
+            s_release_root (self, txn, result);
             if (result->created
             && (s_audit_enrol (txn, self->pki, result->device, path->method, peer, now_ms)
                 || store_commit (&txn))) {
@@ -140,6 +157,8 @@ s_enrol_response (coord_t *self, enrolment_result_t *result, uint64_t now_ms,
     memcpy (reply.enrol_response.ca_key, pki_ca_key (self->pki), WEFT_KEY_SIZE);
     reply.enrol_response.coord_cert = self->cert;
     reply.enrol_response.coord_cert_size = self->cert_size;
+    reply.enrol_response.release_root = result->release_root;
+    reply.enrol_response.release_root_size = result->release_root_size;
     int rc = coord_seal (self, NULL, &reply, now_ms, reply_p, reply_size_p);
     enrolment_result_clear (result);
     return rc? PROTO_ERR_INTERNAL: 0;

@@ -1,7 +1,8 @@
 /*  coord_internal - what the coord_ files share: the core's state and
     the envelope helpers more than one of them calls
     Private to coordinator/core/coord*.c; callers use coord.h. The files:
-    coord.c (life cycle, sealing, RPC dispatch, ZAP), coord_enrol.c
+    coord.c (life cycle, sealing, RPC dispatch, ZAP), coord_chunks.c
+    (chunks served to site servers), coord_enrol.c
     (token and TPM enrolment), coord_mesh.c (heartbeats, reports, ACKs,
     attestation, link-local messages), coord_lists.c (the revocation and
     quarantine lists), coord_test.c (selftest).  */
@@ -19,6 +20,8 @@
 #include "coordinator/core/custody.h"
 #include "coordinator/core/akcache.h"
 #include "coordinator/core/attest_runtime.h"
+#include "coordinator/core/artrepo.h"
+#include "proto/updmsg.h"
 #include "proto/refusals.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
@@ -58,6 +61,7 @@ struct _coord_t {
     refusals_t *refusals;           //  How many refusals get audit records
     akcache_t *aks;                 //  The devices' AKs, parsed once
     attest_runtime_t *imas;         //  The tenants' IMA allowlists, parsed once
+    artrepo_t *repo;                //  The artifact repository, or NULL if unreadable
 };
 
 //  --------------------------------------------------------------------------
@@ -95,6 +99,22 @@ const char *
 //  (attest_state.h); at most COORD_OVERDUE_BATCH a sweep
 void
     coord_overdue_sweep (coord_t *self, uint64_t now_ms);
+
+//  Seal a link-local envelope of ours (hop limit 1, seq its HLC)
+int
+    coord_seal_local (coord_t *self, int type, const uint8_t *payload, size_t payload_size,
+                      uint64_t now_ms, uint8_t **frame_p, size_t *size_p);
+
+//  --------------------------------------------------------------------------
+//  Chunks for site servers (coord_chunks.c)
+
+//  A CHUNK_WANT from origin (of tenant), linked directly: each address
+//  answered with a CHUNK_DATA on its link (send_link), from the
+//  artifact repository, only of a release of tenant the want names by
+//  its manifest's hash (else size 0)
+void
+    coord_chunk_want (coord_t *self, const char *origin, const char *tenant,
+                      const updmsg_t *want, uint64_t now_ms);
 
 //  --------------------------------------------------------------------------
 //  The lists we gossip (coord_lists.c)

@@ -698,6 +698,22 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         link->reply_dest [0] = 0;
         return s_mesh_local (self, &env, link, now_ms, reply_p, reply_size_p);
     }
+    if (env.type == MSG_CHUNK_WANT || env.type == MSG_CHUNK_DATA) {
+        link->reply_dest [0] = 0;
+        if (link->custody) {
+            self->stats.rejected_malformed++;
+            return s_refuse (self, link, &env, WEFT_STATUS_DENIED,
+                             "the chunk exchange is link-local, never a custody transfer");
+        }
+        updmsg_t want;
+        rc = updmsg_decode (&want, env.type, env.payload, env.payload_size);
+        if (rc)
+            return s_refuse_malformed (self, link, &env, rc);
+        //  We never ask: a CHUNK_DATA is dropped
+        if (env.type == MSG_CHUNK_WANT)
+            coord_chunk_want (self, env.origin, device->tenant, &want, now_ms);
+        return 0;
+    }
     if (env.type == MSG_ATTEST_EVIDENCE)
         return s_attest_evidence (self, link, &env, now_ms, reply_p, reply_size_p);
     if (env.type == MSG_DELEGATED_VERDICT)

@@ -23,6 +23,11 @@ typedef struct {
     uint64_t custody_refused;       //  Frames the next hop refused for good
     uint64_t custody_over_budget;   //  Not held: over the budget (per device or in all)
     uint64_t custody_expired;       //  Given up: too old, or superseded
+    //  Updates (director.h)
+    uint64_t update_offers;         //  UPDATE_OFFERs sealed and sent by custody
+    uint64_t chunk_wants;           //  CHUNK_WANTs answered
+    uint64_t chunks_served;         //  CHUNK_DATA sent with a chunk
+    uint64_t chunk_bytes_served;    //  Their packed bytes
     //  Refused requests counted but not recorded one by one (refusals.h)
     uint64_t audit_refusals_held;
 } coord_stats_t;

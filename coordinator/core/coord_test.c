@@ -45,7 +45,7 @@ s_rig_open (s_rig_t *rig)
 {
     rig->store = store_new (rig->path, registry_tables (), 0);
     assert (rig->store);
-    coord_effects_t effects = { rig, s_test_push };
+    coord_effects_t effects = { rig, s_test_push, NULL };
     rig->coord = coord_new (rig->store, &rig->ca, &rig->keys, rig->cert,
                             rig->cert_size, &effects);
     assert (rig->coord);

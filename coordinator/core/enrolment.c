@@ -230,6 +230,9 @@ enrolment_result_clear (enrolment_result_t *result)
     result->challenge = false;
     zchunk_destroy (&result->credential);
     zchunk_destroy (&result->secret);
+    free (result->release_root);
+    result->release_root = NULL;
+    result->release_root_size = 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -33,6 +33,10 @@ typedef struct {
     zchunk_t *credential;           //  TPM2B_ID_OBJECT
     zchunk_t *secret;               //  TPM2B_ENCRYPTED_SECRET
     uint8_t ticket [TPMMSG_TICKET_SIZE];    //  To be returned in TPM_PROOF
+    //  With a certificate: the signed release root of its tenant, heap,
+    //  or NULL if the tenant has none (coord_enrol.c)
+    uint8_t *release_root;
+    size_t release_root_size;
 } enrolment_result_t;
 
 //  Decide and record. name is the envelope origin (the requested device

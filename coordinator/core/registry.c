@@ -44,6 +44,8 @@ static const char *s_tables [] = {
     "policies",                     //  Site-wide policy objects (publish.h)
     "uploads",                      //  Hierarchy imports in parts
     "custody",                      //  Frames held until a relay's ACK (custody.h)
+    "releases",                     //  Tenants' release roots (relroot.h)
+    "artifacts", "chunks",          //  The artifact repository (artrepo.h) and its chunks
     NULL
 };
 

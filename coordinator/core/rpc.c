@@ -6,9 +6,9 @@
     Authorization is checked before arguments are read, scope when a
     device is looked up. Messages are short and stable: scripts and
     tests match on them.
-    This file dispatches; the methods are in rpc_devices.c, rpc_enrol.c
-    and rpc_admin.c, the argument checks they share in rpc_args.c, all
-    declared in rpc_internal.h.  */
+    This file dispatches; the methods are in rpc_devices.c, rpc_enrol.c,
+    rpc_admin.c and rpc_release.c, the argument checks they share in
+    rpc_args.c, all declared in rpc_internal.h.  */
 
 #include "proto/corelib.h"
 #include "proto/keys.h"
@@ -63,6 +63,17 @@ static const struct {
     { "attest.status", P_READ, false, { NULL }, rpc_attest_status },
     { "attest.show", P_READ, false, { "id", NULL }, rpc_attest_show },
     { "attest.clear", P_ADMIN, true, { "id", NULL }, rpc_attest_clear },
+    { "release.root.set", P_ADMIN, true, { "tenant", "root", NULL }, rpc_release_root_set },
+    { "release.root.show", P_READ, false, { "tenant", NULL }, rpc_release_root_show },
+    { "artifact.upload", P_ADMIN, true, { "tenant", "size", NULL }, rpc_artifact_upload },
+    { "artifact.part", P_ADMIN, true, { "upload", "offset", "data", NULL }, rpc_artifact_part },
+    { "artifact.list", P_READ, false, { "tenant", "name", NULL }, rpc_artifact_list },
+    { "artifact.show", P_READ, false, { "tenant", "name", "version", NULL }, rpc_artifact_show },
+    { "artifact.remove", P_ADMIN, true, { "tenant", "name", "version", NULL },
+        rpc_artifact_remove },
+    { "update.assign", P_WRITE, true, { "id", "query", "name", "version", "ttl", NULL },
+        rpc_update_assign },
+    { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
 };
 
 bool
@@ -289,13 +300,14 @@ done:
         json_decref (result->result);
         result->result = NULL;
         result->push [0] = 0;
+        director_batch_destroy (&result->offers);
     }
     else
     if (!result->result)
         result->result = json_object ();
     //  Changes and refusals go to the audit log, with the change
     bool writes = index < count && s_methods [index].writes;
-    if ((writes || result->status != WEFT_STATUS_OK)
+    if (((writes && !call.quiet) || result->status != WEFT_STATUS_OK)
     &&  result->status != WEFT_STATUS_INTERNAL) {
         if (result->status != WEFT_STATUS_OK) {
             json_decref (call.detail);
@@ -337,6 +349,7 @@ rpc_result_clear (rpc_result_t *result)
     result->result = NULL;
     json_decref (result->audit);
     result->audit = NULL;
+    director_batch_destroy (&result->offers);
 }
 
 //  --------------------------------------------------------------------------

@@ -29,6 +29,8 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/devquery.h"
 #include "coordinator/core/hierarchy.h"
+#include "coordinator/core/artrepo.h"
+#include "coordinator/core/director.h"
 
 #define RPC_ARGS_MAX    (64 * 1024)     //  Largest args document accepted
 #define RPC_GRANTS_MAX  DEVQUERY_SCOPES_MAX     //  Grants per operator
@@ -46,6 +48,7 @@ typedef struct {
     const uint8_t *coord_curve;     //  32 bytes, for token text
     const coord_stats_t *stats;     //  Counters for coord.stats
     const uint8_t *coord_secret;    //  64 bytes: signs the passport attest.show gives, or NULL
+    artrepo_t *repo;                //  The artifact repository, or NULL (artifact.* refused)
 } rpc_env_t;
 
 //  One grant: a role on a subtree
@@ -76,6 +79,7 @@ typedef struct {
     json_t *result;                 //  Result on OK; owned, see clear
     char push [WEFT_NAME_MAX + 1];  //  Device whose desired twin changed
     json_t *audit;                  //  rpc_call_read: the refusal's audit record, owned
+    director_batch_t *offers;       //  UPDATE_OFFERs to send once committed, owned
 } rpc_result_t;
 
 //  Run one method. now_ms is the wall clock in unix milliseconds.

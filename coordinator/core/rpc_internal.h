@@ -40,6 +40,8 @@ typedef struct {
     json_t *detail;                 //  For the audit record, owned
     json_t *tenants;                //  Tenant -> its part of the detail, when the
                                     //  call touched several (one record each); owned
+    bool quiet;                     //  A success not worth a record of its own (a
+                                    //  middle part of an upload: its end has one)
 } rpc_call_t;
 
 typedef void (rpc_method_fn) (rpc_call_t *call);
@@ -163,5 +165,12 @@ rpc_method_fn rpc_attest_profile_set, rpc_attest_allowlist_set, rpc_attest_statu
     rpc_attest_show, rpc_attest_clear, rpc_operator_add, rpc_operator_grant,
     rpc_operator_credential, rpc_operator_revoke, rpc_audit_list, rpc_audit_verify,
     rpc_audit_head, rpc_device_revoke, rpc_coord_stats;
+
+//  rpc_release.c
+rpc_method_fn rpc_release_root_set, rpc_release_root_show, rpc_artifact_upload,
+    rpc_artifact_part, rpc_artifact_list, rpc_artifact_show, rpc_artifact_remove;
+
+//  rpc_update.c
+rpc_method_fn rpc_update_assign, rpc_update_status;
 
 #endif

@@ -127,9 +127,12 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
     s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, device_id);
     if (!route) {
         //  Never heard of since we started: its next heartbeat brings it
-        //  the document (held, it would go after the newer reply)
+        //  the document (held, it would go after the newer reply); an
+        //  update offer waits in custody for its route
         if (self->verbose)
             zsys_debug ("coord: %s not connected, it will fetch on heartbeat", device_id);
+        coord_sent_custody (self->coord, device_id, NULL, false, frame, size,
+                            (uint64_t) zclock_time ());
         return;
     }
     //  Through a relay: over the relay's current connection, which a
@@ -169,6 +172,20 @@ s_route_destroy (void **item_p)
         free (route);
     }
     *item_p = NULL;
+}
+
+//  Link-local effect of the core (CHUNK_DATA): on a node's own link,
+//  never as custody; dropped when the node is not linked directly
+static void
+s_send_link (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
+{
+    server_t *self = (server_t *) ctx;
+    s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, device_id);
+    if (!route || !streq (route->relay, device_id)
+    ||  s_send (self->mesh, route->rid, false, frame, size)) {
+        if (self->verbose)
+            zsys_debug ("coord: a link-local frame for %s dropped: not linked", device_id);
+    }
 }
 
 //  A device was revoked: close the connection it speaks on itself (and
@@ -300,7 +317,7 @@ server_new (const server_config_t *config, store_t *store, const keys_t *ca,
     self->heartbeat_ms = config->heartbeat_ms? config->heartbeat_ms: TCPLINK_HEARTBEAT_MS;
     self->routes = zhashx_new ();
     zhashx_set_destructor (self->routes, s_route_destroy);
-    coord_effects_t effects = { self, s_push };
+    coord_effects_t effects = { self, s_push, s_send_link };
     self->coord = coord_new (store, ca, keys, cert, cert_size, &effects);
     if (!self->coord) {
         server_destroy (&self);

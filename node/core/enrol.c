@@ -13,6 +13,8 @@
 #include "proto/envelope.h"
 #include "proto/seal.h"
 #include "proto/msg.h"
+#include "proto/release.h"
+#include "proto/release_fixture.h"
 
 #define ENROL_COORDINATOR   "coordinator"
 
@@ -167,13 +169,59 @@ enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
         snprintf (error, error_size, "our certificate does not carry our name and keys");
         return PROTO_ERR_BAD_REPLY;
     }
+    if (response->release_root_size
+    &&  enrol_release_root_check (response->release_root, response->release_root_size,
+                                  result->node.tenant, error, error_size)) {
+        char reason [256];
+        snprintf (reason, sizeof reason, "%s", error);
+        snprintf (error, error_size, "release root in the reply refused: %s", reason);
+        return PROTO_ERR_BAD_REPLY;
+    }
     memcpy (result->ca_key, response->ca_key, WEFT_KEY_SIZE);
+    if (response->release_root_size) {
+        result->release_root = (uint8_t *) zmalloc (response->release_root_size);
+        memcpy (result->release_root, response->release_root, response->release_root_size);
+        result->release_root_size = response->release_root_size;
+    }
     result->cert = (uint8_t *) zmalloc (response->cert_size);
     memcpy (result->cert, response->cert, response->cert_size);
     result->cert_size = response->cert_size;
     result->coord_cert = (uint8_t *) zmalloc (response->coord_cert_size);
     memcpy (result->coord_cert, response->coord_cert, response->coord_cert_size);
     result->coord_cert_size = response->coord_cert_size;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  A release root to pin.
+
+int
+enrol_release_root_check (const uint8_t *root, size_t size, const char *tenant,
+                          char *error, size_t error_size)
+{
+    assert (tenant && error);
+    release_role_t role;
+    const uint8_t *body;
+    size_t body_size;
+    release_root_t decoded;
+    if (!root || size == 0 || size > MSG_RELEASE_ROOT_MAX
+    ||  release_open (root, size, &role, &body, &body_size) || role != RELEASE_ROOT
+    ||  release_root_decode (&decoded, body, body_size)) {
+        snprintf (error, error_size, "not a signed release root");
+        return -1;
+    }
+    if (!*tenant || !streq (decoded.tenant, tenant)) {
+        snprintf (error, error_size, "the root is tenant %s's, this device is %s's",
+                  decoded.tenant, *tenant? tenant: "in no tenant");
+        return -1;
+    }
+    //  Its own threshold, at time 0: the expiry is not ours to judge here
+    release_trust_t trust;
+    int rc = release_trust_init (&trust, root, size, 0);
+    if (rc) {
+        snprintf (error, error_size, "%s", release_strerror (rc));
+        return -1;
+    }
     return 0;
 }
 
@@ -285,6 +333,7 @@ enrol_result_clear (enrol_result_t *result)
     if (result) {
         free (result->cert);
         free (result->coord_cert);
+        free (result->release_root);
         memset (result, 0, sizeof *result);
     }
 }
@@ -293,9 +342,26 @@ enrol_result_clear (enrol_result_t *result)
 //  Selftest helpers: a coordinator's reply, signed by coord_keys.
 
 static uint8_t *
+    s_test_reply_root (const keys_t *coord_keys, int status, const char *message,
+                       const uint8_t *cert, size_t cert_size, const uint8_t *ca_key,
+                       const uint8_t *coord_cert, size_t coord_cert_size,
+                       const uint8_t *root, size_t root_size, size_t *size_p);
+
+static uint8_t *
 s_test_reply (const keys_t *coord_keys, int status, const char *message,
               const uint8_t *cert, size_t cert_size, const uint8_t *ca_key,
               const uint8_t *coord_cert, size_t coord_cert_size, size_t *size_p)
+{
+    return s_test_reply_root (coord_keys, status, message, cert, cert_size, ca_key,
+                              coord_cert, coord_cert_size, NULL, 0, size_p);
+}
+
+//  The same with a release root
+static uint8_t *
+s_test_reply_root (const keys_t *coord_keys, int status, const char *message,
+                   const uint8_t *cert, size_t cert_size, const uint8_t *ca_key,
+                   const uint8_t *coord_cert, size_t coord_cert_size,
+                   const uint8_t *root, size_t root_size, size_t *size_p)
 {
     msg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -308,6 +374,8 @@ s_test_reply (const keys_t *coord_keys, int status, const char *message,
         memcpy (msg.enrol_response.ca_key, ca_key, WEFT_KEY_SIZE);
     msg.enrol_response.coord_cert = coord_cert;
     msg.enrol_response.coord_cert_size = coord_cert_size;
+    msg.enrol_response.release_root = root;
+    msg.enrol_response.release_root_size = root_size;
     uint8_t *payload;
     size_t payload_size;
     int rc = msg_encode (&msg, &payload, &payload_size);
@@ -417,6 +485,51 @@ enrol_test (bool verbose)
     assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
                                   0, &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
     free (frame);
+
+    //  The tenant's release root comes with the certificate, checked:
+    //  signed by its own threshold, of our tenant
+    release_fixture_t k;
+    release_fixture_keys (&k);
+    size_t root_size;
+    uint8_t *root = release_fixture_root (&k, 1, FIXTURE_NOW + FIXTURE_DAY, k.root, 2,
+                                          k.root, &root_size);
+    frame = s_test_reply_root (&coord, WEFT_STATUS_OK, "", node_cert, node_cert_size,
+                               ca.sign_public, coord_cert, coord_cert_size, root, root_size,
+                               &size);
+    assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public,
+                                  0, &result, error, sizeof error) == 0);
+    assert (result.release_root_size == root_size
+            && memcmp (result.release_root, root, root_size) == 0);
+    enrol_result_clear (&result);
+    free (frame);
+    assert (enrol_release_root_check (root, root_size, "acme", error, sizeof error) == 0);
+    assert (enrol_release_root_check (root, root_size, "", error, sizeof error) == -1);
+    assert (enrol_release_root_check (root, root_size - 1, "acme", error, sizeof error) == -1);
+    assert (streq (error, "not a signed release root"));
+    free (root);
+    //  Another tenant's root, one short of its threshold, not a root
+    uint8_t *roots [3];
+    size_t sizes [3];
+    roots [0] = release_fixture_root_of (&k, "globex", 1, FIXTURE_NOW + FIXTURE_DAY, k.root, 2,
+                                         k.root, &sizes [0]);
+    roots [1] = release_fixture_root (&k, 1, FIXTURE_NOW + FIXTURE_DAY, k.root, 1, k.root,
+                                      &sizes [1]);
+    uint8_t body [4] = { 0x94, 1, 2, 3 };
+    roots [2] = release_fixture_sign (RELEASE_TARGETS, body, sizeof body, k.targets, 2,
+                                      &sizes [2]);
+    const char *why [3] = { "tenant globex's", "threshold", "not a signed release root" };
+    for (int i = 0; i < 3; i++) {
+        frame = s_test_reply_root (&coord, WEFT_STATUS_OK, "", node_cert, node_cert_size,
+                                   ca.sign_public, coord_cert, coord_cert_size, roots [i],
+                                   sizes [i], &size);
+        assert (enrol_response_check (frame, size, &node, "gw-1", coord.curve_public, 0,
+                                      &result, error, sizeof error) == PROTO_ERR_BAD_REPLY);
+        assert (strstr (error, "release root in the reply refused"));
+        assert (strstr (error, why [i]));
+        assert (!result.cert && !result.release_root);
+        free (frame);
+        free (roots [i]);
+    }
 
     //  Refused: the coordinator's message comes through
     frame = s_test_reply (&coord, WEFT_STATUS_DENIED, "token already used", NULL, 0,

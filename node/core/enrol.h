@@ -30,6 +30,8 @@ typedef struct {
     uint8_t ca_key [WEFT_KEY_SIZE];     //  Root public key
     cert_t node;                        //  Our certificate, decoded
     cert_t coord;                       //  Coordinator certificate, decoded
+    uint8_t *release_root;              //  Our tenant's signed release root, or NULL
+    size_t release_root_size;
 } enrol_result_t;
 
 //  Parse a token. Returns 0, or -1 with a reason in error.
@@ -47,12 +49,22 @@ int
 //  Check a reply. Returns 0 with result filled; PROTO_ERR_REFUSED if
 //  the coordinator refused (error holds its message); PROTO_ERR_BAD_REPLY
 //  if the reply is malformed or fails a check (error says which). now_s is the wall clock for the
-//  certificates' validity, or 0 to skip it.
+//  certificates' validity, or 0 to skip it. A release root in the reply
+//  must pass enrol_release_root_check for our certificate's tenant.
 int
     enrol_response_check (const uint8_t *frame, size_t size, const keys_t *keys,
                           const char *name, const uint8_t server_key [WEFT_KEY_SIZE],
                           uint64_t now_s, enrol_result_t *result, char *error,
                           size_t error_size);
+
+//  Is root (signed form) a release root a node of tenant may pin: a
+//  root role that decodes, names tenant, and is signed by its own root
+//  threshold? Its expiry is not checked (a device whose clock is wrong
+//  still pins it; the update module checks expiries on the clock it
+//  runs with). Returns 0, or -1 with the reason in error.
+int
+    enrol_release_root_check (const uint8_t *root, size_t size, const char *tenant,
+                              char *error, size_t error_size);
 
 //  TPM onboarding (docs/security.md). Build a signed TPM_ENROL_REQUEST
 //  (ticket and proof NULL) or TPM_PROOF (origin = name, token may be

@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include "node/io/identity.h"
+#include "proto/io/filewrite.h"
 #include "proto/io/fsperm.h"
 #include "proto/io/keyfile.h"
 #include "proto/io/tcplink.h"
@@ -22,6 +23,7 @@
 
 struct _identity_t {
     char *path;                         //  DIR/node.key
+    char *root_path;                    //  DIR/release-root
     keyfile_t *file;                    //  Its contents
     keys_t keys;                        //  Our keys; wiped on destroy
     char name [WEFT_NAME_MAX + 1];      //  Device id
@@ -108,6 +110,7 @@ identity_load (const char *dir, const char *name, const char *type,
         return NULL;
     identity_t *self = (identity_t *) zmalloc (sizeof (identity_t));
     self->path = zsys_sprintf ("%s/%s", dir, IDENTITY_FILE);
+    self->root_path = zsys_sprintf ("%s/%s", dir, IDENTITY_RELEASE_ROOT);
     struct stat st;
     if (stat (self->path, &st) == 0) {
         const char *reason = NULL;
@@ -173,6 +176,7 @@ identity_destroy (identity_t **self_p)
         keys_wipe (&self->keys);
         keyfile_destroy (&self->file);
         free (self->path);
+        free (self->root_path);
         free (self);
         *self_p = NULL;
     }
@@ -185,10 +189,49 @@ identity_enrolled (identity_t *self)
     return self->enrolled;
 }
 
-//  Save an accepted enrolment; clears result.
+//  Write DIR/release-root whole (readable by all: it is public, and
+//  what the update module trusts first). Returns 0 or -1 with error set.
+static int
+s_write_release_root (identity_t *self, const uint8_t *root, size_t size, char *error,
+                      size_t error_size)
+{
+    char *why = NULL;
+    if (filewrite_atomic (self->root_path, root, size, 0644, &why) == 0)
+        return 0;
+    snprintf (error, error_size, "%s", why);
+    free (why);
+    return -1;
+}
+
+int
+identity_pin_release_root (identity_t *self, const uint8_t *root, size_t size,
+                           char *error, size_t error_size)
+{
+    assert (self && error);
+    if (!self->enrolled) {
+        snprintf (error, error_size, "not enrolled yet: the release root comes with "
+                  "enrolment, or is pinned once the node knows its tenant");
+        return -1;
+    }
+    if (enrol_release_root_check (root, size, self->tenant, error, error_size))
+        return -1;
+    return s_write_release_root (self, root, size, error, error_size);
+}
+
+//  Save an accepted enrolment; clears result. The release root first:
+//  if it cannot be written the enrolment is not saved, and the next
+//  start enrols again (the coordinator answers with the same
+//  certificate). One already there stays: enrolment never replaces it.
 static int
 s_save_enrolment (identity_t *self, enrol_result_t *result, char *error, size_t error_size)
 {
+    struct stat st;
+    if (result->release_root && stat (self->root_path, &st) != 0
+    &&  s_write_release_root (self, result->release_root, result->release_root_size,
+                              error, error_size)) {
+        enrol_result_clear (result);
+        return PROTO_ERR_IO;
+    }
     keyfile_set (self->file, "tenant", result->node.tenant);
     keyfile_set_bin (self->file, "cert", result->cert, result->cert_size);
     keyfile_set_bin (self->file, "ca_key", result->ca_key, WEFT_KEY_SIZE);

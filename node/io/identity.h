@@ -2,7 +2,11 @@
     The key file is made on first start (mode 0600) and reused at every
     restart, so a node keeps its keys for life. Enrolment runs once: its
     result (certificate, root key, coordinator certificate, tenant) is
-    written into the same file, and an enrolled node never enrols again.  */
+    written into the same file, and an enrolled node never enrols again.
+    The tenant's release root that comes with the certificate is pinned
+    in DIR/release-root (mode 0644, the signed bytes as weft-artifact
+    wrote them), written before the key file and never replaced by an
+    enrolment; identity_pin_release_root writes it by hand.  */
 
 #ifndef WEFT_IDENTITY_H_INCLUDED
 #define WEFT_IDENTITY_H_INCLUDED
@@ -15,6 +19,7 @@
 #include "node/io/tpm.h"
 
 #define IDENTITY_FILE   "node.key"
+#define IDENTITY_RELEASE_ROOT   "release-root"  //  DIR/release-root: the pinned release root
 
 typedef struct _identity_t identity_t;
 
@@ -27,6 +32,15 @@ identity_t *
 
 void
     identity_destroy (identity_t **self_p);
+
+//  Pin root (a signed release root of this node's tenant:
+//  enrol_release_root_check) in DIR/release-root, replacing the one
+//  there (weft-node --pin-release-root: physical access, as enrolment).
+//  The node must be enrolled, so that its tenant is known. Returns 0,
+//  or -1 with the reason in error.
+int
+    identity_pin_release_root (identity_t *self, const uint8_t *root, size_t size,
+                               char *error, size_t error_size);
 
 //  Has this node enrolled?
 bool

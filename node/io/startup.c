@@ -10,6 +10,8 @@
 #include "node/io/secret.h"
 #include "node/io/sigcheck.h"
 #include "node/core/enrol.h"
+#include "proto/io/filewrite.h"
+#include "proto/msg.h"
 
 #define NODE_ENROL_TIMEOUT_MS   10000
 #define NODE_TOKEN_ENV          STARTUP_TOKEN_ENV
@@ -38,6 +40,9 @@ const option_spec_t startup_options [] = {
       "coordinator's CURVE public key, for TPM enrolment without a token" },
     { "write-ek", "FILE", NULL,
       "write the TPM's EK public to FILE (for weftctl device preregister) and exit" },
+    { "pin-release-root", "FILE", NULL,
+      "pin FILE (the tenant's signed release root, weft-artifact root + sign) as\n"
+      "DATA-DIR/release-root, for a node enrolled before its tenant had one, and exit" },
     { "ek-type", "auto|rsa|ecc", "auto",
       "EK to enrol with: auto is the one the TPM's vendor certified (its EK\n"
       "certificate), else RSA-2048 if the TPM has RSA, else ECC P-256" },
@@ -197,6 +202,28 @@ startup_fatal (bool to_syslog, const char *what, const char *error)
     fprintf (stderr, "weft-node: %s%s%s\n", what, *what? ": ": "", error);
 }
 
+//  --pin-release-root FILE: check it against our tenant and pin it.
+//  Returns the exit code.
+static int
+s_pin_release_root (identity_t *identity, const char *file, bool to_syslog)
+{
+    char *why = NULL;
+    size_t size = 0;
+    uint8_t *root = (uint8_t *) filewrite_read (file, MSG_RELEASE_ROOT_MAX, &size, &why);
+    char error [512] = "";
+    int rc = root? identity_pin_release_root (identity, root, size, error, sizeof error): -1;
+    if (!root)
+        snprintf (error, sizeof error, "%s", why);
+    free (why);
+    free (root);
+    if (rc) {
+        startup_fatal (to_syslog, "cannot pin the release root", error);
+        return 1;
+    }
+    zsys_info ("node: release root %s pinned for tenant %s", file, identity_tenant (identity));
+    return 0;
+}
+
 identity_t *
 startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
 {
@@ -234,6 +261,11 @@ startup_identity (keyfile_t *options, bool to_syslog, int *exit_p)
         if (rc)
             startup_fatal (to_syslog, "cannot write the EK", error);
         *exit_p = rc? 1: 0;
+        goto failed;
+    }
+    const char *pin = keyfile_get (options, "pin-release-root");
+    if (pin && *pin) {
+        *exit_p = s_pin_release_root (identity, pin, to_syslog);
         goto failed;
     }
     const char *measure = keyfile_get (options, "measure");

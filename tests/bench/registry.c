@@ -319,7 +319,7 @@ main (void)
     pki_t *pki = pki_new (&ca);
     coord_stats_t stats;
     memset (&stats, 0, sizeof stats);
-    rpc_env_t env = { registry, pki, ca.curve_public, &stats, NULL };
+    rpc_env_t env = { registry, pki, ca.curve_public, &stats, NULL, NULL };
     double held_p99, held_query, read_p99, read_query;
     double held = s_writers_during (store, &env, false, &held_p99, &held_query);
     double read = s_writers_during (store, &env, true, &read_p99, &read_query);

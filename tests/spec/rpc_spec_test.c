@@ -313,7 +313,7 @@ s_check_stats (s_check_t *check, bool verbose)
     coord_stats_t stats;
     memset (&stats, 0, sizeof stats);
     uint8_t coord_curve [32] = { 0 };
-    rpc_env_t env = { registry_new (store), pki_new (&ca), coord_curve, &stats, NULL };
+    rpc_env_t env = { registry_new (store), pki_new (&ca), coord_curve, &stats, NULL, NULL };
     rpc_caller_t caller;
     memset (&caller, 0, sizeof caller);
     strcpy (caller.name, "admin");

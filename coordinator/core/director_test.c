@@ -1,0 +1,314 @@
+/*  director_test - selftest of the director: offers of a release in the
+    repository, checked as a device checks them (bundle_check, then
+    release_check of the assignment); refusals of an unknown release,
+    another tenant's, an expired publication, a device type that does not
+    fit; update.assign across tenants. On a real store.  */
+
+#include "proto/corelib.h"
+#include <sodium.h>
+#include "proto/keys.h"
+#include "proto/bundle.h"
+#include "proto/release_fixture.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/relroot.h"
+#include "coordinator/core/artrepo.h"
+#include "coordinator/core/director.h"
+#include "coordinator/core/rpc_internal.h"
+
+//  Check an offer as device (of type) does, from root; the result of
+//  the first check that fails, or of release_check
+static int
+s_check (const uint8_t *offer, size_t size, const uint8_t *root, size_t root_size,
+         const uint8_t coord_key [32], const char *device, const char *type, uint64_t now)
+{
+    release_trust_t trust;
+    assert (release_trust_init (&trust, root, root_size, now) == 0);
+    bundle_check_t *check = bundle_check_new (&trust, now);
+    int rc = bundle_check_magic (check, offer);
+    const uint8_t *assignment = NULL, *manifest = NULL;
+    size_t assignment_size = 0, manifest_size = 0;
+    for (size_t at = BUNDLE_MAGIC_SIZE; rc == 0 && at < size; ) {
+        bundle_record_t record;
+        size_t length;
+        rc = bundle_header (offer + at, &record, &length);
+        if (rc == 0)
+            rc = bundle_check_record (check, offer + at, offer + at + BUNDLE_HEADER_SIZE, length);
+        if (record == BUNDLE_ASSIGNMENT) {
+            assignment = offer + at + BUNDLE_HEADER_SIZE;
+            assignment_size = length;
+        }
+        if (record == BUNDLE_MANIFEST) {
+            manifest = offer + at + BUNDLE_HEADER_SIZE;
+            manifest_size = length;
+        }
+        at += BUNDLE_HEADER_SIZE + length;
+    }
+    if (rc == 0)
+        rc = bundle_check_done (check);
+    manifest_t parsed;
+    if (rc == 0)
+        rc = release_check (bundle_check_trust (check), assignment, assignment_size, coord_key,
+                            device, type, 0, manifest, manifest_size, now, &parsed);
+    bundle_check_destroy (&check);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  update.assign across tenants (rpc_call): an operator of a tenant
+//  assigns its release to its devices; nobody reaches another tenant's
+//  devices, nor offers one tenant's release to another's
+
+static void
+s_device (store_t *store, const char *id, const char *tenant, const char *type)
+{
+    uint8_t key [32];
+    randombytes_buf (key, 32);
+    char hex [65];
+    keys_hex (key, 32, hex);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
+                                "tenant", tenant, "type", type, "role", "gateway",
+                                "path", tenant, "enrolled", (json_int_t) 1700000000,
+                                "sign_key", hex, "curve_key", hex, "cert_serial",
+                                (json_int_t) key [0]);
+    store_txn_t *txn = store_begin (store, true);
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
+
+//  Call method as role on path; the status, result in *result
+static int
+s_call (rpc_env_t *env, store_t *store, const char *role, const char *path,
+        const char *method, const char *args, rpc_result_t *result)
+{
+    rpc_caller_t caller;
+    memset (&caller, 0, sizeof caller);
+    snprintf (caller.name, sizeof caller.name, "%s-of-%s", role, *path? path: "all");
+    rpc_tenant_of (path, caller.tenant);
+    snprintf (caller.grants [0].role, sizeof caller.grants [0].role, "%s", role);
+    snprintf (caller.grants [0].path, sizeof caller.grants [0].path, "%s", path);
+    caller.grant_count = 1;
+    rpc_result_clear (result);
+    store_txn_t *txn = store_begin (store, true);
+    rpc_call (env, txn, &caller, method, args, strlen (args), FIXTURE_NOW, result);
+    assert (store_commit (&txn) == 0);
+    return result->status;
+}
+
+static int
+s_assign (rpc_env_t *env, store_t *store, const char *role, const char *path,
+          const char *args, rpc_result_t *result)
+{
+    return s_call (env, store, role, path, "update.assign", args, result);
+}
+
+static void
+s_test_rpc (store_t *store, artrepo_t *repo, const keys_t *coord)
+{
+    keys_t ca;
+    keys_generate (&ca);
+    coord_stats_t stats;
+    memset (&stats, 0, sizeof stats);
+    rpc_env_t env = { registry_new (store), pki_new (&ca), coord->curve_public, &stats,
+                      coord->sign_secret, repo };
+    s_device (store, "gw-1", "acme", "gateway");
+    s_device (store, "sn-1", "acme", "sensor");
+    s_device (store, "gb-1", "globex", "gateway");
+    rpc_result_t result;
+    memset (&result, 0, sizeof result);
+    const char *release = "\"name\":\"plc\",\"version\":\"1.0\"";
+    char args [256];
+
+    //  acme's operator: its gateway, by id and by query (the sensor skipped)
+    snprintf (args, sizeof args, "{\"id\":\"gw-1\",%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result) == WEFT_STATUS_OK);
+    assert (result.offers && director_batch_size (result.offers) == 1);
+    assert (streq (rpc_json_str (result.result, "tenant"), "acme"));
+    snprintf (args, sizeof args, "{\"query\":\"tenant=acme\",%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result) == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (result.result, "assigned")) == 1);
+    json_t *skipped = json_array_get (json_object_get (result.result, "skipped"), 0);
+    assert (streq (rpc_json_str (skipped, "id"), "sn-1"));
+    snprintf (args, sizeof args, "{\"id\":\"sn-1\",%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (result.error, "device sn-1 is of type sensor") && !result.offers);
+
+    //  Not to globex's device by acme's operator, by id or by query
+    snprintf (args, sizeof args, "{\"id\":\"gb-1\",%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    snprintf (args, sizeof args, "{\"query\":\"tenant=globex\",%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (strstr (result.error, "matches no device you may change"));
+    //  Nor acme's release to globex's device by globex's operator, nor
+    //  acme's device by globex's operator
+    snprintf (args, sizeof args, "{\"id\":\"gb-1\",%s}", release);
+    assert (s_assign (&env, store, "operator", "globex", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (strstr (result.error, "no release plc 1.0 in tenant globex"));
+    snprintf (args, sizeof args, "{\"id\":\"gw-1\",%s}", release);
+    assert (s_assign (&env, store, "operator", "globex", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (strstr (result.error, "unknown device gw-1"));
+    //  A viewer may not; devices of two tenants at once are refused
+    assert (s_assign (&env, store, "viewer", "acme", args, &result) == WEFT_STATUS_FORBIDDEN);
+    snprintf (args, sizeof args, "{\"query\":\"type=gateway\",%s}", release);
+    assert (s_assign (&env, store, "operator", "", args, &result) == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (result.error, "devices of tenants"));
+    //  Bad arguments
+    snprintf (args, sizeof args, "{\"id\":\"gw-1\",\"query\":\"type=gateway\",%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result)
+            == WEFT_STATUS_BAD_REQUEST);
+    snprintf (args, sizeof args, "{\"id\":\"gw-1\",\"ttl\":0,%s}", release);
+    assert (s_assign (&env, store, "operator", "acme", args, &result)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (s_assign (&env, store, "operator", "acme",
+                      "{\"id\":\"gw-1\",\"name\":\"plc\",\"version\":\"7\"}", &result)
+            == WEFT_STATUS_NOT_FOUND);
+
+    //  update.status: the assignment and what the device reports, to
+    //  readers of its tenant only
+    store_txn_t *txn = store_begin (store, true);
+    json_t *twin = registry_twin_get (txn, "gw-1");
+    json_object_set_new (twin, "reported", json_pack ("{s:{s:s, s:s, s:s, s:{s:i, s:i}}}",
+        "software", "state", "fetching", "name", "plc", "version", "0.9", "progress",
+        "chunks", 3, "bytes", 70000));
+    assert (registry_twin_put (txn, "gw-1", twin) == 0);
+    json_decref (twin);
+    assert (store_commit (&txn) == 0);
+    assert (s_call (&env, store, "viewer", "acme", "update.status", "{\"id\":\"gw-1\"}",
+                    &result) == WEFT_STATUS_OK);
+    json_t *row = json_array_get (json_object_get (result.result, "devices"), 0);
+    assert (streq (rpc_json_str (json_object_get (row, "assigned"), "version"), "1.0"));
+    assert (streq (rpc_json_str (json_object_get (row, "software"), "state"), "fetching"));
+    assert (s_call (&env, store, "viewer", "globex", "update.status", "{\"id\":\"gw-1\"}",
+                    &result) == WEFT_STATUS_NOT_FOUND);
+    assert (s_call (&env, store, "viewer", "globex", "update.status", "{}", &result)
+            == WEFT_STATUS_OK);
+    json_t *rows = json_object_get (result.result, "devices");
+    assert (json_array_size (rows) == 1);
+    assert (streq (rpc_json_str (json_array_get (rows, 0), "id"), "gb-1"));
+    assert (!json_object_get (json_array_get (rows, 0), "assigned"));
+    assert (s_call (&env, store, "viewer", "acme", "update.status",
+                    "{\"query\":\"type=gateway\",\"limit\":1}", &result) == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (result.result, "devices")) == 1);
+    assert (json_is_true (json_object_get (result.result, "truncated")) == false);
+    rpc_result_clear (&result);
+    registry_destroy (&env.registry);
+    pki_destroy (&env.pki);
+    keys_wipe (&ca);
+}
+
+void
+director_test (bool verbose)
+{
+    printf (" * director: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-director-test-XXXXXX";
+    assert (mkdtemp (dir));
+    store_t *store = store_new (dir, registry_tables (), 0);
+    assert (store);
+    artrepo_t *repo = artrepo_new (store);
+    release_fixture_t k;
+    release_fixture_keys (&k);
+    uint64_t now = FIXTURE_NOW;
+    size_t root_size, size;
+    uint8_t *root = release_fixture_root (&k, 1, now + 365 * FIXTURE_DAY, k.root, 2, k.root,
+                                          &root_size);
+    uint8_t hash [32];
+    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 200 * 1024,
+                                              hash, &size);
+    char error [WEFT_TEXT_MAX + 1], id [17];
+    store_txn_t *txn = store_begin (store, true);
+    assert (relroot_set (txn, "acme", root, root_size, now, NULL, error, sizeof error) == 0);
+    assert (artrepo_begin (repo, txn, "olga", "acme", size, now, id, error) == 0);
+    json_t *result = NULL;
+    int status = 0;
+    for (size_t at = 0; at < size && status == 0; at += ARTREPO_PART_MAX) {
+        json_decref (result);
+        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
+        status = artrepo_part (repo, txn, "olga", id, at, bundle + at, part, now, &result, error);
+    }
+    assert (status == 0 && json_object_get (result, "releases"));
+    json_decref (result);
+    assert (store_commit (&txn) == 0);
+
+    //  Refused: no such release, another tenant's, a publication expired
+    txn = store_begin (store, true);
+    assert (!director_batch_new (txn, "acme", "plc", "9.9", now, &status, error));
+    assert (status == WEFT_STATUS_NOT_FOUND && strstr (error, "no release plc 9.9 in tenant"));
+    assert (!director_batch_new (txn, "globex", "plc", "1.0", now, &status, error));
+    assert (status == WEFT_STATUS_NOT_FOUND);
+    assert (!director_batch_new (txn, "acme", "plc", "1.0", now + 30 * FIXTURE_DAY, &status,
+                                 error));
+    assert (status == WEFT_STATUS_CONFLICT && strstr (error, "upload a fresh bundle"));
+
+    //  Two gateways; a sensor does not fit
+    director_batch_t *batch = director_batch_new (txn, "acme", "plc", "1.0", now, &status,
+                                                  error);
+    assert (batch && status == WEFT_STATUS_OK);
+    char hex [65];
+    keys_hex (hash, 32, hex);
+    assert (streq (director_batch_hash (batch), hex));
+    keys_t coord;
+    keys_generate (&coord);
+    uint64_t until = now + FIXTURE_DAY;
+    assert (director_batch_add (batch, txn, "dev-s", "sensor", "otto", coord.sign_secret, now,
+                                until, error) == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (error, "device dev-s is of type sensor; plc 1.0 is for gateway"));
+    assert (director_batch_add (batch, txn, "dev-1", "gateway", "otto", coord.sign_secret, now,
+                                until, error) == 0);
+    assert (director_batch_add (batch, txn, "dev-2", "gateway", "otto", coord.sign_secret, now,
+                                until, error) == 0);
+    assert (director_batch_size (batch) == 2);
+    assert (store_commit (&txn) == 0);
+
+    //  Each offer checks as its device checks it, and only for it
+    const char *device;
+    uint8_t *offer = director_batch_offer (batch, 0, &device, &size);
+    assert (streq (device, "dev-1") && size < DIRECTOR_OFFER_MAX);
+    assert (s_check (offer, size, root, root_size, coord.sign_public, "dev-1", "gateway", now)
+            == RELEASE_OK);
+    assert (s_check (offer, size, root, root_size, coord.sign_public, "dev-2", "gateway", now)
+            == RELEASE_NOT_ASSIGNED);
+    assert (s_check (offer, size, root, root_size, k.coord.sign_public, "dev-1", "gateway", now)
+            == RELEASE_NOT_ASSIGNED);
+    assert (s_check (offer, size, root, root_size, coord.sign_public, "dev-1", "gateway",
+                     until + 1) != RELEASE_OK);
+    offer [size - 40] ^= 1;         //  The assignment's signature
+    assert (s_check (offer, size, root, root_size, coord.sign_public, "dev-1", "gateway", now)
+            != RELEASE_OK);
+    free (offer);
+    offer = director_batch_offer (batch, 1, &device, &size);
+    assert (streq (device, "dev-2"));
+    assert (s_check (offer, size, root, root_size, coord.sign_public, "dev-2", "gateway", now)
+            == RELEASE_OK);
+    free (offer);
+    director_batch_destroy (&batch);
+    director_batch_destroy (&batch);
+
+    //  What each device was assigned is kept
+    txn = store_begin (store, false);
+    json_t *assigned = director_assigned (txn, "dev-2");
+    assert (assigned && streq (json_string_value (json_object_get (assigned, "version")), "1.0"));
+    assert (streq (json_string_value (json_object_get (assigned, "by")), "otto"));
+    json_decref (assigned);
+    assert (!director_assigned (txn, "dev-s"));
+    store_abort (&txn);
+
+    s_test_rpc (store, repo, &coord);
+    keys_wipe (&coord);
+    free (bundle);
+    free (root);
+    artrepo_destroy (&repo);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    if (verbose)
+        printf ("(offers checked as a device does, refusals) ");
+    //  @end
+    printf ("OK\n");
+}
