@@ -75,6 +75,32 @@ bundle_header (const uint8_t header [BUNDLE_HEADER_SIZE], bundle_record_t *type_
     return length > BUNDLE_RECORD_MAX? PROTO_ERR_OVERSIZE: 0;
 }
 
+int
+bundle_find (const uint8_t *data, size_t size, bundle_record_t type, const uint8_t **body_p,
+             size_t *length_p)
+{
+    assert (data && body_p && length_p);
+    if (size < BUNDLE_MAGIC_SIZE || memcmp (data, BUNDLE_MAGIC, BUNDLE_MAGIC_SIZE))
+        return -1;
+    size_t at = BUNDLE_MAGIC_SIZE;
+    while (size - at >= BUNDLE_HEADER_SIZE) {
+        bundle_record_t found;
+        size_t length;
+        if (bundle_header (data + at, &found, &length) || size - at - BUNDLE_HEADER_SIZE < length)
+            return -1;
+        at += BUNDLE_HEADER_SIZE;
+        if (found == type) {
+            *body_p = data + at;
+            *length_p = length;
+            return 0;
+        }
+        if (found == BUNDLE_END)
+            return -1;
+        at += length;
+    }
+    return -1;
+}
+
 void
 bundle_header_put (uint8_t header [BUNDLE_HEADER_SIZE], bundle_record_t type, size_t length)
 {

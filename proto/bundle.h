@@ -87,6 +87,13 @@ const release_trust_t *
 size_t
     bundle_check_chunks (bundle_check_t *self, size_t *missing_p);
 
+//  The body of the first record of type in a bundle held in memory (an
+//  offer's metadata), not checked beyond its framing: 0, or -1 if there
+//  is none or the bundle is cut or malformed before it.
+int
+    bundle_find (const uint8_t *data, size_t size, bundle_record_t type,
+                 const uint8_t **body_p, size_t *length_p);
+
 //  Write a record header.
 void
     bundle_header_put (uint8_t header [BUNDLE_HEADER_SIZE], bundle_record_t type,

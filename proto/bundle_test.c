@@ -140,6 +140,14 @@ bundle_test (bool verbose)
     assert (carried == count);
     if (verbose)
         printf ("\n   %zu chunks, %zu bytes", count, bundle.size);
+    //  A record found by its framing alone; none past a cut or the end
+    const uint8_t *found;
+    size_t found_size;
+    assert (bundle_find (bundle.data, bundle.size, BUNDLE_MANIFEST, &found, &found_size) == 0);
+    assert (found_size == manifest_size && memcmp (found, manifest_data, manifest_size) == 0);
+    assert (bundle_find (bundle.data, chunks_at - 1, BUNDLE_MANIFEST, &found, &found_size));
+    assert (bundle_find (bundle.data, bundle.size, BUNDLE_ASSIGNMENT, &found, &found_size));
+    assert (bundle_find (bundle.data + 1, bundle.size - 1, BUNDLE_ROOT, &found, &found_size));
 
     //  Cut anywhere: refused. Altered anywhere: refused.
     for (size_t cut = 0; cut < bundle.size; cut += 97)

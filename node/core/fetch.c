@@ -50,11 +50,11 @@ fetch_hex (const uint8_t *hash, char out [17])
 //  Releases
 
 static size_t
-s_key (fetch_t *self, const uint8_t hash [32], uint8_t key [FETCH_KEY_MAX])
+s_key (fetch_t *self, int owner, const uint8_t hash [32], uint8_t key [FETCH_KEY_MAX])
 {
     size_t prefix = strlen (self->prefix);
     memcpy (key, self->prefix, prefix);
-    key [prefix] = 'w';
+    key [prefix] = owner == FETCH_SITE? 's': 'w';
     memcpy (key + prefix + 1, hash, 32);
     return prefix + 1 + 32;
 }
@@ -296,32 +296,48 @@ s_collect (void *arg, const void *key, size_t key_size, const void *value, size_
     return 0;
 }
 
-int
-fetch_start (fetch_t *self, uint64_t now_ms)
+//  Take up the releases owner wanted in an earlier run
+static int
+s_start (fetch_t *self, store_txn_t *txn, int owner)
 {
-    assert (self);
-    (void) now_ms;
     uint8_t key [FETCH_KEY_MAX], none [32] = { 0 };
-    size_t key_size = s_key (self, none, key) - 32;
+    size_t key_size = s_key (self, owner, none, key) - 32;
     zlistx_t *found = zlistx_new ();
-    store_txn_t *txn = store_begin (self->store, false);
-    int rc = txn && store_scan (txn, FETCH_TABLE, key, key_size, s_collect, found) >= 0? 0: -1;
+    int rc = store_scan (txn, FETCH_TABLE, key, key_size, s_collect, found) >= 0? 0: -1;
     zchunk_t *item;
     while ((item = (zchunk_t *) zlistx_detach (found, NULL))) {
         size_t size = zchunk_size (item) - 32;
+        fetch_release_t *release = (fetch_release_t *) zhashx_lookup (self->releases,
+                                                                      zchunk_data (item));
+        if (release)
+            release->owners |= owner;
+        else
         if (rc == 0 && size > 0 && zhashx_size (self->releases) < FETCH_RELEASES_MAX) {
             uint8_t *bytes = (uint8_t *) zmalloc (size);
             memcpy (bytes, zchunk_data (item) + 32, size);
-            fetch_release_t *release = s_release_new (zchunk_data (item), bytes, size, self->chunks,
-                                                  txn);
-            if (release)
+            release = s_release_new (zchunk_data (item), bytes, size, self->chunks, txn);
+            if (release) {
+                release->owners = owner;
                 zhashx_insert (self->releases, release->hash, release);
+            }
             else
                 zsys_error ("fetch: %s: a stored manifest does not decode, ignored", self->name);
         }
         zchunk_destroy (&item);
     }
     zlistx_destroy (&found);
+    return rc;
+}
+
+int
+fetch_start (fetch_t *self, uint64_t now_ms)
+{
+    assert (self);
+    (void) now_ms;
+    store_txn_t *txn = store_begin (self->store, false);
+    int rc = txn? s_start (self, txn, FETCH_OWN): -1;
+    if (rc == 0)
+        rc = s_start (self, txn, FETCH_SITE);
     store_abort (&txn);
     if (rc == 0 && zhashx_size (self->releases))
         zsys_info ("fetch: %s: %zu release(s) wanted, fetching resumes", self->name,
@@ -346,14 +362,31 @@ s_end (fetch_t *self, store_txn_t **txn_p, int rc)
     return rc? -1: 0;
 }
 
-int
-fetch_want (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *manifest,
-            size_t manifest_size, uint64_t now_ms)
+//  Another owner wants a release already wanted: its key stored. 0 or -1.
+static int
+s_own_also (fetch_t *self, fetch_release_t *release, int owner)
 {
-    assert (self && manifest_hash && manifest);
-    (void) now_ms;
-    if (zhashx_lookup (self->releases, manifest_hash))
+    if (release->owners & owner)
         return 0;
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn)
+        return -1;
+    uint8_t key [FETCH_KEY_MAX];
+    size_t key_size = s_key (self, owner, release->hash, key);
+    int rc = store_put (txn, FETCH_TABLE, key, key_size, release->bytes, release->size);
+    if (s_end (self, &txn, rc))
+        return -1;
+    release->owners |= owner;
+    return 0;
+}
+
+static int
+s_want (fetch_t *self, int owner, const uint8_t manifest_hash [32], const uint8_t *manifest,
+        size_t manifest_size)
+{
+    fetch_release_t *release = (fetch_release_t *) zhashx_lookup (self->releases, manifest_hash);
+    if (release)
+        return s_own_also (self, release, owner);
     char hex [17];
     fetch_hex (manifest_hash, hex);
     uint8_t hash [32];
@@ -375,10 +408,9 @@ fetch_want (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *mani
         free (bytes);
         return -1;
     }
-    fetch_release_t *release = s_release_new (manifest_hash, bytes, manifest_size, self->chunks,
-                                              txn);
+    release = s_release_new (manifest_hash, bytes, manifest_size, self->chunks, txn);
     uint8_t key [FETCH_KEY_MAX];
-    size_t key_size = s_key (self, manifest_hash, key);
+    size_t key_size = s_key (self, owner, manifest_hash, key);
     int rc = release? 0: -1;
     if (rc == 0)
         rc = store_put (txn, FETCH_TABLE, key, key_size, manifest, manifest_size);
@@ -391,29 +423,43 @@ fetch_want (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *mani
         s_release_destroy (&release);
         return -1;
     }
+    release->owners = owner;
     zhashx_insert (self->releases, release->hash, release);
-    zsys_info ("fetch: %s: release %s wanted: %zu of %zu chunks held", self->name, hex,
-               release->held, release->manifest.chunk_count);
+    zsys_info ("fetch: %s: release %s wanted%s: %zu of %zu chunks held", self->name, hex,
+               owner == FETCH_SITE? " for the site": "", release->held,
+               release->manifest.chunk_count);
     return 0;
 }
 
 int
-fetch_drop (fetch_t *self, const uint8_t manifest_hash [32])
+fetch_want (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *manifest,
+            size_t manifest_size, uint64_t now_ms)
 {
-    assert (self && manifest_hash);
-    fetch_release_t *release = (fetch_release_t *) zhashx_lookup (self->releases, manifest_hash);
-    if (!release)
-        return 0;
+    assert (self && manifest_hash && manifest);
+    (void) now_ms;
+    return s_want (self, FETCH_OWN, manifest_hash, manifest, manifest_size);
+}
+
+//  owner no longer wants the release; when nobody does, it is unpinned
+//  and forgotten. 0 or -1.
+static int
+s_drop (fetch_t *self, fetch_release_t *release, int owner)
+{
+    const uint8_t *manifest_hash = release->hash;
     store_txn_t *txn = store_begin (self->store, true);
     if (!txn)
         return -1;
     uint8_t key [FETCH_KEY_MAX];
-    size_t key_size = s_key (self, manifest_hash, key);
+    size_t key_size = s_key (self, owner, manifest_hash, key);
     int rc = store_del (txn, FETCH_TABLE, key, key_size) < 0? -1: 0;
-    if (rc == 0)
+    bool last = (release->owners & ~owner) == 0;
+    if (rc == 0 && last)
         rc = chunkstore_unpin (self->chunks, txn, manifest_hash, &release->manifest);
     if (s_end (self, &txn, rc))
         return -1;
+    release->owners &= ~owner;
+    if (!last)
+        return 0;
     //  What is in flight, staged or waited for in it goes
     fetch_flight_t *flight = (fetch_flight_t *) zlistx_first (self->order);
     while (flight) {
@@ -440,9 +486,48 @@ fetch_drop (fetch_t *self, const uint8_t manifest_hash [32])
         if (waiter && memcmp (waiter->manifest, manifest_hash, 32) == 0)
             fetch_answer_waiters (self, address, NULL, 0, 0);
     }
-    zhashx_delete (self->releases, manifest_hash);
+    zhashx_delete (self->releases, release->hash);
     s_release_destroy (&release);
     self->paused = false;           //  Its chunks may be evicted now
+    return 0;
+}
+
+int
+fetch_drop (fetch_t *self, const uint8_t manifest_hash [32])
+{
+    assert (self && manifest_hash);
+    fetch_release_t *release = (fetch_release_t *) zhashx_lookup (self->releases, manifest_hash);
+    return release && (release->owners & FETCH_OWN)? s_drop (self, release, FETCH_OWN): 0;
+}
+
+int
+fetch_want_site (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *manifest,
+                 size_t manifest_size, uint64_t now_ms)
+{
+    assert (self && manifest_hash && manifest);
+    (void) now_ms;
+    if (s_want (self, FETCH_SITE, manifest_hash, manifest, manifest_size))
+        return -1;
+    fetch_release_t *release = (fetch_release_t *) zhashx_lookup (self->releases, manifest_hash);
+    release->site_seq = ++self->site_seq;
+    //  The oldest the site took goes past FETCH_SITE_MAX (few: releases
+    //  wanted are bounded by FETCH_RELEASES_MAX)
+    size_t count = 0;
+    fetch_release_t *oldest = NULL;
+    for (fetch_release_t *it = (fetch_release_t *) zhashx_first (self->releases); it;
+         it = (fetch_release_t *) zhashx_next (self->releases))
+        if (it->owners & FETCH_SITE) {
+            count++;
+            if (!oldest || it->site_seq < oldest->site_seq)
+                oldest = it;
+        }
+    if (count > FETCH_SITE_MAX) {
+        char hex [17];
+        fetch_hex (oldest->hash, hex);
+        zsys_info ("fetch: %s: release %s no longer kept for the site (%d newer)", self->name,
+                   hex, FETCH_SITE_MAX);
+        return s_drop (self, oldest, FETCH_SITE);
+    }
     return 0;
 }
 

@@ -5,8 +5,9 @@
     the mesh checked, its time, and one chunkstore (proto/chunkstore.h)
     shared with the update module; it acts through its effects.
 
-    Wanted releases are kept in FETCH_TABLE (key prefix "w" and the
-    manifest's hash -> the manifest's bytes), and their chunks are pinned
+    Wanted releases are kept in FETCH_TABLE (key prefix "w", or "s" for
+    one a site server fetches for its site, and the manifest's hash ->
+    the manifest's bytes; a release may be under both), and their chunks are pinned
     in the chunkstore, so after a restart fetching resumes from what is
     held: a chunk is stored only once verified, in one transaction per
     burst (fetch_flush), so a crash loses at most that burst.
@@ -55,6 +56,7 @@
 #define FETCH_TIMEOUT_MS    10000       //  An asked chunk's answer, at most
 #define FETCH_RETRY_MS      30000       //  Before a chunk every peer failed is asked again
 #define FETCH_RELEASES_MAX  64          //  Releases wanted at once
+#define FETCH_SITE_MAX      8           //  Of them, kept for the site (fetch_want_site)
 #define FETCH_PUMP_MAX      256         //  Chunks considered per pump
 #define FETCH_WAITERS_MAX   16          //  Peers waiting for one chunk we fetch
 #define FETCH_WAITING_MAX   4096        //  Chunks peers wait for, at most
@@ -131,7 +133,16 @@ int
     fetch_want (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *manifest,
                 size_t manifest_size, uint64_t now_ms);
 
-//  No longer needed: unpinned (its chunks become evictable), forgotten,
+//  A site server relays an offer of this release to a device of its
+//  site: fetch it too (from the uplink), so each chunk crosses the uplink
+//  once and the site's devices find it here. Kept and pinned like a
+//  release this node wants, until FETCH_SITE_MAX newer ones were taken
+//  for the site (or for good while this node wants it itself). 0 or -1.
+int
+    fetch_want_site (fetch_t *self, const uint8_t manifest_hash [32], const uint8_t *manifest,
+                     size_t manifest_size, uint64_t now_ms);
+
+//  This node no longer needs it: unpinned (its chunks become evictable), forgotten,
 //  peers waiting for its chunks answered size 0. 0 (also if unknown) or -1.
 int
     fetch_drop (fetch_t *self, const uint8_t manifest_hash [32]);

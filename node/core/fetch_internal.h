@@ -36,6 +36,11 @@ typedef enum {
     FETCH_STALLED = 4                   //  Every peer failed: waits for retry_at
 } fetch_state_t;
 
+//  Who wants a release: this node's own update module (key 'w' in
+//  FETCH_TABLE), the site's devices (key 's'), or both
+#define FETCH_OWN   1
+#define FETCH_SITE  2
+
 typedef struct {
     uint8_t hash [32];                  //  Of the manifest
     uint8_t *bytes;                     //  The manifest (owned)
@@ -53,6 +58,8 @@ typedef struct {
     zlistx_t *bad;                      //  Peers asked no more (names)
     zhashx_t *index;                    //  Address -> chunk index + 1
     bool told;                          //  done told this run
+    uint8_t owners;                     //  FETCH_OWN | FETCH_SITE: who wants it
+    uint64_t site_seq;                  //  When the site took it (eviction order)
 } fetch_release_t;
 
 typedef struct {
@@ -119,6 +126,7 @@ struct _fetch_t {
     size_t candidate_count;
     fetch_candidate_t previous [FETCH_CANDIDATES_MAX];     //  The last pump's
     size_t previous_count;
+    uint64_t site_seq;                  //  Site releases taken this run
     uint32_t epoch;                     //  Grows each time a peer comes
     uint64_t wake_ms;                   //  A rate-limited ask is due, 0 none
     bool uplink;                        //  The coordinator link was a candidate last pump

@@ -370,6 +370,43 @@ fetch_test (bool verbose)
     if (verbose)
         printf ("   a neighbour of another tenant asks no one and is refused\n");
 
+    //  Releases kept for the site (a server relaying the coordinator's
+    //  offers): a drop by the node's own update module keeps one the site
+    //  still has; past FETCH_SITE_MAX the oldest the site took goes, one
+    //  the node wants itself stays; a restart keeps them
+    fetch_t *site_fetch = node_fetch (server->node);
+    fworld_release_t *site [FETCH_SITE_MAX + 2];
+    for (int i = 0; i < FETCH_SITE_MAX + 2; i++) {
+        char version [16];
+        snprintf (version, sizeof version, "site-%d", i);
+        site [i] = fworld_release_new (version);
+    }
+#   define S_KEPT(i) (fetch_progress (site_fetch, site [i]->hash, NULL, NULL, NULL, NULL) == 0)
+#   define S_WANT(f, i) f (site_fetch, site [i]->hash, site [i]->manifest, \
+                           site [i]->manifest_size, now)
+    assert (S_WANT (fetch_want_site, 0) == 0 && S_WANT (fetch_want, 0) == 0);
+    assert (fetch_drop (site_fetch, site [0]->hash) == 0 && S_KEPT (0));
+    assert (S_WANT (fetch_want, 1) == 0 && S_WANT (fetch_want_site, 1) == 0);
+    for (int i = 2; i < FETCH_SITE_MAX + 2; i++)
+        assert (S_WANT (fetch_want_site, i) == 0);
+    assert (!S_KEPT (0) && S_KEPT (1) && S_KEPT (2));
+    assert (fetch_drop (site_fetch, site [1]->hash) == 0 && !S_KEPT (1));
+    node_destroy (&server->node);
+    fworld_start (&world, 0, NODE_CHUNK_BUDGET, 0, now);
+    site_fetch = node_fetch (server->node);
+    assert (!S_KEPT (0) && !S_KEPT (1));
+    for (int i = 2; i < FETCH_SITE_MAX + 2; i++)
+        assert (S_KEPT (i));
+    //  Dropped by the update module: nothing, as it is the site's only
+    assert (fetch_drop (site_fetch, site [2]->hash) == 0 && S_KEPT (2));
+#   undef S_KEPT
+#   undef S_WANT
+    for (int i = 0; i < FETCH_SITE_MAX + 2; i++)
+        fworld_release_destroy (&site [i]);
+    if (verbose)
+        printf ("   releases kept for the site: the newest %d, a restart keeps them\n",
+                FETCH_SITE_MAX);
+
     fworld_fini (&world);
     //  @end
     printf ("OK\n");

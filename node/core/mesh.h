@@ -116,6 +116,11 @@ typedef struct {
     //  counted malformed and dropped (from the coordinator: delivered to
     //  the agent as before). env and its payload are borrowed.
     bool (*local) (void *ctx, const char *peer, const char *tenant, const envelope_t *env);
+    //  Optional: a custody envelope of the coordinator's (its signature
+    //  checked) that this node relays to another node, the first time it
+    //  takes it; a site server fetches the release of an UPDATE_OFFER it
+    //  relays for its site. env and its payload are borrowed.
+    void (*relaying) (void *ctx, const envelope_t *env);
 } mesh_effects_t;
 
 typedef struct {

@@ -14,6 +14,8 @@
 #include "proto/cert.h"
 #include "proto/envelope.h"
 #include "proto/updmsg.h"
+#include "proto/bundle.h"
+#include "proto/chunker.h"
 #include "node/core/node.h"
 
 struct _node_t {
@@ -302,6 +304,27 @@ s_mesh_local (void *ctx, const char *peer, const char *tenant, const envelope_t 
 }
 
 //  --------------------------------------------------------------------------
+//  An offer of the coordinator's that a site server relays to a device
+//  of its site: the server fetches the release too, from its uplink, so
+//  the site's devices find every chunk here and each crosses the uplink
+//  once (docs/updates.md, Distribution through the mesh)
+static void
+s_mesh_relaying (void *ctx, const envelope_t *env)
+{
+    node_t *self = (node_t *) ctx;
+    updmsg_t offer;
+    const uint8_t *manifest;
+    size_t manifest_size;
+    if (!self->fetch || !streq (self->cert.role, "server") || env->type != MSG_UPDATE_OFFER
+    ||  updmsg_decode (&offer, MSG_UPDATE_OFFER, env->payload, env->payload_size)
+    ||  bundle_find (offer.metadata, offer.metadata_size, BUNDLE_MANIFEST, &manifest,
+                     &manifest_size))
+        return;
+    uint8_t hash [32];
+    chunker_hash (manifest, manifest_size, hash);
+    fetch_want_site (self->fetch, hash, manifest, manifest_size, self->now_ms);
+}
+
 //  The chunk exchange's effects
 
 static int
@@ -397,7 +420,8 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
             .admit_unattested = config->admit_unattested, .verbose = config->verbose
         };
         mesh_effects_t mesh_effects = { self, s_mesh_send, s_mesh_close, s_mesh_deliver,
-                                        s_mesh_intercept, s_mesh_passport, s_mesh_local };
+                                        s_mesh_intercept, s_mesh_passport, s_mesh_local,
+                                        s_mesh_relaying };
         self->mesh = mesh_new (&mesh_config, &mesh_effects);
         rc = self->mesh && mesh_start (self->mesh, now_ms) == 0? 0: -1;
     }

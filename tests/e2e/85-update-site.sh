@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+#   85-update-site - a release crosses a site's uplink once: acme's admin
+#   uploads plc 1.0 to the coordinator, an operator assigns it to the
+#   site's 8 gateways, which reach the coordinator only through their
+#   site server. The server relays each offer, fetches the release from
+#   the coordinator while it does, and the gateways fetch its chunks from
+#   the server; every gateway installs and reports committed, and the
+#   coordinator served each chunk once (its coord.stats count). A
+#   gateway restarted in the middle of its fetch resumes and installs.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/artifact-lib.sh"
+cd "$T"
+GATEWAYS=${GATEWAYS:-8}
+
+say "acme's publisher: plc 1.0 for gateways (2 MB), bundled"
+make_keys r1 r2 r3 t1 t2 s ts
+head -c 2000000 /dev/urandom > v1.bin
+art build --repo repo --name plc --version 1.0 --types gateway --handler file v1.bin > /dev/null \
+    || fail "build"
+new_root repo r1 r2 r3
+art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
+publish repo plc=1.0
+art bundle --repo repo --out site.wbd > /dev/null || fail "bundle"
+
+start_coord
+import_tree acme
+add_op olga --role admin --tenant acme
+add_op otto --role operator --tenant acme
+as_op olga release root set repo/root.1 > /dev/null || fail "set root"
+as_op olga artifact add site.wbd > /dev/null || fail "artifact add"
+chunks=$(as_op olga --json artifact show plc 1.0 | jget chunks)
+(( chunks > 8 )) || fail "the release has $chunks chunks"
+
+say "a site server and $GATEWAYS gateways behind it (no coordinator link of their own)"
+curve () { keyfile_value "$T/$1/node.key" curve_public; }
+LISTEN=$(free_port)
+start_node srv --token-file "$(new_token_file --tenant acme --type server)" \
+    --type server --listen "tcp://127.0.0.1:$LISTEN"
+wait_for "grep -q '^cert=' '$T/srv/node.key'" 20 || fail "srv did not enrol"
+site_gw () { start_node "$1" --no-coordinator --neighbour "$(curve srv)@tcp://127.0.0.1:$LISTEN" "${@:2}"; }
+for i in $(seq 1 $GATEWAYS); do
+    site_gw "gw$i" --token-file "$(new_token_file --tenant acme --type gateway)"
+done
+online () { for i in $(seq 1 $GATEWAYS); do is_online "gw$i" || return 1; done; }
+wait_for online 40 || fail "the gateways did not come online through srv"
+for i in $(seq 1 $GATEWAYS); do
+    [[ -s "$T/gw$i/release-root" ]] || fail "gw$i pinned no release root at enrolment"
+done
+
+say "otto assigns plc 1.0 to the site's gateways"
+out=$(as_op otto update assign --query type=gateway plc 1.0) || fail "assign: $out"
+[[ "$out" == "plc 1.0 of tenant acme offered to $GATEWAYS devices"* ]] || fail "assign said: $out"
+
+say "gw1 is restarted while it fetches; every gateway installs"
+wait_for "grep -q 'fetch: gw1: release .* wanted' '$T/gw1.log'" 30 || fail "gw1 wants nothing"
+stop_proc gw1
+site_gw gw1
+installed () { for i in $(seq 1 $GATEWAYS); do cmp -s v1.bin "$T/gw$i/install/plc" || return 1; done; }
+wait_for installed 90 || fail "not installed everywhere: $(ls -l "$T"/gw*/install/plc 2>&1)"
+state () { ctl --json twin get "$1" | jget reported.software.state; }
+committed () { for i in $(seq 1 $GATEWAYS); do [[ "$(state "gw$i")" == committed ]] || return 1; done; }
+wait_for committed 30 || fail "twins: $(for i in $(seq 1 $GATEWAYS); do echo "gw$i $(state "gw$i")"; done)"
+grep -q "fetch: srv: release .* wanted for the site" srv.log || fail "srv did not fetch for the site"
+
+say "the uplink carried each chunk once"
+served=$(counter chunks_served)
+[[ "$served" == "$chunks" ]] || fail "the coordinator served $served chunks of a $chunks-chunk release: $(ctl --json stats)"
+status=$(as_op otto update status --query type=gateway)
+[[ "$(grep -c ' committed' <<<"$status")" == "$GATEWAYS" ]] || fail "update status: $status"
+say "ok"
