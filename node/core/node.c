@@ -304,25 +304,33 @@ s_mesh_local (void *ctx, const char *peer, const char *tenant, const envelope_t 
 }
 
 //  --------------------------------------------------------------------------
+//  The release of an offer this node passes on (metadata: the offer's)
+//  is fetched and kept for the site: the device the offer is for finds
+//  its chunks here (docs/updates.md, Distribution through the mesh)
+static void
+s_site_release (node_t *self, const uint8_t *metadata, size_t size)
+{
+    const uint8_t *manifest;
+    size_t manifest_size;
+    if (self->fetch
+    &&  bundle_find (metadata, size, BUNDLE_MANIFEST, &manifest, &manifest_size) == 0) {
+        uint8_t hash [32];
+        chunker_hash (manifest, manifest_size, hash);
+        fetch_want_site (self->fetch, hash, manifest, manifest_size, self->now_ms);
+    }
+}
+
 //  An offer of the coordinator's that a site server relays to a device
 //  of its site: the server fetches the release too, from its uplink, so
-//  the site's devices find every chunk here and each crosses the uplink
-//  once (docs/updates.md, Distribution through the mesh)
+//  each chunk crosses the uplink once
 static void
 s_mesh_relaying (void *ctx, const envelope_t *env)
 {
     node_t *self = (node_t *) ctx;
     updmsg_t offer;
-    const uint8_t *manifest;
-    size_t manifest_size;
-    if (!self->fetch || !streq (self->cert.role, "server") || env->type != MSG_UPDATE_OFFER
-    ||  updmsg_decode (&offer, MSG_UPDATE_OFFER, env->payload, env->payload_size)
-    ||  bundle_find (offer.metadata, offer.metadata_size, BUNDLE_MANIFEST, &manifest,
-                     &manifest_size))
-        return;
-    uint8_t hash [32];
-    chunker_hash (manifest, manifest_size, hash);
-    fetch_want_site (self->fetch, hash, manifest, manifest_size, self->now_ms);
+    if (streq (self->cert.role, "server") && env->type == MSG_UPDATE_OFFER
+    &&  updmsg_decode (&offer, MSG_UPDATE_OFFER, env->payload, env->payload_size) == 0)
+        s_site_release (self, offer.metadata, offer.metadata_size);
 }
 
 //  The chunk exchange's effects
@@ -693,6 +701,10 @@ node_update_send (node_t *self, const char *device, const uint8_t *metadata, siz
                                  &frame, &frame_size);
     if (rc == 0)
         rc = mesh_send_to (self->mesh, device, frame, frame_size) == 0? 0: -1;
+    //  The device fetches the release from us (an imported bundle's
+    //  chunks are here), also when we do not install it ourselves
+    if (rc == 0)
+        s_site_release (self, metadata, size);
     free (payload);
     free (frame);
     node_settle (self, now_ms);

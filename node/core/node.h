@@ -212,7 +212,9 @@ int
                        char reason [WEFT_TEXT_MAX + 1]);
 
 //  An UPDATE_OFFER for another device, sent by custody with us as its
-//  origin (the device checks the chain, not who sent it). 0 or -1.
+//  origin (the device checks the chain, not who sent it); we keep its
+//  release for the site (fetch_want_site), so the device can fetch its
+//  chunks from us. 0 or -1.
 int
     node_update_send (node_t *self, const char *device, const uint8_t *metadata, size_t size,
                       uint64_t now_ms);
