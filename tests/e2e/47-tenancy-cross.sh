@@ -18,6 +18,7 @@
 #   The methods come from weft-coord --list-methods, the table itself: a
 #   method without a case below fails the test.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/artifact-lib.sh"
 command -v mdb_dump > /dev/null || fail "mdb_dump missing (make deps installs lmdb-utils)"
 
 TENANTS=(acme acmex globex)
@@ -50,6 +51,8 @@ PY
 hex_of () { od -An -v -tx1 "$1" | tr -d ' \n'; }
 key_hex () { head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
 
+make_keys r1 r2 r3 t1 t2 s ts
+head -c 200000 /dev/urandom > "$T/art.bin"
 for t in "${TENANTS[@]}"; do
     for i in $(seq "${NDEV[$t]}"); do
         start_node "dev-$t-$i" --token-file "$(new_token_file --tenant "$t" --path "$t/site-1")"
@@ -73,6 +76,20 @@ for t in "${TENANTS[@]}"; do
     add victim viewer --path "$t/site-2"
     add gone viewer --path "$t/site-2"
     ctl operator grant "$t-none" operator "$t/site-1" --remove > /dev/null || fail "$t-none"
+    #   A release root and a release plc-TENANT 1.0 in the repository
+    repo="$T/repo-$t"
+    art build --repo "$repo" --name "plc-$t" --version 1.0 --types gateway "$T/art.bin" \
+        > /dev/null || fail "build plc-$t"
+    art root --repo "$repo" --tenant "$t" --expires 365d \
+        --root-keys "$(pub r1),$(pub r2),$(pub r3)" --root-threshold 2 \
+        --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 --snapshot-keys "$(pub s)" \
+        --timestamp-keys "$(pub ts)" > /dev/null || fail "root $t"
+    art sign --key "$T/r1.key" "$repo/root.1" && art sign --key "$T/r2.key" "$repo/root.1" \
+        || fail "sign root $t"
+    publish "$repo" "plc-$t=1.0"
+    art bundle --repo "$repo" --out "$T/$t.wbd" > /dev/null || fail "bundle $t"
+    ctl release root set "$repo/root.1" --tenant "$t" > /dev/null || fail "release root $t"
+    ctl artifact add "$T/$t.wbd" --tenant "$t" > /dev/null || fail "artifact $t"
     ctl operator grant "$t-gone" viewer "$t/site-2" --remove > /dev/null || fail "$t-gone"
 done
 wait_for '[[ "$(online_count)" == 6 ]]' 30 || fail "the devices did not come online"
@@ -99,6 +116,7 @@ for t in "${TENANTS[@]}"; do
     s="$t $t/site-1 $t/site-2 pre-$t $t-victim $t-gone"
     for a in "${ACTORS[@]}"; do s="$s $t-$a"; done
     for i in $(seq "${NDEV[$t]}"); do s="$s dev-$t-$i"; done
+    s="$s plc-$t"
     SECRETS[$t]=$s
 done
 
@@ -235,6 +253,46 @@ case_attest_status () {
 }
 case_attest_show () { by_id attest.show; }
 case_attest_clear () { by_id attest.clear; }
+
+case_release_root_set () {
+    try "$ACTOR" release.root.set "{\"tenant\": \"$V\", \"root\": \"$(hex_of "$T/repo-$OWN_T/root.1")\"}"
+    try "$ACTOR" release.root.set "{\"tenant\": \"$V\", \"root\": \"$(hex_of "$T/repo-$V/root.1")\"}"
+}
+case_release_root_show () {
+    TARGET=$V
+    try "$ACTOR" release.root.show "{\"tenant\": \"$V\"}" "{\"tenant\": \"nope-404\"}"
+    TARGET=""
+}
+case_artifact_upload () {
+    try "$ACTOR" artifact.upload "{\"tenant\": \"$V\", \"size\": $(stat -c %s "$T/$OWN_T.wbd")}"
+}
+case_artifact_part () {
+    try "$ACTOR" artifact.part "{\"upload\": \"0123456789abcdef\", \"offset\": 0, \"data\": \"00\"}"
+}
+case_artifact_list () {
+    try "$ACTOR" artifact.list "{\"tenant\": \"$V\"}"
+    try "$ACTOR" artifact.list "{\"tenant\": \"$V\", \"name\": \"plc-$V\"}"
+}
+#   by_release METHOD: the victim's release, as a missing one
+by_release () {
+    TARGET="plc-$V"
+    try "$ACTOR" "$1" "{\"tenant\": \"$V\", \"name\": \"plc-$V\", \"version\": \"1.0\"}" \
+        "{\"tenant\": \"$V\", \"name\": \"nope-404\", \"version\": \"1.0\"}"
+    TARGET=""
+}
+case_artifact_show () { by_release artifact.show; }
+case_artifact_remove () { by_release artifact.remove; }
+case_update_assign () {
+    by_id update.assign ", \"name\": \"plc-$OWN_T\", \"version\": \"1.0\""
+    TARGET=""
+    try "$ACTOR" update.assign "{\"query\": \"tenant=$V or id=$VD\", \"name\": \"plc-$V\", \"version\": \"1.0\"}"
+    try "$ACTOR" update.assign "{\"id\": \"dev-$OWN_T-1\", \"name\": \"plc-$V\", \"version\": \"1.0\"}"
+}
+case_update_status () {
+    by_id update.status
+    TARGET=""
+    try "$ACTOR" update.status "{\"query\": \"tenant=$V or id=$VD\"}"
+}
 
 say "every method of the table has a case"
 METHODS=$("$COORD" --list-methods | cut -f1)
