@@ -51,6 +51,10 @@ install_from_options (keyfile_t *options, bool verbose)
     assert (options);
     const char *dir = keyfile_get (options, "install-dir");
     char *fallback = zsys_sprintf ("%s/install", keyfile_get (options, "data-dir"));
+    //  Inside the data directory, as private as the rest of it (0700):
+    //  what other users must run goes to an --install-dir of its own
+    if (!(dir && *dir) && mkdir (fallback, 0700) && errno != EEXIST)
+        zsys_error ("install: cannot make %s: %s", fallback, strerror (errno));
     install_t *self = install_new (dir && *dir? dir: fallback,
                                    keyfile_get (options, "health-command"),
                                    (int) options_int (options, "health-timeout", 60) * 1000,
