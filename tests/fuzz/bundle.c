@@ -1,7 +1,8 @@
 /*  fuzz/bundle - libFuzzer target for bundles (proto/bundle.c), as a
     USB stick or a data diode brings them. The input is read as a bundle
     file is, record by record, from the fixture publisher's root (the
-    golden vectors' keys). Whatever the input, checking returns a result
+    golden vectors' keys), and searched for each record type
+    (bundle_find). Whatever the input, checking returns a result
     and reads nothing outside it; a bundle that passes has its end record
     and moved trust only to metadata the fixture keys signed (the
     fuzzer cannot forge Ed25519, so the tenant stays the fixture's).  */
@@ -49,6 +50,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     size_t missing;
     (void) bundle_check_chunks (check, &missing);
+    //  bundle_find (a relayed offer's manifest): a record it finds lies
+    //  inside the input
+    for (int type = BUNDLE_ROOT; type <= BUNDLE_CHUNK; type++) {
+        const uint8_t *body;
+        size_t body_size;
+        if (bundle_find (data, size, (bundle_record_t) type, &body, &body_size) == 0)
+            assert (body >= data && body_size <= size && body - data <= (ptrdiff_t) (size - body_size));
+    }
     bundle_check_destroy (&check);
     return 0;
 }
