@@ -7,14 +7,17 @@
 #   the server; every gateway installs and reports committed, and the
 #   coordinator served each chunk once (its coord.stats count). A
 #   gateway restarted in the middle of its fetch resumes and installs.
+#   Then v2, with about 5% of the artifact changed: the uplink carries
+#   only the chunks the site lacks, once, whatever the number of gateways.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
 GATEWAYS=${GATEWAYS:-8}
 
-say "acme's publisher: plc 1.0 for gateways (2 MB), bundled"
+MB=${MB:-20}
+say "acme's publisher: plc 1.0 for gateways ($MB MB), bundled"
 make_keys r1 r2 r3 t1 t2 s ts
-head -c 2000000 /dev/urandom > v1.bin
+head -c $((MB * 1000000)) /dev/urandom > v1.bin
 art build --repo repo --name plc --version 1.0 --types gateway --handler file v1.bin > /dev/null \
     || fail "build"
 new_root repo r1 r2 r3
@@ -67,4 +70,36 @@ served=$(counter chunks_served)
 [[ "$served" == "$chunks" ]] || fail "the coordinator served $served chunks of a $chunks-chunk release: $(ctl --json stats)"
 status=$(as_op otto update status --query type=gateway)
 [[ "$(grep -c ' committed' <<<"$status")" == "$GATEWAYS" ]] || fail "update status: $status"
+
+say "v2: five regions of the artifact changed (5%), published and assigned"
+cp v1.bin v2.bin
+for k in 1 3 5 7 9; do
+    head -c $((MB * 10000)) /dev/urandom \
+        | dd of=v2.bin bs=1 seek=$((k * MB * 100000 - MB * 5000)) conv=notrunc 2>/dev/null
+done
+art build --repo repo --name plc --version 2.0 --types gateway --handler file v2.bin > /dev/null \
+    || fail "build 2.0"
+publish repo plc=1.0 plc=2.0
+art bundle --repo repo --out site2.wbd > /dev/null || fail "bundle 2"
+as_op olga artifact add site2.wbd > /dev/null || fail "artifact add 2"
+chunks2=$(as_op olga --json artifact show plc 2.0 | jget chunks)
+as_op otto update assign --query type=gateway plc 2.0 > /dev/null || fail "assign 2.0"
+installed2 () { for i in $(seq 1 $GATEWAYS); do cmp -s v2.bin "$T/gw$i/install/plc" || return 1; done; }
+wait_for installed2 90 || fail "v2 not installed everywhere"
+committed2 () {
+    for i in $(seq 1 $GATEWAYS); do
+        [[ "$(state "gw$i")" == committed && "$(ctl --json twin get "gw$i" | jget reported.software.version)" == 2.0 ]] \
+            || return 1
+    done
+}
+wait_for committed2 30 || fail "v2 twins: $(for i in $(seq 1 $GATEWAYS); do echo "gw$i $(state "gw$i")"; done)"
+#   What the site lacked: the server says how many chunks of v2 it held
+line=$(grep "fetch: srv: release .* wanted for the site: .* of $chunks2 chunks held" srv.log | tail -1)
+[[ -n "$line" ]] || fail "srv did not fetch v2 for the site"
+held=$(sed 's/.*for the site: \([0-9]*\) of.*/\1/' <<<"$line")
+lacked=$((chunks2 - held))
+served2=$(( $(counter chunks_served) - served ))
+say "v2: $chunks2 chunks, the site lacked $lacked, the uplink carried $served2 for $GATEWAYS gateways"
+[[ "$served2" == "$lacked" ]] || fail "the uplink carried $served2 chunks of v2; the site lacked $lacked"
+(( lacked > 0 && lacked * 10 < chunks2 )) || fail "$lacked of $chunks2 chunks changed for 5% of the bytes"
 say "ok"
