@@ -377,7 +377,7 @@ fetch_test (bool verbose)
     fetch_t *site_fetch = node_fetch (server->node);
     fworld_release_t *site [FETCH_SITE_MAX + 2];
     for (int i = 0; i < FETCH_SITE_MAX + 2; i++) {
-        char version [16];
+        char version [32];
         snprintf (version, sizeof version, "site-%d", i);
         site [i] = fworld_release_new (version);
     }
