@@ -7,8 +7,13 @@
 #define S_ADDRESS   CHUNKER_HASH_SIZE
 #define S_HEAD      12                      //  last use (8) || size (4)
 
+//  Longest key: prefix || 'p' address manifest
+#define S_KEY_MAX   (WEFT_NAME_MAX + 1 + 2 * S_ADDRESS)
+
 struct _chunkstore_t {
     store_t *store;
+    char prefix [WEFT_NAME_MAX + 1];        //  Key prefix ("" in the daemon)
+    size_t prefix_size;
     uint64_t budget;
     uint64_t bytes;                         //  Packed bytes held
     uint64_t count;                         //  Chunks held
@@ -31,11 +36,26 @@ s_get_be32 (const uint8_t *in)
     return (uint32_t) in [0] << 24 | (uint32_t) in [1] << 16 | (uint32_t) in [2] << 8 | in [3];
 }
 
-static uint64_t
-s_meta_get (store_txn_t *txn, const char *name)
+//  Key of tag under the prefix, followed by size bytes of body (and
+//  as many of tail); returns its size
+static size_t
+s_key (chunkstore_t *self, uint8_t key [S_KEY_MAX], char tag, const void *body, size_t size,
+       const void *tail, size_t tail_size)
 {
-    char key [16];
-    size_t key_size = (size_t) snprintf (key, sizeof key, "m%s", name);
+    memcpy (key, self->prefix, self->prefix_size);
+    key [self->prefix_size] = (uint8_t) tag;
+    if (size)
+        memcpy (key + self->prefix_size + 1, body, size);
+    if (tail_size)
+        memcpy (key + self->prefix_size + 1 + size, tail, tail_size);
+    return self->prefix_size + 1 + size + tail_size;
+}
+
+static uint64_t
+s_meta_get (chunkstore_t *self, store_txn_t *txn, const char *name)
+{
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_key (self, key, 'm', name, strlen (name), NULL, 0);
     size_t size;
     uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
     uint64_t result = value && size == 8? proto_get_be64 (value): 0;
@@ -44,10 +64,10 @@ s_meta_get (store_txn_t *txn, const char *name)
 }
 
 static int
-s_meta_put (store_txn_t *txn, const char *name, uint64_t value)
+s_meta_put (chunkstore_t *self, store_txn_t *txn, const char *name, uint64_t value)
 {
-    char key [16];
-    size_t key_size = (size_t) snprintf (key, sizeof key, "m%s", name);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_key (self, key, 'm', name, strlen (name), NULL, 0);
     uint8_t data [8];
     proto_put_be64 (data, value);
     return store_put (txn, CHUNKSTORE_TABLE, key, key_size, data, sizeof data);
@@ -60,19 +80,23 @@ chunkstore_reload (chunkstore_t *self)
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
         return -1;
-    self->bytes = s_meta_get (txn, "bytes");
-    self->count = s_meta_get (txn, "count");
-    self->tick = s_meta_get (txn, "tick");
+    self->bytes = s_meta_get (self, txn, "bytes");
+    self->count = s_meta_get (self, txn, "count");
+    self->tick = s_meta_get (self, txn, "tick");
     store_abort (&txn);
     return 0;
 }
 
 chunkstore_t *
-chunkstore_new (store_t *store, uint64_t budget)
+chunkstore_new (store_t *store, const char *prefix, uint64_t budget)
 {
     assert (store);
+    if (prefix && strlen (prefix) > WEFT_NAME_MAX)
+        return NULL;
     chunkstore_t *self = (chunkstore_t *) zmalloc (sizeof (chunkstore_t));
     self->store = store;
+    snprintf (self->prefix, sizeof self->prefix, "%s", prefix? prefix: "");
+    self->prefix_size = strlen (self->prefix);
     self->budget = budget;
     if (chunkstore_reload (self))
         chunkstore_destroy (&self);
@@ -87,27 +111,26 @@ chunkstore_destroy (chunkstore_t **self_p)
     *self_p = NULL;
 }
 
-//  Keys: 'c' address; 'l' tick address; 'p' address manifest
-static void
-s_chunk_key (uint8_t key [1 + S_ADDRESS], const uint8_t hash [32])
+//  Keys under the prefix: 'c' address; 'l' tick address; 'p' address manifest
+static size_t
+s_chunk_key (chunkstore_t *self, uint8_t key [S_KEY_MAX], const uint8_t hash [32])
 {
-    key [0] = 'c';
-    memcpy (key + 1, hash, S_ADDRESS);
+    return s_key (self, key, 'c', hash, S_ADDRESS, NULL, 0);
 }
 
-static void
-s_lru_key (uint8_t key [1 + 8 + S_ADDRESS], uint64_t tick, const uint8_t hash [32])
+static size_t
+s_lru_key (chunkstore_t *self, uint8_t key [S_KEY_MAX], uint64_t tick, const uint8_t hash [32])
 {
-    key [0] = 'l';
-    proto_put_be64 (key + 1, tick);
-    memcpy (key + 9, hash, S_ADDRESS);
+    uint8_t stamp [8];
+    proto_put_be64 (stamp, tick);
+    return s_key (self, key, 'l', stamp, sizeof stamp, hash, S_ADDRESS);
 }
 
 static int
 s_totals_put (chunkstore_t *self, store_txn_t *txn)
 {
-    return s_meta_put (txn, "bytes", self->bytes) || s_meta_put (txn, "count", self->count)
-        || s_meta_put (txn, "tick", self->tick)? -1: 0;
+    return s_meta_put (self, txn, "bytes", self->bytes) || s_meta_put (self, txn, "count", self->count)
+        || s_meta_put (self, txn, "tick", self->tick)? -1: 0;
 }
 
 static int
@@ -119,19 +142,19 @@ s_pinned_one (void *arg, const void *key, size_t key_size, const void *value, si
 }
 
 static bool
-s_pinned (store_txn_t *txn, const uint8_t hash [32])
+s_pinned (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
 {
-    uint8_t prefix [1 + S_ADDRESS];
-    prefix [0] = 'p';
-    memcpy (prefix + 1, hash, S_ADDRESS);
+    uint8_t prefix [S_KEY_MAX];
+    size_t prefix_size = s_key (self, prefix, 'p', hash, S_ADDRESS, NULL, 0);
     bool pinned = false;
-    store_scan (txn, CHUNKSTORE_TABLE, prefix, sizeof prefix, s_pinned_one, &pinned);
+    store_scan (txn, CHUNKSTORE_TABLE, prefix, prefix_size, s_pinned_one, &pinned);
     return pinned;
 }
 
 //  The oldest entries of the LRU index, up to CHUNKSTORE_EVICT_SCAN
 typedef struct {
-    uint8_t (*keys) [1 + 8 + S_ADDRESS];
+    uint8_t (*keys) [S_KEY_MAX];
+    size_t key_size;                        //  Size of an LRU key under the prefix
     size_t count;
 } s_oldest_t;
 
@@ -140,7 +163,7 @@ s_collect (void *arg, const void *key, size_t key_size, const void *value, size_
 {
     (void) value; (void) size;
     s_oldest_t *oldest = (s_oldest_t *) arg;
-    if (key_size == 1 + 8 + S_ADDRESS)
+    if (key_size == oldest->key_size)
         memcpy (oldest->keys [oldest->count++], key, key_size);
     return oldest->count == CHUNKSTORE_EVICT_SCAN;
 }
@@ -150,11 +173,11 @@ static int
 s_drop (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32], uint64_t tick,
         size_t packed_size)
 {
-    uint8_t key [1 + S_ADDRESS], lru [1 + 8 + S_ADDRESS];
-    s_chunk_key (key, hash);
-    s_lru_key (lru, tick, hash);
-    if (store_del (txn, CHUNKSTORE_TABLE, key, sizeof key) < 0
-    ||  store_del (txn, CHUNKSTORE_TABLE, lru, sizeof lru) < 0)
+    uint8_t key [S_KEY_MAX], lru [S_KEY_MAX];
+    size_t key_size = s_chunk_key (self, key, hash);
+    size_t lru_size = s_lru_key (self, lru, tick, hash);
+    if (store_del (txn, CHUNKSTORE_TABLE, key, key_size) < 0
+    ||  store_del (txn, CHUNKSTORE_TABLE, lru, lru_size) < 0)
         return -1;
     self->bytes -= packed_size;
     self->count--;
@@ -167,16 +190,21 @@ s_evict (chunkstore_t *self, store_txn_t *txn)
     self->over = false;
     if (self->bytes <= self->budget)
         return 0;
-    s_oldest_t oldest = { zmalloc (CHUNKSTORE_EVICT_SCAN * sizeof (*oldest.keys)), 0 };
-    int rc = store_scan (txn, CHUNKSTORE_TABLE, "l", 1, s_collect, &oldest) < 0? -1: 0;
+    uint8_t prefix [S_KEY_MAX];
+    size_t prefix_size = s_key (self, prefix, 'l', NULL, 0, NULL, 0);
+    s_oldest_t oldest = {
+        zmalloc (CHUNKSTORE_EVICT_SCAN * sizeof (*oldest.keys)), prefix_size + 8 + S_ADDRESS, 0
+    };
+    int rc = store_scan (txn, CHUNKSTORE_TABLE, prefix, prefix_size, s_collect, &oldest) < 0? -1: 0;
     for (size_t i = 0; rc == 0 && i < oldest.count && self->bytes > self->budget; i++) {
-        const uint8_t *hash = oldest.keys [i] + 9;
-        uint8_t key [1 + S_ADDRESS];
-        s_chunk_key (key, hash);
+        const uint8_t *stamp = oldest.keys [i] + prefix_size;
+        const uint8_t *hash = stamp + 8;
+        uint8_t key [S_KEY_MAX];
+        size_t key_size = s_chunk_key (self, key, hash);
         size_t size;
-        uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+        uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
         if (value && size >= S_HEAD)
-            rc = s_drop (self, txn, hash, proto_get_be64 (oldest.keys [i] + 1), size - S_HEAD);
+            rc = s_drop (self, txn, hash, proto_get_be64 (stamp), size - S_HEAD);
         free (value);
     }
     //  Over only when nothing evictable is left (not when this call
@@ -191,16 +219,16 @@ static int
 s_stamp (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32], uint8_t *value,
          size_t size)
 {
-    uint8_t key [1 + S_ADDRESS], lru [1 + 8 + S_ADDRESS];
-    s_lru_key (lru, proto_get_be64 (value), hash);
-    if (store_del (txn, CHUNKSTORE_TABLE, lru, sizeof lru) < 0)
+    uint8_t key [S_KEY_MAX], lru [S_KEY_MAX];
+    size_t lru_size = s_lru_key (self, lru, proto_get_be64 (value), hash);
+    if (store_del (txn, CHUNKSTORE_TABLE, lru, lru_size) < 0)
         return -1;
     proto_put_be64 (value, ++self->tick);
-    s_lru_key (lru, self->tick, hash);
-    s_chunk_key (key, hash);
-    return store_put (txn, CHUNKSTORE_TABLE, key, sizeof key, value, size)
-        || (!s_pinned (txn, hash)
-            && store_put (txn, CHUNKSTORE_TABLE, lru, sizeof lru, NULL, 0))? -1: 0;
+    lru_size = s_lru_key (self, lru, self->tick, hash);
+    size_t key_size = s_chunk_key (self, key, hash);
+    return store_put (txn, CHUNKSTORE_TABLE, key, key_size, value, size)
+        || (!s_pinned (self, txn, hash)
+            && store_put (txn, CHUNKSTORE_TABLE, lru, lru_size, NULL, 0))? -1: 0;
 }
 
 int
@@ -208,10 +236,10 @@ chunkstore_put (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
                 const uint8_t *packed, size_t packed_size, uint32_t chunk_size)
 {
     assert (self && txn && hash && packed);
-    uint8_t key [1 + S_ADDRESS];
-    s_chunk_key (key, hash);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_chunk_key (self, key, hash);
     size_t size;
-    uint8_t *held = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    uint8_t *held = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
     if (held) {
         int rc = size >= S_HEAD? s_stamp (self, txn, hash, held, size): -1;
         free (held);
@@ -221,13 +249,13 @@ chunkstore_put (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
     proto_put_be64 (value, ++self->tick);
     s_put_be32 (value + 8, chunk_size);
     memcpy (value + S_HEAD, packed, packed_size);
-    uint8_t lru [1 + 8 + S_ADDRESS];
-    s_lru_key (lru, self->tick, hash);
+    uint8_t lru [S_KEY_MAX];
+    size_t lru_size = s_lru_key (self, lru, self->tick, hash);
     //  A chunk of a pinned release (pinned before it arrives) is never
     //  in the eviction order
-    int rc = store_put (txn, CHUNKSTORE_TABLE, key, sizeof key, value, S_HEAD + packed_size)
-          || (!s_pinned (txn, hash)
-              && store_put (txn, CHUNKSTORE_TABLE, lru, sizeof lru, NULL, 0))? -1: 0;
+    int rc = store_put (txn, CHUNKSTORE_TABLE, key, key_size, value, S_HEAD + packed_size)
+          || (!s_pinned (self, txn, hash)
+              && store_put (txn, CHUNKSTORE_TABLE, lru, lru_size, NULL, 0))? -1: 0;
     free (value);
     if (rc == 0) {
         self->bytes += packed_size;
@@ -242,10 +270,10 @@ chunkstore_get (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
                 size_t *packed_size_p, uint32_t *chunk_size_p)
 {
     assert (self && txn && hash && packed_size_p);
-    uint8_t key [1 + S_ADDRESS];
-    s_chunk_key (key, hash);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_chunk_key (self, key, hash);
     size_t size;
-    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
     if (!value || size < S_HEAD) {
         free (value);
         return NULL;
@@ -270,10 +298,10 @@ int
 chunkstore_touch (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
 {
     assert (self && txn && hash);
-    uint8_t key [1 + S_ADDRESS];
-    s_chunk_key (key, hash);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_chunk_key (self, key, hash);
     size_t size;
-    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
     int rc = value && size >= S_HEAD? s_stamp (self, txn, hash, value, size): -1;
     free (value);
     return rc? -1: s_totals_put (self, txn);
@@ -281,12 +309,12 @@ chunkstore_touch (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
 
 //  The held chunk's last use stamp, or 0 if not held
 static uint64_t
-s_last_use (store_txn_t *txn, const uint8_t hash [32])
+s_last_use (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
 {
-    uint8_t key [1 + S_ADDRESS];
-    s_chunk_key (key, hash);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_chunk_key (self, key, hash);
     size_t size;
-    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, sizeof key, &size);
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
     uint64_t tick = value && size >= S_HEAD? proto_get_be64 (value): 0;
     free (value);
     return tick;
@@ -299,26 +327,24 @@ s_pin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
        const manifest_t *manifest, bool pin)
 {
     assert (self && txn && manifest_hash && manifest);
-    uint8_t key [1 + 2 * S_ADDRESS], lru [1 + 8 + S_ADDRESS];
-    key [0] = 'p';
-    memcpy (key + 1 + S_ADDRESS, manifest_hash, S_ADDRESS);
+    uint8_t key [S_KEY_MAX], lru [S_KEY_MAX];
     int rc = 0;
     for (size_t i = 0; i < manifest->chunk_count && rc == 0; i++) {
         const uint8_t *hash;
         manifest_chunk (manifest, i, &hash, NULL);
-        memcpy (key + 1, hash, S_ADDRESS);
-        bool was_pinned = s_pinned (txn, hash);
-        rc = pin? store_put (txn, CHUNKSTORE_TABLE, key, sizeof key, NULL, 0)
-                : store_del (txn, CHUNKSTORE_TABLE, key, sizeof key) < 0? -1: 0;
-        uint64_t tick = rc == 0? s_last_use (txn, hash): 0;
+        size_t key_size = s_key (self, key, 'p', hash, S_ADDRESS, manifest_hash, S_ADDRESS);
+        bool was_pinned = s_pinned (self, txn, hash);
+        rc = pin? store_put (txn, CHUNKSTORE_TABLE, key, key_size, NULL, 0)
+                : store_del (txn, CHUNKSTORE_TABLE, key, key_size) < 0? -1: 0;
+        uint64_t tick = rc == 0? s_last_use (self, txn, hash): 0;
         if (tick && pin && !was_pinned) {
-            s_lru_key (lru, tick, hash);
-            rc = store_del (txn, CHUNKSTORE_TABLE, lru, sizeof lru) < 0? -1: 0;
+            size_t lru_size = s_lru_key (self, lru, tick, hash);
+            rc = store_del (txn, CHUNKSTORE_TABLE, lru, lru_size) < 0? -1: 0;
         }
         else
-        if (tick && !pin && was_pinned && !s_pinned (txn, hash)) {
-            s_lru_key (lru, tick, hash);
-            rc = store_put (txn, CHUNKSTORE_TABLE, lru, sizeof lru, NULL, 0);
+        if (tick && !pin && was_pinned && !s_pinned (self, txn, hash)) {
+            size_t lru_size = s_lru_key (self, lru, tick, hash);
+            rc = store_put (txn, CHUNKSTORE_TABLE, lru, lru_size, NULL, 0);
         }
     }
     //  Unpinned chunks may be evicted now

@@ -3,7 +3,9 @@
     install, and a site server those of its whole site: each fetched
     once over the uplink, then served to the site from here. Chunks are
     kept packed (proto/chunker.h) under their BLAKE2b-256 address, in
-    one LMDB table (CHUNKSTORE_TABLE):
+    one LMDB table (CHUNKSTORE_TABLE), every key under the caller's
+    prefix ("" in the daemon and the coordinator, the node's own prefix
+    in weft-sim, where all nodes share one store):
         'c' address          -> last use (be64) || size (be32) || packed bytes
         'l' last use address -> (empty)      unpinned chunks, least recently used first
         'p' address manifest -> (empty)      pinned by a release that needs it
@@ -27,10 +29,12 @@
 typedef struct _chunkstore_t chunkstore_t;
 
 //  Over store (opened with CHUNKSTORE_TABLE among its tables), keeping
-//  at most budget packed bytes of unpinned chunks. Reads the totals in
-//  a transaction of its own. NULL if the store cannot be read.
+//  at most budget packed bytes of unpinned chunks, all keys under
+//  prefix (NULL or "" for none; at most WEFT_NAME_MAX bytes, and no
+//  prefix may begin with another's). Reads the totals in a transaction
+//  of its own. NULL if the store cannot be read or prefix is too long.
 chunkstore_t *
-    chunkstore_new (store_t *store, uint64_t budget);
+    chunkstore_new (store_t *store, const char *prefix, uint64_t budget);
 void
     chunkstore_destroy (chunkstore_t **self_p);
 

@@ -1,7 +1,7 @@
 /*  chunkstore_test - selftest of the node's chunk store over a real
     store: held chunks, eviction of the least recently used to the
     budget, pinned releases never evicted, totals across a restart, an
-    aborted transaction  */
+    aborted transaction, two prefixes in one store that share nothing  */
 
 #include "proto/corelib.h"
 #include "proto/chunker.h"
@@ -39,6 +39,61 @@ s_test_has (chunkstore_t *chunks, store_t *store, const uint8_t hash [32])
     return has;
 }
 
+//  Two chunk stores under prefixes of their own in one store (weft-sim's
+//  nodes): neither sees, counts, evicts or unpins the other's chunks
+static void
+s_test_prefixes (store_t *store)
+{
+    uint8_t *packed;
+    size_t packed_size;
+    uint8_t hashes [3][32];
+    s_test_chunk (40, hashes [0], &packed, &packed_size);
+    free (packed);
+    uint64_t budget = packed_size + packed_size / 2;
+    chunkstore_t *one = chunkstore_new (store, "n1/", budget);
+    chunkstore_t *two = chunkstore_new (store, "n2/", budget);
+    assert (one && two);
+    s_test_put (one, store, 40, hashes [0]);
+    assert (s_test_has (one, store, hashes [0]) && !s_test_has (two, store, hashes [0]));
+    assert (chunkstore_count (two) == 0 && chunkstore_bytes (two) == 0);
+    //  The same chunk in both costs each its own bytes
+    s_test_put (two, store, 40, hashes [0]);
+    assert (chunkstore_count (one) == 1 && chunkstore_count (two) == 1);
+    //  One's eviction leaves two's copy
+    s_test_put (one, store, 41, hashes [1]);
+    assert (!s_test_has (one, store, hashes [0]) && s_test_has (one, store, hashes [1]));
+    assert (s_test_has (two, store, hashes [0]) && !s_test_has (two, store, hashes [1]));
+    //  Two's pin does not keep one's chunk; two's unpin does not
+    //  release it either
+    uint8_t entries [MANIFEST_ENTRY_SIZE] = { 0 };
+    memcpy (entries, hashes [1], 32);
+    entries [34] = 0x10;
+    manifest_t manifest = { .name = "plc", .version = "2", .types = "*", .handler = "file",
+                            .size = 4096, .chunk_count = 1, .chunks = entries };
+    uint8_t manifest_hash [32] = { 0x5e };
+    store_txn_t *txn = store_begin (store, true);
+    assert (chunkstore_pin (two, txn, manifest_hash, &manifest) == 0);
+    assert (store_commit (&txn) == 0);
+    s_test_put (one, store, 42, hashes [2]);
+    assert (!s_test_has (one, store, hashes [1]) && s_test_has (one, store, hashes [2]));
+    assert (!chunkstore_over (one));
+    //  Totals are kept apart across a restart
+    uint64_t one_bytes = chunkstore_bytes (one), two_bytes = chunkstore_bytes (two);
+    chunkstore_destroy (&one);
+    chunkstore_destroy (&two);
+    one = chunkstore_new (store, "n1/", budget);
+    two = chunkstore_new (store, "n2/", budget);
+    assert (chunkstore_bytes (one) == one_bytes && chunkstore_bytes (two) == two_bytes);
+    assert (chunkstore_count (one) == 1 && chunkstore_count (two) == 1);
+    chunkstore_destroy (&one);
+    chunkstore_destroy (&two);
+    //  A prefix longer than a name is refused
+    char long_prefix [WEFT_NAME_MAX + 2];
+    memset (long_prefix, 'x', sizeof long_prefix - 1);
+    long_prefix [sizeof long_prefix - 1] = 0;
+    assert (chunkstore_new (store, long_prefix, budget) == NULL);
+}
+
 void
 chunkstore_test (bool verbose)
 {
@@ -56,7 +111,7 @@ chunkstore_test (bool verbose)
     s_test_chunk (0, hashes [0], &packed, &packed_size);
     free (packed);
     uint64_t budget = 3 * packed_size + packed_size / 2;
-    chunkstore_t *chunks = chunkstore_new (store, budget);
+    chunkstore_t *chunks = chunkstore_new (store, "", budget);
     assert (chunks && chunkstore_bytes (chunks) == 0);
 
     //  Held, read back whole
@@ -108,7 +163,7 @@ chunkstore_test (bool verbose)
 
     //  Pinned chunks alone past a smaller budget: kept, and said so
     chunkstore_destroy (&chunks);
-    chunks = chunkstore_new (store, packed_size);
+    chunks = chunkstore_new (store, "", packed_size);
     s_test_put (chunks, store, 1, hashes [1]);
     assert (chunkstore_over (chunks));
     assert (s_test_has (chunks, store, hashes [2]) && s_test_has (chunks, store, hashes [3]));
@@ -126,7 +181,7 @@ chunkstore_test (bool verbose)
     uint8_t more_hash [32];
     s_test_chunk (9, more_hash, &more, &more_size);
     chunkstore_destroy (&chunks);
-    chunks = chunkstore_new (store, budget);
+    chunks = chunkstore_new (store, "", budget);
     txn = store_begin (store, true);
     assert (chunkstore_put (chunks, txn, more_hash, more, more_size, 4096) == 0);
     store_abort (&txn);
@@ -167,7 +222,7 @@ chunkstore_test (bool verbose)
     assert (store_commit (&txn) == 0);
     uint64_t pinned_bytes = chunkstore_bytes (chunks);
     chunkstore_destroy (&chunks);
-    chunks = chunkstore_new (store, pinned_bytes + 2 * packed_size + packed_size / 2);
+    chunks = chunkstore_new (store, "", pinned_bytes + 2 * packed_size + packed_size / 2);
     s_test_put (chunks, store, 5, hashes [5]);
     s_test_put (chunks, store, 6, hashes [6]);
     s_test_put (chunks, store, 7, hashes [7]);
@@ -181,7 +236,7 @@ chunkstore_test (bool verbose)
     //  the oldest go first under a smaller budget
     assert (s_test_has (chunks, store, many_hashes [0]));
     chunkstore_destroy (&chunks);
-    chunks = chunkstore_new (store, 8 * packed_size);
+    chunks = chunkstore_new (store, "", 8 * packed_size);
     s_test_put (chunks, store, 5, hashes [5]);
     assert (!s_test_has (chunks, store, many_hashes [0]));
     assert (s_test_has (chunks, store, hashes [5]));
@@ -199,13 +254,23 @@ chunkstore_test (bool verbose)
     chunkstore_destroy (&chunks);
     store_destroy (&store);
     store = store_new (dir, tables, 0);
-    chunks = chunkstore_new (store, budget);
+    chunks = chunkstore_new (store, "", budget);
     assert (chunkstore_bytes (chunks) == bytes && chunkstore_count (chunks) == count);
     if (verbose)
         printf ("\n   %" PRIu64 " chunks, %" PRIu64 " bytes held", count, bytes);
     chunkstore_destroy (&chunks);
     store_destroy (&store);
     zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+
+    //  Prefixes, in a store of their own
+    assert (mkdtemp (strcpy (dir, "/tmp/weft-chunkstore-test.XXXXXX")));
+    store = store_new (dir, tables, 0);
+    assert (store);
+    s_test_prefixes (store);
+    store_destroy (&store);
+    tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);
     zdir_destroy (&tree);
     //  @end

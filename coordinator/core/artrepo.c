@@ -33,7 +33,7 @@ artrepo_new (store_t *store)
     assert (store);
     artrepo_t *self = (artrepo_t *) zmalloc (sizeof (artrepo_t));
     self->store = store;
-    self->chunks = chunkstore_new (store, ARTREPO_BUDGET);
+    self->chunks = chunkstore_new (store, "", ARTREPO_BUDGET);
     if (!self->chunks) {
         artrepo_destroy (&self);
         return NULL;

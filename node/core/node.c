@@ -384,7 +384,7 @@ s_fetch_done (void *ctx, const uint8_t manifest_hash [32])
 static int
 s_fetch_start (node_t *self, const node_config_t *config, const char *prefix, uint64_t now_ms)
 {
-    self->chunks = chunkstore_new (config->store, config->chunk_budget);
+    self->chunks = chunkstore_new (config->store, prefix, config->chunk_budget);
     if (!self->chunks)
         return -1;
     fetch_config_t fetch_config = {

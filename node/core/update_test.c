@@ -104,7 +104,7 @@ s_open (t_device_t *device)
     const char *tables [] = { UPDATE_TABLE, CHUNKSTORE_TABLE, NULL };
     device->store = store_new (device->dir, tables, 0);
     assert (device->store);
-    device->chunks = chunkstore_new (device->store, 64 * 1024 * 1024);
+    device->chunks = chunkstore_new (device->store, "", 64 * 1024 * 1024);
     assert (device->chunks);
     release_fixture_t k;
     release_fixture_keys (&k);

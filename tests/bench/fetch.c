@@ -83,7 +83,7 @@ s_floor (void)
         snprintf (dirs [i], sizeof dirs [i], "/tmp/weft-bench-fetch.XXXXXX");
         assert (mkdtemp (dirs [i]));
         stores [i] = store_new (dirs [i], tables, 0);
-        chunkstores [i] = chunkstore_new (stores [i], NODE_CHUNK_BUDGET);
+        chunkstores [i] = chunkstore_new (stores [i], "", NODE_CHUNK_BUDGET);
         assert (stores [i] && chunkstores [i]);
     }
     uint8_t *scratch = (uint8_t *) malloc (CHUNKER_MAX);

@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         const char *tables [] = { UPDATE_TABLE, CHUNKSTORE_TABLE, NULL };
         store_t *store = store_new (s_dir, tables, 0);
         assert (store);
-        chunkstore_t *chunks = chunkstore_new (store, 1024 * 1024);
+        chunkstore_t *chunks = chunkstore_new (store, "", 1024 * 1024);
         release_fixture_t k;
         release_fixture_keys (&k);
         size_t root_size;
