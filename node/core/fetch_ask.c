@@ -64,14 +64,29 @@ static void
 s_candidate (void *arg, const char *name, int kind)
 {
     fetch_t *self = (fetch_t *) arg;
-    if (self->candidate_count == FETCH_CANDIDATES_MAX || strlen (name) > WEFT_NAME_MAX)
+    if (strlen (name) > WEFT_NAME_MAX)
         return;
     //  A site server asks its upstream first; a gateway its site server
     int rank = kind == FETCH_PEER_COORDINATOR? (self->server? 0: 2)
              : kind == FETCH_PEER_SERVER? (self->server? 1: 0): (self->server? 2: 1);
+    fetch_candidate_t *candidate;
+    if (self->candidate_count < FETCH_CANDIDATES_MAX)
+        candidate = &self->candidates [self->candidate_count++];
+    else {
+        //  Full (a site server with dozens of gateways): a better-ranked
+        //  peer takes the place of the worst, so the coordinator, offered
+        //  after every neighbour, is never the one left out
+        candidate = &self->candidates [0];
+        for (size_t i = 1; i < FETCH_CANDIDATES_MAX; i++)
+            if (self->candidates [i].rank > candidate->rank)
+                candidate = &self->candidates [i];
+        if (candidate->rank <= rank)
+            return;
+        if (streq (candidate->name, FETCH_COORDINATOR))
+            self->uplink = false;
+    }
     if (kind == FETCH_PEER_COORDINATOR)
         self->uplink = true;
-    fetch_candidate_t *candidate = &self->candidates [self->candidate_count++];
     snprintf (candidate->name, sizeof candidate->name, "%s", name);
     candidate->rank = rank;
 }
