@@ -2,7 +2,9 @@
     selftests and fuzz targets of releases and bundles: the keys of the
     golden vectors (root 0x10..0x12, 2 of 3; targets 0x20, 0x21, 2 of
     2; snapshot 0x30; timestamp 0x40; coordinator 0xc0; a stranger
-    0xee), tenant acme, at FIXTURE_NOW. Never used by a program.  */
+    0xee), tenant acme, at FIXTURE_NOW. Also weft-sim's release
+    (sim/rollout.c), with keys of its own from the seed; never weft-node
+    or weft-coord.  */
 
 #ifndef WEFT_RELEASE_FIXTURE_H_INCLUDED
 #define WEFT_RELEASE_FIXTURE_H_INCLUDED

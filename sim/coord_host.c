@@ -35,6 +35,9 @@ s_coord_send (world_t *self, uint32_t server, uint32_t dest, const uint8_t *data
 {
     if (dest < self->nodes)
         s_observe_down (self, dest, data, size);
+    else
+    if (dest == DEST_NONE)
+        rollout_observe (self, server, data, size);
     frame_t *frame = net_frame (COORD, server, dest, data, size);
     frame->link = 2 * self->node [server].site + 1;
     frame->dir = 1;
@@ -129,6 +132,19 @@ s_fx_push (void *ctx, const char *device_id, const uint8_t *data, size_t size)
     node_host_name (via, relay);
     coord_sent_custody (self->coord, device_id, relay, true, data, size, world_now_ms (self));
     coord_host_arm (self);
+}
+
+//  A link-local frame to a node linked to us directly (a CHUNK_DATA to a
+//  site server): on its uplink, no custody; dropped if it is no server
+static void
+s_fx_send_link (void *ctx, const char *device_id, const uint8_t *data, size_t size)
+{
+    world_t *self = (world_t *) ctx;
+    uint32_t index;
+    if (!node_host_index (device_id, &index) || index >= self->nodes
+    ||  self->sites [self->node [index].site].first != index)
+        return;
+    s_coord_send (self, index, DEST_NONE, data, size, 0);
 }
 
 //  A frame from a site server's link (weft-coord's s_recv): a custody
@@ -340,6 +356,13 @@ s_operator_call (world_t *self, const char *method, char *args)
     return result;
 }
 
+//  Any call by the operator (rollout.c.s)
+json_t *
+coord_host_call (world_t *self, const char *method, char *args)
+{
+    return s_operator_call (self, method, args);
+}
+
 //  One twin.set by the operator.
 void
 coord_host_twin_set (world_t *self, uint32_t node, const char *patch)
@@ -479,6 +502,8 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                 "sign_key", sign_hex, "curve_key", curve_hex, "cert", "",
                 "token", "", "revoked", 0);
             rc = record? attest_record (self, i, record): -1;
+            if (record)
+                rollout_record (self, record);
             if (rc == 0)
                 rc = registry_device_put (txn, record);
             json_decref (record);
@@ -488,7 +513,7 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
         store_abort (&txn);
     }
     if (rc == 0) {
-        coord_effects_t effects = { self, s_fx_push, NULL };
+        coord_effects_t effects = { self, s_fx_push, s_fx_send_link };
         self->coord = coord_new (self->coord_store, ca, coord_keys, coord_cert,
                                  coord_cert_size, &effects);
         rc = self->coord? 0: -1;
@@ -537,7 +562,7 @@ coord_host_crash (world_t *self, uint64_t for_us)
 void
 coord_host_restart (world_t *self)
 {
-    coord_effects_t effects = { self, s_fx_push, NULL };
+    coord_effects_t effects = { self, s_fx_push, s_fx_send_link };
     self->coord = coord_new (self->coord_store, &self->ca_keys, &self->coord_keys,
                              self->coord_cert, self->coord_cert_size, &effects);
     if (!self->coord) {

@@ -1,6 +1,7 @@
 /*  node_host - weft-sim's adapter to the node core
     Nodes share one store; node i keeps its state under the key prefix
-    "n<i>/" in AGENT_TABLE, MESH_TABLE and OUTBOX_TABLE, with exactly the
+    "n<i>/" in AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, UPDATE_TABLE,
+    CHUNKSTORE_TABLE and FETCH_TABLE, with exactly the
     transactions weft-node's cores use, so a simulated crash (destroy the
     node core, start a new one over the same store) loses exactly what a
     real crash loses: all memory, nothing committed. Each node is the
@@ -13,6 +14,9 @@
 #include "proto/cert.h"
 #include "proto/eventlog.h"
 #include "node/core/node.h"
+#include "node/core/fetch.h"
+#include "node/core/update.h"
+#include "proto/chunkstore.h"
 #include "node/core/softquote.h"
 #include "sim/node_host.h"
 
@@ -56,6 +60,10 @@ struct _node_host_t {
     softquote_t *aks [NH_AK_POOL];  //  Node i's AK: aks [i % NH_AK_POOL]
     zchunk_t *log, *bad_log;        //  The two boots' event logs
     s_quote_t *quotes;              //  Outstanding quote per node
+    //  Software releases (node_host_releases), else NULL
+    uint8_t *release_root;          //  Pinned at every node's enrolment
+    size_t release_root_size;
+    uint8_t *own_tenant;            //  Tenant 0 for all, when attestation gave none
 };
 
 static const char *s_tenants [NH_TENANTS] = { "acme", "globex" };
@@ -65,7 +73,8 @@ _Static_assert (NH_NEIGHBOURS_MAX == MESH_LINKS_MAX - 1, "a server's links: its 
 _Static_assert (NH_TIMER_MESH == NODE_TIMER_MESH && NH_TIMERS == NODE_TIMERS,
                 "the node core's timer kinds");
 
-static const char *s_tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
+static const char *s_tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, UPDATE_TABLE,
+                                   CHUNKSTORE_TABLE, FETCH_TABLE, NULL };
 
 const char **
 node_host_tables (void)
@@ -191,6 +200,9 @@ s_act (node_host_t *self, uint32_t node)
             if (self->world.quote)
                 self->world.quote (self->world.ctx, node);
         }
+        else
+        if (action->kind == NODE_ACT_INSTALL && self->world.install)
+            self->world.install (self->world.ctx, node, action->step);
     }
 }
 
@@ -245,6 +257,8 @@ node_host_destroy (node_host_t **self_p)
         zchunk_destroy (&self->log);
         zchunk_destroy (&self->bad_log);
         free (self->quotes);
+        free (self->release_root);
+        free (self->own_tenant);
         free (self->snapshots);
         free (self->node);
         free (self->curve);
@@ -291,7 +305,8 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
             .cert_size = cert_size, .ca_key = self->ca.sign_public,
             .coord_sign = self->coord_sign, .heartbeat_ms = self->heartbeat_ms,
             .store = self->store, .prefix = prefix, .quotes = self->quotes != NULL,
-            .verbose = false
+            .chunk_budget = NH_CHUNK_BUDGET, .release_root = self->release_root,
+            .release_root_size = self->release_root_size, .verbose = false
         };
         node_links_t links = { &self->ctxs [node], s_send, s_delivered };
         self->node [node] = node_new (&config, &links, now_ms);
@@ -330,6 +345,22 @@ node_host_attest (node_host_t *self, const uint8_t *tenant, const uint8_t *bad)
     eventlog_append (&self->log, 8, good, strlen (good), NULL);
     eventlog_append (&self->bad_log, 8, evil, strlen (evil), NULL);
     self->quotes = (s_quote_t *) zmalloc (self->nodes * sizeof (s_quote_t));
+    return 0;
+}
+
+int
+node_host_releases (node_host_t *self, const uint8_t *root, size_t root_size)
+{
+    assert (self && root && !self->release_root);
+    if (!self->tenant) {
+        self->own_tenant = (uint8_t *) zmalloc (self->nodes);
+        self->tenant = self->own_tenant;
+    }
+    self->release_root = (uint8_t *) malloc (root_size);
+    if (!self->release_root)
+        return -1;
+    memcpy (self->release_root, root, root_size);
+    self->release_root_size = root_size;
     return 0;
 }
 
@@ -490,6 +521,18 @@ node_host_applied (node_host_t *self, uint32_t node, uint64_t now_ms,
     if (!core)
         return;
     node_applied (core, version, ok, NULL, 0, ok? NULL: "simulated failure", now_ms);
+    s_act (self, node);
+}
+
+//  A simulated install handler has no files: every step is only its
+//  answer, which the real update module takes as weft-node's handler's
+void
+node_host_installed (node_host_t *self, uint32_t node, uint64_t now_ms, int step, bool ok)
+{
+    node_t *core = self->node [node];
+    if (!core)
+        return;
+    node_installed (core, step, ok, ok? NULL: "simulated install failure", now_ms);
     s_act (self, node);
 }
 

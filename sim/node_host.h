@@ -25,6 +25,7 @@
 #define NH_TENANTS      2           //  Tenant names: node_host_tenant
 #define NH_COORDINATOR  UINT32_MAX  //  Overlay id of the coordinator
 #define NH_NEIGHBOURS_MAX   1023    //  Accepted links of a node (MESH_LINKS_MAX - 1)
+#define NH_CHUNK_BUDGET (64ULL << 20)   //  Chunk store of a node: updates and fetch on
 
 #define NH_TIMER_MESH   2           //  NODE_TIMER_MESH: the mesh's (after the agent's)
 #define NH_TIMERS       3           //  NODE_TIMERS
@@ -52,6 +53,9 @@ typedef struct {
     //  The node core asks its TPM for a quote: answer it later with
     //  node_host_quote (NULL while attestation is off).
     void (*quote) (void *ctx, uint32_t node);
+    //  The update module asks the install handler for a step of an
+    //  install (update_step_t): answer it later with node_host_installed.
+    void (*install) (void *ctx, uint32_t node, int step);
 } nh_world_t;
 
 typedef struct {
@@ -152,6 +156,17 @@ void
 void
     node_host_applied (node_host_t *self, uint32_t node, uint64_t now_ms,
                        uint64_t version, bool ok);
+
+//  Software releases: every node's certificate names tenant 0 (unless
+//  attestation gave tenants) and its enrolment pinned root, the
+//  tenant's signed release root (copied). 0 or -1.
+int
+    node_host_releases (node_host_t *self, const uint8_t *root, size_t root_size);
+
+//  The install handler's result of a step the node asked for.
+void
+    node_host_installed (node_host_t *self, uint32_t node, uint64_t now_ms, int step,
+                         bool ok);
 
 //  Versions of a running agent (zeros if down).
 void

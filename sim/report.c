@@ -251,6 +251,7 @@ report_summary (world_t *self, double wall_s, size_t baseline_rss)
                  a->delegated_fail, a->passed, a->failed, a->quarantined, a->site_quarantined,
                  a->unsettled, a->unsettled? -1.0: a->settled_us / 1000.0,
                  wall_s > 0? a->answered / wall_s: 0.0);
+    rollout_report (self, out);
     fprintf (out, "  \"converged\": %u,\n", self->converged);
     fprintf (out, "  \"messages_per_node\": {\"sent\": %.2f, \"received\": %.2f},\n"
              "  \"bytes_per_node\": {\"sent\": %.1f, \"received\": %.1f},\n",

@@ -336,6 +336,10 @@ s_action (scn_action_t *action, s_line_t *line, char *rest_after_kind)
         }
         return have_target && have_for && action->for_ms > 0? 0: -1;
     }
+    if (strcmp (kind, "assign") == 0) {
+        action->kind = SCN_ASSIGN;
+        return line->count == 3? 0: -1;
+    }
     if (strcmp (kind, "revoke") == 0) {
         action->kind = SCN_REVOKE;
         uint64_t number;
@@ -560,6 +564,23 @@ scenario_parse (scenario_t *self, const char *text, size_t size,
                     ok = false;
             }
             ok = ok && self->faults_from_ms <= self->faults_to_ms;
+        }
+        else
+        if (strcmp (word, "release") == 0) {
+            self->release = true;
+            self->release_size = 1000000;
+            for (size_t i = 1; ok && i < line.count; i++) {
+                const char *param;
+                if ((param = s_param (line.words [i], "size")))
+                    ok = s_bandwidth (param, &value) == 0 && value >= 1
+                      && value <= SCN_RELEASE_MAX && ((self->release_size = value), 1);
+                else
+                if ((param = s_param (line.words [i], "fail")))
+                    ok = s_uint (param, SCN_RELEASE_FAIL_MAX, &value) == 0
+                      && ((self->release_fail = (uint32_t) value), 1);
+                else
+                    ok = false;
+            }
         }
         else
         if (strcmp (word, "attest") == 0) {

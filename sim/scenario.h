@@ -26,6 +26,8 @@
 #define SCN_BAD_MAX         1000            //  Most bad actors (attest bad=)
 #define SCN_BANDWIDTH_MAX   (100ULL * 1000 * 1000 * 1000)   //  Bytes per second
 #define SCN_DEPTH_MAX       12              //  Gateway levels (the hop limit is 16)
+#define SCN_RELEASE_MAX     (64ULL << 20)   //  Largest simulated release (bytes)
+#define SCN_RELEASE_FAIL_MAX    1000        //  Most gateways whose install fails
 
 //  How the gateways of a site link up (docs/sim.md, "Topologies")
 typedef enum {
@@ -43,7 +45,8 @@ typedef enum {
     SCN_LOSS = 5,                   //  Change the loss of a link class
     SCN_REVOKE = 6,                 //  device.revoke of one node
     SCN_DROP = 7,                   //  Change the drop of a link class
-    SCN_COORD_CRASH = 8             //  The coordinator crashes, restarts after a while
+    SCN_COORD_CRASH = 8,            //  The coordinator crashes, restarts after a while
+    SCN_ASSIGN = 9                  //  update.assign of the release to every gateway
 } scn_kind_t;
 
 typedef struct {
@@ -96,6 +99,11 @@ typedef struct {
     uint32_t attest_tenants;        //  1 or 2 tenants, by site
     uint64_t attest_interval_ms;    //  The profile's interval_s
     uint64_t quote_ms;              //  Latency of a quote
+    //  A software release ("release" line): built and uploaded to the
+    //  coordinator's repository at the start, offered by "assign"
+    bool release;
+    uint64_t release_size;          //  Bytes of the artifact
+    uint32_t release_fail;          //  Gateways whose install fails its health check
     size_t nactions;
     scn_action_t *actions;          //  Sorted by time, ties in file order
 } scenario_t;

@@ -20,7 +20,8 @@
 
 const char *world_ev_names [] = {
     "?", "frame", "timer", "apply-done", "connect", "restart", "boot", "action",
-    "heal", "twin-call", "commit", "tick", "sample", "reset", "coord-restart", "quote"
+    "heal", "twin-call", "commit", "tick", "sample", "reset", "coord-restart", "quote",
+    "install"
 };
 
 uint64_t
@@ -179,6 +180,9 @@ s_action (world_t *self, const scn_action_t *action, uint32_t index)
     else
     if (action->kind == SCN_REVOKE)
         coord_host_revoke (self, action->target);
+    else
+    if (action->kind == SCN_ASSIGN)
+        rollout_assign (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -336,6 +340,9 @@ s_handle (world_t *self, event_t *event)
             attest_quote_due (self, node, event->arg);
             check_node (self, node);
             break;
+        case EV_INSTALL_DONE:
+            rollout_install_done (self, node, event->arg);
+            break;
         case EV_TICK:
             //  weft-coord ticks between bursts, never while replies wait
             //  for the group commit: a retransmission held behind them
@@ -379,8 +386,8 @@ s_handle (world_t *self, event_t *event)
 //  --------------------------------------------------------------------------
 //  Setup
 
-static void
-s_keys (uint64_t seed, const char *label, keys_t *keys)
+void
+world_keys (uint64_t seed, const char *label, keys_t *keys)
 {
     uint8_t material [48];
     memset (material, 0, sizeof material);
@@ -456,6 +463,10 @@ s_setup (world_t *self)
             fprintf (stderr, "weft-sim: line %u: no node %u\n", action->line, action->target);
             return -1;
         }
+        if (action->kind == SCN_ASSIGN && !scn->release) {
+            fprintf (stderr, "weft-sim: line %u: assign needs a release line\n", action->line);
+            return -1;
+        }
         if (action->kind == SCN_TWIN) {
             json_error_t error;
             json_t *doc = json_loads (action->doc, 0, &error);
@@ -502,22 +513,30 @@ s_setup (world_t *self)
     snprintf (self->node_dir, sizeof self->node_dir, "%s/nodes", self->root);
     snprintf (self->coord_dir, sizeof self->coord_dir, "%s/coord", self->root);
     keys_t ca, coord_keys;
-    s_keys (scn->seed, "ca", &ca);
-    s_keys (scn->seed, "coordinator", &coord_keys);
-    s_keys (scn->seed, "operator", &self->op_keys);
+    world_keys (scn->seed, "ca", &ca);
+    world_keys (scn->seed, "coordinator", &coord_keys);
+    world_keys (scn->seed, "operator", &self->op_keys);
     //  The nodes' host first: the coordinator's records name their AKs
     size_t map = (size_t) self->nodes * 16384 + ((size_t) 256 << 20);
+    if (scn->release)
+        //  Every node keeps a copy of the release, packed (pages: twice)
+        map += (size_t) self->nodes * (2 * scn->release_size + 65536);
     self->node_store = store_new (self->node_dir, node_host_tables (), map);
     int rc = self->node_store? store_set_nosync (self->node_store, true): -1;
     if (rc == 0) {
         nh_world_t fx = { self, s_fx_send, s_fx_close, s_fx_timer, s_fx_apply,
-                          check_delivered, scn->attest? attest_quote_asked: NULL };
+                          check_delivered, scn->attest? attest_quote_asked: NULL,
+                          rollout_install_asked };
         self->host = node_host_new (self->node_store, self->nodes, scn->seed, &ca,
                                     &coord_keys, scn->heartbeat_ms, &fx);
         rc = attest_setup (self);
     }
     if (rc == 0)
         rc = coord_host_setup (self, &ca, &coord_keys);
+    if (rc == 0)
+        rc = rollout_setup (self);
+    if (rc == 0)
+        rc = rollout_upload (self);
     if (rc == 0) {
         //  Every node boots at a random moment of the first heartbeat
         for (uint32_t i = 0; i < self->nodes; i++) {
@@ -568,6 +587,7 @@ s_teardown (world_t *self)
     free (self->node);
     free (self->samples);
     attest_teardown (self);
+    rollout_teardown (self);
     keys_wipe (&self->op_keys);
     keys_wipe (&self->ca_keys);
     keys_wipe (&self->coord_keys);
@@ -615,7 +635,7 @@ world_run (const scenario_t *scenario, const world_options_t *options)
         if (self->sched.now >= self->quiet_us && self->up == self->nodes
         &&  self->converged == self->nodes && self->sched.now > 0
         &&  (!self->revoke_version || self->revocation_holders + 1 >= self->nodes)
-        &&  attest_idle (self))
+        &&  attest_idle (self) && rollout_idle (self))
             break;                  //  Every device holds the last change
         if (options->verbose && self->events >= progress) {
             progress = self->events + 1000000;
@@ -666,6 +686,8 @@ world_run (const scenario_t *scenario, const world_options_t *options)
     attest_tally (self);
     if (!self->violation [0] && check_convergence)
         check_attestation (self);
+    if (!self->violation [0] && check_convergence)
+        rollout_check (self);
     //  Last sample, at the end
     self->samples = (sample_t *) realloc (self->samples,
                                           (self->nsamples + 1) * sizeof (sample_t));

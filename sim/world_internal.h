@@ -56,7 +56,8 @@ typedef enum {
     EV_SAMPLE,              //  Convergence curve sample
     EV_RESET,               //  A gateway's connection breaks; arg = incarnation
     EV_COORD_RESTART,       //  The crashed coordinator starts again
-    EV_QUOTE                //  A node's TPM has its quote; arg = incarnation
+    EV_QUOTE,               //  A node's TPM has its quote; arg = incarnation
+    EV_INSTALL_DONE         //  arg = incarnation << 32 | update step
 } ev_type_t;
 
 #define DEST_NONE           (UINT32_MAX - 1)    //  Link-local envelope
@@ -163,6 +164,20 @@ typedef struct {
                                     //  at the coordinator
 } attest_stats_t;
 
+//  The software release (rollout.c)
+typedef struct {
+    uint8_t *fail;                  //  Per node: its install fails the health check
+    uint8_t *done;                  //  Per node: 1 committed, 2 rolled back
+    uint32_t gateways, assigned, committed, rolled_back;
+    uint32_t chunks;                //  In the release
+    uint64_t copy_bytes;            //  Packed bytes of one copy of its chunks
+    uint64_t *site_bytes;           //  CHUNK_DATA packed bytes down each site's uplink
+    uint32_t *site_chunks;
+    zhashx_t *seen;                 //  Site || address sent down: the uplink's losses then
+    uint64_t resent;                //  Chunks sent again after a loss on the uplink
+    uint64_t assign_us, last_us;    //  The assignment; the last commit or rollback
+} release_stats_t;
+
 typedef struct {
     uint64_t time;
     uint32_t type, node;
@@ -248,6 +263,7 @@ typedef struct {
     uint8_t *bad_of;                //  Bad actor per node
     uint8_t *tpm_bad;               //  Boot the TPM quotes is bad, per node
     attest_stats_t attest;
+    release_stats_t rel;
     char violation [512];
     bool stop;
 } world_t;
@@ -261,6 +277,8 @@ extern const char *world_ev_names [];
 //  world.c
 uint64_t
     world_now_ms (world_t *self);
+void
+    world_keys (uint64_t seed, const char *label, keys_t *keys);
 size_t
     world_peak_rss (void);
 size_t
@@ -325,8 +343,34 @@ int
     coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys);
 void
     coord_host_twin_set (world_t *self, uint32_t node, const char *patch);
+json_t *
+    coord_host_call (world_t *self, const char *method, char *args);
 
 //  attestation.c
+//  rollout.c
+int
+    rollout_setup (world_t *self);
+void
+    rollout_record (world_t *self, json_t *record);
+int
+    rollout_upload (world_t *self);
+void
+    rollout_assign (world_t *self);
+void
+    rollout_install_asked (void *ctx, uint32_t node, int step);
+void
+    rollout_install_done (world_t *self, uint32_t node, uint64_t arg);
+void
+    rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size);
+bool
+    rollout_idle (world_t *self);
+void
+    rollout_check (world_t *self);
+void
+    rollout_report (world_t *self, FILE *out);
+void
+    rollout_teardown (world_t *self);
+
 int
     attest_setup (world_t *self);
 int
