@@ -165,16 +165,22 @@ rollout_upload (world_t *self)
     return rc;
 }
 
-//  update.assign of the release to every gateway
+//  update.assign of the release to every gateway: one call per 10,000
+//  names (n00...., n01....: the RPC's batch limit)
 void
 rollout_assign (world_t *self)
 {
-    json_t *result = coord_host_call (self, "update.assign", zsys_sprintf (
-        "{\"name\":\"%s\",\"version\":\"%s\",\"query\":\"type=gateway\"}", S_NAME, S_VERSION));
-    self->rel.assigned = (uint32_t) json_array_size (json_object_get (result, "assigned"));
-    json_decref (result);
-    if (self->rel.assigned == 0) {
-        world_violation (self, "update.assign of %s %s failed", S_NAME, S_VERSION);
+    self->rel.assigned = 0;
+    for (uint32_t first = 0; first < self->nodes; first += 10000) {
+        json_t *result = coord_host_call (self, "update.assign", zsys_sprintf (
+            "{\"name\":\"%s\",\"version\":\"%s\",\"query\":\"type=gateway and id^=n%02u\"}",
+            S_NAME, S_VERSION, first / 10000));
+        self->rel.assigned += (uint32_t) json_array_size (json_object_get (result, "assigned"));
+        json_decref (result);
+    }
+    if (self->rel.assigned != self->rel.gateways) {
+        world_violation (self, "update.assign of %s %s reached %u of %u gateways", S_NAME,
+                         S_VERSION, self->rel.assigned, self->rel.gateways);
         return;
     }
     self->rel.assign_us = self->sched.now;
