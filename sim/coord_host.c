@@ -145,6 +145,8 @@ s_fx_send_link (void *ctx, const char *device_id, const uint8_t *data, size_t si
     ||  self->sites [self->node [index].site].first != index)
         return;
     s_coord_send (self, index, DEST_NONE, data, size, 0);
+    if (self->opt->bug_chunk_twice)
+        s_coord_send (self, index, DEST_NONE, data, size, 0);
 }
 
 //  A frame from a site server's link (weft-coord's s_recv): a custody

@@ -73,7 +73,7 @@ s_usage (FILE *out)
         "  --dir DIR          where the run's LMDB files go (default /tmp)\n"
         "  --bug NAME         test only: inject a bug (ack-before-commit,\n"
         "                     push-overtakes-reply, revocation-not-relayed,\n"
-        "                     tpm-tampered)\n"
+        "                     tpm-tampered, chunk-twice)\n"
         "  -q, --quiet        no one-line summary on stderr\n"
         "  -v, --verbose      progress and the cores' logs on stderr\n");
 }
@@ -171,6 +171,9 @@ main (int argc, char *argv [])
             else
             if (streq (value, "tpm-tampered"))
                 options.bug_tpm_tampered = true;
+            else
+            if (streq (value, "chunk-twice"))
+                options.bug_chunk_twice = true;
             else
                 rc = 1;
         }

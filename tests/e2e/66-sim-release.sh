@@ -5,7 +5,7 @@
 #   handler): every gateway commits but the two set to fail their
 #   health check, which roll back; each site's uplink carries one copy
 #   of the release's chunks and no chunk twice; the same seed gives the
-#   same trace.
+#   same trace; --bug chunk-twice (each chunk sent twice) is caught.
 source "$(dirname "$0")/sim-lib.sh"
 make_run () {
     "$SIM" "$SCENARIOS/release.scn" --dir "$T" -q --json "$T/$1.json" --trace "$T/$1.trace" \
@@ -34,6 +34,11 @@ assert r["copy_bytes"] > 0 and r["chunks"] > 1, r
 up = r["uplink_chunk_bytes_per_site"]
 assert up["min"] == up["max"] == r["copy_bytes"], r
 assert up["total"] == 6 * r["copy_bytes"] and r["chunks_resent"] == 0, r
-print("ok: %d committed, %d rolled back, %d bytes per site uplink = one copy, spread %.1f s"
+print("release ok: %d committed, %d rolled back, %d bytes per site uplink = one copy, spread %.1f s"
       % (r["committed"], r["rolled_back"], up["max"], r["spread_s"]))
 PY
+#   Invariant 8 catches a coordinator that sends a chunk down an uplink twice
+"$SIM" "$SCENARIOS/release.scn" --bug chunk-twice --dir "$T" -q --json "$T/bug.json" 2> "$T/err" \
+    && fail "chunk-twice: no violation"
+grep -q "uplink carried chunk .* twice" "$T/err" || fail "chunk-twice: $(head -3 "$T/err")"
+echo "ok: same trace; chunk-twice caught"
