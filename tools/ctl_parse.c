@@ -463,6 +463,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         if (rc >= 0)
             return rc;
     }
+    if (streq (noun, "campaign")) {
+        int rc = ctl_parse_campaign (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
     if (streq (noun, "artifact")) {
         int rc = ctl_parse_artifact (self, argc, argv, method_p, args_p);
         if (rc >= 0)

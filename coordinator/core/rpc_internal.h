@@ -72,6 +72,10 @@ void
 bool
     rpc_tenant_admin (rpc_call_t *call, const char *tenant);
 
+//  Does one of the caller's read scopes lie in tenant (or cover it)?
+bool
+    rpc_tenant_readable (rpc_call_t *call, const char *tenant);
+
 //  Where a new device will sit (token.create, device.preregister):
 //  tenant, or path ("" = the tenant's root) in it; type what it enrols
 //  as. The place must lie where the caller may call the method, the
@@ -172,5 +176,9 @@ rpc_method_fn rpc_release_root_set, rpc_release_root_show, rpc_artifact_upload,
 
 //  rpc_update.c
 rpc_method_fn rpc_update_assign, rpc_update_status;
+
+//  rpc_campaign.c
+rpc_method_fn rpc_campaign_create, rpc_campaign_show, rpc_campaign_list, rpc_campaign_start,
+    rpc_campaign_pause, rpc_campaign_resume, rpc_campaign_abort, rpc_campaign_retry;
 
 #endif
