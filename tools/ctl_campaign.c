@@ -159,8 +159,10 @@ ctl_show_campaign (const char *method, json_t *result)
     if (strncmp (method, "campaign.", 9) == 0) {
         printf ("%s: %s -> %s", ctl_str (result, "id"), ctl_str (result, "from"),
                 ctl_str (result, "state"));
+        if (ctl_int (result, "offered"))
+            printf (", %lld devices offered the release", (long long) ctl_int (result, "offered"));
         if (ctl_int (result, "retried"))
-            printf (" (%lld failed devices again pending)", (long long) ctl_int (result, "retried"));
+            printf (" (%lld of them failed before)", (long long) ctl_int (result, "retried"));
         printf ("\n");
         return true;
     }

@@ -384,7 +384,15 @@ s_test_campaign (store_t *store, rpc_env_t *envp, const release_fixture_t *k)
     assert (strstr (result.error, "campaign-3 is created: it cannot resume"));
     assert (s_campaign (&env, store, "admin", "", "campaign.start", three, &result)
             == WEFT_STATUS_OK);
+    //  Wave 1 (one device) is offered, as update.assign offers
+    assert (streq (rpc_json_str (result.result, "from"), "created"));
+    assert (streq (rpc_json_str (result.result, "state"), "running"));
+    assert (rpc_json_int (result.result, "offered") == 1);
+    assert (result.offers && director_batch_size (result.offers) == 1);
+    assert (!result.more_offers [0]);
     assert (streq (s_state (&env, store, "campaign-3", &result), "running"));
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "offered") == 1);
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "pending") == 3);
     assert (rpc_json_int (result.result, "wave") == 0);
     assert (s_campaign (&env, store, "admin", "", "campaign.start", three, &result)
             == WEFT_STATUS_CONFLICT);
@@ -412,6 +420,36 @@ s_test_campaign (store_t *store, rpc_env_t *envp, const release_fixture_t *k)
     txn = store_begin (store, false);
     assert (campaign_of (txn, "gb-1", held) && streq (held, "campaign-4"));
     store_abort (&txn);
+    //  Halted with its device failed: retry offers it again, and only
+    //  to a device of its own tenant
+    const char *four = "{\"id\":\"campaign-4\"}";
+    assert (s_campaign (&env, store, "operator", "globex", "campaign.start", four, &result)
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (result.result, "offered") == 1);
+    txn = store_begin (store, true);
+    json_t *record = campaign_device_get (txn, "campaign-4", "gb-1");
+    assert (streq (rpc_json_str (record, "state"), "offered"));
+    json_object_set_new (record, "state", json_string ("failed"));
+    json_object_set_new (record, "reason", json_string ("health check failed"));
+    assert (campaign_device_put (txn, "campaign-4", "gb-1", record) == 0);
+    json_decref (record);
+    json_t *campaign = campaign_get (txn, "campaign-4");
+    json_object_set_new (campaign, "state", json_string ("halted"));
+    assert (campaign_put (txn, campaign) == 0);
+    json_decref (campaign);
+    assert (store_commit (&txn) == 0);
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.retry", four, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_campaign (&env, store, "operator", "globex", "campaign.retry", four, &result)
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (result.result, "retried") == 1);
+    assert (result.offers && director_batch_size (result.offers) == 1);
+    const char *device;
+    size_t size;
+    free (director_batch_offer (result.offers, 0, &device, &size));
+    assert (streq (device, "gb-1"));
+    assert (streq (s_state (&env, store, "campaign-4", &result), "running"));
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "offered") == 1);
     rpc_result_clear (&result);
 }
 

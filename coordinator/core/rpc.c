@@ -310,6 +310,8 @@ done:
         result->result = NULL;
         result->push [0] = 0;
         director_batch_destroy (&result->offers);
+        for (size_t batch = 0; batch < RPC_OFFER_BATCHES; batch++)
+            director_batch_destroy (&result->more_offers [batch]);
     }
     else
     if (!result->result)
@@ -359,6 +361,8 @@ rpc_result_clear (rpc_result_t *result)
     json_decref (result->audit);
     result->audit = NULL;
     director_batch_destroy (&result->offers);
+    for (size_t index = 0; index < RPC_OFFER_BATCHES; index++)
+        director_batch_destroy (&result->more_offers [index]);
 }
 
 //  --------------------------------------------------------------------------

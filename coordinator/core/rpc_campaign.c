@@ -11,7 +11,7 @@
     targets it is refused (campaign.h, x/ index). Who may move a
     campaign may change every device it holds; who may read one of its
     tenants sees it, and of its devices those it may read. The model is
-    in campaign.h.  */
+    in campaign.h; campaign.show and campaign.list in rpc_campaign_show.c.  */
 
 #include "proto/corelib.h"
 #include "proto/manifest.h"
@@ -301,9 +301,7 @@ rpc_campaign_create (rpc_call_t *call)
 }
 
 //  --------------------------------------------------------------------------
-//  A campaign by id, where the caller may read one of its tenants; NULL
-//  with the error set. With act, also where it may change every device
-//  the campaign holds.
+//  A campaign by id (rpc_internal.h)
 
 typedef struct {
     rpc_call_t *call;
@@ -320,8 +318,8 @@ s_reach_one (void *arg, const char *device, json_t *record)
     return 1;
 }
 
-static json_t *
-s_campaign (rpc_call_t *call, bool act)
+json_t *
+rpc_campaign_find (rpc_call_t *call, bool act)
 {
     const char *id;
     if (!rpc_arg_name (call, "id", true, false, &id))
@@ -363,15 +361,122 @@ s_campaign (rpc_call_t *call, bool act)
 }
 
 //  --------------------------------------------------------------------------
+//  The offers of a wave: each pending device of the current wave or an
+//  earlier one (a retried device) is assigned the release of its
+//  tenant, as update.assign does, and is then offered. The offers are
+//  sent once the call has committed (one batch per tenant).
+
+typedef struct {
+    int64_t wave;
+    bool retry;                     //  Failed devices are due again too
+    json_t *due;                    //  [[device, record]]
+    json_t *tenants;                //  Tenants of the due devices
+} s_due_t;
+
+static int
+s_due_one (void *arg, const char *device, json_t *record)
+{
+    s_due_t *due = (s_due_t *) arg;
+    json_int_t wave = rpc_json_int (record, "wave");
+    const char *state = rpc_json_str (record, "state");
+    if (wave >= 0 && wave <= due->wave
+    &&  (streq (state, "pending") || (due->retry && streq (state, "failed")))) {
+        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
+        json_object_set_new (due->tenants, rpc_json_str (record, "tenant"), json_true ());
+    }
+    return 0;
+}
+
+//  The batches, one per tenant, into the result; false with the error
+//  set, having written nothing
+static bool
+s_batches (rpc_call_t *call, json_t *campaign, json_t *tenants, zhashx_t *batches)
+{
+    if (json_object_size (tenants) > RPC_OFFER_BATCHES + 1) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "a wave offers to at most %d tenants",
+                  RPC_OFFER_BATCHES + 1);
+        return false;
+    }
+    size_t used = 0;
+    const char *tenant;
+    json_t *value;
+    json_object_foreach (tenants, tenant, value) {
+        int status;
+        char error [WEFT_TEXT_MAX + 1] = "";
+        director_batch_t *batch = director_batch_new (call->txn, tenant,
+            rpc_json_str (campaign, "name"), rpc_json_str (campaign, "version"), call->now_ms,
+            &status, error);
+        if (!batch) {
+            rpc_fail (call, status, "%s", error);
+            return false;
+        }
+        if (used == 0)
+            call->result->offers = batch;
+        else
+            call->result->more_offers [used - 1] = batch;
+        used++;
+        zhashx_insert (batches, tenant, batch);
+    }
+    return true;
+}
+
+//  Offer the due devices; *retried_p counts the failed ones offered again
+static bool
+s_offer_wave (rpc_call_t *call, json_t *campaign, bool retry, size_t *retried_p)
+{
+    if (!call->env->coord_secret) {
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "no signing key for assignments");
+        return false;
+    }
+    const char *id = rpc_json_str (campaign, "id");
+    s_due_t due = { rpc_json_int (campaign, "wave"), retry, json_array (), json_object () };
+    zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, borrowed from the result
+    if (campaign_devices (call->txn, id, s_due_one, &due) < 0)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+    else
+    if (s_batches (call, campaign, due.tenants, batches)) {
+        uint64_t expires_ms = call->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
+        size_t index;
+        json_t *pair;
+        json_array_foreach (due.due, index, pair) {
+            const char *device = json_string_value (json_array_get (pair, 0));
+            json_t *record = json_array_get (pair, 1);
+            char error [WEFT_TEXT_MAX + 1] = "";
+            if (streq (rpc_json_str (record, "state"), "failed"))
+                (*retried_p)++;
+            //  A device whose type changed since is failed, not a refusal
+            int status = director_batch_add (
+                (director_batch_t *) zhashx_lookup (batches, rpc_json_str (record, "tenant")),
+                call->txn, device, rpc_json_str (record, "type"), call->caller->name,
+                call->env->coord_secret, call->now_ms, expires_ms, error);
+            if (status == WEFT_STATUS_INTERNAL) {
+                rpc_fail (call, status, "%s", error);
+                break;
+            }
+            json_object_set_new (record, "state", json_string (status? "failed": "offered"));
+            json_object_set_new (record, "offered_ms", json_integer ((json_int_t) call->now_ms));
+            if (status)
+                json_object_set_new (record, "reason", json_string (error));
+            else
+                json_object_del (record, "reason");
+            if (campaign_device_put (call->txn, id, device, record)) {
+                rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+                break;
+            }
+        }
+    }
+    zhashx_destroy (&batches);
+    json_decref (due.due);
+    json_decref (due.tenants);
+    return call->result->status == WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
 //  Transitions
 
-//  Device records back to pending, or holds released, as a transition needs
+//  The x/ holds of an aborted campaign's devices released
 typedef struct {
     rpc_call_t *call;
-    const char *id;
-    bool release;                   //  Drop the x/ holds (aborted)
-    bool retry;                     //  Failed devices back to pending
-    size_t changed;
     int rc;
 } s_sweep_t;
 
@@ -380,25 +485,20 @@ s_sweep_one (void *arg, const char *device, json_t *record)
 {
     s_sweep_t *sweep = (s_sweep_t *) arg;
     const char *state = rpc_json_str (record, "state");
-    if (sweep->release && !streq (state, "skipped"))
+    if (!streq (state, "skipped"))
         sweep->rc |= campaign_hold (sweep->call->txn, device, NULL);
-    if (sweep->retry && streq (state, "failed")) {
-        json_object_set_new (record, "state", json_string ("pending"));
-        json_object_del (record, "reason");
-        sweep->rc |= campaign_device_put (sweep->call->txn, sweep->id, device, record);
-        sweep->changed++;
-    }
     return 0;
 }
 
 static void
 s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
 {
-    json_t *campaign = s_campaign (call, true);
+    json_t *campaign = rpc_campaign_find (call, true);
     if (!campaign)
         return;
     const char *id = rpc_json_str (campaign, "id");
-    const char *state = rpc_json_str (campaign, "state");
+    char state [WEFT_NAME_MAX + 1];     //  A copy: the record's changes below
+    snprintf (state, sizeof state, "%s", rpc_json_str (campaign, "state"));
     bool allowed = false;
     for (size_t index = 0; from [index]; index++)
         allowed = allowed || streq (from [index], state);
@@ -407,8 +507,8 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
         json_decref (campaign);
         return;
     }
-    s_sweep_t sweep = { call, id, streq (to, "aborted"), streq (verb, "retry"), 0, 0 };
-    if ((sweep.release || sweep.retry)
+    s_sweep_t sweep = { call, 0 };
+    if (streq (to, "aborted")
     &&  (campaign_devices (call->txn, id, s_sweep_one, &sweep) < 0 || sweep.rc)) {
         rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
         json_decref (campaign);
@@ -416,6 +516,12 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
     }
     if (streq (verb, "start"))
         json_object_set_new (campaign, "wave", json_integer (0));
+    size_t retried = 0;
+    if (streq (to, "running")
+    &&  !s_offer_wave (call, campaign, streq (verb, "retry"), &retried)) {
+        json_decref (campaign);
+        return;
+    }
     json_object_set_new (campaign, "state", json_string (to));
     json_object_set_new (campaign, "updated_ms", json_integer ((json_int_t) call->now_ms));
     if (campaign_put (call->txn, campaign)) {
@@ -423,10 +529,16 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
         json_decref (campaign);
         return;
     }
-    call->result->result = json_pack ("{s:s, s:s, s:s, s:I}", "id", id, "from", state,
-                                      "state", to, "retried", (json_int_t) sweep.changed);
-    s_audit (call, campaign, json_pack ("{s:s, s:s, s:I}", "from", state, "state", to,
-                                        "retried", (json_int_t) sweep.changed));
+    size_t offered = call->result->offers? director_batch_size (call->result->offers): 0;
+    for (size_t batch = 0; batch < RPC_OFFER_BATCHES && call->result->more_offers [batch];
+         batch++)
+        offered += director_batch_size (call->result->more_offers [batch]);
+    call->result->result = json_pack ("{s:s, s:s, s:s, s:I, s:I}", "id", id, "from", state,
+                                      "state", to, "retried", (json_int_t) retried,
+                                      "offered", (json_int_t) offered);
+    s_audit (call, campaign, json_pack ("{s:s, s:s, s:I, s:I}", "from", state, "state", to,
+                                        "retried", (json_int_t) retried,
+                                        "offered", (json_int_t) offered));
     json_decref (campaign);
 }
 
@@ -463,128 +575,4 @@ rpc_campaign_retry (rpc_call_t *call)
 {
     const char *from [] = { "halted", NULL };
     s_move (call, "retry", from, "running");
-}
-
-//  --------------------------------------------------------------------------
-//  campaign.show: the campaign, its counts per state and per wave, and
-//  the devices the caller may read (at most limit)
-
-typedef struct {
-    rpc_call_t *call;
-    json_t *counts;                 //  State -> devices
-    json_t *waves;                  //  [{state -> devices}]
-    json_t *rows;
-    size_t limit, total;
-} s_show_t;
-
-static void
-s_count (json_t *counts, const char *state)
-{
-    json_t *count = json_object_get (counts, state);
-    json_object_set_new (counts, state, json_integer (json_integer_value (count) + 1));
-}
-
-static int
-s_show_one (void *arg, const char *device, json_t *record)
-{
-    s_show_t *show = (s_show_t *) arg;
-    if (!rpc_covered (&show->call->read, rpc_json_str (record, "path")))
-        return 0;
-    const char *state = rpc_json_str (record, "state");
-    s_count (show->counts, state);
-    json_int_t wave = rpc_json_int (record, "wave");
-    if (wave >= 0 && (size_t) wave < json_array_size (show->waves))
-        s_count (json_array_get (show->waves, (size_t) wave), state);
-    if (++show->total <= show->limit) {
-        json_t *row = json_pack ("{s:s, s:I, s:s}", "id", device, "wave", wave, "state", state);
-        if (*rpc_json_str (record, "reason"))
-            json_object_set (row, "reason", json_object_get (record, "reason"));
-        json_array_append_new (show->rows, row);
-    }
-    return 0;
-}
-
-void
-rpc_campaign_show (rpc_call_t *call)
-{
-    json_int_t limit;
-    if (!rpc_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit))
-        return;
-    json_t *campaign = s_campaign (call, false);
-    if (!campaign)
-        return;
-    s_show_t show = { call, json_object (), json_array (), json_array (), (size_t) limit, 0 };
-    for (size_t index = 0; index < json_array_size (json_object_get (campaign, "sizes"));
-         index++)
-        json_array_append_new (show.waves, json_object ());
-    if (campaign_devices (call->txn, rpc_json_str (campaign, "id"), s_show_one, &show) < 0) {
-        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
-        json_decref (show.counts);
-        json_decref (show.waves);
-        json_decref (show.rows);
-    }
-    else {
-        json_object_set_new (campaign, "counts", show.counts);
-        json_object_set_new (campaign, "wave_counts", show.waves);
-        json_object_set_new (campaign, "device_rows", show.rows);
-        json_object_set_new (campaign, "truncated", json_boolean (show.total > show.limit));
-        call->result->result = json_incref (campaign);
-    }
-    json_decref (campaign);
-}
-
-//  --------------------------------------------------------------------------
-//  campaign.list: the campaigns the caller may see, oldest first
-
-typedef struct {
-    rpc_call_t *call;
-    json_t *rows;
-    size_t limit;
-    bool truncated;
-} s_list_t;
-
-static int
-s_list_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
-{
-    s_list_t *list = (s_list_t *) arg;
-    (void) key;
-    (void) key_size;
-    json_t *campaign = json_loadb ((const char *) value, size, 0, NULL);
-    bool visible = false;
-    size_t index;
-    json_t *tenant;
-    json_array_foreach (json_object_get (campaign, "tenants"), index, tenant)
-        visible = visible || rpc_tenant_readable (list->call, json_string_value (tenant));
-    if (visible && json_array_size (list->rows) == list->limit)
-        list->truncated = true;
-    else
-    if (visible)
-        json_array_append_new (list->rows, json_pack ("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, "
-            "s:O, s:O}", "id", json_object_get (campaign, "id"),
-            "state", json_object_get (campaign, "state"),
-            "tenants", json_object_get (campaign, "tenants"),
-            "name", json_object_get (campaign, "name"),
-            "version", json_object_get (campaign, "version"),
-            "wave", json_object_get (campaign, "wave"),
-            "sizes", json_object_get (campaign, "sizes"),
-            "devices", json_object_get (campaign, "devices"),
-            "created_ms", json_object_get (campaign, "created_ms")));
-    json_decref (campaign);
-    return list->truncated;
-}
-
-void
-rpc_campaign_list (rpc_call_t *call)
-{
-    json_int_t limit;
-    if (!rpc_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit))
-        return;
-    s_list_t list = { call, json_array (), (size_t) limit, false };
-    if (store_scan (call->txn, CAMPAIGN_TABLE, "c/", 2, s_list_one, &list) < 0) {
-        json_decref (list.rows);
-        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaigns");
-        return;
-    }
-    call->result->result = json_pack ("{s:o, s:b}", "campaigns", list.rows,
-                                      "truncated", list.truncated);
 }
