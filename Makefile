@@ -94,7 +94,7 @@ $(BUILD)/weft-node: $(BUILD)/node/main.o $(BUILD)/libweft.a
 
 CTL_OBJ   := $(BUILD)/tools/weftctl.o $(BUILD)/tools/ctl_parse.o $(BUILD)/tools/ctl_call.o \
              $(BUILD)/tools/ctl_show.o $(BUILD)/tools/ctl_offline.o $(BUILD)/tools/ctl_import.o \
-             $(BUILD)/tools/ctl_release.o $(BUILD)/tools/ctl_artifact.o
+             $(BUILD)/tools/ctl_release.o $(BUILD)/tools/ctl_artifact.o $(BUILD)/tools/ctl_campaign.o
 $(CTL_OBJ): tools/ctl.h
 
 $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a

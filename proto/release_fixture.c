@@ -11,6 +11,7 @@ void
 release_fixture_keys (release_fixture_t *k)
 {
     assert (k);
+    k->tenant = NULL;
     for (int i = 0; i < 3; i++)
         keys_from_byte (&k->root [i], (uint8_t) (0x10 + i));
     keys_from_byte (&k->targets [0], 0x20);
@@ -84,19 +85,20 @@ release_fixture_publish_by (const release_fixture_t *k, uint64_t v,
 {
     uint8_t *body, hash [32];
     size_t size;
-    assert (release_targets_encode (v, FIXTURE_NOW + 30 * FIXTURE_DAY, "acme", targets, count,
+    const char *tenant = k->tenant? k->tenant: "acme";
+    assert (release_targets_encode (v, FIXTURE_NOW + 30 * FIXTURE_DAY, tenant, targets, count,
                                     &body, &size) == 0);
     out->targets = release_fixture_sign (RELEASE_TARGETS, body, size, signers, signer_count,
                                          &out->targets_size);
     free (body);
     keys_hash (out->targets, out->targets_size, hash);
-    assert (release_pointer_encode (v, FIXTURE_NOW + 7 * FIXTURE_DAY, "acme", v, hash, &body,
+    assert (release_pointer_encode (v, FIXTURE_NOW + 7 * FIXTURE_DAY, tenant, v, hash, &body,
                                     &size) == 0);
     out->snapshot = release_fixture_sign (RELEASE_SNAPSHOT, body, size, &k->snapshot, 1,
                                           &out->snapshot_size);
     free (body);
     keys_hash (out->snapshot, out->snapshot_size, hash);
-    assert (release_pointer_encode (v, timestamp_expires, "acme", v, hash, &body, &size) == 0);
+    assert (release_pointer_encode (v, timestamp_expires, tenant, v, hash, &body, &size) == 0);
     out->timestamp = release_fixture_sign (RELEASE_TIMESTAMP, body, size, &k->timestamp, 1,
                                            &out->timestamp_size);
     free (body);

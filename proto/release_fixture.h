@@ -17,6 +17,7 @@
 
 typedef struct {
     keys_t root [3], targets [2], snapshot, timestamp, coord, rogue;
+    const char *tenant;             //  Whose publications these are; NULL = acme
 } release_fixture_t;
 
 //  A publication: targets, snapshot and timestamp of one version

@@ -4,7 +4,8 @@
     makes the one signed RPC; ctl_show.c prints results for people;
     ctl_import.c sends a large hierarchy in parts; ctl_release.c has the
     commands of software releases; ctl_artifact.c those of the artifact
-    repository (a bundle uploaded in parts); ctl_offline.c adds
+    repository (a bundle uploaded in parts); ctl_campaign.c those of
+    release campaigns; ctl_offline.c adds
     what an operator needs for site servers that are cut off from the
     coordinator (a fresh credential, calls to a node's operator port).  */
 
@@ -129,6 +130,16 @@ int
 //  Print an artifact method's result for people; false if method is not one
 bool
     ctl_show_artifact (const char *method, json_t *result);
+
+//  campaign ... (ctl_campaign.c): as ctl_parse_command, or -1 if argv
+//  is no campaign command
+int
+    ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
+                        json_t **args_p);
+
+//  Print a campaign method's result for people; false if method is not one
+bool
+    ctl_show_campaign (const char *method, json_t *result);
 
 //  Store the credential of an operator.credential result in the
 //  identity file and say what it grants. Returns 0 or an exit code.

@@ -463,6 +463,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         if (rc >= 0)
             return rc;
     }
+    if (streq (noun, "campaign")) {
+        int rc = ctl_parse_campaign (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
     if (streq (noun, "artifact")) {
         int rc = ctl_parse_artifact (self, argc, argv, method_p, args_p);
         if (rc >= 0)
@@ -506,8 +511,13 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "node-key", "node.stats node.audit" },
         { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list "
-                   "update.assign update.status" },
-        { "limit", "device.list audit.list node.audit update.status" },
+                   "update.assign update.status campaign.create" },
+        { "limit", "device.list audit.list node.audit update.status campaign.show "
+                   "campaign.list" },
+        { "waves", "campaign.create" },
+        { "threshold", "campaign.create" },
+        { "device-timeout", "campaign.create" },
+        { "allow-empty", "campaign.create" },
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },
         { "remove", "operator.grant" },

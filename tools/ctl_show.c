@@ -404,7 +404,8 @@ int
 ctl_show_result (const char *method, json_t *result)
 {
     int rc = CTL_OK;
-    if (ctl_show_release (method, result) || ctl_show_artifact (method, result))
+    if (ctl_show_release (method, result) || ctl_show_artifact (method, result)
+    ||  ctl_show_campaign (method, result))
         return rc;
     if (streq (method, "device.list"))
         s_show_device_list (result);

@@ -38,7 +38,8 @@ static const option_spec_t s_specs [] = {
       "node stats, node audit: a site server's operator port (weft-node --ops-listen)" },
     { "node-key", "HEX", NULL, "node stats, node audit: that node's CURVE public key" },
     { "query", "QUERY", NULL,
-      "device list/count, batch, audit list, update assign: which ones (docs/query.md)" },
+      "device list/count, batch, audit list, update assign, campaign create: which\n"
+      "ones (docs/query.md)" },
     { "limit", "N", NULL, "device list, audit list, node audit: at most N rows" },
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
     { "asset", "PATH", NULL, "batch move: the asset the devices monitor" },
@@ -48,6 +49,14 @@ static const option_spec_t s_specs [] = {
       "token to FILE (mode 0600) instead of standard output" },
     { "ek-pub", "FILE", NULL,
       "device preregister: the TPM's EK public (weft-node --write-ek, tpm2_createek -u)" },
+    { "waves", "SIZES", NULL,
+      "campaign create: devices per wave, in order, each N or P% of those that fit,\n"
+      "e.g. 1,3,100% (the waves must cover every device)" },
+    { "threshold", "N|P%", NULL,
+      "campaign create: halt when this many devices (or percent) failed (default 1)" },
+    { "device-timeout", "DURATION", NULL,
+      "campaign create: how long one device may take (default 1h, at most 7d)" },
+    { "allow-empty", NULL, NULL, "campaign create: create it even if the query matches nothing" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
     { NULL, NULL, NULL, NULL }
 };
@@ -107,6 +116,11 @@ static const char *s_synopsis =
     "                                     repository to devices of one tenant, by custody\n"
     "  update status [DEVICE|--query Q] [--limit N]   what devices were assigned, and\n"
     "                                     their software as they report it\n"
+    "  campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]\n"
+    "                 [--device-timeout 1h] [--allow-empty]   a release, in waves\n"
+    "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
+    "  campaign list [--limit N]          the campaigns you may see\n"
+    "  campaign start|pause|resume|abort|retry ID   move a campaign (docs/campaigns.md)\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"

@@ -700,6 +700,9 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
                       reply_p, reply_size_p);
     if (result.offers && result.status == WEFT_STATUS_OK)
         s_send_offers (self, result.offers, now_ms);
+    for (size_t batch = 0; result.status == WEFT_STATUS_OK && batch < RPC_OFFER_BATCHES
+                           && result.more_offers [batch]; batch++)
+        s_send_offers (self, result.more_offers [batch], now_ms);
     rpc_result_clear (&result);
     if (revoked) {
         char id [WEFT_NAME_MAX + 1] = "";

@@ -2,7 +2,8 @@
     repository, checked as a device checks them (bundle_check, then
     release_check of the assignment); refusals of an unknown release,
     another tenant's, an expired publication, a device type that does not
-    fit; update.assign across tenants. On a real store.  */
+    fit; update.assign across tenants; campaign.* across tenants, their
+    refusals and transitions. On a real store.  */
 
 #include "proto/corelib.h"
 #include <sodium.h>
@@ -13,6 +14,7 @@
 #include "coordinator/core/relroot.h"
 #include "coordinator/core/artrepo.h"
 #include "coordinator/core/director.h"
+#include "coordinator/core/campaign.h"
 #include "coordinator/core/rpc_internal.h"
 
 //  Check an offer as device (of type) does, from root; the result of
@@ -103,14 +105,9 @@ s_assign (rpc_env_t *env, store_t *store, const char *role, const char *path,
 }
 
 static void
-s_test_rpc (store_t *store, artrepo_t *repo, const keys_t *coord)
+s_test_rpc (store_t *store, rpc_env_t *envp)
 {
-    keys_t ca;
-    keys_generate (&ca);
-    coord_stats_t stats;
-    memset (&stats, 0, sizeof stats);
-    rpc_env_t env = { registry_new (store), pki_new (&ca), coord->curve_public, &stats,
-                      coord->sign_secret, repo };
+    rpc_env_t env = *envp;
     s_device (store, "gw-1", "acme", "gateway");
     s_device (store, "sn-1", "acme", "sensor");
     s_device (store, "gb-1", "globex", "gateway");
@@ -196,9 +193,264 @@ s_test_rpc (store_t *store, artrepo_t *repo, const keys_t *coord)
     assert (json_array_size (json_object_get (result.result, "devices")) == 1);
     assert (json_is_true (json_object_get (result.result, "truncated")) == false);
     rpc_result_clear (&result);
-    registry_destroy (&env.registry);
-    pki_destroy (&env.pki);
-    keys_wipe (&ca);
+}
+
+//  Set tenant's release root and upload bundle into its repository
+static void
+s_upload (store_t *store, artrepo_t *repo, const char *tenant, const uint8_t *root,
+          size_t root_size, const uint8_t *bundle, size_t size)
+{
+    char error [WEFT_TEXT_MAX + 1], id [17];
+    store_txn_t *txn = store_begin (store, true);
+    assert (relroot_set (txn, tenant, root, root_size, FIXTURE_NOW, NULL, error,
+                         sizeof error) == 0);
+    assert (artrepo_begin (repo, txn, "olga", tenant, size, FIXTURE_NOW, id, error) == 0);
+    json_t *result = NULL;
+    int status = 0;
+    for (size_t at = 0; at < size && status == 0; at += ARTREPO_PART_MAX) {
+        json_decref (result);
+        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
+        status = artrepo_part (repo, txn, "olga", id, at, bundle + at, part, FIXTURE_NOW,
+                               &result, error);
+    }
+    assert (status == 0 && json_object_get (result, "releases"));
+    json_decref (result);
+    assert (store_commit (&txn) == 0);
+}
+
+//  --------------------------------------------------------------------------
+//  campaign.* (rpc_call): a tenant's operator targets its own devices
+//  only; other tenants neither see nor move its campaigns; several
+//  tenants only for a deployment admin; the refusals; the transitions
+
+static int
+s_campaign (rpc_env_t *env, store_t *store, const char *role, const char *path,
+            const char *method, const char *args, rpc_result_t *result)
+{
+    return s_call (env, store, role, path, method, args, result);
+}
+
+static const char *
+s_state (rpc_env_t *env, store_t *store, const char *id, rpc_result_t *result)
+{
+    char args [64];
+    snprintf (args, sizeof args, "{\"id\":\"%s\"}", id);
+    assert (s_campaign (env, store, "admin", "", "campaign.show", args, result)
+            == WEFT_STATUS_OK);
+    return rpc_json_str (result->result, "state");
+}
+
+static void
+s_test_campaign (store_t *store, rpc_env_t *envp, const release_fixture_t *k)
+{
+    rpc_env_t env = *envp;
+    artrepo_t *repo = env.repo;
+    s_device (store, "gw-2", "acme", "gateway");
+    s_device (store, "gw-3", "acme", "gateway");
+    rpc_result_t result;
+    memset (&result, 0, sizeof result);
+    const char *plan = "\"name\":\"plc\",\"version\":\"1.0\",\"waves\":[\"1\",\"100%\"]";
+    char args [512];
+
+    //  acme's operator: its 3 gateways in 2 waves, the sensor skipped
+    snprintf (args, sizeof args, "{\"query\":\"tenant=acme\",%s}", plan);
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+            == WEFT_STATUS_OK);
+    assert (streq (rpc_json_str (result.result, "id"), "campaign-1"));
+    assert (streq (rpc_json_str (result.result, "state"), "created"));
+    assert (rpc_json_int (result.result, "devices") == 3);
+    json_t *sizes = json_object_get (result.result, "sizes");
+    assert (json_integer_value (json_array_get (sizes, 0)) == 1);
+    assert (json_integer_value (json_array_get (sizes, 1)) == 2);
+    json_t *skipped = json_array_get (json_object_get (result.result, "skipped_devices"), 0);
+    assert (streq (rpc_json_str (skipped, "id"), "sn-1"));
+    assert (strstr (rpc_json_str (skipped, "reason"), "type sensor"));
+    //  A device is in one live campaign at a time
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+            == WEFT_STATUS_CONFLICT);
+    assert (strstr (result.error, "is in campaign-1"));
+
+    //  globex's people neither see nor move it, nor target acme's devices
+    const char *one = "{\"id\":\"campaign-1\"}";
+    assert (s_campaign (&env, store, "admin", "globex", "campaign.show", one, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_campaign (&env, store, "admin", "globex", "campaign.start", one, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_campaign (&env, store, "admin", "globex", "campaign.abort", one, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_campaign (&env, store, "viewer", "globex", "campaign.list", "{}", &result)
+            == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (result.result, "campaigns")) == 0);
+    snprintf (args, sizeof args, "{\"query\":\"tenant=acme\",%s}", plan);
+    assert (s_campaign (&env, store, "operator", "globex", "campaign.create", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (strstr (result.error, "matches no device you may change"));
+    //  acme's viewer sees it, may not move it
+    assert (s_campaign (&env, store, "viewer", "acme", "campaign.list", "{}", &result)
+            == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (result.result, "campaigns")) == 1);
+    assert (s_campaign (&env, store, "viewer", "acme", "campaign.start", one, &result)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (s_state (&env, store, "campaign-1", &result), "created"));
+
+    //  Several tenants: not for an operator of everything, nor without
+    //  the release in each tenant's repository
+    snprintf (args, sizeof args, "{\"query\":\"type=gateway\",%s}", plan);
+    assert (s_campaign (&env, store, "operator", "", "campaign.create", args, &result)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (strstr (result.error, "only a deployment admin"));
+    assert (s_campaign (&env, store, "admin", "", "campaign.create", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (strstr (result.error, "no release plc 1.0 in tenant globex"));
+
+    //  Refusals: unknown release, plans and thresholds that cannot be
+    //  met, nothing matched, no query; none stores a campaign
+    snprintf (args, sizeof args, "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+              "\"version\":\"7\",\"waves\":[\"100%%\"]}");
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_campaign (&env, store, "admin", "", "campaign.abort", one, &result)
+            == WEFT_STATUS_OK);
+    const char *bad [] = {
+        "\"waves\":[\"5\",\"100%\"]", "wave 1 wants 5 devices",
+        "\"waves\":[\"1\",\"1\"]", "cover 2 of the 3",
+        "\"waves\":[\"100%\",\"1\"]", "would be empty",
+        "\"waves\":[\"x\"]", "is not N devices",
+        "\"waves\":[]", "want 1 to 16",
+        "\"waves\":[\"100%\"],\"threshold\":\"4\"", "never be reached",
+        "\"waves\":[\"100%\"],\"threshold\":\"0\"", "threshold",
+        NULL };
+    for (size_t index = 0; bad [index]; index += 2) {
+        snprintf (args, sizeof args, "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                  "\"version\":\"1.0\",%s}", bad [index]);
+        assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+                == WEFT_STATUS_BAD_REQUEST);
+        assert (strstr (result.error, bad [index + 1]));
+    }
+    snprintf (args, sizeof args, "{\"query\":\"tenant=acme and type=none\",%s}", plan);
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (strstr (result.error, "--allow-empty"));
+    snprintf (args, sizeof args, "{%s}", plan);
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (s_campaign (&env, store, "viewer", "acme", "campaign.list", "{}", &result)
+            == WEFT_STATUS_OK);
+    assert (json_array_size (json_object_get (result.result, "campaigns")) == 1);
+    snprintf (args, sizeof args, "{\"query\":\"tenant=acme and type=none\",\"allow_empty\":true,"
+              "%s}", plan);
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.create", args, &result)
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (result.result, "devices") == 0);
+
+    //  With globex's release: a deployment admin's campaign over both,
+    //  which acme's operator may not move and acme's viewer sees only
+    //  its own devices of
+    size_t root_size, bundle_size;
+    uint8_t hash [32];
+    release_fixture_t keys = *k;
+    keys.tenant = "globex";
+    k = &keys;
+    uint8_t *root = release_fixture_root_of (k, "globex", 1, FIXTURE_NOW + 365 * FIXTURE_DAY,
+                                             k->root, 2, k->root, &root_size);
+    uint8_t *bundle = release_fixture_bundle (k, root, root_size, 1, "plc", "1.0", 64 * 1024,
+                                              hash, &bundle_size);
+    s_upload (store, repo, "globex", root, root_size, bundle, bundle_size);
+    free (bundle);
+    free (root);
+    snprintf (args, sizeof args, "{\"query\":\"type=gateway\",%s}", plan);
+    assert (s_campaign (&env, store, "admin", "", "campaign.create", args, &result)
+            == WEFT_STATUS_OK);
+    const char *both = rpc_json_str (result.result, "id");
+    assert (streq (both, "campaign-3"));
+    assert (rpc_json_int (result.result, "devices") == 4);
+    assert (json_array_size (json_object_get (result.result, "tenants")) == 2);
+    const char *three = "{\"id\":\"campaign-3\"}";
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.start", three, &result)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_campaign (&env, store, "viewer", "acme", "campaign.show", three, &result)
+            == WEFT_STATUS_OK);
+    json_t *rows = json_object_get (result.result, "device_rows");
+    assert (json_array_size (rows) == 3);
+    size_t index;
+    json_t *row;
+    json_array_foreach (rows, index, row)
+        assert (!streq (rpc_json_str (row, "id"), "gb-1"));
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "pending") == 3);
+
+    //  Transitions
+    assert (s_campaign (&env, store, "admin", "", "campaign.resume", three, &result)
+            == WEFT_STATUS_CONFLICT);
+    assert (strstr (result.error, "campaign-3 is created: it cannot resume"));
+    assert (s_campaign (&env, store, "admin", "", "campaign.start", three, &result)
+            == WEFT_STATUS_OK);
+    //  Wave 1 (one device) is offered, as update.assign offers
+    assert (streq (rpc_json_str (result.result, "from"), "created"));
+    assert (streq (rpc_json_str (result.result, "state"), "running"));
+    assert (rpc_json_int (result.result, "offered") == 1);
+    assert (result.offers && director_batch_size (result.offers) == 1);
+    assert (!result.more_offers [0]);
+    assert (streq (s_state (&env, store, "campaign-3", &result), "running"));
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "offered") == 1);
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "pending") == 3);
+    assert (rpc_json_int (result.result, "wave") == 0);
+    assert (s_campaign (&env, store, "admin", "", "campaign.start", three, &result)
+            == WEFT_STATUS_CONFLICT);
+    assert (s_campaign (&env, store, "admin", "", "campaign.retry", three, &result)
+            == WEFT_STATUS_CONFLICT);
+    assert (s_campaign (&env, store, "admin", "", "campaign.pause", three, &result)
+            == WEFT_STATUS_OK);
+    assert (streq (s_state (&env, store, "campaign-3", &result), "paused"));
+    assert (s_campaign (&env, store, "admin", "", "campaign.resume", three, &result)
+            == WEFT_STATUS_OK);
+    assert (s_campaign (&env, store, "admin", "", "campaign.abort", three, &result)
+            == WEFT_STATUS_OK);
+    assert (streq (s_state (&env, store, "campaign-3", &result), "aborted"));
+    assert (s_campaign (&env, store, "admin", "", "campaign.abort", three, &result)
+            == WEFT_STATUS_CONFLICT);
+    //  Aborted: its devices are free for another campaign
+    store_txn_t *txn = store_begin (store, false);
+    char held [CAMPAIGN_ID_MAX + 1];
+    assert (!campaign_of (txn, "gw-1", held) && !campaign_of (txn, "gb-1", held));
+    store_abort (&txn);
+    snprintf (args, sizeof args, "{\"query\":\"tenant=globex\",%s}",
+              "\"name\":\"plc\",\"version\":\"1.0\",\"waves\":[\"100%\"]");
+    assert (s_campaign (&env, store, "operator", "globex", "campaign.create", args, &result)
+            == WEFT_STATUS_OK);
+    txn = store_begin (store, false);
+    assert (campaign_of (txn, "gb-1", held) && streq (held, "campaign-4"));
+    store_abort (&txn);
+    //  Halted with its device failed: retry offers it again, and only
+    //  to a device of its own tenant
+    const char *four = "{\"id\":\"campaign-4\"}";
+    assert (s_campaign (&env, store, "operator", "globex", "campaign.start", four, &result)
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (result.result, "offered") == 1);
+    txn = store_begin (store, true);
+    json_t *record = campaign_device_get (txn, "campaign-4", "gb-1");
+    assert (streq (rpc_json_str (record, "state"), "offered"));
+    json_object_set_new (record, "state", json_string ("failed"));
+    json_object_set_new (record, "reason", json_string ("health check failed"));
+    assert (campaign_device_put (txn, "campaign-4", "gb-1", record) == 0);
+    json_decref (record);
+    json_t *campaign = campaign_get (txn, "campaign-4");
+    json_object_set_new (campaign, "state", json_string ("halted"));
+    assert (campaign_put (txn, campaign) == 0);
+    json_decref (campaign);
+    assert (store_commit (&txn) == 0);
+    assert (s_campaign (&env, store, "operator", "acme", "campaign.retry", four, &result)
+            == WEFT_STATUS_NOT_FOUND);
+    assert (s_campaign (&env, store, "operator", "globex", "campaign.retry", four, &result)
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (result.result, "retried") == 1);
+    assert (result.offers && director_batch_size (result.offers) == 1);
+    const char *device;
+    size_t size;
+    free (director_batch_offer (result.offers, 0, &device, &size));
+    assert (streq (device, "gb-1"));
+    assert (streq (s_state (&env, store, "campaign-4", &result), "running"));
+    assert (rpc_json_int (json_object_get (result.result, "counts"), "offered") == 1);
+    rpc_result_clear (&result);
 }
 
 void
@@ -220,20 +472,11 @@ director_test (bool verbose)
     uint8_t hash [32];
     uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 200 * 1024,
                                               hash, &size);
-    char error [WEFT_TEXT_MAX + 1], id [17];
-    store_txn_t *txn = store_begin (store, true);
-    assert (relroot_set (txn, "acme", root, root_size, now, NULL, error, sizeof error) == 0);
-    assert (artrepo_begin (repo, txn, "olga", "acme", size, now, id, error) == 0);
-    json_t *result = NULL;
-    int status = 0;
-    for (size_t at = 0; at < size && status == 0; at += ARTREPO_PART_MAX) {
-        json_decref (result);
-        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
-        status = artrepo_part (repo, txn, "olga", id, at, bundle + at, part, now, &result, error);
-    }
-    assert (status == 0 && json_object_get (result, "releases"));
-    json_decref (result);
-    assert (store_commit (&txn) == 0);
+    char error [WEFT_TEXT_MAX + 1];
+    size_t bundle_size = size;
+    s_upload (store, repo, "acme", root, root_size, bundle, bundle_size);
+    store_txn_t *txn;
+    int status;
 
     //  Refused: no such release, another tenant's, a publication expired
     txn = store_begin (store, true);
@@ -298,7 +541,17 @@ director_test (bool verbose)
     assert (!director_assigned (txn, "dev-s"));
     store_abort (&txn);
 
-    s_test_rpc (store, repo, &coord);
+    keys_t ca;
+    keys_generate (&ca);
+    coord_stats_t stats;
+    memset (&stats, 0, sizeof stats);
+    rpc_env_t env = { registry_new (store), pki_new (&ca), coord.curve_public, &stats,
+                      coord.sign_secret, repo };
+    s_test_rpc (store, &env);
+    s_test_campaign (store, &env, &k);
+    registry_destroy (&env.registry);
+    pki_destroy (&env.pki);
+    keys_wipe (&ca);
     keys_wipe (&coord);
     free (bundle);
     free (root);

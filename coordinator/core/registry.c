@@ -46,6 +46,7 @@ static const char *s_tables [] = {
     "custody",                      //  Frames held until a relay's ACK (custody.h)
     "releases",                     //  Tenants' release roots (relroot.h)
     "artifacts", "chunks",          //  The artifact repository (artrepo.h) and its chunks
+    "campaigns",                    //  Release campaigns (campaign.h)
     NULL
 };
 

@@ -74,6 +74,15 @@ static const struct {
     { "update.assign", P_WRITE, true, { "id", "query", "name", "version", "ttl", NULL },
         rpc_update_assign },
     { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
+    { "campaign.create", P_WRITE, true, { "query", "name", "version", "waves", "threshold",
+        "timeout", "allow_empty", NULL }, rpc_campaign_create },
+    { "campaign.show", P_READ, false, { "id", "limit", NULL }, rpc_campaign_show },
+    { "campaign.list", P_READ, false, { "limit", NULL }, rpc_campaign_list },
+    { "campaign.start", P_WRITE, true, { "id", NULL }, rpc_campaign_start },
+    { "campaign.pause", P_WRITE, true, { "id", NULL }, rpc_campaign_pause },
+    { "campaign.resume", P_WRITE, true, { "id", NULL }, rpc_campaign_resume },
+    { "campaign.abort", P_WRITE, true, { "id", NULL }, rpc_campaign_abort },
+    { "campaign.retry", P_WRITE, true, { "id", NULL }, rpc_campaign_retry },
 };
 
 bool
@@ -301,6 +310,8 @@ done:
         result->result = NULL;
         result->push [0] = 0;
         director_batch_destroy (&result->offers);
+        for (size_t batch = 0; batch < RPC_OFFER_BATCHES; batch++)
+            director_batch_destroy (&result->more_offers [batch]);
     }
     else
     if (!result->result)
@@ -350,6 +361,8 @@ rpc_result_clear (rpc_result_t *result)
     json_decref (result->audit);
     result->audit = NULL;
     director_batch_destroy (&result->offers);
+    for (size_t index = 0; index < RPC_OFFER_BATCHES; index++)
+        director_batch_destroy (&result->more_offers [index]);
 }
 
 //  --------------------------------------------------------------------------

@@ -40,6 +40,7 @@
 #define RPC_TAGS_MAX    32              //  Tags per device
 #define RPC_VALUE_MAX   128             //  Metadata and tag values, bytes
 #define RPC_SOURCE_MAX  63              //  Peer address text in audit records
+#define RPC_OFFER_BATCHES 15            //  Tenants of one campaign wave, past the first
 
 //  What the methods may use
 typedef struct {
@@ -80,6 +81,8 @@ typedef struct {
     char push [WEFT_NAME_MAX + 1];  //  Device whose desired twin changed
     json_t *audit;                  //  rpc_call_read: the refusal's audit record, owned
     director_batch_t *offers;       //  UPDATE_OFFERs to send once committed, owned
+    director_batch_t *more_offers [RPC_OFFER_BATCHES];  //  Of the other tenants of a
+                                    //  campaign's wave, owned, NULL-ended
 } rpc_result_t;
 
 //  Run one method. now_ms is the wall clock in unix milliseconds.

@@ -252,6 +252,18 @@ rpc_tenant_admin (rpc_call_t *call, const char *tenant)
 }
 
 bool
+rpc_tenant_readable (rpc_call_t *call, const char *tenant)
+{
+    for (size_t i = 0; i < call->read.scope_count; i++) {
+        char own [WEFT_NAME_MAX + 1];
+        rpc_tenant_of (call->read.scopes [i], own);
+        if (*call->read.scopes [i] == 0 || streq (own, tenant))
+            return true;
+    }
+    return false;
+}
+
+bool
 rpc_place_check (rpc_call_t *call, const char *tenant, const char *path, const char *type)
 {
     const char *place = *path? path: tenant;

@@ -72,6 +72,10 @@ void
 bool
     rpc_tenant_admin (rpc_call_t *call, const char *tenant);
 
+//  Does one of the caller's read scopes lie in tenant (or cover it)?
+bool
+    rpc_tenant_readable (rpc_call_t *call, const char *tenant);
+
 //  Where a new device will sit (token.create, device.preregister):
 //  tenant, or path ("" = the tenant's root) in it; type what it enrols
 //  as. The place must lie where the caller may call the method, the
@@ -172,5 +176,16 @@ rpc_method_fn rpc_release_root_set, rpc_release_root_show, rpc_artifact_upload,
 
 //  rpc_update.c
 rpc_method_fn rpc_update_assign, rpc_update_status;
+
+//  rpc_campaign.c: the campaign the "id" argument names, where the
+//  caller may read one of its tenants (caller decrefs); with act, also
+//  where it may change every device the campaign holds. NULL with the
+//  error set.
+json_t *
+    rpc_campaign_find (rpc_call_t *call, bool act);
+
+//  rpc_campaign.c, rpc_campaign_show.c
+rpc_method_fn rpc_campaign_create, rpc_campaign_show, rpc_campaign_list, rpc_campaign_start,
+    rpc_campaign_pause, rpc_campaign_resume, rpc_campaign_abort, rpc_campaign_retry;
 
 #endif

@@ -13,19 +13,6 @@
 
 static const char *s_role_names [] = { "root", "targets", "snapshot", "timestamp" };
 
-//  Does one of the caller's read scopes lie in tenant (or cover it)?
-static bool
-s_tenant_readable (rpc_call_t *call, const char *tenant)
-{
-    for (size_t i = 0; i < call->read.scope_count; i++) {
-        char own [WEFT_NAME_MAX + 1];
-        rpc_tenant_of (call->read.scopes [i], own);
-        if (*call->read.scopes [i] == 0 || streq (own, tenant))
-            return true;
-    }
-    return false;
-}
-
 //  The tenant argument, else the tenant of the caller's first scope
 //  for this method; NULL with the error set
 static const char *
@@ -117,7 +104,7 @@ rpc_release_root_show (rpc_call_t *call)
     if (!tenant)
         return;
     size_t size = 0;
-    uint8_t *root = s_tenant_readable (call, tenant)
+    uint8_t *root = rpc_tenant_readable (call, tenant)
                   ? relroot_get (call->txn, tenant, &size): NULL;
     release_role_t role;
     const uint8_t *body;
@@ -277,7 +264,7 @@ rpc_artifact_list (rpc_call_t *call)
     const char *tenant = s_tenant_arg (call, own), *name;
     if (!tenant || !s_release_args (call, false, &name, NULL))
         return;
-    if (!s_tenant_readable (call, tenant)) {
+    if (!rpc_tenant_readable (call, tenant)) {
         call->result->result = json_pack ("{s:[]}", "releases");
         return;
     }
@@ -291,7 +278,7 @@ rpc_artifact_show (rpc_call_t *call)
     const char *tenant = s_tenant_arg (call, own), *name, *version;
     if (!tenant || !s_release_args (call, true, &name, &version))
         return;
-    json_t *release = s_tenant_readable (call, tenant)
+    json_t *release = rpc_tenant_readable (call, tenant)
                     ? artrepo_show (call->txn, tenant, name, version): NULL;
     if (!release) {
         rpc_fail (call, WEFT_STATUS_NOT_FOUND, "no release %s %s in tenant %s", name, version,

@@ -107,13 +107,24 @@ for t in "${TENANTS[@]}"; do
     done
 done
 mdb_load -T -s attest -f "$T/verdicts.txt" "$COORD_DIR/db" || fail "mdb_load verdicts"
+#   And a campaign of each tenant over its first device (as
+#   campaign.create stores one: campaign.h)
+: > "$T/campaigns.txt"
+for t in "${TENANTS[@]}"; do
+    printf 'c/campaign-%s\n{"id":"campaign-%s","state":"created","tenants":["%s"],"query":"tenant=%s","name":"plc","version":"1.0","waves":["100%%"],"sizes":[1],"threshold":"1","threshold_devices":1,"timeout_s":3600,"wave":-1,"devices":1,"skipped":0,"by":"%s-admin","created_ms":1000,"updated_ms":1000}\n' \
+        "$t" "$t" "$t" "$t" "$t" >> "$T/campaigns.txt"
+    printf 'd/campaign-%s/dev-%s-1\n{"wave":0,"state":"pending","tenant":"%s","type":"gateway","path":"%s"}\n' \
+        "$t" "$t" "$t" "$t" >> "$T/campaigns.txt"
+    printf 'x/dev-%s-1\ncampaign-%s\n' "$t" "$t" >> "$T/campaigns.txt"
+done
+mdb_load -T -s campaigns -f "$T/campaigns.txt" "$COORD_DIR/db" || fail "mdb_load campaigns"
 start_coord
 
 #   What each tenant holds, as strings that must not reach another's
 #   actors unless they named it themselves
 declare -A SECRETS=()
 for t in "${TENANTS[@]}"; do
-    s="$t $t/site-1 $t/site-2 pre-$t $t-victim $t-gone"
+    s="$t $t/site-1 $t/site-2 pre-$t $t-victim $t-gone campaign-$t"
     for a in "${ACTORS[@]}"; do s="$s $t-$a"; done
     for i in $(seq "${NDEV[$t]}"); do s="$s dev-$t-$i"; done
     s="$s plc-$t"
@@ -252,6 +263,25 @@ case_attest_status () {
     count attest.status "{}" verdicts "${NDEV[$OWN_T]}"
 }
 case_attest_show () { by_id attest.show; }
+#   Campaigns: none of the victim's devices taken into one, however the
+#   query names them or the plan reads; the victim's campaign (stored
+#   before the attacks) neither seen nor moved
+case_campaign_create () {
+    try "$ACTOR" campaign.create "{\"query\": \"tenant=$V or id=$VD or path^=$V/\", \"name\": \"plc-$V\", \"version\": \"1.0\", \"waves\": [\"100%\"]}"
+    try "$ACTOR" campaign.create "{\"query\": \"tenant=$V or id=$VD\", \"name\": \"plc-$OWN_T\", \"version\": \"1.0\", \"waves\": [\"1\", \"100%\"], \"threshold\": \"1\"}"
+    try "$ACTOR" campaign.create "{\"query\": \"tenant=$V\", \"name\": \"plc-$V\", \"version\": \"1.0\", \"waves\": [\"100%\"], \"allow_empty\": true}"
+}
+by_campaign () {
+    TARGET=$VC
+    try "$ACTOR" "$1" "{\"id\": \"$VC\"}" "{\"id\": \"nope-404\"}"
+}
+case_campaign_show () { by_campaign campaign.show; }
+case_campaign_list () { try "$ACTOR" campaign.list "{}"; }
+case_campaign_start () { by_campaign campaign.start; }
+case_campaign_pause () { by_campaign campaign.pause; }
+case_campaign_resume () { by_campaign campaign.resume; }
+case_campaign_abort () { by_campaign campaign.abort; }
+case_campaign_retry () { by_campaign campaign.retry; }
 case_attest_clear () { by_id attest.clear; }
 
 case_release_root_set () {
@@ -313,6 +343,7 @@ attack () {
     OWN_T=$1
     V=${VICTIM[$OWN_T]}
     VD="dev-$V-1"
+    VC="campaign-$V"
     VP="$V/site-1"
     CALLS=0
     for a in "${ACTORS[@]}"; do

@@ -11,22 +11,10 @@ source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
 
 say "acme's publisher: plc 1.0 for gateways, bundled"
-make_keys r1 r2 r3 t1 t2 s ts
-head -c 300000 /dev/urandom > v1.bin
-art build --repo repo --name plc --version 1.0 --types gateway v1.bin > /dev/null || fail "build"
-new_root repo r1 r2 r3
-art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
-publish repo plc=1.0
-art bundle --repo repo --out site.wbd > /dev/null || fail "bundle"
+plc_release 300000
 
-start_coord
-import_tree acme globex
-add_op olga --role admin --tenant acme
-add_op otto --role operator --tenant acme
-add_op gus --role operator --tenant globex
+plc_coord
 add_op vic --role viewer --tenant acme
-as_op olga release root set repo/root.1 > /dev/null || fail "set root"
-as_op olga artifact add site.wbd > /dev/null || fail "artifact add"
 
 say "devices: two gateways and a sensor of acme, a gateway of globex"
 start_node g1 --token-file "$(new_token_file --tenant acme --type gateway)"

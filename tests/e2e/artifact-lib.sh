@@ -60,3 +60,30 @@ publish () {
         && art sign --key "$T/t2.key" "$repo/targets" || fail "targets $*"
     name_targets "$repo"
 }
+
+#   plc_release BYTES : the publisher's keys, a root of acme (signed by
+#   r1 and r2), plc 1.0 for gateways of BYTES random bytes published,
+#   bundled into site.wbd
+plc_release () {
+    make_keys r1 r2 r3 t1 t2 s ts
+    head -c "$1" /dev/urandom > v1.bin
+    art build --repo repo --name plc --version 1.0 --types gateway v1.bin > /dev/null \
+        || fail "build"
+    new_root repo r1 r2 r3
+    art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
+    publish repo plc=1.0
+    art bundle --repo repo --out site.wbd > /dev/null || fail "bundle"
+}
+
+#   plc_coord : the coordinator with tenants acme and globex, acme's admin
+#   olga and operator otto, globex's operator gus, and site.wbd in
+#   acme's repository
+plc_coord () {
+    start_coord
+    import_tree acme globex
+    add_op olga --role admin --tenant acme
+    add_op otto --role operator --tenant acme
+    add_op gus --role operator --tenant globex
+    as_op olga release root set repo/root.1 > /dev/null || fail "set root"
+    as_op olga artifact add site.wbd > /dev/null || fail "artifact add"
+}

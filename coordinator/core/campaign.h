@@ -1,0 +1,101 @@
+/*  campaign - a release rolled out to a fleet in waves: the stored model
+    A campaign is a target (a registry query, evaluated once when the
+    campaign is created: the campaign is static), a payload (release
+    NAME VERSION of the repository of each targeted device's tenant), a
+    plan (ordered waves, each a count or a percentage of the devices
+    that fit; a failure threshold, a count or a percentage of them; a
+    per-device timeout) and a state:
+        created -> running <-> paused; running -> halted -> (retry) running;
+        running -> finished; any but finished -> aborted.
+    Records in CAMPAIGN_TABLE (JSON):
+        seq                 the last campaign number given
+        c/<id>              the campaign: id, state, tenants, query, name,
+                            version, waves (as given), sizes (devices per
+                            wave), threshold (as given), threshold_devices,
+                            timeout_s, wave (current, -1 before start),
+                            devices, skipped, by, created_ms, updated_ms
+        d/<id>/<device>     one device: wave (-1 when skipped), state,
+                            reason, tenant, type, path
+        x/<device>          the campaign that holds the device, while that
+                            campaign is neither aborted nor finished: a
+                            device is in at most one such campaign, and
+                            a twin report finds its campaign in one lookup
+    Sans-IO: the caller passes transactions.  */
+
+#ifndef WEFT_CAMPAIGN_H_INCLUDED
+#define WEFT_CAMPAIGN_H_INCLUDED
+
+#include <jansson.h>
+#include "proto/proto.h"
+#include "proto/store.h"
+
+#define CAMPAIGN_TABLE          "campaigns"
+#define CAMPAIGN_ID_MAX         32              //  "campaign-" and a number
+#define CAMPAIGN_WAVES_MAX      16              //  Waves in a plan
+#define CAMPAIGN_TIMEOUT_S      3600            //  Default per-device timeout
+#define CAMPAIGN_TIMEOUT_MAX_S  (7 * 24 * 3600) //  Longest per-device timeout
+
+//  Parse a plan size: "N" (1..max) or "P%" (1..100). Returns 0 with
+//  *value and *percent set, or -1.
+int
+    campaign_size_parse (const char *text, int64_t max, int64_t *value, bool *percent);
+
+//  Resolve the plan's waves (an array of size texts) over total devices
+//  into sizes (CAMPAIGN_WAVES_MAX): a count takes that many devices, a
+//  percentage that share of total rounded up, at most what is left.
+//  The waves must cover every device, and none may be empty. Returns 0,
+//  or -1 with error set.
+int
+    campaign_plan (json_t *waves, size_t total, size_t sizes [CAMPAIGN_WAVES_MAX],
+                   char error [WEFT_TEXT_MAX + 1]);
+
+//  The failure threshold text over total devices, in devices; -1 with
+//  error set if it is not a size, or a count larger than total (a
+//  threshold that can never be reached).
+int64_t
+    campaign_threshold (const char *text, size_t total, char error [WEFT_TEXT_MAX + 1]);
+
+//  A new campaign id from the sequence, into id
+int
+    campaign_next_id (store_txn_t *txn, char id [CAMPAIGN_ID_MAX + 1]);
+
+//  The campaign, or NULL (caller decrefs)
+json_t *
+    campaign_get (store_txn_t *txn, const char *id);
+
+//  Store the campaign record (its "id" names it). 0 or -1.
+int
+    campaign_put (store_txn_t *txn, json_t *campaign);
+
+//  One device's record in campaign id, or NULL (caller decrefs)
+json_t *
+    campaign_device_get (store_txn_t *txn, const char *id, const char *device);
+
+//  Store one device's record. 0 or -1.
+int
+    campaign_device_put (store_txn_t *txn, const char *id, const char *device,
+                         json_t *record);
+
+//  The campaign that holds device (x/ index) into id; false if none
+bool
+    campaign_of (store_txn_t *txn, const char *device, char id [CAMPAIGN_ID_MAX + 1]);
+
+//  Set or clear (id NULL) the x/ index of device. 0 or -1.
+int
+    campaign_hold (store_txn_t *txn, const char *device, const char *id);
+
+//  Call fn for each device record of campaign id, in device order:
+//  fn (arg, device, record) returns 0 to go on. Returns the number
+//  visited or -1.
+typedef int (campaign_device_fn) (void *arg, const char *device, json_t *record);
+int64_t
+    campaign_devices (store_txn_t *txn, const char *id, campaign_device_fn *fn, void *arg);
+
+//  Is state one a campaign never leaves (aborted, finished)?
+bool
+    campaign_state_final (const char *state);
+
+void
+    campaign_test (bool verbose);
+
+#endif

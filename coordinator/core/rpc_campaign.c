@@ -1,0 +1,578 @@
+/*  rpc_campaign - the methods of release campaigns: campaign.create,
+    show, list, start, pause, resume, abort, retry
+    A campaign targets the devices a query matches where the caller may
+    call the method (write on their places, as update.assign), all of
+    one tenant, unless the caller is a deployment admin (admin on
+    everything), who may target several: each tenant's devices then get
+    the release NAME VERSION of their own tenant's repository, which
+    must hold it. A device whose type the release does not fit is
+    skipped, with the reason, not failed. A device is in at most one
+    campaign that is neither aborted nor finished: a second one that
+    targets it is refused (campaign.h, x/ index). Who may move a
+    campaign may change every device it holds; who may read one of its
+    tenants sees it, and of its devices those it may read. The model is
+    in campaign.h; campaign.show and campaign.list in rpc_campaign_show.c.  */
+
+#include "proto/corelib.h"
+#include "proto/manifest.h"
+#include "coordinator/core/campaign.h"
+#include "coordinator/core/rpc_internal.h"
+
+#define S_SKIPPED_SHOWN     100     //  Skipped devices listed in create's result
+
+//  The devices the query matches where the caller may act
+typedef struct {
+    json_t *devices;                //  [{id, tenant, type, path}]
+    json_t *tenants;                //  Tenant -> its device count
+    bool unnamed;                   //  A device without a tenant was met
+} s_target_t;
+
+static int
+s_target_one (void *arg, registry_device_t *device)
+{
+    s_target_t *target = (s_target_t *) arg;
+    const char *tenant = device->tenant? device->tenant: "";
+    if (!*tenant)
+        target->unnamed = true;
+    json_array_append_new (target->devices, json_pack ("{s:s, s:s, s:s, s:s}",
+        "id", device->id, "tenant", tenant, "type", device->type? device->type: "",
+        "path", device->path && *device->path? device->path: tenant));
+    json_t *count = json_object_get (target->tenants, tenant);
+    json_object_set_new (target->tenants, tenant,
+                         json_integer (json_integer_value (count) + 1));
+    return json_array_size (target->devices) > RPC_BATCH_MAX;
+}
+
+//  The size text argument key, fallback if absent; NULL with the error set
+static const char *
+s_arg_size (rpc_call_t *call, const char *key, const char *fallback)
+{
+    json_t *value = json_object_get (call->args, key);
+    if (!value)
+        return fallback;
+    if (!json_is_string (value)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "%s: want N or P%% as a string", key);
+        return NULL;
+    }
+    return json_string_value (value);
+}
+
+//  The fitting devices and the skipped ones, per tenant's manifest; false
+//  with the error set (no release in a tenant)
+static bool
+s_fit (rpc_call_t *call, s_target_t *target, const char *name, const char *version,
+       json_t *fitting, json_t *skipped)
+{
+    zhashx_t *manifests = zhashx_new ();
+    zhashx_set_destructor (manifests, (czmq_destructor *) director_batch_destroy);
+    const char *tenant;
+    json_t *count;
+    json_object_foreach (target->tenants, tenant, count) {
+        int status;
+        char error [WEFT_TEXT_MAX + 1] = "";
+        director_batch_t *batch = director_batch_new (call->txn, tenant, name, version,
+                                                      call->now_ms, &status, error);
+        if (!batch) {
+            rpc_fail (call, status, "%s", error);
+            zhashx_destroy (&manifests);
+            return false;
+        }
+        zhashx_insert (manifests, tenant, batch);
+    }
+    size_t index;
+    json_t *device;
+    json_array_foreach (target->devices, index, device) {
+        director_batch_t *batch = (director_batch_t *) zhashx_lookup (manifests,
+            rpc_json_str (device, "tenant"));
+        const manifest_t *manifest = director_batch_manifest (batch);
+        const char *type = rpc_json_str (device, "type");
+        if (manifest_fits (manifest, type))
+            json_array_append (fitting, device);
+        else {
+            json_t *row = json_deep_copy (device);
+            char reason [WEFT_TEXT_MAX + 1];
+            snprintf (reason, sizeof reason, "type %.64s; %s %s is for %.64s",
+                      *type? type: "(none)", name, version, manifest->types);
+            json_object_set_new (row, "reason", json_string (reason));
+            json_array_append_new (skipped, row);
+        }
+    }
+    zhashx_destroy (&manifests);
+    return true;
+}
+
+//  The first device already held by a live campaign; false with the error set
+static bool
+s_free (rpc_call_t *call, json_t *fitting)
+{
+    size_t index;
+    json_t *device;
+    json_array_foreach (fitting, index, device) {
+        char held [CAMPAIGN_ID_MAX + 1];
+        if (campaign_of (call->txn, rpc_json_str (device, "id"), held)) {
+            rpc_fail (call, WEFT_STATUS_CONFLICT, "device %s is in %s, which is neither "
+                      "aborted nor finished: a device is in one campaign at a time "
+                      "(abort it, or narrow the query)", rpc_json_str (device, "id"), held);
+            return false;
+        }
+    }
+    return true;
+}
+
+//  Store the campaign, its devices and their holds; false with the error set
+static bool
+s_store (rpc_call_t *call, json_t *campaign, json_t *fitting, json_t *skipped,
+         const size_t *sizes)
+{
+    const char *id = rpc_json_str (campaign, "id");
+    bool ok = campaign_put (call->txn, campaign) == 0;
+    size_t wave = 0, taken = 0, index;
+    json_t *device;
+    json_array_foreach (fitting, index, device) {
+        while (taken == sizes [wave]) {
+            wave++;
+            taken = 0;
+        }
+        taken++;
+        json_t *record = json_pack ("{s:i, s:s, s:O, s:O, s:O}", "wave", (int) wave,
+            "state", "pending", "tenant", json_object_get (device, "tenant"),
+            "type", json_object_get (device, "type"), "path", json_object_get (device, "path"));
+        const char *name = rpc_json_str (device, "id");
+        ok = ok && campaign_device_put (call->txn, id, name, record) == 0
+                && campaign_hold (call->txn, name, id) == 0;
+        json_decref (record);
+    }
+    json_array_foreach (skipped, index, device) {
+        json_t *record = json_pack ("{s:i, s:s, s:O, s:O, s:O, s:O}", "wave", -1,
+            "state", "skipped", "reason", json_object_get (device, "reason"),
+            "tenant", json_object_get (device, "tenant"), "type",
+            json_object_get (device, "type"), "path", json_object_get (device, "path"));
+        ok = ok && campaign_device_put (call->txn, id, rpc_json_str (device, "id"),
+                                        record) == 0;
+        json_decref (record);
+    }
+    if (!ok)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    return ok;
+}
+
+//  The audit record: one per tenant when the campaign has several
+static void
+s_audit (rpc_call_t *call, json_t *campaign, json_t *detail)
+{
+    json_t *tenants = json_object_get (campaign, "tenants");
+    const char *id = rpc_json_str (campaign, "id");
+    rpc_audit_set (call, json_string_value (json_array_get (tenants, 0)), id);
+    json_object_set_new (detail, "id", json_string (id));
+    if (json_array_size (tenants) > 1) {
+        call->tenants = json_object ();
+        size_t index;
+        json_t *tenant;
+        json_array_foreach (tenants, index, tenant)
+            json_object_set (call->tenants, json_string_value (tenant), detail);
+    }
+    call->detail = detail;
+}
+
+void
+rpc_campaign_create (rpc_call_t *call)
+{
+    const char *name, *version, *threshold_text;
+    json_int_t timeout_s;
+    bool allow_empty;
+    query_t *query;
+    if (!rpc_arg_name (call, "name", true, false, &name)
+    ||  !rpc_arg_name (call, "version", true, false, &version)
+    ||  !rpc_arg_int (call, "timeout", CAMPAIGN_TIMEOUT_S, CAMPAIGN_TIMEOUT_MAX_S, &timeout_s)
+    ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
+    ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
+    ||  !rpc_arg_query (call, &query))
+        return;
+    if (!query) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "query: name the campaign's target "
+                  "(docs/query.md)");
+        return;
+    }
+    json_t *waves = json_object_get (call->args, "waves");
+    size_t sizes [CAMPAIGN_WAVES_MAX];
+    char error [WEFT_TEXT_MAX + 1];
+    //  The plan's shape first, so a typo is refused before the registry is read
+    if (campaign_plan (waves, 0, sizes, error)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "%s", error);
+        query_destroy (&query);
+        return;
+    }
+    s_target_t target = { json_array (), json_object (), false };
+    int64_t rc = devquery_run (&call->act, query, s_target_one, &target, NULL);
+    char *canonical = query_to_string (query);
+    query_destroy (&query);
+    json_t *fitting = json_array (), *skipped = json_array ();
+    json_t *campaign = NULL;
+    int64_t threshold = 0;
+    if (rc < 0)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
+    else
+    if (json_array_size (target.devices) > RPC_BATCH_MAX)
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "query matches more than %d devices; "
+                  "narrow it", RPC_BATCH_MAX);
+    else
+    if (json_array_size (target.devices) == 0 && !allow_empty)
+        rpc_fail (call, WEFT_STATUS_NOT_FOUND, "the query matches no device you may change "
+                  "(allow_empty, --allow-empty, to create the campaign anyway)");
+    else
+    if (target.unnamed)
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "the query matches devices in no tenant: "
+                  "releases are a tenant's");
+    else
+    if (json_object_size (target.tenants) > 1 && !rpc_tenant_admin (call, ""))
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "the query matches devices of %zu tenants: "
+                  "only a deployment admin (admin on everything) may target several (add "
+                  "tenant=T to the query)", json_object_size (target.tenants));
+    else {
+        //  An empty campaign is the tenant of the caller's scope, which
+        //  must hold the release too
+        if (json_object_size (target.tenants) == 0) {
+            char own [WEFT_NAME_MAX + 1];
+            rpc_tenant_of (call->act.scopes [0], own);
+            json_object_set_new (target.tenants, own, json_integer (0));
+        }
+    }
+    if (call->result->status == WEFT_STATUS_OK
+    &&  s_fit (call, &target, name, version, fitting, skipped)
+    &&  s_free (call, fitting)) {
+        if (json_array_size (fitting) == 0 && json_array_size (skipped) && !allow_empty)
+            rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "no device of the query fits %s %s "
+                      "(first: %s: %s)", name, version,
+                      rpc_json_str (json_array_get (skipped, 0), "id"),
+                      rpc_json_str (json_array_get (skipped, 0), "reason"));
+        else
+        if (campaign_plan (waves, json_array_size (fitting), sizes, error)
+        ||  (threshold = campaign_threshold (threshold_text, json_array_size (fitting),
+                                             error)) < 0)
+            rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "%s", error);
+    }
+    if (call->result->status == WEFT_STATUS_OK) {
+        char id [CAMPAIGN_ID_MAX + 1];
+        json_t *tenants = json_array ();
+        const char *tenant;
+        json_t *count;
+        json_object_foreach (target.tenants, tenant, count)
+            json_array_append_new (tenants, json_string (tenant));
+        json_t *wave_sizes = json_array ();
+        for (size_t index = 0; index < json_array_size (waves); index++)
+            json_array_append_new (wave_sizes, json_integer ((json_int_t) sizes [index]));
+        if (campaign_next_id (call->txn, id))
+            rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+        campaign = json_pack ("{s:s, s:s, s:o, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:i,"
+                              " s:I, s:I, s:s, s:I, s:I}",
+            "id", id, "state", "created", "tenants", tenants, "query", canonical,
+            "name", name, "version", version, "waves", waves, "sizes", wave_sizes,
+            "threshold", threshold_text, "threshold_devices", (json_int_t) threshold,
+            "timeout_s", (json_int_t) timeout_s, "wave", -1,
+            "devices", (json_int_t) json_array_size (fitting),
+            "skipped", (json_int_t) json_array_size (skipped), "by", call->caller->name,
+            "created_ms", (json_int_t) call->now_ms, "updated_ms", (json_int_t) call->now_ms);
+    }
+    if (campaign && call->result->status == WEFT_STATUS_OK
+    &&  s_store (call, campaign, fitting, skipped, sizes)) {
+        json_t *shown = json_array ();
+        for (size_t index = 0; index < json_array_size (skipped) && index < S_SKIPPED_SHOWN;
+             index++) {
+            json_t *row = json_array_get (skipped, index);
+            json_array_append_new (shown, json_pack ("{s:O, s:O}", "id",
+                json_object_get (row, "id"), "reason", json_object_get (row, "reason")));
+        }
+        call->result->result = json_deep_copy (campaign);
+        json_object_set_new (call->result->result, "skipped_devices", shown);
+        s_audit (call, campaign, json_pack ("{s:s, s:s, s:s, s:O, s:s, s:I, s:I}",
+            "name", name, "version", version, "query", canonical, "waves", waves,
+            "threshold", threshold_text, "devices", (json_int_t) json_array_size (fitting),
+            "skipped", (json_int_t) json_array_size (skipped)));
+    }
+    else
+    if (canonical)
+        rpc_audit_set (call, call->act.scopes [0], canonical);
+    json_decref (campaign);
+    free (canonical);
+    json_decref (fitting);
+    json_decref (skipped);
+    json_decref (target.devices);
+    json_decref (target.tenants);
+}
+
+//  --------------------------------------------------------------------------
+//  A campaign by id (rpc_internal.h)
+
+typedef struct {
+    rpc_call_t *call;
+    char device [WEFT_NAME_MAX + 1];    //  The first device out of reach
+} s_reach_t;
+
+static int
+s_reach_one (void *arg, const char *device, json_t *record)
+{
+    s_reach_t *reach = (s_reach_t *) arg;
+    if (rpc_covered (&reach->call->act, rpc_json_str (record, "path")))
+        return 0;
+    snprintf (reach->device, sizeof reach->device, "%s", device);
+    return 1;
+}
+
+json_t *
+rpc_campaign_find (rpc_call_t *call, bool act)
+{
+    const char *id;
+    if (!rpc_arg_name (call, "id", true, false, &id))
+        return NULL;
+    json_t *campaign = campaign_get (call->txn, id);
+    bool visible = false;
+    size_t index;
+    json_t *tenant;
+    json_array_foreach (json_object_get (campaign, "tenants"), index, tenant)
+        visible = visible || rpc_tenant_readable (call, json_string_value (tenant));
+    if (!visible) {
+        rpc_fail (call, WEFT_STATUS_NOT_FOUND, "unknown campaign %s", id);
+        json_decref (campaign);
+        return NULL;
+    }
+    rpc_audit_set (call, json_string_value (json_array_get (json_object_get (campaign,
+                   "tenants"), 0)), id);
+    if (!act)
+        return campaign;
+    s_reach_t reach = { call, "" };
+    if (json_array_size (json_object_get (campaign, "tenants")) > 1
+    &&  !rpc_tenant_admin (call, "")) {
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s spans several tenants: only a deployment "
+                  "admin moves it", id);
+        json_decref (campaign);
+        return NULL;
+    }
+    if (campaign_devices (call->txn, id, s_reach_one, &reach) < 0)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+    else
+    if (*reach.device)
+        rpc_fail (call, WEFT_STATUS_FORBIDDEN, "%s holds device %s, which you may not "
+                  "change", id, reach.device);
+    if (call->result->status != WEFT_STATUS_OK) {
+        json_decref (campaign);
+        return NULL;
+    }
+    return campaign;
+}
+
+//  --------------------------------------------------------------------------
+//  The offers of a wave: each pending device of the current wave or an
+//  earlier one (a retried device) is assigned the release of its
+//  tenant, as update.assign does, and is then offered. The offers are
+//  sent once the call has committed (one batch per tenant).
+
+typedef struct {
+    int64_t wave;
+    bool retry;                     //  Failed devices are due again too
+    json_t *due;                    //  [[device, record]]
+    json_t *tenants;                //  Tenants of the due devices
+} s_due_t;
+
+static int
+s_due_one (void *arg, const char *device, json_t *record)
+{
+    s_due_t *due = (s_due_t *) arg;
+    json_int_t wave = rpc_json_int (record, "wave");
+    const char *state = rpc_json_str (record, "state");
+    if (wave >= 0 && wave <= due->wave
+    &&  (streq (state, "pending") || (due->retry && streq (state, "failed")))) {
+        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
+        json_object_set_new (due->tenants, rpc_json_str (record, "tenant"), json_true ());
+    }
+    return 0;
+}
+
+//  The batches, one per tenant, into the result; false with the error
+//  set, having written nothing
+static bool
+s_batches (rpc_call_t *call, json_t *campaign, json_t *tenants, zhashx_t *batches)
+{
+    if (json_object_size (tenants) > RPC_OFFER_BATCHES + 1) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "a wave offers to at most %d tenants",
+                  RPC_OFFER_BATCHES + 1);
+        return false;
+    }
+    size_t used = 0;
+    const char *tenant;
+    json_t *value;
+    json_object_foreach (tenants, tenant, value) {
+        int status;
+        char error [WEFT_TEXT_MAX + 1] = "";
+        director_batch_t *batch = director_batch_new (call->txn, tenant,
+            rpc_json_str (campaign, "name"), rpc_json_str (campaign, "version"), call->now_ms,
+            &status, error);
+        if (!batch) {
+            rpc_fail (call, status, "%s", error);
+            return false;
+        }
+        if (used == 0)
+            call->result->offers = batch;
+        else
+            call->result->more_offers [used - 1] = batch;
+        used++;
+        zhashx_insert (batches, tenant, batch);
+    }
+    return true;
+}
+
+//  Offer the due devices; *retried_p counts the failed ones offered again
+static bool
+s_offer_wave (rpc_call_t *call, json_t *campaign, bool retry, size_t *retried_p)
+{
+    if (!call->env->coord_secret) {
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "no signing key for assignments");
+        return false;
+    }
+    const char *id = rpc_json_str (campaign, "id");
+    s_due_t due = { rpc_json_int (campaign, "wave"), retry, json_array (), json_object () };
+    zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, borrowed from the result
+    if (campaign_devices (call->txn, id, s_due_one, &due) < 0)
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+    else
+    if (s_batches (call, campaign, due.tenants, batches)) {
+        uint64_t expires_ms = call->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
+        size_t index;
+        json_t *pair;
+        json_array_foreach (due.due, index, pair) {
+            const char *device = json_string_value (json_array_get (pair, 0));
+            json_t *record = json_array_get (pair, 1);
+            char error [WEFT_TEXT_MAX + 1] = "";
+            if (streq (rpc_json_str (record, "state"), "failed"))
+                (*retried_p)++;
+            //  A device whose type changed since is failed, not a refusal
+            int status = director_batch_add (
+                (director_batch_t *) zhashx_lookup (batches, rpc_json_str (record, "tenant")),
+                call->txn, device, rpc_json_str (record, "type"), call->caller->name,
+                call->env->coord_secret, call->now_ms, expires_ms, error);
+            if (status == WEFT_STATUS_INTERNAL) {
+                rpc_fail (call, status, "%s", error);
+                break;
+            }
+            json_object_set_new (record, "state", json_string (status? "failed": "offered"));
+            json_object_set_new (record, "offered_ms", json_integer ((json_int_t) call->now_ms));
+            if (status)
+                json_object_set_new (record, "reason", json_string (error));
+            else
+                json_object_del (record, "reason");
+            if (campaign_device_put (call->txn, id, device, record)) {
+                rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+                break;
+            }
+        }
+    }
+    zhashx_destroy (&batches);
+    json_decref (due.due);
+    json_decref (due.tenants);
+    return call->result->status == WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Transitions
+
+//  The x/ holds of an aborted campaign's devices released
+typedef struct {
+    rpc_call_t *call;
+    int rc;
+} s_sweep_t;
+
+static int
+s_sweep_one (void *arg, const char *device, json_t *record)
+{
+    s_sweep_t *sweep = (s_sweep_t *) arg;
+    const char *state = rpc_json_str (record, "state");
+    if (!streq (state, "skipped"))
+        sweep->rc |= campaign_hold (sweep->call->txn, device, NULL);
+    return 0;
+}
+
+static void
+s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
+{
+    json_t *campaign = rpc_campaign_find (call, true);
+    if (!campaign)
+        return;
+    const char *id = rpc_json_str (campaign, "id");
+    char state [WEFT_NAME_MAX + 1];     //  A copy: the record's changes below
+    snprintf (state, sizeof state, "%s", rpc_json_str (campaign, "state"));
+    bool allowed = false;
+    for (size_t index = 0; from [index]; index++)
+        allowed = allowed || streq (from [index], state);
+    if (!allowed) {
+        rpc_fail (call, WEFT_STATUS_CONFLICT, "%s is %s: it cannot %s", id, state, verb);
+        json_decref (campaign);
+        return;
+    }
+    s_sweep_t sweep = { call, 0 };
+    if (streq (to, "aborted")
+    &&  (campaign_devices (call->txn, id, s_sweep_one, &sweep) < 0 || sweep.rc)) {
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+        json_decref (campaign);
+        return;
+    }
+    if (streq (verb, "start"))
+        json_object_set_new (campaign, "wave", json_integer (0));
+    size_t retried = 0;
+    if (streq (to, "running")
+    &&  !s_offer_wave (call, campaign, streq (verb, "retry"), &retried)) {
+        json_decref (campaign);
+        return;
+    }
+    json_object_set_new (campaign, "state", json_string (to));
+    json_object_set_new (campaign, "updated_ms", json_integer ((json_int_t) call->now_ms));
+    if (campaign_put (call->txn, campaign)) {
+        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+        json_decref (campaign);
+        return;
+    }
+    size_t offered = call->result->offers? director_batch_size (call->result->offers): 0;
+    for (size_t batch = 0; batch < RPC_OFFER_BATCHES && call->result->more_offers [batch];
+         batch++)
+        offered += director_batch_size (call->result->more_offers [batch]);
+    call->result->result = json_pack ("{s:s, s:s, s:s, s:I, s:I}", "id", id, "from", state,
+                                      "state", to, "retried", (json_int_t) retried,
+                                      "offered", (json_int_t) offered);
+    s_audit (call, campaign, json_pack ("{s:s, s:s, s:I, s:I}", "from", state, "state", to,
+                                        "retried", (json_int_t) retried,
+                                        "offered", (json_int_t) offered));
+    json_decref (campaign);
+}
+
+void
+rpc_campaign_start (rpc_call_t *call)
+{
+    const char *from [] = { "created", NULL };
+    s_move (call, "start", from, "running");
+}
+
+void
+rpc_campaign_pause (rpc_call_t *call)
+{
+    const char *from [] = { "running", NULL };
+    s_move (call, "pause", from, "paused");
+}
+
+void
+rpc_campaign_resume (rpc_call_t *call)
+{
+    const char *from [] = { "paused", NULL };
+    s_move (call, "resume", from, "running");
+}
+
+void
+rpc_campaign_abort (rpc_call_t *call)
+{
+    const char *from [] = { "created", "running", "paused", "halted", NULL };
+    s_move (call, "abort", from, "aborted");
+}
+
+void
+rpc_campaign_retry (rpc_call_t *call)
+{
+    const char *from [] = { "halted", NULL };
+    s_move (call, "retry", from, "running");
+}

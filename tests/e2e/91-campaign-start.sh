@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+#   91-campaign-start - weftctl campaign: a campaign of plc 1.0 over
+#   acme's gateways, canary 1 then the rest; the sensor is skipped with
+#   its reason, a second campaign over the same devices is refused, and
+#   start offers the release to the canary alone (the other gateways are
+#   assigned nothing and sent nothing). globex's operator neither sees
+#   nor moves it. Real coordinator and nodes.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/artifact-lib.sh"
+cd "$T"
+
+say "acme's publisher: plc 1.0 for gateways, bundled"
+plc_release 100000
+
+plc_coord
+
+say "devices: three gateways and a sensor of acme"
+for n in g1 g2 g3 s1; do
+    start_node "$n" --token-file "$(new_token_file --tenant acme --type gateway)"
+done
+wait_for 'is_online g1 && is_online g2 && is_online g3 && is_online s1' 30 \
+    || fail "the devices did not come online"
+as_op olga device set s1 type=sensor > /dev/null || fail "s1 becomes a sensor"
+offers () { ctl --json stats | jget update_offers; }
+
+say "create: canary 1, then the rest; the sensor skipped; refusals"
+refused "the waves cover 1 of the 3 devices" \
+    as_op otto campaign create --query tenant=acme plc 1.0 --waves 1
+refused "no release plc 9.9 in tenant acme" \
+    as_op otto campaign create --query tenant=acme plc 9.9 --waves 100%
+refused "the query matches no device you may change" \
+    as_op gus campaign create --query tenant=acme plc 1.0 --waves 100%
+out=$(as_op otto campaign create --query tenant=acme plc 1.0 --waves 1,100% --threshold 1) \
+    || fail "create: $out"
+grep -q "^campaign-1  created  plc 1.0  tenants acme" <<<"$out" || fail "create said: $out"
+grep -q "devices per wave: 1 2" <<<"$out" || fail "create said: $out"
+grep -q "^skipped s1: type sensor; plc 1.0 is for gateway" <<<"$out" || fail "create said: $out"
+refused "is in campaign-1, which is neither aborted nor finished" \
+    as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 --waves 100%
+[[ "$(offers)" == 0 ]] || fail "creating a campaign sent offers: $(offers)"
+
+say "globex's operator neither sees nor moves it"
+refused "unknown campaign campaign-1" as_op gus campaign show campaign-1
+refused "unknown campaign campaign-1" as_op gus campaign start campaign-1
+[[ "$(as_op gus --json campaign list | jget 'campaigns.*.id')" == "" ]] || fail "gus sees it"
+
+say "start: the canary alone is offered plc 1.0"
+out=$(as_op otto campaign start campaign-1) || fail "start: $out"
+[[ "$out" == "campaign-1: created -> running, 1 devices offered the release" ]] \
+    || fail "start said: $out"
+[[ "$(offers)" == 1 ]] || fail "offers sent: $(offers)"
+status=$(as_op otto --json update status --query 'tenant=acme and type=gateway')
+[[ "$(jget 'devices.*.assigned.version' <<<"$status" | grep -c '^1.0$')" == 1 ]] \
+    || fail "not exactly one gateway assigned: $status"
+shown=$(as_op otto campaign show campaign-1) || fail "show: $shown"
+grep -Eq "^wave 1 +0 +1 +0" <<<"$shown" || fail "wave 1 not offered: $shown"
+grep -Eq "^wave 2 +2 +0 +0" <<<"$shown" || fail "wave 2 touched: $shown"
+grep -Eq "^all +2 +1 +0 +0 +0 +0 +0 +1" <<<"$shown" || fail "counts: $shown"
+refused "campaign-1 is running: it cannot start" as_op otto campaign start campaign-1
+
+say "pause, resume (nothing new to offer), abort: its devices free again"
+as_op otto campaign pause campaign-1 > /dev/null || fail "pause"
+as_op otto campaign resume campaign-1 > /dev/null || fail "resume"
+[[ "$(offers)" == 1 ]] || fail "resume offered again: $(offers)"
+as_op otto campaign abort campaign-1 > /dev/null || fail "abort"
+as_op otto campaign list | grep -q "^campaign-1 *aborted" || fail "list: $(as_op otto campaign list)"
+as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 --waves 100% \
+    > /dev/null || fail "a campaign over the aborted one's devices"
+
+say "audited: each move"
+for a in campaign.create campaign.start campaign.pause campaign.resume campaign.abort; do
+    ctl audit list --query "action=$a and status=OK" | grep -q " otto .*$a .*campaign-1" \
+        || fail "no audit record of $a: $(ctl audit list --query "action=$a")"
+done
+say "ok"

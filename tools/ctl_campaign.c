@@ -1,0 +1,170 @@
+/*  ctl_campaign - weftctl's commands of release campaigns
+    campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
+                    [--device-timeout 1h] [--allow-empty]
+    campaign show ID [--limit N]       the campaign, counts per state and wave
+    campaign list [--limit N]          the campaigns you may see
+    campaign start|pause|resume|abort|retry ID
+    The plan's sizes travel as the texts typed ("1", "10%"): the
+    coordinator resolves them over the devices that fit (docs/campaigns.md).  */
+
+#include <czmq.h>
+#include "tools/ctl.h"
+
+#define S_TIMEOUT_MAX   (7 * 24 * 3600)     //  As the coordinator (CAMPAIGN_TIMEOUT_MAX_S)
+
+static const char *s_moves [] = { "start", "pause", "resume", "abort", "retry", NULL };
+
+//  The create command's args, or NULL after printing why
+static json_t *
+s_create_args (ctl_t *self, const char *name, const char *version)
+{
+    const char *query = keyfile_get (self->options, "query");
+    const char *waves = keyfile_get (self->options, "waves");
+    const char *threshold = keyfile_get (self->options, "threshold");
+    const char *timeout = keyfile_get (self->options, "device-timeout");
+    if (!query || !waves) {
+        ctl_fail ("campaign create needs --query Q and --waves, e.g. --waves 1,3,100%%");
+        return NULL;
+    }
+    int64_t timeout_s = timeout? options_duration_s (timeout, S_TIMEOUT_MAX): 0;
+    if (timeout_s < 0) {
+        ctl_fail ("bad --device-timeout '%s': use seconds or a number with s, m, h or d, "
+                  "up to 7d", timeout);
+        return NULL;
+    }
+    json_t *list = json_array ();
+    char *copy = strdup (waves);
+    char *saved = NULL;
+    for (char *size = strtok_r (copy, ",", &saved); size; size = strtok_r (NULL, ",", &saved))
+        json_array_append_new (list, json_string (size));
+    free (copy);
+    json_t *args = json_pack ("{s:s, s:s, s:s, s:o, s:b}", "query", query, "name", name,
+                              "version", version, "waves", list, "allow_empty",
+                              options_flag (self->options, "allow-empty"));
+    if (threshold)
+        json_object_set_new (args, "threshold", json_string (threshold));
+    if (timeout_s)
+        json_object_set_new (args, "timeout", json_integer (timeout_s));
+    return args;
+}
+
+int
+ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
+                    json_t **args_p)
+{
+    const char *verb = argc > 1? argv [1]: "";
+    if (streq (verb, "create") && argc == 4) {
+        *method_p = "campaign.create";
+        *args_p = s_create_args (self, argv [2], argv [3]);
+        return *args_p? CTL_OK: CTL_USAGE;
+    }
+    if (streq (verb, "list") && argc == 2) {
+        *method_p = "campaign.list";
+        *args_p = json_object ();
+        return ctl_limit_arg (self, args_p);
+    }
+    if (streq (verb, "show") && argc == 3) {
+        *method_p = "campaign.show";
+        *args_p = json_pack ("{s:s}", "id", argv [2]);
+        return ctl_limit_arg (self, args_p);
+    }
+    for (size_t index = 0; s_moves [index]; index++)
+        if (streq (verb, s_moves [index]) && argc == 3) {
+            static char method [32];
+            snprintf (method, sizeof method, "campaign.%s", verb);
+            *method_p = method;
+            *args_p = json_pack ("{s:s}", "id", argv [2]);
+            return CTL_OK;
+        }
+    return -1;
+}
+
+//  "created 3" ... for each state of counts, in a fixed order
+static void
+s_counts (json_t *counts)
+{
+    const char *states [] = { "pending", "offered", "downloading", "installing", "succeeded",
+                              "failed", "rolled-back", "skipped", NULL };
+    for (size_t index = 0; states [index]; index++)
+        printf (" %11lld", (long long) ctl_int (counts, states [index]));
+    printf ("\n");
+}
+
+static void
+s_show (json_t *result)
+{
+    printf ("%s  %s  %s %s  tenants", ctl_str (result, "id"), ctl_str (result, "state"),
+            ctl_str (result, "name"), ctl_str (result, "version"));
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (result, "tenants"), index, item)
+        printf (" %s", json_string_value (item));
+    printf ("\ntarget     %s\n", ctl_str (result, "query"));
+    printf ("plan      ");
+    json_array_foreach (json_object_get (result, "waves"), index, item)
+        printf (" %s", json_string_value (item));
+    printf ("  (devices per wave:");
+    json_array_foreach (json_object_get (result, "sizes"), index, item)
+        printf (" %lld", (long long) json_integer_value (item));
+    printf ("); halt at %lld failed (%s); per-device timeout %llds\n",
+            (long long) ctl_int (result, "threshold_devices"), ctl_str (result, "threshold"),
+            (long long) ctl_int (result, "timeout_s"));
+    long long wave = (long long) ctl_int (result, "wave");
+    if (wave >= 0)
+        printf ("wave       %lld of %zu\n", wave + 1,
+                json_array_size (json_object_get (result, "sizes")));
+    printf ("%-8s %11s %11s %11s %11s %11s %11s %11s %11s\n", "", "pending", "offered",
+            "downloading", "installing", "succeeded", "failed", "rolled-back", "skipped");
+    json_array_foreach (json_object_get (result, "wave_counts"), index, item) {
+        printf ("wave %-3zu", index + 1);
+        s_counts (item);
+    }
+    printf ("%-8s", "all");
+    s_counts (json_object_get (result, "counts"));
+    json_array_foreach (json_object_get (result, "device_rows"), index, item)
+        if (*ctl_str (item, "reason"))
+            printf ("%s %s: %s\n", ctl_str (item, "id"), ctl_str (item, "state"),
+                    ctl_str (item, "reason"));
+}
+
+bool
+ctl_show_campaign (const char *method, json_t *result)
+{
+    if (streq (method, "campaign.create") || streq (method, "campaign.show")) {
+        s_show (result);
+        size_t index;
+        json_t *item;
+        json_array_foreach (json_object_get (result, "skipped_devices"), index, item)
+            printf ("skipped %s: %s\n", ctl_str (item, "id"), ctl_str (item, "reason"));
+        return true;
+    }
+    if (streq (method, "campaign.list")) {
+        printf ("%-16s %-10s %-24s %-8s %s\n", "ID", "STATE", "RELEASE", "DEVICES", "TENANTS");
+        size_t index, at;
+        json_t *row, *tenant;
+        json_array_foreach (json_object_get (result, "campaigns"), index, row) {
+            char release [80];
+            snprintf (release, sizeof release, "%s %s", ctl_str (row, "name"),
+                      ctl_str (row, "version"));
+            printf ("%-16s %-10s %-24s %-8lld", ctl_str (row, "id"), ctl_str (row, "state"),
+                    release, (long long) ctl_int (row, "devices"));
+            json_array_foreach (json_object_get (row, "tenants"), at, tenant)
+                printf (" %s", json_string_value (tenant));
+            printf ("\n");
+        }
+        if (json_is_true (json_object_get (result, "truncated")))
+            printf ("(more campaigns: raise --limit)\n");
+        return true;
+    }
+    if (strncmp (method, "campaign.", 9) == 0) {
+        printf ("%s: %s -> %s", ctl_str (result, "id"), ctl_str (result, "from"),
+                ctl_str (result, "state"));
+        if (ctl_int (result, "offered"))
+            printf (", %lld devices offered the release", (long long) ctl_int (result, "offered"));
+        if (ctl_int (result, "retried"))
+            printf (" (%lld of them failed before)", (long long) ctl_int (result, "retried"));
+        printf ("\n");
+        return true;
+    }
+    return false;
+}
