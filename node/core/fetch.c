@@ -266,6 +266,7 @@ fetch_destroy (fetch_t **self_p)
         while ((flight = (fetch_flight_t *) zlistx_detach (self->order, NULL)))
             free (flight);
         zlistx_destroy (&self->order);
+        free (self->touch);
         zhashx_destroy (&self->flights);
         zlistx_destroy (&self->urgent);
         zlistx_destroy (&self->waiters);

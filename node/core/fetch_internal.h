@@ -120,7 +120,8 @@ struct _fetch_t {
     zlistx_t *urgent;                   //  Those whose chunk is still queued (borrowed)
     zlistx_t *staged;                   //  Of fetch_staged_t
     zhashx_t *peers;                    //  Name -> fetch_peer_t
-    uint8_t touch [FETCH_TOUCH_MAX][32];    //  Served, to mark used
+    uint8_t (*touch) [32];              //  Served, to mark used (made at the
+                                        //  first serve: most nodes never serve)
     size_t touch_count;
     fetch_candidate_t candidates [FETCH_CANDIDATES_MAX];
     size_t candidate_count;
@@ -131,7 +132,6 @@ struct _fetch_t {
     uint64_t wake_ms;                   //  A rate-limited ask is due, 0 none
     bool uplink;                        //  The coordinator link was a candidate last pump
     bool paused;                        //  Pinned chunks pass the budget
-    uint8_t scratch [CHUNKER_MAX];      //  An unpacked chunk
     fetch_stats_t stats;
 };
 

@@ -88,6 +88,8 @@ fetch_on_want (fetch_t *self, const char *peer, const char *tenant, const updmsg
                                                       &chunk_size): NULL;
         if (packed) {
             s_send_data (self, peer, msg->manifest, address, packed, packed_size, chunk_size);
+            if (!self->touch)
+                self->touch = (uint8_t (*) [32]) zmalloc (FETCH_TOUCH_MAX * 32);
             if (self->touch_count < FETCH_TOUCH_MAX)
                 memcpy (self->touch [self->touch_count++], address, 32);
             free (packed);

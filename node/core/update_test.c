@@ -613,7 +613,7 @@ update_test (bool verbose)
 
     //  No pinned root: every offer refused
     s_close (&device);
-    char command [128];
+    char command [320];
     snprintf (command, sizeof command, "rm -rf %s && mkdir -m 700 %s", device.dir, device.dir);
     assert (system (command) == 0);
     device.root = NULL;
