@@ -100,7 +100,6 @@ main (int argc, char *argv [])
     uint64_t nodes = 0, sites = 0, seed = 0, faults = 0, duration_ms = 0;
     bool seed_set = false, faults_set = false, nodes_set = false, sites_set = false;
     double loss = -1, drop = -1;
-    char *command = (char *) zmalloc (4096);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const char *value = i + 1 < argc? argv [i + 1]: NULL;
@@ -238,6 +237,7 @@ main (int argc, char *argv [])
     if (drop >= 0)
         scenario.lan.drop = scenario.uplink.drop = drop;
     //  The command that reproduces this run: the same, with the seed
+    char *command = (char *) zmalloc (4096);
     size_t used = 0;
     for (int i = 0; i < argc && used < 3900; i++) {
         if (streq (argv [i], "--seed")) {
@@ -254,6 +254,8 @@ main (int argc, char *argv [])
     randombytes_set_implementation (&s_random_impl);
     if (sodium_init () < 0) {
         fprintf (stderr, "weft-sim: cannot initialise libsodium\n");
+        scenario_free (&scenario);
+        free (command);
         return 2;
     }
     if (!options.verbose)

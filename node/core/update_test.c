@@ -456,6 +456,7 @@ update_test (bool verbose)
     s_refused_assigned (&device, &k.coord, "gw-2", "2.0", &v2, root, root_size, &p2,
                         "no valid assignment");
     //  Mix and match: v1's manifest under the assignment of v2
+    free (a);
     a = s_assign (&k.coord, T_DEVICE, "2.0", v2.hash, now, now + FIXTURE_DAY, &a_size);
     offer = s_offer (root, root_size, &p2, v1.manifest, v1.manifest_size, a, a_size, &o_size);
     s_refused (&device, offer, o_size, "mix and match");
@@ -478,6 +479,7 @@ update_test (bool verbose)
     offer [o_size / 2] ^= 1;
     assert (update_offer (device.update, offer, o_size, now, reason) == WEFT_STATUS_DENIED);
     offer [o_size / 2] ^= 1;
+    free (offer);
     free (a);
     //  Another device type
     s_refused_assigned (&device, &k.coord, T_DEVICE, "2.1", &wrong, root, root_size, &p2,
