@@ -113,6 +113,8 @@ s_show (json_t *result)
     if (wave >= 0)
         printf ("wave       %lld of %zu\n", wave + 1,
                 json_array_size (json_object_get (result, "sizes")));
+    if (*ctl_str (result, "reason"))
+        printf ("%-10s %s\n", ctl_str (result, "state"), ctl_str (result, "reason"));
     printf ("%-8s %11s %11s %11s %11s %11s %11s %11s %11s\n", "", "pending", "offered",
             "downloading", "installing", "succeeded", "failed", "rolled-back", "skipped");
     json_array_foreach (json_object_get (result, "wave_counts"), index, item) {

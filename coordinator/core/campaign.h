@@ -14,8 +14,12 @@
                             wave), threshold (as given), threshold_devices,
                             timeout_s, wave (current, -1 before start),
                             devices, skipped, by, created_ms, updated_ms
+                            (campaign_run.h:) succeeded, failed (devices
+                            per wave that ended so), reason (why halted)
         d/<id>/<device>     one device: wave (-1 when skipped), state,
-                            reason, tenant, type, path
+                            reason, tenant, type, path; offered_ms and
+                            deadline_ms once offered (campaign_run.h)
+        t/<deadline>/<id>/<device>  the deadlines (campaign_run.h)
         x/<device>          the campaign that holds the device, while that
                             campaign is neither aborted nor finished: a
                             device is in at most one such campaign, and

@@ -262,6 +262,7 @@ coord_tick (coord_t *self, uint64_t now_ms)
     coord_audit_refusal (self, now_ms, NULL);      //  A quiet source's summary too
     gossip_tick (self->gossip, now_ms);
     coord_overdue_sweep (self, now_ms);
+    coord_campaign_sweep (self, now_ms);
     if (registry_dirty (self->registry))
         registry_flush (self->registry);
     self->next_flush = now_ms + COORD_FLUSH_MS;
@@ -389,8 +390,8 @@ coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *pa
 //  The offers of an update.assign that committed: sealed to each device
 //  and sent by custody (the push effect; coord_sent_custody holds them
 //  until the device or its relay acknowledges)
-static void
-s_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms)
+void
+coord_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms)
 {
     size_t count = director_batch_size (batch);
     for (size_t i = 0; i < count; i++) {
@@ -699,10 +700,10 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     rc = s_rpc_reply (self, &env, result.status, result.error, result.result, now_ms,
                       reply_p, reply_size_p);
     if (result.offers && result.status == WEFT_STATUS_OK)
-        s_send_offers (self, result.offers, now_ms);
+        coord_send_offers (self, result.offers, now_ms);
     for (size_t batch = 0; result.status == WEFT_STATUS_OK && batch < RPC_OFFER_BATCHES
                            && result.more_offers [batch]; batch++)
-        s_send_offers (self, result.more_offers [batch], now_ms);
+        coord_send_offers (self, result.more_offers [batch], now_ms);
     rpc_result_clear (&result);
     if (revoked) {
         char id [WEFT_NAME_MAX + 1] = "";

@@ -25,6 +25,7 @@
 #include "proto/refusals.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/coord.h"
+#include "coordinator/core/campaign_run.h"
 
 //  Per-message logs only when verbose
 #define COORD_OVERDUE_BATCH     1000    //  Overdue alerts a sweep, the rest wait
@@ -99,6 +100,29 @@ const char *
 //  (attest_state.h); at most COORD_OVERDUE_BATCH a sweep
 void
     coord_overdue_sweep (coord_t *self, uint64_t now_ms);
+
+//  The UPDATE_OFFERs of a batch that committed: sealed to each device
+//  and sent by custody
+void
+    coord_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms);
+
+//  --------------------------------------------------------------------------
+//  Campaigns that follow their devices (coord_campaign.c)
+
+//  A device's stored report (doc, its reported document) moves its
+//  campaign, in the report's transaction (run: coordinator_campaign_begin)
+int
+    coord_campaign_report (coord_t *self, campaign_run_t *run, const char *device,
+                           json_t *doc);
+
+//  Send the offers the run made once its transaction committed (sent:
+//  it did), then free them
+void
+    coord_campaign_end (coord_t *self, campaign_run_t *run, bool sent, uint64_t now_ms);
+
+//  Time out the campaigns' devices past their deadline (campaign_run.h)
+void
+    coord_campaign_sweep (coord_t *self, uint64_t now_ms);
 
 //  Seal a link-local envelope of ours (hop limit 1, seq its HLC)
 int

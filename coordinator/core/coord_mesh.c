@@ -468,6 +468,8 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
     }
     if (rc == 0)
         rc = registry_replay_put (txn, origin_key, &window);
+    campaign_run_t run;         //  The campaign that holds the device moves with it
+    campaign_run_init (&run, txn, self->pki, self->keys.sign_secret, "coordinator", now_ms);
     if (rc == 0 && reported->version > held) {
         json_object_set (twin, "reported", doc);
         json_object_set_new (twin, "reported_version", json_integer (reported->version));
@@ -478,10 +480,13 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         //  fw/hw/sw the node reports under "weft" become its metadata
         if (rc == 0)
             rc = registry_device_report_meta (txn, env->origin, device, doc);
+        if (rc == 0)
+            rc = coord_campaign_report (self, &run, env->origin, doc);
     }
     if (rc == 0)
         rc = store_commit (&txn);
     store_abort (&txn);
+    coord_campaign_end (self, &run, rc == 0, now_ms);
     json_decref (twin);
     json_decref (doc);
     if (rc) {

@@ -16,6 +16,7 @@
 #include "coordinator/core/director.h"
 #include "coordinator/core/campaign.h"
 #include "coordinator/core/rpc_internal.h"
+#include "coordinator/core/director_fixture.h"
 
 //  Check an offer as device (of type) does, from root; the result of
 //  the first check that fails, or of release_check
@@ -60,57 +61,20 @@ s_check (const uint8_t *offer, size_t size, const uint8_t *root, size_t root_siz
 //  assigns its release to its devices; nobody reaches another tenant's
 //  devices, nor offers one tenant's release to another's
 
-static void
-s_device (store_t *store, const char *id, const char *tenant, const char *type)
-{
-    uint8_t key [32];
-    randombytes_buf (key, 32);
-    char hex [65];
-    keys_hex (key, 32, hex);
-    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
-                                "tenant", tenant, "type", type, "role", "gateway",
-                                "path", tenant, "enrolled", (json_int_t) 1700000000,
-                                "sign_key", hex, "curve_key", hex, "cert_serial",
-                                (json_int_t) key [0]);
-    store_txn_t *txn = store_begin (store, true);
-    assert (registry_device_put (txn, device) == 0);
-    assert (store_commit (&txn) == 0);
-    json_decref (device);
-}
-
-//  Call method as role on path; the status, result in *result
-static int
-s_call (rpc_env_t *env, store_t *store, const char *role, const char *path,
-        const char *method, const char *args, rpc_result_t *result)
-{
-    rpc_caller_t caller;
-    memset (&caller, 0, sizeof caller);
-    snprintf (caller.name, sizeof caller.name, "%s-of-%s", role, *path? path: "all");
-    rpc_tenant_of (path, caller.tenant);
-    snprintf (caller.grants [0].role, sizeof caller.grants [0].role, "%s", role);
-    snprintf (caller.grants [0].path, sizeof caller.grants [0].path, "%s", path);
-    caller.grant_count = 1;
-    rpc_result_clear (result);
-    store_txn_t *txn = store_begin (store, true);
-    rpc_call (env, txn, &caller, method, args, strlen (args), FIXTURE_NOW, result);
-    assert (store_commit (&txn) == 0);
-    return result->status;
-}
-
 static int
 s_assign (rpc_env_t *env, store_t *store, const char *role, const char *path,
           const char *args, rpc_result_t *result)
 {
-    return s_call (env, store, role, path, "update.assign", args, result);
+    return director_fixture_call (env, store, role, path, "update.assign", args, result);
 }
 
 static void
 s_test_rpc (store_t *store, rpc_env_t *envp)
 {
     rpc_env_t env = *envp;
-    s_device (store, "gw-1", "acme", "gateway");
-    s_device (store, "sn-1", "acme", "sensor");
-    s_device (store, "gb-1", "globex", "gateway");
+    director_fixture_device (store, "gw-1", "acme", "gateway");
+    director_fixture_device (store, "sn-1", "acme", "sensor");
+    director_fixture_device (store, "gb-1", "globex", "gateway");
     rpc_result_t result;
     memset (&result, 0, sizeof result);
     const char *release = "\"name\":\"plc\",\"version\":\"1.0\"";
@@ -175,47 +139,25 @@ s_test_rpc (store_t *store, rpc_env_t *envp)
     assert (registry_twin_put (txn, "gw-1", twin) == 0);
     json_decref (twin);
     assert (store_commit (&txn) == 0);
-    assert (s_call (&env, store, "viewer", "acme", "update.status", "{\"id\":\"gw-1\"}",
-                    &result) == WEFT_STATUS_OK);
+    assert (director_fixture_call (&env, store, "viewer", "acme", "update.status",
+                                   "{\"id\":\"gw-1\"}", &result) == WEFT_STATUS_OK);
     json_t *row = json_array_get (json_object_get (result.result, "devices"), 0);
     assert (streq (rpc_json_str (json_object_get (row, "assigned"), "version"), "1.0"));
     assert (streq (rpc_json_str (json_object_get (row, "software"), "state"), "fetching"));
-    assert (s_call (&env, store, "viewer", "globex", "update.status", "{\"id\":\"gw-1\"}",
-                    &result) == WEFT_STATUS_NOT_FOUND);
-    assert (s_call (&env, store, "viewer", "globex", "update.status", "{}", &result)
+    assert (director_fixture_call (&env, store, "viewer", "globex", "update.status",
+                                   "{\"id\":\"gw-1\"}", &result) == WEFT_STATUS_NOT_FOUND);
+    assert (director_fixture_call (&env, store, "viewer", "globex", "update.status", "{}", &result)
             == WEFT_STATUS_OK);
     json_t *rows = json_object_get (result.result, "devices");
     assert (json_array_size (rows) == 1);
     assert (streq (rpc_json_str (json_array_get (rows, 0), "id"), "gb-1"));
     assert (!json_object_get (json_array_get (rows, 0), "assigned"));
-    assert (s_call (&env, store, "viewer", "acme", "update.status",
-                    "{\"query\":\"type=gateway\",\"limit\":1}", &result) == WEFT_STATUS_OK);
+    assert (director_fixture_call (&env, store, "viewer", "acme", "update.status",
+                                   "{\"query\":\"type=gateway\",\"limit\":1}", &result)
+            == WEFT_STATUS_OK);
     assert (json_array_size (json_object_get (result.result, "devices")) == 1);
     assert (json_is_true (json_object_get (result.result, "truncated")) == false);
     rpc_result_clear (&result);
-}
-
-//  Set tenant's release root and upload bundle into its repository
-static void
-s_upload (store_t *store, artrepo_t *repo, const char *tenant, const uint8_t *root,
-          size_t root_size, const uint8_t *bundle, size_t size)
-{
-    char error [WEFT_TEXT_MAX + 1], id [17];
-    store_txn_t *txn = store_begin (store, true);
-    assert (relroot_set (txn, tenant, root, root_size, FIXTURE_NOW, NULL, error,
-                         sizeof error) == 0);
-    assert (artrepo_begin (repo, txn, "olga", tenant, size, FIXTURE_NOW, id, error) == 0);
-    json_t *result = NULL;
-    int status = 0;
-    for (size_t at = 0; at < size && status == 0; at += ARTREPO_PART_MAX) {
-        json_decref (result);
-        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
-        status = artrepo_part (repo, txn, "olga", id, at, bundle + at, part, FIXTURE_NOW,
-                               &result, error);
-    }
-    assert (status == 0 && json_object_get (result, "releases"));
-    json_decref (result);
-    assert (store_commit (&txn) == 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -227,7 +169,7 @@ static int
 s_campaign (rpc_env_t *env, store_t *store, const char *role, const char *path,
             const char *method, const char *args, rpc_result_t *result)
 {
-    return s_call (env, store, role, path, method, args, result);
+    return director_fixture_call (env, store, role, path, method, args, result);
 }
 
 static const char *
@@ -245,8 +187,8 @@ s_test_campaign (store_t *store, rpc_env_t *envp, const release_fixture_t *k)
 {
     rpc_env_t env = *envp;
     artrepo_t *repo = env.repo;
-    s_device (store, "gw-2", "acme", "gateway");
-    s_device (store, "gw-3", "acme", "gateway");
+    director_fixture_device (store, "gw-2", "acme", "gateway");
+    director_fixture_device (store, "gw-3", "acme", "gateway");
     rpc_result_t result;
     memset (&result, 0, sizeof result);
     const char *plan = "\"name\":\"plc\",\"version\":\"1.0\",\"waves\":[\"1\",\"100%\"]";
@@ -355,7 +297,7 @@ s_test_campaign (store_t *store, rpc_env_t *envp, const release_fixture_t *k)
                                              k->root, 2, k->root, &root_size);
     uint8_t *bundle = release_fixture_bundle (k, root, root_size, 1, "plc", "1.0", 64 * 1024,
                                               hash, &bundle_size);
-    s_upload (store, repo, "globex", root, root_size, bundle, bundle_size);
+    director_fixture_upload (store, repo, "globex", root, root_size, bundle, bundle_size);
     free (bundle);
     free (root);
     snprintf (args, sizeof args, "{\"query\":\"type=gateway\",%s}", plan);
@@ -474,7 +416,7 @@ director_test (bool verbose)
                                               hash, &size);
     char error [WEFT_TEXT_MAX + 1];
     size_t bundle_size = size;
-    s_upload (store, repo, "acme", root, root_size, bundle, bundle_size);
+    director_fixture_upload (store, repo, "acme", root, root_size, bundle, bundle_size);
     store_txn_t *txn;
     int status;
 

@@ -16,7 +16,11 @@
 #include "proto/corelib.h"
 #include "proto/manifest.h"
 #include "coordinator/core/campaign.h"
+#include "coordinator/core/campaign_run.h"
 #include "coordinator/core/rpc_internal.h"
+
+//  One batch of offers per tenant of a wave: the result's and its more
+_Static_assert (CAMPAIGN_TENANTS_MAX == RPC_OFFER_BATCHES + 1, "offer batches of a wave");
 
 #define S_SKIPPED_SHOWN     100     //  Skipped devices listed in create's result
 
@@ -361,117 +365,6 @@ rpc_campaign_find (rpc_call_t *call, bool act)
 }
 
 //  --------------------------------------------------------------------------
-//  The offers of a wave: each pending device of the current wave or an
-//  earlier one (a retried device) is assigned the release of its
-//  tenant, as update.assign does, and is then offered. The offers are
-//  sent once the call has committed (one batch per tenant).
-
-typedef struct {
-    int64_t wave;
-    bool retry;                     //  Failed devices are due again too
-    json_t *due;                    //  [[device, record]]
-    json_t *tenants;                //  Tenants of the due devices
-} s_due_t;
-
-static int
-s_due_one (void *arg, const char *device, json_t *record)
-{
-    s_due_t *due = (s_due_t *) arg;
-    json_int_t wave = rpc_json_int (record, "wave");
-    const char *state = rpc_json_str (record, "state");
-    if (wave >= 0 && wave <= due->wave
-    &&  (streq (state, "pending") || (due->retry && streq (state, "failed")))) {
-        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
-        json_object_set_new (due->tenants, rpc_json_str (record, "tenant"), json_true ());
-    }
-    return 0;
-}
-
-//  The batches, one per tenant, into the result; false with the error
-//  set, having written nothing
-static bool
-s_batches (rpc_call_t *call, json_t *campaign, json_t *tenants, zhashx_t *batches)
-{
-    if (json_object_size (tenants) > RPC_OFFER_BATCHES + 1) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "a wave offers to at most %d tenants",
-                  RPC_OFFER_BATCHES + 1);
-        return false;
-    }
-    size_t used = 0;
-    const char *tenant;
-    json_t *value;
-    json_object_foreach (tenants, tenant, value) {
-        int status;
-        char error [WEFT_TEXT_MAX + 1] = "";
-        director_batch_t *batch = director_batch_new (call->txn, tenant,
-            rpc_json_str (campaign, "name"), rpc_json_str (campaign, "version"), call->now_ms,
-            &status, error);
-        if (!batch) {
-            rpc_fail (call, status, "%s", error);
-            return false;
-        }
-        if (used == 0)
-            call->result->offers = batch;
-        else
-            call->result->more_offers [used - 1] = batch;
-        used++;
-        zhashx_insert (batches, tenant, batch);
-    }
-    return true;
-}
-
-//  Offer the due devices; *retried_p counts the failed ones offered again
-static bool
-s_offer_wave (rpc_call_t *call, json_t *campaign, bool retry, size_t *retried_p)
-{
-    if (!call->env->coord_secret) {
-        rpc_fail (call, WEFT_STATUS_INTERNAL, "no signing key for assignments");
-        return false;
-    }
-    const char *id = rpc_json_str (campaign, "id");
-    s_due_t due = { rpc_json_int (campaign, "wave"), retry, json_array (), json_object () };
-    zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, borrowed from the result
-    if (campaign_devices (call->txn, id, s_due_one, &due) < 0)
-        rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
-    else
-    if (s_batches (call, campaign, due.tenants, batches)) {
-        uint64_t expires_ms = call->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
-        size_t index;
-        json_t *pair;
-        json_array_foreach (due.due, index, pair) {
-            const char *device = json_string_value (json_array_get (pair, 0));
-            json_t *record = json_array_get (pair, 1);
-            char error [WEFT_TEXT_MAX + 1] = "";
-            if (streq (rpc_json_str (record, "state"), "failed"))
-                (*retried_p)++;
-            //  A device whose type changed since is failed, not a refusal
-            int status = director_batch_add (
-                (director_batch_t *) zhashx_lookup (batches, rpc_json_str (record, "tenant")),
-                call->txn, device, rpc_json_str (record, "type"), call->caller->name,
-                call->env->coord_secret, call->now_ms, expires_ms, error);
-            if (status == WEFT_STATUS_INTERNAL) {
-                rpc_fail (call, status, "%s", error);
-                break;
-            }
-            json_object_set_new (record, "state", json_string (status? "failed": "offered"));
-            json_object_set_new (record, "offered_ms", json_integer ((json_int_t) call->now_ms));
-            if (status)
-                json_object_set_new (record, "reason", json_string (error));
-            else
-                json_object_del (record, "reason");
-            if (campaign_device_put (call->txn, id, device, record)) {
-                rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
-                break;
-            }
-        }
-    }
-    zhashx_destroy (&batches);
-    json_decref (due.due);
-    json_decref (due.tenants);
-    return call->result->status == WEFT_STATUS_OK;
-}
-
-//  --------------------------------------------------------------------------
 //  Transitions
 
 //  The x/ holds of an aborted campaign's devices released
@@ -516,25 +409,38 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
     }
     if (streq (verb, "start"))
         json_object_set_new (campaign, "wave", json_integer (0));
-    size_t retried = 0;
-    if (streq (to, "running")
-    &&  !s_offer_wave (call, campaign, streq (verb, "retry"), &retried)) {
-        json_decref (campaign);
-        return;
-    }
     json_object_set_new (campaign, "state", json_string (to));
+    json_object_del (campaign, "reason");
     json_object_set_new (campaign, "updated_ms", json_integer ((json_int_t) call->now_ms));
-    if (campaign_put (call->txn, campaign)) {
+    //  Running again: the due devices are offered, and a wave that is
+    //  done (or a threshold reached) while it was stopped moves it on
+    size_t retried = 0;
+    campaign_run_t run;
+    campaign_run_init (&run, call->txn, call->env->pki, call->env->coord_secret,
+                       call->caller->name, call->now_ms);
+    if (streq (to, "running")
+    &&  (campaign_offer_due (&run, campaign, streq (verb, "retry"), &retried)
+    ||   campaign_advance (&run, campaign)))
+        rpc_fail (call, run.status, "%s", run.error);
+    else
+    if (campaign_put (call->txn, campaign))
         rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
+    if (call->result->status != WEFT_STATUS_OK) {
+        campaign_run_fini (&run);
         json_decref (campaign);
         return;
     }
-    size_t offered = call->result->offers? director_batch_size (call->result->offers): 0;
-    for (size_t batch = 0; batch < RPC_OFFER_BATCHES && call->result->more_offers [batch];
-         batch++)
-        offered += director_batch_size (call->result->more_offers [batch]);
+    //  The offers go once the call has committed
+    size_t offered = campaign_run_offered (&run);
+    for (size_t batch = 0; batch < run.offer_count; batch++)
+        if (batch == 0)
+            call->result->offers = run.offers [batch];
+        else
+            call->result->more_offers [batch - 1] = run.offers [batch];
+    run.offer_count = 0;
+    const char *now = rpc_json_str (campaign, "state");
     call->result->result = json_pack ("{s:s, s:s, s:s, s:I, s:I}", "id", id, "from", state,
-                                      "state", to, "retried", (json_int_t) retried,
+                                      "state", now, "retried", (json_int_t) retried,
                                       "offered", (json_int_t) offered);
     s_audit (call, campaign, json_pack ("{s:s, s:s, s:I, s:I}", "from", state, "state", to,
                                         "retried", (json_int_t) retried,

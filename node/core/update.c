@@ -14,7 +14,7 @@
 
 #define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
 #define UPDATE_TRUST_FORMAT 1
-#define UPDATE_JOB_FORMAT   1
+#define UPDATE_JOB_FORMAT   2         //  1: before assigned_ms (read still)
 
 struct _update_t {
     update_effects_t effects;
@@ -33,6 +33,7 @@ struct _update_t {
     int state;                          //  update_state_t
     uint8_t hash [32];                  //  Its manifest's hash
     uint8_t assign_hash [32];           //  Of the assignment that asked for it
+    uint64_t assigned_ms;               //  Its issue time: names it in reports
     uint64_t anti_rollback;
     char job_name [WEFT_NAME_MAX + 1];
     char job_version [MANIFEST_VERSION_MAX + 1];
@@ -94,14 +95,14 @@ s_put_trust (update_t *self, store_txn_t *txn)
 }
 
 //  Job record: format, state, hash (32), assignment hash (32),
-//  anti-rollback be64, then name, version, handler, previous and error
+//  anti-rollback be64, assignment issue time be64, then name, version, handler, previous and error
 //  each NUL-terminated, then the manifest's bytes
 static int
 s_put_job (update_t *self, store_txn_t *txn)
 {
     const char *texts [] = { self->job_name, self->job_version, self->handler,
                              self->previous, self->error };
-    size_t size = 2 + 64 + 8 + self->manifest_size;
+    size_t size = 2 + 64 + 16 + self->manifest_size;
     for (size_t i = 0; i < 5; i++)
         size += strlen (texts [i]) + 1;
     uint8_t *data = (uint8_t *) zmalloc (size);
@@ -110,7 +111,8 @@ s_put_job (update_t *self, store_txn_t *txn)
     memcpy (data + 2, self->hash, 32);
     memcpy (data + 34, self->assign_hash, 32);
     proto_put_be64 (data + 66, self->anti_rollback);
-    size_t at = 74;
+    proto_put_be64 (data + 74, self->assigned_ms);
+    size_t at = 82;
     for (size_t i = 0; i < 5; i++) {
         size_t length = strlen (texts [i]) + 1;
         memcpy (data + at, texts [i], length);
@@ -139,13 +141,15 @@ s_take_text (const uint8_t *data, size_t size, size_t *at, char *text, size_t ma
 static int
 s_load_job (update_t *self, const uint8_t *data, size_t size)
 {
-    if (size < 74 || data [0] != UPDATE_JOB_FORMAT || data [1] > UPDATE_ROLLED_BACK)
+    size_t at = size > 0 && data [0] == 1? 74: 82;
+    if (size < at || data [0] < 1 || data [0] > UPDATE_JOB_FORMAT
+    ||  data [1] > UPDATE_ROLLED_BACK)
         return -1;
     self->state = data [1];
     memcpy (self->hash, data + 2, 32);
     memcpy (self->assign_hash, data + 34, 32);
     self->anti_rollback = proto_get_be64 (data + 66);
-    size_t at = 74;
+    self->assigned_ms = at == 82? proto_get_be64 (data + 74): 0;
     if (!s_take_text (data, size, &at, self->job_name, sizeof self->job_name)
     ||  !s_take_text (data, size, &at, self->job_version, sizeof self->job_version)
     ||  !s_take_text (data, size, &at, self->handler, sizeof self->handler)
@@ -378,6 +382,8 @@ update_report_json (update_t *self)
     }
     if (*self->error)
         json_object_set_new (json, "error", json_string (self->error));
+    if (self->assigned_ms)
+        json_object_set_new (json, "assigned_ms", json_integer ((json_int_t) self->assigned_ms));
     char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (json);
     return text;
@@ -651,6 +657,9 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
     self->state = UPDATE_ASSIGNED;
     memcpy (self->hash, hash, 32);
     memcpy (self->assign_hash, assign_hash, 32);
+    release_assignment_t opened;      //  Checked above: its issue time
+    self->assigned_ms = release_assignment_open (&opened, assign, assign_size,
+                                                 self->coord_sign) == 0? opened.issued_ms: 0;
     self->anti_rollback = manifest.anti_rollback;
     snprintf (self->job_name, sizeof self->job_name, "%s", manifest.name);
     snprintf (self->job_version, sizeof self->job_version, "%s", manifest.version);

@@ -1,0 +1,503 @@
+/*  campaign_run - a running campaign follows its devices (see
+    campaign_run.h)  */
+
+#include "proto/corelib.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/audit.h"
+#include "coordinator/core/campaign_run.h"
+#include "coordinator/core/rpc_internal.h"
+
+#define S_DEADLINE_KEY_MAX  (2 + 16 + 1 + CAMPAIGN_ID_MAX + 1 + WEFT_NAME_MAX + 1)
+
+void
+campaign_run_init (campaign_run_t *run, store_txn_t *txn, pki_t *pki,
+                   const uint8_t secret [WEFT_SECRET_SIZE], const char *actor, uint64_t now_ms)
+{
+    assert (run && txn && actor);
+    memset (run, 0, sizeof *run);
+    run->txn = txn;
+    run->pki = pki;
+    run->secret = secret;
+    run->actor = actor;
+    run->now_ms = now_ms;
+    run->status = WEFT_STATUS_OK;
+}
+
+void
+campaign_run_fini (campaign_run_t *run)
+{
+    for (size_t index = 0; index < run->offer_count; index++)
+        director_batch_destroy (&run->offers [index]);
+    run->offer_count = 0;
+}
+
+size_t
+campaign_run_offered (campaign_run_t *run)
+{
+    size_t offered = 0;
+    for (size_t index = 0; index < run->offer_count; index++)
+        offered += run->offers [index]? director_batch_size (run->offers [index]): 0;
+    return offered;
+}
+
+static int
+s_fail (campaign_run_t *run, int status, const char *format, ...)
+{
+    if (run->status == WEFT_STATUS_OK) {
+        run->status = status;
+        va_list args;
+        va_start (args, format);
+        vsnprintf (run->error, sizeof run->error, format, args);
+        va_end (args);
+    }
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Counters per wave, in the campaign record
+
+static json_int_t
+s_count (json_t *campaign, const char *name, json_int_t wave)
+{
+    return json_integer_value (json_array_get (json_object_get (campaign, name),
+                                               (size_t) wave));
+}
+
+static void
+s_count_add (json_t *campaign, const char *name, json_int_t wave, json_int_t delta)
+{
+    size_t waves = json_array_size (json_object_get (campaign, "sizes"));
+    if (wave < 0 || (size_t) wave >= waves)
+        return;
+    json_t *counts = json_object_get (campaign, name);
+    if (!json_is_array (counts)) {
+        counts = json_array ();
+        for (size_t index = 0; index < waves; index++)
+            json_array_append_new (counts, json_integer (0));
+        json_object_set_new (campaign, name, counts);
+    }
+    json_int_t value = s_count (campaign, name, wave) + delta;
+    json_array_set_new (counts, (size_t) wave, json_integer (value < 0? 0: value));
+}
+
+static json_int_t
+s_total (json_t *campaign, const char *name)
+{
+    json_int_t total = 0;
+    size_t index;
+    json_t *value;
+    json_array_foreach (json_object_get (campaign, name), index, value)
+        total += json_integer_value (value);
+    return total;
+}
+
+//  --------------------------------------------------------------------------
+//  Deadlines
+
+static size_t
+s_deadline_key (char *key, uint64_t deadline_ms, const char *id, const char *device)
+{
+    return (size_t) snprintf (key, S_DEADLINE_KEY_MAX, "t/%016" PRIx64 "/%s/%s", deadline_ms,
+                              id, device);
+}
+
+int
+campaign_deadline_set (campaign_run_t *run, const char *id, const char *device,
+                       json_t *record, uint64_t timeout_s)
+{
+    if (campaign_deadline_drop (run, id, device, record))
+        return -1;
+    uint64_t deadline_ms = run->now_ms + timeout_s * 1000;
+    char key [S_DEADLINE_KEY_MAX];
+    size_t size = s_deadline_key (key, deadline_ms, id, device);
+    json_object_set_new (record, "deadline_ms", json_integer ((json_int_t) deadline_ms));
+    return store_put (run->txn, CAMPAIGN_TABLE, key, size, "", 0);
+}
+
+int
+campaign_deadline_drop (campaign_run_t *run, const char *id, const char *device,
+                        json_t *record)
+{
+    json_int_t deadline_ms = rpc_json_int (record, "deadline_ms");
+    if (deadline_ms <= 0)
+        return 0;
+    char key [S_DEADLINE_KEY_MAX];
+    size_t size = s_deadline_key (key, (uint64_t) deadline_ms, id, device);
+    json_object_del (record, "deadline_ms");
+    return store_del (run->txn, CAMPAIGN_TABLE, key, size) < 0? -1: 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Audit of the transitions a campaign makes by itself: the deployment's
+//  chain and each of its tenants'
+
+static int
+s_audit (campaign_run_t *run, json_t *campaign, const char *action, json_t *detail)
+{
+    json_t *tenants = json_object_get (campaign, "tenants");
+    const char *first = json_string_value (json_array_get (tenants, 0));
+    audit_entry_t entry = { "coordinator", action, first? first: "",
+                            rpc_json_str (campaign, "id"), WEFT_STATUS_OK, detail, NULL, first };
+    int rc = run->pki? audit_append (run->txn, run->pki, run->now_ms, &entry): 0;
+    for (size_t index = 1; rc == 0 && run->pki && index < json_array_size (tenants); index++)
+        rc = audit_append_tenant (run->txn, run->pki, run->now_ms,
+                                  json_string_value (json_array_get (tenants, index)), &entry);
+    json_decref (detail);
+    return rc? s_fail (run, WEFT_STATUS_INTERNAL, "audit write failed"): 0;
+}
+
+//  --------------------------------------------------------------------------
+//  A device's record moves
+
+static bool
+s_final (const char *state)
+{
+    return streq (state, "succeeded") || streq (state, "failed")
+        || streq (state, "rolled-back") || streq (state, "skipped");
+}
+
+//  Store the device's new state; a final one is counted for its wave
+static int
+s_settle (campaign_run_t *run, json_t *campaign, const char *device, json_t *record,
+          const char *state, const char *reason)
+{
+    const char *id = rpc_json_str (campaign, "id");
+    json_object_set_new (record, "state", json_string (state));
+    if (reason && *reason)
+        json_object_set_new (record, "reason", json_string (reason));
+    else
+        json_object_del (record, "reason");
+    json_object_set_new (record, "updated_ms", json_integer ((json_int_t) run->now_ms));
+    if (s_final (state)) {
+        s_count_add (campaign, streq (state, "succeeded")? "succeeded": "failed",
+                     rpc_json_int (record, "wave"), 1);
+        if (campaign_deadline_drop (run, id, device, record))
+            return s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+    }
+    if (campaign_device_put (run->txn, id, device, record))
+        return s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Offers
+
+typedef struct {
+    int64_t wave;
+    bool retry;                     //  Failed devices are due again too
+    json_t *due;                    //  [[device, record]]
+    json_t *tenants;                //  Tenants of the due devices
+} s_due_t;
+
+static int
+s_due_one (void *arg, const char *device, json_t *record)
+{
+    s_due_t *due = (s_due_t *) arg;
+    json_int_t wave = rpc_json_int (record, "wave");
+    const char *state = rpc_json_str (record, "state");
+    bool failed = streq (state, "failed") || streq (state, "rolled-back");
+    if (wave >= 0 && wave <= due->wave && (streq (state, "pending") || (due->retry && failed))) {
+        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
+        json_object_set_new (due->tenants, rpc_json_str (record, "tenant"), json_true ());
+    }
+    return 0;
+}
+
+//  The batch of tenant, made on first use; NULL with the run's error set
+static director_batch_t *
+s_batch (campaign_run_t *run, json_t *campaign, zhashx_t *batches, const char *tenant)
+{
+    director_batch_t *batch = (director_batch_t *) zhashx_lookup (batches, tenant);
+    if (batch)
+        return batch;
+    if (run->offer_count == CAMPAIGN_TENANTS_MAX) {
+        s_fail (run, WEFT_STATUS_BAD_REQUEST, "a wave offers to at most %d tenants",
+                CAMPAIGN_TENANTS_MAX);
+        return NULL;
+    }
+    int status;
+    char error [WEFT_TEXT_MAX + 1] = "";
+    batch = director_batch_new (run->txn, tenant, rpc_json_str (campaign, "name"),
+                                rpc_json_str (campaign, "version"), run->now_ms, &status, error);
+    if (!batch) {
+        s_fail (run, status, "%s", error);
+        return NULL;
+    }
+    run->offers [run->offer_count++] = batch;
+    zhashx_insert (batches, tenant, batch);
+    return batch;
+}
+
+//  Does the device run the campaign's release already (its last report)?
+static bool
+s_runs_it (campaign_run_t *run, json_t *campaign, const char *device)
+{
+    json_t *twin = registry_twin_get (run->txn, device);
+    json_t *software = json_object_get (json_object_get (twin, "reported"), "software");
+    bool runs = streq (rpc_json_str (software, "state"), "committed")
+             && streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
+             && streq (rpc_json_str (software, "installed"), rpc_json_str (campaign, "version"));
+    json_decref (twin);
+    return runs;
+}
+
+int
+campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *retried_p)
+{
+    assert (run && campaign);
+    if (!run->secret)
+        return s_fail (run, WEFT_STATUS_INTERNAL, "no signing key for assignments");
+    const char *id = rpc_json_str (campaign, "id");
+    s_due_t due = { rpc_json_int (campaign, "wave"), retry, json_array (), json_object () };
+    zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, owned by the run
+    int rc = campaign_devices (run->txn, id, s_due_one, &due) < 0
+           ? s_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign"): 0;
+    uint64_t expires_ms = run->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
+    size_t index;
+    json_t *pair;
+    json_array_foreach (due.due, index, pair) {
+        if (rc)
+            break;
+        const char *device = json_string_value (json_array_get (pair, 0));
+        json_t *record = json_array_get (pair, 1);
+        const char *state = rpc_json_str (record, "state");
+        if (!streq (state, "pending")) {
+            //  Retried: no longer counted as failed
+            s_count_add (campaign, "failed", rpc_json_int (record, "wave"), -1);
+            if (retried_p)
+                (*retried_p)++;
+        }
+        if (s_runs_it (run, campaign, device)) {
+            rc = s_settle (run, campaign, device, record, "succeeded", "already installed");
+            continue;
+        }
+        director_batch_t *batch = s_batch (run, campaign, batches, rpc_json_str (record,
+                                                                                 "tenant"));
+        if (!batch) {
+            rc = -1;
+            break;
+        }
+        //  A device whose type changed since is failed, not a refusal
+        char error [WEFT_TEXT_MAX + 1] = "";
+        int status = director_batch_add (batch, run->txn, device, rpc_json_str (record, "type"),
+                                         run->actor, run->secret, run->now_ms, expires_ms,
+                                         error);
+        if (status == WEFT_STATUS_INTERNAL) {
+            rc = s_fail (run, status, "%s", error);
+            break;
+        }
+        if (status) {
+            rc = s_settle (run, campaign, device, record, "failed", error);
+            continue;
+        }
+        json_object_set_new (record, "offered_ms", json_integer ((json_int_t) run->now_ms));
+        if (campaign_deadline_set (run, id, device, record,
+                                   (uint64_t) rpc_json_int (campaign, "timeout_s")))
+            rc = s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        else
+            rc = s_settle (run, campaign, device, record, "offered", NULL);
+    }
+    zhashx_destroy (&batches);
+    json_decref (due.due);
+    json_decref (due.tenants);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The campaign moves on
+
+//  Release the holds of a finished campaign's devices
+static int
+s_release_one (void *arg, const char *device, json_t *record)
+{
+    campaign_run_t *run = (campaign_run_t *) arg;
+    if (!streq (rpc_json_str (record, "state"), "skipped")
+    &&  campaign_hold (run->txn, device, NULL))
+        return s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+    return 0;
+}
+
+int
+campaign_advance (campaign_run_t *run, json_t *campaign)
+{
+    assert (run && campaign);
+    const char *id = rpc_json_str (campaign, "id");
+    json_t *sizes = json_object_get (campaign, "sizes");
+    int rc = 0;
+    while (rc == 0 && streq (rpc_json_str (campaign, "state"), "running")) {
+        json_int_t failed = s_total (campaign, "failed");
+        json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
+        json_int_t wave = rpc_json_int (campaign, "wave");
+        if (threshold > 0 && failed >= threshold) {
+            char reason [WEFT_TEXT_MAX + 1];
+            snprintf (reason, sizeof reason, "%" JSON_INTEGER_FORMAT " device%s failed: the "
+                      "threshold is %" JSON_INTEGER_FORMAT, failed, failed == 1? "": "s",
+                      threshold);
+            json_object_set_new (campaign, "state", json_string ("halted"));
+            json_object_set_new (campaign, "reason", json_string (reason));
+            rc = s_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:I, "
+                          "s:I}", "from", "running", "state", "halted", "failed", failed,
+                          "threshold", threshold, "wave", wave + 1));
+            break;
+        }
+        json_int_t done = s_count (campaign, "succeeded", wave) + s_count (campaign, "failed",
+                                                                            wave);
+        if (wave < 0 || done < json_integer_value (json_array_get (sizes, (size_t) wave)))
+            break;
+        if ((size_t) wave + 1 >= json_array_size (sizes)) {
+            json_object_set_new (campaign, "state", json_string ("finished"));
+            if (campaign_devices (run->txn, id, s_release_one, run) < 0)
+                rc = s_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+            if (rc == 0)
+                rc = s_audit (run, campaign, "campaign.finish", json_pack ("{s:s, s:s, s:I, "
+                              "s:I}", "from", "running", "state", "finished", "succeeded",
+                              s_total (campaign, "succeeded"), "failed", failed));
+            break;
+        }
+        json_object_set_new (campaign, "wave", json_integer (wave + 1));
+        size_t before = campaign_run_offered (run);
+        rc = campaign_offer_due (run, campaign, false, NULL);
+        if (rc && run->status != WEFT_STATUS_INTERNAL) {
+            //  The wave cannot be offered (say the release's publication
+            //  expired): the campaign halts and says why; what was
+            //  offered before the refusal is followed as any offer
+            json_object_set_new (campaign, "state", json_string ("halted"));
+            json_object_set_new (campaign, "reason", json_string (run->error));
+            rc = s_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:s}",
+                          "from", "running", "state", "halted", "wave", wave + 2,
+                          "reason", run->error));
+            run->status = WEFT_STATUS_OK;
+            *run->error = 0;
+            break;
+        }
+        if (rc == 0)
+            rc = s_audit (run, campaign, "campaign.wave", json_pack ("{s:I, s:I}",
+                          "wave", wave + 2, "offered",
+                          (json_int_t) (campaign_run_offered (run) - before)));
+    }
+    json_object_set_new (campaign, "updated_ms", json_integer ((json_int_t) run->now_ms));
+    if (rc == 0 && campaign_put (run->txn, campaign))
+        rc = s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Reports
+
+//  The campaign state a node's update state means, or NULL
+static const char *
+s_state_of (const char *node_state)
+{
+    static const char *map [][2] = {
+        { "assigned", "downloading" }, { "downloading", "downloading" },
+        { "verified", "downloading" }, { "staged", "installing" },
+        { "installing", "installing" }, { "health", "installing" },
+        { "failed", "installing" }, { "committed", "succeeded" },
+        { "rolled-back", "rolled-back" }
+    };
+    for (size_t index = 0; index < sizeof map / sizeof map [0]; index++)
+        if (streq (node_state, map [index][0]))
+            return map [index][1];
+    return NULL;
+}
+
+int
+campaign_report (campaign_run_t *run, const char *device, json_t *software)
+{
+    assert (run && device);
+    char id [CAMPAIGN_ID_MAX + 1];
+    if (!json_is_object (software) || !campaign_of (run->txn, device, id))
+        return 0;
+    json_t *campaign = campaign_get (run->txn, id);
+    json_t *record = campaign? campaign_device_get (run->txn, id, device): NULL;
+    const char *state = s_state_of (rpc_json_str (software, "state"));
+    const char *now_state = rpc_json_str (record, "state");
+    int rc = 0;
+    //  Only a report of this campaign's release and assignment counts
+    if (campaign && record && state && !s_final (now_state) && !streq (now_state, "pending")
+    &&  !streq (now_state, state)
+    &&  streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
+    &&  streq (rpc_json_str (software, "version"), rpc_json_str (campaign, "version"))
+    &&  rpc_json_int (software, "assigned_ms") == rpc_json_int (record, "offered_ms")) {
+        rc = s_settle (run, campaign, device, record, state,
+                       streq (state, "rolled-back")? rpc_json_str (software, "error"): NULL);
+        if (rc == 0 && s_final (state))
+            rc = campaign_advance (run, campaign);
+    }
+    json_decref (record);
+    json_decref (campaign);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Deadlines passed
+
+typedef struct {
+    uint64_t now_ms;
+    json_t *due;                    //  [[campaign, device, key]]
+} s_expire_t;
+
+static int
+s_expire_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) value;
+    (void) size;
+    s_expire_t *expire = (s_expire_t *) arg;
+    char text [S_DEADLINE_KEY_MAX];
+    if (key_size < 2 + 16 + 2 || key_size >= sizeof text)
+        return 0;
+    memcpy (text, key, key_size);
+    text [key_size] = 0;
+    char *end;
+    uint64_t deadline_ms = strtoull (text + 2, &end, 16);
+    if (end != text + 18 || deadline_ms > expire->now_ms)
+        return 1;                   //  In deadline order: the rest are later
+    char *slash = strchr (text + 19, '/');
+    if (!slash)
+        return 0;
+    *slash = 0;
+    json_array_append_new (expire->due, json_pack ("[s, s, s%]", text + 19, slash + 1,
+                                                   (const char *) key, key_size));
+    return json_array_size (expire->due) >= CAMPAIGN_SWEEP_MAX;
+}
+
+int
+campaign_expire (campaign_run_t *run)
+{
+    assert (run);
+    s_expire_t expire = { run->now_ms, json_array () };
+    if (store_scan (run->txn, CAMPAIGN_TABLE, "t/", 2, s_expire_one, &expire) < 0) {
+        json_decref (expire.due);
+        return s_fail (run, WEFT_STATUS_INTERNAL, "cannot read the deadlines");
+    }
+    int handled = 0, rc = 0;
+    size_t index;
+    json_t *row;
+    json_array_foreach (expire.due, index, row) {
+        const char *id = json_string_value (json_array_get (row, 0));
+        const char *device = json_string_value (json_array_get (row, 1));
+        const char *key = json_string_value (json_array_get (row, 2));
+        json_t *campaign = campaign_get (run->txn, id);
+        json_t *record = campaign_device_get (run->txn, id, device);
+        const char *state = rpc_json_str (record, "state");
+        if (campaign && record && !s_final (state) && !streq (state, "pending")
+        &&  !campaign_state_final (rpc_json_str (campaign, "state"))) {
+            char reason [WEFT_TEXT_MAX + 1];
+            snprintf (reason, sizeof reason, "timed out: %s after %" JSON_INTEGER_FORMAT " s",
+                      state, rpc_json_int (campaign, "timeout_s"));
+            rc = s_settle (run, campaign, device, record, "failed", reason);
+            if (rc == 0)
+                rc = campaign_advance (run, campaign);
+        }
+        else
+        if (store_del (run->txn, CAMPAIGN_TABLE, key, strlen (key)) < 0)
+            rc = s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        handled++;
+        json_decref (record);
+        json_decref (campaign);
+        if (rc)
+            break;
+    }
+    json_decref (expire.due);
+    return rc? -1: handled;
+}

@@ -1,0 +1,109 @@
+/*  campaign_run - a running campaign follows its devices: offers to a
+    wave, a device's reported.software moving its record, devices timed
+    out, and the campaign moving on to its next wave, halting at its
+    failure threshold, or finishing
+    A device of a wave is offered the release (its record: "offered",
+    offered_ms = the assignment's issue time, deadline_ms). Its reports
+    move it while they name the campaign's release and that assignment
+    (reported.software.assigned_ms = offered_ms): "downloading" (node
+    states assigned, downloading, verified), "installing" (staged,
+    installing, health, failed: the rollback runs), then for good
+    "succeeded" (committed) or "rolled-back" (with the node's error). A
+    device past its deadline fails ("timed out"). The campaign counts
+    each wave's succeeded and failed devices in its record (arrays
+    "succeeded" and "failed", one number per wave), so a report costs
+    one campaign read, never a scan of its devices:
+        failed devices (all waves) >= threshold_devices -> halted
+        the current wave all succeeded or failed -> the next wave is
+            offered, or, after the last, finished (devices released)
+    Transitions the campaign makes by itself are audited with actor
+    "coordinator" in the deployment's chain and each of its tenants'.
+    Deadlines are kept in an index of their own, in deadline order, so a
+    sweep reads only the devices that are due:
+        t/<deadline_ms as 16 hex digits>/<campaign>/<device>   (empty)
+    Offers are made in the caller's transaction and kept in the run (one
+    batch per tenant), for the caller to send once it has committed.
+    Sans-IO: the caller passes the transaction.  */
+
+#ifndef WEFT_CAMPAIGN_RUN_H_INCLUDED
+#define WEFT_CAMPAIGN_RUN_H_INCLUDED
+
+#include <jansson.h>
+#include "proto/proto.h"
+#include "proto/store.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/director.h"
+#include "coordinator/core/campaign.h"
+
+#define CAMPAIGN_TENANTS_MAX    16      //  Tenants one wave offers to
+#define CAMPAIGN_SWEEP_MAX      1000    //  Devices one sweep times out
+
+typedef struct {
+    store_txn_t *txn;
+    pki_t *pki;                         //  Signs the audit heads
+    const uint8_t *secret;              //  Signs the assignments
+    const char *actor;                  //  The operator, or "coordinator"
+    uint64_t now_ms;
+    director_batch_t *offers [CAMPAIGN_TENANTS_MAX];    //  To send once committed
+    size_t offer_count;
+    int status;                         //  weft_status_t of the first failure
+    char error [WEFT_TEXT_MAX + 1];
+} campaign_run_t;
+
+void
+    campaign_run_init (campaign_run_t *run, store_txn_t *txn, pki_t *pki,
+                       const uint8_t secret [WEFT_SECRET_SIZE], const char *actor,
+                       uint64_t now_ms);
+
+//  Destroy the batches still in the run (not taken by the caller)
+void
+    campaign_run_fini (campaign_run_t *run);
+
+//  Devices in the run's batches
+size_t
+    campaign_run_offered (campaign_run_t *run);
+
+//  Offer the release to the due devices of campaign (record, changed in
+//  place, not stored): the pending ones of its current wave or an
+//  earlier one and, with retry, the failed ones (counted in
+//  *retried_p). A device that already runs the release succeeds at
+//  once; one whose type no longer fits fails. 0, or -1 with the run's
+//  status and error set.
+int
+    campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry,
+                        size_t *retried_p);
+
+//  Move a running campaign on (record changed in place and stored):
+//  halt it at the threshold, offer the next wave when the current one
+//  is done, finish it after the last. 0 or -1 (run's error set).
+int
+    campaign_advance (campaign_run_t *run, json_t *campaign);
+
+//  A device reported software (its reported.software object): move its
+//  record in the campaign that holds it, if the report is of that
+//  campaign's release and assignment, and the campaign on. 0 (also when
+//  the device is in no campaign or the report is of something else) or
+//  -1 (run's error set).
+int
+    campaign_report (campaign_run_t *run, const char *device, json_t *software);
+
+//  Time out the devices whose deadline passed, at most
+//  CAMPAIGN_SWEEP_MAX, and move their campaigns on; a deadline left by
+//  an aborted campaign or a device that moved on is dropped. Returns
+//  the number of deadlines handled, or -1.
+int
+    campaign_expire (campaign_run_t *run);
+
+//  Put the device's deadline (now + the campaign's timeout) into its
+//  record and the index; drop it (record without one: nothing)
+int
+    campaign_deadline_set (campaign_run_t *run, const char *id, const char *device,
+                           json_t *record, uint64_t timeout_s);
+int
+    campaign_deadline_drop (campaign_run_t *run, const char *id, const char *device,
+                            json_t *record);
+
+void
+    campaign_run_test (bool verbose);
+
+#endif

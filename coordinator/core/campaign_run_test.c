@@ -1,0 +1,313 @@
+/*  campaign_run_test - selftest of campaigns that follow their devices:
+    reports move a device only for the campaign's release and
+    assignment; waves go on when done, the campaign halts at its
+    threshold, retry offers the failed again, the last wave finishes it
+    and frees its devices; deadlines time devices out; a device that
+    runs the release already succeeds at once; each transition the
+    campaign makes is audited. On a real store, through rpc_call.  */
+
+#include "proto/corelib.h"
+#include "proto/keys.h"
+#include "proto/release_fixture.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/audit.h"
+#include "coordinator/core/campaign_run.h"
+#include "coordinator/core/rpc_internal.h"
+#include "coordinator/core/director_fixture.h"
+
+typedef struct {
+    store_t *store;
+    rpc_env_t env;
+    rpc_result_t result;
+} s_fleet_t;
+
+//  A device reports software; the devices the run offered
+static size_t
+s_report (s_fleet_t *fleet, const char *device, const char *state, uint64_t assigned_ms,
+          const char *error, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (fleet->store, true);
+    campaign_run_t run;
+    campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator",
+                       now_ms);
+    json_t *software = json_pack ("{s:s, s:s, s:s, s:s, s:I}", "state", state, "name", "plc",
+                                  "version", "1.0", "installed", "0.9",
+                                  "assigned_ms", (json_int_t) assigned_ms);
+    if (error)
+        json_object_set_new (software, "error", json_string (error));
+    assert (campaign_report (&run, device, software) == 0);
+    json_decref (software);
+    assert (store_commit (&txn) == 0);
+    size_t offered = campaign_run_offered (&run);
+    campaign_run_fini (&run);
+    return offered;
+}
+
+static json_t *
+s_device (s_fleet_t *fleet, const char *id, const char *device)
+{
+    store_txn_t *txn = store_begin (fleet->store, false);
+    json_t *record = campaign_device_get (txn, id, device);
+    store_abort (&txn);
+    assert (record);
+    return record;
+}
+
+static bool
+s_device_is (s_fleet_t *fleet, const char *id, const char *device, const char *state)
+{
+    json_t *record = s_device (fleet, id, device);
+    bool is = streq (rpc_json_str (record, "state"), state);
+    json_decref (record);
+    return is;
+}
+
+static json_t *
+s_campaign (s_fleet_t *fleet, const char *id)
+{
+    store_txn_t *txn = store_begin (fleet->store, false);
+    json_t *campaign = campaign_get (txn, id);
+    store_abort (&txn);
+    assert (campaign);
+    return campaign;
+}
+
+static bool
+s_campaign_is (s_fleet_t *fleet, const char *id, const char *state, json_int_t wave)
+{
+    json_t *campaign = s_campaign (fleet, id);
+    bool is = streq (rpc_json_str (campaign, "state"), state)
+           && rpc_json_int (campaign, "wave") == wave;
+    json_decref (campaign);
+    return is;
+}
+
+static int
+s_call (s_fleet_t *fleet, const char *method, const char *args, uint64_t now_ms)
+{
+    return director_fixture_call_at (&fleet->env, fleet->store, "operator", "acme", method,
+                                     args, now_ms, &fleet->result);
+}
+
+//  Run the deadlines at now_ms: how many were handled
+static int
+s_expire (s_fleet_t *fleet, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (fleet->store, true);
+    campaign_run_t run;
+    campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator",
+                       now_ms);
+    int handled = campaign_expire (&run);
+    assert (handled >= 0 && store_commit (&txn) == 0);
+    campaign_run_fini (&run);
+    return handled;
+}
+
+//  Records of action in acme's chain
+static size_t
+s_audited (s_fleet_t *fleet, const char *action)
+{
+    store_txn_t *txn = store_begin (fleet->store, false);
+    const char *scopes [] = { "" };
+    json_t *records = audit_list (txn, "acme", NULL, scopes, 1, AUDIT_LIST_MAX);
+    store_abort (&txn);
+    size_t count = 0, index;
+    json_t *record;
+    json_array_foreach (records, index, record)
+        count += streq (rpc_json_str (record, "action"), action)
+              && streq (rpc_json_str (record, "actor"), "coordinator");
+    json_decref (records);
+    return count;
+}
+
+static void
+s_test_waves (s_fleet_t *fleet)
+{
+    const uint64_t t0 = FIXTURE_NOW;
+    const char *one = "{\"id\":\"campaign-1\"}";
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"1\",\"2\",\"100%\"],\"threshold\":\"2\","
+                    "\"timeout\":60}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", one, t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 1);
+    json_t *record = s_device (fleet, "campaign-1", "gw-1");
+    assert (streq (rpc_json_str (record, "state"), "offered"));
+    assert (rpc_json_int (record, "offered_ms") == (json_int_t) t0);
+    assert (rpc_json_int (record, "deadline_ms") == (json_int_t) (t0 + 60000));
+    json_decref (record);
+
+    //  Not this campaign's assignment, or of a device in no wave yet: nothing moves
+    assert (s_report (fleet, "gw-1", "committed", t0 - 1, NULL, t0) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-1", "offered"));
+    assert (s_report (fleet, "gw-2", "committed", t0, NULL, t0) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-2", "pending"));
+    //  Downloading, then committed: wave 1 is done, wave 2 offered
+    assert (s_report (fleet, "gw-1", "downloading", t0, NULL, t0) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-1", "downloading"));
+    assert (s_report (fleet, "gw-1", "health", t0, NULL, t0) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-1", "installing"));
+    const uint64_t t1 = t0 + 1000;
+    assert (s_report (fleet, "gw-1", "committed", t0, NULL, t1) == 2);
+    assert (s_device_is (fleet, "campaign-1", "gw-1", "succeeded"));
+    assert (s_campaign_is (fleet, "campaign-1", "running", 1));
+    assert (s_device_is (fleet, "campaign-1", "gw-2", "offered"));
+    assert (s_device_is (fleet, "campaign-1", "gw-3", "offered"));
+    assert (s_device_is (fleet, "campaign-1", "gw-4", "pending"));
+    assert (s_audited (fleet, "campaign.wave") == 1);
+
+    //  One rolled back (below the threshold), one committed: wave 3
+    assert (s_report (fleet, "gw-2", "rolled-back", t1, "health check failed", t1) == 0);
+    record = s_device (fleet, "campaign-1", "gw-2");
+    assert (streq (rpc_json_str (record, "state"), "rolled-back"));
+    assert (streq (rpc_json_str (record, "reason"), "health check failed"));
+    assert (!json_object_get (record, "deadline_ms"));
+    json_decref (record);
+    assert (s_campaign_is (fleet, "campaign-1", "running", 1));
+    assert (s_report (fleet, "gw-3", "committed", t1, NULL, t1) == 2);
+    assert (s_campaign_is (fleet, "campaign-1", "running", 2));
+    //  A second failure reaches the threshold: halted, saying why
+    assert (s_report (fleet, "gw-4", "rolled-back", t1, "activate failed", t1) == 0);
+    json_t *campaign = s_campaign (fleet, "campaign-1");
+    assert (streq (rpc_json_str (campaign, "state"), "halted"));
+    assert (streq (rpc_json_str (campaign, "reason"), "2 devices failed: the threshold is 2"));
+    json_decref (campaign);
+    assert (s_audited (fleet, "campaign.halt") == 1);
+    //  A device still under way while halted is followed all the same
+    assert (s_report (fleet, "gw-5", "committed", t1, NULL, t1) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-5", "succeeded"));
+    assert (s_campaign_is (fleet, "campaign-1", "halted", 2));
+
+    //  Retry: both failed devices offered again, under a new assignment
+    const uint64_t t2 = t1 + 1000;
+    assert (s_call (fleet, "campaign.retry", one, t2) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "retried") == 2);
+    assert (rpc_json_int (fleet->result.result, "offered") == 2);
+    assert (streq (rpc_json_str (fleet->result.result, "state"), "running"));
+    //  A report of the attempt before the retry counts no more
+    assert (s_report (fleet, "gw-4", "rolled-back", t1, "activate failed", t2) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-4", "offered"));
+    assert (s_report (fleet, "gw-2", "committed", t2, NULL, t2) == 0);
+    assert (s_campaign_is (fleet, "campaign-1", "running", 2));
+    assert (s_report (fleet, "gw-4", "committed", t2, NULL, t2) == 0);
+    assert (s_campaign_is (fleet, "campaign-1", "finished", 2));
+    assert (s_audited (fleet, "campaign.finish") == 1);
+    //  Finished: its devices are free, a report of them moves nothing
+    store_txn_t *txn = store_begin (fleet->store, false);
+    char held [CAMPAIGN_ID_MAX + 1];
+    assert (!campaign_of (txn, "gw-4", held));
+    store_abort (&txn);
+    assert (s_report (fleet, "gw-4", "rolled-back", t2, "late", t2) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-4", "succeeded"));
+    //  No deadline is left behind
+    assert (s_expire (fleet, t2 + 3600 * 1000) == 0);
+}
+
+static void
+s_test_deadlines (s_fleet_t *fleet)
+{
+    const uint64_t t0 = FIXTURE_NOW + 10000;
+    const char *two = "{\"id\":\"campaign-2\"}";
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"threshold\":\"100%\","
+                    "\"timeout\":60}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", two, t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 5);
+    assert (s_report (fleet, "gw-1", "downloading", t0, NULL, t0) == 0);
+    assert (s_expire (fleet, t0 + 59999) == 0);
+    assert (s_campaign_is (fleet, "campaign-2", "running", 0));
+    //  Paused, the deadlines still run: a device that never answers fails
+    assert (s_call (fleet, "campaign.pause", two, t0) == WEFT_STATUS_OK);
+    assert (s_expire (fleet, t0 + 60000) == 5);
+    json_t *record = s_device (fleet, "campaign-2", "gw-1");
+    assert (streq (rpc_json_str (record, "state"), "failed"));
+    assert (streq (rpc_json_str (record, "reason"), "timed out: downloading after 60 s"));
+    json_decref (record);
+    assert (s_campaign_is (fleet, "campaign-2", "paused", 0));
+    //  Resumed: the threshold was reached meanwhile, so it halts
+    assert (s_call (fleet, "campaign.resume", two, t0 + 60000) == WEFT_STATUS_OK);
+    assert (streq (rpc_json_str (fleet->result.result, "state"), "halted"));
+    assert (s_campaign_is (fleet, "campaign-2", "halted", 0));
+    assert (s_expire (fleet, t0 + 120000) == 0);
+    assert (s_call (fleet, "campaign.abort", two, t0 + 60000) == WEFT_STATUS_OK);
+}
+
+static void
+s_test_installed (s_fleet_t *fleet)
+{
+    //  gw-1 runs plc 1.0 already (its last report): it succeeds at once
+    store_txn_t *txn = store_begin (fleet->store, true);
+    json_t *twin = registry_twin_get (txn, "gw-1");
+    assert (twin);
+    json_object_set_new (twin, "reported", json_pack ("{s:{s:s, s:s, s:s, s:s}}", "software",
+        "state", "committed", "name", "plc", "version", "1.0", "installed", "1.0"));
+    assert (registry_twin_put (txn, "gw-1", twin) == 0);
+    json_decref (twin);
+    assert (store_commit (&txn) == 0);
+    const uint64_t t0 = FIXTURE_NOW + 20000;
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"id=gw-1\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-3\"}", t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 0);
+    assert (streq (rpc_json_str (fleet->result.result, "state"), "finished"));
+    json_t *record = s_device (fleet, "campaign-3", "gw-1");
+    assert (streq (rpc_json_str (record, "state"), "succeeded"));
+    assert (streq (rpc_json_str (record, "reason"), "already installed"));
+    json_decref (record);
+}
+
+void
+campaign_run_test (bool verbose)
+{
+    printf (" * campaign_run: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-campaign-run-test-XXXXXX";
+    assert (mkdtemp (dir));
+    s_fleet_t fleet;
+    memset (&fleet, 0, sizeof fleet);
+    fleet.store = store_new (dir, registry_tables (), 0);
+    assert (fleet.store);
+    artrepo_t *repo = artrepo_new (fleet.store);
+    release_fixture_t k;
+    release_fixture_keys (&k);
+    size_t root_size, bundle_size;
+    uint8_t *root = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, k.root, 2,
+                                          k.root, &root_size);
+    uint8_t hash [32];
+    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 64 * 1024,
+                                              hash, &bundle_size);
+    director_fixture_upload (fleet.store, repo, "acme", root, root_size, bundle, bundle_size);
+    for (int index = 1; index <= 5; index++) {
+        char id [16];
+        snprintf (id, sizeof id, "gw-%d", index);
+        director_fixture_device (fleet.store, id, "acme", "gateway");
+    }
+    keys_t ca, coord;
+    keys_generate (&ca);
+    keys_generate (&coord);
+    coord_stats_t stats;
+    memset (&stats, 0, sizeof stats);
+    rpc_env_t env = { registry_new (fleet.store), pki_new (&ca), coord.curve_public, &stats,
+                      coord.sign_secret, repo };
+    fleet.env = env;
+
+    s_test_waves (&fleet);
+    s_test_deadlines (&fleet);
+    s_test_installed (&fleet);
+
+    rpc_result_clear (&fleet.result);
+    registry_destroy (&fleet.env.registry);
+    pki_destroy (&fleet.env.pki);
+    keys_wipe (&ca);
+    keys_wipe (&coord);
+    free (bundle);
+    free (root);
+    artrepo_destroy (&repo);
+    store_destroy (&fleet.store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    if (verbose)
+        printf ("(waves, halt, retry, finish, deadlines, already installed) ");
+    //  @end
+    printf ("OK\n");
+}

@@ -1,0 +1,81 @@
+/*  director_fixture - what the selftests of the director and of
+    campaigns share: a device in the registry, an RPC call as a role on
+    a path, a tenant's release root and a bundle in its repository  */
+
+#include "proto/corelib.h"
+#include <sodium.h>
+#include "proto/keys.h"
+#include "proto/release_fixture.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/relroot.h"
+#include "coordinator/core/artrepo.h"
+#include "coordinator/core/rpc_internal.h"
+#include "coordinator/core/director_fixture.h"
+
+void
+director_fixture_device (store_t *store, const char *id, const char *tenant, const char *type)
+{
+    uint8_t key [32];
+    randombytes_buf (key, 32);
+    char hex [65];
+    keys_hex (key, 32, hex);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
+                                "tenant", tenant, "type", type, "role", "gateway",
+                                "path", tenant, "enrolled", (json_int_t) 1700000000,
+                                "sign_key", hex, "curve_key", hex, "cert_serial",
+                                (json_int_t) key [0]);
+    store_txn_t *txn = store_begin (store, true);
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
+
+int
+director_fixture_call (rpc_env_t *env, store_t *store, const char *role, const char *path,
+                       const char *method, const char *args, rpc_result_t *result)
+{
+    return director_fixture_call_at (env, store, role, path, method, args, FIXTURE_NOW,
+                                     result);
+}
+
+int
+director_fixture_call_at (rpc_env_t *env, store_t *store, const char *role, const char *path,
+                          const char *method, const char *args, uint64_t now_ms,
+                          rpc_result_t *result)
+{
+    rpc_caller_t caller;
+    memset (&caller, 0, sizeof caller);
+    snprintf (caller.name, sizeof caller.name, "%s-of-%s", role, *path? path: "all");
+    rpc_tenant_of (path, caller.tenant);
+    snprintf (caller.grants [0].role, sizeof caller.grants [0].role, "%s", role);
+    snprintf (caller.grants [0].path, sizeof caller.grants [0].path, "%s", path);
+    caller.grant_count = 1;
+    rpc_result_clear (result);
+    store_txn_t *txn = store_begin (store, true);
+    rpc_call (env, txn, &caller, method, args, strlen (args), now_ms, result);
+    assert (store_commit (&txn) == 0);
+    return result->status;
+}
+
+void
+director_fixture_upload (store_t *store, artrepo_t *repo, const char *tenant,
+                         const uint8_t *root, size_t root_size, const uint8_t *bundle,
+                         size_t size)
+{
+    char error [WEFT_TEXT_MAX + 1], id [17];
+    store_txn_t *txn = store_begin (store, true);
+    assert (relroot_set (txn, tenant, root, root_size, FIXTURE_NOW, NULL, error,
+                         sizeof error) == 0);
+    assert (artrepo_begin (repo, txn, "olga", tenant, size, FIXTURE_NOW, id, error) == 0);
+    json_t *result = NULL;
+    int status = 0;
+    for (size_t at = 0; at < size && status == 0; at += ARTREPO_PART_MAX) {
+        json_decref (result);
+        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
+        status = artrepo_part (repo, txn, "olga", id, at, bundle + at, part, FIXTURE_NOW,
+                               &result, error);
+    }
+    assert (status == 0 && json_object_get (result, "releases"));
+    json_decref (result);
+    assert (store_commit (&txn) == 0);
+}

@@ -1,0 +1,34 @@
+/*  director_fixture - what the selftests of the director and of
+    campaigns share (tests only)  */
+
+#ifndef WEFT_DIRECTOR_FIXTURE_H_INCLUDED
+#define WEFT_DIRECTOR_FIXTURE_H_INCLUDED
+
+#include "proto/store.h"
+#include "coordinator/core/rpc.h"
+#include "coordinator/core/artrepo.h"
+
+//  A gateway-role device of tenant, of type, at path tenant
+void
+    director_fixture_device (store_t *store, const char *id, const char *tenant,
+                             const char *type);
+
+//  Call method as role on path (an operator named ROLE-of-PATH) at
+//  FIXTURE_NOW, committed; the status, the result in *result
+int
+    director_fixture_call (rpc_env_t *env, store_t *store, const char *role, const char *path,
+                           const char *method, const char *args, rpc_result_t *result);
+
+//  The same at now_ms
+int
+    director_fixture_call_at (rpc_env_t *env, store_t *store, const char *role,
+                              const char *path, const char *method, const char *args,
+                              uint64_t now_ms, rpc_result_t *result);
+
+//  Set tenant's release root and upload bundle into its repository
+void
+    director_fixture_upload (store_t *store, artrepo_t *repo, const char *tenant,
+                             const uint8_t *root, size_t root_size, const uint8_t *bundle,
+                             size_t size);
+
+#endif
