@@ -13,6 +13,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/relroot.h"
 #include "coordinator/core/coord_internal.h"
+#include "coordinator/core/director_fixture.h"
 
 typedef struct {
     zlistx_t *sent;                 //  Frames sent on links (zchunk_t)
@@ -111,21 +112,8 @@ coord_chunks_test (bool verbose)
     uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 150 * 1024,
                                               manifest, &size);
     artrepo_t *repo = artrepo_new (store);
-    char error [WEFT_TEXT_MAX + 1], id [17];
+    director_fixture_upload (store, repo, "acme", root, root_size, bundle, size);
     store_txn_t *txn = store_begin (store, true);
-    assert (relroot_set (txn, "acme", root, root_size, FIXTURE_NOW, NULL, error, sizeof error)
-            == 0);
-    assert (artrepo_begin (repo, txn, "olga", "acme", size, FIXTURE_NOW, id, error) == 0);
-    json_t *result = NULL;
-    int status = 0;
-    for (size_t at = 0; at < size && status == 0; at += ARTREPO_PART_MAX) {
-        json_decref (result);
-        size_t part = size - at < ARTREPO_PART_MAX? size - at: ARTREPO_PART_MAX;
-        status = artrepo_part (repo, txn, "olga", id, at, bundle + at, part, FIXTURE_NOW,
-                               &result, error);
-    }
-    assert (status == 0);
-    json_decref (result);
     //  Two addresses of the release, and one it does not name
     size_t manifest_size;
     uint8_t *manifest_data = artrepo_manifest (txn, "acme", "plc", "1.0", &manifest_size);
