@@ -429,6 +429,29 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software)
     return rc;
 }
 
+int
+campaign_refused (campaign_run_t *run, const char *device, const char *reason)
+{
+    assert (run && device);
+    char id [CAMPAIGN_ID_MAX + 1];
+    if (!campaign_of (run->txn, device, id))
+        return 0;
+    json_t *campaign = campaign_get (run->txn, id);
+    json_t *record = campaign? campaign_device_get (run->txn, id, device): NULL;
+    int rc = 0;
+    if (record && streq (rpc_json_str (record, "state"), "offered")) {
+        char why [WEFT_TEXT_MAX + 1];
+        snprintf (why, sizeof why, "offer refused: %s", reason && *reason? reason: "no reason");
+        rc = s_settle (run, campaign, device, record, "failed", why);
+        if (rc == 0)
+            rc = campaign_advance (run, campaign);
+        rc = rc? -1: 1;
+    }
+    json_decref (record);
+    json_decref (campaign);
+    return rc;
+}
+
 //  --------------------------------------------------------------------------
 //  Deadlines passed
 

@@ -87,6 +87,13 @@ int
 int
     campaign_report (campaign_run_t *run, const char *device, json_t *software);
 
+//  The device refused the offer of its campaign for good (the reason of
+//  its ACK): an offered device fails ("offer refused: REASON") and the
+//  campaign moves on. 1 if it moved, 0 if not (in no campaign, or past
+//  offered), -1 (run's error set).
+int
+    campaign_refused (campaign_run_t *run, const char *device, const char *reason);
+
 //  Time out the devices whose deadline passed, at most
 //  CAMPAIGN_SWEEP_MAX, and move their campaigns on; a deadline left by
 //  an aborted campaign or a device that moved on is dropped. Returns

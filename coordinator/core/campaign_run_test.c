@@ -3,6 +3,7 @@
     assignment; waves go on when done, the campaign halts at its
     threshold, retry offers the failed again, the last wave finishes it
     and frees its devices; deadlines time devices out; a device that
+    refuses its offer fails at once; a device that
     runs the release already succeeds at once; each transition the
     campaign makes is audited. On a real store, through rpc_call.  */
 
@@ -101,6 +102,19 @@ s_expire (s_fleet_t *fleet, uint64_t now_ms)
     assert (handled >= 0 && store_commit (&txn) == 0);
     campaign_run_fini (&run);
     return handled;
+}
+
+static int
+s_refused (s_fleet_t *fleet, const char *device, const char *reason, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (fleet->store, true);
+    campaign_run_t run;
+    campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator",
+                       now_ms);
+    int moved = campaign_refused (&run, device, reason);
+    assert (moved >= 0 && store_commit (&txn) == 0);
+    campaign_run_fini (&run);
+    return moved;
 }
 
 //  Records of action in acme's chain
@@ -213,11 +227,20 @@ s_test_deadlines (s_fleet_t *fleet)
     assert (s_call (fleet, "campaign.start", two, t0) == WEFT_STATUS_OK);
     assert (rpc_json_int (fleet->result.result, "offered") == 5);
     assert (s_report (fleet, "gw-1", "downloading", t0, NULL, t0) == 0);
+    //  A device that refuses its offer fails at once, with its reason
+    assert (s_refused (fleet, "gw-2", "update refused: anti-rollback", t0) == 1);
+    json_t *refused = s_device (fleet, "campaign-2", "gw-2");
+    assert (streq (rpc_json_str (refused, "reason"),
+                   "offer refused: update refused: anti-rollback"));
+    assert (!json_object_get (refused, "deadline_ms"));
+    json_decref (refused);
+    assert (s_refused (fleet, "gw-2", "again", t0) == 0);
+    assert (s_refused (fleet, "gw-1", "downloading already", t0) == 0);
     assert (s_expire (fleet, t0 + 59999) == 0);
     assert (s_campaign_is (fleet, "campaign-2", "running", 0));
     //  Paused, the deadlines still run: a device that never answers fails
     assert (s_call (fleet, "campaign.pause", two, t0) == WEFT_STATUS_OK);
-    assert (s_expire (fleet, t0 + 60000) == 5);
+    assert (s_expire (fleet, t0 + 60000) == 4);
     json_t *record = s_device (fleet, "campaign-2", "gw-1");
     assert (streq (rpc_json_str (record, "state"), "failed"));
     assert (streq (rpc_json_str (record, "reason"), "timed out: downloading after 60 s"));

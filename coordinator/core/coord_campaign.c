@@ -29,26 +29,54 @@ coord_campaign_end (coord_t *self, campaign_run_t *run, bool sent, uint64_t now_
     campaign_run_fini (run);
 }
 
+//  One move in a transaction of its own: what (campaign_refused or
+//  campaign_expire) returns how many things changed, or -1
+typedef int (s_move_fn) (campaign_run_t *run, const char *device, const char *reason);
+
+static int
+s_expire (campaign_run_t *run, const char *device, const char *reason)
+{
+    (void) device;
+    (void) reason;
+    return campaign_expire (run);
+}
+
+static int
+s_move (coord_t *self, s_move_fn *what, const char *device, const char *reason,
+        uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn)
+        return -1;
+    campaign_run_t run;
+    campaign_run_init (&run, txn, self->pki, self->keys.sign_secret, "coordinator", now_ms);
+    int moved = what (&run, device, reason);
+    bool committed = moved > 0 && store_commit (&txn) == 0;
+    if (moved < 0)
+        zsys_error ("coord: campaign: %s", run.error);
+    else
+    if (moved > 0 && !committed) {
+        zsys_error ("coord: campaign: cannot commit");
+        moved = -1;
+    }
+    store_abort (&txn);
+    coord_campaign_end (self, &run, committed, now_ms);
+    return moved;
+}
+
+void
+coord_campaign_refused (coord_t *self, const char *device, const char *reason,
+                        uint64_t now_ms)
+{
+    assert (self && device);
+    if (s_move (self, campaign_refused, device, reason, now_ms) > 0)
+        coord_debug (self, "coord: %s refused its campaign's offer: %s", device, reason);
+}
+
 void
 coord_campaign_sweep (coord_t *self, uint64_t now_ms)
 {
-    store_txn_t *txn = store_begin (self->store, true);
-    if (!txn) {
-        zsys_error ("coord: campaign sweep: store unavailable");
-        return;
-    }
-    campaign_run_t run;
-    campaign_run_init (&run, txn, self->pki, self->keys.sign_secret, "coordinator", now_ms);
-    int handled = campaign_expire (&run);
-    bool committed = handled > 0 && store_commit (&txn) == 0;
-    if (handled < 0)
-        zsys_error ("coord: campaign sweep failed: %s", run.error);
-    else
-    if (handled > 0 && !committed)
-        zsys_error ("coord: cannot record the campaign sweep");
-    else
+    int handled = s_move (self, s_expire, NULL, NULL, now_ms);
     if (handled > 0)
         coord_debug (self, "coord: %d campaign deadlines passed", handled);
-    store_abort (&txn);
-    coord_campaign_end (self, &run, committed, now_ms);
 }

@@ -120,6 +120,11 @@ int
 void
     coord_campaign_end (coord_t *self, campaign_run_t *run, bool sent, uint64_t now_ms);
 
+//  device refused its update offer for good (reason: its ACK's)
+void
+    coord_campaign_refused (coord_t *self, const char *device, const char *reason,
+                            uint64_t now_ms);
+
 //  Time out the campaigns' devices past their deadline (campaign_run.h)
 void
     coord_campaign_sweep (coord_t *self, uint64_t now_ms);

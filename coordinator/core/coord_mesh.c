@@ -773,10 +773,16 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     else
     if (msg.ack.status == WEFT_STATUS_INTERNAL)
         custody_not_taken (self->custody, msg.ack.ack_id, now_ms);
-    else
-    if (custody_refused (self->custody, msg.ack.ack_id, now_ms) == 0)
-        zsys_warning ("coord: %s refused an envelope we sent: %s %s", env.origin,
-                      proto_status_name (msg.ack.status), msg.ack.message);
+    else {
+        //  A device that refuses its update offer for good fails in its
+        //  campaign now, not at its deadline
+        const custody_entry_t *held = custody_find (self->custody, msg.ack.ack_id);
+        if (held && held->type == MSG_UPDATE_OFFER && streq (held->dest, env.origin))
+            coord_campaign_refused (self, env.origin, msg.ack.message, now_ms);
+        if (custody_refused (self->custody, msg.ack.ack_id, now_ms) == 0)
+            zsys_warning ("coord: %s refused an envelope we sent: %s %s", env.origin,
+                          proto_status_name (msg.ack.status), msg.ack.message);
+    }
     registry_seen (self->registry, env.origin, now_ms);
     return 0;
 }

@@ -285,6 +285,7 @@ custody_hold (custody_t *self, const envelope_t *env, const char *dest_id,
     snprintf (entry->pub.dest, sizeof entry->pub.dest, "%s", dest_id);
     entry->pub.size = size;
     entry->pub.seq = env->seq;
+    entry->pub.type = env->type;
     entry->pub.sends = sent? 1: 0;
     entry->order = order;
     entry->expires_ms = expires_ms;
@@ -462,6 +463,14 @@ custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms)
     s_answered (self, entry, now_ms);
     s_drop (self, entry, &self->stats->custody_acked);
     return 0;
+}
+
+const custody_entry_t *
+custody_find (custody_t *self, const uint8_t id [WEFT_ID_SIZE])
+{
+    assert (self && id);
+    custody_held_t *entry = s_lookup (self, id);
+    return entry? &entry->pub: NULL;
 }
 
 int

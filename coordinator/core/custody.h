@@ -67,6 +67,7 @@ typedef struct {
     size_t size;                    //  Frame bytes
     uint64_t seq;                   //  The envelope's seq
     uint32_t sends;                 //  Transmissions so far
+    int type;                       //  The envelope's message type
 } custody_entry_t;
 
 typedef struct _custody_t custody_t;
@@ -121,6 +122,10 @@ size_t
 //  again after the link's back-off). Returns 0, or -1 if not held.
 int
     custody_ack (custody_t *self, const uint8_t id [WEFT_ID_SIZE], uint64_t now_ms);
+
+//  The frame held under id, or NULL
+const custody_entry_t *
+    custody_find (custody_t *self, const uint8_t id [WEFT_ID_SIZE]);
 
 //  The next hop refused id for good (a CUSTODY_ACK or ACK whose status
 //  is neither OK nor INTERNAL): forget it, counted as refused. Nothing is
