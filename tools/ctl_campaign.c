@@ -1,6 +1,7 @@
 /*  ctl_campaign - weftctl's commands of release campaigns
     campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
-                    [--device-timeout 1h] [--allow-empty]
+                    [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
+                    [--allow-empty]
     campaign show ID [--limit N]       the campaign, counts per state and wave
     campaign list [--limit N]          the campaigns you may see
     campaign start|pause|resume|abort|retry ID
@@ -45,6 +46,30 @@ s_create_args (ctl_t *self, const char *name, const char *version)
         json_object_set_new (args, "threshold", json_string (threshold));
     if (timeout_s)
         json_object_set_new (args, "timeout", json_integer (timeout_s));
+    //  The pace: counts as typed (the coordinator says what is too many)
+    const char *counts [] = { "rate", "concurrency", NULL };
+    for (size_t index = 0; counts [index]; index++) {
+        const char *text = keyfile_get (self->options, counts [index]);
+        int64_t value = options_int (self->options, counts [index], -1);
+        if (text && value < 1) {
+            ctl_fail ("bad --%s '%s': want a number of devices, 1 or more", counts [index],
+                      text);
+            json_decref (args);
+            return NULL;
+        }
+        if (text)
+            json_object_set_new (args, counts [index], json_integer (value));
+    }
+    const char *soak = keyfile_get (self->options, "soak");
+    int64_t soak_s = soak? options_duration_s (soak, S_TIMEOUT_MAX): 0;
+    if (soak_s < 0 || (soak && soak_s == 0)) {
+        ctl_fail ("bad --soak '%s': use seconds or a number with s, m, h or d, up to 7d",
+                  soak);
+        json_decref (args);
+        return NULL;
+    }
+    if (soak_s)
+        json_object_set_new (args, "soak", json_integer (soak_s));
     return args;
 }
 
@@ -113,6 +138,11 @@ s_show (json_t *result)
     if (wave >= 0)
         printf ("wave       %lld of %zu\n", wave + 1,
                 json_array_size (json_object_get (result, "sizes")));
+    if (ctl_int (result, "rate") || ctl_int (result, "concurrency") || ctl_int (result, "soak_s"))
+        printf ("pace       %lld devices a minute, %lld under way per site, soak %llds "
+                "(0: no limit)\n", (long long) ctl_int (result, "rate"),
+                (long long) ctl_int (result, "concurrency"),
+                (long long) ctl_int (result, "soak_s"));
     if (*ctl_str (result, "reason"))
         printf ("%-10s %s\n", ctl_str (result, "state"), ctl_str (result, "reason"));
     printf ("%-8s %11s %11s %11s %11s %11s %11s %11s %11s\n", "", "pending", "offered",

@@ -56,6 +56,11 @@ static const option_spec_t s_specs [] = {
       "campaign create: halt when this many devices (or percent) failed (default 1)" },
     { "device-timeout", "DURATION", NULL,
       "campaign create: how long one device may take (default 1h, at most 7d)" },
+    { "rate", "N", NULL, "campaign create: offer at most N devices a minute" },
+    { "concurrency", "N", NULL,
+      "campaign create: at most N devices of one site under way at once" },
+    { "soak", "DURATION", NULL,
+      "campaign create: wait this long after a wave before the next" },
     { "allow-empty", NULL, NULL, "campaign create: create it even if the query matches nothing" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
     { NULL, NULL, NULL, NULL }
@@ -117,7 +122,8 @@ static const char *s_synopsis =
     "  update status [DEVICE|--query Q] [--limit N]   what devices were assigned, and\n"
     "                                     their software as they report it\n"
     "  campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]\n"
-    "                 [--device-timeout 1h] [--allow-empty]   a release, in waves\n"
+    "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
+    "                 [--allow-empty]    a release, in waves\n"
     "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"
     "  campaign start|pause|resume|abort|retry ID   move a campaign (docs/campaigns.md)\n"

@@ -12,7 +12,8 @@
         c/<id>              the campaign: id, state, tenants, query, name,
                             version, waves (as given), sizes (devices per
                             wave), threshold (as given), threshold_devices,
-                            timeout_s, wave (current, -1 before start),
+                            timeout_s, rate, concurrency, soak_s (0:
+                            none), wave (current, -1 before start),
                             devices, skipped, by, created_ms, updated_ms
                             (campaign_run.h:) succeeded, failed (devices
                             per wave that ended so), reason (why halted)
@@ -20,6 +21,7 @@
                             reason, tenant, type, path; offered_ms and
                             deadline_ms once offered (campaign_run.h)
         t/<deadline>/<id>/<device>  the deadlines (campaign_run.h)
+        p/<id>              campaigns that wait: pace, soak (campaign_run.h)
         x/<device>          the campaign that holds the device, while that
                             campaign is neither aborted nor finished: a
                             device is in at most one such campaign, and
@@ -37,7 +39,8 @@
 #define CAMPAIGN_ID_MAX         32              //  "campaign-" and a number
 #define CAMPAIGN_WAVES_MAX      16              //  Waves in a plan
 #define CAMPAIGN_TIMEOUT_S      3600            //  Default per-device timeout
-#define CAMPAIGN_TIMEOUT_MAX_S  (7 * 24 * 3600) //  Longest per-device timeout
+#define CAMPAIGN_TIMEOUT_MAX_S  (7 * 24 * 3600) //  Longest per-device timeout, and soak
+#define CAMPAIGN_RATE_MAX       100000          //  Highest rate, devices a minute
 
 //  Parse a plan size: "N" (1..max) or "P%" (1..100). Returns 0 with
 //  *value and *percent set, or -1.

@@ -5,6 +5,7 @@
 #include "coordinator/core/registry.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/campaign_run.h"
+#include "coordinator/core/campaign_internal.h"
 #include "coordinator/core/rpc_internal.h"
 
 #define S_DEADLINE_KEY_MAX  (2 + 16 + 1 + CAMPAIGN_ID_MAX + 1 + WEFT_NAME_MAX + 1)
@@ -40,8 +41,8 @@ campaign_run_offered (campaign_run_t *run)
     return offered;
 }
 
-static int
-s_fail (campaign_run_t *run, int status, const char *format, ...)
+int
+campaign_run_fail (campaign_run_t *run, int status, const char *format, ...)
 {
     if (run->status == WEFT_STATUS_OK) {
         run->status = status;
@@ -63,8 +64,8 @@ s_count (json_t *campaign, const char *name, json_int_t wave)
                                                (size_t) wave));
 }
 
-static void
-s_count_add (json_t *campaign, const char *name, json_int_t wave, json_int_t delta)
+void
+campaign_count_add (json_t *campaign, const char *name, json_int_t wave, json_int_t delta)
 {
     size_t waves = json_array_size (json_object_get (campaign, "sizes"));
     if (wave < 0 || (size_t) wave >= waves)
@@ -143,22 +144,22 @@ s_audit (campaign_run_t *run, json_t *campaign, const char *action, json_t *deta
         rc = audit_append_tenant (run->txn, run->pki, run->now_ms,
                                   json_string_value (json_array_get (tenants, index)), &entry);
     json_decref (detail);
-    return rc? s_fail (run, WEFT_STATUS_INTERNAL, "audit write failed"): 0;
+    return rc? campaign_run_fail (run, WEFT_STATUS_INTERNAL, "audit write failed"): 0;
 }
 
 //  --------------------------------------------------------------------------
 //  A device's record moves
 
-static bool
-s_final (const char *state)
+bool
+campaign_device_final (const char *state)
 {
     return streq (state, "succeeded") || streq (state, "failed")
         || streq (state, "rolled-back") || streq (state, "skipped");
 }
 
 //  Store the device's new state; a final one is counted for its wave
-static int
-s_settle (campaign_run_t *run, json_t *campaign, const char *device, json_t *record,
+int
+campaign_settle (campaign_run_t *run, json_t *campaign, const char *device, json_t *record,
           const char *state, const char *reason)
 {
     const char *id = rpc_json_str (campaign, "id");
@@ -168,139 +169,15 @@ s_settle (campaign_run_t *run, json_t *campaign, const char *device, json_t *rec
     else
         json_object_del (record, "reason");
     json_object_set_new (record, "updated_ms", json_integer ((json_int_t) run->now_ms));
-    if (s_final (state)) {
-        s_count_add (campaign, streq (state, "succeeded")? "succeeded": "failed",
+    if (campaign_device_final (state)) {
+        campaign_count_add (campaign, streq (state, "succeeded")? "succeeded": "failed",
                      rpc_json_int (record, "wave"), 1);
         if (campaign_deadline_drop (run, id, device, record))
-            return s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+            return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
     }
     if (campaign_device_put (run->txn, id, device, record))
-        return s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
     return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Offers
-
-typedef struct {
-    int64_t wave;
-    bool retry;                     //  Failed devices are due again too
-    json_t *due;                    //  [[device, record]]
-    json_t *tenants;                //  Tenants of the due devices
-} s_due_t;
-
-static int
-s_due_one (void *arg, const char *device, json_t *record)
-{
-    s_due_t *due = (s_due_t *) arg;
-    json_int_t wave = rpc_json_int (record, "wave");
-    const char *state = rpc_json_str (record, "state");
-    bool failed = streq (state, "failed") || streq (state, "rolled-back");
-    if (wave >= 0 && wave <= due->wave && (streq (state, "pending") || (due->retry && failed))) {
-        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
-        json_object_set_new (due->tenants, rpc_json_str (record, "tenant"), json_true ());
-    }
-    return 0;
-}
-
-//  The batch of tenant, made on first use; NULL with the run's error set
-static director_batch_t *
-s_batch (campaign_run_t *run, json_t *campaign, zhashx_t *batches, const char *tenant)
-{
-    director_batch_t *batch = (director_batch_t *) zhashx_lookup (batches, tenant);
-    if (batch)
-        return batch;
-    if (run->offer_count == CAMPAIGN_TENANTS_MAX) {
-        s_fail (run, WEFT_STATUS_BAD_REQUEST, "a wave offers to at most %d tenants",
-                CAMPAIGN_TENANTS_MAX);
-        return NULL;
-    }
-    int status;
-    char error [WEFT_TEXT_MAX + 1] = "";
-    batch = director_batch_new (run->txn, tenant, rpc_json_str (campaign, "name"),
-                                rpc_json_str (campaign, "version"), run->now_ms, &status, error);
-    if (!batch) {
-        s_fail (run, status, "%s", error);
-        return NULL;
-    }
-    run->offers [run->offer_count++] = batch;
-    zhashx_insert (batches, tenant, batch);
-    return batch;
-}
-
-//  Does the device run the campaign's release already (its last report)?
-static bool
-s_runs_it (campaign_run_t *run, json_t *campaign, const char *device)
-{
-    json_t *twin = registry_twin_get (run->txn, device);
-    json_t *software = json_object_get (json_object_get (twin, "reported"), "software");
-    bool runs = streq (rpc_json_str (software, "state"), "committed")
-             && streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
-             && streq (rpc_json_str (software, "installed"), rpc_json_str (campaign, "version"));
-    json_decref (twin);
-    return runs;
-}
-
-int
-campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *retried_p)
-{
-    assert (run && campaign);
-    if (!run->secret)
-        return s_fail (run, WEFT_STATUS_INTERNAL, "no signing key for assignments");
-    const char *id = rpc_json_str (campaign, "id");
-    s_due_t due = { rpc_json_int (campaign, "wave"), retry, json_array (), json_object () };
-    zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, owned by the run
-    int rc = campaign_devices (run->txn, id, s_due_one, &due) < 0
-           ? s_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign"): 0;
-    uint64_t expires_ms = run->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
-    size_t index;
-    json_t *pair;
-    json_array_foreach (due.due, index, pair) {
-        if (rc)
-            break;
-        const char *device = json_string_value (json_array_get (pair, 0));
-        json_t *record = json_array_get (pair, 1);
-        const char *state = rpc_json_str (record, "state");
-        if (!streq (state, "pending")) {
-            //  Retried: no longer counted as failed
-            s_count_add (campaign, "failed", rpc_json_int (record, "wave"), -1);
-            if (retried_p)
-                (*retried_p)++;
-        }
-        if (s_runs_it (run, campaign, device)) {
-            rc = s_settle (run, campaign, device, record, "succeeded", "already installed");
-            continue;
-        }
-        director_batch_t *batch = s_batch (run, campaign, batches, rpc_json_str (record,
-                                                                                 "tenant"));
-        if (!batch) {
-            rc = -1;
-            break;
-        }
-        //  A device whose type changed since is failed, not a refusal
-        char error [WEFT_TEXT_MAX + 1] = "";
-        int status = director_batch_add (batch, run->txn, device, rpc_json_str (record, "type"),
-                                         run->actor, run->secret, run->now_ms, expires_ms,
-                                         error);
-        if (status == WEFT_STATUS_INTERNAL) {
-            rc = s_fail (run, status, "%s", error);
-            break;
-        }
-        if (status) {
-            rc = s_settle (run, campaign, device, record, "failed", error);
-            continue;
-        }
-        json_object_set_new (record, "offered_ms", json_integer ((json_int_t) run->now_ms));
-        if (campaign_deadline_set (run, id, device, record,
-                                   (uint64_t) rpc_json_int (campaign, "timeout_s")))
-            rc = s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
-        else
-            rc = s_settle (run, campaign, device, record, "offered", NULL);
-    }
-    zhashx_destroy (&batches);
-    json_decref (due.due);
-    json_decref (due.tenants);
-    return rc;
 }
 
 //  --------------------------------------------------------------------------
@@ -313,7 +190,7 @@ s_release_one (void *arg, const char *device, json_t *record)
     campaign_run_t *run = (campaign_run_t *) arg;
     if (!streq (rpc_json_str (record, "state"), "skipped")
     &&  campaign_hold (run->txn, device, NULL))
-        return s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
     return 0;
 }
 
@@ -347,13 +224,26 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
         if ((size_t) wave + 1 >= json_array_size (sizes)) {
             json_object_set_new (campaign, "state", json_string ("finished"));
             if (campaign_devices (run->txn, id, s_release_one, run) < 0)
-                rc = s_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+                rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
             if (rc == 0)
                 rc = s_audit (run, campaign, "campaign.finish", json_pack ("{s:s, s:s, s:I, "
                               "s:I}", "from", "running", "state", "finished", "succeeded",
                               s_total (campaign, "succeeded"), "failed", failed));
             break;
         }
+        //  A soak between waves: the next waits for it, in the pace index
+        json_int_t soak_s = rpc_json_int (campaign, "soak_s");
+        json_int_t until_ms = rpc_json_int (campaign, "soak_until_ms");
+        if (soak_s > 0 && !until_ms) {
+            until_ms = (json_int_t) run->now_ms + soak_s * 1000;
+            json_object_set_new (campaign, "soak_until_ms", json_integer (until_ms));
+        }
+        if (soak_s > 0 && (uint64_t) until_ms > run->now_ms) {
+            if (campaign_pace_at (run, id, (uint64_t) until_ms))
+                rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+            break;
+        }
+        json_object_del (campaign, "soak_until_ms");
         json_object_set_new (campaign, "wave", json_integer (wave + 1));
         size_t before = campaign_run_offered (run);
         rc = campaign_offer_due (run, campaign, false, NULL);
@@ -377,7 +267,7 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
     }
     json_object_set_new (campaign, "updated_ms", json_integer ((json_int_t) run->now_ms));
     if (rc == 0 && campaign_put (run->txn, campaign))
-        rc = s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
     return rc;
 }
 
@@ -414,14 +304,15 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software)
     const char *now_state = rpc_json_str (record, "state");
     int rc = 0;
     //  Only a report of this campaign's release and assignment counts
-    if (campaign && record && state && !s_final (now_state) && !streq (now_state, "pending")
-    &&  !streq (now_state, state)
+    if (campaign && record && state && !campaign_device_final (now_state)
+    &&  !streq (now_state, "pending") && !streq (now_state, state)
     &&  streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
     &&  streq (rpc_json_str (software, "version"), rpc_json_str (campaign, "version"))
     &&  rpc_json_int (software, "assigned_ms") == rpc_json_int (record, "offered_ms")) {
-        rc = s_settle (run, campaign, device, record, state,
-                       streq (state, "rolled-back")? rpc_json_str (software, "error"): NULL);
-        if (rc == 0 && s_final (state))
+        rc = campaign_settle (run, campaign, device, record, state,
+                              streq (state, "rolled-back")? rpc_json_str (software, "error")
+                                                          : NULL);
+        if (rc == 0 && campaign_device_final (state))
             rc = campaign_advance (run, campaign);
     }
     json_decref (record);
@@ -442,7 +333,7 @@ campaign_refused (campaign_run_t *run, const char *device, const char *reason)
     if (record && streq (rpc_json_str (record, "state"), "offered")) {
         char why [WEFT_TEXT_MAX + 1];
         snprintf (why, sizeof why, "offer refused: %s", reason && *reason? reason: "no reason");
-        rc = s_settle (run, campaign, device, record, "failed", why);
+        rc = campaign_settle (run, campaign, device, record, "failed", why);
         if (rc == 0)
             rc = campaign_advance (run, campaign);
         rc = rc? -1: 1;
@@ -491,7 +382,7 @@ campaign_expire (campaign_run_t *run)
     s_expire_t expire = { run->now_ms, json_array () };
     if (store_scan (run->txn, CAMPAIGN_TABLE, "t/", 2, s_expire_one, &expire) < 0) {
         json_decref (expire.due);
-        return s_fail (run, WEFT_STATUS_INTERNAL, "cannot read the deadlines");
+        return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the deadlines");
     }
     int handled = 0, rc = 0;
     size_t index;
@@ -503,18 +394,18 @@ campaign_expire (campaign_run_t *run)
         json_t *campaign = campaign_get (run->txn, id);
         json_t *record = campaign_device_get (run->txn, id, device);
         const char *state = rpc_json_str (record, "state");
-        if (campaign && record && !s_final (state) && !streq (state, "pending")
+        if (campaign && record && !campaign_device_final (state) && !streq (state, "pending")
         &&  !campaign_state_final (rpc_json_str (campaign, "state"))) {
             char reason [WEFT_TEXT_MAX + 1];
             snprintf (reason, sizeof reason, "timed out: %s after %" JSON_INTEGER_FORMAT " s",
                       state, rpc_json_int (campaign, "timeout_s"));
-            rc = s_settle (run, campaign, device, record, "failed", reason);
+            rc = campaign_settle (run, campaign, device, record, "failed", reason);
             if (rc == 0)
                 rc = campaign_advance (run, campaign);
         }
         else
         if (store_del (run->txn, CAMPAIGN_TABLE, key, strlen (key)) < 0)
-            rc = s_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+            rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
         handled++;
         json_decref (record);
         json_decref (campaign);

@@ -21,6 +21,10 @@
     Deadlines are kept in an index of their own, in deadline order, so a
     sweep reads only the devices that are due:
         t/<deadline_ms as 16 hex digits>/<campaign>/<device>   (empty)
+    A plan may pace its offers (campaign_offer.c): at most `rate`
+    devices a minute, at most `concurrency` under way per site, and a
+    soak of `soak_s` between waves (soak_until_ms while it runs); a
+    campaign that waits is in the pace index (p/<campaign>).
     Offers are made in the caller's transaction and kept in the run (one
     batch per tenant), for the caller to send once it has committed.
     Sans-IO: the caller passes the transaction.  */
@@ -100,6 +104,12 @@ int
 //  the number of deadlines handled, or -1.
 int
     campaign_expire (campaign_run_t *run);
+
+//  Offer again the campaigns whose pace held devices back, and move on
+//  those whose soak between waves ended (the pace index,
+//  campaign_offer.c). Returns the number of campaigns looked at, or -1.
+int
+    campaign_pace (campaign_run_t *run);
 
 //  Put the device's deadline (now + the campaign's timeout) into its
 //  record and the index; drop it (record without one: nothing)

@@ -3,7 +3,8 @@
     assignment; waves go on when done, the campaign halts at its
     threshold, retry offers the failed again, the last wave finishes it
     and frees its devices; deadlines time devices out; a device that
-    refuses its offer fails at once; a device that
+    refuses its offer fails at once; offers are paced by rate and by
+    site, waves wait for their soak; a device that
     runs the release already succeeds at once; each transition the
     campaign makes is audited. On a real store, through rpc_call.  */
 
@@ -115,6 +116,32 @@ s_refused (s_fleet_t *fleet, const char *device, const char *reason, uint64_t no
     assert (moved >= 0 && store_commit (&txn) == 0);
     campaign_run_fini (&run);
     return moved;
+}
+
+//  Run the pace index at now_ms: the devices it offered
+static size_t
+s_pace (s_fleet_t *fleet, uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (fleet->store, true);
+    campaign_run_t run;
+    campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator",
+                       now_ms);
+    assert (campaign_pace (&run) >= 0 && store_commit (&txn) == 0);
+    size_t offered = campaign_run_offered (&run);
+    campaign_run_fini (&run);
+    return offered;
+}
+
+static size_t
+s_count_state (s_fleet_t *fleet, const char *id, const char *state)
+{
+    size_t count = 0;
+    for (int index = 1; index <= 5; index++) {
+        char device [16];
+        snprintf (device, sizeof device, "gw-%d", index);
+        count += s_device_is (fleet, id, device, state);
+    }
+    return count;
 }
 
 //  Records of action in acme's chain
@@ -255,6 +282,62 @@ s_test_deadlines (s_fleet_t *fleet)
 }
 
 static void
+s_test_pace (s_fleet_t *fleet)
+{
+    //  At most 2 under way in the site: 2 offered, the rest when a slot frees
+    uint64_t t0 = FIXTURE_NOW + 20000;
+    const char *three = "{\"id\":\"campaign-3\"}";
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"threshold\":\"100%\","
+                    "\"concurrency\":2}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", three, t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 2);
+    assert (s_count_state (fleet, "campaign-3", "pending") == 3);
+    assert (s_report (fleet, "gw-1", "committed", t0, NULL, t0 + 1000) == 0);
+    assert (s_pace (fleet, t0 + 4999) == 0);
+    assert (s_pace (fleet, t0 + 5000) == 1);
+    assert (s_count_state (fleet, "campaign-3", "offered") == 2);
+    assert (s_pace (fleet, t0 + 10000) == 0);   //  Both slots taken
+    assert (s_call (fleet, "campaign.abort", three, t0 + 10000) == WEFT_STATUS_OK);
+    assert (s_pace (fleet, t0 + 20000) == 0);
+
+    //  At most 2 a minute: the bucket's 2 at once, then one each 30 s
+    t0 += 60000;
+    const char *four = "{\"id\":\"campaign-4\"}";
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"threshold\":\"100%\","
+                    "\"rate\":2}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", four, t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 2);
+    assert (s_pace (fleet, t0 + 29000) == 0);
+    assert (s_pace (fleet, t0 + 30001) == 1);
+    //  Paused, nothing is offered; resumed, what the bucket holds
+    assert (s_call (fleet, "campaign.pause", four, t0 + 30001) == WEFT_STATUS_OK);
+    assert (s_pace (fleet, t0 + 120000) == 0);
+    assert (s_call (fleet, "campaign.resume", four, t0 + 120000) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 2);
+    assert (s_count_state (fleet, "campaign-4", "pending") == 0);
+    assert (s_call (fleet, "campaign.abort", four, t0 + 120000) == WEFT_STATUS_OK);
+
+    //  A soak of 60 s between waves
+    t0 += 200000;
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"1\",\"100%\"],\"soak\":60}", t0)
+            == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-5\"}", t0) == WEFT_STATUS_OK);
+    assert (s_report (fleet, "gw-1", "committed", t0, NULL, t0 + 1000) == 0);
+    json_t *campaign = s_campaign (fleet, "campaign-5");
+    assert (rpc_json_int (campaign, "soak_until_ms") == (json_int_t) (t0 + 61000));
+    assert (rpc_json_int (campaign, "wave") == 0);
+    json_decref (campaign);
+    assert (s_pace (fleet, t0 + 60999) == 0);
+    assert (s_pace (fleet, t0 + 61000) == 4);
+    assert (s_campaign_is (fleet, "campaign-5", "running", 1));
+    assert (s_call (fleet, "campaign.abort", "{\"id\":\"campaign-5\"}", t0 + 61000)
+            == WEFT_STATUS_OK);
+}
+
+static void
 s_test_installed (s_fleet_t *fleet)
 {
     //  gw-1 runs plc 1.0 already (its last report): it succeeds at once
@@ -266,13 +349,13 @@ s_test_installed (s_fleet_t *fleet)
     assert (registry_twin_put (txn, "gw-1", twin) == 0);
     json_decref (twin);
     assert (store_commit (&txn) == 0);
-    const uint64_t t0 = FIXTURE_NOW + 20000;
+    const uint64_t t0 = FIXTURE_NOW + 1000000;
     assert (s_call (fleet, "campaign.create", "{\"query\":\"id=gw-1\",\"name\":\"plc\","
                     "\"version\":\"1.0\",\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_OK);
-    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-3\"}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-6\"}", t0) == WEFT_STATUS_OK);
     assert (rpc_json_int (fleet->result.result, "offered") == 0);
     assert (streq (rpc_json_str (fleet->result.result, "state"), "finished"));
-    json_t *record = s_device (fleet, "campaign-3", "gw-1");
+    json_t *record = s_device (fleet, "campaign-6", "gw-1");
     assert (streq (rpc_json_str (record, "state"), "succeeded"));
     assert (streq (rpc_json_str (record, "reason"), "already installed"));
     json_decref (record);
@@ -315,6 +398,7 @@ campaign_run_test (bool verbose)
 
     s_test_waves (&fleet);
     s_test_deadlines (&fleet);
+    s_test_pace (&fleet);
     s_test_installed (&fleet);
 
     rpc_result_clear (&fleet.result);
@@ -330,7 +414,7 @@ campaign_run_test (bool verbose)
     zdir_remove (tree, true);
     zdir_destroy (&tree);
     if (verbose)
-        printf ("(waves, halt, retry, finish, deadlines, already installed) ");
+        printf ("(waves, halt, retry, finish, deadlines, pace, soak, already installed) ");
     //  @end
     printf ("OK\n");
 }

@@ -29,16 +29,19 @@ coord_campaign_end (coord_t *self, campaign_run_t *run, bool sent, uint64_t now_
     campaign_run_fini (run);
 }
 
-//  One move in a transaction of its own: what (campaign_refused or
-//  campaign_expire) returns how many things changed, or -1
+//  One move in a transaction of its own: what (campaign_refused, or
+//  campaign_expire and campaign_pace) returns how many things changed,
+//  or -1
 typedef int (s_move_fn) (campaign_run_t *run, const char *device, const char *reason);
 
 static int
-s_expire (campaign_run_t *run, const char *device, const char *reason)
+s_sweep (campaign_run_t *run, const char *device, const char *reason)
 {
     (void) device;
     (void) reason;
-    return campaign_expire (run);
+    int expired = campaign_expire (run);
+    int paced = expired < 0? -1: campaign_pace (run);
+    return paced < 0? -1: expired + paced;
 }
 
 static int
@@ -76,7 +79,7 @@ coord_campaign_refused (coord_t *self, const char *device, const char *reason,
 void
 coord_campaign_sweep (coord_t *self, uint64_t now_ms)
 {
-    int handled = s_move (self, s_expire, NULL, NULL, now_ms);
+    int handled = s_move (self, s_sweep, NULL, NULL, now_ms);
     if (handled > 0)
-        coord_debug (self, "coord: %d campaign deadlines passed", handled);
+        coord_debug (self, "coord: %d campaign deadlines and paced campaigns", handled);
 }

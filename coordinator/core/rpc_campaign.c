@@ -182,12 +182,15 @@ void
 rpc_campaign_create (rpc_call_t *call)
 {
     const char *name, *version, *threshold_text;
-    json_int_t timeout_s;
+    json_int_t timeout_s, rate, concurrency, soak_s;
     bool allow_empty;
     query_t *query;
     if (!rpc_arg_name (call, "name", true, false, &name)
     ||  !rpc_arg_name (call, "version", true, false, &version)
     ||  !rpc_arg_int (call, "timeout", CAMPAIGN_TIMEOUT_S, CAMPAIGN_TIMEOUT_MAX_S, &timeout_s)
+    ||  !rpc_arg_int (call, "rate", 0, CAMPAIGN_RATE_MAX, &rate)
+    ||  !rpc_arg_int (call, "concurrency", 0, RPC_BATCH_MAX, &concurrency)
+    ||  !rpc_arg_int (call, "soak", 0, CAMPAIGN_TIMEOUT_MAX_S, &soak_s)
     ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
     ||  !rpc_arg_query (call, &query))
@@ -276,6 +279,9 @@ rpc_campaign_create (rpc_call_t *call)
             "devices", (json_int_t) json_array_size (fitting),
             "skipped", (json_int_t) json_array_size (skipped), "by", call->caller->name,
             "created_ms", (json_int_t) call->now_ms, "updated_ms", (json_int_t) call->now_ms);
+        json_object_set_new (campaign, "rate", json_integer (rate));
+        json_object_set_new (campaign, "concurrency", json_integer (concurrency));
+        json_object_set_new (campaign, "soak_s", json_integer (soak_s));
     }
     if (campaign && call->result->status == WEFT_STATUS_OK
     &&  s_store (call, campaign, fitting, skipped, sizes)) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 #   92-campaign-waves - a campaign follows its devices: plc 1.0 over four
-#   gateways in waves 1, 1, then the rest, halting at the first failure.
+#   gateways in waves 1, 1, then the rest, halting at the first failure,
+#   with a soak of 1 s between waves and one gateway of the site under
+#   way at a time (the coordinator's tick offers what the pace held back).
 #   The canary installs (its reported.software says committed) and the
 #   second wave is offered by the coordinator itself; the second
 #   gateway's health check fails, it rolls back by itself, and the
@@ -33,7 +35,10 @@ installed () { as_op otto --json update status "$1" | jget 'devices.*.software.i
 
 say "create and start: waves 1, 1, rest; halt at 1 failed"
 as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 \
-    --waves 1,1,100% --threshold 1 --device-timeout 2m > /dev/null || fail "create"
+    --waves 1,1,100% --threshold 1 --device-timeout 2m --soak 1s --concurrency 1 \
+    > /dev/null || fail "create"
+grep -q "^pace       0 devices a minute, 1 under way per site, soak 1s" <<<"$(shown)" \
+    || fail "no pace: $(shown)"
 as_op otto campaign start campaign-1 > /dev/null || fail "start"
 
 say "the canary installs; the second wave goes by itself; g2 rolls back; halted"

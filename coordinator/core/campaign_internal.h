@@ -1,0 +1,33 @@
+/*  campaign_internal - what campaign_run.c and campaign_offer.c share  */
+
+#ifndef WEFT_CAMPAIGN_INTERNAL_H_INCLUDED
+#define WEFT_CAMPAIGN_INTERNAL_H_INCLUDED
+
+#include "coordinator/core/campaign_run.h"
+
+//  Set the run's status and error (the first failure's); returns -1
+int
+    campaign_run_fail (campaign_run_t *run, int status, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  Add delta to the campaign's per-wave counter name ("succeeded",
+//  "failed"), never below zero
+void
+    campaign_count_add (json_t *campaign, const char *name, json_int_t wave, json_int_t delta);
+
+//  Is a device state one it ends in (succeeded, failed, rolled-back,
+//  skipped)?
+bool
+    campaign_device_final (const char *state);
+
+//  Store the device's new state and reason; a final state is counted
+//  for its wave and drops its deadline. 0 or -1.
+int
+    campaign_settle (campaign_run_t *run, json_t *campaign, const char *device,
+                     json_t *record, const char *state, const char *reason);
+
+//  The campaign is due at when_ms in the pace index (0: not due)
+int
+    campaign_pace_at (campaign_run_t *run, const char *id, uint64_t when_ms);
+
+#endif

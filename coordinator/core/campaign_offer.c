@@ -1,0 +1,301 @@
+/*  campaign_offer - offers of a campaign's due devices, paced (see
+    campaign_run.h): at most `rate` devices a minute (a bucket of
+    `rate` offers that refills continuously), at most `concurrency`
+    devices under way per site (offered, downloading or installing; the
+    site of a device is the nearest place above it, or itself, of level
+    site in the hierarchy, else the first two segments of its path). A
+    due device held back stays pending, and the campaign is put in the
+    pace index to be offered again when a slot may be free:
+        p/<campaign>     (8 bytes: when, unix ms, big-endian)
+    The index holds the few campaigns that wait (pacing, or soaking
+    between waves), so the sweep at each tick reads only those.  */
+
+#include "proto/corelib.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/hierarchy.h"
+#include "coordinator/core/campaign_run.h"
+#include "coordinator/core/campaign_internal.h"
+#include "coordinator/core/rpc_internal.h"
+
+//  --------------------------------------------------------------------------
+//  Offers
+
+#define S_PACE_MS   5000        //  Soonest a paced campaign is looked at again
+
+typedef struct {
+    campaign_run_t *run;
+    int64_t wave;
+    bool retry;                     //  Failed devices are due again too
+    bool sites;                     //  Count the devices under way per site
+    json_t *due;                    //  [[device, record]]
+    json_t *under_way;              //  Site -> devices under way
+    zhashx_t *site_of;              //  Path -> its site (a cache)
+} s_due_t;
+
+//  The site of a place: the nearest place at or above it of level site,
+//  else its first two segments
+static const char *
+s_site (s_due_t *due, const char *path)
+{
+    const char *site = (const char *) zhashx_lookup (due->site_of, path);
+    if (site)
+        return site;
+    char prefix [HIERARCHY_PATH_MAX + 1], found [HIERARCHY_PATH_MAX + 1] = "";
+    snprintf (prefix, sizeof prefix, "%s", path);
+    const char *second = strchr (path, '/');
+    second = second? strchr (second + 1, '/'): NULL;
+    snprintf (found, sizeof found, "%.*s", second? (int) (second - path): (int) strlen (path),
+              path);
+    for (size_t depth = 0; depth < HIERARCHY_DEPTH_MAX && *prefix; depth++) {
+        json_t *node = hierarchy_get (due->run->txn, prefix);
+        bool is_site = streq (rpc_json_str (node, "level"), "site");
+        json_decref (node);
+        if (is_site) {
+            snprintf (found, sizeof found, "%s", prefix);
+            break;
+        }
+        char *slash = strrchr (prefix, '/');
+        if (!slash)
+            break;
+        *slash = 0;
+    }
+    zhashx_insert (due->site_of, path, strdup (found));
+    return (const char *) zhashx_lookup (due->site_of, path);
+}
+
+static bool
+s_under_way (const char *state)
+{
+    return streq (state, "offered") || streq (state, "downloading")
+        || streq (state, "installing");
+}
+
+static int
+s_due_one (void *arg, const char *device, json_t *record)
+{
+    s_due_t *due = (s_due_t *) arg;
+    json_int_t wave = rpc_json_int (record, "wave");
+    const char *state = rpc_json_str (record, "state");
+    bool failed = streq (state, "failed") || streq (state, "rolled-back");
+    if (wave >= 0 && wave <= due->wave && (streq (state, "pending") || (due->retry && failed)))
+        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
+    if (due->sites && s_under_way (state)) {
+        const char *site = s_site (due, rpc_json_str (record, "path"));
+        json_object_set_new (due->under_way, site, json_integer (
+            json_integer_value (json_object_get (due->under_way, site)) + 1));
+    }
+    return 0;
+}
+
+int
+campaign_pace_at (campaign_run_t *run, const char *id, uint64_t when_ms)
+{
+    char key [CAMPAIGN_ID_MAX + 3];
+    size_t size = (size_t) snprintf (key, sizeof key, "p/%s", id);
+    if (!when_ms)
+        return store_del (run->txn, CAMPAIGN_TABLE, key, size) < 0? -1: 0;
+    uint8_t value [8];
+    proto_put_be64 (value, when_ms);
+    return store_put (run->txn, CAMPAIGN_TABLE, key, size, value, 8);
+}
+
+//  The offers the rate allows now: the bucket refilled since it was last
+//  drawn from, at most rate; a campaign without a rate has no limit
+static double
+s_tokens (campaign_run_t *run, json_t *campaign)
+{
+    json_int_t rate = rpc_json_int (campaign, "rate");
+    if (rate <= 0)
+        return INFINITY;
+    json_t *held = json_object_get (campaign, "tokens");
+    if (!held)
+        return (double) rate;
+    double tokens = json_number_value (held);
+    uint64_t since = (uint64_t) rpc_json_int (campaign, "tokens_ms");
+    if (run->now_ms > since)
+        tokens += (double) rate * (double) (run->now_ms - since) / 60000.0;
+    return tokens < (double) rate? tokens: (double) rate;
+}
+
+//  The batch of tenant, made on first use; NULL with the run's error set
+static director_batch_t *
+s_batch (campaign_run_t *run, json_t *campaign, zhashx_t *batches, const char *tenant)
+{
+    director_batch_t *batch = (director_batch_t *) zhashx_lookup (batches, tenant);
+    if (batch)
+        return batch;
+    if (run->offer_count == CAMPAIGN_TENANTS_MAX) {
+        campaign_run_fail (run, WEFT_STATUS_BAD_REQUEST, "a wave offers to at most %d "
+                           "tenants", CAMPAIGN_TENANTS_MAX);
+        return NULL;
+    }
+    int status;
+    char error [WEFT_TEXT_MAX + 1] = "";
+    batch = director_batch_new (run->txn, tenant, rpc_json_str (campaign, "name"),
+                                rpc_json_str (campaign, "version"), run->now_ms, &status, error);
+    if (!batch) {
+        campaign_run_fail (run, status, "%s", error);
+        return NULL;
+    }
+    run->offers [run->offer_count++] = batch;
+    zhashx_insert (batches, tenant, batch);
+    return batch;
+}
+
+//  Does the device run the campaign's release already (its last report)?
+static bool
+s_runs_it (campaign_run_t *run, json_t *campaign, const char *device)
+{
+    json_t *twin = registry_twin_get (run->txn, device);
+    json_t *software = json_object_get (json_object_get (twin, "reported"), "software");
+    bool runs = streq (rpc_json_str (software, "state"), "committed")
+             && streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
+             && streq (rpc_json_str (software, "installed"), rpc_json_str (campaign, "version"));
+    json_decref (twin);
+    return runs;
+}
+
+int
+campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *retried_p)
+{
+    assert (run && campaign);
+    if (!run->secret)
+        return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "no signing key for assignments");
+    const char *id = rpc_json_str (campaign, "id");
+    json_int_t concurrency = rpc_json_int (campaign, "concurrency");
+    s_due_t due = { run, rpc_json_int (campaign, "wave"), retry, concurrency > 0,
+                    json_array (), json_object (), zhashx_new () };
+    zhashx_set_destructor (due.site_of, (czmq_destructor *) zstr_free);
+    zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, owned by the run
+    int rc = campaign_devices (run->txn, id, s_due_one, &due) < 0
+           ? campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign"): 0;
+    uint64_t expires_ms = run->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
+    double tokens = s_tokens (run, campaign);
+    size_t held = 0;                        //  Due devices the pace holds back
+    bool by_rate = false;
+    size_t index;
+    json_t *pair;
+    json_array_foreach (due.due, index, pair) {
+        if (rc)
+            break;
+        const char *device = json_string_value (json_array_get (pair, 0));
+        json_t *record = json_array_get (pair, 1);
+        if (!streq (rpc_json_str (record, "state"), "pending")) {
+            //  Retried: pending again, no longer counted as failed
+            campaign_count_add (campaign, "failed", rpc_json_int (record, "wave"), -1);
+            if (retried_p)
+                (*retried_p)++;
+            if ((rc = campaign_settle (run, campaign, device, record, "pending", NULL)))
+                break;
+        }
+        if (s_runs_it (run, campaign, device)) {
+            rc = campaign_settle (run, campaign, device, record, "succeeded",
+                                  "already installed");
+            continue;
+        }
+        const char *site = due.sites? s_site (&due, rpc_json_str (record, "path")): NULL;
+        if (site && json_integer_value (json_object_get (due.under_way, site)) >= concurrency) {
+            held++;
+            continue;
+        }
+        if (tokens < 1) {
+            held++;
+            by_rate = true;
+            continue;
+        }
+        director_batch_t *batch = s_batch (run, campaign, batches, rpc_json_str (record,
+                                                                                 "tenant"));
+        if (!batch) {
+            rc = -1;
+            break;
+        }
+        //  A device whose type changed since is failed, not a refusal
+        char error [WEFT_TEXT_MAX + 1] = "";
+        int status = director_batch_add (batch, run->txn, device, rpc_json_str (record, "type"),
+                                         run->actor, run->secret, run->now_ms, expires_ms,
+                                         error);
+        if (status == WEFT_STATUS_INTERNAL) {
+            rc = campaign_run_fail (run, status, "%s", error);
+            break;
+        }
+        if (status) {
+            rc = campaign_settle (run, campaign, device, record, "failed", error);
+            continue;
+        }
+        tokens -= 1;
+        if (site)
+            json_object_set_new (due.under_way, site, json_integer (
+                json_integer_value (json_object_get (due.under_way, site)) + 1));
+        json_object_set_new (record, "offered_ms", json_integer ((json_int_t) run->now_ms));
+        if (campaign_deadline_set (run, id, device, record,
+                                   (uint64_t) rpc_json_int (campaign, "timeout_s")))
+            rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        else
+            rc = campaign_settle (run, campaign, device, record, "offered", NULL);
+    }
+    if (rc == 0 && rpc_json_int (campaign, "rate") > 0) {
+        json_object_set_new (campaign, "tokens", json_real (tokens));
+        json_object_set_new (campaign, "tokens_ms", json_integer ((json_int_t) run->now_ms));
+    }
+    //  Held back: looked at again when the next offer may be allowed
+    if (rc == 0 && held) {
+        json_int_t rate = rpc_json_int (campaign, "rate");
+        uint64_t wait_ms = by_rate? (uint64_t) ((1 - tokens) * 60000.0 / (double) rate) + 1: 0;
+        rc = campaign_pace_at (run, id, run->now_ms + (wait_ms > S_PACE_MS? wait_ms: S_PACE_MS));
+    }
+    zhashx_destroy (&batches);
+    zhashx_destroy (&due.site_of);
+    json_decref (due.due);
+    json_decref (due.under_way);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The campaigns that wait: paced offers, a soak between waves
+
+typedef struct {
+    uint64_t now_ms;
+    json_t *due;                    //  [campaign]
+} s_pace_t;
+
+static int
+s_pace_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    s_pace_t *pace = (s_pace_t *) arg;
+    if (size == 8 && proto_get_be64 ((const uint8_t *) value) <= pace->now_ms
+    &&  key_size > 2 && key_size <= 2 + CAMPAIGN_ID_MAX)
+        json_array_append_new (pace->due, json_stringn ((const char *) key + 2, key_size - 2));
+    return json_array_size (pace->due) >= CAMPAIGN_SWEEP_MAX;
+}
+
+int
+campaign_pace (campaign_run_t *run)
+{
+    assert (run);
+    s_pace_t pace = { run->now_ms, json_array () };
+    if (store_scan (run->txn, CAMPAIGN_TABLE, "p/", 2, s_pace_one, &pace) < 0) {
+        json_decref (pace.due);
+        return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the pace index");
+    }
+    int rc = 0;
+    size_t index;
+    json_t *item;
+    json_array_foreach (pace.due, index, item) {
+        const char *id = json_string_value (item);
+        json_t *campaign = campaign_get (run->txn, id);
+        //  Out of the index; the offers or the soak put it back if it
+        //  still waits. A campaign not running waits for resume or retry.
+        rc = campaign_pace_at (run, id, 0);
+        if (rc == 0 && streq (rpc_json_str (campaign, "state"), "running")
+        &&  !json_object_get (campaign, "soak_until_ms"))
+            rc = campaign_offer_due (run, campaign, false, NULL);
+        if (rc == 0 && campaign)
+            rc = campaign_advance (run, campaign);
+        json_decref (campaign);
+        if (rc)
+            break;
+    }
+    int handled = (int) json_array_size (pace.due);
+    json_decref (pace.due);
+    return rc? -1: handled;
+}
