@@ -21,6 +21,7 @@
 #include "proto/bundle.h"
 #include "node/core/update.h"
 #include "coordinator/core/artrepo.h"
+#include "coordinator/core/campaign.h"
 
 #define S_NAME      "sim-app"
 #define S_VERSION   "2"
@@ -186,6 +187,58 @@ rollout_assign (world_t *self)
     self->rel.assign_us = self->sched.now;
 }
 
+//  A campaign of the release over every gateway (the action's plan:
+//  waves, threshold, rate, concurrency), then started: the coordinator
+//  offers each wave, follows the gateways' reports and moves on, halts
+//  or finishes by itself
+void
+rollout_campaign (world_t *self, const scn_action_t *action)
+{
+    json_t *plan = json_loads (action->doc, 0, NULL);
+    json_object_set_new (plan, "name", json_string (S_NAME));
+    json_object_set_new (plan, "version", json_string (S_VERSION));
+    json_object_set_new (plan, "query", json_string ("type=gateway"));
+    json_object_set_new (plan, "timeout", json_integer (CAMPAIGN_TIMEOUT_MAX_S));
+    json_t *result = coord_host_call (self, "campaign.create",
+                                      json_dumps (plan, JSON_COMPACT));
+    json_decref (plan);
+    uint32_t devices = (uint32_t) json_integer_value (json_object_get (result, "devices"));
+    json_decref (result);
+    result = devices? coord_host_call (self, "campaign.start",
+                                       strdup ("{\"id\":\"campaign-1\"}")): NULL;
+    if (devices != self->rel.gateways || !result) {
+        world_violation (self, "the campaign of %s %s holds %u of %u gateways%s", S_NAME,
+                         S_VERSION, devices, self->rel.gateways, result? "": ", or did not start");
+        json_decref (result);
+        return;
+    }
+    json_decref (result);
+    self->rel.assigned = devices;
+    self->rel.campaign = true;
+    self->rel.assign_us = self->sched.now;
+}
+
+//  The campaign's record at the coordinator (caller decrefs), or NULL
+static json_t *
+s_campaign (world_t *self)
+{
+    store_txn_t *txn = store_begin (self->coord_store, false);
+    json_t *campaign = txn? campaign_get (txn, "campaign-1"): NULL;
+    store_abort (&txn);
+    return campaign;
+}
+
+static uint32_t
+s_total (json_t *campaign, const char *name)
+{
+    uint32_t total = 0;
+    size_t index;
+    json_t *value;
+    json_array_foreach (json_object_get (campaign, name), index, value)
+        total += (uint32_t) json_integer_value (value);
+    return total;
+}
+
 //  The world's install handler: a step takes as long as an apply
 void
 rollout_install_asked (void *ctx, uint32_t node, int step)
@@ -261,12 +314,50 @@ rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t siz
     zhashx_update (self->rel.seen, key, (void *) (uintptr_t) losses);
 }
 
-//  Every assigned gateway that can has committed or rolled back
+//  Every assigned gateway that can has committed or rolled back; a
+//  campaign finished or halted with the coordinator's counts the
+//  gateways' own (read at most once a virtual second)
 bool
 rollout_idle (world_t *self)
 {
-    return !self->scn->release || !self->rel.assign_us
-        || self->rel.committed + self->rel.rolled_back >= self->rel.assigned;
+    if (!self->scn->release || !self->rel.assign_us)
+        return true;
+    if (!self->rel.campaign)
+        return self->rel.committed + self->rel.rolled_back >= self->rel.assigned;
+    if (!self->rel.campaign_idle && self->sched.now >= self->rel.campaign_seen_us + 1000000) {
+        self->rel.campaign_seen_us = self->sched.now;
+        json_t *campaign = s_campaign (self);
+        const char *state = json_string_value (json_object_get (campaign, "state"));
+        self->rel.campaign_idle = state && (streq (state, "finished") || streq (state, "halted"))
+            && s_total (campaign, "succeeded") == self->rel.committed
+            && s_total (campaign, "failed") == self->rel.rolled_back;
+        json_decref (campaign);
+    }
+    return self->rel.campaign_idle;
+}
+
+//  Invariant 9: a campaign halts if and only if as many gateways failed
+//  as its threshold, else finishes, and what it counts is what the
+//  gateways did
+static void
+s_campaign_check (world_t *self)
+{
+    json_t *campaign = s_campaign (self);
+    const char *state = json_string_value (json_object_get (campaign, "state"));
+    uint32_t threshold = (uint32_t) json_integer_value (json_object_get (campaign,
+                                                                         "threshold_devices"));
+    const char *want = self->scn->release_fail >= threshold? "halted": "finished";
+    if (!state || !streq (state, want))
+        world_violation (self, "campaign: %s, not %s (%u gateways set to fail, threshold %u)",
+                         state? state: "missing", want, self->scn->release_fail, threshold);
+    else
+    if (s_total (campaign, "succeeded") != self->rel.committed
+    ||  s_total (campaign, "failed") != self->rel.rolled_back)
+        world_violation (self, "campaign: counts %u succeeded and %u failed; the gateways "
+                         "committed %u and rolled back %u", s_total (campaign, "succeeded"),
+                         s_total (campaign, "failed"), self->rel.committed,
+                         self->rel.rolled_back);
+    json_decref (campaign);
 }
 
 //  The end: every gateway committed but the failing ones, which rolled back
@@ -275,6 +366,10 @@ rollout_check (world_t *self)
 {
     if (!self->scn->release || !self->rel.assign_us)
         return;
+    if (self->rel.campaign) {
+        s_campaign_check (self);
+        return;
+    }
     uint32_t fail = self->scn->release_fail;
     if (self->rel.committed + fail != self->rel.assigned || self->rel.rolled_back != fail)
         world_violation (self, "release: %u of %u gateways committed and %u rolled back "
@@ -305,6 +400,15 @@ rollout_report (world_t *self, FILE *out)
              ? (self->rel.last_us - self->rel.assign_us) / 1e6: 0.0,
              min, max, total,
              self->rel.copy_bytes? (double) max / self->rel.copy_bytes: 0.0, self->rel.resent);
+    json_t *campaign = self->rel.campaign? s_campaign (self): NULL;
+    if (campaign)
+        fprintf (out, "  \"campaign\": {\"state\": \"%s\", \"wave\": %" JSON_INTEGER_FORMAT
+                 ", \"waves\": %zu, \"succeeded\": %u, \"failed\": %u},\n",
+                 json_string_value (json_object_get (campaign, "state")),
+                 json_integer_value (json_object_get (campaign, "wave")) + 1,
+                 json_array_size (json_object_get (campaign, "sizes")),
+                 s_total (campaign, "succeeded"), s_total (campaign, "failed"));
+    json_decref (campaign);
 }
 
 void

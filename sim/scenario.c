@@ -340,6 +340,50 @@ s_action (scn_action_t *action, s_line_t *line, char *rest_after_kind)
         action->kind = SCN_ASSIGN;
         return line->count == 3? 0: -1;
     }
+    if (strcmp (kind, "campaign") == 0) {
+        //  waves=1,10%,100% [threshold=N|P%] [rate=N] [concurrency=N]:
+        //  campaign.create's plan as JSON text, the sizes as typed (only
+        //  digits, % and commas: nothing to escape), checked by the
+        //  coordinator itself
+        action->kind = SCN_CAMPAIGN;
+        char plan [512] = "{";
+        size_t used = 1;
+        bool waves = false;
+        for (size_t i = 3; i < line->count; i++) {
+            const char *word = line->words [i];
+            const char *equals = strchr (word, '=');
+            if (!equals || !equals [1] || strlen (equals + 1) > 100
+            ||  strspn (equals + 1, "0123456789%,") != strlen (equals + 1))
+                return -1;
+            const char *value = equals + 1;
+            const char *comma = used > 1? ",": "";
+            if (s_param (word, "waves")) {
+                used += (size_t) snprintf (plan + used, sizeof plan - used, "%s\"waves\":[\"",
+                                           comma);
+                for (const char *at = value; *at && used < sizeof plan - 8; at++)
+                    used += (size_t) snprintf (plan + used, sizeof plan - used, "%s",
+                                               *at == ','? "\",\"": (char []) { *at, 0 });
+                used += (size_t) snprintf (plan + used, sizeof plan - used, "\"]");
+                waves = true;
+            }
+            else
+            if (s_param (word, "threshold"))
+                used += (size_t) snprintf (plan + used, sizeof plan - used,
+                                           "%s\"threshold\":\"%s\"", comma, value);
+            else
+            if ((s_param (word, "rate") || s_param (word, "concurrency"))
+            &&  strspn (value, "0123456789") == strlen (value))
+                used += (size_t) snprintf (plan + used, sizeof plan - used, "%s\"%.*s\":%s",
+                                           comma, (int) (equals - word), word, value);
+            else
+                return -1;
+            if (used >= sizeof plan - 2)
+                return -1;
+        }
+        snprintf (plan + used, sizeof plan - used, "}");
+        action->doc = waves? strdup (plan): NULL;
+        return action->doc? 0: -1;
+    }
     if (strcmp (kind, "revoke") == 0) {
         action->kind = SCN_REVOKE;
         uint64_t number;

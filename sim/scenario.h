@@ -46,7 +46,8 @@ typedef enum {
     SCN_REVOKE = 6,                 //  device.revoke of one node
     SCN_DROP = 7,                   //  Change the drop of a link class
     SCN_COORD_CRASH = 8,            //  The coordinator crashes, restarts after a while
-    SCN_ASSIGN = 9                  //  update.assign of the release to every gateway
+    SCN_ASSIGN = 9,                 //  update.assign of the release to every gateway
+    SCN_CAMPAIGN = 10               //  A campaign of the release over every gateway
 } scn_kind_t;
 
 typedef struct {
@@ -58,7 +59,7 @@ typedef struct {
     uint64_t for_ms;                //  Fault duration
     double value;                   //  New loss or drop (SCN_LOSS, SCN_DROP)
     int link;                       //  0 = lan, 1 = uplink (SCN_LOSS, SCN_DROP)
-    char *doc;                      //  Twin patch (JSON text), owned
+    char *doc;                      //  Twin patch; campaign.create's plan (JSON text), owned
     uint32_t line;                  //  Where it was written
 } scn_action_t;
 

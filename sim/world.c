@@ -183,6 +183,9 @@ s_action (world_t *self, const scn_action_t *action, uint32_t index)
     else
     if (action->kind == SCN_ASSIGN)
         rollout_assign (self);
+    else
+    if (action->kind == SCN_CAMPAIGN)
+        rollout_campaign (self, action);
 }
 
 //  --------------------------------------------------------------------------
@@ -450,6 +453,7 @@ s_setup (world_t *self)
     //  Actions from the file, then random faults, in time order
     self->nactions = scn->nactions + scn->faults;
     self->actions = (scn_action_t *) zmalloc ((self->nactions + 1) * sizeof (scn_action_t));
+    size_t offers = 0;                  //  assign and campaign actions
     for (size_t i = 0; i < scn->nactions; i++) {
         const scn_action_t *action = &scn->actions [i];
         if ((action->kind == SCN_OUTAGE || action->kind == SCN_PARTITION)
@@ -463,9 +467,17 @@ s_setup (world_t *self)
             fprintf (stderr, "weft-sim: line %u: no node %u\n", action->line, action->target);
             return -1;
         }
-        if (action->kind == SCN_ASSIGN && !scn->release) {
-            fprintf (stderr, "weft-sim: line %u: assign needs a release line\n", action->line);
+        if ((action->kind == SCN_ASSIGN || action->kind == SCN_CAMPAIGN) && !scn->release) {
+            fprintf (stderr, "weft-sim: line %u: %s needs a release line\n", action->line,
+                     action->kind == SCN_ASSIGN? "assign": "campaign");
             return -1;
+        }
+        if (action->kind == SCN_ASSIGN || action->kind == SCN_CAMPAIGN) {
+            if (offers++) {
+                fprintf (stderr, "weft-sim: line %u: one assign or campaign per scenario\n",
+                         action->line);
+                return -1;
+            }
         }
         if (action->kind == SCN_TWIN) {
             json_error_t error;

@@ -176,6 +176,9 @@ typedef struct {
     zhashx_t *seen;                 //  Site || address sent down: the uplink's losses then
     uint64_t resent;                //  Chunks sent again after a loss on the uplink
     uint64_t assign_us, last_us;    //  The assignment; the last commit or rollback
+    bool campaign;                  //  Offered by a campaign ("campaign" action)
+    bool campaign_idle;             //  It finished or halted, its counts the devices'
+    uint64_t campaign_seen_us;      //  When its record was last read
 } release_stats_t;
 
 typedef struct {
@@ -358,6 +361,8 @@ void
     rollout_assign (world_t *self);
 void
     rollout_install_asked (void *ctx, uint32_t node, int step);
+void
+    rollout_campaign (world_t *self, const scn_action_t *action);
 void
     rollout_install_done (world_t *self, uint32_t node, uint64_t arg);
 void

@@ -38,6 +38,7 @@
 #define CAMPAIGN_TABLE          "campaigns"
 #define CAMPAIGN_ID_MAX         32              //  "campaign-" and a number
 #define CAMPAIGN_WAVES_MAX      16              //  Waves in a plan
+#define CAMPAIGN_DEVICES_MAX    100000          //  Devices one campaign targets
 #define CAMPAIGN_TIMEOUT_S      3600            //  Default per-device timeout
 #define CAMPAIGN_TIMEOUT_MAX_S  (7 * 24 * 3600) //  Longest per-device timeout, and soak
 #define CAMPAIGN_RATE_MAX       100000          //  Highest rate, devices a minute

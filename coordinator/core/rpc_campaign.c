@@ -44,7 +44,7 @@ s_target_one (void *arg, registry_device_t *device)
     json_t *count = json_object_get (target->tenants, tenant);
     json_object_set_new (target->tenants, tenant,
                          json_integer (json_integer_value (count) + 1));
-    return json_array_size (target->devices) > RPC_BATCH_MAX;
+    return json_array_size (target->devices) > CAMPAIGN_DEVICES_MAX;
 }
 
 //  The size text argument key, fallback if absent; NULL with the error set
@@ -189,7 +189,7 @@ rpc_campaign_create (rpc_call_t *call)
     ||  !rpc_arg_name (call, "version", true, false, &version)
     ||  !rpc_arg_int (call, "timeout", CAMPAIGN_TIMEOUT_S, CAMPAIGN_TIMEOUT_MAX_S, &timeout_s)
     ||  !rpc_arg_int (call, "rate", 0, CAMPAIGN_RATE_MAX, &rate)
-    ||  !rpc_arg_int (call, "concurrency", 0, RPC_BATCH_MAX, &concurrency)
+    ||  !rpc_arg_int (call, "concurrency", 0, CAMPAIGN_DEVICES_MAX, &concurrency)
     ||  !rpc_arg_int (call, "soak", 0, CAMPAIGN_TIMEOUT_MAX_S, &soak_s)
     ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
@@ -219,9 +219,9 @@ rpc_campaign_create (rpc_call_t *call)
     if (rc < 0)
         rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the registry");
     else
-    if (json_array_size (target.devices) > RPC_BATCH_MAX)
+    if (json_array_size (target.devices) > CAMPAIGN_DEVICES_MAX)
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "query matches more than %d devices; "
-                  "narrow it", RPC_BATCH_MAX);
+                  "narrow it", CAMPAIGN_DEVICES_MAX);
     else
     if (json_array_size (target.devices) == 0 && !allow_empty)
         rpc_fail (call, WEFT_STATUS_NOT_FOUND, "the query matches no device you may change "
