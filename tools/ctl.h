@@ -131,6 +131,11 @@ int
 bool
     ctl_show_artifact (const char *method, json_t *result);
 
+//  A twin patch from the command line: a JSON object; NULL after
+//  printing why (ctl_parse.c)
+json_t *
+    ctl_parse_patch (const char *text);
+
 //  campaign ... (ctl_campaign.c): as ctl_parse_command, or -1 if argv
 //  is no campaign command
 int

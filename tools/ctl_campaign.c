@@ -2,6 +2,7 @@
     campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
                     [--allow-empty]
+    campaign create --query Q --patch JSON --waves ...   a configuration instead
     campaign show ID [--limit N]       the campaign, counts per state and wave
     campaign list [--limit N]          the campaigns you may see
     campaign start|pause|resume|abort|retry ID
@@ -39,9 +40,12 @@ s_create_args (ctl_t *self, const char *name, const char *version)
     for (char *size = strtok_r (copy, ",", &saved); size; size = strtok_r (NULL, ",", &saved))
         json_array_append_new (list, json_string (size));
     free (copy);
-    json_t *args = json_pack ("{s:s, s:s, s:s, s:o, s:b}", "query", query, "name", name,
-                              "version", version, "waves", list, "allow_empty",
+    json_t *args = json_pack ("{s:s, s:o, s:b}", "query", query, "waves", list, "allow_empty",
                               options_flag (self->options, "allow-empty"));
+    if (name)
+        json_object_set_new (args, "name", json_string (name));
+    if (version)
+        json_object_set_new (args, "version", json_string (version));
     if (threshold)
         json_object_set_new (args, "threshold", json_string (threshold));
     if (timeout_s)
@@ -78,9 +82,17 @@ ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
                     json_t **args_p)
 {
     const char *verb = argc > 1? argv [1]: "";
-    if (streq (verb, "create") && argc == 4) {
+    const char *patch = keyfile_get (self->options, "patch");
+    if (streq (verb, "create") && ((argc == 4 && !patch) || (argc == 2 && patch))) {
         *method_p = "campaign.create";
-        *args_p = s_create_args (self, argv [2], argv [3]);
+        *args_p = s_create_args (self, argc == 4? argv [2]: NULL, argc == 4? argv [3]: NULL);
+        json_t *parsed = *args_p && patch? ctl_parse_patch (patch): NULL;
+        if (*args_p && patch && !parsed) {
+            json_decref (*args_p);
+            *args_p = NULL;
+        }
+        if (parsed)
+            json_object_set_new (*args_p, "patch", parsed);
         return *args_p? CTL_OK: CTL_USAGE;
     }
     if (streq (verb, "list") && argc == 2) {
@@ -118,8 +130,16 @@ s_counts (json_t *counts)
 static void
 s_show (json_t *result)
 {
-    printf ("%s  %s  %s %s  tenants", ctl_str (result, "id"), ctl_str (result, "state"),
-            ctl_str (result, "name"), ctl_str (result, "version"));
+    char *patch = json_object_get (result, "patch")
+                ? json_dumps (json_object_get (result, "patch"), JSON_COMPACT | JSON_SORT_KEYS)
+                : NULL;
+    if (patch)
+        printf ("%s  %s  patch %s  tenants", ctl_str (result, "id"), ctl_str (result, "state"),
+                patch);
+    else
+        printf ("%s  %s  %s %s  tenants", ctl_str (result, "id"), ctl_str (result, "state"),
+                ctl_str (result, "name"), ctl_str (result, "version"));
+    free (patch);
     size_t index;
     json_t *item;
     json_array_foreach (json_object_get (result, "tenants"), index, item)

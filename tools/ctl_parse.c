@@ -17,8 +17,8 @@
 //  replace the whole twin with any other value, which the coordinator
 //  refuses). NULL after printing why.
 
-static json_t *
-s_parse_patch (const char *text)
+json_t *
+ctl_parse_patch (const char *text)
 {
     json_error_t error;
     json_t *patch = json_loads (text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
@@ -281,7 +281,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         return CTL_OK;
     }
     if (streq (noun, "twin") && verb && streq (verb, "set") && argc == 4) {
-        json_t *patch = s_parse_patch (argv [3]);
+        json_t *patch = ctl_parse_patch (argv [3]);
         if (!patch)
             return CTL_USAGE;
         *method_p = "twin.set";
@@ -341,7 +341,7 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         json_t *args = json_pack ("{s:s, s:b}", "query", query,
                                   "dry_run", options_flag (self->options, "dry-run"));
         if (streq (verb, "twin") && argc == 3) {
-            json_t *patch = s_parse_patch (argv [2]);
+            json_t *patch = ctl_parse_patch (argv [2]);
             if (!patch) {
                 json_decref (args);
                 return CTL_USAGE;

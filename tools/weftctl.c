@@ -56,6 +56,9 @@ static const option_spec_t s_specs [] = {
       "campaign create: halt when this many devices (or percent) failed (default 1)" },
     { "device-timeout", "DURATION", NULL,
       "campaign create: how long one device may take (default 1h, at most 7d)" },
+    { "patch", "JSON", NULL,
+      "campaign create: a configuration, this merge patch of the desired twin,\n"
+      "instead of a release NAME VERSION" },
     { "rate", "N", NULL, "campaign create: offer at most N devices a minute" },
     { "concurrency", "N", NULL,
       "campaign create: at most N devices of one site under way at once" },
@@ -124,6 +127,7 @@ static const char *s_synopsis =
     "  campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]\n"
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
     "                 [--allow-empty]    a release, in waves\n"
+    "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"
     "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"
     "  campaign start|pause|resume|abort|retry ID   move a campaign (docs/campaigns.md)\n"

@@ -159,9 +159,10 @@ int
 campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *retried_p)
 {
     assert (run && campaign);
-    if (!run->secret)
+    if (!run->secret && !json_object_get (campaign, "patch"))
         return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "no signing key for assignments");
     const char *id = rpc_json_str (campaign, "id");
+    json_t *patch = json_object_get (campaign, "patch");
     json_int_t concurrency = rpc_json_int (campaign, "concurrency");
     s_due_t due = { run, rpc_json_int (campaign, "wave"), retry, concurrency > 0,
                     json_array (), json_object (), zhashx_new () };
@@ -188,7 +189,7 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
             if ((rc = campaign_settle (run, campaign, device, record, "pending", NULL)))
                 break;
         }
-        if (s_runs_it (run, campaign, device)) {
+        if (!patch && s_runs_it (run, campaign, device)) {
             rc = campaign_settle (run, campaign, device, record, "succeeded",
                                   "already installed");
             continue;
@@ -203,17 +204,32 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
             by_rate = true;
             continue;
         }
-        director_batch_t *batch = s_batch (run, campaign, batches, rpc_json_str (record,
-                                                                                 "tenant"));
-        if (!batch) {
-            rc = -1;
-            break;
-        }
-        //  A device whose type changed since is failed, not a refusal
         char error [WEFT_TEXT_MAX + 1] = "";
-        int status = director_batch_add (batch, run->txn, device, rpc_json_str (record, "type"),
+        int status;
+        if (patch) {
+            //  A configuration: the patch into the device's desired twin,
+            //  which it takes at its next check-in
+            json_int_t version;
+            json_t *desired = registry_twin_patch (run->txn, device, patch, &version, &status,
+                                                   error);
+            json_decref (desired);
+            if (desired) {
+                json_object_set_new (record, "desired_version", json_integer (version));
+                run->patched++;
+            }
+        }
+        else {
+            director_batch_t *batch = s_batch (run, campaign, batches,
+                                               rpc_json_str (record, "tenant"));
+            if (!batch) {
+                rc = -1;
+                break;
+            }
+            //  A device whose type changed since is failed, not a refusal
+            status = director_batch_add (batch, run->txn, device, rpc_json_str (record, "type"),
                                          run->actor, run->secret, run->now_ms, expires_ms,
                                          error);
+        }
         if (status == WEFT_STATUS_INTERNAL) {
             rc = campaign_run_fail (run, status, "%s", error);
             break;

@@ -35,7 +35,7 @@ campaign_run_fini (campaign_run_t *run)
 size_t
 campaign_run_offered (campaign_run_t *run)
 {
-    size_t offered = 0;
+    size_t offered = run->patched;
     for (size_t index = 0; index < run->offer_count; index++)
         offered += run->offers [index]? director_batch_size (run->offers [index]): 0;
     return offered;
@@ -292,26 +292,43 @@ s_state_of (const char *node_state)
 }
 
 int
-campaign_report (campaign_run_t *run, const char *device, json_t *software)
+campaign_report (campaign_run_t *run, const char *device, json_t *software,
+                 uint64_t applied_version, const char *status)
 {
     assert (run && device);
     char id [CAMPAIGN_ID_MAX + 1];
-    if (!json_is_object (software) || !campaign_of (run->txn, device, id))
+    if (!campaign_of (run->txn, device, id))
         return 0;
     json_t *campaign = campaign_get (run->txn, id);
     json_t *record = campaign? campaign_device_get (run->txn, id, device): NULL;
-    const char *state = s_state_of (rpc_json_str (software, "state"));
     const char *now_state = rpc_json_str (record, "state");
-    int rc = 0;
-    //  Only a report of this campaign's release and assignment counts
-    if (campaign && record && state && !campaign_device_final (now_state)
-    &&  !streq (now_state, "pending") && !streq (now_state, state)
+    bool under_way = record && !campaign_device_final (now_state)
+                  && !streq (now_state, "pending");
+    const char *state = NULL, *reason = NULL;
+    char why [WEFT_TEXT_MAX + 1];
+    if (under_way && json_object_get (campaign, "patch")) {
+        //  A configuration: the device applied (or tried) the version
+        //  the patch made, or a later one that holds it too
+        json_int_t version = rpc_json_int (record, "desired_version");
+        if (version > 0 && applied_version >= (uint64_t) version) {
+            bool ok = status && streq (status, "ok");
+            state = ok? "succeeded": "failed";
+            snprintf (why, sizeof why, "apply failed: %s", status && *status? status: "?");
+            reason = ok? NULL: why;
+        }
+    }
+    else
+    if (under_way && json_is_object (software)
     &&  streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
     &&  streq (rpc_json_str (software, "version"), rpc_json_str (campaign, "version"))
     &&  rpc_json_int (software, "assigned_ms") == rpc_json_int (record, "offered_ms")) {
-        rc = campaign_settle (run, campaign, device, record, state,
-                              streq (state, "rolled-back")? rpc_json_str (software, "error")
-                                                          : NULL);
+        //  Only a report of this campaign's release and assignment counts
+        state = s_state_of (rpc_json_str (software, "state"));
+        reason = state && streq (state, "rolled-back")? rpc_json_str (software, "error"): NULL;
+    }
+    int rc = 0;
+    if (state && !streq (state, now_state)) {
+        rc = campaign_settle (run, campaign, device, record, state, reason);
         if (rc == 0 && campaign_device_final (state))
             rc = campaign_advance (run, campaign);
     }

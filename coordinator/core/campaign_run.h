@@ -2,6 +2,11 @@
     wave, a device's reported.software moving its record, devices timed
     out, and the campaign moving on to its next wave, halting at its
     failure threshold, or finishing
+    A campaign carries a release (name, version) or a configuration
+    (patch: a JSON merge patch of the desired twin). A configuration's
+    device is "offered" once its desired twin is patched (desired_version
+    in its record), and ends when it reports that version applied:
+    "succeeded" with status ok, else "failed" (apply failed: STATUS).
     A device of a wave is offered the release (its record: "offered",
     offered_ms = the assignment's issue time, deadline_ms). Its reports
     move it while they name the campaign's release and that assignment
@@ -50,6 +55,7 @@ typedef struct {
     uint64_t now_ms;
     director_batch_t *offers [CAMPAIGN_TENANTS_MAX];    //  To send once committed
     size_t offer_count;
+    size_t patched;                     //  Desired twins a configuration patched
     int status;                         //  weft_status_t of the first failure
     char error [WEFT_TEXT_MAX + 1];
 } campaign_run_t;
@@ -63,7 +69,7 @@ void
 void
     campaign_run_fini (campaign_run_t *run);
 
-//  Devices in the run's batches
+//  Devices offered by the run: in its batches, and patched
 size_t
     campaign_run_offered (campaign_run_t *run);
 
@@ -83,13 +89,16 @@ int
 int
     campaign_advance (campaign_run_t *run, json_t *campaign);
 
-//  A device reported software (its reported.software object): move its
-//  record in the campaign that holds it, if the report is of that
-//  campaign's release and assignment, and the campaign on. 0 (also when
-//  the device is in no campaign or the report is of something else) or
-//  -1 (run's error set).
+//  A device reported (its reported.software object, may be NULL; the
+//  desired version it applied or tried, and the status of that): move
+//  its record in the campaign that holds it, if the report is of that
+//  campaign's release and assignment, or, for a configuration, applied
+//  the version the campaign's patch made; and the campaign on. 0 (also
+//  when the device is in no campaign or the report is of something
+//  else) or -1 (run's error set).
 int
-    campaign_report (campaign_run_t *run, const char *device, json_t *software);
+    campaign_report (campaign_run_t *run, const char *device, json_t *software,
+                     uint64_t applied_version, const char *status);
 
 //  The device refused the offer of its campaign for good (the reason of
 //  its ACK): an offered device fails ("offer refused: REASON") and the

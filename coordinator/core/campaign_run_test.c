@@ -4,7 +4,8 @@
     threshold, retry offers the failed again, the last wave finishes it
     and frees its devices; deadlines time devices out; a device that
     refuses its offer fails at once; offers are paced by rate and by
-    site, waves wait for their soak; a device that
+    site, waves wait for their soak; a configuration (a patch of the
+    desired twin) follows the version each device applied; a device that
     runs the release already succeeds at once; each transition the
     campaign makes is audited. On a real store, through rpc_call.  */
 
@@ -37,7 +38,7 @@ s_report (s_fleet_t *fleet, const char *device, const char *state, uint64_t assi
                                   "assigned_ms", (json_int_t) assigned_ms);
     if (error)
         json_object_set_new (software, "error", json_string (error));
-    assert (campaign_report (&run, device, software) == 0);
+    assert (campaign_report (&run, device, software, 0, "ok") == 0);
     json_decref (software);
     assert (store_commit (&txn) == 0);
     size_t offered = campaign_run_offered (&run);
@@ -337,6 +338,77 @@ s_test_pace (s_fleet_t *fleet)
             == WEFT_STATUS_OK);
 }
 
+//  A device applied (or failed to apply) desired version applied
+static void
+s_applied (s_fleet_t *fleet, const char *device, uint64_t applied, const char *status,
+           uint64_t now_ms)
+{
+    store_txn_t *txn = store_begin (fleet->store, true);
+    campaign_run_t run;
+    campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator",
+                       now_ms);
+    assert (campaign_report (&run, device, NULL, applied, status) == 0);
+    assert (store_commit (&txn) == 0);
+    campaign_run_fini (&run);
+}
+
+static json_int_t
+s_desired_version (s_fleet_t *fleet, const char *device, const char *key, json_int_t want)
+{
+    store_txn_t *txn = store_begin (fleet->store, false);
+    json_t *twin = registry_twin_get (txn, device);
+    store_abort (&txn);
+    assert (rpc_json_int (json_object_get (twin, "desired"), key) == want);
+    json_int_t version = rpc_json_int (twin, "desired_version");
+    json_decref (twin);
+    return version;
+}
+
+static void
+s_test_config (s_fleet_t *fleet)
+{
+    //  Refused: a release and a patch at once, a patch not an object
+    uint64_t t0 = FIXTURE_NOW + 500000;
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"patch\":{\"a\":1},\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (fleet->result.error, "a release (name, version) or a patch"));
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"patch\":[1],"
+                    "\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_BAD_REQUEST);
+    //  A patch in two waves: the canary's desired twin first
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"patch\":"
+                    "{\"rate\":5},\"waves\":[\"1\",\"100%\"],\"threshold\":\"2\"}", t0)
+            == WEFT_STATUS_OK);
+    const char *six = "{\"id\":\"campaign-6\"}";
+    assert (s_call (fleet, "campaign.start", six, t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 1);
+    json_int_t v1 = s_desired_version (fleet, "gw-1", "rate", 5);
+    s_desired_version (fleet, "gw-2", "rate", 0);
+    json_t *record = s_device (fleet, "campaign-6", "gw-1");
+    assert (rpc_json_int (record, "desired_version") == v1);
+    json_decref (record);
+    //  An older version applied moves nothing; this one, ok: wave 2
+    s_applied (fleet, "gw-1", (uint64_t) v1 - 1, "ok", t0);
+    assert (s_device_is (fleet, "campaign-6", "gw-1", "offered"));
+    s_applied (fleet, "gw-1", (uint64_t) v1, "ok", t0 + 1000);
+    assert (s_device_is (fleet, "campaign-6", "gw-1", "succeeded"));
+    assert (s_campaign_is (fleet, "campaign-6", "running", 1));
+    json_int_t v2 = s_desired_version (fleet, "gw-2", "rate", 5);
+    //  A failed apply fails the device, with the device's status
+    s_applied (fleet, "gw-2", (uint64_t) v2, "apply command exited with status 1", t0 + 2000);
+    record = s_device (fleet, "campaign-6", "gw-2");
+    assert (streq (rpc_json_str (record, "state"), "failed"));
+    assert (streq (rpc_json_str (record, "reason"),
+                   "apply failed: apply command exited with status 1"));
+    json_decref (record);
+    for (int index = 3; index <= 5; index++) {
+        char device [16];
+        snprintf (device, sizeof device, "gw-%d", index);
+        s_applied (fleet, device, (uint64_t) s_desired_version (fleet, device, "rate", 5), "ok",
+                   t0 + 3000);
+    }
+    assert (s_campaign_is (fleet, "campaign-6", "finished", 1));
+}
+
 static void
 s_test_installed (s_fleet_t *fleet)
 {
@@ -352,10 +424,10 @@ s_test_installed (s_fleet_t *fleet)
     const uint64_t t0 = FIXTURE_NOW + 1000000;
     assert (s_call (fleet, "campaign.create", "{\"query\":\"id=gw-1\",\"name\":\"plc\","
                     "\"version\":\"1.0\",\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_OK);
-    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-6\"}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-7\"}", t0) == WEFT_STATUS_OK);
     assert (rpc_json_int (fleet->result.result, "offered") == 0);
     assert (streq (rpc_json_str (fleet->result.result, "state"), "finished"));
-    json_t *record = s_device (fleet, "campaign-6", "gw-1");
+    json_t *record = s_device (fleet, "campaign-7", "gw-1");
     assert (streq (rpc_json_str (record, "state"), "succeeded"));
     assert (streq (rpc_json_str (record, "reason"), "already installed"));
     json_decref (record);
@@ -399,6 +471,7 @@ campaign_run_test (bool verbose)
     s_test_waves (&fleet);
     s_test_deadlines (&fleet);
     s_test_pace (&fleet);
+    s_test_config (&fleet);
     s_test_installed (&fleet);
 
     rpc_result_clear (&fleet.result);
@@ -414,7 +487,7 @@ campaign_run_test (bool verbose)
     zdir_remove (tree, true);
     zdir_destroy (&tree);
     if (verbose)
-        printf ("(waves, halt, retry, finish, deadlines, pace, soak, already installed) ");
+        printf ("(waves, halt, retry, finish, deadlines, pace, soak, config, already installed) ");
     //  @end
     printf ("OK\n");
 }

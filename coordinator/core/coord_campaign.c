@@ -8,13 +8,12 @@
 #include "coordinator/core/coord_internal.h"
 
 int
-coord_campaign_report (coord_t *self, campaign_run_t *run, const char *device, json_t *doc)
+coord_campaign_report (coord_t *self, campaign_run_t *run, const char *device, json_t *doc,
+                       uint64_t applied_version, const char *status)
 {
     assert (self && run && device);
-    json_t *software = json_object_get (doc, "software");
-    if (!json_is_object (software))
-        return 0;
-    int rc = campaign_report (run, device, software);
+    int rc = campaign_report (run, device, json_object_get (doc, "software"), applied_version,
+                              status);
     if (rc)
         zsys_error ("coord: campaign of %s: %s", device, run->error);
     return rc;

@@ -109,11 +109,12 @@ void
 //  --------------------------------------------------------------------------
 //  Campaigns that follow their devices (coord_campaign.c)
 
-//  A device's stored report (doc, its reported document) moves its
-//  campaign, in the report's transaction (run: coordinator_campaign_begin)
+//  A device's stored report (doc, its reported document; the desired
+//  version it applied and the status) moves its campaign, in the
+//  report's transaction
 int
     coord_campaign_report (coord_t *self, campaign_run_t *run, const char *device,
-                           json_t *doc);
+                           json_t *doc, uint64_t applied_version, const char *status);
 
 //  Send the offers the run made once its transaction committed (sent:
 //  it did), then free them

@@ -481,7 +481,8 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         if (rc == 0)
             rc = registry_device_report_meta (txn, env->origin, device, doc);
         if (rc == 0)
-            rc = coord_campaign_report (self, &run, env->origin, doc);
+            rc = coord_campaign_report (self, &run, env->origin, doc,
+                                        reported->desired_version, reported->status);
     }
     if (rc == 0)
         rc = store_commit (&txn);

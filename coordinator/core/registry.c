@@ -15,6 +15,7 @@
 #include "proto/recpack.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/registry_internal.h"
+#include "coordinator/core/mergepatch.h"
 
 //  In-memory state that outlives single messages
 typedef struct {
@@ -369,6 +370,44 @@ int
 registry_twin_put (store_txn_t *txn, const char *id, json_t *twin)
 {
     return s_rec_put (txn, "twins", id, twin);
+}
+
+json_t *
+registry_twin_patch (store_txn_t *txn, const char *id, json_t *patch, json_int_t *version_p,
+                     int *status_p, char error [WEFT_TEXT_MAX + 1])
+{
+    assert (txn && id && patch && version_p && status_p && error);
+    json_t *twin = registry_twin_get (txn, id);
+    if (!twin) {
+        *status_p = WEFT_STATUS_INTERNAL;
+        snprintf (error, WEFT_TEXT_MAX + 1, "twin of %s is corrupt", id);
+        return NULL;
+    }
+    json_t *desired = mergepatch_apply (json_object_get (twin, "desired"), patch);
+    char *text = registry_dump (desired);
+    if (!text || strlen (text) > REGISTRY_DOC_MAX) {
+        *status_p = WEFT_STATUS_BAD_REQUEST;
+        snprintf (error, WEFT_TEXT_MAX + 1, "desired document of %s would exceed %d bytes",
+                  id, REGISTRY_DOC_MAX);
+        free (text);
+        json_decref (desired);
+        json_decref (twin);
+        return NULL;
+    }
+    free (text);
+    json_int_t version = json_integer_value (json_object_get (twin, "desired_version")) + 1;
+    json_object_set (twin, "desired", desired);
+    json_object_set_new (twin, "desired_version", json_integer (version));
+    *status_p = WEFT_STATUS_OK;
+    if (registry_twin_put (txn, id, twin)) {
+        *status_p = WEFT_STATUS_INTERNAL;
+        snprintf (error, WEFT_TEXT_MAX + 1, "store write failed");
+        json_decref (desired);
+        desired = NULL;
+    }
+    json_decref (twin);
+    *version_p = version;
+    return desired;
 }
 
 //  --------------------------------------------------------------------------

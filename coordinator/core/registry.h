@@ -257,6 +257,15 @@ json_t *
 int
     registry_twin_put (store_txn_t *txn, const char *id, json_t *twin);
 
+//  Apply a JSON merge patch (RFC 7396) to the desired document of id's
+//  twin and store it with the next desired version: the new document
+//  (caller decrefs) and *version_p, or NULL with *status_p
+//  (BAD_REQUEST: it would exceed REGISTRY_DOC_MAX; INTERNAL) and error.
+json_t *
+    registry_twin_patch (store_txn_t *txn, const char *id, json_t *patch,
+                         json_int_t *version_p, int *status_p,
+                         char error [WEFT_TEXT_MAX + 1]);
+
 //  --- Operators. Records: {name, role, tenant, sign_key, curve_key,
 //  cert_serial, created}.
 

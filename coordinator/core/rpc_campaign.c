@@ -181,12 +181,21 @@ s_audit (rpc_call_t *call, json_t *campaign, json_t *detail)
 void
 rpc_campaign_create (rpc_call_t *call)
 {
-    const char *name, *version, *threshold_text;
+    const char *name = NULL, *version = NULL, *threshold_text;
     json_int_t timeout_s, rate, concurrency, soak_s;
     bool allow_empty;
     query_t *query;
-    if (!rpc_arg_name (call, "name", true, false, &name)
-    ||  !rpc_arg_name (call, "version", true, false, &version)
+    //  The payload: a release (name, version), or a patch of the desired twin
+    json_t *patch = json_object_get (call->args, "patch");
+    if (patch && (json_object_get (call->args, "name") || json_object_get (call->args,
+                                                                            "version"))) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "a campaign carries a release (name, "
+                  "version) or a patch of the desired twin, not both");
+        return;
+    }
+    if ((patch && !rpc_patch_valid (call, patch))
+    ||  !rpc_arg_name (call, "name", !patch, false, &name)
+    ||  !rpc_arg_name (call, "version", !patch, false, &version)
     ||  !rpc_arg_int (call, "timeout", CAMPAIGN_TIMEOUT_S, CAMPAIGN_TIMEOUT_MAX_S, &timeout_s)
     ||  !rpc_arg_int (call, "rate", 0, CAMPAIGN_RATE_MAX, &rate)
     ||  !rpc_arg_int (call, "concurrency", 0, CAMPAIGN_DEVICES_MAX, &concurrency)
@@ -244,8 +253,10 @@ rpc_campaign_create (rpc_call_t *call)
             json_object_set_new (target.tenants, own, json_integer (0));
         }
     }
+    if (patch && call->result->status == WEFT_STATUS_OK)
+        json_array_extend (fitting, target.devices);    //  Every device takes a patch
     if (call->result->status == WEFT_STATUS_OK
-    &&  s_fit (call, &target, name, version, fitting, skipped)
+    &&  (patch || s_fit (call, &target, name, version, fitting, skipped))
     &&  s_free (call, fitting)) {
         if (json_array_size (fitting) == 0 && json_array_size (skipped) && !allow_empty)
             rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "no device of the query fits %s %s "
@@ -273,7 +284,8 @@ rpc_campaign_create (rpc_call_t *call)
         campaign = json_pack ("{s:s, s:s, s:o, s:s, s:s, s:s, s:O, s:o, s:s, s:I, s:I, s:i,"
                               " s:I, s:I, s:s, s:I, s:I}",
             "id", id, "state", "created", "tenants", tenants, "query", canonical,
-            "name", name, "version", version, "waves", waves, "sizes", wave_sizes,
+            "name", name? name: "", "version", version? version: "", "waves", waves,
+            "sizes", wave_sizes,
             "threshold", threshold_text, "threshold_devices", (json_int_t) threshold,
             "timeout_s", (json_int_t) timeout_s, "wave", -1,
             "devices", (json_int_t) json_array_size (fitting),
@@ -282,6 +294,8 @@ rpc_campaign_create (rpc_call_t *call)
         json_object_set_new (campaign, "rate", json_integer (rate));
         json_object_set_new (campaign, "concurrency", json_integer (concurrency));
         json_object_set_new (campaign, "soak_s", json_integer (soak_s));
+        if (patch)
+            json_object_set (campaign, "patch", patch);
     }
     if (campaign && call->result->status == WEFT_STATUS_OK
     &&  s_store (call, campaign, fitting, skipped, sizes)) {
@@ -294,10 +308,14 @@ rpc_campaign_create (rpc_call_t *call)
         }
         call->result->result = json_deep_copy (campaign);
         json_object_set_new (call->result->result, "skipped_devices", shown);
-        s_audit (call, campaign, json_pack ("{s:s, s:s, s:s, s:O, s:s, s:I, s:I}",
-            "name", name, "version", version, "query", canonical, "waves", waves,
-            "threshold", threshold_text, "devices", (json_int_t) json_array_size (fitting),
-            "skipped", (json_int_t) json_array_size (skipped)));
+        json_t *detail = json_pack ("{s:s, s:s, s:s, s:O, s:s, s:I, s:I}",
+            "name", name? name: "", "version", version? version: "", "query", canonical,
+            "waves", waves, "threshold", threshold_text,
+            "devices", (json_int_t) json_array_size (fitting),
+            "skipped", (json_int_t) json_array_size (skipped));
+        if (patch)
+            json_object_set (detail, "patch", patch);
+        s_audit (call, campaign, detail);
     }
     else
     if (canonical)

@@ -127,8 +127,8 @@ rpc_twin_get (rpc_call_t *call)
 //  --------------------------------------------------------------------------
 //  Twin patches
 
-static bool
-s_patch_valid (rpc_call_t *call, json_t *patch)
+bool
+rpc_patch_valid (rpc_call_t *call, json_t *patch)
 {
     if (!patch) {
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "missing argument patch");
@@ -151,32 +151,11 @@ s_patch_valid (rpc_call_t *call, json_t *patch)
 static json_t *
 s_patch_twin (rpc_call_t *call, const char *id, json_t *patch, json_int_t *version_p)
 {
-    json_t *twin = registry_twin_get (call->txn, id);
-    if (!twin) {
-        rpc_fail (call, WEFT_STATUS_INTERNAL, "twin of %s is corrupt", id);
-        return NULL;
-    }
-    json_t *desired = mergepatch_apply (json_object_get (twin, "desired"), patch);
-    char *text = registry_dump (desired);
-    if (!text || strlen (text) > REGISTRY_DOC_MAX) {
-        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "desired document of %s would exceed %d bytes",
-                  id, REGISTRY_DOC_MAX);
-        free (text);
-        json_decref (desired);
-        json_decref (twin);
-        return NULL;
-    }
-    free (text);
-    json_int_t version = rpc_json_int (twin, "desired_version") + 1;
-    json_object_set (twin, "desired", desired);
-    json_object_set_new (twin, "desired_version", json_integer (version));
-    if (registry_twin_put (call->txn, id, twin)) {
-        rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
-        json_decref (desired);
-        desired = NULL;
-    }
-    json_decref (twin);
-    *version_p = version;
+    int status;
+    char error [WEFT_TEXT_MAX + 1];
+    json_t *desired = registry_twin_patch (call->txn, id, patch, version_p, &status, error);
+    if (!desired)
+        rpc_fail (call, status, "%s", error);
     return desired;
 }
 
@@ -189,7 +168,7 @@ rpc_twin_set (rpc_call_t *call)
     const char *id = rpc_json_str (device, "id");
     json_t *patch = json_object_get (call->args, "patch");
     json_int_t version;
-    json_t *desired = s_patch_valid (call, patch)? s_patch_twin (call, id, patch, &version)
+    json_t *desired = rpc_patch_valid (call, patch)? s_patch_twin (call, id, patch, &version)
                     : NULL;
     if (desired) {
         //  The old message for the single-device case
@@ -416,7 +395,7 @@ void
 rpc_batch_twin (rpc_call_t *call)
 {
     json_t *patch = json_object_get (call->args, "patch");
-    if (!s_patch_valid (call, patch))
+    if (!rpc_patch_valid (call, patch))
         return;
     bool dry_run;
     zlistx_t *ids = s_batch_select (call, &dry_run);

@@ -141,6 +141,11 @@ bool
 //  --------------------------------------------------------------------------
 //  Records (rpc_args.c)
 
+//  Is patch a JSON merge patch a desired twin may take (an object, not
+//  nested too deep)? False with the error set (rpc_devices.c)
+bool
+    rpc_patch_valid (rpc_call_t *call, json_t *patch);
+
 //  A record's integer field, 0 if absent
 json_int_t
     rpc_json_int (json_t *object, const char *key);
