@@ -374,6 +374,12 @@ s_test_config (s_fleet_t *fleet)
     assert (strstr (fleet->result.error, "a release (name, version) or a patch"));
     assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"patch\":[1],"
                     "\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_BAD_REQUEST);
+    //  Another tenant's operator reaches none of acme's twins
+    assert (director_fixture_call_at (&fleet->env, fleet->store, "operator", "globex",
+                                      "campaign.create", "{\"query\":\"tenant=acme\","
+                                      "\"patch\":{\"rate\":9},\"waves\":[\"100%\"]}", t0,
+                                      &fleet->result) == WEFT_STATUS_NOT_FOUND);
+    s_desired_version (fleet, "gw-1", "rate", 0);
     //  A patch in two waves: the canary's desired twin first
     assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"patch\":"
                     "{\"rate\":5},\"waves\":[\"1\",\"100%\"],\"threshold\":\"2\"}", t0)
