@@ -1,7 +1,7 @@
 /*  ctl_campaign - weftctl's commands of release campaigns
     campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
-                    [--allow-empty]
+                    [--allow-empty] [--dynamic]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
     campaign show ID [--limit N]       the campaign, counts per state and wave
     campaign list [--limit N]          the campaigns you may see
@@ -40,8 +40,9 @@ s_create_args (ctl_t *self, const char *name, const char *version)
     for (char *size = strtok_r (copy, ",", &saved); size; size = strtok_r (NULL, ",", &saved))
         json_array_append_new (list, json_string (size));
     free (copy);
-    json_t *args = json_pack ("{s:s, s:o, s:b}", "query", query, "waves", list, "allow_empty",
-                              options_flag (self->options, "allow-empty"));
+    json_t *args = json_pack ("{s:s, s:o, s:b, s:b}", "query", query, "waves", list,
+                              "allow_empty", options_flag (self->options, "allow-empty"),
+                              "dynamic", options_flag (self->options, "dynamic"));
     if (name)
         json_object_set_new (args, "name", json_string (name));
     if (version)
@@ -144,7 +145,8 @@ s_show (json_t *result)
     json_t *item;
     json_array_foreach (json_object_get (result, "tenants"), index, item)
         printf (" %s", json_string_value (item));
-    printf ("\ntarget     %s\n", ctl_str (result, "query"));
+    printf ("\ntarget     %s%s\n", ctl_str (result, "query"),
+            json_is_true (json_object_get (result, "dynamic"))? "  (dynamic: devices join)": "");
     printf ("plan      ");
     json_array_foreach (json_object_get (result, "waves"), index, item)
         printf (" %s", json_string_value (item));

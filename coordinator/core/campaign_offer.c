@@ -253,12 +253,22 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
         json_object_set_new (campaign, "tokens", json_real (tokens));
         json_object_set_new (campaign, "tokens_ms", json_integer ((json_int_t) run->now_ms));
     }
-    //  Held back: looked at again when the next offer may be allowed
-    if (rc == 0 && held) {
+    //  Held back: looked at again when the next offer may be allowed; a
+    //  dynamic campaign, when it runs its query again
+    uint64_t when_ms = 0;
+    if (held) {
         json_int_t rate = rpc_json_int (campaign, "rate");
         uint64_t wait_ms = by_rate? (uint64_t) ((1 - tokens) * 60000.0 / (double) rate) + 1: 0;
-        rc = campaign_pace_at (run, id, run->now_ms + (wait_ms > S_PACE_MS? wait_ms: S_PACE_MS));
+        when_ms = run->now_ms + (wait_ms > S_PACE_MS? wait_ms: S_PACE_MS);
     }
+    if (json_is_true (json_object_get (campaign, "dynamic"))) {
+        json_int_t joined_ms = rpc_json_int (campaign, "joined_ms");
+        uint64_t join_ms = (uint64_t) (joined_ms? joined_ms: (json_int_t) run->now_ms)
+                         + CAMPAIGN_JOIN_MS;
+        when_ms = when_ms && when_ms < join_ms? when_ms: join_ms;
+    }
+    if (rc == 0 && when_ms)
+        rc = campaign_pace_at (run, id, when_ms);
     zhashx_destroy (&batches);
     zhashx_destroy (&due.site_of);
     json_decref (due.due);
@@ -302,9 +312,18 @@ campaign_pace (campaign_run_t *run)
         //  Out of the index; the offers or the soak put it back if it
         //  still waits. A campaign not running waits for resume or retry.
         rc = campaign_pace_at (run, id, 0);
+        json_int_t joined_ms = rpc_json_int (campaign, "joined_ms");
+        if (rc == 0 && campaign
+        &&  run->now_ms >= (uint64_t) joined_ms + CAMPAIGN_JOIN_MS
+        &&  campaign_join (run, campaign) < 0)
+            rc = -1;
         if (rc == 0 && streq (rpc_json_str (campaign, "state"), "running")
         &&  !json_object_get (campaign, "soak_until_ms"))
             rc = campaign_offer_due (run, campaign, false, NULL);
+        else
+        if (rc == 0 && json_is_true (json_object_get (campaign, "dynamic"))
+        &&  !campaign_state_final (rpc_json_str (campaign, "state")))
+            rc = campaign_pace_at (run, id, run->now_ms + CAMPAIGN_JOIN_MS);
         if (rc == 0 && campaign)
             rc = campaign_advance (run, campaign);
         json_decref (campaign);

@@ -221,6 +221,9 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
                                                                             wave);
         if (wave < 0 || done < json_integer_value (json_array_get (sizes, (size_t) wave)))
             break;
+        if ((size_t) wave + 1 >= json_array_size (sizes)
+        &&  json_is_true (json_object_get (campaign, "dynamic")))
+            break;                  //  Keeps running for the devices that join
         if ((size_t) wave + 1 >= json_array_size (sizes)) {
             json_object_set_new (campaign, "state", json_string ("finished"));
             if (campaign_devices (run->txn, id, s_release_one, run) < 0)

@@ -29,7 +29,9 @@
     A plan may pace its offers (campaign_offer.c): at most `rate`
     devices a minute, at most `concurrency` under way per site, and a
     soak of `soak_s` between waves (soak_until_ms while it runs); a
-    campaign that waits is in the pace index (p/<campaign>).
+    campaign that waits is in the pace index (p/<campaign>), and so is
+    a dynamic campaign, which takes late joiners (campaign_join.c) and
+    never finishes by itself: after its last wave it keeps running.
     Offers are made in the caller's transaction and kept in the run (one
     batch per tenant), for the caller to send once it has committed.
     Sans-IO: the caller passes the transaction.  */
@@ -45,7 +47,8 @@
 #include "coordinator/core/campaign.h"
 
 #define CAMPAIGN_TENANTS_MAX    16      //  Tenants one wave offers to
-#define CAMPAIGN_SWEEP_MAX      1000    //  Devices one sweep times out
+#define CAMPAIGN_SWEEP_MAX      1000    //  Devices one sweep times out, or joins
+#define CAMPAIGN_JOIN_MS        60000   //  A dynamic campaign runs its query again
 
 typedef struct {
     store_txn_t *txn;
@@ -113,6 +116,14 @@ int
 //  the number of deadlines handled, or -1.
 int
     campaign_expire (campaign_run_t *run);
+
+//  A dynamic campaign (running, paused or halted) takes the devices
+//  that match its query now and are in no live campaign: each joins
+//  the current wave as pending, or is kept skipped if the release does
+//  not fit it (campaign_join.c; record changed in place, not stored).
+//  Returns how many joined, or -1.
+int
+    campaign_join (campaign_run_t *run, json_t *campaign);
 
 //  Offer again the campaigns whose pace held devices back, and move on
 //  those whose soak between waves ended (the pace index,

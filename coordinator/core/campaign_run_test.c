@@ -5,7 +5,8 @@
     and frees its devices; deadlines time devices out; a device that
     refuses its offer fails at once; offers are paced by rate and by
     site, waves wait for their soak; a configuration (a patch of the
-    desired twin) follows the version each device applied; a device that
+    desired twin) follows the version each device applied; a dynamic
+    campaign takes late joiners; a device that
     runs the release already succeeds at once; each transition the
     campaign makes is audited. On a real store, through rpc_call.  */
 
@@ -439,6 +440,50 @@ s_test_installed (s_fleet_t *fleet)
     json_decref (record);
 }
 
+static void
+s_test_dynamic (s_fleet_t *fleet)
+{
+    //  Dynamic: a gateway that enrols later joins the current wave; a
+    //  sensor is kept skipped; after its last wave it keeps running
+    const uint64_t t0 = FIXTURE_NOW + 2000000;
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"threshold\":\"100%\","
+                    "\"dynamic\":true}", t0) == WEFT_STATUS_OK);
+    const char *eight = "{\"id\":\"campaign-8\"}";
+    assert (s_call (fleet, "campaign.start", eight, t0) == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "offered") == 4);   //  gw-1 runs it
+    for (int index = 2; index <= 5; index++) {
+        char device [16];
+        snprintf (device, sizeof device, "gw-%d", index);
+        s_report (fleet, device, "committed", t0, NULL, t0 + 1000);
+    }
+    assert (s_campaign_is (fleet, "campaign-8", "running", 0));
+    director_fixture_device (fleet->store, "gw-6", "acme", "gateway");
+    director_fixture_device (fleet->store, "sn-9", "acme", "sensor");
+    director_fixture_device (fleet->store, "gx-1", "globex", "gateway");
+    assert (s_pace (fleet, t0 + CAMPAIGN_JOIN_MS - 1) == 0);
+    assert (s_pace (fleet, t0 + CAMPAIGN_JOIN_MS) == 1);
+    json_t *record = s_device (fleet, "campaign-8", "gw-6");
+    assert (streq (rpc_json_str (record, "state"), "offered"));
+    assert (rpc_json_int (record, "joined_ms") == (json_int_t) (t0 + CAMPAIGN_JOIN_MS));
+    json_decref (record);
+    record = s_device (fleet, "campaign-8", "sn-9");
+    assert (streq (rpc_json_str (record, "state"), "skipped"));
+    assert (strstr (rpc_json_str (record, "reason"), "is for gateway"));
+    json_decref (record);
+    store_txn_t *txn = store_begin (fleet->store, false);
+    assert (!campaign_device_get (txn, "campaign-8", "gx-1"));  //  Another tenant's
+    store_abort (&txn);
+    json_t *campaign = s_campaign (fleet, "campaign-8");
+    assert (rpc_json_int (campaign, "devices") == 6);
+    json_decref (campaign);
+    s_report (fleet, "gw-6", "committed", t0 + CAMPAIGN_JOIN_MS, NULL, t0 + CAMPAIGN_JOIN_MS);
+    assert (s_campaign_is (fleet, "campaign-8", "running", 0));
+    assert (s_pace (fleet, t0 + 2 * CAMPAIGN_JOIN_MS) == 0);
+    assert (s_call (fleet, "campaign.abort", eight, t0 + 2 * CAMPAIGN_JOIN_MS)
+            == WEFT_STATUS_OK);
+}
+
 void
 campaign_run_test (bool verbose)
 {
@@ -479,6 +524,7 @@ campaign_run_test (bool verbose)
     s_test_pace (&fleet);
     s_test_config (&fleet);
     s_test_installed (&fleet);
+    s_test_dynamic (&fleet);
 
     rpc_result_clear (&fleet.result);
     registry_destroy (&fleet.env.registry);
@@ -493,7 +539,7 @@ campaign_run_test (bool verbose)
     zdir_remove (tree, true);
     zdir_destroy (&tree);
     if (verbose)
-        printf ("(waves, halt, retry, finish, deadlines, pace, soak, config, already installed) ");
+        printf ("(waves, halt, retry, finish, deadlines, pace, soak, config, installed, dynamic) ");
     //  @end
     printf ("OK\n");
 }

@@ -183,7 +183,7 @@ rpc_campaign_create (rpc_call_t *call)
 {
     const char *name = NULL, *version = NULL, *threshold_text;
     json_int_t timeout_s, rate, concurrency, soak_s;
-    bool allow_empty;
+    bool allow_empty, dynamic;
     query_t *query;
     //  The payload: a release (name, version), or a patch of the desired twin
     json_t *patch = json_object_get (call->args, "patch");
@@ -201,6 +201,7 @@ rpc_campaign_create (rpc_call_t *call)
     ||  !rpc_arg_int (call, "concurrency", 0, CAMPAIGN_DEVICES_MAX, &concurrency)
     ||  !rpc_arg_int (call, "soak", 0, CAMPAIGN_TIMEOUT_MAX_S, &soak_s)
     ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
+    ||  !rpc_arg_bool (call, "dynamic", &dynamic)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
     ||  !rpc_arg_query (call, &query))
         return;
@@ -296,6 +297,14 @@ rpc_campaign_create (rpc_call_t *call)
         json_object_set_new (campaign, "soak_s", json_integer (soak_s));
         if (patch)
             json_object_set (campaign, "patch", patch);
+        if (dynamic) {
+            //  Late joiners are sought within what its creator may change now
+            json_t *scopes = json_array ();
+            for (size_t index = 0; index < call->act.scope_count; index++)
+                json_array_append_new (scopes, json_string (call->act.scopes [index]));
+            json_object_set_new (campaign, "dynamic", json_true ());
+            json_object_set_new (campaign, "scopes", scopes);
+        }
     }
     if (campaign && call->result->status == WEFT_STATUS_OK
     &&  s_store (call, campaign, fitting, skipped, sizes)) {

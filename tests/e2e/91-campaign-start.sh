@@ -3,8 +3,10 @@
 #   acme's gateways, canary 1 then the rest; the sensor is skipped with
 #   its reason, a second campaign over the same devices is refused, and
 #   start offers the release to the canary alone (the other gateways are
-#   assigned nothing and sent nothing). globex's operator neither sees
-#   nor moves it. Real coordinator and nodes.
+#   assigned nothing and sent nothing). Paused, the campaign offers
+#   nothing more when the canary succeeds; resumed, it offers wave 2.
+#   globex's operator neither sees nor moves it. Real coordinator and
+#   nodes.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
@@ -44,8 +46,9 @@ refused "unknown campaign campaign-1" as_op gus campaign show campaign-1
 refused "unknown campaign campaign-1" as_op gus campaign start campaign-1
 [[ "$(as_op gus --json campaign list | jget 'campaigns.*.id')" == "" ]] || fail "gus sees it"
 
-say "start: the canary alone is offered plc 1.0"
+say "start: the canary alone is offered plc 1.0; paused at once"
 out=$(as_op otto campaign start campaign-1) || fail "start: $out"
+as_op otto campaign pause campaign-1 > /dev/null || fail "pause"
 [[ "$out" == "campaign-1: created -> running, 1 devices offered the release" ]] \
     || fail "start said: $out"
 [[ "$(offers)" == 1 ]] || fail "offers sent: $(offers)"
@@ -53,23 +56,35 @@ status=$(as_op otto --json update status --query 'tenant=acme and type=gateway')
 [[ "$(jget 'devices.*.assigned.version' <<<"$status" | grep -c '^1.0$')" == 1 ]] \
     || fail "not exactly one gateway assigned: $status"
 shown=$(as_op otto campaign show campaign-1) || fail "show: $shown"
-grep -Eq "^wave 1 +0 +1 +0" <<<"$shown" || fail "wave 1 not offered: $shown"
-grep -Eq "^wave 2 +2 +0 +0" <<<"$shown" || fail "wave 2 touched: $shown"
-grep -Eq "^all +2 +1 +0 +0 +0 +0 +0 +1" <<<"$shown" || fail "counts: $shown"
-refused "campaign-1 is running: it cannot start" as_op otto campaign start campaign-1
+grep -Eq "^wave 1 +0 " <<<"$shown" || fail "wave 1 not offered: $shown"
+grep -Eq "^wave 2 +2 +0 +0 +0 +0 +0 +0 +0" <<<"$shown" || fail "wave 2 touched: $shown"
+grep -Eq "^all +2 .* 1$" <<<"$shown" || fail "counts: $shown"
+refused "campaign-1 is paused: it cannot start" as_op otto campaign start campaign-1
 
-say "pause, resume (nothing new to offer), abort: its devices free again"
-as_op otto campaign pause campaign-1 > /dev/null || fail "pause"
-as_op otto campaign resume campaign-1 > /dev/null || fail "resume"
-[[ "$(offers)" == 1 ]] || fail "resume offered again: $(offers)"
-as_op otto campaign abort campaign-1 > /dev/null || fail "abort"
-as_op otto campaign list | grep -q "^campaign-1 *aborted" || fail "list: $(as_op otto campaign list)"
+say "paused: the canary installs, nothing more is offered; resumed, wave 2 is"
+wait_for 'as_op otto campaign show campaign-1 | grep -Eq "^wave 1 +0 +0 +0 +0 +1 "' 40 \
+    || fail "the canary did not succeed: $(as_op otto campaign show campaign-1)"
+sleep 2
+[[ "$(offers)" == 1 ]] || fail "a paused campaign offered: $(offers)"
+out=$(as_op otto campaign resume campaign-1) || fail "resume: $out"
+[[ "$out" == "campaign-1: paused -> running, 2 devices offered the release" ]] \
+    || fail "resume said: $out"
+[[ "$(offers)" == 3 ]] || fail "resume offered: $(offers)"
+
+say "finished: its devices free again; abort frees them too"
+wait_for 'as_op otto campaign list | grep -q "^campaign-1 *finished"' 40 \
+    || fail "not finished: $(as_op otto campaign show campaign-1)"
+as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 --waves 100% \
+    > /dev/null || fail "a campaign over the finished one's devices"
+refused "campaign-1 is finished: it cannot abort" as_op otto campaign abort campaign-1
+as_op otto campaign abort campaign-2 > /dev/null || fail "abort"
+as_op otto campaign list | grep -q "^campaign-2 *aborted" || fail "list: $(as_op otto campaign list)"
 as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 --waves 100% \
     > /dev/null || fail "a campaign over the aborted one's devices"
 
 say "audited: each move"
 for a in campaign.create campaign.start campaign.pause campaign.resume campaign.abort; do
-    ctl audit list --query "action=$a and status=OK" | grep -q " otto .*$a .*campaign-1" \
+    ctl audit list --query "action=$a and status=OK" | grep -q " otto .*$a .*campaign-" \
         || fail "no audit record of $a: $(ctl audit list --query "action=$a")"
 done
 say "ok"
