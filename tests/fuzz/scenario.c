@@ -1,7 +1,8 @@
 /*  scenario fuzz target - weft-sim's scenario parser on arbitrary bytes
     Includes the parser's source directly (it needs only libc). Every
     input must parse or be refused with a message; a parsed scenario
-    must respect the limits the header promises.  */
+    must respect the limits the header promises; a campaign's plan is
+    JSON text made of the sizes' characters only (nothing to escape).  */
 
 #include <assert.h>
 #include "sim/scenario.c"
@@ -29,6 +30,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (action->kind == SCN_TWIN)
             assert (action->doc && action->doc [0] == '{'
                     && strlen (action->doc) <= SCN_DOC_MAX);
+        else
+        if (action->kind == SCN_CAMPAIGN)
+            //  The plan: an object with waves, of the characters allowed
+            assert (action->doc && strncmp (action->doc, "{\"", 2) == 0
+                    && strstr (action->doc, "\"waves\":[\"")
+                    && action->doc [strlen (action->doc) - 1] == '}'
+                    && strspn (action->doc, "{}[]\":,%0123456789abcdefghijklmnopqrstuvwxyz")
+                       == strlen (action->doc));
         else
             assert (!action->doc);
     }
