@@ -17,8 +17,11 @@ plc_release 100000
 plc_coord
 
 say "devices: three gateways and a sensor of acme"
+#   A gateway's health check waits for $T/go: the canary stays under
+#   way until the test lets it end (so pausing the campaign never races it)
 for n in g1 g2 g3 s1; do
-    start_node "$n" --token-file "$(new_token_file --tenant acme --type gateway)"
+    start_node "$n" --token-file "$(new_token_file --tenant acme --type gateway)" \
+        --health-command "while [ ! -e '$T/go' ]; do sleep 0.1; done"
 done
 wait_for 'is_online g1 && is_online g2 && is_online g3 && is_online s1' 30 \
     || fail "the devices did not come online"
@@ -62,6 +65,7 @@ grep -Eq "^all +2 .* 1$" <<<"$shown" || fail "counts: $shown"
 refused "campaign-1 is paused: it cannot start" as_op otto campaign start campaign-1
 
 say "paused: the canary installs, nothing more is offered; resumed, wave 2 is"
+touch "$T/go"
 wait_for 'as_op otto campaign show campaign-1 | grep -Eq "^wave 1 +0 +0 +0 +0 +1 "' 40 \
     || fail "the canary did not succeed: $(as_op otto campaign show campaign-1)"
 sleep 2
