@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+#   92-update-window - maintenance windows: a gateway whose twin sets a
+#   window closed now downloads and stages an assigned release at once
+#   but does not install it; `weftctl update status` shows it staged and
+#   waiting, with the next opening in the node's local time (its TZ is
+#   UTC+3 here). A malformed window keeps it waiting, with the reason.
+#   A window open now (set for acme's whole place with batch twin)
+#   installs it. Real coordinator and node, the release fetched from
+#   the coordinator.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/artifact-lib.sh"
+cd "$T"
+export TZ=XXX-3                         #   Local time is UTC+3 on this node
+
+say "acme's publisher: plc 1.0 for gateways; the gateway g1, enrolled after the root was set"
+plc_release 100000
+plc_coord
+start_node g1 --token-file "$(new_token_file --tenant acme --type gateway)"
+wait_for 'is_online g1' 30 || fail "g1 did not come online"
+software () { ctl --json twin get g1 | jget "reported.software.$1"; }
+
+say "a window closed now: two to three hours from now, local time"
+hour=$(( ($(date -u +%-H) + 3) % 24 ))
+from=$(printf '%02d:00' $(( (hour + 2) % 24 )))
+to=$(printf '%02d:00' $(( (hour + 3) % 24 )))
+as_op otto twin set g1 "{\"maintenance\": {\"windows\": [\"* $from-$to\"]}}" > /dev/null \
+    || fail "twin set"
+wait_for 'grep -q "maintenance window set" "$T/g1.log"' 20 || fail "g1 did not take the window"
+
+say "assigned: downloaded and staged, not installed; update status says why"
+as_op otto update assign g1 plc 1.0 > /dev/null || fail "assign"
+wait_for '[[ "$(software state)" == staged ]]' 30 \
+    || fail "g1 not staged: $(ctl --json twin get g1)"
+waiting=$(software waiting)
+[[ "$waiting" == "maintenance window: next opens "*" $from (in "*")" ]] \
+    || fail "waiting: '$waiting'"
+status=$(as_op otto update status g1)
+grep -Eq "^g1 +plc 1.0 +staged +plc 1.0 .*waiting: maintenance window: next opens .* $from" \
+    <<<"$status" || fail "update status: $status"
+[[ ! -e "$T/g1/install/plc" ]] || fail "installed outside the window"
+
+say "a malformed window: still waiting, and the report says why"
+as_op otto twin set g1 '{"maintenance": {"windows": ["Sun 2:00-04:00"]}}' > /dev/null \
+    || fail "twin set malformed"
+wait_for '[[ "$(software waiting)" == "maintenance window malformed: window 1 "* ]]' 20 \
+    || fail "waiting: '$(software waiting)'"
+[[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed"
+
+say "a window open now, set for acme's place: installed"
+as_op otto batch twin --query 'tenant=acme' \
+    '{"maintenance": {"windows": ["* 00:00-24:00"]}}' > /dev/null || fail "batch twin"
+wait_for '[[ "$(software state)" == committed ]]' 30 \
+    || fail "not installed: $(ctl --json twin get g1 | jget reported.software)"
+cmp -s v1.bin "$T/g1/install/plc" || fail "the installed file is not plc 1.0"
+[[ "$(software waiting)" == "" ]] || fail "still says waiting"
+say "ok"
