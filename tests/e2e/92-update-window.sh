@@ -4,7 +4,8 @@
 #   but does not install it; `weftctl update status` shows it staged and
 #   waiting, with the next opening in the node's local time (its TZ is
 #   UTC+3 here). A malformed window keeps it waiting, with the reason.
-#   A window open now (set for acme's whole place with batch twin)
+#   Restarted while cut off from the coordinator, it still waits. A
+#   window open now (set for acme's whole place with batch twin)
 #   installs it. Real coordinator and node, the release fetched from
 #   the coordinator.
 source "$(dirname "$0")/lib.sh"
@@ -38,6 +39,16 @@ status=$(as_op otto update status g1)
 grep -Eq "^g1 +plc 1.0 +staged +plc 1.0 .*waiting: maintenance window: next opens .* $from" \
     <<<"$status" || fail "update status: $status"
 [[ ! -e "$T/g1/install/plc" ]] || fail "installed outside the window"
+
+say "cut off and restarted, g1 keeps its window (from its stored twin): still waiting"
+stop_proc coord
+stop_proc g1
+start_node g1
+wait_for '[[ $(grep -c "plc 1.0 waits: maintenance window: next opens" "$T/g1.log") == 2 ]]' 20 \
+    || fail "g1 did not wait again after its restart: $(grep 'update:' "$T/g1.log")"
+start_coord
+wait_for 'is_online g1' 30 || fail "g1 did not come back online"
+[[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed"
 
 say "a malformed window: still waiting, and the report says why"
 as_op otto twin set g1 '{"maintenance": {"windows": ["Sun 2:00-04:00"]}}' > /dev/null \
