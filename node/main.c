@@ -24,7 +24,6 @@
 #include "proto/store.h"
 #include "proto/cert.h"
 
-//  What the operator port answers (node/core/oplocal.h)
 //  The offset of the system's local time from UTC at now_ms (seconds
 //  east, DST included): maintenance windows are the device's local time
 static int32_t
@@ -35,6 +34,7 @@ s_utc_offset (uint64_t now_ms)
     return localtime_r (&now, &local)? (int32_t) local.tm_gmtoff: 0;
 }
 
+//  What the operator port answers (node/core/oplocal.h)
 static char *
 s_ops_read (void *ctx, const char *method)
 {
