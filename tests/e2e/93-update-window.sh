@@ -5,8 +5,9 @@
 #   waiting, with the next opening in the node's local time (its TZ is
 #   UTC+3 here). A malformed window keeps it waiting, with the reason.
 #   Restarted while cut off from the coordinator, it still waits. A
-#   window open now (set for acme's whole place with batch twin)
-#   installs it. Real coordinator and node, the release fetched from
+#   window that opens 25 s later (set for acme's whole place with batch
+#   twin) installs it at its opening: the node's own deadline, with
+#   the node's local time 3 hours and some seconds ahead of UTC. Real coordinator and node, the release fetched from
 #   the coordinator.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
@@ -57,11 +58,29 @@ wait_for '[[ "$(software waiting)" == "maintenance window malformed: window 1 "*
     || fail "waiting: '$(software waiting)'"
 [[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed"
 
-say "a window open now, set for acme's place: installed"
+say "a window opening in 25 s (set for acme's place): installed at its opening, not before"
+#   g1 restarts with a local time whose next minute starts in 25 s
+#   (UTC+3 and some seconds), and the window is that minute
+stop_proc g1
+now=$(date +%s)
+opens=$(( now + 25 ))
+secs=$(( (35 - now % 60 + 60) % 60 ))
+export TZ=XXX-3:00:$secs
+start_node g1
+export TZ=XXX-3
+offset=$(( 10800 + secs ))
+from=$(date -u -d "@$(( opens + offset ))" +%H:%M)
+to=$(date -u -d "@$(( opens + offset + 60 ))" +%H:%M)
 as_op otto batch twin --query 'tenant=acme' \
-    '{"maintenance": {"windows": ["* 00:00-24:00"]}}' > /dev/null || fail "batch twin"
+    "{\"maintenance\": {\"windows\": [\"* $from-$to\"]}}" > /dev/null || fail "batch twin"
+wait_for '[[ "$(software waiting)" == "maintenance window: next opens "*" $from (in 1 min)" ]]' 15 \
+    || fail "g1 does not wait for $from: '$(software waiting)'"
+(( $(date +%s) < opens - 1 )) || fail "too slow: the window opened before the check"
+left=$(( opens - 1 - $(date +%s) ))
+(( left <= 0 )) || sleep "$left"
+[[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed before $from"
 wait_for '[[ "$(software state)" == committed ]]' 30 \
-    || fail "not installed: $(ctl --json twin get g1 | jget reported.software)"
+    || fail "not installed at the opening: $(ctl --json twin get g1 | jget reported.software)"
 cmp -s v1.bin "$T/g1/install/plc" || fail "the installed file is not plc 1.0"
 [[ "$(software waiting)" == "" ]] || fail "still says waiting"
 say "ok"
