@@ -52,7 +52,8 @@ struct _update_t {
     bool installed;
     int step;                           //  Step with the handler, 0 if none
     //  When a staged release may start installing (window.h)
-    window_t window;                    //  From the twin's desired "maintenance"
+    window_t *window;                   //  The twin's "maintenance", NULL: none (most
+                                        //  devices: weft-sim hosts 100,000)
     int32_t offset_s;                   //  Local time's offset from UTC
     uint64_t now_ms;                    //  Time of the last event (the report's "in ...")
 };
@@ -65,12 +66,13 @@ static void s_report (update_t *self);
 static bool
 s_waiting (update_t *self, uint64_t now_ms, char why [UPDATE_ERROR_MAX + 1])
 {
-    if (self->state != UPDATE_STAGED || window_open (&self->window, now_ms, self->offset_s))
+    if (self->state != UPDATE_STAGED || !self->window
+    ||  window_open (self->window, now_ms, self->offset_s))
         return false;
     char text [WINDOW_DESCRIBE_MAX + 1];
-    window_describe (&self->window, now_ms, self->offset_s, text);
+    window_describe (self->window, now_ms, self->offset_s, text);
     snprintf (why, UPDATE_ERROR_MAX + 1, "maintenance window%s %s",
-              self->window.malformed? "": ":", text);
+              self->window->malformed? "": ":", text);
     return true;
 }
 
@@ -272,6 +274,7 @@ update_destroy (update_t **self_p)
         update_t *self = *self_p;
         free (self->root);
         free (self->manifest);
+        free (self->window);
         free (self);
         *self_p = NULL;
     }
@@ -743,9 +746,14 @@ void
 update_set_window (update_t *self, const window_t *window, uint64_t now_ms)
 {
     assert (self && window);
-    if (window_eq (&self->window, window))
+    if (self->window? window_eq (self->window, window): !window->set)
         return;
-    self->window = *window;
+    free (self->window);
+    self->window = NULL;
+    if (window->set) {
+        self->window = (window_t *) zmalloc (sizeof (window_t));
+        *self->window = *window;
+    }
     if (window->malformed)
         zsys_warning ("update: maintenance window malformed, no install starts: %s",
                       window->error);
@@ -762,7 +770,7 @@ update_set_utc_offset (update_t *self, int32_t offset_s, uint64_t now_ms)
     if (offset_s == self->offset_s)
         return;
     self->offset_s = offset_s;
-    if (self->window.set)
+    if (self->window)
         s_window_changed (self, now_ms);
 }
 
@@ -770,9 +778,9 @@ uint64_t
 update_deadline (update_t *self)
 {
     assert (self);
-    if (self->state != UPDATE_STAGED || self->step || !self->window.set)
+    if (self->state != UPDATE_STAGED || self->step || !self->window)
         return 0;
-    return window_next (&self->window, self->now_ms, self->offset_s);
+    return window_next (self->window, self->now_ms, self->offset_s);
 }
 
 void
@@ -780,8 +788,8 @@ update_tick (update_t *self, uint64_t now_ms)
 {
     assert (self);
     self->now_ms = now_ms;
-    if (self->state == UPDATE_STAGED && self->step == 0
-    &&  window_open (&self->window, now_ms, self->offset_s))
+    char why [UPDATE_ERROR_MAX + 1];
+    if (self->state == UPDATE_STAGED && self->step == 0 && !s_waiting (self, now_ms, why))
         s_resume (self, now_ms);
 }
 
