@@ -65,7 +65,7 @@ stop_proc g1
 now=$(date +%s)
 opens=$(( now + 25 ))
 secs=$(( (35 - now % 60 + 60) % 60 ))
-export TZ=XXX-3:00:$secs
+export TZ=XXX-3:00:$(printf %02d "$secs")
 start_node g1
 export TZ=XXX-3
 offset=$(( 10800 + secs ))
