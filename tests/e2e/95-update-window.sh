@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   94-update-window - maintenance windows: a gateway whose twin sets a
+#   95-update-window - maintenance windows: a gateway whose twin sets a
 #   window closed now downloads and stages an assigned release at once
 #   but does not install it; `weftctl update status` shows it staged and
 #   waiting, with the next opening in the node's local time (its TZ is
