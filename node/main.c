@@ -24,6 +24,16 @@
 #include "proto/store.h"
 #include "proto/cert.h"
 
+//  The offset of the system's local time from UTC at now_ms (seconds
+//  east, DST included): maintenance windows are the device's local time
+static int32_t
+s_utc_offset (uint64_t now_ms)
+{
+    time_t now = (time_t) (now_ms / 1000);
+    struct tm local;
+    return localtime_r (&now, &local)? (int32_t) local.tm_gmtoff: 0;
+}
+
 //  What the operator port answers (node/core/oplocal.h)
 static char *
 s_ops_read (void *ctx, const char *method)
@@ -214,7 +224,8 @@ main (int argc, char *argv [])
             .quotes = attestor != NULL, .verbose = verbose,
             .chunk_budget = (uint64_t) options_int (options, "chunk-budget", 1024) << 20,
             .chunk_rate = (uint64_t) options_int (options, "chunk-rate", 0) << 10,
-            .release_root = release_root, .release_root_size = root_size
+            .release_root = release_root, .release_root_size = root_size,
+            .utc_offset_s = s_utc_offset ((uint64_t) zclock_time ())
         };
         node_links_t binding = links_binding (links);
         node = node_new (&config, &binding, (uint64_t) zclock_time ());
@@ -269,6 +280,7 @@ main (int argc, char *argv [])
         exit_code = bad_option? 2: 1;
     }
     pump_t pump = { node, links, attestor, apply, ops, install, store, false };
+    uint64_t offset_read = 0;           //  When the UTC offset was read last
     if (node)
         s_act (&pump);
     while (node && !zsys_interrupted) {
@@ -292,6 +304,10 @@ main (int argc, char *argv [])
                         "exiting so that a restart recovers");
             exit_code = 1;
             break;
+        }
+        if (now / 1000 != offset_read / 1000) {
+            offset_read = now;          //  Once a second is enough for a DST change
+            node_set_utc_offset (node, s_utc_offset (now));
         }
         node_tick (node, now);
         install_tick (install, node, now);

@@ -120,7 +120,7 @@ ctl_show_release (const char *method, json_t *result)
         size_t index;
         json_t *row;
         printf ("%-24s %-20s %-12s %-20s %-16s %s\n", "DEVICE", "ASSIGNED", "STATE",
-                "RUNNING", "PROGRESS", "ERROR");
+                "RUNNING", "PROGRESS", "ERROR OR WAITING");
         json_array_foreach (json_object_get (result, "devices"), index, row) {
             json_t *assigned = json_object_get (row, "assigned");
             json_t *software = json_object_get (row, "software");
@@ -136,9 +136,15 @@ ctl_show_release (const char *method, json_t *result)
                 snprintf (done, sizeof done, "%lld chunks, %lld B",
                           (long long) ctl_int (progress, "chunks"),
                           (long long) ctl_int (progress, "bytes"));
+            //  A staged release outside its maintenance window says why
+            const char *why = ctl_str (software, "error");
+            char waiting [256];
+            if (!*why && *ctl_str (software, "waiting")) {
+                snprintf (waiting, sizeof waiting, "waiting: %s", ctl_str (software, "waiting"));
+                why = waiting;
+            }
             printf ("%-24s %-20s %-12s %-20s %-16s %s\n", ctl_str (row, "id"), release,
-                    software? ctl_str (software, "state"): "-", running, done,
-                    ctl_str (software, "error"));
+                    software? ctl_str (software, "state"): "-", running, done, why);
         }
         if (json_is_true (json_object_get (result, "truncated")))
             printf ("(more devices: narrow the query or raise --limit)\n");

@@ -940,6 +940,14 @@ agent_desired_version (agent_t *self)
     return self->desired_version;
 }
 
+const char *
+agent_desired (agent_t *self, size_t *size_p)
+{
+    assert (self && size_p);
+    *size_p = self->desired_size;
+    return self->desired;
+}
+
 uint64_t
 agent_applied_version (agent_t *self)
 {

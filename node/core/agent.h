@@ -133,6 +133,11 @@ uint64_t
     agent_desired_version (agent_t *self);
 uint64_t
     agent_applied_version (agent_t *self);
+
+//  The desired document held (JSON, *size_p bytes, no NUL), borrowed
+//  until the next event; NULL if none.
+const char *
+    agent_desired (agent_t *self, size_t *size_p);
 uint64_t
     agent_reported_version (agent_t *self);
 

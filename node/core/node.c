@@ -123,10 +123,24 @@ s_agent_timer (void *ctx, int kind, uint64_t at_ms)
     s_arm (self, kind, at_ms);
 }
 
+//  The maintenance window of the twin's desired document to the update
+//  module (a malformed one stops installs: it waits and says why)
+static void
+s_window_from (node_t *self, const char *doc, size_t size)
+{
+    window_t window;
+    memset (&window, 0, sizeof window);
+    if (doc)
+        window_from_doc (&window, doc, size);
+    update_set_window (self->update, &window, self->now_ms);
+}
+
 static void
 s_agent_apply (void *ctx, uint64_t version, const char *doc, size_t size)
 {
     node_t *self = (node_t *) ctx;
+    if (self->update)
+        s_window_from (self, doc, size);
     node_action_t *action = s_push (self, NODE_ACT_APPLY);
     if (action) {
         action->version = version;
@@ -455,6 +469,13 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
         update_effects_t update_effects = { self, s_update_want, s_update_drop,
                                             s_update_install, s_update_report };
         self->update = update_new (&update_config, &update_effects);
+        if (self->update) {
+            //  The window held, before a staged release resumes
+            size_t size;
+            const char *doc = agent_desired (self->agent, &size);
+            update_set_utc_offset (self->update, config->utc_offset_s, now_ms);
+            s_window_from (self, doc, size);
+        }
         rc = self->update && update_start (self->update, now_ms) == 0? 0: -1;
     }
     if (rc == 0) {
@@ -556,12 +577,23 @@ node_tick (node_t *self, uint64_t now_ms)
     node_settle (self, now_ms);
 }
 
-//  The mesh's deadline or the chunk exchange's, the earlier
+void
+node_set_utc_offset (node_t *self, int32_t offset_s)
+{
+    assert (self);
+    if (self->update)
+        update_set_utc_offset (self->update, offset_s, self->now_ms);
+}
+
+//  The mesh's deadline, the chunk exchange's or a maintenance window's
+//  opening, the earliest
 static uint64_t
 s_mesh_deadline (node_t *self)
 {
     uint64_t next = mesh_deadline (self->mesh);
     uint64_t due = self->fetch? fetch_deadline (self->fetch): 0;
+    next = due && (next == 0 || due < next)? due: next;
+    due = self->update? update_deadline (self->update): 0;
     return due && (next == 0 || due < next)? due: next;
 }
 
@@ -574,6 +606,10 @@ node_settle (node_t *self, uint64_t now_ms)
     assert (self);
     self->now_ms = now_ms;
     delegate_tick (self->delegate, now_ms, s_random);
+    //  A staged release whose maintenance window opened installs
+    uint64_t opens = self->update? update_deadline (self->update): 0;
+    if (opens && opens <= now_ms)
+        update_tick (self->update, now_ms);
     for (int pass = 0; pass < 2; pass++) {
         if (mesh_deadline (self->mesh) <= now_ms)
             mesh_tick (self->mesh, now_ms);

@@ -9,6 +9,7 @@
         node_link_up / node_link_down   a transport link came or went
         node_frame                      a frame from a link
         node_timer / node_tick          a timer fired / whatever is due
+                                        (also a maintenance window opening)
         node_quote_done / _failed       the TPM's answer to a QUOTE
         node_applied                    the apply handler's result
         node_installed                  the install handler's result of a step
@@ -132,6 +133,9 @@ typedef struct {
     //  form, docs/updates.md), NULL if none yet
     const uint8_t *release_root;
     size_t release_root_size;
+    //  Local time's offset from UTC (seconds east) at start: maintenance
+    //  windows are local time (node_set_utc_offset follows changes)
+    int32_t utc_offset_s;
 } node_config_t;
 
 typedef struct _node_t node_t;
@@ -183,6 +187,12 @@ void
 //  the agent, due delegated challenges.
 void
     node_settle (node_t *self, uint64_t now_ms);
+
+//  The offset of the device's local time from UTC (seconds east) now,
+//  for maintenance windows (the driver reads it, with the clock, before
+//  each tick; a DST change moves the windows with local time).
+void
+    node_set_utc_offset (node_t *self, int32_t offset_s);
 
 //  The TPM's answer to our last QUOTE: an ATTEST_EVIDENCE payload
 //  (tpmmsg.h), borrowed; or why it failed.

@@ -11,6 +11,7 @@
 #include "proto/manifest.h"
 #include "proto/keys.h"
 #include "node/core/update.h"
+#include "node/core/window.h"
 
 #define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
 #define UPDATE_TRUST_FORMAT 1
@@ -50,10 +51,30 @@ struct _update_t {
     uint8_t inst_hash [32];
     bool installed;
     int step;                           //  Step with the handler, 0 if none
+    //  When a staged release may start installing (window.h)
+    window_t *window;                   //  The twin's "maintenance", NULL: none (most
+                                        //  devices: weft-sim hosts 100,000)
+    int32_t offset_s;                   //  Local time's offset from UTC
+    uint64_t now_ms;                    //  Time of the last event (the report's "in ...")
 };
 
 static void s_resume (update_t *self, uint64_t now_ms);
 static void s_report (update_t *self);
+
+//  Does a staged release wait for its maintenance window? Then why, in
+//  the words of reported.software's "waiting"
+static bool
+s_waiting (update_t *self, uint64_t now_ms, char why [UPDATE_ERROR_MAX + 1])
+{
+    if (self->state != UPDATE_STAGED || !self->window
+    ||  window_open (self->window, now_ms, self->offset_s))
+        return false;
+    char text [WINDOW_DESCRIBE_MAX + 1];
+    window_describe (self->window, now_ms, self->offset_s, text);
+    snprintf (why, UPDATE_ERROR_MAX + 1, "maintenance window%s %s",
+              self->window->malformed? "": ":", text);
+    return true;
+}
 
 //  --------------------------------------------------------------------------
 //  Storage
@@ -253,6 +274,7 @@ update_destroy (update_t **self_p)
         update_t *self = *self_p;
         free (self->root);
         free (self->manifest);
+        free (self->window);
         free (self);
         *self_p = NULL;
     }
@@ -327,6 +349,7 @@ int
 update_start (update_t *self, uint64_t now_ms)
 {
     assert (self);
+    self->now_ms = now_ms;
     if (s_load (self))
         return -1;
     if (!self->trusting && self->root)
@@ -384,6 +407,9 @@ update_report_json (update_t *self)
         json_object_set_new (json, "error", json_string (self->error));
     if (self->assigned_ms)
         json_object_set_new (json, "assigned_ms", json_integer ((json_int_t) self->assigned_ms));
+    char waiting [UPDATE_ERROR_MAX + 1];
+    if (s_waiting (self, self->now_ms, waiting))
+        json_object_set_new (json, "waiting", json_string (waiting));
     char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (json);
     return text;
@@ -436,6 +462,7 @@ s_all_held (update_t *self)
 static void
 s_enter (update_t *self, int state, const char *error, bool installed, uint64_t now_ms)
 {
+    self->now_ms = now_ms;
     self->state = state;
     if (error)
         snprintf (self->error, sizeof self->error, "%s", error);
@@ -467,9 +494,16 @@ s_resume (update_t *self, uint64_t now_ms)
         case UPDATE_VERIFIED:
             s_install (self, UPDATE_STEP_STAGE);
             break;
-        case UPDATE_STAGED:
-            s_enter (self, UPDATE_INSTALLING, NULL, false, now_ms);
+        case UPDATE_STAGED: {
+            //  Installs start only inside the maintenance window; one
+            //  started runs to its end, whenever the window closes
+            char why [UPDATE_ERROR_MAX + 1];
+            if (s_waiting (self, now_ms, why))
+                zsys_info ("update: %s %s waits: %s", self->job_name, self->job_version, why);
+            else
+                s_enter (self, UPDATE_INSTALLING, NULL, false, now_ms);
             break;
+        }
         case UPDATE_INSTALLING:
             s_install (self, UPDATE_STEP_ACTIVATE);
             break;
@@ -641,15 +675,18 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
     if (self->installed && memcmp (hash, self->inst_hash, 32) == 0
     &&  (self->state == UPDATE_COMMITTED || self->state == UPDATE_IDLE))
         return proto_refusal (reason, WEFT_STATUS_OK, "already installed");
-    if (self->state >= UPDATE_STAGED && self->state <= UPDATE_HEALTH)
+    //  A release staged but waiting for its window was not touched yet
+    char why [UPDATE_ERROR_MAX + 1];
+    bool waiting = s_waiting (self, now_ms, why);
+    if (self->state >= UPDATE_STAGED && self->state <= UPDATE_HEALTH && !waiting)
         return proto_refusal (reason, WEFT_STATUS_INTERNAL, "an install of %s %s is under "
                               "way", self->job_name, self->job_version);
     if (self->state == UPDATE_FAILED)
         return proto_refusal (reason, WEFT_STATUS_INTERNAL, "a rollback of %s %s is under "
                               "way", self->job_name, self->job_version);
     //  A release not yet touched on the device gives way to the new one
-    bool superseded = self->state >= UPDATE_ASSIGNED && self->state <= UPDATE_VERIFIED
-                   && memcmp (hash, self->hash, 32);
+    bool superseded = ((self->state >= UPDATE_ASSIGNED && self->state <= UPDATE_VERIFIED)
+                       || waiting) && memcmp (hash, self->hash, 32);
     uint8_t old_hash [32];
     memcpy (old_hash, self->hash, 32);
     //  The new job, with the trust the offer moved forward, in one commit
@@ -666,6 +703,7 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
     snprintf (self->handler, sizeof self->handler, "%s", manifest.handler);
     snprintf (self->previous, sizeof self->previous, "%s", self->inst_version);
     *self->error = 0;
+    self->now_ms = now_ms;
     uint8_t *copy = (uint8_t *) zmalloc (manifest_size + 1);
     memcpy (copy, manifest_data, manifest_size);
     free (self->manifest);
@@ -684,6 +722,75 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
     s_report (self);
     s_resume (self, now_ms);
     return WEFT_STATUS_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  The maintenance window
+
+//  The window or the offset changed: a staged release may install now,
+//  or waits with another reason
+static void
+s_window_changed (update_t *self, uint64_t now_ms)
+{
+    self->now_ms = now_ms;
+    char why [UPDATE_ERROR_MAX + 1];
+    if (self->state == UPDATE_STAGED && self->step == 0) {
+        if (s_waiting (self, now_ms, why))
+            s_report (self);            //  Waits, with another reason
+        else
+            s_resume (self, now_ms);
+    }
+}
+
+void
+update_set_window (update_t *self, const window_t *window, uint64_t now_ms)
+{
+    assert (self && window);
+    if (self->window? window_eq (self->window, window): !window->set)
+        return;
+    free (self->window);
+    self->window = NULL;
+    if (window->set) {
+        self->window = (window_t *) zmalloc (sizeof (window_t));
+        *self->window = *window;
+    }
+    if (window->malformed)
+        zsys_warning ("update: maintenance window malformed, no install starts: %s",
+                      window->error);
+    else
+        zsys_info ("update: maintenance window %s (%zu)", window->set? "set": "removed",
+                   window->count);
+    s_window_changed (self, now_ms);
+}
+
+void
+update_set_utc_offset (update_t *self, int32_t offset_s, uint64_t now_ms)
+{
+    assert (self);
+    if (offset_s == self->offset_s)
+        return;
+    self->offset_s = offset_s;
+    if (self->window)
+        s_window_changed (self, now_ms);
+}
+
+uint64_t
+update_deadline (update_t *self)
+{
+    assert (self);
+    if (self->state != UPDATE_STAGED || self->step || !self->window)
+        return 0;
+    return window_next (self->window, self->now_ms, self->offset_s);
+}
+
+void
+update_tick (update_t *self, uint64_t now_ms)
+{
+    assert (self);
+    self->now_ms = now_ms;
+    char why [UPDATE_ERROR_MAX + 1];
+    if (self->state == UPDATE_STAGED && self->step == 0 && !s_waiting (self, now_ms, why))
+        s_resume (self, now_ms);
 }
 
 //  --------------------------------------------------------------------------

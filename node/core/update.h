@@ -17,7 +17,8 @@
                   says they are all in the chunk store
     verified      every chunk of the manifest is in the chunk store
     staged        the handler assembled the artifact beside its target
-                  (INSTALL stage), checking each chunk's address and size
+                  (INSTALL stage), checking each chunk's address and size;
+                  it waits here for the maintenance window (window.h)
     installing    the handler switched to it (INSTALL activate), keeping
                   the previous for a rollback; an ab handler "reboots"
     health        the handler's health check (INSTALL health)
@@ -41,6 +42,7 @@
 #include "proto/store.h"
 #include "proto/release.h"
 #include "proto/chunkstore.h"
+#include "node/core/window.h"
 
 #define UPDATE_TABLE        "update"
 #define UPDATE_ERROR_MAX    200         //  Reason kept for reported.software
@@ -130,6 +132,24 @@ void
 //  The handler's result of a step (error: why it failed).
 void
     update_installed (update_t *self, int step, bool ok, const char *error, uint64_t now_ms);
+
+//  The maintenance window (the desired twin's "maintenance", window.h)
+//  and the local time's offset from UTC (seconds east). A release is
+//  downloaded and staged any time; a staged one starts installing only
+//  inside the window (never with a malformed one), and reported.software
+//  says why it waits ("waiting"); an install started runs to its end.
+//  A newer offer replaces a release that waits. No window: any time.
+void
+    update_set_window (update_t *self, const window_t *window, uint64_t now_ms);
+void
+    update_set_utc_offset (update_t *self, int32_t offset_s, uint64_t now_ms);
+
+//  When the window of a staged release opens (Unix ms), 0 if nothing
+//  waits for a time; then update_tick.
+uint64_t
+    update_deadline (update_t *self);
+void
+    update_tick (update_t *self, uint64_t now_ms);
 
 //  State of the job, and what is installed.
 int

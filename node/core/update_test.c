@@ -50,6 +50,8 @@ typedef struct {
     uint8_t *manifest;              //  Of the step asked (copied)
     size_t manifest_size;
     uint64_t now;
+    window_t window;                //  The twin's, set again at every start
+    int32_t offset;
 } t_device_t;
 
 static void
@@ -118,6 +120,8 @@ s_open (t_device_t *device)
     device->update = update_new (&config, &effects);
     assert (device->update);
     device->step = 0;
+    update_set_utc_offset (device->update, device->offset, device->now);
+    update_set_window (device->update, &device->window, device->now);
     assert (update_start (device->update, device->now) == 0);
 }
 
@@ -143,6 +147,17 @@ s_fresh (t_device_t *device)
     *device->prev = *device->staged = 0;
     device->has_prev = false;
     s_open (device);
+}
+
+//  The twin's maintenance windows, JSON list; NULL: none
+static void
+s_set_window (t_device_t *device, const char *windows)
+{
+    char doc [256] = "{}";
+    if (windows)
+        snprintf (doc, sizeof doc, "{\"maintenance\": {\"windows\": %s}}", windows);
+    window_from_doc (&device->window, doc, strlen (doc));
+    update_set_window (device->update, &device->window, device->now);
 }
 
 //  Carry out the step asked, on the model, as the file handler does
@@ -612,6 +627,74 @@ update_test (bool verbose)
     }
     if (verbose)
         printf ("\n   %zu crash points, v2 in %zu chunks", crashes, v2.count);
+
+    //  Maintenance windows: staged any time, installed only inside the
+    //  window, from its opening (the module's tick at its deadline)
+    char closed [64], open [64];
+    unsigned hour = (unsigned) (now / 3600000 % 24);
+    snprintf (closed, sizeof closed, "[\"* %02u:00-%02u:00\"]", (hour + 3) % 24,
+              (hour + 4) % 24);
+    snprintf (open, sizeof open, "[\"Mon 00:00-Mon 00:00\"]");
+    s_fresh (&device);
+    s_set_window (&device, closed);
+    s_hold (&device, &v1);
+    s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
+    assert (s_run (&device, 0, false) == 0);
+    assert (update_state (device.update) == UPDATE_STAGED && streq (device.target, "0.1"));
+    assert (strstr (device.report, "\"state\":\"staged\""));
+    assert (strstr (device.report, "\"waiting\":\"maintenance window: next opens "));
+    assert (strstr (device.report, " (in 2 h ") || strstr (device.report, " (in 3 h)"));
+    uint64_t opens = update_deadline (device.update);
+    assert (opens > now + 2 * 3600000 && opens <= now + 3 * 3600000);
+    //  A restart while it waits: still waiting, nothing asked
+    s_close (&device);
+    s_open (&device);
+    assert (update_state (device.update) == UPDATE_STAGED && device.step == 0);
+    assert (strstr (device.report, "\"waiting\":\"maintenance window: next opens "));
+    update_tick (device.update, opens - 1);
+    assert (update_state (device.update) == UPDATE_STAGED && device.step == 0);
+    device.now = opens;
+    update_tick (device.update, opens);
+    assert (device.step == UPDATE_STEP_ACTIVATE && !strstr (device.report, "waiting"));
+    //  Started inside the window, it runs to its end when the window closes
+    s_set_window (&device, closed);
+    assert (s_run (&device, 0, false) == 0);
+    assert (update_state (device.update) == UPDATE_COMMITTED && streq (device.target, "1.0"));
+    assert (update_deadline (device.update) == 0);
+    //  The offset of local time: the same window, open at UTC+3 (DST
+    //  moves it alike); then a newer release replaces one that waits
+    device.now = now;
+    s_fresh (&device);
+    s_set_window (&device, closed);
+    s_hold (&device, &v1);
+    s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
+    assert (s_run (&device, 0, false) == 0 && update_state (device.update) == UPDATE_STAGED);
+    s_hold (&device, &v2);
+    size_t drops_before = device.drops;
+    s_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
+    assert (device.drops == drops_before + 1 && device.step == UPDATE_STEP_STAGE);
+    assert (s_run (&device, 0, false) == 0 && update_state (device.update) == UPDATE_STAGED);
+    assert (strstr (device.report, "\"version\":\"2.0\""));
+    device.offset = 3 * 3600;
+    update_set_utc_offset (device.update, device.offset, now);
+    assert (s_run (&device, 0, false) == 0 && streq (device.target, "2.0"));
+    device.offset = 0;
+    //  A malformed window: nothing installs, the report says why; fixed
+    //  (here: removed), the release installs at once
+    s_fresh (&device);
+    s_set_window (&device, "[\"Sun 2:00-04:00\"]");
+    assert (device.window.malformed);
+    s_hold (&device, &v1);
+    s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
+    assert (s_run (&device, 0, false) == 0 && update_state (device.update) == UPDATE_STAGED);
+    assert (strstr (device.report, "\"waiting\":\"maintenance window malformed: window 1 "));
+    assert (update_deadline (device.update) == 0);
+    update_tick (device.update, now + 7 * FIXTURE_DAY);
+    assert (device.step == 0);
+    s_set_window (&device, open);
+    assert (s_run (&device, 0, false) == 0 && streq (device.target, "1.0"));
+    s_set_window (&device, NULL);
+    assert (!device.window.set);
 
     //  No pinned root: every offer refused
     s_close (&device);

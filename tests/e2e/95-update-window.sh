@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+#   95-update-window - maintenance windows: a gateway whose twin sets a
+#   window closed now downloads and stages an assigned release at once
+#   but does not install it; `weftctl update status` shows it staged and
+#   waiting, with the next opening in the node's local time (its TZ is
+#   UTC+3 here). A malformed window keeps it waiting, with the reason.
+#   Restarted while cut off from the coordinator, it still waits. A
+#   window that opens 25 s later (set for acme's whole place with batch
+#   twin) installs it at its opening: the node's own deadline, with
+#   the node's local time 3 hours and some seconds ahead of UTC. Real coordinator and node, the release fetched from
+#   the coordinator.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/artifact-lib.sh"
+cd "$T"
+export TZ=XXX-3                         #   Local time is UTC+3 on this node
+
+say "acme's publisher: plc 1.0 for gateways; the gateway g1, enrolled after the root was set"
+plc_release 100000
+plc_coord
+start_node g1 --token-file "$(new_token_file --tenant acme --type gateway)"
+wait_for 'is_online g1' 30 || fail "g1 did not come online"
+software () { ctl --json twin get g1 | jget "reported.software.$1"; }
+
+say "a window closed now: two to three hours from now, local time"
+hour=$(( ($(date -u +%-H) + 3) % 24 ))
+from=$(printf '%02d:00' $(( (hour + 2) % 24 )))
+to=$(printf '%02d:00' $(( (hour + 3) % 24 )))
+as_op otto twin set g1 "{\"maintenance\": {\"windows\": [\"* $from-$to\"]}}" > /dev/null \
+    || fail "twin set"
+wait_for 'grep -q "maintenance window set" "$T/g1.log"' 20 || fail "g1 did not take the window"
+
+say "assigned: downloaded and staged, not installed; update status says why"
+as_op otto update assign g1 plc 1.0 > /dev/null || fail "assign"
+wait_for '[[ "$(software state)" == staged ]]' 30 \
+    || fail "g1 not staged: $(ctl --json twin get g1)"
+waiting=$(software waiting)
+[[ "$waiting" == "maintenance window: next opens "*" $from (in "*")" ]] \
+    || fail "waiting: '$waiting'"
+status=$(as_op otto update status g1)
+grep -Eq "^g1 +plc 1.0 +staged +plc 1.0 .*waiting: maintenance window: next opens .* $from" \
+    <<<"$status" || fail "update status: $status"
+[[ ! -e "$T/g1/install/plc" ]] || fail "installed outside the window"
+
+say "cut off and restarted, g1 keeps its window (from its stored twin): still waiting"
+stop_proc coord
+stop_proc g1
+start_node g1
+wait_for '[[ $(grep -c "plc 1.0 waits: maintenance window: next opens" "$T/g1.log") == 2 ]]' 20 \
+    || fail "g1 did not wait again after its restart: $(grep 'update:' "$T/g1.log")"
+start_coord
+wait_for 'is_online g1' 30 || fail "g1 did not come back online"
+[[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed"
+
+say "a malformed window: still waiting, and the report says why"
+as_op otto twin set g1 '{"maintenance": {"windows": ["Sun 2:00-04:00"]}}' > /dev/null \
+    || fail "twin set malformed"
+wait_for '[[ "$(software waiting)" == "maintenance window malformed: window 1 "* ]]' 20 \
+    || fail "waiting: '$(software waiting)'"
+[[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed"
+
+say "a window opening in 25 s (set for acme's place): installed at its opening, not before"
+#   g1 restarts with a local time whose next minute starts in 25 s
+#   (UTC+3 and some seconds), and the window is that minute
+stop_proc g1
+now=$(date +%s)
+opens=$(( now + 25 ))
+secs=$(( (35 - now % 60 + 60) % 60 ))
+export TZ=XXX-3:00:$(printf %02d "$secs")
+start_node g1
+export TZ=XXX-3
+offset=$(( 10800 + secs ))
+from=$(date -u -d "@$(( opens + offset ))" +%H:%M)
+to=$(date -u -d "@$(( opens + offset + 60 ))" +%H:%M)
+as_op otto batch twin --query 'tenant=acme' \
+    "{\"maintenance\": {\"windows\": [\"* $from-$to\"]}}" > /dev/null || fail "batch twin"
+wait_for '[[ "$(software waiting)" == "maintenance window: next opens "*" $from (in 1 min)" ]]' 15 \
+    || fail "g1 does not wait for $from: '$(software waiting)'"
+(( $(date +%s) < opens - 1 )) || fail "too slow: the window opened before the check"
+left=$(( opens - 1 - $(date +%s) ))
+(( left <= 0 )) || sleep "$left"
+[[ "$(software state)" == staged && ! -e "$T/g1/install/plc" ]] || fail "installed before $from"
+wait_for '[[ "$(software state)" == committed ]]' 30 \
+    || fail "not installed at the opening: $(ctl --json twin get g1 | jget reported.software)"
+cmp -s v1.bin "$T/g1/install/plc" || fail "the installed file is not plc 1.0"
+[[ "$(software waiting)" == "" ]] || fail "still says waiting"
+say "ok"
