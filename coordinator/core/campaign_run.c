@@ -325,12 +325,15 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
     &&  streq (rpc_json_str (software, "name"), rpc_json_str (campaign, "name"))
     &&  streq (rpc_json_str (software, "version"), rpc_json_str (campaign, "version"))
     &&  rpc_json_int (software, "assigned_ms") == rpc_json_int (record, "offered_ms")) {
-        //  Only a report of this campaign's release and assignment counts
+        //  Only a report of this campaign's release and assignment counts;
+        //  a device waiting for its maintenance window says so
         state = s_state_of (rpc_json_str (software, "state"));
-        reason = state && streq (state, "rolled-back")? rpc_json_str (software, "error"): NULL;
+        reason = state && streq (state, "rolled-back")? rpc_json_str (software, "error")
+                                                      : rpc_json_str (software, "waiting");
     }
     int rc = 0;
-    if (state && !streq (state, now_state)) {
+    if (state && (!streq (state, now_state)
+              ||  !streq (reason? reason: "", rpc_json_str (record, "reason")))) {
         rc = campaign_settle (run, campaign, device, record, state, reason);
         if (rc == 0 && campaign_device_final (state))
             rc = campaign_advance (run, campaign);

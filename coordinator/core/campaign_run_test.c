@@ -187,8 +187,27 @@ s_test_waves (s_fleet_t *fleet)
     //  Downloading, then committed: wave 1 is done, wave 2 offered
     assert (s_report (fleet, "gw-1", "downloading", t0, NULL, t0) == 0);
     assert (s_device_is (fleet, "campaign-1", "gw-1", "downloading"));
+    //  Staged, waiting for its maintenance window: installing, and why
+    store_txn_t *txn = store_begin (fleet->store, true);
+    campaign_run_t run;
+    campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator", t0);
+    json_t *software = json_pack ("{s:s, s:s, s:s, s:I, s:s}", "state", "staged", "name", "plc",
+                                  "version", "1.0", "assigned_ms", (json_int_t) t0, "waiting",
+                                  "maintenance window: next opens Sun 02:00 (in 3 h)");
+    assert (campaign_report (&run, "gw-1", software, 0, "ok") == 0);
+    json_decref (software);
+    assert (store_commit (&txn) == 0);
+    campaign_run_fini (&run);
+    record = s_device (fleet, "campaign-1", "gw-1");
+    assert (streq (rpc_json_str (record, "state"), "installing"));
+    assert (streq (rpc_json_str (record, "reason"),
+                   "maintenance window: next opens Sun 02:00 (in 3 h)"));
+    json_decref (record);
     assert (s_report (fleet, "gw-1", "health", t0, NULL, t0) == 0);
     assert (s_device_is (fleet, "campaign-1", "gw-1", "installing"));
+    record = s_device (fleet, "campaign-1", "gw-1");
+    assert (!json_object_get (record, "reason"));
+    json_decref (record);
     const uint64_t t1 = t0 + 1000;
     assert (s_report (fleet, "gw-1", "committed", t0, NULL, t1) == 2);
     assert (s_device_is (fleet, "campaign-1", "gw-1", "succeeded"));
@@ -235,7 +254,7 @@ s_test_waves (s_fleet_t *fleet)
     assert (s_campaign_is (fleet, "campaign-1", "finished", 2));
     assert (s_audited (fleet, "campaign.finish") == 1);
     //  Finished: its devices are free, a report of them moves nothing
-    store_txn_t *txn = store_begin (fleet->store, false);
+    txn = store_begin (fleet->store, false);
     char held [CAMPAIGN_ID_MAX + 1];
     assert (!campaign_of (txn, "gw-4", held));
     store_abort (&txn);
