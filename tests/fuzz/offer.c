@@ -13,6 +13,7 @@
 #include "proto/corelib.h"
 #include "proto/release_fixture.h"
 #include "node/core/update.c"
+#include "node/core/update_store.c"
 #include "node/core/window.c"
 
 static void s_fuzz_want (void *ctx, const uint8_t hash [32], const uint8_t *m, size_t size)

@@ -1,0 +1,72 @@
+/*  update_internal - what update.c and update_store.c share: the
+    module's state and its storage  */
+
+#ifndef WEFT_UPDATE_INTERNAL_H_INCLUDED
+#define WEFT_UPDATE_INTERNAL_H_INCLUDED
+
+#include "proto/manifest.h"
+#include "proto/release.h"
+#include "node/core/update.h"
+#include "node/core/window.h"
+
+#define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
+#define UPDATE_TRUST_FORMAT 1
+#define UPDATE_JOB_FORMAT   2         //  1: before assigned_ms (read still)
+
+struct _update_t {
+    update_effects_t effects;
+    store_t *store;
+    chunkstore_t *chunks;
+    char prefix [WEFT_NAME_MAX + 1];
+    char name [WEFT_NAME_MAX + 1];
+    char tenant [WEFT_NAME_MAX + 1];
+    char type [WEFT_NAME_MAX + 1];
+    uint8_t coord_sign [WEFT_KEY_SIZE];
+    uint8_t *root;                      //  Pinned root from the config, or NULL
+    size_t root_size;
+    bool trusting;                      //  trust holds a root
+    release_trust_t trust;
+    //  The job
+    int state;                          //  update_state_t
+    uint8_t hash [32];                  //  Its manifest's hash
+    uint8_t assign_hash [32];           //  Of the assignment that asked for it
+    uint64_t assigned_ms;               //  Its issue time: names it in reports
+    uint64_t anti_rollback;
+    char job_name [WEFT_NAME_MAX + 1];
+    char job_version [MANIFEST_VERSION_MAX + 1];
+    char handler [MANIFEST_HANDLER_MAX + 1];
+    char previous [MANIFEST_VERSION_MAX + 1];
+    char error [UPDATE_ERROR_MAX + 1];
+    uint8_t *manifest;                  //  Its bytes, owned
+    size_t manifest_size;
+    size_t chunk_count;
+    //  What is installed
+    char inst_name [WEFT_NAME_MAX + 1];
+    char inst_version [MANIFEST_VERSION_MAX + 1];
+    uint64_t inst_anti_rollback;
+    uint8_t inst_hash [32];
+    bool installed;
+    int step;                           //  Step with the handler, 0 if none
+    //  When a staged release may start installing (window.h)
+    window_t *window;                   //  The twin's "maintenance", NULL: none (most
+                                        //  devices: weft-sim hosts 100,000)
+    int32_t offset_s;                   //  Local time's offset from UTC
+    uint64_t now_ms;                    //  Time of the last event (the report's "in ...")
+};
+
+//  Commit the job (and, when asked, the trust and what is installed) in
+//  one transaction. 0 or -1 (logged).
+int
+    update_store_save (update_t *self, bool trust, bool installed);
+
+//  Commit the trust alone. 0 or -1.
+int
+    update_store_trust (update_t *self);
+
+//  Read the trust, what is installed and the job as committed: at
+//  start, and after a write failed (memory then holds what the store
+//  holds). 0 or -1.
+int
+    update_store_load (update_t *self);
+
+#endif
