@@ -231,12 +231,7 @@ s_campaign (world_t *self)
 static uint32_t
 s_total (json_t *campaign, const char *name)
 {
-    uint32_t total = 0;
-    size_t index;
-    json_t *value;
-    json_array_foreach (json_object_get (campaign, name), index, value)
-        total += (uint32_t) json_integer_value (value);
-    return total;
+    return (uint32_t) campaign_total (campaign, name);
 }
 
 //  The world's install handler: a step takes as long as an apply

@@ -192,6 +192,17 @@ campaign_devices (store_txn_t *txn, const char *id, campaign_device_fn *fn, void
     return store_scan (txn, CAMPAIGN_TABLE, prefix, strlen (prefix), s_scan_one, &scan);
 }
 
+json_int_t
+campaign_total (json_t *campaign, const char *name)
+{
+    json_int_t total = 0;
+    size_t index;
+    json_t *value;
+    json_array_foreach (json_object_get (campaign, name), index, value)
+        total += json_integer_value (value);
+    return total;
+}
+
 bool
 campaign_state_final (const char *state)
 {

@@ -99,6 +99,10 @@ typedef int (campaign_device_fn) (void *arg, const char *device, json_t *record)
 int64_t
     campaign_devices (store_txn_t *txn, const char *id, campaign_device_fn *fn, void *arg);
 
+//  The sum of a per-wave counter of the campaign ("succeeded", "failed")
+json_int_t
+    campaign_total (json_t *campaign, const char *name);
+
 //  Is state one a campaign never leaves (aborted, finished)?
 bool
     campaign_state_final (const char *state);

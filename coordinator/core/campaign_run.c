@@ -81,17 +81,6 @@ campaign_count_add (json_t *campaign, const char *name, json_int_t wave, json_in
     json_array_set_new (counts, (size_t) wave, json_integer (value < 0? 0: value));
 }
 
-static json_int_t
-s_total (json_t *campaign, const char *name)
-{
-    json_int_t total = 0;
-    size_t index;
-    json_t *value;
-    json_array_foreach (json_object_get (campaign, name), index, value)
-        total += json_integer_value (value);
-    return total;
-}
-
 //  --------------------------------------------------------------------------
 //  Deadlines
 
@@ -202,7 +191,7 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
     json_t *sizes = json_object_get (campaign, "sizes");
     int rc = 0;
     while (rc == 0 && streq (rpc_json_str (campaign, "state"), "running")) {
-        json_int_t failed = s_total (campaign, "failed");
+        json_int_t failed = campaign_total (campaign, "failed");
         json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
         json_int_t wave = rpc_json_int (campaign, "wave");
         if (threshold > 0 && failed >= threshold) {
@@ -231,7 +220,7 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
             if (rc == 0)
                 rc = s_audit (run, campaign, "campaign.finish", json_pack ("{s:s, s:s, s:I, "
                               "s:I}", "from", "running", "state", "finished", "succeeded",
-                              s_total (campaign, "succeeded"), "failed", failed));
+                              campaign_total (campaign, "succeeded"), "failed", failed));
             break;
         }
         //  A soak between waves: the next waits for it, in the pace index
@@ -294,16 +283,24 @@ s_state_of (const char *node_state)
     return NULL;
 }
 
+//  The live campaign that holds device and the device's row in it, or
+//  NULL (caller decrefs both)
+static json_t *
+s_held (campaign_run_t *run, const char *device, json_t **record_p)
+{
+    char id [CAMPAIGN_ID_MAX + 1];
+    json_t *campaign = campaign_of (run->txn, device, id)? campaign_get (run->txn, id): NULL;
+    *record_p = campaign? campaign_device_get (run->txn, id, device): NULL;
+    return campaign;
+}
+
 int
 campaign_report (campaign_run_t *run, const char *device, json_t *software,
                  uint64_t applied_version, const char *status)
 {
     assert (run && device);
-    char id [CAMPAIGN_ID_MAX + 1];
-    if (!campaign_of (run->txn, device, id))
-        return 0;
-    json_t *campaign = campaign_get (run->txn, id);
-    json_t *record = campaign? campaign_device_get (run->txn, id, device): NULL;
+    json_t *record;
+    json_t *campaign = s_held (run, device, &record);
     const char *now_state = rpc_json_str (record, "state");
     bool under_way = record && !campaign_device_final (now_state)
                   && !streq (now_state, "pending");
@@ -347,11 +344,8 @@ int
 campaign_refused (campaign_run_t *run, const char *device, const char *reason)
 {
     assert (run && device);
-    char id [CAMPAIGN_ID_MAX + 1];
-    if (!campaign_of (run->txn, device, id))
-        return 0;
-    json_t *campaign = campaign_get (run->txn, id);
-    json_t *record = campaign? campaign_device_get (run->txn, id, device): NULL;
+    json_t *record;
+    json_t *campaign = s_held (run, device, &record);
     int rc = 0;
     if (record && streq (rpc_json_str (record, "state"), "offered")) {
         char why [WEFT_TEXT_MAX + 1];
