@@ -1,7 +1,7 @@
 /*  ctl_campaign - weftctl's commands of release campaigns
     campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
-                    [--allow-empty] [--dynamic]
+                    [--allow-empty] [--dynamic [--join-every 1m]]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
     campaign show ID [--limit N]       the campaign, counts per state and wave
     campaign list [--limit N]          the campaigns you may see
@@ -13,6 +13,7 @@
 #include "tools/ctl.h"
 
 #define S_TIMEOUT_MAX   (7 * 24 * 3600)     //  As the coordinator (CAMPAIGN_TIMEOUT_MAX_S)
+#define S_JOIN_MAX      (24 * 3600)         //  As the coordinator (CAMPAIGN_JOIN_MAX_S)
 
 static const char *s_moves [] = { "start", "pause", "resume", "abort", "retry", NULL };
 
@@ -75,6 +76,16 @@ s_create_args (ctl_t *self, const char *name, const char *version)
     }
     if (soak_s)
         json_object_set_new (args, "soak", json_integer (soak_s));
+    const char *join = keyfile_get (self->options, "join-every");
+    int64_t join_s = join? options_duration_s (join, S_JOIN_MAX): 0;
+    if (join_s < 0 || (join && join_s == 0)) {
+        ctl_fail ("bad --join-every '%s': use seconds or a number with s, m, h or d, up to 1d",
+                  join);
+        json_decref (args);
+        return NULL;
+    }
+    if (join_s)
+        json_object_set_new (args, "join_every", json_integer (join_s));
     return args;
 }
 
@@ -147,6 +158,9 @@ s_show (json_t *result)
         printf (" %s", json_string_value (item));
     printf ("\ntarget     %s%s\n", ctl_str (result, "query"),
             json_is_true (json_object_get (result, "dynamic"))? "  (dynamic: devices join)": "");
+    if (json_integer_value (json_object_get (result, "join_s")) > 0)
+        printf ("joins      the query runs again every %" JSON_INTEGER_FORMAT " s\n",
+                json_integer_value (json_object_get (result, "join_s")));
     printf ("plan      ");
     json_array_foreach (json_object_get (result, "waves"), index, item)
         printf (" %s", json_string_value (item));

@@ -519,6 +519,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "device-timeout", "campaign.create" },
         { "allow-empty", "campaign.create" },
         { "dynamic", "campaign.create" },
+        { "join-every", "campaign.create" },
         { "patch", "campaign.create" },
         { "rate", "campaign.create" },
         { "concurrency", "campaign.create" },

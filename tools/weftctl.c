@@ -67,6 +67,8 @@ static const option_spec_t s_specs [] = {
     { "allow-empty", NULL, NULL, "campaign create: create it even if the query matches nothing" },
     { "dynamic", NULL, NULL,
       "campaign create: devices that match the query later join it (it never finishes)" },
+    { "join-every", "DURATION", NULL,
+      "campaign create --dynamic: run the query again this often (default 1m)" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
     { NULL, NULL, NULL, NULL }
 };
@@ -128,7 +130,7 @@ static const char *s_synopsis =
     "                                     their software as they report it\n"
     "  campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]\n"
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
-    "                 [--allow-empty] [--dynamic]    a release, in waves\n"
+    "                 [--allow-empty] [--dynamic [--join-every 1m]]    a release, in waves\n"
     "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"
     "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"

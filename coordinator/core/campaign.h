@@ -42,6 +42,7 @@
 #define CAMPAIGN_TIMEOUT_S      3600            //  Default per-device timeout
 #define CAMPAIGN_TIMEOUT_MAX_S  (7 * 24 * 3600) //  Longest per-device timeout, and soak
 #define CAMPAIGN_RATE_MAX       100000          //  Highest rate, devices a minute
+#define CAMPAIGN_JOIN_MAX_S     86400           //  Longest interval of a dynamic query
 
 //  Parse a plan size: "N" (1..max) or "P%" (1..100). Returns 0 with
 //  *value and *percent set, or -1.

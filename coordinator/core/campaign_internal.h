@@ -26,6 +26,11 @@ int
     campaign_settle (campaign_run_t *run, json_t *campaign, const char *device,
                      json_t *record, const char *state, const char *reason);
 
+//  How often a dynamic campaign runs its query again: its join_s, else
+//  CAMPAIGN_JOIN_MS
+uint64_t
+    campaign_join_ms (const json_t *campaign);
+
 //  The campaign is due at when_ms in the pace index (0: not due)
 int
     campaign_pace_at (campaign_run_t *run, const char *id, uint64_t when_ms);

@@ -1,14 +1,15 @@
 /*  campaign_join - late joiners of a dynamic campaign (see
     campaign_run.h)
     A dynamic campaign runs its query again, within the scopes its
-    creator could change then ("scopes" in its record), at most once a
-    CAMPAIGN_JOIN_MS, from the pace index: a device that matches now
+    creator could change then ("scopes" in its record), at most once
+    every join_s seconds (its creator's choice; CAMPAIGN_JOIN_MS when not
+    given), from the pace index: a device that matches now
     (enrolled since, or whose tags, place, type or firmware changed),
     of one of the campaign's tenants, and in no campaign that is
     neither aborted nor finished joins the current wave as pending (the
     wave waits for it), or is kept as skipped if the release does not
     fit its type, so it is not looked at again. The query's cost is
-    that of the query (the registry's indexes), once a minute per
+    that of the query (the registry's indexes), once an interval per
     dynamic campaign; it never scans on a report.  */
 
 #include "proto/corelib.h"
@@ -19,6 +20,13 @@
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_internal.h"
 #include "coordinator/core/rpc_internal.h"
+
+uint64_t
+campaign_join_ms (const json_t *campaign)
+{
+    json_int_t join_s = json_integer_value (json_object_get (campaign, "join_s"));
+    return join_s > 0? (uint64_t) join_s * 1000: CAMPAIGN_JOIN_MS;
+}
 
 typedef struct {
     campaign_run_t *run;

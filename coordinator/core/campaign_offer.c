@@ -264,7 +264,7 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
     if (json_is_true (json_object_get (campaign, "dynamic"))) {
         json_int_t joined_ms = rpc_json_int (campaign, "joined_ms");
         uint64_t join_ms = (uint64_t) (joined_ms? joined_ms: (json_int_t) run->now_ms)
-                         + CAMPAIGN_JOIN_MS;
+                         + campaign_join_ms (campaign);
         when_ms = when_ms && when_ms < join_ms? when_ms: join_ms;
     }
     if (rc == 0 && when_ms)
@@ -314,7 +314,7 @@ campaign_pace (campaign_run_t *run)
         rc = campaign_pace_at (run, id, 0);
         json_int_t joined_ms = rpc_json_int (campaign, "joined_ms");
         if (rc == 0 && campaign
-        &&  run->now_ms >= (uint64_t) joined_ms + CAMPAIGN_JOIN_MS
+        &&  run->now_ms >= (uint64_t) joined_ms + campaign_join_ms (campaign)
         &&  campaign_join (run, campaign) < 0)
             rc = -1;
         if (rc == 0 && streq (rpc_json_str (campaign, "state"), "running")
@@ -323,7 +323,7 @@ campaign_pace (campaign_run_t *run)
         else
         if (rc == 0 && json_is_true (json_object_get (campaign, "dynamic"))
         &&  !campaign_state_final (rpc_json_str (campaign, "state")))
-            rc = campaign_pace_at (run, id, run->now_ms + CAMPAIGN_JOIN_MS);
+            rc = campaign_pace_at (run, id, run->now_ms + campaign_join_ms (campaign));
         if (rc == 0 && campaign)
             rc = campaign_advance (run, campaign);
         json_decref (campaign);

@@ -501,6 +501,31 @@ s_test_dynamic (s_fleet_t *fleet)
     assert (s_pace (fleet, t0 + 2 * CAMPAIGN_JOIN_MS) == 0);
     assert (s_call (fleet, "campaign.abort", eight, t0 + 2 * CAMPAIGN_JOIN_MS)
             == WEFT_STATUS_OK);
+
+    //  Its creator's interval: the query runs again every join_every
+    //  seconds; only a dynamic campaign takes one, of 1 s to a day
+    const uint64_t t1 = t0 + 3 * CAMPAIGN_JOIN_MS;
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"join_every\":5}", t1)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (fleet->result.error, "only a dynamic campaign"));
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"dynamic\":true,"
+                    "\"join_every\":86401}", t1) == WEFT_STATUS_BAD_REQUEST);
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"tenant=acme\",\"name\":\"plc\","
+                    "\"version\":\"1.0\",\"waves\":[\"100%\"],\"threshold\":\"100%\","
+                    "\"dynamic\":true,\"join_every\":5}", t1) == WEFT_STATUS_OK);
+    campaign = s_campaign (fleet, "campaign-9");
+    assert (rpc_json_int (campaign, "join_s") == 5);
+    json_decref (campaign);
+    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-9\"}", t1) == WEFT_STATUS_OK);
+    director_fixture_device (fleet->store, "gw-7", "acme", "gateway");
+    assert (s_pace (fleet, t1 + 4999) == 0);
+    assert (s_pace (fleet, t1 + 5000) == 1);
+    assert (s_device_is (fleet, "campaign-9", "gw-7", "offered"));
+    assert (s_pace (fleet, t1 + 9999) == 0);        //  Due again 5 s later
+    assert (s_call (fleet, "campaign.abort", "{\"id\":\"campaign-9\"}", t1 + 10000)
+            == WEFT_STATUS_OK);
 }
 
 void

@@ -182,7 +182,7 @@ void
 rpc_campaign_create (rpc_call_t *call)
 {
     const char *name = NULL, *version = NULL, *threshold_text;
-    json_int_t timeout_s, rate, concurrency, soak_s;
+    json_int_t timeout_s, rate, concurrency, soak_s, join_s;
     bool allow_empty, dynamic;
     query_t *query;
     //  The payload: a release (name, version), or a patch of the desired twin
@@ -202,12 +202,19 @@ rpc_campaign_create (rpc_call_t *call)
     ||  !rpc_arg_int (call, "soak", 0, CAMPAIGN_TIMEOUT_MAX_S, &soak_s)
     ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
     ||  !rpc_arg_bool (call, "dynamic", &dynamic)
+    ||  !rpc_arg_int (call, "join_every", 0, CAMPAIGN_JOIN_MAX_S, &join_s)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
     ||  !rpc_arg_query (call, &query))
         return;
     if (!query) {
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "query: name the campaign's target "
                   "(docs/query.md)");
+        return;
+    }
+    if (join_s && !dynamic) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "join_every: only a dynamic campaign runs "
+                  "its query again");
+        query_destroy (&query);
         return;
     }
     json_t *waves = json_object_get (call->args, "waves");
@@ -303,6 +310,8 @@ rpc_campaign_create (rpc_call_t *call)
             for (size_t index = 0; index < call->act.scope_count; index++)
                 json_array_append_new (scopes, json_string (call->act.scopes [index]));
             json_object_set_new (campaign, "dynamic", json_true ());
+            if (join_s)
+                json_object_set_new (campaign, "join_s", json_integer (join_s));
             json_object_set_new (campaign, "scopes", scopes);
         }
     }
