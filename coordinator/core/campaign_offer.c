@@ -243,8 +243,8 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
             json_object_set_new (due.under_way, site, json_integer (
                 json_integer_value (json_object_get (due.under_way, site)) + 1));
         json_object_set_new (record, "offered_ms", json_integer ((json_int_t) run->now_ms));
-        if (campaign_deadline_set (run, id, device, record,
-                                   (uint64_t) rpc_json_int (campaign, "timeout_s")))
+        if (campaign_deadline_set (run, id, device, record, run->now_ms
+                                   + (uint64_t) rpc_json_int (campaign, "timeout_s") * 1000))
             rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
         else
             rc = campaign_settle (run, campaign, device, record, "offered", NULL);

@@ -93,11 +93,10 @@ s_deadline_key (char *key, uint64_t deadline_ms, const char *id, const char *dev
 
 int
 campaign_deadline_set (campaign_run_t *run, const char *id, const char *device,
-                       json_t *record, uint64_t timeout_s)
+                       json_t *record, uint64_t deadline_ms)
 {
     if (campaign_deadline_drop (run, id, device, record))
         return -1;
-    uint64_t deadline_ms = run->now_ms + timeout_s * 1000;
     char key [S_DEADLINE_KEY_MAX];
     size_t size = s_deadline_key (key, deadline_ms, id, device);
     json_object_set_new (record, "deadline_ms", json_integer ((json_int_t) deadline_ms));
@@ -331,7 +330,19 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
     int rc = 0;
     if (state && (!streq (state, now_state)
               ||  !streq (reason? reason: "", rpc_json_str (record, "reason")))) {
-        rc = campaign_settle (run, campaign, device, record, state, reason);
+        //  A device waiting for its maintenance window has its whole
+        //  timeout from the window's opening: the wait is not its fault
+        json_int_t opens_ms = rpc_json_int (software, "opens_ms");
+        uint64_t deadline_ms = (uint64_t) opens_ms
+                             + (uint64_t) rpc_json_int (campaign, "timeout_s") * 1000;
+        if (streq (state, "installing") && opens_ms > 0
+        &&  (uint64_t) opens_ms <= run->now_ms + CAMPAIGN_WINDOW_WAIT_MAX_MS
+        &&  deadline_ms > (uint64_t) rpc_json_int (record, "deadline_ms")
+        &&  campaign_deadline_set (run, rpc_json_str (campaign, "id"), device, record,
+                                   deadline_ms))
+            rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
+        if (rc == 0)
+            rc = campaign_settle (run, campaign, device, record, state, reason);
         if (rc == 0 && campaign_device_final (state))
             rc = campaign_advance (run, campaign);
     }

@@ -14,7 +14,9 @@
     states assigned, downloading, verified), "installing" (staged,
     installing, health, failed: the rollback runs), then for good
     "succeeded" (committed) or "rolled-back" (with the node's error). A
-    device past its deadline fails ("timed out"). The campaign counts
+    device past its deadline fails ("timed out"); one that reports it
+    waits for its maintenance window (reported.software.opens_ms) has
+    its deadline moved to the opening plus the timeout, never earlier. The campaign counts
     each wave's succeeded and failed devices in its record (arrays
     "succeeded" and "failed", one number per wave), so a report costs
     one campaign read, never a scan of its devices:
@@ -49,6 +51,9 @@
 #define CAMPAIGN_TENANTS_MAX    16      //  Tenants one wave offers to
 #define CAMPAIGN_SWEEP_MAX      1000    //  Devices one sweep times out, or joins
 #define CAMPAIGN_JOIN_MS        60000   //  A dynamic campaign runs its query again
+//  The furthest a maintenance window's opening may push a deadline: a
+//  window recurs within a week
+#define CAMPAIGN_WINDOW_WAIT_MAX_MS (8 * 24 * 3600 * 1000ULL)
 
 typedef struct {
     store_txn_t *txn;
@@ -131,11 +136,12 @@ int
 int
     campaign_pace (campaign_run_t *run);
 
-//  Put the device's deadline (now + the campaign's timeout) into its
-//  record and the index; drop it (record without one: nothing)
+//  Put the device's deadline (an offer's: now + the campaign's timeout)
+//  into its record and the index, replacing the one it had; drop it
+//  (record without one: nothing)
 int
     campaign_deadline_set (campaign_run_t *run, const char *id, const char *device,
-                           json_t *record, uint64_t timeout_s);
+                           json_t *record, uint64_t deadline_ms);
 int
     campaign_deadline_drop (campaign_run_t *run, const char *id, const char *device,
                             json_t *record);

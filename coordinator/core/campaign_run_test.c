@@ -27,8 +27,8 @@ typedef struct {
 
 //  A device reports software; the devices the run offered
 static size_t
-s_report (s_fleet_t *fleet, const char *device, const char *state, uint64_t assigned_ms,
-          const char *error, uint64_t now_ms)
+s_report_waiting (s_fleet_t *fleet, const char *device, const char *state,
+                  uint64_t assigned_ms, const char *error, uint64_t opens_ms, uint64_t now_ms)
 {
     store_txn_t *txn = store_begin (fleet->store, true);
     campaign_run_t run;
@@ -39,12 +39,23 @@ s_report (s_fleet_t *fleet, const char *device, const char *state, uint64_t assi
                                   "assigned_ms", (json_int_t) assigned_ms);
     if (error)
         json_object_set_new (software, "error", json_string (error));
+    if (opens_ms) {
+        json_object_set_new (software, "waiting", json_string ("maintenance window: ..."));
+        json_object_set_new (software, "opens_ms", json_integer ((json_int_t) opens_ms));
+    }
     assert (campaign_report (&run, device, software, 0, "ok") == 0);
     json_decref (software);
     assert (store_commit (&txn) == 0);
     size_t offered = campaign_run_offered (&run);
     campaign_run_fini (&run);
     return offered;
+}
+
+static size_t
+s_report (s_fleet_t *fleet, const char *device, const char *state, uint64_t assigned_ms,
+          const char *error, uint64_t now_ms)
+{
+    return s_report_waiting (fleet, device, state, assigned_ms, error, 0, now_ms);
 }
 
 static json_t *
@@ -275,6 +286,17 @@ s_test_deadlines (s_fleet_t *fleet)
     assert (s_call (fleet, "campaign.start", two, t0) == WEFT_STATUS_OK);
     assert (rpc_json_int (fleet->result.result, "offered") == 5);
     assert (s_report (fleet, "gw-1", "downloading", t0, NULL, t0) == 0);
+    //  gw-3 staged waits for its window, opening in an hour: its whole
+    //  timeout counts from the opening; one further than a week is not
+    //  believed, nor one earlier than the deadline it has
+    assert (s_report_waiting (fleet, "gw-3", "staged", t0, NULL, t0 + 3600000, t0 + 10) == 0);
+    json_t *waits = s_device (fleet, "campaign-2", "gw-3");
+    assert (rpc_json_int (waits, "deadline_ms") == (json_int_t) (t0 + 3600000 + 60000));
+    assert (streq (rpc_json_str (waits, "state"), "installing"));
+    json_decref (waits);
+    assert (s_report_waiting (fleet, "gw-4", "staged", t0, NULL, t0 + 9ULL * 24 * 3600000,
+                              t0 + 10) == 0);
+    assert (s_report_waiting (fleet, "gw-5", "staged", t0, NULL, t0 - 1000, t0 + 10) == 0);
     //  A device that refuses its offer fails at once, with its reason
     assert (s_refused (fleet, "gw-2", "update refused: anti-rollback", t0) == 1);
     json_t *refused = s_device (fleet, "campaign-2", "gw-2");
@@ -288,7 +310,11 @@ s_test_deadlines (s_fleet_t *fleet)
     assert (s_campaign_is (fleet, "campaign-2", "running", 0));
     //  Paused, the deadlines still run: a device that never answers fails
     assert (s_call (fleet, "campaign.pause", two, t0) == WEFT_STATUS_OK);
-    assert (s_expire (fleet, t0 + 60000) == 4);
+    assert (s_expire (fleet, t0 + 60000) == 3);
+    assert (s_device_is (fleet, "campaign-2", "gw-3", "installing"));
+    assert (s_expire (fleet, t0 + 3600000 + 59999) == 0);
+    assert (s_expire (fleet, t0 + 3600000 + 60000) == 1);
+    assert (s_device_is (fleet, "campaign-2", "gw-3", "failed"));
     json_t *record = s_device (fleet, "campaign-2", "gw-1");
     assert (streq (rpc_json_str (record, "state"), "failed"));
     assert (streq (rpc_json_str (record, "reason"), "timed out: downloading after 60 s"));

@@ -156,8 +156,13 @@ update_report_json (update_t *self)
     if (self->assigned_ms)
         json_object_set_new (json, "assigned_ms", json_integer ((json_int_t) self->assigned_ms));
     char waiting [UPDATE_ERROR_MAX + 1];
-    if (s_waiting (self, self->now_ms, waiting))
+    if (s_waiting (self, self->now_ms, waiting)) {
         json_object_set_new (json, "waiting", json_string (waiting));
+        //  When the window opens (UTC): a campaign's deadline counts from it
+        uint64_t opens_ms = window_next (self->window, self->now_ms, self->offset_s);
+        if (opens_ms > self->now_ms)
+            json_object_set_new (json, "opens_ms", json_integer ((json_int_t) opens_ms));
+    }
     char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (json);
     return text;

@@ -646,6 +646,9 @@ update_test (bool verbose)
     assert (strstr (device.report, " (in 2 h ") || strstr (device.report, " (in 3 h)"));
     uint64_t opens = update_deadline (device.update);
     assert (opens > now + 2 * 3600000 && opens <= now + 3 * 3600000);
+    char opens_text [48];
+    snprintf (opens_text, sizeof opens_text, "\"opens_ms\":%" PRIu64 ",", opens);
+    assert (strstr (device.report, opens_text));    //  For a campaign's deadline
     //  A restart while it waits: still waiting, nothing asked
     s_close (&device);
     s_open (&device);
@@ -688,6 +691,7 @@ update_test (bool verbose)
     s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
     assert (s_run (&device, 0, false) == 0 && update_state (device.update) == UPDATE_STAGED);
     assert (strstr (device.report, "\"waiting\":\"maintenance window malformed: window 1 "));
+    assert (!strstr (device.report, "opens_ms"));   //  Never opens
     assert (update_deadline (device.update) == 0);
     update_tick (device.update, now + 7 * FIXTURE_DAY);
     assert (device.step == 0);

@@ -7,8 +7,10 @@
 #   Restarted while cut off from the coordinator, it still waits. A
 #   window that opens 25 s later (set for acme's whole place with batch
 #   twin) installs it at its opening: the node's own deadline, with
-#   the node's local time 3 hours and some seconds ahead of UTC. Real coordinator and node, the release fetched from
-#   the coordinator.
+#   the node's local time 3 hours and some seconds ahead of UTC; a
+#   campaign's offer with a device timeout shorter than the wait waits
+#   too, and succeeds (the wait does not count against its timeout).
+#   Real coordinator and node, the release fetched from the coordinator.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
@@ -75,6 +77,14 @@ as_op otto batch twin --query 'tenant=acme' \
     "{\"maintenance\": {\"windows\": [\"* $from-$to\"]}}" > /dev/null || fail "batch twin"
 wait_for '[[ "$(software waiting)" == "maintenance window: next opens "*" $from (in 1 min)" ]]' 15 \
     || fail "g1 does not wait for $from: '$(software waiting)'"
+#   A campaign's offer with a 10 s device timeout: it waits too, and the
+#   wait does not count (the deadline moves to the opening)
+as_op otto campaign create --query 'id=g1' plc 1.0 --waves 100% --device-timeout 10s \
+    > /dev/null || fail "campaign create"
+as_op otto campaign start campaign-1 > /dev/null || fail "campaign start"
+row () { as_op otto --json campaign show campaign-1 | jget "device_rows.0.$1"; }
+wait_for '[[ "$(row reason)" == "maintenance window: next opens "*" $from (in 1 min)" ]]' 15 \
+    || fail "the campaign's row: $(as_op otto campaign show campaign-1)"
 (( $(date +%s) < opens - 3 )) || fail "too slow: the window opened before the check"
 left=$(( opens - 3 - $(date +%s) ))
 (( left <= 0 )) || sleep "$left"
@@ -95,5 +105,9 @@ opening=$(date -u -d "@$(( opens + offset - 1 ))" '+%y-%m-%d %H:%M:%S')
 [[ -n "$installing" ]] || fail "no installing line in g1's log"
 [[ ! "$installing" < "$opening" ]] || fail "installing at $installing, before the opening $opening"
 cmp -s v1.bin "$T/g1/install/plc" || fail "the installed file is not plc 1.0"
+wait_for '[[ "$(row state)" == succeeded ]]' 15 \
+    || fail "the campaign's device: $(as_op otto campaign show campaign-1)"
+[[ "$(as_op otto --json campaign show campaign-1 | jget state)" == finished ]] \
+    || fail "campaign: $(as_op otto campaign show campaign-1)"
 [[ "$(software waiting)" == "" ]] || fail "still says waiting"
 say "ok"
