@@ -4,6 +4,7 @@
 
 #include "proto/corelib.h"
 #include "coordinator/core/registry.h"
+#include "coordinator/core/hierarchy.h"
 #include "coordinator/core/campaign.h"
 
 int
@@ -128,12 +129,62 @@ campaign_device_get (store_txn_t *txn, const char *id, const char *device)
     return registry_record_get (txn, CAMPAIGN_TABLE, key);
 }
 
+bool
+campaign_state_under_way (const char *state)
+{
+    return state && (streq (state, "offered") || streq (state, "downloading")
+                 ||  streq (state, "installing"));
+}
+
+//  An index entry present (value) or absent (NULL) as the record says
+static int
+s_index (store_txn_t *txn, const char *key, size_t size, const char *value)
+{
+    if (value)
+        return store_put (txn, CAMPAIGN_TABLE, key, size, value, strlen (value));
+    return store_del (txn, CAMPAIGN_TABLE, key, size) < 0? -1: 0;
+}
+
+//  The device's due and under-way entries as its record says (live), or
+//  none
+static int
+s_indexes (store_txn_t *txn, const char *id, const char *device, json_t *record, bool live)
+{
+    const char *state = json_string_value (json_object_get (record, "state"));
+    const char *path = json_string_value (json_object_get (record, "path"));
+    const char *site = json_string_value (json_object_get (record, "site"));
+    json_int_t wave = json_integer_value (json_object_get (record, "wave"));
+    char index [CAMPAIGN_ID_MAX + WEFT_NAME_MAX + HIERARCHY_PATH_MAX + 16];
+    int rc = 0;
+    if (json_object_get (record, "wave") && wave >= 0 && wave < CAMPAIGN_WAVES_MAX) {
+        int size = snprintf (index, sizeof index, "q/%s/%04x/%s", id, (unsigned) wave, device);
+        bool pending = live && state && streq (state, "pending");
+        rc = s_index (txn, index, (size_t) size, pending? (path? path: ""): NULL);
+    }
+    if (rc == 0 && site) {
+        int size = snprintf (index, sizeof index, "w/%s/%s %s", id, site, device);
+        rc = (size_t) size < sizeof index
+           ? s_index (txn, index, (size_t) size,
+                      live && campaign_state_under_way (state)? "": NULL)
+           : -1;
+    }
+    return rc;
+}
+
 int
 campaign_device_put (store_txn_t *txn, const char *id, const char *device, json_t *record)
 {
     char key [CAMPAIGN_ID_MAX + WEFT_NAME_MAX + 8];
     snprintf (key, sizeof key, "d/%s/%s", id, device);
-    return registry_record_put (txn, CAMPAIGN_TABLE, key, record);
+    if (registry_record_put (txn, CAMPAIGN_TABLE, key, record))
+        return -1;
+    return s_indexes (txn, id, device, record, true);
+}
+
+int
+campaign_device_unindex (store_txn_t *txn, const char *id, const char *device, json_t *record)
+{
+    return s_indexes (txn, id, device, record, false);
 }
 
 bool

@@ -18,8 +18,18 @@
                             (campaign_run.h:) succeeded, failed (devices
                             per wave that ended so), reason (why halted)
         d/<id>/<device>     one device: wave (-1 when skipped), state,
-                            reason, tenant, type, path; offered_ms and
-                            deadline_ms once offered (campaign_run.h)
+                            reason, tenant, type, path; offered_ms,
+                            deadline_ms and site once offered
+                            (campaign_run.h)
+        q/<id>/<wave>/<device>  (value: its path) the device is pending;
+                            wave as 4 hex digits, so the due devices of
+                            waves up to N are one range, read in order
+        w/<id>/<site> <device>  (empty) the device is under way (offered,
+                            downloading, installing) at site: a site's
+                            count is a range as long as its devices
+                            under way
+                            Both indexes are kept by campaign_device_put
+                            from the record it stores, never by hand.
         t/<deadline>/<id>/<device>  the deadlines (campaign_run.h)
         p/<id>              campaigns that wait: pace, soak (campaign_run.h)
         x/<device>          the campaign that holds the device, while that
@@ -80,7 +90,13 @@ int
 json_t *
     campaign_device_get (store_txn_t *txn, const char *id, const char *device);
 
-//  Store one device's record. 0 or -1.
+//  Is a device state one a device is under way in (offered,
+//  downloading, installing)?
+bool
+    campaign_state_under_way (const char *state);
+
+//  Store one device's record, and its entries in the due (q/) and
+//  under-way (w/) indexes as its state says. 0 or -1.
 int
     campaign_device_put (store_txn_t *txn, const char *id, const char *device,
                          json_t *record);
@@ -92,6 +108,12 @@ bool
 //  Set or clear (id NULL) the x/ index of device. 0 or -1.
 int
     campaign_hold (store_txn_t *txn, const char *device, const char *id);
+
+//  Drop the device's due and under-way entries (its campaign ended
+//  with the device still pending or under way). 0 or -1.
+int
+    campaign_device_unindex (store_txn_t *txn, const char *id, const char *device,
+                             json_t *record);
 
 //  Call fn for each device record of campaign id, in device order:
 //  fn (arg, device, record) returns 0 to go on. Returns the number

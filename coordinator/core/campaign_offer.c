@@ -8,7 +8,11 @@
     pace index to be offered again when a slot may be free:
         p/<campaign>     (8 bytes: when, unix ms, big-endian)
     The index holds the few campaigns that wait (pacing, or soaking
-    between waves), so the sweep at each tick reads only those.  */
+    between waves), so the sweep at each tick reads only those. The due
+    devices come from the campaign's due index (q/, campaign.h: keys
+    and paths, no record read for a device the pace holds back), a
+    site's devices under way from its range of the w/ index; only a
+    retry reads every device record.  */
 
 #include "proto/corelib.h"
 #include "coordinator/core/registry.h"
@@ -24,11 +28,11 @@
 
 typedef struct {
     campaign_run_t *run;
+    const char *id;
     int64_t wave;
     bool retry;                     //  Failed devices are due again too
-    bool sites;                     //  Count the devices under way per site
-    json_t *due;                    //  [[device, record]]
-    json_t *under_way;              //  Site -> devices under way
+    json_t *due;                    //  [[device, path]]
+    json_t *under_way;              //  Site -> devices under way (those read)
     zhashx_t *site_of;              //  Path -> its site (a cache)
 } s_due_t;
 
@@ -63,13 +67,7 @@ s_site (s_due_t *due, const char *path)
     return (const char *) zhashx_lookup (due->site_of, path);
 }
 
-static bool
-s_under_way (const char *state)
-{
-    return streq (state, "offered") || streq (state, "downloading")
-        || streq (state, "installing");
-}
-
+//  A retry: the pending and the failed devices of the waves so far
 static int
 s_due_one (void *arg, const char *device, json_t *record)
 {
@@ -78,13 +76,55 @@ s_due_one (void *arg, const char *device, json_t *record)
     const char *state = rpc_json_str (record, "state");
     bool failed = streq (state, "failed") || streq (state, "rolled-back");
     if (wave >= 0 && wave <= due->wave && (streq (state, "pending") || (due->retry && failed)))
-        json_array_append_new (due->due, json_pack ("[s, O]", device, record));
-    if (due->sites && s_under_way (state)) {
-        const char *site = s_site (due, rpc_json_str (record, "path"));
-        json_object_set_new (due->under_way, site, json_integer (
-            json_integer_value (json_object_get (due->under_way, site)) + 1));
-    }
+        json_array_append_new (due->due, json_pack ("[s, s]", device,
+                                                    rpc_json_str (record, "path")));
     return 0;
+}
+
+//  Else: the pending devices of the waves so far, from the due index,
+//  in wave order
+static int
+s_pending_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    s_due_t *due = (s_due_t *) arg;
+    size_t prefix = 2 + strlen (due->id) + 1;
+    if (key_size < prefix + 5 || ((const char *) key) [prefix + 4] != '/')
+        return 0;
+    char hex [5];
+    memcpy (hex, (const char *) key + prefix, 4);
+    hex [4] = 0;
+    if ((int64_t) strtol (hex, NULL, 16) > due->wave)
+        return 1;                       //  Later waves: not yet
+    json_array_append_new (due->due, json_pack ("[s%, s%]", (const char *) key + prefix + 5,
+                                                key_size - prefix - 5, (const char *) value,
+                                                size));
+    return 0;
+}
+
+static int
+s_count_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) key, (void) key_size, (void) value, (void) size;
+    (*(json_int_t *) arg)++;
+    return 0;
+}
+
+//  The devices under way at site (its range of the w/ index, read once
+//  per call and then counted here)
+static json_int_t
+s_under_way_at (s_due_t *due, const char *site)
+{
+    json_t *count = json_object_get (due->under_way, site);
+    if (count)
+        return json_integer_value (count);
+    char prefix [CAMPAIGN_ID_MAX + HIERARCHY_PATH_MAX + 8];
+    int size = snprintf (prefix, sizeof prefix, "w/%s/%s ", due->id, site);
+    json_int_t counted = 0;
+    if (store_scan (due->run->txn, CAMPAIGN_TABLE, prefix, (size_t) size, s_count_one,
+                    &counted) < 0)
+        return -1;
+    json_object_set_new (due->under_way, site, json_integer (counted));
+    return counted;
 }
 
 int
@@ -164,44 +204,69 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
     const char *id = rpc_json_str (campaign, "id");
     json_t *patch = json_object_get (campaign, "patch");
     json_int_t concurrency = rpc_json_int (campaign, "concurrency");
-    s_due_t due = { run, rpc_json_int (campaign, "wave"), retry, concurrency > 0,
-                    json_array (), json_object (), zhashx_new () };
+    s_due_t due = { run, id, rpc_json_int (campaign, "wave"), retry, json_array (),
+                    json_object (), zhashx_new () };
     zhashx_set_destructor (due.site_of, (czmq_destructor *) zstr_free);
     zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, owned by the run
-    int rc = campaign_devices (run->txn, id, s_due_one, &due) < 0
-           ? campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign"): 0;
+    char prefix [CAMPAIGN_ID_MAX + 4];
+    int prefix_size = snprintf (prefix, sizeof prefix, "q/%s/", id);
+    int64_t read = retry? campaign_devices (run->txn, id, s_due_one, &due)
+                        : store_scan (run->txn, CAMPAIGN_TABLE, prefix, (size_t) prefix_size,
+                                      s_pending_one, &due);
+    int rc = read < 0? campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign")
+                     : 0;
     uint64_t expires_ms = run->now_ms + (uint64_t) DIRECTOR_TTL_S * 1000;
+    //  Retried: pending again, no longer counted as failed, whether the
+    //  pace offers them now or later
+    size_t index;
+    json_t *pair;
+    json_array_foreach (due.due, index, pair) {
+        if (rc || !retry)
+            break;
+        const char *device = json_string_value (json_array_get (pair, 0));
+        json_t *record = campaign_device_get (run->txn, id, device);
+        if (record && !streq (rpc_json_str (record, "state"), "pending")) {
+            campaign_count_add (campaign, "failed", rpc_json_int (record, "wave"), -1);
+            if (retried_p)
+                (*retried_p)++;
+            rc = campaign_settle (run, campaign, device, record, "pending", NULL);
+        }
+        json_decref (record);
+    }
     double tokens = s_tokens (run, campaign);
     size_t held = 0;                        //  Due devices the pace holds back
     bool by_rate = false;
-    size_t index;
-    json_t *pair;
     json_array_foreach (due.due, index, pair) {
         if (rc)
             break;
         const char *device = json_string_value (json_array_get (pair, 0));
-        json_t *record = json_array_get (pair, 1);
-        if (!streq (rpc_json_str (record, "state"), "pending")) {
-            //  Retried: pending again, no longer counted as failed
-            campaign_count_add (campaign, "failed", rpc_json_int (record, "wave"), -1);
-            if (retried_p)
-                (*retried_p)++;
-            if ((rc = campaign_settle (run, campaign, device, record, "pending", NULL)))
-                break;
+        //  The pace first: a device it holds back costs no record read
+        const char *site = concurrency > 0
+                         ? s_site (&due, json_string_value (json_array_get (pair, 1))): NULL;
+        json_int_t busy = site? s_under_way_at (&due, site): 0;
+        if (busy < 0) {
+            rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+            break;
         }
-        if (!patch && s_runs_it (run, campaign, device)) {
-            rc = campaign_settle (run, campaign, device, record, "succeeded",
-                                  "already installed");
-            continue;
-        }
-        const char *site = due.sites? s_site (&due, rpc_json_str (record, "path")): NULL;
-        if (site && json_integer_value (json_object_get (due.under_way, site)) >= concurrency) {
+        if (concurrency > 0 && busy >= concurrency) {
             held++;
             continue;
         }
         if (tokens < 1) {
             held++;
             by_rate = true;
+            break;                      //  None of the rest either
+        }
+        json_t *record = campaign_device_get (run->txn, id, device);
+        if (!record) {
+            rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
+            break;
+        }
+        //  Owned by the list from here (freed with it)
+        json_array_set_new (pair, 1, record);
+        if (!patch && s_runs_it (run, campaign, device)) {
+            rc = campaign_settle (run, campaign, device, record, "succeeded",
+                                  "already installed");
             continue;
         }
         char error [WEFT_TEXT_MAX + 1] = "";
@@ -239,9 +304,10 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
             continue;
         }
         tokens -= 1;
+        if (concurrency > 0)
+            json_object_set_new (due.under_way, site, json_integer (busy + 1));
         if (site)
-            json_object_set_new (due.under_way, site, json_integer (
-                json_integer_value (json_object_get (due.under_way, site)) + 1));
+            json_object_set_new (record, "site", json_string (site));
         json_object_set_new (record, "offered_ms", json_integer ((json_int_t) run->now_ms));
         if (campaign_deadline_set (run, id, device, record, run->now_ms
                                    + (uint64_t) rpc_json_int (campaign, "timeout_s") * 1000))

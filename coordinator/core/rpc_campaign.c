@@ -409,9 +409,11 @@ rpc_campaign_find (rpc_call_t *call, bool act)
 //  --------------------------------------------------------------------------
 //  Transitions
 
-//  The x/ holds of an aborted campaign's devices released
+//  The x/ holds of an aborted campaign's devices released, and its due
+//  and under-way index entries dropped
 typedef struct {
     rpc_call_t *call;
+    const char *id;
     int rc;
 } s_sweep_t;
 
@@ -422,6 +424,7 @@ s_sweep_one (void *arg, const char *device, json_t *record)
     const char *state = rpc_json_str (record, "state");
     if (!streq (state, "skipped"))
         sweep->rc |= campaign_hold (sweep->call->txn, device, NULL);
+    sweep->rc |= campaign_device_unindex (sweep->call->txn, sweep->id, device, record);
     return 0;
 }
 
@@ -442,7 +445,7 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
         json_decref (campaign);
         return;
     }
-    s_sweep_t sweep = { call, 0 };
+    s_sweep_t sweep = { call, id, 0 };
     if (streq (to, "aborted")
     &&  (campaign_devices (call->txn, id, s_sweep_one, &sweep) < 0 || sweep.rc)) {
         rpc_fail (call, WEFT_STATUS_INTERNAL, "store write failed");
