@@ -1,11 +1,12 @@
 /*  ctl_campaign - weftctl's commands of release campaigns
     campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
-                    [--allow-empty] [--dynamic [--join-every 1m]]
+                    [--allow-empty] [--dynamic [--join-every 1m]] [--not-excludable]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
     campaign show ID [--limit N]       the campaign, counts per state and wave
     campaign list [--limit N]          the campaigns you may see
     campaign start|pause|resume|abort|retry ID
+    campaign exclude ID --tenant T     an admin's tenant out of a campaign of several
     The plan's sizes travel as the texts typed ("1", "10%"): the
     coordinator resolves them over the devices that fit (docs/campaigns.md).  */
 
@@ -44,6 +45,8 @@ s_create_args (ctl_t *self, const char *name, const char *version)
     json_t *args = json_pack ("{s:s, s:o, s:b, s:b}", "query", query, "waves", list,
                               "allow_empty", options_flag (self->options, "allow-empty"),
                               "dynamic", options_flag (self->options, "dynamic"));
+    if (options_flag (self->options, "not-excludable"))
+        json_object_set_new (args, "excludable", json_false ());
     if (name)
         json_object_set_new (args, "name", json_string (name));
     if (version)
@@ -111,6 +114,16 @@ ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
         *method_p = "campaign.list";
         *args_p = json_object ();
         return ctl_limit_arg (self, args_p);
+    }
+    if (streq (verb, "exclude") && argc == 3) {
+        const char *tenant = keyfile_get (self->options, "tenant");
+        if (!tenant) {
+            ctl_fail ("campaign exclude needs --tenant T (the tenant you are an admin of)");
+            return CTL_USAGE;
+        }
+        *method_p = "campaign.exclude";
+        *args_p = json_pack ("{s:s, s:s}", "id", argv [2], "tenant", tenant);
+        return CTL_OK;
     }
     if (streq (verb, "show") && argc == 3) {
         *method_p = "campaign.show";
@@ -222,6 +235,13 @@ ctl_show_campaign (const char *method, json_t *result)
         }
         if (json_is_true (json_object_get (result, "truncated")))
             printf ("(more campaigns: raise --limit)\n");
+        return true;
+    }
+    if (streq (method, "campaign.exclude")) {
+        printf ("%s: %s excluded, %lld pending devices skipped, %lld under way go on; "
+                "the campaign is %s\n", ctl_str (result, "id"), ctl_str (result, "tenant"),
+                (long long) ctl_int (result, "skipped"), (long long) ctl_int (result, "under_way"),
+                ctl_str (result, "state"));
         return true;
     }
     if (strncmp (method, "campaign.", 9) == 0) {

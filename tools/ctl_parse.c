@@ -501,7 +501,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
     const char *owners [][2] = {
         { "tenant", "token.create operator.add device.preregister audit.list audit.verify "
                     "audit.head attest.profile.set attest.allowlist.set release.root.set "
-                    "release.root.show artifact.upload artifact.list artifact.show artifact.remove" },
+                    "release.root.show artifact.upload artifact.list artifact.show artifact.remove "
+                    "campaign.exclude" },
         { "ttl", "token.create operator.credential update.assign" },
         { "type", "token.create device.preregister" },
         { "role", "operator.add" },
@@ -520,6 +521,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "allow-empty", "campaign.create" },
         { "dynamic", "campaign.create" },
         { "join-every", "campaign.create" },
+        { "not-excludable", "campaign.create" },
         { "patch", "campaign.create" },
         { "rate", "campaign.create" },
         { "concurrency", "campaign.create" },

@@ -67,6 +67,8 @@ static const option_spec_t s_specs [] = {
     { "allow-empty", NULL, NULL, "campaign create: create it even if the query matches nothing" },
     { "dynamic", NULL, NULL,
       "campaign create: devices that match the query later join it (it never finishes)" },
+    { "not-excludable", NULL, NULL,
+      "campaign create: no tenant's admin may take the tenant out (campaign exclude)" },
     { "join-every", "DURATION", NULL,
       "campaign create --dynamic: run the query again this often (default 1m)" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
@@ -135,6 +137,7 @@ static const char *s_synopsis =
     "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"
     "  campaign start|pause|resume|abort|retry ID   move a campaign (docs/campaigns.md)\n"
+    "  campaign exclude ID --tenant T     take your tenant out of a campaign of several\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"
     "                                     object (docs/protocol.md); prints the JSON result\n"

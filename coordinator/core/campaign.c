@@ -259,3 +259,21 @@ campaign_state_final (const char *state)
 {
     return state && (streq (state, "aborted") || streq (state, "finished"));
 }
+
+static bool
+s_listed (json_t *list, const char *tenant)
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (list, index, item)
+        if (streq (json_string_value (item), tenant))
+            return true;
+    return false;
+}
+
+bool
+campaign_has_tenant (json_t *campaign, const char *tenant)
+{
+    return s_listed (json_object_get (campaign, "tenants"), tenant)
+        && !s_listed (json_object_get (campaign, "excluded"), tenant);
+}

@@ -16,7 +16,10 @@
                             none), wave (current, -1 before start),
                             devices, skipped, by, created_ms, updated_ms
                             (campaign_run.h:) succeeded, failed (devices
-                            per wave that ended so), reason (why halted)
+                            per wave that ended so), reason (why halted);
+                            excludable (false: its tenants may not
+                            leave it), excluded (tenants that left it,
+                            rpc_campaign_exclude.c)
         d/<id>/<device>     one device: wave (-1 when skipped), state,
                             reason, tenant, type, path; offered_ms,
                             deadline_ms and site once offered
@@ -125,6 +128,11 @@ int64_t
 //  The sum of a per-wave counter of the campaign ("succeeded", "failed")
 json_int_t
     campaign_total (json_t *campaign, const char *name);
+
+//  Does the campaign hold devices of tenant: one of its tenants, not
+//  excluded by its admin (campaign.exclude)?
+bool
+    campaign_has_tenant (json_t *campaign, const char *tenant);
 
 //  Is state one a campaign never leaves (aborted, finished)?
 bool

@@ -38,17 +38,6 @@ typedef struct {
     int rc;
 } s_join_t;
 
-static bool
-s_of_tenant (json_t *campaign, const char *tenant)
-{
-    size_t index;
-    json_t *item;
-    json_array_foreach (json_object_get (campaign, "tenants"), index, item)
-        if (streq (json_string_value (item), tenant))
-            return true;
-    return false;
-}
-
 //  Why the release does not fit the device's type, or NULL if it does
 static const char *
 s_misfit (s_join_t *join, registry_device_t *device, char reason [WEFT_TEXT_MAX + 1])
@@ -86,7 +75,7 @@ s_join_one (void *arg, registry_device_t *device)
     s_join_t *join = (s_join_t *) arg;
     campaign_run_t *run = join->run;
     char held [CAMPAIGN_ID_MAX + 1];
-    if (!device->tenant || !s_of_tenant (join->campaign, device->tenant)
+    if (!device->tenant || !campaign_has_tenant (join->campaign, device->tenant)
     ||  campaign_of (run->txn, device->id, held))
         return 0;
     json_t *before = campaign_device_get (run->txn, join->id, device->id);

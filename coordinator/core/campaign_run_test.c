@@ -581,6 +581,75 @@ s_test_dynamic (s_fleet_t *fleet)
             == WEFT_STATUS_OK);
 }
 
+//  call as role on path (a deployment admin: "admin", "")
+static int
+s_call_as (s_fleet_t *fleet, const char *role, const char *path, const char *method,
+           const char *args, uint64_t now_ms)
+{
+    return director_fixture_call_at (&fleet->env, fleet->store, role, path, method, args,
+                                     now_ms, &fleet->result);
+}
+
+static void
+s_test_exclude (s_fleet_t *fleet)
+{
+    //  A deployment admin's configuration over acme and globex, canary
+    //  gw-1 then the rest: globex's admin takes globex out; its pending
+    //  devices are skipped, the wave no longer waits for them
+    const uint64_t t0 = FIXTURE_NOW + 3000000;
+    director_fixture_device (fleet->store, "gx-2", "globex", "gateway");
+    director_fixture_device (fleet->store, "gx-3", "globex", "gateway");
+    const char *ten = "{\"id\":\"campaign-10\",\"tenant\":\"globex\"}";
+    assert (s_call_as (fleet, "admin", "", "campaign.create", "{\"query\":\"id=gw-1 or "
+                       "id=gx-1 or id=gx-2 or id=gx-3\",\"patch\":{\"fix\":1},"
+                       "\"waves\":[\"1\",\"100%\"],\"threshold\":\"2\"}", t0)
+            == WEFT_STATUS_OK);
+    assert (s_call_as (fleet, "admin", "", "campaign.start", "{\"id\":\"campaign-10\"}", t0)
+            == WEFT_STATUS_OK);
+    assert (s_device_is (fleet, "campaign-10", "gw-1", "offered"));
+    assert (s_call_as (fleet, "operator", "globex", "campaign.exclude", ten, t0)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (s_call_as (fleet, "admin", "acme", "campaign.exclude", ten, t0)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (strstr (fleet->result.error, "only an admin of globex"));
+    assert (s_call_as (fleet, "admin", "globex", "campaign.exclude", ten, t0)
+            == WEFT_STATUS_OK);
+    assert (rpc_json_int (fleet->result.result, "skipped") == 3);
+    json_t *record = s_device (fleet, "campaign-10", "gx-2");
+    assert (streq (rpc_json_str (record, "state"), "skipped"));
+    assert (streq (rpc_json_str (record, "reason"), "excluded by globex's admin admin-of-globex"));
+    json_decref (record);
+    assert (s_indexed (fleet, "q/campaign-10/") == 0);
+    store_txn_t *txn = store_begin (fleet->store, false);
+    char held [CAMPAIGN_ID_MAX + 1];
+    assert (!campaign_of (txn, "gx-2", held));      //  Free for another campaign
+    store_abort (&txn);
+    assert (s_call_as (fleet, "admin", "globex", "campaign.exclude", ten, t0)
+            == WEFT_STATUS_NOT_FOUND);              //  Out already
+    //  The canary applies: the second wave has nobody left, finished
+    record = s_device (fleet, "campaign-10", "gw-1");
+    s_applied (fleet, "gw-1", (uint64_t) rpc_json_int (record, "desired_version"), "ok", t0);
+    json_decref (record);
+    assert (s_campaign_is (fleet, "campaign-10", "finished", 1));
+
+    //  One its creator made not excludable; one of a single tenant
+    assert (s_call_as (fleet, "admin", "", "campaign.create", "{\"query\":\"id=gw-2 or "
+                       "id=gx-3\",\"patch\":{\"fix\":2},\"waves\":[\"100%\"],"
+                       "\"excludable\":false}", t0) == WEFT_STATUS_OK);
+    assert (s_call_as (fleet, "admin", "globex", "campaign.exclude",
+                       "{\"id\":\"campaign-11\",\"tenant\":\"globex\"}", t0)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (strstr (fleet->result.error, "created not excludable"));
+    assert (s_call_as (fleet, "admin", "", "campaign.abort", "{\"id\":\"campaign-11\"}", t0)
+            == WEFT_STATUS_OK);
+    assert (s_call_as (fleet, "admin", "acme", "campaign.create", "{\"query\":\"id=gw-2\","
+                       "\"patch\":{\"fix\":3},\"waves\":[\"100%\"]}", t0) == WEFT_STATUS_OK);
+    assert (s_call_as (fleet, "admin", "acme", "campaign.exclude",
+                       "{\"id\":\"campaign-12\",\"tenant\":\"acme\"}", t0)
+            == WEFT_STATUS_CONFLICT);
+    assert (strstr (fleet->result.error, "abort it instead"));
+}
+
 void
 campaign_run_test (bool verbose)
 {
@@ -622,6 +691,7 @@ campaign_run_test (bool verbose)
     s_test_config (&fleet);
     s_test_installed (&fleet);
     s_test_dynamic (&fleet);
+    s_test_exclude (&fleet);
 
     rpc_result_clear (&fleet.result);
     registry_destroy (&fleet.env.registry);

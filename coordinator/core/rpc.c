@@ -19,7 +19,7 @@
 //  --------------------------------------------------------------------------
 //  The methods: name, permission, accepted arguments, implementation
 
-#define S_KEYS_MAX  15
+#define S_KEYS_MAX  16
 
 static const struct {
     const char *name;
@@ -75,7 +75,7 @@ static const struct {
         rpc_update_assign },
     { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
     { "campaign.create", P_WRITE, true, { "query", "name", "version", "waves", "threshold",
-        "timeout", "rate", "concurrency", "soak", "allow_empty", "patch", "dynamic", "join_every", NULL },
+        "timeout", "rate", "concurrency", "soak", "allow_empty", "patch", "dynamic", "join_every", "excludable", NULL },
         rpc_campaign_create },
     { "campaign.show", P_READ, false, { "id", "limit", NULL }, rpc_campaign_show },
     { "campaign.list", P_READ, false, { "limit", NULL }, rpc_campaign_list },
@@ -84,6 +84,7 @@ static const struct {
     { "campaign.resume", P_WRITE, true, { "id", NULL }, rpc_campaign_resume },
     { "campaign.abort", P_WRITE, true, { "id", NULL }, rpc_campaign_abort },
     { "campaign.retry", P_WRITE, true, { "id", NULL }, rpc_campaign_retry },
+    { "campaign.exclude", P_ADMIN, true, { "id", "tenant", NULL }, rpc_campaign_exclude },
 };
 
 bool

@@ -183,7 +183,7 @@ rpc_campaign_create (rpc_call_t *call)
 {
     const char *name = NULL, *version = NULL, *threshold_text;
     json_int_t timeout_s, rate, concurrency, soak_s, join_s;
-    bool allow_empty, dynamic;
+    bool allow_empty, dynamic, excludable;
     query_t *query;
     //  The payload: a release (name, version), or a patch of the desired twin
     json_t *patch = json_object_get (call->args, "patch");
@@ -202,6 +202,7 @@ rpc_campaign_create (rpc_call_t *call)
     ||  !rpc_arg_int (call, "soak", 0, CAMPAIGN_TIMEOUT_MAX_S, &soak_s)
     ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
     ||  !rpc_arg_bool (call, "dynamic", &dynamic)
+    ||  !rpc_arg_bool (call, "excludable", &excludable)
     ||  !rpc_arg_int (call, "join_every", 0, CAMPAIGN_JOIN_MAX_S, &join_s)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
     ||  !rpc_arg_query (call, &query))
@@ -304,6 +305,8 @@ rpc_campaign_create (rpc_call_t *call)
         json_object_set_new (campaign, "soak_s", json_integer (soak_s));
         if (patch)
             json_object_set (campaign, "patch", patch);
+        if (json_is_false (json_object_get (call->args, "excludable")))
+            json_object_set_new (campaign, "excludable", json_false ());
         if (dynamic) {
             //  Late joiners are sought within what its creator may change now
             json_t *scopes = json_array ();
@@ -428,6 +431,17 @@ s_sweep_one (void *arg, const char *device, json_t *record)
     return 0;
 }
 
+void
+rpc_campaign_hand_offers (rpc_call_t *call, campaign_run_t *run)
+{
+    for (size_t batch = 0; batch < run->offer_count; batch++)
+        if (batch == 0)
+            call->result->offers = run->offers [batch];
+        else
+            call->result->more_offers [batch - 1] = run->offers [batch];
+    run->offer_count = 0;
+}
+
 static void
 s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
 {
@@ -477,12 +491,7 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
     }
     //  The offers go once the call has committed
     size_t offered = campaign_run_offered (&run);
-    for (size_t batch = 0; batch < run.offer_count; batch++)
-        if (batch == 0)
-            call->result->offers = run.offers [batch];
-        else
-            call->result->more_offers [batch - 1] = run.offers [batch];
-    run.offer_count = 0;
+    rpc_campaign_hand_offers (call, &run);
     const char *now = rpc_json_str (campaign, "state");
     call->result->result = json_pack ("{s:s, s:s, s:s, s:I, s:I}", "id", id, "from", state,
                                       "state", now, "retried", (json_int_t) retried,

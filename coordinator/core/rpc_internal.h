@@ -9,6 +9,7 @@
 
 #include "proto/opcred.h"
 #include "coordinator/core/rpc.h"
+#include "coordinator/core/campaign_run.h"
 
 //  Permissions; a role is a set of them (proto/opcred.h, shared with
 //  site servers that authorise operators offline)
@@ -189,8 +190,14 @@ rpc_method_fn rpc_update_assign, rpc_update_status;
 json_t *
     rpc_campaign_find (rpc_call_t *call, bool act);
 
-//  rpc_campaign.c, rpc_campaign_show.c
+//  rpc_campaign.c: the offers a campaign's run made go with the call's
+//  result, to be sent once it has committed (the run keeps none)
+void
+    rpc_campaign_hand_offers (rpc_call_t *call, campaign_run_t *run);
+
+//  rpc_campaign.c, rpc_campaign_show.c, rpc_campaign_exclude.c
 rpc_method_fn rpc_campaign_create, rpc_campaign_show, rpc_campaign_list, rpc_campaign_start,
-    rpc_campaign_pause, rpc_campaign_resume, rpc_campaign_abort, rpc_campaign_retry;
+    rpc_campaign_pause, rpc_campaign_resume, rpc_campaign_abort, rpc_campaign_retry,
+    rpc_campaign_exclude;
 
 #endif

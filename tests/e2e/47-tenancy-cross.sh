@@ -282,6 +282,13 @@ case_campaign_pause () { by_campaign campaign.pause; }
 case_campaign_resume () { by_campaign campaign.resume; }
 case_campaign_abort () { by_campaign campaign.abort; }
 case_campaign_retry () { by_campaign campaign.retry; }
+case_campaign_exclude () {
+    TARGET=$VC
+    try "$ACTOR" campaign.exclude "{\"id\": \"$VC\", \"tenant\": \"$V\"}" \
+        "{\"id\": \"nope-404\", \"tenant\": \"$V\"}"
+    try "$ACTOR" campaign.exclude "{\"id\": \"$VC\", \"tenant\": \"$OWN_T\"}" \
+        "{\"id\": \"nope-404\", \"tenant\": \"$OWN_T\"}"
+}
 case_attest_clear () { by_id attest.clear; }
 
 case_release_root_set () {
