@@ -5,7 +5,9 @@
 #   gateway that enrols later (g3, tagged line 7 once enrolled) and g2
 #   moved to line 7 both join the current wave and install, while the campaign keeps running (a dynamic
 #   campaign never finishes by itself) until it is aborted. A gateway of
-#   another tenant on line 7 never joins. Real coordinator and nodes,
+#   another tenant on line 7 never joins. Then a deployment admin's
+#   configuration campaign over both tenants, and globex's admin takes
+#   globex out of it (its operator may not). Real coordinator and nodes,
 #   real downloads and installs.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
@@ -56,4 +58,18 @@ say "aborted: it ends, and what was installed stays"
 as_op otto campaign abort campaign-1 > /dev/null || fail "abort"
 [[ "$(state_of)" == aborted ]] || fail "not aborted: $(shown)"
 [[ "$(installed g2)" == 1.0 ]] || fail "g2 lost its install"
+
+say "a deployment admin's configuration over acme and globex: globex's admin takes globex out"
+add_op gina --role admin --tenant globex
+ctl campaign create --query 'tag.line=7' --patch '{"fix": 1}' --waves 1,100% \
+    > /dev/null || fail "create across tenants"
+ctl campaign start campaign-2 > /dev/null || fail "start campaign-2"
+out=$(as_op gus campaign exclude campaign-2 --tenant globex 2>&1) \
+    && fail "an operator of globex excluded it: $out"
+out=$(as_op gina campaign exclude campaign-2 --tenant globex) || fail "exclude: $out"
+[[ "$out" == "campaign-2: globex excluded, 1 pending devices skipped, 0 under way go on; the campaign is running" ]] \
+    || fail "exclude said: $out"
+ctl audit list --tenant globex --query 'action=campaign.exclude' | grep -q "gina" \
+    || fail "not audited in globex's chain: $(ctl audit list --tenant globex)"
+ctl campaign abort campaign-2 > /dev/null || fail "abort campaign-2"
 say "ok"
