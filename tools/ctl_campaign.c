@@ -1,5 +1,5 @@
 /*  ctl_campaign - weftctl's commands of release campaigns
-    campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]
+    campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%] [--success N|P%]
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
                     [--allow-empty] [--dynamic [--join-every 1m]] [--not-excludable]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
@@ -53,6 +53,9 @@ s_create_args (ctl_t *self, const char *name, const char *version)
         json_object_set_new (args, "version", json_string (version));
     if (threshold)
         json_object_set_new (args, "threshold", json_string (threshold));
+    const char *success = keyfile_get (self->options, "success");
+    if (success)
+        json_object_set_new (args, "success", json_string (success));
     if (timeout_s)
         json_object_set_new (args, "timeout", json_integer (timeout_s));
     //  The pace: counts as typed (the coordinator says what is too many)
@@ -183,6 +186,9 @@ s_show (json_t *result)
     printf ("); halt at %lld failed (%s); per-device timeout %llds\n",
             (long long) ctl_int (result, "threshold_devices"), ctl_str (result, "threshold"),
             (long long) ctl_int (result, "timeout_s"));
+    if (*ctl_str (result, "success"))
+        printf ("success    the next wave starts when %s of a wave succeeded\n",
+                ctl_str (result, "success"));
     long long wave = (long long) ctl_int (result, "wave");
     if (wave >= 0)
         printf ("wave       %lld of %zu\n", wave + 1,

@@ -517,6 +517,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
                    "campaign.list" },
         { "waves", "campaign.create" },
         { "threshold", "campaign.create" },
+        { "success", "campaign.create" },
         { "device-timeout", "campaign.create" },
         { "allow-empty", "campaign.create" },
         { "dynamic", "campaign.create" },

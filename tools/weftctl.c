@@ -52,6 +52,8 @@ static const option_spec_t s_specs [] = {
     { "waves", "SIZES", NULL,
       "campaign create: devices per wave, in order, each N or P% of those that fit,\n"
       "e.g. 1,3,100% (the waves must cover every device)" },
+    { "success", "N|P%", NULL,
+      "campaign create: start the next wave once N (or P%) of a wave succeeded" },
     { "threshold", "N|P%", NULL,
       "campaign create: halt when this many devices (or percent) failed (default 1)" },
     { "device-timeout", "DURATION", NULL,
@@ -131,6 +133,7 @@ static const char *s_synopsis =
     "  update status [DEVICE|--query Q] [--limit N]   what devices were assigned, and\n"
     "                                     their software as they report it\n"
     "  campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]\n"
+    "                 [--success N|P%]\n"
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
     "                 [--allow-empty] [--dynamic [--join-every 1m]]    a release, in waves\n"
     "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"

@@ -89,6 +89,23 @@ campaign_threshold (const char *text, size_t total, char error [WEFT_TEXT_MAX + 
     return value;
 }
 
+int64_t
+campaign_success (const char *text, int64_t size, char error [WEFT_TEXT_MAX + 1])
+{
+    if (!text)
+        return size;
+    int64_t value;
+    bool percent;
+    if (campaign_size_parse (text, INT32_MAX, &value, &percent)) {
+        snprintf (error, WEFT_TEXT_MAX + 1, "success: '%.16s' is not N succeeded devices of a "
+                  "wave (1 or more) or P%% (1 to 100)", text);
+        return -1;
+    }
+    if (percent)
+        return (size * value + 99) / 100;
+    return value < size? value: size;
+}
+
 int
 campaign_next_id (store_txn_t *txn, char id [CAMPAIGN_ID_MAX + 1])
 {

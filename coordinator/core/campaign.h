@@ -17,6 +17,8 @@
                             devices, skipped, by, created_ms, updated_ms
                             (campaign_run.h:) succeeded, failed (devices
                             per wave that ended so), reason (why halted);
+                            success (as given: the succeeded devices
+                            of a wave that start the next one early);
                             excludable (false: its tenants may not
                             leave it), excluded (tenants that left it,
                             rpc_campaign_exclude.c)
@@ -76,6 +78,13 @@ int
 //  threshold that can never be reached).
 int64_t
     campaign_threshold (const char *text, size_t total, char error [WEFT_TEXT_MAX + 1]);
+
+//  The succeeded devices of a wave of size devices that let the next
+//  wave start before the wave's last devices end (the success threshold
+//  text: N devices, at most size, or P% of size rounded up; NULL: all of
+//  them). -1 with error set if text is not a size.
+int64_t
+    campaign_success (const char *text, int64_t size, char error [WEFT_TEXT_MAX + 1]);
 
 //  A new campaign id from the sequence, into id
 int

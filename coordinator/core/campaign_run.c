@@ -205,10 +205,25 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
                           "threshold", threshold, "wave", wave + 1));
             break;
         }
-        json_int_t done = s_count (campaign, "succeeded", wave) + s_count (campaign, "failed",
-                                                                            wave);
-        if (wave < 0 || done < json_integer_value (json_array_get (sizes, (size_t) wave)))
+        json_int_t succeeded = s_count (campaign, "succeeded", wave);
+        json_int_t done = succeeded + s_count (campaign, "failed", wave);
+        json_int_t size = json_integer_value (json_array_get (sizes, (size_t) wave));
+        bool last = (size_t) wave + 1 >= json_array_size (sizes);
+        //  A success threshold starts the next wave before the wave's
+        //  last devices end (they go on, and count in their wave); the
+        //  campaign finishes only when every device has ended
+        char error [WEFT_TEXT_MAX + 1];
+        bool enough = json_object_get (campaign, "success")
+                   && succeeded >= campaign_success (rpc_json_str (campaign, "success"), size,
+                                                     error);
+        if (wave < 0 || (done < size && (last || !enough)))
             break;
+        json_int_t all = 0;
+        for (size_t index = 0; index < json_array_size (sizes); index++)
+            all += json_integer_value (json_array_get (sizes, index));
+        if (last && campaign_total (campaign, "succeeded") + campaign_total (campaign, "failed")
+                    < all)
+            break;                  //  An earlier wave's last devices still under way
         if ((size_t) wave + 1 >= json_array_size (sizes)
         &&  json_is_true (json_object_get (campaign, "dynamic")))
             break;                  //  Keeps running for the devices that join

@@ -648,6 +648,53 @@ s_test_exclude (s_fleet_t *fleet)
                        "{\"id\":\"campaign-12\",\"tenant\":\"acme\"}", t0)
             == WEFT_STATUS_CONFLICT);
     assert (strstr (fleet->result.error, "abort it instead"));
+    assert (s_call_as (fleet, "admin", "acme", "campaign.abort", "{\"id\":\"campaign-12\"}",
+                       t0) == WEFT_STATUS_OK);
+}
+
+//  A configured device applies its desired version, ok
+static void
+s_applies (s_fleet_t *fleet, const char *id, const char *device, uint64_t now_ms)
+{
+    json_t *record = s_device (fleet, id, device);
+    s_applied (fleet, device, (uint64_t) rpc_json_int (record, "desired_version"), "ok",
+               now_ms);
+    json_decref (record);
+}
+
+static void
+s_test_success (s_fleet_t *fleet)
+{
+    //  Waves of 2 and the rest; the next wave starts once 1 of a wave
+    //  succeeded; the campaign finishes only when every device ended
+    const uint64_t t0 = FIXTURE_NOW + 4000000;
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"id=gw-3 or id=gw-4 or "
+                    "id=gw-5 or id=gw-6\",\"patch\":{\"s\":1},\"waves\":[\"2\","
+                    "\"100%\"],\"success\":\"x\"}", t0) == WEFT_STATUS_BAD_REQUEST);
+    assert (strstr (fleet->result.error, "success: 'x' is not"));
+    assert (s_call (fleet, "campaign.create", "{\"query\":\"id=gw-3 or id=gw-4 or "
+                    "id=gw-5 or id=gw-6\",\"patch\":{\"s\":1},\"waves\":[\"2\","
+                    "\"100%\"],\"success\":\"50%\"}", t0) == WEFT_STATUS_OK);
+    assert (s_call (fleet, "campaign.start", "{\"id\":\"campaign-13\"}", t0)
+            == WEFT_STATUS_OK);
+    const char *first [2], *second [2];
+    size_t firsts = 0, seconds = 0;
+    const char *all [] = { "gw-3", "gw-4", "gw-5", "gw-6" };
+    for (size_t index = 0; index < 4; index++)
+        if (s_device_is (fleet, "campaign-13", all [index], "offered"))
+            first [firsts++] = all [index];
+        else
+            second [seconds++] = all [index];
+    assert (firsts == 2 && seconds == 2);
+    s_applies (fleet, "campaign-13", first [0], t0 + 1000);
+    assert (s_campaign_is (fleet, "campaign-13", "running", 1));    //  Early
+    assert (s_device_is (fleet, "campaign-13", second [0], "offered"));
+    assert (s_device_is (fleet, "campaign-13", first [1], "offered"));
+    s_applies (fleet, "campaign-13", second [0], t0 + 2000);
+    s_applies (fleet, "campaign-13", second [1], t0 + 2000);
+    assert (s_campaign_is (fleet, "campaign-13", "running", 1));    //  first [1] goes on
+    s_applies (fleet, "campaign-13", first [1], t0 + 3000);
+    assert (s_campaign_is (fleet, "campaign-13", "finished", 1));
 }
 
 void
@@ -692,6 +739,7 @@ campaign_run_test (bool verbose)
     s_test_installed (&fleet);
     s_test_dynamic (&fleet);
     s_test_exclude (&fleet);
+    s_test_success (&fleet);
 
     rpc_result_clear (&fleet.result);
     registry_destroy (&fleet.env.registry);

@@ -19,7 +19,7 @@
 //  --------------------------------------------------------------------------
 //  The methods: name, permission, accepted arguments, implementation
 
-#define S_KEYS_MAX  16
+#define S_KEYS_MAX  17
 
 static const struct {
     const char *name;
@@ -75,7 +75,8 @@ static const struct {
         rpc_update_assign },
     { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
     { "campaign.create", P_WRITE, true, { "query", "name", "version", "waves", "threshold",
-        "timeout", "rate", "concurrency", "soak", "allow_empty", "patch", "dynamic", "join_every", "excludable", NULL },
+        "timeout", "rate", "concurrency", "soak", "allow_empty", "patch", "dynamic", "join_every", "excludable", "success",
+        NULL },
         rpc_campaign_create },
     { "campaign.show", P_READ, false, { "id", "limit", NULL }, rpc_campaign_show },
     { "campaign.list", P_READ, false, { "limit", NULL }, rpc_campaign_list },

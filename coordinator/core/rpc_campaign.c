@@ -181,7 +181,7 @@ s_audit (rpc_call_t *call, json_t *campaign, json_t *detail)
 void
 rpc_campaign_create (rpc_call_t *call)
 {
-    const char *name = NULL, *version = NULL, *threshold_text;
+    const char *name = NULL, *version = NULL, *threshold_text, *success_text;
     json_int_t timeout_s, rate, concurrency, soak_s, join_s;
     bool allow_empty, dynamic, excludable;
     query_t *query;
@@ -205,6 +205,7 @@ rpc_campaign_create (rpc_call_t *call)
     ||  !rpc_arg_bool (call, "excludable", &excludable)
     ||  !rpc_arg_int (call, "join_every", 0, CAMPAIGN_JOIN_MAX_S, &join_s)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
+    ||  !(success_text = s_arg_size (call, "success", "100%"))
     ||  !rpc_arg_query (call, &query))
         return;
     if (!query) {
@@ -275,7 +276,8 @@ rpc_campaign_create (rpc_call_t *call)
         else
         if (campaign_plan (waves, json_array_size (fitting), sizes, error)
         ||  (threshold = campaign_threshold (threshold_text, json_array_size (fitting),
-                                             error)) < 0)
+                                             error)) < 0
+        ||  campaign_success (success_text, 1, error) < 0)
             rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "%s", error);
     }
     if (call->result->status == WEFT_STATUS_OK) {
@@ -305,6 +307,8 @@ rpc_campaign_create (rpc_call_t *call)
         json_object_set_new (campaign, "soak_s", json_integer (soak_s));
         if (patch)
             json_object_set (campaign, "patch", patch);
+        if (json_object_get (call->args, "success"))
+            json_object_set_new (campaign, "success", json_string (success_text));
         if (json_is_false (json_object_get (call->args, "excludable")))
             json_object_set_new (campaign, "excludable", json_false ());
         if (dynamic) {
