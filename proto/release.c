@@ -224,13 +224,23 @@ release_root_encode (const release_root_t *root, uint8_t **out_p, size_t *size_p
         ||  root->roles [role].threshold < 1
         ||  root->roles [role].threshold > root->roles [role].key_count)
             return PROTO_ERR_VALUE;
+    if (root->downgrade_count > RELEASE_DOWNGRADES_MAX)
+        return PROTO_ERR_VALUE;
     codec_writer_t *w = codec_writer_new (1024);
-    codec_put_array (w, S_ROOT_ITEMS);
+    //  Without downgrades, the root as it always was
+    size_t count = root->downgrade_count;
+    codec_put_array (w, S_ROOT_ITEMS + (count? 1 + 2 * count: 0));
     codec_put_uint (w, root->version);
     codec_put_uint (w, root->expires_ms);
     codec_put_str (w, root->tenant, WEFT_NAME_MAX);
     for (int role = 0; role < 4; role++)
         s_put_keyset (w, &root->roles [role]);
+    if (count)
+        codec_put_uint (w, count);
+    for (size_t i = 0; i < count; i++) {
+        codec_put_str (w, root->downgrades [i].name, WEFT_NAME_MAX);
+        codec_put_uint (w, root->downgrades [i].floor);
+    }
     return codec_writer_finish (&w, out_p, size_p);
 }
 
@@ -251,11 +261,24 @@ release_root_decode (release_root_t *root, const uint8_t *body, size_t size)
     codec_reader_t *r;
     if (codec_reader_new (&r, body, size))
         return RELEASE_MALFORMED;
-    int rc = codec_items (r) == S_ROOT_ITEMS? RELEASE_OK: RELEASE_MALFORMED;
+    size_t items = codec_items (r);
+    uint64_t count = 0;
+    int rc = items == S_ROOT_ITEMS
+          || (items > S_ROOT_ITEMS
+          &&  codec_get_uint (r, S_ROOT_ITEMS, RELEASE_DOWNGRADES_MAX, &count) == 0
+          &&  count >= 1 && items == S_ROOT_ITEMS + 1 + 2 * count)? RELEASE_OK: RELEASE_MALFORMED;
     if (!rc)
         rc = s_get_head (r, &root->version, &root->expires_ms, root->tenant);
     for (int role = 0; role < 4 && !rc; role++)
         rc = s_get_keyset (r, 3 + 2 * role, &root->roles [role]);
+    for (size_t i = 0; i < count && !rc; i++) {
+        release_downgrade_t *downgrade = &root->downgrades [i];
+        size_t at = S_ROOT_ITEMS + 1 + 2 * i;
+        if (codec_get_str (r, at, downgrade->name, WEFT_NAME_MAX)
+        ||  codec_get_uint (r, at + 1, UINT64_MAX, &downgrade->floor) || !downgrade->name [0])
+            rc = RELEASE_MALFORMED;
+    }
+    root->downgrade_count = rc? 0: (size_t) count;
     codec_reader_destroy (&r);
     if (rc || !root->tenant [0])
         memset (root, 0, sizeof *root);

@@ -20,7 +20,14 @@
         root      = [version, expires_ms, tenant: str(64),
                      root_threshold, root_keys: bin(k * 32), targets_threshold,
                      targets_keys, snapshot_threshold, snapshot_keys,
-                     timestamp_threshold, timestamp_keys]     (k <= RELEASE_KEYS_MAX)
+                     timestamp_threshold, timestamp_keys     (k <= RELEASE_KEYS_MAX)
+                     (, downgrade_count (1..RELEASE_DOWNGRADES_MAX), then per
+                     downgrade: name: str(64), floor: uint)]
+                  a downgrade lets a device install release NAME whose
+                  anti-rollback version is at least floor, even below the
+                  one installed: signed by the offline root keys only, so a
+                  stolen coordinator or release key cannot take a fleet back
+                  to a vulnerable version; the next root without it ends it
         targets   = [version, expires_ms, tenant, count (<= RELEASE_TARGETS_MAX),
                      then per target: name: str(64), version: str(32),
                      manifest_hash: bin(32), manifest_size: uint]
@@ -44,6 +51,7 @@
 #define RELEASE_KEYS_MAX        16          //  Keys of one role
 #define RELEASE_SIGS_MAX        16          //  Signatures on one role
 #define RELEASE_TARGETS_MAX     32          //  Releases in one targets role
+#define RELEASE_DOWNGRADES_MAX  8           //  Downgrades one root allows
 #define RELEASE_ASSIGN_CONTEXT  "weft-assign-v1"
 
 typedef enum {
@@ -76,10 +84,17 @@ typedef struct {
 } release_keyset_t;
 
 typedef struct {
+    char name [WEFT_NAME_MAX + 1];      //  Of the release (manifest name)
+    uint64_t floor;                     //  Lowest anti-rollback version allowed
+} release_downgrade_t;
+
+typedef struct {
     uint64_t version;
     uint64_t expires_ms;
     char tenant [WEFT_NAME_MAX + 1];
     release_keyset_t roles [4];         //  Indexed by role - 1
+    size_t downgrade_count;
+    release_downgrade_t downgrades [RELEASE_DOWNGRADES_MAX];
 } release_root_t;
 
 typedef struct {
@@ -173,6 +188,12 @@ typedef struct {
 int
     release_signatures (const uint8_t *data, size_t size, release_signed_view_t *view);
 
+//  Does root let a release named name of that anti-rollback version
+//  in, below the one installed?
+bool
+    release_downgrade_allowed (const release_root_t *root, const char *name,
+                               uint64_t anti_rollback);
+
 //  Start trusting root (the signed form), pinned at enrolment: it must
 //  be signed by its own root threshold and unexpired.
 int
@@ -191,7 +212,8 @@ int
 //  the coordinator's signature (coord_key), for device of tenant,
 //  unexpired; a release of the trusted targets with the same name,
 //  version and manifest hash; the manifest's bytes hash to it, fit
-//  type, and do not go below installed_anti_rollback. Fills *manifest
+//  type, and do not go below installed_anti_rollback unless the trusted
+//  root allows that downgrade (release_downgrade_allowed). Fills *manifest
 //  (borrowing from manifest_data) on success.
 int
     release_check (const release_trust_t *trust, const uint8_t *assignment,

@@ -105,6 +105,64 @@ release_test (bool verbose)
                            m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_ANTI_ROLLBACK);
     assert (release_check (&trust, a1, a_size, k.coord.sign_public, "gw-1", "gateway", 0,
                            m1, m1_size, FIXTURE_NOW + FIXTURE_DAY, &manifest) == RELEASE_NOT_ASSIGNED);
+    //  Below the installed anti-rollback only where the root allows that
+    //  release down to a floor at or below the release's own
+    release_trust_t *down = (release_trust_t *) malloc (sizeof *down);
+    *down = trust;
+    down->root.downgrade_count = 2;
+    snprintf (down->root.downgrades [0].name, WEFT_NAME_MAX + 1, "other");
+    down->root.downgrades [0].floor = 0;
+    snprintf (down->root.downgrades [1].name, WEFT_NAME_MAX + 1, "plc-runtime");
+    down->root.downgrades [1].floor = 1;
+    assert (release_check (down, a1, a_size, k.coord.sign_public, "gw-1", "gateway", 2,
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_OK);
+    down->root.downgrades [1].floor = 2;
+    assert (release_check (down, a1, a_size, k.coord.sign_public, "gw-1", "gateway", 2,
+                           m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_ANTI_ROLLBACK);
+    //  In the root's signed body: encoded and decoded as written; a
+    //  root without one is the 11 items it always was
+    down->root.downgrades [1].floor = 1;
+    uint8_t *down_body;
+    size_t down_size;
+    assert (release_root_encode (&down->root, &down_body, &down_size) == 0);
+    release_root_t decoded;
+    assert (release_root_decode (&decoded, down_body, down_size) == RELEASE_OK);
+    assert (decoded.downgrade_count == 2 && decoded.downgrades [1].floor == 1
+            && streq (decoded.downgrades [1].name, "plc-runtime"));
+    free (down_body);
+    down->root.downgrade_count = 0;
+    assert (release_root_encode (&down->root, &down_body, &down_size) == 0);
+    codec_reader_t *reader;
+    assert (codec_reader_new (&reader, down_body, down_size) == 0);
+    assert (codec_items (reader) == 11);
+    codec_reader_destroy (&reader);
+    free (down_body);
+    //  Refused: a count with no entries, past the limit, an empty name
+    const struct { uint64_t count; size_t entries; const char *name; } bad [] = {
+        { 1, 0, "plc" }, { RELEASE_DOWNGRADES_MAX + 1, RELEASE_DOWNGRADES_MAX + 1, "plc" },
+        { 1, 1, "" }, { 0, 0, "" }
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        codec_writer_t *w = codec_writer_new (1024);
+        codec_put_array (w, 12 + 2 * bad [i].entries);
+        codec_put_uint (w, 1);
+        codec_put_uint (w, FIXTURE_NOW + FIXTURE_DAY);
+        codec_put_str (w, "acme", WEFT_NAME_MAX);
+        for (int role = 0; role < 4; role++) {
+            codec_put_uint (w, 1);
+            codec_put_bin (w, k.root [role % 3].sign_public, WEFT_KEY_SIZE);
+        }
+        codec_put_uint (w, bad [i].count);
+        for (size_t entry = 0; entry < bad [i].entries; entry++) {
+            codec_put_str (w, bad [i].name, WEFT_NAME_MAX);
+            codec_put_uint (w, 1);
+        }
+        assert (codec_writer_finish (&w, &down_body, &down_size) == 0);
+        assert (release_root_decode (&decoded, down_body, down_size) == RELEASE_MALFORMED);
+        assert (decoded.downgrade_count == 0);
+        free (down_body);
+    }
+    free (down);
     assert (release_check (&trust, a1, a_size, k.rogue.sign_public, "gw-1", "gateway", 0,
                            m1, m1_size, FIXTURE_NOW, &manifest) == RELEASE_NOT_ASSIGNED);
     //  The coordinator alone cannot make a release: 2.0 assigned before

@@ -268,6 +268,18 @@ release_assignment_open (release_assignment_t *assignment, const uint8_t *data, 
     return rc;
 }
 
+bool
+release_downgrade_allowed (const release_root_t *root, const char *name,
+                           uint64_t anti_rollback)
+{
+    assert (root && name);
+    for (size_t i = 0; i < root->downgrade_count; i++)
+        if (streq (root->downgrades [i].name, name)
+        &&  anti_rollback >= root->downgrades [i].floor)
+            return true;
+    return false;
+}
+
 //  --------------------------------------------------------------------------
 //  The whole check, before a byte of the artifact is fetched
 
@@ -318,7 +330,8 @@ release_check (const release_trust_t *trust, const uint8_t *assignment_data,
         return RELEASE_MISMATCH;
     if (!manifest_fits (&decoded, type))
         return RELEASE_WRONG_TYPE;
-    if (decoded.anti_rollback < installed_anti_rollback)
+    if (decoded.anti_rollback < installed_anti_rollback
+    &&  !release_downgrade_allowed (&trust->root, decoded.name, decoded.anti_rollback))
         return RELEASE_ANTI_ROLLBACK;
     *manifest = decoded;
     return RELEASE_OK;

@@ -46,6 +46,9 @@ static const option_spec_t s_specs [] = {
     { "root", "FILE", NULL, "verify --bundle: the root the devices trust (pinned)" },
     { "root-keys", "HEX,...", NULL, "root: public keys of the root role" },
     { "root-threshold", "N", "1", "root: signatures the root role needs" },
+    { "allow-downgrade", "NAME=N,...", NULL,
+      "root: let devices install release NAME of anti-rollback version N or more, even "
+      "below the one installed" },
     { "targets-keys", "HEX,...", NULL, "root: public keys of the targets role" },
     { "targets-threshold", "N", "1", "root: signatures the targets role needs" },
     { "snapshot-keys", "HEX,...", NULL, "root: public keys of the snapshot role" },
@@ -62,6 +65,7 @@ static const char *s_synopsis =
     "        [--delta-from VERSION] FILE\n"
     "  root --repo R --tenant T --expires D --root-keys K,.. --targets-keys K,..\n"
     "       --snapshot-keys K --timestamp-keys K [--*-threshold N] [--version N]\n"
+    "       [--allow-downgrade NAME=N,...]\n"
     "  targets --repo R --expires D NAME=VERSION...\n"
     "  snapshot --repo R --expires D\n"
     "  timestamp --repo R --expires D\n"

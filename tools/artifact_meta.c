@@ -123,6 +123,35 @@ s_write_unsigned (const char *path, release_role_t role, uint8_t *body, size_t b
     return rc? 1: 0;
 }
 
+//  --allow-downgrade NAME=FLOOR,...: releases the root lets below the
+//  installed anti-rollback version, down to FLOOR
+static int
+s_downgrades (const char *text, release_root_t *root)
+{
+    if (!text)
+        return 0;
+    char *copy = strdup (text), *saved = NULL;
+    int rc = 0;
+    for (char *item = strtok_r (copy, ",", &saved); item && rc == 0;
+         item = strtok_r (NULL, ",", &saved)) {
+        char *equals = strchr (item, '=');
+        char *end = NULL;
+        unsigned long long floor = equals? strtoull (equals + 1, &end, 10): 0;
+        if (!equals || equals == item || equals - item > WEFT_NAME_MAX || !end || *end
+        ||  end == equals + 1 || root->downgrade_count == RELEASE_DOWNGRADES_MAX) {
+            artifact_fail ("--allow-downgrade takes NAME=ANTI_ROLLBACK,... (at most %d), "
+                           "not '%s'", RELEASE_DOWNGRADES_MAX, item);
+            rc = -1;
+            break;
+        }
+        release_downgrade_t *downgrade = &root->downgrades [root->downgrade_count++];
+        snprintf (downgrade->name, sizeof downgrade->name, "%.*s", (int) (equals - item), item);
+        downgrade->floor = floor;
+    }
+    free (copy);
+    return rc;
+}
+
 int
 artifact_role (const char *role_name, keyfile_t *options, int argc, char *argv [], int argi)
 {
@@ -169,6 +198,8 @@ artifact_role (const char *role_name, keyfile_t *options, int argc, char *argv [
         for (int i = 0; i < 4; i++)
             if (s_keyset (options, roles [i], &next.roles [i]))
                 return 2;
+        if (s_downgrades (keyfile_get (options, "allow-downgrade"), &next))
+            return 2;
         if (release_root_encode (&next, &body, &body_size))
             return 1;
         char *path = zsys_sprintf ("%s/root.%" PRIu64, repo, next.version);
@@ -297,6 +328,14 @@ s_inspect_role (const uint8_t *data, size_t size)
             json_object_set_new (out, names [i + 1], json_pack ("{s:i, s:o}", "threshold",
                                  (json_int_t) root.roles [i].threshold, "keys", keys));
         }
+        json_t *downgrades = json_object ();
+        for (size_t i = 0; i < root.downgrade_count; i++)
+            json_object_set_new (downgrades, root.downgrades [i].name,
+                                 json_integer ((json_int_t) root.downgrades [i].floor));
+        if (root.downgrade_count)
+            json_object_set_new (out, "downgrades", downgrades);
+        else
+            json_decref (downgrades);
     }
     else
     if (role == RELEASE_TARGETS) {

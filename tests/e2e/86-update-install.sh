@@ -6,7 +6,9 @@
 #   a clear error; a release for another device type, a lower
 #   anti-rollback version are refused and leave version and file as they
 #   were; a failing health check rolls back by itself and the twin says
-#   why; with libfiu, a failed fsync of the stage rolls back too.
+#   why; with libfiu, a failed fsync of the stage rolls back too. A new
+#   root signed by the offline root keys that allows plc down to
+#   anti-rollback 0 lets the refused 0.9 install.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 source "$(dirname "$0")/update-lib.sh"
@@ -126,3 +128,16 @@ if command -v fiu-run > /dev/null && ! ldd "$NODE" | grep -q libasan; then
 else
     say "fiu-run not installed or a sanitizer build: skipped"
 fi
+
+say "a downgrade the offline root allows: root 2 lets plc down to anti-rollback 0; 0.9 installs"
+new_root repo r1 r2 r3 -- --allow-downgrade plc=0
+art sign --key r1.key repo/root.2 && art sign --key r2.key repo/root.2 || fail "sign root 2"
+[[ "$(art inspect repo/root.2 | jget downgrades.plc)" == 0 ]] \
+    || fail "root 2: $(art inspect repo/root.2)"
+publish repo plc=2.0 plc=0.9
+bundle_for 0.9
+gw_run --import v0.9.wbd
+wait_for "cmp -s srv.bin '$INST/plc'" 20 || fail "0.9 not installed: $(grep 'update' gw-1.log | tail -3)"
+wait_for '[[ "$(software version)" == 0.9 && "$(software state)" == committed ]]' 20 \
+    || fail "twin: $(ctl --json twin get gw-1)"
+stop_proc gw-1

@@ -31,15 +31,16 @@ make_keys () {
     done
 }
 
-#   new_root REPO ROOT_KEYS... : a root of the tenant acme naming the
-#   root keys given (threshold 2), targets t1,t2 (2), snapshot s,
-#   timestamp ts; written unsigned
+#   new_root REPO ROOT_KEYS... [-- OPTIONS...] : a root of the tenant acme
+#   naming the root keys given (threshold 2), targets t1,t2 (2), snapshot
+#   s, timestamp ts, and weft-artifact root's OPTIONS; written unsigned
 new_root () {
     local repo=$1 keys="" k; shift
-    for k in "$@"; do keys+="${keys:+,}$(pub "$k")"; done
+    while (( $# )) && [[ "$1" != -- ]]; do keys+="${keys:+,}$(pub "$1")"; shift; done
+    (( $# )) && shift
     art root --repo "$repo" --tenant acme --expires 365d --root-keys "$keys" \
         --root-threshold 2 --targets-keys "$(pub t1),$(pub t2)" --targets-threshold 2 \
-        --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" > /dev/null || fail "root"
+        --snapshot-keys "$(pub s)" --timestamp-keys "$(pub ts)" "$@" > /dev/null || fail "root"
 }
 
 #   name_targets REPO [VERSION] : snapshot and timestamp naming the
