@@ -93,6 +93,29 @@ s_pin (update_t *self, uint64_t now_ms)
     }
 }
 
+//  Does the module need this release's chunks: the job's (until it is
+//  rolled back), or what is installed?
+static bool
+s_needs (update_t *self, const uint8_t hash [32])
+{
+    if (self->installed && memcmp (hash, self->inst_hash, 32) == 0)
+        return true;
+    return self->state >= UPDATE_ASSIGNED && self->state <= UPDATE_FAILED
+        && memcmp (hash, self->hash, 32) == 0;
+}
+
+//  The release a committed state let go is dropped again at start: a
+//  state is committed before the drop it leads to, so a crash between
+//  the two would keep its chunks pinned for good (dropping one already
+//  dropped changes nothing)
+static void
+s_let_go (update_t *self)
+{
+    static const uint8_t none [32] = { 0 };
+    if (memcmp (self->left, none, 32) && !s_needs (self, self->left))
+        self->effects.drop (self->effects.ctx, self->left);
+}
+
 int
 update_start (update_t *self, uint64_t now_ms)
 {
@@ -110,6 +133,7 @@ update_start (update_t *self, uint64_t now_ms)
     if (self->state != UPDATE_IDLE && self->state != UPDATE_COMMITTED
     &&  self->state != UPDATE_ROLLED_BACK)
         s_report (self);
+    s_let_go (self);
     s_resume (self, now_ms);
     return 0;
 }
@@ -324,8 +348,11 @@ update_installed (update_t *self, int step, bool ok, const char *error, uint64_t
             self->inst_anti_rollback = self->anti_rollback;
             memcpy (self->inst_hash, self->hash, 32);
             self->installed = true;
+            bool leaving = had && memcmp (left, self->hash, 32);
+            if (leaving)
+                memcpy (self->left, left, 32);     //  Committed with the state
             s_enter (self, UPDATE_COMMITTED, ok? NULL: why, true, now_ms);
-            if (had && memcmp (left, self->hash, 32))
+            if (leaving)
                 self->effects.drop (self->effects.ctx, left);
             break;
         }
@@ -333,6 +360,7 @@ update_installed (update_t *self, int step, bool ok, const char *error, uint64_t
             if (!ok)
                 zsys_error ("update: %s %s: %s", self->job_name, self->job_version, why);
             //  The first failure is the reason the twin shows
+            memcpy (self->left, self->hash, 32);
             s_enter (self, UPDATE_ROLLED_BACK, NULL, false, now_ms);
             self->effects.drop (self->effects.ctx, self->hash);
             break;
@@ -442,6 +470,8 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
                        || waiting) && memcmp (hash, self->hash, 32);
     uint8_t old_hash [32];
     memcpy (old_hash, self->hash, 32);
+    if (superseded)
+        memcpy (self->left, old_hash, 32);
     //  The new job, with the trust the offer moved forward, in one commit
     self->trust = trust;
     self->state = UPDATE_ASSIGNED;

@@ -27,7 +27,11 @@
                   (INSTALL rollback), then rolled back
     Every step the handler runs is idempotent, so after a crash the
     module asks again for the step of the state it finds: the device is
-    on the old version or the new one, and the attempt completes.
+    on the old version or the new one, and the attempt completes. A
+    release let go (the previous at a commit, the job's at a rollback,
+    one a newer offer replaced) is named in the job record committed
+    with that state and dropped again at start, so a crash between the
+    commit and the drop leaves no chunks pinned for good.
     Sans-IO: the handler is the driver's (node/io/install.h); the chunk
     store and the store are the node's.
     Table UPDATE_TABLE, keys under the node's prefix:

@@ -11,7 +11,7 @@
 
 #define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
 #define UPDATE_TRUST_FORMAT 1
-#define UPDATE_JOB_FORMAT   2         //  1: before assigned_ms (read still)
+#define UPDATE_JOB_FORMAT   3         //  1: before assigned_ms, 2: before left (read still)
 
 struct _update_t {
     update_effects_t effects;
@@ -31,6 +31,7 @@ struct _update_t {
     uint8_t hash [32];                  //  Its manifest's hash
     uint8_t assign_hash [32];           //  Of the assignment that asked for it
     uint64_t assigned_ms;               //  Its issue time: names it in reports
+    uint8_t left [32];                  //  The release it let go (dropped), zero: none
     uint64_t anti_rollback;
     char job_name [WEFT_NAME_MAX + 1];
     char job_version [MANIFEST_VERSION_MAX + 1];

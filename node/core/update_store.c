@@ -43,14 +43,15 @@ s_put_trust (update_t *self, store_txn_t *txn)
 }
 
 //  Job record: format, state, hash (32), assignment hash (32),
-//  anti-rollback be64, assignment issue time be64, then name, version, handler, previous and error
+//  anti-rollback be64, assignment issue time be64, the hash of the
+//  release let go (32, zero: none), then name, version, handler, previous and error
 //  each NUL-terminated, then the manifest's bytes
 static int
 s_put_job (update_t *self, store_txn_t *txn)
 {
     const char *texts [] = { self->job_name, self->job_version, self->handler,
                              self->previous, self->error };
-    size_t size = 2 + 64 + 16 + self->manifest_size;
+    size_t size = 2 + 64 + 16 + 32 + self->manifest_size;
     for (size_t i = 0; i < 5; i++)
         size += strlen (texts [i]) + 1;
     uint8_t *data = (uint8_t *) zmalloc (size);
@@ -60,7 +61,8 @@ s_put_job (update_t *self, store_txn_t *txn)
     memcpy (data + 34, self->assign_hash, 32);
     proto_put_be64 (data + 66, self->anti_rollback);
     proto_put_be64 (data + 74, self->assigned_ms);
-    size_t at = 82;
+    memcpy (data + 82, self->left, 32);
+    size_t at = 114;
     for (size_t i = 0; i < 5; i++) {
         size_t length = strlen (texts [i]) + 1;
         memcpy (data + at, texts [i], length);
@@ -89,7 +91,7 @@ s_take_text (const uint8_t *data, size_t size, size_t *at, char *text, size_t ma
 static int
 s_load_job (update_t *self, const uint8_t *data, size_t size)
 {
-    size_t at = size > 0 && data [0] == 1? 74: 82;
+    size_t at = size == 0 || data [0] == 2? 82: data [0] == 1? 74: 114;
     if (size < at || data [0] < 1 || data [0] > UPDATE_JOB_FORMAT
     ||  data [1] > UPDATE_ROLLED_BACK)
         return -1;
@@ -97,7 +99,10 @@ s_load_job (update_t *self, const uint8_t *data, size_t size)
     memcpy (self->hash, data + 2, 32);
     memcpy (self->assign_hash, data + 34, 32);
     self->anti_rollback = proto_get_be64 (data + 66);
-    self->assigned_ms = at == 82? proto_get_be64 (data + 74): 0;
+    self->assigned_ms = at >= 82? proto_get_be64 (data + 74): 0;
+    memset (self->left, 0, 32);
+    if (at == 114)
+        memcpy (self->left, data + 82, 32);
     if (!s_take_text (data, size, &at, self->job_name, sizeof self->job_name)
     ||  !s_take_text (data, size, &at, self->job_version, sizeof self->job_version)
     ||  !s_take_text (data, size, &at, self->handler, sizeof self->handler)

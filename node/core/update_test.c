@@ -41,6 +41,12 @@ typedef struct {
     const uint8_t *root;
     size_t root_size;
     size_t wants, drops, installs, reports;
+    //  The releases wanted, as the fetch module keeps them in the store
+    //  (a crash keeps them); lose_drop: the next drop is lost (a crash
+    //  came first)
+    uint8_t kept [8][32];
+    size_t kept_count;
+    bool lose_drop;
     int step;                       //  Asked and not yet answered
     char report [1024];
     char target [16], prev [16], staged [16];
@@ -54,18 +60,39 @@ typedef struct {
     int32_t offset;
 } t_device_t;
 
+static ssize_t
+s_kept_at (t_device_t *device, const uint8_t hash [32])
+{
+    for (size_t i = 0; i < device->kept_count; i++)
+        if (memcmp (device->kept [i], hash, 32) == 0)
+            return (ssize_t) i;
+    return -1;
+}
+
 static void
 s_want (void *ctx, const uint8_t hash [32], const uint8_t *manifest, size_t size)
 {
-    (void) hash; (void) manifest; (void) size;
-    ((t_device_t *) ctx)->wants++;
+    (void) manifest; (void) size;
+    t_device_t *device = (t_device_t *) ctx;
+    device->wants++;
+    if (s_kept_at (device, hash) < 0) {
+        assert (device->kept_count < 8);
+        memcpy (device->kept [device->kept_count++], hash, 32);
+    }
 }
 
 static void
 s_drop (void *ctx, const uint8_t hash [32])
 {
-    (void) hash;
-    ((t_device_t *) ctx)->drops++;
+    t_device_t *device = (t_device_t *) ctx;
+    device->drops++;
+    if (device->lose_drop) {
+        device->lose_drop = false;
+        return;
+    }
+    ssize_t at = s_kept_at (device, hash);
+    if (at >= 0)
+        memcpy (device->kept [at], device->kept [--device->kept_count], 32);
 }
 
 static void
@@ -146,6 +173,7 @@ s_fresh (t_device_t *device)
     strcpy (device->target, "0.1");
     *device->prev = *device->staged = 0;
     device->has_prev = false;
+    device->kept_count = 0;
     s_open (device);
 }
 
@@ -623,6 +651,40 @@ update_test (bool verbose)
         assert (update_state (device.update) == UPDATE_ROLLED_BACK);
         assert (streq (device.target, "0.1"));
         assert (strstr (device.report, "health check failed"));
+        crashes++;
+    }
+    //  A crash after a state's commit and before the drop it leads to
+    //  (the commit of v2 letting v1 go, the rollback letting v2 go, an
+    //  offer replacing a release not yet installed): the release stays
+    //  kept until the restart lets it go; the one needed stays
+    for (int point = 0; point < 3; point++) {
+        s_fresh (&device);
+        s_hold (&device, &v1);
+        if (point == 2)
+            //  0.9 asked for, still downloading when v2 comes
+            s_taken (&device, &k.coord, "0.9", &v0, root, root_size, &p2);
+        else {
+            s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
+            assert (s_run (&device, 0, false) == 0);
+            assert (update_state (device.update) == UPDATE_COMMITTED);
+        }
+        assert (device.kept_count == 1);
+        const uint8_t *left = point == 0? v1.hash: point == 1? v2.hash: v0.hash;
+        const uint8_t *needed = point == 1? v1.hash: v2.hash;
+        device.fail_health = point == 1;
+        device.lose_drop = true;
+        s_hold (&device, &v2);
+        s_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
+        assert (s_run (&device, 0, false) == 0);
+        assert (update_state (device.update)
+                == (point == 1? UPDATE_ROLLED_BACK: UPDATE_COMMITTED));
+        assert (!device.lose_drop && device.kept_count == 2);
+        assert (s_kept_at (&device, left) >= 0);
+        s_close (&device);
+        s_open (&device);
+        assert (device.kept_count == 1);
+        assert (s_kept_at (&device, needed) == 0 && s_kept_at (&device, left) < 0);
+        device.fail_health = false;
         crashes++;
     }
     if (verbose)
