@@ -17,6 +17,8 @@ source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
 KILLS=${KILLS:-30}
 STAGE_KILLS=${STAGE_KILLS:-3}
+DELAY_MIN=${DELAY_MIN:-200}         #   ms from a start to its kill, at random
+DELAY_MAX=${DELAY_MAX:-2000}
 SEED=${SEED:-$(( $(date +%s%N) % 32768 ))}
 RANDOM=$SEED
 INST="$T/gw-1/install"
@@ -78,7 +80,7 @@ wait_for "grep -q 'update: plc 2.0 downloading' gw-1.log" 20 || fail "no downloa
 kills=0
 for k in $(seq 1 "$KILLS"); do
     grep -q 'update: plc 2.0 verified' gw-1.log && fail "downloaded before kill $k (lower RATE)"
-    delay=$(( 200 + RANDOM % 1800 ))
+    delay=$(( DELAY_MIN + RANDOM % (DELAY_MAX - DELAY_MIN) ))
     sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
     stop_proc gw-1 KILL
     kills=$((kills + 1))
