@@ -177,9 +177,10 @@ bench-long: all
 	@SIM_BENCH=week bash tests/bench/sim.sh $(BUILD)
 
 #   The link soak of make test (tests/e2e/64-link-loss-soak.sh) for 10
-#   minutes instead of 60 s
+#   minutes instead of 60 s, and 30 kills of a download instead of 15
 soak: all
 	@SOAK_SECONDS=600 WEFT_BUILD=$(BUILD) bash tests/e2e/64-link-loss-soak.sh
+	@KILLS=30 WEFT_BUILD=$(BUILD) bash tests/e2e/97-update-kill-download.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(HEADERS) node/main.c coordinator/main.c tools/*.c tests/*.c

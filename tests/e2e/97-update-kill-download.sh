@@ -3,19 +3,23 @@
 #   moments of a download, and a few times while it stages: gw-1 (plc
 #   1.0 installed) is assigned plc 2.0 by the coordinator, fetches it
 #   from its coordinator link slowly (--chunk-rate), and is killed KILLS
-#   times, each a random delay after it started again on the same data
-#   directory (seeded: SEED=N replays a run). After each kill the
-#   artifact is plc 1.0 or 2.0, whole, and reported.software never shows
-#   a wrong state (failed, rolled back, another release, or 2.0
-#   installed before it was committed). Then kills during staging
-#   (strace kills it at a random write of the staged file). At the end
-#   2.0 is committed and installed, and the coordinator served at most
-#   the release's chunks plus the window (8) for each kill: a chunk the
-#   node stored is never fetched again.
+#   times (15 in make test, 30 in make soak), each a random delay after
+#   it started again on the same data directory (seeded: SEED=N replays
+#   a run). After each kill the artifact is plc 1.0 or 2.0, whole;
+#   reported.software never shows a wrong state (failed, rolled back,
+#   another release, or 2.0 installed before it was committed); the
+#   chunk store agrees with itself and with the releases wanted
+#   (chunkstore-check.py). Then kills during staging (strace kills it at
+#   a random write of the staged file). At the end 2.0 is committed and
+#   installed, 2.0 alone is wanted (1.0's chunks let go), and the
+#   coordinator served at most the release's chunks plus the window (8)
+#   for each kill: a chunk the node stored is never fetched again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
+E2E_DIR=$(cd "$(dirname "$0")" && pwd)
+command -v mdb_dump > /dev/null || fail "mdb_dump missing (make deps installs lmdb-utils)"
 cd "$T"
-KILLS=${KILLS:-30}
+KILLS=${KILLS:-15}                  #   make soak: 30
 STAGE_KILLS=${STAGE_KILLS:-3}
 DELAY_MIN=${DELAY_MIN:-200}         #   ms from a start to its kill, at random
 DELAY_MAX=${DELAY_MAX:-2000}
@@ -23,7 +27,7 @@ SEED=${SEED:-$(( $(date +%s%N) % 32768 ))}
 RANDOM=$SEED
 INST="$T/gw-1/install"
 #   KiB/s asked of the coordinator: the download outlasts the kills
-RATE=${RATE:-$(( 2400 / KILLS ))}
+RATE=${RATE:-$(( 2000 / KILLS ))}
 say "seed $SEED (SEED=$SEED KILLS=$KILLS replays this run)"
 
 say "plc 1.0 (small) and 2.0 (4 MB) for gateways, published and bundled"
@@ -53,6 +57,10 @@ wait_for '[[ "$(software installed)" == 1.0 && "$(software state)" == committed 
     || fail "1.0 not committed: $(ctl --json twin get gw-1)"
 cmp -s v1.bin "$INST/plc" || fail "1.0 not installed"
 
+#   chunkstore : gw-1's chunk store agrees with itself and with the
+#   releases wanted ("wanted N held M"); gw-1 stopped
+chunkstore () { python3 "$E2E_DIR/chunkstore-check.py" "$T/gw-1/db"; }
+
 #   checked : after a kill, the artifact is 1.0 or 2.0 whole, and the
 #   twin's reported.software is a state of 2.0's install, 1.0 installed
 #   until 2.0 is committed
@@ -71,6 +79,8 @@ checked () {
     esac
     [[ "$installed" == 1.0 || "$state" == committed ]] \
         || fail "after kill $1: installed $installed while $state: $sw"
+    store=$(chunkstore) || fail "after kill $1 the chunk store disagrees: $store"
+    [[ "$store" == "wanted 2 "* ]] || fail "after kill $1: $store (1.0 and 2.0 wanted)"
 }
 
 say "plc 2.0 assigned; gw-1 killed $KILLS times while it downloads"
@@ -84,9 +94,10 @@ for k in $(seq 1 "$KILLS"); do
     sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
     stop_proc gw-1 KILL
     kills=$((kills + 1))
-    echo "kill $k after ${delay} ms: $(( $(counter chunks_served) - served0 )) of $chunks chunks served"
     grep -q 'update: plc 2.0 verified' gw-1.log && fail "kill $k came after the download ended"
     checked "$k"
+    echo "kill $k after ${delay} ms: $(( $(counter chunks_served) - served0 )) of $chunks" \
+        "chunks served; store: $store"
     (( k < KILLS )) && gw_start
 done
 
@@ -114,6 +125,9 @@ wait_for '[[ "$(software installed)" == 2.0 && "$(software state)" == committed 
     || fail "2.0 not committed: $(ctl --json twin get gw-1)"
 cmp -s v2.bin "$INST/plc" || fail "2.0 not installed"
 [[ -z "$(ls -A "$INST" | grep -v '^plc$')" ]] || fail "left over: $(ls -A "$INST")"
+stop_proc gw-1
+store=$(chunkstore) || fail "the chunk store disagrees: $store"
+[[ "$store" == "wanted 1 "* ]] || fail "after the commit: $store (2.0 alone wanted)"
 
 served=$(( $(counter chunks_served) - served0 ))
 say "plc 2.0: $chunks chunks; the coordinator served $served over $kills kills" \
