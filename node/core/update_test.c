@@ -687,6 +687,25 @@ update_test (bool verbose)
         device.fail_health = false;
         crashes++;
     }
+    //  A job record of format 2 (before the release let go) still reads
+    s_fresh (&device);
+    s_hold (&device, &v1);
+    s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
+    assert (s_run (&device, 0, false) == 0);
+    store_txn_t *txn = store_begin (device.store, true);
+    size_t job_size;
+    uint8_t *job = (uint8_t *) store_get (txn, UPDATE_TABLE, "job", 3, &job_size);
+    assert (job && job_size > 114 && job [0] == 3);
+    job [0] = 2;
+    memmove (job + 82, job + 114, job_size - 114);
+    assert (store_put (txn, UPDATE_TABLE, "job", 3, job, job_size - 32) == 0);
+    assert (store_commit (&txn) == 0);
+    free (job);
+    s_close (&device);
+    s_open (&device);
+    assert (update_state (device.update) == UPDATE_COMMITTED);
+    assert (streq (update_installed_version (device.update), "1.0"));
+    assert (device.kept_count == 1 && s_kept_at (&device, v1.hash) == 0);
     if (verbose)
         printf ("\n   %zu crash points, v2 in %zu chunks", crashes, v2.count);
 
