@@ -104,6 +104,16 @@ s_needs (update_t *self, const uint8_t hash [32])
         && memcmp (hash, self->hash, 32) == 0;
 }
 
+//  A release's chunks go unless the module still needs them (a release
+//  offered again while installed, then rolled back or replaced, is the
+//  installed one)
+static void
+s_drop (update_t *self, const uint8_t hash [32])
+{
+    if (!s_needs (self, hash))
+        self->effects.drop (self->effects.ctx, hash);
+}
+
 //  The release a committed state let go is dropped again at start: a
 //  state is committed before the drop it leads to, so a crash between
 //  the two would keep its chunks pinned for good (dropping one already
@@ -112,8 +122,8 @@ static void
 s_let_go (update_t *self)
 {
     static const uint8_t none [32] = { 0 };
-    if (memcmp (self->left, none, 32) && !s_needs (self, self->left))
-        self->effects.drop (self->effects.ctx, self->left);
+    if (memcmp (self->left, none, 32))
+        s_drop (self, self->left);
 }
 
 int
@@ -353,7 +363,7 @@ update_installed (update_t *self, int step, bool ok, const char *error, uint64_t
                 memcpy (self->left, left, 32);     //  Committed with the state
             s_enter (self, UPDATE_COMMITTED, ok? NULL: why, true, now_ms);
             if (leaving)
-                self->effects.drop (self->effects.ctx, left);
+                s_drop (self, left);
             break;
         }
         case UPDATE_STEP_ROLLBACK:
@@ -362,7 +372,7 @@ update_installed (update_t *self, int step, bool ok, const char *error, uint64_t
             //  The first failure is the reason the twin shows
             memcpy (self->left, self->hash, 32);
             s_enter (self, UPDATE_ROLLED_BACK, NULL, false, now_ms);
-            self->effects.drop (self->effects.ctx, self->hash);
+            s_drop (self, self->hash);
             break;
         default:
             break;
@@ -499,7 +509,7 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
         return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store the offer");
     }
     if (superseded)
-        self->effects.drop (self->effects.ctx, old_hash);
+        s_drop (self, old_hash);
     zsys_info ("update: %s %s assigned (handler %s, %zu chunks)", self->job_name,
                self->job_version, self->handler, self->chunk_count);
     s_report (self);

@@ -687,6 +687,29 @@ update_test (bool verbose)
         device.fail_health = false;
         crashes++;
     }
+    //  The installed release offered again (after another was rolled
+    //  back), failing its health check: rolled back, its chunks kept
+    s_fresh (&device);
+    s_hold (&device, &v1);
+    s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
+    assert (s_run (&device, 0, false) == 0);
+    device.fail_health = true;
+    s_hold (&device, &v2);
+    s_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
+    assert (s_run (&device, 0, false) == 0);
+    assert (update_state (device.update) == UPDATE_ROLLED_BACK);
+    device.now++;                       //  Another assignment
+    s_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p2);
+    assert (s_run (&device, 0, false) == 0);
+    assert (update_state (device.update) == UPDATE_ROLLED_BACK);
+    assert (streq (update_installed_version (device.update), "1.0"));
+    assert (device.kept_count == 1 && s_kept_at (&device, v1.hash) == 0);
+    s_close (&device);
+    s_open (&device);
+    assert (device.kept_count == 1 && s_kept_at (&device, v1.hash) == 0);
+    device.fail_health = false;
+    device.now = now;
+
     //  A job record of format 2 (before the release let go) still reads
     s_fresh (&device);
     s_hold (&device, &v1);
