@@ -709,15 +709,8 @@ campaign_run_test (bool verbose)
     fleet.store = store_new (dir, registry_tables (), 0);
     assert (fleet.store);
     artrepo_t *repo = artrepo_new (fleet.store);
-    release_fixture_t k;
-    release_fixture_keys (&k);
-    size_t root_size, bundle_size;
-    uint8_t *root = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, k.root, 2,
-                                          k.root, &root_size);
     uint8_t hash [32];
-    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 64 * 1024,
-                                              hash, &bundle_size);
-    director_fixture_upload (fleet.store, repo, "acme", root, root_size, bundle, bundle_size);
+    director_fixture_release (fleet.store, repo, 64 * 1024, hash);
     for (int index = 1; index <= 5; index++) {
         char id [16];
         snprintf (id, sizeof id, "gw-%d", index);
@@ -746,8 +739,6 @@ campaign_run_test (bool verbose)
     pki_destroy (&fleet.env.pki);
     keys_wipe (&ca);
     keys_wipe (&coord);
-    free (bundle);
-    free (root);
     artrepo_destroy (&repo);
     store_destroy (&fleet.store);
     zdir_t *tree = zdir_new (dir, NULL);

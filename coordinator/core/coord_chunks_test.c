@@ -103,16 +103,9 @@ coord_chunks_test (bool verbose)
     store_t *store = store_new (dir, registry_tables (), 0);
     assert (store);
     //  acme's release plc 1.0 in the repository
-    release_fixture_t k;
-    release_fixture_keys (&k);
-    size_t root_size, size;
-    uint8_t *root = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, k.root, 2,
-                                          k.root, &root_size);
     uint8_t manifest [32];
-    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 150 * 1024,
-                                              manifest, &size);
     artrepo_t *repo = artrepo_new (store);
-    director_fixture_upload (store, repo, "acme", root, root_size, bundle, size);
+    director_fixture_release (store, repo, 150 * 1024, manifest);
     store_txn_t *txn = store_begin (store, true);
     //  Two addresses of the release, and one it does not name
     size_t manifest_size;
@@ -169,8 +162,6 @@ coord_chunks_test (bool verbose)
     keys_wipe (&site_a);
     keys_wipe (&site_g);
     free (manifest_data);
-    free (bundle);
-    free (root);
     store_destroy (&store);
     zdir_t *tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);

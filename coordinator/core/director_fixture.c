@@ -58,6 +58,22 @@ director_fixture_call_at (rpc_env_t *env, store_t *store, const char *role, cons
 }
 
 void
+director_fixture_release (store_t *store, artrepo_t *repo, size_t artifact_size,
+                          uint8_t manifest_hash [32])
+{
+    release_fixture_t k;
+    release_fixture_keys (&k);
+    size_t root_size, bundle_size;
+    uint8_t *root = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, k.root, 2,
+                                          k.root, &root_size);
+    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0",
+                                              artifact_size, manifest_hash, &bundle_size);
+    director_fixture_upload (store, repo, "acme", root, root_size, bundle, bundle_size);
+    free (bundle);
+    free (root);
+}
+
+void
 director_fixture_upload (store_t *store, artrepo_t *repo, const char *tenant,
                          const uint8_t *root, size_t root_size, const uint8_t *bundle,
                          size_t size)

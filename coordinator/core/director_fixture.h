@@ -25,6 +25,13 @@ int
                               const char *path, const char *method, const char *args,
                               uint64_t now_ms, rpc_result_t *result);
 
+//  acme's release plc 1.0 of artifact_size random bytes, from the
+//  fixture's keys (proto/release_fixture.h), in repo: its root set and
+//  its bundle uploaded. The manifest's hash in manifest_hash.
+void
+    director_fixture_release (store_t *store, artrepo_t *repo, size_t artifact_size,
+                              uint8_t manifest_hash [32]);
+
 //  Set tenant's release root and upload bundle into its repository
 void
     director_fixture_upload (store_t *store, artrepo_t *repo, const char *tenant,

@@ -144,15 +144,8 @@ main (void)
     store_t *store = store_new (store_path, registry_tables (), (size_t) 4 << 30);
     assert (store);
     artrepo_t *repo = artrepo_new (store);
-    release_fixture_t k;
-    release_fixture_keys (&k);
-    size_t root_size, bundle_size;
-    uint8_t *root = release_fixture_root (&k, 1, FIXTURE_NOW + 365 * FIXTURE_DAY, k.root, 2,
-                                          k.root, &root_size);
     uint8_t hash [32];
-    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 64 * 1024,
-                                              hash, &bundle_size);
-    director_fixture_upload (store, repo, "acme", root, root_size, bundle, bundle_size);
+    director_fixture_release (store, repo, 64 * 1024, hash);
     s_register (store);
     keys_t ca, coord;
     keys_generate (&ca);
@@ -205,8 +198,6 @@ main (void)
     pki_destroy (&env.pki);
     artrepo_destroy (&repo);
     store_destroy (&store);
-    free (root);
-    free (bundle);
     bench_clear (path);
     return 0;
 }
