@@ -19,11 +19,7 @@
 #include "coordinator/core/rpc_internal.h"
 #include "coordinator/core/director_fixture.h"
 
-typedef struct {
-    store_t *store;
-    rpc_env_t env;
-    rpc_result_t result;
-} s_fleet_t;
+typedef director_fixture_t s_fleet_t;
 
 //  A device reports software; the devices the run offered
 static size_t
@@ -704,26 +700,13 @@ campaign_run_test (bool verbose)
     //  @selftest
     char dir [] = "/tmp/weft-campaign-run-test-XXXXXX";
     assert (mkdtemp (dir));
+    store_t *store = store_new (dir, registry_tables (), 0);
+    assert (store);
     s_fleet_t fleet;
-    memset (&fleet, 0, sizeof fleet);
-    fleet.store = store_new (dir, registry_tables (), 0);
-    assert (fleet.store);
-    artrepo_t *repo = artrepo_new (fleet.store);
+    director_fixture_init (&fleet, store);
     uint8_t hash [32];
-    director_fixture_release (fleet.store, repo, 64 * 1024, hash);
-    for (int index = 1; index <= 5; index++) {
-        char id [16];
-        snprintf (id, sizeof id, "gw-%d", index);
-        director_fixture_device (fleet.store, id, "acme", "gateway");
-    }
-    keys_t ca, coord;
-    keys_generate (&ca);
-    keys_generate (&coord);
-    coord_stats_t stats;
-    memset (&stats, 0, sizeof stats);
-    rpc_env_t env = { registry_new (fleet.store), pki_new (&ca), coord.curve_public, &stats,
-                      coord.sign_secret, repo };
-    fleet.env = env;
+    director_fixture_release (fleet.store, fleet.repo, 64 * 1024, hash);
+    director_fixture_devices (fleet.store, "gw", 5, "acme", "gateway");
 
     s_test_waves (&fleet);
     s_test_deadlines (&fleet);
@@ -734,18 +717,14 @@ campaign_run_test (bool verbose)
     s_test_exclude (&fleet);
     s_test_success (&fleet);
 
-    rpc_result_clear (&fleet.result);
-    registry_destroy (&fleet.env.registry);
-    pki_destroy (&fleet.env.pki);
-    keys_wipe (&ca);
-    keys_wipe (&coord);
-    artrepo_destroy (&repo);
-    store_destroy (&fleet.store);
+    director_fixture_fini (&fleet);
+    store_destroy (&store);
     zdir_t *tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);
     zdir_destroy (&tree);
     if (verbose)
-        printf ("(waves, halt, retry, finish, deadlines, pace, soak, config, installed, dynamic) ");
+        printf ("(waves, halt, retry, finish, deadlines, pace, soak, config, installed, dynamic, "
+                "exclude, success) ");
     //  @end
     printf ("OK\n");
 }

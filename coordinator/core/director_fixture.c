@@ -1,6 +1,7 @@
 /*  director_fixture - what the selftests of the director and of
-    campaigns share: a device in the registry, an RPC call as a role on
-    a path, a tenant's release root and a bundle in its repository  */
+    campaigns share: an RPC environment over a store, a device in the
+    registry, an RPC call as a role on a path, a tenant's release root
+    and a bundle in its repository  */
 
 #include "proto/corelib.h"
 #include <sodium.h>
@@ -11,6 +12,30 @@
 #include "coordinator/core/artrepo.h"
 #include "coordinator/core/rpc_internal.h"
 #include "coordinator/core/director_fixture.h"
+
+void
+director_fixture_init (director_fixture_t *self, store_t *store)
+{
+    memset (self, 0, sizeof *self);
+    self->store = store;
+    self->repo = artrepo_new (store);
+    keys_generate (&self->ca);
+    keys_generate (&self->coord);
+    rpc_env_t env = { registry_new (store), pki_new (&self->ca), self->coord.curve_public,
+                      &self->stats, self->coord.sign_secret, self->repo };
+    self->env = env;
+}
+
+void
+director_fixture_fini (director_fixture_t *self)
+{
+    rpc_result_clear (&self->result);
+    registry_destroy (&self->env.registry);
+    pki_destroy (&self->env.pki);
+    keys_wipe (&self->ca);
+    keys_wipe (&self->coord);
+    artrepo_destroy (&self->repo);
+}
 
 void
 director_fixture_device (store_t *store, const char *id, const char *tenant, const char *type)
@@ -28,6 +53,17 @@ director_fixture_device (store_t *store, const char *id, const char *tenant, con
     assert (registry_device_put (txn, device) == 0);
     assert (store_commit (&txn) == 0);
     json_decref (device);
+}
+
+void
+director_fixture_devices (store_t *store, const char *prefix, int count, const char *tenant,
+                          const char *type)
+{
+    for (int index = 1; index <= count; index++) {
+        char id [WEFT_NAME_MAX + 1];
+        snprintf (id, sizeof id, "%.32s-%d", prefix, index);
+        director_fixture_device (store, id, tenant, type);
+    }
 }
 
 int

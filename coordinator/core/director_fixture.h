@@ -6,12 +6,36 @@
 
 #include "proto/store.h"
 #include "coordinator/core/rpc.h"
+#include "proto/keys.h"
 #include "coordinator/core/artrepo.h"
+#include "coordinator/core/coord_stats.h"
+
+//  A coordinator's RPC environment over store (the caller's, which
+//  it does not own): fresh CA and coordinator keys, an artifact
+//  repository, a result for calls. _fini frees them.
+typedef struct {
+    store_t *store;
+    artrepo_t *repo;
+    keys_t ca, coord;
+    coord_stats_t stats;
+    rpc_env_t env;
+    rpc_result_t result;
+} director_fixture_t;
+
+void
+    director_fixture_init (director_fixture_t *self, store_t *store);
+void
+    director_fixture_fini (director_fixture_t *self);
 
 //  A gateway-role device of tenant, of type, at path tenant
 void
     director_fixture_device (store_t *store, const char *id, const char *tenant,
                              const char *type);
+
+//  Devices PREFIX-1 .. PREFIX-count, as director_fixture_device
+void
+    director_fixture_devices (store_t *store, const char *prefix, int count,
+                              const char *tenant, const char *type);
 
 //  Call method as role on path (an operator named ROLE-of-PATH) at
 //  FIXTURE_NOW, committed; the status, the result in *result
