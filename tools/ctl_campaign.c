@@ -5,7 +5,7 @@
     campaign create --query Q --patch JSON --waves ...   a configuration instead
     campaign show ID [--limit N]       the campaign, counts per state and wave
     campaign list [--limit N]          the campaigns you may see
-    campaign start|pause|resume|abort|retry ID
+    campaign start|pause|resume|abort|retry|revert ID
     campaign exclude ID --tenant T     an admin's tenant out of a campaign of several
     The plan's sizes travel as the texts typed ("1", "10%"): the
     coordinator resolves them over the devices that fit (docs/campaigns.md).  */
@@ -16,7 +16,8 @@
 #define S_TIMEOUT_MAX   (7 * 24 * 3600)     //  As the coordinator (CAMPAIGN_TIMEOUT_MAX_S)
 #define S_JOIN_MAX      (24 * 3600)         //  As the coordinator (CAMPAIGN_JOIN_MAX_S)
 
-static const char *s_moves [] = { "start", "pause", "resume", "abort", "retry", NULL };
+static const char *s_moves [] = { "start", "pause", "resume", "abort", "retry", "revert",
+                                  NULL };
 
 //  The create command's args, or NULL after printing why
 static json_t *
@@ -208,10 +209,24 @@ s_show (json_t *result)
     }
     printf ("%-8s", "all");
     s_counts (json_object_get (result, "counts"));
-    json_array_foreach (json_object_get (result, "device_rows"), index, item)
+    json_t *reverts = json_object_get (result, "revert_counts");
+    if (reverts) {
+        //  A configuration undone: its devices' revert states, its wave
+        printf ("revert     wave %lld of %zu:", (long long) ctl_int (result, "revert_wave") + 1,
+                json_array_size (json_object_get (result, "sizes")));
+        const char *states [] = { "pending", "offered", "succeeded", "failed", "skipped", NULL };
+        for (size_t at = 0; states [at]; at++)
+            printf (" %s %lld", states [at], (long long) ctl_int (reverts, states [at]));
+        printf ("\n");
+    }
+    json_array_foreach (json_object_get (result, "device_rows"), index, item) {
         if (*ctl_str (item, "reason"))
             printf ("%s %s: %s\n", ctl_str (item, "id"), ctl_str (item, "state"),
                     ctl_str (item, "reason"));
+        if (*ctl_str (item, "revert_reason"))
+            printf ("%s revert %s: %s\n", ctl_str (item, "id"), ctl_str (item, "revert"),
+                    ctl_str (item, "revert_reason"));
+    }
 }
 
 bool
@@ -253,10 +268,15 @@ ctl_show_campaign (const char *method, json_t *result)
     if (strncmp (method, "campaign.", 9) == 0) {
         printf ("%s: %s -> %s", ctl_str (result, "id"), ctl_str (result, "from"),
                 ctl_str (result, "state"));
-        if (ctl_int (result, "offered"))
+        if (ctl_int (result, "offered") && !streq (method, "campaign.revert"))
             printf (", %lld devices offered the release", (long long) ctl_int (result, "offered"));
         if (ctl_int (result, "retried"))
             printf (" (%lld of them failed before)", (long long) ctl_int (result, "retried"));
+        if (streq (method, "campaign.revert"))
+            printf (", %lld devices to revert, %lld given their previous values now, "
+                    "%lld skipped", (long long) ctl_int (result, "devices"),
+                    (long long) ctl_int (result, "offered"),
+                    (long long) ctl_int (result, "skipped"));
         printf ("\n");
         return true;
     }

@@ -139,7 +139,7 @@ static const char *s_synopsis =
     "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"
     "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"
-    "  campaign start|pause|resume|abort|retry ID   move a campaign (docs/campaigns.md)\n"
+    "  campaign start|pause|resume|abort|retry|revert ID   move a campaign (docs/campaigns.md)\n"
     "  campaign exclude ID --tenant T     take your tenant out of a campaign of several\n"
     "  stats                              coordinator counters\n"
     "  call METHOD ['JSON']               any RPC method with its arguments as a JSON\n"

@@ -274,7 +274,8 @@ campaign_total (json_t *campaign, const char *name)
 bool
 campaign_state_final (const char *state)
 {
-    return state && (streq (state, "aborted") || streq (state, "finished"));
+    return state && (streq (state, "aborted") || streq (state, "finished")
+                 ||  streq (state, "reverted"));
 }
 
 static bool

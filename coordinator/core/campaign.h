@@ -143,7 +143,7 @@ json_int_t
 bool
     campaign_has_tenant (json_t *campaign, const char *tenant);
 
-//  Is state one a campaign never leaves (aborted, finished)?
+//  Is state one a campaign never leaves (aborted, finished, reverted)?
 bool
     campaign_state_final (const char *state);
 

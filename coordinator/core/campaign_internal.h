@@ -1,4 +1,4 @@
-/*  campaign_internal - what campaign_run.c and campaign_offer.c share  */
+/*  campaign_internal - what campaign_run.c, campaign_offer.c and campaign_revert.c share  */
 
 #ifndef WEFT_CAMPAIGN_INTERNAL_H_INCLUDED
 #define WEFT_CAMPAIGN_INTERNAL_H_INCLUDED
@@ -9,6 +9,11 @@
 int
     campaign_run_fail (campaign_run_t *run, int status, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+//  Audit a move the campaign makes by itself (actor "coordinator") in
+//  the deployment's chain and each of its tenants'; takes detail. 0 or -1.
+int
+    campaign_audit (campaign_run_t *run, json_t *campaign, const char *action, json_t *detail);
 
 //  Add delta to the campaign's per-wave counter name ("succeeded",
 //  "failed"), never below zero
@@ -30,6 +35,20 @@ int
 //  CAMPAIGN_JOIN_MS
 uint64_t
     campaign_join_ms (const json_t *campaign);
+
+//  The same for the record's fields state_key and reason_key; counter
+//  names the per-wave counter a final state adds to (NULL: not final)
+int
+    campaign_settle_in (campaign_run_t *run, json_t *campaign, const char *device,
+                        json_t *record, const char *state_key, const char *reason_key,
+                        const char *state, const char *reason, const char *counter);
+
+//  Have the devices of the campaign's counter (all waves) reached its
+//  threshold? Then the reason it halts ("N devices WHAT: the threshold
+//  is T") into reason.
+bool
+    campaign_halts (json_t *campaign, const char *counter, const char *what,
+                    char reason [WEFT_TEXT_MAX + 1]);
 
 //  The campaign is due at when_ms in the pace index (0: not due)
 int

@@ -19,6 +19,7 @@
 #include "coordinator/core/artrepo.h"
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_internal.h"
+#include "coordinator/core/campaign_revert.h"
 #include "coordinator/core/rpc_internal.h"
 
 uint64_t
@@ -121,7 +122,8 @@ campaign_join (campaign_run_t *run, json_t *campaign)
     assert (run && campaign);
     const char *state = rpc_json_str (campaign, "state");
     if (!json_is_true (json_object_get (campaign, "dynamic"))
-    ||  campaign_state_final (state) || streq (state, "created"))
+    ||  campaign_state_final (state) || streq (state, "created")
+    ||  campaign_reverting (campaign))
         return 0;
     char error [WEFT_TEXT_MAX + 1];
     query_t *query = query_new (rpc_json_str (campaign, "query"), error, sizeof error);

@@ -19,6 +19,7 @@
 #include "coordinator/core/hierarchy.h"
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_internal.h"
+#include "coordinator/core/campaign_revert.h"
 #include "coordinator/core/rpc_internal.h"
 
 //  --------------------------------------------------------------------------
@@ -273,15 +274,25 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
         int status;
         if (patch) {
             //  A configuration: the patch into the device's desired twin,
-            //  which it takes at its next check-in
+            //  which it takes at its next check-in; its undo (the values
+            //  before) in its record, in this transaction, once: a retry
+            //  keeps the first (campaign_revert.h)
             json_int_t version;
+            json_t *twin = json_object_get (record, "undo")? NULL
+                         : registry_twin_get (run->txn, device);
+            json_t *undo = twin? campaign_revert_undo (json_object_get (twin, "desired"),
+                                                       patch): NULL;
+            json_decref (twin);
             json_t *desired = registry_twin_patch (run->txn, device, patch, &version, &status,
                                                    error);
             json_decref (desired);
             if (desired) {
                 json_object_set_new (record, "desired_version", json_integer (version));
+                if (undo)
+                    json_object_set (record, "undo", undo);
                 run->patched++;
             }
+            json_decref (undo);
         }
         else {
             director_batch_t *batch = s_batch (run, campaign, batches,

@@ -6,6 +6,7 @@
 #include "coordinator/core/audit.h"
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_internal.h"
+#include "coordinator/core/campaign_revert.h"
 #include "coordinator/core/rpc_internal.h"
 
 #define S_DEADLINE_KEY_MAX  (2 + 16 + 1 + CAMPAIGN_ID_MAX + 1 + WEFT_NAME_MAX + 1)
@@ -120,8 +121,8 @@ campaign_deadline_drop (campaign_run_t *run, const char *id, const char *device,
 //  Audit of the transitions a campaign makes by itself: the deployment's
 //  chain and each of its tenants'
 
-static int
-s_audit (campaign_run_t *run, json_t *campaign, const char *action, json_t *detail)
+int
+campaign_audit (campaign_run_t *run, json_t *campaign, const char *action, json_t *detail)
 {
     json_t *tenants = json_object_get (campaign, "tenants");
     const char *first = json_string_value (json_array_get (tenants, 0));
@@ -150,16 +151,26 @@ int
 campaign_settle (campaign_run_t *run, json_t *campaign, const char *device, json_t *record,
           const char *state, const char *reason)
 {
+    const char *counter = !campaign_device_final (state)? NULL
+                        : streq (state, "succeeded")? "succeeded": "failed";
+    return campaign_settle_in (run, campaign, device, record, "state", "reason", state, reason,
+                               counter);
+}
+
+int
+campaign_settle_in (campaign_run_t *run, json_t *campaign, const char *device, json_t *record,
+                    const char *state_key, const char *reason_key, const char *state,
+                    const char *reason, const char *counter)
+{
     const char *id = rpc_json_str (campaign, "id");
-    json_object_set_new (record, "state", json_string (state));
+    json_object_set_new (record, state_key, json_string (state));
     if (reason && *reason)
-        json_object_set_new (record, "reason", json_string (reason));
+        json_object_set_new (record, reason_key, json_string (reason));
     else
-        json_object_del (record, "reason");
+        json_object_del (record, reason_key);
     json_object_set_new (record, "updated_ms", json_integer ((json_int_t) run->now_ms));
-    if (campaign_device_final (state)) {
-        campaign_count_add (campaign, streq (state, "succeeded")? "succeeded": "failed",
-                     rpc_json_int (record, "wave"), 1);
+    if (counter) {
+        campaign_count_add (campaign, counter, rpc_json_int (record, "wave"), 1);
         if (campaign_deadline_drop (run, id, device, record))
             return campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
     }
@@ -170,6 +181,19 @@ campaign_settle (campaign_run_t *run, json_t *campaign, const char *device, json
 
 //  --------------------------------------------------------------------------
 //  The campaign moves on
+
+bool
+campaign_halts (json_t *campaign, const char *counter, const char *what,
+                char reason [WEFT_TEXT_MAX + 1])
+{
+    json_int_t failed = campaign_total (campaign, counter);
+    json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
+    if (threshold <= 0 || failed < threshold)
+        return false;
+    snprintf (reason, WEFT_TEXT_MAX + 1, "%" JSON_INTEGER_FORMAT " device%s %s: the threshold "
+              "is %" JSON_INTEGER_FORMAT, failed, failed == 1? "": "s", what, threshold);
+    return true;
+}
 
 //  Release the holds of a finished campaign's devices
 static int
@@ -193,14 +217,11 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
         json_int_t failed = campaign_total (campaign, "failed");
         json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
         json_int_t wave = rpc_json_int (campaign, "wave");
-        if (threshold > 0 && failed >= threshold) {
-            char reason [WEFT_TEXT_MAX + 1];
-            snprintf (reason, sizeof reason, "%" JSON_INTEGER_FORMAT " device%s failed: the "
-                      "threshold is %" JSON_INTEGER_FORMAT, failed, failed == 1? "": "s",
-                      threshold);
+        char reason [WEFT_TEXT_MAX + 1];
+        if (campaign_halts (campaign, "failed", "failed", reason)) {
             json_object_set_new (campaign, "state", json_string ("halted"));
             json_object_set_new (campaign, "reason", json_string (reason));
-            rc = s_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:I, "
+            rc = campaign_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:I, "
                           "s:I}", "from", "running", "state", "halted", "failed", failed,
                           "threshold", threshold, "wave", wave + 1));
             break;
@@ -232,7 +253,7 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
             if (campaign_devices (run->txn, id, s_release_one, run) < 0)
                 rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
             if (rc == 0)
-                rc = s_audit (run, campaign, "campaign.finish", json_pack ("{s:s, s:s, s:I, "
+                rc = campaign_audit (run, campaign, "campaign.finish", json_pack ("{s:s, s:s, s:I, "
                               "s:I}", "from", "running", "state", "finished", "succeeded",
                               campaign_total (campaign, "succeeded"), "failed", failed));
             break;
@@ -259,7 +280,7 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
             //  offered before the refusal is followed as any offer
             json_object_set_new (campaign, "state", json_string ("halted"));
             json_object_set_new (campaign, "reason", json_string (run->error));
-            rc = s_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:s}",
+            rc = campaign_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:s}",
                           "from", "running", "state", "halted", "wave", wave + 2,
                           "reason", run->error));
             run->status = WEFT_STATUS_OK;
@@ -267,7 +288,7 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
             break;
         }
         if (rc == 0)
-            rc = s_audit (run, campaign, "campaign.wave", json_pack ("{s:I, s:I}",
+            rc = campaign_audit (run, campaign, "campaign.wave", json_pack ("{s:I, s:I}",
                           "wave", wave + 2, "offered",
                           (json_int_t) (campaign_run_offered (run) - before)));
     }
@@ -315,6 +336,13 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
     assert (run && device);
     json_t *record;
     json_t *campaign = s_held (run, device, &record);
+    if (record && campaign_reverting (campaign)) {
+        int rc = campaign_revert_report (run, campaign, device, record, applied_version,
+                                         status);
+        json_decref (record);
+        json_decref (campaign);
+        return rc;
+    }
     const char *now_state = rpc_json_str (record, "state");
     bool under_way = record && !campaign_device_final (now_state)
                   && !streq (now_state, "pending");
@@ -437,8 +465,16 @@ campaign_expire (campaign_run_t *run)
         json_t *campaign = campaign_get (run->txn, id);
         json_t *record = campaign_device_get (run->txn, id, device);
         const char *state = rpc_json_str (record, "state");
-        if (campaign && record && !campaign_device_final (state) && !streq (state, "pending")
-        &&  !campaign_state_final (rpc_json_str (campaign, "state"))) {
+        bool reverting = campaign && record && campaign_reverting (campaign);
+        int moved = reverting? campaign_revert_expire (run, campaign, device, record): 0;
+        if (moved < 0)
+            rc = -1;
+        else
+        if (moved)
+            ;                       //  Its deadline went with its move
+        else
+        if (!reverting && campaign && record && !campaign_device_final (state)
+        &&  !streq (state, "pending") && !campaign_state_final (rpc_json_str (campaign, "state"))) {
             char reason [WEFT_TEXT_MAX + 1];
             snprintf (reason, sizeof reason, "timed out: %s after %" JSON_INTEGER_FORMAT " s",
                       state, rpc_json_int (campaign, "timeout_s"));

@@ -86,6 +86,7 @@ static const struct {
     { "campaign.abort", P_WRITE, true, { "id", NULL }, rpc_campaign_abort },
     { "campaign.retry", P_WRITE, true, { "id", NULL }, rpc_campaign_retry },
     { "campaign.exclude", P_ADMIN, true, { "id", "tenant", NULL }, rpc_campaign_exclude },
+    { "campaign.revert", P_WRITE, true, { "id", NULL }, rpc_campaign_revert },
 };
 
 bool

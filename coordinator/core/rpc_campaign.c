@@ -1,5 +1,5 @@
 /*  rpc_campaign - the methods of release campaigns: campaign.create,
-    show, list, start, pause, resume, abort, retry
+    show, list, start, pause, resume, abort, retry, revert
     A campaign targets the devices a query matches where the caller may
     call the method (write on their places, as update.assign), all of
     one tenant, unless the caller is a deployment admin (admin on
@@ -17,6 +17,7 @@
 #include "proto/manifest.h"
 #include "coordinator/core/campaign.h"
 #include "coordinator/core/campaign_run.h"
+#include "coordinator/core/campaign_revert.h"
 #include "coordinator/core/rpc_internal.h"
 
 //  One batch of offers per tenant of a wave: the result's and its more
@@ -416,8 +417,9 @@ rpc_campaign_find (rpc_call_t *call, bool act)
 //  --------------------------------------------------------------------------
 //  Transitions
 
-//  The x/ holds of an aborted campaign's devices released, and its due
-//  and under-way index entries dropped
+//  The x/ holds of an aborted campaign's devices released (only those
+//  it holds: a device a revert skipped may be another's now), and its
+//  due and under-way index entries dropped
 typedef struct {
     rpc_call_t *call;
     const char *id;
@@ -428,8 +430,9 @@ static int
 s_sweep_one (void *arg, const char *device, json_t *record)
 {
     s_sweep_t *sweep = (s_sweep_t *) arg;
-    const char *state = rpc_json_str (record, "state");
-    if (!streq (state, "skipped"))
+    char holder [CAMPAIGN_ID_MAX + 1];
+    if (!streq (rpc_json_str (record, "state"), "skipped")
+    &&  campaign_of (sweep->call->txn, device, holder) && streq (holder, sweep->id))
         sweep->rc |= campaign_hold (sweep->call->txn, device, NULL);
     sweep->rc |= campaign_device_unindex (sweep->call->txn, sweep->id, device, record);
     return 0;
@@ -446,23 +449,43 @@ rpc_campaign_hand_offers (rpc_call_t *call, campaign_run_t *run)
     run->offer_count = 0;
 }
 
-static void
-s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
+//  Is state one of from (NULL-terminated)?
+static bool
+s_allowed (const char *from [], const char *state)
+{
+    for (size_t index = 0; from [index]; index++)
+        if (streq (from [index], state))
+            return true;
+    return false;
+}
+
+//  The campaign the caller may move, in one of the states from (its
+//  state copied into state, as the record changes), or NULL (refused)
+static json_t *
+s_movable (rpc_call_t *call, const char *verb, const char *from [],
+           char state [WEFT_NAME_MAX + 1])
 {
     json_t *campaign = rpc_campaign_find (call, true);
     if (!campaign)
+        return NULL;
+    snprintf (state, WEFT_NAME_MAX + 1, "%s", rpc_json_str (campaign, "state"));
+    if (!s_allowed (from, state)) {
+        rpc_fail (call, WEFT_STATUS_CONFLICT, "%s is %s: it cannot %s",
+                  rpc_json_str (campaign, "id"), state, verb);
+        json_decref (campaign);
+        return NULL;
+    }
+    return campaign;
+}
+
+static void
+s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
+{
+    char state [WEFT_NAME_MAX + 1];
+    json_t *campaign = s_movable (call, verb, from, state);
+    if (!campaign)
         return;
     const char *id = rpc_json_str (campaign, "id");
-    char state [WEFT_NAME_MAX + 1];     //  A copy: the record's changes below
-    snprintf (state, sizeof state, "%s", rpc_json_str (campaign, "state"));
-    bool allowed = false;
-    for (size_t index = 0; from [index]; index++)
-        allowed = allowed || streq (from [index], state);
-    if (!allowed) {
-        rpc_fail (call, WEFT_STATUS_CONFLICT, "%s is %s: it cannot %s", id, state, verb);
-        json_decref (campaign);
-        return;
-    }
     s_sweep_t sweep = { call, id, 0 };
     if (streq (to, "aborted")
     &&  (campaign_devices (call->txn, id, s_sweep_one, &sweep) < 0 || sweep.rc)) {
@@ -530,7 +553,8 @@ rpc_campaign_resume (rpc_call_t *call)
 void
 rpc_campaign_abort (rpc_call_t *call)
 {
-    const char *from [] = { "created", "running", "paused", "halted", NULL };
+    const char *from [] = { "created", "running", "paused", "halted", "reverting",
+                            "revert-halted", NULL };
     s_move (call, "abort", from, "aborted");
 }
 
@@ -539,4 +563,44 @@ rpc_campaign_retry (rpc_call_t *call)
 {
     const char *from [] = { "halted", NULL };
     s_move (call, "retry", from, "running");
+}
+
+//  campaign.revert: a configuration campaign undone, its last wave first
+//  (campaign_revert.h); a release campaign is refused, as each device
+//  rolls a release back by itself when its health check fails
+void
+rpc_campaign_revert (rpc_call_t *call)
+{
+    const char *from [] = { "running", "paused", "halted", "finished", "aborted",
+                            "revert-halted", NULL };
+    char state [WEFT_NAME_MAX + 1];
+    json_t *campaign = s_movable (call, "revert", from, state);
+    if (!campaign)
+        return;
+    const char *id = rpc_json_str (campaign, "id");
+    if (!json_object_get (campaign, "patch"))
+        rpc_fail (call, WEFT_STATUS_CONFLICT, "%s is a release campaign: only a "
+                  "configuration campaign reverts (a release rolls back on each device, "
+                  "by its health check)", id);
+    campaign_run_t run;
+    campaign_run_init (&run, call->txn, call->env->pki, call->env->coord_secret,
+                       call->caller->name, call->now_ms);
+    if (call->result->status == WEFT_STATUS_OK && campaign_revert_start (&run, campaign))
+        rpc_fail (call, run.status, "%s", run.error);
+    campaign_run_fini (&run);
+    if (call->result->status != WEFT_STATUS_OK) {
+        json_decref (campaign);
+        return;
+    }
+    json_int_t offered = (json_int_t) run.patched;
+    json_int_t devices = campaign_total (campaign, "revert_sizes");
+    json_int_t skipped = campaign_total (campaign, "revert_skipped");
+    call->result->result = json_pack ("{s:s, s:s, s:O, s:I, s:I, s:I}", "id", id, "from", state,
+                                      "state", json_object_get (campaign, "state"),
+                                      "devices", devices, "offered", offered,
+                                      "skipped", skipped);
+    s_audit (call, campaign, json_pack ("{s:s, s:O, s:I, s:I, s:I}", "from", state, "state",
+                                        json_object_get (campaign, "state"), "devices",
+                                        devices, "offered", offered, "skipped", skipped));
+    json_decref (campaign);
 }

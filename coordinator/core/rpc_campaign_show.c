@@ -15,6 +15,7 @@ typedef struct {
     rpc_call_t *call;
     json_t *counts;                 //  State -> devices
     json_t *waves;                  //  [{state -> devices}]
+    json_t *reverts;                //  Revert state -> devices (campaign_revert.h)
     json_t *rows;
     size_t limit, total;
 } s_show_t;
@@ -34,6 +35,8 @@ s_show_one (void *arg, const char *device, json_t *record)
         return 0;
     const char *state = rpc_json_str (record, "state");
     s_count (show->counts, state);
+    if (*rpc_json_str (record, "revert"))
+        s_count (show->reverts, rpc_json_str (record, "revert"));
     json_int_t wave = rpc_json_int (record, "wave");
     if (wave >= 0 && (size_t) wave < json_array_size (show->waves))
         s_count (json_array_get (show->waves, (size_t) wave), state);
@@ -41,6 +44,10 @@ s_show_one (void *arg, const char *device, json_t *record)
         json_t *row = json_pack ("{s:s, s:I, s:s}", "id", device, "wave", wave, "state", state);
         if (*rpc_json_str (record, "reason"))
             json_object_set (row, "reason", json_object_get (record, "reason"));
+        if (*rpc_json_str (record, "revert"))
+            json_object_set (row, "revert", json_object_get (record, "revert"));
+        if (*rpc_json_str (record, "revert_reason"))
+            json_object_set (row, "revert_reason", json_object_get (record, "revert_reason"));
         json_array_append_new (show->rows, row);
     }
     return 0;
@@ -55,7 +62,8 @@ rpc_campaign_show (rpc_call_t *call)
     json_t *campaign = rpc_campaign_find (call, false);
     if (!campaign)
         return;
-    s_show_t show = { call, json_object (), json_array (), json_array (), (size_t) limit, 0 };
+    s_show_t show = { call, json_object (), json_array (), json_object (), json_array (),
+                      (size_t) limit, 0 };
     for (size_t index = 0; index < json_array_size (json_object_get (campaign, "sizes"));
          index++)
         json_array_append_new (show.waves, json_object ());
@@ -63,9 +71,13 @@ rpc_campaign_show (rpc_call_t *call)
         rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
         json_decref (show.counts);
         json_decref (show.waves);
+        json_decref (show.reverts);
         json_decref (show.rows);
     }
     else {
+        if (json_object_size (show.reverts))
+            json_object_set (campaign, "revert_counts", show.reverts);
+        json_decref (show.reverts);
         json_object_set_new (campaign, "counts", show.counts);
         json_object_set_new (campaign, "wave_counts", show.waves);
         json_object_set_new (campaign, "device_rows", show.rows);

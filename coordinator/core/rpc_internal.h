@@ -198,6 +198,6 @@ void
 //  rpc_campaign.c, rpc_campaign_show.c, rpc_campaign_exclude.c
 rpc_method_fn rpc_campaign_create, rpc_campaign_show, rpc_campaign_list, rpc_campaign_start,
     rpc_campaign_pause, rpc_campaign_resume, rpc_campaign_abort, rpc_campaign_retry,
-    rpc_campaign_exclude;
+    rpc_campaign_exclude, rpc_campaign_revert;
 
 #endif

@@ -289,6 +289,7 @@ case_campaign_exclude () {
     try "$ACTOR" campaign.exclude "{\"id\": \"$VC\", \"tenant\": \"$OWN_T\"}" \
         "{\"id\": \"nope-404\", \"tenant\": \"$OWN_T\"}"
 }
+case_campaign_revert () { by_campaign campaign.revert; }
 case_attest_clear () { by_id attest.clear; }
 
 case_release_root_set () {

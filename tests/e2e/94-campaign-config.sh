@@ -5,8 +5,13 @@
 #   and the coordinator offers the next wave by itself; g2's apply
 #   command fails, so g2 fails with the device's own status and the
 #   campaign halts; mended and retried, g2 applies it and the campaign
-#   finishes with every gateway holding the setting. Refusals: a patch
-#   that is not JSON, or not an object, or with a release. Real
+#   finishes with every gateway holding the setting. Then the operator
+#   sets g1's sampling_ms again by twin set, and reverts the campaign:
+#   g3 gets back the 100 it had before, g2 loses the key it did not
+#   have, each applies that and reports it; g1 is skipped with the key
+#   and keeps the operator's newer value; the campaign is reverted and
+#   audited. Refusals: a patch that is not JSON, or not an object, or
+#   with a release; another tenant's operator reverting it. Real
 #   coordinator and nodes.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
@@ -25,6 +30,10 @@ wait_for 'is_online g1 && is_online g2 && is_online g3' 30 || fail "the devices 
 shown () { as_op otto campaign show campaign-1; }
 state_of () { as_op otto --json campaign show campaign-1 | jget state; }
 applied () { [[ -f "$T/$1.applied.json" ]] && jget sampling_ms < "$T/$1.applied.json"; }
+
+say "g3 holds sampling_ms 100 before the campaign"
+as_op otto twin set g3 '{"sampling_ms": 100}' > /dev/null || fail "twin set g3"
+wait_for '[[ "$(applied g3)" == 100 ]]' 30 || fail "g3 did not apply 100: '$(applied g3)'"
 
 say "refused: bad JSON, not an object, a release and a patch"
 usage_error () {         #   PATTERN COMMAND...: exits 2 (as twin set) and says PATTERN
@@ -64,4 +73,38 @@ for n in g1 g2 g3; do
 done
 ctl audit list --query "action=campaign.create" | grep -q " otto .*campaign.create .*campaign-1" \
     || fail "the create is not audited"
+
+say "the operator sets g1's sampling_ms since; another tenant cannot revert"
+as_op otto twin set g1 '{"sampling_ms": 500}' > /dev/null || fail "twin set g1"
+wait_for '[[ "$(applied g1)" == 500 ]]' 30 || fail "g1 did not apply 500: '$(applied g1)'"
+import_tree globex
+add_op gina --role operator --tenant globex
+refused "unknown campaign campaign-1" as_op gina campaign revert campaign-1
+[[ "$(state_of)" == finished ]] || fail "a refused revert moved it: $(shown)"
+
+say "revert: the last wave first, g1 skipped and keeps 500"
+out=$(as_op otto --json campaign revert campaign-1) || fail "revert: $out"
+[[ "$(jget state <<<"$out")" == reverting && "$(jget skipped <<<"$out")" == 0 \
+   && "$(jget devices <<<"$out")" == 3 && "$(jget offered <<<"$out")" == 2 ]] \
+    || fail "revert said: $out"
+wait_for '[[ "$(state_of)" == reverted ]]' 40 || fail "not reverted: $(shown)"
+out=$(shown)
+grep -q "^campaign-1  reverted  " <<<"$out" || fail "show: $out"
+grep -q "^revert .*succeeded 2 failed 0 skipped 1" <<<"$out" || fail "revert counts: $out"
+grep -q "^g1 revert skipped: desired sampling_ms changed since the campaign set it" <<<"$out" \
+    || fail "g1's reason: $out"
+[[ "$(applied g3)" == 100 ]] || fail "g3 holds '$(applied g3)', not its 100 of before"
+[[ -f "$T/g2.applied.json" && -z "$(applied g2)" ]] || fail "g2 holds '$(applied g2)'"
+[[ "$(applied g1)" == 500 ]] || fail "g1 holds '$(applied g1)', not the operator's 500"
+for n in g2 g3; do
+    twin=$(as_op otto --json twin get $n)
+    [[ "$(jget applied_version <<<"$twin")" == "$(jget desired_version <<<"$twin")" \
+       && "$(jget status <<<"$twin")" == ok ]] || fail "$n did not report the revert: $twin"
+done
+[[ "$(as_op otto --json twin get g2 | jget desired.sampling_ms)" == "" ]] || fail "g2's desired"
+refused "campaign-1 is reverted: it cannot revert" as_op otto campaign revert campaign-1
+ctl audit list --query "action=campaign.revert" | grep -q " otto .*campaign.revert .*campaign-1" \
+    || fail "the revert is not audited"
+ctl audit list --query "action=campaign.reverted" | grep -q " coordinator .*campaign.reverted" \
+    || fail "the coordinator's move is not audited"
 say "ok"
