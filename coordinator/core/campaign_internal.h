@@ -43,12 +43,13 @@ int
                         json_t *record, const char *state_key, const char *reason_key,
                         const char *state, const char *reason, const char *counter);
 
-//  Have the devices of the campaign's counter (all waves) reached its
-//  threshold? Then the reason it halts ("N devices WHAT: the threshold
-//  is T") into reason.
-bool
-    campaign_halts (json_t *campaign, const char *counter, const char *what,
-                    char reason [WEFT_TEXT_MAX + 1]);
+//  When the devices of the campaign's counter (all waves) reach its
+//  threshold, halt it: state to, reason "N devices WHAT: the threshold
+//  is T", audited (wave, 0-based, the one it halts in). 1 if halted, 0
+//  if not, -1 (run's error set).
+int
+    campaign_halt (campaign_run_t *run, json_t *campaign, const char *counter,
+                   const char *what, const char *to, json_int_t wave);
 
 //  The campaign is due at when_ms in the pace index (0: not due)
 int

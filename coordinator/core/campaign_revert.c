@@ -193,15 +193,11 @@ s_advance (campaign_run_t *run, json_t *campaign)
     int rc = 0;
     while (rc == 0 && streq (rpc_json_str (campaign, "state"), "reverting")) {
         json_int_t failed = campaign_total (campaign, "revert_failed");
-        json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
         json_int_t wave = rpc_json_int (campaign, "revert_wave");
-        char reason [WEFT_TEXT_MAX + 1];
-        if (campaign_halts (campaign, "revert_failed", "failed to revert", reason)) {
-            json_object_set_new (campaign, "state", json_string ("revert-halted"));
-            json_object_set_new (campaign, "reason", json_string (reason));
-            rc = campaign_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, "
-                                 "s:I, s:I}", "from", "reverting", "state", "revert-halted",
-                                 "failed", failed, "threshold", threshold, "wave", wave + 1));
+        int halted = campaign_halt (run, campaign, "revert_failed", "failed to revert",
+                                    "revert-halted", wave);
+        if (halted) {
+            rc = halted < 0? -1: 0;
             break;
         }
         json_int_t done = s_count (campaign, "reverted", wave)

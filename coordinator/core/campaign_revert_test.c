@@ -269,30 +269,6 @@ s_test_deadline (s_env_t *self)
             == WEFT_STATUS_OK);
 }
 
-static int
-s_count_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
-{
-    (void) key;
-    (void) key_size;
-    (void) value;
-    (void) size;
-    (*(int *) arg)++;
-    return 0;
-}
-
-//  Entries of the campaign's index (prefix "q" or "w")
-static int
-s_index_entries (s_env_t *self, const char *prefix, const char *id)
-{
-    char key [64];
-    snprintf (key, sizeof key, "%s/%s/", prefix, id);
-    int count = 0;
-    store_txn_t *txn = store_begin (self->store, false);
-    assert (store_scan (txn, CAMPAIGN_TABLE, key, strlen (key), s_count_one, &count) >= 0);
-    store_abort (&txn);
-    return count;
-}
-
 static void
 s_test_running (s_env_t *self)
 {
@@ -306,7 +282,7 @@ s_test_running (s_env_t *self)
     const char *four = "{\"id\":\"campaign-4\"}";
     assert (s_as (self, "acme", "campaign.start", four, t0) == WEFT_STATUS_OK);
     assert (s_desired_is (self, "gw-2", "{\"level\":4}"));
-    assert (s_index_entries (self, "q", "campaign-4") == 1);
+    assert (director_fixture_indexed (self->store, "q/campaign-4/") == 1);
     assert (s_as (self, "acme", "campaign.revert", four, t0 + 1000) == WEFT_STATUS_OK);
     assert (rpc_json_int (self->result.result, "devices") == 1);
     assert (s_desired_is (self, "gw-2", "{}"));
@@ -314,8 +290,8 @@ s_test_running (s_env_t *self)
     json_decref (s_desired (self, "gw-3", &version));
     s_apply (self, "gw-2", "ok", t0 + 2000);
     assert (s_state_is (self, "campaign-4", "reverted"));
-    assert (s_index_entries (self, "q", "campaign-4") == 0);
-    assert (s_index_entries (self, "w", "campaign-4") == 0);
+    assert (director_fixture_indexed (self->store, "q/campaign-4/") == 0);
+    assert (director_fixture_indexed (self->store, "w/campaign-4/") == 0);
     json_int_t after;
     assert (s_desired_is (self, "gw-3", "{}"));
     json_decref (s_desired (self, "gw-3", &after));

@@ -182,17 +182,24 @@ campaign_settle_in (campaign_run_t *run, json_t *campaign, const char *device, j
 //  --------------------------------------------------------------------------
 //  The campaign moves on
 
-bool
-campaign_halts (json_t *campaign, const char *counter, const char *what,
-                char reason [WEFT_TEXT_MAX + 1])
+int
+campaign_halt (campaign_run_t *run, json_t *campaign, const char *counter, const char *what,
+               const char *to, json_int_t wave)
 {
     json_int_t failed = campaign_total (campaign, counter);
     json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
     if (threshold <= 0 || failed < threshold)
-        return false;
-    snprintf (reason, WEFT_TEXT_MAX + 1, "%" JSON_INTEGER_FORMAT " device%s %s: the threshold "
-              "is %" JSON_INTEGER_FORMAT, failed, failed == 1? "": "s", what, threshold);
-    return true;
+        return 0;
+    char reason [WEFT_TEXT_MAX + 1];
+    snprintf (reason, sizeof reason, "%" JSON_INTEGER_FORMAT " device%s %s: the threshold is %"
+              JSON_INTEGER_FORMAT, failed, failed == 1? "": "s", what, threshold);
+    char from [WEFT_NAME_MAX + 1];
+    snprintf (from, sizeof from, "%s", rpc_json_str (campaign, "state"));
+    json_object_set_new (campaign, "state", json_string (to));
+    json_object_set_new (campaign, "reason", json_string (reason));
+    return campaign_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:I, "
+                           "s:I}", "from", from, "state", to, "failed", failed, "threshold",
+                           threshold, "wave", wave + 1))? -1: 1;
 }
 
 //  Release the holds of a finished campaign's devices
@@ -215,15 +222,10 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
     int rc = 0;
     while (rc == 0 && streq (rpc_json_str (campaign, "state"), "running")) {
         json_int_t failed = campaign_total (campaign, "failed");
-        json_int_t threshold = rpc_json_int (campaign, "threshold_devices");
         json_int_t wave = rpc_json_int (campaign, "wave");
-        char reason [WEFT_TEXT_MAX + 1];
-        if (campaign_halts (campaign, "failed", "failed", reason)) {
-            json_object_set_new (campaign, "state", json_string ("halted"));
-            json_object_set_new (campaign, "reason", json_string (reason));
-            rc = campaign_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:I, "
-                          "s:I}", "from", "running", "state", "halted", "failed", failed,
-                          "threshold", threshold, "wave", wave + 1));
+        int halted = campaign_halt (run, campaign, "failed", "failed", "halted", wave);
+        if (halted) {
+            rc = halted < 0? -1: 0;
             break;
         }
         json_int_t succeeded = s_count (campaign, "succeeded", wave);

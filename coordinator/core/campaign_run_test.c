@@ -324,25 +324,6 @@ s_test_deadlines (s_fleet_t *fleet)
     assert (s_call (fleet, "campaign.abort", two, t0 + 60000) == WEFT_STATUS_OK);
 }
 
-static int
-s_count_key (void *arg, const void *key, size_t key_size, const void *value, size_t size)
-{
-    (void) key, (void) key_size, (void) value, (void) size;
-    (*(size_t *) arg)++;
-    return 0;
-}
-
-//  Entries of an index range (q/ID/, w/ID/SITE )
-static size_t
-s_indexed (s_fleet_t *fleet, const char *prefix)
-{
-    size_t count = 0;
-    store_txn_t *txn = store_begin (fleet->store, false);
-    assert (store_scan (txn, CAMPAIGN_TABLE, prefix, strlen (prefix), s_count_key, &count) >= 0);
-    store_abort (&txn);
-    return count;
-}
-
 static void
 s_test_pace (s_fleet_t *fleet)
 {
@@ -356,19 +337,19 @@ s_test_pace (s_fleet_t *fleet)
     assert (rpc_json_int (fleet->result.result, "offered") == 2);
     assert (s_count_state (fleet, "campaign-3", "pending") == 3);
     //  The indexes the offers read: 3 due, 2 under way at the site
-    assert (s_indexed (fleet, "q/campaign-3/") == 3);
-    assert (s_indexed (fleet, "w/campaign-3/acme ") == 2);
+    assert (director_fixture_indexed (fleet->store, "q/campaign-3/") == 3);
+    assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 2);
     assert (s_report (fleet, "gw-1", "committed", t0, NULL, t0 + 1000) == 0);
-    assert (s_indexed (fleet, "w/campaign-3/acme ") == 1);
+    assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 1);
     assert (s_pace (fleet, t0 + 4999) == 0);
     assert (s_pace (fleet, t0 + 5000) == 1);
     assert (s_count_state (fleet, "campaign-3", "offered") == 2);
     assert (s_pace (fleet, t0 + 10000) == 0);   //  Both slots taken
-    assert (s_indexed (fleet, "q/campaign-3/") == 2);
-    assert (s_indexed (fleet, "w/campaign-3/acme ") == 2);
+    assert (director_fixture_indexed (fleet->store, "q/campaign-3/") == 2);
+    assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 2);
     assert (s_call (fleet, "campaign.abort", three, t0 + 10000) == WEFT_STATUS_OK);
-    assert (s_indexed (fleet, "q/campaign-3/") == 0);       //  Dropped with it
-    assert (s_indexed (fleet, "w/campaign-3/") == 0);
+    assert (director_fixture_indexed (fleet->store, "q/campaign-3/") == 0); //  Dropped with it
+    assert (director_fixture_indexed (fleet->store, "w/campaign-3/") == 0);
     assert (s_pace (fleet, t0 + 20000) == 0);
 
     //  At most 2 a minute: the bucket's 2 at once, then one each 30 s
@@ -615,7 +596,7 @@ s_test_exclude (s_fleet_t *fleet)
     assert (streq (rpc_json_str (record, "state"), "skipped"));
     assert (streq (rpc_json_str (record, "reason"), "excluded by globex's admin admin-of-globex"));
     json_decref (record);
-    assert (s_indexed (fleet, "q/campaign-10/") == 0);
+    assert (director_fixture_indexed (fleet->store, "q/campaign-10/") == 0);
     store_txn_t *txn = store_begin (fleet->store, false);
     char held [CAMPAIGN_ID_MAX + 1];
     assert (!campaign_of (txn, "gx-2", held));      //  Free for another campaign

@@ -11,6 +11,7 @@
 #include "coordinator/core/relroot.h"
 #include "coordinator/core/artrepo.h"
 #include "coordinator/core/rpc_internal.h"
+#include "coordinator/core/campaign.h"
 #include "coordinator/core/director_fixture.h"
 
 void
@@ -64,6 +65,24 @@ director_fixture_devices (store_t *store, const char *prefix, int count, const c
         snprintf (id, sizeof id, "%.32s-%d", prefix, index);
         director_fixture_device (store, id, tenant, type);
     }
+}
+
+static int
+s_count_key (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) key, (void) key_size, (void) value, (void) size;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+size_t
+director_fixture_indexed (store_t *store, const char *prefix)
+{
+    size_t count = 0;
+    store_txn_t *txn = store_begin (store, false);
+    assert (store_scan (txn, CAMPAIGN_TABLE, prefix, strlen (prefix), s_count_key, &count) >= 0);
+    store_abort (&txn);
+    return count;
 }
 
 int

@@ -37,6 +37,11 @@ void
     director_fixture_devices (store_t *store, const char *prefix, int count,
                               const char *tenant, const char *type);
 
+//  Entries of the campaigns table whose key starts with prefix (an
+//  index range: q/ID/, w/ID/SITE )
+size_t
+    director_fixture_indexed (store_t *store, const char *prefix);
+
 //  Call method as role on path (an operator named ROLE-of-PATH) at
 //  FIXTURE_NOW, committed; the status, the result in *result
 int
