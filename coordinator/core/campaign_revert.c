@@ -53,6 +53,31 @@ campaign_revert_changed (json_t *desired, json_t *patch, char key [WEFT_TEXT_MAX
     return s_changed (desired, patch, key, WEFT_TEXT_MAX + 1);
 }
 
+int
+campaign_revert_failed_device (campaign_run_t *run, json_t *campaign, const char *device,
+                               json_t *record)
+{
+    json_t *undo = json_object_get (record, "undo");
+    json_t *twin = undo? registry_twin_get (run->txn, device): NULL;
+    char key [WEFT_TEXT_MAX + 1];
+    bool restore = twin && !campaign_revert_changed (json_object_get (twin, "desired"),
+                                                     json_object_get (campaign, "patch"), key);
+    json_decref (twin);
+    if (!restore)
+        return 0;
+    json_int_t version;
+    int status;
+    char error [WEFT_TEXT_MAX + 1] = "";
+    json_t *desired = registry_twin_patch (run->txn, device, undo, &version, &status, error);
+    json_decref (desired);
+    if (!desired)
+        return status == WEFT_STATUS_INTERNAL
+             ? campaign_run_fail (run, status, "%s", error): 0;
+    json_object_set_new (record, "rollback_version", json_integer (version));
+    run->patched++;
+    return 1;
+}
+
 bool
 campaign_reverting (json_t *campaign)
 {

@@ -51,6 +51,15 @@ bool
     campaign_revert_changed (json_t *desired, json_t *patch,
                              char key [WEFT_TEXT_MAX + 1]);
 
+//  A device whose apply of the campaign's patch failed goes back to its
+//  last good configuration: its undo into its desired twin, unless the
+//  desired twin was changed since on the patch's keys. True if restored
+//  (its new desired version in the record's rollback_version); false
+//  with nothing done; -1 on a store failure (run's error set).
+int
+    campaign_revert_failed_device (campaign_run_t *run, json_t *campaign, const char *device,
+                                   json_t *record);
+
 //  Is the campaign reverting or revert-halted?
 bool
     campaign_reverting (json_t *campaign);

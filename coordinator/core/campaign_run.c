@@ -359,6 +359,18 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
             state = ok? "succeeded": "failed";
             snprintf (why, sizeof why, "apply failed: %s", status && *status? status: "?");
             reason = ok? NULL: why;
+            //  Back to its last good configuration (counted as failed)
+            int restored = ok? 0: campaign_revert_failed_device (run, campaign, device, record);
+            if (restored < 0) {
+                json_decref (record);
+                json_decref (campaign);
+                return -1;
+            }
+            if (restored) {
+                state = "rolled-back";
+                snprintf (why, sizeof why, "apply failed: %s; its previous configuration "
+                          "restored", status && *status? status: "?");
+            }
         }
     }
     else
@@ -380,7 +392,7 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
         json_int_t opens_ms = rpc_json_int (software, "opens_ms");
         uint64_t deadline_ms = (uint64_t) opens_ms
                              + (uint64_t) rpc_json_int (campaign, "timeout_s") * 1000;
-        if (streq (state, "installing") && opens_ms > 0
+        if (!campaign_device_final (state) && opens_ms > 0
         &&  (uint64_t) opens_ms <= run->now_ms + CAMPAIGN_WINDOW_WAIT_MAX_MS
         &&  deadline_ms > (uint64_t) rpc_json_int (record, "deadline_ms")
         &&  campaign_deadline_set (run, rpc_json_str (campaign, "id"), device, record,

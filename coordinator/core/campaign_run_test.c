@@ -449,12 +449,16 @@ s_test_config (s_fleet_t *fleet)
     assert (s_device_is (fleet, "campaign-6", "gw-1", "succeeded"));
     assert (s_campaign_is (fleet, "campaign-6", "running", 1));
     json_int_t v2 = s_desired_version (fleet, "gw-2", "rate", 5);
-    //  A failed apply fails the device, with the device's status
+    //  A failed apply rolls the device back to its last good
+    //  configuration (its desired twin as before the patch: no rate),
+    //  and counts as failed
     s_applied (fleet, "gw-2", (uint64_t) v2, "apply command exited with status 1", t0 + 2000);
     record = s_device (fleet, "campaign-6", "gw-2");
-    assert (streq (rpc_json_str (record, "state"), "failed"));
-    assert (streq (rpc_json_str (record, "reason"),
-                   "apply failed: apply command exited with status 1"));
+    assert (streq (rpc_json_str (record, "state"), "rolled-back"));
+    assert (streq (rpc_json_str (record, "reason"), "apply failed: apply command exited with "
+                   "status 1; its previous configuration restored"));
+    json_int_t restored = s_desired_version (fleet, "gw-2", "rate", 0);
+    assert (restored > v2 && rpc_json_int (record, "rollback_version") == restored);
     json_decref (record);
     for (int index = 3; index <= 5; index++) {
         char device [16];
