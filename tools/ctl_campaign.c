@@ -145,14 +145,29 @@ ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
     return -1;
 }
 
-//  "created 3" ... for each state of counts, in a fixed order
+//  A device's states, in the order it moves through them: the table's
+//  columns, each as wide as its name
+static const char *s_states [] = { "pending", "offered", "downloading", "waiting-window",
+                                   "installing", "succeeded", "failed", "rolled-back",
+                                   "skipped", NULL };
+
 static void
-s_counts (json_t *counts)
+s_counts_header (const char *label)
 {
-    const char *states [] = { "pending", "offered", "downloading", "installing", "succeeded",
-                              "failed", "rolled-back", "skipped", NULL };
-    for (size_t index = 0; states [index]; index++)
-        printf (" %11lld", (long long) ctl_int (counts, states [index]));
+    printf ("%-8s", label);
+    for (size_t index = 0; s_states [index]; index++)
+        printf (" %7s", s_states [index]);
+    printf ("\n");
+}
+
+//  One row: label, then the devices in each state of counts
+static void
+s_counts (const char *label, json_t *counts)
+{
+    printf ("%-8s", label);
+    for (size_t index = 0; s_states [index]; index++)
+        printf (" %*lld", (int) (strlen (s_states [index]) > 7? strlen (s_states [index]): 7),
+                (long long) ctl_int (counts, s_states [index]));
     printf ("\n");
 }
 
@@ -201,14 +216,13 @@ s_show (json_t *result)
                 (long long) ctl_int (result, "soak_s"));
     if (*ctl_str (result, "reason"))
         printf ("%-10s %s\n", ctl_str (result, "state"), ctl_str (result, "reason"));
-    printf ("%-8s %11s %11s %11s %11s %11s %11s %11s %11s\n", "", "pending", "offered",
-            "downloading", "installing", "succeeded", "failed", "rolled-back", "skipped");
+    s_counts_header ("");
     json_array_foreach (json_object_get (result, "wave_counts"), index, item) {
-        printf ("wave %-3zu", index + 1);
-        s_counts (item);
+        char label [32];
+        snprintf (label, sizeof label, "wave %zu", index + 1);
+        s_counts (label, item);
     }
-    printf ("%-8s", "all");
-    s_counts (json_object_get (result, "counts"));
+    s_counts ("all", json_object_get (result, "counts"));
     json_t *reverts = json_object_get (result, "revert_counts");
     if (reverts) {
         //  A configuration undone: its devices' revert states, its wave

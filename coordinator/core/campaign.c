@@ -150,7 +150,7 @@ bool
 campaign_state_under_way (const char *state)
 {
     return state && (streq (state, "offered") || streq (state, "downloading")
-                 ||  streq (state, "installing"));
+                 ||  streq (state, "waiting-window") || streq (state, "installing"));
 }
 
 //  An index entry present (value) or absent (NULL) as the record says

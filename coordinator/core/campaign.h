@@ -30,7 +30,7 @@
                             wave as 4 hex digits, so the due devices of
                             waves up to N are one range, read in order
         w/<id>/<site> <device>  (empty) the device is under way (offered,
-                            downloading, installing) at site: a site's
+                            downloading, waiting-window, installing) at site: a site's
                             count is a range as long as its devices
                             under way
                             Both indexes are kept by campaign_device_put
@@ -103,7 +103,7 @@ json_t *
     campaign_device_get (store_txn_t *txn, const char *id, const char *device);
 
 //  Is a device state one a device is under way in (offered,
-//  downloading, installing)?
+//  downloading, waiting-window, installing)?
 bool
     campaign_state_under_way (const char *state);
 

@@ -1,9 +1,10 @@
 /*  campaign_offer - offers of a campaign's due devices, paced (see
     campaign_run.h): at most `rate` devices a minute (a bucket of
     `rate` offers that refills continuously), at most `concurrency`
-    devices under way per site (offered, downloading or installing; the
-    site of a device is the nearest place above it, or itself, of level
-    site in the hierarchy, else the first two segments of its path). A
+    devices under way per site (offered, downloading, waiting-window or
+    installing; the site of a device is the nearest place above it, or
+    itself, of level site in the hierarchy, else the first two segments
+    of its path). A
     due device held back stays pending, and the campaign is put in the
     pace index to be offered again when a slot may be free:
         p/<campaign>     (8 bytes: when, unix ms, big-endian)

@@ -303,10 +303,14 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
 //  --------------------------------------------------------------------------
 //  Reports
 
-//  The campaign state a node's update state means, or NULL
+//  The campaign state a node's update state means, or NULL; a staged
+//  release held for its maintenance window (the report says `waiting`)
+//  is waiting-window
 static const char *
-s_state_of (const char *node_state)
+s_state_of (const char *node_state, const char *waiting)
 {
+    if (streq (node_state, "staged") && waiting && *waiting)
+        return "waiting-window";
     static const char *map [][2] = {
         { "assigned", "downloading" }, { "downloading", "downloading" },
         { "verified", "downloading" }, { "staged", "installing" },
@@ -380,7 +384,8 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
     &&  rpc_json_int (software, "assigned_ms") == rpc_json_int (record, "offered_ms")) {
         //  Only a report of this campaign's release and assignment counts;
         //  a device waiting for its maintenance window says so
-        state = s_state_of (rpc_json_str (software, "state"));
+        state = s_state_of (rpc_json_str (software, "state"),
+                            rpc_json_str (software, "waiting"));
         reason = state && streq (state, "rolled-back")? rpc_json_str (software, "error")
                                                       : rpc_json_str (software, "waiting");
     }

@@ -11,12 +11,14 @@
     offered_ms = the assignment's issue time, deadline_ms). Its reports
     move it while they name the campaign's release and that assignment
     (reported.software.assigned_ms = offered_ms): "downloading" (node
-    states assigned, downloading, verified), "installing" (staged,
-    installing, health, failed: the rollback runs), then for good
-    "succeeded" (committed) or "rolled-back" (with the node's error). A
-    device past its deadline fails ("timed out"); one that reports it
-    waits for its maintenance window (reported.software.opens_ms) has
-    its deadline moved to the opening plus the timeout, never earlier. The campaign counts
+    states assigned, downloading, verified), "waiting-window" (staged
+    and waiting for its maintenance window: reported.software.waiting,
+    the row's reason), "installing" (staged, installing, health, failed:
+    the rollback runs), then for good "succeeded" (committed) or
+    "rolled-back" (with the node's error). A device past its deadline
+    fails ("timed out"); one waiting for its window that says when it
+    opens (reported.software.opens_ms) has its deadline moved to the
+    opening plus the timeout, never earlier. The campaign counts
     each wave's succeeded and failed devices in its record (arrays
     "succeeded" and "failed", one number per wave), so a report costs
     one campaign read, never a scan of its devices:

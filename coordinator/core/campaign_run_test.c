@@ -194,7 +194,7 @@ s_test_waves (s_fleet_t *fleet)
     //  Downloading, then committed: wave 1 is done, wave 2 offered
     assert (s_report (fleet, "gw-1", "downloading", t0, NULL, t0) == 0);
     assert (s_device_is (fleet, "campaign-1", "gw-1", "downloading"));
-    //  Staged, waiting for its maintenance window: installing, and why
+    //  Staged, waiting for its maintenance window: waiting-window, and why
     store_txn_t *txn = store_begin (fleet->store, true);
     campaign_run_t run;
     campaign_run_init (&run, txn, fleet->env.pki, fleet->env.coord_secret, "coordinator", t0);
@@ -206,10 +206,13 @@ s_test_waves (s_fleet_t *fleet)
     assert (store_commit (&txn) == 0);
     campaign_run_fini (&run);
     record = s_device (fleet, "campaign-1", "gw-1");
-    assert (streq (rpc_json_str (record, "state"), "installing"));
+    assert (streq (rpc_json_str (record, "state"), "waiting-window"));
     assert (streq (rpc_json_str (record, "reason"),
                    "maintenance window: next opens Sun 02:00 (in 3 h)"));
     json_decref (record);
+    //  Staged with no wait (about to install): installing
+    assert (s_report (fleet, "gw-1", "staged", t0, NULL, t0) == 0);
+    assert (s_device_is (fleet, "campaign-1", "gw-1", "installing"));
     assert (s_report (fleet, "gw-1", "health", t0, NULL, t0) == 0);
     assert (s_device_is (fleet, "campaign-1", "gw-1", "installing"));
     record = s_device (fleet, "campaign-1", "gw-1");
@@ -288,7 +291,8 @@ s_test_deadlines (s_fleet_t *fleet)
     assert (s_report_waiting (fleet, "gw-3", "staged", t0, NULL, t0 + 3600000, t0 + 10) == 0);
     json_t *waits = s_device (fleet, "campaign-2", "gw-3");
     assert (rpc_json_int (waits, "deadline_ms") == (json_int_t) (t0 + 3600000 + 60000));
-    assert (streq (rpc_json_str (waits, "state"), "installing"));
+    assert (streq (rpc_json_str (waits, "state"), "waiting-window"));
+    assert (streq (rpc_json_str (waits, "reason"), "maintenance window: ..."));
     json_decref (waits);
     assert (s_report_waiting (fleet, "gw-4", "staged", t0, NULL, t0 + 9ULL * 24 * 3600000,
                               t0 + 10) == 0);
@@ -307,10 +311,13 @@ s_test_deadlines (s_fleet_t *fleet)
     //  Paused, the deadlines still run: a device that never answers fails
     assert (s_call (fleet, "campaign.pause", two, t0) == WEFT_STATUS_OK);
     assert (s_expire (fleet, t0 + 60000) == 3);
-    assert (s_device_is (fleet, "campaign-2", "gw-3", "installing"));
+    assert (s_device_is (fleet, "campaign-2", "gw-3", "waiting-window"));
     assert (s_expire (fleet, t0 + 3600000 + 59999) == 0);
     assert (s_expire (fleet, t0 + 3600000 + 60000) == 1);
     assert (s_device_is (fleet, "campaign-2", "gw-3", "failed"));
+    json_t *late = s_device (fleet, "campaign-2", "gw-3");
+    assert (streq (rpc_json_str (late, "reason"), "timed out: waiting-window after 60 s"));
+    json_decref (late);
     json_t *record = s_device (fleet, "campaign-2", "gw-1");
     assert (streq (rpc_json_str (record, "state"), "failed"));
     assert (streq (rpc_json_str (record, "reason"), "timed out: downloading after 60 s"));
@@ -339,11 +346,16 @@ s_test_pace (s_fleet_t *fleet)
     //  The indexes the offers read: 3 due, 2 under way at the site
     assert (director_fixture_indexed (fleet->store, "q/campaign-3/") == 3);
     assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 2);
+    //  gw-2 waits for its window: still under way, it keeps its slot
+    assert (s_report_waiting (fleet, "gw-2", "staged", t0, NULL, t0 + 3600000, t0 + 500) == 0);
+    assert (s_device_is (fleet, "campaign-3", "gw-2", "waiting-window"));
+    assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 2);
     assert (s_report (fleet, "gw-1", "committed", t0, NULL, t0 + 1000) == 0);
     assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 1);
     assert (s_pace (fleet, t0 + 4999) == 0);
     assert (s_pace (fleet, t0 + 5000) == 1);
-    assert (s_count_state (fleet, "campaign-3", "offered") == 2);
+    assert (s_count_state (fleet, "campaign-3", "offered") == 1);
+    assert (s_count_state (fleet, "campaign-3", "waiting-window") == 1);
     assert (s_pace (fleet, t0 + 10000) == 0);   //  Both slots taken
     assert (director_fixture_indexed (fleet->store, "q/campaign-3/") == 2);
     assert (director_fixture_indexed (fleet->store, "w/campaign-3/acme ") == 2);

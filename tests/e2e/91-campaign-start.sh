@@ -60,13 +60,13 @@ status=$(as_op otto --json update status --query 'tenant=acme and type=gateway')
     || fail "not exactly one gateway assigned: $status"
 shown=$(as_op otto campaign show campaign-1) || fail "show: $shown"
 grep -Eq "^wave 1 +0 " <<<"$shown" || fail "wave 1 not offered: $shown"
-grep -Eq "^wave 2 +2 +0 +0 +0 +0 +0 +0 +0" <<<"$shown" || fail "wave 2 touched: $shown"
+grep -Eq "^wave 2 +2 +0 +0 +0 +0 +0 +0 +0 +0" <<<"$shown" || fail "wave 2 touched: $shown"
 grep -Eq "^all +2 .* 1$" <<<"$shown" || fail "counts: $shown"
 refused "campaign-1 is paused: it cannot start" as_op otto campaign start campaign-1
 
 say "paused: the canary installs, nothing more is offered; resumed, wave 2 is"
 touch "$T/go"
-wait_for 'as_op otto campaign show campaign-1 | grep -Eq "^wave 1 +0 +0 +0 +0 +1 "' 40 \
+wait_for 'as_op otto campaign show campaign-1 | grep -Eq "^wave 1 +0 +0 +0 +0 +0 +1 "' 40 \
     || fail "the canary did not succeed: $(as_op otto campaign show campaign-1)"
 sleep 2
 [[ "$(offers)" == 1 ]] || fail "a paused campaign offered: $(offers)"

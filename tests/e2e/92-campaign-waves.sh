@@ -45,9 +45,9 @@ say "the canary installs; the second wave goes by itself; g2 rolls back; halted"
 wait_for '[[ "$(state_of)" == halted ]]' 60 || fail "not halted: $(shown)"
 out=$(shown)
 grep -q "^halted  *1 device failed: the threshold is 1" <<<"$out" || fail "no reason: $out"
-grep -Eq "^wave 1 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
-grep -Eq "^wave 2 +0 +0 +0 +0 +0 +0 +1 +0" <<<"$out" || fail "wave 2: $out"
-grep -Eq "^wave 3 +2 +0 +0 +0 +0 +0 +0 +0" <<<"$out" || fail "wave 3 was offered: $out"
+grep -Eq "^wave 1 +0 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
+grep -Eq "^wave 2 +0 +0 +0 +0 +0 +0 +0 +1 +0" <<<"$out" || fail "wave 2: $out"
+grep -Eq "^wave 3 +2 +0 +0 +0 +0 +0 +0 +0 +0" <<<"$out" || fail "wave 3 was offered: $out"
 grep -q "^g2 rolled-back: health check failed" <<<"$out" || fail "g2's reason: $out"
 [[ "$(installed g1)" == 1.0 ]] || fail "g1 runs $(installed g1)"
 [[ "$(offers)" == 2 ]] || fail "offers sent: $(offers)"
@@ -59,7 +59,7 @@ out=$(as_op otto campaign retry campaign-1) || fail "retry: $out"
     || fail "retry said: $out"
 wait_for '[[ "$(state_of)" == finished ]]' 60 || fail "not finished: $(shown)"
 out=$(shown)
-grep -Eq "^all +0 +0 +0 +0 +4 +0 +0 +0" <<<"$out" || fail "counts: $out"
+grep -Eq "^all +0 +0 +0 +0 +0 +4 +0 +0 +0" <<<"$out" || fail "counts: $out"
 for n in g1 g2 g3 g4; do
     [[ "$(installed $n)" == 1.0 ]] || fail "$n runs '$(installed $n)'"
 done

@@ -58,7 +58,7 @@ as_op otto campaign start campaign-1 > /dev/null || fail "start"
 say "g1 applies it; the second wave goes by itself; g2 fails; halted"
 wait_for '[[ "$(state_of)" == halted ]]' 40 || fail "not halted: $(shown)"
 out=$(shown)
-grep -Eq "^wave 1 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
+grep -Eq "^wave 1 +0 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
 grep -q "^g2 failed: apply failed: " <<<"$out" || fail "g2's reason: $out"
 [[ "$(applied g1)" == 250 ]] || fail "g1 holds '$(applied g1)'"
 [[ "$(applied g2)" != 250 ]] || fail "g2 applied it while sick"
@@ -67,7 +67,7 @@ say "mended and retried: finished, every gateway holds the setting"
 rm -f "$T/sick-g2"
 as_op otto campaign retry campaign-1 > /dev/null || fail "retry"
 wait_for '[[ "$(state_of)" == finished ]]' 40 || fail "not finished: $(shown)"
-grep -Eq "^all +0 +0 +0 +0 +3 +0 +0 +0" <<<"$(shown)" || fail "counts: $(shown)"
+grep -Eq "^all +0 +0 +0 +0 +0 +3 +0 +0 +0" <<<"$(shown)" || fail "counts: $(shown)"
 for n in g1 g2 g3; do
     [[ "$(applied $n)" == 250 ]] || fail "$n holds '$(applied $n)'"
 done

@@ -9,7 +9,8 @@
 #   twin) installs it at its opening: the node's own deadline, with
 #   the node's local time 3 hours and some seconds ahead of UTC; a
 #   campaign's offer with a device timeout shorter than the wait waits
-#   too, and succeeds (the wait does not count against its timeout).
+#   too (the campaign shows it waiting-window, with the node's text),
+#   and succeeds (the wait does not count against its timeout).
 #   Real coordinator and node, the release fetched from the coordinator.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
@@ -85,6 +86,10 @@ as_op otto campaign start campaign-1 > /dev/null || fail "campaign start"
 row () { as_op otto --json campaign show campaign-1 | jget "device_rows.0.$1"; }
 wait_for '[[ "$(row reason)" == "maintenance window: next opens "*" $from (in 1 min)" ]]' 15 \
     || fail "the campaign's row: $(as_op otto campaign show campaign-1)"
+[[ "$(row state)" == waiting-window ]] \
+    || fail "the campaign's row: $(as_op otto campaign show campaign-1)"
+grep -Eq "^all +0 +0 +0 +1 +0 +0 +0 +0 +0" <<<"$(as_op otto campaign show campaign-1)" \
+    || fail "counts: $(as_op otto campaign show campaign-1)"
 (( $(date +%s) < opens - 3 )) || fail "too slow: the window opened before the check"
 left=$(( opens - 3 - $(date +%s) ))
 (( left <= 0 )) || sleep "$left"

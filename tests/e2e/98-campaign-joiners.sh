@@ -53,7 +53,7 @@ wait_for '[[ "$(installed g2)" == 1.0 && "$(installed g3)" == 1.0 ]]' 60 \
 wait_for '[[ "$(row g2)" == succeeded && "$(row g3)" == succeeded ]]' 30 || fail "rows: $(shown)"
 [[ -z "$(row x1)" ]] || fail "a device of globex joined: $(shown)"
 [[ "$(state_of)" == running ]] || fail "a dynamic campaign stopped: $(shown)"
-grep -Eq "^all +0 +0 +0 +0 +3 +0 +0 +0" <<<"$(shown)" || fail "counts: $(shown)"
+grep -Eq "^all +0 +0 +0 +0 +0 +3 +0 +0 +0" <<<"$(shown)" || fail "counts: $(shown)"
 
 say "aborted: it ends, and what was installed stays"
 as_op otto campaign abort campaign-1 > /dev/null || fail "abort"
