@@ -171,6 +171,36 @@ s_counts (const char *label, json_t *counts)
     printf ("\n");
 }
 
+#define S_BAR_WIDTH     20
+
+//  "progress   [#####---------------]  25%  ended 3 of 12 (2 succeeded,
+//  1 failed)": of the devices in waves (the skipped are in none)
+static void
+s_progress (json_t *counts)
+{
+    long long succeeded = (long long) ctl_int (counts, "succeeded");
+    long long failed = (long long) ctl_int (counts, "failed");
+    long long rolled_back = (long long) ctl_int (counts, "rolled-back");
+    long long skipped = (long long) ctl_int (counts, "skipped");
+    long long ended = succeeded + failed + rolled_back, total = 0;
+    for (size_t index = 0; s_states [index]; index++)
+        total += (long long) ctl_int (counts, s_states [index]);
+    total -= skipped;
+    char bar [S_BAR_WIDTH + 1];
+    long long filled = total > 0? ended * S_BAR_WIDTH / total: 0;
+    for (long long index = 0; index < S_BAR_WIDTH; index++)
+        bar [index] = index < filled? '#': '-';
+    bar [S_BAR_WIDTH] = 0;
+    printf ("progress   [%s] %3lld%%  ended %lld of %lld (%lld succeeded, %lld failed", bar,
+            total > 0? ended * 100 / total: 0, ended, total, succeeded, failed);
+    if (rolled_back)
+        printf (", %lld rolled back", rolled_back);
+    printf (")");
+    if (skipped)
+        printf ("; %lld skipped", skipped);
+    printf ("\n");
+}
+
 static void
 s_show (json_t *result)
 {
@@ -216,6 +246,8 @@ s_show (json_t *result)
                 (long long) ctl_int (result, "soak_s"));
     if (*ctl_str (result, "reason"))
         printf ("%-10s %s\n", ctl_str (result, "state"), ctl_str (result, "reason"));
+    if (json_is_object (json_object_get (result, "counts")))
+        s_progress (json_object_get (result, "counts"));
     s_counts_header ("");
     json_array_foreach (json_object_get (result, "wave_counts"), index, item) {
         char label [32];

@@ -62,6 +62,8 @@ shown=$(as_op otto campaign show campaign-1) || fail "show: $shown"
 grep -Eq "^wave 1 +0 " <<<"$shown" || fail "wave 1 not offered: $shown"
 grep -Eq "^wave 2 +2 +0 +0 +0 +0 +0 +0 +0 +0" <<<"$shown" || fail "wave 2 touched: $shown"
 grep -Eq "^all +2 .* 1$" <<<"$shown" || fail "counts: $shown"
+grep -q "^progress   \[-*\]   0%  ended 0 of 3 (0 succeeded, 0 failed); 1 skipped$" <<<"$shown" \
+    || fail "progress: $shown"
 refused "campaign-1 is paused: it cannot start" as_op otto campaign start campaign-1
 
 say "paused: the canary installs, nothing more is offered; resumed, wave 2 is"

@@ -49,6 +49,8 @@ grep -Eq "^wave 1 +0 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
 grep -Eq "^wave 2 +0 +0 +0 +0 +0 +0 +0 +1 +0" <<<"$out" || fail "wave 2: $out"
 grep -Eq "^wave 3 +2 +0 +0 +0 +0 +0 +0 +0 +0" <<<"$out" || fail "wave 3 was offered: $out"
 grep -q "^g2 rolled-back: health check failed" <<<"$out" || fail "g2's reason: $out"
+grep -q "^progress   \[##########----------\]  50%  ended 2 of 4 (1 succeeded, 0 failed, 1 rolled back)$" \
+    <<<"$out" || fail "progress: $out"
 [[ "$(installed g1)" == 1.0 ]] || fail "g1 runs $(installed g1)"
 [[ "$(offers)" == 2 ]] || fail "offers sent: $(offers)"
 
@@ -60,6 +62,8 @@ out=$(as_op otto campaign retry campaign-1) || fail "retry: $out"
 wait_for '[[ "$(state_of)" == finished ]]' 60 || fail "not finished: $(shown)"
 out=$(shown)
 grep -Eq "^all +0 +0 +0 +0 +0 +4 +0 +0 +0" <<<"$out" || fail "counts: $out"
+grep -q "^progress   \[#*\] 100%  ended 4 of 4 (4 succeeded, 0 failed)$" <<<"$out" \
+    || fail "progress: $out"
 for n in g1 g2 g3 g4; do
     [[ "$(installed $n)" == 1.0 ]] || fail "$n runs '$(installed $n)'"
 done
