@@ -146,6 +146,12 @@ int
 bool
     ctl_show_campaign (const char *method, json_t *result);
 
+//  campaign show ID --watch [SECONDS] (argv as ctl_parse_campaign's):
+//  render campaign.show with args (taken) every SECONDS until the
+//  campaign is finished or aborted, or SIGINT. Returns 0 or an exit code.
+int
+    ctl_campaign_watch (ctl_t *self, int argc, char **argv, json_t *args);
+
 //  Store the credential of an operator.credential result in the
 //  identity file and say what it grants. Returns 0 or an exit code.
 int

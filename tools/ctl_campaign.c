@@ -3,7 +3,9 @@
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
                     [--allow-empty] [--dynamic [--join-every 1m]] [--not-excludable]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
-    campaign show ID [--limit N]       the campaign, counts per state and wave
+    campaign show ID [--limit N] [--watch [SECONDS]]
+                                       the campaign, counts per state and wave;
+                                       --watch renders it again every SECONDS
     campaign list [--limit N]          the campaigns you may see
     campaign start|pause|resume|abort|retry|revert ID
     campaign exclude ID --tenant T     an admin's tenant out of a campaign of several
@@ -16,8 +18,19 @@
 #define S_TIMEOUT_MAX   (7 * 24 * 3600)     //  As the coordinator (CAMPAIGN_TIMEOUT_MAX_S)
 #define S_JOIN_MAX      (24 * 3600)         //  As the coordinator (CAMPAIGN_JOIN_MAX_S)
 
+#define S_WATCH_MAX     3600                //  Seconds between two renders, at most
+
 static const char *s_moves [] = { "start", "pause", "resume", "abort", "retry", "revert",
                                   NULL };
+
+//  --watch's seconds (the word after the campaign's id), or -1
+static int
+s_watch_s (const char *text)
+{
+    char *end;
+    long value = strtol (text, &end, 10);
+    return *text && !*end && value >= 1 && value <= S_WATCH_MAX? (int) value: -1;
+}
 
 //  The create command's args, or NULL after printing why
 static json_t *
@@ -129,7 +142,13 @@ ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
         *args_p = json_pack ("{s:s, s:s}", "id", argv [2], "tenant", tenant);
         return CTL_OK;
     }
-    if (streq (verb, "show") && argc == 3) {
+    bool watch = options_flag (self->options, "watch");
+    if (streq (verb, "show") && (argc == 3 || (argc == 4 && watch))) {
+        if (argc == 4 && s_watch_s (argv [3]) < 0) {
+            ctl_fail ("bad --watch '%s': want seconds between renders, 1 to %d", argv [3],
+                      S_WATCH_MAX);
+            return CTL_USAGE;
+        }
         *method_p = "campaign.show";
         *args_p = json_pack ("{s:s}", "id", argv [2]);
         return ctl_limit_arg (self, args_p);
@@ -327,4 +346,53 @@ ctl_show_campaign (const char *method, json_t *result)
         return true;
     }
     return false;
+}
+
+//  --------------------------------------------------------------------------
+//  campaign show ID --watch [SECONDS]: call campaign.show again every
+//  SECONDS (default 2) and render it, until the campaign is finished or
+//  aborted or the operator interrupts (SIGINT: exit 0). On a terminal
+//  the screen is cleared between renders; elsewhere (a pipe, a file) a
+//  separator line keeps every render.
+
+int
+ctl_campaign_watch (ctl_t *self, int argc, char **argv, json_t *args)
+{
+    int interval_s = argc == 4? s_watch_s (argv [3]): 2;
+    assert (interval_s > 0);
+    bool terminal = isatty (STDOUT_FILENO);
+    int rc = CTL_OK;
+    for (size_t renders = 0; !zsys_interrupted; renders++) {
+        json_t *result = NULL;
+        rc = ctl_call (self, "campaign.show", json_incref (args), &result);
+        if (rc) {
+            json_decref (result);
+            break;
+        }
+        if (renders && terminal)
+            printf ("\033[H\033[2J");
+        else
+        if (renders)
+            printf ("----\n");
+        if (self->json) {
+            char *text = jsontext_dumps (result, JSON_INDENT (2) | JSON_SORT_KEYS);
+            printf ("%s\n", text);
+            free (text);
+        }
+        else
+            ctl_show_campaign ("campaign.show", result);
+        fflush (stdout);
+        const char *state = ctl_str (result, "state");
+        bool over = streq (state, "finished") || streq (state, "aborted");
+        json_decref (result);
+        if (over)
+            break;
+        //  Sleep in short steps, so an interrupt ends the wait at once
+        for (int64_t until = zclock_mono () + interval_s * 1000;
+             !zsys_interrupted && zclock_mono () < until; )
+            zclock_sleep (100);
+    }
+    json_decref (args);
+    //  An interrupt is how the operator stops watching: not a failure
+    return zsys_interrupted? CTL_OK: rc;
 }

@@ -73,6 +73,9 @@ static const option_spec_t s_specs [] = {
       "campaign create: no tenant's admin may take the tenant out (campaign exclude)" },
     { "join-every", "DURATION", NULL,
       "campaign create --dynamic: run the query again this often (default 1m)" },
+    { "watch", NULL, NULL,
+      "campaign show ID --watch [SECONDS]: render it again every SECONDS (default 2)\n"
+      "until it is finished or aborted, or interrupted" },
     { "verbose", NULL, NULL, "explain ignored replies on stderr" },
     { NULL, NULL, NULL, NULL }
 };
@@ -137,7 +140,8 @@ static const char *s_synopsis =
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
     "                 [--allow-empty] [--dynamic [--join-every 1m]]    a release, in waves\n"
     "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"
-    "  campaign show ID [--limit N]       plan, state, counts per state and per wave\n"
+    "  campaign show ID [--limit N] [--watch [SECONDS]]\n"
+    "                                     plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"
     "  campaign start|pause|resume|abort|retry|revert ID   move a campaign (docs/campaigns.md)\n"
     "  campaign exclude ID --tenant T     take your tenant out of a campaign of several\n"
@@ -300,6 +304,12 @@ main (int argc, char *argv [])
             free (text);
         }
         json_decref (result);
+    }
+    else
+    if (rc == CTL_OK && streq (method, "campaign.show")
+    &&  options_flag (ctl.options, "watch")) {
+        rc = ctl_campaign_watch (&ctl, argc - argi, argv + argi, args);
+        args = NULL;
     }
     else
     if (rc == CTL_OK && streq (method, "operator.add")) {

@@ -5,6 +5,7 @@
 #   start offers the release to the canary alone (the other gateways are
 #   assigned nothing and sent nothing). Paused, the campaign offers
 #   nothing more when the canary succeeds; resumed, it offers wave 2.
+#   show --watch renders it again each second until interrupted.
 #   globex's operator neither sees nor moves it. Real coordinator and
 #   nodes.
 source "$(dirname "$0")/lib.sh"
@@ -65,6 +66,21 @@ grep -Eq "^all +2 .* 1$" <<<"$shown" || fail "counts: $shown"
 grep -q "^progress   \[-*\]   0%  ended 0 of 3 (0 succeeded, 0 failed); 1 skipped$" <<<"$shown" \
     || fail "progress: $shown"
 refused "campaign-1 is paused: it cannot start" as_op otto campaign start campaign-1
+
+say "watched while paused: rendered again every second until interrupted (SIGINT: exit 0)"
+WEFT_IDENTITY="$T/otto.op" "$CTL" --timeout 5 campaign show campaign-1 --watch 1 \
+    > "$T/watch.out" 2> "$T/watch.err" &
+PID_OF[watch]=$!
+wait_for '(( $(grep -c "^campaign-1  paused" "$T/watch.out") >= 2 ))' 20 \
+    || fail "fewer than two renders: $(cat "$T/watch.out" "$T/watch.err")"
+kill -INT "${PID_OF[watch]}"
+rc=0
+wait "${PID_OF[watch]}" || rc=$?
+unset "PID_OF[watch]"
+[[ $rc == 0 ]] || fail "the watch exited $rc on SIGINT: $(cat "$T/watch.err")"
+grep -q "^----$" "$T/watch.out" || fail "no separator between renders (not a terminal)"
+out=$(as_op otto campaign show campaign-1 --watch 0 2>&1); rc=$?
+[[ $rc == 2 && "$out" == *"bad --watch '0'"* ]] || fail "--watch 0: rc $rc, $out"
 
 say "paused: the canary installs, nothing more is offered; resumed, wave 2 is"
 touch "$T/go"

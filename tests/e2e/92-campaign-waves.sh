@@ -7,7 +7,8 @@
 #   second wave is offered by the coordinator itself; the second
 #   gateway's health check fails, it rolls back by itself, and the
 #   campaign halts, saying why, with the last wave never offered. The
-#   operator mends the gateway and retries: it installs, the last wave
+#   operator mends the gateway and retries (and watches it with show
+#   --watch, which ends by itself): it installs, the last wave
 #   is offered, and the campaign finishes with every gateway on 1.0 and
 #   its devices free again. Each move the campaign made by itself is
 #   audited as the coordinator's. Real coordinator and nodes, real
@@ -59,7 +60,14 @@ rm -f "$T/sick-g2"
 out=$(as_op otto campaign retry campaign-1) || fail "retry: $out"
 [[ "$out" == "campaign-1: halted -> running, 1 devices offered the release (1 of them failed before)" ]] \
     || fail "retry said: $out"
-wait_for '[[ "$(state_of)" == finished ]]' 60 || fail "not finished: $(shown)"
+#   Watched: rendered again every second, and the watch ends by itself
+#   when the campaign finishes (the soak of 1 s alone takes one render)
+WEFT_IDENTITY="$T/otto.op" timeout 60 "$CTL" --timeout 5 campaign show campaign-1 --watch 1 \
+    > "$T/watch.out" || fail "the watch did not end by itself: rc $?, $(tail -20 "$T/watch.out")"
+(( $(grep -c "^campaign-1  " "$T/watch.out") >= 2 )) || fail "one render: $(cat "$T/watch.out")"
+[[ "$(grep "^campaign-1  " "$T/watch.out" | tail -1)" == "campaign-1  finished  plc 1.0  tenants acme" ]] \
+    || fail "the last render: $(tail -20 "$T/watch.out")"
+[[ "$(state_of)" == finished ]] || fail "not finished: $(shown)"
 out=$(shown)
 grep -Eq "^all +0 +0 +0 +0 +0 +4 +0 +0 +0" <<<"$out" || fail "counts: $out"
 grep -q "^progress   \[#*\] 100%  ended 4 of 4 (4 succeeded, 0 failed)$" <<<"$out" \
