@@ -3,9 +3,10 @@
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
                     [--allow-empty] [--dynamic [--join-every 1m]] [--not-excludable]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
-    campaign show ID [--limit N] [--watch [SECONDS]]
-                                       the campaign, counts per state and wave;
-                                       --watch renders it again every SECONDS
+    campaign show ID [--limit N] [--sites] [--watch [SECONDS]]
+                                       the campaign, counts per state and wave
+                                       (--sites: and per site); --watch renders
+                                       it again every SECONDS
     campaign list [--limit N]          the campaigns you may see
     campaign start|pause|resume|abort|retry|revert ID
     campaign exclude ID --tenant T     an admin's tenant out of a campaign of several
@@ -19,6 +20,7 @@
 #define S_JOIN_MAX      (24 * 3600)         //  As the coordinator (CAMPAIGN_JOIN_MAX_S)
 
 #define S_WATCH_MAX     3600                //  Seconds between two renders, at most
+#define S_SITES_SHOWN   20                  //  Sites show --sites asks for
 
 static const char *s_moves [] = { "start", "pause", "resume", "abort", "retry", "revert",
                                   NULL };
@@ -151,6 +153,8 @@ ctl_parse_campaign (ctl_t *self, int argc, char **argv, const char **method_p,
         }
         *method_p = "campaign.show";
         *args_p = json_pack ("{s:s}", "id", argv [2]);
+        if (options_flag (self->options, "sites"))
+            json_object_set_new (*args_p, "sites", json_integer (S_SITES_SHOWN));
         return ctl_limit_arg (self, args_p);
     }
     for (size_t index = 0; s_moves [index]; index++)
@@ -171,23 +175,50 @@ static const char *s_states [] = { "pending", "offered", "downloading", "waiting
                                    "skipped", NULL };
 
 static void
-s_counts_header (const char *label)
+s_counts_header (const char *label, int width)
 {
-    printf ("%-8s", label);
+    printf ("%-*s", width, label);
     for (size_t index = 0; s_states [index]; index++)
         printf (" %7s", s_states [index]);
     printf ("\n");
 }
 
-//  One row: label, then the devices in each state of counts
+//  One row: label (width wide), then the devices in each state of counts
 static void
-s_counts (const char *label, json_t *counts)
+s_counts (const char *label, int width, json_t *counts)
 {
-    printf ("%-8s", label);
+    printf ("%-*s", width, label);
     for (size_t index = 0; s_states [index]; index++)
         printf (" %*lld", (int) (strlen (s_states [index]) > 7? strlen (s_states [index]): 7),
                 (long long) ctl_int (counts, s_states [index]));
     printf ("\n");
+}
+
+//  --sites: a row per site, the busiest (most devices not yet ended)
+//  first, then one for the sites left out
+static void
+s_sites (json_t *result)
+{
+    int width = 8;
+    size_t index;
+    json_t *row;
+    json_t *sites = json_object_get (result, "site_counts");
+    json_array_foreach (sites, index, row) {
+        int length = (int) strlen (ctl_str (row, "site"));
+        width = length > width? length: width;
+    }
+    width = width > 40? 40: width;
+    json_t *rest = json_object_get (result, "sites_rest");
+    char label [64];
+    snprintf (label, sizeof label, "%lld other sites", (long long) ctl_int (rest, "sites"));
+    if (ctl_int (rest, "sites") && (int) strlen (label) > width)
+        width = (int) strlen (label);
+    printf ("\n");
+    s_counts_header ("site", width);
+    json_array_foreach (sites, index, row)
+        s_counts (ctl_str (row, "site"), width, json_object_get (row, "counts"));
+    if (ctl_int (rest, "sites"))
+        s_counts (label, width, json_object_get (rest, "counts"));
 }
 
 #define S_BAR_WIDTH     20
@@ -267,13 +298,15 @@ s_show (json_t *result)
         printf ("%-10s %s\n", ctl_str (result, "state"), ctl_str (result, "reason"));
     if (json_is_object (json_object_get (result, "counts")))
         s_progress (json_object_get (result, "counts"));
-    s_counts_header ("");
+    s_counts_header ("", 8);
     json_array_foreach (json_object_get (result, "wave_counts"), index, item) {
         char label [32];
         snprintf (label, sizeof label, "wave %zu", index + 1);
-        s_counts (label, item);
+        s_counts (label, 8, item);
     }
-    s_counts ("all", json_object_get (result, "counts"));
+    s_counts ("all", 8, json_object_get (result, "counts"));
+    if (json_is_array (json_object_get (result, "site_counts")))
+        s_sites (result);
     json_t *reverts = json_object_get (result, "revert_counts");
     if (reverts) {
         //  A configuration undone: its devices' revert states, its wave

@@ -73,6 +73,9 @@ static const option_spec_t s_specs [] = {
       "campaign create: no tenant's admin may take the tenant out (campaign exclude)" },
     { "join-every", "DURATION", NULL,
       "campaign create --dynamic: run the query again this often (default 1m)" },
+    { "sites", NULL, NULL,
+      "campaign show: counts per site too (the 20 with the most devices not yet\n"
+      "ended, then the others summed)" },
     { "watch", NULL, NULL,
       "campaign show ID --watch [SECONDS]: render it again every SECONDS (default 2)\n"
       "until it is finished or aborted, or interrupted" },
@@ -140,7 +143,7 @@ static const char *s_synopsis =
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
     "                 [--allow-empty] [--dynamic [--join-every 1m]]    a release, in waves\n"
     "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"
-    "  campaign show ID [--limit N] [--watch [SECONDS]]\n"
+    "  campaign show ID [--limit N] [--sites] [--watch [SECONDS]]\n"
     "                                     plan, state, counts per state and per wave\n"
     "  campaign list [--limit N]          the campaigns you may see\n"
     "  campaign start|pause|resume|abort|retry|revert ID   move a campaign (docs/campaigns.md)\n"

@@ -20,11 +20,6 @@ int
 void
     campaign_count_add (json_t *campaign, const char *name, json_int_t wave, json_int_t delta);
 
-//  Is a device state one it ends in (succeeded, failed, rolled-back,
-//  skipped)?
-bool
-    campaign_device_final (const char *state);
-
 //  Store the device's new state and reason; a final state is counted
 //  for its wave and drops its deadline. 0 or -1.
 int

@@ -39,11 +39,12 @@ typedef struct {
 } s_due_t;
 
 //  The site of a place: the nearest place at or above it of level site,
-//  else its first two segments
-static const char *
-s_site (s_due_t *due, const char *path)
+//  else its first two segments; each path's answer kept in cache
+const char *
+campaign_site (store_txn_t *txn, zhashx_t *cache, const char *path)
 {
-    const char *site = (const char *) zhashx_lookup (due->site_of, path);
+    assert (txn && cache && path);
+    const char *site = (const char *) zhashx_lookup (cache, path);
     if (site)
         return site;
     char prefix [HIERARCHY_PATH_MAX + 1], found [HIERARCHY_PATH_MAX + 1] = "";
@@ -53,7 +54,7 @@ s_site (s_due_t *due, const char *path)
     snprintf (found, sizeof found, "%.*s", second? (int) (second - path): (int) strlen (path),
               path);
     for (size_t depth = 0; depth < HIERARCHY_DEPTH_MAX && *prefix; depth++) {
-        json_t *node = hierarchy_get (due->run->txn, prefix);
+        json_t *node = hierarchy_get (txn, prefix);
         bool is_site = streq (rpc_json_str (node, "level"), "site");
         json_decref (node);
         if (is_site) {
@@ -65,8 +66,16 @@ s_site (s_due_t *due, const char *path)
             break;
         *slash = 0;
     }
-    zhashx_insert (due->site_of, path, strdup (found));
-    return (const char *) zhashx_lookup (due->site_of, path);
+    zhashx_insert (cache, path, strdup (found));
+    return (const char *) zhashx_lookup (cache, path);
+}
+
+zhashx_t *
+campaign_sites_new (void)
+{
+    zhashx_t *cache = zhashx_new ();
+    zhashx_set_destructor (cache, (czmq_destructor *) zstr_free);
+    return cache;
 }
 
 //  A retry: the pending and the failed devices of the waves so far
@@ -207,8 +216,7 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
     json_t *patch = json_object_get (campaign, "patch");
     json_int_t concurrency = rpc_json_int (campaign, "concurrency");
     s_due_t due = { run, id, rpc_json_int (campaign, "wave"), retry, json_array (),
-                    json_object (), zhashx_new () };
-    zhashx_set_destructor (due.site_of, (czmq_destructor *) zstr_free);
+                    json_object (), campaign_sites_new () };
     zhashx_t *batches = zhashx_new ();      //  Tenant -> batch, owned by the run
     char prefix [CAMPAIGN_ID_MAX + 4];
     int prefix_size = snprintf (prefix, sizeof prefix, "q/%s/", id);
@@ -244,7 +252,9 @@ campaign_offer_due (campaign_run_t *run, json_t *campaign, bool retry, size_t *r
         const char *device = json_string_value (json_array_get (pair, 0));
         //  The pace first: a device it holds back costs no record read
         const char *site = concurrency > 0
-                         ? s_site (&due, json_string_value (json_array_get (pair, 1))): NULL;
+                         ? campaign_site (run->txn, due.site_of,
+                                          json_string_value (json_array_get (pair, 1)))
+                         : NULL;
         json_int_t busy = site? s_under_way_at (&due, site): 0;
         if (busy < 0) {
             rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");

@@ -148,6 +148,24 @@ int
     campaign_deadline_drop (campaign_run_t *run, const char *id, const char *device,
                             json_t *record);
 
+//  Is a device state one it ends in (succeeded, failed, rolled-back,
+//  skipped)?
+bool
+    campaign_device_final (const char *state);
+
+//  The site of a place, as the pace counts devices under way per site
+//  and campaign.show per site: the nearest place at or above path of
+//  level site in the hierarchy, else its first two segments
+//  (campaign_offer.c). cache (from campaign_sites_new) keeps each path's
+//  answer, so one pass over a campaign's devices reads the hierarchy
+//  once per distinct place. The string is the cache's.
+const char *
+    campaign_site (store_txn_t *txn, zhashx_t *cache, const char *path);
+
+//  A cache for campaign_site: path -> site. Caller destroys.
+zhashx_t *
+    campaign_sites_new (void);
+
 void
     campaign_run_test (bool verbose);
 

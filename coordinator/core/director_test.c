@@ -319,6 +319,28 @@ s_test_campaign (store_t *store, rpc_env_t *envp, const release_fixture_t *k)
     json_array_foreach (rows, index, row)
         assert (!streq (rpc_json_str (row, "id"), "gb-1"));
     assert (rpc_json_int (json_object_get (result.result, "counts"), "pending") == 3);
+    //  Per site too: acme's viewer counts acme's devices only, the
+    //  deployment's admin both tenants'
+    const char *three_sites = "{\"id\":\"campaign-3\",\"sites\":20}";
+    assert (s_campaign (&env, store, "viewer", "acme", "campaign.show", three_sites, &result)
+            == WEFT_STATUS_OK);
+    json_t *sites = json_object_get (result.result, "site_counts");
+    assert (json_array_size (sites) == 1);
+    assert (streq (rpc_json_str (json_array_get (sites, 0), "site"), "acme"));
+    assert (rpc_json_int (json_object_get (json_array_get (sites, 0), "counts"), "pending")
+            == 3);
+    assert (s_campaign (&env, store, "admin", "", "campaign.show", three_sites, &result)
+            == WEFT_STATUS_OK);
+    sites = json_object_get (result.result, "site_counts");
+    assert (json_array_size (sites) == 2);
+    assert (streq (rpc_json_str (json_array_get (sites, 0), "site"), "acme"));
+    assert (streq (rpc_json_str (json_array_get (sites, 1), "site"), "globex"));
+    assert (rpc_json_int (json_array_get (sites, 1), "open") == 1);
+    assert (s_campaign (&env, store, "viewer", "globex", "campaign.show", three_sites, &result)
+            == WEFT_STATUS_OK);
+    sites = json_object_get (result.result, "site_counts");
+    assert (json_array_size (sites) == 1);
+    assert (streq (rpc_json_str (json_array_get (sites, 0), "site"), "globex"));
 
     //  Transitions
     assert (s_campaign (&env, store, "admin", "", "campaign.resume", three, &result)

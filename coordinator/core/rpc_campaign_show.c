@@ -1,15 +1,23 @@
 /*  rpc_campaign_show - the methods that read release campaigns:
-    campaign.show, campaign.list (rpc_campaign.c has the others)
+    campaign.show (also per site), campaign.list (rpc_campaign.c has
+    the others)
     Who may read one of a campaign's tenants sees it, and of its devices
     those it may read.  */
 
 #include "proto/corelib.h"
 #include "coordinator/core/campaign.h"
+#include "coordinator/core/campaign_run.h"
 #include "coordinator/core/rpc_internal.h"
 
+#define S_SITES_MAX     100         //  Sites campaign.show lists, at most
+
 //  --------------------------------------------------------------------------
-//  campaign.show: the campaign, its counts per state and per wave, and
-//  the devices the caller may read (at most limit)
+//  campaign.show: the campaign, its counts per state, per wave and (with
+//  sites) per site, and the devices the caller may read (at most limit),
+//  all in one pass over the campaign's devices. Per site: the sites with
+//  the most devices not yet ended first, at most `sites`, and the rest
+//  summed; the memory is one counter object per site and one cache entry
+//  per distinct place.
 
 typedef struct {
     rpc_call_t *call;
@@ -18,7 +26,16 @@ typedef struct {
     json_t *reverts;                //  Revert state -> devices (campaign_revert.h)
     json_t *rows;
     size_t limit, total;
+    json_t *sites;                  //  Site -> {state -> devices}, with sites
+    zhashx_t *site_of;              //  Path -> its site (campaign_site's cache)
 } s_show_t;
+
+//  A site and how many of its devices have not ended, to order them
+typedef struct {
+    const char *site;
+    json_t *counts;
+    json_int_t open;
+} s_site_t;
 
 static void
 s_count (json_t *counts, const char *state)
@@ -40,6 +57,19 @@ s_show_one (void *arg, const char *device, json_t *record)
     json_int_t wave = rpc_json_int (record, "wave");
     if (wave >= 0 && (size_t) wave < json_array_size (show->waves))
         s_count (json_array_get (show->waves, (size_t) wave), state);
+    if (show->sites) {
+        //  The site the pace counted it at once offered, else its place's
+        const char *site = json_is_string (json_object_get (record, "site"))
+                         ? rpc_json_str (record, "site")
+                         : campaign_site (show->call->txn, show->site_of,
+                                          rpc_json_str (record, "path"));
+        json_t *counts = json_object_get (show->sites, site);
+        if (!counts) {
+            counts = json_object ();
+            json_object_set_new (show->sites, site, counts);
+        }
+        s_count (counts, state);
+    }
     if (++show->total <= show->limit) {
         json_t *row = json_pack ("{s:s, s:I, s:s}", "id", device, "wave", wave, "state", state);
         if (*rpc_json_str (record, "reason"))
@@ -53,17 +83,74 @@ s_show_one (void *arg, const char *device, json_t *record)
     return 0;
 }
 
+//  Devices of counts not yet ended
+static json_int_t
+s_open (json_t *counts)
+{
+    json_int_t open = 0;
+    const char *state;
+    json_t *count;
+    json_object_foreach (counts, state, count)
+        if (!campaign_device_final (state))
+            open += json_integer_value (count);
+    return open;
+}
+
+static int
+s_site_order (const void *a, const void *b)
+{
+    const s_site_t *left = (const s_site_t *) a, *right = (const s_site_t *) b;
+    if (left->open != right->open)
+        return left->open > right->open? -1: 1;
+    return strcmp (left->site, right->site);
+}
+
+//  Into campaign: site_counts, the first max sites in order, each
+//  {site, open, counts}; sites_rest {sites, counts}, the others summed
+static void
+s_site_counts (json_t *campaign, json_t *sites, size_t max)
+{
+    size_t count = json_object_size (sites), index = 0;
+    s_site_t *order = (s_site_t *) zmalloc ((count? count: 1) * sizeof (s_site_t));
+    const char *site;
+    json_t *counts;
+    json_object_foreach (sites, site, counts)
+        order [index++] = (s_site_t) { site, counts, s_open (counts) };
+    qsort (order, count, sizeof (s_site_t), s_site_order);
+    json_t *listed = json_array ();
+    json_t *rest = json_object ();
+    for (index = 0; index < count; index++) {
+        if (index < max) {
+            json_array_append_new (listed, json_pack ("{s:s, s:I, s:O}", "site",
+                                   order [index].site, "open", order [index].open,
+                                   "counts", order [index].counts));
+            continue;
+        }
+        const char *state;
+        json_t *value;
+        json_object_foreach (order [index].counts, state, value)
+            json_object_set_new (rest, state, json_integer (rpc_json_int (rest, state)
+                                                            + json_integer_value (value)));
+    }
+    free (order);
+    json_object_set_new (campaign, "site_counts", listed);
+    json_object_set_new (campaign, "sites_rest", json_pack ("{s:I, s:o}", "sites",
+                         (json_int_t) (count > max? count - max: 0), "counts", rest));
+}
+
 void
 rpc_campaign_show (rpc_call_t *call)
 {
-    json_int_t limit;
-    if (!rpc_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit))
+    json_int_t limit, sites = 0;
+    if (!rpc_arg_limit (call, RPC_LIST_DEFAULT, RPC_LIST_MAX, &limit)
+    ||  !rpc_arg_int (call, "sites", 0, S_SITES_MAX, &sites))
         return;
     json_t *campaign = rpc_campaign_find (call, false);
     if (!campaign)
         return;
     s_show_t show = { call, json_object (), json_array (), json_object (), json_array (),
-                      (size_t) limit, 0 };
+                      (size_t) limit, 0, sites? json_object (): NULL,
+                      sites? campaign_sites_new (): NULL };
     for (size_t index = 0; index < json_array_size (json_object_get (campaign, "sizes"));
          index++)
         json_array_append_new (show.waves, json_object ());
@@ -82,8 +169,12 @@ rpc_campaign_show (rpc_call_t *call)
         json_object_set_new (campaign, "wave_counts", show.waves);
         json_object_set_new (campaign, "device_rows", show.rows);
         json_object_set_new (campaign, "truncated", json_boolean (show.total > show.limit));
+        if (show.sites)
+            s_site_counts (campaign, show.sites, (size_t) sites);
         call->result->result = json_incref (campaign);
     }
+    json_decref (show.sites);
+    zhashx_destroy (&show.site_of);
     json_decref (campaign);
 }
 

@@ -5,7 +5,8 @@
 #   and the coordinator offers the next wave by itself; g2's apply
 #   command fails, so g2 fails with the device's own status and the
 #   campaign halts; mended and retried, g2 applies it and the campaign
-#   finishes with every gateway holding the setting. Then the operator
+#   finishes with every gateway holding the setting; show --sites counts
+#   per site (plant-1, plant-2). Then the operator
 #   sets g1's sampling_ms again by twin set, and reverts the campaign:
 #   g3 gets back the 100 it had before, g2 loses the key it did not
 #   have, each applies that and reports it; g1 is skipped with the key
@@ -17,13 +18,15 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
 start_coord
-import_tree acme
+import_tree acme acme/plant-1 acme/plant-2
 add_op otto --role operator --tenant acme
 
-say "three gateways; g2's apply command fails while $T/sick-g2 exists"
+say "three gateways (g1 at plant-1, g2 and g3 at plant-2); g2's apply command fails while $T/sick-g2 exists"
 touch "$T/sick-g2"
 for n in g1 g2 g3; do
-    start_node "$n" --token-file "$(new_token_file --tenant acme --type gateway)" \
+    site=acme/plant-2
+    [[ $n == g1 ]] && site=acme/plant-1
+    start_node "$n" --token-file "$(new_token_file --tenant acme --type gateway --path "$site")" \
         --apply-command "test ! -e '$T/sick-$n' && cat > '$T/$n.applied.json'"
 done
 wait_for 'is_online g1 && is_online g2 && is_online g3' 30 || fail "the devices did not come online"
@@ -60,6 +63,16 @@ wait_for '[[ "$(state_of)" == halted ]]' 40 || fail "not halted: $(shown)"
 out=$(shown)
 grep -Eq "^wave 1 +0 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
 grep -q "^g2 failed: apply failed: " <<<"$out" || fail "g2's reason: $out"
+#   Per site: every device ended, so the sites come by name
+out=$(as_op otto campaign show campaign-1 --sites) || fail "show --sites: $out"
+sites=$(sed -n '/^site /,$p' <<<"$out")
+grep -Eq "^acme/plant-1 +0 +0 +0 +0 +0 +1 +0 +0 +0$" <<<"$(sed -n 2p <<<"$sites")" \
+    || fail "plant-1's row: $out"
+grep -Eq "^acme/plant-2 +0 +0 +0 +0 +0 +1 +1 +0 +0$" <<<"$(sed -n 3p <<<"$sites")" \
+    || fail "plant-2's row: $out"
+json=$(as_op otto --json campaign show campaign-1 --sites)
+[[ "$(jget 'site_counts.1.site' <<<"$json")" == acme/plant-2 && "$(jget 'site_counts.1.open' <<<"$json")" == 0 \
+   && "$(jget 'sites_rest.sites' <<<"$json")" == 0 ]] || fail "json: $json"
 [[ "$(applied g1)" == 250 ]] || fail "g1 holds '$(applied g1)'"
 [[ "$(applied g2)" != 250 ]] || fail "g2 applied it while sick"
 
