@@ -41,13 +41,20 @@ director_fixture_fini (director_fixture_t *self)
 void
 director_fixture_device (store_t *store, const char *id, const char *tenant, const char *type)
 {
+    director_fixture_device_at (store, id, tenant, type, tenant);
+}
+
+void
+director_fixture_device_at (store_t *store, const char *id, const char *tenant,
+                            const char *type, const char *path)
+{
     uint8_t key [32];
     randombytes_buf (key, 32);
     char hex [65];
     keys_hex (key, 32, hex);
     json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
                                 "tenant", tenant, "type", type, "role", "gateway",
-                                "path", tenant, "enrolled", (json_int_t) 1700000000,
+                                "path", path, "enrolled", (json_int_t) 1700000000,
                                 "sign_key", hex, "curve_key", hex, "cert_serial",
                                 (json_int_t) key [0]);
     store_txn_t *txn = store_begin (store, true);

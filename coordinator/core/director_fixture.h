@@ -32,6 +32,11 @@ void
     director_fixture_device (store_t *store, const char *id, const char *tenant,
                              const char *type);
 
+//  The same, placed at path (a place of tenant's hierarchy)
+void
+    director_fixture_device_at (store_t *store, const char *id, const char *tenant,
+                                const char *type, const char *path);
+
 //  Devices PREFIX-1 .. PREFIX-count, as director_fixture_device
 void
     director_fixture_devices (store_t *store, const char *prefix, int count,

@@ -200,4 +200,8 @@ rpc_method_fn rpc_campaign_create, rpc_campaign_show, rpc_campaign_list, rpc_cam
     rpc_campaign_pause, rpc_campaign_resume, rpc_campaign_abort, rpc_campaign_retry,
     rpc_campaign_exclude, rpc_campaign_revert;
 
+//  Selftest of campaign.show's counts per site (rpc_campaign_show_test.c)
+void
+    rpc_campaign_show_test (bool verbose);
+
 #endif
