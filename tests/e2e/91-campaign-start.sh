@@ -79,6 +79,11 @@ wait "${PID_OF[watch]}" || rc=$?
 unset "PID_OF[watch]"
 [[ $rc == 0 ]] || fail "the watch exited $rc on SIGINT: $(cat "$T/watch.err")"
 grep -q "^----$" "$T/watch.out" || fail "no separator between renders (not a terminal)"
+#   On a terminal (script's pseudo-terminal) the screen is cleared instead
+WEFT_IDENTITY="$T/otto.op" timeout -s INT 4 script -qec \
+    "'$CTL' --timeout 5 campaign show campaign-1 --watch 1" /dev/null > "$T/watch.tty"
+grep -q $'\e\[H\e\[2J' "$T/watch.tty" || fail "no clear screen on a terminal: $(cat -v "$T/watch.tty")"
+grep -q "^----" "$T/watch.tty" && fail "a separator on a terminal"
 out=$(as_op otto campaign show campaign-1 --watch 0 2>&1); rc=$?
 [[ $rc == 2 && "$out" == *"bad --watch '0'"* ]] || fail "--watch 0: rc $rc, $out"
 
