@@ -3,8 +3,8 @@
 #   desired twin ({"sampling_ms": 250}) over three gateways in waves 1,
 #   then the rest, halting at the first failure. The canary applies it
 #   and the coordinator offers the next wave by itself; g2's apply
-#   command fails, so g2 fails with the device's own status and the
-#   campaign halts; mended and retried, g2 applies it and the campaign
+#   command fails, so g2 fails with the device's own status, its desired
+#   twin goes back to what it was (rolled back), and the campaign halts; mended and retried, g2 applies it and the campaign
 #   finishes with every gateway holding the setting; show --sites counts
 #   per site (plant-1, plant-2). Then the operator
 #   sets g1's sampling_ms again by twin set, and reverts the campaign:
@@ -58,17 +58,20 @@ grep -q '^campaign-1  created  patch {"sampling_ms":250}  tenants acme' <<<"$out
     || fail "create said: $out"
 as_op otto campaign start campaign-1 > /dev/null || fail "start"
 
-say "g1 applies it; the second wave goes by itself; g2 fails; halted"
+say "g1 applies it; the second wave goes by itself; g2 fails and goes back to its configuration; halted"
 wait_for '[[ "$(state_of)" == halted ]]' 40 || fail "not halted: $(shown)"
 out=$(shown)
 grep -Eq "^wave 1 +0 +0 +0 +0 +0 +1 +0 +0 +0" <<<"$out" || fail "wave 1: $out"
-grep -q "^g2 failed: apply failed: " <<<"$out" || fail "g2's reason: $out"
+grep -q "^g2 rolled-back: apply failed: .*; its previous configuration restored" <<<"$out" \
+    || fail "g2's reason: $out"
+[[ "$(ctl --json twin get g2 | jget desired.sampling_ms)" == "" ]] \
+    || fail "g2's desired twin was not restored: $(ctl --json twin get g2)"
 #   Per site: every device ended, so the sites come by name
 out=$(as_op otto campaign show campaign-1 --sites) || fail "show --sites: $out"
 sites=$(sed -n '/^site /,$p' <<<"$out")
 grep -Eq "^acme/plant-1 +0 +0 +0 +0 +0 +1 +0 +0 +0$" <<<"$(sed -n 2p <<<"$sites")" \
     || fail "plant-1's row: $out"
-grep -Eq "^acme/plant-2 +0 +0 +0 +0 +0 +1 +1 +0 +0$" <<<"$(sed -n 3p <<<"$sites")" \
+grep -Eq "^acme/plant-2 +0 +0 +0 +0 +0 +1 +0 +1 +0$" <<<"$(sed -n 3p <<<"$sites")" \
     || fail "plant-2's row: $out"
 json=$(as_op otto --json campaign show campaign-1 --sites)
 [[ "$(jget 'site_counts.1.site' <<<"$json")" == acme/plant-2 && "$(jget 'site_counts.1.open' <<<"$json")" == 0 \
