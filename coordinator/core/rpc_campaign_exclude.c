@@ -37,35 +37,35 @@ s_collect (void *arg, const char *device, json_t *record)
     return 0;
 }
 
-//  The refusal for this call, or NULL: the caller must be an admin of a
-//  tenant the live campaign spans with others, and the creator must
-//  have let tenants leave
+//  The refusal for this call into why, or NULL: the caller must be an
+//  admin of a tenant the live campaign spans with others, and the
+//  creator must have let tenants leave
 static const char *
-s_refusal (rpc_call_t *call, json_t *campaign, const char *tenant, int *status)
+s_refusal (rpc_call_t *call, json_t *campaign, const char *tenant, int *status,
+           char why [WEFT_TEXT_MAX + 1])
 {
-    static char why [WEFT_TEXT_MAX + 1];
     const char *id = rpc_json_str (campaign, "id");
     *status = WEFT_STATUS_FORBIDDEN;
     if (!rpc_tenant_admin (call, tenant))
-        snprintf (why, sizeof why, "only an admin of %s takes it out of a campaign", tenant);
+        snprintf (why, WEFT_TEXT_MAX + 1, "only an admin of %s takes it out of a campaign", tenant);
     else
     if (!campaign_has_tenant (campaign, tenant)) {
         *status = WEFT_STATUS_NOT_FOUND;
-        snprintf (why, sizeof why, "%s does not hold devices of %s", id, tenant);
+        snprintf (why, WEFT_TEXT_MAX + 1, "%s does not hold devices of %s", id, tenant);
     }
     else
     if (json_array_size (json_object_get (campaign, "tenants")) < 2) {
         *status = WEFT_STATUS_CONFLICT;
-        snprintf (why, sizeof why, "%s has only %s's devices: abort it instead", id, tenant);
+        snprintf (why, WEFT_TEXT_MAX + 1, "%s has only %s's devices: abort it instead", id, tenant);
     }
     else
     if (json_is_false (json_object_get (campaign, "excludable")))
-        snprintf (why, sizeof why, "%s was created not excludable: its tenants may not "
+        snprintf (why, WEFT_TEXT_MAX + 1, "%s was created not excludable: its tenants may not "
                   "leave it", id);
     else
     if (campaign_state_final (rpc_json_str (campaign, "state"))) {
         *status = WEFT_STATUS_CONFLICT;
-        snprintf (why, sizeof why, "%s is %s", id, rpc_json_str (campaign, "state"));
+        snprintf (why, WEFT_TEXT_MAX + 1, "%s is %s", id, rpc_json_str (campaign, "state"));
     }
     else
         return NULL;
@@ -83,7 +83,8 @@ rpc_campaign_exclude (rpc_call_t *call)
         return;
     const char *id = rpc_json_str (campaign, "id");
     int status;
-    const char *refusal = s_refusal (call, campaign, tenant, &status);
+    char why [WEFT_TEXT_MAX + 1];
+    const char *refusal = s_refusal (call, campaign, tenant, &status, why);
     if (refusal) {
         rpc_fail (call, status, "%s", refusal);
         json_decref (campaign);

@@ -15,11 +15,7 @@
 #include "coordinator/core/rpc_internal.h"
 #include "coordinator/core/director_fixture.h"
 
-typedef struct {
-    store_t *store;
-    rpc_env_t env;
-    rpc_result_t result;
-} s_rig_t;
+typedef director_fixture_t s_rig_t;
 
 static int
 s_call (s_rig_t *rig, const char *role, const char *path, const char *method,
@@ -69,19 +65,10 @@ rpc_campaign_show_test (bool verbose)
     //  @selftest
     char dir [] = "/tmp/weft-campaign-show-test-XXXXXX";
     assert (mkdtemp (dir));
+    store_t *store = store_new (dir, registry_tables (), 0);
+    assert (store);
     s_rig_t rig;
-    memset (&rig, 0, sizeof rig);
-    rig.store = store_new (dir, registry_tables (), 0);
-    assert (rig.store);
-    keys_t ca, coord;
-    keys_generate (&ca);
-    keys_generate (&coord);
-    coord_stats_t stats;
-    memset (&stats, 0, sizeof stats);
-    artrepo_t *repo = artrepo_new (rig.store);
-    rpc_env_t env = { registry_new (rig.store), pki_new (&ca), coord.curve_public, &stats,
-                      coord.sign_secret, repo };
-    rig.env = env;
+    director_fixture_init (&rig, store);
     //  acme/north/hall is a site; the other places count by two segments
     assert (s_call (&rig, "admin", "", "hierarchy.import", "{\"doc\":{\"version\":1,"
                     "\"nodes\":[{\"path\":\"acme\",\"level\":\"enterprise\"},"
@@ -148,13 +135,8 @@ rpc_campaign_show_test (bool verbose)
         assert (streq (rig.result.error, "sites must be an integer of 1..100"));
     }
 
-    rpc_result_clear (&rig.result);
-    registry_destroy (&rig.env.registry);
-    pki_destroy (&rig.env.pki);
-    keys_wipe (&ca);
-    keys_wipe (&coord);
-    artrepo_destroy (&repo);
-    store_destroy (&rig.store);
+    director_fixture_fini (&rig);
+    store_destroy (&store);
     zdir_t *tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);
     zdir_destroy (&tree);
