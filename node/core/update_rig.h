@@ -3,7 +3,7 @@
     model of the device's files that the rig's handler keeps as the file
     handler keeps real ones; releases built and published with the
     fixture publisher's keys (proto/release_fixture.h), offers composed
-    from them. For selftests only.  */
+    from them. For selftests only (update_rig_test.c).  */
 
 #ifndef WEFT_UPDATE_RIG_H_INCLUDED
 #define WEFT_UPDATE_RIG_H_INCLUDED

@@ -1,5 +1,5 @@
-/*  update_rig - the device and the releases the update selftests drive
-    (see update_rig.h)  */
+/*  update_rig_test - the device and the releases the update selftests
+    drive (see update_rig.h)  */
 
 #include <sodium.h>
 #include "node/core/update_rig.h"
