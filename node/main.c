@@ -16,6 +16,7 @@
 #include "node/io/apply.h"
 #include "node/io/attestor.h"
 #include "node/io/import.h"
+#include "node/io/bundlein.h"
 #include "node/io/install.h"
 #include "node/io/links.h"
 #include "node/io/opserver.h"
@@ -34,11 +35,24 @@ s_utc_offset (uint64_t now_ms)
     return localtime_r (&now, &local)? (int32_t) local.tm_gmtoff: 0;
 }
 
+//  What the operator port serves: the node and the bundles brought on site
+typedef struct {
+    node_t *node;
+    bundlein_t *bundles;
+} ops_t;
+
 //  What the operator port answers (node/core/oplocal.h)
-static char *
-s_ops_read (void *ctx, const char *method)
+static int
+s_ops_call (void *ctx, const char *method, const char *args, size_t args_size,
+            char **result_p, char reason [WEFT_TEXT_MAX + 1])
 {
-    return streq (method, "node.stats")? mesh_stats_json (node_mesh ((node_t *) ctx)): NULL;
+    ops_t *ops = (ops_t *) ctx;
+    if (streq (method, "node.stats")) {
+        *result_p = mesh_stats_json (node_mesh (ops->node));
+        return WEFT_STATUS_OK;
+    }
+    return bundlein_call (ops->bundles, method, args, args_size, (uint64_t) zclock_time (),
+                          result_p, reason);
 }
 
 //  The TPM's answer (the attestor actor's reply) goes back to the core
@@ -234,6 +248,7 @@ main (int argc, char *argv [])
     const char *ops_listen = keyfile_get (options, "ops-listen");
     bool ops_on = ops_listen && *ops_listen;
     opserver_t *ops = NULL;
+    ops_t ops_ctx = { node, NULL };
     if (node && links_start (links, node, ops_on) != 0) {
         links_destroy (&links);         //  Before the node its threads feed
         node_destroy (&node);
@@ -245,7 +260,10 @@ main (int argc, char *argv [])
             .path = node_path (node), .keys = identity_keys (identity), .ca_key = ca_key,
             .store = store
         };
-        ops = opserver_new (ops_listen, &ops_config, s_ops_read, node);
+        ops_ctx.bundles = bundlein_new (node, store, keyfile_get (options, "data-dir"),
+                                        identity_name (identity),
+                                        identity_coord_sign (identity), 0);
+        ops = opserver_new (ops_listen, &ops_config, s_ops_call, &ops_ctx);
         if (ops) {
             zpoller_add (poller, opserver_sock (ops));
             zsys_info ("node: operator port on %s (place %s)", ops_listen,
@@ -290,6 +308,8 @@ main (int argc, char *argv [])
         if (link_next && (next == 0 || link_next < next))
             next = link_next;
         int64_t wait = next == 0? 1000: next <= now? 0: (int64_t) (next - now);
+        if (ops_ctx.bundles && bundlein_busy (ops_ctx.bundles))
+            wait = 0;                   //  An import goes on, a slice per turn
         //  Bounded, so a clock step is noticed
         void *which = zpoller_wait (poller, wait > 1000? 1000: (int) wait);
         now = (uint64_t) zclock_time ();
@@ -309,6 +329,8 @@ main (int argc, char *argv [])
             offset_read = now;          //  Once a second is enough for a DST change
             node_set_utc_offset (node, s_utc_offset (now));
         }
+        if (ops_ctx.bundles)
+            bundlein_step (ops_ctx.bundles, now);
         node_tick (node, now);
         install_tick (install, node, now);
         s_act (&pump);
@@ -327,6 +349,7 @@ main (int argc, char *argv [])
     }
     zpoller_destroy (&poller);
     opserver_destroy (&ops);
+    bundlein_destroy (&ops_ctx.bundles);
     links_destroy (&links);
     node_destroy (&node);
     apply_destroy (&apply);

@@ -127,6 +127,11 @@ int
 int
     ctl_artifact_add (ctl_t *self, json_t *args, json_t **result_p);
 
+//  args {file}: the bundle to a site server's operator port in parts,
+//  imported there, followed until it ends (node/io/bundlein.h)
+int
+    ctl_bundle_import (ctl_t *self, json_t *args, json_t **result_p);
+
 //  Print an artifact method's result for people; false if method is not one
 bool
     ctl_show_artifact (const char *method, json_t *result);

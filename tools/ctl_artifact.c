@@ -3,6 +3,7 @@
     artifact list [NAME] [--tenant T]           the tenant's releases
     artifact show NAME [VERSION] [--tenant T]   one release (or its versions)
     artifact remove NAME VERSION [--tenant T]   remove a release
+    bundle import FILE --node EP --node-key HEX  a bundle into a site server
     A bundle is megabytes and one call carries 64 KiB of arguments, so
     add sends it in parts: artifact.upload announces the size, then
     artifact.part carries the bytes in order (as hex), read from the
@@ -10,9 +11,11 @@
     arrives and takes the bundle in at its end record; the last part's
     answer is the report. A part whose answer was lost is sent again:
     the coordinator says how much it holds. On a terminal the progress
-    goes to stderr.  */
+    goes to stderr. bundle import sends a bundle the same way to a site
+    server's operator port, then has it imported and follows it.  */
 
 #include <czmq.h>
+#include <sodium.h>
 #include "tools/ctl.h"
 
 #define S_PART_BYTES    30000           //  = ARTREPO_PART_MAX
@@ -63,10 +66,11 @@ ctl_parse_artifact (ctl_t *self, int argc, char **argv, const char **method_p,
 }
 
 //  One part, sent again when its answer did not come; the answer's
-//  received tells where the coordinator is
+//  received tells where the receiver is. artifact.part carries
+//  {upload, offset, data}; node.bundle.put the total size too.
 static int
-s_part (ctl_t *self, const char *id, uint64_t offset, const uint8_t *data, size_t size,
-        json_t **result_p)
+s_part (ctl_t *self, const char *method, const char *id, uint64_t offset, uint64_t total,
+        const uint8_t *data, size_t size, json_t **result_p)
 {
     char *hex = (char *) zmalloc (2 * size + 1);
     keys_hex (data, size, hex);
@@ -74,9 +78,55 @@ s_part (ctl_t *self, const char *id, uint64_t offset, const uint8_t *data, size_
     for (int attempt = 0; attempt < S_TRIES && rc == CTL_UNREACHABLE; attempt++) {
         json_t *args = json_pack ("{s:s, s:I, s:s}", "upload", id, "offset",
                                   (json_int_t) offset, "data", hex);
-        rc = ctl_call (self, "artifact.part", args, result_p);
+        if (streq (method, "node.bundle.put"))
+            json_object_set_new (args, "size", json_integer ((json_int_t) total));
+        rc = ctl_call (self, method, args, result_p);
     }
     free (hex);
+    return rc;
+}
+
+//  The whole file in parts, in order; the last part's answer in
+//  *result_p. On a terminal the progress goes to stderr.
+static int
+s_send (ctl_t *self, const char *method, const char *id, FILE *file, const char *name,
+        uint64_t size, json_t **result_p)
+{
+    json_t *result = NULL;
+    bool terminal = isatty (STDERR_FILENO) && !self->json;
+    uint8_t *part = (uint8_t *) zmalloc (S_PART_BYTES);
+    uint64_t offset = 0;
+    int rc = CTL_OK;
+    while (rc == CTL_OK && offset < size) {
+        size_t want = size - offset < S_PART_BYTES? (size_t) (size - offset): S_PART_BYTES;
+        if (fseeko (file, (off_t) offset, SEEK_SET) || fread (part, 1, want, file) != want) {
+            ctl_fail ("%s: cannot read at byte %llu (changed while sent?)", name,
+                      (unsigned long long) offset);
+            rc = CTL_REFUSED;
+            break;
+        }
+        json_decref (result);
+        rc = s_part (self, method, id, offset, size, part, want, &result);
+        uint64_t received = (uint64_t) ctl_int (result, "received");
+        if (rc == CTL_OK && (received <= offset || received > size)) {
+            ctl_fail ("upload %s: the receiver holds %llu bytes after the part at %llu",
+                      id, (unsigned long long) received, (unsigned long long) offset);
+            rc = CTL_REFUSED;
+        }
+        if (rc == CTL_OK)
+            offset = received;
+        if (terminal)
+            fprintf (stderr, "\rweftctl: %s: %llu of %llu bytes (%d%%)", name,
+                     (unsigned long long) offset, (unsigned long long) size,
+                     (int) (offset * 100 / size));
+    }
+    if (terminal)
+        fprintf (stderr, "\n");
+    free (part);
+    if (rc == CTL_OK)
+        *result_p = result;
+    else
+        json_decref (result);
     return rc;
 }
 
@@ -102,38 +152,66 @@ ctl_artifact_add (ctl_t *self, json_t *args, json_t **result_p)
     char id [17] = "";
     snprintf (id, sizeof id, "%s", rc == CTL_OK? ctl_str (result, "upload"): "");
     json_decref (result);
-    result = NULL;
-    bool terminal = isatty (STDERR_FILENO) && !self->json;
-    uint8_t *part = (uint8_t *) zmalloc (S_PART_BYTES);
-    uint64_t offset = 0, size = (uint64_t) st.st_size;
-    while (rc == CTL_OK && offset < size) {
-        size_t want = size - offset < S_PART_BYTES? (size_t) (size - offset): S_PART_BYTES;
-        if (fseeko (file, (off_t) offset, SEEK_SET) || fread (part, 1, want, file) != want) {
-            ctl_fail ("%s: cannot read at byte %llu (changed while sent?)", name,
-                      (unsigned long long) offset);
-            rc = CTL_REFUSED;
-            break;
-        }
-        json_decref (result);
-        rc = s_part (self, id, offset, part, want, &result);
-        uint64_t received = (uint64_t) ctl_int (result, "received");
-        if (rc == CTL_OK && (received <= offset || received > size)) {
-            ctl_fail ("upload %s: the coordinator holds %llu bytes after the part at %llu",
-                      id, (unsigned long long) received, (unsigned long long) offset);
-            rc = CTL_REFUSED;
-        }
-        if (rc == CTL_OK)
-            offset = received;
-        if (terminal)
-            fprintf (stderr, "\rweftctl: %s: %llu of %llu bytes (%d%%)", name,
-                     (unsigned long long) offset, (unsigned long long) size,
-                     (int) (offset * 100 / size));
-    }
-    if (terminal)
-        fprintf (stderr, "\n");
-    free (part);
+    if (rc == CTL_OK)
+        rc = s_send (self, "artifact.part", id, file, name, (uint64_t) st.st_size, result_p);
     free (name);
     fclose (file);
+    return rc;
+}
+
+//  weftctl bundle import FILE --node EP --node-key HEX: the bundle in
+//  parts to a site server's operator port (node/io/bundlein.h), then
+//  its import, followed until it ends
+int
+ctl_bundle_import (ctl_t *self, json_t *args, json_t **result_p)
+{
+    *result_p = NULL;
+    char *path = strdup (ctl_str (args, "file"));
+    json_decref (args);
+    FILE *file = fopen (path, "rb");
+    struct stat st;
+    if (!file || fstat (fileno (file), &st) || st.st_size == 0) {
+        ctl_fail ("%s: %s", path, file? "empty": strerror (errno));
+        if (file)
+            fclose (file);
+        free (path);
+        return CTL_REFUSED;
+    }
+    //  The hash the node checks the whole upload against
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, 32);
+    uint8_t buffer [65536], hash [32];
+    size_t got;
+    while ((got = fread (buffer, 1, sizeof buffer, file)) > 0)
+        crypto_generichash_update (&state, buffer, got);
+    crypto_generichash_final (&state, hash, 32);
+    char hash_hex [65], id [17];
+    keys_hex (hash, 32, hash_hex);
+    uint8_t id_bin [8];
+    randombytes_buf (id_bin, sizeof id_bin);
+    keys_hex (id_bin, sizeof id_bin, id);
+    json_t *result = NULL;
+    int rc = s_send (self, "node.bundle.put", id, file, path, (uint64_t) st.st_size, &result);
+    fclose (file);
+    json_decref (result);
+    result = NULL;
+    if (rc == CTL_OK)
+        rc = ctl_call (self, "node.bundle.import",
+                       json_pack ("{s:s, s:s}", "upload", id, "hash", hash_hex), &result);
+    //  Followed until it ends: each answer says how far it is
+    const char *at = rc == CTL_OK? ctl_str (result, "state"): "";
+    while (rc == CTL_OK && (streq (at, "checking") || streq (at, "storing"))) {
+        zclock_sleep (200);
+        json_decref (result);
+        result = NULL;
+        rc = ctl_call (self, "node.bundle.status", json_pack ("{s:s}", "upload", id), &result);
+        at = rc == CTL_OK? ctl_str (result, "state"): "";
+    }
+    if (rc == CTL_OK && !streq (at, "done")) {
+        ctl_fail ("%s: %s", path, ctl_str (result, "text"));
+        rc = CTL_REFUSED;
+    }
+    free (path);
     if (rc == CTL_OK)
         *result_p = result;
     else
@@ -184,6 +262,10 @@ ctl_show_artifact (const char *method, json_t *result)
     }
     if (streq (method, "artifact.show")) {
         s_show_release (result);
+        return true;
+    }
+    if (streq (method, "node.bundle.import")) {
+        printf ("upload %s imported: %s\n", ctl_str (result, "upload"), ctl_str (result, "text"));
         return true;
     }
     if (streq (method, "artifact.remove")) {

@@ -448,6 +448,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         *args_p = json_object ();
         return CTL_OK;
     }
+    if (streq (noun, "bundle") && verb && streq (verb, "import") && argc == 3) {
+        *method_p = "node.bundle.import";
+        *args_p = json_pack ("{s:s}", "file", argv [2]);
+        return CTL_OK;
+    }
     if (streq (noun, "node") && verb && streq (verb, "audit") && argc == 2) {
         *method_p = "node.audit";
         *args_p = json_object ();
@@ -508,8 +513,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "role", "operator.add" },
         { "out", "operator.add token.create" },
         { "path", "operator.add device.preregister token.create" },
-        { "node", "node.stats node.audit" },
-        { "node-key", "node.stats node.audit" },
+        { "node", "node.stats node.audit node.bundle.import" },
+        { "node-key", "node.stats node.audit node.bundle.import" },
         { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list "
                    "update.assign update.status campaign.create" },

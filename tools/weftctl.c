@@ -35,7 +35,7 @@ static const option_spec_t s_specs [] = {
       "device is placed (into its certificate)" },
     { "anchor", "FILE", NULL, "audit verify: a signed head saved by 'audit head', kept elsewhere" },
     { "node", "ENDPOINT", NULL,
-      "node stats, node audit: a site server's operator port (weft-node --ops-listen)" },
+      "node stats, node audit, bundle import: a site server's operator port (weft-node --ops-listen)" },
     { "node-key", "HEX", NULL, "node stats, node audit: that node's CURVE public key" },
     { "query", "QUERY", NULL,
       "device list/count, batch, audit list, update assign, campaign create: which\n"
@@ -114,6 +114,9 @@ static const char *s_synopsis =
     "                                     your credential alone (works offline)\n"
     "  node audit --node EP --node-key HEX [--limit N]   the requests a site server's\n"
     "                                     operator port refused (auditor; works offline)\n"
+    "  bundle import FILE --node EP --node-key HEX   a bundle (a release on a stick) into\n"
+    "                                     a site server, checked and spread to its site\n"
+    "                                     (operator; works offline)\n"
     "  audit list [--query Q] [--limit N] [--tenant T]   newest audit records first\n"
     "  audit verify [--anchor FILE] [--tenant T]   check an audit chain and its signed head\n"
     "  audit head [--tenant T]            the CA-signed head (seq, hash): keep it elsewhere\n"
@@ -325,6 +328,7 @@ main (int argc, char *argv [])
         json_t *result = NULL;
         rc = streq (method, "hierarchy.import")? ctl_import (&ctl, args, &result)
            : streq (method, "artifact.upload")? ctl_artifact_add (&ctl, args, &result)
+           : streq (method, "node.bundle.import")? ctl_bundle_import (&ctl, args, &result)
            : ctl_call (&ctl, method, args, &result);
         args = NULL;
         const char *out = keyfile_get (ctl.options, "out");

@@ -1,4 +1,4 @@
-/*  oplocal - read-only operator requests a node serves on its own
+/*  oplocal - operator requests a node serves on its own
     Every refusal is recorded in the node's durable log (node/core/
     oplog.h) with the peer address. Only requests that passed every check
     take a slot
@@ -22,6 +22,9 @@ static const struct {
 } s_methods [] = {
     { "node.stats", "viewer" },
     { "node.audit", "auditor" },    //  The refusals recorded here (oplog.h)
+    { "node.bundle.put", "operator" },
+    { "node.bundle.import", "operator" },
+    { "node.bundle.status", "viewer" },
     { NULL, NULL }
 };
 
@@ -36,7 +39,7 @@ struct _oplocal_t {
     char path [CERT_PATH_MAX + 1];
     keys_t keys;
     uint8_t ca_key [WEFT_KEY_SIZE];
-    oplocal_read_fn *read;
+    oplocal_call_fn *call;
     void *ctx;
     s_seen_t seen [OPLOCAL_IDS_MAX];    //  Accepted request ids until expiry
     uint64_t seq;                   //  Of our replies
@@ -49,17 +52,17 @@ struct _oplocal_t {
 };
 
 oplocal_t *
-oplocal_new (const oplocal_config_t *config, oplocal_read_fn *read, void *ctx)
+oplocal_new (const oplocal_config_t *config, oplocal_call_fn *call, void *ctx)
 {
     assert (config && config->name && config->tenant && config->keys && config->ca_key);
-    assert (read);
+    assert (call);
     oplocal_t *self = (oplocal_t *) zmalloc (sizeof (oplocal_t));
     snprintf (self->name, sizeof self->name, "%s", config->name);
     snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant);
     snprintf (self->path, sizeof self->path, "%s", config->path? config->path: "");
     self->keys = *config->keys;
     memcpy (self->ca_key, config->ca_key, WEFT_KEY_SIZE);
-    self->read = read;
+    self->call = call;
     self->ctx = ctx;
     if (config->store) {
         self->log = oplog_new (config->store, 0);
@@ -257,7 +260,8 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
         index++;
     if (!s_methods [index].name) {
         snprintf (reason, sizeof reason, "unknown method %.64s (a site server offline "
-                  "serves node.stats and node.audit)", msg.rpc_request.method);
+                  "serves node.stats, node.audit and node.bundle.put, import and status)",
+                  msg.rpc_request.method);
         return s_reply (self, &env, WEFT_STATUS_BAD_REQUEST, reason, NULL, now_ms,
                         reply_p, reply_size_p);
     }
@@ -272,11 +276,16 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
                         now_ms, reply_p, reply_size_p);
     if (streq (s_methods [index].name, "node.audit"))
         return s_audit_list (self, &env, &msg, now_ms, reply_p, reply_size_p);
-    char *result = self->read (self->ctx, s_methods [index].name);
-    int rc = result
-        ? s_reply (self, &env, WEFT_STATUS_OK, "", result, now_ms, reply_p, reply_size_p)
-        : s_reply (self, &env, WEFT_STATUS_INTERNAL, "no answer", NULL, now_ms, reply_p,
-                   reply_size_p);
+    char *result = NULL;
+    *reason = 0;
+    int status = self->call (self->ctx, s_methods [index].name, msg.rpc_request.args,
+                             msg.rpc_request.args_size, &result, reason);
+    if (status == WEFT_STATUS_OK && !result) {
+        status = WEFT_STATUS_INTERNAL;
+        snprintf (reason, sizeof reason, "no answer");
+    }
+    int rc = s_reply (self, &env, status, status == WEFT_STATUS_OK? "": reason, result, now_ms,
+                      reply_p, reply_size_p);
     free (result);
     return rc;
 }
@@ -286,11 +295,17 @@ oplocal_on_request (oplocal_t *self, const uint8_t link_key [WEFT_KEY_SIZE],
 
 #define T_NOW_MS    1767225600000ULL
 
-static char *
-s_test_read (void *ctx, const char *method)
+static int
+s_test_call (void *ctx, const char *method, const char *args, size_t args_size,
+             char **result_p, char reason [WEFT_TEXT_MAX + 1])
 {
     (*(int *) ctx)++;
-    return strdup (strcmp (method, "node.stats") == 0? "{\"hops\":1}": "{}");
+    if (streq (method, "node.bundle.put") && (args_size == 0 || *args != '{')) {
+        snprintf (reason, WEFT_TEXT_MAX + 1, "arguments must be an object");
+        return WEFT_STATUS_BAD_REQUEST;
+    }
+    *result_p = strdup ("{\"hops\":1}");
+    return WEFT_STATUS_OK;
 }
 
 typedef struct {
@@ -415,7 +430,7 @@ oplocal_test (bool verbose)
     assert (store);
     oplocal_config_t config = { "server-1", "acme", "acme/plant-2", &node, ca.sign_public,
                                 store };
-    oplocal_t *local = oplocal_new (&config, s_test_read, &reads);
+    oplocal_t *local = oplocal_new (&config, s_test_call, &reads);
     const uint64_t valid = T_NOW_MS / 1000 + 3600;
     const uint64_t expiry = T_NOW_MS + 30000;
     s_op_t vera, ola, gus, eve, rex, mal;
@@ -452,6 +467,26 @@ oplocal_test (bool verbose)
     assert (ASK (gus, gus.keys, "gus", "node.stats", true, expiry, 3, gus.keys.curve_public)
             == WEFT_STATUS_FORBIDDEN);
     assert (streq (error, "gus holds no grant of viewer on acme/plant-2"));
+    //  A bundle brought on site: an operator of the node's place may
+    //  upload and import it, a viewer only follow it, and an admin of
+    //  another tenant neither
+    s_op_t otto;
+    s_op_make (&otto, &ca, "otto", "operator", "acme/plant-2", valid);
+    assert (ASK (vera, vera.keys, "vera", "node.bundle.put", true, expiry, 40,
+                 vera.keys.curve_public) == WEFT_STATUS_FORBIDDEN);
+    assert (streq (error, "vera holds no grant of operator on acme/plant-2"));
+    assert (ASK (vera, vera.keys, "vera", "node.bundle.status", true, expiry, 41,
+                 vera.keys.curve_public) == WEFT_STATUS_OK);
+    assert (ASK (gus, gus.keys, "gus", "node.bundle.import", true, expiry, 42,
+                 gus.keys.curve_public) == WEFT_STATUS_FORBIDDEN);
+    assert (streq (error, "gus holds no grant of operator on acme/plant-2"));
+    int before = reads;
+    assert (ASK (otto, otto.keys, "otto", "node.bundle.put", true, expiry, 43,
+                 otto.keys.curve_public) == WEFT_STATUS_OK);
+    assert (ASK (otto, otto.keys, "otto", "node.bundle.import", true, expiry, 44,
+                 otto.keys.curve_public) == WEFT_STATUS_OK);
+    assert (reads == before + 2);
+    free (otto.cred);
     //  Expired, revoked, forged credentials
     assert (ASK (eve, eve.keys, "eve", "node.stats", true, expiry, 4, eve.keys.curve_public)
             == WEFT_STATUS_EXPIRED);
@@ -493,7 +528,7 @@ oplocal_test (bool verbose)
                  vera.keys.curve_public) == WEFT_STATUS_EXPIRED);
     assert (streq (error, "request must expire within 60 s"));
 
-    assert (reads == 1);
+    assert (reads == 4);         //  vera's stats and bundle status, otto's put and import
     //  Another type: answered; not an envelope: dropped unanswered
     {
         s_request (&vera, &vera.keys, "vera", "node.stats", true, expiry, 19, &frame, &size);
@@ -518,7 +553,8 @@ oplocal_test (bool verbose)
 
 
     //  The replay table: full, then free again once requests expired
-    for (int i = 0; i < OPLOCAL_IDS_MAX - 1; i++) {
+    const int taken = reads;        //  Each request served took a slot
+    for (int i = 0; i < OPLOCAL_IDS_MAX - taken; i++) {
         s_request (&vera, &vera.keys, "vera", "node.stats", true, expiry, 0, &frame, &size);
         //  A distinct id each: re-sign with the id set (env and msg
         //  borrow from the first frame until it is re-encoded)
@@ -577,7 +613,7 @@ oplocal_test (bool verbose)
     free (reply);
     json_t *records = json_object_get (log, "records");
     assert (streq (json_string_value (json_object_get (log, "node")), "server-1"));
-    assert (json_array_size (records) == 19);
+    assert (json_array_size (records) == 21);     //  Every refusal above
     json_t *newest = json_array_get (records, 0);
     assert (streq (json_string_value (json_object_get (newest, "actor")), "vera"));
     assert (streq (json_string_value (json_object_get (newest, "action")), "node.audit"));

@@ -1,4 +1,4 @@
-/*  oplocal - read-only operator requests a node serves on its own
+/*  oplocal - operator requests a node serves on its own
     A site server cut off from the coordinator still answers an
     operator on site, authorised only by what it can check offline:
     the request (an RPC_REQUEST envelope) carries the operator's
@@ -37,9 +37,13 @@ typedef struct {
     store_t *store;                 //  Holds the log of refusals (OPLOG_TABLE), or NULL
 } oplocal_config_t;
 
-//  The result of an authorised method as JSON text (heap, caller
-//  frees), or NULL if it cannot be produced now.
-typedef char *(oplocal_read_fn) (void *ctx, const char *method);
+//  Carry out an authorised method with its arguments (a JSON object's
+//  text, args_size bytes, not NUL-ended). Returns a weft_status_t:
+//  OK with *result_p the result as JSON text (heap, caller frees), or
+//  a refusal with its reason.
+typedef int (oplocal_call_fn) (void *ctx, const char *method, const char *args,
+                               size_t args_size, char **result_p,
+                               char reason [WEFT_TEXT_MAX + 1]);
 
 //  Counters
 typedef struct {
@@ -49,14 +53,16 @@ typedef struct {
 
 //  Create. config strings and keys are copied.
 oplocal_t *
-    oplocal_new (const oplocal_config_t *config, oplocal_read_fn *read, void *ctx);
+    oplocal_new (const oplocal_config_t *config, oplocal_call_fn *call, void *ctx);
 
 void
     oplocal_destroy (oplocal_t **self_p);
 
 //  Methods served, and the role each needs: "node.stats" (viewer),
 //  "node.audit" {limit?} (auditor: the newest refusals recorded here,
-//  {node, records}). Handle one frame from an operator link whose CURVE
+//  {node, records}), "node.bundle.put" and "node.bundle.import"
+//  (operator), "node.bundle.status" (viewer): a bundle uploaded and
+//  imported here (node/io/bundlein.h). Handle one frame from an operator link whose CURVE
 //  key is link_key and peer address peer ("" if unknown),
 //  against the operators' keys on the revocation list held (count keys
 //  of 32 bytes). Returns 0 with *reply_p a signed RPC_REPLY to send back

@@ -19,7 +19,7 @@ struct _opserver_t {
 };
 
 opserver_t *
-opserver_new (const char *endpoint, const oplocal_config_t *config, oplocal_read_fn *read,
+opserver_new (const char *endpoint, const oplocal_config_t *config, oplocal_call_fn *call,
               void *ctx)
 {
     assert (endpoint && config);
@@ -43,7 +43,7 @@ opserver_new (const char *endpoint, const oplocal_config_t *config, oplocal_read
     opserver_t *self = (opserver_t *) zmalloc (sizeof (opserver_t));
     self->router = router;
     self->port = port;
-    self->local = oplocal_new (config, read, ctx);
+    self->local = oplocal_new (config, call, ctx);
     return self;
 }
 
@@ -132,12 +132,13 @@ s_test_admit (void *arg, const char *domain, const char *address,
     return streq (domain, "ops") && opserver_admit (client_key, user_id);
 }
 
-static char *
-s_test_read (void *ctx, const char *method)
+static int
+s_test_call (void *ctx, const char *method, const char *args, size_t args_size,
+             char **result_p, char reason [WEFT_TEXT_MAX + 1])
 {
-    (void) ctx;
-    (void) method;
-    return strdup ("{}");
+    (void) ctx, (void) method, (void) args, (void) args_size, (void) reason;
+    *result_p = strdup ("{}");
+    return WEFT_STATUS_OK;
 }
 
 void
@@ -153,7 +154,7 @@ opserver_test (bool verbose)
     zap_t *zap = zap_new (s_test_admit, NULL);
     assert (zap);
     oplocal_config_t config = { "server-1", "acme", "", &node, ca.sign_public, NULL };
-    opserver_t *server = opserver_new ("tcp://127.0.0.1:*", &config, s_test_read, NULL);
+    opserver_t *server = opserver_new ("tcp://127.0.0.1:*", &config, s_test_call, NULL);
     assert (server && opserver_port (server) > 0);
 
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
@@ -212,7 +213,7 @@ opserver_test (bool verbose)
     zsock_destroy (&dealer);
     opserver_destroy (&server);
     opserver_destroy (&server);
-    assert (opserver_new ("nonsense://x", &config, s_test_read, NULL) == NULL);
+    assert (opserver_new ("nonsense://x", &config, s_test_call, NULL) == NULL);
     zap_destroy (&zap);
     keys_wipe (&ca);
     keys_wipe (&node);

@@ -1,6 +1,6 @@
 /*  opserver - weft-node's operator port for offline requests
     A CURVE ROUTER (ZAP domain "ops") on which operators on site call
-    the read-only methods of node/core/oplocal.h, authorised by their
+    the methods of node/core/oplocal.h, authorised by their
     credential alone, so they work while the site is cut off from the
     coordinator. ZAP admits any key (User-Id = the key in hex): the
     credential in each request must be for that very key. Frames are
@@ -18,7 +18,7 @@ typedef struct _opserver_t opserver_t;
 //  Returns NULL and logs if it cannot bind.
 opserver_t *
     opserver_new (const char *endpoint, const oplocal_config_t *config,
-                  oplocal_read_fn *read, void *ctx);
+                  oplocal_call_fn *call, void *ctx);
 
 void
     opserver_destroy (opserver_t **self_p);
