@@ -101,7 +101,8 @@ $(BUILD)/weftctl: $(CTL_OBJ) $(BUILD)/libweft.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 ARTIFACT_OBJ := $(BUILD)/tools/artifact.o $(BUILD)/tools/artifact_repo.o \
-                $(BUILD)/tools/artifact_meta.o $(BUILD)/tools/artifact_bundle.o
+                $(BUILD)/tools/artifact_meta.o $(BUILD)/tools/artifact_bundle.o \
+                $(BUILD)/tools/artifact_refs.o
 $(ARTIFACT_OBJ): tools/artifact.h
 
 $(BUILD)/weft-artifact: $(ARTIFACT_OBJ) $(BUILD)/libweft.a

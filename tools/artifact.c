@@ -39,6 +39,12 @@ static const option_spec_t s_specs [] = {
     { "delta-from", "VERSION", NULL,
       "build: also store each new chunk as a delta against the chunk at the same\n"
       "offset of this earlier version of the artifact, where that is smaller" },
+    { "ima", "PATH=SHA256,...", NULL,
+      "build: files the release installs, as IMA measures them (reference values)" },
+    { "ima-from", "FILE", NULL,
+      "build: more such files from an IMA ascii list or sha256sum output" },
+    { "boot", "PCR:SHA256,...", NULL,
+      "build: boot measurements (event-log digests) the release introduces" },
     { "expires", "DURATION", NULL,
       "root, targets, snapshot, timestamp: lifetime (e.g. 365d, 30d, 7d, 1d)" },
     { "tenant", "TENANT", NULL, "root: the tenant whose releases these are" },
@@ -62,7 +68,7 @@ static const char *s_synopsis =
     "usage: weft-artifact COMMAND [options] [ARGS]\n"
     "  keygen --out FILE                       a release key (prints its public key)\n"
     "  build --repo R --name N --version V [--types T --handler H --anti-rollback N]\n"
-    "        [--delta-from VERSION] FILE\n"
+    "        [--delta-from VERSION] [--ima P=H,.. --ima-from F --boot PCR:H,..] FILE\n"
     "  root --repo R --tenant T --expires D --root-keys K,.. --targets-keys K,..\n"
     "       --snapshot-keys K --timestamp-keys K [--*-threshold N] [--version N]\n"
     "       [--allow-downgrade NAME=N,...]\n"

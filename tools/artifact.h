@@ -4,8 +4,10 @@
 #define WEFT_ARTIFACT_H_INCLUDED
 
 #include <czmq.h>
+#include <jansson.h>
 #include "proto/io/options.h"
 #include "proto/release.h"
+#include "proto/manifest.h"
 
 //  Print "weft-artifact: message" on stderr.
 #define artifact_fail(...) options_fail ("weft-artifact", __VA_ARGS__)
@@ -31,6 +33,16 @@ int
     artifact_bundle (keyfile_t *options, int argc, char *argv [], int argi);
 int
     artifact_bundle_verify (const char *path, const char *root_path);
+
+//  The reference values build's options name (--ima, --ima-from,
+//  --boot) into refs. 0, or the exit code (said why).
+int
+    artifact_refs_load (keyfile_t *options, manifest_refs_t *refs);
+
+//  A decoded manifest's reference values as {ima: [{path, sha256}],
+//  boot: [{pcr, sha256}]}, or NULL when it has none.
+json_t *
+    artifact_refs_json (const manifest_t *manifest);
 
 //  The repository's chain walked from root.1, as a device walks it:
 //  a heap copy of the trust it ends on, or NULL (said why).

@@ -381,11 +381,16 @@ s_inspect_manifest (const uint8_t *data, size_t size)
         return NULL;
     uint8_t hash [32];
     keys_hash (data, size, hash);
-    return json_pack ("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:o}", "kind", "manifest",
-                      "name", manifest.name, "version", manifest.version, "anti_rollback",
-                      (json_int_t) manifest.anti_rollback, "types", manifest.types, "handler",
-                      manifest.handler, "size", (json_int_t) manifest.size, "chunks",
-                      (json_int_t) manifest.chunk_count, "hash", s_hex (hash, 32));
+    json_t *out = json_pack ("{s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:o}", "kind",
+                             "manifest", "name", manifest.name, "version", manifest.version,
+                             "anti_rollback", (json_int_t) manifest.anti_rollback, "types",
+                             manifest.types, "handler", manifest.handler, "size",
+                             (json_int_t) manifest.size, "chunks",
+                             (json_int_t) manifest.chunk_count, "hash", s_hex (hash, 32));
+    json_t *refs = artifact_refs_json (&manifest);
+    if (refs)
+        json_object_set_new (out, "references", refs);
+    return out;
 }
 
 int

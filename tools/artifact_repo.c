@@ -359,15 +359,27 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
     snprintf (manifest.handler, sizeof manifest.handler, "%s",
               keyfile_get (options, "handler"));
     manifest.anti_rollback = (uint64_t) options_int (options, "anti-rollback", 0);
+    //  Reference values, checked before any chunk is written
+    manifest_refs_t *refs = (manifest_refs_t *) zmalloc (sizeof (manifest_refs_t));
+    int refs_rc = artifact_refs_load (options, refs);
+    if (refs_rc) {
+        free (refs);
+        return refs_rc;
+    }
+    manifest.refs = refs;
     const char *delta_from = keyfile_get (options, "delta-from");
     s_base_t base;
     memset (&base, 0, sizeof base);
-    if (delta_from && s_base_load (&base, repo, name, delta_from))
+    if (delta_from && s_base_load (&base, repo, name, delta_from)) {
+        free (refs);
         return 1;
+    }
     const char *source = argv [argi];
     FILE *file = fopen (source, "rb");
     if (!file) {
         artifact_fail ("cannot read %s: %s", source, strerror (errno));
+        s_base_free (&base);
+        free (refs);
         return 1;
     }
     char *dir = zsys_sprintf ("%s/chunks", repo);
@@ -469,9 +481,13 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
         printf ("%s %s: %" PRIu64 " bytes in %zu chunks (%zu new, %zu bytes packed, %zu as "
                 "deltas, %zu bytes to send), manifest %s\n", name, version, manifest.size,
                 manifest.chunk_count, stored, packed_total, deltas, send_total + size, hex);
+        if (refs->ima_count || refs->boot_count)
+            printf ("%s %s: reference values: %zu files, %zu boot measurements\n", name,
+                    version, refs->ima_count, refs->boot_count);
     }
     free (data);
     free (entries);
+    free (refs);
     return rc;
 }
 
