@@ -124,6 +124,7 @@ attest_ima_allowlist_parse (const char *text, size_t size, attest_ima_allowlist_
     assert (allow && error);
     allow->digests = NULL;
     allow->count = 0;
+    allow->also = NULL;
     size_t capacity = 0, at = 0, line_no = 0;
     while (text && at < size) {
         line_no++;
@@ -163,6 +164,17 @@ attest_ima_allowlist_parse (const char *text, size_t size, attest_ima_allowlist_
         }
         memcpy (allow->digests [allow->count++], digest, 32);
     }
+    attest_ima_allowlist_sort (allow);
+    return 0;
+failed:
+    attest_ima_allowlist_free (allow);
+    return -1;
+}
+
+void
+attest_ima_allowlist_sort (attest_ima_allowlist_t *allow)
+{
+    assert (allow);
     if (allow->count > 1) {
         qsort (allow->digests, allow->count, 32, s_digest_compare);
         size_t unique = 1;
@@ -171,10 +183,6 @@ attest_ima_allowlist_parse (const char *text, size_t size, attest_ima_allowlist_
                 memcpy (allow->digests [unique++], allow->digests [i], 32);
         allow->count = unique;
     }
-    return 0;
-failed:
-    attest_ima_allowlist_free (allow);
-    return -1;
 }
 
 void
@@ -190,9 +198,11 @@ attest_ima_allowlist_free (attest_ima_allowlist_t *allow)
 bool
 attest_ima_allowed (const attest_ima_allowlist_t *allow, const uint8_t digest [32])
 {
-    if (!allow || allow->count == 0)
-        return false;
-    return bsearch (digest, allow->digests, allow->count, 32, s_digest_compare) != NULL;
+    for (; allow; allow = allow->also)
+        if (allow->count
+        &&  bsearch (digest, allow->digests, allow->count, 32, s_digest_compare))
+            return true;
+    return false;
 }
 
 //  --- The list

@@ -43,10 +43,13 @@ typedef struct {
     uint8_t pcr10 [32];             //  PCR 10 after those entries
 } attest_ima_state_t;
 
-//  A parsed allowlist: sorted, unique sha256 file digests
-typedef struct {
+//  A parsed allowlist: sorted, unique sha256 file digests, and another
+//  list whose digests are allowed as well (not owned; NULL: none), as
+//  a device's expected software adds to its tenant's list
+typedef struct _attest_ima_allowlist_t {
     uint8_t (*digests) [32];
     size_t count;
+    const struct _attest_ima_allowlist_t *also;
 } attest_ima_allowlist_t;
 
 //  Parse an allowlist in sha256sum format: one "<64 hex>  <path>" per
@@ -60,6 +63,11 @@ int
 void
     attest_ima_allowlist_free (attest_ima_allowlist_t *allow);
 
+//  Sort allow's digests and drop repeats (for a list built by hand).
+void
+    attest_ima_allowlist_sort (attest_ima_allowlist_t *allow);
+
+//  Is digest on allow or on a list it chains (allow->also)?
 bool
     attest_ima_allowed (const attest_ima_allowlist_t *allow, const uint8_t digest [32]);
 

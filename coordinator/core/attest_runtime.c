@@ -3,6 +3,7 @@
 #include "proto/corelib.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
+#include "coordinator/core/attest_software.h"
 
 //  Each tenant's allowlist, parsed once per signed version. Parsing
 //  and sorting up to 262,144 digests, and checking the CA signature
@@ -136,11 +137,21 @@ attest_runtime_check (attest_runtime_t *self, store_txn_t *txn, json_t *device,
     if (!allow)
         return s_fail (verdict, -1, "no valid IMA allowlist for its tenant "
                        "(weftctl attest allowlist set)");
+    //  The files of the releases the device committed are allowed too
+    //  (attest_software.h): the tenant's list and the device's own
+    attest_ima_allowlist_t expected;
+    if (attest_software_allowlist (txn, device_id, &expected)) {
+        attest_ima_allowlist_free (&scratch);
+        return s_fail (verdict, -1, "IMA: cannot read the device's expected software");
+    }
+    attest_ima_allowlist_t both = *allow;
+    both.also = &expected;
     char error [512];
     int64_t entry = -1;
     int rc = attest_ima_verify (evidence->ima_list, evidence->ima_list_size, evidence->ima_from,
-                                quoted_pcr10, allow, &state, &entry, error, sizeof error);
+                                quoted_pcr10, &both, &state, &entry, error, sizeof error);
     attest_ima_allowlist_free (&scratch);
+    attest_ima_allowlist_free (&expected);
     json_object_set_new (ima, "entry", json_integer (entry));
     if (rc)
         return s_fail (verdict, entry, error);
@@ -157,6 +168,8 @@ attest_runtime_check (attest_runtime_t *self, store_txn_t *txn, json_t *device,
 #include <sodium.h>
 #include "proto/keys.h"
 #include "coordinator/core/registry.h"
+#include "coordinator/core/artrepo.h"
+#include "proto/manifest.h"
 
 //  Append an entry for a file with content to list, extend pcr
 static void
@@ -407,6 +420,48 @@ attest_runtime_test (bool verbose)
     json_decref (verdict);
     attest_runtime_destroy (&rt2);
     assert (rt2 == NULL);
+
+    //  The device's software: a file off the tenant's list passes once
+    //  the device committed a release that names it, and fails again
+    //  once the device left that release
+    old = strlen (list);
+    s_measure (list, sizeof list, pcr, "plc 1.0", "/opt/plc");
+    verdict = s_check (rt, store, &ca, list + old, 4, pcr, &rc);
+    assert (rc == -1 && s_says (verdict, "#4 (/opt/plc)"));
+    json_decref (verdict);
+    manifest_refs_t *refs = (manifest_refs_t *) zmalloc (sizeof (manifest_refs_t));
+    crypto_hash_sha256 (refs->ima [0].digest, (const uint8_t *) "plc 1.0", 7);
+    snprintf (refs->ima [0].path, sizeof refs->ima [0].path, "/opt/plc");
+    refs->ima_count = 1;
+    manifest_t manifest = { .name = "plc", .version = "1.0", .types = "*",
+                            .handler = "file", .refs = refs };
+    uint8_t *manifest_data;
+    size_t manifest_size;
+    assert (manifest_encode (&manifest, &manifest_data, &manifest_size) == 0);
+    free (refs);
+    txn = store_begin (store, true);
+    assert (store_put (txn, ARTREPO_TABLE, "man/acme/plc/1.0", 16, manifest_data,
+                       manifest_size) == 0);
+    free (manifest_data);
+    json_t *software = json_pack ("{s:s, s:s, s:s}", "state", "committed", "name", "plc",
+                                  "installed", "1.0");
+    assert (attest_software_follow (txn, "gw-1", "acme", software, NULL, 0) == 1);
+    assert (store_commit (&txn) == 0);
+    verdict = s_check (rt, store, &ca, list + old, 4, pcr, &rc);
+    assert (rc == 0 && s_ima (verdict, "verified") == 5);
+    json_decref (verdict);
+    //  plc 2.0 (not in the repository) replaces it: the same file
+    //  measured again no longer passes
+    json_object_set_new (software, "installed", json_string ("2.0"));
+    txn = store_begin (store, true);
+    assert (attest_software_follow (txn, "gw-1", "acme", software, NULL, 0) == 1);
+    assert (store_commit (&txn) == 0);
+    json_decref (software);
+    old = strlen (list);
+    s_measure (list, sizeof list, pcr, "plc 1.0", "/opt/plc");
+    verdict = s_check (rt, store, &ca, list + old, 5, pcr, &rc);
+    assert (rc == -1 && s_says (verdict, "#5 (/opt/plc)"));
+    json_decref (verdict);
     store_destroy (&store2);
     zdir_t *dir2 = zdir_new (path2, NULL);
     zdir_remove (dir2, true);

@@ -17,6 +17,7 @@
 #include "proto/meshmsg.h"
 #include "proto/tpmmsg.h"
 #include "coordinator/core/attest.h"
+#include "coordinator/core/attest_software.h"
 #include "coordinator/core/attest_state.h"
 #include "coordinator/core/attest_delegated.h"
 #include "coordinator/core/hierarchy.h"
@@ -483,6 +484,15 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         if (rc == 0)
             rc = coord_campaign_report (self, &run, env->origin, doc,
                                         reported->desired_version, reported->status);
+        //  A committed release brings its reference values to the
+        //  device's expected state, from its own tenant's repository
+        char note [WEFT_TEXT_MAX + 1];
+        if (rc == 0
+        &&  attest_software_follow (txn, env->origin, device->tenant,
+                                    json_object_get (doc, "software"), note, sizeof note) < 0)
+            rc = -1;
+        if (rc == 0 && note [0])
+            zsys_info ("coord: %s", note);
     }
     if (rc == 0)
         rc = store_commit (&txn);
