@@ -2,7 +2,9 @@
     (proto/manifest.c), as bundles and peers bring them. Whatever the
     input, decoding returns a result, never reads outside the input, and
     a manifest that decodes has chunk sizes within the chunker's bounds
-    that add up to its size (seeded with the golden manifest).  */
+    that add up to its size, and reference values that unpack within
+    their limits (seeded with the golden manifests, with and without
+    reference values).  */
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         }
         assert (total == manifest.size);
         (void) manifest_fits (&manifest, "gateway");
+        assert (manifest.ima_count <= MANIFEST_IMA_MAX
+                && manifest.boot_count <= MANIFEST_BOOT_MAX);
+        static manifest_refs_t refs;
+        assert (manifest_refs (&manifest, &refs) == 0);
+        assert (refs.ima_count == manifest.ima_count && refs.boot_count == manifest.boot_count);
+        for (size_t i = 0; i < refs.ima_count; i++)
+            assert (refs.ima [i].path [0] && strlen (refs.ima [i].path) <= MANIFEST_PATH_MAX);
+        for (size_t i = 0; i < refs.boot_count; i++)
+            assert (refs.boot [i].pcr <= MANIFEST_PCR_MAX);
     }
     return 0;
 }
