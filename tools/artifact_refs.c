@@ -13,7 +13,7 @@
 
 #define S_LIST_MAX  (4 * 1024 * 1024)   //  Bytes of an --ima-from file
 
-//  Each comma-separated item of list through parse into refs. 0, or 2
+//  Each comma-separated item of list through parse into refs. 0, or 1
 //  (said why).
 static int
 s_items (const char *list, manifest_refs_t *refs, bool ima)
@@ -27,12 +27,12 @@ s_items (const char *list, manifest_refs_t *refs, bool ima)
          item = strtok_r (NULL, ",", &save)) {
         if (ima && refs->ima_count == MANIFEST_IMA_MAX) {
             artifact_fail ("more than %d IMA references", MANIFEST_IMA_MAX);
-            rc = 2;
+            rc = 1;
         }
         else
         if (!ima && refs->boot_count == MANIFEST_BOOT_MAX) {
             artifact_fail ("more than %d boot references", MANIFEST_BOOT_MAX);
-            rc = 2;
+            rc = 1;
         }
         else
         if (ima? manifest_ima_parse (item, &refs->ima [refs->ima_count++], error,
@@ -40,7 +40,7 @@ s_items (const char *list, manifest_refs_t *refs, bool ima)
                : manifest_boot_parse (item, &refs->boot [refs->boot_count++], error,
                                       sizeof error)) {
             artifact_fail ("%s", error);
-            rc = 2;
+            rc = 1;
         }
     }
     free (copy);
