@@ -16,28 +16,6 @@ source "$(dirname "$0")/tpm-lib.sh"
 command -v tpm2_pcrextend > /dev/null || { echo "SKIP: tpm2-tools not installed"; exit 0; }
 IMA="$T/ima.list"
 
-#   ima_measure FILE [LISTED_PATH]: append FILE's entry (as LISTED_PATH)
-#   to the list and extend its template hash into PCR 10, as IMA does.
-#   The node must be stopped: swtpm serves one client at a time.
-ima_measure () {
-    local hash
-    hash=$(python3 - "$IMA" "$1" "${2:-$1}" <<'PY'
-import hashlib, struct, sys
-listing, path, listed = sys.argv[1], sys.argv[2], sys.argv[3]
-data = open(path, "rb").read() if path != "boot_aggregate" else b"boot"
-digest = hashlib.sha256(data).digest()
-d_ng = b"sha256:\0" + digest
-n_ng = listed.encode() + b"\0"
-template = hashlib.sha256(struct.pack("<I", len(d_ng)) + d_ng
-                          + struct.pack("<I", len(n_ng)) + n_ng).hexdigest()
-with open(listing, "a") as out:
-    out.write("10 %s ima-ng sha256:%s %s\n" % (template, digest.hex(), listed))
-print(template)
-PY
-) || fail "cannot measure $1"
-    tpm2_pcrextend -T "$TCTI" "10:sha256=$hash" || fail "tpm2_pcrextend failed"
-}
-
 say "measured boot (PCR 8) and IMA: boot_aggregate and three files into PCR 10"
 measure 8:kernel-6.1
 mkdir -p "$T/fs"

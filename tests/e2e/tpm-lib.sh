@@ -2,7 +2,8 @@
 #   stopped on exit with the test's processes. Source after lib.sh. Sets
 #   TCTI (for --tpm) and LOG (the TCG event log the test's "boot"
 #   writes); measure PCR:TEXT appends an event and extends the PCR, as
-#   firmware would; replay_log FILE extends the TPM's PCRs as FILE says.
+#   firmware would; replay_log FILE extends the TPM's PCRs as FILE says;
+#   ima_measure FILE appends to the IMA list $IMA and extends PCR 10.
 source "$(dirname "${BASH_SOURCE[0]}")/swtpm-lib.sh"
 #   SWTPM_OPTS: options of tests/tpm/swtpm.sh start (e.g. --locality 3)
 # shellcheck disable=SC2086
@@ -13,6 +14,28 @@ LOG="$T/boot.log"
 measure () {
     "$NODE" --data-dir "$T/measure" --tpm "$TCTI" --event-log "$LOG" --measure "$1" \
         >> "$T/measure.log" 2>&1 || fail "--measure $1 failed: $(tail -3 "$T/measure.log")"
+}
+
+#   ima_measure FILE [LISTED_PATH]: append FILE's entry (as LISTED_PATH)
+#   to the IMA list $IMA and extend its template hash into PCR 10, as IMA
+#   does. The node must be stopped: swtpm serves one client at a time.
+ima_measure () {
+    local hash
+    hash=$(python3 - "$IMA" "$1" "${2:-$1}" <<'PY'
+import hashlib, struct, sys
+listing, path, listed = sys.argv[1], sys.argv[2], sys.argv[3]
+data = open(path, "rb").read() if path != "boot_aggregate" else b"boot"
+digest = hashlib.sha256(data).digest()
+d_ng = b"sha256:\0" + digest
+n_ng = listed.encode() + b"\0"
+template = hashlib.sha256(struct.pack("<I", len(d_ng)) + d_ng
+                          + struct.pack("<I", len(n_ng)) + n_ng).hexdigest()
+with open(listing, "a") as out:
+    out.write("10 %s ima-ng sha256:%s %s\n" % (template, digest.hex(), listed))
+print(template)
+PY
+) || fail "cannot measure $1"
+    tpm2_pcrextend -T "$TCTI" "10:sha256=$hash" || fail "tpm2_pcrextend failed"
 }
 
 #   The coordinator with acme's attestation profile FILE for gateways, and
