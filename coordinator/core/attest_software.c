@@ -151,9 +151,12 @@ attest_software_follow (store_txn_t *txn, const char *device, const char *tenant
     char *held = (char *) store_get (txn, ATTEST_TABLE, key, strlen (key), &size);
     json_t *old = held? json_loadb (held, size, 0, NULL): NULL;
     free (held);
+    //  The same version again changes nothing, unless the repository
+    //  did not hold it then: it may have been added since
     bool same = old && streq (s_str (old, "version") ?: "", installed);
+    bool found = json_is_true (json_object_get (old, "found"));
     json_decref (old);
-    if (same) {
+    if (same && found) {
         free (key);
         return 0;
     }
@@ -176,6 +179,10 @@ attest_software_follow (store_txn_t *txn, const char *device, const char *tenant
     size_t manifest_size = 0;
     uint8_t *manifest = tenant && *tenant? artrepo_manifest (txn, tenant, name, installed,
                                                              &manifest_size): NULL;
+    if (same && !manifest) {
+        free (key);
+        return 0;                   //  Still not there: nothing to write
+    }
     json_t *record = s_record (installed, manifest, manifest_size);
     char *text = registry_dump (record);
     int rc = text? store_put (txn, ATTEST_TABLE, key, strlen (key), text, strlen (text)): -1;
@@ -341,19 +348,28 @@ attest_software_test (bool verbose)
     json_decref (show);
 
     //  Across tenants: a device of globex committing plc 1.0, which
-    //  only acme's repository holds, gets nothing of acme's; its own
-    //  tenant's 3.0 it gets
+    //  only acme's repository holds, gets nothing of acme's, at its
+    //  first report or any later one; its own tenant's 3.0 it gets
     assert (s_report (store, "gw-g", "globex", "committed", "plc", "1.0", note) == 1);
     if (verbose)
         printf ("\n   %s", note);
     assert (strstr (note, "which its tenant's repository does not hold"));
+    assert (s_report (store, "gw-g", "globex", "committed", "plc", "1.0", note) == 0);
     assert (!s_expects (store, "gw-g", "plc 1.0") && !s_expects (store, "gw-g", "plc.conf 1.0"));
+    //  (a release added to the tenant's repository after the commit
+    //  counts from the device's next report)
+    const char *late [] = { "plc 1.5" };
+    assert (s_report (store, "gw-1", "acme", "committed", "plc", "1.5", note) == 1);
+    assert (!s_expects (store, "gw-1", "plc 1.5"));
+    s_release (store, "acme", "plc", "1.5", late, 1);
+    assert (s_report (store, "gw-1", "acme", "committed", "plc", "1.5", note) == 1);
+    assert (s_expects (store, "gw-1", "plc 1.5"));
     assert (s_report (store, "gw-g", "globex", "committed", "plc", "3.0", note) == 1);
     assert (s_expects (store, "gw-g", "globex plc 3.0"));
     //  ... and acme's device committing 3.0 gets nothing of globex's,
-    //  and loses 2.0's files: it left that release
+    //  and loses 1.5's files: it left that release
     assert (s_report (store, "gw-1", "acme", "committed", "plc", "3.0", note) == 1);
-    assert (!s_expects (store, "gw-1", "globex plc 3.0") && !s_expects (store, "gw-1", "plc 2.0"));
+    assert (!s_expects (store, "gw-1", "globex plc 3.0") && !s_expects (store, "gw-1", "plc 1.5"));
     //  A device with no tenant gets nothing
     assert (s_report (store, "gw-0", "", "committed", "plc", "1.0", note) == 1);
     assert (!s_expects (store, "gw-0", "plc 1.0"));
