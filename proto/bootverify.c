@@ -61,12 +61,30 @@ s_other_locality (const eventlog_event_t *events, int count, const eventlog_info
     return -1;
 }
 
-//  The profile's event digests and PCR values
+//  Is digest among the hex digests of list (a JSON array, may be NULL)?
+static bool
+s_listed (json_t *list, const uint8_t digest [32])
+{
+    size_t index;
+    json_t *item;
+    json_array_foreach (list, index, item) {
+        uint8_t want [32];
+        if (s_hex32 (json_string_value (item), want) && memcmp (want, digest, 32) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  The profile's event digests and PCR values. An event that is not
+//  the profile's at its place passes if its digest is among the
+//  profile's "release_events" of its PCR: the boot measurements of the
+//  releases the device runs (the coordinator adds them per device)
 static bool
 s_profile (const bootverify_t *r, json_t *profile, const eventlog_event_t *events,
            int count, bootverify_t *result)
 {
     json_t *expected_events = json_object_get (profile, "events");
+    json_t *release_events = json_object_get (profile, "release_events");
     for (int pcr = 0; pcr < EVENTLOG_PCRS; pcr++) {
         char key [12];
         snprintf (key, sizeof key, "%d", pcr);
@@ -80,8 +98,10 @@ s_profile (const bootverify_t *r, json_t *profile, const eventlog_event_t *event
                 json_t *item = json_array_get (list, (size_t) k);
                 char got_hex [65];
                 keys_hex (events [i].digest, 32, got_hex);
-                if (!item || !s_hex32 (json_string_value (item), want)
-                ||  memcmp (want, events [i].digest, 32) != 0)
+                if ((!item || !s_hex32 (json_string_value (item), want)
+                     || memcmp (want, events [i].digest, 32) != 0)
+                &&  !(item && s_listed (json_object_get (release_events, key),
+                                        events [i].digest)))
                     return s_fail (result, pcr, i, "PCR %d: event #%d (type 0x%x, digest "
                                    "%.16s...) is not the profile's", pcr, i, events [i].type,
                                    got_hex);
@@ -222,6 +242,31 @@ bootverify_test (bool verbose)
     assert (!bootverify_check ((const uint8_t *) "x", 1, &evidence, 0, profile, &result));
     assert (!result.quoted && result.pcr == -1 && result.events == -1);
     assert (strstr (result.reason, "quote refused: public key malformed"));
+    json_decref (profile);
+
+    //  The profile's events, and those the device's releases add
+    eventlog_event_t log [3] = { { 8, 0xd, { 1 } }, { 8, 0xd, { 2 } }, { 9, 0xd, { 3 } } };
+    char hex [4][65];
+    for (int i = 0; i < 4; i++) {
+        uint8_t digest [32] = { (uint8_t) (i + 1) };
+        keys_hex (digest, 32, hex [i]);
+    }
+    bootverify_t values;
+    memset (&values, 0, sizeof values);
+    profile = json_pack ("{s:{s:[s,s], s:[s]}}", "events", "8", hex [0], hex [1], "9", hex [2]);
+    assert (s_profile (&values, profile, log, 3, &result));
+    log [1].digest [0] = 4;             //  A new kernel in PCR 8
+    assert (!s_profile (&values, profile, log, 3, &result) && result.pcr == 8
+            && result.event == 1);
+    //  ... passes once a release the device runs names it for PCR 8,
+    json_object_set_new (profile, "release_events", json_pack ("{s:[s]}", "8", hex [3]));
+    assert (s_profile (&values, profile, log, 3, &result));
+    //  not for another PCR, and never as an extra event
+    log [2].digest [0] = 4;
+    assert (!s_profile (&values, profile, log, 3, &result) && result.pcr == 9);
+    log [2].digest [0] = 3;
+    log [2].pcr = 8;
+    assert (!s_profile (&values, profile, log, 3, &result) && result.pcr == 8);
     json_decref (profile);
     //  @end
     printf ("OK\n");

@@ -30,7 +30,9 @@ typedef struct {
 
 //  Check evidence (its nonce, mask, quote, PCR values and event log)
 //  with the AK public (TPM2B_PUBLIC) against profile ({"pcrs": {"N":
-//  hex}, "events": {"N": [hex, ...]}}). The event log must replay to
+//  hex}, "events": {"N": [hex, ...]}, "release_events": {"N": [hex,
+//  ...]}}): an event of PCR N passes at its place in "events" if its
+//  digest is the one listed there or any of "release_events" N. The event log must replay to
 //  the PCRs in boot_mask (the quoted ones that are not checked some
 //  other way, e.g. PCR 10 by the IMA list). Returns true if it passed;
 //  result says why not.

@@ -13,6 +13,7 @@
 #include "proto/bootverify.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_runtime.h"
+#include "coordinator/core/attest_software.h"
 #include "coordinator/core/attest_internal.h"
 #include "coordinator/core/attest_state.h"
 
@@ -234,8 +235,12 @@ attest_evidence (store_txn_t *txn, json_t *device, const uint8_t ca_key [32],
     check = (bootverify_t *) zmalloc (sizeof (bootverify_t));
     //  An unusable AK is not cached: bootverify_check says why
     const tpmverify_ak_t *parsed = aks? akcache_get (aks, id, ak, ak_size, NULL): NULL;
-    bool passed = parsed? bootverify_check_ak (parsed, evidence, boot_mask, profile, check)
-                        : bootverify_check (ak, ak_size, evidence, boot_mask, profile, check);
+    //  The profile widened by the boot measurements of the releases
+    //  the device committed (attest_software.h)
+    json_t *checked = attest_software_profile (txn, id, profile);
+    bool passed = parsed? bootverify_check_ak (parsed, evidence, boot_mask, checked, check)
+                        : bootverify_check (ak, ak_size, evidence, boot_mask, checked, check);
+    json_decref (checked);
     if (check->events >= 0)
         json_object_set_new (verdict, "events", json_integer (check->events));
     if (check->quoted) {

@@ -5,6 +5,7 @@
 #include "proto/tpmmsg.h"
 #include "proto/bootverify.h"
 #include "coordinator/core/attest.h"
+#include "coordinator/core/attest_software.h"
 #include "coordinator/core/attest_delegated.h"
 
 static const char *
@@ -52,7 +53,11 @@ attest_delegated (store_txn_t *txn, json_t *server, json_t *device,
     //  Boot only: the IMA list is not part of delegated verification
     uint32_t boot_mask = evidence.pcr_mask & ~(1u << ATTEST_IMA_PCR);
     bootverify_t *check = (bootverify_t *) zmalloc (sizeof (bootverify_t));
-    bool passed = bootverify_check (ak, ak_size, &evidence, boot_mask, profile, check);
+    //  Checked here as the coordinator checks its own evidence: with the
+    //  boot measurements of the device's committed releases
+    json_t *checked = attest_software_profile (txn, id, profile);
+    bool passed = bootverify_check (ak, ak_size, &evidence, boot_mask, checked, check);
+    json_decref (checked);
     json_t *verdict = json_pack ("{s:s, s:b, s:I, s:I, s:s, s:i, s:i, s:s, s:b, s:s}",
         "device", id, "ok", passed, "time", (json_int_t) (msg->time_ms / 1000),
         "time_ms", (json_int_t) msg->time_ms, "reason", check->reason, "pcr", check->pcr,

@@ -6,7 +6,8 @@
     The coordinator does not take the server's word: it checks the
     evidence again exactly as its own (proto/bootverify.h: quote with
     the AK bound at enrolment, event log replay, the profile it holds
-    now), records its own verdict (with "via" = the server, and
+    now, widened by the boot measurements of the device's committed
+    releases, attest_software.h), records its own verdict (with "via" = the server, and
     "disagrees" when the server concluded otherwise) and quarantines or
     releases on that. What it must take on trust is freshness: the
     nonce was the server's, so only the server knows it was fresh and

@@ -35,6 +35,7 @@ typedef struct {
     size_t names;
     attest_ima_allowlist_t *allow;      //  Gathering digests, or NULL
     json_t *show;                       //  Gathering records, or NULL
+    json_t *boot;                       //  Gathering {"N": [hex]}, or NULL
     int rc;
 } s_scan_t;
 
@@ -43,7 +44,7 @@ s_scan_fn (void *arg, const void *key, size_t key_size, const void *value, size_
 {
     s_scan_t *scan = (s_scan_t *) arg;
     scan->names++;
-    if (!scan->allow && !scan->show)
+    if (!scan->allow && !scan->show && !scan->boot)
         return 0;
     json_t *record = json_loadb ((const char *) value, value_size, 0, NULL);
     const char *ima = s_str (record, "ima");
@@ -63,6 +64,18 @@ s_scan_fn (void *arg, const void *key, size_t key_size, const void *value, size_
                     allow->count++;
             }
         }
+    }
+    size_t index;
+    json_t *item;
+    json_array_foreach (scan->boot? json_object_get (record, "boot"): NULL, index, item) {
+        char pcr [12];
+        snprintf (pcr, sizeof pcr, "%d", (int) json_integer_value (json_object_get (item, "pcr")));
+        json_t *list = json_object_get (scan->boot, pcr);
+        if (!list) {
+            list = json_array ();
+            json_object_set_new (scan->boot, pcr, list);
+        }
+        json_array_append (list, json_object_get (item, "sha256"));
     }
     if (scan->show && record) {
         const char *slash = memchr ((const char *) key + strlen (S_PREFIX), '/',
@@ -161,7 +174,7 @@ attest_software_follow (store_txn_t *txn, const char *device, const char *tenant
         return 0;
     }
     if (!old) {
-        s_scan_t scan = { 0, NULL, NULL, 0 };
+        s_scan_t scan = { 0, NULL, NULL, NULL, 0 };
         if (s_scan (txn, device, &scan)) {
             free (key);
             return -1;
@@ -206,7 +219,7 @@ attest_software_allowlist (store_txn_t *txn, const char *device,
 {
     assert (txn && device && allow);
     memset (allow, 0, sizeof *allow);
-    s_scan_t scan = { 0, allow, NULL, 0 };
+    s_scan_t scan = { 0, allow, NULL, NULL, 0 };
     if (s_scan (txn, device, &scan)) {
         attest_ima_allowlist_free (allow);
         return -1;
@@ -216,10 +229,47 @@ attest_software_allowlist (store_txn_t *txn, const char *device,
 }
 
 json_t *
+attest_software_profile (store_txn_t *txn, const char *device, json_t *profile)
+{
+    assert (txn && device);
+    if (!profile)
+        return NULL;
+    s_scan_t scan = { 0, NULL, NULL, json_object (), 0 };
+    if (s_scan (txn, device, &scan)) {
+        json_decref (scan.boot);
+        return json_incref (profile);
+    }
+    //  Only a PCR whose events the profile lists can follow a release:
+    //  its value is then what the log replays to (the quote covers it,
+    //  the log must replay to the quoted value) with each event checked
+    //  at its place, so the pinned value would only repeat that check
+    //  for the events the profile was written for
+    json_t *events = json_object_get (profile, "events");
+    json_t *followed = json_object ();
+    const char *key;
+    json_t *list;
+    json_object_foreach (scan.boot, key, list)
+        if (json_object_get (events, key))
+            json_object_set (followed, key, list);
+    json_decref (scan.boot);
+    if (json_object_size (followed) == 0) {
+        json_decref (followed);
+        return json_incref (profile);
+    }
+    json_t *copy = json_copy (profile);
+    json_t *pcrs = json_copy (json_object_get (profile, "pcrs"));
+    json_object_foreach (followed, key, list)
+        json_object_del (pcrs, key);
+    json_object_set_new (copy, "pcrs", pcrs);
+    json_object_set_new (copy, "release_events", followed);
+    return copy;
+}
+
+json_t *
 attest_software_show (store_txn_t *txn, const char *device)
 {
     assert (txn && device);
-    s_scan_t scan = { 0, NULL, json_object (), 0 };
+    s_scan_t scan = { 0, NULL, json_object (), NULL, 0 };
     s_scan (txn, device, &scan);
     return scan.show;
 }
@@ -328,6 +378,32 @@ attest_software_test (bool verbose)
     assert (s_expects (store, "gw-1", "plc 1.0") && s_expects (store, "gw-1", "plc.conf 1.0"));
     assert (!s_expects (store, "gw-1", "plc 2.0"));
     assert (s_report (store, "gw-1", "acme", "committed", "plc", "1.0", note) == 0);
+    //  Its boot measurement widens the profile it is checked against
+    //  (for a PCR whose events the profile lists: the pinned value
+    //  gives way to the events, which the quoted value binds)
+    json_t *profile = json_pack ("{s:{s:s, s:s}, s:{s:[s]}}", "pcrs", "8", "p8", "9", "p9",
+                                 "events", "8", "00");
+    txn = store_begin (store, false);
+    json_t *checked = attest_software_profile (txn, "gw-1", profile);
+    json_t *other = attest_software_profile (txn, "gw-2", profile);
+    store_abort (&txn);
+    json_t *boot = json_object_get (json_object_get (checked, "release_events"), "8");
+    assert (checked != profile && json_array_size (boot) == 1
+            && strlen (json_string_value (json_array_get (boot, 0))) == 64);
+    assert (!json_object_get (json_object_get (checked, "pcrs"), "8")
+            && json_object_get (json_object_get (checked, "pcrs"), "9"));
+    assert (other == profile && !json_object_get (profile, "release_events")
+            && json_object_get (json_object_get (profile, "pcrs"), "8"));
+    json_decref (checked);
+    json_decref (other);
+    //  A profile that lists no events of PCR 8 cannot follow: unchanged
+    json_object_del (profile, "events");
+    txn = store_begin (store, false);
+    checked = attest_software_profile (txn, "gw-1", profile);
+    store_abort (&txn);
+    assert (checked == profile);
+    json_decref (checked);
+    json_decref (profile);
     //  Another device's expectations are its own
     assert (!s_expects (store, "gw-2", "plc 1.0"));
 

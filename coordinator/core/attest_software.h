@@ -14,7 +14,9 @@
                                      sha256}], found: bool}
     The IMA check (attest_runtime.h) accepts a measured file whose
     digest is on the tenant's signed allowlist or in the device's
-    expectations. Works inside the caller's transactions; no I/O.  */
+    expectations; the boot check (attest.h) accepts, at its place in the
+    profile's expected events of a PCR, an event digest of that PCR
+    that a committed release names. Works inside the caller's transactions; no I/O.  */
 
 #ifndef WEFT_ATTEST_SOFTWARE_H_INCLUDED
 #define WEFT_ATTEST_SOFTWARE_H_INCLUDED
@@ -42,6 +44,15 @@ int
 int
     attest_software_allowlist (store_txn_t *txn, const char *device,
                                attest_ima_allowlist_t *allow);
+
+//  profile as device is checked against it: a copy with
+//  "release_events": {"N": [hex, ...]}, the boot measurements of the
+//  releases the device committed, when it has any (proto/bootverify.h:
+//  an event of PCR N passes at its place in the profile's "events" if
+//  it is one of them), else profile itself. Caller decrefs; NULL if
+//  profile is NULL.
+json_t *
+    attest_software_profile (store_txn_t *txn, const char *device, json_t *profile);
 
 //  A device's expectations as {name: {version, files, boot: [...],
 //  found}}, for attest show (caller decrefs).
