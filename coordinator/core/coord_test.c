@@ -11,6 +11,9 @@
 #include "coordinator/core/rpc.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_state.h"
+#include "coordinator/core/attest_software.h"
+#include "coordinator/core/artrepo.h"
+#include "proto/manifest.h"
 #include "coordinator/core/coord.h"
 
 //  --------------------------------------------------------------------------
@@ -232,19 +235,19 @@ s_heartbeat (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t passport_m
     return reply;
 }
 
-//  A twin report from dev-1: the status of the coordinator's ACK (its
-//  reason in reason), -1 without one
+//  A twin report of doc from dev-1: the status of the coordinator's ACK
+//  (its reason in reason), -1 without one
 static int
-s_report (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t now_ms,
-          char reason [WEFT_TEXT_MAX + 1])
+s_report_doc (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t now_ms,
+              const char *doc, char reason [WEFT_TEXT_MAX + 1])
 {
     msg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_TWIN_REPORTED;
     strcpy (msg.twin_reported.device, "dev-1");
     msg.twin_reported.version = seq;
-    msg.twin_reported.doc = "{}";
-    msg.twin_reported.doc_size = 2;
+    msg.twin_reported.doc = doc;
+    msg.twin_reported.doc_size = strlen (doc);
     strcpy (msg.twin_reported.status, "ok");
     size_t size, reply_size;
     uint8_t *frame = s_envelope (node, "dev-1", seq, &msg, &size);
@@ -261,6 +264,58 @@ s_report (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t now_ms,
     free (frame);
     free (reply);
     return status;
+}
+
+static int
+s_report (s_rig_t *rig, const keys_t *node, uint64_t seq, uint64_t now_ms,
+          char reason [WEFT_TEXT_MAX + 1])
+{
+    return s_report_doc (rig, node, seq, now_ms, "{}", reason);
+}
+
+//  dev-1 (of acme) reports releases committed: the coordinator takes
+//  the reference values from acme's repository only
+static void
+s_test_software (s_rig_t *rig, const keys_t *node, uint64_t now_ms)
+{
+    //  plc 9.0 only in globex's repository, plc 1.0 in acme's
+    manifest_refs_t *refs = (manifest_refs_t *) zmalloc (sizeof (manifest_refs_t));
+    refs->ima_count = 1;
+    snprintf (refs->ima [0].path, sizeof refs->ima [0].path, "/opt/plc");
+    const char *keys [] = { "man/globex/plc/9.0", "man/acme/plc/1.0" };
+    for (int i = 0; i < 2; i++) {
+        memset (refs->ima [0].digest, 0x90 + i, 32);
+        manifest_t manifest = { .name = "plc", .version = "1", .types = "*",
+                                .handler = "file", .refs = refs };
+        uint8_t *data;
+        size_t size;
+        assert (manifest_encode (&manifest, &data, &size) == 0);
+        store_txn_t *txn = store_begin (rig->store, true);
+        assert (store_put (txn, ARTREPO_TABLE, keys [i], strlen (keys [i]), data, size) == 0);
+        assert (store_commit (&txn) == 0);
+        free (data);
+    }
+    free (refs);
+    char reason [WEFT_TEXT_MAX + 1];
+    const char *doc = "{\"software\": {\"state\": \"committed\", \"name\": \"plc\", "
+                      "\"version\": \"%s\", \"installed\": \"%s\"}}";
+    char text [256];
+    uint8_t theirs [32], ours [32];
+    memset (theirs, 0x90, 32);
+    memset (ours, 0x91, 32);
+    for (int i = 0; i < 2; i++) {
+        snprintf (text, sizeof text, doc, i? "1.0": "9.0", i? "1.0": "9.0");
+        assert (s_report_doc (rig, node, 200 + (uint64_t) i, now_ms, text, reason)
+                == WEFT_STATUS_OK);
+        attest_ima_allowlist_t expected;
+        store_txn_t *txn = store_begin (rig->store, false);
+        assert (attest_software_allowlist (txn, "dev-1", &expected) == 0);
+        store_abort (&txn);
+        //  globex's 9.0 brings nothing; acme's 1.0 its file
+        assert (!attest_ima_allowed (&expected, theirs));
+        assert (attest_ima_allowed (&expected, ours) == (i == 1));
+        attest_ima_allowlist_free (&expected);
+    }
 }
 
 //  Fresh attestation at the coordinator: a profile that requires it
@@ -741,6 +796,7 @@ coord_test (bool verbose)
     assert (coord_stats (rig.coord)->custody_held == 0);
     assert (coord_stats (rig.coord)->custody_refused == 2);
     free (frame);
+    s_test_software (&rig, &node, now_ms);
     s_test_fresh_attestation (&rig, &admin, &node, now_ms);
 
     //  Refusals before any method ran are in the audit log with the
