@@ -473,6 +473,16 @@ ctl_show_result (const char *method, json_t *result)
                         (long long) ctl_int (ima, "from"),
                         (long long) ctl_int (ima, "verified"));
             printf ("events in log:    %lld\n", (long long) ctl_int (verdict, "events"));
+            //  What the device's committed releases add to its expected state
+            const char *name;
+            json_t *release;
+            json_object_foreach (json_object_get (result, "software"), name, release)
+                printf ("expects release:  %s %s (%lld files, %zu boot measurements%s)\n",
+                        name, ctl_str (release, "version"),
+                        (long long) ctl_int (release, "files"),
+                        json_array_size (json_object_get (release, "boot")),
+                        json_is_true (json_object_get (release, "found"))
+                        ? "": "; not in the tenant's repository");
             const char *key;
             json_t *value;
             json_object_foreach (json_object_get (verdict, "pcrs"), key, value)

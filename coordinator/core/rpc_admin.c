@@ -9,6 +9,7 @@
 #include "proto/keys.h"
 #include "coordinator/core/attest.h"
 #include "coordinator/core/attest_state.h"
+#include "coordinator/core/attest_software.h"
 #include "coordinator/core/audit.h"
 #include "coordinator/core/opcert.h"
 #include "coordinator/core/rpc_internal.h"
@@ -125,6 +126,9 @@ rpc_attest_show (rpc_call_t *call)
         "state", attest_state_name (status.state),
         "quarantined", attest_state_quarantines (status.state),
         "required", status.required, "due_ms", (json_int_t) status.due_ms);
+    //  What its committed releases add to its expected state
+    json_object_set_new (show, "software",
+                         attest_software_show (call->txn, rpc_json_str (device, "id")));
     //  The passport it would get now, for an operator to inspect or hand on
     uint8_t *passport = NULL;
     size_t size = 0;

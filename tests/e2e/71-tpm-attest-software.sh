@@ -128,6 +128,8 @@ start_node box-a "${NODE_ARGS[@]}"
 wait_for 'ctl attest show gw-a | grep -q "^IMA: *3 entries sent from #0, 3 verified in all"' 30 \
     || fail "no verdict after the reboot: $(ctl attest show gw-a 2>&1)"
 out=$(ctl attest show gw-a) || fail "kernel 6.2 and v2's binary did not pass: $out"
+grep -q "^expects release: *plc 2.0 (1 files, 1 boot measurements)" <<< "$out" \
+    || fail "attest show does not say what gw-a expects: $out"
 stop_proc box-a
 
 say "(c) a file changed outside a release fails, naming it"
