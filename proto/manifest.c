@@ -42,48 +42,50 @@ s_text_valid (const char *text)
 }
 
 //  --------------------------------------------------------------------------
-//  Reference values: two nested arrays of pairs, each walked by one
-//  function that checks every item and fills refs when it is given
+//  Reference values: two nested arrays of bin entries, walked by one
+//  function that checks every entry and fills refs when it is given
 
+//  One ima entry (sha256 || path) into *ima, checked
 static int
-s_ima_walk (const uint8_t *data, size_t size, manifest_refs_t *refs, size_t *count_p)
+s_ima_entry (codec_reader_t *r, size_t index, manifest_ima_t *ima)
 {
-    codec_reader_t *r;
-    int rc = codec_reader_new (&r, data, size);
-    if (rc)
-        return rc;
-    int items = codec_items (r);
-    if (items < 1)
-        rc = PROTO_ERR_TYPE;
-    else
-    if (items > MANIFEST_IMA_MAX)
-        rc = PROTO_ERR_OVERSIZE;
-    for (int i = 0; rc == 0 && i < items; i++) {
-        const uint8_t *entry;
-        size_t entry_size;
-        rc = codec_get_binref (r, (size_t) i, &entry, &entry_size);
-        if (rc == 0 && (entry_size < 33 || entry_size > 32 + MANIFEST_PATH_MAX
-                        || memchr (entry + 32, 0, entry_size - 32)))
+    const uint8_t *entry;
+    size_t entry_size;
+    int rc = codec_get_binref (r, index, &entry, &entry_size);
+    if (rc == 0 && (entry_size < 33 || entry_size > 32 + MANIFEST_PATH_MAX
+                    || memchr (entry + 32, 0, entry_size - 32)))
+        rc = PROTO_ERR_VALUE;
+    if (rc == 0) {
+        memcpy (ima->digest, entry, 32);
+        memcpy (ima->path, entry + 32, entry_size - 32);
+        ima->path [entry_size - 32] = 0;
+        if (!s_text_valid (ima->path))
             rc = PROTO_ERR_VALUE;
-        manifest_ima_t ima;
-        if (rc == 0) {
-            memcpy (ima.digest, entry, 32);
-            memcpy (ima.path, entry + 32, entry_size - 32);
-            ima.path [entry_size - 32] = 0;
-            if (!s_text_valid (ima.path))
-                rc = PROTO_ERR_VALUE;
-        }
-        if (rc == 0 && refs)
-            refs->ima [i] = ima;
     }
-    codec_reader_destroy (&r);
-    *count_p = rc? 0: (size_t) items;
     return rc;
 }
 
+//  One boot entry (pcr || sha256) into *boot, checked
 static int
-s_boot_walk (const uint8_t *data, size_t size, manifest_refs_t *refs, size_t *count_p)
+s_boot_entry (codec_reader_t *r, size_t index, manifest_boot_t *boot)
 {
+    uint8_t entry [33];
+    int rc = codec_get_bin (r, index, entry, 33);
+    if (rc == 0 && entry [0] > MANIFEST_PCR_MAX)
+        rc = PROTO_ERR_VALUE;
+    if (rc == 0) {
+        boot->pcr = entry [0];
+        memcpy (boot->digest, entry + 1, 32);
+    }
+    return rc;
+}
+
+//  The ima (boot false) or boot array: its entries counted into
+//  *count_p and, with refs, copied there
+static int
+s_walk (const uint8_t *data, size_t size, bool boot, manifest_refs_t *refs, size_t *count_p)
+{
+    *count_p = 0;
     codec_reader_t *r;
     int rc = codec_reader_new (&r, data, size);
     if (rc)
@@ -92,20 +94,20 @@ s_boot_walk (const uint8_t *data, size_t size, manifest_refs_t *refs, size_t *co
     if (items < 1)
         rc = PROTO_ERR_TYPE;
     else
-    if (items > MANIFEST_BOOT_MAX)
+    if (items > (boot? MANIFEST_BOOT_MAX: MANIFEST_IMA_MAX))
         rc = PROTO_ERR_OVERSIZE;
     for (int i = 0; rc == 0 && i < items; i++) {
-        uint8_t entry [33];
-        rc = codec_get_bin (r, (size_t) i, entry, 33);
-        if (rc == 0 && entry [0] > MANIFEST_PCR_MAX)
-            rc = PROTO_ERR_VALUE;
-        if (rc == 0 && refs) {
-            refs->boot [i].pcr = entry [0];
-            memcpy (refs->boot [i].digest, entry + 1, 32);
-        }
+        manifest_ima_t ima;
+        manifest_boot_t pcr;
+        rc = boot? s_boot_entry (r, (size_t) i, &pcr): s_ima_entry (r, (size_t) i, &ima);
+        if (rc == 0 && refs && boot)
+            refs->boot [i] = pcr;
+        if (rc == 0 && refs && !boot)
+            refs->ima [i] = ima;
     }
     codec_reader_destroy (&r);
-    *count_p = rc? 0: (size_t) items;
+    if (rc == 0)
+        *count_p = (size_t) items;
     return rc;
 }
 
@@ -242,10 +244,10 @@ manifest_decode (manifest_t *manifest, const uint8_t *data, size_t size)
         rc = codec_get_binref (r, 9, &manifest->boot_packed, &manifest->boot_packed_size);
     codec_reader_destroy (&r);
     if (!rc && manifest->ima_packed)
-        rc = s_ima_walk (manifest->ima_packed, manifest->ima_packed_size, NULL,
+        rc = s_walk (manifest->ima_packed, manifest->ima_packed_size, false, NULL,
                          &manifest->ima_count);
     if (!rc && manifest->boot_packed)
-        rc = s_boot_walk (manifest->boot_packed, manifest->boot_packed_size, NULL,
+        rc = s_walk (manifest->boot_packed, manifest->boot_packed_size, true, NULL,
                           &manifest->boot_count);
     if (!rc && (chunks_size % MANIFEST_ENTRY_SIZE
                 || chunks_size / MANIFEST_ENTRY_SIZE > MANIFEST_CHUNKS_MAX))
@@ -271,10 +273,10 @@ manifest_refs (const manifest_t *manifest, manifest_refs_t *refs)
     refs->ima_count = refs->boot_count = 0;
     int rc = 0;
     if (manifest->ima_packed)
-        rc = s_ima_walk (manifest->ima_packed, manifest->ima_packed_size, refs,
+        rc = s_walk (manifest->ima_packed, manifest->ima_packed_size, false, refs,
                          &refs->ima_count);
     if (rc == 0 && manifest->boot_packed)
-        rc = s_boot_walk (manifest->boot_packed, manifest->boot_packed_size, refs,
+        rc = s_walk (manifest->boot_packed, manifest->boot_packed_size, true, refs,
                           &refs->boot_count);
     if (rc)
         refs->ima_count = refs->boot_count = 0;
@@ -600,13 +602,13 @@ manifest_test (bool verbose)
     size_t boot_size;
     assert (codec_writer_finish (&w, &boot, &boot_size) == 0);
     size_t count;
-    assert (s_boot_walk (boot, boot_size, NULL, &count) == PROTO_ERR_VALUE && count == 0);
+    assert (s_walk (boot, boot_size, true, NULL, &count) == PROTO_ERR_VALUE && count == 0);
     free (boot);
     w = codec_writer_new (0);
     codec_put_array (w, 1);
     codec_put_bin (w, hex, 32);         //  A digest and no path
     assert (codec_writer_finish (&w, &boot, &boot_size) == 0);
-    assert (s_ima_walk (boot, boot_size, NULL, &count) == PROTO_ERR_VALUE);
+    assert (s_walk (boot, boot_size, false, NULL, &count) == PROTO_ERR_VALUE);
     free (boot);
     w = codec_writer_new (0);
     codec_put_array (w, 1);
@@ -614,7 +616,7 @@ manifest_test (bool verbose)
     memcpy (nul_path + 32, "/bin/x\0y", 8);
     codec_put_bin (w, nul_path, 40);    //  A NUL inside the path
     assert (codec_writer_finish (&w, &boot, &boot_size) == 0);
-    assert (s_ima_walk (boot, boot_size, NULL, &count) == PROTO_ERR_VALUE);
+    assert (s_walk (boot, boot_size, false, NULL, &count) == PROTO_ERR_VALUE);
     free (boot);
 
     //  Text forms: malformed entries are refused, saying why
