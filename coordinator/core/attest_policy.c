@@ -184,6 +184,13 @@ s_profile_valid (json_t *doc, char *error, size_t error_size)
         snprintf (error, error_size, "ima must be true or false");
         return false;
     }
+    //  What a device's releases add is the coordinator's to write, per
+    //  device (attest_software.h), never a tenant-wide profile's
+    if (json_object_get (doc, "release_events")) {
+        snprintf (error, error_size, "release_events come from the releases a device "
+                  "committed: list the expected digests in events");
+        return false;
+    }
     if (json_is_true (ima) && json_object_get (pcrs, "10")) {
         snprintf (error, error_size, "pcrs.10: PCR 10 is IMA's (\"ima\": true), "
                   "its value is checked by replaying the IMA list");
@@ -474,6 +481,10 @@ attest_policy_test (bool verbose)
     json_t *bad = json_pack ("{s:{s:s}}", "pcrs", "24", zero);
     assert (attest_profile_put (txn, "acme", "gateway", bad, pki, error, sizeof error) == -1);
     assert (strstr (error, "pcrs.24"));
+    json_decref (bad);
+    bad = json_pack ("{s:{s:s}, s:{s:[s]}}", "pcrs", "8", zero, "release_events", "8", zero);
+    assert (attest_profile_put (txn, "acme", "gateway", bad, pki, error, sizeof error) == -1);
+    assert (strstr (error, "release_events come from the releases"));
     json_decref (bad);
 
     //  A record copied under another tenant's key does not verify there
