@@ -465,7 +465,8 @@ artifact_build (keyfile_t *options, int argc, char *argv [], int argi)
     uint8_t *data = NULL;
     size_t size = 0;
     if (rc == 0 && manifest_encode (&manifest, &data, &size)) {
-        artifact_fail ("cannot encode the manifest (types or handler too long?)");
+        artifact_fail ("cannot encode the manifest (types or handler too long, or the "
+                       "chunk list and reference values over 1 MiB?)");
         rc = 1;
     }
     if (rc == 0) {
