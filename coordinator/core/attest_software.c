@@ -166,6 +166,7 @@ attest_software_follow (store_txn_t *txn, const char *device, const char *tenant
     free (held);
     //  The same version again changes nothing, unless the repository
     //  did not hold it then: it may have been added since
+    bool held_name = old != NULL;
     bool same = old && streq (s_str (old, "version") ?: "", installed);
     bool found = json_is_true (json_object_get (old, "found"));
     json_decref (old);
@@ -173,7 +174,7 @@ attest_software_follow (store_txn_t *txn, const char *device, const char *tenant
         free (key);
         return 0;
     }
-    if (!old) {
+    if (!held_name) {
         s_scan_t scan = { 0, NULL, NULL, NULL, 0 };
         if (s_scan (txn, device, &scan)) {
             free (key);
@@ -199,13 +200,16 @@ attest_software_follow (store_txn_t *txn, const char *device, const char *tenant
     json_t *record = s_record (installed, manifest, manifest_size);
     char *text = registry_dump (record);
     int rc = text? store_put (txn, ATTEST_TABLE, key, strlen (key), text, strlen (text)): -1;
-    if (note && rc == 0) {
+    if (note && rc == 0 && manifest) {
         const char *ima = s_str (record, "ima");
-        snprintf (note, note_size, manifest? "%s now expects %s %s: %zu files, %zu boot "
-                  "measurements": "%s now runs %s %s, which its tenant's repository does "
-                  "not hold: no reference values", device, name, installed,
-                  ima? strlen (ima) / 64: 0, json_array_size (json_object_get (record, "boot")));
+        snprintf (note, note_size, "%s now expects %s %s: %zu files, %zu boot measurements",
+                  device, name, installed, ima? strlen (ima) / 64: 0,
+                  json_array_size (json_object_get (record, "boot")));
     }
+    else
+    if (note && rc == 0)
+        snprintf (note, note_size, "%s now runs %s %s, which its tenant's repository does "
+                  "not hold: no reference values", device, name, installed);
     free (text);
     json_decref (record);
     free (manifest);
