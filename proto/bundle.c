@@ -112,6 +112,25 @@ bundle_header_put (uint8_t header [BUNDLE_HEADER_SIZE], bundle_record_t type, si
     header [4] = (uint8_t) length;
 }
 
+uint8_t *
+bundle_offer_compose (const uint8_t *common, size_t common_size, const uint8_t *assignment,
+                      size_t assignment_size, size_t *size_p)
+{
+    assert (common && assignment && size_p);
+    size_t size = common_size + 2 * BUNDLE_HEADER_SIZE + assignment_size + 32;
+    uint8_t *data = (uint8_t *) malloc (size);
+    assert (data);
+    memcpy (data, common, common_size);
+    uint8_t *at = data + common_size;
+    bundle_header_put (at, BUNDLE_ASSIGNMENT, assignment_size);
+    memcpy (at + BUNDLE_HEADER_SIZE, assignment, assignment_size);
+    at += BUNDLE_HEADER_SIZE + assignment_size;
+    bundle_header_put (at, BUNDLE_END, 32);
+    keys_hash (data, (size_t) (at - data), at + BUNDLE_HEADER_SIZE);
+    *size_p = size;
+    return data;
+}
+
 static int
 s_compare_entry (const void *a, const void *b)
 {

@@ -99,6 +99,17 @@ void
     bundle_header_put (uint8_t header [BUNDLE_HEADER_SIZE], bundle_record_t type,
                        size_t length);
 
+//  An UPDATE_OFFER's metadata: common (magic, roots, roles and manifest
+//  records, no end record) + an ASSIGNMENT record of the assignment's
+//  body + the END record over every byte before it. Returns a heap
+//  buffer (free()) and sets *size_p. The director builds the same bytes
+//  for a batch with a cached hash state (director_batch_offer); a site
+//  server builds them from a site directive.
+uint8_t *
+    bundle_offer_compose (const uint8_t *common, size_t common_size,
+                          const uint8_t *assignment, size_t assignment_size,
+                          size_t *size_p);
+
 void
     bundle_test (bool verbose);
 

@@ -149,6 +149,25 @@ bundle_test (bool verbose)
     assert (bundle_find (bundle.data, bundle.size, BUNDLE_ASSIGNMENT, &found, &found_size));
     assert (bundle_find (bundle.data + 1, bundle.size - 1, BUNDLE_ROOT, &found, &found_size));
 
+    //  An offer composed from the shared records and one assignment: the
+    //  bytes a bundle written record by record has, and it checks whole
+    static const uint8_t stand_in [] = { 0x92, 0xc4, 0x01, 0x01, 0xc4, 0x01, 0x02 };
+    s_buffer_t offer = { NULL, 0, 0 };
+    s_append (&offer, bundle.data, chunks_at);
+    s_record (&offer, BUNDLE_ASSIGNMENT, stand_in, sizeof stand_in);
+    s_end (&offer);
+    size_t composed_size;
+    uint8_t *composed = bundle_offer_compose (bundle.data, chunks_at, stand_in,
+                                              sizeof stand_in, &composed_size);
+    assert (composed_size == offer.size && memcmp (composed, offer.data, offer.size) == 0);
+    assert (s_check (&trust, composed, composed_size, NULL) == RELEASE_OK);
+    assert (bundle_find (composed, composed_size, BUNDLE_ASSIGNMENT, &found, &found_size) == 0);
+    assert (found_size == sizeof stand_in && memcmp (found, stand_in, found_size) == 0);
+    composed [composed_size - 1] ^= 1;      //  The end hash counts
+    assert (s_check (&trust, composed, composed_size, NULL) != RELEASE_OK);
+    free (composed);
+    free (offer.data);
+
     //  Cut anywhere: refused. Altered anywhere: refused.
     for (size_t cut = 0; cut < bundle.size; cut += 97)
         assert (s_check (&trust, bundle.data, cut, NULL) != RELEASE_OK);

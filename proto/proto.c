@@ -143,6 +143,8 @@ proto_msg_name (int type)
         case MSG_QUARANTINE:        return "QUARANTINE";
         case MSG_DELEGATED_VERDICT: return "DELEGATED_VERDICT";
         case MSG_PASSPORT:          return "PASSPORT";
+        case MSG_SITE_DIRECTIVE:    return "SITE_DIRECTIVE";
+        case MSG_SITE_REPORT:       return "SITE_REPORT";
         default:                    return NULL;
     }
 }

@@ -98,7 +98,10 @@ typedef enum {
     //  Software updates (proto/updmsg.h): 28..30
     MSG_UPDATE_OFFER = 28,
     MSG_CHUNK_WANT = 29,
-    MSG_CHUNK_DATA = 30
+    MSG_CHUNK_DATA = 30,
+    //  Campaigns at the sites (proto/sitemsg.h): 31..32
+    MSG_SITE_DIRECTIVE = 31,
+    MSG_SITE_REPORT = 32
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

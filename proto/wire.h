@@ -5,7 +5,8 @@
     order, each with its msgpack kind, where it lives in the struct and
     its explicit limits (bytes, counts, values). wire_encode and
     wire_decode walk that row; msg_encode, meshmsg_encode, tpmmsg_encode,
-    delegmsg_encode and policymsg_msg_encode (and their decoders) are
+    delegmsg_encode, policymsg_msg_encode, updmsg_encode and sitemsg_encode
+    (and their decoders) are
     thin calls into them, so callers keep their structs and names. The
     message table of docs/protocol.md section 5 is printed from the same
     rows (wire_doc_row) and a selftest compares the two.
@@ -68,7 +69,8 @@ typedef enum {
     WIRE_FAMILY_TPM,            //  tpmmsg_t (proto/tpmmsg.h)
     WIRE_FAMILY_DELEG,          //  delegmsg_t (proto/delegmsg.h)
     WIRE_FAMILY_UPDATE,         //  updmsg_t (proto/updmsg.h)
-    WIRE_FAMILY_DOCUMENT        //  a signed document of its own (passport)
+    WIRE_FAMILY_DOCUMENT,       //  a signed document of its own (passport)
+    WIRE_FAMILY_SITE            //  sitemsg_t (proto/sitemsg.h)
 } wire_family_t;
 
 typedef struct {
@@ -88,7 +90,7 @@ typedef struct {
 const wire_msg_t *
     wire_msg (int type);
 
-#define WIRE_TYPE_LIMIT 32      //  Message types are below this
+#define WIRE_TYPE_LIMIT 33      //  Message types are below this
 
 //  The rows indexed by type, *count_p of them; a row whose name is
 //  NULL is a number not in use.

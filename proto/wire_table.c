@@ -15,6 +15,7 @@
 #include "delegmsg.h"
 #include "passport.h"
 #include "updmsg.h"
+#include "sitemsg.h"
 
 #define S_STATUS_MAX    255
 #define S_INDEX_MAX     (1u << 16)      //  DELEGATED_VERDICT pcr + 1, event + 1
@@ -227,6 +228,36 @@ static const wire_field_t s_chunk_data [] = {
     BINREF (updmsg_t, "packed", packed, 0, UPDMSG_PACKED_MAX, 0),
 };
 
+//  --------------------------------------------------------------------------
+//  Campaigns at the sites (sitemsg_t, proto/sitemsg.h)
+
+static const wire_field_t s_site_directive [] = {
+    STR (sitemsg_t, "campaign", campaign, 1, SITEMSG_CAMPAIGN_MAX, 0),
+    UINT (sitemsg_t, "generation", generation, 1, UINT32_MAX, 0),
+    STR (sitemsg_t, "site", site, 1, SITEMSG_SITE_MAX, 0),
+    STR (sitemsg_t, "tenant", tenant, 1, WEFT_NAME_MAX, 0),
+    UINT (sitemsg_t, "state", state, SITE_RUN, SITE_ABORT, 0),
+    STR (sitemsg_t, "name", name, 1, WEFT_NAME_MAX, 0),
+    STR (sitemsg_t, "version", version, 1, WEFT_NAME_MAX, 0),
+    UINT (sitemsg_t, "threshold", threshold, 1, SITEMSG_THRESHOLD_MAX, 0),
+    UINT (sitemsg_t, "success_pct", success_pct, 0, 100, 0),
+    UINT (sitemsg_t, "soak_s", soak_s, 0, SITEMSG_SECONDS_MAX, 0),
+    UINT (sitemsg_t, "concurrency", concurrency, 0, SITEMSG_THRESHOLD_MAX, 0),
+    UINT (sitemsg_t, "timeout_s", timeout_s, 1, SITEMSG_SECONDS_MAX, 0),
+    BINREF (sitemsg_t, "common", common, 0, UPDMSG_METADATA_MAX, 0),
+    BINREF (sitemsg_t, "devices", entries, 0, SITEMSG_ENTRIES_MAX, 0),
+};
+static const wire_field_t s_site_report [] = {
+    STR (sitemsg_t, "campaign", campaign, 1, SITEMSG_CAMPAIGN_MAX, 0),
+    UINT (sitemsg_t, "generation", generation, 1, UINT32_MAX, 0),
+    STR (sitemsg_t, "site", site, 1, SITEMSG_SITE_MAX, 0),
+    UINT (sitemsg_t, "state", state, SITE_RUNNING, SITE_FINISHED, 0),
+    UINT (sitemsg_t, "wave", wave, 0, 65535, 0),
+    STR (sitemsg_t, "reason", reason, 0, WEFT_TEXT_MAX, 0),
+    UINT (sitemsg_t, "sent_ms", sent_ms, 0, UINT64_MAX, 0),
+    BINREF (sitemsg_t, "outcomes", entries, 0, SITEMSG_ENTRIES_MAX, 0),
+};
+
 //  A passport travels as its own signed document (proto/passport.h)
 static const wire_field_t s_none [1];
 
@@ -288,6 +319,10 @@ static const wire_msg_t s_msgs [WIRE_TYPE_LIMIT] = {
            NULL, "node ↔ node, site server → coordinator", "§21"),
     S_ROW (MSG_CHUNK_DATA, "CHUNK_DATA", WIRE_FAMILY_UPDATE, updmsg_t, s_chunk_data,
            updmsg_check, "node ↔ node, coordinator → site server", "§21"),
+    S_ROW (MSG_SITE_DIRECTIVE, "SITE_DIRECTIVE", WIRE_FAMILY_SITE, sitemsg_t, s_site_directive,
+           sitemsg_check, "coordinator → site server", "§22"),
+    S_ROW (MSG_SITE_REPORT, "SITE_REPORT", WIRE_FAMILY_SITE, sitemsg_t, s_site_report,
+           sitemsg_check, "site server → coordinator", "§22"),
 };
 
 const wire_msg_t *

@@ -36,7 +36,7 @@ for hex in tests/golden/*.hex; do
     perl -0777 -ne 's/\s+//g; print pack("H*", $_)' "$hex" > "$bin"
     case "$name" in
         cert*)      cp "$bin" "$WORK/corpus/cert/$name" ;;
-        envelope-*) cp "$bin" "$WORK/corpus/envelope/$name" ;;
+        envelope-*|site-*) cp "$bin" "$WORK/corpus/envelope/$name" ;;
         release-*)  cp "$bin" "$WORK/corpus/release/$name" ;;
         manifest*)  cp "$bin" "$WORK/corpus/manifest/$name" ;;
     esac
@@ -59,6 +59,8 @@ if [[ -x "$BUILD/envelope" && -d "$WORK/corpus/msg" ]]; then
     #   The wire target takes the same (type byte, payload) inputs, of
     #   every type
     [[ -d "$WORK/corpus/wire" ]] && cp "$WORK"/corpus/msg/* "$WORK/corpus/wire/" 2>/dev/null
+    #   The sitemsg target reads the type byte as the golden files do
+    [[ -d "$WORK/corpus/sitemsg" ]] && cp "$WORK"/corpus/msg/site-* "$WORK/corpus/sitemsg/" 2>/dev/null
 fi
 
 failed=0

@@ -15,6 +15,7 @@
 #include "proto/tpmmsg.h"
 #include "proto/delegmsg.h"
 #include "proto/updmsg.h"
+#include "proto/sitemsg.h"
 
 //  Room for the struct of any family
 typedef union {
@@ -24,6 +25,7 @@ typedef union {
     tpmmsg_t tpm;
     delegmsg_t deleg;
     updmsg_t update;
+    sitemsg_t site;
 } s_any_t;
 
 int
