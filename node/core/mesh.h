@@ -121,6 +121,11 @@ typedef struct {
     //  takes it; a site server fetches the release of an UPDATE_OFFER it
     //  relays for its site. env and its payload are borrowed.
     void (*relaying) (void *ctx, const envelope_t *env);
+    //  Optional: a custody envelope to the coordinator from another node
+    //  (not the coordinator's) that this node relays, the first time it
+    //  takes it; a site server follows the twin reports of the devices
+    //  its site campaign holds. env and its payload are borrowed.
+    void (*upward) (void *ctx, const envelope_t *env);
 } mesh_effects_t;
 
 typedef struct {

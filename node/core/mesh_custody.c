@@ -301,6 +301,9 @@ mesh_on_custody (mesh_t *self, mesh_link_t *link, const char *dest, const uint8_
         mesh_learn_route (self, env.origin, link->peer);
     if (self->fx.relaying && streq (env.origin, MESH_COORDINATOR))
         self->fx.relaying (self->fx.ctx, &env);
+    else
+    if (self->fx.upward && streq (dest, MESH_COORDINATOR))
+        self->fx.upward (self->fx.ctx, &env);
     s_queue_ack (self, link, env.id);
     s_pend_seen (self, &env);
     return 0;

@@ -188,7 +188,7 @@ s_start (fabric_t *world, int index, mesh_config_t *config, uint64_t now)
     config->ca_key = world->ca.sign_public;
     config->coord_sign = world->coord.sign_public;
     config->store = world->store;
-    mesh_effects_t effects = { &node->ctx, fabric_send, NULL, s_deliver, NULL, NULL, NULL, NULL };
+    mesh_effects_t effects = { &node->ctx, fabric_send, NULL, s_deliver, NULL, NULL, NULL, NULL, NULL };
     node->mesh = mesh_new (config, &effects);
     assert (node->mesh);
     assert (mesh_start (node->mesh, now) == 0);

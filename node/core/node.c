@@ -16,7 +16,9 @@
 #include "proto/updmsg.h"
 #include "proto/bundle.h"
 #include "proto/chunker.h"
+#include "proto/sitemsg.h"
 #include "node/core/node.h"
+#include "node/core/sitecamp.h"
 
 struct _node_t {
     node_links_t links;                 //  The transport
@@ -26,6 +28,7 @@ struct _node_t {
     chunkstore_t *chunks;               //  The node's one chunk store, or NULL
     fetch_t *fetch;                     //  Its exchange with the neighbours, or NULL
     update_t *update;                   //  Software updates, or NULL
+    sitecamp_t *sitecamp;               //  Campaigns run at our site (a server), or NULL
     cert_t cert;                        //  Ours, decoded
     uint8_t coord_sign [WEFT_KEY_SIZE];
     bool quotes;                        //  We answer challenges (TPM)
@@ -196,6 +199,9 @@ s_update_report (void *ctx, const char *json, size_t size)
     node_t *self = (node_t *) ctx;
     if (self->agent)
         agent_report_software (self->agent, self->now_ms, json, size);
+    //  A site server that is itself a target of its site's campaign
+    if (self->sitecamp)
+        sitecamp_software (self->sitecamp, self->cert.subject, json, size, self->now_ms);
 }
 
 //  --------------------------------------------------------------------------
@@ -290,6 +296,13 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_
     bool decoded = envelope_decode (&env, frame, size) == 0;
     if (self->quotes && decoded && env.type == MSG_ATTEST_CHALLENGE)
         return s_challenge (self, &env, reason);
+    if (decoded && env.type == MSG_SITE_DIRECTIVE) {
+        if (!self->sitecamp)
+            return proto_refusal (reason, WEFT_STATUS_DENIED, "this node runs no site "
+                                  "campaigns");
+        return sitecamp_directive (self->sitecamp, env.origin, env.payload, env.payload_size,
+                                   self->now_ms, reason);
+    }
     if (decoded && env.type == MSG_UPDATE_OFFER) {
         //  Whoever sent it: the offer carries its own chain of trust
         updmsg_t offer;
@@ -345,6 +358,65 @@ s_mesh_relaying (void *ctx, const envelope_t *env)
     if (streq (self->cert.role, "server") && env->type == MSG_UPDATE_OFFER
     &&  updmsg_decode (&offer, MSG_UPDATE_OFFER, env->payload, env->payload_size) == 0)
         s_site_release (self, offer.metadata, offer.metadata_size);
+}
+
+//  A device's envelope to the coordinator that a site server relays: a
+//  twin report of a device its site campaign holds moves that device
+//  (one point lookup, and none while no campaign runs here)
+static void
+s_mesh_upward (void *ctx, const envelope_t *env)
+{
+    node_t *self = (node_t *) ctx;
+    if (self->sitecamp && env->type == MSG_TWIN_REPORTED
+    &&  sitecamp_holds (self->sitecamp, env->origin))
+        sitecamp_twin_reported (self->sitecamp, env->origin, env->payload, env->payload_size,
+                                self->now_ms);
+}
+
+//  An UPDATE_OFFER sealed by us, by custody to device; its release kept
+//  for the site. 0 or -1.
+static int
+s_offer_send (node_t *self, const char *device, const uint8_t *metadata, size_t size)
+{
+    updmsg_t msg = { .type = MSG_UPDATE_OFFER, .metadata = metadata, .metadata_size = size };
+    uint8_t *payload = NULL, *frame = NULL;
+    size_t payload_size = 0, frame_size = 0;
+    int rc = updmsg_encode (&msg, &payload, &payload_size);
+    if (rc == 0)
+        rc = agent_seal_payload (self->agent, self->now_ms, MSG_UPDATE_OFFER, payload,
+                                 payload_size, &frame, &frame_size);
+    if (rc == 0)
+        rc = mesh_send_to (self->mesh, device, frame, frame_size) == 0? 0: -1;
+    //  The device fetches the release from us (an imported bundle's
+    //  chunks are here), also when we do not install it ourselves
+    if (rc == 0)
+        s_site_release (self, metadata, size);
+    free (payload);
+    free (frame);
+    return rc? -1: 0;
+}
+
+//  The site campaign's effects: offers, reports, the release at once
+
+static int
+s_site_offer (void *ctx, const char *device, const uint8_t *metadata, size_t size)
+{
+    node_t *self = (node_t *) ctx;
+    return s_offer_send (self, device, metadata, size);
+}
+
+static int
+s_site_report (void *ctx, const uint8_t *payload, size_t size)
+{
+    node_t *self = (node_t *) ctx;
+    return agent_send_payload (self->agent, self->now_ms, MSG_SITE_REPORT, payload, size);
+}
+
+static void
+s_site_fetch (void *ctx, const uint8_t *common, size_t size)
+{
+    node_t *self = (node_t *) ctx;
+    s_site_release (self, common, size);
 }
 
 //  The chunk exchange's effects
@@ -443,7 +515,7 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
         };
         mesh_effects_t mesh_effects = { self, s_mesh_send, s_mesh_close, s_mesh_deliver,
                                         s_mesh_intercept, s_mesh_passport, s_mesh_local,
-                                        s_mesh_relaying };
+                                        s_mesh_relaying, s_mesh_upward };
         self->mesh = mesh_new (&mesh_config, &mesh_effects);
         rc = self->mesh && mesh_start (self->mesh, now_ms) == 0? 0: -1;
     }
@@ -478,6 +550,16 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
         }
         rc = self->update && update_start (self->update, now_ms) == 0? 0: -1;
     }
+    if (rc == 0 && self->update && streq (self->cert.role, "server")) {
+        //  A site server runs its site's part of campaigns
+        sitecamp_config_t site_config = {
+            .name = config->name, .tenant = tenant, .coord_sign = config->coord_sign,
+            .store = config->store, .prefix = prefix, .verbose = config->verbose
+        };
+        sitecamp_effects_t site_effects = { self, s_site_offer, s_site_report, s_site_fetch };
+        self->sitecamp = sitecamp_new (&site_config, &site_effects, now_ms);
+        rc = self->sitecamp? 0: -1;
+    }
     if (rc == 0) {
         agent_set_passport (self->agent, mesh_passport_ms (self->mesh));
         self->delegate = delegate_new (self->mesh, self->agent, config->store, prefix,
@@ -498,6 +580,7 @@ node_destroy (node_t **self_p)
     if (*self_p) {
         node_t *self = *self_p;
         delegate_destroy (&self->delegate);
+        sitecamp_destroy (&self->sitecamp);
         update_destroy (&self->update);
         fetch_destroy (&self->fetch);
         chunkstore_destroy (&self->chunks);
@@ -594,6 +677,8 @@ s_mesh_deadline (node_t *self)
     uint64_t due = self->fetch? fetch_deadline (self->fetch): 0;
     next = due && (next == 0 || due < next)? due: next;
     due = self->update? update_deadline (self->update): 0;
+    next = due && (next == 0 || due < next)? due: next;
+    due = self->sitecamp? sitecamp_deadline (self->sitecamp): 0;
     return due && (next == 0 || due < next)? due: next;
 }
 
@@ -610,6 +695,10 @@ node_settle (node_t *self, uint64_t now_ms)
     uint64_t opens = self->update? update_deadline (self->update): 0;
     if (opens && opens <= now_ms)
         update_tick (self->update, now_ms);
+    //  The site's campaigns: offers and reports go out with this flush
+    uint64_t site_due = self->sitecamp? sitecamp_deadline (self->sitecamp): 0;
+    if (site_due && site_due <= now_ms)
+        sitecamp_tick (self->sitecamp, now_ms);
     for (int pass = 0; pass < 2; pass++) {
         if (mesh_deadline (self->mesh) <= now_ms)
             mesh_tick (self->mesh, now_ms);
@@ -728,23 +817,9 @@ node_update_send (node_t *self, const char *device, const uint8_t *metadata, siz
 {
     assert (self && device);
     self->now_ms = now_ms;
-    updmsg_t msg = { .type = MSG_UPDATE_OFFER, .metadata = metadata, .metadata_size = size };
-    uint8_t *payload = NULL, *frame = NULL;
-    size_t payload_size = 0, frame_size = 0;
-    int rc = updmsg_encode (&msg, &payload, &payload_size);
-    if (rc == 0)
-        rc = agent_seal_payload (self->agent, now_ms, MSG_UPDATE_OFFER, payload, payload_size,
-                                 &frame, &frame_size);
-    if (rc == 0)
-        rc = mesh_send_to (self->mesh, device, frame, frame_size) == 0? 0: -1;
-    //  The device fetches the release from us (an imported bundle's
-    //  chunks are here), also when we do not install it ourselves
-    if (rc == 0)
-        s_site_release (self, metadata, size);
-    free (payload);
-    free (frame);
+    int rc = s_offer_send (self, device, metadata, size);
     node_settle (self, now_ms);
-    return rc? -1: 0;
+    return rc;
 }
 
 //  --------------------------------------------------------------------------

@@ -222,7 +222,7 @@ sigcheck_test (bool verbose)
         .coord_sign = coord.sign_public, .advert_ms = 1000, .store = store,
         .prefix = "", .verbose = verbose
     };
-    mesh_effects_t effects = { NULL, s_test_send, NULL, s_test_deliver, NULL, NULL, NULL, NULL };
+    mesh_effects_t effects = { NULL, s_test_send, NULL, s_test_deliver, NULL, NULL, NULL, NULL, NULL };
     mesh_t *mesh = mesh_new (&config, &effects);
     assert (mesh && mesh_start (mesh, now) == 0);
     mesh_link_up (mesh, MESH_COORDINATOR, MESH_LINK_COORDINATOR, coord.curve_public, now);

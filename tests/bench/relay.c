@@ -210,7 +210,7 @@ s_weft_relay (world_t *w, const char *dir, bool far)
         .coord_sign = w->coord.sign_public, .advert_ms = 1000, .store = store,
         .prefix = "", .verbose = false
     };
-    mesh_effects_t effects = { &io, s_relay_send, NULL, s_relay_deliver, NULL, NULL, NULL, NULL };
+    mesh_effects_t effects = { &io, s_relay_send, NULL, s_relay_deliver, NULL, NULL, NULL, NULL, NULL };
     mesh_t *mesh = mesh_new (&config, &effects);
     assert (mesh && mesh_start (mesh, s_now ()) == 0);
     sigcheck_t *sigcheck = sigcheck_new (mesh, sigcheck_default_threads ());
