@@ -12,10 +12,15 @@
 #include "proto/tpmmsg.h"
 #include "proto/policymsg.h"
 #include "proto/eventlog.h"
+#include "proto/meshmsg.h"
+#include "proto/release.h"
+#include "proto/sitemsg.h"
 #include "node/core/node.h"
 #include "node/core/softquote.h"
 #include "node/core/mesh_fabric.h"
 #include "node/core/node_wire.h"
+#include "node/core/sitecamp.h"
+#include "proto/bundle.h"
 
 #define T_EPOCH_MS  1767225600000ULL
 #define T_NODES     2
@@ -34,6 +39,8 @@ typedef struct {
     node_action_t quote;            //  The last QUOTE (no doc)
     uint64_t apply_version;
     char apply_doc [256];
+    size_t offers;                  //  UPDATE_OFFERs delivered to it
+    char offer_origin [WEFT_NAME_MAX + 1];
 } t_node_t;
 
 struct _t_world_t {
@@ -45,7 +52,32 @@ struct _t_world_t {
     keys_t ca, coord;
     softquote_t *ak;                //  The gateway's AK (a software one)
     char dir [64];
+    char refusal [WEFT_TEXT_MAX + 1];   //  The last refused custody's reason
 };
+
+//  An envelope delivered to a node: offers counted
+static void
+s_delivered (void *ctx, const uint8_t *frame, size_t size)
+{
+    t_node_t *node = (t_node_t *) ctx;
+    envelope_t env;
+    if (envelope_decode (&env, frame, size) == 0 && env.type == MSG_UPDATE_OFFER) {
+        node->offers++;
+        snprintf (node->offer_origin, sizeof node->offer_origin, "%s", env.origin);
+    }
+}
+
+//  A CUSTODY_ACK on the wire that refuses: its reason kept
+static void
+s_refusal (t_world_t *world, const node_wire_msg_t *msg)
+{
+    envelope_t env;
+    meshmsg_t ack;
+    if (envelope_decode (&env, msg->frame, msg->size) == 0 && env.type == MSG_CUSTODY_ACK
+    &&  meshmsg_decode (&ack, MSG_CUSTODY_ACK, env.payload, env.payload_size) == 0
+    &&  ack.status != WEFT_STATUS_OK)
+        snprintf (world->refusal, sizeof world->refusal, "%s", ack.reason);
+}
 
 static int
 s_send (void *ctx, const char *link, const char *dest, const uint8_t *frame, size_t size)
@@ -90,6 +122,7 @@ s_run (t_world_t *world, uint64_t now)
     node_wire_msg_t *msg;
     while ((msg = (node_wire_msg_t *) zlistx_first (world->wire))) {
         zlistx_detach_cur (world->wire);
+        s_refusal (world, msg);
         if (msg->to == T_COORD) {
             if (msg->has_dest)
                 zlistx_add_end (world->up, msg);
@@ -152,13 +185,121 @@ s_start (t_world_t *world, int index, const char *role, uint64_t now, bool verbo
         .name = node->name, .tenant = "acme", .keys = &node->keys, .cert = cert_bytes,
         .cert_size = cert_size, .ca_key = world->ca.sign_public,
         .coord_sign = world->coord.sign_public, .heartbeat_ms = 1000,
-        .store = world->store, .prefix = prefix, .quotes = true, .verbose = verbose
+        .store = world->store, .prefix = prefix, .quotes = true, .verbose = verbose,
+        //  The server holds chunks for its site (and runs site campaigns)
+        .chunk_budget = streq (role, "server")? 16 * 1024 * 1024: 0
     };
-    node_links_t links = { node, s_send, NULL };
+    node_links_t links = { node, s_send, s_delivered };
     node->node = node_new (&config, &links, now);
     assert (node->node);
     free (cert_bytes);
     s_act (node);
+}
+
+//  A SITE_DIRECTIVE payload of campaign c-1 for gw-1 in wave 0, of tenant
+static uint8_t *
+s_site_directive (t_world_t *world, const char *tenant, uint64_t issued_ms, size_t *size_p)
+{
+    release_assignment_t assignment = { .device = "gw-1", .name = "gw-fw", .version = "2.0",
+                                        .issued_ms = issued_ms,
+                                        .expires_ms = issued_ms + 86400000ULL };
+    snprintf (assignment.tenant, sizeof assignment.tenant, "%s", tenant);
+    uint8_t *signed_assignment, *entries = NULL, *payload;
+    size_t signed_size, entries_size = 0;
+    assert (release_assign (&assignment, world->coord.sign_secret, &signed_assignment,
+                            &signed_size) == 0);
+    sitemsg_device_t device = { .wave = 0, .device = "gw-1", .assignment = signed_assignment,
+                                .assignment_size = signed_size };
+    assert (sitemsg_put_device (&entries, &entries_size, &device) == 0);
+    sitemsg_t msg = { .type = MSG_SITE_DIRECTIVE, .campaign = "c-1", .generation = 1,
+                      .site = "plant-1", .state = SITE_RUN, .name = "gw-fw",
+                      .version = "2.0", .threshold = 1, .timeout_s = 600,
+                      .common = (const uint8_t *) BUNDLE_MAGIC,
+                      .common_size = BUNDLE_MAGIC_SIZE, .entries = entries,
+                      .entries_size = entries_size };
+    snprintf (msg.tenant, sizeof msg.tenant, "%s", tenant);
+    assert (sitemsg_encode (&msg, &payload, size_p) == 0);
+    free (entries);
+    free (signed_assignment);
+    return payload;
+}
+
+//  A campaign run at the site: the directive is taken by the server
+//  only, its offer reaches the gateway with the server as origin, the
+//  gateway's twin report the server relays moves it, and the outcome
+//  goes up in a SITE_REPORT. Returns the time it ran to.
+static uint64_t
+s_site_campaign (t_world_t *world, uint64_t now, bool verbose)
+{
+    t_node_t *server = &world->nodes [0], *gateway = &world->nodes [1];
+    uint64_t issued = now - 1000;
+    size_t size;
+    uint8_t *payload = s_site_directive (world, "acme", issued, &size);
+    s_down (world, &world->coord, "gw-1", MSG_SITE_DIRECTIVE, payload, size, now);
+    assert (streq (world->refusal, "this node runs no site campaigns"));
+    free (payload);
+    payload = s_site_directive (world, "globex", issued, &size);
+    s_down (world, &world->coord, "srv-1", MSG_SITE_DIRECTIVE, payload, size, now);
+    assert (streq (world->refusal, "a directive of tenant globex for a server of acme"));
+    free (payload);
+    payload = s_site_directive (world, "acme", issued, &size);
+    s_down (world, &world->coord, "srv-1", MSG_SITE_DIRECTIVE, payload, size, now);
+    free (payload);
+    for (int round = 0; round < 3 && gateway->offers == 0; round++) {
+        now += 10;
+        node_tick (server->node, now);
+        s_act (server);
+        s_run (world, now);
+    }
+    assert (gateway->offers == 1 && streq (gateway->offer_origin, "srv-1"));
+    //  The gateway's twin report, relayed by the server to the coordinator
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_TWIN_REPORTED;
+    strcpy (msg.twin_reported.device, "gw-1");
+    msg.twin_reported.version = 100;
+    char doc [200];
+    snprintf (doc, sizeof doc, "{\"software\":{\"name\":\"gw-fw\",\"version\":\"2.0\","
+              "\"state\":\"committed\",\"assigned_ms\":%" PRIu64 "}}", issued);
+    msg.twin_reported.doc = doc;
+    msg.twin_reported.doc_size = strlen (doc);
+    strcpy (msg.twin_reported.status, "ok");
+    assert (msg_encode (&msg, &payload, &size) == 0);
+    size_t frame_size;
+    uint8_t *frame = fabric_envelope_at (&gateway->keys, "gw-1", MSG_TWIN_REPORTED, 1000000,
+                                         now, payload, size, &frame_size);
+    node_wire_add (world->wire, 1, 0, MESH_COORDINATOR, frame, frame_size);
+    free (frame);
+    free (payload);
+    s_run (world, now);
+    now += SITECAMP_REPORT_MS;
+    node_tick (server->node, now);
+    s_act (server);
+    s_run (world, now);
+    //  The last report up says finished, with gw-1 succeeded
+    bool succeeded = false;
+    int state = 0;
+    for (node_wire_msg_t *up = (node_wire_msg_t *) zlistx_first (world->up); up;
+         up = (node_wire_msg_t *) zlistx_next (world->up)) {
+        envelope_t env;
+        sitemsg_t report;
+        if (envelope_decode (&env, up->frame, up->size) || env.type != MSG_SITE_REPORT
+        ||  !streq (env.origin, "srv-1")
+        ||  sitemsg_decode (&report, MSG_SITE_REPORT, env.payload, env.payload_size))
+            continue;
+        state = (int) report.state;
+        const uint8_t *at = report.entries;
+        size_t left = report.entries_size;
+        sitemsg_outcome_t outcome;
+        while (sitemsg_next_outcome (&at, &left, &outcome) == 1)
+            if (streq (outcome.device, "gw-1") && outcome.state == SITE_DEV_SUCCEEDED)
+                succeeded = true;
+    }
+    assert (succeeded && state == SITE_FINISHED);
+    if (verbose)
+        printf ("   site campaign: directive taken by the server, offer to the gateway, "
+                "its relayed report counted, the outcome reported up\n");
+    return now;
 }
 
 void
@@ -172,7 +313,8 @@ node_test (bool verbose)
     memset (&world, 0, sizeof world);
     snprintf (world.dir, sizeof world.dir, "/tmp/weft-node-core.XXXXXX");
     assert (mkdtemp (world.dir));
-    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, NULL };
+    const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, UPDATE_TABLE,
+                              CHUNKSTORE_TABLE, FETCH_TABLE, NULL };
     world.store = store_new (world.dir, tables, 0);
     assert (world.store);
     keys_generate (&world.ca);
@@ -288,6 +430,8 @@ node_test (bool verbose)
     assert (node_quotes_failed (gateway->node) == 1);
     if (verbose)
         printf ("   attestation: challenge, quote, evidence up; a forged challenge refused\n");
+
+    now = s_site_campaign (&world, now, verbose);
 
     //  Delegation: the site server is cut off from the coordinator and
     //  holds the CA-signed profile of acme's gateways: it challenges the

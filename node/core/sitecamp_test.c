@@ -31,7 +31,9 @@ typedef struct {
     //  Outcomes seen: device, state (each pair at most once)
     char seen_device [256][WEFT_NAME_MAX + 1];
     int seen_state [256];
+    char seen_reason [256][WEFT_TEXT_MAX + 1];
     size_t seen_count;
+    uint32_t success_pct, soak_s;       //  Of the next directives
 } t_site_t;
 
 static const uint8_t s_common [] = "weftbnd1\x05\x00\x00\x00\x02{}";
@@ -76,6 +78,7 @@ s_report (void *ctx, const uint8_t *payload, size_t size)
             }
         assert (t->seen_count < 256);
         snprintf (t->seen_device [t->seen_count], WEFT_NAME_MAX + 1, "%s", outcome.device);
+        snprintf (t->seen_reason [t->seen_count], WEFT_TEXT_MAX + 1, "%s", outcome.reason);
         t->seen_state [t->seen_count++] = outcome.state;
     }
     return 0;
@@ -101,14 +104,20 @@ s_open (t_site_t *t)
     assert (t->camp);
 }
 
-//  Was this outcome reported?
-static bool
-s_seen (t_site_t *t, const char *device, int state)
+//  Was this outcome reported? Its reason, or NULL
+static const char *
+s_reason (t_site_t *t, const char *device, int state)
 {
     for (size_t i = 0; i < t->seen_count; i++)
         if (streq (t->seen_device [i], device) && t->seen_state [i] == state)
-            return true;
-    return false;
+            return t->seen_reason [i];
+    return NULL;
+}
+
+static bool
+s_seen (t_site_t *t, const char *device, int state)
+{
+    return s_reason (t, device, state) != NULL;
 }
 
 static bool
@@ -128,6 +137,7 @@ s_forget (t_site_t *t, const char *device)
     for (size_t i = 0; i < t->seen_count; i++)
         if (!streq (t->seen_device [i], device)) {
             memmove (t->seen_device [kept], t->seen_device [i], WEFT_NAME_MAX + 1);
+            memmove (t->seen_reason [kept], t->seen_reason [i], WEFT_TEXT_MAX + 1);
             t->seen_state [kept++] = t->seen_state [i];
         }
     t->seen_count = kept;
@@ -179,8 +189,8 @@ s_directive (t_site_t *t, const char *campaign, uint64_t generation, int state,
         count++;
     }
     sitemsg_t msg = { .type = MSG_SITE_DIRECTIVE, .generation = generation,
-                      .state = (uint32_t) state, .threshold = 2, .success_pct = 0,
-                      .soak_s = 10, .concurrency = 2, .timeout_s = 60,
+                      .state = (uint32_t) state, .threshold = 2,
+                      .success_pct = t->success_pct, .soak_s = t->soak_s, .concurrency = 2, .timeout_s = 60,
                       .common = count? s_common: NULL, .common_size = count? S_COMMON_SIZE: 0,
                       .entries = entries, .entries_size = entries_size };
     snprintf (msg.campaign, sizeof msg.campaign, "%s", campaign);
@@ -227,6 +237,7 @@ sitecamp_test (bool verbose)
     memset (seed, 0xc0, sizeof seed);
     keys_from_seed (&t->coord, seed);
     t->now = T_NOW;
+    t->soak_s = 10;
     s_open (t);
     char reason [WEFT_TEXT_MAX + 1];
     uint64_t issued = T_NOW - 1000;
@@ -295,7 +306,8 @@ sitecamp_test (bool verbose)
     assert (!s_offered (t, "d4") && t->offer_count == 4);
     assert (t->last_state == SITE_HALTED
             && streq (t->last_reason, "2 devices failed: the threshold is 2"));
-    assert (s_seen (t, "d2", SITE_DEV_FAILED) && s_seen (t, "d3", SITE_DEV_ROLLED_BACK));
+    assert (streq (s_reason (t, "d2", SITE_DEV_FAILED), "timed out: offered after 60 s"));
+    assert (streq (s_reason (t, "d3", SITE_DEV_ROLLED_BACK), "health check failed"));
     assert (sitecamp_device (t->camp, "c-1", "d2") == SITE_DEV_FAILED);
 
     //  Retry: d2 and d3 re-armed with new assignments, the site runs again
@@ -369,6 +381,34 @@ sitecamp_test (bool verbose)
     s_run (t, t->now + 1000);
     assert (sitecamp_state (t->camp, "c-2", NULL, NULL, NULL) == SITE_ABORTED);
     assert (t->offer_count == offers + 2);
+
+    //  success_pct 50, no soak: half of wave 0 succeeded starts wave 1
+    //  while the other half is still under way
+    t->success_pct = 50;
+    t->soak_s = 0;
+    assert (s_directive (t, "c-3", 1, SITE_RUN, "acme", "f0:0 f1:0 f2:1", issued, reason)
+            == WEFT_STATUS_OK);
+    s_run (t, t->now + 1);
+    assert (s_offered (t, "f0") && s_offered (t, "f1") && !s_offered (t, "f2"));
+    s_soft (t, "f0", "committed", issued);
+    s_run (t, t->now + 1);
+    assert (s_offered (t, "f2"));
+    assert (sitecamp_device (t->camp, "c-3", "f1") == SITE_DEV_OFFERED);
+    //  A directive whose common bytes leave no room for an assignment
+    uint8_t *big = (uint8_t *) zmalloc (UPDMSG_METADATA_MAX);
+    memcpy (big, BUNDLE_MAGIC, BUNDLE_MAGIC_SIZE);
+    sitemsg_t large = { .type = MSG_SITE_DIRECTIVE, .campaign = "c-4", .generation = 1,
+                        .site = "plant-1", .tenant = "acme", .state = SITE_RUN,
+                        .name = "gw-fw", .version = "2.0", .threshold = 1, .timeout_s = 1,
+                        .common = big, .common_size = UPDMSG_METADATA_MAX - 100 };
+    uint8_t *payload;
+    size_t size;
+    assert (sitemsg_encode (&large, &payload, &size) == 0);
+    assert (sitecamp_directive (t->camp, "coordinator", payload, size, t->now, reason)
+            == WEFT_STATUS_DENIED);
+    assert (strstr (reason, "leave no room"));
+    free (payload);
+    free (big);
 
     sitecamp_destroy (&t->camp);
     store_destroy (&t->store);
