@@ -351,7 +351,8 @@ s_golden_envelope (envelope_t *env, int type, keys_t *signer)
         env->id [i] = (uint8_t) (type << 4 | i);
     env->type = type;
     bool from_coord = type == MSG_ENROL_RESPONSE || type == MSG_TWIN_DESIRED
-                   || type == MSG_RPC_REPLY || type == MSG_PASSPORT;
+                   || type == MSG_RPC_REPLY || type == MSG_PASSPORT
+                   || type == MSG_SITE_DIRECTIVE;
     if (from_coord) {
         strcpy (env->origin, "coordinator");
         keys_from_byte (signer, 0xc0);
