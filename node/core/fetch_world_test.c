@@ -186,7 +186,7 @@ fworld_start_as (fworld_t *world, int index, const char *tenant, uint64_t budget
     fworld_node_t *node = &world->nodes [index];
     if (!node->store) {
         const char *tables [] = { AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, CHUNKSTORE_TABLE,
-                                  FETCH_TABLE, NULL };
+                                  FETCH_TABLE, UPDATE_TABLE, NULL };
         snprintf (node->dir, sizeof node->dir, "/tmp/weft-fetch-core.XXXXXX");
         assert (mkdtemp (node->dir));
         node->store = store_new (node->dir, tables, 0);

@@ -36,7 +36,12 @@
     node_quote_done, and the evidence goes to whoever asked: upstream by
     custody to the coordinator, or to the site server by its name. On a
     site server, a gateway's evidence answering our own challenge is
-    judged here (delegate.h) instead of being relayed.  */
+    judged here (delegate.h) instead of being relayed.
+
+    Campaigns at the site: a server with updates on takes SITE_DIRECTIVEs
+    from the coordinator and runs its site's waves (sitecamp.h): its
+    offers go out by custody with this node as origin, and the twin
+    reports of its devices that it relays to the coordinator move them.  */
 
 #ifndef WEFT_NODE_H_INCLUDED
 #define WEFT_NODE_H_INCLUDED
@@ -129,7 +134,8 @@ typedef struct {
     uint64_t chunk_rate;                //  Bytes/s asked of one peer, 0: no limit
     bool verbose;
     //  Software updates: on when chunk_budget is not 0 (the store has
-    //  UPDATE_TABLE too); the release root pinned at enrolment (signed
+    //  UPDATE_TABLE too; a server also keeps the campaigns it runs for
+    //  its site there, node/core/sitecamp.h); the release root pinned at enrolment (signed
     //  form, docs/updates.md), NULL if none yet
     const uint8_t *release_root;
     size_t release_root_size;
