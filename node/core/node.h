@@ -135,7 +135,8 @@ typedef struct {
     bool verbose;
     //  Software updates: on when chunk_budget is not 0 (the store has
     //  UPDATE_TABLE too; a server also keeps the campaigns it runs for
-    //  its site there, node/core/sitecamp.h); the release root pinned at enrolment (signed
+    //  its site there, node/core/sitecamp.h); the release root pinned
+    //  at enrolment (signed
     //  form, docs/updates.md), NULL if none yet
     const uint8_t *release_root;
     size_t release_root_size;
