@@ -34,6 +34,13 @@ typedef struct {
     char seen_reason [256][WEFT_TEXT_MAX + 1];
     size_t seen_count;
     uint32_t success_pct, soak_s;       //  Of the next directives
+    uint32_t concurrency;
+    //  Batches: outcomes counted only (many devices)
+    bool count_only;
+    bool reports_fail;                  //  Reports not queued (outbox full)
+    size_t outcomes, batch_max;
+    uint64_t sent_ms;                   //  The last report's sent_ms
+    uint64_t gap_min;                   //  Least time between two reports
 } t_site_t;
 
 static const uint8_t s_common [] = "weftbnd1\x05\x00\x00\x00\x02{}";
@@ -45,6 +52,8 @@ s_offer (void *ctx, const char *device, const uint8_t *metadata, size_t size)
     t_site_t *t = (t_site_t *) ctx;
     if (t->offers_fail)
         return -1;
+    if (t->count_only)
+        return 0;
     //  The offer is the common bytes, the device's assignment, the end
     const uint8_t *body;
     size_t body_size;
@@ -64,13 +73,26 @@ s_report (void *ctx, const uint8_t *payload, size_t size)
     t_site_t *t = (t_site_t *) ctx;
     sitemsg_t msg;
     assert (sitemsg_decode (&msg, MSG_SITE_REPORT, payload, size) == 0);
+    if (t->count_only && !streq (msg.campaign, "c-5"))
+        return 0;                   //  Batches are counted of c-5 only
+    if (t->reports_fail)
+        return -1;
     t->reports++;
     t->last_state = (int) msg.state;
+    if (t->sent_ms && (t->gap_min == 0 || msg.sent_ms - t->sent_ms < t->gap_min))
+        t->gap_min = msg.sent_ms - t->sent_ms;
+    t->sent_ms = msg.sent_ms;
     snprintf (t->last_reason, sizeof t->last_reason, "%s", msg.reason);
     const uint8_t *at = msg.entries;
     size_t left = msg.entries_size;
     sitemsg_outcome_t outcome;
-    while (sitemsg_next_outcome (&at, &left, &outcome) == 1) {
+    size_t batch = 0;
+    while (t->count_only && sitemsg_next_outcome (&at, &left, &outcome) == 1)
+        batch++;
+    t->outcomes += batch;
+    if (batch > t->batch_max)
+        t->batch_max = batch;
+    while (!t->count_only && sitemsg_next_outcome (&at, &left, &outcome) == 1) {
         for (size_t i = 0; i < t->seen_count; i++)
             if (streq (t->seen_device [i], outcome.device) && t->seen_state [i] == outcome.state) {
                 fprintf (stderr, "DUP %s %d at %zu\n", outcome.device, outcome.state, t->reports);
@@ -190,7 +212,8 @@ s_directive (t_site_t *t, const char *campaign, uint64_t generation, int state,
     }
     sitemsg_t msg = { .type = MSG_SITE_DIRECTIVE, .generation = generation,
                       .state = (uint32_t) state, .threshold = 2,
-                      .success_pct = t->success_pct, .soak_s = t->soak_s, .concurrency = 2, .timeout_s = 60,
+                      .success_pct = t->success_pct, .soak_s = t->soak_s,
+                      .concurrency = t->concurrency, .timeout_s = 60,
                       .common = count? s_common: NULL, .common_size = count? S_COMMON_SIZE: 0,
                       .entries = entries, .entries_size = entries_size };
     snprintf (msg.campaign, sizeof msg.campaign, "%s", campaign);
@@ -238,6 +261,7 @@ sitecamp_test (bool verbose)
     keys_from_seed (&t->coord, seed);
     t->now = T_NOW;
     t->soak_s = 10;
+    t->concurrency = 2;
     s_open (t);
     char reason [WEFT_TEXT_MAX + 1];
     uint64_t issued = T_NOW - 1000;
@@ -409,6 +433,56 @@ sitecamp_test (bool verbose)
     assert (strstr (reason, "leave no room"));
     free (payload);
     free (big);
+
+    //  Batches: 1100 devices offered (no concurrency limit) while the
+    //  reports cannot be queued are reported offered once they can, in
+    //  reports of at most 1024 outcomes, 2 s apart
+    uint8_t *many = NULL;
+    size_t many_size = 0;
+    for (int i = 0; i < 1100; i++) {
+        release_assignment_t assignment = { .name = "gw-fw", .version = "2.0",
+                                            .tenant = "acme", .issued_ms = issued,
+                                            .expires_ms = issued + 86400000ULL };
+        snprintf (assignment.device, sizeof assignment.device, "g%04d", i);
+        uint8_t *signed_assignment;
+        size_t signed_size;
+        assert (release_assign (&assignment, t->coord.sign_secret, &signed_assignment,
+                                &signed_size) == 0);
+        sitemsg_device_t device = { .wave = 0, .assignment = signed_assignment,
+                                    .assignment_size = signed_size };
+        snprintf (device.device, sizeof device.device, "g%04d", i);
+        assert (sitemsg_put_device (&many, &many_size, &device) == 0);
+        free (signed_assignment);
+    }
+    sitemsg_t batch = { .type = MSG_SITE_DIRECTIVE, .campaign = "c-5", .generation = 1,
+                        .site = "plant-1", .tenant = "acme", .state = SITE_RUN,
+                        .name = "gw-fw", .version = "2.0", .threshold = 10, .timeout_s = 3600,
+                        .common = s_common, .common_size = S_COMMON_SIZE,
+                        .entries = many, .entries_size = many_size };
+    assert (sitemsg_encode (&batch, &payload, &size) == 0);
+    free (many);
+    t->count_only = true;
+    t->sent_ms = t->gap_min = 0;
+    size_t reports = t->reports;
+    //  The other campaigns are settled: their reports are all sent
+    assert (sitecamp_directive (t->camp, "coordinator", payload, size, t->now, reason)
+            == WEFT_STATUS_OK);
+    free (payload);
+    t->reports_fail = true;
+    s_run (t, t->now + 10000);
+    assert (t->outcomes == 0);
+    t->reports_fail = false;
+    s_run (t, t->now + 3000);
+    assert (t->outcomes == 1100 && t->batch_max == SITEMSG_OUTCOMES_MAX);
+    assert (t->reports - reports == 2 && t->gap_min >= SITECAMP_REPORT_MS);
+    uint32_t held;
+    assert (sitecamp_state (t->camp, "c-5", NULL, NULL, &held) == SITE_RUNNING);
+    assert (held == 1100);
+    //  All time out at once: 1100 failures, reported in full batches
+    s_run (t, t->now + 3600 * 1000 + 10000);
+    assert (t->outcomes == 2200);
+    assert (sitecamp_state (t->camp, "c-5", NULL, NULL, &held) == SITE_HALTED);
+    assert (held == 0 && t->last_state == SITE_HALTED);
 
     sitecamp_destroy (&t->camp);
     store_destroy (&t->store);
