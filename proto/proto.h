@@ -101,7 +101,9 @@ typedef enum {
     MSG_CHUNK_DATA = 30,
     //  Campaigns at the sites (proto/sitemsg.h): 31..32
     MSG_SITE_DIRECTIVE = 31,
-    MSG_SITE_REPORT = 32
+    MSG_SITE_REPORT = 32,
+    //  A device's update state to the node that offered it (proto/updmsg.h)
+    MSG_UPDATE_STATUS = 33
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

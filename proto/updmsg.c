@@ -53,7 +53,8 @@ s_golden (const char *name, int type, const uint8_t *payload, size_t size)
     strcpy (env.origin, "server-1");
     env.seq = (uint64_t) type;
     env.hlc = 1767225600000ULL << 16;
-    env.hop_limit = env.hops = type == MSG_UPDATE_OFFER? WEFT_HOP_LIMIT: 1;
+    env.hop_limit = env.hops = type == MSG_UPDATE_OFFER || type == MSG_UPDATE_STATUS
+                             ? WEFT_HOP_LIMIT: 1;
     env.payload = payload;
     env.payload_size = size;
     uint8_t *frame, *file;
@@ -156,6 +157,25 @@ updmsg_test (bool verbose)
     assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
     msg.size = CHUNKER_MAX;
     msg.packed_size = UPDMSG_PACKED_MAX + 1;
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
+    //  UPDATE_STATUS
+    static const char status [] = "{\"assigned_ms\":1767225600000,\"name\":\"plc\","
+                                  "\"state\":\"committed\",\"version\":\"1.0\"}";
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_UPDATE_STATUS;
+    msg.status = status;
+    msg.status_size = strlen (status);
+    assert (updmsg_encode (&msg, &payload, &size) == 0);
+    assert (updmsg_decode (&back, MSG_UPDATE_STATUS, payload, size) == 0);
+    assert (back.status_size == strlen (status) && memcmp (back.status, status,
+                                                           back.status_size) == 0);
+    for (size_t cut = 0; cut < size; cut++)
+        assert (updmsg_decode (&back, MSG_UPDATE_STATUS, payload, cut) != 0);
+    s_golden ("envelope-update-status", MSG_UPDATE_STATUS, payload, size);
+    free (payload);
+    msg.status_size = 0;
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.status_size = UPDMSG_STATUS_MAX + 1;
     assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
     //  A type of another family
     assert (updmsg_decode (&back, MSG_HELLO, packed, sizeof packed) == PROTO_ERR_UNKNOWN);

@@ -1,9 +1,10 @@
-/*  updmsg - the payloads of software updates (types 28..30)
+/*  updmsg - the payloads of software updates (types 28..30, 33)
     Wire forms, one msgpack array each (docs/protocol.md section 21):
         UPDATE_OFFER  [metadata: bin(1..UPDMSG_METADATA_MAX)]
         CHUNK_WANT    [manifest: bin(32), addresses: bin(32 * n, 1 <= n <= UPDMSG_WANT_MAX)]
         CHUNK_DATA    [manifest: bin(32), address: bin(32), size: uint 0..CHUNKER_MAX,
                        packed: bin(<= UPDMSG_PACKED_MAX)]
+        UPDATE_STATUS [software: str(1..UPDMSG_STATUS_MAX)]
     UPDATE_OFFER travels by custody to one device, from the coordinator
     (the director) or from the node a bundle was imported at. Its
     metadata is a bundle (proto/bundle.h) with no chunk record: the
@@ -18,7 +19,14 @@
     asker knows the release), and the holder answers each address with
     one CHUNK_DATA: the packed chunk (proto/chunker.h) and its unpacked
     size, or size 0 and no bytes when it does not hold it. The asker
-    checks the bytes against the address before it keeps them.  */
+    checks the bytes against the address before it keeps them.
+    UPDATE_STATUS travels by custody from a device to the node whose
+    UPDATE_OFFER it took, when that is not the coordinator (a site
+    server running its site's part of a campaign, or the node a bundle
+    was imported at): the device's reported software (the JSON object
+    it reports as reported.software), at every change, so that node
+    follows the device also while the site is cut off from the
+    coordinator and its reports wait at the device.  */
 
 #ifndef WEFT_UPDMSG_H_INCLUDED
 #define WEFT_UPDMSG_H_INCLUDED
@@ -29,9 +37,10 @@
 #define UPDMSG_METADATA_MAX     (WEFT_FRAME_MAX - 4096)  //  Fits a frame with the envelope
 #define UPDMSG_WANT_MAX         64                      //  Addresses in one CHUNK_WANT
 #define UPDMSG_PACKED_MAX       (CHUNKER_MAX + 1024)    //  zlib's worst case of a chunk
+#define UPDMSG_STATUS_MAX       4096                    //  A device's reported software
 
 typedef struct {
-    int type;                           //  MSG_UPDATE_OFFER .. MSG_CHUNK_DATA
+    int type;                           //  MSG_UPDATE_OFFER .. MSG_CHUNK_DATA, MSG_UPDATE_STATUS
     //  UPDATE_OFFER: a bundle without chunks (borrowed)
     const uint8_t *metadata;
     size_t metadata_size;
@@ -46,6 +55,9 @@ typedef struct {
     uint32_t size;
     const uint8_t *packed;
     size_t packed_size;
+    //  UPDATE_STATUS: the reported software, JSON text (borrowed)
+    const char *status;
+    size_t status_size;
 } updmsg_t;
 
 //  Encode. Returns 0 and a heap buffer (free()), or a proto_rc_t.

@@ -217,6 +217,9 @@ static const wire_field_t s_delegated_verdict [] = {
 static const wire_field_t s_update_offer [] = {
     BINREF (updmsg_t, "metadata", metadata, 1, UPDMSG_METADATA_MAX, 0),
 };
+static const wire_field_t s_update_status [] = {
+    STRN (updmsg_t, "software", status, 1, UPDMSG_STATUS_MAX, 0),
+};
 static const wire_field_t s_chunk_want [] = {
     BIN (updmsg_t, "manifest", manifest, 32, 0),
     BINLIST (updmsg_t, "addresses", addresses, address_count, 32, 1, UPDMSG_WANT_MAX, 0),
@@ -323,6 +326,8 @@ static const wire_msg_t s_msgs [WIRE_TYPE_LIMIT] = {
            sitemsg_check, "coordinator → site server", "§22"),
     S_ROW (MSG_SITE_REPORT, "SITE_REPORT", WIRE_FAMILY_SITE, sitemsg_t, s_site_report,
            sitemsg_check, "site server → coordinator", "§22"),
+    S_ROW (MSG_UPDATE_STATUS, "UPDATE_STATUS", WIRE_FAMILY_UPDATE, updmsg_t, s_update_status,
+           NULL, "device → the node that offered its update", "§21"),
 };
 
 const wire_msg_t *

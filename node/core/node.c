@@ -193,6 +193,27 @@ s_update_install (void *ctx, const update_install_t *install)
     snprintf (action->previous, sizeof action->previous, "%s", install->previous);
 }
 
+//  The device's update state to the node whose offer its job is (a site
+//  server running its campaign), by custody: that node follows it also
+//  while the site is cut off and the twin reports wait here for a route
+static void
+s_status_send (node_t *self, const char *offerer, const char *json, size_t size)
+{
+    updmsg_t msg = { .type = MSG_UPDATE_STATUS, .status = json, .status_size = size };
+    uint8_t *payload = NULL, *frame = NULL;
+    size_t payload_size = 0, frame_size = 0;
+    int rc = updmsg_encode (&msg, &payload, &payload_size);
+    if (rc == 0)
+        rc = agent_seal_payload (self->agent, self->now_ms, MSG_UPDATE_STATUS, payload,
+                                 payload_size, &frame, &frame_size);
+    if (rc == 0 && mesh_send_to (self->mesh, offerer, frame, frame_size) != 0)
+        rc = -1;
+    if (rc)
+        zsys_warning ("node: the update status for %s was not queued", offerer);
+    free (payload);
+    free (frame);
+}
+
 static void
 s_update_report (void *ctx, const char *json, size_t size)
 {
@@ -202,6 +223,9 @@ s_update_report (void *ctx, const char *json, size_t size)
     //  A site server that is itself a target of its site's campaign
     if (self->sitecamp)
         sitecamp_software (self->sitecamp, self->cert.subject, json, size, self->now_ms);
+    const char *offerer = self->update? update_offerer (self->update): "";
+    if (self->agent && *offerer && !streq (offerer, self->cert.subject))
+        s_status_send (self, offerer, json, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -311,8 +335,22 @@ s_mesh_deliver (void *ctx, const uint8_t *frame, size_t size, char reason [WEFT_
                                   "takes no software updates");
         if (updmsg_decode (&offer, MSG_UPDATE_OFFER, env.payload, env.payload_size))
             return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "UPDATE_OFFER malformed");
-        return update_offer (self->update, offer.metadata, offer.metadata_size, self->now_ms,
-                             reason);
+        //  An offer of a node's (not the coordinator's): our status goes
+        //  back to it too
+        return update_offer_from (self->update, streq (env.origin, MESH_COORDINATOR)? ""
+                                                                                : env.origin,
+                                  offer.metadata, offer.metadata_size, self->now_ms, reason);
+    }
+    if (decoded && env.type == MSG_UPDATE_STATUS) {
+        //  A device we offered an update to: followed by the site
+        //  campaign that holds it, if any (else nothing to do)
+        updmsg_t status;
+        if (updmsg_decode (&status, MSG_UPDATE_STATUS, env.payload, env.payload_size))
+            return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "UPDATE_STATUS malformed");
+        if (self->sitecamp && sitecamp_holds (self->sitecamp, env.origin))
+            sitecamp_software (self->sitecamp, env.origin, status.status, status.status_size,
+                               self->now_ms);
+        return WEFT_STATUS_OK;
     }
     if (!self->agent) {
         snprintf (reason, WEFT_TEXT_MAX + 1, "this node runs no agent yet");

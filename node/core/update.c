@@ -202,6 +202,13 @@ update_report_json (update_t *self)
     return text;
 }
 
+const char *
+update_offerer (update_t *self)
+{
+    assert (self);
+    return self->offerer;
+}
+
 static void
 s_report (update_t *self)
 {
@@ -430,7 +437,14 @@ int
 update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now_ms,
               char reason [WEFT_TEXT_MAX + 1])
 {
-    assert (self && reason);
+    return update_offer_from (self, "", metadata, size, now_ms, reason);
+}
+
+int
+update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata, size_t size,
+                   uint64_t now_ms, char reason [WEFT_TEXT_MAX + 1])
+{
+    assert (self && offerer && reason);
     *reason = 0;
     if (!self->trusting)
         return proto_refusal (reason, WEFT_STATUS_DENIED, "update refused: no release root "
@@ -495,6 +509,7 @@ update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now
     snprintf (self->job_version, sizeof self->job_version, "%s", manifest.version);
     snprintf (self->handler, sizeof self->handler, "%s", manifest.handler);
     snprintf (self->previous, sizeof self->previous, "%s", self->inst_version);
+    snprintf (self->offerer, sizeof self->offerer, "%s", offerer);
     *self->error = 0;
     self->now_ms = now_ms;
     uint8_t *copy = (uint8_t *) zmalloc (manifest_size + 1);

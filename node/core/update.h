@@ -129,6 +129,18 @@ int
     update_offer (update_t *self, const uint8_t *metadata, size_t size, uint64_t now_ms,
                   char reason [WEFT_TEXT_MAX + 1]);
 
+//  The same for an offer that offerer (a node's id) sent: the device's
+//  reported software then goes to it too at every change (node.c, as
+//  UPDATE_STATUS), as long as this is its job. "" as update_offer.
+int
+    update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata,
+                       size_t size, uint64_t now_ms, char reason [WEFT_TEXT_MAX + 1]);
+
+//  The node whose offer the current job is, "" for the coordinator's (or
+//  one taken here, from a bundle)
+const char *
+    update_offerer (update_t *self);
+
 //  Every chunk of the release named is in the chunk store.
 void
     update_chunks_held (update_t *self, const uint8_t hash [32], uint64_t now_ms);

@@ -11,7 +11,8 @@
 
 #define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
 #define UPDATE_TRUST_FORMAT 1
-#define UPDATE_JOB_FORMAT   3         //  1: before assigned_ms, 2: before left (read still)
+#define UPDATE_JOB_FORMAT   4         //  1: before assigned_ms, 2: before left,
+                                      //  3: before offerer (read still)
 
 struct _update_t {
     update_effects_t effects;
@@ -37,6 +38,7 @@ struct _update_t {
     char job_version [MANIFEST_VERSION_MAX + 1];
     char handler [MANIFEST_HANDLER_MAX + 1];
     char previous [MANIFEST_VERSION_MAX + 1];
+    char offerer [WEFT_NAME_MAX + 1];   //  Node whose offer this job is, "" the coordinator
     char error [UPDATE_ERROR_MAX + 1];
     uint8_t *manifest;                  //  Its bytes, owned
     size_t manifest_size;

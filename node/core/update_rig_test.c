@@ -324,11 +324,10 @@ update_rig_taken (update_rig_t *device, const keys_t *coord, const char *version
 {
     size_t a_size, o_size;
     char reason [WEFT_TEXT_MAX + 1];
-    uint8_t *a = update_rig_assign (coord, UPDATE_RIG_DEVICE, version, release->hash, device->now,
-                           device->now + FIXTURE_DAY, &a_size);
+    uint8_t *a = update_rig_assign (coord, UPDATE_RIG_DEVICE, version, release->hash,
+                                    device->now, device->now + FIXTURE_DAY, &a_size);
     uint8_t *offer = update_rig_offer (root, root_size, p, release->manifest,
-                                       release->manifest_size,
-                              a, a_size, &o_size);
+                                       release->manifest_size, a, a_size, &o_size);
     assert (update_offer (device->update, offer, o_size, device->now, reason)
             == WEFT_STATUS_OK);
     free (offer);
@@ -343,10 +342,9 @@ update_rig_refused_assigned (update_rig_t *device, const keys_t *signer, const c
 {
     size_t a_size, o_size;
     uint8_t *a = update_rig_assign (signer, to, version, release->hash, device->now,
-                           device->now + FIXTURE_DAY, &a_size);
+                                    device->now + FIXTURE_DAY, &a_size);
     uint8_t *offer = update_rig_offer (root, root_size, p, release->manifest,
-                                       release->manifest_size,
-                              a, a_size, &o_size);
+                                       release->manifest_size, a, a_size, &o_size);
     update_rig_refused (device, offer, o_size, why);
     free (offer);
     free (a);

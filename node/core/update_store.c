@@ -44,15 +44,16 @@ s_put_trust (update_t *self, store_txn_t *txn)
 
 //  Job record: format, state, hash (32), assignment hash (32),
 //  anti-rollback be64, assignment issue time be64, the hash of the
-//  release let go (32, zero: none), then name, version, handler, previous and error
-//  each NUL-terminated, then the manifest's bytes
+//  release let go (32, zero: none), then name, version, handler,
+//  previous, error and (format 4) offerer each NUL-terminated, then the
+//  manifest's bytes
 static int
 s_put_job (update_t *self, store_txn_t *txn)
 {
     const char *texts [] = { self->job_name, self->job_version, self->handler,
-                             self->previous, self->error };
+                             self->previous, self->error, self->offerer };
     size_t size = 2 + 64 + 16 + 32 + self->manifest_size;
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 6; i++)
         size += strlen (texts [i]) + 1;
     uint8_t *data = (uint8_t *) zmalloc (size);
     data [0] = UPDATE_JOB_FORMAT;
@@ -63,7 +64,7 @@ s_put_job (update_t *self, store_txn_t *txn)
     proto_put_be64 (data + 74, self->assigned_ms);
     memcpy (data + 82, self->left, 32);
     size_t at = 114;
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 6; i++) {
         size_t length = strlen (texts [i]) + 1;
         memcpy (data + at, texts [i], length);
         at += length;
@@ -108,6 +109,9 @@ s_load_job (update_t *self, const uint8_t *data, size_t size)
     ||  !s_take_text (data, size, &at, self->handler, sizeof self->handler)
     ||  !s_take_text (data, size, &at, self->previous, sizeof self->previous)
     ||  !s_take_text (data, size, &at, self->error, sizeof self->error))
+        return -1;
+    *self->offerer = 0;
+    if (data [0] >= 4 && !s_take_text (data, size, &at, self->offerer, sizeof self->offerer))
         return -1;
     free (self->manifest);
     self->manifest_size = size - at;

@@ -325,7 +325,8 @@ update_test (bool verbose)
     device.fail_health = false;
     device.now = now;
 
-    //  A job record of format 2 (before the release let go) still reads
+    //  A job record of format 2 (before the release let go and the
+    //  offerer) still reads
     update_rig_fresh (&device);
     update_rig_hold (&device, &v1);
     update_rig_taken (&device, &k.coord, "1.0", &v1, root, root_size, &p1);
@@ -333,10 +334,15 @@ update_test (bool verbose)
     store_txn_t *txn = store_begin (device.store, true);
     size_t job_size;
     uint8_t *job = (uint8_t *) store_get (txn, UPDATE_TABLE, "job", 3, &job_size);
-    assert (job && job_size > 114 && job [0] == 3);
+    assert (job && job_size > 114 && job [0] == 4);
+    size_t offerer_at = 114;
+    for (int text = 0; text < 5; text++)
+        offerer_at += strlen ((const char *) job + offerer_at) + 1;
+    assert (job [offerer_at] == 0);         //  The coordinator's offer: ""
+    memmove (job + offerer_at, job + offerer_at + 1, job_size - offerer_at - 1);
     job [0] = 2;
-    memmove (job + 82, job + 114, job_size - 114);
-    assert (store_put (txn, UPDATE_TABLE, "job", 3, job, job_size - 32) == 0);
+    memmove (job + 82, job + 114, job_size - 1 - 114);
+    assert (store_put (txn, UPDATE_TABLE, "job", 3, job, job_size - 1 - 32) == 0);
     assert (store_commit (&txn) == 0);
     free (job);
     update_rig_close (&device);
@@ -421,6 +427,32 @@ update_test (bool verbose)
     assert (update_rig_run (&device, 0, false) == 0 && streq (device.target, "1.0"));
     update_rig_window (&device, NULL);
     assert (!device.window.set);
+
+    //  An offer of a site server's: the device keeps who sent it (its
+    //  status goes there too), across a restart, until an offer of the
+    //  coordinator's replaces the job
+    update_rig_fresh (&device);
+    update_rig_hold (&device, &v1);
+    {
+        size_t a_size, o_size;
+        uint8_t *a = update_rig_assign (&k.coord, UPDATE_RIG_DEVICE, "1.0", v1.hash, now,
+                                        now + FIXTURE_DAY, &a_size);
+        uint8_t *o = update_rig_offer (root, root_size, &p1, v1.manifest, v1.manifest_size, a,
+                                       a_size, &o_size);
+        assert (update_offer_from (device.update, "srv-1", o, o_size, device.now, reason)
+                == WEFT_STATUS_OK);
+        free (o);
+        free (a);
+    }
+    assert (streq (update_offerer (device.update), "srv-1"));
+    update_rig_close (&device);
+    update_rig_open (&device);
+    assert (streq (update_offerer (device.update), "srv-1"));
+    assert (update_rig_run (&device, 0, false) == 0 && streq (device.target, "1.0"));
+    update_rig_hold (&device, &v2);
+    update_rig_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
+    assert (*update_offerer (device.update) == 0);
+    assert (update_rig_run (&device, 0, false) == 0 && streq (device.target, "2.0"));
 
     //  No pinned root: every offer refused
     update_rig_close (&device);
