@@ -263,9 +263,12 @@ s_waves (sitecamp_t *self, store_txn_t *txn, s_camp_t *camp, uint64_t now_ms)
         if (!s_wave_over (camp, &counts))
             return 0;
         if (camp->wave + 1 >= camp->waves) {
-            if (camp->pending == 0 && camp->under_way == 0) {
+            if (camp->pending == 0 && camp->under_way == 0
+            &&  camp->site_state != SITE_FINISHED) {
                 camp->site_state = SITE_FINISHED;
                 camp->report_due = 1;
+                zsys_info ("sitecamp: campaign %s at %s finished its %u waves", camp->id,
+                           camp->site, camp->waves);
             }
             return 0;
         }
@@ -277,6 +280,8 @@ s_waves (sitecamp_t *self, store_txn_t *txn, s_camp_t *camp, uint64_t now_ms)
         }
         camp->soak_until_ms = 0;
         camp->wave++;
+        zsys_info ("sitecamp: campaign %s at %s: wave %u of %u", camp->id, camp->site,
+                   camp->wave + 1, camp->waves);
     }
 }
 
