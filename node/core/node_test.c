@@ -226,8 +226,9 @@ s_site_directive (t_world_t *world, const char *tenant, uint64_t issued_ms, size
 
 //  A campaign run at the site: the directive is taken by the server
 //  only, its offer reaches the gateway with the server as origin, the
-//  gateway's twin report the server relays moves it, and the outcome
-//  goes up in a SITE_REPORT. Returns the time it ran to.
+//  gateway's twin report the server relays moves it (downloading), its
+//  UPDATE_STATUS to the server ends it (as while the site is cut off),
+//  and the outcome goes up in a SITE_REPORT. Returns the time it ran to.
 static uint64_t
 s_site_campaign (t_world_t *world, uint64_t now, bool verbose)
 {
@@ -260,7 +261,7 @@ s_site_campaign (t_world_t *world, uint64_t now, bool verbose)
     msg.twin_reported.version = 100;
     char doc [200];
     snprintf (doc, sizeof doc, "{\"software\":{\"name\":\"gw-fw\",\"version\":\"2.0\","
-              "\"state\":\"committed\",\"assigned_ms\":%" PRIu64 "}}", issued);
+              "\"state\":\"downloading\",\"assigned_ms\":%" PRIu64 "}}", issued);
     msg.twin_reported.doc = doc;
     msg.twin_reported.doc_size = strlen (doc);
     strcpy (msg.twin_reported.status, "ok");
@@ -269,6 +270,17 @@ s_site_campaign (t_world_t *world, uint64_t now, bool verbose)
     uint8_t *frame = fabric_envelope_at (&gateway->keys, "gw-1", MSG_TWIN_REPORTED, 1000000,
                                          now, payload, size, &frame_size);
     node_wire_add (world->wire, 1, 0, MESH_COORDINATOR, frame, frame_size);
+    free (frame);
+    free (payload);
+    s_run (world, now);
+    //  Committed: said to the server itself, by custody
+    snprintf (doc, sizeof doc, "{\"name\":\"gw-fw\",\"version\":\"2.0\",\"state\":"
+              "\"committed\",\"assigned_ms\":%" PRIu64 "}", issued);
+    updmsg_t status = { .type = MSG_UPDATE_STATUS, .status = doc, .status_size = strlen (doc) };
+    assert (updmsg_encode (&status, &payload, &size) == 0);
+    frame = fabric_envelope_at (&gateway->keys, "gw-1", MSG_UPDATE_STATUS, 1000001, now,
+                                payload, size, &frame_size);
+    node_wire_add (world->wire, 1, 0, "srv-1", frame, frame_size);
     free (frame);
     free (payload);
     s_run (world, now);
@@ -298,7 +310,7 @@ s_site_campaign (t_world_t *world, uint64_t now, bool verbose)
     assert (succeeded && state == SITE_FINISHED);
     if (verbose)
         printf ("   site campaign: directive taken by the server, offer to the gateway, "
-                "its relayed report counted, the outcome reported up\n");
+                "its relayed report and its status counted, the outcome reported up\n");
     return now;
 }
 
