@@ -2,6 +2,7 @@
     campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%] [--success N|P%]
                     [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]
                     [--allow-empty] [--dynamic [--join-every 1m]] [--not-excludable]
+                    [--at-sites]
     campaign create --query Q --patch JSON --waves ...   a configuration instead
     campaign show ID [--limit N] [--sites] [--watch [SECONDS]]
                                        the campaign, counts per state and wave
@@ -63,6 +64,8 @@ s_create_args (ctl_t *self, const char *name, const char *version)
                               "dynamic", options_flag (self->options, "dynamic"));
     if (options_flag (self->options, "not-excludable"))
         json_object_set_new (args, "excludable", json_false ());
+    if (options_flag (self->options, "at-sites"))
+        json_object_set_new (args, "at_sites", json_true ());
     if (name)
         json_object_set_new (args, "name", json_string (name));
     if (version)
@@ -251,6 +254,39 @@ s_progress (json_t *counts)
     printf ("\n");
 }
 
+//  --sites of a campaign run at the sites: each site's part, its last
+//  directive and what the site last reported (and when, by our clock)
+static void
+s_site_runs (json_t *result)
+{
+    json_t *runs = json_object_get (result, "site_runs");
+    if (!json_array_size (runs))
+        return;
+    printf ("%-24s %-16s %7s %-10s %-10s %5s %s\n", "RUN BY SITE", "SERVER", "DEVICES",
+            "DIRECTIVE", "REPORTED", "WAVE", "LAST REPORT");
+    size_t index;
+    json_t *run;
+    json_array_foreach (runs, index, run) {
+        json_t *report = json_object_get (run, "report");
+        char wave [24] = "-", when [48] = "none yet";
+        if (report) {
+            snprintf (wave, sizeof wave, "%lld", (long long) ctl_int (report, "wave") + 1);
+            time_t at = (time_t) (ctl_int (report, "received_ms") / 1000);
+            struct tm tm;
+            gmtime_r (&at, &tm);
+            strftime (when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+        }
+        char directive [48];
+        snprintf (directive, sizeof directive, "%s #%lld", ctl_str (run, "state"),
+                  (long long) ctl_int (run, "generation"));
+        printf ("%-24s %-16s %7lld %-10s %-10s %5s %s%s%s\n", ctl_str (run, "site"),
+                ctl_str (run, "server"), (long long) ctl_int (run, "devices"), directive,
+                report? ctl_str (report, "state"): "-", wave, when,
+                report && *ctl_str (report, "reason")? ": ": "",
+                report? ctl_str (report, "reason"): "");
+    }
+}
+
 static void
 s_show (json_t *result)
 {
@@ -270,6 +306,8 @@ s_show (json_t *result)
         printf (" %s", json_string_value (item));
     printf ("\ntarget     %s%s\n", ctl_str (result, "query"),
             json_is_true (json_object_get (result, "dynamic"))? "  (dynamic: devices join)": "");
+    if (json_is_true (json_object_get (result, "at_sites")))
+        printf ("at sites   each site's server runs the waves of its devices\n");
     if (json_integer_value (json_object_get (result, "join_s")) > 0)
         printf ("joins      the query runs again every %" JSON_INTEGER_FORMAT " s\n",
                 json_integer_value (json_object_get (result, "join_s")));
@@ -307,6 +345,8 @@ s_show (json_t *result)
     s_counts ("all", 8, json_object_get (result, "counts"));
     if (json_is_array (json_object_get (result, "site_counts")))
         s_sites (result);
+    if (json_is_array (json_object_get (result, "site_counts")))
+        s_site_runs (result);
     json_t *reverts = json_object_get (result, "revert_counts");
     if (reverts) {
         //  A configuration undone: its devices' revert states, its wave
@@ -370,6 +410,10 @@ ctl_show_campaign (const char *method, json_t *result)
             printf (", %lld devices offered the release", (long long) ctl_int (result, "offered"));
         if (ctl_int (result, "retried"))
             printf (" (%lld of them failed before)", (long long) ctl_int (result, "retried"));
+        if (ctl_int (result, "sites"))
+            printf (", %lld site servers told (%lld devices run by their site)",
+                    (long long) ctl_int (result, "sites"),
+                    (long long) ctl_int (result, "site_devices"));
         if (streq (method, "campaign.revert"))
             printf (", %lld devices to revert, %lld given their previous values now, "
                     "%lld skipped", (long long) ctl_int (result, "devices"),

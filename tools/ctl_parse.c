@@ -528,6 +528,7 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "dynamic", "campaign.create" },
         { "join-every", "campaign.create" },
         { "not-excludable", "campaign.create" },
+        { "at-sites", "campaign.create" },
         { "patch", "campaign.create" },
         { "rate", "campaign.create" },
         { "concurrency", "campaign.create" },

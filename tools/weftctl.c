@@ -71,6 +71,9 @@ static const option_spec_t s_specs [] = {
       "campaign create: devices that match the query later join it (it never finishes)" },
     { "not-excludable", NULL, NULL,
       "campaign create: no tenant's admin may take the tenant out (campaign exclude)" },
+    { "at-sites", NULL, NULL,
+      "campaign create: each site's server runs the waves of its devices, also\n"
+      "while the site is cut off (a release, not --dynamic)" },
     { "join-every", "DURATION", NULL,
       "campaign create --dynamic: run the query again this often (default 1m)" },
     { "sites", NULL, NULL,
@@ -145,6 +148,7 @@ static const char *s_synopsis =
     "                 [--success N|P%]\n"
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"
     "                 [--allow-empty] [--dynamic [--join-every 1m]]    a release, in waves\n"
+    "                 [--at-sites]       (each site's server runs its waves)\n"
     "  campaign create --query Q --patch JSON --waves ...   a configuration, in waves\n"
     "  campaign show ID [--limit N] [--sites] [--watch [SECONDS]]\n"
     "                                     plan, state, counts per state and per wave\n"

@@ -175,7 +175,9 @@ s_indexes (store_txn_t *txn, const char *id, const char *device, json_t *record,
     int rc = 0;
     if (json_object_get (record, "wave") && wave >= 0 && wave < CAMPAIGN_WAVES_MAX) {
         int size = snprintf (index, sizeof index, "q/%s/%04x/%s", id, (unsigned) wave, device);
-        bool pending = live && state && streq (state, "pending");
+        //  A device its site runs is never due here (campaign_site.h)
+        bool pending = live && state && streq (state, "pending")
+                    && !json_object_get (record, "at_site");
         rc = s_index (txn, index, (size_t) size, pending? (path? path: ""): NULL);
     }
     if (rc == 0 && site) {

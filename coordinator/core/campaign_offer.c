@@ -86,6 +86,9 @@ s_due_one (void *arg, const char *device, json_t *record)
     json_int_t wave = rpc_json_int (record, "wave");
     const char *state = rpc_json_str (record, "state");
     bool failed = streq (state, "failed") || streq (state, "rolled-back");
+    //  A device its site runs is retried by its site (campaign_site.h)
+    if (json_object_get (record, "at_site"))
+        return 0;
     if (wave >= 0 && wave <= due->wave && (streq (state, "pending") || (due->retry && failed)))
         json_array_append_new (due->due, json_pack ("[s, s]", device,
                                                     rpc_json_str (record, "path")));

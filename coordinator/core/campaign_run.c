@@ -7,6 +7,7 @@
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_internal.h"
 #include "coordinator/core/campaign_revert.h"
+#include "coordinator/core/campaign_site.h"
 #include "coordinator/core/rpc_internal.h"
 
 #define S_DEADLINE_KEY_MAX  (2 + 16 + 1 + CAMPAIGN_ID_MAX + 1 + WEFT_NAME_MAX + 1)
@@ -31,6 +32,7 @@ campaign_run_fini (campaign_run_t *run)
     for (size_t index = 0; index < run->offer_count; index++)
         director_batch_destroy (&run->offers [index]);
     run->offer_count = 0;
+    zlistx_destroy (&run->directives);
 }
 
 size_t
@@ -197,6 +199,10 @@ campaign_halt (campaign_run_t *run, json_t *campaign, const char *counter, const
     snprintf (from, sizeof from, "%s", rpc_json_str (campaign, "state"));
     json_object_set_new (campaign, "state", json_string (to));
     json_object_set_new (campaign, "reason", json_string (reason));
+    //  The sites that run its waves pause too
+    if (json_is_true (json_object_get (campaign, "at_sites"))
+    &&  campaign_site_directives (run, campaign, false, NULL))
+        return -1;
     return campaign_audit (run, campaign, "campaign.halt", json_pack ("{s:s, s:s, s:I, s:I, "
                            "s:I}", "from", from, "state", to, "failed", failed, "threshold",
                            threshold, "wave", wave + 1))? -1: 1;
@@ -303,27 +309,6 @@ campaign_advance (campaign_run_t *run, json_t *campaign)
 //  --------------------------------------------------------------------------
 //  Reports
 
-//  The campaign state a node's update state means, or NULL; a staged
-//  release held for its maintenance window (the report says `waiting`)
-//  is waiting-window
-static const char *
-s_state_of (const char *node_state, const char *waiting)
-{
-    if (streq (node_state, "staged") && waiting && *waiting)
-        return "waiting-window";
-    static const char *map [][2] = {
-        { "assigned", "downloading" }, { "downloading", "downloading" },
-        { "verified", "downloading" }, { "staged", "installing" },
-        { "installing", "installing" }, { "health", "installing" },
-        { "failed", "installing" }, { "committed", "succeeded" },
-        { "rolled-back", "rolled-back" }
-    };
-    for (size_t index = 0; index < sizeof map / sizeof map [0]; index++)
-        if (streq (node_state, map [index][0]))
-            return map [index][1];
-    return NULL;
-}
-
 //  The live campaign that holds device and the device's row in it, or
 //  NULL (caller decrefs both)
 static json_t *
@@ -350,8 +335,11 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
         return rc;
     }
     const char *now_state = rpc_json_str (record, "state");
+    //  A device its site runs may report before its site does
+    //  (campaign_site.h): pending, with the assignment's offered_ms
+    bool at_site = json_object_get (record, "at_site") != NULL;
     bool under_way = record && !campaign_device_final (now_state)
-                  && !streq (now_state, "pending");
+                  && (!streq (now_state, "pending") || at_site);
     const char *state = NULL, *reason = NULL;
     char why [WEFT_TEXT_MAX + 1];
     if (under_way && json_object_get (campaign, "patch")) {
@@ -384,8 +372,9 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
     &&  rpc_json_int (software, "assigned_ms") == rpc_json_int (record, "offered_ms")) {
         //  Only a report of this campaign's release and assignment counts;
         //  a device waiting for its maintenance window says so
-        state = s_state_of (rpc_json_str (software, "state"),
-                            rpc_json_str (software, "waiting"));
+        state = sitemsg_dev_state_name (sitemsg_dev_state_of (rpc_json_str (software, "state"),
+                                                              rpc_json_str (software,
+                                                                            "waiting")));
         reason = state && streq (state, "rolled-back")? rpc_json_str (software, "error")
                                                       : rpc_json_str (software, "waiting");
     }
@@ -397,7 +386,7 @@ campaign_report (campaign_run_t *run, const char *device, json_t *software,
         json_int_t opens_ms = rpc_json_int (software, "opens_ms");
         uint64_t deadline_ms = (uint64_t) opens_ms
                              + (uint64_t) rpc_json_int (campaign, "timeout_s") * 1000;
-        if (!campaign_device_final (state) && opens_ms > 0
+        if (!campaign_device_final (state) && opens_ms > 0 && !at_site
         &&  (uint64_t) opens_ms <= run->now_ms + CAMPAIGN_WINDOW_WAIT_MAX_MS
         &&  deadline_ms > (uint64_t) rpc_json_int (record, "deadline_ms")
         &&  campaign_deadline_set (run, rpc_json_str (campaign, "id"), device, record,

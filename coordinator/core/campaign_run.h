@@ -66,6 +66,8 @@ typedef struct {
     director_batch_t *offers [CAMPAIGN_TENANTS_MAX];    //  To send once committed
     size_t offer_count;
     size_t patched;                     //  Desired twins a configuration patched
+    zlistx_t *directives;               //  Site directives to send once committed
+                                        //  (campaign_directive_t, campaign_site.h)
     int status;                         //  weft_status_t of the first failure
     char error [WEFT_TEXT_MAX + 1];
 } campaign_run_t;

@@ -195,7 +195,7 @@ coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sen
     envelope_t env;
     bool routed = relay && *relay;
     bool decoded = envelope_decode (&env, frame, size) == 0;
-    bool held = decoded && (env.type == MSG_UPDATE_OFFER
+    bool held = decoded && (env.type == MSG_UPDATE_OFFER || env.type == MSG_SITE_DIRECTIVE
                             || (routed && env.type == MSG_TWIN_DESIRED));
     if (dest && (!routed || streq (dest, relay)) && !held) {
         //  Not held, but a newer seq to the device: what is held for it
@@ -704,6 +704,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
     for (size_t batch = 0; result.status == WEFT_STATUS_OK && batch < RPC_OFFER_BATCHES
                            && result.more_offers [batch]; batch++)
         coord_send_offers (self, result.more_offers [batch], now_ms);
+    if (result.status == WEFT_STATUS_OK)
+        coord_send_directives (self, result.directives, now_ms);
     rpc_result_clear (&result);
     if (revoked) {
         char id [WEFT_NAME_MAX + 1] = "";

@@ -5,6 +5,8 @@
     is campaign_run.h)  */
 
 #include "proto/corelib.h"
+#include "proto/sitemsg.h"
+#include "coordinator/core/campaign_site.h"
 #include "coordinator/core/coord_internal.h"
 
 int
@@ -25,7 +27,119 @@ coord_campaign_end (coord_t *self, campaign_run_t *run, bool sent, uint64_t now_
     assert (self && run);
     for (size_t index = 0; sent && index < run->offer_count; index++)
         coord_send_offers (self, run->offers [index], now_ms);
+    if (sent)
+        coord_send_directives (self, run->directives, now_ms);
     campaign_run_fini (run);
+}
+
+void
+coord_send_directives (coord_t *self, zlistx_t *directives, uint64_t now_ms)
+{
+    assert (self);
+    campaign_directive_t *directive = directives
+        ? (campaign_directive_t *) zlistx_first (directives): NULL;
+    for (; directive; directive = (campaign_directive_t *) zlistx_next (directives)) {
+        uint8_t *payload = NULL, *frame = NULL;
+        size_t payload_size = 0, frame_size = 0;
+        if (sitemsg_encode (&directive->msg, &payload, &payload_size) == 0
+        &&  coord_seal_payload (self, directive->server, MSG_SITE_DIRECTIVE, payload,
+                                payload_size, now_ms, &frame, &frame_size) == 0) {
+            if (self->effects.push)
+                self->effects.push (self->effects.ctx, directive->server, frame, frame_size);
+            coord_debug (self, "coord: %s directive %" PRIu64 " to %s (%s)",
+                         directive->msg.campaign, directive->msg.generation, directive->server,
+                         directive->msg.site);
+        }
+        else
+            zsys_error ("coord: cannot seal the directive of %s to %s", directive->msg.campaign,
+                        directive->server);
+        free (frame);
+        free (payload);
+    }
+}
+
+//  Acknowledge env to its origin, end to end (status, message)
+static int
+s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
+       uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ACK;
+    memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
+    msg.ack.status = status;
+    snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
+    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)
+         ? PROTO_ERR_INTERNAL: 0;
+}
+
+//  Refuse env: the custody transfer and the origin both hear why, which
+//  ends the server's custody of it
+static int
+s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
+          const char *reason, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    link->ack_status = status;
+    snprintf (link->ack_reason, sizeof link->ack_reason, "%s", reason);
+    coord_debug (self, "coord: SITE_REPORT from %s refused: %s %s", env->origin,
+                 proto_status_name (status), reason);
+    if (status != WEFT_STATUS_INTERNAL)
+        s_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
+    return PROTO_ERR_REFUSED;
+}
+
+int
+coord_campaign_site_report (coord_t *self, coord_link_t *link, const envelope_t *env,
+                            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    assert (self && link && env);
+    sitemsg_t report;
+    int rc = sitemsg_decode (&report, MSG_SITE_REPORT, env->payload, env->payload_size);
+    if (rc) {
+        self->stats.rejected_malformed++;
+        return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "SITE_REPORT malformed",
+                         now_ms, reply_p, reply_size_p);
+    }
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn)
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable", now_ms,
+                         reply_p, reply_size_p);
+    char origin_key [WEFT_NAME_MAX + 3];
+    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
+    replay_t window;
+    registry_replay_window (self->registry, txn, origin_key, &window);
+    if (replay_accept (&window, env->seq)) {
+        //  Applied already (a seq is taken only with its report): a
+        //  retransmission whose ACK was lost
+        store_abort (&txn);
+        self->stats.duplicates++;
+        return s_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms, reply_p, reply_size_p);
+    }
+    campaign_run_t run;
+    campaign_run_init (&run, txn, self->pki, self->keys.sign_secret, "coordinator", now_ms);
+    size_t applied = 0;
+    char reason [WEFT_TEXT_MAX + 1] = "";
+    int status = campaign_site_report (&run, env->origin, &report, &applied, reason);
+    if (status == WEFT_STATUS_OK && registry_replay_put (txn, origin_key, &window))
+        status = WEFT_STATUS_INTERNAL;
+    bool committed = status == WEFT_STATUS_OK && store_commit (&txn) == 0;
+    store_abort (&txn);
+    coord_campaign_end (self, &run, committed, now_ms);
+    if (status == WEFT_STATUS_DENIED) {
+        self->stats.rejected_origin++;
+        return s_refuse (self, link, env, status, reason, now_ms, reply_p, reply_size_p);
+    }
+    if (!committed) {
+        zsys_warning ("coord: cannot store the site report of %s: %s", env->origin,
+                      run.error);
+        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "cannot store the report",
+                         now_ms, reply_p, reply_size_p);
+    }
+    registry_replay_set (self->registry, origin_key, &window, false);
+    registry_seen (self->registry, env->origin, now_ms);
+    coord_debug (self, "coord: %s reported %s at %s: %zu devices moved", env->origin,
+                 report.campaign, report.site, applied);
+    return s_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
 }
 
 //  One move in a transaction of its own: what (campaign_refused, or

@@ -121,6 +121,20 @@ int
 void
     coord_campaign_end (coord_t *self, campaign_run_t *run, bool sent, uint64_t now_ms);
 
+//  The SITE_DIRECTIVEs of a run or a call that committed
+//  (campaign_directive_t, campaign_site.h): sealed to each site server
+//  and sent by custody
+void
+    coord_send_directives (coord_t *self, zlistx_t *directives, uint64_t now_ms);
+
+//  A SITE_REPORT env from a site server, authenticated (link: how to
+//  acknowledge its custody transfer; the ACK to its origin in reply):
+//  read, applied and its seq taken in one transaction. 0, or
+//  PROTO_ERR_REFUSED with link's refusal set.
+int
+    coord_campaign_site_report (coord_t *self, coord_link_t *link, const envelope_t *env,
+                                uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+
 //  device refused its update offer for good (reason: its ACK's)
 void
     coord_campaign_refused (coord_t *self, const char *device, const char *reason,

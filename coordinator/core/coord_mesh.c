@@ -730,6 +730,8 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
             coord_chunk_want (self, env.origin, device->tenant, &want, now_ms);
         return 0;
     }
+    if (env.type == MSG_SITE_REPORT)
+        return coord_campaign_site_report (self, link, &env, now_ms, reply_p, reply_size_p);
     if (env.type == MSG_ATTEST_EVIDENCE)
         return s_attest_evidence (self, link, &env, now_ms, reply_p, reply_size_p);
     if (env.type == MSG_DELEGATED_VERDICT)

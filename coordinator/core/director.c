@@ -248,6 +248,24 @@ director_batch_offer (director_batch_t *self, size_t index, const char **device_
     return data;
 }
 
+const uint8_t *
+director_batch_shared (director_batch_t *self, size_t *size_p)
+{
+    assert (self && size_p);
+    *size_p = self->shared_size;
+    return self->shared;
+}
+
+const uint8_t *
+director_batch_assignment (director_batch_t *self, size_t index, const char **device_p,
+                           size_t *size_p)
+{
+    assert (self && device_p && size_p && index < self->count);
+    *device_p = self->offers [index].device;
+    *size_p = self->offers [index].size;
+    return self->offers [index].assignment;
+}
+
 json_t *
 director_assigned (store_txn_t *txn, const char *device)
 {

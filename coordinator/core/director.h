@@ -72,6 +72,17 @@ uint8_t *
     director_batch_offer (director_batch_t *self, size_t index, const char **device_p,
                           size_t *size_p);
 
+//  The bytes every offer of the batch shares (magic, roots, timestamp,
+//  snapshot, targets, manifest records: no assignment, no end record)
+//  and the index'th device's signed assignment record body, both
+//  borrowed from the batch: a site server composes each offer from
+//  them (bundle_offer_compose), byte for byte as director_batch_offer
+const uint8_t *
+    director_batch_shared (director_batch_t *self, size_t *size_p);
+const uint8_t *
+    director_batch_assignment (director_batch_t *self, size_t index, const char **device_p,
+                               size_t *size_p);
+
 //  What was last assigned to device (caller decrefs), or NULL.
 json_t *
     director_assigned (store_txn_t *txn, const char *device);

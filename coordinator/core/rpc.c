@@ -76,7 +76,7 @@ static const struct {
     { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
     { "campaign.create", P_WRITE, true, { "query", "name", "version", "waves", "threshold",
         "timeout", "rate", "concurrency", "soak", "allow_empty", "patch", "dynamic", "join_every", "excludable", "success",
-        NULL },
+        "at_sites", NULL },
         rpc_campaign_create },
     { "campaign.show", P_READ, false, { "id", "limit", "sites", NULL },
         rpc_campaign_show },
@@ -368,6 +368,7 @@ rpc_result_clear (rpc_result_t *result)
     director_batch_destroy (&result->offers);
     for (size_t index = 0; index < RPC_OFFER_BATCHES; index++)
         director_batch_destroy (&result->more_offers [index]);
+    zlistx_destroy (&result->directives);
 }
 
 //  --------------------------------------------------------------------------

@@ -83,6 +83,8 @@ typedef struct {
     director_batch_t *offers;       //  UPDATE_OFFERs to send once committed, owned
     director_batch_t *more_offers [RPC_OFFER_BATCHES];  //  Of the other tenants of a
                                     //  campaign's wave, owned, NULL-ended
+    zlistx_t *directives;           //  SITE_DIRECTIVEs to send once committed, owned
+                                    //  (campaign_directive_t, campaign_site.h)
 } rpc_result_t;
 
 //  Run one method. now_ms is the wall clock in unix milliseconds.

@@ -18,6 +18,7 @@
 #include "coordinator/core/campaign.h"
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_revert.h"
+#include "coordinator/core/campaign_site.h"
 #include "coordinator/core/rpc_internal.h"
 
 //  One batch of offers per tenant of a wave: the result's and its more
@@ -184,7 +185,7 @@ rpc_campaign_create (rpc_call_t *call)
 {
     const char *name = NULL, *version = NULL, *threshold_text, *success_text;
     json_int_t timeout_s, rate, concurrency, soak_s, join_s;
-    bool allow_empty, dynamic, excludable;
+    bool allow_empty, dynamic, excludable, at_sites;
     query_t *query;
     //  The payload: a release (name, version), or a patch of the desired twin
     json_t *patch = json_object_get (call->args, "patch");
@@ -204,6 +205,7 @@ rpc_campaign_create (rpc_call_t *call)
     ||  !rpc_arg_bool (call, "allow_empty", &allow_empty)
     ||  !rpc_arg_bool (call, "dynamic", &dynamic)
     ||  !rpc_arg_bool (call, "excludable", &excludable)
+    ||  !rpc_arg_bool (call, "at_sites", &at_sites)
     ||  !rpc_arg_int (call, "join_every", 0, CAMPAIGN_JOIN_MAX_S, &join_s)
     ||  !(threshold_text = s_arg_size (call, "threshold", "1"))
     ||  !(success_text = s_arg_size (call, "success", "100%"))
@@ -212,6 +214,15 @@ rpc_campaign_create (rpc_call_t *call)
     if (!query) {
         rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "query: name the campaign's target "
                   "(docs/query.md)");
+        return;
+    }
+    //  A site server runs a release's waves (campaign_site.h): not yet
+    //  a patch, nor a target that changes
+    if (at_sites && (patch || dynamic)) {
+        rpc_fail (call, WEFT_STATUS_BAD_REQUEST, "%s", patch
+                  ? "--at-sites runs release campaigns only"
+                  : "--at-sites and --dynamic do not go together yet");
+        query_destroy (&query);
         return;
     }
     if (join_s && !dynamic) {
@@ -310,6 +321,8 @@ rpc_campaign_create (rpc_call_t *call)
             json_object_set (campaign, "patch", patch);
         if (json_object_get (call->args, "success"))
             json_object_set_new (campaign, "success", json_string (success_text));
+        if (at_sites)
+            json_object_set_new (campaign, "at_sites", json_true ());
         if (json_is_false (json_object_get (call->args, "excludable")))
             json_object_set_new (campaign, "excludable", json_false ());
         if (dynamic) {
@@ -447,6 +460,9 @@ rpc_campaign_hand_offers (rpc_call_t *call, campaign_run_t *run)
         else
             call->result->more_offers [batch - 1] = run->offers [batch];
     run->offer_count = 0;
+    zlistx_destroy (&call->result->directives);
+    call->result->directives = run->directives;
+    run->directives = NULL;
 }
 
 //  Is state one of from (NULL-terminated)?
@@ -504,6 +520,16 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
     campaign_run_t run;
     campaign_run_init (&run, call->txn, call->env->pki, call->env->coord_secret,
                        call->caller->name, call->now_ms);
+    //  A campaign run at the sites: each site's part goes to its server
+    //  at start, and each move after as a new directive generation
+    //  (campaign_site.h); a retry's devices at a site are retried there
+    bool at_sites = json_is_true (json_object_get (campaign, "at_sites"));
+    int moved = !at_sites? 0
+              : streq (verb, "start")? campaign_site_start (&run, campaign)
+              : campaign_site_directives (&run, campaign, streq (verb, "retry"), &retried);
+    if (moved)
+        rpc_fail (call, run.status, "%s", run.error);
+    else
     if (streq (to, "running")
     &&  (campaign_offer_due (&run, campaign, streq (verb, "retry"), &retried)
     ||   campaign_advance (&run, campaign)))
@@ -518,11 +544,18 @@ s_move (rpc_call_t *call, const char *verb, const char *from [], const char *to)
     }
     //  The offers go once the call has committed
     size_t offered = campaign_run_offered (&run);
+    size_t sites = run.directives? zlistx_size (run.directives): 0;
     rpc_campaign_hand_offers (call, &run);
+    campaign_run_fini (&run);
     const char *now = rpc_json_str (campaign, "state");
     call->result->result = json_pack ("{s:s, s:s, s:s, s:I, s:I}", "id", id, "from", state,
                                       "state", now, "retried", (json_int_t) retried,
                                       "offered", (json_int_t) offered);
+    if (at_sites) {
+        json_object_set_new (call->result->result, "sites", json_integer ((json_int_t) sites));
+        json_object_set_new (call->result->result, "site_devices",
+                             json_integer (rpc_json_int (campaign, "site_devices")));
+    }
     s_audit (call, campaign, json_pack ("{s:s, s:s, s:I, s:I}", "from", state, "state", to,
                                         "retried", (json_int_t) retried,
                                         "offered", (json_int_t) offered));

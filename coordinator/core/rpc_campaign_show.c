@@ -7,6 +7,7 @@
 #include "proto/corelib.h"
 #include "coordinator/core/campaign.h"
 #include "coordinator/core/campaign_run.h"
+#include "coordinator/core/campaign_site.h"
 #include "coordinator/core/rpc_internal.h"
 
 #define S_SITES_MAX     100         //  Sites campaign.show lists, at most
@@ -138,6 +139,27 @@ s_site_counts (json_t *campaign, json_t *sites, size_t max)
                          (json_int_t) (count > max? count - max: 0), "counts", rest));
 }
 
+//  Into a campaign run at the sites: site_runs, each site's part (its
+//  server, the last directive and the site's last report) of the
+//  tenants the caller may read
+static void
+s_site_runs (rpc_call_t *call, json_t *campaign)
+{
+    json_t *runs = json_is_true (json_object_get (campaign, "at_sites"))
+                 ? campaign_site_runs (call->txn, rpc_json_str (campaign, "id")): NULL;
+    json_t *shown = json_array ();
+    size_t index;
+    json_t *run;
+    json_array_foreach (runs, index, run)
+        if (rpc_tenant_readable (call, rpc_json_str (run, "tenant")))
+            json_array_append (shown, run);
+    json_decref (runs);
+    if (json_object_get (campaign, "at_sites"))
+        json_object_set_new (campaign, "site_runs", shown);
+    else
+        json_decref (shown);
+}
+
 void
 rpc_campaign_show (rpc_call_t *call)
 {
@@ -171,6 +193,7 @@ rpc_campaign_show (rpc_call_t *call)
         json_object_set_new (campaign, "truncated", json_boolean (show.total > show.limit));
         if (show.sites)
             s_site_counts (campaign, show.sites, (size_t) sites);
+        s_site_runs (call, campaign);
         call->result->result = json_incref (campaign);
     }
     json_decref (show.sites);
