@@ -135,6 +135,11 @@ int
     coord_campaign_site_report (coord_t *self, coord_link_t *link, const envelope_t *env,
                                 uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
 
+//  Selftest of the directives and reports through envelopes
+//  (coord_site_test.c)
+void
+    coord_site_test (bool verbose);
+
 //  device refused its update offer for good (reason: its ACK's)
 void
     coord_campaign_refused (coord_t *self, const char *device, const char *reason,

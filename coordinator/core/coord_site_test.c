@@ -1,0 +1,257 @@
+/*  coord_site_test - selftest of the coordinator's side of campaigns
+    run at the sites, through real envelopes: a site directive goes to
+    its server sealed by the coordinator and is held in custody until
+    the server acknowledges it; a SITE_REPORT by custody from the server
+    the directive went to moves its devices and is acknowledged, once
+    (a retransmission is a duplicate, applied no second time); one from
+    another tenant's server at the same site, or a malformed one, is
+    refused with its reason, which ends the sender's custody, and
+    changes nothing. A campaign started through rpc_call on a real
+    store, then a coordinator over that store.  */
+
+#include "proto/corelib.h"
+#include <sodium.h>
+#include "proto/envelope.h"
+#include "proto/sitemsg.h"
+#include "proto/release_fixture.h"
+#include "coordinator/core/pki.h"
+#include "coordinator/core/registry.h"
+#include "coordinator/core/campaign_site.h"
+#include "coordinator/core/coord_internal.h"
+#include "coordinator/core/director_fixture.h"
+
+typedef struct {
+    coord_t *coord;
+    int pushes;
+    uint8_t *frame;                 //  The last frame pushed
+    size_t size;
+} s_rig_t;
+
+static void
+s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
+{
+    s_rig_t *rig = (s_rig_t *) ctx;
+    rig->pushes++;
+    free (rig->frame);
+    rig->frame = (uint8_t *) malloc (size);
+    memcpy (rig->frame, frame, size);
+    rig->size = size;
+    //  Sent straight to it: the core keeps it until the server's ACK
+    coord_sent_custody (rig->coord, device_id, device_id, true, frame, size, FIXTURE_NOW);
+}
+
+//  A server of tenant at path, signing with keys
+static void
+s_server (store_t *store, const char *id, const char *tenant, const char *path,
+          const keys_t *keys)
+{
+    char sign [65], curve [65];
+    keys_hex (keys->sign_public, 32, sign);
+    keys_hex (keys->curve_public, 32, curve);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
+                                "tenant", tenant, "type", "server", "role", "server",
+                                "path", path, "enrolled", (json_int_t) 1700000000,
+                                "sign_key", sign, "curve_key", curve, "cert_serial",
+                                (json_int_t) keys->sign_public [0]);
+    store_txn_t *txn = store_begin (store, true);
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
+
+//  A SITE_REPORT of site from origin (signed with keys) at seq, by
+//  custody: the status of its CUSTODY_ACK and of the ACK to origin
+//  (which must agree), the reason in reason
+static int
+s_report (s_rig_t *rig, const keys_t *keys, const char *origin, uint64_t seq,
+          const char *outcome, int dev_state, bool malformed, char reason [WEFT_TEXT_MAX + 1])
+{
+    sitemsg_t report;
+    memset (&report, 0, sizeof report);
+    report.type = MSG_SITE_REPORT;
+    strcpy (report.campaign, "campaign-1");
+    report.generation = 1;
+    strcpy (report.site, "acme/north");
+    report.state = SITE_RUNNING;
+    report.sent_ms = FIXTURE_NOW;
+    sitemsg_outcome_t entry;
+    memset (&entry, 0, sizeof entry);
+    entry.state = dev_state;
+    entry.at_ms = FIXTURE_NOW;
+    snprintf (entry.device, sizeof entry.device, "%s", outcome);
+    uint8_t *entries = NULL;
+    size_t entries_size = 0;
+    assert (sitemsg_put_outcome (&entries, &entries_size, &entry) == 0);
+    report.entries = entries;
+    report.entries_size = entries_size;
+    uint8_t *payload;
+    size_t payload_size;
+    assert (sitemsg_encode (&report, &payload, &payload_size) == 0);
+    free (entries);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    memset (env.id, (int) seq, sizeof env.id);
+    env.type = MSG_SITE_REPORT;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    env.seq = seq;
+    env.hlc = seq;
+    env.hop_limit = WEFT_HOP_LIMIT;
+    env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = malformed? payload_size - 1: payload_size;
+    uint8_t *frame, *reply = NULL;
+    size_t size, reply_size = 0;
+    assert (envelope_encode (&env, keys->sign_secret, &frame, &size) == 0);
+    free (payload);
+    coord_link_t link;
+    memset (&link, 0, sizeof link);
+    link.custody = true;
+    int rc = coord_on_mesh_link (rig->coord, origin, &link, frame, size, FIXTURE_NOW, &reply,
+                                 &reply_size);
+    assert (rc == 0 || rc == PROTO_ERR_REFUSED);
+    assert ((rc == 0) == (link.ack_status == WEFT_STATUS_OK));
+    snprintf (reason, WEFT_TEXT_MAX + 1, "%s", link.ack_reason);
+    //  The ACK to the server says the same
+    envelope_t answer;
+    msg_t ack;
+    assert (reply && envelope_decode (&answer, reply, reply_size) == 0);
+    assert (answer.type == MSG_ACK && streq (answer.origin, COORD_ORIGIN));
+    assert (msg_decode (&ack, MSG_ACK, answer.payload, answer.payload_size) == 0);
+    assert (ack.ack.status == link.ack_status);
+    assert (memcmp (ack.ack.ack_id, env.id, WEFT_ID_SIZE) == 0);
+    if (link.ack_status == WEFT_STATUS_OK)
+        snprintf (reason, WEFT_TEXT_MAX + 1, "%s", ack.ack.message);
+    free (frame);
+    free (reply);
+    return link.ack_status;
+}
+
+static const char *
+s_state_of (store_t *store, const char *device)
+{
+    static char state [32];
+    store_txn_t *txn = store_begin (store, false);
+    json_t *record = campaign_device_get (txn, "campaign-1", device);
+    store_abort (&txn);
+    snprintf (state, sizeof state, "%s", json_string_value (json_object_get (record, "state")));
+    json_decref (record);
+    return state;
+}
+
+void
+coord_site_test (bool verbose)
+{
+    printf (" * coord_site: ");
+    //  @selftest
+    char dir [] = "/tmp/weft-coord-site-test-XXXXXX";
+    assert (mkdtemp (dir));
+    store_t *store = store_new (dir, registry_tables (), 0);
+    assert (store);
+    keys_t north, globex;
+    keys_generate (&north);
+    keys_generate (&globex);
+
+    //  An at-sites campaign of acme/north's two gateways, started
+    director_fixture_t fixture;
+    director_fixture_init (&fixture, store);
+    uint8_t hash [32];
+    director_fixture_release (store, fixture.repo, 4096, hash);
+    assert (director_fixture_call (&fixture.env, store, "admin", "", "hierarchy.import",
+                                   "{\"doc\":{\"version\":1,\"nodes\":[{\"path\":\"acme\","
+                                   "\"level\":\"enterprise\"},{\"path\":\"acme/north\","
+                                   "\"level\":\"site\"}]}}", &fixture.result) == 0);
+    s_server (store, "srv-n", "acme", "acme/north", &north);
+    s_server (store, "srv-g", "globex", "acme/north", &globex);
+    director_fixture_device_at (store, "n-1", "acme", "gateway", "acme/north/line");
+    director_fixture_device_at (store, "n-2", "acme", "gateway", "acme/north/line");
+    assert (director_fixture_call (&fixture.env, store, "admin", "acme", "campaign.create",
+                                   "{\"query\":\"type=gateway\",\"name\":\"plc\","
+                                   "\"version\":\"1.0\",\"waves\":[\"100%\"],"
+                                   "\"threshold\":\"2\",\"at_sites\":true}",
+                                   &fixture.result) == 0);
+    assert (director_fixture_call (&fixture.env, store, "admin", "acme", "campaign.start",
+                                   "{\"id\":\"campaign-1\"}", &fixture.result) == 0);
+    zlistx_t *directives = fixture.result.directives;
+    fixture.result.directives = NULL;
+    assert (zlistx_size (directives) == 1);
+    director_fixture_fini (&fixture);
+
+    keys_t ca, keys;
+    keys_generate (&ca);
+    keys_generate (&keys);
+    pki_t *pki = pki_new (&ca);
+    cert_t cert;
+    memset (&cert, 0, sizeof cert);
+    cert.kind = CERT_KIND_COORDINATOR;
+    strcpy (cert.subject, COORD_ORIGIN);
+    strcpy (cert.role, "coordinator");
+    memcpy (cert.sign_key, keys.sign_public, 32);
+    memcpy (cert.curve_key, keys.curve_public, 32);
+    uint8_t *cert_data;
+    size_t cert_size;
+    store_txn_t *txn = store_begin (store, true);
+    assert (pki_issue (pki, txn, &cert, FIXTURE_NOW / 1000, &cert_data, &cert_size) == 0);
+    assert (store_commit (&txn) == 0);
+    pki_destroy (&pki);
+    s_rig_t rig = { NULL, 0, NULL, 0 };
+    coord_effects_t effects = { &rig, s_push, NULL };
+    rig.coord = coord_new (store, &ca, &keys, cert_data, cert_size, &effects);
+    assert (rig.coord);
+
+    //  The directive: sealed by the coordinator to srv-n, held in custody
+    coord_send_directives (rig.coord, directives, FIXTURE_NOW);
+    zlistx_destroy (&directives);
+    assert (rig.pushes == 1);
+    envelope_t env;
+    assert (envelope_decode (&env, rig.frame, rig.size) == 0);
+    assert (env.type == MSG_SITE_DIRECTIVE && streq (env.origin, COORD_ORIGIN));
+    assert (envelope_verify (&env, keys.sign_public) == 0);
+    sitemsg_t directive;
+    assert (sitemsg_decode (&directive, MSG_SITE_DIRECTIVE, env.payload, env.payload_size) == 0);
+    assert (streq (directive.site, "acme/north") && directive.generation == 1);
+    const custody_entry_t *held = custody_find (rig.coord->custody, env.id);
+    assert (held && held->type == MSG_SITE_DIRECTIVE && streq (held->dest, "srv-n"));
+
+    //  Another tenant's server at the same site: refused, nothing moves
+    char reason [WEFT_TEXT_MAX + 1];
+    assert (s_report (&rig, &globex, "srv-g", 1, "n-1", SITE_DEV_FAILED, false, reason)
+            == WEFT_STATUS_DENIED);
+    assert (streq (reason, "not the site server of campaign campaign-1 at acme/north"));
+    assert (streq (s_state_of (store, "n-1"), "pending"));
+    //  Malformed
+    assert (s_report (&rig, &north, "srv-n", 1, "n-1", SITE_DEV_SUCCEEDED, true, reason)
+            == WEFT_STATUS_BAD_REQUEST);
+    assert (streq (reason, "SITE_REPORT malformed"));
+    //  Its own server: taken; the same envelope again is a duplicate
+    assert (s_report (&rig, &north, "srv-n", 2, "n-1", SITE_DEV_SUCCEEDED, false, reason)
+            == WEFT_STATUS_OK);
+    assert (streq (s_state_of (store, "n-1"), "succeeded"));
+    uint64_t duplicates = coord_stats (rig.coord)->duplicates;
+    assert (s_report (&rig, &north, "srv-n", 2, "n-1", SITE_DEV_SUCCEEDED, false, reason)
+            == WEFT_STATUS_OK);
+    assert (streq (reason, "duplicate"));
+    assert (coord_stats (rig.coord)->duplicates == duplicates + 1);
+    assert (s_report (&rig, &north, "srv-n", 3, "n-2", SITE_DEV_ROLLED_BACK, false, reason)
+            == WEFT_STATUS_OK);
+    txn = store_begin (store, false);
+    json_t *campaign = campaign_get (txn, "campaign-1");
+    store_abort (&txn);
+    assert (streq (json_string_value (json_object_get (campaign, "state")), "finished"));
+    assert (campaign_total (campaign, "succeeded") == 1 && campaign_total (campaign, "failed")
+            == 1);
+    json_decref (campaign);
+
+    coord_destroy (&rig.coord);
+    free (rig.frame);
+    free (cert_data);
+    keys_wipe (&ca);
+    keys_wipe (&keys);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    if (verbose)
+        printf ("(directive custody, report, duplicate, wrong server, malformed) ");
+    //  @end
+    printf ("OK\n");
+}
