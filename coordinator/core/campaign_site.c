@@ -311,6 +311,63 @@ s_assign (campaign_run_t *run, json_t *campaign, json_t *site, zhashx_t *batches
 //  --------------------------------------------------------------------------
 //  Start
 
+//  A site's part (entry: server, tenant, devices), checked before anything
+//  is written: its devices of its server's tenant, in id order, each
+//  with its wave (entry's rows: [[device, record, wave]]); refused when
+//  they are more than a directive carries, or its directive would not
+//  fit a frame (counting each assignment as the longest id's). 0 or -1.
+static int
+s_site_check (campaign_run_t *run, json_t *campaign, zhashx_t *batches, const char *site,
+              json_t *entry)
+{
+    const char *id = rpc_json_str (campaign, "id");
+    const char *tenant = rpc_json_str (entry, "tenant");
+    json_t *rows = json_array ();
+    json_object_set_new (entry, "rows", rows);
+    size_t index, longest = 0, ids = 0;
+    json_t *row;
+    json_array_foreach (json_object_get (entry, "devices"), index, row)
+        if (streq (rpc_json_str (json_array_get (row, 1), "tenant"), tenant)) {
+            json_array_append (rows, row);
+            const char *device = json_string_value (json_array_get (row, 0));
+            ids += strlen (device);
+            if (strlen (device) > strlen (json_string_value (json_array_get (
+                    json_array_get (rows, longest), 0))))
+                longest = json_array_size (rows) - 1;
+        }
+    size_t count = json_array_size (rows);
+    if (count > SITEMSG_DEVICES_MAX)
+        return campaign_run_fail (run, WEFT_STATUS_BAD_REQUEST, "site %s has %zu devices of "
+                                  "%s: a site directive carries at most %d", site, count, id,
+                                  SITEMSG_DEVICES_MAX);
+    size_t sizes [CAMPAIGN_WAVES_MAX], wave = 0, taken = 0;
+    s_site_sizes (campaign, count, sizes);
+    json_array_foreach (rows, index, row) {
+        while (wave + 1 < CAMPAIGN_WAVES_MAX && taken == sizes [wave]) {
+            wave++;
+            taken = 0;
+        }
+        taken++;
+        json_array_append_new (row, json_integer ((json_int_t) wave));
+    }
+    director_batch_t *batch = count? s_batch (run, campaign, batches, tenant): NULL;
+    if (count && !batch)
+        return -1;
+    size_t common = 0;
+    if (count)
+        director_batch_shared (batch, &common);
+    size_t assignment = count? director_batch_assignment_size (batch, json_string_value (
+                                   json_array_get (json_array_get (rows, longest), 0)),
+                                   run->now_ms, run->now_ms + DIRECTOR_TTL_S * 1000ULL): 0;
+    size_t size = common + ids + count * (5 + assignment) + S_FIELDS_MAX;
+    if (count && size > UPDMSG_METADATA_MAX)
+        return campaign_run_fail (run, WEFT_STATUS_BAD_REQUEST, "the directive of site %s of "
+                                  "%s would be %zu bytes: more than a frame carries (%d); "
+                                  "narrow the campaign's query", site, id, size,
+                                  UPDMSG_METADATA_MAX);
+    return 0;
+}
+
 int
 campaign_site_start (campaign_run_t *run, json_t *campaign)
 {
@@ -332,46 +389,28 @@ campaign_site_start (campaign_run_t *run, json_t *campaign)
     registry_device_fini (&servers.device);
     zhashx_t *batches = zhashx_new ();
     zhashx_set_destructor (batches, (czmq_destructor *) director_batch_destroy);
-    json_int_t at_sites = 0, site_count = 0;
+    //  Every site checked first: a refusal leaves nothing written
     const char *site;
     json_t *entry;
+    json_object_foreach (servers.sites, site, entry)
+        if (rc == 0 && json_object_get (entry, "server"))
+            rc = s_site_check (run, campaign, batches, site, entry);
+    json_int_t at_sites = 0, site_count = 0;
     json_object_foreach (servers.sites, site, entry) {
-        if (rc || !json_object_get (entry, "server"))
+        json_t *rows = json_object_get (entry, "rows");
+        if (rc || json_array_size (rows) == 0)
             continue;
-        //  The site's devices of its server's tenant, in id order
-        const char *tenant = rpc_json_str (entry, "tenant");
-        json_t *rows = json_array ();
-        size_t index;
-        json_t *row;
-        json_array_foreach (json_object_get (entry, "devices"), index, row)
-            if (streq (rpc_json_str (json_array_get (row, 1), "tenant"), tenant))
-                json_array_append (rows, row);
-        size_t sizes [CAMPAIGN_WAVES_MAX], wave = 0, taken = 0;
-        s_site_sizes (campaign, json_array_size (rows), sizes);
-        json_array_foreach (rows, index, row) {
-            while (wave + 1 < CAMPAIGN_WAVES_MAX && taken == sizes [wave]) {
-                wave++;
-                taken = 0;
-            }
-            taken++;
-            json_array_append_new (row, json_integer ((json_int_t) wave));
-        }
-        if (json_array_size (rows) > SITEMSG_DEVICES_MAX)
-            rc = campaign_run_fail (run, WEFT_STATUS_BAD_REQUEST, "site %s has %zu devices of "
-                                    "%s: a site directive carries at most %d", site,
-                                    json_array_size (rows), id, SITEMSG_DEVICES_MAX);
-        json_t *record = json_pack ("{s:s, s:O, s:s, s:I, s:I, s:s, s:I}", "site", site,
+        json_t *record = json_pack ("{s:s, s:O, s:O, s:I, s:I, s:s, s:I}", "site", site,
                                     "server", json_object_get (entry, "server"),
-                                    "tenant", tenant,
+                                    "tenant", json_object_get (entry, "tenant"),
                                     "devices", (json_int_t) json_array_size (rows),
                                     "generation", (json_int_t) 1, "state", "run",
                                     "sent_ms", (json_int_t) run->now_ms);
         campaign_directive_t *directive = s_directive (campaign, record, 1);
-        if (rc == 0 && json_array_size (rows))
-            rc = s_assign (run, campaign, record, batches, rows, directive);
-        if (rc == 0 && json_array_size (rows) && s_site_put (run->txn, id, record))
+        rc = s_assign (run, campaign, record, batches, rows, directive);
+        if (rc == 0 && s_site_put (run->txn, id, record))
             rc = campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed");
-        if (rc == 0 && json_array_size (rows)) {
+        if (rc == 0) {
             at_sites += (json_int_t) json_array_size (rows);
             site_count++;
             s_queue (run, directive);
@@ -379,7 +418,6 @@ campaign_site_start (campaign_run_t *run, json_t *campaign)
         else
             campaign_directive_destroy (&directive);
         json_decref (record);
-        json_decref (rows);
     }
     if (rc == 0) {
         json_object_set_new (campaign, "site_devices", json_integer (at_sites));

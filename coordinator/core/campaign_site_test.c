@@ -356,6 +356,84 @@ s_test_halt_retry (s_rig_t *rig)
     assert (applied == 0 && s_is (rig, "n-4", "pending"));
 }
 
+//  count devices id_prefix-NNNNN of acme at path, in one transaction
+static void
+s_many (s_rig_t *rig, const char *prefix, int count, const char *path)
+{
+    store_txn_t *txn = store_begin (rig->store, true);
+    char key [65];
+    memset (key, 'a', 64);
+    key [64] = 0;
+    for (int index = 0; index < count; index++) {
+        char id [WEFT_NAME_MAX + 1];
+        snprintf (id, sizeof id, "%s-%05d", prefix, index);
+        json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", id,
+                                    "tenant", "acme", "type", "gateway", "role", "gateway",
+                                    "path", path, "sign_key", key, "curve_key", key);
+        assert (registry_device_put (txn, device) == 0);
+        json_decref (device);
+    }
+    assert (store_commit (&txn) == 0);
+}
+
+//  A campaign of the devices under path: its start refused with error
+//  (%s: the campaign's id), leaving the campaign and every device of it
+//  as they were, c-1 at a site of its own too
+static void
+s_refused_start (s_rig_t *rig, const char *path, const char *error)
+{
+    char args [256];
+    snprintf (args, sizeof args, "{\"query\":\"path^=%s\",\"name\":\"plc\","
+              "\"version\":\"1.0\",\"waves\":[\"100%%\"],\"at_sites\":true}", path);
+    assert (s_call (rig, "campaign.create", args) == WEFT_STATUS_OK);
+    char id [CAMPAIGN_ID_MAX + 1];
+    snprintf (id, sizeof id, "%s", rpc_json_str (rig->result.result, "id"));
+    snprintf (args, sizeof args, "{\"id\":\"%s\"}", id);
+    char expected [WEFT_TEXT_MAX + 1];
+    snprintf (expected, sizeof expected, error, id);
+    assert (s_call (rig, "campaign.start", args) == WEFT_STATUS_BAD_REQUEST);
+    assert (strncmp (rig->result.error, expected, strlen (expected)) == 0);
+    assert (strstr (rig->result.error, "narrow") || strstr (rig->result.error, "at most"));
+    assert (!rig->result.directives);
+    assert (s_call (rig, "campaign.show", args) == WEFT_STATUS_OK);
+    assert (streq (rpc_json_str (rig->result.result, "state"), "created"));
+    json_t *counts = json_object_get (rig->result.result, "counts");
+    assert (rpc_json_int (counts, "pending") == rpc_json_int (rig->result.result, "devices"));
+    store_txn_t *read = store_begin (rig->store, false);
+    json_t *record = campaign_device_get (read, id, "c-1");
+    store_abort (&read);
+    assert (record && !json_object_get (record, "at_site"));
+    json_decref (record);
+    char prefix [CAMPAIGN_ID_MAX + 4];
+    snprintf (prefix, sizeof prefix, "s/%s/", id);
+    assert (director_fixture_indexed (rig->store, prefix) == 0);
+    snprintf (args, sizeof args, "{\"id\":\"%s\"}", id);
+    assert (s_call (rig, "campaign.abort", args) == WEFT_STATUS_OK);
+}
+
+//  A site with more devices than a directive carries, or whose
+//  directive would pass a frame, refuses the start naming the site;
+//  nothing is written, at any site
+static void
+s_test_too_large (s_rig_t *rig)
+{
+    director_fixture_device_at (rig->store, "srv-b", "acme", "server", "acme/big");
+    director_fixture_device_at (rig->store, "srv-c", "acme", "server", "acme/big-c");
+    director_fixture_device_at (rig->store, "c-1", "acme", "gateway", "acme/big-c");
+    s_many (rig, "b", SITEMSG_DEVICES_MAX + 1, "acme/big/hall");
+    s_refused_start (rig, "acme/big", "site acme/big has 4097 devices of %s: a site "
+                     "directive carries at most 4096");
+    //  4096 devices of long ids: their assignments pass a frame
+    char prefix [64];
+    memset (prefix, 'l', 57);
+    prefix [57] = 0;
+    director_fixture_device_at (rig->store, "srv-l", "acme", "server", "acme/long");
+    s_many (rig, prefix, SITEMSG_DEVICES_MAX, "acme/long/hall");
+    director_fixture_device_at (rig->store, "c-1", "acme", "gateway", "acme/long-c");
+    director_fixture_device_at (rig->store, "srv-m", "acme", "server", "acme/long-c");
+    s_refused_start (rig, "acme/long", "the directive of site acme/long of %s would be ");
+}
+
 void
 campaign_site_test (bool verbose)
 {
@@ -392,6 +470,7 @@ campaign_site_test (bool verbose)
     s_test_start (&rig);
     s_test_reports (&rig);
     s_test_halt_retry (&rig);
+    s_test_too_large (&rig);
 
     director_fixture_fini (&rig);
     store_destroy (&store);
@@ -400,7 +479,7 @@ campaign_site_test (bool verbose)
     zdir_destroy (&tree);
     if (verbose)
         printf ("(create, start, plan, assignments, reports, once, wrong server, halt, "
-                "retry, pause, abort) ");
+                "retry, pause, abort, too large) ");
     //  @end
     printf ("OK\n");
 }

@@ -172,6 +172,21 @@ director_batch_size (director_batch_t *self)
     return self->count;
 }
 
+//  The assignment of the batch's release to device, unsigned
+static void
+s_assignment (director_batch_t *self, release_assignment_t *assignment, const char *device,
+              uint64_t now_ms, uint64_t expires_ms)
+{
+    memset (assignment, 0, sizeof *assignment);
+    snprintf (assignment->device, sizeof assignment->device, "%s", device);
+    snprintf (assignment->tenant, sizeof assignment->tenant, "%s", self->tenant);
+    snprintf (assignment->name, sizeof assignment->name, "%s", self->target.name);
+    snprintf (assignment->version, sizeof assignment->version, "%s", self->target.version);
+    memcpy (assignment->manifest_hash, self->target.manifest_hash, 32);
+    assignment->issued_ms = now_ms;
+    assignment->expires_ms = expires_ms;
+}
+
 int
 director_batch_add (director_batch_t *self, store_txn_t *txn, const char *device,
                     const char *type, const char *operator_name,
@@ -186,14 +201,7 @@ director_batch_add (director_batch_t *self, store_txn_t *txn, const char *device
         return WEFT_STATUS_BAD_REQUEST;
     }
     release_assignment_t assignment;
-    memset (&assignment, 0, sizeof assignment);
-    snprintf (assignment.device, sizeof assignment.device, "%s", device);
-    snprintf (assignment.tenant, sizeof assignment.tenant, "%s", self->tenant);
-    snprintf (assignment.name, sizeof assignment.name, "%s", self->target.name);
-    snprintf (assignment.version, sizeof assignment.version, "%s", self->target.version);
-    memcpy (assignment.manifest_hash, self->target.manifest_hash, 32);
-    assignment.issued_ms = now_ms;
-    assignment.expires_ms = expires_ms;
+    s_assignment (self, &assignment, device, now_ms, expires_ms);
     s_offer_t offer;
     snprintf (offer.device, sizeof offer.device, "%s", device);
     if (release_assign (&assignment, secret, &offer.assignment, &offer.size)) {
@@ -246,6 +254,23 @@ director_batch_offer (director_batch_t *self, size_t index, const char **device_
     *device_p = offer->device;
     *size_p = size;
     return data;
+}
+
+size_t
+director_batch_assignment_size (director_batch_t *self, const char *device, uint64_t now_ms,
+                                uint64_t expires_ms)
+{
+    assert (self && device);
+    release_assignment_t assignment;
+    s_assignment (self, &assignment, device, now_ms, expires_ms);
+    //  The signature's size does not depend on the key
+    uint8_t secret [WEFT_SECRET_SIZE] = { 0 };
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (release_assign (&assignment, secret, &data, &size))
+        size = 0;
+    free (data);
+    return size;
 }
 
 const uint8_t *

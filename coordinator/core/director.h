@@ -83,6 +83,13 @@ const uint8_t *
     director_batch_assignment (director_batch_t *self, size_t index, const char **device_p,
                                size_t *size_p);
 
+//  The size of the signed assignment record body director_batch_add
+//  would make for device at now_ms (nothing signed or stored); 0 if it
+//  cannot be encoded
+size_t
+    director_batch_assignment_size (director_batch_t *self, const char *device,
+                                    uint64_t now_ms, uint64_t expires_ms);
+
 //  What was last assigned to device (caller decrefs), or NULL.
 json_t *
     director_assigned (store_txn_t *txn, const char *device);
