@@ -91,12 +91,21 @@ s_is (s_rig_t *rig, const char *device, const char *state)
     return is;
 }
 
-static json_int_t
-s_total (s_rig_t *rig, const char *counter)
+//  campaign-1's record (caller decrefs)
+static json_t *
+s_campaign (s_rig_t *rig)
 {
     store_txn_t *txn = store_begin (rig->store, false);
     json_t *campaign = campaign_get (txn, "campaign-1");
     store_abort (&txn);
+    assert (campaign);
+    return campaign;
+}
+
+static json_int_t
+s_total (s_rig_t *rig, const char *counter)
+{
+    json_t *campaign = s_campaign (rig);
     json_int_t total = campaign_total (campaign, counter);
     json_decref (campaign);
     return total;
@@ -105,9 +114,7 @@ s_total (s_rig_t *rig, const char *counter)
 static bool
 s_state (s_rig_t *rig, const char *state)
 {
-    store_txn_t *txn = store_begin (rig->store, false);
-    json_t *campaign = campaign_get (txn, "campaign-1");
-    store_abort (&txn);
+    json_t *campaign = s_campaign (rig);
     bool is = streq (rpc_json_str (campaign, "state"), state);
     json_decref (campaign);
     return is;

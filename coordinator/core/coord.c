@@ -387,6 +387,21 @@ coord_seal_payload (coord_t *self, const char *dest, int type, const uint8_t *pa
     return rc? -1: 0;
 }
 
+//  Seal an ACK of env to its origin, end to end (status, message)
+int
+coord_ack (coord_t *self, const envelope_t *env, int status, const char *message,
+           uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
+{
+    msg_t msg;
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_ACK;
+    memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
+    msg.ack.status = status;
+    snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
+    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)
+         ? PROTO_ERR_INTERNAL: 0;
+}
+
 //  The offers of an update.assign that committed: sealed to each device
 //  and sent by custody (the push effect; coord_sent_custody holds them
 //  until the device or its relay acknowledges)

@@ -58,21 +58,6 @@ coord_send_directives (coord_t *self, zlistx_t *directives, uint64_t now_ms)
     }
 }
 
-//  Acknowledge env to its origin, end to end (status, message)
-static int
-s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
-       uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
-{
-    msg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_ACK;
-    memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
-    msg.ack.status = status;
-    snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
-    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)
-         ? PROTO_ERR_INTERNAL: 0;
-}
-
 //  Refuse env: the custody transfer and the origin both hear why, which
 //  ends the server's custody of it
 static int
@@ -84,7 +69,7 @@ s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
     coord_debug (self, "coord: SITE_REPORT from %s refused: %s %s", env->origin,
                  proto_status_name (status), reason);
     if (status != WEFT_STATUS_INTERNAL)
-        s_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
+        coord_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
     return PROTO_ERR_REFUSED;
 }
 
@@ -113,7 +98,7 @@ coord_campaign_site_report (coord_t *self, coord_link_t *link, const envelope_t 
         //  retransmission whose ACK was lost
         store_abort (&txn);
         self->stats.duplicates++;
-        return s_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms, reply_p, reply_size_p);
+        return coord_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms, reply_p, reply_size_p);
     }
     campaign_run_t run;
     campaign_run_init (&run, txn, self->pki, self->keys.sign_secret, "coordinator", now_ms);
@@ -139,7 +124,7 @@ coord_campaign_site_report (coord_t *self, coord_link_t *link, const envelope_t 
     registry_seen (self->registry, env->origin, now_ms);
     coord_debug (self, "coord: %s reported %s at %s: %zu devices moved", env->origin,
                  report.campaign, report.site, applied);
-    return s_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
+    return coord_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
 }
 
 //  One move in a transaction of its own: what (campaign_refused, or

@@ -28,23 +28,6 @@ s_send_link (void *ctx, const char *device_id, const uint8_t *frame, size_t size
     zlistx_add_end (links->sent, zchunk_new (frame, size));
 }
 
-static void
-s_device (store_t *store, const char *id, const char *tenant, const keys_t *keys)
-{
-    char sign [65], curve [65];
-    keys_hex (keys->sign_public, 32, sign);
-    keys_hex (keys->curve_public, 32, curve);
-    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
-                                "tenant", tenant, "type", "server", "role", "server",
-                                "path", tenant, "enrolled", (json_int_t) 1700000000,
-                                "sign_key", sign, "curve_key", curve, "cert_serial",
-                                (json_int_t) keys->sign_public [0]);
-    store_txn_t *txn = store_begin (store, true);
-    assert (registry_device_put (txn, device) == 0);
-    assert (store_commit (&txn) == 0);
-    json_decref (device);
-}
-
 //  Send a CHUNK_WANT of addresses as origin; the chunk sizes answered
 //  (0: not served), checked against their addresses
 static int
@@ -128,8 +111,8 @@ coord_chunks_test (bool verbose)
     keys_generate (&keys);
     keys_generate (&site_a);
     keys_generate (&site_g);
-    s_device (store, "site-a", "acme", &site_a);
-    s_device (store, "site-g", "globex", &site_g);
+    director_fixture_server (store, "site-a", "acme", "acme", &site_a);
+    director_fixture_server (store, "site-g", "globex", "globex", &site_g);
     s_links_t links = { zlistx_new (), "" };
     zlistx_set_destructor (links.sent, (czmq_destructor *) zchunk_destroy);
     coord_effects_t effects = { &links, NULL, s_send_link };

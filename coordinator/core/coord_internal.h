@@ -101,6 +101,12 @@ const char *
 void
     coord_overdue_sweep (coord_t *self, uint64_t now_ms);
 
+//  Seal an ACK of env to its origin, end to end: status and message.
+//  0 or PROTO_ERR_INTERNAL.
+int
+    coord_ack (coord_t *self, const envelope_t *env, int status, const char *message,
+               uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+
 //  The UPDATE_OFFERs of a batch that committed: sealed to each device
 //  and sent by custody
 void

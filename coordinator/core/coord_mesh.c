@@ -50,20 +50,6 @@ s_refuse_malformed (coord_t *self, coord_link_t *link, const envelope_t *env, in
                      proto_msg_name (env->type), proto_strerror (rc));
 }
 
-//  Seal an ACK of env.
-static int
-s_ack (coord_t *self, const envelope_t *env, int status, const char *message,
-       uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
-{
-    msg_t msg;
-    memset (&msg, 0, sizeof msg);
-    msg.type = MSG_ACK;
-    memcpy (msg.ack.ack_id, env->id, WEFT_ID_SIZE);
-    msg.ack.status = status;
-    snprintf (msg.ack.message, sizeof msg.ack.message, "%s", message);
-    return coord_seal (self, env->origin, &msg, now_ms, reply_p, reply_size_p)? PROTO_ERR_INTERNAL: 0;
-}
-
 //  --------------------------------------------------------------------------
 //  Mesh socket
 
@@ -400,7 +386,7 @@ s_refuse_report (coord_t *self, coord_link_t *link, const envelope_t *env, int s
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
     s_refuse (self, link, env, status, "%s", reason);
-    return s_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
+    return coord_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
 }
 
 static int
@@ -459,7 +445,7 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         if (reported->version <= held) {
             //  A retransmission whose ACK was lost: acknowledge again
             self->stats.duplicates++;
-            return s_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms,
+            return coord_ack (self, env, WEFT_STATUS_OK, "duplicate", now_ms,
                           reply_p, reply_size_p);
         }
         self->stats.rejected_replay++;
@@ -511,7 +497,7 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
         coord_debug (self, "coord: %s reported version %" PRIu64 " (desired %" PRIu64 " %s)",
                     env->origin, reported->version, reported->desired_version,
                     reported->status);
-    return s_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
+    return coord_ack (self, env, WEFT_STATUS_OK, "", now_ms, reply_p, reply_size_p);
 }
 
 int

@@ -64,6 +64,24 @@ director_fixture_device_at (store_t *store, const char *id, const char *tenant,
 }
 
 void
+director_fixture_server (store_t *store, const char *id, const char *tenant, const char *path,
+                         const keys_t *keys)
+{
+    char sign [65], curve [65];
+    keys_hex (keys->sign_public, 32, sign);
+    keys_hex (keys->curve_public, 32, curve);
+    json_t *device = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "id", id,
+                                "tenant", tenant, "type", "server", "role", "server",
+                                "path", path, "enrolled", (json_int_t) 1700000000,
+                                "sign_key", sign, "curve_key", curve, "cert_serial",
+                                (json_int_t) keys->sign_public [0]);
+    store_txn_t *txn = store_begin (store, true);
+    assert (registry_device_put (txn, device) == 0);
+    assert (store_commit (&txn) == 0);
+    json_decref (device);
+}
+
+void
 director_fixture_devices (store_t *store, const char *prefix, int count, const char *tenant,
                           const char *type)
 {

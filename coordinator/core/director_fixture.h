@@ -37,6 +37,12 @@ void
     director_fixture_device_at (store_t *store, const char *id, const char *tenant,
                                 const char *type, const char *path);
 
+//  A server (type and role server) of tenant at path, whose envelopes
+//  keys sign
+void
+    director_fixture_server (store_t *store, const char *id, const char *tenant,
+                             const char *path, const keys_t *keys);
+
 //  Devices PREFIX-1 .. PREFIX-count, as director_fixture_device
 void
     director_fixture_devices (store_t *store, const char *prefix, int count,
