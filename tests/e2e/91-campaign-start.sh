@@ -6,7 +6,8 @@
 #   assigned nothing and sent nothing). Paused, the campaign offers
 #   nothing more when the canary succeeds; resumed, it offers wave 2.
 #   show --watch renders it again each second until interrupted.
-#   globex's operator neither sees nor moves it. Real coordinator and
+#   globex's operator neither sees nor moves it. --at-sites is kept and
+#   shown, and refused with a patch or --dynamic. Real coordinator and
 #   nodes.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/artifact-lib.sh"
@@ -108,6 +109,19 @@ as_op otto campaign abort campaign-2 > /dev/null || fail "abort"
 as_op otto campaign list | grep -q "^campaign-2 *aborted" || fail "list: $(as_op otto campaign list)"
 as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 --waves 100% \
     > /dev/null || fail "a campaign over the aborted one's devices"
+
+say "--at-sites: a release campaign only; kept in the record and shown"
+as_op otto campaign abort campaign-3 > /dev/null || fail "abort campaign-3"
+refused "--at-sites runs release campaigns only" as_op otto campaign create \
+    --query 'tenant=acme and type=gateway' --patch '{"a":1}' --waves 100% --at-sites
+refused "--at-sites and --dynamic do not go together yet" as_op otto campaign create \
+    --query 'tenant=acme and type=gateway' plc 1.0 --waves 100% --dynamic --at-sites
+out=$(as_op otto campaign create --query 'tenant=acme and type=gateway' plc 1.0 --waves 100% \
+      --at-sites) || fail "create --at-sites: $out"
+grep -q "^at sites   each site's server runs the waves of its devices" <<<"$out" \
+    || fail "create --at-sites said: $out"
+[[ "$(as_op otto --json campaign show campaign-4 | jget at_sites)" == true ]] \
+    || fail "show --json: $(as_op otto --json campaign show campaign-4)"
 
 say "audited: each move"
 for a in campaign.create campaign.start campaign.pause campaign.resume campaign.abort; do
