@@ -317,6 +317,7 @@ done:
         director_batch_destroy (&result->offers);
         for (size_t batch = 0; batch < RPC_OFFER_BATCHES; batch++)
             director_batch_destroy (&result->more_offers [batch]);
+        zlistx_destroy (&result->directives);
     }
     else
     if (!result->result)
