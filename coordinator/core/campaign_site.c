@@ -451,13 +451,13 @@ s_failed_one (void *arg, const char *device, json_t *record)
     return 0;
 }
 
-int
-campaign_site_directives (campaign_run_t *run, json_t *campaign, bool retry,
-                          size_t *retried_p)
+//  A new generation of state for each site of the campaign: of tenant
+//  only, or (tenant NULL) of each tenant still in the campaign
+static int
+s_generations (campaign_run_t *run, json_t *campaign, uint32_t state, const char *tenant,
+               bool retry, size_t *retried_p)
 {
-    assert (run && campaign);
     const char *id = rpc_json_str (campaign, "id");
-    uint32_t state = s_state_code (rpc_json_str (campaign, "state"));
     json_t *sites = state? s_sites (run->txn, id): json_array ();
     json_t *failed = json_object ();
     int rc = sites? 0: campaign_run_fail (run, WEFT_STATUS_INTERNAL, "cannot read the campaign");
@@ -471,6 +471,9 @@ campaign_site_directives (campaign_run_t *run, json_t *campaign, bool retry,
     json_array_foreach (sites, index, site) {
         if (rc)
             break;
+        const char *owner = rpc_json_str (site, "tenant");
+        if (tenant? !streq (owner, tenant): !campaign_has_tenant (campaign, owner))
+            continue;
         json_object_set_new (site, "generation", json_integer (rpc_json_int (site,
                                                                 "generation") + 1));
         json_object_set_new (site, "state", json_string (state == 1? "run": state == 2? "pause"
@@ -500,6 +503,22 @@ campaign_site_directives (campaign_run_t *run, json_t *campaign, bool retry,
     json_decref (failed);
     json_decref (sites);
     return rc;
+}
+
+int
+campaign_site_directives (campaign_run_t *run, json_t *campaign, bool retry,
+                          size_t *retried_p)
+{
+    assert (run && campaign);
+    return s_generations (run, campaign, s_state_code (rpc_json_str (campaign, "state")),
+                          NULL, retry, retried_p);
+}
+
+int
+campaign_site_exclude (campaign_run_t *run, json_t *campaign, const char *tenant)
+{
+    assert (run && campaign && tenant);
+    return s_generations (run, campaign, SITE_ABORT, tenant, false, NULL);
 }
 
 //  --------------------------------------------------------------------------

@@ -59,13 +59,20 @@ int
     campaign_site_start (campaign_run_t *run, json_t *campaign);
 
 //  The campaign's state went to the sites: a new directive generation
-//  for each (running: run; paused, halted: pause; aborted: abort). With
+//  for each of a tenant still in it (running: run; paused, halted:
+//  pause; aborted: abort). With
 //  retry, a site's failed and rolled-back devices are pending again
 //  under a fresh assignment, in its directive (counted in *retried_p).
 //  0 or -1.
 int
     campaign_site_directives (campaign_run_t *run, json_t *campaign, bool retry,
                               size_t *retried_p);
+
+//  Tenant left the campaign (campaign.exclude): its sites are told to
+//  abort (they drop their pending devices; those under way go on and
+//  are reported), and hear of no later move. 0 or -1.
+int
+    campaign_site_exclude (campaign_run_t *run, json_t *campaign, const char *tenant);
 
 //  A SITE_REPORT from origin: applied when origin is the server the
 //  site's directive went to; each outcome moves a device of that

@@ -363,6 +363,57 @@ s_test_halt_retry (s_rig_t *rig)
     assert (applied == 0 && s_is (rig, "n-4", "pending"));
 }
 
+//  A deployment admin's campaign over acme and globex, each site run by
+//  a server of its tenant: globex's admin takes globex out, and globex's
+//  site is told to abort (its pending devices dropped there too); the
+//  campaign's later moves reach acme's sites only
+static void
+s_test_exclude (s_rig_t *rig)
+{
+    release_fixture_t k;
+    release_fixture_keys (&k);
+    k.tenant = "globex";
+    size_t root_size, bundle_size;
+    uint8_t hash [32];
+    uint8_t *root = release_fixture_root_of (&k, "globex", 1, FIXTURE_NOW + 365 * FIXTURE_DAY,
+                                             k.root, 2, k.root, &root_size);
+    uint8_t *bundle = release_fixture_bundle (&k, root, root_size, 1, "plc", "1.0", 4096, hash,
+                                              &bundle_size);
+    director_fixture_upload (rig->store, rig->repo, "globex", root, root_size, bundle,
+                             bundle_size);
+    free (bundle);
+    free (root);
+    director_fixture_device_at (rig->store, "srv-gw", "globex", "server", "globex/west");
+    director_fixture_device_at (rig->store, "gx-1", "globex", "gateway", "globex/west");
+    director_fixture_device_at (rig->store, "gx-2", "globex", "gateway", "globex/west");
+    assert (director_fixture_call (&rig->env, rig->store, "admin", "", "campaign.create",
+                                   "{\"query\":\"id=n-1 or id=gx-1 or id=gx-2\","
+                                   "\"name\":\"plc\",\"version\":\"1.0\","
+                                   "\"waves\":[\"100%\"],\"at_sites\":true}",
+                                   &rig->result) == WEFT_STATUS_OK);
+    char id [CAMPAIGN_ID_MAX + 1], args [96];
+    snprintf (id, sizeof id, "%s", rpc_json_str (rig->result.result, "id"));
+    snprintf (args, sizeof args, "{\"id\":\"%s\"}", id);
+    assert (director_fixture_call (&rig->env, rig->store, "admin", "", "campaign.start", args,
+                                   &rig->result) == WEFT_STATUS_OK);
+    assert (zlistx_size (rig->result.directives) == 2);
+    assert (streq (s_directive (rig->result.directives, "globex/west")->server, "srv-gw"));
+    snprintf (args, sizeof args, "{\"id\":\"%s\",\"tenant\":\"globex\"}", id);
+    assert (director_fixture_call (&rig->env, rig->store, "admin", "globex", "campaign.exclude",
+                                   args, &rig->result) == WEFT_STATUS_OK);
+    assert (rpc_json_int (rig->result.result, "skipped") == 2);
+    assert (zlistx_size (rig->result.directives) == 1);
+    campaign_directive_t *abort = s_directive (rig->result.directives, "globex/west");
+    assert (abort->msg.state == SITE_ABORT && abort->msg.generation == 2);
+    snprintf (args, sizeof args, "{\"id\":\"%s\"}", id);
+    assert (director_fixture_call (&rig->env, rig->store, "admin", "", "campaign.pause", args,
+                                   &rig->result) == WEFT_STATUS_OK);
+    assert (zlistx_size (rig->result.directives) == 1);
+    assert (streq (s_directive (rig->result.directives, "acme/north")->server, "srv-n"));
+    assert (director_fixture_call (&rig->env, rig->store, "admin", "", "campaign.abort", args,
+                                   &rig->result) == WEFT_STATUS_OK);
+}
+
 //  count devices id_prefix-NNNNN of acme at path, in one transaction
 static void
 s_many (s_rig_t *rig, const char *prefix, int count, const char *path)
@@ -477,6 +528,7 @@ campaign_site_test (bool verbose)
     s_test_start (&rig);
     s_test_reports (&rig);
     s_test_halt_retry (&rig);
+    s_test_exclude (&rig);
     s_test_too_large (&rig);
 
     director_fixture_fini (&rig);
@@ -486,7 +538,7 @@ campaign_site_test (bool verbose)
     zdir_destroy (&tree);
     if (verbose)
         printf ("(create, start, plan, assignments, reports, once, wrong server, halt, "
-                "retry, pause, abort, too large) ");
+                "retry, pause, abort, exclude, too large) ");
     //  @end
     printf ("OK\n");
 }

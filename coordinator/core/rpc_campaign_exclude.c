@@ -14,6 +14,7 @@
 #include "coordinator/core/campaign.h"
 #include "coordinator/core/campaign_run.h"
 #include "coordinator/core/campaign_internal.h"
+#include "coordinator/core/campaign_site.h"
 #include "coordinator/core/rpc_internal.h"
 
 typedef struct {
@@ -127,6 +128,10 @@ rpc_campaign_exclude (rpc_call_t *call)
         if (!list)
             json_object_set_new (campaign, "excluded", list = json_array ());
         json_array_append_new (list, json_string (tenant));
+        //  Its sites drop their pending devices too
+        if (json_is_true (json_object_get (campaign, "at_sites"))
+        &&  campaign_site_exclude (&run, campaign, tenant))
+            rpc_fail (call, run.status, "%s", run.error);
         json_object_set_new (campaign, "devices", json_integer (
             rpc_json_int (campaign, "devices") - (json_int_t) excluded));
         json_object_set_new (campaign, "skipped", json_integer (
