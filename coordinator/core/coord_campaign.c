@@ -85,6 +85,16 @@ coord_campaign_site_report (coord_t *self, coord_link_t *link, const envelope_t 
         return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "SITE_REPORT malformed",
                          now_ms, reply_p, reply_size_p);
     }
+    //  A server that failed its attestation is not believed
+    const char *quarantined = coord_device_quarantined (self, env->origin, now_ms);
+    if (quarantined) {
+        char reason [WEFT_TEXT_MAX + 1];
+        snprintf (reason, sizeof reason, "%s is quarantined (%s): report refused", env->origin,
+                  quarantined);
+        self->stats.rejected_origin++;
+        return s_refuse (self, link, env, WEFT_STATUS_DENIED, reason, now_ms, reply_p,
+                         reply_size_p);
+    }
     store_txn_t *txn = store_begin (self->store, true);
     if (!txn)
         return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable", now_ms,

@@ -6,7 +6,8 @@
     (a retransmission is a duplicate, applied no second time); one from
     another tenant's server at the same site, or a malformed one, is
     refused with its reason, which ends the sender's custody, and
-    changes nothing. A campaign started through rpc_call on a real
+    changes nothing; so is one from a server that must attest and has
+    not. A campaign started through rpc_call on a real
     store, then a coordinator over that store.  */
 
 #include "proto/corelib.h"
@@ -18,6 +19,8 @@
 #include "coordinator/core/campaign_site.h"
 #include "coordinator/core/coord_internal.h"
 #include "coordinator/core/director_fixture.h"
+
+#define S_PCR   "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct {
     coord_t *coord;
@@ -154,15 +157,14 @@ coord_site_test (bool verbose)
     zlistx_t *directives = fixture.result.directives;
     fixture.result.directives = NULL;
     assert (zlistx_size (directives) == 1);
-    director_fixture_fini (&fixture);
 
-    keys_t ca, keys;
-    keys_generate (&ca);
+    //  The coordinator of the fixture's CA (its attestation profiles)
+    keys_t keys;
     keys_generate (&keys);
     s_rig_t rig = { NULL, 0, NULL, 0 };
     coord_effects_t effects = { &rig, s_push, NULL };
     uint8_t cert [1] = { 0 };          //  Not read here
-    rig.coord = coord_new (store, &ca, &keys, cert, sizeof cert, &effects);
+    rig.coord = coord_new (store, &fixture.ca, &keys, cert, sizeof cert, &effects);
     assert (rig.coord);
 
     //  The directive: sealed by the coordinator to srv-n, held in custody
@@ -208,16 +210,26 @@ coord_site_test (bool verbose)
             == 1);
     json_decref (campaign);
 
+    //  A server that must attest and never did is not believed
+    assert (director_fixture_call (&fixture.env, store, "admin", "", "attest.profile.set",
+                                   "{\"tenant\":\"acme\",\"type\":\"server\",\"profile\":"
+                                   "{\"pcrs\":{\"8\":\"" S_PCR "\"},\"interval_s\":10,"
+                                   "\"grace_s\":5}}", &fixture.result) == 0);
+    assert (s_report (&rig, &north, "srv-n", 4, "n-2", SITE_DEV_SUCCEEDED, false, reason)
+            == WEFT_STATUS_DENIED);
+    assert (streq (reason, "srv-n is quarantined (never attested): report refused"));
+
+    director_fixture_fini (&fixture);
     coord_destroy (&rig.coord);
     free (rig.frame);
-    keys_wipe (&ca);
     keys_wipe (&keys);
     store_destroy (&store);
     zdir_t *tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);
     zdir_destroy (&tree);
     if (verbose)
-        printf ("(directive custody, report, duplicate, wrong server, malformed) ");
+        printf ("(directive custody, report, duplicate, wrong server, malformed, "
+                "quarantined) ");
     //  @end
     printf ("OK\n");
 }
