@@ -408,8 +408,11 @@ ctl_show_campaign (const char *method, json_t *result)
                 ctl_str (result, "state"));
         if (ctl_int (result, "offered") && !streq (method, "campaign.revert"))
             printf (", %lld devices offered the release", (long long) ctl_int (result, "offered"));
+        //  Retried by their sites (campaign create --at-sites), none offered here
         if (ctl_int (result, "retried"))
-            printf (" (%lld of them failed before)", (long long) ctl_int (result, "retried"));
+            printf (ctl_int (result, "offered")? " (%lld of them failed before)"
+                                               : ", %lld failed devices retried",
+                    (long long) ctl_int (result, "retried"));
         if (ctl_int (result, "sites"))
             printf (", %lld site servers told (%lld devices run by their site)",
                     (long long) ctl_int (result, "sites"),
