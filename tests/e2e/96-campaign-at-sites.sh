@@ -13,20 +13,8 @@ source "$(dirname "$0")/artifact-lib.sh"
 cd "$T"
 
 say "acme's publisher: plc 1.0 for gateways, bundled and uploaded"
-make_keys r1 r2 r3 t1 t2 s ts
-head -c 300000 /dev/urandom > v1.bin
-art build --repo repo --name plc --version 1.0 --types gateway --handler file v1.bin \
-    > /dev/null || fail "build"
-new_root repo r1 r2 r3
-art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
-publish repo plc=1.0
-art bundle --repo repo --out site.wbd > /dev/null || fail "bundle"
-start_coord
-import_tree acme
-add_op olga --role admin --tenant acme
-add_op otto --role operator --tenant acme
-as_op olga release root set repo/root.1 > /dev/null || fail "set root"
-as_op olga artifact add site.wbd > /dev/null || fail "artifact add"
+plc_release 300000
+plc_coord
 
 say "a site server and three gateways behind it; gw2's health check fails"
 curve () { keyfile_value "$T/$1/node.key" curve_public; }
@@ -75,7 +63,10 @@ shown=$(as_op otto campaign show campaign-1 --sites)
 grep -q "ended 3 of 3 (3 succeeded, 0 failed)" <<<"$shown" || fail "show: $shown"
 grep -Eq "^acme +srv +3 run #3 +finished " <<<"$shown" || fail "show: $shown"
 for i in 1 2 3; do
-    cmp -s v1.bin "$T/gw$i/install/plc" || fail "gw$i does not run plc 1.0"
+    twin=$(ctl --json twin get "gw$i")
+    [[ "$(jget reported.software.state <<<"$twin")" == committed
+       && "$(jget reported.software.installed <<<"$twin")" == 1.0 ]] \
+        || fail "gw$i does not run plc 1.0: $twin"
 done
 [[ "$(as_op otto --json campaign show campaign-1 | jget site_runs.0.report.state)" == finished ]] \
     || fail "--json: $(as_op otto --json campaign show campaign-1)"
