@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#   96-update-bundle-ops - a release brought to a cut-off site on a stick
+#   79-update-bundle-ops - a release brought to a cut-off site on a stick
 #   is imported through the site server's operator port, with no restart:
 #   weftctl bundle import sends it in parts, authorised by the operator's
 #   credential alone; the server checks it whole, stores its chunks a
