@@ -429,8 +429,8 @@ s_camp_step (sitecamp_t *self, store_txn_t *txn, s_camp_t *camp, uint64_t now_ms
     bool live = camp->site_state == SITE_RUNNING || camp->site_state == SITE_PAUSED;
     if (rc == 0 && live && camp->failed >= camp->threshold) {
         camp->site_state = SITE_HALTED;
-        snprintf (camp->reason, sizeof camp->reason, "%u devices failed: the threshold is %u",
-                  camp->failed, camp->threshold);
+        snprintf (camp->reason, sizeof camp->reason, "%u device%s failed: the threshold is %u",
+                  camp->failed, camp->failed == 1? "": "s", camp->threshold);
         camp->report_due = 1;
         zsys_warning ("sitecamp: campaign %s halted at %s: %s", camp->id, camp->site,
                       camp->reason);
