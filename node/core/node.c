@@ -193,6 +193,24 @@ s_update_install (void *ctx, const update_install_t *install)
     snprintf (action->previous, sizeof action->previous, "%s", install->previous);
 }
 
+//  An update message (UPDATE_OFFER, UPDATE_STATUS) sealed by us, by
+//  custody to dest. 0 or -1.
+static int
+s_updmsg_send (node_t *self, const char *dest, const updmsg_t *msg)
+{
+    uint8_t *payload = NULL, *frame = NULL;
+    size_t payload_size = 0, frame_size = 0;
+    int rc = updmsg_encode (msg, &payload, &payload_size);
+    if (rc == 0)
+        rc = agent_seal_payload (self->agent, self->now_ms, msg->type, payload, payload_size,
+                                 &frame, &frame_size);
+    if (rc == 0 && mesh_send_to (self->mesh, dest, frame, frame_size) != 0)
+        rc = -1;
+    free (payload);
+    free (frame);
+    return rc? -1: 0;
+}
+
 //  The device's update state to the node whose offer its job is (a site
 //  server running its campaign), by custody: that node follows it also
 //  while the site is cut off and the twin reports wait here for a route
@@ -200,18 +218,8 @@ static void
 s_status_send (node_t *self, const char *offerer, const char *json, size_t size)
 {
     updmsg_t msg = { .type = MSG_UPDATE_STATUS, .status = json, .status_size = size };
-    uint8_t *payload = NULL, *frame = NULL;
-    size_t payload_size = 0, frame_size = 0;
-    int rc = updmsg_encode (&msg, &payload, &payload_size);
-    if (rc == 0)
-        rc = agent_seal_payload (self->agent, self->now_ms, MSG_UPDATE_STATUS, payload,
-                                 payload_size, &frame, &frame_size);
-    if (rc == 0 && mesh_send_to (self->mesh, offerer, frame, frame_size) != 0)
-        rc = -1;
-    if (rc)
+    if (s_updmsg_send (self, offerer, &msg))
         zsys_warning ("node: the update status for %s was not queued", offerer);
-    free (payload);
-    free (frame);
 }
 
 static void
@@ -417,21 +425,12 @@ static int
 s_offer_send (node_t *self, const char *device, const uint8_t *metadata, size_t size)
 {
     updmsg_t msg = { .type = MSG_UPDATE_OFFER, .metadata = metadata, .metadata_size = size };
-    uint8_t *payload = NULL, *frame = NULL;
-    size_t payload_size = 0, frame_size = 0;
-    int rc = updmsg_encode (&msg, &payload, &payload_size);
-    if (rc == 0)
-        rc = agent_seal_payload (self->agent, self->now_ms, MSG_UPDATE_OFFER, payload,
-                                 payload_size, &frame, &frame_size);
-    if (rc == 0)
-        rc = mesh_send_to (self->mesh, device, frame, frame_size) == 0? 0: -1;
+    int rc = s_updmsg_send (self, device, &msg);
     //  The device fetches the release from us (an imported bundle's
     //  chunks are here), also when we do not install it ourselves
     if (rc == 0)
         s_site_release (self, metadata, size);
-    free (payload);
-    free (frame);
-    return rc? -1: 0;
+    return rc;
 }
 
 //  The site campaign's effects: offers, reports, the release at once
