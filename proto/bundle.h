@@ -33,6 +33,11 @@
 #define BUNDLE_HEADER_SIZE      5
 #define BUNDLE_RECORD_MAX       WEFT_FRAME_MAX
 #define BUNDLE_MANIFESTS_MAX    RELEASE_TARGETS_MAX
+#define BUNDLE_ASSIGNMENT_MAX   1024    //  Largest assignment record an offer carries
+//  What an offer adds to the records every offer shares: its assignment
+//  record and the end record (the director and a site server size an
+//  offer alike with it)
+#define BUNDLE_OFFER_EXTRA      (2 * BUNDLE_HEADER_SIZE + BUNDLE_ASSIGNMENT_MAX + 32)
 
 typedef enum {
     BUNDLE_ROOT = 1,

@@ -31,12 +31,13 @@
 
 #include "proto.h"
 #include "updmsg.h"
+#include "bundle.h"
 
 #define SITEMSG_CAMPAIGN_MAX    32          //  Campaign id
 #define SITEMSG_SITE_MAX        255         //  A site's path
 #define SITEMSG_DEVICES_MAX     4096        //  Devices in one directive
 #define SITEMSG_OUTCOMES_MAX    1024        //  Outcomes in one report
-#define SITEMSG_ASSIGNMENT_MAX  1024        //  One signed assignment body
+#define SITEMSG_ASSIGNMENT_MAX  BUNDLE_ASSIGNMENT_MAX  //  One signed assignment body
 #define SITEMSG_THRESHOLD_MAX   100000
 #define SITEMSG_SECONDS_MAX     604800      //  soak_s, timeout_s: a week
 #define SITEMSG_ENTRIES_MAX     UPDMSG_METADATA_MAX

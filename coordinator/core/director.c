@@ -121,11 +121,11 @@ director_batch_new (store_txn_t *txn, const char *tenant, const char *name,
     }
     s_append (self, BUNDLE_MANIFEST, self->manifest_data, self->target.manifest_size);
     //  Room for an assignment and the end record
-    if (self->shared_size + 1024 > DIRECTOR_OFFER_MAX) {
+    if (self->shared_size + BUNDLE_OFFER_EXTRA > DIRECTOR_OFFER_MAX) {
         *status_p = WEFT_STATUS_BAD_REQUEST;
         snprintf (error, WEFT_TEXT_MAX + 1, "the offer of %s %s would be %zu bytes: more than "
                   "custody carries to one device (%d)", name, version,
-                  self->shared_size + 1024, DIRECTOR_OFFER_MAX);
+                  self->shared_size + BUNDLE_OFFER_EXTRA, DIRECTOR_OFFER_MAX);
         director_batch_destroy (&self);
         return NULL;
     }

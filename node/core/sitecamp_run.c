@@ -141,8 +141,7 @@ sitecamp_directive (sitecamp_t *self, const char *origin, const uint8_t *payload
         return proto_refusal (reason, WEFT_STATUS_DENIED, "a directive of tenant %s for a "
                               "server of %s", msg.tenant, self->tenant);
     //  Every offer is the common bytes, an assignment and two records
-    size_t offer_max = msg.common_size + 2 * BUNDLE_HEADER_SIZE + SITEMSG_ASSIGNMENT_MAX + 32;
-    if (offer_max > UPDMSG_METADATA_MAX)
+    if (msg.common_size + BUNDLE_OFFER_EXTRA > UPDMSG_METADATA_MAX)
         return proto_refusal (reason, WEFT_STATUS_DENIED, "the common bytes of SITE_DIRECTIVE "
                               "(%zu) leave no room for an offer's assignment", msg.common_size);
     store_txn_t *txn = store_begin (self->store, true);
