@@ -70,16 +70,6 @@ bundlein_destroy (bundlein_t **self_p)
     }
 }
 
-static int
-s_refuse (char reason [WEFT_TEXT_MAX + 1], int status, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (reason, WEFT_TEXT_MAX + 1, format, args);
-    va_end (args);
-    return status;
-}
-
 //  The state of the upload as JSON text
 static char *
 s_state (bundlein_t *self)
@@ -125,22 +115,22 @@ static int
 s_begin (bundlein_t *self, const char *id, uint64_t size, char reason [WEFT_TEXT_MAX + 1])
 {
     if (size == 0 || size > self->size_max)
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "a bundle of %" PRIu64 " bytes: "
-                         "this node takes 1 to %" PRIu64, size, self->size_max);
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "a bundle of %" PRIu64 " bytes: "
+                              "this node takes 1 to %" PRIu64, size, self->size_max);
     if (s_running (self))
-        return s_refuse (reason, WEFT_STATUS_CONFLICT, "the import of upload %s is under way",
-                         self->id);
+        return proto_refusal (reason, WEFT_STATUS_CONFLICT, "the import of upload %s is under way",
+                              self->id);
     s_drop (self);
     if (mkdir (self->dir, 0700) && errno != EEXIST)
-        return s_refuse (reason, WEFT_STATUS_INTERNAL, "cannot make %s: %s", self->dir,
-                         strerror (errno));
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot make %s: %s", self->dir,
+                              strerror (errno));
     struct statvfs disk;
     if (statvfs (self->dir, &disk) == 0
     &&  (uint64_t) disk.f_bavail * disk.f_frsize < size + S_DISK_MARGIN)
-        return s_refuse (reason, WEFT_STATUS_INTERNAL, "not enough disk: %" PRIu64 " MiB "
-                         "free, a bundle of %" PRIu64 " MiB needs %" PRIu64 " MiB more",
-                         (uint64_t) disk.f_bavail * disk.f_frsize >> 20, size >> 20,
-                         S_DISK_MARGIN >> 20);
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "not enough disk: %" PRIu64 " MiB "
+                              "free, a bundle of %" PRIu64 " MiB needs %" PRIu64 " MiB more",
+                              (uint64_t) disk.f_bavail * disk.f_frsize >> 20, size >> 20,
+                              (uint64_t) (S_DISK_MARGIN >> 20));
     snprintf (self->path, sizeof self->path, "%s/%s.wbd", self->dir, id);
     int fd = open (self->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     self->file = fd >= 0? fdopen (fd, "wb"): NULL;
@@ -149,8 +139,8 @@ s_begin (bundlein_t *self, const char *id, uint64_t size, char reason [WEFT_TEXT
             close (fd);
         int error = errno;
         *self->path = 0;
-        return s_refuse (reason, WEFT_STATUS_INTERNAL, "cannot write %s/%s.wbd: %s",
-                         self->dir, id, strerror (error));
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot write %s/%s.wbd: %s",
+                              self->dir, id, strerror (error));
     }
     snprintf (self->id, sizeof self->id, "%s", id);
     self->size = size;
@@ -169,12 +159,12 @@ s_put (bundlein_t *self, json_t *args, char **result_p, char reason [WEFT_TEXT_M
     if (!s_is_id (id) || !json_is_integer (offset_json) || !json_is_integer (size_json)
     ||  json_integer_value (offset_json) < 0 || json_integer_value (size_json) < 0 || !hex
     ||  json_object_size (args) != 4)
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "node.bundle.put takes {upload: "
-                         "%d hex digits, offset, size, data: hex}", BUNDLEIN_ID_SIZE);
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "node.bundle.put takes {upload: "
+                              "%d hex digits, offset, size, data: hex}", BUNDLEIN_ID_SIZE);
     size_t hex_size = strlen (hex);
     if (hex_size == 0 || hex_size % 2 || hex_size > 2 * BUNDLEIN_PART_MAX)
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "a part carries 1 to %d bytes as hex",
-                         BUNDLEIN_PART_MAX);
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "a part carries 1 to %d bytes as hex",
+                              BUNDLEIN_PART_MAX);
     uint64_t offset = (uint64_t) json_integer_value (offset_json);
     uint64_t size = (uint64_t) json_integer_value (size_json);
     if (offset == 0 && !(streq (id, self->id) && self->received > 0 && !self->job)) {
@@ -183,23 +173,23 @@ s_put (bundlein_t *self, json_t *args, char **result_p, char reason [WEFT_TEXT_M
             return status;
     }
     if (!streq (id, self->id))
-        return s_refuse (reason, WEFT_STATUS_NOT_FOUND, "no upload %s here (it starts at "
-                         "offset 0)", id);
+        return proto_refusal (reason, WEFT_STATUS_NOT_FOUND, "no upload %s here (it starts at "
+                              "offset 0)", id);
     if (self->job)
-        return s_refuse (reason, WEFT_STATUS_CONFLICT, "upload %s is being imported", id);
+        return proto_refusal (reason, WEFT_STATUS_CONFLICT, "upload %s is being imported", id);
     if (size != self->size)
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "upload %s is of %" PRIu64 " bytes",
-                         id, self->size);
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "upload %s is of %" PRIu64 " bytes",
+                              id, self->size);
     if (offset > self->received)
-        return s_refuse (reason, WEFT_STATUS_CONFLICT, "upload %s holds %" PRIu64 " bytes: "
-                         "the next part starts there", id, self->received);
+        return proto_refusal (reason, WEFT_STATUS_CONFLICT, "upload %s holds %" PRIu64 " bytes: "
+                              "the next part starts there", id, self->received);
     uint8_t data [BUNDLEIN_PART_MAX];
     size_t data_size = hex_size / 2;
     if (keys_unhex (hex, data, data_size))
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "data is not hex");
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "data is not hex");
     if (offset + data_size > self->size)
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "a part past the upload's %" PRIu64
-                         " bytes", self->size);
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "a part past the upload's %" PRIu64
+                              " bytes", self->size);
     if (offset == self->received) {
         //  Else a part sent again whose answer was lost: what is held
         if (fwrite (data, 1, data_size, self->file) != data_size || fflush (self->file)) {
@@ -207,8 +197,8 @@ s_put (bundlein_t *self, json_t *args, char **result_p, char reason [WEFT_TEXT_M
             char id_was [BUNDLEIN_ID_SIZE + 1];
             snprintf (id_was, sizeof id_was, "%s", self->id);
             s_drop (self);
-            return s_refuse (reason, WEFT_STATUS_INTERNAL, "upload %s dropped: cannot write "
-                             "it: %s", id_was, strerror (error));
+            return proto_refusal (reason, WEFT_STATUS_INTERNAL, "upload %s dropped: cannot write "
+                                  "it: %s", id_was, strerror (error));
         }
         crypto_generichash_update (&self->hash, data, data_size);
         self->received += data_size;
@@ -229,29 +219,29 @@ s_import (bundlein_t *self, json_t *args, uint64_t now_ms, char **result_p,
     uint8_t want [32];
     if (!s_is_id (id) || !hash || strlen (hash) != 64 || keys_unhex (hash, want, 32)
     ||  json_object_size (args) != 2)
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "node.bundle.import takes {upload, "
-                         "hash: BLAKE2b-256 of the file, hex}");
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "node.bundle.import takes {upload, "
+                              "hash: BLAKE2b-256 of the file, hex}");
     if (!streq (id, self->id))
-        return s_refuse (reason, WEFT_STATUS_NOT_FOUND, "no upload %s here", id);
+        return proto_refusal (reason, WEFT_STATUS_NOT_FOUND, "no upload %s here", id);
     if (self->job) {
         //  Asked again (the answer lost): how it goes
         *result_p = s_state (self);
         return WEFT_STATUS_OK;
     }
     if (self->received != self->size)
-        return s_refuse (reason, WEFT_STATUS_CONFLICT, "upload %s holds %" PRIu64 " of its %"
-                         PRIu64 " bytes", id, self->received, self->size);
+        return proto_refusal (reason, WEFT_STATUS_CONFLICT, "upload %s holds %" PRIu64 " of its %"
+                              PRIu64 " bytes", id, self->received, self->size);
     uint8_t held [32];
     crypto_generichash_state state = self->hash;
     crypto_generichash_final (&state, held, 32);
     if (sodium_memcmp (held, want, 32) != 0) {
         s_drop (self);
-        return s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "upload %s differs from its hash: "
-                         "dropped, send it again", id);
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "upload %s differs from its hash: "
+                              "dropped, send it again", id);
     }
     if (!self->node) {
         s_drop (self);
-        return s_refuse (reason, WEFT_STATUS_DENIED, "this node takes no bundles");
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "this node takes no bundles");
     }
     fclose (self->file);
     self->file = NULL;
@@ -259,7 +249,7 @@ s_import (bundlein_t *self, json_t *args, uint64_t now_ms, char **result_p,
     self->job = import_new (self->node, self->store, self->path, self->name, self->coord_key,
                             now_ms, &error);
     if (!self->job) {
-        int status = s_refuse (reason, WEFT_STATUS_DENIED, "%s", error? error: "?");
+        int status = proto_refusal (reason, WEFT_STATUS_DENIED, "%s", error? error: "?");
         free (error);
         s_drop (self);
         return status;
@@ -278,7 +268,7 @@ bundlein_call (bundlein_t *self, const char *method, const char *args, size_t ar
     json_t *json = args && args_size? json_loadb (args, args_size, 0, NULL): NULL;
     int status;
     if (!json_is_object (json))
-        status = s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "%s takes a JSON object", method);
+        status = proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "%s takes a JSON object", method);
     else
     if (streq (method, "node.bundle.put"))
         status = s_put (self, json, result_p, reason);
@@ -289,18 +279,18 @@ bundlein_call (bundlein_t *self, const char *method, const char *args, size_t ar
     if (streq (method, "node.bundle.status")) {
         const char *id = json_string_value (json_object_get (json, "upload"));
         if (!s_is_id (id) || json_object_size (json) != 1)
-            status = s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "node.bundle.status takes "
-                               "{upload}");
+            status = proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "node.bundle.status takes "
+                                    "{upload}");
         else
         if (!streq (id, self->id))
-            status = s_refuse (reason, WEFT_STATUS_NOT_FOUND, "no upload %s here", id);
+            status = proto_refusal (reason, WEFT_STATUS_NOT_FOUND, "no upload %s here", id);
         else {
             *result_p = s_state (self);
             status = WEFT_STATUS_OK;
         }
     }
     else
-        status = s_refuse (reason, WEFT_STATUS_BAD_REQUEST, "unknown method %s", method);
+        status = proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "unknown method %s", method);
     json_decref (json);
     return status;
 }
