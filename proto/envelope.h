@@ -14,6 +14,10 @@
 
 #include "proto.h"
 
+#define ENVELOPE_CONTEXT    "weft-envelope-v1"  //  Signature context of every body
+#define ENVELOPE_ITEMS      10                  //  Body items a decoder requires
+#define ENVELOPE_TYPE_MAX   65535
+
 typedef struct {
     uint8_t id [WEFT_ID_SIZE];      //  Random, unique per message
     int type;                       //  msg_type_t
@@ -52,6 +56,12 @@ int
 int
     envelope_reframe (const envelope_t *env, uint8_t hops, uint8_t **frame_p,
                       size_t *size_p);
+
+//  Encode a frame around a body already signed with sig (a relay's
+//  reframe, and tests that craft bodies). Caller frees *frame_p.
+int
+    envelope_frame (uint8_t hops, const uint8_t *body, size_t body_size,
+                    const uint8_t *sig, uint8_t **frame_p, size_t *size_p);
 
 //  Envelope id as 32 hex characters plus NUL.
 void
