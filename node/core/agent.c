@@ -877,6 +877,16 @@ agent_applied (agent_t *self, uint64_t now_ms, uint64_t version, bool ok,
     //  What the update module reports stays in the document
     char *merged = self->reported? s_keep_member (doc, doc_size, self->reported,
                                                   self->reported_size, "software"): NULL;
+    //  and so does the node's own versions (a firmware release's fw),
+    //  unless the apply reports its own
+    char *kept = self->reported? s_keep_member (merged? merged: doc,
+                                                merged? strlen (merged): doc_size,
+                                                self->reported, self->reported_size, "weft")
+                               : NULL;
+    if (kept) {
+        free (merged);
+        merged = kept;
+    }
     int rc = s_report_new (self, version, status, merged? merged: doc,
                            merged? strlen (merged): doc_size, true);
     free (merged);
@@ -912,6 +922,17 @@ agent_report_software (agent_t *self, uint64_t now_ms, const char *json, size_t 
     char *text = NULL;
     if (value && json_is_object (value)) {
         json_object_set (doc, "software", value);
+        //  A firmware release committed: its version is the node's own
+        //  fw, reported where the registry takes it from
+        json_t *fw = json_object_get (value, "fw");
+        if (json_is_string (fw)) {
+            json_t *meta = json_object_get (doc, "weft");
+            if (!json_is_object (meta)) {
+                meta = json_object ();
+                json_object_set_new (doc, "weft", meta);
+            }
+            json_object_set (meta, "fw", fw);
+        }
         text = jsontext_dumps (doc, JSON_COMPACT);
     }
     json_decref (doc);

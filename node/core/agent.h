@@ -124,7 +124,10 @@ void
 //  The update module's state (a JSON object, borrowed) as the member
 //  "software" of the reported document: stored as a new reported
 //  version and sent (retransmitted until ACKed, as every report). An
-//  apply's report keeps it. 0 or -1 (not a JSON object, or the store).
+//  apply's report keeps it. Its member "fw" (a firmware release
+//  committed) becomes the node's own fw, "weft": {"fw": ...}, which an
+//  apply's report keeps too unless it has its own "weft". 0 or -1 (not
+//  a JSON object, or the store).
 int
     agent_report_software (agent_t *self, uint64_t now_ms, const char *json, size_t size);
 

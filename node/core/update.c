@@ -187,6 +187,11 @@ update_report_json (update_t *self)
     }
     if (*self->error)
         json_object_set_new (json, "error", json_string (self->error));
+    if (*self->handler)
+        json_object_set_new (json, "handler", json_string (self->handler));
+    //  The firmware revision flashed: the node's fw (agent.h)
+    if (self->state == UPDATE_COMMITTED && streq (self->handler, "firmware"))
+        json_object_set_new (json, "fw", json_string (self->inst_version));
     if (self->assigned_ms)
         json_object_set_new (json, "assigned_ms", json_integer ((json_int_t) self->assigned_ms));
     char waiting [UPDATE_ERROR_MAX + 1];

@@ -7,7 +7,7 @@
 #include "proto/io/filewrite.h"
 #include "proto/io/options.h"
 #include "node/io/apply.h"
-#include "node/io/install.h"
+#include "node/io/install_internal.h"
 
 struct _install_t {
     char *dir;
@@ -17,6 +17,7 @@ struct _install_t {
     uint64_t checkin_deadline;      //  A check-in awaited until then, 0 if none
     zactor_t *stager;               //  Stage under way in its own thread, or NULL
     zpoller_t *poller;              //  The driver's, to watch the stager on
+    install_script_t *script;       //  The script handler's runs
 };
 
 //  A stage handed to its thread: the action copied (the node's is
@@ -42,6 +43,7 @@ install_new (const char *dir, const char *health_command, int timeout_ms,
     if (health_command && *health_command)
         self->health = apply_new (NULL, health_command, timeout_ms, verbose);
     self->checkin_ms = checkin_ms;
+    self->script = install_script_new (INSTALL_SCRIPT_TIMEOUT * 1000, verbose);
     return self;
 }
 
@@ -60,6 +62,9 @@ install_from_options (keyfile_t *options, bool verbose)
                                    (int) options_int (options, "health-timeout", 60) * 1000,
                                    (uint64_t) options_int (options, "health-checkin", 0) * 1000,
                                    verbose);
+    if (self)
+        install_script_set_timeout (self->script,
+            (int) options_int (options, "script-timeout", INSTALL_SCRIPT_TIMEOUT) * 1000);
     free (fallback);
     return self;
 }
@@ -88,6 +93,7 @@ install_destroy (install_t **self_p)
         install_t *self = *self_p;
         zactor_destroy (&self->stager);     //  Waits for a stage under way
         apply_destroy (&self->health);
+        install_script_destroy (&self->script);
         free (self->dir);
         free (self);
         *self_p = NULL;
@@ -358,6 +364,17 @@ install_step (install_t *self, const node_action_t *action, store_t *store,
         return s_file_step (self, action, store, chunks, error);
     if (streq (action->handler, "ab"))
         return s_ab_step (self, action, store, chunks, reboot, error);
+    if (streq (action->handler, "config"))
+        return install_config_step (self, action, store, chunks, error);
+    if (streq (action->handler, "firmware"))
+        return install_firmware_step (self, action, store, chunks, error);
+    if (streq (action->handler, "script") && install_script_runs (action)) {
+        bool ok = false;
+        install_script_run (self->script, self, action, NULL, &ok, error);
+        return ok? 0: -1;
+    }
+    if (streq (action->handler, "script"))
+        return install_script_step (self, action, store, chunks, error);
     if (action->step == UPDATE_STEP_ROLLBACK)
         return 0;                   //  Nothing was done
     snprintf (error, UPDATE_ERROR_MAX + 1, "no handler '%s' on this device", action->handler);
@@ -445,6 +462,15 @@ install_action (install_t *self, node_t *node, store_t *store, const node_action
         install_tick (self, node, now_ms);
         return false;
     }
+    if (self->poller && install_script_runs (action)) {
+        //  A script runs as long as it needs to: its end comes back
+        //  through install_handle
+        bool ok = false;
+        char error [UPDATE_ERROR_MAX + 1] = "";
+        if (install_script_run (self->script, self, action, self->poller, &ok, error))
+            node_installed (node, step, ok, error, now_ms);
+        return false;
+    }
     if (step == UPDATE_STEP_STAGE && self->poller && !self->stager) {
         //  Assembling reads every chunk and writes the image: in a
         //  thread, so the node's messages go on (install_handle)
@@ -510,6 +536,13 @@ install_handle (install_t *self, node_t *node, void *which, uint64_t now_ms)
         free (error);
         return true;
     }
+    int step = 0;
+    bool ok = false;
+    char error [UPDATE_ERROR_MAX + 1] = "";
+    if (install_script_handle (self->script, self, which, self->poller, &step, &ok, error)) {
+        node_installed (node, step, ok, error, now_ms);
+        return true;
+    }
     if (!self->health || which != (void *) apply_sock (self->health))
         return false;
     apply_result_t result;
@@ -519,4 +552,39 @@ install_handle (install_t *self, node_t *node, void *which, uint64_t now_ms)
         apply_result_clear (&result);
     }
     return true;
+}
+
+//  --------------------------------------------------------------------------
+//  What the other handlers share with file (install_internal.h)
+
+int
+install_assemble (const node_action_t *action, store_t *store, chunkstore_t *chunks,
+                  const char *path, char *error)
+{
+    return s_assemble (action, store, chunks, path, error);
+}
+
+int
+install_file_step (install_t *self, const node_action_t *action, store_t *store,
+                   chunkstore_t *chunks, char *error)
+{
+    return s_file_step (self, action, store, chunks, error);
+}
+
+void
+install_sync_dir (const char *dir)
+{
+    s_sync_dir (dir);
+}
+
+bool
+install_exists (const char *path)
+{
+    return s_exists (path);
+}
+
+const char *
+install_dir (install_t *self)
+{
+    return self->dir;
 }

@@ -66,6 +66,8 @@ const option_spec_t startup_options [] = {
       "after an update: run /bin/sh -c CMD (the release as JSON on stdin); a\n"
       "failure rolls the update back" },
     { "health-timeout", "SECONDS", "60", "a health command running longer has failed" },
+    { "script-timeout", "SECONDS", "300",
+      "a release's script (handler script) running longer has failed" },
     { "health-checkin", "SECONDS", "0",
       "with no health command: after an update the node must check in with the\n"
       "coordinator within this, or the update rolls back (0: running is enough)" },
@@ -119,12 +121,13 @@ startup_options_parse (int argc, char *argv [], int *exit_p)
     int64_t health_timeout = options_int (options, "health-timeout", -1);
     int64_t budget = options_int (options, "chunk-budget", -1);
     int64_t checkin = options_int (options, "health-checkin", -1);
+    int64_t script_timeout = options_int (options, "script-timeout", -1);
     if (heartbeat < 1 || heartbeat > 3600 || apply_timeout < 1 || apply_timeout > 86400
     ||  health_timeout < 1 || health_timeout > 86400 || budget < 1 || budget > 1048576
-    ||  checkin < 0 || checkin > 86400) {
-        fprintf (stderr, "weft-node: --heartbeat must be 1..3600, --apply-timeout and "
-                 "--health-timeout 1..86400 seconds, --health-checkin 0..86400 seconds, "
-                 "--chunk-budget 1..1048576 MiB\n");
+    ||  checkin < 0 || checkin > 86400 || script_timeout < 1 || script_timeout > 86400) {
+        fprintf (stderr, "weft-node: --heartbeat must be 1..3600, --apply-timeout, "
+                 "--health-timeout and --script-timeout 1..86400 seconds, --health-checkin "
+                 "0..86400 seconds, --chunk-budget 1..1048576 MiB\n");
         keyfile_destroy (&options);
         *exit_p = 2;
         return NULL;

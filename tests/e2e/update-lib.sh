@@ -14,11 +14,21 @@ software () {
     ctl --json twin get gw-1 | jget "reported.software.$1"
 }
 
-#   bundle_for VERSION : an assignment of plc VERSION to gw-1 by the
-#   coordinator, and a bundle vVERSION.wbd carrying it
+#   software_is STATE VERSION : reported.software of gw-1 is in STATE for
+#   VERSION, both read from one twin (two reads could mix an earlier
+#   attempt's state with a new attempt's version)
+software_is () {
+    local twin
+    twin=$(ctl --json twin get gw-1) || return 1
+    [[ "$(jget reported.software.state <<<"$twin")" == "$1"
+       && "$(jget reported.software.version <<<"$twin")" == "$2" ]]
+}
+
+#   bundle_for VERSION [NAME] : an assignment of NAME (plc) VERSION to
+#   gw-1 by the coordinator, and a bundle vVERSION.wbd carrying it
 bundle_for () {
-    "$PROBE" assign "$COORD_DIR/coord.key" gw-1 acme "repo/manifests/plc_$1" 3600 "assign-$1" \
-        || fail "assign $1"
+    "$PROBE" assign "$COORD_DIR/coord.key" gw-1 acme "repo/manifests/${2:-plc}_$1" 3600 \
+        "assign-$1" || fail "assign $1"
     art bundle --repo repo --out "v$1.wbd" "assign-$1" > /dev/null || fail "bundle $1"
 }
 
