@@ -492,6 +492,30 @@ agent_test (bool verbose)
     assert (world.applies == 0 && world.sent == 0);
     free (frame);
 
+    //  A firmware release committed: its fw becomes the node's weft.fw,
+    //  and the report of the next apply keeps it (with the software)
+    const char *fw = "{\"state\":\"committed\",\"handler\":\"firmware\",\"fw\":\"2.3.0\"}";
+    assert (agent_report_software (agent, now, fw, strlen (fw)) == 0);
+    char doc [256];
+    for (int round = 0; round < 2; round++) {
+        assert (world.sent >= 1);
+        assert (s_test_sent (&world, world.sent - 1, &node, &env, &msg) == MSG_TWIN_REPORTED);
+        assert (msg.twin_reported.doc_size < sizeof doc);
+        memcpy (doc, msg.twin_reported.doc, msg.twin_reported.doc_size);
+        doc [msg.twin_reported.doc_size] = 0;
+        assert (strstr (doc, "\"weft\":{\"fw\":\"2.3.0\"}"));
+        assert (strstr (doc, "\"software\":{"));
+        s_test_clear (&world);
+        if (round == 0) {
+            frame = s_test_desired (&coord, 14, 6, "{\"fan\":4}", &size, NULL);
+            assert (agent_message (agent, now, frame, size) == 0);
+            free (frame);
+            agent_applied (agent, now, 6, true, NULL, 0, NULL);
+            assert (agent_applied_version (agent) == 6);
+        }
+    }
+    assert (strstr (doc, "\"fan\":4"));
+
     //  HLC never goes backwards, even if the clock does
     uint64_t hlc = agent_hlc (agent, now);
     assert (agent_hlc (agent, now - 10000) > hlc);

@@ -91,6 +91,11 @@ void
     update_rig_release (update_rig_release_t *r, const char *version,
                         uint64_t anti_rollback, const char *types, uint8_t seed,
                         size_t shared);
+//  The same, installed by handler (update_rig_release's: "file")
+void
+    update_rig_release_by (update_rig_release_t *r, const char *handler, const char *version,
+                           uint64_t anti_rollback, const char *types, uint8_t seed,
+                           size_t shared);
 void
     update_rig_release_free (update_rig_release_t *r);
 

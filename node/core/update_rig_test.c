@@ -211,6 +211,13 @@ void
 update_rig_release (update_rig_release_t *r, const char *version, uint64_t anti_rollback,
                     const char *types, uint8_t seed, size_t shared)
 {
+    update_rig_release_by (r, "file", version, anti_rollback, types, seed, shared);
+}
+
+void
+update_rig_release_by (update_rig_release_t *r, const char *handler, const char *version,
+                       uint64_t anti_rollback, const char *types, uint8_t seed, size_t shared)
+{
     memset (r, 0, sizeof *r);
     r->size = UPDATE_RIG_ARTIFACT;
     r->artifact = (uint8_t *) zmalloc (r->size);
@@ -236,8 +243,9 @@ update_rig_release (update_rig_release_t *r, const char *version, uint64_t anti_
         offset += cut;
     }
     chunker_destroy (&chunker);
-    manifest_t m = { .name = "plc-runtime", .anti_rollback = anti_rollback, .handler = "file",
+    manifest_t m = { .name = "plc-runtime", .anti_rollback = anti_rollback,
                      .size = r->size, .chunk_count = r->count, .chunks = r->entries };
+    snprintf (m.handler, sizeof m.handler, "%s", handler);
     strcpy (m.version, version);
     strcpy (m.types, types);
     assert (manifest_encode (&m, &r->manifest, &r->manifest_size) == 0);

@@ -453,6 +453,34 @@ update_test (bool verbose)
     update_rig_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p2);
     assert (*update_offerer (device.update) == 0);
     assert (update_rig_run (&device, 0, false) == 0 && streq (device.target, "2.0"));
+    assert (strstr (device.report, "\"handler\":\"file\""));
+    assert (!strstr (device.report, "\"fw\""));
+
+    //  Firmware: committed, the report carries its revision as fw (the
+    //  node's weft.fw); one rolled back carries none, so fw stays
+    update_rig_release_t fw3, fw4;
+    update_rig_release_by (&fw3, "firmware", "3.0", 3, "gateway", 5, 0);
+    update_rig_release_by (&fw4, "firmware", "4.0", 4, "gateway", 6, 0);
+    release_target_t fw_targets [] = { v2.target, fw3.target, fw4.target };
+    release_published_t p3;
+    release_fixture_publish (&k, 3, fw_targets, 3, now + FIXTURE_DAY, &p3);
+    update_rig_hold (&device, &fw3);
+    update_rig_taken (&device, &k.coord, "3.0", &fw3, root, root_size, &p3);
+    assert (update_rig_run (&device, 0, false) == 0 && streq (device.target, "3.0"));
+    assert (strstr (device.report, "\"state\":\"committed\""));
+    assert (strstr (device.report, "\"handler\":\"firmware\""));
+    assert (strstr (device.report, "\"fw\":\"3.0\""));
+    update_rig_hold (&device, &fw4);
+    update_rig_taken (&device, &k.coord, "4.0", &fw4, root, root_size, &p3);
+    device.fail_health = true;
+    assert (update_rig_run (&device, 0, false) == 0 && streq (device.target, "3.0"));
+    device.fail_health = false;
+    assert (strstr (device.report, "\"state\":\"rolled-back\""));
+    assert (strstr (device.report, "\"installed\":\"3.0\""));
+    assert (!strstr (device.report, "\"fw\""));
+    update_rig_release_free (&fw3);
+    update_rig_release_free (&fw4);
+    release_fixture_free (&p3);
 
     //  No pinned root: every offer refused
     update_rig_close (&device);
