@@ -171,6 +171,49 @@ s_assemble (const node_action_t *action, store_t *store, chunkstore_t *chunks,
 //  --------------------------------------------------------------------------
 //  The file handler
 
+//  Keep target as prev (a hard link, so target is never missing), or
+//  mark with none that there was no target. 0, or -1 with errno.
+int
+install_keep_previous (const char *target, const char *prev, const char *none)
+{
+    int rc = 0;
+    if (s_exists (target)) {
+        char *link_tmp = zsys_sprintf ("%s.tmp", prev);
+        unlink (link_tmp);
+        rc = link (target, link_tmp) || rename (link_tmp, prev)? -1: 0;
+        int saved = errno;
+        //  After a crash past this point prev is already a link to
+        //  target, and a rename between links of one file does nothing:
+        //  the temporary link would stay
+        unlink (link_tmp);
+        free (link_tmp);
+        errno = saved;
+    }
+    else {
+        int fd = open (none, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        rc = fd < 0 || fsync (fd)? -1: 0;
+        if (fd >= 0)
+            close (fd);
+    }
+    return rc;
+}
+
+//  Put prev back as target, or remove target if none says there was
+//  none. 0, or -1 with errno.
+int
+install_put_back (const char *target, const char *prev, const char *none)
+{
+    int rc = 0;
+    if (s_exists (prev))
+        rc = rename (prev, target);
+    else
+    if (s_exists (none)) {
+        unlink (target);
+        rc = unlink (none);
+    }
+    return rc;
+}
+
 static int
 s_file_step (install_t *self, const node_action_t *action, store_t *store,
              chunkstore_t *chunks, char *error)
@@ -179,7 +222,6 @@ s_file_step (install_t *self, const node_action_t *action, store_t *store,
     char *staged = zsys_sprintf ("%s/.%s.weft-new", self->dir, action->release);
     char *prev = zsys_sprintf ("%s/.%s.weft-prev", self->dir, action->release);
     char *none = zsys_sprintf ("%s/.%s.weft-none", self->dir, action->release);
-    char *link_tmp = zsys_sprintf ("%s.tmp", prev);
     int rc = 0;
     if (action->step == UPDATE_STEP_STAGE)
         rc = s_assemble (action, store, chunks, staged, error);
@@ -188,20 +230,7 @@ s_file_step (install_t *self, const node_action_t *action, store_t *store,
         if (s_exists (staged)) {
             //  Keep the previous (or that there was none), then switch:
             //  the target is the old file or the new one at every instant
-            if (s_exists (target)) {
-                unlink (link_tmp);
-                rc = link (target, link_tmp) || rename (link_tmp, prev)? -1: 0;
-                //  After a crash past this point prev is already a link to
-                //  target, and a rename between links of one file does
-                //  nothing: the temporary link would stay
-                unlink (link_tmp);
-            }
-            else {
-                int fd = open (none, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-                rc = fd < 0 || fsync (fd)? -1: 0;
-                if (fd >= 0)
-                    close (fd);
-            }
+            rc = install_keep_previous (target, prev, none);
             if (rc == 0) {
                 s_sync_dir (self->dir);
                 rc = rename (staged, target);
@@ -225,13 +254,7 @@ s_file_step (install_t *self, const node_action_t *action, store_t *store,
     else
     if (action->step == UPDATE_STEP_ROLLBACK) {
         unlink (staged);
-        if (s_exists (prev))
-            rc = rename (prev, target);
-        else
-        if (s_exists (none)) {
-            unlink (target);
-            rc = unlink (none);
-        }
+        rc = install_put_back (target, prev, none);
         if (rc)
             snprintf (error, UPDATE_ERROR_MAX + 1, "cannot put back %s: %s", target,
                       strerror (errno));
@@ -241,7 +264,6 @@ s_file_step (install_t *self, const node_action_t *action, store_t *store,
     free (staged);
     free (prev);
     free (none);
-    free (link_tmp);
     return rc;
 }
 

@@ -10,7 +10,6 @@
     fw (node/core/update.c: reported weft.fw once committed), so the
     registry's fw follows it. Every step is idempotent.  */
 
-#include <fcntl.h>
 #include "proto/io/filewrite.h"
 #include "node/io/install_internal.h"
 
@@ -35,21 +34,7 @@ s_revision_switch (const char *rev, const char *prev, const char *none, const ch
 {
     if (s_revision_is (rev, version))
         return 0;                   //  Switched before a restart
-    int rc = 0;
-    if (install_exists (rev)) {
-        char *temp = zsys_sprintf ("%s.tmp", prev);
-        unlink (temp);
-        rc = link (rev, temp) || rename (temp, prev)? -1: 0;
-        unlink (temp);
-        free (temp);
-    }
-    else
-    if (!install_exists (prev)) {
-        int fd = open (none, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        rc = fd < 0 || fsync (fd)? -1: 0;
-        if (fd >= 0)
-            close (fd);
-    }
+    int rc = install_keep_previous (rev, prev, none);
     if (rc) {
         snprintf (error, UPDATE_ERROR_MAX + 1, "cannot keep the revision %s: %s", rev,
                   strerror (errno));
@@ -84,16 +69,11 @@ install_firmware_step (install_t *self, const node_action_t *action, store_t *st
     else
     if (action->step == UPDATE_STEP_ROLLBACK) {
         //  The image is back (or the rollback said why not): its revision too
-        if (install_exists (prev) && rename (prev, rev)) {
+        if (install_put_back (rev, prev, none)) {
             if (rc == 0)
                 snprintf (error, UPDATE_ERROR_MAX + 1, "cannot put back the revision %s: %s",
                           rev, strerror (errno));
             rc = -1;
-        }
-        else
-        if (install_exists (none)) {
-            unlink (rev);
-            unlink (none);
         }
     }
     install_sync_dir (dir);

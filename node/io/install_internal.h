@@ -17,6 +17,14 @@ int
     install_file_step (install_t *self, const node_action_t *action, store_t *store,
                        chunkstore_t *chunks, char *error);
 
+//  The file handler's keeping of the previous at a switch: target kept
+//  as prev (a hard link), or none made if there is no target; and
+//  putting it back at a rollback. 0, or -1 with errno.
+int
+    install_keep_previous (const char *target, const char *prev, const char *none);
+int
+    install_put_back (const char *target, const char *prev, const char *none);
+
 //  fsync a directory (its entries), errors ignored
 void
     install_sync_dir (const char *dir);

@@ -13,12 +13,7 @@ cd "$T"
 mkdir -p work
 W="$T/work"
 
-release () {    # release VERSION ANTI-ROLLBACK : tool-VERSION.sh, bundled
-    art build --repo repo --name tool --version "$1" --types gateway --handler script \
-        --anti-rollback "$2" "tool-$1.sh" > /dev/null || fail "build $1"
-    publish repo tool="$1"
-    bundle_for "$1" tool
-}
+release () { release_of tool script "$1" "$2" "tool-$1.sh"; }
 
 say "gw-1 enrols in acme, its release root pinned"
 gw_setup

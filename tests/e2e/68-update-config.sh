@@ -19,10 +19,7 @@ cp "$INST/app.conf" c0.conf
 HEALTH="grep -qx 'rate=[0-9]*' '$INST/app.conf'"
 release () {    # release VERSION ANTI-ROLLBACK TEXT
     printf '%s\n' "$3" > "c$1.conf"
-    art build --repo repo --name app.conf --version "$1" --types gateway --handler config \
-        --anti-rollback "$2" "c$1.conf" > /dev/null || fail "build $1"
-    publish repo app.conf="$1"
-    bundle_for "$1" app.conf
+    release_of app.conf config "$1" "$2" "c$1.conf"
 }
 
 say "a good config (rate=2) passes its health check and commits; it is the last good one"

@@ -16,10 +16,7 @@ listed () {     # listed QUERY : the ids the query selects, one line
 }
 release () {    # release VERSION ANTI-ROLLBACK : firmware image VERSION, bundled
     head -c 200000 /dev/urandom > "fw-$1.img"
-    art build --repo repo --name mcu --version "$1" --types gateway --handler firmware \
-        --anti-rollback "$2" "fw-$1.img" > /dev/null || fail "build $1"
-    publish repo mcu="$1"
-    bundle_for "$1" mcu
+    release_of mcu firmware "$1" "$2" "fw-$1.img"
 }
 
 say "gw-1 enrols in acme, its release root pinned; its registry fw is 2.2.0"

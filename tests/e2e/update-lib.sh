@@ -32,6 +32,16 @@ bundle_for () {
     art bundle --repo repo --out "v$1.wbd" "assign-$1" > /dev/null || fail "bundle $1"
 }
 
+#   release_of NAME HANDLER VERSION ANTI-ROLLBACK FILE : FILE built as
+#   NAME VERSION for gateways, published alone, and bundled for gw-1
+#   (vVERSION.wbd)
+release_of () {
+    art build --repo repo --name "$1" --version "$3" --types gateway --handler "$2" \
+        --anti-rollback "$4" "$5" > /dev/null || fail "build $1 $3"
+    publish repo "$1=$3"
+    bundle_for "$3" "$1"
+}
+
 #   gw_setup : the coordinator, gw-1 enrolled in acme, the publisher's
 #   keys and a root of acme pinned at gw-1 (stopped)
 gw_setup () {
