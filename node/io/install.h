@@ -88,4 +88,7 @@ bool
 char *
     install_path (install_t *self, const char *name, const char *handler);
 
+void
+    install_test (bool verbose);
+
 #endif
