@@ -407,6 +407,8 @@ char *
 install_path (install_t *self, const char *name, const char *handler)
 {
     assert (self && name && handler);
+    if (streq (handler, "script"))
+        return zsys_sprintf ("%s/.%s.weft-new", self->dir, name);     //  Until the commit
     if (!streq (handler, "ab"))
         return zsys_sprintf ("%s/%s", self->dir, name);
     char *boot_path = zsys_sprintf ("%s/%s/boot", self->dir, name);

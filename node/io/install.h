@@ -84,7 +84,8 @@ bool
     install_handle (install_t *self, node_t *node, void *which, uint64_t now_ms);
 
 //  Where the version the device runs of release name is (for the
-//  health check): DIR/NAME, or the slot booted. Caller frees.
+//  health check): DIR/NAME, the slot booted, or a script's staged copy
+//  (it becomes DIR/NAME at the commit). Caller frees.
 char *
     install_path (install_t *self, const char *name, const char *handler);
 

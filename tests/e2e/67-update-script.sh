@@ -26,12 +26,14 @@ case "\$1" in
 esac
 SCRIPT
 release 1.0 1
-gw_run --import v1.0.wbd
+gw_run --import v1.0.wbd --health-command "'$PROBE' json path > '$W/health-path'"
 wait_for 'software_is committed 1.0' 20 || fail "twin: $(ctl --json twin get gw-1)"
 [[ "$(cat "$W/state")" == 1.0 ]] || fail "the script did not run"
 [[ "$(jget name < "$W/stdin.json")" == tool && "$(jget version < "$W/stdin.json")" == 1.0 \
    && "$(jget step < "$W/stdin.json")" == install ]] || fail "stdin: $(cat "$W/stdin.json")"
 cmp -s tool-1.0.sh "$INST/tool" || fail "the script that ran is not kept as $INST/tool"
+[[ "$(cat "$W/health-path")" == "$INST/.tool.weft-new" ]] \
+    || fail "the health command was told $(cat "$W/health-path")"
 [[ "$(software handler)" == script && ! -e "$W/undone" ]] || fail "twin: $(software handler)"
 [[ "$(ls -A "$INST")" == tool ]] || fail "left over after commit: $(ls -A "$INST")"
 stop_proc gw-1
