@@ -31,7 +31,10 @@ updmsg_check (const void *msg)
     const updmsg_t *self = (const updmsg_t *) msg;
     if (self->type != MSG_CHUNK_DATA)
         return 0;
-    return (self->size == 0) == (self->packed_size == 0)? 0: PROTO_ERR_VALUE;
+    if (self->packed_size && self->delta_size)
+        return PROTO_ERR_VALUE;
+    return (self->size == 0) == (self->packed_size == 0 && self->delta_size == 0)
+           ? 0: PROTO_ERR_VALUE;
 }
 
 //  --------------------------------------------------------------------------
@@ -124,6 +127,23 @@ updmsg_test (bool verbose)
     assert (updmsg_encode (&msg, &payload, &size) != 0);
     msg.address_count = UPDMSG_WANT_MAX + 1;
     assert (updmsg_encode (&msg, &payload, &size) != 0);
+    //  CHUNK_WANT naming the releases the asker holds (deltas welcome)
+    uint8_t have [2 * 32];
+    memset (have, 0xcd, 32);
+    memset (have + 32, 0xef, 32);
+    msg.address_count = 3;
+    msg.have = have;
+    msg.have_count = 2;
+    assert (updmsg_encode (&msg, &payload, &size) == 0);
+    assert (updmsg_decode (&back, MSG_CHUNK_WANT, payload, size) == 0);
+    assert (back.address_count == 3 && back.have_count == 2
+            && memcmp (back.have, have, sizeof have) == 0);
+    for (size_t cut = 0; cut < size; cut++)
+        assert (updmsg_decode (&back, MSG_CHUNK_WANT, payload, cut) != 0);
+    s_golden ("envelope-chunk-want-have", MSG_CHUNK_WANT, payload, size);
+    free (payload);
+    msg.have_count = UPDMSG_HAVE_MAX + 1;
+    assert (updmsg_encode (&msg, &payload, &size) != 0);
 
     //  CHUNK_DATA: held, and not held
     memset (&msg, 0, sizeof msg);
@@ -157,6 +177,36 @@ updmsg_test (bool verbose)
     assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
     msg.size = CHUNKER_MAX;
     msg.packed_size = UPDMSG_PACKED_MAX + 1;
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
+    //  CHUNK_DATA carrying a delta instead of the packed chunk
+    uint8_t delta [1 + 32 + 4];
+    delta [0] = 1;
+    memcpy (delta + 1, addresses + 32, 32);
+    memcpy (delta + 33, "\x28\xb5\x2f\xfd", 4);
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_CHUNK_DATA;
+    memset (msg.manifest, 0xab, 32);
+    memcpy (msg.address, addresses, 32);
+    msg.size = 1;
+    msg.delta = delta;
+    msg.delta_size = sizeof delta;
+    assert (updmsg_encode (&msg, &payload, &size) == 0);
+    assert (updmsg_decode (&back, MSG_CHUNK_DATA, payload, size) == 0);
+    assert (back.size == 1 && back.packed_size == 0 && back.delta_size == sizeof delta
+            && memcmp (back.delta, delta, sizeof delta) == 0);
+    for (size_t cut = 0; cut < size; cut++)
+        assert (updmsg_decode (&back, MSG_CHUNK_DATA, payload, cut) != 0);
+    s_golden ("envelope-chunk-data-delta", MSG_CHUNK_DATA, payload, size);
+    free (payload);
+    msg.packed = packed;    //  Both forms at once
+    msg.packed_size = sizeof packed;
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.packed = NULL;
+    msg.packed_size = 0;
+    msg.size = 0;           //  A delta for a chunk said not held
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.size = 1;
+    msg.delta_size = UPDMSG_DELTA_MAX + 1;
     assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
     //  UPDATE_STATUS
     static const char status [] = "{\"assigned_ms\":1767225600000,\"name\":\"plc\","

@@ -1,9 +1,11 @@
 /*  updmsg - the payloads of software updates (types 28..30, 33)
     Wire forms, one msgpack array each (docs/protocol.md section 21):
         UPDATE_OFFER  [metadata: bin(1..UPDMSG_METADATA_MAX)]
-        CHUNK_WANT    [manifest: bin(32), addresses: bin(32 * n, 1 <= n <= UPDMSG_WANT_MAX)]
+        CHUNK_WANT    [manifest: bin(32), addresses: bin(32 * n, 1 <= n <= UPDMSG_WANT_MAX),
+                       have: bin(32 * n, 1 <= n <= UPDMSG_HAVE_MAX) (optional)]
         CHUNK_DATA    [manifest: bin(32), address: bin(32), size: uint 0..CHUNKER_MAX,
-                       packed: bin(<= UPDMSG_PACKED_MAX)]
+                       packed: bin(<= UPDMSG_PACKED_MAX),
+                       delta: bin(<= UPDMSG_DELTA_MAX) (optional)]
         UPDATE_STATUS [software: str(1..UPDMSG_STATUS_MAX)]
     UPDATE_OFFER travels by custody to one device, from the coordinator
     (the director) or from the node a bundle was imported at. Its
@@ -20,6 +22,12 @@
     one CHUNK_DATA: the packed chunk (proto/chunker.h) and its unpacked
     size, or size 0 and no bytes when it does not hold it. The asker
     checks the bytes against the address before it keeps them.
+    A site server asking its uplink names in have the manifest hashes of
+    releases it holds in full; the holder may then answer a chunk with a
+    delta (count || base addresses || zstd frame, proto/chunker.h)
+    instead of packed, when every base is a chunk of a have release of
+    the asker's tenant and the delta is the smaller. The asker applies it
+    against its own bases and checks the result against the address.
     UPDATE_STATUS travels by custody from a device to the node whose
     UPDATE_OFFER it took, when that is not the coordinator (a site
     server running its site's part of a campaign, or the node a bundle
@@ -38,6 +46,8 @@
 #define UPDMSG_WANT_MAX         64                      //  Addresses in one CHUNK_WANT
 #define UPDMSG_PACKED_MAX       (CHUNKER_MAX + 1024)    //  zlib's worst case of a chunk
 #define UPDMSG_STATUS_MAX       4096                    //  A device's reported software
+#define UPDMSG_HAVE_MAX         4                       //  Releases named in have
+#define UPDMSG_DELTA_MAX        (1 + CHUNKER_DELTA_BASES * CHUNKER_HASH_SIZE + UPDMSG_PACKED_MAX)
 
 typedef struct {
     int type;                           //  MSG_UPDATE_OFFER .. MSG_CHUNK_DATA, MSG_UPDATE_STATUS
@@ -49,12 +59,19 @@ typedef struct {
     //  CHUNK_WANT: addresses (borrowed, address_count * 32 bytes)
     const uint8_t *addresses;
     size_t address_count;
+    //  CHUNK_WANT: manifest hashes of releases the asker holds in full
+    //  (borrowed, have_count * 32 bytes; 0: no deltas wanted)
+    const uint8_t *have;
+    size_t have_count;
     //  CHUNK_DATA: one address, the chunk's unpacked size (0: not held)
     //  and its packed bytes (borrowed; empty when not held)
     uint8_t address [32];
     uint32_t size;
     const uint8_t *packed;
     size_t packed_size;
+    //  CHUNK_DATA: or the chunk as a delta (borrowed), packed then empty
+    const uint8_t *delta;
+    size_t delta_size;
     //  UPDATE_STATUS: the reported software, JSON text (borrowed)
     const char *status;
     size_t status_size;
@@ -70,8 +87,8 @@ int
     updmsg_decode (updmsg_t *msg, int type, const uint8_t *payload, size_t size);
 
 //  The rule between CHUNK_DATA's fields (proto/wire_table.c runs it):
-//  size 0 with no bytes (not held), or a size and bytes. 0 or
-//  PROTO_ERR_VALUE.
+//  size 0 with no bytes (not held), or a size and bytes: packed or a
+//  delta, not both. 0 or PROTO_ERR_VALUE.
 int
     updmsg_check (const void *msg);
 

@@ -223,12 +223,14 @@ static const wire_field_t s_update_status [] = {
 static const wire_field_t s_chunk_want [] = {
     BIN (updmsg_t, "manifest", manifest, 32, 0),
     BINLIST (updmsg_t, "addresses", addresses, address_count, 32, 1, UPDMSG_WANT_MAX, 0),
+    BINLIST (updmsg_t, "have", have, have_count, 32, 1, UPDMSG_HAVE_MAX, WIRE_OPTIONAL),
 };
 static const wire_field_t s_chunk_data [] = {
     BIN (updmsg_t, "manifest", manifest, 32, 0),
     BIN (updmsg_t, "address", address, 32, 0),
     UINT (updmsg_t, "size", size, 0, CHUNKER_MAX, 0),
     BINREF (updmsg_t, "packed", packed, 0, UPDMSG_PACKED_MAX, 0),
+    BINREF (updmsg_t, "delta", delta, 1, UPDMSG_DELTA_MAX, WIRE_OPTIONAL),
 };
 
 //  --------------------------------------------------------------------------
