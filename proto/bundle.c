@@ -70,7 +70,7 @@ bundle_header (const uint8_t header [BUNDLE_HEADER_SIZE], bundle_record_t *type_
                   | (size_t) header [3] << 8 | header [4];
     *type_p = (bundle_record_t) type;
     *length_p = length;
-    if (type == 0 || (type > BUNDLE_CHUNK && type != BUNDLE_END))
+    if (type == 0 || (type > BUNDLE_DELTA && type != BUNDLE_END))
         return PROTO_ERR_MALFORMED;
     return length > BUNDLE_RECORD_MAX? PROTO_ERR_OVERSIZE: 0;
 }
@@ -210,6 +210,32 @@ s_chunk (bundle_check_t *self, const uint8_t *body, size_t size)
     return RELEASE_OK;
 }
 
+//  A delta of a chunk the bundle carried, once per chunk. Its bases are
+//  not in the bundle: whoever keeps it applies it against its own
+//  chunks before it trusts it.
+static int
+s_delta (bundle_check_t *self, const uint8_t *body, size_t size)
+{
+    size_t base_count, frame_size;
+    const uint8_t *bases, *frame;
+    if (size < CHUNKER_HASH_SIZE
+    ||  size - CHUNKER_HASH_SIZE > BUNDLE_DELTA_MAX
+    ||  chunker_delta_split (body + CHUNKER_HASH_SIZE, size - CHUNKER_HASH_SIZE, &base_count,
+                             &bases, &frame, &frame_size))
+        return RELEASE_MALFORMED;
+    const uint8_t *entry = self->entry_count
+        ? (const uint8_t *) bsearch (body, self->entries, self->entry_count,
+                                     MANIFEST_ENTRY_SIZE, s_compare_entry)
+        : NULL;
+    if (!entry)
+        return RELEASE_MISMATCH;
+    size_t index = (size_t) (entry - self->entries) / MANIFEST_ENTRY_SIZE;
+    if (self->carried [index] != 1)
+        return RELEASE_MISMATCH;        //  Its chunk not carried, or a second delta
+    self->carried [index] = 2;
+    return RELEASE_OK;
+}
+
 int
 bundle_check_record (bundle_check_t *self, const uint8_t header [BUNDLE_HEADER_SIZE],
                      const uint8_t *body, size_t size)
@@ -269,7 +295,7 @@ bundle_check_record (bundle_check_t *self, const uint8_t header [BUNDLE_HEADER_S
         rc = size > 0 && size <= 1024? RELEASE_OK: RELEASE_MALFORMED;
     else {
         s_seal_entries (self);
-        rc = s_chunk (self, body, size);
+        rc = type == BUNDLE_DELTA? s_delta (self, body, size): s_chunk (self, body, size);
     }
     if (rc)
         return rc;

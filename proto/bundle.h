@@ -14,6 +14,13 @@
                       to verify the bundle, each checked by its device)
         7 chunk       a packed chunk, BLAKE2b-256 address (32) || packed
                       bytes; only chunks a carried manifest names, once each
+        8 delta       optional: a carried chunk as a delta, its address (32)
+                      || delta (proto/chunker.h: count || bases || zstd
+                      frame), at most one per chunk. For the coordinator,
+                      which serves it over a site's uplink; its bases are
+                      not in the bundle, so a holder applies it against
+                      its own chunks before trusting it, and a node
+                      importing the bundle ignores it
         255 end       BLAKE2b-256 of every byte before this record
     The bundle is not signed as a whole: every byte in it is named by the
     chain of trust (chunks by manifests, manifests by targets, targets
@@ -27,12 +34,14 @@
 
 #include "proto/proto.h"
 #include "proto/release.h"
+#include "proto/chunker.h"
 
 #define BUNDLE_MAGIC            "weftbnd1"
 #define BUNDLE_MAGIC_SIZE       8
 #define BUNDLE_HEADER_SIZE      5
 #define BUNDLE_RECORD_MAX       WEFT_FRAME_MAX
 #define BUNDLE_MANIFESTS_MAX    RELEASE_TARGETS_MAX
+#define BUNDLE_DELTA_MAX        (1 + CHUNKER_DELTA_BASES * CHUNKER_HASH_SIZE + CHUNKER_MAX + 1024)
 #define BUNDLE_ASSIGNMENT_MAX   1024    //  Largest assignment record an offer carries
 //  What an offer adds to the records every offer shares: its assignment
 //  record and the end record (the director and a site server size an
@@ -47,6 +56,7 @@ typedef enum {
     BUNDLE_MANIFEST = 5,
     BUNDLE_ASSIGNMENT = 6,
     BUNDLE_CHUNK = 7,
+    BUNDLE_DELTA = 8,
     BUNDLE_END = 255
 } bundle_record_t;
 

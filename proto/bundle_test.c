@@ -221,6 +221,57 @@ bundle_test (bool verbose)
     s_append (&twice, bundle.data, chunks_at - BUNDLE_HEADER_SIZE - manifest_size);
     s_end (&twice);
     assert (s_check (&trust, twice.data, twice.size, &carried) == RELEASE_OK && carried == 0);
+    //  A delta of a carried chunk (for the coordinator's uplink): taken
+    //  once per chunk, after the chunks; one of a chunk not carried, a
+    //  second one, or one that does not split is refused
+    assert (count >= 2);
+    size_t first_size = (size_t) entries [34] << 8 | entries [35] | (size_t) entries [33] << 16;
+    uint8_t *frame;
+    size_t frame_size;
+    assert (chunker_delta (artifact + first_size, 1024, artifact, first_size, &frame,
+                           &frame_size) == 0);
+    size_t delta_size = 32 + 1 + 32 + frame_size;
+    uint8_t *delta = (uint8_t *) zmalloc (delta_size);
+    memcpy (delta, entries, 32);
+    delta [32] = 1;
+    memcpy (delta + 33, entries + MANIFEST_ENTRY_SIZE, 32);
+    memcpy (delta + 65, frame, frame_size);
+    twice.size = 0;
+    s_append (&twice, bundle.data, end_at);
+    s_record (&twice, BUNDLE_DELTA, delta, delta_size);
+    size_t delta_end = twice.size;
+    s_end (&twice);
+    assert (s_check (&trust, twice.data, twice.size, &carried) == RELEASE_OK
+            && carried == count);
+    twice.size = delta_end;
+    s_record (&twice, BUNDLE_DELTA, delta, delta_size);
+    s_end (&twice);
+    assert (s_check (&trust, twice.data, twice.size, NULL) == RELEASE_MISMATCH);
+    twice.size = 0;             //  Its chunk not in the bundle
+    s_append (&twice, bundle.data, chunks_at);
+    s_record (&twice, BUNDLE_DELTA, delta, delta_size);
+    s_end (&twice);
+    assert (s_check (&trust, twice.data, twice.size, NULL) == RELEASE_MISMATCH);
+    twice.size = 0;             //  Before the chunks
+    s_append (&twice, bundle.data, end_at - BUNDLE_HEADER_SIZE - 32 - packed_size [count - 1]);
+    s_record (&twice, BUNDLE_DELTA, delta, delta_size);
+    {
+        uint8_t *body = (uint8_t *) zmalloc (32 + packed_size [count - 1]);
+        memcpy (body, entries + (count - 1) * MANIFEST_ENTRY_SIZE, 32);
+        memcpy (body + 32, packed [count - 1], packed_size [count - 1]);
+        s_record (&twice, BUNDLE_CHUNK, body, 32 + packed_size [count - 1]);
+        free (body);
+    }
+    s_end (&twice);
+    assert (s_check (&trust, twice.data, twice.size, NULL) == RELEASE_ORDER);
+    delta [32] = 0;             //  Names no base
+    twice.size = 0;
+    s_append (&twice, bundle.data, end_at);
+    s_record (&twice, BUNDLE_DELTA, delta, delta_size);
+    s_end (&twice);
+    assert (s_check (&trust, twice.data, twice.size, NULL) == RELEASE_MALFORMED);
+    free (delta);
+    free (frame);
     //  Headers: an unknown type and an oversized length
     uint8_t header [BUNDLE_HEADER_SIZE];
     bundle_header_put (header, (bundle_record_t) 9, 10);

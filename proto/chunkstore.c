@@ -366,6 +366,37 @@ chunkstore_unpin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_h
     return rc? rc: s_totals_put (self, txn);
 }
 
+int
+chunkstore_undelta (chunkstore_t *self, store_txn_t *txn, const uint8_t *delta,
+                    size_t delta_size, const uint8_t hash [32], uint8_t *out, size_t size)
+{
+    assert (self && txn && delta && hash && out);
+    size_t base_count, frame_size;
+    const uint8_t *bases, *frame;
+    if (chunker_delta_split (delta, delta_size, &base_count, &bases, &frame, &frame_size))
+        return PROTO_ERR_MALFORMED;
+    //  The bases one after another, as the delta was made against them
+    uint8_t *base = (uint8_t *) malloc (CHUNKER_DELTA_BASES * CHUNKER_MAX);
+    assert (base);
+    size_t base_size = 0;
+    int rc = 0;
+    for (size_t i = 0; i < base_count && rc == 0; i++) {
+        size_t packed_size;
+        uint32_t chunk_size;
+        uint8_t *packed = chunkstore_get (self, txn, bases + 32 * i, &packed_size, &chunk_size);
+        if (!packed || chunk_size == 0 || chunk_size > CHUNKER_MAX
+        ||  chunker_unpack (packed, packed_size, bases + 32 * i, base + base_size, chunk_size))
+            rc = -1;
+        else
+            base_size += chunk_size;
+        free (packed);
+    }
+    if (rc == 0)
+        rc = chunker_undelta (frame, frame_size, base, base_size, hash, out, size);
+    free (base);
+    return rc;
+}
+
 uint64_t
 chunkstore_bytes (chunkstore_t *self)
 {

@@ -68,6 +68,16 @@ int
     chunkstore_unpin (chunkstore_t *self, store_txn_t *txn, const uint8_t manifest_hash [32],
                       const manifest_t *manifest);
 
+//  Apply a delta (count || base addresses || zstd frame, proto/
+//  chunker.h) against the bases held here, into out, which must become
+//  size bytes (1..CHUNKER_MAX) with address hash. 0; -1 if a base is not
+//  held (or not as packed); PROTO_ERR_MALFORMED (a delta that does not
+//  split or decode to size bytes) or PROTO_ERR_SIGNATURE (the bytes do
+//  not hash to hash). Bounded work: at most CHUNKER_DELTA_BASES bases.
+int
+    chunkstore_undelta (chunkstore_t *self, store_txn_t *txn, const uint8_t *delta,
+                        size_t delta_size, const uint8_t hash [32], uint8_t *out, size_t size);
+
 //  Packed bytes held, and chunks held.
 uint64_t
     chunkstore_bytes (chunkstore_t *self);

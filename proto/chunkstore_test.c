@@ -124,6 +124,31 @@ chunkstore_test (bool verbose)
     uint8_t out [4096];
     assert (chunker_unpack (back, size, hashes [0], out, 4096) == 0);
     free (back);
+    //  A delta against it applies to the chunk it was made of; one
+    //  whose base is not held, or that hashes otherwise, does not
+    uint8_t edited [4096], again [4096], edited_hash [32];
+    memcpy (edited, out, sizeof edited);
+    memcpy (edited + 1000, "a changed line", 14);
+    chunker_hash (edited, sizeof edited, edited_hash);
+    uint8_t *frame;
+    size_t frame_size;
+    assert (chunker_delta (out, sizeof out, edited, sizeof edited, &frame, &frame_size) == 0);
+    uint8_t *delta = (uint8_t *) zmalloc (33 + frame_size);
+    delta [0] = 1;
+    memcpy (delta + 1, hashes [0], 32);
+    memcpy (delta + 33, frame, frame_size);
+    assert (chunkstore_undelta (chunks, txn, delta, 33 + frame_size, edited_hash, again,
+                                sizeof again) == 0);
+    assert (memcmp (again, edited, sizeof again) == 0);
+    assert (chunkstore_undelta (chunks, txn, delta, 33 + frame_size, hashes [0], again,
+                                sizeof again) == PROTO_ERR_SIGNATURE);
+    assert (chunkstore_undelta (chunks, txn, delta, 32, edited_hash, again, sizeof again)
+            == PROTO_ERR_MALFORMED);
+    delta [1] ^= 1;
+    assert (chunkstore_undelta (chunks, txn, delta, 33 + frame_size, edited_hash, again,
+                                sizeof again) == -1);
+    free (delta);
+    free (frame);
     store_abort (&txn);
     //  The same chunk again costs nothing
     s_test_put (chunks, store, 0, hashes [0]);

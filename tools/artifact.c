@@ -49,6 +49,9 @@ static const option_spec_t s_specs [] = {
       "root, targets, snapshot, timestamp: lifetime (e.g. 365d, 30d, 7d, 1d)" },
     { "tenant", "TENANT", NULL, "root: the tenant whose releases these are" },
     { "bundle", "FILE", NULL, "verify: check this bundle instead of a repository" },
+    { "deltas", "yes|no", "no",
+      "bundle: also carry the repository's deltas of the chunks it carries (for an\n"
+      "upload to the coordinator, which sends them over its sites' uplinks)" },
     { "root", "FILE", NULL, "verify --bundle: the root the devices trust (pinned)" },
     { "root-keys", "HEX,...", NULL, "root: public keys of the root role" },
     { "root-threshold", "N", "1", "root: signatures the root role needs" },
@@ -77,7 +80,7 @@ static const char *s_synopsis =
     "  timestamp --repo R --expires D\n"
     "  sign --key KEYFILE FILE...              add the key's signature to each role file\n"
     "  merge --out FILE A B                    gather the signatures of A and B\n"
-    "  bundle --repo R --out FILE [ASSIGNMENT...]  the release in one file\n"
+    "  bundle --repo R --out FILE [--deltas yes] [ASSIGNMENT...]  the release in one file\n"
     "  verify --repo R                         walk the chain of trust and every chunk\n"
     "  verify --bundle FILE --root ROOT        check a bundle as a node importing it does\n"
     "  inspect FILE                            print a role, manifest or assignment as JSON";

@@ -48,9 +48,68 @@ s_record_file (s_writer_t *self, bundle_record_t type, const char *path)
     return 0;
 }
 
-//  The chunks of every manifest, each once
+//  The smallest delta the repository holds of each chunk carried (in
+//  seen), as delta records: the coordinator serves them over its sites'
+//  uplinks. Deltas of chunks not carried are left out.
 static int
-s_record_chunks (s_writer_t *self, const char *repo, const release_trust_t *trust)
+s_record_deltas (s_writer_t *self, const char *repo, zhashx_t *seen)
+{
+    char *dir_path = zsys_sprintf ("%s/deltas", repo);
+    zdir_t *dir = zdir_new (dir_path, "-");
+    free (dir_path);
+    zlist_t *files = dir? zdir_list (dir): NULL;
+    zhashx_t *best = zhashx_new ();         //  Chunk hex -> path of its smallest delta
+    zhashx_t *best_size = zhashx_new ();
+    zhashx_set_destructor (best, (zhashx_destructor_fn *) zstr_free);
+    for (zfile_t *file = files? (zfile_t *) zlist_first (files): NULL; file;
+         file = (zfile_t *) zlist_next (files)) {
+        const char *path = zfile_filename (file, NULL);
+        const char *name = strrchr (path, '/');
+        name = name? name + 1: path;
+        char hex [65] = "";
+        snprintf (hex, sizeof hex, "%.64s", name);
+        if (strlen (name) < 65 || name [64] != '.' || !zhashx_lookup (seen, hex))
+            continue;
+        size_t size = (size_t) zfile_cursize (file);
+        size_t held = (size_t) (uintptr_t) zhashx_lookup (best_size, hex);
+        if (held && held <= size)
+            continue;
+        zhashx_update (best, hex, strdup (path));
+        zhashx_update (best_size, hex, (void *) (uintptr_t) size);
+    }
+    int rc = 0;
+    zlistx_t *keys = zhashx_keys (best);
+    zlistx_set_comparator (keys, (zlistx_comparator_fn *) strcmp);
+    zlistx_sort (keys);                     //  The same bundle every time
+    for (const char *hex = (const char *) zlistx_first (keys); hex && rc == 0;
+         hex = (const char *) zlistx_next (keys)) {
+        size_t size;
+        uint8_t *delta = artifact_read ((const char *) zhashx_lookup (best, hex),
+                                        BUNDLE_DELTA_MAX, &size);
+        uint8_t *body = delta? (uint8_t *) zmalloc (32 + size): NULL;
+        if (!body || keys_unhex (hex, body, 32)) {
+            rc = -1;
+            free (delta);
+            free (body);
+            break;
+        }
+        memcpy (body + 32, delta, size);
+        s_record (self, BUNDLE_DELTA, body, 32 + size);
+        free (body);
+        free (delta);
+    }
+    zlistx_destroy (&keys);
+    zhashx_destroy (&best);
+    zhashx_destroy (&best_size);
+    zlist_destroy (&files);
+    zdir_destroy (&dir);
+    return rc;
+}
+
+//  The chunks of every manifest, each once; then their deltas if asked
+static int
+s_record_chunks (s_writer_t *self, const char *repo, const release_trust_t *trust,
+                 bool deltas)
 {
     zhashx_t *seen = zhashx_new ();
     int rc = 0;
@@ -91,6 +150,8 @@ s_record_chunks (s_writer_t *self, const char *repo, const release_trust_t *trus
         }
         free (data);
     }
+    if (rc == 0 && deltas)
+        rc = s_record_deltas (self, repo, seen);
     zhashx_destroy (&seen);
     return rc;
 }
@@ -145,7 +206,8 @@ artifact_bundle (keyfile_t *options, int argc, char *argv [], int argi)
     for (; argi < argc && rc == 0; argi++)
         rc = s_record_file (&writer, BUNDLE_ASSIGNMENT, argv [argi]);
     if (rc == 0)
-        rc = s_record_chunks (&writer, repo, trust);
+        rc = s_record_chunks (&writer, repo, trust,
+                              streq (keyfile_get (options, "deltas"), "yes"));
     uint8_t hash [32];
     crypto_generichash_final (&writer.hash, hash, sizeof hash);
     uint8_t header [BUNDLE_HEADER_SIZE];

@@ -204,8 +204,8 @@ s_check (import_t *self, size_t slice)
                     zhashx_update (self->sizes, hex, (void *) (uintptr_t) size);
                 }
         }
-        if (type == BUNDLE_CHUNK || type == BUNDLE_END)
-            free (body);
+        if (type == BUNDLE_CHUNK || type == BUNDLE_DELTA || type == BUNDLE_END)
+            free (body);            //  Deltas are for the coordinator's uplinks
         else {
             s_record_t *record = (s_record_t *) zmalloc (sizeof (s_record_t));
             record->type = type;
