@@ -54,6 +54,7 @@ artrepo_destroy (artrepo_t **self_p)
             s_upload_destroy (&self->uploads [i]);
         chunkstore_destroy (&self->chunks);
         zhashx_destroy (&self->served_set);
+        zhashx_destroy (&self->have_set);
         free (self);
         *self_p = NULL;
     }
@@ -191,6 +192,7 @@ s_index (artrepo_t *self, store_txn_t *txn, const char *tenant, const uint8_t ha
     keys_hex (hash, 32, hex);
     snprintf (key, sizeof key, "mh/%s/%s", tenant, hex);
     self->served [0] = 0;           //  What was served may be gone
+    self->having [0] = 0;
     if (release)
         return s_put (txn, key, release, strlen (release));
     return store_del (txn, ARTREPO_TABLE, key, strlen (key)) < 0? -1: 0;
@@ -320,6 +322,33 @@ s_chunk_sizes (store_txn_t *txn, const char *tenant, json_t *releases)
     return sizes;
 }
 
+//  A delta record (address || delta): kept under delta/<tenant>/<address
+//  hex> if it applies, against bases this repository holds, to the
+//  chunk it names (its chunk came before it, in this transaction). The
+//  bases are not in the bundle, so nothing vouches for them but this
+//  check: a delta that does not apply is left out, and its chunk goes
+//  packed. 1 kept, 0 left out, -1 store error.
+static int
+s_take_delta (artrepo_t *self, store_txn_t *txn, const char *tenant, zhashx_t *sizes,
+              const uint8_t *body, size_t size)
+{
+    char hex [65];
+    keys_hex (body, 32, hex);
+    uint32_t chunk_size = (uint32_t) (uintptr_t) zhashx_lookup (sizes, hex);
+    if (chunk_size == 0 || chunk_size > CHUNKER_MAX)
+        return 0;
+    uint8_t *out = (uint8_t *) malloc (chunk_size);
+    assert (out);
+    int rc = chunkstore_undelta (self->chunks, txn, body + 32, size - 32, body, out,
+                                 chunk_size);
+    free (out);
+    if (rc)
+        return 0;
+    char key [WEFT_NAME_MAX + 80];
+    snprintf (key, sizeof key, "delta/%s/%s", tenant, hex);
+    return s_put (txn, key, body + 32, size - 32)? -1: 1;
+}
+
 //  The staged records of a checked bundle, taken in. A weft_status_t.
 static int
 s_take_in (artrepo_t *self, store_txn_t *txn, artrepo_upload_t *upload, uint64_t now_ms,
@@ -327,7 +356,7 @@ s_take_in (artrepo_t *self, store_txn_t *txn, artrepo_upload_t *upload, uint64_t
 {
     json_t *releases = json_array ();
     int status = WEFT_STATUS_OK;
-    size_t chunks = 0;
+    size_t chunks = 0, deltas = 0;
     zhashx_t *sizes = NULL;             //  Made at the first chunk: manifests come first
     for (uint32_t n = 0; n < upload->records && status == WEFT_STATUS_OK; n++) {
         char key [WEFT_NAME_MAX + 32];
@@ -388,6 +417,15 @@ s_take_in (artrepo_t *self, store_txn_t *txn, artrepo_upload_t *upload, uint64_t
                 status = WEFT_STATUS_INTERNAL;
             chunks++;
         }
+        else
+        if (type == BUNDLE_DELTA && size > 32) {
+            if (!sizes)
+                sizes = s_chunk_sizes (txn, upload->tenant, releases);
+            int rc = s_take_delta (self, txn, upload->tenant, sizes, body, size);
+            if (rc < 0)
+                status = WEFT_STATUS_INTERNAL;
+            deltas += rc == 1;
+        }
         free (record);
     }
     zhashx_destroy (&sizes);
@@ -397,6 +435,7 @@ s_take_in (artrepo_t *self, store_txn_t *txn, artrepo_upload_t *upload, uint64_t
         snprintf (error, WEFT_TEXT_MAX + 1, "store write failed");
     json_object_set_new (result, "releases", releases);
     json_object_set_new (result, "chunks", json_integer ((json_int_t) chunks));
+    json_object_set_new (result, "deltas", json_integer ((json_int_t) deltas));
     json_object_set_new (result, "tenant", json_string (upload->tenant));
     return status;
 }

@@ -21,6 +21,9 @@
         rel/<tenant>/<name>/<version>   a release: JSON (see artrepo_show)
         man/<tenant>/<name>/<version>   its manifest's bytes
         mh/<tenant>/<manifest hash hex> "name/version": the release by hash
+        delta/<tenant>/<address hex>    a chunk as a delta (proto/chunker.h),
+                                        from a bundle's delta record, kept
+                                        once it applied to its chunk here
     Sans-IO: the caller passes transactions and the time.  */
 
 #ifndef WEFT_ARTREPO_H_INCLUDED
@@ -58,7 +61,7 @@ int
 //  Part of upload id at offset (the bytes received so far; a part
 //  already received is acknowledged again). Returns a weft_status_t;
 //  *result_p gets {upload, received, size} and, once the bundle is
-//  whole and taken in, {releases: [{name, version}], chunks, tenant}
+//  whole and taken in, {releases: [{name, version}], chunks, deltas, tenant}
 //  (caller decrefs). On a refusal the upload is gone and what it staged
 //  is deleted in txn.
 int
@@ -118,6 +121,17 @@ uint8_t *
     artrepo_serve (artrepo_t *self, store_txn_t *txn, const char *tenant,
                    const uint8_t manifest [32], const uint8_t address [32], size_t *size_p,
                    uint32_t *chunk_size_p);
+
+//  The chunk at address as a delta (heap, caller frees: count || bases
+//  || zstd frame), if tenant's upload brought one and every base it
+//  names is a chunk of a release of tenant whose manifest hash is in
+//  have (have_count hashes, 1..UPDMSG_HAVE_MAX: what the asker holds in
+//  full); else NULL. The caller checks it is smaller than the packed
+//  chunk, and serves it only for an address artrepo_serve serves.
+uint8_t *
+    artrepo_serve_delta (artrepo_t *self, store_txn_t *txn, const char *tenant,
+                         const uint8_t *have, size_t have_count, const uint8_t address [32],
+                         size_t *size_p);
 
 void
     artrepo_test (bool verbose);

@@ -5,6 +5,7 @@
 #define WEFT_ARTREPO_INTERNAL_H_INCLUDED
 
 #include "proto/bundle.h"
+#include "proto/updmsg.h"
 #include "coordinator/core/artrepo.h"
 
 //  One upload in progress
@@ -28,6 +29,10 @@ struct _artrepo_t {
     //  come in runs): "tenant/manifest hash hex", and the set
     char served [WEFT_NAME_MAX + 66];
     zhashx_t *served_set;           //  Address hex -> 1
+    //  The chunks of the releases the last asker with a have list holds
+    //  (a site server's asks come in runs): "tenant/hex/hex..." and the set
+    char having [WEFT_NAME_MAX + 1 + UPDMSG_HAVE_MAX * 65 + 1];
+    zhashx_t *have_set;             //  Address hex -> 1
 };
 
 #endif

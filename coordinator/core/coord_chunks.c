@@ -7,7 +7,12 @@
     asker's own tenant is served, named by its manifest's hash: a chunk
     of another tenant's release, one the release does not name, or one
     not held is answered with size 0. The answers go on the asker's link
-    alone (send_link), never by custody: the asker asks again.  */
+    alone (send_link), never by custody: the asker asks again.
+    A want that names releases the asker holds in full (have) gets, for
+    a chunk the upload brought a delta of, that delta instead of the
+    packed chunk when every base it names is a chunk of one of those
+    releases (of the asker's tenant) and it is the smaller: the uplink
+    carries the change, not the chunk.  */
 
 #include "proto/corelib.h"
 #include "coordinator/core/coord_internal.h"
@@ -33,6 +38,23 @@ coord_chunk_want (coord_t *self, const char *origin, const char *tenant,
                         ? artrepo_serve (self->repo, txn, tenant, want->manifest, data.address,
                                          &packed_size, &chunk_size)
                         : NULL;
+        //  A delta instead, against chunks the asker says it holds, when
+        //  it is the smaller (the uplink is the scarce link)
+        size_t delta_size = 0;
+        uint8_t *delta = packed && want->have_count
+                       ? artrepo_serve_delta (self->repo, txn, tenant, want->have,
+                                              want->have_count, data.address, &delta_size)
+                       : NULL;
+        if (delta && delta_size >= packed_size) {
+            free (delta);
+            delta = NULL;
+        }
+        if (delta) {
+            data.size = chunk_size;
+            data.delta = delta;
+            data.delta_size = delta_size;
+        }
+        else
         if (packed) {
             data.size = chunk_size;
             data.packed = packed;
@@ -45,11 +67,13 @@ coord_chunk_want (coord_t *self, const char *origin, const char *tenant,
             self->effects.send_link (self->effects.ctx, origin, frame, frame_size);
             if (packed) {
                 self->stats.chunks_served++;
-                self->stats.chunk_bytes_served += packed_size;
+                self->stats.chunk_bytes_served += delta? delta_size: packed_size;
+                self->stats.chunk_deltas_served += delta != NULL;
             }
         }
         free (frame);
         free (payload);
+        free (delta);
         free (packed);
     }
     store_abort (&txn);

@@ -27,7 +27,8 @@ typedef struct {
     uint64_t update_offers;         //  UPDATE_OFFERs sealed and sent by custody
     uint64_t chunk_wants;           //  CHUNK_WANTs answered
     uint64_t chunks_served;         //  CHUNK_DATA sent with a chunk
-    uint64_t chunk_bytes_served;    //  Their packed bytes
+    uint64_t chunk_bytes_served;    //  Their bytes as sent (packed, or as deltas)
+    uint64_t chunk_deltas_served;   //  Of them, sent as deltas
     //  Refused requests counted but not recorded one by one (refusals.h)
     uint64_t audit_refusals_held;
 } coord_stats_t;

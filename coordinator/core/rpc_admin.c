@@ -648,11 +648,12 @@ rpc_coord_stats (rpc_call_t *call)
         "online", (json_int_t) registry_online_count (call->env->registry, call->now_ms));
     json_object_set_new (call->result->result, "audit_refusals_held",
                          json_integer ((json_int_t) stats->audit_refusals_held));
-    json_t *updates = json_pack ("{s:I, s:I, s:I, s:I}",
+    json_t *updates = json_pack ("{s:I, s:I, s:I, s:I, s:I}",
         "update_offers", (json_int_t) stats->update_offers,
         "chunk_wants", (json_int_t) stats->chunk_wants,
         "chunks_served", (json_int_t) stats->chunks_served,
-        "chunk_bytes_served", (json_int_t) stats->chunk_bytes_served);
+        "chunk_bytes_served", (json_int_t) stats->chunk_bytes_served,
+        "chunk_deltas_served", (json_int_t) stats->chunk_deltas_served);
     json_object_update (call->result->result, updates);
     json_decref (updates);
 }

@@ -101,6 +101,7 @@ s_release_destroy (fetch_release_t **release_p)
         free (release->state);
         free (release->attempts);
         free (release->in_ring);
+        free (release->plain);
         free (release->ring);
         free (release->bytes);
         free (release);
@@ -126,6 +127,7 @@ s_release_new (const uint8_t hash [32], uint8_t *bytes, size_t size, chunkstore_
     release->state = (uint8_t *) zmalloc (count);
     release->attempts = (uint8_t *) zmalloc (count);
     release->in_ring = (uint8_t *) zmalloc (count);
+    release->plain = (uint8_t *) zmalloc (count);
     release->ring = (uint32_t *) zmalloc (count * sizeof (uint32_t));
     release->bad = zlistx_new ();
     zlistx_set_destructor (release->bad, s_free_item);
@@ -584,7 +586,7 @@ s_commit (fetch_t *self)
         if (rc == 0) {
             fetch_mark_held (staged->release, staged->index);
             self->stats.received++;
-            self->stats.received_bytes += staged->packed_size;
+            self->stats.received_bytes += staged->wire_size;
             fetch_answer_waiters (self, address, staged->packed, staged->packed_size, staged->size);
         }
         else

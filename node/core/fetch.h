@@ -31,6 +31,16 @@
     pass the chunkstore's budget, fetching pauses (said in the log and by
     fetch_paused) rather than evict a chunk some release needs.
 
+    Deltas: a node asking the coordinator names in its CHUNK_WANT (have)
+    up to UPDMSG_HAVE_MAX releases it wants and holds in full, so the
+    coordinator may answer a chunk with a delta against their chunks. The
+    delta is applied against the bases in the chunkstore, the result
+    checked against the address, packed and kept like any chunk; one
+    that does not apply (a base evicted since, a bad frame) is dropped and
+    the chunk asked again of the same peer with no have, once: a second
+    failure counts as a bad chunk. Neighbours are never sent have: inside
+    a site, whole chunks.
+
     Serving: a CHUNK_WANT is answered, one CHUNK_DATA per address, only
     for a release this node wants or holds (fetch_want and not dropped),
     only for addresses of that release's manifest, and only to a
@@ -99,7 +109,9 @@ typedef struct {
 typedef struct {
     uint64_t asked;                     //  Chunks asked
     uint64_t received;                  //  Chunks verified and kept
-    uint64_t received_bytes;            //  Their packed bytes
+    uint64_t received_bytes;            //  Their bytes as they came (packed or delta)
+    uint64_t deltas;                    //  Of them, came as deltas
+    uint64_t deltas_dropped;            //  Deltas that did not apply (asked again whole)
     uint64_t not_held;                  //  Answers of size 0
     uint64_t timeouts;                  //  Asks not answered in time
     uint64_t bad;                       //  Chunks that failed verification

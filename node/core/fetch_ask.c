@@ -7,9 +7,25 @@
 //  --------------------------------------------------------------------------
 //  Asking
 
+//  The releases other than asked that this node holds in full, as a
+//  CHUNK_WANT's have (the coordinator may send deltas against their
+//  chunks): at most UPDMSG_HAVE_MAX. Their count.
+static size_t
+s_have (fetch_t *self, const uint8_t asked [32], uint8_t have [UPDMSG_HAVE_MAX * 32])
+{
+    size_t count = 0;
+    for (fetch_release_t *release = (fetch_release_t *) zhashx_first (self->releases);
+         release && count < UPDMSG_HAVE_MAX;
+         release = (fetch_release_t *) zhashx_next (self->releases))
+        if (release->held == release->manifest.chunk_count
+        &&  memcmp (release->hash, asked, 32) != 0)
+            memcpy (have + 32 * count++, release->hash, 32);
+    return count;
+}
+
 static int
 s_send_want (fetch_t *self, const char *peer, const uint8_t manifest [32],
-             const uint8_t *addresses, size_t count)
+             const uint8_t *addresses, size_t count, bool plain)
 {
     updmsg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -17,6 +33,12 @@ s_send_want (fetch_t *self, const char *peer, const uint8_t manifest [32],
     memcpy (msg.manifest, manifest, 32);
     msg.addresses = addresses;
     msg.address_count = count;
+    //  Deltas over the uplink only: inside a site, whole chunks
+    uint8_t have [UPDMSG_HAVE_MAX * 32];
+    if (!plain && streq (peer, FETCH_COORDINATOR)) {
+        msg.have = have;
+        msg.have_count = s_have (self, manifest, have);
+    }
     uint8_t *payload;
     size_t payload_size;
     int rc = updmsg_encode (&msg, &payload, &payload_size);
@@ -199,6 +221,7 @@ typedef struct {
     uint8_t addresses [FETCH_WINDOW * 32];
     size_t indexes [FETCH_WINDOW];
     size_t count;
+    bool plain;                         //  A chunk in it must come whole
 } s_batch_t;
 
 static void
@@ -214,7 +237,10 @@ s_batch_add (s_batch_t *batches, size_t *batch_count, const char *peer,
         batch = &batches [(*batch_count)++];
         snprintf (batch->peer, sizeof batch->peer, "%s", peer);
         batch->count = 0;
+        batch->plain = false;
     }
+    if (release->plain [index])
+        batch->plain = true;
     assert (batch->count < FETCH_WINDOW);
     const uint8_t *address;
     uint32_t chunk_size;
@@ -228,8 +254,8 @@ s_batches_send (fetch_t *self, fetch_release_t *release, s_batch_t *batches, siz
 {
     for (size_t i = 0; i < count; i++) {
         s_batch_t *batch = &batches [i];
-        if (s_send_want (self, batch->peer, release->hash, batch->addresses, batch->count)
-            == 0)
+        if (s_send_want (self, batch->peer, release->hash, batch->addresses, batch->count,
+                         batch->plain) == 0)
             continue;
         //  Not queued (the link just went): the next peer, at once
         for (size_t j = 0; j < batch->count; j++) {
@@ -383,9 +409,41 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
     //  Unpacked only to be checked: a buffer for the call, not one per
     //  node (weft-sim runs 100,000 of them)
     uint8_t *unpacked = msg->size == chunk_size? (uint8_t *) malloc (chunk_size): NULL;
-    bool bad = !unpacked
-            || chunker_unpack (msg->packed, msg->packed_size, address, unpacked, chunk_size);
-    free (unpacked);
+    uint8_t *packed = NULL;
+    size_t packed_size = 0;
+    bool bad;
+    if (msg->delta_size) {
+        //  Applied against our own bases, checked, then packed as kept
+        store_txn_t *txn = unpacked? store_begin (self->store, false): NULL;
+        int rc = txn? chunkstore_undelta (self->chunks, txn, msg->delta, msg->delta_size,
+                                          address, unpacked, chunk_size): -1;
+        store_abort (&txn);
+        if (rc == 0 && chunker_pack (unpacked, chunk_size, &packed, &packed_size))
+            rc = -1;
+        free (unpacked);
+        if (rc && !release->plain [index]) {
+            //  A base gone since we named its release, or a delta that
+            //  does not apply: asked again of the same peer, whole
+            self->stats.deltas_dropped++;
+            fetch_debug (self, "fetch: %s: a delta from %s did not apply (%d), asked again "
+                         "whole", self->name, peer, rc);
+            release->plain [index] = 1;
+            release->state [index] = FETCH_QUEUED;
+            fetch_ring_push (release, index);
+            return;
+        }
+        bad = rc != 0;
+    }
+    else {
+        bad = !unpacked
+           || chunker_unpack (msg->packed, msg->packed_size, address, unpacked, chunk_size);
+        free (unpacked);
+        if (!bad) {
+            packed = (uint8_t *) zmalloc (msg->packed_size);
+            memcpy (packed, msg->packed, msg->packed_size);
+            packed_size = msg->packed_size;
+        }
+    }
     if (bad) {
         self->stats.bad++;
         char hex [17];
@@ -397,12 +455,14 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
         fetch_failed (self, release, index, epoch);
         return;
     }
+    if (msg->delta_size)
+        self->stats.deltas++;
     fetch_staged_t *staged = (fetch_staged_t *) zmalloc (sizeof (fetch_staged_t));
     staged->release = release;
     staged->index = index;
-    staged->packed = (uint8_t *) zmalloc (msg->packed_size);
-    memcpy (staged->packed, msg->packed, msg->packed_size);
-    staged->packed_size = msg->packed_size;
+    staged->packed = packed;
+    staged->packed_size = packed_size;
+    staged->wire_size = msg->delta_size? msg->delta_size: msg->packed_size;
     staged->size = chunk_size;
     zlistx_add_end (self->staged, staged);
     release->state [index] = FETCH_STAGED;

@@ -49,6 +49,8 @@ typedef struct {
     uint8_t *state;                     //  Per chunk, fetch_state_t
     uint8_t *attempts;                  //  Per chunk, peers tried
     uint8_t *in_ring;                   //  Per chunk, 1 if in ring
+    uint8_t *plain;                     //  Per chunk, 1: a delta of it failed, asked
+                                        //  again with no have (whole)
     uint32_t *ring;                     //  chunk_count slots
     size_t ring_head, ring_count;
     size_t held;                        //  Chunks held
@@ -87,6 +89,7 @@ typedef struct {
     size_t index;
     uint8_t *packed;
     size_t packed_size;
+    size_t wire_size;                   //  Bytes it came in: packed, or its delta
     uint32_t size;
 } fetch_staged_t;
 
