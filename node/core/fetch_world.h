@@ -32,7 +32,7 @@ typedef struct {
 } fworld_node_t;
 
 //  A release: its manifest and packed chunks
-typedef struct {
+typedef struct _fworld_release_t {
     uint8_t *manifest;
     size_t manifest_size;
     uint8_t hash [32];
@@ -41,6 +41,14 @@ typedef struct {
     uint8_t **packed;
     size_t *packed_size;
     uint32_t *size;
+    //  A release edited from another (fworld_release_edit): its changed
+    //  chunks as deltas against from's chunk at the same index (NULL
+    //  where the chunk is from's)
+    const struct _fworld_release_t *from;
+    uint8_t **delta;
+    size_t *delta_size;
+    uint8_t *data;                      //  Its bytes, size of them
+    size_t data_size;
 } fworld_release_t;
 
 struct _fworld_t {
@@ -57,7 +65,9 @@ struct _fworld_t {
     size_t held_count;
     zhashx_t *uplink;               //  Address (hex) -> times sent (in the pointer)
     uint64_t uplink_chunks, uplink_bytes;
+    uint64_t uplink_deltas;         //  Of the chunks, sent as deltas
     int corrupt;                    //  Damage the next N chunks it sends
+    int stale;                      //  The next N deltas name a base nobody holds
     //  A neighbour that sends bad bytes: its next N chunks are damaged
     //  and signed again with its key (the mesh passes them)
     int damage_from, damage;
@@ -114,6 +124,13 @@ void
 fworld_release_t *
     fworld_release_new (const char *version);
 
+//  A release of from's bytes with edits of 16 bytes spread evenly, its
+//  changed chunks also as deltas against from's chunk at the same
+//  index; the coordinator sends those deltas to an asker whose have
+//  names from
+fworld_release_t *
+    fworld_release_edit (const fworld_release_t *from, const char *version, size_t edits);
+
 void
     fworld_release_destroy (fworld_release_t **release_p);
 
@@ -128,5 +145,9 @@ size_t
 //  The coordinator sends the server chunk c of release, asked or not
 void
     fworld_coord_data (fworld_t *world, fworld_release_t *release, size_t c, uint64_t now);
+
+//  Selftest of deltas over the uplink (fetch_delta_test.c)
+void
+    fetch_delta_test (bool verbose);
 
 #endif

@@ -45,6 +45,16 @@ s_coord_send (fworld_t *world, int to, const updmsg_t *data, uint64_t now)
     free (payload);
 }
 
+//  Does the want name this release in its have?
+static bool
+s_has (const updmsg_t *want, const uint8_t hash [32])
+{
+    for (size_t i = 0; i < want->have_count; i++)
+        if (memcmp (want->have + 32 * i, hash, 32) == 0)
+            return true;
+    return false;
+}
+
 //  The coordinator answers a CHUNK_WANT from the server's uplink
 static void
 s_coordinator (fworld_t *world, node_wire_msg_t *msg, uint64_t now)
@@ -71,7 +81,24 @@ s_coordinator (fworld_t *world, node_wire_msg_t *msg, uint64_t now)
                     data.size = release->size [c];
                     data.packed = release->packed [c];
                     data.packed_size = release->packed_size [c];
+                    if (release->delta && release->delta [c]
+                    &&  s_has (&want, release->from->hash)) {
+                        data.delta = release->delta [c];
+                        data.delta_size = release->delta_size [c];
+                    }
                 }
+        }
+        uint8_t stale [UPDMSG_DELTA_MAX];
+        if (data.delta_size) {
+            data.packed = NULL;
+            data.packed_size = 0;
+            world->uplink_deltas++;
+            if (world->stale) {
+                world->stale--;
+                memcpy (stale, data.delta, data.delta_size);
+                stale [1] ^= 0x01;          //  Its first base: nobody holds that
+                data.delta = stale;
+            }
         }
         if (data.size && world->corrupt) {
             world->corrupt--;
@@ -85,7 +112,7 @@ s_coordinator (fworld_t *world, node_wire_msg_t *msg, uint64_t now)
             uintptr_t times = (uintptr_t) zhashx_lookup (world->uplink, hex);
             zhashx_update (world->uplink, hex, (void *) (times + 1));
             world->uplink_chunks++;
-            world->uplink_bytes += data.packed_size;
+            world->uplink_bytes += data.packed_size + data.delta_size;
         }
         s_coord_send (world, msg->from, &data, now);
     }
@@ -265,13 +292,10 @@ fworld_link (fworld_t *world, int index, uint64_t now)
     fworld_drain (node);
 }
 
-//  A release of about FWORLD_CHUNKS random chunks
-fworld_release_t *
-fworld_release_new (const char *version)
+//  A release of data (taken), size bytes
+static fworld_release_t *
+s_release (uint8_t *data, size_t size, const char *version)
 {
-    size_t size = FWORLD_CHUNKS * CHUNKER_AVG;
-    uint8_t *data = (uint8_t *) zmalloc (size);
-    randombytes_buf (data, size);
     chunker_t *chunker = chunker_new ();
     fworld_release_t *release = (fworld_release_t *) zmalloc (sizeof (fworld_release_t));
     size_t max = size / CHUNKER_MIN + 1;
@@ -308,7 +332,52 @@ fworld_release_new (const char *version)
     chunker_hash (release->manifest, release->manifest_size, release->hash);
     free (entries);
     chunker_destroy (&chunker);
-    free (data);
+    release->data = data;
+    release->data_size = size;
+    return release;
+}
+
+//  A release of about FWORLD_CHUNKS random chunks
+fworld_release_t *
+fworld_release_new (const char *version)
+{
+    size_t size = FWORLD_CHUNKS * CHUNKER_AVG;
+    uint8_t *data = (uint8_t *) zmalloc (size);
+    randombytes_buf (data, size);
+    return s_release (data, size, version);
+}
+
+fworld_release_t *
+fworld_release_edit (const fworld_release_t *from, const char *version, size_t edits)
+{
+    uint8_t *data = (uint8_t *) zmalloc (from->data_size);
+    memcpy (data, from->data, from->data_size);
+    for (size_t e = 1; e <= edits; e++)
+        randombytes_buf (data + e * (from->data_size - 16) / (edits + 1), 16);
+    fworld_release_t *release = s_release (data, from->data_size, version);
+    release->from = from;
+    release->delta = (uint8_t **) zmalloc (release->count * sizeof (uint8_t *));
+    release->delta_size = (size_t *) zmalloc (release->count * sizeof (size_t));
+    size_t at = 0, base_at = 0;
+    for (size_t c = 0; c < release->count && c < from->count; c++) {
+        if (memcmp (release->addresses [c], from->addresses [c], 32)) {
+            uint8_t *frame;
+            size_t frame_size;
+            assert (chunker_delta (from->data + base_at, from->size [c], data + at,
+                                   release->size [c], &frame, &frame_size) == 0);
+            if (33 + frame_size < release->packed_size [c]) {
+                uint8_t *delta = (uint8_t *) zmalloc (33 + frame_size);
+                delta [0] = 1;
+                memcpy (delta + 1, from->addresses [c], 32);
+                memcpy (delta + 33, frame, frame_size);
+                release->delta [c] = delta;
+                release->delta_size [c] = 33 + frame_size;
+            }
+            free (frame);
+        }
+        at += release->size [c];
+        base_at += from->size [c];
+    }
     return release;
 }
 
@@ -318,6 +387,11 @@ fworld_release_destroy (fworld_release_t **release_p)
     fworld_release_t *release = *release_p;
     for (size_t c = 0; c < release->count; c++)
         free (release->packed [c]);
+    for (size_t c = 0; release->delta && c < release->count; c++)
+        free (release->delta [c]);
+    free (release->delta);
+    free (release->delta_size);
+    free (release->data);
     free (release->packed);
     free (release->packed_size);
     free (release->size);
