@@ -62,7 +62,7 @@ fetch_delta_test (bool verbose)
 
     //  2.0, a few edits: its changed chunks come as deltas, applied and
     //  checked at the server, which serves the gateway whole chunks
-    fworld_release_t *two = fworld_release_edit (one, "2.0", 4);
+    fworld_release_t *two = fworld_release_edit (one, "2.0", 4, 16);
     world.held [world.held_count++] = two;
     uint64_t packed;
     size_t changed = s_changed (two, &packed);
@@ -87,7 +87,7 @@ fetch_delta_test (bool verbose)
 
     //  3.0 against 1.0, two of its deltas naming a base the server does
     //  not hold: each dropped, its chunk asked again whole and kept
-    fworld_release_t *three = fworld_release_edit (one, "3.0", 4);
+    fworld_release_t *three = fworld_release_edit (one, "3.0", 4, 16);
     world.held [world.held_count++] = three;
     size_t changed3 = s_changed (three, &packed);
     assert (changed3 >= 2);

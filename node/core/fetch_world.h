@@ -42,8 +42,8 @@ typedef struct _fworld_release_t {
     size_t *packed_size;
     uint32_t *size;
     //  A release edited from another (fworld_release_edit): its changed
-    //  chunks as deltas against from's chunk at the same index (NULL
-    //  where the chunk is from's)
+    //  chunks as deltas against from's chunks over the same bytes (NULL
+    //  where none is smaller than the packed chunk)
     const struct _fworld_release_t *from;
     uint8_t **delta;
     size_t *delta_size;
@@ -124,12 +124,13 @@ void
 fworld_release_t *
     fworld_release_new (const char *version);
 
-//  A release of from's bytes with edits of 16 bytes spread evenly, its
-//  changed chunks also as deltas against from's chunk at the same
-//  index; the coordinator sends those deltas to an asker whose have
-//  names from
+//  A release of from's bytes with edits of edit_size random bytes
+//  spread evenly, its changed chunks also as deltas against the chunks
+//  of from over the same bytes (as build --delta-from); the coordinator
+//  sends those deltas to an asker whose have names from
 fworld_release_t *
-    fworld_release_edit (const fworld_release_t *from, const char *version, size_t edits);
+    fworld_release_edit (const fworld_release_t *from, const char *version, size_t edits,
+                         size_t edit_size);
 
 void
     fworld_release_destroy (fworld_release_t **release_p);

@@ -348,35 +348,51 @@ fworld_release_new (const char *version)
 }
 
 fworld_release_t *
-fworld_release_edit (const fworld_release_t *from, const char *version, size_t edits)
+fworld_release_edit (const fworld_release_t *from, const char *version, size_t edits,
+                     size_t edit_size)
 {
+    assert (edit_size < from->data_size / (edits + 1));
     uint8_t *data = (uint8_t *) zmalloc (from->data_size);
     memcpy (data, from->data, from->data_size);
     for (size_t e = 1; e <= edits; e++)
-        randombytes_buf (data + e * (from->data_size - 16) / (edits + 1), 16);
+        randombytes_buf (data + e * (from->data_size - edit_size) / (edits + 1), edit_size);
     fworld_release_t *release = s_release (data, from->data_size, version);
     release->from = from;
     release->delta = (uint8_t **) zmalloc (release->count * sizeof (uint8_t *));
     release->delta_size = (size_t *) zmalloc (release->count * sizeof (size_t));
-    size_t at = 0, base_at = 0;
-    for (size_t c = 0; c < release->count && c < from->count; c++) {
-        if (memcmp (release->addresses [c], from->addresses [c], 32)) {
+    //  Bases as weft-artifact build --delta-from takes them by offset: the
+    //  chunks of from over the same bytes (at most CHUNKER_DELTA_BASES,
+    //  consecutive, so their bytes lie one after another in from's data)
+    size_t at = 0, first = 0, first_at = 0;
+    for (size_t c = 0; c < release->count; c++) {
+        size_t end = at + release->size [c];
+        while (first + 1 < from->count && first_at + from->size [first] <= at)
+            first_at += from->size [first++];
+        size_t bases = 0, base_size = 0;
+        while (bases < CHUNKER_DELTA_BASES && first + bases < from->count
+           &&  first_at + base_size < end)
+            base_size += from->size [first + bases++];
+        bool held = false;
+        for (size_t b = 0; b < bases && !held; b++)
+            held = memcmp (release->addresses [c], from->addresses [first + b], 32) == 0;
+        if (!held) {
             uint8_t *frame;
             size_t frame_size;
-            assert (chunker_delta (from->data + base_at, from->size [c], data + at,
+            assert (chunker_delta (from->data + first_at, base_size, data + at,
                                    release->size [c], &frame, &frame_size) == 0);
-            if (33 + frame_size < release->packed_size [c]) {
-                uint8_t *delta = (uint8_t *) zmalloc (33 + frame_size);
-                delta [0] = 1;
-                memcpy (delta + 1, from->addresses [c], 32);
-                memcpy (delta + 33, frame, frame_size);
+            size_t delta_size = 1 + 32 * bases + frame_size;
+            if (delta_size < release->packed_size [c]) {
+                uint8_t *delta = (uint8_t *) zmalloc (delta_size);
+                delta [0] = (uint8_t) bases;
+                for (size_t b = 0; b < bases; b++)
+                    memcpy (delta + 1 + 32 * b, from->addresses [first + b], 32);
+                memcpy (delta + 1 + 32 * bases, frame, frame_size);
                 release->delta [c] = delta;
-                release->delta_size [c] = 33 + frame_size;
+                release->delta_size [c] = delta_size;
             }
             free (frame);
         }
-        at += release->size [c];
-        base_at += from->size [c];
+        at = end;
     }
     return release;
 }

@@ -12,13 +12,21 @@
         chunkstore_put in one transaction per release and node, on
         stores of the same kind): what the exchange costs over its floor;
       - bytes over the uplink against one copy of the releases' packed
-        chunks (1.00: each chunk crossed the uplink once for the site).
+        chunks (1.00: each chunk crossed the uplink once for the site);
+      - an update over the uplink: the server and the gateways hold 1.0
+        and want 2.0 (5% of its bytes rewritten, in 4 places); the
+        bytes the exchange carries over the uplink for it (deltas
+        against 1.0's chunks, packed chunks where smaller) plus its
+        manifest, against the best single-device delta of the same pair
+        (libzstd level 19 with all of 1.0 as prefix, as zstd
+        --patch-from; goal: 1.2 or less).
     Prints
         BENCH <name> <value> <unit> ratio=<x> vs <comparator>
     with the median of RUNS runs of each, interleaved.  */
 
 #include <czmq.h>
 #include <sodium.h>
+#include <zstd.h>
 
 #include "proto/chunker.h"
 #include "proto/chunkstore.h"
@@ -117,6 +125,60 @@ s_floor (void)
     return (double) chunks / seconds;
 }
 
+//  The best single-device delta of from -> to: zstd -19 --patch-from
+static size_t
+s_patch_from (const fworld_release_t *from, const fworld_release_t *to)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx ();
+    assert (cctx);
+    ZSTD_CCtx_setParameter (cctx, ZSTD_c_compressionLevel, 19);
+    ZSTD_CCtx_setParameter (cctx, ZSTD_c_windowLog, 27);
+    ZSTD_CCtx_setParameter (cctx, ZSTD_c_enableLongDistanceMatching, 1);
+    assert (!ZSTD_isError (ZSTD_CCtx_refPrefix (cctx, from->data, from->data_size)));
+    size_t bound = ZSTD_compressBound (to->data_size);
+    uint8_t *out = (uint8_t *) malloc (bound);
+    size_t size = ZSTD_compress2 (cctx, out, bound, to->data, to->data_size);
+    assert (!ZSTD_isError (size));
+    free (out);
+    ZSTD_freeCCtx (cctx);
+    return size;
+}
+
+//  2.0 over the uplink of a site holding 1.0: bytes carried (and the
+//  single-device delta's, in *best)
+static double
+s_update (double *best)
+{
+    fworld_t world;
+    fworld_init (&world, false);
+    world.bursts = true;
+    uint64_t now = FABRIC_EPOCH_MS;
+    fworld_up (&world, now);
+    fworld_release_t *one = fworld_release_new ("1.0");
+    world.held [world.held_count++] = one;
+    for (int i = 0; i < FWORLD_NODES; i++)
+        fworld_want (&world.nodes [i], one, now);
+    for (int round = 0; round < 10000 && zlistx_size (world.wire); round++)
+        fworld_tick (&world, now += 10);
+    fworld_release_t *two = fworld_release_edit (one, "2.0", 4, one->data_size / 80);
+    world.held [world.held_count++] = two;
+    uint64_t before = world.uplink_bytes;
+    for (int i = 0; i < FWORLD_NODES; i++)
+        fworld_want (&world.nodes [i], two, now);
+    bool all = false;
+    for (int round = 0; round < 10000 && !all; round++) {
+        fworld_tick (&world, now += 10);
+        all = true;
+        for (int i = 0; i < FWORLD_NODES && all; i++)
+            all = fworld_held (&world.nodes [i], two) == two->count;
+    }
+    assert (all && world.uplink_deltas > 0);
+    double carried = (double) (world.uplink_bytes - before + two->manifest_size);
+    *best = (double) s_patch_from (one, two);
+    fworld_fini (&world);
+    return carried;
+}
+
 int
 main (void)
 {
@@ -124,10 +186,11 @@ main (void)
     zsys_set_logstream (NULL);
     zsys_set_logsystem (false);
     assert (sodium_init () >= 0);
-    double exchange [RUNS], floor [RUNS], ratio [RUNS];
+    double exchange [RUNS], floor [RUNS], ratio [RUNS], update [RUNS], best [RUNS];
     for (int run = 0; run < RUNS; run++) {
         exchange [run] = s_exchange (&ratio [run]);
         floor [run] = s_floor ();
+        update [run] = s_update (&best [run]);
     }
     double x = bench_median (exchange, RUNS), f = bench_median (floor, RUNS);
     double u = bench_median (ratio, RUNS);
@@ -135,5 +198,10 @@ main (void)
             "alone\n", x, x / f);
     printf ("BENCH fetch_site_uplink %.2f copies ratio=%.2f vs one copy over the uplink "
             "(server + 3 gateways)\n", u, u);
+    double w = bench_median (update, RUNS), b = bench_median (best, RUNS);
+    printf ("BENCH fetch_update_uplink %.0f bytes ratio=%.2f vs the best single-device delta "
+            "(zstd -19 --patch-from, %.0f bytes; 2.0 rewrites 5%% of a %d KiB 1.0 in 4 "
+            "places; server + 3 gateways) goal=1.2 %s\n", w, w / b, b,
+            FWORLD_CHUNKS * CHUNKER_AVG / 1024, w / b <= 1.2? "met": "MISSED");
     return 0;
 }
