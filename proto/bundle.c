@@ -186,15 +186,22 @@ s_seal_entries (bundle_check_t *self)
     self->carried = (uint8_t *) zmalloc (unique + 1);
 }
 
+//  The entry of a carried manifest for address, or NULL
+static const uint8_t *
+s_entry (bundle_check_t *self, const uint8_t *address)
+{
+    return self->entry_count
+        ? (const uint8_t *) bsearch (address, self->entries, self->entry_count,
+                                     MANIFEST_ENTRY_SIZE, s_compare_entry)
+        : NULL;
+}
+
 static int
 s_chunk (bundle_check_t *self, const uint8_t *body, size_t size)
 {
     if (size < CHUNKER_HASH_SIZE)
         return RELEASE_MALFORMED;
-    const uint8_t *entry = self->entry_count
-        ? (const uint8_t *) bsearch (body, self->entries, self->entry_count,
-                                     MANIFEST_ENTRY_SIZE, s_compare_entry)
-        : NULL;
+    const uint8_t *entry = s_entry (self, body);
     if (!entry)
         return RELEASE_MISMATCH;
     size_t index = (size_t) (entry - self->entries) / MANIFEST_ENTRY_SIZE;
@@ -223,10 +230,7 @@ s_delta (bundle_check_t *self, const uint8_t *body, size_t size)
     ||  chunker_delta_split (body + CHUNKER_HASH_SIZE, size - CHUNKER_HASH_SIZE, &base_count,
                              &bases, &frame, &frame_size))
         return RELEASE_MALFORMED;
-    const uint8_t *entry = self->entry_count
-        ? (const uint8_t *) bsearch (body, self->entries, self->entry_count,
-                                     MANIFEST_ENTRY_SIZE, s_compare_entry)
-        : NULL;
+    const uint8_t *entry = s_entry (self, body);
     if (!entry)
         return RELEASE_MISMATCH;
     size_t index = (size_t) (entry - self->entries) / MANIFEST_ENTRY_SIZE;
