@@ -87,8 +87,9 @@ say "2.0 assigned to the site: the uplink carries the deltas"
 as_op otto update assign --query type=gateway plc 2.0 > /dev/null || fail "assign 2.0"
 wait_for "on 2.0 v2.bin $gateways" 90 || fail "2.0 not committed everywhere"
 sent=$(( $(counter chunk_bytes_served) - served1 ))
+chunks2=$(as_op olga --json artifact show plc 2.0 | jget chunks)
 served_deltas=$(counter chunk_deltas_served)
-say "2.0: $new changed chunks, $packed bytes packed; the uplink carried $sent bytes" \
+say "2.0: $new of $chunks2 chunks changed, $packed bytes packed; the uplink carried $sent bytes" \
     "($served_deltas chunks as deltas) for $GATEWAYS gateways"
 (( served_deltas == deltas )) || fail "the coordinator sent $served_deltas deltas of $deltas"
 (( sent * 100 < packed * BOUND )) || fail "the uplink carried $sent bytes for $packed packed"
@@ -99,7 +100,6 @@ start_node gwd --token-file "$(new_token_file --tenant acme --type gateway)"
 wait_for "is_online gwd" 30 || fail "gwd did not come online"
 bytes_before=$(counter chunk_bytes_served)
 chunks_before=$(counter chunks_served)
-chunks2=$(as_op olga --json artifact show plc 2.0 | jget chunks)
 as_op otto update assign gwd plc 2.0 > /dev/null || fail "assign 2.0 to gwd"
 wait_for "on 2.0 v2.bin gwd" 90 || fail "2.0 not committed at gwd"
 (( $(counter chunk_deltas_served) == served_deltas )) || fail "gwd was sent deltas"
