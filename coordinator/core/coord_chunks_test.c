@@ -3,7 +3,9 @@
     CHUNK_DATA per address, with the chunk of a release of the node's
     tenant (it unpacks to its address), and size 0 for an address the
     release does not name, another tenant's release, or a custody
-    transfer (refused). On a real store.  */
+    transfer (refused); a delta instead only to an asker naming a
+    release of its own tenant that holds the delta's bases. On a real
+    store.  */
 
 #include "proto/corelib.h"
 #include <sodium.h>
@@ -28,14 +30,16 @@ s_send_link (void *ctx, const char *device_id, const uint8_t *frame, size_t size
     zlistx_add_end (links->sent, zchunk_new (frame, size));
 }
 
-//  Send a CHUNK_WANT of addresses as origin; the chunk sizes answered
-//  (0: not served), checked against their addresses
+//  Send a CHUNK_WANT of addresses as origin, naming have_count releases
+//  held; the chunk sizes answered (0: not served), packed chunks checked
+//  against their addresses, deltas against the delta the test stored
 static int
-s_want (coord_t *coord, s_links_t *links, const keys_t *keys, const char *origin,
-        const uint8_t manifest [32], const uint8_t *addresses, size_t count, bool custody,
-        uint32_t *sizes)
+s_want_full (coord_t *coord, s_links_t *links, const keys_t *keys, const char *origin,
+             const uint8_t manifest [32], const uint8_t *addresses, size_t count,
+             const uint8_t *have, size_t have_count, bool custody, uint32_t *sizes)
 {
-    updmsg_t want = { .type = MSG_CHUNK_WANT, .addresses = addresses, .address_count = count };
+    updmsg_t want = { .type = MSG_CHUNK_WANT, .addresses = addresses, .address_count = count,
+                      .have = have, .have_count = have_count };
     memcpy (want.manifest, manifest, 32);
     uint8_t *payload, *frame;
     size_t payload_size, frame_size;
@@ -64,6 +68,9 @@ s_want (coord_t *coord, s_links_t *links, const keys_t *keys, const char *origin
         assert (updmsg_decode (&data, env.type, env.payload, env.payload_size) == 0);
         assert (memcmp (data.address, addresses + 32 * index, 32) == 0);
         sizes [index] = data.size;
+        if (data.delta_size)
+            assert (data.delta_size == 37 && !data.packed_size && data.delta [0] == 1);
+        else
         if (data.size) {
             uint8_t *chunk_bytes = (uint8_t *) zmalloc (data.size);
             assert (chunker_unpack (data.packed, data.packed_size, data.address, chunk_bytes,
@@ -74,6 +81,24 @@ s_want (coord_t *coord, s_links_t *links, const keys_t *keys, const char *origin
     assert (index == (rc == 0? count: 0));
     zlistx_purge (links->sent);
     return rc;
+}
+
+static int
+s_want (coord_t *coord, s_links_t *links, const keys_t *keys, const char *origin,
+        const uint8_t manifest [32], const uint8_t *addresses, size_t count, bool custody,
+        uint32_t *sizes)
+{
+    return s_want_full (coord, links, keys, origin, manifest, addresses, count, NULL, 0,
+                        custody, sizes);
+}
+
+static int
+s_want_have (coord_t *coord, s_links_t *links, const keys_t *keys, const char *origin,
+             const uint8_t manifest [32], const uint8_t *addresses, size_t count,
+             const uint8_t *have, size_t have_count, uint32_t *sizes)
+{
+    return s_want_full (coord, links, keys, origin, manifest, addresses, count, have,
+                        have_count, false, sizes);
 }
 
 void
@@ -103,6 +128,33 @@ coord_chunks_test (bool verbose)
     manifest_chunk (&parsed, parsed.chunk_count - 1, &address, &chunk_size);
     memcpy (addresses + 32, address, 32);
     randombytes_buf (addresses + 64, 32);
+    //  A delta an upload kept of the first chunk, against the last: only
+    //  for an asker whose have names a release of the tenant holding
+    //  that base
+    uint8_t delta [1 + 32 + 4] = { 1 };
+    memcpy (delta + 1, addresses + 32, 32);
+    memcpy (delta + 33, "\x28\xb5\x2f\xfd", 4);
+    char hex [65], key [WEFT_NAME_MAX + 80];
+    keys_hex (addresses, 32, hex);
+    snprintf (key, sizeof key, "delta/acme/%s", hex);
+    assert (store_put (txn, ARTREPO_TABLE, key, strlen (key), delta, sizeof delta) == 0);
+    size_t delta_size;
+    uint8_t *served = artrepo_serve_delta (repo, txn, "acme", manifest, 1, addresses,
+                                           &delta_size);
+    assert (served && delta_size == sizeof delta && memcmp (served, delta, sizeof delta) == 0);
+    free (served);
+    uint8_t stranger [32];
+    randombytes_buf (stranger, sizeof stranger);
+    assert (!artrepo_serve_delta (repo, txn, "globex", manifest, 1, addresses, &delta_size));
+    assert (!artrepo_serve_delta (repo, txn, "acme", stranger, 1, addresses, &delta_size));
+    assert (!artrepo_serve_delta (repo, txn, "acme", manifest, 0, addresses, &delta_size));
+    assert (!artrepo_serve_delta (repo, txn, "acme", manifest, 1, addresses + 32,
+                                  &delta_size));     //  None kept of that chunk
+    delta [1] ^= 1;             //  A base the release does not name
+    assert (store_put (txn, ARTREPO_TABLE, key, strlen (key), delta, sizeof delta) == 0);
+    assert (!artrepo_serve_delta (repo, txn, "acme", manifest, 1, addresses, &delta_size));
+    delta [1] ^= 1;
+    assert (store_put (txn, ARTREPO_TABLE, key, strlen (key), delta, sizeof delta) == 0);
     assert (store_commit (&txn) == 0);
     artrepo_destroy (&repo);
 
@@ -134,6 +186,20 @@ coord_chunks_test (bool verbose)
             == 0);
     assert (sizes [0] == 0 && sizes [1] == 0);
     assert (stats->chunks_served == 2);
+    //  Naming a release it holds, acme's server gets the first chunk as
+    //  the delta only when it is smaller than the packed chunk (a frame
+    //  of 4 bytes is); globex's, naming the same, gets no delta
+    const uint8_t *have = manifest;
+    uint64_t deltas = stats->chunk_deltas_served, bytes = stats->chunk_bytes_served;
+    assert (s_want_have (coord, &links, &site_a, "site-a", manifest, addresses, 2, have, 1,
+                         sizes) == 0);
+    assert (sizes [0] > 0 && sizes [1] > 0);
+    assert (stats->chunk_deltas_served == deltas + 1);
+    assert (stats->chunks_served == 4);
+    assert (s_want_have (coord, &links, &site_g, "site-g", manifest, addresses, 1, have, 1,
+                         sizes) == 0);
+    assert (sizes [0] == 0 && stats->chunk_deltas_served == deltas + 1);
+    assert (stats->chunk_bytes_served > bytes);
     //  Never as a custody transfer
     assert (s_want (coord, &links, &site_a, "site-a", manifest, addresses, 1, true, sizes)
             == PROTO_ERR_REFUSED);
