@@ -243,6 +243,9 @@ ctl_show_artifact (const char *method, json_t *result)
             printf ("added %s %s to tenant %s\n", ctl_str (item, "name"),
                     ctl_str (item, "version"), ctl_str (result, "tenant"));
         printf ("%lld chunks received\n", (long long) ctl_int (result, "chunks"));
+        if (ctl_int (result, "deltas") > 0)
+            printf ("%lld deltas kept for the sites' uplinks\n",
+                    (long long) ctl_int (result, "deltas"));
         return true;
     }
     if (streq (method, "artifact.list")) {
