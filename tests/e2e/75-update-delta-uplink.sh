@@ -79,6 +79,8 @@ read -r new packed deltas < <(sed -n 's/.*(\([0-9]*\) new, \([0-9]*\) bytes pack
 (( new > 0 && deltas > 0 )) || fail "build 2.0 made no deltas: $(cat build2.out)"
 publish repo plc=1.0 plc=2.0
 art bundle --repo repo --out v2.wbd --deltas yes > /dev/null || fail "bundle 2.0"
+out=$(art verify --bundle v2.wbd --root repo/root.1) \
+    || fail "a bundle with deltas does not check as a node checks it: $out"
 added=$(as_op olga --json artifact add v2.wbd) || fail "artifact add 2.0: $added"
 kept=$(jget deltas <<<"$added")
 [[ "$kept" == "$deltas" ]] || fail "the coordinator kept $kept of the upload's $deltas deltas: $added"
