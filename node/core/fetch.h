@@ -32,7 +32,8 @@
     fetch_paused) rather than evict a chunk some release needs.
 
     Deltas: a node asking the coordinator names in its CHUNK_WANT (have)
-    up to UPDMSG_HAVE_MAX releases it wants and holds in full, so the
+    up to UPDMSG_HAVE_MAX releases it wants and holds in full (those of
+    the asked release's name first), so the
     coordinator may answer a chunk with a delta against their chunks. The
     delta is applied against the bases in the chunkstore, the result
     checked against the address, packed and kept like any chunk; one

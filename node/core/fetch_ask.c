@@ -9,17 +9,24 @@
 
 //  The releases other than asked that this node holds in full, as a
 //  CHUNK_WANT's have (the coordinator may send deltas against their
-//  chunks): at most UPDMSG_HAVE_MAX. Their count.
+//  chunks): at most UPDMSG_HAVE_MAX, those of the asked release's name
+//  first (its earlier versions, what its deltas are made against).
+//  Their count.
 static size_t
 s_have (fetch_t *self, const uint8_t asked [32], uint8_t have [UPDMSG_HAVE_MAX * 32])
 {
+    fetch_release_t *wanted = (fetch_release_t *) zhashx_lookup (self->releases, asked);
     size_t count = 0;
-    for (fetch_release_t *release = (fetch_release_t *) zhashx_first (self->releases);
-         release && count < UPDMSG_HAVE_MAX;
-         release = (fetch_release_t *) zhashx_next (self->releases))
-        if (release->held == release->manifest.chunk_count
-        &&  memcmp (release->hash, asked, 32) != 0)
-            memcpy (have + 32 * count++, release->hash, 32);
+    for (int pass = 0; pass < 2; pass++)
+        for (fetch_release_t *release = (fetch_release_t *) zhashx_first (self->releases);
+             release && count < UPDMSG_HAVE_MAX;
+             release = (fetch_release_t *) zhashx_next (self->releases)) {
+            bool same = wanted && streq (release->manifest.name, wanted->manifest.name);
+            if (same == (pass == 0)
+            &&  release->held == release->manifest.chunk_count
+            &&  memcmp (release->hash, asked, 32) != 0)
+                memcpy (have + 32 * count++, release->hash, 32);
+        }
     return count;
 }
 
