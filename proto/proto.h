@@ -103,7 +103,9 @@ typedef enum {
     MSG_SITE_DIRECTIVE = 31,
     MSG_SITE_REPORT = 32,
     //  A device's update state to the node that offered it (proto/updmsg.h)
-    MSG_UPDATE_STATUS = 33
+    MSG_UPDATE_STATUS = 33,
+    //  The director's entitlement or uninstall order (proto/updmsg.h)
+    MSG_SOFTWARE_ORDER = 34
 } msg_type_t;
 
 //  Status codes in ENROL_RESPONSE, ACK and RPC_REPLY.

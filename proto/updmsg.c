@@ -9,6 +9,7 @@
 #include "keys.h"
 #include "envelope.h"
 #include "updmsg.h"
+#include "sworder.h"
 #include "wire.h"
 
 int
@@ -57,7 +58,7 @@ s_golden (const char *name, int type, const uint8_t *payload, size_t size)
     env.seq = (uint64_t) type;
     env.hlc = 1767225600000ULL << 16;
     env.hop_limit = env.hops = type == MSG_UPDATE_OFFER || type == MSG_UPDATE_STATUS
-                             ? WEFT_HOP_LIMIT: 1;
+                             || type == MSG_SOFTWARE_ORDER? WEFT_HOP_LIMIT: 1;
     env.payload = payload;
     env.payload_size = size;
     uint8_t *frame, *file;
@@ -226,6 +227,23 @@ updmsg_test (bool verbose)
     msg.status_size = 0;
     assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
     msg.status_size = UPDMSG_STATUS_MAX + 1;
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
+    //  SOFTWARE_ORDER: the bytes are opaque here (proto/sworder.h)
+    static const uint8_t order [] = { 0x92, 0xc4, 0x01, 0x90, 0xc4, 0x00 };
+    memset (&msg, 0, sizeof msg);
+    msg.type = MSG_SOFTWARE_ORDER;
+    msg.order = order;
+    msg.order_size = sizeof order;
+    assert (updmsg_encode (&msg, &payload, &size) == 0);
+    assert (updmsg_decode (&back, MSG_SOFTWARE_ORDER, payload, size) == 0);
+    assert (back.order_size == sizeof order && memcmp (back.order, order, sizeof order) == 0);
+    for (size_t cut = 0; cut < size; cut++)
+        assert (updmsg_decode (&back, MSG_SOFTWARE_ORDER, payload, cut) != 0);
+    s_golden ("envelope-software-order", MSG_SOFTWARE_ORDER, payload, size);
+    free (payload);
+    msg.order_size = 0;
+    assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_VALUE);
+    msg.order_size = SWORDER_MAX + 1;
     assert (updmsg_encode (&msg, &payload, &size) == PROTO_ERR_OVERSIZE);
     //  A type of another family
     assert (updmsg_decode (&back, MSG_HELLO, packed, sizeof packed) == PROTO_ERR_UNKNOWN);

@@ -1,4 +1,4 @@
-/*  updmsg - the payloads of software updates (types 28..30, 33)
+/*  updmsg - the payloads of software updates (types 28..30, 33, 34)
     Wire forms, one msgpack array each (docs/protocol.md section 21):
         UPDATE_OFFER  [metadata: bin(1..UPDMSG_METADATA_MAX)]
         CHUNK_WANT    [manifest: bin(32), addresses: bin(32 * n, 1 <= n <= UPDMSG_WANT_MAX),
@@ -7,6 +7,7 @@
                        packed: bin(<= UPDMSG_PACKED_MAX),
                        delta: bin(<= UPDMSG_DELTA_MAX) (optional)]
         UPDATE_STATUS [software: str(1..UPDMSG_STATUS_MAX)]
+        SOFTWARE_ORDER [order: bin(1..SWORDER_MAX)]
     UPDATE_OFFER travels by custody to one device, from the coordinator
     (the director) or from the node a bundle was imported at. Its
     metadata is a bundle (proto/bundle.h) with no chunk record: the
@@ -34,7 +35,11 @@
     was imported at): the device's reported software (the JSON object
     it reports as reported.software), at every change, so that node
     follows the device also while the site is cut off from the
-    coordinator and its reports wait at the device.  */
+    coordinator and its reports wait at the device.
+    SOFTWARE_ORDER travels by custody from the coordinator to one
+    device: an entitlement or an uninstall order the director signed
+    (proto/sworder.h). The device trusts it for its signature, never
+    for who relayed it.  */
 
 #ifndef WEFT_UPDMSG_H_INCLUDED
 #define WEFT_UPDMSG_H_INCLUDED
@@ -50,7 +55,7 @@
 #define UPDMSG_DELTA_MAX        (1 + CHUNKER_DELTA_BASES * CHUNKER_HASH_SIZE + UPDMSG_PACKED_MAX)
 
 typedef struct {
-    int type;                           //  MSG_UPDATE_OFFER .. MSG_CHUNK_DATA, MSG_UPDATE_STATUS
+    int type;                           //  MSG_UPDATE_OFFER .. MSG_SOFTWARE_ORDER
     //  UPDATE_OFFER: a bundle without chunks (borrowed)
     const uint8_t *metadata;
     size_t metadata_size;
@@ -75,6 +80,9 @@ typedef struct {
     //  UPDATE_STATUS: the reported software, JSON text (borrowed)
     const char *status;
     size_t status_size;
+    //  SOFTWARE_ORDER: the signed order (borrowed)
+    const uint8_t *order;
+    size_t order_size;
 } updmsg_t;
 
 //  Encode. Returns 0 and a heap buffer (free()), or a proto_rc_t.

@@ -90,7 +90,7 @@ typedef struct {
 const wire_msg_t *
     wire_msg (int type);
 
-#define WIRE_TYPE_LIMIT 34      //  Message types are below this
+#define WIRE_TYPE_LIMIT 35      //  Message types are below this
 
 //  The rows indexed by type, *count_p of them; a row whose name is
 //  NULL is a number not in use.

@@ -15,6 +15,7 @@
 #include "delegmsg.h"
 #include "passport.h"
 #include "updmsg.h"
+#include "sworder.h"
 #include "sitemsg.h"
 
 #define S_STATUS_MAX    255
@@ -220,6 +221,9 @@ static const wire_field_t s_update_offer [] = {
 static const wire_field_t s_update_status [] = {
     STRN (updmsg_t, "software", status, 1, UPDMSG_STATUS_MAX, 0),
 };
+static const wire_field_t s_software_order [] = {
+    BINREF (updmsg_t, "order", order, 1, SWORDER_MAX, 0),
+};
 static const wire_field_t s_chunk_want [] = {
     BIN (updmsg_t, "manifest", manifest, 32, 0),
     BINLIST (updmsg_t, "addresses", addresses, address_count, 32, 1, UPDMSG_WANT_MAX, 0),
@@ -330,6 +334,8 @@ static const wire_msg_t s_msgs [WIRE_TYPE_LIMIT] = {
            sitemsg_check, "site server → coordinator", "§22"),
     S_ROW (MSG_UPDATE_STATUS, "UPDATE_STATUS", WIRE_FAMILY_UPDATE, updmsg_t, s_update_status,
            NULL, "device → the node that offered its update", "§21"),
+    S_ROW (MSG_SOFTWARE_ORDER, "SOFTWARE_ORDER", WIRE_FAMILY_UPDATE, updmsg_t,
+           s_software_order, NULL, "coordinator → device", "§21"),
 };
 
 const wire_msg_t *

@@ -38,6 +38,7 @@ for hex in tests/golden/*.hex; do
         cert*)      cp "$bin" "$WORK/corpus/cert/$name" ;;
         envelope-*|site-*) cp "$bin" "$WORK/corpus/envelope/$name" ;;
         release-*)  cp "$bin" "$WORK/corpus/release/$name" ;;
+        sworder-*)  cp "$bin" "$WORK/corpus/sworder/$name" ;;
         manifest*)  cp "$bin" "$WORK/corpus/manifest/$name" ;;
     esac
     #   The codec target takes any msgpack: every golden file
