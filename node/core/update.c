@@ -44,6 +44,7 @@ update_new (const update_config_t *config, const update_effects_t *effects)
         return NULL;
     update_t *self = (update_t *) zmalloc (sizeof (update_t));
     self->effects = *effects;
+    self->in_use = -1;
     self->store = config->store;
     self->chunks = config->chunks;
     snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix? config->prefix: "");
@@ -141,10 +142,11 @@ update_start (update_t *self, uint64_t now_ms)
     //  A job under way reports anew: the ACK of this report, not of one
     //  sent before the restart, says the device came back and checked in
     if (self->state != UPDATE_IDLE && self->state != UPDATE_COMMITTED
-    &&  self->state != UPDATE_ROLLED_BACK)
+    &&  self->state != UPDATE_ROLLED_BACK && self->state != UPDATE_UNINSTALLED)
         s_report (self);
     s_let_go (self);
     s_resume (self, now_ms);
+    update_use_settle (self, now_ms);
     return 0;
 }
 
@@ -156,8 +158,8 @@ update_state_name (int state)
 {
     static const char *names [] = { "idle", "assigned", "downloading", "verified", "staged",
                                     "installing", "health", "committed", "failed",
-                                    "rolled-back" };
-    return state >= 0 && state <= UPDATE_ROLLED_BACK? names [state]: "unknown";
+                                    "rolled-back", "removing", "uninstalled" };
+    return state >= 0 && state <= UPDATE_UNINSTALLED? names [state]: "unknown";
 }
 
 char *
@@ -194,6 +196,7 @@ update_report_json (update_t *self)
         json_object_set_new (json, "fw", json_string (self->inst_version));
     if (self->assigned_ms)
         json_object_set_new (json, "assigned_ms", json_integer ((json_int_t) self->assigned_ms));
+    update_use_report (self, json);
     char waiting [UPDATE_ERROR_MAX + 1];
     if (s_waiting (self, self->now_ms, waiting)) {
         json_object_set_new (json, "waiting", json_string (waiting));
@@ -312,6 +315,9 @@ s_resume (update_t *self, uint64_t now_ms)
         case UPDATE_FAILED:
             s_install (self, UPDATE_STEP_ROLLBACK);
             break;
+        case UPDATE_REMOVING:
+            s_install (self, UPDATE_STEP_REMOVE);
+            break;
         default:
             break;                  //  Idle, committed, rolled back: nothing waits
     }
@@ -342,10 +348,12 @@ update_installed (update_t *self, int step, bool ok, const char *error, uint64_t
     char why [UPDATE_ERROR_MAX + 1];
     if (!ok) {
         static const char *names [] = { "", "stage", "activate", "health check", "commit",
-                                        "rollback" };
+                                        "rollback", "uninstall", "deactivate", "reactivate" };
         snprintf (why, sizeof why, "%s failed: %s", names [step],
                   error && *error? error: "no reason given");
     }
+    if (update_use_installed (self, step, ok, ok? NULL: why, now_ms))
+        return;
     switch (step) {
         case UPDATE_STEP_STAGE:
             s_enter (self, ok? UPDATE_STAGED: UPDATE_FAILED, ok? NULL: why, false, now_ms);
@@ -389,6 +397,7 @@ update_installed (update_t *self, int step, bool ok, const char *error, uint64_t
         default:
             break;
     }
+    update_use_settle (self, now_ms);
 }
 
 //  --------------------------------------------------------------------------
@@ -470,7 +479,7 @@ update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata,
     manifest_t manifest;
     if (rc == RELEASE_OK)
         rc = release_check (&trust, assign, assign_size, self->coord_sign, self->name,
-                            self->type, self->installed? self->inst_anti_rollback: 0,
+                            self->type, self->inst_anti_rollback,
                             manifest_data, manifest_size, now_ms, &manifest);
     if (rc != RELEASE_OK) {
         zsys_warning ("update: offer refused: %s", release_strerror (rc));
@@ -494,6 +503,17 @@ update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata,
     if (self->state == UPDATE_FAILED)
         return proto_refusal (reason, WEFT_STATUS_INTERNAL, "a rollback of %s %s is under "
                               "way", self->job_name, self->job_version);
+    if (self->state == UPDATE_REMOVING || self->step >= UPDATE_STEP_REMOVE)
+        return proto_refusal (reason, WEFT_STATUS_INTERNAL, "%s is being %s", self->inst_name,
+                              self->state == UPDATE_REMOVING? "removed": "(de)activated");
+    //  An assignment from before an uninstall order does not bring back
+    //  what the order removed
+    release_assignment_t opened;
+    if (self->state == UPDATE_UNINSTALLED
+    &&  release_assignment_open (&opened, assign, assign_size, self->coord_sign) == 0
+    &&  opened.issued_ms <= self->assigned_ms)
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "update refused: assigned before "
+                              "the order that uninstalled %s", self->job_name);
     //  A release not yet touched on the device gives way to the new one
     bool superseded = ((self->state >= UPDATE_ASSIGNED && self->state <= UPDATE_VERIFIED)
                        || waiting) && memcmp (hash, self->hash, 32);
@@ -506,7 +526,7 @@ update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata,
     self->state = UPDATE_ASSIGNED;
     memcpy (self->hash, hash, 32);
     memcpy (self->assign_hash, assign_hash, 32);
-    release_assignment_t opened;      //  Checked above: its issue time
+    //  Checked above: its issue time
     self->assigned_ms = release_assignment_open (&opened, assign, assign_size,
                                                  self->coord_sign) == 0? opened.issued_ms: 0;
     self->anti_rollback = manifest.anti_rollback;
@@ -642,4 +662,31 @@ update_trusting (update_t *self)
 {
     assert (self);
     return self->trusting;
+}
+
+//  --------------------------------------------------------------------------
+//  For update_use.c
+
+void
+update_enter (update_t *self, int state, const char *error, bool installed, uint64_t now_ms)
+{
+    s_enter (self, state, error, installed, now_ms);
+}
+
+void
+update_step (update_t *self, int step)
+{
+    s_install (self, step);
+}
+
+void
+update_report_now (update_t *self)
+{
+    s_report (self);
+}
+
+void
+update_let_go (update_t *self, const uint8_t hash [32])
+{
+    s_drop (self, hash);
 }

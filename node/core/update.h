@@ -25,6 +25,12 @@
     committed     the previous is let go (INSTALL commit); installed
     failed        a step failed: the handler puts the previous back
                   (INSTALL rollback), then rolled back
+    What is installed leaves by the director's uninstall order (a
+    SOFTWARE_ORDER, proto/sworder.h), never while an install is under
+    way: removing (INSTALL remove) -> uninstalled; its chunks are let go
+    (evictable), its anti-rollback version stays. While its entitlement
+    has lapsed (node/core/entitle.h) it is deactivated (INSTALL
+    deactivate; reactivate at a renewal), between steps of no job.
     Every step the handler runs is idempotent, so after a crash the
     module asks again for the step of the state it finds: the device is
     on the old version or the new one, and the attempt completes. A
@@ -47,6 +53,7 @@
 #include "proto/release.h"
 #include "proto/chunkstore.h"
 #include "node/core/window.h"
+#include "node/core/entitle.h"
 
 #define UPDATE_TABLE        "update"
 #define UPDATE_ERROR_MAX    200         //  Reason kept for reported.software
@@ -61,7 +68,9 @@ typedef enum {
     UPDATE_HEALTH = 6,
     UPDATE_COMMITTED = 7,
     UPDATE_FAILED = 8,
-    UPDATE_ROLLED_BACK = 9
+    UPDATE_ROLLED_BACK = 9,
+    UPDATE_REMOVING = 10,           //  The director ordered it removed (update_use.c)
+    UPDATE_UNINSTALLED = 11
 } update_state_t;
 
 //  Steps the handler carries out (INSTALL action)
@@ -70,7 +79,10 @@ typedef enum {
     UPDATE_STEP_ACTIVATE = 2,       //  Switch to it, keeping the previous
     UPDATE_STEP_HEALTH = 3,         //  Check the new version runs
     UPDATE_STEP_COMMIT = 4,         //  Let the previous go
-    UPDATE_STEP_ROLLBACK = 5        //  Put the previous back
+    UPDATE_STEP_ROLLBACK = 5,       //  Put the previous back
+    UPDATE_STEP_REMOVE = 6,         //  Uninstall what is installed
+    UPDATE_STEP_DEACTIVATE = 7,     //  Take it out of use, reversibly
+    UPDATE_STEP_REACTIVATE = 8      //  Put it back in use
 } update_step_t;
 
 //  What one step needs; borrowed for the duration of the effect
@@ -167,6 +179,25 @@ uint64_t
 void
     update_tick (update_t *self, uint64_t now_ms);
 
+//  The director's uninstall order for the software named (opened and
+//  checked for us: sworder_open). A weft_status_t for its custody ACK:
+//  OK (removing, or removed already by this order), DENIED with
+//  "uninstall refused: R" (an install under way, nothing of that name
+//  installed, an order older than the assignment of what is
+//  installed), INTERNAL (store failure, or a step with the handler: the
+//  sender tries again).
+int
+    update_uninstall (update_t *self, const sworder_t *order, uint64_t now_ms,
+                      char reason [WEFT_TEXT_MAX + 1]);
+
+//  The entitlements the module asks about what is installed (borrowed,
+//  outlives the module), and the news that one changed: the installed
+//  software is deactivated or reactivated to match, between jobs.
+void
+    update_set_entitle (update_t *self, entitle_t *entitle, uint64_t now_ms);
+void
+    update_entitlement_changed (update_t *self, uint64_t now_ms);
+
 //  State of the job, and what is installed.
 int
     update_state (update_t *self);
@@ -213,5 +244,8 @@ uint8_t *
 
 void
     update_test (bool verbose);
+//  Uninstall and entitlements (update_use_test.c)
+void
+    update_use_test (bool verbose);
 
 #endif

@@ -8,6 +8,7 @@
 #include "proto/release.h"
 #include "node/core/update.h"
 #include "node/core/window.h"
+#include <jansson.h>
 
 #define UPDATE_KEY_MAX      (WEFT_NAME_MAX + 16)
 #define UPDATE_TRUST_FORMAT 1
@@ -55,7 +56,35 @@ struct _update_t {
                                         //  devices: weft-sim hosts 100,000)
     int32_t offset_s;                   //  Local time's offset from UTC
     uint64_t now_ms;                    //  Time of the last event (the report's "in ...")
+    //  Entitlement of what is installed (update_use.c)
+    entitle_t *entitle;                 //  Borrowed, NULL: nothing governed
+    int in_use;                         //  As the handler last left it: 1 active,
+                                        //  0 deactivated, -1 not known (a start)
 };
+
+//  update.c, for update_use.c: enter a state (committed first, then
+//  reported and resumed), ask the handler for a step of the job, report,
+//  let a release's chunks go unless still needed
+void
+    update_enter (update_t *self, int state, const char *error, bool installed,
+                  uint64_t now_ms);
+void
+    update_step (update_t *self, int step);
+void
+    update_report_now (update_t *self);
+void
+    update_let_go (update_t *self, const uint8_t hash [32]);
+
+//  update_use.c: a step of its own ended (true), or not its step; the
+//  installed software's use made to match its entitlement, between jobs
+bool
+    update_use_installed (update_t *self, int step, bool ok, const char *why,
+                          uint64_t now_ms);
+void
+    update_use_settle (update_t *self, uint64_t now_ms);
+//  "active"/"reason" for reported.software when governed
+void
+    update_use_report (update_t *self, json_t *json);
 
 //  Commit the job (and, when asked, the trust and what is installed) in
 //  one transaction. 0 or -1 (logged).

@@ -47,8 +47,9 @@ s_install (void *ctx, const update_install_t *install)
     device->step = install->step;
     device->staging = install->version;
     free (device->manifest);
-    device->manifest = (uint8_t *) zmalloc (install->manifest_size);
-    memcpy (device->manifest, install->manifest, install->manifest_size);
+    device->manifest = (uint8_t *) zmalloc (install->manifest_size + 1);
+    if (install->manifest_size)
+        memcpy (device->manifest, install->manifest, install->manifest_size);
     device->manifest_size = install->manifest_size;
     device->installs++;
 }
@@ -182,6 +183,12 @@ s_do_step (update_rig_t *device, bool *ok, char *error)
         *device->prev = 0;
         device->has_prev = false;
     }
+    else
+    if (step == UPDATE_STEP_REMOVE)
+        *device->target = 0;
+    else
+    if (step == UPDATE_STEP_DEACTIVATE || step == UPDATE_STEP_REACTIVATE)
+        device->inactive = step == UPDATE_STEP_DEACTIVATE;
 }
 
 //  Run steps until none is asked, or until the stop-th step is asked

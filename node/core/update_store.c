@@ -94,7 +94,7 @@ s_load_job (update_t *self, const uint8_t *data, size_t size)
 {
     size_t at = size == 0 || data [0] == 2? 82: data [0] == 1? 74: 114;
     if (size < at || data [0] < 1 || data [0] > UPDATE_JOB_FORMAT
-    ||  data [1] > UPDATE_ROLLED_BACK)
+    ||  data [1] > UPDATE_UNINSTALLED)
         return -1;
     self->state = data [1];
     memcpy (self->hash, data + 2, 32);
@@ -149,7 +149,8 @@ s_load_installed (update_t *self, const uint8_t *data, size_t size)
     if (!s_take_text (data, size, &at, self->inst_name, sizeof self->inst_name)
     ||  !s_take_text (data, size, &at, self->inst_version, sizeof self->inst_version))
         return -1;
-    self->installed = true;
+    //  Uninstalled: the name and anti-rollback version stay, no version
+    self->installed = *self->inst_version != 0;
     return 0;
 }
 
