@@ -23,9 +23,23 @@ struct _entitle_t {
     char tenant [WEFT_NAME_MAX + 1];
     char type [WEFT_NAME_MAX + 1];
     uint8_t coord_sign [WEFT_KEY_SIZE];
-    s_entry_t entries [ENTITLE_MAX];
-    size_t count;
+    s_entry_t *entries;             //  Grown as names come (weft-sim hosts 100,000
+    size_t count, alloc;            //  devices, most with none)
 };
+
+//  Room for one more entry (count < ENTITLE_MAX)
+static s_entry_t *
+s_append (entitle_t *self)
+{
+    if (self->count == self->alloc) {
+        self->alloc = self->alloc? self->alloc * 2: 2;
+        self->entries = (s_entry_t *) realloc (self->entries, self->alloc * sizeof (s_entry_t));
+        assert (self->entries);
+    }
+    s_entry_t *entry = &self->entries [self->count++];
+    memset (entry, 0, sizeof *entry);
+    return entry;
+}
 
 entitle_t *
 entitle_new (const entitle_config_t *config, const entitle_effects_t *effects)
@@ -49,6 +63,7 @@ entitle_destroy (entitle_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
+        free ((*self_p)->entries);
         free (*self_p);
         *self_p = NULL;
     }
@@ -104,7 +119,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
                       rc? sworder_strerror (rc): "not an entitlement, or too many");
         return 0;
     }
-    s_entry_t *entry = &self->entries [self->count++];
+    s_entry_t *entry = s_append (self);
     snprintf (entry->name, sizeof entry->name, "%s", order.name);
     entry->issued_ms = order.issued_ms;
     entry->until_ms = order.until_ms;
@@ -156,7 +171,7 @@ entitle_order (entitle_t *self, const sworder_t *order, const uint8_t *data, siz
     if (rc)
         return proto_refusal (reason, WEFT_STATUS_INTERNAL, "cannot store the entitlement");
     if (!entry) {
-        entry = &self->entries [self->count++];
+        entry = s_append (self);
         snprintf (entry->name, sizeof entry->name, "%s", order->name);
         //  Newly governed: the owner hears its state whatever it is
         entry->active = !(now_ms < order->until_ms);

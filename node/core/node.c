@@ -292,6 +292,7 @@ node_destroy (node_t **self_p)
         delegate_destroy (&self->delegate);
         sitecamp_destroy (&self->sitecamp);
         update_destroy (&self->update);
+        entitle_destroy (&self->entitle);
         fetch_destroy (&self->fetch);
         chunkstore_destroy (&self->chunks);
         agent_destroy (&self->agent);
@@ -378,8 +379,8 @@ node_set_utc_offset (node_t *self, int32_t offset_s)
         update_set_utc_offset (self->update, offset_s, self->now_ms);
 }
 
-//  The mesh's deadline, the chunk exchange's or a maintenance window's
-//  opening, the earliest
+//  The mesh's deadline, the chunk exchange's, a maintenance window's
+//  opening or an entitlement's end, the earliest
 static uint64_t
 s_mesh_deadline (node_t *self)
 {
@@ -387,6 +388,8 @@ s_mesh_deadline (node_t *self)
     uint64_t due = self->fetch? fetch_deadline (self->fetch): 0;
     next = due && (next == 0 || due < next)? due: next;
     due = self->update? update_deadline (self->update): 0;
+    next = due && (next == 0 || due < next)? due: next;
+    due = self->entitle? entitle_deadline (self->entitle): 0;
     next = due && (next == 0 || due < next)? due: next;
     due = self->sitecamp? sitecamp_deadline (self->sitecamp): 0;
     return due && (next == 0 || due < next)? due: next;
@@ -405,6 +408,10 @@ node_settle (node_t *self, uint64_t now_ms)
     uint64_t opens = self->update? update_deadline (self->update): 0;
     if (opens && opens <= now_ms)
         update_tick (self->update, now_ms);
+    //  An entitlement that ended deactivates its software
+    uint64_t ends = self->entitle? entitle_deadline (self->entitle): 0;
+    if (ends && ends <= now_ms)
+        entitle_tick (self->entitle, now_ms);
     //  The site's campaigns: offers and reports go out with this flush
     uint64_t site_due = self->sitecamp? sitecamp_deadline (self->sitecamp): 0;
     if (site_due && site_due <= now_ms)

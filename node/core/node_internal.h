@@ -8,6 +8,7 @@
 #include "proto/envelope.h"
 #include "node/core/node.h"
 #include "node/core/sitecamp.h"
+#include "node/core/entitle.h"
 
 struct _node_t {
     node_links_t links;                 //  The transport
@@ -17,6 +18,7 @@ struct _node_t {
     chunkstore_t *chunks;               //  The node's one chunk store, or NULL
     fetch_t *fetch;                     //  Its exchange with the neighbours, or NULL
     update_t *update;                   //  Software updates, or NULL
+    entitle_t *entitle;                 //  Entitlements held, with update, or NULL
     sitecamp_t *sitecamp;               //  Campaigns run at our site (a server), or NULL
     cert_t cert;                        //  Ours, decoded
     uint8_t coord_sign [WEFT_KEY_SIZE];

@@ -9,6 +9,7 @@
 #include "proto/bundle.h"
 #include "proto/chunker.h"
 #include "proto/sitemsg.h"
+#include "proto/sworder.h"
 #include "node/core/node_internal.h"
 
 //  The maintenance window of the twin's desired document to the update
@@ -259,6 +260,44 @@ node_fetch_start (node_t *self, const node_config_t *config, const char *prefix,
     return self->fetch && fetch_start (self->fetch, now_ms) == 0? 0: -1;
 }
 
+//  The director's entitlement or uninstall order: trusted for its
+//  signature by the coordinator's key, whoever relayed it, and only for
+//  our tenant and us (docs/updates.md, Entitlements and Uninstall)
+static int
+s_order (node_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
+{
+    updmsg_t msg;
+    if (!self->update || !self->entitle)
+        return proto_refusal (reason, WEFT_STATUS_DENIED, "order refused: this node takes "
+                              "no software updates");
+    if (updmsg_decode (&msg, MSG_SOFTWARE_ORDER, env->payload, env->payload_size))
+        return proto_refusal (reason, WEFT_STATUS_BAD_REQUEST, "SOFTWARE_ORDER malformed");
+    sworder_t order;
+    int rc = sworder_open (&order, msg.order, msg.order_size, self->coord_sign,
+                           self->cert.tenant, self->cert.subject, self->cert.role);
+    if (rc) {
+        zsys_warning ("node: software order from %s refused: %s", env->origin,
+                      sworder_strerror (rc));
+        return proto_refusal (reason, rc == SWORDER_MALFORMED? WEFT_STATUS_BAD_REQUEST
+                                                             : WEFT_STATUS_DENIED,
+                              "order refused: %s", sworder_strerror (rc));
+    }
+    if (order.kind == SWORDER_UNINSTALL)
+        return update_uninstall (self->update, &order, self->now_ms, reason);
+    return entitle_order (self->entitle, &order, msg.order, msg.order_size, self->now_ms,
+                          reason);
+}
+
+//  An entitlement's state changed: what is installed follows
+static void
+s_entitle_changed (void *ctx, const char *name, bool active, const char *why)
+{
+    (void) name; (void) active; (void) why;
+    node_t *self = (node_t *) ctx;
+    if (self->update)
+        update_entitlement_changed (self->update, self->now_ms);
+}
+
 //  An envelope for us of the software modules
 int
 node_software_deliver (node_t *self, const envelope_t *env, char reason [WEFT_TEXT_MAX + 1])
@@ -284,6 +323,8 @@ node_software_deliver (node_t *self, const envelope_t *env, char reason [WEFT_TE
         return update_offer_from (self->update, offerer, offer.metadata, offer.metadata_size,
                                   self->now_ms, reason);
     }
+    if (env->type == MSG_SOFTWARE_ORDER)
+        return s_order (self, env, reason);
     if (env->type == MSG_UPDATE_STATUS) {
         //  A device we offered an update to: followed by the site
         //  campaign that holds it, if any (else nothing to do)
@@ -323,6 +364,21 @@ node_software_start (node_t *self, const node_config_t *config, const char *pref
             node_window_from (self, doc, size);
         }
         rc = self->update && update_start (self->update, now_ms) == 0? 0: -1;
+        //  Entitlements: what is installed is taken out of use while its
+        //  entitlement has lapsed
+        entitle_config_t entitle_config = {
+            .name = config->name, .tenant = tenant, .type = self->cert.role,
+            .coord_sign = config->coord_sign, .store = config->store, .prefix = prefix
+        };
+        entitle_effects_t entitle_effects = { self, s_entitle_changed };
+        if (rc == 0)
+            self->entitle = entitle_new (&entitle_config, &entitle_effects);
+        if (self->entitle) {
+            update_set_entitle (self->update, self->entitle, now_ms);
+            rc = entitle_start (self->entitle, now_ms);
+        }
+        else
+            rc = -1;
     }
     if (rc == 0 && self->update && streq (self->cert.role, "server")) {
         //  A site server runs its site's part of campaigns

@@ -8,6 +8,7 @@
 #include "proto/io/options.h"
 #include "node/io/apply.h"
 #include "node/io/install_internal.h"
+#include "node/io/install_remove.h"
 
 struct _install_t {
     char *dir;
@@ -381,6 +382,14 @@ install_step (install_t *self, const node_action_t *action, store_t *store,
         snprintf (error, UPDATE_ERROR_MAX + 1, "release name '%s' is not a file name",
                   action->release);
         return -1;
+    }
+    //  Uninstall and (de)activation: install_remove.c
+    if (action->step >= UPDATE_STEP_REMOVE) {
+        uint64_t freed;
+        int rc = install_remove_step (self->dir, action, &freed, error);
+        if (rc == 0 && action->step == UPDATE_STEP_REMOVE)
+            zsys_info ("install: %s removed, %" PRIu64 " bytes freed", action->release, freed);
+        return rc;
     }
     if (streq (action->handler, "file"))
         return s_file_step (self, action, store, chunks, error);
