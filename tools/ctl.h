@@ -111,6 +111,12 @@ int
     ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p,
                       json_t **args_p);
 
+//  entitlement grant (ctl_release.c): as ctl_parse_command, or -1 if
+//  argv is no entitlement command
+int
+    ctl_parse_entitlement (ctl_t *self, int argc, char **argv, const char **method_p,
+                           json_t **args_p);
+
 //  Print a release method's result for people; false if method is not one
 bool
     ctl_show_release (const char *method, json_t *result);

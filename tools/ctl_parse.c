@@ -468,6 +468,11 @@ s_parse_request (ctl_t *self, int argc, char **argv, const char **method_p, json
         if (rc >= 0)
             return rc;
     }
+    if (streq (noun, "entitlement")) {
+        int rc = ctl_parse_entitlement (self, argc, argv, method_p, args_p);
+        if (rc >= 0)
+            return rc;
+    }
     if (streq (noun, "campaign")) {
         int rc = ctl_parse_campaign (self, argc, argv, method_p, args_p);
         if (rc >= 0)
@@ -517,7 +522,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "node-key", "node.stats node.audit node.bundle.import" },
         { "ek-pub", "device.preregister" },
         { "query", "device.list device.count batch.twin batch.tag batch.move audit.list "
-                   "update.assign update.status campaign.create" },
+                   "update.assign update.status update.uninstall entitlement.grant "
+                   "campaign.create" },
         { "limit", "device.list audit.list node.audit update.status campaign.show "
                    "campaign.list" },
         { "waves", "campaign.create" },
@@ -536,7 +542,8 @@ ctl_parse_command (ctl_t *self, int argc, char **argv, const char **method_p, js
         { "dry-run", "batch.twin batch.tag batch.move" },
         { "asset", "batch.move" },
         { "remove", "operator.grant" },
-        { "anchor", "audit.verify" }
+        { "anchor", "audit.verify" },
+        { "until", "entitlement.grant" }
     };
     for (size_t i = 0; i < sizeof (owners) / sizeof (owners [0]); i++) {
         if (keyfile_get (self->options, owners [i][0])

@@ -4,14 +4,20 @@
     update assign DEVICE|--query Q NAME VERSION [--ttl 7d]
                                         offer a release to devices
     update status [DEVICE|--query Q]    what they were assigned and report
+    update uninstall DEVICE|--query Q NAME
+                                        order devices to remove software
+    entitlement grant DEVICE|--query Q NAME --until T
+                                        let devices run software until T
     The root file is the signed bytes as weft-artifact root and sign
     wrote them; it travels as hex in the call's args.  */
 
 #include <czmq.h>
+#include <time.h>
 #include "tools/ctl.h"
 
 #define S_ROOT_MAX      (64 * 1024)     //  As the coordinator (RELROOT_MAX)
 #define S_ASSIGN_TTL_MAX    (90 * 24 * 3600)    //  As the coordinator (DIRECTOR_TTL_MAX_S)
+#define S_UNTIL_MAX_S       (3650LL * 24 * 3600)    //  As the coordinator: ten years
 
 int
 ctl_parse_release (ctl_t *self, int argc, char **argv, const char **method_p,
@@ -60,6 +66,15 @@ ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p, jso
             json_object_set_new (*args_p, "query", json_string (query));
         return ctl_limit_arg (self, args_p);
     }
+    if (streq (verb, "uninstall") && argc == (query? 3: 4)) {
+        *method_p = "update.uninstall";
+        *args_p = json_pack ("{s:s}", "name", argv [argc - 1]);
+        if (query)
+            json_object_set_new (*args_p, "query", json_string (query));
+        else
+            json_object_set_new (*args_p, "id", json_string (argv [2]));
+        return CTL_OK;
+    }
     if (!streq (verb, "assign") || argc != (query? 4: 5))
         return -1;
     const char *ttl_text = keyfile_get (self->options, "ttl");
@@ -77,6 +92,53 @@ ctl_parse_update (ctl_t *self, int argc, char **argv, const char **method_p, jso
         json_object_set_new (*args_p, "id", json_string (argv [2]));
     if (ttl)
         json_object_set_new (*args_p, "ttl", json_integer (ttl));
+    return CTL_OK;
+}
+
+//  --until: "now", a duration from now (30d), or a UTC time
+//  (2027-01-31 or 2027-01-31T12:00:00Z). Unix ms, or -1.
+static int64_t
+s_until_ms (const char *text)
+{
+    int64_t now_ms = (int64_t) time (NULL) * 1000;
+    if (streq (text, "now"))
+        return now_ms;
+    int64_t duration = options_duration_s (text, S_UNTIL_MAX_S);
+    if (duration > 0)
+        return now_ms + duration * 1000;
+    struct tm tm;
+    memset (&tm, 0, sizeof tm);
+    const char *end = strptime (text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end) {
+        memset (&tm, 0, sizeof tm);
+        end = strptime (text, "%Y-%m-%d", &tm);
+    }
+    if (!end || *end)
+        return -1;
+    int64_t when_ms = (int64_t) timegm (&tm) * 1000;
+    return when_ms > 0 && when_ms <= now_ms + S_UNTIL_MAX_S * 1000? when_ms: -1;
+}
+
+int
+ctl_parse_entitlement (ctl_t *self, int argc, char **argv, const char **method_p,
+                       json_t **args_p)
+{
+    const char *query = keyfile_get (self->options, "query");
+    const char *until = keyfile_get (self->options, "until");
+    if (argc != (query? 3: 4) || !streq (argv [1], "grant"))
+        return -1;
+    int64_t until_ms = until? s_until_ms (until): -1;
+    if (until_ms < 0) {
+        ctl_fail ("entitlement grant needs --until: now, a duration (30d) or a UTC time "
+                  "(2027-01-31, 2027-01-31T12:00:00Z), at most ten years ahead");
+        return CTL_USAGE;
+    }
+    *method_p = "entitlement.grant";
+    *args_p = json_pack ("{s:s, s:I}", "name", argv [argc - 1], "until", (json_int_t) until_ms);
+    if (query)
+        json_object_set_new (*args_p, "query", json_string (query));
+    else
+        json_object_set_new (*args_p, "id", json_string (argv [2]));
     return CTL_OK;
 }
 
@@ -114,6 +176,20 @@ ctl_show_release (const char *method, json_t *result)
         printf ("\n");
         json_array_foreach (json_object_get (result, "skipped"), index, item)
             printf ("skipped %s: %s\n", ctl_str (item, "id"), ctl_str (item, "reason"));
+        return true;
+    }
+    if (streq (method, "update.uninstall") || streq (method, "entitlement.grant")) {
+        bool grant = streq (method, "entitlement.grant");
+        s_time (ctl_int (result, "until_ms"), when, sizeof when);
+        json_t *devices = json_object_get (result, "devices");
+        printf ("%s of tenant %s: %s %s sent to %zu devices:", ctl_str (result, "name"),
+                ctl_str (result, "tenant"), grant? "entitlement until": "uninstall order",
+                grant? when: "", json_array_size (devices));
+        size_t index;
+        json_t *item;
+        json_array_foreach (devices, index, item)
+            printf (" %s", json_string_value (item));
+        printf ("\n");
         return true;
     }
     if (streq (method, "update.status")) {

@@ -28,6 +28,9 @@ static const option_spec_t s_specs [] = {
       "token create, operator credential, update assign: lifetime, e.g. 90s, 30m,\n"
       "1h, 2d (default 1h for a token, 7d for a credential or an assignment)" },
     { "type", "TYPE", NULL, "token create: device type the token is for" },
+    { "until", "TIME", NULL,
+      "entitlement grant: when it ends: now, a duration from now (30d), or a UTC\n"
+      "time (2027-01-31, 2027-01-31T12:00:00Z)" },
     { "role", "ROLE", NULL,
       "operator add: viewer, operator, auditor, security-officer or admin" },
     { "path", "PATH", NULL,
@@ -38,7 +41,8 @@ static const option_spec_t s_specs [] = {
       "node stats, node audit, bundle import: a site server's operator port (weft-node --ops-listen)" },
     { "node-key", "HEX", NULL, "node stats, node audit: that node's CURVE public key" },
     { "query", "QUERY", NULL,
-      "device list/count, batch, audit list, update assign, campaign create: which\n"
+      "device list/count, batch, audit list, update assign/uninstall, entitlement\n"
+      "grant, campaign create: which\n"
       "ones (docs/query.md)" },
     { "limit", "N", NULL, "device list, audit list, node audit: at most N rows" },
     { "dry-run", NULL, NULL, "batch: list the matching devices, change nothing" },
@@ -144,6 +148,9 @@ static const char *s_synopsis =
     "                                     repository to devices of one tenant, by custody\n"
     "  update status [DEVICE|--query Q] [--limit N]   what devices were assigned, and\n"
     "                                     their software as they report it\n"
+    "  update uninstall DEVICE|--query Q NAME   order devices to remove software NAME\n"
+    "  entitlement grant DEVICE|--query Q NAME --until T   let devices run software NAME\n"
+    "                                     until T (a past T takes the right away)\n"
     "  campaign create --query Q NAME VERSION --waves 1,3,100% [--threshold N|P%]\n"
     "                 [--success N|P%]\n"
     "                 [--device-timeout 1h] [--rate N] [--concurrency N] [--soak 1h]\n"

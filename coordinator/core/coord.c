@@ -188,14 +188,16 @@ coord_sent_custody (coord_t *self, const char *dest, const char *relay, bool sen
                     const uint8_t *frame, size_t size, uint64_t now_ms)
 {
     assert (self && frame);
-    //  To the device itself: only a TWIN_DESIRED or an UPDATE_OFFER is
-    //  held, until the device's own ACK of it (nothing else of ours is
-    //  acknowledged end to end); with no route, only an UPDATE_OFFER
-    //  waits for one (a device fetches its desired twin at check-in)
+    //  To the device itself: only a TWIN_DESIRED, an UPDATE_OFFER or a
+    //  SOFTWARE_ORDER is held, until the device's own ACK of it (nothing
+    //  else of ours is acknowledged end to end); with no route, only an
+    //  UPDATE_OFFER or a SOFTWARE_ORDER waits for one (a device fetches
+    //  its desired twin at check-in)
     envelope_t env;
     bool routed = relay && *relay;
     bool decoded = envelope_decode (&env, frame, size) == 0;
     bool held = decoded && (env.type == MSG_UPDATE_OFFER || env.type == MSG_SITE_DIRECTIVE
+                            || env.type == MSG_SOFTWARE_ORDER
                             || (routed && env.type == MSG_TWIN_DESIRED));
     if (dest && (!routed || streq (dest, relay)) && !held) {
         //  Not held, but a newer seq to the device: what is held for it
@@ -428,6 +430,30 @@ coord_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms)
         free (frame);
         free (payload);
         free (metadata);
+    }
+}
+
+void
+coord_send_orders (coord_t *self, zlistx_t *orders, uint64_t now_ms)
+{
+    for (zframe_t *frame = orders? (zframe_t *) zlistx_first (orders): NULL; frame;
+         frame = (zframe_t *) zlistx_next (orders)) {
+        const char *device = (const char *) zframe_data (frame);
+        size_t skip = strlen (device) + 1;
+        updmsg_t msg = { .type = MSG_SOFTWARE_ORDER, .order = zframe_data (frame) + skip,
+                         .order_size = zframe_size (frame) - skip };
+        uint8_t *payload = NULL, *sealed = NULL;
+        size_t payload_size = 0, sealed_size = 0;
+        if (updmsg_encode (&msg, &payload, &payload_size) == 0
+        &&  coord_seal_payload (self, device, MSG_SOFTWARE_ORDER, payload, payload_size,
+                                now_ms, &sealed, &sealed_size) == 0) {
+            if (self->effects.push)
+                self->effects.push (self->effects.ctx, device, sealed, sealed_size);
+        }
+        else
+            zsys_error ("coord: cannot seal the software order to %s", device);
+        free (sealed);
+        free (payload);
     }
 }
 
@@ -721,6 +747,8 @@ coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_
         coord_send_offers (self, result.more_offers [batch], now_ms);
     if (result.status == WEFT_STATUS_OK)
         coord_send_directives (self, result.directives, now_ms);
+    if (result.status == WEFT_STATUS_OK)
+        coord_send_orders (self, result.orders, now_ms);
     rpc_result_clear (&result);
     if (revoked) {
         char id [WEFT_NAME_MAX + 1] = "";

@@ -112,6 +112,11 @@ int
 void
     coord_send_offers (coord_t *self, director_batch_t *batch, uint64_t now_ms);
 
+//  Seal and push the SOFTWARE_ORDERs of an RPC's result (rpc.h: device
+//  id, 0, the signed order), each by custody to its device
+void
+    coord_send_orders (coord_t *self, zlistx_t *orders, uint64_t now_ms);
+
 //  --------------------------------------------------------------------------
 //  Campaigns that follow their devices (coord_campaign.c)
 

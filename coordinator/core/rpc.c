@@ -74,6 +74,10 @@ static const struct {
     { "update.assign", P_WRITE, true, { "id", "query", "name", "version", "ttl", NULL },
         rpc_update_assign },
     { "update.status", P_READ, false, { "id", "query", "limit", NULL }, rpc_update_status },
+    { "update.uninstall", P_WRITE, true, { "id", "query", "name", NULL },
+        rpc_update_uninstall },
+    { "entitlement.grant", P_WRITE, true, { "id", "query", "name", "until", NULL },
+        rpc_entitlement_grant },
     { "campaign.create", P_WRITE, true, { "query", "name", "version", "waves", "threshold",
         "timeout", "rate", "concurrency", "soak", "allow_empty", "patch", "dynamic", "join_every", "excludable", "success",
         "at_sites", NULL },
@@ -318,6 +322,7 @@ done:
         for (size_t batch = 0; batch < RPC_OFFER_BATCHES; batch++)
             director_batch_destroy (&result->more_offers [batch]);
         zlistx_destroy (&result->directives);
+        zlistx_destroy (&result->orders);
     }
     else
     if (!result->result)
@@ -370,6 +375,7 @@ rpc_result_clear (rpc_result_t *result)
     for (size_t index = 0; index < RPC_OFFER_BATCHES; index++)
         director_batch_destroy (&result->more_offers [index]);
     zlistx_destroy (&result->directives);
+    zlistx_destroy (&result->orders);
 }
 
 //  --------------------------------------------------------------------------

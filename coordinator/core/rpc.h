@@ -83,6 +83,8 @@ typedef struct {
     director_batch_t *offers;       //  UPDATE_OFFERs to send once committed, owned
     director_batch_t *more_offers [RPC_OFFER_BATCHES];  //  Of the other tenants of a
                                     //  campaign's wave, owned, NULL-ended
+    zlistx_t *orders;               //  SOFTWARE_ORDERs to send once committed, owned
+                                    //  (zframe_t: device id, 0, the signed order)
     zlistx_t *directives;           //  SITE_DIRECTIVEs to send once committed, owned
                                     //  (campaign_directive_t, campaign_site.h)
 } rpc_result_t;

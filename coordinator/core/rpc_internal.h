@@ -183,6 +183,23 @@ rpc_method_fn rpc_release_root_set, rpc_release_root_show, rpc_artifact_upload,
 //  rpc_update.c
 rpc_method_fn rpc_update_assign, rpc_update_status;
 
+//  The devices of a call, with their tenant and type
+typedef struct {
+    zlistx_t *ids;                  //  "id\0type\0", owned: the caller destroys it
+    char tenant [WEFT_NAME_MAX + 1];
+    bool several;                   //  Devices of more than one tenant
+    char other [WEFT_NAME_MAX + 1]; //  The second tenant met
+} rpc_select_t;
+
+//  rpc_update.c: the devices the call names ("id" or "query"), all of
+//  one tenant, at most RPC_BATCH_MAX, where the caller may change them;
+//  false with the error set. select zeroed by the caller.
+bool
+    rpc_update_select (rpc_call_t *call, rpc_select_t *select);
+
+//  rpc_software.c: entitlements and uninstall orders (SOFTWARE_ORDER)
+rpc_method_fn rpc_entitlement_grant, rpc_update_uninstall;
+
 //  rpc_campaign.c: the campaign the "id" argument names, where the
 //  caller may read one of its tenants (caller decrefs); with act, also
 //  where it may change every device the campaign holds. NULL with the

@@ -10,18 +10,10 @@
 #include "proto/corelib.h"
 #include "coordinator/core/rpc_internal.h"
 
-//  The devices of a query, with their tenant and type
-typedef struct {
-    zlistx_t *ids;                  //  "id\0type\0"
-    char tenant [WEFT_NAME_MAX + 1];
-    bool several;                   //  Devices of more than one tenant
-    char other [WEFT_NAME_MAX + 1]; //  The second tenant met
-} s_select_t;
-
 static int
 s_select_one (void *arg, registry_device_t *device)
 {
-    s_select_t *select = (s_select_t *) arg;
+    rpc_select_t *select = (rpc_select_t *) arg;
     const char *tenant = device->tenant? device->tenant: "";
     if (zlistx_size (select->ids) == 0)
         snprintf (select->tenant, sizeof select->tenant, "%s", tenant);
@@ -39,10 +31,8 @@ s_select_one (void *arg, registry_device_t *device)
     return zlistx_size (select->ids) > RPC_BATCH_MAX;
 }
 
-//  The devices the call names (id or query), where the caller may
-//  change them; false with the error set
-static bool
-s_select (rpc_call_t *call, s_select_t *select)
+bool
+rpc_update_select (rpc_call_t *call, rpc_select_t *select)
 {
     select->ids = zlistx_new ();
     zlistx_set_destructor (select->ids, (czmq_destructor *) zstr_free);
@@ -104,9 +94,9 @@ rpc_update_assign (rpc_call_t *call)
         rpc_fail (call, WEFT_STATUS_INTERNAL, "no signing key for assignments");
         return;
     }
-    s_select_t select;
+    rpc_select_t select;
     memset (&select, 0, sizeof select);
-    if (!s_select (call, &select)) {
+    if (!rpc_update_select (call, &select)) {
         zlistx_destroy (&select.ids);
         return;
     }
