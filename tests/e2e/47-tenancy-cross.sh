@@ -331,6 +331,19 @@ case_update_status () {
     TARGET=""
     try "$ACTOR" update.status "{\"query\": \"tenant=$V or id=$VD\"}"
 }
+case_update_uninstall () {
+    by_id update.uninstall ", \"name\": \"plc-$V\""
+    TARGET=""
+    try "$ACTOR" update.uninstall "{\"query\": \"tenant=$V or id=$VD\", \"name\": \"plc-$V\"}"
+}
+#   An end within the coordinator's limit (ten years), so only the
+#   devices can be why a grant is refused
+case_entitlement_grant () {
+    local until=$(( $(date +%s) * 1000 + 86400000 ))
+    by_id entitlement.grant ", \"name\": \"plc-$V\", \"until\": $until"
+    TARGET=""
+    try "$ACTOR" entitlement.grant "{\"query\": \"tenant=$V or id=$VD\", \"name\": \"plc-$V\", \"until\": $until}"
+}
 
 say "every method of the table has a case"
 METHODS=$("$COORD" --list-methods | cut -f1)
