@@ -2,9 +2,9 @@
 
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include "proto/corelib.h"
+#include "proto/io/filewrite.h"
 #include "node/io/install_remove.h"
 
 static bool
@@ -12,16 +12,6 @@ s_exists (const char *path)
 {
     struct stat st;
     return lstat (path, &st) == 0;
-}
-
-static void
-s_sync_dir (const char *dir)
-{
-    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync (fd);
-        close (fd);
-    }
 }
 
 //  nftw gives its callback no argument: the sum goes through a
@@ -103,7 +93,7 @@ install_remove_step (const char *dir, const node_action_t *action, uint64_t *fre
     }
     if (rc && !*error)
         snprintf (error, UPDATE_ERROR_MAX + 1, "%s: %s", target, strerror (errno));
-    s_sync_dir (dir);
+    filewrite_sync_dir (dir);
     free (target);
     free (off);
     return rc;
