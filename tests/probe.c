@@ -28,6 +28,8 @@
 #include "proto/io/keyfile.h"
 #include "proto/io/filewrite.h"
 #include "proto/release.h"
+#include "proto/sworder.h"
+#include "proto/updmsg.h"
 
 #define PROBE_OK            0
 #define PROBE_REFUSED       1
@@ -113,6 +115,11 @@ static const char *s_usage =
     "      write to OUT the director's assignment of the release MANIFEST (a\n"
     "      manifest file) to DEVICE of TENANT for SECONDS, signed with the\n"
     "      coordinator's key (its coord.key), as weft-coord signs one\n"
+    "  order SIGNER_KEY NODE_KEY DEVICE TENANT NAME SECONDS OUT\n"
+    "      write to OUT a SOFTWARE_ORDER envelope from the node of NODE_KEY (sealed\n"
+    "      with its key) carrying an entitlement of DEVICE of TENANT to run NAME for\n"
+    "      SECONDS, signed with SIGNER_KEY's signing key (the coordinator's coord.key\n"
+    "      for a genuine one, any other for a forgery); for mesh-send --frame\n"
     "  json PATH\n"
     "      print the value at PATH (a.b.0.c; '#' = length, '*' = each element)\n      of the JSON on stdin\n";
 
@@ -1010,12 +1017,78 @@ s_assign (int argc, char *argv [])
     return rc? PROBE_REFUSED: PROBE_OK;
 }
 
+//  order: a SOFTWARE_ORDER envelope as a relay would hand it on
+static int
+s_order (int argc, char *argv [])
+{
+    if (argc != 9) {
+        fprintf (stderr, "%s", s_usage);
+        return PROBE_USAGE;
+    }
+    if (sodium_init () < 0)
+        return PROBE_REFUSED;
+    const char *load_error = NULL;
+    keyfile_t *file = keyfile_load (argv [2], true, &load_error);
+    uint8_t secret [WEFT_SECRET_SIZE];
+    probe_args_t args = { .command = "order", .keyfile = argv [3] };
+    probe_identity_t id;
+    if (!file || keyfile_get_bin (file, "sign_secret", secret, WEFT_SECRET_SIZE)
+    ||  s_load_identity (&args, &id) != PROBE_OK) {
+        fprintf (stderr, "weft-probe: order: %s\n", load_error? load_error: "bad keys");
+        keyfile_destroy (&file);
+        return PROBE_REFUSED;
+    }
+    keyfile_destroy (&file);
+    uint64_t now_ms = s_now_ms ();
+    sworder_t order = { .kind = SWORDER_ENTITLE, .issued_ms = now_ms,
+                        .until_ms = now_ms + (uint64_t) atoll (argv [7]) * 1000 };
+    snprintf (order.scope, sizeof order.scope, "%s", argv [4]);
+    snprintf (order.tenant, sizeof order.tenant, "%s", argv [5]);
+    snprintf (order.name, sizeof order.name, "%s", argv [6]);
+    uint8_t *signed_order = NULL, *payload = NULL, *frame = NULL;
+    size_t signed_size = 0, payload_size = 0, frame_size = 0;
+    int rc = sworder_sign (&order, secret, &signed_order, &signed_size);
+    updmsg_t msg = { .type = MSG_SOFTWARE_ORDER, .order = signed_order,
+                     .order_size = signed_size };
+    if (rc == 0)
+        rc = updmsg_encode (&msg, &payload, &payload_size);
+    if (rc == 0) {
+        envelope_t env;
+        memset (&env, 0, sizeof env);
+        randombytes_buf (env.id, WEFT_ID_SIZE);
+        env.type = MSG_SOFTWARE_ORDER;
+        snprintf (env.origin, sizeof env.origin, "%s", id.origin);
+        snprintf (env.tenant, sizeof env.tenant, "%s", id.tenant);
+        env.seq = now_ms * 1000;
+        env.hlc = now_ms << 16;
+        env.expiry = now_ms + 3600 * 1000;
+        env.hop_limit = env.hops = WEFT_HOP_LIMIT;
+        env.payload = payload;
+        env.payload_size = payload_size;
+        rc = envelope_encode (&env, id.keys.sign_secret, &frame, &frame_size);
+    }
+    char *error = NULL;
+    if (rc == 0)
+        rc = filewrite_atomic (argv [8], frame, frame_size, 0644, &error);
+    if (rc)
+        fprintf (stderr, "weft-probe: order: %s\n", error? error: "cannot make it");
+    free (error);
+    free (frame);
+    free (payload);
+    free (signed_order);
+    sodium_memzero (secret, sizeof secret);
+    keys_wipe (&id.keys);
+    return rc? PROBE_REFUSED: PROBE_OK;
+}
+
 int
 main (int argc, char *argv [])
 {
     probe_args_t args;
     if (argc > 1 && streq (argv [1], "assign"))
         return s_assign (argc, argv);
+    if (argc > 1 && streq (argv [1], "order"))
+        return s_order (argc, argv);
     int rc = s_parse_args (argc, argv, &args);
     if (rc)
         return rc;
