@@ -4,15 +4,8 @@
 #include <ftw.h>
 #include <sys/stat.h>
 #include "proto/corelib.h"
-#include "proto/io/filewrite.h"
+#include "node/io/install_internal.h"
 #include "node/io/install_remove.h"
-
-static bool
-s_exists (const char *path)
-{
-    struct stat st;
-    return lstat (path, &st) == 0;
-}
 
 //  nftw gives its callback no argument: the sum goes through a
 //  thread's own variable
@@ -31,7 +24,7 @@ s_remove_one (const char *path, const struct stat *st, int flag, struct FTW *ftw
 static int
 s_remove (const char *path, uint64_t *freed_p)
 {
-    if (!s_exists (path))
+    if (!install_exists (path))
         return 0;
     s_freed = 0;
     int rc = nftw (path, s_remove_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -55,10 +48,10 @@ install_remove_step (const char *dir, const node_action_t *action, uint64_t *fre
     char *off = zsys_sprintf ("%s/.%s.weft-off", dir, action->release);
     int rc = 0;
     if (action->step == UPDATE_STEP_DEACTIVATE) {
-        if (s_exists (target))
+        if (install_exists (target))
             rc = rename (target, off);
         else
-        if (!s_exists (off)) {
+        if (!install_exists (off)) {
             snprintf (error, UPDATE_ERROR_MAX + 1, "%s is not there", target);
             rc = -1;
             errno = 0;
@@ -66,10 +59,10 @@ install_remove_step (const char *dir, const node_action_t *action, uint64_t *fre
     }
     else
     if (action->step == UPDATE_STEP_REACTIVATE) {
-        if (s_exists (off))
+        if (install_exists (off))
             rc = rename (off, target);
         else
-        if (!s_exists (target)) {
+        if (!install_exists (target)) {
             snprintf (error, UPDATE_ERROR_MAX + 1, "%s is not there", target);
             rc = -1;
             errno = 0;
@@ -93,7 +86,7 @@ install_remove_step (const char *dir, const node_action_t *action, uint64_t *fre
     }
     if (rc && !*error)
         snprintf (error, UPDATE_ERROR_MAX + 1, "%s: %s", target, strerror (errno));
-    filewrite_sync_dir (dir);
+    install_sync_dir (dir);
     free (target);
     free (off);
     return rc;
@@ -133,19 +126,19 @@ install_remove_test (bool verbose)
     action.step = UPDATE_STEP_DEACTIVATE;
     for (int i = 0; i < 2; i++) {
         assert (install_remove_step (dir, &action, &freed, error) == 0);
-        assert (!s_exists (target) && s_exists (off));
+        assert (!install_exists (target) && install_exists (off));
     }
     action.step = UPDATE_STEP_REACTIVATE;
     for (int i = 0; i < 2; i++) {
         assert (install_remove_step (dir, &action, &freed, error) == 0);
-        assert (s_exists (target) && !s_exists (off));
+        assert (install_exists (target) && !install_exists (off));
     }
     //  Remove: the file and the leftovers, the bytes counted
     char *prev = zsys_sprintf ("%s/.plc-app.weft-prev", dir);
     s_write (prev, 4096);
     action.step = UPDATE_STEP_REMOVE;
     assert (install_remove_step (dir, &action, &freed, error) == 0);
-    assert (!s_exists (target) && !s_exists (prev) && freed >= 64 * 1024 + 4096);
+    assert (!install_exists (target) && !install_exists (prev) && freed >= 64 * 1024 + 4096);
     assert (install_remove_step (dir, &action, &freed, error) == 0 && freed == 0);
     //  Nothing there: (de)activation says so
     action.step = UPDATE_STEP_DEACTIVATE;
@@ -159,10 +152,10 @@ install_remove_test (bool verbose)
     s_write (file, 8192);
     action.step = UPDATE_STEP_DEACTIVATE;
     assert (install_remove_step (dir, &action, &freed, error) == 0);
-    assert (!s_exists (target) && s_exists (off));
+    assert (!install_exists (target) && install_exists (off));
     action.step = UPDATE_STEP_REMOVE;       //  Removed while deactivated
     assert (install_remove_step (dir, &action, &freed, error) == 0);
-    assert (!s_exists (target) && !s_exists (off) && freed >= 8192);
+    assert (!install_exists (target) && !install_exists (off) && freed >= 8192);
     //  A handler that cannot
     strcpy (action.handler, "firmware");
     assert (install_remove_step (dir, &action, &freed, error) == -1);

@@ -50,19 +50,13 @@ s_write (const char *path, const void *data, size_t size, mode_t mode, bool sync
         *slash = 0;
     else
         strcpy (dir, slash? "/": ".");
-    filewrite_sync_dir (dir);
-    free (dir);
-    return 0;
-}
-
-void
-filewrite_sync_dir (const char *dir)
-{
     int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd >= 0) {
         fsync (dir_fd);
         close (dir_fd);
     }
+    free (dir);
+    return 0;
 }
 
 int

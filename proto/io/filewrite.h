@@ -22,11 +22,6 @@ int
     filewrite_batch (const char *path, const void *data, size_t size, mode_t mode,
                      char **error);
 
-//  Make the renames and removals in directory dir durable (best effort:
-//  a directory that cannot be opened is left as it is).
-void
-    filewrite_sync_dir (const char *dir);
-
 //  Read a whole file of at most max bytes. Returns a heap buffer (with
 //  a NUL after the data, not counted in *size_p), or NULL with *error
 //  set (caller frees): missing, unreadable, or larger than max.
