@@ -210,6 +210,9 @@ update_use_test (bool verbose)
     free (device.manifest);
     update_rig_release_free (&v1);
     update_rig_release_free (&v2);
+    free (p.targets);
+    free (p.snapshot);
+    free (p.timestamp);
     free (root);
     char command [128];
     snprintf (command, sizeof command, "rm -rf %s", device.dir);
