@@ -52,6 +52,7 @@ typedef struct {
     char target [16], prev [16], staged [16];
     bool has_prev;                  //  An activation kept the previous
     bool inactive;                  //  Deactivated (entitlement lapsed)
+    bool fail_use;                  //  (De)activation steps fail
     bool fail_health;
     const char *staging;            //  Version of the job (what a stage makes)
     uint8_t *manifest;              //  Of the step asked (copied)

@@ -187,8 +187,14 @@ s_do_step (update_rig_t *device, bool *ok, char *error)
     if (step == UPDATE_STEP_REMOVE)
         *device->target = 0;
     else
-    if (step == UPDATE_STEP_DEACTIVATE || step == UPDATE_STEP_REACTIVATE)
-        device->inactive = step == UPDATE_STEP_DEACTIVATE;
+    if (step == UPDATE_STEP_DEACTIVATE || step == UPDATE_STEP_REACTIVATE) {
+        if (device->fail_use) {
+            *ok = false;
+            strcpy (error, "the handler cannot");
+        }
+        else
+            device->inactive = step == UPDATE_STEP_DEACTIVATE;
+    }
 }
 
 //  Run steps until none is asked, or until the stop-th step is asked

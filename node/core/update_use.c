@@ -89,9 +89,11 @@ update_use_installed (update_t *self, int step, bool ok, const char *why, uint64
         return true;
     }
     if (step == UPDATE_STEP_DEACTIVATE || step == UPDATE_STEP_REACTIVATE) {
-        if (ok)
-            self->in_use = step == UPDATE_STEP_REACTIVATE;
-        else
+        //  A step that failed is not asked again until the entitlement
+        //  changes or the node starts again (a handler that cannot would
+        //  be asked for ever)
+        self->in_use = step == UPDATE_STEP_REACTIVATE;
+        if (!ok)
             zsys_error ("update: %s %s: %s", self->inst_name, self->inst_version, why);
         update_report_now (self);
         update_use_settle (self, now_ms);

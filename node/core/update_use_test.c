@@ -129,6 +129,18 @@ update_use_test (bool verbose)
     assert (device.step == UPDATE_STEP_REACTIVATE);
     assert (update_rig_run (&device, 0, false) == 0 && !device.inactive);
     assert (strstr (device.report, "\"active\":true"));
+    //  A handler that cannot deactivate is asked once, not for ever
+    device.fail_use = true;
+    assert (s_entitle (entitle, &device, &k.coord, device.now + 1, device.now) == 0);
+    assert (device.step == UPDATE_STEP_DEACTIVATE);
+    size_t asked = device.installs;
+    assert (update_rig_run (&device, 0, false) == 0);
+    assert (device.installs == asked && !device.inactive);
+    assert (strstr (device.report, "\"active\":false"));
+    device.fail_use = false;
+    assert (s_entitle (entitle, &device, &k.coord, device.now + 2, device.now + 9 * FIXTURE_DAY)
+            == 0);
+    assert (update_rig_run (&device, 0, false) == 0 && !device.inactive);
 
     //  Uninstall refused while an install is under way, the job going on
     update_rig_taken (&device, &k.coord, "2.0", &v2, root, root_size, &p);
