@@ -35,8 +35,7 @@ s_coord_send (world_t *self, uint32_t server, uint32_t dest, const uint8_t *data
 {
     if (dest < self->nodes)
         s_observe_down (self, dest, data, size);
-    else
-    if (dest == DEST_NONE)
+    if (dest == DEST_NONE || dest == server)
         rollout_observe (self, server, data, size);
     frame_t *frame = net_frame (COORD, server, dest, data, size);
     frame->link = 2 * self->node [server].site + 1;
@@ -505,7 +504,7 @@ coord_host_setup (world_t *self, const keys_t *ca, const keys_t *coord_keys)
                 "token", "", "revoked", 0);
             rc = record? attest_record (self, i, record): -1;
             if (record)
-                rollout_record (self, record);
+                rollout_record (self, i, record);
             if (rc == 0)
                 rc = registry_device_put (txn, record);
             json_decref (record);

@@ -18,10 +18,12 @@
 #include "sim/world_internal.h"
 #include "proto/release_fixture.h"
 #include "proto/updmsg.h"
+#include "proto/sitemsg.h"
 #include "proto/bundle.h"
 #include "node/core/update.h"
 #include "coordinator/core/artrepo.h"
 #include "coordinator/core/campaign.h"
+#include "coordinator/core/campaign_run.h"
 
 #define S_NAME      "sim-app"
 #define S_VERSION   "2"
@@ -71,11 +73,17 @@ rollout_setup (world_t *self)
     self->rel.site_bytes = (uint64_t *) zmalloc (self->nsites * sizeof (uint64_t));
     self->rel.site_chunks = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
     self->rel.seen = zhashx_new ();
-    //  The last gateway of sites 1, 2, ... fails its health check
+    self->rel.site_failed = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
+    self->rel.site_threshold = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
+    self->rel.site_concurrency = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
+    self->rel.site_late = (uint32_t *) zmalloc (self->nsites * sizeof (uint32_t));
+    //  The last gateway of sites 1, 2, ... (or its fail-at'th) fails its
+    //  health check
     for (uint32_t k = 0; k < scn->release_fail; k++) {
         const site_t *site = &self->sites [(1 + k) % self->nsites];
-        uint32_t last = site->first + site->count - 1;
-        if (site->count < 2 || self->rel.fail [last]) {
+        uint32_t at = scn->release_fail_at? scn->release_fail_at: site->count - 1;
+        uint32_t last = site->first + at;
+        if (site->count < 2 || at >= site->count || self->rel.fail [last]) {
             fprintf (stderr, "weft-sim: release fail=%u: not enough sites with gateways\n",
                      scn->release_fail);
             return -1;
@@ -88,12 +96,18 @@ rollout_setup (world_t *self)
     return rc;
 }
 
-//  The device record of a node names the release's tenant
+//  The device record of a node names the release's tenant, and its place
+//  the node's site (acme/site-N: a campaign's site is its path's first
+//  two segments when no hierarchy node says otherwise)
 void
-rollout_record (world_t *self, json_t *record)
+rollout_record (world_t *self, uint32_t node, json_t *record)
 {
-    if (self->scn->release && !self->scn->attest)
+    if (self->scn->release && !self->scn->attest) {
+        char path [32];
+        snprintf (path, sizeof path, "%s/site-%u", S_TENANT, self->node [node].site);
         json_object_set_new (record, "tenant", json_string (S_TENANT));
+        json_object_set_new (record, "path", json_string (path));
+    }
 }
 
 //  One copy of the release: the packed bytes of the chunks the bundle
@@ -243,10 +257,36 @@ rollout_install_asked (void *ctx, uint32_t node, int step)
                 node, ((uint64_t) self->node [node].incarnation << 32) | (uint32_t) step, NULL);
 }
 
+//  Invariant 10, for a campaign run at the sites: only the target (the
+//  gateways) installs, and once a site's gateways failed as many as its
+//  directive's threshold, its server starts no more than it had under way
+//  (at most its concurrency) -- counted at the first step, staging
+static void
+s_site_check (world_t *self, uint32_t node, int step)
+{
+    uint32_t site = self->node [node].site;
+    if (node == self->sites [site].first)
+        world_violation (self, "node %u, a site server outside the campaign's target, "
+                         "was asked to install", node);
+    uint32_t threshold = self->rel.site_threshold [site];
+    if (step != UPDATE_STEP_STAGE || !threshold || self->rel.site_failed [site] < threshold)
+        return;
+    uint32_t late = ++self->rel.site_late [site];
+    if (late > self->rel.late_max)
+        self->rel.late_max = late;
+    uint32_t concurrency = self->rel.site_concurrency [site];
+    if (concurrency && late > concurrency)
+        world_violation (self, "site %u: %u gateways started after %u failed (threshold %u, "
+                         "concurrency %u)", site, late, self->rel.site_failed [site],
+                         threshold, concurrency);
+}
+
 static bool
 s_install_ok (world_t *self, uint32_t node, int step)
 {
     bool ok = !(self->rel.fail && self->rel.fail [node] && step == UPDATE_STEP_HEALTH);
+    if (self->rel.site_threshold)
+        s_site_check (self, node, step);
     if (self->rel.done && !self->rel.done [node]) {
         if (step == UPDATE_STEP_COMMIT && ok) {
             self->rel.done [node] = 1;
@@ -255,6 +295,7 @@ s_install_ok (world_t *self, uint32_t node, int step)
         }
         else
         if (step == UPDATE_STEP_ROLLBACK) {
+            self->rel.site_failed [self->node [node].site]++;
             self->rel.done [node] = 2;
             self->rel.rolled_back++;
             self->rel.last_us = self->sched.now;
@@ -280,6 +321,19 @@ rollout_install_done (world_t *self, uint32_t node, uint64_t arg)
 //  counts against the site; a chunk the site had is invariant 8's,
 //  unless the uplink lost a frame or was cut since (the site server
 //  then asks again, rightly)
+//  A SITE_DIRECTIVE to the server: its site's threshold and concurrency
+static void
+s_observe_directive (world_t *self, uint32_t server, const envelope_t *env)
+{
+    sitemsg_t msg;
+    if (sitemsg_decode (&msg, MSG_SITE_DIRECTIVE, env->payload, env->payload_size))
+        return;
+    uint32_t site = self->node [server].site;
+    self->rel.site_threshold [site] = msg.threshold;
+    self->rel.site_concurrency [site] = msg.concurrency;
+    self->rel.directive_frames++;
+}
+
 void
 rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size)
 {
@@ -287,7 +341,13 @@ rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t siz
         return;
     envelope_t env;
     updmsg_t msg;
-    if (envelope_decode (&env, data, size) || env.type != MSG_CHUNK_DATA
+    if (envelope_decode (&env, data, size))
+        return;
+    if (env.type == MSG_SITE_DIRECTIVE) {
+        s_observe_directive (self, server, &env);
+        return;
+    }
+    if (env.type != MSG_CHUNK_DATA
     ||  updmsg_decode (&msg, MSG_CHUNK_DATA, env.payload, env.payload_size)
     ||  msg.size == 0)
         return;
@@ -309,6 +369,20 @@ rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t siz
     zhashx_update (self->rel.seen, key, (void *) (uintptr_t) losses);
 }
 
+//  A frame at its destination: an UPDATE_OFFER reaches only a gateway
+//  (invariant 10), whoever offers it
+void
+rollout_delivered (world_t *self, const frame_t *frame)
+{
+    if (!self->rel.campaign || frame->dest != frame->dst || frame->dst >= self->nodes
+    ||  frame->dst != self->sites [self->node [frame->dst].site].first)
+        return;
+    envelope_t env;
+    if (envelope_decode (&env, frame->data, frame->size) == 0 && env.type == MSG_UPDATE_OFFER)
+        world_violation (self, "node %u, a site server outside the campaign's target, was "
+                         "offered the release by %s", frame->dst, env.origin);
+}
+
 //  Every assigned gateway that can has committed or rolled back; a
 //  campaign finished or halted with the coordinator's counts the
 //  gateways' own (read at most once a virtual second)
@@ -326,9 +400,41 @@ rollout_idle (world_t *self)
         self->rel.campaign_idle = state && (streq (state, "finished") || streq (state, "halted"))
             && s_total (campaign, "succeeded") == self->rel.committed
             && s_total (campaign, "failed") == self->rel.rolled_back;
+        if (self->rel.campaign_idle)
+            self->rel.idle_us = self->sched.now;
         json_decref (campaign);
     }
     return self->rel.campaign_idle;
+}
+
+//  Invariant 9, per gateway: the coordinator's final state of each is
+//  what the gateway did (so, with the totals equal, each outcome counted
+//  once), also for the sites cut off while they ran theirs
+static void
+s_device_check (world_t *self)
+{
+    store_txn_t *txn = store_begin (self->coord_store, false);
+    for (uint32_t node = 0; txn && node < self->nodes; node++) {
+        if (node == self->sites [self->node [node].site].first)
+            continue;
+        char name [NH_NAME_MAX];
+        node_host_name (node, name);
+        json_t *record = campaign_device_get (txn, "campaign-1", name);
+        const char *state = json_string_value (json_object_get (record, "state"));
+        const char *want = self->rel.done [node] == 1? "succeeded"
+                         : self->rel.done [node] == 2? "failed or rolled-back": "not ended";
+        bool same = state && (self->rel.done [node] == 1? streq (state, "succeeded")
+                            : self->rel.done [node] == 2? streq (state, "failed")
+                                                          || streq (state, "rolled-back")
+                            : !campaign_device_final (state) || streq (state, "skipped"));
+        if (!same)
+            world_violation (self, "campaign: the coordinator holds %s %s, the gateway %s",
+                             name, state? state: "nowhere", want);
+        json_decref (record);
+        if (!same)
+            break;
+    }
+    store_abort (&txn);
 }
 
 //  Invariant 9: a campaign halts if and only if as many gateways failed
@@ -353,6 +459,7 @@ s_campaign_check (world_t *self)
                          s_total (campaign, "failed"), self->rel.committed,
                          self->rel.rolled_back);
     json_decref (campaign);
+    s_device_check (self);
 }
 
 //  The end: every gateway committed but the failing ones, which rolled back
@@ -370,6 +477,32 @@ rollout_check (world_t *self)
         world_violation (self, "release: %u of %u gateways committed and %u rolled back "
                          "(%u set to fail)", self->rel.committed, self->rel.assigned,
                          self->rel.rolled_back, fail);
+}
+
+//  Sites whose gateways failed as many as their directive's threshold
+static uint32_t
+s_sites_halted (world_t *self)
+{
+    uint32_t halted = 0;
+    for (uint32_t s = 0; s < self->nsites; s++)
+        halted += self->rel.site_threshold [s]
+               && self->rel.site_failed [s] >= self->rel.site_threshold [s];
+    return halted;
+}
+
+//  Sites whose every gateway committed or rolled back
+static uint32_t
+s_sites_complete (world_t *self)
+{
+    uint32_t complete = 0;
+    for (uint32_t s = 0; s < self->nsites; s++) {
+        const site_t *site = &self->sites [s];
+        uint32_t node = site->first + 1;
+        while (node < site->first + site->count && self->rel.done [node])
+            node++;
+        complete += site->count > 1 && node == site->first + site->count;
+    }
+    return complete;
 }
 
 void
@@ -398,11 +531,16 @@ rollout_report (world_t *self, FILE *out)
     json_t *campaign = self->rel.campaign? s_campaign (self): NULL;
     if (campaign)
         fprintf (out, "  \"campaign\": {\"state\": \"%s\", \"wave\": %" JSON_INTEGER_FORMAT
-                 ", \"waves\": %zu, \"succeeded\": %u, \"failed\": %u},\n",
+                 ", \"waves\": %zu, \"succeeded\": %u, \"failed\": %u, \"directive_frames\": %u, "
+                 "\"sites_halted\": %u, \"sites_complete\": %u, \"site_late_max\": %u, "
+                 "\"complete_s\": %.3f},\n",
                  json_string_value (json_object_get (campaign, "state")),
                  json_integer_value (json_object_get (campaign, "wave")) + 1,
                  json_array_size (json_object_get (campaign, "sizes")),
-                 s_total (campaign, "succeeded"), s_total (campaign, "failed"));
+                 s_total (campaign, "succeeded"), s_total (campaign, "failed"),
+                 self->rel.directive_frames, s_sites_halted (self), s_sites_complete (self),
+                 self->rel.late_max, self->rel.idle_us > self->rel.assign_us
+                 ? (self->rel.idle_us - self->rel.assign_us) / 1e6: 0.0);
     json_decref (campaign);
 }
 
@@ -413,6 +551,10 @@ rollout_teardown (world_t *self)
     free (self->rel.done);
     free (self->rel.site_bytes);
     free (self->rel.site_chunks);
+    free (self->rel.site_failed);
+    free (self->rel.site_threshold);
+    free (self->rel.site_concurrency);
+    free (self->rel.site_late);
     zhashx_destroy (&self->rel.seen);
     memset (&self->rel, 0, sizeof self->rel);
 }

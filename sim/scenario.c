@@ -341,16 +341,21 @@ s_action (scn_action_t *action, s_line_t *line, char *rest_after_kind)
         return line->count == 3? 0: -1;
     }
     if (strcmp (kind, "campaign") == 0) {
-        //  waves=1,10%,100% [threshold=N|P%] [rate=N] [concurrency=N]:
-        //  campaign.create's plan as JSON text, the sizes as typed (only
-        //  digits, % and commas: nothing to escape), checked by the
-        //  coordinator itself
+        //  waves=1,10%,100% [threshold=N|P%] [rate=N] [concurrency=N]
+        //  [at-sites]: campaign.create's plan as JSON text, the sizes as
+        //  typed (only digits, % and commas: nothing to escape), checked
+        //  by the coordinator itself
         action->kind = SCN_CAMPAIGN;
         char plan [512] = "{";
         size_t used = 1;
         bool waves = false;
         for (size_t i = 3; i < line->count; i++) {
             const char *word = line->words [i];
+            if (strcmp (word, "at-sites") == 0) {
+                used += (size_t) snprintf (plan + used, sizeof plan - used, "%s\"at_sites\":true",
+                                           used > 1? ",": "");
+                continue;
+            }
             const char *equals = strchr (word, '=');
             if (!equals || !equals [1] || strlen (equals + 1) > 100
             ||  strspn (equals + 1, "0123456789%,") != strlen (equals + 1))
@@ -622,6 +627,10 @@ scenario_parse (scenario_t *self, const char *text, size_t size,
                 if ((param = s_param (line.words [i], "fail")))
                     ok = s_uint (param, SCN_RELEASE_FAIL_MAX, &value) == 0
                       && ((self->release_fail = (uint32_t) value), 1);
+                else
+                if ((param = s_param (line.words [i], "fail-at")))
+                    ok = s_uint (param, SCN_NODES_MAX, &value) == 0 && value >= 1
+                      && ((self->release_fail_at = (uint32_t) value), 1);
                 else
                     ok = false;
             }

@@ -105,6 +105,7 @@ typedef struct {
     bool release;
     uint64_t release_size;          //  Bytes of the artifact
     uint32_t release_fail;          //  Gateways whose install fails its health check
+    uint32_t release_fail_at;       //  ... each the Nth gateway of its site (0: the last)
     size_t nactions;
     scn_action_t *actions;          //  Sorted by time, ties in file order
 } scenario_t;

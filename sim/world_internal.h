@@ -179,6 +179,13 @@ typedef struct {
     bool campaign;                  //  Offered by a campaign ("campaign" action)
     bool campaign_idle;             //  It finished or halted, its counts the devices'
     uint64_t campaign_seen_us;      //  When its record was last read
+    uint32_t *site_failed;          //  Per site: its gateways rolled back
+    uint32_t *site_threshold;       //  ... its directive's threshold (0: none seen)
+    uint32_t *site_concurrency;     //  ... its directive's concurrency
+    uint32_t *site_late;            //  ... gateways staged once the threshold was met
+    uint32_t late_max;              //  The most of site_late
+    uint32_t directive_frames;      //  SITE_DIRECTIVE frames sent down the uplinks
+    uint64_t idle_us;               //  When the coordinator's counts were the gateways' at the end
 } release_stats_t;
 
 typedef struct {
@@ -354,7 +361,7 @@ json_t *
 int
     rollout_setup (world_t *self);
 void
-    rollout_record (world_t *self, json_t *record);
+    rollout_record (world_t *self, uint32_t node, json_t *record);
 int
     rollout_upload (world_t *self);
 void
@@ -367,6 +374,8 @@ void
     rollout_install_done (world_t *self, uint32_t node, uint64_t arg);
 void
     rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size);
+void
+    rollout_delivered (world_t *self, const frame_t *frame);
 bool
     rollout_idle (world_t *self);
 void

@@ -6,7 +6,9 @@
 #   health check and a threshold of 3, the campaign finishes: 292
 #   succeeded, 2 rolled back, the coordinator's counts those of the
 #   gateways (invariant 9), one copy of the release per site uplink. With
-#   a threshold of 2 it halts, and the gateways it never offered keep
+#   a threshold of 2, and the failing gateways the second of their sites
+#   (fail-at=2, so the sites' other gateways are not all under way by
+#   then), it halts, and the gateways it never offered keep
 #   their software. Bad campaign lines are refused, naming the line.
 source "$(dirname "$0")/sim-lib.sh"
 for line in 'at 1s campaign' 'at 1s campaign waves=1,x' 'at 1s campaign waves=1 rate=5%'; do
@@ -25,7 +27,8 @@ printf 'nodes 10\nrelease size=1k\nat 1s assign\nat 2s campaign waves=100%%\n' >
 
 "$SIM" "$SCENARIOS/campaign.scn" --dir "$T" -q --json "$T/a.json" 2> "$T/err" \
     || fail "weft-sim reported a violation: $(head -3 "$T/err")"
-sed 's/threshold=3/threshold=2/' "$SCENARIOS/campaign.scn" > "$T/halt.scn"
+sed 's/threshold=3/threshold=2/; s/fail=2$/fail=2 fail-at=2/' "$SCENARIOS/campaign.scn" \
+    > "$T/halt.scn"
 "$SIM" "$T/halt.scn" --dir "$T" -q --json "$T/b.json" 2> "$T/err" \
     || fail "weft-sim reported a violation (halting): $(head -3 "$T/err")"
 python3 - "$T/a.json" "$T/b.json" <<'PY' || fail "campaign figures"
