@@ -200,6 +200,96 @@ campaign_device_put (store_txn_t *txn, const char *id, const char *device, json_
     return s_indexes (txn, id, device, record, true);
 }
 
+//  --------------------------------------------------------------------------
+//  The places of a campaign's devices: h/<id>/<path> holds "COUNT FIRST",
+//  its devices there and the smallest of their ids
+
+#define S_PLACE_KEY_MAX     (2 + CAMPAIGN_ID_MAX + 1 + HIERARCHY_PATH_MAX + 1)
+#define S_PLACE_VALUE_MAX   (20 + 1 + WEFT_NAME_MAX + 1)
+
+//  The count and first device of a place value (not NUL-ended); false if
+//  it is not one
+static bool
+s_place_parse (const void *value, size_t size, uint64_t *count_p,
+               char first [WEFT_NAME_MAX + 1])
+{
+    char text [S_PLACE_VALUE_MAX];
+    if (size == 0 || size >= sizeof text)
+        return false;
+    memcpy (text, value, size);
+    text [size] = 0;
+    char *space = strchr (text, ' ');
+    if (!space || space == text || !space [1] || strlen (space + 1) > WEFT_NAME_MAX)
+        return false;
+    *space = 0;
+    char *end;
+    *count_p = strtoull (text, &end, 10);
+    if (*end)
+        return false;
+    snprintf (first, WEFT_NAME_MAX + 1, "%s", space + 1);
+    return true;
+}
+
+int
+campaign_device_add (store_txn_t *txn, const char *id, const char *device, json_t *record)
+{
+    assert (txn && id && device && record);
+    if (campaign_device_put (txn, id, device, record))
+        return -1;
+    const char *path = json_string_value (json_object_get (record, "path"));
+    char key [S_PLACE_KEY_MAX];
+    int key_size = snprintf (key, sizeof key, "h/%s/%s", id, path? path: "");
+    if (key_size < 0 || (size_t) key_size >= sizeof key)
+        return -1;
+    uint64_t count = 0;
+    char first [WEFT_NAME_MAX + 1] = "";
+    size_t size;
+    char *held = (char *) store_get (txn, CAMPAIGN_TABLE, key, (size_t) key_size, &size);
+    if (held && !s_place_parse (held, size, &count, first)) {
+        zsys_error ("campaign: corrupt place record %s", key);
+        count = 0;
+        *first = 0;
+    }
+    free (held);
+    if (!*first || strcmp (device, first) < 0)
+        snprintf (first, sizeof first, "%s", device);
+    char value [S_PLACE_VALUE_MAX];
+    int value_size = snprintf (value, sizeof value, "%" PRIu64 " %s", count + 1, first);
+    return store_put (txn, CAMPAIGN_TABLE, key, (size_t) key_size, value, (size_t) value_size);
+}
+
+typedef struct {
+    campaign_place_fn *fn;
+    void *arg;
+    size_t prefix_size;
+} s_places_t;
+
+static int
+s_place_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    s_places_t *places = (s_places_t *) arg;
+    char path [HIERARCHY_PATH_MAX + 1], first [WEFT_NAME_MAX + 1];
+    uint64_t count;
+    if (key_size - places->prefix_size > HIERARCHY_PATH_MAX
+    ||  !s_place_parse (value, size, &count, first)) {
+        zsys_error ("campaign: corrupt place record %.*s", (int) key_size, (const char *) key);
+        return 0;
+    }
+    snprintf (path, sizeof path, "%.*s", (int) (key_size - places->prefix_size),
+              (const char *) key + places->prefix_size);
+    return places->fn (places->arg, path, count, first);
+}
+
+int64_t
+campaign_places (store_txn_t *txn, const char *id, campaign_place_fn *fn, void *arg)
+{
+    assert (txn && id && fn);
+    char prefix [CAMPAIGN_ID_MAX + 8];
+    snprintf (prefix, sizeof prefix, "h/%s/", id);
+    s_places_t places = { fn, arg, strlen (prefix) };
+    return store_scan (txn, CAMPAIGN_TABLE, prefix, strlen (prefix), s_place_one, &places);
+}
+
 int
 campaign_device_unindex (store_txn_t *txn, const char *id, const char *device, json_t *record)
 {

@@ -14,7 +14,8 @@
                             wave), threshold (as given), threshold_devices,
                             timeout_s, rate, concurrency, soak_s (0:
                             none), wave (current, -1 before start),
-                            devices, skipped, by, created_ms, updated_ms
+                            devices, skipped, by, created_ms, updated_ms,
+                            places (true: its h/ index is kept)
                             (campaign_run.h:) succeeded, failed (devices
                             per wave that ended so), reason (why halted);
                             success (as given: the succeeded devices
@@ -35,6 +36,12 @@
                             under way
                             Both indexes are kept by campaign_device_put
                             from the record it stores, never by hand.
+        h/<id>/<path>       ("COUNT FIRST") the places of the campaign's
+                            devices (skipped ones too): how many are there
+                            and the smallest id, so who may move the
+                            campaign is checked per place, not per
+                            device; kept by campaign_device_add, as
+                            devices only join a campaign
         t/<deadline>/<id>/<device>  the deadlines (campaign_run.h)
         p/<id>              campaigns that wait: pace, soak (campaign_run.h)
         x/<device>          the campaign that holds the device, while that
@@ -112,6 +119,20 @@ bool
 int
     campaign_device_put (store_txn_t *txn, const char *id, const char *device,
                          json_t *record);
+
+//  Store a device new to campaign id (campaign_device_put) and count it
+//  at its place (h/ index: the record's path). 0 or -1.
+int
+    campaign_device_add (store_txn_t *txn, const char *id, const char *device,
+                         json_t *record);
+
+//  Each place of campaign id's devices, in path order, with how many are
+//  there and the smallest of their ids; fn returns 0 to go on. Returns
+//  the number visited or -1.
+typedef int (campaign_place_fn) (void *arg, const char *path, uint64_t count,
+                                 const char *first);
+int64_t
+    campaign_places (store_txn_t *txn, const char *id, campaign_place_fn *fn, void *arg);
 
 //  The campaign that holds device (x/ index) into id; false if none
 bool

@@ -92,7 +92,7 @@ s_join_one (void *arg, registry_device_t *device)
         "joined_ms", (json_int_t) run->now_ms);
     if (misfit)
         json_object_set_new (record, "reason", json_string (misfit));
-    int rc = campaign_device_put (run->txn, join->id, device->id, record);
+    int rc = campaign_device_add (run->txn, join->id, device->id, record);
     json_decref (record);
     if (rc == 0 && !misfit) {
         rc = campaign_hold (run->txn, device->id, join->id);

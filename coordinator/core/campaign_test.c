@@ -1,10 +1,12 @@
 /*  campaign_test - selftest of the campaign model: plan sizes, the
     waves and thresholds a plan resolves to and the ones refused, the
-    records and the device index, on a real store.  */
+    records and the device index, on a real store; who may move a
+    campaign, checked over the places of its devices.  */
 
 #include "proto/corelib.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/core/campaign.h"
+#include "coordinator/core/director_fixture.h"
 
 static int
 s_count_one (void *arg, const char *device, json_t *record)
@@ -13,6 +15,78 @@ s_count_one (void *arg, const char *device, json_t *record)
     (void) record;
     (*(int *) arg)++;
     return 0;
+}
+
+static int
+s_place_one (void *arg, const char *path, uint64_t count, const char *first)
+{
+    json_object_set_new ((json_t *) arg, path, json_pack ("[I, s]", (json_int_t) count, first));
+    return 0;
+}
+
+//  Who may move a campaign, checked over the places of its devices: an
+//  operator of one place is refused, naming the smallest device out of
+//  reach (as a check of every device would), an operator of the tenant
+//  is not; a campaign stored without its places is checked per device
+static void
+s_test_reach (bool verbose)
+{
+    (void) verbose;
+    char dir [] = "/tmp/weft-campaign-reach-XXXXXX";
+    assert (mkdtemp (dir));
+    store_t *store = store_new (dir, registry_tables (), 0);
+    assert (store);
+    director_fixture_t fleet;
+    director_fixture_init (&fleet, store);
+    director_fixture_device_at (store, "n-1", "acme", "gateway", "acme/north");
+    director_fixture_device_at (store, "n-2", "acme", "gateway", "acme/north");
+    director_fixture_device_at (store, "s-3", "acme", "gateway", "acme/south");
+    director_fixture_device_at (store, "s-2", "acme", "gateway", "acme/south/line-1");
+    director_fixture_device_at (store, "t-1", "acme", "gateway", "acme/south/line-1");
+    assert (director_fixture_call (&fleet.env, store, "admin", "acme", "campaign.create",
+            "{\"query\":\"tenant=acme\",\"patch\":{\"fix\":1},\"waves\":[\"100%\"]}",
+            &fleet.result) == WEFT_STATUS_OK);
+    store_txn_t *txn = store_begin (store, false);
+    json_t *places = json_object ();
+    assert (campaign_places (txn, "campaign-1", s_place_one, places) == 3);
+    store_abort (&txn);
+    json_t *expected = json_pack ("{s:[i, s], s:[i, s], s:[i, s]}", "acme/north", 2, "n-1",
+                                  "acme/south", 1, "s-3", "acme/south/line-1", 2, "s-2");
+    assert (json_equal (places, expected));
+    json_decref (expected);
+    json_decref (places);
+    const char *id = "{\"id\":\"campaign-1\"}";
+    assert (director_fixture_call (&fleet.env, store, "operator", "acme/north",
+                                   "campaign.start", id, &fleet.result)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (fleet.result.error,
+                   "campaign-1 holds device s-2, which you may not change"));
+    assert (director_fixture_call (&fleet.env, store, "operator", "acme/south",
+                                   "campaign.start", id, &fleet.result)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (fleet.result.error,
+                   "campaign-1 holds device n-1, which you may not change"));
+    assert (director_fixture_call (&fleet.env, store, "operator", "acme", "campaign.start",
+                                   id, &fleet.result) == WEFT_STATUS_OK);
+    //  Without its places (stored so before they were kept): each device read
+    txn = store_begin (store, true);
+    json_t *campaign = campaign_get (txn, "campaign-1");
+    json_object_del (campaign, "places");
+    assert (campaign_put (txn, campaign) == 0);
+    json_decref (campaign);
+    assert (store_commit (&txn) == 0);
+    assert (director_fixture_call (&fleet.env, store, "operator", "acme/north",
+                                   "campaign.pause", id, &fleet.result)
+            == WEFT_STATUS_FORBIDDEN);
+    assert (streq (fleet.result.error,
+                   "campaign-1 holds device s-2, which you may not change"));
+    assert (director_fixture_call (&fleet.env, store, "operator", "acme", "campaign.pause",
+                                   id, &fleet.result) == WEFT_STATUS_OK);
+    director_fixture_fini (&fleet);
+    store_destroy (&store);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
 }
 
 void
@@ -99,8 +173,9 @@ campaign_test (bool verbose)
     zdir_t *tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);
     zdir_destroy (&tree);
+    s_test_reach (verbose);
     if (verbose)
-        printf ("(plans, thresholds, records) ");
+        printf ("(plans, thresholds, records, who may move one) ");
     //  @end
     printf ("OK\n");
 }

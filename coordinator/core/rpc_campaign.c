@@ -144,7 +144,7 @@ s_store (rpc_call_t *call, json_t *campaign, json_t *fitting, json_t *skipped,
             "state", "pending", "tenant", json_object_get (device, "tenant"),
             "type", json_object_get (device, "type"), "path", json_object_get (device, "path"));
         const char *name = rpc_json_str (device, "id");
-        ok = ok && campaign_device_put (call->txn, id, name, record) == 0
+        ok = ok && campaign_device_add (call->txn, id, name, record) == 0
                 && campaign_hold (call->txn, name, id) == 0;
         json_decref (record);
     }
@@ -153,7 +153,7 @@ s_store (rpc_call_t *call, json_t *campaign, json_t *fitting, json_t *skipped,
             "state", "skipped", "reason", json_object_get (device, "reason"),
             "tenant", json_object_get (device, "tenant"), "type",
             json_object_get (device, "type"), "path", json_object_get (device, "path"));
-        ok = ok && campaign_device_put (call->txn, id, rpc_json_str (device, "id"),
+        ok = ok && campaign_device_add (call->txn, id, rpc_json_str (device, "id"),
                                         record) == 0;
         json_decref (record);
     }
@@ -317,6 +317,8 @@ rpc_campaign_create (rpc_call_t *call)
         json_object_set_new (campaign, "rate", json_integer (rate));
         json_object_set_new (campaign, "concurrency", json_integer (concurrency));
         json_object_set_new (campaign, "soak_s", json_integer (soak_s));
+        //  Its devices' places are kept (campaign.h, h/), for who may move it
+        json_object_set_new (campaign, "places", json_true ());
         if (patch)
             json_object_set (campaign, "patch", patch);
         if (json_object_get (call->args, "success"))
@@ -375,6 +377,20 @@ typedef struct {
     char device [WEFT_NAME_MAX + 1];    //  The first device out of reach
 } s_reach_t;
 
+//  A place of the campaign's devices: the smallest id of those out of
+//  reach is the one named, as a scan of the devices in id order would
+static int
+s_reach_place (void *arg, const char *path, uint64_t count, const char *first)
+{
+    (void) count;
+    s_reach_t *reach = (s_reach_t *) arg;
+    if (!rpc_covered (&reach->call->act, path)
+    &&  (!*reach->device || strcmp (first, reach->device) < 0))
+        snprintf (reach->device, sizeof reach->device, "%s", first);
+    return 0;
+}
+
+//  A campaign stored before its places were kept: each device
 static int
 s_reach_one (void *arg, const char *device, json_t *record)
 {
@@ -414,7 +430,11 @@ rpc_campaign_find (rpc_call_t *call, bool act)
         json_decref (campaign);
         return NULL;
     }
-    if (campaign_devices (call->txn, id, s_reach_one, &reach) < 0)
+    //  Per place of its devices, not per device (the h/ index)
+    int64_t places = json_is_true (json_object_get (campaign, "places"))
+                   ? campaign_places (call->txn, id, s_reach_place, &reach)
+                   : campaign_devices (call->txn, id, s_reach_one, &reach);
+    if (places < 0)
         rpc_fail (call, WEFT_STATUS_INTERNAL, "cannot read the campaign");
     else
     if (*reach.device)
