@@ -601,3 +601,51 @@ campaign_site_report (campaign_run_t *run, const char *origin, const sitemsg_t *
     json_decref (campaign);
     return rc? run->status: WEFT_STATUS_OK;
 }
+
+//  --------------------------------------------------------------------------
+//  A directive refused
+
+int
+campaign_site_refused (campaign_run_t *run, const char *server, const sitemsg_t *directive,
+                       const char *reason)
+{
+    assert (run && server && directive);
+    json_t *campaign = campaign_get (run->txn, directive->campaign);
+    json_t *site = campaign? s_site_get (run->txn, directive->campaign, directive->site)
+                           : NULL;
+    //  Only the site's latest directive, to the server it went to, of a
+    //  site that never reported (one that did runs its part)
+    if (!site || !streq (rpc_json_str (site, "server"), server)
+    ||  (uint64_t) rpc_json_int (site, "generation") != directive->generation
+    ||  json_object_get (site, "report") || json_object_get (site, "refused")
+    ||  campaign_state_final (rpc_json_str (campaign, "state"))) {
+        json_decref (site);
+        json_decref (campaign);
+        return 0;
+    }
+    char why [WEFT_TEXT_MAX + 1];
+    snprintf (why, sizeof why, "site directive refused by %.64s: %.160s", server,
+              reason && *reason? reason: "no reason");
+    json_object_set_new (site, "refused", json_string (why));
+    int rc = s_site_put (run->txn, directive->campaign, site)
+           ? campaign_run_fail (run, WEFT_STATUS_INTERNAL, "store write failed"): 0;
+    int failed = 0;
+    const uint8_t *at = directive->entries;
+    size_t left = directive->entries_size;
+    sitemsg_device_t device;
+    while (rc == 0 && sitemsg_next_device (&at, &left, &device) == 1) {
+        json_t *record = campaign_device_get (run->txn, directive->campaign, device.device);
+        if (record && streq (rpc_json_str (record, "at_site"), server)
+        &&  streq (rpc_json_str (record, "site"), directive->site)
+        &&  !campaign_device_final (rpc_json_str (record, "state"))) {
+            rc = campaign_settle (run, campaign, device.device, record, "failed", why);
+            failed++;
+        }
+        json_decref (record);
+    }
+    if (rc == 0 && failed)
+        rc = campaign_advance (run, campaign);
+    json_decref (site);
+    json_decref (campaign);
+    return rc? -1: 1 + failed;
+}

@@ -83,6 +83,15 @@ int
     campaign_site_report (campaign_run_t *run, const char *origin, const sitemsg_t *report,
                           size_t *applied_p, char reason [WEFT_TEXT_MAX + 1]);
 
+//  Server refused the site directive for good (its reason): when it is
+//  the site's latest and the site never reported, the site record says
+//  so and each device it names that the site was to run fails with the
+//  reason (the campaign moves on, or halts, as for any failure). Returns
+//  1 + the devices failed, 0 if nothing changed, -1 (run's error).
+int
+    campaign_site_refused (campaign_run_t *run, const char *server,
+                           const sitemsg_t *directive, const char *reason);
+
 //  The site records of campaign id, by site, at most CAMPAIGN_SITE_SHOWN
 //  (caller decrefs), or NULL if it has none
 json_t *

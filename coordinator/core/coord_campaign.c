@@ -185,6 +185,33 @@ coord_campaign_refused (coord_t *self, const char *device, const char *reason,
 }
 
 void
+coord_campaign_directive_refused (coord_t *self, const char *server, const uint8_t *frame,
+                                  size_t size, const char *reason, uint64_t now_ms)
+{
+    assert (self && server && frame);
+    envelope_t env;
+    sitemsg_t directive;
+    if (envelope_decode (&env, frame, size)
+    ||  sitemsg_decode (&directive, MSG_SITE_DIRECTIVE, env.payload, env.payload_size))
+        return;                     //  Ours, held: not expected
+    store_txn_t *txn = store_begin (self->store, true);
+    if (!txn)
+        return;
+    campaign_run_t run;
+    campaign_run_init (&run, txn, self->pki, self->keys.sign_secret, "coordinator", now_ms);
+    int moved = campaign_site_refused (&run, server, &directive, reason);
+    bool committed = moved > 0 && store_commit (&txn) == 0;
+    store_abort (&txn);
+    if (moved < 0)
+        zsys_error ("coord: campaign: %s", run.error);
+    else
+    if (committed)
+        zsys_warning ("coord: %s refused the directive of %s at %s (%s): %d devices failed",
+                      server, directive.campaign, directive.site, reason, moved - 1);
+    coord_campaign_end (self, &run, committed, now_ms);
+}
+
+void
 coord_campaign_sweep (coord_t *self, uint64_t now_ms)
 {
     int handled = s_move (self, s_sweep, NULL, NULL, now_ms);

@@ -156,6 +156,13 @@ void
     coord_campaign_refused (coord_t *self, const char *device, const char *reason,
                             uint64_t now_ms);
 
+//  server refused the SITE_DIRECTIVE frame (held in custody) for good:
+//  the site's devices fail with reason (campaign_site_refused)
+void
+    coord_campaign_directive_refused (coord_t *self, const char *server,
+                                      const uint8_t *frame, size_t size, const char *reason,
+                                      uint64_t now_ms);
+
 //  Time out the campaigns' devices past their deadline (campaign_run.h)
 void
     coord_campaign_sweep (coord_t *self, uint64_t now_ms);

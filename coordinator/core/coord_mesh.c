@@ -778,6 +778,16 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         const custody_entry_t *held = custody_find (self->custody, msg.ack.ack_id);
         if (held && held->type == MSG_UPDATE_OFFER && streq (held->dest, env.origin))
             coord_campaign_refused (self, env.origin, msg.ack.message, now_ms);
+        //  A site server that refuses its directive: the site's devices
+        //  fail with its reason rather than stay pending
+        if (held && held->type == MSG_SITE_DIRECTIVE && streq (held->dest, env.origin)) {
+            size_t size;
+            uint8_t *frame = custody_frame (self->custody, held, &size);
+            if (frame)
+                coord_campaign_directive_refused (self, env.origin, frame, size,
+                                                  msg.ack.message, now_ms);
+            free (frame);
+        }
         if (custody_refused (self->custody, msg.ack.ack_id, now_ms) == 0)
             zsys_warning ("coord: %s refused an envelope we sent: %s %s", env.origin,
                           proto_status_name (msg.ack.status), msg.ack.message);

@@ -7,7 +7,8 @@
     another tenant's server at the same site, or a malformed one, is
     refused with its reason, which ends the sender's custody, and
     changes nothing; so is one from a server that must attest and has
-    not. A campaign started through rpc_call on a real
+    not. A server that refuses its directive for good fails the devices
+    it was to run, with its reason. A campaign started through rpc_call on a real
     store, then a coordinator over that store.  */
 
 #include "proto/corelib.h"
@@ -19,6 +20,7 @@
 #include "coordinator/core/campaign_site.h"
 #include "coordinator/core/coord_internal.h"
 #include "coordinator/core/director_fixture.h"
+#include "coordinator/core/rpc_internal.h"
 
 #define S_PCR   "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -107,6 +109,55 @@ s_report (s_rig_t *rig, const keys_t *keys, const char *origin, uint64_t seq,
     free (frame);
     free (reply);
     return link.ack_status;
+}
+
+//  origin's ACK (signed with keys, at seq) of the envelope id, with
+//  status and message; the core's return
+static int
+s_ack (s_rig_t *rig, const keys_t *keys, const char *origin, uint64_t seq,
+       const uint8_t id [WEFT_ID_SIZE], int status, const char *message)
+{
+    msg_t ack;
+    memset (&ack, 0, sizeof ack);
+    ack.type = MSG_ACK;
+    memcpy (ack.ack.ack_id, id, WEFT_ID_SIZE);
+    ack.ack.status = status;
+    snprintf (ack.ack.message, sizeof ack.ack.message, "%s", message);
+    uint8_t *payload;
+    size_t payload_size;
+    assert (msg_encode (&ack, &payload, &payload_size) == 0);
+    envelope_t env;
+    memset (&env, 0, sizeof env);
+    memset (env.id, (int) (0x80 + seq), sizeof env.id);
+    env.type = MSG_ACK;
+    snprintf (env.origin, sizeof env.origin, "%s", origin);
+    env.seq = seq;
+    env.hlc = seq;
+    env.hop_limit = WEFT_HOP_LIMIT;
+    env.hops = WEFT_HOP_LIMIT;
+    env.payload = payload;
+    env.payload_size = payload_size;
+    uint8_t *frame, *reply = NULL;
+    size_t size, reply_size = 0;
+    assert (envelope_encode (&env, keys->sign_secret, &frame, &size) == 0);
+    free (payload);
+    coord_link_t link;
+    memset (&link, 0, sizeof link);
+    int rc = coord_on_mesh_link (rig->coord, origin, &link, frame, size, FIXTURE_NOW, &reply,
+                                 &reply_size);
+    free (frame);
+    free (reply);
+    return rc;
+}
+
+//  A device's record in campaign id (caller decrefs)
+static json_t *
+s_record (store_t *store, const char *id, const char *device)
+{
+    store_txn_t *txn = store_begin (store, false);
+    json_t *record = campaign_device_get (txn, id, device);
+    store_abort (&txn);
+    return record;
 }
 
 static const char *
@@ -210,6 +261,56 @@ coord_site_test (bool verbose)
             == 1);
     json_decref (campaign);
 
+    //  A server that refuses its directive for good (here: the south
+    //  site's): the devices it was to run fail with its reason, the
+    //  campaign halts at its threshold; a later refusal changes nothing
+    keys_t south;
+    keys_generate (&south);
+    director_fixture_server (store, "srv-s", "acme", "acme/south", &south);
+    director_fixture_device_at (store, "s-1", "acme", "gateway", "acme/south/line");
+    director_fixture_device_at (store, "s-2", "acme", "gateway", "acme/south/line");
+    assert (director_fixture_call (&fixture.env, store, "admin", "acme", "campaign.create",
+                                   "{\"query\":\"id=s-1 or id=s-2\",\"name\":\"plc\","
+                                   "\"version\":\"1.0\",\"waves\":[\"100%\"],"
+                                   "\"threshold\":\"2\",\"at_sites\":true}",
+                                   &fixture.result) == 0);
+    assert (director_fixture_call (&fixture.env, store, "admin", "acme", "campaign.start",
+                                   "{\"id\":\"campaign-2\"}", &fixture.result) == 0);
+    directives = fixture.result.directives;
+    fixture.result.directives = NULL;
+    assert (zlistx_size (directives) == 1);
+    coord_send_directives (rig.coord, directives, FIXTURE_NOW);
+    zlistx_destroy (&directives);
+    assert (envelope_decode (&env, rig.frame, rig.size) == 0 && env.type == MSG_SITE_DIRECTIVE);
+    uint8_t refused_id [WEFT_ID_SIZE];
+    memcpy (refused_id, env.id, WEFT_ID_SIZE);
+    int pushes = rig.pushes;
+    assert (s_ack (&rig, &south, "srv-s", 1, refused_id, WEFT_STATUS_DENIED,
+                   "not enrolled as a server") == 0);
+    assert (!custody_find (rig.coord->custody, refused_id));
+    for (int index = 1; index <= 2; index++) {
+        json_t *record = s_record (store, "campaign-2", index == 1? "s-1": "s-2");
+        assert (streq (rpc_json_str (record, "state"), "failed"));
+        assert (streq (rpc_json_str (record, "reason"),
+                       "site directive refused by srv-s: not enrolled as a server"));
+        json_decref (record);
+    }
+    txn = store_begin (store, false);
+    campaign = campaign_get (txn, "campaign-2");
+    store_abort (&txn);
+    assert (streq (json_string_value (json_object_get (campaign, "state")), "halted"));
+    assert (campaign_total (campaign, "failed") == 2);
+    json_decref (campaign);
+    //  The halt's pause went to srv-s; refused too, nothing more moves
+    assert (rig.pushes == pushes + 1);
+    assert (envelope_decode (&env, rig.frame, rig.size) == 0 && env.type == MSG_SITE_DIRECTIVE);
+    assert (s_ack (&rig, &south, "srv-s", 2, env.id, WEFT_STATUS_DENIED, "still not") == 0);
+    assert (rig.pushes == pushes + 1);
+    json_t *record = s_record (store, "campaign-2", "s-1");
+    assert (strstr (rpc_json_str (record, "reason"), "not enrolled as a server"));
+    json_decref (record);
+    keys_wipe (&south);
+
     //  A server that must attest and never did is not believed
     assert (director_fixture_call (&fixture.env, store, "admin", "", "attest.profile.set",
                                    "{\"tenant\":\"acme\",\"type\":\"server\",\"profile\":"
@@ -229,7 +330,7 @@ coord_site_test (bool verbose)
     zdir_destroy (&tree);
     if (verbose)
         printf ("(directive custody, report, duplicate, wrong server, malformed, "
-                "quarantined) ");
+                "refused directive, quarantined) ");
     //  @end
     printf ("OK\n");
 }
