@@ -617,7 +617,7 @@ campaign_site_refused (campaign_run_t *run, const char *server, const sitemsg_t 
     //  site that never reported (one that did runs its part)
     if (!site || !streq (rpc_json_str (site, "server"), server)
     ||  (uint64_t) rpc_json_int (site, "generation") != directive->generation
-    ||  json_object_get (site, "report") || json_object_get (site, "refused")
+    ||  json_object_get (site, "report")
     ||  campaign_state_final (rpc_json_str (campaign, "state"))) {
         json_decref (site);
         json_decref (campaign);
