@@ -73,7 +73,7 @@ s_usage (FILE *out)
         "  --dir DIR          where the run's LMDB files go (default /tmp)\n"
         "  --bug NAME         test only: inject a bug (ack-before-commit,\n"
         "                     push-overtakes-reply, revocation-not-relayed,\n"
-        "                     tpm-tampered, chunk-twice)\n"
+        "                     tpm-tampered, chunk-twice, site-deaf)\n"
         "  -q, --quiet        no one-line summary on stderr\n"
         "  -v, --verbose      progress and the cores' logs on stderr\n");
 }
@@ -173,6 +173,9 @@ main (int argc, char *argv [])
             else
             if (streq (value, "chunk-twice"))
                 options.bug_chunk_twice = true;
+            else
+            if (streq (value, "site-deaf"))
+                options.bug_site_deaf = true;
             else
                 rc = 1;
         }

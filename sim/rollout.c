@@ -369,18 +369,28 @@ rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t siz
     zhashx_update (self->rel.seen, key, (void *) (uintptr_t) losses);
 }
 
-//  A frame at its destination: an UPDATE_OFFER reaches only a gateway
-//  (invariant 10), whoever offers it
-void
+//  A frame arriving at a node: an UPDATE_OFFER reaches only a gateway
+//  (invariant 10), whoever offers it. With --bug site-deaf a site
+//  server never hears a failing gateway's update status nor its twin
+//  reports (so it never learns of the failure): false, not delivered
+bool
 rollout_delivered (world_t *self, const frame_t *frame)
 {
-    if (!self->rel.campaign || frame->dest != frame->dst || frame->dst >= self->nodes
+    if (!self->rel.campaign || frame->dst >= self->nodes
     ||  frame->dst != self->sites [self->node [frame->dst].site].first)
-        return;
+        return true;
     envelope_t env;
-    if (envelope_decode (&env, frame->data, frame->size) == 0 && env.type == MSG_UPDATE_OFFER)
+    if (frame->dest == frame->dst
+    &&  envelope_decode (&env, frame->data, frame->size) == 0 && env.type == MSG_UPDATE_OFFER)
         world_violation (self, "node %u, a site server outside the campaign's target, was "
                          "offered the release by %s", frame->dst, env.origin);
+    uint32_t origin;
+    if (self->opt->bug_site_deaf && frame->src < self->nodes && self->rel.fail [frame->src]
+    &&  envelope_decode (&env, frame->data, frame->size) == 0
+    &&  (env.type == MSG_UPDATE_STATUS || env.type == MSG_TWIN_REPORTED)
+    &&  node_host_index (env.origin, &origin) && origin == frame->src)
+        return false;
+    return true;
 }
 
 //  Every assigned gateway that can has committed or rolled back; a
@@ -490,17 +500,21 @@ s_sites_halted (world_t *self)
     return halted;
 }
 
-//  Sites whose every gateway committed or rolled back
+//  Sites whose every gateway committed or rolled back; the first 16 of
+//  them listed (JSON numbers) in list
 static uint32_t
-s_sites_complete (world_t *self)
+s_sites_complete (world_t *self, char list [16 * 11])
 {
     uint32_t complete = 0;
+    size_t used = 0;
+    *list = 0;
     for (uint32_t s = 0; s < self->nsites; s++) {
         const site_t *site = &self->sites [s];
         uint32_t node = site->first + 1;
         while (node < site->first + site->count && self->rel.done [node])
             node++;
-        complete += site->count > 1 && node == site->first + site->count;
+        if (site->count > 1 && node == site->first + site->count && complete++ < 16)
+            used += (size_t) snprintf (list + used, 16 * 11 - used, "%s%u", used? ", ": "", s);
     }
     return complete;
 }
@@ -529,16 +543,19 @@ rollout_report (world_t *self, FILE *out)
              min, max, total,
              self->rel.copy_bytes? (double) max / self->rel.copy_bytes: 0.0, self->rel.resent);
     json_t *campaign = self->rel.campaign? s_campaign (self): NULL;
+    char complete [16 * 11];
+    uint32_t sites_complete = campaign? s_sites_complete (self, complete): 0;
     if (campaign)
         fprintf (out, "  \"campaign\": {\"state\": \"%s\", \"wave\": %" JSON_INTEGER_FORMAT
                  ", \"waves\": %zu, \"succeeded\": %u, \"failed\": %u, \"directive_frames\": %u, "
-                 "\"sites_halted\": %u, \"sites_complete\": %u, \"site_late_max\": %u, "
+                 "\"sites_halted\": %u, \"sites_complete\": %u, \"complete_sites\": [%s], "
+                 "\"site_late_max\": %u, "
                  "\"complete_s\": %.3f},\n",
                  json_string_value (json_object_get (campaign, "state")),
                  json_integer_value (json_object_get (campaign, "wave")) + 1,
                  json_array_size (json_object_get (campaign, "sizes")),
                  s_total (campaign, "succeeded"), s_total (campaign, "failed"),
-                 self->rel.directive_frames, s_sites_halted (self), s_sites_complete (self),
+                 self->rel.directive_frames, s_sites_halted (self), sites_complete, complete,
                  self->rel.late_max, self->rel.idle_us > self->rel.assign_us
                  ? (self->rel.idle_us - self->rel.assign_us) / 1e6: 0.0);
     json_decref (campaign);

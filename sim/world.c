@@ -274,10 +274,10 @@ s_handle (world_t *self, event_t *event)
                         arrival->round = frame->round;
                 }
             }
-            rollout_delivered (self, frame);
-            node_host_frame (self->host, frame->dst,
-                             frame->src == COORD? NH_COORDINATOR: frame->src, dest_p,
-                             frame->data, frame->size, now_ms);
+            if (rollout_delivered (self, frame))
+                node_host_frame (self->host, frame->dst,
+                                 frame->src == COORD? NH_COORDINATOR: frame->src, dest_p,
+                                 frame->data, frame->size, now_ms);
             check_node (self, frame->dst);
             free (frame);
             break;

@@ -22,6 +22,7 @@ typedef struct {
     bool bug_revocation_not_relayed;    //  Test-only: servers drop the list to gateways
     bool bug_tpm_tampered;          //  Test-only: an honest node's TPM quotes a bad boot
     bool bug_chunk_twice;           //  Test-only: the coordinator sends each chunk twice
+    bool bug_site_deaf;             //  Test-only: servers never hear failing gateways
     bool verbose;                   //  Progress on stderr
     bool quiet;                     //  No human summary on stderr
 } world_options_t;

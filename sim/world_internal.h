@@ -374,7 +374,7 @@ void
     rollout_install_done (world_t *self, uint32_t node, uint64_t arg);
 void
     rollout_observe (world_t *self, uint32_t server, const uint8_t *data, size_t size);
-void
+bool
     rollout_delivered (world_t *self, const frame_t *frame);
 bool
     rollout_idle (world_t *self);
