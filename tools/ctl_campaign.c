@@ -279,9 +279,12 @@ s_site_runs (json_t *result)
         char directive [48];
         snprintf (directive, sizeof directive, "%s #%lld", ctl_str (run, "state"),
                   (long long) ctl_int (run, "generation"));
+        //  A server that refused its directive never reports: its reason
+        const char *refused = report? "": ctl_str (run, "refused");
         printf ("%-24s %-16s %7lld %-10s %-10s %5s %s%s%s\n", ctl_str (run, "site"),
                 ctl_str (run, "server"), (long long) ctl_int (run, "devices"), directive,
-                report? ctl_str (report, "state"): "-", wave, when,
+                report? ctl_str (report, "state"): *refused? "refused": "-", wave,
+                *refused? refused: when,
                 report && *ctl_str (report, "reason")? ": ": "",
                 report? ctl_str (report, "reason"): "");
     }
