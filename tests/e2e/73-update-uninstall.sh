@@ -56,7 +56,7 @@ wait_for 'grep -q "DENIED uninstall refused: plc 2.0 is staged" coord.log' 40 \
 [[ "$(software state)" == staged ]] && cmp -s v1.0.bin "$INST/plc" || fail "the refusal changed it"
 say "the window goes: 2.0 installs"
 ctl twin set gw-1 '{"maintenance": null}' > /dev/null || fail "twin set"
-wait_for '[[ "$(software state)" == committed && "$(software version)" == 2.0 ]]' 30 \
+wait_for 'software_is committed 2.0' 30 \
     || fail "twin: $(ctl --json twin get gw-1)"
 cmp -s v2.0.bin "$INST/plc" || fail "v2 not installed"
 

@@ -43,13 +43,13 @@ publish repo plc=1.0 plc=2.0
 bundle_for 2.0
 gw_run --import v2.0.wbd
 wait_for "cmp -s v2.bin '$INST/plc'" 20 || fail "v2 not installed: $(tail -5 gw-1.log)"
-wait_for '[[ "$(software version)" == 2.0 && "$(software state)" == committed ]]' 20 \
+wait_for 'software_is committed 2.0' 20 \
     || fail "twin: $(ctl --json twin get gw-1)"
 [[ "$(software previous)" == 1.0 ]] || fail "previous: $(ctl --json twin get gw-1)"
 say "an applied desired document keeps reported.software"
 ctl twin set gw-1 '{"rate": 7}' > /dev/null || fail "twin set"
 wait_for 'twin_synced gw-1 rate 7' 20 || fail "twin: $(ctl --json twin get gw-1)"
-[[ "$(software version)" == 2.0 && "$(software state)" == committed ]] \
+software_is committed 2.0 \
     || fail "apply dropped reported.software: $(ctl --json twin get gw-1)"
 stop_proc gw-1
 
@@ -118,7 +118,7 @@ if command -v fiu-run > /dev/null && ! ldd "$NODE" | grep -q libasan; then
     fiu-run -x -c 'enable name=posix/io/sync/fsync' \
         "$NODE" $(node_args gw-1) --install-dir "$INST" --import v4.0.wbd >> gw-1.log 2>&1 &
     PID_OF[gw-1]=$!
-    wait_for '[[ "$(software state)" == rolled-back && "$(software version)" == 4.0 ]]' 20 \
+    wait_for 'software_is rolled-back 4.0' 20 \
         || fail "not rolled back: $(ctl --json twin get gw-1)"
     software error | grep -q "stage failed: cannot sync" || fail "twin error: $(software error)"
     [[ "$(software installed)" == 2.0 ]] || fail "twin: $(ctl --json twin get gw-1)"
@@ -138,6 +138,6 @@ publish repo plc=2.0 plc=0.9
 bundle_for 0.9
 gw_run --import v0.9.wbd
 wait_for "cmp -s srv.bin '$INST/plc'" 20 || fail "0.9 not installed: $(grep 'update' gw-1.log | tail -3)"
-wait_for '[[ "$(software version)" == 0.9 && "$(software state)" == committed ]]' 20 \
+wait_for 'software_is committed 0.9' 20 \
     || fail "twin: $(ctl --json twin get gw-1)"
 stop_proc gw-1

@@ -40,7 +40,7 @@ cmp -s v1.bin "$HOME_AB/slot-b/fw" || fail "slot b does not hold v1"
 [[ "$(boot)" == $'active=a\ntrying=b' ]] || fail "boot record: $(boot)"
 gw_run --health-checkin 15
 wait_for '[[ "$(boot)" == $'"'"'active=b\ntrying=-'"'"' ]]' 20 || fail "not committed: $(boot)"
-wait_for '[[ "$(software state)" == committed && "$(software version)" == 1.0 ]]' 20 \
+wait_for 'software_is committed 1.0' 20 \
     || fail "twin: $(ctl --json twin get gw-1)"
 stop_proc gw-1
 

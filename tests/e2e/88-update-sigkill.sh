@@ -22,7 +22,7 @@ completes () {
     wait_for "cmp -s v$1.bin '$INST/plc'" 20 || fail "v$1 not installed: $(tail -5 gw-1.log)"
     wait_for "grep -q 'update: plc $1 committed' gw-1.log" 20 \
         || fail "v$1 not committed: $(tail -5 gw-1.log)"
-    wait_for '[[ "$(software version)" == '"$1"' && "$(software state)" == committed ]]' 20 \
+    wait_for 'software_is committed '"$1" 20 \
         || fail "twin: $(ctl --json twin get gw-1)"
     [[ -z "$(ls -A "$INST" | grep -v '^plc$')" ]] || fail "left over: $(ls -A "$INST")"
 }
