@@ -88,6 +88,55 @@ int
     coord_seal_desired (coord_t *self, const char *id, json_t *twin, uint64_t now_ms,
                         uint8_t **frame_p, size_t *size_p);
 
+//  Refuse the envelope link carries: its CUSTODY_ACK says status and
+//  why (printf format). Returns PROTO_ERR_REFUSED.
+int
+    coord_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
+                  const char *format, ...);
+
+//  Refuse an envelope whose payload did not decode (rc), counted.
+//  Returns PROTO_ERR_REFUSED.
+int
+    coord_refuse_malformed (coord_t *self, coord_link_t *link, const envelope_t *env,
+                            int rc);
+
+//  Check env's seq against origin_key's replay window, read into window
+//  (0, or PROTO_ERR_REFUSED with the refusal set on link); the caller
+//  accepts it with registry_replay_set once its effect is stored.
+int
+    coord_fresh (coord_t *self, coord_link_t *link, const envelope_t *env,
+                 const char *origin_key, replay_t *window);
+
+//  Boot attestation on the mesh socket (coord_mesh_attest.c). Why device
+//  id is quarantined, read in txn; NULL if it is not.
+const char *
+    coord_quarantined_in (coord_t *self, store_txn_t *txn, const char *id, uint64_t now_ms);
+
+//  The answer to a TPM device's heartbeat when it is due for
+//  attestation: an ATTEST_CHALLENGE sealed into *reply_p, else nothing.
+void
+    coord_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s,
+                            uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+
+//  The device's passport sealed into *reply_p if it is fresh or cleared
+//  and the node holds an older one (held_ms: the attested time its
+//  heartbeat names); txn a read transaction or NULL for one of its own.
+void
+    coord_attest_passport (coord_t *self, store_txn_t *txn, const char *id,
+                           uint64_t held_ms, uint64_t now_ms, uint8_t **reply_p,
+                           size_t *reply_size_p);
+
+//  ATTEST_EVIDENCE from a device: verified, the verdict recorded.
+int
+    coord_on_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env,
+                              uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);
+
+//  A site server's delegated verdict with its evidence: checked again,
+//  recorded as ours.
+int
+    coord_on_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
+                               uint64_t now_ms);
+
 //  Is the device quarantined at now_ms: failed attestation, or never
 //  attested or overdue where its profile requires it (attest_state.h)?
 //  Returns why ("failed attestation", "attestation overdue", "never

@@ -1,6 +1,7 @@
-/*  coord_mesh - the mesh socket: heartbeats, twin reports, ACKs, boot
-    attestation (direct and delegated), custody ACKs from relays, gossip
-    and the other link-local messages of the nodes linked to us.
+/*  coord_mesh - the mesh socket: heartbeats, twin reports, ACKs, custody
+    ACKs from relays, gossip and the other link-local messages of the
+    nodes linked to us; boot attestation's messages are handled in
+    coord_mesh_attest.c.
     Heartbeats and ACKs advance the replay window in memory only; the
     adapter's coord_commit makes it durable before any reply leaves.
     Every envelope that decodes gets an answer for its custody transfer
@@ -26,9 +27,9 @@
 //  Refuse the envelope link carries: its CUSTODY_ACK says status and
 //  why. Logged at debug level (the counters count). Returns
 //  PROTO_ERR_REFUSED.
-static int
-s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
-          const char *format, ...)
+int
+coord_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
+              const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -42,12 +43,12 @@ s_refuse (coord_t *self, coord_link_t *link, const envelope_t *env, int status,
 }
 
 //  Refuse an envelope whose payload did not decode (rc): counted
-static int
-s_refuse_malformed (coord_t *self, coord_link_t *link, const envelope_t *env, int rc)
+int
+coord_refuse_malformed (coord_t *self, coord_link_t *link, const envelope_t *env, int rc)
 {
     self->stats.rejected_malformed++;
-    return s_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
-                     proto_msg_name (env->type), proto_strerror (rc));
+    return coord_refuse (self, link, env, WEFT_STATUS_BAD_REQUEST, "malformed %s: %s",
+                         proto_msg_name (env->type), proto_strerror (rc));
 }
 
 //  --------------------------------------------------------------------------
@@ -60,7 +61,7 @@ s_refuse_malformed (coord_t *self, coord_link_t *link, const envelope_t *env, in
 //  window is durable, so a replay is refused after a crash too. The
 //  effect inside the process (liveness) needs no rollback: the window
 //  stays advanced in memory and is written by the next commit.
-//  s_fresh checks the seq into a copy of the window (0, or
+//  coord_fresh checks the seq into a copy of the window (0, or
 //  PROTO_ERR_REFUSED with the refusal set on link: a replay DENIED, the
 //  store unreadable INTERNAL);
 //  registry_replay_set then accepts it. A message whose effect is
@@ -74,20 +75,20 @@ s_fresh_in (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope_
     registry_replay_window (self->registry, txn, origin_key, window);
     if (replay_accept (window, env->seq)) {
         self->stats.rejected_replay++;
-        return s_refuse (self, link, env, WEFT_STATUS_DENIED,
-                         "replayed: seq %" PRIu64 " of %s was seen or is too old",
-                         env->seq, env->origin);
+        return coord_refuse (self, link, env, WEFT_STATUS_DENIED,
+                             "replayed: seq %" PRIu64 " of %s was seen or is too old",
+                             env->seq, env->origin);
     }
     return 0;
 }
 
-static int
-s_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *origin_key,
-         replay_t *window)
+int
+coord_fresh (coord_t *self, coord_link_t *link, const envelope_t *env, const char *origin_key,
+             replay_t *window)
 {
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
+        return coord_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
     int rc = s_fresh_in (self, txn, link, env, origin_key, window);
     store_abort (&txn);
     return rc;
@@ -111,7 +112,7 @@ s_accept_pending (coord_t *self, coord_link_t *link, const envelope_t *env,
 {
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
+        return coord_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
     int rc = s_accept_pending_in (self, txn, link, env, origin_key);
     store_abort (&txn);
     return rc;
@@ -149,230 +150,6 @@ s_heartbeat (coord_t *self, store_txn_t *txn, coord_link_t *link, const envelope
     return rc;
 }
 
-//  --------------------------------------------------------------------------
-//  Boot attestation (coordinator/core/attest.h): a TPM device due for it
-//  gets an ATTEST_CHALLENGE as the answer to its heartbeat, and its
-//  ATTEST_EVIDENCE is verified and the verdict recorded.
-
-//  Why device id is quarantined, read in txn; NULL if it is not
-static const char *
-s_quarantined_in (coord_t *self, store_txn_t *txn, const char *id, uint64_t now_ms)
-{
-    attest_status_t status;
-    int state = txn && attest_status (txn, id, NULL, pki_ca_key (self->pki), now_ms,
-                                      &status) == 0? status.state: ATTEST_NOT_REQUIRED;
-    return state == ATTEST_FAILED? "failed attestation"
-         : state == ATTEST_OVERDUE? "attestation overdue"
-         : state == ATTEST_NEVER? "never attested": NULL;
-}
-
-const char *
-coord_device_quarantined (coord_t *self, const char *id, uint64_t now_ms)
-{
-    store_txn_t *txn = store_begin (self->store, false);
-    const char *reason = s_quarantined_in (self, txn, id, now_ms);
-    store_abort (&txn);
-    return reason;
-}
-
-static void
-s_attest_challenge (coord_t *self, const char *id, uint64_t uptime_s, uint64_t now_ms,
-                    uint8_t **reply_p, size_t *reply_size_p)
-{
-    store_txn_t *txn = store_begin (self->store, false);
-    json_t *device = txn? registry_device_get (txn, id): NULL;
-    store_abort (&txn);
-    const char *assurance = json_string_value (json_object_get (device, "assurance"));
-    uint8_t nonce [ATTEST_NONCE_SIZE];
-    uint32_t mask = 0;
-    int64_t ima_from = -1;
-    uint8_t ima_pcr10 [32] = { 0 };
-    int due = 0;
-    if (assurance && streq (assurance, "tpm")) {
-        txn = store_begin (self->store, true);
-        due = txn? attest_challenge (txn, device, pki_ca_key (self->pki), uptime_s, now_ms,
-                                     nonce, &mask, &ima_from, ima_pcr10): -1;
-        if (due == 1 && store_commit (&txn))
-            due = -1;
-        store_abort (&txn);
-    }
-    json_decref (device);
-    if (due != 1)
-        return;
-    tpmmsg_t challenge;
-    memset (&challenge, 0, sizeof challenge);
-    challenge.type = MSG_ATTEST_CHALLENGE;
-    challenge.nonce = nonce;
-    challenge.nonce_size = sizeof nonce;
-    challenge.pcr_mask = mask;
-    challenge.ima = ima_from >= 0;
-    challenge.ima_from = ima_from >= 0? (uint64_t) ima_from: 0;
-    memcpy (challenge.ima_pcr10, ima_pcr10, 32);
-    uint8_t *payload = NULL;
-    size_t payload_size = 0;
-    //  Global counter: the node's attestor answers it by its nonce, no
-    //  replay window sees it, and the device's windowed seqs stay dense
-    if (tpmmsg_encode (&challenge, &payload, &payload_size) == 0
-    &&  coord_seal_payload (self, NULL, MSG_ATTEST_CHALLENGE, payload, payload_size, now_ms,
-                            reply_p, reply_size_p) == 0)
-        coord_debug (self, "coord: attestation challenge to %s (IMA from entry #%" PRId64 ")",
-                 id, ima_from);
-    free (payload);
-}
-
-//  The device's passport (attest_state.h), sealed, if it is fresh or
-//  cleared and the node holds an older one (held_ms: the attested time
-//  its heartbeat names). The node's mesh takes it, presents it in its
-//  HELLOs, and names it in its next heartbeats. Global counter: the
-//  agent's replay window never sees it.
-//  txn: a read transaction to use, or NULL for one of its own
-static void
-s_attest_passport (coord_t *self, store_txn_t *txn, const char *id, uint64_t held_ms,
-                   uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p)
-{
-    store_txn_t *own = txn? NULL: store_begin (self->store, false);
-    uint8_t *passport = NULL;
-    size_t size = 0;
-    uint64_t attested_ms = 0;
-    int rc = txn || own? attest_passport (txn? txn: own, id, NULL, held_ms, now_ms,
-                                          self->keys.sign_secret, &passport, &size,
-                                          &attested_ms): 1;
-    store_abort (&own);
-    if (rc == 0
-    &&  coord_seal_payload (self, NULL, MSG_PASSPORT, passport, size, now_ms,
-                            reply_p, reply_size_p) == 0)
-        coord_debug (self, "coord: passport to %s (attested at %" PRIu64 ")", id, attested_ms);
-    free (passport);
-}
-
-static int
-s_attest_evidence (coord_t *self, coord_link_t *link, const envelope_t *env, uint64_t now_ms,
-                   uint8_t **reply_p, size_t *reply_size_p)
-{
-    char origin_key [WEFT_NAME_MAX + 3];
-    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
-    tpmmsg_t evidence;
-    int rc = tpmmsg_decode (&evidence, MSG_ATTEST_EVIDENCE, env->payload, env->payload_size);
-    if (rc)
-        return s_refuse_malformed (self, link, env, rc);
-    replay_t window;
-    if (s_fresh (self, link, env, origin_key, &window))
-        return PROTO_ERR_REFUSED;
-    registry_seen (self->registry, env->origin, now_ms);
-    store_txn_t *txn = store_begin (self->store, true);
-    json_t *device = txn? registry_device_get (txn, env->origin): NULL;
-    json_t *verdict = device? attest_evidence (txn, device, pki_ca_key (self->pki),
-                                               &evidence, self->aks, self->imas, now_ms)
-                              : NULL;
-    //  The alert names the asset and the place, not only the device id
-    char alert [512] = "";
-    if (txn && verdict && !json_is_true (json_object_get (verdict, "ok")))
-        hierarchy_alert_text (txn, device, "Attestation failed",
-                              json_string_value (json_object_get (verdict, "reason"))?: "?",
-                              alert, sizeof alert);
-    bool stored = txn && store_commit (&txn) == 0;
-    if (!stored)
-        zsys_error ("coord: cannot record the attestation verdict of %s", env->origin);
-    store_abort (&txn);
-    json_t *ima = json_object_get (verdict, "ima");
-    if (json_is_true (json_object_get (verdict, "ok")) && ima)
-        zsys_info ("coord: attestation of %s passed (IMA: %" JSON_INTEGER_FORMAT
-                   " entries sent from #%" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
-                   " verified in all)", env->origin,
-                   json_integer_value (json_object_get (ima, "sent")),
-                   json_integer_value (json_object_get (ima, "from")),
-                   json_integer_value (json_object_get (ima, "verified")));
-    else
-    if (json_is_true (json_object_get (verdict, "ok")))
-        zsys_info ("coord: attestation of %s passed", env->origin);
-    else
-    if (verdict)
-        zsys_warning ("coord: ALERT attestation of %s failed: %s [%s]", env->origin,
-                      json_string_value (json_object_get (verdict, "reason")), alert);
-    bool passed = json_is_true (json_object_get (verdict, "ok"));
-    json_decref (verdict);
-    json_decref (device);
-    coord_quarantine_build (self, now_ms);
-    if (!stored)
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
-                         "cannot record the attestation verdict");
-    registry_replay_set (self->registry, origin_key, &window, true);
-    //  A pass is answered with the passport that admits it to its peers
-    if (passed)
-        s_attest_passport (self, NULL, env->origin, 0, now_ms, reply_p, reply_size_p);
-    return 0;
-}
-
-//  A site server's verdict with its evidence (attest_delegated.h): checked
-//  again, recorded as ours, and quarantine follows our result
-static int
-s_attest_delegated (coord_t *self, coord_link_t *link, const envelope_t *env,
-                    uint64_t now_ms)
-{
-    delegmsg_t msg;
-    int rc = delegmsg_decode (&msg, MSG_DELEGATED_VERDICT, env->payload, env->payload_size);
-    char origin_key [WEFT_NAME_MAX + 3];
-    snprintf (origin_key, sizeof origin_key, "d/%s", env->origin);
-    if (rc)
-        return s_refuse_malformed (self, link, env, rc);
-    replay_t window;
-    if (s_fresh (self, link, env, origin_key, &window))
-        return PROTO_ERR_REFUSED;
-    registry_seen (self->registry, env->origin, now_ms);
-    store_txn_t *txn = store_begin (self->store, true);
-    bool opened = txn != NULL;
-    json_t *server = txn? registry_device_get (txn, env->origin): NULL;
-    json_t *device = txn? registry_device_get (txn, msg.device): NULL;
-    char error [256] = "unknown device";
-    json_t *verdict = server && device? attest_delegated (txn, server, device,
-                                                          pki_ca_key (self->pki), &msg,
-                                                          error, sizeof error): NULL;
-    char alert [512] = "";
-    if (verdict && !json_is_true (json_object_get (verdict, "ok")))
-        hierarchy_alert_text (txn, device, "Attestation failed (verified by a site server)",
-                              json_string_value (json_object_get (verdict, "reason"))?: "?",
-                              alert, sizeof alert);
-    bool stored = txn && verdict && store_commit (&txn) == 0;
-    if (txn && verdict && !stored)
-        zsys_error ("coord: cannot record the delegated verdict on %s", msg.device);
-    store_abort (&txn);
-    if (!verdict)
-        zsys_warning ("coord: delegated verdict on %s from %s refused: %s", msg.device,
-                      env->origin, error);
-    else
-    if (json_is_true (json_object_get (verdict, "ok")))
-        zsys_info ("coord: attestation of %s passed (verified by %s, checked again)",
-                   msg.device, env->origin);
-    else
-        zsys_warning ("coord: ALERT attestation of %s failed (verified by %s, checked again): "
-                      "%s [%s]", msg.device, env->origin,
-                      json_string_value (json_object_get (verdict, "reason")), alert);
-    if (json_is_true (json_object_get (verdict, "disagrees")))
-        zsys_warning ("coord: ALERT site server %s judged %s %s, our check says otherwise",
-                      env->origin, msg.device, msg.ok? "passed": "failed");
-    //  A device of another tenant is answered as a missing one: the
-    //  reason must not tell a server which ids exist elsewhere
-    bool foreign = !device || strstr (error, "is not in the tenant of");
-    json_decref (server);
-    json_decref (device);
-    coord_quarantine_build (self, now_ms);
-    if (!opened || (!verdict && streq (error, "store write failed")))
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "store unavailable");
-    if (verdict && !stored) {
-        json_decref (verdict);
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL,
-                         "cannot record the delegated verdict");
-    }
-    registry_replay_set (self->registry, origin_key, &window, true);
-    if (!verdict)
-        //  Refused for good (not a server, stale...): the server's
-        //  retransmission would get the same answer
-        return s_refuse (self, link, env, WEFT_STATUS_DENIED, "delegated verdict on %s "
-                         "refused: %s", msg.device, foreign? "unknown device": error);
-    json_decref (verdict);
-    return 0;
-}
-
 //  Refuse a twin report: its CUSTODY_ACK and an ACK to the device carry
 //  the status and reason, so the device stops retransmitting it
 static int
@@ -385,7 +162,7 @@ s_refuse_report (coord_t *self, coord_link_t *link, const envelope_t *env, int s
     char reason [WEFT_TEXT_MAX + 1];
     vsnprintf (reason, sizeof reason, format, args);
     va_end (args);
-    s_refuse (self, link, env, status, "%s", reason);
+    coord_refuse (self, link, env, status, "%s", reason);
     return coord_ack (self, env, status, reason, now_ms, reply_p, reply_size_p);
 }
 
@@ -489,7 +266,7 @@ s_reported (coord_t *self, coord_link_t *link, const envelope_t *env,
     if (rc) {
         //  No ACK: the node retransmits and we try again
         zsys_warning ("coord: cannot store the report of %s", env->origin);
-        return s_refuse (self, link, env, WEFT_STATUS_INTERNAL, "cannot store the report");
+        return coord_refuse (self, link, env, WEFT_STATUS_INTERNAL, "cannot store the report");
     }
     registry_replay_set (self->registry, origin_key, &window, false);
     registry_seen (self->registry, env->origin, now_ms);
@@ -531,7 +308,7 @@ s_mesh_local (coord_t *self, const envelope_t *env, coord_link_t *link, uint64_t
     meshmsg_t msg;
     int rc = meshmsg_decode (&msg, env->type, env->payload, env->payload_size);
     if (rc)
-        return s_refuse_malformed (self, link, env, rc);
+        return coord_refuse_malformed (self, link, env, rc);
     //  A relay took custody of frames we sent through it, or refused them
     //  for good (INTERNAL: it could not commit them: again after its
     //  link's back-off)
@@ -650,8 +427,9 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     if (!user_id || (!streq (env.origin, user_id)
                      && (!link->custody || streq (env.origin, COORD_ORIGIN)))) {
         self->stats.rejected_origin++;
-        return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "origin %s on the link of %s",
-                         env.origin, user_id? user_id: "nobody");
+        return coord_refuse (self, link, &env, WEFT_STATUS_DENIED,
+                             "origin %s on the link of %s", env.origin,
+                             user_id? user_id: "nobody");
     }
     //  A report is read, checked and written in one transaction, which
     //  begins here as a write; a heartbeat is answered from one read
@@ -659,7 +437,7 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     bool report = env.type == MSG_TWIN_REPORTED;
     *txn_p = store_begin (self->store, report);
     if (!*txn_p)
-        return s_refuse (self, link, &env, WEFT_STATUS_INTERNAL, "store unavailable");
+        return coord_refuse (self, link, &env, WEFT_STATUS_INTERNAL, "store unavailable");
     bool known = registry_device_read (*txn_p, env.origin, device) == 0
               && !device->revoked && device->has_sign_key;
     if (!report && !(known && env.type == MSG_HEARTBEAT))
@@ -672,12 +450,12 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
             self->stats.rejected_signature++;
         else
             self->stats.rejected_origin++;
-        return s_refuse (self, link, &env, WEFT_STATUS_DENIED, "not authenticated: %s is "
-                         "unknown or revoked, or the signature does not verify", env.origin);
+        return coord_refuse (self, link, &env, WEFT_STATUS_DENIED, "not authenticated: %s is "
+                             "unknown or revoked, or the signature does not verify", env.origin);
     }
     if (coord_envelope_expired (self, &env, now_ms))
-        return s_refuse (self, link, &env, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
-                         " (unix ms), received at %" PRIu64, env.expiry, now_ms);
+        return coord_refuse (self, link, &env, WEFT_STATUS_EXPIRED, "expired at %" PRIu64
+                             " (unix ms), received at %" PRIu64, env.expiry, now_ms);
     snprintf (link->origin, sizeof link->origin, "%s", env.origin);
     if (link->custody)
         snprintf (link->reply_dest, sizeof link->reply_dest, "%s", env.origin);
@@ -687,8 +465,8 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         link->reply_dest [0] = 0;
         if (link->custody) {
             self->stats.rejected_malformed++;
-            return s_refuse (self, link, &env, WEFT_STATUS_DENIED,
-                             "policy gossip is link-local, never a custody transfer");
+            return coord_refuse (self, link, &env, WEFT_STATUS_DENIED,
+                                 "policy gossip is link-local, never a custody transfer");
         }
         self->now_ms = now_ms;
         gossip_on_message (self->gossip, env.origin, env.type, env.payload, env.payload_size,
@@ -704,13 +482,13 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         link->reply_dest [0] = 0;
         if (link->custody) {
             self->stats.rejected_malformed++;
-            return s_refuse (self, link, &env, WEFT_STATUS_DENIED,
-                             "the chunk exchange is link-local, never a custody transfer");
+            return coord_refuse (self, link, &env, WEFT_STATUS_DENIED,
+                                 "the chunk exchange is link-local, never a custody transfer");
         }
         updmsg_t want;
         rc = updmsg_decode (&want, env.type, env.payload, env.payload_size);
         if (rc)
-            return s_refuse_malformed (self, link, &env, rc);
+            return coord_refuse_malformed (self, link, &env, rc);
         //  We never ask: a CHUNK_DATA is dropped
         if (env.type == MSG_CHUNK_WANT)
             coord_chunk_want (self, env.origin, device->tenant, &want, now_ms);
@@ -719,25 +497,25 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
     if (env.type == MSG_SITE_REPORT)
         return coord_campaign_site_report (self, link, &env, now_ms, reply_p, reply_size_p);
     if (env.type == MSG_ATTEST_EVIDENCE)
-        return s_attest_evidence (self, link, &env, now_ms, reply_p, reply_size_p);
+        return coord_on_attest_evidence (self, link, &env, now_ms, reply_p, reply_size_p);
     if (env.type == MSG_DELEGATED_VERDICT)
-        return s_attest_delegated (self, link, &env, now_ms);
+        return coord_on_attest_delegated (self, link, &env, now_ms);
     if (env.type != MSG_HEARTBEAT && env.type != MSG_TWIN_REPORTED && env.type != MSG_ACK) {
         self->stats.rejected_malformed++;
         if (proto_msg_name (env.type))
-            return s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST,
-                             "%s is not taken on the mesh socket", proto_msg_name (env.type));
-        return s_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST,
-                         "unknown message type %d", env.type);
+            return coord_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST,
+                                 "%s is not taken on the mesh socket", proto_msg_name (env.type));
+        return coord_refuse (self, link, &env, WEFT_STATUS_BAD_REQUEST,
+                             "unknown message type %d", env.type);
     }
     msg_t msg;
     rc = msg_decode (&msg, env.type, env.payload, env.payload_size);
     if (rc)
-        return s_refuse_malformed (self, link, &env, rc);
+        return coord_refuse_malformed (self, link, &env, rc);
     char origin_key [WEFT_NAME_MAX + 3];
     snprintf (origin_key, sizeof origin_key, "d/%s", env.origin);
     const char *quarantined = env.type == MSG_HEARTBEAT || env.type == MSG_TWIN_REPORTED
-                            ? s_quarantined_in (self, *txn_p, env.origin, now_ms): NULL;
+                            ? coord_quarantined_in (self, *txn_p, env.origin, now_ms): NULL;
     if (env.type == MSG_HEARTBEAT) {
         //  A quarantined device gets no desired twin, only challenges
         msg_heartbeat_t heartbeat = msg.heartbeat;
@@ -749,13 +527,13 @@ s_on_mesh_link (coord_t *self, const char *user_id, coord_link_t *link,
         //  passport than the node holds, else a challenge if it is due
         //  (a device without a TPM is never challenged)
         if (rc == 0 && !*reply_p)
-            s_attest_passport (self, *txn_p, env.origin, msg.heartbeat.passport_ms, now_ms,
-                               reply_p, reply_size_p);
+            coord_attest_passport (self, *txn_p, env.origin, msg.heartbeat.passport_ms, now_ms,
+                                   reply_p, reply_size_p);
         if (rc == 0 && !*reply_p && s_has_tpm (device)) {
             //  Done reading: the challenge writes in a transaction of its own
             store_abort (txn_p);
-            s_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
-                                reply_p, reply_size_p);
+            coord_attest_challenge (self, env.origin, msg.heartbeat.uptime_s, now_ms,
+                                    reply_p, reply_size_p);
         }
         return rc;
     }
