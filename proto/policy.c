@@ -25,8 +25,11 @@ struct _policy_store_t {
     char prefix [WEFT_NAME_MAX + 16];   //  Caller's prefix + POLICY_KEY_PREFIX
     uint8_t ca_key [WEFT_KEY_SIZE];
     zhashx_t *entries;                  //  Key -> s_entry_t (owned)
-    zlistx_t *buckets [POLICYMSG_BUCKETS];  //  Entries (borrowed) by bucket
-    uint8_t digests [POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE];
+    //  Entries (borrowed) by bucket, each list made at its first entry:
+    //  most nodes hold a few policies, and a node is a few KB in weft-sim
+    zlistx_t *buckets [POLICYMSG_BUCKETS];
+    uint8_t *digests;                   //  POLICYMSG_BUCKETS * DIGEST_SIZE, made at the
+                                        //  first object or summary (zeros until then)
     size_t bytes;                       //  Object bytes held
 };
 
@@ -77,8 +80,6 @@ policy_store_new (store_t *store, const char *table, const char *prefix,
     memcpy (self->ca_key, ca_key, WEFT_KEY_SIZE);
     self->entries = zhashx_new ();
     zhashx_set_destructor (self->entries, s_entry_destroy);
-    for (size_t i = 0; i < POLICYMSG_BUCKETS; i++)
-        self->buckets [i] = zlistx_new ();
     return self;
 }
 
@@ -91,6 +92,7 @@ policy_store_destroy (policy_store_t **self_p)
         for (size_t i = 0; i < POLICYMSG_BUCKETS; i++)
             zlistx_destroy (&self->buckets [i]);
         zhashx_destroy (&self->entries);
+        free (self->digests);
         free (self);
         *self_p = NULL;
     }
@@ -102,6 +104,8 @@ s_index (policy_store_t *self, const char *key, uint64_t version, const uint8_t 
          size_t size)
 {
     size_t bucket = policy_bucket (key);
+    if (!self->digests)
+        self->digests = (uint8_t *) zmalloc (POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE);
     uint8_t *bucket_digest = self->digests + bucket * POLICYMSG_DIGEST_SIZE;
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, key);
     if (entry) {
@@ -112,6 +116,8 @@ s_index (policy_store_t *self, const char *key, uint64_t version, const uint8_t 
         entry = (s_entry_t *) zmalloc (sizeof (s_entry_t));
         snprintf (entry->key, sizeof entry->key, "%s", key);
         zhashx_insert (self->entries, key, entry);
+        if (!self->buckets [bucket])
+            self->buckets [bucket] = zlistx_new ();
         zlistx_add_end (self->buckets [bucket], entry);
     }
     entry->version = version;
@@ -307,7 +313,8 @@ policy_store_root (policy_store_t *self, uint8_t root [POLICYMSG_DIGEST_SIZE])
 {
     assert (self && root);
     uint8_t hash [32];
-    keys_hash (self->digests, sizeof self->digests, hash);
+    uint8_t none [POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE] = { 0 };
+    keys_hash (self->digests? self->digests: none, sizeof none, hash);
     memcpy (root, hash, POLICYMSG_DIGEST_SIZE);
 }
 
@@ -315,6 +322,8 @@ const uint8_t *
 policy_store_buckets (policy_store_t *self)
 {
     assert (self);
+    if (!self->digests)
+        self->digests = (uint8_t *) zmalloc (POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE);
     return self->digests;
 }
 
@@ -322,7 +331,7 @@ void
 policy_store_each (policy_store_t *self, size_t bucket, policy_each_fn *fn, void *arg)
 {
     assert (self && fn);
-    if (bucket >= POLICYMSG_BUCKETS)
+    if (bucket >= POLICYMSG_BUCKETS || !self->buckets [bucket])
         return;
     for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->buckets [bucket]); entry;
          entry = (s_entry_t *) zlistx_next (self->buckets [bucket]))

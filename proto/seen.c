@@ -10,7 +10,7 @@
 #include <sodium.h>
 #include "proto/seen.h"
 
-#define SEEN_CAP_MIN    64
+#define SEEN_CAP_MIN    8               //  A few ids: most hops take few; doubles
 
 typedef struct {
     uint8_t id [WEFT_ID_SIZE];

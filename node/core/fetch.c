@@ -269,6 +269,7 @@ fetch_destroy (fetch_t **self_p)
             free (flight);
         zlistx_destroy (&self->order);
         free (self->touch);
+        free (self->candidates);
         zhashx_destroy (&self->flights);
         zlistx_destroy (&self->urgent);
         zlistx_destroy (&self->waiters);

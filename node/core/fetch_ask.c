@@ -318,6 +318,11 @@ fetch_pump (fetch_t *self, uint64_t now_ms)
 {
     if (self->paused || zhashx_size (self->releases) == 0)
         return;
+    if (!self->candidates) {
+        self->candidates = (fetch_candidate_t *) zmalloc (2 * FETCH_CANDIDATES_MAX
+                                                          * sizeof (fetch_candidate_t));
+        self->previous = self->candidates + FETCH_CANDIDATES_MAX;
+    }
     self->candidate_count = 0;
     self->uplink = false;
     self->fx.peers (self->fx.ctx, s_candidate, self);

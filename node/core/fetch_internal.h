@@ -126,9 +126,11 @@ struct _fetch_t {
     uint8_t (*touch) [32];              //  Served, to mark used (made at the
                                         //  first serve: most nodes never serve)
     size_t touch_count;
-    fetch_candidate_t candidates [FETCH_CANDIDATES_MAX];
+    //  FETCH_CANDIDATES_MAX each, made at the first pump with a release
+    //  (4.6 KB most nodes never use: weft-sim hosts 100,000 of them)
+    fetch_candidate_t *candidates;
     size_t candidate_count;
-    fetch_candidate_t previous [FETCH_CANDIDATES_MAX];     //  The last pump's
+    fetch_candidate_t *previous;        //  The last pump's
     size_t previous_count;
     uint64_t site_seq;                  //  Site releases taken this run
     uint32_t epoch;                     //  Grows each time a peer comes

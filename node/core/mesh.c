@@ -25,9 +25,17 @@ s_link_destroy (void **item_p)
     mesh_link_t *link = (mesh_link_t *) *item_p;
     if (link) {
         free (link->acks);
+        free (link->path);
         free (link);
         *item_p = NULL;
     }
+}
+
+void
+mesh_link_set_path (mesh_link_t *link, const char *path)
+{
+    free (link->path);
+    link->path = *path? strndup (path, MESHMSG_PATH_MAX): NULL;
 }
 
 void
@@ -181,6 +189,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     self->route_order = zlistx_new ();
     zlistx_set_destructor (self->route_order, mesh_free_item);
     self->seen = seen_new (SEEN_WINDOW_MS, MESH_SEEN_MAX);
+    self->path = strdup ("");
     self->certs = zhashx_new ();
     zhashx_set_destructor (self->certs, mesh_free_item);
     self->ack_links = zlistx_new ();
@@ -208,6 +217,7 @@ mesh_destroy (mesh_t **self_p)
         zhashx_destroy (&self->routes);
         zlistx_destroy (&self->route_order);
         seen_destroy (&self->seen);
+        free (self->path);
         zhashx_destroy (&self->certs);
         free (self->pending);
         qlist_destroy (&self->quarantine);
@@ -297,7 +307,7 @@ mesh_link_down (mesh_t *self, const char *link_name, uint64_t now_ms)
     gossip_link_down (self->gossip, link_name);
     //  What was in flight on it goes to the next hop at once
     outbox_link_down (self->outbox, link_name);
-    link->path [0] = 0;
+    mesh_link_set_path (link, "");
     if (*link->peer) {
         const char *current = (const char *) zhashx_lookup (self->peers, link->peer);
         if (current && streq (current, link_name))
@@ -432,7 +442,7 @@ s_on_hello (mesh_t *self, mesh_link_t *link, const envelope_t *env, uint64_t now
     link->profile_known = false;        //  Made again for this certificate
     memcpy (link->ak_name, cert.ak_name, cert.ak_name_size);
     link->ak_name_size = cert.ak_name_size;
-    snprintf (link->path, sizeof link->path, "%s", msg.path);
+    mesh_link_set_path (link, msg.path);
     link->revocations = msg.revocations;
     link->quarantine = msg.quarantine;
     link->heard_ms = now_ms;

@@ -47,7 +47,7 @@ s_room (void *items, size_t count, size_t *max_p, size_t size)
 {
     if (count < *max_p)
         return items;
-    *max_p = *max_p? 2 * *max_p: 64;
+    *max_p = *max_p? 2 * *max_p: 4;    //  A link's ACKs: a handful per flush
     items = realloc (items, *max_p * size);
     assert (items);
     return items;

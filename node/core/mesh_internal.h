@@ -33,7 +33,9 @@ typedef struct {
     bool hello_sent;                    //  Our HELLO went out on it
     char peer [WEFT_NAME_MAX + 1];      //  Certificate subject
     uint8_t sign_key [WEFT_KEY_SIZE];   //  Peer's Ed25519 key
-    char path [MESHMSG_PATH_MAX + 1];   //  Peer's advertised path, "" none
+    char *path;                         //  Peer's advertised path, NULL none (up to
+                                        //  MESHMSG_PATH_MAX: sized to fit, a server
+                                        //  has a link per gateway)
     uint64_t revocations;               //  Peer's revocation version
     uint64_t quarantine;                //  Peer's quarantine list version
     char role [WEFT_NAME_MAX + 1];      //  Certificate role (= device type)
@@ -87,7 +89,7 @@ struct _mesh_t {
     zlistx_t *ack_links;                //  Names of links with ACKs queued
     char route_link [WEFT_NAME_MAX + 1];    //  Next hop's link, "" none
     char coord_link [WEFT_NAME_MAX + 1];    //  The coordinator link's name, "" none
-    char path [MESHMSG_PATH_MAX + 1];   //  Our path, "" none
+    char *path;                         //  Our path, "" none (sized to fit)
     uint64_t next_advert;               //  Unix ms
     uint64_t adverts;                   //  Adverts sent (stats every 5)
     uint64_t hlc;                       //  Last HLC issued
@@ -126,6 +128,10 @@ void
 //  keys order lists oldest first: the oldest is forgotten
 void
     mesh_forget_oldest (zhashx_t *hash, zlistx_t *order, size_t max);
+
+//  The peer's advertised path from its HELLO or ROUTE ("": none)
+void
+    mesh_link_set_path (mesh_link_t *link, const char *path);
 
 //  Seal a link-local message and send it on link
 void

@@ -21,7 +21,7 @@ s_usable (mesh_t *self, mesh_link_t *link, uint64_t now_ms, int *names)
         *names = 0;
         return true;
     }
-    if (!*link->path || now_ms > link->heard_ms + MESH_DEAD_ADVERTS * self->advert_ms)
+    if (!link->path || now_ms > link->heard_ms + MESH_DEAD_ADVERTS * self->advert_ms)
         return false;
     if (qlist_has (self->quarantine, link->peer) || mesh_unattested (self, link, now_ms))
         return false;               //  It would relay nothing for us
@@ -76,7 +76,8 @@ mesh_route_update (mesh_t *self, uint64_t now_ms)
         path_changed = self->path [0] != 0;
     }
     if (path_changed) {
-        memcpy (self->path, path, strlen (path) + 1);
+        free (self->path);
+        self->path = strdup (path);
         //  Triggered update: neighbours learn at once
         for (mesh_link_t *link = (mesh_link_t *) zhashx_first (self->links); link;
              link = (mesh_link_t *) zhashx_next (self->links))
@@ -135,8 +136,9 @@ mesh_on_route (mesh_t *self, mesh_link_t *link, const envelope_t *env, uint64_t 
     //  does not rescan them all for each advert
     int names_before = 0, names_after = 0;
     bool before = s_usable (self, link, now_ms, &names_before);
-    bool same_path = streq (link->path, msg.path);
-    snprintf (link->path, sizeof link->path, "%s", msg.path);
+    bool same_path = streq (link->path? link->path: "", msg.path);
+    if (!same_path)
+        mesh_link_set_path (link, msg.path);
     link->revocations = msg.revocations;
     link->quarantine = msg.quarantine;
     link->heard_ms = now_ms;

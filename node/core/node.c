@@ -5,11 +5,11 @@
     node_software.c. The cores call the effects synchronously from
     inside an event; nothing here calls back into the driver except the
     links' send. Actions wait in a ring that
-    starts at NODE_ACTIONS_MIN and doubles up to NODE_ACTIONS_MAX, so a
-    node costs a few hundred bytes here, not the bound (weft-sim hosts
-    100,000 of them); an event makes a handful, and a driver drains
-    them after each event), and an APPLY's document is owned by its
-    action until the driver has taken the next one.  */
+    starts at NODE_ACTIONS_MIN and doubles up to NODE_ACTIONS_MAX, and
+    is freed when drained, so an idle node holds none, not the bound
+    (weft-sim hosts 100,000 of them); an event makes a handful, and a
+    driver drains them after each event), and an APPLY's document is
+    owned by its action until the driver has taken the next one.  */
 
 #include <sodium.h>
 #include "proto/corelib.h"
@@ -29,7 +29,7 @@ node_push (node_t *self, int kind)
 {
     if (self->count == self->capacity && self->capacity < NODE_ACTIONS_MAX) {
         //  Grow, the queued actions in order from the start
-        size_t capacity = self->capacity * 2;
+        size_t capacity = self->capacity? self->capacity * 2: NODE_ACTIONS_MIN;
         node_action_t *ring = (node_action_t *) zmalloc (capacity * sizeof (node_action_t));
         for (size_t i = 0; i < self->count; i++)
             ring [i] = self->ring [(self->head + i) % self->capacity];
@@ -63,6 +63,12 @@ node_next (node_t *self)
     self->current = self->ring [self->head];
     self->head = (self->head + 1) % self->capacity;
     self->count--;
+    if (self->count == 0) {
+        //  Drained after each event: an idle node holds no ring
+        free (self->ring);
+        self->ring = NULL;
+        self->capacity = self->head = 0;
+    }
     return &self->current;
 }
 
@@ -233,10 +239,15 @@ node_new (const node_config_t *config, const node_links_t *links, uint64_t now_m
     self->quotes = config->quotes;
     self->verbose = config->verbose;
     self->now_ms = now_ms;
-    self->capacity = NODE_ACTIONS_MIN;
-    self->ring = (node_action_t *) zmalloc (self->capacity * sizeof (node_action_t));
     memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
-    int rc = cert_decode (&self->cert, config->cert, config->cert_size, config->ca_key, 0);
+    cert_t cert;
+    int rc = cert_decode (&cert, config->cert, config->cert_size, config->ca_key, 0);
+    if (rc == 0) {
+        memcpy (self->cert.subject, cert.subject, sizeof self->cert.subject);
+        memcpy (self->cert.tenant, cert.tenant, sizeof self->cert.tenant);
+        memcpy (self->cert.role, cert.role, sizeof self->cert.role);
+        memcpy (self->cert.path, cert.path, sizeof self->cert.path);
+    }
     if (rc)
         zsys_error ("node: our certificate does not verify (%d)", rc);
     const char *prefix = config->prefix? config->prefix: "";

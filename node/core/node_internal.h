@@ -20,7 +20,14 @@ struct _node_t {
     update_t *update;                   //  Software updates, or NULL
     entitle_t *entitle;                 //  Entitlements held, with update, or NULL
     sitecamp_t *sitecamp;               //  Campaigns run at our site (a server), or NULL
-    cert_t cert;                        //  Ours, decoded
+    //  What we use of our certificate (a cert_t is 5.5 KB, most of it
+    //  an operator's grants; weft-sim hosts a node core per device)
+    struct {
+        char subject [WEFT_NAME_MAX + 1];
+        char tenant [WEFT_NAME_MAX + 1];
+        char role [WEFT_NAME_MAX + 1];
+        char path [WEFT_NAME_MAX + 1];
+    } cert;
     uint8_t coord_sign [WEFT_KEY_SIZE];
     bool quotes;                        //  We answer challenges (TPM)
     bool verbose;
@@ -29,7 +36,7 @@ struct _node_t {
     uint64_t timers [NODE_TIMERS];      //  Deadlines, 0 = disarmed
     uint64_t mesh_armed;                //  Mesh (and fetch) deadline last told as TIMER
     uint64_t now_ms;                    //  Time of the event under way
-    node_action_t *ring;                //  capacity actions
+    node_action_t *ring;                //  capacity actions, NULL while none wait
     size_t capacity, head, count;
     node_action_t current;              //  The one node_next returned last
     uint64_t evidence_sent;

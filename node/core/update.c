@@ -69,6 +69,7 @@ update_destroy (update_t **self_p)
         free (self->root);
         free (self->manifest);
         free (self->window);
+        free (self->trust);
         free (self);
         *self_p = NULL;
     }
@@ -86,7 +87,9 @@ s_pin (update_t *self, uint64_t now_ms)
         zsys_error ("update: the pinned release root is refused: %s", release_strerror (rc));
         return;
     }
-    self->trust = trust;
+    if (!self->trust)
+        self->trust = (release_trust_t *) zmalloc (sizeof (release_trust_t));
+    *self->trust = trust;
     if (update_store_trust (self) == 0) {
         self->trusting = true;
         zsys_info ("update: release root version %" PRIu64 " of %s pinned",
@@ -465,7 +468,7 @@ update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata,
                               "is pinned on this device");
     const uint8_t *manifest_data = NULL, *assign = NULL;
     size_t manifest_size = 0, assign_size = 0;
-    bundle_check_t *check = bundle_check_new (&self->trust, now_ms);
+    bundle_check_t *check = bundle_check_new (self->trust, now_ms);
     int rc = s_check_offer (metadata, size, check, &manifest_data,
                             &manifest_size, &assign, &assign_size);
     if (rc == RELEASE_OK && !assign)
@@ -522,7 +525,7 @@ update_offer_from (update_t *self, const char *offerer, const uint8_t *metadata,
     if (superseded)
         memcpy (self->left, old_hash, 32);
     //  The new job, with the trust the offer moved forward, in one commit
-    self->trust = trust;
+    *self->trust = trust;
     self->state = UPDATE_ASSIGNED;
     memcpy (self->hash, hash, 32);
     memcpy (self->assign_hash, assign_hash, 32);
@@ -654,7 +657,7 @@ const release_trust_t *
 update_trust (update_t *self)
 {
     assert (self);
-    return &self->trust;
+    return self->trusting? self->trust: NULL;
 }
 
 bool

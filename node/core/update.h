@@ -208,7 +208,8 @@ const char *
 const char *
     update_error (update_t *self);
 
-//  The metadata trusted now (for a bundle imported at this node).
+//  The metadata trusted now (for a bundle imported at this node), NULL
+//  while no root is pinned (update_trusting).
 const release_trust_t *
     update_trust (update_t *self);
 

@@ -27,7 +27,8 @@ struct _update_t {
     uint8_t *root;                      //  Pinned root from the config, or NULL
     size_t root_size;
     bool trusting;                      //  trust holds a root
-    release_trust_t trust;
+    release_trust_t *trust;             //  Made when a root is first pinned: 7 KB
+                                        //  that a node with no releases never needs
     //  The job
     int state;                          //  update_state_t
     uint8_t hash [32];                  //  Its manifest's hash

@@ -36,7 +36,8 @@ s_put_trust (update_t *self, store_txn_t *txn)
     size_t size = 1 + sizeof (release_trust_t);
     uint8_t *data = (uint8_t *) zmalloc (size);
     data [0] = UPDATE_TRUST_FORMAT;
-    memcpy (data + 1, &self->trust, sizeof (release_trust_t));
+    assert (self->trust);
+    memcpy (data + 1, self->trust, sizeof (release_trust_t));
     int rc = s_put (self, txn, "trust", data, size);
     free (data);
     return rc;
@@ -200,7 +201,9 @@ update_store_load (update_t *self)
     self->state = UPDATE_IDLE;
     uint8_t *data = (uint8_t *) s_get (self, txn, "trust", &size);
     if (data && size == 1 + sizeof (release_trust_t) && data [0] == UPDATE_TRUST_FORMAT) {
-        memcpy (&self->trust, data + 1, sizeof (release_trust_t));
+        if (!self->trust)
+            self->trust = (release_trust_t *) zmalloc (sizeof (release_trust_t));
+        memcpy (self->trust, data + 1, sizeof (release_trust_t));
         self->trusting = true;
     }
     else
