@@ -18,7 +18,8 @@
 #define SCN_LINES_MAX       20000           //  Most lines
 #define SCN_ACTIONS_MAX     4096            //  Most timed actions
 #define SCN_DOC_MAX         2048            //  Longest twin patch text
-#define SCN_NODES_MAX       999999          //  Node names are n000000..n999999
+#define SCN_NODES_MAX       1000000         //  Node names are n000000..n999999: six
+                                            //  digits, so names sort as indices
 #define SCN_SITES_MAX       10000           //  Most sites
 #define SCN_FAULTS_MAX      100000          //  Most random faults
 #define SCN_TIME_MAX_MS     (30ULL * 24 * 3600 * 1000)  //  Any duration

@@ -23,4 +23,7 @@ head -1 "$T/curve.csv" | grep -q '^time_s,delivered,converged' || fail "csv head
 (( $(wc -l < "$T/curve.csv") > 10 )) || fail "csv too short"
 grep -q '<polyline' "$T/curve.svg" || fail "svg has no curve"
 [[ -z "$(ls "$T" | grep weft-sim)" ]] || fail "store directory left behind"
+#   Six-digit names (n000000..n999999) name a million nodes, no more
+rc=0; "$SIM" "$SCENARIOS/twin-all.scn" --nodes 1000001 --dir "$T" 2> "$T/err" || rc=$?
+(( rc == 2 )) && grep -q "bad value for --nodes" "$T/err" || fail "1,000,001 nodes accepted"
 echo "ok"
