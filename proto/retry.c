@@ -81,7 +81,7 @@ retry_heap_push (retry_heap_t *self, void *item)
     retry_slot_t *slot = s_slot (self, item);
     assert (slot->heap == NULL);
     if (self->size == self->max) {
-        self->max = self->max? self->max * 2: 64;
+        self->max = self->max? self->max * 2: 4;   //  Most heaps hold a few items
         self->items = (void **) realloc (self->items, self->max * sizeof (void *));
         assert (self->items);
     }
