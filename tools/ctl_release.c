@@ -182,9 +182,13 @@ ctl_show_release (const char *method, json_t *result)
         bool grant = streq (method, "entitlement.grant");
         s_time (ctl_int (result, "until_ms"), when, sizeof when);
         json_t *devices = json_object_get (result, "devices");
-        printf ("%s of tenant %s: %s %s sent to %zu devices:", ctl_str (result, "name"),
-                ctl_str (result, "tenant"), grant? "entitlement until": "uninstall order",
-                grant? when: "", json_array_size (devices));
+        size_t count = json_array_size (devices);
+        printf ("%s of tenant %s: ", ctl_str (result, "name"), ctl_str (result, "tenant"));
+        if (grant)
+            printf ("entitlement until %s", when);
+        else
+            printf ("uninstall order");
+        printf (" sent to %zu device%s:", count, count == 1? "": "s");
         size_t index;
         json_t *item;
         json_array_foreach (devices, index, item)
