@@ -155,6 +155,17 @@ int
                        const char *reason, uint64_t now_ms, uint8_t **frame_p,
                        size_t *size_p);
 
+//  coord_custody_ack in two steps, for a burst whose acks are sealed on
+//  a verifier pool: take the next HLC (in the event loop, in order),
+//  then seal with it. Sealing reads only the coordinator's signing key,
+//  so the acks of one burst may be sealed on several threads at once.
+uint64_t
+    coord_custody_ack_hlc (coord_t *self, uint64_t now_ms);
+int
+    coord_custody_ack_seal (const coord_t *self, uint64_t hlc, const uint8_t *ids,
+                            size_t count, int status, const char *reason,
+                            uint8_t **frame_p, size_t *size_p);
+
 int
     coord_on_rpc (coord_t *self, const char *user_id, const char *peer, const uint8_t *frame,
                   size_t size, uint64_t now_ms, uint8_t **reply_p, size_t *reply_size_p);

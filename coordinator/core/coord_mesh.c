@@ -594,6 +594,23 @@ int
 coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
                    const char *reason, uint64_t now_ms, uint8_t **frame_p, size_t *size_p)
 {
+    assert (self);
+    return coord_custody_ack_seal (self, coord_custody_ack_hlc (self, now_ms), ids, count,
+                                   status, reason, frame_p, size_p);
+}
+
+uint64_t
+coord_custody_ack_hlc (coord_t *self, uint64_t now_ms)
+{
+    assert (self);
+    //  Link-local: the HLC is its seq, like the nodes' own (no window)
+    return hlc_next (&self->hlc, now_ms);
+}
+
+int
+coord_custody_ack_seal (const coord_t *self, uint64_t hlc, const uint8_t *ids, size_t count,
+                        int status, const char *reason, uint8_t **frame_p, size_t *size_p)
+{
     assert (self && ids);
     meshmsg_t msg;
     memset (&msg, 0, sizeof msg);
@@ -606,8 +623,6 @@ coord_custody_ack (coord_t *self, const uint8_t *ids, size_t count, int status,
     size_t payload_size;
     if (meshmsg_encode (&msg, &payload, &payload_size))
         return -1;
-    //  Link-local: the HLC is its seq, like the nodes' own (no window)
-    uint64_t hlc = hlc_next (&self->hlc, now_ms);
     envelope_head_t head = { .type = MSG_CUSTODY_ACK, .origin = COORD_ORIGIN,
                              .seq = hlc, .hlc = hlc, .hop_limit = 1 };
     int rc = envelope_seal (&head, payload, payload_size, self->keys.sign_secret, NULL,

@@ -240,26 +240,57 @@ server_test (bool verbose)
 
 //  --------------------------------------------------------------------------
 //  The verifier pool: a burst of custody transfers from one device, one
-//  of them forged, checked on 2 worker threads; the forgery gets a
-//  CUSTODY_ACK of its own that says why, the others one CUSTODY_ACK
-//  naming them in the order they were sent; a server destroyed with a
-//  burst unread leaves nothing behind.
+//  of them forged, interleaved with a second device's, checked on 2
+//  worker threads; the forgery gets a CUSTODY_ACK of its own that says
+//  why, the others one CUSTODY_ACK per link naming that link's ids in
+//  the order they were sent (the acks sealed on the pool, their seqs
+//  rising as they leave); a server destroyed with a burst unread leaves
+//  nothing behind.
 
 #define S_TEST_BURST    12
 #define S_TEST_FORGED   5           //  The forged one's index
 
-//  A heartbeat of dev-1 sealed with signer, sent as a custody transfer
+//  A heartbeat of origin sealed with signer, sent as a custody transfer
 static void
-s_test_heartbeat (zsock_t *dealer, const keys_t *signer, uint64_t seq, uint8_t id [16])
+s_test_heartbeat_of (zsock_t *dealer, const char *origin, const keys_t *signer,
+                     uint64_t seq, uint8_t id [16])
 {
     msg_t msg;
     memset (&msg, 0, sizeof msg);
     msg.type = MSG_HEARTBEAT;
     size_t size;
-    uint8_t *frame = s_test_seal (signer, "dev-1", seq, &msg, 16, id, &size);
+    uint8_t *frame = s_test_seal (signer, origin, seq, &msg, 16, id, &size);
     zmq_send (zsock_resolve (dealer), "coordinator", 11, ZMQ_SNDMORE);
     zmq_send (zsock_resolve (dealer), frame, size, 0);
     free (frame);
+}
+
+static void
+s_test_heartbeat (zsock_t *dealer, const keys_t *signer, uint64_t seq, uint8_t id [16])
+{
+    s_test_heartbeat_of (dealer, "dev-1", signer, seq, id);
+}
+
+//  Receive what the server sends dealer within timeout_ms: one
+//  CUSTODY_ACK, decoded into ack; its seq checked to rise above *seq_p
+static zframe_t *
+s_test_ack (server_t *server, zsock_t *dealer, const keys_t *keys, uint64_t *seq_p,
+            meshmsg_t *ack)
+{
+    zframe_t *frame = NULL;
+    for (int64_t until = zclock_mono () + 5000; !frame && zclock_mono () < until; ) {
+        server_run_for (server, 20);
+        frame = zframe_recv_nowait (dealer);
+    }
+    assert (frame);
+    envelope_t env;
+    assert (envelope_decode (&env, zframe_data (frame), zframe_size (frame)) == 0);
+    assert (envelope_verify (&env, keys->sign_public) == 0);
+    assert (env.type == MSG_CUSTODY_ACK);
+    assert (env.seq > *seq_p);
+    *seq_p = env.seq;
+    assert (meshmsg_decode (ack, MSG_CUSTODY_ACK, env.payload, env.payload_size) == 0);
+    return frame;
 }
 
 void
@@ -268,13 +299,15 @@ server_pool_test (bool verbose)
     printf (" * server_pool: ");
     //  @selftest
     char path [] = "/tmp/weft-server-pool-test-XXXXXX";
-    keys_t ca, keys, node, forger;
+    keys_t ca, keys, node, node2, forger;
     uint8_t *cert_data;
     size_t cert_size;
     store_t *store = s_test_store (path, &ca, &keys, &cert_data, &cert_size);
     keys_generate (&node);
+    keys_generate (&node2);
     keys_generate (&forger);
     s_test_device (store, "dev-1", &node);
+    s_test_device (store, "dev-2", &node2);
 
     server_config_t config = { "127.0.0.1", 0, 0, 0, 0, verbose, 2 };
     server_t *server = server_new (&config, store, &ca, &keys, cert_data, cert_size);
@@ -290,11 +323,22 @@ server_pool_test (bool verbose)
     }
     assert (frame);
     zframe_destroy (&frame);
+    zsock_t *dealer2 = s_test_client (&node2, &keys, server_port (server, "mesh"));
+    uint8_t ids2 [S_TEST_BURST / 2][WEFT_ID_SIZE];
+    uint64_t seq2 = 0;
+    meshmsg_t ack2;
+    s_test_heartbeat_of (dealer2, "dev-2", &node2, 1, ids2 [0]);
+    frame = s_test_ack (server, dealer2, &keys, &seq2, &ack2);
+    assert (ack2.status == WEFT_STATUS_OK && ack2.id_count == 1);
+    zframe_destroy (&frame);
 
     //  A burst, read at once: every signature checked on the pool
-    for (int i = 0; i < S_TEST_BURST; i++)
+    for (int i = 0; i < S_TEST_BURST; i++) {
         s_test_heartbeat (dealer, i == S_TEST_FORGED? &forger: &node, (uint64_t) i + 2,
                           ids [i]);
+        if (i % 2)
+            s_test_heartbeat_of (dealer2, "dev-2", &node2, (uint64_t) i / 2 + 2, ids2 [i / 2]);
+    }
     zclock_sleep (300);             //  All of it queued at the coordinator
     uint64_t failed;
     uint64_t checked_before = server_pool_checked (server, &failed);
@@ -331,7 +375,18 @@ server_pool_test (bool verbose)
         }
     }
     assert (taken == S_TEST_BURST - 1 && refused);
-    assert (server_pool_checked (server, &failed) - checked_before == S_TEST_BURST);
+    //  The other link's acks name its own ids only, in the order sent
+    for (size_t taken2 = 0; taken2 < S_TEST_BURST / 2; ) {
+        frame = s_test_ack (server, dealer2, &keys, &seq2, &ack2);
+        assert (ack2.status == WEFT_STATUS_OK);
+        for (size_t k = 0; k < ack2.id_count; k++, taken2++) {
+            assert (taken2 < S_TEST_BURST / 2);
+            assert (memcmp (ack2.ids + k * WEFT_ID_SIZE, ids2 [taken2], WEFT_ID_SIZE) == 0);
+        }
+        zframe_destroy (&frame);
+    }
+    assert (server_pool_checked (server, &failed) - checked_before
+            == S_TEST_BURST + S_TEST_BURST / 2);
     assert (failed == 1);
     assert (coord_stats (server_coord (server))->rejected_signature == 1);
 
@@ -340,6 +395,7 @@ server_pool_test (bool verbose)
         s_test_heartbeat (dealer, &node, (uint64_t) i + 100, ids [i]);
     zclock_sleep (100);
     zsock_destroy (&dealer);
+    zsock_destroy (&dealer2);
     server_destroy (&server);
     assert (server == NULL);
     store_destroy (&store);
@@ -347,6 +403,7 @@ server_pool_test (bool verbose)
     keys_wipe (&ca);
     keys_wipe (&keys);
     keys_wipe (&node);
+    keys_wipe (&node2);
     keys_wipe (&forger);
     zdir_t *dir = zdir_new (path, NULL);
     zdir_remove (dir, true);
