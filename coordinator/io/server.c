@@ -21,7 +21,7 @@
     revoked device dials again and ZAP refuses it; every other device
     keeps its connection) and pushes the new revocation list to the
     nodes linked, which close its links to them.
-    The mesh socket is read a burst at a time (S_BURST messages): the
+    The mesh socket is read a burst at a time (SERVER_BURST messages): the
     origins' keys are looked up in one read transaction
     (coord_mesh_key), the signatures checked at once on the verifier
     pool (proto/io/workpool: its workers and this thread), then the core
@@ -37,6 +37,7 @@
 #include "coordinator/core/coord.h"
 #include "coordinator/core/registry.h"
 #include "coordinator/io/server.h"
+#include "coordinator/io/server_internal.h"
 
 #if COORD_USER_ID_MAX != ZAP_USER_ID_MAX
 #   error "coord_admit's user_id must fit zap_fn's"
@@ -46,8 +47,6 @@
 #define S_LINGER_MS     200         //  Time to flush replies at shutdown
 #define S_BACKLOG       1024        //  Connections the kernel queues before accept
 #define S_WAIT_MAX_MS   1000        //  Longest sleep between deadline checks
-#define S_BURST         256         //  Mesh messages per group commit
-_Static_assert (S_BURST <= MESHMSG_ACK_IDS_MAX, "a burst's ids fit one CUSTODY_ACK");
 
 typedef enum { S_MESH, S_ENROL, S_RPC } s_kind_t;
 
@@ -80,12 +79,9 @@ typedef struct {
 } s_route_t;
 
 //  --------------------------------------------------------------------------
-//  Send [routing id, (delimiter,) frame] without blocking. Returns 0 or
-//  -1 with errno (EHOSTUNREACH: the peer is gone; EAGAIN: queue full).
-
-static int
-s_send (zsock_t *sock, zframe_t *route, bool delimiter, const uint8_t *frame,
-        size_t size)
+int
+server_send (zsock_t *sock, zframe_t *route, bool delimiter, const uint8_t *frame,
+             size_t size)
 {
     void *handle = zsock_resolve (sock);
     if (zmq_send (handle, zframe_data (route), zframe_size (route),
@@ -142,7 +138,7 @@ s_push (void *ctx, const char *device_id, const uint8_t *frame, size_t size)
                               : NULL;
     zframe_t *rid = relay? relay->rid: route->rid;
     int rc = route->custody? s_send_custody (self->mesh, rid, device_id, frame, size)
-                           : s_send (self->mesh, rid, false, frame, size);
+                           : server_send (self->mesh, rid, false, frame, size);
     int error = errno;
     //  Sent (in flight on that connection), or not (the connection is
     //  gone: it waits for the relay to link again), until the relay
@@ -182,7 +178,7 @@ s_send_link (void *ctx, const char *device_id, const uint8_t *frame, size_t size
     server_t *self = (server_t *) ctx;
     s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, device_id);
     if (!route || !streq (route->relay, device_id)
-    ||  s_send (self->mesh, route->rid, false, frame, size)) {
+    ||  server_send (self->mesh, route->rid, false, frame, size)) {
         if (self->verbose)
             zsys_debug ("coord: a link-local frame for %s dropped: not linked", device_id);
     }
@@ -380,27 +376,13 @@ server_destroy (server_t **self_p)
 //  --------------------------------------------------------------------------
 //  Read one message from a ROUTER, hand it to the core, answer.
 
-//  A mesh reply waiting for the group commit
-typedef struct {
-    zframe_t *route;                //  Routing id
-    bool delimiter;                 //  Request had an empty delimiter
-    uint8_t *frame;                 //  Reply envelope, or NULL
-    size_t size;
-    char user_id [COORD_USER_ID_MAX + 1];
-    char dest [WEFT_NAME_MAX + 1];  //  Reply as a custody transfer to this
-    bool ack;                       //  Send a CUSTODY_ACK of ack_id
-    uint8_t ack_id [WEFT_ID_SIZE];
-    int ack_status;                 //  With this status and reason
-    char ack_reason [WEFT_TEXT_MAX + 1];
-} s_held_t;
-
 //  Send a reply; on a mesh link that is gone, forget the device's route.
 //  Returns 0 if sent, else -1.
 static int
 s_reply (server_t *self, zsock_t *sock, s_kind_t kind, zframe_t *route, bool delimiter,
          const char *user_id, const uint8_t *frame, size_t size)
 {
-    if (s_send (sock, route, delimiter, frame, size)) {
+    if (server_send (sock, route, delimiter, frame, size)) {
         if (self->verbose)
             zsys_debug ("coord: reply to %s dropped: %s", user_id? user_id: "?",
                         zmq_strerror (errno));
@@ -451,13 +433,13 @@ s_mesh_envelope (zmsg_t *msg, const char **user_id_p, bool *custody_p)
 
 static bool
     s_handle (server_t *self, zsock_t *sock, s_kind_t kind, zmsg_t *msg,
-              const s_job_t *job, s_held_t *held);
+              const s_job_t *job, server_held_t *held);
 
 //  Read one message from a ROUTER, hand it to the core, answer at once
 //  or, when held is not NULL (mesh), leave the reply in *held for after
 //  the group commit. Returns false if there was no message.
 static bool
-s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
+s_recv (server_t *self, zsock_t *sock, s_kind_t kind, server_held_t *held)
 {
     zmsg_t *msg = zmsg_recv_nowait (sock);
     if (!msg)
@@ -469,7 +451,7 @@ s_recv (server_t *self, zsock_t *sock, s_kind_t kind, s_held_t *held)
 //  the pool, or NULL.
 static bool
 s_handle (server_t *self, zsock_t *sock, s_kind_t kind, zmsg_t *msg, const s_job_t *job,
-          s_held_t *held)
+          server_held_t *held)
 {
     size_t frames = zmsg_size (msg);
     zframe_t *route = zmsg_pop (msg);
@@ -585,118 +567,17 @@ done:
     return true;
 }
 
-//  One CUSTODY_ACK per next hop for the whole burst, not one per
-//  envelope (a burst holds at most S_BURST ids, within the 256 one
-//  CUSTODY_ACK carries). A status other than OK goes alone, with its own
-//  reason. The acks go in the order of their first message; they are
-//  sealed at once on the verifier pool, which is otherwise idle while
-//  the core takes the burst.
-
-//  A CUSTODY_ACK of a burst: its ids are ids [offset .. offset + count)
-typedef struct {
-    size_t first;                   //  Its first held reply (route, status)
-    size_t offset, count;
-    uint64_t hlc;
-    uint8_t *frame;                 //  Sealed on the pool, or NULL
-    size_t size;
-} s_ack_t;
-
-//  What the sealing jobs of one burst share
-typedef struct {
-    const coord_t *coord;
-    const s_held_t *held;
-    const uint8_t *ids;
-} s_acks_t;
-
-static void
-s_seal_ack (void *item, void *arg)
-{
-    s_ack_t *ack = (s_ack_t *) item;
-    const s_acks_t *acks = (const s_acks_t *) arg;
-    const s_held_t *held = &acks->held [ack->first];
-    if (coord_custody_ack_seal (acks->coord, ack->hlc, acks->ids + ack->offset * WEFT_ID_SIZE,
-                                ack->count, held->ack_status, held->ack_reason, &ack->frame,
-                                &ack->size))
-        ack->frame = NULL;
-}
-
-//  Order held replies by link, then by arrival (qsort_r's context)
-static int
-s_by_route (const void *a, const void *b, void *arg)
-{
-    const s_held_t *held = (const s_held_t *) arg;
-    size_t i = *(const size_t *) a, j = *(const size_t *) b;
-    size_t size_i = zframe_size (held [i].route), size_j = zframe_size (held [j].route);
-    if (size_i != size_j)
-        return size_i < size_j? -1: 1;
-    int cmp = memcmp (zframe_data (held [i].route), zframe_data (held [j].route), size_i);
-    if (cmp)
-        return cmp;
-    return i < j? -1: i > j;
-}
-
-static int
-s_by_first (const void *a, const void *b)
-{
-    size_t i = ((const s_ack_t *) a)->first, j = ((const s_ack_t *) b)->first;
-    return i < j? -1: i > j;
-}
-
-static void
-s_send_acks (server_t *self, s_held_t *held, size_t count, uint64_t now_ms)
-{
-    //  The OK ones sorted by link (n log n, not a scan per message)
-    size_t order [S_BURST];
-    size_t oks = 0;
-    for (size_t i = 0; i < count; i++)
-        if (held [i].ack && held [i].ack_status == WEFT_STATUS_OK)
-            order [oks++] = i;
-    qsort_r (order, oks, sizeof order [0], s_by_route, held);
-
-    uint8_t ids [S_BURST * WEFT_ID_SIZE];
-    s_ack_t acks [S_BURST];
-    size_t ack_count = 0, id_count = 0;
-    for (size_t k = 0; k < oks; k++) {
-        size_t i = order [k];
-        if (k == 0 || !zframe_eq (held [order [k - 1]].route, held [i].route))
-            acks [ack_count++] = (s_ack_t) { .first = i, .offset = id_count };
-        memcpy (ids + id_count++ * WEFT_ID_SIZE, held [i].ack_id, WEFT_ID_SIZE);
-        acks [ack_count - 1].count++;
-    }
-    for (size_t i = 0; i < count; i++)
-        if (held [i].ack && held [i].ack_status != WEFT_STATUS_OK) {
-            acks [ack_count++] = (s_ack_t) { .first = i, .offset = id_count, .count = 1 };
-            memcpy (ids + id_count++ * WEFT_ID_SIZE, held [i].ack_id, WEFT_ID_SIZE);
-        }
-    qsort (acks, ack_count, sizeof acks [0], s_by_first);
-    //  The HLCs in the order the acks leave, as when sealed one by one
-    for (size_t a = 0; a < ack_count; a++)
-        acks [a].hlc = coord_custody_ack_hlc (self->coord, now_ms);
-    s_acks_t shared = { self->coord, held, ids };
-    workpool_run (self->verifiers, s_seal_ack, &shared, acks, ack_count, sizeof acks [0]);
-    for (size_t a = 0; a < ack_count; a++) {
-        s_held_t *first = &held [acks [a].first];
-        if (acks [a].frame) {
-            if (self->verbose)
-                zsys_debug ("coord: CUSTODY_ACK of %zu ids (%s)", acks [a].count,
-                            proto_status_name (first->ack_status));
-            s_send (self->mesh, first->route, false, acks [a].frame, acks [a].size);
-            free (acks [a].frame);
-        }
-    }
-}
-
 //  Read a burst of mesh messages, commit their replay windows once,
 //  then release the replies (or drop them if the commit failed: the
 //  nodes retry).
 static void
 s_recv_mesh (server_t *self)
 {
-    s_held_t held [S_BURST];
-    s_job_t jobs [S_BURST];
+    server_held_t held [SERVER_BURST];
+    s_job_t jobs [SERVER_BURST];
     size_t count = 0, reads = 0;
     memset (held, 0, sizeof held);
-    while (reads < S_BURST && (jobs [reads].msg = zmsg_recv_nowait (self->mesh)))
+    while (reads < SERVER_BURST && (jobs [reads].msg = zmsg_recv_nowait (self->mesh)))
         reads++;
     //  The keys in one read transaction, the signatures on the pool
     size_t keyed = 0;
@@ -734,7 +615,8 @@ s_recv_mesh (server_t *self)
     bool durable = coord_commit (self->coord) == 0;
     uint64_t now_ms = (uint64_t) zclock_time ();
     if (durable)
-        s_send_acks (self, held, count, now_ms);
+        server_send_acks (self->coord, self->verifiers, self->mesh, self->verbose, held,
+                          count, now_ms);
     for (size_t i = 0; i < count; i++) {
         if (durable && held [i].frame && held [i].dest [0]) {
             int rc = s_send_custody (self->mesh, held [i].route, held [i].dest,
