@@ -6,6 +6,7 @@
 
 #define S_ADDRESS   CHUNKER_HASH_SIZE
 #define S_HEAD      12                      //  last use (8) || size (4)
+#define S_INDEX     (S_HEAD + 4)            //  Shared: S_HEAD || packed size (4)
 
 //  Longest key: prefix || 'p' address manifest
 #define S_KEY_MAX   (WEFT_NAME_MAX + 1 + 2 * S_ADDRESS)
@@ -14,6 +15,9 @@ struct _chunkstore_t {
     store_t *store;
     char prefix [WEFT_NAME_MAX + 1];        //  Key prefix ("" in the daemon)
     size_t prefix_size;
+    char shared [WEFT_NAME_MAX + 1];        //  Prefix of the shared bytes
+    size_t shared_size;
+    bool sharing;                           //  Packed bytes kept once per store
     uint64_t budget;
     uint64_t bytes;                         //  Packed bytes held
     uint64_t count;                         //  Chunks held
@@ -36,19 +40,26 @@ s_get_be32 (const uint8_t *in)
     return (uint32_t) in [0] << 24 | (uint32_t) in [1] << 16 | (uint32_t) in [2] << 8 | in [3];
 }
 
-//  Key of tag under the prefix, followed by size bytes of body (and
-//  as many of tail); returns its size
+//  Key of tag under prefix, followed by size bytes of body (and as
+//  many of tail); returns its size
+static size_t
+s_key_under (const char *prefix, size_t prefix_size, uint8_t key [S_KEY_MAX], char tag,
+             const void *body, size_t size, const void *tail, size_t tail_size)
+{
+    memcpy (key, prefix, prefix_size);
+    key [prefix_size] = (uint8_t) tag;
+    if (size)
+        memcpy (key + prefix_size + 1, body, size);
+    if (tail_size)
+        memcpy (key + prefix_size + 1 + size, tail, tail_size);
+    return prefix_size + 1 + size + tail_size;
+}
+
 static size_t
 s_key (chunkstore_t *self, uint8_t key [S_KEY_MAX], char tag, const void *body, size_t size,
        const void *tail, size_t tail_size)
 {
-    memcpy (key, self->prefix, self->prefix_size);
-    key [self->prefix_size] = (uint8_t) tag;
-    if (size)
-        memcpy (key + self->prefix_size + 1, body, size);
-    if (tail_size)
-        memcpy (key + self->prefix_size + 1 + size, tail, tail_size);
-    return self->prefix_size + 1 + size + tail_size;
+    return s_key_under (self->prefix, self->prefix_size, key, tag, body, size, tail, tail_size);
 }
 
 static uint64_t
@@ -111,6 +122,18 @@ chunkstore_destroy (chunkstore_t **self_p)
     *self_p = NULL;
 }
 
+int
+chunkstore_share (chunkstore_t *self, const char *shared)
+{
+    assert (self && shared);
+    if (strlen (shared) > WEFT_NAME_MAX)
+        return -1;
+    snprintf (self->shared, sizeof self->shared, "%s", shared);
+    self->shared_size = strlen (self->shared);
+    self->sharing = true;
+    return 0;
+}
+
 //  Keys under the prefix: 'c' address; 'l' tick address; 'p' address manifest
 static size_t
 s_chunk_key (chunkstore_t *self, uint8_t key [S_KEY_MAX], const uint8_t hash [32])
@@ -168,6 +191,48 @@ s_collect (void *arg, const void *key, size_t key_size, const void *value, size_
     return oldest->count == CHUNKSTORE_EVICT_SCAN;
 }
 
+//  Shared bytes: 'b' address -> packed bytes, 'r' address -> be64
+//  count of the chunk stores that hold them. The first holder writes
+//  them, the last one to let go deletes them.
+static int
+s_shared_ref (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
+              const uint8_t *packed, size_t packed_size, int delta)
+{
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_key_under (self->shared, self->shared_size, key, 'r', hash, S_ADDRESS,
+                                   NULL, 0);
+    size_t size;
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
+    uint64_t refs = value && size == 8? proto_get_be64 (value): 0;
+    free (value);
+    if (delta < 0 && refs == 0)
+        return -1;                          //  Index and bytes disagree
+    refs = delta < 0? refs - 1: refs + 1;
+    uint8_t data [8];
+    proto_put_be64 (data, refs);
+    int rc = refs? store_put (txn, CHUNKSTORE_TABLE, key, key_size, data, sizeof data)
+                 : store_del (txn, CHUNKSTORE_TABLE, key, key_size) < 0? -1: 0;
+    uint8_t bytes_key [S_KEY_MAX];
+    size_t bytes_key_size = s_key_under (self->shared, self->shared_size, bytes_key, 'b', hash,
+                                         S_ADDRESS, NULL, 0);
+    if (rc == 0 && refs == 1 && delta > 0)
+        rc = store_put (txn, CHUNKSTORE_TABLE, bytes_key, bytes_key_size, packed, packed_size);
+    else
+    if (rc == 0 && refs == 0)
+        rc = store_del (txn, CHUNKSTORE_TABLE, bytes_key, bytes_key_size) < 0? -1: 0;
+    return rc;
+}
+
+//  Packed size of the chunk whose index value is value (of size), or
+//  -1 if the value is too short
+static int64_t
+s_packed_size (chunkstore_t *self, const uint8_t *value, size_t size)
+{
+    if (self->sharing)
+        return size == S_INDEX? (int64_t) s_get_be32 (value + S_HEAD): -1;
+    return size >= S_HEAD? (int64_t) (size - S_HEAD): -1;
+}
+
 //  Drop a held chunk and its LRU entry
 static int
 s_drop (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32], uint64_t tick,
@@ -177,7 +242,8 @@ s_drop (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32], uint64_t 
     size_t key_size = s_chunk_key (self, key, hash);
     size_t lru_size = s_lru_key (self, lru, tick, hash);
     if (store_del (txn, CHUNKSTORE_TABLE, key, key_size) < 0
-    ||  store_del (txn, CHUNKSTORE_TABLE, lru, lru_size) < 0)
+    ||  store_del (txn, CHUNKSTORE_TABLE, lru, lru_size) < 0
+    ||  (self->sharing && s_shared_ref (self, txn, hash, NULL, 0, -1)))
         return -1;
     self->bytes -= packed_size;
     self->count--;
@@ -203,8 +269,9 @@ s_evict (chunkstore_t *self, store_txn_t *txn)
         size_t key_size = s_chunk_key (self, key, hash);
         size_t size;
         uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
-        if (value && size >= S_HEAD)
-            rc = s_drop (self, txn, hash, proto_get_be64 (stamp), size - S_HEAD);
+        int64_t packed_size = value? s_packed_size (self, value, size): -1;
+        if (packed_size >= 0)
+            rc = s_drop (self, txn, hash, proto_get_be64 (stamp), (size_t) packed_size);
         free (value);
     }
     //  Over only when nothing evictable is left (not when this call
@@ -245,15 +312,21 @@ chunkstore_put (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
         free (held);
         return rc? -1: s_totals_put (self, txn);
     }
-    uint8_t *value = (uint8_t *) zmalloc (S_HEAD + packed_size);
+    //  Sharing, the index keeps the packed size in place of the bytes
+    size_t value_size = self->sharing? S_INDEX: S_HEAD + packed_size;
+    uint8_t *value = (uint8_t *) zmalloc (value_size);
     proto_put_be64 (value, ++self->tick);
     s_put_be32 (value + 8, chunk_size);
-    memcpy (value + S_HEAD, packed, packed_size);
+    if (self->sharing)
+        s_put_be32 (value + S_HEAD, (uint32_t) packed_size);
+    else
+        memcpy (value + S_HEAD, packed, packed_size);
     uint8_t lru [S_KEY_MAX];
     size_t lru_size = s_lru_key (self, lru, self->tick, hash);
     //  A chunk of a pinned release (pinned before it arrives) is never
     //  in the eviction order
-    int rc = store_put (txn, CHUNKSTORE_TABLE, key, key_size, value, S_HEAD + packed_size)
+    int rc = store_put (txn, CHUNKSTORE_TABLE, key, key_size, value, value_size)
+          || (self->sharing && s_shared_ref (self, txn, hash, packed, packed_size, 1))
           || (!s_pinned (self, txn, hash)
               && store_put (txn, CHUNKSTORE_TABLE, lru, lru_size, NULL, 0))? -1: 0;
     free (value);
@@ -274,24 +347,42 @@ chunkstore_get (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
     size_t key_size = s_chunk_key (self, key, hash);
     size_t size;
     uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
-    if (!value || size < S_HEAD) {
+    int64_t packed_size = value? s_packed_size (self, value, size): -1;
+    if (packed_size < 0) {
         free (value);
         return NULL;
     }
+    uint32_t chunk_size = s_get_be32 (value + 8);
+    if (self->sharing) {
+        //  Held by this node: the bytes are the store's
+        free (value);
+        key_size = s_key_under (self->shared, self->shared_size, key, 'b', hash, S_ADDRESS,
+                                NULL, 0);
+        value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
+        if (!value || size != (size_t) packed_size) {
+            free (value);
+            return NULL;
+        }
+    }
+    else
+        memmove (value, value + S_HEAD, (size_t) packed_size);
     if (chunk_size_p)
-        *chunk_size_p = s_get_be32 (value + 8);
-    *packed_size_p = size - S_HEAD;
-    memmove (value, value + S_HEAD, size - S_HEAD);
+        *chunk_size_p = chunk_size;
+    *packed_size_p = (size_t) packed_size;
     return value;
 }
 
 bool
 chunkstore_has (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32])
 {
+    assert (self && txn && hash);
+    uint8_t key [S_KEY_MAX];
+    size_t key_size = s_chunk_key (self, key, hash);
     size_t size;
-    uint8_t *packed = chunkstore_get (self, txn, hash, &size, NULL);
-    free (packed);
-    return packed != NULL;
+    uint8_t *value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
+    bool held = value && s_packed_size (self, value, size) >= 0;
+    free (value);
+    return held;
 }
 
 int

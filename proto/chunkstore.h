@@ -10,6 +10,14 @@
         'l' last use address -> (empty)      unpinned chunks, least recently used first
         'p' address manifest -> (empty)      pinned by a release that needs it
         'm' "bytes", "tick"  -> be64         totals, kept with every change
+    weft-sim's nodes may share the packed bytes (chunkstore_share): then
+    'c' keeps last use || size || packed size (be32), and the bytes are
+    kept once per address for the whole store under the shared prefix,
+    counted by the chunk stores holding them:
+        'b' address          -> packed bytes
+        'r' address          -> be64         chunk stores holding it
+    Budget, eviction, pins and what is held stay each chunk store's own:
+    a node that evicted a chunk does not hold it because another does.
     When the packed bytes pass the budget, the least recently used
     chunks that no pinned release needs are evicted, in the transaction
     that passed it: pinned chunks are not in the eviction order at all,
@@ -37,6 +45,15 @@ chunkstore_t *
     chunkstore_new (store_t *store, const char *prefix, uint64_t budget);
 void
     chunkstore_destroy (chunkstore_t **self_p);
+
+//  Keep packed bytes once per address under shared (a prefix no chunk
+//  store's own begins with, nor it with theirs), for every chunk store
+//  of the store that shares it; this one keeps only its index. Call
+//  before the first put, and always or never over the same prefix: a
+//  simulator's memory saving, not for weft-node. 0, or -1 if shared
+//  is longer than a name.
+int
+    chunkstore_share (chunkstore_t *self, const char *shared);
 
 //  Hold a packed chunk the caller checked (chunker_unpack) under its
 //  address; chunk_size is its unpacked size. Holding it already only

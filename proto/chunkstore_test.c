@@ -1,7 +1,8 @@
 /*  chunkstore_test - selftest of the node's chunk store over a real
     store: held chunks, eviction of the least recently used to the
     budget, pinned releases never evicted, totals across a restart, an
-    aborted transaction, two prefixes in one store that share nothing  */
+    aborted transaction, two prefixes in one store that share nothing,
+    and two that share packed bytes (weft-sim)  */
 
 #include "proto/corelib.h"
 #include "proto/chunker.h"
@@ -92,6 +93,99 @@ s_test_prefixes (store_t *store)
     memset (long_prefix, 'x', sizeof long_prefix - 1);
     long_prefix [sizeof long_prefix - 1] = 0;
     assert (chunkstore_new (store, long_prefix, budget) == NULL);
+}
+
+static int
+s_test_count_one (void *arg, const void *key, size_t key_size, const void *value, size_t size)
+{
+    (void) key; (void) key_size; (void) value; (void) size;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+//  Copies of packed bytes kept under the shared prefix
+static size_t
+s_test_shared_copies (store_t *store)
+{
+    size_t copies = 0;
+    store_txn_t *txn = store_begin (store, false);
+    assert (store_scan (txn, CHUNKSTORE_TABLE, "~s/b", 4, s_test_count_one, &copies) >= 0);
+    store_abort (&txn);
+    return copies;
+}
+
+static bool
+s_test_reads (chunkstore_t *chunks, store_t *store, const uint8_t hash [32])
+{
+    store_txn_t *txn = store_begin (store, false);
+    size_t size;
+    uint32_t chunk_size;
+    uint8_t *packed = chunkstore_get (chunks, txn, hash, &size, &chunk_size);
+    uint8_t out [4096];
+    bool whole = packed && chunk_size == 4096
+              && chunker_unpack (packed, size, hash, out, sizeof out) == 0;
+    free (packed);
+    store_abort (&txn);
+    return whole;
+}
+
+//  Two chunk stores sharing packed bytes (weft-sim's nodes): a chunk
+//  both hold is kept once, yet each counts it, evicts it and answers
+//  for it as its own; the last one to evict it frees the bytes
+static void
+s_test_shared (store_t *store)
+{
+    uint8_t *packed;
+    size_t packed_size;
+    uint8_t hashes [3][32];
+    s_test_chunk (50, hashes [0], &packed, &packed_size);
+    free (packed);
+    uint64_t budget = packed_size + packed_size / 2;
+    chunkstore_t *one = chunkstore_new (store, "s1/", budget);
+    chunkstore_t *two = chunkstore_new (store, "s2/", budget);
+    assert (one && two);
+    assert (chunkstore_share (one, "~s/") == 0 && chunkstore_share (two, "~s/") == 0);
+    s_test_put (one, store, 50, hashes [0]);
+    assert (s_test_reads (one, store, hashes [0]) && !s_test_has (two, store, hashes [0]));
+    assert (!s_test_reads (two, store, hashes [0]));
+    //  The same chunk in both: one copy, each counts its bytes
+    s_test_put (two, store, 50, hashes [0]);
+    assert (s_test_shared_copies (store) == 1);
+    assert (chunkstore_bytes (one) == packed_size && chunkstore_bytes (two) == packed_size);
+    assert (chunkstore_count (one) == 1 && chunkstore_count (two) == 1);
+    //  One's eviction: one no longer holds it, two still reads it
+    s_test_put (one, store, 51, hashes [1]);
+    assert (!s_test_has (one, store, hashes [0]) && !s_test_reads (one, store, hashes [0]));
+    assert (s_test_reads (one, store, hashes [1]) && s_test_reads (two, store, hashes [0]));
+    assert (chunkstore_count (one) == 1 && chunkstore_bytes (one) == packed_size);
+    assert (s_test_shared_copies (store) == 2);
+    //  Two's eviction of the last holder's copy frees the bytes
+    s_test_put (two, store, 52, hashes [2]);
+    assert (!s_test_has (two, store, hashes [0]) && s_test_reads (two, store, hashes [2]));
+    assert (s_test_shared_copies (store) == 2);
+    //  An aborted put leaves no bytes behind
+    s_test_chunk (53, hashes [0], &packed, &packed_size);
+    store_txn_t *txn = store_begin (store, true);
+    assert (chunkstore_put (one, txn, hashes [0], packed, packed_size, 4096) == 0);
+    store_abort (&txn);
+    free (packed);
+    assert (chunkstore_reload (one) == 0 && s_test_shared_copies (store) == 2);
+    //  Across a restart each index still reads the shared bytes
+    uint64_t one_bytes = chunkstore_bytes (one);
+    chunkstore_destroy (&one);
+    chunkstore_destroy (&two);
+    one = chunkstore_new (store, "s1/", budget);
+    two = chunkstore_new (store, "s2/", budget);
+    assert (chunkstore_share (one, "~s/") == 0 && chunkstore_share (two, "~s/") == 0);
+    assert (s_test_reads (one, store, hashes [1]) && s_test_reads (two, store, hashes [2]));
+    assert (chunkstore_bytes (one) == one_bytes && chunkstore_count (two) == 1);
+    //  A shared prefix longer than a name is refused
+    char long_prefix [WEFT_NAME_MAX + 2];
+    memset (long_prefix, 'x', sizeof long_prefix - 1);
+    long_prefix [sizeof long_prefix - 1] = 0;
+    assert (chunkstore_share (one, long_prefix) == -1);
+    chunkstore_destroy (&one);
+    chunkstore_destroy (&two);
 }
 
 void
@@ -294,6 +388,7 @@ chunkstore_test (bool verbose)
     store = store_new (dir, tables, 0);
     assert (store);
     s_test_prefixes (store);
+    s_test_shared (store);
     store_destroy (&store);
     tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);

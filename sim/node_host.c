@@ -1,7 +1,8 @@
 /*  node_host - weft-sim's adapter to the node core
     Nodes share one store; node i keeps its state under the key prefix
     "n<i>/" in AGENT_TABLE, MESH_TABLE, OUTBOX_TABLE, UPDATE_TABLE,
-    CHUNKSTORE_TABLE and FETCH_TABLE, with exactly the
+    CHUNKSTORE_TABLE and FETCH_TABLE (but for the chunks' packed bytes,
+    kept once per address under NH_CHUNK_SHARED), with exactly the
     transactions weft-node's cores use, so a simulated crash (destroy the
     node core, start a new one over the same store) loses exactly what a
     real crash loses: all memory, nothing committed. Each node is the
@@ -305,7 +306,8 @@ node_host_boot (node_host_t *self, uint32_t node, bool server, uint64_t now_ms)
             .cert_size = cert_size, .ca_key = self->ca.sign_public,
             .coord_sign = self->coord_sign, .heartbeat_ms = self->heartbeat_ms,
             .store = self->store, .prefix = prefix, .quotes = self->quotes != NULL,
-            .chunk_budget = NH_CHUNK_BUDGET, .release_root = self->release_root,
+            .chunk_budget = NH_CHUNK_BUDGET, .chunk_shared = NH_CHUNK_SHARED,
+            .release_root = self->release_root,
             .release_root_size = self->release_root_size, .verbose = false
         };
         node_links_t links = { &self->ctxs [node], s_send, s_delivered };

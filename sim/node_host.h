@@ -26,6 +26,7 @@
 #define NH_COORDINATOR  UINT32_MAX  //  Overlay id of the coordinator
 #define NH_NEIGHBOURS_MAX   1023    //  Accepted links of a node (MESH_LINKS_MAX - 1)
 #define NH_CHUNK_BUDGET (64ULL << 20)   //  Chunk store of a node: updates and fetch on
+#define NH_CHUNK_SHARED "~chunks/"      //  Packed chunk bytes, once for every node
 
 #define NH_TIMER_MESH   2           //  NODE_TIMER_MESH: the mesh's (after the agent's)
 #define NH_TIMERS       3           //  NODE_TIMERS

@@ -532,8 +532,12 @@ s_setup (world_t *self)
     //  The nodes' host first: the coordinator's records name their AKs
     size_t map = (size_t) self->nodes * 16384 + ((size_t) 256 << 20);
     if (scn->release)
-        //  Every node keeps a copy of the release, packed (pages: twice)
-        map += (size_t) self->nodes * (2 * scn->release_size + 65536);
+        //  The release's packed bytes are kept once (NH_CHUNK_SHARED;
+        //  pages: twice); every node keeps its index of them, at most
+        //  a sixteenth of the bytes (chunks of 4 kB or more), and its
+        //  update and fetch records
+        map += (size_t) self->nodes * (scn->release_size / 16 + 65536)
+             + 2 * (size_t) scn->release_size;
     self->node_store = store_new (self->node_dir, node_host_tables (), map);
     int rc = self->node_store? store_set_nosync (self->node_store, true): -1;
     if (rc == 0) {

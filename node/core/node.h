@@ -132,6 +132,9 @@ typedef struct {
     //  the node neither fetches, serves nor installs releases)
     uint64_t chunk_budget;
     uint64_t chunk_rate;                //  Bytes/s asked of one peer, 0: no limit
+    //  Where the chunk store keeps packed bytes once for every node of
+    //  the store (chunkstore_share: weft-sim's nodes), NULL for its own
+    const char *chunk_shared;
     bool verbose;
     //  Software updates: on when chunk_budget is not 0 (the store has
     //  UPDATE_TABLE too; a server also keeps the campaigns it runs for

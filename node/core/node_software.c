@@ -248,7 +248,8 @@ int
 node_fetch_start (node_t *self, const node_config_t *config, const char *prefix, uint64_t now_ms)
 {
     self->chunks = chunkstore_new (config->store, prefix, config->chunk_budget);
-    if (!self->chunks)
+    if (!self->chunks
+    ||  (config->chunk_shared && chunkstore_share (self->chunks, config->chunk_shared)))
         return -1;
     fetch_config_t fetch_config = {
         .name = config->name, .tenant = mesh_tenant (self->mesh), .store = config->store,
