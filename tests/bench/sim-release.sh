@@ -25,5 +25,8 @@ print("BENCH sim_release_mem_per_node %d bytes (peak rss %d MB)"
       % (m["per_node_bytes"], m["peak_rss_bytes"] >> 20))
 print("BENCH sim_release_spread %.1f s virtual, copies per site uplink max %.2f goal=1.00"
       % (r["spread_s"], r["copies_per_site_max"]))
+up = r["uplink_chunk_bytes_per_site"]
+print("BENCH sim_release_uplink_bytes_per_site min %d max %d, one copy %d bytes (%d chunks)"
+      % (up["min"], up["max"], r["copy_bytes"], r["chunks"]))
 sys.exit(1 if sys.argv[2] != "0" else 0)
 PY
