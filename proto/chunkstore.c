@@ -354,15 +354,15 @@ chunkstore_get (chunkstore_t *self, store_txn_t *txn, const uint8_t hash [32],
     }
     uint32_t chunk_size = s_get_be32 (value + 8);
     if (self->sharing) {
-        //  Held by this node: the bytes are the store's
+        //  Held by this node: the bytes are the store's, as the first
+        //  holder packed them (callers unpack against the address)
         free (value);
         key_size = s_key_under (self->shared, self->shared_size, key, 'b', hash, S_ADDRESS,
                                 NULL, 0);
         value = (uint8_t *) store_get (txn, CHUNKSTORE_TABLE, key, key_size, &size);
-        if (!value || size != (size_t) packed_size) {
-            free (value);
+        if (!value)
             return NULL;
-        }
+        packed_size = (int64_t) size;
     }
     else
         memmove (value, value + S_HEAD, (size_t) packed_size);
