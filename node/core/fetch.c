@@ -208,7 +208,7 @@ fetch_on_message (fetch_t *self, const char *peer, const char *tenant, int type,
     if (type == MSG_CHUNK_WANT)
         fetch_on_want (self, peer, tenant, &msg, now_ms);
     else
-        fetch_on_data (self, peer, &msg);
+        fetch_on_data (self, peer, &msg, now_ms);
     return true;
 }
 
@@ -282,6 +282,7 @@ fetch_destroy (fetch_t **self_p)
             s_release_destroy (&release);
         zhashx_destroy (&self->releases);
         zhashx_destroy (&self->peers);
+        free (self->meter);
         free (self);
         *self_p = NULL;
     }
@@ -562,10 +563,12 @@ fetch_progress (fetch_t *self, const uint8_t manifest_hash [32], size_t *held_ch
 static void
 s_commit (fetch_t *self)
 {
-    if (zlistx_size (self->staged) == 0 && self->touch_count == 0)
+    if (zlistx_size (self->staged) == 0 && self->touch_count == 0 && !self->meter_dirty)
         return;
     store_txn_t *txn = store_begin (self->store, true);
     int rc = txn? 0: -1;
+    if (rc == 0 && self->meter_dirty)
+        rc = fetch_meter_save (self, txn);
     for (fetch_staged_t *staged = (fetch_staged_t *) zlistx_first (self->staged); staged && rc == 0;
          staged = (fetch_staged_t *) zlistx_next (self->staged)) {
         const uint8_t *address;

@@ -52,7 +52,15 @@
     merged, so each chunk crosses the uplink once for the whole site
     (at most FETCH_WAITERS_MAX peers per chunk and FETCH_WAITING_MAX
     chunks wait, each at most the timeout; beyond that, and when the
-    chunk cannot be had, size 0).  */
+    chunk cannot be had, size 0).
+
+    Metered uplink (fetch_set_link, meter.h): asks of the coordinator
+    link wait outside its transfer windows and while the day's byte
+    budget would be passed by the chunks in flight plus the next one;
+    the bytes of every CHUNK_DATA the coordinator link sends are counted,
+    and the day's count is kept in FETCH_TABLE (key prefix + "meter") in
+    the burst's transaction, so it survives a restart. Neighbours inside
+    the site are never metered.  */
 
 #ifndef WEFT_FETCH_H_INCLUDED
 #define WEFT_FETCH_H_INCLUDED
@@ -60,6 +68,7 @@
 #include "proto/proto.h"
 #include "proto/store.h"
 #include "proto/chunkstore.h"
+#include "node/core/meter.h"
 
 #define FETCH_TABLE         "fetch"     //  Wanted releases
 #define FETCH_COORDINATOR   "coordinator"   //  The coordinator link's peer name
@@ -123,6 +132,7 @@ typedef struct {
     uint64_t merged;                    //  Peers' asks answered by our own fetch
     uint64_t expired;                   //  Chunks peers waited for in vain (size 0)
     uint64_t malformed;                 //  Undecodable CHUNK_ messages
+    uint64_t uplink_bytes;              //  Bytes the coordinator link sent (chunks)
 } fetch_stats_t;
 
 typedef struct _fetch_t fetch_t;
@@ -191,6 +201,27 @@ uint64_t
 //  The chunkstore (borrowed): the installer reads chunks here.
 chunkstore_t *
     fetch_chunks (fetch_t *self);
+
+//  The uplink's metering (the twin's desired "link", meter.h) and the
+//  local time's offset from UTC (seconds east): asks of the coordinator
+//  link follow them from now on.
+void
+    fetch_set_link (fetch_t *self, const meter_link_t *link, int32_t offset_s,
+                    uint64_t now_ms);
+
+//  Is the uplink metered (a valid or malformed link member says so)?
+bool
+    fetch_metered (fetch_t *self);
+
+//  Was a link member ever set (then "unmetered" is worth saying)?
+bool
+    fetch_link_set (fetch_t *self);
+
+//  Do chunks wait for the metered uplink? Then why (meter_describe's
+//  words) and when they may go (Unix ms, 0 never) in *resumes_p.
+bool
+    fetch_link_waiting (fetch_t *self, uint64_t now_ms, char why [METER_DESCRIBE_MAX + 1],
+                        uint64_t *resumes_p);
 
 //  Is fetching paused because the pinned chunks pass the budget?
 bool

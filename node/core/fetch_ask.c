@@ -85,6 +85,7 @@ fetch_flight_end (fetch_t *self, fetch_flight_t *flight)
     if (peer && peer->in_flight)
         peer->in_flight--;
     zlistx_delete (self->order, flight->handle);
+    self->metered_flight -= flight->metered;
     zhashx_delete (self->flights, flight->address);
     free (flight);
 }
@@ -198,6 +199,21 @@ s_ask (fetch_t *self, fetch_release_t *release, size_t index, store_txn_t *txn,
     fetch_peer_t *peer = fetch_peer (self, name);
     if (peer->in_flight >= FETCH_WINDOW)
         return S_BLOCKED;
+    //  A metered uplink: the chunks in flight and this one must fit the
+    //  window and the day's budget
+    uint64_t metered = 0;
+    if (self->meter && self->meter->link.metered && streq (name, FETCH_COORDINATOR)) {
+        metered = fetch_wire_bound (chunk_size);
+        uint64_t bytes = self->metered_flight + metered;
+        if (meter_check (self->meter, bytes, now_ms) != METER_OPEN) {
+            if (self->meter_held == 0)
+                self->meter_held = metered;
+            uint64_t resumes = meter_resumes (self->meter, bytes, now_ms);
+            if (resumes > now_ms && (self->wake_ms == 0 || resumes < self->wake_ms))
+                self->wake_ms = resumes;
+            return S_BLOCKED;
+        }
+    }
     if (self->rate && peer->next_ms > now_ms) {
         if (self->wake_ms == 0 || peer->next_ms < self->wake_ms)
             self->wake_ms = peer->next_ms;
@@ -213,6 +229,8 @@ s_ask (fetch_t *self, fetch_release_t *release, size_t index, store_txn_t *txn,
     snprintf (flight->peer, sizeof flight->peer, "%s", name);
     flight->deadline = now_ms + self->timeout_ms;
     flight->epoch = self->epoch;
+    flight->metered = metered;
+    self->metered_flight += metered;
     flight->handle = zlistx_add_end (self->order, flight);
     zhashx_insert (self->flights, flight->address, flight);
     peer->in_flight++;
@@ -316,6 +334,7 @@ s_peers_changed (fetch_t *self)
 void
 fetch_pump (fetch_t *self, uint64_t now_ms)
 {
+    self->meter_held = 0;
     if (self->paused || zhashx_size (self->releases) == 0)
         return;
     if (!self->candidates) {
@@ -395,7 +414,7 @@ fetch_pump (fetch_t *self, uint64_t now_ms)
 }
 
 void
-fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
+fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg, uint64_t now_ms)
 {
     fetch_flight_t *flight = (fetch_flight_t *) zhashx_lookup (self->flights, msg->address);
     if (!flight || !streq (flight->peer, peer)
@@ -410,6 +429,15 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg)
     uint32_t epoch = flight->epoch;
     fetch_flight_end (self, flight);
     fetch_peer (self, peer)->quiet_until = 0;
+    if (streq (peer, FETCH_COORDINATOR)) {
+        //  What the uplink carried, good or bad, is paid for
+        uint64_t bytes = msg->delta_size? msg->delta_size: msg->packed_size;
+        self->stats.uplink_bytes += bytes;
+        if (self->meter && self->meter->link.metered) {
+            meter_spend (self->meter, bytes, now_ms);
+            self->meter_dirty = true;
+        }
+    }
     if (msg->size == 0) {
         self->stats.not_held++;
         fetch_failed (self, release, index, epoch);

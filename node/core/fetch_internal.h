@@ -71,6 +71,7 @@ typedef struct {
     char peer [WEFT_NAME_MAX + 1];
     uint64_t deadline;
     uint32_t epoch;                     //  The peers' epoch it was asked in
+    uint64_t metered;                   //  Bytes counted in metered_flight, 0 none
     void *handle;                       //  In order
 } fetch_flight_t;
 
@@ -137,6 +138,11 @@ struct _fetch_t {
     uint64_t wake_ms;                   //  A rate-limited ask is due, 0 none
     bool uplink;                        //  The coordinator link was a candidate last pump
     bool paused;                        //  Pinned chunks pass the budget
+    meter_t *meter;                     //  The uplink's metering, NULL: none set (most
+                                        //  nodes; weft-sim hosts 100,000)
+    uint64_t metered_flight;            //  Bytes in flight on the metered uplink (bound)
+    bool meter_dirty;                   //  The day's count to store at the next burst
+    uint64_t meter_held;                //  Bytes of the chunk the meter holds, 0 none
     fetch_stats_t stats;
 };
 
@@ -192,6 +198,17 @@ void
 void
     fetch_flight_end (fetch_t *self, fetch_flight_t *flight);
 
+//  --------------------------------------------------------------------------
+//  The metered uplink (fetch_link.c)
+
+//  The day's count of a metered uplink into the burst's transaction
+int
+    fetch_meter_save (fetch_t *self, store_txn_t *txn);
+
+//  The most bytes a chunk of size may take on the wire (zlib may grow
+//  what does not compress)
+#define fetch_wire_bound(size)  ((uint64_t) (size) + (size) / 256 + 64)
+
 //  Ask for what is missing, as far as windows and rates allow: first
 //  the chunks peers wait for, then each release's ring in order
 void
@@ -200,7 +217,7 @@ void
 //  A peer's CHUNK_DATA: kept for the next flush if we asked it of that
 //  peer and it verifies
 void
-    fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg);
+    fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg, uint64_t now_ms);
 
 //  --------------------------------------------------------------------------
 //  Serving (fetch_serve.c)

@@ -388,6 +388,14 @@ node_set_utc_offset (node_t *self, int32_t offset_s)
     assert (self);
     if (self->update)
         update_set_utc_offset (self->update, offset_s, self->now_ms);
+    if (self->fetch && offset_s != self->offset_s) {
+        self->offset_s = offset_s;
+        size_t size;
+        const char *doc = agent_desired (self->agent, &size);
+        if (doc && self->update)
+            node_window_from (self, doc, size);
+    }
+    self->offset_s = offset_s;
 }
 
 //  The mesh's deadline, the chunk exchange's, a maintenance window's
@@ -450,6 +458,7 @@ node_settle (node_t *self, uint64_t now_ms)
             fetch_tick (self->fetch, now_ms);
         else
             fetch_flush (self->fetch, now_ms);
+        node_link_settle (self);
     }
     uint64_t deadline = s_mesh_deadline (self);
     if (deadline != self->mesh_armed) {

@@ -20,6 +20,7 @@ struct _node_t {
     update_t *update;                   //  Software updates, or NULL
     entitle_t *entitle;                 //  Entitlements held, with update, or NULL
     sitecamp_t *sitecamp;               //  Campaigns run at our site (a server), or NULL
+    int32_t offset_s;                   //  Local time's offset from UTC (windows, budgets)
     //  What we use of our certificate (a cert_t is 5.5 KB, most of it
     //  an operator's grants; weft-sim hosts a node core per device)
     struct {
@@ -66,9 +67,14 @@ int
                            char reason [WEFT_TEXT_MAX + 1]);
 
 //  The maintenance window of the twin's desired document to the update
-//  module
+//  module, and its "link" (a metered uplink) to the chunk exchange
 void
     node_window_from (node_t *self, const char *doc, size_t size);
+
+//  Tell the update module whether a download waits for the metered
+//  uplink (after the chunk exchange pumped)
+void
+    node_link_settle (node_t *self);
 
 //  The mesh's effects the software modules take (see mesh.h)
 bool

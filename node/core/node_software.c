@@ -13,7 +13,8 @@
 #include "node/core/node_internal.h"
 
 //  The maintenance window of the twin's desired document to the update
-//  module (a malformed one stops installs: it waits and says why)
+//  module (a malformed one stops installs: it waits and says why), and
+//  its link to the chunk exchange (a malformed one holds the uplink)
 void
 node_window_from (node_t *self, const char *doc, size_t size)
 {
@@ -22,6 +23,27 @@ node_window_from (node_t *self, const char *doc, size_t size)
     if (doc)
         window_from_doc (&window, doc, size);
     update_set_window (self->update, &window, self->now_ms);
+    if (self->fetch) {
+        meter_link_t link;
+        memset (&link, 0, sizeof link);
+        if (doc)
+            meter_link_from_doc (&link, doc, size);
+        fetch_set_link (self->fetch, &link, self->offset_s, self->now_ms);
+        node_link_settle (self);
+    }
+}
+
+void
+node_link_settle (node_t *self)
+{
+    if (!self->update || !self->fetch)
+        return;
+    char why [METER_DESCRIBE_MAX + 1];
+    uint64_t resumes = 0;
+    bool waiting = fetch_link_waiting (self->fetch, self->now_ms, why, &resumes);
+    const char *link = fetch_metered (self->fetch)? "metered"
+                     : fetch_link_set (self->fetch)? "unmetered": NULL;
+    update_set_link (self->update, link, waiting? why: NULL, resumes);
 }
 
 //  --------------------------------------------------------------------------
@@ -362,6 +384,7 @@ node_software_start (node_t *self, const node_config_t *config, const char *pref
             size_t size;
             const char *doc = agent_desired (self->agent, &size);
             update_set_utc_offset (self->update, config->utc_offset_s, now_ms);
+            self->offset_s = config->utc_offset_s;
             node_window_from (self, doc, size);
         }
         rc = self->update && update_start (self->update, now_ms) == 0? 0: -1;

@@ -69,6 +69,7 @@ update_destroy (update_t **self_p)
         free (self->root);
         free (self->manifest);
         free (self->window);
+        free (self->link_waiting);
         free (self->trust);
         free (self);
         *self_p = NULL;
@@ -207,6 +208,14 @@ update_report_json (update_t *self)
         uint64_t opens_ms = window_next (self->window, self->now_ms, self->offset_s);
         if (opens_ms > self->now_ms)
             json_object_set_new (json, "opens_ms", json_integer ((json_int_t) opens_ms));
+    }
+    if (self->link)
+        json_object_set_new (json, "link", json_string (self->link));
+    if (self->link_waiting && self->state == UPDATE_DOWNLOADING) {
+        json_object_set_new (json, "waiting", json_string (self->link_waiting));
+        if (self->link_resumes_ms)
+            json_object_set_new (json, "resumes_ms",
+                                 json_integer ((json_int_t) self->link_resumes_ms));
     }
     char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (json);
@@ -608,6 +617,22 @@ update_set_utc_offset (update_t *self, int32_t offset_s, uint64_t now_ms)
     self->offset_s = offset_s;
     if (self->window)
         s_window_changed (self, now_ms);
+}
+
+void
+update_set_link (update_t *self, const char *link, const char *waiting, uint64_t resumes_ms)
+{
+    assert (self);
+    //  The words count down ("in 3 h"): only a new reason or a new time
+    //  it resumes is worth a report
+    bool same = (self->link == link || (self->link && link && streq (self->link, link)))
+             && !self->link_waiting == !waiting && self->link_resumes_ms == resumes_ms;
+    self->link = link;
+    free (self->link_waiting);
+    self->link_waiting = waiting? strdup (waiting): NULL;
+    self->link_resumes_ms = resumes_ms;
+    if (!same)
+        s_report (self);
 }
 
 uint64_t

@@ -172,6 +172,15 @@ void
 void
     update_set_utc_offset (update_t *self, int32_t offset_s, uint64_t now_ms);
 
+//  The uplink as the chunk exchange sees it (fetch.h, meter.h), for
+//  reported.software: link "metered", "unmetered" (a link member says
+//  so) or NULL (none); while a download waits for the metered link,
+//  why (NULL: it does not) and when it resumes (Unix ms, 0 not known).
+//  Reported when it changes.
+void
+    update_set_link (update_t *self, const char *link, const char *waiting,
+                     uint64_t resumes_ms);
+
 //  When the window of a staged release opens (Unix ms), 0 if nothing
 //  waits for a time; then update_tick.
 uint64_t

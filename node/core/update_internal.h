@@ -56,6 +56,9 @@ struct _update_t {
     window_t *window;                   //  The twin's "maintenance", NULL: none (most
                                         //  devices: weft-sim hosts 100,000)
     int32_t offset_s;                   //  Local time's offset from UTC
+    const char *link;                   //  "metered", "unmetered" or NULL (static)
+    char *link_waiting;                 //  Why a download waits for it, NULL: it does not
+    uint64_t link_resumes_ms;           //  ... until, 0 not known
     uint64_t now_ms;                    //  Time of the last event (the report's "in ...")
     //  Entitlement of what is installed (update_use.c)
     entitle_t *entitle;                 //  Borrowed, NULL: nothing governed
