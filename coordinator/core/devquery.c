@@ -215,7 +215,7 @@ s_rank (const char *attr, bool prefix)
     } ranks [] = {
         { "id", 0, 100 }, { "asset", 2, 17 }, { "path", 4, 14 }, { "fw", 8, 9 },
         { "sw", 10, 11 }, { "hw", 12, 13 }, { "site", 16, 16 }, { "type", 18, 19 },
-        { "role", 20, 21 }, { "tenant", 22, 23 }, { NULL, 0, 0 }
+        { "role", 20, 21 }, { "link", 20, 21 }, { "tenant", 22, 23 }, { NULL, 0, 0 }
     };
     if (strncmp (attr, "tag.", 4) == 0)
         return prefix? 7: 6;

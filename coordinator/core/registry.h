@@ -82,6 +82,7 @@ json_t *
 typedef struct {
     const char *id, *tenant, *type, *role, *path, *asset;
     const char *fw, *hw, *sw, *location;
+    const char *link;               //  "metered" (the device reports its uplink is)
     const char *assurance;          //  "software", "tpm", or a number as text
     bool revoked;
     bool has_sign_key;              //  sign_key holds 32 bytes
@@ -161,7 +162,7 @@ int
     registry_device_put (store_txn_t *txn, json_t *device);
 
 //  --- Secondary indexes, kept by registry_device_put: one entry per
-//  indexed attribute (tenant type role path site fw hw sw asset tag.KEY),
+//  indexed attribute (tenant type role path site fw hw sw link asset tag.KEY),
 //  key "attr NUL value NUL id". A device's place (path, else tenant) has
 //  no entry of its own: the path and tenant entries find it.
 
@@ -222,7 +223,7 @@ bool
                            const char *id);
 
 //  Copy the well-known metadata a device reports in its reported twin,
-//  {"weft": {"fw": ..., "hw": ..., "sw": ...}}, into its record (and
+//  {"weft": {"fw": ..., "hw": ..., "sw": ..., "link": ...}}, into its record (and
 //  indexes). Values that are not text of 1-128 bytes without control
 //  characters are ignored. Writes only if something changed, and only
 //  the index entries that changed. held, if not NULL, is the device as

@@ -15,7 +15,7 @@
 //  is found through path and tenant (registry_scope_scan): no entry of
 //  its own
 static const char *s_indexed [] = {
-    "tenant", "type", "role", "path", "site", "fw", "hw", "sw", "asset", NULL
+    "tenant", "type", "role", "path", "site", "fw", "hw", "sw", "asset", "link", NULL
 };
 
 //  --------------------------------------------------------------------------
@@ -64,6 +64,7 @@ static const struct {
     S_FIELD ("role", role), S_FIELD ("path", path), S_FIELD ("asset", asset),
     S_FIELD ("fw", fw), S_FIELD ("hw", hw), S_FIELD ("sw", sw),
     S_FIELD ("location", location), S_FIELD ("assurance", assurance),
+    S_FIELD ("link", link),
 };
 #define S_TEXT_FIELDS   (sizeof s_text_fields / sizeof s_text_fields [0])
 
@@ -361,7 +362,7 @@ s_keys_of (registry_device_t *device, s_keys_t *keys)
     keys->overflow = false;
     const char *values [] = {
         device->tenant, device->type, device->role, device->path, NULL,
-        device->fw, device->hw, device->sw, device->asset
+        device->fw, device->hw, device->sw, device->asset, device->link
     };
     char site [WEFT_NAME_MAX + 1];
     for (int i = 0; s_indexed [i]; i++) {
@@ -505,10 +506,10 @@ registry_device_report_meta (store_txn_t *txn, const char *id, registry_device_t
         held = registry_device_read (txn, id, &own) == 0? &own: NULL;
     int rc = 0;
     if (held) {
-        const char *fields [] = { "fw", "hw", "sw" };
-        const char *values [] = { held->fw, held->hw, held->sw };
+        const char *fields [] = { "fw", "hw", "sw", "link" };
+        const char *values [] = { held->fw, held->hw, held->sw, held->link };
         json_t *device = NULL;
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             const char *value = s_meta_value (meta, fields [i]);
             if (value && !(values [i] && streq (values [i], value))) {
                 if (!device)

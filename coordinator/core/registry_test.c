@@ -136,6 +136,21 @@ registry_test (bool verbose)
     int hits = 0;
     assert (registry_index_scan (txn, "fw", "2.3.0", false, s_test_index, &hits) == 1);
     assert (hits == 1);
+    //  A metered uplink is found by link=metered, and unfound once it is not
+    assert (registry_indexed ("link"));
+    reported = json_pack ("{s:{s:s}}", "weft", "link", "metered");
+    assert (registry_device_report_meta (txn, "dev-1", NULL, reported) == 0);
+    json_decref (reported);
+    assert (registry_index_has (txn, "link", "metered", "dev-1"));
+    device = registry_device_get (txn, "dev-1");
+    assert (streq (json_string_value (json_object_get (device, "link")), "metered"));
+    assert (streq (json_string_value (json_object_get (device, "fw")), "2.3.0"));
+    json_decref (device);
+    reported = json_pack ("{s:{s:s}}", "weft", "link", "unmetered");
+    assert (registry_device_report_meta (txn, "dev-1", NULL, reported) == 0);
+    json_decref (reported);
+    assert (!registry_index_has (txn, "link", "metered", "dev-1"));
+    assert (registry_index_has (txn, "link", "unmetered", "dev-1"));
     assert (store_commit (&txn) == 0);
 
     //  A crash loses what is not written: a discarded window and last_seen

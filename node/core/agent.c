@@ -924,14 +924,18 @@ agent_report_software (agent_t *self, uint64_t now_ms, const char *json, size_t 
         json_object_set (doc, "software", value);
         //  A firmware release committed: its version is the node's own
         //  fw, reported where the registry takes it from
-        json_t *fw = json_object_get (value, "fw");
-        if (json_is_string (fw)) {
+        //  fw, and the uplink's kind ("metered"), which a query finds
+        const char *members [] = { "fw", "link" };
+        for (size_t i = 0; i < 2; i++) {
+            json_t *member = json_object_get (value, members [i]);
+            if (!json_is_string (member))
+                continue;
             json_t *meta = json_object_get (doc, "weft");
             if (!json_is_object (meta)) {
                 meta = json_object ();
                 json_object_set_new (doc, "weft", meta);
             }
-            json_object_set (meta, "fw", fw);
+            json_object_set (meta, members [i], member);
         }
         text = jsontext_dumps (doc, JSON_COMPACT);
     }

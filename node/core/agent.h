@@ -125,7 +125,8 @@ void
 //  "software" of the reported document: stored as a new reported
 //  version and sent (retransmitted until ACKed, as every report). An
 //  apply's report keeps it. Its member "fw" (a firmware release
-//  committed) becomes the node's own fw, "weft": {"fw": ...}, which an
+//  committed) becomes the node's own fw, "weft": {"fw": ...}, and its
+//  member "link" ("metered": the uplink is) the node's link, which an
 //  apply's report keeps too unless it has its own "weft". 0 or -1 (not
 //  a JSON object, or the store).
 int
