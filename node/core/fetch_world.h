@@ -151,4 +151,8 @@ void
 void
     fetch_delta_test (bool verbose);
 
+//  Selftest of a metered uplink (fetch_meter_test.c)
+void
+    fetch_meter_test (bool verbose);
+
 #endif
