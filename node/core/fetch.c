@@ -563,11 +563,12 @@ fetch_progress (fetch_t *self, const uint8_t manifest_hash [32], size_t *held_ch
 static void
 s_commit (fetch_t *self)
 {
-    if (zlistx_size (self->staged) == 0 && self->touch_count == 0 && !self->meter_dirty)
+    if (zlistx_size (self->staged) == 0 && self->touch_count == 0
+    &&  !(self->meter && self->meter->dirty))
         return;
     store_txn_t *txn = store_begin (self->store, true);
     int rc = txn? 0: -1;
-    if (rc == 0 && self->meter_dirty)
+    if (rc == 0 && self->meter && self->meter->dirty)
         rc = fetch_meter_save (self, txn);
     for (fetch_staged_t *staged = (fetch_staged_t *) zlistx_first (self->staged); staged && rc == 0;
          staged = (fetch_staged_t *) zlistx_next (self->staged)) {

@@ -85,7 +85,8 @@ fetch_flight_end (fetch_t *self, fetch_flight_t *flight)
     if (peer && peer->in_flight)
         peer->in_flight--;
     zlistx_delete (self->order, flight->handle);
-    self->metered_flight -= flight->metered;
+    if (flight->metered)
+        self->meter->flight -= flight->metered;
     zhashx_delete (self->flights, flight->address);
     free (flight);
 }
@@ -202,13 +203,13 @@ s_ask (fetch_t *self, fetch_release_t *release, size_t index, store_txn_t *txn,
     //  A metered uplink: the chunks in flight and this one must fit the
     //  window and the day's budget
     uint64_t metered = 0;
-    if (self->meter && self->meter->link.metered && streq (name, FETCH_COORDINATOR)) {
+    if (self->meter && self->meter->meter.link.metered && streq (name, FETCH_COORDINATOR)) {
         metered = fetch_wire_bound (chunk_size);
-        uint64_t bytes = self->metered_flight + metered;
-        if (meter_check (self->meter, bytes, now_ms) != METER_OPEN) {
-            if (self->meter_held == 0)
-                self->meter_held = metered;
-            uint64_t resumes = meter_resumes (self->meter, bytes, now_ms);
+        uint64_t bytes = self->meter->flight + metered;
+        if (meter_check (&self->meter->meter, bytes, now_ms) != METER_OPEN) {
+            if (self->meter->held == 0)
+                self->meter->held = metered;
+            uint64_t resumes = meter_resumes (&self->meter->meter, bytes, now_ms);
             if (resumes > now_ms && (self->wake_ms == 0 || resumes < self->wake_ms))
                 self->wake_ms = resumes;
             return S_BLOCKED;
@@ -230,7 +231,8 @@ s_ask (fetch_t *self, fetch_release_t *release, size_t index, store_txn_t *txn,
     flight->deadline = now_ms + self->timeout_ms;
     flight->epoch = self->epoch;
     flight->metered = metered;
-    self->metered_flight += metered;
+    if (metered)
+        self->meter->flight += metered;
     flight->handle = zlistx_add_end (self->order, flight);
     zhashx_insert (self->flights, flight->address, flight);
     peer->in_flight++;
@@ -334,7 +336,8 @@ s_peers_changed (fetch_t *self)
 void
 fetch_pump (fetch_t *self, uint64_t now_ms)
 {
-    self->meter_held = 0;
+    if (self->meter)
+        self->meter->held = 0;
     if (self->paused || zhashx_size (self->releases) == 0)
         return;
     if (!self->candidates) {
@@ -433,9 +436,9 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg, uint64_t no
         //  What the uplink carried, good or bad, is paid for
         uint64_t bytes = msg->delta_size? msg->delta_size: msg->packed_size;
         self->stats.uplink_bytes += bytes;
-        if (self->meter && self->meter->link.metered) {
-            meter_spend (self->meter, bytes, now_ms);
-            self->meter_dirty = true;
+        if (self->meter && self->meter->meter.link.metered) {
+            meter_spend (&self->meter->meter, bytes, now_ms);
+            self->meter->dirty = true;
         }
     }
     if (msg->size == 0) {

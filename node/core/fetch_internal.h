@@ -105,6 +105,14 @@ typedef struct {
     int rank;
 } fetch_candidate_t;
 
+//  A metered uplink (fetch_link.c)
+typedef struct {
+    meter_t meter;
+    uint64_t flight;                    //  Bytes in flight on it (bound)
+    uint64_t held;                      //  Bytes of the chunk the meter holds, 0 none
+    bool dirty;                         //  The day's count to store at the next burst
+} fetch_meter_t;
+
 struct _fetch_t {
     char name [WEFT_NAME_MAX + 1];
     char tenant [WEFT_NAME_MAX + 1];
@@ -138,11 +146,8 @@ struct _fetch_t {
     uint64_t wake_ms;                   //  A rate-limited ask is due, 0 none
     bool uplink;                        //  The coordinator link was a candidate last pump
     bool paused;                        //  Pinned chunks pass the budget
-    meter_t *meter;                     //  The uplink's metering, NULL: none set (most
+    fetch_meter_t *meter;               //  The uplink's metering, NULL: never set (most
                                         //  nodes; weft-sim hosts 100,000)
-    uint64_t metered_flight;            //  Bytes in flight on the metered uplink (bound)
-    bool meter_dirty;                   //  The day's count to store at the next burst
-    uint64_t meter_held;                //  Bytes of the chunk the meter holds, 0 none
     fetch_stats_t stats;
 };
 

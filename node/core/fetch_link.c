@@ -19,11 +19,11 @@ fetch_meter_save (fetch_t *self, store_txn_t *txn)
 {
     assert (self->meter);
     uint8_t key [FETCH_KEY_MAX], value [16];
-    proto_put_be64 (value, self->meter->day);
-    proto_put_be64 (value + 8, self->meter->spent);
+    proto_put_be64 (value, self->meter->meter.day);
+    proto_put_be64 (value + 8, self->meter->meter.spent);
     int rc = store_put (txn, FETCH_TABLE, key, s_meter_key (self, key), value, sizeof value);
     if (rc == 0)
-        self->meter_dirty = false;
+        self->meter->dirty = false;
     return rc;
 }
 
@@ -37,10 +37,11 @@ s_meter_load (fetch_t *self, uint64_t now_ms)
     uint8_t *value = txn? (uint8_t *) store_get (txn, FETCH_TABLE, key, s_meter_key (self, key),
                                                  &size): NULL;
     store_abort (&txn);
+    meter_t *meter = &self->meter->meter;
     if (value && size == 16)
-        meter_restore (self->meter, proto_get_be64 (value), proto_get_be64 (value + 8), now_ms);
+        meter_restore (meter, proto_get_be64 (value), proto_get_be64 (value + 8), now_ms);
     else
-        meter_restore (self->meter, meter_day (now_ms, self->meter->offset_s), 0, now_ms);
+        meter_restore (meter, meter_day (now_ms, meter->offset_s), 0, now_ms);
     free (value);
 }
 
@@ -51,13 +52,14 @@ fetch_set_link (fetch_t *self, const meter_link_t *link, int32_t offset_s, uint6
     if (!self->meter) {
         if (!link->set)
             return;                     //  Never metered: nothing to keep
-        self->meter = (meter_t *) zmalloc (sizeof (meter_t));
-        self->meter->offset_s = offset_s;
+        self->meter = (fetch_meter_t *) zmalloc (sizeof (fetch_meter_t));
+        self->meter->meter.offset_s = offset_s;
         s_meter_load (self, now_ms);
     }
-    bool same = meter_link_eq (&self->meter->link, link) && self->meter->offset_s == offset_s;
-    self->meter->link = *link;
-    self->meter->offset_s = offset_s;
+    meter_t *meter = &self->meter->meter;
+    bool same = meter_link_eq (&meter->link, link) && meter->offset_s == offset_s;
+    meter->link = *link;
+    meter->offset_s = offset_s;
     if (same)
         return;
     if (link->malformed)
@@ -73,7 +75,7 @@ bool
 fetch_metered (fetch_t *self)
 {
     assert (self);
-    return self->meter && self->meter->link.metered;
+    return self->meter && self->meter->meter.link.metered;
 }
 
 bool
@@ -90,12 +92,13 @@ fetch_link_waiting (fetch_t *self, uint64_t now_ms, char why [METER_DESCRIBE_MAX
     assert (self && why && resumes_p);
     *why = 0;
     *resumes_p = 0;
-    if (!self->meter || !self->meter_held)
+    if (!self->meter || !self->meter->held)
         return false;
-    uint64_t bytes = self->metered_flight + self->meter_held;
-    if (meter_check (self->meter, bytes, now_ms) == METER_OPEN)
+    meter_t *meter = &self->meter->meter;
+    uint64_t bytes = self->meter->flight + self->meter->held;
+    if (meter_check (meter, bytes, now_ms) == METER_OPEN)
         return false;
-    meter_describe (self->meter, bytes, now_ms, why);
-    *resumes_p = meter_resumes (self->meter, bytes, now_ms);
+    meter_describe (meter, bytes, now_ms, why);
+    *resumes_p = meter_resumes (meter, bytes, now_ms);
     return true;
 }

@@ -69,7 +69,9 @@ update_destroy (update_t **self_p)
         free (self->root);
         free (self->manifest);
         free (self->window);
-        free (self->link_waiting);
+        if (self->link)
+            free (self->link->waiting);
+        free (self->link);
         free (self->trust);
         free (self);
         *self_p = NULL;
@@ -209,13 +211,13 @@ update_report_json (update_t *self)
         if (opens_ms > self->now_ms)
             json_object_set_new (json, "opens_ms", json_integer ((json_int_t) opens_ms));
     }
-    if (self->link)
-        json_object_set_new (json, "link", json_string (self->link));
-    if (self->link_waiting && self->state == UPDATE_DOWNLOADING) {
-        json_object_set_new (json, "waiting", json_string (self->link_waiting));
-        if (self->link_resumes_ms)
+    if (self->link && self->link->kind)
+        json_object_set_new (json, "link", json_string (self->link->kind));
+    if (self->link && self->link->waiting && self->state == UPDATE_DOWNLOADING) {
+        json_object_set_new (json, "waiting", json_string (self->link->waiting));
+        if (self->link->resumes_ms)
             json_object_set_new (json, "resumes_ms",
-                                 json_integer ((json_int_t) self->link_resumes_ms));
+                                 json_integer ((json_int_t) self->link->resumes_ms));
     }
     char *text = jsontext_dumps (json, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (json);
@@ -623,14 +625,20 @@ void
 update_set_link (update_t *self, const char *link, const char *waiting, uint64_t resumes_ms)
 {
     assert (self);
+    if (!self->link) {
+        if (!link && !waiting)
+            return;                     //  Never metered: nothing to keep
+        self->link = (update_link_t *) zmalloc (sizeof (update_link_t));
+    }
+    update_link_t *held = self->link;
     //  The words count down ("in 3 h"): only a new reason or a new time
     //  it resumes is worth a report
-    bool same = (self->link == link || (self->link && link && streq (self->link, link)))
-             && !self->link_waiting == !waiting && self->link_resumes_ms == resumes_ms;
-    self->link = link;
-    free (self->link_waiting);
-    self->link_waiting = waiting? strdup (waiting): NULL;
-    self->link_resumes_ms = resumes_ms;
+    bool same = (held->kind == link || (held->kind && link && streq (held->kind, link)))
+             && !held->waiting == !waiting && held->resumes_ms == resumes_ms;
+    held->kind = link;
+    free (held->waiting);
+    held->waiting = waiting? strdup (waiting): NULL;
+    held->resumes_ms = resumes_ms;
     if (!same)
         s_report (self);
 }

@@ -15,6 +15,13 @@
 #define UPDATE_JOB_FORMAT   4         //  1: before assigned_ms, 2: before left,
                                       //  3: before offerer (read still)
 
+//  The uplink as the chunk exchange sees it (update_set_link)
+typedef struct {
+    const char *kind;                   //  "metered", "unmetered" or NULL (static)
+    char *waiting;                      //  Why a download waits for it, NULL: it does not
+    uint64_t resumes_ms;                //  ... until, 0 not known
+} update_link_t;
+
 struct _update_t {
     update_effects_t effects;
     store_t *store;
@@ -56,9 +63,7 @@ struct _update_t {
     window_t *window;                   //  The twin's "maintenance", NULL: none (most
                                         //  devices: weft-sim hosts 100,000)
     int32_t offset_s;                   //  Local time's offset from UTC
-    const char *link;                   //  "metered", "unmetered" or NULL (static)
-    char *link_waiting;                 //  Why a download waits for it, NULL: it does not
-    uint64_t link_resumes_ms;           //  ... until, 0 not known
+    update_link_t *link;                //  The uplink, NULL: never said (most devices)
     uint64_t now_ms;                    //  Time of the last event (the report's "in ...")
     //  Entitlement of what is installed (update_use.c)
     entitle_t *entitle;                 //  Borrowed, NULL: nothing governed
