@@ -36,7 +36,8 @@ node_window_from (node_t *self, const char *doc, size_t size)
 void
 node_link_settle (node_t *self)
 {
-    if (!self->update || !self->fetch)
+    //  Most nodes never had a link member: nothing to say, every burst
+    if (!self->update || !self->fetch || !fetch_link_set (self->fetch))
         return;
     char why [METER_DESCRIBE_MAX + 1];
     uint64_t resumes = 0;

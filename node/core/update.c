@@ -635,6 +635,8 @@ update_set_link (update_t *self, const char *link, const char *waiting, uint64_t
     //  it resumes is worth a report
     bool same = (held->kind == link || (held->kind && link && streq (held->kind, link)))
              && !held->waiting == !waiting && held->resumes_ms == resumes_ms;
+    if (same && (!waiting || streq (held->waiting, waiting)))
+        return;
     held->kind = link;
     free (held->waiting);
     held->waiting = waiting? strdup (waiting): NULL;
