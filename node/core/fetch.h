@@ -132,7 +132,6 @@ typedef struct {
     uint64_t merged;                    //  Peers' asks answered by our own fetch
     uint64_t expired;                   //  Chunks peers waited for in vain (size 0)
     uint64_t malformed;                 //  Undecodable CHUNK_ messages
-    uint64_t uplink_bytes;              //  Bytes the coordinator link sent (chunks)
 } fetch_stats_t;
 
 typedef struct _fetch_t fetch_t;

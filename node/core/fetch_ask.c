@@ -432,14 +432,11 @@ fetch_on_data (fetch_t *self, const char *peer, const updmsg_t *msg, uint64_t no
     uint32_t epoch = flight->epoch;
     fetch_flight_end (self, flight);
     fetch_peer (self, peer)->quiet_until = 0;
-    if (streq (peer, FETCH_COORDINATOR)) {
+    if (self->meter && self->meter->meter.link.metered && streq (peer, FETCH_COORDINATOR)) {
         //  What the uplink carried, good or bad, is paid for
-        uint64_t bytes = msg->delta_size? msg->delta_size: msg->packed_size;
-        self->stats.uplink_bytes += bytes;
-        if (self->meter && self->meter->meter.link.metered) {
-            meter_spend (&self->meter->meter, bytes, now_ms);
-            self->meter->dirty = true;
-        }
+        meter_spend (&self->meter->meter, msg->delta_size? msg->delta_size: msg->packed_size,
+                     now_ms);
+        self->meter->dirty = true;
     }
     if (msg->size == 0) {
         self->stats.not_held++;
