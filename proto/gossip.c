@@ -32,7 +32,7 @@ struct _gossip_t {
     bool verbose;
     gossip_effects_t fx;
     zhashx_t *links;                    //  Name -> s_link_t
-    zhashx_t *pulls;                    //  Key -> s_pull_t
+    zhashx_t *pulls;                    //  Key -> s_pull_t, made at the first pull
     uint64_t ticks;
     uint64_t next_tick;
     size_t rotor;                       //  Where the next fan-out starts
@@ -61,8 +61,6 @@ gossip_new (const gossip_config_t *config, const gossip_effects_t *effects)
     self->fx = *effects;
     self->links = zhashx_new ();
     zhashx_set_destructor (self->links, s_free_item);
-    self->pulls = zhashx_new ();
-    zhashx_set_destructor (self->pulls, s_free_item);
     return self;
 }
 
@@ -220,7 +218,7 @@ s_offer (gossip_t *self, const char *from, const uint8_t *object, size_t size)
     char key [POLICYMSG_KEY_MAX + 1] = "";
     uint64_t version = 0;
     int rc = policy_store_offer (self->policies, object, size, key, &version);
-    s_pull_t *pull = *key? (s_pull_t *) zhashx_lookup (self->pulls, key): NULL;
+    s_pull_t *pull = *key && self->pulls? (s_pull_t *) zhashx_lookup (self->pulls, key): NULL;
     switch (rc) {
         case POLICY_STORED:
             self->stats.stored++;
@@ -364,6 +362,8 @@ s_on_summary (gossip_t *self, s_link_t *link, const policymsg_t *msg, uint64_t n
 static void
 s_expire_pulls (gossip_t *self, uint64_t now_ms)
 {
+    if (!self->pulls)
+        return;
     zlistx_t *done = zlistx_new ();
     for (s_pull_t *pull = (s_pull_t *) zhashx_first (self->pulls); pull;
          pull = (s_pull_t *) zhashx_next (self->pulls))
@@ -403,6 +403,10 @@ s_on_keys (gossip_t *self, s_link_t *link, const policymsg_t *msg, uint64_t now_
         //  The link holds key at version: pull it if we lack it
         if (version <= held)
             continue;
+        if (!self->pulls) {
+            self->pulls = zhashx_new ();
+            zhashx_set_destructor (self->pulls, s_free_item);
+        }
         s_pull_t *pull = (s_pull_t *) zhashx_lookup (self->pulls, key);
         if (pull && pull->version >= version && now_ms < pull->deadline_ms)
             continue;                   //  Asked already, elsewhere maybe

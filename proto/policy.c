@@ -24,7 +24,8 @@ struct _policy_store_t {
     char table [WEFT_NAME_MAX + 1];
     char prefix [WEFT_NAME_MAX + 16];   //  Caller's prefix + POLICY_KEY_PREFIX
     uint8_t ca_key [WEFT_KEY_SIZE];
-    zhashx_t *entries;                  //  Key -> s_entry_t (owned)
+    zhashx_t *entries;                  //  Key -> s_entry_t (owned), made at the
+                                        //  first object: most nodes hold none
     //  Entries (borrowed) by bucket, each list made at its first entry:
     //  most nodes hold a few policies, and a node is a few KB in weft-sim
     zlistx_t *buckets [POLICYMSG_BUCKETS];
@@ -78,8 +79,6 @@ policy_store_new (store_t *store, const char *table, const char *prefix,
     snprintf (self->prefix, sizeof self->prefix, "%s%s", prefix? prefix: "",
               POLICY_KEY_PREFIX);
     memcpy (self->ca_key, ca_key, WEFT_KEY_SIZE);
-    self->entries = zhashx_new ();
-    zhashx_set_destructor (self->entries, s_entry_destroy);
     return self;
 }
 
@@ -98,6 +97,18 @@ policy_store_destroy (policy_store_t **self_p)
     }
 }
 
+static s_entry_t *
+s_lookup (policy_store_t *self, const char *key)
+{
+    return self->entries? (s_entry_t *) zhashx_lookup (self->entries, key): NULL;
+}
+
+static size_t
+s_count (policy_store_t *self)
+{
+    return self->entries? zhashx_size (self->entries): 0;
+}
+
 //  Index one verified object (new key or a replacement)
 static void
 s_index (policy_store_t *self, const char *key, uint64_t version, const uint8_t *object,
@@ -107,6 +118,10 @@ s_index (policy_store_t *self, const char *key, uint64_t version, const uint8_t 
     if (!self->digests)
         self->digests = (uint8_t *) zmalloc (POLICYMSG_BUCKETS * POLICYMSG_DIGEST_SIZE);
     uint8_t *bucket_digest = self->digests + bucket * POLICYMSG_DIGEST_SIZE;
+    if (!self->entries) {
+        self->entries = zhashx_new ();
+        zhashx_set_destructor (self->entries, s_entry_destroy);
+    }
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, key);
     if (entry) {
         s_xor (bucket_digest, entry->digest);
@@ -144,7 +159,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value, size
         zsys_warning ("policy: stored object %s is under another key; ignored", name);
         return 0;
     }
-    if (zhashx_size (self->entries) < POLICY_OBJECTS_MAX)
+    if (s_count (self) < POLICY_OBJECTS_MAX)
         s_index (self, name, object.version, (const uint8_t *) value, value_size);
     return 0;
 }
@@ -159,7 +174,7 @@ policy_store_load (policy_store_t *self)
     int rc = store_scan (txn, self->table, self->prefix, strlen (self->prefix),
                          s_load_one, self);
     store_abort (&txn);
-    return rc < 0? -1: (int) zhashx_size (self->entries);
+    return rc < 0? -1: (int) s_count (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -182,7 +197,7 @@ policy_store_offer (policy_store_t *self, const uint8_t *data, size_t size, char
         memcpy (key, name, strlen (name) + 1);
     if (version_p)
         *version_p = object.version;
-    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
+    s_entry_t *entry = s_lookup (self, name);
     if (entry && object.version < entry->version)
         return POLICY_STALE;
     if (entry && object.version == entry->version) {
@@ -193,7 +208,7 @@ policy_store_offer (policy_store_t *self, const uint8_t *data, size_t size, char
         if (memcmp (digest, entry->digest, sizeof digest) <= 0)
             return POLICY_DUPLICATE;
     }
-    if (!entry && zhashx_size (self->entries) >= POLICY_OBJECTS_MAX)
+    if (!entry && s_count (self) >= POLICY_OBJECTS_MAX)
         return POLICY_FULL;
     if (self->bytes - (entry? entry->size: 0) + size > POLICY_BYTES_MAX)
         return POLICY_FULL;
@@ -219,7 +234,7 @@ uint64_t
 policy_store_version (policy_store_t *self, const char *key)
 {
     assert (self && key);
-    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, key);
+    s_entry_t *entry = s_lookup (self, key);
     return entry? entry->version: 0;
 }
 
@@ -228,7 +243,7 @@ policy_store_object (policy_store_t *self, const char *key, size_t *size_p)
 {
     assert (self && key && size_p);
     *size_p = 0;
-    if (!zhashx_lookup (self->entries, key))
+    if (!s_lookup (self, key))
         return NULL;
     store_txn_t *txn = store_begin (self->store, false);
     if (!txn)
@@ -305,7 +320,7 @@ size_t
 policy_store_count (policy_store_t *self)
 {
     assert (self);
-    return zhashx_size (self->entries);
+    return s_count (self);
 }
 
 void

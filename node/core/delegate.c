@@ -12,7 +12,8 @@ struct _delegate_t {
     agent_t *agent;                     //  Not owned
     siteverify_t *verify;
     bool server;
-    zhashx_t *linked;                   //  Gateway -> link epoch at the last look
+    zhashx_t *linked;                   //  Gateway -> link epoch at the last look,
+                                        //  NULL until a server's first look
     uint64_t next_check;
 };
 
@@ -26,7 +27,6 @@ delegate_new (mesh_t *mesh, agent_t *agent, store_t *store, const char *prefix,
     self->agent = agent;
     self->verify = siteverify_new (store, MESH_TABLE, prefix, ca_key);
     self->server = server;
-    self->linked = zhashx_new ();
     return self;
 }
 
@@ -69,7 +69,7 @@ s_check_one (void *arg, const char *name, const char *role, const char *tenant,
     if (!streq (tenant, mesh_tenant (self->mesh)))
         return;                     //  Another tenant's: not ours to attest
     zhashx_update (tick->linked, name, (void *) (uintptr_t) epoch);
-    if ((uintptr_t) zhashx_lookup (self->linked, name) != (uintptr_t) epoch)
+    if (!self->linked || (uintptr_t) zhashx_lookup (self->linked, name) != (uintptr_t) epoch)
         siteverify_forget (self->verify, name);     //  (Re)linked: due at once
     uint8_t nonce [SITEVERIFY_NONCE_SIZE];
     tick->random_fn (nonce, sizeof nonce);

@@ -184,10 +184,6 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     zhashx_set_destructor (self->links, s_link_destroy);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, mesh_free_item);
-    self->routes = zhashx_new ();
-    zhashx_set_destructor (self->routes, mesh_free_item);
-    self->route_order = zlistx_new ();
-    zlistx_set_destructor (self->route_order, mesh_free_item);
     self->seen = seen_new (SEEN_WINDOW_MS, MESH_SEEN_MAX);
     self->path = strdup ("");
     self->certs = zhashx_new ();

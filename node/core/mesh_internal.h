@@ -79,6 +79,7 @@ struct _mesh_t {
     outbox_t *outbox;
     zhashx_t *links;                    //  Link name -> mesh_link_t
     zhashx_t *peers;                    //  Device id -> link name (strdup)
+    //  Both made at the first route: only a node that relays learns one
     zhashx_t *routes;                   //  Device id -> neighbour id (strdup)
     zlistx_t *route_order;              //  Device ids, oldest first (bound)
     seen_t *seen;                       //  Ids taken, in their window (proto/seen.h)

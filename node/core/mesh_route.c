@@ -97,6 +97,12 @@ mesh_distance (mesh_t *self)
 void
 mesh_learn_route (mesh_t *self, const char *device, const char *peer)
 {
+    if (!self->routes) {
+        self->routes = zhashx_new ();
+        zhashx_set_destructor (self->routes, mesh_free_item);
+        self->route_order = zlistx_new ();
+        zlistx_set_destructor (self->route_order, mesh_free_item);
+    }
     char *current = (char *) zhashx_lookup (self->routes, device);
     if (current && streq (current, peer))
         return;
@@ -114,7 +120,7 @@ mesh_next_hop (mesh_t *self, const char *dest)
     if (streq (dest, MESH_COORDINATOR))
         return *self->route_link? (mesh_link_t *) zhashx_lookup (self->links, self->route_link)
                                 : NULL;
-    const char *peer = (const char *) zhashx_lookup (self->routes, dest);
+    const char *peer = self->routes? (const char *) zhashx_lookup (self->routes, dest): NULL;
     const char *link_name = (const char *) zhashx_lookup (self->peers, dest);
     if (!link_name && peer)
         link_name = (const char *) zhashx_lookup (self->peers, peer);

@@ -182,6 +182,21 @@ outbox_id_hex (const uint8_t *id, char *hex)
     hex [2 * WEFT_ID_SIZE] = 0;
 }
 
+//  Most nodes use one or two classes of the five
+zlistx_t *
+outbox_queue (outbox_t *self, int klass)
+{
+    if (!self->queues [klass])
+        self->queues [klass] = zlistx_new ();
+    return self->queues [klass];
+}
+
+static outbox_held_t *
+s_first (outbox_t *self, int klass)
+{
+    return self->queues [klass]? (outbox_held_t *) zlistx_first (self->queues [klass]): NULL;
+}
+
 outbox_t *
 outbox_new (store_t *store, const char *prefix, const size_t *limits)
 {
@@ -192,7 +207,6 @@ outbox_new (store_t *store, const char *prefix, const size_t *limits)
     self->prefix_size = strlen (self->prefix);
     for (int c = 0; c < OUTBOX_CLASSES; c++) {
         self->limits [c] = limits && limits [c]? limits [c]: s_default_limits [c];
-        self->queues [c] = zlistx_new ();
     }
     self->staged = zlistx_new ();
     self->deletes = zlistx_new ();
@@ -216,7 +230,7 @@ outbox_destroy (outbox_t **self_p)
     if (*self_p) {
         outbox_t *self = *self_p;
         for (int c = 0; c < OUTBOX_CLASSES; c++) {
-            outbox_held_t *entry = (outbox_held_t *) zlistx_first (self->queues [c]);
+            outbox_held_t *entry = s_first (self, c);
             while (entry) {
                 outbox_held_free (&entry);
                 entry = (outbox_held_t *) zlistx_next (self->queues [c]);
@@ -271,7 +285,7 @@ s_remove (outbox_t *self, outbox_held_t *entry)
 static bool
 s_drop_oldest (outbox_t *self, int klass)
 {
-    outbox_held_t *entry = (outbox_held_t *) zlistx_first (self->queues [klass]);
+    outbox_held_t *entry = s_first (self, klass);
     if (!entry)
         return false;
     s_remove (self, entry);
@@ -301,7 +315,8 @@ s_stage (outbox_t *self, int klass, const char *dest, const uint8_t id [WEFT_ID_
         free (owned);
         return 0;
     }
-    size_t held = zlistx_size (self->queues [klass]) + self->staged_count [klass];
+    size_t held = (self->queues [klass]? zlistx_size (self->queues [klass]): 0)
+                + self->staged_count [klass];
     if (held >= self->limits [klass]) {
         bool droppable = klass == OUTBOX_TELEMETRY || klass == OUTBOX_BULK;
         if (!droppable || !s_drop_oldest (self, klass)) {
@@ -438,7 +453,7 @@ outbox_first (outbox_t *self)
 {
     assert (self);
     for (self->iter_class = 0; self->iter_class < OUTBOX_CLASSES; self->iter_class++) {
-        outbox_held_t *entry = (outbox_held_t *) zlistx_first (self->queues [self->iter_class]);
+        outbox_held_t *entry = s_first (self, self->iter_class);
         if (entry)
             return &entry->pub;
     }
@@ -451,11 +466,12 @@ outbox_next (outbox_t *self)
     assert (self);
     if (self->iter_class >= OUTBOX_CLASSES)
         return NULL;
-    outbox_held_t *entry = (outbox_held_t *) zlistx_next (self->queues [self->iter_class]);
+    zlistx_t *queue = self->queues [self->iter_class];
+    outbox_held_t *entry = queue? (outbox_held_t *) zlistx_next (queue): NULL;
     while (!entry) {
         if (++self->iter_class >= OUTBOX_CLASSES)
             return NULL;
-        entry = (outbox_held_t *) zlistx_first (self->queues [self->iter_class]);
+        entry = s_first (self, self->iter_class);
     }
     return &entry->pub;
 }

@@ -39,7 +39,8 @@ struct _outbox_t {
     char prefix [WEFT_NAME_MAX + 1];    //  Key prefix
     size_t prefix_size;
     size_t limits [OUTBOX_CLASSES]; //  Entries per class
-    zlistx_t *queues [OUTBOX_CLASSES];  //  outbox_held_t, FIFO, durable
+    zlistx_t *queues [OUTBOX_CLASSES];  //  outbox_held_t, FIFO, durable; each made
+                                        //  at its first entry (outbox_queue)
     zlistx_t *staged;               //  outbox_held_t, not yet committed
     zlistx_t *deletes;              //  outbox_del_t
     zhashx_t *by_id;                //  id hex -> outbox_held_t (durable and staged)
@@ -66,6 +67,10 @@ void
 //  Hex of an envelope id (the index key).
 void
     outbox_id_hex (const uint8_t *id, char *hex);
+
+//  A class's queue, made if it is not yet.
+zlistx_t *
+    outbox_queue (outbox_t *self, int klass);
 
 //  Put a durable entry in the index by destination.
 void

@@ -53,7 +53,7 @@ s_load_one (void *arg, const void *key, size_t key_size, const void *value,
         outbox_held_free (&entry);
         return 0;
     }
-    entry->handle = zlistx_add_end (self->queues [klass], entry);
+    entry->handle = zlistx_add_end (outbox_queue (self, klass), entry);
     zhashx_insert (self->by_id, hex, entry);
     outbox_dest_add (self, entry);
     retry_heap_push (&self->ready, entry);      //  Due now
@@ -137,7 +137,7 @@ outbox_flush (outbox_t *self)
     while (entry) {
         if (rc == 0) {
             entry->pub.durable = true;
-            entry->handle = zlistx_add_end (self->queues [entry->pub.klass], entry);
+            entry->handle = zlistx_add_end (outbox_queue (self, entry->pub.klass), entry);
             outbox_dest_add (self, entry);
             retry_heap_push (&self->ready, entry);  //  Due now (due_ms 0)
             self->stats.depth [entry->pub.klass]++;

@@ -18,6 +18,7 @@ struct _qlist_t {
     uint64_t version;
     uint8_t *frame;                     //  Coordinator's signed envelope
     size_t frame_size;
+    //  Both made at their first name: most nodes never hold one
     zhashx_t *names;                    //  Device id -> (void *) 1
     zhashx_t *local;                    //  Our own verdicts: id -> (void *) 1
     char local_prefix [WEFT_NAME_MAX + 24];
@@ -33,8 +34,6 @@ qlist_new (store_t *store, const char *table, const char *prefix,
     snprintf (self->table, sizeof self->table, "%s", table);
     snprintf (self->key, sizeof self->key, "%squarantine", prefix? prefix: "");
     memcpy (self->coord_sign, coord_sign, WEFT_KEY_SIZE);
-    self->names = zhashx_new ();
-    self->local = zhashx_new ();
     snprintf (self->local_prefix, sizeof self->local_prefix, "%squarantine-local/",
               prefix? prefix: "");
     return self;
@@ -52,6 +51,26 @@ qlist_destroy (qlist_t **self_p)
         free (self);
         *self_p = NULL;
     }
+}
+
+static zhashx_t *
+s_made (zhashx_t **hash_p)
+{
+    if (!*hash_p)
+        *hash_p = zhashx_new ();
+    return *hash_p;
+}
+
+static bool
+s_holds (zhashx_t *hash, const char *name)
+{
+    return hash && zhashx_lookup (hash, name);
+}
+
+static size_t
+s_size (zhashx_t *hash)
+{
+    return hash? zhashx_size (hash): 0;
 }
 
 //  Verify and decode; hold it if hold is set. Returns the version, or 0
@@ -72,7 +91,7 @@ s_open (qlist_t *self, const uint8_t *frame, size_t size, bool hold)
         memcpy (self->frame, frame, size);
         self->frame_size = size;
         self->version = msg.quarantine;
-        zhashx_purge (self->names);
+        zhashx_destroy (&self->names);
         size_t start = 0;
         for (size_t i = 0; i <= msg.names_size; i++)
             if (i == msg.names_size || msg.names [i] == ',') {
@@ -80,7 +99,7 @@ s_open (qlist_t *self, const uint8_t *frame, size_t size, bool hold)
                     char name [WEFT_NAME_MAX + 1];
                     memcpy (name, msg.names + start, i - start);
                     name [i - start] = 0;
-                    zhashx_update (self->names, name, (void *) 1);
+                    zhashx_update (s_made (&self->names), name, (void *) 1);
                 }
                 start = i + 1;
             }
@@ -100,7 +119,7 @@ s_local_one (void *arg, const void *key, size_t key_size, const void *value,
     if (key_size > prefix_size && key_size - prefix_size <= WEFT_NAME_MAX) {
         memcpy (name, (const char *) key + prefix_size, key_size - prefix_size);
         name [key_size - prefix_size] = 0;
-        zhashx_update (self->local, name, (void *) 1);
+        zhashx_update (s_made (&self->local), name, (void *) 1);
     }
     return 0;
 }
@@ -168,21 +187,21 @@ bool
 qlist_has (qlist_t *self, const char *name)
 {
     assert (self);
-    return name && (zhashx_lookup (self->names, name) || zhashx_lookup (self->local, name));
+    return name && (s_holds (self->names, name) || s_holds (self->local, name));
 }
 
 size_t
 qlist_size (qlist_t *self)
 {
     assert (self);
-    return zhashx_size (self->names) + zhashx_size (self->local);
+    return s_size (self->names) + s_size (self->local);
 }
 
 int
 qlist_local (qlist_t *self, const char *name, bool quarantined)
 {
     assert (self && name);
-    if ((zhashx_lookup (self->local, name) != NULL) == quarantined)
+    if (s_holds (self->local, name) == quarantined)
         return 0;
     char key [2 * WEFT_NAME_MAX + 24];
     int key_size = snprintf (key, sizeof key, "%s%s", self->local_prefix, name);
@@ -196,8 +215,9 @@ qlist_local (qlist_t *self, const char *name, bool quarantined)
     if (rc)
         return -1;
     if (quarantined)
-        zhashx_update (self->local, name, (void *) 1);
+        zhashx_update (s_made (&self->local), name, (void *) 1);
     else
+    if (self->local)
         zhashx_delete (self->local, name);
     return 0;
 }
@@ -206,18 +226,20 @@ size_t
 qlist_local_size (qlist_t *self)
 {
     assert (self);
-    return zhashx_size (self->local);
+    return s_size (self->local);
 }
 
 void
 qlist_settle (qlist_t *self, bool handed_over)
 {
     assert (self);
+    if (!self->local)
+        return;
     zlistx_t *done = zlistx_new ();
     zlistx_set_destructor (done, (czmq_destructor *) zstr_free);
     for (void *item = zhashx_first (self->local); item; item = zhashx_next (self->local)) {
         const char *name = (const char *) zhashx_cursor (self->local);
-        if (handed_over || zhashx_lookup (self->names, name))
+        if (handed_over || s_holds (self->names, name))
             zlistx_add_end (done, strdup (name));
     }
     for (char *name = (char *) zlistx_first (done); name; name = (char *) zlistx_next (done))

@@ -28,7 +28,8 @@ struct _siteverify_t {
     char table [WEFT_NAME_MAX + 1];
     char prefix [WEFT_NAME_MAX + 1];
     uint8_t ca_key [WEFT_KEY_SIZE];
-    zhashx_t *gateways;                 //  Id -> s_gateway_t
+    zhashx_t *gateways;                 //  Id -> s_gateway_t, made at the first
+                                        //  challenge: only a site server makes one
 };
 
 siteverify_t *
@@ -41,8 +42,6 @@ siteverify_new (store_t *store, const char *table, const char *prefix,
     snprintf (self->table, sizeof self->table, "%s", table);
     snprintf (self->prefix, sizeof self->prefix, "%s", prefix? prefix: "");
     memcpy (self->ca_key, ca_key, WEFT_KEY_SIZE);
-    self->gateways = zhashx_new ();
-    zhashx_set_destructor (self->gateways, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -85,7 +84,8 @@ void
 siteverify_forget (siteverify_t *self, const char *gateway)
 {
     assert (self && gateway);
-    zhashx_delete (self->gateways, gateway);
+    if (self->gateways)
+        zhashx_delete (self->gateways, gateway);
 }
 
 //  The profile's PCRs (PCR 10 is IMA's, not checked here)
@@ -119,7 +119,8 @@ siteverify_challenge (siteverify_t *self, const char *gateway, const char *tenan
     assert (self && gateway && tenant && device_type && nonce && mask_p);
     if (!ak_name || ak_name_size == 0 || ak_name_size > sizeof (((s_gateway_t *) 0)->ak_name))
         return 0;                   //  No TPM: nothing to attest
-    s_gateway_t *gw = (s_gateway_t *) zhashx_lookup (self->gateways, gateway);
+    s_gateway_t *gw = self->gateways? (s_gateway_t *) zhashx_lookup (self->gateways, gateway)
+                                     : NULL;
     //  The cheap checks first: this runs for every gateway every second
     if (gw && gw->issued_ms && now_ms < gw->issued_ms + SITEVERIFY_NONCE_TTL_MS)
         return 0;                   //  One outstanding at a time
@@ -133,6 +134,10 @@ siteverify_challenge (siteverify_t *self, const char *gateway, const char *tenan
     json_decref (profile);
     if (mask == 0)
         return 0;
+    if (!self->gateways) {
+        self->gateways = zhashx_new ();
+        zhashx_set_destructor (self->gateways, (zhashx_destructor_fn *) zstr_free);
+    }
     if (!gw) {
         if (zhashx_size (self->gateways) >= SITEVERIFY_GATEWAYS_MAX)
             return 0;
@@ -156,7 +161,8 @@ siteverify_evidence (siteverify_t *self, const char *gateway, const tpmmsg_t *ev
                      uint64_t now_ms, bootverify_t *result)
 {
     assert (self && gateway && evidence && result);
-    s_gateway_t *gw = (s_gateway_t *) zhashx_lookup (self->gateways, gateway);
+    s_gateway_t *gw = self->gateways? (s_gateway_t *) zhashx_lookup (self->gateways, gateway)
+                                     : NULL;
     if (!gw || !gw->issued_ms || evidence->nonce_size != SITEVERIFY_NONCE_SIZE
     ||  sodium_memcmp (evidence->nonce, gw->nonce, SITEVERIFY_NONCE_SIZE) != 0)
         return 0;                   //  Not an answer to our challenge
