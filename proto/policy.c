@@ -21,8 +21,8 @@ typedef struct {
 
 struct _policy_store_t {
     store_t *store;
-    char table [WEFT_NAME_MAX + 1];
-    char prefix [WEFT_NAME_MAX + 16];   //  Caller's prefix + POLICY_KEY_PREFIX
+    char *table;
+    char *prefix;                       //  Caller's prefix + POLICY_KEY_PREFIX
     uint8_t ca_key [WEFT_KEY_SIZE];
     zhashx_t *entries;                  //  Key -> s_entry_t (owned), made at the
                                         //  first object: most nodes hold none
@@ -75,9 +75,9 @@ policy_store_new (store_t *store, const char *table, const char *prefix,
     assert (store && table && ca_key);
     policy_store_t *self = (policy_store_t *) zmalloc (sizeof (policy_store_t));
     self->store = store;
-    snprintf (self->table, sizeof self->table, "%s", table);
-    snprintf (self->prefix, sizeof self->prefix, "%s%s", prefix? prefix: "",
-              POLICY_KEY_PREFIX);
+    self->table = strndup (table, WEFT_NAME_MAX);
+    self->prefix = zsys_sprintf ("%.*s%s", WEFT_NAME_MAX, prefix? prefix: "",
+                                 POLICY_KEY_PREFIX);
     memcpy (self->ca_key, ca_key, WEFT_KEY_SIZE);
     return self;
 }
@@ -92,6 +92,8 @@ policy_store_destroy (policy_store_t **self_p)
             zlistx_destroy (&self->buckets [i]);
         zhashx_destroy (&self->entries);
         free (self->digests);
+        free (self->table);
+        free (self->prefix);
         free (self);
         *self_p = NULL;
     }

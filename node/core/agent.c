@@ -34,13 +34,13 @@
 #define AGENT_HLC_AHEAD_MS  (3600 * 1000)   //  Ignore peer clocks further ahead
 
 struct _agent_t {
-    char name [WEFT_NAME_MAX + 1];      //  Our device id
-    char tenant [WEFT_NAME_MAX + 1];    //  Our tenant
+    char *name;                         //  Our device id
+    char *tenant;                       //  Our tenant
     keys_t keys;                        //  Our keys; wiped on destroy
     uint8_t coord_sign [WEFT_KEY_SIZE]; //  Verifies the coordinator's envelopes
     uint64_t heartbeat_ms;              //  Heartbeat interval
     store_t *store;                     //  Borrowed
-    char prefix [WEFT_NAME_MAX + 1];    //  Key prefix in AGENT_TABLE
+    char *prefix;                       //  Key prefix in AGENT_TABLE
     bool verbose;                       //  Log per-message traffic
     agent_effects_t fx;                 //  Bound by the daemon or simulator
     bool started;                       //  agent_start succeeded
@@ -364,9 +364,9 @@ agent_new (const agent_config_t *config, const agent_effects_t *effects)
         return NULL;
     }
     agent_t *self = (agent_t *) zmalloc (sizeof (agent_t));
-    snprintf (self->name, sizeof self->name, "%s", config->name);
-    snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant? config->tenant: "");
-    snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix? config->prefix: "");
+    self->name = strndup (config->name, WEFT_NAME_MAX);
+    self->tenant = strndup (config->tenant? config->tenant: "", WEFT_NAME_MAX);
+    self->prefix = strndup (config->prefix? config->prefix: "", WEFT_NAME_MAX);
     self->keys = *config->keys;
     memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
     self->heartbeat_ms = config->heartbeat_ms? config->heartbeat_ms: 5000;
@@ -391,6 +391,9 @@ agent_destroy (agent_t **self_p)
         free (self->applying_doc);
         free (self->reported);
         free (self->report_frame);
+        free (self->name);
+        free (self->tenant);
+        free (self->prefix);
         free (self);
         *self_p = NULL;
     }

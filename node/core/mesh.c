@@ -162,8 +162,8 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     ||  !effects->deliver)
         return NULL;
     mesh_t *self = (mesh_t *) zmalloc (sizeof (mesh_t));
-    snprintf (self->name, sizeof self->name, "%s", config->name);
-    snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant? config->tenant: "");
+    self->name = strndup (config->name, WEFT_NAME_MAX);
+    self->tenant = strndup (config->tenant? config->tenant: "", WEFT_NAME_MAX);
     self->keys = *config->keys;
     self->cert = (uint8_t *) zmalloc (config->cert_size);
     memcpy (self->cert, config->cert, config->cert_size);
@@ -172,7 +172,7 @@ mesh_new (const mesh_config_t *config, const mesh_effects_t *effects)
     memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
     self->advert_ms = config->advert_ms? config->advert_ms: 5000;
     self->store = config->store;
-    snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix? config->prefix: "");
+    self->prefix = strndup (config->prefix? config->prefix: "", WEFT_NAME_MAX);
     self->verbose = config->verbose;
     self->admit_unattested = config->admit_unattested;
     self->fx = *effects;
@@ -219,6 +219,9 @@ mesh_destroy (mesh_t **self_p)
         qlist_destroy (&self->quarantine);
         zlistx_destroy (&self->ack_links);
         free (self->cert);
+        free (self->name);
+        free (self->tenant);
+        free (self->prefix);
         free (self->revocation_frame);
         free (self->revoked_names);
         free (self->revoked_keys);

@@ -64,8 +64,9 @@ typedef struct {
 } mesh_pending_t;
 
 struct _mesh_t {
-    char name [WEFT_NAME_MAX + 1];
-    char tenant [WEFT_NAME_MAX + 1];
+    //  Name, tenant and prefix are sized to fit (a node is a few KB in weft-sim)
+    char *name;
+    char *tenant;
     keys_t keys;
     uint8_t *cert;
     size_t cert_size;
@@ -73,7 +74,7 @@ struct _mesh_t {
     uint8_t coord_sign [WEFT_KEY_SIZE];
     uint64_t advert_ms;
     store_t *store;
-    char prefix [WEFT_NAME_MAX + 1];
+    char *prefix;
     bool verbose;
     mesh_effects_t fx;
     outbox_t *outbox;

@@ -203,7 +203,7 @@ outbox_new (store_t *store, const char *prefix, const size_t *limits)
     assert (store);
     outbox_t *self = (outbox_t *) zmalloc (sizeof (outbox_t));
     self->store = store;
-    snprintf (self->prefix, sizeof self->prefix, "%s", prefix? prefix: "");
+    self->prefix = strndup (prefix? prefix: "", WEFT_NAME_MAX);
     self->prefix_size = strlen (self->prefix);
     for (int c = 0; c < OUTBOX_CLASSES; c++) {
         self->limits [c] = limits && limits [c]? limits [c]: s_default_limits [c];
@@ -255,6 +255,7 @@ outbox_destroy (outbox_t **self_p)
         retry_heap_free (&self->waiting);
         retry_heap_free (&self->ready);
         retry_heap_free (&self->probes);
+        free (self->prefix);
         free (self);
         *self_p = NULL;
     }

@@ -36,7 +36,7 @@ typedef struct {
 
 struct _outbox_t {
     store_t *store;                 //  Borrowed
-    char prefix [WEFT_NAME_MAX + 1];    //  Key prefix
+    char *prefix;                   //  Key prefix, sized to fit
     size_t prefix_size;
     size_t limits [OUTBOX_CLASSES]; //  Entries per class
     zlistx_t *queues [OUTBOX_CLASSES];  //  outbox_held_t, FIFO, durable; each made

@@ -12,8 +12,8 @@
 
 struct _qlist_t {
     store_t *store;
-    char table [WEFT_NAME_MAX + 1];
-    char key [WEFT_NAME_MAX + 16];
+    char *table;
+    char *key;                          //  Prefix + "quarantine"
     uint8_t coord_sign [WEFT_KEY_SIZE];
     uint64_t version;
     uint8_t *frame;                     //  Coordinator's signed envelope
@@ -21,7 +21,7 @@ struct _qlist_t {
     //  Both made at their first name: most nodes never hold one
     zhashx_t *names;                    //  Device id -> (void *) 1
     zhashx_t *local;                    //  Our own verdicts: id -> (void *) 1
-    char local_prefix [WEFT_NAME_MAX + 24];
+    char *local_prefix;
 };
 
 qlist_t *
@@ -31,11 +31,11 @@ qlist_new (store_t *store, const char *table, const char *prefix,
     assert (store && table && coord_sign);
     qlist_t *self = (qlist_t *) zmalloc (sizeof (qlist_t));
     self->store = store;
-    snprintf (self->table, sizeof self->table, "%s", table);
-    snprintf (self->key, sizeof self->key, "%squarantine", prefix? prefix: "");
+    self->table = strndup (table, WEFT_NAME_MAX);
+    self->key = zsys_sprintf ("%.*squarantine", WEFT_NAME_MAX, prefix? prefix: "");
     memcpy (self->coord_sign, coord_sign, WEFT_KEY_SIZE);
-    snprintf (self->local_prefix, sizeof self->local_prefix, "%squarantine-local/",
-              prefix? prefix: "");
+    self->local_prefix = zsys_sprintf ("%.*squarantine-local/", WEFT_NAME_MAX,
+                                       prefix? prefix: "");
     return self;
 }
 
@@ -48,6 +48,9 @@ qlist_destroy (qlist_t **self_p)
         zhashx_destroy (&self->names);
         zhashx_destroy (&self->local);
         free (self->frame);
+        free (self->table);
+        free (self->key);
+        free (self->local_prefix);
         free (self);
         *self_p = NULL;
     }

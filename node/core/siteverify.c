@@ -25,8 +25,8 @@ typedef struct {
 
 struct _siteverify_t {
     store_t *store;
-    char table [WEFT_NAME_MAX + 1];
-    char prefix [WEFT_NAME_MAX + 1];
+    char *table;
+    char *prefix;
     uint8_t ca_key [WEFT_KEY_SIZE];
     zhashx_t *gateways;                 //  Id -> s_gateway_t, made at the first
                                         //  challenge: only a site server makes one
@@ -39,8 +39,8 @@ siteverify_new (store_t *store, const char *table, const char *prefix,
     assert (store && table && ca_key);
     siteverify_t *self = (siteverify_t *) zmalloc (sizeof (siteverify_t));
     self->store = store;
-    snprintf (self->table, sizeof self->table, "%s", table);
-    snprintf (self->prefix, sizeof self->prefix, "%s", prefix? prefix: "");
+    self->table = strndup (table, WEFT_NAME_MAX);
+    self->prefix = strndup (prefix? prefix: "", WEFT_NAME_MAX);
     memcpy (self->ca_key, ca_key, WEFT_KEY_SIZE);
     return self;
 }
@@ -52,6 +52,8 @@ siteverify_destroy (siteverify_t **self_p)
     if (*self_p) {
         siteverify_t *self = *self_p;
         zhashx_destroy (&self->gateways);
+        free (self->table);
+        free (self->prefix);
         free (self);
         *self_p = NULL;
     }
