@@ -26,9 +26,10 @@ struct _policy_store_t {
     uint8_t ca_key [WEFT_KEY_SIZE];
     zhashx_t *entries;                  //  Key -> s_entry_t (owned), made at the
                                         //  first object: most nodes hold none
-    //  Entries (borrowed) by bucket, each list made at its first entry:
-    //  most nodes hold a few policies, and a node is a few KB in weft-sim
-    zlistx_t *buckets [POLICYMSG_BUCKETS];
+    //  Entries (borrowed) by bucket: the array made at the first object,
+    //  each list at its first entry. Most nodes hold a few policies or
+    //  none, and a node is a few KB in weft-sim
+    zlistx_t **buckets;                 //  POLICYMSG_BUCKETS lists
     uint8_t *digests;                   //  POLICYMSG_BUCKETS * DIGEST_SIZE, made at the
                                         //  first object or summary (zeros until then)
     size_t bytes;                       //  Object bytes held
@@ -88,8 +89,9 @@ policy_store_destroy (policy_store_t **self_p)
     assert (self_p);
     if (*self_p) {
         policy_store_t *self = *self_p;
-        for (size_t i = 0; i < POLICYMSG_BUCKETS; i++)
+        for (size_t i = 0; self->buckets && i < POLICYMSG_BUCKETS; i++)
             zlistx_destroy (&self->buckets [i]);
+        free (self->buckets);
         zhashx_destroy (&self->entries);
         free (self->digests);
         free (self->table);
@@ -123,6 +125,7 @@ s_index (policy_store_t *self, const char *key, uint64_t version, const uint8_t 
     if (!self->entries) {
         self->entries = zhashx_new ();
         zhashx_set_destructor (self->entries, s_entry_destroy);
+        self->buckets = (zlistx_t **) zmalloc (POLICYMSG_BUCKETS * sizeof (zlistx_t *));
     }
     s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, key);
     if (entry) {
@@ -348,7 +351,7 @@ void
 policy_store_each (policy_store_t *self, size_t bucket, policy_each_fn *fn, void *arg)
 {
     assert (self && fn);
-    if (bucket >= POLICYMSG_BUCKETS || !self->buckets [bucket])
+    if (bucket >= POLICYMSG_BUCKETS || !self->buckets || !self->buckets [bucket])
         return;
     for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->buckets [bucket]); entry;
          entry = (s_entry_t *) zlistx_next (self->buckets [bucket]))

@@ -18,10 +18,10 @@ typedef struct {
 struct _entitle_t {
     entitle_effects_t effects;
     store_t *store;
-    char prefix [WEFT_NAME_MAX + 1];
-    char name [WEFT_NAME_MAX + 1];
-    char tenant [WEFT_NAME_MAX + 1];
-    char type [WEFT_NAME_MAX + 1];
+    char *prefix;                   //  These four sized to fit
+    char *name;
+    char *tenant;
+    char *type;
     uint8_t coord_sign [WEFT_KEY_SIZE];
     s_entry_t *entries;             //  Grown as names come (weft-sim hosts 100,000
     size_t count, alloc;            //  devices, most with none)
@@ -50,10 +50,10 @@ entitle_new (const entitle_config_t *config, const entitle_effects_t *effects)
     entitle_t *self = (entitle_t *) zmalloc (sizeof (entitle_t));
     self->effects = *effects;
     self->store = config->store;
-    snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix);
-    snprintf (self->name, sizeof self->name, "%s", config->name);
-    snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant? config->tenant: "");
-    snprintf (self->type, sizeof self->type, "%s", config->type? config->type: "");
+    self->prefix = strndup (config->prefix, WEFT_NAME_MAX);
+    self->name = strndup (config->name, WEFT_NAME_MAX);
+    self->tenant = strndup (config->tenant? config->tenant: "", WEFT_NAME_MAX);
+    self->type = strndup (config->type? config->type: "", WEFT_NAME_MAX);
     memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
     return self;
 }
@@ -63,8 +63,13 @@ entitle_destroy (entitle_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        free ((*self_p)->entries);
-        free (*self_p);
+        entitle_t *self = *self_p;
+        free (self->entries);
+        free (self->prefix);
+        free (self->name);
+        free (self->tenant);
+        free (self->type);
+        free (self);
         *self_p = NULL;
     }
 }

@@ -47,10 +47,10 @@ update_new (const update_config_t *config, const update_effects_t *effects)
     self->in_use = -1;
     self->store = config->store;
     self->chunks = config->chunks;
-    snprintf (self->prefix, sizeof self->prefix, "%s", config->prefix? config->prefix: "");
-    snprintf (self->name, sizeof self->name, "%s", config->name);
-    snprintf (self->tenant, sizeof self->tenant, "%s", config->tenant? config->tenant: "");
-    snprintf (self->type, sizeof self->type, "%s", config->type);
+    self->prefix = strndup (config->prefix? config->prefix: "", WEFT_NAME_MAX);
+    self->name = strndup (config->name, WEFT_NAME_MAX);
+    self->tenant = strndup (config->tenant? config->tenant: "", WEFT_NAME_MAX);
+    self->type = strndup (config->type, WEFT_NAME_MAX);
     memcpy (self->coord_sign, config->coord_sign, WEFT_KEY_SIZE);
     if (config->release_root && config->release_root_size) {
         self->root = (uint8_t *) zmalloc (config->release_root_size);
@@ -73,6 +73,10 @@ update_destroy (update_t **self_p)
             free (self->link->waiting);
         free (self->link);
         free (self->trust);
+        free (self->prefix);
+        free (self->name);
+        free (self->tenant);
+        free (self->type);
         free (self);
         *self_p = NULL;
     }

@@ -26,10 +26,11 @@ struct _update_t {
     update_effects_t effects;
     store_t *store;
     chunkstore_t *chunks;
-    char prefix [WEFT_NAME_MAX + 1];
-    char name [WEFT_NAME_MAX + 1];
-    char tenant [WEFT_NAME_MAX + 1];
-    char type [WEFT_NAME_MAX + 1];
+    //  Sized to fit (a node is a few KB in weft-sim)
+    char *prefix;
+    char *name;
+    char *tenant;
+    char *type;
     uint8_t coord_sign [WEFT_KEY_SIZE];
     uint8_t *root;                      //  Pinned root from the config, or NULL
     size_t root_size;
