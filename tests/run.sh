@@ -82,6 +82,9 @@ s_reap () {         #   wait for one test to end and report it
             failed=$((failed + 1))
             failures+=("$name")
             printf 'FAIL  %-40s %3ss\n' "$name" $(( $(date +%s) - START_OF[$name] ))
+            #   The reason first: a failing scenario dumps its logs' tails
+            #   after it, which would push it out of the last 40 lines
+            grep -m 5 '^FAIL \[' "$log.log" | sed 's/^/    | /'
             tail -n 40 "$log.log" | sed 's/^/    | /'
         fi
     done
