@@ -75,7 +75,7 @@ entitle_destroy (entitle_t **self_p)
 }
 
 static size_t
-s_key (entitle_t *self, const char *name, char key [S_KEY_MAX])
+s_name_key (entitle_t *self, const char *name, char key [S_KEY_MAX])
 {
     return (size_t) snprintf (key, S_KEY_MAX, "%sentitle/%s", self->prefix, name);
 }
@@ -139,7 +139,7 @@ entitle_start (entitle_t *self, uint64_t now_ms)
     if (!txn)
         return -1;
     char prefix [S_KEY_MAX];
-    size_t size = s_key (self, "", prefix);
+    size_t size = s_name_key (self, "", prefix);
     self->count = 0;
     int64_t rc = store_scan (txn, UPDATE_TABLE, prefix, size, s_load_one, self);
     store_abort (&txn);
@@ -166,7 +166,7 @@ entitle_order (entitle_t *self, const sworder_t *order, const uint8_t *data, siz
         return proto_refusal (reason, WEFT_STATUS_DENIED, "entitlement refused: this device "
                               "holds entitlements for %d names already", ENTITLE_MAX);
     char key [S_KEY_MAX];
-    size_t key_size = s_key (self, order->name, key);
+    size_t key_size = s_name_key (self, order->name, key);
     store_txn_t *txn = store_begin (self->store, true);
     int rc = txn? store_put (txn, UPDATE_TABLE, key, key_size, data, size): -1;
     if (rc == 0)

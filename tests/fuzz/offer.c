@@ -5,7 +5,8 @@
     module answers with a status and a reason and reads nothing outside
     the input; a refusal leaves it idle (the fuzzer cannot forge the
     Ed25519 signatures an accepted offer needs). The module is included
-    (fuzz targets link proto/ only).  */
+    (fuzz targets link proto/ only), with what it calls: its
+    store, the entitlements it consults, and the maintenance windows.  */
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "proto/release_fixture.h"
 #include "node/core/update.c"
 #include "node/core/update_store.c"
+#include "node/core/update_use.c"
+#include "node/core/entitle.c"
 #include "node/core/window.c"
 
 static void s_fuzz_want (void *ctx, const uint8_t hash [32], const uint8_t *m, size_t size)
