@@ -91,6 +91,8 @@ akcache_size (akcache_t *self)
 
 #include <openssl/ec.h>
 #include <openssl/core_names.h>
+//  tss2_mu only marshals TPM structures to and from bytes in memory; it
+//  never reaches a TPM (that is node/io/tpm*.c), so this stays a core
 #include <tss2/tss2_mu.h>
 
 static size_t

@@ -8,6 +8,8 @@
 #include <openssl/bn.h>
 #include <openssl/param_build.h>
 #include <jansson.h>
+//  tss2_mu only marshals TPM structures to and from bytes in memory; it
+//  never reaches a TPM (that is node/io/tpm*.c), so this stays a core
 #include <tss2/tss2_mu.h>
 #include "proto/tpmmsg.h"
 #include "proto/tpmverify.h"

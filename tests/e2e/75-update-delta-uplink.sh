@@ -22,21 +22,7 @@ EDITS=${EDITS:-$((MB * 3))}
 BOUND=${BOUND:-10}
 
 say "acme's publisher: plc 1.0 ($MB MB)"
-make_keys r1 r2 r3 t1 t2 s ts
-head -c $((MB * 1000000)) /dev/urandom > v1.bin
-art build --repo repo --name plc --version 1.0 --types gateway --handler file v1.bin > /dev/null \
-    || fail "build"
-new_root repo r1 r2 r3
-art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
-publish repo plc=1.0
-art bundle --repo repo --out v1.wbd > /dev/null || fail "bundle"
-
-start_coord
-import_tree acme
-add_op olga --role admin --tenant acme
-add_op otto --role operator --tenant acme
-as_op olga release root set repo/root.1 > /dev/null || fail "set root"
-as_op olga artifact add v1.wbd > /dev/null || fail "artifact add"
+site_release "$MB" v1.wbd
 
 say "a site server and $GATEWAYS gateways behind it; 1.0 installed at each"
 curve () { keyfile_value "$T/$1/node.key" curve_public; }

@@ -88,3 +88,25 @@ plc_coord () {
     as_op olga release root set repo/root.1 > /dev/null || fail "set root"
     as_op olga artifact add site.wbd > /dev/null || fail "artifact add"
 }
+
+#   site_release MB BUNDLE : acme's publisher makes plc 1.0 for gateways
+#   (MB MB of random bytes in v1.bin, repository repo, release keys
+#   r1..r3, t1, t2, s, ts) and bundles it as BUNDLE; then a coordinator
+#   starts with acme's tree, admin olga, operator otto, acme's release
+#   root and BUNDLE uploaded
+site_release () {
+    make_keys r1 r2 r3 t1 t2 s ts
+    head -c $(($1 * 1000000)) /dev/urandom > v1.bin
+    art build --repo repo --name plc --version 1.0 --types gateway --handler file v1.bin \
+        > /dev/null || fail "build"
+    new_root repo r1 r2 r3
+    art sign --key r1.key repo/root.1 && art sign --key r2.key repo/root.1 || fail "sign root"
+    publish repo plc=1.0
+    art bundle --repo repo --out "$2" > /dev/null || fail "bundle"
+    start_coord
+    import_tree acme
+    add_op olga --role admin --tenant acme
+    add_op otto --role operator --tenant acme
+    as_op olga release root set repo/root.1 > /dev/null || fail "set root"
+    as_op olga artifact add "$2" > /dev/null || fail "artifact add"
+}
